@@ -1,0 +1,1 @@
+"""Backends: each compiles a lowered PrimFunc into a callable Module."""

@@ -1,0 +1,59 @@
+"""InterpModule: a lowered function made callable on numpy arrays through its Python translation."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from tensorir.buffer import Buffer
+from tensorir.stmt import PrimFunc, Store
+from tensorir.visitor import walk
+
+from ..args import check_arrays
+from .pysource import python_source
+from .runtime import NAMESPACE
+
+
+def written_buffers(func: PrimFunc) -> set[Buffer]:
+    return {node.buffer for node in walk(func.body) if isinstance(node, Store)}
+
+
+class InterpModule:
+    """Call with numpy arrays (inputs then outputs); outputs are written in place."""
+
+    target = "interp"
+
+    def __init__(self, func: PrimFunc):
+        self.func = func
+        self.source = str(func)
+        self.python = python_source(func)
+        namespace = dict(NAMESPACE)
+        exec(compile(self.python, f"<nestor interp {func.name}>", "exec"), namespace)
+        self._kernel = namespace["kernel"]
+        self._written = written_buffers(func)
+
+    def __call__(self, *arrays) -> None:
+        arrays = check_arrays(self.func.name, self.func.params, arrays, self._written)
+        flats = [a.ravel().tolist() for a in arrays]
+        self._kernel(*flats)
+        for param, array, flat in zip(self.func.params, arrays, flats):
+            if param in self._written:
+                array[...] = np.asarray(flat, dtype=param.dtype.numpy).reshape(array.shape)
+
+    def time(self, *arrays, number: int = 1, repeat: int = 3) -> float:
+        """Median seconds per call over ``repeat`` rounds of ``number`` calls."""
+        rounds = []
+        for _ in range(repeat):
+            start = time.perf_counter()
+            for _ in range(number):
+                self(*arrays)
+            rounds.append((time.perf_counter() - start) / number)
+        return float(np.median(rounds))
+
+    def __repr__(self) -> str:
+        return f"InterpModule({self.func.name})"
+
+
+def build(func: PrimFunc) -> InterpModule:
+    return InterpModule(func)

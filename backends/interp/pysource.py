@@ -1,0 +1,204 @@
+"""Lowered IR -> Python source: the executable semantics of the IR, one statement per IR node.
+
+Buffers become flat Python lists indexed by ``sum(index * stride)``; arithmetic runs on Python
+numbers (double precision, unbounded ints) and values are rounded to the buffer type when the
+results are copied back. Loops bound to ``threadIdx`` run with CUDA's semantics: every thread
+of a block is a generator that yields at each barrier, and no thread passes a barrier before
+all threads of its block have reached it.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+from tensorir.buffer import Buffer, Scope
+from tensorir.errors import CodegenError
+from tensorir.expr import (
+    Binary, BinaryOp, BufferLoad, Call, Cast, Const, Expr, Func, Select, Unary, UnaryOp, Var,
+)
+from tensorir.stmt import Allocate, Evaluate, For, ForKind, IfThenElse, PrimFunc, Seq, Stmt, Store
+from tensorir.visitor import walk
+
+from .runtime import THREAD_AXES
+
+_INFIX = {
+    BinaryOp.ADD: "+", BinaryOp.SUB: "-", BinaryOp.MUL: "*", BinaryOp.FLOORDIV: "//",
+    BinaryOp.FLOORMOD: "%", BinaryOp.EQ: "==", BinaryOp.NE: "!=", BinaryOp.LT: "<",
+    BinaryOp.LE: "<=", BinaryOp.GT: ">", BinaryOp.GE: ">=", BinaryOp.AND: "and", BinaryOp.OR: "or",
+}
+_HELPERS = {
+    BinaryOp.DIV: "_div", BinaryOp.MAX: "_max", BinaryOp.MIN: "_min", BinaryOp.POW: "_pow",
+}
+_FUNCS = {Func.EXP: "_exp", Func.LOG: "_log", Func.SQRT: "_sqrt", Func.TANH: "_tanh",
+          Func.ABS: "abs", Func.SIGMOID: "_sigmoid"}
+_CASTS = {"BOOL": "bool", "INT32": "_int", "INT64": "_int", "FLOAT32": "float", "FLOAT64": "float"}
+_MAX_NESTING = 18  # CPython refuses more than 20 statically nested blocks
+
+
+def _is_thread_loop(node: Stmt) -> bool:
+    return isinstance(node, For) and node.kind is ForKind.THREAD_BINDING \
+        and node.thread_tag.startswith("threadIdx")
+
+
+def _has_thread_loop(node: Stmt) -> bool:
+    return any(isinstance(n, Stmt) and _is_thread_loop(n) for n in walk(node))
+
+
+class PySource:
+    """Writes the Python function for one PrimFunc."""
+
+    def __init__(self, func: PrimFunc):
+        self.func = func
+        self.names: dict[object, str] = {}
+        self.taken: set[str] = set()
+        self.lines: list[str] = []
+        self.in_threads = False
+        self.counter = 0
+
+    def name(self, obj: Var | Buffer) -> str:
+        if obj not in self.names:
+            base = re.sub(r"\W", "_", obj.name) or "v"
+            if base[0].isdigit() or base.startswith("_"):
+                base = "v" + base
+            name, n = base, 1
+            while name in self.taken:
+                name = f"{base}_{n}"
+                n += 1
+            self.taken.add(name)
+            self.names[obj] = name
+        return self.names[obj]
+
+    # expressions -------------------------------------------------------------------------
+    def expr(self, e: Expr) -> str:
+        match e:
+            case Var():
+                return self.name(e)
+            case Const(value=value):
+                if isinstance(value, float) and not math.isfinite(value):
+                    return "_nan" if math.isnan(value) else ("_inf" if value > 0 else "(-_inf)")
+                return repr(value)
+            case Binary(op=op, a=a, b=b) if op in _INFIX:
+                return f"({self.expr(a)} {_INFIX[op]} {self.expr(b)})"
+            case Binary(op=op, a=a, b=b):
+                return f"{_HELPERS[op]}({self.expr(a)}, {self.expr(b)})"
+            case Unary(op=UnaryOp.NEG, a=a):
+                return f"(-{self.expr(a)})"
+            case Unary(op=UnaryOp.NOT, a=a):
+                return f"(not {self.expr(a)})"
+            case Call(func=func, args=args):
+                return f"{_FUNCS[func]}({', '.join(self.expr(a) for a in args)})"
+            case Cast(value=value, dtype=dtype):
+                return f"{_CASTS[dtype.name]}({self.expr(value)})"
+            case Select(cond=c, true_value=t, false_value=f):
+                return f"({self.expr(t)} if {self.expr(c)} else {self.expr(f)})"
+            case BufferLoad(buffer=buffer, indices=indices):
+                return f"{self.name(buffer)}[{self.offset(buffer, indices)}]"
+        raise CodegenError(f"interp: cannot execute expression {e}")
+
+    def offset(self, buffer: Buffer, indices) -> str:
+        terms = []
+        for index, stride in zip(indices, buffer.strides):
+            text = self.expr(index)
+            terms.append(text if stride == 1 else f"{text} * {stride}")
+        return " + ".join(terms) or "0"
+
+    # statements --------------------------------------------------------------------------
+    def emit(self, text: str, depth: int) -> None:
+        if depth > _MAX_NESTING:
+            raise CodegenError(
+                f"interp: the loop nest of {self.func.name} is nested more than {_MAX_NESTING} "
+                "levels deep, beyond what the interpreter can run; fuse some loops")
+        self.lines.append("    " * depth + text)
+
+    def stmt(self, s: Stmt, depth: int) -> None:
+        if not self.in_threads and _has_thread_loop(s) and not (
+                isinstance(s, For) and s.thread_tag.startswith("blockIdx")) \
+                and not isinstance(s, Seq):
+            self.thread_block(s, depth)
+            return
+        match s:
+            case For(var=var, min=lo, extent=extent, body=body) if _is_thread_loop(s):
+                axis = THREAD_AXES[s.thread_tag]
+                self.emit(f"{self.name(var)} = _t{axis} + {self.expr(lo)}", depth)
+                self.emit(f"if _t{axis} < {self.expr(extent)}:", depth)
+                self.stmt(body, depth + 1)
+            case For(var=var, min=lo, extent=extent, body=body):
+                start = self.expr(lo)
+                self.emit(f"for {self.name(var)} in range({start}, {start} + {self.expr(extent)}):",
+                          depth)
+                self.stmt(body, depth + 1)
+            case Store(buffer=buffer, indices=indices, value=value):
+                self.emit(f"{self.name(buffer)}[{self.offset(buffer, indices)}] = "
+                          f"{self.expr(value)}", depth)
+            case Allocate(buffer=buffer, body=body):
+                self.allocate(buffer, depth)
+                self.stmt(body, depth)
+            case Seq(stmts=stmts):
+                if not stmts:
+                    self.emit("pass", depth)
+                for item in stmts:
+                    self.stmt(item, depth)
+            case IfThenElse(cond=cond, then_body=then_body, else_body=else_body):
+                self.emit(f"if {self.expr(cond)}:", depth)
+                self.stmt(then_body, depth + 1)
+                if else_body is not None:
+                    self.emit("else:", depth)
+                    self.stmt(else_body, depth + 1)
+            case Evaluate(value=Call(func=Func.BARRIER)):
+                self.emit("yield" if self.in_threads else "pass", depth)
+            case Evaluate(value=value):
+                self.emit(self.expr(value), depth)
+            case _:
+                raise CodegenError(f"interp: cannot execute statement {type(s).__name__}")
+
+    def allocate(self, buffer: Buffer, depth: int) -> None:
+        # Fresh memory reads as NaN (or a sentinel int), so reading what was never written shows.
+        fill = "_nan" if buffer.dtype.is_float else ("False" if buffer.dtype.name == "BOOL" else "-7")
+        self.emit(f"{self.name(buffer)} = [{fill}] * {buffer.size}", depth)
+
+    def thread_block(self, s: Stmt, depth: int) -> None:
+        """Run ``s`` once per thread of a block, all threads in lock step between barriers."""
+        dims = [1, 1, 1]
+        for node in walk(s):
+            if isinstance(node, Stmt) and _is_thread_loop(node):
+                if not isinstance(node.extent, Const):
+                    raise CodegenError(f"interp: thread loop {node.var.name} needs a constant extent")
+                axis = THREAD_AXES[node.thread_tag]
+                dims[axis] = max(dims[axis], node.extent.value)
+        for node in walk(s):
+            if isinstance(node, Allocate) and node.buffer.scope is not Scope.LOCAL:
+                self.allocate(node.buffer, depth)
+        self.counter += 1
+        fn = f"_threads{self.counter}"
+        self.emit(f"def {fn}(_t0, _t1, _t2):", depth)
+        self.in_threads = True
+        self.stmt(_strip_block_allocations(s), depth + 1)
+        self.in_threads = False
+        self.emit("if False:", depth + 1)
+        self.emit("yield", depth + 2)
+        self.emit(f"_run_block({fn}, {tuple(dims)}, {self.func.name!r})", depth)
+
+    def source(self) -> str:
+        params = [self.name(p) for p in self.func.params]
+        self.emit(f"def kernel({', '.join(params)}):", 0)
+        self.stmt(self.func.body, 1)
+        self.emit("return None", 1)
+        return "\n".join(self.lines) + "\n"
+
+
+def _strip_block_allocations(s: Stmt) -> Stmt:
+    from tensorir.visitor import Mutator
+
+    class Strip(Mutator):
+        def rewrite(self, node):
+            if isinstance(node, Allocate) and node.buffer.scope is not Scope.LOCAL:
+                return self.visit(node.body)
+            return None
+
+    return Strip()(s)
+
+
+def python_source(func: PrimFunc) -> str:
+    """The Python text of ``func`` as a function ``kernel`` over flat lists."""
+    return PySource(func).source()

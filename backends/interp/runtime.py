@@ -1,0 +1,113 @@
+"""Helpers that the generated Python calls: math with IEEE results, and the thread-block runner."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+from tensorir.errors import NestorError
+
+THREAD_AXES = {"threadIdx.x": 0, "threadIdx.y": 1, "threadIdx.z": 2}
+_inf = math.inf
+_nan = math.nan
+
+
+def _div(a, b):
+    try:
+        return a / b
+    except ZeroDivisionError:
+        if a == 0 or a != a:
+            return _nan
+        return math.copysign(_inf, a) * math.copysign(1.0, b)
+
+
+def _max(a, b):
+    if a != a or b != b:
+        return _nan
+    return a if a >= b else b
+
+
+def _min(a, b):
+    if a != a or b != b:
+        return _nan
+    return a if a <= b else b
+
+
+def _pow(a, b):
+    try:
+        result = a ** b
+    except ZeroDivisionError:
+        return _inf
+    except OverflowError:
+        return _inf
+    if isinstance(result, complex):
+        return _nan
+    return result
+
+
+def _exp(x):
+    try:
+        return math.exp(x)
+    except OverflowError:
+        return _inf
+
+
+def _log(x):
+    if x > 0:
+        return math.log(x)
+    return -_inf if x == 0 else _nan
+
+
+def _sqrt(x):
+    return math.sqrt(x) if x >= 0 else _nan
+
+
+def _tanh(x):
+    return math.tanh(x)
+
+
+def _sigmoid(x):
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    z = math.exp(x)
+    return z / (1.0 + z)
+
+
+def _int(x):
+    if isinstance(x, float):
+        if x != x or x in (_inf, -_inf):
+            return 0
+        return int(x)
+    return int(x)
+
+
+class BarrierDivergence(NestorError):
+    """Some threads of a block reached a barrier that others skipped (a deadlock on a GPU)."""
+
+
+def _run_block(body, dims, name):
+    """Run ``body`` for every thread of a block, stepping all threads from barrier to barrier."""
+    threads = [body(x, y, z) for z, y, x in itertools.product(range(dims[2]), range(dims[1]),
+                                                               range(dims[0]))]
+    live = threads
+    while live:
+        waiting, finished = [], 0
+        for thread in live:
+            try:
+                next(thread)
+                waiting.append(thread)
+            except StopIteration:
+                finished += 1
+        if waiting and finished:
+            raise BarrierDivergence(
+                f"{name}: {len(waiting)} threads of a block wait at a barrier that {finished} "
+                "threads never reach; a barrier must not sit under a condition that differs "
+                "between threads")
+        live = waiting
+
+
+NAMESPACE = {
+    "_inf": _inf, "_nan": _nan, "_div": _div, "_max": _max, "_min": _min, "_pow": _pow,
+    "_exp": _exp, "_log": _log, "_sqrt": _sqrt, "_tanh": _tanh, "_sigmoid": _sigmoid,
+    "_int": _int, "_run_block": _run_block,
+}

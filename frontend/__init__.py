@@ -1,0 +1,1 @@
+"""Autograd Tensor, ops, nn, optim and data on Nestor-compiled kernels."""

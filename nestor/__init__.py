@@ -1,0 +1,28 @@
+"""Nestor: a tensor compiler with a scheduling DSL.
+
+>>> import nestor as ns
+>>> A = ns.placeholder((64, 32), name="A"); B = ns.placeholder((48, 32), name="B")
+>>> C = ns.compute("C[i,j] = sum(A[i,k] * B[j,k])", A=A, B=B)
+>>> s = ns.create_schedule(C)
+>>> print(ns.lower(s, [A, B, C], name="matmul"))  # doctest: +SKIP
+"""
+
+from schedules import Schedule, Stage, create_schedule
+from tensorir import (
+    ArgumentError, BackendUnavailable, CodegenError, DefinitionError, DType, LoweringError,
+    NestorError, PrimFunc, ScheduleError, Tensor, abs, compute, equal, exp, if_then_else, log,
+    max, maximum, min, minimum, not_equal, placeholder, power, reduce_axis, sigmoid, sqrt, sum,
+    tanh,
+)
+
+from .api import build, lower
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ArgumentError", "BackendUnavailable", "CodegenError", "DType", "DefinitionError",
+    "LoweringError", "NestorError", "PrimFunc", "Schedule", "ScheduleError", "Stage", "Tensor",
+    "abs", "build", "compute", "create_schedule", "equal", "exp", "if_then_else", "log", "lower",
+    "max", "maximum", "min", "minimum", "not_equal", "placeholder", "power", "reduce_axis",
+    "sigmoid", "sqrt", "sum", "tanh",
+]

@@ -1,0 +1,143 @@
+"""Schedule and Stage: the loop structure chosen for each operation of a computation.
+
+A stage owns its root axes (the compute's output axes, then its reduce axes) and a list of
+relations between loop variables (splits and fuses). The leaves of those relations, in their
+current order, are the stage's loops. Lowering (:mod:`schedules.lower`) reads this state; the
+primitives only record it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from tensorir.buffer import Scope
+from tensorir.errors import ScheduleError
+from tensorir.expr import IterVar
+from tensorir.stmt import ForKind
+from tensorir.tensor import ComputeOp, Operation, PlaceholderOp, Tensor
+
+
+@dataclass(frozen=True, eq=False)
+class Split:
+    parent: IterVar
+    outer: IterVar
+    inner: IterVar
+    factor: int
+
+
+@dataclass(frozen=True, eq=False)
+class Fuse:
+    outer: IterVar
+    inner: IterVar
+    fused: IterVar
+
+
+Relation = Split | Fuse
+
+
+@dataclass
+class LoopAnnotation:
+    kind: ForKind = ForKind.SERIAL
+    thread_tag: str = ""
+
+
+@dataclass(eq=False)
+class Stage:
+    """The schedule of one operation: its loops, where it is computed, where it is stored."""
+
+    op: Operation
+    schedule: Schedule
+    leaves: list[IterVar] = field(default_factory=list)
+    relations: list[Relation] = field(default_factory=list)
+    annotations: dict[IterVar, LoopAnnotation] = field(default_factory=dict)
+    scope: Scope = Scope.GLOBAL
+    #: ``root``, ``inline`` or ``at`` (then ``attach_stage``/``attach_axis`` say where)
+    attach: str = "root"
+    attach_stage: Stage | None = None
+    attach_axis: IterVar | None = None
+    is_output: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.op.name
+
+    @property
+    def root_axes(self) -> tuple[IterVar, ...]:
+        if isinstance(self.op, ComputeOp):
+            return self.op.axis + self.op.reduce_axis
+        return ()
+
+    def annotation(self, axis: IterVar) -> LoopAnnotation:
+        return self.annotations.get(axis) or LoopAnnotation()
+
+    def __repr__(self) -> str:
+        return f"stage({self.name})"
+
+
+class Schedule:
+    """The stages of every operation that the outputs depend on, producers first."""
+
+    def __init__(self, outputs: Sequence[Tensor]):
+        self.outputs = tuple(outputs)
+        self.stages: list[Stage] = []
+        self._by_op: dict[Operation, Stage] = {}
+        for op in _post_order([t.op for t in self.outputs]):
+            stage = Stage(op, self)
+            if isinstance(op, ComputeOp):
+                stage.leaves = list(stage.root_axes)
+            stage.is_output = any(t.op is op for t in self.outputs)
+            self.stages.append(stage)
+            self._by_op[op] = stage
+
+    def __getitem__(self, tensor: Tensor | Operation) -> Stage:
+        op = tensor.op if isinstance(tensor, Tensor) else tensor
+        stage = self._by_op.get(op)
+        if stage is None:
+            name = getattr(op, "name", repr(tensor))
+            raise ScheduleError(
+                f"s[{name}]: {name} is not computed by this schedule; its outputs are "
+                f"{[t.name for t in self.outputs]} and the tensors they depend on")
+        return stage
+
+    def __contains__(self, tensor: Tensor) -> bool:
+        return tensor.op in self._by_op
+
+    def consumers(self, op: Operation) -> list[Stage]:
+        return [s for s in self.stages if any(t.op is op for t in s.op.inputs)]
+
+
+def _post_order(roots: list[Operation]) -> list[Operation]:
+    order: list[Operation] = []
+    seen: set[int] = set()
+    stack: list[tuple[Operation, bool]] = [(op, False) for op in reversed(roots)]
+    while stack:
+        op, expanded = stack.pop()
+        if expanded:
+            order.append(op)
+            continue
+        if id(op) in seen:
+            continue
+        seen.add(id(op))
+        stack.append((op, True))
+        for tensor in reversed(op.inputs):
+            if id(tensor.op) not in seen:
+                stack.append((tensor.op, False))
+    return order
+
+
+def create_schedule(outputs: Tensor | Sequence[Tensor]) -> Schedule:
+    """A schedule computing ``outputs`` (one tensor or a list), every stage at root."""
+    if isinstance(outputs, Tensor):
+        outputs = [outputs]
+    outputs = list(outputs)
+    if not outputs:
+        raise ScheduleError("create_schedule: give at least one output tensor")
+    for t in outputs:
+        if not isinstance(t, Tensor):
+            raise ScheduleError(f"create_schedule: {t!r} is not a tensor; pass the tensors to compute")
+        if isinstance(t.op, PlaceholderOp):
+            raise ScheduleError(
+                f"create_schedule: {t.name} is a placeholder, which nothing computes; pass the "
+                "compute tensors that are the outputs")
+    return Schedule(outputs)

@@ -1,0 +1,47 @@
+"""Buffers: the memory that lowered IR loads from and stores to."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from .dtypes import DType
+
+
+class Scope(enum.Enum):
+    GLOBAL = "global"
+    SHARED = "shared"
+    LOCAL = "local"
+
+
+def row_major_strides(shape: tuple[int, ...]) -> tuple[int, ...]:
+    strides, step = [], 1
+    for extent in reversed(shape):
+        strides.append(step)
+        step *= extent
+    return tuple(reversed(strides))
+
+
+@dataclass(frozen=True, eq=False)
+class Buffer:
+    """A named region of ``dtype`` elements; element ``idx`` lives at ``sum(idx * strides)``."""
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: DType
+    scope: Scope = Scope.GLOBAL
+    strides: tuple[int, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        if not self.strides:
+            object.__setattr__(self, "strides", row_major_strides(self.shape))
+
+    @property
+    def size(self) -> int:
+        n = 1
+        for extent in self.shape:
+            n *= extent
+        return n
+
+    def __repr__(self) -> str:
+        return f"Buffer({self.name}: {self.dtype}{list(self.shape)}, {self.scope.value})"

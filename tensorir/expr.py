@@ -1,0 +1,345 @@
+"""Scalar expression nodes: small frozen dataclasses that Python operators build.
+
+Every node carries its ``dtype``. Binary nodes always hold operands of one type (construction
+inserts the casts of the promotion rule in :mod:`tensorir.dtypes`), so a backend never has to
+promote. Nodes compare and hash by identity; ``==`` between expressions builds an ``EQ`` node.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Union
+
+from .dtypes import INDEX, DType, of_python_constant, promote
+from .errors import DefinitionError
+
+if TYPE_CHECKING:
+    from .buffer import Buffer
+    from .tensor import Tensor
+
+
+class BinaryOp(enum.Enum):
+    ADD = "+"
+    SUB = "-"
+    MUL = "*"
+    DIV = "/"
+    FLOORDIV = "//"
+    FLOORMOD = "%"
+    MAX = "max"
+    MIN = "min"
+    POW = "pow"
+    EQ = "=="
+    NE = "!="
+    LT = "<"
+    LE = "<="
+    GT = ">"
+    GE = ">="
+    AND = "and"
+    OR = "or"
+
+
+COMPARISONS = frozenset({BinaryOp.EQ, BinaryOp.NE, BinaryOp.LT, BinaryOp.LE, BinaryOp.GT, BinaryOp.GE})
+LOGICAL = frozenset({BinaryOp.AND, BinaryOp.OR})
+COMMUTATIVE = frozenset({BinaryOp.ADD, BinaryOp.MUL, BinaryOp.MAX, BinaryOp.MIN, BinaryOp.EQ,
+                         BinaryOp.NE, BinaryOp.AND, BinaryOp.OR})
+#: Binary operators printed as calls, ``max(a, b)``, rather than infix.
+FUNCTION_STYLE = frozenset({BinaryOp.MAX, BinaryOp.MIN, BinaryOp.POW})
+
+
+class UnaryOp(enum.Enum):
+    NEG = "-"
+    NOT = "not"
+
+
+class Func(enum.Enum):
+    """Elementwise math functions and intrinsics, called as ``Call(func, args)``."""
+
+    EXP = "exp"
+    LOG = "log"
+    SQRT = "sqrt"
+    TANH = "tanh"
+    ABS = "abs"
+    SIGMOID = "sigmoid"
+    #: Block-wide barrier of thread-bound nests (``__syncthreads()``); no value.
+    BARRIER = "barrier"
+
+
+FLOAT_FUNCS = frozenset({Func.EXP, Func.LOG, Func.SQRT, Func.TANH, Func.SIGMOID})
+
+
+class ReduceOp(enum.Enum):
+    SUM = "sum"
+    MAX = "max"
+    MIN = "min"
+
+
+class IterKind(enum.Enum):
+    DATA_PAR = "data_par"
+    REDUCE = "reduce"
+
+
+def _reject_bool(self) -> bool:
+    raise DefinitionError(
+        f"cannot use the symbolic expression {self} as a Python bool (in `if`, `and`, `or` or "
+        "`not`); use ns.if_then_else(cond, a, b) for a choice, `&`, `|`, `~` for logic")
+
+
+class ExprOp:
+    """Python operators that build expression nodes; shared by Expr and IterVar."""
+
+    __slots__ = ()
+    __hash__ = object.__hash__
+
+    def __add__(self, other): return binary(BinaryOp.ADD, self, other)
+    def __radd__(self, other): return binary(BinaryOp.ADD, other, self)
+    def __sub__(self, other): return binary(BinaryOp.SUB, self, other)
+    def __rsub__(self, other): return binary(BinaryOp.SUB, other, self)
+    def __mul__(self, other): return binary(BinaryOp.MUL, self, other)
+    def __rmul__(self, other): return binary(BinaryOp.MUL, other, self)
+    def __truediv__(self, other): return binary(BinaryOp.DIV, self, other)
+    def __rtruediv__(self, other): return binary(BinaryOp.DIV, other, self)
+    def __floordiv__(self, other): return binary(BinaryOp.FLOORDIV, self, other)
+    def __rfloordiv__(self, other): return binary(BinaryOp.FLOORDIV, other, self)
+    def __mod__(self, other): return binary(BinaryOp.FLOORMOD, self, other)
+    def __rmod__(self, other): return binary(BinaryOp.FLOORMOD, other, self)
+    def __pow__(self, other): return binary(BinaryOp.POW, self, other)
+    def __rpow__(self, other): return binary(BinaryOp.POW, other, self)
+    def __lt__(self, other): return binary(BinaryOp.LT, self, other)
+    def __le__(self, other): return binary(BinaryOp.LE, self, other)
+    def __gt__(self, other): return binary(BinaryOp.GT, self, other)
+    def __ge__(self, other): return binary(BinaryOp.GE, self, other)
+    def __eq__(self, other): return binary(BinaryOp.EQ, self, other)  # type: ignore[override]
+    def __ne__(self, other): return binary(BinaryOp.NE, self, other)  # type: ignore[override]
+    def __and__(self, other): return binary(BinaryOp.AND, self, other)
+    def __rand__(self, other): return binary(BinaryOp.AND, other, self)
+    def __or__(self, other): return binary(BinaryOp.OR, self, other)
+    def __ror__(self, other): return binary(BinaryOp.OR, other, self)
+    def __neg__(self): return unary(UnaryOp.NEG, self)
+    def __invert__(self): return unary(UnaryOp.NOT, self)
+    def __pos__(self): return as_expr(self)
+    __bool__ = _reject_bool
+
+    def astype(self, dtype) -> Expr:
+        """This expression converted to ``dtype`` (float to int truncates toward zero)."""
+        from .dtypes import as_dtype
+
+        return cast(as_expr(self), as_dtype(dtype))
+
+
+class Expr(ExprOp):
+    """Base of scalar expression nodes (frozen dataclasses, identity equality)."""
+
+    __slots__ = ()
+    dtype: DType
+
+    def __str__(self) -> str:
+        from .printer import expr_str
+
+        return expr_str(self)
+
+    __repr__ = __str__
+
+
+def _node(cls):
+    return dataclass(frozen=True, eq=False, repr=False)(cls)
+
+
+@_node
+class Var(Expr):
+    name: str
+    dtype: DType = INDEX
+
+
+@_node
+class Const(Expr):
+    value: Union[int, float, bool]
+    dtype: DType
+
+
+@_node
+class Binary(Expr):
+    op: BinaryOp
+    a: Expr
+    b: Expr
+    dtype: DType
+
+    def __bool__(self) -> bool:
+        # Lets `x in list` and `list.index` work on expressions: structural `==` is identity.
+        if self.op is BinaryOp.EQ:
+            return self.a is self.b
+        if self.op is BinaryOp.NE:
+            return self.a is not self.b
+        return _reject_bool(self)
+
+
+@_node
+class Unary(Expr):
+    op: UnaryOp
+    a: Expr
+    dtype: DType
+
+
+@_node
+class Call(Expr):
+    func: Func
+    args: tuple[Expr, ...]
+    dtype: DType
+
+
+@_node
+class Cast(Expr):
+    value: Expr
+    dtype: DType
+
+
+@_node
+class Select(Expr):
+    """``true_value if cond else false_value``; only the chosen branch is evaluated."""
+
+    cond: Expr
+    true_value: Expr
+    false_value: Expr
+    dtype: DType
+
+
+@_node
+class TensorLoad(Expr):
+    """An element of a tensor in a compute definition."""
+
+    tensor: Tensor
+    indices: tuple[Expr, ...]
+    dtype: DType
+
+
+@_node
+class BufferLoad(Expr):
+    """An element of a buffer in lowered IR."""
+
+    buffer: Buffer
+    indices: tuple[Expr, ...]
+    dtype: DType
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class IterVar(ExprOp):
+    """A named index with a constant range: an output axis or a reduction axis."""
+
+    var: Var
+    min: int
+    extent: int
+    kind: IterKind
+
+    @property
+    def name(self) -> str:
+        return self.var.name
+
+    def __repr__(self) -> str:
+        kind = "reduce_axis" if self.kind is IterKind.REDUCE else "axis"
+        return f"{kind}({self.name}, {self.min}..{self.min + self.extent})"
+
+
+@_node
+class Reduce(Expr):
+    """``sum``/``max``/``min`` of ``source`` over the reduction axes ``axes``."""
+
+    op: ReduceOp
+    source: Expr
+    axes: tuple[IterVar, ...]
+    dtype: DType
+
+
+ExprLike = Union[Expr, IterVar, int, float, bool]
+
+
+def const(value: int | float | bool, dtype: DType | None = None) -> Const:
+    if dtype is None:
+        dtype = of_python_constant(value, None)
+    if dtype is DType.BOOL:
+        value = bool(value)
+    elif dtype.is_int:
+        value = int(value)
+    else:
+        value = float(value)
+    return Const(value, dtype)
+
+
+def as_expr(value: object, like: DType | None = None) -> Expr:
+    """An expression for ``value``: an Expr, an IterVar's variable or a Python number."""
+    if isinstance(value, Expr):
+        return value
+    if isinstance(value, IterVar):
+        return value.var
+    if isinstance(value, (bool, int, float)):
+        return const(value, of_python_constant(value, like))
+    try:
+        import numpy as np
+
+        if isinstance(value, np.generic) and value.shape == ():
+            return as_expr(value.item(), like)
+    except ImportError:  # pragma: no cover
+        pass
+    hint = ""
+    if type(value).__name__ == "Tensor":
+        hint = f"; index the tensor, e.g. {value.name}[i, j]"  # type: ignore[attr-defined]
+    raise DefinitionError(f"cannot use {value!r} of type {type(value).__name__} in an expression{hint}")
+
+
+def _operands(a: object, b: object) -> tuple[Expr, Expr]:
+    a_is = isinstance(a, (Expr, IterVar))
+    b_is = isinstance(b, (Expr, IterVar))
+    if a_is and not b_is:
+        ea = as_expr(a)
+        return ea, as_expr(b, ea.dtype)
+    if b_is and not a_is:
+        eb = as_expr(b)
+        return as_expr(a, eb.dtype), eb
+    return as_expr(a), as_expr(b)
+
+
+def promote_pair(a: object, b: object) -> tuple[Expr, Expr]:
+    """``a`` and ``b`` as expressions cast to their promoted type."""
+    ea, eb = _operands(a, b)
+    dtype = promote(ea.dtype, eb.dtype)
+    return cast(ea, dtype), cast(eb, dtype)
+
+
+def cast(value: Expr, dtype: DType) -> Expr:
+    if value.dtype is dtype:
+        return value
+    if isinstance(value, Const):
+        return const(value.value, dtype)
+    return Cast(value, dtype)
+
+
+def binary(op: BinaryOp, a: object, b: object) -> Expr:
+    """``a op b`` with both operands cast to their promoted type."""
+    ea, eb = _operands(a, b)
+    if op in LOGICAL:
+        return Binary(op, _as_bool(ea, op), _as_bool(eb, op), DType.BOOL)
+    dtype = promote(ea.dtype, eb.dtype)
+    if op is BinaryOp.DIV and not dtype.is_float:
+        from .dtypes import DEFAULT_FLOAT
+
+        dtype = DEFAULT_FLOAT
+    elif dtype is DType.BOOL and op not in COMPARISONS:
+        dtype = DType.INT32
+    ea, eb = cast(ea, dtype), cast(eb, dtype)
+    return Binary(op, ea, eb, DType.BOOL if op in COMPARISONS else dtype)
+
+
+def _as_bool(e: Expr, op: BinaryOp | UnaryOp) -> Expr:
+    if e.dtype is not DType.BOOL:
+        raise DefinitionError(
+            f"logical `{op.value}` needs bool operands, got {e} of type {e.dtype}; "
+            "compare first, e.g. (x > 0)")
+    return e
+
+
+def unary(op: UnaryOp, a: object) -> Expr:
+    ea = as_expr(a)
+    if op is UnaryOp.NOT:
+        return Unary(op, _as_bool(ea, op), DType.BOOL)
+    if ea.dtype is DType.BOOL:
+        ea = cast(ea, DType.INT32)
+    return Unary(op, ea, ea.dtype)

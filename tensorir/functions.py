@@ -1,0 +1,124 @@
+"""Elementwise functions, choice and reducers over expressions (``ns.exp``, ``ns.sum``, ...)."""
+
+from __future__ import annotations
+
+from .dtypes import DEFAULT_FLOAT, DType
+from .errors import DefinitionError
+from .expr import (
+    BinaryOp, Call, Const, Expr, FLOAT_FUNCS, Func, IterKind, IterVar, Reduce, ReduceOp, Select,
+    as_expr, binary, cast, promote_pair,
+)
+
+
+def _call(func: Func, value) -> Expr:
+    expr = as_expr(value)
+    if expr.dtype is DType.BOOL:
+        expr = cast(expr, DType.INT32)
+    if func in FLOAT_FUNCS and not expr.dtype.is_float:
+        expr = cast(expr, DEFAULT_FLOAT)
+    return Call(func, (expr,), expr.dtype)
+
+
+def exp(x) -> Expr:
+    return _call(Func.EXP, x)
+
+
+def log(x) -> Expr:
+    return _call(Func.LOG, x)
+
+
+def sqrt(x) -> Expr:
+    return _call(Func.SQRT, x)
+
+
+def tanh(x) -> Expr:
+    return _call(Func.TANH, x)
+
+
+def sigmoid(x) -> Expr:
+    return _call(Func.SIGMOID, x)
+
+
+def abs(x) -> Expr:  # noqa: A001 - the public name mirrors numpy's
+    return _call(Func.ABS, x)
+
+
+def power(x, y) -> Expr:
+    return binary(BinaryOp.POW, x, y)
+
+
+def maximum(x, y) -> Expr:
+    return binary(BinaryOp.MAX, x, y)
+
+
+def minimum(x, y) -> Expr:
+    return binary(BinaryOp.MIN, x, y)
+
+
+def equal(x, y) -> Expr:
+    return binary(BinaryOp.EQ, x, y)
+
+
+def not_equal(x, y) -> Expr:
+    return binary(BinaryOp.NE, x, y)
+
+
+def if_then_else(cond, true_value, false_value) -> Expr:
+    """``true_value`` where ``cond`` holds, else ``false_value``; only the chosen one is evaluated."""
+    c = as_expr(cond)
+    if c.dtype is not DType.BOOL:
+        raise DefinitionError(
+            f"if_then_else: the condition {c} has type {c.dtype}; it must be a comparison or "
+            "another bool expression")
+    t, f = promote_pair(true_value, false_value)
+    return Select(c, t, f, t.dtype)
+
+
+def _reduce(op: ReduceOp, source, axis) -> Reduce:
+    axes = axis if isinstance(axis, (list, tuple)) else [axis]
+    if not axes:
+        raise DefinitionError(f"{op.value}(...): axis is empty; pass a reduce_axis or a list of them")
+    for item in axes:
+        if not isinstance(item, IterVar):
+            raise DefinitionError(
+                f"{op.value}(..., axis={item}): `{item}` is not a reduce axis; create one with "
+                "ns.reduce_axis(extent, name) and use it in the expression")
+        if item.kind is not IterKind.REDUCE:
+            raise DefinitionError(
+                f"{op.value}(..., axis={item.name}): `{item.name}` is an output axis of the compute, "
+                "not a reduce axis; create one with ns.reduce_axis(extent, name)")
+    if len({id(a) for a in axes}) != len(axes):
+        names = ", ".join(a.name for a in axes)
+        raise DefinitionError(f"{op.value}(..., axis=[{names}]): an axis is listed twice")
+    expr = as_expr(source)
+    if expr.dtype is DType.BOOL:
+        expr = cast(expr, DType.INT32)
+    return Reduce(op, expr, tuple(axes), expr.dtype)
+
+
+def sum(expr, axis) -> Reduce:  # noqa: A001
+    """The sum of ``expr`` over the reduce axis (or axes) ``axis``."""
+    return _reduce(ReduceOp.SUM, expr, axis)
+
+
+def max(expr, axis) -> Reduce:  # noqa: A001
+    """The maximum of ``expr`` over the reduce axis (or axes) ``axis``."""
+    return _reduce(ReduceOp.MAX, expr, axis)
+
+
+def min(expr, axis) -> Reduce:  # noqa: A001
+    """The minimum of ``expr`` over the reduce axis (or axes) ``axis``."""
+    return _reduce(ReduceOp.MIN, expr, axis)
+
+
+def reduce_identity(op: ReduceOp, dtype: DType) -> Const:
+    """The value a reduction starts from."""
+    if op is ReduceOp.SUM:
+        return Const(0.0 if dtype.is_float else 0, dtype)
+    if dtype.is_float:
+        value: float | int = float("-inf") if op is ReduceOp.MAX else float("inf")
+    else:
+        limit = 2 ** (dtype.bits - 1)
+        value = -limit if op is ReduceOp.MAX else limit - 1
+    return Const(value, dtype)
+

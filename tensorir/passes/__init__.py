@@ -1,0 +1,1 @@
+"""Passes over lowered IR, one per module; ``pipeline`` lists them in order."""

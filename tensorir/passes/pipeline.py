@@ -1,0 +1,34 @@
+"""The lowering passes in order; set NESTOR_PRINT_IR=1 to print the IR after each one."""
+
+from __future__ import annotations
+
+import os
+from typing import Callable
+
+from ..stmt import PrimFunc
+from ..verifier import verify
+from .simplify import simplify
+
+Pass = Callable[[PrimFunc], PrimFunc]
+
+#: (name, pass) in the order they run on a freshly built loop nest.
+PASSES: list[tuple[str, Pass]] = [
+    ("simplify", simplify),
+]
+
+
+def run(func: PrimFunc, print_ir: bool | None = None, check: bool = True) -> PrimFunc:
+    """Run every pass on ``func``, verifying after each; print the IR after each when asked."""
+    if print_ir is None:
+        print_ir = os.environ.get("NESTOR_PRINT_IR", "") not in ("", "0")
+    if print_ir:
+        print(f"# after schedule lowering\n{func}")
+    if check:
+        verify(func, "schedule lowering")
+    for name, step in PASSES:
+        func = step(func)
+        if print_ir:
+            print(f"# after {name}\n{func}")
+        if check:
+            verify(func, name)
+    return func

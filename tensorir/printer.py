@@ -1,0 +1,135 @@
+"""Readable text of expressions, statements and functions (the form tests keep as golden text)."""
+
+from __future__ import annotations
+
+import math
+
+from .expr import (
+    BinaryOp, Binary, BufferLoad, Call, Cast, Const, Expr, FUNCTION_STYLE, Reduce, Select,
+    TensorLoad, Unary, UnaryOp, Var,
+)
+from .stmt import Allocate, Evaluate, For, ForKind, IfThenElse, PrimFunc, Seq, Stmt, Store
+
+_PRECEDENCE = {
+    BinaryOp.OR: 1, BinaryOp.AND: 2,
+    BinaryOp.EQ: 4, BinaryOp.NE: 4, BinaryOp.LT: 4, BinaryOp.LE: 4, BinaryOp.GT: 4, BinaryOp.GE: 4,
+    BinaryOp.ADD: 5, BinaryOp.SUB: 5,
+    BinaryOp.MUL: 6, BinaryOp.DIV: 6, BinaryOp.FLOORDIV: 6, BinaryOp.FLOORMOD: 6,
+}
+_ASSOCIATIVE = frozenset({BinaryOp.ADD, BinaryOp.MUL, BinaryOp.AND, BinaryOp.OR})
+_ATOM = 9
+
+
+def _const_str(node: Const) -> str:
+    value = node.value
+    if isinstance(value, float):
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        if node.dtype.name == "FLOAT32":
+            # the shortest text that reads back as the same float32
+            import numpy as np
+
+            return repr(float(str(np.float32(value)))) if math.isfinite(value) else str(value)
+        return repr(value)
+    return str(value)
+
+
+def _precedence(node: Expr) -> int:
+    if isinstance(node, Binary) and node.op not in FUNCTION_STYLE:
+        return _PRECEDENCE[node.op]
+    if isinstance(node, Unary):
+        return 3 if node.op is UnaryOp.NOT else 7
+    if isinstance(node, Const) and isinstance(node.value, (int, float)) and node.value < 0:
+        return 7
+    return _ATOM
+
+
+def _indices(indices) -> str:
+    return ", ".join(expr_str(i) for i in indices)
+
+
+def expr_str(node: Expr) -> str:
+    match node:
+        case Var(name=name):
+            return name
+        case Const():
+            return _const_str(node)
+        case Binary(op=op, a=a, b=b) if op in FUNCTION_STYLE:
+            return f"{op.value}({expr_str(a)}, {expr_str(b)})"
+        case Binary(op=op, a=a, b=b):
+            mine = _PRECEDENCE[op]
+            left = _wrap(a, _precedence(a) < mine or (_precedence(a) == mine and mine == 4))
+            right_needs = _precedence(b) < mine or (_precedence(b) == mine and op not in _ASSOCIATIVE)
+            right = _wrap(b, right_needs)
+            return f"{left} {op.value} {right}"
+        case Unary(op=UnaryOp.NEG, a=a):
+            return f"-{_wrap(a, _precedence(a) < 7)}"
+        case Unary(op=UnaryOp.NOT, a=a):
+            return f"not {_wrap(a, _precedence(a) < 3)}"
+        case Call(func=func, args=args):
+            return f"{func.value}({', '.join(expr_str(a) for a in args)})"
+        case Cast(value=value, dtype=dtype):
+            return f"{dtype.value}({expr_str(value)})"
+        case Select(cond=c, true_value=t, false_value=f):
+            return f"if_then_else({expr_str(c)}, {expr_str(t)}, {expr_str(f)})"
+        case TensorLoad(tensor=tensor, indices=indices):
+            return f"{tensor.name}[{_indices(indices)}]"
+        case BufferLoad(buffer=buffer, indices=indices):
+            return f"{buffer.name}[{_indices(indices)}]"
+        case Reduce(op=op, source=source, axes=axes):
+            names = ", ".join(iv.name for iv in axes)
+            return f"{op.value}({expr_str(source)}, axis=[{names}])"
+    raise TypeError(f"cannot print {type(node).__name__}")
+
+
+def _wrap(node: Expr, parens: bool) -> str:
+    text = expr_str(node)
+    return f"({text})" if parens else text
+
+
+def _range_str(node: For) -> str:
+    lo = node.min
+    if isinstance(lo, Const) and isinstance(node.extent, Const):
+        return f"{lo.value}..{lo.value + node.extent.value}"
+    return f"{expr_str(lo)}..{expr_str(lo + node.extent)}"
+
+
+def _lines(node: Stmt, depth: int, out: list[str]) -> None:
+    pad = "  " * depth
+    match node:
+        case For(var=var, kind=kind, body=body, thread_tag=tag):
+            prefix = "" if kind in (ForKind.SERIAL, ForKind.THREAD_BINDING) else f"{kind.value} "
+            suffix = f" [{tag}]" if kind is ForKind.THREAD_BINDING else ""
+            out.append(f"{pad}{prefix}for {var.name} in {_range_str(node)}{suffix}:")
+            _lines(body, depth + 1, out)
+        case Store(buffer=buffer, indices=indices, value=value):
+            out.append(f"{pad}{buffer.name}[{_indices(indices)}] = {expr_str(value)}")
+        case Allocate(buffer=buffer, body=body):
+            shape = ", ".join(map(str, buffer.shape))
+            out.append(f"{pad}allocate {buffer.name}: {buffer.dtype.value}[{shape}] in {buffer.scope.value}")
+            _lines(body, depth, out)
+        case Seq(stmts=stmts):
+            for stmt in stmts:
+                _lines(stmt, depth, out)
+        case IfThenElse(cond=cond, then_body=then_body, else_body=else_body):
+            out.append(f"{pad}if {expr_str(cond)}:")
+            _lines(then_body, depth + 1, out)
+            if else_body is not None:
+                out.append(f"{pad}else:")
+                _lines(else_body, depth + 1, out)
+        case Evaluate(value=value):
+            out.append(f"{pad}{expr_str(value)}")
+        case _:
+            raise TypeError(f"cannot print {type(node).__name__}")
+
+
+def stmt_str(node: Stmt, depth: int = 0) -> str:
+    out: list[str] = []
+    _lines(node, depth, out)
+    return "\n".join(out)
+
+
+def func_str(func: PrimFunc) -> str:
+    params = ", ".join(
+        f"{b.name}: {b.dtype.value}[{', '.join(map(str, b.shape))}]" for b in func.params)
+    return f"func {func.name}({params}) {{\n{stmt_str(func.body, 1)}\n}}"

@@ -1,0 +1,107 @@
+"""Loop-nest statements and PrimFunc: the lowered IR every backend compiles."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from .buffer import Buffer
+from .expr import Expr, Var
+
+
+class ForKind(enum.Enum):
+    SERIAL = "serial"
+    PARALLEL = "parallel"
+    VECTORIZED = "vectorized"
+    UNROLLED = "unrolled"
+    THREAD_BINDING = "thread_binding"
+
+
+class Stmt:
+    """Base of statement nodes (frozen dataclasses, identity equality)."""
+
+    __slots__ = ()
+
+    def __str__(self) -> str:
+        from .printer import stmt_str
+
+        return stmt_str(self)
+
+
+def _node(cls):
+    return dataclass(frozen=True, eq=False, repr=False)(cls)
+
+
+@_node
+class For(Stmt):
+    """``for var in min..min+extent`` of the given kind; ``thread_tag`` names a GPU index."""
+
+    var: Var
+    min: Expr
+    extent: Expr
+    kind: ForKind
+    body: Stmt
+    thread_tag: str = ""
+
+
+@_node
+class Store(Stmt):
+    buffer: Buffer
+    indices: tuple[Expr, ...]
+    value: Expr
+
+
+@_node
+class Allocate(Stmt):
+    """``buffer`` (of its scope) exists while ``body`` runs."""
+
+    buffer: Buffer
+    body: Stmt
+
+
+@_node
+class Seq(Stmt):
+    stmts: tuple[Stmt, ...]
+
+
+@_node
+class IfThenElse(Stmt):
+    cond: Expr
+    then_body: Stmt
+    else_body: Stmt | None = None
+
+
+@_node
+class Evaluate(Stmt):
+    """Evaluate an expression for its effect (a barrier call)."""
+
+    value: Expr
+
+
+@dataclass(frozen=True, eq=False)
+class PrimFunc:
+    """A function over buffer parameters (inputs, then outputs) with a loop-nest body."""
+
+    name: str
+    params: tuple[Buffer, ...]
+    body: Stmt
+
+    def __str__(self) -> str:
+        from .printer import func_str
+
+        return func_str(self)
+
+
+def seq(*stmts: Stmt | None) -> Stmt:
+    """A statement running ``stmts`` in order, flattening nested sequences and dropping None."""
+    flat: list[Stmt] = []
+    for stmt in stmts:
+        if stmt is None:
+            continue
+        if isinstance(stmt, Seq):
+            flat.extend(stmt.stmts)
+        else:
+            flat.append(stmt)
+    if len(flat) == 1:
+        return flat[0]
+    return Seq(tuple(flat))

@@ -1,0 +1,216 @@
+"""Tensors and the operations that define them: placeholders and compute definitions."""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+from .dtypes import INDEX, DType, as_dtype
+from .errors import DefinitionError
+from .expr import Expr, IterKind, IterVar, Reduce, TensorLoad, Var, as_expr
+from .visitor import walk
+
+_counter = itertools.count()
+
+
+def _check_shape(shape: object, who: str) -> tuple[int, ...]:
+    if isinstance(shape, int):
+        shape = (shape,)
+    if not isinstance(shape, (tuple, list)) or not shape:
+        raise DefinitionError(f"{who}: shape must be a non-empty tuple of positive ints, got {shape!r}")
+    for dim in shape:
+        if isinstance(dim, bool) or not isinstance(dim, int) or dim <= 0:
+            raise DefinitionError(
+                f"{who}: shape {tuple(shape)!r} has the dimension {dim!r}; every dimension must be "
+                "a positive int")
+    return tuple(shape)
+
+
+class Operation:
+    """What produces a tensor: a placeholder (an input) or a compute definition."""
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: DType
+
+    @property
+    def output(self) -> Tensor:
+        return self._output  # type: ignore[attr-defined]
+
+    @property
+    def inputs(self) -> tuple[Tensor, ...]:
+        return ()
+
+
+class PlaceholderOp(Operation):
+    def __init__(self, name: str, shape: tuple[int, ...], dtype: DType):
+        self.name, self.shape, self.dtype = name, shape, dtype
+        self._output = Tensor(self)
+
+    def __repr__(self) -> str:
+        return f"placeholder({self.name}, {list(self.shape)}, {self.dtype})"
+
+
+class ComputeOp(Operation):
+    """``name[axis...] = body``; ``body`` is a Reduce over ``reduce_axis`` for reductions."""
+
+    def __init__(self, name: str, axis: tuple[IterVar, ...], body: Expr):
+        self.name = name
+        self.axis = axis
+        self.body = body
+        self.reduce_axis = body.axes if isinstance(body, Reduce) else ()
+        self.shape = tuple(iv.extent for iv in axis)
+        self.dtype = body.dtype
+        self._inputs = _collect_inputs(body)
+        self._output = Tensor(self)
+
+    @property
+    def inputs(self) -> tuple[Tensor, ...]:
+        return self._inputs
+
+    def __repr__(self) -> str:
+        return f"compute({self.name}, {list(self.shape)}, {self.dtype})"
+
+
+def _collect_inputs(body: Expr) -> tuple[Tensor, ...]:
+    seen: dict[Tensor, None] = {}
+    for node in walk(body):
+        if isinstance(node, TensorLoad):
+            seen.setdefault(node.tensor, None)
+    return tuple(seen)
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Tensor:
+    """The output of an operation; index it (``A[i, j]``) to use its elements in an expression."""
+
+    op: Operation
+
+    @property
+    def name(self) -> str:
+        return self.op.name
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.op.shape
+
+    @property
+    def dtype(self) -> DType:
+        return self.op.dtype
+
+    @property
+    def ndim(self) -> int:
+        return len(self.op.shape)
+
+    def __getitem__(self, indices) -> TensorLoad:
+        if not isinstance(indices, tuple):
+            indices = (indices,)
+        if len(indices) != self.ndim:
+            raise DefinitionError(
+                f"access {self.name}[{', '.join(map(str, indices))}]: {self.name} has rank "
+                f"{self.ndim} (shape {list(self.shape)}) but {len(indices)} indices were given")
+        exprs = []
+        for position, index in enumerate(indices):
+            if isinstance(index, slice):
+                raise DefinitionError(
+                    f"access {self.name}[...]: index {position} is a slice; index every dimension "
+                    "with an expression of the loop variables")
+            expr = as_expr(index, INDEX)
+            if expr.dtype.is_float or expr.dtype.name == "BOOL":
+                raise DefinitionError(
+                    f"access {self.name}[...]: index {position} is {expr} of type {expr.dtype}; "
+                    "indices must be integer expressions (use .astype('int32'))")
+            exprs.append(expr)
+        return TensorLoad(self, tuple(exprs), self.dtype)
+
+    def __repr__(self) -> str:
+        return f"Tensor({self.name}, shape={list(self.shape)}, dtype={self.dtype})"
+
+
+def placeholder(shape, dtype="float32", name: str | None = None) -> Tensor:
+    """An input tensor of static ``shape`` and ``dtype``."""
+    name = name or f"placeholder{next(_counter)}"
+    shape = _check_shape(shape, f"placeholder {name}")
+    return PlaceholderOp(name, shape, as_dtype(dtype, f"placeholder {name}: dtype")).output
+
+
+def reduce_axis(dom, name: str | None = None) -> IterVar:
+    """A reduction axis over ``0..extent`` or ``lo..hi`` (``hi`` excluded)."""
+    name = name or f"k{next(_counter)}"
+    if isinstance(dom, (tuple, list)) and len(dom) == 2:
+        lo, hi = dom
+    else:
+        lo, hi = 0, dom
+    for bound in (lo, hi):
+        if isinstance(bound, bool) or not isinstance(bound, int):
+            raise DefinitionError(
+                f"reduce_axis {name}: range {dom!r} must be an int extent or a (lo, hi) pair of ints")
+    if hi <= lo:
+        raise DefinitionError(f"reduce_axis {name}: range {lo}..{hi} is empty; it needs hi > lo")
+    return IterVar(Var(name, INDEX), lo, hi - lo, IterKind.REDUCE)
+
+
+def _index_names(fcompute: Callable, ndim: int, name: str) -> list[str]:
+    try:
+        params = list(inspect.signature(fcompute).parameters.values())
+    except (TypeError, ValueError):
+        return [f"i{d}" for d in range(ndim)]
+    if any(p.kind is p.VAR_POSITIONAL for p in params):
+        return [f"i{d}" for d in range(ndim)]
+    if len(params) != ndim:
+        raise DefinitionError(
+            f"compute {name}: fcompute takes {len(params)} index variables but the shape has "
+            f"{ndim} dimensions; give one index variable per output dimension")
+    return [p.name for p in params]
+
+
+def compute(shape, fcompute=None, name: str | None = None, **kwargs) -> Tensor:
+    """A tensor whose element at each index is ``fcompute(*index)``.
+
+    Also accepts the string form: ``compute("C[i,j] = sum(A[i,k] * B[j,k])", A=A, B=B)``.
+    """
+    if isinstance(shape, str):
+        from .parse import compute_from_string
+
+        return compute_from_string(shape, name=name, **kwargs)
+    if kwargs:
+        raise DefinitionError(
+            f"compute: unexpected keyword arguments {sorted(kwargs)}; tensors are passed by name "
+            "only with the string form")
+    name = name or f"compute{next(_counter)}"
+    shape = _check_shape(shape, f"compute {name}")
+    if not callable(fcompute):
+        raise DefinitionError(f"compute {name}: fcompute must be a function of the index variables")
+    names = _index_names(fcompute, len(shape), name)
+    axis = tuple(IterVar(Var(n, INDEX), 0, extent, IterKind.DATA_PAR) for n, extent in zip(names, shape))
+    body = as_expr(fcompute(*axis))
+    return make_compute(name, axis, body)
+
+
+def make_compute(name: str, axis: Sequence[IterVar], body: Expr) -> Tensor:
+    """Check a compute body (where reductions sit, which axes it uses) and build the tensor."""
+    _check_reductions(name, body, tuple(axis))
+    return ComputeOp(name, tuple(axis), body).output
+
+
+def _check_reductions(name: str, body: Expr, axis: tuple[IterVar, ...]) -> None:
+    reductions = [n for n in walk(body) if isinstance(n, Reduce)]
+    if reductions and not isinstance(body, Reduce):
+        raise DefinitionError(
+            f"compute {name}: a reducer ({reductions[0].op.value}) must be the whole body, not part "
+            f"of {body}; compute the reduction as its own tensor, then use it in a second compute")
+    if len(reductions) > 1:
+        raise DefinitionError(
+            f"compute {name}: reducers are nested in {body}; compute the inner reduction as its "
+            "own tensor first")
+    reduce_vars = {iv.var: iv for iv in body.axes} if isinstance(body, Reduce) else {}
+    axis_vars = {iv.var for iv in axis}
+    outside = body.source if isinstance(body, Reduce) else body
+    for node in walk(outside if not reduce_vars else body):
+        if isinstance(node, Var) and node not in axis_vars and node not in reduce_vars:
+            what = "a reduce axis" if node.name else "a variable"
+            raise DefinitionError(
+                f"compute {name}: {what} `{node.name}` is used outside a reducer, or is not an axis "
+                f"of this compute; wrap the expression in ns.sum/ns.max/ns.min(..., axis={node.name})")

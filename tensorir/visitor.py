@@ -1,0 +1,104 @@
+"""One generic traversal of IR nodes, driven by their dataclass fields."""
+
+from __future__ import annotations
+
+import dataclasses
+from functools import lru_cache
+from typing import Iterator
+
+from .expr import Expr
+from .stmt import PrimFunc, Stmt
+
+Node = Expr | Stmt
+
+
+@lru_cache(maxsize=None)
+def _child_fields(cls: type) -> tuple[str, ...]:
+    names = []
+    for f in dataclasses.fields(cls):
+        if f.name in ("dtype", "op", "kind", "func", "thread_tag", "buffer", "tensor", "axes", "name"):
+            continue
+        names.append(f.name)
+    return tuple(names)
+
+
+def _children(node: Node) -> Iterator[Node]:
+    for name in _child_fields(type(node)):
+        value = getattr(node, name)
+        if isinstance(value, (Expr, Stmt)):
+            yield value
+        elif isinstance(value, tuple):
+            for item in value:
+                if isinstance(item, (Expr, Stmt)):
+                    yield item
+
+
+def walk(node: Node) -> Iterator[Node]:
+    """Every node under ``node`` (itself included), parents before children."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        stack.extend(reversed(list(_children(current))))
+
+
+class Mutator:
+    """Rebuilds a tree bottom-up; a pass overrides :meth:`rewrite` for the nodes it changes.
+
+    ``rewrite`` returns a replacement node, or None to recurse into the children. Unchanged
+    subtrees come back as the same objects. Results are memoised per node, so a shared subtree
+    is rewritten once.
+    """
+
+    def __init__(self) -> None:
+        self._memo: dict[Node, Node] = {}
+
+    def __call__(self, node):
+        if isinstance(node, PrimFunc):
+            body = self(node.body)
+            return node if body is node.body else dataclasses.replace(node, body=body)
+        return self.visit(node)
+
+    def visit(self, node: Node) -> Node:
+        done = self._memo.get(node)
+        if done is not None:
+            return done
+        result = self.rewrite(node)
+        if result is None:
+            result = self.generic(node)
+        self._memo[node] = result
+        return result
+
+    def rewrite(self, node: Node) -> Node | None:
+        return None
+
+    def generic(self, node: Node) -> Node:
+        changes = {}
+        for name in _child_fields(type(node)):
+            value = getattr(node, name)
+            if isinstance(value, (Expr, Stmt)):
+                new = self.visit(value)
+                if new is not value:
+                    changes[name] = new
+            elif isinstance(value, tuple) and any(isinstance(v, (Expr, Stmt)) for v in value):
+                new_items = tuple(self.visit(v) if isinstance(v, (Expr, Stmt)) else v for v in value)
+                if any(a is not b for a, b in zip(new_items, value)):
+                    changes[name] = new_items
+        return dataclasses.replace(node, **changes) if changes else node
+
+
+class Substitute(Mutator):
+    """Replace variables by expressions."""
+
+    def __init__(self, mapping: dict) -> None:
+        super().__init__()
+        self.mapping = mapping
+
+    def rewrite(self, node):
+        return self.mapping.get(node)
+
+
+def substitute(node, mapping: dict):
+    if not mapping:
+        return node
+    return Substitute(mapping)(node)
