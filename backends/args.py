@@ -33,6 +33,8 @@ def check_arrays(name: str, params: Sequence[Buffer], arrays: Sequence[object],
             raise ArgumentError(
                 f"{where} must be C-contiguous; pass np.ascontiguousarray(...) of it")
         if param in written and not array.flags.writeable:
-            raise ArgumentError(f"{where} is written by the kernel but the array is read-only")
+            raise ArgumentError(
+                f"{where} is written by the kernel but the array is read-only; pass a writable "
+                "array, e.g. a .copy() of it")
         checked.append(array)
     return checked

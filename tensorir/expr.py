@@ -124,7 +124,7 @@ class ExprOp:
         """This expression converted to ``dtype`` (float to int truncates toward zero)."""
         from .dtypes import as_dtype
 
-        return cast(as_expr(self), as_dtype(dtype))
+        return cast(as_expr(self), as_dtype(dtype, f"astype of {as_expr(self)}: dtype"))
 
 
 class Expr(ExprOp):

@@ -108,9 +108,11 @@ class Tensor:
         if not isinstance(indices, tuple):
             indices = (indices,)
         if len(indices) != self.ndim:
+            shown = ", ".join(i.name if isinstance(i, IterVar) else str(i) for i in indices)
             raise DefinitionError(
-                f"access {self.name}[{', '.join(map(str, indices))}]: {self.name} has rank "
-                f"{self.ndim} (shape {list(self.shape)}) but {len(indices)} indices were given")
+                f"access {self.name}[{shown}]: {self.name} has rank "
+                f"{self.ndim} (shape {list(self.shape)}) but {len(indices)} indices were given; "
+                f"give one index per dimension")
         exprs = []
         for position, index in enumerate(indices):
             if isinstance(index, slice):
@@ -124,6 +126,12 @@ class Tensor:
                     "indices must be integer expressions (use .astype('int32'))")
             exprs.append(expr)
         return TensorLoad(self, tuple(exprs), self.dtype)
+
+    def __iter__(self):
+        # Without this, iteration would fall back to __getitem__(0), (1), ... and never stop.
+        raise DefinitionError(
+            f"tensor {self.name} cannot be iterated over; index it with expressions of the loop "
+            f"variables (e.g. {self.name}[i]), and pass tensors to functions in a list")
 
     def __repr__(self) -> str:
         return f"Tensor({self.name}, shape={list(self.shape)}, dtype={self.dtype})"
@@ -185,7 +193,12 @@ def compute(shape, fcompute=None, name: str | None = None, **kwargs) -> Tensor:
         raise DefinitionError(f"compute {name}: fcompute must be a function of the index variables")
     names = _index_names(fcompute, len(shape), name)
     axis = tuple(IterVar(Var(n, INDEX), 0, extent, IterKind.DATA_PAR) for n, extent in zip(names, shape))
-    body = as_expr(fcompute(*axis))
+    value = fcompute(*axis)
+    try:
+        body = as_expr(value)
+    except DefinitionError as err:
+        raise DefinitionError(
+            f"compute {name}: fcompute must return an expression of its index variables; {err}") from None
     return make_compute(name, axis, body)
 
 
@@ -210,7 +223,8 @@ def _check_reductions(name: str, body: Expr, axis: tuple[IterVar, ...]) -> None:
     outside = body.source if isinstance(body, Reduce) else body
     for node in walk(outside if not reduce_vars else body):
         if isinstance(node, Var) and node not in axis_vars and node not in reduce_vars:
-            what = "a reduce axis" if node.name else "a variable"
+            own = ", ".join(iv.name for iv in axis)
             raise DefinitionError(
-                f"compute {name}: {what} `{node.name}` is used outside a reducer, or is not an axis "
-                f"of this compute; wrap the expression in ns.sum/ns.max/ns.min(..., axis={node.name})")
+                f"compute {name}: `{node.name}` is used outside a reducer over it and is not an "
+                f"index of this compute ({own}); if it is a reduce axis, wrap the expression in "
+                f"ns.sum/ns.max/ns.min(..., axis={node.name}), else use this compute's own indices")
