@@ -2,8 +2,9 @@
 
 A stage owns its root axes (the compute's output axes, then its reduce axes) and a list of
 relations between loop variables (splits and fuses). The leaves of those relations, in their
-current order, are the stage's loops. Lowering (:mod:`schedules.lower`) reads this state; the
-primitives only record it.
+current order, are the stage's loops. The primitives (:mod:`schedules.primitives`,
+:mod:`schedules.cache`) check their arguments, record relations and append a Step to the
+trace; lowering (:mod:`schedules.lower`) reads this state.
 """
 
 from __future__ import annotations
@@ -16,6 +17,10 @@ from tensorir.errors import ScheduleError
 from tensorir.expr import IterVar
 from tensorir.stmt import ForKind
 from tensorir.tensor import ComputeOp, Operation, PlaceholderOp, Tensor
+
+from .cache import ScheduleCaching
+from .primitives import StagePrimitives
+from .trace import Trace
 
 
 @dataclass(frozen=True, eq=False)
@@ -43,11 +48,12 @@ class LoopAnnotation:
 
 
 @dataclass(eq=False)
-class Stage:
+class Stage(StagePrimitives):
     """The schedule of one operation: its loops, where it is computed, where it is stored."""
 
     op: Operation
     schedule: Schedule
+    name: str = ""
     leaves: list[IterVar] = field(default_factory=list)
     relations: list[Relation] = field(default_factory=list)
     annotations: dict[IterVar, LoopAnnotation] = field(default_factory=dict)
@@ -57,10 +63,8 @@ class Stage:
     attach_stage: Stage | None = None
     attach_axis: IterVar | None = None
     is_output: bool = False
-
-    @property
-    def name(self) -> str:
-        return self.op.name
+    #: tensors this stage reads through a cache instead: original tensor -> cache tensor
+    read_redirect: dict[Tensor, Tensor] = field(default_factory=dict)
 
     @property
     def root_axes(self) -> tuple[IterVar, ...]:
@@ -68,29 +72,57 @@ class Stage:
             return self.op.axis + self.op.reduce_axis
         return ()
 
+    @property
+    def all_axes(self) -> list[IterVar]:
+        axes = list(self.root_axes)
+        for rel in self.relations:
+            axes += [rel.outer, rel.inner] if isinstance(rel, Split) else [rel.fused]
+        return axes
+
+    @property
+    def inputs(self) -> list[Tensor]:
+        """The tensors this stage reads, after cache redirection."""
+        return [self.read_redirect.get(t, t) for t in self.op.inputs]
+
     def annotation(self, axis: IterVar) -> LoopAnnotation:
         return self.annotations.get(axis) or LoopAnnotation()
 
     def __repr__(self) -> str:
-        return f"stage({self.name})"
+        return f"s[{self.name}]"
 
 
-class Schedule:
+class Schedule(ScheduleCaching):
     """The stages of every operation that the outputs depend on, producers first."""
 
     def __init__(self, outputs: Sequence[Tensor]):
         self.outputs = tuple(outputs)
         self.stages: list[Stage] = []
         self._by_op: dict[Operation, Stage] = {}
+        self.trace = Trace()
         for op in _post_order([t.op for t in self.outputs]):
-            stage = Stage(op, self)
-            if isinstance(op, ComputeOp):
-                stage.leaves = list(stage.root_axes)
+            stage = self.add_stage(op, len(self.stages))
             stage.is_output = any(t.op is op for t in self.outputs)
-            self.stages.append(stage)
-            self._by_op[op] = stage
 
-    def __getitem__(self, tensor: Tensor | Operation) -> Stage:
+    def add_stage(self, op: Operation, position: int) -> Stage:
+        name, n = op.name, 1
+        taken = {s.name for s in self.stages}
+        while name in taken:
+            name = f"{op.name}_{n}"
+            n += 1
+        stage = Stage(op, self, name)
+        if isinstance(op, ComputeOp):
+            stage.leaves = list(stage.root_axes)
+        self.stages.insert(position, stage)
+        self._by_op[op] = stage
+        return stage
+
+    def __getitem__(self, tensor: Tensor | Operation | str) -> Stage:
+        if isinstance(tensor, str):
+            for stage in self.stages:
+                if stage.name == tensor:
+                    return stage
+            raise ScheduleError(
+                f"s[{tensor!r}]: no stage is named {tensor!r}; stages: {[s.name for s in self.stages]}")
         op = tensor.op if isinstance(tensor, Tensor) else tensor
         stage = self._by_op.get(op)
         if stage is None:
@@ -103,8 +135,31 @@ class Schedule:
     def __contains__(self, tensor: Tensor) -> bool:
         return tensor.op in self._by_op
 
-    def consumers(self, op: Operation) -> list[Stage]:
-        return [s for s in self.stages if any(t.op is op for t in s.op.inputs)]
+    def stage_of(self, tensor: Tensor) -> Stage:
+        return self._by_op[tensor.op]
+
+    def readers(self, tensor: Tensor) -> list[Stage]:
+        """The stages that read ``tensor`` (after cache redirection), inlined ones included."""
+        return [s for s in self.stages if any(t is tensor for t in s.inputs)]
+
+    def consumers(self, tensor: Tensor) -> list[Stage]:
+        """The non-inlined stages whose computation reads ``tensor``, looking through inlined stages."""
+        found: list[Stage] = []
+        for reader in self.readers(tensor):
+            if reader.attach == "inline":
+                found += [c for c in self.consumers(reader.op.output) if c not in found]
+            elif reader not in found:
+                found.append(reader)
+        return found
+
+    @classmethod
+    def from_trace(cls, outputs: Tensor | Sequence[Tensor], trace) -> Schedule:
+        """A schedule of ``outputs`` with the steps of ``trace`` (a Trace or its JSON) applied."""
+        from .trace import replay
+
+        schedule = create_schedule(outputs)
+        replay(schedule, trace)
+        return schedule
 
 
 def _post_order(roots: list[Operation]) -> list[Operation]:

@@ -21,6 +21,7 @@ _FOLD = {
     BinaryOp.LE: operator.le, BinaryOp.GT: operator.gt, BinaryOp.GE: operator.ge,
     BinaryOp.AND: lambda a, b: a and b, BinaryOp.OR: lambda a, b: a or b,
 }
+_LINEAR_OPS = frozenset({BinaryOp.ADD, BinaryOp.SUB, BinaryOp.MUL})
 _INT_FOLD = {BinaryOp.FLOORDIV: operator.floordiv, BinaryOp.FLOORMOD: operator.mod}
 
 
@@ -31,7 +32,10 @@ def _is(e: Expr, value) -> bool:
 class Simplifier(Mutator):
     def rewrite(self, node):
         if isinstance(node, Binary):
-            return _simplify_binary(self.generic(node))
+            folded = _simplify_binary(self.generic(node))
+            if isinstance(folded, Binary) and folded.op in _LINEAR_OPS and folded.dtype.is_int:
+                return canonical_index(folded)
+            return folded
         if isinstance(node, (Unary, Cast, Select)):
             return _simplify_other(self.generic(node))
         if isinstance(node, (For, IfThenElse)):
@@ -117,3 +121,54 @@ def simplify(func: PrimFunc) -> PrimFunc:
 
 def simplify_expr(expr: Expr) -> Expr:
     return Simplifier().visit(expr)
+
+
+def _linear(e: Expr) -> tuple[dict[Expr, int], int] | None:
+    """``e`` as ``sum(coef * term) + constant`` over non-additive terms, or None."""
+    match e:
+        case Const(value=v) if isinstance(v, int) and not isinstance(v, bool):
+            return {}, v
+        case Binary(op=BinaryOp.ADD | BinaryOp.SUB, a=a, b=b):
+            la, lb = _linear(a), _linear(b)
+            if la is None or lb is None:
+                return None
+            sign = 1 if e.op is BinaryOp.ADD else -1
+            terms = dict(la[0])
+            for term, coef in lb[0].items():
+                terms[term] = terms.get(term, 0) + sign * coef
+            return terms, la[1] + sign * lb[1]
+        case Binary(op=BinaryOp.MUL, a=a, b=Const(value=c)) | Binary(op=BinaryOp.MUL, a=Const(value=c), b=a) \
+                if isinstance(c, int) and not isinstance(c, bool):
+            inner = _linear(a)
+            if inner is None:
+                return None
+            return {t: k * c for t, k in inner[0].items()}, inner[1] * c
+        case Unary(op=UnaryOp.NEG, a=a):
+            inner = _linear(a)
+            if inner is None:
+                return None
+            return {t: -k for t, k in inner[0].items()}, -inner[1]
+    return {e: 1}, 0
+
+
+def canonical_index(e: Expr) -> Expr:
+    """An integer expression rewritten as ``t1 * c1 + t2 * c2 + ... + c`` with like terms merged."""
+    form = _linear(e)
+    if form is None or not e.dtype.is_int:
+        return e
+    terms, constant = form
+    dtype = e.dtype
+    result: Expr | None = None
+    for term, coef in terms.items():
+        if coef == 0:
+            continue
+        magnitude = term if abs(coef) == 1 else Binary(BinaryOp.MUL, term, const(abs(coef), dtype), dtype)
+        if result is None:
+            result = magnitude if coef > 0 else Unary(UnaryOp.NEG, magnitude, dtype)
+        else:
+            result = Binary(BinaryOp.ADD if coef > 0 else BinaryOp.SUB, result, magnitude, dtype)
+    if result is None:
+        return const(constant, dtype)
+    if constant:
+        result = Binary(BinaryOp.ADD if constant > 0 else BinaryOp.SUB, result, const(abs(constant), dtype), dtype)
+    return result

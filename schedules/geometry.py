@@ -1,0 +1,112 @@
+"""Loop geometry of a stage: the extent of every loop variable, each root axis as an expression
+of the leaf loops, and the guards that imperfect splits and clipped regions need."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from tensorir.expr import BinaryOp, Expr, IterVar, binary
+
+if TYPE_CHECKING:
+    from .bounds import Region
+    from .schedule import Stage
+
+
+@dataclass
+class LoopGeometry:
+    extents: dict[IterVar, int] = field(default_factory=dict)
+    values: dict[IterVar, Expr] = field(default_factory=dict)
+    #: (condition, root axes it constrains)
+    guards: list[tuple[Expr, frozenset[IterVar]]] = field(default_factory=list)
+
+    def all_guards(self) -> list[Expr]:
+        return [g for g, _ in self.guards]
+
+    def guards_without(self, roots: set[IterVar]) -> list[Expr]:
+        """Guards that constrain none of ``roots``."""
+        return [g for g, constrained in self.guards if not constrained & roots]
+
+
+def derives(stage: Stage, root: IterVar, iv: IterVar) -> bool:
+    """Whether loop ``iv`` is ``root`` or was made from it by splits and fuses."""
+    frontier, seen = [root], set()
+    while frontier:
+        cur = frontier.pop()
+        if cur is iv:
+            return True
+        if cur in seen:
+            continue
+        seen.add(cur)
+        for rel in stage.relations:
+            if getattr(rel, "parent", None) is cur:
+                frontier += [rel.outer, rel.inner]
+            elif getattr(rel, "fused", None) is not None and cur in (rel.outer, rel.inner):
+                frontier.append(rel.fused)
+    return False
+
+
+def _extents(stage: Stage, region: Region | None) -> dict[IterVar, int]:
+    from .schedule import Split
+
+    extents: dict[IterVar, int] = {}
+    for d, root in enumerate(stage.root_axes):
+        extents[root] = region.shape[d] if region is not None and d < len(region.shape) else root.extent
+    for rel in stage.relations:
+        if isinstance(rel, Split):
+            extents[rel.inner] = rel.factor
+            extents[rel.outer] = -(-extents[rel.parent] // rel.factor)
+        else:
+            extents[rel.fused] = extents[rel.outer] * extents[rel.inner]
+    return extents
+
+
+def loop_geometry(stage: Stage, region: Region | None = None) -> LoopGeometry:
+    """The geometry of ``stage``; with a ``region``, its data axes cover that region only."""
+    from .schedule import Fuse, Split
+
+    geo = LoopGeometry(_extents(stage, region))
+    split_of = {r.parent: r for r in stage.relations if isinstance(r, Split)}
+    fused_into: dict[IterVar, Fuse] = {}
+    for r in stage.relations:
+        if isinstance(r, Fuse):
+            fused_into[r.outer] = fused_into[r.inner] = r
+    memo: dict[IterVar, Expr] = {}
+
+    def offset(iv: IterVar) -> Expr:
+        """The 0-based position of ``iv`` as an expression of the leaf loop variables."""
+        if iv not in memo:
+            if iv in split_of:
+                rel = split_of[iv]
+                memo[iv] = binary(BinaryOp.ADD, binary(BinaryOp.MUL, offset(rel.outer), rel.factor),
+                                  offset(rel.inner))
+            elif iv in fused_into:
+                rel = fused_into[iv]
+                op = BinaryOp.FLOORDIV if iv is rel.outer else BinaryOp.FLOORMOD
+                memo[iv] = binary(op, offset(rel.fused), geo.extents[rel.inner])
+            elif iv.min and iv in stage.root_axes:
+                memo[iv] = binary(BinaryOp.SUB, iv.var, iv.min)
+            else:
+                memo[iv] = iv.var
+        return memo[iv]
+
+    data_axes = stage.op.axis  # type: ignore[attr-defined]
+    for d, root in enumerate(stage.root_axes):
+        if root in stage.leaves:
+            value = root.var
+        else:
+            value = binary(BinaryOp.ADD, offset(root), root.min) if root.min else offset(root)
+        if region is not None and d < len(data_axes):
+            value = binary(BinaryOp.ADD, region.bases[d], value)
+        geo.values[root] = value
+    for rel in stage.relations:
+        if isinstance(rel, Split) and geo.extents[rel.parent] % rel.factor:
+            cond = binary(BinaryOp.LT, offset(rel.parent), geo.extents[rel.parent])
+            geo.guards.append((cond, frozenset(r for r in stage.root_axes if derives(stage, r, rel.parent))))
+    if region is not None:
+        for d, root in enumerate(data_axes):
+            if region.clip_low[d]:
+                geo.guards.append((binary(BinaryOp.GE, geo.values[root], 0), frozenset({root})))
+            if region.clip_high[d]:
+                geo.guards.append((binary(BinaryOp.LT, geo.values[root], root.extent), frozenset({root})))
+    return geo

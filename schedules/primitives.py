@@ -1,0 +1,273 @@
+"""The loop primitives of a stage. Each checks its arguments first, then records a relation or an
+annotation and a Step; none of them generates code."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from tensorir.buffer import Scope
+from tensorir.errors import ScheduleError
+from tensorir.expr import IterKind, IterVar, Var
+from tensorir.stmt import ForKind
+from tensorir.expr import Reduce
+from tensorir.tensor import ComputeOp, Tensor
+
+from .trace import Step
+
+if TYPE_CHECKING:
+    from .schedule import Stage
+
+THREAD_TAGS = ("blockIdx.x", "blockIdx.y", "blockIdx.z", "threadIdx.x", "threadIdx.y", "threadIdx.z")
+
+
+def _positive_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+class StagePrimitives:
+    """Mixed into Stage: split, tile, reorder, fuse, loop kinds, bind, attachment, scope."""
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _fail(self: Stage, call: str, reason: str, hint: str = "") -> ScheduleError:
+        return ScheduleError(f"s[{self.name}].{call}: {reason}" + (f"; {hint}" if hint else ""))
+
+    def _need_compute(self: Stage, call: str) -> None:
+        if not isinstance(self.op, ComputeOp):
+            raise self._fail(call, f"{self.name} is a placeholder (an input); it has no loops",
+                             "schedule the compute stages that read it")
+
+    def _leaf(self: Stage, call: str, axis: object) -> IterVar:
+        """``axis`` (an IterVar or a loop name) as a current loop of this stage."""
+        self._need_compute(call)
+        if isinstance(axis, str):
+            matches = [iv for iv in self.all_axes if iv.name == axis]
+            if len(matches) > 1:
+                raise self._fail(call, f"several loops are named {axis!r}", "pass the axis object")
+            if not matches:
+                raise self._fail(call, f"stage {self.name} has no loop named {axis!r}",
+                                 f"its loops are {self._leaf_names()}")
+            axis = matches[0]
+        if not isinstance(axis, IterVar):
+            raise self._fail(call, f"{axis!r} is not a loop axis",
+                             f"pass one of the stage's loops: {self._leaf_names()}")
+        if axis in self.leaves:
+            return axis
+        if axis in self.all_axes:
+            raise self._fail(call, f"{axis.name} is no longer a loop of stage {self.name}: it was "
+                             "split or fused", f"use one of its current loops {self._leaf_names()}")
+        owner = next((s.name for s in self.schedule.stages if axis in s.all_axes), None)
+        where = f"it belongs to stage {owner}" if owner else "it belongs to no stage of this schedule"
+        raise self._fail(call, f"{axis.name} is not a loop of stage {self.name} ({where})",
+                         f"its loops are {self._leaf_names()}")
+
+    def _leaf_names(self: Stage) -> list[str]:
+        return [iv.name for iv in self.leaves]
+
+    def _record(self: Stage, primitive: str, args: dict, results=()) -> None:
+        self.schedule.trace.record(Step(primitive, self.name, tuple(args.items()),
+                                        tuple(iv.name for iv in results)))
+
+    def _check_unannotated(self: Stage, call: str, axis: IterVar) -> None:
+        note = self.annotations.get(axis)
+        if note is not None and note.kind is not ForKind.SERIAL:
+            what = f"bound to {note.thread_tag}" if note.thread_tag else f"marked {note.kind.value}"
+            raise self._fail(call, f"{axis.name} is already {what}",
+                             "split, fuse and reorder loops before marking them")
+
+    # -- loop structure --------------------------------------------------------------------
+    def split(self: Stage, axis, factor: int | None = None, nparts: int | None = None):
+        """Split loop ``axis`` into ``outer`` and ``inner`` (``axis = outer * factor + inner``).
+
+        Before: ``for i in 0..n: body``.  After ``split(i, factor=f)``::
+
+            for i.outer in 0..ceil(n / f):
+              for i.inner in 0..f:
+                if i.outer * f + i.inner < n:   # only where f does not divide n
+                  body
+
+        Give exactly one of ``factor`` (the inner extent) or ``nparts`` (the outer extent).
+        """
+        name = getattr(axis, "name", axis)
+        call = f"split({name}, factor={factor})" if nparts is None else f"split({name}, nparts={nparts})"
+        iv = self._leaf(call, axis)
+        if (factor is None) == (nparts is None):
+            raise self._fail(call, "give exactly one of factor= or nparts=")
+        given = factor if factor is not None else nparts
+        label = "factor" if factor is not None else "nparts"
+        if not _positive_int(given):
+            raise self._fail(call, f"{label} must be a positive integer, got {given!r}")
+        self._check_unannotated(call, iv)
+        inner_extent = factor if factor is not None else -(-iv.extent // nparts)
+        outer = IterVar(Var(f"{iv.name}.outer"), 0, -(-iv.extent // inner_extent), iv.kind)
+        inner = IterVar(Var(f"{iv.name}.inner"), 0, inner_extent, iv.kind)
+        from .schedule import Split
+
+        self.relations.append(Split(iv, outer, inner, inner_extent))
+        at = self.leaves.index(iv)
+        self.leaves[at:at + 1] = [outer, inner]
+        self._record("split", {"axis": iv.name, "factor": factor, "nparts": nparts}, (outer, inner))
+        return outer, inner
+
+    def tile(self: Stage, x, y, x_factor: int, y_factor: int):
+        """Split ``x`` and ``y`` and order the loops ``x.outer, y.outer, x.inner, y.inner``."""
+        xo, xi = self.split(x, factor=x_factor)
+        yo, yi = self.split(y, factor=y_factor)
+        self.reorder(xo, yo, xi, yi)
+        return xo, yo, xi, yi
+
+    def reorder(self: Stage, *axes):
+        """Put ``axes`` in this order, in the loop positions they occupy now."""
+        names = [getattr(a, "name", a) for a in axes]
+        call = f"reorder({', '.join(map(str, names))})"
+        ivs = [self._leaf(call, a) for a in axes]
+        if len(set(ivs)) != len(ivs):
+            dup = next(iv.name for iv in ivs if ivs.count(iv) > 1)
+            raise self._fail(call, f"{dup} is listed more than once", "list each loop once")
+        positions = sorted(self.leaves.index(iv) for iv in ivs)
+        for position, iv in zip(positions, ivs):
+            self.leaves[position] = iv
+        self._record("reorder", {"axes": tuple(iv.name for iv in ivs)})
+
+    def fuse(self: Stage, *axes):
+        """Fuse adjacent loops (outermost first) into one loop over their product.
+
+        Before: ``for i in 0..n: for j in 0..m: body``. After ``fuse(i, j)``::
+
+            for i.j.fused in 0..n*m:   # i = fused // m, j = fused % m
+              body
+        """
+        names = [getattr(a, "name", a) for a in axes]
+        call = f"fuse({', '.join(map(str, names))})"
+        if len(axes) < 2:
+            raise self._fail(call, "fuse needs at least two loops")
+        ivs = [self._leaf(call, a) for a in axes]
+        positions = [self.leaves.index(iv) for iv in ivs]
+        if positions != list(range(positions[0], positions[0] + len(ivs))):
+            raise self._fail(call, f"the loops {names} are not adjacent and in this order (loop order "
+                             f"is {self._leaf_names()})", "reorder them next to each other first")
+        if len({iv.kind for iv in ivs}) > 1:
+            raise self._fail(call, "cannot fuse a reduction loop with a data-parallel loop",
+                             "fuse reduction loops with reduction loops only")
+        for iv in ivs:
+            self._check_unannotated(call, iv)
+        from .schedule import Fuse
+
+        fused = ivs[0]
+        for inner in ivs[1:]:
+            new = IterVar(Var(_fused_name(fused, inner)), 0, fused.extent * inner.extent, fused.kind)
+            self.relations.append(Fuse(fused, inner, new))
+            fused = new
+        self.leaves[positions[0]:positions[-1] + 1] = [fused]
+        self._record("fuse", {"axes": tuple(iv.name for iv in ivs)}, (fused,))
+        return fused
+
+    # -- loop kinds ------------------------------------------------------------------------
+    def _mark(self: Stage, primitive: str, axis, kind: ForKind, tag: str = "") -> None:
+        from .schedule import LoopAnnotation
+
+        name = getattr(axis, "name", axis)
+        call = f"{primitive}({name}" + (f", {tag!r})" if primitive == "bind" else ")")
+        iv = self._leaf(call, axis)
+        if iv.kind is IterKind.REDUCE and kind in (ForKind.PARALLEL, ForKind.VECTORIZED,
+                                                   ForKind.THREAD_BINDING):
+            raise self._fail(call, f"{iv.name} is a reduction loop; running its iterations at the "
+                             "same time would race on the accumulator",
+                             "mark a data-parallel loop instead")
+        note = self.annotations.get(iv)
+        if note is not None and note.kind is not ForKind.SERIAL and (note.kind, note.thread_tag) != (kind, tag):
+            what = f"bound to {note.thread_tag}" if note.thread_tag else f"marked {note.kind.value}"
+            raise self._fail(call, f"{iv.name} is already {what}", "a loop has one kind")
+        self.annotations[iv] = LoopAnnotation(kind, tag)
+        self._record(primitive, {"axis": iv.name} | ({"tag": tag} if tag else {}))
+
+    def unroll(self: Stage, axis) -> None:
+        """Unroll loop ``axis`` (a constant extent) in generated code."""
+        self._mark("unroll", axis, ForKind.UNROLLED)
+
+    def vectorize(self: Stage, axis) -> None:
+        """Run loop ``axis`` as vector instructions of its extent."""
+        self._mark("vectorize", axis, ForKind.VECTORIZED)
+
+    def parallel(self: Stage, axis) -> None:
+        """Run the iterations of loop ``axis`` on several CPU threads."""
+        self._mark("parallel", axis, ForKind.PARALLEL)
+
+    def bind(self: Stage, axis, tag: str) -> None:
+        """Bind loop ``axis`` to a GPU index: ``blockIdx.x|y|z`` or ``threadIdx.x|y|z``."""
+        name = getattr(axis, "name", axis)
+        call = f"bind({name}, {tag!r})"
+        if tag not in THREAD_TAGS:
+            raise self._fail(call, f"unknown thread tag {tag!r}", f"use one of {', '.join(THREAD_TAGS)}")
+        iv = self._leaf(call, axis)
+        for other, note in self.annotations.items():
+            if note.thread_tag == tag and other is not iv and other in self.leaves:
+                raise self._fail(call, f"{tag} is already bound to loop {other.name} of this stage",
+                                 "bind each thread index once per stage (split or fuse loops instead)")
+        self._mark("bind", iv, ForKind.THREAD_BINDING, tag)
+
+    # -- attachment and storage ------------------------------------------------------------
+    def compute_at(self: Stage, stage, axis) -> None:
+        """Compute this stage inside loop ``axis`` of ``stage``, only the region that loop needs."""
+        parent = self.schedule[stage] if isinstance(stage, (str, Tensor)) else stage
+        name = getattr(axis, "name", axis)
+        call = f"compute_at(s[{getattr(parent, 'name', parent)}], {name})"
+        self._need_compute(call)
+        if self.is_output:
+            raise self._fail(call, f"{self.name} is an output of the schedule", "outputs are computed at root")
+        if not hasattr(parent, "leaves") or parent.schedule is not self.schedule:
+            raise self._fail(call, f"{parent!r} is not a stage of this schedule")
+        consumers = self.schedule.consumers(self.op.output)
+        if parent not in consumers:
+            readers = [c.name for c in consumers]
+            raise self._fail(call, f"stage {parent.name} does not read {self.name} (its readers: {readers})",
+                             "attach a stage inside a loop of a stage that consumes it")
+        if len(consumers) > 1:
+            others = [c.name for c in consumers if c is not parent]
+            raise self._fail(call, f"{self.name} is also read by {others}, outside that loop",
+                             "leave it at root, or give each reader its own cache with cache_read")
+        if parent.attach == "inline":
+            raise self._fail(call, f"stage {parent.name} is inlined and has no loops")
+        iv = parent._leaf(call, axis)
+        self.attach, self.attach_stage, self.attach_axis = "at", parent, iv
+        self._record("compute_at", {"stage": parent.name, "axis": iv.name})
+
+    def compute_inline(self: Stage) -> None:
+        """Substitute this stage's expression into every reader instead of storing it."""
+        call = "compute_inline()"
+        self._need_compute(call)
+        if isinstance(self.op.body, Reduce):
+            raise self._fail(call, f"{self.name} is a reduction; its value needs a loop",
+                             "compute it at root or with compute_at")
+        if self.is_output:
+            raise self._fail(call, f"{self.name} is an output of the schedule", "outputs must be stored")
+        attached = [s.name for s in self.schedule.stages if s.attach_stage is self and s.attach == "at"]
+        if attached:
+            raise self._fail(call, f"stages {attached} are computed inside its loops",
+                             "compute them at root first")
+        self.attach, self.attach_stage, self.attach_axis = "inline", None, None
+        self._record("compute_inline", {})
+
+    def compute_root(self: Stage) -> None:
+        """Compute this stage in its own loop nest at the top of the function (the default)."""
+        self._need_compute("compute_root()")
+        self.attach, self.attach_stage, self.attach_axis = "root", None, None
+        self._record("compute_root", {})
+
+    def set_scope(self: Stage, scope: str) -> None:
+        """Store this stage's tensor in ``global``, ``shared`` (GPU block) or ``local`` memory."""
+        call = f"set_scope({scope!r})"
+        self._need_compute(call)
+        try:
+            value = Scope(scope)
+        except ValueError:
+            raise self._fail(call, f"unknown scope {scope!r}", "use 'global', 'shared' or 'local'") from None
+        if self.is_output and value is not Scope.GLOBAL:
+            raise self._fail(call, f"{self.name} is an output, which lives in global memory",
+                             "use cache_write to stage it in faster memory")
+        self.scope = value
+        self._record("set_scope", {"scope": scope})
+
+
+def _fused_name(outer: IterVar, inner: IterVar) -> str:
+    base = outer.name[: -len(".fused")] if outer.name.endswith(".fused") else outer.name
+    return f"{base}.{inner.name}.fused"

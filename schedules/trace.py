@@ -1,0 +1,127 @@
+"""The trace: one frozen Step per primitive call, serialisable to JSON and replayable."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from tensorir.errors import ScheduleError
+
+if TYPE_CHECKING:
+    from .schedule import Schedule
+
+#: Step arguments that name loop axes of the step's stage (printed as variables, not strings).
+AXIS_ARGS = frozenset({"axis", "axes", "x", "y", "outer", "inner"})
+#: Step arguments that name stages or tensors.
+STAGE_ARGS = frozenset({"stage", "tensor", "readers"})
+
+
+@dataclass(frozen=True)
+class Step:
+    """One primitive call: which primitive, on which stage (or ``""`` for the schedule), with what."""
+
+    primitive: str
+    stage: str
+    args: tuple[tuple[str, Any], ...]
+    results: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict:
+        return {"primitive": self.primitive, "stage": self.stage,
+                "args": {k: list(v) if isinstance(v, tuple) else v for k, v in self.args},
+                "results": list(self.results)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Step:
+        try:
+            args = tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in data["args"].items())
+            return cls(data["primitive"], data["stage"], args, tuple(data.get("results", ())))
+        except (KeyError, AttributeError, TypeError) as error:
+            raise ScheduleError(f"Schedule.from_trace: malformed step {data!r} ({error})") from None
+
+
+def _ident(name: str) -> str:
+    text = re.sub(r"\W", "_", name)
+    return text if text and not text[0].isdigit() else f"_{text}"
+
+
+class Trace:
+    """The steps applied to a schedule, in order. ``print(trace)`` shows the Python that made it."""
+
+    def __init__(self, steps: list[Step] | None = None):
+        self.steps: list[Step] = list(steps or [])
+
+    def record(self, step: Step) -> None:
+        self.steps.append(step)
+
+    def __iter__(self):
+        return iter(self.steps)
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    def __getitem__(self, index):
+        return self.steps[index]
+
+    def to_json(self) -> str:
+        return json.dumps([s.to_dict() for s in self.steps])
+
+    @classmethod
+    def from_json(cls, text: str) -> Trace:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise ScheduleError(f"Schedule.from_trace: the trace is not valid JSON ({error})") from None
+        if not isinstance(data, list):
+            raise ScheduleError("Schedule.from_trace: the trace JSON must be a list of steps")
+        return cls([Step.from_dict(d) for d in data])
+
+    def __str__(self) -> str:
+        return "\n".join(_python(step) for step in self.steps)
+
+    __repr__ = __str__
+
+
+def _python_value(key: str, value: Any) -> str:
+    if key in AXIS_ARGS:
+        return ", ".join(map(_ident, value)) if isinstance(value, tuple) else _ident(value)
+    if key == "stage":
+        return f"s[{_ident(value)}]"
+    if key == "readers":
+        return f"[{', '.join(f's[{_ident(v)}]' for v in value)}]"
+    if key == "tensor":
+        return _ident(value)
+    return repr(value)
+
+
+def _python(step: Step) -> str:
+    """The Python statement that made ``step``."""
+    args = []
+    for key, value in step.args:
+        if value is None:
+            continue
+        text = _python_value(key, value)
+        args.append(f"{key}={text}" if key in ("factor", "nparts") else text)
+    target = f"s[{_ident(step.stage)}]" if step.stage else "s"
+    call = f"{target}.{step.primitive}({', '.join(args)})"
+    if step.results:
+        call = f"{', '.join(map(_ident, step.results))} = {call}"
+    return call
+
+
+def replay(schedule: Schedule, trace: Trace | str) -> None:
+    """Apply the steps of ``trace`` to ``schedule`` (axes and stages are found by name)."""
+    if isinstance(trace, str):
+        trace = Trace.from_json(trace)
+    for step in trace:
+        target = schedule[step.stage] if step.stage else schedule
+        method = getattr(target, step.primitive, None)
+        if method is None or step.primitive.startswith("_"):
+            raise ScheduleError(f"Schedule.from_trace: unknown primitive {step.primitive!r}")
+        kwargs = dict(step.args)
+        positional = kwargs.pop("axes", None)
+        if positional is not None:
+            method(*positional, **kwargs)
+        else:
+            method(**kwargs)
