@@ -185,6 +185,10 @@ def _guarded(stmt: Stmt, guards: list[Expr]) -> Stmt:
 
 
 def check_args(schedule: Schedule, args: Sequence[Tensor], name: str) -> list[Tensor]:
+    if not isinstance(args, (list, tuple)):
+        raise LoweringError(
+            f"lower {name}: the arguments must be a list of tensors, inputs then outputs "
+            f"(e.g. [A, B, C]), got {type(args).__name__}")
     args = list(args)
     for arg in args:
         if not isinstance(arg, Tensor):
@@ -198,8 +202,11 @@ def check_args(schedule: Schedule, args: Sequence[Tensor], name: str) -> list[Te
             raise LoweringError(
                 f"lower {name}: argument {arg.name} is {'inlined' if stage.attach == 'inline' else 'attached with compute_at'}"
                 " and so never stored whole; pass only inputs, outputs and root stages")
-    if len({id(a) for a in args}) != len(args):
-        raise LoweringError(f"lower {name}: a tensor is listed twice in the arguments")
+    for position, arg in enumerate(args):
+        if any(other is arg for other in args[:position]):
+            raise LoweringError(
+                f"lower {name}: {arg.name} is listed twice in the arguments "
+                f"{[a.name for a in args]}; list each tensor once")
     needed = [s.op.output for s in schedule.stages if isinstance(s.op, PlaceholderOp)
               and schedule.readers(s.op.output)] + list(schedule.outputs)
     for tensor in needed:
