@@ -35,18 +35,33 @@ def _relaxed(loop: For, scope: Scope) -> bool:
     return scope is Scope.GLOBAL
 
 
+def _reads(tensor, stage: Stage, geo: LoopGeometry, body: Expr) -> list[tuple[Expr, ...]]:
+    """The indices of ``tensor`` that ``stage`` reads, as expressions of its loop variables."""
+    values = {root.var: geo.values[root] for root in stage.root_axes}
+    return [tuple(substitute(i, values) for i in node.indices)
+            for node in walk(body) if isinstance(node, TensorLoad) and node.tensor is tensor]
+
+
+def _boxes(stage: Stage, leaves, geo: LoopGeometry) -> list[LoopBox]:
+    reduce_axes = stage.op.reduce_axis  # type: ignore[attr-defined]
+    return [LoopBox(leaf.var, leaf.min if leaf in reduce_axes else 0, geo.extents[leaf]) for leaf in leaves]
+
+
 def attached_region(schedule: Schedule, child: Stage, consumer: Stage, geo: LoopGeometry,
-                    env: list[For], consumer_body: Expr) -> Region:
-    """The box of ``child`` that ``consumer`` reads inside the innermost loop of ``env``."""
+                    env: list[For], consumer_body: Expr, siblings=()) -> Region:
+    """The box of ``child`` that ``consumer`` reads inside the innermost loop of ``env``, together
+    with what ``siblings`` (``(stage, geometry, body)`` of other stages attached at the same
+    loop) read of it over their whole nests."""
     tensor = child.op.output
-    values = {root.var: geo.values[root] for root in consumer.root_axes}
-    accesses = [tuple(substitute(i, values) for i in node.indices)
-                for node in walk(consumer_body) if isinstance(node, TensorLoad) and node.tensor is tensor]
     at = consumer.leaves.index(child.attach_axis)
-    inner = consumer.leaves[at + 1:]
+    accesses = _reads(tensor, consumer, geo, consumer_body)
     boxes = [LoopBox(loop.var, loop.min.value, loop.extent.value) for loop in env]  # type: ignore[attr-defined]
-    boxes += [LoopBox(leaf.var, leaf.min if leaf in consumer.op.reduce_axis else 0, geo.extents[leaf])
-              for leaf in inner]
+    boxes += _boxes(consumer, consumer.leaves[at + 1:], geo)
+    for sibling, sibling_geo, sibling_body in siblings:
+        found = _reads(tensor, sibling, sibling_geo, sibling_body)
+        if found:
+            accesses += found
+            boxes += _boxes(sibling, sibling.leaves, sibling_geo)
     params = [loop.var for loop in env if not _relaxed(loop, child.scope)]
     dims = access_box(boxes, params, accesses)
     bases, shape, low, high = [], [], [], []

@@ -160,10 +160,14 @@ class Lowering:
     def prepare_children(self, stage, leaf, geo, env, expr) -> list[Stage]:
         """Regions and buffers of the stages attached at ``leaf``, before the body reads them."""
         children = self.attached_at(stage, leaf)
-        for child in children:
-            region = attached_region(self.schedule, child, stage, geo, env, expr)
+        done: list = []
+        # consumers come after their producers in stage order: infer regions backwards so that a
+        # producer's region covers what later siblings at this loop read of it
+        for child in reversed(children):
+            region = attached_region(self.schedule, child, stage, geo, env, expr, done)
             self.regions[child] = region
             self.make_buffer(child, region.shape)
+            done.append((child, loop_geometry(child, region), stage_body(self.schedule, child, self.bodies)))
         return children
 
     def wrap_children(self, children: list[Stage], env: list[For], inner: Stmt) -> Stmt:

@@ -221,13 +221,15 @@ class StagePrimitives:
             readers = [c.name for c in consumers]
             raise self._fail(call, f"stage {parent.name} does not read {self.name} (its readers: {readers})",
                              "attach a stage inside a loop of a stage that consumes it")
-        if len(consumers) > 1:
-            others = [c.name for c in consumers if c is not parent]
-            raise self._fail(call, f"{self.name} is also read by {others}, outside that loop",
-                             "leave it at root, or give each reader its own cache with cache_read")
         if parent.attach == "inline":
             raise self._fail(call, f"stage {parent.name} is inlined and has no loops")
         iv = parent._leaf(call, axis)
+        outside = [c.name for c in consumers if c is not parent
+                   and not (c.attach == "at" and c.attach_stage is parent and c.attach_axis is iv)]
+        if outside:
+            raise self._fail(call, f"{self.name} is also read by {outside}, which run outside that loop",
+                             f"attach {outside[0]} at the same loop first, or leave {self.name} at root")
+        self._check_moving_reader(call, ("at", parent, iv))
         self.attach, self.attach_stage, self.attach_axis = "at", parent, iv
         self._record("compute_at", {"stage": parent.name, "axis": iv.name})
 
@@ -244,14 +246,29 @@ class StagePrimitives:
         if attached:
             raise self._fail(call, f"stages {attached} are computed inside its loops",
                              "compute them at root first")
+        self._check_moving_reader(call, ("inline", None, None))
         self.attach, self.attach_stage, self.attach_axis = "inline", None, None
         self._record("compute_inline", {})
 
     def compute_root(self: Stage) -> None:
         """Compute this stage in its own loop nest at the top of the function (the default)."""
         self._need_compute("compute_root()")
+        self._check_moving_reader("compute_root()", ("root", None, None))
         self.attach, self.attach_stage, self.attach_axis = "root", None, None
         self._record("compute_root", {})
+
+    def _check_moving_reader(self: Stage, call: str, place: tuple) -> None:
+        """Refuse to move this stage away from a loop where a producer it reads is computed for it."""
+        for producer in self.schedule.stages:
+            if producer is self or producer.attach != "at" or producer.attach_stage is self:
+                continue
+            if self not in self.schedule.consumers(producer.op.output):
+                continue
+            here = (producer.attach, producer.attach_stage, producer.attach_axis)
+            if producer.attach_stage is not self and here != place:
+                raise self._fail(call, f"{producer.name}, which {self.name} reads, is computed inside "
+                                 f"loop {producer.attach_axis.name} of {producer.attach_stage.name} for it",
+                                 f"move {producer.name} first (compute_root or compute_at)")
 
     def set_scope(self: Stage, scope: str) -> None:
         """Store this stage's tensor in ``global``, ``shared`` (GPU block) or ``local`` memory."""

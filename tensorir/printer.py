@@ -48,10 +48,14 @@ def _indices(indices) -> str:
     return ", ".join(expr_str(i) for i in indices)
 
 
+#: display names of variables while a function prints (distinct variables sharing a name get suffixes)
+_display: dict[Var, str] = {}
+
+
 def expr_str(node: Expr) -> str:
     match node:
         case Var(name=name):
-            return name
+            return _display.get(node, name)
         case Const():
             return _const_str(node)
         case Binary(op=op, a=a, b=b) if op in FUNCTION_STYLE:
@@ -100,7 +104,7 @@ def _lines(node: Stmt, depth: int, out: list[str]) -> None:
         case For(var=var, kind=kind, body=body, thread_tag=tag):
             prefix = "" if kind in (ForKind.SERIAL, ForKind.THREAD_BINDING) else f"{kind.value} "
             suffix = f" [{tag}]" if kind is ForKind.THREAD_BINDING else ""
-            out.append(f"{pad}{prefix}for {var.name} in {_range_str(node)}{suffix}:")
+            out.append(f"{pad}{prefix}for {expr_str(var)} in {_range_str(node)}{suffix}:")
             _lines(body, depth + 1, out)
         case Store(buffer=buffer, indices=indices, value=value):
             out.append(f"{pad}{buffer.name}[{_indices(indices)}] = {expr_str(value)}")
@@ -129,7 +133,42 @@ def stmt_str(node: Stmt, depth: int = 0) -> str:
     return "\n".join(out)
 
 
+def _display_names(body: Stmt) -> dict[Var, str]:
+    """Display names for loop variables: a loop whose name an enclosing loop already shows gets
+    a suffix (``i_1``), so every printed name means one variable."""
+    names: dict[Var, str] = {}
+
+    def visit(node: Stmt, in_scope: frozenset[str]) -> None:
+        match node:
+            case For(var=var, body=inner):
+                if var not in names:
+                    name, n = var.name, 1
+                    while name in in_scope:
+                        name = f"{var.name}_{n}"
+                        n += 1
+                    names[var] = name
+                visit(inner, in_scope | {names[var]})
+            case Seq(stmts=stmts):
+                for item in stmts:
+                    visit(item, in_scope)
+            case Allocate(body=inner):
+                visit(inner, in_scope)
+            case IfThenElse(then_body=then_body, else_body=else_body):
+                visit(then_body, in_scope)
+                if else_body is not None:
+                    visit(else_body, in_scope)
+
+    visit(body, frozenset())
+    return names
+
+
 def func_str(func: PrimFunc) -> str:
     params = ", ".join(
         f"{b.name}: {b.dtype.value}[{', '.join(map(str, b.shape))}]" for b in func.params)
-    return f"func {func.name}({params}) {{\n{stmt_str(func.body, 1)}\n}}"
+    saved = dict(_display)
+    _display.update(_display_names(func.body))
+    try:
+        return f"func {func.name}({params}) {{\n{stmt_str(func.body, 1)}\n}}"
+    finally:
+        _display.clear()
+        _display.update(saved)

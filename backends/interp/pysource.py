@@ -45,6 +45,11 @@ def _has_thread_loop(node: Stmt) -> bool:
     return any(isinstance(n, Stmt) and _is_thread_loop(n) for n in walk(node))
 
 
+def _has_block_loop(node: Stmt) -> bool:
+    return any(isinstance(n, For) and n.kind is ForKind.THREAD_BINDING
+               and n.thread_tag.startswith("blockIdx") for n in walk(node))
+
+
 class PySource:
     """Writes the Python function for one PrimFunc."""
 
@@ -55,6 +60,7 @@ class PySource:
         self.lines: list[str] = []
         self.in_threads = False
         self.counter = 0
+        self.dims = [1, 1, 1]
 
     def name(self, obj: Var | Buffer) -> str:
         if obj not in self.names:
@@ -112,17 +118,18 @@ class PySource:
         self.lines.append("    " * depth + text)
 
     def stmt(self, s: Stmt, depth: int) -> None:
-        if not self.in_threads and _has_thread_loop(s) and not (
-                isinstance(s, For) and s.thread_tag.startswith("blockIdx")) \
-                and not isinstance(s, Seq):
+        if not self.in_threads and _has_thread_loop(s) and not _has_block_loop(s):
             self.thread_block(s, depth)
             return
         match s:
             case For(var=var, min=lo, extent=extent, body=body) if _is_thread_loop(s):
                 axis = THREAD_AXES[s.thread_tag]
                 self.emit(f"{self.name(var)} = _t{axis} + {self.expr(lo)}", depth)
-                self.emit(f"if _t{axis} < {self.expr(extent)}:", depth)
-                self.stmt(body, depth + 1)
+                if isinstance(extent, Const) and extent.value == self.dims[axis]:
+                    self.stmt(body, depth)
+                else:
+                    self.emit(f"if _t{axis} < {self.expr(extent)}:", depth)
+                    self.stmt(body, depth + 1)
             case For(var=var, min=lo, extent=extent, body=body):
                 start = self.expr(lo)
                 self.emit(f"for {self.name(var)} in range({start}, {start} + {self.expr(extent)}):",
@@ -172,7 +179,7 @@ class PySource:
         self.counter += 1
         fn = f"_threads{self.counter}"
         self.emit(f"def {fn}(_t0, _t1, _t2):", depth)
-        self.in_threads = True
+        self.in_threads, self.dims = True, dims
         self.stmt(_strip_block_allocations(s), depth + 1)
         self.in_threads = False
         self.emit("if False:", depth + 1)

@@ -7,6 +7,7 @@ from typing import Callable
 
 from ..stmt import PrimFunc
 from ..verifier import verify
+from .insert_barriers import insert_barriers
 from .simplify import simplify
 
 Pass = Callable[[PrimFunc], PrimFunc]
@@ -14,6 +15,7 @@ Pass = Callable[[PrimFunc], PrimFunc]
 #: (name, pass) in the order they run on a freshly built loop nest.
 PASSES: list[tuple[str, Pass]] = [
     ("simplify", simplify),
+    ("insert_barriers", insert_barriers),
 ]
 
 

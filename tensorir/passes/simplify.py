@@ -6,7 +6,7 @@ import math
 import operator
 
 from ..expr import Binary, BinaryOp, Cast, Const, Expr, Select, Unary, UnaryOp, const
-from ..stmt import For, IfThenElse, PrimFunc, Stmt, seq
+from ..stmt import For, ForKind, IfThenElse, PrimFunc, Stmt, seq
 from ..visitor import Mutator
 
 
@@ -111,6 +111,11 @@ def _simplify_stmt(node: Stmt) -> Stmt | None:
             return body if body is not None else seq()
         case For(extent=Const(value=0)):
             return seq()
+        case For(var=var, min=lo, extent=Const(value=1), kind=kind, body=body) if kind is not ForKind.THREAD_BINDING:
+            # a loop of one iteration is its body with the variable fixed
+            from ..visitor import substitute
+
+            return Simplifier()(substitute(body, {var: lo}))
     return node
 
 

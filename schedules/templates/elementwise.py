@@ -1,0 +1,79 @@
+"""Bandwidth-bound templates: elementwise maps, broadcasting, and row reductions (softmax)."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from tensorir import functions as fn
+from tensorir.tensor import compute, placeholder, reduce_axis
+
+from ..schedule import create_schedule
+
+
+def _flat_vector_loop(s, tensor, vector: int, parallel: bool) -> None:
+    """Fuse all axes of ``tensor``'s stage, vectorize ``vector`` lanes, run chunks in parallel."""
+    stage = s[tensor]
+    axes = list(stage.op.axis)
+    fused = stage.fuse(*axes) if len(axes) > 1 else axes[0]
+    outer, inner = stage.split(fused, factor=vector)
+    stage.vectorize(inner)
+    if parallel:
+        stage.parallel(outer)
+
+
+def elementwise_cpu(shape: tuple[int, ...], fcompute: Callable | None = None, *, inputs: int = 2,
+                    vector: int = 16, parallel: bool = True, dtype: str = "float32"):
+    """``C[idx] = fcompute(A0[idx], A1[idx], ...)`` (default: the sum of the inputs), one flat
+    loop of ``vector``-wide vectors, chunks in parallel."""
+    args = [placeholder(shape, dtype, name=f"A{n}") for n in range(inputs)]
+    fcompute = fcompute or (lambda *values: _sum_values(values))
+    C = compute(shape, lambda *idx: fcompute(*(a[idx] for a in args)), name="C")
+    s = create_schedule(C)
+    _flat_vector_loop(s, C, vector, parallel)
+    return s, [*args, C]
+
+
+def _sum_values(values):
+    total = values[0]
+    for value in values[1:]:
+        total = total + value
+    return total
+
+
+def bias_add(rows: int, cols: int, *, vector: int = 16, parallel: bool = True, dtype: str = "float32"):
+    """``C[i, j] = A[i, j] + bias[j]`` (bias broadcast over rows); rows in parallel, columns vectorized."""
+    A = placeholder((rows, cols), dtype, name="A")
+    bias = placeholder((cols,), dtype, name="bias")
+    C = compute((rows, cols), lambda i, j: A[i, j] + bias[j], name="C")
+    s = create_schedule(C)
+    i, j = C.op.axis
+    jo, ji = s[C].split(j, factor=vector)
+    s[C].vectorize(ji)
+    if parallel:
+        s[C].parallel(i)
+    return s, [A, bias, C]
+
+
+def softmax_cpu(rows: int, cols: int, *, vector: int = 16, parallel: bool = True, dtype: str = "float32"):
+    """Row softmax in three stages (row max, sum of exponentials, divide), the two reductions
+    computed per row inside the output's row loop::
+
+        parallel for i in 0..rows:
+          row_max[1] = max(A[i, :]); row_sum[1] = sum(exp(A[i, :] - row_max))
+          vectorized chunks: B[i, j] = exp(A[i, j] - row_max) / row_sum
+    """
+    A = placeholder((rows, cols), dtype, name="A")
+    k1 = reduce_axis(cols, "k")
+    row_max = compute((rows,), lambda i: fn.max(A[i, k1], axis=k1), name="row_max")
+    k2 = reduce_axis(cols, "k")
+    row_sum = compute((rows,), lambda i: fn.sum(fn.exp(A[i, k2] - row_max[i]), axis=k2), name="row_sum")
+    B = compute((rows, cols), lambda i, j: fn.exp(A[i, j] - row_max[i]) / row_sum[i], name="B")
+    s = create_schedule(B)
+    i, j = B.op.axis
+    jo, ji = s[B].split(j, factor=vector)
+    s[B].vectorize(ji)
+    s[row_sum].compute_at(s[B], i)
+    s[row_max].compute_at(s[B], i)
+    if parallel:
+        s[B].parallel(i)
+    return s, [A, B]

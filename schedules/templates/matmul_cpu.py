@@ -1,0 +1,71 @@
+"""The seed's CPU matmul: ``v1 x v2`` register tiles over ``v3``-long reduction chunks, inside
+``b1 x b2`` cache tiles, with the right-hand matrix optionally packed into the tile layout."""
+
+from __future__ import annotations
+
+from tensorir import functions as fn
+from tensorir.tensor import compute, placeholder, reduce_axis
+
+from ..schedule import create_schedule
+
+
+def matmul_cpu(m: int, n: int, k: int, *, v1: int = 4, v2: int = 16, v3: int = 4, b1: int = 64,
+               b2: int = 64, transpose_b: bool = True, pack_b: bool = False, dtype: str = "float32",
+               parallel: bool = True):
+    """``C = A @ B.T`` (``transpose_b``, B is ``n x k``) or ``C = A @ B`` (B is ``k x n``).
+
+    The loop nest (packing aside)::
+
+        parallel for i.outer in 0..ceil(m/b1):          # cache tile rows
+          for j.outer in 0..ceil(n/b2):                 # cache tile columns
+            for i.inner.outer in 0..b1/v1:
+              for j.inner.outer in 0..b2/v2:
+                C.local[v1, v2] = 0                     # register tile
+                for k.outer in 0..ceil(k/v3):
+                  unrolled for k.inner in 0..v3:
+                    unrolled for i in 0..v1:
+                      vectorized for j in 0..v2:
+                        C.local[i, j] += A[..] * B[..]
+                for i.inner.inner in 0..v1:
+                  vectorized for j.inner.inner in 0..v2:
+                    C[..] = C.local[..]
+
+    With ``pack_b``, B is first copied to ``B.packed[ceil(n/v2), k, v2]`` so that the ``v2``
+    columns one register tile reads are contiguous.
+    """
+    A = placeholder((m, k), dtype, name="A")
+    B = placeholder((n, k) if transpose_b else (k, n), dtype, name="B")
+    r = reduce_axis(k, "k")
+
+    def b_at(j, kk):
+        return B[j, kk] if transpose_b else B[kk, j]
+
+    packed = None
+    if pack_b:
+        blocks = -(-n // v2)
+        packed = compute((blocks, k, v2), lambda jo, kk, ji: fn.if_then_else(
+            jo * v2 + ji < n, b_at(jo * v2 + ji, kk), 0.0), name="B.packed")
+        C = compute((m, n), lambda i, j: fn.sum(A[i, r] * packed[j // v2, r, j % v2], axis=r), name="C")
+    else:
+        C = compute((m, n), lambda i, j: fn.sum(A[i, r] * b_at(j, r), axis=r), name="C")
+    s = create_schedule(C)
+    local = s.cache_write(C, "local")
+    i, j = C.op.axis
+    io, jo, ii, ji = s[C].tile(i, j, b1, b2)
+    iio, jio, iii, jii = s[C].tile(ii, ji, v1, v2)
+    s[local].compute_at(s[C], jio)
+    li, lj = s[local].op.axis
+    ko, ki = s[local].split(s[local].op.reduce_axis[0], factor=v3)
+    s[local].reorder(ko, ki, li, lj)
+    s[local].unroll(ki)
+    s[local].unroll(li)
+    s[local].vectorize(lj)
+    s[C].vectorize(jii)
+    if parallel:
+        s[C].parallel(io)
+    if packed is not None:
+        po, pk, pi = packed.op.axis
+        s[packed].vectorize(pi)
+        if parallel:
+            s[packed].parallel(po)
+    return s, [A, B, C]
