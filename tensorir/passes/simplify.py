@@ -7,6 +7,7 @@ import operator
 
 from ..expr import Binary, BinaryOp, Cast, Const, Expr, Select, Unary, UnaryOp, const
 from ..stmt import For, ForKind, IfThenElse, PrimFunc, Stmt, seq
+from ..analysis import Ranges, linear_form, split_divmod
 from ..visitor import Mutator
 
 
@@ -30,16 +31,29 @@ def _is(e: Expr, value) -> bool:
 
 
 class Simplifier(Mutator):
+    """Folds constants; with the ranges of enclosing loops, splits floor division and modulo."""
+
+    def __init__(self, ranges: Ranges | None = None):
+        super().__init__()
+        self.ranges: Ranges = dict(ranges or {})
+
     def rewrite(self, node):
+        if isinstance(node, For) and isinstance(node.min, Const) and isinstance(node.extent, Const):
+            self.ranges[node.var] = (node.min.value, node.min.value + node.extent.value - 1)
         if isinstance(node, Binary):
             folded = _simplify_binary(self.generic(node))
+            if isinstance(folded, Binary) and folded.op in (BinaryOp.FLOORDIV, BinaryOp.FLOORMOD) \
+                    and folded.dtype.is_int:
+                split = split_divmod(folded, self.ranges)
+                if split is not None:
+                    return split
             if isinstance(folded, Binary) and folded.op in _LINEAR_OPS and folded.dtype.is_int:
                 return canonical_index(folded)
             return folded
         if isinstance(node, (Unary, Cast, Select)):
             return _simplify_other(self.generic(node))
         if isinstance(node, (For, IfThenElse)):
-            return _simplify_stmt(self.generic(node))
+            return _simplify_stmt(self.generic(node), self.ranges)
         return None
 
 
@@ -103,7 +117,7 @@ def _simplify_other(node: Expr) -> Expr:
     return node
 
 
-def _simplify_stmt(node: Stmt) -> Stmt | None:
+def _simplify_stmt(node: Stmt, ranges: Ranges) -> Stmt | None:
     match node:
         case IfThenElse(cond=Const(value=True), then_body=body):
             return body
@@ -115,7 +129,7 @@ def _simplify_stmt(node: Stmt) -> Stmt | None:
             # a loop of one iteration is its body with the variable fixed
             from ..visitor import substitute
 
-            return Simplifier()(substitute(body, {var: lo}))
+            return Simplifier(ranges)(substitute(body, {var: lo}))
     return node
 
 
@@ -128,37 +142,9 @@ def simplify_expr(expr: Expr) -> Expr:
     return Simplifier().visit(expr)
 
 
-def _linear(e: Expr) -> tuple[dict[Expr, int], int] | None:
-    """``e`` as ``sum(coef * term) + constant`` over non-additive terms, or None."""
-    match e:
-        case Const(value=v) if isinstance(v, int) and not isinstance(v, bool):
-            return {}, v
-        case Binary(op=BinaryOp.ADD | BinaryOp.SUB, a=a, b=b):
-            la, lb = _linear(a), _linear(b)
-            if la is None or lb is None:
-                return None
-            sign = 1 if e.op is BinaryOp.ADD else -1
-            terms = dict(la[0])
-            for term, coef in lb[0].items():
-                terms[term] = terms.get(term, 0) + sign * coef
-            return terms, la[1] + sign * lb[1]
-        case Binary(op=BinaryOp.MUL, a=a, b=Const(value=c)) | Binary(op=BinaryOp.MUL, a=Const(value=c), b=a) \
-                if isinstance(c, int) and not isinstance(c, bool):
-            inner = _linear(a)
-            if inner is None:
-                return None
-            return {t: k * c for t, k in inner[0].items()}, inner[1] * c
-        case Unary(op=UnaryOp.NEG, a=a):
-            inner = _linear(a)
-            if inner is None:
-                return None
-            return {t: -k for t, k in inner[0].items()}, -inner[1]
-    return {e: 1}, 0
-
-
 def canonical_index(e: Expr) -> Expr:
     """An integer expression rewritten as ``t1 * c1 + t2 * c2 + ... + c`` with like terms merged."""
-    form = _linear(e)
+    form = linear_form(e)
     if form is None or not e.dtype.is_int:
         return e
     terms, constant = form

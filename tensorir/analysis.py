@@ -1,0 +1,112 @@
+"""Integer analyses of index expressions: linear forms and value intervals over loop ranges."""
+
+from __future__ import annotations
+
+from .expr import Binary, BinaryOp, Cast, Const, Expr, Unary, UnaryOp, Var
+
+LinearForm = tuple[dict[Expr, int], int]
+
+
+def linear_form(e: Expr) -> LinearForm | None:
+    """``e`` as ``sum(coef * term) + constant`` over non-additive terms, or None."""
+    match e:
+        case Const(value=v) if isinstance(v, int) and not isinstance(v, bool):
+            return {}, v
+        case Binary(op=BinaryOp.ADD | BinaryOp.SUB, a=a, b=b):
+            la, lb = linear_form(a), linear_form(b)
+            if la is None or lb is None:
+                return None
+            sign = 1 if e.op is BinaryOp.ADD else -1
+            terms = dict(la[0])
+            for term, coef in lb[0].items():
+                terms[term] = terms.get(term, 0) + sign * coef
+            return terms, la[1] + sign * lb[1]
+        case Binary(op=BinaryOp.MUL, a=a, b=Const(value=c)) | Binary(op=BinaryOp.MUL, a=Const(value=c), b=a) \
+                if isinstance(c, int) and not isinstance(c, bool):
+            inner = linear_form(a)
+            if inner is None:
+                return None
+            return {t: k * c for t, k in inner[0].items()}, inner[1] * c
+        case Unary(op=UnaryOp.NEG, a=a):
+            inner = linear_form(a)
+            if inner is None:
+                return None
+            return {t: -k for t, k in inner[0].items()}, -inner[1]
+    return {e: 1}, 0
+
+
+Ranges = dict[Var, tuple[int, int]]
+
+
+def interval(e: Expr, ranges: Ranges) -> tuple[int, int] | None:
+    """Inclusive bounds of integer expression ``e`` when each variable lies in ``ranges``."""
+    match e:
+        case Const(value=v) if isinstance(v, int) and not isinstance(v, bool):
+            return v, v
+        case Var():
+            return ranges.get(e)
+        case Cast(value=v) if e.dtype.is_int and v.dtype.is_int:
+            return interval(v, ranges)
+        case Unary(op=UnaryOp.NEG, a=a):
+            r = interval(a, ranges)
+            return None if r is None else (-r[1], -r[0])
+        case Binary(op=op, a=a, b=b) if e.dtype.is_int:
+            ra, rb = interval(a, ranges), interval(b, ranges)
+            if ra is None or rb is None:
+                return None
+            return _combine(op, ra, rb)
+    return None
+
+
+def _combine(op: BinaryOp, ra, rb):
+    if op is BinaryOp.ADD:
+        return ra[0] + rb[0], ra[1] + rb[1]
+    if op is BinaryOp.SUB:
+        return ra[0] - rb[1], ra[1] - rb[0]
+    if op is BinaryOp.MUL:
+        products = [x * y for x in ra for y in rb]
+        return min(products), max(products)
+    if op in (BinaryOp.FLOORDIV, BinaryOp.FLOORMOD) and rb[0] == rb[1] and rb[0] > 0:
+        d = rb[0]
+        if op is BinaryOp.FLOORDIV:
+            return ra[0] // d, ra[1] // d
+        if ra[1] - ra[0] < d and ra[0] % d <= ra[1] % d:
+            return ra[0] % d, ra[1] % d
+        return 0, d - 1
+    if op is BinaryOp.MAX:
+        return max(ra[0], rb[0]), max(ra[1], rb[1])
+    if op is BinaryOp.MIN:
+        return min(ra[0], rb[0]), min(ra[1], rb[1])
+    return None
+
+
+def split_divmod(e: Binary, ranges: Ranges) -> Expr | None:
+    """``(q*d*t + r) // d -> q*t + r // d`` and ``% d -> r % d``, and ``r // d -> 0``,
+    ``r % d -> r`` where ``0 <= r < d`` over the loop ranges; None when nothing applies."""
+    d = e.b.value if isinstance(e.b, Const) else None
+    if not isinstance(d, int) or isinstance(d, bool) or d <= 0:
+        return None
+    form = linear_form(e.a)
+    if form is None:
+        return None
+    terms, constant = form
+    whole = {t: c for t, c in terms.items() if c % d == 0}
+    rest_terms = {t: c for t, c in terms.items() if c % d != 0}
+    rest = _rebuild(rest_terms, constant % d, e.dtype)
+    r = interval(rest, ranges)
+    if r is None or r[0] < 0 or r[1] >= d:
+        return None
+    if e.op is BinaryOp.FLOORMOD:
+        return rest
+    return _rebuild({t: c // d for t, c in whole.items()}, constant // d, e.dtype)
+
+
+def _rebuild(terms: dict[Expr, int], constant: int, dtype) -> Expr:
+    from .passes.simplify import canonical_index
+    from .expr import const
+
+    total: Expr = const(constant, dtype)
+    for term, coef in terms.items():
+        if coef:
+            total = Binary(BinaryOp.ADD, total, Binary(BinaryOp.MUL, term, const(coef, dtype), dtype), dtype)
+    return canonical_index(total)
