@@ -10,6 +10,7 @@ from typing import Callable, Sequence
 from .dtypes import INDEX, DType, as_dtype
 from .errors import DefinitionError
 from .expr import Expr, IterKind, IterVar, Reduce, TensorLoad, Var, as_expr
+from .isl_bridge import check_definition_bounds
 from .visitor import walk
 
 _counter = itertools.count()
@@ -205,6 +206,7 @@ def compute(shape, fcompute=None, name: str | None = None, **kwargs) -> Tensor:
 def make_compute(name: str, axis: Sequence[IterVar], body: Expr) -> Tensor:
     """Check a compute body (where reductions sit, which axes it uses) and build the tensor."""
     _check_reductions(name, body, tuple(axis))
+    check_definition_bounds(name, tuple(axis), body)
     return ComputeOp(name, tuple(axis), body).output
 
 
