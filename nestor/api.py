@@ -10,7 +10,7 @@ from tensorir.passes.pipeline import run as run_passes
 from tensorir.stmt import PrimFunc
 from tensorir.tensor import Tensor
 
-TARGETS = ("interp",)
+TARGETS = ("interp", "llvm")
 
 
 def lower(schedule: Schedule, args: Sequence[Tensor], name: str = "main",
@@ -39,4 +39,8 @@ def build(schedule: Schedule | PrimFunc, args: Sequence[Tensor] | None = None,
         from backends.interp import build as build_interp
 
         return build_interp(func)
+    if target == "llvm":
+        from backends.llvm import build as build_llvm
+
+        return build_llvm(func)
     raise LoweringError(f"build: unknown target {target!r}; available targets: {', '.join(TARGETS)}")

@@ -102,8 +102,8 @@ def split_divmod(e: Binary, ranges: Ranges) -> Expr | None:
 
 
 def _rebuild(terms: dict[Expr, int], constant: int, dtype) -> Expr:
-    from .passes.simplify import canonical_index
     from .expr import const
+    from .passes.simplify import canonical_index
 
     total: Expr = const(constant, dtype)
     for term, coef in terms.items():

@@ -1,0 +1,452 @@
+"""Lowered IR -> LLVM IR with llvmlite's IRBuilder: scalar expressions, loops, buffers.
+
+Integer index arithmetic runs in 64 bits (loop variables are i64); values are converted to the
+IR's types where they are stored or cast. Vectorized loops are emitted by :mod:`.vector`,
+parallel loops by :mod:`.parallel`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from llvmlite import ir
+
+from tensorir.analysis import Ranges, interval
+from tensorir.buffer import Buffer
+from tensorir.dtypes import DType
+from tensorir.errors import CodegenError
+from tensorir.expr import (
+    Binary,
+    BinaryOp,
+    BufferLoad,
+    Call,
+    Cast,
+    Const,
+    Expr,
+    Func,
+    Select,
+    Unary,
+    UnaryOp,
+    Var,
+)
+from tensorir.stmt import Allocate, Evaluate, For, ForKind, IfThenElse, PrimFunc, Seq, Stmt, Store
+from tensorir.visitor import walk
+
+from .types import F32, F64, I1, I8, I64, SIZE, STORAGE, VALUE, VOID, i64  # noqa: F401
+
+#: temporaries up to this size live on the stack; larger ones on the heap
+STACK_LIMIT = 64 * 1024
+_ICMP = {BinaryOp.EQ: "==", BinaryOp.NE: "!=", BinaryOp.LT: "<", BinaryOp.LE: "<=", BinaryOp.GT: ">",
+         BinaryOp.GE: ">="}
+_FLOAT_INTRINSIC = {Func.EXP: "llvm.exp", Func.LOG: "llvm.log", Func.SQRT: "llvm.sqrt", Func.ABS: "llvm.fabs"}
+
+
+@dataclass
+class FunctionState:
+    """What one LLVM function being written knows: its builder, variables and buffers."""
+
+    function: ir.Function
+    builder: ir.IRBuilder
+    entry: ir.Block
+    vars: dict[Var, ir.Value] = field(default_factory=dict)
+    buffers: dict[Buffer, ir.Value] = field(default_factory=dict)
+    ranges: Ranges = field(default_factory=dict)
+    in_parallel: bool = False
+
+
+class Codegen:
+    """Writes one PrimFunc (and the bodies its parallel loops outline) into an LLVM module."""
+
+    def __init__(self, func: PrimFunc, triple: str, data_layout: str, vector_bytes: int, openmp: bool):
+        self.func = func
+        self.module = ir.Module(name=func.name)
+        self.module.triple = triple
+        self.module.data_layout = data_layout
+        self.vector_bytes = vector_bytes
+        self.openmp = openmp
+        self.state: FunctionState | None = None
+        self.outlined = 0
+
+    # -- module ----------------------------------------------------------------------------
+    def generate(self) -> ir.Module:
+        params = [STORAGE[b.dtype].as_pointer() for b in self.func.params]
+        fn = ir.Function(self.module, ir.FunctionType(VOID, params), name=self.func.name)
+        for arg, buffer in zip(fn.args, self.func.params):
+            arg.name = _ident(buffer.name)
+            arg.add_attribute("noalias")
+        state = self.new_function(fn)
+        state.buffers.update(zip(self.func.params, fn.args))
+        self.run_in(state, lambda: self.stmt(self.func.body))
+        return self.module
+
+    def new_function(self, fn: ir.Function) -> FunctionState:
+        entry = fn.append_basic_block("entry")
+        body = fn.append_basic_block("body")
+        ir.IRBuilder(entry).branch(body)
+        return FunctionState(fn, ir.IRBuilder(body), entry)
+
+    def run_in(self, state: FunctionState, emit) -> None:
+        saved, self.state = self.state, state
+        try:
+            emit()
+            if not state.builder.block.is_terminated:
+                state.builder.ret_void()
+        finally:
+            self.state = saved
+
+    @property
+    def b(self) -> ir.IRBuilder:
+        return self.state.builder  # type: ignore[union-attr]
+
+    def declare(self, name: str, ret, args) -> ir.Function:
+        existing = self.module.globals.get(name)
+        if existing is not None:
+            return existing
+        return ir.Function(self.module, ir.FunctionType(ret, args), name=name)
+
+    def intrinsic(self, name: str, ty) -> ir.Function:
+        suffix = f"v{ty.count}f{ty.element.width if hasattr(ty.element, 'width') else _fbits(ty.element)}" \
+            if isinstance(ty, ir.VectorType) else (f"f{_fbits(ty)}" if ty in (F32, F64) else f"i{ty.width}")
+        return self.declare(f"{name}.{suffix}", ty, [ty] * _INTRINSIC_ARITY.get(name, 1))
+
+    def alloca_entry(self, ty, count: int | None = None, align: int = 64) -> ir.Value:
+        """A stack slot in the entry block of the current function (allocated once per call)."""
+        entry_builder = ir.IRBuilder(self.state.entry)  # type: ignore[union-attr]
+        entry_builder.position_at_start(self.state.entry)  # type: ignore[union-attr]
+        slot = entry_builder.alloca(ir.ArrayType(ty, count) if count else ty)
+        slot.align = align
+        return slot
+
+    # -- expressions -----------------------------------------------------------------------
+    def expr(self, e: Expr) -> ir.Value:
+        match e:
+            case Var():
+                value = self.state.vars.get(e)  # type: ignore[union-attr]
+                if value is None:
+                    raise CodegenError(f"llvm: variable {e.name} is not defined where it is used")
+                return value
+            case Const(value=value, dtype=dtype):
+                if dtype is DType.BOOL:
+                    return ir.Constant(I1, int(bool(value)))
+                return ir.Constant(VALUE[dtype], value)
+            case Binary():
+                return self.binary(e)
+            case Unary(op=UnaryOp.NEG, a=a):
+                value = self.expr(a)
+                return self.b.fneg(value) if a.dtype.is_float else self.b.neg(value)
+            case Unary(op=UnaryOp.NOT, a=a):
+                return self.b.not_(self.expr(a))
+            case Call():
+                return self.call(e.func, [self.expr(x) for x in e.args], e.args[0].dtype if e.args else e.dtype)
+            case Cast(value=value, dtype=dtype):
+                return self.convert(self.expr(value), value.dtype, dtype)
+            case Select(cond=c, true_value=t, false_value=f):
+                return self.select(e, c, t, f)
+            case BufferLoad(buffer=buffer, indices=indices):
+                return self.load(buffer, self.offset(buffer, indices))
+        raise CodegenError(f"llvm: cannot compile expression {e}")
+
+    def offset(self, buffer: Buffer, indices) -> ir.Value:
+        total = None
+        for index, stride in zip(indices, buffer.strides):
+            value = self.as_i64(self.expr(index))
+            if stride != 1:
+                value = self.b.mul(value, i64(stride))
+            total = value if total is None else self.b.add(total, value)
+        return total if total is not None else i64(0)
+
+    def pointer(self, buffer: Buffer, offset: ir.Value) -> ir.Value:
+        base = self.state.buffers.get(buffer)  # type: ignore[union-attr]
+        if base is None:
+            raise CodegenError(f"llvm: buffer {buffer.name} is used outside its allocation")
+        return self.b.gep(base, [offset], inbounds=True)
+
+    def load(self, buffer: Buffer, offset: ir.Value) -> ir.Value:
+        value = self.b.load(self.pointer(buffer, offset), align=SIZE[buffer.dtype])
+        return self.b.trunc(value, I1) if buffer.dtype is DType.BOOL else value
+
+    def store(self, buffer: Buffer, offset: ir.Value, value: ir.Value) -> None:
+        value = self.fit(value, buffer.dtype)
+        self.b.store(value, self.pointer(buffer, offset), align=SIZE[buffer.dtype])
+
+    def fit(self, value: ir.Value, dtype: DType) -> ir.Value:
+        """``value`` in the storage type of ``dtype`` (integers truncated or extended, bools as bytes)."""
+        target = STORAGE[dtype]
+        if dtype is DType.BOOL:
+            return self.b.zext(value, I8) if value.type == I1 else value
+        if isinstance(target, ir.IntType) and value.type != target:
+            return self.b.trunc(value, target) if value.type.width > target.width else self.b.sext(value, target)
+        return value
+
+    def as_i64(self, value: ir.Value) -> ir.Value:
+        if value.type == I64:
+            return value
+        if value.type == I1:
+            return self.b.zext(value, I64)
+        return self.b.sext(value, I64)
+
+    def widen(self, a: ir.Value, b: ir.Value) -> tuple[ir.Value, ir.Value]:
+        if isinstance(a.type, ir.IntType) and a.type != b.type and a.type != I1:
+            if a.type.width < b.type.width:
+                a = self.b.sext(a, b.type)
+            else:
+                b = self.b.sext(b, a.type)
+        return a, b
+
+    def binary(self, e: Binary) -> ir.Value:
+        a, b = self.widen(self.expr(e.a), self.expr(e.b))
+        return self.arith(e.op, a, b, e.a.dtype, e.a, e.b)
+
+    def arith(self, op: BinaryOp, a, b, dtype: DType, ea: Expr | None = None, eb: Expr | None = None):
+        """``a op b`` on values of IR type ``dtype`` (scalars or vectors)."""
+        bld = self.b
+        if dtype.is_float:
+            match op:
+                case BinaryOp.ADD: return bld.fadd(a, b, flags=("contract",))
+                case BinaryOp.SUB: return bld.fsub(a, b, flags=("contract",))
+                case BinaryOp.MUL: return bld.fmul(a, b, flags=("contract",))
+                case BinaryOp.DIV: return bld.fdiv(a, b)
+                case BinaryOp.FLOORDIV: return self.floor(bld.fdiv(a, b))
+                case BinaryOp.FLOORMOD: return bld.fsub(a, bld.fmul(self.floor(bld.fdiv(a, b)), b))
+                case BinaryOp.MAX: return bld.call(self.intrinsic("llvm.maximum", a.type), [a, b])
+                case BinaryOp.MIN: return bld.call(self.intrinsic("llvm.minimum", a.type), [a, b])
+                case BinaryOp.POW: return bld.call(self.intrinsic("llvm.pow", a.type), [a, b])
+                case op if op in _ICMP: return bld.fcmp_ordered(_ICMP[op], a, b) if op is not BinaryOp.NE \
+                    else bld.fcmp_unordered("!=", a, b)
+        if dtype is DType.BOOL and op in (BinaryOp.AND, BinaryOp.OR, BinaryOp.EQ, BinaryOp.NE):
+            return {BinaryOp.AND: bld.and_, BinaryOp.OR: bld.or_}.get(op, None)(a, b) \
+                if op in (BinaryOp.AND, BinaryOp.OR) else bld.icmp_unsigned(_ICMP[op], a, b)
+        match op:
+            case BinaryOp.ADD: return bld.add(a, b)
+            case BinaryOp.SUB: return bld.sub(a, b)
+            case BinaryOp.MUL: return bld.mul(a, b)
+            case BinaryOp.FLOORDIV | BinaryOp.FLOORMOD: return self.int_divmod(op, a, b, ea, eb)
+            case BinaryOp.MAX: return bld.select(bld.icmp_signed(">", a, b), a, b)
+            case BinaryOp.MIN: return bld.select(bld.icmp_signed("<", a, b), a, b)
+            case BinaryOp.POW:
+                fa, fb = bld.sitofp(a, F64), bld.sitofp(b, F64)
+                return bld.fptosi(bld.call(self.intrinsic("llvm.pow", F64), [fa, fb]), a.type)
+            case BinaryOp.DIV:
+                return bld.fdiv(bld.sitofp(a, F32), bld.sitofp(b, F32))
+            case op if op in _ICMP: return bld.icmp_signed(_ICMP[op], a, b)
+        raise CodegenError(f"llvm: cannot compile operator {op.value} on {dtype}")
+
+    def int_divmod(self, op: BinaryOp, a, b, ea: Expr | None, eb: Expr | None):
+        """Floor division and modulo; plain ``sdiv``/``srem`` where both operands are known non-negative."""
+        bld = self.b
+        ranges = self.state.ranges  # type: ignore[union-attr]
+        ra = interval(ea, ranges) if ea is not None else None
+        rb = interval(eb, ranges) if eb is not None else None
+        if ra is not None and rb is not None and ra[0] >= 0 and rb[0] > 0:
+            return bld.sdiv(a, b) if op is BinaryOp.FLOORDIV else bld.srem(a, b)
+        q, r = bld.sdiv(a, b), bld.srem(a, b)
+        zero = ir.Constant(a.type, 0)
+        adjust = bld.and_(bld.icmp_signed("!=", r, zero),
+                          bld.icmp_signed("!=", bld.icmp_signed("<", r, zero), bld.icmp_signed("<", b, zero)))
+        if op is BinaryOp.FLOORDIV:
+            return bld.sub(q, bld.zext(adjust, a.type))
+        return bld.select(adjust, bld.add(r, b), r)
+
+    def floor(self, x):
+        return self.b.call(self.intrinsic("llvm.floor", x.type), [x])
+
+    def call(self, func: Func, args, dtype: DType):
+        bld = self.b
+        (x,) = args
+        if func is Func.ABS and not dtype.is_float:
+            return bld.select(bld.icmp_signed("<", x, ir.Constant(x.type, 0)), bld.neg(x), x)
+        if func in _FLOAT_INTRINSIC:
+            return bld.call(self.intrinsic(_FLOAT_INTRINSIC[func], x.type), [x])
+        if func is Func.SIGMOID:
+            one = _splat(x.type, 1.0)
+            e = bld.call(self.intrinsic("llvm.exp", x.type), [bld.fneg(x)])
+            return bld.fdiv(one, bld.fadd(one, e))
+        if func is Func.TANH:
+            return self.tanh(x)
+        raise CodegenError(f"llvm: cannot compile {func.value}(...)")
+
+    def tanh(self, x):
+        bld = self.b
+        if isinstance(x.type, ir.VectorType):
+            out = ir.Constant(x.type, ir.Undefined)
+            for lane in range(x.type.count):
+                out = bld.insert_element(out, self.tanh(bld.extract_element(x, i64(lane))), i64(lane))
+            return out
+        name = "tanhf" if x.type == F32 else "tanh"
+        return bld.call(self.declare(name, x.type, [x.type]), [x])
+
+    def convert(self, value, source: DType, target: DType):
+        """``value`` of IR type ``source`` converted to ``target`` (scalars or vectors)."""
+        bld = self.b
+        to = VALUE[target]
+        if isinstance(value.type, ir.VectorType):
+            to = ir.VectorType(to, value.type.count)
+        if target is DType.BOOL:
+            zero = ir.Constant(value.type, 0.0 if source.is_float else 0)
+            return bld.fcmp_unordered("!=", value, zero) if source.is_float else bld.icmp_unsigned("!=", value, zero)
+        if source is DType.BOOL:
+            return bld.uitofp(value, to) if target.is_float else bld.zext(value, to)
+        if source.is_float and target.is_float:
+            return bld.fpext(value, to) if target.bits > source.bits else bld.fptrunc(value, to)
+        if source.is_float:
+            return bld.fptosi(value, to)
+        if target.is_float:
+            return bld.sitofp(value, to)
+        width = value.type.element.width if isinstance(value.type, ir.VectorType) else value.type.width
+        if width == target.bits:
+            return value
+        return bld.trunc(value, to) if width > target.bits else bld.sext(value, to)
+
+    def select(self, e: Select, c: Expr, t: Expr, f: Expr):
+        if not any(isinstance(n, BufferLoad) for side in (t, f) for n in walk(side)):
+            tv, fv = self.widen(self.expr(t), self.expr(f))
+            return self.b.select(self.expr(c), tv, fv)
+        # only the chosen side may be evaluated: its loads can be out of bounds otherwise
+        cond = self.expr(c)
+        with self.b.if_else(cond) as (then, otherwise):
+            with then:
+                tv = self.expr(t)
+                then_block = self.b.block
+            with otherwise:
+                fv = self.expr(f)
+                else_block = self.b.block
+        tv, fv = self._unify(tv, then_block, fv, else_block)
+        phi = self.b.phi(tv.type)
+        phi.add_incoming(tv, then_block)
+        phi.add_incoming(fv, else_block)
+        return phi
+
+    def _unify(self, tv, tb, fv, fb):
+        if tv.type == fv.type or not isinstance(tv.type, ir.IntType):
+            return tv, fv
+        wide = tv.type if tv.type.width > fv.type.width else fv.type
+        fix = []
+        for value, block in ((tv, tb), (fv, fb)):
+            if value.type != wide:
+                with self.b.goto_block(block):
+                    self.b.position_before(block.terminator)
+                    value = self.b.sext(value, wide)
+            fix.append(value)
+        return fix[0], fix[1]
+
+    # -- statements ------------------------------------------------------------------------
+    def stmt(self, s: Stmt) -> None:
+        match s:
+            case For(kind=ForKind.THREAD_BINDING, thread_tag=tag):
+                raise CodegenError(
+                    f"llvm: loop {s.var.name} is bound to {tag}, which only a GPU has; build with "
+                    "target='cuda' (or 'interp' to check it), or schedule it without bind() for the CPU")
+            case For(kind=ForKind.PARALLEL) if self.openmp and not self.state.in_parallel:  # type: ignore[union-attr]
+                from .parallel import emit_parallel
+
+                emit_parallel(self, s)
+            case For(kind=ForKind.VECTORIZED):
+                from .vector import emit_vectorized
+
+                emit_vectorized(self, s)
+            case For(kind=ForKind.UNROLLED, min=Const(value=lo), extent=Const(value=n)) if n <= 64:
+                self.unrolled(s, lo, n)
+            case For():
+                self.loop(s, lambda: self.stmt(s.body))
+            case Store(buffer=buffer, indices=indices, value=value):
+                self.store(buffer, self.offset(buffer, indices), self.expr(value))
+            case Seq(stmts=stmts):
+                for item in stmts:
+                    self.stmt(item)
+            case IfThenElse(cond=cond, then_body=then_body, else_body=else_body):
+                self.branch(cond, then_body, else_body)
+            case Allocate():
+                self.allocate(s)
+            case Evaluate(value=Call(func=Func.BARRIER)):
+                raise CodegenError("llvm: barrier() synchronises GPU threads; build with target='cuda'")
+            case Evaluate(value=value):
+                self.expr(value)
+            case _:
+                raise CodegenError(f"llvm: cannot compile statement {type(s).__name__}")
+
+    def branch(self, cond: Expr, then_body: Stmt, else_body: Stmt | None) -> None:
+        c = self.expr(cond)
+        if else_body is None:
+            with self.b.if_then(c):
+                self.stmt(then_body)
+            return
+        with self.b.if_else(c) as (then, otherwise):
+            with then:
+                self.stmt(then_body)
+            with otherwise:
+                self.stmt(else_body)
+
+    def loop(self, s: For, emit_body, start: ir.Value | None = None, stop: ir.Value | None = None) -> None:
+        """A counted loop binding ``s.var``; ``start``/``stop`` override the IR bounds."""
+        bld = self.b
+        lo = start if start is not None else self.as_i64(self.expr(s.min))
+        hi = stop if stop is not None else bld.add(lo, self.as_i64(self.expr(s.extent)))
+        pre = bld.block
+        header = bld.append_basic_block(f"{_ident(s.var.name)}.header")
+        body = bld.append_basic_block(f"{_ident(s.var.name)}.body")
+        done = bld.append_basic_block(f"{_ident(s.var.name)}.done")
+        bld.branch(header)
+        bld.position_at_end(header)
+        var = bld.phi(I64, name=_ident(s.var.name))
+        var.add_incoming(lo, pre)
+        bld.cbranch(bld.icmp_signed("<", var, hi), body, done)
+        bld.position_at_end(body)
+        self._bind(s, var, emit_body)
+        latch = bld.block
+        var.add_incoming(bld.add(var, i64(1)), latch)
+        bld.branch(header)
+        bld.position_at_end(done)
+
+    def _bind(self, s: For, value: ir.Value, emit) -> None:
+        state = self.state
+        saved_var, saved_range = state.vars.get(s.var), state.ranges.get(s.var)  # type: ignore[union-attr]
+        state.vars[s.var] = value  # type: ignore[union-attr]
+        if isinstance(s.min, Const) and isinstance(s.extent, Const):
+            state.ranges[s.var] = (s.min.value, s.min.value + s.extent.value - 1)  # type: ignore[union-attr]
+        try:
+            emit()
+        finally:
+            for table, old in ((state.vars, saved_var), (state.ranges, saved_range)):  # type: ignore[union-attr]
+                if old is None:
+                    table.pop(s.var, None)
+                else:
+                    table[s.var] = old
+
+    def unrolled(self, s: For, lo: int, n: int) -> None:
+        for k in range(n):
+            self._bind(s, i64(lo + k), lambda: self.stmt(s.body))
+
+    def allocate(self, s: Allocate) -> None:
+        buffer = s.buffer
+        ty = STORAGE[buffer.dtype]
+        nbytes = buffer.size * SIZE[buffer.dtype]
+        state = self.state
+        if nbytes <= STACK_LIMIT:
+            slot = self.alloca_entry(ty, buffer.size)
+            state.buffers[buffer] = self.b.bitcast(slot, ty.as_pointer())  # type: ignore[union-attr]
+            self.stmt(s.body)
+            return
+        aligned_alloc = self.declare("aligned_alloc", I8.as_pointer(), [I64, I64])
+        free = self.declare("free", VOID, [I8.as_pointer()])
+        raw = self.b.call(aligned_alloc, [i64(64), i64(-(-nbytes // 64) * 64)])
+        state.buffers[buffer] = self.b.bitcast(raw, ty.as_pointer())  # type: ignore[union-attr]
+        self.stmt(s.body)
+        self.b.call(free, [raw])
+
+
+_INTRINSIC_ARITY = {"llvm.maximum": 2, "llvm.minimum": 2, "llvm.pow": 2}
+
+
+def _fbits(ty) -> int:
+    return 32 if ty == F32 else 64
+
+
+def _splat(ty, value: float):
+    if isinstance(ty, ir.VectorType):
+        return ir.Constant(ty, [value] * ty.count)
+    return ir.Constant(ty, value)
+
+
+def _ident(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "._" else "_" for ch in name)
+

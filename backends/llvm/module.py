@@ -1,0 +1,144 @@
+"""LLVMModule: a lowered function compiled for the host CPU, callable on numpy arrays."""
+
+from __future__ import annotations
+
+import ctypes
+import threading
+import time
+
+import llvmlite.binding as llvm
+import numpy as np
+
+from tensorir.errors import CodegenError
+from tensorir.stmt import PrimFunc, Store
+from tensorir.visitor import walk
+
+from ..args import check_arrays
+from . import cache
+from .codegen import Codegen
+from .target import host_target, target_machine
+
+#: bump when generated code changes for the same IR, so stale cache entries are not used
+CODEGEN_VERSION = "1"
+_lock = threading.Lock()
+_compiled: dict[bytes, tuple] = {}
+
+
+def _symbol(name: str) -> str:
+    return "nestor_" + "".join(ch if ch.isalnum() else "_" for ch in name)
+
+
+def _optimize(module: llvm.ModuleRef) -> None:
+    tm = target_machine()
+    pto = llvm.create_pipeline_tuning_options(speed_level=3)
+    pto.loop_vectorization = True
+    pto.slp_vectorization = True
+    pass_builder = llvm.create_pass_builder(tm, pto)
+    pass_builder.getModulePassManager().run(module, pass_builder)
+
+
+def generate_ir(func: PrimFunc, symbol: str) -> str:
+    host = host_target()
+    renamed = PrimFunc(symbol, func.params, func.body)
+    codegen = Codegen(renamed, host.triple, str(target_machine().target_data), host.vector_bytes, host.openmp)
+    return str(codegen.generate())
+
+
+def _compile_object(func: PrimFunc, symbol: str) -> bytes:
+    text = generate_ir(func, symbol)
+    try:
+        module = llvm.parse_assembly(text)
+        module.verify()
+    except RuntimeError as error:  # pragma: no cover - a codegen bug, reported with context
+        raise CodegenError(f"llvm: generated invalid IR for {func.name}: {error}") from None
+    _optimize(module)
+    return target_machine().emit_object(module)
+
+
+def _cache_key(func: PrimFunc) -> bytes:
+    strides = ";".join(f"{b.name}:{b.strides}" for b in func.params)
+    return cache.digest(f"{CODEGEN_VERSION}|{host_target().key}|{strides}|{func}")
+
+
+class LLVMModule:
+    """Call with numpy arrays (inputs then outputs); outputs are written in place.
+
+    Attributes: ``source`` (LLVM IR), ``asm`` (assembly), ``compile_time`` (seconds spent
+    compiling, ~0 on a cache hit), ``cache_hit`` (``"memory"``, ``"disk"`` or ``None``).
+    """
+
+    target = "llvm"
+
+    def __init__(self, func: PrimFunc):
+        self.func = func
+        self.symbol = _symbol(func.name)
+        self._written = {n.buffer for n in walk(func.body) if isinstance(n, Store)}
+        start = time.perf_counter()
+        key = _cache_key(func)
+        with _lock:
+            entry = _compiled.get(key)
+            self.cache_hit = "memory" if entry is not None else None
+            if entry is None:
+                obj = cache.load(key)
+                self.cache_hit = "disk" if obj is not None else None
+                if obj is None:
+                    obj = _compile_object(func, self.symbol)
+                    cache.store(key, obj)
+                entry = _load(obj, self.symbol, len(func.params))
+                _compiled[key] = entry
+        self._engine, self._cfunc = entry
+        self.compile_time = time.perf_counter() - start
+        self._source: str | None = None
+        self._asm: str | None = None
+
+    @property
+    def source(self) -> str:
+        if self._source is None:
+            self._source = generate_ir(self.func, self.symbol)
+        return self._source
+
+    @property
+    def asm(self) -> str:
+        if self._asm is None:
+            module = llvm.parse_assembly(self.source)
+            _optimize(module)
+            self._asm = target_machine().emit_assembly(module)
+        return self._asm
+
+    def __call__(self, *arrays) -> None:
+        checked = check_arrays(self.func.name, self.func.params, arrays, self._written)
+        self._cfunc(*[a.ctypes.data for a in checked])
+
+    def time(self, *arrays, number: int = 10, repeat: int = 5) -> float:
+        """Median seconds per call over ``repeat`` rounds of ``number`` calls (after one warm-up)."""
+        checked = check_arrays(self.func.name, self.func.params, arrays, self._written)
+        pointers = [a.ctypes.data for a in checked]
+        self._cfunc(*pointers)
+        rounds = []
+        for _ in range(repeat):
+            start = time.perf_counter()
+            for _ in range(number):
+                self._cfunc(*pointers)
+            rounds.append((time.perf_counter() - start) / number)
+        return float(np.median(rounds))
+
+    def __repr__(self) -> str:
+        return f"LLVMModule({self.func.name})"
+
+
+def _load(obj: bytes, symbol: str, nparams: int):
+    engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), target_machine())
+    engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
+    engine.finalize_object()
+    address = engine.get_function_address(symbol)
+    if not address:
+        raise CodegenError(f"llvm: compiled object lacks the kernel symbol {symbol}")
+    prototype = ctypes.CFUNCTYPE(None, *([ctypes.c_void_p] * nparams))
+    return engine, prototype(address)
+
+
+def build(func: PrimFunc) -> LLVMModule:
+    return LLVMModule(func)
+
+
+

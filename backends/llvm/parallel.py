@@ -1,0 +1,76 @@
+"""Parallel loops on OS threads through libgomp: the loop body is outlined into a function that
+each thread runs over its own contiguous chunk of iterations (``GOMP_parallel``)."""
+
+from __future__ import annotations
+
+from llvmlite import ir
+
+from tensorir.buffer import Buffer
+from tensorir.expr import BufferLoad, Var
+from tensorir.stmt import Allocate, For, Store
+from tensorir.visitor import walk
+
+from .types import I8P, I32, I64, STORAGE, VOID, i64
+
+
+def _free_variables(loop: For) -> list[Var]:
+    bound = {n.var for n in walk(loop) if isinstance(n, For)}
+    seen: dict[Var, None] = {}
+    for node in walk(loop):
+        if isinstance(node, Var) and node not in bound:
+            seen.setdefault(node, None)
+    return list(seen)
+
+
+def _outer_buffers(loop: For) -> list[Buffer]:
+    inner = {n.buffer for n in walk(loop) if isinstance(n, Allocate)}
+    seen: dict[Buffer, None] = {}
+    for node in walk(loop):
+        if isinstance(node, (BufferLoad, Store)) and node.buffer not in inner:
+            seen.setdefault(node.buffer, None)
+    return list(seen)
+
+
+def emit_parallel(cg, loop: For) -> None:
+    """Run ``loop``'s iterations split in chunks over the OpenMP thread team."""
+    variables, buffers = _free_variables(loop), _outer_buffers(loop)
+    state = cg.state
+    # the context carries the buffers and variables the body uses, then the loop's start and extent
+    fields = [STORAGE[b.dtype].as_pointer() for b in buffers] + [I64] * (len(variables) + 2)
+    context_type = ir.LiteralStructType(fields)
+    cg.outlined += 1
+    name = f"{cg.func.name}.parallel.{cg.outlined}"
+    outlined = ir.Function(cg.module, ir.FunctionType(VOID, [I8P]), name=name)
+    outlined.linkage = "internal"
+
+    # the caller packs what the body needs into a context and starts the team
+    context = cg.alloca_entry(context_type, align=8)
+    start, extent = cg.as_i64(cg.expr(loop.min)), cg.as_i64(cg.expr(loop.extent))
+    values = [state.buffers[b] for b in buffers] + [cg.as_i64(state.vars[v]) for v in variables]
+    for position, value in enumerate(values + [start, extent]):
+        cg.b.store(value, cg.b.gep(context, [ir.Constant(I32, 0), ir.Constant(I32, position)]))
+    gomp = cg.declare("GOMP_parallel", VOID, [ir.FunctionType(VOID, [I8P]).as_pointer(), I8P, I32, I32])
+    _write_body(cg, outlined, context_type, loop, buffers, variables)
+    cg.b.call(gomp, [outlined, cg.b.bitcast(context, I8P), ir.Constant(I32, 0), ir.Constant(I32, 0)])
+
+
+def _write_body(cg, outlined, context_type, loop: For, buffers, variables) -> None:
+    inner = cg.new_function(outlined)
+    inner.in_parallel = True
+    inner.ranges = dict(cg.state.ranges)
+    b = inner.builder
+    context = b.bitcast(outlined.args[0], context_type.as_pointer())
+    loaded = [b.load(b.gep(context, [ir.Constant(I32, 0), ir.Constant(I32, k)]))
+              for k in range(len(buffers) + len(variables) + 2)]
+    inner.buffers.update(zip(buffers, loaded[:len(buffers)]))
+    inner.vars.update(zip(variables, loaded[len(buffers):-2]))
+    start, extent = loaded[-2], loaded[-1]
+    # static schedule: thread t runs iterations start + [t * chunk, (t + 1) * chunk)
+    thread = b.sext(b.call(cg.declare("omp_get_thread_num", I32, []), []), I64)
+    team = b.sext(b.call(cg.declare("omp_get_num_threads", I32, []), []), I64)
+    chunk = b.sdiv(b.add(extent, b.sub(team, i64(1))), team)
+    first = b.add(start, b.mul(thread, chunk))
+    limit = b.add(start, extent)
+    last = b.add(first, chunk)
+    last = b.select(b.icmp_signed("<", last, limit), last, limit)
+    cg.run_in(inner, lambda: cg.loop(loop, lambda: cg.stmt(loop.body), start=first, stop=last))

@@ -1,0 +1,69 @@
+"""The host CPU as an LLVM target: triple, CPU name, features, and the JIT's runtime libraries."""
+
+from __future__ import annotations
+
+import ctypes.util
+import functools
+import os
+from dataclasses import dataclass
+
+import llvmlite
+import llvmlite.binding as llvm
+
+
+@dataclass(frozen=True)
+class HostTarget:
+    triple: str
+    cpu: str
+    features: str
+    #: widest vector register in bytes (64 with AVX-512)
+    vector_bytes: int
+    #: whether libgomp was found, so parallel loops run on OS threads
+    openmp: bool
+
+    @property
+    def key(self) -> str:
+        """What compiled code depends on, for cache keys."""
+        return f"{self.triple}|{self.cpu}|{self.features}|llvmlite {llvmlite.__version__}|{llvm.llvm_version_info}"
+
+
+@functools.cache
+def host_target() -> HostTarget:
+    llvm.initialize_native_target()
+    llvm.initialize_native_asmprinter()
+    features = llvm.get_host_cpu_features().flatten()
+    width = 64 if "+avx512f" in features else (32 if "+avx" in features else 16)
+    return HostTarget(llvm.get_process_triple(), llvm.get_host_cpu_name(), features, width, _load_openmp())
+
+
+def _load_openmp() -> bool:
+    if os.environ.get("NESTOR_NO_OPENMP"):
+        return False
+    for name in ("libgomp.so.1", ctypes.util.find_library("gomp")):
+        if not name:
+            continue
+        try:
+            llvm.load_library_permanently(name)
+            return True
+        except RuntimeError:
+            continue
+    return False
+
+
+@functools.cache
+def target_machine() -> llvm.TargetMachine:
+    host = host_target()
+    target = llvm.Target.from_triple(host.triple)
+    return target.create_target_machine(cpu=host.cpu, features=host.features, opt=3,
+                                        reloc="pic", codemodel="jitdefault")
+
+
+def thread_count() -> int:
+    """Threads for parallel loops: OMP_NUM_THREADS, else the CPUs this process may use."""
+    value = os.environ.get("OMP_NUM_THREADS", "")
+    if value.isdigit() and int(value) > 0:
+        return int(value)
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover
+        return os.cpu_count() or 1

@@ -1,0 +1,285 @@
+"""Vectorized loops as explicit LLVM vector code: one iteration of the loop per lane.
+
+Loads and stores whose address moves by one element per lane become vector loads and stores;
+addresses that do not move become scalars (broadcast where needed); other addresses are
+gathered or scattered lane by lane. A guard whose condition differs between lanes runs the
+vector code when it holds on every lane, else the loop's iterations one by one (the tail). A
+body this cannot express (nested loops, allocations, divisions of lane-dependent integers,
+loads under a lane-dependent choice) runs as an ordinary loop.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from llvmlite import ir
+
+from tensorir.analysis import linear_form
+from tensorir.buffer import Buffer
+from tensorir.dtypes import DType
+from tensorir.expr import (
+    Binary,
+    BinaryOp,
+    BufferLoad,
+    Call,
+    Cast,
+    Const,
+    Expr,
+    Select,
+    Unary,
+    UnaryOp,
+    Var,
+    binary,
+)
+from tensorir.stmt import For, ForKind, IfThenElse, Seq, Stmt, Store
+from tensorir.visitor import walk
+
+from .types import I1, I64, SIZE, STORAGE, i64
+
+MAX_LANES = 64
+_LANE_UNSAFE_INT = frozenset({BinaryOp.FLOORDIV, BinaryOp.FLOORMOD, BinaryOp.POW, BinaryOp.DIV})
+
+
+def _depends(e: Expr | Stmt, v: Var) -> bool:
+    return any(node is v for node in walk(e))
+
+
+@lru_cache(maxsize=4096)
+def _access_kind(buffer: Buffer, indices: tuple, v: Var) -> str:
+    """``uniform`` (same element on every lane), ``contiguous`` (next element per lane) or ``strided``."""
+    flat: Expr | None = None
+    for index, stride in zip(indices, buffer.strides):
+        term = binary(BinaryOp.MUL, index, stride)
+        flat = term if flat is None else binary(BinaryOp.ADD, flat, term)
+    form = linear_form(flat) if flat is not None else ({}, 0)
+    if form is None:
+        return "strided"
+    terms, _ = form
+    if any(term is not v and _depends(term, v) for term in terms):
+        return "strided"
+    coefficient = terms.get(v, 0)
+    return {0: "uniform", 1: "contiguous"}.get(coefficient, "strided")
+
+
+def _expr_ok(e: Expr, v: Var) -> bool:
+    if not _depends(e, v):
+        return True
+    match e:
+        case Var() | Const() | BufferLoad():
+            return True
+        case Binary(op=op, a=a, b=b):
+            if not a.dtype.is_float and op in _LANE_UNSAFE_INT:
+                return False
+            return _expr_ok(a, v) and _expr_ok(b, v)
+        case Unary(a=a) | Cast(value=a):
+            return _expr_ok(a, v)
+        case Call(args=args):
+            return all(_expr_ok(a, v) for a in args)
+        case Select(cond=c, true_value=t, false_value=f):
+            loads = any(isinstance(n, BufferLoad) for side in (t, f) for n in walk(side))
+            return not loads and all(_expr_ok(x, v) for x in (c, t, f))
+    return False
+
+
+def _stmt_ok(s: Stmt, v: Var) -> bool:
+    match s:
+        case Store(buffer=buffer, indices=indices, value=value):
+            kind = _access_kind(buffer, tuple(indices), v)
+            if kind == "uniform" and _depends(value, v):
+                return False  # every lane would write one element: a reduction across lanes
+            return _expr_ok(value, v)
+        case Seq(stmts=stmts):
+            return all(_stmt_ok(x, v) for x in stmts)
+        case IfThenElse(cond=cond, then_body=then_body, else_body=else_body):
+            if else_body is not None and _depends(cond, v):
+                return False
+            return _expr_ok(cond, v) and _stmt_ok(then_body, v) and (
+                else_body is None or _stmt_ok(else_body, v))
+    return False
+
+
+def emit_vectorized(cg, loop: For) -> None:
+    lanes = loop.extent.value if isinstance(loop.extent, Const) else 0
+    if not 2 <= lanes <= MAX_LANES or not _stmt_ok(loop.body, loop.var):
+        cg.loop(loop, lambda: cg.stmt(loop.body))
+        return
+    _VectorBody(cg, loop, lanes).emit()
+
+
+def _conjuncts(cond: Expr) -> list[Expr]:
+    if isinstance(cond, Binary) and cond.op is BinaryOp.AND:
+        return _conjuncts(cond.a) + _conjuncts(cond.b)
+    return [cond]
+
+
+def _all(parts: list[Expr]) -> Expr | None:
+    result = None
+    for part in parts:
+        result = part if result is None else binary(BinaryOp.AND, result, part)
+    return result
+
+
+class _VectorBody:
+    def __init__(self, cg, loop: For, lanes: int):
+        self.cg, self.loop, self.lanes, self.v = cg, loop, lanes, loop.var
+        self.base = cg.as_i64(cg.expr(loop.min))
+
+    @property
+    def b(self) -> ir.IRBuilder:
+        return self.cg.b
+
+    def emit(self) -> None:
+        self.cg._bind(self.loop, self.base, lambda: self.stmt(self.loop.body))
+
+    # -- values ----------------------------------------------------------------------------
+    def splat(self, value: ir.Value) -> ir.Value:
+        if isinstance(value.type, ir.VectorType):
+            return value
+        vty = ir.VectorType(value.type, self.lanes)
+        one = self.b.insert_element(ir.Constant(vty, ir.Undefined), value, i64(0))
+        return self.b.shuffle_vector(one, ir.Constant(vty, ir.Undefined), ir.Constant(
+            ir.VectorType(ir.IntType(32), self.lanes), [0] * self.lanes))
+
+    def at_lane(self, lane: int, emit):
+        """``emit()`` with the loop variable fixed to lane ``lane``."""
+        value = self.b.add(self.base, i64(lane))
+        state = self.cg.state
+        saved = state.vars[self.v]
+        state.vars[self.v] = value
+        try:
+            return emit()
+        finally:
+            state.vars[self.v] = saved
+
+    def expr(self, e: Expr) -> ir.Value:
+        if not _depends(e, self.v):
+            return self.cg.expr(e)
+        cg = self.cg
+        match e:
+            case Var():
+                step = ir.Constant(ir.VectorType(I64, self.lanes), list(range(self.lanes)))
+                return self.b.add(self.splat(self.base), step)
+            case BufferLoad(buffer=buffer, indices=indices):
+                return self.load(buffer, indices)
+            case Binary(op=op, a=a, b=b):
+                va, vb = self.expr(a), self.expr(b)
+                va, vb = self.splat(va), self.splat(vb)
+                va, vb = self.widen(va, vb)
+                return cg.arith(op, va, vb, a.dtype, a, b)
+            case Unary(op=UnaryOp.NEG, a=a):
+                x = self.splat(self.expr(a))
+                if a.dtype.is_float:
+                    return self.b.fneg(x)
+                return self.b.sub(ir.Constant(x.type, [0] * self.lanes), x)
+            case Unary(op=UnaryOp.NOT, a=a):
+                x = self.splat(self.expr(a))
+                return self.b.xor(x, ir.Constant(x.type, [1] * self.lanes))
+            case Call(func=func, args=args):
+                return cg.call(func, [self.splat(self.expr(x)) for x in args], args[0].dtype)
+            case Cast(value=value, dtype=dtype):
+                return cg.convert(self.splat(self.expr(value)), value.dtype, dtype)
+            case Select(cond=c, true_value=t, false_value=f):
+                tv, fv = self.widen(self.splat(self.expr(t)), self.splat(self.expr(f)))
+                return self.b.select(self.splat(self.expr(c)), tv, fv)
+        raise AssertionError(f"vector: unchecked expression {e}")  # _expr_ok rules these out
+
+    def widen(self, a, b):
+        ea, eb = a.type.element, b.type.element
+        if isinstance(ea, ir.IntType) and ea != eb and ea != I1:
+            wide = ir.VectorType(ea if ea.width > eb.width else eb, self.lanes)
+            a = a if a.type == wide else self.b.sext(a, wide)
+            b = b if b.type == wide else self.b.sext(b, wide)
+        return a, b
+
+    def vector_pointer(self, buffer: Buffer, indices) -> ir.Value:
+        offset = self.cg.offset(buffer, indices)  # the loop variable is bound to lane 0
+        pointer = self.cg.pointer(buffer, offset)
+        return self.b.bitcast(pointer, ir.VectorType(STORAGE[buffer.dtype], self.lanes).as_pointer())
+
+    def load(self, buffer: Buffer, indices) -> ir.Value:
+        kind = _access_kind(buffer, tuple(indices), self.v)
+        if kind == "contiguous":
+            value = self.b.load(self.vector_pointer(buffer, indices), align=SIZE[buffer.dtype])
+            if buffer.dtype is DType.BOOL:
+                value = self.b.trunc(value, ir.VectorType(I1, self.lanes))
+            return value
+        if kind == "uniform":
+            return self.cg.load(buffer, self.cg.offset(buffer, indices))
+        out = None
+        for lane in range(self.lanes):
+            scalar = self.at_lane(lane, lambda: self.cg.load(buffer, self.cg.offset(buffer, indices)))
+            if out is None:
+                out = ir.Constant(ir.VectorType(scalar.type, self.lanes), ir.Undefined)
+            out = self.b.insert_element(out, scalar, i64(lane))
+        return out
+
+    # -- statements ------------------------------------------------------------------------
+    def stmt(self, s: Stmt) -> None:
+        match s:
+            case Store(buffer=buffer, indices=indices, value=value):
+                self.store(buffer, indices, value)
+            case Seq(stmts=stmts):
+                for item in stmts:
+                    self.stmt(item)
+            case IfThenElse(cond=cond, then_body=then_body, else_body=else_body):
+                self.branch(s, cond, then_body, else_body)
+
+    def store(self, buffer: Buffer, indices, value: Expr) -> None:
+        kind = _access_kind(buffer, tuple(indices), self.v)
+        if kind == "uniform":
+            self.cg.store(buffer, self.cg.offset(buffer, indices), self.cg.expr(value))
+            return
+        vector = self.expr(value)
+        if kind == "contiguous":
+            vector = self.fit(self.splat(vector), buffer.dtype)
+            self.b.store(vector, self.vector_pointer(buffer, indices), align=SIZE[buffer.dtype])
+            return
+        for lane in range(self.lanes):
+            scalar = self.b.extract_element(vector, i64(lane)) if isinstance(vector.type, ir.VectorType) else vector
+            self.at_lane(lane, lambda value=scalar: self.cg.store(buffer, self.cg.offset(buffer, indices), value))
+
+    def fit(self, vector, dtype: DType):
+        target = STORAGE[dtype]
+        element = vector.type.element
+        if dtype is DType.BOOL:
+            return self.b.zext(vector, ir.VectorType(target, self.lanes))
+        if isinstance(target, ir.IntType) and element != target:
+            vty = ir.VectorType(target, self.lanes)
+            return self.b.trunc(vector, vty) if element.width > target.width else self.b.sext(vector, vty)
+        return vector
+
+    def branch(self, s: IfThenElse, cond: Expr, then_body: Stmt, else_body: Stmt | None) -> None:
+        parts = _conjuncts(cond)
+        uniform = _all([p for p in parts if not _depends(p, self.v)])
+        lane = _all([p for p in parts if _depends(p, self.v)])
+        if lane is None:
+            c = self.cg.expr(cond)
+            if else_body is None:
+                with self.b.if_then(c):
+                    self.stmt(then_body)
+            else:
+                with self.b.if_else(c) as (then, otherwise):
+                    with then:
+                        self.stmt(then_body)
+                    with otherwise:
+                        self.stmt(else_body)
+            return
+        if uniform is not None:
+            with self.b.if_then(self.cg.expr(uniform)):
+                self.lane_guard(lane, then_body)
+        else:
+            self.lane_guard(lane, then_body)
+
+    def lane_guard(self, lane_cond: Expr, body: Stmt) -> None:
+        """Vector code where ``lane_cond`` holds on every lane, else the iterations one by one."""
+        mask = self.splat(self.expr(lane_cond))
+        reduce_and = self.cg.declare(f"llvm.vector.reduce.and.v{self.lanes}i1", I1, [mask.type])
+        every = self.b.call(reduce_and, [mask])
+        with self.b.if_else(every) as (then, otherwise):
+            with then:
+                self.stmt(body)
+            with otherwise:
+                tail = For(self.v, self.loop.min, self.loop.extent, ForKind.SERIAL,
+                           IfThenElse(lane_cond, body))
+                self.cg.loop(tail, lambda: self.cg.stmt(tail.body), start=self.base,
+                             stop=self.b.add(self.base, i64(self.lanes)))
