@@ -16,7 +16,7 @@ from tensorir.visitor import walk
 from ..args import check_arrays
 from . import cache
 from .codegen import Codegen
-from .target import host_target, target_machine
+from .target import host_target, new_target_machine, target_machine
 
 #: bump when generated code changes for the same IR, so stale cache entries are not used
 CODEGEN_VERSION = "1"
@@ -127,7 +127,7 @@ class LLVMModule:
 
 
 def _load(obj: bytes, symbol: str, nparams: int):
-    engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), target_machine())
+    engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), new_target_machine())
     engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
     engine.finalize_object()
     address = engine.get_function_address(symbol)

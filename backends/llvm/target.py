@@ -50,12 +50,18 @@ def _load_openmp() -> bool:
     return False
 
 
-@functools.cache
-def target_machine() -> llvm.TargetMachine:
+def new_target_machine() -> llvm.TargetMachine:
+    """A fresh target machine for the host (an execution engine owns and frees the one it gets)."""
     host = host_target()
     target = llvm.Target.from_triple(host.triple)
     return target.create_target_machine(cpu=host.cpu, features=host.features, opt=3,
                                         reloc="pic", codemodel="jitdefault")
+
+
+@functools.cache
+def target_machine() -> llvm.TargetMachine:
+    """The target machine that optimises and emits code (never handed to an engine)."""
+    return new_target_machine()
 
 
 def thread_count() -> int:

@@ -1,10 +1,10 @@
 """Ready-made schedules from the seed course; each returns ``(schedule, args)`` for given sizes."""
 
 from .conv2d import conv2d_cpu
-from .elementwise import bias_add, elementwise_cpu, softmax_cpu
+from .elementwise import bias_add, elementwise_cpu, row_sum_cpu, softmax_cpu
 from .matmul_cpu import matmul_cpu
 from .matmul_gpu import matmul_gpu
 from .window_sum import window_sum_gpu
 
-__all__ = ["bias_add", "conv2d_cpu", "elementwise_cpu", "matmul_cpu", "matmul_gpu", "softmax_cpu",
+__all__ = ["bias_add", "conv2d_cpu", "elementwise_cpu", "matmul_cpu", "matmul_gpu", "row_sum_cpu", "softmax_cpu",
            "window_sum_gpu"]

@@ -54,6 +54,33 @@ def bias_add(rows: int, cols: int, *, vector: int = 16, parallel: bool = True, d
     return s, [A, bias, C]
 
 
+def row_sum_cpu(rows: int, cols: int, *, vector: int = 16, parallel: bool = True, dtype: str = "float32"):
+    """``B[i] = sum(A[i, :])``: ``vector`` partial sums per row in a register (``B.partial``), then
+    one horizontal sum; rows in parallel::
+
+        parallel for i in 0..rows:
+          B.partial[vector] = 0
+          for k.outer: vectorized for k.inner in 0..vector: B.partial[k.inner] += A[i, k.outer*vector + k.inner]
+          B[i] = sum(B.partial)
+    """
+    A = placeholder((rows, cols), dtype, name="A")
+    chunks = -(-cols // vector)
+    ko = reduce_axis(chunks, "k.outer")
+    partial = compute((rows, vector), lambda i, ki: fn.sum(fn.if_then_else(
+        ko * vector + ki < cols, A[i, fn.minimum(ko * vector + ki, cols - 1)], 0.0), axis=ko), name="B.partial")
+    kk = reduce_axis(vector, "k.inner")
+    B = compute((rows,), lambda i: fn.sum(partial[i, kk], axis=kk), name="B")
+    s = create_schedule(B)
+    s[partial].set_scope("local")
+    s[partial].compute_at(s[B], B.op.axis[0])
+    pi, pk = s[partial].op.axis
+    s[partial].reorder(pi, s[partial].op.reduce_axis[0], pk)
+    s[partial].vectorize(pk)
+    if parallel:
+        s[B].parallel(B.op.axis[0])
+    return s, [A, B]
+
+
 def softmax_cpu(rows: int, cols: int, *, vector: int = 16, parallel: bool = True, dtype: str = "float32"):
     """Row softmax in three stages (row max, sum of exponentials, divide), the two reductions
     computed per row inside the output's row loop::

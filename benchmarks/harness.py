@@ -1,0 +1,73 @@
+"""The benchmark contract: a workload and its peer timed in the same process, interleaved, after a
+warm-up, repeated; a table by default, one JSON object per case with ``--json``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from typing import Callable
+
+# numpy's OpenBLAS picks its kernels itself when these are unset
+for _name in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
+    os.environ.pop(_name, None)
+
+
+def parser(description: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--json", action="store_true", help="print one JSON object per case")
+    p.add_argument("--repeat", type=int, default=7, help="timed rounds per side (median reported)")
+    return p
+
+
+def _round(fn: Callable[[], object], number: int) -> float:
+    start = time.perf_counter()
+    for _ in range(number):
+        fn()
+    return (time.perf_counter() - start) / number
+
+
+def compare(nestor: Callable[[], object], peer: Callable[[], object], repeat: int = 7,
+            min_round: float = 0.05) -> tuple[float, float, float, float]:
+    """Median seconds per call of ``nestor`` and ``peer`` (rounds interleaved) and their spreads."""
+    nestor(), peer()  # warm-up: first-touch memory, lazy initialisation
+    once = max(_round(nestor, 1), _round(peer, 1), 1e-7)
+    number = max(1, int(min_round / once))
+    ours, theirs = [], []
+    for _ in range(repeat):
+        ours.append(_round(nestor, number))
+        theirs.append(_round(peer, number))
+    return statistics.median(ours), statistics.median(theirs), _spread(ours), _spread(theirs)
+
+
+def _spread(samples: list[float]) -> float:
+    """Relative interquartile spread, a noise figure."""
+    q = statistics.quantiles(samples, n=4) if len(samples) >= 2 else [samples[0]] * 3
+    return (q[2] - q[0]) / statistics.median(samples)
+
+
+class Report:
+    def __init__(self, bench: str, as_json: bool):
+        self.bench, self.as_json, self.rows = bench, as_json, []
+
+    def add(self, case: str, nestor_s: float, peer: str, peer_s: float, **extra) -> None:
+        row = {"bench": self.bench, "case": case, "nestor_s": nestor_s, "peer": peer, "peer_s": peer_s,
+               "ratio": peer_s / nestor_s if nestor_s else float("inf"), **extra}
+        self.rows.append(row)
+        if self.as_json:
+            print(json.dumps(row), flush=True)
+        else:
+            extras = "  ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in extra.items())
+            print(f"{self.bench:<14} {case:<28} nestor {nestor_s * 1e3:9.3f} ms   {peer:<22} "
+                  f"{peer_s * 1e3:9.3f} ms   ratio {row['ratio']:5.2f}  {extras}", flush=True)
+
+
+def main_guard(run: Callable[[argparse.Namespace], None], description: str) -> None:
+    args = parser(description).parse_args()
+    try:
+        run(args)
+    except KeyboardInterrupt:  # pragma: no cover
+        sys.exit(130)
