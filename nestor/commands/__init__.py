@@ -1,0 +1,1 @@
+"""Subcommands of ``nestor``: each module defines ``register(subparsers)``."""
