@@ -98,12 +98,31 @@ def _stmt_ok(s: Stmt, v: Var) -> bool:
     return False
 
 
+def _chunks(lanes: int, native: int) -> list[tuple[int, int]]:
+    """(first lane, width) pieces: native-width vectors, then power-of-two pieces of the rest."""
+    pieces, start = [], 0
+    while start < lanes:
+        width = native if lanes - start >= native else 1 << ((lanes - start).bit_length() - 1)
+        pieces.append((start, width))
+        start += width
+    return pieces
+
+
 def emit_vectorized(cg, loop: For) -> None:
     lanes = loop.extent.value if isinstance(loop.extent, Const) else 0
     if not 2 <= lanes <= MAX_LANES or not _stmt_ok(loop.body, loop.var):
         cg.loop(loop, lambda: cg.stmt(loop.body))
         return
-    _VectorBody(cg, loop, lanes).emit()
+    widest = max((SIZE[n.buffer.dtype] for n in walk(loop.body) if isinstance(n, (Store, BufferLoad))), default=4)
+    native = max(2, cg.vector_bytes // widest)
+    base = cg.as_i64(cg.expr(loop.min))
+    for first, width in _chunks(lanes, native):
+        chunk_base = base if first == 0 else cg.b.add(base, i64(first))
+        if width == 1:
+            tail = For(loop.var, loop.min, Const(1, loop.extent.dtype), ForKind.SERIAL, loop.body)
+            cg.loop(tail, lambda: cg.stmt(loop.body), start=chunk_base, stop=cg.b.add(chunk_base, i64(1)))
+        else:
+            _VectorBody(cg, loop, width, chunk_base).emit()
 
 
 def _conjuncts(cond: Expr) -> list[Expr]:
@@ -120,9 +139,9 @@ def _all(parts: list[Expr]) -> Expr | None:
 
 
 class _VectorBody:
-    def __init__(self, cg, loop: For, lanes: int):
+    def __init__(self, cg, loop: For, lanes: int, base: ir.Value):
         self.cg, self.loop, self.lanes, self.v = cg, loop, lanes, loop.var
-        self.base = cg.as_i64(cg.expr(loop.min))
+        self.base = base
 
     @property
     def b(self) -> ir.IRBuilder:
