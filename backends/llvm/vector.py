@@ -34,7 +34,7 @@ from tensorir.expr import (
 from tensorir.stmt import For, ForKind, IfThenElse, Seq, Stmt, Store
 from tensorir.visitor import walk
 
-from .types import I1, I64, SIZE, STORAGE, i64
+from .types import F32, F64, I1, I32, I64, SIZE, STORAGE, VALUE, VOID, i64
 
 MAX_LANES = 64
 _LANE_UNSAFE_INT = frozenset({BinaryOp.FLOORDIV, BinaryOp.FLOORMOD, BinaryOp.POW, BinaryOp.DIV})
@@ -142,6 +142,8 @@ class _VectorBody:
     def __init__(self, cg, loop: For, lanes: int, base: ir.Value):
         self.cg, self.loop, self.lanes, self.v = cg, loop, lanes, loop.var
         self.base = base
+        #: lanes whose iteration runs, under a lane-dependent guard (None: all)
+        self.mask: ir.Value | None = None
 
     @property
     def b(self) -> ir.IRBuilder:
@@ -215,10 +217,22 @@ class _VectorBody:
         pointer = self.cg.pointer(buffer, offset)
         return self.b.bitcast(pointer, ir.VectorType(STORAGE[buffer.dtype], self.lanes).as_pointer())
 
+    def masked(self, name: str, ret, args):
+        vty = ret if ret is not None and ret != VOID else args[0].type
+        suffix = f"v{self.lanes}{_scalar_suffix(vty.element)}.p0"
+        fn = self.cg.declare(f"llvm.masked.{name}.{suffix}", ret or VOID, [a.type for a in args])
+        return self.b.call(fn, args)
+
     def load(self, buffer: Buffer, indices) -> ir.Value:
         kind = _access_kind(buffer, tuple(indices), self.v)
         if kind == "contiguous":
-            value = self.b.load(self.vector_pointer(buffer, indices), align=SIZE[buffer.dtype])
+            pointer = self.vector_pointer(buffer, indices)
+            vty = ir.VectorType(STORAGE[buffer.dtype], self.lanes)
+            if self.mask is None:
+                value = self.b.load(pointer, align=SIZE[buffer.dtype])
+            else:
+                align = ir.Constant(I32, SIZE[buffer.dtype])
+                value = self.masked("load", vty, [pointer, align, self.mask, ir.Constant(vty, ir.Undefined)])
             if buffer.dtype is DType.BOOL:
                 value = self.b.trunc(value, ir.VectorType(I1, self.lanes))
             return value
@@ -226,11 +240,28 @@ class _VectorBody:
             return self.cg.load(buffer, self.cg.offset(buffer, indices))
         out = None
         for lane in range(self.lanes):
-            scalar = self.at_lane(lane, lambda: self.cg.load(buffer, self.cg.offset(buffer, indices)))
+            scalar = self.lane_op(lane, lambda: self.cg.load(buffer, self.cg.offset(buffer, indices)),
+                                  VALUE[buffer.dtype])
             if out is None:
                 out = ir.Constant(ir.VectorType(scalar.type, self.lanes), ir.Undefined)
             out = self.b.insert_element(out, scalar, i64(lane))
         return out
+
+    def lane_op(self, lane: int, emit, result_type=None):
+        """``emit()`` for one lane, skipped (giving undef) where the lane is masked off."""
+        if self.mask is None:
+            return self.at_lane(lane, emit)
+        active = self.b.extract_element(self.mask, i64(lane))
+        before = self.b.block
+        with self.b.if_then(active):
+            value = self.at_lane(lane, emit)
+            inside = self.b.block
+        if result_type is None:
+            return None
+        phi = self.b.phi(value.type)
+        phi.add_incoming(value, inside)
+        phi.add_incoming(ir.Constant(value.type, ir.Undefined), before)
+        return phi
 
     # -- statements ------------------------------------------------------------------------
     def stmt(self, s: Stmt) -> None:
@@ -251,11 +282,15 @@ class _VectorBody:
         vector = self.expr(value)
         if kind == "contiguous":
             vector = self.fit(self.splat(vector), buffer.dtype)
-            self.b.store(vector, self.vector_pointer(buffer, indices), align=SIZE[buffer.dtype])
+            pointer = self.vector_pointer(buffer, indices)
+            if self.mask is None:
+                self.b.store(vector, pointer, align=SIZE[buffer.dtype])
+            else:
+                self.masked("store", None, [vector, pointer, ir.Constant(I32, SIZE[buffer.dtype]), self.mask])
             return
         for lane in range(self.lanes):
             scalar = self.b.extract_element(vector, i64(lane)) if isinstance(vector.type, ir.VectorType) else vector
-            self.at_lane(lane, lambda value=scalar: self.cg.store(buffer, self.cg.offset(buffer, indices), value))
+            self.lane_op(lane, lambda value=scalar: self.cg.store(buffer, self.cg.offset(buffer, indices), value))
 
     def fit(self, vector, dtype: DType):
         target = STORAGE[dtype]
@@ -290,15 +325,23 @@ class _VectorBody:
             self.lane_guard(lane, then_body)
 
     def lane_guard(self, lane_cond: Expr, body: Stmt) -> None:
-        """Vector code where ``lane_cond`` holds on every lane, else the iterations one by one."""
+        """``body`` with its memory accesses masked to the lanes where ``lane_cond`` holds
+        (skipped when it holds on none, so lane-independent addresses stay valid)."""
         mask = self.splat(self.expr(lane_cond))
-        reduce_and = self.cg.declare(f"llvm.vector.reduce.and.v{self.lanes}i1", I1, [mask.type])
-        every = self.b.call(reduce_and, [mask])
-        with self.b.if_else(every) as (then, otherwise):
-            with then:
+        if self.mask is not None:
+            mask = self.b.and_(mask, self.mask)
+        reduce_or = self.cg.declare(f"llvm.vector.reduce.or.v{self.lanes}i1", I1, [mask.type])
+        with self.b.if_then(self.b.call(reduce_or, [mask])):
+            saved, self.mask = self.mask, mask
+            try:
                 self.stmt(body)
-            with otherwise:
-                tail = For(self.v, self.loop.min, self.loop.extent, ForKind.SERIAL,
-                           IfThenElse(lane_cond, body))
-                self.cg.loop(tail, lambda: self.cg.stmt(tail.body), start=self.base,
-                             stop=self.b.add(self.base, i64(self.lanes)))
+            finally:
+                self.mask = saved
+
+
+def _scalar_suffix(element) -> str:
+    if element == F32:
+        return "f32"
+    if element == F64:
+        return "f64"
+    return f"i{element.width}"

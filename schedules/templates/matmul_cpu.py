@@ -9,8 +9,8 @@ from tensorir.tensor import compute, placeholder, reduce_axis
 from ..schedule import create_schedule
 
 
-def matmul_cpu(m: int, n: int, k: int, *, v1: int = 4, v2: int = 16, v3: int = 4, b1: int = 64,
-               b2: int = 64, transpose_b: bool = True, pack_b: bool = False, dtype: str = "float32",
+def matmul_cpu(m: int, n: int, k: int, *, v1: int = 4, v2: int = 32, v3: int = 4, b1: int = 64,
+               b2: int = 128, transpose_b: bool = True, pack_b: bool = True, dtype: str = "float32",
                parallel: bool = True):
     """``C = A @ B.T`` (``transpose_b``, B is ``n x k``) or ``C = A @ B`` (B is ``k x n``).
 
