@@ -2,37 +2,65 @@
 
 from __future__ import annotations
 
-from .expr import Binary, BinaryOp, Cast, Const, Expr, Unary, UnaryOp, Var
+from .expr import Binary, BinaryOp, BufferLoad, Cast, Const, Expr, Unary, UnaryOp, Var
 
 LinearForm = tuple[dict[Expr, int], int]
 
 
+def structural_key(e: Expr) -> tuple:
+    """A key equal for expressions of the same structure (variables and buffers by identity)."""
+    match e:
+        case Var():
+            return ("var", id(e))
+        case Const(value=v, dtype=d):
+            return ("const", v, d)
+        case Binary(op=op, a=a, b=b):
+            return ("binary", op, structural_key(a), structural_key(b))
+        case Unary(op=op, a=a):
+            return ("unary", op, structural_key(a))
+        case Cast(value=v, dtype=d):
+            return ("cast", d, structural_key(v))
+        case BufferLoad(buffer=buffer, indices=indices):
+            return ("load", id(buffer), tuple(structural_key(i) for i in indices))
+    return ("node", id(e))
+
+
 def linear_form(e: Expr) -> LinearForm | None:
-    """``e`` as ``sum(coef * term) + constant`` over non-additive terms, or None."""
+    """``e`` as ``sum(coef * term) + constant`` over non-additive terms (structurally equal
+    terms merged), or None."""
+    form = _linear(e)
+    if form is None:
+        return None
+    merged: dict[tuple, tuple[Expr, int]] = {}
+    for term, coef in form[0]:
+        key = structural_key(term)
+        first, total = merged.get(key, (term, 0))
+        merged[key] = (first, total + coef)
+    return {term: coef for term, coef in merged.values()}, form[1]
+
+
+def _linear(e: Expr) -> tuple[list[tuple[Expr, int]], int] | None:
     match e:
         case Const(value=v) if isinstance(v, int) and not isinstance(v, bool):
-            return {}, v
+            return [], v
         case Binary(op=BinaryOp.ADD | BinaryOp.SUB, a=a, b=b):
-            la, lb = linear_form(a), linear_form(b)
+            la, lb = _linear(a), _linear(b)
             if la is None or lb is None:
                 return None
             sign = 1 if e.op is BinaryOp.ADD else -1
-            terms = dict(la[0])
-            for term, coef in lb[0].items():
-                terms[term] = terms.get(term, 0) + sign * coef
-            return terms, la[1] + sign * lb[1]
+            return la[0] + [(t, sign * k) for t, k in lb[0]], la[1] + sign * lb[1]
         case Binary(op=BinaryOp.MUL, a=a, b=Const(value=c)) | Binary(op=BinaryOp.MUL, a=Const(value=c), b=a) \
                 if isinstance(c, int) and not isinstance(c, bool):
-            inner = linear_form(a)
+            inner = _linear(a)
             if inner is None:
                 return None
-            return {t: k * c for t, k in inner[0].items()}, inner[1] * c
+            return [(t, k * c) for t, k in inner[0]], inner[1] * c
         case Unary(op=UnaryOp.NEG, a=a):
-            inner = linear_form(a)
+            inner = _linear(a)
             if inner is None:
                 return None
-            return {t: -k for t, k in inner[0].items()}, -inner[1]
-    return {e: 1}, 0
+            return [(t, -k) for t, k in inner[0]], -inner[1]
+    return [(e, 1)], 0
 
 
 Ranges = dict[Var, tuple[int, int]]

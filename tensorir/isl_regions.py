@@ -13,6 +13,7 @@ from typing import Sequence
 import islpy as isl
 
 from .expr import Binary, BinaryOp, Const, Expr, Var, binary, const
+from .visitor import substitute
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,11 @@ def access_box(loops: Sequence[LoopBox], params: Sequence[Var],
             f"[{', '.join(names[b.var] for b in inner)}] -> [{t[d]}]" for t in texts)
         domain = isl.Set(f"{header}{{ [{', '.join(names[b.var] for b in inner)}] : {bounds} }}")
         image = domain.apply(_union_map(header, pieces)).coalesce()
-        result.append(_dim_region(image, param_list))
+        # the index at the inner loops' first iteration is the readable way to write the lowest
+        # index, when it is the lowest one
+        starts = {box.var: const(box.min) for box in inner}
+        candidates = [substitute(access[d], starts) for access in accesses]
+        result.append(_dim_region(image, param_list, candidates, header, names))
     return result
 
 
@@ -134,7 +139,18 @@ def _union_map(header: str, pieces: str) -> isl.Map:
     return combined
 
 
-def _dim_region(image: isl.Set, params: list[Var]) -> DimRegion | None:
+def _readable_base(low: isl.PwAff, candidates, header: str, names) -> Expr | None:
+    for candidate in candidates:
+        text = _isl_text(candidate, names)
+        if text is None:
+            continue
+        difference = isl.PwAff(f"{header}{{ [({text})] }}").sub(low)
+        if _val(difference.min_val()) == 0 and _val(difference.max_val()) == 0:
+            return candidate
+    return None
+
+
+def _dim_region(image: isl.Set, params: list[Var], candidates=(), header: str = "", names=None) -> DimRegion | None:
     low, high = image.dim_min(0).coalesce(), image.dim_max(0).coalesce()
     width = high.sub(low).add_constant_val(isl.Val(1))
     extent = _val(width.max_val())
@@ -142,7 +158,9 @@ def _dim_region(image: isl.Set, params: list[Var]) -> DimRegion | None:
     pieces = low.get_pieces()
     if extent is None or lowest is None or highest_low is None or len(pieces) != 1:
         return None
-    base = _aff_expr(pieces[0][1], params)
+    base = _readable_base(low, candidates, header, names or {})
+    if base is None:
+        base = _aff_expr(pieces[0][1], params)
     if base is None:
         return None
     return DimRegion(base, extent, lowest, highest_low + extent - 1)

@@ -18,8 +18,18 @@ from . import cache
 from .codegen import Codegen
 from .target import host_target, new_target_machine, target_machine
 
-#: bump when generated code changes for the same IR, so stale cache entries are not used
-CODEGEN_VERSION = "1"
+def _codegen_version() -> str:
+    """A hash of this backend's own source: cached code from another version is never reused."""
+    import hashlib
+    from pathlib import Path
+
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+CODEGEN_VERSION = _codegen_version()
 _lock = threading.Lock()
 _compiled: dict[bytes, tuple] = {}
 
@@ -108,6 +118,14 @@ class LLVMModule:
     def __call__(self, *arrays) -> None:
         checked = check_arrays(self.func.name, self.func.params, arrays, self._written)
         self._cfunc(*[a.ctypes.data for a in checked])
+
+    def call_unchecked(self, *addresses: int) -> None:
+        """Run the kernel on raw buffer addresses (inputs then outputs) without checking them.
+
+        For callers that check shapes, dtypes and contiguity once, e.g. a cache of kernels keyed
+        by them; a wrong address here is undefined behaviour, not an error.
+        """
+        self._cfunc(*addresses)
 
     def time(self, *arrays, number: int = 10, repeat: int = 5) -> float:
         """Median seconds per call over ``repeat`` rounds of ``number`` calls (after one warm-up)."""

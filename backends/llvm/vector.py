@@ -15,7 +15,7 @@ from functools import lru_cache
 from llvmlite import ir
 
 from tensorir.analysis import linear_form
-from tensorir.buffer import Buffer
+from tensorir.buffer import Buffer, Scope
 from tensorir.dtypes import DType
 from tensorir.expr import (
     Binary,
@@ -223,12 +223,22 @@ class _VectorBody:
         fn = self.cg.declare(f"llvm.masked.{name}.{suffix}", ret or VOID, [a.type for a in args])
         return self.b.call(fn, args)
 
+    def needs_mask(self, buffer: Buffer, indices) -> bool:
+        """Whether masked-off lanes must not touch memory. A register tile (a ``local`` buffer
+        whose innermost index is the vector loop itself, over its whole extent) holds every lane
+        the loop can name; lanes outside the iteration domain only hold values nobody reads."""
+        if self.mask is None:
+            return False
+        last = indices[-1] if indices else None
+        whole = isinstance(self.loop.extent, Const) and buffer.shape and buffer.shape[-1] >= self.loop.extent.value
+        return not (buffer.scope is Scope.LOCAL and last is self.v and whole)
+
     def load(self, buffer: Buffer, indices) -> ir.Value:
         kind = _access_kind(buffer, tuple(indices), self.v)
         if kind == "contiguous":
             pointer = self.vector_pointer(buffer, indices)
             vty = ir.VectorType(STORAGE[buffer.dtype], self.lanes)
-            if self.mask is None:
+            if not self.needs_mask(buffer, indices):
                 value = self.b.load(pointer, align=SIZE[buffer.dtype])
             else:
                 align = ir.Constant(I32, SIZE[buffer.dtype])
@@ -283,7 +293,7 @@ class _VectorBody:
         if kind == "contiguous":
             vector = self.fit(self.splat(vector), buffer.dtype)
             pointer = self.vector_pointer(buffer, indices)
-            if self.mask is None:
+            if not self.needs_mask(buffer, indices):
                 self.b.store(vector, pointer, align=SIZE[buffer.dtype])
             else:
                 self.masked("store", None, [vector, pointer, ir.Constant(I32, SIZE[buffer.dtype]), self.mask])

@@ -1,5 +1,6 @@
-"""Direct 2-D convolution (NCHW input, KCRS weights) tiled over the output image, with the input
-patch that one output tile needs cached (padding applied while copying)."""
+"""Direct 2-D convolution (NCHW input, KCRS weights) with register tiles: each tile keeps
+``tile_k`` output channels x ``tile_y`` rows x ``tile_x`` columns of the output in registers
+while it runs over all input channels and kernel taps."""
 
 from __future__ import annotations
 
@@ -10,21 +11,29 @@ from ..schedule import create_schedule
 
 
 def conv2d_cpu(batch: int, in_channels: int, height: int, width: int, out_channels: int,
-               kernel: int = 3, *, stride: int = 1, padding: int = 1, tile_y: int = 8,
-               tile_x: int = 8, vector: int = 8, cache_input: bool = True, dtype: str = "float32",
-               parallel: bool = True):
-    """``Y[n, k, y, x] = sum(X[n, c, y*stride + r - p, x*stride + q - p] * W[k, c, r, q])``. The
-    nest (with ``cache_input``)::
+               kernel: int = 3, *, stride: int = 1, padding: int = 1, tile_k: int = 8, tile_y: int = 2,
+               tile_x: int = 16, input_cache: str = "root", cache_input: bool | None = None,
+               dtype: str = "float32", parallel: bool = True):
+    """``Y[n, k, y, x] = sum(X[n, c, y*stride + r - p, x*stride + q - p] * W[k, c, r, q])``. The nest::
 
-        parallel for n in 0..batch:
+        X.pad = X with a zero border                      # input_cache="root": once, in parallel
+        parallel for n.k.outer in 0..batch*ceil(K/tile_k):
           for y.outer in ..: for x.outer in ..:
-            allocate X.pad.local[in_channels, (tile_y-1)*stride + kernel, (tile_x-1)*stride + kernel]
-            X.pad.local[..] = X (zero outside the image)       # the input patch, copied once
-            for k in 0..out_channels:
-              Y[..] = 0
-              for c, r, q: for y.inner in 0..tile_y: vectorized for x.inner in 0..tile_x:
-                Y[..] += X.pad.local[..] * W[..]
+            Y.local[tile_k, tile_y, tile_x] = 0           # registers
+            for c, r, q:
+              unrolled for k, y: vectorized for x in 0..tile_x:
+                Y.local[k, y, x] += X.pad[n, c, .., ..] * W[k.outer*tile_k + k, c, r, q]
+            Y[..] = Y.local
+
+    ``input_cache="tile"`` instead copies, inside each (y, x) tile, exactly the input patch the
+    tile reads (``(tile_y-1)*stride + kernel`` rows by ``(tile_x-1)*stride + kernel`` columns);
+    ``"inline"`` reads the input through the padding expression. ``cache_input`` (True/False)
+    is the older spelling of ``"tile"``/``"inline"``.
     """
+    if cache_input is not None:
+        input_cache = "tile" if cache_input else "inline"
+    if input_cache not in ("root", "tile", "inline"):
+        raise ValueError(f"conv2d_cpu: input_cache must be 'root', 'tile' or 'inline', got {input_cache!r}")
     X = placeholder((batch, in_channels, height, width), dtype, name="X")
     W = placeholder((out_channels, in_channels, kernel, kernel), dtype, name="W")
     out_h = (height + 2 * padding - kernel) // stride + 1
@@ -41,16 +50,28 @@ def conv2d_cpu(batch: int, in_channels: int, height: int, width: int, out_channe
     Y = compute((batch, out_channels, out_h, out_w), lambda n, k, y, x: fn.sum(
         padded[n, c, y * stride + r, x * stride + q] * W[k, c, r, q], axis=[c, r, q]), name="Y")
     s = create_schedule(Y)
+    local = s.cache_write(Y, "local")
     n, k, y, x = Y.op.axis
-    yo, xo, yi, xi = s[Y].tile(y, x, tile_y, tile_x)
-    s[Y].reorder(n, yo, xo, k, c, r, q, yi, xi)
-    if cache_input:
+    ko, ki = s[Y].split(k, factor=tile_k)
+    yo, yi = s[Y].split(y, factor=tile_y)
+    xo, xi = s[Y].split(x, factor=tile_x)
+    s[Y].reorder(n, ko, yo, xo, ki, yi, xi)
+    s[local].compute_at(s[Y], xo)
+    ln, lk, ly, lx = s[local].op.axis
+    lc, lr, lq = s[local].op.reduce_axis
+    s[local].reorder(ln, lc, lr, lq, lk, ly, lx)
+    s[local].unroll(lk)
+    s[local].unroll(ly)
+    s[local].vectorize(lx)
+    s[Y].vectorize(xi)
+    if input_cache == "tile":
         s[padded].set_scope("local")
         s[padded].compute_at(s[Y], xo)
-    else:
+    elif input_cache == "inline":
         s[padded].compute_inline()
-    if tile_x % vector == 0:
-        s[Y].vectorize(xi)
+    elif parallel:
+        pn, pc, py, px = padded.op.axis
+        s[padded].parallel(s[padded].fuse(pn, pc))
     if parallel:
-        s[Y].parallel(n)
+        s[Y].parallel(s[Y].fuse(n, ko))
     return s, [X, W, Y]
