@@ -13,7 +13,7 @@ from tensorir.errors import CodegenError
 from tensorir.stmt import PrimFunc, Store
 from tensorir.visitor import walk
 
-from ..args import check_arrays
+from ..args import ArgumentSpec, check_arrays, data_pointers
 from . import cache
 from .codegen import Codegen
 from .target import host_target, new_target_machine, target_machine
@@ -83,6 +83,7 @@ class LLVMModule:
         self.func = func
         self.symbol = _symbol(func.name)
         self._written = {n.buffer for n in walk(func.body) if isinstance(n, Store)}
+        self._spec = ArgumentSpec(func.name, func.params, self._written)
         start = time.perf_counter()
         key = _cache_key(func)
         with _lock:
@@ -116,8 +117,7 @@ class LLVMModule:
         return self._asm
 
     def __call__(self, *arrays) -> None:
-        checked = check_arrays(self.func.name, self.func.params, arrays, self._written)
-        self._cfunc(*[a.ctypes.data for a in checked])
+        self._cfunc(*data_pointers(self._spec.check(arrays)))
 
     def call_unchecked(self, *addresses: int) -> None:
         """Run the kernel on raw buffer addresses (inputs then outputs) without checking them.
