@@ -9,7 +9,7 @@ from tensorir.tensor import compute, placeholder, reduce_axis
 from ..schedule import create_schedule
 
 
-def matmul_cpu(m: int, n: int, k: int, *, v1: int = 4, v2: int = 32, v3: int = 4, b1: int = 64,
+def matmul_cpu(m: int, n: int, k: int, *, v1: int = 8, v2: int = 32, v3: int = 4, b1: int = 64,
                b2: int = 128, transpose_b: bool = True, pack_b: bool = True, dtype: str = "float32",
                parallel: bool = True):
     """``C = A @ B.T`` (``transpose_b``, B is ``n x k``) or ``C = A @ B`` (B is ``k x n``).
@@ -63,9 +63,14 @@ def matmul_cpu(m: int, n: int, k: int, *, v1: int = 4, v2: int = 32, v3: int = 4
     s[C].vectorize(jii)
     if parallel:
         s[C].parallel(io)
-    if packed is not None:
-        po, pk, pi = packed.op.axis
-        s[packed].vectorize(pi)
-        if parallel:
-            s[packed].parallel(po)
+    _schedule_packing(s, packed, parallel)
     return s, [A, B, C]
+
+
+def _schedule_packing(s, packed, parallel: bool) -> None:
+    if packed is None:
+        return
+    po, pk, pi = packed.op.axis
+    s[packed].vectorize(pi)
+    if parallel:
+        s[packed].parallel(po)
