@@ -10,7 +10,7 @@ from tensorir.passes.pipeline import run as run_passes
 from tensorir.stmt import PrimFunc
 from tensorir.tensor import Tensor
 
-TARGETS = ("interp", "llvm")
+TARGETS = ("interp", "llvm", "cuda")
 
 
 def lower(schedule: Schedule, args: Sequence[Tensor], name: str = "main",
@@ -27,8 +27,11 @@ def lower(schedule: Schedule, args: Sequence[Tensor], name: str = "main",
 
 
 def build(schedule: Schedule | PrimFunc, args: Sequence[Tensor] | None = None,
-          target: str = "interp", name: str = "main"):
-    """Lower ``schedule`` (or take a lowered PrimFunc) and compile it for ``target``."""
+          target: str = "interp", name: str = "main", **options):
+    """Lower ``schedule`` (or take a lowered PrimFunc) and compile it for ``target``.
+
+    ``options`` go to the target's build (for ``cuda``: ``shared_memory_bytes``, ``max_threads``).
+    """
     if isinstance(schedule, PrimFunc):
         func = schedule
     else:
@@ -39,6 +42,10 @@ def build(schedule: Schedule | PrimFunc, args: Sequence[Tensor] | None = None,
         from backends.interp import build as build_interp
 
         return build_interp(func)
+    if target == "cuda":
+        from backends.cuda import build as build_cuda
+
+        return build_cuda(func, **options)
     if target == "llvm":
         from backends.llvm import build as build_llvm
 

@@ -1,0 +1,127 @@
+"""Integer facts that code generation needs: bounds of index expressions (to print a floor
+division as C's ``/`` where both operands are provably non-negative) and affine forms (to prove
+that a vectorized access is contiguous and aligned)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tensorir.expr import Binary, BinaryOp, Cast, Const, Expr, Unary, UnaryOp, Var
+
+Bounds = tuple[float, float]
+_UNKNOWN: Bounds = (float("-inf"), float("inf"))
+
+
+def _mul(a: Bounds, b: Bounds) -> Bounds:
+    products = []
+    for x in a:
+        for y in b:
+            if (x == 0 and abs(y) == float("inf")) or (y == 0 and abs(x) == float("inf")):
+                products.append(0.0)
+            else:
+                products.append(x * y)
+    return min(products), max(products)
+
+
+def bounds(e: Expr, ranges: dict[Var, Bounds]) -> Bounds:
+    """Inclusive lower and upper bounds of integer expression ``e`` when each variable ``v`` lies
+    in ``ranges[v]`` (unknown variables and loads are unbounded)."""
+    match e:
+        case Const(value=v) if not isinstance(v, float):
+            return float(v), float(v)
+        case Var():
+            return ranges.get(e, _UNKNOWN)
+        case Cast(value=inner) if inner.dtype.is_int or inner.dtype.name == "BOOL":
+            return bounds(inner, ranges)
+        case Unary(op=UnaryOp.NEG, a=a):
+            lo, hi = bounds(a, ranges)
+            return -hi, -lo
+        case Binary(op=op, a=a, b=b) if e.dtype.is_int:
+            return _binary_bounds(op, bounds(a, ranges), bounds(b, ranges))
+    return _UNKNOWN
+
+
+def _binary_bounds(op: BinaryOp, a: Bounds, b: Bounds) -> Bounds:
+    if op is BinaryOp.ADD:
+        return a[0] + b[0], a[1] + b[1]
+    if op is BinaryOp.SUB:
+        return a[0] - b[1], a[1] - b[0]
+    if op is BinaryOp.MUL:
+        return _mul(a, b)
+    if op is BinaryOp.MAX:
+        return max(a[0], b[0]), max(a[1], b[1])
+    if op is BinaryOp.MIN:
+        return min(a[0], b[0]), min(a[1], b[1])
+    if op is BinaryOp.FLOORDIV and b[0] > 0 and a[0] >= 0:
+        return 0.0, a[1] / b[0] if a[1] != float("inf") else a[1]
+    if op is BinaryOp.FLOORMOD and b[0] > 0:
+        return 0.0, b[1] - 1
+    return _UNKNOWN
+
+
+def nonnegative(e: Expr, ranges: dict[Var, Bounds]) -> bool:
+    return bounds(e, ranges)[0] >= 0
+
+
+def positive(e: Expr, ranges: dict[Var, Bounds]) -> bool:
+    return bounds(e, ranges)[0] > 0
+
+
+@dataclass
+class Affine:
+    """``sum(coef * term) + constant``: terms are variables or non-affine sub-expressions."""
+
+    terms: dict[Expr, int]
+    constant: int
+
+    def coefficient(self, var: Var) -> int | None:
+        """The coefficient of ``var``, or None where ``var`` hides inside a non-affine term."""
+        for term in self.terms:
+            if term is not var and _mentions(term, var):
+                return None
+        return self.terms.get(var, 0)
+
+    def rest_divisible(self, var: Var, by: int, shift: int = 0) -> bool:
+        """Whether the form without its ``var`` term, plus ``shift``, is always a multiple of ``by``."""
+        if (self.constant + shift) % by:
+            return False
+        return all(coef % by == 0 for term, coef in self.terms.items() if term is not var)
+
+
+def _mentions(e: Expr, var: Var) -> bool:
+    from tensorir.visitor import walk
+
+    return any(node is var for node in walk(e))
+
+
+def affine(e: Expr) -> Affine:
+    """The affine form of integer expression ``e``."""
+    match e:
+        case Const(value=v) if isinstance(v, int) and not isinstance(v, bool):
+            return Affine({}, v)
+        case Binary(op=BinaryOp.ADD | BinaryOp.SUB, a=a, b=b):
+            fa, fb = affine(a), affine(b)
+            sign = 1 if e.op is BinaryOp.ADD else -1
+            terms = dict(fa.terms)
+            for term, coef in fb.terms.items():
+                terms[term] = terms.get(term, 0) + sign * coef
+            return Affine(terms, fa.constant + sign * fb.constant)
+        case Binary(op=BinaryOp.MUL, a=a, b=Const(value=c)) | Binary(op=BinaryOp.MUL, a=Const(value=c), b=a) \
+                if isinstance(c, int) and not isinstance(c, bool):
+            inner = affine(a)
+            return Affine({t: k * c for t, k in inner.terms.items()}, inner.constant * c)
+        case Unary(op=UnaryOp.NEG, a=a):
+            inner = affine(a)
+            return Affine({t: -k for t, k in inner.terms.items()}, -inner.constant)
+    return Affine({e: 1}, 0)
+
+
+def flat_affine(indices, strides) -> Affine:
+    """The affine form of the flat element offset ``sum(index * stride)``."""
+    total = Affine({}, 0)
+    for index, stride in zip(indices, strides):
+        form = affine(index)
+        for term, coef in form.terms.items():
+            total.terms[term] = total.terms.get(term, 0) + coef * stride
+        total.constant += form.constant * stride
+    return total

@@ -1,0 +1,250 @@
+"""Lowered IR -> CUDA C: one ``extern "C" __global__`` kernel per root nest of the function.
+
+Reads lowered IR only. Loops bound to ``blockIdx``/``threadIdx`` become those indices (a thread
+loop shorter than the block runs under a guard; nested loops bound to the same index reuse it,
+as in the reference interpreter); other loops become ``for`` loops (``#pragma unroll`` for
+unrolled ones; vectorized ones as ``float4`` accesses where provably contiguous and aligned,
+see :mod:`.vectorize`, else unrolled). Buffers of scope shared become ``__shared__`` arrays at
+kernel scope, buffers of scope local per-thread arrays (short serial loops that index them get
+``#pragma unroll`` too, so that they can stay in registers), barriers ``__syncthreads()``. Integer
+``//`` and ``%`` print as C's ``/`` and ``%`` where the operands are provably non-negative, else
+as helpers with floor semantics. The checks of :mod:`.kernels` run first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tensorir.buffer import Scope
+from tensorir.dtypes import DType
+from tensorir.expr import BufferLoad, Call, Const, Func
+from tensorir.stmt import Allocate, Evaluate, For, ForKind, IfThenElse, PrimFunc, Stmt, Store
+from tensorir.visitor import walk
+
+from .cstyle import C_TYPES, CPrinter
+from .kernels import AXES, KernelNest, Limits, is_bound, split_kernels
+from .vectorize import emit_float4
+
+#: serial loops up to this extent that index a local array are unrolled (see _indexes_registers)
+_REGISTER_UNROLL_LIMIT = 32
+
+_HELPERS = {
+    "nestor_floordiv": """\
+template <typename T> __device__ __forceinline__ T nestor_floordiv(T a, T b) {
+  T q = a / b;
+  return (q * b != a && ((a < 0) != (b < 0))) ? q - 1 : q;
+}""",
+    "nestor_floormod": """\
+template <typename T> __device__ __forceinline__ T nestor_floormod(T a, T b) {
+  T r = a % b;
+  return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r;
+}""",
+    "nestor_floordiv_float": """\
+template <typename T> __device__ __forceinline__ T nestor_floordiv_float(T a, T b) {
+  T m = fmod(a, b);
+  T q = (a - m) / b;
+  if (m != 0 && ((b < 0) != (m < 0))) q -= 1;
+  if (q == 0) return copysign(T(0), a / b);
+  T f = floor(q);
+  return q - f > T(0.5) ? f + 1 : f;
+}""",
+    "nestor_floormod_float": """\
+template <typename T> __device__ __forceinline__ T nestor_floormod_float(T a, T b) {
+  T m = fmod(a, b);
+  if (m == 0) return copysign(T(0), b);
+  return ((b < 0) != (m < 0)) ? m + b : m;
+}""",
+    "nestor_max": """\
+template <typename T> __device__ __forceinline__ T nestor_max(T a, T b) {
+  return (a != a || b != b) ? a + b : (a >= b ? a : b);  // NaN wins, as in numpy
+}""",
+    "nestor_min": """\
+template <typename T> __device__ __forceinline__ T nestor_min(T a, T b) {
+  return (a != a || b != b) ? a + b : (a <= b ? a : b);  // NaN wins, as in numpy
+}""",
+    "nestor_sigmoid": """\
+__device__ __forceinline__ float nestor_sigmoid(float x) {
+  if (x >= 0.0f) return 1.0f / (1.0f + expf(-x));
+  float z = expf(x);
+  return z / (1.0f + z);
+}
+__device__ __forceinline__ double nestor_sigmoid(double x) {
+  if (x >= 0.0) return 1.0 / (1.0 + exp(-x));
+  double z = exp(x);
+  return z / (1.0 + z);
+}""",
+    "nestor_ipow": """\
+template <typename T> __device__ __forceinline__ T nestor_ipow(T a, T b) {
+  if (b < 0) return a == 1 ? 1 : (a == -1 ? (b % 2 ? -1 : 1) : 0);
+  T result = 1;
+  for (; b > 0; b >>= 1, a *= a) if (b & 1) result *= a;
+  return result;
+}""",
+}
+
+
+@dataclass(frozen=True)
+class Launch:
+    """How one kernel is launched: its grid and block sizes, static shared memory and arguments."""
+
+    kernel: str
+    grid: tuple[int, int, int]
+    block: tuple[int, int, int]
+    shared_bytes: int
+    args: tuple[str, ...]
+
+    @property
+    def threads(self) -> int:
+        return self.block[0] * self.block[1] * self.block[2]
+
+
+@dataclass(frozen=True)
+class CudaSource:
+    """The CUDA C of a function, its kernels in launch order and the temporaries to allocate."""
+
+    source: str
+    kernels: tuple[KernelNest, ...]
+    launches: tuple[Launch, ...]
+    temporaries: tuple
+
+
+class KernelPrinter(CPrinter):
+    """Prints one kernel."""
+
+    def __init__(self, kernel: KernelNest):
+        super().__init__()
+        self.kernel = kernel
+        # names declared in each open C scope, so a bound loop met twice in one scope gets braces
+        self.scopes: list[set[str]] = [set()]
+        #: buffers accessed as float4, which need 16-byte alignment
+        self.aligned: set = set()
+
+    def special_float(self, value: float, dtype: DType) -> str:
+        suffix = "_F" if dtype is DType.FLOAT32 else ""
+        if value != value:
+            return f"CUDART_NAN{suffix}"
+        return f"CUDART_INF{suffix}" if value > 0 else f"-CUDART_INF{suffix}"
+
+    def signature(self) -> str:
+        params = []
+        for buffer in self.kernel.params:
+            const = "" if buffer in self.kernel.written else "const "
+            params.append(f"{const}{C_TYPES[buffer.dtype]}* __restrict__ {self.name(buffer)}")
+        threads = self.kernel.block[0] * self.kernel.block[1] * self.kernel.block[2]
+        return (f'extern "C" __global__ void __launch_bounds__({threads}) '
+                f"{self.kernel.name}({', '.join(params)}) {{")
+
+    def source(self) -> str:
+        k = self.kernel
+        shared = f", {k.shared_bytes} bytes of shared memory" if k.shared else ""
+        self.emit(f"// {k.name}: grid {k.grid}, block {k.block}{shared}", 0)
+        self.emit(self.signature(), 0)
+        declarations = len(self.lines)
+        for buffer in k.root_locals:
+            self.emit(f"{C_TYPES[buffer.dtype]} {self.name(buffer)}[{max(buffer.size, 1)}];", 1)
+        self.stmt(k.body, 1)
+        self.emit("}", 0)
+        # shared arrays go first, 16-byte aligned where the body reads them as float4
+        self.lines[declarations:declarations] = [
+            f"{self.indent}__shared__ {'__align__(16) ' if b in self.aligned else ''}"
+            f"{C_TYPES[b.dtype]} {self.name(b)}[{max(b.size, 1)}];" for b in k.shared]
+        return "\n".join(self.lines)
+
+    def stmt(self, s: Stmt, depth: int) -> None:
+        match s:
+            case Evaluate(value=Call(func=Func.BARRIER)):
+                self.emit("__syncthreads();", depth)
+            case IfThenElse():
+                self.scopes.append(set())
+                super().stmt(s, depth)
+                self.scopes.pop()
+            case _:
+                super().stmt(s, depth)
+
+    def loop(self, s: For, depth: int) -> None:
+        if is_bound(s):
+            self.bound_loop(s, depth)
+        elif s.kind is ForKind.VECTORIZED and emit_float4(self, s, depth):
+            return
+        else:
+            if s.kind is ForKind.SERIAL and _indexes_registers(s):
+                self.emit("#pragma unroll", depth)
+            self.scopes.append(set())
+            super().loop(s, depth)
+            self.scopes.pop()
+
+    def bound_loop(self, s: For, depth: int) -> None:
+        """``var = threadIdx.x`` (or blockIdx), under a guard where the loop is shorter than the block."""
+        axis = AXES.index(s.thread_tag[-1])
+        size = (self.kernel.block if s.thread_tag.startswith("threadIdx") else self.kernel.grid)[axis]
+        var = self.name(s.var)
+        guarded = s.extent.value != size
+        opened = guarded or var in self.scopes[-1]
+        if opened:
+            self.emit(f"if ({s.thread_tag} < {s.extent.value}) {{" if guarded else "{", depth)
+            depth += 1
+            self.scopes.append(set())
+        start = "" if self.expr(s.min) == "0" else f" + {self.expr(s.min)}"
+        self.emit(f"const {C_TYPES[s.var.dtype]} {var} = {s.thread_tag}{start};", depth)
+        self.scopes[-1].add(var)
+        self.ranges[s.var] = self.loop_range(s)
+        self.stmt(s.body, depth)
+        if opened:
+            self.scopes.pop()
+            self.emit("}", depth - 1)
+
+    def allocate(self, s: Allocate, depth: int) -> None:
+        if s.buffer.scope is Scope.SHARED:
+            self.stmt(s.body, depth)  # declared at kernel scope
+        else:
+            super().allocate(s, depth)
+
+
+def _indexes_registers(loop: For) -> bool:
+    """Whether ``loop`` is short and indexes a local array with its variable: unrolled, the array
+    can live in registers (indexed by a runtime value, it would go to local memory)."""
+    if not isinstance(loop.extent, Const) or loop.extent.value > _REGISTER_UNROLL_LIMIT:
+        return False
+    for node in walk(loop.body):
+        if isinstance(node, (BufferLoad, Store)) and node.buffer.scope is Scope.LOCAL \
+                and any(v is loop.var for index in node.indices for v in walk(index)):
+            return True
+    return False
+
+
+def _preamble(helpers: set[str]) -> str:
+    parts = ["// Generated by Nestor.", "#include <math_constants.h>"]
+    for name, text in _HELPERS.items():
+        if name in helpers:
+            guard = name.upper()
+            parts.append(f"\n#ifndef {guard}\n#define {guard}\n{text}\n#endif")
+    return "\n".join(parts)
+
+
+def generate(func: PrimFunc, limits: Limits | None = None) -> CudaSource:
+    """The CUDA C of ``func``: checks its kernels (raising CodegenError) and prints them.
+
+    Parameters
+    ----------
+    func
+        A lowered function whose loops are bound to GPU indices.
+    limits
+        Launch limits to check against (threads, grid, shared memory); default :class:`Limits`.
+
+    Returns
+    -------
+    CudaSource
+        The source, the kernels in launch order with their launch shapes, and the global
+        temporaries that the module allocates on the device.
+    """
+    kernels, temporaries = split_kernels(func, limits or Limits())
+    texts, helpers = [], set()
+    for kernel in kernels:
+        printer = KernelPrinter(kernel)
+        texts.append(printer.source())
+        helpers |= printer.helpers
+    launches = tuple(
+        Launch(k.name, k.grid, k.block, k.shared_bytes, tuple(b.name for b in k.params))
+        for k in kernels)
+    source = _preamble(helpers) + "\n\n" + "\n\n".join(texts) + "\n"
+    return CudaSource(source, tuple(kernels), launches, tuple(temporaries))

@@ -1,0 +1,144 @@
+"""CudaModule: the CUDA C of a lowered function, compiled with nvcc and launched through pycuda
+when first called. Building needs neither a GPU nor pycuda; calling does."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tensorir.buffer import Buffer
+from tensorir.errors import ArgumentError, CodegenError
+from tensorir.stmt import PrimFunc, Store
+from tensorir.visitor import walk
+
+from ..args import check_arrays
+from .codegen import CudaSource, generate
+from .kernels import Limits
+from .nvcc import compile_cuda
+from .runtime import DeviceArray, device_arch, driver, load_kernels
+
+
+class CudaModule:
+    """Call with numpy arrays (copied to the GPU and back) or device arrays (no copies), inputs
+    then outputs; outputs are written in place.
+
+    Attributes
+    ----------
+    source : str
+        The CUDA C source.
+    launches : tuple of Launch
+        Grid and block sizes, shared memory and arguments of each kernel, in launch order.
+    kernels : tuple of KernelNest
+        The kernels' loop nests and parameter buffers, in launch order.
+    temporaries : tuple of Buffer
+        Global buffers between kernels, allocated on the device by the module.
+    """
+
+    target = "cuda"
+
+    def __init__(self, func: PrimFunc, generated: CudaSource):
+        self.func = func
+        self.source = generated.source
+        self.launches = generated.launches
+        self.kernels = generated.kernels
+        self.temporaries = generated.temporaries
+        self._written = {n.buffer for n in walk(func.body) if isinstance(n, Store)}
+        self._functions: list | None = None
+        self._temporaries: dict[Buffer, DeviceArray] = {}
+
+    def _load(self) -> list:
+        if self._functions is None:
+            driver()
+            cubin = compile_cuda(self.source, device_arch(), "cubin")
+            functions = load_kernels(cubin, [launch.kernel for launch in self.launches])
+            for function, kernel in zip(functions, self.kernels):
+                function.prepare("P" * len(kernel.params))
+            self._temporaries = {b: DeviceArray(b.shape, b.dtype.numpy) for b in self.temporaries}
+            self._functions = functions
+        return self._functions
+
+    def _check(self, arrays) -> None:
+        name, params = self.func.name, self.func.params
+        if not any(isinstance(a, DeviceArray) for a in arrays):
+            check_arrays(name, params, arrays, self._written)
+            return
+        if len(arrays) != len(params):
+            check_arrays(name, params, arrays, self._written)  # raises the count message
+        for position, (param, array) in enumerate(zip(params, arrays)):
+            if not isinstance(array, DeviceArray):
+                try:
+                    check_arrays(name, [param], [array], self._written)
+                except ArgumentError as error:
+                    raise ArgumentError(str(error).replace(": argument 0 (", f": argument {position} (", 1)) \
+                        from None
+            elif array.dtype != param.dtype.numpy or array.shape != tuple(param.shape):
+                raise ArgumentError(
+                    f"{name}: argument {position} ({param.name}) must be a device array "
+                    f"{param.dtype.value}{list(param.shape)}, got {array.dtype}{list(array.shape)}")
+
+    def launch(self, arrays: list[DeviceArray]) -> None:
+        """Launch every kernel, in order, on device arrays (asynchronously, on the default stream)."""
+        functions = self._load()
+        memory = dict(zip(self.func.params, arrays)) | self._temporaries
+        for function, kernel in zip(functions, self.kernels):
+            function.prepared_call(kernel.grid, kernel.block, *(memory[b].ptr for b in kernel.params))
+
+    def _to_device(self, arrays) -> list[DeviceArray]:
+        return [a if isinstance(a, DeviceArray) else DeviceArray(a.shape, a.dtype).copy_from(a)
+                for a in arrays]
+
+    def _copy_back(self, arrays, device: list[DeviceArray]) -> None:
+        for param, array, on_device in zip(self.func.params, arrays, device):
+            if param in self._written and not isinstance(array, DeviceArray):
+                array[...] = on_device.numpy()
+
+    def __call__(self, *arrays) -> None:
+        self._check(arrays)
+        self._load()
+        device = self._to_device(arrays)
+        self.launch(device)
+        self._copy_back(arrays, device)
+
+    def time(self, *arrays, number: int = 1, repeat: int = 3) -> float:
+        """Median seconds per call over ``repeat`` rounds of ``number`` calls, timed with CUDA
+        events on device arrays (numpy arguments are copied to the GPU once, outside the timing)."""
+        self._check(arrays)
+        drv = driver()
+        self._load()
+        device = self._to_device(arrays)
+        self.launch(device)  # warm-up
+        rounds = []
+        for _ in range(repeat):
+            start, end = drv.Event(), drv.Event()
+            start.record()
+            for _ in range(number):
+                self.launch(device)
+            end.record()
+            end.synchronize()
+            rounds.append(start.time_till(end) / 1e3 / number)
+        self._copy_back(arrays, device)
+        return float(np.median(rounds))
+
+    def __repr__(self) -> str:
+        return f"CudaModule({self.func.name}, {len(self.launches)} kernels)"
+
+
+def build(func: PrimFunc, *, shared_memory_bytes: int = 48 * 1024, max_threads: int = 1024) -> CudaModule:
+    """A CUDA module of the lowered function ``func``.
+
+    The source is generated and checked here (launch limits raise CodegenError); nvcc and pycuda
+    are needed only when the module is first called (BackendUnavailable otherwise).
+
+    Parameters
+    ----------
+    func
+        A lowered function whose loops are bound to GPU indices.
+    shared_memory_bytes
+        Static shared memory allowed per block (48 KiB on every CUDA GPU without opt-in).
+    max_threads
+        Threads allowed per block.
+    """
+    if not isinstance(func, PrimFunc):
+        raise CodegenError(f"cuda build: expected a lowered function (a PrimFunc from ns.lower), got "
+                           f"{type(func).__name__}; use ns.build(schedule, args, target='cuda')")
+    limits = Limits(max_threads=max_threads, shared_memory_bytes=shared_memory_bytes)
+    return CudaModule(func, generate(func, limits))

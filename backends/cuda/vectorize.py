@@ -1,0 +1,136 @@
+"""Vectorized loops as ``float4`` accesses: a loop of ``4 * n`` lanes whose body stores one
+float32 element per lane, contiguous in the loop variable and aligned to 16 bytes (provably,
+from the affine form of the flat offset), becomes ``n`` groups of one 128-bit store, 128-bit
+loads where a load is contiguous and aligned too, and four scalar lane computations. Loads under
+a condition (``if_then_else``) stay scalar, so that no element outside the chosen branch is
+read. Anything else is left to the caller (an unrolled scalar loop)."""
+
+from __future__ import annotations
+
+from tensorir.buffer import Scope
+from tensorir.dtypes import DType
+from tensorir.expr import (
+    Binary,
+    BinaryOp,
+    BufferLoad,
+    Call,
+    Cast,
+    Const,
+    Expr,
+    Select,
+    Unary,
+    Var,
+    binary,
+    const,
+)
+from tensorir.passes.simplify import simplify_expr
+from tensorir.stmt import For, Store
+from tensorir.visitor import substitute, walk
+
+from .arith import flat_affine
+
+LANES = ("x", "y", "z", "w")
+
+
+def _loads_outside_selects(e: Expr, out: list[BufferLoad]) -> None:
+    """The loads of ``e`` that are evaluated whatever the conditions of its selects."""
+    match e:
+        case Select(cond=cond):
+            children: tuple[Expr, ...] = (cond,)
+        case BufferLoad(indices=indices):
+            out.append(e)
+            children = indices
+        case Binary(a=a, b=b):
+            children = (a, b)
+        case Unary(a=a):
+            children = (a,)
+        case Cast(value=value):
+            children = (value,)
+        case Call(args=args):
+            children = args
+        case _:
+            children = ()
+    for child in children:
+        _loads_outside_selects(child, out)
+
+
+def _contiguous_aligned(access: BufferLoad | Store, loop: For) -> bool:
+    buffer = access.buffer
+    if buffer.dtype is not DType.FLOAT32 or buffer.scope is Scope.LOCAL:
+        return False
+    form = flat_affine(access.indices, buffer.strides)
+    return form.coefficient(loop.var) == 1 and form.rest_divisible(loop.var, 4, loop.min.value)
+
+
+def _plan(loop: For, printer) -> list[BufferLoad] | None:
+    """The loads to read as float4, or None where the loop cannot use float4 accesses."""
+    store = loop.body
+    if not (isinstance(store, Store) and isinstance(loop.min, Const) and isinstance(loop.extent, Const)
+            and loop.extent.value % 4 == 0 and loop.extent.value > 0):
+        return None
+    if not _contiguous_aligned(store, loop):
+        return None
+    target = printer.offset(store.buffer, store.indices)
+    candidates: list[BufferLoad] = []
+    _loads_outside_selects(store.value, candidates)
+    for node in walk(store.value):
+        # a load of the stored buffer elsewhere than the stored element could see another lane's store
+        if isinstance(node, BufferLoad) and node.buffer is store.buffer \
+                and printer.offset(node.buffer, node.indices) != target:
+            return None
+    return [load for load in candidates if _contiguous_aligned(load, loop)]
+
+
+def emit_float4(printer, loop: For, depth: int) -> bool:
+    """Print ``loop`` with float4 accesses; False (nothing printed) where that is not provably safe."""
+    vector_loads = _plan(loop, printer)
+    if vector_loads is None:
+        return False
+    groups, lo = loop.extent.value // 4, loop.min.value
+    printer.ranges[loop.var] = (lo, lo + loop.extent.value - 1)
+    printer.emit(f"{{  // {loop.var.name}: {loop.extent.value} lanes as float4", depth)
+    if groups == 1:
+        _emit_group(printer, loop, vector_loads, const(lo, loop.var.dtype), depth + 1)
+    else:
+        group = Var(f"{loop.var.name}.group", loop.var.dtype)
+        name = printer.name(group)
+        printer.ranges[group] = (0, groups - 1)
+        printer.emit("#pragma unroll", depth + 1)
+        printer.emit(f"for (int {name} = 0; {name} < {groups}; ++{name}) {{", depth + 1)
+        base = simplify_expr(binary(BinaryOp.ADD, binary(BinaryOp.MUL, group, 4), lo))
+        _emit_group(printer, loop, vector_loads, base, depth + 2)
+        printer.emit("}", depth + 1)
+    printer.emit("}", depth)
+    return True
+
+
+def _address(printer, access, var: Var, base: Expr) -> str:
+    indices = tuple(simplify_expr(substitute(i, {var: base})) for i in access.indices)
+    return f"&{printer.name(access.buffer)}[{printer.offset(access.buffer, indices)}]"
+
+
+def _emit_group(printer, loop: For, vector_loads, base: Expr, depth: int) -> None:
+    """One group of four lanes starting at lane ``base``: vector loads, lanes, one vector store."""
+    store: Store = loop.body  # type: ignore[assignment]
+    registers: dict[str, str] = {}
+    lanes_of: dict[BufferLoad, str] = {}
+    for load in vector_loads:
+        address = _address(printer, load, loop.var, base)
+        if address not in registers:
+            registers[address] = printer.fresh(f"{load.buffer.name}.v")
+            printer.emit(f"const float4 {registers[address]} = "
+                         f"*reinterpret_cast<const float4*>({address});", depth)
+        lanes_of[load] = registers[address]
+        printer.aligned.add(load.buffer)
+    printer.aligned.add(store.buffer)
+    result = printer.fresh(f"{store.buffer.name}.v")
+    printer.emit(f"float4 {result};", depth)
+    for lane, component in enumerate(LANES):
+        mapping: dict = {loop.var: simplify_expr(binary(BinaryOp.ADD, base, lane))}
+        for load, register in lanes_of.items():
+            mapping[load] = Var(f"{register}.{component}", load.dtype)
+            printer.overrides[mapping[load]] = f"{register}.{component}"
+        value = simplify_expr(substitute(store.value, mapping))
+        printer.emit(f"{result}.{component} = {printer.expr(value)};", depth)
+    printer.emit(f"*reinterpret_cast<float4*>({_address(printer, store, loop.var, base)}) = {result};",
+                 depth)

@@ -1,0 +1,141 @@
+"""Runs generated CUDA C on the host CPU, so that tests check what the source computes where no
+GPU is present. The kernels compile as C++ with a small prelude: ``threadIdx``/``blockIdx`` are
+thread-local, ``__shared__`` arrays are static (one block runs at a time), and the threads of a
+block whose kernel meets barriers run as OS threads waiting at a pthread barrier."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import shutil
+import subprocess
+import tempfile
+
+import numpy as np
+
+from backends.cuda import CudaModule
+from backends.cuda.cstyle import C_TYPES
+from tensorir.expr import Call, Func
+from tensorir.stmt import Evaluate
+from tensorir.visitor import walk
+
+PRELUDE = r"""
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+template <typename T> static inline T max(T a, T b) { return a >= b ? a : b; }
+template <typename T> static inline T min(T a, T b) { return a <= b ? a : b; }
+struct nestor_dim { unsigned x, y, z; };
+static thread_local nestor_dim threadIdx, blockIdx;
+static pthread_barrier_t nestor_block_barrier;
+#define __global__
+#define __device__
+#define __forceinline__ inline
+#define __shared__ static
+#define __restrict__ __restrict
+#define __launch_bounds__(n)
+#define __align__(n) __attribute__((aligned(n)))
+static inline void __syncthreads() { pthread_barrier_wait(&nestor_block_barrier); }
+struct __attribute__((aligned(16))) float4 { float x, y, z, w; };
+
+typedef void (*nestor_body)(void**);
+struct nestor_thread { nestor_dim thread, block; nestor_body body; void** args; };
+
+static void* nestor_run_thread(void* data) {
+  nestor_thread* t = (nestor_thread*)data;
+  threadIdx = t->thread;
+  blockIdx = t->block;
+  t->body(t->args);
+  return 0;
+}
+
+// Runs every block in turn; a block's threads run one after another, or (where the kernel meets
+// barriers) as concurrent OS threads.
+static void nestor_grid(nestor_dim grid, nestor_dim block, int concurrent, nestor_body body, void** args) {
+  unsigned n = block.x * block.y * block.z;
+  nestor_thread* threads = (nestor_thread*)malloc(n * sizeof(nestor_thread));
+  pthread_t* handles = (pthread_t*)malloc(n * sizeof(pthread_t));
+  for (unsigned b = 0; b < grid.x * grid.y * grid.z; ++b) {
+    nestor_dim where = {b % grid.x, b / grid.x % grid.y, b / (grid.x * grid.y)};
+    pthread_barrier_init(&nestor_block_barrier, 0, n);
+    for (unsigned t = 0; t < n; ++t) {
+      threads[t] = {{t % block.x, t / block.x % block.y, t / (block.x * block.y)}, where, body, args};
+      if (concurrent) pthread_create(&handles[t], 0, nestor_run_thread, &threads[t]);
+      else nestor_run_thread(&threads[t]);
+    }
+    for (unsigned t = 0; concurrent && t < n; ++t) pthread_join(handles[t], 0);
+    pthread_barrier_destroy(&nestor_block_barrier);
+  }
+  free(threads);
+  free(handles);
+}
+"""
+
+MATH_CONSTANTS = """#pragma once
+#define CUDART_INF_F INFINITY
+#define CUDART_NAN_F NAN
+#define CUDART_INF ((double)INFINITY)
+#define CUDART_NAN ((double)NAN)
+"""
+
+
+def available() -> bool:
+    return shutil.which("g++") is not None
+
+
+def _launcher(module: CudaModule) -> str:
+    lines = []
+    for kernel in module.kernels:
+        casts = ", ".join(f"({_ctype(b)}*)args[{n}]" for n, b in enumerate(kernel.params))
+        concurrent = int(_has_barrier(kernel.body))
+        grid, block = ", ".join(map(str, kernel.grid)), ", ".join(map(str, kernel.block))
+        lines.append(
+            f"static void nestor_body_{kernel.name}(void** args) {{ {kernel.name}({casts}); }}\n"
+            f'extern "C" void nestor_launch_{kernel.name}(void** args) {{\n'
+            f"  nestor_grid({{{grid}}}, {{{block}}}, {concurrent}, nestor_body_{kernel.name}, args);\n}}")
+    return "\n".join(lines)
+
+
+def _ctype(buffer) -> str:
+    return C_TYPES[buffer.dtype]
+
+
+def _has_barrier(body) -> bool:
+    return any(isinstance(n, Evaluate) and isinstance(n.value, Call) and n.value.func is Func.BARRIER
+               for n in walk(body))
+
+
+class HostModule:
+    """A CudaModule's kernels run on the CPU; called like the module, on numpy arrays."""
+
+    def __init__(self, module: CudaModule, library: ctypes.CDLL):
+        self.module, self.library = module, library
+
+    def __call__(self, *arrays: np.ndarray) -> None:
+        memory = dict(zip(self.module.func.params, arrays))
+        for buffer in self.module.temporaries:
+            memory[buffer] = np.full(buffer.shape, np.nan if buffer.dtype.is_float else -7,
+                                     buffer.dtype.numpy)
+        for kernel in self.module.kernels:
+            pointers = (ctypes.c_void_p * len(kernel.params))(
+                *(memory[b].ctypes.data for b in kernel.params))
+            getattr(self.library, f"nestor_launch_{kernel.name}")(pointers)
+
+
+def compile_host(modules: list[CudaModule], folder: str | None = None) -> list[HostModule]:
+    """The modules' kernels compiled for the CPU in one g++ call (kernel names must differ)."""
+    folder = folder or tempfile.mkdtemp(prefix="nestor_host_cuda_")
+    with open(os.path.join(folder, "math_constants.h"), "w") as handle:
+        handle.write(MATH_CONSTANTS)
+    source = PRELUDE + "\n".join(m.source + "\n" + _launcher(m) for m in modules)
+    path = os.path.join(folder, "kernels.cpp")
+    with open(path, "w") as handle:
+        handle.write(source)
+    library = os.path.join(folder, "kernels.so")
+    command = ["g++", "-std=c++17", "-O0", "-fno-strict-aliasing", "-shared", "-fPIC", "-pthread",
+               "-Wno-unknown-pragmas", "-I", folder, "-o", library, path]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise AssertionError(f"g++ rejected the generated kernels:\n{done.stderr[-6000:]}")
+    loaded = ctypes.CDLL(library)
+    return [HostModule(m, loaded) for m in modules]
