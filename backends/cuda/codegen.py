@@ -5,7 +5,8 @@ loop shorter than the block runs under a guard; nested loops bound to the same i
 as in the reference interpreter); other loops become ``for`` loops (``#pragma unroll`` for
 unrolled ones; vectorized ones as ``float4`` accesses where provably contiguous and aligned,
 see :mod:`.vectorize`, else unrolled). Buffers of scope shared become ``__shared__`` arrays at
-kernel scope, buffers of scope local per-thread arrays (short serial loops that index them get
+kernel scope (carved out of dynamic shared memory where they exceed the 48 KiB that static
+arrays may take), buffers of scope local per-thread arrays (short serial loops that index them get
 ``#pragma unroll`` too, so that they can stay in registers), barriers ``__syncthreads()``. Integer
 ``//`` and ``%`` print as C's ``/`` and ``%`` where the operands are provably non-negative, else
 as helpers with floor semantics. The checks of :mod:`.kernels` run first.
@@ -25,6 +26,8 @@ from .cstyle import C_TYPES, CPrinter
 from .kernels import AXES, KernelNest, Limits, is_bound, split_kernels
 from .vectorize import emit_float4
 
+#: the most static ``__shared__`` memory a kernel may declare; more goes through dynamic shared memory
+STATIC_SHARED_LIMIT = 48 * 1024
 #: serial loops up to this extent that index a local array are unrolled (see _indexes_registers)
 _REGISTER_UNROLL_LIMIT = 32
 
@@ -85,13 +88,18 @@ template <typename T> __device__ __forceinline__ T nestor_ipow(T a, T b) {
 
 @dataclass(frozen=True)
 class Launch:
-    """How one kernel is launched: its grid and block sizes, static shared memory and arguments."""
+    """How one kernel is launched: its grid and block sizes, shared memory and arguments.
+
+    ``dynamic_shared_bytes`` is the shared memory requested at launch: zero where the kernel's
+    ``__shared__`` arrays are static (up to 48 KiB), else all of ``shared_bytes``.
+    """
 
     kernel: str
     grid: tuple[int, int, int]
     block: tuple[int, int, int]
     shared_bytes: int
     args: tuple[str, ...]
+    dynamic_shared_bytes: int = 0
 
     @property
     def threads(self) -> int:
@@ -136,7 +144,8 @@ class KernelPrinter(CPrinter):
 
     def source(self) -> str:
         k = self.kernel
-        shared = f", {k.shared_bytes} bytes of shared memory" if k.shared else ""
+        dynamic = " (dynamic)" if dynamic_shared_bytes(k) else ""
+        shared = f", {k.shared_bytes} bytes of shared memory{dynamic}" if k.shared else ""
         self.emit(f"// {k.name}: grid {k.grid}, block {k.block}{shared}", 0)
         self.emit(self.signature(), 0)
         declarations = len(self.lines)
@@ -144,11 +153,22 @@ class KernelPrinter(CPrinter):
             self.emit(f"{C_TYPES[buffer.dtype]} {self.name(buffer)}[{max(buffer.size, 1)}];", 1)
         self.stmt(k.body, 1)
         self.emit("}", 0)
-        # shared arrays go first, 16-byte aligned where the body reads them as float4
-        self.lines[declarations:declarations] = [
-            f"{self.indent}__shared__ {'__align__(16) ' if b in self.aligned else ''}"
-            f"{C_TYPES[b.dtype]} {self.name(b)}[{max(b.size, 1)}];" for b in k.shared]
+        self.lines[declarations:declarations] = self.shared_declarations()
         return "\n".join(self.lines)
+
+    def shared_declarations(self) -> list[str]:
+        """Static ``__shared__`` arrays (16-byte aligned where read as float4), or, over the static
+        limit, pointers into the dynamic shared memory of the launch (16-byte aligned slices)."""
+        k, pad = self.kernel, self.indent
+        if not dynamic_shared_bytes(k):
+            return [f"{pad}__shared__ {'__align__(16) ' if b in self.aligned else ''}"
+                    f"{C_TYPES[b.dtype]} {self.name(b)}[{max(b.size, 1)}];" for b in k.shared]
+        lines = [f"{pad}extern __shared__ __align__(16) unsigned char nestor_dynamic_shared[];"]
+        for buffer, offset in dynamic_shared_offsets(k):
+            ctype = C_TYPES[buffer.dtype]
+            lines.append(f"{pad}{ctype}* __restrict__ {self.name(buffer)} = "
+                         f"reinterpret_cast<{ctype}*>(nestor_dynamic_shared + {offset});")
+        return lines
 
     def stmt(self, s: Stmt, depth: int) -> None:
         match s:
@@ -200,6 +220,23 @@ class KernelPrinter(CPrinter):
             super().allocate(s, depth)
 
 
+def dynamic_shared_bytes(kernel: KernelNest) -> int:
+    """The dynamic shared memory ``kernel`` needs at launch: 0 where its arrays are static."""
+    if kernel.shared_bytes <= STATIC_SHARED_LIMIT:
+        return 0
+    buffer, offset = dynamic_shared_offsets(kernel)[-1]
+    return offset + buffer.size * buffer.dtype.numpy.itemsize
+
+
+def dynamic_shared_offsets(kernel: KernelNest) -> list[tuple[object, int]]:
+    """Each shared buffer's byte offset in the dynamic shared memory (16-byte aligned)."""
+    offsets, at = [], 0
+    for buffer in kernel.shared:
+        offsets.append((buffer, at))
+        at += -(-buffer.size * buffer.dtype.numpy.itemsize // 16) * 16
+    return offsets
+
+
 def _indexes_registers(loop: For) -> bool:
     """Whether ``loop`` is short and indexes a local array with its variable: unrolled, the array
     can live in registers (indexed by a runtime value, it would go to local memory)."""
@@ -244,7 +281,8 @@ def generate(func: PrimFunc, limits: Limits | None = None) -> CudaSource:
         texts.append(printer.source())
         helpers |= printer.helpers
     launches = tuple(
-        Launch(k.name, k.grid, k.block, k.shared_bytes, tuple(b.name for b in k.params))
+        Launch(k.name, k.grid, k.block, k.shared_bytes, tuple(b.name for b in k.params),
+               dynamic_shared_bytes(k))
         for k in kernels)
     source = _preamble(helpers) + "\n\n" + "\n\n".join(texts) + "\n"
     return CudaSource(source, tuple(kernels), launches, tuple(temporaries))

@@ -35,12 +35,14 @@ from .arith import Bounds, bounds, nonnegative, positive
 C_TYPES = {DType.BOOL: "bool", DType.INT32: "int", DType.INT64: "long long",
            DType.FLOAT32: "float", DType.FLOAT64: "double"}
 
-_KEYWORDS = frozenset("""
+#: names the generated code must not declare: C++ keywords, CUDA built-ins, math functions
+RESERVED = frozenset("""
     auto bool break case char const continue default do double else enum extern float for goto if
     inline int long register restrict return short signed sizeof static struct switch typedef union
     unsigned void volatile while class delete new namespace operator private public protected
     template this throw try catch typename virtual true false nullptr friend using asm
-    threadIdx blockIdx blockDim gridDim warpSize main max min abs exp log sqrt tanh pow
+    threadIdx blockIdx blockDim gridDim warpSize main max min abs llabs exp expf log logf sqrt sqrtf
+    tanh tanhf pow powf fabs fabsf fmod floor copysign float4 dim3 size_t
 """.split())
 
 _ATOM, _UNARY, _MUL, _ADD, _REL, _EQ, _AND, _OR, _COND = 16, 14, 13, 12, 10, 9, 5, 4, 3
@@ -75,7 +77,7 @@ class CPrinter:
         if base[0].isdigit() or base.startswith("_") or base.startswith("nestor_"):
             base = f"v_{base}"
         name, n = base, 1
-        while name in self.taken or name in _KEYWORDS:
+        while name in self.taken or name in RESERVED:
             name = f"{base}_{n}"
             n += 1
         self.taken.add(name)

@@ -39,6 +39,8 @@ from tensorir.expr import BufferLoad, Call, Const, Func, Var
 from tensorir.stmt import Allocate, Evaluate, For, ForKind, IfThenElse, PrimFunc, Seq, Stmt, Store
 from tensorir.visitor import walk
 
+from .cstyle import RESERVED
+
 AXES = ("x", "y", "z")
 
 
@@ -107,7 +109,9 @@ def _root_items(s: Stmt, allocations: list[Buffer], items: list[Stmt]) -> None:
 
 def _sanitize(name: str) -> str:
     text = re.sub(r"\W", "_", name)
-    return text if text and not text[0].isdigit() else f"k_{text}"
+    if not text or text[0].isdigit() or text in RESERVED or text.startswith(("_", "nestor_")):
+        return f"k_{text}"
+    return text
 
 
 def _kernel_names(func: PrimFunc, items: list[Stmt]) -> list[str]:

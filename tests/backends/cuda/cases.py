@@ -19,6 +19,7 @@ class Case(NamedTuple):
     make: Callable[[], tuple[object, list, Operator | None]]  # schedule, args, operator
     reference: Callable[[list[np.ndarray]], list[np.ndarray]]
     rtol: float = 1e-5
+    options: dict | None = None  # build options
 
 
 def _catalogue_case(builder) -> Case:
@@ -29,12 +30,12 @@ def _catalogue_case(builder) -> Case:
     return Case(f"generic_{builder.__name__}", make, lambda inputs: [])
 
 
-def _template_case(name: str, template, sizes: tuple, reference, **params) -> Case:
+def _template_case(name: str, template, sizes: tuple, reference, options=None, **params) -> Case:
     def make():
         schedule, args = template(*sizes, **params)
         return schedule, args, None
 
-    return Case(name, make, reference, rtol=1e-4)
+    return Case(name, make, reference, rtol=1e-4, options=options)
 
 
 def _window(radius: int):
@@ -139,6 +140,8 @@ def math_mix() -> Operator:
 TEMPLATE_CASES = [
     _template_case("matmul_gpu_default", matmul_gpu, (100, 70, 30), _matmul),
     _template_case("matmul_gpu_small_tiles", matmul_gpu, (45, 37, 19), _matmul, L=16, S=4, V=2),
+    _template_case("matmul_gpu_dynamic_shared", matmul_gpu, (200, 136, 150), _matmul,
+                   {"shared_memory_bytes": 96 * 1024}, L=128, S=64, V=8),
     _template_case("window_sum_gpu", window_sum_gpu, (70,), _window(2)),
     _template_case("window_sum_gpu_r3", window_sum_gpu, (100,), _window(3), radius=3, threads=64),
     _template_case("window_sum_guarded", window_sum_guarded, (70,), _window(2)),
@@ -182,5 +185,5 @@ def build_case(case: Case) -> Built:
     """The case's CUDA module; its kernels are named after the case, so that sources can share
     one translation unit."""
     schedule, args, operator = case.make()
-    module = ns.build(schedule, args, target="cuda", name=case.name)
+    module = ns.build(schedule, args, target="cuda", name=case.name, **(case.options or {}))
     return Built(case, module, args, operator)

@@ -128,6 +128,9 @@ def compile_host(modules: list[CudaModule], folder: str | None = None) -> list[H
     with open(os.path.join(folder, "math_constants.h"), "w") as handle:
         handle.write(MATH_CONSTANTS)
     source = PRELUDE + "\n".join(m.source + "\n" + _launcher(m) for m in modules)
+    # dynamic shared memory: one static array serves every block (blocks run one at a time)
+    source = source.replace("extern __shared__ __align__(16) unsigned char nestor_dynamic_shared[];",
+                            "static __attribute__((aligned(16))) unsigned char nestor_dynamic_shared[1 << 18];")
     path = os.path.join(folder, "kernels.cpp")
     with open(path, "w") as handle:
         handle.write(source)

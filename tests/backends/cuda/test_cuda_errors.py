@@ -82,7 +82,8 @@ def test_shared_memory_over_the_default_limit():
 def test_shared_memory_limit_is_a_parameter():
     s, args = matmul_gpu(256, 256, 256, L=128, S=64, V=8)
     module = ns.build(s, args, target="cuda", shared_memory_bytes=96 * 1024)
-    assert module.launches[0].shared_bytes == 65536
+    assert module.launches[0].shared_bytes == module.launches[0].dynamic_shared_bytes == 65536
+    assert "extern __shared__ __align__(16) unsigned char nestor_dynamic_shared[];" in module.source
 
 
 def test_nested_thread_loop_wider_than_its_enclosing_loop():
