@@ -1,1 +1,41 @@
-"""Autograd Tensor, ops, nn, optim and data on Nestor-compiled kernels."""
+"""The frontend: an autograd Tensor whose every operation runs a kernel that Nestor compiled,
+with nn modules, optimizers, initialisers and data loading on top.
+
+>>> import frontend as nf
+>>> x = nf.Tensor([[1.0, 2.0]], requires_grad=True)
+>>> y = (x * x).sum()
+>>> y.backward()
+>>> x.grad.numpy()
+array([[2., 4.]], dtype=float32)
+"""
+
+from . import data, init, nn, ops, optim
+from .ops import (
+    avg_pool2d,
+    broadcast_to,
+    conv2d,
+    dropout,
+    exp,
+    log,
+    logsumexp,
+    matmul,
+    max_pool2d,
+    mean,
+    one_hot,
+    ones,
+    relu,
+    reshape,
+    sigmoid,
+    split,
+    stack,
+    tanh,
+    transpose,
+    zeros,
+)
+from .tensor import Tensor, enable_grad, is_grad_enabled, no_grad
+
+__all__ = [
+    "Tensor", "avg_pool2d", "broadcast_to", "conv2d", "data", "dropout", "enable_grad", "exp", "init",
+    "is_grad_enabled", "log", "logsumexp", "matmul", "max_pool2d", "mean", "nn", "no_grad", "one_hot", "ones",
+    "ops", "optim", "relu", "reshape", "sigmoid", "split", "stack", "tanh", "transpose", "zeros",
+]

@@ -7,7 +7,7 @@ import importlib
 import sys
 
 #: subcommand modules under nestor.commands, each with register(subparsers)
-COMMANDS = ["demo"]
+COMMANDS = ["demo", "train"]
 
 
 def build_parser() -> argparse.ArgumentParser:

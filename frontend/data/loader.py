@@ -1,0 +1,121 @@
+"""Datasets and the DataLoader (seed Lec7): batching, shuffling and per-sample transforms.
+
+Everything here moves and selects host data (indexing, stacking, shuffling); the model's
+arithmetic happens in compiled kernels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+
+import numpy as np
+
+from ..tensor import Tensor
+
+
+class Dataset:
+    """A sized collection of samples; ``dataset[i]`` is a tuple of numpy arrays."""
+
+    transforms: Sequence[Callable] = ()
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+    def __getitem__(self, index: int) -> tuple:
+        raise NotImplementedError
+
+    def apply_transforms(self, x: np.ndarray) -> np.ndarray:
+        for transform in self.transforms:
+            x = transform(x)
+        return x
+
+
+class ArrayDataset(Dataset):
+    """Samples ``(inputs[i], labels[i])`` from arrays, the transforms applied to the inputs."""
+
+    def __init__(self, inputs: np.ndarray, labels: np.ndarray, transforms: Sequence[Callable] = ()):
+        if len(inputs) != len(labels):
+            raise ValueError(f"ArrayDataset: {len(inputs)} inputs but {len(labels)} labels")
+        self.inputs, self.labels, self.transforms = inputs, labels, list(transforms)
+
+    def __len__(self) -> int:
+        return len(self.inputs)
+
+    def __getitem__(self, index):
+        return self.apply_transforms(self.inputs[index]), self.labels[index]
+
+    def batch(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The samples at ``indices`` stacked (one gather when there are no transforms)."""
+        if not self.transforms:
+            return self.inputs[indices], self.labels[indices]
+        return np.stack([self.apply_transforms(self.inputs[i]) for i in indices]), self.labels[indices]
+
+    def subset(self, indices) -> ArrayDataset:
+        return ArrayDataset(self.inputs[indices], self.labels[indices], self.transforms)
+
+
+class DataLoader:
+    """Batches of a dataset as Tensors, reshuffled every epoch when ``shuffle``.
+
+    Parameters
+    ----------
+    dataset
+        An :class:`ArrayDataset` (batched by gathering) or any :class:`Dataset`.
+    batch_size
+        Samples per batch; the last batch is smaller unless ``drop_last``.
+    shuffle
+        Visit the samples in a new random order each epoch.
+    seed
+        Seed of the shuffling generator, for reproducible epochs.
+    """
+
+    def __init__(self, dataset: Dataset, batch_size: int = 1, shuffle: bool = False, drop_last: bool = False,
+                 seed: int | None = None, device: str = "cpu"):
+        if batch_size < 1:
+            raise ValueError(f"DataLoader: batch_size must be positive, got {batch_size}")
+        self.dataset, self.batch_size, self.shuffle, self.drop_last = dataset, batch_size, shuffle, drop_last
+        self.rng = np.random.default_rng(seed)
+        self.device = device
+
+    def __len__(self) -> int:
+        n = len(self.dataset)
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    def __iter__(self) -> Iterator[tuple[Tensor, ...]]:
+        n = len(self.dataset)
+        order = self.rng.permutation(n) if self.shuffle else np.arange(n)
+        for start in range(0, n, self.batch_size):
+            indices = order[start:start + self.batch_size]
+            if self.drop_last and len(indices) < self.batch_size:
+                return
+            if isinstance(self.dataset, ArrayDataset):
+                columns = self.dataset.batch(indices)
+            else:
+                samples = [self.dataset[int(i)] for i in indices]
+                columns = tuple(np.stack(column) for column in zip(*samples))
+            yield tuple(Tensor(np.ascontiguousarray(c), device=self.device) for c in columns)
+
+
+class RandomShift:
+    """Shift an image ``(..., H, W)`` by up to ``pixels`` in each direction, filling with zeros
+    (data augmentation by padding and cropping)."""
+
+    def __init__(self, pixels: int = 1, seed: int | None = None):
+        self.pixels = pixels
+        self.rng = np.random.default_rng(seed)
+
+    def __call__(self, image: np.ndarray) -> np.ndarray:
+        p = self.pixels
+        dy, dx = self.rng.integers(-p, p + 1, size=2)
+        padded = np.pad(image, [(0, 0)] * (image.ndim - 2) + [(p, p), (p, p)])
+        h, w = image.shape[-2:]
+        return np.ascontiguousarray(padded[..., p + dy:p + dy + h, p + dx:p + dx + w])
+
+
+def train_test_split(inputs: np.ndarray, labels: np.ndarray, test_fraction: float = 0.2,
+                     seed: int = 0) -> tuple[ArrayDataset, ArrayDataset]:
+    """A shuffled split into a training and a test dataset (fixed by ``seed``)."""
+    order = np.random.default_rng(seed).permutation(len(inputs))
+    cut = len(inputs) - int(round(len(inputs) * test_fraction))
+    train, test = order[:cut], order[cut:]
+    return ArrayDataset(inputs[train], labels[train]), ArrayDataset(inputs[test], labels[test])

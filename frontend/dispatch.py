@@ -1,0 +1,142 @@
+"""The kernel cache: one compiled kernel per (op, parameters, shapes, dtypes, device).
+
+The first call of an op on given shapes builds its compute definition, picks a schedule
+(:func:`schedule_for`: a tuned config where one is known, else the template defaults), lowers
+and compiles it; every later call is a dictionary hit followed by one call into machine code.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from schedules import lower_schedule
+from tensorir.errors import BackendUnavailable
+from tensorir.passes.pipeline import run as run_passes
+
+if TYPE_CHECKING:
+    from .ops.base import Op
+
+
+@dataclass
+class KernelStats:
+    """What the cache did: compilations, calls, and seconds spent compiling and in kernels."""
+
+    compiled: int = 0
+    calls: int = 0
+    compile_s: float = 0.0
+    kernel_s: float = 0.0
+    timing: bool = False
+    per_op: dict = field(default_factory=dict)
+
+    def reset(self) -> None:
+        self.compiled = self.calls = 0
+        self.compile_s = self.kernel_s = 0.0
+        self.per_op.clear()
+
+
+#: counters of the kernel cache; set ``stats.timing = True`` to time every kernel call
+stats = KernelStats()
+
+
+class Kernel:
+    """A compiled op: allocates its outputs and calls the machine code on raw addresses."""
+
+    __slots__ = ("module", "out_specs", "name", "_call")
+
+    def __init__(self, module, out_specs: list[tuple[tuple[int, ...], np.dtype]], name: str):
+        self.module = module
+        self.out_specs = out_specs
+        self.name = name
+        self._call = getattr(module, "call_unchecked", None)
+
+    def __call__(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
+        outs = [np.empty(shape, dtype) for shape, dtype in self.out_specs]
+        if self._call is None:  # a backend without raw calls (cuda): the checked path
+            self.module(*arrays, *outs)
+        elif stats.timing:
+            start = time.perf_counter()
+            self._call(*[a.ctypes.data for a in arrays], *[o.ctypes.data for o in outs])
+            elapsed = time.perf_counter() - start
+            stats.kernel_s += elapsed
+            stats.per_op[self.name] = stats.per_op.get(self.name, 0.0) + elapsed
+        else:
+            self._call(*[a.ctypes.data for a in arrays], *[o.ctypes.data for o in outs])
+        stats.calls += 1
+        return outs
+
+
+_kernels: dict[tuple, Kernel] = {}
+#: tuned schedule configs by (op key, shapes, dtypes, device); filled by :func:`register_config`
+_tuned: dict[tuple, dict] = {}
+
+
+def run(op: Op, arrays: list[np.ndarray], device: str = "cpu") -> list[np.ndarray]:
+    """Run ``op`` on C-contiguous ``arrays``; compile its kernel on first use."""
+    arrays = [a.reshape(1) if not a.ndim else a for a in arrays]
+    key = (op.key, device, *[(a.shape, a.dtype) for a in arrays])
+    kernel = _kernels.get(key)
+    if kernel is None:
+        kernel = _compile(op, arrays, device, key)
+    return kernel(arrays)
+
+
+def schedule_for(op_key: tuple, shapes: tuple, dtypes: tuple, device: str, defaults: dict) -> dict:
+    """The schedule config of an op on given shapes: a tuned one where known, else ``defaults``.
+
+    This is the single place where a tuning database is consulted; a config is a dict of the
+    knob values that the op's schedule function reads (e.g. ``v1, v2, v3, b1, b2`` of
+    ``matmul_cpu``).
+    """
+    tuned = _tuned.get((op_key, shapes, dtypes, device))
+    return defaults if tuned is None else {**defaults, **tuned}
+
+
+def register_config(op_key: tuple, shapes: tuple, dtypes: tuple, device: str, config: dict) -> None:
+    """Use ``config`` for this op and these shapes from now on (kernels already built are kept)."""
+    _tuned[(op_key, tuple(shapes), tuple(dtypes), device)] = dict(config)
+
+
+def _compile(op: Op, arrays: list[np.ndarray], device: str, key: tuple) -> Kernel:
+    start = time.perf_counter()
+    shapes = tuple(a.shape for a in arrays)
+    dtypes = tuple(a.dtype.name for a in arrays)
+    config = schedule_for(op.key, shapes, dtypes, device, op.default_config(shapes))
+    target = "cuda" if device == "cuda" else "llvm"
+    schedule, args = op.kernel(shapes, dtypes, config, target)
+    name = "_".join(str(part) for part in op.key if isinstance(part, str))
+    func = run_passes(lower_schedule(schedule, args, name or "kernel"))
+    module = _build(func, target)
+    outs = [(t.shape, np.dtype(t.dtype.value)) for t in args[len(arrays):]]
+    kernel = Kernel(module, outs, op.key[0])
+    _kernels[key] = kernel
+    stats.compiled += 1
+    stats.compile_s += time.perf_counter() - start
+    return kernel
+
+
+def _build(func, target: str):
+    if target == "llvm":
+        from backends.llvm import build
+
+        return build(func)
+    try:
+        from backends.cuda import build
+        from backends.cuda.runtime import driver
+    except ImportError as error:  # pragma: no cover - the cuda backend is optional
+        raise BackendUnavailable(f"device 'cuda': the CUDA backend is not available ({error})") from None
+    driver("frontend tensors on device 'cuda'")
+    return build(func)
+
+
+def cached_kernels() -> int:
+    """How many kernels the cache holds."""
+    return len(_kernels)
+
+
+def clear() -> None:
+    """Forget every compiled kernel (they are rebuilt, from the disk cache, on next use)."""
+    _kernels.clear()

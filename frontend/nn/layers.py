@@ -1,0 +1,106 @@
+"""Basic layers: Linear, activations, Flatten, Sequential, Residual, Dropout and the softmax loss."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import init, ops
+from ..tensor import Tensor
+from .module import Module, Parameter
+
+
+class Linear(Module):
+    """``y = x @ W + b`` with ``W`` of shape (in_features, out_features), Kaiming-uniform, and
+    ``b`` zero (seed Lec7)."""
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype: str = "float32",
+                 device: str = "cpu", rng: np.random.Generator | None = None):
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        self.weight = Parameter.of(init.kaiming_uniform((in_features, out_features), in_features, dtype=dtype,
+                                                        device=device, rng=rng))
+        self.bias = Parameter(np.zeros(out_features, dtype=dtype), device=device) if bias else None
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = ops.matmul(x, self.weight)
+        return y if self.bias is None else ops.add(y, self.bias)
+
+
+class ReLU(Module):
+    def forward(self, x: Tensor) -> Tensor:
+        return ops.relu(x)
+
+
+class Sigmoid(Module):
+    def forward(self, x: Tensor) -> Tensor:
+        return ops.sigmoid(x)
+
+
+class Tanh(Module):
+    def forward(self, x: Tensor) -> Tensor:
+        return ops.tanh(x)
+
+
+class Identity(Module):
+    def forward(self, x: Tensor) -> Tensor:
+        return x
+
+
+class Flatten(Module):
+    """``(N, ...)`` to ``(N, product of the rest)``, a view."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return ops.reshape(x, (x.shape[0], -1))
+
+
+class Sequential(Module):
+    """The modules applied one after another."""
+
+    def __init__(self, *modules: Module):
+        super().__init__()
+        self.modules_list = list(modules)
+
+    def forward(self, x: Tensor) -> Tensor:
+        for module in self.modules_list:
+            x = module(x)
+        return x
+
+
+class Residual(Module):
+    """``fn(x) + x``."""
+
+    def __init__(self, fn: Module):
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, x: Tensor) -> Tensor:
+        return ops.add(self.fn(x), x)
+
+
+class Dropout(Module):
+    """Zeroes elements with probability ``p`` and scales the others by 1/(1-p) in training;
+    the identity in evaluation (seed Lec9)."""
+
+    def __init__(self, p: float = 0.5, rng: np.random.Generator | None = None):
+        super().__init__()
+        if not 0 <= p < 1:
+            raise ValueError(f"Dropout: p must be in [0, 1), got {p}")
+        self.p = p
+        self.rng = rng or np.random.default_rng()
+
+    def forward(self, x: Tensor) -> Tensor:
+        return ops.dropout(x, self.p, self.rng) if self.training and self.p > 0 else x
+
+
+class SoftmaxLoss(Module):
+    """Mean cross entropy of logits ``(N, K)`` against int labels ``(N,)``:
+    ``mean(logsumexp(z) - z[y])`` (seed Lec2/Lec4)."""
+
+    def forward(self, logits: Tensor, labels: Tensor) -> Tensor:
+        if logits.ndim != 2 or labels.ndim != 1 or labels.shape[0] != logits.shape[0]:
+            from tensorir.errors import DefinitionError
+
+            raise DefinitionError(f"softmax_loss: logits {logits.shape} and labels {labels.shape} do not fit; "
+                                  "want (N, K) and (N,)")
+        picked = ops.summation(ops.multiply(logits, ops.one_hot(labels, logits.shape[1], logits.dtype)), 1)
+        return ops.mean(ops.subtract(ops.logsumexp(logits, 1), picked))

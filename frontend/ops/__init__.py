@@ -1,0 +1,37 @@
+"""The ops of the autograd graph, each a Nestor compute definition beside its gradient."""
+
+from .base import CompactOp, Op, contiguous
+from .conv import Conv2d, Conv2dGradInput, Conv2dGradWeight, ConvParams, conv2d
+from .creation import full, one_hot, ones, ones_like, zeros, zeros_like
+from .dropout import dropout
+from .elementwise import (
+    Elementwise,
+    add,
+    cast,
+    divide,
+    exp,
+    log,
+    multiply,
+    negative,
+    power,
+    reduce_to_shape,
+    relu,
+    sigmoid,
+    subtract,
+    tanh,
+)
+from .matmul import matmul
+from .pool import avg_pool2d, max_pool2d
+from .reduce import logsumexp, maximum_over, mean, summation
+from .shape import broadcast_to, getitem, reshape, split, stack, swapaxes, transpose
+
+sum = summation  # noqa: A001 - the Tensor method and numpy's name
+max = maximum_over  # noqa: A001
+
+__all__ = [
+    "CompactOp", "Conv2d", "Conv2dGradInput", "Conv2dGradWeight", "ConvParams", "Elementwise", "Op", "add",
+    "avg_pool2d", "broadcast_to", "cast", "contiguous", "conv2d", "divide", "dropout", "exp", "full", "getitem",
+    "log", "logsumexp", "matmul", "max", "max_pool2d", "maximum_over", "mean", "multiply", "negative", "one_hot",
+    "ones", "ones_like", "power", "reduce_to_shape", "relu", "reshape", "sigmoid", "split", "stack", "subtract",
+    "sum", "summation", "swapaxes", "tanh", "transpose", "zeros", "zeros_like",
+]

@@ -1,0 +1,116 @@
+"""Op: one operation of the autograd graph, its forward and its gradient side by side.
+
+``compute`` is the forward as a Nestor compute definition over placeholders of the input
+shapes; ``schedule`` arranges its loops for the CPU (templates or the generic schedules of
+:mod:`frontend.scheduling`); ``gradient`` returns the adjoints of the inputs, built from other
+ops so that they are differentiable too. ``forward`` runs the compiled kernel through the cache
+in :mod:`frontend.dispatch`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from schedules import create_schedule
+from schedules.templates.gpu_generic import schedule_gpu
+from tensorir.tensor import Tensor as Expression
+from tensorir.tensor import placeholder
+
+from .. import dispatch, scheduling
+
+if TYPE_CHECKING:
+    from ..tensor import Tensor
+
+
+class Op:
+    """Base of every op. Subclasses set ``name`` and, when they have parameters, ``key``."""
+
+    name = "op"
+
+    def __init__(self) -> None:
+        self.key: tuple = (self.name,)
+
+    def __call__(self, *inputs: Tensor) -> Tensor:
+        from ..tensor import Tensor
+
+        return Tensor.from_op(self, inputs)
+
+    # -- forward ---------------------------------------------------------------------------
+    def forward(self, *arrays: np.ndarray, device: str = "cpu") -> np.ndarray:
+        """The output array: the compiled kernel run on the (compacted) inputs."""
+        return dispatch.run(self, [contiguous(a, device) for a in arrays], device)[0]
+
+    def compute(self, *inputs: Expression) -> Expression | tuple[Expression, ...]:
+        """The forward as compute definitions over placeholders of the input shapes."""
+        raise NotImplementedError(f"{self.name} has no compute definition")
+
+    def schedule(self, s, outputs: list[Expression], config: dict) -> None:
+        """Arrange the loops of ``outputs`` for the CPU; the default is the generic schedule."""
+        for out in outputs:
+            scheduling.generic(s, out, config)
+
+    def default_config(self, shapes: tuple) -> dict:
+        """Schedule knobs for these input shapes when no tuned config is known."""
+        return {}
+
+    def kernel(self, shapes: tuple, dtypes: tuple, config: dict, target: str):
+        """``(schedule, args)`` of this op's kernel: inputs as placeholders, then the outputs."""
+        inputs = [placeholder(shape, dtype, name=f"in{n}") for n, (shape, dtype) in enumerate(zip(shapes, dtypes))]
+        outputs = self.compute(*inputs)
+        outputs = list(outputs) if isinstance(outputs, tuple) else [outputs]
+        s = create_schedule(outputs)
+        if target == "cuda":
+            schedule_gpu(s)
+        else:
+            self.schedule(s, outputs, config)
+        return s, [*inputs, *outputs]
+
+    # -- gradient --------------------------------------------------------------------------
+    def gradient(self, out_grad: Tensor, node: Tensor) -> tuple[Tensor | None, ...]:
+        """The adjoint of each input given the adjoint ``out_grad`` of ``node`` (None: no gradient)."""
+        raise NotImplementedError(f"{self.name}: differentiation is not implemented")
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}{self.key[1:]}"
+
+
+class CompactOp(Op):
+    """``out[idx] = base[sum(idx * strides)]``: a strided view copied into contiguous storage
+    (seed Lec11's compact), the view's memory passed as a flat array from its first element."""
+
+    name = "compact"
+
+    def __init__(self, shape: tuple[int, ...], strides: tuple[int, ...]):
+        self.shape, self.strides = shape, strides
+        self.key = (self.name, shape, strides)
+
+    def compute(self, flat: Expression) -> Expression:
+        from tensorir.tensor import compute
+
+        strides = self.strides
+        return compute(self.shape, lambda *idx: flat[_dot(idx, strides)], name="compact")
+
+
+def _dot(indices, strides):
+    terms = [index * stride for index, stride in zip(indices, strides) if stride]
+    total = terms[0] if terms else 0
+    for term in terms[1:]:
+        total = total + term
+    return total
+
+
+def contiguous(array: np.ndarray, device: str = "cpu") -> np.ndarray:
+    """``array`` itself when C-contiguous, else a contiguous copy made by the compact kernel."""
+    if array.flags.c_contiguous:
+        return array
+    itemsize = array.itemsize
+    if array.size == 0 or any(s < 0 for s in array.strides):
+        return np.ascontiguousarray(array)
+    strides = tuple(s // itemsize for s in array.strides)
+    shape = array.shape if array.ndim else (1,)
+    span = 1 + sum((n - 1) * s for n, s in zip(array.shape, strides))
+    flat = np.lib.stride_tricks.as_strided(array, shape=(span,), strides=(itemsize,))
+    op = CompactOp(shape, strides if array.ndim else (0,))
+    return dispatch.run(op, [flat], device)[0].reshape(array.shape)

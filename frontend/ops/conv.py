@@ -1,0 +1,273 @@
+"""2-D convolution (NCHW input, KCRS weights) with padding, stride, dilation and groups (seed
+Lec10), and its two adjoints, each a compute definition of its own.
+
+With ``Cg = C / groups`` and ``Kg = K / groups`` channels per group and ``g(k) = k // Kg``::
+
+    Y[n, k, y, x]   = sum_{c<Cg, r, s} Xp[n, g(k)*Cg + c, y*st + r*d, x*st + s*d] * W[k, c, r, s]
+    dX[n, i, h, w]  = sum_{k in group of i, r, s} dY[n, k, (h+p-r*d)/st, (w+p-s*d)/st] * W[k, i%Cg, r, s]
+                      (only where the division is exact and lands inside dY)
+    dW[k, c, r, s]  = sum_{n, y, x} dY[n, k, y, x] * Xp[n, g(k)*Cg + c, y*st + r*d, x*st + s*d]
+
+The three are closed under differentiation: each one's gradient is written with the others
+(the adjoint of a linear map of ``dY`` is the forward convolution, and so on), so second
+derivatives work. Schedules keep a register tile of output channels x output columns (the
+columns vectorized) while the reduction runs over channels and taps, as the CPU conv2d template.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from schedules import create_schedule
+from schedules.templates import conv2d_cpu
+from tensorir import functions as fn
+from tensorir.errors import DefinitionError
+from tensorir.tensor import compute, placeholder, reduce_axis
+
+from .. import scheduling
+from ..tensor import Tensor
+from .base import Op
+
+
+@dataclass(frozen=True)
+class ConvParams:
+    stride: int = 1
+    padding: int = 0
+    dilation: int = 1
+    groups: int = 1
+
+    def out_extent(self, extent: int, kernel: int) -> int:
+        return (extent + 2 * self.padding - self.dilation * (kernel - 1) - 1) // self.stride + 1
+
+
+def _pad(x, padding: int, name: str):
+    """``x`` with a zero border of ``padding`` on both spatial axes (or ``x`` itself)."""
+    if not padding:
+        return x
+    n, c, h, w = x.shape
+    return compute((n, c, h + 2 * padding, w + 2 * padding), lambda i, j, y, v: fn.if_then_else(
+        (y >= padding) & (y < h + padding) & (v >= padding) & (v < w + padding),
+        x[i, j, y - padding, v - padding], 0.0), name=name)
+
+
+def conv_forward(x, w, p: ConvParams):
+    n, _, h, wd = x.shape
+    k, cg, kr, ks = w.shape
+    kg = k // p.groups
+    oh, ow = p.out_extent(h, kr), p.out_extent(wd, ks)
+    xp = _pad(x, p.padding, "X.pad")
+    c, r, s = reduce_axis(cg, "c"), reduce_axis(kr, "r"), reduce_axis(ks, "s")
+
+    def channel(kk):
+        return c if p.groups == 1 else (kk // kg) * cg + c
+
+    return compute((n, k, oh, ow), lambda b, kk, y, v: fn.sum(
+        xp[b, channel(kk), y * p.stride + r * p.dilation, v * p.stride + s * p.dilation] * w[kk, c, r, s],
+        axis=[c, r, s]), name="Y")
+
+
+def conv_grad_input(dy, w, p: ConvParams, in_hw: tuple[int, int]):
+    n, k, oh, ow = dy.shape
+    _, cg, kr, ks = w.shape
+    kg = k // p.groups
+    h, wd = in_hw
+    kk, r, s = reduce_axis(kg, "k"), reduce_axis(kr, "r"), reduce_axis(ks, "s")
+
+    def out_channel(i):
+        return kk if p.groups == 1 else (i // cg) * kg + kk
+
+    def in_channel(i):
+        return i if p.groups == 1 else i % cg
+
+    if p.stride == 1:  # a full convolution with the flipped kernel over dY padded on both sides
+        edge_y, edge_x = p.dilation * (kr - 1) - p.padding, p.dilation * (ks - 1) - p.padding
+        dyp = compute((n, k, h + p.dilation * (kr - 1), wd + p.dilation * (ks - 1)),
+                      lambda b, j, y, v: fn.if_then_else(
+                          (y >= edge_y) & (y < oh + edge_y) & (v >= edge_x) & (v < ow + edge_x),
+                          dy[b, j, y - edge_y, v - edge_x], 0.0), name="dY.pad")
+        return compute((n, k // kg * cg, h, wd), lambda b, i, y, v: fn.sum(
+            dyp[b, out_channel(i), y + (kr - 1 - r) * p.dilation, v + (ks - 1 - s) * p.dilation]
+            * w[out_channel(i), in_channel(i), r, s], axis=[kk, r, s]), name="dX")
+
+    def body(b, i, y, v):
+        ty, tx = y + p.padding - r * p.dilation, v + p.padding - s * p.dilation
+        inside = ((ty >= 0) & (ty < oh * p.stride) & (ty % p.stride == 0)
+                  & (tx >= 0) & (tx < ow * p.stride) & (tx % p.stride == 0))
+        value = dy[b, out_channel(i), ty // p.stride, tx // p.stride] * w[out_channel(i), in_channel(i), r, s]
+        return fn.sum(fn.if_then_else(inside, value, 0.0), axis=[kk, r, s])
+
+    return compute((n, k // kg * cg, h, wd), body, name="dX")
+
+
+def conv_grad_weight(x, dy, p: ConvParams, kernel: tuple[int, int]):
+    """``dW`` as ``sum_v P[k, c, r, s, v]``: the partial sums ``P`` keep the output columns ``v`` as a
+    vector axis, so the long reduction over ``(n, y)`` runs on whole vectors."""
+    n, _, _, _ = x.shape
+    _, k, oh, ow = dy.shape
+    kr, ks = kernel
+    cg = x.shape[1] // p.groups
+    kg = k // p.groups
+    xp = _pad(x, p.padding, "X.pad")
+    b, y = reduce_axis(n, "n"), reduce_axis(oh, "y")
+
+    def channel(kk, c):
+        return c if p.groups == 1 else (kk // kg) * cg + c
+
+    partial = compute((k, cg, kr, ks, ow), lambda kk, c, r, s, v: fn.sum(
+        dy[b, kk, y, v] * xp[b, channel(kk, c), y * p.stride + r * p.dilation, v * p.stride + s * p.dilation],
+        axis=[b, y]), name="dW.partial")
+    v = reduce_axis(ow, "v")
+    return compute((k, cg, kr, ks), lambda kk, c, r, s: fn.sum(partial[kk, c, r, s, v], axis=v), name="dW")
+
+
+def register_tiled(s, out, channel: int, vector: int, config: dict) -> None:
+    """Keep ``tile_c`` x ``tile_v`` outputs (axis ``channel`` x axis ``vector``, vectorized) in
+    registers while the reduction runs; threads over the outer axes when the nest is large."""
+    local = s.cache_write(out, "local")
+    axes = list(out.op.axis)
+    tile_c = min(config.get("tile_c", 8), axes[channel].extent)
+    tile_v = min(config.get("tile_v", 16), axes[vector].extent)
+    co, ci = s[out].split(axes[channel], factor=tile_c)
+    vo, vi = s[out].split(axes[vector], factor=tile_v)
+    outer = [a if a is not axes[channel] else co for a in axes if a is not axes[vector]]
+    s[out].reorder(*outer, vo, ci, vi)
+    s[local].compute_at(s[out], vo)
+    laxes, lreduce = list(s[local].op.axis), list(s[local].op.reduce_axis)
+    lc, lv = laxes[channel], laxes[vector]
+    s[local].reorder(*[a for a in laxes if a not in (lc, lv)], *lreduce, lc, lv)
+    s[local].unroll(lc)
+    s[local].vectorize(lv)
+    s[out].vectorize(vi)
+    for stage in s.stages:
+        if stage.op is not out.op and stage.op is not local.op and stage.attach == "root" \
+                and hasattr(stage.op, "body") and stage.op.body is not None:
+            scheduling.generic(s, stage.op.output, {})
+    work = 1
+    for extent in out.shape:
+        work *= extent
+    for r in out.op.reduce_axis:
+        work *= r.extent
+    if scheduling.worth_parallel(work, axes[0].extent):
+        s[out].parallel(outer[0])
+
+
+class Conv2d(Op):
+    name = "conv2d"
+
+    def __init__(self, params: ConvParams):
+        self.params = params
+        self.key = (self.name, params)
+
+    def kernel(self, shapes, dtypes, config, target):
+        (n, c, h, w), (k, _, kr, ks) = shapes
+        p = self.params
+        if target == "llvm" and p.groups == 1 and p.dilation == 1 and kr == ks and config.get("template"):
+            return conv2d_cpu(n, c, h, w, k, kr, stride=p.stride, padding=p.padding, dtype=dtypes[0],
+                              parallel=config["parallel"])
+        return super().kernel(shapes, dtypes, config, target)
+
+    def default_config(self, shapes) -> dict:
+        (n, c, h, w), (k, cg, kr, ks) = shapes
+        work = n * k * h * w * cg * kr * ks
+        return {"template": False, "tile_c": 8, "tile_v": 16,
+                "parallel": scheduling.worth_parallel(work, n)}
+
+    def compute(self, x, w):
+        return conv_forward(x, w, self.params)
+
+    def schedule(self, s, outputs, config):
+        register_tiled(s, outputs[0], 1, 3, config)
+
+    def gradient(self, g, node):
+        x, w = node.inputs
+        return (Conv2dGradInput(self.params, x.shape[2:])(g, w),
+                Conv2dGradWeight(self.params, w.shape[2:])(x, g))
+
+
+class Conv2dGradInput(Op):
+    """``dX`` from ``(dY, W)``: linear in each, its adjoints are a convolution and ``dW``."""
+
+    name = "conv2d_grad_input"
+
+    def __init__(self, params: ConvParams, in_hw: tuple[int, int]):
+        self.params, self.in_hw = params, tuple(in_hw)
+        self.key = (self.name, params, self.in_hw)
+
+    def default_config(self, shapes) -> dict:
+        return {"tile_c": 8, "tile_v": 16}
+
+    def compute(self, dy, w):
+        return conv_grad_input(dy, w, self.params, self.in_hw)
+
+    def schedule(self, s, outputs, config):
+        register_tiled(s, outputs[0], 1, 3, config)
+
+    def gradient(self, gg, node):
+        dy, w = node.inputs
+        return Conv2d(self.params)(gg, w), Conv2dGradWeight(self.params, w.shape[2:])(gg, dy)
+
+
+class Conv2dGradWeight(Op):
+    """``dW`` from ``(X, dY)``: linear in each, its adjoints are ``dX`` and a convolution."""
+
+    name = "conv2d_grad_weight"
+
+    def __init__(self, params: ConvParams, kernel: tuple[int, int]):
+        self.params, self.kernel_hw = params, tuple(kernel)
+        self.key = (self.name, params, self.kernel_hw)
+
+    def default_config(self, shapes) -> dict:
+        return {"tile_c": 8, "tile_v": 16}
+
+    def kernel(self, shapes, dtypes, config, target):
+        x = placeholder(shapes[0], dtypes[0], name="X")
+        dy = placeholder(shapes[1], dtypes[1], name="dY")
+        dw = conv_grad_weight(x, dy, self.params, self.kernel_hw)
+        s = create_schedule(dw)
+        if target == "cuda":
+            from schedules.templates.gpu_generic import schedule_gpu
+
+            schedule_gpu(s)
+        else:
+            partial = dw.op.inputs[0]
+            register_tiled(s, partial, 0, 4, config)
+        return s, [x, dy, dw]
+
+    def compute(self, x, dy):
+        return conv_grad_weight(x, dy, self.params, self.kernel_hw)
+
+    def gradient(self, gg, node):
+        x, dy = node.inputs
+        return Conv2dGradInput(self.params, x.shape[2:])(dy, gg), Conv2d(self.params)(x, gg)
+
+
+def conv2d(x: Tensor, weight: Tensor, stride: int = 1, padding: int = 0, dilation: int = 1,
+           groups: int = 1) -> Tensor:
+    """2-D convolution of ``x`` (N, C, H, W) with ``weight`` (K, C/groups, R, S).
+
+    Raises
+    ------
+    DefinitionError
+        When ranks, channel counts or groups do not fit, or the output would be empty.
+    """
+    if x.ndim != 4 or weight.ndim != 4:
+        raise DefinitionError(f"conv2d: input and weight must be 4-D (N, C, H, W) and (K, C/groups, R, S), "
+                              f"got shapes {x.shape} and {weight.shape}")
+    for label, value in (("stride", stride), ("dilation", dilation), ("groups", groups)):
+        if not isinstance(value, int) or value < 1:
+            raise DefinitionError(f"conv2d: {label} must be a positive int, got {value!r}")
+    if not isinstance(padding, int) or padding < 0:
+        raise DefinitionError(f"conv2d: padding must be a non-negative int, got {padding!r}")
+    n, c, h, w = x.shape
+    k, cg, kr, ks = weight.shape
+    if c % groups or k % groups or cg != c // groups:
+        raise DefinitionError(f"conv2d: input shape {x.shape} and weight shape {weight.shape} do not fit "
+                              f"groups={groups}: weight needs {c // groups if c % groups == 0 else '?'} "
+                              f"input channels per group and both channel counts divisible by {groups}")
+    params = ConvParams(stride, padding, dilation, groups)
+    if params.out_extent(h, kr) < 1 or params.out_extent(w, ks) < 1:
+        raise DefinitionError(f"conv2d: a {kr}x{ks} kernel (dilation {dilation}) does not fit the "
+                              f"{h}x{w} input padded by {padding}")
+    if x.dtype != weight.dtype:
+        raise DefinitionError(f"conv2d: dtypes {x.dtype} and {weight.dtype} differ; convert one with .astype(...)")
+    return Conv2d(params)(x, weight)

@@ -1,0 +1,364 @@
+"""Elementwise ops with numpy broadcasting: arithmetic, scalars, exp/log/tanh/sigmoid/relu/power.
+
+Each op is one scalar expression (``scalar``) applied at every index. Before compiling, the
+broadcast is put in a canonical form: axes of extent 1 in the output are dropped and adjacent
+axes that every operand broadcasts alike are merged, so ``(64, 16, 28, 28) + (1, 16, 1, 1)``
+compiles as ``(64, 16, 784) + (1, 16, 1)`` and same-shape operands as one flat loop.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from tensorir import functions as fn
+from tensorir.errors import DefinitionError
+from tensorir.tensor import compute
+
+from .. import dispatch
+from ..tensor import Tensor
+from .base import Op, contiguous
+
+_plans: dict[tuple, tuple] = {}
+
+
+def broadcast_shape(name: str, shapes: tuple[tuple[int, ...], ...]) -> tuple[int, ...]:
+    """The numpy broadcast of ``shapes``, or a DefinitionError naming ``name`` and the shapes."""
+    ndim = max(len(s) for s in shapes)
+    out = []
+    for axis in range(ndim):
+        extents = {s[axis - ndim + len(s)] for s in shapes if axis - ndim + len(s) >= 0} - {1}
+        if len(extents) > 1:
+            shown = " and ".join(str(s) for s in shapes)
+            raise DefinitionError(f"{name}: shapes {shown} cannot broadcast: dimension "
+                                  f"{' != '.join(str(e) for e in sorted(extents))}")
+        out.append(extents.pop() if extents else 1)
+    return tuple(out)
+
+
+def _plan(name: str, shapes: tuple, stored: tuple) -> tuple:
+    """``(output shape, canonical input shapes, canonical output shape)`` of a broadcast of
+    ``shapes``, whose storage has the shapes ``stored`` (extent 1 where a view broadcasts)."""
+    out = broadcast_shape(name, shapes)
+    aligned = [(1,) * (len(out) - len(s)) + tuple(s) for s in stored]
+    groups: list[tuple[int, tuple[bool, ...]]] = []
+    for axis, extent in enumerate(out):
+        if extent == 1:
+            continue
+        pattern = tuple(a[axis] == extent for a in aligned)
+        if groups and groups[-1][1] == pattern:
+            groups[-1] = (groups[-1][0] * extent, pattern)
+        else:
+            groups.append((extent, pattern))
+    if not groups:
+        groups = [(1, tuple(True for _ in shapes))]
+    canon_out = tuple(extent for extent, _ in groups)
+    canon_in = tuple(tuple(extent if pattern[k] else 1 for extent, pattern in groups) for k in range(len(shapes)))
+    return out, canon_in, canon_out
+
+
+def _unbroadcast_view(array: np.ndarray) -> np.ndarray:
+    """A stride-0 (broadcast) view shrunk to extent 1 along those axes: the kernel broadcasts."""
+    if 0 not in array.strides:
+        return array
+    index = tuple(slice(0, 1) if s == 0 and n > 1 else slice(None) for s, n in zip(array.strides, array.shape))
+    return array[index]
+
+
+class Elementwise(Op):
+    """``out[idx] = scalar(in0[idx], in1[idx], ...)`` with the inputs broadcast."""
+
+    def scalar(self, *values):
+        raise NotImplementedError
+
+    def forward(self, *arrays: np.ndarray, device: str = "cpu") -> np.ndarray:
+        shapes = tuple(a.shape for a in arrays)
+        arrays = [_unbroadcast_view(a) for a in arrays]
+        stored = tuple(a.shape for a in arrays)
+        if len(shapes) > 1 and len({a.dtype for a in arrays}) > 1:
+            raise DefinitionError(f"{self.name}: dtypes {' and '.join(str(a.dtype) for a in arrays)} differ; "
+                                  "convert one with .astype(...)")
+        plan = _plans.get((shapes, stored))
+        if plan is None:
+            plan = _plans[(shapes, stored)] = _plan(self.name, shapes, stored)
+        out_shape, canon_in, canon_out = plan
+        inputs = [contiguous(a, device).reshape(shape) for a, shape in zip(arrays, canon_in)]
+        self.out_shape = canon_out
+        self.key = (*self.key, canon_out)  # the inputs alone may all be broadcast
+        return dispatch.run(self, inputs, device)[0].reshape(out_shape)
+
+    def compute(self, *inputs):
+        out_shape = self.out_shape
+
+        def load(tensor, idx):
+            return tensor[tuple(0 if n == 1 and m != 1 else i for i, n, m in zip(idx, tensor.shape, out_shape))]
+
+        return compute(out_shape, lambda *idx: self.scalar(*(load(t, idx) for t in inputs)), name=self.name)
+
+    def inputs_grad(self, grads, node: Tensor):
+        """Sum each gradient over the axes its input was broadcast along."""
+        return tuple(None if g is None else reduce_to_shape(g, t.shape) for g, t in zip(grads, node.inputs))
+
+
+def reduce_to_shape(grad: Tensor, shape: tuple[int, ...]) -> Tensor:
+    """``grad`` summed over the axes that broadcasting ``shape`` to ``grad.shape`` added."""
+    if grad.shape == tuple(shape):
+        return grad
+    lead = grad.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(lead + a for a, n in enumerate(shape) if n == 1 and grad.shape[lead + a] != 1)
+    from .reduce import summation
+    from .shape import reshape
+
+    return reshape(summation(grad, axes, keepdims=False), shape) if axes else reshape(grad, shape)
+
+
+# -- tensor-tensor arithmetic -------------------------------------------------------------------
+class Add(Elementwise):
+    name = "add"
+
+    def scalar(self, a, b): return a + b
+
+    def gradient(self, g, node): return self.inputs_grad((g, g), node)
+
+
+class Subtract(Elementwise):
+    name = "subtract"
+
+    def scalar(self, a, b): return a - b
+
+    def gradient(self, g, node): return self.inputs_grad((g, negative(g)), node)
+
+
+class Multiply(Elementwise):
+    name = "multiply"
+
+    def scalar(self, a, b): return a * b
+
+    def gradient(self, g, node):
+        a, b = node.inputs
+        return self.inputs_grad((multiply(g, b), multiply(g, a)), node)
+
+
+class Divide(Elementwise):
+    name = "divide"
+
+    def scalar(self, a, b): return a / b
+
+    def gradient(self, g, node):
+        a, b = node.inputs
+        return self.inputs_grad((divide(g, b), negative(divide(multiply(g, node), b))), node)
+
+
+class Power(Elementwise):
+    name = "power"
+
+    def scalar(self, a, b): return fn.power(a, b)
+
+    def gradient(self, g, node):
+        a, b = node.inputs
+        da = multiply(g, multiply(b, power(a, ScalarOp("sub", 1.0)(b))))
+        return self.inputs_grad((da, multiply(g, multiply(node, log(a)))), node)
+
+
+# -- a tensor and a Python number ---------------------------------------------------------------
+class ScalarOp(Elementwise):
+    """``x <kind> c`` (or ``c <kind> x`` with ``reverse``) for a constant ``c``: add, sub, mul, div, pow."""
+
+    def __init__(self, kind: str, value: float, reverse: bool = False):
+        self.kind, self.value, self.reverse = kind, float(value), reverse
+        self.name = f"{kind}_scalar"
+        self.key = (self.name, self.value, reverse)
+
+    def scalar(self, x):
+        a, b = (self.value, x) if self.reverse else (x, self.value)
+        if self.kind == "pow":
+            return x * x if not self.reverse and self.value == 2.0 else fn.power(a, b)
+        return {"add": lambda: a + b, "sub": lambda: a - b, "mul": lambda: a * b, "div": lambda: a / b}[self.kind]()
+
+    def gradient(self, g, node):
+        (x,) = node.inputs
+        c, kind = self.value, self.kind
+        if kind == "add":
+            return (g,)
+        if kind == "sub":
+            return (negative(g) if self.reverse else g,)
+        if kind == "mul":
+            return (ScalarOp("mul", c)(g),)
+        if kind == "div":
+            return (negative(divide(multiply(g, node), x)) if self.reverse else ScalarOp("mul", 1.0 / c)(g),)
+        if self.reverse:  # c ** x
+            return (multiply(g, ScalarOp("mul", math.log(c))(node)),)
+        return (multiply(g, ScalarOp("mul", c)(ScalarOp("pow", c - 1.0)(x))),)
+
+
+# -- unary maps ---------------------------------------------------------------------------------
+class Negate(Elementwise):
+    name = "negative"
+
+    def scalar(self, x): return -x
+
+    def gradient(self, g, node): return (negative(g),)
+
+
+class Exp(Elementwise):
+    name = "exp"
+
+    def scalar(self, x): return fn.exp(x)
+
+    def gradient(self, g, node): return (multiply(g, node),)
+
+
+class Log(Elementwise):
+    name = "log"
+
+    def scalar(self, x): return fn.log(x)
+
+    def gradient(self, g, node): return (divide(g, node.inputs[0]),)
+
+
+class Tanh(Elementwise):
+    name = "tanh"
+
+    def scalar(self, x): return fn.tanh(x)
+
+    def gradient(self, g, node): return (TanhBackward()(g, node),)
+
+
+class Sigmoid(Elementwise):
+    name = "sigmoid"
+
+    def scalar(self, x): return fn.sigmoid(x)
+
+    def gradient(self, g, node): return (SigmoidBackward()(g, node),)
+
+
+class ReLU(Elementwise):
+    name = "relu"
+
+    def scalar(self, x): return fn.maximum(x, 0.0)
+
+    def gradient(self, g, node): return (ReLUBackward()(g, node.inputs[0]),)
+
+
+class Cast(Elementwise):
+    """A copy in another dtype; not differentiable (its gradient is cut)."""
+
+    def __init__(self, dtype: str):
+        self.dtype = dtype
+        self.name = "cast"
+        self.key = ("cast", dtype)
+
+    def scalar(self, x): return x.astype(self.dtype)
+
+    def gradient(self, g, node): return (None,)
+
+
+# -- fused gradients (each one kernel, each differentiable again) ------------------------------
+class ReLUBackward(Elementwise):
+    """``g`` where ``x > 0``, else 0."""
+
+    name = "relu_backward"
+
+    def scalar(self, g, x): return fn.if_then_else(x > 0.0, g, 0.0)
+
+    def gradient(self, gg, node): return (ReLUBackward()(gg, node.inputs[1]), None)
+
+
+class TanhBackward(Elementwise):
+    """``g * (1 - y^2)`` with ``y = tanh(x)``."""
+
+    name = "tanh_backward"
+
+    def scalar(self, g, y): return g * (1.0 - y * y)
+
+    def gradient(self, gg, node):
+        g, y = node.inputs
+        return TanhBackward()(gg, y), ScalarOp("mul", -2.0)(multiply(multiply(gg, g), y))
+
+
+class SigmoidBackward(Elementwise):
+    """``g * y * (1 - y)`` with ``y = sigmoid(x)``."""
+
+    name = "sigmoid_backward"
+
+    def scalar(self, g, y): return g * y * (1.0 - y)
+
+    def gradient(self, gg, node):
+        g, y = node.inputs
+        return SigmoidBackward()(gg, y), multiply(multiply(gg, g), ScalarOp("sub", 1.0, reverse=True)(
+            ScalarOp("mul", 2.0)(y)))
+
+
+# -- the functional API -------------------------------------------------------------------------
+def _tensor(value, like: Tensor | None = None) -> Tensor:
+    if isinstance(value, Tensor):
+        return value
+    return Tensor(value, dtype=like.dtype if like is not None else None,
+                  device=like.device if like is not None else "cpu")
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _binary(op_class, kind: str, a, b) -> Tensor:
+    if _is_number(b) and isinstance(a, Tensor):
+        return ScalarOp(kind, b)(a)
+    if _is_number(a) and isinstance(b, Tensor):
+        return ScalarOp(kind, a, reverse=True)(b)
+    a = _tensor(a, b if isinstance(b, Tensor) else None)
+    return op_class()(a, _tensor(b, a))
+
+
+def add(a, b) -> Tensor:
+    """``a + b`` with broadcasting; either may be a Python number."""
+    return _binary(Add, "add", a, b)
+
+
+def subtract(a, b) -> Tensor:
+    """``a - b`` with broadcasting."""
+    return _binary(Subtract, "sub", a, b)
+
+
+def multiply(a, b) -> Tensor:
+    """``a * b`` with broadcasting."""
+    return _binary(Multiply, "mul", a, b)
+
+
+def divide(a, b) -> Tensor:
+    """``a / b`` with broadcasting."""
+    return _binary(Divide, "div", a, b)
+
+
+def power(a, b) -> Tensor:
+    """``a ** b``: a tensor to a number, a number to a tensor, or elementwise."""
+    return _binary(Power, "pow", a, b)
+
+
+def negative(x: Tensor) -> Tensor:
+    return Negate()(x)
+
+
+def exp(x: Tensor) -> Tensor:
+    return Exp()(x)
+
+
+def log(x: Tensor) -> Tensor:
+    return Log()(x)
+
+
+def tanh(x: Tensor) -> Tensor:
+    return Tanh()(x)
+
+
+def sigmoid(x: Tensor) -> Tensor:
+    return Sigmoid()(x)
+
+
+def relu(x: Tensor) -> Tensor:
+    return ReLU()(x)
+
+
+def cast(x: Tensor, dtype: str) -> Tensor:
+    return Cast(dtype)(x)

@@ -1,0 +1,161 @@
+"""Matrix products, batched over leading axes, with the layouts of their operands chosen at dispatch.
+
+A transposed operand is usually a view (``W.T``, and both gradients ``g @ B.T``, ``A.T @ g``
+read transposes). Rather than copy it, the kernel reads the untransposed storage: the CPU
+template ``matmul_cpu`` covers ``A @ B`` and ``A @ B.T``; a transposed left operand, and
+batches, use the same register- and cache-tiled schedule on this module's own compute.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from schedules import create_schedule
+from schedules.templates import matmul_cpu
+from tensorir import functions as fn
+from tensorir.errors import DefinitionError
+from tensorir.tensor import compute, placeholder, reduce_axis
+
+from .. import dispatch, scheduling
+from ..tensor import Tensor
+from .base import Op, contiguous
+
+
+def _layout(array: np.ndarray, device: str) -> tuple[np.ndarray, bool]:
+    """``(storage, transposed)``: the array itself, or the contiguous array it is a transpose of."""
+    if array.flags.c_contiguous:
+        return array, False
+    if array.ndim >= 2:
+        swapped = np.swapaxes(array, -1, -2)
+        if swapped.flags.c_contiguous:
+            return swapped, True
+    return contiguous(array, device), False
+
+
+class MatMul(Op):
+    """``C[b, i, j] = sum(A[b, i, k] * B[b, k, j], k)``; batch axes broadcast like numpy's."""
+
+    name = "matmul"
+
+    def forward(self, a: np.ndarray, b: np.ndarray, device: str = "cpu") -> np.ndarray:
+        batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+        m, n = a.shape[-2], b.shape[-1]
+        if batch and b.ndim == 2 and a.flags.c_contiguous:  # a shared right operand: one 2-D product
+            a, batch_out, batch = a.reshape(-1, a.shape[-1]), batch, ()
+        else:
+            batch_out = batch
+        a_store, ta = _layout(_batched(a, batch), device)
+        b_store, tb = _layout(_batched(b, batch), device)
+        self.key = (self.name, ta, tb)
+        out = dispatch.run(self, [a_store, b_store], device)[0]
+        return out.reshape(batch_out + (m, n))
+
+    def default_config(self, shapes) -> dict:
+        m, k, n = _dims(shapes, self.key[1], self.key[2])
+        return {"v1": 4, "v2": 16 if n >= 16 else 8, "v3": 4, "b1": 64, "b2": 64, "pack_b": False,
+                "parallel": scheduling.worth_parallel(m * n * k, -(-m // 64))}
+
+    def kernel(self, shapes, dtypes, config, target):
+        _, ta, tb = self.key
+        if target == "llvm" and len(shapes[0]) == 2 and len(shapes[1]) == 2 and not ta:
+            m, k, n = _dims(shapes, ta, tb)
+            return matmul_cpu(m, n, k, transpose_b=tb, dtype=dtypes[0], **config)
+        a = placeholder(shapes[0], dtypes[0], name="A")
+        b = placeholder(shapes[1], dtypes[1], name="B")
+        c = self.compute(a, b)
+        s = create_schedule(c)
+        if target == "cuda":
+            from schedules.templates.gpu_generic import schedule_gpu
+
+            schedule_gpu(s)
+        else:
+            _tiled(s, c, config)
+        return s, [a, b, c]
+
+    def compute(self, a, b):
+        _, ta, tb = self.key
+        batched = len(a.shape) == 3 or len(b.shape) == 3
+        m, k, n = _dims((a.shape, b.shape), ta, tb)
+        r = reduce_axis(k, "k")
+
+        def at(t, transposed, batch, row, col):
+            index = (row, col) if not transposed else (col, row)
+            return t[(batch,) + index] if batched and len(t.shape) == 3 else t[index]
+
+        if batched:
+            count = a.shape[0] if len(a.shape) == 3 else b.shape[0]
+            return compute((count, m, n), lambda bi, i, j: fn.sum(at(a, ta, bi, i, r) * at(b, tb, bi, r, j), axis=r),
+                           name="C")
+        return compute((m, n), lambda i, j: fn.sum(at(a, ta, None, i, r) * at(b, tb, None, r, j), axis=r), name="C")
+
+    def gradient(self, g, node):
+        from .elementwise import reduce_to_shape
+        from .shape import swapaxes
+
+        a, b = node.inputs
+        da = matmul(g, swapaxes(b, -1, -2))
+        db = matmul(swapaxes(a, -1, -2), g)
+        return reduce_to_shape(da, a.shape), reduce_to_shape(db, b.shape)
+
+
+def _batched(array: np.ndarray, batch: tuple[int, ...]) -> np.ndarray:
+    """A 2-D operand as is (the kernel reuses it for every batch), else ``(batch, rows, cols)``."""
+    if array.ndim == 2 or not batch:
+        return array
+    if array.shape[:-2] != batch:
+        array = np.broadcast_to(array, batch + array.shape[-2:])
+    if not array.flags.c_contiguous:
+        swapped = np.swapaxes(array, -1, -2)
+        if swapped.flags.c_contiguous:
+            return np.swapaxes(swapped.reshape((-1,) + swapped.shape[-2:]), -1, -2)
+    return contiguous(array).reshape((-1,) + array.shape[-2:])
+
+
+def _dims(shapes, ta: bool, tb: bool) -> tuple[int, int, int]:
+    a, b = shapes
+    m, k = (a[-1], a[-2]) if ta else (a[-2], a[-1])
+    n = b[-2] if tb else b[-1]
+    return m, k, n
+
+
+def _tiled(s, c, config: dict) -> None:
+    """The schedule of ``matmul_cpu`` on a (batched) product: register tiles in cache tiles."""
+    local = s.cache_write(c, "local")
+    axes = list(c.op.axis)
+    i, j = axes[-2], axes[-1]
+    io, jo, ii, ji = s[c].tile(i, j, config["b1"], config["b2"])
+    iio, jio, iii, jii = s[c].tile(ii, ji, config["v1"], config["v2"])
+    s[local].compute_at(s[c], jio)
+    li, lj = s[local].op.axis[-2:]
+    ko, ki = s[local].split(s[local].op.reduce_axis[0], factor=config["v3"])
+    s[local].reorder(ko, ki, li, lj)
+    s[local].unroll(ki)
+    s[local].unroll(li)
+    s[local].vectorize(lj)
+    s[c].vectorize(jii)
+    if config.get("parallel"):
+        s[c].parallel(axes[0] if len(axes) == 3 else io)
+
+
+def matmul(a: Tensor, b: Tensor) -> Tensor:
+    """The matrix product ``a @ b`` over the last two axes, batched over the others.
+
+    Raises
+    ------
+    DefinitionError
+        When an operand has fewer than 2 dimensions, the inner extents differ, the batch axes
+        do not broadcast, or the dtypes differ.
+    """
+    if a.ndim < 2 or b.ndim < 2:
+        raise DefinitionError(f"matmul: operands need at least 2 dimensions, got shapes {a.shape} and {b.shape}; "
+                              "reshape a vector to (1, n) or (n, 1)")
+    if a.shape[-1] != b.shape[-2]:
+        raise DefinitionError(f"matmul: shapes {a.shape} and {b.shape} do not align: "
+                              f"{a.shape[-1]} != {b.shape[-2]}")
+    if a.dtype != b.dtype:
+        raise DefinitionError(f"matmul: dtypes {a.dtype} and {b.dtype} differ; convert one with .astype(...)")
+    try:
+        np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    except ValueError:
+        raise DefinitionError(f"matmul: batch shapes of {a.shape} and {b.shape} cannot broadcast") from None
+    return MatMul()(a, b)

@@ -1,0 +1,128 @@
+"""Max and average pooling over ``kernel x kernel`` windows with a stride (NCHW), and their adjoints.
+
+A window position ``(h, w)`` of the input belongs to the outputs ``((h - r) / stride, (w - s) /
+stride)`` for the taps ``(r, s)`` where that division is exact and lands inside the output; the
+adjoints gather over those taps, so each input element is written once.
+"""
+
+from __future__ import annotations
+
+from tensorir import functions as fn
+from tensorir.errors import DefinitionError
+from tensorir.tensor import compute, reduce_axis
+
+from ..tensor import Tensor
+from .base import Op
+
+
+def _out(extent: int, kernel: int, stride: int) -> int:
+    return (extent - kernel) // stride + 1
+
+
+def _taps_gather(shape, out_hw, kernel: int, stride: int, term):
+    """``out[n, c, h, w] = sum over taps of term(n, c, h, w, oy, ox)`` where ``(h, w)`` lies in the
+    window of output ``(oy, ox)``."""
+    oh, ow = out_hw
+    r, s = reduce_axis(kernel, "r"), reduce_axis(kernel, "s")
+
+    def body(n, c, h, w):
+        ty, tx = h - r, w - s
+        inside = (ty >= 0) & (ty < oh * stride) & (tx >= 0) & (tx < ow * stride)
+        if stride > 1:
+            inside = inside & (ty % stride == 0) & (tx % stride == 0)
+        return fn.sum(fn.if_then_else(inside, term(n, c, h, w, ty // stride, tx // stride), 0.0), axis=[r, s])
+
+    return compute(shape, body, name="pool_backward")
+
+
+class Pool2d(Op):
+    def __init__(self, kernel: int, stride: int):
+        self.size, self.stride = kernel, stride
+        self.key = (self.name, kernel, stride)
+
+    def out_hw(self, h: int, w: int) -> tuple[int, int]:
+        return _out(h, self.size, self.stride), _out(w, self.size, self.stride)
+
+
+class MaxPool2d(Pool2d):
+    name = "max_pool2d"
+
+    def compute(self, x):
+        n, c, h, w = x.shape
+        r, s = reduce_axis(self.size, "r"), reduce_axis(self.size, "s")
+        st = self.stride
+        return compute((n, c, *self.out_hw(h, w)), lambda b, j, y, v: fn.max(
+            x[b, j, y * st + r, v * st + s], axis=[r, s]), name="max_pool")
+
+    def gradient(self, g, node):
+        return (MaxPool2dBackward(self.size, self.stride)(g, node.inputs[0], node),)
+
+
+class MaxPool2dBackward(Pool2d):
+    """``dX[h, w] = sum of g over the windows whose maximum is x[h, w]``."""
+
+    name = "max_pool2d_backward"
+
+    def compute(self, g, x, y):
+        return _taps_gather(x.shape, g.shape[2:], self.size, self.stride, lambda n, c, h, w, oy, ox: fn.if_then_else(
+            x[n, c, h, w] == y[n, c, oy, ox], g[n, c, oy, ox], 0.0))
+
+    def gradient(self, gg, node):
+        raise DefinitionError("max_pool2d: second derivatives are not implemented")
+
+
+class AvgPool2d(Pool2d):
+    name = "avg_pool2d"
+
+    def compute(self, x):
+        n, c, h, w = x.shape
+        r, s = reduce_axis(self.size, "r"), reduce_axis(self.size, "s")
+        st, scale = self.stride, 1.0 / (self.size * self.size)
+        return compute((n, c, *self.out_hw(h, w)), lambda b, j, y, v: fn.sum(
+            x[b, j, y * st + r, v * st + s] * scale, axis=[r, s]), name="avg_pool")
+
+    def gradient(self, g, node):
+        return (AvgPool2dBackward(self.size, self.stride, node.inputs[0].shape[2:])(g),)
+
+
+class AvgPool2dBackward(Pool2d):
+    """``dX[h, w] = sum of g / kernel^2 over the windows holding (h, w)``; its adjoint is AvgPool2d."""
+
+    name = "avg_pool2d_backward"
+
+    def __init__(self, kernel: int, stride: int, in_hw: tuple[int, int]):
+        super().__init__(kernel, stride)
+        self.in_hw = tuple(in_hw)
+        self.key = (self.name, kernel, stride, self.in_hw)
+
+    def compute(self, g):
+        n, c = g.shape[:2]
+        scale = 1.0 / (self.size * self.size)
+        return _taps_gather((n, c, *self.in_hw), g.shape[2:], self.size, self.stride,
+                            lambda b, j, h, w, oy, ox: g[b, j, oy, ox] * scale)
+
+    def gradient(self, gg, node):
+        return (AvgPool2d(self.size, self.stride)(gg),)
+
+
+def _check(name: str, x: Tensor, kernel: int, stride: int) -> None:
+    if x.ndim != 4:
+        raise DefinitionError(f"{name}: input must be 4-D (N, C, H, W), got shape {x.shape}")
+    if not isinstance(kernel, int) or not isinstance(stride, int) or kernel < 1 or stride < 1:
+        raise DefinitionError(f"{name}: kernel and stride must be positive ints, got {kernel!r} and {stride!r}")
+    if kernel > x.shape[2] or kernel > x.shape[3]:
+        raise DefinitionError(f"{name}: a {kernel}x{kernel} window does not fit the input of shape {x.shape}")
+
+
+def max_pool2d(x: Tensor, kernel: int = 2, stride: int | None = None) -> Tensor:
+    """The maximum over each ``kernel x kernel`` window, windows ``stride`` apart (default: kernel)."""
+    stride = kernel if stride is None else stride
+    _check("max_pool2d", x, kernel, stride)
+    return MaxPool2d(kernel, stride)(x)
+
+
+def avg_pool2d(x: Tensor, kernel: int = 2, stride: int | None = None) -> Tensor:
+    """The mean over each ``kernel x kernel`` window, windows ``stride`` apart (default: kernel)."""
+    stride = kernel if stride is None else stride
+    _check("avg_pool2d", x, kernel, stride)
+    return AvgPool2d(kernel, stride)(x)

@@ -1,0 +1,197 @@
+"""Reductions over axes: sum, max, mean and logsumexp.
+
+Before compiling, the input is put in a canonical form: axes of extent 1 are dropped and
+adjacent axes that are both reduced or both kept are merged, so a sum over ``(0, 2, 3)`` of an
+NCHW tensor compiles as ``[reduce N, keep C, reduce H*W]`` and every sum over rows of a matrix
+as one kernel per shape.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tensorir import functions as fn
+from tensorir.errors import DefinitionError
+from tensorir.tensor import compute, reduce_axis
+
+from .. import dispatch, scheduling
+from ..tensor import Tensor
+from .base import Op, contiguous
+from .elementwise import Elementwise, ScalarOp, multiply, negative
+
+_plans: dict[tuple, tuple] = {}
+
+
+def normalize_axes(name: str, axis, ndim: int) -> tuple[int, ...]:
+    """``axis`` (None, an int or a tuple) as sorted non-negative axes, checked against ``ndim``."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    out = []
+    for a in axes:
+        if not isinstance(a, (int, np.integer)) or not -ndim <= a < max(ndim, 1):
+            raise DefinitionError(f"{name}: axis {a} is out of range for a tensor of {ndim} dimensions")
+        out.append(int(a) % max(ndim, 1))
+    if len(set(out)) != len(out):
+        raise DefinitionError(f"{name}: axis {axis} lists an axis twice")
+    return tuple(sorted(out))
+
+
+def _plan(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple:
+    """``(canonical input shape, kinds ('K'/'R') of its axes)``."""
+    groups: list[list] = []
+    for a, extent in enumerate(shape):
+        if extent == 1:
+            continue
+        kind = "R" if a in axes else "K"
+        if groups and groups[-1][1] == kind:
+            groups[-1][0] *= extent
+        else:
+            groups.append([extent, kind])
+    if not groups:
+        groups = [[1, "K"]]
+    return tuple(g[0] for g in groups), tuple(g[1] for g in groups)
+
+
+def out_shape(shape: tuple[int, ...], axes: tuple[int, ...], keepdims: bool) -> tuple[int, ...]:
+    if keepdims:
+        return tuple(1 if a in axes else n for a, n in enumerate(shape))
+    return tuple(n for a, n in enumerate(shape) if a not in axes)
+
+
+class Reduction(Op):
+    """An op over the canonical ``[K|R]...`` form of its input; ``key`` holds the kinds."""
+
+    reducer = staticmethod(fn.sum)
+
+    def __init__(self, axes: tuple[int, ...], keepdims: bool):
+        self.axes, self.keepdims = axes, keepdims
+        self.key = (self.name,)
+
+    def forward(self, x: np.ndarray, device: str = "cpu") -> np.ndarray:
+        plan_key = (x.shape, self.axes)
+        plan = _plans.get(plan_key)
+        if plan is None:
+            plan = _plans[plan_key] = _plan(x.shape, self.axes)
+        shape, kinds = plan
+        self.key = (self.name, kinds)
+        result = dispatch.run(self, [contiguous(x, device).reshape(shape)], device)[0]
+        return result.reshape(out_shape(x.shape, self.axes, self.keepdims))
+
+    def kinds(self) -> tuple[str, ...]:
+        return self.key[1]
+
+    def compute(self, x):
+        return _reduce_compute(x, self.kinds(), self.reducer, lambda value, kept: value, self.name)
+
+    def schedule(self, s, outputs, config):
+        for out in outputs:
+            if self.kinds()[-1] == "K" and "R" in self.kinds():
+                scheduling.innermost_vector(s, out, config.get("vector", scheduling.VECTOR))
+            else:
+                scheduling.generic(s, out, config)
+
+
+def _reduce_compute(x, kinds, reducer, transform, name):
+    """``out[kept] = reducer(transform(x[...], kept), over reduced axes)``."""
+    kept = [n for n, k in zip(x.shape, kinds) if k == "K"] or [1]
+    raxes = [reduce_axis(n, f"r{d}") for d, (n, k) in enumerate(zip(x.shape, kinds)) if k == "R"]
+
+    def body(*out_idx):
+        it_out, it_red = iter(out_idx), iter(raxes)
+        index = tuple(next(it_out) if k == "K" else next(it_red) for k in kinds)
+        value = transform(x[index], out_idx)
+        return reducer(value, axis=raxes) if raxes else value
+
+    return compute(tuple(kept), body, name=name)
+
+
+class Sum(Reduction):
+    name = "sum"
+
+    def gradient(self, g, node):
+        from .shape import broadcast_to, reshape
+
+        x = node.inputs[0]
+        return (broadcast_to(reshape(g, out_shape(x.shape, self.axes, True)), x.shape),)
+
+
+class Max(Reduction):
+    name = "max"
+    reducer = staticmethod(fn.max)
+
+    def gradient(self, g, node):
+        from .shape import reshape
+
+        x = node.inputs[0]
+        keep = out_shape(x.shape, self.axes, True)
+        return (MaxBackward()(reshape(g, keep), x, reshape(node, keep)),)
+
+
+class MaxBackward(Elementwise):
+    """``g`` where ``x`` equals the maximum ``m`` of its group, else 0."""
+
+    name = "max_backward"
+
+    def scalar(self, g, x, m): return fn.if_then_else(x == m, g, 0.0)
+
+    def gradient(self, gg, node):
+        _, x, m = node.inputs
+        return self.inputs_grad((MaxBackward()(gg, x, m), None, None), node)
+
+
+class LogSumExp(Reduction):
+    """``log(sum(exp(x - m))) + m`` with ``m`` the maximum: stable for large inputs."""
+
+    name = "logsumexp"
+
+    def compute(self, x):
+        kinds = self.kinds()
+        top = _reduce_compute(x, kinds, fn.max, lambda value, kept: value, "lse_max")
+        total = _reduce_compute(x, kinds, fn.sum, lambda value, kept: fn.exp(value - top[kept]), "lse_sum")
+        return compute(top.shape, lambda *i: fn.log(total[i]) + top[i], name="logsumexp")
+
+    def gradient(self, g, node):
+        from .shape import reshape
+
+        x = node.inputs[0]
+        keep = out_shape(x.shape, self.axes, True)
+        return (ExpDiffMultiply()(reshape(g, keep), x, reshape(node, keep)),)
+
+
+class ExpDiffMultiply(Elementwise):
+    """``g * exp(x - y)``: the gradient of logsumexp (``y`` its value), softmax times ``g``."""
+
+    name = "exp_diff_multiply"
+
+    def scalar(self, g, x, y): return g * fn.exp(x - y)
+
+    def gradient(self, gg, node):
+        g, x, y = node.inputs
+        through_x = ExpDiffMultiply()(multiply(gg, g), x, y)
+        return self.inputs_grad((ExpDiffMultiply()(gg, x, y), through_x, negative(through_x)), node)
+
+
+# -- the functional API -------------------------------------------------------------------------
+def summation(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
+    """The sum over ``axis`` (all axes when None)."""
+    return Sum(normalize_axes("sum", axis, x.ndim), keepdims)(x)
+
+
+def maximum_over(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
+    """The maximum over ``axis`` (all axes when None); the gradient goes to the maximal elements."""
+    return Max(normalize_axes("max", axis, x.ndim), keepdims)(x)
+
+
+def mean(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
+    """The mean over ``axis`` (all axes when None)."""
+    axes = normalize_axes("mean", axis, x.ndim)
+    count = 1
+    for a in axes:
+        count *= x.shape[a]
+    return ScalarOp("mul", 1.0 / count)(Sum(axes, keepdims)(x))
+
+
+def logsumexp(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
+    """``log(sum(exp(x), axis))`` computed stably."""
+    return LogSumExp(normalize_axes("logsumexp", axis, x.ndim), keepdims)(x)

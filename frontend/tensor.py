@@ -1,0 +1,276 @@
+"""The autograd Tensor: host storage, the op that made it, and reverse-mode differentiation.
+
+Evaluation is eager: applying an op runs its compiled kernel at once, and where gradients are
+wanted the result remembers the op and its inputs. ``backward`` walks that graph in reverse
+topological order and sums the partial adjoints that reach each node (seed Lec4); gradients
+are themselves built from ops, so a gradient can be differentiated again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from tensorir.errors import BackendUnavailable, DefinitionError
+
+if TYPE_CHECKING:
+    from .ops.base import Op
+
+DEVICES = ("cpu", "cuda")
+DTYPES = ("float32", "float64", "int32", "int64")
+_grad_state = threading.local()
+
+
+def is_grad_enabled() -> bool:
+    """Whether new ops record the graph for ``backward``."""
+    return getattr(_grad_state, "enabled", True)
+
+
+@contextlib.contextmanager
+def no_grad() -> Iterator[None]:
+    """Within this block, ops record no graph (evaluation, optimizer updates)."""
+    previous = is_grad_enabled()
+    _grad_state.enabled = False
+    try:
+        yield
+    finally:
+        _grad_state.enabled = previous
+
+
+@contextlib.contextmanager
+def enable_grad() -> Iterator[None]:
+    """Within this block, ops record the graph again (e.g. to differentiate a gradient)."""
+    previous = is_grad_enabled()
+    _grad_state.enabled = True
+    try:
+        yield
+    finally:
+        _grad_state.enabled = previous
+
+
+def check_device(device: str) -> str:
+    """``device`` if this machine can run it; BackendUnavailable with the reason otherwise."""
+    if device == "cpu":
+        return device
+    if device != "cuda":
+        raise DefinitionError(f"Tensor(device={device!r}): unknown device; use one of {', '.join(DEVICES)}")
+    try:
+        from backends.cuda.runtime import driver
+    except ImportError as error:  # pragma: no cover - the cuda backend is optional
+        raise BackendUnavailable(f"Tensor(device='cuda'): the CUDA backend is not installed ({error})") from None
+    driver("Tensor(device='cuda')")
+    return device
+
+
+def _as_array(value, dtype) -> np.ndarray:
+    if isinstance(value, Tensor):
+        value = value.data
+    from_numpy = isinstance(value, (np.ndarray, np.generic))
+    array = np.asarray(value)
+    if dtype is None:
+        if from_numpy and array.dtype.name in DTYPES:
+            dtype = array.dtype.name
+        elif array.dtype.kind in "iu":
+            dtype = "int64" if array.dtype.itemsize > 4 else "int32"
+        else:
+            dtype = "float32"
+    name = np.dtype(dtype).name
+    if name not in DTYPES:
+        raise DefinitionError(f"Tensor: dtype {name} is not supported; use one of {', '.join(DTYPES)}")
+    return np.ascontiguousarray(array, dtype=name)
+
+
+class Tensor:
+    """An n-dimensional array on a device that records how it was computed.
+
+    Parameters
+    ----------
+    data
+        A numpy array, a nested list, a number or another Tensor (copied).
+    dtype
+        ``float32`` (the default for floats), ``float64``, ``int32`` or ``int64``.
+    device
+        ``"cpu"`` (kernels compiled through LLVM) or ``"cuda"`` (through the CUDA backend).
+    requires_grad
+        Whether ``backward`` computes ``.grad`` for this tensor.
+    """
+
+    __slots__ = ("data", "op", "inputs", "requires_grad", "grad", "device", "__weakref__")
+
+    def __init__(self, data, dtype=None, device: str = "cpu", requires_grad: bool = False):
+        self.data = _as_array(data, dtype)
+        self.device = check_device(device)
+        self.op: Op | None = None
+        self.inputs: tuple[Tensor, ...] = ()
+        self.requires_grad = bool(requires_grad)
+        self.grad: Tensor | None = None
+
+    @classmethod
+    def wrap(cls, array: np.ndarray, device: str = "cpu", requires_grad: bool = False) -> Tensor:
+        """A tensor over ``array`` without copying or checking it (for ops and loaders)."""
+        tensor = cls.__new__(cls)
+        tensor.data, tensor.device, tensor.op, tensor.inputs = array, device, None, ()
+        tensor.requires_grad, tensor.grad = requires_grad, None
+        return tensor
+
+    @classmethod
+    def from_op(cls, op: Op, inputs: tuple[Tensor, ...]) -> Tensor:
+        """Run ``op`` on ``inputs`` and, where gradients are wanted, remember how."""
+        device = inputs[0].device if inputs else "cpu"
+        for other in inputs:
+            if other.device != device:
+                raise DefinitionError(f"{op.name}: inputs are on devices {device} and {other.device}; "
+                                      "move them to one device first")
+        result = cls.wrap(op.forward(*[t.data for t in inputs], device=device), device)
+        if is_grad_enabled() and any(t.requires_grad for t in inputs):
+            result.op, result.inputs, result.requires_grad = op, inputs, True
+        return result
+
+    # -- properties ------------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def dtype(self) -> str:
+        return self.data.dtype.name
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.op is None
+
+    def numpy(self) -> np.ndarray:
+        """A copy of the values as a numpy array."""
+        return np.array(self.data)
+
+    def item(self) -> float | int:
+        """The value of a one-element tensor as a Python number."""
+        if self.data.size != 1:
+            raise DefinitionError(f"item: the tensor has shape {self.shape}; item() needs exactly one element")
+        return self.data.reshape(-1)[0].item()
+
+    def detach(self) -> Tensor:
+        """The same values, cut from the graph (shares storage)."""
+        return Tensor.wrap(self.data, self.device)
+
+    def astype(self, dtype) -> Tensor:
+        """A copy converted to ``dtype`` (not differentiable)."""
+        from .ops.elementwise import cast
+
+        return cast(self, np.dtype(dtype).name)
+
+    def __repr__(self) -> str:
+        grad = ", requires_grad=True" if self.requires_grad else ""
+        return f"Tensor({np.array2string(self.data, precision=4, threshold=20)}, dtype={self.dtype}{grad})"
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    # -- autograd --------------------------------------------------------------------------
+    def backward(self, out_grad: Tensor | None = None, create_graph: bool = False) -> None:
+        """Accumulate d(self)/d(leaf) into ``.grad`` of every leaf that requires it.
+
+        Parameters
+        ----------
+        out_grad
+            The adjoint of this tensor; ones when omitted (then self should be a scalar).
+        create_graph
+            Record the gradient computation too, so ``.grad`` can be differentiated again.
+        """
+        if not self.requires_grad:
+            raise DefinitionError("backward: this tensor does not require grad; create the leaves with "
+                                  "requires_grad=True (and do not compute under no_grad)")
+        if out_grad is None:
+            from .ops.creation import ones_like
+
+            out_grad = ones_like(self)
+        elif tuple(out_grad.shape) != self.shape:
+            raise DefinitionError(f"backward: out_grad has shape {out_grad.shape} but the tensor has {self.shape}")
+        context = enable_grad() if create_graph else no_grad()
+        with context:
+            _backpropagate(self, out_grad)
+
+    # -- operators (defined in frontend.ops, attached here) ----------------------------------
+    def __add__(self, other): return _ops().add(self, other)
+    def __radd__(self, other): return _ops().add(other, self)
+    def __sub__(self, other): return _ops().subtract(self, other)
+    def __rsub__(self, other): return _ops().subtract(other, self)
+    def __mul__(self, other): return _ops().multiply(self, other)
+    def __rmul__(self, other): return _ops().multiply(other, self)
+    def __truediv__(self, other): return _ops().divide(self, other)
+    def __rtruediv__(self, other): return _ops().divide(other, self)
+    def __pow__(self, other): return _ops().power(self, other)
+    def __neg__(self): return _ops().negative(self)
+    def __matmul__(self, other): return _ops().matmul(self, other)
+    def __getitem__(self, index): return _ops().getitem(self, index)
+
+    def sum(self, axis=None, keepdims: bool = False): return _ops().sum(self, axis, keepdims)
+    def max(self, axis=None, keepdims: bool = False): return _ops().max(self, axis, keepdims)
+    def mean(self, axis=None, keepdims: bool = False): return _ops().mean(self, axis, keepdims)
+    def reshape(self, *shape): return _ops().reshape(self, shape[0] if len(shape) == 1 else shape)
+    def transpose(self, *axes): return _ops().transpose(self, axes[0] if len(axes) == 1 else (axes or None))
+    def broadcast_to(self, shape): return _ops().broadcast_to(self, shape)
+    def exp(self): return _ops().exp(self)
+    def log(self): return _ops().log(self)
+    def tanh(self): return _ops().tanh(self)
+    def sigmoid(self): return _ops().sigmoid(self)
+    def relu(self): return _ops().relu(self)
+
+    @property
+    def T(self) -> Tensor:  # noqa: N802 - numpy's name
+        return _ops().transpose(self, None)
+
+
+def _ops():
+    from . import ops
+
+    return ops
+
+
+def topological_order(root: Tensor) -> list[Tensor]:
+    """The nodes that ``root`` depends on and that require grad, inputs before their users."""
+    order: list[Tensor] = []
+    visited: set[int] = set()
+    stack: list[tuple[Tensor, bool]] = [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        stack.append((node, True))
+        stack.extend((t, False) for t in node.inputs if t.requires_grad and id(t) not in visited)
+    return order
+
+
+def _backpropagate(root: Tensor, out_grad: Tensor) -> None:
+    from .ops.elementwise import add
+
+    partials: dict[int, list[Tensor]] = {id(root): [out_grad]}
+    for node in reversed(topological_order(root)):
+        grads = partials.pop(id(node), None)
+        if not grads:
+            continue
+        grad = grads[0]
+        for more in grads[1:]:
+            grad = add(grad, more)
+        if node.op is None:
+            node.grad = grad if node.grad is None else add(node.grad, grad)
+            continue
+        for tensor, partial in zip(node.inputs, node.op.gradient(grad, node)):
+            if partial is not None and tensor.requires_grad:
+                partials.setdefault(id(tensor), []).append(partial)

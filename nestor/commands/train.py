@@ -1,0 +1,121 @@
+"""``nestor train mlp|cnn`` and ``nestor eval``: train a model whose every operation runs a
+kernel Nestor compiled, report test accuracy, save and reload an ``.npz`` checkpoint."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+#: per model: epochs, batch size, optimizer, learning rate that reach the targets on the digits
+DEFAULTS = {
+    "mlp": {"epochs": 20, "batch_size": 32, "optimizer": "adam", "lr": 0.002},
+    "cnn": {"epochs": 15, "batch_size": 32, "optimizer": "adam", "lr": 0.002},
+}
+
+
+def _loader(dataset, batch_size: int, shuffle: bool, seed: int, device: str):
+    from frontend.data import DataLoader
+
+    return DataLoader(dataset, batch_size, shuffle=shuffle, seed=seed, device=device)
+
+
+def _progress_bar(total: int, epoch: int, epochs: int, quiet: bool):
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, desc=f"epoch {epoch}/{epochs}", unit="sample", disable=quiet, leave=True,
+               file=sys.stderr, dynamic_ncols=True)
+
+    def update(result) -> None:
+        bar.update(result.samples)
+        rate = bar.n / result.seconds if result.seconds else 0.0
+        bar.set_postfix(loss=f"{result.loss:.4f}", acc=f"{result.accuracy:.3f}", samples_s=f"{rate:.0f}")
+
+    return bar, update
+
+
+def train(args: argparse.Namespace) -> int:
+    from frontend import init
+    from frontend.tensor import check_device
+    from frontend.training import (
+        ModelSpec,
+        build_model,
+        evaluate,
+        load_dataset,
+        make_optimizer,
+        save_checkpoint,
+        train_epoch,
+    )
+
+    defaults = DEFAULTS[args.model]
+    for name, value in defaults.items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    check_device(args.device)
+    init.seed(args.seed)
+    train_set, test_set = load_dataset(args.dataset, args.data_dir, args.seed)
+    if args.limit:
+        train_set = train_set.subset(slice(0, args.limit))
+        test_set = test_set.subset(slice(0, max(args.limit // 4, 1)))
+    spec = ModelSpec(args.model, tuple(train_set.inputs.shape[1:]), hidden=args.hidden)
+    model = build_model(spec, seed=args.seed, device=args.device)
+    optimizer = make_optimizer(args.optimizer, model.parameters(), args.lr, args.weight_decay)
+    loader = _loader(train_set, args.batch_size, True, args.seed, args.device)
+    print(f"training {args.model} on {args.dataset}: {len(train_set)} training / {len(test_set)} test samples, "
+          f"{args.epochs} epochs, batch {args.batch_size}, {args.optimizer} lr {args.lr}, device {args.device}")
+    start = time.perf_counter()
+    for epoch in range(1, args.epochs + 1):
+        bar, update = _progress_bar(len(train_set), epoch, args.epochs, args.quiet)
+        train_epoch(model, loader, optimizer, update)
+        bar.close()
+    result = evaluate(model, _loader(test_set, 256, False, args.seed, args.device))
+    elapsed = time.perf_counter() - start
+    print(f"test accuracy {result.accuracy:.4f} (loss {result.loss:.4f}) after {elapsed:.1f} s")
+    path = save_checkpoint(args.checkpoint or f"{args.model}-{args.dataset}.npz", model, spec,
+                           {"dataset": args.dataset, "seed": args.seed, "data_dir": args.data_dir,
+                            "test_accuracy": result.accuracy, "limit": args.limit})
+    print(f"checkpoint saved to {path}")
+    return 0
+
+
+def evaluate_checkpoint(args: argparse.Namespace) -> int:
+    from frontend.training import evaluate, load_checkpoint, load_dataset
+
+    model, spec, info = load_checkpoint(args.checkpoint, device=args.device)
+    dataset = args.dataset or info.get("dataset", "digits")
+    _, test_set = load_dataset(dataset, args.data_dir or info.get("data_dir"), info.get("seed", 0))
+    if info.get("limit"):
+        test_set = test_set.subset(slice(0, max(info["limit"] // 4, 1)))
+    result = evaluate(model, _loader(test_set, 256, False, 0, args.device))
+    print(f"{spec.kind} from {args.checkpoint} on {dataset}: test accuracy {result.accuracy:.4f} "
+          f"(loss {result.loss:.4f}, {result.samples} samples)")
+    return 0
+
+
+def register(subparsers) -> None:
+    from frontend.training import DATASETS, OPTIMIZERS
+
+    p = subparsers.add_parser("train", help="train an MLP or a CNN on Nestor-compiled kernels, save a checkpoint")
+    p.add_argument("model", choices=sorted(DEFAULTS), help="the model to train")
+    p.add_argument("--dataset", choices=DATASETS, default="digits",
+                   help="digits (embedded, the default) or mnist/fashion-mnist from --data-dir")
+    p.add_argument("--data-dir", help="folder with the IDX files of mnist or fashion-mnist")
+    p.add_argument("--epochs", type=int, help="passes over the training set (mlp 20, cnn 15)")
+    p.add_argument("--batch-size", type=int, help="samples per step (default 32)")
+    p.add_argument("--optimizer", choices=OPTIMIZERS, help="update rule (default adam)")
+    p.add_argument("--lr", type=float, help="learning rate (default 0.002)")
+    p.add_argument("--weight-decay", type=float, default=0.0, help="L2 penalty (default 0)")
+    p.add_argument("--hidden", type=int, default=128, help="hidden units of the mlp (default 128)")
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where kernels run (default cpu)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the split, initialisation and shuffling")
+    p.add_argument("--limit", type=int, default=0, help="train on the first N samples only (a quick check)")
+    p.add_argument("--checkpoint", help="where to save the parameters (default MODEL-DATASET.npz)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=train)
+
+    e = subparsers.add_parser("eval", help="reload a checkpoint saved by `nestor train` and report test accuracy")
+    e.add_argument("checkpoint", help="the .npz file")
+    e.add_argument("--dataset", choices=DATASETS, help="default: the dataset it was trained on")
+    e.add_argument("--data-dir", help="folder with the IDX files of mnist or fashion-mnist")
+    e.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    e.set_defaults(func=evaluate_checkpoint)
