@@ -71,7 +71,9 @@ def _as_array(value, dtype) -> np.ndarray:
         value = value.data
     from_numpy = isinstance(value, (np.ndarray, np.generic))
     array = np.asarray(value)
-    if dtype is None:
+    if dtype is None and array.dtype.kind not in "biuf":
+        dtype = array.dtype
+    elif dtype is None:
         if from_numpy and array.dtype.name in DTYPES:
             dtype = array.dtype.name
         elif array.dtype.kind in "iu":
@@ -81,7 +83,7 @@ def _as_array(value, dtype) -> np.ndarray:
     name = np.dtype(dtype).name
     if name not in DTYPES:
         raise DefinitionError(f"Tensor: dtype {name} is not supported; use one of {', '.join(DTYPES)}")
-    return np.ascontiguousarray(array, dtype=name)
+    return np.array(array, dtype=name, order="C")
 
 
 class Tensor:
@@ -212,6 +214,7 @@ class Tensor:
     def __truediv__(self, other): return _ops().divide(self, other)
     def __rtruediv__(self, other): return _ops().divide(other, self)
     def __pow__(self, other): return _ops().power(self, other)
+    def __rpow__(self, other): return _ops().power(other, self)
     def __neg__(self): return _ops().negative(self)
     def __matmul__(self, other): return _ops().matmul(self, other)
     def __getitem__(self, index): return _ops().getitem(self, index)

@@ -8,6 +8,8 @@ axes themselves.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from tensorir import functions as fn
@@ -178,10 +180,10 @@ class Stack(Op):
 def reshape(x: Tensor, shape) -> Tensor:
     """``x`` with a new shape of the same size (one extent may be -1); a view where strides allow."""
     shape = (shape,) if isinstance(shape, int) else tuple(int(n) for n in shape)
-    known = int(np.prod([n for n in shape if n != -1])) if shape else 1
+    known = math.prod(n for n in shape if n != -1)
     if shape.count(-1) == 1 and known and x.size % known == 0:
         shape = tuple(x.size // known if n == -1 else n for n in shape)
-    if shape.count(-1) or int(np.prod(shape)) != x.size:
+    if shape.count(-1) or math.prod(shape) != x.size:
         raise DefinitionError(f"reshape: cannot reshape shape {x.shape} ({x.size} elements) to {shape}")
     return x if shape == x.shape else Reshape(shape)(x)
 
