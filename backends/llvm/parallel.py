@@ -55,15 +55,15 @@ def emit_parallel(cg, loop: For) -> None:
 
 
 def _write_body(cg, outlined, context_type, loop: For, buffers, variables) -> None:
-    inner = cg.new_function(outlined)
-    inner.in_parallel = True
-    inner.ranges = dict(cg.state.ranges)
-    b = inner.builder
+    """The thread body: unpack the context, take this thread's chunk, and run it in a function
+    whose buffer parameters are ``noalias`` (so loads and stores of different buffers stay
+    independent, as in the kernel itself)."""
+    chunk_fn = _chunk_function(cg, outlined.name, loop, buffers, variables)
+    state = cg.new_function(outlined)
+    b = state.builder
     context = b.bitcast(outlined.args[0], context_type.as_pointer())
     loaded = [b.load(b.gep(context, [ir.Constant(I32, 0), ir.Constant(I32, k)]))
               for k in range(len(buffers) + len(variables) + 2)]
-    inner.buffers.update(zip(buffers, loaded[:len(buffers)]))
-    inner.vars.update(zip(variables, loaded[len(buffers):-2]))
     start, extent = loaded[-2], loaded[-1]
     # static schedule: thread t runs iterations start + [t * chunk, (t + 1) * chunk)
     thread = b.sext(b.call(cg.declare("omp_get_thread_num", I32, []), []), I64)
@@ -73,4 +73,22 @@ def _write_body(cg, outlined, context_type, loop: For, buffers, variables) -> No
     limit = b.add(start, extent)
     last = b.add(first, chunk)
     last = b.select(b.icmp_signed("<", last, limit), last, limit)
-    cg.run_in(inner, lambda: cg.loop(loop, lambda: cg.stmt(loop.body), start=first, stop=last))
+    b.call(chunk_fn, loaded[:-2] + [first, last])
+    b.ret_void()
+
+
+def _chunk_function(cg, name: str, loop: For, buffers, variables) -> ir.Function:
+    types = [STORAGE[buf.dtype].as_pointer() for buf in buffers] + [I64] * (len(variables) + 2)
+    fn = ir.Function(cg.module, ir.FunctionType(VOID, types), name=f"{name}.chunk")
+    fn.linkage = "internal"
+    fn.attributes.add("alwaysinline")
+    for arg in fn.args[:len(buffers)]:
+        arg.add_attribute("noalias")
+    state = cg.new_function(fn)
+    state.in_parallel = True
+    state.ranges = dict(cg.state.ranges)
+    state.buffers.update(zip(buffers, fn.args[:len(buffers)]))
+    state.vars.update(zip(variables, fn.args[len(buffers):-2]))
+    first, last = fn.args[-2], fn.args[-1]
+    cg.run_in(state, lambda: cg.loop(loop, lambda: cg.stmt(loop.body), start=first, stop=last))
+    return fn

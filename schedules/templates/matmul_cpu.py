@@ -1,5 +1,6 @@
-"""The seed's CPU matmul: ``v1 x v2`` register tiles over ``v3``-long reduction chunks, inside
-``b1 x b2`` cache tiles, with the right-hand matrix optionally packed into the tile layout."""
+"""The seed's CPU matmul: ``v1 x v2`` register tiles over ``v3``-long unrolled reduction steps,
+inside ``b1 x b2`` cache tiles and ``b3``-long reduction chunks, with the right-hand matrix
+packed into the tile layout."""
 
 from __future__ import annotations
 
@@ -10,28 +11,29 @@ from ..schedule import create_schedule
 
 
 def matmul_cpu(m: int, n: int, k: int, *, v1: int = 8, v2: int = 32, v3: int = 4, b1: int = 64,
-               b2: int = 128, transpose_b: bool = True, pack_b: bool = True, dtype: str = "float32",
-               parallel: bool = True):
+               b2: int = 128, b3: int | None = 256, transpose_b: bool = True, pack_b: bool = True,
+               dtype: str = "float32", parallel: bool = True):
     """``C = A @ B.T`` (``transpose_b``, B is ``n x k``) or ``C = A @ B`` (B is ``k x n``).
 
-    The loop nest (packing aside)::
+    With ``b3`` (the default), C accumulates over ``b3``-long chunks of the reduction, so the
+    ``b3 x v2`` panel of B that a register tile reads stays in the L1 cache while the ``v1 x v2``
+    tile of C stays in registers::
 
-        parallel for i.outer in 0..ceil(m/b1):          # cache tile rows
-          for j.outer in 0..ceil(n/b2):                 # cache tile columns
-            for i.inner.outer in 0..b1/v1:
-              for j.inner.outer in 0..b2/v2:
-                C.local[v1, v2] = 0                     # register tile
-                for k.outer in 0..ceil(k/v3):
-                  unrolled for k.inner in 0..v3:
-                    unrolled for i in 0..v1:
-                      vectorized for j in 0..v2:
-                        C.local[i, j] += A[..] * B[..]
-                for i.inner.inner in 0..v1:
-                  vectorized for j.inner.inner in 0..v2:
-                    C[..] = C.local[..]
+        B.packed[j / v2, k, j % v2] = B[.., ..]                # contiguous v2-wide rows
+        parallel for i.outer in 0..ceil(m/b1):                  # cache tile rows
+          for j.outer in 0..ceil(n/b2):                         # cache tile columns
+            C[tile] = 0
+            for k.outer in 0..ceil(k/b3):                       # reduction chunk
+              for j.inner.outer in 0..b2/v2:                    # one B panel, kept in L1
+                for i.inner.outer in 0..b1/v1:                  # register tile
+                  for k.inner.outer in 0..b3/v3:
+                    unrolled for k.inner.inner in 0..v3:
+                      unrolled for i in 0..v1:
+                        vectorized for j in 0..v2:
+                          C[..] += A[.., k] * B.packed[.., k, j]
 
-    With ``pack_b``, B is first copied to ``B.packed[ceil(n/v2), k, v2]`` so that the ``v2``
-    columns one register tile reads are contiguous.
+    With ``b3=None`` the register tile is an explicit ``C.local`` (``cache_write``) that
+    accumulates the whole reduction before one copy to C, as in the seed's first version.
     """
     A = placeholder((m, k), dtype, name="A")
     B = placeholder((n, k) if transpose_b else (k, n), dtype, name="B")
@@ -49,6 +51,34 @@ def matmul_cpu(m: int, n: int, k: int, *, v1: int = 8, v2: int = 32, v3: int = 4
     else:
         C = compute((m, n), lambda i, j: fn.sum(A[i, r] * b_at(j, r), axis=r), name="C")
     s = create_schedule(C)
+    if b3 is None:
+        _register_cache(s, C, v1, v2, v3, b1, b2, parallel)
+    else:
+        _reduction_chunks(s, C, v1, v2, v3, b1, b2, b3, parallel)
+    if packed is not None:
+        po, pk, pi = packed.op.axis
+        s[packed].vectorize(pi)
+        if parallel:
+            s[packed].parallel(po)
+    return s, [A, B, C]
+
+
+def _reduction_chunks(s, C, v1, v2, v3, b1, b2, b3, parallel: bool) -> None:
+    i, j = C.op.axis
+    (k,) = C.op.reduce_axis
+    io, jo, ii, ji = s[C].tile(i, j, b1, b2)
+    iio, jio, iii, jii = s[C].tile(ii, ji, v1, v2)
+    ko, ki = s[C].split(k, factor=b3)
+    kio, kii = s[C].split(ki, factor=v3)
+    s[C].reorder(io, jo, ko, jio, iio, kio, kii, iii, jii)
+    s[C].unroll(kii)
+    s[C].unroll(iii)
+    s[C].vectorize(jii)
+    if parallel:
+        s[C].parallel(io)
+
+
+def _register_cache(s, C, v1, v2, v3, b1, b2, parallel: bool) -> None:
     local = s.cache_write(C, "local")
     i, j = C.op.axis
     io, jo, ii, ji = s[C].tile(i, j, b1, b2)
@@ -63,14 +93,3 @@ def matmul_cpu(m: int, n: int, k: int, *, v1: int = 8, v2: int = 32, v3: int = 4
     s[C].vectorize(jii)
     if parallel:
         s[C].parallel(io)
-    _schedule_packing(s, packed, parallel)
-    return s, [A, B, C]
-
-
-def _schedule_packing(s, packed, parallel: bool) -> None:
-    if packed is None:
-        return
-    po, pk, pi = packed.op.axis
-    s[packed].vectorize(pi)
-    if parallel:
-        s[packed].parallel(po)

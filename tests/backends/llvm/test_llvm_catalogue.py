@@ -60,9 +60,10 @@ def test_vector_code_in_assembly():
 
 @pytest.mark.parametrize("transpose_b", [True, False])
 @pytest.mark.parametrize("pack_b", [True, False])
-def test_matmul_template(transpose_b, pack_b, rng):
+@pytest.mark.parametrize("b3", [None, 8])
+def test_matmul_template(transpose_b, pack_b, b3, rng):
     m, n, k = 37, 45, 23
-    s, args = templates.matmul_cpu(m, n, k, v1=4, v2=8, v3=4, b1=16, b2=16,
+    s, args = templates.matmul_cpu(m, n, k, v1=4, v2=8, v3=4, b1=16, b2=16, b3=b3,
                                    transpose_b=transpose_b, pack_b=pack_b)
     module = ns.build(s, args, target="llvm")
     a = rng.standard_normal((m, k)).astype(np.float32)
@@ -115,6 +116,12 @@ def test_unrolled_and_parallel_loops(rng):
     b = np.full_like(a, np.nan)
     module(a, b)
     np.testing.assert_allclose(b, a * a)
+
+
+def test_parallel_loops_start_a_thread_team():
+    s, args = templates.matmul_cpu(64, 64, 64)
+    module = ns.build(s, args, target="llvm")
+    assert "GOMP_parallel" in module.source
 
 
 def test_gpu_bound_loops_are_refused():
