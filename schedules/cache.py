@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from tensorir.buffer import Scope
 from tensorir.errors import ScheduleError
@@ -31,7 +32,8 @@ class ScheduleCaching:
             return self[tensor].op.output  # type: ignore[index]
         if isinstance(tensor, Tensor):
             if tensor not in self:  # type: ignore[operator]
-                raise ScheduleError(f"s.{call}: {tensor.name} is not part of this schedule")
+                raise ScheduleError(f"s.{call}: {tensor.name} is not part of this schedule; pass a "
+                                    "tensor that the schedule's outputs are computed from")
             return tensor
         raise ScheduleError(f"s.{call}: {tensor!r} is not a tensor")
 
@@ -64,18 +66,26 @@ class ScheduleCaching:
         value = _scope(call, scope)
         stages = self._stage_list(call, readers)
         for stage in stages:
-            if not any(t is tensor for t in stage.inputs):
+            if not any(self.same_tensor(t, tensor) for t in stage.inputs):  # type: ignore[attr-defined]
                 reads = [t.name for t in stage.inputs]
                 raise ScheduleError(
                     f"s.{call}: stage {stage.name} does not read {tensor.name} (it reads {reads}); "
                     "list only stages that read the tensor")
+        source = self.stage_of(tensor)  # type: ignore[attr-defined]
+        if source.attach == "at":
+            raise ScheduleError(
+                f"s.{call}: {source.name} is computed inside loop {source.attach_axis.name} of "
+                f"{source.attach_stage.name}, where its readers would no longer read it; call "
+                f"cache_read before compute_at, or compute_root {source.name} first")
         axes = tuple(IterVar(Var(f"ax{d}"), 0, extent, IterKind.DATA_PAR)
                      for d, extent in enumerate(tensor.shape))
         op = ComputeOp(f"{tensor.name}.{scope}", axes, tensor[tuple(a.var for a in axes)])
         first = min(stages, key=self.stages.index)  # type: ignore[attr-defined]
         cache = self._insert_cache_stage(op, first, value)
         for stage in stages:
-            stage.read_redirect[tensor] = op.output
+            for read in stage.op.inputs:
+                if self.same_tensor(stage.read_redirect.get(read, read), tensor):  # type: ignore[attr-defined]
+                    stage.read_redirect[read] = op.output
         self.trace.record(Step("cache_read", "", (  # type: ignore[attr-defined]
             ("tensor", self.stage_of(tensor).name), ("scope", scope),  # type: ignore[attr-defined]
             ("readers", tuple(s.name for s in stages))), (cache.name,)))
@@ -92,11 +102,17 @@ class ScheduleCaching:
         value = _scope(call, scope)
         stage = self.stage_of(tensor)  # type: ignore[attr-defined]
         if isinstance(stage.op, PlaceholderOp):
-            raise ScheduleError(f"s.{call}: {tensor.name} is a placeholder; nothing computes it")
+            raise ScheduleError(f"s.{call}: {tensor.name} is a placeholder, which nothing computes; "
+                                f"use cache_read to copy an input")
         if stage.op is not tensor.op or stage.relations or stage.annotations or stage.attach != "root":
             raise ScheduleError(
                 f"s.{call}: stage {stage.name} is already scheduled (split, marked, attached or "
                 "cached); call cache_write before the other primitives on it")
+        attached = [s.name for s in self.stages if s.attach == "at" and s.attach_stage is stage]  # type: ignore[attr-defined]
+        if attached:
+            raise ScheduleError(
+                f"s.{call}: stages {attached} are computed inside the loops of {stage.name}; call "
+                "cache_write before compute_at into it")
         op: ComputeOp = stage.op
         fresh = tuple(IterVar(Var(iv.name), iv.min, iv.extent, iv.kind) for iv in op.axis)
         body = substitute(op.body, {old.var: new.var for old, new in zip(op.axis, fresh)})

@@ -3,14 +3,12 @@ of their consumers over exactly the region needed there, reductions, guards and 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 from tensorir.buffer import Buffer, Scope
 from tensorir.errors import LoweringError
-from tensorir.expr import (
-    BinaryOp, BufferLoad, Expr, IterVar, Reduce, ReduceOp, TensorLoad, binary, const,
-)
+from tensorir.expr import BinaryOp, BufferLoad, Expr, IterVar, Reduce, ReduceOp, TensorLoad, binary, const
 from tensorir.functions import reduce_identity
 from tensorir.stmt import Allocate, For, IfThenElse, PrimFunc, Stmt, Store, seq
 from tensorir.tensor import ComputeOp, PlaceholderOp, Tensor
@@ -42,7 +40,8 @@ class _Inline(Mutator):
             from tensorir.visitor import substitute
 
             return substitute(body, mapping)
-        return TensorLoad(tensor, indices, node.dtype)
+        # the stage's current tensor: after cache_write, readers still name the old one
+        return TensorLoad(producer.op.output, indices, node.dtype)
 
 
 def stage_body(schedule: Schedule, stage: Stage, bodies: dict) -> Expr:
@@ -203,9 +202,10 @@ def check_args(schedule: Schedule, args: Sequence[Tensor], name: str) -> list[Te
                 f"{[t.name for t in schedule.outputs]}; remove it from the argument list")
         stage = schedule.stage_of(arg)
         if stage.attach != "root":
+            how = "inlined" if stage.attach == "inline" else "attached with compute_at"
             raise LoweringError(
-                f"lower {name}: argument {arg.name} is {'inlined' if stage.attach == 'inline' else 'attached with compute_at'}"
-                " and so never stored whole; pass only inputs, outputs and root stages")
+                f"lower {name}: argument {arg.name} is {how} and so never stored whole; pass only "
+                "inputs, outputs and root stages")
     for position, arg in enumerate(args):
         if any(other is arg for other in args[:position]):
             raise LoweringError(

@@ -7,9 +7,8 @@ from typing import TYPE_CHECKING
 
 from tensorir.buffer import Scope
 from tensorir.errors import ScheduleError
-from tensorir.expr import IterKind, IterVar, Var
+from tensorir.expr import IterKind, IterVar, Reduce, Var
 from tensorir.stmt import ForKind
-from tensorir.expr import Reduce
 from tensorir.tensor import ComputeOp, Tensor
 
 from .trace import Step
@@ -36,29 +35,31 @@ class StagePrimitives:
             raise self._fail(call, f"{self.name} is a placeholder (an input); it has no loops",
                              "schedule the compute stages that read it")
 
-    def _leaf(self: Stage, call: str, axis: object) -> IterVar:
-        """``axis`` (an IterVar or a loop name) as a current loop of this stage."""
+    def _leaf(self: Stage, call: str, axis: object, fail=None) -> IterVar:
+        """``axis`` (an IterVar or a loop name) as a current loop of this stage; ``fail`` makes
+        the error (the stage whose primitive was called, when that is another stage)."""
+        fail = fail or self._fail
         self._need_compute(call)
         if isinstance(axis, str):
             matches = [iv for iv in self.all_axes if iv.name == axis]
             if len(matches) > 1:
-                raise self._fail(call, f"several loops are named {axis!r}", "pass the axis object")
+                raise fail(call, f"several loops are named {axis!r}", "pass the axis object")
             if not matches:
-                raise self._fail(call, f"stage {self.name} has no loop named {axis!r}",
-                                 f"its loops are {self._leaf_names()}")
+                raise fail(call, f"stage {self.name} has no loop named {axis!r}",
+                           f"its loops are {self._leaf_names()}")
             axis = matches[0]
         if not isinstance(axis, IterVar):
-            raise self._fail(call, f"{axis!r} is not a loop axis",
-                             f"pass one of the stage's loops: {self._leaf_names()}")
+            raise fail(call, f"{axis!r} is not a loop axis",
+                       f"pass one of the stage's loops: {self._leaf_names()}")
         if axis in self.leaves:
             return axis
         if axis in self.all_axes:
-            raise self._fail(call, f"{axis.name} is no longer a loop of stage {self.name}: it was "
-                             "split or fused", f"use one of its current loops {self._leaf_names()}")
+            raise fail(call, f"{axis.name} is no longer a loop of stage {self.name}: it was split or fused",
+                       f"use one of its current loops {self._leaf_names()}")
         owner = next((s.name for s in self.schedule.stages if axis in s.all_axes), None)
         where = f"it belongs to stage {owner}" if owner else "it belongs to no stage of this schedule"
-        raise self._fail(call, f"{axis.name} is not a loop of stage {self.name} ({where})",
-                         f"its loops are {self._leaf_names()}")
+        raise fail(call, f"{axis.name} is not a loop of stage {self.name} ({where})",
+                   f"its loops are {self._leaf_names()}")
 
     def _leaf_names(self: Stage) -> list[str]:
         return [iv.name for iv in self.leaves]
@@ -73,6 +74,14 @@ class StagePrimitives:
             what = f"bound to {note.thread_tag}" if note.thread_tag else f"marked {note.kind.value}"
             raise self._fail(call, f"{axis.name} is already {what}",
                              "split, fuse and reorder loops before marking them")
+
+    def _check_nothing_attached(self: Stage, call: str, axis: IterVar) -> None:
+        """A loop that other stages are computed in must stay a loop, or they lose their place."""
+        attached = [s.name for s in self.schedule.stages
+                    if s.attach == "at" and s.attach_stage is self and s.attach_axis is axis]
+        if attached:
+            raise self._fail(call, f"stages {attached} are computed inside loop {axis.name}",
+                             "split and fuse loops before compute_at into them")
 
     # -- loop structure --------------------------------------------------------------------
     def split(self: Stage, axis, factor: int | None = None, nparts: int | None = None):
@@ -91,28 +100,56 @@ class StagePrimitives:
         call = f"split({name}, factor={factor})" if nparts is None else f"split({name}, nparts={nparts})"
         iv = self._leaf(call, axis)
         if (factor is None) == (nparts is None):
-            raise self._fail(call, "give exactly one of factor= or nparts=")
+            given = "both factor= and nparts= are" if factor is not None else "neither factor= nor nparts= is"
+            raise self._fail(call, f"{given} given",
+                             "give exactly one: factor= (the inner extent) or nparts= (the outer extent)")
         given = factor if factor is not None else nparts
         label = "factor" if factor is not None else "nparts"
-        if not _positive_int(given):
-            raise self._fail(call, f"{label} must be a positive integer, got {given!r}")
-        self._check_unannotated(call, iv)
-        inner_extent = factor if factor is not None else -(-iv.extent // nparts)
-        outer = IterVar(Var(f"{iv.name}.outer"), 0, -(-iv.extent // inner_extent), iv.kind)
-        inner = IterVar(Var(f"{iv.name}.inner"), 0, inner_extent, iv.kind)
-        from .schedule import Split
-
-        self.relations.append(Split(iv, outer, inner, inner_extent))
-        at = self.leaves.index(iv)
-        self.leaves[at:at + 1] = [outer, inner]
+        self._check_splittable(call, iv, label, given)
+        outer, inner = self._split(iv, factor if factor is not None else -(-iv.extent // nparts))
         self._record("split", {"axis": iv.name, "factor": factor, "nparts": nparts}, (outer, inner))
         return outer, inner
 
+    def _check_splittable(self: Stage, call: str, iv: IterVar, label: str, factor: object) -> None:
+        if not _positive_int(factor):
+            raise self._fail(call, f"{label} must be a positive integer, got {factor!r}",
+                             f"pass a whole number of iterations, e.g. {label}=4")
+        self._check_unannotated(call, iv)
+        self._check_nothing_attached(call, iv)
+
+    def _split(self: Stage, iv: IterVar, inner_extent: int) -> tuple[IterVar, IterVar]:
+        from .schedule import Split
+
+        outer = IterVar(Var(f"{iv.name}.outer"), 0, -(-iv.extent // inner_extent), iv.kind)
+        inner = IterVar(Var(f"{iv.name}.inner"), 0, inner_extent, iv.kind)
+        self.relations.append(Split(iv, outer, inner, inner_extent))
+        at = self.leaves.index(iv)
+        self.leaves[at:at + 1] = [outer, inner]
+        return outer, inner
+
     def tile(self: Stage, x, y, x_factor: int, y_factor: int):
-        """Split ``x`` and ``y`` and order the loops ``x.outer, y.outer, x.inner, y.inner``."""
-        xo, xi = self.split(x, factor=x_factor)
-        yo, yi = self.split(y, factor=y_factor)
-        self.reorder(xo, yo, xi, yi)
+        """Split ``x`` and ``y`` and order the loops ``x.outer, y.outer, x.inner, y.inner``.
+
+        Before: ``for x in 0..n: for y in 0..m: body``. After ``tile(x, y, 8, 4)``::
+
+            for x.outer in 0..ceil(n / 8):
+              for y.outer in 0..ceil(m / 4):
+                for x.inner in 0..8:
+                  for y.inner in 0..4:
+                    body    # guarded where 8 or 4 does not divide the extent
+        """
+        names = [getattr(a, "name", a) for a in (x, y)]
+        call = f"tile({names[0]}, {names[1]}, x_factor={x_factor}, y_factor={y_factor})"
+        xv, yv = self._leaf(call, x), self._leaf(call, y)
+        if xv is yv:
+            raise self._fail(call, f"x and y are the same loop {xv.name}", "tile two different loops")
+        self._check_splittable(call, xv, "x_factor", x_factor)
+        self._check_splittable(call, yv, "y_factor", y_factor)
+        xo, xi = self._split(xv, x_factor)
+        yo, yi = self._split(yv, y_factor)
+        self._reorder([xo, yo, xi, yi])
+        self._record("tile", {"x": xv.name, "y": yv.name, "x_factor": x_factor, "y_factor": y_factor},
+                     (xo, yo, xi, yi))
         return xo, yo, xi, yi
 
     def reorder(self: Stage, *axes):
@@ -123,10 +160,13 @@ class StagePrimitives:
         if len(set(ivs)) != len(ivs):
             dup = next(iv.name for iv in ivs if ivs.count(iv) > 1)
             raise self._fail(call, f"{dup} is listed more than once", "list each loop once")
+        self._reorder(ivs)
+        self._record("reorder", {"axes": tuple(iv.name for iv in ivs)})
+
+    def _reorder(self: Stage, ivs: list[IterVar]) -> None:
         positions = sorted(self.leaves.index(iv) for iv in ivs)
         for position, iv in zip(positions, ivs):
             self.leaves[position] = iv
-        self._record("reorder", {"axes": tuple(iv.name for iv in ivs)})
 
     def fuse(self: Stage, *axes):
         """Fuse adjacent loops (outermost first) into one loop over their product.
@@ -139,7 +179,8 @@ class StagePrimitives:
         names = [getattr(a, "name", a) for a in axes]
         call = f"fuse({', '.join(map(str, names))})"
         if len(axes) < 2:
-            raise self._fail(call, "fuse needs at least two loops")
+            raise self._fail(call, "fuse needs at least two loops",
+                             f"pass adjacent loops, outermost first, from {self._leaf_names()}")
         ivs = [self._leaf(call, a) for a in axes]
         positions = [self.leaves.index(iv) for iv in ivs]
         if positions != list(range(positions[0], positions[0] + len(ivs))):
@@ -150,6 +191,7 @@ class StagePrimitives:
                              "fuse reduction loops with reduction loops only")
         for iv in ivs:
             self._check_unannotated(call, iv)
+            self._check_nothing_attached(call, iv)
         from .schedule import Fuse
 
         fused = ivs[0]
@@ -215,17 +257,21 @@ class StagePrimitives:
         if self.is_output:
             raise self._fail(call, f"{self.name} is an output of the schedule", "outputs are computed at root")
         if not hasattr(parent, "leaves") or parent.schedule is not self.schedule:
-            raise self._fail(call, f"{parent!r} is not a stage of this schedule")
+            raise self._fail(call, f"{parent!r} is not a stage of this schedule",
+                             "pass s[T] (or the tensor T) of a stage that reads this one")
+        if parent.attach == "inline":
+            raise self._fail(call, f"stage {parent.name} is inlined and has no loops",
+                             f"attach at a loop of a stage that reads {parent.name}, or compute_root it first")
+        iv = parent._leaf(call, axis, self._fail)
         consumers = self.schedule.consumers(self.op.output)
-        if parent not in consumers:
+        # stages already computed inside that loop: the region covers what they read too
+        here = [c for c in consumers if c.attach == "at" and c.attach_stage is parent and c.attach_axis is iv]
+        if parent not in consumers and (not consumers or len(here) < len(consumers)):
             readers = [c.name for c in consumers]
             raise self._fail(call, f"stage {parent.name} does not read {self.name} (its readers: {readers})",
-                             "attach a stage inside a loop of a stage that consumes it")
-        if parent.attach == "inline":
-            raise self._fail(call, f"stage {parent.name} is inlined and has no loops")
-        iv = parent._leaf(call, axis)
-        outside = [c.name for c in consumers if c is not parent
-                   and not (c.attach == "at" and c.attach_stage is parent and c.attach_axis is iv)]
+                             "attach a stage inside a loop of a stage that reads it, or inside the loop "
+                             "where all its readers are computed")
+        outside = [c.name for c in consumers if c is not parent and c not in here]
         if outside:
             raise self._fail(call, f"{self.name} is also read by {outside}, which run outside that loop",
                              f"attach {outside[0]} at the same loop first, or leave {self.name} at root")

@@ -9,8 +9,8 @@ trace; lowering (:mod:`schedules.lower`) reads this state.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 from tensorir.buffer import Scope
 from tensorir.errors import ScheduleError
@@ -138,9 +138,14 @@ class Schedule(ScheduleCaching):
     def stage_of(self, tensor: Tensor) -> Stage:
         return self._by_op[tensor.op]
 
+    def same_tensor(self, a: Tensor, b: Tensor) -> bool:
+        """Whether ``a`` and ``b`` are the tensor of one stage (cache_write gives a stage a new
+        operation; its readers keep reading the tensor of the old one)."""
+        return a is b or (a.op in self._by_op and self._by_op[a.op] is self._by_op.get(b.op))
+
     def readers(self, tensor: Tensor) -> list[Stage]:
         """The stages that read ``tensor`` (after cache redirection), inlined ones included."""
-        return [s for s in self.stages if any(t is tensor for t in s.inputs)]
+        return [s for s in self.stages if any(self.same_tensor(t, tensor) for t in s.inputs)]
 
     def consumers(self, tensor: Tensor) -> list[Stage]:
         """The non-inlined stages whose computation reads ``tensor``, looking through inlined stages."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
 from dataclasses import dataclass
@@ -14,6 +15,8 @@ if TYPE_CHECKING:
 
 #: Step arguments that name loop axes of the step's stage (printed as variables, not strings).
 AXIS_ARGS = frozenset({"axis", "axes", "x", "y", "outer", "inner"})
+#: Step arguments printed as keywords.
+KEYWORD_ARGS = frozenset({"factor", "nparts", "x_factor", "y_factor"})
 #: Step arguments that name stages or tensors.
 STAGE_ARGS = frozenset({"stage", "tensor", "readers"})
 
@@ -38,7 +41,9 @@ class Step:
             args = tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in data["args"].items())
             return cls(data["primitive"], data["stage"], args, tuple(data.get("results", ())))
         except (KeyError, AttributeError, TypeError) as error:
-            raise ScheduleError(f"Schedule.from_trace: malformed step {data!r} ({error})") from None
+            raise ScheduleError(
+                f"Schedule.from_trace: malformed step {data!r} ({error}); a step is an object with "
+                "'primitive', 'stage', 'args' and 'results', as s.trace.to_json() writes it") from None
 
 
 def _ident(name: str) -> str:
@@ -72,9 +77,11 @@ class Trace:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as error:
-            raise ScheduleError(f"Schedule.from_trace: the trace is not valid JSON ({error})") from None
+            raise ScheduleError(f"Schedule.from_trace: the trace is not valid JSON ({error}); pass the "
+                                "text of s.trace.to_json() or the Trace itself") from None
         if not isinstance(data, list):
-            raise ScheduleError("Schedule.from_trace: the trace JSON must be a list of steps")
+            raise ScheduleError(f"Schedule.from_trace: the trace JSON must be a list of steps, got "
+                                f"{type(data).__name__}; pass the text of s.trace.to_json()")
         return cls([Step.from_dict(d) for d in data])
 
     def __str__(self) -> str:
@@ -102,7 +109,7 @@ def _python(step: Step) -> str:
         if value is None:
             continue
         text = _python_value(key, value)
-        args.append(f"{key}={text}" if key in ("factor", "nparts") else text)
+        args.append(f"{key}={text}" if key in KEYWORD_ARGS else text)
     target = f"s[{_ident(step.stage)}]" if step.stage else "s"
     call = f"{target}.{step.primitive}({', '.join(args)})"
     if step.results:
@@ -110,18 +117,30 @@ def _python(step: Step) -> str:
     return call
 
 
+#: The primitives a trace may call: on a stage, and on the schedule.
+STAGE_PRIMITIVES = frozenset({"split", "tile", "reorder", "fuse", "unroll", "vectorize", "parallel",
+                              "bind", "compute_at", "compute_inline", "compute_root", "set_scope"})
+SCHEDULE_PRIMITIVES = frozenset({"cache_read", "cache_write"})
+
+
 def replay(schedule: Schedule, trace: Trace | str) -> None:
     """Apply the steps of ``trace`` to ``schedule`` (axes and stages are found by name)."""
     if isinstance(trace, str):
         trace = Trace.from_json(trace)
     for step in trace:
+        known = STAGE_PRIMITIVES if step.stage else SCHEDULE_PRIMITIVES
+        if step.primitive not in known:
+            raise ScheduleError(f"Schedule.from_trace: unknown primitive {step.primitive!r} in step "
+                                f"{step.to_dict()}; a step names one of {sorted(known)}")
         target = schedule[step.stage] if step.stage else schedule
-        method = getattr(target, step.primitive, None)
-        if method is None or step.primitive.startswith("_"):
-            raise ScheduleError(f"Schedule.from_trace: unknown primitive {step.primitive!r}")
+        method = getattr(target, step.primitive)
         kwargs = dict(step.args)
-        positional = kwargs.pop("axes", None)
-        if positional is not None:
-            method(*positional, **kwargs)
-        else:
-            method(**kwargs)
+        positional = kwargs.pop("axes", ())
+        try:
+            if not isinstance(positional, tuple):
+                raise TypeError("'axes' must be a list")
+            inspect.signature(method).bind(*positional, **kwargs)
+        except TypeError as error:
+            raise ScheduleError(f"Schedule.from_trace: malformed arguments in step {step.to_dict()} "
+                                f"({error}); replay traces that s.trace.to_json() wrote") from None
+        method(*positional, **kwargs)

@@ -14,9 +14,7 @@ import re
 
 from tensorir.buffer import Buffer, Scope
 from tensorir.errors import CodegenError
-from tensorir.expr import (
-    Binary, BinaryOp, BufferLoad, Call, Cast, Const, Expr, Func, Select, Unary, UnaryOp, Var,
-)
+from tensorir.expr import Binary, BinaryOp, BufferLoad, Call, Cast, Const, Expr, Func, Select, Unary, UnaryOp, Var
 from tensorir.stmt import Allocate, Evaluate, For, ForKind, IfThenElse, PrimFunc, Seq, Stmt, Store
 from tensorir.visitor import walk
 
@@ -33,7 +31,7 @@ _HELPERS = {
 _FUNCS = {Func.EXP: "_exp", Func.LOG: "_log", Func.SQRT: "_sqrt", Func.TANH: "_tanh",
           Func.ABS: "abs", Func.SIGMOID: "_sigmoid"}
 _CASTS = {"BOOL": "bool", "INT32": "_int", "INT64": "_int", "FLOAT32": "float", "FLOAT64": "float"}
-_MAX_NESTING = 18  # CPython refuses more than 20 statically nested blocks
+_MAX_NESTING = 16  # CPython refuses more than 20 statically nested blocks in one function
 
 
 def _is_thread_loop(node: Stmt) -> bool:
@@ -61,6 +59,8 @@ class PySource:
         self.in_threads = False
         self.counter = 0
         self.dims = [1, 1, 1]
+        #: the indentation depth where the body of the function being written starts
+        self.base = 1
 
     def name(self, obj: Var | Buffer) -> str:
         if obj not in self.names:
@@ -111,15 +111,29 @@ class PySource:
 
     # statements --------------------------------------------------------------------------
     def emit(self, text: str, depth: int) -> None:
-        if depth > _MAX_NESTING:
-            raise CodegenError(
-                f"interp: the loop nest of {self.func.name} is nested more than {_MAX_NESTING} "
-                "levels deep, beyond what the interpreter can run; fuse some loops")
         self.lines.append("    " * depth + text)
+
+    def nested(self, s: Stmt, depth: int) -> None:
+        """``s`` in a function of its own, called in place: a deep nest would otherwise pass the
+        number of blocks CPython nests in one function."""
+        self.counter += 1
+        fn = f"_nest{self.counter}"
+        self.emit(f"def {fn}():", depth)
+        base, self.base = self.base, depth + 1
+        self.stmt(s, depth + 1)
+        if self.in_threads:
+            self.emit("if False:", depth + 1)
+            self.emit("yield", depth + 2)
+        self.base = base
+        # a barrier inside yields through the caller, which is the thread's generator
+        self.emit(f"yield from {fn}()" if self.in_threads else f"{fn}()", depth)
 
     def stmt(self, s: Stmt, depth: int) -> None:
         if not self.in_threads and _has_thread_loop(s) and not _has_block_loop(s):
             self.thread_block(s, depth)
+            return
+        if depth - self.base >= _MAX_NESTING and isinstance(s, (For, IfThenElse)):
+            self.nested(s, depth)
             return
         match s:
             case For(var=var, min=lo, extent=extent, body=body) if _is_thread_loop(s):
@@ -180,8 +194,9 @@ class PySource:
         fn = f"_threads{self.counter}"
         self.emit(f"def {fn}(_t0, _t1, _t2):", depth)
         self.in_threads, self.dims = True, dims
+        base, self.base = self.base, depth + 1
         self.stmt(_strip_block_allocations(s), depth + 1)
-        self.in_threads = False
+        self.in_threads, self.base = False, base
         self.emit("if False:", depth + 1)
         self.emit("yield", depth + 2)
         self.emit(f"_run_block({fn}, {tuple(dims)}, {self.func.name!r})", depth)

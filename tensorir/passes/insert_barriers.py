@@ -70,7 +70,8 @@ def _stmt(s: Stmt, in_block: bool, repeating: bool, block_level: bool) -> Stmt:
             inner_level = not _has(body, _is_block_loop)
             new = _stmt(body, inner_level or in_block, False, inner_level)
         case For(body=body) if _is_thread_loop(s):
-            new = _stmt(body, True, False, False)
+            # every thread runs the serial loops around its thread loop: their repetition carries in
+            new = _stmt(body, True, repeating, False)
         case For(body=body, extent=extent):
             loops = in_block and not (hasattr(extent, "value") and extent.value == 1)
             new = _stmt(body, in_block, repeating or loops, block_level)
