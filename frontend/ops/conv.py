@@ -138,9 +138,8 @@ def register_tiled(s, out, channel: int, vector: int, config: dict) -> None:
     s[local].unroll(lc)
     s[local].vectorize(lv)
     s[out].vectorize(vi)
-    for stage in s.stages:
-        if stage.op is not out.op and stage.op is not local.op and stage.attach == "root" \
-                and hasattr(stage.op, "body") and stage.op.body is not None:
+    for stage in list(s.stages):
+        if stage not in (s[out], s[local]) and stage.attach == "root" and hasattr(stage.op, "body"):
             scheduling.generic(s, stage.op.output, {})
     work = 1
     for extent in out.shape:
@@ -180,8 +179,8 @@ class Conv2d(Op):
 
     def gradient(self, g, node):
         x, w = node.inputs
-        return (Conv2dGradInput(self.params, x.shape[2:])(g, w),
-                Conv2dGradWeight(self.params, w.shape[2:])(x, g))
+        return (Conv2dGradInput(self.params, x.shape[2:])(g, w) if x.requires_grad else None,
+                Conv2dGradWeight(self.params, w.shape[2:])(x, g) if w.requires_grad else None)
 
 
 class Conv2dGradInput(Op):
@@ -204,7 +203,8 @@ class Conv2dGradInput(Op):
 
     def gradient(self, gg, node):
         dy, w = node.inputs
-        return Conv2d(self.params)(gg, w), Conv2dGradWeight(self.params, w.shape[2:])(gg, dy)
+        return (Conv2d(self.params)(gg, w) if dy.requires_grad else None,
+                Conv2dGradWeight(self.params, w.shape[2:])(gg, dy) if w.requires_grad else None)
 
 
 class Conv2dGradWeight(Op):
@@ -238,7 +238,8 @@ class Conv2dGradWeight(Op):
 
     def gradient(self, gg, node):
         x, dy = node.inputs
-        return Conv2dGradInput(self.params, x.shape[2:])(dy, gg), Conv2d(self.params)(x, gg)
+        return (Conv2dGradInput(self.params, x.shape[2:])(dy, gg) if x.requires_grad else None,
+                Conv2d(self.params)(x, gg) if dy.requires_grad else None)
 
 
 def conv2d(x: Tensor, weight: Tensor, stride: int = 1, padding: int = 0, dilation: int = 1,

@@ -20,6 +20,9 @@ from .. import dispatch, scheduling
 from ..tensor import Tensor
 from .base import Op, contiguous
 
+#: products with fewer output columns than this (and more rows) are computed transposed
+NARROW = 16
+
 
 def _layout(array: np.ndarray, device: str) -> tuple[np.ndarray, bool]:
     """``(storage, transposed)``: the array itself, or the contiguous array it is a transpose of."""
@@ -41,18 +44,28 @@ class MatMul(Op):
         batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
         m, n = a.shape[-2], b.shape[-1]
         if batch and b.ndim == 2 and a.flags.c_contiguous:  # a shared right operand: one 2-D product
-            a, batch_out, batch = a.reshape(-1, a.shape[-1]), batch, ()
-        else:
-            batch_out = batch
+            return self._product(a.reshape(-1, a.shape[-1]), b, (), device).reshape(batch + (m, n))
+        if not batch and n < NARROW <= m:  # few columns waste vector lanes: C = (B^T A^T)^T
+            return self._product(b.T, a.T, batch, device).T
+        return self._product(a, b, batch, device).reshape(batch + (m, n))
+
+    def _product(self, a: np.ndarray, b: np.ndarray, batch: tuple[int, ...], device: str) -> np.ndarray:
+        if not batch and not a.flags.c_contiguous and not b.flags.c_contiguous \
+                and a.T.flags.c_contiguous and b.T.flags.c_contiguous:
+            return self._product(b.T, a.T, batch, device).T  # A^T B^T = (B A)^T, both stored plainly
+        if not batch and a.flags.c_contiguous and a.shape[0] >= 64 and a.shape[1] >= 256:
+            # the register tile reads v1 rows of A at each k: contiguous when A is stored transposed
+            a = contiguous(a.T, device).T
         a_store, ta = _layout(_batched(a, batch), device)
         b_store, tb = _layout(_batched(b, batch), device)
+        if tb and (ta or batch):  # only the template reads a transposed B well (it packs it)
+            b_store, tb = contiguous(np.swapaxes(b_store, -1, -2), device), False
         self.key = (self.name, ta, tb)
-        out = dispatch.run(self, [a_store, b_store], device)[0]
-        return out.reshape(batch_out + (m, n))
+        return dispatch.run(self, [a_store, b_store], device)[0]
 
     def default_config(self, shapes) -> dict:
         m, k, n = _dims(shapes, self.key[1], self.key[2])
-        return {"v1": 4, "v2": 16 if n >= 16 else 8, "v3": 4, "b1": 64, "b2": 64, "pack_b": False,
+        return {"v1": 8, "v2": 32 if n >= 32 else 16, "v3": 4, "b1": 64, "b2": 128, "pack_b": True,
                 "parallel": scheduling.worth_parallel(m * n * k, -(-m // 64))}
 
     def kernel(self, shapes, dtypes, config, target):
@@ -93,9 +106,9 @@ class MatMul(Op):
         from .shape import swapaxes
 
         a, b = node.inputs
-        da = matmul(g, swapaxes(b, -1, -2))
-        db = matmul(swapaxes(a, -1, -2), g)
-        return reduce_to_shape(da, a.shape), reduce_to_shape(db, b.shape)
+        da = reduce_to_shape(matmul(g, swapaxes(b, -1, -2)), a.shape) if a.requires_grad else None
+        db = reduce_to_shape(matmul(swapaxes(a, -1, -2), g), b.shape) if b.requires_grad else None
+        return da, db
 
 
 def _batched(array: np.ndarray, batch: tuple[int, ...]) -> np.ndarray:
