@@ -65,6 +65,35 @@ def test_attached_stencil_matches_numpy(n, factor):
     check_roundtrip(s, [A, C])
 
 
+def test_region_clipped_below_zero():
+    A = ns.placeholder((13,), name="A")
+    B = ns.compute((13,), lambda i: A[i] * 2.0, name="B")
+    C = ns.compute((13,), lambda i: ns.if_then_else(i >= 1, B[i - 1], 0.0) + B[i], name="C")
+    s = ns.create_schedule(C)
+    outer, _ = s[C].split(C.op.axis[0], factor=4)
+    s[B].compute_at(s[C], outer)
+    # the first tile's window starts at B[-1], which does not exist: it is skipped, not read
+    assert nest(s, [A, C]) == """\
+func f(A: float32[13], C: float32[13]) {
+  for i.outer in 0..4:
+    allocate B: float32[5] in global
+    for i in 0..5:
+      if i.outer * 4 + i - 1 >= 0 and i.outer * 4 + i - 1 < 13:
+        B[i] = A[i.outer * 4 + i - 1] * 2.0
+    for i.inner in 0..4:
+      if i.outer * 4 + i.inner < 13:
+        C[i.outer * 4 + i.inner] = if_then_else(i.outer * 4 + i.inner >= 1, B[i.inner], 0.0) + B[i.inner + 1]
+}"""
+
+    def reference(a):
+        out = 2 * a
+        out[1:] += 2 * a[:-1]
+        return out
+
+    check_numpy(s, [A, C], reference)
+    check_roundtrip(s, [A, C])
+
+
 def test_attach_at_the_innermost_loop():
     A, B, C = stencil(13)
     s = ns.create_schedule(C)
