@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from backends.args import data_pointers
 from schedules import lower_schedule
 from tensorir.errors import BackendUnavailable
 from tensorir.passes.pipeline import run as run_passes
@@ -59,12 +60,12 @@ class Kernel:
             self.module(*arrays, *outs)
         elif stats.timing:
             start = time.perf_counter()
-            self._call(*[a.ctypes.data for a in arrays], *[o.ctypes.data for o in outs])
+            self._call(*data_pointers([*arrays, *outs]))
             elapsed = time.perf_counter() - start
             stats.kernel_s += elapsed
             stats.per_op[self.name] = stats.per_op.get(self.name, 0.0) + elapsed
         else:
-            self._call(*[a.ctypes.data for a in arrays], *[o.ctypes.data for o in outs])
+            self._call(*data_pointers([*arrays, *outs]))
         stats.calls += 1
         return outs
 
@@ -76,7 +77,6 @@ _tuned: dict[tuple, dict] = {}
 
 def run(op: Op, arrays: list[np.ndarray], device: str = "cpu") -> list[np.ndarray]:
     """Run ``op`` on C-contiguous ``arrays``; compile its kernel on first use."""
-    arrays = [a.reshape(1) if not a.ndim else a for a in arrays]
     key = (op.key, device, *[(a.shape, a.dtype) for a in arrays])
     kernel = _kernels.get(key)
     if kernel is None:

@@ -123,13 +123,18 @@ class Tensor:
     def from_op(cls, op: Op, inputs: tuple[Tensor, ...]) -> Tensor:
         """Run ``op`` on ``inputs`` and, where gradients are wanted, remember how."""
         device = inputs[0].device if inputs else "cpu"
+        needs_grad = False
         for other in inputs:
             if other.device != device:
                 raise DefinitionError(f"{op.name}: inputs are on devices {device} and {other.device}; "
                                       "move them to one device first")
-        result = cls.wrap(op.forward(*[t.data for t in inputs], device=device), device)
-        if is_grad_enabled() and any(t.requires_grad for t in inputs):
+            needs_grad = needs_grad or other.requires_grad
+        result = cls.__new__(cls)
+        result.data, result.device, result.grad = op.forward(*[t.data for t in inputs], device=device), device, None
+        if needs_grad and getattr(_grad_state, "enabled", True):
             result.op, result.inputs, result.requires_grad = op, inputs, True
+        else:
+            result.op, result.inputs, result.requires_grad = None, (), False
         return result
 
     # -- properties ------------------------------------------------------------------------

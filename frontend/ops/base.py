@@ -40,7 +40,8 @@ class Op:
     # -- forward ---------------------------------------------------------------------------
     def forward(self, *arrays: np.ndarray, device: str = "cpu") -> np.ndarray:
         """The output array: the compiled kernel run on the (compacted) inputs."""
-        return dispatch.run(self, [contiguous(a, device) for a in arrays], device)[0]
+        arrays = [contiguous(a, device) if a.ndim else a.reshape(1) for a in arrays]
+        return dispatch.run(self, arrays, device)[0]
 
     def compute(self, *inputs: Expression) -> Expression | tuple[Expression, ...]:
         """The forward as compute definitions over placeholders of the input shapes."""

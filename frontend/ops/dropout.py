@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from tensorir import functions as fn
-
 from ..tensor import Tensor
-from .elementwise import Elementwise
+from .elementwise import Elementwise, mask
 
 
 class Dropout(Elementwise):
@@ -20,7 +18,7 @@ class Dropout(Elementwise):
         self.key = (self.name, self.p)
 
     def scalar(self, x, u):
-        return fn.if_then_else(u >= self.p, x * (1.0 / (1.0 - self.p)), 0.0)
+        return x * mask(u >= self.p, x.dtype) * (1.0 / (1.0 - self.p))
 
     def gradient(self, g, node):
         return Dropout(self.p)(g, node.inputs[1]), None

@@ -73,20 +73,25 @@ class Elementwise(Op):
         raise NotImplementedError
 
     def forward(self, *arrays: np.ndarray, device: str = "cpu") -> np.ndarray:
-        shapes = tuple(a.shape for a in arrays)
-        arrays = [_unbroadcast_view(a) for a in arrays]
-        stored = tuple(a.shape for a in arrays)
-        if len(shapes) > 1 and len({a.dtype for a in arrays}) > 1:
-            raise DefinitionError(f"{self.name}: dtypes {' and '.join(str(a.dtype) for a in arrays)} differ; "
-                                  "convert one with .astype(...)")
-        plan = _plans.get((shapes, stored))
+        shapes = tuple([a.shape for a in arrays])
+        dtype = arrays[0].dtype
+        plain = True
+        for a in arrays:
+            if a.dtype != dtype:
+                raise DefinitionError(f"{self.name}: dtypes {' and '.join(str(a.dtype) for a in arrays)} differ; "
+                                      "convert one with .astype(...)")
+            plain = plain and a.flags.c_contiguous
+        if not plain:  # strided views: broadcast axes stay views (the kernel broadcasts), others compact
+            arrays = [contiguous(_unbroadcast_view(a), device) for a in arrays]
+        plan_key = (shapes, tuple([a.shape for a in arrays])) if not plain else shapes
+        plan = _plans.get(plan_key)
         if plan is None:
-            plan = _plans[(shapes, stored)] = _plan(self.name, shapes, stored)
+            plan = _plans[plan_key] = _plan(self.name, shapes, plan_key[1] if not plain else shapes)
         out_shape, canon_in, canon_out = plan
-        inputs = [contiguous(a, device).reshape(shape) for a, shape in zip(arrays, canon_in)]
         self.out_shape = canon_out
         self.key = (*self.key, canon_out)  # the inputs alone may all be broadcast
-        return dispatch.run(self, inputs, device)[0].reshape(out_shape)
+        out = dispatch.run(self, [a.reshape(shape) for a, shape in zip(arrays, canon_in)], device)[0]
+        return out.reshape(out_shape)
 
     def compute(self, *inputs):
         out_shape = self.out_shape
@@ -255,12 +260,19 @@ class Cast(Elementwise):
 
 
 # -- fused gradients (each one kernel, each differentiable again) ------------------------------
+def mask(condition, dtype):
+    """1 where ``condition`` holds, else 0, in ``dtype``: a multiply by it vectorizes, where a
+    choice between loads (``if_then_else``) has to evaluate lane by lane."""
+    return condition.astype(dtype.value)
+
+
+
 class ReLUBackward(Elementwise):
     """``g`` where ``x > 0``, else 0."""
 
     name = "relu_backward"
 
-    def scalar(self, g, x): return fn.if_then_else(x > 0.0, g, 0.0)
+    def scalar(self, g, x): return g * mask(x > 0.0, g.dtype)
 
     def gradient(self, gg, node): return (ReLUBackward()(gg, node.inputs[1]), None)
 

@@ -45,6 +45,9 @@ class MatMul(Op):
         m, n = a.shape[-2], b.shape[-1]
         if batch and b.ndim == 2 and a.flags.c_contiguous:  # a shared right operand: one 2-D product
             return self._product(a.reshape(-1, a.shape[-1]), b, (), device).reshape(batch + (m, n))
+        if not batch and n < NARROW and a.flags.c_contiguous:  # few columns: dot products of rows
+            self.key = (self.name, "dot")
+            return dispatch.run(self, [a, contiguous(b.T, device)], device)[0]
         if not batch and n < NARROW <= m:  # few columns waste vector lanes: C = (B^T A^T)^T
             return self._product(b.T, a.T, batch, device).T
         return self._product(a, b, batch, device).reshape(batch + (m, n))
@@ -64,11 +67,15 @@ class MatMul(Op):
         return dispatch.run(self, [a_store, b_store], device)[0]
 
     def default_config(self, shapes) -> dict:
+        if self.key[1] == "dot":
+            return {"vector": scheduling.VECTOR}
         m, k, n = _dims(shapes, self.key[1], self.key[2])
         return {"v1": 8, "v2": 32 if n >= 32 else 16, "v3": 4, "b1": 64, "b2": 128, "pack_b": True,
                 "parallel": scheduling.worth_parallel(m * n * k, -(-m // 64))}
 
     def kernel(self, shapes, dtypes, config, target):
+        if self.key[1] == "dot":
+            return _dot_kernel(shapes, dtypes, config, target)
         _, ta, tb = self.key
         if target == "llvm" and len(shapes[0]) == 2 and len(shapes[1]) == 2 and not ta:
             m, k, n = _dims(shapes, ta, tb)
@@ -129,6 +136,45 @@ def _dims(shapes, ta: bool, tb: bool) -> tuple[int, int, int]:
     m, k = (a[-1], a[-2]) if ta else (a[-2], a[-1])
     n = b[-2] if tb else b[-1]
     return m, k, n
+
+
+def _dot_kernel(shapes, dtypes, config: dict, target: str):
+    """``C[i, j] = sum(A[i, k] * Bt[j, k])`` for few columns ``j``: ``vector`` partial sums per
+    element along the contiguous ``k`` of both rows, then one horizontal sum (as ``row_sum_cpu``)::
+
+        for i, j:
+          C.partial[vector] = 0
+          for k.outer: vectorized for l: C.partial[l] += A[i, k.outer*vector + l] * Bt[j, ..]
+          C[i, j] = sum(C.partial)
+    """
+    a = placeholder(shapes[0], dtypes[0], name="A")
+    bt = placeholder(shapes[1], dtypes[1], name="Bt")
+    (m, k), n = shapes[0], shapes[1][0]
+    vector = min(config["vector"], k)
+    ko = reduce_axis(-(-k // vector), "k.outer")
+
+    def term(i, j, lane):
+        index = ko * vector + lane
+        if k % vector == 0:
+            return a[i, index] * bt[j, index]
+        inside = (index < k).astype(dtypes[0])
+        index = fn.minimum(index, k - 1)
+        return a[i, index] * bt[j, index] * inside
+
+    partial = compute((m, n, vector), lambda i, j, lane: fn.sum(term(i, j, lane), axis=ko), name="C.partial")
+    lanes = reduce_axis(vector, "l")
+    c = compute((m, n), lambda i, j: fn.sum(partial[i, j, lanes], axis=lanes), name="C")
+    s = create_schedule(c)
+    if target == "cuda":
+        from schedules.templates.gpu_generic import schedule_gpu
+
+        return schedule_gpu(s), [a, bt, c]
+    s[partial].set_scope("local")
+    s[partial].compute_at(s[c], c.op.axis[1])
+    pi, pj, pl = s[partial].op.axis
+    s[partial].reorder(pi, pj, s[partial].op.reduce_axis[0], pl)
+    s[partial].vectorize(pl)
+    return s, [a, bt, c]
 
 
 def _tiled(s, c, config: dict) -> None:

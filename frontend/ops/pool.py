@@ -35,6 +35,26 @@ def _taps_gather(shape, out_hw, kernel: int, stride: int, term):
     return compute(shape, body, name="pool_backward")
 
 
+def _window_scatter(g, x, y, size: int):
+    """Non-overlapping windows: each input element lies in exactly one window (or none, past the
+    last whole window), so ``dX[h, w] = g[h/k, w/k] * (x[h, w] == y[h/k, w/k])``: no reduction,
+    and a multiply by the mask, which vectorizes."""
+    _, _, oh, ow = g.shape
+    _, _, h, w = x.shape
+
+    def body(n, c, i, j):
+        oy = i // size if h == oh * size else fn.minimum(i // size, oh - 1)
+        ox = j // size if w == ow * size else fn.minimum(j // size, ow - 1)
+        keep = x[n, c, i, j] == y[n, c, oy, ox]
+        if h != oh * size:
+            keep = keep & (i < oh * size)
+        if w != ow * size:
+            keep = keep & (j < ow * size)
+        return g[n, c, oy, ox] * keep.astype(g.dtype.value)
+
+    return compute(x.shape, body, name="pool_backward")
+
+
 class Pool2d(Op):
     def __init__(self, kernel: int, stride: int):
         self.size, self.stride = kernel, stride
@@ -64,6 +84,8 @@ class MaxPool2dBackward(Pool2d):
     name = "max_pool2d_backward"
 
     def compute(self, g, x, y):
+        if self.size == self.stride:
+            return _window_scatter(g, x, y, self.size)
         return _taps_gather(x.shape, g.shape[2:], self.size, self.stride, lambda n, c, h, w, oy, ox: fn.if_then_else(
             x[n, c, h, w] == y[n, c, oy, ox], g[n, c, oy, ox], 0.0))
 

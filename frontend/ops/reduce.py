@@ -17,7 +17,7 @@ from tensorir.tensor import compute, reduce_axis
 from .. import dispatch, scheduling
 from ..tensor import Tensor
 from .base import Op, contiguous
-from .elementwise import Elementwise, ScalarOp, multiply, negative
+from .elementwise import Elementwise, ScalarOp, mask, multiply, negative
 
 _plans: dict[tuple, tuple] = {}
 
@@ -133,7 +133,7 @@ class MaxBackward(Elementwise):
 
     name = "max_backward"
 
-    def scalar(self, g, x, m): return fn.if_then_else(x == m, g, 0.0)
+    def scalar(self, g, x, m): return g * mask(x == m, g.dtype)
 
     def gradient(self, gg, node):
         _, x, m = node.inputs
