@@ -3,7 +3,10 @@ and a small CNN (two 3x3 convolutions on 28x28 inputs, batch 64): the frontend, 
 a Nestor-compiled kernel, against PyTorch CPU in the same process. Each case also reports where
 the frontend's time goes: inside kernels, and the rest (Python: graph, dispatch, allocation).
 
-    python benchmarks/train_step.py [--json] [--repeat N]
+    python benchmarks/train_step.py [--json] [--repeat N] [--torch-threads N]
+
+Nestor's kernels run on one thread unless a kernel is very large (see frontend/scheduling.py,
+NESTOR_PARALLEL_MIN); PyTorch uses its default thread count unless --torch-threads is given.
 """
 
 from __future__ import annotations
@@ -90,8 +93,9 @@ def _step_fns(kind, build, shape, rng):
     return ours, theirs
 
 
-def _breakdown(step, seconds: float, steps: int = 20) -> dict:
-    """Kernel seconds per step and the share of the step they take, with the heaviest ops."""
+def _breakdown(step, steps: int = 20) -> dict:
+    """Per step, over ``steps`` steps with every kernel call timed: seconds inside kernels, the
+    rest (Python: graph, dispatch, allocation), the kernel count and the heaviest ops."""
     from frontend import dispatch
 
     dispatch.stats.reset()
@@ -103,21 +107,26 @@ def _breakdown(step, seconds: float, steps: int = 20) -> dict:
     dispatch.stats.timing = False
     kernel = dispatch.stats.kernel_s / steps
     top = sorted(dispatch.stats.per_op.items(), key=lambda item: -item[1])[:4]
-    return {"kernel_ms": kernel * 1e3, "python_ms": max(seconds - kernel, 0.0) * 1e3,
+    return {"kernel_ms": kernel * 1e3, "python_ms": max(total - kernel, 0.0) * 1e3,
             "kernels_per_step": dispatch.stats.calls // steps, "timed_step_ms": total * 1e3,
             "top_ops": ", ".join(f"{name} {t / steps * 1e3:.2f}ms" for name, t in top)}
 
 
 def main() -> None:
-    args = parser(__doc__).parse_args()
+    p = parser(__doc__)
+    p.add_argument("--torch-threads", type=int, default=0, help="threads for PyTorch (default: its own choice)")
+    args = p.parse_args()
     import torch
+
+    if args.torch_threads:
+        torch.set_num_threads(args.torch_threads)
 
     report = Report("train_step", args.json)
     rng = np.random.default_rng(0)
     for case, kind, build, shape in _cases(rng):
         ours, theirs = _step_fns(kind, build, shape, rng)
         nestor_s, peer_s, noise, peer_noise = compare(ours, theirs, args.repeat)
-        extra = _breakdown(ours, nestor_s)
+        extra = _breakdown(ours)
         report.add(case, nestor_s, f"torch {torch.__version__}", peer_s, noise=max(noise, peer_noise), **extra)
 
 

@@ -32,10 +32,10 @@ from .ops import (
     transpose,
     zeros,
 )
-from .tensor import Tensor, enable_grad, is_grad_enabled, no_grad
+from .tensor import Tensor, enable_grad, grad, is_grad_enabled, no_grad
 
 __all__ = [
-    "Tensor", "avg_pool2d", "broadcast_to", "conv2d", "data", "dropout", "enable_grad", "exp", "init",
+    "Tensor", "avg_pool2d", "broadcast_to", "conv2d", "data", "dropout", "enable_grad", "exp", "grad", "init",
     "is_grad_enabled", "log", "logsumexp", "matmul", "max_pool2d", "mean", "nn", "no_grad", "one_hot", "ones",
     "ops", "optim", "relu", "reshape", "sigmoid", "split", "stack", "tanh", "transpose", "zeros",
 ]

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 DEVICES = ("cpu", "cuda")
 DTYPES = ("float32", "float64", "int32", "int64")
 _grad_state = threading.local()
+#: numpy's dtype.name is slow to compute; the frontend asks for it on every op
+_DTYPE_NAMES = {np.dtype(name): name for name in DTYPES}
 
 
 def is_grad_enabled() -> bool:
@@ -144,7 +146,8 @@ class Tensor:
 
     @property
     def dtype(self) -> str:
-        return self.data.dtype.name
+        dtype = self.data.dtype
+        return _DTYPE_NAMES.get(dtype) or dtype.name
 
     @property
     def ndim(self) -> int:
@@ -265,10 +268,33 @@ def topological_order(root: Tensor) -> list[Tensor]:
     return order
 
 
-def _backpropagate(root: Tensor, out_grad: Tensor) -> None:
+def grad(output: Tensor, inputs, out_grad: Tensor | None = None, create_graph: bool = False) -> list[Tensor | None]:
+    """The gradients of ``output`` with respect to ``inputs``, returned rather than accumulated
+    into ``.grad``; with ``create_graph`` they can be differentiated again.
+
+    Parameters
+    ----------
+    output
+        The tensor to differentiate (a scalar unless ``out_grad`` is given).
+    inputs
+        Tensors that ``output`` depends on; None for those it does not reach.
+    """
+    if out_grad is None:
+        from .ops.creation import ones_like
+
+        out_grad = ones_like(output)
+    with enable_grad() if create_graph else no_grad():
+        found = _backpropagate(output, out_grad, {id(t) for t in inputs})
+    return [found.get(id(t)) for t in inputs]
+
+
+def _backpropagate(root: Tensor, out_grad: Tensor, wanted: set[int] | None = None) -> dict[int, Tensor]:
+    """Reverse mode over the graph of ``root``: with ``wanted``, the summed adjoints of those
+    tensors by id; without, leaves accumulate theirs into ``.grad``."""
     from .ops.elementwise import add
 
     partials: dict[int, list[Tensor]] = {id(root): [out_grad]}
+    found: dict[int, Tensor] = {}
     for node in reversed(topological_order(root)):
         grads = partials.pop(id(node), None)
         if not grads:
@@ -276,9 +302,13 @@ def _backpropagate(root: Tensor, out_grad: Tensor) -> None:
         grad = grads[0]
         for more in grads[1:]:
             grad = add(grad, more)
+        if wanted is not None and id(node) in wanted:
+            found[id(node)] = grad
         if node.op is None:
-            node.grad = grad if node.grad is None else add(node.grad, grad)
+            if wanted is None:
+                node.grad = grad if node.grad is None else add(node.grad, grad)
             continue
         for tensor, partial in zip(node.inputs, node.op.gradient(grad, node)):
             if partial is not None and tensor.requires_grad:
                 partials.setdefault(id(tensor), []).append(partial)
+    return found

@@ -20,6 +20,7 @@ from .elementwise import (
     subtract,
     tanh,
 )
+from .loss import softmax_cross_entropy
 from .matmul import matmul
 from .pool import avg_pool2d, max_pool2d
 from .reduce import logsumexp, maximum_over, mean, summation
@@ -32,6 +33,6 @@ __all__ = [
     "CompactOp", "Conv2d", "Conv2dGradInput", "Conv2dGradWeight", "ConvParams", "Elementwise", "Op", "add",
     "avg_pool2d", "broadcast_to", "cast", "contiguous", "conv2d", "divide", "dropout", "exp", "full", "getitem",
     "log", "logsumexp", "matmul", "max", "max_pool2d", "maximum_over", "mean", "multiply", "negative", "one_hot",
-    "ones", "ones_like", "power", "reduce_to_shape", "relu", "reshape", "sigmoid", "split", "stack", "subtract",
-    "sum", "summation", "swapaxes", "tanh", "transpose", "zeros", "zeros_like",
+    "ones", "ones_like", "power", "reduce_to_shape", "relu", "reshape", "sigmoid", "softmax_cross_entropy", "split",
+    "stack", "subtract", "sum", "summation", "swapaxes", "tanh", "transpose", "zeros", "zeros_like",
 ]

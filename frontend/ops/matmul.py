@@ -41,7 +41,7 @@ class MatMul(Op):
     name = "matmul"
 
     def forward(self, a: np.ndarray, b: np.ndarray, device: str = "cpu") -> np.ndarray:
-        batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+        batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2]) if a.ndim > 2 or b.ndim > 2 else ()
         m, n = a.shape[-2], b.shape[-1]
         if batch and b.ndim == 2 and a.flags.c_contiguous:  # a shared right operand: one 2-D product
             return self._product(a.reshape(-1, a.shape[-1]), b, (), device).reshape(batch + (m, n))
@@ -213,8 +213,9 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
                               f"{a.shape[-1]} != {b.shape[-2]}")
     if a.dtype != b.dtype:
         raise DefinitionError(f"matmul: dtypes {a.dtype} and {b.dtype} differ; convert one with .astype(...)")
-    try:
-        np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
-    except ValueError:
-        raise DefinitionError(f"matmul: batch shapes of {a.shape} and {b.shape} cannot broadcast") from None
+    if a.ndim > 2 and b.ndim > 2:
+        try:
+            np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+        except ValueError:
+            raise DefinitionError(f"matmul: batch shapes of {a.shape} and {b.shape} cannot broadcast") from None
     return MatMul()(a, b)

@@ -216,3 +216,19 @@ def test_dropout_scales_kept_elements():
 
 def test_gradients_of_a_reused_node_add_up(data):
     gradient_check(lambda x: x * x + ops.exp(x) * x, data["a"])
+
+
+def test_softmax_cross_entropy_and_its_second_derivative(data):
+    labels = nf.Tensor(np.array([3, 0, 1], dtype=np.int32))
+    z = data["a"] * 3
+    expected = np.log(np.exp(z).sum(1)) - z[np.arange(3), [3, 0, 1]]
+    np.testing.assert_allclose(forward(lambda t: ops.softmax_cross_entropy(t, labels), z), expected, rtol=1e-12)
+    gradient_check(lambda t: ops.softmax_cross_entropy(t, labels), z)
+
+    def first_gradient(t):
+        with nf.enable_grad():
+            t = t if t.requires_grad else nf.Tensor(t.numpy(), requires_grad=True)
+            loss = ops.summation(ops.multiply(ops.softmax_cross_entropy(t, labels), ops.tanh(t[:, 0])))
+            return nf.grad(loss, [t], create_graph=True)[0]
+
+    gradient_check(first_gradient, z, rtol=1e-4)
