@@ -10,7 +10,7 @@ import time
 #: per model: epochs, batch size, optimizer, learning rate that reach the targets on the digits
 DEFAULTS = {
     "mlp": {"epochs": 20, "batch_size": 32, "optimizer": "adam", "lr": 0.002},
-    "cnn": {"epochs": 15, "batch_size": 32, "optimizer": "adam", "lr": 0.002},
+    "cnn": {"epochs": 20, "batch_size": 32, "optimizer": "adam", "lr": 0.002},
 }
 
 
@@ -100,7 +100,7 @@ def register(subparsers) -> None:
     p.add_argument("--dataset", choices=DATASETS, default="digits",
                    help="digits (embedded, the default) or mnist/fashion-mnist from --data-dir")
     p.add_argument("--data-dir", help="folder with the IDX files of mnist or fashion-mnist")
-    p.add_argument("--epochs", type=int, help="passes over the training set (mlp 20, cnn 15)")
+    p.add_argument("--epochs", type=int, help="passes over the training set (default 20)")
     p.add_argument("--batch-size", type=int, help="samples per step (default 32)")
     p.add_argument("--optimizer", choices=OPTIMIZERS, help="update rule (default adam)")
     p.add_argument("--lr", type=float, help="learning rate (default 0.002)")
