@@ -8,7 +8,7 @@
 """
 
 from backends.cuda.runtime import device_array
-from schedules import Schedule, Stage, create_schedule
+from schedules import Schedule, Stage, autotune, create_schedule
 from tensorir import (
     ArgumentError, BackendUnavailable, CodegenError, DefinitionError, DType, LoweringError,
     NestorError, PrimFunc, ScheduleError, Tensor, abs, compute, equal, exp, if_then_else, log,
@@ -23,7 +23,7 @@ __version__ = "0.1.0"
 __all__ = [
     "ArgumentError", "BackendUnavailable", "CodegenError", "DType", "DefinitionError",
     "LoweringError", "NestorError", "PrimFunc", "Schedule", "ScheduleError", "Stage", "Tensor",
-    "abs", "build", "compute", "create_schedule", "device_array", "equal", "exp", "if_then_else",
+    "abs", "autotune", "build", "compute", "create_schedule", "device_array", "equal", "exp", "if_then_else",
     "log", "lower", "max", "maximum", "min", "minimum", "not_equal", "placeholder", "power", "reduce_axis",
     "sigmoid", "sqrt", "sum", "tanh",
 ]

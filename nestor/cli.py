@@ -7,7 +7,7 @@ import importlib
 import sys
 
 #: subcommand modules under nestor.commands, each with register(subparsers)
-COMMANDS = ["demo", "train"]
+COMMANDS = ["demo", "tune", "train"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,23 @@
+"""Autotuning: search spaces over template knobs, tuners, isolated and verified measurement, and
+a SQLite database of every measured candidate that later builds consult.
+
+>>> result = tune("matmul", (1024, 1024, 1024), trials=64)          # doctest: +SKIP
+>>> result.config, result.time                                      # doctest: +SKIP
+>>> s, args = apply_best("matmul", (1024, 1024, 1024))              # doctest: +SKIP
+"""
+
+from .database import Database, Record, default_path, hardware_fingerprint
+from .driver import Progress, TuneResult, tune
+from .errors import TuningError
+from .lookup import apply_best, lookup_config
+from .measure import Measurer, MeasureResult, Task
+from .space import Config, ConfigSpace
+from .spaces import TEMPLATES, TunableTemplate, resolve_template
+from .tuners import GridTuner, ModelTuner, RandomTuner, Tuner, make_tuner
+
+__all__ = [
+    "Config", "ConfigSpace", "Database", "GridTuner", "MeasureResult", "Measurer", "ModelTuner", "Progress",
+    "RandomTuner", "Record", "TEMPLATES", "Task", "TunableTemplate", "TuneResult", "Tuner", "TuningError",
+    "apply_best", "default_path", "hardware_fingerprint", "lookup_config", "make_tuner", "resolve_template",
+    "tune",
+]

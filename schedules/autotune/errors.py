@@ -1,0 +1,9 @@
+"""The autotuner's error: a bad space, template, config or database, named with a fix."""
+
+from __future__ import annotations
+
+from tensorir.errors import NestorError
+
+
+class TuningError(NestorError):
+    """A search space, tuning task or tuning database that cannot be used as given."""
