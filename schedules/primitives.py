@@ -304,17 +304,19 @@ class StagePrimitives:
         self._record("compute_root", {})
 
     def _check_moving_reader(self: Stage, call: str, place: tuple) -> None:
-        """Refuse to move this stage away from a loop where a producer it reads is computed for it."""
-        for producer in self.schedule.stages:
-            if producer is self or producer.attach != "at" or producer.attach_stage is self:
-                continue
-            if self not in self.schedule.consumers(producer.op.output):
-                continue
-            here = (producer.attach, producer.attach_stage, producer.attach_axis)
-            if producer.attach_stage is not self and here != place:
-                raise self._fail(call, f"{producer.name}, which {self.name} reads, is computed inside "
-                                 f"loop {producer.attach_axis.name} of {producer.attach_stage.name} for it",
-                                 f"move {producer.name} first (compute_root or compute_at)")
+        """Refuse to move this stage where it would read a producer attached in a loop it no
+        longer runs in (its own readers count when it is inlined)."""
+        before = (self.attach, self.attach_stage, self.attach_axis)
+        self.attach, self.attach_stage, self.attach_axis = place
+        try:
+            stranded = next((p for p in self.schedule.stages if p is not self and p.attach == "at"
+                             and not _served_in_place(p)), None)
+        finally:
+            self.attach, self.attach_stage, self.attach_axis = before
+        if stranded is not None:
+            raise self._fail(call, f"{stranded.name}, which {self.name} reads, is computed inside loop "
+                             f"{stranded.attach_axis.name} of {stranded.attach_stage.name} for it",
+                             f"move {stranded.name} first (compute_root or compute_at)")
 
     def set_scope(self: Stage, scope: str) -> None:
         """Store this stage's tensor in ``global``, ``shared`` (GPU block) or ``local`` memory."""
@@ -329,6 +331,13 @@ class StagePrimitives:
                              "use cache_write to stage it in faster memory")
         self.scope = value
         self._record("set_scope", {"scope": scope})
+
+
+def _served_in_place(producer: Stage) -> bool:
+    """Whether every consumer of an attached ``producer`` runs where it is computed."""
+    return all(c is producer.attach_stage or (c.attach == "at" and c.attach_stage is producer.attach_stage
+                                              and c.attach_axis is producer.attach_axis)
+               for c in producer.schedule.consumers(producer.op.output))
 
 
 def _fused_name(outer: IterVar, inner: IterVar) -> str:

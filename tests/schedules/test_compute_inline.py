@@ -124,3 +124,18 @@ func f(A: float32[6], D: float32[6]) {
     D[i] = (A[i] + 1.0) * C[i]
 }"""
     check_numpy(s, [A, D], lambda a: (a + 1) * (a + 1) * 2)
+
+
+def test_inline_a_reader_whose_producer_is_attached_where_the_reader_runs():
+    A = ns.placeholder((13,), name="A")
+    B = ns.compute((13,), lambda i: A[i] * 2.0, name="B")
+    B2 = ns.compute((13,), lambda i: B[i] - 1.0, name="B2")
+    C = ns.compute((11,), lambda i: B2[i] + B2[i + 2], name="C")
+    s = ns.create_schedule(C)
+    outer, _ = s[C].split(C.op.axis[0], factor=4)
+    s[B2].compute_at(s[C], outer)
+    s[B].compute_at(s[C], outer)
+    s[B2].compute_inline()  # C then reads B itself, in the loop where B is computed
+    assert "allocate B: float32[6] in global" in nest(s, [A, C])
+    check_numpy(s, [A, C], two_maps_reference)
+    check_roundtrip(s, [A, C])

@@ -327,6 +327,19 @@ def test_moving_a_stage_away_from_the_producer_computed_for_it():
             "move B first (compute_root or compute_at)")
 
 
+def test_computing_an_inlined_reader_at_root_would_strand_its_producer():
+    A = ns.placeholder((6,), name="A")
+    B = ns.compute((6,), lambda i: A[i] + 1.0, name="B")
+    C = ns.compute((6,), lambda i: B[i] * 2.0, name="C")
+    D = ns.compute((6,), lambda i: C[i] - 1.0, name="D")
+    s = ns.create_schedule(D)
+    s[C].compute_inline()
+    s[B].compute_at(s[D], D.op.axis[0])  # D reads B through C
+    rejects(s, lambda: s[C].compute_root(),
+            "s[C].compute_root()", "B, which C reads, is computed inside loop i of D for it",
+            "move B first")
+
+
 # compute_inline --------------------------------------------------------------------------------
 def test_compute_inline_of_a_reduction():
     X = ns.placeholder((4, 5), name="X")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, given, note, settings
 from hypothesis import strategies as st
 
 import nestor as ns
@@ -189,16 +189,13 @@ def check_random_schedule(data, max_steps: int) -> None:
             event(f"refused {kind}")
             if not text.startswith("s.cache_read"):  # the attach after a cache_read may be refused
                 assert _state(s) == before, f"{text} failed but changed the schedule"
-    note = f"operator {op.name}, trace:\n{s.trace}"
+    note(f"operator {op.name}, trace:\n{s.trace}")
     module = ns.build(s, op.args, target="interp", name=op.name)
+    note(f"nest:\n{module.source}")
     inputs = op.make_inputs(np.random.default_rng(0))
-    got = run_module(module, op, inputs)
-    try:
-        assert_outputs_match(got, op.reference(inputs))
-    except AssertionError as error:
-        raise AssertionError(f"{note}\nnest:\n{module.source}") from error
+    assert_outputs_match(run_module(module, op, inputs), op.reference(inputs))
     replayed = ns.Schedule.from_trace(op.outputs, s.trace.to_json())
-    assert str(ns.lower(replayed, op.args, name=op.name)) == module.source, note
+    assert str(ns.lower(replayed, op.args, name=op.name)) == module.source
 
 
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
