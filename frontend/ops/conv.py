@@ -120,24 +120,28 @@ def conv_grad_weight(x, dy, p: ConvParams, kernel: tuple[int, int]):
     return compute((k, cg, kr, ks), lambda kk, c, r, s: fn.sum(partial[kk, c, r, s, v], axis=v), name="dW")
 
 
-def register_tiled(s, out, channel: int, vector: int, config: dict) -> None:
-    """Keep ``tile_c`` x ``tile_v`` outputs (axis ``channel`` x axis ``vector``, vectorized) in
-    registers while the reduction runs; threads over the outer axes when the nest is large."""
+def register_tiled(s, out, channel: int, vector: int, config: dict, second: int | None = None) -> None:
+    """Keep ``tile_c`` x ``tile_2`` x ``tile_v`` outputs (axes ``channel`` x ``second`` x
+    ``vector``, the last vectorized) in registers while the reduction runs, so that each value
+    loaded serves several accumulators; threads over the outer axes when the nest is large."""
     local = s.cache_write(out, "local")
     axes = list(out.op.axis)
-    tile_c = min(config.get("tile_c", 8), axes[channel].extent)
-    tile_v = min(config.get("tile_v", 16), axes[vector].extent)
-    co, ci = s[out].split(axes[channel], factor=tile_c)
-    vo, vi = s[out].split(axes[vector], factor=tile_v)
-    outer = [a if a is not axes[channel] else co for a in axes if a is not axes[vector]]
-    s[out].reorder(*outer, vo, ci, vi)
-    s[local].compute_at(s[out], vo)
+    tiles = {channel: min(config.get("tile_c", 8), axes[channel].extent),
+             vector: min(config.get("tile_v", 16), axes[vector].extent)}
+    if second is not None and config.get("tile_2", 1) > 1 and axes[second].extent > 1:
+        tiles[second] = min(config["tile_2"], axes[second].extent)
+    split = {position: s[out].split(axes[position], factor=factor) for position, factor in tiles.items()}
+    outer = [split[p][0] if p in split else a for p, a in enumerate(axes) if p != vector]
+    inner = [split[p][1] for p in sorted(split) if p != vector]
+    s[out].reorder(*outer, split[vector][0], *inner, split[vector][1])
+    s[local].compute_at(s[out], split[vector][0])
     laxes, lreduce = list(s[local].op.axis), list(s[local].op.reduce_axis)
-    lc, lv = laxes[channel], laxes[vector]
-    s[local].reorder(*[a for a in laxes if a not in (lc, lv)], *lreduce, lc, lv)
-    s[local].unroll(lc)
-    s[local].vectorize(lv)
-    s[out].vectorize(vi)
+    tiled = [laxes[p] for p in sorted(split) if p != vector]
+    s[local].reorder(*[a for p, a in enumerate(laxes) if p not in split], *lreduce, *tiled, laxes[vector])
+    for axis in tiled:
+        s[local].unroll(axis)
+    s[local].vectorize(laxes[vector])
+    s[out].vectorize(split[vector][1])
     for stage in list(s.stages):
         if stage not in (s[out], s[local]) and stage.attach == "root" and hasattr(stage.op, "body"):
             scheduling.generic(s, stage.op.output, {})
@@ -230,7 +234,7 @@ class Conv2dGradWeight(Op):
             schedule_gpu(s)
         else:
             partial = dw.op.inputs[0]
-            register_tiled(s, partial, 0, 4, config)
+            register_tiled(s, partial, 0, 4, config, second=1)
         return s, [x, dy, dw]
 
     def compute(self, x, dy):
