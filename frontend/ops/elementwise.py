@@ -89,7 +89,8 @@ class Elementwise(Op):
             plan = _plans[plan_key] = _plan(self.name, shapes, plan_key[1] if not plain else shapes)
         out_shape, canon_in, canon_out = plan
         self.out_shape = canon_out
-        self.key = (*self.key, canon_out)  # the inputs alone may all be broadcast
+        base = self.__dict__.setdefault("base_key", self.key)  # an op object may run more than once
+        self.key = (*base, canon_out)  # the inputs alone may all be broadcast
         out = dispatch.run(self, [a.reshape(shape) for a, shape in zip(arrays, canon_in)], device)[0]
         return out.reshape(out_shape)
 

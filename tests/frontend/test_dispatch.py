@@ -60,3 +60,12 @@ def test_strided_views_are_compacted_by_a_kernel(rng):
     x = nf.Tensor(a)
     np.testing.assert_array_equal(nf.ops.contiguous(x.T.data), a.T)
     np.testing.assert_array_equal(nf.ops.contiguous(x[1::2, ::3].data), a[1::2, ::3])
+
+
+def test_an_op_object_applied_twice_reuses_its_kernel(rng):
+    op = ReLU()
+    x = nf.Tensor(rng.standard_normal(19).astype(np.float32))
+    op(x)
+    before = dispatch.stats.compiled
+    op(x)
+    assert dispatch.stats.compiled == before and op.key == ("relu", (19,))
