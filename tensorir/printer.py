@@ -63,7 +63,8 @@ def expr_str(node: Expr) -> str:
         case Binary(op=op, a=a, b=b):
             mine = _PRECEDENCE[op]
             left = _wrap(a, _precedence(a) < mine or (_precedence(a) == mine and mine == 4))
-            right_needs = _precedence(b) < mine or (_precedence(b) == mine and op not in _ASSOCIATIVE)
+            same_op = isinstance(b, Binary) and b.op is op
+            right_needs = _precedence(b) < mine or (_precedence(b) == mine and not (op in _ASSOCIATIVE and same_op))
             right = _wrap(b, right_needs)
             return f"{left} {op.value} {right}"
         case Unary(op=UnaryOp.NEG, a=a):

@@ -206,8 +206,22 @@ def compute(shape, fcompute=None, name: str | None = None, **kwargs) -> Tensor:
 def make_compute(name: str, axis: Sequence[IterVar], body: Expr) -> Tensor:
     """Check a compute body (where reductions sit, which axes it uses) and build the tensor."""
     _check_reductions(name, body, tuple(axis))
+    _check_axis_names(name, tuple(axis), body)
     check_definition_bounds(name, tuple(axis), body)
     return ComputeOp(name, tuple(axis), body).output
+
+
+def _check_axis_names(name: str, axis: tuple[IterVar, ...], body: Expr) -> None:
+    """Loops are named after their axes (schedules and traces refer to them by name)."""
+    reduce_axes = body.axes if isinstance(body, Reduce) else ()
+    seen: dict[str, str] = {}
+    for iv in axis + tuple(reduce_axes):
+        kind = "reduce axis" if iv in reduce_axes else "output axis"
+        if iv.name in seen:
+            raise DefinitionError(
+                f"compute {name}: the {seen[iv.name]} and the {kind} are both named {iv.name!r}; "
+                f"give them different names, e.g. reduce_axis(..., name='{iv.name}2')")
+        seen[iv.name] = kind
 
 
 def _check_reductions(name: str, body: Expr, axis: tuple[IterVar, ...]) -> None:

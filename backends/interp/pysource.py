@@ -59,6 +59,7 @@ class PySource:
         self.in_threads = False
         self.counter = 0
         self.dims = [1, 1, 1]
+        self.in_block_loop = False
         #: the indentation depth where the body of the function being written starts
         self.base = 1
 
@@ -129,7 +130,10 @@ class PySource:
         self.emit(f"yield from {fn}()" if self.in_threads else f"{fn}()", depth)
 
     def stmt(self, s: Stmt, depth: int) -> None:
-        if not self.in_threads and _has_thread_loop(s) and not _has_block_loop(s):
+        # a thread block is the body of the innermost blockIdx loop or, outside any, one root nest:
+        # separate root nests are separate kernel launches
+        if not self.in_threads and _has_thread_loop(s) and not _has_block_loop(s) \
+                and (self.in_block_loop or not isinstance(s, (Seq, Allocate))):
             self.thread_block(s, depth)
             return
         if depth - self.base >= _MAX_NESTING and isinstance(s, (For, IfThenElse)):
@@ -144,6 +148,12 @@ class PySource:
                 else:
                     self.emit(f"if _t{axis} < {self.expr(extent)}:", depth)
                     self.stmt(body, depth + 1)
+            case For(var=var, min=lo, extent=extent, body=body) if s.kind is ForKind.THREAD_BINDING:
+                start = self.expr(lo)
+                self.emit(f"for {self.name(var)} in range({start}, {start} + {self.expr(extent)}):", depth)
+                saved, self.in_block_loop = self.in_block_loop, True
+                self.stmt(body, depth + 1)
+                self.in_block_loop = saved
             case For(var=var, min=lo, extent=extent, body=body):
                 start = self.expr(lo)
                 self.emit(f"for {self.name(var)} in range({start}, {start} + {self.expr(extent)}):",

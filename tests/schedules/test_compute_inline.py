@@ -28,7 +28,7 @@ def test_inline_a_chain():
     assert nest(s, [A, C]) == """\
 func f(A: float32[13], C: float32[11]) {
   for i in 0..11:
-    C[i] = A[i] * 2.0 - 1.0 + A[i + 2] * 2.0 - 1.0
+    C[i] = A[i] * 2.0 - 1.0 + (A[i + 2] * 2.0 - 1.0)
 }"""
     assert str(s.trace) == "s[B].compute_inline()\ns[B2].compute_inline()"
     check_numpy(s, [A, C], two_maps_reference)
@@ -58,7 +58,7 @@ func f(A: float32[13], C: float32[11]) {
     allocate B: float32[3] in global
     for i_1 in 0..3:
       B[i_1] = A[i + i_1] * 2.0
-    C[i] = B[0] - 1.0 + B[2] - 1.0
+    C[i] = B[0] - 1.0 + (B[2] - 1.0)
 }"""
     check_numpy(s, [A, C], two_maps_reference)
     check_roundtrip(s, [A, C])

@@ -404,3 +404,11 @@ def test_read_only_input_is_accepted(module):
     a.flags.writeable = False
     module(a, c)
     np.testing.assert_array_equal(c, np.full((4, 5), 3.0, np.float32))
+
+
+def test_two_axes_with_one_name():
+    A = ns.placeholder((4, 5), name="A")
+    k = ns.reduce_axis(5, "i")
+    with pytest.raises(ns.DefinitionError, match=r"compute C: the output axis and the reduce axis are both named 'i'; "
+                                                 r"give them different names"):
+        ns.compute((4,), lambda i: ns.sum(A[i, k], axis=k), name="C")
