@@ -15,7 +15,7 @@ import numpy as np
 
 from backends.args import data_pointers
 from schedules import lower_schedule
-from tensorir.errors import BackendUnavailable
+from tensorir.errors import BackendUnavailable, NestorError
 from tensorir.passes.pipeline import run as run_passes
 
 if TYPE_CHECKING:
@@ -84,15 +84,32 @@ def run(op: Op, arrays: list[np.ndarray], device: str = "cpu") -> list[np.ndarra
     return kernel(arrays)
 
 
-def schedule_for(op_key: tuple, shapes: tuple, dtypes: tuple, device: str, defaults: dict) -> dict:
+def schedule_for(op_key: tuple, shapes: tuple, dtypes: tuple, device: str, defaults: dict,
+                 task: tuple | None = None) -> dict:
     """The schedule config of an op on given shapes: a tuned one where known, else ``defaults``.
 
-    This is the single place where a tuning database is consulted; a config is a dict of the
-    knob values that the op's schedule function reads (e.g. ``v1, v2, v3, b1, b2`` of
-    ``matmul_cpu``).
+    This is the single place where tuned configs are consulted: first those registered with
+    :func:`register_config`, then, for ops built from a tunable template (``task`` is
+    ``(template name, sizes, options)``), the best config the tuning database holds for exactly
+    that task on this machine. A config is a dict of the knob values that the op's schedule
+    reads (e.g. ``v1, v2, v3, b1, b2`` of ``matmul_cpu``).
     """
     tuned = _tuned.get((op_key, shapes, dtypes, device))
+    if tuned is None and task is not None:
+        tuned = _from_database(task, dtypes[0], "cuda" if device == "cuda" else "llvm")
     return defaults if tuned is None else {**defaults, **tuned}
+
+
+def _from_database(task: tuple, dtype: str, target: str) -> dict | None:
+    template, sizes, options = task
+    try:
+        from schedules.autotune.lookup import lookup_config
+    except ImportError:  # pragma: no cover - the tuner is part of the package
+        return None
+    try:
+        return lookup_config(template, sizes, dtype, target, options=options, nearby=False)
+    except NestorError:  # a task the tuner does not know, or an unreadable database
+        return None
 
 
 def register_config(op_key: tuple, shapes: tuple, dtypes: tuple, device: str, config: dict) -> None:
@@ -104,7 +121,7 @@ def _compile(op: Op, arrays: list[np.ndarray], device: str, key: tuple) -> Kerne
     start = time.perf_counter()
     shapes = tuple(a.shape for a in arrays)
     dtypes = tuple(a.dtype.name for a in arrays)
-    config = schedule_for(op.key, shapes, dtypes, device, op.default_config(shapes))
+    config = schedule_for(op.key, shapes, dtypes, device, op.default_config(shapes), op.tuning_task(shapes))
     target = "cuda" if device == "cuda" else "llvm"
     schedule, args = op.kernel(shapes, dtypes, config, target)
     name = "_".join(str(part) for part in op.key if isinstance(part, str))

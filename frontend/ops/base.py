@@ -56,6 +56,11 @@ class Op:
         """Schedule knobs for these input shapes when no tuned config is known."""
         return {}
 
+    def tuning_task(self, shapes: tuple) -> tuple | None:
+        """``(template, sizes, options)`` when the kernel is a tunable template, so that the
+        tuning database's best config for it is used; None otherwise."""
+        return None
+
     def kernel(self, shapes: tuple, dtypes: tuple, config: dict, target: str):
         """``(schedule, args)`` of this op's kernel: inputs as placeholders, then the outputs."""
         inputs = [placeholder(shape, dtype, name=f"in{n}") for n, (shape, dtype) in enumerate(zip(shapes, dtypes))]

@@ -73,6 +73,13 @@ class MatMul(Op):
         return {"v1": 8, "v2": 32 if n >= 32 else 16, "v3": 4, "b1": 64, "b2": 128, "pack_b": True,
                 "parallel": scheduling.worth_parallel(m * n * k, -(-m // 64))}
 
+    def tuning_task(self, shapes) -> tuple | None:
+        if self.key[1] or len(shapes[0]) != 2 or len(shapes[1]) != 2:
+            return None  # "dot", a transposed A, batches: this module's own compute, not a template
+        m, k, n = _dims(shapes, False, self.key[2])
+        parallel = self.default_config(shapes)["parallel"]
+        return "matmul_cpu", (m, n, k), {"transpose_b": self.key[2], "parallel": parallel}
+
     def kernel(self, shapes, dtypes, config, target):
         if self.key[1] == "dot":
             return _dot_kernel(shapes, dtypes, config, target)

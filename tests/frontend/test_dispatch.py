@@ -69,3 +69,14 @@ def test_an_op_object_applied_twice_reuses_its_kernel(rng):
     before = dispatch.stats.compiled
     op(x)
     assert dispatch.stats.compiled == before and op.key == ("relu", (19,))
+
+
+def test_the_tuning_database_supplies_template_configs(tmp_path, monkeypatch, rng):
+    from schedules.autotune import tune
+
+    monkeypatch.setenv("NESTOR_TUNING_DB", str(tmp_path / "tuning.db"))
+    options = {"transpose_b": False, "parallel": False}
+    result = tune("matmul_cpu", (16, 32, 8), trials=2, tuner="random", options=options, n_parallel=1)
+    best = dispatch._from_database(("matmul_cpu", (16, 32, 8), options), "float32", "llvm")
+    assert best is not None and best == dict(result.best.kwargs)
+    assert dispatch._from_database(("matmul_cpu", (17, 32, 8), options), "float32", "llvm") is None
