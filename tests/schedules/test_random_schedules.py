@@ -165,7 +165,7 @@ def illegal_call(data, s, kind):
     return f"s[{stage.name}].reorder({axis.name}, {axis.name})", lambda: stage.reorder(axis, axis)
 
 
-def check_random_schedule(data, max_steps: int) -> None:
+def check_random_schedule(data, max_steps: int, target: str = "interp") -> None:
     builder = data.draw(st.sampled_from(CATALOGUE), label="operator")
     op = builder()
     s = ns.create_schedule(op.outputs)
@@ -190,12 +190,13 @@ def check_random_schedule(data, max_steps: int) -> None:
             if not text.startswith("s.cache_read"):  # the attach after a cache_read may be refused
                 assert _state(s) == before, f"{text} failed but changed the schedule"
     note(f"operator {op.name}, trace:\n{s.trace}")
-    module = ns.build(s, op.args, target="interp", name=op.name)
-    note(f"nest:\n{module.source}")
+    module = ns.build(s, op.args, target=target, name=op.name)
+    source = str(module.func)
+    note(f"nest:\n{source}")
     inputs = op.make_inputs(np.random.default_rng(0))
     assert_outputs_match(run_module(module, op, inputs), op.reference(inputs))
     replayed = ns.Schedule.from_trace(op.outputs, s.trace.to_json())
-    assert str(ns.lower(replayed, op.args, name=op.name)) == module.source
+    assert str(ns.lower(replayed, op.args, name=op.name)) == source
 
 
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
