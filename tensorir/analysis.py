@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from .expr import Binary, BinaryOp, BufferLoad, Cast, Const, Expr, Unary, UnaryOp, Var
 
 LinearForm = tuple[dict[Expr, int], int]
@@ -138,3 +140,24 @@ def _rebuild(terms: dict[Expr, int], constant: int, dtype) -> Expr:
         if coef:
             total = Binary(BinaryOp.ADD, total, Binary(BinaryOp.MUL, term, const(coef, dtype), dtype), dtype)
     return canonical_index(total)
+
+
+@lru_cache(maxsize=1 << 16)
+def free_vars(node) -> frozenset[Var]:
+    """The variables an expression or statement mentions (memoised per node)."""
+    from .visitor import _children
+
+    found = set()
+    if isinstance(node, Var):
+        found.add(node)
+    for child in _children(node):
+        found |= free_vars(child)
+    return frozenset(found)
+
+
+@lru_cache(maxsize=1 << 16)
+def reads_memory(node) -> bool:
+    """Whether an expression loads from a buffer (memoised per node)."""
+    from .visitor import _children
+
+    return isinstance(node, BufferLoad) or any(reads_memory(child) for child in _children(node))

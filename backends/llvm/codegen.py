@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from llvmlite import ir
 
-from tensorir.analysis import Ranges, interval
+from tensorir.analysis import Ranges, interval, reads_memory
 from tensorir.buffer import Buffer
 from tensorir.dtypes import DType
 from tensorir.errors import CodegenError
@@ -52,6 +52,8 @@ class FunctionState:
     buffers: dict[Buffer, ir.Value] = field(default_factory=dict)
     ranges: Ranges = field(default_factory=dict)
     in_parallel: bool = False
+    #: pure expressions already computed: (block, expression with variable values) -> value
+    cse: dict = field(default_factory=dict)
 
 
 class Codegen:
@@ -119,6 +121,37 @@ class Codegen:
 
     # -- expressions -----------------------------------------------------------------------
     def expr(self, e: Expr) -> ir.Value:
+        """The value of ``e``; a pure expression already computed in the current block with the
+        same variable values is reused instead of emitted again."""
+        if isinstance(e, (Var, Const)) or _reads_memory(e):
+            return self._emit_expr(e)
+        key = (id(self.b.block), self._value_key(e))
+        cache = self.state.cse  # type: ignore[union-attr]
+        hit = cache.get(key)
+        if hit is None:
+            hit = cache[key] = self._emit_expr(e)
+        return hit
+
+    def _value_key(self, e: Expr):
+        match e:
+            case Var():
+                value = self.state.vars.get(e)  # type: ignore[union-attr]
+                return ("var", id(e), value.get_reference() if value is not None else None)
+            case Const(value=v, dtype=d):
+                return ("const", v, d)
+            case Binary(op=op, a=a, b=b):
+                return (op, self._value_key(a), self._value_key(b))
+            case Unary(op=op, a=a):
+                return (op, self._value_key(a))
+            case Cast(value=v, dtype=d):
+                return ("cast", d, self._value_key(v))
+            case Call(func=f, args=args):
+                return (f, tuple(self._value_key(x) for x in args))
+            case Select(cond=c, true_value=t, false_value=f):
+                return ("select", self._value_key(c), self._value_key(t), self._value_key(f))
+        return ("node", id(e))
+
+    def _emit_expr(self, e: Expr) -> ir.Value:
         match e:
             case Var():
                 value = self.state.vars.get(e)  # type: ignore[union-attr]
@@ -147,13 +180,22 @@ class Codegen:
         raise CodegenError(f"llvm: cannot compile expression {e}")
 
     def offset(self, buffer: Buffer, indices) -> ir.Value:
+        """The flat element offset of ``buffer[indices]`` (row-major strides)."""
+        pure = not any(_reads_memory(i) for i in indices)
+        key = (id(self.b.block), "offset", buffer.strides, tuple(self._value_key(i) for i in indices)) if pure else None
+        cache = self.state.cse  # type: ignore[union-attr]
+        if key is not None and key in cache:
+            return cache[key]
         total = None
         for index, stride in zip(indices, buffer.strides):
             value = self.as_i64(self.expr(index))
             if stride != 1:
-                value = self.b.mul(value, i64(stride))
-            total = value if total is None else self.b.add(total, value)
-        return total if total is not None else i64(0)
+                value = _fold_int(BinaryOp.MUL, value, i64(stride)) or self.b.mul(value, i64(stride))
+            total = value if total is None else (_fold_int(BinaryOp.ADD, total, value) or self.b.add(total, value))
+        total = total if total is not None else i64(0)
+        if key is not None:
+            cache[key] = total
+        return total
 
     def pointer(self, buffer: Buffer, offset: ir.Value) -> ir.Value:
         base = self.state.buffers.get(buffer)  # type: ignore[union-attr]
@@ -181,6 +223,8 @@ class Codegen:
     def as_i64(self, value: ir.Value) -> ir.Value:
         if value.type == I64:
             return value
+        if isinstance(value, ir.Constant) and isinstance(value.type, ir.IntType):
+            return i64(int(value.constant))
         if value.type == I1:
             return self.b.zext(value, I64)
         return self.b.sext(value, I64)
@@ -188,9 +232,9 @@ class Codegen:
     def widen(self, a: ir.Value, b: ir.Value) -> tuple[ir.Value, ir.Value]:
         if isinstance(a.type, ir.IntType) and a.type != b.type and a.type != I1:
             if a.type.width < b.type.width:
-                a = self.b.sext(a, b.type)
+                a = _const_cast(a, b.type) or self.b.sext(a, b.type)
             else:
-                b = self.b.sext(b, a.type)
+                b = _const_cast(b, a.type) or self.b.sext(b, a.type)
         return a, b
 
     def binary(self, e: Binary) -> ir.Value:
@@ -217,9 +261,11 @@ class Codegen:
             return {BinaryOp.AND: bld.and_, BinaryOp.OR: bld.or_}.get(op, None)(a, b) \
                 if op in (BinaryOp.AND, BinaryOp.OR) else bld.icmp_unsigned(_ICMP[op], a, b)
         match op:
-            case BinaryOp.ADD: return bld.add(a, b)
-            case BinaryOp.SUB: return bld.sub(a, b)
-            case BinaryOp.MUL: return bld.mul(a, b)
+            case BinaryOp.ADD | BinaryOp.SUB | BinaryOp.MUL:
+                folded = _fold_int(op, a, b)
+                if folded is not None:
+                    return folded
+                return {BinaryOp.ADD: bld.add, BinaryOp.SUB: bld.sub, BinaryOp.MUL: bld.mul}[op](a, b)
             case BinaryOp.FLOORDIV | BinaryOp.FLOORMOD: return self.int_divmod(op, a, b, ea, eb)
             case BinaryOp.MAX: return bld.select(bld.icmp_signed(">", a, b), a, b)
             case BinaryOp.MIN: return bld.select(bld.icmp_signed("<", a, b), a, b)
@@ -432,6 +478,34 @@ class Codegen:
         state.buffers[buffer] = self.b.bitcast(raw, ty.as_pointer())  # type: ignore[union-attr]
         self.stmt(s.body)
         self.b.call(free, [raw])
+
+
+def _reads_memory(e: Expr) -> bool:
+    return reads_memory(e)
+
+
+def _const_cast(value, ty):
+    if isinstance(value, ir.Constant) and not isinstance(value.type, ir.VectorType):
+        return ir.Constant(ty, int(value.constant))
+    return None
+
+
+def _fold_int(op: BinaryOp, a, b):
+    """Integer arithmetic on constants done here, and ``x + 0``, ``x * 1``, ``x * 0`` dropped."""
+    ca = a.constant if isinstance(a, ir.Constant) and isinstance(a.constant, int) else None
+    cb = b.constant if isinstance(b, ir.Constant) and isinstance(b.constant, int) else None
+    if ca is not None and cb is not None:
+        value = ca + cb if op is BinaryOp.ADD else (ca - cb if op is BinaryOp.SUB else ca * cb)
+        return ir.Constant(a.type, value)
+    if op is BinaryOp.ADD:
+        return b if ca == 0 else (a if cb == 0 else None)
+    if op is BinaryOp.SUB:
+        return a if cb == 0 else None
+    if ca == 1 or cb == 1:
+        return b if ca == 1 else a
+    if ca == 0 or cb == 0:
+        return ir.Constant(a.type, 0)
+    return None
 
 
 _INTRINSIC_ARITY = {"llvm.maximum": 2, "llvm.minimum": 2, "llvm.pow": 2}

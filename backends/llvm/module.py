@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import os
 import threading
 import time
 
@@ -17,6 +18,7 @@ from ..args import ArgumentSpec, check_arrays, data_pointers
 from . import cache
 from .codegen import Codegen
 from .target import host_target, new_target_machine, target_machine
+
 
 def _codegen_version() -> str:
     """A hash of this backend's own source: cached code from another version is never reused."""
@@ -40,7 +42,7 @@ def _symbol(name: str) -> str:
 
 def _optimize(module: llvm.ModuleRef) -> None:
     tm = target_machine()
-    pto = llvm.create_pipeline_tuning_options(speed_level=3)
+    pto = llvm.create_pipeline_tuning_options(speed_level=int(os.environ.get("NESTOR_LLVM_OPT", "2")))
     pto.loop_vectorization = True
     pto.slp_vectorization = True
     pass_builder = llvm.create_pass_builder(tm, pto)

@@ -14,7 +14,7 @@ from functools import lru_cache
 
 from llvmlite import ir
 
-from tensorir.analysis import linear_form
+from tensorir.analysis import free_vars, linear_form
 from tensorir.buffer import Buffer, Scope
 from tensorir.dtypes import DType
 from tensorir.expr import (
@@ -41,7 +41,7 @@ _LANE_UNSAFE_INT = frozenset({BinaryOp.FLOORDIV, BinaryOp.FLOORMOD, BinaryOp.POW
 
 
 def _depends(e: Expr | Stmt, v: Var) -> bool:
-    return any(node is v for node in walk(e))
+    return v in free_vars(e)
 
 
 @lru_cache(maxsize=4096)
