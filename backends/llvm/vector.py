@@ -14,7 +14,7 @@ from functools import lru_cache
 
 from llvmlite import ir
 
-from tensorir.analysis import free_vars, linear_form
+from tensorir.analysis import free_vars, linear_form, reads_memory
 from tensorir.buffer import Buffer, Scope
 from tensorir.dtypes import DType
 from tensorir.expr import (
@@ -76,8 +76,7 @@ def _expr_ok(e: Expr, v: Var) -> bool:
         case Call(args=args):
             return all(_expr_ok(a, v) for a in args)
         case Select(cond=c, true_value=t, false_value=f):
-            loads = any(isinstance(n, BufferLoad) for side in (t, f) for n in walk(side))
-            return not loads and all(_expr_ok(x, v) for x in (c, t, f))
+            return all(_expr_ok(x, v) for x in (c, t, f))
     return False
 
 
@@ -200,9 +199,25 @@ class _VectorBody:
             case Cast(value=value, dtype=dtype):
                 return cg.convert(self.splat(self.expr(value)), value.dtype, dtype)
             case Select(cond=c, true_value=t, false_value=f):
-                tv, fv = self.widen(self.splat(self.expr(t)), self.splat(self.expr(f)))
-                return self.b.select(self.splat(self.expr(c)), tv, fv)
+                cond = self.splat(self.expr(c))
+                if not (reads_memory(t) or reads_memory(f)):
+                    tv, fv = self.widen(self.splat(self.expr(t)), self.splat(self.expr(f)))
+                    return self.b.select(cond, tv, fv)
+                # each side reads memory only on the lanes that choose it
+                ones = ir.Constant(cond.type, [1] * self.lanes)
+                tv = self.under_mask(cond, lambda: self.splat(self.expr(t)))
+                fv = self.under_mask(self.b.xor(cond, ones), lambda: self.splat(self.expr(f)))
+                tv, fv = self.widen(tv, fv)
+                return self.b.select(cond, tv, fv)
         raise AssertionError(f"vector: unchecked expression {e}")  # _expr_ok rules these out
+
+    def under_mask(self, mask, emit):
+        saved = self.mask
+        self.mask = mask if saved is None else self.b.and_(mask, saved)
+        try:
+            return emit()
+        finally:
+            self.mask = saved
 
     def widen(self, a, b):
         ea, eb = a.type.element, b.type.element
@@ -247,7 +262,9 @@ class _VectorBody:
                 value = self.b.trunc(value, ir.VectorType(I1, self.lanes))
             return value
         if kind == "uniform":
-            return self.cg.load(buffer, self.cg.offset(buffer, indices))
+            if self.mask is None:
+                return self.cg.load(buffer, self.cg.offset(buffer, indices))
+            return self.if_any_lane(lambda: self.cg.load(buffer, self.cg.offset(buffer, indices)))
         out = None
         for lane in range(self.lanes):
             scalar = self.lane_op(lane, lambda: self.cg.load(buffer, self.cg.offset(buffer, indices)),
@@ -256,6 +273,18 @@ class _VectorBody:
                 out = ir.Constant(ir.VectorType(scalar.type, self.lanes), ir.Undefined)
             out = self.b.insert_element(out, scalar, i64(lane))
         return out
+
+    def if_any_lane(self, emit):
+        """``emit()`` run only when some lane is active (undef otherwise)."""
+        reduce_or = self.cg.declare(f"llvm.vector.reduce.or.v{self.lanes}i1", I1, [self.mask.type])
+        before = self.b.block
+        with self.b.if_then(self.b.call(reduce_or, [self.mask])):
+            value = emit()
+            inside = self.b.block
+        phi = self.b.phi(value.type)
+        phi.add_incoming(value, inside)
+        phi.add_incoming(ir.Constant(value.type, ir.Undefined), before)
+        return phi
 
     def lane_op(self, lane: int, emit, result_type=None):
         """``emit()`` for one lane, skipped (giving undef) where the lane is masked off."""
