@@ -35,8 +35,9 @@ def emit_parallel(cg, loop: For) -> None:
     """Run ``loop``'s iterations split in chunks over the OpenMP thread team."""
     variables, buffers = _free_variables(loop), _outer_buffers(loop)
     state = cg.state
-    # the context carries the buffers and variables the body uses, then the loop's start and extent
-    fields = [STORAGE[b.dtype].as_pointer() for b in buffers] + [I64] * (len(variables) + 2)
+    # the context carries the buffers and variables the body uses, the loop's start and extent,
+    # and the next iteration nobody has taken yet
+    fields = [STORAGE[b.dtype].as_pointer() for b in buffers] + [I64] * (len(variables) + 3)
     context_type = ir.LiteralStructType(fields)
     cg.outlined += 1
     name = f"{cg.func.name}.parallel.{cg.outlined}"
@@ -47,7 +48,7 @@ def emit_parallel(cg, loop: For) -> None:
     context = cg.alloca_entry(context_type, align=8)
     start, extent = cg.as_i64(cg.expr(loop.min)), cg.as_i64(cg.expr(loop.extent))
     values = [state.buffers[b] for b in buffers] + [cg.as_i64(state.vars[v]) for v in variables]
-    for position, value in enumerate(values + [start, extent]):
+    for position, value in enumerate(values + [start, extent, start]):
         cg.b.store(value, cg.b.gep(context, [ir.Constant(I32, 0), ir.Constant(I32, position)]))
     gomp = cg.declare("GOMP_parallel", VOID, [ir.FunctionType(VOID, [I8P]).as_pointer(), I8P, I32, I32])
     _write_body(cg, outlined, context_type, loop, buffers, variables)
@@ -55,25 +56,35 @@ def emit_parallel(cg, loop: For) -> None:
 
 
 def _write_body(cg, outlined, context_type, loop: For, buffers, variables) -> None:
-    """The thread body: unpack the context, take this thread's chunk, and run it in a function
-    whose buffer parameters are ``noalias`` (so loads and stores of different buffers stay
-    independent, as in the kernel itself)."""
+    """The thread body: unpack the context, then take chunks of iterations from a shared counter
+    until none is left (a thread slowed by another process does less of the work), running each
+    in a function whose buffer parameters are ``noalias`` (so loads and stores of different
+    buffers stay independent, as in the kernel itself)."""
     chunk_fn = _chunk_function(cg, outlined.name, loop, buffers, variables)
     state = cg.new_function(outlined)
     b = state.builder
     context = b.bitcast(outlined.args[0], context_type.as_pointer())
-    loaded = [b.load(b.gep(context, [ir.Constant(I32, 0), ir.Constant(I32, k)]))
-              for k in range(len(buffers) + len(variables) + 2)]
+    count = len(buffers) + len(variables)
+    loaded = [b.load(b.gep(context, [ir.Constant(I32, 0), ir.Constant(I32, k)])) for k in range(count + 2)]
     start, extent = loaded[-2], loaded[-1]
-    # static schedule: thread t runs iterations start + [t * chunk, (t + 1) * chunk)
-    thread = b.sext(b.call(cg.declare("omp_get_thread_num", I32, []), []), I64)
+    counter = b.gep(context, [ir.Constant(I32, 0), ir.Constant(I32, count + 2)])
     team = b.sext(b.call(cg.declare("omp_get_num_threads", I32, []), []), I64)
-    chunk = b.sdiv(b.add(extent, b.sub(team, i64(1))), team)
-    first = b.add(start, b.mul(thread, chunk))
+    # about four chunks per thread: few trips to the counter, yet room to even out
+    grain = b.sdiv(b.add(extent, b.sub(b.mul(team, i64(4)), i64(1))), b.mul(team, i64(4)))
     limit = b.add(start, extent)
-    last = b.add(first, chunk)
+    take = b.append_basic_block("take")
+    run = b.append_basic_block("run")
+    done = b.append_basic_block("done")
+    b.branch(take)
+    b.position_at_end(take)
+    first = b.atomic_rmw("add", counter, grain, "monotonic")
+    b.cbranch(b.icmp_signed("<", first, limit), run, done)
+    b.position_at_end(run)
+    last = b.add(first, grain)
     last = b.select(b.icmp_signed("<", last, limit), last, limit)
     b.call(chunk_fn, loaded[:-2] + [first, last])
+    b.branch(take)
+    b.position_at_end(done)
     b.ret_void()
 
 
