@@ -12,7 +12,7 @@ from ..schedule import create_schedule
 
 def matmul_cpu(m: int, n: int, k: int, *, v1: int = 8, v2: int = 32, v3: int = 4, b1: int = 64,
                b2: int = 128, b3: int | None = 256, transpose_b: bool = True, pack_b: bool = True,
-               dtype: str = "float32", parallel: bool = True):
+               pack_a: bool = False, dtype: str = "float32", parallel: bool = True):
     """``C = A @ B.T`` (``transpose_b``, B is ``n x k``) or ``C = A @ B`` (B is ``k x n``).
 
     With ``b3`` (the default), C accumulates over ``b3``-long chunks of the reduction, so the
@@ -20,8 +20,8 @@ def matmul_cpu(m: int, n: int, k: int, *, v1: int = 8, v2: int = 32, v3: int = 4
     tile of C stays in registers::
 
         B.packed[j / v2, k, j % v2] = B[.., ..]                # contiguous v2-wide rows
-        parallel for i.outer in 0..ceil(m/b1):                  # cache tile rows
-          for j.outer in 0..ceil(n/b2):                         # cache tile columns
+        parallel for j.outer in 0..ceil(n/b2):                  # cache tile columns
+          for i.outer in 0..ceil(m/b1):                         # cache tile rows
             C[tile] = 0
             for k.outer in 0..ceil(k/b3):                       # reduction chunk
               for j.inner.outer in 0..b2/v2:                    # one B panel, kept in L1
@@ -42,24 +42,31 @@ def matmul_cpu(m: int, n: int, k: int, *, v1: int = 8, v2: int = 32, v3: int = 4
     def b_at(j, kk):
         return B[j, kk] if transpose_b else B[kk, j]
 
-    packed = None
+    packed = packed_a = None
+    a_at = A.__getitem__
+    if pack_a:
+        # the v1 rows one register tile reads, interleaved: its broadcasts come from one cache line
+        packed_a = compute((-(-m // v1), k, v1), lambda io, kk, ii: fn.if_then_else(
+            io * v1 + ii < m, A[io * v1 + ii, kk], 0.0), name="A.packed")
+        a_at = lambda index: packed_a[index[0] // v1, index[1], index[0] % v1]  # noqa: E731
     if pack_b:
         blocks = -(-n // v2)
         packed = compute((blocks, k, v2), lambda jo, kk, ji: fn.if_then_else(
             jo * v2 + ji < n, b_at(jo * v2 + ji, kk), 0.0), name="B.packed")
-        C = compute((m, n), lambda i, j: fn.sum(A[i, r] * packed[j // v2, r, j % v2], axis=r), name="C")
+        C = compute((m, n), lambda i, j: fn.sum(a_at((i, r)) * packed[j // v2, r, j % v2], axis=r), name="C")
     else:
-        C = compute((m, n), lambda i, j: fn.sum(A[i, r] * b_at(j, r), axis=r), name="C")
+        C = compute((m, n), lambda i, j: fn.sum(a_at((i, r)) * b_at(j, r), axis=r), name="C")
     s = create_schedule(C)
     if b3 is None:
         _register_cache(s, C, v1, v2, v3, b1, b2, parallel)
     else:
         _reduction_chunks(s, C, v1, v2, v3, b1, b2, b3, parallel)
-    if packed is not None:
-        po, pk, pi = packed.op.axis
-        s[packed].vectorize(pi)
-        if parallel:
-            s[packed].parallel(po)
+    for copy in (packed, packed_a):
+        if copy is not None:
+            po, pk, pi = copy.op.axis
+            s[copy].vectorize(pi)
+            if parallel:
+                s[copy].parallel(po)
     return s, [A, B, C]
 
 
@@ -70,12 +77,13 @@ def _reduction_chunks(s, C, v1, v2, v3, b1, b2, b3, parallel: bool) -> None:
     iio, jio, iii, jii = s[C].tile(ii, ji, v1, v2)
     ko, ki = s[C].split(k, factor=b3)
     kio, kii = s[C].split(ki, factor=v3)
-    s[C].reorder(io, jo, ko, jio, iio, kio, kii, iii, jii)
+    # column blocks outermost: a thread keeps one packed B panel while it walks down the rows
+    s[C].reorder(jo, io, ko, jio, iio, kio, kii, iii, jii)
     s[C].unroll(kii)
     s[C].unroll(iii)
     s[C].vectorize(jii)
     if parallel:
-        s[C].parallel(io)
+        s[C].parallel(jo)
 
 
 def _register_cache(s, C, v1, v2, v3, b1, b2, parallel: bool) -> None:
