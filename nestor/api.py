@@ -27,11 +27,15 @@ def lower(schedule: Schedule, args: Sequence[Tensor], name: str = "main",
 
 
 def build(schedule: Schedule | PrimFunc, args: Sequence[Tensor] | None = None,
-          target: str = "interp", name: str = "main", **options):
-    """Lower ``schedule`` (or take a lowered PrimFunc) and compile it for ``target``.
+          target: str = "llvm", name: str = "main", **options):
+    """Lower ``schedule`` (or take a lowered PrimFunc) and compile it for ``target``: ``"llvm"``
+    (native code for this CPU, the default), ``"cuda"`` or ``"interp"`` (the reference
+    interpreter).
 
     ``options`` go to the target's build (for ``cuda``: ``shared_memory_bytes``, ``max_threads``).
     """
+    if options and target != "cuda":
+        raise LoweringError(f"build: options {sorted(options)} apply to target 'cuda' only, not {target!r}")
     if isinstance(schedule, PrimFunc):
         func = schedule
     else:

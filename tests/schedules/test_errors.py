@@ -80,11 +80,12 @@ def test_split_of_something_that_is_not_an_axis(chain):
 
 def test_loop_name_shared_by_two_axes():
     X = ns.placeholder((5,), name="X")
-    r = ns.reduce_axis(5, "i")
+    r = ns.reduce_axis(5, "i.outer")
     Y = ns.compute((5,), lambda i: ns.sum(X[r] * X[i], axis=r), name="Y")
     s = ns.create_schedule(Y)
-    rejects(s, lambda: s[Y].split("i", factor=2),
-            "s[Y].split(i, factor=2)", "several loops are named 'i'", "pass the axis object")
+    s[Y].split("i", factor=2)  # makes a second loop named i.outer
+    rejects(s, lambda: s[Y].split("i.outer", factor=2),
+            "s[Y].split(i.outer, factor=2)", "several loops are named 'i.outer'", "pass the axis object")
 
 
 def test_split_of_a_placeholder(chain):
