@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import re
 
+from tensorir.analysis import interval
 from tensorir.buffer import Buffer, Scope
 from tensorir.errors import CodegenError
 from tensorir.expr import Binary, BinaryOp, BufferLoad, Call, Cast, Const, Expr, Func, Select, Unary, UnaryOp, Var
@@ -60,6 +61,7 @@ class PySource:
         self.counter = 0
         self.dims = [1, 1, 1]
         self.in_block_loop = False
+        self.ranges: dict = {}
         #: the indentation depth where the body of the function being written starts
         self.base = 1
 
@@ -104,9 +106,15 @@ class PySource:
         raise CodegenError(f"interp: cannot execute expression {e}")
 
     def offset(self, buffer: Buffer, indices) -> str:
+        """The flat offset of an access; an index not provably inside its dimension (from the
+        loop ranges) is checked when it runs, so an access out of bounds fails loudly instead
+        of reading a neighbouring element."""
         terms = []
-        for index, stride in zip(indices, buffer.strides):
+        for dim, (index, stride, extent) in enumerate(zip(indices, buffer.strides, buffer.shape)):
             text = self.expr(index)
+            bounds = interval(index, self.ranges)
+            if bounds is None or bounds[0] < 0 or bounds[1] >= extent:
+                text = f"_ck({text}, {extent}, {buffer.name!r}, {dim})"
             terms.append(text if stride == 1 else f"{text} * {stride}")
         return " + ".join(terms) or "0"
 
@@ -130,6 +138,8 @@ class PySource:
         self.emit(f"yield from {fn}()" if self.in_threads else f"{fn}()", depth)
 
     def stmt(self, s: Stmt, depth: int) -> None:
+        if isinstance(s, For) and isinstance(s.min, Const) and isinstance(s.extent, Const):
+            self.ranges[s.var] = (s.min.value, s.min.value + s.extent.value - 1)
         # a thread block is the body of the innermost blockIdx loop or, outside any, one root nest:
         # separate root nests are separate kernel launches
         if not self.in_threads and _has_thread_loop(s) and not _has_block_loop(s) \

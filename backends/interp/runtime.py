@@ -81,6 +81,16 @@ def _int(x):
     return int(x)
 
 
+class OutOfBounds(NestorError):
+    """The interpreted IR accessed a buffer outside its shape (a lowering or schedule bug)."""
+
+
+def _ck(index, extent, name, dim):
+    if 0 <= index < extent:
+        return index
+    raise OutOfBounds(f"interp: {name} is indexed with {index} in dimension {dim}, outside 0..{extent - 1}")
+
+
 class BarrierDivergence(NestorError):
     """Some threads of a block reached a barrier that others skipped (a deadlock on a GPU)."""
 
@@ -109,5 +119,5 @@ def _run_block(body, dims, name):
 NAMESPACE = {
     "_inf": _inf, "_nan": _nan, "_div": _div, "_max": _max, "_min": _min, "_pow": _pow,
     "_exp": _exp, "_log": _log, "_sqrt": _sqrt, "_tanh": _tanh, "_sigmoid": _sigmoid,
-    "_int": _int, "_run_block": _run_block,
+    "_int": _int, "_run_block": _run_block, "_ck": _ck,
 }
