@@ -35,7 +35,7 @@ def _declare(cfg, sizes: tuple, options: dict, dtype: str) -> None:
     cfg.define_knob("v2", [lanes, 2 * lanes, 4 * lanes])
     cfg.define_knob("b1", [32, 64, 128])
     cfg.define_knob("b2", [64, 128, 256])
-    cfg.define_knob("b3", [128, 256])
+    cfg.define_knob("b3", [64, 128, 256])
 
     def vectors(c) -> int:
         return c["v2"] // lanes
@@ -81,14 +81,28 @@ def _replay(kind: str, n: int, table: dict, trials: int, seed: int) -> tuple[dic
     return dict(config), cost
 
 
+def _fresh_tune(trials: int, tuner, n: int, timeout: float, seed: int = 0):
+    """One tuning run on its own database and its own empty kernel cache (so that trials per minute
+    include every compilation)."""
+    with tempfile.TemporaryDirectory() as folder:
+        saved = os.environ.get("NESTOR_CACHE_DIR")
+        os.environ["NESTOR_CACHE_DIR"] = os.path.join(folder, "kernels")
+        try:
+            return tune(BENCH_MATMUL, (n, n, n), trials=trials, tuner=tuner, seed=seed,
+                        db=os.path.join(folder, "t.db"), timeout=timeout)
+        finally:
+            if saved is None:
+                os.environ.pop("NESTOR_CACHE_DIR")
+            else:
+                os.environ["NESTOR_CACHE_DIR"] = saved
+
+
 def _table(records) -> dict:
     return {tuple(sorted(r.kwargs.items())): r.run_s for r in records if r.ok}
 
 
 def run_size(n: int, args, report: Report) -> None:
-    with tempfile.TemporaryDirectory() as folder:
-        exhaustive = tune(BENCH_MATMUL, (n, n, n), trials=10**6, tuner="grid", db=os.path.join(folder, "all.db"),
-                          timeout=args.timeout)
+    exhaustive = _fresh_tune(10**6, "grid", n, args.timeout)
     table = _table(exhaustive.records)
     best = exhaustive.time
     ours, numpy_s, noise = _tuned_vs_numpy(n, exhaustive.config, args.repeat)
@@ -100,9 +114,7 @@ def run_size(n: int, args, report: Report) -> None:
             picks = [_replay(kind, n, table, args.trials, seed)[0] for seed in range(args.seed, args.seed + args.seeds)]
             config, rate = picks[0], exhaustive.trials_per_minute
         else:
-            with tempfile.TemporaryDirectory() as folder:
-                result = tune(BENCH_MATMUL, (n, n, n), trials=args.trials, tuner=_tuner(kind, n, args.seed),
-                              db=os.path.join(folder, "t.db"), timeout=args.timeout)
+            result = _fresh_tune(args.trials, _tuner(kind, n, args.seed), n, args.timeout)
             picks, rate = [result.config], result.trials_per_minute
             config = result.config
         quality = [best / table.get(tuple(sorted(pick.items())), math.inf) for pick in picks]

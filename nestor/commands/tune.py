@@ -91,7 +91,8 @@ def _summary(result, database) -> str:
     size = f"{result.space_size} valid configs" if result.space_size else "a space too large to enumerate"
     return (f"space: {size}; measured {len(result.records)} in {minutes}:{seconds:02d} "
             f"({result.trials_per_minute:.1f} trials/min), {result.errors} errors; stopped: {result.stopped}; "
-            f"database: {database.path}")
+            f"database: {database.path}\nlater builds use it: ns.autotune.apply_best({result.op!r}, "
+            f"{tuple(result.sizes)}) or ns.autotune.lookup_config(...) for the keyword arguments")
 
 
 def tune_command(args: argparse.Namespace) -> int:

@@ -153,6 +153,10 @@ def tune(template, shapes: Sequence[int], *, dtype: str = "float32", target: str
     space = task_space(spec, sizes, dtype, options)
     if space.enumerable and len(space) == 0:
         raise TuningError(f"{spec.name}{list(sizes)}: the search space has no valid point")
+    if target == "cuda":
+        from backends.cuda.runtime import driver
+
+        driver(f"tuning {spec.name} on the GPU")  # BackendUnavailable here, not one error per candidate
     database, owned = _open(db)
     try:
         run = _Run(spec, sizes, dtype, target, options, space, database, progress)

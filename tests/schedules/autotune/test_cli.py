@@ -62,3 +62,10 @@ def test_time_budget_and_early_stopping(tmp_path):
     early = tune("matmul", (32, 32, 32), trials=40, tuner="random", db=tmp_path / "t.db", early_stopping=1,
                  batch_size=2, n_parallel=1, repeat=2)
     assert early.stopped == "early stop" and len(early.records) < 40
+
+
+@pytest.mark.skipif(importlib.util.find_spec("pycuda") is not None, reason="pycuda is installed")
+def test_tuning_on_the_gpu_without_pycuda_is_one_clear_error(tmp_path, capsys):
+    assert main(["tune", "matmul", "--target", "cuda", "--shape", "64,64,64", "--trials", "2",
+                 "--db", str(tmp_path / "t.db")]) == 2
+    assert "tuning matmul_gpu on the GPU needs pycuda" in capsys.readouterr().err
