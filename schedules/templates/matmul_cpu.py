@@ -10,10 +10,14 @@ from tensorir.tensor import compute, placeholder, reduce_axis
 from ..schedule import create_schedule
 
 
-def matmul_cpu(m: int, n: int, k: int, *, v1: int = 8, v2: int = 32, v3: int = 4, b1: int = 64,
-               b2: int = 128, b3: int | None = 256, transpose_b: bool = True, pack_b: bool = True,
+def matmul_cpu(m: int, n: int, k: int, *, v1: int = 8, v2: int = 32, v3: int = 4, b1: int = 8,
+               b2: int = 32, b3: int | None = 64, transpose_b: bool = True, pack_b: bool = True,
                pack_a: bool = False, dtype: str = "float32", parallel: bool = True):
     """``C = A @ B.T`` (``transpose_b``, B is ``n x k``) or ``C = A @ B`` (B is ``k x n``).
+
+    The defaults were found by the autotuner on a 2-core AVX-512 host (``nestor tune matmul``):
+    the cache tile is the register tile, so the parallel loop has many short chunks, and a
+    ``b3 = 64`` reduction chunk keeps the 8 KiB panel of B in L1.
 
     With ``b3`` (the default), C accumulates over ``b3``-long chunks of the reduction, so the
     ``b3 x v2`` panel of B that a register tile reads stays in the L1 cache while the ``v1 x v2``
