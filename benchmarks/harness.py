@@ -9,7 +9,7 @@ import os
 import statistics
 import sys
 import time
-from typing import Callable
+from collections.abc import Callable
 
 # numpy's OpenBLAS picks its kernels itself when these are unset
 for _name in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):

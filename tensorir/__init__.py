@@ -3,13 +3,31 @@
 from .buffer import Buffer, Scope
 from .dtypes import DType
 from .errors import (
-    ArgumentError, BackendUnavailable, CodegenError, DefinitionError, LoweringError, NestorError,
+    ArgumentError,
+    BackendUnavailable,
+    CodegenError,
+    DefinitionError,
+    LoweringError,
+    NestorError,
     ScheduleError,
 )
 from .expr import Expr, IterVar, Var
 from .functions import (
-    abs, equal, exp, if_then_else, log, max, maximum, min, minimum, not_equal, power, sigmoid,
-    sqrt, sum, tanh,
+    abs,
+    equal,
+    exp,
+    if_then_else,
+    log,
+    max,
+    maximum,
+    min,
+    minimum,
+    not_equal,
+    power,
+    sigmoid,
+    sqrt,
+    sum,
+    tanh,
 )
 from .stmt import PrimFunc
 from .tensor import Tensor, compute, placeholder, reduce_axis

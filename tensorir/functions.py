@@ -5,8 +5,21 @@ from __future__ import annotations
 from .dtypes import DEFAULT_FLOAT, DType
 from .errors import DefinitionError
 from .expr import (
-    BinaryOp, Call, Const, Expr, FLOAT_FUNCS, Func, IterKind, IterVar, Reduce, ReduceOp, Select,
-    as_expr, binary, cast, promote_pair,
+    FLOAT_FUNCS,
+    BinaryOp,
+    Call,
+    Const,
+    Expr,
+    Func,
+    IterKind,
+    IterVar,
+    Reduce,
+    ReduceOp,
+    Select,
+    as_expr,
+    binary,
+    cast,
+    promote_pair,
 )
 
 

@@ -7,8 +7,8 @@ of the parameters and the largest extent over all parameter values. No isl objec
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import islpy as isl
 

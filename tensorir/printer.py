@@ -5,8 +5,20 @@ from __future__ import annotations
 import math
 
 from .expr import (
-    BinaryOp, Binary, BufferLoad, Call, Cast, Const, Expr, FUNCTION_STYLE, Reduce, Select,
-    TensorLoad, Unary, UnaryOp, Var,
+    FUNCTION_STYLE,
+    Binary,
+    BinaryOp,
+    BufferLoad,
+    Call,
+    Cast,
+    Const,
+    Expr,
+    Reduce,
+    Select,
+    TensorLoad,
+    Unary,
+    UnaryOp,
+    Var,
 )
 from .stmt import Allocate, Evaluate, For, ForKind, IfThenElse, PrimFunc, Seq, Stmt, Store
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import inspect
 import itertools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 from .dtypes import INDEX, DType, as_dtype
 from .errors import DefinitionError

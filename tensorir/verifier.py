@@ -5,7 +5,7 @@ from __future__ import annotations
 from .buffer import Buffer
 from .dtypes import DType
 from .errors import LoweringError
-from .expr import Binary, BufferLoad, COMPARISONS, Expr, Reduce, Select, TensorLoad, Var
+from .expr import COMPARISONS, Binary, BufferLoad, Expr, Reduce, Select, TensorLoad, Var
 from .stmt import Allocate, Evaluate, For, IfThenElse, PrimFunc, Seq, Stmt, Store
 from .visitor import walk
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-from functools import lru_cache
-from typing import Iterator
+from collections.abc import Iterator
+from functools import cache
 
 from .expr import Expr
 from .stmt import PrimFunc, Stmt
@@ -12,7 +12,7 @@ from .stmt import PrimFunc, Stmt
 Node = Expr | Stmt
 
 
-@lru_cache(maxsize=None)
+@cache
 def _child_fields(cls: type) -> tuple[str, ...]:
     names = []
     for f in dataclasses.fields(cls):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 import operator
 
+from ..analysis import Ranges, linear_form, split_divmod
 from ..expr import Binary, BinaryOp, Cast, Const, Expr, Select, Unary, UnaryOp, const
 from ..stmt import For, ForKind, IfThenElse, PrimFunc, Stmt, seq
-from ..analysis import Ranges, linear_form, split_divmod
 from ..visitor import Mutator
 
 
