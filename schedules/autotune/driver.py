@@ -78,6 +78,13 @@ class TuneResult:
     def trials_per_minute(self) -> float:
         return 60.0 * len(self.records) / self.elapsed if self.elapsed > 0 else 0.0
 
+    def __repr__(self) -> str:
+        sizes = "x".join(map(str, self.sizes))
+        best = "no correct config" if self.best is None else \
+            f"best {self.best.run_s * 1e3:.3f} ms with {self.config}"
+        return (f"TuneResult({self.op} {sizes} {self.dtype} {self.target}: {best}; {len(self.records)} trials, "
+                f"{self.errors} errors, {self.space_size} valid configs, stopped: {self.stopped})")
+
 
 @functools.lru_cache(maxsize=32)
 def _space(spec: TunableTemplate, sizes: tuple, dtype: str, options_key: tuple) -> ConfigSpace:
