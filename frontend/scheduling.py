@@ -16,9 +16,10 @@ from tensorir.expr import Reduce
 #: SIMD lanes of float32 vector loops (AVX-512: 16)
 VECTOR = 16
 #: scalar operations below which a kernel stays on one thread (NESTOR_PARALLEL_MIN overrides it).
-#: Measured on 2 cores shared with other work: a thread team that waits for a busy core made the
-#: MLP step's matmuls 8x slower, so only very large kernels start one.
-PARALLEL_MIN = int(os.environ.get("NESTOR_PARALLEL_MIN", 1 << 28))
+#: Parallel loops hand out chunks from a shared counter, so a busy core slows a team little; on
+#: 2 cores, 4M operations is where a thread team started to pay (CNN step 18.1 -> 13.4 ms; the
+#: MLP step's kernels stay below it).
+PARALLEL_MIN = int(os.environ.get("NESTOR_PARALLEL_MIN", 1 << 22))
 
 
 def worth_parallel(work: int, outer_extent: int) -> bool:
