@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from llvmlite import ir
 
-from tensorir.analysis import Ranges, interval, reads_memory
+from tensorir.analysis import Ranges, reads_memory
 from tensorir.buffer import Buffer
 from tensorir.dtypes import DType
 from tensorir.errors import CodegenError
@@ -32,13 +32,11 @@ from tensorir.expr import (
 from tensorir.stmt import Allocate, Evaluate, For, ForKind, IfThenElse, PrimFunc, Seq, Stmt, Store
 from tensorir.visitor import walk
 
+from .arith import Arithmetic, fold_int
 from .types import F32, F64, I1, I8, I64, SIZE, STORAGE, VALUE, VOID, i64  # noqa: F401
 
 #: temporaries up to this size live on the stack; larger ones on the heap
 STACK_LIMIT = 64 * 1024
-_ICMP = {BinaryOp.EQ: "==", BinaryOp.NE: "!=", BinaryOp.LT: "<", BinaryOp.LE: "<=", BinaryOp.GT: ">",
-         BinaryOp.GE: ">="}
-_FLOAT_INTRINSIC = {Func.EXP: "llvm.exp", Func.LOG: "llvm.log", Func.SQRT: "llvm.sqrt", Func.ABS: "llvm.fabs"}
 
 
 @dataclass
@@ -56,7 +54,7 @@ class FunctionState:
     cse: dict = field(default_factory=dict)
 
 
-class Codegen:
+class Codegen(Arithmetic):
     """Writes one PrimFunc (and the bodies its parallel loops outline) into an LLVM module."""
 
     def __init__(self, func: PrimFunc, triple: str, data_layout: str, vector_bytes: int, openmp: bool):
@@ -190,8 +188,8 @@ class Codegen:
         for index, stride in zip(indices, buffer.strides):
             value = self.as_i64(self.expr(index))
             if stride != 1:
-                value = _fold_int(BinaryOp.MUL, value, i64(stride)) or self.b.mul(value, i64(stride))
-            total = value if total is None else (_fold_int(BinaryOp.ADD, total, value) or self.b.add(total, value))
+                value = fold_int(BinaryOp.MUL, value, i64(stride)) or self.b.mul(value, i64(stride))
+            total = value if total is None else (fold_int(BinaryOp.ADD, total, value) or self.b.add(total, value))
         total = total if total is not None else i64(0)
         if key is not None:
             cache[key] = total
@@ -240,108 +238,6 @@ class Codegen:
     def binary(self, e: Binary) -> ir.Value:
         a, b = self.widen(self.expr(e.a), self.expr(e.b))
         return self.arith(e.op, a, b, e.a.dtype, e.a, e.b)
-
-    def arith(self, op: BinaryOp, a, b, dtype: DType, ea: Expr | None = None, eb: Expr | None = None):
-        """``a op b`` on values of IR type ``dtype`` (scalars or vectors)."""
-        bld = self.b
-        if dtype.is_float:
-            match op:
-                case BinaryOp.ADD: return bld.fadd(a, b, flags=("contract",))
-                case BinaryOp.SUB: return bld.fsub(a, b, flags=("contract",))
-                case BinaryOp.MUL: return bld.fmul(a, b, flags=("contract",))
-                case BinaryOp.DIV: return bld.fdiv(a, b)
-                case BinaryOp.FLOORDIV: return self.floor(bld.fdiv(a, b))
-                case BinaryOp.FLOORMOD: return bld.fsub(a, bld.fmul(self.floor(bld.fdiv(a, b)), b))
-                case BinaryOp.MAX: return bld.call(self.intrinsic("llvm.maximum", a.type), [a, b])
-                case BinaryOp.MIN: return bld.call(self.intrinsic("llvm.minimum", a.type), [a, b])
-                case BinaryOp.POW: return bld.call(self.intrinsic("llvm.pow", a.type), [a, b])
-                case op if op in _ICMP: return bld.fcmp_ordered(_ICMP[op], a, b) if op is not BinaryOp.NE \
-                    else bld.fcmp_unordered("!=", a, b)
-        if dtype is DType.BOOL and op in (BinaryOp.AND, BinaryOp.OR, BinaryOp.EQ, BinaryOp.NE):
-            return {BinaryOp.AND: bld.and_, BinaryOp.OR: bld.or_}.get(op, None)(a, b) \
-                if op in (BinaryOp.AND, BinaryOp.OR) else bld.icmp_unsigned(_ICMP[op], a, b)
-        match op:
-            case BinaryOp.ADD | BinaryOp.SUB | BinaryOp.MUL:
-                folded = _fold_int(op, a, b)
-                if folded is not None:
-                    return folded
-                return {BinaryOp.ADD: bld.add, BinaryOp.SUB: bld.sub, BinaryOp.MUL: bld.mul}[op](a, b)
-            case BinaryOp.FLOORDIV | BinaryOp.FLOORMOD: return self.int_divmod(op, a, b, ea, eb)
-            case BinaryOp.MAX: return bld.select(bld.icmp_signed(">", a, b), a, b)
-            case BinaryOp.MIN: return bld.select(bld.icmp_signed("<", a, b), a, b)
-            case BinaryOp.POW:
-                fa, fb = bld.sitofp(a, F64), bld.sitofp(b, F64)
-                return bld.fptosi(bld.call(self.intrinsic("llvm.pow", F64), [fa, fb]), a.type)
-            case BinaryOp.DIV:
-                return bld.fdiv(bld.sitofp(a, F32), bld.sitofp(b, F32))
-            case op if op in _ICMP: return bld.icmp_signed(_ICMP[op], a, b)
-        raise CodegenError(f"llvm: cannot compile operator {op.value} on {dtype}")
-
-    def int_divmod(self, op: BinaryOp, a, b, ea: Expr | None, eb: Expr | None):
-        """Floor division and modulo; plain ``sdiv``/``srem`` where both operands are known non-negative."""
-        bld = self.b
-        ranges = self.state.ranges  # type: ignore[union-attr]
-        ra = interval(ea, ranges) if ea is not None else None
-        rb = interval(eb, ranges) if eb is not None else None
-        if ra is not None and rb is not None and ra[0] >= 0 and rb[0] > 0:
-            return bld.sdiv(a, b) if op is BinaryOp.FLOORDIV else bld.srem(a, b)
-        q, r = bld.sdiv(a, b), bld.srem(a, b)
-        zero = ir.Constant(a.type, 0)
-        adjust = bld.and_(bld.icmp_signed("!=", r, zero),
-                          bld.icmp_signed("!=", bld.icmp_signed("<", r, zero), bld.icmp_signed("<", b, zero)))
-        if op is BinaryOp.FLOORDIV:
-            return bld.sub(q, bld.zext(adjust, a.type))
-        return bld.select(adjust, bld.add(r, b), r)
-
-    def floor(self, x):
-        return self.b.call(self.intrinsic("llvm.floor", x.type), [x])
-
-    def call(self, func: Func, args, dtype: DType):
-        bld = self.b
-        (x,) = args
-        if func is Func.ABS and not dtype.is_float:
-            return bld.select(bld.icmp_signed("<", x, ir.Constant(x.type, 0)), bld.neg(x), x)
-        if func in _FLOAT_INTRINSIC:
-            return bld.call(self.intrinsic(_FLOAT_INTRINSIC[func], x.type), [x])
-        if func is Func.SIGMOID:
-            one = _splat(x.type, 1.0)
-            e = bld.call(self.intrinsic("llvm.exp", x.type), [bld.fneg(x)])
-            return bld.fdiv(one, bld.fadd(one, e))
-        if func is Func.TANH:
-            return self.tanh(x)
-        raise CodegenError(f"llvm: cannot compile {func.value}(...)")
-
-    def tanh(self, x):
-        bld = self.b
-        if isinstance(x.type, ir.VectorType):
-            out = ir.Constant(x.type, ir.Undefined)
-            for lane in range(x.type.count):
-                out = bld.insert_element(out, self.tanh(bld.extract_element(x, i64(lane))), i64(lane))
-            return out
-        name = "tanhf" if x.type == F32 else "tanh"
-        return bld.call(self.declare(name, x.type, [x.type]), [x])
-
-    def convert(self, value, source: DType, target: DType):
-        """``value`` of IR type ``source`` converted to ``target`` (scalars or vectors)."""
-        bld = self.b
-        to = VALUE[target]
-        if isinstance(value.type, ir.VectorType):
-            to = ir.VectorType(to, value.type.count)
-        if target is DType.BOOL:
-            zero = ir.Constant(value.type, 0.0 if source.is_float else 0)
-            return bld.fcmp_unordered("!=", value, zero) if source.is_float else bld.icmp_unsigned("!=", value, zero)
-        if source is DType.BOOL:
-            return bld.uitofp(value, to) if target.is_float else bld.zext(value, to)
-        if source.is_float and target.is_float:
-            return bld.fpext(value, to) if target.bits > source.bits else bld.fptrunc(value, to)
-        if source.is_float:
-            return bld.fptosi(value, to)
-        if target.is_float:
-            return bld.sitofp(value, to)
-        width = value.type.element.width if isinstance(value.type, ir.VectorType) else value.type.width
-        if width == target.bits:
-            return value
-        return bld.trunc(value, to) if width > target.bits else bld.sext(value, to)
 
     def select(self, e: Select, c: Expr, t: Expr, f: Expr):
         if not any(isinstance(n, BufferLoad) for side in (t, f) for n in walk(side)):
@@ -490,35 +386,11 @@ def _const_cast(value, ty):
     return None
 
 
-def _fold_int(op: BinaryOp, a, b):
-    """Integer arithmetic on constants done here, and ``x + 0``, ``x * 1``, ``x * 0`` dropped."""
-    ca = a.constant if isinstance(a, ir.Constant) and isinstance(a.constant, int) else None
-    cb = b.constant if isinstance(b, ir.Constant) and isinstance(b.constant, int) else None
-    if ca is not None and cb is not None:
-        value = ca + cb if op is BinaryOp.ADD else (ca - cb if op is BinaryOp.SUB else ca * cb)
-        return ir.Constant(a.type, value)
-    if op is BinaryOp.ADD:
-        return b if ca == 0 else (a if cb == 0 else None)
-    if op is BinaryOp.SUB:
-        return a if cb == 0 else None
-    if ca == 1 or cb == 1:
-        return b if ca == 1 else a
-    if ca == 0 or cb == 0:
-        return ir.Constant(a.type, 0)
-    return None
-
-
 _INTRINSIC_ARITY = {"llvm.maximum": 2, "llvm.minimum": 2, "llvm.pow": 2}
 
 
 def _fbits(ty) -> int:
     return 32 if ty == F32 else 64
-
-
-def _splat(ty, value: float):
-    if isinstance(ty, ir.VectorType):
-        return ir.Constant(ty, [value] * ty.count)
-    return ir.Constant(ty, value)
 
 
 def _ident(name: str) -> str:
