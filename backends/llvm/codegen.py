@@ -33,7 +33,7 @@ from tensorir.stmt import Allocate, Evaluate, For, ForKind, IfThenElse, PrimFunc
 from tensorir.visitor import walk
 
 from .arith import Arithmetic, fold_int
-from .types import F32, F64, I1, I8, I64, SIZE, STORAGE, VALUE, VOID, i64  # noqa: F401
+from .types import F32, F64, I1, I8, I32, I64, SIZE, STORAGE, VALUE, VOID, i64  # noqa: F401
 
 #: temporaries up to this size live on the stack; larger ones on the heap
 STACK_LIMIT = 64 * 1024
@@ -52,6 +52,8 @@ class FunctionState:
     in_parallel: bool = False
     #: pure expressions already computed: (block, expression with variable values) -> value
     cse: dict = field(default_factory=dict)
+    #: loops around the statement being written
+    loop_depth: int = 0
 
 
 class Codegen(Arithmetic):
@@ -341,6 +343,7 @@ class Codegen(Arithmetic):
 
     def _bind(self, s: For, value: ir.Value, emit) -> None:
         state = self.state
+        state.loop_depth += 1  # type: ignore[union-attr]
         saved_var, saved_range = state.vars.get(s.var), state.ranges.get(s.var)  # type: ignore[union-attr]
         state.vars[s.var] = value  # type: ignore[union-attr]
         if isinstance(s.min, Const) and isinstance(s.extent, Const):
@@ -348,6 +351,7 @@ class Codegen(Arithmetic):
         try:
             emit()
         finally:
+            state.loop_depth -= 1  # type: ignore[union-attr]
             for table, old in ((state.vars, saved_var), (state.ranges, saved_range)):  # type: ignore[union-attr]
                 if old is None:
                     table.pop(s.var, None)
@@ -368,12 +372,53 @@ class Codegen(Arithmetic):
             state.buffers[buffer] = self.b.bitcast(slot, ty.as_pointer())  # type: ignore[union-attr]
             self.stmt(s.body)
             return
+        if state.loop_depth == 0 and not state.in_parallel:  # type: ignore[union-attr]
+            self.workspace(s, ty, nbytes)
+            return
         aligned_alloc = self.declare("aligned_alloc", I8.as_pointer(), [I64, I64])
         free = self.declare("free", VOID, [I8.as_pointer()])
         raw = self.b.call(aligned_alloc, [i64(64), i64(-(-nbytes // 64) * 64)])
         state.buffers[buffer] = self.b.bitcast(raw, ty.as_pointer())  # type: ignore[union-attr]
         self.stmt(s.body)
         self.b.call(free, [raw])
+
+    def workspace(self, s: Allocate, ty, nbytes: int) -> None:
+        """A large temporary of the kernel itself, allocated on the first call and kept for later
+        ones: fresh pages each call would cost page faults (several ms for a few MiB). A call
+        that finds it in use (another thread in the same kernel) takes memory of its own."""
+        size = i64(-(-nbytes // 64) * 64)
+        name = f"{self.func.name}.workspace.{_ident(s.buffer.name)}"
+        slot = ir.GlobalVariable(self.module, I8.as_pointer(), name=name)
+        slot.initializer = ir.Constant(I8.as_pointer(), None)
+        slot.linkage = "internal"
+        busy = ir.GlobalVariable(self.module, I32, name=f"{name}.busy")
+        busy.initializer = ir.Constant(I32, 0)
+        busy.linkage = "internal"
+        aligned_alloc = self.declare("aligned_alloc", I8.as_pointer(), [I64, I64])
+        free = self.declare("free", VOID, [I8.as_pointer()])
+        bld = self.b
+        mine = bld.icmp_unsigned("==", bld.atomic_rmw("xchg", busy, ir.Constant(I32, 1), "acquire"),
+                                 ir.Constant(I32, 0))
+        with bld.if_else(mine) as (kept, own):
+            with kept:
+                current = bld.load(slot)
+                with bld.if_then(bld.icmp_unsigned("==", current, ir.Constant(I8.as_pointer(), None))):
+                    bld.store(bld.call(aligned_alloc, [i64(64), size]), slot)
+                kept_memory = bld.load(slot)
+                kept_block = bld.block
+            with own:
+                own_memory = bld.call(aligned_alloc, [i64(64), size])
+                own_block = bld.block
+        raw = bld.phi(I8.as_pointer())
+        raw.add_incoming(kept_memory, kept_block)
+        raw.add_incoming(own_memory, own_block)
+        self.state.buffers[s.buffer] = bld.bitcast(raw, ty.as_pointer())  # type: ignore[union-attr]
+        self.stmt(s.body)
+        with self.b.if_else(mine) as (kept, own):
+            with kept:
+                self.b.store_atomic(ir.Constant(I32, 0), busy, "release", 4)
+            with own:
+                self.b.call(free, [raw])
 
 
 def _reads_memory(e: Expr) -> bool:

@@ -146,3 +146,24 @@ def test_argument_errors_match_the_interpreter(bad, match):
     for target in ("interp", "llvm"):
         with pytest.raises(ns.ArgumentError, match=match):
             ns.build(s, [A, B], target=target)(*bad(a, b))
+
+
+def test_concurrent_calls_of_a_kernel_with_a_kept_workspace(rng):
+    from concurrent.futures import ThreadPoolExecutor
+
+    n = 160  # B.packed is 100 KiB: a kept workspace, not a stack slot
+    s, args = templates.matmul_cpu(n, n, n, parallel=False)
+    module = ns.build(s, args, target="llvm")
+    problems = [(rng.standard_normal((n, n)).astype(np.float32), rng.standard_normal((n, n)).astype(np.float32))
+                for _ in range(8)]
+
+    def run(pair):
+        a, b = pair
+        c = np.full((n, n), np.nan, np.float32)
+        for _ in range(5):
+            module(a, b, c)
+        return np.abs(c - a @ b.T).max()
+
+    with ThreadPoolExecutor(4) as pool:
+        errors = list(pool.map(run, problems))
+    assert max(errors) < 1e-3
