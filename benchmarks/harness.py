@@ -30,15 +30,25 @@ def _round(fn: Callable[[], object], number: int) -> float:
     return (time.perf_counter() - start) / number
 
 
+#: seconds of quiet before each timed round: a threaded library keeps its worker threads spinning
+#: for a while after a call (OpenBLAS about 0.1 s, libgomp less), and they would take the cores
+#: from the round that follows
+SETTLE = float(os.environ.get("NESTOR_BENCH_SETTLE", "0.3"))
+
+
 def compare(nestor: Callable[[], object], peer: Callable[[], object], repeat: int = 7,
-            min_round: float = 0.05) -> tuple[float, float, float, float]:
-    """Median seconds per call of ``nestor`` and ``peer`` (rounds interleaved) and their spreads."""
+            min_round: float = 0.05, settle: float | None = None) -> tuple[float, float, float, float]:
+    """Median seconds per call of ``nestor`` and ``peer`` (rounds interleaved, each after a
+    pause of ``settle`` seconds) and their spreads."""
+    settle = SETTLE if settle is None else settle
     nestor(), peer()  # warm-up: first-touch memory, lazy initialisation
     once = max(_round(nestor, 1), _round(peer, 1), 1e-7)
     number = max(1, int(min_round / once))
     ours, theirs = [], []
     for _ in range(repeat):
+        time.sleep(settle)
         ours.append(_round(nestor, number))
+        time.sleep(settle)
         theirs.append(_round(peer, number))
     return statistics.median(ours), statistics.median(theirs), _spread(ours), _spread(theirs)
 
