@@ -33,12 +33,16 @@ def _declare(cfg, sizes: tuple, options: dict, dtype: str) -> None:
     lanes, registers = host_vectors(dtype)
     cfg.define_knob("v1", [2, 4, 8])
     cfg.define_knob("v2", [lanes, 2 * lanes, 4 * lanes])
-    cfg.define_knob("b1", [32, 64, 128])
-    cfg.define_knob("b2", [64, 128, 256])
+    # from register-tile-sized cache tiles (many short parallel chunks) to large ones
+    cfg.define_knob("b1", [8, 32, 128])
+    cfg.define_knob("b2", [32, 64, 256])
     cfg.define_knob("b3", [64, 128, 256])
 
     def vectors(c) -> int:
         return c["v2"] // lanes
+
+    cfg.constrain(lambda c: c["b1"] % c["v1"] == 0 and c["b2"] % c["v2"] == 0,
+                  "a cache tile holds whole register tiles")
 
     cfg.constrain(lambda c: c["v1"] * vectors(c) + vectors(c) + 1 <= registers,
                   f"the register tile fits the {registers} vector registers")
