@@ -21,8 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = parser.parse_args(argv if argv and argv[0] in parser._subparsers._group_actions[0].choices
-                             or any(a in ("-h", "--help") for a in argv) else ["demo", *argv])
+    args = parser.parse_args(argv or ["demo"])
     from tensorir.errors import NestorError
 
     try:
