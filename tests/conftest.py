@@ -10,3 +10,13 @@ import pytest
 def rng() -> np.random.Generator:
     """A random generator with a fixed seed, so a failure reproduces."""
     return np.random.default_rng(20240601)
+
+
+@pytest.fixture(autouse=True)
+def _no_user_tuning_database(monkeypatch, tmp_path_factory):
+    """Templates called without knobs consult the tuning database; tests must not see the
+    developer's own records (a test that wants one points NESTOR_TUNING_DB at it)."""
+    import os
+
+    if "NESTOR_TUNING_DB" not in os.environ:
+        monkeypatch.setenv("NESTOR_TUNING_DB", str(tmp_path_factory.getbasetemp() / "no-tuning.db"))

@@ -14,6 +14,21 @@ from .measure import Measurer, MeasureResult, Task
 from .space import Config, ConfigSpace
 from .spaces import TEMPLATES, TunableTemplate, resolve_template
 from .tuners import GridTuner, ModelTuner, RandomTuner, Tuner, make_tuner
+from ..templates.tuned import register_provider
+
+
+
+def _database_provider(name: str, sizes: tuple, dtype: str, target: str, options: dict) -> dict | None:
+    """Templates called without knobs use the database's best record for exactly their task."""
+    if name not in TEMPLATES:
+        return None
+    try:
+        return lookup_config(name, sizes, dtype, target, options=options, nearby=False)
+    except Exception:  # noqa: BLE001 - an unreadable database must not break building with defaults
+        return None
+
+
+register_provider(_database_provider)
 
 __all__ = [
     "Config", "ConfigSpace", "Database", "GridTuner", "MeasureResult", "Measurer", "ModelTuner", "Progress",

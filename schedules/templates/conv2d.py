@@ -8,8 +8,11 @@ from tensorir import functions as fn
 from tensorir.tensor import compute, placeholder, reduce_axis
 
 from ..schedule import create_schedule
+from .tuned import tunable
 
 
+@tunable("conv2d_cpu", "llvm", 6, knobs=("tile_k", "tile_y", "tile_x", "input_cache", "cache_input"),
+         options=("stride", "padding", "parallel"))
 def conv2d_cpu(batch: int, in_channels: int, height: int, width: int, out_channels: int,
                kernel: int = 3, *, stride: int = 1, padding: int = 1, tile_k: int = 8, tile_y: int = 2,
                tile_x: int = 16, input_cache: str = "root", cache_input: bool | None = None,

@@ -8,14 +8,19 @@ from tensorir import functions as fn
 from tensorir.tensor import compute, placeholder, reduce_axis
 
 from ..schedule import create_schedule
+from .tuned import tunable
 
 
+@tunable("matmul_cpu", "llvm", 3, knobs=("v1", "v2", "v3", "b1", "b2", "b3", "pack_b"),
+         options=("transpose_b", "parallel"))
 def matmul_cpu(m: int, n: int, k: int, *, v1: int = 8, v2: int = 32, v3: int = 4, b1: int = 8,
                b2: int = 32, b3: int | None = 64, transpose_b: bool = True, pack_b: bool = True,
                pack_a: bool = False, dtype: str = "float32", parallel: bool = True):
     """``C = A @ B.T`` (``transpose_b``, B is ``n x k``) or ``C = A @ B`` (B is ``k x n``).
 
-    The defaults were found by the autotuner on a 2-core AVX-512 host (``nestor tune matmul``):
+    Called without any knob, the template uses the tuning database's best config for these sizes
+    when there is one (:mod:`schedules.templates.tuned`). The defaults were found by the
+    autotuner on a 2-core AVX-512 host (``nestor tune matmul``):
     the cache tile is the register tile, so the parallel loop has many short chunks, and a
     ``b3 = 64`` reduction chunk keeps the 8 KiB panel of B in L1.
 

@@ -7,6 +7,7 @@ from tensorir import functions as fn
 from tensorir.tensor import compute, placeholder, reduce_axis
 
 from ..schedule import create_schedule
+from .tuned import tunable
 
 
 def _cooperative_fetch(s, cache, threads_y: int, threads_x: int) -> None:
@@ -19,6 +20,7 @@ def _cooperative_fetch(s, cache, threads_y: int, threads_x: int) -> None:
     s[cache].bind(tx, "threadIdx.x")
 
 
+@tunable("matmul_gpu", "cuda", 3, knobs=("L", "S", "V"), options=())
 def matmul_gpu(m: int, n: int, k: int, *, L: int = 64, S: int = 8, V: int = 4,
                dtype: str = "float32"):
     """``C = A @ B`` (A is ``m x k``, B is ``k x n``) for a GPU. The nest::

@@ -1,0 +1,60 @@
+"""Tuned configs reach templates: a template called without any of its knobs asks the registered
+providers (the tuning database registers one when ``schedules.autotune`` is imported, which
+``import nestor`` does) for the best known config of exactly this task, and uses it. Set
+``NESTOR_TUNED=0`` to always use the template defaults."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import os
+from collections.abc import Callable, Sequence
+
+#: provider(template name, sizes, dtype, target, options) -> knob keyword arguments or None
+Provider = Callable[[str, tuple, str, str, dict], "dict | None"]
+_PROVIDERS: list[Provider] = []
+
+
+def register_provider(provider: Provider) -> None:
+    if provider not in _PROVIDERS:
+        _PROVIDERS.append(provider)
+
+
+def tuned_knobs(name: str, sizes: tuple, dtype: str, target: str, options: dict) -> dict | None:
+    """The best known knob values of a task, or None (no provider knows, or NESTOR_TUNED=0)."""
+    if os.environ.get("NESTOR_TUNED", "1") == "0":
+        return None
+    for provider in _PROVIDERS:
+        found = provider(name, sizes, dtype, target, options)
+        if found:
+            return found
+    return None
+
+
+def tunable(name: str, target: str, sizes: int, knobs: Sequence[str], options: Sequence[str]):
+    """Decorate a template whose first ``sizes`` arguments are its sizes: a call that passes none
+    of ``knobs`` gets the tuned ones, when known, for its sizes, dtype and ``options``."""
+
+    def wrap(template):
+        signature = inspect.signature(template)
+        size_names = list(signature.parameters)[:sizes]
+
+        @functools.wraps(template)
+        def call(*args, **kwargs):
+            if not any(k in kwargs for k in knobs):
+                try:
+                    bound = signature.bind(*args, **kwargs)
+                except TypeError:
+                    return template(*args, **kwargs)  # the template reports the bad call itself
+                bound.apply_defaults()
+                given = bound.arguments
+                found = tuned_knobs(name, tuple(given[n] for n in size_names), given.get("dtype", "float32"),
+                                    target, {o: given[o] for o in options})
+                if found:
+                    kwargs.update({k: v for k, v in found.items() if k in knobs})
+            return template(*args, **kwargs)
+
+        call.knobs = tuple(knobs)
+        return call
+
+    return wrap
