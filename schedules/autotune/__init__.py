@@ -6,6 +6,7 @@ a SQLite database of every measured candidate that later builds consult.
 >>> s, args = apply_best("matmul", (1024, 1024, 1024))              # doctest: +SKIP
 """
 
+from ..templates.tuned import register_provider
 from .database import Database, Record, default_path, hardware_fingerprint
 from .driver import Progress, TuneResult, tune
 from .errors import TuningError
@@ -14,8 +15,6 @@ from .measure import Measurer, MeasureResult, Task
 from .space import Config, ConfigSpace
 from .spaces import TEMPLATES, TunableTemplate, resolve_template
 from .tuners import GridTuner, ModelTuner, RandomTuner, Tuner, make_tuner
-from ..templates.tuned import register_provider
-
 
 
 def _database_provider(name: str, sizes: tuple, dtype: str, target: str, options: dict) -> dict | None:
