@@ -1,4 +1,5 @@
-"""Bridge to islpy for regions: the box of tensor elements that a set of loop iterations reads.
+"""Regions through islpy: the box of tensor elements that a set of loop iterations reads
+(expressions become isl affine forms through :class:`tensorir.isl_bridge.IndexSpace`).
 
 Callers pass loop variables with constant boxes, the variables to treat as fixed parameters,
 and access index expressions; they get back, per dimension, the lowest index as an expression
@@ -12,7 +13,8 @@ from dataclasses import dataclass
 
 import islpy as isl
 
-from .expr import Binary, BinaryOp, Const, Expr, Var, binary, const
+from .expr import BinaryOp, Expr, Var, binary, const
+from .isl_bridge import IndexSpace
 from .visitor import substitute
 
 
@@ -32,34 +34,6 @@ class DimRegion:
     #: the lowest index needed, and the highest index the box reaches, over all parameter values
     lowest: int
     top: int
-
-
-def _isl_text(e: Expr, names: dict[Var, str]) -> str | None:
-    """``e`` in isl's syntax, or None where it is not quasi-affine."""
-    match e:
-        case Var():
-            return names.get(e)
-        case Const(value=value) if isinstance(value, int) and not isinstance(value, bool):
-            return str(value)
-        case Binary(op=BinaryOp.ADD | BinaryOp.SUB, a=a, b=b):
-            ta, tb = _isl_text(a, names), _isl_text(b, names)
-            if ta is None or tb is None:
-                return None
-            return f"({ta} {e.op.value} {tb})"
-        case Binary(op=BinaryOp.MUL, a=a, b=b):
-            if isinstance(b, Const):
-                a, b = b, a
-            if not isinstance(a, Const) or not isinstance(a.value, int):
-                return None
-            tb = _isl_text(b, names)
-            return None if tb is None else f"({a.value} * {tb})"
-        case Binary(op=BinaryOp.FLOORDIV | BinaryOp.FLOORMOD, a=a, b=Const(value=d)) \
-                if isinstance(d, int) and d > 0:
-            ta = _isl_text(a, names)
-            if ta is None:
-                return None
-            return f"floor({ta} / {d})" if e.op is BinaryOp.FLOORDIV else f"({ta} mod {d})"
-    return None
 
 
 def _val(v: isl.Val) -> int | None:
@@ -103,54 +77,49 @@ def access_box(loops: Sequence[LoopBox], params: Sequence[Var],
     (non-affine subscripts, or a lowest index that is not one affine expression)."""
     if not accesses:
         return []
-    ndim = len(accesses[0])
-    names = {box.var: f"v{i}" for i, box in enumerate(loops)}
-    param_list = [box.var for box in loops if box.var in set(params)]
-    inner = [box for box in loops if box.var not in set(params)]
-    bounds = " and ".join(f"{box.min} <= {names[box.var]} < {box.min + box.extent}" for box in loops)
-    header = f"[{', '.join(names[v] for v in param_list)}] -> "
-    texts = []
-    for access in accesses:
-        texts.append([_isl_text(index, names) for index in access])
+    fixed = set(params)
+    ordered = [box for box in loops if box.var in fixed] + [box for box in loops if box.var not in fixed]
+    param_list = [box.var for box in ordered if box.var in fixed]
+    space = IndexSpace({box.var: (box.min, box.min + box.extent) for box in ordered})
+    # the index at the inner loops' first iteration is the readable way to write the lowest
+    # index, when it is the lowest one
+    starts = {box.var: const(box.min) for box in ordered if box.var not in fixed}
     result: list[DimRegion | None] = []
-    for d in range(ndim):
-        if any(t[d] is None for t in texts):
+    for d in range(len(accesses[0])):
+        image = _image(space, [access[d] for access in accesses], len(param_list))
+        if image is None:
             result.append(None)
             continue
-        pieces = " ; ".join(
-            f"[{', '.join(names[b.var] for b in inner)}] -> [{t[d]}]" for t in texts)
-        domain = isl.Set(f"{header}{{ [{', '.join(names[b.var] for b in inner)}] : {bounds} }}")
-        image = domain.apply(_union_map(header, pieces)).coalesce()
-        # the index at the inner loops' first iteration is the readable way to write the lowest
-        # index, when it is the lowest one
-        starts = {box.var: const(box.min) for box in inner}
         candidates = [substitute(access[d], starts) for access in accesses]
-        result.append(_dim_region(image, param_list, candidates, header, names))
+        result.append(_dim_region(image, param_list, candidates, space))
     return result
 
 
-def _union_map(header: str, pieces: str) -> isl.Map:
-    union = isl.UnionMap(f"{header}{{ {pieces} }}")
-    maps: list[isl.Map] = []
-    union.foreach_map(maps.append)
-    combined = maps[0]
-    for m in maps[1:]:
-        combined = combined.union(m)
-    return combined
+def _image(space: IndexSpace, indices: Sequence[Expr], nparams: int) -> isl.Set | None:
+    """The values ``indices`` take over the box, as a set parametric in the first ``nparams``
+    variables."""
+    image = None
+    for index in indices:
+        aff = space.aff(index)
+        if aff is None:
+            return None
+        values = isl.Map.from_aff(aff).intersect_domain(space.box)
+        image = values if image is None else image.union(values)
+    return image.move_dims(isl.dim_type.param, 0, isl.dim_type.in_, 0, nparams).range().coalesce()
 
 
-def _readable_base(low: isl.PwAff, candidates, header: str, names) -> Expr | None:
+def _readable_base(low: isl.PwAff, candidates, space: IndexSpace, nparams: int) -> Expr | None:
     for candidate in candidates:
-        text = _isl_text(candidate, names)
-        if text is None:
+        image = _image(space, [candidate], nparams)
+        if image is None:
             continue
-        difference = isl.PwAff(f"{header}{{ [({text})] }}").sub(low)
+        difference = image.dim_min(0).sub(low)
         if _val(difference.min_val()) == 0 and _val(difference.max_val()) == 0:
             return candidate
     return None
 
 
-def _dim_region(image: isl.Set, params: list[Var], candidates=(), header: str = "", names=None) -> DimRegion | None:
+def _dim_region(image: isl.Set, params: list[Var], candidates, space: IndexSpace) -> DimRegion | None:
     low, high = image.dim_min(0).coalesce(), image.dim_max(0).coalesce()
     width = high.sub(low).add_constant_val(isl.Val(1))
     extent = _val(width.max_val())
@@ -158,7 +127,7 @@ def _dim_region(image: isl.Set, params: list[Var], candidates=(), header: str = 
     pieces = low.get_pieces()
     if extent is None or lowest is None or highest_low is None or len(pieces) != 1:
         return None
-    base = _readable_base(low, candidates, header, names or {})
+    base = _readable_base(low, candidates, space, len(params))
     if base is None:
         base = _aff_expr(pieces[0][1], params)
     if base is None:
