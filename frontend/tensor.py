@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from tensorir.errors import BackendUnavailable, DefinitionError
+from tensorir.graph import post_order
 
 if TYPE_CHECKING:
     from .ops.base import Op
@@ -252,20 +253,7 @@ def _ops():
 
 def topological_order(root: Tensor) -> list[Tensor]:
     """The nodes that ``root`` depends on and that require grad, inputs before their users."""
-    order: list[Tensor] = []
-    visited: set[int] = set()
-    stack: list[tuple[Tensor, bool]] = [(root, False)]
-    while stack:
-        node, expanded = stack.pop()
-        if expanded:
-            order.append(node)
-            continue
-        if id(node) in visited:
-            continue
-        visited.add(id(node))
-        stack.append((node, True))
-        stack.extend((t, False) for t in node.inputs if t.requires_grad and id(t) not in visited)
-    return order
+    return post_order([root], lambda node: [t for t in node.inputs if t.requires_grad])
 
 
 def grad(output: Tensor, inputs, out_grad: Tensor | None = None, create_graph: bool = False) -> list[Tensor | None]:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from tensorir.buffer import Scope
 from tensorir.errors import ScheduleError
 from tensorir.expr import IterVar
+from tensorir.graph import post_order
 from tensorir.stmt import ForKind
 from tensorir.tensor import ComputeOp, Operation, PlaceholderOp, Tensor
 
@@ -168,22 +169,7 @@ class Schedule(ScheduleCaching):
 
 
 def _post_order(roots: list[Operation]) -> list[Operation]:
-    order: list[Operation] = []
-    seen: set[int] = set()
-    stack: list[tuple[Operation, bool]] = [(op, False) for op in reversed(roots)]
-    while stack:
-        op, expanded = stack.pop()
-        if expanded:
-            order.append(op)
-            continue
-        if id(op) in seen:
-            continue
-        seen.add(id(op))
-        stack.append((op, True))
-        for tensor in reversed(op.inputs):
-            if id(tensor.op) not in seen:
-                stack.append((tensor.op, False))
-    return order
+    return post_order(roots, lambda op: [tensor.op for tensor in op.inputs])
 
 
 def create_schedule(outputs: Tensor | Sequence[Tensor]) -> Schedule:
