@@ -1,1 +1,64 @@
-"""Backends: each compiles a lowered PrimFunc into a callable Module."""
+"""Backends: each compiles a lowered PrimFunc into a callable Module.
+
+This module is the one target registry: :func:`build` compiles a lowered function for a target
+named by a string, and every caller (``nestor.build``, the frontend's kernel cache, the tuner's
+workers) goes through it, so that a target's options and errors are checked in one place.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+
+from tensorir.errors import LoweringError
+from tensorir.stmt import PrimFunc
+
+
+@dataclass(frozen=True)
+class Target:
+    """A compilation target: the module whose ``build(func, **options)`` compiles for it, and the
+    options that build accepts."""
+
+    name: str
+    module: str
+    options: tuple[str, ...] = ()
+    summary: str = ""
+
+
+#: every target, by name; the first is the default of :func:`build`
+TARGETS: dict[str, Target] = {t.name: t for t in (
+    Target("llvm", "backends.llvm", summary="native code for this CPU through LLVM"),
+    Target("cuda", "backends.cuda", ("shared_memory_bytes", "max_threads"), "CUDA C for NVIDIA GPUs"),
+    Target("interp", "backends.interp", summary="the reference interpreter"),
+)}
+
+
+def target(name: str, options=()) -> Target:
+    """The registered target ``name`` after checking that it takes every option named in
+    ``options``; a LoweringError lists the available targets or names the refused options."""
+    chosen = TARGETS.get(name) if isinstance(name, str) else None
+    if chosen is None:
+        raise LoweringError(f"build: unknown target {name!r}; available targets: {', '.join(TARGETS)}")
+    unknown = sorted(set(options) - set(chosen.options))
+    if unknown:
+        takers = [t.name for t in TARGETS.values() if set(unknown) <= set(t.options)]
+        where = f"apply to target {takers[0]!r} only" if takers else "are not build options of any target"
+        raise LoweringError(f"build: options {unknown} {where}, not {chosen.name!r}"
+                            + (f" (it takes {list(chosen.options)})" if chosen.options else ""))
+    return chosen
+
+
+def build(func: PrimFunc, target_name: str = "llvm", **options):
+    """Compile the lowered function ``func`` for the target named ``target_name``.
+
+    ``options`` go to the target's own build (``cuda``: ``shared_memory_bytes``,
+    ``max_threads``); an option the target does not take is refused here, by name.
+    """
+    chosen = target(target_name, options)
+    if not isinstance(func, PrimFunc):
+        raise LoweringError(f"build: expected a lowered function (PrimFunc), got {type(func).__name__}; "
+                            "lower a schedule first with schedules.lower(s, args)")
+    return importlib.import_module(chosen.module).build(func, **options)
+
+
+__all__ = ["TARGETS", "Target", "build", "target"]

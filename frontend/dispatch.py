@@ -13,10 +13,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+import backends
+import schedules.autotune  # noqa: F401 - registers the tuning database as a source of tuned configs
 from backends.args import data_pointers
-from schedules import lower_schedule
-from tensorir.errors import BackendUnavailable, NestorError
-from tensorir.passes.pipeline import run as run_passes
+from schedules import lower
+from schedules.templates.tuned import tuned_knobs
+from tensorir.errors import BackendUnavailable
 
 if TYPE_CHECKING:
     from .ops.base import Op
@@ -88,28 +90,17 @@ def schedule_for(op_key: tuple, shapes: tuple, dtypes: tuple, device: str, defau
                  task: tuple | None = None) -> dict:
     """The schedule config of an op on given shapes: a tuned one where known, else ``defaults``.
 
-    This is the single place where tuned configs are consulted: first those registered with
-    :func:`register_config`, then, for ops built from a tunable template (``task`` is
-    ``(template name, sizes, options)``), the best config the tuning database holds for exactly
-    that task on this machine. A config is a dict of the knob values that the op's schedule
-    reads (e.g. ``v1, v2, v3, b1, b2`` of ``matmul_cpu``).
+    Configs registered with :func:`register_config` come first; then, for ops built from a
+    tunable template (``task`` is ``(template name, sizes, options)``), the one entry point of
+    tuned configs, :func:`schedules.templates.tuned.tuned_knobs` (the tuning database's best
+    record for exactly that task on this machine). A config is a dict of the knob values that the
+    op's schedule reads (e.g. ``v1, v2, v3, b1, b2`` of ``matmul_cpu``).
     """
     tuned = _tuned.get((op_key, shapes, dtypes, device))
     if tuned is None and task is not None:
-        tuned = _from_database(task, dtypes[0], "cuda" if device == "cuda" else "llvm")
+        template, sizes, options = task
+        tuned = tuned_knobs(template, sizes, dtypes[0], "cuda" if device == "cuda" else "llvm", options)
     return defaults if tuned is None else {**defaults, **tuned}
-
-
-def _from_database(task: tuple, dtype: str, target: str) -> dict | None:
-    template, sizes, options = task
-    try:
-        from schedules.autotune.lookup import lookup_config
-    except ImportError:  # pragma: no cover - the tuner is part of the package
-        return None
-    try:
-        return lookup_config(template, sizes, dtype, target, options=options, nearby=False)
-    except NestorError:  # a task the tuner does not know, or an unreadable database
-        return None
 
 
 def register_config(op_key: tuple, shapes: tuple, dtypes: tuple, device: str, config: dict) -> None:
@@ -125,7 +116,7 @@ def _compile(op: Op, arrays: list[np.ndarray], device: str, key: tuple) -> Kerne
     target = "cuda" if device == "cuda" else "llvm"
     schedule, args = op.kernel(shapes, dtypes, config, target)
     name = "_".join(str(part) for part in op.key if isinstance(part, str))
-    func = run_passes(lower_schedule(schedule, args, name or "kernel"))
+    func = lower(schedule, args, name or "kernel")
     module = _build(func, target)
     outs = [(t.shape, np.dtype(t.dtype.value)) for t in args[len(arrays):]]
     kernel = Kernel(module, outs, op.key[0])
@@ -136,17 +127,13 @@ def _compile(op: Op, arrays: list[np.ndarray], device: str, key: tuple) -> Kerne
 
 
 def _build(func, target: str):
-    if target == "llvm":
-        from backends.llvm import build
-
-        return build(func)
-    try:
-        from backends.cuda import build
-        from backends.cuda.runtime import driver
-    except ImportError as error:  # pragma: no cover - the cuda backend is optional
-        raise BackendUnavailable(f"device 'cuda': the CUDA backend is not available ({error})") from None
-    driver("frontend tensors on device 'cuda'")
-    return build(func)
+    if target == "cuda":  # kernels built here run at once: a GPU must be there
+        try:
+            from backends.cuda.runtime import driver
+        except ImportError as error:  # pragma: no cover - the cuda backend is optional
+            raise BackendUnavailable(f"device 'cuda': the CUDA backend is not available ({error})") from None
+        driver("frontend tensors on device 'cuda'")
+    return backends.build(func, target)
 
 
 def cached_kernels() -> int:

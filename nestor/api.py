@@ -1,29 +1,20 @@
-"""``lower`` and ``build``: from a schedule to a loop-nest function, and on to a callable module."""
+"""``lower`` and ``build``: from a schedule to a loop-nest function, and on to a callable module.
+
+``build`` only composes the two layers that own the steps: ``schedules.lower`` (schedule ->
+loop nest -> passes) and ``backends.build`` (the one target registry).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from schedules import Schedule, lower_schedule
+import backends
+from schedules import Schedule, lower
 from tensorir.errors import LoweringError
-from tensorir.passes.pipeline import run as run_passes
 from tensorir.stmt import PrimFunc
 from tensorir.tensor import Tensor
 
-TARGETS = ("interp", "llvm", "cuda")
-
-
-def lower(schedule: Schedule, args: Sequence[Tensor], name: str = "main",
-          print_ir: bool | None = None) -> PrimFunc:
-    """The loop-nest function of ``schedule``; ``args`` lists its parameters, inputs then outputs.
-
-    Set ``print_ir=True`` (or the environment variable NESTOR_PRINT_IR=1) to print the IR after
-    each pass.
-    """
-    if not isinstance(schedule, Schedule):
-        raise LoweringError(
-            f"lower: expected a schedule from ns.create_schedule(...), got {type(schedule).__name__}")
-    return run_passes(lower_schedule(schedule, args, name), print_ir=print_ir)
+TARGETS = tuple(backends.TARGETS)
 
 
 def build(schedule: Schedule | PrimFunc, args: Sequence[Tensor] | None = None,
@@ -34,24 +25,14 @@ def build(schedule: Schedule | PrimFunc, args: Sequence[Tensor] | None = None,
 
     ``options`` go to the target's build (for ``cuda``: ``shared_memory_bytes``, ``max_threads``).
     """
-    if options and target != "cuda":
-        raise LoweringError(f"build: options {sorted(options)} apply to target 'cuda' only, not {target!r}")
+    backends.target(target, options)  # a bad target or option is refused before any lowering
     if isinstance(schedule, PrimFunc):
         func = schedule
     else:
         if args is None:
             raise LoweringError("build: pass the argument tensors, e.g. build(s, [A, B, C])")
         func = lower(schedule, args, name)
-    if target == "interp":
-        from backends.interp import build as build_interp
+    return backends.build(func, target, **options)
 
-        return build_interp(func)
-    if target == "cuda":
-        from backends.cuda import build as build_cuda
 
-        return build_cuda(func, **options)
-    if target == "llvm":
-        from backends.llvm import build as build_llvm
-
-        return build_llvm(func)
-    raise LoweringError(f"build: unknown target {target!r}; available targets: {', '.join(TARGETS)}")
+__all__ = ["TARGETS", "build", "lower"]

@@ -72,27 +72,20 @@ def _template(payload: dict):
 
 
 def compile_func(func, target: str):
-    if target == "llvm":
-        from backends.llvm import build
-    elif target == "cuda":
-        from backends.cuda import build
-    elif target == "interp":
-        from backends.interp import build
-    else:
-        raise ValueError(f"unknown target {target!r}")
-    return build(func)
+    from backends import build
+
+    return build(func, target)
 
 
 def build_job(payload: dict) -> dict:
     """Instantiate the template with the candidate's keyword arguments, lower and compile it."""
-    from schedules import lower_schedule
-    from tensorir.passes.pipeline import run as run_passes
+    from schedules import lower
 
     template = _template(payload)
     start = time.perf_counter()
     schedule, args = template.instantiate(payload["sizes"], payload["kwargs"], payload["dtype"], payload["options"])
     trace = schedule.trace.to_json()
-    func = run_passes(lower_schedule(schedule, args, template.name))
+    func = lower(schedule, args, template.name)
     compile_func(func, payload["target"])  # fills the kernel cache that the runner loads from
     return {"trace": trace, "func": func, "compile_s": time.perf_counter() - start}
 

@@ -77,6 +77,11 @@ def test_the_tuning_database_supplies_template_configs(tmp_path, monkeypatch, rn
     monkeypatch.setenv("NESTOR_TUNING_DB", str(tmp_path / "tuning.db"))
     options = {"transpose_b": False, "parallel": False}
     result = tune("matmul_cpu", (16, 32, 8), trials=2, tuner="random", options=options, n_parallel=1)
-    best = dispatch._from_database(("matmul_cpu", (16, 32, 8), options), "float32", "llvm")
-    assert best is not None and best == dict(result.best.kwargs)
-    assert dispatch._from_database(("matmul_cpu", (17, 32, 8), options), "float32", "llvm") is None
+    dtypes = ("float32", "float32")
+
+    def config(m: int) -> dict:
+        task = ("matmul_cpu", (m, 32, 8), options)
+        return dispatch.schedule_for(("matmul", False, False), ((m, 8), (8, 32)), dtypes, "cpu", {}, task)
+
+    assert config(16) == dict(result.best.kwargs)
+    assert config(17) == {}

@@ -1,0 +1,32 @@
+"""``lower``: a schedule to a finished loop-nest function, the one lowering entry point.
+
+:func:`schedules.lower.lower_schedule` gives the schedule's meaning as a loop nest; the pass
+pipeline (:mod:`tensorir.passes.pipeline`) then flattens, simplifies and verifies it. Every
+caller that wants a function to compile (``nestor.lower``/``nestor.build``, the frontend's kernel
+cache, the tuner's workers) calls :func:`lower` and then :func:`backends.build`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from tensorir.errors import LoweringError
+from tensorir.passes.pipeline import run as run_passes
+from tensorir.stmt import PrimFunc
+from tensorir.tensor import Tensor
+
+from .lower import lower_schedule
+from .schedule import Schedule
+
+
+def lower(schedule: Schedule, args: Sequence[Tensor], name: str = "main",
+          print_ir: bool | None = None) -> PrimFunc:
+    """The loop-nest function of ``schedule``; ``args`` lists its parameters, inputs then outputs.
+
+    Set ``print_ir=True`` (or the environment variable NESTOR_PRINT_IR=1) to print the IR after
+    each pass.
+    """
+    if not isinstance(schedule, Schedule):
+        raise LoweringError(
+            f"lower: expected a schedule from ns.create_schedule(...), got {type(schedule).__name__}")
+    return run_passes(lower_schedule(schedule, args, name), print_ir=print_ir)
