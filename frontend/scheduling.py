@@ -9,22 +9,22 @@ most kernels of a small network take less than that.
 
 from __future__ import annotations
 
-import os
-
+from tensorir import config
 from tensorir.expr import Reduce
 
 #: SIMD lanes of float32 vector loops (AVX-512: 16)
 VECTOR = 16
-#: scalar operations below which a kernel stays on one thread (NESTOR_PARALLEL_MIN overrides it).
-#: Parallel loops hand out chunks from a shared counter, so a busy core slows a team little; on
-#: 2 cores, 4M operations is where a thread team started to pay (CNN step 18.1 -> 13.4 ms; the
-#: MLP step's kernels stay below it).
-PARALLEL_MIN = int(os.environ.get("NESTOR_PARALLEL_MIN", 1 << 22))
 
 
 def worth_parallel(work: int, outer_extent: int) -> bool:
-    """Whether a loop nest of ``work`` scalar operations should split its outer loop over threads."""
-    return work >= PARALLEL_MIN and outer_extent > 1
+    """Whether a loop nest of ``work`` scalar operations should split its outer loop over threads.
+
+    Below ``config.PARALLEL_MIN`` operations (NESTOR_PARALLEL_MIN; 4M by default) a kernel stays
+    on one thread. Parallel loops hand out chunks from a shared counter, so a busy core slows a
+    team little; on 2 cores, 4M operations is where a thread team started to pay (CNN step 18.1
+    -> 13.4 ms; the MLP step's kernels stay below it).
+    """
+    return work >= config.PARALLEL_MIN() and outer_extent > 1
 
 
 def _size(shape) -> int:

@@ -15,7 +15,10 @@ import enum
 import numpy as np
 
 
-class DType(enum.Enum):
+class DType(str, enum.Enum):
+    """A scalar type. It is its name as a string too, so ``np.dtype(t.dtype)``,
+    ``np.zeros(t.shape, dtype=t.dtype)`` and ``t.dtype == "float32"`` work for a tensor ``t``."""
+
     BOOL = "bool"
     INT32 = "int32"
     INT64 = "int64"

@@ -29,3 +29,7 @@ class BackendUnavailable(NestorError):
 
 class ArgumentError(NestorError, TypeError):
     """A compiled module was called with arguments that do not match its parameters."""
+
+
+class ConfigurationError(NestorError):
+    """An environment variable that configures Nestor (``NESTOR_*``) has a value it cannot use."""

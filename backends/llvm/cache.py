@@ -12,19 +12,15 @@ import os
 import tempfile
 from pathlib import Path
 
+from tensorir import config
+
 MAGIC = b"NESTORK1"
 
 
 def cache_dir() -> Path | None:
     """``$NESTOR_CACHE_DIR``, else ``$XDG_CACHE_HOME/nestor/kernels`` (``~/.cache``); None if
     ``NESTOR_CACHE_DIR`` is set to ``off``."""
-    configured = os.environ.get("NESTOR_CACHE_DIR")
-    if configured == "off":
-        return None
-    if configured:
-        return Path(configured)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "nestor" / "kernels"
+    return config.CACHE_DIR()
 
 
 def digest(text: str) -> bytes:

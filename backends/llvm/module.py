@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import ctypes
-import os
 import threading
 import time
 
 import llvmlite.binding as llvm
 import numpy as np
 
+from tensorir import config
 from tensorir.errors import CodegenError
 from tensorir.stmt import PrimFunc, Store
 from tensorir.visitor import walk
@@ -42,7 +42,7 @@ def _symbol(name: str) -> str:
 
 def _optimize(module: llvm.ModuleRef) -> None:
     tm = target_machine()
-    pto = llvm.create_pipeline_tuning_options(speed_level=int(os.environ.get("NESTOR_LLVM_OPT", "2")))
+    pto = llvm.create_pipeline_tuning_options(speed_level=config.LLVM_OPT())
     pto.loop_vectorization = True
     pto.slp_vectorization = True
     pass_builder = llvm.create_pass_builder(tm, pto)

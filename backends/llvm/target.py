@@ -10,6 +10,8 @@ from dataclasses import dataclass
 import llvmlite
 import llvmlite.binding as llvm
 
+from tensorir import config
+
 
 @dataclass(frozen=True)
 class HostTarget:
@@ -37,7 +39,7 @@ def host_target() -> HostTarget:
 
 
 def _load_openmp() -> bool:
-    if os.environ.get("NESTOR_NO_OPENMP"):
+    if config.NO_OPENMP():
         return False
     for name in ("libgomp.so.1", ctypes.util.find_library("gomp")):
         if not name:

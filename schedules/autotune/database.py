@@ -16,6 +16,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from tensorir import config
+
 from .errors import TuningError
 
 SCHEMA_VERSION = 1
@@ -37,11 +39,7 @@ _FIELDS = ("op", "shapes", "dtype", "target", "hardware", "options", "knobs", "k
 
 def default_path() -> Path:
     """``$NESTOR_TUNING_DB``, else ``$XDG_DATA_HOME/nestor/tuning.db``."""
-    configured = os.environ.get("NESTOR_TUNING_DB")
-    if configured:
-        return Path(configured).expanduser()
-    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
-    return Path(base) / "nestor" / "tuning.db"
+    return config.TUNING_DB()
 
 
 def hardware_fingerprint(target: str) -> str:

@@ -16,8 +16,10 @@ import traceback
 
 import numpy as np
 
+from tensorir import config
+
 #: set to 1 to let the knob ``inject_fault`` of a (test) template crash or hang the runner
-FAULT_VARIABLE = "NESTOR_TUNE_INJECT_FAULTS"
+FAULT_VARIABLE = config.TUNE_INJECT_FAULTS.variable
 
 _prepared: dict[str, tuple[list[np.ndarray], list[np.ndarray]]] = {}
 
@@ -112,7 +114,7 @@ def _written(func) -> set:
 
 
 def _inject_fault(kwargs: dict) -> None:
-    fault = kwargs.get("inject_fault") if os.environ.get(FAULT_VARIABLE) == "1" else None
+    fault = kwargs.get("inject_fault") if config.TUNE_INJECT_FAULTS() else None
     if fault == "run_crash":
         os._exit(70)
     if fault == "run_hang":

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import functools
 import inspect
-import os
 from collections.abc import Callable, Sequence
+
+from tensorir import config
 
 #: provider(template name, sizes, dtype, target, options) -> knob keyword arguments or None
 Provider = Callable[[str, tuple, str, str, dict], "dict | None"]
@@ -22,7 +23,7 @@ def register_provider(provider: Provider) -> None:
 
 def tuned_knobs(name: str, sizes: tuple, dtype: str, target: str, options: dict) -> dict | None:
     """The best known knob values of a task, or None (no provider knows, or NESTOR_TUNED=0)."""
-    if os.environ.get("NESTOR_TUNED", "1") == "0":
+    if not config.TUNED():
         return None
     for provider in _PROVIDERS:
         found = provider(name, sizes, dtype, target, options)

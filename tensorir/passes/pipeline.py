@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 
+from .. import config
 from ..stmt import PrimFunc
 from ..verifier import verify
 from .hoist_guards import hoist_guards
@@ -24,7 +24,7 @@ PASSES: list[tuple[str, Pass]] = [
 def run(func: PrimFunc, print_ir: bool | None = None, check: bool = True) -> PrimFunc:
     """Run every pass on ``func``, verifying after each; print the IR after each when asked."""
     if print_ir is None:
-        print_ir = os.environ.get("NESTOR_PRINT_IR", "") not in ("", "0")
+        print_ir = config.PRINT_IR()
     if print_ir:
         print(f"# after schedule lowering\n{func}")
     if check:

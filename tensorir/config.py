@@ -1,0 +1,127 @@
+"""The environment knobs (``NESTOR_*``): every one is declared, read and validated here.
+
+A knob is read when it is used (tests and tools change the environment between calls), parsed
+once per distinct value, and a value that cannot be used raises a ConfigurationError naming
+the variable, the value and what it accepts. Nothing else in the tree reads ``NESTOR_*``
+variables from ``os.environ``.
+
+========================== ======================================================= ==============
+variable                   meaning                                                 default
+========================== ======================================================= ==============
+NESTOR_PRINT_IR            print the IR after each lowering pass (0/1)             0
+NESTOR_CACHE_DIR           directory of compiled kernels, or ``off``               XDG cache dir
+NESTOR_LLVM_OPT            LLVM optimisation level, 0 to 3                         2
+NESTOR_NO_OPENMP           run parallel loops without the OpenMP runtime (0/1)     0
+NESTOR_TUNED               let builds use tuned configs of the tuning database     1
+NESTOR_TUNING_DB           file of the tuning database                             XDG data dir
+NESTOR_PARALLEL_MIN        scalar operations below which a frontend kernel         4194304
+                           stays on one thread
+NESTOR_TUNE_INJECT_FAULTS  let the test knob ``inject_fault`` crash or hang a      0
+                           tuning worker (0/1)
+========================== ======================================================= ==============
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Generic, TypeVar
+
+from .errors import ConfigurationError
+
+T = TypeVar("T")
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+def _flag(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ValueError(f"must be one of {', '.join(_TRUE + _FALSE)}")
+
+
+def _integer(low: int, high: int | None = None) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text.strip())
+        except ValueError:
+            value = None
+        if value is None or value < low or (high is not None and value > high):
+            span = f"from {low} to {high}" if high is not None else f"of at least {low}"
+            raise ValueError(f"must be an integer {span}")
+        return value
+
+    return parse
+
+
+def _path_or_off(text: str) -> Path | None:
+    return None if text.strip() == "off" else Path(text).expanduser()
+
+
+def _path(text: str) -> Path:
+    return Path(text).expanduser()
+
+
+@dataclass(frozen=True)
+class Setting(Generic[T]):
+    """One environment knob: its variable, how its text is parsed, and its value when unset or
+    empty. Call it for the current value."""
+
+    variable: str
+    parse: Callable[[str], T]
+    default: Callable[[], T]
+    meaning: str
+    _parsed: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def __call__(self) -> T:
+        text = os.environ.get(self.variable, "")
+        if not text:
+            return self.default()
+        if text not in self._parsed:
+            try:
+                self._parsed[text] = self.parse(text)
+            except ValueError as error:
+                raise ConfigurationError(
+                    f"{self.variable}={text!r}: {error} ({self.meaning}); "
+                    f"set a valid value or unset {self.variable} for the default") from None
+        return self._parsed[text]
+
+    def is_set(self) -> bool:
+        return bool(os.environ.get(self.variable))
+
+
+def _xdg(variable: str, fallback: tuple[str, ...], *parts: str) -> Path:
+    base = os.environ.get(variable) or os.path.join(os.path.expanduser("~"), *fallback)
+    return Path(base).joinpath(*parts)
+
+
+PRINT_IR = Setting("NESTOR_PRINT_IR", _flag, lambda: False, "print the IR after each lowering pass")
+CACHE_DIR = Setting("NESTOR_CACHE_DIR", _path_or_off, lambda: _xdg("XDG_CACHE_HOME", (".cache",), "nestor", "kernels"),
+                    "the directory of compiled kernels, or 'off'")
+LLVM_OPT = Setting("NESTOR_LLVM_OPT", _integer(0, 3), lambda: 2, "the LLVM optimisation level")
+NO_OPENMP = Setting("NESTOR_NO_OPENMP", _flag, lambda: False,
+                    "run parallel loops without the OpenMP runtime")
+TUNED = Setting("NESTOR_TUNED", _flag, lambda: True, "whether builds use the tuning database's configs")
+TUNING_DB = Setting("NESTOR_TUNING_DB", _path,
+                    lambda: _xdg("XDG_DATA_HOME", (".local", "share"), "nestor", "tuning.db"),
+                    "the file of the tuning database")
+PARALLEL_MIN = Setting("NESTOR_PARALLEL_MIN", _integer(0), lambda: 1 << 22,
+                       "scalar operations below which a frontend kernel stays on one thread")
+TUNE_INJECT_FAULTS = Setting("NESTOR_TUNE_INJECT_FAULTS", _flag, lambda: False,
+                             "let the test knob inject_fault crash or hang a tuning worker")
+
+#: every knob, by variable name
+SETTINGS: dict[str, Setting] = {s.variable: s for s in (
+    PRINT_IR, CACHE_DIR, LLVM_OPT, NO_OPENMP, TUNED, TUNING_DB, PARALLEL_MIN, TUNE_INJECT_FAULTS)}
+
+
+def check_all() -> None:
+    """Read every knob once, so that a bad value is reported now rather than at first use."""
+    for setting in SETTINGS.values():
+        setting()
