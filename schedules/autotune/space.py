@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from tensorir.intmath import ceil_div
+
 from .errors import TuningError
 
 #: how a split's factors may be chosen
@@ -118,7 +120,7 @@ def split_choices(extent: int, num_outputs: int, policy: str = "factors",
             if policy == "factors":
                 found.append((extent // product, *prefix))
             else:
-                found.append((-(-extent // product), *prefix))
+                found.append((ceil_div(extent, product), *prefix))
             return
         for factor in allowed:
             if product * factor > extent:

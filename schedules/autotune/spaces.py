@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from tensorir.intmath import ceil_div
+
 from ..templates import conv2d_cpu, matmul_cpu, matmul_gpu
 from .errors import TuningError
 from .space import Config, ConfigSpace
@@ -117,7 +119,7 @@ def _declare_matmul_cpu(cfg: ConfigSpace, sizes: tuple, options: dict, dtype: st
     cfg.define_knob("pack_b", [False, True])
 
     def vectors(c: Config) -> int:
-        return -(-c["tile_j"][2] // lanes)
+        return ceil_div(c["tile_j"][2], lanes)
 
     cfg.constrain(lambda c: c["tile_j"][2] % lanes == 0 or c["tile_j"][2] == n,
                   f"v2 is a whole number of {lanes}-lane vectors")
@@ -164,7 +166,7 @@ def _declare_conv2d_cpu(cfg: ConfigSpace, sizes: tuple, options: dict, dtype: st
     cfg.define_knob("input_cache", ["root", "tile", "inline"])
 
     def vectors(c: Config) -> int:
-        return -(-c["tile_x"] // lanes)
+        return ceil_div(c["tile_x"], lanes)
 
     cfg.constrain(lambda c: c["tile_k"][1] * c["tile_y"] * vectors(c) + vectors(c) + 1 <= registers,
                   f"the tile_k x tile_y x tile_x accumulator tile fits the {registers} vector registers")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from tensorir import functions as fn
+from tensorir.intmath import ceil_div
 from tensorir.tensor import compute, placeholder, reduce_axis
 
 from ..schedule import create_schedule
@@ -64,7 +65,7 @@ def row_sum_cpu(rows: int, cols: int, *, vector: int = 16, parallel: bool = True
           B[i] = sum(B.partial)
     """
     A = placeholder((rows, cols), dtype, name="A")
-    chunks = -(-cols // vector)
+    chunks = ceil_div(cols, vector)
     ko = reduce_axis(chunks, "k.outer")
     partial = compute((rows, vector), lambda i, ki: fn.sum(fn.if_then_else(
         ko * vector + ki < cols, A[i, fn.minimum(ko * vector + ki, cols - 1)], 0.0), axis=ko), name="B.partial")

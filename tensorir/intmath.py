@@ -1,0 +1,13 @@
+"""Integer arithmetic on Python ints that sizes, tiles and loop extents need everywhere."""
+
+from __future__ import annotations
+
+
+def ceil_div(a: int, b: int) -> int:
+    """``ceil(a / b)`` for integers, exactly (no float rounding): tiles of ``b`` covering ``a``."""
+    return -(-a // b)
+
+
+def round_up(a: int, multiple: int) -> int:
+    """The least multiple of ``multiple`` that is at least ``a``."""
+    return ceil_div(a, multiple) * multiple
