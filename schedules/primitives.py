@@ -1,5 +1,6 @@
-"""The loop primitives of a stage. Each checks its arguments first, then records a relation or an
-annotation and a Step; none of them generates code."""
+"""The loop primitives of a stage. Each checks its arguments first, then records a relation, an
+annotation or an attachment (the values of :mod:`schedules.relations`) and a Step; none of them
+generates code. Whether a move strands a producer is asked of :mod:`schedules.attachment`."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from tensorir.expr import IterKind, IterVar, Reduce, Var
 from tensorir.stmt import ForKind
 from tensorir.tensor import ComputeOp, Tensor
 
+from .attachment import attached_in, consumers, stranded_producer
+from .relations import AT_ROOT, INLINED, Annotation, At, Attach, Fuse, Inlined, Split
 from .trace import Step
 
 if TYPE_CHECKING:
@@ -77,8 +80,7 @@ class StagePrimitives:
 
     def _check_nothing_attached(self: Stage, call: str, axis: IterVar) -> None:
         """A loop that other stages are computed in must stay a loop, or they lose their place."""
-        attached = [s.name for s in self.schedule.stages
-                    if s.attach == "at" and s.attach_stage is self and s.attach_axis is axis]
+        attached = [s.name for s in attached_in(self.schedule, self, axis)]
         if attached:
             raise self._fail(call, f"stages {attached} are computed inside loop {axis.name}",
                              "split and fuse loops before compute_at into them")
@@ -118,8 +120,6 @@ class StagePrimitives:
         self._check_nothing_attached(call, iv)
 
     def _split(self: Stage, iv: IterVar, inner_extent: int) -> tuple[IterVar, IterVar]:
-        from .schedule import Split
-
         outer = IterVar(Var(f"{iv.name}.outer"), 0, -(-iv.extent // inner_extent), iv.kind)
         inner = IterVar(Var(f"{iv.name}.inner"), 0, inner_extent, iv.kind)
         self.relations.append(Split(iv, outer, inner, inner_extent))
@@ -192,8 +192,6 @@ class StagePrimitives:
         for iv in ivs:
             self._check_unannotated(call, iv)
             self._check_nothing_attached(call, iv)
-        from .schedule import Fuse
-
         fused = ivs[0]
         for inner in ivs[1:]:
             new = IterVar(Var(_fused_name(fused, inner)), 0, fused.extent * inner.extent, fused.kind)
@@ -205,8 +203,6 @@ class StagePrimitives:
 
     # -- loop kinds ------------------------------------------------------------------------
     def _mark(self: Stage, primitive: str, axis, kind: ForKind, tag: str = "") -> None:
-        from .schedule import LoopAnnotation
-
         name = getattr(axis, "name", axis)
         call = f"{primitive}({name}" + (f", {tag!r})" if primitive == "bind" else ")")
         iv = self._leaf(call, axis)
@@ -219,7 +215,7 @@ class StagePrimitives:
         if note is not None and note.kind is not ForKind.SERIAL and (note.kind, note.thread_tag) != (kind, tag):
             what = f"bound to {note.thread_tag}" if note.thread_tag else f"marked {note.kind.value}"
             raise self._fail(call, f"{iv.name} is already {what}", "a loop has one kind")
-        self.annotations[iv] = LoopAnnotation(kind, tag)
+        self.annotations[iv] = Annotation(kind, tag)
         self._record(primitive, {"axis": iv.name} | ({"tag": tag} if tag else {}))
 
     def unroll(self: Stage, axis) -> None:
@@ -259,64 +255,63 @@ class StagePrimitives:
         if not hasattr(parent, "leaves") or parent.schedule is not self.schedule:
             raise self._fail(call, f"{parent!r} is not a stage of this schedule",
                              "pass s[T] (or the tensor T) of a stage that reads this one")
-        if parent.attach == "inline":
+        if isinstance(parent.attach, Inlined):
             raise self._fail(call, f"stage {parent.name} is inlined and has no loops",
                              f"attach at a loop of a stage that reads {parent.name}, or compute_root it first")
-        iv = parent._leaf(call, axis, self._fail)
-        consumers = self.schedule.consumers(self.op.output)
+        place = At(parent, parent._leaf(call, axis, self._fail))
+        self._check_readers_inside(call, place)
+        self._check_not_stranding(call, place)
+        self.attach = place
+        self._record("compute_at", {"stage": parent.name, "axis": place.axis.name})
+
+    def _check_readers_inside(self: Stage, call: str, place: At) -> None:
+        """Every consumer of this stage must run inside the loop of ``place``."""
+        found = consumers(self.schedule, self)
         # stages already computed inside that loop: the region covers what they read too
-        here = [c for c in consumers if c.attach == "at" and c.attach_stage is parent and c.attach_axis is iv]
-        if parent not in consumers and (not consumers or len(here) < len(consumers)):
-            readers = [c.name for c in consumers]
-            raise self._fail(call, f"stage {parent.name} does not read {self.name} (its readers: {readers})",
-                             "attach a stage inside a loop of a stage that reads it, or inside the loop "
-                             "where all its readers are computed")
-        outside = [c.name for c in consumers if c is not parent and c not in here]
+        here = [c for c in found if c.attach == place]
+        if place.stage not in found and (not found or len(here) < len(found)):
+            readers = [c.name for c in found]
+            raise self._fail(call, f"stage {place.stage.name} does not read {self.name} (its readers: "
+                             f"{readers})", "attach a stage inside a loop of a stage that reads it, or "
+                             "inside the loop where all its readers are computed")
+        outside = [c.name for c in found if c is not place.stage and c not in here]
         if outside:
             raise self._fail(call, f"{self.name} is also read by {outside}, which run outside that loop",
                              f"attach {outside[0]} at the same loop first, or leave {self.name} at root")
-        self._check_moving_reader(call, ("at", parent, iv))
-        self.attach, self.attach_stage, self.attach_axis = "at", parent, iv
-        self._record("compute_at", {"stage": parent.name, "axis": iv.name})
 
     def compute_inline(self: Stage) -> None:
         """Substitute this stage's expression into every reader instead of storing it."""
         call = "compute_inline()"
         self._need_compute(call)
-        if isinstance(self.op.body, Reduce):
+        if isinstance(self.compute_op.body, Reduce):
             raise self._fail(call, f"{self.name} is a reduction; its value needs a loop",
                              "compute it at root or with compute_at")
         if self.is_output:
             raise self._fail(call, f"{self.name} is an output of the schedule", "outputs must be stored")
-        attached = [s.name for s in self.schedule.stages if s.attach_stage is self and s.attach == "at"]
+        attached = [s.name for s in attached_in(self.schedule, self)]
         if attached:
             raise self._fail(call, f"stages {attached} are computed inside its loops",
                              "compute them at root first")
-        self._check_moving_reader(call, ("inline", None, None))
-        self.attach, self.attach_stage, self.attach_axis = "inline", None, None
+        self._check_not_stranding(call, INLINED)
+        self.attach = INLINED
         self._record("compute_inline", {})
 
     def compute_root(self: Stage) -> None:
         """Compute this stage in its own loop nest at the top of the function (the default)."""
         self._need_compute("compute_root()")
-        self._check_moving_reader("compute_root()", ("root", None, None))
-        self.attach, self.attach_stage, self.attach_axis = "root", None, None
+        self._check_not_stranding("compute_root()", AT_ROOT)
+        self.attach = AT_ROOT
         self._record("compute_root", {})
 
-    def _check_moving_reader(self: Stage, call: str, place: tuple) -> None:
+    def _check_not_stranding(self: Stage, call: str, proposed: Attach) -> None:
         """Refuse to move this stage where it would read a producer attached in a loop it no
         longer runs in (its own readers count when it is inlined)."""
-        before = (self.attach, self.attach_stage, self.attach_axis)
-        self.attach, self.attach_stage, self.attach_axis = place
-        try:
-            stranded = next((p for p in self.schedule.stages if p is not self and p.attach == "at"
-                             and not _served_in_place(p)), None)
-        finally:
-            self.attach, self.attach_stage, self.attach_axis = before
+        stranded = stranded_producer(self, proposed)
         if stranded is not None:
-            raise self._fail(call, f"{stranded.name}, which {self.name} reads, is computed inside loop "
-                             f"{stranded.attach_axis.name} of {stranded.attach_stage.name} for it",
-                             f"move {stranded.name} first (compute_root or compute_at)")
+            producer, place = stranded
+            raise self._fail(call, f"{producer.name}, which {self.name} reads, is computed inside loop "
+                             f"{place.axis.name} of {place.stage.name} for it",
+                             f"move {producer.name} first (compute_root or compute_at)")
 
     def set_scope(self: Stage, scope: str) -> None:
         """Store this stage's tensor in ``global``, ``shared`` (GPU block) or ``local`` memory."""
@@ -331,13 +326,6 @@ class StagePrimitives:
                              "use cache_write to stage it in faster memory")
         self.scope = value
         self._record("set_scope", {"scope": scope})
-
-
-def _served_in_place(producer: Stage) -> bool:
-    """Whether every consumer of an attached ``producer`` runs where it is computed."""
-    return all(c is producer.attach_stage or (c.attach == "at" and c.attach_stage is producer.attach_stage
-                                              and c.attach_axis is producer.attach_axis)
-               for c in producer.schedule.consumers(producer.op.output))
 
 
 def _fused_name(outer: IterVar, inner: IterVar) -> str:

@@ -1,10 +1,22 @@
 """Schedule and Stage: the loop structure chosen for each operation of a computation.
 
-A stage owns its root axes (the compute's output axes, then its reduce axes) and a list of
-relations between loop variables (splits and fuses). The leaves of those relations, in their
-current order, are the stage's loops. The primitives (:mod:`schedules.primitives`,
-:mod:`schedules.cache`) check their arguments, record relations and append a Step to the
-trace; lowering (:mod:`schedules.lower`) reads this state.
+A stage owns its root axes (the compute's output axes, then its reduce axes), the relations
+between its loop variables, the annotations of its loops and its attachment; those records
+are the frozen values of :mod:`schedules.relations`. The leaves of the relations, in their
+current order, are the stage's loops. The primitives (:mod:`schedules.primitives` on a stage,
+:mod:`schedules.cache` on the schedule) check their arguments, record relations and append a
+Step to the trace (:mod:`schedules.trace`); the attachment queries are in
+:mod:`schedules.attachment`; lowering (:mod:`schedules.lower`) reads this state.
+
+Identity: a stage, not a tensor, is what the schedule computes. ``cache_write`` gives a stage a
+new operation (the copy out of the cache), yet the user's tensor handle and the operations that
+read it still name the old one. So the schedule maps every operation a stage has had to that
+stage, a tensor is turned into its stage once, where it enters the API (``s[T]``,
+``stage_of``, the arguments of the primitives and of ``lower``), and below the API only stages
+are compared: reads are resolved to producer stages (``Stage.producer_of``, which applies the
+cache redirections, themselves stage to stage), and readers, consumers, attachment and lowering
+are questions about stages. ``stage.op`` is a stage's current operation and ``stage.op.output``
+its current tensor.
 """
 
 from __future__ import annotations
@@ -16,36 +28,13 @@ from tensorir.buffer import Scope
 from tensorir.errors import ScheduleError
 from tensorir.expr import IterVar
 from tensorir.graph import post_order
-from tensorir.stmt import ForKind
 from tensorir.tensor import ComputeOp, Operation, PlaceholderOp, Tensor
 
+from . import attachment
 from .cache import ScheduleCaching
 from .primitives import StagePrimitives
-from .trace import Trace
-
-
-@dataclass(frozen=True, eq=False)
-class Split:
-    parent: IterVar
-    outer: IterVar
-    inner: IterVar
-    factor: int
-
-
-@dataclass(frozen=True, eq=False)
-class Fuse:
-    outer: IterVar
-    inner: IterVar
-    fused: IterVar
-
-
-Relation = Split | Fuse
-
-
-@dataclass
-class LoopAnnotation:
-    kind: ForKind = ForKind.SERIAL
-    thread_tag: str = ""
+from .relations import AT_ROOT, Annotation, Attach, Relation, Split
+from .trace import Trace, replay
 
 
 @dataclass(eq=False)
@@ -57,15 +46,20 @@ class Stage(StagePrimitives):
     name: str = ""
     leaves: list[IterVar] = field(default_factory=list)
     relations: list[Relation] = field(default_factory=list)
-    annotations: dict[IterVar, LoopAnnotation] = field(default_factory=dict)
+    annotations: dict[IterVar, Annotation] = field(default_factory=dict)
     scope: Scope = Scope.GLOBAL
-    #: ``root``, ``inline`` or ``at`` (then ``attach_stage``/``attach_axis`` say where)
-    attach: str = "root"
-    attach_stage: Stage | None = None
-    attach_axis: IterVar | None = None
+    attach: Attach = AT_ROOT
     is_output: bool = False
-    #: tensors this stage reads through a cache instead: original tensor -> cache tensor
-    read_redirect: dict[Tensor, Tensor] = field(default_factory=dict)
+    #: producers this stage reads through a cache instead: producer stage -> cache stage
+    read_redirect: dict[Stage, Stage] = field(default_factory=dict)
+
+    @property
+    def compute_op(self) -> ComputeOp:
+        """The compute definition of this stage; a placeholder stage has none."""
+        if isinstance(self.op, ComputeOp):
+            return self.op
+        raise ScheduleError(f"s[{self.name}]: {self.name} is a placeholder (an input); it has no "
+                            "loops and no computation; schedule the compute stages that read it")
 
     @property
     def root_axes(self) -> tuple[IterVar, ...]:
@@ -80,13 +74,18 @@ class Stage(StagePrimitives):
             axes += [rel.outer, rel.inner] if isinstance(rel, Split) else [rel.fused]
         return axes
 
-    @property
-    def inputs(self) -> list[Tensor]:
-        """The tensors this stage reads, after cache redirection."""
-        return [self.read_redirect.get(t, t) for t in self.op.inputs]
+    def producer_of(self, tensor: Tensor) -> Stage:
+        """The stage that this stage's read of ``tensor`` reads, after cache redirection."""
+        original = self.schedule.stage_of(tensor)
+        return self.read_redirect.get(original, original)
 
-    def annotation(self, axis: IterVar) -> LoopAnnotation:
-        return self.annotations.get(axis) or LoopAnnotation()
+    @property
+    def producers(self) -> list[Stage]:
+        """The stages this stage reads, after cache redirection."""
+        return [self.producer_of(t) for t in self.op.inputs]
+
+    def annotation(self, axis: IterVar) -> Annotation:
+        return self.annotations.get(axis) or Annotation()
 
     def __repr__(self) -> str:
         return f"s[{self.name}]"
@@ -137,32 +136,28 @@ class Schedule(ScheduleCaching):
         return tensor.op in self._by_op
 
     def stage_of(self, tensor: Tensor) -> Stage:
+        """The stage that computes ``tensor`` (any tensor the stage has had: see the module doc)."""
         return self._by_op[tensor.op]
 
-    def same_tensor(self, a: Tensor, b: Tensor) -> bool:
-        """Whether ``a`` and ``b`` are the tensor of one stage (cache_write gives a stage a new
-        operation; its readers keep reading the tensor of the old one)."""
-        return a is b or (a.op in self._by_op and self._by_op[a.op] is self._by_op.get(b.op))
+    def replace_op(self, stage: Stage, op: ComputeOp) -> None:
+        """Give ``stage`` the operation ``op``; tensors of its former operations still name it."""
+        stage.op = op
+        self._by_op[op] = stage
 
-    def readers(self, tensor: Tensor) -> list[Stage]:
-        """The stages that read ``tensor`` (after cache redirection), inlined ones included."""
-        return [s for s in self.stages if any(self.same_tensor(t, tensor) for t in s.inputs)]
+    def _as_stage(self, item: Stage | Tensor) -> Stage:
+        return item if isinstance(item, Stage) else self.stage_of(item)
 
-    def consumers(self, tensor: Tensor) -> list[Stage]:
-        """The non-inlined stages whose computation reads ``tensor``, looking through inlined stages."""
-        found: list[Stage] = []
-        for reader in self.readers(tensor):
-            if reader.attach == "inline":
-                found += [c for c in self.consumers(reader.op.output) if c not in found]
-            elif reader not in found:
-                found.append(reader)
-        return found
+    def readers(self, producer: Stage | Tensor) -> list[Stage]:
+        """The stages that read ``producer`` (after cache redirection), inlined ones included."""
+        return attachment.readers(self, self._as_stage(producer))
+
+    def consumers(self, producer: Stage | Tensor) -> list[Stage]:
+        """The non-inlined stages whose computation reads ``producer``, looking through inlined stages."""
+        return attachment.consumers(self, self._as_stage(producer))
 
     @classmethod
     def from_trace(cls, outputs: Tensor | Sequence[Tensor], trace) -> Schedule:
         """A schedule of ``outputs`` with the steps of ``trace`` (a Trace or its JSON) applied."""
-        from .trace import replay
-
         schedule = create_schedule(outputs)
         replay(schedule, trace)
         return schedule
