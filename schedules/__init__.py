@@ -1,4 +1,20 @@
-"""Schedules: stages, primitives, lowering of a schedule to a loop nest, templates."""
+"""Schedules: stages, primitives, lowering of a schedule to a loop nest, templates.
+
+Where each concept lives:
+
+- ``schedule.py``: Schedule and Stage, and the identity invariant (a stage, not a tensor, is
+  what the schedule computes; tensors become stages where they enter the API).
+- ``stage.py``: what a stage records (``StageState``) and the queries over it (``compute_op``,
+  ``producers``, ``all_axes``).
+- ``relations.py``: the frozen records of a stage: ``Split``/``Fuse`` relations between loop
+  variables, loop ``Annotation``s and its ``Attach`` (``AtRoot``, ``Inlined``, ``At``).
+- ``attachment.py``: readers, consumers, stages attached at a loop, and what a proposed
+  attachment would strand; pure queries.
+- ``primitives.py`` (on a stage) and ``cache.py`` (``cache_read``/``cache_write`` on the
+  schedule): the primitives; ``trace.py``: the Step of each call and its replay.
+- ``geometry.py`` (loop extents, root axes as expressions of the loops, guards), ``bounds.py``
+  (the region an attached stage computes) and ``lower.py`` (the loop nest): lowering.
+"""
 
 from .lower import lower_schedule
 from .schedule import Schedule, Stage, create_schedule

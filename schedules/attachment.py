@@ -16,22 +16,23 @@ from .relations import At, Attach, Inlined
 
 if TYPE_CHECKING:
     from .schedule import Schedule, Stage
+    from .stage import StageState
 
 #: The attachment of each stage: the recorded one, or with one stage's move proposed.
-Placement = Callable[["Stage"], Attach]
+Placement = Callable[["StageState"], Attach]
 
 
-def recorded(stage: Stage) -> Attach:
+def recorded(stage: StageState) -> Attach:
     """The attachment that ``stage`` has now."""
     return stage.attach
 
 
-def readers(schedule: Schedule, producer: Stage) -> list[Stage]:
+def readers(schedule: Schedule, producer: StageState) -> list[Stage]:
     """The stages that read ``producer`` (after cache redirection), inlined ones included."""
     return [s for s in schedule.stages if any(p is producer for p in s.producers)]
 
 
-def consumers(schedule: Schedule, producer: Stage, placement: Placement = recorded) -> list[Stage]:
+def consumers(schedule: Schedule, producer: StageState, placement: Placement = recorded) -> list[Stage]:
     """The non-inlined stages whose computation reads ``producer``, looking through inlined ones."""
     found: list[Stage] = []
     for reader in readers(schedule, producer):
@@ -42,7 +43,7 @@ def consumers(schedule: Schedule, producer: Stage, placement: Placement = record
     return found
 
 
-def attached_in(schedule: Schedule, consumer: Stage, axis: IterVar | None = None) -> list[Stage]:
+def attached_in(schedule: Schedule, consumer: StageState, axis: IterVar | None = None) -> list[Stage]:
     """The stages computed inside loop ``axis`` of ``consumer`` (any of its loops when None)."""
     found = []
     for stage in schedule.stages:
@@ -52,18 +53,18 @@ def attached_in(schedule: Schedule, consumer: Stage, axis: IterVar | None = None
     return found
 
 
-def _served_in_place(schedule: Schedule, producer: Stage, place: At, placement: Placement) -> bool:
+def _served_in_place(schedule: Schedule, producer: StageState, place: At, placement: Placement) -> bool:
     """Whether every consumer of ``producer``, computed at ``place``, runs inside that loop."""
     return all(c is place.stage or placement(c) == place
                for c in consumers(schedule, producer, placement))
 
 
-def stranded_producer(stage: Stage, proposed: Attach) -> tuple[Stage, At] | None:
+def stranded_producer(stage: StageState, proposed: Attach) -> tuple[Stage, At] | None:
     """A producer (and where it is computed) attached inside a loop for its readers that
     ``stage``, moved to ``proposed``, would read from outside that loop (its own readers count
     when it is inlined); None when the move strands nothing."""
 
-    def placement(s: Stage) -> Attach:
+    def placement(s: StageState) -> Attach:
         return proposed if s is stage else s.attach
 
     schedule = stage.schedule

@@ -1,6 +1,7 @@
 """cache_read and cache_write: stages that copy a tensor into (or out of) faster memory.
 
-A cache stage is an ordinary stage. ``cache_read`` redirects the chosen readers from the source
+The work of ``Schedule.cache_read`` and ``Schedule.cache_write``. A cache stage is an ordinary
+stage. ``cache_read`` redirects the chosen readers from the source
 stage to the cache (``Stage.read_redirect``, stage to stage); ``cache_write`` gives the cached
 stage a new operation through ``Schedule.replace_op``, so that the stage keeps its identity
 (see :mod:`schedules.schedule`)."""
@@ -31,110 +32,103 @@ def _scope(call: str, scope: str) -> Scope:
         raise ScheduleError(f"s.{call}: unknown scope {scope!r}; use 'global', 'shared' or 'local'") from None
 
 
-class ScheduleCaching:
-    """Mixed into Schedule: the primitives that add cache stages."""
+def _tensor(schedule: Schedule, call: str, tensor) -> Tensor:
+    if isinstance(tensor, str):
+        return schedule[tensor].op.output
+    if isinstance(tensor, Tensor):
+        if tensor not in schedule:
+            raise ScheduleError(f"s.{call}: {tensor.name} is not part of this schedule; pass a "
+                                "tensor that the schedule's outputs are computed from")
+        return tensor
+    raise ScheduleError(f"s.{call}: {tensor!r} is not a tensor")
 
-    def _tensor(self: Schedule, call: str, tensor) -> Tensor:
-        if isinstance(tensor, str):
-            return self[tensor].op.output
-        if isinstance(tensor, Tensor):
-            if tensor not in self:
-                raise ScheduleError(f"s.{call}: {tensor.name} is not part of this schedule; pass a "
-                                    "tensor that the schedule's outputs are computed from")
-            return tensor
-        raise ScheduleError(f"s.{call}: {tensor!r} is not a tensor")
 
-    def _stage_list(self: Schedule, call: str, readers) -> list[Stage]:
-        if isinstance(readers, (str, Tensor)) or hasattr(readers, "leaves"):
-            readers = [readers]
-        stages = []
-        for reader in readers:
-            stage = reader if hasattr(reader, "leaves") else self[reader]
-            if stage.schedule is not self:
-                raise ScheduleError(f"s.{call}: {stage.name} is a stage of another schedule")
-            stages.append(stage)
-        if not stages:
-            raise ScheduleError(f"s.{call}: give at least one reader stage")
-        return stages
+def _stage_list(schedule: Schedule, call: str, readers) -> list[Stage]:
+    if isinstance(readers, (str, Tensor)) or hasattr(readers, "leaves"):
+        readers = [readers]
+    stages = []
+    for reader in readers:
+        stage = reader if hasattr(reader, "leaves") else schedule[reader]
+        if stage.schedule is not schedule:
+            raise ScheduleError(f"s.{call}: {stage.name} is a stage of another schedule")
+        stages.append(stage)
+    if not stages:
+        raise ScheduleError(f"s.{call}: give at least one reader stage")
+    return stages
 
-    def _insert_cache_stage(self: Schedule, op: ComputeOp, before: Stage, scope: Scope) -> Stage:
-        stage = self.add_stage(op, self.stages.index(before))
-        stage.scope = scope
-        return stage
 
-    def cache_read(self: Schedule, tensor, scope: str, readers: Sequence) -> Tensor:
-        """A copy of ``tensor`` in ``scope`` that ``readers`` read instead of ``tensor``.
+def _insert_cache_stage(schedule: Schedule, op: ComputeOp, before: Stage, scope: Scope) -> Stage:
+    stage = schedule.add_stage(op, schedule.stages.index(before))
+    stage.scope = scope
+    return stage
 
-        Attach the returned tensor's stage with ``compute_at`` to copy only the region a tile needs.
-        """
-        tensor = self._tensor("cache_read(...)", tensor)
-        source = self.stage_of(tensor)
-        reader_names = [getattr(r, "name", r) for r in (readers if isinstance(readers, (list, tuple)) else [readers])]
-        call = f"cache_read({tensor.name}, {scope!r}, {reader_names})"
-        value = _scope(call, scope)
-        stages = self._stage_list(call, readers)
-        for stage in stages:
-            if not any(p is source for p in stage.producers):
-                reads = [p.op.name for p in stage.producers]
-                raise ScheduleError(
-                    f"s.{call}: stage {stage.name} does not read {tensor.name} (it reads {reads}); "
-                    "list only stages that read the tensor")
-        match source.attach:
-            case At(stage=consumer, axis=loop):
-                raise ScheduleError(
-                    f"s.{call}: {source.name} is computed inside loop {loop.name} of "
-                    f"{consumer.name}, where its readers would no longer read it; call "
-                    f"cache_read before compute_at, or compute_root {source.name} first")
-        axes = tuple(IterVar(Var(f"ax{d}"), 0, extent, IterKind.DATA_PAR)
-                     for d, extent in enumerate(tensor.shape))
-        op = ComputeOp(f"{tensor.name}.{scope}", axes, source.op.output[tuple(a.var for a in axes)])
-        first = min(stages, key=self.stages.index)
-        cache = self._insert_cache_stage(op, first, value)
-        for stage in stages:
-            _redirect(stage, source, cache)
-        self.trace.record(Step("cache_read", "", (
-            ("tensor", source.name), ("scope", scope),
-            ("readers", tuple(s.name for s in stages))), (cache.name,)))
-        return op.output
 
-    def cache_write(self: Schedule, tensor, scope: str) -> Tensor:
-        """Compute ``tensor`` into a cache in ``scope``, then copy the cache to ``tensor``.
-
-        The returned tensor's stage holds the original computation (and its reduce axes); the
-        stage of ``tensor`` becomes the copy, with fresh loops ``s[tensor].op.axis``. The stage
-        keeps its identity: ``s[tensor]`` and every reader of ``tensor`` still find it.
-        """
-        tensor = self._tensor("cache_write(...)", tensor)
-        call = f"cache_write({tensor.name}, {scope!r})"
-        value = _scope(call, scope)
-        stage = self.stage_of(tensor)
-        if isinstance(stage.op, PlaceholderOp):
-            raise ScheduleError(f"s.{call}: {tensor.name} is a placeholder, which nothing computes; "
-                                f"use cache_read to copy an input")
-        # a tensor that is no longer its stage's own was already cache-written
-        if (stage.op is not tensor.op or stage.relations or stage.annotations
-                or not isinstance(stage.attach, AtRoot)):
+def cache_read(schedule: Schedule, tensor, scope: str, readers: Sequence) -> Tensor:
+    """The work of :meth:`Schedule.cache_read`."""
+    tensor = _tensor(schedule, "cache_read(...)", tensor)
+    source = schedule.stage_of(tensor)
+    reader_names = [getattr(r, "name", r) for r in (readers if isinstance(readers, (list, tuple)) else [readers])]
+    call = f"cache_read({tensor.name}, {scope!r}, {reader_names})"
+    value = _scope(call, scope)
+    stages = _stage_list(schedule, call, readers)
+    for stage in stages:
+        if not any(p is source for p in stage.producers):
+            reads = [p.op.name for p in stage.producers]
             raise ScheduleError(
-                f"s.{call}: stage {stage.name} is already scheduled (split, marked, attached or "
-                "cached); call cache_write before the other primitives on it")
-        attached = [s.name for s in attached_in(self, stage)]
-        if attached:
+                f"s.{call}: stage {stage.name} does not read {tensor.name} (it reads {reads}); "
+                "list only stages that read the tensor")
+    match source.attach:
+        case At(stage=consumer, axis=loop):
             raise ScheduleError(
-                f"s.{call}: stages {attached} are computed inside the loops of {stage.name}; call "
-                "cache_write before compute_at into it")
-        op = stage.compute_op
-        fresh = tuple(IterVar(Var(iv.name), iv.min, iv.extent, iv.kind) for iv in op.axis)
-        body = substitute(op.body, {old.var: new.var for old, new in zip(op.axis, fresh)})
-        cache_op = ComputeOp(f"{stage.name}.{scope}", fresh, body)
-        cache = self._insert_cache_stage(cache_op, stage, value)
-        cache.read_redirect = dict(stage.read_redirect)
-        copy_axes = op.axis  # the user's handles C.op.axis now name the copy's loops
-        self.replace_op(stage, ComputeOp(op.name, copy_axes, cache_op.output[tuple(a.var for a in copy_axes)]))
-        stage.read_redirect = {}
-        stage.leaves = list(copy_axes)
-        self.trace.record(Step("cache_write", "", (
-            ("tensor", stage.name), ("scope", scope)), (cache.name,)))
-        return cache_op.output
+                f"s.{call}: {source.name} is computed inside loop {loop.name} of "
+                f"{consumer.name}, where its readers would no longer read it; call "
+                f"cache_read before compute_at, or compute_root {source.name} first")
+    axes = tuple(IterVar(Var(f"ax{d}"), 0, extent, IterKind.DATA_PAR)
+                 for d, extent in enumerate(tensor.shape))
+    op = ComputeOp(f"{tensor.name}.{scope}", axes, source.op.output[tuple(a.var for a in axes)])
+    first = min(stages, key=schedule.stages.index)
+    cache = _insert_cache_stage(schedule, op, first, value)
+    for stage in stages:
+        _redirect(stage, source, cache)
+    schedule.trace.record(Step("cache_read", "", (
+        ("tensor", source.name), ("scope", scope),
+        ("readers", tuple(s.name for s in stages))), (cache.name,)))
+    return op.output
+
+
+def cache_write(schedule: Schedule, tensor, scope: str) -> Tensor:
+    """The work of :meth:`Schedule.cache_write`."""
+    tensor = _tensor(schedule, "cache_write(...)", tensor)
+    call = f"cache_write({tensor.name}, {scope!r})"
+    value = _scope(call, scope)
+    stage = schedule.stage_of(tensor)
+    if isinstance(stage.op, PlaceholderOp):
+        raise ScheduleError(f"s.{call}: {tensor.name} is a placeholder, which nothing computes; "
+                            f"use cache_read to copy an input")
+    # a tensor that is no longer its stage's own was already cache-written
+    if (stage.op is not tensor.op or stage.relations or stage.annotations
+            or not isinstance(stage.attach, AtRoot)):
+        raise ScheduleError(
+            f"s.{call}: stage {stage.name} is already scheduled (split, marked, attached or "
+            "cached); call cache_write before the other primitives on it")
+    attached = [s.name for s in attached_in(schedule, stage)]
+    if attached:
+        raise ScheduleError(
+            f"s.{call}: stages {attached} are computed inside the loops of {stage.name}; call "
+            "cache_write before compute_at into it")
+    op = stage.compute_op
+    fresh = tuple(IterVar(Var(iv.name), iv.min, iv.extent, iv.kind) for iv in op.axis)
+    body = substitute(op.body, {old.var: new.var for old, new in zip(op.axis, fresh)})
+    cache_op = ComputeOp(f"{stage.name}.{scope}", fresh, body)
+    cache = _insert_cache_stage(schedule, cache_op, stage, value)
+    cache.read_redirect = dict(stage.read_redirect)
+    copy_axes = op.axis  # the user's handles C.op.axis now name the copy's loops
+    schedule.replace_op(stage, ComputeOp(op.name, copy_axes, cache_op.output[tuple(a.var for a in copy_axes)]))
+    stage.read_redirect = {}
+    stage.leaves = list(copy_axes)
+    schedule.trace.record(Step("cache_write", "", (
+        ("tensor", stage.name), ("scope", scope)), (cache.name,)))
+    return cache_op.output
 
 
 def _redirect(reader: Stage, source: Stage, cache: Stage) -> None:

@@ -77,13 +77,13 @@ def loop_geometry(stage: Stage, region: Region | None = None) -> LoopGeometry:
         """The 0-based position of ``iv`` as an expression of the leaf loop variables."""
         if iv not in memo:
             if iv in split_of:
-                rel = split_of[iv]
-                memo[iv] = binary(BinaryOp.ADD, binary(BinaryOp.MUL, offset(rel.outer), rel.factor),
-                                  offset(rel.inner))
+                split = split_of[iv]
+                memo[iv] = binary(BinaryOp.ADD, binary(BinaryOp.MUL, offset(split.outer), split.factor),
+                                  offset(split.inner))
             elif iv in fused_into:
-                rel = fused_into[iv]
-                op = BinaryOp.FLOORDIV if iv is rel.outer else BinaryOp.FLOORMOD
-                memo[iv] = binary(op, offset(rel.fused), geo.extents[rel.inner])
+                fuse = fused_into[iv]
+                op = BinaryOp.FLOORDIV if iv is fuse.outer else BinaryOp.FLOORMOD
+                memo[iv] = binary(op, offset(fuse.fused), geo.extents[fuse.inner])
             elif iv.min and iv in stage.root_axes:
                 memo[iv] = binary(BinaryOp.SUB, iv.var, iv.min)
             else:

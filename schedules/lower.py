@@ -55,7 +55,7 @@ class _Inline(Mutator):
 
 def stage_body(schedule: Schedule, stage: Stage, bodies: dict) -> Expr:
     if stage not in bodies:
-        bodies[stage] = _Inline(schedule, stage, bodies).visit(stage.op.body)
+        bodies[stage] = _Inline(schedule, stage, bodies).visit(stage.compute_op.body)
     return bodies[stage]
 
 

@@ -2,11 +2,12 @@
 
 A stage owns its root axes (the compute's output axes, then its reduce axes), the relations
 between its loop variables, the annotations of its loops and its attachment; those records
-are the frozen values of :mod:`schedules.relations`. The leaves of the relations, in their
-current order, are the stage's loops. The primitives (:mod:`schedules.primitives` on a stage,
-:mod:`schedules.cache` on the schedule) check their arguments, record relations and append a
-Step to the trace (:mod:`schedules.trace`); the attachment queries are in
-:mod:`schedules.attachment`; lowering (:mod:`schedules.lower`) reads this state.
+are the frozen values of :mod:`schedules.relations`, kept by :class:`schedules.stage.StageState`.
+The leaves of the relations, in their current order, are the stage's loops. ``Stage`` here is
+those records plus the primitives of :mod:`schedules.primitives`; ``Schedule.cache_read`` and
+``cache_write`` do their work in :mod:`schedules.cache`. Each primitive checks its arguments,
+records relations and appends a Step to the trace (:mod:`schedules.trace`); the attachment
+queries are in :mod:`schedules.attachment`; lowering (:mod:`schedules.lower`) reads this state.
 
 Identity: a stage, not a tensor, is what the schedule computes. ``cache_write`` gives a stage a
 new operation (the copy out of the cache), yet the user's tensor handle and the operations that
@@ -22,76 +23,25 @@ its current tensor.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
-from tensorir.buffer import Scope
 from tensorir.errors import ScheduleError
-from tensorir.expr import IterVar
 from tensorir.graph import post_order
 from tensorir.tensor import ComputeOp, Operation, PlaceholderOp, Tensor
 
-from . import attachment
-from .cache import ScheduleCaching
+from . import attachment, cache
 from .primitives import StagePrimitives
-from .relations import AT_ROOT, Annotation, Attach, Relation, Split
 from .trace import Trace, replay
 
 
-@dataclass(eq=False)
 class Stage(StagePrimitives):
-    """The schedule of one operation: its loops, where it is computed, where it is stored."""
+    """The schedule of one operation: its loops, where it is computed, where it is stored.
 
-    op: Operation
-    schedule: Schedule
-    name: str = ""
-    leaves: list[IterVar] = field(default_factory=list)
-    relations: list[Relation] = field(default_factory=list)
-    annotations: dict[IterVar, Annotation] = field(default_factory=dict)
-    scope: Scope = Scope.GLOBAL
-    attach: Attach = AT_ROOT
-    is_output: bool = False
-    #: producers this stage reads through a cache instead: producer stage -> cache stage
-    read_redirect: dict[Stage, Stage] = field(default_factory=dict)
-
-    @property
-    def compute_op(self) -> ComputeOp:
-        """The compute definition of this stage; a placeholder stage has none."""
-        if isinstance(self.op, ComputeOp):
-            return self.op
-        raise ScheduleError(f"s[{self.name}]: {self.name} is a placeholder (an input); it has no "
-                            "loops and no computation; schedule the compute stages that read it")
-
-    @property
-    def root_axes(self) -> tuple[IterVar, ...]:
-        if isinstance(self.op, ComputeOp):
-            return self.op.axis + self.op.reduce_axis
-        return ()
-
-    @property
-    def all_axes(self) -> list[IterVar]:
-        axes = list(self.root_axes)
-        for rel in self.relations:
-            axes += [rel.outer, rel.inner] if isinstance(rel, Split) else [rel.fused]
-        return axes
-
-    def producer_of(self, tensor: Tensor) -> Stage:
-        """The stage that this stage's read of ``tensor`` reads, after cache redirection."""
-        original = self.schedule.stage_of(tensor)
-        return self.read_redirect.get(original, original)
-
-    @property
-    def producers(self) -> list[Stage]:
-        """The stages this stage reads, after cache redirection."""
-        return [self.producer_of(t) for t in self.op.inputs]
-
-    def annotation(self, axis: IterVar) -> Annotation:
-        return self.annotations.get(axis) or Annotation()
-
-    def __repr__(self) -> str:
-        return f"s[{self.name}]"
+    Its records and their queries are those of :class:`schedules.stage.StageState`; its
+    primitives (``split``, ``compute_at``, ...) those of :class:`schedules.primitives.StagePrimitives`.
+    """
 
 
-class Schedule(ScheduleCaching):
+class Schedule:
     """The stages of every operation that the outputs depend on, producers first."""
 
     def __init__(self, outputs: Sequence[Tensor]):
@@ -154,6 +104,22 @@ class Schedule(ScheduleCaching):
     def consumers(self, producer: Stage | Tensor) -> list[Stage]:
         """The non-inlined stages whose computation reads ``producer``, looking through inlined stages."""
         return attachment.consumers(self, self._as_stage(producer))
+
+    def cache_read(self, tensor: Tensor | str, scope: str, readers: Sequence) -> Tensor:
+        """A copy of ``tensor`` in ``scope`` that ``readers`` read instead of ``tensor``.
+
+        Attach the returned tensor's stage with ``compute_at`` to copy only the region a tile needs.
+        """
+        return cache.cache_read(self, tensor, scope, readers)
+
+    def cache_write(self, tensor: Tensor | str, scope: str) -> Tensor:
+        """Compute ``tensor`` into a cache in ``scope``, then copy the cache to ``tensor``.
+
+        The returned tensor's stage holds the original computation (and its reduce axes); the
+        stage of ``tensor`` becomes the copy, with fresh loops ``s[tensor].op.axis``. The stage
+        keeps its identity: ``s[tensor]`` and every reader of ``tensor`` still find it.
+        """
+        return cache.cache_write(self, tensor, scope)
 
     @classmethod
     def from_trace(cls, outputs: Tensor | Sequence[Tensor], trace) -> Schedule:
