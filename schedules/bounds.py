@@ -6,10 +6,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from tensorir.buffer import Scope
-from tensorir.expr import Expr, TensorLoad, const
+from tensorir.errors import LoweringError
+from tensorir.expr import Const, Expr, TensorLoad, const
 from tensorir.isl_regions import LoopBox, access_box
 from tensorir.stmt import For, ForKind
 from tensorir.visitor import substitute, walk
+
+from .relations import At
 
 if TYPE_CHECKING:
     from .geometry import LoopGeometry
@@ -35,16 +38,31 @@ def _relaxed(loop: For, scope: Scope) -> bool:
     return scope is Scope.GLOBAL
 
 
-def _reads(tensor, stage: Stage, geo: LoopGeometry, body: Expr) -> list[tuple[Expr, ...]]:
-    """The indices of ``tensor`` that ``stage`` reads, as expressions of its loop variables."""
+def _reads(producer: Stage, stage: Stage, geo: LoopGeometry, body: Expr) -> list[tuple[Expr, ...]]:
+    """The indices of ``producer`` that ``stage`` reads in ``body`` (its body with reads resolved
+    to their producers' tensors, see :func:`schedules.lower.stage_body`), as expressions of its
+    loop variables."""
     values = {root.var: geo.values[root] for root in stage.root_axes}
-    return [tuple(substitute(i, values) for i in node.indices)
-            for node in walk(body) if isinstance(node, TensorLoad) and node.tensor is tensor]
+    schedule = stage.schedule
+    return [tuple(substitute(i, values) for i in node.indices) for node in walk(body)
+            if isinstance(node, TensorLoad) and schedule.stage_of(node.tensor) is producer]
 
 
 def _boxes(stage: Stage, leaves, geo: LoopGeometry) -> list[LoopBox]:
-    reduce_axes = stage.op.reduce_axis  # type: ignore[attr-defined]
+    reduce_axes = stage.compute_op.reduce_axis
     return [LoopBox(leaf.var, leaf.min if leaf in reduce_axes else 0, geo.extents[leaf]) for leaf in leaves]
+
+
+def _constant(value: Expr) -> int:
+    match value:
+        case Const(value=int() as number):
+            return number
+    raise LoweringError(f"lower: loop bound {value!r} is not a constant integer")
+
+
+def _env_boxes(env: list[For]) -> list[LoopBox]:
+    """The boxes of the loops around the attach point (their bounds are constants here)."""
+    return [LoopBox(loop.var, _constant(loop.min), _constant(loop.extent)) for loop in env]
 
 
 def attached_region(schedule: Schedule, child: Stage, consumer: Stage, geo: LoopGeometry,
@@ -53,12 +71,15 @@ def attached_region(schedule: Schedule, child: Stage, consumer: Stage, geo: Loop
     with what ``siblings`` (``(stage, geometry, body)`` of other stages attached at the same
     loop) read of it over their whole nests."""
     tensor = child.op.output
-    at = consumer.leaves.index(child.attach_axis)
-    accesses = _reads(tensor, consumer, geo, consumer_body)
-    boxes = [LoopBox(loop.var, loop.min.value, loop.extent.value) for loop in env]  # type: ignore[attr-defined]
-    boxes += _boxes(consumer, consumer.leaves[at + 1:], geo)
+    match child.attach:
+        case At(axis=axis):
+            at = consumer.leaves.index(axis)
+        case other:
+            raise LoweringError(f"lower: stage {child.name} is not attached at a loop ({other})")
+    accesses = _reads(child, consumer, geo, consumer_body)
+    boxes = _env_boxes(env) + _boxes(consumer, consumer.leaves[at + 1:], geo)
     for sibling, sibling_geo, sibling_body in siblings:
-        found = _reads(tensor, sibling, sibling_geo, sibling_body)
+        found = _reads(child, sibling, sibling_geo, sibling_body)
         if found:
             accesses += found
             boxes += _boxes(sibling, sibling.leaves, sibling_geo)

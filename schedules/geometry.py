@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 
 from tensorir.expr import BinaryOp, Expr, IterVar, binary
 
+from .relations import Fuse, Split
+
 if TYPE_CHECKING:
     from .bounds import Region
     from .schedule import Stage
@@ -39,32 +41,30 @@ def derives(stage: Stage, root: IterVar, iv: IterVar) -> bool:
             continue
         seen.add(cur)
         for rel in stage.relations:
-            if getattr(rel, "parent", None) is cur:
-                frontier += [rel.outer, rel.inner]
-            elif getattr(rel, "fused", None) is not None and cur in (rel.outer, rel.inner):
-                frontier.append(rel.fused)
+            match rel:
+                case Split(parent=parent, outer=outer, inner=inner) if parent is cur:
+                    frontier += [outer, inner]
+                case Fuse(outer=outer, inner=inner, fused=fused) if cur is outer or cur is inner:
+                    frontier.append(fused)
     return False
 
 
 def _extents(stage: Stage, region: Region | None) -> dict[IterVar, int]:
-    from .schedule import Split
-
     extents: dict[IterVar, int] = {}
     for d, root in enumerate(stage.root_axes):
         extents[root] = region.shape[d] if region is not None and d < len(region.shape) else root.extent
     for rel in stage.relations:
-        if isinstance(rel, Split):
-            extents[rel.inner] = rel.factor
-            extents[rel.outer] = -(-extents[rel.parent] // rel.factor)
-        else:
-            extents[rel.fused] = extents[rel.outer] * extents[rel.inner]
+        match rel:
+            case Split():
+                extents[rel.inner] = rel.factor
+                extents[rel.outer] = -(-extents[rel.parent] // rel.factor)
+            case Fuse():
+                extents[rel.fused] = extents[rel.outer] * extents[rel.inner]
     return extents
 
 
 def loop_geometry(stage: Stage, region: Region | None = None) -> LoopGeometry:
     """The geometry of ``stage``; with a ``region``, its data axes cover that region only."""
-    from .schedule import Fuse, Split
-
     geo = LoopGeometry(_extents(stage, region))
     split_of = {r.parent: r for r in stage.relations if isinstance(r, Split)}
     fused_into: dict[IterVar, Fuse] = {}
@@ -77,20 +77,20 @@ def loop_geometry(stage: Stage, region: Region | None = None) -> LoopGeometry:
         """The 0-based position of ``iv`` as an expression of the leaf loop variables."""
         if iv not in memo:
             if iv in split_of:
-                rel = split_of[iv]
-                memo[iv] = binary(BinaryOp.ADD, binary(BinaryOp.MUL, offset(rel.outer), rel.factor),
-                                  offset(rel.inner))
+                split = split_of[iv]
+                memo[iv] = binary(BinaryOp.ADD, binary(BinaryOp.MUL, offset(split.outer), split.factor),
+                                  offset(split.inner))
             elif iv in fused_into:
-                rel = fused_into[iv]
-                op = BinaryOp.FLOORDIV if iv is rel.outer else BinaryOp.FLOORMOD
-                memo[iv] = binary(op, offset(rel.fused), geo.extents[rel.inner])
+                fuse = fused_into[iv]
+                op = BinaryOp.FLOORDIV if iv is fuse.outer else BinaryOp.FLOORMOD
+                memo[iv] = binary(op, offset(fuse.fused), geo.extents[fuse.inner])
             elif iv.min and iv in stage.root_axes:
                 memo[iv] = binary(BinaryOp.SUB, iv.var, iv.min)
             else:
                 memo[iv] = iv.var
         return memo[iv]
 
-    data_axes = stage.op.axis  # type: ignore[attr-defined]
+    data_axes = stage.compute_op.axis
     for d, root in enumerate(stage.root_axes):
         if root in stage.leaves:
             value = root.var

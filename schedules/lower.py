@@ -1,28 +1,39 @@
 """Schedule -> loop nest: each stage's loops from its relations, attached stages inside the loops
-of their consumers over exactly the region needed there, reductions, guards and buffers."""
+of their consumers over exactly the region needed there, reductions, guards and buffers.
+
+Lowering works on stages (see the identity invariant in :mod:`schedules.schedule`): the
+arguments are turned into stages once, each stage's body has its reads resolved to producer
+stages (inlined ones substituted), and buffers, regions and bodies are kept per stage. A loop
+nest is built outside-in; what goes inside the innermost loop of a run of loops is made by a
+:class:`BodyBuilder` once those loops are known.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
-from tensorir.buffer import Buffer, Scope
+from tensorir.buffer import Buffer
 from tensorir.errors import LoweringError
 from tensorir.expr import BinaryOp, BufferLoad, Expr, IterVar, Reduce, ReduceOp, TensorLoad, binary, const
 from tensorir.functions import reduce_identity
 from tensorir.stmt import Allocate, For, IfThenElse, PrimFunc, Stmt, Store, seq
 from tensorir.tensor import ComputeOp, PlaceholderOp, Tensor
-from tensorir.visitor import Mutator
+from tensorir.visitor import Mutator, substitute
 
+from .attachment import attached_in
 from .bounds import Region, attached_region
 from .geometry import LoopGeometry, derives, loop_geometry
+from .relations import At, AtRoot, Inlined
 from .schedule import Schedule, Stage
 
 _COMBINE = {ReduceOp.SUM: BinaryOp.ADD, ReduceOp.MAX: BinaryOp.MAX, ReduceOp.MIN: BinaryOp.MIN}
 
 
 class _Inline(Mutator):
-    """A stage's body with cache redirections applied and inlined producers substituted."""
+    """A stage's body with every read resolved to its producer stage (cache redirections
+    applied): a load of the producer's tensor, or the producer's body where it is inlined."""
 
     def __init__(self, schedule: Schedule, stage: Stage, bodies: dict):
         super().__init__()
@@ -32,21 +43,19 @@ class _Inline(Mutator):
         if not isinstance(node, TensorLoad):
             return None
         indices = tuple(self.visit(i) for i in node.indices)
-        tensor = self.stage.read_redirect.get(node.tensor, node.tensor)
-        producer = self.schedule.stage_of(tensor)
-        if producer.attach == "inline":
-            body = stage_body(self.schedule, producer, self.bodies)
-            mapping = {iv.var: index for iv, index in zip(producer.op.axis, indices)}
-            from tensorir.visitor import substitute
-
-            return substitute(body, mapping)
-        # the stage's current tensor: after cache_write, readers still name the old one
-        return TensorLoad(producer.op.output, indices, node.dtype)
+        producer = self.stage.producer_of(node.tensor)
+        match producer.attach:
+            case Inlined():
+                body = stage_body(self.schedule, producer, self.bodies)
+                mapping = {iv.var: index for iv, index in zip(producer.compute_op.axis, indices)}
+                return substitute(body, mapping)
+            case _:
+                return TensorLoad(producer.op.output, indices, node.dtype)
 
 
 def stage_body(schedule: Schedule, stage: Stage, bodies: dict) -> Expr:
     if stage not in bodies:
-        bodies[stage] = _Inline(schedule, stage, bodies).visit(stage.op.body)
+        bodies[stage] = _Inline(schedule, stage, bodies).visit(stage.compute_op.body)
     return bodies[stage]
 
 
@@ -65,8 +74,38 @@ class _ToBuffers(Mutator):
         return self.values.get(node)
 
 
+class BodyBuilder(Protocol):
+    """Makes the statement inside the innermost loop of a run of loops, once they are built.
+
+    ``env`` lists every loop around that statement, outermost first (the enclosing nests'
+    loops, then the run's own), or is None where nothing may be attached (the initialisation
+    copy of a reduction's spatial loops). A builder that continues the nest with more loops
+    (a reduction's update loops) passes ``env`` on, so that stages attached there find their
+    place.
+    """
+
+    def __call__(self, env: list[For] | None) -> Stmt: ...
+
+
+@dataclass(frozen=True)
+class LoopRun:
+    """Consecutive loops of one stage (``leaves``, outermost first) around what ``body`` makes.
+
+    ``expr`` is the stage's body expression: its reads decide the regions of the stages
+    attached at these loops.
+    """
+
+    stage: Stage
+    leaves: tuple[IterVar, ...]
+    geo: LoopGeometry
+    body: BodyBuilder
+    expr: Expr
+
+
 @dataclass
 class Lowering:
+    """The state of one lowering: a buffer, a region (when attached) and a body per stage."""
+
     schedule: Schedule
     args: list[Tensor]
     name: str
@@ -87,19 +126,14 @@ class Lowering:
             name = f"{stage.name}_{n}"
             n += 1
         self.names.add(name)
-        scope = stage.scope if not (stage.attach == "root" and stage.scope is Scope.LOCAL) else stage.scope
-        buffer = Buffer(name, shape, stage.op.dtype, scope)
+        buffer = Buffer(name, shape, stage.op.dtype, stage.scope)
         self.buffers[stage] = buffer
         return buffer
-
-    def attached_at(self, stage: Stage, leaf: IterVar) -> list[Stage]:
-        return [s for s in self.schedule.stages
-                if s.attach == "at" and s.attach_stage is stage and s.attach_axis is leaf]
 
     # -- nests -----------------------------------------------------------------------------
     def nest(self, stage: Stage, env: list[For]) -> Stmt:
         """The loop nest computing ``stage`` (over its region, when attached)."""
-        op: ComputeOp = stage.op  # type: ignore[assignment]
+        op = stage.compute_op
         geo = loop_geometry(stage, self.regions.get(stage))
         values = {root.var: geo.values[root] for root in stage.root_axes}
         to_buffers = _ToBuffers(self, values)
@@ -110,7 +144,7 @@ class Lowering:
             def store(_env):
                 return _guarded(Store(out, index, to_buffers.visit(body)), geo.all_guards())
 
-            return self.loops(stage, stage.leaves, geo, store, env, body)
+            return self.loops(LoopRun(stage, tuple(stage.leaves), geo, store, body), env)
         reduce_roots = set(op.reduce_axis)
         first = next(p for p, leaf in enumerate(stage.leaves)
                      if any(derives(stage, r, leaf) for r in reduce_roots))
@@ -126,39 +160,36 @@ class Lowering:
 
         def init_then_update(env2):
             # the initialisation repeats the spatial loops inside the reduction; nothing attaches there
-            return seq(self.loops(stage, spatial_inner, geo, lambda _e: init, None, body),
-                       self.loops(stage, inner, geo, update, env2, body))
+            return seq(self.loops(LoopRun(stage, tuple(spatial_inner), geo, lambda _e: init, body), None),
+                       self.loops(LoopRun(stage, tuple(inner), geo, update, body), env2))
 
-        return self.loops(stage, outer, geo, init_then_update, env, body)
+        return self.loops(LoopRun(stage, tuple(outer), geo, init_then_update, body), env)
 
-    def loops(self, stage: Stage, leaves: Sequence[IterVar], geo: LoopGeometry, make_body,
-              env: list[For] | None, expr: Expr) -> Stmt:
-        """Loops over ``leaves`` around ``make_body(env)``; attached stages go inside their loop.
+    def loops(self, run: LoopRun, env: list[For] | None) -> Stmt:
+        """The loops of ``run`` inside ``env`` (None: attach nothing); attached stages go inside
+        their loop, before the rest of the body."""
+        return self._loop_level(run, 0, env)
 
-        ``env`` lists the loops enclosing this nest, or None to attach nothing (the
-        initialisation copy of a reduction's loops).
-        """
-        return self._loop_level(stage, list(leaves), 0, geo, make_body, env, expr)
-
-    def _loop_level(self, stage, leaves, position, geo, make_body, env, expr) -> Stmt:
-        if position == len(leaves):
-            return make_body(env)
-        leaf = leaves[position]
+    def _loop_level(self, run: LoopRun, position: int, env: list[For] | None) -> Stmt:
+        if position == len(run.leaves):
+            return run.body(env)
+        stage, leaf = run.stage, run.leaves[position]
         note = stage.annotation(leaf)
-        lo = leaf.min if leaf in stage.op.reduce_axis else 0  # type: ignore[attr-defined]
-        loop = For(leaf.var, const(lo), const(geo.extents[leaf]), note.kind, seq(), note.thread_tag)
+        lo = leaf.min if leaf in stage.compute_op.reduce_axis else 0
+        loop = For(leaf.var, const(lo), const(run.geo.extents[leaf]), note.kind, seq(), note.thread_tag)
         if env is None:
-            inner = self._loop_level(stage, leaves, position + 1, geo, make_body, None, expr)
+            inner = self._loop_level(run, position + 1, None)
         else:
             inner_env = env + [loop]
-            children = self.prepare_children(stage, leaf, geo, inner_env, expr)
-            inner = self._loop_level(stage, leaves, position + 1, geo, make_body, inner_env, expr)
+            children = self.prepare_children(stage, leaf, run.geo, inner_env, run.expr)
+            inner = self._loop_level(run, position + 1, inner_env)
             inner = self.wrap_children(children, inner_env, inner)
         return For(leaf.var, loop.min, loop.extent, loop.kind, inner, loop.thread_tag)
 
-    def prepare_children(self, stage, leaf, geo, env, expr) -> list[Stage]:
+    def prepare_children(self, stage: Stage, leaf: IterVar, geo: LoopGeometry, env: list[For],
+                         expr: Expr) -> list[Stage]:
         """Regions and buffers of the stages attached at ``leaf``, before the body reads them."""
-        children = self.attached_at(stage, leaf)
+        children = attached_in(self.schedule, stage, leaf)
         done: list = []
         # consumers come after their producers in stage order: infer regions backwards so that a
         # producer's region covers what later siblings at this loop read of it
@@ -188,38 +219,50 @@ def _guarded(stmt: Stmt, guards: list[Expr]) -> Stmt:
 
 
 def check_args(schedule: Schedule, args: Sequence[Tensor], name: str) -> list[Tensor]:
+    """``args`` as a list, once each argument is known to be a stored tensor of the schedule and
+    every input and output is among them."""
     if not isinstance(args, (list, tuple)):
         raise LoweringError(
             f"lower {name}: the arguments must be a list of tensors, inputs then outputs "
             f"(e.g. [A, B, C]), got {type(args).__name__}")
     args = list(args)
     for arg in args:
-        if not isinstance(arg, Tensor):
-            raise LoweringError(f"lower {name}: argument {arg!r} is not a tensor")
-        if arg not in schedule:
-            raise LoweringError(
-                f"lower {name}: argument {arg.name} is not used by this schedule's outputs "
-                f"{[t.name for t in schedule.outputs]}; remove it from the argument list")
-        stage = schedule.stage_of(arg)
-        if stage.attach != "root":
-            how = "inlined" if stage.attach == "inline" else "attached with compute_at"
-            raise LoweringError(
-                f"lower {name}: argument {arg.name} is {how} and so never stored whole; pass only "
-                "inputs, outputs and root stages")
+        _check_arg(schedule, arg, name)
     for position, arg in enumerate(args):
         if any(other is arg for other in args[:position]):
             raise LoweringError(
                 f"lower {name}: {arg.name} is listed twice in the arguments "
                 f"{[a.name for a in args]}; list each tensor once")
-    needed = [s.op.output for s in schedule.stages if isinstance(s.op, PlaceholderOp)
-              and schedule.readers(s.op.output)] + list(schedule.outputs)
-    for tensor in needed:
-        if not any(tensor.op is a.op or schedule.stage_of(a) is schedule.stage_of(tensor) for a in args):
-            role = "an input (placeholder)" if isinstance(tensor.op, PlaceholderOp) else "an output"
+    given = [schedule.stage_of(a) for a in args]
+    needed = [(s, s.op.output.name) for s in schedule.stages
+              if isinstance(s.op, PlaceholderOp) and schedule.readers(s)]
+    needed += [(schedule.stage_of(t), t.name) for t in schedule.outputs]
+    for stage, tensor_name in needed:
+        if stage not in given:
+            role = "an input (placeholder)" if isinstance(stage.op, PlaceholderOp) else "an output"
             raise LoweringError(
-                f"lower {name}: {tensor.name} is {role} of the schedule but not in the arguments "
+                f"lower {name}: {tensor_name} is {role} of the schedule but not in the arguments "
                 f"{[a.name for a in args]}; add it")
     return args
+
+
+def _check_arg(schedule: Schedule, arg: object, name: str) -> None:
+    if not isinstance(arg, Tensor):
+        raise LoweringError(f"lower {name}: argument {arg!r} is not a tensor")
+    if arg not in schedule:
+        raise LoweringError(
+            f"lower {name}: argument {arg.name} is not used by this schedule's outputs "
+            f"{[t.name for t in schedule.outputs]}; remove it from the argument list")
+    match schedule.stage_of(arg).attach:
+        case AtRoot():
+            return
+        case Inlined():
+            how = "inlined"
+        case At():
+            how = "attached with compute_at"
+    raise LoweringError(
+        f"lower {name}: argument {arg.name} is {how} and so never stored whole; pass only "
+        "inputs, outputs and root stages")
 
 
 def lower_schedule(schedule: Schedule, args: Sequence[Tensor], name: str = "main") -> PrimFunc:
@@ -230,14 +273,11 @@ def lower_schedule(schedule: Schedule, args: Sequence[Tensor], name: str = "main
     for stage in schedule.stages:
         if isinstance(stage.op, PlaceholderOp) and stage not in lowering.buffers:
             lowering.make_buffer(stage, stage.op.shape)
-    temporaries = []
-    for stage in schedule.stages:
-        if isinstance(stage.op, ComputeOp) and stage.attach == "root" and stage not in lowering.buffers:
-            temporaries.append(lowering.make_buffer(stage, stage.op.shape))
-    nests = [lowering.nest(stage, []) for stage in schedule.stages
-             if isinstance(stage.op, ComputeOp) and stage.attach == "root"]
-    body = seq(*nests)
+    roots = [stage for stage in schedule.stages
+             if isinstance(stage.op, ComputeOp) and isinstance(stage.attach, AtRoot)]
+    temporaries = [lowering.make_buffer(stage, stage.op.shape) for stage in roots
+                   if stage not in lowering.buffers]
+    body = seq(*(lowering.nest(stage, []) for stage in roots))
     for buffer in reversed(temporaries):
         body = Allocate(buffer, body)
     return PrimFunc(name, tuple(params), body)
-

@@ -1,5 +1,6 @@
-"""The loop primitives of a stage. Each checks its arguments first, then records a relation or an
-annotation and a Step; none of them generates code."""
+"""The loop primitives of a stage. Each checks its arguments first, then records a relation, an
+annotation or an attachment (the values of :mod:`schedules.relations`) and a Step; none of them
+generates code. Whether a move strands a producer is asked of :mod:`schedules.attachment`."""
 
 from __future__ import annotations
 
@@ -11,10 +12,13 @@ from tensorir.expr import IterKind, IterVar, Reduce, Var
 from tensorir.stmt import ForKind
 from tensorir.tensor import ComputeOp, Tensor
 
+from .attachment import attached_in, consumers, stranded_producer
+from .relations import AT_ROOT, INLINED, Annotation, At, Attach, Fuse, Inlined, Split
+from .stage import StageState
 from .trace import Step
 
 if TYPE_CHECKING:
-    from .schedule import Stage
+    pass
 
 THREAD_TAGS = ("blockIdx.x", "blockIdx.y", "blockIdx.z", "threadIdx.x", "threadIdx.y", "threadIdx.z")
 
@@ -23,19 +27,19 @@ def _positive_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
-class StagePrimitives:
-    """Mixed into Stage: split, tile, reorder, fuse, loop kinds, bind, attachment, scope."""
+class StagePrimitives(StageState):
+    """The primitives of a stage: split, tile, reorder, fuse, loop kinds, bind, attachment, scope."""
 
     # -- helpers ---------------------------------------------------------------------------
-    def _fail(self: Stage, call: str, reason: str, hint: str = "") -> ScheduleError:
+    def _fail(self, call: str, reason: str, hint: str = "") -> ScheduleError:
         return ScheduleError(f"s[{self.name}].{call}: {reason}" + (f"; {hint}" if hint else ""))
 
-    def _need_compute(self: Stage, call: str) -> None:
+    def _need_compute(self, call: str) -> None:
         if not isinstance(self.op, ComputeOp):
             raise self._fail(call, f"{self.name} is a placeholder (an input); it has no loops",
                              "schedule the compute stages that read it")
 
-    def _leaf(self: Stage, call: str, axis: object, fail=None) -> IterVar:
+    def _leaf(self, call: str, axis: object, fail=None) -> IterVar:
         """``axis`` (an IterVar or a loop name) as a current loop of this stage; ``fail`` makes
         the error (the stage whose primitive was called, when that is another stage)."""
         fail = fail or self._fail
@@ -61,30 +65,29 @@ class StagePrimitives:
         raise fail(call, f"{axis.name} is not a loop of stage {self.name} ({where})",
                    f"its loops are {self._leaf_names()}")
 
-    def _leaf_names(self: Stage) -> list[str]:
+    def _leaf_names(self) -> list[str]:
         return [iv.name for iv in self.leaves]
 
-    def _record(self: Stage, primitive: str, args: dict, results=()) -> None:
+    def _record(self, primitive: str, args: dict, results=()) -> None:
         self.schedule.trace.record(Step(primitive, self.name, tuple(args.items()),
                                         tuple(iv.name for iv in results)))
 
-    def _check_unannotated(self: Stage, call: str, axis: IterVar) -> None:
+    def _check_unannotated(self, call: str, axis: IterVar) -> None:
         note = self.annotations.get(axis)
         if note is not None and note.kind is not ForKind.SERIAL:
             what = f"bound to {note.thread_tag}" if note.thread_tag else f"marked {note.kind.value}"
             raise self._fail(call, f"{axis.name} is already {what}",
                              "split, fuse and reorder loops before marking them")
 
-    def _check_nothing_attached(self: Stage, call: str, axis: IterVar) -> None:
+    def _check_nothing_attached(self, call: str, axis: IterVar) -> None:
         """A loop that other stages are computed in must stay a loop, or they lose their place."""
-        attached = [s.name for s in self.schedule.stages
-                    if s.attach == "at" and s.attach_stage is self and s.attach_axis is axis]
+        attached = [s.name for s in attached_in(self.schedule, self, axis)]
         if attached:
             raise self._fail(call, f"stages {attached} are computed inside loop {axis.name}",
                              "split and fuse loops before compute_at into them")
 
     # -- loop structure --------------------------------------------------------------------
-    def split(self: Stage, axis, factor: int | None = None, nparts: int | None = None):
+    def split(self, axis, factor: int | None = None, nparts: int | None = None):
         """Split loop ``axis`` into ``outer`` and ``inner`` (``axis = outer * factor + inner``).
 
         Before: ``for i in 0..n: body``.  After ``split(i, factor=f)``::
@@ -110,16 +113,14 @@ class StagePrimitives:
         self._record("split", {"axis": iv.name, "factor": factor, "nparts": nparts}, (outer, inner))
         return outer, inner
 
-    def _check_splittable(self: Stage, call: str, iv: IterVar, label: str, factor: object) -> None:
+    def _check_splittable(self, call: str, iv: IterVar, label: str, factor: object) -> None:
         if not _positive_int(factor):
             raise self._fail(call, f"{label} must be a positive integer, got {factor!r}",
                              f"pass a whole number of iterations, e.g. {label}=4")
         self._check_unannotated(call, iv)
         self._check_nothing_attached(call, iv)
 
-    def _split(self: Stage, iv: IterVar, inner_extent: int) -> tuple[IterVar, IterVar]:
-        from .schedule import Split
-
+    def _split(self, iv: IterVar, inner_extent: int) -> tuple[IterVar, IterVar]:
         outer = IterVar(Var(f"{iv.name}.outer"), 0, -(-iv.extent // inner_extent), iv.kind)
         inner = IterVar(Var(f"{iv.name}.inner"), 0, inner_extent, iv.kind)
         self.relations.append(Split(iv, outer, inner, inner_extent))
@@ -127,7 +128,7 @@ class StagePrimitives:
         self.leaves[at:at + 1] = [outer, inner]
         return outer, inner
 
-    def tile(self: Stage, x, y, x_factor: int, y_factor: int):
+    def tile(self, x, y, x_factor: int, y_factor: int):
         """Split ``x`` and ``y`` and order the loops ``x.outer, y.outer, x.inner, y.inner``.
 
         Before: ``for x in 0..n: for y in 0..m: body``. After ``tile(x, y, 8, 4)``::
@@ -152,7 +153,7 @@ class StagePrimitives:
                      (xo, yo, xi, yi))
         return xo, yo, xi, yi
 
-    def reorder(self: Stage, *axes):
+    def reorder(self, *axes):
         """Put ``axes`` in this order, in the loop positions they occupy now."""
         names = [getattr(a, "name", a) for a in axes]
         call = f"reorder({', '.join(map(str, names))})"
@@ -163,12 +164,12 @@ class StagePrimitives:
         self._reorder(ivs)
         self._record("reorder", {"axes": tuple(iv.name for iv in ivs)})
 
-    def _reorder(self: Stage, ivs: list[IterVar]) -> None:
+    def _reorder(self, ivs: list[IterVar]) -> None:
         positions = sorted(self.leaves.index(iv) for iv in ivs)
         for position, iv in zip(positions, ivs):
             self.leaves[position] = iv
 
-    def fuse(self: Stage, *axes):
+    def fuse(self, *axes):
         """Fuse adjacent loops (outermost first) into one loop over their product.
 
         Before: ``for i in 0..n: for j in 0..m: body``. After ``fuse(i, j)``::
@@ -192,8 +193,6 @@ class StagePrimitives:
         for iv in ivs:
             self._check_unannotated(call, iv)
             self._check_nothing_attached(call, iv)
-        from .schedule import Fuse
-
         fused = ivs[0]
         for inner in ivs[1:]:
             new = IterVar(Var(_fused_name(fused, inner)), 0, fused.extent * inner.extent, fused.kind)
@@ -204,9 +203,7 @@ class StagePrimitives:
         return fused
 
     # -- loop kinds ------------------------------------------------------------------------
-    def _mark(self: Stage, primitive: str, axis, kind: ForKind, tag: str = "") -> None:
-        from .schedule import LoopAnnotation
-
+    def _mark(self, primitive: str, axis, kind: ForKind, tag: str = "") -> None:
         name = getattr(axis, "name", axis)
         call = f"{primitive}({name}" + (f", {tag!r})" if primitive == "bind" else ")")
         iv = self._leaf(call, axis)
@@ -219,22 +216,22 @@ class StagePrimitives:
         if note is not None and note.kind is not ForKind.SERIAL and (note.kind, note.thread_tag) != (kind, tag):
             what = f"bound to {note.thread_tag}" if note.thread_tag else f"marked {note.kind.value}"
             raise self._fail(call, f"{iv.name} is already {what}", "a loop has one kind")
-        self.annotations[iv] = LoopAnnotation(kind, tag)
+        self.annotations[iv] = Annotation(kind, tag)
         self._record(primitive, {"axis": iv.name} | ({"tag": tag} if tag else {}))
 
-    def unroll(self: Stage, axis) -> None:
+    def unroll(self, axis) -> None:
         """Unroll loop ``axis`` (a constant extent) in generated code."""
         self._mark("unroll", axis, ForKind.UNROLLED)
 
-    def vectorize(self: Stage, axis) -> None:
+    def vectorize(self, axis) -> None:
         """Run loop ``axis`` as vector instructions of its extent."""
         self._mark("vectorize", axis, ForKind.VECTORIZED)
 
-    def parallel(self: Stage, axis) -> None:
+    def parallel(self, axis) -> None:
         """Run the iterations of loop ``axis`` on several CPU threads."""
         self._mark("parallel", axis, ForKind.PARALLEL)
 
-    def bind(self: Stage, axis, tag: str) -> None:
+    def bind(self, axis, tag: str) -> None:
         """Bind loop ``axis`` to a GPU index: ``blockIdx.x|y|z`` or ``threadIdx.x|y|z``."""
         name = getattr(axis, "name", axis)
         call = f"bind({name}, {tag!r})"
@@ -248,7 +245,7 @@ class StagePrimitives:
         self._mark("bind", iv, ForKind.THREAD_BINDING, tag)
 
     # -- attachment and storage ------------------------------------------------------------
-    def compute_at(self: Stage, stage, axis) -> None:
+    def compute_at(self, stage, axis) -> None:
         """Compute this stage inside loop ``axis`` of ``stage``, only the region that loop needs."""
         parent = self.schedule[stage] if isinstance(stage, (str, Tensor)) else stage
         name = getattr(axis, "name", axis)
@@ -259,66 +256,65 @@ class StagePrimitives:
         if not hasattr(parent, "leaves") or parent.schedule is not self.schedule:
             raise self._fail(call, f"{parent!r} is not a stage of this schedule",
                              "pass s[T] (or the tensor T) of a stage that reads this one")
-        if parent.attach == "inline":
+        if isinstance(parent.attach, Inlined):
             raise self._fail(call, f"stage {parent.name} is inlined and has no loops",
                              f"attach at a loop of a stage that reads {parent.name}, or compute_root it first")
-        iv = parent._leaf(call, axis, self._fail)
-        consumers = self.schedule.consumers(self.op.output)
+        place = At(parent, parent._leaf(call, axis, self._fail))
+        self._check_readers_inside(call, place)
+        self._check_not_stranding(call, place)
+        self.attach = place
+        self._record("compute_at", {"stage": parent.name, "axis": place.axis.name})
+
+    def _check_readers_inside(self, call: str, place: At) -> None:
+        """Every consumer of this stage must run inside the loop of ``place``."""
+        found = consumers(self.schedule, self)
         # stages already computed inside that loop: the region covers what they read too
-        here = [c for c in consumers if c.attach == "at" and c.attach_stage is parent and c.attach_axis is iv]
-        if parent not in consumers and (not consumers or len(here) < len(consumers)):
-            readers = [c.name for c in consumers]
-            raise self._fail(call, f"stage {parent.name} does not read {self.name} (its readers: {readers})",
-                             "attach a stage inside a loop of a stage that reads it, or inside the loop "
-                             "where all its readers are computed")
-        outside = [c.name for c in consumers if c is not parent and c not in here]
+        here = [c for c in found if c.attach == place]
+        if place.stage not in found and (not found or len(here) < len(found)):
+            readers = [c.name for c in found]
+            raise self._fail(call, f"stage {place.stage.name} does not read {self.name} (its readers: "
+                             f"{readers})", "attach a stage inside a loop of a stage that reads it, or "
+                             "inside the loop where all its readers are computed")
+        outside = [c.name for c in found if c is not place.stage and c not in here]
         if outside:
             raise self._fail(call, f"{self.name} is also read by {outside}, which run outside that loop",
                              f"attach {outside[0]} at the same loop first, or leave {self.name} at root")
-        self._check_moving_reader(call, ("at", parent, iv))
-        self.attach, self.attach_stage, self.attach_axis = "at", parent, iv
-        self._record("compute_at", {"stage": parent.name, "axis": iv.name})
 
-    def compute_inline(self: Stage) -> None:
+    def compute_inline(self) -> None:
         """Substitute this stage's expression into every reader instead of storing it."""
         call = "compute_inline()"
         self._need_compute(call)
-        if isinstance(self.op.body, Reduce):
+        if isinstance(self.compute_op.body, Reduce):
             raise self._fail(call, f"{self.name} is a reduction; its value needs a loop",
                              "compute it at root or with compute_at")
         if self.is_output:
             raise self._fail(call, f"{self.name} is an output of the schedule", "outputs must be stored")
-        attached = [s.name for s in self.schedule.stages if s.attach_stage is self and s.attach == "at"]
+        attached = [s.name for s in attached_in(self.schedule, self)]
         if attached:
             raise self._fail(call, f"stages {attached} are computed inside its loops",
                              "compute them at root first")
-        self._check_moving_reader(call, ("inline", None, None))
-        self.attach, self.attach_stage, self.attach_axis = "inline", None, None
+        self._check_not_stranding(call, INLINED)
+        self.attach = INLINED
         self._record("compute_inline", {})
 
-    def compute_root(self: Stage) -> None:
+    def compute_root(self) -> None:
         """Compute this stage in its own loop nest at the top of the function (the default)."""
         self._need_compute("compute_root()")
-        self._check_moving_reader("compute_root()", ("root", None, None))
-        self.attach, self.attach_stage, self.attach_axis = "root", None, None
+        self._check_not_stranding("compute_root()", AT_ROOT)
+        self.attach = AT_ROOT
         self._record("compute_root", {})
 
-    def _check_moving_reader(self: Stage, call: str, place: tuple) -> None:
+    def _check_not_stranding(self, call: str, proposed: Attach) -> None:
         """Refuse to move this stage where it would read a producer attached in a loop it no
         longer runs in (its own readers count when it is inlined)."""
-        before = (self.attach, self.attach_stage, self.attach_axis)
-        self.attach, self.attach_stage, self.attach_axis = place
-        try:
-            stranded = next((p for p in self.schedule.stages if p is not self and p.attach == "at"
-                             and not _served_in_place(p)), None)
-        finally:
-            self.attach, self.attach_stage, self.attach_axis = before
+        stranded = stranded_producer(self, proposed)
         if stranded is not None:
-            raise self._fail(call, f"{stranded.name}, which {self.name} reads, is computed inside loop "
-                             f"{stranded.attach_axis.name} of {stranded.attach_stage.name} for it",
-                             f"move {stranded.name} first (compute_root or compute_at)")
+            producer, place = stranded
+            raise self._fail(call, f"{producer.name}, which {self.name} reads, is computed inside loop "
+                             f"{place.axis.name} of {place.stage.name} for it",
+                             f"move {producer.name} first (compute_root or compute_at)")
 
-    def set_scope(self: Stage, scope: str) -> None:
+    def set_scope(self, scope: str) -> None:
         """Store this stage's tensor in ``global``, ``shared`` (GPU block) or ``local`` memory."""
         call = f"set_scope({scope!r})"
         self._need_compute(call)
@@ -331,13 +327,6 @@ class StagePrimitives:
                              "use cache_write to stage it in faster memory")
         self.scope = value
         self._record("set_scope", {"scope": scope})
-
-
-def _served_in_place(producer: Stage) -> bool:
-    """Whether every consumer of an attached ``producer`` runs where it is computed."""
-    return all(c is producer.attach_stage or (c.attach == "at" and c.attach_stage is producer.attach_stage
-                                              and c.attach_axis is producer.attach_axis)
-               for c in producer.schedule.consumers(producer.op.output))
 
 
 def _fused_name(outer: IterVar, inner: IterVar) -> str:

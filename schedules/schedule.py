@@ -1,98 +1,47 @@
 """Schedule and Stage: the loop structure chosen for each operation of a computation.
 
-A stage owns its root axes (the compute's output axes, then its reduce axes) and a list of
-relations between loop variables (splits and fuses). The leaves of those relations, in their
-current order, are the stage's loops. The primitives (:mod:`schedules.primitives`,
-:mod:`schedules.cache`) check their arguments, record relations and append a Step to the
-trace; lowering (:mod:`schedules.lower`) reads this state.
+A stage owns its root axes (the compute's output axes, then its reduce axes), the relations
+between its loop variables, the annotations of its loops and its attachment; those records
+are the frozen values of :mod:`schedules.relations`, kept by :class:`schedules.stage.StageState`.
+The leaves of the relations, in their current order, are the stage's loops. ``Stage`` here is
+those records plus the primitives of :mod:`schedules.primitives`; ``Schedule.cache_read`` and
+``cache_write`` do their work in :mod:`schedules.cache`. Each primitive checks its arguments,
+records relations and appends a Step to the trace (:mod:`schedules.trace`); the attachment
+queries are in :mod:`schedules.attachment`; lowering (:mod:`schedules.lower`) reads this state.
+
+Identity: a stage, not a tensor, is what the schedule computes. ``cache_write`` gives a stage a
+new operation (the copy out of the cache), yet the user's tensor handle and the operations that
+read it still name the old one. So the schedule maps every operation a stage has had to that
+stage, a tensor is turned into its stage once, where it enters the API (``s[T]``,
+``stage_of``, the arguments of the primitives and of ``lower``), and below the API only stages
+are compared: reads are resolved to producer stages (``Stage.producer_of``, which applies the
+cache redirections, themselves stage to stage), and readers, consumers, attachment and lowering
+are questions about stages. ``stage.op`` is a stage's current operation and ``stage.op.output``
+its current tensor.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
-from tensorir.buffer import Scope
 from tensorir.errors import ScheduleError
-from tensorir.expr import IterVar
 from tensorir.graph import post_order
-from tensorir.stmt import ForKind
 from tensorir.tensor import ComputeOp, Operation, PlaceholderOp, Tensor
 
-from .cache import ScheduleCaching
+from . import attachment, cache
 from .primitives import StagePrimitives
-from .trace import Trace
+from .trace import Trace, replay
 
 
-@dataclass(frozen=True, eq=False)
-class Split:
-    parent: IterVar
-    outer: IterVar
-    inner: IterVar
-    factor: int
-
-
-@dataclass(frozen=True, eq=False)
-class Fuse:
-    outer: IterVar
-    inner: IterVar
-    fused: IterVar
-
-
-Relation = Split | Fuse
-
-
-@dataclass
-class LoopAnnotation:
-    kind: ForKind = ForKind.SERIAL
-    thread_tag: str = ""
-
-
-@dataclass(eq=False)
 class Stage(StagePrimitives):
-    """The schedule of one operation: its loops, where it is computed, where it is stored."""
+    """The schedule of one operation: its loops, where it is computed, where it is stored.
 
-    op: Operation
-    schedule: Schedule
-    name: str = ""
-    leaves: list[IterVar] = field(default_factory=list)
-    relations: list[Relation] = field(default_factory=list)
-    annotations: dict[IterVar, LoopAnnotation] = field(default_factory=dict)
-    scope: Scope = Scope.GLOBAL
-    #: ``root``, ``inline`` or ``at`` (then ``attach_stage``/``attach_axis`` say where)
-    attach: str = "root"
-    attach_stage: Stage | None = None
-    attach_axis: IterVar | None = None
-    is_output: bool = False
-    #: tensors this stage reads through a cache instead: original tensor -> cache tensor
-    read_redirect: dict[Tensor, Tensor] = field(default_factory=dict)
-
-    @property
-    def root_axes(self) -> tuple[IterVar, ...]:
-        if isinstance(self.op, ComputeOp):
-            return self.op.axis + self.op.reduce_axis
-        return ()
-
-    @property
-    def all_axes(self) -> list[IterVar]:
-        axes = list(self.root_axes)
-        for rel in self.relations:
-            axes += [rel.outer, rel.inner] if isinstance(rel, Split) else [rel.fused]
-        return axes
-
-    @property
-    def inputs(self) -> list[Tensor]:
-        """The tensors this stage reads, after cache redirection."""
-        return [self.read_redirect.get(t, t) for t in self.op.inputs]
-
-    def annotation(self, axis: IterVar) -> LoopAnnotation:
-        return self.annotations.get(axis) or LoopAnnotation()
-
-    def __repr__(self) -> str:
-        return f"s[{self.name}]"
+    Its records and their queries are those of :class:`schedules.stage.StageState`; its
+    primitives (``split``, ``compute_at``, ...) those of :class:`schedules.primitives.StagePrimitives`.
+    """
 
 
-class Schedule(ScheduleCaching):
+class Schedule:
     """The stages of every operation that the outputs depend on, producers first."""
 
     def __init__(self, outputs: Sequence[Tensor]):
@@ -137,32 +86,44 @@ class Schedule(ScheduleCaching):
         return tensor.op in self._by_op
 
     def stage_of(self, tensor: Tensor) -> Stage:
+        """The stage that computes ``tensor`` (any tensor the stage has had: see the module doc)."""
         return self._by_op[tensor.op]
 
-    def same_tensor(self, a: Tensor, b: Tensor) -> bool:
-        """Whether ``a`` and ``b`` are the tensor of one stage (cache_write gives a stage a new
-        operation; its readers keep reading the tensor of the old one)."""
-        return a is b or (a.op in self._by_op and self._by_op[a.op] is self._by_op.get(b.op))
+    def replace_op(self, stage: Stage, op: ComputeOp) -> None:
+        """Give ``stage`` the operation ``op``; tensors of its former operations still name it."""
+        stage.op = op
+        self._by_op[op] = stage
 
-    def readers(self, tensor: Tensor) -> list[Stage]:
-        """The stages that read ``tensor`` (after cache redirection), inlined ones included."""
-        return [s for s in self.stages if any(self.same_tensor(t, tensor) for t in s.inputs)]
+    def _as_stage(self, item: Stage | Tensor) -> Stage:
+        return item if isinstance(item, Stage) else self.stage_of(item)
 
-    def consumers(self, tensor: Tensor) -> list[Stage]:
-        """The non-inlined stages whose computation reads ``tensor``, looking through inlined stages."""
-        found: list[Stage] = []
-        for reader in self.readers(tensor):
-            if reader.attach == "inline":
-                found += [c for c in self.consumers(reader.op.output) if c not in found]
-            elif reader not in found:
-                found.append(reader)
-        return found
+    def readers(self, producer: Stage | Tensor) -> list[Stage]:
+        """The stages that read ``producer`` (after cache redirection), inlined ones included."""
+        return attachment.readers(self, self._as_stage(producer))
+
+    def consumers(self, producer: Stage | Tensor) -> list[Stage]:
+        """The non-inlined stages whose computation reads ``producer``, looking through inlined stages."""
+        return attachment.consumers(self, self._as_stage(producer))
+
+    def cache_read(self, tensor: Tensor | str, scope: str, readers: Sequence) -> Tensor:
+        """A copy of ``tensor`` in ``scope`` that ``readers`` read instead of ``tensor``.
+
+        Attach the returned tensor's stage with ``compute_at`` to copy only the region a tile needs.
+        """
+        return cache.cache_read(self, tensor, scope, readers)
+
+    def cache_write(self, tensor: Tensor | str, scope: str) -> Tensor:
+        """Compute ``tensor`` into a cache in ``scope``, then copy the cache to ``tensor``.
+
+        The returned tensor's stage holds the original computation (and its reduce axes); the
+        stage of ``tensor`` becomes the copy, with fresh loops ``s[tensor].op.axis``. The stage
+        keeps its identity: ``s[tensor]`` and every reader of ``tensor`` still find it.
+        """
+        return cache.cache_write(self, tensor, scope)
 
     @classmethod
     def from_trace(cls, outputs: Tensor | Sequence[Tensor], trace) -> Schedule:
         """A schedule of ``outputs`` with the steps of ``trace`` (a Trace or its JSON) applied."""
-        from .trace import replay
-
         schedule = create_schedule(outputs)
         replay(schedule, trace)
         return schedule

@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from schedules import create_schedule
+from schedules.relations import AtRoot
 from schedules.templates import conv2d_cpu
 from tensorir import functions as fn
 from tensorir.errors import DefinitionError
@@ -143,7 +144,7 @@ def register_tiled(s, out, channel: int, vector: int, config: dict, second: int 
     s[local].vectorize(laxes[vector])
     s[out].vectorize(split[vector][1])
     for stage in list(s.stages):
-        if stage not in (s[out], s[local]) and stage.attach == "root" and hasattr(stage.op, "body"):
+        if stage not in (s[out], s[local]) and isinstance(stage.attach, AtRoot) and hasattr(stage.op, "body"):
             scheduling.generic(s, stage.op.output, {})
     work = 1
     for extent in out.shape:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from tensorir.errors import ScheduleError
 from tensorir.tensor import ComputeOp, Tensor
 
+from ..relations import AtRoot
 from ..schedule import Schedule, create_schedule
 
 
@@ -41,7 +42,7 @@ def schedule_gpu(schedule: Schedule, threads: int = 64) -> Schedule:
     if not isinstance(threads, int) or isinstance(threads, bool) or threads <= 0:
         raise ScheduleError(f"schedule_gpu(threads={threads!r}): threads must be a positive integer")
     for stage in schedule.stages:
-        if not isinstance(stage.op, ComputeOp) or stage.attach != "root":
+        if not isinstance(stage.op, ComputeOp) or not isinstance(stage.attach, AtRoot):
             continue
         axes = [axis for axis in stage.op.axis if axis in stage.leaves]
         if not axes:

@@ -27,7 +27,7 @@ def _compute_stages(s):
 
 
 def _state(s):
-    return (len(s.trace), [(x.name, list(x.leaves), x.attach, x.attach_stage, x.attach_axis, x.scope,
+    return (len(s.trace), [(x.name, list(x.leaves), x.attach, x.scope,
                             dict(x.annotations), dict(x.read_redirect), list(x.relations)) for x in s.stages])
 
 

@@ -1,0 +1,79 @@
+"""The records a schedule keeps about its stages: loop relations, loop annotations, attachment.
+
+A stage's loops are the leaves of its relations over loop variables: ``Split`` makes two loops
+of one, ``Fuse`` one of two. An ``Annotation`` gives a loop its kind (serial, parallel,
+vectorized, unrolled, bound to a GPU index). An ``Attach`` says where a stage is computed:
+``AtRoot`` (its own loop nest, the default), ``Inlined`` (substituted into its readers) or
+``At(stage, axis)`` (inside loop ``axis`` of the consumer ``stage``). All are frozen: a
+primitive records a change by replacing a value, never by editing one. The queries over
+attachment (who consumes a stage, what a proposed attachment would strand) live in
+:mod:`schedules.attachment`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from tensorir.expr import IterVar
+from tensorir.stmt import ForKind
+
+if TYPE_CHECKING:
+    from .schedule import Stage
+
+
+@dataclass(frozen=True, eq=False)
+class Split:
+    """``parent = outer * factor + inner``; ``inner`` runs over ``0..factor``."""
+
+    parent: IterVar
+    outer: IterVar
+    inner: IterVar
+    factor: int
+
+
+@dataclass(frozen=True, eq=False)
+class Fuse:
+    """``fused`` runs over the product: ``outer = fused // |inner|``, ``inner = fused % |inner|``."""
+
+    outer: IterVar
+    inner: IterVar
+    fused: IterVar
+
+
+Relation = Split | Fuse
+
+
+@dataclass(frozen=True)
+class Annotation:
+    """The kind of one loop, and the GPU index it is bound to (``thread_tag``), if any."""
+
+    kind: ForKind = ForKind.SERIAL
+    thread_tag: str = ""
+
+
+@dataclass(frozen=True)
+class AtRoot:
+    """Computed in its own loop nest at the top of the function (every stage starts here)."""
+
+
+@dataclass(frozen=True)
+class Inlined:
+    """Never stored: its expression is substituted into every reader."""
+
+
+@dataclass(frozen=True)
+class At:
+    """Computed inside loop ``axis`` of the consumer ``stage``, over the region that loop needs."""
+
+    stage: Stage
+    axis: IterVar
+
+    def __repr__(self) -> str:
+        return f"At({self.stage!r}, {self.axis.name})"
+
+
+Attach = AtRoot | Inlined | At
+
+AT_ROOT = AtRoot()
+INLINED = Inlined()
