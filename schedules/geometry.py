@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from tensorir.expr import BinaryOp, Expr, IterVar, binary
+from tensorir.intmath import ceil_div
 
 from .relations import Fuse, Split
 
@@ -57,7 +58,7 @@ def _extents(stage: Stage, region: Region | None) -> dict[IterVar, int]:
         match rel:
             case Split():
                 extents[rel.inner] = rel.factor
-                extents[rel.outer] = -(-extents[rel.parent] // rel.factor)
+                extents[rel.outer] = ceil_div(extents[rel.parent], rel.factor)
             case Fuse():
                 extents[rel.fused] = extents[rel.outer] * extents[rel.inner]
     return extents

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from tensorir.buffer import Scope
 from tensorir.errors import ScheduleError
 from tensorir.expr import IterKind, IterVar, Reduce, Var
+from tensorir.intmath import ceil_div
 from tensorir.stmt import ForKind
 from tensorir.tensor import ComputeOp, Tensor
 
@@ -109,7 +110,7 @@ class StagePrimitives(StageState):
         given = factor if factor is not None else nparts
         label = "factor" if factor is not None else "nparts"
         self._check_splittable(call, iv, label, given)
-        outer, inner = self._split(iv, factor if factor is not None else -(-iv.extent // nparts))
+        outer, inner = self._split(iv, factor if factor is not None else ceil_div(iv.extent, nparts))
         self._record("split", {"axis": iv.name, "factor": factor, "nparts": nparts}, (outer, inner))
         return outer, inner
 
@@ -121,7 +122,7 @@ class StagePrimitives(StageState):
         self._check_nothing_attached(call, iv)
 
     def _split(self, iv: IterVar, inner_extent: int) -> tuple[IterVar, IterVar]:
-        outer = IterVar(Var(f"{iv.name}.outer"), 0, -(-iv.extent // inner_extent), iv.kind)
+        outer = IterVar(Var(f"{iv.name}.outer"), 0, ceil_div(iv.extent, inner_extent), iv.kind)
         inner = IterVar(Var(f"{iv.name}.inner"), 0, inner_extent, iv.kind)
         self.relations.append(Split(iv, outer, inner, inner_extent))
         at = self.leaves.index(iv)

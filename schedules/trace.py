@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import inspect
 import json
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tensorir.errors import ScheduleError
+from tensorir.names import identifier
 
 if TYPE_CHECKING:
     from .schedule import Schedule
@@ -44,11 +44,6 @@ class Step:
             raise ScheduleError(
                 f"Schedule.from_trace: malformed step {data!r} ({error}); a step is an object with "
                 "'primitive', 'stage', 'args' and 'results', as s.trace.to_json() writes it") from None
-
-
-def _ident(name: str) -> str:
-    text = re.sub(r"\W", "_", name)
-    return text if text and not text[0].isdigit() else f"_{text}"
 
 
 class Trace:
@@ -92,13 +87,13 @@ class Trace:
 
 def _python_value(key: str, value: Any) -> str:
     if key in AXIS_ARGS:
-        return ", ".join(map(_ident, value)) if isinstance(value, tuple) else _ident(value)
+        return ", ".join(map(identifier, value)) if isinstance(value, tuple) else identifier(value)
     if key == "stage":
-        return f"s[{_ident(value)}]"
+        return f"s[{identifier(value)}]"
     if key == "readers":
-        return f"[{', '.join(f's[{_ident(v)}]' for v in value)}]"
+        return f"[{', '.join(f's[{identifier(v)}]' for v in value)}]"
     if key == "tensor":
-        return _ident(value)
+        return identifier(value)
     return repr(value)
 
 
@@ -110,10 +105,10 @@ def _python(step: Step) -> str:
             continue
         text = _python_value(key, value)
         args.append(f"{key}={text}" if key in KEYWORD_ARGS else text)
-    target = f"s[{_ident(step.stage)}]" if step.stage else "s"
+    target = f"s[{identifier(step.stage)}]" if step.stage else "s"
     call = f"{target}.{step.primitive}({', '.join(args)})"
     if step.results:
-        call = f"{', '.join(map(_ident, step.results))} = {call}"
+        call = f"{', '.join(map(identifier, step.results))} = {call}"
     return call
 
 
