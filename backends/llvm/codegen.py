@@ -30,6 +30,7 @@ from tensorir.expr import (
     Var,
 )
 from tensorir.stmt import Allocate, Evaluate, For, ForKind, IfThenElse, PrimFunc, Seq, Stmt, Store
+from tensorir.structural import canonical
 from tensorir.visitor import walk
 
 from .arith import Arithmetic, fold_int
@@ -50,7 +51,7 @@ class FunctionState:
     buffers: dict[Buffer, ir.Value] = field(default_factory=dict)
     ranges: Ranges = field(default_factory=dict)
     in_parallel: bool = False
-    #: pure expressions already computed: (block, expression with variable values) -> value
+    #: pure expressions already computed: (block, structural key, variable values) -> value
     cse: dict = field(default_factory=dict)
     #: loops around the statement being written
     loop_depth: int = 0
@@ -132,24 +133,13 @@ class Codegen(Arithmetic):
             hit = cache[key] = self._emit_expr(e)
         return hit
 
-    def _value_key(self, e: Expr):
-        match e:
-            case Var():
-                value = self.state.vars.get(e)  # type: ignore[union-attr]
-                return ("var", id(e), value.get_reference() if value is not None else None)
-            case Const(value=v, dtype=d):
-                return ("const", v, d)
-            case Binary(op=op, a=a, b=b):
-                return (op, self._value_key(a), self._value_key(b))
-            case Unary(op=op, a=a):
-                return (op, self._value_key(a))
-            case Cast(value=v, dtype=d):
-                return ("cast", d, self._value_key(v))
-            case Call(func=f, args=args):
-                return (f, tuple(self._value_key(x) for x in args))
-            case Select(cond=c, true_value=t, false_value=f):
-                return ("select", self._value_key(c), self._value_key(t), self._value_key(f))
-        return ("node", id(e))
+    def _value_key(self, e: Expr) -> tuple:
+        """``e``'s structural key with the values its variables have here: equal keys compute
+        equal values."""
+        found = canonical(e)
+        values = self.state.vars  # type: ignore[union-attr]
+        bound = tuple(values[v].get_reference() if v in values else None for v in found.variables)
+        return found.key, bound, found.buffers
 
     def _emit_expr(self, e: Expr) -> ir.Value:
         match e:
