@@ -53,7 +53,6 @@ _INFIX = {
     BinaryOp.NE: ("!=", _EQ), BinaryOp.AND: ("&&", _AND), BinaryOp.OR: ("||", _OR),
 }
 _FLOAT_MATH = {Func.EXP: "exp", Func.LOG: "log", Func.SQRT: "sqrt", Func.TANH: "tanh", Func.ABS: "fabs"}
-_INT_OFFSET_LIMIT = 2**31 - 1
 
 
 class CPrinter:
@@ -142,8 +141,8 @@ class CPrinter:
                         f"{self._wrap(f, _COND)}"), _COND
             case Call(func=func, args=args):
                 return self.call(func, args, e.dtype), _ATOM
-            case BufferLoad(buffer=buffer, indices=indices):
-                return f"{self.name(buffer)}[{self.offset(buffer, indices)}]", _ATOM
+            case BufferLoad(buffer=buffer):
+                return f"{self.name(buffer)}[{self.offset(e)}]", _ATOM
         raise CodegenError(f"cannot print expression {e} as C")
 
     def binary(self, e: Binary) -> tuple[str, int]:
@@ -184,26 +183,18 @@ class CPrinter:
         suffix = "f" if dtype is DType.FLOAT32 else ""
         return f"{_FLOAT_MATH[func]}{suffix}({self.expr(arg)})"
 
-    def offset(self, buffer: Buffer, indices) -> str:
-        """The flat element offset of ``buffer[indices]`` from its strides."""
-        wide = buffer.size > _INT_OFFSET_LIMIT
-        terms = []
-        for index, stride in zip(indices, buffer.strides):
-            if wide:
-                text = f"(long long){self._wrap(index, _UNARY)}"
-            else:
-                text = self._wrap(index, _MUL if stride != 1 else _ADD)
-            terms.append(text if stride == 1 else f"{text} * {stride}")
-        return " + ".join(terms) or "0"
+    def offset(self, access: BufferLoad | Store) -> str:
+        """The element offset of an access: its flat index (see ``flatten_buffers``)."""
+        (flat,) = access.indices
+        return self.expr(flat)
 
     # -- statements ------------------------------------------------------------------------
     def stmt(self, s: Stmt, depth: int) -> None:
         match s:
             case For():
                 self.loop(s, depth)
-            case Store(buffer=buffer, indices=indices, value=value):
-                self.emit(f"{self.name(buffer)}[{self.offset(buffer, indices)}] = {self.expr(value)};",
-                          depth)
+            case Store(buffer=buffer, value=value):
+                self.emit(f"{self.name(buffer)}[{self.offset(s)}] = {self.expr(value)};", depth)
             case Allocate():
                 self.allocate(s, depth)
             case Seq(stmts=stmts):

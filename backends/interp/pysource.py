@@ -1,6 +1,7 @@
 """Lowered IR -> Python source: the executable semantics of the IR, one statement per IR node.
 
-Buffers become flat Python lists indexed by ``sum(index * stride)``; arithmetic runs on Python
+Buffers become flat Python lists indexed by the flat offsets of ``flatten_buffers`` (each
+per-dimension index is checked unless provably inside its dimension); arithmetic runs on Python
 numbers (double precision, unbounded ints) and values are rounded to the buffer type when the
 results are copied back. Loops bound to ``threadIdx`` run with CUDA's semantics: every thread
 of a block is a generator that yields at each barrier, and no thread passes a barrier before
@@ -16,6 +17,7 @@ from tensorir.analysis import interval
 from tensorir.buffer import Buffer, Scope
 from tensorir.errors import CodegenError
 from tensorir.expr import Binary, BinaryOp, BufferLoad, Call, Cast, Const, Expr, Func, Select, Unary, UnaryOp, Var
+from tensorir.passes.flatten_buffers import flatten_buffers
 from tensorir.stmt import Allocate, Evaluate, For, ForKind, IfThenElse, PrimFunc, Seq, Stmt, Store
 from tensorir.visitor import walk
 
@@ -101,22 +103,22 @@ class PySource:
                 return f"{_CASTS[dtype.name]}({self.expr(value)})"
             case Select(cond=c, true_value=t, false_value=f):
                 return f"({self.expr(t)} if {self.expr(c)} else {self.expr(f)})"
-            case BufferLoad(buffer=buffer, indices=indices):
-                return f"{self.name(buffer)}[{self.offset(buffer, indices)}]"
+            case BufferLoad(buffer=buffer):
+                return f"{self.name(buffer)}[{self.offset(e)}]"
         raise CodegenError(f"interp: cannot execute expression {e}")
 
-    def offset(self, buffer: Buffer, indices) -> str:
+    def offset(self, access: BufferLoad | Store) -> str:
         """The flat offset of an access; an index not provably inside its dimension (from the
         loop ranges) is checked when it runs, so an access out of bounds fails loudly instead
         of reading a neighbouring element."""
-        terms = []
-        for dim, (index, stride, extent) in enumerate(zip(indices, buffer.strides, buffer.shape)):
-            text = self.expr(index)
+        (flat,) = access.indices
+        text, buffer = self.expr(flat), access.buffer
+        checks = []
+        for dim, (index, extent) in enumerate(zip(access.logical or (), buffer.shape)):
             bounds = interval(index, self.ranges)
             if bounds is None or bounds[0] < 0 or bounds[1] >= extent:
-                text = f"_ck({text}, {extent}, {buffer.name!r}, {dim})"
-            terms.append(text if stride == 1 else f"{text} * {stride}")
-        return " + ".join(terms) or "0"
+                checks.append(f"{self.expr(index)}, {extent}, {dim}")
+        return f"_ck({text}, {buffer.name!r}, {', '.join(checks)})" if checks else text
 
     # statements --------------------------------------------------------------------------
     def emit(self, text: str, depth: int) -> None:
@@ -169,9 +171,8 @@ class PySource:
                 self.emit(f"for {self.name(var)} in range({start}, {start} + {self.expr(extent)}):",
                           depth)
                 self.stmt(body, depth + 1)
-            case Store(buffer=buffer, indices=indices, value=value):
-                self.emit(f"{self.name(buffer)}[{self.offset(buffer, indices)}] = "
-                          f"{self.expr(value)}", depth)
+            case Store(buffer=buffer, value=value):
+                self.emit(f"{self.name(buffer)}[{self.offset(s)}] = {self.expr(value)}", depth)
             case Allocate(buffer=buffer, body=body):
                 self.allocate(buffer, depth)
                 self.stmt(body, depth)
@@ -243,4 +244,4 @@ def _strip_block_allocations(s: Stmt) -> Stmt:
 
 def python_source(func: PrimFunc) -> str:
     """The Python text of ``func`` as a function ``kernel`` over flat lists."""
-    return PySource(func).source()
+    return PySource(flatten_buffers(func)).source()
