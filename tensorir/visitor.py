@@ -1,4 +1,5 @@
-"""One generic traversal of IR nodes, driven by their dataclass fields."""
+"""One generic traversal of IR nodes, driven by their dataclass fields: the fields whose annotated
+types hold Expr or Stmt nodes (alone, in tuples, or optional) are the children."""
 
 from __future__ import annotations
 
