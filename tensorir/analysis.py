@@ -1,30 +1,19 @@
-"""Integer analyses of index expressions: linear forms and value intervals over loop ranges."""
+"""Integer analyses of index expressions: linear forms, their canonical form, value intervals over
+loop ranges, and the variables and loads an expression holds.
+
+Passes (``tensorir/passes``) and backends build on these; nothing here depends on a pass.
+Structural keys of IR live in :mod:`tensorir.structural`.
+"""
 
 from __future__ import annotations
 
 from functools import lru_cache
 
-from .expr import Binary, BinaryOp, BufferLoad, Cast, Const, Expr, Unary, UnaryOp, Var
+from .expr import Binary, BinaryOp, BufferLoad, Cast, Const, Expr, Unary, UnaryOp, Var, const
+from .structural import identity_key
+from .visitor import _children
 
 LinearForm = tuple[dict[Expr, int], int]
-
-
-def structural_key(e: Expr) -> tuple:
-    """A key equal for expressions of the same structure (variables and buffers by identity)."""
-    match e:
-        case Var():
-            return ("var", id(e))
-        case Const(value=v, dtype=d):
-            return ("const", v, d)
-        case Binary(op=op, a=a, b=b):
-            return ("binary", op, structural_key(a), structural_key(b))
-        case Unary(op=op, a=a):
-            return ("unary", op, structural_key(a))
-        case Cast(value=v, dtype=d):
-            return ("cast", d, structural_key(v))
-        case BufferLoad(buffer=buffer, indices=indices):
-            return ("load", id(buffer), tuple(structural_key(i) for i in indices))
-    return ("node", id(e))
 
 
 def linear_form(e: Expr) -> LinearForm | None:
@@ -35,7 +24,7 @@ def linear_form(e: Expr) -> LinearForm | None:
         return None
     merged: dict[tuple, tuple[Expr, int]] = {}
     for term, coef in form[0]:
-        key = structural_key(term)
+        key = identity_key(term)
         first, total = merged.get(key, (term, 0))
         merged[key] = (first, total + coef)
     return {term: coef for term, coef in merged.values()}, form[1]
@@ -132,9 +121,6 @@ def split_divmod(e: Binary, ranges: Ranges) -> Expr | None:
 
 
 def _rebuild(terms: dict[Expr, int], constant: int, dtype) -> Expr:
-    from .expr import const
-    from .passes.simplify import canonical_index
-
     total: Expr = const(constant, dtype)
     for term, coef in terms.items():
         if coef:
@@ -145,8 +131,6 @@ def _rebuild(terms: dict[Expr, int], constant: int, dtype) -> Expr:
 @lru_cache(maxsize=1 << 16)
 def free_vars(node) -> frozenset[Var]:
     """The variables an expression or statement mentions (memoised per node)."""
-    from .visitor import _children
-
     found = set()
     if isinstance(node, Var):
         found.add(node)
@@ -158,6 +142,27 @@ def free_vars(node) -> frozenset[Var]:
 @lru_cache(maxsize=1 << 16)
 def reads_memory(node) -> bool:
     """Whether an expression loads from a buffer (memoised per node)."""
-    from .visitor import _children
-
     return isinstance(node, BufferLoad) or any(reads_memory(child) for child in _children(node))
+
+
+def canonical_index(e: Expr) -> Expr:
+    """An integer expression rewritten as ``t1 * c1 + t2 * c2 + ... + c`` with like terms merged."""
+    form = linear_form(e)
+    if form is None or not e.dtype.is_int:
+        return e
+    terms, constant = form
+    dtype = e.dtype
+    result: Expr | None = None
+    for term, coef in terms.items():
+        if coef == 0:
+            continue
+        magnitude = term if abs(coef) == 1 else Binary(BinaryOp.MUL, term, const(abs(coef), dtype), dtype)
+        if result is None:
+            result = magnitude if coef > 0 else Unary(UnaryOp.NEG, magnitude, dtype)
+        else:
+            result = Binary(BinaryOp.ADD if coef > 0 else BinaryOp.SUB, result, magnitude, dtype)
+    if result is None:
+        return const(constant, dtype)
+    if constant:
+        result = Binary(BinaryOp.ADD if constant > 0 else BinaryOp.SUB, result, const(abs(constant), dtype), dtype)
+    return result

@@ -214,11 +214,17 @@ class TensorLoad(Expr):
 
 @_node
 class BufferLoad(Expr):
-    """An element of a buffer in lowered IR."""
+    """An element of a buffer in lowered IR.
+
+    Before :func:`~tensorir.passes.flatten_buffers.flatten_buffers`, ``indices`` holds one index
+    per dimension; after it, the one flat element offset that backends read, and ``logical``
+    the per-dimension indices it came from (what the printer shows and the interpreter checks).
+    """
 
     buffer: Buffer
     indices: tuple[Expr, ...]
     dtype: DType
+    logical: tuple[Expr, ...] | None = None
 
 
 @dataclass(frozen=True, eq=False, repr=False)

@@ -1,4 +1,8 @@
-"""Readable text of expressions, statements and functions (the form tests keep as golden text)."""
+"""Readable text of expressions, statements and functions (the form tests keep as golden text).
+
+Buffer accesses print with one index per dimension also after ``flatten_buffers`` (from the
+access's ``logical`` indices), so the printed loop nest reads the same before and after it.
+"""
 
 from __future__ import annotations
 
@@ -56,6 +60,11 @@ def _precedence(node: Expr) -> int:
     return _ATOM
 
 
+def _shown_indices(node: BufferLoad | Store) -> tuple[Expr, ...]:
+    """An access as written, one index per dimension, also after flattening."""
+    return node.indices if node.logical is None else node.logical
+
+
 def _indices(indices) -> str:
     return ", ".join(expr_str(i) for i in indices)
 
@@ -91,8 +100,8 @@ def expr_str(node: Expr) -> str:
             return f"if_then_else({expr_str(c)}, {expr_str(t)}, {expr_str(f)})"
         case TensorLoad(tensor=tensor, indices=indices):
             return f"{tensor.name}[{_indices(indices)}]"
-        case BufferLoad(buffer=buffer, indices=indices):
-            return f"{buffer.name}[{_indices(indices)}]"
+        case BufferLoad(buffer=buffer):
+            return f"{buffer.name}[{_indices(_shown_indices(node))}]"
         case Reduce(op=op, source=source, axes=axes):
             names = ", ".join(iv.name for iv in axes)
             return f"{op.value}({expr_str(source)}, axis=[{names}])"
@@ -119,8 +128,8 @@ def _lines(node: Stmt, depth: int, out: list[str]) -> None:
             suffix = f" [{tag}]" if kind is ForKind.THREAD_BINDING else ""
             out.append(f"{pad}{prefix}for {expr_str(var)} in {_range_str(node)}{suffix}:")
             _lines(body, depth + 1, out)
-        case Store(buffer=buffer, indices=indices, value=value):
-            out.append(f"{pad}{buffer.name}[{_indices(indices)}] = {expr_str(value)}")
+        case Store(buffer=buffer, value=value):
+            out.append(f"{pad}{buffer.name}[{_indices(_shown_indices(node))}] = {expr_str(value)}")
         case Allocate(buffer=buffer, body=body):
             shape = ", ".join(map(str, buffer.shape))
             out.append(f"{pad}allocate {buffer.name}: {buffer.dtype.value}[{shape}] in {buffer.scope.value}")

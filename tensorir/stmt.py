@@ -46,9 +46,12 @@ class For(Stmt):
 
 @_node
 class Store(Stmt):
+    """``buffer[indices] = value``; ``indices`` and ``logical`` as in :class:`~tensorir.expr.BufferLoad`."""
+
     buffer: Buffer
     indices: tuple[Expr, ...]
     value: Expr
+    logical: tuple[Expr, ...] | None = None
 
 
 @_node

@@ -27,7 +27,7 @@ class _Verifier:
             elif isinstance(node, (TensorLoad, Reduce)):
                 self.fail(f"{node} is a definition-level node left in lowered IR")
             elif isinstance(node, BufferLoad):
-                self.access(node.buffer, node.indices, str(node))
+                self.access(node, str(node))
             elif isinstance(node, Binary) and node.a.dtype is not node.b.dtype:
                 self.fail(f"operands of {node} have types {node.a.dtype} and {node.b.dtype}")
             elif isinstance(node, Binary) and node.op in COMPARISONS and node.dtype is not DType.BOOL:
@@ -35,12 +35,18 @@ class _Verifier:
             elif isinstance(node, Select) and node.cond.dtype is not DType.BOOL:
                 self.fail(f"condition of {node} is not bool")
 
-    def access(self, buffer: Buffer, indices, text: str) -> None:
+    def access(self, node: BufferLoad | Store, text: str) -> None:
+        """A known buffer, one index per dimension (in ``logical`` once flattened, with one flat
+        offset in ``indices``), integer indices."""
+        buffer = node.buffer
         if buffer not in self.buffers:
             self.fail(f"{text}: buffer {buffer.name} is neither a parameter nor allocated here")
+        indices = node.indices if node.logical is None else node.logical
         if len(indices) != len(buffer.shape):
             self.fail(f"{text}: {len(indices)} indices for buffer {buffer.name} of rank {len(buffer.shape)}")
-        for index in indices:
+        if node.logical is not None and len(node.indices) != 1:
+            self.fail(f"{text}: a flattened access of {buffer.name} has {len(node.indices)} offsets, not one")
+        for index in (*indices, *(node.indices if node.logical is not None else ())):
             if not index.dtype.is_int:
                 self.fail(f"{text}: index {index} has type {index.dtype}")
 
@@ -54,9 +60,9 @@ class _Verifier:
                 self.vars.add(var)
                 self.stmt(body)
                 self.vars.discard(var)
-            case Store(buffer=buffer, indices=indices, value=value):
-                self.access(buffer, indices, f"store to {buffer.name}")
-                for index in indices:
+            case Store(buffer=buffer, value=value):
+                self.access(s, f"store to {buffer.name}")
+                for index in (*s.indices, *(s.logical or ())):
                     self.expr(index)
                 self.expr(value)
                 if value.dtype is not buffer.dtype:

@@ -1,8 +1,11 @@
-"""One generic traversal of IR nodes, driven by their dataclass fields."""
+"""One generic traversal of IR nodes, driven by their dataclass fields: the fields whose annotated
+types hold Expr or Stmt nodes (alone, in tuples, or optional) are the children."""
 
 from __future__ import annotations
 
 import dataclasses
+import types
+import typing
 from collections.abc import Iterator
 from functools import cache
 
@@ -12,14 +15,33 @@ from .stmt import PrimFunc, Stmt
 Node = Expr | Stmt
 
 
+def _holds_nodes(annotation) -> bool:
+    """Whether a field annotated ``annotation`` holds IR nodes: an Expr or Stmt, a tuple of
+    them, or either of those or None."""
+    if isinstance(annotation, type):
+        return issubclass(annotation, (Expr, Stmt))
+    origin = typing.get_origin(annotation)
+    if origin is tuple:
+        return any(_holds_nodes(arg) for arg in typing.get_args(annotation) if arg is not Ellipsis)
+    if origin in (typing.Union, types.UnionType):
+        return any(_holds_nodes(arg) for arg in typing.get_args(annotation))
+    return False
+
+
 @cache
 def _child_fields(cls: type) -> tuple[str, ...]:
-    names = []
-    for f in dataclasses.fields(cls):
-        if f.name in ("dtype", "op", "kind", "func", "thread_tag", "buffer", "tensor", "axes", "name"):
-            continue
-        names.append(f.name)
-    return tuple(names)
+    """The fields of node class ``cls`` that hold child nodes, chosen by their annotated types
+    (a Var, an Expr, a Stmt, a tuple of them, optional or not); buffers, tensors, enums,
+    dtypes, names and iteration axes are data of the node, not children."""
+    hints = typing.get_type_hints(cls, localns=_annotation_namespace())
+    return tuple(f.name for f in dataclasses.fields(cls) if _holds_nodes(hints[f.name]))
+
+
+def _annotation_namespace() -> dict:
+    from .buffer import Buffer
+    from .tensor import Tensor
+
+    return {"Buffer": Buffer, "Tensor": Tensor}
 
 
 def _children(node: Node) -> Iterator[Node]:

@@ -1,6 +1,6 @@
 """Integer facts that code generation needs: bounds of index expressions (to print a floor
-division as C's ``/`` where both operands are provably non-negative) and affine forms (to prove
-that a vectorized access is contiguous and aligned)."""
+division as C's ``/`` where both operands are provably non-negative) and affine forms of flat
+offsets (to prove that a vectorized access is contiguous and aligned)."""
 
 from __future__ import annotations
 
@@ -114,14 +114,3 @@ def affine(e: Expr) -> Affine:
             inner = affine(a)
             return Affine({t: -k for t, k in inner.terms.items()}, -inner.constant)
     return Affine({e: 1}, 0)
-
-
-def flat_affine(indices, strides) -> Affine:
-    """The affine form of the flat element offset ``sum(index * stride)``."""
-    total = Affine({}, 0)
-    for index, stride in zip(indices, strides):
-        form = affine(index)
-        for term, coef in form.terms.items():
-            total.terms[term] = total.terms.get(term, 0) + coef * stride
-        total.constant += form.constant * stride
-    return total

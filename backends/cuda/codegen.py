@@ -9,7 +9,9 @@ kernel scope (carved out of dynamic shared memory where they exceed the 48 KiB t
 arrays may take), buffers of scope local per-thread arrays (short serial loops that index them get
 ``#pragma unroll`` too, so that they can stay in registers), barriers ``__syncthreads()``. Integer
 ``//`` and ``%`` print as C's ``/`` and ``%`` where the operands are provably non-negative, else
-as helpers with floor semantics. The checks of :mod:`.kernels` run first.
+as helpers with floor semantics. Accesses are printed from their flat offsets
+(``flatten_buffers`` runs first; 64-bit offsets for buffers past 2**31 elements come from there).
+The checks of :mod:`.kernels` run first.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 from tensorir.buffer import Scope
 from tensorir.dtypes import DType
 from tensorir.expr import BufferLoad, Call, Const, Func
+from tensorir.passes.flatten_buffers import flatten_buffers
 from tensorir.stmt import Allocate, Evaluate, For, ForKind, IfThenElse, PrimFunc, Stmt, Store
 from tensorir.visitor import walk
 
@@ -274,7 +277,7 @@ def generate(func: PrimFunc, limits: Limits | None = None) -> CudaSource:
         The source, the kernels in launch order with their launch shapes, and the global
         temporaries that the module allocates on the device.
     """
-    kernels, temporaries = split_kernels(func, limits or Limits())
+    kernels, temporaries = split_kernels(flatten_buffers(func), limits or Limits())
     texts, helpers = [], set()
     for kernel in kernels:
         printer = KernelPrinter(kernel)

@@ -27,7 +27,7 @@ from tensorir.passes.simplify import simplify_expr
 from tensorir.stmt import For, Store
 from tensorir.visitor import substitute, walk
 
-from .arith import flat_affine
+from .arith import affine
 
 LANES = ("x", "y", "z", "w")
 
@@ -58,7 +58,7 @@ def _contiguous_aligned(access: BufferLoad | Store, loop: For) -> bool:
     buffer = access.buffer
     if buffer.dtype is not DType.FLOAT32 or buffer.scope is Scope.LOCAL:
         return False
-    form = flat_affine(access.indices, buffer.strides)
+    form = affine(access.indices[0])
     return form.coefficient(loop.var) == 1 and form.rest_divisible(loop.var, 4, loop.min.value)
 
 
@@ -70,13 +70,13 @@ def _plan(loop: For, printer) -> list[BufferLoad] | None:
         return None
     if not _contiguous_aligned(store, loop):
         return None
-    target = printer.offset(store.buffer, store.indices)
+    target = printer.offset(store)
     candidates: list[BufferLoad] = []
     _loads_outside_selects(store.value, candidates)
     for node in walk(store.value):
         # a load of the stored buffer elsewhere than the stored element could see another lane's store
         if isinstance(node, BufferLoad) and node.buffer is store.buffer \
-                and printer.offset(node.buffer, node.indices) != target:
+                and printer.offset(node) != target:
             return None
     return [load for load in candidates if _contiguous_aligned(load, loop)]
 
@@ -105,8 +105,8 @@ def emit_float4(printer, loop: For, depth: int) -> bool:
 
 
 def _address(printer, access, var: Var, base: Expr) -> str:
-    indices = tuple(simplify_expr(substitute(i, {var: base})) for i in access.indices)
-    return f"&{printer.name(access.buffer)}[{printer.offset(access.buffer, indices)}]"
+    (flat,) = access.indices
+    return f"&{printer.name(access.buffer)}[{printer.expr(simplify_expr(substitute(flat, {var: base})))}]"
 
 
 def _emit_group(printer, loop: For, vector_loads, base: Expr, depth: int) -> None:

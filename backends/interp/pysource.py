@@ -1,6 +1,7 @@
 """Lowered IR -> Python source: the executable semantics of the IR, one statement per IR node.
 
-Buffers become flat Python lists indexed by ``sum(index * stride)``; arithmetic runs on Python
+Buffers become flat Python lists indexed by the flat offsets of ``flatten_buffers`` (each
+per-dimension index is checked unless provably inside its dimension); arithmetic runs on Python
 numbers (double precision, unbounded ints) and values are rounded to the buffer type when the
 results are copied back. Loops bound to ``threadIdx`` run with CUDA's semantics: every thread
 of a block is a generator that yields at each barrier, and no thread passes a barrier before
@@ -9,22 +10,27 @@ all threads of its block have reached it.
 
 from __future__ import annotations
 
+import keyword
 import math
-import re
 
 from tensorir.analysis import interval
 from tensorir.buffer import Buffer, Scope
 from tensorir.errors import CodegenError
-from tensorir.expr import Binary, BinaryOp, BufferLoad, Call, Cast, Const, Expr, Func, Select, Unary, UnaryOp, Var
+from tensorir.expr import Binary, BinaryOp, BufferLoad, Call, Cast, Const, Func, Select
+from tensorir.passes.flatten_buffers import flatten_buffers
 from tensorir.stmt import Allocate, Evaluate, For, ForKind, IfThenElse, PrimFunc, Seq, Stmt, Store
 from tensorir.visitor import walk
 
-from .runtime import THREAD_AXES
+from ..source import ADD, AND, ATOM, COND, MUL, NOT, OR, REL, SourcePrinter
+from .runtime import NAMESPACE, THREAD_AXES
 
+#: Python's comparisons share one level and chain, so a comparison operand is always wrapped
 _INFIX = {
-    BinaryOp.ADD: "+", BinaryOp.SUB: "-", BinaryOp.MUL: "*", BinaryOp.FLOORDIV: "//",
-    BinaryOp.FLOORMOD: "%", BinaryOp.EQ: "==", BinaryOp.NE: "!=", BinaryOp.LT: "<",
-    BinaryOp.LE: "<=", BinaryOp.GT: ">", BinaryOp.GE: ">=", BinaryOp.AND: "and", BinaryOp.OR: "or",
+    BinaryOp.ADD: ("+", ADD), BinaryOp.SUB: ("-", ADD), BinaryOp.MUL: ("*", MUL),
+    BinaryOp.FLOORDIV: ("//", MUL), BinaryOp.FLOORMOD: ("%", MUL),
+    BinaryOp.EQ: ("==", REL), BinaryOp.NE: ("!=", REL), BinaryOp.LT: ("<", REL),
+    BinaryOp.LE: ("<=", REL), BinaryOp.GT: (">", REL), BinaryOp.GE: (">=", REL),
+    BinaryOp.AND: ("and", AND), BinaryOp.OR: ("or", OR),
 }
 _HELPERS = {
     BinaryOp.DIV: "_div", BinaryOp.MAX: "_max", BinaryOp.MIN: "_min", BinaryOp.POW: "_pow",
@@ -49,14 +55,20 @@ def _has_block_loop(node: Stmt) -> bool:
                and n.thread_tag.startswith("blockIdx") for n in walk(node))
 
 
-class PySource:
+class PySource(SourcePrinter):
     """Writes the Python function for one PrimFunc."""
 
+    language = "Python"
+    indent = "    "
+    INFIX = _INFIX
+    NON_ASSOCIATIVE = frozenset({REL})
+    RESERVED = frozenset(keyword.kwlist) | frozenset(NAMESPACE) | {"range", "abs", "float", "bool"}
+    NOT_ = ("not ", NOT)
+    else_line, block_end = "else:", ""
+
     def __init__(self, func: PrimFunc):
+        super().__init__()
         self.func = func
-        self.names: dict[object, str] = {}
-        self.taken: set[str] = set()
-        self.lines: list[str] = []
         self.in_threads = False
         self.counter = 0
         self.dims = [1, 1, 1]
@@ -65,63 +77,49 @@ class PySource:
         #: the indentation depth where the body of the function being written starts
         self.base = 1
 
-    def name(self, obj: Var | Buffer) -> str:
-        if obj not in self.names:
-            base = re.sub(r"\W", "_", obj.name) or "v"
-            if base[0].isdigit() or base.startswith("_"):
-                base = "v" + base
-            name, n = base, 1
-            while name in self.taken:
-                name = f"{base}_{n}"
-                n += 1
-            self.taken.add(name)
-            self.names[obj] = name
-        return self.names[obj]
+    def cannot(self, what: str) -> str:
+        return f"interp: cannot execute {what}"
+
+    def prefixed(self, base: str) -> str:
+        return "v" + base if base[0].isdigit() or base.startswith("_") else base
+
+    def if_header(self, cond: str) -> str:
+        return f"if {cond}:"
 
     # expressions -------------------------------------------------------------------------
-    def expr(self, e: Expr) -> str:
-        match e:
-            case Var():
-                return self.name(e)
-            case Const(value=value):
-                if isinstance(value, float) and not math.isfinite(value):
-                    return "_nan" if math.isnan(value) else ("_inf" if value > 0 else "(-_inf)")
-                return repr(value)
-            case Binary(op=op, a=a, b=b) if op in _INFIX:
-                return f"({self.expr(a)} {_INFIX[op]} {self.expr(b)})"
-            case Binary(op=op, a=a, b=b):
-                return f"{_HELPERS[op]}({self.expr(a)}, {self.expr(b)})"
-            case Unary(op=UnaryOp.NEG, a=a):
-                return f"(-{self.expr(a)})"
-            case Unary(op=UnaryOp.NOT, a=a):
-                return f"(not {self.expr(a)})"
-            case Call(func=func, args=args):
-                return f"{_FUNCS[func]}({', '.join(self.expr(a) for a in args)})"
-            case Cast(value=value, dtype=dtype):
-                return f"{_CASTS[dtype.name]}({self.expr(value)})"
-            case Select(cond=c, true_value=t, false_value=f):
-                return f"({self.expr(t)} if {self.expr(c)} else {self.expr(f)})"
-            case BufferLoad(buffer=buffer, indices=indices):
-                return f"{self.name(buffer)}[{self.offset(buffer, indices)}]"
-        raise CodegenError(f"interp: cannot execute expression {e}")
+    def const(self, node: Const) -> str:
+        value = node.value
+        if isinstance(value, float) and not math.isfinite(value):
+            return "_nan" if math.isnan(value) else ("_inf" if value > 0 else "(-_inf)")
+        return repr(value)
 
-    def offset(self, buffer: Buffer, indices) -> str:
+    def binary(self, e: Binary) -> tuple[str, int]:
+        return f"{_HELPERS[e.op]}({self.expr(e.a)}, {self.expr(e.b)})", ATOM
+
+    def cast(self, e: Cast) -> tuple[str, int]:
+        return f"{_CASTS[e.dtype.name]}({self.expr(e.value)})", ATOM
+
+    def select(self, e: Select) -> tuple[str, int]:
+        return (f"{self._wrap(e.true_value, COND + 1)} if {self._wrap(e.cond, COND + 1)} "
+                f"else {self._wrap(e.false_value, COND)}"), COND
+
+    def call(self, func, args, dtype) -> str:
+        return f"{_FUNCS[func]}({', '.join(self.expr(a) for a in args)})"
+
+    def offset(self, access: BufferLoad | Store) -> str:
         """The flat offset of an access; an index not provably inside its dimension (from the
         loop ranges) is checked when it runs, so an access out of bounds fails loudly instead
         of reading a neighbouring element."""
-        terms = []
-        for dim, (index, stride, extent) in enumerate(zip(indices, buffer.strides, buffer.shape)):
-            text = self.expr(index)
+        (flat,) = access.indices
+        text, buffer = self.expr(flat), access.buffer
+        checks = []
+        for dim, (index, extent) in enumerate(zip(access.logical or (), buffer.shape)):
             bounds = interval(index, self.ranges)
             if bounds is None or bounds[0] < 0 or bounds[1] >= extent:
-                text = f"_ck({text}, {extent}, {buffer.name!r}, {dim})"
-            terms.append(text if stride == 1 else f"{text} * {stride}")
-        return " + ".join(terms) or "0"
+                checks.append(f"{self.expr(index)}, {extent}, {dim}")
+        return f"_ck({text}, {buffer.name!r}, {', '.join(checks)})" if checks else text
 
     # statements --------------------------------------------------------------------------
-    def emit(self, text: str, depth: int) -> None:
-        self.lines.append("    " * depth + text)
-
     def nested(self, s: Stmt, depth: int) -> None:
         """``s`` in a function of its own, called in place: a deep nest would otherwise pass the
         number of blocks CPython nests in one function."""
@@ -150,50 +148,36 @@ class PySource:
             self.nested(s, depth)
             return
         match s:
-            case For(var=var, min=lo, extent=extent, body=body) if _is_thread_loop(s):
-                axis = THREAD_AXES[s.thread_tag]
-                self.emit(f"{self.name(var)} = _t{axis} + {self.expr(lo)}", depth)
-                if isinstance(extent, Const) and extent.value == self.dims[axis]:
-                    self.stmt(body, depth)
-                else:
-                    self.emit(f"if _t{axis} < {self.expr(extent)}:", depth)
-                    self.stmt(body, depth + 1)
-            case For(var=var, min=lo, extent=extent, body=body) if s.kind is ForKind.THREAD_BINDING:
-                start = self.expr(lo)
-                self.emit(f"for {self.name(var)} in range({start}, {start} + {self.expr(extent)}):", depth)
-                saved, self.in_block_loop = self.in_block_loop, True
-                self.stmt(body, depth + 1)
-                self.in_block_loop = saved
-            case For(var=var, min=lo, extent=extent, body=body):
-                start = self.expr(lo)
-                self.emit(f"for {self.name(var)} in range({start}, {start} + {self.expr(extent)}):",
-                          depth)
-                self.stmt(body, depth + 1)
-            case Store(buffer=buffer, indices=indices, value=value):
-                self.emit(f"{self.name(buffer)}[{self.offset(buffer, indices)}] = "
-                          f"{self.expr(value)}", depth)
-            case Allocate(buffer=buffer, body=body):
-                self.allocate(buffer, depth)
-                self.stmt(body, depth)
-            case Seq(stmts=stmts):
-                if not stmts:
-                    self.emit("pass", depth)
-                for item in stmts:
-                    self.stmt(item, depth)
-            case IfThenElse(cond=cond, then_body=then_body, else_body=else_body):
-                self.emit(f"if {self.expr(cond)}:", depth)
-                self.stmt(then_body, depth + 1)
-                if else_body is not None:
-                    self.emit("else:", depth)
-                    self.stmt(else_body, depth + 1)
+            case Seq(stmts=()):
+                self.emit("pass", depth)
             case Evaluate(value=Call(func=Func.BARRIER)):
                 self.emit("yield" if self.in_threads else "pass", depth)
-            case Evaluate(value=value):
-                self.emit(self.expr(value), depth)
             case _:
-                raise CodegenError(f"interp: cannot execute statement {type(s).__name__}")
+                super().stmt(s, depth)
 
-    def allocate(self, buffer: Buffer, depth: int) -> None:
+    def loop(self, s: For, depth: int) -> None:
+        var, lo, extent, body = s.var, s.min, s.extent, s.body
+        if _is_thread_loop(s):
+            axis = THREAD_AXES[s.thread_tag]
+            self.emit(f"{self.name(var)} = _t{axis} + {self.expr(lo)}", depth)
+            if isinstance(extent, Const) and extent.value == self.dims[axis]:
+                self.stmt(body, depth)
+            else:
+                self.emit(f"if _t{axis} < {self.expr(extent)}:", depth)
+                self.stmt(body, depth + 1)
+            return
+        start = self.expr(lo)
+        self.emit(f"for {self.name(var)} in range({start}, {start} + {self.expr(extent)}):", depth)
+        saved = self.in_block_loop
+        self.in_block_loop = saved or s.kind is ForKind.THREAD_BINDING
+        self.stmt(body, depth + 1)
+        self.in_block_loop = saved
+
+    def allocate(self, s: Allocate, depth: int) -> None:
+        self.declare(s.buffer, depth)
+        self.stmt(s.body, depth)
+
+    def declare(self, buffer: Buffer, depth: int) -> None:
         # Fresh memory reads as NaN (or a sentinel int), so reading what was never written shows.
         fill = "_nan" if buffer.dtype.is_float else ("False" if buffer.dtype.name == "BOOL" else "-7")
         self.emit(f"{self.name(buffer)} = [{fill}] * {buffer.size}", depth)
@@ -209,7 +193,7 @@ class PySource:
                 dims[axis] = max(dims[axis], node.extent.value)
         for node in walk(s):
             if isinstance(node, Allocate) and node.buffer.scope is not Scope.LOCAL:
-                self.allocate(node.buffer, depth)
+                self.declare(node.buffer, depth)
         self.counter += 1
         fn = f"_threads{self.counter}"
         self.emit(f"def {fn}(_t0, _t1, _t2):", depth)
@@ -243,4 +227,4 @@ def _strip_block_allocations(s: Stmt) -> Stmt:
 
 def python_source(func: PrimFunc) -> str:
     """The Python text of ``func`` as a function ``kernel`` over flat lists."""
-    return PySource(func).source()
+    return PySource(flatten_buffers(func)).source()

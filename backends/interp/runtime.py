@@ -85,10 +85,14 @@ class OutOfBounds(NestorError):
     """The interpreted IR accessed a buffer outside its shape (a lowering or schedule bug)."""
 
 
-def _ck(index, extent, name, dim):
-    if 0 <= index < extent:
-        return index
-    raise OutOfBounds(f"interp: {name} is indexed with {index} in dimension {dim}, outside 0..{extent - 1}")
+def _ck(offset, name, *checks):
+    """``offset`` once each (index, extent, dimension) triple of ``checks`` is inside its dimension."""
+    for at in range(0, len(checks), 3):
+        index, extent, dim = checks[at:at + 3]
+        if not 0 <= index < extent:
+            raise OutOfBounds(
+                f"interp: {name} is indexed with {index} in dimension {dim}, outside 0..{extent - 1}")
+    return offset
 
 
 class BarrierDivergence(NestorError):

@@ -1,7 +1,8 @@
 """Lowered IR -> LLVM IR with llvmlite's IRBuilder: scalar expressions, loops, buffers.
 
 Integer index arithmetic runs in 64 bits (loop variables are i64); values are converted to the
-IR's types where they are stored or cast. Vectorized loops are emitted by :mod:`.vector`,
+IR's types where they are stored or cast. Accesses arrive flat (``flatten_buffers`` runs first,
+see :mod:`.module`): an access's one index is its element offset. Vectorized loops are emitted by :mod:`.vector`,
 parallel loops by :mod:`.parallel`.
 """
 
@@ -17,7 +18,6 @@ from tensorir.dtypes import DType
 from tensorir.errors import CodegenError
 from tensorir.expr import (
     Binary,
-    BinaryOp,
     BufferLoad,
     Call,
     Cast,
@@ -29,10 +29,12 @@ from tensorir.expr import (
     UnaryOp,
     Var,
 )
+from tensorir.passes.flatten_buffers import flatten_buffers
 from tensorir.stmt import Allocate, Evaluate, For, ForKind, IfThenElse, PrimFunc, Seq, Stmt, Store
+from tensorir.structural import canonical
 from tensorir.visitor import walk
 
-from .arith import Arithmetic, fold_int
+from .arith import Arithmetic
 from .types import F32, F64, I1, I8, I32, I64, SIZE, STORAGE, VALUE, VOID, i64  # noqa: F401
 
 #: temporaries up to this size live on the stack; larger ones on the heap
@@ -50,7 +52,7 @@ class FunctionState:
     buffers: dict[Buffer, ir.Value] = field(default_factory=dict)
     ranges: Ranges = field(default_factory=dict)
     in_parallel: bool = False
-    #: pure expressions already computed: (block, expression with variable values) -> value
+    #: pure expressions already computed: (block, structural key, variable values) -> value
     cse: dict = field(default_factory=dict)
     #: loops around the statement being written
     loop_depth: int = 0
@@ -60,7 +62,7 @@ class Codegen(Arithmetic):
     """Writes one PrimFunc (and the bodies its parallel loops outline) into an LLVM module."""
 
     def __init__(self, func: PrimFunc, triple: str, data_layout: str, vector_bytes: int, openmp: bool):
-        self.func = func
+        self.func = flatten_buffers(func)
         self.module = ir.Module(name=func.name)
         self.module.triple = triple
         self.module.data_layout = data_layout
@@ -132,24 +134,13 @@ class Codegen(Arithmetic):
             hit = cache[key] = self._emit_expr(e)
         return hit
 
-    def _value_key(self, e: Expr):
-        match e:
-            case Var():
-                value = self.state.vars.get(e)  # type: ignore[union-attr]
-                return ("var", id(e), value.get_reference() if value is not None else None)
-            case Const(value=v, dtype=d):
-                return ("const", v, d)
-            case Binary(op=op, a=a, b=b):
-                return (op, self._value_key(a), self._value_key(b))
-            case Unary(op=op, a=a):
-                return (op, self._value_key(a))
-            case Cast(value=v, dtype=d):
-                return ("cast", d, self._value_key(v))
-            case Call(func=f, args=args):
-                return (f, tuple(self._value_key(x) for x in args))
-            case Select(cond=c, true_value=t, false_value=f):
-                return ("select", self._value_key(c), self._value_key(t), self._value_key(f))
-        return ("node", id(e))
+    def _value_key(self, e: Expr) -> tuple:
+        """``e``'s structural key with the values its variables have here: equal keys compute
+        equal values."""
+        found = canonical(e)
+        values = self.state.vars  # type: ignore[union-attr]
+        bound = tuple(values[v].get_reference() if v in values else None for v in found.variables)
+        return found.key, bound, found.buffers
 
     def _emit_expr(self, e: Expr) -> ir.Value:
         match e:
@@ -175,27 +166,14 @@ class Codegen(Arithmetic):
                 return self.convert(self.expr(value), value.dtype, dtype)
             case Select(cond=c, true_value=t, false_value=f):
                 return self.select(e, c, t, f)
-            case BufferLoad(buffer=buffer, indices=indices):
-                return self.load(buffer, self.offset(buffer, indices))
+            case BufferLoad(buffer=buffer):
+                return self.load(buffer, self.offset(e))
         raise CodegenError(f"llvm: cannot compile expression {e}")
 
-    def offset(self, buffer: Buffer, indices) -> ir.Value:
-        """The flat element offset of ``buffer[indices]`` (row-major strides)."""
-        pure = not any(_reads_memory(i) for i in indices)
-        key = (id(self.b.block), "offset", buffer.strides, tuple(self._value_key(i) for i in indices)) if pure else None
-        cache = self.state.cse  # type: ignore[union-attr]
-        if key is not None and key in cache:
-            return cache[key]
-        total = None
-        for index, stride in zip(indices, buffer.strides):
-            value = self.as_i64(self.expr(index))
-            if stride != 1:
-                value = fold_int(BinaryOp.MUL, value, i64(stride)) or self.b.mul(value, i64(stride))
-            total = value if total is None else (fold_int(BinaryOp.ADD, total, value) or self.b.add(total, value))
-        total = total if total is not None else i64(0)
-        if key is not None:
-            cache[key] = total
-        return total
+    def offset(self, access: BufferLoad | Store) -> ir.Value:
+        """The element offset of an access: its flat index (see ``flatten_buffers``) in 64 bits."""
+        (flat,) = access.indices
+        return self.as_i64(self.expr(flat))
 
     def pointer(self, buffer: Buffer, offset: ir.Value) -> ir.Value:
         base = self.state.buffers.get(buffer)  # type: ignore[union-attr]
@@ -292,8 +270,8 @@ class Codegen(Arithmetic):
                 self.unrolled(s, lo, n)
             case For():
                 self.loop(s, lambda: self.stmt(s.body))
-            case Store(buffer=buffer, indices=indices, value=value):
-                self.store(buffer, self.offset(buffer, indices), self.expr(value))
+            case Store(buffer=buffer, value=value):
+                self.store(buffer, self.offset(s), self.expr(value))
             case Seq(stmts=stmts):
                 for item in stmts:
                     self.stmt(item)

@@ -12,6 +12,7 @@ import numpy as np
 from tensorir import config
 from tensorir.errors import CodegenError
 from tensorir.stmt import PrimFunc, Store
+from tensorir.structural import structural_hash
 from tensorir.visitor import walk
 
 from ..args import ArgumentSpec, check_arrays, data_pointers
@@ -68,8 +69,9 @@ def _compile_object(func: PrimFunc, symbol: str) -> bytes:
 
 
 def _cache_key(func: PrimFunc) -> bytes:
-    strides = ";".join(f"{b.name}:{b.strides}" for b in func.params)
-    return cache.digest(f"{CODEGEN_VERSION}|{host_target().key}|{strides}|{func}")
+    """The IR's structural hash (names of variables and buffers aside: they do not reach the
+    object code) with the symbol, this backend's version and the host target."""
+    return cache.digest(f"{CODEGEN_VERSION}|{host_target().key}|{_symbol(func.name)}|{structural_hash(func)}")
 
 
 class LLVMModule:

@@ -15,7 +15,7 @@ from functools import lru_cache
 from llvmlite import ir
 
 from tensorir.analysis import free_vars, linear_form, reads_memory
-from tensorir.buffer import Buffer, Scope
+from tensorir.buffer import Scope
 from tensorir.dtypes import DType
 from tensorir.expr import (
     Binary,
@@ -45,13 +45,10 @@ def _depends(e: Expr | Stmt, v: Var) -> bool:
 
 
 @lru_cache(maxsize=4096)
-def _access_kind(buffer: Buffer, indices: tuple, v: Var) -> str:
-    """``uniform`` (same element on every lane), ``contiguous`` (next element per lane) or ``strided``."""
-    flat: Expr | None = None
-    for index, stride in zip(indices, buffer.strides):
-        term = binary(BinaryOp.MUL, index, stride)
-        flat = term if flat is None else binary(BinaryOp.ADD, flat, term)
-    form = linear_form(flat) if flat is not None else ({}, 0)
+def _access_kind(offset: Expr, v: Var) -> str:
+    """``uniform`` (same element on every lane), ``contiguous`` (next element per lane) or
+    ``strided``, from the flat element offset of an access."""
+    form = linear_form(offset)
     if form is None:
         return "strided"
     terms, _ = form
@@ -82,8 +79,8 @@ def _expr_ok(e: Expr, v: Var) -> bool:
 
 def _stmt_ok(s: Stmt, v: Var) -> bool:
     match s:
-        case Store(buffer=buffer, indices=indices, value=value):
-            kind = _access_kind(buffer, tuple(indices), v)
+        case Store(indices=(offset,), value=value):
+            kind = _access_kind(offset, v)
             if kind == "uniform" and _depends(value, v):
                 return False  # every lane would write one element: a reduction across lanes
             return _expr_ok(value, v)
@@ -179,8 +176,8 @@ class _VectorBody:
             case Var():
                 step = ir.Constant(ir.VectorType(I64, self.lanes), list(range(self.lanes)))
                 return self.b.add(self.splat(self.base), step)
-            case BufferLoad(buffer=buffer, indices=indices):
-                return self.load(buffer, indices)
+            case BufferLoad():
+                return self.load(e)
             case Binary(op=op, a=a, b=b):
                 va, vb = self.expr(a), self.expr(b)
                 va, vb = self.splat(va), self.splat(vb)
@@ -227,8 +224,9 @@ class _VectorBody:
             b = b if b.type == wide else self.b.sext(b, wide)
         return a, b
 
-    def vector_pointer(self, buffer: Buffer, indices) -> ir.Value:
-        offset = self.cg.offset(buffer, indices)  # the loop variable is bound to lane 0
+    def vector_pointer(self, access: BufferLoad | Store) -> ir.Value:
+        buffer = access.buffer
+        offset = self.cg.offset(access)  # the loop variable is bound to lane 0
         pointer = self.cg.pointer(buffer, offset)
         return self.b.bitcast(pointer, ir.VectorType(STORAGE[buffer.dtype], self.lanes).as_pointer())
 
@@ -238,22 +236,24 @@ class _VectorBody:
         fn = self.cg.declare(f"llvm.masked.{name}.{suffix}", ret or VOID, [a.type for a in args])
         return self.b.call(fn, args)
 
-    def needs_mask(self, buffer: Buffer, indices) -> bool:
+    def needs_mask(self, access: BufferLoad | Store) -> bool:
         """Whether masked-off lanes must not touch memory. A register tile (a ``local`` buffer
         whose innermost index is the vector loop itself, over its whole extent) holds every lane
         the loop can name; lanes outside the iteration domain only hold values nobody reads."""
         if self.mask is None:
             return False
-        last = indices[-1] if indices else None
+        buffer, logical = access.buffer, access.logical
+        last = logical[-1] if logical else None
         whole = isinstance(self.loop.extent, Const) and buffer.shape and buffer.shape[-1] >= self.loop.extent.value
         return not (buffer.scope is Scope.LOCAL and last is self.v and whole)
 
-    def load(self, buffer: Buffer, indices) -> ir.Value:
-        kind = _access_kind(buffer, tuple(indices), self.v)
+    def load(self, access: BufferLoad) -> ir.Value:
+        buffer, cg = access.buffer, self.cg
+        kind = _access_kind(access.indices[0], self.v)
         if kind == "contiguous":
-            pointer = self.vector_pointer(buffer, indices)
+            pointer = self.vector_pointer(access)
             vty = ir.VectorType(STORAGE[buffer.dtype], self.lanes)
-            if not self.needs_mask(buffer, indices):
+            if not self.needs_mask(access):
                 value = self.b.load(pointer, align=SIZE[buffer.dtype])
             else:
                 align = ir.Constant(I32, SIZE[buffer.dtype])
@@ -263,12 +263,11 @@ class _VectorBody:
             return value
         if kind == "uniform":
             if self.mask is None:
-                return self.cg.load(buffer, self.cg.offset(buffer, indices))
-            return self.if_any_lane(lambda: self.cg.load(buffer, self.cg.offset(buffer, indices)))
+                return cg.load(buffer, cg.offset(access))
+            return self.if_any_lane(lambda: cg.load(buffer, cg.offset(access)))
         out = None
         for lane in range(self.lanes):
-            scalar = self.lane_op(lane, lambda: self.cg.load(buffer, self.cg.offset(buffer, indices)),
-                                  VALUE[buffer.dtype])
+            scalar = self.lane_op(lane, lambda: cg.load(buffer, cg.offset(access)), VALUE[buffer.dtype])
             if out is None:
                 out = ir.Constant(ir.VectorType(scalar.type, self.lanes), ir.Undefined)
             out = self.b.insert_element(out, scalar, i64(lane))
@@ -305,31 +304,32 @@ class _VectorBody:
     # -- statements ------------------------------------------------------------------------
     def stmt(self, s: Stmt) -> None:
         match s:
-            case Store(buffer=buffer, indices=indices, value=value):
-                self.store(buffer, indices, value)
+            case Store():
+                self.store(s)
             case Seq(stmts=stmts):
                 for item in stmts:
                     self.stmt(item)
             case IfThenElse(cond=cond, then_body=then_body, else_body=else_body):
                 self.branch(s, cond, then_body, else_body)
 
-    def store(self, buffer: Buffer, indices, value: Expr) -> None:
-        kind = _access_kind(buffer, tuple(indices), self.v)
+    def store(self, access: Store) -> None:
+        buffer, value, cg = access.buffer, access.value, self.cg
+        kind = _access_kind(access.indices[0], self.v)
         if kind == "uniform":
-            self.cg.store(buffer, self.cg.offset(buffer, indices), self.cg.expr(value))
+            cg.store(buffer, cg.offset(access), cg.expr(value))
             return
         vector = self.expr(value)
         if kind == "contiguous":
             vector = self.fit(self.splat(vector), buffer.dtype)
-            pointer = self.vector_pointer(buffer, indices)
-            if not self.needs_mask(buffer, indices):
+            pointer = self.vector_pointer(access)
+            if not self.needs_mask(access):
                 self.b.store(vector, pointer, align=SIZE[buffer.dtype])
             else:
                 self.masked("store", None, [vector, pointer, ir.Constant(I32, SIZE[buffer.dtype]), self.mask])
             return
         for lane in range(self.lanes):
             scalar = self.b.extract_element(vector, i64(lane)) if isinstance(vector.type, ir.VectorType) else vector
-            self.lane_op(lane, lambda value=scalar: self.cg.store(buffer, self.cg.offset(buffer, indices), value))
+            self.lane_op(lane, lambda value=scalar: cg.store(buffer, cg.offset(access), value))
 
     def fit(self, vector, dtype: DType):
         target = STORAGE[dtype]

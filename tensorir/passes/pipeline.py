@@ -7,6 +7,7 @@ from collections.abc import Callable
 from .. import config
 from ..stmt import PrimFunc
 from ..verifier import verify
+from .flatten_buffers import flatten_buffers
 from .hoist_guards import hoist_guards
 from .insert_barriers import insert_barriers
 from .simplify import simplify
@@ -15,6 +16,7 @@ Pass = Callable[[PrimFunc], PrimFunc]
 
 #: (name, pass) in the order they run on a freshly built loop nest.
 PASSES: list[tuple[str, Pass]] = [
+    ("flatten_buffers", flatten_buffers),
     ("simplify", simplify),
     ("hoist_guards", hoist_guards),
     ("insert_barriers", insert_barriers),

@@ -1,14 +1,19 @@
-"""Fold constants and drop arithmetic identities (``x * 1``, ``x + 0``) from index and value expressions."""
+"""Fold constants and drop arithmetic identities (``x * 1``, ``x + 0``) from index and value expressions.
+
+The canonical linear form of index expressions it rewrites to is :func:`tensorir.analysis.canonical_index`.
+"""
 
 from __future__ import annotations
 
 import math
 import operator
 
-from ..analysis import Ranges, linear_form, split_divmod
+from ..analysis import Ranges, canonical_index, split_divmod
 from ..expr import Binary, BinaryOp, Cast, Const, Expr, Select, Unary, UnaryOp, const
 from ..stmt import For, ForKind, IfThenElse, PrimFunc, Stmt, seq
 from ..visitor import Mutator
+
+__all__ = ["Simplifier", "canonical_index", "simplify", "simplify_expr"]
 
 
 def _floordiv(a, b):
@@ -140,26 +145,3 @@ def simplify(func: PrimFunc) -> PrimFunc:
 
 def simplify_expr(expr: Expr) -> Expr:
     return Simplifier().visit(expr)
-
-
-def canonical_index(e: Expr) -> Expr:
-    """An integer expression rewritten as ``t1 * c1 + t2 * c2 + ... + c`` with like terms merged."""
-    form = linear_form(e)
-    if form is None or not e.dtype.is_int:
-        return e
-    terms, constant = form
-    dtype = e.dtype
-    result: Expr | None = None
-    for term, coef in terms.items():
-        if coef == 0:
-            continue
-        magnitude = term if abs(coef) == 1 else Binary(BinaryOp.MUL, term, const(abs(coef), dtype), dtype)
-        if result is None:
-            result = magnitude if coef > 0 else Unary(UnaryOp.NEG, magnitude, dtype)
-        else:
-            result = Binary(BinaryOp.ADD if coef > 0 else BinaryOp.SUB, result, magnitude, dtype)
-    if result is None:
-        return const(constant, dtype)
-    if constant:
-        result = Binary(BinaryOp.ADD if constant > 0 else BinaryOp.SUB, result, const(abs(constant), dtype), dtype)
-    return result

@@ -58,3 +58,21 @@ def test_bad_entries_are_rebuilt(tmp_path, damage):
     result = _run(tmp_path)
     assert result["first"] is None and result["ok"]
     assert _run(tmp_path)["first"] == "disk"
+
+
+def _scaled(names: tuple[str, str, str], factor: float):
+    import nestor as ns
+
+    A = ns.placeholder((6, 5), name=names[0])
+    B = ns.compute((6, 5), lambda i, j: A[i, j] * factor, name=names[1])
+    s = ns.create_schedule(B)
+    return ns.lower(s, [A, B], name=names[2])
+
+
+def test_cache_key_is_structural_not_textual():
+    from backends.llvm.module import _cache_key
+
+    base = _cache_key(_scaled(("A", "B", "k"), 2.0))
+    assert _cache_key(_scaled(("X", "Y", "k"), 2.0)) == base  # names of buffers and loops aside
+    assert _cache_key(_scaled(("A", "B", "k"), 2.5)) != base  # a changed constant
+    assert _cache_key(_scaled(("A", "B", "other"), 2.0)) != base  # another symbol

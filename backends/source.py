@@ -1,0 +1,179 @@
+"""What printers of lowered IR as source text share: fresh names, indented lines, expressions
+with each language's precedence (parentheses only where needed), and the statement structure
+(loops, guards, stores, sequences).
+
+A language subclasses :class:`SourcePrinter` and fills in its tables (``INFIX``: binary
+operators written infix, with their precedence; ``RESERVED``) and the hooks for what it spells
+its own way: literals, casts, calls, choices, the operators it writes as calls, the loop header
+and the block syntax. :mod:`backends.cuda.cstyle` prints C (CUDA), :mod:`backends.interp.pysource`
+prints Python (the reference interpreter).
+"""
+
+from __future__ import annotations
+
+import re
+
+from tensorir.buffer import Buffer
+from tensorir.errors import CodegenError
+from tensorir.expr import Binary, BinaryOp, BufferLoad, Call, Cast, Const, Expr, Select, Unary, UnaryOp, Var
+from tensorir.stmt import Allocate, Evaluate, For, IfThenElse, Seq, Stmt, Store
+
+#: precedence levels (higher binds tighter); a language maps its operators onto them
+ATOM, UNARY, MUL, ADD, REL, EQ, NOT, AND, OR, COND = 16, 14, 13, 12, 10, 9, 7, 5, 4, 3
+
+
+class SourcePrinter:
+    """Prints lowered IR as lines of source, one instance per function (or kernel)."""
+
+    #: what the language calls itself in error messages
+    language = "source"
+    indent = "  "
+    #: binary operators written infix: op -> (symbol, precedence)
+    INFIX: dict[BinaryOp, tuple[str, int]] = {}
+    #: precedences whose operators do not chain: a left operand of the same level is wrapped too
+    NON_ASSOCIATIVE: frozenset[int] = frozenset({REL, EQ})
+    #: names that generated code must not declare
+    RESERVED: frozenset[str] = frozenset()
+    #: ``(prefix text, precedence)`` of negation and logical not
+    NEG, NOT_ = ("-", UNARY), ("!", UNARY)
+
+    def __init__(self) -> None:
+        self.names: dict[object, str] = {}
+        self.taken: set[str] = set()
+        self.lines: list[str] = []
+        #: text to print instead of a node (a vector lane, a variable's value in one lane)
+        self.overrides: dict[object, str] = {}
+
+    def cannot(self, what: str) -> str:
+        """The message of a CodegenError for a node this printer cannot write."""
+        return f"cannot print {what} as {self.language}"
+
+    # -- names and lines -------------------------------------------------------------------
+    def prefixed(self, base: str) -> str:
+        """``base`` made a legal name of the language's own (no leading digit or underscore)."""
+        return f"v_{base}" if base[0].isdigit() or base.startswith("_") else base
+
+    def fresh(self, hint: str) -> str:
+        base = self.prefixed(re.sub(r"\W", "_", hint) or "v")
+        name, n = base, 1
+        while name in self.taken or name in self.RESERVED:
+            name = f"{base}_{n}"
+            n += 1
+        self.taken.add(name)
+        return name
+
+    def name(self, obj: Var | Buffer) -> str:
+        if obj not in self.names:
+            self.names[obj] = self.fresh(obj.name)
+        return self.names[obj]
+
+    def emit(self, text: str, depth: int) -> None:
+        self.lines.append(self.indent * depth + text)
+
+    # -- expressions -----------------------------------------------------------------------
+    def expr(self, e: Expr) -> str:
+        return self._expr(e)[0]
+
+    def _wrap(self, e: Expr, parens_below: int) -> str:
+        text, precedence = self._expr(e)
+        return f"({text})" if precedence < parens_below else text
+
+    def _expr(self, e: Expr) -> tuple[str, int]:
+        override = self.overrides.get(e)
+        if override is not None:
+            return override, ATOM
+        match e:
+            case Var():
+                return self.name(e), ATOM
+            case Const():
+                text = self.const(e)
+                return text, (UNARY if text.startswith("-") else ATOM)
+            case Binary(op=op) if op in self.INFIX:
+                return self.infix(e, *self.INFIX[op])
+            case Binary():
+                return self.binary(e)
+            case Unary(op=UnaryOp.NEG, a=a):
+                text, precedence = self._expr(a)
+                symbol, mine = self.NEG
+                parens = precedence < mine or text.startswith("-")
+                return (f"{symbol}({text})" if parens else f"{symbol}{text}"), mine
+            case Unary(op=UnaryOp.NOT, a=a):
+                symbol, mine = self.NOT_
+                return f"{symbol}{self._wrap(a, mine)}", mine
+            case Cast():
+                return self.cast(e)
+            case Select():
+                return self.select(e)
+            case Call(func=func, args=args):
+                return self.call(func, args, e.dtype), ATOM
+            case BufferLoad(buffer=buffer):
+                return f"{self.name(buffer)}[{self.offset(e)}]", ATOM
+        raise CodegenError(self.cannot(f"expression {e}"))
+
+    def infix(self, e: Binary, symbol: str, precedence: int) -> tuple[str, int]:
+        left_min = precedence + 1 if precedence in self.NON_ASSOCIATIVE else precedence
+        return f"{self._wrap(e.a, left_min)} {symbol} {self._wrap(e.b, precedence + 1)}", precedence
+
+    def offset(self, access: BufferLoad | Store) -> str:
+        """The element offset of an access: its flat index (see ``flatten_buffers``)."""
+        (flat,) = access.indices
+        return self.expr(flat)
+
+    def const(self, node: Const) -> str:
+        raise NotImplementedError
+
+    def binary(self, e: Binary) -> tuple[str, int]:
+        """A binary operator the language does not write infix."""
+        raise CodegenError(self.cannot(f"operator {e.op.value}"))
+
+    def cast(self, e: Cast) -> tuple[str, int]:
+        raise NotImplementedError
+
+    def select(self, e: Select) -> tuple[str, int]:
+        raise NotImplementedError
+
+    def call(self, func, args, dtype) -> str:
+        raise NotImplementedError
+
+    # -- statements ------------------------------------------------------------------------
+    #: how a statement line ends (``;`` in C)
+    terminator = ""
+
+    def stmt(self, s: Stmt, depth: int) -> None:
+        match s:
+            case For():
+                self.loop(s, depth)
+            case Store(buffer=buffer, value=value):
+                self.emit(f"{self.name(buffer)}[{self.offset(s)}] = {self.expr(value)}{self.terminator}", depth)
+            case Allocate():
+                self.allocate(s, depth)
+            case Seq(stmts=stmts):
+                for item in stmts:
+                    self.stmt(item, depth)
+            case IfThenElse():
+                self.branch(s, depth)
+            case Evaluate(value=value):
+                self.emit(f"{self.expr(value)}{self.terminator}", depth)
+            case _:
+                raise CodegenError(self.cannot(f"statement {type(s).__name__}"))
+
+    def branch(self, s: IfThenElse, depth: int) -> None:
+        self.emit(self.if_header(self.expr(s.cond)), depth)
+        self.stmt(s.then_body, depth + 1)
+        if s.else_body is not None:
+            self.emit(self.else_line, depth)
+            self.stmt(s.else_body, depth + 1)
+        if self.block_end:
+            self.emit(self.block_end, depth)
+
+    #: the line between a guard's branches, and the line that closes a block (none in Python)
+    else_line, block_end = "} else {", "}"
+
+    def if_header(self, cond: str) -> str:
+        return f"if ({cond}) {{"
+
+    def loop(self, s: For, depth: int) -> None:
+        raise NotImplementedError
+
+    def allocate(self, s: Allocate, depth: int) -> None:
+        raise NotImplementedError
