@@ -5,7 +5,7 @@ the frontend's time goes: inside kernels, and the rest (Python: graph, dispatch,
 
     python benchmarks/train_step.py [--json] [--repeat N] [--torch-threads N]
 
-Nestor's kernels run on one thread unless a kernel is very large (see frontend/scheduling.py,
+Nestor's kernels run on one thread unless a kernel is very large (see schedules/templates/generic_cpu.py,
 NESTOR_PARALLEL_MIN); PyTorch uses its default thread count unless --torch-threads is given.
 """
 

@@ -1,6 +1,11 @@
 """The frontend: an autograd Tensor whose every operation runs a kernel that Nestor compiled,
 with nn modules, optimizers, initialisers and data loading on top.
 
+Where things live: each op (:mod:`frontend.ops`) keeps its compute definition beside its
+gradient and, per call, builds a frozen :class:`~frontend.request.KernelRequest`; the one kernel
+cache (:data:`frontend.dispatch.cache`) compiles a kernel per request; the schedules come from
+:mod:`schedules.templates` (templates, their layout variants, the generic CPU schedules).
+
 >>> import frontend as nf
 >>> x = nf.Tensor([[1.0, 2.0]], requires_grad=True)
 >>> y = (x * x).sum()

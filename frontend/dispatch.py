@@ -1,8 +1,12 @@
-"""The kernel cache: one compiled kernel per (op, parameters, shapes, dtypes, device).
+"""The kernel cache: one compiled kernel per :class:`~frontend.request.KernelRequest`.
 
-The first call of an op on given shapes builds its compute definition, picks a schedule
-(:func:`schedule_for`: a tuned config where one is known, else the template defaults), lowers
-and compiles it; every later call is a dictionary hit followed by one call into machine code.
+The first call of an op with a given request builds the op's compute definition, picks a
+schedule config (:meth:`KernelCache.schedule_for`: a registered or tuned config where one is
+known, else the op's defaults), lowers (``schedules.lower``) and compiles (``backends.build``)
+it; every later call is a dictionary hit followed by one call into machine code. One object,
+:data:`cache`, owns the compiled kernels, the registered configs, the memoised requests of the
+ops' forwards (broadcast and reduction plans) and the counters; the module functions are thin
+calls on it.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from backends.args import data_pointers
 from schedules import lower
 from schedules.templates.tuned import tuned_knobs
 from tensorir.errors import BackendUnavailable
+
+from .request import KernelRequest
 
 if TYPE_CHECKING:
     from .ops.base import Op
@@ -41,23 +47,21 @@ class KernelStats:
         self.per_op.clear()
 
 
-#: counters of the kernel cache; set ``stats.timing = True`` to time every kernel call
-stats = KernelStats()
-
-
 class Kernel:
     """A compiled op: allocates its outputs and calls the machine code on raw addresses."""
 
-    __slots__ = ("module", "out_specs", "name", "_call")
+    __slots__ = ("module", "out_specs", "name", "stats", "_call")
 
-    def __init__(self, module, out_specs: list[tuple[tuple[int, ...], np.dtype]], name: str):
+    def __init__(self, module, out_specs: list[tuple[tuple[int, ...], np.dtype]], name: str, stats: KernelStats):
         self.module = module
         self.out_specs = out_specs
         self.name = name
+        self.stats = stats
         self._call = getattr(module, "call_unchecked", None)
 
     def __call__(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
         outs = [np.empty(shape, dtype) for shape, dtype in self.out_specs]
+        stats = self.stats
         if self._call is None:  # a backend without raw calls (cuda): the checked path
             self.module(*arrays, *outs)
         elif stats.timing:
@@ -72,58 +76,66 @@ class Kernel:
         return outs
 
 
-_kernels: dict[tuple, Kernel] = {}
-#: tuned schedule configs by (op key, shapes, dtypes, device); filled by :func:`register_config`
-_tuned: dict[tuple, dict] = {}
+class KernelCache:
+    """Compiled kernels by request, registered schedule configs, memoised requests, counters.
 
-
-def run(op: Op, arrays: list[np.ndarray], device: str = "cpu") -> list[np.ndarray]:
-    """Run ``op`` on C-contiguous ``arrays``; compile its kernel on first use."""
-    key = (op.key, device, *[(a.shape, a.dtype) for a in arrays])
-    kernel = _kernels.get(key)
-    if kernel is None:
-        kernel = _compile(op, arrays, device, key)
-    return kernel(arrays)
-
-
-def schedule_for(op_key: tuple, shapes: tuple, dtypes: tuple, device: str, defaults: dict,
-                 task: tuple | None = None) -> dict:
-    """The schedule config of an op on given shapes: a tuned one where known, else ``defaults``.
-
-    Configs registered with :func:`register_config` come first; then, for ops built from a
-    tunable template (``task`` is ``(template name, sizes, options)``), the one entry point of
-    tuned configs, :func:`schedules.templates.tuned.tuned_knobs` (the tuning database's best
-    record for exactly that task on this machine). A config is a dict of the knob values that the
-    op's schedule reads (e.g. ``v1, v2, v3, b1, b2`` of ``matmul_cpu``).
+    Attributes
+    ----------
+    kernels
+        ``KernelRequest -> Kernel``.
+    configs
+        Registered schedule configs by ``(request key, shapes, dtypes, device)``.
+    requests
+        What ops' forwards derive from a call's signature (shapes, layouts, dtypes, device) and
+        memoise: the request and, where the arrays are reshaped first, the plan of that.
+    stats
+        The counters; set ``stats.timing = True`` to time every kernel call.
     """
-    tuned = _tuned.get((op_key, shapes, dtypes, device))
-    if tuned is None and task is not None:
-        template, sizes, options = task
-        tuned = tuned_knobs(template, sizes, dtypes[0], "cuda" if device == "cuda" else "llvm", options)
-    return defaults if tuned is None else {**defaults, **tuned}
 
+    def __init__(self) -> None:
+        self.kernels: dict[KernelRequest, Kernel] = {}
+        self.configs: dict[tuple, dict] = {}
+        self.requests: dict[tuple, object] = {}
+        self.stats = KernelStats()
 
-def register_config(op_key: tuple, shapes: tuple, dtypes: tuple, device: str, config: dict) -> None:
-    """Use ``config`` for this op and these shapes from now on (kernels already built are kept)."""
-    _tuned[(op_key, tuple(shapes), tuple(dtypes), device)] = dict(config)
+    def run(self, op: Op, request: KernelRequest, arrays: list[np.ndarray]) -> list[np.ndarray]:
+        """Run ``op``'s kernel for ``request`` on C-contiguous ``arrays``; compile it on first use."""
+        kernel = self.kernels.get(request)
+        if kernel is None:
+            kernel = self._compile(op, request)
+        return kernel(arrays)
 
+    def schedule_for(self, op_key: tuple, shapes: tuple, dtypes: tuple, device: str, defaults: dict,
+                     task: tuple | None = None) -> dict:
+        """See :func:`schedule_for`."""
+        tuned = self.configs.get((op_key, shapes, dtypes, device))
+        if tuned is None and task is not None:
+            template, sizes, options = task
+            tuned = tuned_knobs(template, sizes, dtypes[0], "cuda" if device == "cuda" else "llvm", options)
+        return defaults if tuned is None else {**defaults, **tuned}
 
-def _compile(op: Op, arrays: list[np.ndarray], device: str, key: tuple) -> Kernel:
-    start = time.perf_counter()
-    shapes = tuple(a.shape for a in arrays)
-    dtypes = tuple(a.dtype.name for a in arrays)
-    config = schedule_for(op.key, shapes, dtypes, device, op.default_config(shapes), op.tuning_task(shapes))
-    target = "cuda" if device == "cuda" else "llvm"
-    schedule, args = op.kernel(shapes, dtypes, config, target)
-    name = "_".join(str(part) for part in op.key if isinstance(part, str))
-    func = lower(schedule, args, name or "kernel")
-    module = _build(func, target)
-    outs = [(t.shape, np.dtype(t.dtype.value)) for t in args[len(arrays):]]
-    kernel = Kernel(module, outs, op.key[0])
-    _kernels[key] = kernel
-    stats.compiled += 1
-    stats.compile_s += time.perf_counter() - start
-    return kernel
+    def register_config(self, op_key: tuple, shapes: tuple, dtypes: tuple, device: str, config: dict) -> None:
+        """See :func:`register_config`."""
+        self.configs[(op_key, tuple(shapes), tuple(dtypes), device)] = dict(config)
+
+    def clear(self) -> None:
+        """Forget every compiled kernel and memoised request (registered configs are kept)."""
+        self.kernels.clear()
+        self.requests.clear()
+
+    def _compile(self, op: Op, request: KernelRequest) -> Kernel:
+        start = time.perf_counter()
+        config = self.schedule_for(request.key, request.shapes, request.dtypes, request.device,
+                                   op.default_config(request), op.tuning_task(request))
+        schedule, args = op.kernel(request, config)
+        func = lower(schedule, args, request.kernel_name)
+        module = _build(func, request.target)
+        outs = [(t.shape, np.dtype(t.dtype.value)) for t in args[len(request.shapes):]]
+        kernel = Kernel(module, outs, request.op, self.stats)
+        self.kernels[request] = kernel
+        self.stats.compiled += 1
+        self.stats.compile_s += time.perf_counter() - start
+        return kernel
 
 
 def _build(func, target: str):
@@ -136,11 +148,46 @@ def _build(func, target: str):
     return backends.build(func, target)
 
 
+#: the frontend's one kernel cache
+cache = KernelCache()
+#: counters of the kernel cache; set ``stats.timing = True`` to time every kernel call
+stats = cache.stats
+
+
+def run(op: Op, arrays: list[np.ndarray], device: str = "cpu", variant: tuple = ()) -> list[np.ndarray]:
+    """Run ``op`` (in its form ``variant``) on C-contiguous ``arrays``; compile its kernel on first use."""
+    return cache.run(op, op.request(arrays, device, variant), arrays)
+
+
+def schedule_for(op_key: tuple, shapes: tuple, dtypes: tuple, device: str, defaults: dict,
+                 task: tuple | None = None) -> dict:
+    """The schedule config of an op on given shapes: a tuned one where known, else ``defaults``.
+
+    Configs registered with :func:`register_config` come first; then, for ops built from a
+    tunable template (``task`` is ``(template name, sizes, options)``), the one entry point of
+    tuned configs, :func:`schedules.templates.tuned.tuned_knobs` (the tuning database's best
+    record for exactly that task on this machine). A config is a dict of the knob values that the
+    op's schedule reads (e.g. ``v1, v2, v3, b1, b2`` of ``matmul_cpu``). ``op_key`` is a
+    request's :attr:`~frontend.request.KernelRequest.key`.
+    """
+    return cache.schedule_for(op_key, shapes, dtypes, device, defaults, task)
+
+
+def register_config(op_key: tuple, shapes: tuple, dtypes: tuple, device: str, config: dict) -> None:
+    """Use ``config`` for this op and these shapes from now on (kernels already built are kept)."""
+    cache.register_config(op_key, shapes, dtypes, device, config)
+
+
+def clear_configs() -> None:
+    """Forget every config registered with :func:`register_config`."""
+    cache.configs.clear()
+
+
 def cached_kernels() -> int:
     """How many kernels the cache holds."""
-    return len(_kernels)
+    return len(cache.kernels)
 
 
 def clear() -> None:
     """Forget every compiled kernel (they are rebuilt, from the disk cache, on next use)."""
-    _kernels.clear()
+    cache.clear()

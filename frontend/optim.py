@@ -18,10 +18,11 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from schedules.templates.generic_cpu import flat_vector
 from tensorir import functions as fn
 from tensorir.tensor import compute
 
-from . import dispatch, ops, scheduling
+from . import dispatch, ops
 from .nn.module import Parameter
 from .ops.base import Op
 from .tensor import Tensor, no_grad
@@ -35,7 +36,7 @@ class UpdateOp(Op):
         self.name = f"{rule}_update"
         self.key = (self.name,)
 
-    def compute(self, w, g, *rest):
+    def compute(self, request, w, g, *rest):
         *state, h = rest
         n = w.shape
 
@@ -54,9 +55,9 @@ class UpdateOp(Op):
         v = compute(n, lambda i: h[3] * state[1][i] + (1.0 - h[3]) * grad(i) * grad(i), name="v")
         return m, v, compute(n, lambda i: w[i] - h[0] * (m[i] * h[5]) / (fn.sqrt(v[i] * h[6]) + h[4]), name="w")
 
-    def schedule(self, s, outputs, config):
+    def schedule(self, request, s, outputs, config):
         for out in outputs:
-            scheduling.flat_vector(s, out)
+            flat_vector(s, out)
 
 
 class Optimizer:

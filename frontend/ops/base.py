@@ -1,10 +1,12 @@
 """Op: one operation of the autograd graph, its forward and its gradient side by side.
 
-``compute`` is the forward as a Nestor compute definition over placeholders of the input
-shapes; ``schedule`` arranges its loops for the CPU (templates or the generic schedules of
-:mod:`frontend.scheduling`); ``gradient`` returns the adjoints of the inputs, built from other
-ops so that they are differentiable too. ``forward`` runs the compiled kernel through the cache
-in :mod:`frontend.dispatch`.
+``forward`` looks at the input arrays and builds a frozen
+:class:`~frontend.request.KernelRequest`; ``compute`` (the forward as a Nestor compute
+definition over placeholders of the input shapes), ``schedule`` (its loops for the CPU: the
+generic schedules of :mod:`schedules.templates.generic_cpu`), ``kernel``, ``default_config`` and
+``tuning_task`` are functions of that request and of the op's construction parameters only,
+never of an earlier call. ``gradient`` returns the adjoints of the inputs, built from other ops
+so that they are differentiable too. Kernels run through the cache in :mod:`frontend.dispatch`.
 """
 
 from __future__ import annotations
@@ -14,18 +16,21 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from schedules import create_schedule
+from schedules.templates import generic_cpu
 from schedules.templates.gpu_generic import schedule_gpu
 from tensorir.tensor import Tensor as Expression
 from tensorir.tensor import placeholder
 
-from .. import dispatch, scheduling
+from .. import dispatch
+from ..request import KernelRequest
 
 if TYPE_CHECKING:
     from ..tensor import Tensor
 
 
 class Op:
-    """Base of every op. Subclasses set ``name`` and, when they have parameters, ``key``."""
+    """Base of every op. Subclasses set ``name`` and, when they have parameters, ``key``:
+    ``(name, *parameters)``, set once at construction and never changed."""
 
     name = "op"
 
@@ -43,34 +48,45 @@ class Op:
         arrays = [contiguous(a, device) if a.ndim else a.reshape(1) for a in arrays]
         return dispatch.run(self, arrays, device)[0]
 
-    def compute(self, *inputs: Expression) -> Expression | tuple[Expression, ...]:
+    def request(self, arrays: list[np.ndarray], device: str, variant: tuple = ()) -> KernelRequest:
+        """The kernel request of this op in form ``variant`` on ``arrays`` (memoised by signature)."""
+        signature = (self.key, variant, device, *[(a.shape, a.dtype) for a in arrays])
+        found = dispatch.cache.requests.get(signature)
+        if found is None:
+            found = dispatch.cache.requests[signature] = KernelRequest(
+                self.key[0], self.key[1:], variant, tuple(a.shape for a in arrays),
+                tuple(a.dtype.name for a in arrays), device)
+        return found
+
+    def compute(self, request: KernelRequest, *inputs: Expression) -> Expression | tuple[Expression, ...]:
         """The forward as compute definitions over placeholders of the input shapes."""
         raise NotImplementedError(f"{self.name} has no compute definition")
 
-    def schedule(self, s, outputs: list[Expression], config: dict) -> None:
+    def schedule(self, request: KernelRequest, s, outputs: list[Expression], config: dict) -> None:
         """Arrange the loops of ``outputs`` for the CPU; the default is the generic schedule."""
         for out in outputs:
-            scheduling.generic(s, out, config)
+            generic_cpu.generic(s, out, config)
 
-    def default_config(self, shapes: tuple) -> dict:
-        """Schedule knobs for these input shapes when no tuned config is known."""
+    def default_config(self, request: KernelRequest) -> dict:
+        """Schedule knobs for this request when no tuned config is known."""
         return {}
 
-    def tuning_task(self, shapes: tuple) -> tuple | None:
+    def tuning_task(self, request: KernelRequest) -> tuple | None:
         """``(template, sizes, options)`` when the kernel is a tunable template, so that the
         tuning database's best config for it is used; None otherwise."""
         return None
 
-    def kernel(self, shapes: tuple, dtypes: tuple, config: dict, target: str):
+    def kernel(self, request: KernelRequest, config: dict):
         """``(schedule, args)`` of this op's kernel: inputs as placeholders, then the outputs."""
-        inputs = [placeholder(shape, dtype, name=f"in{n}") for n, (shape, dtype) in enumerate(zip(shapes, dtypes))]
-        outputs = self.compute(*inputs)
+        inputs = [placeholder(shape, dtype, name=f"in{n}")
+                  for n, (shape, dtype) in enumerate(zip(request.shapes, request.dtypes))]
+        outputs = self.compute(request, *inputs)
         outputs = list(outputs) if isinstance(outputs, tuple) else [outputs]
         s = create_schedule(outputs)
-        if target == "cuda":
+        if request.target == "cuda":
             schedule_gpu(s)
         else:
-            self.schedule(s, outputs, config)
+            self.schedule(request, s, outputs, config)
         return s, [*inputs, *outputs]
 
     # -- gradient --------------------------------------------------------------------------
@@ -92,7 +108,7 @@ class CompactOp(Op):
         self.shape, self.strides = shape, strides
         self.key = (self.name, shape, strides)
 
-    def compute(self, flat: Expression) -> Expression:
+    def compute(self, request: KernelRequest, flat: Expression) -> Expression:
         from tensorir.tensor import compute
 
         strides = self.strides

@@ -11,7 +11,8 @@ With ``Cg = C / groups`` and ``Kg = K / groups`` channels per group and ``g(k) =
 The three are closed under differentiation: each one's gradient is written with the others
 (the adjoint of a linear map of ``dY`` is the forward convolution, and so on), so second
 derivatives work. Schedules keep a register tile of output channels x output columns (the
-columns vectorized) while the reduction runs over channels and taps, as the CPU conv2d template.
+columns vectorized) while the reduction runs over channels and taps, as the CPU conv2d template:
+:func:`schedules.templates.generic_cpu.register_tiled`.
 """
 
 from __future__ import annotations
@@ -19,13 +20,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from schedules import create_schedule
-from schedules.relations import AtRoot
 from schedules.templates import conv2d_cpu
+from schedules.templates.generic_cpu import register_tiled, worth_parallel
 from tensorir import functions as fn
 from tensorir.errors import DefinitionError
 from tensorir.tensor import compute, placeholder, reduce_axis
 
-from .. import scheduling
 from ..tensor import Tensor
 from .base import Op
 
@@ -121,40 +121,6 @@ def conv_grad_weight(x, dy, p: ConvParams, kernel: tuple[int, int]):
     return compute((k, cg, kr, ks), lambda kk, c, r, s: fn.sum(partial[kk, c, r, s, v], axis=v), name="dW")
 
 
-def register_tiled(s, out, channel: int, vector: int, config: dict, second: int | None = None) -> None:
-    """Keep ``tile_c`` x ``tile_2`` x ``tile_v`` outputs (axes ``channel`` x ``second`` x
-    ``vector``, the last vectorized) in registers while the reduction runs, so that each value
-    loaded serves several accumulators; threads over the outer axes when the nest is large."""
-    local = s.cache_write(out, "local")
-    axes = list(out.op.axis)
-    tiles = {channel: min(config.get("tile_c", 8), axes[channel].extent),
-             vector: min(config.get("tile_v", 16), axes[vector].extent)}
-    if second is not None and config.get("tile_2", 1) > 1 and axes[second].extent > 1:
-        tiles[second] = min(config["tile_2"], axes[second].extent)
-    split = {position: s[out].split(axes[position], factor=factor) for position, factor in tiles.items()}
-    outer = [split[p][0] if p in split else a for p, a in enumerate(axes) if p != vector]
-    inner = [split[p][1] for p in sorted(split) if p != vector]
-    s[out].reorder(*outer, split[vector][0], *inner, split[vector][1])
-    s[local].compute_at(s[out], split[vector][0])
-    laxes, lreduce = list(s[local].op.axis), list(s[local].op.reduce_axis)
-    tiled = [laxes[p] for p in sorted(split) if p != vector]
-    s[local].reorder(*[a for p, a in enumerate(laxes) if p not in split], *lreduce, *tiled, laxes[vector])
-    for axis in tiled:
-        s[local].unroll(axis)
-    s[local].vectorize(laxes[vector])
-    s[out].vectorize(split[vector][1])
-    for stage in list(s.stages):
-        if stage not in (s[out], s[local]) and isinstance(stage.attach, AtRoot) and hasattr(stage.op, "body"):
-            scheduling.generic(s, stage.op.output, {})
-    work = 1
-    for extent in out.shape:
-        work *= extent
-    for r in out.op.reduce_axis:
-        work *= r.extent
-    if scheduling.worth_parallel(work, axes[0].extent):
-        s[out].parallel(outer[0])
-
-
 class Conv2d(Op):
     name = "conv2d"
 
@@ -162,24 +128,23 @@ class Conv2d(Op):
         self.params = params
         self.key = (self.name, params)
 
-    def kernel(self, shapes, dtypes, config, target):
-        (n, c, h, w), (k, _, kr, ks) = shapes
+    def kernel(self, request, config):
+        (n, c, h, w), (k, _, kr, ks) = request.shapes
         p = self.params
-        if target == "llvm" and p.groups == 1 and p.dilation == 1 and kr == ks and config.get("template"):
-            return conv2d_cpu(n, c, h, w, k, kr, stride=p.stride, padding=p.padding, dtype=dtypes[0],
+        if request.target == "llvm" and p.groups == 1 and p.dilation == 1 and kr == ks and config.get("template"):
+            return conv2d_cpu(n, c, h, w, k, kr, stride=p.stride, padding=p.padding, dtype=request.dtypes[0],
                               parallel=config["parallel"])
-        return super().kernel(shapes, dtypes, config, target)
+        return super().kernel(request, config)
 
-    def default_config(self, shapes) -> dict:
-        (n, c, h, w), (k, cg, kr, ks) = shapes
+    def default_config(self, request) -> dict:
+        (n, c, h, w), (k, cg, kr, ks) = request.shapes
         work = n * k * h * w * cg * kr * ks
-        return {"template": False, "tile_c": 8, "tile_v": 16,
-                "parallel": scheduling.worth_parallel(work, n)}
+        return {"template": False, "tile_c": 8, "tile_v": 16, "parallel": worth_parallel(work, n)}
 
-    def compute(self, x, w):
+    def compute(self, request, x, w):
         return conv_forward(x, w, self.params)
 
-    def schedule(self, s, outputs, config):
+    def schedule(self, request, s, outputs, config):
         register_tiled(s, outputs[0], 1, 3, config)
 
     def gradient(self, g, node):
@@ -197,13 +162,13 @@ class Conv2dGradInput(Op):
         self.params, self.in_hw = params, tuple(in_hw)
         self.key = (self.name, params, self.in_hw)
 
-    def default_config(self, shapes) -> dict:
+    def default_config(self, request) -> dict:
         return {"tile_c": 8, "tile_v": 16}
 
-    def compute(self, dy, w):
+    def compute(self, request, dy, w):
         return conv_grad_input(dy, w, self.params, self.in_hw)
 
-    def schedule(self, s, outputs, config):
+    def schedule(self, request, s, outputs, config):
         register_tiled(s, outputs[0], 1, 3, config)
 
     def gradient(self, gg, node):
@@ -221,15 +186,15 @@ class Conv2dGradWeight(Op):
         self.params, self.kernel_hw = params, tuple(kernel)
         self.key = (self.name, params, self.kernel_hw)
 
-    def default_config(self, shapes) -> dict:
+    def default_config(self, request) -> dict:
         return {"tile_c": 8, "tile_v": 16}
 
-    def kernel(self, shapes, dtypes, config, target):
-        x = placeholder(shapes[0], dtypes[0], name="X")
-        dy = placeholder(shapes[1], dtypes[1], name="dY")
+    def kernel(self, request, config):
+        x = placeholder(request.shapes[0], request.dtypes[0], name="X")
+        dy = placeholder(request.shapes[1], request.dtypes[1], name="dY")
         dw = conv_grad_weight(x, dy, self.params, self.kernel_hw)
         s = create_schedule(dw)
-        if target == "cuda":
+        if request.target == "cuda":
             from schedules.templates.gpu_generic import schedule_gpu
 
             schedule_gpu(s)
@@ -238,7 +203,7 @@ class Conv2dGradWeight(Op):
             register_tiled(s, partial, 0, 4, config, second=1)
         return s, [x, dy, dw]
 
-    def compute(self, x, dy):
+    def compute(self, request, x, dy):
         return conv_grad_weight(x, dy, self.params, self.kernel_hw)
 
     def gradient(self, gg, node):

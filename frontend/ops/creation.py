@@ -41,7 +41,7 @@ class OneHot(Op):
         self.classes, self.dtype = classes, dtype
         self.key = (self.name, classes, dtype)
 
-    def compute(self, labels):
+    def compute(self, request, labels):
         return compute((labels.shape[0], self.classes), lambda i, c: fn.if_then_else(
             labels[i] == c.astype(labels.dtype.value), 1.0, 0.0).astype(self.dtype), name="one_hot")
 

@@ -3,7 +3,9 @@
 Each op is one scalar expression (``scalar``) applied at every index. Before compiling, the
 broadcast is put in a canonical form: axes of extent 1 in the output are dropped and adjacent
 axes that every operand broadcasts alike are merged, so ``(64, 16, 28, 28) + (1, 16, 1, 1)``
-compiles as ``(64, 16, 784) + (1, 16, 1)`` and same-shape operands as one flat loop.
+compiles as ``(64, 16, 784) + (1, 16, 1)`` and same-shape operands as one flat loop. The
+canonical output shape is the variant of the kernel request (an op object may run on any
+shapes); the plan of a call signature is memoised in the kernel cache.
 """
 
 from __future__ import annotations
@@ -17,10 +19,9 @@ from tensorir.errors import DefinitionError
 from tensorir.tensor import compute
 
 from .. import dispatch
+from ..request import KernelRequest
 from ..tensor import Tensor
 from .base import Op, contiguous
-
-_plans: dict[tuple, tuple] = {}
 
 
 def broadcast_shape(name: str, shapes: tuple[tuple[int, ...], ...]) -> tuple[int, ...]:
@@ -83,19 +84,25 @@ class Elementwise(Op):
             plain = plain and a.flags.c_contiguous
         if not plain:  # strided views: broadcast axes stay views (the kernel broadcasts), others compact
             arrays = [contiguous(_unbroadcast_view(a), device) for a in arrays]
-        plan_key = (shapes, tuple([a.shape for a in arrays])) if not plain else shapes
-        plan = _plans.get(plan_key)
+        stored = shapes if plain else tuple([a.shape for a in arrays])
+        signature = ("broadcast", self.key, shapes, stored, dtype, device)
+        plan = dispatch.cache.requests.get(signature)
         if plan is None:
-            plan = _plans[plan_key] = _plan(self.name, shapes, plan_key[1] if not plain else shapes)
-        out_shape, canon_in, canon_out = plan
-        self.out_shape = canon_out
-        base = self.__dict__.setdefault("base_key", self.key)  # an op object may run more than once
-        self.key = (*base, canon_out)  # the inputs alone may all be broadcast
-        out = dispatch.run(self, [a.reshape(shape) for a, shape in zip(arrays, canon_in)], device)[0]
+            plan = dispatch.cache.requests[signature] = self.plan(shapes, stored, dtype.name, device)
+        out_shape, canon_in, request = plan
+        out = dispatch.cache.run(self, request, [a.reshape(shape) for a, shape in zip(arrays, canon_in)])[0]
         return out.reshape(out_shape)
 
-    def compute(self, *inputs):
-        out_shape = self.out_shape
+    def plan(self, shapes: tuple, stored: tuple, dtype: str, device: str) -> tuple:
+        """``(output shape, canonical input shapes, kernel request)`` of inputs of ``shapes``
+        stored with the shapes ``stored``; the canonical output shape is the request's variant
+        (the inputs alone may all be broadcast)."""
+        out_shape, canon_in, canon_out = _plan(self.name, shapes, stored)
+        request = KernelRequest(self.key[0], self.key[1:], (canon_out,), canon_in, (dtype,) * len(shapes), device)
+        return out_shape, canon_in, request
+
+    def compute(self, request, *inputs):
+        (out_shape,) = request.variant
 
         def load(tensor, idx):
             return tensor[tuple(0 if n == 1 and m != 1 else i for i, n, m in zip(idx, tensor.shape, out_shape))]

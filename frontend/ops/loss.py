@@ -27,7 +27,7 @@ class SoftmaxCrossEntropy(Op):
 
     name = "softmax_cross_entropy"
 
-    def compute(self, z, labels):
+    def compute(self, request, z, labels):
         top, total = _row_logsumexp(z)
         j = reduce_axis(z.shape[1], "j")
         picked = compute((z.shape[0],), lambda i: fn.sum(z[i, j] * _is(labels, i, j, z.dtype), axis=j),
@@ -44,7 +44,7 @@ class SoftmaxCrossEntropyBackward(Op):
 
     name = "softmax_cross_entropy_backward"
 
-    def compute(self, g, z, labels):
+    def compute(self, request, g, z, labels):
         top, total = _row_logsumexp(z)
         return compute(z.shape, lambda i, j: g[i] * (fn.exp(z[i, j] - top[i]) / total[i] - _is(labels, i, j, z.dtype)),
                        name="dz")

@@ -1,27 +1,31 @@
 """Matrix products, batched over leading axes, with the layouts of their operands chosen at dispatch.
 
 A transposed operand is usually a view (``W.T``, and both gradients ``g @ B.T``, ``A.T @ g``
-read transposes). Rather than copy it, the kernel reads the untransposed storage: the CPU
-template ``matmul_cpu`` covers ``A @ B`` and ``A @ B.T``; a transposed left operand, and
-batches, use the same register- and cache-tiled schedule on this module's own compute.
+read transposes). Rather than copy it, the kernel reads the untransposed storage. ``forward``
+picks the form of the product from the arrays and passes it in the kernel request's variant:
+``(transposed_a, transposed_b)`` or ``("dot",)``. The kernels are templates: ``matmul_cpu``
+covers ``A @ B`` and ``A @ B.T``; a transposed left operand and batches use ``matmul_layout``,
+and narrow products ``matmul_dot`` (:mod:`schedules.templates.matmul_variants`), all on one
+register- and cache-tiled schedule.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from schedules import create_schedule
-from schedules.templates import matmul_cpu
-from tensorir import functions as fn
+from schedules.templates import matmul_cpu, matmul_dot, matmul_layout
+from schedules.templates.generic_cpu import VECTOR, worth_parallel
+from schedules.templates.matmul_variants import product, product_dims
 from tensorir.errors import DefinitionError
-from tensorir.tensor import compute, placeholder, reduce_axis
 
-from .. import dispatch, scheduling
+from .. import dispatch
 from ..tensor import Tensor
 from .base import Op, contiguous
 
 #: products with fewer output columns than this (and more rows) are computed transposed
 NARROW = 16
+#: the kernel request variant of a narrow product computed as dot products of rows
+DOT = ("dot",)
 
 
 def _layout(array: np.ndarray, device: str) -> tuple[np.ndarray, bool]:
@@ -46,8 +50,7 @@ class MatMul(Op):
         if batch and b.ndim == 2 and a.flags.c_contiguous:  # a shared right operand: one 2-D product
             return self._product(a.reshape(-1, a.shape[-1]), b, (), device).reshape(batch + (m, n))
         if not batch and n < NARROW and a.flags.c_contiguous:  # few columns: dot products of rows
-            self.key = (self.name, "dot")
-            return dispatch.run(self, [a, contiguous(b.T, device)], device)[0]
+            return dispatch.run(self, [a, contiguous(b.T, device)], device, DOT)[0]
         if not batch and n < NARROW <= m:  # few columns waste vector lanes: C = (B^T A^T)^T
             return self._product(b.T, a.T, batch, device).T
         return self._product(a, b, batch, device).reshape(batch + (m, n))
@@ -63,57 +66,38 @@ class MatMul(Op):
         b_store, tb = _layout(_batched(b, batch), device)
         if tb and (ta or batch):  # only the template reads a transposed B well (it packs it)
             b_store, tb = contiguous(np.swapaxes(b_store, -1, -2), device), False
-        self.key = (self.name, ta, tb)
-        return dispatch.run(self, [a_store, b_store], device)[0]
+        return dispatch.run(self, [a_store, b_store], device, (ta, tb))[0]
 
-    def default_config(self, shapes) -> dict:
-        if self.key[1] == "dot":
-            return {"vector": scheduling.VECTOR}
-        m, k, n = _dims(shapes, self.key[1], self.key[2])
+    def default_config(self, request) -> dict:
+        if request.variant == DOT:
+            return {"vector": VECTOR}
+        m, k, n = product_dims(*request.shapes, *request.variant)
         return {"v1": 8, "v2": 32 if n >= 32 else 16, "v3": 4, "b1": 64, "b2": 128, "pack_b": True,
-                "parallel": scheduling.worth_parallel(m * n * k, -(-m // 64))}
+                "parallel": worth_parallel(m * n * k, -(-m // 64))}
 
-    def tuning_task(self, shapes) -> tuple | None:
-        if self.key[1] or len(shapes[0]) != 2 or len(shapes[1]) != 2:
-            return None  # "dot", a transposed A, batches: this module's own compute, not a template
-        m, k, n = _dims(shapes, False, self.key[2])
-        parallel = self.default_config(shapes)["parallel"]
-        return "matmul_cpu", (m, n, k), {"transpose_b": self.key[2], "parallel": parallel}
+    def tuning_task(self, request) -> tuple | None:
+        shapes, variant = request.shapes, request.variant
+        if variant[0] or len(shapes[0]) != 2 or len(shapes[1]) != 2:
+            return None  # "dot", a transposed A, batches: template variants without a tuning space
+        m, k, n = product_dims(*shapes, False, variant[1])
+        parallel = self.default_config(request)["parallel"]
+        return "matmul_cpu", (m, n, k), {"transpose_b": variant[1], "parallel": parallel}
 
-    def kernel(self, shapes, dtypes, config, target):
-        if self.key[1] == "dot":
-            return _dot_kernel(shapes, dtypes, config, target)
-        _, ta, tb = self.key
+    def kernel(self, request, config):
+        shapes, dtype, target = request.shapes, request.dtypes[0], request.target
+        if request.variant == DOT:
+            (m, k), n = shapes[0], shapes[1][0]
+            return matmul_dot(m, n, k, vector=config["vector"], dtype=dtype, target=target)
+        ta, tb = request.variant
         if target == "llvm" and len(shapes[0]) == 2 and len(shapes[1]) == 2 and not ta:
-            m, k, n = _dims(shapes, ta, tb)
-            return matmul_cpu(m, n, k, transpose_b=tb, dtype=dtypes[0], **config)
-        a = placeholder(shapes[0], dtypes[0], name="A")
-        b = placeholder(shapes[1], dtypes[1], name="B")
-        c = self.compute(a, b)
-        s = create_schedule(c)
-        if target == "cuda":
-            from schedules.templates.gpu_generic import schedule_gpu
+            m, k, n = product_dims(*shapes, ta, tb)
+            return matmul_cpu(m, n, k, transpose_b=tb, dtype=dtype, **config)
+        knobs = {knob: config[knob] for knob in ("v1", "v2", "v3", "b1", "b2")}
+        return matmul_layout(shapes[0], shapes[1], transpose_a=ta, transpose_b=tb, dtype=dtype, target=target,
+                             parallel=bool(config.get("parallel")), **knobs)
 
-            schedule_gpu(s)
-        else:
-            _tiled(s, c, config)
-        return s, [a, b, c]
-
-    def compute(self, a, b):
-        _, ta, tb = self.key
-        batched = len(a.shape) == 3 or len(b.shape) == 3
-        m, k, n = _dims((a.shape, b.shape), ta, tb)
-        r = reduce_axis(k, "k")
-
-        def at(t, transposed, batch, row, col):
-            index = (row, col) if not transposed else (col, row)
-            return t[(batch,) + index] if batched and len(t.shape) == 3 else t[index]
-
-        if batched:
-            count = a.shape[0] if len(a.shape) == 3 else b.shape[0]
-            return compute((count, m, n), lambda bi, i, j: fn.sum(at(a, ta, bi, i, r) * at(b, tb, bi, r, j), axis=r),
-                           name="C")
-        return compute((m, n), lambda i, j: fn.sum(at(a, ta, None, i, r) * at(b, tb, None, r, j), axis=r), name="C")
+    def compute(self, request, a, b):
+        return product(a, b, *request.variant)
 
     def gradient(self, g, node):
         from .elementwise import reduce_to_shape
@@ -136,71 +120,6 @@ def _batched(array: np.ndarray, batch: tuple[int, ...]) -> np.ndarray:
         if swapped.flags.c_contiguous:
             return np.swapaxes(swapped.reshape((-1,) + swapped.shape[-2:]), -1, -2)
     return contiguous(array).reshape((-1,) + array.shape[-2:])
-
-
-def _dims(shapes, ta: bool, tb: bool) -> tuple[int, int, int]:
-    a, b = shapes
-    m, k = (a[-1], a[-2]) if ta else (a[-2], a[-1])
-    n = b[-2] if tb else b[-1]
-    return m, k, n
-
-
-def _dot_kernel(shapes, dtypes, config: dict, target: str):
-    """``C[i, j] = sum(A[i, k] * Bt[j, k])`` for few columns ``j``: ``vector`` partial sums per
-    element along the contiguous ``k`` of both rows, then one horizontal sum (as ``row_sum_cpu``)::
-
-        for i, j:
-          C.partial[vector] = 0
-          for k.outer: vectorized for l: C.partial[l] += A[i, k.outer*vector + l] * Bt[j, ..]
-          C[i, j] = sum(C.partial)
-    """
-    a = placeholder(shapes[0], dtypes[0], name="A")
-    bt = placeholder(shapes[1], dtypes[1], name="Bt")
-    (m, k), n = shapes[0], shapes[1][0]
-    vector = min(config["vector"], k)
-    ko = reduce_axis(-(-k // vector), "k.outer")
-
-    def term(i, j, lane):
-        index = ko * vector + lane
-        if k % vector == 0:
-            return a[i, index] * bt[j, index]
-        inside = (index < k).astype(dtypes[0])
-        index = fn.minimum(index, k - 1)
-        return a[i, index] * bt[j, index] * inside
-
-    partial = compute((m, n, vector), lambda i, j, lane: fn.sum(term(i, j, lane), axis=ko), name="C.partial")
-    lanes = reduce_axis(vector, "l")
-    c = compute((m, n), lambda i, j: fn.sum(partial[i, j, lanes], axis=lanes), name="C")
-    s = create_schedule(c)
-    if target == "cuda":
-        from schedules.templates.gpu_generic import schedule_gpu
-
-        return schedule_gpu(s), [a, bt, c]
-    s[partial].set_scope("local")
-    s[partial].compute_at(s[c], c.op.axis[1])
-    pi, pj, pl = s[partial].op.axis
-    s[partial].reorder(pi, pj, s[partial].op.reduce_axis[0], pl)
-    s[partial].vectorize(pl)
-    return s, [a, bt, c]
-
-
-def _tiled(s, c, config: dict) -> None:
-    """The schedule of ``matmul_cpu`` on a (batched) product: register tiles in cache tiles."""
-    local = s.cache_write(c, "local")
-    axes = list(c.op.axis)
-    i, j = axes[-2], axes[-1]
-    io, jo, ii, ji = s[c].tile(i, j, config["b1"], config["b2"])
-    iio, jio, iii, jii = s[c].tile(ii, ji, config["v1"], config["v2"])
-    s[local].compute_at(s[c], jio)
-    li, lj = s[local].op.axis[-2:]
-    ko, ki = s[local].split(s[local].op.reduce_axis[0], factor=config["v3"])
-    s[local].reorder(ko, ki, li, lj)
-    s[local].unroll(ki)
-    s[local].unroll(li)
-    s[local].vectorize(lj)
-    s[c].vectorize(jii)
-    if config.get("parallel"):
-        s[c].parallel(axes[0] if len(axes) == 3 else io)
 
 
 def matmul(a: Tensor, b: Tensor) -> Tensor:

@@ -67,7 +67,7 @@ class Pool2d(Op):
 class MaxPool2d(Pool2d):
     name = "max_pool2d"
 
-    def compute(self, x):
+    def compute(self, request, x):
         n, c, h, w = x.shape
         r, s = reduce_axis(self.size, "r"), reduce_axis(self.size, "s")
         st = self.stride
@@ -83,7 +83,7 @@ class MaxPool2dBackward(Pool2d):
 
     name = "max_pool2d_backward"
 
-    def compute(self, g, x, y):
+    def compute(self, request, g, x, y):
         if self.size == self.stride:
             return _window_scatter(g, x, y, self.size)
         return _taps_gather(x.shape, g.shape[2:], self.size, self.stride, lambda n, c, h, w, oy, ox: fn.if_then_else(
@@ -96,7 +96,7 @@ class MaxPool2dBackward(Pool2d):
 class AvgPool2d(Pool2d):
     name = "avg_pool2d"
 
-    def compute(self, x):
+    def compute(self, request, x):
         n, c, h, w = x.shape
         r, s = reduce_axis(self.size, "r"), reduce_axis(self.size, "s")
         st, scale = self.stride, 1.0 / (self.size * self.size)
@@ -117,7 +117,7 @@ class AvgPool2dBackward(Pool2d):
         self.in_hw = tuple(in_hw)
         self.key = (self.name, kernel, stride, self.in_hw)
 
-    def compute(self, g):
+    def compute(self, request, g):
         n, c = g.shape[:2]
         scale = 1.0 / (self.size * self.size)
         return _taps_gather((n, c, *self.in_hw), g.shape[2:], self.size, self.stride,

@@ -3,23 +3,24 @@
 Before compiling, the input is put in a canonical form: axes of extent 1 are dropped and
 adjacent axes that are both reduced or both kept are merged, so a sum over ``(0, 2, 3)`` of an
 NCHW tensor compiles as ``[reduce N, keep C, reduce H*W]`` and every sum over rows of a matrix
-as one kernel per shape.
+as one kernel per shape. The kinds of the canonical axes are the variant of the kernel request;
+the plan of a call signature is memoised in the kernel cache.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from schedules.templates.generic_cpu import VECTOR, generic, innermost_vector
 from tensorir import functions as fn
 from tensorir.errors import DefinitionError
 from tensorir.tensor import compute, reduce_axis
 
-from .. import dispatch, scheduling
+from .. import dispatch
+from ..request import KernelRequest
 from ..tensor import Tensor
 from .base import Op, contiguous
 from .elementwise import Elementwise, ScalarOp, mask, multiply, negative
-
-_plans: dict[tuple, tuple] = {}
 
 
 def normalize_axes(name: str, axis, ndim: int) -> tuple[int, ...]:
@@ -60,7 +61,7 @@ def out_shape(shape: tuple[int, ...], axes: tuple[int, ...], keepdims: bool) -> 
 
 
 class Reduction(Op):
-    """An op over the canonical ``[K|R]...`` form of its input; ``key`` holds the kinds."""
+    """An op over the canonical ``[K|R]...`` form of its input; the request's variant holds the kinds."""
 
     reducer = staticmethod(fn.sum)
 
@@ -69,27 +70,30 @@ class Reduction(Op):
         self.key = (self.name,)
 
     def forward(self, x: np.ndarray, device: str = "cpu") -> np.ndarray:
-        plan_key = (x.shape, self.axes)
-        plan = _plans.get(plan_key)
+        signature = ("reduce", self.key, x.shape, self.axes, x.dtype, device)
+        plan = dispatch.cache.requests.get(signature)
         if plan is None:
-            plan = _plans[plan_key] = _plan(x.shape, self.axes)
-        shape, kinds = plan
-        self.key = (self.name, kinds)
-        result = dispatch.run(self, [contiguous(x, device).reshape(shape)], device)[0]
+            plan = dispatch.cache.requests[signature] = self.plan(x.shape, x.dtype.name, device)
+        shape, request = plan
+        result = dispatch.cache.run(self, request, [contiguous(x, device).reshape(shape)])[0]
         return result.reshape(out_shape(x.shape, self.axes, self.keepdims))
 
-    def kinds(self) -> tuple[str, ...]:
-        return self.key[1]
+    def plan(self, shape: tuple[int, ...], dtype: str, device: str) -> tuple:
+        """``(canonical input shape, kernel request)`` of an input of ``shape``."""
+        canonical, kinds = _plan(shape, self.axes)
+        return canonical, KernelRequest(self.key[0], self.key[1:], (kinds,), (canonical,), (dtype,), device)
 
-    def compute(self, x):
-        return _reduce_compute(x, self.kinds(), self.reducer, lambda value, kept: value, self.name)
+    def compute(self, request, x):
+        (kinds,) = request.variant
+        return _reduce_compute(x, kinds, self.reducer, lambda value, kept: value, self.name)
 
-    def schedule(self, s, outputs, config):
+    def schedule(self, request, s, outputs, config):
+        (kinds,) = request.variant
         for out in outputs:
-            if self.kinds()[-1] == "K" and "R" in self.kinds():
-                scheduling.innermost_vector(s, out, config.get("vector", scheduling.VECTOR))
+            if kinds[-1] == "K" and "R" in kinds:
+                innermost_vector(s, out, config.get("vector", VECTOR))
             else:
-                scheduling.generic(s, out, config)
+                generic(s, out, config)
 
 
 def _reduce_compute(x, kinds, reducer, transform, name):
@@ -145,8 +149,8 @@ class LogSumExp(Reduction):
 
     name = "logsumexp"
 
-    def compute(self, x):
-        kinds = self.kinds()
+    def compute(self, request, x):
+        (kinds,) = request.variant
         top = _reduce_compute(x, kinds, fn.max, lambda value, kept: value, "lse_max")
         total = _reduce_compute(x, kinds, fn.sum, lambda value, kept: fn.exp(value - top[kept]), "lse_sum")
         return compute(top.shape, lambda *i: fn.log(total[i]) + top[i], name="logsumexp")

@@ -99,7 +99,7 @@ class SliceBackward(Op):
         self.index, self.in_shape = index, in_shape
         self.key = (self.name, index, in_shape)
 
-    def compute(self, g):
+    def compute(self, request, g):
         def body(*idx):
             inside, gather = None, []
             for position, item in zip(idx, self.index):
@@ -159,7 +159,7 @@ class Stack(Op):
         self.axis, self.count = axis, count
         self.key = (self.name, axis, count)
 
-    def compute(self, *inputs):
+    def compute(self, request, *inputs):
         shape = inputs[0].shape
         out_shape = shape[:self.axis] + (self.count,) + shape[self.axis:]
 

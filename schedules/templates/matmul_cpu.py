@@ -67,7 +67,7 @@ def matmul_cpu(m: int, n: int, k: int, *, v1: int = 8, v2: int = 32, v3: int = 4
         C = compute((m, n), lambda i, j: fn.sum(a_at((i, r)) * b_at(j, r), axis=r), name="C")
     s = create_schedule(C)
     if b3 is None:
-        _register_cache(s, C, v1, v2, v3, b1, b2, parallel)
+        register_cache_tile(s, C, v1, v2, v3, b1, b2, parallel)
     else:
         _reduction_chunks(s, C, v1, v2, v3, b1, b2, b3, parallel)
     for copy in (packed, packed_a):
@@ -95,13 +95,21 @@ def _reduction_chunks(s, C, v1, v2, v3, b1, b2, b3, parallel: bool) -> None:
         s[C].parallel(jo)
 
 
-def _register_cache(s, C, v1, v2, v3, b1, b2, parallel: bool) -> None:
+def register_cache_tile(s, C, v1, v2, v3, b1, b2, parallel: bool) -> None:
+    """Schedule the product ``C`` (its last two axes rows and columns, an optional batch axis
+    first) as ``v1 x v2`` register tiles inside ``b1 x b2`` cache tiles: an explicit ``C.local``
+    tile (``cache_write``) accumulates the whole reduction, ``v3`` steps unrolled at a time, before
+    one vectorized copy to C; threads over the batch axis, else over the cache-tile rows.
+
+    The ``b3=None`` form of :func:`matmul_cpu`, and the layout variants of
+    :mod:`schedules.templates.matmul_variants` (transposed A, batches).
+    """
     local = s.cache_write(C, "local")
-    i, j = C.op.axis
-    io, jo, ii, ji = s[C].tile(i, j, b1, b2)
+    axes = list(C.op.axis)
+    io, jo, ii, ji = s[C].tile(axes[-2], axes[-1], b1, b2)
     iio, jio, iii, jii = s[C].tile(ii, ji, v1, v2)
     s[local].compute_at(s[C], jio)
-    li, lj = s[local].op.axis
+    li, lj = s[local].op.axis[-2:]
     ko, ki = s[local].split(s[local].op.reduce_axis[0], factor=v3)
     s[local].reorder(ko, ki, li, lj)
     s[local].unroll(ki)
@@ -109,4 +117,4 @@ def _register_cache(s, C, v1, v2, v3, b1, b2, parallel: bool) -> None:
     s[local].vectorize(lj)
     s[C].vectorize(jii)
     if parallel:
-        s[C].parallel(io)
+        s[C].parallel(axes[0] if len(axes) == 3 else io)

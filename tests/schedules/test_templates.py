@@ -111,3 +111,35 @@ def test_softmax_cpu():
 
     check_numpy(s, args, reference)
     check_roundtrip(s, args)
+
+
+@pytest.mark.parametrize("a_shape, b_shape, transpose_a, transpose_b", [
+    ((23, 37), (23, 45), True, False),
+    ((3, 37, 23), (23, 45), False, False),
+    ((3, 23, 37), (3, 45, 23), True, True),
+    ((37, 23), (3, 23, 45), False, False),
+])
+def test_matmul_layout(a_shape, b_shape, transpose_a, transpose_b):
+    s, args = templates.matmul_layout(a_shape, b_shape, transpose_a=transpose_a, transpose_b=transpose_b,
+                                      v1=4, v2=8, v3=4, b1=16, b2=16, parallel=True)
+
+    def reference(a, b):
+        return (np.swapaxes(a, -1, -2) if transpose_a else a) @ (np.swapaxes(b, -1, -2) if transpose_b else b)
+
+    check_numpy(s, args, reference)
+    check_roundtrip(s, args)
+
+
+def test_matmul_layout_is_the_register_tile_form_of_matmul_cpu():
+    knobs = {"v1": 4, "v2": 8, "v3": 4, "b1": 16, "b2": 16, "parallel": True}
+    s, args = templates.matmul_layout((37, 23), (23, 45), **knobs)
+    s_cpu, args_cpu = templates.matmul_cpu(37, 45, 23, b3=None, transpose_b=False, pack_b=False, **knobs)
+    assert nest(s, args) == nest(s_cpu, args_cpu)
+
+
+@pytest.mark.parametrize("k", [32, 23])
+def test_matmul_dot(k):
+    s, args = templates.matmul_dot(19, 5, k, vector=8)
+    assert "allocate C.partial: float32[1, 1, 8] in local" in nest(s, args)
+    check_numpy(s, args, lambda a, bt: a @ bt.T)
+    check_roundtrip(s, args)

@@ -1,14 +1,17 @@
-"""Generic CPU schedules for the frontend's kernels, and when threads pay.
+"""Generic CPU schedules for kernels without a template of their own, and when threads pay.
 
 Elementwise maps: one flat loop of vectors (``fuse`` + ``split`` + ``vectorize``), or, with
 broadcast operands, the innermost axis in vectors. Reductions: the innermost data axis in
-vectors with the reduction loops outside it where the data is laid out that way. Threads are
-started only for large kernels: a parallel loop costs a thread-team start (microseconds), and
-most kernels of a small network take less than that.
+vectors with the reduction loops outside it where the data is laid out that way. Register
+tiles of chosen axes (:func:`register_tiled`, the frontend's convolutions). Threads are started
+only for large kernels: a parallel loop costs a thread-team start (microseconds), and most
+kernels of a small network take less than that. The frontend schedules every kernel that is
+not a dedicated template with these.
 """
 
 from __future__ import annotations
 
+from schedules.relations import AtRoot
 from tensorir import config
 from tensorir.expr import Reduce
 
@@ -78,3 +81,34 @@ def generic(s, out, config: dict) -> None:
         flat_vector(s, out, vector)
     else:
         innermost_vector(s, out, vector)
+
+
+def register_tiled(s, out, channel: int, vector: int, config: dict, second: int | None = None) -> None:
+    """Keep ``tile_c`` x ``tile_2`` x ``tile_v`` outputs (axes ``channel`` x ``second`` x
+    ``vector``, the last vectorized) in registers while the reduction runs, so that each value
+    loaded serves several accumulators; the other root stages get :func:`generic`, and threads
+    run over the outer axes when the nest is large."""
+    local = s.cache_write(out, "local")
+    axes = list(out.op.axis)
+    tiles = {channel: min(config.get("tile_c", 8), axes[channel].extent),
+             vector: min(config.get("tile_v", 16), axes[vector].extent)}
+    if second is not None and config.get("tile_2", 1) > 1 and axes[second].extent > 1:
+        tiles[second] = min(config["tile_2"], axes[second].extent)
+    split = {position: s[out].split(axes[position], factor=factor) for position, factor in tiles.items()}
+    outer = [split[p][0] if p in split else a for p, a in enumerate(axes) if p != vector]
+    inner = [split[p][1] for p in sorted(split) if p != vector]
+    s[out].reorder(*outer, split[vector][0], *inner, split[vector][1])
+    s[local].compute_at(s[out], split[vector][0])
+    laxes, lreduce = list(s[local].op.axis), list(s[local].op.reduce_axis)
+    tiled = [laxes[p] for p in sorted(split) if p != vector]
+    s[local].reorder(*[a for p, a in enumerate(laxes) if p not in split], *lreduce, *tiled, laxes[vector])
+    for axis in tiled:
+        s[local].unroll(axis)
+    s[local].vectorize(laxes[vector])
+    s[out].vectorize(split[vector][1])
+    for stage in list(s.stages):
+        if stage not in (s[out], s[local]) and isinstance(stage.attach, AtRoot) and hasattr(stage.op, "body"):
+            generic(s, stage.op.output, {})
+    work = _size(out.shape) * _size([r.extent for r in out.op.reduce_axis])
+    if worth_parallel(work, axes[0].extent):
+        s[out].parallel(outer[0])
