@@ -11,11 +11,10 @@ prints Python (the reference interpreter).
 
 from __future__ import annotations
 
-import re
-
 from tensorir.buffer import Buffer
 from tensorir.errors import CodegenError
 from tensorir.expr import Binary, BinaryOp, BufferLoad, Call, Cast, Const, Expr, Select, Unary, UnaryOp, Var
+from tensorir.names import identifier
 from tensorir.stmt import Allocate, Evaluate, For, IfThenElse, Seq, Stmt, Store
 
 #: precedence levels (higher binds tighter); a language maps its operators onto them
@@ -34,6 +33,9 @@ class SourcePrinter:
     NON_ASSOCIATIVE: frozenset[int] = frozenset({REL, EQ})
     #: names that generated code must not declare
     RESERVED: frozenset[str] = frozenset()
+    #: what a name gets in front when it starts with a digit or one of RESERVED_PREFIXES
+    NAME_PREFIX = "v_"
+    RESERVED_PREFIXES: tuple[str, ...] = ("_",)
     #: ``(prefix text, precedence)`` of negation and logical not
     NEG, NOT_ = ("-", UNARY), ("!", UNARY)
 
@@ -49,12 +51,10 @@ class SourcePrinter:
         return f"cannot print {what} as {self.language}"
 
     # -- names and lines -------------------------------------------------------------------
-    def prefixed(self, base: str) -> str:
-        """``base`` made a legal name of the language's own (no leading digit or underscore)."""
-        return f"v_{base}" if base[0].isdigit() or base.startswith("_") else base
-
     def fresh(self, hint: str) -> str:
-        base = self.prefixed(re.sub(r"\W", "_", hint) or "v")
+        """A name of the language's own for ``hint``, not taken yet: no leading digit, none of
+        the ``RESERVED_PREFIXES`` (those prefixed with ``NAME_PREFIX``), none of the ``RESERVED``."""
+        base = identifier(hint, empty="v", prefix=self.NAME_PREFIX, reserved=self.RESERVED_PREFIXES)
         name, n = base, 1
         while name in self.taken or name in self.RESERVED:
             name = f"{base}_{n}"

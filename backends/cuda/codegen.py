@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from tensorir.buffer import Scope
 from tensorir.dtypes import DType
 from tensorir.expr import BufferLoad, Call, Const, Func
+from tensorir.intmath import round_up
 from tensorir.passes.flatten_buffers import flatten_buffers
 from tensorir.stmt import Allocate, Evaluate, For, ForKind, IfThenElse, PrimFunc, Stmt, Store
 from tensorir.visitor import walk
@@ -236,7 +237,7 @@ def dynamic_shared_offsets(kernel: KernelNest) -> list[tuple[object, int]]:
     offsets, at = [], 0
     for buffer in kernel.shared:
         offsets.append((buffer, at))
-        at += -(-buffer.size * buffer.dtype.numpy.itemsize // 16) * 16
+        at += round_up(buffer.size * buffer.dtype.numpy.itemsize, 16)
     return offsets
 
 

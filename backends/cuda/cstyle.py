@@ -53,8 +53,8 @@ class CPrinter(SourcePrinter):
         #: helper functions the printed code calls (see the target's preamble)
         self.helpers: set[str] = set()
 
-    def prefixed(self, base: str) -> str:
-        return f"v_{base}" if base[0].isdigit() or base.startswith(("_", "nestor_")) else base
+    NAME_PREFIX = "v_"
+    RESERVED_PREFIXES = ("_", "nestor_")
 
     # -- literals --------------------------------------------------------------------------
     def special_float(self, value: float, dtype: DType) -> str:

@@ -30,12 +30,12 @@ Inside one kernel (the rules this module enforces, each with its own CodegenErro
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 from tensorir.buffer import Buffer, Scope
 from tensorir.errors import CodegenError
 from tensorir.expr import BufferLoad, Call, Const, Func, Var
+from tensorir.names import identifier
 from tensorir.stmt import Allocate, Evaluate, For, ForKind, IfThenElse, PrimFunc, Seq, Stmt, Store
 from tensorir.visitor import walk
 
@@ -108,10 +108,7 @@ def _root_items(s: Stmt, allocations: list[Buffer], items: list[Stmt]) -> None:
 
 
 def _sanitize(name: str) -> str:
-    text = re.sub(r"\W", "_", name)
-    if not text or text[0].isdigit() or text in RESERVED or text.startswith(("_", "nestor_")):
-        return f"k_{text}"
-    return text
+    return identifier(name, prefix="k_", reserved=("_", "nestor_"), reserved_names=RESERVED)
 
 
 def _kernel_names(func: PrimFunc, items: list[Stmt]) -> list[str]:

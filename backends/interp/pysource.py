@@ -80,8 +80,7 @@ class PySource(SourcePrinter):
     def cannot(self, what: str) -> str:
         return f"interp: cannot execute {what}"
 
-    def prefixed(self, base: str) -> str:
-        return "v" + base if base[0].isdigit() or base.startswith("_") else base
+    NAME_PREFIX = "v"
 
     def if_header(self, cond: str) -> str:
         return f"if {cond}:"

@@ -29,6 +29,8 @@ from tensorir.expr import (
     UnaryOp,
     Var,
 )
+from tensorir.intmath import round_up
+from tensorir.names import identifier
 from tensorir.passes.flatten_buffers import flatten_buffers
 from tensorir.stmt import Allocate, Evaluate, For, ForKind, IfThenElse, PrimFunc, Seq, Stmt, Store
 from tensorir.structural import canonical
@@ -355,7 +357,7 @@ class Codegen(Arithmetic):
             return
         aligned_alloc = self.declare("aligned_alloc", I8.as_pointer(), [I64, I64])
         free = self.declare("free", VOID, [I8.as_pointer()])
-        raw = self.b.call(aligned_alloc, [i64(64), i64(-(-nbytes // 64) * 64)])
+        raw = self.b.call(aligned_alloc, [i64(64), i64(round_up(nbytes, 64))])
         state.buffers[buffer] = self.b.bitcast(raw, ty.as_pointer())  # type: ignore[union-attr]
         self.stmt(s.body)
         self.b.call(free, [raw])
@@ -364,7 +366,7 @@ class Codegen(Arithmetic):
         """A large temporary of the kernel itself, allocated on the first call and kept for later
         ones: fresh pages each call would cost page faults (several ms for a few MiB). A call
         that finds it in use (another thread in the same kernel) takes memory of its own."""
-        size = i64(-(-nbytes // 64) * 64)
+        size = i64(round_up(nbytes, 64))
         name = f"{self.func.name}.workspace.{_ident(s.buffer.name)}"
         slot = ir.GlobalVariable(self.module, I8.as_pointer(), name=name)
         slot.initializer = ir.Constant(I8.as_pointer(), None)
@@ -417,5 +419,5 @@ def _fbits(ty) -> int:
 
 
 def _ident(name: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "._" else "_" for ch in name)
+    return identifier(name, keep=".", prefix="")
 

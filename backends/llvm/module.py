@@ -11,6 +11,7 @@ import numpy as np
 
 from tensorir import config
 from tensorir.errors import CodegenError
+from tensorir.names import identifier
 from tensorir.stmt import PrimFunc, Store
 from tensorir.structural import structural_hash
 from tensorir.visitor import walk
@@ -38,7 +39,7 @@ _compiled: dict[bytes, tuple] = {}
 
 
 def _symbol(name: str) -> str:
-    return "nestor_" + "".join(ch if ch.isalnum() else "_" for ch in name)
+    return "nestor_" + identifier(name, prefix="")
 
 
 def _optimize(module: llvm.ModuleRef) -> None:

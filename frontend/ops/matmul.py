@@ -17,6 +17,7 @@ from schedules.templates import matmul_cpu, matmul_dot, matmul_layout
 from schedules.templates.generic_cpu import VECTOR, worth_parallel
 from schedules.templates.matmul_variants import product, product_dims
 from tensorir.errors import DefinitionError
+from tensorir.intmath import ceil_div
 
 from .. import dispatch
 from ..tensor import Tensor
@@ -73,7 +74,7 @@ class MatMul(Op):
             return {"vector": VECTOR}
         m, k, n = product_dims(*request.shapes, *request.variant)
         return {"v1": 8, "v2": 32 if n >= 32 else 16, "v3": 4, "b1": 64, "b2": 128, "pack_b": True,
-                "parallel": worth_parallel(m * n * k, -(-m // 64))}
+                "parallel": worth_parallel(m * n * k, ceil_div(m, 64))}
 
     def tuning_task(self, request) -> tuple | None:
         shapes, variant = request.shapes, request.variant

@@ -5,6 +5,7 @@ packed into the tile layout."""
 from __future__ import annotations
 
 from tensorir import functions as fn
+from tensorir.intmath import ceil_div
 from tensorir.tensor import compute, placeholder, reduce_axis
 
 from ..schedule import create_schedule
@@ -55,11 +56,11 @@ def matmul_cpu(m: int, n: int, k: int, *, v1: int = 8, v2: int = 32, v3: int = 4
     a_at = A.__getitem__
     if pack_a:
         # the v1 rows one register tile reads, interleaved: its broadcasts come from one cache line
-        packed_a = compute((-(-m // v1), k, v1), lambda io, kk, ii: fn.if_then_else(
+        packed_a = compute((ceil_div(m, v1), k, v1), lambda io, kk, ii: fn.if_then_else(
             io * v1 + ii < m, A[io * v1 + ii, kk], 0.0), name="A.packed")
         a_at = lambda index: packed_a[index[0] // v1, index[1], index[0] % v1]  # noqa: E731
     if pack_b:
-        blocks = -(-n // v2)
+        blocks = ceil_div(n, v2)
         packed = compute((blocks, k, v2), lambda jo, kk, ji: fn.if_then_else(
             jo * v2 + ji < n, b_at(jo * v2 + ji, kk), 0.0), name="B.packed")
         C = compute((m, n), lambda i, j: fn.sum(a_at((i, r)) * packed[j // v2, r, j % v2], axis=r), name="C")

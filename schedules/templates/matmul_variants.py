@@ -11,6 +11,7 @@ compute gets the generic GPU schedule.
 from __future__ import annotations
 
 from tensorir import functions as fn
+from tensorir.intmath import ceil_div
 from tensorir.tensor import compute, placeholder, reduce_axis
 
 from ..schedule import create_schedule
@@ -80,7 +81,7 @@ def matmul_dot(m: int, n: int, k: int, *, vector: int = 16, dtype: str = "float3
     a = placeholder((m, k), dtype, name="A")
     bt = placeholder((n, k), dtype, name="Bt")
     vector = min(vector, k)
-    ko = reduce_axis(-(-k // vector), "k.outer")
+    ko = reduce_axis(ceil_div(k, vector), "k.outer")
 
     def term(i, j, lane):
         index = ko * vector + lane
