@@ -3,6 +3,12 @@
 This module is the one target registry: :func:`build` compiles a lowered function for a target
 named by a string, and every caller (``nestor.build``, the frontend's kernel cache, the tuner's
 workers) goes through it, so that a target's options and errors are checked in one place.
+
+Every backend compiles the lowered IR as the pass pipeline leaves it: one flat offset per buffer
+access (``tensorir.passes.flatten_buffers``). ``source.py`` is the printer base that the CUDA C
+printer (``cuda/cstyle.py``) and the interpreter's Python printer (``interp/pysource.py``) share;
+``args.py`` checks and converts call arguments. The LLVM backend's kernel cache keys on the IR's
+structural hash (``tensorir.structural``), never on printed text.
 """
 
 from __future__ import annotations

@@ -1,5 +1,10 @@
 """Nestor: a tensor compiler with a scheduling DSL.
 
+The public API re-exports the layers below it: definitions from ``tensorir``, schedules and
+templates from ``schedules``, and ``build`` (:mod:`nestor.api`), which only composes
+``schedules.lower`` (schedule -> loop nest -> passes) and ``backends.build`` (the one target
+registry). The command line is :mod:`nestor.cli`.
+
 >>> import nestor as ns
 >>> A = ns.placeholder((64, 32), name="A"); B = ns.placeholder((48, 32), name="B")
 >>> C = ns.compute("C[i,j] = sum(A[i,k] * B[j,k])", A=A, B=B)

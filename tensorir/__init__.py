@@ -1,4 +1,21 @@
-"""The IR: expressions, tensors and compute definitions, loop-nest statements, passes."""
+"""The IR: expressions, tensors and compute definitions, loop-nest statements, passes.
+
+Where each concept lives:
+
+- ``expr.py``/``functions.py``/``dtypes.py``: expressions, the functions that build them, scalar
+  types (a ``DType`` is also its name as a string, so numpy reads it); ``tensor.py``/``parse.py``:
+  placeholders and compute definitions, lambda and string forms.
+- ``stmt.py``: the loop-nest statements and ``PrimFunc``; ``visitor.py``: the one generic
+  traversal (children chosen by field type); ``structural.py``: structural equality and the
+  process-stable hash that kernel caches key on; ``printer.py``/``verifier.py``.
+- ``passes/``: one pass per file, in order in ``passes/pipeline.py`` (``flatten_buffers`` first:
+  backends see one flat offset per access, with the logical indices kept for printing and
+  checks); ``analysis.py``: the analyses the passes use (passes import analyses, never the
+  reverse); ``isl_bridge.py``/``isl_regions.py``: the islpy bridge.
+- ``config.py``: every ``NESTOR_*`` environment knob, read and validated in one place;
+  ``errors.py``: the error tree; ``names.py``/``intmath.py``: the one identifier sanitiser and
+  ``ceil_div``/``round_up``.
+"""
 
 from .buffer import Buffer, Scope
 from .dtypes import DType
