@@ -2,6 +2,8 @@
 
 Buffer accesses print with one index per dimension also after ``flatten_buffers`` (from the
 access's ``logical`` indices), so the printed loop nest reads the same before and after it.
+The printer keeps no module state: each call prints with display names of its own. Printed text
+is for people and golden tests; caches key on :mod:`tensorir.structural`, never on it.
 """
 
 from __future__ import annotations
@@ -65,94 +67,99 @@ def _shown_indices(node: BufferLoad | Store) -> tuple[Expr, ...]:
     return node.indices if node.logical is None else node.logical
 
 
-def _indices(indices) -> str:
-    return ", ".join(expr_str(i) for i in indices)
+class _Printer:
+    """Text of one expression, statement or function; ``names`` holds the display names of the
+    variables that print differently from their own (distinct loops sharing a name get suffixes)."""
 
+    def __init__(self, names: dict[Var, str] | None = None) -> None:
+        self.names = names or {}
 
-#: display names of variables while a function prints (distinct variables sharing a name get suffixes)
-_display: dict[Var, str] = {}
+    def indices(self, indices) -> str:
+        return ", ".join(self.expr(i) for i in indices)
+
+    def wrap(self, node: Expr, parens: bool) -> str:
+        text = self.expr(node)
+        return f"({text})" if parens else text
+
+    def expr(self, node: Expr) -> str:
+        match node:
+            case Var(name=name):
+                return self.names.get(node, name)
+            case Const():
+                return _const_str(node)
+            case Binary(op=op, a=a, b=b) if op in FUNCTION_STYLE:
+                return f"{op.value}({self.expr(a)}, {self.expr(b)})"
+            case Binary(op=op, a=a, b=b):
+                mine = _PRECEDENCE[op]
+                left = self.wrap(a, _precedence(a) < mine or (_precedence(a) == mine and mine == 4))
+                same_op = isinstance(b, Binary) and b.op is op
+                right_needs = _precedence(b) < mine or (_precedence(b) == mine and not (op in _ASSOCIATIVE and same_op))
+                return f"{left} {op.value} {self.wrap(b, right_needs)}"
+            case Unary(op=UnaryOp.NEG, a=a):
+                return f"-{self.wrap(a, _precedence(a) < 7)}"
+            case Unary(op=UnaryOp.NOT, a=a):
+                return f"not {self.wrap(a, _precedence(a) < 3)}"
+            case Call(func=func, args=args):
+                return f"{func.value}({', '.join(self.expr(a) for a in args)})"
+            case Cast(value=value, dtype=dtype):
+                return f"{dtype.value}({self.expr(value)})"
+            case Select(cond=c, true_value=t, false_value=f):
+                return f"if_then_else({self.expr(c)}, {self.expr(t)}, {self.expr(f)})"
+            case TensorLoad(tensor=tensor, indices=indices):
+                return f"{tensor.name}[{self.indices(indices)}]"
+            case BufferLoad(buffer=buffer):
+                return f"{buffer.name}[{self.indices(_shown_indices(node))}]"
+            case Reduce(op=op, source=source, axes=axes):
+                names = ", ".join(iv.name for iv in axes)
+                return f"{op.value}({self.expr(source)}, axis=[{names}])"
+        raise TypeError(f"cannot print {type(node).__name__}")
+
+    def range(self, node: For) -> str:
+        lo = node.min
+        if isinstance(lo, Const) and isinstance(node.extent, Const):
+            return f"{lo.value}..{lo.value + node.extent.value}"
+        return f"{self.expr(lo)}..{self.expr(lo + node.extent)}"
+
+    def lines(self, node: Stmt, depth: int, out: list[str]) -> None:
+        pad = "  " * depth
+        match node:
+            case For(var=var, kind=kind, body=body, thread_tag=tag):
+                prefix = "" if kind in (ForKind.SERIAL, ForKind.THREAD_BINDING) else f"{kind.value} "
+                suffix = f" [{tag}]" if kind is ForKind.THREAD_BINDING else ""
+                out.append(f"{pad}{prefix}for {self.expr(var)} in {self.range(node)}{suffix}:")
+                self.lines(body, depth + 1, out)
+            case Store(buffer=buffer, value=value):
+                out.append(f"{pad}{buffer.name}[{self.indices(_shown_indices(node))}] = {self.expr(value)}")
+            case Allocate(buffer=buffer, body=body):
+                shape = ", ".join(map(str, buffer.shape))
+                out.append(f"{pad}allocate {buffer.name}: {buffer.dtype.value}[{shape}] in {buffer.scope.value}")
+                self.lines(body, depth, out)
+            case Seq(stmts=stmts):
+                for stmt in stmts:
+                    self.lines(stmt, depth, out)
+            case IfThenElse(cond=cond, then_body=then_body, else_body=else_body):
+                out.append(f"{pad}if {self.expr(cond)}:")
+                self.lines(then_body, depth + 1, out)
+                if else_body is not None:
+                    out.append(f"{pad}else:")
+                    self.lines(else_body, depth + 1, out)
+            case Evaluate(value=value):
+                out.append(f"{pad}{self.expr(value)}")
+            case _:
+                raise TypeError(f"cannot print {type(node).__name__}")
+
+    def stmt(self, node: Stmt, depth: int = 0) -> str:
+        out: list[str] = []
+        self.lines(node, depth, out)
+        return "\n".join(out)
 
 
 def expr_str(node: Expr) -> str:
-    match node:
-        case Var(name=name):
-            return _display.get(node, name)
-        case Const():
-            return _const_str(node)
-        case Binary(op=op, a=a, b=b) if op in FUNCTION_STYLE:
-            return f"{op.value}({expr_str(a)}, {expr_str(b)})"
-        case Binary(op=op, a=a, b=b):
-            mine = _PRECEDENCE[op]
-            left = _wrap(a, _precedence(a) < mine or (_precedence(a) == mine and mine == 4))
-            same_op = isinstance(b, Binary) and b.op is op
-            right_needs = _precedence(b) < mine or (_precedence(b) == mine and not (op in _ASSOCIATIVE and same_op))
-            right = _wrap(b, right_needs)
-            return f"{left} {op.value} {right}"
-        case Unary(op=UnaryOp.NEG, a=a):
-            return f"-{_wrap(a, _precedence(a) < 7)}"
-        case Unary(op=UnaryOp.NOT, a=a):
-            return f"not {_wrap(a, _precedence(a) < 3)}"
-        case Call(func=func, args=args):
-            return f"{func.value}({', '.join(expr_str(a) for a in args)})"
-        case Cast(value=value, dtype=dtype):
-            return f"{dtype.value}({expr_str(value)})"
-        case Select(cond=c, true_value=t, false_value=f):
-            return f"if_then_else({expr_str(c)}, {expr_str(t)}, {expr_str(f)})"
-        case TensorLoad(tensor=tensor, indices=indices):
-            return f"{tensor.name}[{_indices(indices)}]"
-        case BufferLoad(buffer=buffer):
-            return f"{buffer.name}[{_indices(_shown_indices(node))}]"
-        case Reduce(op=op, source=source, axes=axes):
-            names = ", ".join(iv.name for iv in axes)
-            return f"{op.value}({expr_str(source)}, axis=[{names}])"
-    raise TypeError(f"cannot print {type(node).__name__}")
-
-
-def _wrap(node: Expr, parens: bool) -> str:
-    text = expr_str(node)
-    return f"({text})" if parens else text
-
-
-def _range_str(node: For) -> str:
-    lo = node.min
-    if isinstance(lo, Const) and isinstance(node.extent, Const):
-        return f"{lo.value}..{lo.value + node.extent.value}"
-    return f"{expr_str(lo)}..{expr_str(lo + node.extent)}"
-
-
-def _lines(node: Stmt, depth: int, out: list[str]) -> None:
-    pad = "  " * depth
-    match node:
-        case For(var=var, kind=kind, body=body, thread_tag=tag):
-            prefix = "" if kind in (ForKind.SERIAL, ForKind.THREAD_BINDING) else f"{kind.value} "
-            suffix = f" [{tag}]" if kind is ForKind.THREAD_BINDING else ""
-            out.append(f"{pad}{prefix}for {expr_str(var)} in {_range_str(node)}{suffix}:")
-            _lines(body, depth + 1, out)
-        case Store(buffer=buffer, value=value):
-            out.append(f"{pad}{buffer.name}[{_indices(_shown_indices(node))}] = {expr_str(value)}")
-        case Allocate(buffer=buffer, body=body):
-            shape = ", ".join(map(str, buffer.shape))
-            out.append(f"{pad}allocate {buffer.name}: {buffer.dtype.value}[{shape}] in {buffer.scope.value}")
-            _lines(body, depth, out)
-        case Seq(stmts=stmts):
-            for stmt in stmts:
-                _lines(stmt, depth, out)
-        case IfThenElse(cond=cond, then_body=then_body, else_body=else_body):
-            out.append(f"{pad}if {expr_str(cond)}:")
-            _lines(then_body, depth + 1, out)
-            if else_body is not None:
-                out.append(f"{pad}else:")
-                _lines(else_body, depth + 1, out)
-        case Evaluate(value=value):
-            out.append(f"{pad}{expr_str(value)}")
-        case _:
-            raise TypeError(f"cannot print {type(node).__name__}")
+    return _Printer().expr(node)
 
 
 def stmt_str(node: Stmt, depth: int = 0) -> str:
-    out: list[str] = []
-    _lines(node, depth, out)
-    return "\n".join(out)
+    return _Printer().stmt(node, depth)
 
 
 def _display_names(body: Stmt) -> dict[Var, str]:
@@ -187,10 +194,5 @@ def _display_names(body: Stmt) -> dict[Var, str]:
 def func_str(func: PrimFunc) -> str:
     params = ", ".join(
         f"{b.name}: {b.dtype.value}[{', '.join(map(str, b.shape))}]" for b in func.params)
-    saved = dict(_display)
-    _display.update(_display_names(func.body))
-    try:
-        return f"func {func.name}({params}) {{\n{stmt_str(func.body, 1)}\n}}"
-    finally:
-        _display.clear()
-        _display.update(saved)
+    body = _Printer(_display_names(func.body)).stmt(func.body, 1)
+    return f"func {func.name}({params}) {{\n{body}\n}}"
