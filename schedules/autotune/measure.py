@@ -3,7 +3,9 @@ isolated runner process, each checked against the reference before its time coun
 
 Compiling and timing never overlap: a batch is compiled first (all builders busy), then timed
 (builders idle), so the timings see a quiet machine. A worker that crashes or outlives its
-timeout is replaced and the candidate is recorded with the error; the run goes on.
+timeout is replaced and the candidate is recorded with the error; the run goes on. A worker that
+dies while idle (the OOM killer, a stray signal), or while a job is being sent to it, is replaced
+before the job is handed over, so no candidate is blamed for it.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from .spaces import TunableTemplate
 
 #: seconds a fresh worker may take to import the compiler
 START_TIMEOUT = 120.0
+#: times in a row a worker may die before it answers (starting, or taking a job) before tuning gives up
+START_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -94,15 +98,34 @@ class _Worker:
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.conn = Connection(ours.detach())
 
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def revive(self) -> None:
+        """Replace the worker if it died while idle; the next job then goes to a fresh one."""
+        if not self.alive():
+            self.restart()
+
     def submit(self, kind: str, payload: dict) -> None:
-        self.conn.send((kind, payload))
-        self.started_at = time.monotonic()
+        """Send a job. A worker found dead, or dying while the job is sent, never started the job:
+        it is replaced and the job goes to the new one."""
+        for _ in range(START_ATTEMPTS):
+            self.revive()
+            try:
+                self.conn.send((kind, payload))
+            except OSError:  # BrokenPipeError, ConnectionResetError: it died before reading the job
+                self.restart()
+                continue
+            self.started_at = time.monotonic()
+            return
+        raise TuningError(f"measurement workers died {START_ATTEMPTS} times in a row before taking a {kind} job; "
+                          "check the memory available to the tuner (the OOM killer) and --parallel")
 
     def collect(self) -> dict:
         """The answer to the submitted job, or an error if the worker died on it."""
         try:
             return self.conn.recv()
-        except (EOFError, OSError):
+        except (EOFError, OSError):  # also a death in the middle of sending its answer
             answer = {"error": f"crash: the worker {describe_exit(self._exit_code())}"}
             self.restart()
             return answer
@@ -120,14 +143,23 @@ class _Worker:
         self.wait_ready()
 
     def wait_ready(self) -> None:
-        """Block until the (new) worker has imported the compiler and answers."""
-        self.submit("ping", {})
-        if not self.conn.poll(START_TIMEOUT):
-            raise TuningError(f"a measurement worker did not start within {START_TIMEOUT:g} s")
-        try:
-            self.conn.recv()
-        except (EOFError, OSError):
-            raise TuningError(f"a measurement worker {describe_exit(self._exit_code())} while starting") from None
+        """Block until the (new) worker has imported the compiler and answers; one that dies while
+        starting is started again, up to ``START_ATTEMPTS`` times."""
+        for attempt in range(START_ATTEMPTS):
+            if attempt:
+                self.stop(kill=True)
+                self._start()
+            try:
+                self.conn.send(("ping", {}))
+                if not self.conn.poll(START_TIMEOUT):
+                    raise TuningError(f"a measurement worker did not start within {START_TIMEOUT:g} s")
+                self.conn.recv()
+                return
+            except (EOFError, OSError):
+                died = describe_exit(self._exit_code())
+        raise TuningError(f"a measurement worker {died} while starting, {START_ATTEMPTS} times in a row; check the "
+                          "memory available to the tuner (the OOM killer) and that `python -m "
+                          "schedules.autotune.worker` can import the compiler")
 
     def _exit_code(self) -> int | None:
         try:
@@ -238,6 +270,7 @@ class Measurer:
 
     def _run(self, result: MeasureResult, func, cutoff: float | None) -> None:
         payload = {**self.task.payload(), **self.settings, "kwargs": result.kwargs, "func": func, "cutoff": cutoff}
+        self.runner.revive()  # a runner that died while the candidates compiled is replaced, then prepared
         if self._prepared_by != self.runner.generation:
             # a fresh runner first makes the task's inputs and reference outputs, untimed
             prepared = self.runner.ask("prepare", payload, START_TIMEOUT + self.timeout)
