@@ -28,7 +28,7 @@ from .spaces import TunableTemplate
 #: seconds a fresh worker may take to import the compiler
 START_TIMEOUT = 120.0
 #: times in a row a worker may die before it answers (starting, or taking a job) before tuning gives up
-START_ATTEMPTS = 3
+START_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
-"""A test-only tunable template whose ``inject_fault`` knob makes a candidate crash, hang, fail to
+"""Test-only tunable templates. FAULTY: its ``inject_fault`` knob makes a candidate crash, hang, fail to
 compile or compute a wrong result, at build time in the builder or (with the environment variable
-``NESTOR_TUNE_INJECT_FAULTS=1``) at run time in the runner."""
+``NESTOR_TUNE_INJECT_FAULTS=1``) at run time in the runner. STEADY: the same kernel, every
+candidate good."""
 
 from __future__ import annotations
 
@@ -40,3 +41,14 @@ FAULTY = TunableTemplate(
     "scaled_faulty", scaled, ("n",), "llvm", _declare, dict,
     lambda inputs, sizes, options: [inputs[0] * 2.0], {},
     locator="tests.schedules.autotune.faulty:FAULTY")
+
+
+def _declare_steady(cfg: ConfigSpace, sizes: tuple, options: dict, dtype: str) -> None:
+    cfg.define_knob("tile", [1, 2, 4, 8, 16, 32])
+
+
+#: the same kernel without faults: every candidate compiles, runs and is right
+STEADY = TunableTemplate(
+    "scaled_steady", scaled, ("n",), "llvm", _declare_steady, dict,
+    lambda inputs, sizes, options: [inputs[0] * 2.0], {},
+    locator="tests.schedules.autotune.faulty:STEADY")
