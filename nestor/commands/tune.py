@@ -111,14 +111,25 @@ def tune_command(args: argparse.Namespace) -> int:
     with autotune.Database(args.db) as database:
         if args.trials > 0:
             _tune(args, spec, options, database)
-        records = database.records(spec.name, args.shape, args.dtype, args.target, options,
-                                   autotune.hardware_fingerprint(args.target))
+        records = _valid(database, spec, args, options)
         flops = spec.flops(spec.check_sizes(args.shape), options) if spec.flops else None
         print_table(records, flops, args.top)
         if args.plot:
             title = f"{spec.name} {','.join(map(str, args.shape))} {args.dtype} on {args.target}"
             print(f"plot: {plot_records(records, args.plot, title)}", flush=True)
     return 0
+
+
+def _valid(database, spec, args, options: dict) -> list:
+    """The task's records that are valid points of its space (others are skipped with a warning)."""
+    from schedules import autotune
+    from schedules.autotune.driver import task_space
+    from schedules.autotune.validate import valid_records
+
+    records = database.records(spec.name, args.shape, args.dtype, args.target, options,
+                               autotune.hardware_fingerprint(args.target))
+    space = task_space(spec, spec.check_sizes(args.shape), args.dtype, options)
+    return [record for record, _ in valid_records(database.path, spec, space, records)]
 
 
 def _tune(args, spec, options: dict, database) -> None:

@@ -6,10 +6,12 @@ a SQLite database of every measured candidate that later builds consult.
 >>> s, args = apply_best("matmul", (1024, 1024, 1024))              # doctest: +SKIP
 """
 
+import warnings
+
 from ..templates.tuned import register_provider
 from .database import Database, Record, default_path, hardware_fingerprint
 from .driver import Progress, TuneResult, tune
-from .errors import TuningError
+from .errors import TuningError, TuningWarning
 from .lookup import apply_best, lookup_config
 from .measure import Measurer, MeasureResult, Task
 from .space import Config, ConfigSpace
@@ -18,12 +20,15 @@ from .tuners import GridTuner, ModelTuner, RandomTuner, Tuner, make_tuner
 
 
 def _database_provider(name: str, sizes: tuple, dtype: str, target: str, options: dict) -> dict | None:
-    """Templates called without knobs use the database's best record for exactly their task."""
+    """Templates called without knobs use the database's best record for exactly their task (only
+    a valid point of the task's space: :mod:`.validate`)."""
     if name not in TEMPLATES:
         return None
     try:
         return lookup_config(name, sizes, dtype, target, options=options, nearby=False)
-    except Exception:  # noqa: BLE001 - an unreadable database must not break building with defaults
+    except Exception as error:  # noqa: BLE001 - an unreadable database must not break building with defaults
+        warnings.warn(f"{name}{list(sizes)}: the tuning database is not usable ({error}); building with the "
+                      "template's defaults", TuningWarning, stacklevel=2)
         return None
 
 
@@ -32,6 +37,6 @@ register_provider(_database_provider)
 __all__ = [
     "Config", "ConfigSpace", "Database", "GridTuner", "MeasureResult", "Measurer", "ModelTuner", "Progress",
     "RandomTuner", "Record", "TEMPLATES", "Task", "TunableTemplate", "TuneResult", "Tuner", "TuningError",
-    "apply_best", "default_path", "hardware_fingerprint", "lookup_config", "make_tuner", "resolve_template",
-    "tune",
+    "TuningWarning", "apply_best", "default_path", "hardware_fingerprint", "lookup_config", "make_tuner",
+    "resolve_template", "tune",
 ]

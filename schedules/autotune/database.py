@@ -1,6 +1,11 @@
 """The tuning database: one SQLite row per measured candidate, safe under concurrent writers and
 killed runs (write-ahead log, one transaction per record, a busy timeout).
 
+Rows are data from a file anyone may have edited: a row whose fields do not have the types a
+record needs (malformed JSON, a text time, a negative one) is skipped with one warning naming the
+file and the row, never used. Whether a record is a valid point of its template's space is checked
+where the space is known (:mod:`.validate`).
+
 The default file is ``$NESTOR_TUNING_DB``, else ``$XDG_DATA_HOME/nestor/tuning.db`` (with
 ``~/.local/share`` for an unset ``XDG_DATA_HOME``).
 """
@@ -13,12 +18,13 @@ import math
 import os
 import sqlite3
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from tensorir import config
 
-from .errors import TuningError
+from .errors import TuningError, TuningWarning
 
 SCHEMA_VERSION = 1
 _SCHEMA = """
@@ -100,11 +106,61 @@ class Record:
 
     @classmethod
     def _from_row(cls, row: sqlite3.Row) -> Record:
+        """The record of ``row``; ValueError saying what is wrong with a malformed one."""
         values = {name: row[name] for name in _FIELDS}
-        for name in ("shapes", "options", "knobs", "kwargs"):
-            values[name] = json.loads(values[name])
+        for name in _JSON:
+            try:
+                values[name] = json.loads(values[name])
+            except (TypeError, ValueError, RecursionError):
+                raise ValueError(f"its {name} are not JSON ({_clip(values[name])})") from None
+        problem = _malformed(values)
+        if problem:
+            raise ValueError(problem)
         values["shapes"] = tuple(values["shapes"])
+        values["tuner"], values["session"] = values["tuner"] or "", values["session"] or ""
         return cls(**values, id=row["id"])
+
+
+_JSON = ("shapes", "options", "knobs", "kwargs")
+
+
+def _malformed(values: dict) -> str | None:
+    """What makes the decoded fields of a row unusable as a record, or None."""
+    shapes = values["shapes"]
+    if not isinstance(shapes, list) or not all(type(s) is int for s in shapes):
+        return f"its shapes {_clip(shapes)} are not a list of integers"
+    for name in ("options", "knobs", "kwargs"):
+        if not isinstance(values[name], dict):
+            return f"its {name} {_clip(values[name])} are not a JSON object"
+    for name in ("op", "dtype", "target", "hardware", "trace", "error", "tuner", "session"):
+        optional = name in ("trace", "error", "tuner", "session")
+        if not isinstance(values[name], str) and not (optional and values[name] is None):
+            return f"its {name} {_clip(values[name])} is not text"
+    for name in ("compile_s", "run_s", "noise", "timestamp"):
+        value = values[name]
+        if value is None and name != "timestamp":
+            continue
+        least = "above 0" if name == "run_s" else "of at least 0"
+        if type(value) not in (int, float) or not math.isfinite(value) or value < 0 or (name == "run_s" and not value):
+            return f"its {name} {_clip(value)} is not a finite number {least}"
+    return None
+
+
+def _clip(value, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+_warned: set[tuple[str, int]] = set()
+
+
+def skip_row(path: Path, row_id, reason: str) -> None:
+    """Warn, once per process, that row ``row_id`` of the database at ``path`` is not used."""
+    if (str(path), row_id) in _warned:
+        return
+    _warned.add((str(path), row_id))
+    warnings.warn(f"tuning database {path}: row {row_id} skipped, {reason}; it is not used (delete it: "
+                  f"sqlite3 {path} 'DELETE FROM records WHERE id = {row_id}')", TuningWarning, stacklevel=3)
 
 
 class Database:
@@ -150,9 +206,13 @@ class Database:
     def add(self, record: Record) -> int:
         """Store ``record`` in its own transaction (durable once this returns); its new id."""
         placeholders = ", ".join("?" * len(_FIELDS))
-        with self._transaction():
-            cursor = self._conn.execute(
-                f"INSERT INTO records ({', '.join(_FIELDS)}) VALUES ({placeholders})", record._row())
+        try:
+            with self._transaction():
+                cursor = self._conn.execute(
+                    f"INSERT INTO records ({', '.join(_FIELDS)}) VALUES ({placeholders})", record._row())
+        except sqlite3.Error as error:
+            raise TuningError(f"tuning database {self.path}: cannot write a record ({error}); free disk space, "
+                              "check the file's permissions, or pass another file with --db PATH") from None
         return int(cursor.lastrowid)
 
     def records(self, op: str, shapes=None, dtype: str | None = None, target: str | None = None,
@@ -169,8 +229,20 @@ class Database:
         if options is not None:
             clauses.append("options = ?")
             values.append(canonical(options))
-        rows = self._conn.execute(f"SELECT * FROM records WHERE {' AND '.join(clauses)} ORDER BY id", values)
-        return [Record._from_row(row) for row in rows]
+        found = []
+        for row in self._query(f"SELECT * FROM records WHERE {' AND '.join(clauses)} ORDER BY id", values):
+            try:
+                found.append(Record._from_row(row))
+            except ValueError as error:
+                skip_row(self.path, row["id"], str(error))
+        return found
+
+    def _query(self, sql: str, values=()) -> list[sqlite3.Row]:
+        try:
+            return self._conn.execute(sql, values).fetchall()
+        except sqlite3.Error as error:
+            raise TuningError(f"tuning database {self.path}: cannot read it ({error}); repair or delete the "
+                              "file, or pass another with --db PATH or NESTOR_TUNING_DB") from None
 
     def best(self, op: str, shapes, dtype: str, target: str, options: dict | None = None,
              hardware: str | None = None) -> Record | None:
@@ -197,11 +269,23 @@ class Database:
     def tasks(self) -> list[dict]:
         """Each tuned task (op, shapes, dtype, target, options, hardware) with its record count and
         last timestamp, most recent first."""
-        rows = self._conn.execute(
-            "SELECT op, shapes, dtype, target, options, hardware, COUNT(*) AS count, MAX(timestamp) AS last "
-            "FROM records GROUP BY op, shapes, dtype, target, options, hardware ORDER BY last DESC")
-        return [{**dict(row), "shapes": tuple(json.loads(row["shapes"])), "options": json.loads(row["options"])}
-                for row in rows]
+        rows = self._query(
+            "SELECT op, shapes, dtype, target, options, hardware, COUNT(*) AS count, MAX(timestamp) AS last, "
+            "MIN(id) AS first FROM records GROUP BY op, shapes, dtype, target, options, hardware ORDER BY last DESC")
+        tasks = []
+        for row in rows:
+            try:
+                shapes, options = json.loads(row["shapes"]), json.loads(row["options"])
+            except (TypeError, ValueError, RecursionError):
+                shapes = options = None
+            if not isinstance(shapes, list) or not all(type(s) is int for s in shapes) or \
+                    not isinstance(options, dict):
+                skip_row(self.path, row["first"], f"its shapes or options are malformed ({_clip(row['shapes'])}, "
+                         f"{_clip(row['options'])})")
+                continue
+            task = {k: row[k] for k in row.keys() if k != "first"}
+            tasks.append({**task, "shapes": tuple(shapes), "options": options})
+        return tasks
 
 
 def _distance(a: tuple, b: tuple) -> float:

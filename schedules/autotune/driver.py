@@ -16,6 +16,7 @@ from .measure import Measurer, MeasureResult, Task
 from .space import Config, ConfigSpace
 from .spaces import TunableTemplate, resolve_template
 from .tuners import Tuner, make_tuner
+from .validate import valid_records
 
 
 @dataclass
@@ -197,19 +198,16 @@ class _Run:
         self.tuner_name, self.trials = "", 0
 
     def resume(self, search: Tuner) -> None:
-        """Feed the task's earlier records to the tuner; with none, start from a nearby shape's best."""
+        """Feed the task's earlier records that are valid points of the space to the tuner (others
+        are skipped with a warning); with none, start from a nearby shape's best."""
         earlier = self.database.records(self.spec.name, self.sizes, self.dtype, self.target, self.options,
                                         self.hardware)
-        configs, costs = [], []
-        for record in earlier:
-            config = Config(record.knobs)
-            if self.space.is_valid(config):
-                configs.append(config)
-                costs.append(record.run_s if record.ok else None)
+        usable = valid_records(self.database.path, self.spec, self.space, earlier)
+        for record, _ in usable:
             if record.ok and (self.best is None or record.run_s < self.best.run_s):
                 self.best = record
-        search.update(configs, costs)
-        if not earlier:
+        search.update([config for _, config in usable], [r.run_s if r.ok else None for r, _ in usable])
+        if not usable:
             near = self.database.nearest(self.spec.name, self.sizes, self.dtype, self.target, self.options,
                                          self.hardware)
             seed = project(self.spec, self.space, near.kwargs) if near else None

@@ -7,3 +7,7 @@ from tensorir.errors import NestorError
 
 class TuningError(NestorError):
     """A search space, tuning task or tuning database that cannot be used as given."""
+
+
+class TuningWarning(UserWarning):
+    """A tuning database row that is skipped: malformed, or not a valid point of its task's space."""

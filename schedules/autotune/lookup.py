@@ -7,15 +7,18 @@ from pathlib import Path
 
 from .database import Database, default_path, hardware_fingerprint
 from .driver import _prepare, project, task_space
+from .validate import checked_config
 
 
 def lookup_config(op, shapes: Sequence[int], dtype: str = "float32", target: str | None = None, *,
                   options: dict | None = None, db=None, nearby: bool = True) -> dict | None:
     """The template keyword arguments of the best known config for a task, or None.
 
-    An exact match (operator, sizes, dtype, target, options, this machine) comes first. Without
-    one and with ``nearby``, the best config of the nearest tuned shape is adapted to this shape's
-    space (the valid config closest to it) as a starting point. A missing database is not created.
+    An exact match (operator, sizes, dtype, target, options, this machine) comes first: the
+    fastest correct record that is a valid point of the task's space (others are skipped with a
+    :class:`TuningWarning`). Without one and with ``nearby``, the best config of the nearest
+    tuned shape is adapted to this shape's space (the valid config closest to it) as a starting
+    point. A missing database is not created.
 
     Parameters
     ----------
@@ -47,14 +50,19 @@ def lookup_config(op, shapes: Sequence[int], dtype: str = "float32", target: str
 
 def _lookup(database: Database, spec, sizes, dtype, target, options, nearby: bool) -> dict | None:
     hardware = hardware_fingerprint(target)
-    record = database.best(spec.name, sizes, dtype, target, options, hardware)
-    if record is not None:
-        return dict(record.kwargs)
+    found = sorted((r for r in database.records(spec.name, sizes, dtype, target, options, hardware) if r.ok),
+                   key=lambda r: r.run_s)
+    space = task_space(spec, sizes, dtype, options) if found else None
+    for record in found:  # the fastest record that is a valid point of the space
+        config = checked_config(database.path, spec, space, record)
+        if config is not None:
+            return spec.to_kwargs(config)
     if not nearby:
         return None
     near = database.nearest(spec.name, sizes, dtype, target, options, hardware)
     if near is None:
         return None
+    # only a hint: the result is the valid point of this shape's space nearest its keyword arguments
     config = project(spec, task_space(spec, sizes, dtype, options), near.kwargs)
     return spec.to_kwargs(config) if config is not None else None
 

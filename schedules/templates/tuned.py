@@ -1,12 +1,16 @@
 """Tuned configs reach templates: a template called without any of its knobs asks the registered
 providers (the tuning database registers one when ``schedules.autotune`` is imported, which
 ``import nestor`` does) for the best known config of exactly this task, and uses it. Set
-``NESTOR_TUNED=0`` to always use the template defaults."""
+``NESTOR_TUNED=0`` to always use the template defaults.
+
+The database checks its records against the template's space before offering one; should the
+template still fail with tuned knobs, the call warns and builds with the defaults instead."""
 
 from __future__ import annotations
 
 import functools
 import inspect
+import warnings
 from collections.abc import Callable, Sequence
 
 from tensorir import config
@@ -27,7 +31,7 @@ def tuned_knobs(name: str, sizes: tuple, dtype: str, target: str, options: dict)
         return None
     for provider in _PROVIDERS:
         found = provider(name, sizes, dtype, target, options)
-        if found:
+        if found and isinstance(found, dict):
             return found
     return None
 
@@ -52,10 +56,22 @@ def tunable(name: str, target: str, sizes: int, knobs: Sequence[str], options: S
                 found = tuned_knobs(name, tuple(given[n] for n in size_names), given.get("dtype", "float32"),
                                     target, {o: given[o] for o in options})
                 if found:
-                    kwargs.update({k: v for k, v in found.items() if k in knobs})
+                    return _with_tuned(template, name, args, kwargs, {k: v for k, v in found.items() if k in knobs})
             return template(*args, **kwargs)
 
         call.knobs = tuple(knobs)
         return call
 
     return wrap
+
+
+def _with_tuned(template, name: str, args: tuple, kwargs: dict, tuned: dict):
+    """The template called with the tuned knobs; with its defaults (and a warning) if that fails."""
+    try:
+        return template(*args, **kwargs, **tuned)
+    except Exception as error:  # noqa: BLE001 - a tuned config must never break a build that works without it
+        from schedules.autotune.errors import TuningWarning
+
+        warnings.warn(f"{name}: the tuned knobs {tuned} failed ({type(error).__name__}: {error}); building with "
+                      "the template's defaults", TuningWarning, stacklevel=3)
+    return template(*args, **kwargs)

@@ -34,6 +34,14 @@ def record(shapes=(64, 64, 64), run_s=1.0, error=None, v1=4, **changes) -> Recor
     return Record(**values)
 
 
+def knobs_of(kwargs: dict, shapes=(64, 64, 64)) -> dict:
+    """The knobs of the matmul_cpu config with these keyword arguments, as the tuner stores them:
+    lookups use only records that are valid points of the task's space."""
+    spec = TEMPLATES["matmul_cpu"]
+    config = next(c for c in spec.space(shapes).points() if spec.to_kwargs(c) == kwargs)
+    return {name: list(value) if isinstance(value, tuple) else value for name, value in config.items()}
+
+
 def test_records_round_trip(tmp_path):
     with Database(tmp_path / "t.db") as db:
         stored = record(run_s=0.5)
@@ -67,9 +75,9 @@ def test_nearest_shape_is_the_starting_point(tmp_path):
 
 def test_lookup_config_exact_then_nearby(tmp_path):
     path = tmp_path / "t.db"
-    kwargs = {"v1": 2, "v2": 32, "v3": 4, "b1": 16, "b2": 64, "pack_b": False}
+    kwargs = {"v1": 2, "v2": 32, "v3": 4, "b1": 16, "b2": 64, "b3": None, "pack_b": False}
     with Database(path) as db:
-        db.add(record(shapes=(64, 64, 64), run_s=1.0, kwargs=kwargs))
+        db.add(record(shapes=(64, 64, 64), run_s=1.0, kwargs=kwargs, knobs=knobs_of(kwargs)))
     assert lookup_config("matmul", (64, 64, 64), db=path) == kwargs
     nearby = lookup_config("matmul_cpu", (64, 64, 32), db=path)
     assert nearby is not None and nearby["v1"] == 2 and nearby["v2"] == 32
@@ -85,9 +93,9 @@ def test_lookup_in_a_missing_database_creates_nothing(tmp_path):
 
 def test_apply_best_builds_the_template_with_the_tuned_config(tmp_path):
     path = tmp_path / "t.db"
-    kwargs = {"v1": 2, "v2": 32, "v3": 8, "b1": 16, "b2": 64, "pack_b": False}
+    kwargs = {"v1": 2, "v2": 32, "v3": 8, "b1": 16, "b2": 64, "b3": None, "pack_b": False}
     with Database(path) as db:
-        db.add(record(run_s=1.0, kwargs=kwargs))
+        db.add(record(run_s=1.0, kwargs=kwargs, knobs=knobs_of(kwargs)))
     s, args = apply_best("matmul", (64, 64, 64), db=path)
     splits = {(step.stage, dict(step.args)["axis"]): dict(step.args).get("factor")
               for step in s.trace if step.primitive == "split"}

@@ -6,11 +6,13 @@ from __future__ import annotations
 from schedules.autotune import Database, Record, hardware_fingerprint
 from schedules.templates import matmul_cpu
 
+from .test_database import knobs_of
+
 
 def _record(sizes, kwargs) -> Record:
     return Record(op="matmul_cpu", shapes=sizes, dtype="float32", target="llvm",
                   hardware=hardware_fingerprint("llvm"), options={"transpose_b": True, "parallel": True},
-                  knobs={}, kwargs=kwargs, trace="[]", compile_s=0.1, run_s=1e-3, noise=0.01)
+                  knobs=knobs_of(kwargs, sizes), kwargs=kwargs, trace="[]", compile_s=0.1, run_s=1e-3, noise=0.01)
 
 
 def _register_tile(s) -> str:
