@@ -206,10 +206,16 @@ class Measurer:
         self._cache_dir = None
         env = self._worker_env()
         count = n_parallel or len(os.sched_getaffinity(0))
-        self.builders = [_Worker(env) for _ in range(max(1, count))]
-        self.runner = _Worker(env)
-        for w in [*self.builders, self.runner]:
-            w.wait_ready()
+        self.builders: list[_Worker] = []
+        self.runner = None
+        try:
+            self.builders = [_Worker(env) for _ in range(max(1, count))]
+            self.runner = _Worker(env)
+            for w in [*self.builders, self.runner]:
+                w.wait_ready()
+        except BaseException:
+            self.close()
+            raise
         self._prepared_by = 0  # the runner generation that holds the task's inputs and reference
 
     def _worker_env(self) -> dict[str, str]:
@@ -229,7 +235,8 @@ class Measurer:
 
     def close(self) -> None:
         for w in [*self.builders, self.runner]:
-            w.stop()
+            if w is not None:
+                w.stop()
         if self._cache_dir is not None:
             self._cache_dir.cleanup()
 

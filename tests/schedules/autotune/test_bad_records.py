@@ -141,8 +141,13 @@ def test_malformed_shapes_or_options_do_not_break_nearby_lookups_or_plots(databa
     write_bad_row(database, {"shapes": "[48, 48"})
     write_bad_row(database, {"shapes": "[48, 48, 1e999]"})
     write_bad_row(database, {"options": "not json", "timestamp": 9e9})
-    with pytest.warns(TuningWarning, match="row 2 skipped, its shapes are not JSON"):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         near = lookup_config("matmul", (48, 48, 64), db=database)
+    messages = skipped_rows(caught, database)
+    assert len(messages) == 2
+    assert "row 2 skipped, its shapes are not JSON" in messages[0]
+    assert "row 3 skipped, its shapes [48, 48, inf] are not a list of integers" in messages[1]
     assert any(SPEC.to_kwargs(c) == near for c in SPEC.space((48, 48, 64)).points())
     with Database(database) as db, pytest.warns(TuningWarning, match="row 4 skipped"):
         tasks = db.tasks()
