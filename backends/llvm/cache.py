@@ -110,7 +110,7 @@ def _trust(root: Path) -> bytes | None:
         reason = str(error) if isinstance(error, _Untrusted) else f"cannot be used ({error.strerror or error})"
         warnings.warn(f"kernel cache {root}: {reason}; kernels are compiled but not cached in this process. "
                       f"Fix it, or set NESTOR_CACHE_DIR to a private directory of your own (or to 'off')",
-                      UntrustedCacheWarning, stacklevel=5)
+                      UntrustedCacheWarning, stacklevel=4)
         return None
 
 
