@@ -81,6 +81,9 @@ def store(key: bytes, obj: bytes) -> None:
     root, secret = opened
     try:
         write_bytes(root / f"{key.hex()}.o", MAGIC + key + _mac(secret, key, obj) + obj, mode=0o600, durable=False)
+    except FileNotFoundError:  # the directory was removed: make it (and its key) again next time
+        with _lock:
+            _secrets.pop(root, None)
     except OSError:
         pass  # a read-only or full cache directory only costs recompilation
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import stat
 import subprocess
 import sys
@@ -166,6 +167,10 @@ def test_cache_directory_and_key_are_private(tmp_path, monkeypatch):
         assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
     assert stat.S_IMODE((root / cache.SECRET_NAME).stat().st_mode) == 0o600
     assert stat.S_IMODE((root / f"{(b'k' * 32).hex()}.o").stat().st_mode) == 0o600
+    shutil.rmtree(root)  # removed while the process runs: made again, private, with a new key
+    cache.store(b"k" * 32, b"object code")
+    cache.store(b"k" * 32, b"object code")
+    assert cache.load(b"k" * 32) == b"object code" and stat.S_IMODE(root.stat().st_mode) == 0o700
 
 
 def _untrusted(tmp_path: Path, monkeypatch, problem: str) -> tuple[Path, str]:
