@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tensorir.atomic import atomic_write
+
 from . import data, nn, optim
 from .tensor import Tensor, no_grad
 
@@ -121,12 +123,17 @@ def evaluate(model: nn.Module, loader: data.DataLoader) -> EpochResult:
 
 
 def save_checkpoint(path: str | Path, model: nn.Module, spec: ModelSpec, info: dict | None = None) -> Path:
-    """The parameters and buffers of ``model`` and how to rebuild it, in one ``.npz`` file."""
+    """The parameters and buffers of ``model`` and how to rebuild it, in one ``.npz`` file.
+
+    The file is replaced atomically: if saving fails or is killed midway, the previous file stays.
+    """
     path = Path(path)
+    path = path if path.suffix == ".npz" else path.with_name(path.name + ".npz")
     meta = {"spec": asdict(spec), "info": info or {}}
     state = model.state_dict()
-    np.savez(path, __meta__=np.array(json.dumps(meta)), **state)
-    return path if path.suffix == ".npz" else path.with_name(path.name + ".npz")
+    with atomic_write(path) as handle:
+        np.savez(handle, __meta__=np.array(json.dumps(meta)), **state)
+    return path
 
 
 def load_checkpoint(path: str | Path, device: str = "cpu") -> tuple[nn.Module, ModelSpec, dict]:

@@ -11,6 +11,8 @@ variable                   meaning                                              
 NESTOR_PRINT_IR            print the IR after each lowering pass (0/1)             0
 NESTOR_CACHE_DIR           directory of compiled kernels, or ``off``               XDG cache dir
 NESTOR_LLVM_OPT            LLVM optimisation level, 0 to 3                         2
+NESTOR_COMPILE_TIMEOUT     seconds one LLVM optimisation + codegen may take        60
+                           before it is retried at a lower level (O1, then O0)
 NESTOR_NO_OPENMP           run parallel loops without the OpenMP runtime (0/1)     0
 NESTOR_TUNED               let builds use tuned configs of the tuning database     1
 NESTOR_TUNING_DB           file of the tuning database                             XDG data dir
@@ -60,6 +62,16 @@ def _integer(low: int, high: int | None = None) -> Callable[[str], int]:
     return parse
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text.strip())
+    except ValueError:
+        value = None
+    if value is None or not 0 < value < float("inf"):
+        raise ValueError("must be a positive, finite number of seconds")
+    return value
+
+
 def _path_or_off(text: str) -> Path | None:
     return None if text.strip() == "off" else Path(text).expanduser()
 
@@ -105,6 +117,8 @@ PRINT_IR = Setting("NESTOR_PRINT_IR", _flag, lambda: False, "print the IR after 
 CACHE_DIR = Setting("NESTOR_CACHE_DIR", _path_or_off, lambda: _xdg("XDG_CACHE_HOME", (".cache",), "nestor", "kernels"),
                     "the directory of compiled kernels, or 'off'")
 LLVM_OPT = Setting("NESTOR_LLVM_OPT", _integer(0, 3), lambda: 2, "the LLVM optimisation level")
+COMPILE_TIMEOUT = Setting("NESTOR_COMPILE_TIMEOUT", _seconds, lambda: 60.0,
+                          "seconds an LLVM compilation may take before a lower optimisation level is tried")
 NO_OPENMP = Setting("NESTOR_NO_OPENMP", _flag, lambda: False,
                     "run parallel loops without the OpenMP runtime")
 TUNED = Setting("NESTOR_TUNED", _flag, lambda: True, "whether builds use the tuning database's configs")
@@ -118,7 +132,7 @@ TUNE_INJECT_FAULTS = Setting("NESTOR_TUNE_INJECT_FAULTS", _flag, lambda: False,
 
 #: every knob, by variable name
 SETTINGS: dict[str, Setting] = {s.variable: s for s in (
-    PRINT_IR, CACHE_DIR, LLVM_OPT, NO_OPENMP, TUNED, TUNING_DB, PARALLEL_MIN, TUNE_INJECT_FAULTS)}
+    PRINT_IR, CACHE_DIR, LLVM_OPT, COMPILE_TIMEOUT, NO_OPENMP, TUNED, TUNING_DB, PARALLEL_MIN, TUNE_INJECT_FAULTS)}
 
 
 def check_all() -> None:

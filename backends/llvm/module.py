@@ -9,7 +9,6 @@ import time
 import llvmlite.binding as llvm
 import numpy as np
 
-from tensorir import config
 from tensorir.errors import CodegenError
 from tensorir.names import identifier
 from tensorir.stmt import PrimFunc, Store
@@ -19,6 +18,7 @@ from tensorir.visitor import walk
 from ..args import ArgumentSpec, check_arrays, data_pointers
 from . import cache
 from .codegen import Codegen
+from .compile import compile_text
 from .target import host_target, new_target_machine, target_machine
 
 
@@ -42,15 +42,6 @@ def _symbol(name: str) -> str:
     return "nestor_" + identifier(name, prefix="")
 
 
-def _optimize(module: llvm.ModuleRef) -> None:
-    tm = target_machine()
-    pto = llvm.create_pipeline_tuning_options(speed_level=config.LLVM_OPT())
-    pto.loop_vectorization = True
-    pto.slp_vectorization = True
-    pass_builder = llvm.create_pass_builder(tm, pto)
-    pass_builder.getModulePassManager().run(module, pass_builder)
-
-
 def generate_ir(func: PrimFunc, symbol: str) -> str:
     host = host_target()
     renamed = PrimFunc(symbol, func.params, func.body)
@@ -59,14 +50,7 @@ def generate_ir(func: PrimFunc, symbol: str) -> str:
 
 
 def _compile_object(func: PrimFunc, symbol: str) -> bytes:
-    text = generate_ir(func, symbol)
-    try:
-        module = llvm.parse_assembly(text)
-        module.verify()
-    except RuntimeError as error:  # pragma: no cover - a codegen bug, reported with context
-        raise CodegenError(f"llvm: generated invalid IR for {func.name}: {error}") from None
-    _optimize(module)
-    return target_machine().emit_object(module)
+    return compile_text(generate_ir(func, symbol), func.name, "object")
 
 
 def _cache_key(func: PrimFunc) -> bytes:
@@ -116,9 +100,7 @@ class LLVMModule:
     @property
     def asm(self) -> str:
         if self._asm is None:
-            module = llvm.parse_assembly(self.source)
-            _optimize(module)
-            self._asm = target_machine().emit_assembly(module)
+            self._asm = compile_text(self.source, self.func.name, "assembly")
         return self._asm
 
     def __call__(self, *arrays) -> None:

@@ -52,11 +52,12 @@ def _load_openmp() -> bool:
     return False
 
 
-def new_target_machine() -> llvm.TargetMachine:
-    """A fresh target machine for the host (an execution engine owns and frees the one it gets)."""
+def new_target_machine(opt: int = 3) -> llvm.TargetMachine:
+    """A fresh target machine for the host (an execution engine owns and frees the one it gets);
+    ``opt`` is its code generator's optimisation level."""
     host = host_target()
     target = llvm.Target.from_triple(host.triple)
-    return target.create_target_machine(cpu=host.cpu, features=host.features, opt=3,
+    return target.create_target_machine(cpu=host.cpu, features=host.features, opt=opt,
                                         reloc="pic", codemodel="jitdefault")
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
+from tensorir.atomic import atomic_write
+
 from .database import Record
 from .errors import TuningError
 
@@ -83,7 +85,8 @@ def plot_records(records: list[Record], path: str | Path, title: str = "") -> Pa
         figure.suptitle(title)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=100)
+    with atomic_write(path) as handle:
+        figure.savefig(handle, dpi=100, format=path.suffix.lstrip(".") or "png")
     plt.close(figure)
     return path
 
