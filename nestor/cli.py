@@ -27,8 +27,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except NestorError as error:
-        print(f"nestor: error: {error}", file=sys.stderr)
+        _report(error)
         return 2
+    except OSError as error:
+        _report(error)
+        return 1
+
+
+def _report(error: BaseException) -> None:
+    """``nestor: error: <message>`` on one line (a message's own line breaks become ``; ``)."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    print(f"nestor: error: {'; '.join(lines) or type(error).__name__}", file=sys.stderr)
 
 
 if __name__ == "__main__":
