@@ -116,7 +116,8 @@ def register(subparsers) -> None:
                    help=f"hidden units of the mlp, 1 to {MAX_HIDDEN} (default 128)")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where kernels run (default cpu)")
     p.add_argument("--seed", type=non_negative_int, default=0, help="seed of the split, initialisation and shuffling")
-    p.add_argument("--limit", type=non_negative_int, default=0, help="train on the first N samples only (a quick check)")
+    p.add_argument("--limit", type=non_negative_int, default=0,
+                   help="train on the first N samples only (a quick check)")
     p.add_argument("--checkpoint", help="where to save the parameters (default MODEL-DATASET.npz)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=train, parser=p)

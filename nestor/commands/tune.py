@@ -156,11 +156,13 @@ def register(subparsers) -> None:
     p.add_argument("--shape", type=shape, help="the template's sizes, e.g. 1024,1024,1024 (matmul m,n,k)")
     p.add_argument("--target", default="llvm", choices=["llvm", "cuda"], help="backend (default llvm)")
     p.add_argument("--dtype", default="float32", choices=DTYPES, help="element type (default float32)")
-    p.add_argument("--trials", type=non_negative_int, default=64, help="candidates to measure (default 64; 0: only report)")
+    p.add_argument("--trials", type=non_negative_int, default=64,
+                   help="candidates to measure (default 64; 0: only report)")
     p.add_argument("--tuner", default="model", choices=["model", "random", "grid"], help="search (default model)")
     p.add_argument("--db", metavar="PATH", help="tuning database (default $NESTOR_TUNING_DB or "
                    "$XDG_DATA_HOME/nestor/tuning.db)")
-    p.add_argument("--timeout", type=finite_positive_float, default=10.0, help="seconds to compile, and to run, one candidate")
+    p.add_argument("--timeout", type=finite_positive_float, default=10.0,
+                   help="seconds to compile, and to run, one candidate")
     p.add_argument("--time-budget", type=finite_positive_float, metavar="S", help="start no new batch after S seconds")
     p.add_argument("--early-stop", type=positive_int, metavar="N", help="stop after N trials without a new best")
     p.add_argument("--parallel", type=positive_int, metavar="N", help="compiling processes (default: the CPUs)")
