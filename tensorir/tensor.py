@@ -11,7 +11,7 @@ from .dtypes import INDEX, DType, as_dtype
 from .errors import DefinitionError
 from .expr import Expr, IterKind, IterVar, Reduce, TensorLoad, Var, as_expr
 from .isl_bridge import check_definition_bounds
-from .visitor import walk
+from .visitor import _children, walk
 
 _counter = itertools.count()
 
@@ -203,8 +203,25 @@ def compute(shape, fcompute=None, name: str | None = None, **kwargs) -> Tensor:
     return make_compute(name, axis, body)
 
 
+#: the deepest expression a compute body may be: every pass, printer and backend walks
+#: expressions recursively, and Python's parser refuses more than 200 nested parentheses
+MAX_DEPTH = 128
+
+
+def _check_depth(name: str, body: Expr) -> None:
+    stack = [(body, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise DefinitionError(
+                f"compute {name}: the body is more than {MAX_DEPTH} operations deep; split it into several "
+                f"computes, or sum many terms with a reduce axis (ns.sum) or as a balanced tree")
+        stack += [(child, depth + 1) for child in _children(node)]
+
+
 def make_compute(name: str, axis: Sequence[IterVar], body: Expr) -> Tensor:
-    """Check a compute body (where reductions sit, which axes it uses) and build the tensor."""
+    """Check a compute body (its depth, where reductions sit, which axes it uses) and build the tensor."""
+    _check_depth(name, body)
     _check_reductions(name, body, tuple(axis))
     _check_axis_names(name, tuple(axis), body)
     check_definition_bounds(name, tuple(axis), body)
