@@ -30,6 +30,7 @@ from . import functions
 from .dtypes import INDEX
 from .errors import DefinitionError
 from .expr import IterKind, IterVar, Var, as_expr
+from .intmath import as_int
 from .isl_bridge import RangeInference
 from .tensor import MAX_DEPTH, Tensor, make_compute, reduce_axis
 
@@ -480,7 +481,7 @@ def _check_arguments(name: str, ranges, operands: dict) -> tuple[dict, dict[str,
             raise DefinitionError(f"compute {name}: operand {key}={value!r} must be a tensor or a "
                                   "Python number")
         clean[key] = value
-    ranges = dict(ranges or {})
+    ranges = {key: as_int(extent) for key, extent in dict(ranges or {}).items()}
     for key, extent in ranges.items():
         if isinstance(extent, bool) or not isinstance(extent, int) or extent <= 0:
             raise DefinitionError(f"compute {name}: ranges={{{key!r}: {extent!r}}}: a range is a "

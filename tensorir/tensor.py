@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from .dtypes import INDEX, DType, as_dtype
 from .errors import DefinitionError
 from .expr import Expr, IterKind, IterVar, Reduce, TensorLoad, Var, as_expr
+from .intmath import as_int
 from .isl_bridge import check_definition_bounds
 from .visitor import _children, walk
 
@@ -17,8 +18,11 @@ _counter = itertools.count()
 
 
 def _check_shape(shape: object, who: str) -> tuple[int, ...]:
+    shape = as_int(shape)
     if isinstance(shape, int):
         shape = (shape,)
+    if isinstance(shape, (tuple, list)):
+        shape = tuple(as_int(dim) for dim in shape)
     if not isinstance(shape, (tuple, list)) or not shape:
         raise DefinitionError(f"{who}: shape must be a non-empty tuple of positive ints, got {shape!r}")
     for dim in shape:
@@ -149,9 +153,9 @@ def reduce_axis(dom, name: str | None = None) -> IterVar:
     """A reduction axis over ``0..extent`` or ``lo..hi`` (``hi`` excluded)."""
     name = name or f"k{next(_counter)}"
     if isinstance(dom, (tuple, list)) and len(dom) == 2:
-        lo, hi = dom
+        lo, hi = (as_int(bound) for bound in dom)
     else:
-        lo, hi = 0, dom
+        lo, hi = 0, as_int(dom)
     for bound in (lo, hi):
         if isinstance(bound, bool) or not isinstance(bound, int):
             raise DefinitionError(
