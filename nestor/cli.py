@@ -22,9 +22,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv or ["demo"])
+    from tensorir import config
     from tensorir.errors import NestorError
 
     try:
+        config.check_all()  # a bad NESTOR_* or OMP_NUM_THREADS value is reported before any work
         return args.func(args)
     except NestorError as error:
         _report(error)

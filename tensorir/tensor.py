@@ -21,10 +21,9 @@ def _check_shape(shape: object, who: str) -> tuple[int, ...]:
     shape = as_int(shape)
     if isinstance(shape, int):
         shape = (shape,)
-    if isinstance(shape, (tuple, list)):
-        shape = tuple(as_int(dim) for dim in shape)
     if not isinstance(shape, (tuple, list)) or not shape:
         raise DefinitionError(f"{who}: shape must be a non-empty tuple of positive ints, got {shape!r}")
+    shape = tuple(as_int(dim) for dim in shape)
     for dim in shape:
         if isinstance(dim, bool) or not isinstance(dim, int) or dim <= 0:
             raise DefinitionError(
