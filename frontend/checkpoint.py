@@ -124,13 +124,25 @@ def check_state(path, spec, state: dict[str, np.ndarray]) -> None:
                           f"classes={spec.classes}) needs {wanted} parameters, the file holds {held}")
 
 
+def check_info(path, info: dict) -> dict:
+    """The fields ``nestor eval`` uses from the saved info, each of the type it needs."""
+    checks = {"dataset": lambda v: isinstance(v, str), "data_dir": lambda v: v is None or isinstance(v, str),
+              "seed": lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
+              "limit": lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool) and v >= 0)}
+    for name, ok in checks.items():
+        if name in info and not ok(info[name]):
+            raise _fail(path, f"info {name}={info[name]!r} is not usable (dataset: a name, data_dir: a folder, "
+                              f"seed and limit: integers of at least 0)")
+    return info
+
+
 def read_checkpoint(path: str | Path) -> tuple[dict, dict, dict[str, np.ndarray]]:
     """``(spec fields, info, state)`` of a checkpoint, each checked; raises :class:`DataError`."""
     path = Path(path)
     _check_archive(path)
     state = _read_entries(path)
     meta = _meta(path, state)
-    return check_spec(path, meta["spec"]), meta.get("info", {}), state
+    return check_spec(path, meta["spec"]), check_info(path, meta.get("info", {})), state
 
 
 def load_state(path, model, state: dict[str, np.ndarray]) -> None:

@@ -58,7 +58,7 @@ def load_dataset(name: str, data_dir: str | None = None, seed: int = 0):
         if not data_dir:
             raise DataError(f"dataset {name}: pass --data-dir, the folder holding its four IDX files")
         return data.mnist(data_dir)
-    raise ValueError(f"unknown dataset {name!r}; use one of {', '.join(DATASETS)}")
+    raise DataError(f"unknown dataset {name!r}; use one of {', '.join(DATASETS)}")
 
 
 def make_optimizer(name: str, params, lr: float, weight_decay: float = 0.0, **kwargs) -> optim.Optimizer:

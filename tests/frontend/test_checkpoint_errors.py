@@ -97,6 +97,8 @@ def _damaged(kind: str, good, tmp_path):
             entries = _entries(good)
             name = next(k for k in entries if k != "__meta__")
             _rewrite(good, bad, **{name: None, "other": entries[name]})
+        case "bad-info":
+            _rewrite(good, bad, meta={**_spec_meta(), "info": {"dataset": "digits", "limit": "all"}})
         case "transposed-array":
             entries = _entries(good)
             name = next(k for k, v in entries.items() if v.ndim == 2)
@@ -112,7 +114,7 @@ CASES = {
     "absurd-hidden": "hidden=10000000 is out of range", "negative-shape": r"in_shape\[1\]=-8 is out of range",
     "string-size": "hidden='4' is out of range", "sizes-disagree": "parameters, the file holds",
     "pickled": "pickled objects", "integer-weights": "not floating-point", "nan-weights": "NaN or infinite",
-    "renamed-array": "lacks", "transposed-array": "has shape",
+    "renamed-array": "lacks", "bad-info": "info limit='all' is not usable", "transposed-array": "has shape",
 }
 
 
