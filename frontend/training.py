@@ -13,7 +13,8 @@ import numpy as np
 
 from tensorir.atomic import atomic_write
 
-from . import data, nn, optim
+from . import checkpoint, data, nn, optim
+from .errors import DataError
 from .tensor import Tensor, no_grad
 
 DATASETS = ("digits", "mnist", "fashion-mnist")
@@ -57,9 +58,9 @@ def load_dataset(name: str, data_dir: str | None = None, seed: int = 0):
         return data.digits(0.2, seed)
     if name in ("mnist", "fashion-mnist"):
         if not data_dir:
-            raise ValueError(f"dataset {name}: pass --data-dir, the folder holding its four IDX files")
+            raise DataError(f"dataset {name}: pass --data-dir, the folder holding its four IDX files")
         return data.mnist(data_dir)
-    raise ValueError(f"unknown dataset {name!r}; use one of {', '.join(DATASETS)}")
+    raise DataError(f"unknown dataset {name!r}; use one of {', '.join(DATASETS)}")
 
 
 def make_optimizer(name: str, params, lr: float, weight_decay: float = 0.0, **kwargs) -> optim.Optimizer:
@@ -137,13 +138,12 @@ def save_checkpoint(path: str | Path, model: nn.Module, spec: ModelSpec, info: d
 
 
 def load_checkpoint(path: str | Path, device: str = "cpu") -> tuple[nn.Module, ModelSpec, dict]:
-    """The model saved by :func:`save_checkpoint`, its spec and the saved info."""
-    with np.load(path) as archive:
-        meta = json.loads(str(archive["__meta__"]))
-        state = {name: archive[name] for name in archive.files if name != "__meta__"}
-    spec_fields = meta["spec"]
-    spec = ModelSpec(**{**spec_fields, "in_shape": tuple(spec_fields["in_shape"]),
-                        "channels": tuple(spec_fields["channels"])})
+    """The model saved by :func:`save_checkpoint`, its spec and the saved info. The file is
+    checked before anything is allocated (:mod:`frontend.checkpoint`); a damaged or foreign file
+    raises :class:`~frontend.errors.DataError`."""
+    spec_fields, info, state = checkpoint.read_checkpoint(path)
+    spec = ModelSpec(**spec_fields)
+    checkpoint.check_state(path, spec, state)
     model = build_model(spec, device=device)
-    model.load_state_dict(state)
-    return model, spec, meta.get("info", {})
+    checkpoint.load_state(path, model, state)
+    return model, spec, info

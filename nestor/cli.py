@@ -22,13 +22,24 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv or ["demo"])
+    from tensorir import config
     from tensorir.errors import NestorError
 
     try:
+        config.check_all()  # a bad NESTOR_* or OMP_NUM_THREADS value is reported before any work
         return args.func(args)
     except NestorError as error:
-        print(f"nestor: error: {error}", file=sys.stderr)
+        _report(error)
         return 2
+    except OSError as error:
+        _report(error)
+        return 1
+
+
+def _report(error: BaseException) -> None:
+    """``nestor: error: <message>`` on one line (a message's own line breaks become ``; ``)."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    print(f"nestor: error: {'; '.join(lines) or type(error).__name__}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from tensorir.buffer import Scope
 from tensorir.errors import ScheduleError
 from tensorir.expr import IterKind, IterVar, Reduce, Var
-from tensorir.intmath import ceil_div
+from tensorir.intmath import as_int, ceil_div
 from tensorir.stmt import ForKind
 from tensorir.tensor import ComputeOp, Tensor
 
@@ -101,6 +101,7 @@ class StagePrimitives(StageState):
         Give exactly one of ``factor`` (the inner extent) or ``nparts`` (the outer extent).
         """
         name = getattr(axis, "name", axis)
+        factor, nparts = as_int(factor), as_int(nparts)  # numpy integers too
         call = f"split({name}, factor={factor})" if nparts is None else f"split({name}, nparts={nparts})"
         iv = self._leaf(call, axis)
         if (factor is None) == (nparts is None):
@@ -141,6 +142,7 @@ class StagePrimitives(StageState):
                     body    # guarded where 8 or 4 does not divide the extent
         """
         names = [getattr(a, "name", a) for a in (x, y)]
+        x_factor, y_factor = as_int(x_factor), as_int(y_factor)  # numpy integers too
         call = f"tile({names[0]}, {names[1]}, x_factor={x_factor}, y_factor={y_factor})"
         xv, yv = self._leaf(call, x), self._leaf(call, y)
         if xv is yv:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import inspect
 import json
+import keyword
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tensorir.errors import ScheduleError
-from tensorir.names import identifier
+from tensorir.names import identifier as _identifier
 
 if TYPE_CHECKING:
     from .schedule import Schedule
@@ -83,6 +84,14 @@ class Trace:
         return "\n".join(_python(step) for step in self.steps)
 
     __repr__ = __str__
+
+
+def identifier(name: str) -> str:
+    """A Python name for ``name`` in a printed trace (a keyword such as ``lambda`` gets a ``_``)."""
+    return _identifier(name, reserved_names=_KEYWORDS)
+
+
+_KEYWORDS = frozenset(keyword.kwlist)
 
 
 def _python_value(key: str, value: Any) -> str:

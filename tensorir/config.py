@@ -5,6 +5,10 @@ once per distinct value, and a value that cannot be used raises a ConfigurationE
 the variable, the value and what it accepts. Nothing else in the tree reads ``NESTOR_*``
 variables from ``os.environ``.
 
+``OMP_NUM_THREADS`` is validated here as well (a positive integer, or libgomp's comma-separated
+list of them, each at most :func:`max_threads`), before the OpenMP runtime is loaded: libgomp
+reads it once and a value of 100000 crashes the first parallel kernel.
+
 ========================== ======================================================= ==============
 variable                   meaning                                                 default
 ========================== ======================================================= ==============
@@ -139,3 +143,26 @@ def check_all() -> None:
     """Read every knob once, so that a bad value is reported now rather than at first use."""
     for setting in SETTINGS.values():
         setting()
+
+
+def max_threads() -> int:
+    """The most threads ``OMP_NUM_THREADS`` may ask for: 4 per CPU, at least 1024."""
+    return max(1024, 4 * (os.cpu_count() or 1))
+
+
+def _thread_counts(text: str) -> int:
+    counts = []
+    for part in text.split(","):
+        try:
+            counts.append(int(part.strip()))
+        except ValueError:
+            counts.append(None)
+    if any(count is None or not 1 <= count <= max_threads() for count in counts):
+        raise ValueError(f"must be a positive integer (or a comma-separated list of them) of at most "
+                         f"{max_threads()}")
+    return counts[0]
+
+
+OMP_NUM_THREADS = Setting("OMP_NUM_THREADS", _thread_counts, lambda: None,
+                          "threads of the OpenMP runtime's parallel loops")
+SETTINGS[OMP_NUM_THREADS.variable] = OMP_NUM_THREADS

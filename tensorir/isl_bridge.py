@@ -214,30 +214,37 @@ def first_out_of_bounds(var: Var, accesses: Iterable[tuple[Expr, int]],
     return space.values(bad.lexmin().sample_point())[var]
 
 
-def _guarded_loads(expr: Expr, guards: tuple[tuple[Expr, bool], ...], out: list) -> None:
+def _guarded_loads(expr: Expr, guards: tuple[tuple[Expr, bool], ...], out: list,
+                   seen: set | None = None) -> None:
     """Every tensor load under ``expr`` with the if_then_else conditions around it.
 
-    A guard is ``(cond, holds)``: the load is evaluated only where ``cond`` is ``holds``.
+    A guard is ``(cond, holds)``: the load is evaluated only where ``cond`` is ``holds``. A
+    subexpression reused under the same guards is visited once (``seen``), so a body that is a
+    graph costs its distinct nodes, not its paths.
     """
+    seen = set() if seen is None else seen
+    if (id(expr), guards) in seen:
+        return
+    seen.add((id(expr), guards))
     match expr:
         case Select(cond=cond, true_value=t, false_value=f):
-            _guarded_loads(cond, guards, out)
-            _guarded_loads(t, (*guards, (cond, True)), out)
-            _guarded_loads(f, (*guards, (cond, False)), out)
+            _guarded_loads(cond, guards, out, seen)
+            _guarded_loads(t, (*guards, (cond, True)), out, seen)
+            _guarded_loads(f, (*guards, (cond, False)), out, seen)
         case TensorLoad(indices=indices):
             out.append((expr, guards))
             for index in indices:
-                _guarded_loads(index, guards, out)
+                _guarded_loads(index, guards, out, seen)
         case Reduce(source=source):
-            _guarded_loads(source, guards, out)
+            _guarded_loads(source, guards, out, seen)
         case Binary(a=a, b=b):
-            _guarded_loads(a, guards, out)
-            _guarded_loads(b, guards, out)
+            _guarded_loads(a, guards, out, seen)
+            _guarded_loads(b, guards, out, seen)
         case Unary(a=a) | Cast(value=a):
-            _guarded_loads(a, guards, out)
+            _guarded_loads(a, guards, out, seen)
         case _:
             for child in getattr(expr, "args", ()):
-                _guarded_loads(child, guards, out)
+                _guarded_loads(child, guards, out, seen)
 
 
 def _domain(space: IndexSpace, guards: tuple, cache: dict) -> isl.Set:

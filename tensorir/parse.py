@@ -19,6 +19,7 @@ unless pinned with ``ranges={"y": 54}``.
 
 from __future__ import annotations
 
+import contextlib
 import operator
 import re
 from dataclasses import dataclass, field
@@ -29,8 +30,9 @@ from . import functions
 from .dtypes import INDEX
 from .errors import DefinitionError
 from .expr import IterKind, IterVar, Var, as_expr
+from .intmath import as_int
 from .isl_bridge import RangeInference
-from .tensor import Tensor, make_compute, reduce_axis
+from .tensor import MAX_DEPTH, Tensor, make_compute, reduce_axis
 
 _TOKEN = re.compile(r"(?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)|(?P<name>[A-Za-z_]\w*)"
                     r"|(?P<op>//|<=|>=|==|!=|[-+*/%<>()\[\],=&|])")
@@ -138,6 +140,46 @@ class _Definition:
     rhs: _Node
 
 
+#: per associative operator, the operators of its level that may follow it in a regrouped chain
+_REGROUP = {"+": frozenset("+-"), "*": frozenset("*"), "&": frozenset("&"), "|": frozenset("|")}
+#: chains up to this many operators keep Python's left-to-right grouping (as the lambda form does)
+_LEFT_DEEP = 32
+
+
+def _chain(operands: list[_Node], ops: list[_Token]) -> _Node:
+    """The left-associative chain ``o0 op0 o1 op1 o2 ...`` of one precedence level. A long chain is
+    regrouped into a balanced tree wherever the operators allow it (at a ``+`` followed only by
+    ``+``/``-``, at a ``*`` followed only by ``*``; a subtraction becomes the addition of a
+    negation, exactly), so that a 3,000-term sum is an expression of depth ~40, not 3,000, for
+    every recursive pass downstream."""
+    if len(ops) > _LEFT_DEEP:
+        texts = {op.text for op in ops}
+        if "-" in texts and texts <= {"+", "-"}:  # x - y is exactly x + (-y), which regroups
+            operands = [operands[0]] + [_Negate(o.start, o.end, o) if op.text == "-" else o
+                                        for op, o in zip(ops, operands[1:])]
+            ops = [_Token(op.kind, "+", op.pos) for op in ops]
+        split = _split_point(ops)
+        if split is not None:
+            left, right = _chain(operands[:split + 1], ops[:split]), _chain(operands[split + 1:], ops[split + 1:])
+            return _BinaryOp(left.start, right.end, ops[split].text, left, right, ops[split].pos)
+    node = operands[0]
+    for token, right in zip(ops, operands[1:]):
+        node = _BinaryOp(node.start, right.end, token.text, node, right, token.pos)
+    return node
+
+
+def _split_point(ops: list[_Token]) -> int | None:
+    """The associative operator nearest the middle after which every operator may be regrouped."""
+    best, middle, after = None, len(ops) // 2, set()
+    for position in range(len(ops) - 1, -1, -1):
+        text = ops[position].text
+        nearer = best is None or abs(position - middle) < abs(best - middle)
+        if text in _REGROUP and after <= _REGROUP[text] and nearer:
+            best = position
+        after.add(text)
+    return best
+
+
 class _Parser:
     """Recursive descent with precedence climbing over the token list."""
 
@@ -145,6 +187,7 @@ class _Parser:
         self.text = text
         self.tokens = _tokenize(text)
         self.at = 0
+        self.nesting = 0
 
     def error(self, token: _Token, message: str) -> DefinitionError:
         return _located(f"compute: syntax error: {message}", self.text, token.pos)
@@ -194,15 +237,17 @@ class _Parser:
         return token
 
     def expression(self, min_precedence: int = 1) -> _Node:
-        left = self.unary()
+        operands, ops = [self.unary()], []
         while True:
             token = self.peek()
             precedence = _PRECEDENCE.get(token.text) if token.kind == "op" else None
             if precedence is None or precedence < min_precedence:
-                return left
+                return _chain(operands, ops)
+            if ops and precedence != _PRECEDENCE[ops[-1].text]:
+                operands, ops = [_chain(operands, ops)], []
             self.take()
-            right = self.expression(precedence + 1)
-            left = _BinaryOp(left.start, right.end, token.text, left, right, token.pos)
+            operands.append(self.expression(precedence + 1))
+            ops.append(token)
             follow = self.peek()
             if precedence == _COMPARE and _PRECEDENCE.get(follow.text) == _COMPARE:
                 raise self.error(follow, "comparisons do not chain; combine them with &, like "
@@ -212,10 +257,27 @@ class _Parser:
         minus = self.accept("-")
         if minus is None:
             return self.atom()
-        operand = self.unary()
+        with self.nested(minus):
+            operand = self.unary()
         return _Negate(minus.pos, operand.end, operand)
 
+    @contextlib.contextmanager
+    def nested(self, token: _Token):
+        """One level of parentheses, brackets, calls or negations, at most MAX_DEPTH deep."""
+        self.nesting += 1
+        if self.nesting > MAX_DEPTH:
+            raise self.error(token, f"the expression nests more than {MAX_DEPTH} levels of parentheses, calls "
+                             "or negations; split it into several computes")
+        try:
+            yield
+        finally:
+            self.nesting -= 1
+
     def atom(self) -> _Node:
+        with self.nested(self.peek()):
+            return self._atom()
+
+    def _atom(self) -> _Node:
         token = self.take()
         end = token.pos + len(token.text)
         if token.kind == "number":
@@ -419,7 +481,7 @@ def _check_arguments(name: str, ranges, operands: dict) -> tuple[dict, dict[str,
             raise DefinitionError(f"compute {name}: operand {key}={value!r} must be a tensor or a "
                                   "Python number")
         clean[key] = value
-    ranges = dict(ranges or {})
+    ranges = {key: as_int(extent) for key, extent in dict(ranges or {}).items()}
     for key, extent in ranges.items():
         if isinstance(extent, bool) or not isinstance(extent, int) or extent <= 0:
             raise DefinitionError(f"compute {name}: ranges={{{key!r}: {extent!r}}}: a range is a "
@@ -457,6 +519,7 @@ def compute_from_string(text: str, name: str | None = None, ranges: dict[str, in
         raise DefinitionError(f"compute: the definition must be a string, got {type(text).__name__}")
     definition = _Parser(text).definition()
     name = name or definition.output.text
+    _check_depth(text, name, definition.rhs)
     operands, pinned = _check_arguments(name, ranges, operands)
     scope = _Scope(text, name, operands)
     uses = _Uses()
@@ -490,3 +553,22 @@ def _infer(scope: _Scope, definition: _Definition, uses: _Uses, pinned: dict[str
             inference.add(builder.build(node), [index.start for index in node.indices])
     extents = inference.run()
     return {name: extents[var] for name, var in variables.items()}
+
+
+def _check_depth(text: str, name: str, root: _Node) -> None:
+    """Refuse a syntax tree deeper than MAX_DEPTH (a long chain of ``/`` cannot be regrouped), before
+    any recursive pass walks it."""
+    stack = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise _located(f"compute {name}: the expression is more than {MAX_DEPTH} operations deep here (a chain "
+                           "of -, /, //, % or comparisons, or nested calls); split it into several computes, or "
+                           "write long sums and products as chains of + or *, which are regrouped", text, node.start)
+        match node:
+            case _BinaryOp(a=a, b=b):
+                stack += [(a, depth + 1), (b, depth + 1)]
+            case _Negate(a=a):
+                stack.append((a, depth + 1))
+            case _Access(indices=items) | _Call(args=items):
+                stack += [(item, depth + 1) for item in items]

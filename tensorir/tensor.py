@@ -10,17 +10,20 @@ from dataclasses import dataclass
 from .dtypes import INDEX, DType, as_dtype
 from .errors import DefinitionError
 from .expr import Expr, IterKind, IterVar, Reduce, TensorLoad, Var, as_expr
+from .intmath import as_int
 from .isl_bridge import check_definition_bounds
-from .visitor import walk
+from .visitor import _children, walk
 
 _counter = itertools.count()
 
 
 def _check_shape(shape: object, who: str) -> tuple[int, ...]:
+    shape = as_int(shape)
     if isinstance(shape, int):
         shape = (shape,)
     if not isinstance(shape, (tuple, list)) or not shape:
         raise DefinitionError(f"{who}: shape must be a non-empty tuple of positive ints, got {shape!r}")
+    shape = tuple(as_int(dim) for dim in shape)
     for dim in shape:
         if isinstance(dim, bool) or not isinstance(dim, int) or dim <= 0:
             raise DefinitionError(
@@ -149,9 +152,9 @@ def reduce_axis(dom, name: str | None = None) -> IterVar:
     """A reduction axis over ``0..extent`` or ``lo..hi`` (``hi`` excluded)."""
     name = name or f"k{next(_counter)}"
     if isinstance(dom, (tuple, list)) and len(dom) == 2:
-        lo, hi = dom
+        lo, hi = (as_int(bound) for bound in dom)
     else:
-        lo, hi = 0, dom
+        lo, hi = 0, as_int(dom)
     for bound in (lo, hi):
         if isinstance(bound, bool) or not isinstance(bound, int):
             raise DefinitionError(
@@ -203,8 +206,35 @@ def compute(shape, fcompute=None, name: str | None = None, **kwargs) -> Tensor:
     return make_compute(name, axis, body)
 
 
+#: the deepest expression a compute body may be: every pass, printer and backend walks
+#: expressions recursively, and Python's parser refuses more than 200 nested parentheses
+MAX_DEPTH = 128
+
+
+def _check_depth(name: str, body: Expr) -> None:
+    """Refuse a body deeper than MAX_DEPTH, without recursing and visiting each node once (a body
+    that reuses a subexpression is a graph: walking it as a tree could take exponential time)."""
+    depth: dict[int, int] = {}
+    stack: list[tuple[Expr, bool]] = [(body, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if id(node) in depth:
+            continue
+        children = list(_children(node))
+        if not expanded:
+            stack.append((node, True))
+            stack += [(child, False) for child in children if id(child) not in depth]
+            continue
+        depth[id(node)] = 1 + max((depth[id(child)] for child in children), default=0)
+        if depth[id(node)] > MAX_DEPTH:
+            raise DefinitionError(
+                f"compute {name}: the body is more than {MAX_DEPTH} operations deep; split it into several "
+                f"computes, or sum many terms with a reduce axis (ns.sum) or as a balanced tree")
+
+
 def make_compute(name: str, axis: Sequence[IterVar], body: Expr) -> Tensor:
-    """Check a compute body (where reductions sit, which axes it uses) and build the tensor."""
+    """Check a compute body (its depth, where reductions sit, which axes it uses) and build the tensor."""
+    _check_depth(name, body)
     _check_reductions(name, body, tuple(axis))
     _check_axis_names(name, tuple(axis), body)
     check_definition_bounds(name, tuple(axis), body)

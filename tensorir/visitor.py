@@ -56,10 +56,17 @@ def _children(node: Node) -> Iterator[Node]:
 
 
 def walk(node: Node) -> Iterator[Node]:
-    """Every node under ``node`` (itself included), parents before children."""
+    """Every distinct node under ``node`` (itself included) once, parents before children.
+
+    IR is a graph when a subexpression is reused (``x = a * a; y = x + x``): each node is yielded
+    at its first visit only, so a walk costs the number of distinct nodes, not of paths."""
+    seen: set[int] = set()
     stack = [node]
     while stack:
         current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
         yield current
         stack.extend(reversed(list(_children(current))))
 

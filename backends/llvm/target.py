@@ -41,6 +41,7 @@ def host_target() -> HostTarget:
 def _load_openmp() -> bool:
     if config.NO_OPENMP():
         return False
+    config.OMP_NUM_THREADS()  # libgomp reads it once, as it loads: refuse a value it would crash on
     for name in ("libgomp.so.1", ctypes.util.find_library("gomp")):
         if not name:
             continue
@@ -69,9 +70,9 @@ def target_machine() -> llvm.TargetMachine:
 
 def thread_count() -> int:
     """Threads for parallel loops: OMP_NUM_THREADS, else the CPUs this process may use."""
-    value = os.environ.get("OMP_NUM_THREADS", "")
-    if value.isdigit() and int(value) > 0:
-        return int(value)
+    threads = config.OMP_NUM_THREADS()
+    if threads is not None:
+        return threads
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover

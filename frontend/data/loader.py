@@ -12,7 +12,25 @@ import numpy as np
 
 from tensorir.intmath import ceil_div
 
+from ..errors import DataError
 from ..tensor import Tensor
+
+
+def check_labels(what: str, labels: np.ndarray, classes: int) -> None:
+    """Refuse class labels that are not integers in ``[0, classes)``: a loss or a one-hot of an
+    out-of-range label would silently read or match nothing."""
+    labels = np.asarray(labels)
+    if labels.dtype.kind not in "iu":
+        raise DataError(f"{what}: labels must be integers from 0 to {classes - 1}, not {labels.dtype}; "
+                        f"convert them with .astype(np.int32)")
+    if labels.size == 0:
+        return
+    low, high = int(labels.min()), int(labels.max())
+    if low < 0 or high >= classes:
+        bad = low if low < 0 else high
+        position = int(np.flatnonzero(labels.reshape(-1) == bad)[0])
+        raise DataError(f"{what}: label {bad} (at position {position}) is outside the {classes} classes "
+                        f"0..{classes - 1}; fix the labels or give the model {max(high + 1, classes)} classes")
 
 
 class Dataset:

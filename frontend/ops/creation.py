@@ -50,5 +50,9 @@ class OneHot(Op):
 
 
 def one_hot(labels: Tensor, classes: int, dtype: str = "float32") -> Tensor:
-    """Rows of ``classes`` zeros with a one at each label (labels: an int tensor of shape (n,))."""
+    """Rows of ``classes`` zeros with a one at each label (labels: an int tensor of shape (n,), each
+    in ``[0, classes)``)."""
+    from ..data.loader import check_labels
+
+    check_labels("one_hot", labels.numpy(), classes)
     return OneHot(classes, dtype)(labels)

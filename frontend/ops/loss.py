@@ -6,6 +6,7 @@ from __future__ import annotations
 from tensorir import functions as fn
 from tensorir.tensor import compute, reduce_axis
 
+from ..data.loader import check_labels
 from ..tensor import Tensor
 from .base import Op
 
@@ -67,5 +68,6 @@ class SoftmaxCrossEntropyBackward(Op):
 
 
 def softmax_cross_entropy(logits: Tensor, labels: Tensor) -> Tensor:
-    """Per-row cross entropy of ``logits`` (N, K) against int ``labels`` (N,)."""
+    """Per-row cross entropy of ``logits`` (N, K) against int ``labels`` (N,), each in ``[0, K)``."""
+    check_labels("softmax_cross_entropy", labels.numpy(), logits.shape[-1])
     return SoftmaxCrossEntropy()(logits, labels)

@@ -14,6 +14,7 @@ import numpy as np
 from schedules.templates.generic_cpu import VECTOR, generic, innermost_vector
 from tensorir import functions as fn
 from tensorir.errors import DefinitionError
+from tensorir.intmath import as_int
 from tensorir.tensor import compute, reduce_axis
 
 from .. import dispatch
@@ -27,6 +28,7 @@ def normalize_axes(name: str, axis, ndim: int) -> tuple[int, ...]:
     """``axis`` (None, an int or a tuple) as sorted non-negative axes, checked against ``ndim``."""
     if axis is None:
         return tuple(range(ndim))
+    axis = as_int(axis)
     axes = (axis,) if isinstance(axis, int) else tuple(axis)
     out = []
     for a in axes:

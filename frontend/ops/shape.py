@@ -14,6 +14,7 @@ import numpy as np
 
 from tensorir import functions as fn
 from tensorir.errors import DefinitionError
+from tensorir.intmath import as_int
 from tensorir.tensor import compute
 
 from ..tensor import Tensor
@@ -179,7 +180,10 @@ class Stack(Op):
 # -- the functional API -------------------------------------------------------------------------
 def reshape(x: Tensor, shape) -> Tensor:
     """``x`` with a new shape of the same size (one extent may be -1); a view where strides allow."""
-    shape = (shape,) if isinstance(shape, int) else tuple(int(n) for n in shape)
+    shape = as_int(shape)
+    shape = (shape,) if isinstance(shape, int) else tuple(as_int(n) for n in shape)
+    if any(not isinstance(n, int) or n < -1 or n == 0 for n in shape):
+        raise DefinitionError(f"reshape: shape {shape} must hold positive integers (one of them may be -1)")
     known = math.prod(n for n in shape if n != -1)
     if shape.count(-1) == 1 and known and x.size % known == 0:
         shape = tuple(x.size // known if n == -1 else n for n in shape)

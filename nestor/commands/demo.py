@@ -7,6 +7,8 @@ import time
 
 import numpy as np
 
+from .arguments import positive_int
+
 
 def demo(args: argparse.Namespace) -> int:
     import nestor as ns
@@ -43,5 +45,6 @@ def demo(args: argparse.Namespace) -> int:
 def register(subparsers) -> None:
     p_demo = subparsers.add_parser("demo", help="define a matmul, print its loop nest, run it, check it (default)")
     for dim, default in (("m", 64), ("n", 48), ("k", 32)):
-        p_demo.add_argument(f"--{dim}", type=int, default=default, help=f"matmul size {dim} (default {default})")
+        p_demo.add_argument(f"--{dim}", type=positive_int, default=default,
+                            help=f"matmul size {dim} (default {default})")
     p_demo.set_defaults(func=demo)

@@ -7,6 +7,11 @@ import argparse
 import sys
 import time
 
+from .arguments import finite_non_negative_float, finite_positive_float, integer, non_negative_int, positive_int
+
+#: the widest hidden layer the command line builds (a typo of a few digits is refused, not allocated)
+MAX_HIDDEN = 1 << 16
+
 #: per model: epochs, batch size, optimizer, learning rate that reach the targets on the digits
 DEFAULTS = {
     "mlp": {"epochs": 20, "batch_size": 32, "optimizer": "adam", "lr": 0.002},
@@ -47,6 +52,8 @@ def train(args: argparse.Namespace) -> int:
         train_epoch,
     )
 
+    if args.dataset != "digits" and not args.data_dir:
+        args.parser.error(f"--dataset {args.dataset} needs --data-dir, the folder holding its four IDX files")
     defaults = DEFAULTS[args.model]
     for name, value in defaults.items():
         if getattr(args, name) is None:
@@ -100,18 +107,20 @@ def register(subparsers) -> None:
     p.add_argument("--dataset", choices=DATASETS, default="digits",
                    help="digits (embedded, the default) or mnist/fashion-mnist from --data-dir")
     p.add_argument("--data-dir", help="folder with the IDX files of mnist or fashion-mnist")
-    p.add_argument("--epochs", type=int, help="passes over the training set (default 20)")
-    p.add_argument("--batch-size", type=int, help="samples per step (default 32)")
+    p.add_argument("--epochs", type=positive_int, help="passes over the training set (default 20)")
+    p.add_argument("--batch-size", type=positive_int, help="samples per step (default 32)")
     p.add_argument("--optimizer", choices=OPTIMIZERS, help="update rule (default adam)")
-    p.add_argument("--lr", type=float, help="learning rate (default 0.002)")
-    p.add_argument("--weight-decay", type=float, default=0.0, help="L2 penalty (default 0)")
-    p.add_argument("--hidden", type=int, default=128, help="hidden units of the mlp (default 128)")
+    p.add_argument("--lr", type=finite_positive_float, help="learning rate (default 0.002)")
+    p.add_argument("--weight-decay", type=finite_non_negative_float, default=0.0, help="L2 penalty (default 0)")
+    p.add_argument("--hidden", type=integer(1, MAX_HIDDEN), default=128,
+                   help=f"hidden units of the mlp, 1 to {MAX_HIDDEN} (default 128)")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where kernels run (default cpu)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the split, initialisation and shuffling")
-    p.add_argument("--limit", type=int, default=0, help="train on the first N samples only (a quick check)")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="seed of the split, initialisation and shuffling")
+    p.add_argument("--limit", type=non_negative_int, default=0,
+                   help="train on the first N samples only (a quick check)")
     p.add_argument("--checkpoint", help="where to save the parameters (default MODEL-DATASET.npz)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.set_defaults(func=train)
+    p.set_defaults(func=train, parser=p)
 
     e = subparsers.add_parser("eval", help="reload a checkpoint saved by `nestor train` and report test accuracy")
     e.add_argument("checkpoint", help="the .npz file")

@@ -12,6 +12,11 @@ import argparse
 import json
 import sys
 
+from .arguments import finite_positive_float, non_negative_int, positive_int, shape
+
+#: element types a template can be tuned for
+DTYPES = ("float32", "float64", "int32", "int64")
+
 
 class ProgressBar:
     """One status line (redrawn in place on a terminal, a line per trial otherwise)."""
@@ -47,14 +52,6 @@ class ProgressBar:
 
 def _ms(seconds: float) -> str:
     return f"{seconds * 1e3:.3f}"
-
-
-def _parse_shape(text: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(part) for part in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--shape {text!r}: give comma-separated integers, e.g. 1024,1024,1024") \
-            from None
 
 
 def _parse_options(pairs: list[str]) -> dict:
@@ -167,20 +164,22 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("tune", help="search a template's knobs for the fastest config (tuning database)",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("op", nargs="?", help="operator or template: matmul, conv2d, matmul_cpu, conv2d_cpu, matmul_gpu")
-    p.add_argument("--shape", type=_parse_shape, help="the template's sizes, e.g. 1024,1024,1024 (matmul m,n,k)")
+    p.add_argument("--shape", type=shape, help="the template's sizes, e.g. 1024,1024,1024 (matmul m,n,k)")
     p.add_argument("--target", default="llvm", choices=["llvm", "cuda"], help="backend (default llvm)")
-    p.add_argument("--dtype", default="float32", help="element type (default float32)")
-    p.add_argument("--trials", type=int, default=64, help="candidates to measure (default 64; 0: only report)")
+    p.add_argument("--dtype", default="float32", choices=DTYPES, help="element type (default float32)")
+    p.add_argument("--trials", type=non_negative_int, default=64,
+                   help="candidates to measure (default 64; 0: only report)")
     p.add_argument("--tuner", default="model", choices=["model", "random", "grid"], help="search (default model)")
     p.add_argument("--db", metavar="PATH", help="tuning database (default $NESTOR_TUNING_DB or "
                    "$XDG_DATA_HOME/nestor/tuning.db)")
-    p.add_argument("--timeout", type=float, default=10.0, help="seconds to compile, and to run, one candidate")
-    p.add_argument("--time-budget", type=float, metavar="S", help="start no new batch after S seconds")
-    p.add_argument("--early-stop", type=int, metavar="N", help="stop after N trials without a new best")
-    p.add_argument("--parallel", type=int, metavar="N", help="compiling processes (default: the CPUs)")
+    p.add_argument("--timeout", type=finite_positive_float, default=10.0,
+                   help="seconds to compile, and to run, one candidate")
+    p.add_argument("--time-budget", type=finite_positive_float, metavar="S", help="start no new batch after S seconds")
+    p.add_argument("--early-stop", type=positive_int, metavar="N", help="stop after N trials without a new best")
+    p.add_argument("--parallel", type=positive_int, metavar="N", help="compiling processes (default: the CPUs)")
     p.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
                    help="a fixed template option, e.g. transpose_b=false (repeatable)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the tuner's random choices")
-    p.add_argument("--top", type=int, default=10, help="rows of the final table (default 10)")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="seed of the tuner's random choices")
+    p.add_argument("--top", type=positive_int, default=10, help="rows of the final table (default 10)")
     p.add_argument("--plot", metavar="PNG", help="write best time vs trials and knob sensitivity to PNG")
     p.set_defaults(func=tune_command)

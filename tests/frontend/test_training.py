@@ -67,8 +67,10 @@ def test_cli_train_then_eval(tmp_path, capsys):
 
 
 def test_cli_reports_a_missing_data_dir(capsys):
-    with pytest.raises(ValueError, match="pass --data-dir"):
+    with pytest.raises(SystemExit) as exit_info:
         main(["train", "mlp", "--dataset", "mnist", "--quiet"])
+    assert exit_info.value.code == 2
+    assert "--dataset mnist needs --data-dir" in capsys.readouterr().err
 
 
 def test_eval_mode_uses_no_graph(rng):
