@@ -85,7 +85,10 @@ class CudaModule:
                     f"{param.dtype.value}{list(param.shape)}, got {array.dtype}{list(array.shape)}")
 
     def launch(self, arrays: list[DeviceArray]) -> None:
-        """Launch every kernel, in order, on device arrays (asynchronously, on the default stream)."""
+        """Launch every kernel, in order, on device arrays (asynchronously, on the default stream).
+
+        A kernel that checks subscripts reports a failure on the device; ``__call__`` and ``time``
+        raise it, a caller of ``launch`` reads it with :meth:`raise_failed_check`."""
         functions = self._load()
         memory = dict(zip(self.func.params, arrays)) | self._temporaries
         if self._status is not None:
@@ -95,7 +98,7 @@ class CudaModule:
             function.prepared_call(kernel.grid, kernel.block, *(memory[b].ptr for b in kernel.params),
                                    *status, shared_size=shape.dynamic_shared_bytes)
 
-    def _raise_failed_check(self) -> None:
+    def raise_failed_check(self) -> None:
         """Raise OutOfBoundsError where a kernel's subscript check failed (waits for the kernels)."""
         if self._status is None:
             return
@@ -118,7 +121,7 @@ class CudaModule:
         self._load()
         device = self._to_device(arrays)
         self.launch(device)
-        self._raise_failed_check()
+        self.raise_failed_check()
         self._copy_back(arrays, device)
 
     def time(self, *arrays, number: int = 1, repeat: int = 3) -> float:
@@ -138,6 +141,7 @@ class CudaModule:
             end.record()
             end.synchronize()
             rounds.append(start.time_till(end) / 1e3 / number)
+        self.raise_failed_check()
         self._copy_back(arrays, device)
         return float(np.median(rounds))
 
