@@ -75,6 +75,15 @@ def test_index_arithmetic_past_32_bits_runs_in_long_long():
     assert "long long" not in small
 
 
+def test_serial_loop_past_32_bits_counts_in_long_long():
+    A = ns.placeholder((2, 3 * 10**9), name="A")
+    k = ns.reduce_axis(3 * 10**9, "k")
+    C = ns.compute((2,), lambda i: ns.sum(A[i, k], axis=k), name="C")
+    s = ns.create_schedule(C)
+    s[C].bind(C.op.axis[0], "threadIdx.x")
+    assert "for (long long k = 0; k < 3000000000LL; ++k) {" in generate(ns.lower(s, [A, C])).source
+
+
 def test_sources_compile_with_nvcc():
     nvcc = find_nvcc()
     if nvcc is None:
