@@ -13,7 +13,20 @@ from __future__ import annotations
 
 from tensorir.buffer import Buffer
 from tensorir.errors import CodegenError
-from tensorir.expr import Binary, BinaryOp, BufferLoad, Call, Cast, Const, Expr, Select, Unary, UnaryOp, Var
+from tensorir.expr import (
+    Binary,
+    BinaryOp,
+    BufferLoad,
+    Call,
+    Cast,
+    CheckedIndex,
+    Const,
+    Expr,
+    Select,
+    Unary,
+    UnaryOp,
+    Var,
+)
 from tensorir.names import identifier
 from tensorir.stmt import Allocate, Evaluate, For, IfThenElse, Seq, Stmt, Store
 
@@ -108,6 +121,8 @@ class SourcePrinter:
                 return self.call(func, args, e.dtype), ATOM
             case BufferLoad(buffer=buffer):
                 return f"{self.name(buffer)}[{self.offset(e)}]", ATOM
+            case CheckedIndex():
+                return self.checked_index(e), ATOM
         raise CodegenError(self.cannot(f"expression {e}"))
 
     def infix(self, e: Binary, symbol: str, precedence: int) -> tuple[str, int]:
@@ -134,6 +149,10 @@ class SourcePrinter:
 
     def call(self, func, args, dtype) -> str:
         raise NotImplementedError
+
+    def checked_index(self, e: CheckedIndex) -> str:
+        """A subscript checked when it runs (see :mod:`tensorir.access_guards`)."""
+        raise CodegenError(self.cannot(f"the run-time check of {e}"))
 
     # -- statements ------------------------------------------------------------------------
     #: how a statement line ends (``;`` in C)

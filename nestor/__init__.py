@@ -22,10 +22,12 @@ from tensorir import (
     DType,
     LoweringError,
     NestorError,
+    OutOfBoundsError,
     PrimFunc,
     ScheduleError,
     Tensor,
     abs,
+    assume_in_bounds,
     compute,
     equal,
     exp,
@@ -51,8 +53,9 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ArgumentError", "BackendUnavailable", "CodegenError", "DType", "DefinitionError",
-    "LoweringError", "NestorError", "PrimFunc", "Schedule", "ScheduleError", "Stage", "Tensor",
-    "abs", "autotune", "build", "compute", "create_schedule", "device_array", "equal", "exp", "if_then_else",
+    "LoweringError", "NestorError", "OutOfBoundsError", "PrimFunc", "Schedule", "ScheduleError", "Stage",
+    "Tensor", "abs", "assume_in_bounds", "autotune", "build", "compute", "create_schedule", "device_array",
+    "equal", "exp", "if_then_else",
     "log", "lower", "max", "maximum", "min", "minimum", "not_equal", "placeholder", "power", "reduce_axis",
     "sigmoid", "sqrt", "sum", "tanh",
 ]

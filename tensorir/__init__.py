@@ -14,9 +14,11 @@ Where each concept lives:
   reverse); ``isl_bridge.py``/``isl_regions.py``: the islpy bridge.
 - ``config.py``: every ``NESTOR_*`` environment knob, read and validated in one place;
   ``errors.py``: the error tree; ``names.py``/``intmath.py``: the one identifier sanitiser and
-  ``ceil_div``/``round_up``.
+  ``ceil_div``/``round_up``; ``access_guards.py``: the run-time checks of subscripts that no
+  proof bounds, and the opt-outs (``assume_in_bounds``, ``Tensor.at(..., mode=...)``).
 """
 
+from .access_guards import assume_in_bounds
 from .buffer import Buffer, Scope
 from .dtypes import DType
 from .errors import (
@@ -26,6 +28,7 @@ from .errors import (
     DefinitionError,
     LoweringError,
     NestorError,
+    OutOfBoundsError,
     ScheduleError,
 )
 from .expr import Expr, IterVar, Var
@@ -51,8 +54,8 @@ from .tensor import Tensor, compute, placeholder, reduce_axis
 
 __all__ = [
     "ArgumentError", "BackendUnavailable", "Buffer", "CodegenError", "DType", "DefinitionError",
-    "Expr", "IterVar", "LoweringError", "NestorError", "PrimFunc", "ScheduleError", "Scope",
-    "Tensor", "Var", "abs", "compute", "equal", "exp", "if_then_else", "log", "max", "maximum",
+    "Expr", "IterVar", "LoweringError", "NestorError", "OutOfBoundsError", "PrimFunc", "ScheduleError", "Scope",
+    "Tensor", "Var", "abs", "assume_in_bounds", "compute", "equal", "exp", "if_then_else", "log", "max", "maximum",
     "min", "minimum", "not_equal", "placeholder", "power", "reduce_axis", "sigmoid", "sqrt", "sum",
     "tanh",
 ]

@@ -99,6 +99,13 @@ def _combine(op: BinaryOp, ra, rb):
     return None
 
 
+def safe_divisor(divisor: Expr, ranges: Ranges) -> bool:
+    """Whether integer division by ``divisor`` needs no guard: it is provably neither 0 nor -1
+    (``INT_MIN // -1`` overflows) over the loop ranges. See :mod:`tensorir.dtypes`."""
+    r = interval(divisor, ranges)
+    return r is not None and (r[0] > 0 or r[1] < -1)
+
+
 def split_divmod(e: Binary, ranges: Ranges) -> Expr | None:
     """``(q*d*t + r) // d -> q*t + r // d`` and ``% d -> r % d``, and ``r // d -> 0``,
     ``r % d -> r`` where ``0 <= r < d`` over the loop ranges; None when nothing applies."""

@@ -6,6 +6,12 @@ the other operand (``int32`` beside a ``bool``); a Python ``float`` constant tak
 operand's type when that is a float type, else ``float32``. True division ``/`` of two integer
 operands gives ``float32``; ``//`` and ``%`` on integers floor (Python semantics). Comparisons
 and logical operators give ``bool``.
+
+Integer division by zero and overflow follow numpy (without its warning), on every backend:
+``x // 0`` and ``x % 0`` are 0, and ``INT_MIN // -1`` wraps to ``INT_MIN`` (``INT_MIN % -1`` is
+0); a kernel never traps on them. The guard costs a compare and a select, and is left out where
+the divisor is provably neither 0 nor -1 (``i // 4``). Float ``//`` and ``%`` by zero give
+IEEE results (``inf``, ``nan``), as numpy's do.
 """
 
 from __future__ import annotations

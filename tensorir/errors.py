@@ -33,3 +33,11 @@ class ArgumentError(NestorError, TypeError):
 
 class ConfigurationError(NestorError):
     """An environment variable that configures Nestor (``NESTOR_*``) has a value it cannot use."""
+
+
+class OutOfBoundsError(NestorError, IndexError):
+    """A compiled kernel met a subscript computed from data outside its tensor's shape.
+
+    Raised after the call by every backend; the check that found it kept the kernel from
+    touching memory outside the tensor.
+    """

@@ -63,6 +63,9 @@ class Func(enum.Enum):
     SIGMOID = "sigmoid"
     #: Block-wide barrier of thread-bound nests (``__syncthreads()``); no value.
     BARRIER = "barrier"
+    #: The user's promise that a subscript is inside its dimension (``ns.assume_in_bounds``):
+    #: it skips the run-time check and is removed when the compute is defined.
+    ASSUME_IN_BOUNDS = "assume_in_bounds"
 
 
 FLOAT_FUNCS = frozenset({Func.EXP, Func.LOG, Func.SQRT, Func.TANH, Func.SIGMOID})
@@ -225,6 +228,18 @@ class BufferLoad(Expr):
     indices: tuple[Expr, ...]
     dtype: DType
     logical: tuple[Expr, ...] | None = None
+
+
+@_node
+class CheckedIndex(Expr):
+    """A subscript that no proof bounds (it reads a tensor, or has no affine form): ``value``,
+    checked when it runs to lie in ``0..extent``. ``site`` names the access and dimension for
+    the error (see :mod:`tensorir.access_guards`); a failing check never touches memory."""
+
+    value: Expr
+    extent: int
+    site: str
+    dtype: DType
 
 
 @dataclass(frozen=True, eq=False, repr=False)

@@ -17,6 +17,7 @@ from .expr import (
     BufferLoad,
     Call,
     Cast,
+    CheckedIndex,
     Const,
     Expr,
     Reduce,
@@ -103,6 +104,8 @@ class _Printer:
                 return f"{func.value}({', '.join(self.expr(a) for a in args)})"
             case Cast(value=value, dtype=dtype):
                 return f"{dtype.value}({self.expr(value)})"
+            case CheckedIndex(value=value, extent=extent):
+                return f"checked({self.expr(value)}, {extent})"
             case Select(cond=c, true_value=t, false_value=f):
                 return f"if_then_else({self.expr(c)}, {self.expr(t)}, {self.expr(f)})"
             case TensorLoad(tensor=tensor, indices=indices):

@@ -108,6 +108,22 @@ class Tensor:
     def ndim(self) -> int:
         return len(self.op.shape)
 
+    def at(self, *indices, mode: str = "check") -> TensorLoad:
+        """The element at ``indices``, each index fitted to its dimension as ``mode`` says.
+
+        ``"check"`` is ``A[...]`` (a subscript no proof bounds is checked when the kernel runs),
+        ``"clip"`` clamps each index into ``0..extent-1``, ``"wrap"`` takes it modulo the extent
+        (floor modulo: ``-1`` is the last element), and ``"assume"`` promises it is inside
+        (:func:`~tensorir.access_guards.assume_in_bounds`).
+        """
+        from .access_guards import index_in_mode
+
+        who = f"access {self.name}.at(...)"
+        load = self[indices]
+        fitted = tuple(index_in_mode(index, extent, mode, who)
+                       for index, extent in zip(load.indices, self.shape))
+        return TensorLoad(self, fitted, self.dtype)
+
     def __getitem__(self, indices) -> TensorLoad:
         if not isinstance(indices, tuple):
             indices = (indices,)
@@ -238,7 +254,9 @@ def make_compute(name: str, axis: Sequence[IterVar], body: Expr) -> Tensor:
     _check_reductions(name, body, tuple(axis))
     _check_axis_names(name, tuple(axis), body)
     check_definition_bounds(name, tuple(axis), body)
-    return ComputeOp(name, tuple(axis), body).output
+    from .access_guards import guard_accesses
+
+    return ComputeOp(name, tuple(axis), guard_accesses(name, tuple(axis), body)).output
 
 
 def _check_axis_names(name: str, axis: tuple[IterVar, ...], body: Expr) -> None:

@@ -9,7 +9,10 @@ kernel scope (carved out of dynamic shared memory where they exceed the 48 KiB t
 arrays may take), buffers of scope local per-thread arrays (short serial loops that index them get
 ``#pragma unroll`` too, so that they can stay in registers), barriers ``__syncthreads()``. Integer
 ``//`` and ``%`` print as C's ``/`` and ``%`` where the operands are provably non-negative, else
-as helpers with floor semantics. Accesses are printed from their flat offsets
+as helpers with floor semantics (and numpy's results for a zero divisor and ``INT_MIN // -1``).
+Integer arithmetic whose bounds pass 32 bits runs in ``long long``. A subscript that no proof
+bounds (:mod:`tensorir.access_guards`) is checked by ``nestor_checked``, which reports to the
+kernel's ``nestor_status`` parameter. Accesses are printed from their flat offsets
 (``flatten_buffers`` runs first; 64-bit offsets for buffers past 2**31 elements come from there).
 The checks of :mod:`.kernels` run first.
 """
@@ -18,9 +21,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tensorir.access_guards import runtime_checks, site_number
 from tensorir.buffer import Scope
 from tensorir.dtypes import DType
-from tensorir.expr import BufferLoad, Call, Const, Func
+from tensorir.expr import BufferLoad, Call, CheckedIndex, Const, Func
 from tensorir.intmath import round_up
 from tensorir.passes.flatten_buffers import flatten_buffers
 from tensorir.stmt import Allocate, Evaluate, For, ForKind, IfThenElse, PrimFunc, Stmt, Store
@@ -35,16 +39,31 @@ STATIC_SHARED_LIMIT = 48 * 1024
 #: serial loops up to this extent that index a local array are unrolled (see _indexes_registers)
 _REGISTER_UNROLL_LIMIT = 32
 
+#: the kernel parameter where a failing subscript check reports (check number, index)
+STATUS = "nestor_status"
+
 _HELPERS = {
+    # x // 0 and x % 0 are 0, INT_MIN // -1 wraps to INT_MIN (numpy's results, see tensorir.dtypes)
     "nestor_floordiv": """\
 template <typename T> __device__ __forceinline__ T nestor_floordiv(T a, T b) {
+  if (b == 0) return 0;
+  if (b == -1) return (T)(0ULL - (unsigned long long)a);
   T q = a / b;
   return (q * b != a && ((a < 0) != (b < 0))) ? q - 1 : q;
 }""",
     "nestor_floormod": """\
 template <typename T> __device__ __forceinline__ T nestor_floormod(T a, T b) {
+  if (b == 0 || b == -1) return 0;
   T r = a % b;
   return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r;
+}""",
+    # a subscript no proof bounds: outside 0..extent it reports the first failure and reads index 0
+    "nestor_checked": """\
+__device__ __forceinline__ long long nestor_checked(long long index, long long extent, long long check,
+                                                    long long* status) {
+  if ((unsigned long long)index < (unsigned long long)extent) return index;
+  if (atomicCAS((unsigned long long*)status, 0ULL, (unsigned long long)check) == 0ULL) status[1] = index;
+  return 0;
 }""",
     "nestor_floordiv_float": """\
 template <typename T> __device__ __forceinline__ T nestor_floordiv_float(T a, T b) {
@@ -123,9 +142,11 @@ class CudaSource:
 class KernelPrinter(CPrinter):
     """Prints one kernel."""
 
-    def __init__(self, kernel: KernelNest):
+    def __init__(self, kernel: KernelNest, checks: tuple = ()):
         super().__init__()
         self.kernel = kernel
+        #: the function's run-time subscript checks, numbered as the module reads them
+        self.checks = checks
         # names declared in each open C scope, so a bound loop met twice in one scope gets braces
         self.scopes: list[set[str]] = [set()]
         #: buffers accessed as float4, which need 16-byte alignment
@@ -142,6 +163,8 @@ class KernelPrinter(CPrinter):
         for buffer in self.kernel.params:
             const = "" if buffer in self.kernel.written else "const "
             params.append(f"{const}{C_TYPES[buffer.dtype]}* __restrict__ {self.name(buffer)}")
+        if has_checks(self.kernel):
+            params.append(f"long long* __restrict__ {STATUS}")
         threads = self.kernel.block[0] * self.kernel.block[1] * self.kernel.block[2]
         return (f'extern "C" __global__ void __launch_bounds__({threads}) '
                 f"{self.kernel.name}({', '.join(params)}) {{")
@@ -173,6 +196,11 @@ class KernelPrinter(CPrinter):
             lines.append(f"{pad}{ctype}* __restrict__ {self.name(buffer)} = "
                          f"reinterpret_cast<{ctype}*>(nestor_dynamic_shared + {offset});")
         return lines
+
+    def checked_index(self, e: CheckedIndex) -> str:
+        self.helpers.add("nestor_checked")
+        return (f"nestor_checked({self.expr(e.value)}, {e.extent}LL, {site_number(self.checks, e)}, "
+                f"{STATUS})")
 
     def stmt(self, s: Stmt, depth: int) -> None:
         match s:
@@ -222,6 +250,11 @@ class KernelPrinter(CPrinter):
             self.stmt(s.body, depth)  # declared at kernel scope
         else:
             super().allocate(s, depth)
+
+
+def has_checks(kernel: KernelNest) -> bool:
+    """Whether ``kernel`` checks subscripts when it runs: it then takes the status parameter."""
+    return any(isinstance(n, CheckedIndex) for n in walk(kernel.body))
 
 
 def dynamic_shared_bytes(kernel: KernelNest) -> int:
@@ -278,14 +311,17 @@ def generate(func: PrimFunc, limits: Limits | None = None) -> CudaSource:
         The source, the kernels in launch order with their launch shapes, and the global
         temporaries that the module allocates on the device.
     """
-    kernels, temporaries = split_kernels(flatten_buffers(func), limits or Limits())
+    flat = flatten_buffers(func)
+    kernels, temporaries = split_kernels(flat, limits or Limits())
+    checks = runtime_checks(flat)
     texts, helpers = [], set()
     for kernel in kernels:
-        printer = KernelPrinter(kernel)
+        printer = KernelPrinter(kernel, checks)
         texts.append(printer.source())
         helpers |= printer.helpers
     launches = tuple(
-        Launch(k.name, k.grid, k.block, k.shared_bytes, tuple(b.name for b in k.params),
+        Launch(k.name, k.grid, k.block, k.shared_bytes,
+               tuple(b.name for b in k.params) + ((STATUS,) if has_checks(k) else ()),
                dynamic_shared_bytes(k))
         for k in kernels)
     source = _preamble(helpers) + "\n\n" + "\n\n".join(texts) + "\n"

@@ -39,6 +39,16 @@ _INFIX = {
 _FLOAT_MATH = {Func.EXP: "exp", Func.LOG: "log", Func.SQRT: "sqrt", Func.TANH: "tanh", Func.ABS: "fabs"}
 
 
+_WIDENING = frozenset({BinaryOp.ADD, BinaryOp.SUB, BinaryOp.MUL})
+
+
+def _overflows_int32(known: Bounds) -> bool:
+    """Whether finite bounds leave the 32-bit range (unknown bounds are data, kept as typed)."""
+    low, high = known
+    finite = math.isfinite(low) and math.isfinite(high)
+    return finite and (low < -2**31 or high > 2**31 - 1)
+
+
 class CPrinter(SourcePrinter):
     """Prints statements and expressions of lowered IR as C, one instance per function."""
 
@@ -95,9 +105,31 @@ class CPrinter(SourcePrinter):
             return f"{name}({self.expr(a)}, {self.expr(b)})", ATOM
         return super().binary(e)
 
+    def infix(self, e: Binary, symbol: str, precedence: int) -> tuple[str, int]:
+        """C's operator; 32-bit index arithmetic whose bounds pass 32 bits (a fused extent over
+        2**31, ``blockIdx.x * 256 + threadIdx.x`` past it) runs in ``long long``: C widens the
+        rest of the expression with it."""
+        if self.widened(e):
+            left = self._wrap(e.a, precedence) if self.widened(e.a) else f"(long long){self._wrap(e.a, UNARY)}"
+            return f"{left} {symbol} {self._wrap(e.b, precedence + 1)}", precedence
+        return super().infix(e, symbol, precedence)
+
+    def widened(self, e: Expr) -> bool:
+        return isinstance(e, Binary) and e.op in _WIDENING and e.dtype is DType.INT32 \
+            and _overflows_int32(bounds(e, self.ranges))
+
+    def index_type(self, s: For) -> str:
+        """The C type of a loop variable: ``long long`` where its range passes 32 bits."""
+        if s.var.dtype is DType.INT32 and _overflows_int32(self.loop_range(s)):
+            return C_TYPES[DType.INT64]
+        return C_TYPES[s.var.dtype]
+
     def helper_call(self, helper: str, *args: Expr) -> str:
         self.helpers.add(helper)
-        return f"{helper}({', '.join(self.expr(a) for a in args)})"
+        texts = [self.expr(a) for a in args]
+        if any(self.widened(a) for a in args):  # the helpers take operands of one type
+            texts = [text if self.widened(a) else f"(long long){self._wrap(a, UNARY)}" for a, text in zip(args, texts)]
+        return f"{helper}({', '.join(texts)})"
 
     def call(self, func: Func, args, dtype: DType) -> str:
         (arg,) = args
@@ -128,7 +160,7 @@ class CPrinter(SourcePrinter):
             self.emit("#pragma unroll", depth)
         var = self.name(s.var)
         end = simplify_expr(binary(BinaryOp.ADD, s.min, s.extent))
-        self.emit(f"for ({C_TYPES[s.var.dtype]} {var} = {self.expr(s.min)}; {var} < {self.expr(end)}; "
+        self.emit(f"for ({self.index_type(s)} {var} = {self.expr(s.min)}; {var} < {self.expr(end)}; "
                   f"++{var}) {{", depth)
         self.ranges[s.var] = self.loop_range(s)
         self.stmt(s.body, depth + 1)

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from tensorir.access_guards import out_of_bounds, runtime_checks
 from tensorir.buffer import Buffer
 from tensorir.errors import ArgumentError, CodegenError
 from tensorir.stmt import PrimFunc, Store
 from tensorir.visitor import walk
 
 from ..args import check_arrays
-from .codegen import CudaSource, generate
+from .codegen import STATUS, CudaSource, generate
 from .kernels import Limits
 from .nvcc import compile_cuda
 from .runtime import DeviceArray, device_arch, driver, load_kernels
@@ -44,18 +45,23 @@ class CudaModule:
         self._written = {n.buffer for n in walk(func.body) if isinstance(n, Store)}
         self._functions: list | None = None
         self._temporaries: dict[Buffer, DeviceArray] = {}
+        #: run-time subscript checks, reported by the kernels in a device status slot
+        self._checks = runtime_checks(func)
+        self._status: DeviceArray | None = None
 
     def _load(self) -> list:
         if self._functions is None:
             driver()
             cubin = compile_cuda(self.source, device_arch(), "cubin")
             functions = load_kernels(cubin, [launch.kernel for launch in self.launches])
-            for function, kernel, launch in zip(functions, self.kernels, self.launches):
-                function.prepare("P" * len(kernel.params))
+            for function, launch in zip(functions, self.launches):
+                function.prepare("P" * len(launch.args))
                 if launch.dynamic_shared_bytes:
                     attribute = driver().function_attribute.MAX_DYNAMIC_SHARED_SIZE_BYTES
                     function.set_attribute(attribute, launch.dynamic_shared_bytes)
             self._temporaries = {b: DeviceArray(b.shape, b.dtype.numpy) for b in self.temporaries}
+            if self._checks:
+                self._status = DeviceArray((2,), np.dtype(np.int64))
             self._functions = functions
         return self._functions
 
@@ -79,12 +85,27 @@ class CudaModule:
                     f"{param.dtype.value}{list(param.shape)}, got {array.dtype}{list(array.shape)}")
 
     def launch(self, arrays: list[DeviceArray]) -> None:
-        """Launch every kernel, in order, on device arrays (asynchronously, on the default stream)."""
+        """Launch every kernel, in order, on device arrays (asynchronously, on the default stream).
+
+        A kernel that checks subscripts reports a failure on the device; ``__call__`` and ``time``
+        raise it, a caller of ``launch`` reads it with :meth:`raise_failed_check`."""
         functions = self._load()
         memory = dict(zip(self.func.params, arrays)) | self._temporaries
+        if self._status is not None:
+            self._status.copy_from(np.zeros(2, dtype=np.int64))
         for function, kernel, shape in zip(functions, self.kernels, self.launches):
+            status = (self._status.ptr,) if STATUS in shape.args else ()  # type: ignore[union-attr]
             function.prepared_call(kernel.grid, kernel.block, *(memory[b].ptr for b in kernel.params),
-                                   shared_size=shape.dynamic_shared_bytes)
+                                   *status, shared_size=shape.dynamic_shared_bytes)
+
+    def raise_failed_check(self) -> None:
+        """Raise OutOfBoundsError where a kernel's subscript check failed (waits for the kernels)."""
+        if self._status is None:
+            return
+        check, value = (int(x) for x in self._status.numpy())
+        if check:
+            found = self._checks[check - 1]
+            raise out_of_bounds(found.site, found.extent, value, "cuda")
 
     def _to_device(self, arrays) -> list[DeviceArray]:
         return [a if isinstance(a, DeviceArray) else DeviceArray(a.shape, a.dtype).copy_from(a)
@@ -100,6 +121,7 @@ class CudaModule:
         self._load()
         device = self._to_device(arrays)
         self.launch(device)
+        self.raise_failed_check()
         self._copy_back(arrays, device)
 
     def time(self, *arrays, number: int = 1, repeat: int = 3) -> float:
@@ -119,6 +141,7 @@ class CudaModule:
             end.record()
             end.synchronize()
             rounds.append(start.time_till(end) / 1e3 / number)
+        self.raise_failed_check()
         self._copy_back(arrays, device)
         return float(np.median(rounds))
 

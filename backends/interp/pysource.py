@@ -13,10 +13,10 @@ from __future__ import annotations
 import keyword
 import math
 
-from tensorir.analysis import interval
+from tensorir.analysis import interval, safe_divisor
 from tensorir.buffer import Buffer, Scope
 from tensorir.errors import CodegenError
-from tensorir.expr import Binary, BinaryOp, BufferLoad, Call, Cast, Const, Func, Select
+from tensorir.expr import Binary, BinaryOp, BufferLoad, Call, Cast, CheckedIndex, Const, Func, Select
 from tensorir.passes.flatten_buffers import flatten_buffers
 from tensorir.stmt import Allocate, Evaluate, For, ForKind, IfThenElse, PrimFunc, Seq, Stmt, Store
 from tensorir.visitor import walk
@@ -39,6 +39,14 @@ _FUNCS = {Func.EXP: "_exp", Func.LOG: "_log", Func.SQRT: "_sqrt", Func.TANH: "_t
           Func.ABS: "abs", Func.SIGMOID: "_sigmoid"}
 _CASTS = {"BOOL": "bool", "INT32": "_int", "INT64": "_int", "FLOAT32": "float", "FLOAT64": "float"}
 _MAX_NESTING = 16  # CPython refuses more than 20 statically nested blocks in one function
+
+
+def _plain_division(e: Binary, ranges) -> bool:
+    """Whether Python's own ``//``/``%`` give the IR's result: the divisor is provably nonzero
+    (and, for integers, not -1: ``INT_MIN // -1`` must wrap as it does in the IR's type)."""
+    if e.dtype.is_int:
+        return safe_divisor(e.b, ranges)
+    return isinstance(e.b, Const) and e.b.value != 0
 
 
 def _is_thread_loop(node: Stmt) -> bool:
@@ -91,6 +99,16 @@ class PySource(SourcePrinter):
         if isinstance(value, float) and not math.isfinite(value):
             return "_nan" if math.isnan(value) else ("_inf" if value > 0 else "(-_inf)")
         return repr(value)
+
+    def infix(self, e: Binary, symbol: str, precedence: int) -> tuple[str, int]:
+        if e.op in (BinaryOp.FLOORDIV, BinaryOp.FLOORMOD) and not _plain_division(e, self.ranges):
+            helper = "_floordiv" if e.op is BinaryOp.FLOORDIV else "_floormod"
+            bits = e.dtype.bits if e.dtype.is_int else 0
+            return f"{helper}({self.expr(e.a)}, {self.expr(e.b)}, {bits})", ATOM
+        return super().infix(e, symbol, precedence)
+
+    def checked_index(self, e: CheckedIndex) -> str:
+        return f"_chk({self.expr(e.value)}, {e.extent}, {e.site!r})"
 
     def binary(self, e: Binary) -> tuple[str, int]:
         return f"{_HELPERS[e.op]}({self.expr(e.a)}, {self.expr(e.b)})", ATOM

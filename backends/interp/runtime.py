@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 
+from tensorir.access_guards import out_of_bounds
 from tensorir.errors import NestorError
 
 THREAD_AXES = {"threadIdx.x": 0, "threadIdx.y": 1, "threadIdx.z": 2}
@@ -81,6 +82,41 @@ def _int(x):
     return int(x)
 
 
+def _floordiv(a, b, bits=0):
+    """Floor division with numpy's results where Python raises or grows past the type: an
+    integer ``x // 0`` is 0, ``INT_MIN // -1`` wraps to ``INT_MIN`` (``bits`` is the integer
+    width), a float ``x // 0.0`` is +-inf or nan."""
+    if b == 0:
+        return _float_divmod(a, b)[0] if bits == 0 else 0
+    q = a // b
+    if bits:
+        half = 1 << (bits - 1)
+        q = (q + half) % (2 * half) - half
+    return q
+
+
+def _floormod(a, b, bits=0):
+    """Floor modulo with numpy's results: an integer ``x % 0`` is 0, a float one nan."""
+    if b == 0:
+        return _float_divmod(a, b)[1] if bits == 0 else 0
+    return a % b
+
+
+def _float_divmod(a, b):
+    import numpy as np
+
+    with np.errstate(all="ignore"):
+        x, y = np.float64(a), np.float64(b)
+        return float(np.floor_divide(x, y)), float(np.remainder(x, y))
+
+
+def _chk(index, extent, site):
+    """``index`` once it lies in ``0..extent``; a subscript that no proof bounds."""
+    if not 0 <= index < extent:
+        raise out_of_bounds(site, extent, index, "interp")
+    return index
+
+
 class OutOfBounds(NestorError):
     """The interpreted IR accessed a buffer outside its shape (a lowering or schedule bug)."""
 
@@ -123,5 +159,6 @@ def _run_block(body, dims, name):
 NAMESPACE = {
     "_inf": _inf, "_nan": _nan, "_div": _div, "_max": _max, "_min": _min, "_pow": _pow,
     "_exp": _exp, "_log": _log, "_sqrt": _sqrt, "_tanh": _tanh, "_sigmoid": _sigmoid,
-    "_int": _int, "_run_block": _run_block, "_ck": _ck,
+    "_int": _int, "_run_block": _run_block, "_ck": _ck, "_chk": _chk,
+    "_floordiv": _floordiv, "_floormod": _floormod,
 }

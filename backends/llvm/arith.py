@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from llvmlite import ir
 
-from tensorir.analysis import interval
+from tensorir.analysis import interval, safe_divisor
 from tensorir.dtypes import DType
 from tensorir.errors import CodegenError
 from tensorir.expr import BinaryOp, Expr, Func
@@ -58,20 +58,37 @@ class Arithmetic:
         raise CodegenError(f"llvm: cannot compile operator {op.value} on {dtype}")
 
     def int_divmod(self, op: BinaryOp, a, b, ea: Expr | None, eb: Expr | None):
-        """Floor division and modulo; plain ``sdiv``/``srem`` where both operands are known non-negative."""
+        """Floor division and modulo; plain ``sdiv``/``srem`` where both operands are known
+        non-negative. A divisor not provably safe is guarded (numpy's results, see
+        :mod:`tensorir.dtypes`): ``x // 0`` and ``x % 0`` are 0, ``INT_MIN // -1`` is ``INT_MIN``;
+        the hardware would trap on both."""
         bld = self.b
         ranges = self.state.ranges  # type: ignore[union-attr]
         ra = interval(ea, ranges) if ea is not None else None
-        rb = interval(eb, ranges) if eb is not None else None
-        if ra is not None and rb is not None and ra[0] >= 0 and rb[0] > 0:
+        if ra is not None and ra[0] >= 0 and eb is not None and positive(eb, ranges):
             return bld.sdiv(a, b) if op is BinaryOp.FLOORDIV else bld.srem(a, b)
+        zero_divisor = None
+        if eb is None or not safe_divisor(eb, ranges):
+            b, zero_divisor = self.safe_divisor(a, b)
         q, r = bld.sdiv(a, b), bld.srem(a, b)
         zero = ir.Constant(a.type, 0)
         adjust = bld.and_(bld.icmp_signed("!=", r, zero),
                           bld.icmp_signed("!=", bld.icmp_signed("<", r, zero), bld.icmp_signed("<", b, zero)))
-        if op is BinaryOp.FLOORDIV:
-            return bld.sub(q, bld.zext(adjust, a.type))
-        return bld.select(adjust, bld.add(r, b), r)
+        if op is BinaryOp.FLOORMOD:
+            return bld.select(adjust, bld.add(r, b), r)  # a divisor of 1 leaves 0, as 0 should
+        result = bld.sub(q, bld.zext(adjust, a.type))
+        return result if zero_divisor is None else bld.select(zero_divisor, zero, result)
+
+    def safe_divisor(self, a, b):
+        """``b`` with 0 and the overflowing ``-1`` (when ``a`` is ``INT_MIN``) replaced by 1,
+        and whether it was 0: dividing by 1 gives ``INT_MIN // -1``'s wrapped result and a
+        remainder of 0."""
+        bld = self.b
+        width = (a.type.element if isinstance(a.type, ir.VectorType) else a.type).width
+        is_zero = bld.icmp_signed("==", b, ir.Constant(b.type, 0))
+        overflow = bld.and_(bld.icmp_signed("==", b, ir.Constant(b.type, -1)),
+                            bld.icmp_signed("==", a, ir.Constant(a.type, -(1 << (width - 1)))))
+        return bld.select(bld.or_(is_zero, overflow), ir.Constant(b.type, 1), b), is_zero
 
     def floor(self, x):
         return self.b.call(self.intrinsic("llvm.floor", x.type), [x])
@@ -123,6 +140,11 @@ class Arithmetic:
             return value
         return bld.trunc(value, to) if width > target.bits else bld.sext(value, to)
 
+
+
+def positive(e: Expr, ranges) -> bool:
+    r = interval(e, ranges)
+    return r is not None and r[0] > 0
 
 
 def fold_int(op: BinaryOp, a, b):

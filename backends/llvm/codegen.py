@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from llvmlite import ir
 
+from tensorir.access_guards import runtime_checks, site_number
 from tensorir.analysis import Ranges, reads_memory
 from tensorir.buffer import Buffer
 from tensorir.dtypes import DType
@@ -21,6 +22,7 @@ from tensorir.expr import (
     BufferLoad,
     Call,
     Cast,
+    CheckedIndex,
     Const,
     Expr,
     Func,
@@ -72,16 +74,20 @@ class Codegen(Arithmetic):
         self.openmp = openmp
         self.state: FunctionState | None = None
         self.outlined = 0
+        #: the run-time checks of subscripts, and the status slot where a failing one reports
+        self.checks = runtime_checks(self.func)
+        self.status = Buffer("nestor_status", (2,), DType.INT64) if self.checks else None
 
     # -- module ----------------------------------------------------------------------------
     def generate(self) -> ir.Module:
-        params = [STORAGE[b.dtype].as_pointer() for b in self.func.params]
+        buffers = self.func.params + ((self.status,) if self.status is not None else ())
+        params = [STORAGE[b.dtype].as_pointer() for b in buffers]
         fn = ir.Function(self.module, ir.FunctionType(VOID, params), name=self.func.name)
-        for arg, buffer in zip(fn.args, self.func.params):
+        for arg, buffer in zip(fn.args, buffers):
             arg.name = _ident(buffer.name)
             arg.add_attribute("noalias")
         state = self.new_function(fn)
-        state.buffers.update(zip(self.func.params, fn.args))
+        state.buffers.update(zip(buffers, fn.args))
         self.run_in(state, lambda: self.stmt(self.func.body))
         return self.module
 
@@ -170,7 +176,23 @@ class Codegen(Arithmetic):
                 return self.select(e, c, t, f)
             case BufferLoad(buffer=buffer):
                 return self.load(buffer, self.offset(e))
+            case CheckedIndex():
+                return self.checked_index(e)
         raise CodegenError(f"llvm: cannot compile expression {e}")
+
+    def checked_index(self, e: CheckedIndex) -> ir.Value:
+        """The subscript ``e.value`` if it lies in ``0..e.extent``, else 0 (so no access leaves
+        the tensor) with the first failing check and its value reported in the status slot,
+        which the module reads after the call and raises from."""
+        raw = self.expr(e.value)
+        wide = self.as_i64(raw)
+        bad = self.b.icmp_unsigned(">=", wide, i64(e.extent))
+        with self.b.if_then(bad, likely=False):
+            status = self.state.buffers[self.status]  # type: ignore[union-attr, index]
+            first = self.b.cmpxchg(status, i64(0), i64(site_number(self.checks, e)), "monotonic", "monotonic")
+            with self.b.if_then(self.b.extract_value(first, 1)):
+                self.b.store(wide, self.b.gep(status, [i64(1)]))
+        return self.b.select(bad, ir.Constant(raw.type, 0), raw)
 
     def offset(self, access: BufferLoad | Store) -> ir.Value:
         """The element offset of an access: its flat index (see ``flatten_buffers``) in 64 bits."""
@@ -222,10 +244,11 @@ class Codegen(Arithmetic):
         return self.arith(e.op, a, b, e.a.dtype, e.a, e.b)
 
     def select(self, e: Select, c: Expr, t: Expr, f: Expr):
-        if not any(isinstance(n, BufferLoad) for side in (t, f) for n in walk(side)):
+        if not any(isinstance(n, (BufferLoad, CheckedIndex)) for side in (t, f) for n in walk(side)):
             tv, fv = self.widen(self.expr(t), self.expr(f))
             return self.b.select(self.expr(c), tv, fv)
-        # only the chosen side may be evaluated: its loads can be out of bounds otherwise
+        # only the chosen side may be evaluated: its loads can be out of bounds otherwise, and
+        # the checks of the other side need not hold
         cond = self.expr(c)
         with self.b.if_else(cond) as (then, otherwise):
             with then:

@@ -9,6 +9,7 @@ import time
 import llvmlite.binding as llvm
 import numpy as np
 
+from tensorir.access_guards import out_of_bounds, runtime_checks
 from tensorir.errors import CodegenError
 from tensorir.names import identifier
 from tensorir.stmt import PrimFunc, Store
@@ -72,6 +73,8 @@ class LLVMModule:
         self.func = func
         self.symbol = _symbol(func.name)
         self._written = {n.buffer for n in walk(func.body) if isinstance(n, Store)}
+        #: the run-time subscript checks; a kernel with any takes a status slot after its buffers
+        self._checks = runtime_checks(func)
         self._spec = ArgumentSpec(func.name, func.params, self._written)
         start = time.perf_counter()
         key = _cache_key(func)
@@ -84,7 +87,7 @@ class LLVMModule:
                 if obj is None:
                     obj = _compile_object(func, self.symbol)
                     cache.store(key, obj)
-                entry = _load(obj, self.symbol, len(func.params))
+                entry = _load(obj, self.symbol, len(func.params) + bool(self._checks))
                 _compiled[key] = entry
         self._engine, self._cfunc = entry
         self.compile_time = time.perf_counter() - start
@@ -104,26 +107,38 @@ class LLVMModule:
         return self._asm
 
     def __call__(self, *arrays) -> None:
-        self._cfunc(*data_pointers(self._spec.check(arrays)))
+        self._run(data_pointers(self._spec.check(arrays)))
+
+    def _run(self, pointers) -> None:
+        """Call the kernel; with subscript checks, pass it a status slot and raise what it reports."""
+        if not self._checks:
+            self._cfunc(*pointers)
+            return
+        status = np.zeros(2, dtype=np.int64)
+        self._cfunc(*pointers, status.ctypes.data)
+        if status[0]:
+            check = self._checks[int(status[0]) - 1]
+            raise out_of_bounds(check.site, check.extent, int(status[1]), "llvm")
 
     def call_unchecked(self, *addresses: int) -> None:
         """Run the kernel on raw buffer addresses (inputs then outputs) without checking them.
 
         For callers that check shapes, dtypes and contiguity once, e.g. a cache of kernels keyed
-        by them; a wrong address here is undefined behaviour, not an error.
+        by them; a wrong address here is undefined behaviour, not an error. Subscripts computed
+        from data are still checked (``OutOfBoundsError``).
         """
-        self._cfunc(*addresses)
+        self._run(addresses)
 
     def time(self, *arrays, number: int = 10, repeat: int = 5) -> float:
         """Median seconds per call over ``repeat`` rounds of ``number`` calls (after one warm-up)."""
         checked = check_arrays(self.func.name, self.func.params, arrays, self._written)
         pointers = [a.ctypes.data for a in checked]
-        self._cfunc(*pointers)
+        self._run(pointers)
         rounds = []
         for _ in range(repeat):
             start = time.perf_counter()
             for _ in range(number):
-                self._cfunc(*pointers)
+                self._run(pointers)
             rounds.append((time.perf_counter() - start) / number)
         return float(np.median(rounds))
 

@@ -34,6 +34,8 @@ def _outer_buffers(loop: For) -> list[Buffer]:
 def emit_parallel(cg, loop: For) -> None:
     """Run ``loop``'s iterations split in chunks over the OpenMP thread team."""
     variables, buffers = _free_variables(loop), _outer_buffers(loop)
+    if cg.status is not None:  # the threads' failing subscript checks report there
+        buffers.append(cg.status)
     state = cg.state
     # the context carries the buffers and variables the body uses, the loop's start and extent,
     # and the next iteration nobody has taken yet

@@ -5,7 +5,7 @@ addresses that do not move become scalars (broadcast where needed); other addres
 gathered or scattered lane by lane. A guard whose condition differs between lanes runs the
 vector code when it holds on every lane, else the loop's iterations one by one (the tail). A
 body this cannot express (nested loops, allocations, divisions of lane-dependent integers,
-loads under a lane-dependent choice) runs as an ordinary loop.
+loads under a lane-dependent choice, run-time subscript checks) runs as an ordinary loop.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from tensorir.expr import (
     BufferLoad,
     Call,
     Cast,
+    CheckedIndex,
     Const,
     Expr,
     Select,
@@ -106,7 +107,9 @@ def _chunks(lanes: int, native: int) -> list[tuple[int, int]]:
 
 def emit_vectorized(cg, loop: For) -> None:
     lanes = loop.extent.value if isinstance(loop.extent, Const) else 0
-    if not 2 <= lanes <= MAX_LANES or not _stmt_ok(loop.body, loop.var):
+    # a run-time subscript check branches per element: such a body runs lane by lane
+    checked = any(isinstance(n, CheckedIndex) for n in walk(loop.body))
+    if not 2 <= lanes <= MAX_LANES or checked or not _stmt_ok(loop.body, loop.var):
         cg.loop(loop, lambda: cg.stmt(loop.body))
         return
     widest = max((SIZE[n.buffer.dtype] for n in walk(loop.body) if isinstance(n, (Store, BufferLoad))), default=4)

@@ -14,7 +14,9 @@ import tempfile
 import numpy as np
 
 from backends.cuda import CudaModule
+from backends.cuda.codegen import has_checks
 from backends.cuda.cstyle import C_TYPES
+from tensorir.access_guards import out_of_bounds, runtime_checks
 from tensorir.expr import Call, Func
 from tensorir.stmt import Evaluate
 from tensorir.visitor import walk
@@ -36,6 +38,11 @@ static pthread_barrier_t nestor_block_barrier;
 #define __launch_bounds__(n)
 #define __align__(n) __attribute__((aligned(n)))
 static inline void __syncthreads() { pthread_barrier_wait(&nestor_block_barrier); }
+static inline unsigned long long atomicCAS(unsigned long long* at, unsigned long long expected,
+                                           unsigned long long value) {
+  __atomic_compare_exchange_n(at, &expected, value, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+  return expected;
+}
 struct __attribute__((aligned(16))) float4 { float x, y, z, w; };
 
 typedef void (*nestor_body)(void**);
@@ -86,7 +93,8 @@ def available() -> bool:
 def _launcher(module: CudaModule) -> str:
     lines = []
     for kernel in module.kernels:
-        casts = ", ".join(f"({_ctype(b)}*)args[{n}]" for n, b in enumerate(kernel.params))
+        types = [_ctype(b) for b in kernel.params] + (["long long"] if has_checks(kernel) else [])
+        casts = ", ".join(f"({ctype}*)args[{n}]" for n, ctype in enumerate(types))
         concurrent = int(_has_barrier(kernel.body))
         grid, block = ", ".join(map(str, kernel.grid)), ", ".join(map(str, kernel.block))
         lines.append(
@@ -116,10 +124,15 @@ class HostModule:
         for buffer in self.module.temporaries:
             memory[buffer] = np.full(buffer.shape, np.nan if buffer.dtype.is_float else -7,
                                      buffer.dtype.numpy)
+        status = np.zeros(2, dtype=np.int64)
         for kernel in self.module.kernels:
-            pointers = (ctypes.c_void_p * len(kernel.params))(
-                *(memory[b].ctypes.data for b in kernel.params))
+            addresses = [memory[b].ctypes.data for b in kernel.params]
+            addresses += [status.ctypes.data] if has_checks(kernel) else []
+            pointers = (ctypes.c_void_p * len(addresses))(*addresses)
             getattr(self.library, f"nestor_launch_{kernel.name}")(pointers)
+        if status[0]:
+            check = runtime_checks(self.module.func)[int(status[0]) - 1]
+            raise out_of_bounds(check.site, check.extent, int(status[1]), "cuda")
 
 
 def compile_host(modules: list[CudaModule], folder: str | None = None) -> list[HostModule]:
