@@ -10,6 +10,8 @@ Where each concept lives:
   variables, loop ``Annotation``s and its ``Attach`` (``AtRoot``, ``Inlined``, ``At``).
 - ``attachment.py``: readers, consumers, stages attached at a loop, and what a proposed
   attachment would strand; pure queries.
+- ``parallel.py``: where parallel loops may run (never inside another one: the primitives
+  refuse; inside other loops: lowering warns with ``InnerParallelWarning``).
 - ``primitives.py`` (on a stage) and ``cache.py`` (``cache_read``/``cache_write`` on the
   schedule): the primitives; ``trace.py``: the Step of each call and its replay.
 - ``geometry.py`` (loop extents, root axes as expressions of the loops, guards), ``bounds.py``

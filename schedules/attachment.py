@@ -59,6 +59,19 @@ def _served_in_place(schedule: Schedule, producer: StageState, place: At, placem
                for c in consumers(schedule, producer, placement))
 
 
+def stranded(schedule: Schedule, placement: Placement = recorded,
+             skip: StageState | None = None) -> tuple[Stage, At] | None:
+    """A producer (other than ``skip``) and where it is computed, attached inside a loop for its
+    readers, that some consumer reads from outside that loop, with the stages placed by
+    ``placement``; None when every attached producer is computed where all its consumers run."""
+    for producer in schedule.stages:
+        match placement(producer):
+            case At() as place if producer is not skip:
+                if not _served_in_place(schedule, producer, place, placement):
+                    return producer, place
+    return None
+
+
 def stranded_producer(stage: StageState, proposed: Attach) -> tuple[Stage, At] | None:
     """A producer (and where it is computed) attached inside a loop for its readers that
     ``stage``, moved to ``proposed``, would read from outside that loop (its own readers count
@@ -67,10 +80,4 @@ def stranded_producer(stage: StageState, proposed: Attach) -> tuple[Stage, At] |
     def placement(s: StageState) -> Attach:
         return proposed if s is stage else s.attach
 
-    schedule = stage.schedule
-    for producer in schedule.stages:
-        match producer.attach:
-            case At() as place if producer is not stage:
-                if not _served_in_place(schedule, producer, place, placement):
-                    return producer, place
-    return None
+    return stranded(stage.schedule, placement, skip=stage)

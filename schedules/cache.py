@@ -17,6 +17,7 @@ from tensorir.expr import IterKind, IterVar, Var
 from tensorir.tensor import ComputeOp, PlaceholderOp, Tensor
 from tensorir.visitor import substitute
 
+from . import attachment
 from .attachment import attached_in
 from .relations import At, AtRoot
 from .trace import Step
@@ -87,9 +88,20 @@ def cache_read(schedule: Schedule, tensor, scope: str, readers: Sequence) -> Ten
                  for d, extent in enumerate(tensor.shape))
     op = ComputeOp(f"{tensor.name}.{scope}", axes, source.op.output[tuple(a.var for a in axes)])
     first = min(stages, key=schedule.stages.index)
+    saved = [(stage, dict(stage.read_redirect)) for stage in stages]
     cache = _insert_cache_stage(schedule, op, first, value)
     for stage in stages:
         _redirect(stage, source, cache)
+    stranded = attachment.stranded(schedule)
+    if stranded is not None:
+        schedule.remove_stage(cache)
+        for stage, redirect in saved:
+            stage.read_redirect = redirect
+        producer, place = stranded
+        raise ScheduleError(
+            f"s.{call}: the copy would read {producer.name} (through {source.name}) at root, but "
+            f"{producer.name} is computed inside loop {place.axis.name} of {place.stage.name}; "
+            f"compute_root {producer.name} first, or cache_read before compute_at")
     schedule.trace.record(Step("cache_read", "", (
         ("tensor", source.name), ("scope", scope),
         ("readers", tuple(s.name for s in stages))), (cache.name,)))

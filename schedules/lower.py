@@ -25,6 +25,7 @@ from tensorir.visitor import Mutator, substitute
 from .attachment import attached_in
 from .bounds import Region, attached_region
 from .geometry import LoopGeometry, derives, loop_geometry
+from .parallel import warn_inner_parallel
 from .relations import At, AtRoot, Inlined
 from .schedule import Schedule, Stage
 
@@ -280,4 +281,6 @@ def lower_schedule(schedule: Schedule, args: Sequence[Tensor], name: str = "main
     body = seq(*(lowering.nest(stage, []) for stage in roots))
     for buffer in reversed(temporaries):
         body = Allocate(buffer, body)
-    return PrimFunc(name, tuple(params), body)
+    func = PrimFunc(name, tuple(params), body)
+    warn_inner_parallel(func, schedule)
+    return func

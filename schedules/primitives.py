@@ -14,6 +14,7 @@ from tensorir.stmt import ForKind
 from tensorir.tensor import ComputeOp, Tensor
 
 from .attachment import attached_in, consumers, stranded_producer
+from .parallel import nested_message, nested_parallel
 from .relations import AT_ROOT, INLINED, Annotation, At, Attach, Fuse, Inlined, Split
 from .stage import StageState
 from .trace import Step
@@ -80,6 +81,13 @@ class StagePrimitives(StageState):
             raise self._fail(call, f"{axis.name} is already {what}",
                              "split, fuse and reorder loops before marking them")
 
+    def _refuse_nested_parallel(self, call: str, undo) -> None:
+        """After a change that may nest parallel loops: ``undo`` it and refuse where it did."""
+        found = nested_parallel(self.schedule)
+        if found is not None:
+            undo()
+            raise self._fail(call, *nested_message(found))
+
     def _check_nothing_attached(self, call: str, axis: IterVar) -> None:
         """A loop that other stages are computed in must stay a loop, or they lose their place."""
         attached = [s.name for s in attached_in(self.schedule, self, axis)]
@@ -122,7 +130,9 @@ class StagePrimitives(StageState):
         self._check_unannotated(call, iv)
         self._check_nothing_attached(call, iv)
 
-    def _split(self, iv: IterVar, inner_extent: int) -> tuple[IterVar, IterVar]:
+    def _split(self, iv: IterVar, factor: int) -> tuple[IterVar, IterVar]:
+        # a factor beyond the extent makes the inner loop the whole extent (and its guard moot)
+        inner_extent = min(factor, iv.extent)
         outer = IterVar(Var(f"{iv.name}.outer"), 0, ceil_div(iv.extent, inner_extent), iv.kind)
         inner = IterVar(Var(f"{iv.name}.inner"), 0, inner_extent, iv.kind)
         self.relations.append(Split(iv, outer, inner, inner_extent))
@@ -164,7 +174,9 @@ class StagePrimitives(StageState):
         if len(set(ivs)) != len(ivs):
             dup = next(iv.name for iv in ivs if ivs.count(iv) > 1)
             raise self._fail(call, f"{dup} is listed more than once", "list each loop once")
+        before = list(self.leaves)
         self._reorder(ivs)
+        self._refuse_nested_parallel(call, lambda: setattr(self, "leaves", before))
         self._record("reorder", {"axes": tuple(iv.name for iv in ivs)})
 
     def _reorder(self, ivs: list[IterVar]) -> None:
@@ -220,7 +232,15 @@ class StagePrimitives(StageState):
             what = f"bound to {note.thread_tag}" if note.thread_tag else f"marked {note.kind.value}"
             raise self._fail(call, f"{iv.name} is already {what}", "a loop has one kind")
         self.annotations[iv] = Annotation(kind, tag)
+        if kind is ForKind.PARALLEL:
+            self._refuse_nested_parallel(call, lambda: self._restore_annotation(iv, note))
         self._record(primitive, {"axis": iv.name} | ({"tag": tag} if tag else {}))
+
+    def _restore_annotation(self, iv: IterVar, note: Annotation | None) -> None:
+        if note is None:
+            del self.annotations[iv]
+        else:
+            self.annotations[iv] = note
 
     def unroll(self, axis) -> None:
         """Unroll loop ``axis`` (a constant extent) in generated code."""
@@ -231,7 +251,10 @@ class StagePrimitives(StageState):
         self._mark("vectorize", axis, ForKind.VECTORIZED)
 
     def parallel(self, axis) -> None:
-        """Run the iterations of loop ``axis`` on several CPU threads."""
+        """Run the iterations of loop ``axis`` on several CPU threads.
+
+        Refused inside another parallel loop; lowering warns (InnerParallelWarning) when the
+        loop runs inside other loops, which start and join its threads once per iteration."""
         self._mark("parallel", axis, ForKind.PARALLEL)
 
     def bind(self, axis, tag: str) -> None:
@@ -265,7 +288,9 @@ class StagePrimitives(StageState):
         place = At(parent, parent._leaf(call, axis, self._fail))
         self._check_readers_inside(call, place)
         self._check_not_stranding(call, place)
+        before = self.attach
         self.attach = place
+        self._refuse_nested_parallel(call, lambda: setattr(self, "attach", before))
         self._record("compute_at", {"stage": parent.name, "axis": place.axis.name})
 
     def _check_readers_inside(self, call: str, place: At) -> None:

@@ -66,6 +66,12 @@ class Schedule:
         self._by_op[op] = stage
         return stage
 
+    def remove_stage(self, stage: Stage) -> None:
+        """Take back a stage just added (a primitive that refuses after trying it)."""
+        self.stages.remove(stage)
+        for op in [op for op, owner in self._by_op.items() if owner is stage]:
+            del self._by_op[op]
+
     def __getitem__(self, tensor: Tensor | Operation | str) -> Stage:
         if isinstance(tensor, str):
             for stage in self.stages:

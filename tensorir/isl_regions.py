@@ -86,12 +86,15 @@ def access_box(loops: Sequence[LoopBox], params: Sequence[Var],
     starts = {box.var: const(box.min) for box in ordered if box.var not in fixed}
     result: list[DimRegion | None] = []
     for d in range(len(accesses[0])):
-        image = _image(space, [access[d] for access in accesses], len(param_list))
-        if image is None:
+        indices = [access[d] for access in accesses]
+        candidates = [substitute(index, starts) for index in indices]
+        try:
+            image = _image(space, indices, len(param_list))
+            result.append(None if image is None else _dim_region(image, param_list, candidates, space))
+        except isl.Error:
+            # isl bounds quasi-affine pieces (floor and mod of the parameters, as fused and split
+            # loops make) only in part; the whole dimension is the safe box then
             result.append(None)
-            continue
-        candidates = [substitute(access[d], starts) for access in accesses]
-        result.append(_dim_region(image, param_list, candidates, space))
     return result
 
 

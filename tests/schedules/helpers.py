@@ -12,6 +12,12 @@ from nestor import Tensor
 from tests.catalogue import assert_outputs_match, random_array
 
 
+def imperfect(extent: int, factor: int) -> bool:
+    """Whether splitting ``extent`` by ``factor`` needs a guard: the factor does not divide the
+    extent, and is smaller than it (a larger factor makes the inner loop the extent itself)."""
+    return factor < extent and extent % factor != 0
+
+
 def nest(s: ns.Schedule, args: Sequence[Tensor], name: str = "f") -> str:
     """The printed loop nest of ``s``."""
     return str(ns.lower(s, list(args), name=name))

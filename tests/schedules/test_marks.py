@@ -9,6 +9,10 @@ import nestor as ns
 
 from .helpers import check_numpy, check_roundtrip, nest
 
+# these marks sit on inner loops on purpose; the warning that says so is tested in
+# test_accepted_schedules_lower
+pytestmark = pytest.mark.filterwarnings("ignore::schedules.parallel.InnerParallelWarning")
+
 
 def matmul(m: int = 13, n: int = 11, kk: int = 7):
     A = ns.placeholder((m, kk), name="A")

@@ -15,6 +15,10 @@ from nestor import ScheduleError
 from tensorir.expr import IterKind, Reduce
 from tensorir.tensor import ComputeOp
 from tests.catalogue import CATALOGUE, assert_outputs_match, run_module
+from tests.schedules.chains import DataChooser, RandomChooser, check_chain
+
+# inner parallel loops are legal (and warned about); the warning is tested in test_accepted_schedules_lower
+pytestmark = pytest.mark.filterwarnings("ignore::schedules.parallel.InnerParallelWarning")
 
 LEGAL = ["split", "split", "tile", "reorder", "fuse", "mark", "compute_at", "compute_at", "compute_inline",
          "compute_root", "cache_read", "cache_write", "set_scope"]
@@ -210,3 +214,19 @@ def test_random_schedules(data):
 @given(st.data())
 def test_random_schedules_long(data):
     check_random_schedule(data, max_steps=16)
+
+
+# long chains (tests/schedules/chains.py): 20+ steps over affine-read producers and the catalogue
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_random_long_chains(data):
+    check_chain(DataChooser(data), steps=data.draw(st.integers(20, 30), label="steps"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("block", range(10))
+def test_random_long_chains_many(block):
+    """3,000 seeded chains of 24 steps through the interpreter; any exception but a refused
+    primitive's ScheduleError fails."""
+    for seed in range(block * 300, (block + 1) * 300):
+        check_chain(RandomChooser(seed), steps=24)

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 import nestor as ns
 
-from .helpers import check_numpy, check_roundtrip, nest
+from .helpers import check_numpy, check_roundtrip, imperfect, nest
 
 
 def scale(n: int):
@@ -122,7 +122,7 @@ def test_split_matches_numpy(n, factor):
     s = ns.create_schedule(B)
     s[B].split(B.op.axis[0], factor=factor)
     check_numpy(s, [A, B], lambda a: a * 2)
-    assert ("if " in nest(s, [A, B])) == bool(n % factor)
+    assert ("if " in nest(s, [A, B])) == imperfect(n, factor)
 
 
 @settings(max_examples=25, deadline=None)
@@ -135,7 +135,7 @@ def test_split_of_a_reduction_matches_numpy(cols, data):
     if data.draw(st.booleans(), label="reduction outside"):
         s[Y].reorder(ko, Y.op.axis[0], ki)
     check_numpy(s, [X, Y], lambda x: x.sum(axis=1))
-    assert ("if " in nest(s, [X, Y])) == bool(cols % factor)
+    assert ("if " in nest(s, [X, Y])) == imperfect(cols, factor)
 
 
 def test_split_loops_can_be_named_by_string():
