@@ -93,7 +93,7 @@ def test_tile_matches_numpy(rows, cols, fx, fy):
     s = ns.create_schedule(Y)
     s[Y].tile(*Y.op.axis, fx, fy)
     check_numpy(s, [X, Y], lambda x: x + 1)
-    assert ("if " in nest(s, [X, Y])) == imperfect(rows, fx) or imperfect(cols, fy)
+    assert ("if " in nest(s, [X, Y])) == (imperfect(rows, fx) or imperfect(cols, fy))
 
 
 def test_tile_of_swapped_axes_orders_the_given_x_first():
