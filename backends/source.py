@@ -11,6 +11,7 @@ prints Python (the reference interpreter).
 
 from __future__ import annotations
 
+from tensorir.analysis import reads_memory, shared_subexpressions
 from tensorir.buffer import Buffer
 from tensorir.errors import CodegenError
 from tensorir.expr import (
@@ -29,6 +30,7 @@ from tensorir.expr import (
 )
 from tensorir.names import identifier
 from tensorir.stmt import Allocate, Evaluate, For, IfThenElse, Seq, Stmt, Store
+from tensorir.visitor import _children, walk
 
 #: precedence levels (higher binds tighter); a language maps its operators onto them
 ATOM, UNARY, MUL, ADD, REL, EQ, NOT, AND, OR, COND = 16, 14, 13, 12, 10, 9, 7, 5, 4, 3
@@ -154,6 +156,37 @@ class SourcePrinter:
         """A subscript checked when it runs (see :mod:`tensorir.access_guards`)."""
         raise CodegenError(self.cannot(f"the run-time check of {e}"))
 
+    # -- shared subexpressions --------------------------------------------------------------
+    def temporaries(self, roots: tuple[Expr, ...], depth: int) -> list[Expr]:
+        """Temporaries, written before a statement, for the large subexpressions its expressions
+        ``roots`` share (IR is a graph: printed as a tree, the text would grow exponentially with
+        the depth of the sharing); the statement's text then names them. Only a subexpression
+        the statement evaluates anyway, or one that cannot fail, is computed ahead: one under a
+        choice (a ``Select`` branch, the right side of ``and``/``or``) that loads, divides or
+        checks stays in its place."""
+        shared = shared_subexpressions(roots)
+        if not shared:
+            return []
+        always = _always_evaluated(roots)
+        bound = []
+        for node in shared:
+            if node in self.overrides or not (node in always or _cannot_fail(node)):
+                continue
+            name = self.fresh("t")
+            self.emit(self.temporary(name, self.expr(node), node), depth)
+            self.overrides[node] = name
+            bound.append(node)
+        return bound
+
+    def release(self, bound: list[Expr]) -> None:
+        """The temporaries of a statement end with it: a later statement may run elsewhere."""
+        for node in bound:
+            del self.overrides[node]
+
+    def temporary(self, name: str, text: str, node: Expr) -> str:
+        """The line that computes a temporary."""
+        raise NotImplementedError
+
     # -- statements ------------------------------------------------------------------------
     #: how a statement line ends (``;`` in C)
     terminator = ""
@@ -163,7 +196,9 @@ class SourcePrinter:
             case For():
                 self.loop(s, depth)
             case Store(buffer=buffer, value=value):
+                bound = self.temporaries((value, *s.indices, *(s.logical or ())), depth)
                 self.emit(f"{self.name(buffer)}[{self.offset(s)}] = {self.expr(value)}{self.terminator}", depth)
+                self.release(bound)
             case Allocate():
                 self.allocate(s, depth)
             case Seq(stmts=stmts):
@@ -172,12 +207,16 @@ class SourcePrinter:
             case IfThenElse():
                 self.branch(s, depth)
             case Evaluate(value=value):
+                bound = self.temporaries((value,), depth)
                 self.emit(f"{self.expr(value)}{self.terminator}", depth)
+                self.release(bound)
             case _:
                 raise CodegenError(self.cannot(f"statement {type(s).__name__}"))
 
     def branch(self, s: IfThenElse, depth: int) -> None:
+        bound = self.temporaries((s.cond,), depth)
         self.emit(self.if_header(self.expr(s.cond)), depth)
+        self.release(bound)
         self.stmt(s.then_body, depth + 1)
         if s.else_body is not None:
             self.emit(self.else_line, depth)
@@ -196,3 +235,36 @@ class SourcePrinter:
 
     def allocate(self, s: Allocate, depth: int) -> None:
         raise NotImplementedError
+
+
+#: operators that can fail or trap on some operands
+_MAY_FAIL = frozenset({BinaryOp.DIV, BinaryOp.FLOORDIV, BinaryOp.FLOORMOD, BinaryOp.POW})
+
+
+def _always_evaluated(roots: tuple[Expr, ...]) -> set[Expr]:
+    """The nodes evaluated whenever expressions ``roots`` are: all but those reached only
+    through a choice (a ``Select`` branch, the right side of a short-circuit ``and``/``or``)."""
+    seen: set[Expr] = set()
+    stack = list(roots)
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        match node:
+            case Select(cond=cond):
+                stack.append(cond)
+            case Binary(op=BinaryOp.AND | BinaryOp.OR, a=a):
+                stack.append(a)
+            case _:
+                stack.extend(_children(node))
+    return seen
+
+
+def _cannot_fail(node: Expr) -> bool:
+    """Whether computing ``node`` ahead of its place is harmless: no load, checked subscript,
+    division, power, call or conversion under it."""
+    if reads_memory(node):
+        return False
+    return not any(isinstance(n, (CheckedIndex, Call, Cast)) or (isinstance(n, Binary) and n.op in _MAY_FAIL)
+                   for n in walk(node))

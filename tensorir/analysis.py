@@ -173,3 +173,40 @@ def canonical_index(e: Expr) -> Expr:
     if constant:
         result = Binary(BinaryOp.ADD if constant > 0 else BinaryOp.SUB, result, const(abs(constant), dtype), dtype)
     return result
+
+
+#: a subexpression used more than once is written once (a temporary, a ``let`` line) when its
+#: tree form has at least this many nodes: smaller ones are repeated, as they always were
+SHARED_MIN_SIZE = 16
+
+
+def shared_subexpressions(roots, min_size: int = SHARED_MIN_SIZE) -> list[Expr]:
+    """The expressions under ``roots`` that are used more than once (IR is a graph when a
+    subexpression is reused) and whose tree form has at least ``min_size`` nodes, each before
+    the ones that use it. Written as trees their text would grow with the number of paths,
+    exponentially in the depth of the sharing."""
+    uses: dict = {}
+    size: dict = {}
+    order: list = []
+    expanded: set = set()
+    for root in roots:
+        uses[root] = uses.get(root, 0) + 1
+        stack = [root]  # post-order without recursion: a graph can be deep
+        while stack:
+            node = stack[-1]
+            if node in size:
+                stack.pop()
+                continue
+            children = tuple(_children(node))
+            if node not in expanded:
+                expanded.add(node)  # first visit: count its edges, then its children first
+                for child in children:
+                    uses[child] = uses.get(child, 0) + 1
+                pending = [child for child in children if child not in size]
+                if pending:
+                    stack.extend(reversed(pending))
+                    continue
+            size[node] = min(1 + sum(size[child] for child in children), min_size)
+            order.append(node)
+            stack.pop()
+    return [n for n in order if uses[n] > 1 and size[n] >= min_size and isinstance(n, Expr)]

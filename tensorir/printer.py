@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 
+from .analysis import shared_subexpressions
 from .expr import (
     FUNCTION_STYLE,
     Binary,
@@ -68,21 +69,51 @@ def _shown_indices(node: BufferLoad | Store) -> tuple[Expr, ...]:
     return node.indices if node.logical is None else node.logical
 
 
+def _line_expressions(node: Stmt) -> tuple[Expr, ...]:
+    """The expressions the line of statement ``node`` prints."""
+    match node:
+        case For(min=lo, extent=extent):
+            return lo, extent
+        case IfThenElse(cond=cond):
+            return (cond,)
+        case Store(value=value):
+            return (value, *_shown_indices(node))
+        case Evaluate(value=value):
+            return (value,)
+    return ()
+
+
 class _Printer:
     """Text of one expression, statement or function; ``names`` holds the display names of the
     variables that print differently from their own (distinct loops sharing a name get suffixes)."""
 
     def __init__(self, names: dict[Var, str] | None = None) -> None:
         self.names = names or {}
+        #: text of the shared subexpressions written once as ``let`` lines (see :meth:`lets`)
+        self.bound: dict[Expr, str] = {}
+        self.counter = 0
+
+    def lets(self, roots, pad: str, out: list[str]) -> None:
+        """``let`` lines for the subexpressions the expressions ``roots`` share (a graph printed
+        as a tree would grow exponentially); none when nothing large is shared."""
+        self.bound = {}
+        for node in shared_subexpressions(roots):
+            text = self.expr(node)
+            self.bound[node] = name = f"%{self.counter}"
+            self.counter += 1
+            out.append(f"{pad}let {name} = {text}")
 
     def indices(self, indices) -> str:
         return ", ".join(self.expr(i) for i in indices)
 
     def wrap(self, node: Expr, parens: bool) -> str:
         text = self.expr(node)
-        return f"({text})" if parens else text
+        return f"({text})" if parens and node not in self.bound else text
 
     def expr(self, node: Expr) -> str:
+        bound = self.bound.get(node)
+        if bound is not None:
+            return bound
         match node:
             case Var(name=name):
                 return self.names.get(node, name)
@@ -125,6 +156,7 @@ class _Printer:
 
     def lines(self, node: Stmt, depth: int, out: list[str]) -> None:
         pad = "  " * depth
+        self.lets(_line_expressions(node), pad, out)
         match node:
             case For(var=var, kind=kind, body=body, thread_tag=tag):
                 prefix = "" if kind in (ForKind.SERIAL, ForKind.THREAD_BINDING) else f"{kind.value} "
@@ -158,7 +190,10 @@ class _Printer:
 
 
 def expr_str(node: Expr) -> str:
-    return _Printer().expr(node)
+    printer, lets = _Printer(), []
+    printer.lets((node,), "", lets)
+    text = printer.expr(node)
+    return f"(let {'; '.join(line[4:] for line in lets)} in {text})" if lets else text
 
 
 def stmt_str(node: Stmt, depth: int = 0) -> str:

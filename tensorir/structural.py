@@ -1,8 +1,8 @@
 """Structural equality and hashing of IR, independent of object identity and of names.
 
 IR nodes compare by identity (``==`` on expressions even builds a comparison node), so structure
-is compared through a canonical key instead: a nested tuple of plain values (str, int, float,
-bool, None) built from the dataclass fields of the nodes. In the key
+is compared through a canonical key instead: a Merkle digest, the sha256 of a node's type and
+fields with each child node replaced by its own digest. In the key
 
 * variables are numbered in order of first occurrence (a loop's own variable first occurs where
   the loop binds it), so two trees that differ only in variable names or variable objects have
@@ -11,9 +11,13 @@ bool, None) built from the dataclass fields of the nodes. In the key
   keyed by shape, dtype, scope and strides, never by name;
 * constants keep their Python type, so ``1``, ``1.0`` and ``True`` differ.
 
-:func:`structural_hash` is the sha256 of the key's text: stable across processes (no ``id()``,
-no hash randomisation). :func:`identity_key` adds the variable and buffer objects themselves,
-for merging terms or reusing computed values within one function (analyses, codegen CSE).
+IR is a graph when a subexpression is reused (``x = a * a; y = x + x``): a node's digest is
+computed at its first visit and reused at the next (its variables already have their ordinals
+then), so a key costs the number of distinct nodes, not of paths, and it is a short ``bytes``
+that hashes and compares in constant time. :func:`structural_hash` is its hex text: stable
+across processes (no ``id()``, no hash randomisation). :func:`identity_key` adds the variable
+and buffer objects themselves, for merging terms or reusing computed values within one function
+(analyses, codegen CSE).
 """
 
 from __future__ import annotations
@@ -31,9 +35,9 @@ from .stmt import PrimFunc, Stmt
 
 @dataclass(frozen=True, eq=False)
 class Canonical:
-    """The key of a tree and the variables and buffers its ordinals stand for, in order."""
+    """The key (digest) of a tree and the variables and buffers its ordinals stand for, in order."""
 
-    key: tuple
+    key: bytes
     variables: tuple[Var, ...]
     buffers: tuple[object, ...]
 
@@ -42,13 +46,21 @@ class _Canonicaliser:
     def __init__(self) -> None:
         self.variables: dict[Var, int] = {}
         self.buffers: dict[object, int] = {}
+        #: digests of the nodes seen so far, by node (IR nodes hash by identity)
+        self.digests: dict[object, bytes] = {}
 
     def ordinal(self, table: dict, obj) -> int:
         if obj not in table:
             table[obj] = len(table)
         return table[obj]
 
-    def node(self, node) -> tuple:
+    def node(self, node) -> bytes:
+        digest = self.digests.get(node)
+        if digest is None:
+            digest = self.digests[node] = _digest(self.fields(node))
+        return digest
+
+    def fields(self, node) -> tuple:
         if isinstance(node, Var):
             return ("Var", self.ordinal(self.variables, node), node.dtype.value)
         fields = tuple(self.value(getattr(node, f.name)) for f in dataclasses.fields(node)
@@ -76,9 +88,15 @@ class _Canonicaliser:
             return ("Tensor", self.ordinal(self.buffers, value), tuple(value.shape), value.dtype.value)
         raise TypeError(f"no structural key for {type(value).__name__} {value!r}")
 
-    def func(self, func: PrimFunc) -> tuple:
+    def func(self, func: PrimFunc) -> bytes:
         params = tuple(self.value(p) for p in func.params)
-        return ("PrimFunc", params, self.node(func.body))
+        return _digest(("PrimFunc", params, self.node(func.body)))
+
+
+def _digest(fields: tuple) -> bytes:
+    """The sha256 of a node's flat fields (children already digests): its text is the same in
+    every process."""
+    return hashlib.sha256(repr(fields).encode()).digest()
 
 
 @lru_cache(maxsize=1 << 16)
@@ -90,7 +108,7 @@ def canonical(node: Expr | Stmt | PrimFunc) -> Canonical:
     return Canonical(key, tuple(canon.variables), tuple(canon.buffers))
 
 
-def structural_key(node: Expr | Stmt | PrimFunc) -> tuple:
+def structural_key(node: Expr | Stmt | PrimFunc) -> bytes:
     """A hashable key, equal for trees of the same structure up to names and object identity."""
     return canonical(node).key
 
@@ -101,8 +119,8 @@ def structural_equal(a: Expr | Stmt | PrimFunc, b: Expr | Stmt | PrimFunc) -> bo
 
 
 def structural_hash(node: Expr | Stmt | PrimFunc) -> str:
-    """The sha256 (hex) of the canonical key's text: the same in every process."""
-    return hashlib.sha256(repr(structural_key(node)).encode()).hexdigest()
+    """The canonical key (a sha256 digest) as hex text: the same in every process."""
+    return structural_key(node).hex()
 
 
 def identity_key(node: Expr | Stmt) -> tuple:

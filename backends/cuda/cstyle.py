@@ -149,6 +149,10 @@ class CPrinter(SourcePrinter):
         return (f"{self._wrap(e.cond, COND + 1)} ? {self._wrap(e.true_value, COND + 1)} : "
                 f"{self._wrap(e.false_value, COND)}"), COND
 
+    def temporary(self, name: str, text: str, node: Expr) -> str:
+        """``auto``: the temporary keeps the type C gives the text (widened or not)."""
+        return f"const auto {name} = {text};"
+
     # -- statements ------------------------------------------------------------------------
     def loop_range(self, s: For) -> Bounds:
         lo, hi = bounds(s.min, self.ranges), bounds(s.extent, self.ranges)[1]

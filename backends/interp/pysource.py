@@ -107,6 +107,9 @@ class PySource(SourcePrinter):
             return f"{helper}({self.expr(e.a)}, {self.expr(e.b)}, {bits})", ATOM
         return super().infix(e, symbol, precedence)
 
+    def temporary(self, name: str, text: str, node) -> str:
+        return f"{name} = {text}"
+
     def checked_index(self, e: CheckedIndex) -> str:
         return f"_chk({self.expr(e.value)}, {e.extent}, {e.site!r})"
 

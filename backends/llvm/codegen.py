@@ -58,6 +58,10 @@ class FunctionState:
     in_parallel: bool = False
     #: pure expressions already computed: (block, structural key, variable values) -> value
     cse: dict = field(default_factory=dict)
+    #: expressions computed for the statement being written, by node: (block, node, variable
+    #: values) -> value; a node shared in one statement (IR is a graph) is emitted once, also
+    #: when it loads (no store comes between), and the entries end with the statement
+    shared: dict = field(default_factory=dict)
     #: loops around the statement being written
     loop_depth: int = 0
 
@@ -131,24 +135,35 @@ class Codegen(Arithmetic):
 
     # -- expressions -----------------------------------------------------------------------
     def expr(self, e: Expr) -> ir.Value:
-        """The value of ``e``; a pure expression already computed in the current block with the
-        same variable values is reused instead of emitted again."""
-        if isinstance(e, (Var, Const)) or _reads_memory(e):
+        """The value of ``e``; the same node met again in the current statement, or a pure
+        expression already computed in the current block, with the same variable values, is
+        reused instead of emitted again."""
+        if isinstance(e, (Var, Const)):
             return self._emit_expr(e)
-        key = (id(self.b.block), self._value_key(e))
-        cache = self.state.cse  # type: ignore[union-attr]
-        hit = cache.get(key)
-        if hit is None:
-            hit = cache[key] = self._emit_expr(e)
+        state = self.state
+        found = canonical(e)
+        bound = self._bound(found)
+        block = id(self.b.block)
+        shared = state.shared  # type: ignore[union-attr]
+        hit = shared.get((block, e, bound))
+        if hit is not None:
+            return hit
+        if _reads_memory(e):
+            hit = self._emit_expr(e)
+        else:
+            key = (block, found.key, bound, found.buffers)
+            cache = state.cse  # type: ignore[union-attr]
+            hit = cache.get(key)
+            if hit is None:
+                hit = cache[key] = self._emit_expr(e)
+        shared[(block, e, bound)] = hit
         return hit
 
-    def _value_key(self, e: Expr) -> tuple:
-        """``e``'s structural key with the values its variables have here: equal keys compute
-        equal values."""
-        found = canonical(e)
+    def _bound(self, found) -> tuple:
+        """The values the variables of an expression have here: equal keys with equal values
+        compute equal values."""
         values = self.state.vars  # type: ignore[union-attr]
-        bound = tuple(values[v].get_reference() if v in values else None for v in found.variables)
-        return found.key, bound, found.buffers
+        return tuple(values[v].get_reference() if v in values else None for v in found.variables)
 
     def _emit_expr(self, e: Expr) -> ir.Value:
         match e:
@@ -278,6 +293,7 @@ class Codegen(Arithmetic):
 
     # -- statements ------------------------------------------------------------------------
     def stmt(self, s: Stmt) -> None:
+        self.state.shared.clear()  # type: ignore[union-attr]
         match s:
             case For(kind=ForKind.THREAD_BINDING, thread_tag=tag):
                 raise CodegenError(

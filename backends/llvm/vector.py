@@ -59,7 +59,10 @@ def _access_kind(offset: Expr, v: Var) -> str:
     return {0: "uniform", 1: "contiguous"}.get(coefficient, "strided")
 
 
+@lru_cache(maxsize=1 << 14)
 def _expr_ok(e: Expr, v: Var) -> bool:
+    """Whether every lane of ``e`` can be computed at once (memoised per node: a subexpression
+    shared in a graph is checked once)."""
     if not _depends(e, v):
         return True
     match e:
@@ -143,6 +146,9 @@ class _VectorBody:
         self.base = base
         #: lanes whose iteration runs, under a lane-dependent guard (None: all)
         self.mask: ir.Value | None = None
+        #: vectors computed for the statement being written: (block, node, mask) -> value, so
+        #: a node shared in one statement (IR is a graph) is emitted once
+        self.values: dict = {}
 
     @property
     def b(self) -> ir.IRBuilder:
@@ -174,6 +180,13 @@ class _VectorBody:
     def expr(self, e: Expr) -> ir.Value:
         if not _depends(e, self.v):
             return self.cg.expr(e)
+        key = (id(self.b.block), e, id(self.mask))
+        value = self.values.get(key)
+        if value is None:
+            value = self.values[key] = self._vector(e)
+        return value
+
+    def _vector(self, e: Expr) -> ir.Value:
         cg = self.cg
         match e:
             case Var():
@@ -306,6 +319,8 @@ class _VectorBody:
 
     # -- statements ------------------------------------------------------------------------
     def stmt(self, s: Stmt) -> None:
+        self.values.clear()  # a store before may have changed what they read
+        self.cg.state.shared.clear()
         match s:
             case Store():
                 self.store(s)
