@@ -17,20 +17,28 @@ from ..tensor import Tensor
 
 
 def check_labels(what: str, labels: np.ndarray, classes: int) -> None:
-    """Refuse class labels that are not integers in ``[0, classes)``: a loss or a one-hot of an
-    out-of-range label would silently read or match nothing."""
+    """Refuse class labels that are not whole numbers in ``[0, classes)``: a loss or a one-hot of
+    an out-of-range label would silently read or match nothing. Integer labels and float labels
+    holding whole numbers (needle's tensors are float32) are both accepted."""
     labels = np.asarray(labels)
-    if labels.dtype.kind not in "iu":
-        raise DataError(f"{what}: labels must be integers from 0 to {classes - 1}, not {labels.dtype}; "
+    if labels.dtype.kind not in "iuf":
+        raise DataError(f"{what}: labels must be class numbers from 0 to {classes - 1}, not {labels.dtype}; "
                         f"convert them with .astype(np.int32)")
     if labels.size == 0:
         return
-    low, high = int(labels.min()), int(labels.max())
+    if labels.dtype.kind == "f":
+        fractional = ~np.isfinite(labels) | (labels != np.floor(labels))
+        if fractional.any():
+            position = int(np.flatnonzero(fractional.reshape(-1))[0])
+            raise DataError(f"{what}: label {labels.reshape(-1)[position]} (at position {position}) is not a "
+                            f"class number from 0 to {classes - 1}; labels must be whole numbers")
+    low, high = labels.min(), labels.max()
     if low < 0 or high >= classes:
         bad = low if low < 0 else high
         position = int(np.flatnonzero(labels.reshape(-1) == bad)[0])
+        bad = int(bad)
         raise DataError(f"{what}: label {bad} (at position {position}) is outside the {classes} classes "
-                        f"0..{classes - 1}; fix the labels or give the model {max(high + 1, classes)} classes")
+                        f"0..{classes - 1}; fix the labels or give the model {max(int(high) + 1, classes)} classes")
 
 
 class Dataset:

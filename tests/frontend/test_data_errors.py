@@ -97,7 +97,14 @@ def test_labels_outside_the_classes_are_refused_by_the_loss(bad):
         nf.one_hot(labels, 10)
 
 
-def test_float_labels_are_refused_by_the_loss():
+def test_whole_float_labels_are_accepted_and_fractional_ones_refused():
     logits = nf.Tensor(np.zeros((2, 3), np.float32))
-    with pytest.raises(DataError, match="labels must be integers"):
-        nn.SoftmaxLoss()(logits, nf.Tensor(np.array([0.0, 1.0], np.float32)))
+    as_int = nn.SoftmaxLoss()(logits, nf.Tensor(np.array([0, 2], np.int32))).numpy()
+    as_float = nn.SoftmaxLoss()(logits, nf.Tensor(np.array([0.0, 2.0], np.float32))).numpy()
+    np.testing.assert_allclose(as_float, as_int)
+    np.testing.assert_allclose(as_int, np.log(3.0), rtol=1e-6)
+    with pytest.raises(DataError, match=r"label 1.5 \(at position 1\) is not a class number from 0 to 2"):
+        nn.SoftmaxLoss()(logits, nf.Tensor(np.array([0.0, 1.5], np.float32)))
+    with pytest.raises(DataError, match="label 3 \\(at position 0\\) is outside the 3 classes"):
+        nn.SoftmaxLoss()(logits, nf.Tensor(np.array([3.0, 1.0], np.float32)))
+
