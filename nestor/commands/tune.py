@@ -2,7 +2,7 @@
 tuning database, show progress and a table of the best, and plot the search.
 
     nestor tune matmul --shape 1024,1024,1024 --target llvm --trials 64 [--tuner model|random|grid]
-                       [--db PATH] [--timeout S] [--plot out.png]
+                       [--db PATH] [--timeout S] [--plot out.png] [--ray auto|ADDRESS]
     nestor tune --plot out.png        # plot the most recently tuned task of the database
 """
 
@@ -33,7 +33,7 @@ class ProgressBar:
         best = "best -" if progress.best_s is None else f"best {_ms(progress.best_s)} ms{self._gflops(progress.best_s)}"
         minutes, seconds = divmod(int(progress.elapsed), 60)
         line = (f"[{bar}] {progress.done}/{progress.total}  {best}  errors {progress.errors}  "
-                f"{minutes}:{seconds:02d}")
+                f"{minutes}:{seconds:02d}{_cluster(progress)}")
         if self.tty:
             self.stream.write("\r" + line)
             self._open_line = True
@@ -48,6 +48,15 @@ class ProgressBar:
 
     def _gflops(self, seconds: float) -> str:
         return f" ({self.flops / seconds / 1e9:.1f} GFLOP/s)" if self.flops and seconds else ""
+
+
+def _cluster(progress) -> str:
+    """Nodes and trials per minute, for a distributed run."""
+    nodes = getattr(progress, "nodes", None)
+    if nodes is None:
+        return ""
+    rate = 60.0 * progress.done / progress.elapsed if progress.elapsed > 0 else 0.0
+    return f"  nodes {nodes}  {rate:.1f} trials/min"
 
 
 def _ms(seconds: float) -> str:
@@ -134,14 +143,29 @@ def _tune(args, spec, options: dict, database) -> None:
 
     flops = spec.flops(spec.check_sizes(args.shape), options) if spec.flops else None
     bar = ProgressBar(args.trials, flops)
+    executor = _executor(args)
+    where = f" on the Ray cluster {args.ray}" if executor else ""
     print(f"tuning {spec.name} {list(args.shape)} {args.dtype} on {args.target} with the {args.tuner} tuner, "
-          f"{args.trials} trials", file=sys.stderr)
-    result = autotune.tune(spec, args.shape, dtype=args.dtype, target=args.target, trials=args.trials,
-                           tuner=args.tuner, db=database, timeout=args.timeout, time_budget=args.time_budget,
-                           early_stopping=args.early_stop, n_parallel=args.parallel, options=options,
-                           seed=args.seed, progress=bar)
-    bar.close()
+          f"{args.trials} trials{where}", file=sys.stderr)
+    try:
+        result = autotune.tune(spec, args.shape, dtype=args.dtype, target=args.target, trials=args.trials,
+                               tuner=args.tuner, db=database, timeout=args.timeout, time_budget=args.time_budget,
+                               early_stopping=args.early_stop, n_parallel=args.parallel, options=options,
+                               seed=args.seed, progress=bar, executor=executor)
+    finally:
+        bar.close()
+        if executor:
+            executor.close()
     print(_summary(result, database), file=sys.stderr)
+
+
+def _executor(args):
+    """``--ray ADDRESS``: a Ray executor (which says how to install Ray where it is missing)."""
+    if getattr(args, "ray", None) is None:
+        return None
+    from schedules.autotune.ray_executor import RayExecutor
+
+    return RayExecutor(args.ray)
 
 
 def _plot_latest(args) -> int:
@@ -182,4 +206,6 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=non_negative_int, default=0, help="seed of the tuner's random choices")
     p.add_argument("--top", type=positive_int, default=10, help="rows of the final table (default 10)")
     p.add_argument("--plot", metavar="PNG", help="write best time vs trials and knob sensitivity to PNG")
+    p.add_argument("--ray", metavar="auto|ADDRESS", help="measure on a Ray cluster: auto (this machine's, or a "
+                   "new local one), local, or a cluster address; needs pip install -e '.[distributed]'")
     p.set_defaults(func=tune_command)

@@ -13,7 +13,8 @@ from .database import Database, Record, default_path, hardware_fingerprint
 from .driver import Progress, TuneResult, tune
 from .errors import TuningError, TuningWarning
 from .lookup import apply_best, lookup_config
-from .measure import Measurer, MeasureResult, Task
+from .measure import LocalExecutor, Measurer, MeasureResult, Task
+from .ray_executor import RayExecutor
 from .space import Config, ConfigSpace
 from .spaces import TEMPLATES, TunableTemplate, resolve_template
 from .tuners import GridTuner, ModelTuner, RandomTuner, Tuner, make_tuner
@@ -40,3 +41,5 @@ __all__ = [
     "TuningWarning", "apply_best", "default_path", "hardware_fingerprint", "lookup_config", "make_tuner",
     "resolve_template", "tune",
 ]
+# where candidates are measured: worker processes here (the default), or a Ray cluster
+__all__ += ["LocalExecutor", "RayExecutor"]

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from .database import Database, Record, hardware_fingerprint
 from .errors import TuningError
-from .measure import Measurer, MeasureResult, Task
+from .measure import LocalExecutor, Measurer, MeasureResult, Task
 from .space import Config, ConfigSpace
 from .spaces import TunableTemplate, resolve_template
 from .tuners import Tuner, make_tuner
@@ -29,6 +29,8 @@ class Progress:
     best_s: float | None
     elapsed: float
     record: Record
+    #: machines measuring (a distributed executor), else None
+    nodes: int | None = None
 
 
 @dataclass
@@ -113,7 +115,8 @@ def tune(template, shapes: Sequence[int], *, dtype: str = "float32", target: str
          trials: int = 64, tuner: str | Tuner = "model", db=None, timeout: float = 10.0,
          time_budget: float | None = None, early_stopping: int | None = None, n_parallel: int | None = None,
          options: dict | None = None, seed: int = 0, batch_size: int | None = None, repeat: int = 5,
-         cutoff: float | None = 5.0, progress: Callable[[Progress], None] | None = None) -> TuneResult:
+         cutoff: float | None = 5.0, progress: Callable[[Progress], None] | None = None,
+         executor=None) -> TuneResult:
     """Search the template's space for the fastest config, recording every measurement.
 
     Parameters
@@ -151,6 +154,11 @@ def tune(template, shapes: Sequence[int], *, dtype: str = "float32", target: str
         A candidate more than ``cutoff`` times slower than the best so far is timed once only.
     progress
         Called with a :class:`Progress` after each measured candidate.
+    executor
+        Where candidates are compiled and timed: a :class:`~schedules.autotune.measure.LocalExecutor`
+        (the default: worker processes on this machine) or a
+        :class:`~schedules.autotune.ray_executor.RayExecutor` (a Ray cluster; records are tagged with
+        the hardware of the node that timed them).
 
     Returns
     -------
@@ -169,11 +177,13 @@ def tune(template, shapes: Sequence[int], *, dtype: str = "float32", target: str
     try:
         run = _Run(spec, sizes, dtype, target, options, space, database, progress)
         search = tuner if isinstance(tuner, Tuner) else make_tuner(tuner, space, seed)
-        run.resume(search)
-        run.tuner_name, run.trials = search.name, trials
         task = Task(spec, sizes, dtype, target, options)
-        with Measurer(task, n_parallel, timeout, repeat) as measurer:
-            size = batch_size or max(4, 2 * len(measurer.builders))
+        with (executor or LocalExecutor()).start(task, n_parallel=n_parallel, timeout=timeout,
+                                                 repeat=repeat) as measurer:
+            run.measured_on(measurer)
+            run.resume(search)
+            run.tuner_name, run.trials = search.name, trials
+            size = batch_size or max(4, 2 * measurer.parallelism)
             run.loop(search, measurer, trials, size, time_budget, early_stopping, cutoff)
         return run.result()
     finally:
@@ -196,6 +206,12 @@ class _Run:
         self.stopped = "trials"
         self.seeds: list[Config] = []
         self.tuner_name, self.trials = "", 0
+        self.nodes: int | None = None
+
+    def measured_on(self, measurer) -> None:
+        """Resume from, and compare with, the records of the hardware the measurer times on."""
+        self.hardware = measurer.hardware or self.hardware
+        self.nodes = measurer.nodes
 
     def resume(self, search: Tuner) -> None:
         """Feed the task's earlier records that are valid points of the space to the tuner (others
@@ -238,7 +254,8 @@ class _Run:
 
     def _add(self, result: MeasureResult) -> bool:
         """Store one result; whether it is the new best."""
-        record = Record(self.spec.name, self.sizes, self.dtype, self.target, self.hardware, self.options,
+        record = Record(self.spec.name, self.sizes, self.dtype, self.target, result.hardware or self.hardware,
+                        self.options,
                         _json_knobs(result.config), result.kwargs, result.trace, result.compile_s, result.run_s,
                         result.noise, result.error, tuner=self.tuner_name, session=self.session)
         record = _with_id(record, self.database.add(record))
@@ -248,7 +265,8 @@ class _Run:
             self.best = record
         if self.progress:
             self.progress(Progress(len(self.records), self.trials, sum(1 for r in self.records if not r.ok),
-                                   self.best.run_s if self.best else None, time.monotonic() - self.start, record))
+                                   self.best.run_s if self.best else None, time.monotonic() - self.start, record,
+                                   self.nodes))
         return improved
 
     def result(self) -> TuneResult:

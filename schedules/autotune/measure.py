@@ -57,6 +57,8 @@ class MeasureResult:
     run_s: float | None = None
     noise: float | None = None
     error: str | None = None
+    #: the fingerprint of the machine that timed it, where that is not the tuner's own (a remote executor)
+    hardware: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -227,6 +229,16 @@ class Measurer:
         self._cache_dir = tempfile.TemporaryDirectory(prefix="nestor-tune-")
         return {"NESTOR_CACHE_DIR": self._cache_dir.name}
 
+    @property
+    def parallelism(self) -> int:
+        """Candidates compiled at once."""
+        return len(self.builders)
+
+    #: the machine the candidates are timed on: None for this one
+    hardware: str | None = None
+    #: machines measuring: None for this one only (no count is shown)
+    nodes: int | None = None
+
     def __enter__(self) -> Measurer:
         return self
 
@@ -296,3 +308,27 @@ def _compile_error(message: str) -> str:
     if message.startswith(("crash:", "timeout:")):
         return message
     return f"compile error: {message}"
+
+
+class LocalExecutor:
+    """Measure on this machine, in worker processes (the default executor of ``tune``).
+
+    An executor says where candidates are compiled and timed: ``start(task, ...)`` returns a
+    measurer, a context manager with ``measure(configs, kwargs, cutoff)`` (one
+    :class:`MeasureResult` per candidate, in order), ``parallelism`` (candidates compiled at once),
+    ``hardware`` and ``nodes``. :class:`schedules.autotune.ray_executor.RayExecutor` is the other one.
+
+    Parameters
+    ----------
+    n_parallel
+        Builder processes (default: the CPUs this process may use).
+    """
+
+    name = "local"
+
+    def __init__(self, n_parallel: int | None = None):
+        self.n_parallel = n_parallel
+
+    def start(self, task: Task, *, n_parallel: int | None = None, timeout: float = 10.0,
+              repeat: int = 5) -> Measurer:
+        return Measurer(task, n_parallel or self.n_parallel, timeout, repeat)
