@@ -113,7 +113,8 @@ def tune(template, shapes: Sequence[int], *, dtype: str = "float32", target: str
          trials: int = 64, tuner: str | Tuner = "model", db=None, timeout: float = 10.0,
          time_budget: float | None = None, early_stopping: int | None = None, n_parallel: int | None = None,
          options: dict | None = None, seed: int = 0, batch_size: int | None = None, repeat: int = 5,
-         cutoff: float | None = 5.0, progress: Callable[[Progress], None] | None = None) -> TuneResult:
+         cutoff: float | None = 5.0, progress: Callable[[Progress], None] | None = None,
+         start: Sequence[dict] = ()) -> TuneResult:
     """Search the template's space for the fastest config, recording every measurement.
 
     Parameters
@@ -151,6 +152,10 @@ def tune(template, shapes: Sequence[int], *, dtype: str = "float32", target: str
         A candidate more than ``cutoff`` times slower than the best so far is timed once only.
     progress
         Called with a :class:`Progress` after each measured candidate.
+    start
+        Keyword arguments of configs to measure first, each as the valid point of the space
+        nearest to it (e.g. the defaults a build uses without tuning, so that the best record is
+        never worse than them).
 
     Returns
     -------
@@ -170,6 +175,8 @@ def tune(template, shapes: Sequence[int], *, dtype: str = "float32", target: str
         run = _Run(spec, sizes, dtype, target, options, space, database, progress)
         search = tuner if isinstance(tuner, Tuner) else make_tuner(tuner, space, seed)
         run.resume(search)
+        firsts = [project(spec, space, kwargs) for kwargs in start]
+        run.seeds = [c for c in dict.fromkeys(firsts) if c is not None] + run.seeds
         run.tuner_name, run.trials = search.name, trials
         task = Task(spec, sizes, dtype, target, options)
         with Measurer(task, n_parallel, timeout, repeat) as measurer:

@@ -15,7 +15,7 @@ import numpy as np
 
 from tensorir.intmath import ceil_div
 
-from ..templates import conv2d_cpu, matmul_cpu, matmul_gpu
+from ..templates import conv2d_cpu, matmul_cpu, matmul_dot, matmul_gpu, matmul_layout_2d
 from .errors import TuningError
 from .space import Config, ConfigSpace
 
@@ -147,6 +147,63 @@ MATMUL_CPU = TunableTemplate(
     _matmul_reference, {"transpose_b": True, "parallel": True}, _matmul_flops, "matmul_cpu")
 
 
+# -- CPU matmul layout variants (the frontend's transposed-A and narrow products) -----------
+def _declare_register_tiles(cfg: ConfigSpace, sizes: tuple, dtype: str) -> None:
+    """``tile_i = [m/b1, b1/v1, v1]``, ``tile_j = [n/b2, b2/v2, v2]``, ``tile_k = [k/v3, v3]``: the
+    register and cache tiles of :func:`~schedules.templates.matmul_cpu.register_cache_tile`, with
+    the register constraints of ``matmul_cpu``."""
+    m, n, k = sizes
+    lanes, registers = host_vectors(dtype)
+    cfg.define_split("tile_i", m, num_outputs=3, policy=_split_policy(m, 8))
+    cfg.define_split("tile_j", n, num_outputs=3, policy=_split_policy(n, lanes))
+    cfg.define_split("tile_k", k, num_outputs=2, policy=_split_policy(k, 8), max_factor=32)
+
+    def vectors(c: Config) -> int:
+        return ceil_div(c["tile_j"][2], lanes)
+
+    cfg.constrain(lambda c: c["tile_j"][2] % lanes == 0 or c["tile_j"][2] == n,
+                  f"v2 is a whole number of {lanes}-lane vectors")
+    cfg.constrain(lambda c: c["tile_i"][2] * vectors(c) + vectors(c) + 1 <= registers,
+                  f"the v1 x v2 accumulator tile, a row of B and a broadcast of A fit the {registers} "
+                  "vector registers")
+    cfg.constrain(lambda c: c["tile_i"][2] * vectors(c) * c["tile_k"][1] <= 512,
+                  "the unrolled v3 x v1 body has at most 512 vector multiply-adds")
+
+
+def _matmul_layout_kwargs(c: Config) -> dict:
+    (_, bi, v1), (_, bj, v2), (_, v3) = c["tile_i"], c["tile_j"], c["tile_k"]
+    return {"v1": v1, "v2": v2, "v3": v3, "b1": bi * v1, "b2": bj * v2}
+
+
+def _matmul_layout_reference(inputs: list[np.ndarray], sizes: tuple, options: dict) -> list[np.ndarray]:
+    a, b = inputs
+    return [(a.T if options["transpose_a"] else a) @ (b.T if options["transpose_b"] else b)]
+
+
+MATMUL_LAYOUT = TunableTemplate(
+    "matmul_layout", matmul_layout_2d, ("m", "n", "k"), "llvm",
+    lambda cfg, sizes, options, dtype: _declare_register_tiles(cfg, sizes, dtype), _matmul_layout_kwargs,
+    _matmul_layout_reference, {"transpose_a": True, "transpose_b": False, "parallel": False}, _matmul_flops,
+    "matmul_layout")
+
+
+def _declare_matmul_dot(cfg: ConfigSpace, sizes: tuple, options: dict, dtype: str) -> None:
+    """``vector`` partial sums along the contiguous ``k`` of both rows: up to four vector registers."""
+    _, _, k = sizes
+    lanes, _ = host_vectors(dtype)
+    cfg.define_knob("vector", [v for v in (lanes // 2, lanes, 2 * lanes, 4 * lanes) if 0 < v <= k] or [k])
+
+
+def _matmul_dot_reference(inputs: list[np.ndarray], sizes: tuple, options: dict) -> list[np.ndarray]:
+    a, bt = inputs
+    return [a @ bt.T]
+
+
+MATMUL_DOT = TunableTemplate(
+    "matmul_dot", matmul_dot, ("m", "n", "k"), "llvm", _declare_matmul_dot, dict, _matmul_dot_reference, {},
+    _matmul_flops, "matmul_dot")
+
+
 # -- CPU conv2d ----------------------------------------------------------------------------
 def _conv_out(sizes: tuple, options: dict) -> tuple[int, int]:
     _, _, height, width, _, kernel = sizes
@@ -231,7 +288,8 @@ MATMUL_GPU = TunableTemplate(
     _matmul_flops, "matmul_gpu")
 
 #: the tunable templates by name
-TEMPLATES: dict[str, TunableTemplate] = {t.name: t for t in (MATMUL_CPU, CONV2D_CPU, MATMUL_GPU)}
+TEMPLATES: dict[str, TunableTemplate] = {t.name: t for t in (MATMUL_CPU, CONV2D_CPU, MATMUL_GPU, MATMUL_LAYOUT,
+                                                                MATMUL_DOT)}
 #: operator names for the command line: operator -> target -> template name
 ALIASES = {"matmul": {"llvm": "matmul_cpu", "cuda": "matmul_gpu"}, "conv2d": {"llvm": "conv2d_cpu"}}
 
