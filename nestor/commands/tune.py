@@ -102,6 +102,9 @@ def tune_command(args: argparse.Namespace) -> int:
         from .tune_model import tune_model
 
         return tune_model(args)
+    if args.model is not None:
+        raise autotune.TuningError(f"nestor tune {args.op}: unexpected argument {args.model!r} (only "
+                                   "`nestor tune model mlp|cnn` takes a second name)")
     if args.op is None:
         if not args.plot:
             raise autotune.TuningError("nestor tune: name an operator (e.g. nestor tune matmul --shape 64,64,64) "

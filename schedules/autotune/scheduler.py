@@ -14,13 +14,14 @@ seconds of a step now (``w_i`` until a correct record exists).
 2. **Gain per trial.** Then the next round of ``batch`` trials goes to the task with the largest
    expected decrease of the step time per trial::
 
-       gain_i = s_i * (alpha * r_i + (1 - alpha) / t_i)
+       gain_i = s_i * (r_i + bonus / t_i)
 
    ``r_i`` is the task's recent relative improvement rate: ``(b_before - b_i) / b_i`` over the
-   trials of its last round, per trial. ``1 / t_i`` is the optimistic bonus of a task explored
-   little: it is assumed to improve by ``1/t_i`` of its time per further trial, which fades as
-   the task is explored (Ansor's optimistic forward-looking estimate). Ties go to the heavier
-   task.
+   trials of its last round, per trial (Ansor's backward-looking estimate). ``bonus / t_i`` is
+   the optimistic bonus of a task explored little: it is assumed to improve by ``bonus / t_i``
+   of its time per further trial (default ``bonus`` 0.05), which fades as the task is explored
+   (Ansor's optimistic forward-looking estimate), so a task that stops improving loses its
+   rounds to heavier or still improving ones. Ties go to the heavier task.
 3. **Budget.** A round asks at most the trials still left (the last one is shorter), so the
    trials measured add up to the budget exactly. A task whose round measures fewer trials than
    asked has exhausted its space: it is retired and the trials it did not use go to the others
@@ -75,9 +76,9 @@ class TaskState:
             return self.weight
         return self.weight * self.best_s / self.first_s
 
-    def gain(self, alpha: float) -> float:
+    def gain(self, bonus: float) -> float:
         """Expected decrease of the step time per further trial."""
-        return self.seconds * (alpha * self.rate + (1.0 - alpha) / max(1, self.trials))
+        return self.seconds * (self.rate + bonus / max(1, self.trials))
 
     def record(self, asked: int, outcome: Outcome) -> None:
         before = self.best_s
@@ -111,7 +112,7 @@ class Schedule:
 
 
 def allocate(weights: Sequence[float], budget: int, measure: Callable[[int, int], Outcome], *,
-             warmup: int = 4, batch: int = 8, alpha: float = 0.2) -> Schedule:
+             warmup: int = 4, batch: int = 8, bonus: float = 0.05) -> Schedule:
     """Share ``budget`` trials among tasks of the given ``weights`` (see the module docstring).
 
     Parameters
@@ -124,15 +125,16 @@ def allocate(weights: Sequence[float], budget: int, measure: Callable[[int, int]
         ``measure(task index, trials) -> Outcome``: measure that many more candidates of the task.
     warmup, batch
         Trials per task in the warm-up; trials of a round.
-    alpha
-        Weight of the recent improvement rate against the optimistic bonus.
+    bonus
+        The optimistic relative improvement per trial of a task measured once (``bonus / t``
+        after ``t`` trials).
 
     Returns
     -------
     Schedule
         The tasks' states and the rounds.
     """
-    _check(weights, budget, warmup, batch, alpha)
+    _check(weights, budget, warmup, batch, bonus)
     schedule = Schedule([TaskState(float(w)) for w in weights])
     left = budget
     for index in sorted(range(len(weights)), key=lambda i: -weights[i]):
@@ -143,7 +145,7 @@ def allocate(weights: Sequence[float], budget: int, measure: Callable[[int, int]
         active = [i for i, task in enumerate(schedule.tasks) if not task.retired]
         if not active:
             break
-        index = max(active, key=lambda i: (schedule.tasks[i].gain(alpha), schedule.tasks[i].weight))
+        index = max(active, key=lambda i: (schedule.tasks[i].gain(bonus), schedule.tasks[i].weight))
         left -= _run(schedule, index, min(batch, left), measure)
     return schedule
 
@@ -158,7 +160,7 @@ def _run(schedule: Schedule, index: int, asked: int, measure: Callable[[int, int
     return outcome.trials
 
 
-def _check(weights: Sequence[float], budget: int, warmup: int, batch: int, alpha: float) -> None:
+def _check(weights: Sequence[float], budget: int, warmup: int, batch: int, bonus: float) -> None:
     if not weights:
         raise TuningError("allocate: no task to tune; the model has no kernel with a tuning space")
     if any(not w > 0 for w in weights):
@@ -166,5 +168,5 @@ def _check(weights: Sequence[float], budget: int, warmup: int, batch: int, alpha
     for name, value, low in (("budget", budget, 0), ("warmup", warmup, 0), ("batch", batch, 1)):
         if not isinstance(value, int) or value < low:
             raise TuningError(f"allocate: {name} must be an integer of at least {low}, got {value!r}")
-    if not 0.0 <= alpha <= 1.0:
-        raise TuningError(f"allocate: alpha must lie in [0, 1], got {alpha!r}")
+    if not 0.0 <= bonus < float("inf"):
+        raise TuningError(f"allocate: bonus must be a non-negative number, got {bonus!r}")
