@@ -29,6 +29,15 @@ def test_the_tasks_of_an_mlp_step_cover_forward_and_backward():
     assert {"v1", "v2", "v3", "b1", "b2"} <= set(next(t for t in tasks if t.template == "matmul_layout").config)
 
 
+def test_the_tasks_of_a_cnn_step_include_the_convolutions_and_their_adjoints():
+    tasks, _ = extract_tasks(training_step("cnn", (1, 8, 8), 4, 128), steps=1)
+    convs = {(t.sizes, t.options["which"]) for t in tasks if t.template == "conv2d_tiled"}
+    # conv 1 -> 16 channels on 8x8, pool, conv 16 -> 32 on 4x4; the input needs no gradient
+    assert convs == {((4, 1, 8, 8, 16, 3), "forward"), ((4, 1, 8, 8, 16, 3), "grad_weight"),
+                     ((4, 16, 4, 4, 32, 3), "forward"), ((4, 16, 4, 4, 32, 3), "grad_input"),
+                     ((4, 16, 4, 4, 32, 3), "grad_weight")}
+
+
 def test_tune_model_records_several_tasks_and_reports_step_times(tmp_path, capsys):
     db = tmp_path / "t.db"
     code = main(["tune", "model", "mlp", "--trials", "8", "--db", str(db), "--batch-size", "8", "--hidden", "16",

@@ -54,3 +54,22 @@ def test_a_tuned_record_changes_the_config_of_the_frontend_kernel(tmp_path, monk
     np.testing.assert_allclose(tuned_out, at.T @ b, rtol=1e-5)
     np.testing.assert_allclose(out, at.T @ b, rtol=1e-5)
     dispatch.clear()
+
+
+def test_a_tuned_record_changes_the_tiles_of_a_convolution(tmp_path, monkeypatch, rng):
+    from frontend.ops.conv import Conv2d, ConvParams
+
+    x, w = rng.random((2, 3, 9, 9), dtype=np.float32), rng.random((4, 3, 3, 3), dtype=np.float32)
+    path = tmp_path / "tuning.db"
+    monkeypatch.setenv("NESTOR_TUNING_DB", str(path))
+    options = {"stride": 1, "padding": 1, "which": "forward"}
+    with Database(path) as database:
+        database.add(_tuned_record("conv2d_tiled", (2, 3, 9, 9, 4, 3), options, {"tile_c": 2, "tile_v": 8}))
+    dispatch.clear()
+    out = Conv2d(ConvParams(padding=1)).forward(x, w)
+    kernel = next(k for r, k in dispatch.cache.kernels.items() if r.op == "conv2d")
+    assert kernel.task == ("conv2d_tiled", (2, 3, 9, 9, 4, 3), options)
+    assert (kernel.config["tile_c"], kernel.config["tile_v"]) == (2, 8)
+    expected = TEMPLATES["conv2d_tiled"].reference([x, w], (2, 3, 9, 9, 4, 3), options)[0]
+    np.testing.assert_allclose(out, expected, rtol=1e-5)
+    dispatch.clear()
