@@ -13,8 +13,9 @@
    largest); each round is a :func:`schedules.autotune.tune` run of its task, which writes every
    record to the tuning database. A task's first round measures the config the step used first.
 3. The step is rebuilt (its kernels now take the database's best configs, as ``nestor train``'s
-   do) and timed again: the command prints the step time before and after (median of rounds of
-   steps, as ``benchmarks/train_step.py`` measures).
+   do) and timed again: the command prints the step time before, and after, against the
+   template defaults (NESTOR_TUNED=0) in alternating rounds, since a shared machine's load
+   drifts over a tuning run (medians of rounds of steps, as ``benchmarks/train_step.py``).
 
 The defaults are those of ``nestor train``: the digits' 1x8x8 inputs, batch 32, 128 hidden units
 (tuned configs are per shape: tune the shapes you train). The model of
@@ -31,7 +32,6 @@ import statistics
 import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 from .arguments import integer, positive_int, shape
 
@@ -53,7 +53,8 @@ class ModelTask:
 
     @property
     def label(self) -> str:
-        flags = ",".join(f"{k}" for k, v in self.options.items() if v is True and k != "parallel")
+        flags = ",".join(k if v is True else str(v) for k, v in self.options.items()
+                         if v is True and k != "parallel" or k == "which")
         return f"{self.template}[{'x'.join(map(str, self.sizes))}]" + (f"({flags})" if flags else "")
 
 
@@ -78,26 +79,27 @@ def tune_model(args: argparse.Namespace) -> int:
                                    f"(got {args.model!r}), e.g. nestor tune model mlp --trials 64")
     if len(args.input_shape) != 3:
         raise autotune.TuningError(f"nestor tune model: --input-shape is C,H,W, got {list(args.input_shape)}")
-    with autotune.Database(args.db) as database, _builds_read(database.path):
+    from tensorir import config
+
+    with autotune.Database(args.db) as database, _environ(config.TUNING_DB.variable, str(database.path)):
         step = training_step(args.model, args.input_shape, args.batch_size, args.hidden, args.seed)
         before = step_time(step, args.steps)
         tasks, untuned = extract_tasks(step)
         _print_tasks(tasks, untuned)
         measure = _measure(tasks, database, args)
         schedule = allocate([t.seconds for t in tasks], args.trials, measure, warmup=args.warmup, batch=args.round)
-        after = step_time(step, args.steps)
-    _print_result(tasks, schedule, before, after, database.path)
+        after, defaults = compare_tuned(step, args.steps)
+    _print_result(tasks, schedule, database.path)
+    print(f"step time: before {_ms(before)} ms; after {_ms(after)} ms with the tuned configs, {_ms(defaults)} ms "
+          f"with the template defaults (alternating rounds): {defaults / after:.2f}x", flush=True)
     return 0
 
 
 @contextlib.contextmanager
-def _builds_read(path: Path):
-    """Let this process's builds read the tuning database at ``path`` (NESTOR_TUNING_DB)."""
-    from tensorir import config
-
-    variable = config.TUNING_DB.variable
+def _environ(variable: str, value: str):
+    """The environment knob ``variable`` (one of :mod:`tensorir.config`) set to ``value`` inside."""
     saved = os.environ.get(variable)
-    os.environ[variable] = str(path)
+    os.environ[variable] = value
     try:
         yield
     finally:
@@ -149,6 +151,21 @@ def step_time(step, rounds: int = 7, min_round: float = 0.05) -> float:
             step()
         samples.append((time.perf_counter() - start) / number)
     return statistics.median(samples)
+
+
+def compare_tuned(step, rounds: int = 7) -> tuple[float, float]:
+    """Median seconds per step with the tuning database's configs and with the template defaults
+    (NESTOR_TUNED=0), measured in alternating rounds so that a change of machine load hits both."""
+    from frontend import dispatch
+    from tensorir import config
+
+    tuned, defaults = [], []
+    for _ in range(rounds):
+        for flag, samples in (("1", tuned), ("0", defaults)):
+            with _environ(config.TUNED.variable, flag):
+                samples.append(step_time(step, 1))
+    dispatch.clear()  # later kernels are built with the configs of the caller's setting
+    return statistics.median(tuned), statistics.median(defaults)
 
 
 def extract_tasks(step, steps: int = 5) -> tuple[list[ModelTask], float]:
@@ -205,14 +222,13 @@ def _print_tasks(tasks: list[ModelTask], untuned: float) -> None:
           f"({_ms(untuned)} ms in kernels without a tuning space)", flush=True)
 
 
-def _print_result(tasks: list[ModelTask], schedule, before: float, after: float, path) -> None:
+def _print_result(tasks: list[ModelTask], schedule, path) -> None:
     print(f"{'task':<44} {'ms/step':>8} {'trials':>6} {'first (ms)':>10} {'best (ms)':>10}", flush=True)
     for task, state in zip(tasks, schedule.tasks):
         first = _ms(state.first_s) if state.first_s is not None else "-"
         best = _ms(state.best_s) if state.best_s is not None else "-"
         print(f"{task.label:<44} {_ms(task.seconds):>8} {state.trials:>6} {first:>10} {best:>10}", flush=True)
-    print(f"step time: before {_ms(before)} ms, after {_ms(after)} ms ({before / after:.2f}x); "
-          f"{schedule.measured} trials in {len(schedule.rounds)} rounds; database: {path}", flush=True)
+    print(f"{schedule.measured} trials in {len(schedule.rounds)} rounds; database: {path}", flush=True)
 
 
 def _ms(seconds: float) -> str:
