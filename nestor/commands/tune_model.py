@@ -159,13 +159,13 @@ def compare_tuned(step, rounds: int = 7) -> tuple[float, float]:
     from frontend import dispatch
     from tensorir import config
 
-    tuned, defaults = [], []
-    for _ in range(rounds):
-        for flag, samples in (("1", tuned), ("0", defaults)):
+    samples: dict[str, list[float]] = {"1": [], "0": []}
+    for index in range(rounds):
+        for flag in ("1", "0") if index % 2 == 0 else ("0", "1"):  # ABBA: neither goes first always
             with _environ(config.TUNED.variable, flag):
-                samples.append(step_time(step, 1))
+                samples[flag].append(step_time(step, 1, min_round=0.2))
     dispatch.clear()  # later kernels are built with the configs of the caller's setting
-    return statistics.median(tuned), statistics.median(defaults)
+    return statistics.median(samples["1"]), statistics.median(samples["0"])
 
 
 def extract_tasks(step, steps: int = 5) -> tuple[list[ModelTask], float]:
