@@ -66,8 +66,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--input-shape", type=shape, default=(1, 8, 8), metavar="C,H,W",
                    help="tune model: one input's shape (default 1,8,8, the digits)")
     p.add_argument("--steps", type=positive_int, default=7, help="tune model: timed rounds of steps (default 7)")
-    p.add_argument("--warmup", type=integer(0, 1 << 20), default=4, help="tune model: warm-up trials per task")
-    p.add_argument("--round", type=positive_int, default=8, help="tune model: trials of one scheduler round")
+    p.add_argument("--warmup", type=integer(0, 1 << 20), default=4,
+                   help="tune model: warm-up trials per task (default 4)")
+    p.add_argument("--round", type=positive_int, default=8, help="tune model: trials of a scheduler round (default 8)")
 
 
 def tune_model(args: argparse.Namespace) -> int:
