@@ -7,6 +7,10 @@ the frontend's time goes: inside kernels, and the rest (Python: graph, dispatch,
 
 Nestor's kernels run on one thread unless a kernel is very large (see schedules/templates/generic_cpu.py,
 NESTOR_PARALLEL_MIN); PyTorch uses its default thread count unless --torch-threads is given.
+
+The kernels read the tuning database ($NESTOR_TUNING_DB, as `nestor train` does): after
+`nestor tune model mlp --input-shape 1,28,28 --batch-size 128 --hidden 256` (or `cnn ...
+--batch-size 64`) the tuned configs are measured; NESTOR_TUNED=0 measures the template defaults.
 """
 
 from __future__ import annotations

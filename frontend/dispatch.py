@@ -32,7 +32,8 @@ if TYPE_CHECKING:
 
 @dataclass
 class KernelStats:
-    """What the cache did: compilations, calls, and seconds spent compiling and in kernels."""
+    """What the cache did: compilations, calls, and seconds spent compiling and in kernels (with
+    ``timing``: per op name in ``per_op``, per request in ``per_kernel``)."""
 
     compiled: int = 0
     calls: int = 0
@@ -40,23 +41,31 @@ class KernelStats:
     kernel_s: float = 0.0
     timing: bool = False
     per_op: dict = field(default_factory=dict)
+    per_kernel: dict = field(default_factory=dict)
 
     def reset(self) -> None:
         self.compiled = self.calls = 0
         self.compile_s = self.kernel_s = 0.0
         self.per_op.clear()
+        self.per_kernel.clear()
 
 
 class Kernel:
-    """A compiled op: allocates its outputs and calls the machine code on raw addresses."""
+    """A compiled op: allocates its outputs and calls the machine code on raw addresses.
 
-    __slots__ = ("module", "out_specs", "name", "stats", "_call")
+    ``task`` is the op's tuning task for its request (``(template name, sizes, options)``, or None
+    for a kernel without a tuning space) and ``config`` the schedule config it was built with:
+    what whole-model tuning searches and starts from."""
 
-    def __init__(self, module, out_specs: list[tuple[tuple[int, ...], np.dtype]], name: str, stats: KernelStats):
+    __slots__ = ("module", "out_specs", "name", "stats", "_call", "request", "task", "config")
+
+    def __init__(self, module, out_specs: list[tuple[tuple[int, ...], np.dtype]], name: str, stats: KernelStats,
+                 request: KernelRequest | None = None, task: tuple | None = None, config: dict | None = None):
         self.module = module
         self.out_specs = out_specs
         self.name = name
         self.stats = stats
+        self.request, self.task, self.config = request, task, config or {}
         self._call = getattr(module, "call_unchecked", None)
 
     def __call__(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
@@ -70,6 +79,7 @@ class Kernel:
             elapsed = time.perf_counter() - start
             stats.kernel_s += elapsed
             stats.per_op[self.name] = stats.per_op.get(self.name, 0.0) + elapsed
+            stats.per_kernel[self.request] = stats.per_kernel.get(self.request, 0.0) + elapsed
         else:
             self._call(*data_pointers([*arrays, *outs]))
         stats.calls += 1
@@ -125,13 +135,14 @@ class KernelCache:
 
     def _compile(self, op: Op, request: KernelRequest) -> Kernel:
         start = time.perf_counter()
+        task = op.tuning_task(request)
         config = self.schedule_for(request.key, request.shapes, request.dtypes, request.device,
-                                   op.default_config(request), op.tuning_task(request))
+                                   op.default_config(request), task)
         schedule, args = op.kernel(request, config)
         func = lower(schedule, args, request.kernel_name)
         module = _build(func, request.target)
         outs = [(t.shape, np.dtype(t.dtype.value)) for t in args[len(request.shapes):]]
-        kernel = Kernel(module, outs, request.op, self.stats)
+        kernel = Kernel(module, outs, request.op, self.stats, request, task, config)
         self.kernels[request] = kernel
         self.stats.compiled += 1
         self.stats.compile_s += time.perf_counter() - start

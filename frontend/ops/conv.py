@@ -12,113 +12,30 @@ The three are closed under differentiation: each one's gradient is written with 
 (the adjoint of a linear map of ``dY`` is the forward convolution, and so on), so second
 derivatives work. Schedules keep a register tile of output channels x output columns (the
 columns vectorized) while the reduction runs over channels and taps, as the CPU conv2d template:
-:func:`schedules.templates.generic_cpu.register_tiled`.
+:func:`schedules.templates.generic_cpu.register_tiled`. The compute definitions live with the
+tunable template that builds the same kernels (:mod:`schedules.templates.conv_variants`), so
+each op names its tuning task (``conv2d_tiled``, one group, square kernels, no dilation) and
+tuned tiles reach it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from schedules import create_schedule
 from schedules.templates import conv2d_cpu
+from schedules.templates.conv_variants import ConvParams, conv_forward, conv_grad_input, conv_grad_weight
 from schedules.templates.generic_cpu import register_tiled, worth_parallel
-from tensorir import functions as fn
 from tensorir.errors import DefinitionError
-from tensorir.tensor import compute, placeholder, reduce_axis
+from tensorir.tensor import placeholder
 
 from ..tensor import Tensor
 from .base import Op
 
 
-@dataclass(frozen=True)
-class ConvParams:
-    stride: int = 1
-    padding: int = 0
-    dilation: int = 1
-    groups: int = 1
-
-    def out_extent(self, extent: int, kernel: int) -> int:
-        return (extent + 2 * self.padding - self.dilation * (kernel - 1) - 1) // self.stride + 1
-
-
-def _pad(x, padding: int, name: str):
-    """``x`` with a zero border of ``padding`` on both spatial axes (or ``x`` itself)."""
-    if not padding:
-        return x
-    n, c, h, w = x.shape
-    return compute((n, c, h + 2 * padding, w + 2 * padding), lambda i, j, y, v: fn.if_then_else(
-        (y >= padding) & (y < h + padding) & (v >= padding) & (v < w + padding),
-        x[i, j, y - padding, v - padding], 0.0), name=name)
-
-
-def conv_forward(x, w, p: ConvParams):
-    n, _, h, wd = x.shape
-    k, cg, kr, ks = w.shape
-    kg = k // p.groups
-    oh, ow = p.out_extent(h, kr), p.out_extent(wd, ks)
-    xp = _pad(x, p.padding, "X.pad")
-    c, r, s = reduce_axis(cg, "c"), reduce_axis(kr, "r"), reduce_axis(ks, "s")
-
-    def channel(kk):
-        return c if p.groups == 1 else (kk // kg) * cg + c
-
-    return compute((n, k, oh, ow), lambda b, kk, y, v: fn.sum(
-        xp[b, channel(kk), y * p.stride + r * p.dilation, v * p.stride + s * p.dilation] * w[kk, c, r, s],
-        axis=[c, r, s]), name="Y")
-
-
-def conv_grad_input(dy, w, p: ConvParams, in_hw: tuple[int, int]):
-    n, k, oh, ow = dy.shape
-    _, cg, kr, ks = w.shape
-    kg = k // p.groups
-    h, wd = in_hw
-    kk, r, s = reduce_axis(kg, "k"), reduce_axis(kr, "r"), reduce_axis(ks, "s")
-
-    def out_channel(i):
-        return kk if p.groups == 1 else (i // cg) * kg + kk
-
-    def in_channel(i):
-        return i if p.groups == 1 else i % cg
-
-    if p.stride == 1:  # a full convolution with the flipped kernel over dY padded on both sides
-        edge_y, edge_x = p.dilation * (kr - 1) - p.padding, p.dilation * (ks - 1) - p.padding
-        dyp = compute((n, k, h + p.dilation * (kr - 1), wd + p.dilation * (ks - 1)),
-                      lambda b, j, y, v: fn.if_then_else(
-                          (y >= edge_y) & (y < oh + edge_y) & (v >= edge_x) & (v < ow + edge_x),
-                          dy[b, j, y - edge_y, v - edge_x], 0.0), name="dY.pad")
-        return compute((n, k // kg * cg, h, wd), lambda b, i, y, v: fn.sum(
-            dyp[b, out_channel(i), y + (kr - 1 - r) * p.dilation, v + (ks - 1 - s) * p.dilation]
-            * w[out_channel(i), in_channel(i), r, s], axis=[kk, r, s]), name="dX")
-
-    def body(b, i, y, v):
-        ty, tx = y + p.padding - r * p.dilation, v + p.padding - s * p.dilation
-        inside = ((ty >= 0) & (ty < oh * p.stride) & (ty % p.stride == 0)
-                  & (tx >= 0) & (tx < ow * p.stride) & (tx % p.stride == 0))
-        value = dy[b, out_channel(i), ty // p.stride, tx // p.stride] * w[out_channel(i), in_channel(i), r, s]
-        return fn.sum(fn.if_then_else(inside, value, 0.0), axis=[kk, r, s])
-
-    return compute((n, k // kg * cg, h, wd), body, name="dX")
-
-
-def conv_grad_weight(x, dy, p: ConvParams, kernel: tuple[int, int]):
-    """``dW`` as ``sum_v P[k, c, r, s, v]``: the partial sums ``P`` keep the output columns ``v`` as a
-    vector axis, so the long reduction over ``(n, y)`` runs on whole vectors."""
-    n, _, _, _ = x.shape
-    _, k, oh, ow = dy.shape
-    kr, ks = kernel
-    cg = x.shape[1] // p.groups
-    kg = k // p.groups
-    xp = _pad(x, p.padding, "X.pad")
-    b, y = reduce_axis(n, "n"), reduce_axis(oh, "y")
-
-    def channel(kk, c):
-        return c if p.groups == 1 else (kk // kg) * cg + c
-
-    partial = compute((k, cg, kr, ks, ow), lambda kk, c, r, s, v: fn.sum(
-        dy[b, kk, y, v] * xp[b, channel(kk, c), y * p.stride + r * p.dilation, v * p.stride + s * p.dilation],
-        axis=[b, y]), name="dW.partial")
-    v = reduce_axis(ow, "v")
-    return compute((k, cg, kr, ks), lambda kk, c, r, s: fn.sum(partial[kk, c, r, s, v], axis=v), name="dW")
+def _tuning_task(request, params: ConvParams, sizes: tuple, which: str) -> tuple | None:
+    """The ``conv2d_tiled`` task of a kernel with the forward sizes ``(n, c, h, w, k, kernel)``."""
+    if request.target != "llvm" or params.groups != 1 or params.dilation != 1:
+        return None
+    return "conv2d_tiled", sizes, {"stride": params.stride, "padding": params.padding, "which": which}
 
 
 class Conv2d(Op):
@@ -140,6 +57,10 @@ class Conv2d(Op):
         (n, c, h, w), (k, cg, kr, ks) = request.shapes
         work = n * k * h * w * cg * kr * ks
         return {"template": False, "tile_c": 8, "tile_v": 16, "parallel": worth_parallel(work, n)}
+
+    def tuning_task(self, request) -> tuple | None:
+        (n, c, h, w), (k, _, kr, ks) = request.shapes
+        return _tuning_task(request, self.params, (n, c, h, w, k, kr), "forward") if kr == ks else None
 
     def compute(self, request, x, w):
         return conv_forward(x, w, self.params)
@@ -164,6 +85,10 @@ class Conv2dGradInput(Op):
 
     def default_config(self, request) -> dict:
         return {"tile_c": 8, "tile_v": 16}
+
+    def tuning_task(self, request) -> tuple | None:
+        (n, k, _, _), (_, c, kr, ks) = request.shapes
+        return _tuning_task(request, self.params, (n, c, *self.in_hw, k, kr), "grad_input") if kr == ks else None
 
     def compute(self, request, dy, w):
         return conv_grad_input(dy, w, self.params, self.in_hw)
@@ -202,6 +127,11 @@ class Conv2dGradWeight(Op):
             partial = dw.op.inputs[0]
             register_tiled(s, partial, 0, 4, config, second=1)
         return s, [x, dy, dw]
+
+    def tuning_task(self, request) -> tuple | None:
+        (n, c, h, w), k = request.shapes[0], request.shapes[1][1]
+        kr, ks = self.kernel_hw
+        return _tuning_task(request, self.params, (n, c, h, w, k, kr), "grad_weight") if kr == ks else None
 
     def compute(self, request, x, dy):
         return conv_grad_weight(x, dy, self.params, self.kernel_hw)

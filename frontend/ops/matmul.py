@@ -6,7 +6,9 @@ picks the form of the product from the arrays and passes it in the kernel reques
 ``(transposed_a, transposed_b)`` or ``("dot",)``. The kernels are templates: ``matmul_cpu``
 covers ``A @ B`` and ``A @ B.T``; a transposed left operand and batches use ``matmul_layout``,
 and narrow products ``matmul_dot`` (:mod:`schedules.templates.matmul_variants`), all on one
-register- and cache-tiled schedule.
+register- and cache-tiled schedule. Every 2-D product names its tuning task (``matmul_cpu``,
+``matmul_layout`` or ``matmul_dot``), so tuned configs reach all of them; batched products keep
+the defaults.
 """
 
 from __future__ import annotations
@@ -78,10 +80,17 @@ class MatMul(Op):
 
     def tuning_task(self, request) -> tuple | None:
         shapes, variant = request.shapes, request.variant
-        if variant[0] or len(shapes[0]) != 2 or len(shapes[1]) != 2:
-            return None  # "dot", a transposed A, batches: template variants without a tuning space
-        m, k, n = product_dims(*shapes, False, variant[1])
+        if request.target != "llvm":
+            return None
+        if variant == DOT:
+            (m, k), n = shapes[0], shapes[1][0]
+            return "matmul_dot", (m, n, k), {}
+        if len(shapes[0]) != 2 or len(shapes[1]) != 2:
+            return None  # batches: a template variant without a tuning space
+        m, k, n = product_dims(*shapes, *variant)
         parallel = self.default_config(request)["parallel"]
+        if variant[0]:
+            return "matmul_layout", (m, n, k), {"transpose_a": True, "transpose_b": variant[1], "parallel": parallel}
         return "matmul_cpu", (m, n, k), {"transpose_b": variant[1], "parallel": parallel}
 
     def kernel(self, request, config):

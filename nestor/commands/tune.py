@@ -4,6 +4,7 @@ tuning database, show progress and a table of the best, and plot the search.
     nestor tune matmul --shape 1024,1024,1024 --target llvm --trials 64 [--tuner model|random|grid]
                        [--db PATH] [--timeout S] [--plot out.png] [--ray auto|ADDRESS]
     nestor tune --plot out.png        # plot the most recently tuned task of the database
+    nestor tune model mlp|cnn --trials 256   # every kernel of a training step (see tune_model.py)
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import json
 import sys
 
 from .arguments import finite_positive_float, non_negative_int, positive_int, shape
+from .tune_model import add_arguments as add_model_arguments
 
 #: element types a template can be tuned for
 DTYPES = ("float32", "float64", "int32", "int64")
@@ -105,6 +107,13 @@ def tune_command(args: argparse.Namespace) -> int:
     from schedules import autotune
     from schedules.autotune.plot import plot_records
 
+    if args.op == "model":
+        from .tune_model import tune_model
+
+        return tune_model(args)
+    if args.model is not None:
+        raise autotune.TuningError(f"nestor tune {args.op}: unexpected argument {args.model!r} (only "
+                                   "`nestor tune model mlp|cnn` takes a second name)")
     if args.op is None:
         if not args.plot:
             raise autotune.TuningError("nestor tune: name an operator (e.g. nestor tune matmul --shape 64,64,64) "
@@ -187,7 +196,8 @@ def _plot_latest(args) -> int:
 def register(subparsers) -> None:
     p = subparsers.add_parser("tune", help="search a template's knobs for the fastest config (tuning database)",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("op", nargs="?", help="operator or template: matmul, conv2d, matmul_cpu, conv2d_cpu, matmul_gpu")
+    p.add_argument("op", nargs="?", help="operator or template: matmul, conv2d, matmul_cpu, conv2d_cpu, matmul_gpu, "
+                   "matmul_layout, matmul_dot; or `model` (whole-model tuning)")
     p.add_argument("--shape", type=shape, help="the template's sizes, e.g. 1024,1024,1024 (matmul m,n,k)")
     p.add_argument("--target", default="llvm", choices=["llvm", "cuda"], help="backend (default llvm)")
     p.add_argument("--dtype", default="float32", choices=DTYPES, help="element type (default float32)")
@@ -208,4 +218,5 @@ def register(subparsers) -> None:
     p.add_argument("--plot", metavar="PNG", help="write best time vs trials and knob sensitivity to PNG")
     p.add_argument("--ray", metavar="auto|ADDRESS", help="measure on a Ray cluster: auto (this machine's, or a "
                    "new local one), local, or a cluster address; needs pip install -e '.[distributed]'")
+    add_model_arguments(p)
     p.set_defaults(func=tune_command)

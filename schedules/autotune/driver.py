@@ -116,7 +116,7 @@ def tune(template, shapes: Sequence[int], *, dtype: str = "float32", target: str
          time_budget: float | None = None, early_stopping: int | None = None, n_parallel: int | None = None,
          options: dict | None = None, seed: int = 0, batch_size: int | None = None, repeat: int = 5,
          cutoff: float | None = 5.0, progress: Callable[[Progress], None] | None = None,
-         executor=None) -> TuneResult:
+         executor=None, start: Sequence[dict] = ()) -> TuneResult:
     """Search the template's space for the fastest config, recording every measurement.
 
     Parameters
@@ -159,6 +159,10 @@ def tune(template, shapes: Sequence[int], *, dtype: str = "float32", target: str
         (the default: worker processes on this machine) or a
         :class:`~schedules.autotune.ray_executor.RayExecutor` (a Ray cluster; records are tagged with
         the hardware of the node that timed them).
+    start
+        Keyword arguments of configs to measure first, each as the valid point of the space
+        nearest to it (e.g. the defaults a build uses without tuning, so that the best record is
+        never worse than them).
 
     Returns
     -------
@@ -182,6 +186,8 @@ def tune(template, shapes: Sequence[int], *, dtype: str = "float32", target: str
                                                  repeat=repeat) as measurer:
             run.measured_on(measurer)
             run.resume(search)
+            firsts = [project(spec, space, kwargs) for kwargs in start]
+            run.seeds = [c for c in dict.fromkeys(firsts) if c is not None] + run.seeds
             run.tuner_name, run.trials = search.name, trials
             size = batch_size or max(4, 2 * measurer.parallelism)
             run.loop(search, measurer, trials, size, time_budget, early_stopping, cutoff)

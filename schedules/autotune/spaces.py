@@ -15,7 +15,8 @@ import numpy as np
 
 from tensorir.intmath import ceil_div
 
-from ..templates import conv2d_cpu, matmul_cpu, matmul_gpu
+from ..templates import conv2d_cpu, matmul_cpu, matmul_dot, matmul_gpu, matmul_layout_2d
+from ..templates.conv_variants import ConvParams, conv2d_tiled
 from .errors import TuningError
 from .space import Config, ConfigSpace
 
@@ -147,6 +148,63 @@ MATMUL_CPU = TunableTemplate(
     _matmul_reference, {"transpose_b": True, "parallel": True}, _matmul_flops, "matmul_cpu")
 
 
+# -- CPU matmul layout variants (the frontend's transposed-A and narrow products) -----------
+def _declare_register_tiles(cfg: ConfigSpace, sizes: tuple, dtype: str) -> None:
+    """``tile_i = [m/b1, b1/v1, v1]``, ``tile_j = [n/b2, b2/v2, v2]``, ``tile_k = [k/v3, v3]``: the
+    register and cache tiles of :func:`~schedules.templates.matmul_cpu.register_cache_tile`, with
+    the register constraints of ``matmul_cpu``."""
+    m, n, k = sizes
+    lanes, registers = host_vectors(dtype)
+    cfg.define_split("tile_i", m, num_outputs=3, policy=_split_policy(m, 8))
+    cfg.define_split("tile_j", n, num_outputs=3, policy=_split_policy(n, lanes))
+    cfg.define_split("tile_k", k, num_outputs=2, policy=_split_policy(k, 8), max_factor=32)
+
+    def vectors(c: Config) -> int:
+        return ceil_div(c["tile_j"][2], lanes)
+
+    cfg.constrain(lambda c: c["tile_j"][2] % lanes == 0 or c["tile_j"][2] == n,
+                  f"v2 is a whole number of {lanes}-lane vectors")
+    cfg.constrain(lambda c: c["tile_i"][2] * vectors(c) + vectors(c) + 1 <= registers,
+                  f"the v1 x v2 accumulator tile, a row of B and a broadcast of A fit the {registers} "
+                  "vector registers")
+    cfg.constrain(lambda c: c["tile_i"][2] * vectors(c) * c["tile_k"][1] <= 512,
+                  "the unrolled v3 x v1 body has at most 512 vector multiply-adds")
+
+
+def _matmul_layout_kwargs(c: Config) -> dict:
+    (_, bi, v1), (_, bj, v2), (_, v3) = c["tile_i"], c["tile_j"], c["tile_k"]
+    return {"v1": v1, "v2": v2, "v3": v3, "b1": bi * v1, "b2": bj * v2}
+
+
+def _matmul_layout_reference(inputs: list[np.ndarray], sizes: tuple, options: dict) -> list[np.ndarray]:
+    a, b = inputs
+    return [(a.T if options["transpose_a"] else a) @ (b.T if options["transpose_b"] else b)]
+
+
+MATMUL_LAYOUT = TunableTemplate(
+    "matmul_layout", matmul_layout_2d, ("m", "n", "k"), "llvm",
+    lambda cfg, sizes, options, dtype: _declare_register_tiles(cfg, sizes, dtype), _matmul_layout_kwargs,
+    _matmul_layout_reference, {"transpose_a": True, "transpose_b": False, "parallel": False}, _matmul_flops,
+    "matmul_layout")
+
+
+def _declare_matmul_dot(cfg: ConfigSpace, sizes: tuple, options: dict, dtype: str) -> None:
+    """``vector`` partial sums along the contiguous ``k`` of both rows: up to four vector registers."""
+    _, _, k = sizes
+    lanes, _ = host_vectors(dtype)
+    cfg.define_knob("vector", [v for v in (lanes // 2, lanes, 2 * lanes, 4 * lanes) if 0 < v <= k] or [k])
+
+
+def _matmul_dot_reference(inputs: list[np.ndarray], sizes: tuple, options: dict) -> list[np.ndarray]:
+    a, bt = inputs
+    return [a @ bt.T]
+
+
+MATMUL_DOT = TunableTemplate(
+    "matmul_dot", matmul_dot, ("m", "n", "k"), "llvm", _declare_matmul_dot, dict, _matmul_dot_reference, {},
+    _matmul_flops, "matmul_dot")
+
+
 # -- CPU conv2d ----------------------------------------------------------------------------
 def _conv_out(sizes: tuple, options: dict) -> tuple[int, int]:
     _, _, height, width, _, kernel = sizes
@@ -205,6 +263,78 @@ CONV2D_CPU = TunableTemplate(
     _conv2d_flops, "conv2d_cpu")
 
 
+# -- the frontend's convolutions and their adjoints (register_tiled) ----------------------
+def _tiled_axes(sizes: tuple, options: dict) -> tuple[int, int, int]:
+    """(channels of the register tile, its second channel axis or 1, its vector axis) extents."""
+    _, in_channels, height, width, out_channels, kernel = sizes
+    out_w = ConvParams(options["stride"], options["padding"]).out_extent(width, kernel)
+    return {"forward": (out_channels, 1, out_w), "grad_input": (in_channels, 1, width),
+            "grad_weight": (out_channels, in_channels, out_w)}[options["which"]]
+
+
+def _declare_conv2d_tiled(cfg: ConfigSpace, sizes: tuple, options: dict, dtype: str) -> None:
+    channels, second, columns = _tiled_axes(sizes, options)
+    lanes, registers = host_vectors(dtype)
+    cfg.define_knob("tile_c", sorted({t for t in (1, 2, 4, 8, 16) if t <= channels} | ({channels} - {0}
+                                     if channels <= 16 else set())))
+    cfg.define_knob("tile_v", sorted({t for t in (lanes // 2, lanes, 2 * lanes, 3 * lanes, 4 * lanes)
+                                      if 0 < t <= columns} | ({columns} if columns <= 4 * lanes else set())))
+    if options["which"] == "grad_weight":
+        cfg.define_knob("tile_2", [t for t in (1, 2, 4) if t <= second])
+
+    def vectors(c: Config) -> int:
+        return ceil_div(c["tile_v"], lanes)
+
+    def rows(c: Config) -> int:
+        return c["tile_c"] * (c["tile_2"] if options["which"] == "grad_weight" else 1)
+
+    cfg.constrain(lambda c: rows(c) * vectors(c) + vectors(c) + 1 <= registers,
+                  f"the accumulator tile and a row of inputs fit the {registers} vector registers")
+
+
+def _conv_grad_input_reference(dy: np.ndarray, w: np.ndarray, sizes: tuple, options: dict) -> np.ndarray:
+    batch, in_channels, height, width, _, kernel = sizes
+    stride, padding = options["stride"], options["padding"]
+    out_h, out_w = dy.shape[2:]
+    padded = np.zeros((batch, in_channels, height + 2 * padding, width + 2 * padding), dy.dtype)
+    for r in range(kernel):
+        for q in range(kernel):
+            padded[:, :, r:r + stride * (out_h - 1) + 1:stride, q:q + stride * (out_w - 1) + 1:stride] += \
+                np.einsum("nkyx,kc->ncyx", dy, w[:, :, r, q])
+    return padded[:, :, padding:padding + height, padding:padding + width]
+
+
+def _conv_grad_weight_reference(x: np.ndarray, dy: np.ndarray, sizes: tuple, options: dict) -> np.ndarray:
+    kernel, (stride, padding) = sizes[5], (options["stride"], options["padding"])
+    out_h, out_w = dy.shape[2:]
+    padded = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    windows = np.lib.stride_tricks.sliding_window_view(padded, (kernel, kernel), axis=(2, 3))
+    windows = windows[:, :, ::stride, ::stride][:, :, :out_h, :out_w]
+    return np.einsum("ncyxrq,nkyx->kcrq", windows, dy, optimize=True).astype(x.dtype)
+
+
+def _conv2d_tiled_reference(inputs: list[np.ndarray], sizes: tuple, options: dict) -> list[np.ndarray]:
+    match options["which"]:
+        case "forward":
+            return _conv2d_reference(inputs, sizes, options)
+        case "grad_input":
+            return [_conv_grad_input_reference(*inputs, sizes, options)]
+    return [_conv_grad_weight_reference(*inputs, sizes, options)]
+
+
+def _conv2d_tiled_flops(sizes: tuple, options: dict) -> float:
+    batch, in_channels, height, width, out_channels, kernel = sizes
+    params = ConvParams(options["stride"], options["padding"])
+    return 2.0 * batch * out_channels * params.out_extent(height, kernel) * params.out_extent(width, kernel) \
+        * in_channels * kernel * kernel
+
+
+CONV2D_TILED = TunableTemplate(
+    "conv2d_tiled", conv2d_tiled, ("batch", "in_channels", "height", "width", "out_channels", "kernel"), "llvm",
+    _declare_conv2d_tiled, dict, _conv2d_tiled_reference, {"stride": 1, "padding": 1, "which": "forward"},
+    _conv2d_tiled_flops, "conv2d_tiled")
+
+
 # -- GPU matmul ----------------------------------------------------------------------------
 def _declare_matmul_gpu(cfg: ConfigSpace, sizes: tuple, options: dict, dtype: str) -> None:
     m, n, _ = sizes
@@ -231,7 +361,8 @@ MATMUL_GPU = TunableTemplate(
     _matmul_flops, "matmul_gpu")
 
 #: the tunable templates by name
-TEMPLATES: dict[str, TunableTemplate] = {t.name: t for t in (MATMUL_CPU, CONV2D_CPU, MATMUL_GPU)}
+TEMPLATES: dict[str, TunableTemplate] = {t.name: t for t in (MATMUL_CPU, CONV2D_CPU, MATMUL_GPU, MATMUL_LAYOUT,
+                                                                MATMUL_DOT, CONV2D_TILED)}
 #: operator names for the command line: operator -> target -> template name
 ALIASES = {"matmul": {"llvm": "matmul_cpu", "cuda": "matmul_gpu"}, "conv2d": {"llvm": "conv2d_cpu"}}
 

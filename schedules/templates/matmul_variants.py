@@ -69,6 +69,18 @@ def matmul_layout(a_shape: tuple[int, ...], b_shape: tuple[int, ...], *, transpo
     return s, [a, b, c]
 
 
+def matmul_layout_2d(m: int, n: int, k: int, *, transpose_a: bool = True, transpose_b: bool = False,
+                     dtype: str = "float32", target: str = "llvm", v1: int = 8, v2: int = 32, v3: int = 4,
+                     b1: int = 64, b2: int = 128, parallel: bool = False):
+    """:func:`matmul_layout` of two 2-D operands named by the sizes of the product ``(m, n, k)``, the
+    form the tuner searches (A is stored ``(k, m)`` with ``transpose_a``, B ``(n, k)`` with
+    ``transpose_b``)."""
+    a_shape = (k, m) if transpose_a else (m, k)
+    b_shape = (n, k) if transpose_b else (k, n)
+    return matmul_layout(a_shape, b_shape, transpose_a=transpose_a, transpose_b=transpose_b, dtype=dtype,
+                         target=target, v1=v1, v2=v2, v3=v3, b1=b1, b2=b2, parallel=parallel)
+
+
 def matmul_dot(m: int, n: int, k: int, *, vector: int = 16, dtype: str = "float32", target: str = "llvm"):
     """``C[i, j] = sum(A[i, k] * Bt[j, k])`` for few columns ``j``: ``vector`` partial sums per
     element along the contiguous ``k`` of both rows, then one horizontal sum (as ``row_sum_cpu``)::
