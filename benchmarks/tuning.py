@@ -16,6 +16,8 @@ With ``--transfer`` every size is measured exhaustively into one database (``--d
 rerun measures nothing again), then each size in turn is held out and replayed by the model tuner
 pre-trained on the other sizes' records (``model+transfer``), by the model tuner without them
 (``model``) and by ``random``; ``of_exhaustive`` is averaged over seeds and held-out sizes.
+``--serial`` measures single-threaded kernels, whose timings a busy machine disturbs far less
+than those of kernels that wait for each other at a parallel barrier.
 """
 
 from __future__ import annotations
@@ -139,10 +141,13 @@ def run_transfer(sizes: list[int], args, report: Report) -> None:
     """Hold each size out in turn: replay it with a model pre-trained on the others' exhaustive records."""
     with tempfile.TemporaryDirectory() as folder:
         path = args.db or os.path.join(folder, "exhaustive.db")
+        options = BENCH_MATMUL.task_options({"parallel": False} if args.serial else None)
         for n in sizes:  # resumes: configs already in the database are not measured again
-            tune(BENCH_MATMUL, (n, n, n), trials=10**6, tuner="grid", db=path, timeout=args.timeout, transfer=False)
+            # every candidate timed in full (no cutoff): the median of its rounds resists a busy machine
+            tune(BENCH_MATMUL, (n, n, n), trials=10**6, tuner="grid", db=path, timeout=args.timeout, transfer=False,
+                 cutoff=None, repeat=5, options=options)
         with Database(path) as database:
-            options, hardware = BENCH_MATMUL.task_options(), hardware_fingerprint("llvm")
+            hardware = hardware_fingerprint("llvm")
             tables = {n: _table(database.records(BENCH_MATMUL.name, (n, n, n), "float32", "llvm", options, hardware))
                       for n in sizes}
             priors = {n: transfer_prior(database, BENCH_MATMUL, (n, n, n), "float32", "llvm", options, hardware,
@@ -160,7 +165,8 @@ def run_transfer(sizes: list[int], args, report: Report) -> None:
                 best.append(min(table.values()))
         report.add(f"holdout {label} {args.trials} trials", float(np.mean(picked)), "exhaustive best",
                    float(np.mean(best)), of_exhaustive=float(np.mean(quality)), worst_of_exhaustive=min(quality),
-                   sizes=",".join(map(str, sizes)), seeds=len(seeds), space=len(tables[sizes[0]]))
+                   sizes=",".join(map(str, sizes)), seeds=len(seeds), space=len(tables[sizes[0]]),
+                   threads=1 if args.serial else "all")
 
 
 def _text(config: dict) -> str:
@@ -179,6 +185,8 @@ def main() -> None:
     p.add_argument("--transfer", action="store_true",
                    help="with --replay: hold out each size, replay it with a model pre-trained on the others")
     p.add_argument("--db", help="with --transfer: database of the exhaustive measurements (kept and reused)")
+    p.add_argument("--serial", action="store_true",
+                   help="with --transfer: single-threaded kernels (steadier timings on a busy machine)")
     args = p.parse_args()
     report = Report("tuning", args.json)
     if args.transfer:

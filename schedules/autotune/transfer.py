@@ -64,10 +64,12 @@ def build_prior(records: list[Record], spec, sizes: tuple, dtype: str, options: 
     for record in records:
         try:
             features = kwargs_features(spec, record.shapes, options, dtype, dict(record.kwargs))
-        except (TypeError, ValueError, ZeroDivisionError, KeyError):
+            cost = math.log(record.run_s) - math.log(spec.flops(record.shapes, options))
+        except (TypeError, ValueError, ZeroDivisionError, KeyError, OverflowError):
             continue  # a record this template's features cannot read: it does not transfer
-        x.append(features)
-        y.append(math.log(record.run_s) - math.log(spec.flops(record.shapes, options)))
+        if np.isfinite(features).all() and math.isfinite(cost):
+            x.append(features)
+            y.append(cost)
     if not y:
         return None
     return Prior(np.array(x), np.array(y), -math.log(spec.flops(tuple(sizes), options)), featurize,

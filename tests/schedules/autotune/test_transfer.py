@@ -167,3 +167,11 @@ def test_prior_features_match_the_space_points():
     tuner = ModelTuner(space, prior=prior)
     assert tuner._all_features().shape == (len(space), prior.x.shape[1])
     assert np.isfinite(tuner._all_features()).all()
+
+
+def test_records_the_features_cannot_read_do_not_transfer():
+    odd = [Record("matmul_cpu", (64, 64, 64), "float32", "llvm", "hw", OPTIONS, {}, kwargs, run_s=1e-3)
+           for kwargs in ({"v1": "x"}, {"b1": 0}, {"b2": None})]
+    assert build_prior(odd, MATMUL_CPU, (32, 32, 32), "float32", OPTIONS) is None
+    prior = build_prior([*odd, _record((64, 64, 64))], MATMUL_CPU, (32, 32, 32), "float32", OPTIONS)
+    assert len(prior) == 1
