@@ -3,7 +3,8 @@ exhaustive search over the same space, the tuned matmul against numpy, and trial
 
     python benchmarks/tuning.py [--json] [--sizes 1024,2048] [--trials 64] [--tuners model,random,grid]
                                 [--replay [--seeds N]]
-    python benchmarks/tuning.py --replay --transfer --sizes 128,192,256,320 --trials 32 --seeds 5 [--db PATH]
+    python benchmarks/tuning.py --replay --transfer [--serial] --sizes 128,192,256,320 --trials 32 --seeds 5
+                                [--db PATH]
 
 The space (``BENCH_MATMUL``) is a sub-grid of the matmul template's knobs, small enough to
 measure every point: v1, v2 (in vectors), b1, b2, b3. Each tuner runs on a fresh database. With
