@@ -3,6 +3,8 @@ exhaustive search over the same space, the tuned matmul against numpy, and trial
 
     python benchmarks/tuning.py [--json] [--sizes 1024,2048] [--trials 64] [--tuners model,random,grid]
                                 [--replay [--seeds N]]
+    python benchmarks/tuning.py --replay --transfer [--serial] --sizes 128,192,256,320 --trials 32 --seeds 5
+                                [--db PATH]
 
 The space (``BENCH_MATMUL``) is a sub-grid of the matmul template's knobs, small enough to
 measure every point: v1, v2 (in vectors), b1, b2, b3. Each tuner runs on a fresh database. With
@@ -10,6 +12,13 @@ measure every point: v1, v2 (in vectors), b1, b2, b3. Each tuner runs on a fresh
 again (fast; the same numbers a tuner would see without measurement noise), over ``--seeds`` seeds;
 a tuner ``model:library`` uses LightGBM/XGBoost as the cost model. ``of_exhaustive``
 is the exhaustive best time over the exhaustive time of the tuner's pick (1.0: it found the best).
+
+With ``--transfer`` every size is measured exhaustively into one database (``--db``, reused: a
+rerun measures nothing again), then each size in turn is held out and replayed by the model tuner
+pre-trained on the other sizes' records (``model+transfer``), by the model tuner without them
+(``model``) and by ``random``; ``of_exhaustive`` is averaged over seeds and held-out sizes.
+``--serial`` measures single-threaded kernels, whose timings a busy machine disturbs far less
+than those of kernels that wait for each other at a parallel barrier.
 """
 
 from __future__ import annotations
@@ -24,9 +33,10 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np  # noqa: E402
 
 from benchmarks.harness import Report, compare, parser  # noqa: E402
-from schedules.autotune import TunableTemplate, make_tuner, tune  # noqa: E402
+from schedules.autotune import Database, TunableTemplate, hardware_fingerprint, make_tuner, tune  # noqa: E402
 from schedules.autotune.driver import task_space  # noqa: E402
 from schedules.autotune.spaces import MATMUL_CPU, host_vectors  # noqa: E402
+from schedules.autotune.transfer import transfer_prior  # noqa: E402
 
 
 def _declare(cfg, sizes: tuple, options: dict, dtype: str) -> None:
@@ -69,16 +79,16 @@ def _tuned_vs_numpy(n: int, kwargs: dict, repeat: int) -> tuple[float, float, fl
     return ours, theirs, max(noise, peer_noise)
 
 
-def _tuner(kind: str, n: int, seed: int):
+def _tuner(kind: str, n: int, seed: int, prior=None):
     """``model``, ``random``, ``grid``, or ``model:library`` (the model tuner with another cost model)."""
     kind, _, model = kind.partition(":")
     space = task_space(BENCH_MATMUL, (n, n, n), "float32", BENCH_MATMUL.task_options())
-    return make_tuner(kind, space, seed, **({"model": model} if model else {}))
+    return make_tuner(kind, space, seed, **({"model": model} if model else {}), **({"prior": prior} if prior else {}))
 
 
-def _replay(kind: str, n: int, table: dict, trials: int, seed: int) -> tuple[dict, float]:
+def _replay(kind: str, n: int, table: dict, trials: int, seed: int, prior=None) -> tuple[dict, float]:
     """A tuner's search scored with the exhaustive measurements: (its best config, that time)."""
-    tuner = _tuner(kind, n, seed)
+    tuner = _tuner(kind, n, seed, prior)
     while len(tuner.history) < trials and (batch := tuner.propose(min(8, trials - len(tuner.history)))):
         tuner.update(batch, [table.get(tuple(sorted(c.items()))) for c in batch])
     config, cost = min(((c, t) for c, t in tuner.history if t is not None), key=lambda pair: pair[1])
@@ -128,6 +138,38 @@ def run_size(n: int, args, report: Report) -> None:
                    noise=noise, config=_text(config))
 
 
+def run_transfer(sizes: list[int], args, report: Report) -> None:
+    """Hold each size out in turn: replay it with a model pre-trained on the others' exhaustive records."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = args.db or os.path.join(folder, "exhaustive.db")
+        options = BENCH_MATMUL.task_options({"parallel": False} if args.serial else None)
+        for n in sizes:  # resumes: configs already in the database are not measured again
+            # every candidate timed in full (no cutoff): the median of its rounds resists a busy machine
+            tune(BENCH_MATMUL, (n, n, n), trials=10**6, tuner="grid", db=path, timeout=args.timeout, transfer=False,
+                 cutoff=None, repeat=5, options=options)
+        with Database(path) as database:
+            hardware = hardware_fingerprint("llvm")
+            tables = {n: _table(database.records(BENCH_MATMUL.name, (n, n, n), "float32", "llvm", options, hardware))
+                      for n in sizes}
+            priors = {n: transfer_prior(database, BENCH_MATMUL, (n, n, n), "float32", "llvm", options, hardware,
+                                        True, "model") for n in sizes}
+    seeds = range(args.seed, args.seed + args.seeds)
+    for label, kind, transfer in (("model+transfer", "model", True), ("model", "model", False),
+                                  ("random", "random", False)):
+        quality, picked, best = [], [], []
+        for n in sizes:
+            table = tables[n]
+            for seed in seeds:
+                _, cost = _replay(kind, n, table, args.trials, seed, priors[n] if transfer else None)
+                quality.append(min(table.values()) / cost)
+                picked.append(cost)
+                best.append(min(table.values()))
+        report.add(f"holdout {label} {args.trials} trials", float(np.mean(picked)), "exhaustive best",
+                   float(np.mean(best)), of_exhaustive=float(np.mean(quality)), worst_of_exhaustive=min(quality),
+                   sizes=",".join(map(str, sizes)), seeds=len(seeds), space=len(tables[sizes[0]]),
+                   threads=1 if args.serial else "all")
+
+
 def _text(config: dict) -> str:
     return ",".join(f"{k}={v}" for k, v in config.items())
 
@@ -141,8 +183,18 @@ def main() -> None:
     p.add_argument("--timeout", type=float, default=20.0, help="seconds to compile, and to run, one candidate")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--seeds", type=int, default=1, help="with --replay: seeds per tuner (mean reported)")
+    p.add_argument("--transfer", action="store_true",
+                   help="with --replay: hold out each size, replay it with a model pre-trained on the others")
+    p.add_argument("--db", help="with --transfer: database of the exhaustive measurements (kept and reused)")
+    p.add_argument("--serial", action="store_true",
+                   help="with --transfer: single-threaded kernels (steadier timings on a busy machine)")
     args = p.parse_args()
     report = Report("tuning", args.json)
+    if args.transfer:
+        if not args.replay:
+            p.error("--transfer scores replays: add --replay")
+        run_transfer([int(x) for x in args.sizes.split(",")], args, report)
+        return
     for n in (int(x) for x in args.sizes.split(",")):
         run_size(n, args, report)
 

@@ -69,3 +69,21 @@ def shape(text: str) -> tuple[int, ...]:
     if bad:
         raise argparse.ArgumentTypeError(f"{text!r} has the extent {bad[0]}: every extent must be a positive integer")
     return sizes
+
+
+_DURATION_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def duration(text: str) -> float:
+    """A positive time span in seconds, written with a unit: ``30s``, ``10m``, ``1.5h`` (a bare
+    number is seconds)."""
+    number, unit = (text[:-1], text[-1].lower()) if text[-1:].lower() in _DURATION_UNITS else (text, "s")
+    try:
+        value = float(number) * _DURATION_UNITS[unit]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration: give a number with a unit, "
+                                         "e.g. 30s, 10m or 1h") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is out of range: give a finite duration above 0, "
+                                         "e.g. 30s, 10m or 1h")
+    return value

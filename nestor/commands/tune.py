@@ -2,9 +2,11 @@
 tuning database, show progress and a table of the best, and plot the search.
 
     nestor tune matmul --shape 1024,1024,1024 --target llvm --trials 64 [--tuner model|random|grid]
-                       [--db PATH] [--timeout S] [--plot out.png] [--ray auto|ADDRESS]
+                       [--db PATH] [--timeout S] [--time 10m] [--no-transfer] [--plot out.png]
+                       [--ray auto|ADDRESS]
     nestor tune --plot out.png        # plot the most recently tuned task of the database
     nestor tune model mlp|cnn --trials 256   # every kernel of a training step (see tune_model.py)
+    nestor tune show [--db PATH] [--plot convergence.png]   # every task: trials, best, GFLOP/s
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import argparse
 import json
 import sys
 
-from .arguments import finite_positive_float, non_negative_int, positive_int, shape
+from .arguments import duration, finite_positive_float, non_negative_int, positive_int, shape
 from .tune_model import add_arguments as add_model_arguments
 
 #: element types a template can be tuned for
@@ -107,6 +109,10 @@ def tune_command(args: argparse.Namespace) -> int:
     from schedules import autotune
     from schedules.autotune.plot import plot_records
 
+    if args.op == "show":
+        from .tune_show import show_command
+
+        return show_command(args)
     if args.op == "model":
         from .tune_model import tune_model
 
@@ -160,11 +166,14 @@ def _tune(args, spec, options: dict, database) -> None:
         result = autotune.tune(spec, args.shape, dtype=args.dtype, target=args.target, trials=args.trials,
                                tuner=args.tuner, db=database, timeout=args.timeout, time_budget=args.time_budget,
                                early_stopping=args.early_stop, n_parallel=args.parallel, options=options,
-                               seed=args.seed, progress=bar, executor=executor)
+                               seed=args.seed, progress=bar, executor=executor, transfer=args.transfer)
     finally:
         bar.close()
         if executor:
             executor.close()
+    if result.transferred:
+        print(f"transfer: the cost model started from {result.transferred} records of other shapes",
+              file=sys.stderr)
     print(_summary(result, database), file=sys.stderr)
 
 
@@ -197,7 +206,7 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("tune", help="search a template's knobs for the fastest config (tuning database)",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("op", nargs="?", help="operator or template: matmul, conv2d, matmul_cpu, conv2d_cpu, matmul_gpu, "
-                   "matmul_layout, matmul_dot; or `model` (whole-model tuning)")
+                   "matmul_layout, matmul_dot; or `model` (whole-model tuning) or `show` (the database's tasks)")
     p.add_argument("--shape", type=shape, help="the template's sizes, e.g. 1024,1024,1024 (matmul m,n,k)")
     p.add_argument("--target", default="llvm", choices=["llvm", "cuda"], help="backend (default llvm)")
     p.add_argument("--dtype", default="float32", choices=DTYPES, help="element type (default float32)")
@@ -209,6 +218,10 @@ def register(subparsers) -> None:
     p.add_argument("--timeout", type=finite_positive_float, default=10.0,
                    help="seconds to compile, and to run, one candidate")
     p.add_argument("--time-budget", type=finite_positive_float, metavar="S", help="start no new batch after S seconds")
+    p.add_argument("--time", type=duration, dest="time_budget", metavar="SPAN",
+                   help="the same budget written with a unit: 30s, 10m, 1h (the best so far is always in the database)")
+    p.add_argument("--transfer", action=argparse.BooleanOptionalAction, default=None,
+                   help="pre-train the model on this template's other shapes (default: when the database has any)")
     p.add_argument("--early-stop", type=positive_int, metavar="N", help="stop after N trials without a new best")
     p.add_argument("--parallel", type=positive_int, metavar="N", help="compiling processes (default: the CPUs)")
     p.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",

@@ -15,6 +15,7 @@ from .errors import TuningError
 from .measure import LocalExecutor, Measurer, MeasureResult, Task
 from .space import Config, ConfigSpace
 from .spaces import TunableTemplate, resolve_template
+from .transfer import transfer_prior
 from .tuners import Tuner, make_tuner
 from .validate import valid_records
 
@@ -49,6 +50,8 @@ class TuneResult:
         Why the run ended: ``"trials"``, ``"time budget"``, ``"early stop"`` or ``"space exhausted"``.
     elapsed
         Seconds the run took.
+    transferred
+        Records of other shapes the cost model was pre-trained on (0: no transfer).
     """
 
     op: str
@@ -62,6 +65,7 @@ class TuneResult:
     stopped: str = "trials"
     elapsed: float = 0.0
     flops: float | None = None
+    transferred: int = 0
 
     @property
     def config(self) -> dict | None:
@@ -116,7 +120,7 @@ def tune(template, shapes: Sequence[int], *, dtype: str = "float32", target: str
          time_budget: float | None = None, early_stopping: int | None = None, n_parallel: int | None = None,
          options: dict | None = None, seed: int = 0, batch_size: int | None = None, repeat: int = 5,
          cutoff: float | None = 5.0, progress: Callable[[Progress], None] | None = None,
-         executor=None, start: Sequence[dict] = ()) -> TuneResult:
+         executor=None, start: Sequence[dict] = (), transfer: bool | None = None) -> TuneResult:
     """Search the template's space for the fastest config, recording every measurement.
 
     Parameters
@@ -139,7 +143,8 @@ def tune(template, shapes: Sequence[int], *, dtype: str = "float32", target: str
     timeout
         Seconds allowed to compile one candidate, and again to run it.
     time_budget
-        Seconds after which no new batch is started.
+        Seconds after which no new batch is started (every measured record is already in the
+        database, so the best so far is always there to look up).
     early_stopping
         Stop after this many trials without a new best.
     n_parallel
@@ -163,6 +168,11 @@ def tune(template, shapes: Sequence[int], *, dtype: str = "float32", target: str
         Keyword arguments of configs to measure first, each as the valid point of the space
         nearest to it (e.g. the defaults a build uses without tuning, so that the best record is
         never worse than them).
+    transfer
+        Pre-train the model tuner's cost model on this template's records of other shapes
+        (same target, dtype, options, hardware) so the first batch is already guided: None (the
+        default) does where the database has such records, True insists on it (the model tuner
+        only), False never does.
 
     Returns
     -------
@@ -180,18 +190,22 @@ def tune(template, shapes: Sequence[int], *, dtype: str = "float32", target: str
     database, owned = _open(db)
     try:
         run = _Run(spec, sizes, dtype, target, options, space, database, progress)
-        search = tuner if isinstance(tuner, Tuner) else make_tuner(tuner, space, seed)
         task = Task(spec, sizes, dtype, target, options)
         with (executor or LocalExecutor()).start(task, n_parallel=n_parallel, timeout=timeout,
                                                  repeat=repeat) as measurer:
             run.measured_on(measurer)
+            prior = transfer_prior(database, spec, sizes, dtype, target, options, run.hardware, transfer, tuner)
+            search = tuner if isinstance(tuner, Tuner) else make_tuner(tuner, space, seed,
+                                                                        **({"prior": prior} if prior else {}))
             run.resume(search)
             firsts = [project(spec, space, kwargs) for kwargs in start]
             run.seeds = [c for c in dict.fromkeys(firsts) if c is not None] + run.seeds
             run.tuner_name, run.trials = search.name, trials
             size = batch_size or max(4, 2 * measurer.parallelism)
             run.loop(search, measurer, trials, size, time_budget, early_stopping, cutoff)
-        return run.result()
+        result = run.result()
+        result.transferred = len(prior) if prior else 0
+        return result
     finally:
         if owned:
             database.close()

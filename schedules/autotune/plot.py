@@ -109,3 +109,40 @@ def _plot_progress(axes, records: list[Record]) -> None:
     axes.set_ylabel("best time so far (ms)")
     axes.grid(alpha=0.3)
     axes.legend(fontsize=8)
+
+
+def plot_convergence(tasks: dict[str, list[Record]], path: str | Path, title: str = "tuning convergence") -> Path:
+    """Write a PNG of each task's convergence to ``path``: its best time so far, relative to its
+    best, against trials (a line per task, so tasks of any size share the axes); return the path.
+
+    Parameters
+    ----------
+    tasks
+        A label -> the task's records in measurement order.
+    path
+        The PNG file to write.
+    title
+        The figure title.
+    """
+    curves = {label: best_so_far(records) for label, records in tasks.items()}
+    curves = {label: curve for label, curve in curves.items() if any(v is not None for v in curve)}
+    if not curves:
+        raise TuningError("nothing to plot: the database has no correct record")
+    plt = _pyplot()
+    figure, axes = plt.subplots(figsize=(9.0, 5.5), constrained_layout=True)
+    for label, curve in curves.items():
+        final = curve[-1]
+        trials = [n + 1 for n, value in enumerate(curve) if value is not None]
+        axes.step(trials, [curve[n - 1] / final for n in trials], where="post", label=f"{label} ({len(curve)})")
+    axes.set_yscale("log")
+    axes.set_xlabel("trials")
+    axes.set_ylabel("best time so far / task's best")
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=7)
+    axes.set_title(title)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(path) as handle:
+        figure.savefig(handle, dpi=100, format=path.suffix.lstrip(".") or "png")
+    plt.close(figure)
+    return path

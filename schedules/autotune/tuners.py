@@ -100,28 +100,55 @@ class ModelTuner(Tuner):
         Simulated annealing: parallel chains and steps per chain.
     score_all_below
         Spaces with fewer valid points are scored exhaustively instead of annealed.
+    prior
+        A :class:`~.transfer.Prior`: records of other shapes the model is trained on from the
+        first batch (no random warm-up), with this task's records, on shape-invariant features.
     """
 
     name = "model"
 
     def __init__(self, space: ConfigSpace, seed: int = 0, model: str = "trees", warmup: int = 8,
-                 epsilon: float = 0.1, chains: int = 32, steps: int = 80, score_all_below: int = 2048):
+                 epsilon: float = 0.1, chains: int = 32, steps: int = 80, score_all_below: int = 2048,
+                 prior=None):
         super().__init__(space, seed)
+        self.prior = prior
+        self._features: np.ndarray | None = None
         self.model_kind, self.seed = model, seed
         self.warmup, self.epsilon = warmup, epsilon
         self.chains, self.steps, self.score_all_below = chains, steps, score_all_below
         make_model(model, seed)  # fail early on an unknown or missing model
 
+    def _encode(self, config: Config) -> np.ndarray:
+        return self.prior.featurize(config) if self.prior is not None else self.space.encode(config)
+
+    def _all_features(self) -> np.ndarray:
+        """The features of every point of the space (computed once)."""
+        if self._features is None and self.prior is None:
+            self._features = self.space.features()
+        elif self._features is None:
+            self._features = np.array([self._encode(c) for c in self.space.points()])
+        return self._features
+
     def _training_set(self) -> tuple[np.ndarray, np.ndarray]:
-        good = [math.log(c) for _, c in self.history if c is not None and c > 0]
+        offset = self.prior.offset if self.prior is not None else 0.0
+        good = [math.log(c) + offset for _, c in self.history if c is not None and c > 0]
+        if self.prior is not None:
+            good.append(float(self.prior.y.max()))
         penalty = (max(good) + math.log(2.0)) if good else 0.0
-        x = np.array([self.space.encode(cfg) for cfg, _ in self.history])
-        y = np.array([math.log(c) if c is not None and c > 0 else penalty for _, c in self.history])
-        return x, y
+        x = np.array([self._encode(cfg) for cfg, _ in self.history])
+        y = np.array([math.log(c) + offset if c is not None and c > 0 else penalty for _, c in self.history])
+        if self.prior is None:
+            return x, y
+        if not len(y):
+            return self.prior.x, self.prior.y
+        # this shape's records weigh as much as one other shape's, at least
+        repeat = max(1, min(8, len(self.prior) // max(1, self.prior.shapes * len(y))))
+        return np.vstack([self.prior.x, np.repeat(x, repeat, axis=0)]), np.concatenate([self.prior.y,
+                                                                                       np.repeat(y, repeat)])
 
     def propose(self, count: int) -> list[Config]:
         measured = sum(1 for _, c in self.history if c is not None)
-        if measured < self.warmup or not self.space.enumerable:
+        if (measured < self.warmup and self.prior is None) or not self.space.enumerable:
             return self._random(count, set())
         model = make_model(self.model_kind, self.seed + len(self.history)).fit(*self._training_set())
         explore = int(round(self.epsilon * count)) if count > 1 else 0
@@ -132,7 +159,7 @@ class ModelTuner(Tuner):
     def _best_predicted(self, model, count: int) -> list[Config]:
         points = self.space.points()
         if len(points) <= self.score_all_below:
-            scores = model.predict(self.space.features())
+            scores = model.predict(self._all_features())
             candidates = {i: float(s) for i, s in enumerate(scores)}
         else:
             candidates = self._anneal(model)
@@ -141,7 +168,7 @@ class ModelTuner(Tuner):
 
     def _anneal(self, model) -> dict[int, float]:
         """Predicted cost of every point the annealing chains visited."""
-        features, points = self.space.features(), self.space.points()
+        features, points = self._all_features(), self.space.points()
         state = self._starts()
         energy = model.predict(features[state])
         seen = dict(zip(state.tolist(), energy.tolist()))

@@ -10,7 +10,7 @@ import sys
 import textwrap
 import time
 
-from schedules.autotune import Database, tune
+from schedules.autotune import Database, lookup_config, tune
 
 TUNING = textwrap.dedent("""
     import sys
@@ -47,6 +47,8 @@ def test_killed_run_keeps_its_records_and_resumes(tmp_path):
     with Database(path) as db:
         before = db.records("matmul_cpu")
     assert len(before) >= 3 and all(r.ok for r in before)
+    # anytime: the killed run's best so far is what later builds look up
+    assert lookup_config("matmul", (32, 32, 32), db=path) == min(before, key=lambda r: r.run_s).kwargs
 
     result = tune("matmul", (32, 32, 32), trials=3, tuner="random", db=path, n_parallel=1, repeat=2)
     with Database(path) as db:
