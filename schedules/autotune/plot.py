@@ -83,12 +83,7 @@ def plot_records(records: list[Record], path: str | Path, title: str = "") -> Pa
         axes.tick_params(axis="x", labelrotation=45, labelsize=8)
     if title:
         figure.suptitle(title)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_write(path) as handle:
-        figure.savefig(handle, dpi=100, format=path.suffix.lstrip(".") or "png")
-    plt.close(figure)
-    return path
+    return _save(figure, path)
 
 
 def _plot_progress(axes, records: list[Record]) -> None:
@@ -140,6 +135,13 @@ def plot_convergence(tasks: dict[str, list[Record]], path: str | Path, title: st
     axes.grid(alpha=0.3)
     axes.legend(fontsize=7)
     axes.set_title(title)
+    return _save(figure, path)
+
+
+def _save(figure, path) -> Path:
+    """Write ``figure`` to ``path`` atomically (the format from its suffix, PNG without one)."""
+    import matplotlib.pyplot as plt
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(path) as handle:

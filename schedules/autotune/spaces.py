@@ -102,6 +102,23 @@ def _split_policy(extent: int, quantum: int) -> str:
 
 
 # -- CPU matmul ----------------------------------------------------------------------------
+def _constrain_register_tile(cfg: ConfigSpace, n: int, lanes: int, registers: int, v3: int) -> None:
+    """The register-tile constraints every CPU matmul space shares: v2 a whole number of vectors,
+    the v1 x v2 accumulators (plus a row of B and a broadcast of A) in registers, and an unrolled
+    body of bounded size; ``v3`` is the position of the innermost factor in ``tile_k``."""
+
+    def vectors(c: Config) -> int:
+        return ceil_div(c["tile_j"][2], lanes)
+
+    cfg.constrain(lambda c: c["tile_j"][2] % lanes == 0 or c["tile_j"][2] == n,
+                  f"v2 is a whole number of {lanes}-lane vectors")
+    cfg.constrain(lambda c: c["tile_i"][2] * vectors(c) + vectors(c) + 1 <= registers,
+                  f"the v1 x v2 accumulator tile, a row of B and a broadcast of A fit the {registers} "
+                  "vector registers")
+    cfg.constrain(lambda c: c["tile_i"][2] * vectors(c) * c["tile_k"][v3] <= 512,
+                  "the unrolled v3 x v1 body has at most 512 vector multiply-adds")
+
+
 def _matmul_cpu_kwargs(c: Config) -> dict:
     (_, bi, v1), (_, bj, v2), (_, bk, v3) = c["tile_i"], c["tile_j"], c["tile_k"]
     b3 = bk * v3 if c["k_chunks"] else None
@@ -119,16 +136,7 @@ def _declare_matmul_cpu(cfg: ConfigSpace, sizes: tuple, options: dict, dtype: st
     cfg.define_knob("k_chunks", [True, False])
     cfg.define_knob("pack_b", [False, True])
 
-    def vectors(c: Config) -> int:
-        return ceil_div(c["tile_j"][2], lanes)
-
-    cfg.constrain(lambda c: c["tile_j"][2] % lanes == 0 or c["tile_j"][2] == n,
-                  f"v2 is a whole number of {lanes}-lane vectors")
-    cfg.constrain(lambda c: c["tile_i"][2] * vectors(c) + vectors(c) + 1 <= registers,
-                  f"the v1 x v2 accumulator tile, a row of B and a broadcast of A fit the {registers} "
-                  "vector registers")
-    cfg.constrain(lambda c: c["tile_i"][2] * vectors(c) * c["tile_k"][2] <= 512,
-                  "the unrolled v3 x v1 body has at most 512 vector multiply-adds")
+    _constrain_register_tile(cfg, n, lanes, registers, v3=2)
     cfg.constrain(lambda c: c["k_chunks"] or c["tile_k"][1] == 1,
                   "without reduction chunks (b3=None) the chunk split is unused: b3/v3 = 1")
 
@@ -159,16 +167,7 @@ def _declare_register_tiles(cfg: ConfigSpace, sizes: tuple, dtype: str) -> None:
     cfg.define_split("tile_j", n, num_outputs=3, policy=_split_policy(n, lanes))
     cfg.define_split("tile_k", k, num_outputs=2, policy=_split_policy(k, 8), max_factor=32)
 
-    def vectors(c: Config) -> int:
-        return ceil_div(c["tile_j"][2], lanes)
-
-    cfg.constrain(lambda c: c["tile_j"][2] % lanes == 0 or c["tile_j"][2] == n,
-                  f"v2 is a whole number of {lanes}-lane vectors")
-    cfg.constrain(lambda c: c["tile_i"][2] * vectors(c) + vectors(c) + 1 <= registers,
-                  f"the v1 x v2 accumulator tile, a row of B and a broadcast of A fit the {registers} "
-                  "vector registers")
-    cfg.constrain(lambda c: c["tile_i"][2] * vectors(c) * c["tile_k"][1] <= 512,
-                  "the unrolled v3 x v1 body has at most 512 vector multiply-adds")
+    _constrain_register_tile(cfg, n, lanes, registers, v3=1)
 
 
 def _matmul_layout_kwargs(c: Config) -> dict:
