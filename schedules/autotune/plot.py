@@ -140,8 +140,7 @@ def plot_convergence(tasks: dict[str, list[Record]], path: str | Path, title: st
 
 def _save(figure, path) -> Path:
     """Write ``figure`` to ``path`` atomically (the format from its suffix, PNG without one)."""
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(path) as handle:
