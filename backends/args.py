@@ -21,12 +21,14 @@ def check_arrays(name: str, params: Sequence[Buffer], arrays: Sequence[object],
     for position, (param, array) in enumerate(zip(params, arrays)):
         where = f"{name}: argument {position} ({param.name})"
         want = f"{param.dtype.value}{list(param.shape)}"
+        _check_scalar(where, param, array)
         if not isinstance(array, np.ndarray):
             raise ArgumentError(f"{where} must be a numpy array {want}, got {type(array).__name__}")
         if array.dtype != param.dtype.numpy:
             raise ArgumentError(
                 f"{where} must have dtype {param.dtype.value}, got {array.dtype}; "
                 f"convert it with .astype(np.{param.dtype.value})")
+        _check_rank(where, param, array)
         if tuple(array.shape) != tuple(param.shape):
             raise ArgumentError(f"{where} must have shape {list(param.shape)}, got {list(array.shape)}")
         if not array.flags.c_contiguous:
@@ -38,6 +40,29 @@ def check_arrays(name: str, params: Sequence[Buffer], arrays: Sequence[object],
                 "array, e.g. a .copy() of it")
         checked.append(array)
     return checked
+
+
+def _check_scalar(where: str, param: Buffer, value: object) -> None:
+    """A rank-0 parameter is a 0-d array (writable storage), not a Python or numpy scalar."""
+    if param.shape == () and not isinstance(value, np.ndarray) and np.isscalar(value):
+        value = value.item() if isinstance(value, np.generic) else value
+        raise ArgumentError(
+            f"{where} is a rank-0 tensor of {param.dtype.value}; pass a 0-d numpy array, e.g. "
+            f"np.array({value!r}, dtype=np.{param.dtype.value}), not the scalar {value!r}")
+
+
+def _check_rank(where: str, param: Buffer, array: np.ndarray) -> None:
+    """A wrong number of dimensions gets its own message: the commonest slip is a scalar given as
+    shape [1] or a vector given where a scalar is wanted."""
+    if array.ndim == len(param.shape):
+        return
+    if param.shape == ():
+        fix = "pass a 0-d array, e.g. np.array(x, dtype=...) or a.reshape(())"
+    else:
+        fix = f"reshape it to {list(param.shape)}"
+    raise ArgumentError(
+        f"{where} has rank {array.ndim} (shape {list(array.shape)}) but the parameter has rank "
+        f"{len(param.shape)} (shape {list(param.shape)}); {fix}")
 
 
 class ArgumentSpec:

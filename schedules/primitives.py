@@ -55,6 +55,10 @@ class StagePrimitives(StageState):
                            f"its loops are {self._leaf_names()}")
             axis = matches[0]
         if not isinstance(axis, IterVar):
+            if not self.leaves:  # a rank-0 compute without reduction: one element, no loop
+                raise fail(call, f"{axis!r} is not a loop axis, and stage {self.name} has no loops "
+                           "(a rank-0 tensor computes its one element once)",
+                           "schedule the loops of its consumers, or compute it inside one with compute_at")
             raise fail(call, f"{axis!r} is not a loop axis",
                        f"pass one of the stage's loops: {self._leaf_names()}")
         if axis in self.leaves:

@@ -90,8 +90,10 @@ class _Scope:
         """Check the names under ``node`` and record its accesses and index uses in ``uses``."""
         match node:
             case Name(name=name) if name in self.operands:
-                if isinstance(self.operands[name], Tensor):
-                    raise self.error(node.start, f"`{name}` is a tensor; index it, like {name}[...]")
+                value = self.operands[name]
+                if isinstance(value, Tensor):
+                    like = f"{name}[]" if value.ndim == 0 else f"{name}[...]"
+                    raise self.error(node.start, f"`{name}` is a tensor; index it, like {like}")
             case Name(name=name):
                 uses.indices.setdefault(name, []).append((node, reducers))
             case Access(indices=indices):

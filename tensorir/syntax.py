@@ -2,12 +2,13 @@
 
 Grammar, loosest operators first::
 
-    definition := NAME "[" NAME ("," NAME)* "]" "=" expr
+    definition := NAME ["[" [NAME ("," NAME)*] "]"] "=" expr
+                  (``s = ...`` and ``s[] = ...`` define a rank-0 tensor)
     expr       := expr "|" expr  |  expr "&" expr  |  arith CMP arith  |  arith
     arith      := arith ("+" | "-") term  |  term
     term       := term ("*" | "/" | "//" | "%") unary  |  unary
     unary      := "-" unary  |  atom
-    atom       := NUMBER | NAME | NAME "[" expr ("," expr)* "]" | NAME "(" args ")" | "(" expr ")"
+    atom       := NUMBER | NAME | NAME "[" [expr ("," expr)*] "]" | NAME "(" args ")" | "(" expr ")"
 
 Unlike Python, ``&`` and ``|`` bind more loosely than comparisons, so ``y + r >= 1 & y + r < 33``
 needs no parentheses; comparisons do not chain. Long associative chains are regrouped into
@@ -195,17 +196,26 @@ class Parser:
         output = self.take()
         if output.kind != "name":
             raise self.error(output, "a definition starts with the output, like C[i, j] = ...")
-        self.expect("[", f"after the output name {output.text}")
-        indices = [self.output_index(output)]
-        while self.accept(","):
-            indices.append(self.output_index(output))
-        close = self.expect("]", f"to close the indices of {output.text}")
-        self.expect("=", f"after the left side {self.text[output.pos:close.pos + 1]}")
+        indices = self.output_indices(output)
+        self.expect("=", f"after the left side {self.text[output.pos:self.tokens[self.at - 1].pos + 1]}")
         rhs = self.expression()
         if self.peek().kind != "end":
             raise self.error(self.peek(), f"unexpected {self.peek().describe()} after the end of "
                              "the expression")
         return Definition(output, tuple(indices), rhs)
+
+    def output_indices(self, output: Token) -> list[Token]:
+        """The bare index names of the left side; none for ``s = ...`` or ``s[] = ...`` (rank 0)."""
+        if self.peek().text == "=":
+            return []
+        self.expect("[", f"or `=` after the output name {output.text}")
+        if self.accept("]"):
+            return []
+        indices = [self.output_index(output)]
+        while self.accept(","):
+            indices.append(self.output_index(output))
+        self.expect("]", f"to close the indices of {output.text}")
+        return indices
 
     def output_index(self, output: Token) -> Token:
         token = self.take()
@@ -278,7 +288,7 @@ class Parser:
         raise self.error(token, f"expected a number, a name or `(`, found {token.describe()}")
 
     def items(self, close: str, context: str) -> tuple[Node, ...]:
-        if close == ")" and self.accept(")"):
+        if self.accept(close):  # f() calls with no argument, s[] reads a rank-0 tensor
             return ()
         items = [self.expression()]
         while not self.accept(close):

@@ -21,8 +21,9 @@ def _check_shape(shape: object, who: str) -> tuple[int, ...]:
     shape = as_int(shape)
     if isinstance(shape, int):
         shape = (shape,)
-    if not isinstance(shape, (tuple, list)) or not shape:
-        raise DefinitionError(f"{who}: shape must be a non-empty tuple of positive ints, got {shape!r}")
+    if not isinstance(shape, (tuple, list)):  # () is a rank-0 tensor: one element, no indices
+        raise DefinitionError(f"{who}: shape must be a tuple of positive ints (or () for a scalar), "
+                              f"got {shape!r}")
     shape = tuple(as_int(dim) for dim in shape)
     for dim in shape:
         if isinstance(dim, bool) or not isinstance(dim, int) or dim <= 0:
@@ -132,7 +133,8 @@ class Tensor:
             raise DefinitionError(
                 f"access {self.name}[{shown}]: {self.name} has rank "
                 f"{self.ndim} (shape {list(self.shape)}) but {len(indices)} indices were given; "
-                f"give one index per dimension")
+                + (f"a rank-0 tensor takes no index: read it as {self.name}() (or {self.name}[] in "
+                   "the string form)" if self.ndim == 0 else "give one index per dimension"))
         exprs = []
         for position, index in enumerate(indices):
             if isinstance(index, slice):
@@ -146,6 +148,10 @@ class Tensor:
                     "indices must be integer expressions (use .astype('int32'))")
             exprs.append(expr)
         return TensorLoad(self, tuple(exprs), self.dtype)
+
+    def __call__(self, *indices) -> TensorLoad:
+        """``A(i, j)`` is ``A[i, j]``; a rank-0 tensor is read as ``A()`` (TVM's call form)."""
+        return self[indices]
 
     def __iter__(self):
         # Without this, iteration would fall back to __getitem__(0), (1), ... and never stop.
