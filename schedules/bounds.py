@@ -48,9 +48,22 @@ def _reads(producer: Stage, stage: Stage, geo: LoopGeometry, body: Expr) -> list
             if isinstance(node, TensorLoad) and schedule.stage_of(node.tensor) is producer]
 
 
-def _boxes(stage: Stage, leaves, geo: LoopGeometry) -> list[LoopBox]:
+def _boxes(stage: Stage, leaves, geo: LoopGeometry, same: dict | None = None) -> list[LoopBox]:
     reduce_axes = stage.compute_op.reduce_axis
-    return [LoopBox(leaf.var, leaf.min if leaf in reduce_axes else 0, geo.extents[leaf]) for leaf in leaves]
+    return [LoopBox(leaf.var, leaf.min if leaf in reduce_axes else 0, geo.extents[leaf]) for leaf in leaves
+            if leaf.var not in (same or {})]
+
+
+def _same_threads(env: list[For], stage: Stage, leaves) -> dict:
+    """The loops of ``stage`` bound to a GPU index that an enclosing loop binds already: they
+    run as that loop (one thread runs one iteration of both), so each is that loop's variable,
+    not a range of its own (TVM's nested binding of one thread axis)."""
+    bound = {loop.thread_tag: loop.var for loop in env if loop.kind is ForKind.THREAD_BINDING}
+    return {leaf.var: bound[tag] for leaf in leaves if (tag := stage.annotation(leaf).thread_tag) in bound}
+
+
+def _reads_in(producer: Stage, stage: Stage, geo: LoopGeometry, body: Expr, same: dict):
+    return [tuple(substitute(i, same) for i in access) for access in _reads(producer, stage, geo, body)]
 
 
 def _constant(value: Expr) -> int:
@@ -76,13 +89,15 @@ def attached_region(schedule: Schedule, child: Stage, consumer: Stage, geo: Loop
             at = consumer.leaves.index(axis)
         case other:
             raise LoweringError(f"lower: stage {child.name} is not attached at a loop ({other})")
-    accesses = _reads(child, consumer, geo, consumer_body)
-    boxes = _env_boxes(env) + _boxes(consumer, consumer.leaves[at + 1:], geo)
+    same = _same_threads(env, consumer, consumer.leaves[at + 1:])
+    accesses = _reads_in(child, consumer, geo, consumer_body, same)
+    boxes = _env_boxes(env) + _boxes(consumer, consumer.leaves[at + 1:], geo, same)
     for sibling, sibling_geo, sibling_body in siblings:
-        found = _reads(child, sibling, sibling_geo, sibling_body)
+        same = _same_threads(env, sibling, sibling.leaves)
+        found = _reads_in(child, sibling, sibling_geo, sibling_body, same)
         if found:
             accesses += found
-            boxes += _boxes(sibling, sibling.leaves, sibling_geo)
+            boxes += _boxes(sibling, sibling.leaves, sibling_geo, same)
     params = [loop.var for loop in env if not _relaxed(loop, child.scope)]
     dims = access_box(boxes, params, accesses)
     bases, shape, low, high = [], [], [], []

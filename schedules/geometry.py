@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from tensorir.expr import BinaryOp, Expr, IterVar, binary
-from tensorir.intmath import ceil_div
 
 from .relations import Fuse, Split
 
@@ -57,8 +56,7 @@ def _extents(stage: Stage, region: Region | None) -> dict[IterVar, int]:
     for rel in stage.relations:
         match rel:
             case Split():
-                extents[rel.inner] = rel.factor
-                extents[rel.outer] = ceil_div(extents[rel.parent], rel.factor)
+                extents[rel.outer], extents[rel.inner] = rel.extents(extents[rel.parent])
             case Fuse():
                 extents[rel.fused] = extents[rel.outer] * extents[rel.inner]
     return extents
@@ -79,8 +77,8 @@ def loop_geometry(stage: Stage, region: Region | None = None) -> LoopGeometry:
         if iv not in memo:
             if iv in split_of:
                 split = split_of[iv]
-                memo[iv] = binary(BinaryOp.ADD, binary(BinaryOp.MUL, offset(split.outer), split.factor),
-                                  offset(split.inner))
+                memo[iv] = binary(BinaryOp.ADD, binary(BinaryOp.MUL, offset(split.outer),
+                                                       geo.extents[split.inner]), offset(split.inner))
             elif iv in fused_into:
                 fuse = fused_into[iv]
                 op = BinaryOp.FLOORDIV if iv is fuse.outer else BinaryOp.FLOORMOD
@@ -101,7 +99,7 @@ def loop_geometry(stage: Stage, region: Region | None = None) -> LoopGeometry:
             value = binary(BinaryOp.ADD, region.bases[d], value)
         geo.values[root] = value
     for rel in stage.relations:
-        if isinstance(rel, Split) and geo.extents[rel.parent] % rel.factor:
+        if isinstance(rel, Split) and geo.extents[rel.outer] * geo.extents[rel.inner] > geo.extents[rel.parent]:
             cond = binary(BinaryOp.LT, offset(rel.parent), geo.extents[rel.parent])
             geo.guards.append((cond, frozenset(r for r in stage.root_axes if derives(stage, r, rel.parent))))
     if region is not None:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from tensorir.buffer import Scope
 from tensorir.errors import ScheduleError
 from tensorir.expr import IterKind, IterVar, Reduce, Var
-from tensorir.intmath import as_int, ceil_div
+from tensorir.intmath import as_int
 from tensorir.stmt import ForKind
 from tensorir.tensor import ComputeOp, Tensor
 
@@ -123,7 +123,7 @@ class StagePrimitives(StageState):
         given = factor if factor is not None else nparts
         label = "factor" if factor is not None else "nparts"
         self._check_splittable(call, iv, label, given)
-        outer, inner = self._split(iv, factor if factor is not None else ceil_div(iv.extent, nparts))
+        outer, inner = self._split(iv, factor, nparts)
         self._record("split", {"axis": iv.name, "factor": factor, "nparts": nparts}, (outer, inner))
         return outer, inner
 
@@ -134,12 +134,13 @@ class StagePrimitives(StageState):
         self._check_unannotated(call, iv)
         self._check_nothing_attached(call, iv)
 
-    def _split(self, iv: IterVar, factor: int) -> tuple[IterVar, IterVar]:
-        # a factor beyond the extent makes the inner loop the whole extent (and its guard moot)
-        inner_extent = min(factor, iv.extent)
-        outer = IterVar(Var(f"{iv.name}.outer"), 0, ceil_div(iv.extent, inner_extent), iv.kind)
+    def _split(self, iv: IterVar, factor: int | None, nparts: int | None = None) -> tuple[IterVar, IterVar]:
+        # the loops' extents over the whole axis; where the stage computes a region, lowering
+        # takes them from the region's extent (Split.extents)
+        outer_extent, inner_extent = Split(iv, iv, iv, factor, nparts).extents(iv.extent)
+        outer = IterVar(Var(f"{iv.name}.outer"), 0, outer_extent, iv.kind)
         inner = IterVar(Var(f"{iv.name}.inner"), 0, inner_extent, iv.kind)
-        self.relations.append(Split(iv, outer, inner, inner_extent))
+        self.relations.append(Split(iv, outer, inner, factor, nparts))
         at = self.leaves.index(iv)
         self.leaves[at:at + 1] = [outer, inner]
         return outer, inner

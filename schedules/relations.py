@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from tensorir.expr import IterVar
+from tensorir.intmath import ceil_div
 from tensorir.stmt import ForKind
 
 if TYPE_CHECKING:
@@ -24,12 +25,25 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, eq=False)
 class Split:
-    """``parent = outer * factor + inner``; ``inner`` runs over ``0..factor``."""
+    """``parent = outer * |inner| + inner``, by ``factor`` (the inner extent) or ``nparts`` (the
+    outer extent), whichever was given. The extents follow from the parent's extent where the
+    nest is built (:meth:`extents`), as in TVM: a stage computed over a region splits the
+    region's extent, not the whole axis's."""
 
     parent: IterVar
     outer: IterVar
     inner: IterVar
-    factor: int
+    factor: int | None
+    nparts: int | None = None
+
+    def extents(self, parent: int) -> tuple[int, int]:
+        """``(outer, inner)`` extents for a parent loop of extent ``parent``. A factor (or
+        nparts) beyond the extent gives a loop of the extent and a loop of 1, never a guard."""
+        if self.nparts is not None:
+            outer = max(1, min(self.nparts, parent))
+            return outer, ceil_div(parent, outer)
+        inner = max(1, min(self.factor, parent))
+        return ceil_div(parent, inner), inner
 
 
 @dataclass(frozen=True, eq=False)
