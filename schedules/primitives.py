@@ -92,12 +92,22 @@ class StagePrimitives(StageState):
             undo()
             raise self._fail(call, *nested_message(found))
 
-    def _check_nothing_attached(self, call: str, axis: IterVar) -> None:
-        """A loop that other stages are computed in must stay a loop, or they lose their place."""
+    def _check_nothing_attached(self, call: str, axis: IterVar, innermost: IterVar) -> None:
+        """Stages computed inside a fused loop follow it only from the innermost of the loops
+        fused (one iteration of the fused loop is one of that loop, as in TVM); inside an outer
+        one they would lose their place."""
         attached = [s.name for s in attached_in(self.schedule, self, axis)]
-        if attached:
-            raise self._fail(call, f"stages {attached} are computed inside loop {axis.name}",
-                             "split and fuse loops before compute_at into them")
+        if attached and axis is not innermost:
+            raise self._fail(call, f"stages {attached} are computed inside loop {axis.name}, which "
+                             f"is not the innermost of the loops fused, so no loop would be left "
+                             f"for one iteration of it", f"attach them at {innermost.name} (or "
+                             "inside it), or leave the loops unfused")
+
+    def _follow(self, old: IterVar, new: IterVar) -> None:
+        """The stages computed inside loop ``old`` move inside ``new``, which runs one iteration
+        of ``old`` at a time (the inner loop of a split, the loop fused from an innermost one)."""
+        for stage in attached_in(self.schedule, self, old):
+            stage.attach = At(self, new)
 
     # -- loop structure --------------------------------------------------------------------
     def split(self, axis, factor: int | None = None, nparts: int | None = None):
@@ -132,7 +142,6 @@ class StagePrimitives(StageState):
             raise self._fail(call, f"{label} must be a positive integer, got {factor!r}",
                              f"pass a whole number of iterations, e.g. {label}=4")
         self._check_unannotated(call, iv)
-        self._check_nothing_attached(call, iv)
 
     def _split(self, iv: IterVar, factor: int | None, nparts: int | None = None) -> tuple[IterVar, IterVar]:
         # the loops' extents over the whole axis; where the stage computes a region, lowering
@@ -141,6 +150,7 @@ class StagePrimitives(StageState):
         outer = IterVar(Var(f"{iv.name}.outer"), 0, outer_extent, iv.kind)
         inner = IterVar(Var(f"{iv.name}.inner"), 0, inner_extent, iv.kind)
         self.relations.append(Split(iv, outer, inner, factor, nparts))
+        self._follow(iv, inner)
         at = self.leaves.index(iv)
         self.leaves[at:at + 1] = [outer, inner]
         return outer, inner
@@ -212,12 +222,13 @@ class StagePrimitives(StageState):
                              "fuse reduction loops with reduction loops only")
         for iv in ivs:
             self._check_unannotated(call, iv)
-            self._check_nothing_attached(call, iv)
+            self._check_nothing_attached(call, iv, ivs[-1])
         fused = ivs[0]
         for inner in ivs[1:]:
             new = IterVar(Var(_fused_name(fused, inner)), 0, fused.extent * inner.extent, fused.kind)
             self.relations.append(Fuse(fused, inner, new))
             fused = new
+        self._follow(ivs[-1], fused)
         self.leaves[positions[0]:positions[-1] + 1] = [fused]
         self._record("fuse", {"axes": tuple(iv.name for iv in ivs)}, (fused,))
         return fused

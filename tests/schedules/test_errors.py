@@ -129,19 +129,14 @@ def test_fuse_of_a_bound_loop(chain):
             "s[B].fuse(i, j)", "j is already bound to threadIdx.x", "split, fuse and reorder loops before")
 
 
-def test_split_of_a_loop_that_holds_an_attached_stage(chain):
+def test_fuse_of_an_outer_loop_that_holds_an_attached_stage(chain):
+    # inside the innermost of the fused loops, a stage follows the fused loop (test_tvm_orders)
     A, B, C, R, s = chain
     s[B].compute_at(s[C], C.op.axis[0])
-    rejects(s, lambda: s[C].split(C.op.axis[0], factor=2),
-            "s[C].split(i, factor=2)", "stages ['B'] are computed inside loop i",
-            "split and fuse loops before compute_at into them")
-
-
-def test_fuse_of_a_loop_that_holds_an_attached_stage(chain):
-    A, B, C, R, s = chain
-    s[B].compute_at(s[C], C.op.axis[1])
     rejects(s, lambda: s[C].fuse(*C.op.axis),
-            "s[C].fuse(i, j)", "stages ['B'] are computed inside loop j", "before compute_at into them")
+            "s[C].fuse(i, j)", "stages ['B'] are computed inside loop i, which is not the innermost "
+            "of the loops fused, so no loop would be left for one iteration of it",
+            "attach them at j (or inside it), or leave the loops unfused")
 
 
 # reorder and fuse ------------------------------------------------------------------------------

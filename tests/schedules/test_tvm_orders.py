@@ -1,0 +1,116 @@
+"""Primitive orders TVM accepts, with TVM's meaning: splitting or fusing a loop that stages are
+computed in (they follow the loop that runs one iteration of it: the inner loop of a split, the
+fused loop of an innermost one). Golden nests, numpy on the interpreter and LLVM, trace round
+trips; the orders that stay refused are in test_errors.py and test_errors_attach.py."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import nestor as ns
+
+from .helpers import check_numpy, check_roundtrip, nest
+
+
+def pair(n: int = 10, m: int = 10):
+    """``C = 2 * B`` with ``B = A + 1``, both ``n x m``."""
+    A = ns.placeholder((n, m), name="A")
+    B = ns.compute((n, m), lambda i, j: A[i, j] + 1.0, name="B")
+    C = ns.compute((n, m), lambda i, j: B[i, j] * 2.0, name="C")
+    return A, B, C
+
+
+def check_all(s, args, reference):
+    """numpy on the interpreter and LLVM, and the trace through JSON."""
+    check_numpy(s, args, reference)
+    a = np.random.default_rng(3).uniform(-1, 1, args[0].shape).astype(np.float32)
+    out = np.full(args[-1].shape, np.nan, np.float32)
+    ns.build(s, args, target="llvm")(a, out)
+    np.testing.assert_allclose(out, reference(a.astype(np.float64)), rtol=1e-5)
+    check_roundtrip(s, args)
+
+
+def test_split_of_the_attach_loop_moves_the_stage_to_the_inner_loop():
+    A, B, C = pair()
+    s = ns.create_schedule(C)
+    s[B].compute_at(s[C], C.op.axis[1])
+    _, inner = s[C].split(C.op.axis[1], 2)
+    assert s[B].attach.axis is inner
+    assert nest(s, [A, C]) == """\
+func f(A: float32[10, 10], C: float32[10, 10]) {
+  for i in 0..10:
+    for j.outer in 0..5:
+      for j.inner in 0..2:
+        allocate B: float32[1, 1] in global
+        B[0, 0] = A[i, j.outer * 2 + j.inner] + 1.0
+        C[i, j.outer * 2 + j.inner] = B[0, 0] * 2.0
+}"""
+    check_all(s, [A, C], lambda a: 2 * (a + 1))
+
+
+def test_fuse_of_the_innermost_attach_loop_moves_the_stage_to_the_fused_loop():
+    A, B, C = pair()
+    s = ns.create_schedule(C)
+    s[B].compute_at(s[C], C.op.axis[1])
+    fused = s[C].fuse(*C.op.axis)
+    assert s[B].attach.axis is fused
+    assert nest(s, [A, C]) == """\
+func f(A: float32[10, 10], C: float32[10, 10]) {
+  for i.j.fused in 0..100:
+    allocate B: float32[1, 1] in global
+    B[0, 0] = A[i.j.fused // 10, i.j.fused % 10] + 1.0
+    C[i.j.fused // 10, i.j.fused % 10] = B[0, 0] * 2.0
+}"""
+    check_all(s, [A, C], lambda a: 2 * (a + 1))
+
+
+def test_an_imperfect_split_of_the_attach_loop_guards_the_attached_stage():
+    A, B, C = pair()
+    s = ns.create_schedule(C)
+    s[B].compute_at(s[C], C.op.axis[0])
+    s[C].split(C.op.axis[0], 4)
+    assert nest(s, [A, C]) == """\
+func f(A: float32[10, 10], C: float32[10, 10]) {
+  for i.outer in 0..3:
+    for i.inner in 0..4:
+      allocate B: float32[1, 10] in global
+      if i.outer * 4 + i.inner < 10:
+        for j in 0..10:
+          B[0, j] = A[i.outer * 4 + i.inner, j] + 1.0
+      if i.outer * 4 + i.inner < 10:
+        for j in 0..10:
+          C[i.outer * 4 + i.inner, j] = B[0, j] * 2.0
+}"""
+    check_all(s, [A, C], lambda a: 2 * (a + 1))
+
+
+def test_tile_of_the_attach_loop_keeps_one_row_per_inner_iteration():
+    A, B, C = pair()
+    s = ns.create_schedule(C)
+    s[B].compute_at(s[C], C.op.axis[0])
+    s[C].tile(C.op.axis[0], C.op.axis[1], 4, 5)
+    # B follows i to i.inner; j.outer now encloses it, so a row is 5 long
+    assert nest(s, [A, C]) == """\
+func f(A: float32[10, 10], C: float32[10, 10]) {
+  for i.outer in 0..3:
+    for j.outer in 0..2:
+      for i.inner in 0..4:
+        allocate B: float32[1, 5] in global
+        if i.outer * 4 + i.inner < 10:
+          for j in 0..5:
+            B[0, j] = A[i.outer * 4 + i.inner, j.outer * 5 + j] + 1.0
+        if i.outer * 4 + i.inner < 10:
+          for j.inner in 0..5:
+            C[i.outer * 4 + i.inner, j.outer * 5 + j.inner] = B[0, j.inner] * 2.0
+}"""
+    check_all(s, [A, C], lambda a: 2 * (a + 1))
+
+
+def test_a_chain_of_splits_carries_the_stage_to_the_innermost_loop():
+    A, B, C = pair(16, 4)
+    s = ns.create_schedule(C)
+    s[B].compute_at(s[C], C.op.axis[0])
+    _, inner = s[C].split(C.op.axis[0], factor=8)
+    _, innermost = s[C].split(inner, nparts=2)
+    assert s[B].attach.axis is innermost
+    check_all(s, [A, C], lambda a: 2 * (a + 1))
