@@ -17,7 +17,7 @@ from tensorir.expr import IterKind, IterVar, Var
 from tensorir.tensor import ComputeOp, PlaceholderOp, Tensor
 from tensorir.visitor import substitute
 
-from . import attachment
+from . import attachment, cache_relayout
 from .attachment import attached_in
 from .relations import At, AtRoot
 from .trace import Step
@@ -118,11 +118,11 @@ def cache_write(schedule: Schedule, tensor, scope: str) -> Tensor:
         raise ScheduleError(f"s.{call}: {tensor.name} is a placeholder, which nothing computes; "
                             f"use cache_read to copy an input")
     # a tensor that is no longer its stage's own was already cache-written
-    if (stage.op is not tensor.op or stage.relations or stage.annotations
-            or not isinstance(stage.attach, AtRoot)):
+    if stage.op is not tensor.op or stage.annotations or not isinstance(stage.attach, AtRoot):
         raise ScheduleError(
-            f"s.{call}: stage {stage.name} is already scheduled (split, marked, attached or "
-            "cached); call cache_write before the other primitives on it")
+            f"s.{call}: stage {stage.name} is already scheduled (marked, attached or cached); "
+            "call cache_write before the other primitives on it (split and reorder may come "
+            "first: the cache takes over their loops)")
     attached = [s.name for s in attached_in(schedule, stage)]
     if attached:
         raise ScheduleError(
@@ -131,13 +131,16 @@ def cache_write(schedule: Schedule, tensor, scope: str) -> Tensor:
     op = stage.compute_op
     fresh = tuple(IterVar(Var(iv.name), iv.min, iv.extent, iv.kind) for iv in op.axis)
     body = substitute(op.body, {old.var: new.var for old, new in zip(op.axis, fresh)})
+    read = tuple(a.var for a in op.axis)
+    if cache_relayout.reshaped(stage):
+        fresh, body, read = cache_relayout.relayout(stage, call)
     cache_op = ComputeOp(f"{stage.name}.{scope}", fresh, body)
     cache = _insert_cache_stage(schedule, cache_op, stage, value)
     cache.read_redirect = dict(stage.read_redirect)
     copy_axes = op.axis  # the user's handles C.op.axis now name the copy's loops
-    schedule.replace_op(stage, ComputeOp(op.name, copy_axes, cache_op.output[tuple(a.var for a in copy_axes)]))
+    schedule.replace_op(stage, ComputeOp(op.name, copy_axes, cache_op.output[read]))
     stage.read_redirect = {}
-    stage.leaves = list(copy_axes)
+    stage.leaves, stage.relations = list(copy_axes), []
     schedule.trace.record(Step("cache_write", "", (
         ("tensor", stage.name), ("scope", scope)), (cache.name,)))
     return cache_op.output

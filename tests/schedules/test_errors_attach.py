@@ -178,12 +178,21 @@ def test_cache_read_of_an_attached_tensor(chain):
 
 
 # cache_write -----------------------------------------------------------------------------------
-def test_cache_write_after_other_primitives(chain):
+def test_cache_write_after_a_split_of_the_reduce_loop(chain):
+    # a split of data loops is carried to the cache (test_tvm_orders); the reduction moves there
     A, B, C, R, s = chain
     s[R].split(R.op.reduce_axis[0], factor=2)
     rejects(s, lambda: s.cache_write(R, "local"),
-            "s.cache_write(R, 'local')", "stage R is already scheduled (split, marked, attached or cached)",
-            "call cache_write before the other primitives on it")
+            "s.cache_write(R, 'local')", "reduce loop k of R is already split or fused, but the "
+            "reduction moves to the cache stage", "call cache_write first and split k on the cache stage")
+
+
+def test_cache_write_after_a_mark(chain):
+    A, B, C, R, s = chain
+    s[R].parallel(R.op.axis[0])
+    rejects(s, lambda: s.cache_write(R, "local"),
+            "s.cache_write(R, 'local')", "stage R is already scheduled (marked, attached or cached)",
+            "call cache_write before the other primitives on it (split and reorder may come first")
 
 
 def test_cache_write_of_a_stage_that_holds_attached_producers(chain):

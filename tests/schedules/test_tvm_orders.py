@@ -114,3 +114,66 @@ def test_a_chain_of_splits_carries_the_stage_to_the_innermost_loop():
     _, innermost = s[C].split(inner, nparts=2)
     assert s[B].attach.axis is innermost
     check_all(s, [A, C], lambda a: 2 * (a + 1))
+
+
+def row_sums(n: int = 13, m: int = 6):
+    A = ns.placeholder((n, m), name="A")
+    k = ns.reduce_axis((0, m), name="k")
+    B = ns.compute((n,), lambda i: ns.sum(A[i, k], axis=k), name="B")
+    return A, B
+
+
+def test_cache_write_after_split_carries_the_loops_to_the_cache():
+    A, B = row_sums()
+    s = ns.create_schedule(B)
+    s[B].split(B.op.axis[0], factor=4)
+    cache = s.cache_write(B, "local")
+    # TVM's relayout: one cache axis per loop; the 3 elements past 13 hold 0 and are never read
+    assert cache.shape == (4, 4) and [a.name for a in cache.op.axis] == ["i.outer.c", "i.inner.c"]
+    assert [leaf.name for leaf in s[B].leaves] == ["i"]
+    assert nest(s, [A, B]) == """\
+func f(A: float32[13, 6], B: float32[13]) {
+  allocate B.local: float32[4, 4] in local
+  for i.outer.c in 0..4:
+    for i.inner.c in 0..4:
+      B.local[i.outer.c, i.inner.c] = 0.0
+      for k in 0..6:
+        B.local[i.outer.c, i.inner.c] = B.local[i.outer.c, i.inner.c] + if_then_else(i.outer.c * 4 + i.inner.c < 13, A[i.outer.c * 4 + i.inner.c, k], 0.0)
+  for i in 0..13:
+    B[i] = B.local[i // 4, i % 4]
+}"""
+    check_all(s, [A, B], lambda a: a.sum(axis=1))
+
+
+def test_cache_write_after_reorder_transposes_the_cache():
+    A, B, C = pair(8, 6)
+    s = ns.create_schedule(C)
+    s[C].reorder(C.op.axis[1], C.op.axis[0])
+    cache = s.cache_write(C, "local")
+    s[cache].compute_at(s[C], C.op.axis[0])
+    assert nest(s, [A, C]) == """\
+func f(A: float32[8, 6], C: float32[8, 6]) {
+  allocate B: float32[8, 6] in global
+  for i in 0..8:
+    for j in 0..6:
+      B[i, j] = A[i, j] + 1.0
+  for i in 0..8:
+    allocate C.local: float32[6, 1] in local
+    for j.c in 0..6:
+      C.local[j.c, 0] = B[i, j.c] * 2.0
+    for j in 0..6:
+      C[i, j] = C.local[j, 0]
+}"""
+    check_all(s, [A, C], lambda a: 2 * (a + 1))
+
+
+def test_cache_write_after_fuse_and_split_then_schedules_the_cache():
+    A, B, C = pair(8, 6)
+    s = ns.create_schedule(C)
+    fused = s[C].fuse(*C.op.axis)
+    s[C].split(fused, factor=16)
+    cache = s.cache_write(C, "local")
+    outer, _ = s[C].split(C.op.axis[0], factor=2)
+    s[cache].compute_at(s[C], outer)
+    s[cache].vectorize(cache.op.axis[1])
+    check_all(s, [A, C], lambda a: 2 * (a + 1))

@@ -1,0 +1,85 @@
+"""The cache of ``cache_write`` on a stage whose loops were already split, fused or reordered.
+
+As in TVM, the loop structure is carried to the cache: the cache tensor has one axis per
+data-parallel loop of the stage, in loop order (``i.outer.c``, ``i.inner.c``: a relayout whose
+extents are the loops'), computing the original body at the loops' values, and the stage
+becomes a plain copy out of the cache (its loops reset to its output axes). Where a split
+does not divide its extent, the cache's extra elements hold the reduction's identity (or 0)
+and are never read. A split or fused reduction loop is refused: the reduction moves to the
+cache, so its loops are scheduled there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from tensorir.errors import ScheduleError
+from tensorir.expr import BinaryOp, Const, Expr, IterKind, IterVar, Reduce, Select, Var, binary
+from tensorir.functions import reduce_identity
+from tensorir.visitor import substitute
+
+from .geometry import loop_geometry
+from .relations import Fuse, Split
+
+if TYPE_CHECKING:
+    from .schedule import Stage
+
+
+def reshaped(stage: Stage) -> bool:
+    """Whether the stage's loops are no longer its output axes in their order."""
+    return bool(stage.relations) or list(stage.leaves) != list(stage.root_axes)
+
+
+def relayout(stage: Stage, call: str) -> tuple[tuple[IterVar, ...], Expr, tuple[Expr, ...]]:
+    """The cache's axes, its body, and where the copy reads it (as expressions of the stage's
+    output axes)."""
+    _check_reduce_loops(stage, call)
+    op = stage.compute_op
+    geo = loop_geometry(stage)
+    loops = [leaf for leaf in stage.leaves if leaf.kind is IterKind.DATA_PAR]
+    axes = tuple(IterVar(Var(f"{leaf.name}.c"), 0, geo.extents[leaf], IterKind.DATA_PAR) for leaf in loops)
+    to_axes = {leaf.var: axis.var for leaf, axis in zip(loops, axes)}
+    values = {root.var: substitute(geo.values[root], to_axes) for root in op.axis}
+    body = substitute(op.body, values)
+    guards = [substitute(guard, to_axes) for guard in geo.all_guards()]
+    if guards:
+        body = _guarded(body, guards)
+    read = _loop_values(stage, geo.extents)
+    return axes, body, tuple(read[leaf] for leaf in loops)
+
+
+def _check_reduce_loops(stage: Stage, call: str) -> None:
+    touched = [rel for rel in stage.relations
+               if (rel.parent if isinstance(rel, Split) else rel.outer).kind is IterKind.REDUCE]
+    if touched:
+        rel = touched[0]
+        loop = rel.parent if isinstance(rel, Split) else rel.outer
+        raise ScheduleError(
+            f"s.{call}: reduce loop {loop.name} of {stage.name} is already split or fused, but the "
+            f"reduction moves to the cache stage; call cache_write first and split {loop.name} "
+            "on the cache stage")
+
+
+def _guarded(body: Expr, guards: list[Expr]) -> Expr:
+    cond = guards[0]
+    for guard in guards[1:]:
+        cond = binary(BinaryOp.AND, cond, guard)
+    if isinstance(body, Reduce):
+        identity = reduce_identity(body.op, body.dtype)
+        return replace(body, source=Select(cond, body.source, identity, body.dtype))
+    return Select(cond, body, Const(0.0 if body.dtype.is_float else 0, body.dtype), body.dtype)
+
+
+def _loop_values(stage: Stage, extents: dict[IterVar, int]) -> dict[IterVar, Expr]:
+    """Every loop of ``stage`` as an expression of its output axes (TVM's PassDownIndex)."""
+    values: dict[IterVar, Expr] = {root: root.var for root in stage.compute_op.axis}
+    for rel in stage.relations:
+        match rel:
+            case Split(parent=parent, outer=outer, inner=inner) if parent in values:
+                values[outer] = binary(BinaryOp.FLOORDIV, values[parent], extents[inner])
+                values[inner] = binary(BinaryOp.FLOORMOD, values[parent], extents[inner])
+            case Fuse(outer=outer, inner=inner, fused=fused) if outer in values:
+                values[fused] = binary(BinaryOp.ADD, binary(BinaryOp.MUL, values[outer], extents[inner]),
+                                       values[inner])
+    return values
