@@ -138,7 +138,8 @@ func f(A: float32[13, 6], B: float32[13]) {
     for i.inner.c in 0..4:
       B.local[i.outer.c, i.inner.c] = 0.0
       for k in 0..6:
-        B.local[i.outer.c, i.inner.c] = B.local[i.outer.c, i.inner.c] + if_then_else(i.outer.c * 4 + i.inner.c < 13, A[i.outer.c * 4 + i.inner.c, k], 0.0)
+        B.local[i.outer.c, i.inner.c] = B.local[i.outer.c, i.inner.c] + """ \
+        """if_then_else(i.outer.c * 4 + i.inner.c < 13, A[i.outer.c * 4 + i.inner.c, k], 0.0)
   for i in 0..13:
     B[i] = B.local[i // 4, i % 4]
 }"""
