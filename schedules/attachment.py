@@ -53,31 +53,81 @@ def attached_in(schedule: Schedule, consumer: StageState, axis: IterVar | None =
     return found
 
 
-def _served_in_place(schedule: Schedule, producer: StageState, place: At, placement: Placement) -> bool:
-    """Whether every consumer of ``producer``, computed at ``place``, runs inside that loop."""
-    return all(c is place.stage or placement(c) == place
-               for c in consumers(schedule, producer, placement))
+def runs_inside(stage: StageState, place: At, placement: Placement = recorded) -> bool:
+    """Whether ``stage`` is computed inside loop ``place.axis`` of ``place.stage``: it is that
+    stage, or it is attached at that loop or one inside it, directly or through the stages it
+    is attached in (TVM's attach path)."""
+    if stage is place.stage:
+        return True
+    seen: set[int] = set()
+    current = stage
+    while id(current) not in seen:
+        seen.add(id(current))
+        match placement(current):
+            case At(stage=where, axis=loop) if where is place.stage:
+                leaves = where.leaves
+                return loop in leaves and leaves.index(loop) >= leaves.index(place.axis)
+            case At(stage=where):
+                current = where
+            case _:
+                return False
+    return False
 
 
-def stranded(schedule: Schedule, placement: Placement = recorded,
-             skip: StageState | None = None) -> tuple[Stage, At] | None:
-    """A producer (other than ``skip``) and where it is computed, attached inside a loop for its
-    readers, that some consumer reads from outside that loop, with the stages placed by
-    ``placement``; None when every attached producer is computed where all its consumers run."""
+def outside_readers(schedule: Schedule, producer: StageState, place: At,
+                    placement: Placement = recorded) -> list[Stage]:
+    """The consumers of ``producer`` that run outside loop ``place`` (where it is computed)."""
+    return [c for c in consumers(schedule, producer, placement) if not runs_inside(c, place, placement)]
+
+
+def feeds(schedule: Schedule, stage: StageState, consumer: StageState) -> bool:
+    """Whether ``consumer`` reads ``stage``, directly or through other stages."""
+    frontier, seen = [consumer], set()
+    while frontier:
+        current = frontier.pop()
+        for producer in current.producers:
+            if producer is stage:
+                return True
+            if id(producer) not in seen:
+                seen.add(id(producer))
+                frontier.append(producer)
+    return False
+
+
+def stranded_all(schedule: Schedule, placement: Placement = recorded,
+                 skip: StageState | None = None) -> list[tuple[Stage, At]]:
+    """Every producer (other than ``skip``) attached inside a loop for its readers that some
+    consumer reads from outside that loop, with where it is computed."""
+    found = []
     for producer in schedule.stages:
         match placement(producer):
             case At() as place if producer is not skip:
-                if not _served_in_place(schedule, producer, place, placement):
-                    return producer, place
-    return None
+                if outside_readers(schedule, producer, place, placement):
+                    found.append((producer, place))
+    return found
+
+
+def stranded(schedule: Schedule, placement: Placement = recorded, skip: StageState | None = None,
+             known: frozenset = frozenset()) -> tuple[Stage, At] | None:
+    """A producer (other than ``skip``, and not among ``known``: already waiting for its other
+    readers to move) and where it is computed, that some consumer reads from outside its loop
+    with the stages placed by ``placement``; None when there is none."""
+    return next((found for found in stranded_all(schedule, placement, skip) if found[0] not in known), None)
+
+
+def waiting(schedule: Schedule) -> frozenset:
+    """The producers computed inside a loop that some of their readers still run outside of:
+    compute_at accepted them before those readers were inlined or attached there (TVM's orders);
+    lowering refuses them if they are still waiting then."""
+    return frozenset(producer for producer, _ in stranded_all(schedule))
 
 
 def stranded_producer(stage: StageState, proposed: Attach) -> tuple[Stage, At] | None:
     """A producer (and where it is computed) attached inside a loop for its readers that
-    ``stage``, moved to ``proposed``, would read from outside that loop (its own readers count
-    when it is inlined); None when the move strands nothing."""
+    ``stage``, moved to ``proposed``, would newly read from outside that loop (its own readers
+    count when it is inlined); None when the move strands nothing."""
 
     def placement(s: StageState) -> Attach:
         return proposed if s is stage else s.attach
 
-    return stranded(stage.schedule, placement, skip=stage)
+    return stranded(stage.schedule, placement, skip=stage, known=waiting(stage.schedule))

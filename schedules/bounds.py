@@ -79,10 +79,11 @@ def _env_boxes(env: list[For]) -> list[LoopBox]:
 
 
 def attached_region(schedule: Schedule, child: Stage, consumer: Stage, geo: LoopGeometry,
-                    env: list[For], consumer_body: Expr, siblings=()) -> Region:
+                    env: list[For], consumer_body: Expr, siblings=(), deeper=()) -> Region:
     """The box of ``child`` that ``consumer`` reads inside the innermost loop of ``env``, together
     with what ``siblings`` (``(stage, geometry, body)`` of other stages attached at the same
-    loop) read of it over their whole nests."""
+    loop) read of it over their whole nests, and ``deeper`` stages (the same triples, of stages
+    computed inside loops within that loop, whose regions are expressions of those loops)."""
     tensor = child.op.output
     match child.attach:
         case At(axis=axis):
@@ -98,6 +99,11 @@ def attached_region(schedule: Schedule, child: Stage, consumer: Stage, geo: Loop
         if found:
             accesses += found
             boxes += _boxes(sibling, sibling.leaves, sibling_geo, same)
+    for inner, inner_geo, inner_body in deeper:  # their loops bound the regions of stages inside
+        accesses += _reads(child, inner, inner_geo, inner_body)
+        boxes += _boxes(inner, inner.leaves, inner_geo)
+    if deeper:  # a sibling may be listed again there, as the stage that holds a deeper reader
+        boxes = list({box.var: box for box in boxes}.values())
     params = [loop.var for loop in env if not _relaxed(loop, child.scope)]
     dims = access_box(boxes, params, accesses)
     bases, shape, low, high = [], [], [], []

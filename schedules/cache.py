@@ -89,10 +89,11 @@ def cache_read(schedule: Schedule, tensor, scope: str, readers: Sequence) -> Ten
     op = ComputeOp(f"{tensor.name}.{scope}", axes, source.op.output[tuple(a.var for a in axes)])
     first = min(stages, key=schedule.stages.index)
     saved = [(stage, dict(stage.read_redirect)) for stage in stages]
+    known = attachment.waiting(schedule)
     cache = _insert_cache_stage(schedule, op, first, value)
     for stage in stages:
         _redirect(stage, source, cache)
-    stranded = attachment.stranded(schedule)
+    stranded = attachment.stranded(schedule, known=known)
     if stranded is not None:
         schedule.remove_stage(cache)
         for stage, redirect in saved:

@@ -22,7 +22,7 @@ from tensorir.stmt import Allocate, For, IfThenElse, PrimFunc, Stmt, Store, seq
 from tensorir.tensor import ComputeOp, PlaceholderOp, Tensor
 from tensorir.visitor import Mutator, substitute
 
-from .attachment import attached_in
+from .attachment import attached_in, outside_readers, stranded
 from .bounds import Region, attached_region
 from .geometry import LoopGeometry, derives, loop_geometry
 from .parallel import warn_inner_parallel
@@ -175,9 +175,7 @@ class Lowering:
         if position == len(run.leaves):
             return run.body(env)
         stage, leaf = run.stage, run.leaves[position]
-        note = stage.annotation(leaf)
-        lo = leaf.min if leaf in stage.compute_op.reduce_axis else 0
-        loop = For(leaf.var, const(lo), const(run.geo.extents[leaf]), note.kind, seq(), note.thread_tag)
+        loop = _empty_loop(stage, leaf, run.geo)
         if env is None:
             inner = self._loop_level(run, position + 1, None)
         else:
@@ -191,15 +189,53 @@ class Lowering:
                          expr: Expr) -> list[Stage]:
         """Regions and buffers of the stages attached at ``leaf``, before the body reads them."""
         children = attached_in(self.schedule, stage, leaf)
-        done: list = []
-        # consumers come after their producers in stage order: infer regions backwards so that a
-        # producer's region covers what later siblings at this loop read of it
-        for child in reversed(children):
-            region = attached_region(self.schedule, child, stage, geo, env, expr, done)
+        for child, region in self.child_regions(stage, leaf, geo, env, expr):
             self.regions[child] = region
             self.make_buffer(child, region.shape)
-            done.append((child, loop_geometry(child, region), stage_body(self.schedule, child, self.bodies)))
         return children
+
+    def child_regions(self, stage: Stage, leaf: IterVar, geo: LoopGeometry, env: list[For],
+                      expr: Expr) -> list[tuple[Stage, Region]]:
+        """The region of each stage attached at ``leaf`` (no buffers made: also asked ahead of
+        time, for the stages inside a loop that a producer's region must cover)."""
+        done: list = []
+        regions = []
+        # consumers come after their producers in stage order: infer regions backwards so that a
+        # producer's region covers what later siblings at this loop read of it
+        for child in reversed(attached_in(self.schedule, stage, leaf)):
+            deeper = self.deeper_readers(child, stage, leaf, geo, env, expr, done)
+            region = attached_region(self.schedule, child, stage, geo, env, expr, done, deeper)
+            regions.append((child, region))
+            done.append((child, loop_geometry(child, region), stage_body(self.schedule, child, self.bodies)))
+        return regions[::-1]
+
+    def deeper_readers(self, child: Stage, stage: Stage, leaf: IterVar, geo: LoopGeometry,
+                       env: list[For], expr: Expr, siblings: list) -> list:
+        """``(stage, geometry, body)`` of every stage computed inside loops within ``leaf`` of
+        ``stage`` (or inside ``siblings``), where some reader of ``child`` runs: TVM's
+        compute_at at a loop enclosing a reader's own attach point."""
+        place = At(stage, leaf)
+        if all(c is stage or c.attach == place for c in self.schedule.consumers(child)):
+            return []
+        found: list = []
+        position = stage.leaves.index(leaf)
+        self._stages_inside(stage, stage.leaves[position + 1:], geo, env, expr, found)
+        for sibling, sibling_geo, sibling_body in siblings:
+            inside: list = []
+            self._stages_inside(sibling, sibling.leaves, sibling_geo, env, sibling_body, inside)
+            # the sibling's loops bound the regions of the stages inside it
+            found += [(sibling, sibling_geo, sibling_body)] + inside if inside else []
+        return found
+
+    def _stages_inside(self, stage: Stage, leaves, geo: LoopGeometry, env: list[For], expr: Expr,
+                       found: list) -> None:
+        for leaf in leaves:
+            env = env + [_empty_loop(stage, leaf, geo)]
+            for inner, region in self.child_regions(stage, leaf, geo, env, expr):
+                inner_geo = loop_geometry(inner, region)
+                inner_body = stage_body(self.schedule, inner, self.bodies)
+                found.append((inner, inner_geo, inner_body))
+                self._stages_inside(inner, inner.leaves, inner_geo, env, inner_body, found)
 
     def wrap_children(self, children: list[Stage], env: list[For], inner: Stmt) -> Stmt:
         if not children:
@@ -208,6 +244,13 @@ class Lowering:
         for child in reversed(children):
             body = Allocate(self.buffers[child], body)
         return body
+
+
+def _empty_loop(stage: Stage, leaf: IterVar, geo: LoopGeometry) -> For:
+    """Loop ``leaf`` of ``stage``, its body still empty."""
+    note = stage.annotation(leaf)
+    lo = leaf.min if leaf in stage.compute_op.reduce_axis else 0
+    return For(leaf.var, const(lo), const(geo.extents[leaf]), note.kind, seq(), note.thread_tag)
 
 
 def _guarded(stmt: Stmt, guards: list[Expr]) -> Stmt:
@@ -266,9 +309,25 @@ def _check_arg(schedule: Schedule, arg: object, name: str) -> None:
         "inputs, outputs and root stages")
 
 
+def _check_waiting(schedule: Schedule, name: str) -> None:
+    """A producer attached before its other readers were moved inside its loop (an order TVM
+    accepts) must not still have readers outside it."""
+    found = stranded(schedule)
+    if found is None:
+        return
+    producer, place = found
+    readers = [c.name for c in outside_readers(schedule, producer, place)]
+    raise LoweringError(
+        f"lower {name}: {producer.name} is computed inside loop {place.axis.name} of "
+        f"{place.stage.name} (compute_at), but {readers} still read it outside that loop; "
+        f"compute_inline them, or compute_at them at that loop or inside it, or compute_root "
+        f"{producer.name}")
+
+
 def lower_schedule(schedule: Schedule, args: Sequence[Tensor], name: str = "main") -> PrimFunc:
     """The loop-nest function of ``schedule`` with ``args`` (inputs then outputs) as parameters."""
     args = check_args(schedule, args, name)
+    _check_waiting(schedule, name)
     lowering = Lowering(schedule, args, name)
     params = [lowering.make_buffer(schedule.stage_of(a), a.shape) for a in args]
     for stage in schedule.stages:

@@ -13,7 +13,7 @@ from tensorir.intmath import as_int
 from tensorir.stmt import ForKind
 from tensorir.tensor import ComputeOp, Tensor
 
-from .attachment import attached_in, consumers, stranded_producer
+from .attachment import attached_in, consumers, feeds, runs_inside, stranded_producer
 from .parallel import nested_message, nested_parallel
 from .relations import AT_ROOT, INLINED, Annotation, At, Attach, Fuse, Inlined, Split
 from .stage import StageState
@@ -310,19 +310,23 @@ class StagePrimitives(StageState):
         self._record("compute_at", {"stage": parent.name, "axis": place.axis.name})
 
     def _check_readers_inside(self, call: str, place: At) -> None:
-        """Every consumer of this stage must run inside the loop of ``place``."""
+        """Some consumer of this stage must run inside the loop of ``place`` (the stage itself,
+        or a stage computed at that loop or inside it), and every other consumer must be able
+        to move there later: not an output, and read by ``place.stage`` (so it can be inlined
+        or attached inside that loop; lowering refuses it if it is still outside then)."""
         found = consumers(self.schedule, self)
-        # stages already computed inside that loop: the region covers what they read too
-        here = [c for c in found if c.attach == place]
-        if place.stage not in found and (not found or len(here) < len(found)):
+        if not any(runs_inside(c, place) for c in found):
             readers = [c.name for c in found]
             raise self._fail(call, f"stage {place.stage.name} does not read {self.name} (its readers: "
                              f"{readers})", "attach a stage inside a loop of a stage that reads it, or "
                              "inside the loop where all its readers are computed")
-        outside = [c.name for c in found if c is not place.stage and c not in here]
-        if outside:
-            raise self._fail(call, f"{self.name} is also read by {outside}, which run outside that loop",
-                             f"attach {outside[0]} at the same loop first, or leave {self.name} at root")
+        outside = [c for c in found if not runs_inside(c, place)]
+        stuck = [c.name for c in outside if c.is_output or not feeds(self.schedule, c, place.stage)]
+        if stuck:
+            raise self._fail(call, f"{self.name} is also read by {stuck}, which run outside that loop "
+                             f"and can never run inside it (an output, or a stage that does not feed "
+                             f"{place.stage.name})", f"leave {self.name} at root, or attach it at a "
+                             "loop that all its readers run in")
 
     def compute_inline(self) -> None:
         """Substitute this stage's expression into every reader instead of storing it."""

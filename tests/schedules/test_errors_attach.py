@@ -51,15 +51,29 @@ def test_compute_at_into_an_inlined_stage(chain):
             "attach at a loop of a stage that reads C, or compute_root it first")
 
 
-def test_compute_at_while_another_reader_runs_outside_the_loop():
+def test_compute_at_while_an_output_reads_it_outside_the_loop():
+    # a reader that feeds D may still be inlined or attached there (test_tvm_orders); an output cannot
     A = ns.placeholder((6,), name="A")
     B = ns.compute((6,), lambda i: A[i] + 1.0, name="B")
     C = ns.compute((6,), lambda i: B[i] * 2.0, name="C")
     D = ns.compute((6,), lambda i: B[i] + C[i], name="D")
-    s = ns.create_schedule(D)
+    s = ns.create_schedule([C, D])
     rejects(s, lambda: s[B].compute_at(s[D], D.op.axis[0]),
-            "s[B].compute_at(s[D], i)", "B is also read by ['C'], which run outside that loop",
-            "attach C at the same loop first, or leave B at root")
+            "s[B].compute_at(s[D], i)", "B is also read by ['C'], which run outside that loop and can "
+            "never run inside it (an output, or a stage that does not feed D)",
+            "leave B at root, or attach it at a loop that all its readers run in")
+
+
+def test_compute_at_while_a_reader_that_does_not_feed_the_stage_runs_outside():
+    A = ns.placeholder((6,), name="A")
+    B = ns.compute((6,), lambda i: A[i] + 1.0, name="B")
+    C = ns.compute((6,), lambda i: B[i] * 2.0, name="C")
+    D = ns.compute((6,), lambda i: B[i] + 1.0, name="D")
+    E = ns.compute((6,), lambda i: C[i] + D[i], name="E")
+    s = ns.create_schedule(E)
+    rejects(s, lambda: s[B].compute_at(s[D], D.op.axis[0]),
+            "s[B].compute_at(s[D], i)", "B is also read by ['C'], which run outside that loop and can "
+            "never run inside it")
 
 
 def test_moving_a_stage_away_from_the_producer_computed_for_it():

@@ -15,7 +15,7 @@ from nestor import ScheduleError
 from tensorir.expr import IterKind, Reduce
 from tensorir.tensor import ComputeOp
 from tests.catalogue import CATALOGUE, assert_outputs_match, run_module
-from tests.schedules.chains import DataChooser, RandomChooser, check_chain
+from tests.schedules.chains import DataChooser, RandomChooser, check_chain, settle
 
 # inner parallel loops are legal (and warned about); the warning is tested in test_accepted_schedules_lower
 pytestmark = pytest.mark.filterwarnings("ignore::schedules.parallel.InnerParallelWarning")
@@ -193,6 +193,7 @@ def check_random_schedule(data, max_steps: int, target: str = "interp") -> None:
             event(f"refused {kind}")
             if not text.startswith("s.cache_read"):  # the attach after a cache_read may be refused
                 assert _state(s) == before, f"{text} failed but changed the schedule"
+    settle(s, op.args, op.name)
     note(f"operator {op.name}, trace:\n{s.trace}")
     module = ns.build(s, op.args, target=target, name=op.name)
     source = str(module.func)

@@ -6,6 +6,7 @@ trips; the orders that stay refused are in test_errors.py and test_errors_attach
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 import nestor as ns
 
@@ -178,3 +179,112 @@ def test_cache_write_after_fuse_and_split_then_schedules_the_cache():
     s[cache].compute_at(s[C], outer)
     s[cache].vectorize(cache.op.axis[1])
     check_all(s, [A, C], lambda a: 2 * (a + 1))
+
+
+def two_readers():
+    """``D = B + C`` with ``C = 2 * B`` and ``B = A + 1``: B has two readers."""
+    A = ns.placeholder((6,), name="A")
+    B = ns.compute((6,), lambda i: A[i] + 1.0, name="B")
+    C = ns.compute((6,), lambda i: B[i] * 2.0, name="C")
+    D = ns.compute((6,), lambda i: B[i] + C[i], name="D")
+    return A, B, C, D
+
+
+def test_compute_at_before_compute_inline_of_the_other_reader():
+    A, B, C, D = two_readers()
+    s = ns.create_schedule(D)
+    s[B].compute_at(s[D], D.op.axis[0])  # C still reads B from outside the loop: accepted, waiting
+    s[C].compute_inline()
+    assert nest(s, [A, D]) == """\
+func f(A: float32[6], D: float32[6]) {
+  for i in 0..6:
+    allocate B: float32[1] in global
+    B[0] = A[i] + 1.0
+    D[i] = B[0] + B[0] * 2.0
+}"""
+    check_all(s, [A, D], lambda a: 3 * (a + 1))
+
+
+def test_compute_at_before_compute_at_of_the_other_reader():
+    A, B, C, D = two_readers()
+    s = ns.create_schedule(D)
+    s[B].compute_at(s[D], D.op.axis[0])
+    s[C].compute_at(s[D], D.op.axis[0])
+    check_all(s, [A, D], lambda a: 3 * (a + 1))
+
+
+def test_a_reader_left_outside_the_loop_is_refused_when_lowering():
+    A, B, C, D = two_readers()
+    s = ns.create_schedule(D)
+    s[B].compute_at(s[D], D.op.axis[0])
+    with pytest.raises(ns.LoweringError) as info:
+        ns.lower(s, [A, D], name="f")
+    assert str(info.value) == (
+        "lower f: B is computed inside loop i of D (compute_at), but ['C'] still read it outside "
+        "that loop; compute_inline them, or compute_at them at that loop or inside it, or "
+        "compute_root B")
+
+
+def three_stages():
+    """``C = R - 3``, ``R = 2 * P``, ``P = A + 1`` over 8 x 6."""
+    A = ns.placeholder((8, 6), name="A")
+    P = ns.compute((8, 6), lambda i, j: A[i, j] + 1.0, name="P")
+    R = ns.compute((8, 6), lambda i, j: P[i, j] * 2.0, name="R")
+    C = ns.compute((8, 6), lambda i, j: R[i, j] - 3.0, name="C")
+    return A, P, R, C
+
+
+def test_compute_at_a_loop_enclosing_the_readers_attach_point():
+    A, P, R, C = three_stages()
+    s = ns.create_schedule(C)
+    s[R].compute_at(s[C], C.op.axis[1])
+    s[P].compute_at(s[C], C.op.axis[0])  # C does not read P; R, its reader, runs inside loop j
+    # one row of P per i: what R reads over the j loop
+    assert nest(s, [A, C]) == """\
+func f(A: float32[8, 6], C: float32[8, 6]) {
+  for i in 0..8:
+    allocate P: float32[1, 6] in global
+    for j in 0..6:
+      P[0, j] = A[i, j] + 1.0
+    for j in 0..6:
+      allocate R: float32[1, 1] in global
+      R[0, 0] = P[0, j] * 2.0
+      C[i, j] = R[0, 0] - 3.0
+}"""
+    check_all(s, [A, C], lambda a: 2 * (a + 1) - 3)
+
+
+def test_compute_at_enclosing_a_tile_of_the_reader():
+    A, P, R, C = three_stages()
+    s = ns.create_schedule(C)
+    io, jo, ii, _ = s[C].tile(C.op.axis[0], C.op.axis[1], 4, 3)
+    s[R].compute_at(s[C], ii)
+    s[P].compute_at(s[C], jo)
+    assert s[P].attach.axis is jo
+    text = nest(s, [A, C])
+    assert "allocate P: float32[4, 3] in global" in text and "allocate R: float32[1, 3] in global" in text
+    check_all(s, [A, C], lambda a: 2 * (a + 1) - 3)
+
+
+def test_compute_at_enclosing_a_reader_attached_inside_another_stage():
+    A, P, R, C = three_stages()
+    E = ns.compute((8, 6), lambda i, j: C[i, j] + 1.0, name="E")
+    s = ns.create_schedule(E)
+    s[C].compute_at(s[E], E.op.axis[0])
+    s[R].compute_at(s[C], C.op.axis[1])
+    s[P].compute_at(s[E], E.op.axis[0])  # R, P's reader, runs in C, which runs inside E's loop i
+    assert nest(s, [A, E]) == """\
+func f(A: float32[8, 6], E: float32[8, 6]) {
+  for i in 0..8:
+    allocate P: float32[1, 6] in global
+    allocate C: float32[1, 6] in global
+    for j in 0..6:
+      P[0, j] = A[i, j] + 1.0
+    for j in 0..6:
+      allocate R: float32[1, 1] in global
+      R[0, 0] = P[0, j] * 2.0
+      C[0, j] = R[0, 0] - 3.0
+    for j in 0..6:
+      E[i, j] = C[0, j] + 1.0
+}"""
+    check_all(s, [A, E], lambda a: 2 * (a + 1) - 2)
