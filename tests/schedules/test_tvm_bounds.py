@@ -130,9 +130,3 @@ func f(A: float32[64], A3: float32[64]) {
     # the interpreter runs the block's threads in lock step: no barrier divergence
     check_numpy(s, args, lambda a: a + 5)
     check_roundtrip(s, args)
-
-
-def test_nested_threads_compile_for_cuda():
-    s, args = nested_threads()
-    source = ns.build(s, args, target="cuda").source
-    assert "float A1[1];" in source and "__shared__ float A2[32];" in source
