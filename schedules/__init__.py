@@ -8,12 +8,14 @@ Where each concept lives:
   ``producers``, ``all_axes``).
 - ``relations.py``: the frozen records of a stage: ``Split``/``Fuse`` relations between loop
   variables, loop ``Annotation``s and its ``Attach`` (``AtRoot``, ``Inlined``, ``At``).
-- ``attachment.py``: readers, consumers, stages attached at a loop, and what a proposed
-  attachment would strand; pure queries.
+- ``attachment.py``: readers, consumers, stages attached at a loop, which stages run inside a
+  loop, and what a proposed attachment would strand (or leave waiting for its readers, an
+  order TVM accepts and lowering checks); pure queries.
 - ``parallel.py``: where parallel loops may run (never inside another one: the primitives
   refuse; inside other loops: lowering warns with ``InnerParallelWarning``).
 - ``primitives.py`` (on a stage) and ``cache.py`` (``cache_read``/``cache_write`` on the
-  schedule): the primitives; ``trace.py``: the Step of each call and its replay.
+  schedule): the primitives; ``cache_relayout.py``: the cache of a stage whose loops were
+  already split or reordered (TVM's relayout); ``trace.py``: the Step of each call and its replay.
 - ``geometry.py`` (loop extents, root axes as expressions of the loops, guards), ``bounds.py``
   (the region an attached stage computes) and ``lower.py`` (the loop nest): lowering.
 - ``lowering.py``: ``lower``, the one way from a schedule to a finished PrimFunc (the loop nest,
