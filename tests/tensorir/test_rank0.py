@@ -10,8 +10,9 @@ import nestor as ns
 from tensorir.expr import TensorLoad
 
 
-def test_a_rank0_placeholder_has_an_empty_shape():
-    P = ns.placeholder((), name="P")
+@pytest.mark.parametrize("shape", [(), []])
+def test_a_rank0_placeholder_has_an_empty_shape(shape):
+    P = ns.placeholder(shape, name="P")
     assert P.shape == () and P.ndim == 0
     assert repr(P) == "Tensor(P, shape=[], dtype=float32)"
 
