@@ -58,7 +58,8 @@ class StagePrimitives(StageState):
             if not self.leaves:  # a rank-0 compute without reduction: one element, no loop
                 raise fail(call, f"{axis!r} is not a loop axis, and stage {self.name} has no loops "
                            "(a rank-0 tensor computes its one element once)",
-                           "schedule the loops of its consumers, or compute it inside one with compute_at")
+                           f"there is no loop to name: {self.name} is computed whole, at root or inside "
+                           "a loop of a stage that reads it")
             raise fail(call, f"{axis!r} is not a loop axis",
                        f"pass one of the stage's loops: {self._leaf_names()}")
         if axis in self.leaves:
@@ -301,6 +302,10 @@ class StagePrimitives(StageState):
         if isinstance(parent.attach, Inlined):
             raise self._fail(call, f"stage {parent.name} is inlined and has no loops",
                              f"attach at a loop of a stage that reads {parent.name}, or compute_root it first")
+        if not parent.leaves:
+            raise self._fail(call, f"stage {parent.name} has no loops (a rank-0 tensor computes its one "
+                             "element once), so nothing can be computed inside one of them",
+                             f"compute {self.name} at root (the default) or inline it")
         place = At(parent, parent._leaf(call, axis, self._fail))
         self._check_readers_inside(call, place)
         self._check_not_stranding(call, place)

@@ -157,8 +157,20 @@ def test_a_stage_without_loops_has_no_axis_to_mark(primitive):
         getattr(s[C], primitive)(None)
     assert str(info.value) == (
         f"s[C].{primitive}(None): None is not a loop axis, and stage C has no loops (a rank-0 "
-        "tensor computes its one element once); schedule the loops of its consumers, or compute "
-        "it inside one with compute_at")
+        "tensor computes its one element once); there is no loop to name: C is computed whole, at "
+        "root or inside a loop of a stage that reads it")
+
+
+def test_nothing_is_computed_at_a_stage_without_loops():
+    A, P, C, B = scaled()
+    D = ns.compute((), lambda: C() + 1.0, name="D")
+    s = ns.create_schedule(D)
+    with pytest.raises(ns.ScheduleError) as info:
+        s[C].compute_at(s[D], None)
+    assert str(info.value) == (
+        "s[C].compute_at(s[D], None): stage D has no loops (a rank-0 tensor computes its one element "
+        "once), so nothing can be computed inside one of them; compute C at root (the default) or "
+        "inline it")
 
 
 def test_a_stage_without_loops_has_nothing_to_fuse():
