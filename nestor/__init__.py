@@ -46,6 +46,25 @@ from tensorir import (
     sum,
     tanh,
 )
+from tensorir.intrinsics import (  # noqa: A004 - round mirrors numpy's
+    bitwise_and,
+    bitwise_not,
+    bitwise_or,
+    bitwise_xor,
+    ceil,
+    const,
+    erf,
+    floor,
+    fmod,
+    isinf,
+    isnan,
+    left_shift,
+    popcount,
+    right_shift,
+    round,
+    truncdiv,
+    truncmod,
+)
 
 from .api import build, lower
 
@@ -58,4 +77,10 @@ __all__ = [
     "equal", "exp", "if_then_else",
     "log", "lower", "max", "maximum", "min", "minimum", "not_equal", "placeholder", "power", "reduce_axis",
     "sigmoid", "sqrt", "sum", "tanh",
+]
+
+#: bitwise operators and intrinsics (tensorir.intrinsics)
+__all__ += [
+    "bitwise_and", "bitwise_not", "bitwise_or", "bitwise_xor", "ceil", "const", "erf", "floor", "fmod",
+    "isinf", "isnan", "left_shift", "popcount", "right_shift", "round", "truncdiv", "truncmod",
 ]

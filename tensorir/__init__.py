@@ -49,6 +49,25 @@ from .functions import (
     sum,
     tanh,
 )
+from .intrinsics import (  # noqa: A004 - round mirrors numpy's
+    bitwise_and,
+    bitwise_not,
+    bitwise_or,
+    bitwise_xor,
+    ceil,
+    const,
+    erf,
+    floor,
+    fmod,
+    isinf,
+    isnan,
+    left_shift,
+    popcount,
+    right_shift,
+    round,
+    truncdiv,
+    truncmod,
+)
 from .stmt import PrimFunc
 from .tensor import Tensor, compute, placeholder, reduce_axis
 
@@ -58,4 +77,10 @@ __all__ = [
     "Tensor", "Var", "abs", "assume_in_bounds", "compute", "equal", "exp", "if_then_else", "log", "max", "maximum",
     "min", "minimum", "not_equal", "placeholder", "power", "reduce_axis", "sigmoid", "sqrt", "sum",
     "tanh",
+]
+
+#: bitwise operators and intrinsics (tensorir.intrinsics)
+__all__ += [
+    "bitwise_and", "bitwise_not", "bitwise_or", "bitwise_xor", "ceil", "const", "erf", "floor", "fmod",
+    "isinf", "isnan", "left_shift", "popcount", "right_shift", "round", "truncdiv", "truncmod",
 ]

@@ -11,7 +11,7 @@ import enum
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Union
 
-from .dtypes import INDEX, DType, of_python_constant, promote
+from .dtypes import INDEX, DType, convert_value, of_python_constant, promote
 from .errors import DefinitionError
 
 if TYPE_CHECKING:
@@ -37,10 +37,19 @@ class BinaryOp(enum.Enum):
     GE = ">="
     AND = "and"
     OR = "or"
+    # bitwise operators of integers (``&``, ``|``, ``^``, ``<<``, ``>>``); ``&`` and ``|`` of two
+    # bools stay AND/OR, ``^`` of two bools is XOR on bool (see tensorir.intrinsics)
+    BIT_AND = "&"
+    BIT_OR = "|"
+    XOR = "^"
+    SHL = "<<"
+    SHR = ">>"
 
 
 COMPARISONS = frozenset({BinaryOp.EQ, BinaryOp.NE, BinaryOp.LT, BinaryOp.LE, BinaryOp.GT, BinaryOp.GE})
 LOGICAL = frozenset({BinaryOp.AND, BinaryOp.OR})
+BITWISE = frozenset({BinaryOp.BIT_AND, BinaryOp.BIT_OR, BinaryOp.XOR})
+SHIFTS = frozenset({BinaryOp.SHL, BinaryOp.SHR})
 COMMUTATIVE = frozenset({BinaryOp.ADD, BinaryOp.MUL, BinaryOp.MAX, BinaryOp.MIN, BinaryOp.EQ,
                          BinaryOp.NE, BinaryOp.AND, BinaryOp.OR})
 #: Binary operators printed as calls, ``max(a, b)``, rather than infix.
@@ -50,6 +59,8 @@ FUNCTION_STYLE = frozenset({BinaryOp.MAX, BinaryOp.MIN, BinaryOp.POW})
 class UnaryOp(enum.Enum):
     NEG = "-"
     NOT = "not"
+    #: ``~`` of an integer (``~`` of a bool is NOT)
+    BIT_NOT = "~"
 
 
 class Func(enum.Enum):
@@ -66,9 +77,24 @@ class Func(enum.Enum):
     #: The user's promise that a subscript is inside its dimension (``ns.assume_in_bounds``):
     #: it skips the run-time check and is removed when the compute is defined.
     ASSUME_IN_BOUNDS = "assume_in_bounds"
+    # intrinsics of tensorir.intrinsics (numpy's meaning, see tensorir.dtypes)
+    FMOD = "fmod"
+    TRUNCDIV = "truncdiv"
+    TRUNCMOD = "truncmod"
+    POPCOUNT = "popcount"
+    FLOOR = "floor"
+    CEIL = "ceil"
+    ROUND = "round"
+    ERF = "erf"
+    ISNAN = "isnan"
+    ISINF = "isinf"
 
 
-FLOAT_FUNCS = frozenset({Func.EXP, Func.LOG, Func.SQRT, Func.TANH, Func.SIGMOID})
+FLOAT_FUNCS = frozenset({Func.EXP, Func.LOG, Func.SQRT, Func.TANH, Func.SIGMOID, Func.ERF})
+#: intrinsics of two operands of one type
+BINARY_FUNCS = frozenset({Func.FMOD, Func.TRUNCDIV, Func.TRUNCMOD})
+#: intrinsics that round a float to an integral float (identity on integers, as in TVM)
+ROUNDING_FUNCS = frozenset({Func.FLOOR, Func.CEIL, Func.ROUND})
 
 
 class ReduceOp(enum.Enum):
@@ -114,12 +140,18 @@ class ExprOp:
     def __ge__(self, other): return binary(BinaryOp.GE, self, other)
     def __eq__(self, other): return binary(BinaryOp.EQ, self, other)  # type: ignore[override]
     def __ne__(self, other): return binary(BinaryOp.NE, self, other)  # type: ignore[override]
-    def __and__(self, other): return binary(BinaryOp.AND, self, other)
-    def __rand__(self, other): return binary(BinaryOp.AND, other, self)
-    def __or__(self, other): return binary(BinaryOp.OR, self, other)
-    def __ror__(self, other): return binary(BinaryOp.OR, other, self)
+    def __and__(self, other): return _bitwise(BinaryOp.AND, self, other)
+    def __rand__(self, other): return _bitwise(BinaryOp.AND, other, self)
+    def __or__(self, other): return _bitwise(BinaryOp.OR, self, other)
+    def __ror__(self, other): return _bitwise(BinaryOp.OR, other, self)
+    def __xor__(self, other): return _bitwise(BinaryOp.XOR, self, other)
+    def __rxor__(self, other): return _bitwise(BinaryOp.XOR, other, self)
+    def __lshift__(self, other): return _bitwise(BinaryOp.SHL, self, other)
+    def __rlshift__(self, other): return _bitwise(BinaryOp.SHL, other, self)
+    def __rshift__(self, other): return _bitwise(BinaryOp.SHR, self, other)
+    def __rrshift__(self, other): return _bitwise(BinaryOp.SHR, other, self)
     def __neg__(self): return unary(UnaryOp.NEG, self)
-    def __invert__(self): return unary(UnaryOp.NOT, self)
+    def __invert__(self): return _invert(self)
     def __pos__(self): return as_expr(self)
     __bool__ = _reject_bool
 
@@ -274,15 +306,11 @@ ExprLike = Union[Expr, IterVar, int, float, bool]
 
 
 def const(value: int | float | bool, dtype: DType | None = None) -> Const:
+    """A constant of ``dtype``: the value converted as ``astype`` would (integers wrap,
+    float16 rounds; see :func:`tensorir.dtypes.convert_value`)."""
     if dtype is None:
         dtype = of_python_constant(value, None)
-    if dtype is DType.BOOL:
-        value = bool(value)
-    elif dtype.is_int:
-        value = int(value)
-    else:
-        value = float(value)
-    return Const(value, dtype)
+    return Const(convert_value(value, dtype), dtype)
 
 
 def as_expr(value: object, like: DType | None = None) -> Expr:
@@ -364,3 +392,15 @@ def unary(op: UnaryOp, a: object) -> Expr:
     if ea.dtype is DType.BOOL:
         ea = cast(ea, DType.INT32)
     return Unary(op, ea, ea.dtype)
+
+
+def _bitwise(op: BinaryOp, a: object, b: object) -> Expr:
+    from .intrinsics import bitwise
+
+    return bitwise(op, a, b)
+
+
+def _invert(a: object) -> Expr:
+    from .intrinsics import invert
+
+    return invert(a)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import islpy as isl
 
+from .dtypes import INDEX_TYPES
 from .errors import DefinitionError
 from .expr import (
     Binary,
@@ -83,7 +84,7 @@ class IndexSpace:
         return self._affs[expr]
 
     def _convert(self, expr: Expr) -> isl.Aff | None:
-        if not expr.dtype.is_int:
+        if expr.dtype not in INDEX_TYPES:  # narrower or unsigned integers wrap: not affine
             return None
         match expr:
             case Var() if expr in self.position:

@@ -35,6 +35,9 @@ _PRECEDENCE = {
     BinaryOp.EQ: 4, BinaryOp.NE: 4, BinaryOp.LT: 4, BinaryOp.LE: 4, BinaryOp.GT: 4, BinaryOp.GE: 4,
     BinaryOp.ADD: 5, BinaryOp.SUB: 5,
     BinaryOp.MUL: 6, BinaryOp.DIV: 6, BinaryOp.FLOORDIV: 6, BinaryOp.FLOORMOD: 6,
+    # Python's levels, between logical and comparison operators and arithmetic
+    BinaryOp.BIT_OR: 4.1, BinaryOp.XOR: 4.2, BinaryOp.BIT_AND: 4.3, BinaryOp.SHL: 4.4,
+    BinaryOp.SHR: 4.4,
 }
 _ASSOCIATIVE = frozenset({BinaryOp.ADD, BinaryOp.MUL, BinaryOp.AND, BinaryOp.OR})
 _ATOM = 9
@@ -131,6 +134,8 @@ class _Printer:
                 return f"-{self.wrap(a, _precedence(a) < 7)}"
             case Unary(op=UnaryOp.NOT, a=a):
                 return f"not {self.wrap(a, _precedence(a) < 3)}"
+            case Unary(op=UnaryOp.BIT_NOT, a=a):
+                return f"~{self.wrap(a, _precedence(a) < 7)}"
             case Call(func=func, args=args):
                 return f"{func.value}({', '.join(self.expr(a) for a in args)})"
             case Cast(value=value, dtype=dtype):

@@ -11,6 +11,7 @@ from .dtypes import INDEX, DType, as_dtype
 from .errors import DefinitionError
 from .expr import Expr, IterKind, IterVar, Reduce, TensorLoad, Var, as_expr
 from .intmath import as_int
+from .intrinsics import as_index
 from .isl_bridge import check_definition_bounds
 from .visitor import _children, walk
 
@@ -144,7 +145,7 @@ class Tensor:
                 raise DefinitionError(
                     f"access {self.name}[...]: index {position} is {expr} of type {expr.dtype}; "
                     "indices must be integer expressions (use .astype('int32'))")
-            exprs.append(expr)
+            exprs.append(as_index(expr))
         return TensorLoad(self, tuple(exprs), self.dtype)
 
     def __iter__(self):

@@ -175,6 +175,8 @@ class Codegen(Arithmetic):
             case Const(value=value, dtype=dtype):
                 if dtype is DType.BOOL:
                     return ir.Constant(I1, int(bool(value)))
+                if dtype.is_unsigned and value >= 1 << (dtype.bits - 1):
+                    value -= 1 << dtype.bits  # the same bits, written as LLVM's signed literal
                 return ir.Constant(VALUE[dtype], value)
             case Binary():
                 return self.binary(e)
