@@ -183,7 +183,7 @@ class Codegen(Arithmetic):
             case Unary(op=UnaryOp.NEG, a=a):
                 value = self.expr(a)
                 return self.b.fneg(value) if a.dtype.is_float else self.b.neg(value)
-            case Unary(op=UnaryOp.NOT, a=a):
+            case Unary(op=UnaryOp.NOT | UnaryOp.BIT_NOT, a=a):
                 return self.b.not_(self.expr(a))
             case Call():
                 return self.call(e.func, [self.expr(x) for x in e.args], e.args[0].dtype if e.args else e.dtype)

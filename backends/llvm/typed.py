@@ -159,9 +159,15 @@ class TypedArithmetic:
         return self.b.call(function, [value])
 
     def convert_typed(self, value, source: DType, target: DType):
-        """Conversions that involve a new type; None for the others."""
+        """Conversions that involve a new type; None for the others. Conversions to and from
+        half go through float (the CPU converts float and half itself; others need library
+        routines that the JIT may not find)."""
         bld = self.b
         to = _like(value, VALUE[target])
+        if target is DType.FLOAT16 and source is not DType.FLOAT32:
+            return self.round_half(self.to_float_for_half(value, source))
+        if source is DType.FLOAT16 and target is DType.FLOAT64:
+            return bld.fpext(self.widen_half(value), to)
         if target.is_int and source.is_float:
             return self.float_to_int(value, to, True, target)
         if source.is_unsigned and target.is_float:
@@ -172,6 +178,25 @@ class TypedArithmetic:
                 return value
             return bld.trunc(value, to) if width < source.bits else bld.zext(value, to)
         return None
+
+
+    def to_float_for_half(self, value, source: DType):
+        """``value`` as a float32 that rounds to the correct half: exact for integers (any one
+        that float rounds is past half's range), rounded to odd from double, so that the
+        second rounding cannot go wrong."""
+        bld = self.b
+        f32 = _like(value, F32)
+        if source is DType.BOOL:
+            return bld.uitofp(value, f32)
+        if source.is_int:
+            return bld.uitofp(value, f32) if source.is_unsigned else bld.sitofp(value, f32)
+        narrow = bld.fptrunc(value, f32)
+        inexact = bld.fcmp_ordered("!=", bld.fpext(narrow, value.type), value)
+        magnitude = bld.call(self.intrinsic("llvm.fabs", f32), [narrow])
+        finite = bld.fcmp_ordered("<", magnitude, _const(f32, float("inf")))
+        bits = bld.bitcast(narrow, _like(value, ir.IntType(32)))
+        odd = bld.bitcast(bld.or_(bits, _const(bits.type, 1)), f32)
+        return bld.select(bld.and_(inexact, finite), odd, narrow)
 
 
 def refuse(op, dtype: DType):
