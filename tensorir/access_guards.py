@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .analysis import interval
-from .dtypes import INDEX
+from .dtypes import INDEX, INDEX_TYPES
 from .errors import DefinitionError, OutOfBoundsError
 from .expr import (
     Binary,
@@ -129,7 +129,7 @@ def bounds(e: Expr, ranges: dict) -> Bounds:
             (lt, ht), (lf, hf) = bounds(t, ranges), bounds(f, ranges)
             return (None if lt is None or lf is None else min(lt, lf),
                     None if ht is None or hf is None else max(ht, hf))
-    if e.dtype.is_int and e.dtype.bits < 64:  # a value of a narrow type is bounded by its type
+    if e.dtype.is_int and e.dtype not in INDEX_TYPES:  # a narrow or unsigned type bounds its values
         return e.dtype.min, e.dtype.max
     return None, None
 

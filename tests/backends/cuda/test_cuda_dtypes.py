@@ -1,0 +1,73 @@
+"""CUDA source of the new types compiles with nvcc (one call for all kernels): float16 as
+``__half`` through ``cuda_fp16.h`` with float arithmetic per operation, unsigned types as C's
+unsigned types, narrow integers wrapped back into their type, shifts and intrinsics through
+helpers defined for every operand."""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+import nestor as ns
+from backends.cuda.nvcc import find_nvcc
+
+TYPES = ["int8", "int16", "uint8", "uint16", "uint32", "uint64", "float16"]
+
+
+def _kernel(dtype: str):
+    A = ns.placeholder((256,), dtype, name="A")
+    B = ns.placeholder((256,), dtype, name="B")
+    floats = dtype == "float16"
+    bodies = [
+        lambda i: A[i] + B[i] * 3, lambda i: A[i] // B[i], lambda i: A[i] % B[i],
+        lambda i: ns.maximum(A[i], B[i]), lambda i: ns.if_then_else(A[i] < B[i], A[i], -B[i]),
+        lambda i: ns.fmod(A[i], B[i]), lambda i: A[i].astype("float32"), lambda i: (A[i] * 1.5).astype(dtype),
+    ]
+    if floats:
+        bodies += [lambda i: ns.exp(A[i]) / B[i], lambda i: ns.round(A[i]) + ns.floor(B[i]) - ns.ceil(A[i]),
+                   lambda i: ns.isnan(A[i]) | ns.isinf(B[i]), lambda i: ns.erf(A[i]),
+                   lambda i: A[i].astype("int8"), lambda i: A[i].astype("float64")]
+    else:
+        bodies += [lambda i: (A[i] << B[i]) ^ (A[i] >> 2), lambda i: ~A[i] & B[i] | 1,
+                   lambda i: ns.truncdiv(A[i], B[i]) + ns.truncmod(A[i], B[i]), lambda i: ns.popcount(A[i]),
+                   lambda i: ns.abs(A[i]) - A[i] * B[i]]
+    outs = [ns.compute((256,), body, name=f"out{n}") for n, body in enumerate(bodies)]
+    s = ns.create_schedule(outs)
+    for out in outs:
+        bx, tx = s[out].split(out.op.axis[0], factor=64)
+        s[out].bind(bx, "blockIdx.x")
+        s[out].bind(tx, "threadIdx.x")
+    return ns.build(s, [A, B, *outs], target="cuda", name=f"k_{dtype}").source
+
+
+@pytest.fixture(scope="module")
+def sources() -> dict[str, str]:
+    return {dtype: _kernel(dtype) for dtype in TYPES}
+
+
+def test_sources_compile_with_nvcc(sources):
+    nvcc = find_nvcc()
+    if nvcc is None:
+        pytest.skip("nvcc is not installed")
+    with tempfile.TemporaryDirectory(prefix="nestor_dtypes_") as folder:
+        path = Path(folder) / "dtypes.cu"
+        path.write_text("\n".join(sources.values()))
+        done = subprocess.run([nvcc, "-arch=sm_90", "-c", str(path), "-o", str(Path(folder) / "d.o")],
+                              capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+
+
+def test_float16_is_half_computed_in_float(sources):
+    text = sources["float16"]
+    assert "#include <cuda_fp16.h>" in text and "const __half* __restrict__ A" in text
+    assert "__float2half_rn(__half2float(A[i]) + __half2float(B[i]) * 3.0f)" not in text  # rounded per op
+    assert "__float2half_rn((float)(__half2float(" in text
+
+
+def test_unsigned_and_narrow_integers_use_c_types(sources):
+    assert "unsigned int* __restrict__ out0" in sources["uint32"]
+    assert "nestor_ufloordiv(A[" in sources["uint64"] and "nestor_shr(" in sources["uint64"]
+    assert "(signed char)(" in sources["int8"] and "(unsigned int)" in sources["uint16"]
