@@ -74,9 +74,7 @@ def invert(a: object) -> Expr:
     if ea.dtype is DType.BOOL:
         return unary(UnaryOp.NOT, ea)
     if ea.dtype.is_float:
-        raise DefinitionError(
-            f"`~` needs an integer or bool operand, got {ea} of type {ea.dtype}; cast first, "
-            "e.g. x.astype('int32'), or compare, e.g. ~(x > 0)")
+        return unary(UnaryOp.NOT, ea)  # refused: logical not needs a bool (compare first)
     return Unary(UnaryOp.BIT_NOT, ea, ea.dtype)
 
 

@@ -112,7 +112,8 @@ def _isinf(x):
 NAMESPACE = {
     **{converter(d): _convert(d) for d in DType},
     "_shl": _shl, "_shr": _shr, "_truncdiv": _truncdiv, "_truncmod": _truncmod, "_fmod": _fmod,
-    "_popcount": _popcount, "_ufloordiv": _ufloordiv, "_ufloormod": _ufloormod, "_floor": _integral(math.floor), "_ceil": _integral(math.ceil),
+    "_popcount": _popcount, "_ufloordiv": _ufloordiv, "_ufloormod": _ufloormod,
+    "_floor": _integral(math.floor), "_ceil": _integral(math.ceil),
     "_round": _integral(round), "_erf": math.erf, "_isnan": _isnan, "_isinf": _isinf,
 }
 
