@@ -106,9 +106,12 @@ _INT_OPS = {
 }
 _FLOAT_OPS = {
     "div": (lambda a, b: a / b, np.true_divide), "fmod": (ns.fmod, np.fmod),
-    "floor": (lambda a, b: ns.floor(a), lambda a, b: np.floor(a)), "ceil": (lambda a, b: ns.ceil(a), lambda a, b: np.ceil(a)),
-    "round": (lambda a, b: ns.round(a), lambda a, b: np.round(a)), "isnan": (lambda a, b: ns.isnan(a), lambda a, b: np.isnan(a)),
-    "isinf": (lambda a, b: ns.isinf(a), lambda a, b: np.isinf(a)), "abs": (lambda a, b: ns.abs(a), lambda a, b: np.abs(a)),
+    "floor": (lambda a, b: ns.floor(a), lambda a, b: np.floor(a)),
+    "ceil": (lambda a, b: ns.ceil(a), lambda a, b: np.ceil(a)),
+    "round": (lambda a, b: ns.round(a), lambda a, b: np.round(a)),
+    "isnan": (lambda a, b: ns.isnan(a), lambda a, b: np.isnan(a)),
+    "isinf": (lambda a, b: ns.isinf(a), lambda a, b: np.isinf(a)),
+    "abs": (lambda a, b: ns.abs(a), lambda a, b: np.abs(a)),
     "sqrt": (lambda a, b: ns.sqrt(a), lambda a, b: np.sqrt(a)), "exp": (lambda a, b: ns.exp(a), lambda a, b: np.exp(a)),
 }
 
@@ -250,9 +253,9 @@ def test_float16_reduction(target):
 @pytest.mark.parametrize("index_type", ["int8", "uint8", "uint16", "uint32", "uint64"])
 def test_subscripts_of_narrow_and_unsigned_types(index_type, target):
     A = ns.placeholder((300,), "float32", name="A")
-    I = ns.placeholder((8,), index_type, name="I")
-    C = ns.compute((8,), lambda i: A[I[i]] + A[(I[i] + 1) % 8], name="C")
-    module = ns.build(ns.create_schedule(C), [A, I, C], target=target)
+    Idx = ns.placeholder((8,), index_type, name="Idx")
+    C = ns.compute((8,), lambda i: A[Idx[i]] + A[(Idx[i] + 1) % 8], name="C")
+    module = ns.build(ns.create_schedule(C), [A, Idx, C], target=target)
     a = np.arange(300, dtype=np.float32)
     idx = np.array([0, 3, 7, 100, 5, 1, 2, 6], dtype=index_type)
     c = np.zeros(8, np.float32)
@@ -267,11 +270,11 @@ def test_subscripts_of_narrow_and_unsigned_types(index_type, target):
 
 def test_errors_name_the_operand_and_the_fix():
     F = ns.placeholder((2,), "float32", name="F")
-    I = ns.placeholder((2,), "int32", name="I")
+    Idx = ns.placeholder((2,), "int32", name="Idx")
     with pytest.raises(ns.DefinitionError, match=r"`\^` needs integer or bool operands.*x.astype"):
         F[0] ^ 1
     with pytest.raises(ns.DefinitionError, match=r"`<<` needs integer or bool operands"):
-        I[0] << F[0]
+        Idx[0] << F[0]
     with pytest.raises(ns.DefinitionError, match=r"logical `not` needs bool operands.*compare first"):
         ~F[0]
     with pytest.raises(ns.DefinitionError, match=r"truncdiv\(F\[0\], 2.0\).*float32.*ns.fmod"):
@@ -280,7 +283,7 @@ def test_errors_name_the_operand_and_the_fix():
         ns.popcount(F[0])
     with pytest.raises(ns.DefinitionError, match="logical `and` needs bool operands"):
         F[0] & 1.5
-    index = I[0]
+    index = Idx[0]
     assert ns.floor(index) is index and ns.isnan(index).value is False
 
 
