@@ -131,7 +131,6 @@ def reduce_identity(op: ReduceOp, dtype: DType) -> Const:
     if dtype.is_float:
         value: float | int = float("-inf") if op is ReduceOp.MAX else float("inf")
     else:
-        limit = 2 ** (dtype.bits - 1)
-        value = -limit if op is ReduceOp.MAX else limit - 1
+        value = dtype.min if op is ReduceOp.MAX else dtype.max
     return Const(value, dtype)
 

@@ -60,7 +60,8 @@ class Arithmetic(TypedArithmetic):
             case BinaryOp.MIN: return bld.select(bld.icmp_signed("<", a, b), a, b)
             case BinaryOp.POW:
                 fa, fb = bld.sitofp(a, F64), bld.sitofp(b, F64)
-                return bld.fptosi(bld.call(self.intrinsic("llvm.pow", F64), [fa, fb]), a.type)
+                power = bld.call(self.intrinsic("llvm.pow", F64), [fa, fb])
+                return self.float_to_int(power, a.type, True, dtype)  # defined past the type's range
             case BinaryOp.DIV:
                 return bld.fdiv(bld.sitofp(a, F32), bld.sitofp(b, F32))
             case op if op in _ICMP: return bld.icmp_signed(_ICMP[op], a, b)

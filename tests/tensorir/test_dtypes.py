@@ -301,3 +301,49 @@ def test_vectorized_loops_of_new_types_run_lane_by_lane(dtype):
     with np.errstate(all="ignore"):
         expected = (a * 3 + a[::-1]) // 2 if dtype != "float16" else a * np.float16(3) + np.float16(1)
     np.testing.assert_array_equal(c, expected)
+
+
+def test_llvm_uses_unsigned_instructions_for_unsigned_types():
+    A = ns.placeholder((8,), "uint32", name="A")
+    B = ns.placeholder((8,), "uint32", name="B")
+    outs = [ns.compute((8,), body, name=f"out{n}") for n, body in enumerate([
+        lambda i: A[i] // B[i], lambda i: A[i] % B[i], lambda i: A[i] < B[i], lambda i: A[i] >> B[i],
+        lambda i: A[i].astype("float32"), lambda i: A[i].astype("uint64")])]
+    source = _build(outs, [A, B], "llvm").source
+    for instruction in ("udiv i32", "urem i32", "icmp ult i32", "lshr i32", "uitofp i32", "zext i32"):
+        assert instruction in source, instruction
+    for signed in ("sdiv i32", "srem i32", "icmp slt i32", "ashr i32", "sitofp i32", "sext i32"):
+        assert signed not in source, signed
+
+
+def test_interpreter_wraps_int32_overflow_like_llvm():
+    A = ns.placeholder((4,), "int32", name="A")
+    C = ns.compute((4,), lambda i: A[i] * A[i] + 7, name="C")
+    a = np.array([2**20, 3, -(2**20), 46341], dtype=np.int32)
+    for target in TARGETS:
+        c = np.zeros(4, np.int32)
+        ns.build(ns.create_schedule(C), [A, C], target=target)(a, c)
+        np.testing.assert_array_equal(c, a * a + 7)
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("dtype", ["uint8", "int8", "uint32", "float16"])
+def test_max_and_min_reductions_start_from_the_types_extremes(dtype, target):
+    A = ns.placeholder((3, 8), dtype, name="A")
+    k = ns.reduce_axis(8, "k")
+    hi = ns.compute((3,), lambda i: ns.max(A[i, k], axis=k), name="hi")
+    lo = ns.compute((3,), lambda i: ns.min(A[i, k], axis=k), name="lo")
+    module = _build([hi, lo], [A], target)
+    a = np.concatenate([_samples(dtype, 9), _samples(dtype, 10)])[:24].reshape(3, 8) if dtype != "float16" else \
+        np.random.default_rng(9).standard_normal((3, 8)).astype(dtype)
+    h, m = np.zeros(3, dtype), np.zeros(3, dtype)
+    module(a, h, m)
+    np.testing.assert_array_equal(h, a.max(1))
+    np.testing.assert_array_equal(m, a.min(1))
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_narrow_integer_power_wraps(target):
+    a = np.array([10, 3, -2, 7] * 4, dtype=np.int8)
+    (out,) = _run([lambda x: x ** 3], ["int8"], [a], target)
+    np.testing.assert_array_equal(out, a ** 3)
