@@ -35,7 +35,7 @@ template <typename T> __device__ __forceinline__ T nestor_shl(T a, T b) {
     "nestor_shr": """\
 template <typename T> __device__ __forceinline__ T nestor_shr(T a, T b) {
   if ((unsigned long long)b < sizeof(T) * 8) return (T)(a >> b);
-  return (T)0 > (T)-1 ? (T)0 : (T)(a < (T)0 ? -1 : 0);
+  return (T)-1 > (T)0 ? (T)0 : (T)(a < (T)0 ? -1 : 0);  // unsigned: 0; signed: the sign
 }""",
     "nestor_ufloordiv": """\
 template <typename T> __device__ __forceinline__ T nestor_ufloordiv(T a, T b) { return b == 0 ? (T)0 : (T)(a / b); }""",
@@ -58,7 +58,7 @@ template <typename T> __device__ __forceinline__ T nestor_truncmod(T a, T b) {
     "nestor_f2i": """\
 template <typename T> __device__ __forceinline__ T nestor_f2i(double x) {
   if (x != x) return (T)0;
-  if (sizeof(T) == 8 && (T)0 > (T)-1 && x >= 0) return (T)__double2ull_rz(x);
+  if (sizeof(T) == 8 && (T)-1 > (T)0 && x >= 0) return (T)__double2ull_rz(x);  // uint64
   return (T)__double2ll_rz(x);
 }""",
     "nestor_popcount": """\

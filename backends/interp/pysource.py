@@ -138,8 +138,14 @@ class PySource(SourcePrinter):
             known = interval(e.value, self.ranges)
             if known is not None and target.min <= known[0] and known[1] <= target.max:
                 return self._expr(e.value)  # the value is the same in the new type
+        if target is DType.FLOAT32 and (source.is_int and source.bits > 24 or source is DType.FLOAT64):
+            return f"_f32({self.expr(e.value)})", ATOM  # the value float32 holds, not double's
         if target in (DType.FLOAT32, DType.FLOAT64):
             return f"float({self.expr(e.value)})", ATOM
+        if source is DType.FLOAT32:
+            # float32 arithmetic runs in double here: round to float32 before an integer or half
+            # conversion, whose result would otherwise see the extra precision
+            return f"{converter(target)}(_f32({self.expr(e.value)}))", ATOM
         return f"{converter(target)}({self.expr(e.value)})", ATOM
 
     def select(self, e: Select) -> tuple[str, int]:

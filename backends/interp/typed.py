@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from tensorir.analysis import interval
 from tensorir.dtypes import DType, convert_value
 from tensorir.expr import Binary, BinaryOp, Call, Expr, Func, Unary, UnaryOp
@@ -48,6 +50,12 @@ def _convert(dtype: DType):
         return convert_value(value, dtype)
     to.__name__ = converter(dtype)
     return to
+
+
+def _f32(x):
+    """``x`` rounded to the nearest float32 (overflow gives inf, as a float32 operation would)."""
+    with np.errstate(over="ignore"):
+        return float(np.float32(x))
 
 
 def _shl(a, b, bits):
@@ -111,7 +119,7 @@ def _isinf(x):
 
 NAMESPACE = {
     **{converter(d): _convert(d) for d in DType},
-    "_shl": _shl, "_shr": _shr, "_truncdiv": _truncdiv, "_truncmod": _truncmod, "_fmod": _fmod,
+    "_f32": _f32, "_shl": _shl, "_shr": _shr, "_truncdiv": _truncdiv, "_truncmod": _truncmod, "_fmod": _fmod,
     "_popcount": _popcount, "_ufloordiv": _ufloordiv, "_ufloormod": _ufloormod,
     "_floor": _integral(math.floor), "_ceil": _integral(math.ceil),
     "_round": _integral(round), "_erf": math.erf, "_isnan": _isnan, "_isinf": _isinf,

@@ -9,15 +9,17 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import nestor as ns
 from backends.cuda.nvcc import find_nvcc
+from tests.backends.cuda import host_emulation
 
 TYPES = ["int8", "int16", "uint8", "uint16", "uint32", "uint64", "float16"]
 
 
-def _kernel(dtype: str):
+def _schedule(dtype: str):
     A = ns.placeholder((256,), dtype, name="A")
     B = ns.placeholder((256,), dtype, name="B")
     floats = dtype == "float16"
@@ -31,7 +33,7 @@ def _kernel(dtype: str):
                    lambda i: ns.isnan(A[i]) | ns.isinf(B[i]), lambda i: ns.erf(A[i]),
                    lambda i: A[i].astype("int8"), lambda i: A[i].astype("float64")]
     else:
-        bodies += [lambda i: (A[i] << B[i]) ^ (A[i] >> 2), lambda i: ~A[i] & B[i] | 1,
+        bodies += [lambda i: (A[i] << B[i]) ^ (A[i] >> B[i]) ^ (A[i] >> 2), lambda i: ~A[i] & B[i] | 1,
                    lambda i: ns.truncdiv(A[i], B[i]) + ns.truncmod(A[i], B[i]), lambda i: ns.popcount(A[i]),
                    lambda i: ns.abs(A[i]) - A[i] * B[i]]
     outs = [ns.compute((256,), body, name=f"out{n}") for n, body in enumerate(bodies)]
@@ -40,7 +42,12 @@ def _kernel(dtype: str):
         bx, tx = s[out].split(out.op.axis[0], factor=64)
         s[out].bind(bx, "blockIdx.x")
         s[out].bind(tx, "threadIdx.x")
-    return ns.build(s, [A, B, *outs], target="cuda", name=f"k_{dtype}").source
+    return s, [A, B, *outs]
+
+
+def _kernel(dtype: str) -> str:
+    s, args = _schedule(dtype)
+    return ns.build(s, args, target="cuda", name=f"k_{dtype}").source
 
 
 @pytest.fixture(scope="module")
@@ -71,3 +78,44 @@ def test_unsigned_and_narrow_integers_use_c_types(sources):
     assert "unsigned int* __restrict__ out0" in sources["uint32"]
     assert "nestor_ufloordiv(A[" in sources["uint64"] and "nestor_shr(" in sources["uint64"]
     assert "(signed char)(" in sources["int8"] and "(unsigned int)" in sources["uint16"]
+
+
+#: what the host C++ lacks of the CUDA device functions the integer kernels call
+_DEVICE_FUNCTIONS = r"""
+#include <limits.h>
+static inline int __popcll(unsigned long long x) { return __builtin_popcountll(x); }
+static inline long long __double2ll_rz(double x) {
+  if (x >= 9223372036854775807.0) return LLONG_MAX;
+  if (x <= -9223372036854775808.0) return LLONG_MIN;
+  return (long long)x;
+}
+static inline unsigned long long __double2ull_rz(double x) {
+  if (x >= 18446744073709551615.0) return ULLONG_MAX;
+  return x <= 0 ? 0ULL : (unsigned long long)x;
+}
+"""
+
+
+def test_integer_kernels_compute_what_the_interpreter_does(monkeypatch):
+    """The CUDA C of every integer type, run on the CPU, against the reference interpreter."""
+    if not host_emulation.available():
+        pytest.skip("g++ is not installed")
+    monkeypatch.setattr(host_emulation, "PRELUDE", host_emulation.PRELUDE + _DEVICE_FUNCTIONS)
+    integers = [d for d in TYPES if d != "float16"]
+    built = {d: _schedule(d) for d in integers}
+    modules = [ns.build(s, args, target="cuda", name=f"h_{d}") for d, (s, args) in built.items()]
+    hosts = host_emulation.compile_host(modules)
+    rng = np.random.default_rng(11)
+    for (dtype, (s, args)), host in zip(built.items(), hosts):
+        info = np.iinfo(dtype)
+        a = rng.integers(info.min, info.max, 256, endpoint=True, dtype=dtype)
+        b = rng.integers(info.min, info.max, 256, endpoint=True, dtype=dtype)
+        a[:4] = [info.min, info.max, 0, info.min]
+        b[:4] = [0, 1 if info.min == 0 else -1, 0, -1 if info.min < 0 else 3]
+        b[4:12] = np.arange(8, dtype=dtype)  # small shift counts
+        outs = [np.zeros(256, o.dtype) for o in args[2:]]
+        expected = [np.zeros(256, o.dtype) for o in args[2:]]
+        host(a, b, *outs)
+        ns.build(s, args, target="interp")(a, b, *expected)
+        for n, (got, want) in enumerate(zip(outs, expected)):
+            np.testing.assert_array_equal(got, want, err_msg=f"{dtype} out{n}")
