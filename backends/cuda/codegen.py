@@ -68,6 +68,7 @@ __device__ __forceinline__ long long nestor_checked(long long index, long long e
 }""",
     "nestor_floordiv_float": """\
 template <typename T> __device__ __forceinline__ T nestor_floordiv_float(T a, T b) {
+  if (b == 0) return a / b;  // numpy: +-inf, nan for 0 // 0
   T m = fmod(a, b);
   T q = (a - m) / b;
   if (m != 0 && ((b < 0) != (m < 0))) q -= 1;

@@ -119,3 +119,41 @@ def test_integer_kernels_compute_what_the_interpreter_does(monkeypatch):
         ns.build(s, args, target="interp")(a, b, *expected)
         for n, (got, want) in enumerate(zip(outs, expected)):
             np.testing.assert_array_equal(got, want, err_msg=f"{dtype} out{n}")
+
+
+#: cuda_fp16.h for the host: g++'s _Float16 converts with one correct rounding, as __half does
+_HOST_FP16 = """#pragma once
+typedef _Float16 __half;
+static inline float __half2float(__half h) { return (float)h; }
+static inline __half __float2half_rn(float f) { return (__half)f; }
+static inline __half __double2half(double d) { return (__half)d; }
+"""
+
+
+def test_float16_kernel_computes_what_the_interpreter_does(monkeypatch, tmp_path):
+    """The float16 CUDA C, run on the CPU with _Float16 for __half, against the interpreter."""
+    if not host_emulation.available():
+        pytest.skip("g++ is not installed")
+    monkeypatch.setattr(host_emulation, "PRELUDE", host_emulation.PRELUDE + _DEVICE_FUNCTIONS)
+    (tmp_path / "cuda_fp16.h").write_text(_HOST_FP16)
+    s, args = _schedule("float16")
+    try:
+        (host,) = host_emulation.compile_host([ns.build(s, args, target="cuda", name="h_float16")], str(tmp_path))
+    except AssertionError as error:
+        if "_Float16" in str(error):
+            pytest.skip("this g++ has no _Float16")
+        raise
+    rng = np.random.default_rng(12)
+    a = (rng.standard_normal(256) * 20).astype(np.float16)
+    b = (rng.standard_normal(256) * 3).astype(np.float16)
+    a[:6] = [np.inf, -np.inf, np.nan, -0.0, 65504, 2.5]
+    b[:6] = [0, 1, 2, np.inf, -0.5, 0]
+    outs = [np.zeros(256, o.dtype) for o in args[2:]]
+    expected = [np.zeros(256, o.dtype) for o in args[2:]]
+    host(a, b, *outs)
+    ns.build(s, args, target="interp")(a, b, *expected)
+    for n, (got, want) in enumerate(zip(outs, expected)):
+        if args[2 + n].op.body is not None and "erf" in str(args[2 + n].op.body):
+            np.testing.assert_allclose(got, want, rtol=1e-3)  # libm's erff and Python's erf
+            continue
+        np.testing.assert_array_equal(got, want, err_msg=f"float16 out{n}")
