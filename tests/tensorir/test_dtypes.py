@@ -347,3 +347,18 @@ def test_narrow_integer_power_wraps(target):
     a = np.array([10, 3, -2, 7] * 4, dtype=np.int8)
     (out,) = _run([lambda x: x ** 3], ["int8"], [a], target)
     np.testing.assert_array_equal(out, a ** 3)
+
+
+def test_string_form_knows_the_intrinsics_and_bitwise_operators():
+    A = ns.placeholder((N,), "int16", name="A")
+    F = ns.placeholder((N,), "float32", name="F")
+    C = ns.compute("C[i] = truncdiv(A[i], 3) + popcount(A[i]) + (A[i] & 6)", A=A)
+    R = ns.compute("R[i] = round(F[i]) + fmod(F[i], 2.0)", F=F)
+    a, f = _samples("int16", 13), _samples("float32", 14)
+    c, r = np.zeros(N, np.int16), np.zeros(N, np.float32)
+    module = _build([C, R], [A, F], "llvm")
+    module(a, f, c, r)
+    with np.errstate(all="ignore"):
+        expected = _trunc_div(a, np.full(N, 3, np.int16)) + _popcount(a) + (a & 6)
+        np.testing.assert_array_equal(c, expected.astype(np.int16))
+        np.testing.assert_array_equal(r, np.round(f) + np.fmod(f, np.float32(2)))
