@@ -38,10 +38,12 @@ Float ``//`` and ``%`` by zero give IEEE results (``inf``, ``nan``), as numpy's 
 
 ``float16`` is stored as IEEE half and every float16 operation is computed in float32 and
 rounded to half right away, which is what numpy's float16 ufuncs do (and, for ``+ - * /`` and
-``sqrt``, the correctly rounded half result): LLVM computes on ``half`` (promoted per operation
-where the CPU lacks half arithmetic), CUDA on ``__half`` through ``cuda_fp16.h`` (float math
-with a rounding per operation where the GPU lacks half arithmetic), the interpreter rounds
-each float16 result with numpy.
+``sqrt``, the correctly rounded half result). LLVM loads and stores ``half`` and extends each
+operation's operands to ``float``, truncating the result back (``fpext``/``fptrunc``, which
+the CPU does in hardware where it has F16C); CUDA stores ``__half`` (``cuda_fp16.h``) and
+prints each operation as its float one between ``__half2float`` and ``__float2half_rn``; the
+interpreter rounds each float16 result with numpy. Conversions to float16 round once (from
+float64 through float32 rounded to odd, which cannot round twice wrongly).
 
 Conversions (``astype``) follow numpy's ``astype``: float to integer truncates toward zero;
 integer narrowing and signed/unsigned changes wrap modulo ``2**bits``; integer to float rounds
