@@ -216,7 +216,7 @@ def as_index(expr: Expr) -> Expr:
 
 
 __all__ = [
-    "BITWISE", "as_index", "bitwise_and", "bitwise_not", "bitwise_or", "bitwise_xor", "ceil",
+    "as_index", "bitwise_and", "bitwise_not", "bitwise_or", "bitwise_xor", "ceil",
     "const", "erf", "floor", "fmod", "isinf", "isnan", "left_shift", "popcount", "right_shift",
     "round", "truncdiv", "truncmod",
 ]

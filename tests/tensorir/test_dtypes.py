@@ -156,7 +156,8 @@ def test_every_operator_on_every_type(dtype, target):
         if dtype in INTS and name in ("neg",) and dtype.startswith("u"):
             expected = expected.astype(dtype)
         if dtype == "float16" and name in ("exp", "sqrt"):  # numpy's own float16 exp/sqrt round the float32 result
-            expected = ref(a.astype(np.float32), b).astype(np.float16)
+            with np.errstate(all="ignore"):
+                expected = ref(a.astype(np.float32), b).astype(np.float16)
         if name == "exp" and dtype != "float16":  # libm and numpy's exp differ in the last place
             np.testing.assert_allclose(got, expected, rtol=4 * np.finfo(dtype).eps, err_msg=f"{dtype} exp")
             continue
@@ -206,8 +207,9 @@ def test_conversion_matrix(source, target):
         np.testing.assert_array_equal(got, expected, err_msg=f"{source} -> {dtype} on {target}")
         in_range = np.ones(N, bool)
         if source in FLOATS and dtype not in FLOATS and dtype != "bool":
+            whole = np.trunc(a.astype(np.float64))
             with np.errstate(invalid="ignore"):
-                in_range = np.isfinite(a) & (np.trunc(a) >= np.iinfo(dtype).min) & (np.trunc(a) <= np.iinfo(dtype).max)
+                in_range = np.isfinite(whole) & (whole >= np.iinfo(dtype).min) & (whole <= np.iinfo(dtype).max)
         with np.errstate(all="ignore"):
             numpy = a.astype(dtype)
         np.testing.assert_array_equal(got[in_range], numpy[in_range], err_msg=f"{source} -> {dtype} vs numpy")
