@@ -17,7 +17,6 @@ from __future__ import annotations
 from .dtypes import DEFAULT_FLOAT, INDEX_TYPES, DType, as_dtype
 from .errors import DefinitionError
 from .expr import (
-    BITWISE,
     FLOAT_FUNCS,
     LOGICAL,
     BinaryOp,
