@@ -49,6 +49,7 @@ from .functions import (
     sum,
     tanh,
 )
+from .reducers import CommReducer, comm_reducer, const, max_value, min_value
 from .stmt import PrimFunc
 from .tensor import Tensor, compute, placeholder, reduce_axis
 
@@ -59,3 +60,4 @@ __all__ = [
     "min", "minimum", "not_equal", "placeholder", "power", "reduce_axis", "sigmoid", "sqrt", "sum",
     "tanh",
 ]
+__all__ += ["CommReducer", "comm_reducer", "const", "max_value", "min_value"]
