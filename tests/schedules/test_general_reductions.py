@@ -250,15 +250,15 @@ s[T].parallel(i_outer)"""
 
 def test_argmin_over_index_and_value_tensors(rng):
     argmin = argmax_reducer("argmin", lambda a, b: a <= b, ns.max_value)
-    I = ns.placeholder((6, 7), dtype="int32", name="I")
+    Idx = ns.placeholder((6, 7), dtype="int32", name="I")
     V = ns.placeholder((6, 7), name="V")
     k = ns.reduce_axis(7, "k")
-    T0, T1 = ns.compute((6,), lambda i: argmin((I[i, k], V[i, k]), axis=k, where=k > 0), name="T")
+    T0, T1 = ns.compute((6,), lambda i: argmin((Idx[i, k], V[i, k]), axis=k, where=k > 0), name="T")
     s = ns.create_schedule([T0, T1])
     s[T0].unroll(k)
     idx = np.tile(np.arange(7, dtype=np.int32) * 10, (6, 1))
     v = random_array(rng, (6, 7))
-    check(s, [I, V, T0, T1], [idx, v], [(v[:, 1:].argmin(1) + 1).astype(np.int32) * 10, v[:, 1:].min(1)])
+    check(s, [Idx, V, T0, T1], [idx, v], [(v[:, 1:].argmin(1) + 1).astype(np.int32) * 10, v[:, 1:].min(1)])
 
 
 def test_argmax_with_a_vectorized_spatial_loop(rng):

@@ -58,11 +58,11 @@ def test_constants_of_each_type():
 
 
 def test_tuple_reducer_gives_one_tensor_per_value(A, k):
-    I = ns.placeholder((4, 5), dtype="int32", name="I")
-    T0, T1 = ns.compute((4,), lambda i: argmax_reducer()((I[i, k], A[i, k]), axis=k), name="T")
+    Idx = ns.placeholder((4, 5), dtype="int32", name="I")
+    T0, T1 = ns.compute((4,), lambda i: argmax_reducer()((Idx[i, k], A[i, k]), axis=k), name="T")
     assert (T0.name, T0.dtype, T1.name, T1.dtype) == ("T.v0", ns.DType.INT32, "T.v1", ns.DType.FLOAT32)
     assert T0.op is T1.op and T0.op.outputs == (T0, T1)
-    assert str(T1.op.bodies[1]) == "argmax((I[i, k], A[i, k])[1], axis=[k])"
+    assert str(T1.op.bodies[1]) == "argmax((Idx[i, k], A[i, k])[1], axis=[k])"
 
 
 def test_lambda_returning_a_tuple_gives_several_outputs(A):
@@ -110,20 +110,20 @@ def test_init_may_not_use_the_reduce_axis(A, k):
 
 
 def test_init_count_must_match_the_values(A, k):
-    I = ns.placeholder((4, 5), dtype="int32", name="I")
+    Idx = ns.placeholder((4, 5), dtype="int32", name="I")
     with pytest.raises(DefinitionError, match=_pattern(
             "argmax(..., init=...)", "1 initial values for a reducer of 2 value(s)", "one per value")):
-        ns.compute((4,), lambda i: argmax_reducer()((I[i, k], A[i, k]), axis=k, init=[0]))
+        ns.compute((4,), lambda i: argmax_reducer()((Idx[i, k], A[i, k]), axis=k, init=[0]))
 
 
 def test_fcombine_arity_must_match(A, k):
-    I = ns.placeholder((4, 5), dtype="int32", name="I")
+    Idx = ns.placeholder((4, 5), dtype="int32", name="I")
     bad = ns.comm_reducer(lambda x, y: x[0] + y[0], lambda t0, t1: (ns.const(0, t0), ns.const(0, t1)),
                           name="bad")
     with pytest.raises(DefinitionError, match=_pattern(
             "bad: fcombine returned 1 value(s)", "combines 2 value(s)", "['int32', 'float32']",
             "return one per value")):
-        ns.compute((4,), lambda i: bad((I[i, k], A[i, k]), axis=k))
+        ns.compute((4,), lambda i: bad((Idx[i, k], A[i, k]), axis=k))
 
 
 def test_fcombine_of_one_value_returns_one(A, k):
@@ -140,19 +140,19 @@ def test_fcombine_result_type_must_match(A, k):
 
 
 def test_identity_types_must_match(A, k):
-    I = ns.placeholder((4, 5), dtype="int32", name="I")
+    Idx = ns.placeholder((4, 5), dtype="int32", name="I")
     bad = ns.comm_reducer(argmax_reducer().fcombine,
                           lambda t0, t1: (ns.const(-1, "float32"), ns.min_value(t1)), name="argmax")
     with pytest.raises(DefinitionError, match=_pattern(
             "argmax: fidentity value 0 is -1.0 of type float32", "value 0 of the reduction has type int32")):
-        ns.compute((4,), lambda i: bad((I[i, k], A[i, k]), axis=k))
+        ns.compute((4,), lambda i: bad((Idx[i, k], A[i, k]), axis=k))
 
 
 def test_identity_arity_must_match(A, k):
-    I = ns.placeholder((4, 5), dtype="int32", name="I")
+    Idx = ns.placeholder((4, 5), dtype="int32", name="I")
     bad = ns.comm_reducer(argmax_reducer().fcombine, lambda t0, t1: ns.const(-1, t0), name="argmax")
     with pytest.raises(DefinitionError, match=_pattern("argmax: fidentity returned 1 value(s)", "2 value(s)")):
-        ns.compute((4,), lambda i: bad((I[i, k], A[i, k]), axis=k))
+        ns.compute((4,), lambda i: bad((Idx[i, k], A[i, k]), axis=k))
 
 
 def test_identity_must_be_constant(A, k):
@@ -204,11 +204,11 @@ def test_outputs_reducing_over_different_axes(A, k):
 
 
 def test_tuple_reducer_values_must_all_be_outputs(A, k):
-    I = ns.placeholder((4, 5), dtype="int32", name="I")
+    Idx = ns.placeholder((4, 5), dtype="int32", name="I")
     with pytest.raises(DefinitionError, match=_pattern(
             "compute M: output 0 is not value 0 of the tuple reducer argmax (of 2 values)",
             "T0, T1 = ns.compute")):
-        ns.compute((4,), lambda i: argmax_reducer()((I[i, k], A[i, k]), axis=k)[1], name="M")
+        ns.compute((4,), lambda i: argmax_reducer()((Idx[i, k], A[i, k]), axis=k)[1], name="M")
 
 
 def test_empty_tuple_of_outputs(A):
