@@ -62,7 +62,7 @@ def test_tuple_reducer_gives_one_tensor_per_value(A, k):
     T0, T1 = ns.compute((4,), lambda i: argmax_reducer()((Idx[i, k], A[i, k]), axis=k), name="T")
     assert (T0.name, T0.dtype, T1.name, T1.dtype) == ("T.v0", ns.DType.INT32, "T.v1", ns.DType.FLOAT32)
     assert T0.op is T1.op and T0.op.outputs == (T0, T1)
-    assert str(T1.op.bodies[1]) == "argmax((Idx[i, k], A[i, k])[1], axis=[k])"
+    assert str(T1.op.bodies[1]) == "argmax((I[i, k], A[i, k])[1], axis=[k])"
 
 
 def test_lambda_returning_a_tuple_gives_several_outputs(A):
