@@ -269,12 +269,13 @@ def check_args(schedule: Schedule, args: Sequence[Tensor], name: str) -> list[Te
             raise LoweringError(
                 f"lower {name}: {arg.name} is listed twice in the arguments "
                 f"{[a.name for a in args]}; list each tensor once")
-    given = [schedule.stage_of(a) for a in args]
-    needed = [(s, s.op.output.name) for s in schedule.stages
+    # an output of a compute with several outputs is given when that very output is
+    given = [(schedule.stage_of(a), a.value_index) for a in args]
+    needed = [(s, 0, s.op.output.name) for s in schedule.stages
               if isinstance(s.op, PlaceholderOp) and schedule.readers(s)]
-    needed += [(schedule.stage_of(t), t.name) for t in schedule.outputs]
-    for stage, tensor_name in needed:
-        if stage not in given:
+    needed += [(schedule.stage_of(t), t.value_index, t.name) for t in schedule.outputs]
+    for stage, value_index, tensor_name in needed:
+        if (stage, value_index) not in given:
             role = "an input (placeholder)" if isinstance(stage.op, PlaceholderOp) else "an output"
             raise LoweringError(
                 f"lower {name}: {tensor_name} is {role} of the schedule but not in the arguments "

@@ -140,10 +140,12 @@ def _post_order(roots: list[Operation]) -> list[Operation]:
 
 
 def create_schedule(outputs: Tensor | Sequence[Tensor]) -> Schedule:
-    """A schedule computing ``outputs`` (one tensor or a list), every stage at root."""
-    if isinstance(outputs, Tensor):
+    """A schedule computing ``outputs`` (a tensor, an operation standing for all its outputs, or a
+    list of them), every stage at root."""
+    if isinstance(outputs, (Tensor, Operation)):
         outputs = [outputs]
-    outputs = list(outputs)
+    # an operation (TVM's ``create_schedule(C.op)``) stands for all its outputs
+    outputs = [t for item in outputs for t in (item.outputs if isinstance(item, Operation) else [item])]
     if not outputs:
         raise ScheduleError("create_schedule: give at least one output tensor")
     for t in outputs:
