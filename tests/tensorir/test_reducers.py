@@ -220,3 +220,16 @@ def test_output_that_is_not_an_expression(A):
     with pytest.raises(DefinitionError, match=_pattern("compute M: output 1 of fcompute is not an expression",
                                                        "index the tensor")):
         ns.compute((4, 5), lambda i, j: (A[i, j], A), name="M")
+
+
+def test_structural_keys_of_user_reductions(A, k):
+    from tensorir.structural import canonical
+
+    def define(name):
+        Idx = ns.placeholder((4, 5), dtype="int32", name="I")
+        return ns.compute((4,), lambda i: argmax_reducer()((Idx[i, k], A[i, k]), axis=k), name=name)
+
+    (a0, _), (b0, _) = define("T"), define("U")
+    assert canonical(a0.op.body).key == canonical(b0.op.body).key
+    other = ns.compute((4,), lambda i: argmax_reducer()((k, A[i, k]), axis=k, where=k > 0), name="V")
+    assert canonical(other[0].op.body).key != canonical(a0.op.body).key
