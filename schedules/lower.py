@@ -25,7 +25,7 @@ from .attachment import attached_in
 from .bounds import Region, attached_region
 from .geometry import LoopGeometry, derives, loop_geometry
 from .parallel import warn_inner_parallel
-from .reduction import init_stores, scratch_buffer, update
+from .reduction import first_point, init_stores, late_init, scratch_buffer, update
 from .relations import At, AtRoot, Inlined
 from .schedule import Schedule, Stage
 
@@ -81,9 +81,26 @@ class _ToBuffers(Mutator):
         if isinstance(node, TensorLoad):
             indices = tuple(self.visit(i) for i in node.indices)
             stage = self.lowering.schedule.stage_of(node.tensor)
+            if not self.lowering.has_buffer(stage, node.tensor.value_index):
+                raise _not_computed_yet(stage)
             buffer = self.lowering.buffer_of(stage, node.tensor.value_index)
             return BufferLoad(buffer, self.lowering.shift(stage, indices), node.dtype)
         return self.values.get(node)
+
+
+def _not_computed_yet(producer: Stage) -> LoweringError:
+    """A read placed before its producer's attach loop: only a reduction's init= can be (the
+    initialisation runs before the reduction loops, and its copy of the spatial loops inside
+    them hosts nothing)."""
+    match producer.attach:
+        case At(stage=consumer, axis=axis):
+            where = f"inside loop {axis.name} of {consumer.name}"
+        case _:
+            where = "later"
+    return LoweringError(
+        f"lower: the initial value (init=) of a reduction reads {producer.name}, which is computed "
+        f"{where}, after the initialisation runs; compute_at {producer.name} at a loop outside the "
+        "reduction loops, or leave it at root")
 
 
 class BodyBuilder(Protocol):
@@ -97,6 +114,17 @@ class BodyBuilder(Protocol):
     """
 
     def __call__(self, env: list[For] | None) -> Stmt: ...
+
+
+@dataclass(frozen=True)
+class _ReductionParts:
+    """What a reduction's statements are made of: the converter of definition expressions, the
+    bodies (one per output), the output buffers and the index of the element they write."""
+
+    to_buffers: _ToBuffers
+    bodies: tuple[Expr, ...]
+    outs: list[Buffer]
+    index: tuple[Expr, ...]
 
 
 @dataclass(frozen=True)
@@ -182,20 +210,37 @@ class Lowering:
                 return _guarded(seq(*stores), geo.all_guards())
 
             return self.loops(LoopRun(stage, tuple(stage.leaves), geo, store, body), env)
-        reduce_roots = set(op.reduce_axis)
+        return self.reduction(stage, env, geo, _ReductionParts(to_buffers, bodies, outs, index))
+
+    def reduction(self, stage: Stage, env: list[For], geo: LoopGeometry, parts: _ReductionParts) -> Stmt:
+        """The nest of a reduction: the loops outside the first reduction loop, then the
+        initialisation (with its own copy of the spatial loops inside that loop), then the update
+        loops. An init= that reads a stage computed inside the reduction loops is instead stored
+        at the first point of the reduction domain, inside them (see :func:`late_init`)."""
+        reduce_roots = set(stage.compute_op.reduce_axis)
         first = next(p for p, leaf in enumerate(stage.leaves)
                      if any(derives(stage, r, leaf) for r in reduce_roots))
         outer, inner = stage.leaves[:first], stage.leaves[first:]
         spatial_inner = [leaf for leaf in inner if not any(derives(stage, r, leaf) for r in reduce_roots)]
-        init = _guarded(init_stores(outs, index, bodies, to_buffers.visit), geo.guards_without(reduce_roots))
+        late = late_init(stage, parts.bodies, stage.leaves[first:])
+        convert, body = parts.to_buffers.visit, _reads_of(parts.bodies)
+
+        def init(_env):
+            return init_stores(parts.outs, parts.index, parts.bodies, convert)
 
         def accumulate(_env):
-            return _guarded(update(outs, index, bodies, to_buffers.visit, self.scratch), geo.all_guards())
+            step = update(parts.outs, parts.index, parts.bodies, convert, self.scratch)
+            if late:
+                step = seq(IfThenElse(first_point(geo, reduce_roots), init(None)), step)
+            return _guarded(step, geo.all_guards())
 
         def init_then_update(env2):
             # the initialisation repeats the spatial loops inside the reduction; nothing attaches there
-            return seq(self.loops(LoopRun(stage, tuple(spatial_inner), geo, lambda _e: init, body), None),
-                       self.loops(LoopRun(stage, tuple(inner), geo, accumulate, body), env2))
+            def guarded_init(_env):
+                return _guarded(init(_env), geo.guards_without(reduce_roots))
+
+            before = None if late else self.loops(LoopRun(stage, tuple(spatial_inner), geo, guarded_init, body), None)
+            return seq(before, self.loops(LoopRun(stage, tuple(inner), geo, accumulate, body), env2))
 
         return self.loops(LoopRun(stage, tuple(outer), geo, init_then_update, body), env)
 

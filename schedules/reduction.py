@@ -14,10 +14,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from tensorir.buffer import Buffer, Scope
-from tensorir.expr import BinaryOp, BufferLoad, Expr, Reduce, ReduceOp, binary, cast, const
+from tensorir.expr import BinaryOp, BufferLoad, Expr, Reduce, ReduceOp, TensorLoad, binary, cast, const
 from tensorir.functions import reduce_identity
 from tensorir.stmt import Allocate, IfThenElse, Stmt, Store, seq
 from tensorir.visitor import substitute, walk
+
+from .relations import At
 
 COMBINE = {ReduceOp.SUM: BinaryOp.ADD, ReduceOp.MAX: BinaryOp.MAX, ReduceOp.MIN: BinaryOp.MIN}
 
@@ -34,6 +36,34 @@ def starting_value(body: Reduce, convert: Convert) -> Expr:
     if body.combiner is not None:
         return body.combiner.identities[body.value_index]
     return reduce_identity(body.op, body.dtype)
+
+
+def late_init(stage, bodies: Sequence[Reduce], inner_leaves) -> bool:
+    """Whether an init= of ``stage`` reads a stage computed inside the reduction loops (attached
+    at one of ``inner_leaves``, the loops from the first reduction loop in): then the
+    accumulators start at the first point of the reduction domain, once that stage is computed."""
+    inside = {id(leaf) for leaf in inner_leaves}
+    schedule = stage.schedule
+    for body in bodies:
+        if body.init is None:
+            continue
+        for node in walk(body.init):
+            if isinstance(node, TensorLoad):
+                match schedule.stage_of(node.tensor).attach:
+                    case At(stage=consumer, axis=axis) if consumer is stage and id(axis) in inside:
+                        return True
+    return False
+
+
+def first_point(geo, reduce_roots) -> Expr:
+    """``True`` at the first point of the reduction domain: every reduce axis at its minimum
+    (the nest visits it first for each output element, whatever the order of its loops)."""
+    cond: Expr | None = None
+    for root in sorted(reduce_roots, key=lambda r: r.name):
+        at_min = binary(BinaryOp.EQ, geo.values[root], root.min)
+        cond = at_min if cond is None else binary(BinaryOp.AND, cond, at_min)
+    assert cond is not None
+    return cond
 
 
 def init_stores(outs: Sequence[Buffer], index: tuple[Expr, ...], bodies: Sequence[Reduce],

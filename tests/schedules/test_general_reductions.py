@@ -1,18 +1,23 @@
 """General reductions lowered and run: where= and init= on sum/max/min, user reducers
 (ns.comm_reducer: product, sum of squares, a logsumexp pair, complex product), tuple reducers
 (argmax/argmin) and reductions over several axes; each against numpy on the interpreter and
-llvm, with golden loop nests and trace round trips where the structure matters."""
+llvm, with golden loop nests and trace round trips where the structure matters; and random
+schedules of such operators (:mod:`tests.catalogue_reductions`)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import nestor as ns
 from nestor import ScheduleError
 from tests.catalogue import random_array
+from tests.catalogue_reductions import REDUCTIONS
 
 from .helpers import check_roundtrip, nest
+from .test_random_schedules import check_random_schedule
 
 TARGETS = ("interp", "llvm")
 
@@ -120,6 +125,33 @@ def test_integer_init_from_a_tensor(rng):
     C = ns.compute((4,), lambda i: ns.min(A[i, k], axis=k, init=B[i]), name="C")
     a, b = random_array(rng, (4, 6), "int32"), random_array(rng, (4,), "int32")
     check(ns.create_schedule(C), [A, B, C], [a, b], [np.minimum(a.min(1), b)])
+
+
+def test_init_read_from_a_stage_inside_the_reduction_loops(rng):
+    """The copy of B the init reads is computed inside loop k: the accumulator starts at k == 0."""
+    A, B = ns.placeholder((6, 9), name="A"), ns.placeholder((6,), name="B")
+    k = ns.reduce_axis(9, "k")
+    S = ns.compute((6,), lambda i: ns.sum(A[i, k], axis=k, where=A[i, k] > 0, init=B[i] * 2.0), name="S")
+    s = ns.create_schedule(S)
+    copy = s.cache_read(B, "local", [s[S]])
+    ko, ki = s[S].split(k, 4)
+    s[copy].compute_at(s[S], ki)
+    assert nest(s, [A, B, S]) == """\
+func f(A: float32[6, 9], B: float32[6], S: float32[6]) {
+  for i in 0..6:
+    for k.outer in 0..3:
+      for k.inner in 0..4:
+        allocate B.local: float32[1] in local
+        B.local[0] = B[i]
+        if k.outer * 4 + k.inner < 9:
+          if k.outer * 4 + k.inner == 0:
+            S[i] = B.local[0] * 2.0
+          if A[i, k.outer * 4 + k.inner] > 0.0:
+            S[i] = S[i] + A[i, k.outer * 4 + k.inner]
+}"""
+    a, b = random_array(rng, (6, 9)), random_array(rng, (6,))
+    check(s, [A, B, S], [a, b], [2 * b + np.where(a > 0, a, 0).sum(1)])
+    check_roundtrip(s, [A, B, S])
 
 
 # -- user reducers ----------------------------------------------------------------------------
@@ -315,3 +347,19 @@ func f(X: float32[9, 6], T.v0: int32[9], T.v1: float32[9]) {
     x = random_array(rng, (9, 6))
     check(s, args, [x], [x.argmax(1).astype(np.int32), x.max(1)])
     check_roundtrip(s, args)
+
+
+# -- random schedules ---------------------------------------------------------------------------
+@pytest.mark.filterwarnings("ignore::schedules.parallel.InnerParallelWarning")
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_random_schedules_of_general_reductions(data):
+    check_random_schedule(data, max_steps=8, operators=REDUCTIONS)
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::schedules.parallel.InnerParallelWarning")
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_random_schedules_of_general_reductions_long(data):
+    check_random_schedule(data, max_steps=16, operators=REDUCTIONS)
