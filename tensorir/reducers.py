@@ -114,12 +114,13 @@ def _init_value(who: str, value, dtype: DType, axes: tuple[IterVar, ...]) -> Exp
     return expr
 
 
-def _source(who: str, value) -> Expr:
+def _source(who: str, value, keep_bool: bool = False) -> Expr:
+    """The value to reduce; sum/max/min count bools as int32, a user reducer keeps them bool."""
     try:
         expr = as_expr(value)
     except DefinitionError as err:
         raise DefinitionError(f"{who}(...): the value to reduce: {err}") from None
-    return cast(expr, DType.INT32) if expr.dtype is DType.BOOL else expr
+    return cast(expr, DType.INT32) if expr.dtype is DType.BOOL and not keep_bool else expr
 
 
 def builtin_reduce(op: ReduceOp, source, axis, where=None, init=None) -> Reduce:
@@ -150,7 +151,7 @@ class CommReducer:
     def __call__(self, expr, axis, where=None, init=None):
         who = self.name
         is_tuple = isinstance(expr, (tuple, list))
-        sources = tuple(_source(who, value) for value in (expr if is_tuple else (expr,)))
+        sources = tuple(_source(who, value, keep_bool=True) for value in (expr if is_tuple else (expr,)))
         if not sources:
             raise DefinitionError(f"{who}((), ...): give at least one value to reduce")
         axes = reduce_axes(who, axis)

@@ -311,11 +311,15 @@ def _check_axis_names(name: str, axis: tuple[IterVar, ...], body: Expr) -> None:
         seen[iv.name] = kind
 
 
+def _reducer_name(node: Reduce) -> str:
+    return node.combiner.name if node.combiner is not None else node.op.value
+
+
 def _check_reductions(name: str, body: Expr, axis: tuple[IterVar, ...]) -> None:
     reductions = [n for n in walk(body) if isinstance(n, Reduce)]
     if reductions and not isinstance(body, Reduce):
         raise DefinitionError(
-            f"compute {name}: a reducer ({reductions[0].op.value}) must be the whole body, not part "
+            f"compute {name}: a reducer ({_reducer_name(reductions[0])}) must be the whole body, not part "
             f"of {body}; compute the reduction as its own tensor, then use it in a second compute")
     if len(reductions) > 1:
         raise DefinitionError(

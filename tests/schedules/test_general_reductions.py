@@ -363,3 +363,14 @@ def test_random_schedules_of_general_reductions(data):
 @given(st.data())
 def test_random_schedules_of_general_reductions_long(data):
     check_random_schedule(data, max_steps=16, operators=REDUCTIONS)
+
+
+def test_bool_reducers_any_and_all(rng):
+    any_of = ns.comm_reducer(lambda x, y: x | y, lambda t: ns.const(False, t), name="any")
+    all_of = ns.comm_reducer(lambda x, y: x & y, lambda t: ns.const(True, t), name="all")
+    A = ns.placeholder((6, 5), name="A")
+    k = ns.reduce_axis(5, "k")
+    Y = ns.compute((6,), lambda i: any_of(A[i, k] > 0.5, axis=k), name="Y")
+    Z = ns.compute((6,), lambda i: all_of(A[i, k] > -0.5, axis=k), name="Z")
+    a = random_array(rng, (6, 5))
+    check(ns.create_schedule([Y, Z]), [A, Y, Z], [a], [(a > 0.5).any(1), (a > -0.5).all(1)])

@@ -233,3 +233,16 @@ def test_structural_keys_of_user_reductions(A, k):
     assert canonical(a0.op.body).key == canonical(b0.op.body).key
     other = ns.compute((4,), lambda i: argmax_reducer()((k, A[i, k]), axis=k, where=k > 0), name="V")
     assert canonical(other[0].op.body).key != canonical(a0.op.body).key
+
+
+def test_user_reducer_must_be_the_whole_body(A, k):
+    product = ns.comm_reducer(lambda x, y: x * y, lambda t: ns.const(1, t), name="product")
+    with pytest.raises(DefinitionError, match=_pattern(
+            "compute M: a reducer (product) must be the whole body", "compute the reduction as its own tensor")):
+        ns.compute((4,), lambda i: product(A[i, k], axis=k) + 1.0, name="M")
+
+
+def test_user_reducer_keeps_bool_values(A, k):
+    any_of = ns.comm_reducer(lambda x, y: x | y, lambda t: ns.const(False, t), name="any")
+    C = ns.compute((4,), lambda i: any_of(A[i, k] > 0.5, axis=k), name="C")
+    assert C.dtype == "bool" and str(C.op.body) == "any(A[i, k] > 0.5, axis=[k])"
