@@ -99,9 +99,9 @@ class ComputeOp(Operation):
         return f"compute({self.name}, {list(self.shape)}, {self.dtype})"
 
 
-def _collect_inputs(bodies: tuple[Expr, ...]) -> tuple[Tensor, ...]:
+def _collect_inputs(bodies: Expr | tuple[Expr, ...]) -> tuple[Tensor, ...]:
     seen: dict[Tensor, None] = {}
-    for body in bodies:
+    for body in bodies if isinstance(bodies, tuple) else (bodies,):
         for node in walk(body):
             if isinstance(node, TensorLoad):
                 seen.setdefault(node.tensor, None)
