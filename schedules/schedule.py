@@ -118,8 +118,11 @@ class Schedule:
         """
         return cache.cache_read(self, tensor, scope, readers)
 
-    def cache_write(self, tensor: Tensor | str, scope: str) -> Tensor:
+    def cache_write(self, tensor: Tensor | str | Sequence[Tensor], scope: str) -> Tensor | list[Tensor]:
         """Compute ``tensor`` into a cache in ``scope``, then copy the cache to ``tensor``.
+
+        For a compute with several outputs, pass the list of them (TVM's form): every output is
+        cached in one stage and the list of cache tensors comes back.
 
         The returned tensor's stage holds the original computation (and its reduce axes); the
         stage of ``tensor`` becomes the copy, with fresh loops ``s[tensor].op.axis``. The stage
