@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .dtypes import DType, as_dtype
+from .dtypes import DType, as_dtype, of_python_constant
 from .errors import DefinitionError
 from .expr import Combiner, Const, Expr, IterKind, IterVar, Reduce, ReduceOp, TensorLoad, Var, as_expr, cast
 from .expr import const as _const
@@ -22,12 +22,15 @@ from .visitor import walk
 
 
 # -- constants -------------------------------------------------------------------------------
-def const(value, dtype="float32") -> Const:
-    """The constant ``value`` of type ``dtype`` (TVM's ``tir.const``)."""
-    dt = as_dtype(dtype, f"const({value!r}, ...): dtype")
+def const(value, dtype=None) -> Const:
+    """The constant ``value`` of type ``dtype`` (TVM's ``tir.const``); without a dtype, ``int32``
+    for an int, ``float32`` for a float, ``bool`` for a bool."""
     if isinstance(value, (Expr, IterVar)) or not isinstance(value, (bool, int, float, np.generic)):
-        raise DefinitionError(f"const({value!r}, {dt}): the value must be a Python number")
-    return _const(value.item() if isinstance(value, np.generic) else value, dt)
+        raise DefinitionError(f"const({value!r}, {dtype}): the value must be a Python number")
+    if isinstance(value, np.generic):
+        value = value.item()
+    dt = of_python_constant(value, None) if dtype is None else as_dtype(dtype, f"const({value!r}, ...): dtype")
+    return _const(value, dt)
 
 
 def min_value(dtype) -> Const:

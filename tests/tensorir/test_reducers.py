@@ -55,6 +55,8 @@ def test_constants_of_each_type():
     assert ns.min_value("float32").value == float(np.finfo(np.float32).min)
     assert ns.max_value("float64").value == float(np.finfo(np.float64).max)
     assert ns.min_value("bool").value is False and ns.max_value("bool").value is True
+    assert [ns.const(v).dtype for v in (1, 1.5, True)] == ["int32", "float32", "bool"]
+    assert ns.const(3, dtype=np.float64).dtype == "float64"
 
 
 def test_tuple_reducer_gives_one_tensor_per_value(A, k):
