@@ -203,8 +203,8 @@ def make_combiner(reducer: CommReducer, dtypes: tuple[DType, ...], is_tuple: boo
     suffix = [str(n) for n in range(len(dtypes))] if is_tuple else [""]
     lhs = tuple(Var(f"x{s}", dt) for s, dt in zip(suffix, dtypes))
     rhs = tuple(Var(f"y{s}", dt) for s, dt in zip(suffix, dtypes))
-    combined = reducer.fcombine(lhs, rhs) if is_tuple else reducer.fcombine(lhs[0], rhs[0])
-    results = _elements(who, "fcombine", combined, dtypes, is_tuple)
+    given = (lhs, rhs) if is_tuple else (lhs[0], rhs[0])
+    results = _elements(who, "fcombine", _call_user(who, "fcombine", reducer.fcombine, given, dtypes), dtypes)
     allowed = set(lhs) | set(rhs)
     for result in results:
         stray = [n for n in walk(result) if isinstance(n, Var) and n not in allowed]
@@ -212,8 +212,8 @@ def make_combiner(reducer: CommReducer, dtypes: tuple[DType, ...], is_tuple: boo
             raise DefinitionError(
                 f"{who}: fcombine's result {result} uses {stray[0].name}, which is not one of its "
                 "arguments; combine only the two values it is given")
-    identity = reducer.fidentity(*dtypes)
-    identities = _elements(who, "fidentity", identity, dtypes, is_tuple)
+    identity = _call_user(who, "fidentity", reducer.fidentity, dtypes, dtypes)
+    identities = _elements(who, "fidentity", identity, dtypes)
     for value in identities:
         if any(isinstance(n, (Var, TensorLoad)) for n in walk(value)):
             raise DefinitionError(
@@ -222,10 +222,25 @@ def make_combiner(reducer: CommReducer, dtypes: tuple[DType, ...], is_tuple: boo
     return Combiner(who, lhs, rhs, results, identities)
 
 
-def _elements(who: str, what: str, value, dtypes: tuple[DType, ...], is_tuple: bool) -> tuple[Expr, ...]:
+def _call_user(who: str, what: str, function: Callable, args: tuple, dtypes: tuple[DType, ...]):
+    """``function(*args)``; a Python error inside it is reported with what it was given."""
+    try:
+        return function(*args)
+    except (TypeError, IndexError, AttributeError, ValueError) as err:
+        if what == "fcombine":
+            given = "x and y, each " + (f"a tuple of {len(dtypes)} values" if isinstance(args[0], tuple)
+                                        else "one value")
+        else:
+            given = f"the dtypes {[str(t) for t in dtypes]}"
+        raise DefinitionError(
+            f"{who}: {what} failed ({type(err).__name__}: {err}); it was given {given}; a reducer "
+            "applied to one value combines single values, one applied to a tuple combines tuples") from None
+
+
+def _elements(who: str, what: str, value, dtypes: tuple[DType, ...]) -> tuple[Expr, ...]:
     """The value(s) ``what`` returned, one per reduced value, each of its value's type."""
     items = list(value) if isinstance(value, (tuple, list)) else [value]
-    if len(items) != len(dtypes) or (isinstance(value, (tuple, list)) and not is_tuple and len(items) != 1):
+    if len(items) != len(dtypes):
         raise DefinitionError(
             f"{who}: {what} returned {len(items)} value(s) but the reducer combines {len(dtypes)} "
             f"value(s) of types {[str(t) for t in dtypes]}; return one per value")

@@ -248,3 +248,17 @@ def test_user_reducer_keeps_bool_values(A, k):
     any_of = ns.comm_reducer(lambda x, y: x | y, lambda t: ns.const(False, t), name="any")
     C = ns.compute((4,), lambda i: any_of(A[i, k] > 0.5, axis=k), name="C")
     assert C.dtype == "bool" and str(C.op.body) == "any(A[i, k] > 0.5, axis=[k])"
+
+
+def test_tuple_combiner_applied_to_one_value(A, k):
+    with pytest.raises(DefinitionError, match=_pattern(
+            "argmax: fcombine failed (TypeError", "it was given x and y, each one value",
+            "one applied to a tuple combines tuples")):
+        ns.compute((4,), lambda i: argmax_reducer()(A[i, k], axis=k))
+
+
+def test_identity_that_fails(A, k):
+    bad = ns.comm_reducer(lambda x, y: x + y, lambda t0, t1: (ns.const(0, t0), ns.const(0, t1)), name="add")
+    with pytest.raises(DefinitionError, match=_pattern(
+            "add: fidentity failed (TypeError", "it was given the dtypes ['float32']")):
+        ns.compute((4,), lambda i: bad(A[i, k], axis=k))
