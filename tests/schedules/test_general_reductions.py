@@ -374,3 +374,17 @@ def test_bool_reducers_any_and_all(rng):
     Z = ns.compute((6,), lambda i: all_of(A[i, k] > -0.5, axis=k), name="Z")
     a = random_array(rng, (6, 5))
     check(ns.create_schedule([Y, Z]), [A, Y, Z], [a], [(a > 0.5).any(1), (a > -0.5).all(1)])
+
+
+def test_tuple_reducer_over_two_fused_axes(rng):
+    """argmax over a 2-D window: the flat index of the maximum, the two reduce loops fused."""
+    X = ns.placeholder((4, 3, 5), name="X")
+    k1, k2 = ns.reduce_axis(3, "k1"), ns.reduce_axis(5, "k2")
+    T0, T1 = ns.compute((4,), lambda i: argmax_reducer()((k1 * 5 + k2, X[i, k1, k2]), axis=[k1, k2]), name="T")
+    s = ns.create_schedule([T0, T1])
+    fused = s[T0].fuse(k1, k2)
+    s[T0].split(fused, 4)
+    x = random_array(rng, (4, 3, 5))
+    flat = x.reshape(4, 15)
+    check(s, [X, T0, T1], [x], [flat.argmax(1).astype(np.int32), flat.max(1)])
+    check_roundtrip(s, [X, T0, T1])
