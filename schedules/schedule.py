@@ -149,6 +149,7 @@ def create_schedule(outputs: Tensor | Sequence[Tensor]) -> Schedule:
         outputs = [outputs]
     # an operation (TVM's ``create_schedule(C.op)``) stands for all its outputs
     outputs = [t for item in outputs for t in (item.outputs if isinstance(item, Operation) else [item])]
+    outputs = [t for n, t in enumerate(outputs) if not any(t is other for other in outputs[:n])]
     if not outputs:
         raise ScheduleError("create_schedule: give at least one output tensor")
     for t in outputs:

@@ -32,6 +32,7 @@ def test_one_stage_one_nest(a):
     A, T0, T1 = pair()
     s = ns.create_schedule(T0.op)  # an operation stands for all its outputs, as in TVM
     assert s.outputs == (T0, T1) and s[T0] is s[T1]
+    assert ns.create_schedule([T0.op, T1.op, T1]).outputs == (T0, T1)
     i, j = T0.op.axis
     jo, ji = s[T1].split(j, 4)
     s[T0].reorder(jo, i, ji)
