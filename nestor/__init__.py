@@ -65,6 +65,7 @@ from tensorir.intrinsics import (  # noqa: A004 - round mirrors numpy's
     truncdiv,
     truncmod,
 )
+from tensorir.reducers import CommReducer, comm_reducer, max_value, min_value
 
 from .api import build, lower
 
@@ -84,3 +85,4 @@ __all__ += [
     "bitwise_and", "bitwise_not", "bitwise_or", "bitwise_xor", "ceil", "const", "erf", "floor", "fmod",
     "isinf", "isnan", "left_shift", "popcount", "right_shift", "round", "truncdiv", "truncmod",
 ]
+__all__ += ["CommReducer", "comm_reducer", "max_value", "min_value"]

@@ -68,6 +68,7 @@ from .intrinsics import (  # noqa: A004 - round mirrors numpy's
     truncdiv,
     truncmod,
 )
+from .reducers import CommReducer, comm_reducer, max_value, min_value
 from .stmt import PrimFunc
 from .tensor import Tensor, compute, placeholder, reduce_axis
 
@@ -84,3 +85,4 @@ __all__ += [
     "bitwise_and", "bitwise_not", "bitwise_or", "bitwise_xor", "ceil", "const", "erf", "floor", "fmod",
     "isinf", "isnan", "left_shift", "popcount", "right_shift", "round", "truncdiv", "truncmod",
 ]
+__all__ += ["CommReducer", "comm_reducer", "max_value", "min_value"]

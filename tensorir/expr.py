@@ -101,6 +101,8 @@ class ReduceOp(enum.Enum):
     SUM = "sum"
     MAX = "max"
     MIN = "min"
+    #: a user-defined reducer (``ns.comm_reducer``); ``Reduce.combiner`` says how to combine
+    CUSTOM = "comm_reducer"
 
 
 class IterKind(enum.Enum):
@@ -292,14 +294,50 @@ class IterVar(ExprOp):
         return f"{kind}({self.name}, {self.min}..{self.min + self.extent})"
 
 
+@dataclass(frozen=True, eq=False, repr=False)
+class Combiner:
+    """A user-defined commutative reducer (``ns.comm_reducer``) applied to values of fixed types.
+
+    ``results[n]`` is the ``n``-th combined value of the accumulators ``lhs`` and the new
+    values ``rhs`` (one variable per element of a tuple reducer); ``identities[n]`` is where
+    the ``n``-th accumulator starts.
+    """
+
+    name: str
+    lhs: tuple[Var, ...]
+    rhs: tuple[Var, ...]
+    results: tuple[Expr, ...]
+    identities: tuple[Expr, ...]
+
+    def __repr__(self) -> str:
+        return f"comm_reducer({self.name}, {len(self.results)} values)"
+
+
 @_node
 class Reduce(Expr):
-    """``sum``/``max``/``min`` of ``source`` over the reduction axes ``axes``."""
+    """``sum``/``max``/``min`` of ``source`` over the reduction axes ``axes``.
+
+    The fields after ``dtype`` are those of general reductions (TVM's ``Reduce``): only the
+    points where ``condition`` holds are combined (``where=``); the accumulator starts from
+    ``init`` instead of the reducer's identity; a user-defined reducer has ``op`` CUSTOM and its
+    ``combiner``, and a tuple reducer lists every element's value in ``sources``, this node
+    being element ``value_index`` (``source`` is ``sources[value_index]``).
+    """
 
     op: ReduceOp
     source: Expr
     axes: tuple[IterVar, ...]
     dtype: DType
+    condition: Expr | None = None
+    init: Expr | None = None
+    combiner: Combiner | None = None
+    sources: tuple[Expr, ...] = ()
+    value_index: int = 0
+
+    @property
+    def all_sources(self) -> tuple[Expr, ...]:
+        """The value of every element the reducer combines (one for sum/max/min)."""
+        return self.sources or (self.source,)
 
 
 ExprLike = Union[Expr, IterVar, int, float, bool]

@@ -11,8 +11,6 @@ from .expr import (
     Const,
     Expr,
     Func,
-    IterKind,
-    IterVar,
     Reduce,
     ReduceOp,
     Select,
@@ -87,41 +85,29 @@ def if_then_else(cond, true_value, false_value) -> Expr:
     return Select(c, t, f, t.dtype)
 
 
-def _reduce(op: ReduceOp, source, axis) -> Reduce:
-    axes = axis if isinstance(axis, (list, tuple)) else [axis]
-    if not axes:
-        raise DefinitionError(f"{op.value}(...): axis is empty; pass a reduce_axis or a list of them")
-    for item in axes:
-        if not isinstance(item, IterVar):
-            raise DefinitionError(
-                f"{op.value}(..., axis={item}): `{item}` is not a reduce axis; create one with "
-                "ns.reduce_axis(extent, name) and use it in the expression")
-        if item.kind is not IterKind.REDUCE:
-            raise DefinitionError(
-                f"{op.value}(..., axis={item.name}): `{item.name}` is an output axis of the compute, "
-                "not a reduce axis; create one with ns.reduce_axis(extent, name)")
-    if len({id(a) for a in axes}) != len(axes):
-        names = ", ".join(a.name for a in axes)
-        raise DefinitionError(f"{op.value}(..., axis=[{names}]): an axis is listed twice")
-    expr = as_expr(source)
-    if expr.dtype is DType.BOOL:
-        expr = cast(expr, DType.INT32)
-    return Reduce(op, expr, tuple(axes), expr.dtype)
+def _reduce(op: ReduceOp, source, axis, where=None, init=None) -> Reduce:
+    from .reducers import builtin_reduce
+
+    return builtin_reduce(op, source, axis, where, init)
 
 
-def sum(expr, axis) -> Reduce:  # noqa: A001
-    """The sum of ``expr`` over the reduce axis (or axes) ``axis``."""
-    return _reduce(ReduceOp.SUM, expr, axis)
+def sum(expr, axis, where=None, init=None) -> Reduce:  # noqa: A001
+    """The sum of ``expr`` over the reduce axis (or axes) ``axis``, at the points where ``where``
+    holds, starting from ``init`` (0 by default; an expression of the output indices such as
+    ``B[i]``)."""
+    return _reduce(ReduceOp.SUM, expr, axis, where, init)
 
 
-def max(expr, axis) -> Reduce:  # noqa: A001
-    """The maximum of ``expr`` over the reduce axis (or axes) ``axis``."""
-    return _reduce(ReduceOp.MAX, expr, axis)
+def max(expr, axis, where=None, init=None) -> Reduce:  # noqa: A001
+    """The maximum of ``expr`` over the reduce axis (or axes) ``axis``; ``where`` and ``init`` as
+    in :func:`sum`."""
+    return _reduce(ReduceOp.MAX, expr, axis, where, init)
 
 
-def min(expr, axis) -> Reduce:  # noqa: A001
-    """The minimum of ``expr`` over the reduce axis (or axes) ``axis``."""
-    return _reduce(ReduceOp.MIN, expr, axis)
+def min(expr, axis, where=None, init=None) -> Reduce:  # noqa: A001
+    """The minimum of ``expr`` over the reduce axis (or axes) ``axis``; ``where`` and ``init`` as
+    in :func:`sum`."""
+    return _reduce(ReduceOp.MIN, expr, axis, where, init)
 
 
 def reduce_identity(op: ReduceOp, dtype: DType) -> Const:

@@ -14,7 +14,9 @@ complement value in the operand's own type (TVM's and LLVM's ``ctpop``; numpy's
 
 from __future__ import annotations
 
-from .dtypes import DEFAULT_FLOAT, INDEX_TYPES, DType, as_dtype
+import numpy as np
+
+from .dtypes import DEFAULT_FLOAT, INDEX_TYPES, DType, as_dtype, of_python_constant
 from .errors import DefinitionError
 from .expr import (
     FLOAT_FUNCS,
@@ -24,6 +26,7 @@ from .expr import (
     Cast,
     Expr,
     Func,
+    IterVar,
     Unary,
     UnaryOp,
     as_expr,
@@ -197,12 +200,18 @@ def isinf(x) -> Expr:
     return _classify(Func.ISINF, x)
 
 
-def const(value, dtype="int32") -> Expr:
-    """A constant of ``dtype`` (TVM's ``tvm.tir.const``): ``ns.const(300, "int64")``. The value
-    is converted as ``astype`` would (see :mod:`tensorir.dtypes`)."""
-    if not isinstance(value, (bool, int, float)):
-        raise DefinitionError(f"const({value!r}): the value must be a Python bool, int or float")
-    return make_const(value, as_dtype(dtype, f"const({value!r}): dtype"))
+def const(value, dtype=None) -> Expr:
+    """The constant ``value`` of type ``dtype`` (TVM's ``tir.const``): ``ns.const(300, "int64")``.
+
+    Without a dtype, ``int32`` for an int (``int64`` past its range), ``float32`` for a float and
+    ``bool`` for a bool. The value is converted as ``astype`` would (see :mod:`tensorir.dtypes`).
+    """
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, (Expr, IterVar)) or not isinstance(value, (bool, int, float)):
+        raise DefinitionError(f"const({value!r}, {dtype}): the value must be a Python number")
+    dt = of_python_constant(value, None) if dtype is None else as_dtype(dtype, f"const({value!r}, ...): dtype")
+    return make_const(value, dt)
 
 
 def as_index(expr: Expr) -> Expr:

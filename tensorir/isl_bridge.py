@@ -236,8 +236,14 @@ def _guarded_loads(expr: Expr, guards: tuple[tuple[Expr, bool], ...], out: list,
             out.append((expr, guards))
             for index in indices:
                 _guarded_loads(index, guards, out, seen)
-        case Reduce(source=source):
-            _guarded_loads(source, guards, out, seen)
+        case Reduce():
+            # the values are read only where the reduction's predicate holds; init at no point of it
+            inside = guards if expr.condition is None else (*guards, (expr.condition, True))
+            for part in (expr.condition, expr.init):
+                if part is not None:
+                    _guarded_loads(part, guards, out, seen)
+            for source in expr.all_sources:
+                _guarded_loads(source, inside, out, seen)
         case Binary(a=a, b=b):
             _guarded_loads(a, guards, out, seen)
             _guarded_loads(b, guards, out, seen)

@@ -148,10 +148,21 @@ class _Printer:
                 return f"{tensor.name}[{self.indices(indices)}]"
             case BufferLoad(buffer=buffer):
                 return f"{buffer.name}[{self.indices(_shown_indices(node))}]"
-            case Reduce(op=op, source=source, axes=axes):
+            case Reduce(axes=axes):
                 names = ", ".join(iv.name for iv in axes)
-                return f"{op.value}({self.expr(source)}, axis=[{names}])"
+                return f"{_reducer_name(node)}({self._reduced(node)}, axis=[{names}]{self._reduce_options(node)})"
         raise TypeError(f"cannot print {type(node).__name__}")
+
+    def _reduced(self, node: Reduce) -> str:
+        if not node.sources:
+            return self.expr(node.source)
+        return f"({', '.join(self.expr(s) for s in node.sources)})[{node.value_index}]"
+
+    def _reduce_options(self, node: Reduce) -> str:
+        parts = [f", where={self.expr(node.condition)}"] if node.condition is not None else []
+        if node.init is not None:
+            parts.append(f", init={self.expr(node.init)}")
+        return "".join(parts)
 
     def range(self, node: For) -> str:
         lo = node.min
@@ -192,6 +203,10 @@ class _Printer:
         out: list[str] = []
         self.lines(node, depth, out)
         return "\n".join(out)
+
+
+def _reducer_name(node: Reduce) -> str:
+    return node.combiner.name if node.combiner is not None else node.op.value
 
 
 def expr_str(node: Expr) -> str:
