@@ -91,23 +91,57 @@ def _reduce(op: ReduceOp, source, axis, where=None, init=None) -> Reduce:
     return builtin_reduce(op, source, axis, where, init)
 
 
-def sum(expr, axis, where=None, init=None) -> Reduce:  # noqa: A001
+_NO_AXIS = object()
+
+
+def _reduce_or_combine(op: ReduceOp, expr, args: tuple, axis, where, init) -> Expr:
+    """TVM's reducer calling convention: ``max(x, axis=k)`` reduces over ``k``; ``max(x, y)``
+    with a second *positional* value that is no reduce axis combines two values elementwise
+    (``te.max(x, tir.const(0))`` is a ReLU). A keyword ``axis=3`` stays refused: it names an
+    axis."""
+    if len(args) > 1 + (where is None) + (init is None):
+        raise DefinitionError(f"{op.value}(...): too many arguments; use {op.value}(expr, axis, where=..., init=...)")
+    if args:
+        if axis is not _NO_AXIS:
+            raise DefinitionError(f"{op.value}(...): axis given twice (positionally and as axis=)")
+        axis, rest = args[0], args[1:]
+        if _is_value(axis) and not rest and where is None and init is None:
+            return binary(_COMBINE[op], expr, axis)
+        where = rest[0] if rest else where
+        init = rest[1] if len(rest) > 1 else init
+    if axis is _NO_AXIS:
+        raise DefinitionError(f"{op.value}({expr}): give the reduce axis (axis=k, from ns.reduce_axis)")
+    return _reduce(op, expr, axis, where, init)
+
+
+def _is_value(x) -> bool:
+    from .expr import IterVar
+
+    if isinstance(x, IterVar) or isinstance(x, (list, tuple)):
+        return False
+    return isinstance(x, Expr) or (isinstance(x, (int, float)) and not isinstance(x, bool))
+
+
+_COMBINE = {ReduceOp.SUM: BinaryOp.ADD, ReduceOp.MAX: BinaryOp.MAX, ReduceOp.MIN: BinaryOp.MIN}
+
+
+def sum(expr, *args, axis=_NO_AXIS, where=None, init=None) -> Expr:  # noqa: A001
     """The sum of ``expr`` over the reduce axis (or axes) ``axis``, at the points where ``where``
     holds, starting from ``init`` (0 by default; an expression of the output indices such as
-    ``B[i]``)."""
-    return _reduce(ReduceOp.SUM, expr, axis, where, init)
+    ``B[i]``). ``sum(x, y)`` with a value ``y`` is ``x + y`` (TVM's convention)."""
+    return _reduce_or_combine(ReduceOp.SUM, expr, args, axis, where, init)
 
 
-def max(expr, axis, where=None, init=None) -> Reduce:  # noqa: A001
+def max(expr, *args, axis=_NO_AXIS, where=None, init=None) -> Expr:  # noqa: A001
     """The maximum of ``expr`` over the reduce axis (or axes) ``axis``; ``where`` and ``init`` as
-    in :func:`sum`."""
-    return _reduce(ReduceOp.MAX, expr, axis, where, init)
+    in :func:`sum`. ``max(x, y)`` with a value ``y`` is the elementwise maximum, as in TVM."""
+    return _reduce_or_combine(ReduceOp.MAX, expr, args, axis, where, init)
 
 
-def min(expr, axis, where=None, init=None) -> Reduce:  # noqa: A001
+def min(expr, *args, axis=_NO_AXIS, where=None, init=None) -> Expr:  # noqa: A001
     """The minimum of ``expr`` over the reduce axis (or axes) ``axis``; ``where`` and ``init`` as
-    in :func:`sum`."""
-    return _reduce(ReduceOp.MIN, expr, axis, where, init)
+    in :func:`sum`. ``min(x, y)`` with a value ``y`` is the elementwise minimum, as in TVM."""
+    return _reduce_or_combine(ReduceOp.MIN, expr, args, axis, where, init)
 
 
 def reduce_identity(op: ReduceOp, dtype: DType) -> Const:

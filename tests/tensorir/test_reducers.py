@@ -262,3 +262,28 @@ def test_identity_that_fails(A, k):
     with pytest.raises(DefinitionError, match=_pattern(
             "add: fidentity failed (TypeError", "it was given the dtypes ['float32']")):
         ns.compute((4,), lambda i: bad(A[i, k], axis=k))
+
+
+# -- TVM's two-value form of the built-in reducers ---------------------------------------------
+@pytest.mark.parametrize("target", ["interp", "llvm"])
+def test_max_min_sum_of_two_values_combine_elementwise(target):
+    X = ns.placeholder((6,), name="X")
+    k = ns.reduce_axis(6, "k")
+    relu = ns.compute((6,), lambda i: ns.max(X[i], ns.const(0.0, "float32")), name="relu")
+    low = ns.compute((6,), lambda i: ns.min(X[i], 0.5), name="low")
+    both = ns.compute((6,), lambda i: ns.sum(X[i], X[5 - i]), name="both")
+    top = ns.compute((1,), lambda i: ns.max(X[k], k), name="top")
+    s = ns.create_schedule([relu.op, low.op, both.op, top.op])
+    f = ns.build(s, [X, relu, low, both, top], target=target)
+    x = np.array([-1, 2, -3, 0.25, 4, -0.5], "float32")
+    outs = [np.zeros(6, "float32") for _ in range(3)] + [np.zeros(1, "float32")]
+    f(x, *outs)
+    for got, want in zip(outs, [np.maximum(x, 0), np.minimum(x, 0.5), x + x[::-1], [x.max()]]):
+        np.testing.assert_allclose(got, want)
+
+
+def test_reducer_without_axis_or_with_axis_twice_is_refused(A, k):
+    with pytest.raises(DefinitionError, match=_pattern("max(", "give the reduce axis", "axis=k")):
+        ns.max(A[0, k])
+    with pytest.raises(DefinitionError, match=_pattern("sum(...)", "axis given twice")):
+        ns.sum(A[0, k], k, axis=k)
