@@ -88,13 +88,38 @@ class Func(enum.Enum):
     ERF = "erf"
     ISNAN = "isnan"
     ISINF = "isinf"
+    TRUNC = "trunc"
+    # one-operand float functions of the C library (tensorir.intrinsics.LIBM), by their C names
+    SIN = "sin"
+    COS = "cos"
+    TAN = "tan"
+    ASIN = "asin"
+    ACOS = "acos"
+    ATAN = "atan"
+    SINH = "sinh"
+    COSH = "cosh"
+    ASINH = "asinh"
+    ACOSH = "acosh"
+    ATANH = "atanh"
+    LOG2 = "log2"
+    LOG10 = "log10"
+    LOG1P = "log1p"
+    EXP2 = "exp2"
+    EXP10 = "exp10"
+    EXPM1 = "expm1"
+    CBRT = "cbrt"
 
 
-FLOAT_FUNCS = frozenset({Func.EXP, Func.LOG, Func.SQRT, Func.TANH, Func.SIGMOID, Func.ERF})
+#: one-operand float functions every backend takes from its C math library (``sinf``/``sin``)
+LIBM_FUNCS = frozenset({
+    Func.SIN, Func.COS, Func.TAN, Func.ASIN, Func.ACOS, Func.ATAN, Func.SINH, Func.COSH, Func.ASINH,
+    Func.ACOSH, Func.ATANH, Func.LOG2, Func.LOG10, Func.LOG1P, Func.EXP2, Func.EXP10, Func.EXPM1, Func.CBRT,
+})
+FLOAT_FUNCS = frozenset({Func.EXP, Func.LOG, Func.SQRT, Func.TANH, Func.SIGMOID, Func.ERF}) | LIBM_FUNCS
 #: intrinsics of two operands of one type
 BINARY_FUNCS = frozenset({Func.FMOD, Func.TRUNCDIV, Func.TRUNCMOD})
 #: intrinsics that round a float to an integral float (identity on integers, as in TVM)
-ROUNDING_FUNCS = frozenset({Func.FLOOR, Func.CEIL, Func.ROUND})
+ROUNDING_FUNCS = frozenset({Func.FLOOR, Func.CEIL, Func.ROUND, Func.TRUNC})
 
 
 class ReduceOp(enum.Enum):

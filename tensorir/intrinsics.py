@@ -223,8 +223,57 @@ def as_index(expr: Expr) -> Expr:
     return Cast(expr, DType.INT32 if expr.dtype.bits < 32 else DType.INT64)
 
 
+def trunc(x) -> Expr:
+    """``x`` rounded toward zero to an integral value (of ``x``'s float type)."""
+    return _rounding(Func.TRUNC, x)
+
+
+def _libm(func: Func):
+    def call(x) -> Expr:
+        return _unary_call(func, x)
+
+    call.__name__ = call.__qualname__ = func.value
+    call.__doc__ = (f"``{func.value}(x)`` of the C math library, elementwise, with numpy's meaning "
+                    "(integers are converted to ``float32`` first; NaN outside the domain).")
+    return call
+
+
+sin = _libm(Func.SIN)
+cos = _libm(Func.COS)
+tan = _libm(Func.TAN)
+asin = _libm(Func.ASIN)
+acos = _libm(Func.ACOS)
+atan = _libm(Func.ATAN)
+sinh = _libm(Func.SINH)
+cosh = _libm(Func.COSH)
+asinh = _libm(Func.ASINH)
+acosh = _libm(Func.ACOSH)
+atanh = _libm(Func.ATANH)
+log2 = _libm(Func.LOG2)
+log10 = _libm(Func.LOG10)
+log1p = _libm(Func.LOG1P)
+exp2 = _libm(Func.EXP2)
+exp10 = _libm(Func.EXP10)
+expm1 = _libm(Func.EXPM1)
+cbrt = _libm(Func.CBRT)
+
+
+def rsqrt(x) -> Expr:
+    """``1 / sqrt(x)``."""
+    return 1 / _unary_call(Func.SQRT, x)
+
+
+def isfinite(x) -> Expr:
+    """Whether ``x`` is neither NaN nor +-inf (``bool``; true for integers)."""
+    return ~(isnan(x) | isinf(x))
+
+
 __all__ = [
     "as_index", "bitwise_and", "bitwise_not", "bitwise_or", "bitwise_xor", "ceil",
     "const", "erf", "floor", "fmod", "isinf", "isnan", "left_shift", "popcount", "right_shift",
     "round", "truncdiv", "truncmod",
 ]
+#: the C math library's one-operand functions, and the ones built from others
+LIBM = ("sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh", "log2",
+        "log10", "log1p", "exp2", "exp10", "expm1", "cbrt")
+__all__ += [*LIBM, "isfinite", "rsqrt", "trunc"]

@@ -35,7 +35,7 @@ _FUNCTIONS = {"exp": (functions.exp, 1), "log": (functions.log, 1), "sqrt": (fun
 # the intrinsics of tensorir.intrinsics, by their public names
 _FUNCTIONS.update({name: (getattr(intrinsics, name), 2 if name in ("fmod", "truncdiv", "truncmod") else 1)
                    for name in ("fmod", "truncdiv", "truncmod", "popcount", "floor", "ceil", "round", "erf",
-                                "isnan", "isinf")})
+                                "isnan", "isinf", "isfinite", "rsqrt", "trunc", *intrinsics.LIBM)})
 _REDUCERS = {"sum": functions.sum, "max": functions.max, "min": functions.min}
 
 

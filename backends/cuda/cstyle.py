@@ -10,7 +10,7 @@ import numpy as np
 
 from tensorir.dtypes import DType
 from tensorir.errors import CodegenError
-from tensorir.expr import Binary, BinaryOp, Call, Cast, Const, Expr, Func, Select, Var, binary
+from tensorir.expr import LIBM_FUNCS, Binary, BinaryOp, Call, Cast, Const, Expr, Func, Select, Var, binary
 from tensorir.passes.simplify import simplify_expr
 from tensorir.stmt import Allocate, For, ForKind
 
@@ -29,7 +29,11 @@ RESERVED = frozenset("""
     template this throw try catch typename virtual true false nullptr friend using asm
     threadIdx blockIdx blockDim gridDim warpSize main max min abs llabs exp expf log logf sqrt sqrtf
     tanh tanhf pow powf fabs fabsf fmod floor copysign float4 dim3 size_t
-""".split())
+""".split()) | frozenset(
+    name + suffix
+    for name in ("sin cos tan asin acos atan sinh cosh asinh acosh atanh log2 log10 log1p exp2 exp10 expm1 "
+                 "cbrt erf ceil rint trunc round floor fmod isnan isinf").split()
+    for suffix in ("", "f"))
 
 _INFIX = {
     BinaryOp.ADD: ("+", ADD), BinaryOp.SUB: ("-", ADD), BinaryOp.MUL: ("*", MUL),
@@ -44,7 +48,8 @@ _WIDENING = frozenset({BinaryOp.ADD, BinaryOp.SUB, BinaryOp.MUL})
 _BITWISE = {BinaryOp.BIT_AND: "&", BinaryOp.BIT_OR: "|", BinaryOp.XOR: "^"}
 _INT_HELPERS = {Func.TRUNCDIV: "nestor_truncdiv", Func.TRUNCMOD: "nestor_truncmod", Func.FMOD: "nestor_truncmod",
                 Func.POPCOUNT: "nestor_popcount"}
-_NEW_FLOAT_MATH = {Func.FMOD: "fmod", Func.FLOOR: "floor", Func.CEIL: "ceil", Func.ROUND: "rint", Func.ERF: "erf"}
+_NEW_FLOAT_MATH = {Func.FMOD: "fmod", Func.FLOOR: "floor", Func.CEIL: "ceil", Func.ROUND: "rint", Func.ERF: "erf",
+                   Func.TRUNC: "trunc", **{func: func.value for func in LIBM_FUNCS}}
 
 
 def _has_half_operand(e: Expr) -> bool:

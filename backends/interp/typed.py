@@ -16,7 +16,7 @@ import numpy as np
 
 from tensorir.analysis import interval
 from tensorir.dtypes import DType, convert_value
-from tensorir.expr import Binary, BinaryOp, Call, Expr, Func, Unary, UnaryOp
+from tensorir.expr import LIBM_FUNCS, Binary, BinaryOp, Call, Expr, Func, Unary, UnaryOp
 
 #: integer operators whose result can leave the operands' type
 _WRAPPING = frozenset({BinaryOp.ADD, BinaryOp.SUB, BinaryOp.MUL, BinaryOp.POW, BinaryOp.SHL})
@@ -125,7 +125,28 @@ NAMESPACE = {
     "_round": _integral(round), "_erf": math.erf, "_isnan": _isnan, "_isinf": _isinf,
 }
 
+def _libm(name: str):
+    """The C library's ``name`` on a Python float, with numpy's results where ``math`` raises
+    (NaN outside the domain, +-inf on overflow)."""
+    exact = {"exp10": lambda x: 10.0 ** x}.get(name) or getattr(math, name)
+    fallback = getattr(np, {"asin": "arcsin", "acos": "arccos", "atan": "arctan", "asinh": "arcsinh",
+                            "acosh": "arccosh", "atanh": "arctanh"}.get(name, name), None)
+
+    def call(x):
+        try:
+            return exact(x)
+        except (ValueError, OverflowError):
+            with np.errstate(all="ignore"):
+                return float(fallback(x) if fallback else 10.0 ** np.float64(x))
+
+    return call
+
+
+NAMESPACE.update({f"_{func.value}": _libm(func.value) for func in LIBM_FUNCS})
+NAMESPACE["_trunc"] = _integral(math.trunc)
+
 #: calls the interpreter writes as ``name(args)``
 FUNCS = {Func.FMOD: "_fmod", Func.TRUNCDIV: "_truncdiv", Func.TRUNCMOD: "_truncmod",
          Func.FLOOR: "_floor", Func.CEIL: "_ceil", Func.ROUND: "_round", Func.ERF: "_erf",
-         Func.ISNAN: "_isnan", Func.ISINF: "_isinf"}
+         Func.ISNAN: "_isnan", Func.ISINF: "_isinf", Func.TRUNC: "_trunc",
+         **{func: f"_{func.value}" for func in LIBM_FUNCS}}

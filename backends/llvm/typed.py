@@ -10,13 +10,14 @@ from llvmlite import ir
 
 from tensorir.dtypes import DType
 from tensorir.errors import CodegenError
-from tensorir.expr import BinaryOp, Func
+from tensorir.expr import LIBM_FUNCS, BinaryOp, Func
 
 from .types import F32, F64, I64, VALUE
 
 _ICMP = {BinaryOp.EQ: "==", BinaryOp.NE: "!=", BinaryOp.LT: "<", BinaryOp.LE: "<=", BinaryOp.GT: ">",
          BinaryOp.GE: ">="}
-_FLOAT_INTRINSIC = {Func.FLOOR: "llvm.floor", Func.CEIL: "llvm.ceil", Func.ROUND: "llvm.roundeven"}
+_FLOAT_INTRINSIC = {Func.FLOOR: "llvm.floor", Func.CEIL: "llvm.ceil", Func.ROUND: "llvm.roundeven",
+                    Func.TRUNC: "llvm.trunc"}
 
 
 def _like(value, element):
@@ -117,8 +118,8 @@ class TypedArithmetic:
             x = args[0]
             magnitude = bld.call(self.intrinsic("llvm.fabs", x.type), [x])
             return bld.fcmp_ordered("==", magnitude, _const(x.type, float("inf")))
-        if func is Func.ERF:
-            return self.libm_lanes("erf", args[0])
+        if func is Func.ERF or func in LIBM_FUNCS:
+            return self.libm_lanes(func.value, args[0])
         return None
 
     def libm_lanes(self, name: str, x):
