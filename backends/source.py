@@ -115,6 +115,8 @@ class SourcePrinter:
             case Unary(op=UnaryOp.NOT, a=a):
                 symbol, mine = self.NOT_
                 return f"{symbol}{self._wrap(a, mine)}", mine
+            case Unary(op=UnaryOp.BIT_NOT, a=a):  # ~ is spelled alike in C and Python
+                return f"~{self._wrap(a, UNARY)}", UNARY
             case Cast():
                 return self.cast(e)
             case Select():

@@ -44,7 +44,8 @@ def _reads(producer: Stage, stage: Stage, geo: LoopGeometry, body: Expr) -> list
     loop variables."""
     values = {root.var: geo.values[root] for root in stage.root_axes}
     schedule = stage.schedule
-    return [tuple(substitute(i, values) for i in node.indices) for node in walk(body)
+    bodies = body if isinstance(body, tuple) else (body,)  # a compute with several outputs
+    return [tuple(substitute(i, values) for i in node.indices) for one in bodies for node in walk(one)
             if isinstance(node, TensorLoad) and schedule.stage_of(node.tensor) is producer]
 
 

@@ -35,13 +35,25 @@ def _scope(call: str, scope: str) -> Scope:
 
 def _tensor(schedule: Schedule, call: str, tensor) -> Tensor:
     if isinstance(tensor, str):
-        return schedule[tensor].op.output
+        return _tensor_named(schedule, tensor)
     if isinstance(tensor, Tensor):
         if tensor not in schedule:
             raise ScheduleError(f"s.{call}: {tensor.name} is not part of this schedule; pass a "
                                 "tensor that the schedule's outputs are computed from")
         return tensor
     raise ScheduleError(f"s.{call}: {tensor!r} is not a tensor")
+
+
+def _tensor_named(schedule: Schedule, name: str) -> Tensor:
+    """The tensor a trace names: a stage's (first) output, or output ``n`` as ``stage.vn``."""
+    if any(stage.name == name for stage in schedule.stages):
+        return schedule[name].op.output
+    base, dot, index = name.rpartition(".v")
+    if dot and index.isdigit() and any(stage.name == base for stage in schedule.stages):
+        outputs = schedule[base].op.outputs
+        if int(index) < len(outputs):
+            return outputs[int(index)]
+    return schedule[name].op.output  # the error lists the stages
 
 
 def _stage_list(schedule: Schedule, call: str, readers) -> list[Stage]:
@@ -86,7 +98,10 @@ def cache_read(schedule: Schedule, tensor, scope: str, readers: Sequence) -> Ten
                 f"cache_read before compute_at, or compute_root {source.name} first")
     axes = tuple(IterVar(Var(f"ax{d}"), 0, extent, IterKind.DATA_PAR)
                  for d, extent in enumerate(tensor.shape))
-    op = ComputeOp(f"{tensor.name}.{scope}", axes, source.op.output[tuple(a.var for a in axes)])
+    # the readers' reads of a stage all go to the cache: one with several outputs copies them all
+    copies = tuple(out[tuple(a.var for a in axes)] for out in source.op.outputs)
+    name = f"{tensor.name}.{scope}" if len(copies) == 1 else f"{source.name}.{scope}"
+    op = ComputeOp(name, axes, copies if len(copies) > 1 else copies[0])
     first = min(stages, key=schedule.stages.index)
     saved = [(stage, dict(stage.read_redirect)) for stage in stages]
     known = attachment.waiting(schedule)
@@ -106,12 +121,13 @@ def cache_read(schedule: Schedule, tensor, scope: str, readers: Sequence) -> Ten
     schedule.trace.record(Step("cache_read", "", (
         ("tensor", source.name), ("scope", scope),
         ("readers", tuple(s.name for s in stages))), (cache.name,)))
-    return op.output
+    return op.outputs[tensor.value_index]
 
 
-def cache_write(schedule: Schedule, tensor, scope: str) -> Tensor:
+def cache_write(schedule: Schedule, tensor, scope: str) -> Tensor | list[Tensor]:
     """The work of :meth:`Schedule.cache_write`."""
-    tensor = _tensor(schedule, "cache_write(...)", tensor)
+    given_list = isinstance(tensor, (list, tuple))
+    tensor = _written_tensor(schedule, tensor, scope)
     call = f"cache_write({tensor.name}, {scope!r})"
     value = _scope(call, scope)
     stage = schedule.stage_of(tensor)
@@ -131,20 +147,39 @@ def cache_write(schedule: Schedule, tensor, scope: str) -> Tensor:
             "cache_write before compute_at into it")
     op = stage.compute_op
     fresh = tuple(IterVar(Var(iv.name), iv.min, iv.extent, iv.kind) for iv in op.axis)
-    body = substitute(op.body, {old.var: new.var for old, new in zip(op.axis, fresh)})
+    mapping = {old.var: new.var for old, new in zip(op.axis, fresh)}
+    bodies = tuple(substitute(body, mapping) for body in op.bodies)
     read = tuple(a.var for a in op.axis)
     if cache_relayout.reshaped(stage):
-        fresh, body, read = cache_relayout.relayout(stage, call)
-    cache_op = ComputeOp(f"{stage.name}.{scope}", fresh, body)
+        fresh, bodies, read = cache_relayout.relayout(stage, call)
+    cache_op = ComputeOp(f"{stage.name}.{scope}", fresh, bodies if len(bodies) > 1 else bodies[0])
     cache = _insert_cache_stage(schedule, cache_op, stage, value)
     cache.read_redirect = dict(stage.read_redirect)
     copy_axes = op.axis  # the user's handles C.op.axis now name the copy's loops
-    schedule.replace_op(stage, ComputeOp(op.name, copy_axes, cache_op.output[read]))
+    copies = tuple(out[read] for out in cache_op.outputs)
+    schedule.replace_op(stage, ComputeOp(op.name, copy_axes, copies if len(copies) > 1 else copies[0]))
     stage.read_redirect = {}
     stage.leaves, stage.relations = list(copy_axes), []
     schedule.trace.record(Step("cache_write", "", (
         ("tensor", stage.name), ("scope", scope)), (cache.name,)))
-    return cache_op.output
+    return list(cache_op.outputs) if given_list or cache_op.num_outputs > 1 else cache_op.output
+
+
+def _written_tensor(schedule: Schedule, tensor, scope: str) -> Tensor:
+    """The tensor ``cache_write`` caches; for a compute with several outputs (given as the list
+    of them, TVM's form, or by one of them or its stage's name) its first output."""
+    if not isinstance(tensor, (list, tuple)):
+        return _tensor(schedule, "cache_write(...)", tensor)
+    tensors = [_tensor(schedule, "cache_write(...)", t) for t in tensor]
+    if not tensors:
+        raise ScheduleError(f"s.cache_write([], {scope!r}): give the tensor(s) to cache")
+    ops = {id(t.op) for t in tensors}
+    if len(ops) > 1 or [t.value_index for t in tensors] != list(range(tensors[0].op.num_outputs)):
+        names = [t.name for t in tensors]
+        raise ScheduleError(
+            f"s.cache_write({names}, {scope!r}): a list names all the outputs of one compute, in "
+            "order; cache the tensors of different computes with one call each")
+    return tensors[0]
 
 
 def _redirect(reader: Stage, source: Stage, cache: Stage) -> None:

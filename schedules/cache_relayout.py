@@ -4,8 +4,8 @@ As in TVM, the loop structure is carried to the cache: the cache tensor has one 
 data-parallel loop of the stage, in loop order (``i.outer.c``, ``i.inner.c``: a relayout whose
 extents are the loops'), computing the original body at the loops' values, and the stage
 becomes a plain copy out of the cache (its loops reset to its output axes). Where a split
-does not divide its extent, the cache's extra elements hold the reduction's identity (or 0)
-and are never read. A split or fused reduction loop is refused: the reduction moves to the
+does not divide its extent, the cache's extra elements combine nothing (a reduction's start
+value) or hold 0, and are never read. A split or fused reduction loop is refused: the reduction moves to the
 cache, so its loops are scheduled there.
 """
 
@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 
 from tensorir.errors import ScheduleError
 from tensorir.expr import BinaryOp, Const, Expr, IterKind, IterVar, Reduce, Select, Var, binary
-from tensorir.functions import reduce_identity
 from tensorir.visitor import substitute
 
 from .geometry import loop_geometry
@@ -31,9 +30,9 @@ def reshaped(stage: Stage) -> bool:
     return bool(stage.relations) or list(stage.leaves) != list(stage.root_axes)
 
 
-def relayout(stage: Stage, call: str) -> tuple[tuple[IterVar, ...], Expr, tuple[Expr, ...]]:
-    """The cache's axes, its body, and where the copy reads it (as expressions of the stage's
-    output axes)."""
+def relayout(stage: Stage, call: str) -> tuple[tuple[IterVar, ...], tuple[Expr, ...], tuple[Expr, ...]]:
+    """The cache's axes, its bodies (one per output), and where the copy reads it (as
+    expressions of the stage's output axes)."""
     _check_reduce_loops(stage, call)
     op = stage.compute_op
     geo = loop_geometry(stage)
@@ -41,12 +40,10 @@ def relayout(stage: Stage, call: str) -> tuple[tuple[IterVar, ...], Expr, tuple[
     axes = tuple(IterVar(Var(f"{leaf.name}.c"), 0, geo.extents[leaf], IterKind.DATA_PAR) for leaf in loops)
     to_axes = {leaf.var: axis.var for leaf, axis in zip(loops, axes)}
     values = {root.var: substitute(geo.values[root], to_axes) for root in op.axis}
-    body = substitute(op.body, values)
     guards = [substitute(guard, to_axes) for guard in geo.all_guards()]
-    if guards:
-        body = _guarded(body, guards)
+    bodies = tuple(_guarded(substitute(body, values), guards) for body in op.bodies)
     read = _loop_values(stage, geo.extents)
-    return axes, body, tuple(read[leaf] for leaf in loops)
+    return axes, bodies, tuple(read[leaf] for leaf in loops)
 
 
 def _check_reduce_loops(stage: Stage, call: str) -> None:
@@ -62,12 +59,16 @@ def _check_reduce_loops(stage: Stage, call: str) -> None:
 
 
 def _guarded(body: Expr, guards: list[Expr]) -> Expr:
+    """``body`` computed only where the loops are inside the extents (a reduction combines
+    nothing elsewhere, as TVM's predicate on the cache does)."""
+    if not guards:
+        return body
     cond = guards[0]
     for guard in guards[1:]:
         cond = binary(BinaryOp.AND, cond, guard)
     if isinstance(body, Reduce):
-        identity = reduce_identity(body.op, body.dtype)
-        return replace(body, source=Select(cond, body.source, identity, body.dtype))
+        where = cond if body.condition is None else binary(BinaryOp.AND, body.condition, cond)
+        return replace(body, condition=where)
     return Select(cond, body, Const(0.0 if body.dtype.is_float else 0, body.dtype), body.dtype)
 
 

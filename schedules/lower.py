@@ -16,8 +16,7 @@ from typing import Protocol
 
 from tensorir.buffer import Buffer
 from tensorir.errors import LoweringError
-from tensorir.expr import BinaryOp, BufferLoad, Expr, IterVar, Reduce, ReduceOp, TensorLoad, binary, const
-from tensorir.functions import reduce_identity
+from tensorir.expr import BinaryOp, BufferLoad, Expr, IterVar, Reduce, TensorLoad, binary, const
 from tensorir.stmt import Allocate, For, IfThenElse, PrimFunc, Stmt, Store, seq
 from tensorir.tensor import ComputeOp, PlaceholderOp, Tensor
 from tensorir.visitor import Mutator, substitute
@@ -26,10 +25,9 @@ from .attachment import attached_in, outside_readers, stranded
 from .bounds import Region, attached_region
 from .geometry import LoopGeometry, derives, loop_geometry
 from .parallel import warn_inner_parallel
+from .reduction import first_point, init_stores, late_init, scratch_buffer, update
 from .relations import At, AtRoot, Inlined
 from .schedule import Schedule, Stage
-
-_COMBINE = {ReduceOp.SUM: BinaryOp.ADD, ReduceOp.MAX: BinaryOp.MAX, ReduceOp.MIN: BinaryOp.MIN}
 
 
 class _Inline(Mutator):
@@ -51,13 +49,25 @@ class _Inline(Mutator):
                 mapping = {iv.var: index for iv, index in zip(producer.compute_op.axis, indices)}
                 return substitute(body, mapping)
             case _:
-                return TensorLoad(producer.op.output, indices, node.dtype)
+                return TensorLoad(producer.op.outputs[node.tensor.value_index], indices, node.dtype)
 
 
 def stage_body(schedule: Schedule, stage: Stage, bodies: dict) -> Expr:
+    return stage_bodies(schedule, stage, bodies)[0]
+
+
+def stage_bodies(schedule: Schedule, stage: Stage, bodies: dict) -> tuple[Expr, ...]:
+    """The body of each output of ``stage`` with its reads resolved (one, unless the compute has
+    several outputs)."""
     if stage not in bodies:
-        bodies[stage] = _Inline(schedule, stage, bodies).visit(stage.compute_op.body)
+        inline = _Inline(schedule, stage, bodies)
+        bodies[stage] = tuple(inline.visit(body) for body in stage.compute_op.bodies)
     return bodies[stage]
+
+
+def _reads_of(bodies: tuple[Expr, ...]) -> Expr | tuple[Expr, ...]:
+    """What region inference walks for the reads of a stage: its body, or all its bodies."""
+    return bodies[0] if len(bodies) == 1 else bodies
 
 
 class _ToBuffers(Mutator):
@@ -71,8 +81,26 @@ class _ToBuffers(Mutator):
         if isinstance(node, TensorLoad):
             indices = tuple(self.visit(i) for i in node.indices)
             stage = self.lowering.schedule.stage_of(node.tensor)
-            return BufferLoad(self.lowering.buffers[stage], self.lowering.shift(stage, indices), node.dtype)
+            if not self.lowering.has_buffer(stage, node.tensor.value_index):
+                raise _not_computed_yet(stage)
+            buffer = self.lowering.buffer_of(stage, node.tensor.value_index)
+            return BufferLoad(buffer, self.lowering.shift(stage, indices), node.dtype)
         return self.values.get(node)
+
+
+def _not_computed_yet(producer: Stage) -> LoweringError:
+    """A read placed before its producer's attach loop: only a reduction's init= can be (the
+    initialisation runs before the reduction loops, and its copy of the spatial loops inside
+    them hosts nothing)."""
+    match producer.attach:
+        case At(stage=consumer, axis=axis):
+            where = f"inside loop {axis.name} of {consumer.name}"
+        case _:
+            where = "later"
+    return LoweringError(
+        f"lower: the initial value (init=) of a reduction reads {producer.name}, which is computed "
+        f"{where}, after the initialisation runs; compute_at {producer.name} at a loop outside the "
+        "reduction loops, or leave it at root")
 
 
 class BodyBuilder(Protocol):
@@ -89,6 +117,17 @@ class BodyBuilder(Protocol):
 
 
 @dataclass(frozen=True)
+class _ReductionParts:
+    """What a reduction's statements are made of: the converter of definition expressions, the
+    bodies (one per output), the output buffers and the index of the element they write."""
+
+    to_buffers: _ToBuffers
+    bodies: tuple[Expr, ...]
+    outs: list[Buffer]
+    index: tuple[Expr, ...]
+
+
+@dataclass(frozen=True)
 class LoopRun:
     """Consecutive loops of one stage (``leaves``, outermost first) around what ``body`` makes.
 
@@ -100,7 +139,7 @@ class LoopRun:
     leaves: tuple[IterVar, ...]
     geo: LoopGeometry
     body: BodyBuilder
-    expr: Expr
+    expr: Expr | tuple[Expr, ...]
 
 
 @dataclass
@@ -111,6 +150,8 @@ class Lowering:
     args: list[Tensor]
     name: str
     buffers: dict[Stage, Buffer] = field(default_factory=dict)
+    #: the buffers of the outputs after the first of stages with several outputs
+    more_buffers: dict[tuple[Stage, int], Buffer] = field(default_factory=dict)
     regions: dict[Stage, Region] = field(default_factory=dict)
     bodies: dict[Stage, Expr] = field(default_factory=dict)
     names: set[str] = field(default_factory=set)
@@ -121,15 +162,36 @@ class Lowering:
             return indices
         return tuple(binary(BinaryOp.SUB, i, b) for i, b in zip(indices, region.bases))
 
-    def make_buffer(self, stage: Stage, shape: tuple[int, ...]) -> Buffer:
-        name, n = stage.name, 1
+    def unique_name(self, base: str) -> str:
+        name, n = base, 1
         while name in self.names:
-            name = f"{stage.name}_{n}"
+            name = f"{base}_{n}"
             n += 1
         self.names.add(name)
-        buffer = Buffer(name, shape, stage.op.dtype, stage.scope)
-        self.buffers[stage] = buffer
+        return name
+
+    def make_buffer(self, stage: Stage, shape: tuple[int, ...], value_index: int = 0) -> Buffer:
+        base = stage.name if stage.op.num_outputs == 1 else f"{stage.name}.v{value_index}"
+        buffer = Buffer(self.unique_name(base), shape, stage.op.output_dtype(value_index), stage.scope)
+        if value_index == 0:
+            self.buffers[stage] = buffer
+        else:
+            self.more_buffers[(stage, value_index)] = buffer
         return buffer
+
+    def make_buffers(self, stage: Stage, shape: tuple[int, ...]) -> list[Buffer]:
+        """The buffers of every output of ``stage`` that has none yet."""
+        return [self.make_buffer(stage, shape, n) for n in range(stage.op.num_outputs)
+                if not self.has_buffer(stage, n)]
+
+    def has_buffer(self, stage: Stage, value_index: int = 0) -> bool:
+        return stage in self.buffers if value_index == 0 else (stage, value_index) in self.more_buffers
+
+    def buffer_of(self, stage: Stage, value_index: int = 0) -> Buffer:
+        return self.buffers[stage] if value_index == 0 else self.more_buffers[(stage, value_index)]
+
+    def scratch(self, name: str, dtype) -> Buffer:
+        return scratch_buffer(self.unique_name(name), dtype)
 
     # -- nests -----------------------------------------------------------------------------
     def nest(self, stage: Stage, env: list[For]) -> Stmt:
@@ -138,31 +200,47 @@ class Lowering:
         geo = loop_geometry(stage, self.regions.get(stage))
         values = {root.var: geo.values[root] for root in stage.root_axes}
         to_buffers = _ToBuffers(self, values)
-        body = stage_body(self.schedule, stage, self.bodies)
-        out = self.buffers[stage]
+        bodies = stage_bodies(self.schedule, stage, self.bodies)
+        body = _reads_of(bodies)
+        outs = [self.buffer_of(stage, n) for n in range(op.num_outputs)]
         index = self.shift(stage, tuple(to_buffers.visit(iv.var) for iv in op.axis))
-        if not isinstance(body, Reduce):
+        if not isinstance(bodies[0], Reduce):
             def store(_env):
-                return _guarded(Store(out, index, to_buffers.visit(body)), geo.all_guards())
+                stores = [Store(out, index, to_buffers.visit(one)) for out, one in zip(outs, bodies)]
+                return _guarded(seq(*stores), geo.all_guards())
 
             return self.loops(LoopRun(stage, tuple(stage.leaves), geo, store, body), env)
-        reduce_roots = set(op.reduce_axis)
+        return self.reduction(stage, env, geo, _ReductionParts(to_buffers, bodies, outs, index))
+
+    def reduction(self, stage: Stage, env: list[For], geo: LoopGeometry, parts: _ReductionParts) -> Stmt:
+        """The nest of a reduction: the loops outside the first reduction loop, then the
+        initialisation (with its own copy of the spatial loops inside that loop), then the update
+        loops. An init= that reads a stage computed inside the reduction loops is instead stored
+        at the first point of the reduction domain, inside them (see :func:`late_init`)."""
+        reduce_roots = set(stage.compute_op.reduce_axis)
         first = next(p for p, leaf in enumerate(stage.leaves)
                      if any(derives(stage, r, leaf) for r in reduce_roots))
         outer, inner = stage.leaves[:first], stage.leaves[first:]
         spatial_inner = [leaf for leaf in inner if not any(derives(stage, r, leaf) for r in reduce_roots)]
-        init = _guarded(Store(out, index, reduce_identity(body.op, body.dtype)),
-                        geo.guards_without(reduce_roots))
+        late = late_init(stage, parts.bodies, stage.leaves[first:])
+        convert, body = parts.to_buffers.visit, _reads_of(parts.bodies)
 
-        def update(_env):
-            current = BufferLoad(out, index, out.dtype)
-            value = binary(_COMBINE[body.op], current, to_buffers.visit(body.source))
-            return _guarded(Store(out, index, value), geo.all_guards())
+        def init(_env):
+            return init_stores(parts.outs, parts.index, parts.bodies, convert)
+
+        def accumulate(_env):
+            step = update(parts.outs, parts.index, parts.bodies, convert, self.scratch)
+            if late:
+                step = seq(IfThenElse(first_point(geo, reduce_roots), init(None)), step)
+            return _guarded(step, geo.all_guards())
 
         def init_then_update(env2):
             # the initialisation repeats the spatial loops inside the reduction; nothing attaches there
-            return seq(self.loops(LoopRun(stage, tuple(spatial_inner), geo, lambda _e: init, body), None),
-                       self.loops(LoopRun(stage, tuple(inner), geo, update, body), env2))
+            def guarded_init(_env):
+                return _guarded(init(_env), geo.guards_without(reduce_roots))
+
+            before = None if late else self.loops(LoopRun(stage, tuple(spatial_inner), geo, guarded_init, body), None)
+            return seq(before, self.loops(LoopRun(stage, tuple(inner), geo, accumulate, body), env2))
 
         return self.loops(LoopRun(stage, tuple(outer), geo, init_then_update, body), env)
 
@@ -191,7 +269,7 @@ class Lowering:
         children = attached_in(self.schedule, stage, leaf)
         for child, region in self.child_regions(stage, leaf, geo, env, expr):
             self.regions[child] = region
-            self.make_buffer(child, region.shape)
+            self.make_buffers(child, region.shape)
         return children
 
     def child_regions(self, stage: Stage, leaf: IterVar, geo: LoopGeometry, env: list[For],
@@ -206,7 +284,8 @@ class Lowering:
             deeper = self.deeper_readers(child, stage, leaf, geo, env, expr, done)
             region = attached_region(self.schedule, child, stage, geo, env, expr, done, deeper)
             regions.append((child, region))
-            done.append((child, loop_geometry(child, region), stage_body(self.schedule, child, self.bodies)))
+            done.append((child, loop_geometry(child, region),
+                         _reads_of(stage_bodies(self.schedule, child, self.bodies))))
         return regions[::-1]
 
     def deeper_readers(self, child: Stage, stage: Stage, leaf: IterVar, geo: LoopGeometry,
@@ -233,7 +312,7 @@ class Lowering:
             env = env + [_empty_loop(stage, leaf, geo)]
             for inner, region in self.child_regions(stage, leaf, geo, env, expr):
                 inner_geo = loop_geometry(inner, region)
-                inner_body = stage_body(self.schedule, inner, self.bodies)
+                inner_body = _reads_of(stage_bodies(self.schedule, inner, self.bodies))
                 found.append((inner, inner_geo, inner_body))
                 self._stages_inside(inner, inner.leaves, inner_geo, env, inner_body, found)
 
@@ -242,7 +321,8 @@ class Lowering:
             return inner
         body = seq(*(self.nest(child, env) for child in children), inner)
         for child in reversed(children):
-            body = Allocate(self.buffers[child], body)
+            for n in reversed(range(child.op.num_outputs)):
+                body = Allocate(self.buffer_of(child, n), body)
         return body
 
 
@@ -277,12 +357,13 @@ def check_args(schedule: Schedule, args: Sequence[Tensor], name: str) -> list[Te
             raise LoweringError(
                 f"lower {name}: {arg.name} is listed twice in the arguments "
                 f"{[a.name for a in args]}; list each tensor once")
-    given = [schedule.stage_of(a) for a in args]
-    needed = [(s, s.op.output.name) for s in schedule.stages
+    # an output of a compute with several outputs is given when that very output is
+    given = [(schedule.stage_of(a), a.value_index) for a in args]
+    needed = [(s, 0, s.op.output.name) for s in schedule.stages
               if isinstance(s.op, PlaceholderOp) and schedule.readers(s)]
-    needed += [(schedule.stage_of(t), t.name) for t in schedule.outputs]
-    for stage, tensor_name in needed:
-        if stage not in given:
+    needed += [(schedule.stage_of(t), t.value_index, t.name) for t in schedule.outputs]
+    for stage, value_index, tensor_name in needed:
+        if (stage, value_index) not in given:
             role = "an input (placeholder)" if isinstance(stage.op, PlaceholderOp) else "an output"
             raise LoweringError(
                 f"lower {name}: {tensor_name} is {role} of the schedule but not in the arguments "
@@ -329,14 +410,13 @@ def lower_schedule(schedule: Schedule, args: Sequence[Tensor], name: str = "main
     args = check_args(schedule, args, name)
     _check_waiting(schedule, name)
     lowering = Lowering(schedule, args, name)
-    params = [lowering.make_buffer(schedule.stage_of(a), a.shape) for a in args]
+    params = [lowering.make_buffer(schedule.stage_of(a), a.shape, a.value_index) for a in args]
     for stage in schedule.stages:
         if isinstance(stage.op, PlaceholderOp) and stage not in lowering.buffers:
             lowering.make_buffer(stage, stage.op.shape)
     roots = [stage for stage in schedule.stages
              if isinstance(stage.op, ComputeOp) and isinstance(stage.attach, AtRoot)]
-    temporaries = [lowering.make_buffer(stage, stage.op.shape) for stage in roots
-                   if stage not in lowering.buffers]
+    temporaries = [buffer for stage in roots for buffer in lowering.make_buffers(stage, stage.op.shape)]
     body = seq(*(lowering.nest(stage, []) for stage in roots))
     for buffer in reversed(temporaries):
         body = Allocate(buffer, body)

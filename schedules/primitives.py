@@ -340,6 +340,11 @@ class StagePrimitives(StageState):
         if isinstance(self.compute_op.body, Reduce):
             raise self._fail(call, f"{self.name} is a reduction; its value needs a loop",
                              "compute it at root or with compute_at")
+        if self.compute_op.num_outputs > 1:
+            names = [t.name for t in self.compute_op.outputs]
+            raise self._fail(call, f"{self.name} has {len(names)} outputs {names} computed in one loop "
+                             "nest, and inlining substitutes a single expression into its readers",
+                             "compute it at root or with compute_at (TVM refuses this too)")
         if self.is_output:
             raise self._fail(call, f"{self.name} is an output of the schedule", "outputs must be stored")
         attached = [s.name for s in attached_in(self.schedule, self)]

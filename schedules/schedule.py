@@ -118,8 +118,11 @@ class Schedule:
         """
         return cache.cache_read(self, tensor, scope, readers)
 
-    def cache_write(self, tensor: Tensor | str, scope: str) -> Tensor:
+    def cache_write(self, tensor: Tensor | str | Sequence[Tensor], scope: str) -> Tensor | list[Tensor]:
         """Compute ``tensor`` into a cache in ``scope``, then copy the cache to ``tensor``.
+
+        For a compute with several outputs, pass the list of them (TVM's form): every output is
+        cached in one stage and the list of cache tensors comes back.
 
         The returned tensor's stage holds the original computation (and its reduce axes); the
         stage of ``tensor`` becomes the copy, with fresh loops ``s[tensor].op.axis``. The stage
@@ -140,10 +143,13 @@ def _post_order(roots: list[Operation]) -> list[Operation]:
 
 
 def create_schedule(outputs: Tensor | Sequence[Tensor]) -> Schedule:
-    """A schedule computing ``outputs`` (one tensor or a list), every stage at root."""
-    if isinstance(outputs, Tensor):
+    """A schedule computing ``outputs`` (a tensor, an operation standing for all its outputs, or a
+    list of them), every stage at root."""
+    if isinstance(outputs, (Tensor, Operation)):
         outputs = [outputs]
-    outputs = list(outputs)
+    # an operation (TVM's ``create_schedule(C.op)``) stands for all its outputs
+    outputs = [t for item in outputs for t in (item.outputs if isinstance(item, Operation) else [item])]
+    outputs = [t for n, t in enumerate(outputs) if not any(t is other for other in outputs[:n])]
     if not outputs:
         raise ScheduleError("create_schedule: give at least one output tensor")
     for t in outputs:

@@ -49,8 +49,62 @@ from .functions import (
     sum,
     tanh,
 )
+from .intrinsics import (  # noqa: A004 - round mirrors numpy's, the others the C library's
+    acos,
+    acosh,
+    asin,
+    asinh,
+    atan,
+    atanh,
+    bitwise_and,
+    bitwise_not,
+    bitwise_or,
+    bitwise_xor,
+    cbrt,
+    ceil,
+    const,
+    cos,
+    cosh,
+    erf,
+    exp2,
+    exp10,
+    expm1,
+    floor,
+    fmod,
+    isfinite,
+    isinf,
+    isnan,
+    left_shift,
+    log1p,
+    log2,
+    log10,
+    popcount,
+    right_shift,
+    round,
+    rsqrt,
+    sin,
+    sinh,
+    tan,
+    trunc,
+    truncdiv,
+    truncmod,
+)
+from .reducers import CommReducer, comm_reducer, max_value, min_value
 from .stmt import PrimFunc
 from .tensor import Tensor, compute, placeholder, reduce_axis
+from .tvm_names import (  # noqa: A004 - TVM's names
+    add,
+    all,
+    any,
+    div,
+    floordiv,
+    floormod,
+    indexdiv,
+    indexmod,
+    multiply,
+    nearbyint,
+    subtract,
+)
 
 __all__ = [
     "ArgumentError", "BackendUnavailable", "Buffer", "CodegenError", "DType", "DefinitionError",
@@ -58,4 +112,22 @@ __all__ = [
     "Tensor", "Var", "abs", "assume_in_bounds", "compute", "equal", "exp", "if_then_else", "log", "max", "maximum",
     "min", "minimum", "not_equal", "placeholder", "power", "reduce_axis", "sigmoid", "sqrt", "sum",
     "tanh",
+]
+
+#: bitwise operators and intrinsics (tensorir.intrinsics)
+__all__ += [
+    "bitwise_and", "bitwise_not", "bitwise_or", "bitwise_xor", "ceil", "const", "erf", "floor", "fmod",
+    "isinf", "isnan", "left_shift", "popcount", "right_shift", "round", "truncdiv", "truncmod",
+]
+__all__ += ["CommReducer", "comm_reducer", "max_value", "min_value"]
+
+#: the C math library's functions (tensorir.intrinsics)
+__all__ += [
+    "acos", "acosh", "asin", "asinh", "atan", "atanh", "cbrt", "cos", "cosh", "exp10", "exp2", "expm1",
+    "isfinite", "log10", "log1p", "log2", "rsqrt", "sin", "sinh", "tan", "trunc",
+]
+
+#: the rest of TVM's expression vocabulary (tensorir.tvm_names)
+__all__ += [
+    "add", "all", "any", "div", "floordiv", "floormod", "indexdiv", "indexmod", "multiply", "nearbyint", "subtract",
 ]

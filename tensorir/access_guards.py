@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .analysis import interval
-from .dtypes import INDEX
+from .dtypes import INDEX, INDEX_TYPES
 from .errors import DefinitionError, OutOfBoundsError
 from .expr import (
     Binary,
@@ -117,8 +117,10 @@ def bounds(e: Expr, ranges: dict) -> Bounds:
     match e:
         case CheckedIndex(extent=extent):
             return 0, extent - 1
-        case Cast(value=value) if value.dtype.is_int and e.dtype.bits >= value.dtype.bits:
-            return bounds(value, ranges)
+        case Cast(value=value) if value.dtype.is_int and e.dtype.is_int:
+            inner = bounds(value, ranges)
+            if _fits(inner, e.dtype):  # a conversion that keeps every value
+                return inner
         case Binary(op=BinaryOp.FLOORMOD, b=Const(value=d)) if isinstance(d, int) and d > 0:
             return 0, d - 1
         case Binary(op=BinaryOp.MIN | BinaryOp.MAX as op, a=a, b=b):
@@ -127,7 +129,14 @@ def bounds(e: Expr, ranges: dict) -> Bounds:
             (lt, ht), (lf, hf) = bounds(t, ranges), bounds(f, ranges)
             return (None if lt is None or lf is None else min(lt, lf),
                     None if ht is None or hf is None else max(ht, hf))
+    if e.dtype.is_int and e.dtype not in INDEX_TYPES:  # a narrow or unsigned type bounds its values
+        return e.dtype.min, e.dtype.max
     return None, None
+
+
+def _fits(known: Bounds, dtype) -> bool:
+    low, high = known
+    return low is not None and high is not None and dtype.min <= low and high <= dtype.max
 
 
 def _min_max(op: BinaryOp, a: Bounds, b: Bounds) -> Bounds:

@@ -58,7 +58,15 @@ Ranges = dict[Var, tuple[int, int]]
 
 
 def interval(e: Expr, ranges: Ranges) -> tuple[int, int] | None:
-    """Inclusive bounds of integer expression ``e`` when each variable lies in ``ranges``."""
+    """Inclusive bounds of integer expression ``e`` when each variable lies in ``ranges``
+    (None where unknown, or where the value could wrap around its type)."""
+    found = _interval(e, ranges)
+    if found is not None and e.dtype.is_int and not e.dtype.min <= found[0] <= found[1] <= e.dtype.max:
+        return None
+    return found
+
+
+def _interval(e: Expr, ranges: Ranges) -> tuple[int, int] | None:
     match e:
         case Const(value=v) if isinstance(v, int) and not isinstance(v, bool):
             return v, v
@@ -69,12 +77,16 @@ def interval(e: Expr, ranges: Ranges) -> tuple[int, int] | None:
         case Unary(op=UnaryOp.NEG, a=a):
             r = interval(a, ranges)
             return None if r is None else (-r[1], -r[0])
-        case Binary(op=op, a=a, b=b) if e.dtype.is_int:
+        case Binary(op=op, a=a, b=b) if e.dtype.is_int and op in _INTERVAL_OPS:
             ra, rb = interval(a, ranges), interval(b, ranges)
             if ra is None or rb is None:
                 return None
             return _combine(op, ra, rb)
     return None
+
+
+_INTERVAL_OPS = frozenset({BinaryOp.ADD, BinaryOp.SUB, BinaryOp.MUL, BinaryOp.FLOORDIV, BinaryOp.FLOORMOD,
+                           BinaryOp.MAX, BinaryOp.MIN})
 
 
 def _combine(op: BinaryOp, ra, rb):

@@ -11,7 +11,7 @@ import enum
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Union
 
-from .dtypes import INDEX, DType, of_python_constant, promote
+from .dtypes import INDEX, DType, convert_value, of_python_constant, promote
 from .errors import DefinitionError
 
 if TYPE_CHECKING:
@@ -37,10 +37,19 @@ class BinaryOp(enum.Enum):
     GE = ">="
     AND = "and"
     OR = "or"
+    # bitwise operators of integers (``&``, ``|``, ``^``, ``<<``, ``>>``); ``&`` and ``|`` of two
+    # bools stay AND/OR, ``^`` of two bools is XOR on bool (see tensorir.intrinsics)
+    BIT_AND = "&"
+    BIT_OR = "|"
+    XOR = "^"
+    SHL = "<<"
+    SHR = ">>"
 
 
 COMPARISONS = frozenset({BinaryOp.EQ, BinaryOp.NE, BinaryOp.LT, BinaryOp.LE, BinaryOp.GT, BinaryOp.GE})
 LOGICAL = frozenset({BinaryOp.AND, BinaryOp.OR})
+BITWISE = frozenset({BinaryOp.BIT_AND, BinaryOp.BIT_OR, BinaryOp.XOR})
+SHIFTS = frozenset({BinaryOp.SHL, BinaryOp.SHR})
 COMMUTATIVE = frozenset({BinaryOp.ADD, BinaryOp.MUL, BinaryOp.MAX, BinaryOp.MIN, BinaryOp.EQ,
                          BinaryOp.NE, BinaryOp.AND, BinaryOp.OR})
 #: Binary operators printed as calls, ``max(a, b)``, rather than infix.
@@ -50,6 +59,8 @@ FUNCTION_STYLE = frozenset({BinaryOp.MAX, BinaryOp.MIN, BinaryOp.POW})
 class UnaryOp(enum.Enum):
     NEG = "-"
     NOT = "not"
+    #: ``~`` of an integer (``~`` of a bool is NOT)
+    BIT_NOT = "~"
 
 
 class Func(enum.Enum):
@@ -66,15 +77,57 @@ class Func(enum.Enum):
     #: The user's promise that a subscript is inside its dimension (``ns.assume_in_bounds``):
     #: it skips the run-time check and is removed when the compute is defined.
     ASSUME_IN_BOUNDS = "assume_in_bounds"
+    # intrinsics of tensorir.intrinsics (numpy's meaning, see tensorir.dtypes)
+    FMOD = "fmod"
+    TRUNCDIV = "truncdiv"
+    TRUNCMOD = "truncmod"
+    POPCOUNT = "popcount"
+    FLOOR = "floor"
+    CEIL = "ceil"
+    ROUND = "round"
+    ERF = "erf"
+    ISNAN = "isnan"
+    ISINF = "isinf"
+    TRUNC = "trunc"
+    # one-operand float functions of the C library (tensorir.intrinsics.LIBM), by their C names
+    SIN = "sin"
+    COS = "cos"
+    TAN = "tan"
+    ASIN = "asin"
+    ACOS = "acos"
+    ATAN = "atan"
+    SINH = "sinh"
+    COSH = "cosh"
+    ASINH = "asinh"
+    ACOSH = "acosh"
+    ATANH = "atanh"
+    LOG2 = "log2"
+    LOG10 = "log10"
+    LOG1P = "log1p"
+    EXP2 = "exp2"
+    EXP10 = "exp10"
+    EXPM1 = "expm1"
+    CBRT = "cbrt"
 
 
-FLOAT_FUNCS = frozenset({Func.EXP, Func.LOG, Func.SQRT, Func.TANH, Func.SIGMOID})
+#: one-operand float functions every backend takes from its C math library (``sinf``/``sin``)
+LIBM_FUNCS = frozenset({
+    Func.SIN, Func.COS, Func.TAN, Func.ASIN, Func.ACOS, Func.ATAN, Func.SINH, Func.COSH, Func.ASINH,
+    Func.ACOSH, Func.ATANH, Func.LOG2, Func.LOG10, Func.LOG1P, Func.EXP2, Func.EXP10, Func.EXPM1, Func.CBRT,
+})
+FLOAT_FUNCS = frozenset({Func.EXP, Func.LOG, Func.SQRT, Func.TANH, Func.SIGMOID, Func.ERF}) | LIBM_FUNCS
+#: intrinsics of two operands of one type
+BINARY_FUNCS = frozenset({Func.FMOD, Func.TRUNCDIV, Func.TRUNCMOD})
+#: intrinsics that round a float to an integral float (identity on integers, as in TVM)
+ROUNDING_FUNCS = frozenset({Func.FLOOR, Func.CEIL, Func.ROUND, Func.TRUNC})
 
 
 class ReduceOp(enum.Enum):
     SUM = "sum"
     MAX = "max"
     MIN = "min"
+    #: a user-defined reducer (``ns.comm_reducer``); ``Reduce.combiner`` says how to combine
+    CUSTOM = "comm_reducer"
 
 
 class IterKind(enum.Enum):
@@ -114,12 +167,18 @@ class ExprOp:
     def __ge__(self, other): return binary(BinaryOp.GE, self, other)
     def __eq__(self, other): return binary(BinaryOp.EQ, self, other)  # type: ignore[override]
     def __ne__(self, other): return binary(BinaryOp.NE, self, other)  # type: ignore[override]
-    def __and__(self, other): return binary(BinaryOp.AND, self, other)
-    def __rand__(self, other): return binary(BinaryOp.AND, other, self)
-    def __or__(self, other): return binary(BinaryOp.OR, self, other)
-    def __ror__(self, other): return binary(BinaryOp.OR, other, self)
+    def __and__(self, other): return _bitwise(BinaryOp.AND, self, other)
+    def __rand__(self, other): return _bitwise(BinaryOp.AND, other, self)
+    def __or__(self, other): return _bitwise(BinaryOp.OR, self, other)
+    def __ror__(self, other): return _bitwise(BinaryOp.OR, other, self)
+    def __xor__(self, other): return _bitwise(BinaryOp.XOR, self, other)
+    def __rxor__(self, other): return _bitwise(BinaryOp.XOR, other, self)
+    def __lshift__(self, other): return _bitwise(BinaryOp.SHL, self, other)
+    def __rlshift__(self, other): return _bitwise(BinaryOp.SHL, other, self)
+    def __rshift__(self, other): return _bitwise(BinaryOp.SHR, self, other)
+    def __rrshift__(self, other): return _bitwise(BinaryOp.SHR, other, self)
     def __neg__(self): return unary(UnaryOp.NEG, self)
-    def __invert__(self): return unary(UnaryOp.NOT, self)
+    def __invert__(self): return _invert(self)
     def __pos__(self): return as_expr(self)
     __bool__ = _reject_bool
 
@@ -260,29 +319,61 @@ class IterVar(ExprOp):
         return f"{kind}({self.name}, {self.min}..{self.min + self.extent})"
 
 
+@dataclass(frozen=True, eq=False, repr=False)
+class Combiner:
+    """A user-defined commutative reducer (``ns.comm_reducer``) applied to values of fixed types.
+
+    ``results[n]`` is the ``n``-th combined value of the accumulators ``lhs`` and the new
+    values ``rhs`` (one variable per element of a tuple reducer); ``identities[n]`` is where
+    the ``n``-th accumulator starts.
+    """
+
+    name: str
+    lhs: tuple[Var, ...]
+    rhs: tuple[Var, ...]
+    results: tuple[Expr, ...]
+    identities: tuple[Expr, ...]
+
+    def __repr__(self) -> str:
+        return f"comm_reducer({self.name}, {len(self.results)} values)"
+
+
 @_node
 class Reduce(Expr):
-    """``sum``/``max``/``min`` of ``source`` over the reduction axes ``axes``."""
+    """``sum``/``max``/``min`` of ``source`` over the reduction axes ``axes``.
+
+    The fields after ``dtype`` are those of general reductions (TVM's ``Reduce``): only the
+    points where ``condition`` holds are combined (``where=``); the accumulator starts from
+    ``init`` instead of the reducer's identity; a user-defined reducer has ``op`` CUSTOM and its
+    ``combiner``, and a tuple reducer lists every element's value in ``sources``, this node
+    being element ``value_index`` (``source`` is ``sources[value_index]``).
+    """
 
     op: ReduceOp
     source: Expr
     axes: tuple[IterVar, ...]
     dtype: DType
+    condition: Expr | None = None
+    init: Expr | None = None
+    combiner: Combiner | None = None
+    sources: tuple[Expr, ...] = ()
+    value_index: int = 0
+
+    @property
+    def all_sources(self) -> tuple[Expr, ...]:
+        """The value of every element the reducer combines (one for sum/max/min)."""
+        return self.sources or (self.source,)
 
 
 ExprLike = Union[Expr, IterVar, int, float, bool]
 
 
 def const(value: int | float | bool, dtype: DType | None = None) -> Const:
+    """A constant of ``dtype``: the value converted as ``astype`` would (integers wrap,
+    float16 rounds; see :func:`tensorir.dtypes.convert_value`)."""
     if dtype is None:
         dtype = of_python_constant(value, None)
-    if dtype is DType.BOOL:
-        value = bool(value)
-    elif dtype.is_int:
-        value = int(value)
-    else:
-        value = float(value)
-    return Const(value, dtype)
+    return Const(convert_value(value, dtype), dtype)
 
 
 def as_expr(value: object, like: DType | None = None) -> Expr:
@@ -364,3 +455,15 @@ def unary(op: UnaryOp, a: object) -> Expr:
     if ea.dtype is DType.BOOL:
         ea = cast(ea, DType.INT32)
     return Unary(op, ea, ea.dtype)
+
+
+def _bitwise(op: BinaryOp, a: object, b: object) -> Expr:
+    from .intrinsics import bitwise
+
+    return bitwise(op, a, b)
+
+
+def _invert(a: object) -> Expr:
+    from .intrinsics import invert
+
+    return invert(a)

@@ -11,8 +11,6 @@ from .expr import (
     Const,
     Expr,
     Func,
-    IterKind,
-    IterVar,
     Reduce,
     ReduceOp,
     Select,
@@ -87,41 +85,63 @@ def if_then_else(cond, true_value, false_value) -> Expr:
     return Select(c, t, f, t.dtype)
 
 
-def _reduce(op: ReduceOp, source, axis) -> Reduce:
-    axes = axis if isinstance(axis, (list, tuple)) else [axis]
-    if not axes:
-        raise DefinitionError(f"{op.value}(...): axis is empty; pass a reduce_axis or a list of them")
-    for item in axes:
-        if not isinstance(item, IterVar):
-            raise DefinitionError(
-                f"{op.value}(..., axis={item}): `{item}` is not a reduce axis; create one with "
-                "ns.reduce_axis(extent, name) and use it in the expression")
-        if item.kind is not IterKind.REDUCE:
-            raise DefinitionError(
-                f"{op.value}(..., axis={item.name}): `{item.name}` is an output axis of the compute, "
-                "not a reduce axis; create one with ns.reduce_axis(extent, name)")
-    if len({id(a) for a in axes}) != len(axes):
-        names = ", ".join(a.name for a in axes)
-        raise DefinitionError(f"{op.value}(..., axis=[{names}]): an axis is listed twice")
-    expr = as_expr(source)
-    if expr.dtype is DType.BOOL:
-        expr = cast(expr, DType.INT32)
-    return Reduce(op, expr, tuple(axes), expr.dtype)
+def _reduce(op: ReduceOp, source, axis, where=None, init=None) -> Reduce:
+    from .reducers import builtin_reduce
+
+    return builtin_reduce(op, source, axis, where, init)
 
 
-def sum(expr, axis) -> Reduce:  # noqa: A001
-    """The sum of ``expr`` over the reduce axis (or axes) ``axis``."""
-    return _reduce(ReduceOp.SUM, expr, axis)
+_NO_AXIS = object()
 
 
-def max(expr, axis) -> Reduce:  # noqa: A001
-    """The maximum of ``expr`` over the reduce axis (or axes) ``axis``."""
-    return _reduce(ReduceOp.MAX, expr, axis)
+def _reduce_or_combine(op: ReduceOp, expr, args: tuple, axis, where, init) -> Expr:
+    """TVM's reducer calling convention: ``max(x, axis=k)`` reduces over ``k``; ``max(x, y)``
+    with a second *positional* value that is no reduce axis combines two values elementwise
+    (``te.max(x, tir.const(0))`` is a ReLU). A keyword ``axis=3`` stays refused: it names an
+    axis."""
+    if len(args) > 1 + (where is None) + (init is None):
+        raise DefinitionError(f"{op.value}(...): too many arguments; use {op.value}(expr, axis, where=..., init=...)")
+    if args:
+        if axis is not _NO_AXIS:
+            raise DefinitionError(f"{op.value}(...): axis given twice (positionally and as axis=)")
+        axis, rest = args[0], args[1:]
+        if _is_value(axis) and not rest and where is None and init is None:
+            return binary(_COMBINE[op], expr, axis)
+        where = rest[0] if rest else where
+        init = rest[1] if len(rest) > 1 else init
+    if axis is _NO_AXIS:
+        raise DefinitionError(f"{op.value}({expr}): give the reduce axis (axis=k, from ns.reduce_axis)")
+    return _reduce(op, expr, axis, where, init)
 
 
-def min(expr, axis) -> Reduce:  # noqa: A001
-    """The minimum of ``expr`` over the reduce axis (or axes) ``axis``."""
-    return _reduce(ReduceOp.MIN, expr, axis)
+def _is_value(x) -> bool:
+    from .expr import IterVar
+
+    if isinstance(x, IterVar) or isinstance(x, (list, tuple)):
+        return False
+    return isinstance(x, Expr) or (isinstance(x, (int, float)) and not isinstance(x, bool))
+
+
+_COMBINE = {ReduceOp.SUM: BinaryOp.ADD, ReduceOp.MAX: BinaryOp.MAX, ReduceOp.MIN: BinaryOp.MIN}
+
+
+def sum(expr, *args, axis=_NO_AXIS, where=None, init=None) -> Expr:  # noqa: A001
+    """The sum of ``expr`` over the reduce axis (or axes) ``axis``, at the points where ``where``
+    holds, starting from ``init`` (0 by default; an expression of the output indices such as
+    ``B[i]``). ``sum(x, y)`` with a value ``y`` is ``x + y`` (TVM's convention)."""
+    return _reduce_or_combine(ReduceOp.SUM, expr, args, axis, where, init)
+
+
+def max(expr, *args, axis=_NO_AXIS, where=None, init=None) -> Expr:  # noqa: A001
+    """The maximum of ``expr`` over the reduce axis (or axes) ``axis``; ``where`` and ``init`` as
+    in :func:`sum`. ``max(x, y)`` with a value ``y`` is the elementwise maximum, as in TVM."""
+    return _reduce_or_combine(ReduceOp.MAX, expr, args, axis, where, init)
+
+
+def min(expr, *args, axis=_NO_AXIS, where=None, init=None) -> Expr:  # noqa: A001
+    """The minimum of ``expr`` over the reduce axis (or axes) ``axis``; ``where`` and ``init`` as
+    in :func:`sum`. ``min(x, y)`` with a value ``y`` is the elementwise minimum, as in TVM."""
+    return _reduce_or_combine(ReduceOp.MIN, expr, args, axis, where, init)
 
 
 def reduce_identity(op: ReduceOp, dtype: DType) -> Const:
@@ -131,7 +151,6 @@ def reduce_identity(op: ReduceOp, dtype: DType) -> Const:
     if dtype.is_float:
         value: float | int = float("-inf") if op is ReduceOp.MAX else float("inf")
     else:
-        limit = 2 ** (dtype.bits - 1)
-        value = -limit if op is ReduceOp.MAX else limit - 1
+        value = dtype.min if op is ReduceOp.MAX else dtype.max
     return Const(value, dtype)
 

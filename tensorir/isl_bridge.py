@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import islpy as isl
 
+from .dtypes import INDEX_TYPES
 from .errors import DefinitionError
 from .expr import (
     Binary,
@@ -83,7 +84,7 @@ class IndexSpace:
         return self._affs[expr]
 
     def _convert(self, expr: Expr) -> isl.Aff | None:
-        if not expr.dtype.is_int:
+        if expr.dtype not in INDEX_TYPES:  # narrower or unsigned integers wrap: not affine
             return None
         match expr:
             case Var() if expr in self.position:
@@ -235,8 +236,14 @@ def _guarded_loads(expr: Expr, guards: tuple[tuple[Expr, bool], ...], out: list,
             out.append((expr, guards))
             for index in indices:
                 _guarded_loads(index, guards, out, seen)
-        case Reduce(source=source):
-            _guarded_loads(source, guards, out, seen)
+        case Reduce():
+            # the values are read only where the reduction's predicate holds; init at no point of it
+            inside = guards if expr.condition is None else (*guards, (expr.condition, True))
+            for part in (expr.condition, expr.init):
+                if part is not None:
+                    _guarded_loads(part, guards, out, seen)
+            for source in expr.all_sources:
+                _guarded_loads(source, inside, out, seen)
         case Binary(a=a, b=b):
             _guarded_loads(a, guards, out, seen)
             _guarded_loads(b, guards, out, seen)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import functions
+from . import functions, intrinsics
 from .dtypes import INDEX
 from .errors import DefinitionError
 from .expr import IterKind, IterVar, Var, as_expr
@@ -33,6 +33,10 @@ _FUNCTIONS = {"exp": (functions.exp, 1), "log": (functions.log, 1), "sqrt": (fun
               "sigmoid": (functions.sigmoid, 1), "maximum": (functions.maximum, 2),
               "minimum": (functions.minimum, 2), "power": (functions.power, 2),
               "if_then_else": (functions.if_then_else, 3)}
+# the intrinsics of tensorir.intrinsics, by their public names
+_FUNCTIONS.update({name: (getattr(intrinsics, name), 2 if name in ("fmod", "truncdiv", "truncmod") else 1)
+                   for name in ("fmod", "truncdiv", "truncmod", "popcount", "floor", "ceil", "round", "erf",
+                                "isnan", "isinf", "isfinite", "rsqrt", "trunc", *intrinsics.LIBM)})
 _REDUCERS = {"sum": functions.sum, "max": functions.max, "min": functions.min}
 
 

@@ -35,6 +35,9 @@ _PRECEDENCE = {
     BinaryOp.EQ: 4, BinaryOp.NE: 4, BinaryOp.LT: 4, BinaryOp.LE: 4, BinaryOp.GT: 4, BinaryOp.GE: 4,
     BinaryOp.ADD: 5, BinaryOp.SUB: 5,
     BinaryOp.MUL: 6, BinaryOp.DIV: 6, BinaryOp.FLOORDIV: 6, BinaryOp.FLOORMOD: 6,
+    # Python's levels, between logical and comparison operators and arithmetic
+    BinaryOp.BIT_OR: 4.1, BinaryOp.XOR: 4.2, BinaryOp.BIT_AND: 4.3, BinaryOp.SHL: 4.4,
+    BinaryOp.SHR: 4.4,
 }
 _ASSOCIATIVE = frozenset({BinaryOp.ADD, BinaryOp.MUL, BinaryOp.AND, BinaryOp.OR})
 _ATOM = 9
@@ -131,6 +134,8 @@ class _Printer:
                 return f"-{self.wrap(a, _precedence(a) < 7)}"
             case Unary(op=UnaryOp.NOT, a=a):
                 return f"not {self.wrap(a, _precedence(a) < 3)}"
+            case Unary(op=UnaryOp.BIT_NOT, a=a):
+                return f"~{self.wrap(a, _precedence(a) < 7)}"
             case Call(func=func, args=args):
                 return f"{func.value}({', '.join(self.expr(a) for a in args)})"
             case Cast(value=value, dtype=dtype):
@@ -143,10 +148,21 @@ class _Printer:
                 return f"{tensor.name}[{self.indices(indices)}]"
             case BufferLoad(buffer=buffer):
                 return f"{buffer.name}[{self.indices(_shown_indices(node))}]"
-            case Reduce(op=op, source=source, axes=axes):
+            case Reduce(axes=axes):
                 names = ", ".join(iv.name for iv in axes)
-                return f"{op.value}({self.expr(source)}, axis=[{names}])"
+                return f"{_reducer_name(node)}({self._reduced(node)}, axis=[{names}]{self._reduce_options(node)})"
         raise TypeError(f"cannot print {type(node).__name__}")
+
+    def _reduced(self, node: Reduce) -> str:
+        if not node.sources:
+            return self.expr(node.source)
+        return f"({', '.join(self.expr(s) for s in node.sources)})[{node.value_index}]"
+
+    def _reduce_options(self, node: Reduce) -> str:
+        parts = [f", where={self.expr(node.condition)}"] if node.condition is not None else []
+        if node.init is not None:
+            parts.append(f", init={self.expr(node.init)}")
+        return "".join(parts)
 
     def range(self, node: For) -> str:
         lo = node.min
@@ -187,6 +203,10 @@ class _Printer:
         out: list[str] = []
         self.lines(node, depth, out)
         return "\n".join(out)
+
+
+def _reducer_name(node: Reduce) -> str:
+    return node.combiner.name if node.combiner is not None else node.op.value
 
 
 def expr_str(node: Expr) -> str:

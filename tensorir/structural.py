@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from .buffer import Buffer
-from .expr import Expr, IterVar, Var
+from .expr import Combiner, Expr, IterVar, Var
 from .stmt import PrimFunc, Stmt
 
 
@@ -84,6 +84,9 @@ class _Canonicaliser:
                         value.scope.value, value.strides)
             case IterVar():
                 return ("IterVar", self.node(value.var), value.min, value.extent, value.kind.value)
+            case Combiner():  # a user reducer: how it combines, not its name
+                return ("Combiner", *(self.value(part) for part in
+                                      (value.lhs, value.rhs, value.results, value.identities)))
         if type(value).__name__ == "Tensor":  # definition-level loads (TensorLoad)
             return ("Tensor", self.ordinal(self.buffers, value), tuple(value.shape), value.dtype.value)
         raise TypeError(f"no structural key for {type(value).__name__} {value!r}")

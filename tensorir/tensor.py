@@ -11,6 +11,7 @@ from .dtypes import INDEX, DType, as_dtype
 from .errors import DefinitionError
 from .expr import Expr, IterKind, IterVar, Reduce, TensorLoad, Var, as_expr
 from .intmath import as_int
+from .intrinsics import as_index
 from .isl_bridge import check_definition_bounds
 from .visitor import _children, walk
 
@@ -39,10 +40,20 @@ class Operation:
     name: str
     shape: tuple[int, ...]
     dtype: DType
+    #: how many tensors the operation produces (several for a compute returning a tuple)
+    num_outputs: int = 1
 
     @property
     def output(self) -> Tensor:
         return self._output  # type: ignore[attr-defined]
+
+    @property
+    def outputs(self) -> tuple[Tensor, ...]:
+        """Every tensor the operation produces, in order (``value_index`` 0, 1, ...)."""
+        return getattr(self, "_outputs", None) or (self.output,)
+
+    def output_dtype(self, value_index: int) -> DType:
+        return self.dtype
 
     @property
     def inputs(self) -> tuple[Tensor, ...]:
@@ -59,17 +70,28 @@ class PlaceholderOp(Operation):
 
 
 class ComputeOp(Operation):
-    """``name[axis...] = body``; ``body`` is a Reduce over ``reduce_axis`` for reductions."""
+    """``name[axis...] = body``; ``body`` is a Reduce over ``reduce_axis`` for reductions.
 
-    def __init__(self, name: str, axis: tuple[IterVar, ...], body: Expr):
+    A compute with several outputs (a lambda returning a tuple) has one body per output in
+    ``bodies`` (``body`` is the first) and one tensor per body in ``outputs``; they share one
+    stage and one loop nest (see :mod:`tensorir.outputs`).
+    """
+
+    def __init__(self, name: str, axis: tuple[IterVar, ...], body: Expr | tuple[Expr, ...]):
         self.name = name
         self.axis = axis
-        self.body = body
-        self.reduce_axis = body.axes if isinstance(body, Reduce) else ()
+        self.bodies: tuple[Expr, ...] = tuple(body) if isinstance(body, (tuple, list)) else (body,)
+        self.body = self.bodies[0]
+        self.reduce_axis = self.body.axes if isinstance(self.body, Reduce) else ()
         self.shape = tuple(iv.extent for iv in axis)
-        self.dtype = body.dtype
-        self._inputs = _collect_inputs(body)
-        self._output = Tensor(self)
+        self.dtype = self.body.dtype
+        self.num_outputs = len(self.bodies)
+        self._inputs = _collect_inputs(self.bodies)
+        self._outputs = tuple(Tensor(self, n) for n in range(self.num_outputs))
+        self._output = self._outputs[0]
+
+    def output_dtype(self, value_index: int) -> DType:
+        return self.bodies[value_index].dtype
 
     @property
     def inputs(self) -> tuple[Tensor, ...]:
@@ -79,11 +101,12 @@ class ComputeOp(Operation):
         return f"compute({self.name}, {list(self.shape)}, {self.dtype})"
 
 
-def _collect_inputs(body: Expr) -> tuple[Tensor, ...]:
+def _collect_inputs(bodies: Expr | tuple[Expr, ...]) -> tuple[Tensor, ...]:
     seen: dict[Tensor, None] = {}
-    for node in walk(body):
-        if isinstance(node, TensorLoad):
-            seen.setdefault(node.tensor, None)
+    for body in bodies if isinstance(bodies, tuple) else (bodies,):
+        for node in walk(body):
+            if isinstance(node, TensorLoad):
+                seen.setdefault(node.tensor, None)
     return tuple(seen)
 
 
@@ -92,10 +115,14 @@ class Tensor:
     """The output of an operation; index it (``A[i, j]``) to use its elements in an expression."""
 
     op: Operation
+    #: which output of ``op`` this is (0 unless the compute has several outputs)
+    value_index: int = 0
 
     @property
     def name(self) -> str:
-        return self.op.name
+        if self.op.num_outputs == 1:
+            return self.op.name
+        return f"{self.op.name}.v{self.value_index}"
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -103,7 +130,7 @@ class Tensor:
 
     @property
     def dtype(self) -> DType:
-        return self.op.dtype
+        return self.op.output_dtype(self.value_index)
 
     @property
     def ndim(self) -> int:
@@ -146,7 +173,7 @@ class Tensor:
                 raise DefinitionError(
                     f"access {self.name}[...]: index {position} is {expr} of type {expr.dtype}; "
                     "indices must be integer expressions (use .astype('int32'))")
-            exprs.append(expr)
+            exprs.append(as_index(expr))
         return TensorLoad(self, tuple(exprs), self.dtype)
 
     def __call__(self, *indices) -> TensorLoad:
@@ -220,6 +247,11 @@ def compute(shape, fcompute=None, name: str | None = None, **kwargs) -> Tensor:
     names = _index_names(fcompute, len(shape), name)
     axis = tuple(IterVar(Var(n, INDEX), 0, extent, IterKind.DATA_PAR) for n, extent in zip(names, shape))
     value = fcompute(*axis)
+    if isinstance(value, (tuple, list)):
+        from .outputs import bodies_of
+
+        bodies = bodies_of(name, value)
+        return make_compute(name, axis, bodies if len(bodies) > 1 else bodies[0])
     try:
         body = as_expr(value)
     except DefinitionError as err:
@@ -254,15 +286,23 @@ def _check_depth(name: str, body: Expr) -> None:
                 f"computes, or sum many terms with a reduce axis (ns.sum) or as a balanced tree")
 
 
-def make_compute(name: str, axis: Sequence[IterVar], body: Expr) -> Tensor:
-    """Check a compute body (its depth, where reductions sit, which axes it uses) and build the tensor."""
-    _check_depth(name, body)
-    _check_reductions(name, body, tuple(axis))
-    _check_axis_names(name, tuple(axis), body)
-    check_definition_bounds(name, tuple(axis), body)
+def make_compute(name: str, axis: Sequence[IterVar], body: Expr | tuple[Expr, ...]):
+    """Check a compute body (its depth, where reductions sit, which axes it uses) and build the
+    tensor; given a tuple of bodies, check them as one group and build the list of tensors of
+    a compute with several outputs."""
     from .access_guards import guard_accesses
+    from .outputs import check_output_group
 
-    return ComputeOp(name, tuple(axis), guard_accesses(name, tuple(axis), body)).output
+    bodies = body if isinstance(body, tuple) else (body,)
+    check_output_group(name, bodies)
+    for one in bodies:
+        _check_depth(name, one)
+        _check_reductions(name, one, tuple(axis))
+        _check_axis_names(name, tuple(axis), one)
+        check_definition_bounds(name, tuple(axis), one)
+    guarded = tuple(guard_accesses(name, tuple(axis), one) for one in bodies)
+    op = ComputeOp(name, tuple(axis), guarded if len(guarded) > 1 else guarded[0])
+    return list(op.outputs) if len(guarded) > 1 else op.output
 
 
 def _check_axis_names(name: str, axis: tuple[IterVar, ...], body: Expr) -> None:
@@ -278,11 +318,15 @@ def _check_axis_names(name: str, axis: tuple[IterVar, ...], body: Expr) -> None:
         seen[iv.name] = kind
 
 
+def _reducer_name(node: Reduce) -> str:
+    return node.combiner.name if node.combiner is not None else node.op.value
+
+
 def _check_reductions(name: str, body: Expr, axis: tuple[IterVar, ...]) -> None:
     reductions = [n for n in walk(body) if isinstance(n, Reduce)]
     if reductions and not isinstance(body, Reduce):
         raise DefinitionError(
-            f"compute {name}: a reducer ({reductions[0].op.value}) must be the whole body, not part "
+            f"compute {name}: a reducer ({_reducer_name(reductions[0])}) must be the whole body, not part "
             f"of {body}; compute the reduction as its own tensor, then use it in a second compute")
     if len(reductions) > 1:
         raise DefinitionError(

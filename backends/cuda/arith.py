@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tensorir.dtypes import INDEX_TYPES
 from tensorir.expr import Binary, BinaryOp, Cast, Const, Expr, Unary, UnaryOp, Var
 
 Bounds = tuple[float, float]
@@ -25,7 +26,16 @@ def _mul(a: Bounds, b: Bounds) -> Bounds:
 
 def bounds(e: Expr, ranges: dict[Var, Bounds]) -> Bounds:
     """Inclusive lower and upper bounds of integer expression ``e`` when each variable ``v`` lies
-    in ``ranges[v]`` (unknown variables and loads are unbounded)."""
+    in ``ranges[v]`` (unknown variables and loads are unbounded). A narrow or unsigned integer
+    wraps around its type, so its bounds are its type's range unless they fit inside it."""
+    found = _bounds(e, ranges)
+    dtype = e.dtype
+    if dtype.is_int and dtype not in INDEX_TYPES and not dtype.min <= found[0] <= found[1] <= dtype.max:
+        return float(dtype.min), float(dtype.max)
+    return found
+
+
+def _bounds(e: Expr, ranges: dict[Var, Bounds]) -> Bounds:
     match e:
         case Const(value=v) if not isinstance(v, float):
             return float(v), float(v)

@@ -10,15 +10,16 @@ import numpy as np
 
 from tensorir.dtypes import DType
 from tensorir.errors import CodegenError
-from tensorir.expr import Binary, BinaryOp, Cast, Const, Expr, Func, Select, Var, binary
+from tensorir.expr import LIBM_FUNCS, Binary, BinaryOp, Call, Cast, Const, Expr, Func, Select, Var, binary
 from tensorir.passes.simplify import simplify_expr
 from tensorir.stmt import Allocate, For, ForKind
 
 from ..source import ADD, AND, ATOM, COND, EQ, MUL, OR, REL, UNARY, SourcePrinter
 from .arith import Bounds, bounds, nonnegative, positive
+from .ctyped import C_TYPES_NEW, cast_text, const_text, float_view, narrow_wraps
 
 C_TYPES = {DType.BOOL: "bool", DType.INT32: "int", DType.INT64: "long long",
-           DType.FLOAT32: "float", DType.FLOAT64: "double"}
+           DType.FLOAT32: "float", DType.FLOAT64: "double", **C_TYPES_NEW}
 
 #: names the generated code must not declare: C++ keywords, CUDA built-ins, math functions
 RESERVED = frozenset("""
@@ -28,7 +29,11 @@ RESERVED = frozenset("""
     template this throw try catch typename virtual true false nullptr friend using asm
     threadIdx blockIdx blockDim gridDim warpSize main max min abs llabs exp expf log logf sqrt sqrtf
     tanh tanhf pow powf fabs fabsf fmod floor copysign float4 dim3 size_t
-""".split())
+""".split()) | frozenset(
+    name + suffix
+    for name in ("sin cos tan asin acos atan sinh cosh asinh acosh atanh log2 log10 log1p exp2 exp10 expm1 "
+                 "cbrt erf ceil rint trunc round floor fmod isnan isinf").split()
+    for suffix in ("", "f"))
 
 _INFIX = {
     BinaryOp.ADD: ("+", ADD), BinaryOp.SUB: ("-", ADD), BinaryOp.MUL: ("*", MUL),
@@ -40,6 +45,16 @@ _FLOAT_MATH = {Func.EXP: "exp", Func.LOG: "log", Func.SQRT: "sqrt", Func.TANH: "
 
 
 _WIDENING = frozenset({BinaryOp.ADD, BinaryOp.SUB, BinaryOp.MUL})
+_BITWISE = {BinaryOp.BIT_AND: "&", BinaryOp.BIT_OR: "|", BinaryOp.XOR: "^"}
+_INT_HELPERS = {Func.TRUNCDIV: "nestor_truncdiv", Func.TRUNCMOD: "nestor_truncmod", Func.FMOD: "nestor_truncmod",
+                Func.POPCOUNT: "nestor_popcount"}
+_NEW_FLOAT_MATH = {Func.FMOD: "fmod", Func.FLOOR: "floor", Func.CEIL: "ceil", Func.ROUND: "rint", Func.ERF: "erf",
+                   Func.TRUNC: "trunc", **{func: func.value for func in LIBM_FUNCS}}
+
+
+def _has_half_operand(e: Expr) -> bool:
+    return isinstance(e, (Binary, Call)) and any(
+        x.dtype is DType.FLOAT16 for x in ((e.a, e.b) if isinstance(e, Binary) else e.args))
 
 
 def _overflows_int32(known: Bounds) -> bool:
@@ -74,6 +89,11 @@ class CPrinter(SourcePrinter):
 
     def const(self, node: Const) -> str:
         value, dtype = node.value, node.dtype
+        typed = const_text(node, self.const)
+        if typed is not None:
+            if dtype is DType.FLOAT16:
+                self.helpers.add("nestor_fp16")
+            return typed
         if dtype is DType.BOOL:
             return "true" if value else "false"
         if dtype.is_int:
@@ -84,9 +104,30 @@ class CPrinter(SourcePrinter):
             return f"{float(str(np.float32(value)))!r}f"
         return repr(float(value))
 
+    def _expr(self, e: Expr) -> tuple[str, int]:
+        if e not in self.overrides:
+            if e.dtype is DType.FLOAT16 or (e.dtype is DType.BOOL and _has_half_operand(e)):
+                self.helpers.add("nestor_fp16")
+                view = float_view(e)
+                if view is not None:
+                    return super()._expr(view)
+            if narrow_wraps(e):  # computed in unsigned int, which wraps, then narrowed
+                if isinstance(e, Binary) and e.op is BinaryOp.MUL:  # 16-bit products overflow int
+                    text = f"(unsigned int){self._wrap(e.a, UNARY)} * (unsigned int){self._wrap(e.b, UNARY)}"
+                else:
+                    text, _ = super()._expr(e)
+                return f"({C_TYPES[e.dtype]})({text})", UNARY
+        return super()._expr(e)
+
     def binary(self, e: Binary) -> tuple[str, int]:
         op, a, b = e.op, e.a, e.b
         integer = a.dtype.is_int
+        if op in _BITWISE:
+            return f"({self._wrap(e.a, UNARY)} {_BITWISE[op]} {self._wrap(e.b, UNARY)})", ATOM
+        if op in (BinaryOp.SHL, BinaryOp.SHR):
+            return self.helper_call("nestor_shl" if op is BinaryOp.SHL else "nestor_shr", a, b), ATOM
+        if a.dtype.is_unsigned and op in (BinaryOp.FLOORDIV, BinaryOp.FLOORMOD):
+            return self.helper_call("nestor_ufloordiv" if op is BinaryOp.FLOORDIV else "nestor_ufloormod", a, b), ATOM
         if op in (BinaryOp.FLOORDIV, BinaryOp.FLOORMOD):
             if integer and nonnegative(a, self.ranges) and positive(b, self.ranges):
                 symbol = "/" if op is BinaryOp.FLOORDIV else "%"
@@ -132,6 +173,16 @@ class CPrinter(SourcePrinter):
         return f"{helper}({', '.join(texts)})"
 
     def call(self, func: Func, args, dtype: DType) -> str:
+        dtype = args[0].dtype if args else dtype
+        if func in _INT_HELPERS and dtype.is_int:
+            return self.helper_call(_INT_HELPERS[func], *args)
+        if func is Func.ABS and dtype.is_unsigned:
+            return self.expr(args[0])
+        if func in _NEW_FLOAT_MATH:
+            suffix = "f" if dtype is DType.FLOAT32 else ""
+            return f"{_NEW_FLOAT_MATH[func]}{suffix}({', '.join(self.expr(a) for a in args)})"
+        if func in (Func.ISNAN, Func.ISINF):
+            return f"{func.value}({self.expr(args[0])})"
         (arg,) = args
         if func is Func.SIGMOID:
             return self.helper_call("nestor_sigmoid", arg)
@@ -143,6 +194,13 @@ class CPrinter(SourcePrinter):
         return f"{_FLOAT_MATH[func]}{suffix}({self.expr(arg)})"
 
     def cast(self, e: Cast) -> tuple[str, int]:
+        typed = cast_text(e.value.dtype, e.dtype, self.expr(e.value))
+        if typed is not None:
+            if "nestor_f2i" in typed:
+                self.helpers.add("nestor_f2i")
+            if DType.FLOAT16 in (e.dtype, e.value.dtype):
+                self.helpers.add("nestor_fp16")
+            return typed, ATOM
         return f"({C_TYPES[e.dtype]}){self._wrap(e.value, UNARY)}", UNARY
 
     def select(self, e: Select) -> tuple[str, int]:

@@ -39,7 +39,8 @@ class InterpModule:
         self._kernel(*flats)
         for param, array, flat in zip(self.func.params, arrays, flats):
             if param in self._written:
-                array[...] = np.asarray(flat, dtype=param.dtype.numpy).reshape(array.shape)
+                with np.errstate(over="ignore"):  # a float32 result past its range is inf, as on LLVM
+                    array[...] = np.asarray(flat, dtype=param.dtype.numpy).reshape(array.shape)
 
     def time(self, *arrays, number: int = 1, repeat: int = 3) -> float:
         """Median seconds per call over ``repeat`` rounds of ``number`` calls."""

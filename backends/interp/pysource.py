@@ -15,14 +15,16 @@ import math
 
 from tensorir.analysis import interval, safe_divisor
 from tensorir.buffer import Buffer, Scope
+from tensorir.dtypes import DType
 from tensorir.errors import CodegenError
-from tensorir.expr import Binary, BinaryOp, BufferLoad, Call, Cast, CheckedIndex, Const, Func, Select
+from tensorir.expr import Binary, BinaryOp, BufferLoad, Call, Cast, CheckedIndex, Const, Expr, Func, Select
 from tensorir.passes.flatten_buffers import flatten_buffers
 from tensorir.stmt import Allocate, Evaluate, For, ForKind, IfThenElse, PrimFunc, Seq, Stmt, Store
 from tensorir.visitor import walk
 
-from ..source import ADD, AND, ATOM, COND, MUL, NOT, OR, REL, SourcePrinter
+from ..source import ADD, AND, ATOM, COND, MUL, NOT, OR, REL, UNARY, SourcePrinter
 from .runtime import NAMESPACE, THREAD_AXES
+from .typed import FUNCS, converter, needs_fit
 
 #: Python's comparisons share one level and chain, so a comparison operand is always wrapped
 _INFIX = {
@@ -37,7 +39,8 @@ _HELPERS = {
 }
 _FUNCS = {Func.EXP: "_exp", Func.LOG: "_log", Func.SQRT: "_sqrt", Func.TANH: "_tanh",
           Func.ABS: "abs", Func.SIGMOID: "_sigmoid"}
-_CASTS = {"BOOL": "bool", "INT32": "_int", "INT64": "_int", "FLOAT32": "float", "FLOAT64": "float"}
+_FUNCS.update(FUNCS)
+_BITWISE = {BinaryOp.BIT_AND: "&", BinaryOp.BIT_OR: "|", BinaryOp.XOR: "^"}
 _MAX_NESTING = 16  # CPython refuses more than 20 statically nested blocks in one function
 
 
@@ -103,6 +106,8 @@ class PySource(SourcePrinter):
     def infix(self, e: Binary, symbol: str, precedence: int) -> tuple[str, int]:
         if e.op in (BinaryOp.FLOORDIV, BinaryOp.FLOORMOD) and not _plain_division(e, self.ranges):
             helper = "_floordiv" if e.op is BinaryOp.FLOORDIV else "_floormod"
+            if e.dtype.is_unsigned:  # no overflow to wrap, only the zero divisor
+                return f"_u{helper[1:]}({self.expr(e.a)}, {self.expr(e.b)})", ATOM
             bits = e.dtype.bits if e.dtype.is_int else 0
             return f"{helper}({self.expr(e.a)}, {self.expr(e.b)}, {bits})", ATOM
         return super().infix(e, symbol, precedence)
@@ -113,17 +118,43 @@ class PySource(SourcePrinter):
     def checked_index(self, e: CheckedIndex) -> str:
         return f"_chk({self.expr(e.value)}, {e.extent}, {e.site!r})"
 
+    def _expr(self, e: Expr) -> tuple[str, int]:
+        text, precedence = super()._expr(e)
+        if e not in self.overrides and needs_fit(e, self.ranges):
+            return f"{converter(e.dtype)}({text})", ATOM
+        return text, precedence
+
     def binary(self, e: Binary) -> tuple[str, int]:
+        if e.op in _BITWISE:
+            return f"({self._wrap(e.a, UNARY)} {_BITWISE[e.op]} {self._wrap(e.b, UNARY)})", ATOM
+        if e.op in (BinaryOp.SHL, BinaryOp.SHR):
+            helper = "_shl" if e.op is BinaryOp.SHL else "_shr"
+            return f"{helper}({self.expr(e.a)}, {self.expr(e.b)}, {e.dtype.bits})", ATOM
         return f"{_HELPERS[e.op]}({self.expr(e.a)}, {self.expr(e.b)})", ATOM
 
     def cast(self, e: Cast) -> tuple[str, int]:
-        return f"{_CASTS[e.dtype.name]}({self.expr(e.value)})", ATOM
+        source, target = e.value.dtype, e.dtype
+        if target.is_int and source.is_int:
+            known = interval(e.value, self.ranges)
+            if known is not None and target.min <= known[0] and known[1] <= target.max:
+                return self._expr(e.value)  # the value is the same in the new type
+        if target is DType.FLOAT32 and (source.is_int and source.bits > 24 or source is DType.FLOAT64):
+            return f"_f32({self.expr(e.value)})", ATOM  # the value float32 holds, not double's
+        if target in (DType.FLOAT32, DType.FLOAT64):
+            return f"float({self.expr(e.value)})", ATOM
+        if source is DType.FLOAT32:
+            # float32 arithmetic runs in double here: round to float32 before an integer or half
+            # conversion, whose result would otherwise see the extra precision
+            return f"{converter(target)}(_f32({self.expr(e.value)}))", ATOM
+        return f"{converter(target)}({self.expr(e.value)})", ATOM
 
     def select(self, e: Select) -> tuple[str, int]:
         return (f"{self._wrap(e.true_value, COND + 1)} if {self._wrap(e.cond, COND + 1)} "
                 f"else {self._wrap(e.false_value, COND)}"), COND
 
     def call(self, func, args, dtype) -> str:
+        if func is Func.POPCOUNT:
+            return f"_popcount({self.expr(args[0])}, {args[0].dtype.bits})"
         return f"{_FUNCS[func]}({', '.join(self.expr(a) for a in args)})"
 
     def offset(self, access: BufferLoad | Store) -> str:

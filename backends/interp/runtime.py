@@ -8,6 +8,8 @@ import math
 from tensorir.access_guards import out_of_bounds
 from tensorir.errors import NestorError
 
+from .typed import NAMESPACE as TYPED_NAMESPACE
+
 THREAD_AXES = {"threadIdx.x": 0, "threadIdx.y": 1, "threadIdx.z": 2}
 _inf = math.inf
 _nan = math.nan
@@ -160,5 +162,5 @@ NAMESPACE = {
     "_inf": _inf, "_nan": _nan, "_div": _div, "_max": _max, "_min": _min, "_pow": _pow,
     "_exp": _exp, "_log": _log, "_sqrt": _sqrt, "_tanh": _tanh, "_sigmoid": _sigmoid,
     "_int": _int, "_run_block": _run_block, "_ck": _ck, "_chk": _chk,
-    "_floordiv": _floordiv, "_floormod": _floormod,
+    "_floordiv": _floordiv, "_floormod": _floormod, **TYPED_NAMESPACE,
 }

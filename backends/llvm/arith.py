@@ -8,8 +8,9 @@ from llvmlite import ir
 from tensorir.analysis import interval, safe_divisor
 from tensorir.dtypes import DType
 from tensorir.errors import CodegenError
-from tensorir.expr import BinaryOp, Expr, Func
+from tensorir.expr import BITWISE, SHIFTS, BinaryOp, Expr, Func
 
+from .typed import TypedArithmetic
 from .types import F32, F64, VALUE, i64
 
 _ICMP = {BinaryOp.EQ: "==", BinaryOp.NE: "!=", BinaryOp.LT: "<", BinaryOp.LE: "<=", BinaryOp.GT: ">",
@@ -17,13 +18,21 @@ _ICMP = {BinaryOp.EQ: "==", BinaryOp.NE: "!=", BinaryOp.LT: "<", BinaryOp.LE: "<
 _FLOAT_INTRINSIC = {Func.EXP: "llvm.exp", Func.LOG: "llvm.log", Func.SQRT: "llvm.sqrt", Func.ABS: "llvm.fabs"}
 
 
-class Arithmetic:
+class Arithmetic(TypedArithmetic):
     """Mixed into the code generator: needs ``self.b`` (the builder), ``self.state``,
     ``self.intrinsic`` and ``self.declare``."""
 
     def arith(self, op: BinaryOp, a, b, dtype: DType, ea: Expr | None = None, eb: Expr | None = None):
         """``a op b`` on values of IR type ``dtype`` (scalars or vectors)."""
         bld = self.b
+        if dtype is DType.FLOAT16:
+            return self.half_arith(op, a, b)
+        if op in BITWISE or op in SHIFTS:
+            return self.bit_arith(op, a, b, dtype)
+        if dtype.is_unsigned and op not in (BinaryOp.ADD, BinaryOp.SUB, BinaryOp.MUL):
+            result = self.unsigned_arith(op, a, b)
+            if result is not None:
+                return result
         if dtype.is_float:
             match op:
                 case BinaryOp.ADD: return bld.fadd(a, b, flags=("contract",))
@@ -51,7 +60,8 @@ class Arithmetic:
             case BinaryOp.MIN: return bld.select(bld.icmp_signed("<", a, b), a, b)
             case BinaryOp.POW:
                 fa, fb = bld.sitofp(a, F64), bld.sitofp(b, F64)
-                return bld.fptosi(bld.call(self.intrinsic("llvm.pow", F64), [fa, fb]), a.type)
+                power = bld.call(self.intrinsic("llvm.pow", F64), [fa, fb])
+                return self.float_to_int(power, a.type, True, dtype)  # defined past the type's range
             case BinaryOp.DIV:
                 return bld.fdiv(bld.sitofp(a, F32), bld.sitofp(b, F32))
             case op if op in _ICMP: return bld.icmp_signed(_ICMP[op], a, b)
@@ -95,6 +105,11 @@ class Arithmetic:
 
     def call(self, func: Func, args, dtype: DType):
         bld = self.b
+        if dtype is DType.FLOAT16:
+            return self.half_call(func, args)
+        typed = self.float_call(func, args) if dtype.is_float else self.int_call(func, args, dtype)
+        if typed is not None:
+            return typed
         (x,) = args
         if func is Func.ABS and not dtype.is_float:
             return bld.select(bld.icmp_signed("<", x, ir.Constant(x.type, 0)), bld.neg(x), x)
@@ -126,9 +141,14 @@ class Arithmetic:
             to = ir.VectorType(to, value.type.count)
         if target is DType.BOOL:
             zero = ir.Constant(value.type, 0.0 if source.is_float else 0)
+            if isinstance(value.type, ir.VectorType):
+                zero = ir.Constant(value.type, [zero.constant] * value.type.count)
             return bld.fcmp_unordered("!=", value, zero) if source.is_float else bld.icmp_unsigned("!=", value, zero)
         if source is DType.BOOL:
             return bld.uitofp(value, to) if target.is_float else bld.zext(value, to)
+        typed = self.convert_typed(value, source, target)
+        if typed is not None:
+            return typed
         if source.is_float and target.is_float:
             return bld.fpext(value, to) if target.bits > source.bits else bld.fptrunc(value, to)
         if source.is_float:

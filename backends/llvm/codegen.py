@@ -175,13 +175,15 @@ class Codegen(Arithmetic):
             case Const(value=value, dtype=dtype):
                 if dtype is DType.BOOL:
                     return ir.Constant(I1, int(bool(value)))
+                if dtype.is_unsigned and value >= 1 << (dtype.bits - 1):
+                    value -= 1 << dtype.bits  # the same bits, written as LLVM's signed literal
                 return ir.Constant(VALUE[dtype], value)
             case Binary():
                 return self.binary(e)
             case Unary(op=UnaryOp.NEG, a=a):
                 value = self.expr(a)
                 return self.b.fneg(value) if a.dtype.is_float else self.b.neg(value)
-            case Unary(op=UnaryOp.NOT, a=a):
+            case Unary(op=UnaryOp.NOT | UnaryOp.BIT_NOT, a=a):
                 return self.b.not_(self.expr(a))
             case Call():
                 return self.call(e.func, [self.expr(x) for x in e.args], e.args[0].dtype if e.args else e.dtype)

@@ -6,8 +6,8 @@ from llvmlite import ir
 
 from tensorir.dtypes import DType
 
-F32, F64 = ir.FloatType(), ir.DoubleType()
-I1, I8, I32, I64 = ir.IntType(1), ir.IntType(8), ir.IntType(32), ir.IntType(64)
+F16, F32, F64 = ir.HalfType(), ir.FloatType(), ir.DoubleType()
+I1, I8, I16, I32, I64 = ir.IntType(1), ir.IntType(8), ir.IntType(16), ir.IntType(32), ir.IntType(64)
 VOID = ir.VoidType()
 I8P = I8.as_pointer()
 
@@ -16,6 +16,12 @@ STORAGE = {DType.FLOAT32: F32, DType.FLOAT64: F64, DType.INT32: I32, DType.INT64
 #: how a value lives in a register
 VALUE = {DType.FLOAT32: F32, DType.FLOAT64: F64, DType.INT32: I32, DType.INT64: I64, DType.BOOL: I1}
 SIZE = {DType.FLOAT32: 4, DType.FLOAT64: 8, DType.INT32: 4, DType.INT64: 8, DType.BOOL: 1}
+# the types beyond the first release's: unsigned integers live in the same registers as signed
+# ones (the instructions differ), float16 as half
+for _dtype, _ty in ((DType.INT8, I8), (DType.INT16, I16), (DType.UINT8, I8), (DType.UINT16, I16),
+                    (DType.UINT32, I32), (DType.UINT64, I64), (DType.FLOAT16, F16)):
+    STORAGE[_dtype] = VALUE[_dtype] = _ty
+    SIZE[_dtype] = _dtype.numpy.itemsize
 
 
 def i64(value: int) -> ir.Constant:

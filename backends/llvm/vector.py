@@ -5,7 +5,10 @@ addresses that do not move become scalars (broadcast where needed); other addres
 gathered or scattered lane by lane. A guard whose condition differs between lanes runs the
 vector code when it holds on every lane, else the loop's iterations one by one (the tail). A
 body this cannot express (nested loops, allocations, divisions of lane-dependent integers,
-loads under a lane-dependent choice, run-time subscript checks) runs as an ordinary loop.
+loads under a lane-dependent choice, run-time subscript checks) runs as an ordinary loop, and
+so does one that uses the types and operators added after the first release (8- and 16-bit
+and unsigned integers, float16, bitwise operators, shifts, the intrinsics of
+:mod:`tensorir.intrinsics`): those are compiled lane by lane, correct but not vectorized.
 """
 
 from __future__ import annotations
@@ -16,8 +19,10 @@ from llvmlite import ir
 
 from tensorir.analysis import free_vars, linear_form, reads_memory
 from tensorir.buffer import Scope
-from tensorir.dtypes import DType
+from tensorir.dtypes import CLASSIC_TYPES, DType
 from tensorir.expr import (
+    BITWISE,
+    SHIFTS,
     Binary,
     BinaryOp,
     BufferLoad,
@@ -26,6 +31,7 @@ from tensorir.expr import (
     CheckedIndex,
     Const,
     Expr,
+    Func,
     Select,
     Unary,
     UnaryOp,
@@ -38,6 +44,8 @@ from tensorir.visitor import walk
 from .types import F32, F64, I1, I32, I64, SIZE, STORAGE, VALUE, VOID, i64
 
 MAX_LANES = 64
+_VECTOR_FUNCS = frozenset({Func.EXP, Func.LOG, Func.SQRT, Func.TANH, Func.ABS, Func.SIGMOID,
+                           Func.ASSUME_IN_BOUNDS})
 _LANE_UNSAFE_INT = frozenset({BinaryOp.FLOORDIV, BinaryOp.FLOORMOD, BinaryOp.POW, BinaryOp.DIV})
 
 
@@ -65,6 +73,8 @@ def _expr_ok(e: Expr, v: Var) -> bool:
     shared in a graph is checked once)."""
     if not _depends(e, v):
         return True
+    if not _classic(e):
+        return False  # the newer types and operators run lane by lane (a scalar loop)
     match e:
         case Var() | Const() | BufferLoad():
             return True
@@ -81,8 +91,26 @@ def _expr_ok(e: Expr, v: Var) -> bool:
     return False
 
 
+def _classic(e: Expr) -> bool:
+    """Whether ``e`` is of a type and operator the vector code handles (see the module docstring)."""
+    if e.dtype not in CLASSIC_TYPES:
+        return False
+    match e:
+        case Binary(op=op, a=a):
+            return op not in BITWISE and op not in SHIFTS and a.dtype in CLASSIC_TYPES
+        case Unary(op=UnaryOp.BIT_NOT):
+            return False
+        case Cast(value=a):
+            return a.dtype in CLASSIC_TYPES
+        case Call(func=func, args=args):
+            return func in _VECTOR_FUNCS and all(a.dtype in CLASSIC_TYPES for a in args)
+    return True
+
+
 def _stmt_ok(s: Stmt, v: Var) -> bool:
     match s:
+        case Store(buffer=buffer) if buffer.dtype not in CLASSIC_TYPES:
+            return False
         case Store(indices=(offset,), value=value):
             kind = _access_kind(offset, v)
             if kind == "uniform" and _depends(value, v):

@@ -9,6 +9,7 @@ import math
 import operator
 
 from ..analysis import Ranges, canonical_index, split_divmod
+from ..dtypes import INDEX_TYPES
 from ..expr import Binary, BinaryOp, Cast, Const, Expr, Select, Unary, UnaryOp, const
 from ..stmt import For, ForKind, IfThenElse, PrimFunc, Stmt, seq
 from ..visitor import Mutator
@@ -48,11 +49,11 @@ class Simplifier(Mutator):
         if isinstance(node, Binary):
             folded = _simplify_binary(self.generic(node))
             if isinstance(folded, Binary) and folded.op in (BinaryOp.FLOORDIV, BinaryOp.FLOORMOD) \
-                    and folded.dtype.is_int:
+                    and folded.dtype in INDEX_TYPES:
                 split = split_divmod(folded, self.ranges)
                 if split is not None:
                     return split
-            if isinstance(folded, Binary) and folded.op in _LINEAR_OPS and folded.dtype.is_int:
+            if isinstance(folded, Binary) and folded.op in _LINEAR_OPS and folded.dtype in INDEX_TYPES:
                 return canonical_index(folded)
             return folded
         if isinstance(node, (Unary, Cast, Select)):
@@ -71,6 +72,8 @@ def _simplify_binary(node: Expr) -> Expr:
             return const(_FOLD[op](a.value, b.value), node.dtype)
         if op in _INT_FOLD and a.dtype.is_int and b.value != 0:
             return const(_INT_FOLD[op](a.value, b.value), node.dtype)
+    if node.dtype.is_int and node.dtype not in INDEX_TYPES:
+        return node  # narrow and unsigned integers wrap: only constants fold
     if not node.dtype.is_int:
         # float identities only where exact: x * 1, x / 1
         if op in (BinaryOp.MUL, BinaryOp.DIV) and _is(b, 1):

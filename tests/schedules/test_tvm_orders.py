@@ -129,7 +129,7 @@ def test_cache_write_after_split_carries_the_loops_to_the_cache():
     s = ns.create_schedule(B)
     s[B].split(B.op.axis[0], factor=4)
     cache = s.cache_write(B, "local")
-    # TVM's relayout: one cache axis per loop; the 3 elements past 13 hold 0 and are never read
+    # TVM's relayout: one cache axis per loop; the 3 elements past 13 combine nothing, never read
     assert cache.shape == (4, 4) and [a.name for a in cache.op.axis] == ["i.outer.c", "i.inner.c"]
     assert [leaf.name for leaf in s[B].leaves] == ["i"]
     assert nest(s, [A, B]) == """\
@@ -138,9 +138,9 @@ func f(A: float32[13, 6], B: float32[13]) {
   for i.outer.c in 0..4:
     for i.inner.c in 0..4:
       B.local[i.outer.c, i.inner.c] = 0.0
-      for k in 0..6:
-        B.local[i.outer.c, i.inner.c] = B.local[i.outer.c, i.inner.c] + """ \
-        """if_then_else(i.outer.c * 4 + i.inner.c < 13, A[i.outer.c * 4 + i.inner.c, k], 0.0)
+      if i.outer.c * 4 + i.inner.c < 13:
+        for k in 0..6:
+          B.local[i.outer.c, i.inner.c] = B.local[i.outer.c, i.inner.c] + A[i.outer.c * 4 + i.inner.c, k]
   for i in 0..13:
     B[i] = B.local[i // 4, i % 4]
 }"""
@@ -288,3 +288,20 @@ func f(A: float32[8, 6], E: float32[8, 6]) {
       E[i, j] = C[0, j] + 1.0
 }"""
     check_all(s, [A, E], lambda a: 2 * (a + 1) - 2)
+
+
+def test_cache_write_after_split_of_a_compute_with_two_outputs():
+    A = ns.placeholder((10, 4), name="A")
+    B, C = ns.compute((10, 4), lambda i, j: (A[i, j] + 1.0, A[i, j] * 2.0), name="BC")
+    s = ns.create_schedule(B.op)
+    s[B].split(B.op.axis[0], factor=4)
+    caches = s.cache_write([B, C], "local")
+    assert [c.shape for c in caches] == [(3, 4, 4), (3, 4, 4)]
+    rng = np.random.default_rng(5)
+    a = rng.uniform(-1, 1, (10, 4)).astype(np.float32)
+    for target in ("interp", "llvm"):
+        b, c = np.full((10, 4), np.nan, np.float32), np.full((10, 4), np.nan, np.float32)
+        ns.build(s, [A, B, C], target=target)(a, b, c)
+        np.testing.assert_allclose(b, a + 1, rtol=1e-6)
+        np.testing.assert_allclose(c, a * 2, rtol=1e-6)
+    check_roundtrip(s, [A, B, C])
