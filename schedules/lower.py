@@ -141,6 +141,11 @@ class Lowering:
         body = stage_body(self.schedule, stage, self.bodies)
         out = self.buffers[stage]
         index = self.shift(stage, tuple(to_buffers.visit(iv.var) for iv in op.axis))
+        if isinstance(body, Reduce):
+            from .cross_thread import cross_thread_nest, thread_bound_reduction
+
+            if thread_bound_reduction(stage) is not None:
+                return cross_thread_nest(self, stage, env)
         if not isinstance(body, Reduce):
             def store(_env):
                 return _guarded(Store(out, index, to_buffers.visit(body)), geo.all_guards())

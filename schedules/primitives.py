@@ -222,8 +222,9 @@ class StagePrimitives(StageState):
         name = getattr(axis, "name", axis)
         call = f"{primitive}({name}" + (f", {tag!r})" if primitive == "bind" else ")")
         iv = self._leaf(call, axis)
-        if iv.kind is IterKind.REDUCE and kind in (ForKind.PARALLEL, ForKind.VECTORIZED,
-                                                   ForKind.THREAD_BINDING):
+        if iv.kind is IterKind.REDUCE and kind is ForKind.THREAD_BINDING:
+            self._check_cross_thread(call, iv, tag)
+        elif iv.kind is IterKind.REDUCE and kind in (ForKind.PARALLEL, ForKind.VECTORIZED):
             raise self._fail(call, f"{iv.name} is a reduction loop; running its iterations at the "
                              "same time would race on the accumulator",
                              "mark a data-parallel loop instead")
@@ -235,6 +236,20 @@ class StagePrimitives(StageState):
         if kind is ForKind.PARALLEL:
             self._refuse_nested_parallel(call, lambda: self._restore_annotation(iv, note))
         self._record(primitive, {"axis": iv.name} | ({"tag": tag} if tag else {}))
+
+    def _check_cross_thread(self, call: str, iv: IterVar, tag: str) -> None:
+        """A reduction loop bound to ``threadIdx.x`` is a cross-thread reduction; other
+        indices would run its iterations in different blocks or without a combining step."""
+        if tag != "threadIdx.x":
+            raise self._fail(call, f"{iv.name} is a reduction loop; bound to {tag} its iterations "
+                             "would race on the accumulator",
+                             "bind it to 'threadIdx.x' for a cross-thread reduction, or mark a "
+                             "data-parallel loop instead")
+        bound = [other.name for other, note in self.annotations.items()
+                 if other.kind is IterKind.REDUCE and note.thread_tag and other is not iv]
+        if bound:
+            raise self._fail(call, f"the reduction loop {bound[0]} is already bound to a thread index",
+                             "bind one reduction loop per stage (fuse them first)")
 
     def _restore_annotation(self, iv: IterVar, note: Annotation | None) -> None:
         if note is None:

@@ -37,6 +37,7 @@ from tensorir.errors import CodegenError
 from tensorir.expr import BufferLoad, Call, Const, Func, Var
 from tensorir.names import identifier
 from tensorir.stmt import Allocate, Evaluate, For, ForKind, IfThenElse, PrimFunc, Seq, Stmt, Store
+from tensorir.thread_reduce import is_thread_allreduce
 from tensorir.visitor import walk
 
 from .cstyle import RESERVED
@@ -81,7 +82,9 @@ def has(s: Stmt, predicate) -> bool:
 
 
 def _is_barrier(s: Stmt) -> bool:
-    return isinstance(s, Evaluate) and isinstance(s.value, Call) and s.value.func is Func.BARRIER
+    # a cross-thread reduction synchronises the block as a barrier does
+    return (isinstance(s, Evaluate) and isinstance(s.value, Call) and s.value.func is Func.BARRIER) \
+        or is_thread_allreduce(s)
 
 
 def _used_buffers(s: Stmt) -> tuple[set[Buffer], set[Buffer]]:
