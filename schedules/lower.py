@@ -27,6 +27,7 @@ from .bounds import Region, attached_region
 from .geometry import LoopGeometry, derives, loop_geometry
 from .parallel import warn_inner_parallel
 from .relations import At, AtRoot, Inlined
+from .scan_lowering import alias_scan_buffers, is_scan_state, root_nest
 from .schedule import Schedule, Stage
 
 _COMBINE = {ReduceOp.SUM: BinaryOp.ADD, ReduceOp.MAX: BinaryOp.MAX, ReduceOp.MIN: BinaryOp.MIN}
@@ -241,7 +242,7 @@ def check_args(schedule: Schedule, args: Sequence[Tensor], name: str) -> list[Te
                 f"{[a.name for a in args]}; list each tensor once")
     given = [schedule.stage_of(a) for a in args]
     needed = [(s, s.op.output.name) for s in schedule.stages
-              if isinstance(s.op, PlaceholderOp) and schedule.readers(s)]
+              if isinstance(s.op, PlaceholderOp) and schedule.readers(s) and not is_scan_state(schedule, s)]
     needed += [(schedule.stage_of(t), t.name) for t in schedule.outputs]
     for stage, tensor_name in needed:
         if stage not in given:
@@ -279,11 +280,12 @@ def lower_schedule(schedule: Schedule, args: Sequence[Tensor], name: str = "main
     for stage in schedule.stages:
         if isinstance(stage.op, PlaceholderOp) and stage not in lowering.buffers:
             lowering.make_buffer(stage, stage.op.shape)
+    scans = alias_scan_buffers(lowering)
     roots = [stage for stage in schedule.stages
              if isinstance(stage.op, ComputeOp) and isinstance(stage.attach, AtRoot)]
-    temporaries = [lowering.make_buffer(stage, stage.op.shape) for stage in roots
-                   if stage not in lowering.buffers]
-    body = seq(*(lowering.nest(stage, []) for stage in roots))
+    temporaries = scans + [lowering.make_buffer(stage, stage.op.shape) for stage in roots
+                           if stage not in lowering.buffers]
+    body = seq(*(root_nest(lowering, stage) for stage in roots))
     for buffer in reversed(temporaries):
         body = Allocate(buffer, body)
     func = PrimFunc(name, tuple(params), body)

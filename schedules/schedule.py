@@ -194,4 +194,7 @@ def create_schedule(outputs: Tensor | Sequence[Tensor]) -> Schedule:
             raise ScheduleError(
                 f"create_schedule: {t.name} is a placeholder, which nothing computes; pass the "
                 "compute tensors that are the outputs")
+    from tensorir.scan import check_no_pending_reads
+
+    check_no_pending_reads("create_schedule", outputs)
     return Schedule(outputs)
