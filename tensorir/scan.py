@@ -201,7 +201,10 @@ def scan(init, update, state_placeholder, inputs: Sequence[Tensor] | None = None
     _check_parts(init, update, state)
     _check_state_reads(init, update, state)
     check_no_pending_reads("scan", [init, *listed])
-    read = pending_state_read(update.op)
-    if read is not None and read.tensor is not state:
-        check_no_pending_reads("scan", [update])
+    for read in _STATE_READS.get(update.op, ()):
+        if read.tensor is not state:
+            raise DefinitionError(
+                f"scan: compute {update.name} reads {read.tensor.name} at an earlier step ({read}), "
+                f"which is out of bounds at the first steps, but the scan's state is {state.name}; "
+                f"read only the state at earlier steps (else guard the read with if_then_else)")
     return ScanOp(name, init, update, state, listed).output
