@@ -27,7 +27,7 @@ from tensorir.scan import ScanOp
 from tensorir.stmt import Evaluate, For, ForKind, Stmt, seq
 from tensorir.visitor import walk
 
-from .relations import AtRoot
+from .relations import At, AtRoot
 
 if TYPE_CHECKING:
     from .lower import Lowering
@@ -41,6 +41,15 @@ def _scans(schedule: Schedule) -> list[Stage]:
 def is_scan_state(schedule: Schedule, stage: Stage) -> bool:
     """Whether ``stage`` is the state placeholder of a scan (its buffer is the scan's)."""
     return any(schedule.stage_of(scan.op.state) is stage for scan in _scans(schedule))
+
+
+def attach_scan_bodies(schedule: Schedule) -> None:
+    """Compute the stages of each scan's step (those the update reads that read the state) at
+    the update's scan axis: once per step, over that step's region."""
+    for scan in _scans(schedule):
+        update = schedule.stage_of(scan.op.update)
+        for op in scan.op.body_ops:
+            schedule.stage_of(op.output).attach = At(update, update.leaves[0])
 
 
 def _check_part(scan: Stage, part: Stage, role: str) -> None:
@@ -64,6 +73,14 @@ def alias_scan_buffers(lowering: Lowering) -> list[Buffer]:
             if role != "state":
                 _check_part(scan, part, role)
             lowering.buffers[part] = buffer
+        update = schedule.stage_of(op.update)
+        for body in op.body_ops:
+            stage = schedule.stage_of(body.output)
+            if not (isinstance(stage.attach, At) and stage.attach.stage is update):
+                raise LoweringError(
+                    f"lower: {stage.name} is computed at each step of scan {scan.name} (it reads the "
+                    f"state through {update.name}), so it must stay attached inside {update.name}'s "
+                    f"loops; compute_at(s[{update.name}], ...) it there")
     return made
 
 

@@ -52,6 +52,9 @@ class Schedule:
         for op in _post_order([t.op for t in self.outputs]):
             stage = self.add_stage(op, len(self.stages))
             stage.is_output = any(t.op is op for t in self.outputs)
+        from .scan_lowering import attach_scan_bodies
+
+        attach_scan_bodies(self)
 
     def add_stage(self, op: Operation, position: int) -> Stage:
         name, n = op.name, 1
@@ -194,7 +197,7 @@ def create_schedule(outputs: Tensor | Sequence[Tensor]) -> Schedule:
             raise ScheduleError(
                 f"create_schedule: {t.name} is a placeholder, which nothing computes; pass the "
                 "compute tensors that are the outputs")
-    from tensorir.scan import check_no_pending_reads
+    from tensorir.scan import check_scan_bodies
 
-    check_no_pending_reads("create_schedule", outputs)
+    check_scan_bodies("create_schedule", _post_order([t.op for t in outputs]))
     return Schedule(outputs)

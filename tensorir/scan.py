@@ -13,6 +13,11 @@ scan never evaluates, so the bounds check of ``compute`` lets exactly this patte
 records it here: the compute can then be used only as the update of a scan over that state
 (anywhere else the bounds error is raised where it is used). A one-dimensional state is
 written as ``(m, 1)``.
+
+A step may take several stages (TVM's multi-stage scan cell): computes that read the state at
+earlier steps and that the update reads at the same step, such as ``mm[t, i] = sum(state[t - 1,
+k] * W[k, i])`` under ``update[t, i] = tanh(mm[t, i]) + X[t, i]``. They are the scan's
+``body_ops``, computed at each step inside the update's loop over the scan axis.
 """
 
 from __future__ import annotations
@@ -68,9 +73,11 @@ def state_reads(axis: Sequence[IterVar], body: Expr) -> tuple[Expr, list[TensorL
 
 
 def record_state_reads(op: ComputeOp, reads: list[TensorLoad]) -> None:
-    """Remember that ``op`` reads placeholders at earlier steps (see the module docstring)."""
-    if reads:
-        _STATE_READS[op] = tuple(reads)
+    """Remember that ``op`` reads placeholders at earlier steps, itself or through the computes
+    it reads (see the module docstring): it is then a stage of a scan's body."""
+    inherited = [read for tensor in op.inputs for read in _STATE_READS.get(tensor.op, ())]
+    if reads or inherited:
+        _STATE_READS[op] = tuple(reads) + tuple(inherited)
 
 
 def pending_state_read(op: Operation) -> TensorLoad | None:
@@ -89,8 +96,28 @@ def check_no_pending_reads(who: str, tensors: Sequence[Tensor], allowed: Operati
             raise DefinitionError(
                 f"{who}: compute {tensor.name} reads {read.tensor.name} at an earlier step "
                 f"({read}), which is out of bounds at the first steps; such a compute is only the "
-                f"update of ns.scan(init, {tensor.name}, {read.tensor.name}, ...), which never "
-                "evaluates those steps (else guard the read with if_then_else)")
+                f"update of ns.scan(init, update, {read.tensor.name}, ...) or a stage it reads, "
+                "which the scan never evaluates at those steps (else guard the read with "
+                "if_then_else)")
+
+
+def check_scan_bodies(who: str, ops: Sequence[Operation]) -> None:
+    """Refuse a compute among ``ops`` that reads a state at earlier steps outside a scan's body."""
+    inside = {body for op in ops if isinstance(op, ScanOp) for body in (op.update.op, *op.body_ops)}
+    check_no_pending_reads(who, [op.output for op in ops if op not in inside and isinstance(op, ComputeOp)])
+
+
+def _scan_body(update: Tensor) -> list[ComputeOp]:
+    """The computes between ``update`` and the state: those it reads, directly or not, that read
+    the state at earlier steps (``update`` excluded)."""
+    found: list[ComputeOp] = []
+    stack = list(update.op.inputs)
+    while stack:
+        op = stack.pop().op
+        if op in _STATE_READS and op not in found and op is not update.op:
+            found.append(op)
+            stack.extend(op.inputs)
+    return found
 
 
 class ScanOp(Operation):
@@ -103,6 +130,8 @@ class ScanOp(Operation):
         self.scan_inputs = inputs
         self.shape, self.dtype = state.shape, state.dtype
         self.init_steps = init.shape[0]
+        #: the computes of each step besides the update (they read the state through it)
+        self.body_ops = tuple(_scan_body(update))
         self._output = Tensor(self)
 
     @property
@@ -151,23 +180,41 @@ def _check_parts(init: Tensor, update: Tensor, state: Tensor) -> None:
 
 
 def _check_state_reads(init: Tensor, update: Tensor, state: Tensor) -> None:
-    op: ComputeOp = update.op  # type: ignore[assignment]
-    t = op.axis[0]
-    reads = [n for n in walk(op.body) if isinstance(n, TensorLoad) and n.tensor is state]
-    if not reads:
+    """The update and the stages of its body read the state only at earlier steps, and one
+    another at the same step."""
+    body = [update.op, *_scan_body(update)]
+    reads_state = False
+    for op in body:
+        t = op.axis[0]
+        for read in (n for n in walk(op.body) if isinstance(n, TensorLoad)):
+            if read.tensor is state:
+                reads_state = True
+                _check_step_back(op, read, t, init, state)
+            elif read.tensor.op in body and read.indices[0] is not t.var:
+                raise DefinitionError(
+                    f"scan: {op.name} reads {read}, another stage of the scan's step, at another "
+                    f"step; read it at the same step, {read.tensor.name}[{t.name}, ...]")
+    if not reads_state:
         raise DefinitionError(f"scan: the update {update.name} never reads the state {state.name}; "
                               "read it at an earlier step, e.g. state[t - 1, ...]")
-    for read in reads:
-        back = _step_back(read.indices[0], t)
-        if back is None:
+    for op in body[1:]:
+        if op.shape[0] != state.shape[0]:
             raise DefinitionError(
-                f"scan: the update {update.name} reads the state as {read}; it may read only earlier "
-                f"steps, with the first index {t.name} - c for a constant c >= 1 (e.g. "
-                f"{state.name}[{t.name} - 1, ...])")
-        if back > init.shape[0]:
-            raise DefinitionError(
-                f"scan: the update {update.name} reads {read}, {back} steps back, but the init "
-                f"{init.name} gives only {init.shape[0]} first step(s); give init {back} steps")
+                f"scan: {op.name}, a stage of the scan's step, has {op.shape[0]} steps along its first "
+                f"axis but the state {state.name} has {state.shape[0]}; give it the state's steps")
+
+
+def _check_step_back(op: ComputeOp, read: TensorLoad, t: IterVar, init: Tensor, state: Tensor) -> None:
+    back = _step_back(read.indices[0], t)
+    if back is None:
+        raise DefinitionError(
+            f"scan: the update {op.name} reads the state as {read}; it may read only earlier "
+            f"steps, with the first index {t.name} - c for a constant c >= 1 (e.g. "
+            f"{state.name}[{t.name} - 1, ...])")
+    if back > init.shape[0]:
+        raise DefinitionError(
+            f"scan: the update {op.name} reads {read}, {back} steps back, but the init "
+            f"{init.name} gives only {init.shape[0]} first step(s); give init {back} steps")
 
 
 def scan(init, update, state_placeholder, inputs: Sequence[Tensor] | None = None,
@@ -180,7 +227,8 @@ def scan(init, update, state_placeholder, inputs: Sequence[Tensor] | None = None
         The first steps: a compute of the state's shape with ``s`` (>= 1) steps along axis 0.
     update
         A compute of the state's shape; at step ``t >= s`` it gives the scan's value, reading
-        ``state_placeholder`` only at earlier steps (``state[t - c, ...]``, ``1 <= c <= s``).
+        ``state_placeholder`` only at earlier steps (``state[t - c, ...]``, ``1 <= c <= s``),
+        itself or through stages that it reads at the same step (``s1[t, ...]``).
     state_placeholder
         A placeholder that stands for the scan's own earlier steps.
     inputs
@@ -204,7 +252,7 @@ def scan(init, update, state_placeholder, inputs: Sequence[Tensor] | None = None
     for read in _STATE_READS.get(update.op, ()):
         if read.tensor is not state:
             raise DefinitionError(
-                f"scan: compute {update.name} reads {read.tensor.name} at an earlier step ({read}), "
+                f"scan: the step of {update.name} reads {read.tensor.name} at an earlier step ({read}), "
                 f"which is out of bounds at the first steps, but the scan's state is {state.name}; "
                 f"read only the state at earlier steps (else guard the read with if_then_else)")
     return ScanOp(name, init, update, state, listed).output

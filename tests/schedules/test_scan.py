@@ -25,6 +25,75 @@ def _cumsum(m=6, n=5):
     return X, state, init, update
 
 
+def test_multi_stage_step():
+    """TVM's multi-stage scan cell: stages between the state and the update run at each step."""
+    X, state, init, _ = _cumsum()
+    s1 = ns.compute((6, 5), lambda t, i: state[t - 1, i] * 2, name="s1")
+    s2 = ns.compute((6, 5), lambda t, i: s1[t, i] + X[t, i], name="s2")
+    Y = ns.scan(init, s2, state, inputs=[X], name="Y")
+    s = ns.create_schedule(Y)
+    assert nest(s, [X, Y]) == """\
+func f(X: float32[6, 5], Y: float32[6, 5]) {
+  for i in 0..5:
+    Y[0, i] = X[0, i]
+  for t in 1..6:
+    allocate s1: float32[1, 5] in global
+    for i in 0..5:
+      s1[0, i] = Y[t - 1, i] * 2.0
+    for i in 0..5:
+      Y[t, i] = s1[0, i] + X[t, i]
+}"""
+
+    def reference(x):
+        out = x.copy()
+        for t in range(1, len(x)):
+            out[t] = out[t - 1] * 2 + x[t]
+        return out
+
+    check_numpy(s, [X, Y], reference)
+    check_roundtrip(s, [X, Y])
+
+
+@pytest.mark.parametrize("target", ["interp", "llvm"])
+def test_rnn_cell(target):
+    m, n = 5, 16
+    X, W = ns.placeholder((m, n), name="X"), ns.placeholder((n, n), name="W")
+    h = ns.placeholder((m, n), name="h")
+    init = ns.compute((1, n), lambda _, i: X[0, i], name="h0")
+    k = ns.reduce_axis(n, "k")
+    mm = ns.compute((m, n), lambda t, i: ns.sum(h[t - 1, k] * W[k, i], axis=k), name="mm")
+    cell = ns.compute((m, n), lambda t, i: ns.tanh(mm[t, i]) + X[t, i], name="cell")
+    H = ns.scan(init, cell, h, name="H")
+    s = ns.create_schedule(H)
+    _, inner = s[mm].split(mm.op.axis[1], factor=4)
+    s[mm].vectorize(inner)
+    rng = np.random.default_rng(4)
+    x, w = rng.random((m, n), dtype=np.float32), rng.random((n, n), dtype=np.float32) * 0.3
+    out = np.zeros((m, n), np.float32)
+    ns.build(s, [X, W, H], target=target)(x, w, out)
+    want = x.astype(np.float64)
+    for t in range(1, m):
+        want[t] = np.tanh(want[t - 1] @ w) + x[t]
+    np.testing.assert_allclose(out, want, rtol=1e-5)
+
+
+def test_multi_stage_refusals():
+    X, state, init, _ = _cumsum()
+    s1 = ns.compute((6, 5), lambda t, i: state[t - 1, i] * 2, name="s1")
+    shifted = ns.compute((6, 5), lambda t, i: s1[5 - t, i] + X[t, i], name="shifted")
+    with pytest.raises(DefinitionError, match=r"scan: shifted reads s1\[5 - t, i\], another stage of the "
+                       r"scan's step, at another step; read it at the same step, s1\[t, ...\]"):
+        ns.scan(init, shifted, state)
+    s2 = ns.compute((6, 5), lambda t, i: s1[t, i] + X[t, i], name="s2")
+    Y = ns.scan(init, s2, state, name="Y")
+    s = ns.create_schedule(Y)
+    s[s1].compute_root()
+    with pytest.raises(LoweringError, match=r"lower: s1 is computed at each step of scan Y \(it reads the "
+                       r"state through s2\), so it must stay attached inside s2's loops; "
+                       r"compute_at\(s\[s2\], ...\) it there"):
+        ns.lower(s, [X, Y])
+
+
 def _rnn(m=5, n=16):
     X, W = ns.placeholder((m, n), name="X"), ns.placeholder((n, n), name="W")
     h = ns.placeholder((m, n), name="h")
@@ -169,14 +238,15 @@ def test_update_outside_a_scan_keeps_its_bounds_error():
     X, state, init, update = _cumsum()
     message = (r"compute update reads state at an earlier step \(state\[t - 1, i\]\), which is out of "
                r"bounds at the first steps; such a compute is only the update of ns.scan\(init, update, "
-               r"state, ...\)")
+               r"state, ...\) or a stage it reads")
     with pytest.raises(DefinitionError, match="create_schedule: " + message):
         ns.create_schedule(update)
-    with pytest.raises(DefinitionError, match="compute use: " + message):
-        ns.compute((6, 5), lambda t, i: update[t, i], name="use")
+    use = ns.compute((6, 5), lambda t, i: update[t, i], name="use")  # a stage of a scan's step, maybe
+    with pytest.raises(DefinitionError, match="create_schedule: " + message):
+        ns.create_schedule(use)
     other = ns.placeholder((6, 5), name="other")
     pending = ns.compute((6, 5), lambda t, i: other[t - 1, i] + state[t - 1, i], name="pending")
-    with pytest.raises(DefinitionError, match=r"scan: compute pending reads state at an earlier step "
+    with pytest.raises(DefinitionError, match=r"scan: the step of pending reads state at an earlier step "
                        r"\(state\[t - 1, i\]\), which is out of bounds at the first steps, but the scan's "
                        "state is other; read only the state at earlier steps"):
         ns.scan(init, pending, other)
