@@ -71,10 +71,10 @@ def schedule_gpu(schedule: Schedule, threads: int = 64, reduce_threads: int = 25
         if not isinstance(stage.op, ComputeOp) or not isinstance(stage.attach, AtRoot):
             continue
         axes = [axis for axis in stage.op.axis if axis in stage.leaves]
-        if not axes:
-            continue
-        if _shares_reduction(stage):
+        if _shares_reduction(stage):  # a rank-0 reduction too: one block
             _cross_thread(stage, axes, reduce_threads)
+            continue
+        if not axes:
             continue
         fused = stage.fuse(*axes) if len(axes) > 1 else axes[0]
         outer, inner = stage.split(fused, factor=threads)
@@ -106,8 +106,8 @@ def _cross_thread(stage, axes, reduce_threads: int) -> None:
     """One block per output; its threads share the reduction (see :func:`schedule_gpu`)."""
     reduce_axes = list(stage.op.reduce_axis)
     length = size(r.extent for r in reduce_axes)
-    fused = stage.fuse(*axes) if len(axes) > 1 else axes[0]
-    stage.bind(fused, "blockIdx.x")
+    if axes:
+        stage.bind(stage.fuse(*axes) if len(axes) > 1 else axes[0], "blockIdx.x")
     reduction = stage.fuse(*reduce_axes) if len(reduce_axes) > 1 else reduce_axes[0]
     threads = 32
     while threads * 2 <= min(length, reduce_threads):

@@ -67,6 +67,13 @@ def _row_sum_template():
     return gpu_generic(B, reduce_threads=128), [A, B]
 
 
+def _total_sum():
+    A = ns.placeholder((3000,), name="A")
+    k = ns.reduce_axis(3000, "k")
+    B = ns.compute((1,), lambda _: ns.sum(A[k], axis=k), name="B")
+    return gpu_generic(B), [A, B]
+
+
 def _layer_norm():
     op = layer_norm()
     return gpu_generic(op.outputs, threads=32, reduce_threads=32), op.args
@@ -92,6 +99,7 @@ CASES = {
     "softmax_template": (_softmax, _softmax_reference),
     "row_sum_template": (_row_sum_template, lambda a: a.sum(axis=1)),
     "layer_norm_template": (_layer_norm, _layer_norm_reference),
+    "total_sum_template": (_total_sum, lambda a: a.sum(keepdims=True)),
 }
 
 
