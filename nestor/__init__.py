@@ -14,6 +14,7 @@ registry). The command line is :mod:`nestor.cli`.
 
 from backends.cuda.runtime import device_array
 from schedules import Schedule, Stage, autotune, create_schedule
+from schedules.thread_axis import thread_axis  # noqa: E402,I001
 from tensorir import (
     ArgumentError,
     BackendUnavailable,
@@ -60,4 +61,4 @@ __all__ = [
     "log", "lower", "max", "maximum", "min", "minimum", "not_equal", "placeholder", "power", "reduce_axis",
     "sigmoid", "sqrt", "sum", "tanh",
 ]
-__all__ += ["scan"]
+__all__ += ["scan", "thread_axis"]

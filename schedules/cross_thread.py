@@ -34,6 +34,7 @@ from tensorir.thread_reduce import ThreadAllReduce
 
 from .geometry import loop_geometry
 from .lower import _COMBINE, LoopRun, _guarded, _ToBuffers, stage_body
+from .thread_axis import predicate_guard
 
 if TYPE_CHECKING:
     from .lower import Lowering
@@ -74,6 +75,8 @@ def cross_thread_nest(lowering: Lowering, stage: Stage, env: list[For]) -> Stmt:
             f"threadIdx.x) but its data-parallel loops {spatial} run inside its reduction loops; "
             f"reorder them outside the reduction loops")
     geo = loop_geometry(stage, lowering.regions.get(stage))
+    # a store predicate guards the final write only: every thread accumulates its share
+    predicate = predicate_guard(stage)
     to_buffers = _ToBuffers(lowering, {root.var: geo.values[root] for root in stage.root_axes})
     out = lowering.buffers[stage]
     index = lowering.shift(stage, tuple(to_buffers.visit(iv.var) for iv in op.axis))
@@ -91,7 +94,8 @@ def cross_thread_nest(lowering: Lowering, stage: Stage, env: list[For]) -> Stmt:
         init = Store(acc, (const(0),), reduce_identity(body.op, body.dtype))
         combine = Store(red, (const(0),), ThreadAllReduce(body.op, current, geo.extents[thread], body.dtype))
         write = Store(out, index, BufferLoad(red, (const(0),), red.dtype))
-        guards = [binary(BinaryOp.EQ, thread.var, first_thread)] + geo.guards_without(reduce_roots)
+        guards = [binary(BinaryOp.EQ, thread.var, first_thread)] + geo.guards_without(reduce_roots) \
+            + ([predicate] if predicate is not None else [])
         return seq(init, lowering.loops(LoopRun(stage, others, geo, update, body), env2), combine,
                    _guarded(write, guards))
 

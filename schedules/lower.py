@@ -29,6 +29,7 @@ from .parallel import warn_inner_parallel
 from .relations import At, AtRoot, Inlined
 from .scan_lowering import alias_scan_buffers, is_scan_state, root_nest
 from .schedule import Schedule, Stage
+from .thread_axis import add_predicate_guard
 
 _COMBINE = {ReduceOp.SUM: BinaryOp.ADD, ReduceOp.MAX: BinaryOp.MAX, ReduceOp.MIN: BinaryOp.MIN}
 
@@ -137,6 +138,7 @@ class Lowering:
         """The loop nest computing ``stage`` (over its region, when attached)."""
         op = stage.compute_op
         geo = loop_geometry(stage, self.regions.get(stage))
+        add_predicate_guard(stage, geo)
         values = {root.var: geo.values[root] for root in stage.root_axes}
         to_buffers = _ToBuffers(self, values)
         body = stage_body(self.schedule, stage, self.bodies)

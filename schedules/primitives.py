@@ -274,6 +274,7 @@ class StagePrimitives(StageState):
 
     def bind(self, axis, tag: str) -> None:
         """Bind loop ``axis`` to a GPU index: ``blockIdx.x|y|z`` or ``threadIdx.x|y|z``."""
+        tag = getattr(tag, "thread_tag", tag)  # a thread_axis(...) handle
         name = getattr(axis, "name", axis)
         call = f"bind({name}, {tag!r})"
         if tag not in THREAD_TAGS:
@@ -284,6 +285,20 @@ class StagePrimitives(StageState):
                 raise self._fail(call, f"{tag} is already bound to loop {other.name} of this stage",
                                  "bind each thread index once per stage (split or fuse loops instead)")
         self._mark("bind", iv, ForKind.THREAD_BINDING, tag)
+
+    def set_store_predicate(self, predicate) -> None:
+        """Store this stage's values only where ``predicate`` holds (TVM's meaning): a condition
+        over ``thread_axis(...).var`` (each the loop of this stage bound to that index) and
+        constants, e.g. ``s[B].set_store_predicate(tx.var.equal(0))``."""
+        from .thread_axis import check_predicate, decode, encode
+
+        call = "set_store_predicate(...)"
+        self._need_compute(call)
+        if isinstance(predicate, (list, tuple)):  # as the trace keeps it
+            predicate = decode(predicate)
+        expr = check_predicate(predicate, f"s[{self.name}].{call}")
+        self.store_predicate = expr
+        self._record("set_store_predicate", {"predicate": encode(expr, call)})
 
     # -- attachment and storage ------------------------------------------------------------
     def compute_at(self, stage, axis) -> None:

@@ -123,7 +123,8 @@ def _python(step: Step) -> str:
 
 #: The primitives a trace may call: on a stage, and on the schedule.
 STAGE_PRIMITIVES = frozenset({"split", "tile", "reorder", "fuse", "unroll", "vectorize", "parallel",
-                              "bind", "compute_at", "compute_inline", "compute_root", "set_scope"})
+                              "bind", "compute_at", "compute_inline", "compute_root", "set_scope",
+                              "set_store_predicate"})
 SCHEDULE_PRIMITIVES = frozenset({"cache_read", "cache_write", "rfactor"})
 
 
