@@ -120,7 +120,10 @@ def _kernel_names(func: PrimFunc, items: list[Stmt]) -> list[str]:
         return [base]
     names: list[str] = []
     for position, item in enumerate(items):
-        stored = next((n.buffer.name for n in walk(item) if isinstance(n, Store)), str(position))
+        # named after the first global buffer it writes (not a register accumulator)
+        stores = [n.buffer for n in walk(item) if isinstance(n, Store)]
+        stored = next((b.name for b in stores if b.scope is Scope.GLOBAL),
+                      stores[0].name if stores else str(position))
         name, n = f"{base}_{_sanitize(stored)}", 1
         while name in names:
             name = f"{base}_{_sanitize(stored)}_{n}"

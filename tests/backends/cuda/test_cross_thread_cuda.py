@@ -123,6 +123,9 @@ def test_source_uses_warp_shuffles_and_shared_memory(modules):
         in grouped
     softmax = modules["softmax_template"][0]
     assert [launch.block for launch in softmax.launches][:2] == [(256, 1, 1), (256, 1, 1)]
+    # kernels are named after the global tensor they write, not the register accumulator
+    assert [launch.kernel for launch in softmax.launches] == [
+        "softmax_template_rowmax", "softmax_template_expsum", "softmax_template_Y"]
 
 
 def test_nvcc_compiles_every_case(modules):
