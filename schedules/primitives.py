@@ -37,6 +37,11 @@ class StagePrimitives(StageState):
         return ScheduleError(f"s[{self.name}].{call}: {reason}" + (f"; {hint}" if hint else ""))
 
     def _need_compute(self, call: str) -> None:
+        from tensorir.scan import ScanOp
+
+        if isinstance(self.op, ScanOp):
+            raise self._fail(call, f"{self.name} is a scan; its loops are those of its init and update",
+                             f"schedule s[{self.op.update.name}] and s[{self.op.init.name}]")
         if not isinstance(self.op, ComputeOp):
             raise self._fail(call, f"{self.name} is a placeholder (an input); it has no loops",
                              "schedule the compute stages that read it")

@@ -14,6 +14,7 @@ import nestor as ns
 from backends.cuda.nvcc import find_nvcc
 from nestor import DefinitionError, LoweringError
 from tests.backends.cuda import host_emulation
+from tests.schedules.errors_common import rejects
 from tests.schedules.helpers import check_numpy, check_roundtrip, nest
 
 
@@ -259,6 +260,8 @@ def test_scan_parts_stay_at_root():
     X, state, init, update = _cumsum()
     Y = ns.scan(init, update, state, name="Y")
     s = ns.create_schedule(Y)
+    rejects(s, lambda: s[Y].parallel("t"), "s[Y].parallel(t): Y is a scan; its loops are those of its init "
+            "and update; schedule s[update] and s[init]")
     s[update].reorder(update.op.axis[1], update.op.axis[0])
     with pytest.raises(LoweringError, match=r"lower: the scan axis t of update \(the update of scan Y\) must "
                        r"stay its outermost loop, neither split, reordered nor marked; its loops are "
