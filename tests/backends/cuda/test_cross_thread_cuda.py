@@ -51,6 +51,21 @@ def _tvm_example():
     return s, [A, B]
 
 
+def _rfactor_bound():
+    """The factored stage bound to threads (no cross-thread step): two kernels."""
+    A = ns.placeholder((5, 100), name="A")
+    k = ns.reduce_axis(100, name="k")
+    B = ns.compute((5,), lambda i: ns.sum(A[i, k], axis=k), name="B")
+    s = ns.create_schedule(B)
+    _, ki = s[B].split(k, factor=32)
+    BF = s.rfactor(B, ki)
+    s[BF].bind(s[BF].op.axis[0], "threadIdx.x")
+    s[BF].bind(s[BF].op.axis[1], "blockIdx.x")
+    s[BF].reorder(s[BF].op.axis[1], s[BF].op.axis[0])
+    s[B].bind(B.op.axis[0], "threadIdx.x")
+    return s, [A, B]
+
+
 def _softmax(rows=3, cols=300):
     X = ns.placeholder((rows, cols), name="X")
     k1, k2 = ns.reduce_axis(cols, "k"), ns.reduce_axis(cols, "k")
@@ -96,6 +111,7 @@ CASES = {
     "odd_48": (lambda: _rows(3, 100, 48), lambda a: a.sum(axis=1)),
     "groups_y": (lambda: _rows(6, 90, 32, y_threads=3), lambda a: a.sum(axis=1)),
     "tvm_example": (_tvm_example, lambda a: a.sum(axis=1)),
+    "rfactor_bound": (_rfactor_bound, lambda a: a.sum(axis=1)),
     "softmax_template": (_softmax, _softmax_reference),
     "row_sum_template": (_row_sum_template, lambda a: a.sum(axis=1)),
     "layer_norm_template": (_layer_norm, _layer_norm_reference),
