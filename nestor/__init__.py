@@ -14,6 +14,7 @@ registry). The command line is :mod:`nestor.cli`.
 
 from backends.cuda.runtime import device_array
 from schedules import Schedule, Stage, autotune, create_schedule
+from schedules.thread_axis import thread_axis  # noqa: E402,I001
 from tensorir import (
     ArgumentError,
     BackendUnavailable,
@@ -87,6 +88,7 @@ from tensorir.intrinsics import (  # noqa: A004 - round mirrors numpy's, the oth
     truncmod,
 )
 from tensorir.reducers import CommReducer, comm_reducer, max_value, min_value
+from tensorir.scan import scan  # noqa: E402,I001
 from tensorir.tvm_names import (  # noqa: A004 - TVM's names
     add,
     all,
@@ -131,3 +133,4 @@ __all__ += [
 __all__ += [
     "add", "all", "any", "div", "floordiv", "floormod", "indexdiv", "indexmod", "multiply", "nearbyint", "subtract",
 ]
+__all__ += ["scan", "thread_axis"]

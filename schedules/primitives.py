@@ -37,6 +37,11 @@ class StagePrimitives(StageState):
         return ScheduleError(f"s[{self.name}].{call}: {reason}" + (f"; {hint}" if hint else ""))
 
     def _need_compute(self, call: str) -> None:
+        from tensorir.scan import ScanOp
+
+        if isinstance(self.op, ScanOp):
+            raise self._fail(call, f"{self.name} is a scan; its loops are those of its init and update",
+                             f"schedule s[{self.op.update.name}] and s[{self.op.init.name}]")
         if not isinstance(self.op, ComputeOp):
             raise self._fail(call, f"{self.name} is a placeholder (an input); it has no loops",
                              "schedule the compute stages that read it")
@@ -222,8 +227,9 @@ class StagePrimitives(StageState):
         name = getattr(axis, "name", axis)
         call = f"{primitive}({name}" + (f", {tag!r})" if primitive == "bind" else ")")
         iv = self._leaf(call, axis)
-        if iv.kind is IterKind.REDUCE and kind in (ForKind.PARALLEL, ForKind.VECTORIZED,
-                                                   ForKind.THREAD_BINDING):
+        if iv.kind is IterKind.REDUCE and kind is ForKind.THREAD_BINDING:
+            self._check_cross_thread(call, iv, tag)
+        elif iv.kind is IterKind.REDUCE and kind in (ForKind.PARALLEL, ForKind.VECTORIZED):
             raise self._fail(call, f"{iv.name} is a reduction loop; running its iterations at the "
                              "same time would race on the accumulator",
                              "mark a data-parallel loop instead")
@@ -235,6 +241,20 @@ class StagePrimitives(StageState):
         if kind is ForKind.PARALLEL:
             self._refuse_nested_parallel(call, lambda: self._restore_annotation(iv, note))
         self._record(primitive, {"axis": iv.name} | ({"tag": tag} if tag else {}))
+
+    def _check_cross_thread(self, call: str, iv: IterVar, tag: str) -> None:
+        """A reduction loop bound to ``threadIdx.x`` is a cross-thread reduction; other
+        indices would run its iterations in different blocks or without a combining step."""
+        if tag != "threadIdx.x":
+            raise self._fail(call, f"{iv.name} is a reduction loop; bound to {tag} its iterations "
+                             "would race on the accumulator",
+                             "bind it to 'threadIdx.x' for a cross-thread reduction, or mark a "
+                             "data-parallel loop instead")
+        bound = [other.name for other, note in self.annotations.items()
+                 if other.kind is IterKind.REDUCE and note.thread_tag and other is not iv]
+        if bound:
+            raise self._fail(call, f"the reduction loop {bound[0]} is already bound to a thread index",
+                             "bind one reduction loop per stage (fuse them first)")
 
     def _restore_annotation(self, iv: IterVar, note: Annotation | None) -> None:
         if note is None:
@@ -259,6 +279,7 @@ class StagePrimitives(StageState):
 
     def bind(self, axis, tag: str) -> None:
         """Bind loop ``axis`` to a GPU index: ``blockIdx.x|y|z`` or ``threadIdx.x|y|z``."""
+        tag = getattr(tag, "thread_tag", tag)  # a thread_axis(...) handle
         name = getattr(axis, "name", axis)
         call = f"bind({name}, {tag!r})"
         if tag not in THREAD_TAGS:
@@ -269,6 +290,20 @@ class StagePrimitives(StageState):
                 raise self._fail(call, f"{tag} is already bound to loop {other.name} of this stage",
                                  "bind each thread index once per stage (split or fuse loops instead)")
         self._mark("bind", iv, ForKind.THREAD_BINDING, tag)
+
+    def set_store_predicate(self, predicate) -> None:
+        """Store this stage's values only where ``predicate`` holds (TVM's meaning): a condition
+        over ``thread_axis(...).var`` (each the loop of this stage bound to that index) and
+        constants, e.g. ``s[B].set_store_predicate(tx.var.equal(0))``."""
+        from .thread_axis import check_predicate, decode, encode
+
+        call = "set_store_predicate(...)"
+        self._need_compute(call)
+        if isinstance(predicate, (list, tuple)):  # as the trace keeps it
+            predicate = decode(predicate)
+        expr = check_predicate(predicate, f"s[{self.name}].{call}")
+        self.store_predicate = expr
+        self._record("set_store_predicate", {"predicate": encode(expr, call)})
 
     # -- attachment and storage ------------------------------------------------------------
     def compute_at(self, stage, axis) -> None:

@@ -28,8 +28,12 @@ from tensorir.expr import BufferLoad, Call, CheckedIndex, Const, Func
 from tensorir.intmath import round_up
 from tensorir.passes.flatten_buffers import flatten_buffers
 from tensorir.stmt import Allocate, Evaluate, For, ForKind, IfThenElse, PrimFunc, Stmt, Store
+from tensorir.thread_reduce import ThreadAllReduce
 from tensorir.visitor import walk
 
+from .allreduce import HELPER as ALLREDUCE_HELPER
+from .allreduce import OPS as ALLREDUCE_OPS
+from .allreduce import emit_allreduce
 from .cstyle import C_TYPES, CPrinter
 from .ctyped import HELPERS as TYPED_HELPERS
 from .kernels import AXES, KernelNest, Limits, is_bound, split_kernels
@@ -208,6 +212,8 @@ class KernelPrinter(CPrinter):
         match s:
             case Evaluate(value=Call(func=Func.BARRIER)):
                 self.emit("__syncthreads();", depth)
+            case Store(value=ThreadAllReduce()):
+                emit_allreduce(self, s, depth)
             case IfThenElse():
                 self.scopes.append(set())
                 super().stmt(s, depth)
@@ -286,6 +292,9 @@ def _indexes_registers(loop: For) -> bool:
                 and any(v is loop.var for index in node.indices for v in walk(index)):
             return True
     return False
+
+
+_HELPERS |= ALLREDUCE_OPS | {"nestor_allreduce": ALLREDUCE_HELPER}
 
 
 def _preamble(helpers: set[str]) -> str:

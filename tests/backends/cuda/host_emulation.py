@@ -19,6 +19,7 @@ from backends.cuda.cstyle import C_TYPES
 from tensorir.access_guards import out_of_bounds, runtime_checks
 from tensorir.expr import Call, Func
 from tensorir.stmt import Evaluate
+from tensorir.thread_reduce import ThreadAllReduce
 from tensorir.visitor import walk
 
 PRELUDE = r"""
@@ -44,6 +45,28 @@ static inline unsigned long long atomicCAS(unsigned long long* at, unsigned long
   return expected;
 }
 struct __attribute__((aligned(16))) float4 { float x, y, z, w; };
+// warp shuffles: every thread of the block calls them together (the cross-thread reductions
+// do), so the values pass through one array between two block barriers
+static nestor_dim nestor_block_dim;
+static inline unsigned nestor_linear_thread() {
+  return threadIdx.x + nestor_block_dim.x * (threadIdx.y + nestor_block_dim.y * threadIdx.z);
+}
+template <typename T> static T nestor_shuffle(T value, int lane_from_base, int delta, int width) {
+  static T slots[1024];
+  unsigned t = nestor_linear_thread(), lane = t % width, base = t - lane;
+  slots[t] = value;
+  __syncthreads();
+  unsigned from = lane_from_base >= 0 ? lane_from_base : lane + delta;
+  T result = from < (unsigned)width ? slots[base + from] : value;
+  __syncthreads();
+  return result;
+}
+template <typename T> static T __shfl_down_sync(unsigned, T value, int delta, int width = 32) {
+  return nestor_shuffle(value, -1, delta, width);
+}
+template <typename T> static T __shfl_sync(unsigned, T value, int lane, int width = 32) {
+  return nestor_shuffle(value, lane, 0, width);
+}
 
 typedef void (*nestor_body)(void**);
 struct nestor_thread { nestor_dim thread, block; nestor_body body; void** args; };
@@ -65,6 +88,7 @@ static void nestor_grid(nestor_dim grid, nestor_dim block, int concurrent, nesto
   for (unsigned b = 0; b < grid.x * grid.y * grid.z; ++b) {
     nestor_dim where = {b % grid.x, b / grid.x % grid.y, b / (grid.x * grid.y)};
     pthread_barrier_init(&nestor_block_barrier, 0, n);
+    nestor_block_dim = block;
     for (unsigned t = 0; t < n; ++t) {
       threads[t] = {{t % block.x, t / block.x % block.y, t / (block.x * block.y)}, where, body, args};
       if (concurrent) pthread_create(&handles[t], 0, nestor_run_thread, &threads[t]);
@@ -110,7 +134,7 @@ def _ctype(buffer) -> str:
 
 def _has_barrier(body) -> bool:
     return any(isinstance(n, Evaluate) and isinstance(n.value, Call) and n.value.func is Func.BARRIER
-               for n in walk(body))
+               for n in walk(body)) or any(isinstance(n, ThreadAllReduce) for n in walk(body))
 
 
 class HostModule:
