@@ -127,7 +127,7 @@ class Lowering:
             name = f"{stage.name}_{n}"
             n += 1
         self.names.add(name)
-        buffer = Buffer(name, shape, stage.op.dtype, stage.scope)
+        buffer = Buffer(name, shape, stage.op.dtype, stage.scope, double_buffered=stage.double_buffered)
         self.buffers[stage] = buffer
         return buffer
 

@@ -356,6 +356,31 @@ class StagePrimitives(StageState):
         self.scope = value
         self._record("set_scope", {"scope": scope})
 
+    def double_buffer(self) -> None:
+        """Keep two copies of this shared stage: the CUDA backend fills the next one while the
+        block reads the current one, with one barrier per step instead of two.
+
+        The stage must be in shared memory and computed inside a serial loop of its reader
+        (``compute_at``); each iteration of that loop then fills the copy that the next one reads::
+
+            for k.outer in 0..n:            AT[0] = fetch(0); barrier()
+              barrier()                      for k.outer in 0..n:
+              AT = fetch(k.outer)     ->       if k.outer + 1 < n: AT[(k.outer+1)%2] = fetch(k.outer+1)
+              barrier()                        use(AT[k.outer % 2])
+              use(AT)                          barrier()
+        """
+        call = "double_buffer()"
+        self._need_compute(call)
+        if self.scope is not Scope.SHARED:
+            raise self._fail(call, f"{self.name} is in {self.scope.value} memory; only shared tiles are "
+                             "double-buffered", f"call s[{self.name}].set_scope('shared') (or cache_read "
+                             "into 'shared') first")
+        if not isinstance(self.attach, At):
+            raise self._fail(call, f"{self.name} is not computed inside a loop",
+                             f"compute_at(...) {self.name} inside the loop that steps through its tiles first")
+        self.double_buffered = True
+        self._record("double_buffer", {})
+
 
 def _fused_name(outer: IterVar, inner: IterVar) -> str:
     base = outer.name[: -len(".fused")] if outer.name.endswith(".fused") else outer.name

@@ -36,6 +36,8 @@ class StageState:
     is_output: bool = False
     #: producers this stage reads through a cache instead: producer stage -> cache stage
     read_redirect: dict[Stage, Stage] = field(default_factory=dict)
+    #: two copies of the stage's buffer, the next one filled while the current one is read
+    double_buffered: bool = False
 
     @property
     def compute_op(self) -> ComputeOp:

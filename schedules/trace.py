@@ -125,6 +125,8 @@ def _python(step: Step) -> str:
 STAGE_PRIMITIVES = frozenset({"split", "tile", "reorder", "fuse", "unroll", "vectorize", "parallel",
                               "bind", "compute_at", "compute_inline", "compute_root", "set_scope"})
 SCHEDULE_PRIMITIVES = frozenset({"cache_read", "cache_write"})
+#: storage primitives of GPU stages
+STAGE_PRIMITIVES |= frozenset({"double_buffer"})
 
 
 def replay(schedule: Schedule, trace: Trace | str) -> None:

@@ -31,6 +31,9 @@ class Buffer:
     dtype: DType
     scope: Scope = Scope.GLOBAL
     strides: tuple[int, ...] = field(default=())
+    #: two copies, one filled while the other is read (``Stage.double_buffer``; the CUDA backend
+    #: allocates and alternates them)
+    double_buffered: bool = False
 
     def __post_init__(self) -> None:
         if not self.strides:

@@ -81,7 +81,7 @@ class _Canonicaliser:
                 return (type(value).__name__, value.value)
             case Buffer():
                 return ("Buffer", self.ordinal(self.buffers, value), value.shape, value.dtype.value,
-                        value.scope.value, value.strides)
+                        value.scope.value, value.strides) + (("double_buffered",) if value.double_buffered else ())
             case IterVar():
                 return ("IterVar", self.node(value.var), value.min, value.extent, value.kind.value)
         if type(value).__name__ == "Tensor":  # definition-level loads (TensorLoad)

@@ -31,6 +31,7 @@ from tensorir.stmt import Allocate, Evaluate, For, ForKind, IfThenElse, PrimFunc
 from tensorir.visitor import walk
 
 from .cstyle import C_TYPES, CPrinter
+from .double_buffer import double_buffer
 from .kernels import AXES, KernelNest, Limits, is_bound, split_kernels
 from .vectorize import emit_float4
 
@@ -311,7 +312,7 @@ def generate(func: PrimFunc, limits: Limits | None = None) -> CudaSource:
         The source, the kernels in launch order with their launch shapes, and the global
         temporaries that the module allocates on the device.
     """
-    flat = flatten_buffers(func)
+    flat = double_buffer(flatten_buffers(func))
     kernels, temporaries = split_kernels(flat, limits or Limits())
     checks = runtime_checks(flat)
     texts, helpers = [], set()
