@@ -21,6 +21,7 @@ from tensorir.buffer import Buffer
 from tensorir.dtypes import DType
 from tensorir.errors import CodegenError
 from tensorir.expr import Binary, BinaryOp, BufferLoad, Call, Const, Expr, Func
+from tensorir.passes.simplify import simplify
 from tensorir.stmt import Allocate, Evaluate, For, ForKind, IfThenElse, PrimFunc, Seq, Stmt, Store
 from tensorir.visitor import Mutator, substitute, walk
 
@@ -141,4 +142,5 @@ def double_buffer(func: PrimFunc) -> PrimFunc:
     """``func`` (flattened) with its double-buffered shared tiles alternating between two copies."""
     if not any(isinstance(n, Allocate) and n.buffer.double_buffered for n in walk(func.body)):
         return func
-    return dataclasses.replace(func, body=rewrite_stmt(func.body))
+    # the first tiles' fetches have the loop variable replaced by its start: fold the constants
+    return simplify(dataclasses.replace(func, body=rewrite_stmt(func.body)))

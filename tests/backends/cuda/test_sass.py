@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from backends.cuda import banks, sass
+from backends.cuda.nvcc import find_nvcc
 from tensorir.expr import Var
 
 DATA = Path(__file__).parent / "data"
@@ -86,3 +87,20 @@ def test_index_evaluation_floors_like_the_ir():
     x = Var("x")
     assert banks.evaluate((x * 3 + 1) // 4 % 5, {x: 7}) == 0
     assert banks.evaluate(-x // 4, {x: 1}) == -1
+
+
+needs_tools = pytest.mark.skipif(find_nvcc() is None or sass.find_tool("cuobjdump") is None,
+                                 reason="needs nvcc and cuobjdump (pip install 'nestor[gpu-tools]')")
+
+
+@needs_tools
+def test_the_default_matmul_meets_the_machine_code_targets():
+    from benchmarks.gpu_sass import _matmul, analyse
+
+    (row,) = analyse("matmul", lambda: _matmul(1024))
+    assert row["hot_loop_ffma"] >= 0.85
+    assert row["spill_bytes"] == 0
+    assert set(row["global_loads"]) == {128} and set(row["hot_shared_loads"]) == {128}
+    assert row["bank_conflict_degree"] == 1
+    assert row["blocks_per_sm"] >= 2
+    assert row["double_buffered"] and row["tile_loop_barriers"] == 1
