@@ -26,13 +26,17 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-#: matmul_gpu candidates compiled beside the default (knob values of the tuning space)
+#: matmul_gpu candidates compiled beside the default: the SGEMM-shaped points of its tuning space
+#: (128 x 128 block tiles, 8 x 8 or 8 x 4 thread tiles, k-steps 8 to 32, double buffering on and
+#: off), and the seed's tiles (64 x 64, 4 x 4 per thread) in the new template
 CANDIDATES = (
-    {"L": 64, "S": 8, "V": 4},
-    {"L": 128, "S": 8, "V": 8},
-    {"L": 128, "S": 16, "V": 8},
-    {"L": 128, "S": 8, "V": 4},
-    {"L": 64, "S": 16, "V": 8},
+    {"L": 128, "S": 16, "V": 8, "W": 8, "double_buffer": True},
+    {"L": 128, "S": 32, "V": 8, "W": 8, "double_buffer": False},
+    {"L": 128, "S": 8, "V": 8, "W": 4, "double_buffer": True},
+    {"L": 128, "S": 16, "V": 8, "W": 4, "double_buffer": True},
+    {"L": 128, "S": 8, "V": 8, "W": 8, "double_buffer": False},
+    {"L": 64, "S": 8, "V": 8, "W": 8, "double_buffer": True},
+    {"L": 64, "S": 8, "V": 4, "W": 4, "double_buffer": True},
 )
 
 
@@ -77,7 +81,8 @@ def workloads(size: int) -> list[tuple[str, object]]:
     """(case name, builder of ``(schedule, args)``) of every kernel the benchmark reads."""
     cases = [(f"matmul_gpu default n={size}", lambda: _matmul(size))]
     for knobs in CANDIDATES:
-        label = " ".join(f"{k}{v}" for k, v in knobs.items())
+        label = f"L{knobs['L']} S{knobs['S']} {knobs['V']}x{knobs['W']} " \
+            f"{'dbuf' if knobs['double_buffer'] else 'single'}"
         cases.append((f"matmul_gpu {label}", lambda knobs=knobs: _matmul(size, **knobs)))
     cases += [("softmax 4096x4096", lambda: _softmax(4096, 4096)),
               ("row_sum 4096x4096", lambda: _row_sum(4096, 4096)),

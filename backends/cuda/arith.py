@@ -113,6 +113,9 @@ def affine(e: Expr) -> Affine:
         case Unary(op=UnaryOp.NEG, a=a):
             inner = affine(a)
             return Affine({t: -k for t, k in inner.terms.items()}, -inner.constant)
+        case Cast(value=inner) if e.dtype.is_int and inner.dtype.is_int and \
+                e.dtype.numpy.itemsize >= inner.dtype.numpy.itemsize:
+            return affine(inner)  # a widening (the 64-bit offsets of large buffers) keeps the value
     return Affine({e: 1}, 0)
 
 
