@@ -127,7 +127,8 @@ class Lowering:
             name = f"{stage.name}_{n}"
             n += 1
         self.names.add(name)
-        buffer = Buffer(name, shape, stage.op.dtype, stage.scope, double_buffered=stage.double_buffered)
+        buffer = Buffer(name, shape, stage.op.dtype, stage.scope, double_buffered=stage.double_buffered,
+                        min_blocks=stage.min_blocks)
         self.buffers[stage] = buffer
         return buffer
 

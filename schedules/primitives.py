@@ -381,6 +381,24 @@ class StagePrimitives(StageState):
         self.double_buffered = True
         self._record("double_buffer", {})
 
+    def launch_bounds(self, min_blocks: int) -> None:
+        """Ask the GPU kernel that computes this stage to leave room for ``min_blocks`` resident
+        blocks per SM: ``__launch_bounds__(threads, min_blocks)`` caps its registers per thread at
+        what that many blocks can share, so a large register tile does not drop to one block.
+
+        Parameters
+        ----------
+        min_blocks
+            Blocks per SM, 1 to 32.
+        """
+        call = f"launch_bounds({min_blocks!r})"
+        self._need_compute(call)
+        if not _positive_int(min_blocks) or min_blocks > 32:
+            raise self._fail(call, f"min_blocks must be an integer from 1 to 32 (blocks per SM), got {min_blocks!r}",
+                             "2 keeps two blocks resident: one computes while the other waits on memory")
+        self.min_blocks = min_blocks
+        self._record("launch_bounds", {"min_blocks": min_blocks})
+
 
 def _fused_name(outer: IterVar, inner: IterVar) -> str:
     base = outer.name[: -len(".fused")] if outer.name.endswith(".fused") else outer.name

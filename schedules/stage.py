@@ -38,6 +38,8 @@ class StageState:
     read_redirect: dict[Stage, Stage] = field(default_factory=dict)
     #: two copies of the stage's buffer, the next one filled while the current one is read
     double_buffered: bool = False
+    #: resident blocks per SM that the stage's GPU kernel asks room for (0: no request)
+    min_blocks: int = 0
 
     @property
     def compute_op(self) -> ComputeOp:

@@ -34,6 +34,9 @@ class Buffer:
     #: two copies, one filled while the other is read (``Stage.double_buffer``; the CUDA backend
     #: allocates and alternates them)
     double_buffered: bool = False
+    #: for the output of a GPU stage: the resident blocks per SM its kernel asks registers for
+    #: (``__launch_bounds__(threads, min_blocks)``, ``Stage.launch_bounds``); 0: no request
+    min_blocks: int = 0
 
     def __post_init__(self) -> None:
         if not self.strides:

@@ -167,7 +167,9 @@ class KernelPrinter(CPrinter):
         if has_checks(self.kernel):
             params.append(f"long long* __restrict__ {STATUS}")
         threads = self.kernel.block[0] * self.kernel.block[1] * self.kernel.block[2]
-        return (f'extern "C" __global__ void __launch_bounds__({threads}) '
+        blocks = max((b.min_blocks for b in self.kernel.written), default=0)
+        bounds = f"{threads}, {blocks}" if blocks else f"{threads}"
+        return (f'extern "C" __global__ void __launch_bounds__({bounds}) '
                 f"{self.kernel.name}({', '.join(params)}) {{")
 
     def source(self) -> str:

@@ -61,9 +61,11 @@ def _fetch(s, cache, threads: int, vector: int, along_first: bool = False) -> No
         stage.vectorize(lanes)
 
 
-@tunable("matmul_gpu", "cuda", 3, knobs=("L", "S", "V", "W", "double_buffer", "vector"), options=())
+@tunable("matmul_gpu", "cuda", 3, knobs=("L", "S", "V", "W", "double_buffer", "vector", "min_blocks"),
+         options=())
 def matmul_gpu(m: int, n: int, k: int, *, L: int = 128, S: int = 8, V: int = 8, W: int | None = None,
-               double_buffer: bool = True, vector: int = 4, dtype: str = "float32"):
+               double_buffer: bool = True, vector: int = 4, min_blocks: int | None = None,
+               dtype: str = "float32"):
     """``C = A @ B`` (A is ``m x k``, B is ``k x n``) for a GPU. The nest::
 
         for by in 0..ceil(m/L) [blockIdx.y]:
@@ -96,6 +98,9 @@ def matmul_gpu(m: int, n: int, k: int, *, L: int = 128, S: int = 8, V: int = 8, 
         Two copies of each shared tile, the next one fetched while the current one is read.
     vector
         Elements per thread and step of the cooperative fetches (4: 128-bit accesses).
+    min_blocks
+        Resident blocks per SM the kernel leaves registers for (``__launch_bounds__``); by
+        default 2 for blocks of up to 256 threads, else 1.
     dtype
         The element type.
     """
@@ -134,6 +139,9 @@ def matmul_gpu(m: int, n: int, k: int, *, L: int = 128, S: int = 8, V: int = 8, 
     for axis in (ki, li, lj):
         s[local].unroll(axis)
     threads = (L // V) * (L // W)
+    if min_blocks is None:  # two resident blocks of 256 threads: 128 registers each, no spills
+        min_blocks = 2 if threads <= 256 else 1
+    s[C].launch_bounds(min_blocks)
     usable = vector if vector > 1 and S % vector == 0 and L % vector == 0 else 1
     for cache in (AT, b_shared):
         s[cache].compute_at(s[local], ko)

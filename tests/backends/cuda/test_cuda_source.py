@@ -29,7 +29,7 @@ def matmul():
 
 
 def test_matmul_kernel_signature_and_launch(matmul):
-    assert 'extern "C" __global__ void __launch_bounds__(256) matmul(const float* __restrict__ A, ' \
+    assert 'extern "C" __global__ void __launch_bounds__(256, 2) matmul(const float* __restrict__ A, ' \
         "const float* __restrict__ B, float* __restrict__ C) {" in matmul.source
     (launch,) = matmul.launches
     # 128 x 128 block tiles, 8 x 8 per thread

@@ -116,3 +116,26 @@ def test_double_buffer_is_in_the_trace_and_the_structural_key():
     assert "double_buffer" in s.trace.to_json()
     single, single_args = matmul_gpu(256, 256, 64, double_buffer=False)
     assert structural_key(ns.lower(s, args)) != structural_key(ns.lower(single, single_args))
+
+
+def test_launch_bounds_come_from_the_schedule():
+    s, args = matmul_gpu(256, 256, 64)
+    assert "__launch_bounds__(256, 2) mm(" in ns.build(s, args, target="cuda", name="mm").source
+    s, args = matmul_gpu(256, 256, 64, L=128, V=4, W=4)  # 1024 threads: no room for two blocks
+    assert "__launch_bounds__(1024, 1) mm(" in ns.build(s, args, target="cuda", name="mm").source
+    assert "launch_bounds" in s.trace.to_json()
+
+
+@pytest.mark.parametrize("bad", [0, 33, 1.5, True])
+def test_launch_bounds_needs_a_block_count(bad):
+    s, args = matmul_gpu(64, 64, 64)
+    C = args[-1]
+    with pytest.raises(ns.ScheduleError, match=r"launch_bounds\(.*\): min_blocks must be an integer from 1 to "
+                                               r"32 \(blocks per SM\)"):
+        s[C].launch_bounds(bad)
+
+
+def test_inner_reduction_loops_are_unrolled():
+    s, args = matmul_gpu(256, 256, 64)
+    source = ns.build(s, args, target="cuda", name="mm").source
+    assert "#pragma unroll\n    for (int k_inner = 0; k_inner < 8; ++k_inner) {" in source
