@@ -100,7 +100,7 @@ def matmul_gpu(m: int, n: int, k: int, *, L: int = 128, S: int = 8, V: int = 8, 
         Elements per thread and step of the cooperative fetches (4: 128-bit accesses).
     min_blocks
         Resident blocks per SM the kernel leaves registers for (``__launch_bounds__``); by
-        default 2 for blocks of up to 256 threads, else 1.
+        default 2 for blocks of up to 256 threads and k-steps up to 16, else 1.
     dtype
         The element type.
     """
@@ -139,8 +139,8 @@ def matmul_gpu(m: int, n: int, k: int, *, L: int = 128, S: int = 8, V: int = 8, 
     for axis in (ki, li, lj):
         s[local].unroll(axis)
     threads = (L // V) * (L // W)
-    if min_blocks is None:  # two resident blocks of 256 threads: 128 registers each, no spills
-        min_blocks = 2 if threads <= 256 else 1
+    if min_blocks is None:  # two resident blocks of 256 threads: 128 registers each, which k-steps
+        min_blocks = 2 if threads <= 256 and S <= 16 else 1  # of 32 (unrolled) would spill from
     s[C].launch_bounds(min_blocks)
     usable = vector if vector > 1 and S % vector == 0 and L % vector == 0 else 1
     for cache in (AT, b_shared):
