@@ -28,6 +28,7 @@ from .geometry import LoopGeometry, derives, loop_geometry
 from .parallel import warn_inner_parallel
 from .relations import At, AtRoot, Inlined
 from .schedule import Schedule, Stage
+from .storage import aligned_strides
 
 _COMBINE = {ReduceOp.SUM: BinaryOp.ADD, ReduceOp.MAX: BinaryOp.MAX, ReduceOp.MIN: BinaryOp.MIN}
 
@@ -127,8 +128,8 @@ class Lowering:
             name = f"{stage.name}_{n}"
             n += 1
         self.names.add(name)
-        buffer = Buffer(name, shape, stage.op.dtype, stage.scope, double_buffered=stage.double_buffered,
-                        min_blocks=stage.min_blocks)
+        buffer = Buffer(name, shape, stage.op.dtype, stage.scope, aligned_strides(shape, stage.alignments),
+                        double_buffered=stage.double_buffered, min_blocks=stage.min_blocks)
         self.buffers[stage] = buffer
         return buffer
 

@@ -381,6 +381,36 @@ class StagePrimitives(StageState):
         self.double_buffered = True
         self._record("double_buffer", {})
 
+    def storage_align(self, axis, factor: int, offset: int) -> None:
+        """Pad the stride of dimension ``axis`` of this stage's buffer to ``k * factor + offset``
+        elements (the smallest such stride at least the unpadded one), as TVM's ``storage_align``.
+
+        A shared tile ``T[32, 32]`` read down its columns by a warp hits one bank 32 times;
+        ``storage_align(T.op.axis[0], 32, 1)`` makes its rows 33 elements apart, and each lane
+        meets another bank.
+
+        Parameters
+        ----------
+        axis
+            One of the stage's data axes (``T.op.axis[d]``, or its name), split or fused or not.
+        factor, offset
+            The stride becomes ``k * factor + offset`` with ``0 <= offset < factor``.
+        """
+        call = f"storage_align({getattr(axis, 'name', axis)}, {factor!r}, {offset!r})"
+        self._need_compute(call)
+        axes = list(self.op.axis)
+        found = [iv for iv in axes if iv is axis or (isinstance(axis, str) and iv.name == axis)]
+        if len(found) != 1:
+            raise self._fail(call, f"{getattr(axis, 'name', axis)!r} is not a data axis of {self.name}",
+                             f"pass one of {[iv.name for iv in axes]} (its dimensions, in order)")
+        if not _positive_int(factor) or isinstance(offset, bool) or not isinstance(offset, int) \
+                or not 0 <= offset < factor:
+            raise self._fail(call, "factor must be a positive integer and offset an integer in 0..factor-1",
+                             "storage_align(axis, 32, 1) pads rows of 32 floats to 33")
+        dimension = axes.index(found[0])
+        self.alignments = tuple(a for a in self.alignments if a[0] != dimension) + ((dimension, factor, offset),)
+        self._record("storage_align", {"axis": found[0].name, "factor": factor, "offset": offset})
+
     def launch_bounds(self, min_blocks: int) -> None:
         """Ask the GPU kernel that computes this stage to leave room for ``min_blocks`` resident
         blocks per SM: ``__launch_bounds__(threads, min_blocks)`` caps its registers per thread at

@@ -40,6 +40,9 @@ class StageState:
     double_buffered: bool = False
     #: resident blocks per SM that the stage's GPU kernel asks room for (0: no request)
     min_blocks: int = 0
+    #: (dimension, factor, offset) of ``storage_align``: that dimension's stride is padded to
+    #: ``k * factor + offset``
+    alignments: tuple[tuple[int, int, int], ...] = ()
 
     @property
     def compute_op(self) -> ComputeOp:

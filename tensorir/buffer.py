@@ -44,10 +44,14 @@ class Buffer:
 
     @property
     def size(self) -> int:
+        """Elements to allocate: the product of the shape, or the span of the strides where they
+        are padded (``storage_align``) and leave gaps between rows."""
         n = 1
         for extent in self.shape:
             n *= extent
-        return n
+        if n == 0:
+            return 0
+        return max(n, 1 + sum((extent - 1) * stride for extent, stride in zip(self.shape, self.strides)))
 
     def __repr__(self) -> str:
         return f"Buffer({self.name}: {self.dtype}{list(self.shape)}, {self.scope.value})"

@@ -4,8 +4,9 @@ shared buffer, the addresses that the 32 lanes of the first warp touch, and the 
 conflict-free).
 
 The widest access the expressions allow is assumed: an access whose offset steps by 1 along an
-enclosing constant loop and is a multiple of 4 (or 2) where that loop starts is taken as 128-bit
-(or 64-bit), as a ``float4`` access or nvcc's merging of an unrolled loop makes it. A 128-bit
+enclosing unrolled or vectorized loop and is a multiple of 4 (or 2) where that loop starts is
+taken as 128-bit (or 64-bit), as a ``float4`` access or nvcc's merging of an unrolled loop makes
+it. A 128-bit
 access is served in four phases of 8 lanes, a 64-bit one in two of 16, a 32-bit one in one.
 Loop variables other than thread indices are taken at the start of their loop; block indices
 are 0.
@@ -113,9 +114,10 @@ def _env(loops: list[For], lane: dict[str, int]) -> dict[Var, int]:
 
 
 def _width(offset: Expr, loops: list[For], lanes: list[dict[str, int]]) -> int:
-    """4, 2 or 1 elements: the widest access the offset allows along an enclosing constant loop."""
+    """4, 2 or 1 elements: the widest access the offset allows along an enclosing unrolled or
+    vectorized loop of constant extent (the innermost one that it depends on)."""
     for loop in reversed(loops):
-        if loop.kind is ForKind.THREAD_BINDING or not isinstance(loop.extent, Const):
+        if loop.kind not in (ForKind.UNROLLED, ForKind.VECTORIZED) or not isinstance(loop.extent, Const):
             continue
         if not any(node is loop.var for node in walk(offset)):
             continue

@@ -12,6 +12,7 @@ import nestor as ns
 from schedules.templates import matmul_gpu, window_sum_gpu
 from schedules.templates.gpu_generic import schedule_gpu
 from tests.catalogue import CATALOGUE, Operator, random_array
+from tests.schedules.test_storage_primitives import transpose
 
 
 class Case(NamedTuple):
@@ -149,6 +150,7 @@ TEMPLATE_CASES = [
                    {"shared_memory_bytes": 96 * 1024}, L=128, S=32, V=8),
     _template_case("matmul_gpu_scalar_single", matmul_gpu, (130, 132, 36), _matmul, double_buffer=False,
                    vector=1),
+    _template_case("storage_aligned_transpose", transpose, (64,), lambda inputs: [inputs[0].T]),
     _template_case("window_sum_gpu", window_sum_gpu, (70,), _window(2)),
     _template_case("window_sum_gpu_r3", window_sum_gpu, (100,), _window(3), radius=3, threads=64),
     _template_case("window_sum_guarded", window_sum_guarded, (70,), _window(2)),
