@@ -139,3 +139,10 @@ def test_inner_reduction_loops_are_unrolled():
     s, args = matmul_gpu(256, 256, 64)
     source = ns.build(s, args, target="cuda", name="mm").source
     assert "#pragma unroll\n    for (int k_inner = 0; k_inner < 8; ++k_inner) {" in source
+
+
+def test_offsets_past_32_bits_stay_64_bit_and_vectorized():
+    s, args = matmul_gpu(70000, 64, 70000)  # A has 4.9e9 elements
+    source = ns.build(s, args, target="cuda", name="mm").source
+    assert "const float4 A_v = *reinterpret_cast<const float4*>(&A[(long long)(i_outer * 64 + " in source
+    assert "* 70000LL + (long long)(" in source
