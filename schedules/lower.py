@@ -29,6 +29,7 @@ from .reduction import first_point, init_stores, late_init, scratch_buffer, upda
 from .relations import At, AtRoot, Inlined
 from .scan_lowering import alias_scan_buffers, is_scan_state, root_nest
 from .schedule import Schedule, Stage
+from .storage import aligned_strides
 from .thread_axis import add_predicate_guard
 
 
@@ -174,7 +175,9 @@ class Lowering:
 
     def make_buffer(self, stage: Stage, shape: tuple[int, ...], value_index: int = 0) -> Buffer:
         base = stage.name if stage.op.num_outputs == 1 else f"{stage.name}.v{value_index}"
-        buffer = Buffer(self.unique_name(base), shape, stage.op.output_dtype(value_index), stage.scope)
+        buffer = Buffer(self.unique_name(base), shape, stage.op.output_dtype(value_index), stage.scope,
+                        aligned_strides(shape, stage.alignments), double_buffered=stage.double_buffered,
+                        min_blocks=stage.min_blocks)
         if value_index == 0:
             self.buffers[stage] = buffer
         else:

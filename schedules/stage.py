@@ -38,6 +38,13 @@ class StageState:
     read_redirect: dict[Stage, Stage] = field(default_factory=dict)
     #: only the threads where this holds store the stage's values (``set_store_predicate``)
     store_predicate: Expr | None = None
+    #: two copies of the stage's buffer, the next one filled while the current one is read
+    double_buffered: bool = False
+    #: resident blocks per SM that the stage's GPU kernel asks room for (0: no request)
+    min_blocks: int = 0
+    #: (dimension, factor, offset) of ``storage_align``: that dimension's stride is padded to
+    #: ``k * factor + offset``
+    alignments: tuple[tuple[int, int, int], ...] = ()
 
     @property
     def compute_op(self) -> ComputeOp:

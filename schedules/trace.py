@@ -126,6 +126,8 @@ STAGE_PRIMITIVES = frozenset({"split", "tile", "reorder", "fuse", "unroll", "vec
                               "bind", "compute_at", "compute_inline", "compute_root", "set_scope",
                               "set_store_predicate"})
 SCHEDULE_PRIMITIVES = frozenset({"cache_read", "cache_write", "rfactor"})
+#: storage primitives of GPU stages
+STAGE_PRIMITIVES |= frozenset({"double_buffer", "launch_bounds", "storage_align"})
 
 
 def replay(schedule: Schedule, trace: Trace | str) -> None:

@@ -36,6 +36,7 @@ from .allreduce import OPS as ALLREDUCE_OPS
 from .allreduce import emit_allreduce
 from .cstyle import C_TYPES, CPrinter
 from .ctyped import HELPERS as TYPED_HELPERS
+from .double_buffer import double_buffer
 from .kernels import AXES, KernelNest, Limits, is_bound, split_kernels
 from .vectorize import emit_float4
 
@@ -172,7 +173,9 @@ class KernelPrinter(CPrinter):
         if has_checks(self.kernel):
             params.append(f"long long* __restrict__ {STATUS}")
         threads = self.kernel.block[0] * self.kernel.block[1] * self.kernel.block[2]
-        return (f'extern "C" __global__ void __launch_bounds__({threads}) '
+        blocks = max((b.min_blocks for b in self.kernel.written), default=0)
+        bounds = f"{threads}, {blocks}" if blocks else f"{threads}"
+        return (f'extern "C" __global__ void __launch_bounds__({bounds}) '
                 f"{self.kernel.name}({', '.join(params)}) {{")
 
     def source(self) -> str:
@@ -322,7 +325,7 @@ def generate(func: PrimFunc, limits: Limits | None = None) -> CudaSource:
         The source, the kernels in launch order with their launch shapes, and the global
         temporaries that the module allocates on the device.
     """
-    flat = flatten_buffers(func)
+    flat = double_buffer(flatten_buffers(func))
     kernels, temporaries = split_kernels(flat, limits or Limits())
     checks = runtime_checks(flat)
     texts, helpers = [], set()
