@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import init, ops
+from .. import init, ops, random
 from ..tensor import Tensor
 from .module import Module, Parameter
 
@@ -81,12 +81,12 @@ class Dropout(Module):
     """Zeroes elements with probability ``p`` and scales the others by 1/(1-p) in training;
     the identity in evaluation (seed Lec9)."""
 
-    def __init__(self, p: float = 0.5, rng: np.random.Generator | None = None):
+    def __init__(self, p: float = 0.5, rng: np.random.Generator | np.random.RandomState | None = None):
         super().__init__()
         if not 0 <= p < 1:
             raise ValueError(f"Dropout: p must be in [0, 1), got {p}")
         self.p = p
-        self.rng = rng or np.random.default_rng()
+        self.rng = random.check("Dropout", rng)
 
     def forward(self, x: Tensor) -> Tensor:
         return ops.dropout(x, self.p, self.rng) if self.training and self.p > 0 else x

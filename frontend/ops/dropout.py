@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import random
 from ..tensor import Tensor
 from .elementwise import Elementwise, mask
 
@@ -24,10 +25,12 @@ class Dropout(Elementwise):
         return Dropout(self.p)(g, node.inputs[1]), None
 
 
-def dropout(x: Tensor, p: float, rng: np.random.Generator | None = None) -> Tensor:
-    """``x`` with elements zeroed with probability ``p`` (``0 <= p < 1``), the rest scaled by 1/(1-p)."""
+def dropout(x: Tensor, p: float, rng: np.random.Generator | np.random.RandomState | None = None) -> Tensor:
+    """``x`` with elements zeroed with probability ``p`` (``0 <= p < 1``), the rest scaled by
+    1/(1-p); the mask is drawn from ``rng`` (a Generator, a RandomState, or None for numpy's
+    global generator)."""
     if p == 0:
         return x
-    rng = rng or np.random.default_rng()
-    noise = Tensor.wrap(rng.random(x.shape, dtype=np.float64).astype(x.dtype), x.device)
+    noise = random.random(random.check("dropout", rng), x.shape)
+    noise = Tensor.wrap(np.ascontiguousarray(noise, dtype=x.dtype), x.device)
     return Dropout(p)(x, noise)
