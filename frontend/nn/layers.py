@@ -54,15 +54,19 @@ class Flatten(Module):
 
 
 class Sequential(Module):
-    """The modules applied one after another."""
+    """The modules applied one after another. A recurrent layer inside (it returns ``(output,
+    state)``) passes its output to the next module; the last module's result is returned whole."""
 
     def __init__(self, *modules: Module):
         super().__init__()
         self.modules_list = list(modules)
 
     def forward(self, x: Tensor) -> Tensor:
-        for module in self.modules_list:
+        last = len(self.modules_list) - 1
+        for position, module in enumerate(self.modules_list):
             x = module(x)
+            if position < last and getattr(module, "returns_state", False):
+                x = x[0]
         return x
 
 
