@@ -103,7 +103,7 @@ def read_binary_batch(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
 def read_batches(directory: str | os.PathLike, names) -> tuple[np.ndarray, np.ndarray]:
     """The batches ``names`` of ``directory`` concatenated: the python batch file where there is
     one, else the binary ``<name>.bin``."""
-    directory = Path(directory)
+    directory = Path(directory).expanduser()
     if not directory.is_dir():
         raise DataError(f"cifar10: {directory} is not a folder; {HOW_TO_GET}")
     images, labels = [], []

@@ -60,7 +60,7 @@ class Corpus:
     """
 
     def __init__(self, base_dir: str | os.PathLike, max_lines: int | None = None):
-        directory = Path(base_dir)
+        directory = Path(base_dir).expanduser()
         if not directory.is_dir():
             raise DataError(f"text corpus: {directory} is not a folder; {HOW_TO_GET}")
         self.dictionary = Dictionary()

@@ -163,3 +163,31 @@ def test_recurrent_misuse(rng):
         nn.RNN(3, 4)(nf.Tensor(np.zeros((1, 2, 5))))
     with pytest.raises(DefinitionError, match="RNN: num_layers must be a positive int, got 0"):
         nn.RNN(3, 4, num_layers=0)
+
+
+def test_a_language_model_step_runs_without_numpy_math(monkeypatch, rng):
+    from frontend import optim
+
+    from .test_training import PATCHED
+
+    model = nn.Sequential(nn.Embedding(6, 3, rng=rng), nn.LSTM(3, 4, 2, rng=rng), nn.Linear(4, 6, rng=rng))
+    optimizer = optim.Adam(model.parameters(), lr=0.01)
+    ids, targets = nf.Tensor(np.array([[1, 2], [5, 0], [3, 3]])), nf.Tensor(np.arange(6))
+
+    def step():
+        loss = nn.SoftmaxLoss()(model(ids).reshape(6, 6), targets)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+
+    step()  # compiles every kernel (the compiler may use numpy)
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("frontend math ran in numpy")
+
+    for name in PATCHED:
+        monkeypatch.setattr(np, name, forbidden)
+    loss = step()
+    monkeypatch.undo()
+    assert np.isfinite(loss)
