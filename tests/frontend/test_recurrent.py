@@ -170,7 +170,7 @@ def test_a_language_model_step_runs_without_numpy_math(monkeypatch, rng):
 
     from .test_training import PATCHED
 
-    model = nn.Sequential(nn.Embedding(6, 3, rng=rng), nn.LSTM(3, 4, 2, rng=rng), nn.Linear(4, 6, rng=rng))
+    model = nn.Sequential(nn.Embedding(6, 4, rng=rng), nn.LSTM(4, 4, 2, rng=rng), nn.Linear(4, 6, rng=rng))
     optimizer = optim.Adam(model.parameters(), lr=0.01)
     ids, targets = nf.Tensor(np.array([[1, 2], [5, 0], [3, 3]])), nf.Tensor(np.arange(6))
 

@@ -40,7 +40,7 @@ def test_lstm_on_a_text_corpus(tmp_path, capsys):
     folder = write_text(tmp_path / "text")
     checkpoint = tmp_path / "lm.npz"
     assert main(["train", "lstm", "--dataset", "text", "--data-dir", str(folder), "--epochs", "1", "--hidden", "8",
-                 "--embedding", "4", "--layers", "2", "--seq-len", "4", "--batch-size", "4", "--quiet",
+                 "--embedding", "8", "--layers", "2", "--seq-len", "4", "--batch-size", "4", "--quiet",
                  "--checkpoint", str(checkpoint)]) == 0
     trained = capsys.readouterr().out
     assert "vocabulary 13" in trained and checkpoint.exists()
