@@ -405,5 +405,12 @@ def relu(x: Tensor) -> Tensor:
 
 def cast(x: Tensor, dtype: str) -> Tensor:
     """``x`` converted to ``dtype``; gradients flow back through it, cast to ``x``'s dtype."""
-    dtype = np.dtype(dtype).name
+    from ..tensor import DTYPES
+
+    try:
+        dtype = np.dtype(dtype).name
+    except TypeError:
+        dtype = str(dtype)
+    if dtype not in DTYPES:
+        raise DefinitionError(f"cast: dtype {dtype} is not supported; use one of {', '.join(DTYPES)}")
     return x if dtype == x.dtype else Cast(dtype)(x)

@@ -164,6 +164,9 @@ def pad(x: Tensor, widths, value: float = 0.0) -> Tensor:
     """``x`` padded with the constant ``value``: ``widths`` is one ``(before, after)`` pair per
     axis (as in ``numpy.pad``), or one pair for every axis; ``(0, 0)`` leaves an axis alone."""
     pairs = _widths(widths, x.ndim)
+    if not x.dtype.startswith("float") and value != int(value):
+        raise DefinitionError(f"pad: value {value} is not a whole number but the tensor holds {x.dtype}; give an "
+                              "integer value or cast the tensor to a float dtype first")
     if not all(pair == (0, 0) for pair in pairs):
         x = Pad(pairs, _fill(value, x.dtype))(x)
     return x

@@ -9,6 +9,7 @@ import pytest
 import frontend as nf
 from frontend import nn, ops
 from frontend.errors import DataError
+from tensorir.errors import DefinitionError
 
 from .helpers import gradient_check
 
@@ -91,3 +92,8 @@ def test_labels_out_of_range_raise(bad):
     with pytest.raises(DataError, match=f"softmax_cross_entropy: label {bad} \\(at position 1\\) is outside the 3 "
                                         "classes 0..2"):
         nn.SoftmaxLoss()(nf.Tensor(np.zeros((2, 3))), nf.Tensor(np.array([0, bad], dtype=np.int64)))
+
+
+def test_cast_to_an_unsupported_dtype():
+    with pytest.raises(DefinitionError, match="cast: dtype complex64 is not supported; use one of float32"):
+        ops.cast(nf.Tensor([1.0]), "complex64")

@@ -99,3 +99,9 @@ def test_stack_and_split_have_needle_signatures(data):
     assert len(pieces) == 4
     np.testing.assert_array_equal(ops.stack(pieces, 2).numpy(), np.stack([data[:, k] for k in range(4)], 2))
     gradient_check(lambda x: ops.stack(ops.split(x, 1)[::-1], 0), data)
+
+
+def test_pad_of_integers_needs_a_whole_value():
+    with pytest.raises(DefinitionError, match="pad: value 0.5 is not a whole number but the tensor holds int32"):
+        ops.pad(nf.Tensor(np.zeros(2, dtype=np.int32)), (1, 1), 0.5)
+    np.testing.assert_array_equal(ops.pad(nf.Tensor(np.ones(2, dtype=np.int32)), (1, 0), 7).numpy(), [7, 1, 1])
