@@ -15,6 +15,7 @@ import math
 from tensorir.errors import DefinitionError
 
 from .. import init, ops
+from ..ops.gather import gather_rows
 from ..tensor import Tensor
 from .module import Module, Parameter
 
@@ -23,8 +24,8 @@ NONLINEARITIES = {"tanh": ops.tanh, "relu": ops.relu}
 
 class Embedding(Module):
     """Rows of a ``(num_embeddings, embedding_dim)`` table picked by integer ids: ``(seq_len,
-    batch)`` ids give ``(seq_len, batch, embedding_dim)`` (a one-hot matmul, so the table's
-    gradient is a matmul too). The table starts ``N(0, 1)``."""
+    batch)`` ids give ``(seq_len, batch, embedding_dim)`` (a gather kernel; the table's gradient
+    sums the adjoints of each id's positions). The table starts ``N(0, 1)``."""
 
     def __init__(self, num_embeddings: int, embedding_dim: int, device: str = "cpu", dtype: str = "float32",
                  rng=None):
@@ -34,8 +35,7 @@ class Embedding(Module):
                                                rng=rng))
 
     def forward(self, x: Tensor) -> Tensor:
-        flat = ops.reshape(x, (x.size,))
-        picked = ops.matmul(ops.one_hot(flat, self.num_embeddings, self.weight.dtype), self.weight)
+        picked = gather_rows(self.weight, ops.reshape(x, (x.size,)))
         return ops.reshape(picked, (*x.shape, self.embedding_dim))
 
 

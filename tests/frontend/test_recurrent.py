@@ -8,6 +8,7 @@ import pytest
 
 import frontend as nf
 from frontend import nn
+from frontend.ops.gather import gather_rows
 from tensorir.errors import DefinitionError
 
 from .helpers import gradient_check
@@ -86,8 +87,14 @@ def test_embedding(rng):
     np.testing.assert_allclose(emb.weight.grad.numpy(), want)
 
 
+@pytest.mark.parametrize("dtype", ["int32", "float32"])
+def test_embedding_of_ids_of_any_dtype_and_its_second_derivative(dtype, rng):
+    ids = nf.Tensor(np.array([2, 0, 2, 4]).astype(dtype))
+    gradient_check(lambda table: gather_rows(table, ids) ** 2, rng.standard_normal((5, 3)))
+
+
 def test_embedding_ids_out_of_range(rng):
-    with pytest.raises(ValueError, match="one_hot: label 9 \\(at position 1\\) is outside the 7 classes"):
+    with pytest.raises(ValueError, match="gather_rows: label 9 \\(at position 1\\) is outside the 7 classes"):
         nn.Embedding(7, 3, rng=rng)(nf.Tensor(np.array([[1, 9]])))
 
 
