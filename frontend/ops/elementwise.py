@@ -329,7 +329,7 @@ def _is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _scalar_operand(kind: str, x: Tensor, value) -> tuple[Tensor, int | float]:
+def _scalar_operand(kind: str, x: Tensor, value, reverse: bool = False) -> tuple[Tensor, int | float]:
     """``x`` and ``value`` as numpy would combine them: a float tensor keeps its dtype and takes the
     number as a float; an integer tensor stays integer with an int (except in a division) and
     becomes float64 with a float."""
@@ -337,6 +337,9 @@ def _scalar_operand(kind: str, x: Tensor, value) -> tuple[Tensor, int | float]:
         return x, float(value)
     if isinstance(value, float) or kind == "div":
         return cast(x, "float64"), float(value)
+    if kind == "pow" and value < 0 and not reverse:
+        raise DefinitionError(f"power: {x.dtype} tensor to the negative power {value}; integers to negative "
+                              "integer powers are not allowed (as in numpy): cast the tensor to a float dtype first")
     return x, int(value)
 
 
@@ -345,7 +348,7 @@ def _binary(op_class, kind: str, a, b) -> Tensor:
         a, b = _scalar_operand(kind, a, b)
         return ScalarOp(kind, b)(a)
     if _is_number(a) and isinstance(b, Tensor):
-        b, a = _scalar_operand(kind, b, a)
+        b, a = _scalar_operand(kind, b, a, reverse=True)
         return ScalarOp(kind, a, reverse=True)(b)
     a = _tensor(a, b if isinstance(b, Tensor) else None)
     a, b = promote(a, _tensor(b, a))

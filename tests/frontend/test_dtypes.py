@@ -49,7 +49,7 @@ def test_mixed_dtypes_promote_as_numpy_does(left, right):
         np.testing.assert_allclose(got.numpy(), want)
 
 
-@pytest.mark.parametrize("expr", ["x + 1", "x * 2", "x * 1.5", "x / 2", "2 - x", "x ** 2"])
+@pytest.mark.parametrize("expr", ["x + 1", "x * 2", "x * 1.5", "x / 2", "2 - x", "x ** 2", "(-2) ** x"])
 def test_integer_tensors_with_numbers(expr):
     values = np.array([1, 2, 3], dtype=np.int32)
     got, want = eval(expr, {"x": nf.Tensor(values)}), eval(expr, {"x": values})
@@ -97,3 +97,9 @@ def test_labels_out_of_range_raise(bad):
 def test_cast_to_an_unsupported_dtype():
     with pytest.raises(DefinitionError, match="cast: dtype complex64 is not supported; use one of float32"):
         ops.cast(nf.Tensor([1.0]), "complex64")
+
+
+def test_integer_tensor_to_a_negative_power():
+    with pytest.raises(DefinitionError, match="power: int32 tensor to the negative power -1; integers to negative "
+                                              "integer powers are not allowed"):
+        nf.Tensor(np.array([1, 2], dtype=np.int32)) ** -1
