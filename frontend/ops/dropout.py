@@ -10,7 +10,8 @@ from .elementwise import Elementwise, mask
 
 
 class Dropout(Elementwise):
-    """``x / (1 - p)`` where the uniform sample ``u >= p``, else 0; the same mask scales the gradient."""
+    """``x / (1 - p)`` where the uniform sample ``u <= 1 - p`` (needle's mask, ``randb(p=1-p)``),
+    else 0; the same mask scales the gradient."""
 
     name = "dropout"
 
@@ -19,7 +20,7 @@ class Dropout(Elementwise):
         self.key = (self.name, self.p)
 
     def scalar(self, x, u):
-        return x * mask(u >= self.p, x.dtype) * (1.0 / (1.0 - self.p))
+        return x * mask(u <= 1.0 - self.p, x.dtype) * (1.0 / (1.0 - self.p))
 
     def gradient(self, g, node):
         return Dropout(self.p)(g, node.inputs[1]), None

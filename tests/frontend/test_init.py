@@ -94,3 +94,12 @@ def test_data_loader_shuffles_with_the_given_generator(source):
     loader = data.DataLoader(dataset, 4, shuffle=True, rng=source(9))
     order = np.concatenate([y.numpy() for _, y in loader])
     np.testing.assert_array_equal(order, source(9).permutation(10))
+
+
+def test_dropout_draws_needles_mask_from_the_global_generator():
+    x = np.linspace(-1, 1, 12, dtype=np.float32).reshape(3, 4)
+    np.random.seed(3)
+    got = nn.Dropout(0.45)(nf.Tensor(x)).numpy()
+    np.random.seed(3)
+    keep = np.random.rand(3, 4) <= 0.55
+    np.testing.assert_allclose(got, np.where(keep, x / 0.55, 0.0), rtol=1e-6)
