@@ -93,6 +93,19 @@ def test_embedding_of_ids_of_any_dtype_and_its_second_derivative(dtype, rng):
     gradient_check(lambda table: gather_rows(table, ids) ** 2, rng.standard_normal((5, 3)))
 
 
+def test_second_derivative_of_a_lookup(rng):
+    ids = nf.Tensor(np.array([3, 1, 3, 3, 0]))
+    table = rng.standard_normal((5, 2))
+    x = nf.Tensor(table, requires_grad=True)
+    (gather_rows(x, ids) ** 3).sum().backward(create_graph=True)
+    first = x.grad
+    counts = np.bincount(ids.numpy(), minlength=5)[:, None]
+    np.testing.assert_allclose(first.numpy(), 3 * counts * table ** 2, rtol=1e-10)
+    x.grad = None
+    (first * first).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 36 * counts ** 2 * table ** 3, rtol=1e-10)
+
+
 def test_embedding_ids_out_of_range(rng):
     with pytest.raises(ValueError, match="gather_rows: label 9 \\(at position 1\\) is outside the 7 classes"):
         nn.Embedding(7, 3, rng=rng)(nf.Tensor(np.array([[1, 9]])))
