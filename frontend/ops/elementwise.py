@@ -319,9 +319,12 @@ class SigmoidBackward(Elementwise):
 
 # -- the functional API -------------------------------------------------------------------------
 def _tensor(value, like: Tensor | None = None) -> Tensor:
+    """``value`` as a Tensor: a numpy array keeps its dtype (and is promoted with the other
+    operand, as in numpy); a list or number takes the dtype of ``like``."""
     if isinstance(value, Tensor):
         return value
-    return Tensor(value, dtype=like.dtype if like is not None else None,
+    typed = isinstance(value, np.ndarray) and value.dtype.name in ("float32", "float64", "int32", "int64")
+    return Tensor(value, dtype=None if typed or like is None else like.dtype,
                   device=like.device if like is not None else "cpu")
 
 

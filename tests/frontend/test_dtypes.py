@@ -103,3 +103,9 @@ def test_integer_tensor_to_a_negative_power():
     with pytest.raises(DefinitionError, match="power: int32 tensor to the negative power -1; integers to negative "
                                               "integer powers are not allowed"):
         nf.Tensor(np.array([1, 2], dtype=np.int32)) ** -1
+
+
+def test_a_numpy_operand_keeps_its_dtype_and_promotes():
+    x = nf.Tensor(np.ones(2, dtype=np.float32))
+    assert (x + np.ones(2)).dtype == "float64"
+    assert (x + [1.0, 2.0]).dtype == "float32"
