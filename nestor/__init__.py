@@ -46,6 +46,7 @@ from tensorir import (
     sum,
     tanh,
 )
+from tensorir.gradient import gradient
 
 from .api import build, lower
 
@@ -55,7 +56,7 @@ __all__ = [
     "ArgumentError", "BackendUnavailable", "CodegenError", "DType", "DefinitionError",
     "LoweringError", "NestorError", "OutOfBoundsError", "PrimFunc", "Schedule", "ScheduleError", "Stage",
     "Tensor", "abs", "assume_in_bounds", "autotune", "build", "compute", "create_schedule", "device_array",
-    "equal", "exp", "if_then_else",
+    "equal", "exp", "gradient", "if_then_else",
     "log", "lower", "max", "maximum", "min", "minimum", "not_equal", "placeholder", "power", "reduce_axis",
     "sigmoid", "sqrt", "sum", "tanh",
 ]

@@ -1,0 +1,246 @@
+"""``gradient(output, inputs, head)``: the adjoint compute definitions of a compute (TVM's
+``te.gradient``, Halide's autodiff).
+
+Reverse mode over the stages between the inputs and the output, output first. For a stage
+``T[i] = body(i, k)`` (a sum, max or min over ``k``, or no reduction) whose adjoint ``dT`` is
+known, each input ``U`` read as ``U[f(i, k)]`` receives
+
+    dU[x] += sum over the (i, k) with f(i, k) = x of dT[i] * d body / d U[f(i, k)]
+
+The scalar derivative comes from sympy (:mod:`.sympy_bridge`); the sum is a gather, enumerated
+from ``x`` by inverting ``f`` with isl (:mod:`.isl_inverse`). A max or min reduction passes the
+adjoint to every element equal to the result (the indicator ``body == T[i]``), as TVM does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import reduce as fold
+
+from ..dtypes import DType
+from ..errors import DefinitionError
+from ..expr import Const, Expr, IterKind, IterVar, Reduce, ReduceOp, TensorLoad, Var, const
+from ..functions import if_then_else
+from ..functions import sum as reduce_sum
+from ..structural import identity_key
+from ..tensor import ComputeOp, Tensor, make_compute
+from ..visitor import substitute, walk
+from .isl_inverse import Domain, Preimage, invert
+from .sympy_bridge import derivative, to_sympy
+
+
+def gradient(output: Tensor, inputs: Sequence[Tensor], head: Tensor | None = None) -> list[Tensor]:
+    """The adjoints of ``inputs`` in the computation of ``output``, as compute definitions.
+
+    Parameters
+    ----------
+    output
+        A compute (or placeholder) of float type.
+    inputs
+        Tensors ``output`` depends on (placeholders or intermediate computes).
+    head
+        The adjoint of ``output``: a tensor of ``output``'s shape (the gradient of a loss with
+        respect to ``output``). None stands for ones: the gradient of ``sum(output)``.
+
+    Returns
+    -------
+    list of Tensor
+        One compute per input, of that input's shape and type: ``d sum(head * output) / d input``.
+        An input ``output`` does not depend on gets zeros.
+
+    Raises
+    ------
+    DefinitionError
+        For a non-float output or input, a head of the wrong shape, a body that cannot be
+        differentiated, or a subscript that is not affine in the indices.
+
+    Examples
+    --------
+    >>> A = ns.placeholder((8, 4), name="A"); B = ns.placeholder((4,), name="B")
+    >>> k = ns.reduce_axis(4, "k")
+    >>> C = ns.compute((8,), lambda i: ns.sum(A[i, k] * B[k], axis=k), name="C")
+    >>> dA, dB = ns.gradient(C, [A, B])   # dA[i, k] = B[k], dB[k] = sum_i A[i, k]
+    """
+    inputs = _check_arguments(output, inputs, head)
+    stages = _stages(output)
+    needed = _needed(stages, {t.op for t in inputs})
+    readers = _readers(stages, needed)
+    adjoints: dict = {output.op: head}
+    contributions: dict = {}
+    for op in reversed(stages):
+        if op is not output.op:
+            adjoints[op] = _accumulate(op.output, contributions.pop(op, []))
+        if isinstance(op, ComputeOp) and op in needed:
+            for operand in op.inputs:
+                if operand.op in needed:
+                    name = f"d{operand.name}" if readers[operand.op] == 1 else f"d{operand.name}.{op.name}"
+                    contributions.setdefault(operand.op, []).append(
+                        _stage_adjoint(op, adjoints[op], operand, name))
+    return [_result(t, adjoints.get(t.op), output) for t in inputs]
+
+
+def _check_arguments(output, inputs, head) -> list[Tensor]:
+    if not isinstance(output, Tensor):
+        raise DefinitionError(f"gradient: output must be a tensor (a compute), got {output!r}")
+    if isinstance(inputs, Tensor):
+        inputs = [inputs]
+    if not isinstance(inputs, (list, tuple)) or not all(isinstance(t, Tensor) for t in inputs):
+        raise DefinitionError(f"gradient of {output.name}: inputs must be a list of tensors, got {inputs!r}")
+    for tensor in (output, *inputs):
+        if not tensor.dtype.is_float:
+            raise DefinitionError(
+                f"gradient of {output.name}: {tensor.name} has type {tensor.dtype}; only float tensors have "
+                "gradients (cast integer data to float first, or leave it out of the inputs)")
+    if head is not None:
+        if not isinstance(head, Tensor):
+            raise DefinitionError(f"gradient of {output.name}: head must be a tensor or None, got {head!r}")
+        if head.shape != output.shape:
+            raise DefinitionError(
+                f"gradient of {output.name}: head {head.name} has shape {list(head.shape)} but the output has "
+                f"shape {list(output.shape)}; the head is the adjoint of the output and has its shape")
+    return list(inputs)
+
+
+def _stages(output: Tensor) -> list:
+    """The operations ``output`` depends on, each after its inputs (``output``'s last)."""
+    order: list = []
+    seen: set = set()
+    stack = [(output.op, False)]
+    while stack:
+        op, expanded = stack.pop()
+        if expanded:
+            order.append(op)
+            continue
+        if op in seen:
+            continue
+        seen.add(op)
+        stack.append((op, True))
+        stack.extend((t.op, False) for t in reversed(op.inputs) if t.op not in seen)
+    return order
+
+
+def _needed(stages: list, wanted: set) -> set:
+    """The stages on a path from a wanted tensor to the output."""
+    needed: set = set()
+    for op in stages:
+        if op in wanted or any(t.op in needed for t in op.inputs):
+            needed.add(op)
+    return needed
+
+
+def _readers(stages: list, needed: set) -> dict:
+    """How many needed stages read each stage."""
+    count: dict = {}
+    for op in stages:
+        if op in needed:
+            for operand in op.inputs:
+                count[operand.op] = count.get(operand.op, 0) + 1
+    return count
+
+
+def _result(tensor: Tensor, adjoint: Tensor | None, output: Tensor) -> Tensor:
+    if tensor.op is output.op:
+        return adjoint if adjoint is not None else _filled(tensor, 1.0, f"d{tensor.name}")
+    if adjoint is None:
+        return _filled(tensor, 0.0, f"d{tensor.name}")
+    return adjoint
+
+
+def _filled(like: Tensor, value: float, name: str) -> Tensor:
+    axis = _axes(like.shape, "i")
+    return make_compute(name, axis, const(value, like.dtype))
+
+
+def _axes(shape: Sequence[int], prefix: str, taken: frozenset = frozenset()) -> tuple[IterVar, ...]:
+    names = []
+    for n in range(len(shape)):
+        name = f"{prefix}{n}"
+        while name in taken:
+            name += "_"
+        names.append(name)
+    return tuple(IterVar(Var(name), 0, extent, IterKind.DATA_PAR) for name, extent in zip(names, shape))
+
+
+def _accumulate(tensor: Tensor, parts: list[Tensor]) -> Tensor | None:
+    """The sum of the contributions to the adjoint of ``tensor`` (None when nothing reads it)."""
+    if len(parts) <= 1:
+        return parts[0] if parts else None
+    axis = _axes(tensor.shape, "i")
+    body = fold(lambda a, b: a + b, [p[tuple(iv.var for iv in axis)] for p in parts])
+    return make_compute(f"d{tensor.name}", axis, body)
+
+
+def _stage_adjoint(op: ComputeOp, head: Tensor | None, operand: Tensor, name: str) -> Tensor:
+    """``d sum(head * op) / d operand`` for one stage ``op`` that reads ``operand``."""
+    who = f"{op.name} with respect to {operand.name}"
+    body = op.body
+    source = body.source if isinstance(body, Reduce) else body
+    translation = to_sympy(source, who)
+    out_index = tuple(iv.var for iv in op.axis)
+    upstream = const(1.0, op.dtype) if head is None else head[out_index]
+    if isinstance(body, Reduce) and body.op is not ReduceOp.SUM:
+        upstream = if_then_else(source == op.output[out_index], upstream, const(0.0, op.dtype))
+    domains = [Domain(iv.var, iv.min, iv.extent) for iv in (*op.axis, *op.reduce_axis)]
+    axis = _axes(operand.shape, "i", frozenset(d.var.name for d in domains))
+    targets = tuple(iv.var for iv in axis)
+    gathers = []
+    for load in _loads_of(source, operand):
+        local = derivative(translation, load, operand.dtype, who)
+        value = local if _is_one(upstream) else upstream if _is_one(local) else upstream * local
+        preimage = invert(f"{op.name} reading {operand.name}", domains, load.indices, operand.shape, targets)
+        gathers.append(_gather(preimage, _typed(value, operand.dtype), axis))
+    if len(gathers) == 1 and gathers[0][1]:
+        return make_compute(name, axis, reduce_sum(*gathers[0]))
+    terms = [_reduced(expr, free, axis, f"{name}.part{n}") for n, (expr, free) in enumerate(gathers)]
+    return make_compute(name, axis, fold(lambda a, b: a + b, terms))
+
+
+def _is_one(expr: Expr) -> bool:
+    return isinstance(expr, Const) and expr.value == 1
+
+
+def _typed(expr: Expr, dtype: DType) -> Expr:
+    from ..expr import cast
+
+    return cast(expr, dtype)
+
+
+def _loads_of(source: Expr, operand: Tensor) -> list[TensorLoad]:
+    """The distinct loads of ``operand`` in ``source`` (one per distinct subscript)."""
+    found: dict = {}
+    for node in walk(source):
+        if isinstance(node, TensorLoad) and node.tensor.op is operand.op:
+            found.setdefault(identity_key(node), node)
+    return list(found.values())
+
+
+def _gather(preimage: Preimage, value: Expr, axis) -> tuple[Expr, list[IterVar]]:
+    """``value`` over the preimage of the element at ``axis``: the summand and the axes to sum over."""
+    taken = {iv.name for iv in axis}
+    free = {}
+    for d in preimage.free:
+        label = d.var.name
+        while label in taken:
+            label += "_"
+        taken.add(label)
+        free[d.var] = IterVar(Var(label), d.lo, d.extent, IterKind.REDUCE)
+    renamed = {var: iv.var for var, iv in free.items()}
+    result: Expr = const(0.0, value.dtype)
+    for piece in reversed(preimage.pieces):
+        mapping = {var: substitute(expr, renamed) for var, expr in piece.solved} | renamed
+        chosen = substitute(value, mapping)
+        if piece.guard is None:
+            result = chosen
+        else:
+            result = if_then_else(substitute(piece.guard, renamed), chosen, result)
+    return result, list(free.values())
+
+
+def _reduced(expr: Expr, free: list[IterVar], axis, name: str) -> Expr:
+    """``expr`` summed over ``free`` as an expression of ``axis`` (a compute of its own when ``free``)."""
+    if not free:
+        return expr
+    own = _axes([iv.extent for iv in axis], "i", frozenset(iv.name for iv in free))
+    renamed = substitute(expr, {iv.var: mine.var for iv, mine in zip(axis, own)})
+    part = make_compute(name, own, reduce_sum(renamed, free))
+    return part[tuple(iv.var for iv in axis)]

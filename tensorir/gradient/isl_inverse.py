@@ -1,0 +1,227 @@
+"""The islpy bridge of differentiation: the preimage of an access, as a gather.
+
+An access ``X[f(v)]`` in a compute over the iteration variables ``v`` (output axes and reduce
+axes, each in a box) reads the element ``x`` for every ``v`` in the box with ``f(v) = x``. To
+write the adjoint of ``X`` as a gather (each ``dX[x]`` computed on its own, no scatter) those
+``v`` are enumerated from ``x``: a few of them, the *free* variables, become the reduce axes of the
+adjoint, and isl solves the equations ``f(v) = x`` for all others as quasi-affine functions of
+``x`` and the free variables (a floor division where a stride divides). The guard keeps exactly
+the points that are solutions: the solved variables inside their ranges and ``f(v) = x`` (which
+holds only where the divisions are exact); the parts of it isl proves always true are dropped.
+
+The free variables are the fewest (and, among those, the ones with the smallest ranges) for which
+the rest is a function of ``x`` and them: for a strided, padded convolution ``dX`` sums over the
+output channels and the kernel taps, and solves the output position, as a transposed
+convolution does.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import reduce as fold
+
+import islpy as isl
+
+from ..dtypes import INDEX
+from ..errors import DefinitionError
+from ..expr import Binary, BinaryOp, Cast, CheckedIndex, Const, Expr, Unary, UnaryOp, Var, binary, const
+from ..visitor import substitute, walk
+
+_CONTEXT = isl.DEFAULT_CONTEXT
+#: the most choices of free variables tried before giving up on an access
+MAX_CHOICES = 512
+
+
+@dataclass(frozen=True)
+class Domain:
+    """An iteration variable and its range ``lo <= var < lo + extent``."""
+
+    var: Var
+    lo: int
+    extent: int
+
+
+@dataclass(frozen=True)
+class Piece:
+    """Where ``guard`` holds (None: everywhere), the solved variables are ``solved``."""
+
+    solved: tuple[tuple[Var, Expr], ...]
+    guard: Expr | None
+
+
+@dataclass(frozen=True)
+class Preimage:
+    """The points ``v`` with ``f(v) = x``: the free variables, and the rest solved piecewise."""
+
+    free: tuple[Domain, ...]
+    pieces: tuple[Piece, ...]
+
+
+def unwrap(index: Expr) -> Expr:
+    """A subscript without its run-time bounds check (the gradient needs the bare index)."""
+    return index.value if isinstance(index, CheckedIndex) else index
+
+
+def isl_text(expr: Expr, names: dict[Var, str]) -> str | None:
+    """``expr`` in isl's syntax, or None when it is not quasi-affine over ``names``."""
+    match expr:
+        case Var() if expr in names:
+            return names[expr]
+        case Const(value=value) if expr.dtype.is_int:
+            return str(int(value))
+        case Cast(value=value) if value.dtype.is_int and expr.dtype.is_int:
+            return isl_text(value, names)
+        case CheckedIndex(value=value):
+            return isl_text(value, names)
+        case Unary(op=UnaryOp.NEG, a=a):
+            inner = isl_text(a, names)
+            return None if inner is None else f"(-{inner})"
+        case Binary(op=op, a=a, b=b) if expr.dtype.is_int:
+            if op is BinaryOp.MUL and not (isinstance(a, Const) or isinstance(b, Const)):
+                return None  # a product of two indices is not affine
+            return _binary_text(op, isl_text(a, names), isl_text(b, names), b)
+    return None
+
+
+def _binary_text(op: BinaryOp, a: str | None, b: str | None, right: Expr) -> str | None:
+    if a is None or b is None:
+        return None
+    match op:
+        case BinaryOp.ADD | BinaryOp.SUB:
+            return f"({a} {op.value} {b})"
+        case BinaryOp.MUL:
+            return f"({a} * {b})"
+        case BinaryOp.FLOORDIV if isinstance(right, Const) and right.value > 0:
+            return f"floor(({a})/{b})"
+        case BinaryOp.FLOORMOD if isinstance(right, Const) and right.value > 0:
+            return f"(({a}) mod {b})"
+    return None
+
+
+def invert(who: str, domains: Sequence[Domain], indices: Sequence[Expr], shape: Sequence[int],
+           targets: Sequence[Var]) -> Preimage:
+    """The preimage of the access ``indices`` over ``domains`` at the element ``targets`` of a tensor
+    of ``shape``; ``who`` names the access in errors."""
+    names = {d.var: f"v{n}" for n, d in enumerate(domains)} | {x: f"x{n}" for n, x in enumerate(targets)}
+    texts = [isl_text(unwrap(index), names) for index in indices]
+    for position, (index, text) in enumerate(zip(indices, texts)):
+        if text is None:
+            raise DefinitionError(
+                f"gradient of {who}: subscript {position} ({unwrap(index)}) is not an affine function of the "
+                "indices (sums, products by constants, floor division and modulo by positive constants); "
+                "the adjoint needs it to find which output elements read each input element")
+    used = {node for text_index in indices for node in walk(unwrap(text_index)) if isinstance(node, Var)}
+    constraints = _constraints(domains, texts, shape, names, targets)
+    for free in _choices(domains, used, who):
+        solved = [d for d in domains if d not in free]
+        relation = _map(targets, free, solved, names, constraints)
+        if relation is not None and relation.is_single_valued():
+            return Preimage(tuple(free), _pieces(relation, targets, free, solved, indices, shape, names))
+    raise DefinitionError(f"gradient of {who}: isl found no way to enumerate the points that read one element "
+                          f"from the subscripts {', '.join(map(str, indices))}; split the compute into simpler stages")
+
+
+def _constraints(domains, texts, shape, names, targets) -> list[str]:
+    cons = [f"{d.lo} <= {names[d.var]} < {d.lo + d.extent}" for d in domains]
+    cons += [f"0 <= {names[x]} < {extent}" for x, extent in zip(targets, shape)]
+    cons += [f"{names[x]} = {text}" for x, text in zip(targets, texts)]
+    return cons
+
+
+def _choices(domains: Sequence[Domain], used: set, who: str):
+    """Sets of free variables, fewest first and, among as many, the smallest product of ranges."""
+    must = [d for d in domains if d.var not in used]
+    rest = [d for d in domains if d.var in used]
+    tried = 0
+    for size in range(len(rest) + 1):
+        for chosen in sorted(itertools.combinations(rest, size), key=lambda c: math.prod(d.extent for d in c)):
+            tried += 1
+            if tried > MAX_CHOICES:
+                raise DefinitionError(
+                    f"gradient of {who}: more than {MAX_CHOICES} ways to enumerate the points that read one "
+                    "element were tried; split the compute into stages with fewer indices")
+            yield [d for d in domains if d in must or d in chosen]
+
+
+def _map(targets, free, solved, names, constraints) -> isl.Map | None:
+    inputs = ", ".join([names[x] for x in targets] + [names[d.var] for d in free])
+    outputs = ", ".join(names[d.var] for d in solved)
+    try:
+        return isl.Map(f"{{ [{inputs}] -> [{outputs}] : {' and '.join(constraints)} }}", _CONTEXT)
+    except isl.Error:
+        return None
+
+
+def _pieces(relation, targets, free, solved, indices, shape, names) -> tuple[Piece, ...]:
+    found: list[tuple[isl.Set, isl.MultiAff]] = []
+    relation.lexmin_pw_multi_aff().foreach_piece(lambda where, values: found.append((where, values)))
+    domain = [*targets, *(d.var for d in free)]
+    space = _Space(names, domain, targets, shape, free)
+    pieces = []
+    for _, values in found:
+        exprs = tuple((d.var, aff_expr(values.get_at(n), domain)) for n, d in enumerate(solved))
+        mapping = dict(exprs)
+        conditions = [c for d, e in zip(solved, (e for _, e in exprs)) for c in
+                      ((e, BinaryOp.GE, d.lo), (e, BinaryOp.LT, d.lo + d.extent))]
+        conditions += [(substitute(unwrap(index), mapping), BinaryOp.EQ, x) for index, x in zip(indices, targets)]
+        needed = [binary(op, lhs, rhs) for lhs, op, rhs in conditions if not space.always(lhs, op, rhs)]
+        guard = fold(lambda a, b: binary(BinaryOp.AND, a, b), needed) if needed else None
+        pieces.append(Piece(exprs, guard))
+    return tuple(pieces)
+
+
+_NEGATION = {BinaryOp.GE: "<", BinaryOp.LT: ">=", BinaryOp.EQ: "!="}
+
+
+class _Space:
+    """The box of the adjoint's indices and free variables; proves conditions over it."""
+
+    def __init__(self, names, domain, targets, shape, free):
+        self.names = names
+        self.header = ", ".join(names[v] for v in domain)
+        box = [f"0 <= {names[x]} < {extent}" for x, extent in zip(targets, shape)]
+        box += [f"{d.lo} <= {names[d.var]} < {d.lo + d.extent}" for d in free]
+        self.box = " and ".join(box) or "true"
+
+    def always(self, lhs: Expr, op: BinaryOp, rhs) -> bool:
+        left = isl_text(lhs, self.names)
+        right = str(rhs) if isinstance(rhs, int) else isl_text(rhs, self.names)
+        if left is None or right is None:
+            return False
+        if op is BinaryOp.EQ:
+            negated = f"({left} < {right} or {left} > {right})"
+        else:
+            negated = f"{left} {_NEGATION[op]} {right}"
+        return isl.Set(f"{{ [{self.header}] : {self.box} and {negated} }}", _CONTEXT).is_empty()
+
+
+def aff_expr(aff: isl.Aff, domain: Sequence[Var]) -> Expr:
+    """The quasi-affine ``aff`` over ``domain`` as an index expression (floor divisions for its divs)."""
+    denominator = aff.get_denominator_val().to_python()
+    scaled = aff.scale_val(isl.Val.int_from_si(_CONTEXT, denominator))
+    terms: list = []
+    for n, var in enumerate(domain):
+        coefficient = scaled.get_coefficient_val(isl.dim_type.in_, n).to_python()
+        if coefficient:
+            terms.append(var if coefficient == 1 else var * coefficient)
+    for n in range(aff.dim(isl.dim_type.div)):
+        coefficient = scaled.get_coefficient_val(isl.dim_type.div, n).to_python()
+        if coefficient:
+            div = aff.get_div(n)
+            floor = aff_expr(div.scale_val(isl.Val.int_from_si(_CONTEXT, 1)), domain) \
+                if div.get_denominator_val().to_python() == 1 else _floor(div, domain)
+            terms.append(floor if coefficient == 1 else floor * coefficient)
+    constant = scaled.get_constant_val().to_python()
+    total = fold(lambda a, b: a + b, terms) if terms else const(0, INDEX)
+    if constant:
+        total = total + constant
+    return total if denominator == 1 else total // denominator
+
+
+def _floor(div: isl.Aff, domain: Sequence[Var]) -> Expr:
+    denominator = div.get_denominator_val().to_python()
+    numerator = aff_expr(div.scale_val(isl.Val.int_from_si(_CONTEXT, denominator)), domain)
+    return numerator // denominator
