@@ -166,15 +166,20 @@ def derivative(body: Translation, load: TensorLoad, dtype: DType, who: str) -> E
     if symbol is None:
         return const(0.0, dtype)
     raw = sympy.diff(body.expr, symbol)
-    best = raw
-    if sympy.count_ops(raw) > 1:
-        try:
-            simpler = sympy.simplify(raw)
-        except (TypeError, ValueError, RecursionError):  # simplify gives up on some piecewise forms
-            simpler = raw
-        if sympy.count_ops(simpler) <= sympy.count_ops(raw) and _convertible(simpler):
-            best = simpler
+    best = min((form for form in _simpler_forms(raw) if _convertible(form)), key=sympy.count_ops, default=raw)
     return _as_dtype(_FromSympy(body.atoms, dtype, who)(best), dtype)
+
+
+#: sympy.simplify takes seconds on long or piecewise derivatives; only short ones get it
+SIMPLIFY_OPS = 8
+
+
+def _simpler_forms(raw: sympy.Basic) -> list[sympy.Basic]:
+    """``raw`` and cheaper rewritings of it (common factors pulled out, powers merged)."""
+    forms = [raw, sympy.powsimp(sympy.factor_terms(raw))]
+    if sympy.count_ops(raw) <= SIMPLIFY_OPS and not raw.has(sympy.Piecewise, sympy.Heaviside, sympy.sign):
+        forms.append(sympy.simplify(raw))
+    return forms
 
 
 def _convertible(expr: sympy.Basic) -> bool:
