@@ -15,6 +15,7 @@ array([[2., 4.]], dtype=float32)
 """
 
 from . import data, init, nn, ops, optim
+from .custom_op import custom_op
 from .ops import (
     avg_pool2d,
     broadcast_to,
@@ -40,7 +41,8 @@ from .ops import (
 from .tensor import Tensor, enable_grad, grad, is_grad_enabled, no_grad
 
 __all__ = [
-    "Tensor", "avg_pool2d", "broadcast_to", "conv2d", "data", "dropout", "enable_grad", "exp", "grad", "init",
+    "Tensor", "avg_pool2d", "broadcast_to", "conv2d", "custom_op", "data", "dropout", "enable_grad", "exp", "grad",
+    "init",
     "is_grad_enabled", "log", "logsumexp", "matmul", "max_pool2d", "mean", "nn", "no_grad", "one_hot", "ones",
     "ops", "optim", "relu", "reshape", "sigmoid", "split", "stack", "tanh", "transpose", "zeros",
 ]
