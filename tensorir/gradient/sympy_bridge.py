@@ -105,8 +105,10 @@ class _ToSympy:
         match expr:
             case TensorLoad():
                 return self.atom(expr)
-            case Cast(value=value) if value.dtype.is_float:
+            case Cast(value=value) if value.dtype.is_float and expr.dtype.is_float:
                 return self(value)
+            case Cast():  # through an integer: piecewise constant, no derivative flows
+                return self.atom(expr)
             case Unary(op=UnaryOp.NEG, a=a):
                 return -self(a)
             case Unary(op=UnaryOp.NOT, a=a):

@@ -200,3 +200,29 @@ def test_refuses_inputs_that_are_not_tensors():
         ns.gradient(out, 3)
     with pytest.raises(ns.DefinitionError, match="output must be a tensor"):
         ns.gradient("O", [a])
+
+
+def test_refuses_modulo_of_a_tensor_element():
+    a = ns.placeholder((4,), name="A")
+    out = ns.compute((4,), lambda i: a[i] % 2.0, name="R")
+    with pytest.raises(ns.DefinitionError, match=r"gradient of R with respect to A: `%` .* modulo of float values"):
+        ns.gradient(out, [a])
+
+
+def test_a_cast_to_integer_passes_no_gradient():
+    def rounded(a):
+        return ns.compute(a.shape, lambda i: a[i].astype("int32").astype("float64") * a[i], name="R")
+    check(rounded, [(5,)])
+
+
+def test_an_intermediate_compute_can_be_an_input():
+    a = ns.placeholder((3,), "float64", name="A")
+    t = ns.compute((3,), lambda i: a[i] * 2.0, name="T")
+    out = ns.compute((3,), lambda i: ns.exp(t[i]), name="O")
+    dt, da = ns.gradient(out, [t, a])
+    f = ns.build(ns.create_schedule([dt, da]), [a, dt, da])
+    x = np.array([0.1, -0.2, 0.3])
+    got_t, got_a = np.zeros(3), np.zeros(3)
+    f(x, got_t, got_a)
+    np.testing.assert_allclose(got_t, np.exp(2 * x))
+    np.testing.assert_allclose(got_a, 2 * np.exp(2 * x))
