@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from tensorir.errors import DefinitionError
 from tensorir.gradient import gradient
@@ -84,17 +85,23 @@ class Adjoint:
         return gradient(out, [operands[self.position]], head)[0]
 
     def reads(self) -> tuple[int, ...]:
-        """The operand positions (inputs, then the head) that the adjoint reads."""
-        operands = {n: placeholder(shape, dtype, name=f"in{n}")
-                    for n, (shape, dtype) in enumerate((*self.specs, self.head))}
-        reached = _reached(self.build(operands))
-        return tuple(n for n, p in operands.items() if p.op in reached)
+        """The operand positions (inputs, then the head) that the adjoint reads (derived once per
+        function, position and shapes: every backward step asks)."""
+        return _reads(self)
 
     def restricted(self, used: tuple[int, ...]) -> Adjoint:
         return Adjoint(self.compute_fn, self.label, self.position, self.specs, self.head, used)
 
     def __call__(self, *operands: Expression) -> Expression:
         return self.build(dict(zip(self.used, operands)))
+
+
+@lru_cache(maxsize=1024)
+def _reads(adjoint: Adjoint) -> tuple[int, ...]:
+    operands = {n: placeholder(shape, dtype, name=f"in{n}")
+                for n, (shape, dtype) in enumerate((*adjoint.specs, adjoint.head))}
+    reached = _reached(adjoint.build(operands))
+    return tuple(n for n, p in operands.items() if p.op in reached)
 
 
 def _reached(tensor: Expression) -> set:

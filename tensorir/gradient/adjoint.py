@@ -21,6 +21,7 @@ from ..dtypes import DType
 from ..errors import DefinitionError
 from ..expr import Const, Expr, IterKind, IterVar, Reduce, ReduceOp, TensorLoad, Var, const
 from ..functions import if_then_else
+from ..passes.simplify import simplify_expr
 from ..functions import sum as reduce_sum
 from ..structural import identity_key
 from ..tensor import ComputeOp, Tensor, make_compute
@@ -233,7 +234,7 @@ def _gather(preimage: Preimage, value: Expr, axis) -> tuple[Expr, list[IterVar]]
             result = chosen
         else:
             result = if_then_else(substitute(piece.guard, renamed), chosen, result)
-    return result, list(free.values())
+    return simplify_expr(result), list(free.values())
 
 
 def _reduced(expr: Expr, free: list[IterVar], axis, name: str) -> Expr:

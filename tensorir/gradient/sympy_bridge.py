@@ -172,16 +172,12 @@ def derivative(body: Translation, load: TensorLoad, dtype: DType, who: str) -> E
     return _as_dtype(_FromSympy(body.atoms, dtype, who)(best), dtype)
 
 
-#: sympy.simplify takes seconds on long or piecewise derivatives; only short ones get it
-SIMPLIFY_OPS = 8
-
-
 def _simpler_forms(raw: sympy.Basic) -> list[sympy.Basic]:
-    """``raw`` and cheaper rewritings of it (common factors pulled out, powers merged)."""
-    forms = [raw, sympy.powsimp(sympy.factor_terms(raw))]
-    if sympy.count_ops(raw) <= SIMPLIFY_OPS and not raw.has(sympy.Piecewise, sympy.Heaviside, sympy.sign):
-        forms.append(sympy.simplify(raw))
-    return forms
+    """``raw`` and cheap rewritings of it: common factors pulled out, powers merged, like terms
+    collected. (sympy.simplify takes seconds on a derivative as small as ``1 - tanh(x)**2``,
+    trying trigonometric rewritings that only make kernels slower.)"""
+    factored = sympy.powsimp(sympy.factor_terms(raw))
+    return [raw, factored, sympy.expand(factored, deep=False, mul=False, multinomial=False, log=False)]
 
 
 def _convertible(expr: sympy.Basic) -> bool:
