@@ -21,8 +21,8 @@ from ..dtypes import DType
 from ..errors import DefinitionError
 from ..expr import Const, Expr, IterKind, IterVar, Reduce, ReduceOp, TensorLoad, Var, const
 from ..functions import if_then_else
-from ..passes.simplify import simplify_expr
 from ..functions import sum as reduce_sum
+from ..passes.simplify import simplify_expr
 from ..structural import identity_key
 from ..tensor import ComputeOp, Tensor, make_compute
 from ..visitor import substitute, walk
@@ -40,14 +40,17 @@ def gradient(output: Tensor, inputs: Sequence[Tensor], head: Tensor | None = Non
     inputs
         Tensors ``output`` depends on (placeholders or intermediate computes).
     head
-        The adjoint of ``output``: a tensor of ``output``'s shape (the gradient of a loss with
-        respect to ``output``). None stands for ones: the gradient of ``sum(output)``.
+        The adjoint of ``output``, of shape ``prefix + output.shape``: the Jacobians are multiplied
+        by it, ``d[p..., x...] = sum_o head[p..., o...] * d output[o...] / d input[x...]``. A head
+        of ``output``'s shape (no prefix) is the gradient of a loss with respect to ``output``;
+        ones give the gradient of ``sum(output)``. None (as in TVM) stands for the identity of
+        shape ``output.shape + output.shape``: the results are the full Jacobians.
 
     Returns
     -------
     list of Tensor
-        One compute per input, of that input's shape and type: ``d sum(head * output) / d input``.
-        An input ``output`` does not depend on gets zeros.
+        One compute per input, of shape ``prefix + input.shape`` and the input's type. An input
+        ``output`` does not depend on gets zeros.
 
     Raises
     ------
@@ -60,9 +63,12 @@ def gradient(output: Tensor, inputs: Sequence[Tensor], head: Tensor | None = Non
     >>> A = ns.placeholder((8, 4), name="A"); B = ns.placeholder((4,), name="B")
     >>> k = ns.reduce_axis(4, "k")
     >>> C = ns.compute((8,), lambda i: ns.sum(A[i, k] * B[k], axis=k), name="C")
-    >>> dA, dB = ns.gradient(C, [A, B])   # dA[i, k] = B[k], dB[k] = sum_i A[i, k]
+    >>> ones = ns.compute((8,), lambda i: 1.0)
+    >>> dA, dB = ns.gradient(C, [A, B], ones)   # dA[i, k] = B[k], dB[k] = sum_i A[i, k]
     """
     inputs = _check_arguments(output, inputs, head)
+    head = _identity(output) if head is None else head
+    prefix = head.shape[:len(head.shape) - output.ndim]
     stages = _stages(output)
     needed = _needed(stages, {t.op for t in inputs})
     readers = _readers(stages, needed)
@@ -76,8 +82,9 @@ def gradient(output: Tensor, inputs: Sequence[Tensor], head: Tensor | None = Non
                 if operand.op in needed:
                     name = f"d{operand.name}" if readers[operand.op] == 1 else f"d{operand.name}.{op.name}"
                     contributions.setdefault(operand.op, []).append(
-                        _stage_adjoint(op, adjoints[op], operand, name))
-    return [_result(t, adjoints.get(t.op), output) for t in inputs]
+                        _stage_adjoint(op, adjoints[op], operand, name, prefix))
+    return [adjoints[t.op] if adjoints.get(t.op) is not None else
+            _filled((*prefix, *t.shape), t.dtype, 0.0, f"d{t.name}") for t in inputs]
 
 
 def _check_arguments(output, inputs, head) -> list[Tensor]:
@@ -95,10 +102,14 @@ def _check_arguments(output, inputs, head) -> list[Tensor]:
     if head is not None:
         if not isinstance(head, Tensor):
             raise DefinitionError(f"gradient of {output.name}: head must be a tensor or None, got {head!r}")
-        if head.shape != output.shape:
+        if head.shape[len(head.shape) - output.ndim:] != output.shape:
             raise DefinitionError(
-                f"gradient of {output.name}: head {head.name} has shape {list(head.shape)} but the output has "
-                f"shape {list(output.shape)}; the head is the adjoint of the output and has its shape")
+                f"gradient of {output.name}: head {head.name} has shape {list(head.shape)}, which does not end "
+                f"with the output's shape {list(output.shape)}; the head is the adjoint of the output: its shape "
+                "is the output's, or a prefix followed by it")
+        if not head.dtype.is_float:
+            raise DefinitionError(f"gradient of {output.name}: head {head.name} has type {head.dtype}; it must "
+                                  "be a float tensor")
     return list(inputs)
 
 
@@ -139,17 +150,17 @@ def _readers(stages: list, needed: set) -> dict:
     return count
 
 
-def _result(tensor: Tensor, adjoint: Tensor | None, output: Tensor) -> Tensor:
-    if tensor.op is output.op:
-        return adjoint if adjoint is not None else _filled(tensor, 1.0, f"d{tensor.name}")
-    if adjoint is None:
-        return _filled(tensor, 0.0, f"d{tensor.name}")
-    return adjoint
+def _identity(output: Tensor) -> Tensor:
+    """``I[p..., o...] = (p == o)``: the head whose adjoints are the Jacobians."""
+    axis = _axes((*output.shape, *output.shape), "i")
+    half = len(output.shape)
+    same = fold(lambda a, b: a & b, [p.var == o.var for p, o in zip(axis[:half], axis[half:])])
+    return make_compute(f"{output.name}.identity", axis,
+                        if_then_else(same, const(1.0, output.dtype), const(0.0, output.dtype)))
 
 
-def _filled(like: Tensor, value: float, name: str) -> Tensor:
-    axis = _axes(like.shape, "i")
-    return make_compute(name, axis, const(value, like.dtype))
+def _filled(shape: Sequence[int], dtype: DType, value: float, name: str) -> Tensor:
+    return make_compute(name, _axes(shape, "i"), const(value, dtype))
 
 
 def _axes(shape: Sequence[int], prefix: str, taken: frozenset = frozenset()) -> tuple[IterVar, ...]:
@@ -166,24 +177,28 @@ def _accumulate(tensor: Tensor, parts: list[Tensor]) -> Tensor | None:
     """The sum of the contributions to the adjoint of ``tensor`` (None when nothing reads it)."""
     if len(parts) <= 1:
         return parts[0] if parts else None
-    axis = _axes(tensor.shape, "i")
+    axis = _axes(parts[0].shape, "i")
     body = fold(lambda a, b: a + b, [p[tuple(iv.var for iv in axis)] for p in parts])
     return make_compute(f"d{tensor.name}", axis, body)
 
 
-def _stage_adjoint(op: ComputeOp, head: Tensor | None, operand: Tensor, name: str) -> Tensor:
-    """``d sum(head * op) / d operand`` for one stage ``op`` that reads ``operand``."""
+def _stage_adjoint(op: ComputeOp, head: Tensor, operand: Tensor, name: str, prefix: tuple[int, ...]) -> Tensor:
+    """``d sum(head * op) / d operand`` for one stage ``op`` that reads ``operand`` (with the
+    head's ``prefix`` axes kept in front)."""
     who = f"{op.name} with respect to {operand.name}"
     body = op.body
     source = body.source if isinstance(body, Reduce) else body
     translation = to_sympy(source, who)
     out_index = tuple(iv.var for iv in op.axis)
-    upstream = const(1.0, op.dtype) if head is None else head[out_index]
+    domains = [Domain(iv.var, iv.min, iv.extent) for iv in (*op.axis, *op.reduce_axis)]
+    taken = frozenset(d.var.name for d in domains)
+    leading = _axes(prefix, "p", taken)
+    upstream = head[(*(iv.var for iv in leading), *out_index)]
     if isinstance(body, Reduce) and body.op is not ReduceOp.SUM:
         upstream = if_then_else(source == op.output[out_index], upstream, const(0.0, op.dtype))
-    domains = [Domain(iv.var, iv.min, iv.extent) for iv in (*op.axis, *op.reduce_axis)]
-    axis = _axes(operand.shape, "i", frozenset(d.var.name for d in domains))
-    targets = tuple(iv.var for iv in axis)
+    own = _axes(operand.shape, "i", taken)
+    axis = (*leading, *own)
+    targets = tuple(iv.var for iv in own)
     gathers = []
     for load in _loads_of(source, operand):
         local = derivative(translation, load, operand.dtype, who)

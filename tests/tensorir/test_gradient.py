@@ -110,7 +110,8 @@ def test_strided_padded_dilated_conv2d_matches_finite_differences(stride, paddin
 
 def test_strided_conv_input_adjoint_is_a_gather_over_channels_and_taps():
     x, w = ns.placeholder((1, 2, 7, 7), name="X"), ns.placeholder((3, 2, 3, 3), name="W")
-    dx, _ = ns.gradient(conv2d(2, 1, 1)(x, w), [x, w])
+    y = conv2d(2, 1, 1)(x, w)
+    dx, _ = ns.gradient(y, [x, w], ns.placeholder(y.shape, name="dY"))
     body = dx.op.body
     assert dx.shape == x.shape and [iv.name for iv in body.axes] == ["kk", "r", "s"]
     text = str(body)
@@ -147,16 +148,52 @@ def test_interp_backend_agrees():
     check(stencil, [(6,)], target="interp")
 
 
-def test_default_head_is_ones_and_unused_inputs_get_zeros():
+def test_ones_head_gives_the_gradient_of_the_sum_and_unused_inputs_get_zeros():
     a, b = ns.placeholder((4,), name="A"), ns.placeholder((3,), name="B")
     out = ns.compute((4,), lambda i: a[i] * a[i], name="O")
-    da, db = ns.gradient(out, [a, b])
+    ones = ns.compute((4,), lambda i: 1.0, name="ones")
+    da, db = ns.gradient(out, [a, b], ones)
     f = ns.build(ns.create_schedule([da, db]), [a, da, db])
     x = np.arange(4, dtype="float32")
     got_a, got_b = np.empty(4, "float32"), np.ones(3, "float32")
     f(x, got_a, got_b)
     np.testing.assert_allclose(got_a, 2 * x)
     np.testing.assert_array_equal(got_b, 0)
+
+
+def test_default_head_gives_the_jacobian_as_in_tvm():
+    a = ns.placeholder((3, 2), "float64", name="A")
+    k = ns.reduce_axis(2, "k")
+    out = ns.compute((3,), lambda i: ns.sum(a[i, k] * a[i, k], axis=k), name="O")
+    (jac,) = ns.gradient(out, [a])
+    assert jac.shape == (3, 3, 2)
+    f = ns.build(ns.create_schedule(jac), [a, jac])
+    x = np.arange(6.0).reshape(3, 2)
+    got = np.zeros((3, 3, 2))
+    f(x, got)
+    want = np.zeros((3, 3, 2))
+    for i in range(3):
+        want[i, i] = 2 * x[i]
+    np.testing.assert_allclose(got, want)
+
+
+def test_a_head_with_a_prefix_multiplies_the_jacobians():
+    def build(a, w):
+        k = ns.reduce_axis(3, "k")
+        t = ns.compute((4,), lambda i: ns.sum(w[i, k] * a[k], axis=k), name="T")
+        return ns.compute((4,), lambda i: ns.tanh(t[i]), name="O")
+    a, w = ns.placeholder((3,), "float64", name="A"), ns.placeholder((4, 3), "float64", name="W")
+    head = ns.placeholder((2, 4), "float64", name="H")
+    da, dw = ns.gradient(build(a, w), [a, w], head)
+    assert da.shape == (2, 3) and dw.shape == (2, 4, 3)
+    f = ns.build(ns.create_schedule([da, dw]), [a, w, head, da, dw])
+    rng = np.random.default_rng(0)
+    x, m, h = rng.standard_normal(3), rng.standard_normal((4, 3)), rng.standard_normal((2, 4))
+    got_a, got_w = np.zeros((2, 3)), np.zeros((2, 4, 3))
+    f(x, m, h, got_a, got_w)
+    local = h * (1 - np.tanh(m @ x) ** 2)  # (2, 4)
+    np.testing.assert_allclose(got_a, local @ m)
+    np.testing.assert_allclose(got_w, local[:, :, None] * x[None, None, :])
 
 
 def test_floor_division_index_sums_every_reader():
@@ -189,7 +226,8 @@ def test_refuses_integer_tensors():
 def test_refuses_a_head_of_the_wrong_shape():
     a = ns.placeholder((4,), name="A")
     out = ns.compute((4,), lambda i: a[i] * 2.0, name="O")
-    with pytest.raises(ns.DefinitionError, match=r"head H has shape \[3\] but the output has shape \[4\]"):
+    with pytest.raises(ns.DefinitionError, match=r"head H has shape \[3\], which does not end with the output's "
+                                                 r"shape \[4\]"):
         ns.gradient(out, [a], ns.placeholder((3,), name="H"))
 
 
@@ -219,7 +257,7 @@ def test_an_intermediate_compute_can_be_an_input():
     a = ns.placeholder((3,), "float64", name="A")
     t = ns.compute((3,), lambda i: a[i] * 2.0, name="T")
     out = ns.compute((3,), lambda i: ns.exp(t[i]), name="O")
-    dt, da = ns.gradient(out, [t, a])
+    dt, da = ns.gradient(out, [t, a], ns.compute((3,), lambda i: 1.0, name="ones"))
     f = ns.build(ns.create_schedule([dt, da]), [a, dt, da])
     x = np.array([0.1, -0.2, 0.3])
     got_t, got_a = np.zeros(3), np.zeros(3)
