@@ -119,7 +119,9 @@ def invert(who: str, domains: Sequence[Domain], indices: Sequence[Expr], shape: 
         solved = [d for d in domains if d not in free]
         relation = _map(targets, free, solved, names, constraints)
         if relation is not None and relation.is_single_valued():
-            return Preimage(tuple(free), _pieces(relation, targets, free, solved, indices, shape, names))
+            offsets, bound = _narrow(relation, targets, free, names)
+            return Preimage(tuple(offsets), _pieces(relation, targets, free, solved, indices, shape, names,
+                                                    offsets, bound))
     raise DefinitionError(f"gradient of {who}: isl found no way to enumerate the points that read one element "
                           f"from the subscripts {', '.join(map(str, indices))}; split the compute into simpler stages")
 
@@ -155,21 +157,63 @@ def _map(targets, free, solved, names, constraints) -> isl.Map | None:
         return None
 
 
-def _pieces(relation, targets, free, solved, indices, shape, names) -> tuple[Piece, ...]:
+def _narrow(relation, targets, free, names) -> tuple[list[Domain], dict[Var, Expr]]:
+    """The free variables to sum over, narrowed where isl bounds one to a short window.
+
+    A free variable ``f`` whose readers of one element lie in ``lo(x, earlier) <= f < lo + width``
+    with ``width`` below its extent (an index ``X[i // 2]``: ``i`` in ``2x, 2x + 1``) is summed
+    as ``f = lo + t`` over ``t < width``; ``bound`` gives each original free variable in terms of
+    the new ones."""
+    domain = relation.domain()
+    offsets: list[Domain] = []
+    bound: dict[Var, Expr] = {}
+    before = list(targets)
+    for position, d in enumerate(free):
+        window = _window(domain, len(targets) + position, len(free) - position - 1)
+        if window is None or window[1] >= d.extent:
+            offsets.append(d)
+            bound[d.var] = d.var
+        else:
+            start, width = window
+            offset = Var(d.var.name)
+            names[offset] = f"t{position}"
+            offsets.append(Domain(offset, 0, width))
+            bound[d.var] = substitute(aff_expr(start, before), bound) + offset
+        before.append(d.var)
+    return offsets, bound
+
+
+def _window(domain: isl.Set, position: int, later: int) -> tuple[isl.Aff, int] | None:
+    """``(lo, width)`` of dimension ``position`` of ``domain`` given the ones before it, or None."""
+    shown = domain.project_out(isl.dim_type.set, position + 1, later)
+    relation = isl.Map.from_domain(shown).move_dims(isl.dim_type.out, 0, isl.dim_type.in_, position, 1)
+    low, high = relation.lexmin_pw_multi_aff(), relation.lexmax_pw_multi_aff()
+    if low.n_piece() != 1 or high.n_piece() != 1:
+        return None
+    width = high.get_pw_aff(0).sub(low.get_pw_aff(0)).max_val()
+    if not width.is_int():
+        return None
+    found: list = []
+    low.foreach_piece(lambda where, values: found.append(values.get_at(0)))
+    return found[0], width.to_python() + 1
+
+
+def _pieces(relation, targets, free, solved, indices, shape, names, offsets, bound) -> tuple[Piece, ...]:
     found: list[tuple[isl.Set, isl.MultiAff]] = []
     relation.lexmin_pw_multi_aff().foreach_piece(lambda where, values: found.append((where, values)))
     domain = [*targets, *(d.var for d in free)]
-    space = _Space(names, domain, targets, shape, free)
+    space = _Space(names, targets, shape, offsets)
+    narrowed = [(d, bound[d.var]) for d in free if bound[d.var] is not d.var]
     pieces = []
     for _, values in found:
-        exprs = tuple((d.var, aff_expr(values.get_at(n), domain)) for n, d in enumerate(solved))
-        mapping = dict(exprs)
-        conditions = [c for d, e in zip(solved, (e for _, e in exprs)) for c in
+        exprs = tuple((d.var, substitute(aff_expr(values.get_at(n), domain), bound)) for n, d in enumerate(solved))
+        mapping = dict(exprs) | bound
+        conditions = [c for d, e in [*zip(solved, (e for _, e in exprs)), *narrowed] for c in
                       ((e, BinaryOp.GE, d.lo), (e, BinaryOp.LT, d.lo + d.extent))]
         conditions += [(substitute(unwrap(index), mapping), BinaryOp.EQ, x) for index, x in zip(indices, targets)]
         needed = [binary(op, lhs, rhs) for lhs, op, rhs in conditions if not space.always(lhs, op, rhs)]
         guard = fold(lambda a, b: binary(BinaryOp.AND, a, b), needed) if needed else None
-        pieces.append(Piece(exprs, guard))
+        pieces.append(Piece(exprs + tuple((v, e) for v, e in bound.items() if e is not v), guard))
     return tuple(pieces)
 
 
@@ -179,9 +223,9 @@ _NEGATION = {BinaryOp.GE: "<", BinaryOp.LT: ">=", BinaryOp.EQ: "!="}
 class _Space:
     """The box of the adjoint's indices and free variables; proves conditions over it."""
 
-    def __init__(self, names, domain, targets, shape, free):
+    def __init__(self, names, targets, shape, free):
         self.names = names
-        self.header = ", ".join(names[v] for v in domain)
+        self.header = ", ".join(names[v] for v in [*targets, *(d.var for d in free)])
         box = [f"0 <= {names[x]} < {extent}" for x, extent in zip(targets, shape)]
         box += [f"{d.lo} <= {names[d.var]} < {d.lo + d.extent}" for d in free]
         self.box = " and ".join(box) or "true"

@@ -202,6 +202,22 @@ def test_floor_division_index_sums_every_reader():
     check(upsample, [(4,)])
 
 
+def test_a_free_index_is_narrowed_to_its_window():
+    a = ns.placeholder((4,), name="A")
+    out = ns.compute((8,), lambda i: a[i // 2] * 3.0, name="U")
+    (da,) = ns.gradient(out, [a], ns.placeholder((8,), name="H"))
+    assert str(da.op.body) == "sum(H[i0 * 2 + i] * 3.0, axis=[i])"
+    assert [(iv.min, iv.extent) for iv in da.op.body.axes] == [(0, 2)]  # two readers, not eight
+
+
+def test_overlapping_max_pool_matches_finite_differences():
+    def pool(x):
+        r, s = ns.reduce_axis(3, "r"), ns.reduce_axis(3, "s")
+        return ns.compute((1, 2, 3, 3), lambda n, c, y, v: ns.max(x[n, c, y * 2 + r, v * 2 + s], axis=[r, s]),
+                          name="P")
+    check(pool, [(1, 2, 7, 7)])
+
+
 def test_refuses_a_non_affine_subscript():
     a = ns.placeholder((16,), name="A")
     out = ns.compute((4,), lambda i: a[i * i], name="Q")
