@@ -49,7 +49,7 @@ class CustomOp(Op):
                 grads.append(None)
                 continue
             adjoint = Adjoint(self.compute_fn, self.label, position, specs, (out_grad.shape, out_grad.dtype))
-            operands = [*node.inputs, out_grad]
+            operands = [*node.inputs, out_grad, node]
             used = adjoint.reads()
             if not used:  # the output does not depend on this input
                 grads.append(None)
@@ -63,7 +63,8 @@ class CustomOp(Op):
 @dataclass(frozen=True)
 class Adjoint:
     """The derived adjoint of input ``position`` of ``compute_fn``: a compute function of the
-    inputs and the head (``specs`` and ``head`` give their shapes and dtypes)."""
+    inputs, the head and the forward's output (``specs`` and ``head`` give their shapes and
+    dtypes; the output has the head's), each given only where the adjoint reads it (``used``)."""
 
     compute_fn: Callable
     label: str
@@ -75,17 +76,22 @@ class Adjoint:
     def build(self, given: dict[int, Expression]) -> Expression:
         """The adjoint over ``given`` placeholders (by operand position) and fresh ones for the rest."""
         operands = [given[n] if n in given else placeholder(shape, dtype, name=f"in{n}")
-                    for n, (shape, dtype) in enumerate((*self.specs, self.head))]
-        out = CustomOp(self.compute_fn, self.label).compute(None, *operands[:-1])
-        head = operands[-1]
+                    for n, (shape, dtype) in enumerate(self.operand_specs)]
+        out = CustomOp(self.compute_fn, self.label).compute(None, *operands[:-2])
+        head, value = operands[-2:]
         if head.shape != out.shape:  # a rank-0 output travels as shape (1,)
             raise DefinitionError(
                 f"custom_op {self.label}: the output adjoint has shape {list(head.shape)} but the compute "
                 f"has shape {list(out.shape)}")
-        return gradient(out, [operands[self.position]], head)[0]
+        return gradient(out, [operands[self.position]], head, output_value=value)[0]
+
+    @property
+    def operand_specs(self) -> tuple:
+        """Shapes and dtypes of the inputs, the head and the forward's output."""
+        return (*self.specs, self.head, self.head)
 
     def reads(self) -> tuple[int, ...]:
-        """The operand positions (inputs, then the head) that the adjoint reads (derived once per
+        """The operand positions (inputs, the head, the output) that the adjoint reads (derived once per
         function, position and shapes: every backward step asks)."""
         return _reads(self)
 
@@ -98,8 +104,7 @@ class Adjoint:
 
 @lru_cache(maxsize=1024)
 def _reads(adjoint: Adjoint) -> tuple[int, ...]:
-    operands = {n: placeholder(shape, dtype, name=f"in{n}")
-                for n, (shape, dtype) in enumerate((*adjoint.specs, adjoint.head))}
+    operands = {n: placeholder(shape, dtype, name=f"in{n}") for n, (shape, dtype) in enumerate(adjoint.operand_specs)}
     reached = _reached(adjoint.build(operands))
     return tuple(n for n, p in operands.items() if p.op in reached)
 

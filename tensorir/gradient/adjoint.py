@@ -30,7 +30,8 @@ from .isl_inverse import Domain, Preimage, invert
 from .sympy_bridge import derivative, to_sympy
 
 
-def gradient(output: Tensor, inputs: Sequence[Tensor], head: Tensor | None = None) -> list[Tensor]:
+def gradient(output: Tensor, inputs: Sequence[Tensor], head: Tensor | None = None, *,
+             output_value: Tensor | None = None) -> list[Tensor]:
     """The adjoints of ``inputs`` in the computation of ``output``, as compute definitions.
 
     Parameters
@@ -45,6 +46,10 @@ def gradient(output: Tensor, inputs: Sequence[Tensor], head: Tensor | None = Non
         of ``output``'s shape (no prefix) is the gradient of a loss with respect to ``output``;
         ones give the gradient of ``sum(output)``. None (as in TVM) stands for the identity of
         shape ``output.shape + output.shape``: the results are the full Jacobians.
+    output_value
+        A tensor of ``output``'s shape holding its values (a placeholder bound to the computed
+        forward): the adjoints read it wherever they need ``output`` itself (``1 - tanh(x)**2``,
+        the maximum of a max reduction) instead of computing ``output`` again.
 
     Returns
     -------
@@ -67,6 +72,10 @@ def gradient(output: Tensor, inputs: Sequence[Tensor], head: Tensor | None = Non
     >>> dA, dB = ns.gradient(C, [A, B], ones)   # dA[i, k] = B[k], dB[k] = sum_i A[i, k]
     """
     inputs = _check_arguments(output, inputs, head)
+    if output_value is not None and (not isinstance(output_value, Tensor) or output_value.shape != output.shape):
+        raise DefinitionError(f"gradient of {output.name}: output_value must be a tensor of the output's shape "
+                              f"{list(output.shape)}, got {output_value!r}")
+    values = {output.op: output if output_value is None else output_value}
     head = _identity(output) if head is None else head
     prefix = head.shape[:len(head.shape) - output.ndim]
     stages = _stages(output)
@@ -82,7 +91,7 @@ def gradient(output: Tensor, inputs: Sequence[Tensor], head: Tensor | None = Non
                 if operand.op in needed:
                     name = f"d{operand.name}" if readers[operand.op] == 1 else f"d{operand.name}.{op.name}"
                     contributions.setdefault(operand.op, []).append(
-                        _stage_adjoint(op, adjoints[op], operand, name, prefix))
+                        _stage_adjoint(op, adjoints[op], operand, name, prefix, values.get(op, op.output)))
     return [adjoints[t.op] if adjoints.get(t.op) is not None else
             _filled((*prefix, *t.shape), t.dtype, 0.0, f"d{t.name}") for t in inputs]
 
@@ -182,9 +191,10 @@ def _accumulate(tensor: Tensor, parts: list[Tensor]) -> Tensor | None:
     return make_compute(f"d{tensor.name}", axis, body)
 
 
-def _stage_adjoint(op: ComputeOp, head: Tensor, operand: Tensor, name: str, prefix: tuple[int, ...]) -> Tensor:
+def _stage_adjoint(op: ComputeOp, head: Tensor, operand: Tensor, name: str, prefix: tuple[int, ...],
+                   computed: Tensor) -> Tensor:
     """``d sum(head * op) / d operand`` for one stage ``op`` that reads ``operand`` (with the
-    head's ``prefix`` axes kept in front)."""
+    head's ``prefix`` axes kept in front); ``computed`` holds the values of ``op``."""
     who = f"{op.name} with respect to {operand.name}"
     body = op.body
     source = body.source if isinstance(body, Reduce) else body
@@ -195,13 +205,14 @@ def _stage_adjoint(op: ComputeOp, head: Tensor, operand: Tensor, name: str, pref
     leading = _axes(prefix, "p", taken)
     upstream = head[(*(iv.var for iv in leading), *out_index)]
     if isinstance(body, Reduce) and body.op is not ReduceOp.SUM:
-        upstream = if_then_else(source == op.output[out_index], upstream, const(0.0, op.dtype))
+        upstream = if_then_else(source == computed[out_index], upstream, const(0.0, op.dtype))
     own = _axes(operand.shape, "i", taken)
     axis = (*leading, *own)
     targets = tuple(iv.var for iv in own)
     gathers = []
     for load in _loads_of(source, operand):
-        local = derivative(translation, load, operand.dtype, who)
+        local = derivative(translation, load, operand.dtype, who,
+                           None if isinstance(body, Reduce) else computed[out_index])
         value = local if _is_one(upstream) else upstream if _is_one(local) else upstream * local
         preimage = invert(f"{op.name} reading {operand.name}", domains, load.indices, operand.shape, targets)
         gathers.append(_gather(preimage, _typed(value, operand.dtype), axis))

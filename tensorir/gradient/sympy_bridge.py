@@ -162,14 +162,24 @@ def to_sympy(expr: Expr, who: str) -> Translation:
     return Translation(result, convert.atoms, convert.symbol_of)
 
 
-def derivative(body: Translation, load: TensorLoad, dtype: DType, who: str) -> Expr:
-    """``d body / d load``, simplified, as a Nestor expression of type ``dtype``."""
+def derivative(body: Translation, load: TensorLoad, dtype: DType, who: str, value: Expr | None = None) -> Expr:
+    """``d body / d load``, simplified, as a Nestor expression of type ``dtype``.
+
+    ``value``, when given, holds the body's value (a load of the computed output): where the
+    derivative contains the whole body (``1 - tanh(x)**2``, ``exp(x)``, ``s * (1 - s)``), it
+    reads ``value`` instead of computing the body again."""
     symbol = body.symbol(load)
     if symbol is None:
         return const(0.0, dtype)
     raw = sympy.diff(body.expr, symbol)
+    atoms = body.atoms
+    if value is not None and not body.expr.is_Symbol:
+        stand_in = sympy.Symbol(f"a{len(atoms)}", real=True)
+        reused = raw.subs(body.expr, stand_in)
+        if reused.has(stand_in):
+            raw, atoms = reused, {**atoms, stand_in: value}
     best = min((form for form in _simpler_forms(raw) if _convertible(form)), key=sympy.count_ops, default=raw)
-    return _as_dtype(_FromSympy(body.atoms, dtype, who)(best), dtype)
+    return _as_dtype(_FromSympy(atoms, dtype, who)(best), dtype)
 
 
 def _simpler_forms(raw: sympy.Basic) -> list[sympy.Basic]:

@@ -280,3 +280,18 @@ def test_an_intermediate_compute_can_be_an_input():
     f(x, got_t, got_a)
     np.testing.assert_allclose(got_t, np.exp(2 * x))
     np.testing.assert_allclose(got_a, 2 * np.exp(2 * x))
+
+
+def test_output_value_is_read_instead_of_computing_the_output_again():
+    a = ns.placeholder((6,), "float64", name="A")
+    out = ns.compute((6,), lambda i: ns.tanh(a[i]), name="T")
+    head, value = ns.placeholder((6,), "float64", name="H"), ns.placeholder((6,), "float64", name="V")
+    (da,) = ns.gradient(out, [a], head, output_value=value)
+    assert "tanh" not in str(da.op.body) and "V[i0]" in str(da.op.body)
+    f = ns.build(ns.create_schedule(da), [head, value, da])
+    x, h = np.linspace(-2, 2, 6), np.linspace(1, 2, 6)
+    got = np.zeros(6)
+    f(h, np.tanh(x), got)
+    np.testing.assert_allclose(got, h * (1 - np.tanh(x) ** 2))
+    with pytest.raises(ns.DefinitionError, match=r"output_value must be a tensor of the output's shape \[6\]"):
+        ns.gradient(out, [a], head, output_value=ns.placeholder((5,), "float64", name="W"))
