@@ -20,7 +20,7 @@ from functools import reduce as fold
 from ..dtypes import DType
 from ..errors import DefinitionError
 from ..expr import Const, Expr, IterKind, IterVar, Reduce, ReduceOp, TensorLoad, Var, const
-from ..functions import if_then_else
+from ..functions import if_then_else, reduce_identity
 from ..functions import sum as reduce_sum
 from ..passes.simplify import simplify_expr
 from ..structural import identity_key
@@ -197,14 +197,14 @@ def _stage_adjoint(op: ComputeOp, head: Tensor, operand: Tensor, name: str, pref
     head's ``prefix`` axes kept in front); ``computed`` holds the values of ``op``."""
     who = f"{op.name} with respect to {operand.name}"
     body = op.body
-    source = body.source if isinstance(body, Reduce) else body
+    source = _summand(op, body) if isinstance(body, Reduce) else body
     translation = to_sympy(source, who)
     out_index = tuple(iv.var for iv in op.axis)
     domains = [Domain(iv.var, iv.min, iv.extent) for iv in (*op.axis, *op.reduce_axis)]
     taken = frozenset(d.var.name for d in domains)
     leading = _axes(prefix, "p", taken)
     upstream = head[(*(iv.var for iv in leading), *out_index)]
-    if isinstance(body, Reduce) and body.op is not ReduceOp.SUM:
+    if isinstance(body, Reduce) and body.op in (ReduceOp.MAX, ReduceOp.MIN):
         upstream = if_then_else(source == computed[out_index], upstream, const(0.0, op.dtype))
     own = _axes(operand.shape, "i", taken)
     axis = (*leading, *own)
@@ -220,6 +220,18 @@ def _stage_adjoint(op: ComputeOp, head: Tensor, operand: Tensor, name: str, pref
         return make_compute(name, axis, reduce_sum(*gathers[0]))
     terms = [_reduced(expr, free, axis, f"{name}.part{n}") for n, (expr, free) in enumerate(gathers)]
     return make_compute(name, axis, fold(lambda a, b: a + b, terms))
+
+
+def _summand(op: ComputeOp, body: Reduce) -> Expr:
+    """The reduced expression, zero where the reduction's ``where`` predicate (if any) fails."""
+    if body.op not in (ReduceOp.SUM, ReduceOp.MAX, ReduceOp.MIN):
+        raise DefinitionError(
+            f"gradient of {op.name}: the reducer {body.op.value} has no derived gradient; gradients are derived "
+            "for sum, max and min reductions")
+    where = getattr(body, "where", None)
+    if where is None:
+        return body.source
+    return if_then_else(where, body.source, reduce_identity(body.op, body.dtype))
 
 
 def _is_one(expr: Expr) -> bool:
