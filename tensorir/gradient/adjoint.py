@@ -213,13 +213,15 @@ def _stage_adjoint(op: ComputeOp, head: Tensor, operand: Tensor, name: str, pref
     for load in _loads_of(source, operand):
         local = derivative(translation, load, operand.dtype, who,
                            None if isinstance(body, Reduce) else computed[out_index])
+        if isinstance(local, Const) and local.value == 0:
+            continue  # read only where it cannot change the value (a condition, an integer cast)
         value = local if _is_one(upstream) else upstream if _is_one(local) else upstream * local
         preimage = invert(f"{op.name} reading {operand.name}", domains, load.indices, operand.shape, targets)
         gathers.append(_gather(preimage, _typed(value, operand.dtype), axis))
     if len(gathers) == 1 and gathers[0][1]:
         return make_compute(name, axis, reduce_sum(*gathers[0]))
     terms = [_reduced(expr, free, axis, f"{name}.part{n}") for n, (expr, free) in enumerate(gathers)]
-    return make_compute(name, axis, fold(lambda a, b: a + b, terms))
+    return make_compute(name, axis, fold(lambda a, b: a + b, terms) if terms else const(0.0, operand.dtype))
 
 
 def _summand(op: ComputeOp, body: Reduce) -> Expr:

@@ -295,3 +295,20 @@ def test_output_value_is_read_instead_of_computing_the_output_again():
     np.testing.assert_allclose(got, h * (1 - np.tanh(x) ** 2))
     with pytest.raises(ns.DefinitionError, match=r"output_value must be a tensor of the output's shape \[6\]"):
         ns.gradient(out, [a], head, output_value=ns.placeholder((5,), "float64", name="W"))
+
+
+def test_data_dependent_subscripts_of_other_tensors_and_conditions():
+    a, b = ns.placeholder((5,), "float64", name="A"), ns.placeholder((5,), "float64", name="B")
+    index = ns.placeholder((5,), "int32", name="I")
+    out = ns.compute((5,), lambda i: ns.if_then_else(b[i] > 0, a[i] * b[index[i]] + a[i] * i, 0.0), name="O")
+    head = ns.placeholder((5,), "float64", name="H")
+    (da,) = ns.gradient(out, [a], head)
+    f = ns.build(ns.create_schedule(da), [b, index, head, da])
+    bv, iv, hv = np.array([1.0, -2.0, 3.0, 4.0, -5.0]), np.array([4, 3, 2, 1, 0], "int32"), np.arange(1.0, 6.0)
+    got = np.zeros(5)
+    f(bv, iv, hv, got)
+    np.testing.assert_allclose(got, np.where(bv > 0, hv * (bv[iv] + np.arange(5)), 0.0))
+    (db,) = ns.gradient(ns.compute((5,), lambda i: ns.if_then_else(b[i] > 0, a[i], 0.0), name="C"), [b], head)
+    assert str(db.op.body) == "0.0"  # B decides which branch, but no value flows from it
+    with pytest.raises(ns.DefinitionError, match=r"gradient of O reading B: subscript 0 \(I\[i\]\) is not an affine"):
+        ns.gradient(out, [b], head)
