@@ -151,7 +151,12 @@ def _reached(tensors):
     return seen
 
 
-@pytest.mark.parametrize("name", sorted(HAND_WRITTEN))
+#: the slowest cases (several conv kernels each) run with the slow tests only
+SLOW = {"conv2d:dilated", "conv2d:groups", "conv2d_grad_weight", "softmax_cross_entropy_backward"}
+
+
+@pytest.mark.parametrize("name", [pytest.param(name, marks=pytest.mark.slow) if name in SLOW else name
+                                  for name in sorted(HAND_WRITTEN)])
 def test_derived_gradient_equals_hand_written(name, monkeypatch):
     fn, shapes = HAND_WRITTEN[name]
     rng = np.random.default_rng(0)
