@@ -27,7 +27,6 @@ from ..structural import identity_key
 from ..tensor import ComputeOp, Tensor, make_compute
 from ..visitor import substitute, walk
 from .isl_inverse import Domain, Preimage, invert
-from .sympy_bridge import derivative, to_sympy
 
 
 def gradient(output: Tensor, inputs: Sequence[Tensor], head: Tensor | None = None, *,
@@ -195,6 +194,8 @@ def _stage_adjoint(op: ComputeOp, head: Tensor, operand: Tensor, name: str, pref
                    computed: Tensor) -> Tensor:
     """``d sum(head * op) / d operand`` for one stage ``op`` that reads ``operand`` (with the
     head's ``prefix`` axes kept in front); ``computed`` holds the values of ``op``."""
+    from .sympy_bridge import derivative, to_sympy  # sympy loads on the first derivative, not with nestor
+
     who = f"{op.name} with respect to {operand.name}"
     body = op.body
     source = _summand(op, body) if isinstance(body, Reduce) else body
