@@ -9,6 +9,7 @@ the output's adjoint, so it can be differentiated again.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -16,8 +17,8 @@ from functools import lru_cache
 from tensorir.errors import DefinitionError
 from tensorir.gradient import gradient
 from tensorir.names import identifier
+from tensorir.tensor import ComputeOp, placeholder
 from tensorir.tensor import Tensor as Expression
-from tensorir.tensor import placeholder
 
 from .ops.base import Op
 from .tensor import Tensor
@@ -35,10 +36,10 @@ class CustomOp(Op):
 
     def compute(self, request, *inputs: Expression) -> Expression:
         out = self.compute_fn(*inputs)
-        if not isinstance(out, Expression):
+        if not isinstance(out, Expression) or not isinstance(out.op, ComputeOp):
             raise DefinitionError(
                 f"custom_op {self.label}: the compute function returned {out!r}; it must return the output "
-                "tensor, e.g. ns.compute(shape, lambda i: ..., name='out')")
+                "compute, e.g. ns.compute(shape, lambda i: ..., name='out')")
         return out
 
     def gradient(self, out_grad: Tensor, node: Tensor) -> tuple[Tensor | None, ...]:
@@ -120,6 +121,16 @@ def _reached(tensor: Expression) -> set:
     return seen
 
 
+def _check_arity(compute_fn: Callable, label: str, count: int) -> None:
+    try:
+        inspect.signature(compute_fn).bind(*range(count))
+    except TypeError as error:
+        raise DefinitionError(f"custom_op {label}: the compute function cannot take {count} inputs ({error}); "
+                              "give it one parameter per input tensor") from None
+    except ValueError:  # no signature to read (a builtin): the call itself will tell
+        pass
+
+
 def custom_op(compute_fn: Callable, name: str | None = None) -> Callable[..., Tensor]:
     """A frontend op computed by ``compute_fn``, with gradients derived from its index expression.
 
@@ -152,6 +163,7 @@ def custom_op(compute_fn: Callable, name: str | None = None) -> Callable[..., Te
         label = "lambda"
 
     def apply(*tensors: Tensor) -> Tensor:
+        _check_arity(compute_fn, label, len(tensors))
         for position, tensor in enumerate(tensors):
             if not isinstance(tensor, Tensor):
                 raise DefinitionError(

@@ -77,6 +77,12 @@ def test_custom_op_errors():
     bad = nf.custom_op(lambda a: 1.0, name="bad")
     with pytest.raises(ns.DefinitionError, match=r"custom_op bad: the compute function returned 1.0; it must"):
         bad(nf.Tensor(np.zeros(4)))
+    same = nf.custom_op(lambda a: a, name="same")
+    with pytest.raises(ns.DefinitionError, match=r"custom_op same: the compute function returned Tensor\(in0"):
+        same(nf.Tensor(np.zeros(4)))
+    with pytest.raises(ns.DefinitionError, match=r"custom_op stencil: the compute function cannot take 2 inputs "
+                                                 r"\(too many positional arguments\)"):
+        op(nf.Tensor(np.zeros(4)), nf.Tensor(np.zeros(4)))
 
 
 # -- derived == hand-written ---------------------------------------------------------------------
