@@ -94,6 +94,8 @@ def _binary_text(op: BinaryOp, a: str | None, b: str | None, right: Expr) -> str
             return f"({a} {op.value} {b})"
         case BinaryOp.MUL:
             return f"({a} * {b})"
+        case BinaryOp.MIN | BinaryOp.MAX:  # piecewise affine: isl splits the preimage into pieces
+            return f"{op.value}({a}, {b})"
         case BinaryOp.FLOORDIV if isinstance(right, Const) and right.value > 0:
             return f"floor(({a})/{b})"
         case BinaryOp.FLOORMOD if isinstance(right, Const) and right.value > 0:
@@ -111,7 +113,8 @@ def invert(who: str, domains: Sequence[Domain], indices: Sequence[Expr], shape: 
         if text is None:
             raise DefinitionError(
                 f"gradient of {who}: subscript {position} ({unwrap(index)}) is not an affine function of the "
-                "indices (sums, products by constants, floor division and modulo by positive constants); "
+                "indices (sums, products by constants, floor division and modulo by positive constants, min, "
+                "max); "
                 "the adjoint needs it to find which output elements read each input element")
     used = {node for text_index in indices for node in walk(unwrap(text_index)) if isinstance(node, Var)}
     constraints = _constraints(domains, texts, shape, names, targets)

@@ -203,6 +203,18 @@ def test_floor_division_index_sums_every_reader():
     check(upsample, [(4,)])
 
 
+def test_min_max_division_and_modulo_in_subscripts():
+    def clamped(a):
+        k = ns.reduce_axis(6, "k")
+        return ns.compute((6, 6), lambda i, j: ns.sum(a[k, k] - a[ns.minimum(j + k, 5), j] * a[i, k], axis=k),
+                          name="B")
+
+    def folded(a):
+        return ns.compute((6, 6), lambda i, j: a[i // 2, j % 3] * a[j, ns.maximum(i - 2, 0)], name="C")
+    check(clamped, [(6, 6)])
+    check(folded, [(6, 6)])
+
+
 def test_a_free_index_is_narrowed_to_its_window():
     a = ns.placeholder((4,), name="A")
     out = ns.compute((8,), lambda i: a[i // 2] * 3.0, name="U")
