@@ -57,8 +57,13 @@ class _Sigmoid(sympy.Function):
 _ARITHMETIC = {BinaryOp.ADD: sympy.Add, BinaryOp.MUL: sympy.Mul}
 _RELATIONS = {BinaryOp.EQ: sympy.Eq, BinaryOp.NE: sympy.Ne, BinaryOp.LT: sympy.Lt, BinaryOp.LE: sympy.Le,
               BinaryOp.GT: sympy.Gt, BinaryOp.GE: sympy.Ge}
-_CALLS = {Func.EXP: sympy.exp, Func.LOG: sympy.log, Func.SQRT: sympy.sqrt, Func.TANH: sympy.tanh,
-          Func.ABS: sympy.Abs, Func.SIGMOID: _Sigmoid}
+#: sympy's function for each differentiable intrinsic (by name: the ones this tree has)
+_SYMPY_FUNCTIONS = {"exp": sympy.exp, "log": sympy.log, "sqrt": sympy.sqrt, "tanh": sympy.tanh, "abs": sympy.Abs,
+                    "sigmoid": _Sigmoid, "sin": sympy.sin, "cos": sympy.cos, "tan": sympy.tan, "sinh": sympy.sinh,
+                    "cosh": sympy.cosh, "atan": sympy.atan, "asin": sympy.asin, "acos": sympy.acos, "erf": sympy.erf}
+_CALLS = {func: _SYMPY_FUNCTIONS[func.value] for func in Func if func.value in _SYMPY_FUNCTIONS}
+#: intrinsics that are piecewise constant: no derivative flows through them
+_STEPS = frozenset(func for func in Func if func.value in {"floor", "ceil", "trunc", "round", "sign"})
 
 
 @dataclass
@@ -115,8 +120,10 @@ class _ToSympy:
                 return sympy.Not(self(a))
             case Binary():
                 return self.binary(expr)
-            case Call(func=func, args=args) if func in _CALLS:
+            case Call(func=func, args=args) if func in _CALLS and len(args) == 1:
                 return _CALLS[func](self(args[0]))
+            case Call(func=func) if func in _STEPS:
+                return self.atom(expr)
             case Select(cond=cond, true_value=t, false_value=f):
                 return sympy.Piecewise((self(t), self(cond)), (self(f), True))
         raise DefinitionError(
@@ -204,6 +211,14 @@ def _as_dtype(expr: Expr, dtype: DType) -> Expr:
     return cast(expr, dtype)
 
 
+def _nestor_function(expr: sympy.Basic):
+    """The Nestor function of the sympy function ``expr`` (sin, cos, ...), where this tree has one."""
+    from .. import functions
+
+    name = next((n for n, f in _SYMPY_FUNCTIONS.items() if f is type(expr)), None)
+    return getattr(functions, name, None) if name and len(expr.args) == 1 else None
+
+
 class _FromSympy:
     """A sympy expression back as a Nestor expression; numbers take the type of their partner."""
 
@@ -265,6 +280,8 @@ class _FromSympy:
                 return tanh(args[0])
             case sympy.Abs():
                 return nabs(args[0])
+            case sympy.Function() if _nestor_function(expr) is not None:
+                return _nestor_function(expr)(args[0])
             case _Sigmoid():
                 return sigmoid(args[0])
             case sympy.sign():
