@@ -204,7 +204,9 @@ def _stage_adjoint(op: ComputeOp, head: Tensor, operand: Tensor, name: str, pref
     domains = [Domain(iv.var, iv.min, iv.extent) for iv in (*op.axis, *op.reduce_axis)]
     taken = frozenset(d.var.name for d in domains)
     leading = _axes(prefix, "p", taken)
-    upstream = head[(*(iv.var for iv in leading), *out_index)]
+    upstream = _constant(head)
+    if upstream is None:
+        upstream = head[(*(iv.var for iv in leading), *out_index)]
     if isinstance(body, Reduce) and body.op in (ReduceOp.MAX, ReduceOp.MIN):
         upstream = if_then_else(source == computed[out_index], upstream, const(0.0, op.dtype))
     own = _axes(operand.shape, "i", taken)
@@ -223,6 +225,13 @@ def _stage_adjoint(op: ComputeOp, head: Tensor, operand: Tensor, name: str, pref
         return make_compute(name, axis, reduce_sum(*gathers[0]))
     terms = [_reduced(expr, free, axis, f"{name}.part{n}") for n, (expr, free) in enumerate(gathers)]
     return make_compute(name, axis, fold(lambda a, b: a + b, terms) if terms else const(0.0, operand.dtype))
+
+
+def _constant(head: Tensor) -> Expr | None:
+    """The value of a head that is one constant everywhere (``ones``), read without a load."""
+    if isinstance(head.op, ComputeOp) and isinstance(head.op.body, Const) and head.dtype.is_float:
+        return head.op.body
+    return None
 
 
 def _summand(op: ComputeOp, body: Reduce) -> Expr:
