@@ -5,6 +5,8 @@ Where things live: each op (:mod:`frontend.ops`) keeps its compute definition be
 gradient and, per call, builds a frozen :class:`~frontend.request.KernelRequest`; the one kernel
 cache (:data:`frontend.dispatch.cache`) compiles a kernel per request; the schedules come from
 :mod:`schedules.templates` (templates, their layout variants, the generic CPU schedules).
+:func:`custom_op` makes a user's compute function an op whose gradients are derived from its
+index expression (:func:`tensorir.gradient.gradient`).
 
 >>> import frontend as nf
 >>> x = nf.Tensor([[1.0, 2.0]], requires_grad=True)
