@@ -10,11 +10,14 @@ the output's adjoint, so it can be differentiated again.
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
+from schedules.templates.generic_cpu import generic, register_tiled
 from tensorir.errors import DefinitionError
+from tensorir.expr import Reduce
 from tensorir.gradient import gradient
 from tensorir.names import identifier
 from tensorir.tensor import ComputeOp, placeholder
@@ -22,6 +25,9 @@ from tensorir.tensor import Tensor as Expression
 
 from .ops.base import Op
 from .tensor import Tensor
+
+#: the register tile of reductions: rows x vector lanes
+TILE_C, TILE_V = 4, 16
 
 
 class CustomOp(Op):
@@ -41,6 +47,18 @@ class CustomOp(Op):
                 f"custom_op {self.label}: the compute function returned {out!r}; it must return the output "
                 "compute, e.g. ns.compute(shape, lambda i: ..., name='out')")
         return out
+
+    def schedule(self, request, s, outputs, config) -> None:
+        """The largest reduction of rank 2 or more (an output or an intermediate stage) keeps a
+        register tile (rows x a vector of the last axis) while it runs; the others are generic."""
+        candidates = [stage.op for stage in list(s.stages) if _tileable(stage.op)]
+        if not candidates:
+            for out in outputs:
+                generic(s, out, config)
+            return
+        largest = max(candidates, key=lambda op: math.prod(op.shape) * math.prod(r.extent for r in op.reduce_axis))
+        register_tiled(s, largest.output, len(largest.shape) - 2, len(largest.shape) - 1,
+                       {"tile_c": TILE_C, "tile_v": TILE_V})
 
     def gradient(self, out_grad: Tensor, node: Tensor) -> tuple[Tensor | None, ...]:
         specs = tuple((t.shape if t.ndim else (1,), t.dtype) for t in node.inputs)
@@ -119,6 +137,11 @@ def _reached(tensor: Expression) -> set:
             seen.add(op)
             stack.extend(t.op for t in op.inputs)
     return seen
+
+
+def _tileable(op) -> bool:
+    return (isinstance(op, ComputeOp) and isinstance(op.body, Reduce) and len(op.shape) >= 2
+            and op.shape[-1] >= TILE_V)
 
 
 def _check_arity(compute_fn: Callable, label: str, count: int) -> None:

@@ -190,3 +190,22 @@ def test_derived_gradient_equals_hand_written(name, monkeypatch):
     for got, want in zip(results, hand):
         want = np.zeros(got.shape) if want is None else want.numpy().reshape(got.shape)  # None: zero a.e.
         np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
+
+
+def test_register_tiled_adjoints_of_a_matmul_and_a_padded_conv():
+    def matmul(a, b):
+        k = ns.reduce_axis(a.shape[1], "k")
+        return ns.compute((a.shape[0], b.shape[1]), lambda i, j: ns.sum(a[i, k] * b[k, j], axis=k), name="mm")
+    rng = np.random.default_rng(3)
+    a, b = (nf.Tensor(rng.standard_normal(s), requires_grad=True) for s in [(5, 20), (20, 17)])
+    head = rng.standard_normal((5, 17))
+    nf.custom_op(matmul)(a, b).backward(nf.Tensor(head))
+    np.testing.assert_allclose(a.grad.numpy(), head @ b.numpy().T)
+    np.testing.assert_allclose(b.grad.numpy(), a.numpy().T @ head)
+    x, w = (nf.Tensor(rng.standard_normal(s), requires_grad=True) for s in [(1, 2, 18, 18), (3, 2, 3, 3)])
+    y = nf.custom_op(strided_conv)(x, w)
+    dy = rng.standard_normal(y.shape)
+    y.backward(nf.Tensor(dy))
+    want_x, want_w = nf.grad(nf.conv2d(x, w, stride=2, padding=1), [x, w], nf.Tensor(dy))
+    np.testing.assert_allclose(x.grad.numpy(), want_x.numpy(), rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(w.grad.numpy(), want_w.numpy(), rtol=1e-9, atol=1e-9)
