@@ -47,6 +47,7 @@ from tensorir import (
     sum,
     tanh,
 )
+from tensorir.gradient import gradient
 from tensorir.intrinsics import (  # noqa: A004 - round mirrors numpy's, the others the C library's
     acos,
     acosh,
@@ -111,7 +112,7 @@ __all__ = [
     "ArgumentError", "BackendUnavailable", "CodegenError", "DType", "DefinitionError",
     "LoweringError", "NestorError", "OutOfBoundsError", "PrimFunc", "Schedule", "ScheduleError", "Stage",
     "Tensor", "abs", "assume_in_bounds", "autotune", "build", "compute", "create_schedule", "device_array",
-    "equal", "exp", "if_then_else",
+    "equal", "exp", "gradient", "if_then_else",
     "log", "lower", "max", "maximum", "min", "minimum", "not_equal", "placeholder", "power", "reduce_axis",
     "sigmoid", "sqrt", "sum", "tanh",
 ]
