@@ -5,6 +5,8 @@ Where things live: each op (:mod:`frontend.ops`) keeps its compute definition be
 gradient and, per call, builds a frozen :class:`~frontend.request.KernelRequest`; the one kernel
 cache (:data:`frontend.dispatch.cache`) compiles a kernel per request; the schedules come from
 :mod:`schedules.templates` (templates, their layout variants, the generic CPU schedules).
+:func:`custom_op` makes a user's compute function an op whose gradients are derived from its
+index expression (:func:`tensorir.gradient.gradient`).
 
 >>> import frontend as nf
 >>> x = nf.Tensor([[1.0, 2.0]], requires_grad=True)
@@ -15,6 +17,7 @@ array([[2., 4.]], dtype=float32)
 """
 
 from . import data, init, nn, ops, optim
+from .custom_op import custom_op
 from .ops import (
     avg_pool2d,
     broadcast_to,
@@ -40,7 +43,8 @@ from .ops import (
 from .tensor import Tensor, enable_grad, grad, is_grad_enabled, no_grad
 
 __all__ = [
-    "Tensor", "avg_pool2d", "broadcast_to", "conv2d", "data", "dropout", "enable_grad", "exp", "grad", "init",
+    "Tensor", "avg_pool2d", "broadcast_to", "conv2d", "custom_op", "data", "dropout", "enable_grad", "exp", "grad",
+    "init",
     "is_grad_enabled", "log", "logsumexp", "matmul", "max_pool2d", "mean", "nn", "no_grad", "one_hot", "ones",
     "ops", "optim", "relu", "reshape", "sigmoid", "split", "stack", "tanh", "transpose", "zeros",
 ]

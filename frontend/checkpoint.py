@@ -17,7 +17,7 @@ from .errors import DataError
 MAX_BYTES = 1 << 31
 #: the largest extent of an input, a channel count, a class count or a hidden layer
 MAX_EXTENT = 1 << 16
-KINDS = ("mlp", "cnn")
+KINDS = ("mlp", "cnn", "resnet9", "lstm")
 #: what zipfile and numpy raise on a damaged archive
 _ZIP_ERRORS = (OSError, EOFError, KeyError, RuntimeError, NotImplementedError, zipfile.BadZipFile)
 SPEC_FIELDS = ("kind", "in_shape", "classes", "hidden", "channels", "extra")
@@ -95,14 +95,26 @@ def check_spec(path, fields: dict) -> dict:
     for name in ("classes", "hidden"):
         if name in fields:
             _extent(path, name, fields[name])
-    if not isinstance(fields.get("extra", {}), dict):
+    extra = fields.get("extra", {})
+    if not isinstance(extra, dict):
         raise _fail(path, "spec extra must be a mapping")
+    needed = {"resnet9": ("width",), "lstm": ("embedding", "layers")}.get(fields["kind"], ())
+    for name in needed:
+        if name not in extra:
+            raise _fail(path, f"spec extra lacks {name!r}, which a {fields['kind']} needs")
+        _extent(path, f"extra {name}", extra[name])
     return checked
 
 
 def parameter_count(spec) -> int:
     """How many numbers the model of ``spec`` holds (without building it)."""
+    from .models import language_model_size, resnet9_size
+
     c, h, w = spec.in_shape
+    if spec.kind == "resnet9":
+        return resnet9_size(spec.in_shape, spec.classes, spec.extra["width"])
+    if spec.kind == "lstm":
+        return language_model_size(spec.classes, spec.extra["embedding"], spec.hidden, spec.extra["layers"])
     if spec.kind == "mlp":
         return c * h * w * spec.hidden + spec.hidden + spec.hidden * spec.classes + spec.classes
     c1, c2 = spec.channels

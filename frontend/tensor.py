@@ -177,7 +177,7 @@ class Tensor:
         return Tensor.wrap(self.data, self.device)
 
     def astype(self, dtype) -> Tensor:
-        """A copy converted to ``dtype`` (not differentiable)."""
+        """``self`` converted to ``dtype``; gradients flow back through the conversion."""
         from .ops.elementwise import cast
 
         return cast(self, np.dtype(dtype).name)

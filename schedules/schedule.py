@@ -52,6 +52,9 @@ class Schedule:
         for op in _post_order([t.op for t in self.outputs]):
             stage = self.add_stage(op, len(self.stages))
             stage.is_output = any(t.op is op for t in self.outputs)
+        from .scan_lowering import attach_scan_bodies
+
+        attach_scan_bodies(self)
 
     def add_stage(self, op: Operation, position: int) -> Stage:
         name, n = op.name, 1
@@ -130,6 +133,47 @@ class Schedule:
         """
         return cache.cache_write(self, tensor, scope)
 
+    def rfactor(self, tensor: Tensor | str, axis, factor_axis: int = 0) -> Tensor:
+        """Factor the reduction of ``tensor`` over loop ``axis`` into a stage of its own.
+
+        Before, with ``k`` split into ``k.outer, k.inner`` (16)::
+
+            for i in 0..n:
+              B[i] = 0
+              for k.outer in 0..ceil(m / 16):
+                for k.inner in 0..16:
+                  B[i] += A[i, k.outer * 16 + k.inner]
+
+        After ``BF = s.rfactor(B, k.inner)``::
+
+            for k.inner in 0..16:            # BF's data axes: k.inner inserted at factor_axis
+              for i in 0..n:
+                BF[k.inner, i] = 0
+                for k.outer in 0..ceil(m / 16):
+                  BF[k.inner, i] += A[i, k.outer * 16 + k.inner]
+            for i in 0..n:
+              B[i] = 0
+              for k.inner in 0..16:          # s[B].op.reduce_axis[0]
+                B[i] += BF[k.inner, i]
+
+        Parameters
+        ----------
+        tensor
+            A reduction whose data axes are not scheduled yet.
+        axis
+            One of its reduction loops (a root reduction axis or a loop split or fused from them).
+        factor_axis
+            Where the factored axis goes among the data axes of the new stage.
+
+        Returns
+        -------
+        Tensor
+            The tensor of partial results (its stage is named ``<tensor>.rf``).
+        """
+        from .rfactor import rfactor
+
+        return rfactor(self, tensor, axis, factor_axis)
+
     @classmethod
     def from_trace(cls, outputs: Tensor | Sequence[Tensor], trace) -> Schedule:
         """A schedule of ``outputs`` with the steps of ``trace`` (a Trace or its JSON) applied."""
@@ -159,4 +203,7 @@ def create_schedule(outputs: Tensor | Sequence[Tensor]) -> Schedule:
             raise ScheduleError(
                 f"create_schedule: {t.name} is a placeholder, which nothing computes; pass the "
                 "compute tensors that are the outputs")
+    from tensorir.scan import check_scan_bodies
+
+    check_scan_bodies("create_schedule", _post_order([t.op for t in outputs]))
     return Schedule(outputs)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from tensorir.buffer import Scope
 from tensorir.errors import ScheduleError
-from tensorir.expr import IterVar
+from tensorir.expr import Expr, IterVar
 from tensorir.tensor import ComputeOp, Operation, Tensor
 
 from .relations import AT_ROOT, Annotation, Attach, Relation, Split
@@ -36,6 +36,15 @@ class StageState:
     is_output: bool = False
     #: producers this stage reads through a cache instead: producer stage -> cache stage
     read_redirect: dict[Stage, Stage] = field(default_factory=dict)
+    #: only the threads where this holds store the stage's values (``set_store_predicate``)
+    store_predicate: Expr | None = None
+    #: two copies of the stage's buffer, the next one filled while the current one is read
+    double_buffered: bool = False
+    #: resident blocks per SM that the stage's GPU kernel asks room for (0: no request)
+    min_blocks: int = 0
+    #: (dimension, factor, offset) of ``storage_align``: that dimension's stride is padded to
+    #: ``k * factor + offset``
+    alignments: tuple[tuple[int, int, int], ...] = ()
 
     @property
     def compute_op(self) -> ComputeOp:

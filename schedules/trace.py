@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 #: Step arguments that name loop axes of the step's stage (printed as variables, not strings).
 AXIS_ARGS = frozenset({"axis", "axes", "x", "y", "outer", "inner"})
 #: Step arguments printed as keywords.
-KEYWORD_ARGS = frozenset({"factor", "nparts", "x_factor", "y_factor"})
+KEYWORD_ARGS = frozenset({"factor", "nparts", "x_factor", "y_factor", "factor_axis"})
 #: Step arguments that name stages or tensors.
 STAGE_ARGS = frozenset({"stage", "tensor", "readers"})
 
@@ -123,8 +123,11 @@ def _python(step: Step) -> str:
 
 #: The primitives a trace may call: on a stage, and on the schedule.
 STAGE_PRIMITIVES = frozenset({"split", "tile", "reorder", "fuse", "unroll", "vectorize", "parallel",
-                              "bind", "compute_at", "compute_inline", "compute_root", "set_scope"})
-SCHEDULE_PRIMITIVES = frozenset({"cache_read", "cache_write"})
+                              "bind", "compute_at", "compute_inline", "compute_root", "set_scope",
+                              "set_store_predicate"})
+SCHEDULE_PRIMITIVES = frozenset({"cache_read", "cache_write", "rfactor"})
+#: storage primitives of GPU stages
+STAGE_PRIMITIVES |= frozenset({"double_buffer", "launch_bounds", "storage_align"})
 
 
 def replay(schedule: Schedule, trace: Trace | str) -> None:

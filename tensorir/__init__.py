@@ -12,6 +12,8 @@ Where each concept lives:
   backends see one flat offset per access, with the logical indices kept for printing and
   checks); ``analysis.py``: the analyses the passes use (passes import analyses, never the
   reverse); ``isl_bridge.py``/``isl_regions.py``: the islpy bridge.
+- ``gradient/``: ``gradient(output, inputs, head)``, adjoint compute definitions derived from
+  index expressions (sympy behind ``gradient/sympy_bridge.py``, isl behind ``gradient/isl_inverse.py``).
 - ``config.py``: every ``NESTOR_*`` environment knob, read and validated in one place;
   ``errors.py``: the error tree; ``names.py``/``intmath.py``: the one identifier sanitiser and
   ``ceil_div``/``round_up``; ``access_guards.py``: the run-time checks of subscripts that no

@@ -31,6 +31,12 @@ class Buffer:
     dtype: DType
     scope: Scope = Scope.GLOBAL
     strides: tuple[int, ...] = field(default=())
+    #: two copies, one filled while the other is read (``Stage.double_buffer``; the CUDA backend
+    #: allocates and alternates them)
+    double_buffered: bool = False
+    #: for the output of a GPU stage: the resident blocks per SM its kernel asks registers for
+    #: (``__launch_bounds__(threads, min_blocks)``, ``Stage.launch_bounds``); 0: no request
+    min_blocks: int = 0
 
     def __post_init__(self) -> None:
         if not self.strides:
@@ -38,10 +44,14 @@ class Buffer:
 
     @property
     def size(self) -> int:
+        """Elements to allocate: the product of the shape, or the span of the strides where they
+        are padded (``storage_align``) and leave gaps between rows."""
         n = 1
         for extent in self.shape:
             n *= extent
-        return n
+        if n == 0:
+            return 0
+        return max(n, 1 + sum((extent - 1) * stride for extent, stride in zip(self.shape, self.strides)))
 
     def __repr__(self) -> str:
         return f"Buffer({self.name}: {self.dtype}{list(self.shape)}, {self.scope.value})"

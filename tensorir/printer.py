@@ -29,6 +29,7 @@ from .expr import (
     Var,
 )
 from .stmt import Allocate, Evaluate, For, ForKind, IfThenElse, PrimFunc, Seq, Stmt, Store
+from .thread_reduce import ThreadAllReduce
 
 _PRECEDENCE = {
     BinaryOp.OR: 1, BinaryOp.AND: 2,
@@ -151,6 +152,8 @@ class _Printer:
             case Reduce(axes=axes):
                 names = ", ".join(iv.name for iv in axes)
                 return f"{_reducer_name(node)}({self._reduced(node)}, axis=[{names}]{self._reduce_options(node)})"
+            case ThreadAllReduce(op=op, value=value, threads=threads):
+                return f"thread_allreduce_{op.value}({self.expr(value)}, threadIdx.x < {threads})"
         raise TypeError(f"cannot print {type(node).__name__}")
 
     def _reduced(self, node: Reduce) -> str:

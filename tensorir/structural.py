@@ -80,8 +80,11 @@ class _Canonicaliser:
             case enum.Enum():
                 return (type(value).__name__, value.value)
             case Buffer():
+                # GPU storage and launch requests are keyed only where made, so older keys hold
+                requests = (("double_buffered",) if value.double_buffered else ()) \
+                    + (("min_blocks", value.min_blocks) if value.min_blocks else ())
                 return ("Buffer", self.ordinal(self.buffers, value), value.shape, value.dtype.value,
-                        value.scope.value, value.strides)
+                        value.scope.value, value.strides) + requests
             case IterVar():
                 return ("IterVar", self.node(value.var), value.min, value.extent, value.kind.value)
             case Combiner():  # a user reducer: how it combines, not its name

@@ -4,7 +4,7 @@ through pycuda (an optional dependency, needed only to run kernels)."""
 from .codegen import CudaSource, Launch, generate
 from .kernels import Limits
 from .module import CudaModule, build
-from .runtime import DeviceArray, device_array
+from .runtime import CudaLaunchError, DeviceArray, device_array
 
-__all__ = ["CudaModule", "CudaSource", "DeviceArray", "Launch", "Limits", "build", "device_array",
-           "generate"]
+__all__ = ["CudaLaunchError", "CudaModule", "CudaSource", "DeviceArray", "Launch", "Limits", "build",
+           "device_array", "generate"]

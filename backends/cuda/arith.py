@@ -123,4 +123,81 @@ def affine(e: Expr) -> Affine:
         case Unary(op=UnaryOp.NEG, a=a):
             inner = affine(a)
             return Affine({t: -k for t, k in inner.terms.items()}, -inner.constant)
+        case Cast(value=inner) if e.dtype.is_int and inner.dtype.is_int and \
+                e.dtype.numpy.itemsize >= inner.dtype.numpy.itemsize:
+            return affine(inner)  # a widening (the 64-bit offsets of large buffers) keeps the value
     return Affine({e: 1}, 0)
+
+
+def multiple_of(e: Expr) -> int:
+    """A positive integer that always divides integer expression ``e`` (1 where nothing is known)."""
+    from math import gcd
+
+    match e:
+        case Const(value=v) if isinstance(v, int) and not isinstance(v, bool):
+            return abs(v)  # 0 is a multiple of everything: gcd(0, x) = x keeps that
+        case Binary(op=BinaryOp.MUL, a=a, b=b):
+            return multiple_of(a) * multiple_of(b)
+        case Binary(op=BinaryOp.ADD | BinaryOp.SUB, a=a, b=b):
+            return gcd(multiple_of(a), multiple_of(b)) or 1
+        case Binary(op=BinaryOp.FLOORMOD, a=a, b=Const(value=c)) if isinstance(c, int) and c > 0:
+            return gcd(multiple_of(a), c) or 1
+        case Unary(op=UnaryOp.NEG, a=a) | Cast(value=a):
+            return multiple_of(a)
+    return 1
+
+
+def _aligned(form: Affine, lane: Var, lanes: int) -> bool:
+    """Whether ``form`` without its ``lane`` term is always a multiple of ``lanes``."""
+    if form.constant % lanes:
+        return False
+    return all((coef * multiple_of(term)) % lanes == 0 for term, coef in form.terms.items() if term is not lane)
+
+
+def see_through(e: Expr, lane: Var, lanes: int) -> Expr:
+    """``e`` with floor divisions and modulos by multiples of ``lanes`` rewritten where ``lane``
+    (in ``0..lanes``) is added to a multiple of ``lanes`` in their dividend:
+    ``(x + lane) // c == x // c`` and ``(x + lane) % c == x % c + lane`` when ``x`` and ``c`` are
+    multiples of ``lanes`` (``x % c`` is then at most ``c - lanes``). What a ``fuse`` then
+    ``split`` of a contiguous axis produces, so that its accesses prove contiguous."""
+    from dataclasses import replace
+
+    from tensorir.visitor import substitute
+
+    match e:
+        case Binary(op=BinaryOp.FLOORDIV | BinaryOp.FLOORMOD, a=a, b=Const(value=c)) \
+                if isinstance(c, int) and c > 0 and c % lanes == 0:
+            inner = see_through(a, lane, lanes)
+            form = affine(inner)
+            if form.coefficient(lane) == 1 and _aligned(form, lane, lanes):
+                base = substitute(inner, {lane: Const(0, lane.dtype)})
+                if e.op is BinaryOp.FLOORDIV:
+                    return replace(e, a=base)
+                return Binary(BinaryOp.ADD, replace(e, a=base), lane, e.dtype)
+            return e if inner is a else replace(e, a=inner)
+        case Binary(a=a, b=b):
+            na, nb = see_through(a, lane, lanes), see_through(b, lane, lanes)
+            return e if (na is a and nb is b) else replace(e, a=na, b=nb)
+        case Unary(a=a):
+            na = see_through(a, lane, lanes)
+            return e if na is a else replace(e, a=na)
+        case Cast(value=a):
+            na = see_through(a, lane, lanes)
+            return e if na is a else replace(e, value=na)
+    return e
+
+
+def contiguous_lanes(index: Expr, var: Var, start: int, lanes: int = 4) -> bool:
+    """Whether flat offset ``index`` takes ``lanes`` consecutive values, starting at a multiple of
+    ``lanes``, for each group of ``lanes`` consecutive values of ``var`` from ``start`` (a
+    multiple of ``lanes``)."""
+    from tensorir.visitor import substitute
+
+    if start % lanes:
+        return False
+    group, lane = Var(f"{var.name}.group", var.dtype), Var(f"{var.name}.lane", var.dtype)
+    at = Binary(BinaryOp.ADD, Binary(BinaryOp.MUL, group, Const(lanes, var.dtype), var.dtype),
+                Const(start, var.dtype), var.dtype)
+    lane_index = see_through(substitute(index, {var: Binary(BinaryOp.ADD, at, lane, var.dtype)}), lane, lanes)
+    form = affine(lane_index)
+    return form.coefficient(lane) == 1 and _aligned(form, lane, lanes)

@@ -37,6 +37,7 @@ from tensorir.errors import CodegenError
 from tensorir.expr import BufferLoad, Call, Const, Func, Var
 from tensorir.names import identifier
 from tensorir.stmt import Allocate, Evaluate, For, ForKind, IfThenElse, PrimFunc, Seq, Stmt, Store
+from tensorir.thread_reduce import is_thread_allreduce
 from tensorir.visitor import walk
 
 from .cstyle import RESERVED
@@ -81,7 +82,9 @@ def has(s: Stmt, predicate) -> bool:
 
 
 def _is_barrier(s: Stmt) -> bool:
-    return isinstance(s, Evaluate) and isinstance(s.value, Call) and s.value.func is Func.BARRIER
+    # a cross-thread reduction synchronises the block as a barrier does
+    return (isinstance(s, Evaluate) and isinstance(s.value, Call) and s.value.func is Func.BARRIER) \
+        or is_thread_allreduce(s)
 
 
 def _used_buffers(s: Stmt) -> tuple[set[Buffer], set[Buffer]]:
@@ -117,7 +120,10 @@ def _kernel_names(func: PrimFunc, items: list[Stmt]) -> list[str]:
         return [base]
     names: list[str] = []
     for position, item in enumerate(items):
-        stored = next((n.buffer.name for n in walk(item) if isinstance(n, Store)), str(position))
+        # named after the first global buffer it writes (not a register accumulator)
+        stores = [n.buffer for n in walk(item) if isinstance(n, Store)]
+        stored = next((b.name for b in stores if b.scope is Scope.GLOBAL),
+                      stores[0].name if stores else str(position))
         name, n = f"{base}_{_sanitize(stored)}", 1
         while name in names:
             name = f"{base}_{_sanitize(stored)}_{n}"

@@ -15,7 +15,7 @@ from ..args import check_arrays
 from .codegen import STATUS, CudaSource, generate
 from .kernels import Limits
 from .nvcc import compile_cuda
-from .runtime import DeviceArray, device_arch, driver, load_kernels
+from .runtime import CudaLaunchError, DeviceArray, device_arch, driver, is_sticky, load_kernels
 
 
 class CudaModule:
@@ -83,6 +83,7 @@ class CudaModule:
                 raise ArgumentError(
                     f"{name}: argument {position} ({param.name}) must be a device array "
                     f"{param.dtype.value}{list(param.shape)}, got {array.dtype}{list(array.shape)}")
+        check_no_aliasing(name, params, arrays, self._written)
 
     def launch(self, arrays: list[DeviceArray]) -> None:
         """Launch every kernel, in order, on device arrays (asynchronously, on the default stream).
@@ -95,8 +96,21 @@ class CudaModule:
             self._status.copy_from(np.zeros(2, dtype=np.int64))
         for function, kernel, shape in zip(functions, self.kernels, self.launches):
             status = (self._status.ptr,) if STATUS in shape.args else ()  # type: ignore[union-attr]
-            function.prepared_call(kernel.grid, kernel.block, *(memory[b].ptr for b in kernel.params),
-                                   *status, shared_size=shape.dynamic_shared_bytes)
+            try:
+                function.prepared_call(kernel.grid, kernel.block, *(memory[b].ptr for b in kernel.params),
+                                       *status, shared_size=shape.dynamic_shared_bytes)
+            except Exception as error:  # noqa: BLE001 - pycuda raises its own driver error types
+                raise launch_error(shape, error) from None
+
+    def synchronize(self) -> None:
+        """Wait for the launched kernels; a fault while they ran raises CudaLaunchError."""
+        try:
+            driver().Context.synchronize()
+        except Exception as error:  # noqa: BLE001 - pycuda raises its own driver error types
+            raise CudaLaunchError(
+                f"{self.func.name}: a kernel failed while running: {error}"
+                + ("; the CUDA context is unusable now: start a new process" if is_sticky(error) else ""),
+                sticky=is_sticky(error)) from None
 
     def raise_failed_check(self) -> None:
         """Raise OutOfBoundsError where a kernel's subscript check failed (waits for the kernels)."""
@@ -121,6 +135,7 @@ class CudaModule:
         self._load()
         device = self._to_device(arrays)
         self.launch(device)
+        self.synchronize()
         self.raise_failed_check()
         self._copy_back(arrays, device)
 
@@ -139,7 +154,7 @@ class CudaModule:
             for _ in range(number):
                 self.launch(device)
             end.record()
-            end.synchronize()
+            self.synchronize()
             rounds.append(start.time_till(end) / 1e3 / number)
         self.raise_failed_check()
         self._copy_back(arrays, device)
@@ -147,6 +162,33 @@ class CudaModule:
 
     def __repr__(self) -> str:
         return f"CudaModule({self.func.name}, {len(self.launches)} kernels)"
+
+
+def launch_error(launch, error: BaseException) -> CudaLaunchError:
+    """The error of a kernel launch that the driver refused (or that found the context broken)."""
+    sticky = is_sticky(error)
+    hint = ("the CUDA context is unusable after an earlier fault: start a new process" if sticky else
+            "check the launch against the device's limits (threads, shared memory, registers)")
+    return CudaLaunchError(
+        f"cuda kernel {launch.kernel}: launch with grid {launch.grid}, block {launch.block} and "
+        f"{launch.dynamic_shared_bytes} bytes of dynamic shared memory failed: {error}; {hint}", sticky)
+
+
+def check_no_aliasing(name: str, params, arrays, written) -> None:
+    """Refuse one device array (or overlapping ones) passed for two parameters of which one is
+    written: the kernels mark their pointers ``__restrict__``, which promises that no memory is
+    reached through two of them, and nvcc may then reorder the loads and stores."""
+    spans = [(array.ptr, array.ptr + array.nbytes, position, param)
+             for position, (param, array) in enumerate(zip(params, arrays))
+             if isinstance(array, DeviceArray) and array.nbytes]
+    for n, (start, end, i, first) in enumerate(spans):
+        for other, other_end, j, second in spans[n + 1:]:
+            if not (start < other_end and other < end) or (first not in written and second not in written):
+                continue
+            raise ArgumentError(
+                f"{name}: arguments {i} ({first.name}) and {j} ({second.name}) share device memory, and "
+                f"the kernel writes one of them through a __restrict__ pointer; pass separate arrays "
+                f"(copy one with ns.device_array(array.numpy()))")
 
 
 def build(func: PrimFunc, *, shared_memory_bytes: int = 48 * 1024, max_threads: int = 1024) -> CudaModule:

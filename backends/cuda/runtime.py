@@ -5,12 +5,45 @@ source generation) works without it; what is missing is reported as BackendUnava
 from __future__ import annotations
 
 import atexit
+import threading
 
 import numpy as np
 
-from tensorir.errors import ArgumentError, BackendUnavailable
+from tensorir.errors import ArgumentError, BackendUnavailable, NestorError
 
 _state: dict = {}
+#: which threads have the context current (the driver keeps a context stack per thread)
+_threads = threading.local()
+
+
+class CudaLaunchError(NestorError, RuntimeError):
+    """A kernel failed to launch or faulted while running. ``sticky``: the fault left the CUDA
+    context unusable (an illegal address, a trap): every later call in this process fails too."""
+
+    def __init__(self, message: str, sticky: bool = False):
+        super().__init__(message)
+        self.sticky = sticky
+
+
+_STICKY = ("illegal address", "illegal memory access", "misaligned address", "illegal instruction",
+           "unspecified launch failure", "hardware stack error", "assert", "trap", "invalid program counter",
+           "exception on", "not permitted")
+
+
+def is_sticky(error: BaseException) -> bool:
+    """Whether ``error`` (from a CUDA call) leaves the context unusable, so that the process must
+    start afresh: a CudaLaunchError that says so, or a driver error naming a fault."""
+    if isinstance(error, CudaLaunchError):
+        return error.sticky
+    text = str(error).lower()
+    return type(error).__module__.startswith("pycuda") and any(word in text for word in _STICKY)
+
+
+def _make_current() -> None:
+    """Make the primary context current on the calling thread (each thread has its own stack)."""
+    if not getattr(_threads, "current", False):
+        _state["context"].push()
+        _threads.current = True
 
 
 def driver(purpose: str = "running CUDA kernels"):
@@ -22,6 +55,7 @@ def driver(purpose: str = "running CUDA kernels"):
         Where pycuda is not installed, the CUDA driver cannot start, or no GPU is present.
     """
     if "driver" in _state:
+        _make_current()
         return _state["driver"]
     try:
         import pycuda.driver as drv
@@ -42,6 +76,7 @@ def driver(purpose: str = "running CUDA kernels"):
     context.push()
     atexit.register(_release, context)
     _state.update(driver=drv, device=device, context=context)
+    _threads.current = True
     return drv
 
 

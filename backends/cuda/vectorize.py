@@ -1,7 +1,10 @@
 """Vectorized loops as ``float4`` accesses: a loop of ``4 * n`` lanes whose body stores one
 float32 element per lane, contiguous in the loop variable and aligned to 16 bytes (provably,
-from the affine form of the flat offset), becomes ``n`` groups of one 128-bit store, 128-bit
-loads where a load is contiguous and aligned too, and four scalar lane computations. Loads under
+from the affine form of the flat offset, seeing through the ``//`` and ``%`` that a ``fuse``
+then ``split`` leaves, see :func:`.arith.see_through`), becomes ``n`` groups of one 128-bit
+store, 128-bit loads where a load is contiguous and aligned too, and four scalar lane
+computations. Where only loads are contiguous (a transposing copy), they are read as float4 and
+the four lanes stored one by one. Loads under
 a condition (``if_then_else``) stay scalar, so that no element outside the chosen branch is
 read. Anything else is left to the caller (an unrolled scalar loop)."""
 
@@ -27,7 +30,7 @@ from tensorir.passes.simplify import simplify_expr
 from tensorir.stmt import For, Store
 from tensorir.visitor import substitute, walk
 
-from .arith import affine
+from .arith import contiguous_lanes
 
 LANES = ("x", "y", "z", "w")
 
@@ -58,17 +61,15 @@ def _contiguous_aligned(access: BufferLoad | Store, loop: For) -> bool:
     buffer = access.buffer
     if buffer.dtype is not DType.FLOAT32 or buffer.scope is Scope.LOCAL:
         return False
-    form = affine(access.indices[0])
-    return form.coefficient(loop.var) == 1 and form.rest_divisible(loop.var, 4, loop.min.value)
+    return contiguous_lanes(access.indices[0], loop.var, loop.min.value)
 
 
 def _plan(loop: For, printer) -> list[BufferLoad] | None:
-    """The loads to read as float4, or None where the loop cannot use float4 accesses."""
+    """The loads to read as float4, or None where the loop cannot use float4 accesses (neither
+    its store nor any of its loads is contiguous and aligned)."""
     store = loop.body
     if not (isinstance(store, Store) and isinstance(loop.min, Const) and isinstance(loop.extent, Const)
             and loop.extent.value % 4 == 0 and loop.extent.value > 0):
-        return None
-    if not _contiguous_aligned(store, loop):
         return None
     target = printer.offset(store)
     candidates: list[BufferLoad] = []
@@ -78,16 +79,20 @@ def _plan(loop: For, printer) -> list[BufferLoad] | None:
         if isinstance(node, BufferLoad) and node.buffer is store.buffer \
                 and printer.offset(node) != target:
             return None
-    return [load for load in candidates if _contiguous_aligned(load, loop)]
+    loads = [load for load in candidates if _contiguous_aligned(load, loop)]
+    return loads if loads or _contiguous_aligned(store, loop) else None
 
 
 def emit_float4(printer, loop: For, depth: int) -> bool:
     """Print ``loop`` with float4 accesses; False (nothing printed) where that is not provably safe."""
+    if not (isinstance(loop.min, Const) and isinstance(loop.extent, Const)):
+        return False
+    groups, lo = loop.extent.value // 4, loop.min.value
+    # the lane's range first: the plan compares printed offsets, which prove signs from it
+    printer.ranges[loop.var] = (lo, lo + loop.extent.value - 1)
     vector_loads = _plan(loop, printer)
     if vector_loads is None:
         return False
-    groups, lo = loop.extent.value // 4, loop.min.value
-    printer.ranges[loop.var] = (lo, lo + loop.extent.value - 1)
     printer.emit(f"{{  // {loop.var.name}: {loop.extent.value} lanes as float4", depth)
     if groups == 1:
         _emit_group(printer, loop, vector_loads, const(lo, loop.var.dtype), depth + 1)
@@ -122,15 +127,22 @@ def _emit_group(printer, loop: For, vector_loads, base: Expr, depth: int) -> Non
                          f"*reinterpret_cast<const float4*>({address});", depth)
         lanes_of[load] = registers[address]
         printer.aligned.add(load.buffer)
-    printer.aligned.add(store.buffer)
-    result = printer.fresh(f"{store.buffer.name}.v")
-    printer.emit(f"float4 {result};", depth)
+    vector_store = _contiguous_aligned(store, loop)
+    if vector_store:
+        printer.aligned.add(store.buffer)
+        result = printer.fresh(f"{store.buffer.name}.v")
+        printer.emit(f"float4 {result};", depth)
     for lane, component in enumerate(LANES):
-        mapping: dict = {loop.var: simplify_expr(binary(BinaryOp.ADD, base, lane))}
+        at = simplify_expr(binary(BinaryOp.ADD, base, lane))
+        mapping: dict = {loop.var: at}
         for load, register in lanes_of.items():
             mapping[load] = Var(f"{register}.{component}", load.dtype)
             printer.overrides[mapping[load]] = f"{register}.{component}"
-        value = simplify_expr(substitute(store.value, mapping))
-        printer.emit(f"{result}.{component} = {printer.expr(value)};", depth)
-    printer.emit(f"*reinterpret_cast<float4*>({_address(printer, store, loop.var, base)}) = {result};",
-                 depth)
+        value = printer.expr(simplify_expr(substitute(store.value, mapping)))
+        if vector_store:
+            printer.emit(f"{result}.{component} = {value};", depth)
+        else:  # a strided store (a transposing copy): one scalar store per lane
+            printer.emit(f"{_address(printer, store, loop.var, at)[1:]} = {value};", depth)
+    if vector_store:
+        printer.emit(f"*reinterpret_cast<float4*>({_address(printer, store, loop.var, base)}) = {result};",
+                     depth)

@@ -20,6 +20,7 @@ from tensorir.errors import CodegenError
 from tensorir.expr import Binary, BinaryOp, BufferLoad, Call, Cast, CheckedIndex, Const, Expr, Func, Select
 from tensorir.passes.flatten_buffers import flatten_buffers
 from tensorir.stmt import Allocate, Evaluate, For, ForKind, IfThenElse, PrimFunc, Seq, Stmt, Store
+from tensorir.thread_reduce import ThreadAllReduce
 from tensorir.visitor import walk
 
 from ..source import ADD, AND, ATOM, COND, MUL, NOT, OR, REL, UNARY, SourcePrinter
@@ -85,6 +86,8 @@ class PySource(SourcePrinter):
         self.dims = [1, 1, 1]
         self.in_block_loop = False
         self.ranges: dict = {}
+        #: the block-level exchange of each cross-thread reduction
+        self.exchanges: dict = {}
         #: the indentation depth where the body of the function being written starts
         self.base = 1
 
@@ -203,6 +206,8 @@ class PySource(SourcePrinter):
                 self.emit("pass", depth)
             case Evaluate(value=Call(func=Func.BARRIER)):
                 self.emit("yield" if self.in_threads else "pass", depth)
+            case Store(value=ThreadAllReduce()):
+                self.thread_allreduce(s, depth)
             case _:
                 super().stmt(s, depth)
 
@@ -245,6 +250,9 @@ class PySource(SourcePrinter):
         for node in walk(s):
             if isinstance(node, Allocate) and node.buffer.scope is not Scope.LOCAL:
                 self.declare(node.buffer, depth)
+            elif isinstance(node, ThreadAllReduce):
+                self.exchanges[node] = self.fresh("_exchange")
+                self.emit(f"{self.exchanges[node]} = {{}}", depth)
         self.counter += 1
         fn = f"_threads{self.counter}"
         self.emit(f"def {fn}(_t0, _t1, _t2):", depth)
@@ -255,6 +263,22 @@ class PySource(SourcePrinter):
         self.emit("if False:", depth + 1)
         self.emit("yield", depth + 2)
         self.emit(f"_run_block({fn}, {tuple(dims)}, {self.func.name!r})", depth)
+
+    def thread_allreduce(self, s: Store, depth: int) -> None:
+        """Each thread leaves its value in the block's exchange; after a barrier step every
+        thread reads the reduction of its group's values, and a second step keeps a later
+        exchange from overwriting values not yet read."""
+        node: ThreadAllReduce = s.value  # type: ignore[assignment]
+        if not self.in_threads:
+            raise CodegenError(self.cannot(f"{node} outside the threads of a block"))
+        exchange = self.exchanges[node]
+        bound = self.temporaries((node.value, *s.indices), depth)
+        self.emit(f"{exchange}[(_t0, _t1, _t2)] = {self.expr(node.value)}", depth)
+        self.emit("yield", depth)
+        self.emit(f"{self.name(s.buffer)}[{self.offset(s)}] = _allreduce({node.op.value!r}, {exchange}, "
+                  f"_t1, _t2, {node.threads})", depth)
+        self.emit("yield", depth)
+        self.release(bound)
 
     def source(self) -> str:
         params = [self.name(p) for p in self.func.params]

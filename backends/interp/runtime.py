@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 
@@ -158,9 +159,23 @@ def _run_block(body, dims, name):
         live = waiting
 
 
+def _allreduce(op, exchange, t1, t2, threads):
+    """The ``op`` reduction of the values that threads ``0..threads`` of group (t1, t2) left in
+    ``exchange`` (see :class:`tensorir.thread_reduce.ThreadAllReduce`)."""
+    values = []
+    for t0 in range(threads):
+        if (t0, t1, t2) not in exchange:
+            raise BarrierDivergence(
+                f"interp: thread {t0} of a block never reached the cross-thread reduction over "
+                f"{threads} threads; every thread must reach it")
+        values.append(exchange[(t0, t1, t2)])
+    combine = {"sum": lambda a, b: a + b, "max": _max, "min": _min}[op]
+    return functools.reduce(combine, values)
+
+
 NAMESPACE = {
     "_inf": _inf, "_nan": _nan, "_div": _div, "_max": _max, "_min": _min, "_pow": _pow,
     "_exp": _exp, "_log": _log, "_sqrt": _sqrt, "_tanh": _tanh, "_sigmoid": _sigmoid,
-    "_int": _int, "_run_block": _run_block, "_ck": _ck, "_chk": _chk,
+    "_int": _int, "_run_block": _run_block, "_allreduce": _allreduce, "_ck": _ck, "_chk": _chk,
     "_floordiv": _floordiv, "_floormod": _floormod, **TYPED_NAMESPACE,
 }

@@ -12,6 +12,7 @@ import numpy as np
 
 from tensorir.intmath import ceil_div
 
+from .. import random
 from ..errors import DataError
 from ..tensor import Tensor
 
@@ -95,14 +96,19 @@ class DataLoader:
         Visit the samples in a new random order each epoch.
     seed
         Seed of the shuffling generator, for reproducible epochs.
+    rng
+        The shuffling generator itself (a Generator or a RandomState); with neither ``seed`` nor
+        ``rng``, numpy's global generator shuffles (as in needle).
     """
 
     def __init__(self, dataset: Dataset, batch_size: int = 1, shuffle: bool = False, drop_last: bool = False,
-                 seed: int | None = None, device: str = "cpu"):
+                 seed: int | None = None, device: str = "cpu",
+                 rng: np.random.Generator | np.random.RandomState | None = None):
         if batch_size < 1:
             raise ValueError(f"DataLoader: batch_size must be positive, got {batch_size}")
         self.dataset, self.batch_size, self.shuffle, self.drop_last = dataset, batch_size, shuffle, drop_last
-        self.rng = np.random.default_rng(seed)
+        self.rng = random.check("DataLoader", rng) if rng is not None else (
+            np.random.default_rng(seed) if seed is not None else None)
         self.device = device
 
     def __len__(self) -> int:
@@ -111,7 +117,7 @@ class DataLoader:
 
     def __iter__(self) -> Iterator[tuple[Tensor, ...]]:
         n = len(self.dataset)
-        order = self.rng.permutation(n) if self.shuffle else np.arange(n)
+        order = random.permutation(self.rng, n) if self.shuffle else np.arange(n)
         for start in range(0, n, self.batch_size):
             indices = order[start:start + self.batch_size]
             if self.drop_last and len(indices) < self.batch_size:

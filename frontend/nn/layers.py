@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import init, ops
+from .. import init, ops, random
 from ..tensor import Tensor
 from .module import Module, Parameter
 
@@ -54,15 +54,19 @@ class Flatten(Module):
 
 
 class Sequential(Module):
-    """The modules applied one after another."""
+    """The modules applied one after another. A recurrent layer inside (it returns ``(output,
+    state)``) passes its output to the next module; the last module's result is returned whole."""
 
     def __init__(self, *modules: Module):
         super().__init__()
         self.modules_list = list(modules)
 
     def forward(self, x: Tensor) -> Tensor:
-        for module in self.modules_list:
+        last = len(self.modules_list) - 1
+        for position, module in enumerate(self.modules_list):
             x = module(x)
+            if position < last and getattr(module, "returns_state", False):
+                x = x[0]
         return x
 
 
@@ -81,12 +85,12 @@ class Dropout(Module):
     """Zeroes elements with probability ``p`` and scales the others by 1/(1-p) in training;
     the identity in evaluation (seed Lec9)."""
 
-    def __init__(self, p: float = 0.5, rng: np.random.Generator | None = None):
+    def __init__(self, p: float = 0.5, rng: np.random.Generator | np.random.RandomState | None = None):
         super().__init__()
         if not 0 <= p < 1:
             raise ValueError(f"Dropout: p must be in [0, 1), got {p}")
         self.p = p
-        self.rng = rng or np.random.default_rng()
+        self.rng = random.check("Dropout", rng)
 
     def forward(self, x: Tensor) -> Tensor:
         return ops.dropout(x, self.p, self.rng) if self.training and self.p > 0 else x

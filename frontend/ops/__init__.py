@@ -22,6 +22,7 @@ from .elementwise import (
 )
 from .loss import softmax_cross_entropy
 from .matmul import matmul
+from .movement import dilate, flip, pad, undilate
 from .pool import avg_pool2d, max_pool2d
 from .reduce import logsumexp, maximum_over, mean, summation
 from .shape import broadcast_to, getitem, reshape, split, stack, swapaxes, transpose
@@ -31,8 +32,9 @@ max = maximum_over  # noqa: A001
 
 __all__ = [
     "CompactOp", "Conv2d", "Conv2dGradInput", "Conv2dGradWeight", "ConvParams", "Elementwise", "Op", "add",
-    "avg_pool2d", "broadcast_to", "cast", "contiguous", "conv2d", "divide", "dropout", "exp", "full", "getitem",
-    "log", "logsumexp", "matmul", "max", "max_pool2d", "maximum_over", "mean", "multiply", "negative", "one_hot",
-    "ones", "ones_like", "power", "reduce_to_shape", "relu", "reshape", "sigmoid", "softmax_cross_entropy", "split",
-    "stack", "subtract", "sum", "summation", "swapaxes", "tanh", "transpose", "zeros", "zeros_like",
+    "avg_pool2d", "broadcast_to", "cast", "contiguous", "conv2d", "dilate", "divide", "dropout", "exp", "flip",
+    "full", "getitem", "log", "logsumexp", "matmul", "max", "max_pool2d", "maximum_over", "mean", "multiply",
+    "negative", "one_hot", "ones", "ones_like", "pad", "power", "reduce_to_shape", "relu", "reshape", "sigmoid",
+    "softmax_cross_entropy", "split", "stack", "subtract", "sum", "summation", "swapaxes", "tanh", "transpose",
+    "undilate", "zeros", "zeros_like",
 ]

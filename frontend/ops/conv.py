@@ -29,6 +29,7 @@ from tensorir.tensor import placeholder
 
 from ..tensor import Tensor
 from .base import Op
+from .promote import promote
 
 
 def _tuning_task(request, params: ConvParams, sizes: tuple, which: str) -> tuple | None:
@@ -169,6 +170,4 @@ def conv2d(x: Tensor, weight: Tensor, stride: int = 1, padding: int = 0, dilatio
     if params.out_extent(h, kr) < 1 or params.out_extent(w, ks) < 1:
         raise DefinitionError(f"conv2d: a {kr}x{ks} kernel (dilation {dilation}) does not fit the "
                               f"{h}x{w} input padded by {padding}")
-    if x.dtype != weight.dtype:
-        raise DefinitionError(f"conv2d: dtypes {x.dtype} and {weight.dtype} differ; convert one with .astype(...)")
-    return Conv2d(params)(x, weight)
+    return Conv2d(params)(*promote(x, weight))

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import random
 from ..tensor import Tensor
 from .elementwise import Elementwise, mask
 
 
 class Dropout(Elementwise):
-    """``x / (1 - p)`` where the uniform sample ``u >= p``, else 0; the same mask scales the gradient."""
+    """``x / (1 - p)`` where the uniform sample ``u <= 1 - p`` (needle's mask, ``randb(p=1-p)``),
+    else 0; the same mask scales the gradient."""
 
     name = "dropout"
 
@@ -18,16 +20,18 @@ class Dropout(Elementwise):
         self.key = (self.name, self.p)
 
     def scalar(self, x, u):
-        return x * mask(u >= self.p, x.dtype) * (1.0 / (1.0 - self.p))
+        return x * mask(u <= 1.0 - self.p, x.dtype) * (1.0 / (1.0 - self.p))
 
     def gradient(self, g, node):
         return Dropout(self.p)(g, node.inputs[1]), None
 
 
-def dropout(x: Tensor, p: float, rng: np.random.Generator | None = None) -> Tensor:
-    """``x`` with elements zeroed with probability ``p`` (``0 <= p < 1``), the rest scaled by 1/(1-p)."""
+def dropout(x: Tensor, p: float, rng: np.random.Generator | np.random.RandomState | None = None) -> Tensor:
+    """``x`` with elements zeroed with probability ``p`` (``0 <= p < 1``), the rest scaled by
+    1/(1-p); the mask is drawn from ``rng`` (a Generator, a RandomState, or None for numpy's
+    global generator)."""
     if p == 0:
         return x
-    rng = rng or np.random.default_rng()
-    noise = Tensor.wrap(rng.random(x.shape, dtype=np.float64).astype(x.dtype), x.device)
+    noise = random.random(random.check("dropout", rng), x.shape)
+    noise = Tensor.wrap(np.ascontiguousarray(noise, dtype=x.dtype), x.device)
     return Dropout(p)(x, noise)

@@ -22,6 +22,7 @@ from .. import dispatch
 from ..request import KernelRequest
 from ..tensor import Tensor
 from .base import Op, contiguous
+from .promote import promote
 
 
 def broadcast_shape(name: str, shapes: tuple[tuple[int, ...], ...]) -> tuple[int, ...]:
@@ -179,7 +180,8 @@ class ScalarOp(Elementwise):
     """``x <kind> c`` (or ``c <kind> x`` with ``reverse``) for a constant ``c``: add, sub, mul, div, pow."""
 
     def __init__(self, kind: str, value: float, reverse: bool = False):
-        self.kind, self.value, self.reverse = kind, float(value), reverse
+        # an int stays an int (integer tensors then keep their dtype, as in numpy)
+        self.kind, self.value, self.reverse = kind, value if isinstance(value, int) else float(value), reverse
         self.name = f"{kind}_scalar"
         self.key = (self.name, self.value, reverse)
 
@@ -255,7 +257,8 @@ class ReLU(Elementwise):
 
 
 class Cast(Elementwise):
-    """A copy in another dtype; not differentiable (its gradient is cut)."""
+    """A copy in another dtype; the gradient of a float input is the adjoint cast back to the
+    input's dtype (an integer input gets none: it is not differentiable)."""
 
     def __init__(self, dtype: str):
         self.dtype = dtype
@@ -264,7 +267,11 @@ class Cast(Elementwise):
 
     def scalar(self, x): return x.astype(self.dtype)
 
-    def gradient(self, g, node): return (None,)
+    def gradient(self, g, node):
+        source = node.inputs[0].dtype
+        if not source.startswith("float"):
+            return (None,)
+        return (g if g.dtype == source else cast(g, source),)
 
 
 # -- fused gradients (each one kernel, each differentiable again) ------------------------------
@@ -312,9 +319,12 @@ class SigmoidBackward(Elementwise):
 
 # -- the functional API -------------------------------------------------------------------------
 def _tensor(value, like: Tensor | None = None) -> Tensor:
+    """``value`` as a Tensor: a numpy array keeps its dtype (and is promoted with the other
+    operand, as in numpy); a list or number takes the dtype of ``like``."""
     if isinstance(value, Tensor):
         return value
-    return Tensor(value, dtype=like.dtype if like is not None else None,
+    typed = isinstance(value, np.ndarray) and value.dtype.name in ("float32", "float64", "int32", "int64")
+    return Tensor(value, dtype=None if typed or like is None else like.dtype,
                   device=like.device if like is not None else "cpu")
 
 
@@ -322,13 +332,32 @@ def _is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _scalar_operand(kind: str, x: Tensor, value, reverse: bool = False) -> tuple[Tensor, int | float]:
+    """``x`` and ``value`` as numpy would combine them: a float tensor keeps its dtype and takes the
+    number as a float; an integer tensor stays integer with an int (except in a division) and
+    becomes float64 with a float."""
+    if x.dtype.startswith("float"):
+        return x, float(value)
+    if isinstance(value, float) or kind == "div":
+        return cast(x, "float64"), float(value)
+    if kind == "pow" and value < 0 and not reverse:
+        raise DefinitionError(f"power: {x.dtype} tensor to the negative power {value}; integers to negative "
+                              "integer powers are not allowed (as in numpy): cast the tensor to a float dtype first")
+    return x, int(value)
+
+
 def _binary(op_class, kind: str, a, b) -> Tensor:
     if _is_number(b) and isinstance(a, Tensor):
+        a, b = _scalar_operand(kind, a, b)
         return ScalarOp(kind, b)(a)
     if _is_number(a) and isinstance(b, Tensor):
+        b, a = _scalar_operand(kind, b, a, reverse=True)
         return ScalarOp(kind, a, reverse=True)(b)
     a = _tensor(a, b if isinstance(b, Tensor) else None)
-    return op_class()(a, _tensor(b, a))
+    a, b = promote(a, _tensor(b, a))
+    if kind == "div" and not a.dtype.startswith("float"):  # true division, as in numpy
+        a, b = cast(a, "float64"), cast(b, "float64")
+    return op_class()(a, b)
 
 
 def add(a, b) -> Tensor:
@@ -381,4 +410,13 @@ def relu(x: Tensor) -> Tensor:
 
 
 def cast(x: Tensor, dtype: str) -> Tensor:
-    return Cast(dtype)(x)
+    """``x`` converted to ``dtype``; gradients flow back through it, cast to ``x``'s dtype."""
+    from ..tensor import DTYPES
+
+    try:
+        dtype = np.dtype(dtype).name
+    except TypeError:
+        dtype = str(dtype)
+    if dtype not in DTYPES:
+        raise DefinitionError(f"cast: dtype {dtype} is not supported; use one of {', '.join(DTYPES)}")
+    return x if dtype == x.dtype else Cast(dtype)(x)

@@ -24,6 +24,7 @@ from tensorir.intmath import ceil_div
 from .. import dispatch
 from ..tensor import Tensor
 from .base import Op, contiguous
+from .promote import promote
 
 #: products with fewer output columns than this (and more rows) are computed transposed
 NARROW = 16
@@ -139,7 +140,7 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     ------
     DefinitionError
         When an operand has fewer than 2 dimensions, the inner extents differ, the batch axes
-        do not broadcast, or the dtypes differ.
+        do not broadcast. Operands of different dtypes are promoted as numpy does.
     """
     if a.ndim < 2 or b.ndim < 2:
         raise DefinitionError(f"matmul: operands need at least 2 dimensions, got shapes {a.shape} and {b.shape}; "
@@ -147,11 +148,9 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     if a.shape[-1] != b.shape[-2]:
         raise DefinitionError(f"matmul: shapes {a.shape} and {b.shape} do not align: "
                               f"{a.shape[-1]} != {b.shape[-2]}")
-    if a.dtype != b.dtype:
-        raise DefinitionError(f"matmul: dtypes {a.dtype} and {b.dtype} differ; convert one with .astype(...)")
     if a.ndim > 2 and b.ndim > 2:
         try:
             np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
         except ValueError:
             raise DefinitionError(f"matmul: batch shapes of {a.shape} and {b.shape} cannot broadcast") from None
-    return MatMul()(a, b)
+    return MatMul()(*promote(a, b))

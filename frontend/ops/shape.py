@@ -217,7 +217,14 @@ def broadcast_to(x: Tensor, shape) -> Tensor:
 
 
 def getitem(x: Tensor, index) -> Tensor:
-    """Basic indexing (integers, slices, ``...``): a view of ``x``."""
+    """Basic indexing (integers, slices, ``...``): a view of ``x``; a slice with a negative step
+    is the view of the same elements in order, then flipped by a kernel."""
+    from .movement import flip, reversed_slices
+
+    reversed_index = reversed_slices(index, x.shape)
+    if reversed_index is not None:
+        forward, axes = reversed_index
+        return flip(GetItem(normalize_index(forward, x.shape))(x), axes)
     return GetItem(normalize_index(index, x.shape))(x)
 
 

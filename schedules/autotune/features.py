@@ -145,13 +145,17 @@ def _conv2d_cpu(sizes: tuple, options: dict, dtype: str, kwargs: dict) -> dict[s
 
 def _matmul_gpu(sizes: tuple, options: dict, dtype: str, kwargs: dict) -> dict[str, float]:
     m, n, k = sizes
-    tile, step, vector = kwargs.get("L", 64), kwargs.get("S", 8), kwargs.get("V", 4)
+    tile, step, vector = kwargs.get("L", 128), kwargs.get("S", 8), kwargs.get("V", 8)
+    columns = kwargs.get("W") or vector
+    copies = 2 if kwargs.get("double_buffer", True) else 1
     item = np.dtype(dtype).itemsize
     blocks = ceil_div(m, tile) * ceil_div(n, tile)
     return {
         "log_tile": _log2(tile), "log_step": _log2(step), "log_vector": _log2(vector),
-        "log_threads": _log2((tile // vector) ** 2), "register_intensity": float(vector),
-        "shared_per_48k": _log2(2 * tile * step * item / (48 * 1024)), "block_intensity": tile / 2.0,
+        "log_threads": _log2((tile // vector) * (tile // columns)),
+        "register_intensity": 2.0 * vector * columns / (vector + columns),
+        "shared_per_48k": _log2(copies * 2 * tile * step * item / (48 * 1024)), "block_intensity": tile / 2.0,
+        "double_buffer": float(copies - 1),
         "waste_m": _waste(m, tile), "waste_n": _waste(n, tile), "waste_k": _waste(k, step),
         "share_m": min(tile, m) / m, "share_n": min(tile, n) / n,
         "log_blocks": _log2(blocks), "log_trips_k": _log2(ceil_div(k, step)),

@@ -342,12 +342,16 @@ def _declare_matmul_gpu(cfg: ConfigSpace, sizes: tuple, options: dict, dtype: st
     cfg.define_knob("L", [t for t in (16, 32, 64, 128) if t <= largest])
     cfg.define_knob("S", [4, 8, 16, 32])
     cfg.define_knob("V", [1, 2, 4, 8])
-    cfg.constrain(lambda c: c["L"] % c["V"] == 0, "L is a multiple of V")
-    cfg.constrain(lambda c: 32 <= (c["L"] // c["V"]) ** 2 <= 1024,
+    cfg.define_knob("W", [2, 4, 8])
+    cfg.define_knob("double_buffer", [True, False])
+    cfg.define_knob("vector", [4])
+    cfg.constrain(lambda c: c["L"] % c["V"] == 0 and c["L"] % c["W"] == 0, "L is a multiple of V and W")
+    cfg.constrain(lambda c: c["W"] in (c["V"], c["V"] // 2), "W is V (square thread tiles) or V / 2")
+    cfg.constrain(lambda c: 32 <= (c["L"] // c["V"]) * (c["L"] // c["W"]) <= 1024,
                   "a block has between 32 (a warp) and 1024 threads")
-    cfg.constrain(lambda c: 2 * c["L"] * c["S"] * itemsize <= 48 * 1024,
-                  "the A and B tiles fit 48 KiB of shared memory")
-    cfg.constrain(lambda c: c["V"] * c["V"] <= 64, "the V x V accumulator tile fits in registers")
+    cfg.constrain(lambda c: (2 if c["double_buffer"] else 1) * 2 * c["L"] * c["S"] * itemsize <= 48 * 1024,
+                  "the A and B tiles (two copies of each when double-buffered) fit 48 KiB of shared memory")
+    cfg.constrain(lambda c: c["V"] * c["W"] <= 64, "the V x W accumulator tile fits in registers")
 
 
 def _matmul_gpu_reference(inputs: list[np.ndarray], sizes: tuple, options: dict) -> list[np.ndarray]:

@@ -44,14 +44,26 @@ def serve(conn) -> None:
         if job is None:
             return
         kind, payload = job
+        fatal = False
         try:
             answer = handlers[kind](payload)
         except Exception as error:  # noqa: BLE001 - every failure of a candidate is data
             answer = {"error": f"{type(error).__name__}: {error}", "traceback": traceback.format_exc(limit=6)}
+            fatal = poisons_the_process(error)
         try:
             conn.send(answer)
         except (BrokenPipeError, OSError):
             return
+        if fatal:  # the parent finds the worker gone and starts a fresh one for the next candidate
+            return
+
+
+def poisons_the_process(error: BaseException) -> bool:
+    """Whether a candidate's failure leaves this process unable to run the next one: a GPU fault
+    makes the CUDA context unusable for every later launch in the process."""
+    from backends.cuda.runtime import is_sticky
+
+    return is_sticky(error)
 
 
 def _exit_with_parent() -> None:

@@ -84,10 +84,14 @@ def row_sum_cpu(rows: int, cols: int, *, vector: int = 16, parallel: bool = True
 
 def softmax_cpu(rows: int, cols: int, *, vector: int = 16, parallel: bool = True, dtype: str = "float32"):
     """Row softmax in three stages (row max, sum of exponentials, divide), the two reductions
-    computed per row inside the output's row loop::
+    computed per row inside the output's row loop, each with ``vector`` partial results in
+    vector registers (``rfactor`` of its reduction's inner part), then one horizontal step::
 
         parallel for i in 0..rows:
-          row_max[1] = max(A[i, :]); row_sum[1] = sum(exp(A[i, :] - row_max))
+          row_max.rf[vector] = max over the chunks of A[i, :]      (vectorized)
+          row_max = max(row_max.rf)
+          row_sum.rf[vector] = sum over the chunks of exp(A[i, :] - row_max)   (vectorized)
+          row_sum = sum(row_sum.rf)
           vectorized chunks: B[i, j] = exp(A[i, j] - row_max) / row_sum
     """
     A = placeholder((rows, cols), dtype, name="A")
@@ -100,8 +104,15 @@ def softmax_cpu(rows: int, cols: int, *, vector: int = 16, parallel: bool = True
     i, j = B.op.axis
     jo, ji = s[B].split(j, factor=vector)
     s[B].vectorize(ji)
-    s[row_sum].compute_at(s[B], i)
-    s[row_max].compute_at(s[B], i)
+    for reduction in (row_sum, row_max):  # row_max last: its readers are attached by then
+        _, inner = s[reduction].split(reduction.op.reduce_axis[0], factor=vector)
+        partial = s.rfactor(reduction, inner, factor_axis=1)
+        s[partial].set_scope("local")
+        row, lane = s[partial].op.axis
+        s[partial].reorder(row, s[partial].op.reduce_axis[0], lane)
+        s[partial].vectorize(lane)
+        s[reduction].compute_at(s[B], i)
+        s[partial].compute_at(s[B], i)
     if parallel:
         s[B].parallel(i)
     return s, [A, B]

@@ -191,10 +191,13 @@ def test_parallel_kinds_on_a_reduction_loop(chain, mark):
             "mark a data-parallel loop instead")
 
 
-def test_bind_of_a_reduction_loop(chain):
+@pytest.mark.parametrize("tag", ["blockIdx.x", "threadIdx.y"])
+def test_bind_of_a_reduction_loop(chain, tag):
+    # threadIdx.x makes a cross-thread reduction (tests/schedules/test_cross_thread.py)
     A, B, C, R, s = chain
-    rejects(s, lambda: s[R].bind(R.op.reduce_axis[0], "threadIdx.x"),
-            "s[R].bind(k, 'threadIdx.x')", "k is a reduction loop", "mark a data-parallel loop instead")
+    rejects(s, lambda: s[R].bind(R.op.reduce_axis[0], tag),
+            f"s[R].bind(k, '{tag}')", "k is a reduction loop", "would race on the accumulator",
+            "bind it to 'threadIdx.x' for a cross-thread reduction", "mark a data-parallel loop instead")
 
 
 def test_unroll_of_a_reduction_loop_is_accepted(chain):

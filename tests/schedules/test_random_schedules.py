@@ -21,7 +21,7 @@ from tests.schedules.chains import DataChooser, RandomChooser, check_chain, sett
 pytestmark = pytest.mark.filterwarnings("ignore::schedules.parallel.InnerParallelWarning")
 
 LEGAL = ["split", "split", "tile", "reorder", "fuse", "mark", "compute_at", "compute_at", "compute_inline",
-         "compute_root", "cache_read", "cache_write", "set_scope"]
+         "compute_root", "cache_read", "cache_write", "set_scope", "rfactor"]
 ILLEGAL = ["factor", "foreign_axis", "fuse_apart", "reduce_mark", "thread_tag", "inline_reduction",
            "attach_output", "cache_read_non_reader", "reorder_twice"]
 
@@ -83,11 +83,23 @@ def legal_call(data, s, kind):
         return f"s[{stage.name}].compute_root()", stage.compute_root
     if kind == "cache_read":
         return cache_read_call(data, s)
+    if kind == "rfactor":
+        return rfactor_call(data, s, stage)
     if kind == "cache_write":
         scope = data.draw(st.sampled_from(["global", "local"]), label="scope")
         return f"s.cache_write({stage.name}, {scope!r})", lambda: s.cache_write(stage.op.output, scope)
     scope = data.draw(st.sampled_from(["global", "shared", "local"]), label="scope")
     return f"s[{stage.name}].set_scope({scope!r})", lambda: stage.set_scope(scope)
+
+
+def rfactor_call(data, s, stage):
+    """rfactor of one reduction loop of ``stage`` (refused unless it is a reduction whose data
+    axes are not scheduled yet)."""
+    reduce_leaves = [leaf for leaf in stage.leaves if leaf.kind is IterKind.REDUCE] or stage.leaves
+    axis = data.draw(st.sampled_from(reduce_leaves), label="rfactor axis")
+    position = data.draw(st.integers(0, len(stage.op.axis)), label="factor_axis")
+    return (f"s.rfactor({stage.name}, {axis.name}, factor_axis={position})",
+            lambda: s.rfactor(stage.op.output, axis, factor_axis=position))
 
 
 def cache_read_call(data, s):
@@ -138,8 +150,8 @@ def illegal_call(data, s, kind):
             return None
         axis = data.draw(st.sampled_from(reduce_leaves), label="axis")
         mark = data.draw(st.sampled_from(["parallel", "vectorize", "bind"]), label="mark")
-        if mark == "bind":
-            return f"s[{stage.name}].bind({axis.name})", lambda: stage.bind(axis, "threadIdx.x")
+        if mark == "bind":  # threadIdx.x would be a cross-thread reduction
+            return f"s[{stage.name}].bind({axis.name})", lambda: stage.bind(axis, "blockIdx.x")
         return f"s[{stage.name}].{mark}({axis.name})", lambda: getattr(stage, mark)(axis)
     if kind == "thread_tag":
         axis = _leaf(data, stage, "axis")

@@ -12,6 +12,7 @@ import nestor as ns
 from schedules.templates import matmul_gpu, window_sum_gpu
 from schedules.templates.gpu_generic import schedule_gpu
 from tests.catalogue import CATALOGUE, Operator, random_array
+from tests.schedules.test_storage_primitives import transpose
 
 
 class Case(NamedTuple):
@@ -141,7 +142,15 @@ TEMPLATE_CASES = [
     _template_case("matmul_gpu_default", matmul_gpu, (100, 70, 30), _matmul),
     _template_case("matmul_gpu_small_tiles", matmul_gpu, (45, 37, 19), _matmul, L=16, S=4, V=2),
     _template_case("matmul_gpu_dynamic_shared", matmul_gpu, (200, 136, 150), _matmul,
-                   {"shared_memory_bytes": 96 * 1024}, L=128, S=64, V=8),
+                   {"shared_memory_bytes": 96 * 1024}, L=128, S=64, V=8, double_buffer=False),
+    # float4 fetches (fused then split), k-major A, double buffering, several blocks
+    _template_case("matmul_gpu_double_buffered", matmul_gpu, (256, 384, 96), _matmul),
+    _template_case("matmul_gpu_8x4_s16", matmul_gpu, (192, 160, 48), _matmul, L=64, S=16, V=8, W=4),
+    _template_case("matmul_gpu_double_buffered_dynamic", matmul_gpu, (136, 132, 100), _matmul,
+                   {"shared_memory_bytes": 96 * 1024}, L=128, S=32, V=8),
+    _template_case("matmul_gpu_scalar_single", matmul_gpu, (130, 132, 36), _matmul, double_buffer=False,
+                   vector=1),
+    _template_case("storage_aligned_transpose", transpose, (64,), lambda inputs: [inputs[0].T]),
     _template_case("window_sum_gpu", window_sum_gpu, (70,), _window(2)),
     _template_case("window_sum_gpu_r3", window_sum_gpu, (100,), _window(3), radius=3, threads=64),
     _template_case("window_sum_guarded", window_sum_guarded, (70,), _window(2)),

@@ -1,12 +1,17 @@
 """Runs generated CUDA C on the host CPU, so that tests check what the source computes where no
 GPU is present. The kernels compile as C++ with a small prelude: ``threadIdx``/``blockIdx`` are
 thread-local, ``__shared__`` arrays are static (one block runs at a time), and the threads of a
-block whose kernel meets barriers run as OS threads waiting at a pthread barrier."""
+block whose kernel meets barriers run as OS threads waiting at a pthread barrier.
+
+What a GPU does not promise is made visible: shared memory is filled with NaN (all bits set:
+NaN for floats, -1 for integers) before each block, as uninitialised shared memory would hold
+anything, and blocks run in a shuffled order (fixed seed), as blocks run in no order."""
 
 from __future__ import annotations
 
 import ctypes
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -19,12 +24,14 @@ from backends.cuda.cstyle import C_TYPES
 from tensorir.access_guards import out_of_bounds, runtime_checks
 from tensorir.expr import Call, Func
 from tensorir.stmt import Evaluate
+from tensorir.thread_reduce import ThreadAllReduce
 from tensorir.visitor import walk
 
 PRELUDE = r"""
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 template <typename T> static inline T max(T a, T b) { return a >= b ? a : b; }
 template <typename T> static inline T min(T a, T b) { return a <= b ? a : b; }
 struct nestor_dim { unsigned x, y, z; };
@@ -33,9 +40,10 @@ static pthread_barrier_t nestor_block_barrier;
 #define __global__
 #define __device__
 #define __forceinline__ inline
+// a kernel's own __shared__ arrays are rewritten (see poisoned_shared); a helper's stay static
 #define __shared__ static
 #define __restrict__ __restrict
-#define __launch_bounds__(n)
+#define __launch_bounds__(...)
 #define __align__(n) __attribute__((aligned(n)))
 static inline void __syncthreads() { pthread_barrier_wait(&nestor_block_barrier); }
 static inline unsigned long long atomicCAS(unsigned long long* at, unsigned long long expected,
@@ -44,8 +52,31 @@ static inline unsigned long long atomicCAS(unsigned long long* at, unsigned long
   return expected;
 }
 struct __attribute__((aligned(16))) float4 { float x, y, z, w; };
+// warp shuffles: every thread of the block calls them together (the cross-thread reductions
+// do), so the values pass through one array between two block barriers
+static nestor_dim nestor_block_dim;
+static inline unsigned nestor_linear_thread() {
+  return threadIdx.x + nestor_block_dim.x * (threadIdx.y + nestor_block_dim.y * threadIdx.z);
+}
+template <typename T> static T nestor_shuffle(T value, int lane_from_base, int delta, int width) {
+  static T slots[1024];
+  unsigned t = nestor_linear_thread(), lane = t % width, base = t - lane;
+  slots[t] = value;
+  __syncthreads();
+  unsigned from = lane_from_base >= 0 ? lane_from_base : lane + delta;
+  T result = from < (unsigned)width ? slots[base + from] : value;
+  __syncthreads();
+  return result;
+}
+template <typename T> static T __shfl_down_sync(unsigned, T value, int delta, int width = 32) {
+  return nestor_shuffle(value, -1, delta, width);
+}
+template <typename T> static T __shfl_sync(unsigned, T value, int lane, int width = 32) {
+  return nestor_shuffle(value, lane, 0, width);
+}
 
 typedef void (*nestor_body)(void**);
+typedef void (*nestor_poison)(void);
 struct nestor_thread { nestor_dim thread, block; nestor_body body; void** args; };
 
 static void* nestor_run_thread(void* data) {
@@ -56,15 +87,28 @@ static void* nestor_run_thread(void* data) {
   return 0;
 }
 
-// Runs every block in turn; a block's threads run one after another, or (where the kernel meets
-// barriers) as concurrent OS threads.
-static void nestor_grid(nestor_dim grid, nestor_dim block, int concurrent, nestor_body body, void** args) {
-  unsigned n = block.x * block.y * block.z;
+// Runs every block in turn, in a shuffled order, its shared memory poisoned first; a block's
+// threads run one after another, or (where the kernel meets barriers) as concurrent OS threads.
+static void nestor_grid(nestor_dim grid, nestor_dim block, int concurrent, nestor_body body, void** args,
+                        nestor_poison poison) {
+  unsigned n = block.x * block.y * block.z, blocks = grid.x * grid.y * grid.z;
   nestor_thread* threads = (nestor_thread*)malloc(n * sizeof(nestor_thread));
   pthread_t* handles = (pthread_t*)malloc(n * sizeof(pthread_t));
-  for (unsigned b = 0; b < grid.x * grid.y * grid.z; ++b) {
+  unsigned* order = (unsigned*)malloc(blocks * sizeof(unsigned));
+  unsigned seed = 12345u;
+  for (unsigned b = 0; b < blocks; ++b) order[b] = b;
+  for (unsigned b = blocks; b > 1; --b) {  // Fisher-Yates with a fixed linear congruential sequence
+    seed = seed * 1103515245u + 12345u;
+    unsigned other = (seed >> 8) % b, kept = order[b - 1];
+    order[b - 1] = order[other];
+    order[other] = kept;
+  }
+  for (unsigned step = 0; step < blocks; ++step) {
+    unsigned b = order[step];
     nestor_dim where = {b % grid.x, b / grid.x % grid.y, b / (grid.x * grid.y)};
+    poison();
     pthread_barrier_init(&nestor_block_barrier, 0, n);
+    nestor_block_dim = block;
     for (unsigned t = 0; t < n; ++t) {
       threads[t] = {{t % block.x, t / block.x % block.y, t / (block.x * block.y)}, where, body, args};
       if (concurrent) pthread_create(&handles[t], 0, nestor_run_thread, &threads[t]);
@@ -75,6 +119,7 @@ static void nestor_grid(nestor_dim grid, nestor_dim block, int concurrent, nesto
   }
   free(threads);
   free(handles);
+  free(order);
 }
 """
 
@@ -100,8 +145,49 @@ def _launcher(module: CudaModule) -> str:
         lines.append(
             f"static void nestor_body_{kernel.name}(void** args) {{ {kernel.name}({casts}); }}\n"
             f'extern "C" void nestor_launch_{kernel.name}(void** args) {{\n'
-            f"  nestor_grid({{{grid}}}, {{{block}}}, {concurrent}, nestor_body_{kernel.name}, args);\n}}")
+            f"  nestor_grid({{{grid}}}, {{{block}}}, {concurrent}, nestor_body_{kernel.name}, args, "
+            f"nestor_poison_{kernel.name});\n}}")
     return "\n".join(lines)
+
+
+_SHARED = re.compile(r"^(\s*)__shared__ (?:__align__\(16\) )?([\w ]+?) (\w+)\[(\d+)\];$")
+_DYNAMIC = "extern __shared__ __align__(16) unsigned char nestor_dynamic_shared[];"
+_KERNEL = re.compile(r'^extern "C" __global__ void (?:__launch_bounds__\([^)]*\) )?(\w+)\(')
+
+
+def poisoned_shared(source: str) -> str:
+    """``source`` with each kernel's ``__shared__`` arrays (and its dynamic shared memory) moved
+    to file scope, and a ``nestor_poison_<kernel>`` function that fills them with all bits set."""
+    out: list[str] = []
+    kernel, start, arrays = None, 0, []
+
+    def close() -> None:
+        if kernel is not None:
+            fills = " ".join(f"memset({name}, 0xFF, sizeof {name});" for name in arrays)
+            out.insert(start, f"static void nestor_poison_{kernel}(void) {{ {fills} }}")
+
+    for line in source.splitlines():
+        header = _KERNEL.match(line)
+        if header:
+            close()
+            kernel, start, arrays = header.group(1), len(out), []
+        found = _SHARED.match(line)
+        if found and kernel is not None:
+            pad, ctype, name, size = found.groups()
+            stored = f"nestor_shared_{kernel}_{name}"
+            out.insert(start, f"static {ctype} {stored}[{size}] __attribute__((aligned(16)));")
+            start += 1
+            arrays.append(stored)
+            line = f"{pad}{ctype}* const {name} = {stored};"
+        elif line.strip() == _DYNAMIC and kernel is not None:
+            stored = f"nestor_dynamic_shared_{kernel}"
+            out.insert(start, f"static unsigned char {stored}[1 << 18] __attribute__((aligned(16)));")
+            start += 1
+            arrays.append(stored)
+            line = f"  unsigned char* const nestor_dynamic_shared = {stored};"
+        out.append(line)
+    close()
+    return "\n".join(out)
 
 
 def _ctype(buffer) -> str:
@@ -110,7 +196,7 @@ def _ctype(buffer) -> str:
 
 def _has_barrier(body) -> bool:
     return any(isinstance(n, Evaluate) and isinstance(n.value, Call) and n.value.func is Func.BARRIER
-               for n in walk(body))
+               for n in walk(body)) or any(isinstance(n, ThreadAllReduce) for n in walk(body))
 
 
 class HostModule:
@@ -140,10 +226,8 @@ def compile_host(modules: list[CudaModule], folder: str | None = None) -> list[H
     folder = folder or tempfile.mkdtemp(prefix="nestor_host_cuda_")
     with open(os.path.join(folder, "math_constants.h"), "w") as handle:
         handle.write(MATH_CONSTANTS)
-    source = PRELUDE + "\n".join(m.source + "\n" + _launcher(m) for m in modules)
-    # dynamic shared memory: one static array serves every block (blocks run one at a time)
-    source = source.replace("extern __shared__ __align__(16) unsigned char nestor_dynamic_shared[];",
-                            "static __attribute__((aligned(16))) unsigned char nestor_dynamic_shared[1 << 18];")
+    # shared memory: one static array serves every block (blocks run one at a time)
+    source = PRELUDE + "\n".join(poisoned_shared(m.source) + "\n" + _launcher(m) for m in modules)
     path = os.path.join(folder, "kernels.cpp")
     with open(path, "w") as handle:
         handle.write(source)

@@ -74,13 +74,13 @@ def test_grid_index_limit():
 
 
 def test_shared_memory_over_the_default_limit():
-    s, args = matmul_gpu(256, 256, 256, L=128, S=64, V=8)
+    s, args = matmul_gpu(256, 256, 256, L=128, S=64, V=8, double_buffer=False)
     _fails(s, args, r"cuda kernel k: 65536 bytes of shared memory \(A.shared: 32768, B.shared: "
                     r"32768\) exceed the limit of 49152 bytes per block")
 
 
 def test_shared_memory_limit_is_a_parameter():
-    s, args = matmul_gpu(256, 256, 256, L=128, S=64, V=8)
+    s, args = matmul_gpu(256, 256, 256, L=128, S=64, V=8, double_buffer=False)
     module = ns.build(s, args, target="cuda", shared_memory_bytes=96 * 1024)
     assert module.launches[0].shared_bytes == module.launches[0].dynamic_shared_bytes == 65536
     assert "extern __shared__ __align__(16) unsigned char nestor_dynamic_shared[];" in module.source

@@ -29,27 +29,37 @@ def matmul():
 
 
 def test_matmul_kernel_signature_and_launch(matmul):
-    assert 'extern "C" __global__ void __launch_bounds__(256) matmul(const float* __restrict__ A, ' \
+    assert 'extern "C" __global__ void __launch_bounds__(256, 2) matmul(const float* __restrict__ A, ' \
         "const float* __restrict__ B, float* __restrict__ C) {" in matmul.source
     (launch,) = matmul.launches
-    assert (launch.kernel, launch.grid, launch.block) == ("matmul", (16, 16, 1), (16, 16, 1))
-    assert launch.shared_bytes == (64 * 8 + 8 * 64) * 4
+    # 128 x 128 block tiles, 8 x 8 per thread
+    assert (launch.kernel, launch.grid, launch.block) == ("matmul", (8, 8, 1), (256, 1, 1))
+    assert launch.shared_bytes == 2 * (128 * 8 + 8 * 128) * 4  # double-buffered
     assert launch.args == ("A", "B", "C")
 
 
 def test_matmul_shared_tiles_registers_and_barriers(matmul):
     source = matmul.source
-    assert "__shared__ float A_shared[512];" in source
-    assert "__shared__ float B_shared[512];" in source
-    assert "float C_local[16];" in source
+    assert "__shared__ float A_shared[2048];" in source
+    assert "__shared__ __align__(16) float B_shared[2048];" in source
+    assert "float C_local[64];" in source
+    # one barrier before the loop (the first tiles), one per step
     assert source.count("__syncthreads();") == 2
     assert "const int i_outer = blockIdx.y;" in source
-    assert "const int j_inner_outer = threadIdx.x;" in source
+    assert "for (int k_outer = 0; k_outer < 128; ++k_outer) {\n    if (k_outer + 1 < 128) {" in source
     assert "#pragma unroll" in source
 
 
+def test_matmul_fetches_and_stores_128_bit_words(matmul):
+    source = matmul.source
+    assert source.count("const float4 A_v") == 2 and source.count("const float4 B_v") == 2
+    assert source.count("*reinterpret_cast<float4*>(&B_shared[") == 2
+    assert source.count("*reinterpret_cast<float4*>(&C[") == 1
+
+
 def test_matmul_has_no_guards_when_tiles_divide(matmul):
-    assert "if (" not in matmul.source
+    # the only condition is the double buffer's "is there a next tile"
+    assert matmul.source.count("if (") == 1 and "threadIdx.x <" not in matmul.source
 
 
 def test_names_are_c_identifiers(matmul):

@@ -139,12 +139,18 @@ def test_matmul_gpu_space_respects_the_block_limits():
     space = spec.space((512, 512, 512))
     assert len(space) > 0
     for config in space:
-        threads = (config["L"] // config["V"]) ** 2
-        assert config["L"] % config["V"] == 0 and threads <= 1024
-        assert 2 * config["L"] * config["S"] * 4 <= 48 * 1024
-    raw = [(L, S, V) for L in (16, 32, 64, 128) for S in (4, 8, 16, 32) for V in (1, 2, 4, 8)]
-    assert len(space) == sum(L % V == 0 and 32 <= (L // V) ** 2 <= 1024 and 2 * L * S * 4 <= 48 * 1024
-                             and V * V <= 64 for L, S, V in raw)
+        threads = (config["L"] // config["V"]) * (config["L"] // config["W"])
+        assert config["L"] % config["V"] == 0 and config["L"] % config["W"] == 0 and threads <= 1024
+        assert (2 if config["double_buffer"] else 1) * 2 * config["L"] * config["S"] * 4 <= 48 * 1024
+    raw = [(L, S, V, W, D) for L in (16, 32, 64, 128) for S in (4, 8, 16, 32) for V in (1, 2, 4, 8)
+           for W in (2, 4, 8) for D in (1, 2)]
+    assert len(space) == sum(L % V == 0 and L % W == 0 and W in (V, V // 2)
+                             and 32 <= (L // V) * (L // W) <= 1024 and D * 2 * L * S * 4 <= 48 * 1024
+                             and V * W <= 64 for L, S, V, W, D in raw)
+    # the SGEMM shapes: 128 x 128 block tiles, 8 x 8 and 8 x 4 thread tiles, k-steps 8 to 32
+    shapes = {(c["L"], c["V"], c["W"], c["S"], c["double_buffer"]) for c in space}
+    assert {(128, 8, 8, 8, True), (128, 8, 4, 8, True), (128, 8, 8, 16, True), (128, 8, 8, 32, False),
+            (128, 8, 8, 8, False)} <= shapes
 
 
 def test_conv2d_space_gives_template_keywords():

@@ -1,0 +1,84 @@
+"""CUDA C of a cross-thread reduction (:class:`~tensorir.thread_reduce.ThreadAllReduce`): warp
+shuffles (``__shfl_down_sync``) within each warp, then one value per warp through shared memory
+and a combination of those, so that every thread of the group gets the result.
+
+A group is ``threads`` consecutive threads of the block (the loop bound to ``threadIdx.x``
+spans the block's x extent, which :mod:`.kernels` checks since the reduction synchronises like a
+barrier); groups must not share a warp unevenly: where threadIdx.y or z is bound too, ``threads``
+is a power of two up to 32 or a multiple of 32.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from tensorir.errors import CodegenError
+from tensorir.stmt import Store
+from tensorir.thread_reduce import ThreadAllReduce
+
+if TYPE_CHECKING:
+    from .codegen import KernelPrinter
+
+#: the combining functor of each reducer (max and min propagate NaN, as the other kernels do)
+OPS = {
+    "nestor_sum_op": "struct nestor_sum_op { template <typename T> __device__ __forceinline__ "
+                     "T operator()(T a, T b) const { return a + b; } };",
+    "nestor_max_op": "struct nestor_max_op { template <typename T> __device__ __forceinline__ "
+                     "T operator()(T a, T b) const { return nestor_max(a, b); } };",
+    "nestor_min_op": "struct nestor_min_op { template <typename T> __device__ __forceinline__ "
+                     "T operator()(T a, T b) const { return nestor_min(a, b); } };",
+}
+
+HELPER = """\
+// Every thread of the block calls this. Groups of `threads` consecutive threads (by the linear
+// index `thread`, of `block` threads in all) reduce together; each thread gets its group's result.
+template <typename T, typename Op>
+__device__ __forceinline__ T nestor_allreduce(T value, int threads, int thread, int block, Op op) {
+  __shared__ T scratch[32];
+  const int segment = (threads < 32 && (threads & (threads - 1)) == 0) ? threads : 32;
+  const int in_group = thread % threads, lane = in_group % segment;
+  const int valid = min(segment, threads - in_group / segment * segment);
+  const int present = min(32, block - thread / 32 * 32);
+  const unsigned mask = present == 32 ? 0xffffffffu : (1u << present) - 1u;
+  for (int offset = 16; offset > 0; offset /= 2) {
+    if (offset >= segment) continue;
+    const T other = __shfl_down_sync(mask, value, offset, segment);
+    if (lane + offset < valid) value = op(value, other);
+  }
+  if (threads <= 32) return __shfl_sync(mask, value, 0, segment);
+  const int warps = (threads + 31) / 32, first = thread / threads * warps;
+  __syncthreads();  // an earlier reduction's threads may still read scratch
+  if (lane == 0) scratch[thread / 32] = value;
+  __syncthreads();
+  value = scratch[first];
+  for (int w = 1; w < warps; ++w) value = op(value, scratch[first + w]);
+  return value;
+}"""
+
+
+def _supported(threads: int, block: int) -> bool:
+    """Whether no warp holds threads of two groups unevenly."""
+    return threads == block or threads % 32 == 0 or (threads < 32 and threads & (threads - 1) == 0)
+
+
+def emit_allreduce(printer: KernelPrinter, s: Store, depth: int) -> None:
+    """``buffer[offset] = nestor_allreduce(value, ...)`` for the Store ``s`` of a ThreadAllReduce."""
+    node: ThreadAllReduce = s.value  # type: ignore[assignment]
+    kernel = printer.kernel
+    block = kernel.block[0] * kernel.block[1] * kernel.block[2]
+    if not _supported(node.threads, block):
+        raise CodegenError(
+            f"cuda kernel {kernel.name}: a cross-thread reduction over {node.threads} threads "
+            f"(a reduction loop bound to threadIdx.x) in blocks of {kernel.block} threads: with "
+            "threadIdx.y or threadIdx.z bound too, the reduction needs a power of two up to 32 "
+            "or a multiple of 32 threads; split the reduction loop with such a factor")
+    op = f"nestor_{node.op.value}_op"
+    printer.helpers |= {"nestor_allreduce", op} | ({f"nestor_{node.op.value}"} if node.op.value != "sum" else set())
+    bx, by, _ = kernel.block
+    thread = "threadIdx.x"
+    if kernel.block[1] > 1 or kernel.block[2] > 1:
+        thread = f"(int)(threadIdx.x + {bx} * (threadIdx.y + {by} * threadIdx.z))"
+    bound = printer.temporaries((node.value, *s.indices), depth)
+    printer.emit(f"{printer.name(s.buffer)}[{printer.offset(s)}] = nestor_allreduce({printer.expr(node.value)}, "
+                 f"{node.threads}, {thread}, {block}, {op}());", depth)
+    printer.release(bound)

@@ -1,0 +1,187 @@
+"""Sequence layers with needle's signatures: Embedding, RNNCell/RNN and LSTMCell/LSTM.
+
+Sequences are ``(seq_len, batch, features)`` (or ``(batch, seq_len, features)`` with
+``batch_first``). Weights are stored as needle stores them (``W_ih`` is ``(input_size, hidden)``
+so a step is ``x @ W_ih + bias_ih + h @ W_hh + bias_hh``; the LSTM's four gates ``i, f, g, o``
+sit side by side in the last axis), drawn from ``U(-1/sqrt(hidden), 1/sqrt(hidden))``. Each step
+runs compiled kernels: the matmuls, the broadcast adds and the activations; a sequence is split
+into step views and the outputs stacked by a kernel.
+"""
+
+from __future__ import annotations
+
+import math
+
+from tensorir.errors import DefinitionError
+
+from .. import init, ops
+from ..ops.gather import gather_rows
+from ..tensor import Tensor
+from .module import Module, Parameter
+
+NONLINEARITIES = {"tanh": ops.tanh, "relu": ops.relu}
+
+
+class Embedding(Module):
+    """Rows of a ``(num_embeddings, embedding_dim)`` table picked by integer ids: ``(seq_len,
+    batch)`` ids give ``(seq_len, batch, embedding_dim)`` (a gather kernel; the table's gradient
+    sums the adjoints of each id's positions). The table starts ``N(0, 1)``."""
+
+    def __init__(self, num_embeddings: int, embedding_dim: int, device: str = "cpu", dtype: str = "float32",
+                 rng=None):
+        super().__init__()
+        self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
+        self.weight = Parameter.of(init.normal((num_embeddings, embedding_dim), 1.0, dtype=dtype, device=device,
+                                               rng=rng))
+
+    def forward(self, x: Tensor) -> Tensor:
+        picked = gather_rows(self.weight, ops.reshape(x, (x.size,)))
+        return ops.reshape(picked, (*x.shape, self.embedding_dim))
+
+
+def _uniform(shape, hidden_size: int, dtype: str, device: str, rng) -> Parameter:
+    bound = 1.0 / math.sqrt(hidden_size)
+    return Parameter.of(init.uniform(shape, low=-bound, high=bound, dtype=dtype, device=device, rng=rng))
+
+
+class _Cell(Module):
+    """The weights of one recurrent step with ``gates`` blocks of ``hidden_size`` outputs."""
+
+    def __init__(self, input_size: int, hidden_size: int, gates: int, bias: bool, device: str, dtype: str, rng):
+        super().__init__()
+        if input_size < 1 or hidden_size < 1:
+            raise DefinitionError(f"{type(self).__name__}: input_size {input_size} and hidden_size {hidden_size} "
+                                  "must be positive")
+        self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
+        width = gates * hidden_size
+        self.W_ih = _uniform((input_size, width), hidden_size, dtype, device, rng)
+        self.W_hh = _uniform((hidden_size, width), hidden_size, dtype, device, rng)
+        self.bias_ih = _uniform((width,), hidden_size, dtype, device, rng) if bias else None
+        self.bias_hh = _uniform((width,), hidden_size, dtype, device, rng) if bias else None
+
+    def affine(self, x: Tensor, h: Tensor) -> Tensor:
+        """``x @ W_ih + bias_ih + h @ W_hh + bias_hh``."""
+        out = ops.add(ops.matmul(x, self.W_ih), ops.matmul(h, self.W_hh))
+        if self.bias:
+            out = ops.add(out, ops.add(self.bias_ih, self.bias_hh))
+        return out
+
+    def start(self, x: Tensor) -> Tensor:
+        """Check the input ``(batch, input_size)``; the zero state for it."""
+        if x.ndim != 2 or x.shape[1] != self.input_size:
+            raise DefinitionError(f"{type(self).__name__}: input of shape {x.shape} does not fit input_size "
+                                  f"{self.input_size}; give (batch, {self.input_size})")
+        return init.zeros(x.shape[0], self.hidden_size, dtype=self.W_ih.dtype, device=x.device)
+
+
+class RNNCell(_Cell):
+    """``h' = nonlinearity(x @ W_ih + bias_ih + h @ W_hh + bias_hh)`` (``tanh`` or ``relu``)."""
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh",
+                 device: str = "cpu", dtype: str = "float32", rng=None):
+        if nonlinearity not in NONLINEARITIES:
+            raise DefinitionError(f"RNNCell: nonlinearity {nonlinearity!r} is unknown; use 'tanh' or 'relu'")
+        super().__init__(input_size, hidden_size, 1, bias, device, dtype, rng)
+        self.nonlinearity = nonlinearity
+
+    def forward(self, x: Tensor, h: Tensor | None = None) -> Tensor:
+        """``x`` (batch, input_size) and ``h`` (batch, hidden_size; zeros when None) to the next ``h``."""
+        zero = self.start(x)
+        return NONLINEARITIES[self.nonlinearity](self.affine(x, zero if h is None else h))
+
+
+class LSTMCell(_Cell):
+    """``i, f, g, o = split(x @ W_ih + bias_ih + h @ W_hh + bias_hh)``; ``c' = sigmoid(f) * c +
+    sigmoid(i) * tanh(g)``, ``h' = sigmoid(o) * tanh(c')``."""
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device: str = "cpu",
+                 dtype: str = "float32", rng=None):
+        super().__init__(input_size, hidden_size, 4, bias, device, dtype, rng)
+
+    def forward(self, x: Tensor, h: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor]:
+        """``x`` (batch, input_size) and ``(h, c)`` (each (batch, hidden_size); zeros when None) to
+        the next ``(h, c)``."""
+        zero = self.start(x)
+        h0, c0 = (zero, zero) if h is None else h
+        gates = ops.reshape(self.affine(x, h0), (x.shape[0], 4, self.hidden_size))
+        i, f, g, o = ops.split(gates, 1)
+        c = ops.add(ops.multiply(ops.sigmoid(f), c0), ops.multiply(ops.sigmoid(i), ops.tanh(g)))
+        return ops.multiply(ops.sigmoid(o), ops.tanh(c)), c
+
+
+class _Recurrent(Module):
+    """Layers of cells over a sequence; the next layer reads the outputs of the one before."""
+
+    #: calls return ``(output, state)``; :class:`~frontend.nn.Sequential` passes the output on
+    returns_state = True
+
+    def __init__(self, num_layers: int, batch_first: bool):
+        super().__init__()
+        if not isinstance(num_layers, int) or num_layers < 1:
+            raise DefinitionError(f"{type(self).__name__}: num_layers must be a positive int, got {num_layers!r}")
+        self.num_layers, self.batch_first = num_layers, batch_first
+
+    def steps(self, x: Tensor) -> list[Tensor]:
+        if x.ndim != 3:
+            order = "(batch, seq_len, input_size)" if self.batch_first else "(seq_len, batch, input_size)"
+            raise DefinitionError(f"{type(self).__name__}: input of shape {x.shape} must be 3-D {order}")
+        return list(ops.split(x, 1 if self.batch_first else 0))
+
+    def output(self, steps: list[Tensor]) -> Tensor:
+        return ops.stack(steps, 1 if self.batch_first else 0)
+
+
+class RNN(_Recurrent):
+    """A multi-layer Elman RNN: ``RNN(input_size, hidden_size, num_layers=1, bias=True,
+    nonlinearity='tanh')``; ``rnn(x, h0)`` gives ``(output, h_n)``: the last layer's ``h`` at every
+    step, and every layer's last ``h`` ``(num_layers, batch, hidden_size)``."""
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 nonlinearity: str = "tanh", device: str = "cpu", dtype: str = "float32", batch_first: bool = False,
+                 rng=None):
+        super().__init__(num_layers, batch_first)
+        self.rnn_cells = [RNNCell(input_size if k == 0 else hidden_size, hidden_size, bias, nonlinearity, device,
+                                  dtype, rng) for k in range(num_layers)]
+
+    def forward(self, x: Tensor, h0: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        steps = self.steps(x)
+        starts = [None] * self.num_layers if h0 is None else list(ops.split(h0, 0))
+        finals = []
+        for cell, h in zip(self.rnn_cells, starts):
+            outputs = []
+            for step in steps:
+                h = cell(step, h)
+                outputs.append(h)
+            steps = outputs
+            finals.append(h)
+        return self.output(steps), ops.stack(finals, 0)
+
+
+class LSTM(_Recurrent):
+    """A multi-layer LSTM: ``LSTM(input_size, hidden_size, num_layers=1, bias=True)``;
+    ``lstm(x, (h0, c0))`` gives ``(output, (h_n, c_n))``, each state ``(num_layers, batch,
+    hidden_size)``."""
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 device: str = "cpu", dtype: str = "float32", batch_first: bool = False, rng=None):
+        super().__init__(num_layers, batch_first)
+        self.lstm_cells = [LSTMCell(input_size if k == 0 else hidden_size, hidden_size, bias, device, dtype, rng)
+                           for k in range(num_layers)]
+
+    def forward(self, x: Tensor, h: tuple[Tensor, Tensor] | None = None):
+        steps = self.steps(x)
+        if h is None:
+            starts = [None] * self.num_layers
+        else:
+            starts = list(zip(ops.split(h[0], 0), ops.split(h[1], 0)))
+        finals_h, finals_c = [], []
+        for cell, state in zip(self.lstm_cells, starts):
+            outputs = []
+            for step in steps:
+                state = cell(step, state)
+                outputs.append(state[0])
+            steps = outputs
+            finals_h.append(state[0])
+            finals_c.append(state[1])
+        return self.output(steps), (ops.stack(finals_h, 0), ops.stack(finals_c, 0))
+

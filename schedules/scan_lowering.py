@@ -1,0 +1,105 @@
+"""Lowering of ``scan`` (:mod:`tensorir.scan`): the init and the update write the scan's buffer,
+where the state placeholder reads, and the update's outermost loop, over the scan axis, starts
+after the init's steps::
+
+    for i in 0..n:                      # init
+      Y[0, i] = X[0, i]
+    for t in 1..m:                      # the update's loop over the scan axis, in order
+      for i in 0..n:                    # the update's own loops, as scheduled
+        Y[t, i] = Y[t - 1, i] + X[t, i]
+
+Where the update's loops are bound to threads, a barrier ends each step, so that the next step
+reads what every thread of the block wrote (global memory included, which the barrier pass
+orders only between stages). Bound to blocks, the update would need one kernel launch per step,
+which the CUDA backend refuses (a serial loop around blockIdx loops).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING
+
+from tensorir.buffer import Buffer
+from tensorir.dtypes import DType
+from tensorir.errors import LoweringError
+from tensorir.expr import Call, Func, const
+from tensorir.scan import ScanOp
+from tensorir.stmt import Evaluate, For, ForKind, Stmt, seq
+from tensorir.visitor import walk
+
+from .relations import At, AtRoot
+
+if TYPE_CHECKING:
+    from .lower import Lowering
+    from .schedule import Schedule, Stage
+
+
+def _scans(schedule: Schedule) -> list[Stage]:
+    return [stage for stage in schedule.stages if isinstance(stage.op, ScanOp)]
+
+
+def is_scan_state(schedule: Schedule, stage: Stage) -> bool:
+    """Whether ``stage`` is the state placeholder of a scan (its buffer is the scan's)."""
+    return any(schedule.stage_of(scan.op.state) is stage for scan in _scans(schedule))
+
+
+def attach_scan_bodies(schedule: Schedule) -> None:
+    """Compute the stages of each scan's step (those the update reads that read the state) at
+    the update's scan axis: once per step, over that step's region."""
+    for scan in _scans(schedule):
+        update = schedule.stage_of(scan.op.update)
+        for op in scan.op.body_ops:
+            schedule.stage_of(op.output).attach = At(update, update.leaves[0])
+
+
+def _check_part(scan: Stage, part: Stage, role: str) -> None:
+    if not isinstance(part.attach, AtRoot):
+        raise LoweringError(
+            f"lower: {part.name}, the {role} of scan {scan.name}, is inlined or attached; a scan "
+            f"computes its {role} into its own buffer, so leave {part.name} at root")
+
+
+def alias_scan_buffers(lowering: Lowering) -> list[Buffer]:
+    """Give each scan's init, update and state the scan's buffer; the buffers of scans that are
+    not arguments, which the function allocates."""
+    schedule, made = lowering.schedule, []
+    for scan in _scans(schedule):
+        op: ScanOp = scan.op  # type: ignore[assignment]
+        if scan not in lowering.buffers:
+            made.append(lowering.make_buffer(scan, op.shape))
+        buffer = lowering.buffers[scan]
+        for role, tensor in (("init", op.init), ("update", op.update), ("state", op.state)):
+            part = schedule.stage_of(tensor)
+            if role != "state":
+                _check_part(scan, part, role)
+            lowering.buffers[part] = buffer
+        update = schedule.stage_of(op.update)
+        for body in op.body_ops:
+            stage = schedule.stage_of(body.output)
+            if not (isinstance(stage.attach, At) and stage.attach.stage is update):
+                raise LoweringError(
+                    f"lower: {stage.name} is computed at each step of scan {scan.name} (it reads the "
+                    f"state through {update.name}), so it must stay attached inside {update.name}'s "
+                    f"loops; compute_at(s[{update.name}], ...) it there")
+    return made
+
+
+def root_nest(lowering: Lowering, stage: Stage) -> Stmt:
+    """The nest of root stage ``stage``; the update of a scan runs its scan axis in order."""
+    scan = next((s for s in _scans(lowering.schedule) if lowering.schedule.stage_of(s.op.update) is stage), None)
+    if scan is None:
+        return lowering.nest(stage, [])
+    op: ScanOp = scan.op  # type: ignore[assignment]
+    axis = stage.compute_op.axis[0]
+    if not stage.leaves or stage.leaves[0] is not axis or axis in stage.annotations:
+        raise LoweringError(
+            f"lower: the scan axis {axis.name} of {stage.name} (the update of scan {scan.name}) must "
+            f"stay its outermost loop, neither split, reordered nor marked; its loops are "
+            f"{[leaf.name for leaf in stage.leaves]}; schedule the other axes")
+    nest = lowering.nest(stage, [])
+    assert isinstance(nest, For) and nest.var is axis.var
+    body = nest.body
+    if any(isinstance(n, For) and n.kind is ForKind.THREAD_BINDING for n in walk(body)):
+        body = seq(body, Evaluate(Call(Func.BARRIER, (), DType.INT32)))
+    return dataclasses.replace(nest, min=const(op.init_steps), extent=const(op.shape[0] - op.init_steps),
+                               body=body)

@@ -1,0 +1,213 @@
+"""Embedding, RNN and LSTM layers: values against numpy references of the same weights, gradients
+of inputs and weights against finite differences, needle's signatures, and misuse errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import frontend as nf
+from frontend import nn
+from frontend.ops.gather import gather_rows
+from tensorir.errors import DefinitionError
+
+from .helpers import gradient_check
+
+
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def numpy_rnn(x, h0, cells, nonlinearity="tanh"):
+    act = np.tanh if nonlinearity == "tanh" else (lambda v: np.maximum(v, 0))
+    finals = []
+    for k, cell in enumerate(cells):
+        h, outs = h0[k], []
+        for step in x:
+            h = act(step @ cell.W_ih.numpy() + cell.bias_ih.numpy() + h @ cell.W_hh.numpy() + cell.bias_hh.numpy())
+            outs.append(h)
+        x = np.stack(outs)
+        finals.append(h)
+    return x, np.stack(finals)
+
+
+def numpy_lstm(x, h0, c0, cells):
+    hs, cs = [], []
+    for k, cell in enumerate(cells):
+        h, c, outs = h0[k], c0[k], []
+        for step in x:
+            gates = step @ cell.W_ih.numpy() + h @ cell.W_hh.numpy()
+            if cell.bias:
+                gates = gates + cell.bias_ih.numpy() + cell.bias_hh.numpy()
+            i, f, g, o = np.split(gates, 4, axis=1)
+            c = _sigmoid(f) * c + _sigmoid(i) * np.tanh(g)
+            h = _sigmoid(o) * np.tanh(c)
+            outs.append(h)
+        x = np.stack(outs)
+        hs.append(h)
+        cs.append(c)
+    return x, np.stack(hs), np.stack(cs)
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(11)
+
+
+def parameter_check(model, loss_fn, eps=1e-6, rtol=1e-5, seed=0):
+    """Finite differences of ``loss_fn()`` along a random direction of each parameter of ``model``."""
+    rng = np.random.default_rng(seed)
+    for p in model.parameters():
+        p.grad = None
+    loss_fn().backward()
+    for name, p in model.named_parameters():
+        direction = rng.standard_normal(p.shape)
+        base = p.data.copy()
+        values = []
+        for sign in (1.0, -1.0):
+            p.data = base + sign * eps * direction
+            with nf.no_grad():
+                values.append(loss_fn().item())
+        p.data = base
+        numeric = (values[0] - values[1]) / (2 * eps)
+        analytic = float((p.grad.numpy() * direction).sum())
+        assert abs(numeric - analytic) <= rtol * max(1.0, abs(numeric)), (name, numeric, analytic)
+
+
+def test_embedding(rng):
+    emb = nn.Embedding(7, 3, dtype="float64", rng=rng)
+    ids = np.array([[0, 6], [3, 3], [1, 0]])
+    out = emb(nf.Tensor(ids))
+    assert out.shape == (3, 2, 3)
+    np.testing.assert_allclose(out.numpy(), emb.weight.numpy()[ids])
+    adjoint = rng.standard_normal((3, 2, 3))
+    out.backward(nf.Tensor(adjoint))
+    want = np.zeros((7, 3))
+    np.add.at(want, ids.reshape(-1), adjoint.reshape(-1, 3))
+    np.testing.assert_allclose(emb.weight.grad.numpy(), want)
+
+
+@pytest.mark.parametrize("dtype", ["int32", "float32"])
+def test_embedding_of_ids_of_any_dtype_and_its_second_derivative(dtype, rng):
+    ids = nf.Tensor(np.array([2, 0, 2, 4]).astype(dtype))
+    gradient_check(lambda table: gather_rows(table, ids) ** 2, rng.standard_normal((5, 3)))
+
+
+def test_second_derivative_of_a_lookup(rng):
+    ids = nf.Tensor(np.array([3, 1, 3, 3, 0]))
+    table = rng.standard_normal((5, 2))
+    x = nf.Tensor(table, requires_grad=True)
+    (gather_rows(x, ids) ** 3).sum().backward(create_graph=True)
+    first = x.grad
+    counts = np.bincount(ids.numpy(), minlength=5)[:, None]
+    np.testing.assert_allclose(first.numpy(), 3 * counts * table ** 2, rtol=1e-10)
+    x.grad = None
+    (first * first).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 36 * counts ** 2 * table ** 3, rtol=1e-10)
+
+
+def test_embedding_ids_out_of_range(rng):
+    with pytest.raises(ValueError, match="gather_rows: label 9 \\(at position 1\\) is outside the 7 classes"):
+        nn.Embedding(7, 3, rng=rng)(nf.Tensor(np.array([[1, 9]])))
+
+
+@pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
+@pytest.mark.parametrize("num_layers", [1, 2])
+def test_rnn_matches_numpy(nonlinearity, num_layers, rng):
+    model = nn.RNN(3, 4, num_layers, nonlinearity=nonlinearity, dtype="float64", rng=rng)
+    x, h0 = rng.standard_normal((5, 2, 3)), rng.standard_normal((num_layers, 2, 4))
+    out, h_n = model(nf.Tensor(x), nf.Tensor(h0))
+    want_out, want_h = numpy_rnn(x, h0, model.rnn_cells, nonlinearity)
+    np.testing.assert_allclose(out.numpy(), want_out, rtol=1e-10)
+    np.testing.assert_allclose(h_n.numpy(), want_h, rtol=1e-10)
+    gradient_check(lambda x, h: model(x, h)[0] * 1.0, x, h0)
+    parameter_check(model, lambda: (model(nf.Tensor(x), nf.Tensor(h0))[1] ** 2).sum())
+
+
+def test_rnn_cell_without_a_state_starts_from_zeros(rng):
+    cell = nn.RNNCell(3, 4, dtype="float64", rng=rng)
+    x = rng.standard_normal((2, 3))
+    np.testing.assert_allclose(cell(nf.Tensor(x)).numpy(), numpy_rnn(x[None], np.zeros((1, 2, 4)), [cell])[0][0])
+
+
+@pytest.mark.parametrize("num_layers, bias", [(1, True), (2, False)])
+def test_lstm_matches_numpy(num_layers, bias, rng):
+    model = nn.LSTM(3, 4, num_layers, bias=bias, dtype="float64", rng=rng)
+    x = rng.standard_normal((4, 2, 3))
+    h0, c0 = rng.standard_normal((num_layers, 2, 4)), rng.standard_normal((num_layers, 2, 4))
+    out, (h_n, c_n) = model(nf.Tensor(x), (nf.Tensor(h0), nf.Tensor(c0)))
+    want = numpy_lstm(x, h0, c0, model.lstm_cells)
+    for got, expected in zip((out, h_n, c_n), want):
+        np.testing.assert_allclose(got.numpy(), expected, rtol=1e-10)
+    gradient_check(lambda x, h, c: model(x, (h, c))[0] * 1.0, x, h0, c0)
+    parameter_check(model, lambda: (model(nf.Tensor(x), (nf.Tensor(h0), nf.Tensor(c0)))[1][1] ** 2).sum())
+
+
+def test_lstm_batch_first_and_default_state(rng):
+    model = nn.LSTM(3, 4, 2, dtype="float64", batch_first=True, rng=rng)
+    x = rng.standard_normal((2, 5, 3))
+    out, (h_n, c_n) = model(nf.Tensor(x))
+    zeros = np.zeros((2, 2, 4))
+    want = numpy_lstm(x.transpose(1, 0, 2), zeros, zeros, model.lstm_cells)
+    np.testing.assert_allclose(out.numpy(), want[0].transpose(1, 0, 2), rtol=1e-10)
+    np.testing.assert_allclose(c_n.numpy(), want[2], rtol=1e-10)
+
+
+def test_sequential_over_embedding_lstm_and_linear(rng):
+    model = nn.Sequential(nn.Embedding(6, 3, dtype="float64", rng=rng), nn.LSTM(3, 4, dtype="float64", rng=rng),
+                          nn.Linear(4, 6, dtype="float64", rng=rng))
+    ids = np.array([[1, 2], [5, 0], [3, 3]])
+    logits = model(nf.Tensor(ids))
+    embedded = model.modules_list[0].weight.numpy()[ids]
+    zeros = np.zeros((1, 2, 4))
+    hidden = numpy_lstm(embedded, zeros, zeros, model.modules_list[1].lstm_cells)[0]
+    linear = model.modules_list[2]
+    np.testing.assert_allclose(logits.numpy(), hidden @ linear.weight.numpy() + linear.bias.numpy(), rtol=1e-10)
+    loss = nn.SoftmaxLoss()
+    parameter_check(model, lambda: loss(model(nf.Tensor(ids)).reshape(6, 6), nf.Tensor(np.arange(6))))
+
+
+def test_weights_follow_needle_shapes_and_range(rng):
+    cell = nn.LSTMCell(5, 8, rng=rng)
+    assert cell.W_ih.shape == (5, 32) and cell.W_hh.shape == (8, 32) and cell.bias_ih.shape == (32,)
+    assert np.abs(cell.W_hh.numpy()).max() <= 1 / np.sqrt(8)
+    assert len(nn.RNN(5, 8, 3).parameters()) == 12
+
+
+def test_recurrent_misuse(rng):
+    with pytest.raises(DefinitionError, match="RNNCell: nonlinearity 'gelu' is unknown; use 'tanh' or 'relu'"):
+        nn.RNNCell(2, 3, nonlinearity="gelu")
+    with pytest.raises(DefinitionError, match=r"LSTM: input of shape \(2, 3\) must be 3-D \(seq_len, batch, "):
+        nn.LSTM(3, 4)(nf.Tensor(np.zeros((2, 3))))
+    with pytest.raises(DefinitionError, match=r"RNNCell: input of shape \(2, 5\) does not fit input_size 3"):
+        nn.RNN(3, 4)(nf.Tensor(np.zeros((1, 2, 5))))
+    with pytest.raises(DefinitionError, match="RNN: num_layers must be a positive int, got 0"):
+        nn.RNN(3, 4, num_layers=0)
+
+
+def test_a_language_model_step_runs_without_numpy_math(monkeypatch, rng):
+    from frontend import optim
+
+    from .test_training import PATCHED
+
+    model = nn.Sequential(nn.Embedding(6, 4, rng=rng), nn.LSTM(4, 4, 2, rng=rng), nn.Linear(4, 6, rng=rng))
+    optimizer = optim.Adam(model.parameters(), lr=0.01)
+    ids, targets = nf.Tensor(np.array([[1, 2], [5, 0], [3, 3]])), nf.Tensor(np.arange(6))
+
+    def step():
+        loss = nn.SoftmaxLoss()(model(ids).reshape(6, 6), targets)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+
+    step()  # compiles every kernel (the compiler may use numpy)
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("frontend math ran in numpy")
+
+    for name in PATCHED:
+        monkeypatch.setattr(np, name, forbidden)
+    loss = step()
+    monkeypatch.undo()
+    assert np.isfinite(loss)
