@@ -185,3 +185,24 @@ def test_a_scalar_reduction_loop_is_not_parallel():
     s = ns.create_schedule(B)
     with pytest.raises(ns.ScheduleError, match=r"s\[S\]\.parallel\(k\): k is a reduction loop"):
         s[S].parallel(S.op.reduce_axis[0])
+
+
+def test_rfactor_of_a_scalar_reduction():
+    A, S, _ = total_and_normalize(64)
+    s = ns.create_schedule(S)
+    _, inner = s[S].split(S.op.reduce_axis[0], factor=16)
+    factored = s.rfactor(S, inner)
+    assert factored.shape == (16,)
+    assert nest(s, [A, S]) == """\
+func f(A: float32[64], S: float32[]) {
+  allocate S.rf: float32[16] in global
+  for k.inner in 0..16:
+    S.rf[k.inner] = 0.0
+    for k.outer in 0..4:
+      S.rf[k.inner] = S.rf[k.inner] + A[k.outer * 16 + k.inner]
+  S[] = 0.0
+  for k.inner in 0..16:
+    S[] = S[] + S.rf[k.inner]
+}"""
+    (a,) = inputs_for([A], 1)
+    check(s, [A, S], [a], np.array(a.sum(), np.float32))
