@@ -46,6 +46,7 @@ from tensorir import (
     sum,
     tanh,
 )
+from tensorir.symbolic import assume, size_var, var  # noqa: E402, I001 - symbolic extents
 
 from .api import build, lower
 
@@ -59,3 +60,4 @@ __all__ = [
     "log", "lower", "max", "maximum", "min", "minimum", "not_equal", "placeholder", "power", "reduce_axis",
     "sigmoid", "sqrt", "sum", "tanh",
 ]
+__all__ += ["assume", "size_var", "var"]

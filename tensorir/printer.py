@@ -152,6 +152,8 @@ class _Printer:
         lo = node.min
         if isinstance(lo, Const) and isinstance(node.extent, Const):
             return f"{lo.value}..{lo.value + node.extent.value}"
+        if isinstance(lo, Const) and lo.value == 0:  # a symbolic extent from 0
+            return f"0..{self.expr(node.extent)}"
         return f"{self.expr(lo)}..{self.expr(lo + node.extent)}"
 
     def lines(self, node: Stmt, depth: int, out: list[str]) -> None:

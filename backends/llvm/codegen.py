@@ -86,12 +86,17 @@ class Codegen(Arithmetic):
     def generate(self) -> ir.Module:
         buffers = self.func.params + ((self.status,) if self.status is not None else ())
         params = [STORAGE[b.dtype].as_pointer() for b in buffers]
+        # size variables come as i64 values after the buffers, before the status slot
+        scalars = self.func.scalars
+        params[len(self.func.params):len(self.func.params)] = [I64] * len(scalars)
         fn = ir.Function(self.module, ir.FunctionType(VOID, params), name=self.func.name)
-        for arg, buffer in zip(fn.args, buffers):
+        buffer_args = [a for a in fn.args if isinstance(a.type, ir.PointerType)]
+        for arg, buffer in zip(buffer_args, buffers):
             arg.name = _ident(buffer.name)
             arg.add_attribute("noalias")
         state = self.new_function(fn)
-        state.buffers.update(zip(buffers, fn.args))
+        state.buffers.update(zip(buffers, buffer_args))
+        state.vars.update(zip(scalars, fn.args[len(self.func.params):]))
         self.run_in(state, lambda: self.stmt(self.func.body))
         return self.module
 
