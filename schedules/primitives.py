@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from tensorir.buffer import Scope
 from tensorir.errors import ScheduleError
+from tensorir import symbolic
 from tensorir.expr import IterKind, IterVar, Reduce, Var
 from tensorir.intmath import as_int, ceil_div
 from tensorir.stmt import ForKind
@@ -119,6 +120,9 @@ class StagePrimitives(StageState):
         given = factor if factor is not None else nparts
         label = "factor" if factor is not None else "nparts"
         self._check_splittable(call, iv, label, given)
+        if nparts is not None and not isinstance(iv.extent, int):
+            raise self._fail(call, f"the extent of {iv.name} is the symbolic {iv.extent}, so nparts "
+                             "would make a symbolic inner loop", "split it with factor= instead")
         outer, inner = self._split(iv, factor if factor is not None else ceil_div(iv.extent, nparts))
         self._record("split", {"axis": iv.name, "factor": factor, "nparts": nparts}, (outer, inner))
         return outer, inner
@@ -132,8 +136,9 @@ class StagePrimitives(StageState):
 
     def _split(self, iv: IterVar, factor: int) -> tuple[IterVar, IterVar]:
         # a factor beyond the extent makes the inner loop the whole extent (and its guard moot)
-        inner_extent = min(factor, iv.extent)
-        outer = IterVar(Var(f"{iv.name}.outer"), 0, ceil_div(iv.extent, inner_extent), iv.kind)
+        # (a symbolic extent keeps the factor: the guard covers the sizes it exceeds)
+        inner_extent = min(factor, iv.extent) if isinstance(iv.extent, int) else factor
+        outer = IterVar(Var(f"{iv.name}.outer"), 0, symbolic.ceil_div(iv.extent, inner_extent), iv.kind)
         inner = IterVar(Var(f"{iv.name}.inner"), 0, inner_extent, iv.kind)
         self.relations.append(Split(iv, outer, inner, inner_extent))
         at = self.leaves.index(iv)
