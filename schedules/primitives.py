@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from tensorir import symbolic
 from tensorir.buffer import Scope
 from tensorir.errors import ScheduleError
-from tensorir import symbolic
 from tensorir.expr import IterKind, IterVar, Reduce, Var
 from tensorir.intmath import as_int, ceil_div
 from tensorir.stmt import ForKind

@@ -104,7 +104,8 @@ def _build(shape_of_b, target="interp"):
 
 def test_wrong_shape_names_the_values():
     f = _build(lambda n: (n - 2,))
-    with pytest.raises(ns.ArgumentError, match=r"main: argument B must have shape \[3\] \(\[n - 2\] with n=5\), got \[4\]"):
+    with pytest.raises(ns.ArgumentError,
+                       match=r"main: argument B must have shape \[3\] \(\[n - 2\] with n=5\), got \[4\]"):
         f(np.zeros(5, F32), np.zeros(4, F32))
 
 
@@ -130,7 +131,8 @@ def test_variable_solved_from_an_expression():
     b = np.zeros(3, F32)
     f(a, b)
     np.testing.assert_allclose(b, np.diff(a))
-    with pytest.raises(ns.ArgumentError, match=r"main: argument A must have shape \[6\] \(\[n \+ 1\] with n=5\), got \[4\]"):
+    with pytest.raises(ns.ArgumentError,
+                       match=r"main: argument A must have shape \[6\] \(\[n \+ 1\] with n=5\), got \[4\]"):
         f(a, np.zeros(5, F32))
 
 
