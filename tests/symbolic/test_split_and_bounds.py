@@ -23,13 +23,37 @@ def _split_text(n, factor):
 
 
 def test_split_of_a_symbolic_loop_has_a_guarded_tail():
+    # the full tiles run without the guard (partition_tails), the last partial one with it;
+    # n >= 1 (it is a dimension), so the split point n // 8 needs no clamping
     assert _split_text(ns.var("n"), 8) == (
         "func main(A: float32[n], B: float32[n]) {\n"
-        "  for i.outer in 0..(n + 7) // 8:\n"
+        "  for i.outer in 0..n // 8:\n"
+        "    for i.inner in 0..8:\n"
+        "      B[i.outer * 8 + i.inner] = A[i.outer * 8 + i.inner] + 1.0\n"
+        "  for i.outer in n // 8..(n + 7) // 8:\n"
         "    for i.inner in 0..8:\n"
         "      if i.outer * 8 + i.inner < n:\n"
         "        B[i.outer * 8 + i.inner] = A[i.outer * 8 + i.inner] + 1.0\n"
         "}")
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_split_of_a_loop_over_any_int(target):
+    # c may be negative or zero: the split point is clamped, so no iteration runs then
+    c = ns.var("c")
+    A = ns.placeholder((3,), name="A")
+    k = ns.reduce_axis((0, c), name="k")
+    B = ns.compute((3,), lambda i: ns.sum(A[i] + k, axis=k), name="B")
+    s = ns.create_schedule(B)
+    s[B].split(k, factor=4)
+    assert "max(" in str(ns.lower(s, [A, B, c]))
+    f = ns.build(s, [A, B, c], target=target)
+    a = np.array([1, 2, 3], np.float32)
+    for count in (-3, 0, 1, 4, 9):
+        b = np.full(3, 99, np.float32)
+        f(a, b, count)
+        steps = max(count, 0)
+        np.testing.assert_allclose(b, a * steps + steps * (steps - 1) / 2)
 
 
 def test_a_declared_divisor_removes_the_guard():
