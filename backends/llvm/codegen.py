@@ -36,6 +36,7 @@ from tensorir.names import identifier
 from tensorir.passes.flatten_buffers import flatten_buffers
 from tensorir.stmt import Allocate, Evaluate, For, ForKind, IfThenElse, PrimFunc, Seq, Stmt, Store
 from tensorir.structural import canonical
+from tensorir.symbolic import to_expr
 from tensorir.visitor import walk
 
 from .arith import Arithmetic
@@ -389,6 +390,9 @@ class Codegen(Arithmetic):
     def allocate(self, s: Allocate) -> None:
         buffer = s.buffer
         ty = STORAGE[buffer.dtype]
+        if not isinstance(buffer.size, int):
+            self.dynamic_allocate(s, ty)
+            return
         nbytes = buffer.size * SIZE[buffer.dtype]
         state = self.state
         if nbytes <= STACK_LIMIT:
@@ -403,6 +407,19 @@ class Codegen(Arithmetic):
         free = self.declare("free", VOID, [I8.as_pointer()])
         raw = self.b.call(aligned_alloc, [i64(64), i64(round_up(nbytes, 64))])
         state.buffers[buffer] = self.b.bitcast(raw, ty.as_pointer())  # type: ignore[union-attr]
+        self.stmt(s.body)
+        self.b.call(free, [raw])
+
+    def dynamic_allocate(self, s: Allocate, ty) -> None:
+        """A temporary of symbolic size: heap memory for each run of its scope (64-byte aligned,
+        its size rounded up to a whole number of 64 bytes, never zero)."""
+        count = self.as_i64(self.expr(to_expr(s.buffer.size)))
+        nbytes = self.b.mul(count, i64(SIZE[s.buffer.dtype]))
+        rounded = self.b.add(self.b.and_(self.b.add(nbytes, i64(63)), i64(-64)), i64(64))
+        aligned_alloc = self.declare("aligned_alloc", I8.as_pointer(), [I64, I64])
+        free = self.declare("free", VOID, [I8.as_pointer()])
+        raw = self.b.call(aligned_alloc, [i64(64), rounded])
+        self.state.buffers[s.buffer] = self.b.bitcast(raw, ty.as_pointer())  # type: ignore[union-attr]
         self.stmt(s.body)
         self.b.call(free, [raw])
 

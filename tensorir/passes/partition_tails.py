@@ -19,6 +19,7 @@ import dataclasses
 from ..analysis import interval, linear_form
 from ..expr import Binary, BinaryOp, Const, Expr, Var, binary, const
 from ..stmt import Allocate, For, ForKind, IfThenElse, PrimFunc, Seq, Stmt, seq
+from ..structural import structural_key
 from ..symbolic import ShapeVar
 from ..visitor import Substitute, walk
 
@@ -60,7 +61,7 @@ def _full_until(loop: For, cond: Expr, ranges: dict, positive) -> Expr | None:
         top += coef * (found[1] if coef > 0 else found[0])
     # factor * o + top < b  <=>  o < (b - 1 - top) // factor + 1 = (b + factor - 1 - top) // factor
     shift = factor - 1 - top
-    bound = cond.b if shift == 0 else binary(BinaryOp.ADD, cond.b, shift)
+    bound = cond.b if shift == 0 else binary(BinaryOp.ADD if shift > 0 else BinaryOp.SUB, cond.b, abs(shift))
     bound = binary(BinaryOp.FLOORDIV, bound, factor) if factor != 1 else bound
     if not _always(binary(BinaryOp.GE, bound, 0), positive):
         bound = binary(BinaryOp.MAX, bound, const(0, bound.dtype))
@@ -117,9 +118,13 @@ def _partition(loop: For, positive) -> Stmt | None:
                     proven.add(part)
     if not bounds:
         return None
+    unique = {structural_key(b): b for b in bounds}  # one split point per distinct bound
+    bounds = list(unique.values())
     split = bounds[0]
     for other in bounds[1:]:
         split = binary(BinaryOp.MIN, split, other)
+    if _always(binary(BinaryOp.GE, split, loop.extent), positive):  # the guards always hold
+        return dataclasses.replace(loop, body=_Drop(proven)(loop.body))
     main = dataclasses.replace(loop, extent=split, body=_Drop(proven)(loop.body))
     tail_var = Var(loop.var.name, loop.var.dtype)
     tail_body = Substitute({loop.var: tail_var})(loop.body)
