@@ -231,6 +231,12 @@ def first_out_of_bounds(var: Var, accesses: Iterable[tuple[Expr, int]],
     return space.values(bad.lexmin().sample_point())[var]
 
 
+def _same_extent(a, b) -> bool:
+    from .symbolic import same_extent
+
+    return same_extent(a, b)
+
+
 def _guarded_loads(expr: Expr, guards: tuple[tuple[Expr, bool], ...], out: list,
                    seen: set | None = None) -> None:
     """Every tensor load under ``expr`` with the if_then_else conditions around it.
@@ -404,7 +410,7 @@ class RangeInference:
         if var in self.pinned:
             return
         first = self.origin.setdefault(var, sub)
-        if first.extent != sub.extent:
+        if not _same_extent(first.extent, sub.extent):
             raise self.locate(sub.position, (
                 f"inconsistent ranges for index `{var.name}`: it indexes dimension {first.dim} of "
                 f"{first.load.tensor.name} (extent {first.extent}) and dimension {sub.dim} of "
@@ -430,10 +436,19 @@ class RangeInference:
                     return var
         return None
 
-    def _largest(self, var: Var) -> int:
+    def _largest(self, var: Var) -> int | Expr:
         uses = self._complete(var)
         known = {v: (0, self.extents[v]) for sub in uses for v in sub.variables - {var}}
         accesses = [(sub.load.indices[sub.dim], sub.extent) for sub in uses]
+        if not all(isinstance(e, int) for _, e in accesses) or not all(isinstance(h, int) for _, h in known.values()):
+            from .isl_params import first_out_of_bounds_symbolic
+
+            first = first_out_of_bounds_symbolic(var, accesses, known)
+            if first is None:
+                raise self.locate(uses[0].position, (
+                    f"cannot infer the range of index {var.name}: with symbolic shapes its largest safe "
+                    f'range is not one affine expression; pin it with ranges={{"{var.name}": ...}}'))
+            return first
         first = first_out_of_bounds(var, accesses, known)
         if first is None:
             raise self.locate(uses[0].position, (
