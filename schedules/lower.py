@@ -28,7 +28,7 @@ from .bounds import Region, attached_region
 from .geometry import LoopGeometry, derives, loop_geometry
 from .parallel import warn_inner_parallel
 from .relations import At, AtRoot, Inlined
-from .scalars import function_scalars, split_scalar_args
+from .scalars import function_scalars, split_scalar_args, symbolic_kind
 from .schedule import Schedule, Stage
 
 _COMBINE = {ReduceOp.SUM: BinaryOp.ADD, ReduceOp.MAX: BinaryOp.MAX, ReduceOp.MIN: BinaryOp.MIN}
@@ -179,7 +179,8 @@ class Lowering:
         stage, leaf = run.stage, run.leaves[position]
         note = stage.annotation(leaf)
         lo = leaf.min if leaf in stage.compute_op.reduce_axis else 0
-        loop = For(leaf.var, to_expr(lo), to_expr(run.geo.extents[leaf]), note.kind, seq(), note.thread_tag)
+        loop = For(leaf.var, to_expr(lo), to_expr(run.geo.extents[leaf]), symbolic_kind(stage, leaf, note.kind,
+                   run.geo.extents[leaf]), seq(), note.thread_tag)
         if env is None:
             inner = self._loop_level(run, position + 1, None)
         else:

@@ -131,13 +131,17 @@ class StagePrimitives(StageState):
         if not _positive_int(factor):
             raise self._fail(call, f"{label} must be a positive integer, got {factor!r}",
                              f"pass a whole number of iterations, e.g. {label}=4")
+        if label != "nparts" and not isinstance(iv.extent, int) and factor > symbolic.MAX_SYMBOLIC_FACTOR:
+            raise self._fail(call, f"the extent of {iv.name} is the symbolic {iv.extent}, and the inner loop "
+                             f"would run (guarded) all {factor} iterations whatever the size",
+                             f"use a factor of at most {symbolic.MAX_SYMBOLIC_FACTOR}")
         self._check_unannotated(call, iv)
         self._check_nothing_attached(call, iv)
 
     def _split(self, iv: IterVar, factor: int) -> tuple[IterVar, IterVar]:
         # a factor beyond the extent makes the inner loop the whole extent (and its guard moot)
         # (a symbolic extent keeps the factor: the guard covers the sizes it exceeds)
-        inner_extent = min(factor, iv.extent) if isinstance(iv.extent, int) else factor
+        inner_extent = min(factor, iv.extent) if isinstance(iv.extent, int) else min(factor, symbolic.INT32_MAX)
         outer = IterVar(Var(f"{iv.name}.outer"), 0, symbolic.ceil_div(iv.extent, inner_extent), iv.kind)
         inner = IterVar(Var(f"{iv.name}.inner"), 0, inner_extent, iv.kind)
         self.relations.append(Split(iv, outer, inner, inner_extent))
@@ -215,7 +219,7 @@ class StagePrimitives(StageState):
             self._check_nothing_attached(call, iv)
         fused = ivs[0]
         for inner in ivs[1:]:
-            new = IterVar(Var(_fused_name(fused, inner)), 0, fused.extent * inner.extent, fused.kind)
+            new = IterVar(Var(_fused_name(fused, inner)), 0, symbolic.mul(fused.extent, inner.extent), fused.kind)
             self.relations.append(Fuse(fused, inner, new))
             fused = new
         self.leaves[positions[0]:positions[-1] + 1] = [fused]

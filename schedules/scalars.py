@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from tensorir.buffer import Buffer
 from tensorir.errors import LoweringError
 from tensorir.expr import Var
-from tensorir.stmt import Stmt
+from tensorir.stmt import ForKind, Stmt
 from tensorir.symbolic import ShapeVar, shape_vars
 from tensorir.visitor import walk
 
@@ -48,3 +48,15 @@ def function_scalars(params: Sequence[Buffer], explicit: Sequence[ShapeVar], bod
             f"lower {name}: the size variable(s) {names} appear in no argument's shape, so a call "
             f"cannot bind them; pass them as arguments after the tensors, e.g. [..., {missing[0].name}]")
     return tuple(found)
+
+
+def symbolic_kind(stage, leaf, kind: ForKind, extent: object) -> ForKind:
+    """The kind of a loop whose extent turned out symbolic: an unroll hint is dropped (a serial
+    loop), vectorizing is refused with how to fix it."""
+    if isinstance(extent, int) or kind not in (ForKind.UNROLLED, ForKind.VECTORIZED):
+        return kind
+    if kind is ForKind.UNROLLED:
+        return ForKind.SERIAL
+    raise LoweringError(
+        f"lower: loop {leaf.name} of stage {stage.name} is vectorized but its extent {extent} is "
+        f"symbolic; split it by a constant factor and vectorize the inner loop")

@@ -180,11 +180,20 @@ _INT_OPS = {BinaryOp.ADD: lambda x, y: x + y, BinaryOp.SUB: lambda x, y: x - y,
             BinaryOp.MAX: max, BinaryOp.MIN: min}
 
 
+#: the largest int32: no symbolic size exceeds it (binding refuses larger ones)
+INT32_MAX = 2**31 - 1
+#: the largest split factor of a symbolic loop: its inner loop keeps the factor as its extent
+MAX_SYMBOLIC_FACTOR = 2**16
+
+
 def ceil_div(a: Extent, b: Extent) -> Extent:
-    """``ceil(a / b)``: an int for ints, else the expression ``(a + b - 1) // b``."""
+    """``ceil(a / b)``: an int for ints, else ``(a - 1) // b + 1``, which never overflows 32 bits
+    (``a + b - 1`` would for a large ``b``) and is at most 0 where ``a <= 0``."""
     if isinstance(a, int) and isinstance(b, int):
         return -(-a // b)
-    return binary(BinaryOp.FLOORDIV, binary(BinaryOp.ADD, to_expr(a), to_expr(b) - 1), to_expr(b))
+    if isinstance(b, int) and b == 1:
+        return a
+    return binary(BinaryOp.ADD, binary(BinaryOp.FLOORDIV, binary(BinaryOp.SUB, to_expr(a), 1), to_expr(b)), 1)
 
 
 def mul(a: Extent, b: Extent) -> Extent:

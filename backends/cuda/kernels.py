@@ -137,6 +137,7 @@ def split_kernels(func: PrimFunc, limits: Limits | None = None) -> tuple[list[Ke
     _root_items(func.body, allocations, items)
     items = [item for item in items if not (isinstance(item, Seq) and not item.stmts)]
     temporaries = [b for b in allocations if b.scope is Scope.GLOBAL]
+    _check_symbolic_sizes(func, [n.buffer for n in walk(func.body) if isinstance(n, Allocate)])
     names = _kernel_names(func, items)
     usage = [_used_buffers(item) for item in items]
     _check_root_scoped(func, allocations, names, usage)
@@ -152,6 +153,15 @@ def split_kernels(func: PrimFunc, limits: Limits | None = None) -> tuple[list[Ke
             name, item, tuple(b for b in order if b in used), frozenset(written), grid, block,
             tuple(shared), tuple(b for b in root_scoped if b.scope is Scope.LOCAL), func.scalars))
     return kernels, temporaries
+
+
+def _check_symbolic_sizes(func: PrimFunc, buffers: list[Buffer]) -> None:
+    for buffer in buffers:
+        if not isinstance(buffer.size, int):
+            raise CodegenError(
+                f"cuda {func.name}: buffer {buffer.name} (scope {buffer.scope.value}) has the symbolic "
+                f"shape {list(buffer.shape)}; GPU temporaries need a constant size: compute the stage "
+                "inside a loop (compute_at) over a constant tile, or inline it")
 
 
 def _check_root_scoped(func: PrimFunc, allocations, names, usage) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from ..analysis import interval, linear_form
+from ..analysis import _rebuild, interval, linear_form
 from ..expr import Binary, BinaryOp, Const, Expr, Var, binary, const
 from ..stmt import Allocate, For, ForKind, IfThenElse, PrimFunc, Seq, Stmt, seq
 from ..structural import structural_key
@@ -132,11 +132,38 @@ def _partition(loop: For, positive) -> Stmt | None:
     return seq(main, tail)
 
 
+#: a guarded serial loop longer than this runs only its live iterations (a split of a symbolic
+#: loop keeps its factor, which may be far larger than the sizes it meets)
+LONG_LOOP = 64
+
+
+def _tighten(loop: For) -> For:
+    """``for x in 0..f: if x + c < b and rest: S`` as ``for x in 0..min(f, max(b - c, 0)): if rest: S``."""
+    body = loop.body
+    if not (isinstance(body, IfThenElse) and body.else_body is None and isinstance(loop.min, Const)
+            and loop.min.value == 0):
+        return loop
+    for part in _conjuncts(body.cond):
+        if not (isinstance(part, Binary) and part.op is BinaryOp.LT) or any(n is loop.var for n in walk(part.b)):
+            continue
+        form = linear_form(part.a)
+        if form is None or form[0].get(loop.var) != 1 or any(
+                t is not loop.var and any(n is loop.var for n in walk(t)) for t in form[0]):
+            continue
+        rest = _rebuild({t: k for t, k in form[0].items() if t is not loop.var}, form[1], part.a.dtype)
+        live = binary(BinaryOp.MAX, binary(BinaryOp.SUB, part.b, rest), const(0, part.b.dtype))
+        extent = binary(BinaryOp.MIN, loop.extent, live)
+        return dataclasses.replace(loop, extent=extent, body=_Drop({part})(body))
+    return loop
+
+
 def _visit(s: Stmt, positive) -> Stmt:
     match s:
         case For(body=body):
             inner = _visit(body, positive)
             loop = s if inner is body else dataclasses.replace(s, body=inner)
+            if s.kind is ForKind.SERIAL and isinstance(s.extent, Const) and s.extent.value > LONG_LOOP:
+                return _tighten(loop)
             if s.kind in _SPLITTABLE and not isinstance(s.extent, Const) and isinstance(s.min, Const):
                 return _partition(loop, positive) or loop
             return loop

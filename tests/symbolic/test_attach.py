@@ -41,7 +41,7 @@ func main(A: float32[n], C: float32[n - 1]) {
       B[i] = A[i.outer * 4 + i] * 2.0
     for i.inner in 0..4:
       C[i.outer * 4 + i.inner] = B[i.inner] + B[i.inner + 1]
-  for i.outer in (n - 1) // 4..(n + 2) // 4:
+  for i.outer in (n - 1) // 4..(n - 2) // 4 + 1:
     allocate B: float32[5] in global
     for i in 0..5:
       if i.outer * 4 + i < n:

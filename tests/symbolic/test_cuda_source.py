@@ -47,7 +47,7 @@ def test_size_variables_are_kernel_arguments():
     source = _elementwise().source
     assert "k_main(const float* __restrict__ A, float* __restrict__ B, int n)" in source
     assert "if (i_outer * 64 + i_inner < n)" in source
-    assert "grid ((n + 63) // 64, 1, 1)" in source
+    assert "grid ((n - 1) // 64 + 1, 1, 1)" in source
 
 
 def test_nvcc_compiles_symbolic_kernels():

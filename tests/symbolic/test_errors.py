@@ -184,3 +184,40 @@ def test_assumption_violated():
     with pytest.raises(ns.ArgumentError, match=r"main: the assumption n % 4 == 0 does not hold with n=6; the "
                        r"kernel was compiled relying on it"):
         f(np.zeros(6, F32), np.zeros(6, F32))
+
+
+def test_split_of_a_symbolic_loop_by_a_huge_factor():
+    n = ns.var("n")
+    A = ns.placeholder((n,), name="A")
+    B = ns.compute((n,), lambda i: A[i] + 1, name="B")
+    s = ns.create_schedule(B)
+    with pytest.raises(ns.ScheduleError, match=r"split\(i, factor=4611686018427387904\): the extent of i is the "
+                       r"symbolic n, and the inner loop would run \(guarded\) all 4611686018427387904 iterations "
+                       r"whatever the size.*use a factor of at most 65536"):
+        s[B].split(B.op.axis[0], factor=2**62)
+
+
+def test_vectorize_a_symbolic_loop():
+    n = ns.var("n")
+    A = ns.placeholder((n,), name="A")
+    B = ns.compute((n,), lambda i: A[i] + 1, name="B")
+    s = ns.create_schedule(B)
+    s[B].vectorize(B.op.axis[0])
+    with pytest.raises(ns.LoweringError, match=r"lower: loop i of stage B is vectorized but its extent n is "
+                       r"symbolic; split it by a constant factor and vectorize the inner loop"):
+        ns.lower(s, [A, B])
+
+
+def test_symbolic_gpu_temporary():
+    n = ns.var("n")
+    A = ns.placeholder((n,), name="A")
+    B = ns.compute((n,), lambda i: A[i] + 1, name="B")
+    C = ns.compute((n,), lambda i: B[i] * 2, name="C")
+    s = ns.create_schedule(C)
+    for stage in (B, C):
+        o, i = s[stage].split(stage.op.axis[0], factor=32)
+        s[stage].bind(o, "blockIdx.x")
+        s[stage].bind(i, "threadIdx.x")
+    with pytest.raises(ns.CodegenError, match=r"cuda main: buffer B \(scope global\) has the symbolic shape \[n\]; "
+                       r"GPU temporaries need a constant size"):
+        ns.build(s, [A, C], target="cuda")

@@ -30,7 +30,7 @@ def test_split_of_a_symbolic_loop_has_a_guarded_tail():
         "  for i.outer in 0..n // 8:\n"
         "    for i.inner in 0..8:\n"
         "      B[i.outer * 8 + i.inner] = A[i.outer * 8 + i.inner] + 1.0\n"
-        "  for i.outer in n // 8..(n + 7) // 8:\n"
+        "  for i.outer in n // 8..(n - 1) // 8 + 1:\n"
         "    for i.inner in 0..8:\n"
         "      if i.outer * 8 + i.inner < n:\n"
         "        B[i.outer * 8 + i.inner] = A[i.outer * 8 + i.inner] + 1.0\n"
