@@ -11,7 +11,7 @@ import llvmlite.binding as llvm
 import numpy as np
 
 from tensorir.access_guards import out_of_bounds, runtime_checks
-from tensorir.errors import CodegenError
+from tensorir.errors import ArgumentError, CodegenError
 from tensorir.names import identifier
 from tensorir.stmt import PrimFunc, Store
 from tensorir.structural import structural_hash
@@ -93,7 +93,7 @@ class LLVMModule:
                 entry = _load(obj, self.symbol, len(func.params) + len(func.scalars) + bool(self._checks))
                 _compiled[key] = entry
         self._engine, self._cfunc = entry
-        if not self._checks:  # nothing to read back after a call: raw calls go straight to the code
+        if not self._checks and not func.scalars:  # nothing to read back: raw calls go straight to the code
             self.call_unchecked = self._cfunc
         self.compile_time = time.perf_counter() - start
         self._source: str | None = None
@@ -134,8 +134,14 @@ class LLVMModule:
 
         For callers that check shapes, dtypes and contiguity once, e.g. a cache of kernels keyed
         by them; a wrong address here is undefined behaviour, not an error. Subscripts computed
-        from data are still checked (``OutOfBoundsError``).
+        from data are still checked (``OutOfBoundsError``). A kernel of symbolic shape takes the
+        values of its size variables (``func.scalars``) after the addresses.
         """
+        expected = len(self.func.params) + len(self.func.scalars)
+        if self.func.scalars and len(addresses) != expected:
+            names = [p.name for p in self.func.params] + [v.name for v in self.func.scalars]
+            raise ArgumentError(f"{self.func.name}: call_unchecked takes {expected} values ({', '.join(names)}): "
+                                f"the buffer addresses, then the size variables; got {len(addresses)}")
         self._run(addresses)
 
     def time(self, *arrays, number: int = 10, repeat: int = 5) -> float:

@@ -221,3 +221,16 @@ def test_symbolic_gpu_temporary():
     with pytest.raises(ns.CodegenError, match=r"cuda main: buffer B \(scope global\) has the symbolic shape \[n\]; "
                        r"GPU temporaries need a constant size"):
         ns.build(s, [A, C], target="cuda")
+
+
+def test_raw_call_of_a_symbolic_kernel_needs_the_sizes():
+    n = ns.var("n")
+    A = ns.placeholder((n,), name="A")
+    B = ns.compute((n,), lambda i: A[i] + 1, name="B")
+    f = ns.build(ns.create_schedule(B), [A, B], target="llvm")
+    a, b = np.arange(3, dtype=F32), np.zeros(3, F32)
+    with pytest.raises(ns.ArgumentError, match=r"main: call_unchecked takes 3 values \(A, B, n\): the buffer "
+                       r"addresses, then the size variables; got 2"):
+        f.call_unchecked(a.ctypes.data, b.ctypes.data)
+    f.call_unchecked(a.ctypes.data, b.ctypes.data, 3)
+    np.testing.assert_allclose(b, a + 1)
