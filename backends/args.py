@@ -11,7 +11,7 @@ from tensorir.errors import ArgumentError
 
 
 def check_arrays(name: str, params: Sequence[Buffer], arrays: Sequence[object],
-                 written: set[Buffer]) -> list[np.ndarray]:
+                 written: set[Buffer], symbolic: bool = False) -> list[np.ndarray]:
     """``arrays`` as numpy arrays matching ``params``, or an ArgumentError naming the first mismatch."""
     if len(arrays) != len(params):
         expected = ", ".join(p.name for p in params)
@@ -27,7 +27,9 @@ def check_arrays(name: str, params: Sequence[Buffer], arrays: Sequence[object],
             raise ArgumentError(
                 f"{where} must have dtype {param.dtype.value}, got {array.dtype}; "
                 f"convert it with .astype(np.{param.dtype.value})")
-        if tuple(array.shape) != tuple(param.shape):
+        if symbolic and not _static_dims_match(param.shape, array.shape):
+            raise ArgumentError(f"{where} must have shape {list(param.shape)}, got {list(array.shape)}")
+        if not symbolic and tuple(array.shape) != tuple(param.shape):
             raise ArgumentError(f"{where} must have shape {list(param.shape)}, got {list(array.shape)}")
         if not array.flags.c_contiguous:
             raise ArgumentError(
@@ -38,6 +40,12 @@ def check_arrays(name: str, params: Sequence[Buffer], arrays: Sequence[object],
                 "array, e.g. a .copy() of it")
         checked.append(array)
     return checked
+
+
+def _static_dims_match(shape: tuple, actual: tuple) -> bool:
+    """The rank agrees and so does every int dimension (symbolic ones are bound later)."""
+    return len(shape) == len(actual) and all(
+        not isinstance(want, int) or want == got for want, got in zip(shape, actual))
 
 
 class ArgumentSpec:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from tensorir.expr import BinaryOp, Expr, IterVar, binary
-from tensorir.intmath import ceil_div
+from tensorir.symbolic import Extent, ceil_div, divides, mul, to_expr
 
 from .relations import Fuse, Split
 
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 @dataclass
 class LoopGeometry:
-    extents: dict[IterVar, int] = field(default_factory=dict)
+    extents: dict[IterVar, Extent] = field(default_factory=dict)
     values: dict[IterVar, Expr] = field(default_factory=dict)
     #: (condition, root axes it constrains)
     guards: list[tuple[Expr, frozenset[IterVar]]] = field(default_factory=list)
@@ -50,8 +50,8 @@ def derives(stage: Stage, root: IterVar, iv: IterVar) -> bool:
     return False
 
 
-def _extents(stage: Stage, region: Region | None) -> dict[IterVar, int]:
-    extents: dict[IterVar, int] = {}
+def _extents(stage: Stage, region: Region | None) -> dict[IterVar, Extent]:
+    extents: dict[IterVar, Extent] = {}
     for d, root in enumerate(stage.root_axes):
         extents[root] = region.shape[d] if region is not None and d < len(region.shape) else root.extent
     for rel in stage.relations:
@@ -60,7 +60,7 @@ def _extents(stage: Stage, region: Region | None) -> dict[IterVar, int]:
                 extents[rel.inner] = rel.factor
                 extents[rel.outer] = ceil_div(extents[rel.parent], rel.factor)
             case Fuse():
-                extents[rel.fused] = extents[rel.outer] * extents[rel.inner]
+                extents[rel.fused] = mul(extents[rel.outer], extents[rel.inner])
     return extents
 
 
@@ -84,7 +84,7 @@ def loop_geometry(stage: Stage, region: Region | None = None) -> LoopGeometry:
             elif iv in fused_into:
                 fuse = fused_into[iv]
                 op = BinaryOp.FLOORDIV if iv is fuse.outer else BinaryOp.FLOORMOD
-                memo[iv] = binary(op, offset(fuse.fused), geo.extents[fuse.inner])
+                memo[iv] = binary(op, offset(fuse.fused), to_expr(geo.extents[fuse.inner]))
             elif iv.min and iv in stage.root_axes:
                 memo[iv] = binary(BinaryOp.SUB, iv.var, iv.min)
             else:
@@ -101,13 +101,13 @@ def loop_geometry(stage: Stage, region: Region | None = None) -> LoopGeometry:
             value = binary(BinaryOp.ADD, region.bases[d], value)
         geo.values[root] = value
     for rel in stage.relations:
-        if isinstance(rel, Split) and geo.extents[rel.parent] % rel.factor:
-            cond = binary(BinaryOp.LT, offset(rel.parent), geo.extents[rel.parent])
+        if isinstance(rel, Split) and not divides(rel.factor, geo.extents[rel.parent]):
+            cond = binary(BinaryOp.LT, offset(rel.parent), to_expr(geo.extents[rel.parent]))
             geo.guards.append((cond, frozenset(r for r in stage.root_axes if derives(stage, r, rel.parent))))
     if region is not None:
         for d, root in enumerate(data_axes):
             if region.clip_low[d]:
                 geo.guards.append((binary(BinaryOp.GE, geo.values[root], 0), frozenset({root})))
             if region.clip_high[d]:
-                geo.guards.append((binary(BinaryOp.LT, geo.values[root], root.extent), frozenset({root})))
+                geo.guards.append((binary(BinaryOp.LT, geo.values[root], to_expr(root.extent)), frozenset({root})))
     return geo

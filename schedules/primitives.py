@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from tensorir import symbolic
 from tensorir.buffer import Scope
 from tensorir.errors import ScheduleError
 from tensorir.expr import IterKind, IterVar, Reduce, Var
@@ -124,6 +125,9 @@ class StagePrimitives(StageState):
         given = factor if factor is not None else nparts
         label = "factor" if factor is not None else "nparts"
         self._check_splittable(call, iv, label, given)
+        if nparts is not None and not isinstance(iv.extent, int):
+            raise self._fail(call, f"the extent of {iv.name} is the symbolic {iv.extent}, so nparts "
+                             "would make a symbolic inner loop", "split it with factor= instead")
         outer, inner = self._split(iv, factor if factor is not None else ceil_div(iv.extent, nparts))
         self._record("split", {"axis": iv.name, "factor": factor, "nparts": nparts}, (outer, inner))
         return outer, inner
@@ -132,13 +136,18 @@ class StagePrimitives(StageState):
         if not _positive_int(factor):
             raise self._fail(call, f"{label} must be a positive integer, got {factor!r}",
                              f"pass a whole number of iterations, e.g. {label}=4")
+        if label != "nparts" and not isinstance(iv.extent, int) and factor > symbolic.MAX_SYMBOLIC_FACTOR:
+            raise self._fail(call, f"the extent of {iv.name} is the symbolic {iv.extent}, and the inner loop "
+                             f"would run (guarded) all {factor} iterations whatever the size",
+                             f"use a factor of at most {symbolic.MAX_SYMBOLIC_FACTOR}")
         self._check_unannotated(call, iv)
         self._check_nothing_attached(call, iv)
 
     def _split(self, iv: IterVar, factor: int) -> tuple[IterVar, IterVar]:
         # a factor beyond the extent makes the inner loop the whole extent (and its guard moot)
-        inner_extent = min(factor, iv.extent)
-        outer = IterVar(Var(f"{iv.name}.outer"), 0, ceil_div(iv.extent, inner_extent), iv.kind)
+        # (a symbolic extent keeps the factor: the guard covers the sizes it exceeds)
+        inner_extent = min(factor, iv.extent) if isinstance(iv.extent, int) else min(factor, symbolic.INT32_MAX)
+        outer = IterVar(Var(f"{iv.name}.outer"), 0, symbolic.ceil_div(iv.extent, inner_extent), iv.kind)
         inner = IterVar(Var(f"{iv.name}.inner"), 0, inner_extent, iv.kind)
         self.relations.append(Split(iv, outer, inner, inner_extent))
         at = self.leaves.index(iv)
@@ -215,7 +224,7 @@ class StagePrimitives(StageState):
             self._check_nothing_attached(call, iv)
         fused = ivs[0]
         for inner in ivs[1:]:
-            new = IterVar(Var(_fused_name(fused, inner)), 0, fused.extent * inner.extent, fused.kind)
+            new = IterVar(Var(_fused_name(fused, inner)), 0, symbolic.mul(fused.extent, inner.extent), fused.kind)
             self.relations.append(Fuse(fused, inner, new))
             fused = new
         self.leaves[positions[0]:positions[-1] + 1] = [fused]
