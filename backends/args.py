@@ -11,7 +11,7 @@ from tensorir.errors import ArgumentError
 
 
 def check_arrays(name: str, params: Sequence[Buffer], arrays: Sequence[object],
-                 written: set[Buffer]) -> list[np.ndarray]:
+                 written: set[Buffer], symbolic: bool = False) -> list[np.ndarray]:
     """``arrays`` as numpy arrays matching ``params``, or an ArgumentError naming the first mismatch."""
     if len(arrays) != len(params):
         expected = ", ".join(p.name for p in params)
@@ -29,7 +29,9 @@ def check_arrays(name: str, params: Sequence[Buffer], arrays: Sequence[object],
                 f"{where} must have dtype {param.dtype.value}, got {array.dtype}; "
                 f"convert it with .astype(np.{param.dtype.value})")
         _check_rank(where, param, array)
-        if tuple(array.shape) != tuple(param.shape):
+        if symbolic and not _static_dims_match(param.shape, array.shape):
+            raise ArgumentError(f"{where} must have shape {list(param.shape)}, got {list(array.shape)}")
+        if not symbolic and tuple(array.shape) != tuple(param.shape):
             raise ArgumentError(f"{where} must have shape {list(param.shape)}, got {list(array.shape)}")
         if not array.flags.c_contiguous:
             raise ArgumentError(
@@ -63,6 +65,12 @@ def _check_rank(where: str, param: Buffer, array: np.ndarray) -> None:
     raise ArgumentError(
         f"{where} has rank {array.ndim} (shape {list(array.shape)}) but the parameter has rank "
         f"{len(param.shape)} (shape {list(param.shape)}); {fix}")
+
+
+def _static_dims_match(shape: tuple, actual: tuple) -> bool:
+    """The rank agrees and so does every int dimension (symbolic ones are bound later)."""
+    return len(shape) == len(actual) and all(
+        not isinstance(want, int) or want == got for want, got in zip(shape, actual))
 
 
 class ArgumentSpec:

@@ -90,6 +90,7 @@ from tensorir.intrinsics import (  # noqa: A004 - round mirrors numpy's, the oth
 )
 from tensorir.reducers import CommReducer, comm_reducer, max_value, min_value
 from tensorir.scan import scan  # noqa: E402,I001
+from tensorir.symbolic import assume, size_var, var  # noqa: E402, I001 - symbolic extents
 from tensorir.tvm_names import (  # noqa: A004 - TVM's names
     add,
     all,
@@ -135,3 +136,4 @@ __all__ += [
     "add", "all", "any", "div", "floordiv", "floormod", "indexdiv", "indexmod", "multiply", "nearbyint", "subtract",
 ]
 __all__ += ["scan", "thread_axis"]
+__all__ += ["assume", "size_var", "var"]

@@ -7,9 +7,10 @@ from typing import TYPE_CHECKING
 
 from tensorir.buffer import Scope
 from tensorir.errors import LoweringError
-from tensorir.expr import Const, Expr, TensorLoad, const
-from tensorir.isl_regions import LoopBox, access_box
+from tensorir.expr import Const, Expr, TensorLoad, Var, const
+from tensorir.isl_regions import LoopBox, access_box, inside
 from tensorir.stmt import For, ForKind
+from tensorir.symbolic import ShapeVar
 from tensorir.visitor import substitute, walk
 
 from .relations import At
@@ -67,10 +68,12 @@ def _reads_in(producer: Stage, stage: Stage, geo: LoopGeometry, body: Expr, same
     return [tuple(substitute(i, same) for i in access) for access in _reads(producer, stage, geo, body)]
 
 
-def _constant(value: Expr) -> int:
+def _constant(value: Expr) -> int | Expr:
     match value:
         case Const(value=int() as number):
             return number
+    if all(isinstance(n, ShapeVar) or not isinstance(n, Var) for n in walk(value)):
+        return value  # a bound of size variables: the region is parametric in them
     raise LoweringError(f"lower: loop bound {value!r} is not a constant integer")
 
 
@@ -110,6 +113,13 @@ def attached_region(schedule: Schedule, child: Stage, consumer: Stage, geo: Loop
     bases, shape, low, high = [], [], [], []
     for d, extent in enumerate(tensor.shape):
         dim = dims[d] if d < len(dims) else None
+        if not isinstance(extent, int) and dim is not None:
+            # a symbolic dimension: the box may pass its end (clipped by a guard) unless proved inside
+            bases.append(dim.base)
+            shape.append(dim.extent)
+            low.append(dim.lowest < 0)
+            high.append(not inside(dim, extent))
+            continue
         if dim is None or dim.extent >= extent:
             bases.append(const(0))
             shape.append(extent)
@@ -119,5 +129,5 @@ def attached_region(schedule: Schedule, child: Stage, consumer: Stage, geo: Loop
         bases.append(dim.base)
         shape.append(dim.extent)
         low.append(dim.lowest < 0)
-        high.append(dim.top > extent - 1)
+        high.append(dim.top is None or dim.top > extent - 1)
     return Region(tuple(bases), tuple(shape), tuple(low), tuple(high))

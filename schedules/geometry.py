@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from tensorir.expr import BinaryOp, Expr, IterVar, binary
+from tensorir.symbolic import Extent, divides, mul, to_expr
 
 from .relations import Fuse, Split
 
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
 
 @dataclass
 class LoopGeometry:
-    extents: dict[IterVar, int] = field(default_factory=dict)
+    extents: dict[IterVar, Extent] = field(default_factory=dict)
     values: dict[IterVar, Expr] = field(default_factory=dict)
     #: (condition, root axes it constrains)
     guards: list[tuple[Expr, frozenset[IterVar]]] = field(default_factory=list)
@@ -49,8 +50,8 @@ def derives(stage: Stage, root: IterVar, iv: IterVar) -> bool:
     return False
 
 
-def _extents(stage: Stage, region: Region | None) -> dict[IterVar, int]:
-    extents: dict[IterVar, int] = {}
+def _extents(stage: Stage, region: Region | None) -> dict[IterVar, Extent]:
+    extents: dict[IterVar, Extent] = {}
     for d, root in enumerate(stage.root_axes):
         extents[root] = region.shape[d] if region is not None and d < len(region.shape) else root.extent
     for rel in stage.relations:
@@ -58,8 +59,17 @@ def _extents(stage: Stage, region: Region | None) -> dict[IterVar, int]:
             case Split():
                 extents[rel.outer], extents[rel.inner] = rel.extents(extents[rel.parent])
             case Fuse():
-                extents[rel.fused] = extents[rel.outer] * extents[rel.inner]
+                extents[rel.fused] = mul(extents[rel.outer], extents[rel.inner])
     return extents
+
+
+def _guarded(split: Split, extents: dict[IterVar, Extent]) -> bool:
+    """Whether ``split``'s loops run past its parent's extent (nparts of 5 over 12 do, though 3
+    divides 12); a symbolic extent (split by a factor) where the factor may not divide it."""
+    parent = extents[split.parent]
+    if isinstance(parent, int):
+        return extents[split.outer] * extents[split.inner] > parent
+    return not divides(extents[split.inner], parent)
 
 
 def loop_geometry(stage: Stage, region: Region | None = None) -> LoopGeometry:
@@ -82,7 +92,7 @@ def loop_geometry(stage: Stage, region: Region | None = None) -> LoopGeometry:
             elif iv in fused_into:
                 fuse = fused_into[iv]
                 op = BinaryOp.FLOORDIV if iv is fuse.outer else BinaryOp.FLOORMOD
-                memo[iv] = binary(op, offset(fuse.fused), geo.extents[fuse.inner])
+                memo[iv] = binary(op, offset(fuse.fused), to_expr(geo.extents[fuse.inner]))
             elif iv.min and iv in stage.root_axes:
                 memo[iv] = binary(BinaryOp.SUB, iv.var, iv.min)
             else:
@@ -99,13 +109,13 @@ def loop_geometry(stage: Stage, region: Region | None = None) -> LoopGeometry:
             value = binary(BinaryOp.ADD, region.bases[d], value)
         geo.values[root] = value
     for rel in stage.relations:
-        if isinstance(rel, Split) and geo.extents[rel.outer] * geo.extents[rel.inner] > geo.extents[rel.parent]:
-            cond = binary(BinaryOp.LT, offset(rel.parent), geo.extents[rel.parent])
+        if isinstance(rel, Split) and _guarded(rel, geo.extents):
+            cond = binary(BinaryOp.LT, offset(rel.parent), to_expr(geo.extents[rel.parent]))
             geo.guards.append((cond, frozenset(r for r in stage.root_axes if derives(stage, r, rel.parent))))
     if region is not None:
         for d, root in enumerate(data_axes):
             if region.clip_low[d]:
                 geo.guards.append((binary(BinaryOp.GE, geo.values[root], 0), frozenset({root})))
             if region.clip_high[d]:
-                geo.guards.append((binary(BinaryOp.LT, geo.values[root], root.extent), frozenset({root})))
+                geo.guards.append((binary(BinaryOp.LT, geo.values[root], to_expr(root.extent)), frozenset({root})))
     return geo

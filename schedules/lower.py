@@ -16,8 +16,9 @@ from typing import Protocol
 
 from tensorir.buffer import Buffer
 from tensorir.errors import LoweringError
-from tensorir.expr import BinaryOp, BufferLoad, Expr, IterVar, Reduce, TensorLoad, binary, const
+from tensorir.expr import BinaryOp, BufferLoad, Expr, IterVar, Reduce, TensorLoad, binary
 from tensorir.stmt import Allocate, For, IfThenElse, PrimFunc, Stmt, Store, seq
+from tensorir.symbolic import to_expr
 from tensorir.tensor import ComputeOp, PlaceholderOp, Tensor
 from tensorir.visitor import Mutator, substitute
 
@@ -27,6 +28,7 @@ from .geometry import LoopGeometry, derives, loop_geometry
 from .parallel import warn_inner_parallel
 from .reduction import first_point, init_stores, late_init, scratch_buffer, update
 from .relations import At, AtRoot, Inlined
+from .scalars import function_scalars, split_scalar_args, symbolic_kind
 from .scan_lowering import alias_scan_buffers, is_scan_state, root_nest
 from .schedule import Schedule, Stage
 from .storage import aligned_strides
@@ -341,7 +343,8 @@ def _empty_loop(stage: Stage, leaf: IterVar, geo: LoopGeometry) -> For:
     """Loop ``leaf`` of ``stage``, its body still empty."""
     note = stage.annotation(leaf)
     lo = leaf.min if leaf in stage.compute_op.reduce_axis else 0
-    return For(leaf.var, const(lo), const(geo.extents[leaf]), note.kind, seq(), note.thread_tag)
+    return For(leaf.var, to_expr(lo), to_expr(geo.extents[leaf]),
+               symbolic_kind(stage, leaf, note.kind, geo.extents[leaf]), seq(), note.thread_tag)
 
 
 def _guarded(stmt: Stmt, guards: list[Expr]) -> Stmt:
@@ -418,6 +421,7 @@ def _check_waiting(schedule: Schedule, name: str) -> None:
 
 def lower_schedule(schedule: Schedule, args: Sequence[Tensor], name: str = "main") -> PrimFunc:
     """The loop-nest function of ``schedule`` with ``args`` (inputs then outputs) as parameters."""
+    args, scalars = split_scalar_args(args, name)
     args = check_args(schedule, args, name)
     _check_waiting(schedule, name)
     lowering = Lowering(schedule, args, name)
@@ -432,6 +436,6 @@ def lower_schedule(schedule: Schedule, args: Sequence[Tensor], name: str = "main
     body = seq(*(root_nest(lowering, stage) for stage in roots))
     for buffer in reversed(temporaries):
         body = Allocate(buffer, body)
-    func = PrimFunc(name, tuple(params), body)
+    func = PrimFunc(name, tuple(params), body, function_scalars(params, scalars, body, name))
     warn_inner_parallel(func, schedule)
     return func

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from tensorir import symbolic
 from tensorir.buffer import Scope
 from tensorir.errors import ScheduleError
 from tensorir.expr import IterKind, IterVar, Reduce, Var
@@ -139,6 +140,9 @@ class StagePrimitives(StageState):
         given = factor if factor is not None else nparts
         label = "factor" if factor is not None else "nparts"
         self._check_splittable(call, iv, label, given)
+        if nparts is not None and not isinstance(iv.extent, int):
+            raise self._fail(call, f"the extent of {iv.name} is the symbolic {iv.extent}, so nparts "
+                             "would make a symbolic inner loop", "split it with factor= instead")
         outer, inner = self._split(iv, factor, nparts)
         self._record("split", {"axis": iv.name, "factor": factor, "nparts": nparts}, (outer, inner))
         return outer, inner
@@ -147,6 +151,10 @@ class StagePrimitives(StageState):
         if not _positive_int(factor):
             raise self._fail(call, f"{label} must be a positive integer, got {factor!r}",
                              f"pass a whole number of iterations, e.g. {label}=4")
+        if label != "nparts" and not isinstance(iv.extent, int) and factor > symbolic.MAX_SYMBOLIC_FACTOR:
+            raise self._fail(call, f"the extent of {iv.name} is the symbolic {iv.extent}, and the inner loop "
+                             f"would run (guarded) all {factor} iterations whatever the size",
+                             f"use a factor of at most {symbolic.MAX_SYMBOLIC_FACTOR}")
         self._check_unannotated(call, iv)
 
     def _split(self, iv: IterVar, factor: int | None, nparts: int | None = None) -> tuple[IterVar, IterVar]:
@@ -231,7 +239,7 @@ class StagePrimitives(StageState):
             self._check_nothing_attached(call, iv, ivs[-1])
         fused = ivs[0]
         for inner in ivs[1:]:
-            new = IterVar(Var(_fused_name(fused, inner)), 0, fused.extent * inner.extent, fused.kind)
+            new = IterVar(Var(_fused_name(fused, inner)), 0, symbolic.mul(fused.extent, inner.extent), fused.kind)
             self.relations.append(Fuse(fused, inner, new))
             fused = new
         self._follow(ivs[-1], fused)

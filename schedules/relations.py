@@ -15,9 +15,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from tensorir import symbolic
 from tensorir.expr import IterVar
 from tensorir.intmath import ceil_div
 from tensorir.stmt import ForKind
+from tensorir.symbolic import Extent
 
 if TYPE_CHECKING:
     from .schedule import Stage
@@ -36,9 +38,12 @@ class Split:
     factor: int | None
     nparts: int | None = None
 
-    def extents(self, parent: int) -> tuple[int, int]:
+    def extents(self, parent: Extent) -> tuple[Extent, int]:
         """``(outer, inner)`` extents for a parent loop of extent ``parent``. A factor (or
         nparts) beyond the extent gives a loop of the extent and a loop of 1, never a guard."""
+        if not isinstance(parent, int):  # symbolic (split by a factor): the guard covers the sizes it exceeds
+            inner = min(self.factor, symbolic.INT32_MAX)
+            return symbolic.ceil_div(parent, inner), inner
         if self.nparts is not None:
             outer = max(1, min(self.nparts, parent))
             return outer, ceil_div(parent, outer)

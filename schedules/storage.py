@@ -16,6 +16,12 @@ def aligned_strides(shape: tuple[int, ...], alignments: tuple[tuple[int, int, in
     for dimension in reversed(range(len(shape))):
         if dimension in wanted:
             factor, offset = wanted[dimension]
+            if not isinstance(step, int):
+                from tensorir.errors import LoweringError
+
+                raise LoweringError(
+                    f"storage_align of dimension {dimension}: the rows it pads have the symbolic size {step}; "
+                    "align a dimension whose inner dimensions have constant extents, or drop storage_align")
             step += (offset - step) % factor
         strides.append(step)
         step *= shape[dimension]

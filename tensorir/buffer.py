@@ -15,6 +15,10 @@ class Scope(enum.Enum):
 
 
 def row_major_strides(shape: tuple[int, ...]) -> tuple[int, ...]:
+    if not all(isinstance(extent, int) for extent in shape):
+        from .symbolic import row_major_strides as symbolic_strides
+
+        return symbolic_strides(shape)
     strides, step = [], 1
     for extent in reversed(shape):
         strides.append(step)
@@ -46,6 +50,10 @@ class Buffer:
     def size(self) -> int:
         """Elements to allocate: the product of the shape, or the span of the strides where they
         are padded (``storage_align``) and leave gaps between rows."""
+        if not all(isinstance(extent, int) for extent in self.shape):
+            from .symbolic import product
+
+            return product(self.shape)  # type: ignore[return-value]
         n = 1
         for extent in self.shape:
             n *= extent

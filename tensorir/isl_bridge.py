@@ -67,12 +67,19 @@ class IndexSpace:
         ``{var: (lo, hi)}`` with ``hi`` excluded; a None bound is open.
     """
 
-    def __init__(self, bounds: dict[Var, tuple[int | None, int | None]]):
-        self.variables = tuple(bounds)
+    def __init__(self, bounds: dict[Var, tuple[int | Expr | None, int | Expr | None]],
+                 mentions: Iterable[object] = (), positive: Iterable[object] = ()):
+        from .isl_params import constrain, split_bounds
+
+        positive = tuple(positive)
+        static, symbolic, params = split_bounds(bounds, (*mentions, *positive))
+        self.variables = tuple(static)
         self.position = {var: n for n, var in enumerate(self.variables)}
-        self.box = _box_set(tuple(bounds.values()))
+        self.box = _box_set(tuple(static.values()))
         self._local = isl.LocalSpace.from_space(self.box.get_space())
         self._affs: dict[Expr, isl.Aff | None] = {}
+        if symbolic or params:
+            self.box = constrain(self, symbolic, params, positive)
 
     def constant(self, value: int) -> isl.Aff:
         return isl.Aff.val_on_domain(self._local, isl.Val.int_from_si(_CONTEXT, value))
@@ -176,11 +183,21 @@ def find_out_of_bounds(space: IndexSpace, domain: isl.Set, subscripts: Sequence[
         aff = space.aff(subscript)
         if aff is None:
             continue
-        low, high = domain.min_val(aff), domain.max_val(aff)
-        if low.is_nan() or (not low.is_neg() and high.lt(isl.Val.int_from_si(_CONTEXT, extent))):
+        if isinstance(extent, int):
+            low, high = domain.min_val(aff), domain.max_val(aff)
+            if low.is_nan() or (not low.is_neg() and high.lt(isl.Val.int_from_si(_CONTEXT, extent))):
+                continue
+            top = space.constant(extent)
+        else:
+            top = space.aff(extent)
+            if top is None:
+                continue
+        outside = domain.intersect(aff.lt_set(space.constant(0)).union(aff.ge_set(top)))
+        if outside.is_empty():
             continue
-        outside = aff.lt_set(space.constant(0)).union(aff.ge_set(space.constant(extent)))
-        point = domain.intersect(outside).lexmin().sample_point()
+        point = outside.lexmin().sample_point()
+        if point.is_void():
+            point = outside.sample_point()
         return Violation(dim, aff.eval(point).to_python(), space.values(point))
     return None
 
@@ -213,6 +230,12 @@ def first_out_of_bounds(var: Var, accesses: Iterable[tuple[Expr, int]],
     if bad.is_empty():
         return None
     return space.values(bad.lexmin().sample_point())[var]
+
+
+def _same_extent(a, b) -> bool:
+    from .symbolic import same_extent
+
+    return same_extent(a, b)
 
 
 def _guarded_loads(expr: Expr, guards: tuple[tuple[Expr, bool], ...], out: list,
@@ -279,13 +302,24 @@ def check_definition_bounds(name: str, axis: Sequence[IterVar], body: Expr) -> N
     if not loads:
         return
     reduce_axes = body.axes if isinstance(body, Reduce) else ()
-    space = IndexSpace({iv.var: (iv.min, iv.min + iv.extent) for iv in (*axis, *reduce_axes)})
+    space = IndexSpace({iv.var: (iv.min, _end(iv)) for iv in (*axis, *reduce_axes)},
+                       mentions=[*(ld.indices for ld, _ in loads), *(ld.tensor.shape for ld, _ in loads)],
+                       positive=[*(iv.extent for iv in axis), *(e for ld, _ in loads for e in ld.tensor.shape)])
     domains: dict = {(): space.box}
     for load, guards in loads:
         violation = find_out_of_bounds(space, _domain(space, guards, domains), load.indices,
                                        load.tensor.shape)
         if violation is not None:
             raise DefinitionError(out_of_bounds_message(f"compute {name}", load, violation))
+
+
+def _end(iv: IterVar) -> int | Expr:
+    """Where the range of ``iv`` ends (excluded)."""
+    if isinstance(iv.min, int) and isinstance(iv.extent, int):
+        return iv.min + iv.extent
+    from .symbolic import to_expr
+
+    return to_expr(iv.min) + to_expr(iv.extent)
 
 
 def check_access_bounds(op: ComputeOp) -> None:
@@ -302,7 +336,14 @@ def out_of_bounds_message(who: str, load: TensorLoad, violation: Violation,
     tensor, dim = load.tensor, violation.dim
     subscript = load.indices[dim]
     used = {node for node in walk(subscript) if isinstance(node, Var)}
-    where = ", ".join(f"{var.name}={value}" for var, value in violation.point.items() if var in used)
+    from .symbolic import ShapeVar
+
+    where = ", ".join(f"{var.name}={value}" for var, value in violation.point.items()
+                      if var in used and not isinstance(var, ShapeVar))
+    sizes = ", ".join(f"{var.name}={value}" for var, value in violation.point.items()
+                      if isinstance(var, ShapeVar))
+    if sizes:
+        where = f"{where or 'every point'} when {sizes}"
     return (f"{who}: the access {load} may go out of bounds: its index {dim}, {subscript}, is "
             f"{violation.value} at {where or 'every point'}, but dimension {dim} of {tensor.name} "
             f"(shape {list(tensor.shape)}) has the range 0..{tensor.shape[dim]}; {fix}")
@@ -376,7 +417,7 @@ class RangeInference:
         if var in self.pinned:
             return
         first = self.origin.setdefault(var, sub)
-        if first.extent != sub.extent:
+        if not _same_extent(first.extent, sub.extent):
             raise self.locate(sub.position, (
                 f"inconsistent ranges for index `{var.name}`: it indexes dimension {first.dim} of "
                 f"{first.load.tensor.name} (extent {first.extent}) and dimension {sub.dim} of "
@@ -402,10 +443,19 @@ class RangeInference:
                     return var
         return None
 
-    def _largest(self, var: Var) -> int:
+    def _largest(self, var: Var) -> int | Expr:
         uses = self._complete(var)
         known = {v: (0, self.extents[v]) for sub in uses for v in sub.variables - {var}}
         accesses = [(sub.load.indices[sub.dim], sub.extent) for sub in uses]
+        if not all(isinstance(e, int) for _, e in accesses) or not all(isinstance(h, int) for _, h in known.values()):
+            from .isl_params import first_out_of_bounds_symbolic
+
+            first = first_out_of_bounds_symbolic(var, accesses, known)
+            if first is None:
+                raise self.locate(uses[0].position, (
+                    f"cannot infer the range of index {var.name}: with symbolic shapes its largest safe "
+                    f'range is not one affine expression; pin it with ranges={{"{var.name}": ...}}'))
+            return first
         first = first_out_of_bounds(var, accesses, known)
         if first is None:
             raise self.locate(uses[0].position, (

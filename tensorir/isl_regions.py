@@ -15,7 +15,8 @@ import islpy as isl
 
 from .expr import BinaryOp, Expr, Var, binary, const
 from .isl_bridge import IndexSpace
-from .visitor import substitute
+from .symbolic import ShapeVar, shape_vars, to_expr
+from .visitor import substitute, walk
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ class DimRegion:
     extent: int
     #: the lowest index needed, and the highest index the box reaches, over all parameter values
     lowest: int
-    top: int
+    top: int | None
 
 
 def _val(v: isl.Val) -> int | None:
@@ -79,11 +80,14 @@ def access_box(loops: Sequence[LoopBox], params: Sequence[Var],
         return []
     fixed = set(params)
     ordered = [box for box in loops if box.var in fixed] + [box for box in loops if box.var not in fixed]
-    param_list = [box.var for box in ordered if box.var in fixed]
-    space = IndexSpace({box.var: (box.min, box.min + box.extent) for box in ordered})
+    # size variables are parameters too, before the fixed loops
+    sizes = shape_vars([*(b.extent for b in loops), *(b.min for b in loops), *(i for a in accesses for i in a)])
+    param_list = [*sizes, *(box.var for box in ordered if box.var in fixed)]
+    space = IndexSpace({**{v: (v.lower, None) for v in sizes},
+                        **{box.var: (box.min, _end(box)) for box in ordered}})
     # the index at the inner loops' first iteration is the readable way to write the lowest
     # index, when it is the lowest one
-    starts = {box.var: const(box.min) for box in ordered if box.var not in fixed}
+    starts = {box.var: to_expr(box.min) for box in ordered if box.var not in fixed}
     result: list[DimRegion | None] = []
     for d in range(len(accesses[0])):
         indices = [access[d] for access in accesses]
@@ -96,6 +100,22 @@ def access_box(loops: Sequence[LoopBox], params: Sequence[Var],
             # loops make) only in part; the whole dimension is the safe box then
             result.append(None)
     return result
+
+
+def _end(box: LoopBox) -> int | Expr:
+    if isinstance(box.min, int) and isinstance(box.extent, int):
+        return box.min + box.extent
+    return to_expr(box.min) + to_expr(box.extent)
+
+
+def inside(dim: DimRegion, extent: Expr) -> bool:
+    """Whether the box ``dim`` always ends inside a dimension of symbolic ``extent``; only a box
+    whose base involves no loop is decided (others are clipped by a guard)."""
+    if any(isinstance(n, Var) and not isinstance(n, ShapeVar) for n in walk(dim.base)):
+        return False
+    from .isl_params import always
+
+    return always(binary(BinaryOp.LE, dim.base + dim.extent, extent), [extent])
 
 
 def _image(space: IndexSpace, indices: Sequence[Expr], nparams: int) -> isl.Set | None:
@@ -128,11 +148,15 @@ def _dim_region(image: isl.Set, params: list[Var], candidates, space: IndexSpace
     extent = _val(width.max_val())
     lowest, highest_low = _val(low.min_val()), _val(low.max_val())
     pieces = low.get_pieces()
-    if extent is None or lowest is None or highest_low is None or len(pieces) != 1:
+    if extent is None or lowest is None or len(pieces) != 1:
+        return None
+    if highest_low is None and not any(isinstance(p, ShapeVar) for p in params):
         return None
     base = _readable_base(low, candidates, space, len(params))
     if base is None:
         base = _aff_expr(pieces[0][1], params)
     if base is None:
         return None
-    return DimRegion(base, extent, lowest, highest_low + extent - 1)
+    # with size variables the box may reach arbitrarily far: its top is unknown (None)
+    top = None if highest_low is None else highest_low + extent - 1
+    return DimRegion(base, extent, lowest, top)

@@ -18,9 +18,10 @@ import numpy as np
 from . import functions, intrinsics
 from .dtypes import INDEX
 from .errors import DefinitionError
-from .expr import IterKind, IterVar, Var, as_expr
+from .expr import Expr, IterKind, IterVar, Var, as_expr
 from .intmath import as_int
 from .isl_bridge import RangeInference
+from .symbolic import ShapeVar, as_extent
 from .syntax import Access, BinaryNode, Call, Definition, Name, Negate, Node, Number, Parser, located
 from .tensor import MAX_DEPTH, Tensor, make_compute, reduce_axis
 
@@ -206,12 +207,15 @@ def _check_arguments(name: str, ranges, operands: dict) -> tuple[dict, dict[str,
     for key, value in operands.items():
         if isinstance(value, np.generic):
             value = value.item()
-        if not isinstance(value, (Tensor, int, float)):
+        if not isinstance(value, (Tensor, int, float, ShapeVar)):
             raise DefinitionError(f"compute {name}: operand {key}={value!r} must be a tensor or a "
                                   "Python number")
         clean[key] = value
     ranges = {key: as_int(extent) for key, extent in dict(ranges or {}).items()}
     for key, extent in ranges.items():
+        if isinstance(extent, Expr):  # a symbolic extent, e.g. ranges={"i": n - 1}
+            ranges[key] = as_extent(extent, f"compute {name}: ranges={{{key!r}: {extent}}}")
+            continue
         if isinstance(extent, bool) or not isinstance(extent, int) or extent <= 0:
             raise DefinitionError(f"compute {name}: ranges={{{key!r}: {extent!r}}}: a range is a "
                                   "positive int extent")

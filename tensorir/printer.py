@@ -171,6 +171,10 @@ class _Printer:
         lo = node.min
         if isinstance(lo, Const) and isinstance(node.extent, Const):
             return f"{lo.value}..{lo.value + node.extent.value}"
+        if isinstance(lo, Const) and lo.value == 0:  # a symbolic extent from 0
+            return f"0..{self.expr(node.extent)}"
+        if isinstance(node.extent, Binary) and node.extent.op is BinaryOp.SUB and node.extent.b is lo:
+            return f"{self.expr(lo)}..{self.expr(node.extent.a)}"  # a loop over hi - lo, from lo
         return f"{self.expr(lo)}..{self.expr(lo + node.extent)}"
 
     def lines(self, node: Stmt, depth: int, out: list[str]) -> None:

@@ -88,6 +88,9 @@ class PrimFunc:
     name: str
     params: tuple[Buffer, ...]
     body: Stmt
+    #: the size variables the function takes after its buffers, bound by the caller
+    #: (see :mod:`tensorir.symbolic`); empty for a function of static shapes
+    scalars: tuple[Var, ...] = ()
 
     def __str__(self) -> str:
         from .printer import func_str

@@ -62,7 +62,9 @@ class _Canonicaliser:
 
     def fields(self, node) -> tuple:
         if isinstance(node, Var):
-            return ("Var", self.ordinal(self.variables, node), node.dtype.value)
+            # a size variable's constraints are part of what a kernel may rely on
+            extra = (node.lower, node.divisor) if hasattr(node, "divisor") else ()
+            return (type(node).__name__, self.ordinal(self.variables, node), node.dtype.value, *extra)
         fields = tuple(self.value(getattr(node, f.name)) for f in dataclasses.fields(node)
                        if f.name != "name")  # names are not structure
         return (type(node).__name__, *fields)
@@ -83,19 +85,27 @@ class _Canonicaliser:
                 # GPU storage and launch requests are keyed only where made, so older keys hold
                 requests = (("double_buffered",) if value.double_buffered else ()) \
                     + (("min_blocks", value.min_blocks) if value.min_blocks else ())
-                return ("Buffer", self.ordinal(self.buffers, value), value.shape, value.dtype.value,
-                        value.scope.value, value.strides) + requests
+                return ("Buffer", self.ordinal(self.buffers, value), self.value(value.shape),
+                        value.dtype.value, value.scope.value, self.value(value.strides)) + requests
             case IterVar():
-                return ("IterVar", self.node(value.var), value.min, value.extent, value.kind.value)
+                return ("IterVar", self.node(value.var), self.value(value.min), self.value(value.extent),
+                        value.kind.value)
             case Combiner():  # a user reducer: how it combines, not its name
                 return ("Combiner", *(self.value(part) for part in
                                       (value.lhs, value.rhs, value.results, value.identities)))
         if type(value).__name__ == "Tensor":  # definition-level loads (TensorLoad)
-            return ("Tensor", self.ordinal(self.buffers, value), tuple(value.shape), value.dtype.value)
+            return ("Tensor", self.ordinal(self.buffers, value), self.value(tuple(value.shape)),
+                    value.dtype.value)
         raise TypeError(f"no structural key for {type(value).__name__} {value!r}")
 
     def func(self, func: PrimFunc) -> bytes:
         params = tuple(self.value(p) for p in func.params)
+        if func.scalars:  # size variables: their order is the calling convention
+            from .symbolic import assumptions
+
+            scalars = tuple(self.node(v) for v in func.scalars)
+            assumed = tuple(self.node(c) for c in assumptions(func.scalars))
+            return _digest(("PrimFunc", params, scalars, assumed, self.node(func.body)))
         return _digest(("PrimFunc", params, self.node(func.body)))
 
 

@@ -13,6 +13,7 @@ from .expr import Expr, IterKind, IterVar, Reduce, TensorLoad, Var, as_expr
 from .intmath import as_int
 from .intrinsics import as_index
 from .isl_bridge import check_definition_bounds
+from .symbolic import ShapeVar
 from .visitor import _children, walk
 
 _counter = itertools.count()
@@ -25,13 +26,24 @@ def _check_shape(shape: object, who: str) -> tuple[int, ...]:
     if not isinstance(shape, (tuple, list)):  # () is a rank-0 tensor: one element, no indices
         raise DefinitionError(f"{who}: shape must be a tuple of positive ints (or () for a scalar), "
                               f"got {shape!r}")
-    shape = tuple(as_int(dim) for dim in shape)
+    shape = tuple(_symbolic_dim(as_int(dim), who) for dim in shape)
     for dim in shape:
+        if isinstance(dim, Expr):
+            continue
         if isinstance(dim, bool) or not isinstance(dim, int) or dim <= 0:
             raise DefinitionError(
                 f"{who}: shape {tuple(shape)!r} has the dimension {dim!r}; every dimension must be "
                 "a positive int")
     return tuple(shape)
+
+
+def _symbolic_dim(dim: object, who: str) -> object:
+    """A dimension given as an expression of size variables (``n``, ``8 * m``) stays symbolic."""
+    if isinstance(dim, (Expr, IterVar)):
+        from .symbolic import as_extent
+
+        return as_extent(dim, who, "dimension")
+    return dim
 
 
 class Operation:
@@ -204,6 +216,10 @@ def reduce_axis(dom, name: str | None = None) -> IterVar:
         lo, hi = (as_int(bound) for bound in dom)
     else:
         lo, hi = 0, as_int(dom)
+    if isinstance(lo, (Expr, IterVar)) or isinstance(hi, (Expr, IterVar)):
+        from .symbolic import symbolic_reduce_axis
+
+        return symbolic_reduce_axis(name, lo, hi)
     for bound in (lo, hi):
         if isinstance(bound, bool) or not isinstance(bound, int):
             raise DefinitionError(
@@ -342,7 +358,8 @@ def _check_reductions(name: str, body: Expr, axis: tuple[IterVar, ...]) -> None:
     axis_vars = {iv.var for iv in axis}
     outside = body.source if isinstance(body, Reduce) else body
     for node in walk(outside if not reduce_vars else body):
-        if isinstance(node, Var) and node not in axis_vars and node not in reduce_vars:
+        if isinstance(node, Var) and node not in axis_vars and node not in reduce_vars \
+                and not isinstance(node, ShapeVar):
             own = ", ".join(iv.name for iv in axis)
             raise DefinitionError(
                 f"compute {name}: `{node.name}` is used outside a reducer over it and is not an "

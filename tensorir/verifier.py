@@ -13,7 +13,7 @@ from .visitor import walk
 class _Verifier:
     def __init__(self, func: PrimFunc):
         self.func = func
-        self.vars: set[Var] = set()
+        self.vars: set[Var] = set(func.scalars)
         self.buffers: set[Buffer] = set(func.params)
         self.errors: list[str] = []
 

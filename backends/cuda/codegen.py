@@ -170,6 +170,7 @@ class KernelPrinter(CPrinter):
         for buffer in self.kernel.params:
             const = "" if buffer in self.kernel.written else "const "
             params.append(f"{const}{C_TYPES[buffer.dtype]}* __restrict__ {self.name(buffer)}")
+        params += [f"{C_TYPES[v.dtype]} {self.name(v)}" for v in self.kernel.scalars]
         if has_checks(self.kernel):
             params.append(f"long long* __restrict__ {STATUS}")
         threads = self.kernel.block[0] * self.kernel.block[1] * self.kernel.block[2]
@@ -241,10 +242,10 @@ class KernelPrinter(CPrinter):
         axis = AXES.index(s.thread_tag[-1])
         size = (self.kernel.block if s.thread_tag.startswith("threadIdx") else self.kernel.grid)[axis]
         var = self.name(s.var)
-        guarded = s.extent.value != size
+        guarded = s.extent is not size if not isinstance(s.extent, Const) else s.extent.value != size
         opened = guarded or var in self.scopes[-1]
         if opened:
-            self.emit(f"if ({s.thread_tag} < {s.extent.value}) {{" if guarded else "{", depth)
+            self.emit(f"if ({s.thread_tag} < {self.expr(s.extent)}) {{" if guarded else "{", depth)
             depth += 1
             self.scopes.append(set())
         start = "" if self.expr(s.min) == "0" else f" + {self.expr(s.min)}"
@@ -337,7 +338,8 @@ def generate(func: PrimFunc, limits: Limits | None = None) -> CudaSource:
         helpers |= printer.helpers
     launches = tuple(
         Launch(k.name, k.grid, k.block, k.shared_bytes,
-               tuple(b.name for b in k.params) + ((STATUS,) if has_checks(k) else ()),
+               tuple(b.name for b in k.params) + tuple(v.name for v in k.scalars)
+               + ((STATUS,) if has_checks(k) else ()),
                dynamic_shared_bytes(k))
         for k in kernels)
     source = _preamble(helpers) + "\n\n" + "\n\n".join(texts) + "\n"

@@ -37,6 +37,7 @@ from tensorir.errors import CodegenError
 from tensorir.expr import BufferLoad, Call, Const, Func, Var
 from tensorir.names import identifier
 from tensorir.stmt import Allocate, Evaluate, For, ForKind, IfThenElse, PrimFunc, Seq, Stmt, Store
+from tensorir.symbolic import ShapeVar
 from tensorir.thread_reduce import is_thread_allreduce
 from tensorir.visitor import walk
 
@@ -67,6 +68,8 @@ class KernelNest:
     block: tuple[int, int, int]
     shared: tuple[Buffer, ...]
     root_locals: tuple[Buffer, ...] = ()
+    #: the function's size variables, passed to every kernel as ints after its buffers
+    scalars: tuple[Var, ...] = ()
 
     @property
     def shared_bytes(self) -> int:
@@ -140,6 +143,7 @@ def split_kernels(func: PrimFunc, limits: Limits | None = None) -> tuple[list[Ke
     _root_items(func.body, allocations, items)
     items = [item for item in items if not (isinstance(item, Seq) and not item.stmts)]
     temporaries = [b for b in allocations if b.scope is Scope.GLOBAL]
+    _check_symbolic_sizes(func, [n.buffer for n in walk(func.body) if isinstance(n, Allocate)])
     names = _kernel_names(func, items)
     usage = [_used_buffers(item) for item in items]
     _check_root_scoped(func, allocations, names, usage)
@@ -153,8 +157,17 @@ def split_kernels(func: PrimFunc, limits: Limits | None = None) -> tuple[list[Ke
         checker.check_shared(shared)
         kernels.append(KernelNest(
             name, item, tuple(b for b in order if b in used), frozenset(written), grid, block,
-            tuple(shared), tuple(b for b in root_scoped if b.scope is Scope.LOCAL)))
+            tuple(shared), tuple(b for b in root_scoped if b.scope is Scope.LOCAL), func.scalars))
     return kernels, temporaries
+
+
+def _check_symbolic_sizes(func: PrimFunc, buffers: list[Buffer]) -> None:
+    for buffer in buffers:
+        if not isinstance(buffer.size, int):
+            raise CodegenError(
+                f"cuda {func.name}: buffer {buffer.name} (scope {buffer.scope.value}) has the symbolic "
+                f"shape {list(buffer.shape)}; GPU temporaries need a constant size: compute the stage "
+                "inside a loop (compute_at) over a constant tile, or inline it")
 
 
 def _check_root_scoped(func: PrimFunc, allocations, names, usage) -> None:
@@ -201,7 +214,7 @@ class _Checker:
         for loop in grid_loops:
             axis = AXES.index(loop.thread_tag[-1])
             grid[axis] = self.constant_extent(loop)
-            if grid[axis] > self.limits.max_grid[axis]:
+            if isinstance(grid[axis], int) and grid[axis] > self.limits.max_grid[axis]:
                 raise self.fail(f"loop {loop.var.name} bound to {loop.thread_tag} has extent {grid[axis]}, "
                                 f"over the limit of {self.limits.max_grid[axis]} blocks for that index; "
                                 "bind a larger part of the loop to threadIdx or another blockIdx")
@@ -250,6 +263,9 @@ class _Checker:
         return chain, s
 
     def constant_extent(self, loop: For) -> int:
+        if is_bound(loop, "blockIdx") and not isinstance(loop.extent, Const) \
+                and not any(isinstance(n, Var) and not isinstance(n, ShapeVar) for n in walk(loop.extent)):
+            return loop.extent  # type: ignore[return-value]  # a grid of symbolic size, set at launch
         if not isinstance(loop.extent, Const) or loop.extent.value <= 0:
             raise self.fail(f"loop {loop.var.name} bound to {loop.thread_tag} has extent {loop.extent}; "
                             "GPU launch sizes must be positive constants")

@@ -3,15 +3,19 @@ when first called. Building needs neither a GPU nor pycuda; calling does."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from tensorir.access_guards import out_of_bounds, runtime_checks
 from tensorir.buffer import Buffer
 from tensorir.errors import ArgumentError, CodegenError
 from tensorir.stmt import PrimFunc, Store
+from tensorir.symbolic import evaluate
 from tensorir.visitor import walk
 
 from ..args import check_arrays
+from ..bind import Binder
 from .codegen import STATUS, CudaSource, generate
 from .kernels import Limits
 from .nvcc import compile_cuda
@@ -55,7 +59,9 @@ class CudaModule:
             cubin = compile_cuda(self.source, device_arch(), "cubin")
             functions = load_kernels(cubin, [launch.kernel for launch in self.launches])
             for function, launch in zip(functions, self.launches):
-                function.prepare("P" * len(launch.args))
+                scalars = len(self.func.scalars)
+                buffers = len(launch.args) - scalars - (STATUS in launch.args)
+                function.prepare("P" * buffers + "i" * scalars + "P" * (STATUS in launch.args))
                 if launch.dynamic_shared_bytes:
                     attribute = driver().function_attribute.MAX_DYNAMIC_SHARED_SIZE_BYTES
                     function.set_attribute(attribute, launch.dynamic_shared_bytes)
@@ -85,7 +91,7 @@ class CudaModule:
                     f"{param.dtype.value}{list(param.shape)}, got {array.dtype}{list(array.shape)}")
         check_no_aliasing(name, params, arrays, self._written)
 
-    def launch(self, arrays: list[DeviceArray]) -> None:
+    def launch(self, arrays: list[DeviceArray], sizes: Sequence[int] = ()) -> None:
         """Launch every kernel, in order, on device arrays (asynchronously, on the default stream).
 
         A kernel that checks subscripts reports a failure on the device; ``__call__`` and ``time``
@@ -96,9 +102,13 @@ class CudaModule:
             self._status.copy_from(np.zeros(2, dtype=np.int64))
         for function, kernel, shape in zip(functions, self.kernels, self.launches):
             status = (self._status.ptr,) if STATUS in shape.args else ()  # type: ignore[union-attr]
+            values = dict(zip(self.func.scalars, sizes))
+            grid = tuple(evaluate(extent, values) for extent in kernel.grid)
+            if not all(grid):
+                continue  # a symbolic grid of no blocks: nothing to do
             try:
-                function.prepared_call(kernel.grid, kernel.block, *(memory[b].ptr for b in kernel.params),
-                                       *status, shared_size=shape.dynamic_shared_bytes)
+                function.prepared_call(grid, kernel.block, *(memory[b].ptr for b in kernel.params),
+                                       *sizes, *status, shared_size=shape.dynamic_shared_bytes)
             except Exception as error:  # noqa: BLE001 - pycuda raises its own driver error types
                 raise launch_error(shape, error) from None
 
@@ -131,10 +141,15 @@ class CudaModule:
                 array[...] = on_device.numpy()
 
     def __call__(self, *arrays) -> None:
-        self._check(arrays)
+        sizes: list[int] = []
+        if self.func.scalars:
+            checked, sizes = Binder(self.func, self._written).bind(arrays)
+            arrays = tuple(checked)
+        else:
+            self._check(arrays)
         self._load()
         device = self._to_device(arrays)
-        self.launch(device)
+        self.launch(device, sizes)
         self.synchronize()
         self.raise_failed_check()
         self._copy_back(arrays, device)
@@ -142,17 +157,22 @@ class CudaModule:
     def time(self, *arrays, number: int = 1, repeat: int = 3) -> float:
         """Median seconds per call over ``repeat`` rounds of ``number`` calls, timed with CUDA
         events on device arrays (numpy arguments are copied to the GPU once, outside the timing)."""
-        self._check(arrays)
+        sizes: list[int] = []
+        if self.func.scalars:
+            checked, sizes = Binder(self.func, self._written).bind(arrays)
+            arrays = tuple(checked)
+        else:
+            self._check(arrays)
         drv = driver()
         self._load()
         device = self._to_device(arrays)
-        self.launch(device)  # warm-up
+        self.launch(device, sizes)  # warm-up
         rounds = []
         for _ in range(repeat):
             start, end = drv.Event(), drv.Event()
             start.record()
             for _ in range(number):
-                self.launch(device)
+                self.launch(device, sizes)
             end.record()
             self.synchronize()
             rounds.append(start.time_till(end) / 1e3 / number)

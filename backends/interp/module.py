@@ -11,6 +11,7 @@ from tensorir.stmt import PrimFunc, Store
 from tensorir.visitor import walk
 
 from ..args import check_arrays
+from ..bind import Binder
 from .pysource import python_source
 from .runtime import NAMESPACE
 
@@ -34,9 +35,13 @@ class InterpModule:
         self._written = written_buffers(func)
 
     def __call__(self, *arrays) -> None:
-        arrays = check_arrays(self.func.name, self.func.params, arrays, self._written)
+        sizes: list[int] = []
+        if self.func.scalars:
+            arrays, sizes = Binder(self.func, self._written).bind(arrays)
+        else:
+            arrays = check_arrays(self.func.name, self.func.params, arrays, self._written)
         flats = [a.ravel().tolist() for a in arrays]
-        self._kernel(*flats)
+        self._kernel(*flats, *sizes)
         for param, array, flat in zip(self.func.params, arrays, flats):
             if param in self._written:
                 with np.errstate(over="ignore"):  # a float32 result past its range is inf, as on LLVM

@@ -169,7 +169,9 @@ class PySource(SourcePrinter):
         checks = []
         for dim, (index, extent) in enumerate(zip(access.logical or (), buffer.shape)):
             bounds = interval(index, self.ranges)
-            if bounds is None or bounds[0] < 0 or bounds[1] >= extent:
+            if not isinstance(extent, int):  # a symbolic dimension: checked against its value
+                checks.append(f"{self.expr(index)}, {self.expr(extent)}, {dim}")
+            elif bounds is None or bounds[0] < 0 or bounds[1] >= extent:
                 checks.append(f"{self.expr(index)}, {extent}, {dim}")
         return f"_ck({text}, {buffer.name!r}, {', '.join(checks)})" if checks else text
 
@@ -236,7 +238,8 @@ class PySource(SourcePrinter):
     def declare(self, buffer: Buffer, depth: int) -> None:
         # Fresh memory reads as NaN (or a sentinel int), so reading what was never written shows.
         fill = "_nan" if buffer.dtype.is_float else ("False" if buffer.dtype.name == "BOOL" else "-7")
-        self.emit(f"{self.name(buffer)} = [{fill}] * {buffer.size}", depth)
+        size = buffer.size if isinstance(buffer.size, int) else self.expr(buffer.size)
+        self.emit(f"{self.name(buffer)} = [{fill}] * {size}", depth)
 
     def thread_block(self, s: Stmt, depth: int) -> None:
         """Run ``s`` once per thread of a block, all threads in lock step between barriers."""
@@ -281,7 +284,7 @@ class PySource(SourcePrinter):
         self.release(bound)
 
     def source(self) -> str:
-        params = [self.name(p) for p in self.func.params]
+        params = [self.name(p) for p in (*self.func.params, *self.func.scalars)]
         self.emit(f"def kernel({', '.join(params)}):", 0)
         self.stmt(self.func.body, 1)
         self.emit("return None", 1)

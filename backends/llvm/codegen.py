@@ -36,6 +36,7 @@ from tensorir.names import identifier
 from tensorir.passes.flatten_buffers import flatten_buffers
 from tensorir.stmt import Allocate, Evaluate, For, ForKind, IfThenElse, PrimFunc, Seq, Stmt, Store
 from tensorir.structural import canonical
+from tensorir.symbolic import to_expr
 from tensorir.visitor import walk
 
 from .arith import Arithmetic
@@ -86,12 +87,17 @@ class Codegen(Arithmetic):
     def generate(self) -> ir.Module:
         buffers = self.func.params + ((self.status,) if self.status is not None else ())
         params = [STORAGE[b.dtype].as_pointer() for b in buffers]
+        # size variables come as i64 values after the buffers, before the status slot
+        scalars = self.func.scalars
+        params[len(self.func.params):len(self.func.params)] = [I64] * len(scalars)
         fn = ir.Function(self.module, ir.FunctionType(VOID, params), name=self.func.name)
-        for arg, buffer in zip(fn.args, buffers):
+        buffer_args = [a for a in fn.args if isinstance(a.type, ir.PointerType)]
+        for arg, buffer in zip(buffer_args, buffers):
             arg.name = _ident(buffer.name)
             arg.add_attribute("noalias")
         state = self.new_function(fn)
-        state.buffers.update(zip(buffers, fn.args))
+        state.buffers.update(zip(buffers, buffer_args))
+        state.vars.update(zip(scalars, fn.args[len(self.func.params):]))
         self.run_in(state, lambda: self.stmt(self.func.body))
         return self.module
 
@@ -386,6 +392,9 @@ class Codegen(Arithmetic):
     def allocate(self, s: Allocate) -> None:
         buffer = s.buffer
         ty = STORAGE[buffer.dtype]
+        if not isinstance(buffer.size, int):
+            self.dynamic_allocate(s, ty)
+            return
         nbytes = buffer.size * SIZE[buffer.dtype]
         state = self.state
         if nbytes <= STACK_LIMIT:
@@ -400,6 +409,19 @@ class Codegen(Arithmetic):
         free = self.declare("free", VOID, [I8.as_pointer()])
         raw = self.b.call(aligned_alloc, [i64(64), i64(round_up(nbytes, 64))])
         state.buffers[buffer] = self.b.bitcast(raw, ty.as_pointer())  # type: ignore[union-attr]
+        self.stmt(s.body)
+        self.b.call(free, [raw])
+
+    def dynamic_allocate(self, s: Allocate, ty) -> None:
+        """A temporary of symbolic size: heap memory for each run of its scope (64-byte aligned,
+        its size rounded up to a whole number of 64 bytes, never zero)."""
+        count = self.as_i64(self.expr(to_expr(s.buffer.size)))
+        nbytes = self.b.mul(count, i64(SIZE[s.buffer.dtype]))
+        rounded = self.b.add(self.b.and_(self.b.add(nbytes, i64(63)), i64(-64)), i64(64))
+        aligned_alloc = self.declare("aligned_alloc", I8.as_pointer(), [I64, I64])
+        free = self.declare("free", VOID, [I8.as_pointer()])
+        raw = self.b.call(aligned_alloc, [i64(64), rounded])
+        self.state.buffers[s.buffer] = self.b.bitcast(raw, ty.as_pointer())  # type: ignore[union-attr]
         self.stmt(s.body)
         self.b.call(free, [raw])
 

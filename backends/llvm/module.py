@@ -11,13 +11,14 @@ import llvmlite.binding as llvm
 import numpy as np
 
 from tensorir.access_guards import out_of_bounds, runtime_checks
-from tensorir.errors import CodegenError
+from tensorir.errors import ArgumentError, CodegenError
 from tensorir.names import identifier
 from tensorir.stmt import PrimFunc, Store
 from tensorir.structural import structural_hash
 from tensorir.visitor import walk
 
 from ..args import ArgumentSpec, check_arrays, data_pointers
+from ..bind import Binder
 from . import cache
 from .codegen import Codegen
 from .compile import compile_text
@@ -46,7 +47,7 @@ def _symbol(name: str) -> str:
 
 def generate_ir(func: PrimFunc, symbol: str) -> str:
     host = host_target()
-    renamed = PrimFunc(symbol, func.params, func.body)
+    renamed = PrimFunc(symbol, func.params, func.body, func.scalars)
     codegen = Codegen(renamed, host.triple, str(target_machine().target_data), host.vector_bytes, host.openmp)
     return str(codegen.generate())
 
@@ -77,6 +78,7 @@ class LLVMModule:
         #: the run-time subscript checks; a kernel with any takes a status slot after its buffers
         self._checks = runtime_checks(func)
         self._spec = ArgumentSpec(func.name, func.params, self._written)
+        self._binder = Binder(func, self._written) if func.scalars else None
         start = time.perf_counter()
         key = _cache_key(func)
         with _lock:
@@ -88,10 +90,10 @@ class LLVMModule:
                 if obj is None:
                     obj = _compile_object(func, self.symbol)
                     cache.store(key, obj)
-                entry = _load(obj, self.symbol, len(func.params) + bool(self._checks))
+                entry = _load(obj, self.symbol, len(func.params) + len(func.scalars) + bool(self._checks))
                 _compiled[key] = entry
         self._engine, self._cfunc = entry
-        if not self._checks:  # nothing to read back after a call: raw calls go straight to the code
+        if not self._checks and not func.scalars:  # nothing to read back: raw calls go straight to the code
             self.call_unchecked = self._cfunc
         self.compile_time = time.perf_counter() - start
         self._source: str | None = None
@@ -110,6 +112,10 @@ class LLVMModule:
         return self._asm
 
     def __call__(self, *arrays) -> None:
+        if self._binder is not None:
+            checked, sizes = self._binder.bind(arrays)
+            self._run([*data_pointers(checked), *sizes])
+            return
         self._run(data_pointers(self._spec.check(arrays)))
 
     def _run(self, pointers) -> None:
@@ -128,14 +134,23 @@ class LLVMModule:
 
         For callers that check shapes, dtypes and contiguity once, e.g. a cache of kernels keyed
         by them; a wrong address here is undefined behaviour, not an error. Subscripts computed
-        from data are still checked (``OutOfBoundsError``).
+        from data are still checked (``OutOfBoundsError``). A kernel of symbolic shape takes the
+        values of its size variables (``func.scalars``) after the addresses.
         """
+        expected = len(self.func.params) + len(self.func.scalars)
+        if self.func.scalars and len(addresses) != expected:
+            names = [p.name for p in self.func.params] + [v.name for v in self.func.scalars]
+            raise ArgumentError(f"{self.func.name}: call_unchecked takes {expected} values ({', '.join(names)}): "
+                                f"the buffer addresses, then the size variables; got {len(addresses)}")
         self._run(addresses)
 
     def time(self, *arrays, number: int = 10, repeat: int = 5) -> float:
         """Median seconds per call over ``repeat`` rounds of ``number`` calls (after one warm-up)."""
-        checked = check_arrays(self.func.name, self.func.params, arrays, self._written)
-        pointers = [a.ctypes.data for a in checked]
+        if self._binder is not None:
+            checked, sizes = self._binder.bind(arrays)
+        else:
+            checked, sizes = check_arrays(self.func.name, self.func.params, arrays, self._written), []
+        pointers = [a.ctypes.data for a in checked] + sizes
         self._run(pointers)
         call = functools.partial(self._run, pointers) if self._checks else functools.partial(self._cfunc, *pointers)
         rounds = []

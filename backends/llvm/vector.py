@@ -288,7 +288,8 @@ class _VectorBody:
             return False
         buffer, logical = access.buffer, access.logical
         last = logical[-1] if logical else None
-        whole = isinstance(self.loop.extent, Const) and buffer.shape and buffer.shape[-1] >= self.loop.extent.value
+        whole = isinstance(self.loop.extent, Const) and buffer.shape and isinstance(buffer.shape[-1], int) \
+            and buffer.shape[-1] >= self.loop.extent.value
         return not (buffer.scope is Scope.LOCAL and last is self.v and whole)
 
     def load(self, access: BufferLoad) -> ir.Value:

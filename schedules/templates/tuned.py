@@ -53,6 +53,8 @@ def tunable(name: str, target: str, sizes: int, knobs: Sequence[str], options: S
                     return template(*args, **kwargs)  # the template reports the bad call itself
                 bound.apply_defaults()
                 given = bound.arguments
+                if not all(isinstance(given[n], int) for n in size_names):
+                    return template(*args, **kwargs)  # symbolic sizes: no task to look up
                 found = tuned_knobs(name, tuple(given[n] for n in size_names), given.get("dtype", "float32"),
                                     target, {o: given[o] for o in options})
                 if found:

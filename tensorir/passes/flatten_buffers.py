@@ -16,14 +16,22 @@ INT32_OFFSET_LIMIT = 2**31 - 1
 
 def flat_offset(buffer: Buffer, indices: tuple[Expr, ...]) -> Expr:
     """The element offset of ``buffer[indices]`` from the buffer's strides."""
-    dtype = DType.INT64 if buffer.size > INT32_OFFSET_LIMIT else INDEX
+    # a symbolic buffer's offsets are 32-bit: binding its size variables refuses larger sizes
+    dtype = DType.INT64 if _size(buffer) > INT32_OFFSET_LIMIT else INDEX
     total: Expr | None = None
     for index, stride in zip(indices, buffer.strides):
         term = cast(index, dtype)
-        if stride != 1:
+        if not isinstance(stride, int):
+            term = binary(BinaryOp.MUL, term, cast(stride, dtype))
+        elif stride != 1:
             term = binary(BinaryOp.MUL, term, const(stride, dtype))
         total = term if total is None else binary(BinaryOp.ADD, total, term)
     return total if total is not None else const(0, dtype)
+
+
+def _size(buffer: Buffer) -> int:
+    size = buffer.size
+    return size if isinstance(size, int) else 0
 
 
 class _Flatten(Mutator):

@@ -10,6 +10,7 @@ from ..verifier import verify
 from .flatten_buffers import flatten_buffers
 from .hoist_guards import hoist_guards
 from .insert_barriers import insert_barriers
+from .partition_tails import partition_tails
 from .simplify import simplify
 
 Pass = Callable[[PrimFunc], PrimFunc]
@@ -18,6 +19,7 @@ Pass = Callable[[PrimFunc], PrimFunc]
 PASSES: list[tuple[str, Pass]] = [
     ("flatten_buffers", flatten_buffers),
     ("simplify", simplify),
+    ("partition_tails", partition_tails),
     ("hoist_guards", hoist_guards),
     ("insert_barriers", insert_barriers),
 ]

@@ -137,7 +137,7 @@ def _compute_stages(s) -> list:
 
 
 def _factor(c: Chooser, extent: int, label: str) -> int:
-    return c.integer(1, extent + 3, label)
+    return c.integer(1, (extent if isinstance(extent, int) else 8) + 3, label)  # symbolic: up to 11
 
 
 def step_call(c: Chooser, s, kind: str) -> tuple[str, Callable[[], object]]:
