@@ -206,3 +206,24 @@ func f(A: float32[64], S: float32[]) {
 }"""
     (a,) = inputs_for([A], 1)
     check(s, [A, S], [a], np.array(a.sum(), np.float32))
+
+
+def test_a_scalar_sum_over_a_symbolic_length():
+    n = ns.var("n")
+    A = ns.placeholder((n,), name="A")
+    k = ns.reduce_axis((0, n), name="k")
+    S = ns.compute((), lambda: ns.sum(A[k], axis=k), name="S")
+    s = ns.create_schedule(S)
+    assert nest(s, [A, S]) == """\
+func f(A: float32[n], S: float32[]) {
+  S[] = 0.0
+  for k in 0..n:
+    S[] = S[] + A[k]
+}"""
+    for target in ("interp", "llvm"):
+        module = ns.build(s, [A, S], target=target)
+        for size in (5, 17):
+            a = np.random.default_rng(size).uniform(-1, 1, size).astype(np.float32)
+            total = np.array(np.nan, np.float32)
+            module(a, total)
+            np.testing.assert_allclose(total, a.sum(), rtol=1e-5)
