@@ -54,9 +54,9 @@ def _check_scalar(where: str, param: Buffer, value: object) -> None:
 
 
 def _check_rank(where: str, param: Buffer, array: np.ndarray) -> None:
-    """A wrong number of dimensions gets its own message: the commonest slip is a scalar given as
-    shape [1] or a vector given where a scalar is wanted."""
-    if array.ndim == len(param.shape):
+    """A scalar given where an array is wanted, or an array (often shape [1]) where a scalar is,
+    gets its own message; other shape mismatches get the shape check's."""
+    if array.ndim == len(param.shape) or (array.ndim and param.shape):
         return
     if param.shape == ():
         fix = "pass a 0-d array, e.g. np.array(x, dtype=...) or a.reshape(())"
