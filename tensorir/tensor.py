@@ -211,7 +211,11 @@ def reduce_axis(dom, name: str | None = None) -> IterVar:
     else:
         lo, hi = 0, as_int(dom)
     if isinstance(lo, (Expr, IterVar)) or isinstance(hi, (Expr, IterVar)):
+        from .dependent import dependent_reduce_axis, loose_vars
         from .symbolic import symbolic_reduce_axis
+
+        if loose_vars(lo) or loose_vars(hi):
+            return dependent_reduce_axis(name, lo, hi)
 
         return symbolic_reduce_axis(name, lo, hi)
     for bound in (lo, hi):
@@ -256,7 +260,10 @@ def compute(shape, fcompute=None, name: str | None = None, **kwargs) -> Tensor:
         raise DefinitionError(f"compute {name}: fcompute must be a function of the index variables")
     names = _index_names(fcompute, len(shape), name)
     axis = tuple(IterVar(Var(n, INDEX), 0, extent, IterKind.DATA_PAR) for n, extent in zip(names, shape))
-    value = fcompute(*axis)
+    from .dependent import defining
+
+    with defining(axis):
+        value = fcompute(*axis)
     if isinstance(value, (tuple, list)):
         from .outputs import bodies_of
 

@@ -1,0 +1,87 @@
+"""Reduce axes whose range uses an output index (TVM's ``reduce_axis((0, i + 1))``) at definition
+time: the axis, its bounding box and the predicate reductions over it get, and every refusal."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+import nestor as ns
+from nestor import DefinitionError
+from tensorir.dependent import RangedIterVar
+
+
+def _pattern(*parts: str) -> str:
+    return ".*".join(re.escape(p) for p in parts)
+
+
+def test_upper_bound_of_an_output_index_makes_a_box_and_a_predicate():
+    A = ns.placeholder((8,), name="A")
+    seen = []
+
+    def cumsum(i):
+        k = ns.reduce_axis((0, i + 1), "k")
+        seen.append(k)
+        return ns.sum(A[k], axis=k)
+
+    B = ns.compute((8,), cumsum, name="B")
+    (k,) = seen
+    assert isinstance(k, RangedIterVar) and (k.min, k.extent) == (0, 8)
+    assert repr(k) == "reduce_axis(k, 0..i + 1)"
+    assert B.op.reduce_axis == (k,)
+    assert str(B.op.body.condition) == "k < i + 1"
+
+
+def test_lower_bound_keeps_the_users_where_after_the_range():
+    A = ns.placeholder((6, 6), name="A")
+    n = ns.size_var("n")
+    seen = []
+
+    def tail(i, j):
+        k = ns.reduce_axis((i, 6), "k")
+        seen.append(k)
+        return ns.max(A[j, k], axis=k, where=A[j, k] > 0)
+
+    ns.compute((6, 6), tail, name="B")
+    (k,) = seen
+    assert (k.min, k.extent) == (0, 6)
+    B = ns.compute((6,), lambda i: ns.sum(A[i, (k := ns.reduce_axis((i, 6), "k"))], axis=k,
+                                          where=A[i, k] > 0), name="B")
+    assert str(B.op.body.condition) == "k >= i and A[i, k] > 0.0"
+    m = ns.compute((n,), lambda i: ns.sum(i + (k := ns.reduce_axis((0, 2 * i + 1), "k")), axis=k), name="m")
+    box = m.op.reduce_axis[0]
+    assert box.min == 0 and str(box.extent) == "n * 2 - 1"
+
+
+def test_both_bounds_and_min_max_bounds():
+    A = ns.placeholder((10,), name="A")
+    B = ns.compute((5,), lambda i: ns.sum(A[(k := ns.reduce_axis((i, ns.min(2 * i + 2, 10)), "k"))], axis=k),
+                   name="B")
+    k = B.op.reduce_axis[0]
+    assert (k.min, k.extent) == (0, 10)
+    assert str(B.op.body.condition) == "k >= i and k < min(2 * i + 2, 10)"
+
+
+def test_refusals():
+    A = ns.placeholder((8,), name="A")
+    n = ns.size_var("n")
+    other = ns.compute((8,), lambda i: A[i], name="other")
+    with pytest.raises(DefinitionError, match=_pattern(
+            "reduce_axis k: the upper bound i + 1 uses i, which is neither a size variable nor an index "
+            "of the compute being defined; create the reduce axis inside the compute's lambda")):
+        ns.reduce_axis((0, other.op.axis[0] + 1), "k")
+    with pytest.raises(DefinitionError, match=_pattern(
+            "reduce_axis k: cannot bound i * i over the output indices; a bound that uses an index must "
+            "be affine in it")):
+        ns.compute((8,), lambda i: ns.sum(A[(k := ns.reduce_axis((0, i * i), "k"))], axis=k), name="B")
+    with pytest.raises(DefinitionError, match=_pattern(
+            "reduce_axis k: the lower bound i + n has no constant least value over the output (it is n); "
+            "start the range at an int")):
+        ns.compute((8,), lambda i: ns.sum(A[(k := ns.reduce_axis((i + n, 2 * n), "k"))], axis=k), name="B")
+    with pytest.raises(DefinitionError, match=_pattern(
+            "reduce_axis k: the range i + 8..8 is empty at every output point; it needs hi > lo somewhere")):
+        ns.compute((8,), lambda i: ns.sum(A[(k := ns.reduce_axis((i + 8, 8), "k"))], axis=k), name="B")
+    with pytest.raises(DefinitionError, match=_pattern(
+            "reduce_axis k: the upper bound", "has type float32; bounds are integers")):
+        ns.compute((8,), lambda i: ns.sum(A[(k := ns.reduce_axis((0, i * 1.5), "k"))], axis=k), name="B")
