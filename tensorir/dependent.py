@@ -43,6 +43,11 @@ def is_ranged(var: Var) -> bool:
     return var in _RANGED
 
 
+def in_definition() -> bool:
+    """Whether a compute's ``fcompute`` is running."""
+    return bool(_DEFINING.get())
+
+
 @contextlib.contextmanager
 def defining(axis: Sequence[IterVar]) -> Iterator[None]:
     """While ``fcompute`` runs: reduce axes may use these output axes in their bounds."""

@@ -163,6 +163,13 @@ class Tensor:
                        for index, extent in zip(load.indices, self.shape))
         return TensorLoad(self, fitted, self.dtype)
 
+    def __call__(self, *args):
+        """TVM's two calls on a tensor: ``T(i, j)`` is ``T[i, j]`` inside a definition, and
+        ``op.output(n)`` (``op.output`` being output 0) is the ``n``-th output of the operation."""
+        from .outputs import call_tensor
+
+        return call_tensor(self, args)
+
     def __getitem__(self, indices) -> TensorLoad:
         if not isinstance(indices, tuple):
             indices = (indices,)
