@@ -19,13 +19,17 @@ from .lower import lower_schedule
 from .schedule import Schedule
 
 
-def lower(schedule: Schedule, args: Sequence[Tensor], name: str = "main",
-          print_ir: bool | None = None) -> PrimFunc:
+def lower(schedule: Schedule, args: Sequence[Tensor], name: str = "main", binds=None,
+          simple_mode: bool = False, print_ir: bool | None = None) -> PrimFunc:
     """The loop-nest function of ``schedule``; ``args`` lists its parameters, inputs then outputs.
 
     Set ``print_ir=True`` (or the environment variable NESTOR_PRINT_IR=1) to print the IR after
-    each pass.
+    each pass. ``simple_mode`` is accepted for TVM's signature (the printed function is always
+    the simple loop nest); ``binds`` (TVM's buffer declarations) is not supported.
     """
+    if binds:
+        raise LoweringError("lower: binds= (buffer declarations) is not supported; buffers are "
+                            "dense and row-major, derived from the tensors' shapes")
     if not isinstance(schedule, Schedule):
         raise LoweringError(
             f"lower: expected a schedule from ns.create_schedule(...), got {type(schedule).__name__}")

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from tensorir.buffer import Buffer
 from tensorir.dtypes import DType
 from tensorir.errors import LoweringError
-from tensorir.expr import Call, Func, const
+from tensorir.expr import BinaryOp, Call, Func, binary, const
 from tensorir.scan import ScanOp
 from tensorir.stmt import Evaluate, For, ForKind, Stmt, seq
 from tensorir.visitor import walk
@@ -101,5 +101,8 @@ def root_nest(lowering: Lowering, stage: Stage) -> Stmt:
     body = nest.body
     if any(isinstance(n, For) and n.kind is ForKind.THREAD_BINDING for n in walk(body)):
         body = seq(body, Evaluate(Call(Func.BARRIER, (), DType.INT32)))
-    return dataclasses.replace(nest, min=const(op.init_steps), extent=const(op.shape[0] - op.init_steps),
-                               body=body)
+    from tensorir.symbolic import to_expr
+
+    steps = op.shape[0] - op.init_steps if isinstance(op.shape[0], int) else binary(
+        BinaryOp.SUB, to_expr(op.shape[0]), op.init_steps)
+    return dataclasses.replace(nest, min=const(op.init_steps), extent=to_expr(steps), body=body)

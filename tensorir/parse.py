@@ -1,11 +1,12 @@
 """The string form of compute: ``compute("C[i,j] = sum(A[i,k] * B[j,k])", A=A, B=B)``.
 
 The syntax (tokens, tree, parser, and the grammar) lives in :mod:`tensorir.syntax`; this module
-gives the names their meaning. The indices on the left side are the output axes. Every other index is a reduction index and must sit inside a reducer (``sum``, ``max``,
-``min``, each with one argument and optionally ``where=`` and ``init=`` as ``ns.sum`` takes them:
-``C[i] = sum(A[i,k], where=A[i,k] > 0)``), which reduces over every such index of its argument. The
-ranges of all indices are inferred from the operand shapes (see :class:`~tensorir.isl_bridge.RangeInference`)
-unless pinned with ``ranges={"y": 54}``.
+gives the names their meaning. The indices on the left side are the output axes. Every other
+index is a reduction index and must sit inside a reducer (``sum``, ``max``, ``min``, each with
+one argument and optionally ``where=`` and ``init=`` as ``ns.sum`` takes them:
+``C[i] = sum(A[i,k], where=A[i,k] > 0)``), which reduces over every such index of its argument.
+The ranges of all indices are inferred from the operand shapes (see
+:class:`~tensorir.isl_bridge.RangeInference`) unless pinned with ``ranges={"y": 54}``.
 """
 
 from __future__ import annotations

@@ -26,7 +26,8 @@ import weakref
 from collections.abc import Sequence
 
 from .errors import DefinitionError
-from .expr import Binary, BinaryOp, Const, Expr, IterVar, TensorLoad
+from .expr import Binary, BinaryOp, Const, Expr, IterVar, TensorLoad, binary
+from .symbolic import same_extent
 from .tensor import ComputeOp, Operation, PlaceholderOp, Tensor
 from .visitor import walk
 
@@ -47,8 +48,9 @@ def _is_state_read(node: object, axis: tuple[IterVar, ...], dtype) -> bool:
         return False
     tensor = node.tensor
     # a state has a step axis and at least one more: a 1-D read A[i - 1] stays an error at once
-    return len(axis) >= 2 and tensor.shape == tuple(iv.extent for iv in axis) and tensor.dtype is dtype \
-        and _step_back(node.indices[0], axis[0]) is not None
+    return len(axis) >= 2 and len(tensor.shape) == len(axis) and tensor.dtype is dtype \
+        and _step_back(node.indices[0], axis[0]) is not None \
+        and all(map(same_extent, tensor.shape, (iv.extent for iv in axis)))
 
 
 def state_reads(axis: Sequence[IterVar], body: Expr) -> tuple[Expr, list[TensorLoad]]:
@@ -166,10 +168,11 @@ def _check_parts(init: Tensor, update: Tensor, state: Tensor) -> None:
         if tensor.dtype is not state.dtype:
             raise DefinitionError(f"scan: {role} {tensor.name} has dtype {tensor.dtype} but the state "
                                   f"{state.name} has {state.dtype}; give them one dtype")
-    if update.shape != state.shape:
+    if len(update.shape) != len(state.shape) or not all(map(same_extent, update.shape, state.shape)):
         raise DefinitionError(f"scan: the update {update.name} has shape {list(update.shape)} but the state "
                               f"{state.name} has {list(state.shape)}; they must agree")
-    if init.shape[1:] != state.shape[1:] or init.shape[0] >= state.shape[0]:
+    if len(init.shape) != len(state.shape) or not all(map(same_extent, init.shape[1:], state.shape[1:])) \
+            or not _fewer_steps(init.shape[0], state.shape[0]):
         raise DefinitionError(
             f"scan: the init {init.name} has shape {list(init.shape)}; it must be the state's shape "
             f"{list(state.shape)} with fewer steps along the first axis, e.g. "
@@ -177,6 +180,17 @@ def _check_parts(init: Tensor, update: Tensor, state: Tensor) -> None:
     if any(isinstance(n, TensorLoad) and n.tensor is state for n in walk(init.op.body)):
         raise DefinitionError(f"scan: the init {init.name} reads the state {state.name}; the first "
                               "steps must come from the inputs only")
+
+
+def _fewer_steps(init_steps, state_steps) -> bool:
+    """Whether the init fits in the state: fewer steps (static), or never more (symbolic: with
+    one step of each, the scan is its init)."""
+    if isinstance(init_steps, int) and isinstance(state_steps, int):
+        return init_steps < state_steps
+    from .isl_params import always
+    from .symbolic import to_expr
+
+    return always(binary(BinaryOp.LE, to_expr(init_steps), to_expr(state_steps)), positive=[state_steps])
 
 
 def _check_state_reads(init: Tensor, update: Tensor, state: Tensor) -> None:
@@ -198,7 +212,7 @@ def _check_state_reads(init: Tensor, update: Tensor, state: Tensor) -> None:
         raise DefinitionError(f"scan: the update {update.name} never reads the state {state.name}; "
                               "read it at an earlier step, e.g. state[t - 1, ...]")
     for op in body[1:]:
-        if op.shape[0] != state.shape[0]:
+        if not same_extent(op.shape[0], state.shape[0]):
             raise DefinitionError(
                 f"scan: {op.name}, a stage of the scan's step, has {op.shape[0]} steps along its first "
                 f"axis but the state {state.name} has {state.shape[0]}; give it the state's steps")

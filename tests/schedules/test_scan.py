@@ -272,3 +272,31 @@ def test_scan_parts_stay_at_root():
     with pytest.raises(LoweringError, match="lower: init, the init of scan Y, is inlined or attached; a scan "
                        "computes its init into its own buffer, so leave init at root"):
         ns.lower(s, [X, Y])
+
+
+@pytest.mark.parametrize("target", ["interp", "llvm"])
+def test_symbolic_cumulative_sum_as_in_tvms_tutorial(target):
+    m, n = ns.var("m"), ns.var("n")
+    X = ns.placeholder((m, n), name="X")
+    state = ns.placeholder((m, n))
+    init = ns.compute((1, n), lambda _, i: X[0, i])
+    update = ns.compute((m, n), lambda t, i: state[t - 1, i] + X[t, i])
+    scan = ns.scan(init, update, state, inputs=[X])
+    s = ns.create_schedule(scan.op)
+    _, xi = s[update].split(update.op.axis[1], factor=4)
+    f = ns.build(s, [X, scan], target=target)
+    for rows, cols in ((7, 5), (1, 3), (12, 8)):
+        x = np.random.default_rng(rows).random((rows, cols), dtype="float32")
+        y = np.zeros_like(x)
+        f(x, y)
+        np.testing.assert_allclose(y, np.cumsum(x, axis=0), rtol=1e-5)
+
+
+def test_symbolic_init_longer_than_the_state_is_refused():
+    m = ns.var("m")
+    X = ns.placeholder((m, 4), name="X")
+    state = ns.placeholder((m, 4))
+    init = ns.compute((m + 1, 4), lambda t, i: X[0, i])
+    update = ns.compute((m, 4), lambda t, i: state[t - 1, i] + X[t, i])
+    with pytest.raises(ns.DefinitionError, match=r"fewer steps along the first axis"):
+        ns.scan(init, update, state, inputs=[X])
