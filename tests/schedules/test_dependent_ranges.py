@@ -12,11 +12,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import nestor as ns
 from backends.cuda.nvcc import find_nvcc
 from tests.backends.cuda import host_emulation
+from tests.catalogue_reductions import RANGED
 from tests.schedules.helpers import check_roundtrip, nest
+from tests.schedules.test_random_schedules import check_random_schedule
 
 TARGETS = ["interp", "llvm"]
 
@@ -182,3 +186,10 @@ def test_cuda_source_compiles_and_runs_in_the_emulation():
         out = np.full((32, 32), np.nan, np.float32)
         host(low, x, out)
         np.testing.assert_allclose(out, low @ x, rtol=1e-4)
+
+
+@pytest.mark.filterwarnings("ignore::schedules.parallel.InnerParallelWarning")
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_random_schedules_of_ranged_reductions(data):
+    check_random_schedule(data, max_steps=8, operators=RANGED)
