@@ -85,3 +85,41 @@ def test_refusals():
     with pytest.raises(DefinitionError, match=_pattern(
             "reduce_axis k: the upper bound", "has type float32; bounds are integers")):
         ns.compute((8,), lambda i: ns.sum(A[(k := ns.reduce_axis((0, i * 1.5), "k"))], axis=k), name="B")
+
+
+def test_gradient_of_a_triangular_sum_keeps_the_range():
+    import numpy as np
+
+    A, H = ns.placeholder((6,), name="A"), ns.placeholder((6,), name="H")
+    B = ns.compute((6,), lambda i: ns.sum(A[(k := ns.reduce_axis((0, i + 1), "k"))] * A[k], axis=k), name="B")
+    (dA,) = ns.gradient(B, [A], H)
+    rng = np.random.default_rng(0)
+    a, h = rng.random(6, dtype=np.float32), rng.random(6, dtype=np.float32)
+    got = np.full(6, np.nan, np.float32)
+    ns.build(ns.create_schedule(dA), [A, H, dA], target="interp")(a, h, got)
+    # d/dA[j] of sum_i H[i] * sum_{k <= i} A[k]^2 is 2 A[j] * sum_{i >= j} H[i]
+    np.testing.assert_allclose(got, 2 * a * np.cumsum(h[::-1])[::-1], rtol=1e-5)
+
+
+def test_gradient_of_a_reduction_with_init_is_refused():
+    A, B = ns.placeholder((4, 5), name="A"), ns.placeholder((4,), name="B")
+    k = ns.reduce_axis(5, "k")
+    C = ns.compute((4,), lambda i: ns.sum(A[i, k], axis=k, init=B[i]), name="C")
+    with pytest.raises(DefinitionError, match=_pattern(
+            "gradient of C: the reduction starts from init=B[i], which has no derived gradient; reduce "
+            "without init= and add the initial value in a compute of its own")):
+        ns.gradient(C, [A])
+
+
+def test_gradient_of_a_where_reduction_counts_only_its_points():
+    import numpy as np
+
+    A, H = ns.placeholder((4, 5), name="A"), ns.placeholder((4,), name="H")
+    k = ns.reduce_axis(5, "k")
+    C = ns.compute((4,), lambda i: ns.sum(A[i, k] * 3.0, axis=k, where=A[i, k] > 0.5), name="C")
+    (dA,) = ns.gradient(C, [A], H)
+    rng = np.random.default_rng(1)
+    a, h = rng.random((4, 5), dtype=np.float32), rng.random(4, dtype=np.float32)
+    got = np.full((4, 5), np.nan, np.float32)
+    ns.build(ns.create_schedule(dA), [A, H, dA], target="interp")(a, h, got)
+    np.testing.assert_allclose(got, np.where(a > 0.5, 3.0 * h[:, None], 0.0), rtol=1e-6)
