@@ -92,7 +92,10 @@ def _tighten(loop: For, ranges: dict) -> For:
     for f in reversed(chain):
         body = dataclasses.replace(f, body=body)
     start, end = simplify_expr(start), simplify_expr(end)
-    extent = simplify_expr(binary(BinaryOp.SUB, end, start))
+    # from 0 the extent is the end; else ``end - start`` over that very ``start``, which the
+    # printer shows as ``start..end``
+    zero = isinstance(start, Const) and start.value == 0
+    extent = end if zero else binary(BinaryOp.SUB, end, start)
     extent = _clamp(BinaryOp.MAX, extent, const(0, extent.dtype), ranges)
     return dataclasses.replace(loop, min=start, extent=extent, body=body)
 
