@@ -105,8 +105,9 @@ def dependent_reduce_axis(name: str, lo: object, hi: object) -> IterVar:
             if var not in ranges:
                 raise DefinitionError(
                     f"{who}: the {what} {bound} uses {var.name}, which is neither a size variable nor "
-                    "an index of the compute being defined; create the reduce axis inside the "
-                    "compute's lambda (lambda i: ns.sum(..., axis=ns.reduce_axis((0, i + 1))))")
+                    "an index of the compute being defined (a range may not use another reduce axis "
+                    "or another compute's index); create the reduce axis inside the compute's lambda "
+                    "(lambda i: ns.sum(..., axis=ns.reduce_axis((0, i + 1))))")
         if isinstance(bound, Expr) and (not bound.dtype.is_int or bound.dtype is DType.BOOL):
             raise DefinitionError(f"{who}: the {what} {bound} has type {bound.dtype}; bounds are integers")
     from .passes.simplify import simplify_expr

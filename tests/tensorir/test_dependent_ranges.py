@@ -69,8 +69,13 @@ def test_refusals():
     other = ns.compute((8,), lambda i: A[i], name="other")
     with pytest.raises(DefinitionError, match=_pattern(
             "reduce_axis k: the upper bound i + 1 uses i, which is neither a size variable nor an index "
-            "of the compute being defined; create the reduce axis inside the compute's lambda")):
+            "of the compute being defined (a range may not use another reduce axis or another compute's "
+            "index); create the reduce axis inside the compute's lambda")):
         ns.reduce_axis((0, other.op.axis[0] + 1), "k")
+    with pytest.raises(DefinitionError, match=_pattern(
+            "reduce_axis k2: the upper bound k1 + 1 uses k1, which is neither a size variable nor an index")):
+        ns.compute((8,), lambda i: ns.sum(A[(k1 := ns.reduce_axis(8, "k1"))], axis=[
+            k1, ns.reduce_axis((0, k1 + 1), "k2")]), name="B")
     with pytest.raises(DefinitionError, match=_pattern(
             "reduce_axis k: cannot bound i * i over the output indices; a bound that uses an index must "
             "be affine in it")):
@@ -123,3 +128,13 @@ def test_gradient_of_a_where_reduction_counts_only_its_points():
     got = np.full((4, 5), np.nan, np.float32)
     ns.build(ns.create_schedule(dA), [A, H, dA], target="interp")(a, h, got)
     np.testing.assert_allclose(got, np.where(a > 0.5, 3.0 * h[:, None], 0.0), rtol=1e-6)
+
+
+def test_bounds_are_proven_over_the_exact_range():
+    """``A[i - k]`` is inside for ``k <= i`` though not over the box ``0..8``; ``A[k + 1]`` leaves A
+    at ``k = i = 7``, a point of the range, and is refused at the definition."""
+    A = ns.placeholder((8,), name="A")
+    ns.compute((8,), lambda i: ns.sum(A[i - (k := ns.reduce_axis((0, i + 1), "k"))], axis=k), name="B")
+    with pytest.raises(DefinitionError, match=_pattern(
+            "compute B: the access A[k + 1] may go out of bounds: its index 0, k + 1, is 8 at k=7")):
+        ns.compute((8,), lambda i: ns.sum(A[(k := ns.reduce_axis((0, i + 1), "k")) + 1], axis=k), name="B")
