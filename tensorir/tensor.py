@@ -211,7 +211,23 @@ def placeholder(shape, dtype="float32", name: str | None = None) -> Tensor:
 
 
 def reduce_axis(dom, name: str | None = None) -> IterVar:
-    """A reduction axis over ``0..extent`` or ``lo..hi`` (``hi`` excluded)."""
+    """A reduction axis over ``0..extent`` or ``lo..hi`` (``hi`` excluded).
+
+    Parameters
+    ----------
+    dom
+        An extent, or a ``(lo, hi)`` pair. Bounds are ints, expressions of size variables, or,
+        for an axis created inside a compute's lambda, affine expressions of that compute's
+        indices (TVM's triangular ranges: ``lambda i: ns.sum(A[k], axis=k)`` with
+        ``k = ns.reduce_axis((0, i + 1))``; see :mod:`tensorir.dependent`).
+    name
+        The axis's name (a fresh ``k<n>`` by default).
+
+    Returns
+    -------
+    IterVar
+        The axis, to pass to a reducer's ``axis=`` and use in its expression.
+    """
     name = name or f"k{next(_counter)}"
     if isinstance(dom, (tuple, list)) and len(dom) == 2:
         lo, hi = (as_int(bound) for bound in dom)

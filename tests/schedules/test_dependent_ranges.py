@@ -208,3 +208,28 @@ def test_ranges_empty_at_some_outputs_give_the_identity(target):
     ns.build(s, [A, B, C], target=target)(a, b, c)
     np.testing.assert_allclose(b, [a[i:4].sum() for i in range(8)], rtol=1e-6)
     np.testing.assert_array_equal(c, [a[:i - 1].max() if i > 1 else -np.inf for i in range(8)])
+
+
+def test_cross_thread_reduction_over_a_triangular_range_in_the_emulation():
+    A = ns.placeholder((32, 32), name="A")
+    B = ns.compute((32,), lambda i: ns.sum(A[i, (k := ns.reduce_axis((0, i + 1), "k"))], axis=k), name="B")
+    s = ns.create_schedule(B)
+    s[B].bind(B.op.axis[0], "blockIdx.x")
+    s[B].bind(B.op.reduce_axis[0], "threadIdx.x")
+    text = nest(s, [A, B])
+    assert "      if k < i + 1:\n        B.acc[0] = B.acc[0] + A[i, k]\n" in text
+    module = ns.build(s, [A, B], target="cuda", name="rowtri")
+    nvcc = find_nvcc()
+    if nvcc is not None:
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "rowtri.cu"
+            path.write_text(module.source)
+            done = subprocess.run([nvcc, "-arch=sm_90", "-c", str(path), "-o", str(Path(folder) / "t.o")],
+                                  capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stderr
+    if host_emulation.available():
+        (host,) = host_emulation.compile_host([module])
+        a = np.random.default_rng(9).random((32, 32), dtype=np.float32)
+        out = np.full(32, np.nan, np.float32)
+        host(a, out)
+        np.testing.assert_allclose(out, np.tril(a).sum(1), rtol=1e-5)
