@@ -170,7 +170,15 @@ def _interval(who: str, expr: Expr, ranges: dict) -> tuple[Expr, Expr]:
 
 def with_ranges(axes: Sequence[IterVar], cond: Expr | None) -> Expr | None:
     """``cond`` (the user's ``where=``) with the exact ranges of dependent axes before it."""
+    inside = {iv.var for iv in _DEFINING.get()}
     for iv in reversed(axes):
-        if isinstance(iv, RangedIterVar) and (part := iv.range_condition()) is not None:
+        if not isinstance(iv, RangedIterVar):
+            continue
+        stray = [v for bound in (iv.lower, iv.upper) for v in loose_vars(bound) if v not in inside]
+        if stray:
+            raise DefinitionError(
+                f"reduce over {iv.name}: its range {iv.lower}..{iv.upper} uses {stray[0].name}, an index "
+                "of another compute; create the reduce axis again inside this compute's lambda")
+        if (part := iv.range_condition()) is not None:
             cond = part if cond is None else binary(BinaryOp.AND, part, cond)
     return cond

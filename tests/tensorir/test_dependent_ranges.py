@@ -138,3 +138,19 @@ def test_bounds_are_proven_over_the_exact_range():
     with pytest.raises(DefinitionError, match=_pattern(
             "compute B: the access A[k + 1] may go out of bounds: its index 0, k + 1, is 8 at k=7")):
         ns.compute((8,), lambda i: ns.sum(A[(k := ns.reduce_axis((0, i + 1), "k")) + 1], axis=k), name="B")
+
+
+def test_a_ranged_axis_reused_in_another_compute_is_refused():
+    A = ns.placeholder((8,), name="A")
+    made = []
+
+    def cumsum(i):
+        made.append(ns.reduce_axis((0, i + 1), "k"))
+        return ns.sum(A[made[0]], axis=made[0])
+
+    ns.compute((8,), cumsum, name="B")
+    k = made[0]
+    with pytest.raises(DefinitionError, match=_pattern(
+            "reduce over k: its range 0..i + 1 uses i, an index of another compute; create the reduce "
+            "axis again inside this compute's lambda")):
+        ns.compute((8,), lambda j: ns.sum(A[k], axis=k), name="C")
