@@ -71,3 +71,25 @@ def _check_tuple_reducer(name: str, bodies: tuple[Expr, ...]) -> None:
                 f"{combiner.name} (of {count} values); return all the values of one tuple reducer "
                 f"call, in order, e.g. T0, T1 = ns.compute(shape, lambda i: "
                 f"{combiner.name}((I[i, k], X[i, k]), axis=k))")
+
+
+def call_tensor(tensor, args: tuple):
+    """``tensor(*args)``: TVM's ``T(i, j)`` (an access) inside a compute's lambda, or with index
+    expressions; outside one, ``op.output(n)`` with one int (``op.output`` is the first output)."""
+    from .dependent import in_definition
+
+    index = [arg for arg in args if isinstance(arg, int) and not isinstance(arg, bool)]
+    if in_definition() or len(index) != len(args) or len(args) != 1:
+        return tensor[args]
+    (n,) = index
+    op = tensor.op
+    if tensor.value_index != 0:
+        raise DefinitionError(
+            f"{tensor.name}({n}): outside a compute definition a call picks an output, as TVM's "
+            f"op.output({n}); call it on the operation: {op.name}.op.output({n}), or index the "
+            f"tensor with {tensor.name}[...] inside a compute")
+    if not 0 <= n < op.num_outputs:
+        raise DefinitionError(
+            f"{op.name}.output({n}): {op.name} has {op.num_outputs} output(s), numbered 0.."
+            f"{op.num_outputs - 1}; pick one of those (or index a tensor with T[...] inside a compute)")
+    return op.outputs[n]

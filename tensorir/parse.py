@@ -3,8 +3,10 @@
 The syntax (tokens, tree, parser, and the grammar) lives in :mod:`tensorir.syntax`; this module
 gives the names their meaning. The indices on the left side are the output axes (none for a
 rank-0 output: ``s = sum(A[i])``). Every other index is a reduction index and must sit inside a
-reducer (``sum``, ``max``, ``min``, each with one argument), which reduces over every such index
-of its argument. The ranges of all indices are inferred from the operand shapes (see
+reducer (``sum``, ``max``, ``min``, each with one argument and optionally ``where=`` and
+``init=`` as ``ns.sum`` takes them: ``C[i] = sum(A[i,k], where=A[i,k] > 0)``), which reduces
+over every such index of its argument. The ranges of all indices are inferred from the operand
+shapes (see
 :class:`~tensorir.isl_bridge.RangeInference`) unless pinned with ``ranges={"y": 54}``.
 """
 
@@ -39,6 +41,8 @@ _FUNCTIONS.update({name: (getattr(intrinsics, name), 2 if name in ("fmod", "trun
                    for name in ("fmod", "truncdiv", "truncmod", "popcount", "floor", "ceil", "round", "erf",
                                 "isnan", "isinf", "isfinite", "rsqrt", "trunc", *intrinsics.LIBM)})
 _REDUCERS = {"sum": functions.sum, "max": functions.max, "min": functions.min}
+#: the keyword arguments of a reducer in the string form, as ns.sum takes them
+_REDUCER_KEYWORDS = frozenset({"where", "init"})
 
 
 @dataclass
@@ -91,6 +95,13 @@ class _Scope:
         if len(node.args) != arity:
             raise self.error(node.start, f"{node.name} takes {arity} argument"
                              f"{'s' if arity > 1 else ''}, got {len(node.args)}{hint}")
+        for keyword, _ in node.keywords:
+            if node.name not in _REDUCERS:
+                raise self.error(keyword.pos, f"{node.name} takes no keyword arguments; only the reducers "
+                                 "sum, max and min take where= and init=")
+            if keyword.text not in _REDUCER_KEYWORDS:
+                raise self.error(keyword.pos, f"{node.name} has no argument {keyword.text}=; a reducer "
+                                 "takes where= (which points count) and init= (the starting value)")
 
     def collect(self, node: Node, uses: _Uses, reducers: tuple = (), branch: bool = False) -> None:
         """Check the names under ``node`` and record its accesses and index uses in ``uses``."""
@@ -116,6 +127,8 @@ class _Scope:
                 for position, arg in enumerate(args):
                     in_branch = branch or (name == "if_then_else" and position > 0)
                     self.collect(arg, uses, inner, in_branch)
+                for _, value in node.keywords:
+                    self.collect(value, uses, inner, branch)
             case BinaryNode(a=a, b=b):
                 self.collect(a, uses, reducers, branch)
                 self.collect(b, uses, reducers, branch)
@@ -194,7 +207,8 @@ class _Builder:
                 if self.reducer_axes is None:
                     raise self.scope.error(node.start, f"{name}(...) cannot be used in a subscript")
                 axes = self.reducer_axes[node]
-                return self.attempt(node.start, lambda: _REDUCERS[name](values[0], axis=axes))
+                options = {keyword.text: self.build(value) for keyword, value in node.keywords}
+                return self.attempt(node.start, lambda: _REDUCERS[name](values[0], axis=axes, **options))
         raise AssertionError(node)
 
 
@@ -303,5 +317,7 @@ def _check_depth(text: str, name: str, root: Node) -> None:
                 stack += [(a, depth + 1), (b, depth + 1)]
             case Negate(a=a):
                 stack.append((a, depth + 1))
-            case Access(indices=items) | Call(args=items):
+            case Access(indices=items):
                 stack += [(item, depth + 1) for item in items]
+            case Call(args=items, keywords=keywords):
+                stack += [(item, depth + 1) for item in (*items, *(value for _, value in keywords))]

@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from .dependent import with_ranges
 from .dtypes import DType, as_dtype
 from .errors import DefinitionError
 from .expr import Combiner, Const, Expr, IterKind, IterVar, Reduce, ReduceOp, TensorLoad, Var, as_expr, cast
@@ -120,7 +121,7 @@ def builtin_reduce(op: ReduceOp, source, axis, where=None, init=None) -> Reduce:
     who = op.value
     axes = reduce_axes(who, axis)
     expr = _source(who, source)
-    cond = condition_of(who, where)
+    cond = with_ranges(axes, condition_of(who, where))
     (start,) = inits_of(who, init, (expr.dtype,), axes)
     return Reduce(op, expr, axes, expr.dtype, condition=cond, init=start)
 
@@ -147,7 +148,7 @@ class CommReducer:
         if not sources:
             raise DefinitionError(f"{who}((), ...): give at least one value to reduce")
         axes = reduce_axes(who, axis)
-        cond = condition_of(who, where)
+        cond = with_ranges(axes, condition_of(who, where))
         dtypes = tuple(s.dtype for s in sources)
         starts = inits_of(who, init, dtypes, axes)
         combiner = make_combiner(self, dtypes, is_tuple)

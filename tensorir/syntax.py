@@ -9,6 +9,7 @@ Grammar, loosest operators first::
     term       := term ("*" | "/" | "//" | "%") unary  |  unary
     unary      := "-" unary  |  atom
     atom       := NUMBER | NAME | NAME "[" [expr ("," expr)*] "]" | NAME "(" args ")" | "(" expr ")"
+    args       := (expr ("," expr)*)? ("," NAME "=" expr)*     # keywords: sum(x, where=c, init=v)
 
 Unlike Python, ``&`` and ``|`` bind more loosely than comparisons, so ``y + r >= 1 & y + r < 33``
 needs no parentheses; comparisons do not chain. Long associative chains are regrouped into
@@ -99,6 +100,8 @@ class Access(Node):
 class Call(Node):
     name: str
     args: tuple[Node, ...]
+    #: ``name=value`` arguments after the positional ones (a reducer's ``where=`` and ``init=``)
+    keywords: tuple[tuple[Token, Node], ...] = ()
 
 
 @dataclass(frozen=True, eq=False)
@@ -278,14 +281,45 @@ class Parser:
                 items = self.items("]", f"in the access to {token.text}")
                 return Access(token.pos, self.tokens[self.at - 1].pos + 1, token.text, items)
             if self.accept("("):
-                items = self.items(")", f"in the call of {token.text}")
-                return Call(token.pos, self.tokens[self.at - 1].pos + 1, token.text, items)
+                items, keywords = self.call_items(token.text)
+                return Call(token.pos, self.tokens[self.at - 1].pos + 1, token.text, items, keywords)
             return Name(token.pos, end, token.text)
         if token.text == "(":
             inner = self.expression()
             self.expect(")", "to close `(`")
             return inner
         raise self.error(token, f"expected a number, a name or `(`, found {token.describe()}")
+
+    def keyword(self) -> Token | None:
+        """The ``name`` of a ``name=value`` argument (taken with its ``=``), or None."""
+        if self.peek().kind == "name" and self.tokens[self.at + 1].text == "=":
+            name = self.take()
+            self.take()
+            return name
+        return None
+
+    def call_items(self, callee: str) -> tuple[tuple[Node, ...], tuple[tuple[Token, Node], ...]]:
+        """The positional and the keyword arguments of a call, after its ``(``."""
+        context = f"in the call of {callee}"
+        if self.accept(")"):
+            return (), ()
+        items: list[Node] = []
+        keywords: list[tuple[Token, Node]] = []
+        while True:
+            name = self.keyword()
+            if name is not None:
+                if any(name.text == seen.text for seen, _ in keywords):
+                    raise self.error(name, f"{name.text}= is given twice {context}")
+                keywords.append((name, self.expression()))
+            elif keywords:
+                raise self.error(self.peek(), f"a positional argument follows a keyword argument {context}")
+            else:
+                items.append(self.expression())
+            if self.accept(")"):
+                return tuple(items), tuple(keywords)
+            if not self.accept(","):
+                found = self.peek()
+                raise self.error(found, f"expected `,` or `)` {context}, found {found.describe()}")
 
     def items(self, close: str, context: str) -> tuple[Node, ...]:
         if self.accept(close):  # f() calls with no argument, s[] reads a rank-0 tensor

@@ -164,6 +164,14 @@ class Tensor:
                        for index, extent in zip(load.indices, self.shape))
         return TensorLoad(self, fitted, self.dtype)
 
+    def __call__(self, *args):
+        """TVM's two calls on a tensor: ``T(i, j)`` is ``T[i, j]`` inside a definition (a rank-0
+        tensor is read as ``T()``), and ``op.output(n)`` (``op.output`` being output 0) is the
+        ``n``-th output of the operation."""
+        from .outputs import call_tensor
+
+        return call_tensor(self, args)
+
     def __getitem__(self, indices) -> TensorLoad:
         if not isinstance(indices, tuple):
             indices = (indices,)
@@ -188,10 +196,6 @@ class Tensor:
             exprs.append(as_index(expr))
         return TensorLoad(self, tuple(exprs), self.dtype)
 
-    def __call__(self, *indices) -> TensorLoad:
-        """``A(i, j)`` is ``A[i, j]``; a rank-0 tensor is read as ``A()`` (TVM's call form)."""
-        return self[indices]
-
     def __iter__(self):
         # Without this, iteration would fall back to __getitem__(0), (1), ... and never stop.
         raise DefinitionError(
@@ -210,14 +214,34 @@ def placeholder(shape, dtype="float32", name: str | None = None) -> Tensor:
 
 
 def reduce_axis(dom, name: str | None = None) -> IterVar:
-    """A reduction axis over ``0..extent`` or ``lo..hi`` (``hi`` excluded)."""
+    """A reduction axis over ``0..extent`` or ``lo..hi`` (``hi`` excluded).
+
+    Parameters
+    ----------
+    dom
+        An extent, or a ``(lo, hi)`` pair. Bounds are ints, expressions of size variables, or,
+        for an axis created inside a compute's lambda, affine expressions of that compute's
+        indices (TVM's triangular ranges: ``lambda i: ns.sum(A[k], axis=k)`` with
+        ``k = ns.reduce_axis((0, i + 1))``; see :mod:`tensorir.dependent`).
+    name
+        The axis's name (a fresh ``k<n>`` by default).
+
+    Returns
+    -------
+    IterVar
+        The axis, to pass to a reducer's ``axis=`` and use in its expression.
+    """
     name = name or f"k{next(_counter)}"
     if isinstance(dom, (tuple, list)) and len(dom) == 2:
         lo, hi = (as_int(bound) for bound in dom)
     else:
         lo, hi = 0, as_int(dom)
     if isinstance(lo, (Expr, IterVar)) or isinstance(hi, (Expr, IterVar)):
+        from .dependent import dependent_reduce_axis, loose_vars
         from .symbolic import symbolic_reduce_axis
+
+        if loose_vars(lo) or loose_vars(hi):
+            return dependent_reduce_axis(name, lo, hi)
 
         return symbolic_reduce_axis(name, lo, hi)
     for bound in (lo, hi):
@@ -262,7 +286,10 @@ def compute(shape, fcompute=None, name: str | None = None, **kwargs) -> Tensor:
         raise DefinitionError(f"compute {name}: fcompute must be a function of the index variables")
     names = _index_names(fcompute, len(shape), name)
     axis = tuple(IterVar(Var(n, INDEX), 0, extent, IterKind.DATA_PAR) for n, extent in zip(names, shape))
-    value = fcompute(*axis)
+    from .dependent import defining
+
+    with defining(axis):
+        value = fcompute(*axis)
     if isinstance(value, (tuple, list)):
         from .outputs import bodies_of
 

@@ -69,3 +69,33 @@ def shared_nest_pair() -> Operator:
 
 REDUCTIONS: list[Callable[[], Operator]] = [argmax_rows, masked_sum_from_bias, complex_row_product,
                                             shared_nest_pair]
+
+
+def cumulative_rows() -> Operator:
+    """``S[i, j] = sum(X[i, k] for k <= j)``: a reduce range that depends on an output index."""
+    X = ns.placeholder((5, 9), name="X")
+    S = ns.compute((5, 9), lambda i, j: ns.sum(X[i, (k := ns.reduce_axis((0, j + 1), "k"))], axis=k), name="S")
+    return _operator("cumulative_rows", [X], [S], lambda x: np.cumsum(x.astype(np.float64), axis=1))
+
+
+def lower_triangular_matmul() -> Operator:
+    """``C = tril(L) @ X`` reading only the lower triangle of ``L`` (``k`` in ``i..7``, reversed
+    rows), then a consumer."""
+    L, X = ns.placeholder((7, 7), name="L"), ns.placeholder((7, 6), name="X")
+
+    def mm(i, j):
+        k = ns.reduce_axis((i, 7), "k")
+        return ns.sum(L[6 - i, 6 - k] * X[6 - k, j], axis=k)
+
+    C = ns.compute((7, 6), mm, name="C")
+    Y = ns.compute((7, 6), lambda i, j: C[i, j] * 2.0, name="Y")
+
+    def reference(low, x):
+        low, x = _f64(low, x)
+        return 2.0 * (np.tril(low) @ x)[::-1]
+
+    return _operator("lower_triangular_matmul", [L, X], [Y], reference)
+
+
+#: reductions over ranges that depend on an output index
+RANGED: list[Callable[[], Operator]] = [cumulative_rows, lower_triangular_matmul]

@@ -240,7 +240,11 @@ def _summand(op: ComputeOp, body: Reduce) -> Expr:
         raise DefinitionError(
             f"gradient of {op.name}: the reducer {body.op.value} has no derived gradient; gradients are derived "
             "for sum, max and min reductions")
-    where = getattr(body, "where", None)
+    if body.init is not None:
+        raise DefinitionError(
+            f"gradient of {op.name}: the reduction starts from init={body.init}, which has no derived "
+            "gradient; reduce without init= and add the initial value in a compute of its own")
+    where = body.condition
     if where is None:
         return body.source
     return if_then_else(where, body.source, reduce_identity(body.op, body.dtype))

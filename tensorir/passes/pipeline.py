@@ -12,6 +12,7 @@ from .hoist_guards import hoist_guards
 from .insert_barriers import insert_barriers
 from .partition_tails import partition_tails
 from .simplify import simplify
+from .tighten_ranges import tighten_ranges
 
 Pass = Callable[[PrimFunc], PrimFunc]
 
@@ -19,6 +20,7 @@ Pass = Callable[[PrimFunc], PrimFunc]
 PASSES: list[tuple[str, Pass]] = [
     ("flatten_buffers", flatten_buffers),
     ("simplify", simplify),
+    ("tighten_ranges", tighten_ranges),
     ("partition_tails", partition_tails),
     ("hoist_guards", hoist_guards),
     ("insert_barriers", insert_barriers),

@@ -36,9 +36,18 @@ def test_float_dimension_is_refused():
 
 
 def test_a_loop_variable_is_not_an_extent():
+    """Only the compute being defined may use its own index in a reduce range (TVM's triangular
+    ranges, tests/tensorir/test_dependent_ranges.py); another compute's index is refused."""
     A = ns.placeholder((4,), name="A")
-    with pytest.raises(ns.DefinitionError, match=r"the upper bound i uses i, which is not a size variable"):
-        ns.compute((4,), lambda i: ns.sum(A[i], axis=ns.reduce_axis((0, i), name="k")), name="B")
+    other = ns.compute((4,), lambda i: A[i], name="other")
+    with pytest.raises(ns.DefinitionError, match=r"the upper bound i uses i, which is neither a size variable "
+                       r"nor an index of the compute being defined"):
+        ns.compute((4,), lambda j: ns.sum(A[j], axis=ns.reduce_axis((0, other.op.axis[0]), name="k")), name="B")
+    B = ns.compute((4,), lambda i: ns.sum(A[i], axis=ns.reduce_axis((0, i), name="k")), name="B")
+    a = np.arange(1, 5, dtype=np.float32)
+    out = np.full(4, np.nan, np.float32)
+    ns.build(ns.create_schedule(B), [A, B], target="interp")(a, out)
+    np.testing.assert_array_equal(out, a * np.arange(4))
 
 
 def test_symbolic_lower_bound_of_a_reduce_axis():
