@@ -14,7 +14,8 @@ code. Where an op's batch axis is known:
   shared contraction axis when ``A`` is stored transposed (the weight gradient ``X.T @ G``);
 - softmax cross entropy and its gradient: the rows of every operand;
 - compaction of a view that broadcasts along its leading axis (a loss gradient spread over the
-  batch).
+  batch);
+- ``mean`` and its gradient (:mod:`frontend.ops.averages`): the count is computed in the kernel.
 
 Other ops (convolutions, pooling, gathers, batched 3-D products, ops on parameters only) keep
 static kernels. The schedule config is the one of the concrete request that first builds the
@@ -47,6 +48,7 @@ def generalize(op, request: KernelRequest) -> tuple[KernelRequest, object, int] 
     """``(symbolic request, op to build it with, batch extent)``, or None when ``request`` stays static."""
     if request.target != "llvm":
         return None
+    from .ops.averages import MeanBackward
     from .ops.base import CompactOp
     from .ops.elementwise import Elementwise
     from .ops.loss import SoftmaxCrossEntropy, SoftmaxCrossEntropyBackward
@@ -64,6 +66,8 @@ def generalize(op, request: KernelRequest) -> tuple[KernelRequest, object, int] 
         return _leading(op, request, tuple(range(len(request.shapes))))
     if type(op) is CompactOp:
         return _compact(op, request)
+    if type(op) is MeanBackward:
+        return _mean_backward(op, request)
     return None
 
 
@@ -95,6 +99,16 @@ def _compact(op, request: KernelRequest):
         return None  # the batch axis must not move through the source
     builder = type(op)(_batched(shape, shape[0]), strides)
     return replace(request, params=builder.key[1:]), builder, shape[0]
+
+
+def _mean_backward(op, request: KernelRequest):
+    shape = op.shape
+    if not shape or shape[0] <= 1:
+        return None
+    builder = type(op)(op.axes, _batched(shape, shape[0]))
+    (g,) = request.shapes
+    shapes = (g if 0 in op.axes else _batched(g, shape[0]),)
+    return replace(request, params=builder.key[1:], shapes=shapes), builder, shape[0]
 
 
 class BatchKernel:
