@@ -13,14 +13,21 @@ code. Where an op's batch axis is known:
 - 2-D matrix products: the rows of ``A`` (``A @ B``, ``A @ B.T``, dot products of rows), and the
   shared contraction axis when ``A`` is stored transposed (the weight gradient ``X.T @ G``);
 - softmax cross entropy and its gradient: the rows of every operand;
+- convolutions, their two adjoints and pooling (:data:`LEADING`): the images of the batch (for
+  the weight gradient, the batch is reduced over);
 - compaction of a view that broadcasts along its leading axis (a loss gradient spread over the
   batch);
 - ``mean`` and its gradient (:mod:`frontend.ops.averages`): the count is computed in the kernel.
 
-Other ops (convolutions, pooling, gathers, batched 3-D products, ops on parameters only) keep
-static kernels. The schedule config is the one of the concrete request that first builds the
-kernel (a registered or tuned config for that shape, else the defaults); the config is part of
-the symbolic kernel's key, so a size whose tuned config differs gets its own kernel. A symbolic
+Other ops (gathers, padding, dilation, stacking, slicing adjoints, batched 3-D products, and ops
+on parameters only: the optimizers' updates, transposes of weights) keep static kernels.
+
+The schedule config is the one of the concrete request that first builds the kernel (a
+registered or tuned config for that shape, else the defaults); the config is part of the
+symbolic kernel's key, so a size whose tuned config differs gets its own kernel, and so does a
+size large enough for the generic schedules to start threads (their choices for a symbolic
+extent use the batch extent of the first request as a hint,
+:mod:`schedules.templates.size_hints`). A symbolic
 request that the schedules or the bounds proofs refuse falls back to a static kernel, and is
 remembered so as not to be tried again. Only CPU (llvm) kernels are generalized.
 """
@@ -64,11 +71,18 @@ def generalize(op, request: KernelRequest) -> tuple[KernelRequest, object, int] 
         return _leading(op, request, (0, 1) if transposed_a else (0,))
     if type(op) in (SoftmaxCrossEntropy, SoftmaxCrossEntropyBackward):
         return _leading(op, request, tuple(range(len(request.shapes))))
+    if request.op in LEADING:
+        return _leading(op, request, LEADING[request.op])
     if type(op) is CompactOp:
         return _compact(op, request)
     if type(op) is MeanBackward:
         return _mean_backward(op, request)
     return None
+
+
+#: ops (by name) whose listed inputs are NCHW-like with the batch first
+LEADING = {"conv2d": (0,), "conv2d_grad_input": (0,), "conv2d_grad_weight": (0, 1), "max_pool2d": (0,),
+           "max_pool2d_backward": (0, 1, 2), "avg_pool2d": (0,), "avg_pool2d_backward": (0,)}
 
 
 def _batched(shape: tuple, batch: int) -> tuple:

@@ -161,3 +161,32 @@ def test_an_op_whose_schedule_needs_static_extents_falls_back_to_static_kernels(
     kernels = [k for r, k in dispatch.cache.kernels.items() if r.op == op.name]
     assert len(kernels) == 2 and not any(isinstance(k, BatchKernel) for k in kernels)
     assert [v for (r, *_), v in dispatch.cache.symbolic.items() if r.op == op.name] == [None]
+
+
+def _conv_reference(x, w, padding):
+    windows = np.lib.stride_tricks.sliding_window_view(np.pad(x, ((0, 0), (0, 0), (padding,) * 2, (padding,) * 2)),
+                                                       w.shape[2:], axis=(2, 3))
+    return np.einsum("nchwrs,kcrs->nkhw", windows, w), windows
+
+
+def test_convolutions_and_pooling_serve_every_batch_size_with_one_kernel(rng):
+    w = rng.standard_normal((4, 3, 3, 3))
+    compiled = None
+    for batch in (6, 3, 11):
+        x = rng.standard_normal((batch, 3, 8, 8))
+        xt, wt = nf.Tensor(x, requires_grad=True), nf.Tensor(w, requires_grad=True)
+        y = nf.ops.max_pool2d(nf.ops.conv2d(xt, wt, padding=1), 2)
+        adjoint = rng.standard_normal(y.shape)
+        nf.ops.summation(nf.ops.multiply(y, nf.Tensor(adjoint))).backward()
+        conv, windows = _conv_reference(x, w, 1)
+        pooled = conv.reshape(batch, 4, 4, 2, 4, 2).max(axis=(3, 5))
+        np.testing.assert_allclose(y.numpy(), pooled, rtol=1e-10)
+        winner = conv == np.repeat(np.repeat(pooled, 2, axis=2), 2, axis=3)
+        dconv = winner * np.repeat(np.repeat(adjoint, 2, axis=2), 2, axis=3)
+        np.testing.assert_allclose(wt.grad.numpy(), np.einsum("nchwrs,nkhw->kcrs", windows, dconv), rtol=1e-10)
+        direction = rng.standard_normal(x.shape)
+        moved = [_conv_reference(x + sign * 1e-6 * direction, w, 1)[0] for sign in (1, -1)]
+        numeric = ((moved[0] - moved[1]) * dconv).sum() / 2e-6
+        np.testing.assert_allclose((xt.grad.numpy() * direction).sum(), numeric, rtol=1e-6)
+        compiled = dispatch.stats.compiled if compiled is None else compiled
+    assert dispatch.stats.compiled == compiled
