@@ -99,8 +99,8 @@ def _leading(op, request: KernelRequest, inputs: tuple[int, ...]):
 
 
 def _elementwise(op, request: KernelRequest):
-    (out,) = request.variant
-    if not out or out[0] <= 1:
+    out = request.variant[0] if len(request.variant) == 1 else None
+    if not isinstance(out, tuple) or not out or out[0] <= 1:
         return None
     batch = out[0]
     shapes = tuple(_batched(s, batch) if len(s) == len(out) else s for s in request.shapes)
@@ -204,8 +204,10 @@ def _compile(cache, builder, symbolic: KernelRequest, config: dict, build):
         if [v.name for v in func.scalars] != [BATCH.name]:
             return None
         module = build(func, symbolic.target)
-    except NestorError:
-        return None  # a schedule or a bounds proof that needs the static extent: stays static
+    except (NestorError, TypeError):
+        # a schedule or a bounds proof that needs the static extent (a Python branch or int()
+        # on it): the op stays static
+        return None
     cache.stats.compiled += 1
     cache.stats.compile_s += time.perf_counter() - start
     outs = [(t.shape, np.dtype(t.dtype.value)) for t in args[len(symbolic.shapes):]]

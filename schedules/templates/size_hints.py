@@ -11,30 +11,33 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 
-from tensorir.symbolic import evaluate, is_static
+from tensorir.symbolic import evaluate, is_static, shape_vars
 
-_HINTS: list[dict] = [{}]
+#: the value assumed for a size variable without a hint: large enough to vectorize, too small to
+#: start threads
+DEFAULT_HINT = 1024
+
+_HINTS: ContextVar[dict | None] = ContextVar("size_hints", default=None)
 
 
 @contextmanager
 def size_hints(values: dict) -> Iterator[None]:
     """Within the block, :func:`hint` evaluates size variables with ``values`` (``{var: int}``)."""
-    _HINTS.append({**_HINTS[-1], **values})
+    token = _HINTS.set({**(_HINTS.get() or {}), **values})
     try:
         yield
     finally:
-        _HINTS.pop()
+        _HINTS.reset(token)
 
 
 def hint(extent) -> int:
-    """``extent`` as an int: itself when static, else evaluated with the current hints (1 for a
-    variable without one)."""
+    """``extent`` as an int: itself when static, else evaluated with the current hints
+    (:data:`DEFAULT_HINT` for a variable without one)."""
     if is_static(extent):
         return int(extent)
-    from tensorir.symbolic import shape_vars
-
-    values = dict(_HINTS[-1])
+    values = dict(_HINTS.get() or {})
     for v in shape_vars([extent]):
-        values.setdefault(v, 1)
+        values.setdefault(v, DEFAULT_HINT)
     return evaluate(extent, values)
