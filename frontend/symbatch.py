@@ -136,7 +136,7 @@ class BatchKernel:
         self.module, self.name, self.stats, self.batch = module, name, stats, batch
         self.request, self.task, self.config = request, task, config or {}
         self.out_specs = [(tuple(_at(n, batch) for n in shape), dtype) for shape, dtype in out_specs]
-        self._call = module.call_unchecked
+        self._call = getattr(module, "call_sized", module.call_unchecked)
 
     def __call__(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
         outs = [np.empty(shape, dtype) for shape, dtype in self.out_specs]
