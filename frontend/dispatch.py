@@ -24,6 +24,7 @@ from schedules import lower
 from schedules.templates.tuned import tuned_knobs
 from tensorir.errors import BackendUnavailable
 
+from . import symbatch
 from .request import KernelRequest
 
 if TYPE_CHECKING:
@@ -100,6 +101,9 @@ class KernelCache:
         memoise: the request and, where the arrays are reshaped first, the plan of that.
     stats
         The counters; set ``stats.timing = True`` to time every kernel call.
+    symbolic
+        Compiled symbolic-batch kernels by ``(symbolic request, config)`` (None: it stays static);
+        see :mod:`frontend.symbatch`. ``symbolic_batch = False`` builds every kernel static.
     """
 
     def __init__(self) -> None:
@@ -107,13 +111,20 @@ class KernelCache:
         self.configs: dict[tuple, dict] = {}
         self.requests: dict[tuple, object] = {}
         self.stats = KernelStats()
+        self.symbolic: dict[tuple, object] = {}
+        self.symbolic_batch = True
 
     def run(self, op: Op, request: KernelRequest, arrays: list[np.ndarray]) -> list[np.ndarray]:
         """Run ``op``'s kernel for ``request`` on C-contiguous ``arrays``; compile it on first use."""
         kernel = self.kernels.get(request)
         if kernel is None:
-            kernel = self._compile(op, request)
+            kernel = self._kernel(op, request)
         return kernel(arrays)
+
+    def _kernel(self, op: Op, request: KernelRequest):
+        """A symbolic-batch kernel for ``request`` where its op has one, else a static one."""
+        found = symbatch.batch_kernel(self, op, request, _build) if self.symbolic_batch else None
+        return found if found is not None else self._compile(op, request)
 
     def schedule_for(self, op_key: tuple, shapes: tuple, dtypes: tuple, device: str, defaults: dict,
                      task: tuple | None = None) -> dict:
@@ -132,6 +143,7 @@ class KernelCache:
         """Forget every compiled kernel and memoised request (registered configs are kept)."""
         self.kernels.clear()
         self.requests.clear()
+        self.symbolic.clear()
 
     def _compile(self, op: Op, request: KernelRequest) -> Kernel:
         start = time.perf_counter()

@@ -95,6 +95,8 @@ class LLVMModule:
         self._engine, self._cfunc = entry
         if not self._checks and not func.scalars:  # nothing to read back: raw calls go straight to the code
             self.call_unchecked = self._cfunc
+        #: addresses, then the size variables' values, with no count check (for callers that pass both right)
+        self.call_sized = self._cfunc if not self._checks else self._run_sized
         self.compile_time = time.perf_counter() - start
         self._source: str | None = None
         self._asm: str | None = None
@@ -143,6 +145,9 @@ class LLVMModule:
             raise ArgumentError(f"{self.func.name}: call_unchecked takes {expected} values ({', '.join(names)}): "
                                 f"the buffer addresses, then the size variables; got {len(addresses)}")
         self._run(addresses)
+
+    def _run_sized(self, *values: int) -> None:
+        self._run(values)
 
     def time(self, *arrays, number: int = 10, repeat: int = 5) -> float:
         """Median seconds per call over ``repeat`` rounds of ``number`` calls (after one warm-up)."""

@@ -21,7 +21,7 @@ from .. import dispatch
 from ..request import KernelRequest
 from ..tensor import Tensor
 from .base import Op, contiguous
-from .elementwise import Elementwise, ScalarOp, mask, multiply, negative
+from .elementwise import Elementwise, mask, multiply, negative
 
 
 def normalize_axes(name: str, axis, ndim: int) -> tuple[int, ...]:
@@ -191,11 +191,9 @@ def maximum_over(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
 
 def mean(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
     """The mean over ``axis`` (all axes when None)."""
-    axes = normalize_axes("mean", axis, x.ndim)
-    count = 1
-    for a in axes:
-        count *= x.shape[a]
-    return ScalarOp("mul", 1.0 / count)(Sum(axes, keepdims)(x))
+    from .averages import Mean
+
+    return Mean(normalize_axes("mean", axis, x.ndim), keepdims)(x)
 
 
 def logsumexp(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:

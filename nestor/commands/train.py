@@ -107,11 +107,19 @@ def train(args: argparse.Namespace) -> int:
     result = evaluate(model, _loader(test_set, 256, False, args.seed, args.device))
     elapsed = time.perf_counter() - start
     print(f"test accuracy {result.accuracy:.4f} (loss {result.loss:.4f}) after {elapsed:.1f} s")
+    _print_compilations()
     path = save_checkpoint(args.checkpoint or f"{args.model}-{args.dataset}.npz", model, spec,
                            {"dataset": args.dataset, "seed": args.seed, "data_dir": args.data_dir,
                             "test_accuracy": result.accuracy, "limit": args.limit})
     print(f"checkpoint saved to {path}")
     return 0
+
+
+def _print_compilations() -> None:
+    from frontend import dispatch
+
+    stats = dispatch.stats
+    print(f"{stats.compiled} kernels compiled in {stats.compile_s:.1f} s")
 
 
 def evaluate_checkpoint(args: argparse.Namespace) -> int:

@@ -15,6 +15,8 @@ from schedules.relations import AtRoot
 from tensorir import config
 from tensorir.expr import Reduce
 
+from .size_hints import hint
+
 #: SIMD lanes of float32 vector loops (AVX-512: 16)
 VECTOR = 16
 
@@ -27,13 +29,13 @@ def worth_parallel(work: int, outer_extent: int) -> bool:
     team little; on 2 cores, 4M operations is where a thread team started to pay (CNN step 18.1
     -> 13.4 ms; the MLP step's kernels stay below it).
     """
-    return work >= config.PARALLEL_MIN() and outer_extent > 1
+    return hint(work) >= config.PARALLEL_MIN() and hint(outer_extent) > 1
 
 
 def _size(shape) -> int:
     total = 1
     for extent in shape:
-        total *= extent
+        total *= hint(extent)
     return total
 
 
@@ -42,7 +44,7 @@ def flat_vector(s, out, vector: int = VECTOR) -> None:
     stage = s[out]
     axes = list(stage.op.axis)
     fused = stage.fuse(*axes) if len(axes) > 1 else axes[0]
-    if fused.extent < vector:
+    if hint(fused.extent) < vector:
         return
     outer, inner = stage.split(fused, factor=vector)
     stage.vectorize(inner)
@@ -59,7 +61,7 @@ def innermost_vector(s, out, vector: int = VECTOR) -> None:
     last = axes[-1]
     if reduce_axes:
         stage.reorder(*axes[:-1], *reduce_axes, last)
-    if last.extent >= vector:
+    if hint(last.extent) >= vector:
         _, inner = stage.split(last, factor=vector)
         stage.vectorize(inner)
     work = _size(out.shape) * max(1, _size([r.extent for r in reduce_axes]))
