@@ -24,19 +24,23 @@ from .ops.shape import getitem, reshape, split, stack
 from .tensor import Tensor, grad, is_grad_enabled
 
 
-class _Gates:
-    """The pre-activations and activations of the four gates at ``(b, j)``, as expressions."""
+def _activations(xw, hw, bias_ih, bias_hh, hidden: int):
+    """``A[b, gate, j]``: sigmoid of the pre-activation for gates i, f, o and tanh for g, all as
+    ``k * sigmoid(k * pre) - (k - 1)`` with ``k = 2`` for g (``tanh(x) = 2 sigmoid(2x) - 1``): one
+    transcendental per element and no per-lane choice."""
+    batch = xw.shape[0]
 
-    def __init__(self, xw, hw, bias_ih, bias_hh, hidden: int, b, j):
-        def pre(gate):
-            col = gate * hidden + j
-            return xw[b, col] + hw[b, col] + bias_ih[col] + bias_hh[col]
+    def body(b, gate, j):
+        col = gate * hidden + j
+        k = 1.0 + ew.mask(gate == 2, xw.dtype)
+        return k * fn.sigmoid(k * (xw[b, col] + hw[b, col] + bias_ih[col] + bias_hh[col])) - (k - 1.0)
 
-        self.i, self.f, self.o = fn.sigmoid(pre(0)), fn.sigmoid(pre(1)), fn.sigmoid(pre(3))
-        self.g = fn.tanh(pre(2))
+    return compute((batch, 4, hidden), body, name="act")
 
-    def cell(self, c):
-        return self.f * c + self.i * self.g
+
+def _cell(act, c):
+    """``c' = f * c + i * g``."""
+    return compute(c.shape, lambda b, j: act[b, 1, j] * c[b, j] + act[b, 0, j] * act[b, 2, j], name="cell")
 
 
 class LSTMCellOp(Op):
@@ -46,13 +50,17 @@ class LSTMCellOp(Op):
 
     def compute(self, request, xw, hw, bias_ih, bias_hh, c):
         batch, hidden = c.shape
+        act = _activations(xw, hw, bias_ih, bias_hh, hidden)
+        cell = _cell(act, c)
 
         def body(s, b, j):
-            gates = _Gates(xw, hw, bias_ih, bias_hh, hidden, b, j)
-            cell = gates.cell(c[b, j])
-            return fn.if_then_else(s == 0, gates.o * fn.tanh(cell), cell)
+            first = ew.mask(s == 0, c.dtype)
+            return first * act[b, 3, j] * fn.tanh(cell[b, j]) + (1.0 - first) * cell[b, j]
 
         return compute((2, batch, hidden), body, name="state")
+
+    def schedule(self, request, s, outputs, config):
+        _every_stage(s, config)
 
     def gradient(self, g, node):
         if is_grad_enabled():  # create_graph: the unfused ops, differentiable again
@@ -65,42 +73,45 @@ class LSTMCellOp(Op):
                      for partial, t in zip((dpre, dpre, dbias, dbias, dc), node.inputs))
 
 
-def _adjoints(g, xw, hw, bias_ih, bias_hh, c, b, j):
-    """The adjoints ``(d_i, d_f, d_g, d_o, d_c)`` of the gates' pre-activations and of ``c``."""
-    hidden = c.shape[1]
-    gates = _Gates(xw, hw, bias_ih, bias_hh, hidden, b, j)
-    t = fn.tanh(gates.cell(c[b, j]))
-    g_h = g[0, b, j]
-    g_c = g[1, b, j] + g_h * gates.o * (1.0 - t * t)
-    return (g_c * gates.g * gates.i * (1.0 - gates.i), g_c * c[b, j] * gates.f * (1.0 - gates.f),
-            g_c * gates.i * (1.0 - gates.g * gates.g), g_h * t * gates.o * (1.0 - gates.o), g_c * gates.f)
-
-
-def _pick(gate, values):
-    i, f, g_, o = values
-    return fn.if_then_else(gate == 0, i, fn.if_then_else(gate == 1, f, fn.if_then_else(gate == 2, g_, o)))
-
-
 class LSTMCellBackward(Op):
-    """Inputs ``(g, xw, hw, bias_ih, bias_hh, c)``; outputs the pre-activations' adjoint
-    ``(batch, 4, hidden)``, ``c``'s adjoint and the biases' adjoint ``(4, hidden)``."""
+    """Inputs ``(g, xw, hw, bias_ih, bias_hh, c)`` (``g`` the adjoint of ``stack([h', c'])``);
+    outputs the pre-activations' adjoint ``(batch, 4, hidden)``, ``c``'s adjoint and the
+    biases' adjoint ``(4, hidden)`` (the first summed over the batch)."""
 
     name = "lstm_cell_backward"
 
     def compute(self, request, g, xw, hw, bias_ih, bias_hh, c):
         batch, hidden = c.shape
-        operands = (g, xw, hw, bias_ih, bias_hh, c)
-        dpre = compute((batch, 4, hidden), lambda b, gate, j: _pick(gate, _adjoints(*operands, b, j)[:4]),
-                       name="dpre")
-        dc = compute((batch, hidden), lambda b, j: _adjoints(*operands, b, j)[4], name="dc")
+        act = _activations(xw, hw, bias_ih, bias_hh, hidden)
+        cell = _cell(act, c)
+        tanh_c = compute(c.shape, lambda b, j: fn.tanh(cell[b, j]), name="tanh_c")
+        g_c = compute(c.shape, lambda b, j: g[1, b, j] + g[0, b, j] * act[b, 3, j]
+                      * (1.0 - tanh_c[b, j] * tanh_c[b, j]), name="g_c")  # the adjoint of c'
+
+        dc = compute(c.shape, lambda b, j: g_c[b, j] * act[b, 1, j], name="dc")
+
+        def dpre_body(b, gate, j):
+            m = [ew.mask(gate == k, c.dtype) for k in range(4)]
+            # the adjoint of the gate's activation: i -> g_c g, f -> g_c c, g -> g_c i, o -> g_h tanh(c')
+            partner = m[0] * act[b, 2, j] + m[1] * c[b, j] + m[2] * act[b, 0, j]
+            adjoint = (1.0 - m[3]) * g_c[b, j] * partner + m[3] * g[0, b, j] * tanh_c[b, j]
+            a, k = act[b, gate, j], 1.0 + m[2]
+            return adjoint * (a + k - 1.0) * (1.0 - a)  # the activation's slope: a(1-a), or 1-a^2 for tanh
+
+        dpre = compute((batch, 4, hidden), dpre_body, name="dpre")
         rb = reduce_axis(batch, "b")
-        dbias = compute((4, hidden), lambda gate, j: fn.sum(_pick(gate, _adjoints(*operands, rb, j)[:4]), axis=rb),
-                        name="dbias")
+        dbias = compute((4, hidden), lambda gate, j: fn.sum(dpre[rb, gate, j], axis=rb), name="dbias")
         return dpre, dc, dbias
 
     def schedule(self, request, s, outputs, config):
-        for out in outputs:
-            generic(s, out, config)
+        _every_stage(s, config)
+
+
+def _every_stage(s, config) -> None:
+    """The generic schedule for each stage: the intermediates too, each a loop nest of its own."""
+    for stage in list(s.stages):
+        if hasattr(stage.op, "body"):
+            generic(s, stage.op.output, config)
 
 
 def _unfused_gradient(g, node):
