@@ -26,7 +26,7 @@ import contextlib
 import math
 from collections.abc import Iterator
 
-from schedules.templates.generic_cpu import generic
+from schedules.templates.generic_cpu import VECTOR, generic, innermost_vector
 from tensorir import functions as fn
 from tensorir.errors import DefinitionError
 from tensorir.tensor import compute, reduce_axis
@@ -118,13 +118,16 @@ class BiasActivationBackward(Op):
         rows, channels, inner = g.shape
         dz = compute(g.shape, lambda a, c, k: _slope(kind, g[a, c, k], y[a, c, k]), name="dz")
         ra, rk = reduce_axis(rows, "a"), reduce_axis(inner, "k")
-        db = compute((channels,), lambda c: fn.sum(_slope(kind, g[ra, c, rk], y[ra, c, rk]), axis=[ra, rk]),
-                     name="db")
+        db = compute((channels,), lambda c: fn.sum(dz[ra, c, rk], axis=[ra, rk]), name="db")  # reads dz back
         return dz, db
 
     def schedule(self, request, s, outputs, config):
-        for out in outputs:
-            generic(s, out, config)
+        dz, db = outputs
+        generic(s, dz, config)
+        if request.shapes[0][2] == 1:  # a bias along the last axis: rows outer, the bias axis in vectors
+            innermost_vector(s, db, config.get("vector", VECTOR))
+        else:
+            generic(s, db, config)
 
 
 def _bias_layout(shape: tuple[int, ...], bias_shape: tuple[int, ...]) -> tuple[int, int, int] | None:
