@@ -7,6 +7,9 @@ activation module that comes next, and the layer calls :func:`bias_activation` i
 
 * ``bias_<activation>`` (:class:`BiasActivation`): ``act(x + b)`` with ``b`` broadcast, one
   elementwise kernel instead of two;
+* ``add_n`` (:class:`AddN`): the sum of several adjoints of one tensor (a weight shared by the
+  steps of a recurrent layer gets one per step), one kernel reading each once instead of a chain
+  of ``add`` kernels;
 * ``bias_<activation>_backward`` (:class:`BiasActivationBackward`): from the adjoint ``g`` of the
   output ``y``, both the adjoint of the pre-activation ``dz = g * act'(y)`` and the bias adjoint
   ``db = sum(dz)`` over the broadcast axes -- a reduction with its elementwise producer -- one
@@ -128,6 +131,44 @@ class BiasActivationBackward(Op):
             innermost_vector(s, db, config.get("vector", VECTOR))
         else:
             generic(s, db, config)
+
+
+class AddN(ew.Elementwise):
+    """``x0 + x1 + ... + x(n-1)``, the operands of one shape and dtype: one kernel."""
+
+    def __init__(self, count: int):
+        self.count = count
+        self.name = "add_n"
+        self.key = (self.name, count)
+
+    def scalar(self, *values):
+        total = values[0]
+        for value in values[1:]:
+            total = total + value
+        return total
+
+    def gradient(self, g, node):
+        return (g,) * self.count
+
+
+#: the most operands one ``add_n`` kernel reads (more are summed in groups)
+ADD_N_MAX = 16
+
+
+def sum_all(tensors: list[Tensor]) -> Tensor:
+    """The sum of ``tensors``: one ``add_n`` kernel (per :data:`ADD_N_MAX` operands) when fusion
+    is on and they share a shape, dtype and device, else a chain of ``add``."""
+    first = tensors[0]
+    if len(tensors) > 2 and enabled() and all(
+            t.shape == first.shape and t.dtype == first.dtype and t.device == first.device for t in tensors):
+        while len(tensors) > 1:
+            tensors = [AddN(len(group))(*group) if len(group) > 1 else group[0]
+                       for group in (tensors[k:k + ADD_N_MAX] for k in range(0, len(tensors), ADD_N_MAX))]
+        return tensors[0]
+    total = first
+    for more in tensors[1:]:
+        total = ew.add(total, more)
+    return total
 
 
 def _bias_layout(shape: tuple[int, ...], bias_shape: tuple[int, ...]) -> tuple[int, int, int] | None:

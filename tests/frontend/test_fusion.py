@@ -127,3 +127,27 @@ def test_integer_inputs_are_refused():
     x = nf.Tensor(np.ones((2, 2), dtype=np.int32))
     with pytest.raises(DefinitionError, match=r"bias_activation: int32 inputs; activations need a float dtype"):
         bias_activation(x, x, "relu")
+
+
+def test_adjoints_of_a_shared_tensor_are_summed_by_one_kernel():
+    rng = np.random.default_rng(10)
+    xs, w = [rng.standard_normal((3, 4)) for _ in range(5)], rng.standard_normal((4, 4))
+    found = {}
+    for on in (False, True):
+        with fusion.fusion(on):
+            wt = nf.Tensor(w, requires_grad=True)
+            total = nf.ops.tanh(nf.Tensor(xs[0]) @ wt)
+            for x in xs[1:]:
+                total = total + nf.ops.tanh(nf.Tensor(x) @ wt)
+            dispatch.stats.reset()
+            total.sum().backward()
+            found[on] = wt.grad.numpy(), dispatch.stats.calls
+    want = sum(x.T @ (1 - np.tanh(x @ w) ** 2) for x in xs)
+    np.testing.assert_allclose(found[True][0], want, rtol=1e-12)
+    assert found[False][1] - found[True][1] == 3  # four adds of the five adjoints of w become one add_n
+
+
+def test_add_n_gradient_finite_differences():
+    rng = np.random.default_rng(11)
+    gradient_check(lambda a, b, c: fusion.sum_all([a * b, b * c, a * c, a]), *(rng.standard_normal((2, 3))
+                                                                                 for _ in range(3)))
