@@ -157,9 +157,9 @@ ADD_N_MAX = 16
 
 def sum_all(tensors: list[Tensor]) -> Tensor:
     """The sum of ``tensors``: one ``add_n`` kernel (per :data:`ADD_N_MAX` operands) when fusion
-    is on and they share a shape, dtype and device, else a chain of ``add``."""
+    is on and they share a shape, dtype and the CPU, else a chain of ``add``."""
     first = tensors[0]
-    if len(tensors) > 2 and enabled() and all(
+    if len(tensors) > 2 and enabled() and first.device == "cpu" and all(
             t.shape == first.shape and t.dtype == first.dtype and t.device == first.device for t in tensors):
         while len(tensors) > 1:
             tensors = [AddN(len(group))(*group) if len(group) > 1 else group[0]
@@ -199,7 +199,7 @@ def _fused_backward(kind: str, g: Tensor, y: Tensor, bias_shape: tuple[int, ...]
 
 def bias_activation(x: Tensor, bias: Tensor | None, activation: str | None) -> Tensor:
     """``activation(x + bias)`` (either part may be None): one fused kernel where fusion is on
-    (:func:`enabled`), else an ``add`` and the activation's own kernel.
+    (:func:`enabled`) and ``x`` is on the CPU, else an ``add`` and the activation's own kernel.
 
     Raises
     ------
@@ -209,7 +209,7 @@ def bias_activation(x: Tensor, bias: Tensor | None, activation: str | None) -> T
     if activation is not None and activation not in ACTIVATIONS:
         raise DefinitionError(f"bias_activation: activation {activation!r} cannot be fused; "
                               f"use one of {', '.join(sorted(ACTIVATIONS))} or None")
-    if bias is None or activation is None or not enabled():
+    if bias is None or activation is None or not enabled() or x.device != "cpu":
         y = x if bias is None else ew.add(x, bias)
         return y if activation is None else _UNFUSED[activation][0](y)
     x, bias = promote(x, bias)
