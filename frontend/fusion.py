@@ -120,17 +120,34 @@ class BiasActivationBackward(Op):
         kind = self.activation
         rows, channels, inner = g.shape
         dz = compute(g.shape, lambda a, c, k: _slope(kind, g[a, c, k], y[a, c, k]), name="dz")
-        ra, rk = reduce_axis(rows, "a"), reduce_axis(inner, "k")
-        db = compute((channels,), lambda c: fn.sum(dz[ra, c, rk], axis=[ra, rk]), name="db")  # reads dz back
-        return dz, db
+        ra = reduce_axis(rows, "a")
+        lanes = _lanes(inner)
+        if lanes == 1:  # reads dz back
+            rk = reduce_axis(inner, "k")
+            return dz, compute((channels,), lambda c: fn.sum(dz[ra, c, rk], axis=[ra, rk]), name="db")
+        # the sum along the contiguous axis in ``lanes`` partial sums (vectors), then across them
+        rk, rl = reduce_axis(inner // lanes, "k"), reduce_axis(lanes, "l")
+        part = compute((channels, lanes), lambda c, lane: fn.sum(dz[ra, c, rk * lanes + lane], axis=[ra, rk]),
+                       name="db.part")
+        return dz, compute((channels,), lambda c: fn.sum(part[c, rl], axis=rl), name="db")
 
     def schedule(self, request, s, outputs, config):
         dz, db = outputs
         generic(s, dz, config)
-        if request.shapes[0][2] == 1:  # a bias along the last axis: rows outer, the bias axis in vectors
+        inner = request.shapes[0][2]
+        if inner == 1:  # a bias along the last axis: rows outer, the bias axis in vectors
             innermost_vector(s, db, config.get("vector", VECTOR))
-        else:
-            generic(s, db, config)
+            return
+        generic(s, db, config)
+        if _lanes(inner) > 1:  # the partial sums: channels outer, the reduction, the lanes in a vector
+            (part,) = db.op.inputs
+            innermost_vector(s, part, _lanes(inner))
+
+
+def _lanes(inner: int) -> int:
+    """Partial sums kept along a contiguous reduced axis of extent ``inner``: a vector's width
+    that divides it, or 1."""
+    return next((lanes for lanes in (VECTOR, 4, 2) if inner % lanes == 0 and inner >= 4 * lanes), 1)
 
 
 class AddN(ew.Elementwise):
