@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from schedules.templates.generic_cpu import generic
 from tensorir import functions as fn
+from tensorir.errors import DefinitionError
 from tensorir.tensor import compute, reduce_axis
 
 from . import dispatch
@@ -131,6 +132,20 @@ def unfused_cell(xw, hw, bias_ih, bias_hh, c) -> Tensor:
 
 def lstm_cell(xw: Tensor, hw: Tensor, bias_ih: Tensor, bias_hh: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:
     """``(h', c')`` of an LSTM step from the products ``xw``, ``hw``, the biases and the state
-    ``c``: one fused kernel (see the module docstring)."""
+    ``c``: one fused kernel (see the module docstring).
+
+    Raises
+    ------
+    DefinitionError
+        When the shapes do not fit ``c`` of ``(batch, hidden)``: ``xw`` and ``hw`` of ``(batch,
+        4 * hidden)``, the biases of ``(4 * hidden,)``.
+    """
+    batch, hidden = c.shape if c.ndim == 2 else (None, None)
+    want = ((batch, 4 * hidden),) * 2 + ((4 * hidden,),) * 2 if batch is not None else None
+    found = (xw.shape, hw.shape, bias_ih.shape, bias_hh.shape)
+    if want is None or found != want:
+        raise DefinitionError(f"lstm_cell: shapes xw {xw.shape}, hw {hw.shape}, bias_ih {bias_ih.shape}, "
+                              f"bias_hh {bias_hh.shape}, c {c.shape} do not fit; c must be (batch, hidden), "
+                              "xw and hw (batch, 4 * hidden), the biases (4 * hidden,)")
     state = LSTMCellOp()(xw, hw, bias_ih, bias_hh, c)
     return getitem(state, 0), getitem(state, 1)

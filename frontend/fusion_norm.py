@@ -16,6 +16,7 @@ import math
 
 from schedules.templates.generic_cpu import generic
 from tensorir import functions as fn
+from tensorir.errors import DefinitionError
 from tensorir.tensor import compute, reduce_axis
 
 from . import dispatch
@@ -132,16 +133,35 @@ def unfused_norm(per: str, x: Tensor, weight: Tensor, bias: Tensor, eps: float) 
     return ops.add(ops.multiply(normed, ops.reshape(weight, shape)), ops.reshape(bias, shape))
 
 
-def fusable(x: Tensor, weight: Tensor, bias: Tensor) -> bool:
-    """Whether :func:`norm` applies: fusion on, on the CPU, one float dtype."""
+def fusable(x: Tensor, weight: Tensor, bias: Tensor, per: str = "row") -> bool:
+    """Whether :func:`norm` applies: fusion on, on the CPU, one float dtype, weight and bias
+    fitting the axis ``per`` normalises along (else the unfused layer, which names the misfit)."""
     dtype = x.dtype
-    return enabled() and x.device == "cpu" and dtype.startswith("float") and weight.dtype == bias.dtype == dtype
+    return (enabled() and x.device == "cpu" and dtype.startswith("float") and weight.dtype == bias.dtype == dtype
+            and _fits(per, x, weight, bias))
+
+
+def _fits(per: str, x: Tensor, weight: Tensor, bias: Tensor) -> bool:
+    axis = -1 if per == "row" else 1
+    return x.ndim >= (1 if per == "row" else 2) and weight.shape == bias.shape == (x.shape[axis],)
 
 
 def norm(per: str, x: Tensor, weight: Tensor, bias: Tensor, eps: float) -> tuple[Tensor, Tensor, Tensor]:
     """``(y, mean, var)``: ``x`` normalised per row (``per="row"``: over its last axis) or per
     channel (``"channel"``: over every axis but 1), then scaled by ``weight`` and shifted by
-    ``bias``; one kernel. ``mean`` and ``var`` (biased) are plain tensors off the graph."""
+    ``bias``; one kernel. ``mean`` and ``var`` (biased) are plain tensors off the graph.
+
+    Raises
+    ------
+    DefinitionError
+        When ``per`` is unknown, or ``weight`` and ``bias`` are not vectors as long as that axis.
+    """
+    if per not in PER:
+        raise DefinitionError(f"norm: per={per!r} is unknown; use one of {', '.join(sorted(PER))}")
+    if not _fits(per, x, weight, bias):
+        axis = "the last axis" if per == "row" else "axis 1"
+        raise DefinitionError(f"norm: weight {weight.shape} and bias {bias.shape} do not fit {axis} of the input "
+                              f"{x.shape}; give both as vectors of that length")
     shape = x.shape
     if per == "row":
         canonical = (math.prod(shape[:-1]), shape[-1], 1)

@@ -4,10 +4,12 @@ finite differences and the unfused cell, second derivatives, and kernel counts."
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 import frontend as nf
 from frontend import dispatch, fusion, nn
 from frontend.fusion_lstm import lstm_cell, unfused_cell
+from tensorir.errors import DefinitionError
 
 from .helpers import gradient_check
 
@@ -82,3 +84,12 @@ def test_lstm_layer_fused_matches_unfused_in_fewer_kernels():
     # states and the two output stacks (the unfused cell runs 9 more elementwise kernels each)
     assert (fused_forward, plain_forward) == (33, 183)
     assert fused_backward < plain_backward / 2
+
+
+def test_misfitting_shapes_are_refused():
+    xw, hw, bias_ih, bias_hh, c = (nf.Tensor(a) for a in _operands())
+    with pytest.raises(DefinitionError, match=r"lstm_cell: shapes xw \(3, 20\), hw \(3, 20\), bias_ih \(20,\), "
+                                              r"bias_hh \(20,\), c \(3, 4\) do not fit; c must be \(batch, hidden\)"):
+        lstm_cell(xw, hw, bias_ih, bias_hh, nf.Tensor(np.ones((3, 4))))
+    with pytest.raises(DefinitionError, match=r"lstm_cell: .* c \(5,\) do not fit"):
+        lstm_cell(xw, hw, bias_ih, bias_hh, nf.Tensor(np.ones(5)))

@@ -9,6 +9,7 @@ import pytest
 import frontend as nf
 from frontend import dispatch, fusion, nn
 from frontend.fusion_norm import norm, unfused_norm
+from tensorir.errors import DefinitionError
 
 from .helpers import gradient_check
 
@@ -83,3 +84,14 @@ def test_layers_fused_match_unfused_in_fewer_kernels(layer_fn, shape, unfused_fo
         np.testing.assert_allclose(fused_layer.running_mean, plain_layer.running_mean, rtol=1e-12)
         np.testing.assert_allclose(fused_layer.running_var, plain_layer.running_var, rtol=1e-12)
         np.testing.assert_allclose(fused_layer.running_var, 0.9 + 0.1 * x.var(axis=(0, 2, 3)), rtol=1e-6)
+
+
+def test_misfitting_weights_are_refused():
+    x, w = nf.Tensor(np.ones((2, 3))), nf.Tensor(np.ones(4))
+    with pytest.raises(DefinitionError, match=r"norm: weight \(4,\) and bias \(4,\) do not fit the last axis of the "
+                                              r"input \(2, 3\); give both as vectors of that length"):
+        norm("row", x, w, w, 1e-5)
+    with pytest.raises(DefinitionError, match=r"norm: per='col' is unknown; use one of channel, row"):
+        norm("col", x, w, w, 1e-5)
+    with pytest.raises(DefinitionError, match=r"multiply: shapes .* cannot broadcast"):  # the layer's own error
+        nn.LayerNorm(4, dtype="float64")(x)
