@@ -101,8 +101,9 @@ class BiasActivation(ew.Elementwise):
         x, b = node.inputs
         if not is_grad_enabled():
             found = _fused_backward(self.activation, g, node, b.shape)
-            if found is not None:
-                return found[0] if x.requires_grad else None, found[1] if b.requires_grad else None
+            if found is not None:  # x may have been broadcast too: its adjoint summed back to its shape
+                return (ew.reduce_to_shape(found[0], x.shape) if x.requires_grad else None,
+                        found[1] if b.requires_grad else None)
         dz = _UNFUSED[self.activation][1]()(g, node)
         return self.inputs_grad((dz, dz), node)
 

@@ -151,3 +151,11 @@ def test_add_n_gradient_finite_differences():
     rng = np.random.default_rng(11)
     gradient_check(lambda a, b, c: fusion.sum_all([a * b, b * c, a * c, a]), *(rng.standard_normal((2, 3))
                                                                                  for _ in range(3)))
+
+
+def test_input_broadcast_against_a_larger_bias():
+    rng = np.random.default_rng(12)
+    x, b = rng.standard_normal(4), rng.standard_normal((3, 4))
+    np.testing.assert_allclose(bias_activation(nf.Tensor(x), nf.Tensor(b), "relu").numpy(), np.maximum(x + b, 0),
+                               rtol=1e-12)
+    gradient_check(lambda x, b: bias_activation(x, b, "tanh"), x, b)
