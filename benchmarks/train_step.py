@@ -1,9 +1,15 @@
-"""Time per training step (forward, loss, backward, SGD update) of an MLP 784-256-10 (batch 128)
-and a small CNN (two 3x3 convolutions on 28x28 inputs, batch 64): the frontend, every operation
-a Nestor-compiled kernel, against PyTorch CPU in the same process. Each case also reports where
-the frontend's time goes: inside kernels, and the rest (Python: graph, dispatch, allocation).
+"""Time per training step (forward, loss, backward, SGD update) of an MLP 784-256-10 (batch 128),
+a small CNN (two 3x3 convolutions on 28x28 inputs, batch 64) and an LSTM (sequence 32, input and
+hidden 128, batch 32, loss the mean square of its outputs): the frontend, every operation a
+Nestor-compiled kernel, against PyTorch CPU (torch.nn.LSTM for the LSTM) in the same process.
 
-    python benchmarks/train_step.py [--json] [--repeat N] [--torch-threads N]
+Each case is stepped with fusion off (``unfused``: every op its own kernel) and on (``fused``:
+:mod:`frontend.fusion`), interleaved with PyTorch round by round, and reports the medians, the
+spread, the kernels per step of both, where the fused step's time goes (inside kernels, and the
+rest: Python graph, dispatch, allocation), and the compile time of a first training step
+(every kernel compiled in-process, the on-disk kernel cache off).
+
+    python benchmarks/train_step.py [--json] [--repeat N] [--torch-threads N] [--only mlp|cnn|lstm]
 
 Nestor's kernels run on one thread unless a kernel is very large (see schedules/templates/generic_cpu.py,
 NESTOR_PARALLEL_MIN); PyTorch uses its default thread count unless --torch-threads is given.
@@ -16,6 +22,7 @@ The kernels read the tuning database ($NESTOR_TUNING_DB, as `nestor train` does)
 from __future__ import annotations
 
 import os
+import statistics
 import sys
 import time
 
@@ -23,7 +30,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np  # noqa: E402
 
-from benchmarks.harness import Report, compare, parser  # noqa: E402
+from benchmarks.harness import SETTLE, Report, _round, _spread, parser  # noqa: E402
 
 LR = 0.01
 
@@ -55,12 +62,28 @@ def _torch_model(torch, kind: str, ours):
     return model
 
 
-def _cases(rng):
-    yield "mlp 784-256-10 b128", "mlp", _mlp, (128, 784)
-    yield "cnn 2x conv3x3 28x28 b64", "cnn", _cnn, (64, 1, 28, 28)
+def _lstm_pair(torch, rng):
+    """Our nn.LSTM and torch.nn.LSTM with the same weights (ours stored transposed, as needle's)."""
+    from frontend import nn
+
+    ours = nn.LSTM(LSTM_SIZE, LSTM_SIZE, rng=rng)
+    theirs = torch.nn.LSTM(LSTM_SIZE, LSTM_SIZE)
+    cell = ours.lstm_cells[0]
+    with torch.no_grad():
+        for name, mine in (("weight_ih_l0", cell.W_ih), ("weight_hh_l0", cell.W_hh), ("bias_ih_l0", cell.bias_ih),
+                           ("bias_hh_l0", cell.bias_hh)):
+            value = mine.numpy()
+            getattr(theirs, name).copy_(torch.from_numpy(value.T.copy() if value.ndim == 2 else value))
+    return ours, theirs
 
 
-def _step_fns(kind, build, shape, rng):
+LSTM_SIZE, LSTM_SEQ, LSTM_BATCH = 128, 32, 32
+CASES = {"mlp": ("mlp 784-256-10 b128", (128, 784)), "cnn": ("cnn 2x conv3x3 28x28 b64", (64, 1, 28, 28)),
+         "lstm": ("lstm seq32 h128 b32", (LSTM_SEQ, LSTM_BATCH, LSTM_SIZE))}
+
+
+def _step_fns(kind, shape, rng):
+    """``(ours, theirs)``: one SGD training step each, on the same data and initial weights."""
     import torch
 
     import frontend as nf
@@ -68,23 +91,31 @@ def _step_fns(kind, build, shape, rng):
 
     x = rng.random(shape, dtype=np.float32)
     y = rng.integers(0, 10, shape[0]).astype(np.int32)
-    model = build(nn, np.random.default_rng(0))
-    peer = _torch_model(torch, kind, model)
+    if kind == "lstm":
+        model, peer = _lstm_pair(torch, np.random.default_rng(0))
+
+        def loss_fn(out, _):
+            return (out[0] * out[0]).mean()
+
+        def peer_loss(out, _):
+            return (out[0] * out[0]).mean()
+    else:
+        model = (_mlp if kind == "mlp" else _cnn)(nn, np.random.default_rng(0))
+        peer = _torch_model(torch, kind, model)
+        loss_fn, peer_loss = nn.SoftmaxLoss(), torch.nn.CrossEntropyLoss()
     optimizer = optim.SGD(model.parameters(), lr=LR)
-    loss_fn = nn.SoftmaxLoss()
     tx, ty = nf.Tensor(x), nf.Tensor(y)
     px, py = torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
     peer_optimizer = torch.optim.SGD(peer.parameters(), lr=LR)
-    peer_loss = torch.nn.CrossEntropyLoss()
 
-    def ours() -> float:
+    def ours():
         loss = loss_fn(model(tx), ty)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         return loss
 
-    def theirs() -> float:
+    def theirs():
         peer_optimizer.zero_grad()
         loss = peer_loss(peer(px), py)
         loss.backward()
@@ -94,7 +125,69 @@ def _step_fns(kind, build, shape, rng):
     first_ours, first_theirs = ours().item(), theirs().item()
     if not np.isclose(first_ours, first_theirs, rtol=1e-4):
         raise SystemExit(f"{kind}: first losses differ: nestor {first_ours}, torch {first_theirs}")
-    return ours, theirs
+    return ours, theirs, _first_step(ours)
+
+
+def _first_step(step) -> dict:
+    """Wall seconds of a first step, unfused and fused, every kernel compiled in-process (the
+    kernel caches in memory and on disk off for the step; LLVM compiles a kernel when first
+    called, so the wall time, not the cache's compile counter, is the figure)."""
+    from backends.llvm import module
+    from frontend import dispatch, fusion
+
+    compiled = dict(module._compiled)  # the in-process object-code cache, restored afterwards
+    saved = os.environ.get("NESTOR_CACHE_DIR")
+    os.environ["NESTOR_CACHE_DIR"] = "off"
+    try:
+        seconds = {}
+        for on in (False, True):
+            dispatch.clear()
+            module._compiled.clear()
+            dispatch.stats.reset()
+            start = time.perf_counter()
+            with fusion.fusion(on):
+                step()
+            seconds[on] = time.perf_counter() - start
+    finally:
+        module._compiled.update(compiled)
+        if saved is None:
+            os.environ.pop("NESTOR_CACHE_DIR")
+        else:
+            os.environ["NESTOR_CACHE_DIR"] = saved
+    return {"compile_s": seconds[True], "compile_unfused_s": seconds[False]}
+
+
+def _unfused(step):
+    from frontend import fusion
+
+    def run():
+        with fusion.fusion(False):
+            return step()
+
+    return run
+
+
+def _interleaved(fns, repeat: int, min_round: float = 0.05) -> list[tuple[float, float]]:
+    """``(median seconds per call, relative interquartile spread)`` of each of ``fns``, timed in
+    rounds that take turns (each after a pause of SETTLE seconds)."""
+    for fn in fns:
+        fn()
+    number = max(1, int(min_round / max(max(_round(fn, 1) for fn in fns), 1e-7)))
+    samples = [[] for _ in fns]
+    for _ in range(repeat):
+        for fn, times in zip(fns, samples):
+            time.sleep(SETTLE)
+            times.append(_round(fn, number))
+    return [(statistics.median(times), _spread(times)) for times in samples]
+
+
+def _kernels(step, steps: int = 3) -> int:
+    from frontend import dispatch
+
+    dispatch.stats.reset()
+    for _ in range(steps):
+        step()
+    return dispatch.stats.calls // steps
 
 
 def _breakdown(step, steps: int = 20) -> dict:
@@ -119,6 +212,7 @@ def _breakdown(step, steps: int = 20) -> dict:
 def main() -> None:
     p = parser(__doc__)
     p.add_argument("--torch-threads", type=int, default=0, help="threads for PyTorch (default: its own choice)")
+    p.add_argument("--only", choices=sorted(CASES), action="append", help="run only these cases")
     args = p.parse_args()
     import torch
 
@@ -127,11 +221,19 @@ def main() -> None:
 
     report = Report("train_step", args.json)
     rng = np.random.default_rng(0)
-    for case, kind, build, shape in _cases(rng):
-        ours, theirs = _step_fns(kind, build, shape, rng)
-        nestor_s, peer_s, noise, peer_noise = compare(ours, theirs, args.repeat)
-        extra = _breakdown(ours)
-        report.add(case, nestor_s, f"torch {torch.__version__}", peer_s, noise=max(noise, peer_noise), **extra)
+    for kind, (case, shape) in CASES.items():
+        if args.only and kind not in args.only:
+            continue
+        ours, theirs, compile_s = _step_fns(kind, shape, rng)
+        unfused = _unfused(ours)
+        (fused_s, noise), (unfused_s, unfused_noise), (peer_s, peer_noise) = _interleaved(
+            [ours, unfused, theirs], args.repeat)
+        extra = {"unfused_ms": unfused_s * 1e3, "unfused_ratio": peer_s / unfused_s,
+                 "unfused_kernels": _kernels(unfused), **_breakdown(ours),
+                 "first_step_compile_s": compile_s["compile_s"],
+                 "unfused_first_step_compile_s": compile_s["compile_unfused_s"]}
+        report.add(case, fused_s, f"torch {torch.__version__}", peer_s,
+                   noise=max(noise, unfused_noise, peer_noise), **extra)
 
 
 if __name__ == "__main__":

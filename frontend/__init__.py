@@ -18,6 +18,7 @@ array([[2., 4.]], dtype=float32)
 
 from . import data, init, nn, ops, optim
 from .custom_op import custom_op
+from .fusion_softmax import log_softmax, softmax
 from .ops import (
     avg_pool2d,
     broadcast_to,
@@ -47,4 +48,5 @@ __all__ = [
     "init",
     "is_grad_enabled", "log", "logsumexp", "matmul", "max_pool2d", "mean", "nn", "no_grad", "one_hot", "ones",
     "ops", "optim", "relu", "reshape", "sigmoid", "split", "stack", "tanh", "transpose", "zeros",
+    "log_softmax", "softmax",
 ]

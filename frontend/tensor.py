@@ -279,6 +279,7 @@ def grad(output: Tensor, inputs, out_grad: Tensor | None = None, create_graph: b
 def _backpropagate(root: Tensor, out_grad: Tensor, wanted: set[int] | None = None) -> dict[int, Tensor]:
     """Reverse mode over the graph of ``root``: with ``wanted``, the summed adjoints of those
     tensors by id; without, leaves accumulate theirs into ``.grad``."""
+    from .fusion import sum_all
     from .ops.elementwise import add
 
     partials: dict[int, list[Tensor]] = {id(root): [out_grad]}
@@ -287,9 +288,7 @@ def _backpropagate(root: Tensor, out_grad: Tensor, wanted: set[int] | None = Non
         grads = partials.pop(id(node), None)
         if not grads:
             continue
-        grad = grads[0]
-        for more in grads[1:]:
-            grad = add(grad, more)
+        grad = grads[0] if len(grads) == 1 else sum_all(grads)
         if wanted is not None and id(node) in wanted:
             found[id(node)] = grad
         if node.op is None:

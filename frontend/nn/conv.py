@@ -30,6 +30,14 @@ class Conv2d(Module):
             return y
         return ops.add(y, ops.reshape(self.bias, (1, -1, 1, 1)))
 
+    def affine_activation(self, x: Tensor, activation: str) -> Tensor:
+        """``activation(conv(x) + b)``, the bias and activation one fused kernel
+        (:func:`frontend.fusion.bias_activation`)."""
+        from ..fusion import bias_activation
+
+        y = ops.conv2d(x, self.weight, self.stride, self.padding, self.dilation, self.groups)
+        return bias_activation(y, None if self.bias is None else ops.reshape(self.bias, (1, -1, 1, 1)), activation)
+
 
 class MaxPool2d(Module):
     def __init__(self, kernel_size: int = 2, stride: int | None = None):

@@ -25,6 +25,13 @@ class Linear(Module):
         y = ops.matmul(x, self.weight)
         return y if self.bias is None else ops.add(y, self.bias)
 
+    def affine_activation(self, x: Tensor, activation: str) -> Tensor:
+        """``activation(x @ W + b)``, the bias and activation one fused kernel
+        (:func:`frontend.fusion.bias_activation`)."""
+        from ..fusion import bias_activation
+
+        return bias_activation(ops.matmul(x, self.weight), self.bias, activation)
+
 
 class ReLU(Module):
     def forward(self, x: Tensor) -> Tensor:
@@ -62,11 +69,21 @@ class Sequential(Module):
         self.modules_list = list(modules)
 
     def forward(self, x: Tensor) -> Tensor:
-        last = len(self.modules_list) - 1
-        for position, module in enumerate(self.modules_list):
-            x = module(x)
+        from ..fusion import epilogue
+
+        modules = self.modules_list
+        last, position = len(modules) - 1, 0
+        while position <= last:
+            module = modules[position]
+            activation = epilogue(module, modules[position + 1] if position < last else None)
+            if activation is not None:  # an affine layer and the activation after it: one epilogue
+                x = module.affine_activation(x, activation)
+                position += 1
+            else:
+                x = module(x)
             if position < last and getattr(module, "returns_state", False):
                 x = x[0]
+            position += 1
         return x
 
 

@@ -103,10 +103,24 @@ class LSTMCell(_Cell):
         the next ``(h, c)``."""
         zero = self.start(x)
         h0, c0 = (zero, zero) if h is None else h
+        if self._fusable(x, h0, c0):  # the gates' elementwise work as one kernel
+            from ..fusion_lstm import lstm_cell
+
+            return lstm_cell(ops.matmul(x, self.W_ih), ops.matmul(h0, self.W_hh), self.bias_ih, self.bias_hh, c0)
         gates = ops.reshape(self.affine(x, h0), (x.shape[0], 4, self.hidden_size))
         i, f, g, o = ops.split(gates, 1)
         c = ops.add(ops.multiply(ops.sigmoid(f), c0), ops.multiply(ops.sigmoid(i), ops.tanh(g)))
         return ops.multiply(ops.sigmoid(o), ops.tanh(c)), c
+
+    def _fusable(self, x: Tensor, h: Tensor, c: Tensor) -> bool:
+        """Whether :func:`frontend.fusion_lstm.lstm_cell` applies: fusion on, biases, one float
+        dtype, the state of shape (batch, hidden_size)."""
+        from ..fusion import enabled
+
+        dtype = self.W_ih.dtype
+        return (enabled() and self.bias and dtype.startswith("float") and x.device == "cpu"
+                and all(t.dtype == dtype for t in (x, h, c, self.W_hh))
+                and h.shape == c.shape == (x.shape[0], self.hidden_size))
 
 
 class _Recurrent(Module):
