@@ -82,7 +82,9 @@ def generalize(op, request: KernelRequest) -> tuple[KernelRequest, object, int] 
 
 #: ops (by name) whose listed inputs are NCHW-like with the batch first
 LEADING = {"conv2d": (0,), "conv2d_grad_input": (0,), "conv2d_grad_weight": (0, 1), "max_pool2d": (0,),
-           "max_pool2d_backward": (0, 1, 2), "avg_pool2d": (0,), "avg_pool2d_backward": (0,)}
+           "max_pool2d_backward": (0, 1, 2), "avg_pool2d": (0,), "avg_pool2d_backward": (0,),
+           # fused ops (frontend/fusion.py): g and y of canonical shape (batch, channels, inner)
+           **{f"bias_{act}_backward": (0, 1) for act in ("relu", "tanh", "sigmoid")}}
 
 
 def _batched(shape: tuple, batch: int) -> tuple:
