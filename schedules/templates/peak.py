@@ -10,7 +10,7 @@ from tensorir.tensor import compute, placeholder, reduce_axis
 from ..schedule import create_schedule
 
 
-def fma_peak_cpu(threads: int, steps: int, *, rows: int = 2, lanes: int = 96, dtype: str = "float32"):
+def fma_peak_cpu(threads: int, steps: int, *, rows: int = 3, lanes: int = 64, dtype: str = "float32"):
     """``Y[t, i, j] = sum(A[t, i] * W[j] * k for k in 0..steps)``: ``rows * lanes / vector width``
     independent accumulators per thread, each updated by one FMA per step (``A[t, i] * W[j]``
     is hoisted and stays in a register, the step ``k`` is converted and broadcast once per
@@ -24,8 +24,9 @@ def fma_peak_cpu(threads: int, steps: int, *, rows: int = 2, lanes: int = 96, dt
                 Y.local[i, j] += A[t, i] * W[j] * float(k)
           Y[t] = Y.local
 
-    With the defaults (2 x 6 AVX-512 vectors) the 12 accumulators cover the FMA latency of
-    both pipes, and accumulators plus products fit the 32 vector registers. FLOPs per call
+    With the defaults (3 x 4 AVX-512 vectors) the 12 accumulators cover the FMA latency of
+    both pipes, and accumulators plus products fit the 32 vector registers; ``lanes`` up to 64
+    keeps the loop explicit vector code. FLOPs per call
     (the hoisted products aside): ``2 * threads * rows * lanes * steps``.
     """
     A = placeholder((threads, rows), dtype, name="A")

@@ -58,8 +58,10 @@ def test_fma_peak_step_loop_is_fmas_only():
     bodies = [body for _, body in loops if "vfmadd" in body]
     assert bodies, "no loop of FMAs in the kernel"
     body = bodies[0]
-    assert body.count("vfmadd") == 2 * 96 // (module_vector_bytes() // 4)
-    assert "(%" not in body  # no memory operand: nothing loaded or stored in the step loop
+    per_step = 3 * 64 // (module_vector_bytes() // 4)  # LLVM may unroll the step loop
+    assert body.count("vfmadd") % per_step == 0 and body.count("vfmadd") >= per_step
+    vector_lines = [line for line in body.splitlines() if line.strip().startswith("v")]
+    assert not [line for line in vector_lines if "(%" in line]  # nothing loaded or stored per step
 
 
 def module_features() -> str:
