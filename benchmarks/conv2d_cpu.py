@@ -1,6 +1,10 @@
-"""Conv2d float32 on the CPU: the default template (or the tuning database's best config) vs
-PyTorch CPU in both memory layouts, NCHW and channels-last (NHWC), all interleaved; ``peer`` is
-the faster layout. Without PyTorch the peer is numpy im2col + matmul.
+"""Conv2d float32 on the CPU: Nestor's kernels vs PyTorch CPU in both memory layouts, NCHW and
+channels-last (NHWC, its input converted before timing), all interleaved; ``peer`` is the faster
+layout. Without PyTorch the peer is numpy im2col + matmul. Nestor's kernels, one row each: the
+NCHW template (``conv2d_cpu``, or its tuned config), the blocked ``NCHW16c`` template
+(``conv2d_nchwc``) on NCHW arrays with its layout transforms timed, and the same on arrays
+already in the blocked layout (as a model in that layout keeps them; the fair match for
+channels-last, whose conversion is not timed either).
 
 Cases: the benchmark case (batch 8, 64->64 channels, 56x56, 3x3, pad 1), then with ``--resnet``
 the distinct conv layers of ResNet-18 at 224x224 (7x7 stride 2, 3x3 stride 1 and 2, 1x1
@@ -96,31 +100,66 @@ def _im2col_conv(x: np.ndarray, w: np.ndarray, conv: Conv):
     return run
 
 
-def measure(report: Report, conv: Conv, batch: int, repeat: int) -> None:
+def _blocked(x: np.ndarray, w: np.ndarray, conv: Conv, ib: int, ob: int) -> tuple[np.ndarray, np.ndarray]:
+    """``x`` padded and blocked ``NCHW[ib]c``, ``w`` blocked ``KCRS[ib]c[ob]k`` (data preparation:
+    a model in the blocked layout keeps its activations so)."""
+    p = conv.padding
+    xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
+    n, c, h, wd = xp.shape
+    k, _, r, q = w.shape
+    xb = np.ascontiguousarray(xp.reshape(n, c // ib, ib, h, wd).transpose(0, 1, 3, 4, 2))
+    wb = np.ascontiguousarray(w.reshape(k // ob, ob, c // ib, ib, r, q).transpose(0, 2, 4, 5, 3, 1))
+    return xb, wb
+
+
+def _nestor_kernels(x: np.ndarray, w: np.ndarray, conv: Conv, batch: int) -> dict:
+    """Nestor's kernels by name: the NCHW template, the NCHW16c template on NCHW arrays
+    (layout transforms timed), and on blocked arrays; each a (run, result as NCHW) pair."""
     import nestor as ns
     from schedules.templates import conv2d_cpu
+    from schedules.templates.conv_nchwc import conv2d_nchwc
 
+    sizes = (batch, conv.in_channels, conv.size, conv.size, conv.out_channels, conv.kernel)
+    options = {"stride": conv.stride, "padding": conv.padding}
+    shape = (batch, conv.out_channels, conv.out_size, conv.out_size)
+    kernels = {}
+    for name, template in (("template NCHW", conv2d_cpu), ("NCHW16c, transforms timed", conv2d_nchwc)):
+        module = ns.build(*template(*sizes, **options), target="llvm", name="conv2d")
+        y = np.empty(shape, np.float32)
+        kernels[name] = (lambda module=module, y=y: module(x, w, y), lambda y=y: y)
+    ib, ob = min(16, conv.in_channels), 16
+    module = ns.build(*conv2d_nchwc(*sizes, **options, layout="NCHWc"), target="llvm", name="conv2d_blocked")
+    xb, wb = _blocked(x, w, conv, ib, ob)
+    yb = np.empty((batch, conv.out_channels // ob, conv.out_size, conv.out_size, ob), np.float32)
+    kernels["NCHW16c data"] = (lambda: module(xb, wb, yb),
+                               lambda: yb.transpose(0, 1, 4, 2, 3).reshape(shape))
+    return kernels
+
+
+def measure(report: Report, conv: Conv, batch: int, repeat: int) -> None:
     rng = np.random.default_rng(0)
     x = rng.standard_normal((batch, conv.in_channels, conv.size, conv.size), dtype=np.float32)
     w = rng.standard_normal((conv.out_channels, conv.in_channels, conv.kernel, conv.kernel), dtype=np.float32)
-    y = np.empty((batch, conv.out_channels, conv.out_size, conv.out_size), np.float32)
-    s, tensors = conv2d_cpu(batch, conv.in_channels, conv.size, conv.size, conv.out_channels, conv.kernel,
-                            stride=conv.stride, padding=conv.padding)
-    module = ns.build(s, tensors, target="llvm", name="conv2d")
+    kernels = _nestor_kernels(x, w, conv, batch)
     peers, reference = _peers(x, w, conv)
-    module(x, w, y)
     expected = reference()
-    if not np.allclose(y, expected, rtol=1e-3, atol=1e-3 * np.sqrt(conv.in_channels * conv.kernel**2)):
-        raise SystemExit(f"conv2d {conv.name}: wrong result (max error {np.abs(y - expected).max()})")
-    ours, noise, timed = compare_all(lambda: module(x, w, y), peers, repeat)
+    for name, (run, result) in kernels.items():
+        run()
+        if not np.allclose(result(), expected, rtol=1e-3, atol=1e-3 * np.sqrt(conv.in_channels * conv.kernel**2)):
+            raise SystemExit(f"conv2d {conv.name} ({name}): wrong result "
+                             f"(max error {np.abs(result() - expected).max()})")
+    first, *others = kernels
+    ours, noise, timed = compare_all(kernels[first][0], {**{n: kernels[n][0] for n in others}, **peers}, repeat)
+    nestor = {first: (ours, noise), **{n: timed.pop(n) for n in others}}
     best = min(timed, key=lambda name: timed[name][0])
     theirs, flops = timed[best][0], conv.flops(batch)
+    nbytes = 4.0 * (x.size + w.size + batch * conv.out_channels * conv.out_size**2)
     layouts = {("nhwc_s" if "channels-last" in name else "nchw_s" if "NCHW" in name else "numpy_s"): seconds
                for name, (seconds, _) in timed.items()}
-    report.add(f"n{batch} {conv.name}", ours, best, theirs, nestor_gflops=flops / ours / 1e9,
-               peer_gflops=flops / theirs / 1e9, **layouts,
-               **roofline.fields(ours, theirs, flops, 4.0 * (x.size + w.size + y.size)),
-               noise=max(noise, *(spread for _, spread in timed.values())))
+    for name, (seconds, spread) in nestor.items():
+        report.add(f"n{batch} {conv.name} [{name}]", seconds, best, theirs, nestor_gflops=flops / seconds / 1e9,
+                   peer_gflops=flops / theirs / 1e9, **layouts, **roofline.fields(seconds, theirs, flops, nbytes),
+                   noise=max(spread, *(s for _, s in timed.values())))
 
 
 def main() -> None:
