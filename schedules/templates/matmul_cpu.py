@@ -5,6 +5,7 @@ packed into the tile layout."""
 from __future__ import annotations
 
 from tensorir import functions as fn
+from tensorir.errors import DefinitionError
 from tensorir.intmath import ceil_div
 from tensorir.tensor import compute, placeholder, reduce_axis
 
@@ -16,8 +17,13 @@ from .tuned import tunable
          options=("transpose_b", "parallel"))
 def matmul_cpu(m: int, n: int, k: int, *, v1: int = 8, v2: int = 32, v3: int = 4, b1: int = 8,
                b2: int = 32, b3: int | None = 64, transpose_b: bool = True, pack_b: bool = True,
-               pack_a: bool = False, dtype: str = "float32", parallel: bool = True):
+               pack_a: bool = False, dtype: str = "float32", parallel: bool = True, edge: str = "pad"):
     """``C = A @ B.T`` (``transpose_b``, B is ``n x k``) or ``C = A @ B`` (B is ``k x n``).
+
+    ``edge``: where the cache tiles or reduction chunks overhang the matrices, ``"pad"`` (the
+    default, with ``b3`` and ``pack_b``) packs both operands zero-padded and computes a padded
+    product without any guard (:mod:`schedules.templates.matmul_edges`); ``"guard"`` keeps the
+    guards on the partial tiles in the nest below.
 
     Called without any knob, the template uses the tuning database's best config for these sizes
     when there is one (:mod:`schedules.templates.tuned`). The defaults were found by the
@@ -45,6 +51,14 @@ def matmul_cpu(m: int, n: int, k: int, *, v1: int = 8, v2: int = 32, v3: int = 4
     With ``b3=None`` the register tile is an explicit ``C.local`` (``cache_write``) that
     accumulates the whole reduction before one copy to C, as in the seed's first version.
     """
+    if edge not in ("pad", "guard"):
+        raise DefinitionError(f"matmul_cpu: edge must be 'pad' or 'guard', got {edge!r}")
+    if edge == "pad" and b3 is not None and pack_b and b1 % v1 == 0 and b2 % v2 == 0 and b3 % v3 == 0:
+        from .matmul_edges import overhangs, padded_matmul
+
+        if overhangs(m, n, k, b1, b2, b3):
+            return padded_matmul(m, n, k, v1=v1, v2=v2, v3=v3, b1=b1, b2=b2, b3=b3, transpose_b=transpose_b,
+                                 dtype=dtype, parallel=parallel, schedule_tiles=_reduction_chunks)
     A = placeholder((m, k), dtype, name="A")
     B = placeholder((n, k) if transpose_b else (k, n), dtype, name="B")
     r = reduce_axis(k, "k")
