@@ -4,7 +4,8 @@ layout. Without PyTorch the peer is numpy im2col + matmul. Nestor's kernels, one
 NCHW template (``conv2d_cpu``, or its tuned config), the blocked ``NCHW16c`` template
 (``conv2d_nchwc``) on NCHW arrays with its layout transforms timed, and the same on arrays
 already in the blocked layout (as a model in that layout keeps them; the fair match for
-channels-last, whose conversion is not timed either).
+channels-last, whose conversion is not timed either), and for 3x3 stride-1 layers Winograd
+F(2x2, 3x3) (``conv2d_winograd``; its GFLOP/s count the direct convolution's FLOPs).
 
 Cases: the benchmark case (batch 8, 64->64 channels, 56x56, 3x3, pad 1), then with ``--resnet``
 the distinct conv layers of ResNet-18 at 224x224 (7x7 stride 2, 3x3 stride 1 and 2, 1x1
@@ -114,7 +115,8 @@ def _blocked(x: np.ndarray, w: np.ndarray, conv: Conv, ib: int, ob: int) -> tupl
 
 def _nestor_kernels(x: np.ndarray, w: np.ndarray, conv: Conv, batch: int) -> dict:
     """Nestor's kernels by name: the NCHW template, the NCHW16c template on NCHW arrays
-    (layout transforms timed), and on blocked arrays; each a (run, result as NCHW) pair."""
+    (layout transforms timed), on blocked arrays, and Winograd where it applies; each a
+    (run, result as NCHW) pair."""
     import nestor as ns
     from schedules.templates import conv2d_cpu
     from schedules.templates.conv_nchwc import conv2d_nchwc
@@ -133,6 +135,13 @@ def _nestor_kernels(x: np.ndarray, w: np.ndarray, conv: Conv, batch: int) -> dic
     yb = np.empty((batch, conv.out_channels // ob, conv.out_size, conv.out_size, ob), np.float32)
     kernels["NCHW16c data"] = (lambda: module(xb, wb, yb),
                                lambda: yb.transpose(0, 1, 4, 2, 3).reshape(shape))
+    if conv.kernel == 3 and conv.stride == 1:
+        from schedules.templates.conv_winograd import conv2d_winograd
+
+        winograd = ns.build(*conv2d_winograd(batch, conv.in_channels, conv.size, conv.size, conv.out_channels,
+                                             padding=conv.padding), target="llvm", name="conv2d_winograd")
+        yw = np.empty(shape, np.float32)
+        kernels["winograd F(2x2,3x3)"] = (lambda: winograd(x, w, yw), lambda: yw)
     return kernels
 
 
