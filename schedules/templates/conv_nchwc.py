@@ -5,6 +5,11 @@ data into the blocked layout and back, so the template takes and returns NCHW ar
 :func:`schedules.templates.conv2d_cpu`; ``layout="NCHWc"`` instead takes blocked input and
 weights and returns the blocked output, for a model that keeps the blocked layout between
 layers (no transform at all).
+
+On NCHW arrays the transforms are fused by default (``fused_transforms``): the kernel broadcasts
+from a padded NCHW copy of the input and writes each register tile straight to NCHW ``Y``; only
+the weights are blocked in a separate stage. ``fused_transforms=False`` blocks the whole input
+and output in stages of their own, as TVM's layout-transform operators do.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ LAYOUTS = ("NCHW", "NCHWc")
 def conv2d_nchwc(batch: int, in_channels: int, height: int, width: int, out_channels: int, kernel: int = 3, *,
                  stride: int = 1, padding: int = 1, ic_block: int | None = None, oc_block: int = 16,
                  tile_x: int | None = None, unroll_kernel: bool = False, layout: str = "NCHW", dtype: str = "float32",
-                 parallel: bool = True):
+                 parallel: bool = True, fused_transforms: bool = True):
     """``Y[n, k, y, x] = sum(X[n, c, y*stride + r - p, x*stride + s - p] * W[k, c, r, s])`` in
     the blocked layout. The nest (``layout="NCHW"``: the transforms around it)::
 
@@ -56,6 +61,9 @@ def conv2d_nchwc(batch: int, in_channels: int, height: int, width: int, out_chan
     ic_block = ic_block or min(16, in_channels)
     tile_x = tile_x or default_tile(out_w)
     cb, kb = ceil_div(in_channels, ic_block), ceil_div(out_channels, oc_block)
+    if layout == "NCHW" and fused_transforms:
+        return _nchw_arrays(batch, in_channels, height, width, out_channels, kernel, stride, padding, ic_block,
+                            oc_block, tile_x, unroll_kernel, dtype, parallel)
     if layout == "NCHW":
         X = placeholder((batch, in_channels, height, width), dtype, name="X")
         W = placeholder((out_channels, in_channels, kernel, kernel), dtype, name="W")
@@ -86,6 +94,73 @@ def conv2d_nchwc(batch: int, in_channels: int, height: int, width: int, out_chan
         if parallel:
             s_[out].parallel(s_[out].fuse(n, k))
     return s_, [X, W, out]
+
+
+def _nchw_arrays(batch, in_channels, height, width, out_channels, kernel, stride, padding, ic_block, oc_block,
+                 tile_x, unroll_kernel, dtype, parallel):
+    """The blocked kernel on NCHW arrays without whole-tensor transforms: it broadcasts its input
+    from a padded NCHW copy (a contiguous copy; consecutive columns are consecutive there too),
+    and each register tile is written to NCHW ``Y`` straight from registers."""
+    X = placeholder((batch, in_channels, height, width), dtype, name="X")
+    W = placeholder((out_channels, in_channels, kernel, kernel), dtype, name="W")
+    out_h = (height + 2 * padding - kernel) // stride + 1
+    out_w = (width + 2 * padding - kernel) // stride + 1
+    cb, kb = ceil_div(in_channels, ic_block), ceil_div(out_channels, oc_block)
+    padded = _padded_nchw(X, padding)
+    wb = _block_weights(W, ic_block, oc_block)
+
+    def x_at(n, bc, yy, xx, c):
+        if in_channels % ic_block:
+            return fn.if_then_else(bc * ic_block + c < in_channels, padded[n, bc * ic_block + c, yy, xx], 0.0)
+        return padded[n, bc * ic_block + c, yy, xx]
+
+    big_c, c = reduce_axis(cb, "C"), reduce_axis(ic_block, "c")
+    r, s = reduce_axis(kernel, "r"), reduce_axis(kernel, "s")
+    yb = compute((batch, kb, out_h, out_w, oc_block), lambda n, bk, y, x, k: fn.sum(
+        x_at(n, big_c, y * stride + r, x * stride + s, c) * wb[bk, big_c, r, s, c, k], axis=[big_c, r, s, c]),
+        name="Y.blocked")
+    out = compute((batch, out_channels, out_h, out_w),
+                  lambda n, k, y, x: yb[n, k // oc_block, y, x, k % oc_block], name="Y")
+    sch = create_schedule(out)
+    _schedule_fused(sch, padded, wb, yb, out, oc_block, tile_x, unroll_kernel, parallel)
+    return sch, [X, W, out]
+
+
+def _padded_nchw(X, padding: int):
+    batch, channels, height, width = X.shape
+
+    def at(n, c, y, x):
+        inside = (y >= padding) & (y < height + padding) & (x >= padding) & (x < width + padding)
+        return fn.if_then_else(inside, X[n, c, y - padding, x - padding], 0.0)
+
+    return compute((batch, channels, height + 2 * padding, width + 2 * padding), at, name="X.pad")
+
+
+def _schedule_fused(sch, padded, wb, yb, out, oc_block: int, tile_x: int, unroll_kernel: bool, parallel: bool):
+    """``Y.blocked`` as a register tile inside each (n, k block, y, x tile) of ``Y``."""
+    n, k, y, x = out.op.axis
+    ko, ki = sch[out].split(k, factor=oc_block)
+    xo, xi = sch[out].split(x, factor=tile_x)
+    sch[out].reorder(n, ko, y, xo, ki, xi)
+    sch[yb].set_scope("local")
+    sch[yb].compute_at(sch[out], xo)
+    _, _, _, lx, lk = sch[yb].op.axis
+    big_c, r, rs, c = sch[yb].op.reduce_axis
+    sch[yb].reorder(big_c, r, rs, c, lx, lk)
+    if unroll_kernel:
+        sch[yb].unroll(r)
+        sch[yb].unroll(rs)
+    sch[yb].unroll(lx)
+    sch[yb].vectorize(lk)
+    sch[out].unroll(xi)
+    pn, pc, py, px = padded.op.axis
+    _, lanes = sch[padded].split(px, factor=16)
+    sch[padded].vectorize(lanes)
+    sch[wb].vectorize(wb.op.axis[-1])
+    if parallel:
+        sch[padded].parallel(sch[padded].fuse(pn, pc))
+        sch[wb].parallel(sch[wb].fuse(*wb.op.axis[:2]))
+        sch[out].parallel(sch[out].fuse(n, ko, y))
 
 
 def default_tile(out_w: int) -> int:

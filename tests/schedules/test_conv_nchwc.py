@@ -40,12 +40,24 @@ def _run(s, args, x, w):
     (1, 8, 7, 16, 1, 2, 0, {}),                      # 1x1 stride 2
     (1, 3, 16, 16, 7, 2, 3, {"unroll_kernel": True}),  # the RGB stem: ic_block = 3
 ])
-def test_nchw_arrays_match_numpy(batch, channels, size, out_channels, kernel, stride, padding, knobs):
+@pytest.mark.parametrize("fused", [True, False])
+def test_nchw_arrays_match_numpy(batch, channels, size, out_channels, kernel, stride, padding, knobs, fused):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((batch, channels, size, size), dtype=np.float32)
     w = rng.standard_normal((out_channels, channels, kernel, kernel), dtype=np.float32)
-    s, args = conv2d_nchwc(batch, channels, size, size, out_channels, kernel, stride=stride, padding=padding, **knobs)
+    s, args = conv2d_nchwc(batch, channels, size, size, out_channels, kernel, stride=stride, padding=padding,
+                           fused_transforms=fused, **knobs)
+    text = nest(s, args)
+    assert ("X.blocked" in text) is not fused and "W.blocked" in text
     np.testing.assert_allclose(_run(s, args, x, w), conv_reference(x, w, stride, padding), rtol=1e-4, atol=1e-4)
+
+
+def test_fused_transforms_write_each_tile_from_registers():
+    s, args = conv2d_nchwc(1, 16, 8, 8, 16, 3, tile_x=8)
+    text = nest(s, args)
+    assert "allocate Y.blocked: float32[1, 1, 1, 8, 16] in local" in text
+    assert "Y.blocked[0, 0, 0, x, k] = Y.blocked[0, 0, 0, x, k] + X.pad[" in text
+    check_roundtrip(s, args)
 
 
 def test_blocked_arrays_match_numpy():
