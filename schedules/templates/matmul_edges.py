@@ -11,7 +11,7 @@ every size (1000^3, 777x1025x513, ...). Padding with zeros adds ``0 * 0`` terms:
 from __future__ import annotations
 
 from tensorir import functions as fn
-from tensorir.intmath import round_up
+from tensorir.intmath import ceil_div, round_up
 from tensorir.tensor import compute, placeholder, reduce_axis
 
 from ..schedule import create_schedule
@@ -22,10 +22,17 @@ def overhangs(m: int, n: int, k: int, b1: int, b2: int, b3: int) -> bool:
     return bool(m % b1 or n % b2 or k % b3)
 
 
+def balanced_chunk(k: int, b3: int, v3: int) -> int:
+    """A reduction chunk near ``b3`` (a multiple of ``v3``) that wastes less padding: as many
+    chunks as ``b3`` needs, each as short as they allow (k=513, b3=64: 60, padding to 540, not 576)."""
+    chunks = ceil_div(k, b3)
+    return round_up(ceil_div(k, chunks), v3)
+
+
 def padded_matmul(m: int, n: int, k: int, *, v1: int, v2: int, v3: int, b1: int, b2: int, b3: int,
                   transpose_b: bool, dtype: str, parallel: bool, schedule_tiles, copy_vector: int = 16):
     """``C = A @ B.T`` / ``A @ B`` through zero-padded packed operands (see the module
-    docstring); ``schedule_tiles(s, C.padded, v1, v2, v3, b1, b2, b3, parallel)`` schedules the
+    docstring), the reduction in chunks of :func:`balanced_chunk`; ``schedule_tiles(s, C.padded, v1, v2, v3, b1, b2, b3, parallel)`` schedules the
     product as the unpadded template does. The nest::
 
         A.packed[i / v1, k, i % v1] = A[i, k] or 0         # rows to round_up(m, b1), k to round_up(k, b3)
@@ -33,6 +40,7 @@ def padded_matmul(m: int, n: int, k: int, *, v1: int, v2: int, v3: int, b1: int,
         C.padded = A.packed @ B.packed                     # the unguarded tiled kernel
         C[i, j] = C.padded[i, j]                            # the m x n corner
     """
+    b3 = balanced_chunk(k, b3, v3)
     mp, np_, kp = round_up(m, b1), round_up(n, b2), round_up(k, b3)
     A = placeholder((m, k), dtype, name="A")
     B = placeholder((n, k) if transpose_b else (k, n), dtype, name="B")

@@ -9,6 +9,7 @@ import pytest
 
 import nestor as ns
 from schedules import templates
+from schedules.templates.matmul_edges import balanced_chunk
 from tensorir.errors import DefinitionError
 
 from .helpers import check_numpy, check_roundtrip, nest
@@ -52,3 +53,12 @@ def test_guard_edges_on_request():
 def test_unknown_edge_strategy():
     with pytest.raises(DefinitionError, match=re.escape("matmul_cpu: edge must be 'pad' or 'guard', got 'clip'")):
         templates.matmul_cpu(8, 8, 8, edge="clip")
+
+
+def test_balanced_chunk_wastes_less_padding():
+    assert [balanced_chunk(k, 64, 4) for k in (513, 1000, 64, 65, 23)] == [60, 64, 64, 36, 24]
+
+
+def test_a_reduction_the_chunks_can_divide_needs_no_padding():
+    text = nest(*templates.matmul_cpu(32, 64, 60, v1=4, v2=16, v3=4, b1=8, b2=16, b3=64))
+    assert "C.padded" not in text and "if " not in text
