@@ -32,8 +32,9 @@ def balanced_chunk(k: int, b3: int, v3: int) -> int:
 def padded_matmul(m: int, n: int, k: int, *, v1: int, v2: int, v3: int, b1: int, b2: int, b3: int,
                   transpose_b: bool, dtype: str, parallel: bool, schedule_tiles, copy_vector: int = 16):
     """``C = A @ B.T`` / ``A @ B`` through zero-padded packed operands (see the module
-    docstring), the reduction in chunks of :func:`balanced_chunk`; ``schedule_tiles(s, C.padded, v1, v2, v3, b1, b2, b3, parallel)`` schedules the
-    product as the unpadded template does. The nest::
+    docstring), the reduction in chunks of :func:`balanced_chunk`;
+    ``schedule_tiles(s, C.padded, v1, v2, v3, b1, b2, b3, parallel)`` schedules the product as the
+    unpadded template does. The nest::
 
         A.packed[i / v1, k, i % v1] = A[i, k] or 0         # rows to round_up(m, b1), k to round_up(k, b3)
         B.packed[j / v2, k, j % v2] = B[.., ..] or 0        # columns to round_up(n, b2)
