@@ -4,6 +4,8 @@ packed into the tile layout."""
 
 from __future__ import annotations
 
+from numbers import Integral
+
 from tensorir import functions as fn
 from tensorir.errors import DefinitionError
 from tensorir.intmath import ceil_div
@@ -53,7 +55,8 @@ def matmul_cpu(m: int, n: int, k: int, *, v1: int = 8, v2: int = 32, v3: int = 4
     """
     if edge not in ("pad", "guard"):
         raise DefinitionError(f"matmul_cpu: edge must be 'pad' or 'guard', got {edge!r}")
-    if edge == "pad" and b3 is not None and pack_b and b1 % v1 == 0 and b2 % v2 == 0 and b3 % v3 == 0:
+    constant = all(isinstance(size, Integral) for size in (m, n, k))  # symbolic sizes keep the guards
+    if edge == "pad" and constant and b3 is not None and pack_b and b1 % v1 == 0 and b2 % v2 == 0 and b3 % v3 == 0:
         from .matmul_edges import balanced_chunk, overhangs, padded_matmul
 
         b3 = balanced_chunk(k, b3, v3)  # the same b3 where it divides k
@@ -98,7 +101,7 @@ def matmul_cpu(m: int, n: int, k: int, *, v1: int = 8, v2: int = 32, v3: int = 4
 def _zero_past(index, extent: int, block: int, read):
     """``read(index)``, zero past ``extent`` where the blocks overhang it: a guard only where a
     last partial block exists (an unguarded copy is a plain vector loop, and less code)."""
-    if extent % block == 0:
+    if isinstance(extent, Integral) and extent % block == 0:
         return read(index)
     return fn.if_then_else(index < extent, read(index), 0.0)
 

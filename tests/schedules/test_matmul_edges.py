@@ -62,3 +62,9 @@ def test_balanced_chunk_wastes_less_padding():
 def test_a_reduction_the_chunks_can_divide_needs_no_padding():
     text = nest(*templates.matmul_cpu(32, 64, 60, v1=4, v2=16, v3=4, b1=8, b2=16, b3=64))
     assert "C.padded" not in text and "if " not in text
+
+
+def test_numpy_integer_sizes_are_padded_too():
+    sizes = (np.int64(37), np.int64(45), np.int64(23))
+    text = nest(*templates.matmul_cpu(*sizes, v1=4, v2=16, v3=4, b1=8, b2=16, b3=32))
+    assert "allocate C.padded: float32[40, 48] in global" in text
