@@ -82,7 +82,7 @@ def main() -> None:
         _measure(report, f"{m}x{n}x{k} A@B", module, a, b, np.empty((m, n), np.float32), b, args.repeat)
     for shape in (x for x in args.batched.split(",") if x):
         batch, m, n, k = (int(x) for x in shape.split("x"))
-        s, tensors = matmul_layout((batch, m, k), (batch, k, n))
+        s, tensors = matmul_layout((batch, m, k), (batch, k, n), parallel=True)
         a = rng.standard_normal((batch, m, k), dtype=np.float32)
         b = rng.standard_normal((batch, k, n), dtype=np.float32)
         module = ns.build(s, tensors, target="llvm", name="bmm")
