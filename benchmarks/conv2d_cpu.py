@@ -1,73 +1,184 @@
-"""Conv2d float32 NCHW on the CPU (batch 8, 64->64 channels, 56x56, 3x3, pad 1): the default
-template vs PyTorch CPU when installed, else numpy im2col + matmul.
+"""Conv2d float32 on the CPU: Nestor's kernels vs PyTorch CPU in both memory layouts, NCHW and
+channels-last (NHWC, its input converted before timing), all interleaved; ``peer`` is the faster
+layout. Without PyTorch the peer is numpy im2col + matmul. Nestor's kernels, one row each: the
+NCHW template (``conv2d_cpu``, or its tuned config), the blocked ``NCHW16c`` template
+(``conv2d_nchwc``) on NCHW arrays with its layout transforms timed, and the same on arrays
+already in the blocked layout (as a model in that layout keeps them; the fair match for
+channels-last, whose conversion is not timed either), and for 3x3 stride-1 layers Winograd
+F(2x2, 3x3) (``conv2d_winograd``; its GFLOP/s count the direct convolution's FLOPs).
 
-    python benchmarks/conv2d_cpu.py [--json]
+Cases: the benchmark case (batch 8, 64->64 channels, 56x56, 3x3, pad 1), then with ``--resnet``
+the distinct conv layers of ResNet-18 at 224x224 (7x7 stride 2, 3x3 stride 1 and 2, 1x1
+stride 2). Each row gives the share of the roofline bound for Nestor and the peer.
+
+    python benchmarks/conv2d_cpu.py [--json] [--resnet] [--batch 8]
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from dataclasses import dataclass
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np  # noqa: E402
 
-from benchmarks.harness import Report, compare, parser  # noqa: E402
+from benchmarks import roofline  # noqa: E402
+from benchmarks.harness import Report, compare_all, parser  # noqa: E402
 
 
-def _peer(x: np.ndarray, w: np.ndarray, pad: int):
+@dataclass(frozen=True)
+class Conv:
+    name: str
+    in_channels: int
+    size: int
+    out_channels: int
+    kernel: int
+    stride: int
+    padding: int
+
+    @property
+    def out_size(self) -> int:
+        return (self.size + 2 * self.padding - self.kernel) // self.stride + 1
+
+    def flops(self, batch: int) -> float:
+        return 2.0 * batch * self.out_channels * self.out_size**2 * self.in_channels * self.kernel**2
+
+
+BENCHMARK = Conv("c64->64 56x56 k3 p1", 64, 56, 64, 3, 1, 1)
+#: the distinct conv layers of ResNet-18 (224x224 input)
+RESNET18 = (
+    Conv("resnet18 conv1 7x7 s2", 3, 224, 64, 7, 2, 3),
+    Conv("resnet18 layer2 3x3 s2", 64, 56, 128, 3, 2, 1),
+    Conv("resnet18 layer2 1x1 s2", 64, 56, 128, 1, 2, 0),
+    Conv("resnet18 layer2 3x3", 128, 28, 128, 3, 1, 1),
+    Conv("resnet18 layer3 3x3 s2", 128, 28, 256, 3, 2, 1),
+    Conv("resnet18 layer3 1x1 s2", 128, 28, 256, 1, 2, 0),
+    Conv("resnet18 layer3 3x3", 256, 14, 256, 3, 1, 1),
+    Conv("resnet18 layer4 3x3 s2", 256, 14, 512, 3, 2, 1),
+    Conv("resnet18 layer4 1x1 s2", 256, 14, 512, 1, 2, 0),
+    Conv("resnet18 layer4 3x3", 512, 7, 512, 3, 1, 1),
+)
+
+
+def _peers(x: np.ndarray, w: np.ndarray, conv: Conv) -> tuple[dict, object]:
+    """The peers by name, and a reference function for the result."""
     try:
         import torch
     except ImportError:
-        return "numpy im2col", _im2col_conv(x, w, pad)
+        run = _im2col_conv(x, w, conv)
+        return {"numpy im2col": run}, run
+    torch.set_num_threads(roofline.threads())
     tx, tw = torch.from_numpy(x), torch.from_numpy(w)
-    torch.set_num_threads(os.cpu_count() or 1)
+    lx, lw = tx.to(memory_format=torch.channels_last), tw.to(memory_format=torch.channels_last)
 
-    def run():
+    def nchw():
         with torch.no_grad():
-            return torch.nn.functional.conv2d(tx, tw, padding=pad).numpy()
+            return torch.nn.functional.conv2d(tx, tw, stride=conv.stride, padding=conv.padding)
 
-    return f"torch {torch.__version__}", run
+    def nhwc():
+        with torch.no_grad():
+            return torch.nn.functional.conv2d(lx, lw, stride=conv.stride, padding=conv.padding)
+
+    return {f"torch {torch.__version__} NCHW": nchw, f"torch {torch.__version__} channels-last": nhwc}, \
+        lambda: nchw().numpy()
 
 
-def _im2col_conv(x: np.ndarray, w: np.ndarray, pad: int):
-    n, c, h, wd = x.shape
-    k, _, r, q = w.shape
+def _im2col_conv(x: np.ndarray, w: np.ndarray, conv: Conv):
+    n, c = x.shape[:2]
+    k, r = w.shape[0], w.shape[2]
+    pad, stride, out = conv.padding, conv.stride, conv.out_size
     xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    oh, ow = h + 2 * pad - r + 1, wd + 2 * pad - q + 1
     wm = w.reshape(k, -1)
 
     def run():
-        cols = np.lib.stride_tricks.sliding_window_view(xp, (r, q), axis=(2, 3))[:, :, :oh, :ow]
-        cols = cols.transpose(0, 2, 3, 1, 4, 5).reshape(n * oh * ow, c * r * q)
-        return (cols @ wm.T).reshape(n, oh, ow, k).transpose(0, 3, 1, 2)
+        windows = np.lib.stride_tricks.sliding_window_view(xp, (r, r), axis=(2, 3))
+        cols = windows[:, :, ::stride, ::stride][:, :, :out, :out]
+        cols = cols.transpose(0, 2, 3, 1, 4, 5).reshape(n * out * out, c * r * r)
+        return (cols @ wm.T).reshape(n, out, out, k).transpose(0, 3, 1, 2)
 
     return run
 
 
-def main() -> None:
-    args = parser(__doc__).parse_args()
+def _blocked(x: np.ndarray, w: np.ndarray, conv: Conv, ib: int, ob: int) -> tuple[np.ndarray, np.ndarray]:
+    """``x`` padded and blocked ``NCHW[ib]c``, ``w`` blocked ``KCRS[ib]c[ob]k`` (data preparation:
+    a model in the blocked layout keeps its activations so)."""
+    p = conv.padding
+    xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
+    n, c, h, wd = xp.shape
+    k, _, r, q = w.shape
+    xb = np.ascontiguousarray(xp.reshape(n, c // ib, ib, h, wd).transpose(0, 1, 3, 4, 2))
+    wb = np.ascontiguousarray(w.reshape(k // ob, ob, c // ib, ib, r, q).transpose(0, 2, 4, 5, 3, 1))
+    return xb, wb
+
+
+def _nestor_kernels(x: np.ndarray, w: np.ndarray, conv: Conv, batch: int) -> dict:
+    """Nestor's kernels by name: the NCHW template, the NCHW16c template on NCHW arrays
+    (layout transforms timed), on blocked arrays, and Winograd where it applies; each a
+    (run, result as NCHW) pair."""
     import nestor as ns
     from schedules.templates import conv2d_cpu
+    from schedules.templates.conv_nchwc import conv2d_nchwc
 
-    batch, channels, size, out_channels, kernel, pad = 8, 64, 56, 64, 3, 1
+    sizes = (batch, conv.in_channels, conv.size, conv.size, conv.out_channels, conv.kernel)
+    options = {"stride": conv.stride, "padding": conv.padding}
+    shape = (batch, conv.out_channels, conv.out_size, conv.out_size)
+    kernels = {}
+    for name, template in (("template NCHW", conv2d_cpu), ("NCHW16c, transforms timed", conv2d_nchwc)):
+        module = ns.build(*template(*sizes, **options), target="llvm", name="conv2d")
+        y = np.empty(shape, np.float32)
+        kernels[name] = (lambda module=module, y=y: module(x, w, y), lambda y=y: y)
+    ib, ob = min(16, conv.in_channels), 16
+    module = ns.build(*conv2d_nchwc(*sizes, **options, layout="NCHWc"), target="llvm", name="conv2d_blocked")
+    xb, wb = _blocked(x, w, conv, ib, ob)
+    yb = np.empty((batch, conv.out_channels // ob, conv.out_size, conv.out_size, ob), np.float32)
+    kernels["NCHW16c data"] = (lambda: module(xb, wb, yb),
+                               lambda: yb.transpose(0, 1, 4, 2, 3).reshape(shape))
+    if conv.kernel == 3 and conv.stride == 1:
+        from schedules.templates.conv_winograd import conv2d_winograd
+
+        winograd = ns.build(*conv2d_winograd(batch, conv.in_channels, conv.size, conv.size, conv.out_channels,
+                                             padding=conv.padding), target="llvm", name="conv2d_winograd")
+        yw = np.empty(shape, np.float32)
+        kernels["winograd F(2x2,3x3)"] = (lambda: winograd(x, w, yw), lambda: yw)
+    return kernels
+
+
+def measure(report: Report, conv: Conv, batch: int, repeat: int) -> None:
     rng = np.random.default_rng(0)
-    x = rng.standard_normal((batch, channels, size, size), dtype=np.float32)
-    w = rng.standard_normal((out_channels, channels, kernel, kernel), dtype=np.float32)
-    y = np.empty((batch, out_channels, size, size), np.float32)
-    s, tensors = conv2d_cpu(batch, channels, size, size, out_channels, kernel, padding=pad)
-    module = ns.build(s, tensors, target="llvm", name="conv2d")
-    peer_name, peer = _peer(x, w, pad)
-    module(x, w, y)
-    expected = peer()
-    if not np.allclose(y, expected, rtol=1e-3, atol=1e-3):
-        raise SystemExit(f"conv2d: wrong result (max error {np.abs(y - expected).max()})")
-    ours, theirs, noise, peer_noise = compare(lambda: module(x, w, y), peer, args.repeat)
-    flops = 2 * batch * out_channels * size * size * channels * kernel * kernel
-    Report("conv2d_cpu", args.json).add(
-        f"n{batch} c{channels}->{out_channels} {size}x{size} k{kernel} p{pad}", ours, peer_name, theirs,
-        nestor_gflops=flops / ours / 1e9, peer_gflops=flops / theirs / 1e9, noise=max(noise, peer_noise))
+    x = rng.standard_normal((batch, conv.in_channels, conv.size, conv.size), dtype=np.float32)
+    w = rng.standard_normal((conv.out_channels, conv.in_channels, conv.kernel, conv.kernel), dtype=np.float32)
+    kernels = _nestor_kernels(x, w, conv, batch)
+    peers, reference = _peers(x, w, conv)
+    expected = reference()
+    for name, (run, result) in kernels.items():
+        run()
+        if not np.allclose(result(), expected, rtol=1e-3, atol=1e-3 * np.sqrt(conv.in_channels * conv.kernel**2)):
+            raise SystemExit(f"conv2d {conv.name} ({name}): wrong result "
+                             f"(max error {np.abs(result() - expected).max()})")
+    first, *others = kernels
+    ours, noise, timed = compare_all(kernels[first][0], {**{n: kernels[n][0] for n in others}, **peers}, repeat)
+    nestor = {first: (ours, noise), **{n: timed.pop(n) for n in others}}
+    best = min(timed, key=lambda name: timed[name][0])
+    theirs, flops = timed[best][0], conv.flops(batch)
+    nbytes = 4.0 * (x.size + w.size + batch * conv.out_channels * conv.out_size**2)
+    layouts = {("nhwc_s" if "channels-last" in name else "nchw_s" if "NCHW" in name else "numpy_s"): seconds
+               for name, (seconds, _) in timed.items()}
+    for name, (seconds, spread) in nestor.items():
+        report.add(f"n{batch} {conv.name} [{name}]", seconds, best, theirs, nestor_gflops=flops / seconds / 1e9,
+                   peer_gflops=flops / theirs / 1e9, **layouts, **roofline.fields(seconds, theirs, flops, nbytes),
+                   noise=max(spread, *(s for _, s in timed.values())))
+
+
+def main() -> None:
+    p = parser(__doc__)
+    p.add_argument("--resnet", action="store_true", help="also the conv layers of ResNet-18")
+    p.add_argument("--batch", type=int, default=8)
+    args = p.parse_args()
+    report = Report("conv2d_cpu", args.json)
+    for conv in (BENCHMARK, *(RESNET18 if args.resnet else ())):
+        measure(report, conv, args.batch, args.repeat)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np  # noqa: E402
 
+from benchmarks import roofline  # noqa: E402
 from benchmarks.harness import Report, compare, parser  # noqa: E402
 
 
@@ -51,7 +52,9 @@ def main() -> None:
             raise SystemExit(f"{case}: wrong result")
         ours, theirs, noise, peer_noise = compare(lambda: module(*arrays), peer, args.repeat)
         nbytes = sum(x.nbytes for x in arrays)
-        report.add(case, ours, "numpy", theirs, nestor_gbps=nbytes / ours / 1e9, noise=max(noise, peer_noise))
+        flops = float(arrays[0].size) * (2 if case.startswith("fma") else 1)
+        report.add(case, ours, "numpy", theirs, nestor_gbps=nbytes / ours / 1e9,
+                   **roofline.fields(ours, theirs, flops, nbytes), noise=max(noise, peer_noise))
 
 
 if __name__ == "__main__":

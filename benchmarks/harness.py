@@ -53,6 +53,26 @@ def compare(nestor: Callable[[], object], peer: Callable[[], object], repeat: in
     return statistics.median(ours), statistics.median(theirs), _spread(ours), _spread(theirs)
 
 
+def compare_all(nestor: Callable[[], object], peers: dict[str, Callable[[], object]], repeat: int = 7,
+                min_round: float = 0.05, settle: float | None = None) -> tuple[float, float, dict[str, tuple]]:
+    """:func:`compare` with several peers, all interleaved in each round: Nestor's median and
+    spread, and each peer's ``(median, spread)`` by name."""
+    settle = SETTLE if settle is None else settle
+    sides = {"": nestor, **peers}
+    for fn in sides.values():
+        fn()  # warm-up
+    once = max(max(_round(fn, 1) for fn in sides.values()), 1e-7)
+    number = max(1, int(min_round / once))
+    samples: dict[str, list[float]] = {name: [] for name in sides}
+    for _ in range(repeat):
+        for name, fn in sides.items():
+            time.sleep(settle)
+            samples[name].append(_round(fn, number))
+    ours = samples.pop("")
+    return (statistics.median(ours), _spread(ours),
+            {name: (statistics.median(times), _spread(times)) for name, times in samples.items()})
+
+
 def _spread(samples: list[float]) -> float:
     """Relative interquartile spread, a noise figure."""
     q = statistics.quantiles(samples, n=4) if len(samples) >= 2 else [samples[0]] * 3

@@ -1,7 +1,14 @@
-"""Matmul float32 on the CPU: the seed's tiled template (default parameters) vs numpy (OpenBLAS),
-and the same template with a symbolic row count M (one kernel for every M) vs the static one.
+"""Matmul float32 on the CPU: the tiled template (default parameters, or the tuning database's
+best config) vs numpy (OpenBLAS) and PyTorch, all interleaved; ``peer`` is the faster of the two.
+Square sizes, then non-square and odd shapes ``MxNxK`` (``C[M, N] = A[M, K] @ B[K, N]``), then
+batched ``BxMxNxK`` products (the batched layout template). Each row gives the share of the
+roofline bound (``benchmarks/roofline.py``) for Nestor and the peer.
 
-    python benchmarks/matmul_cpu.py [--json] [--sizes 512,1024,2048] [--no-symbolic]
+    python benchmarks/matmul_cpu.py [--json] [--sizes 512,1024,2048] [--layout A@B|A@B.T]
+        [--shapes 1000x1000x1000,...] [--batched 64x128x128x128] [--no-symbolic]
+
+Each square size also builds the template once for a symbolic row count M (one kernel for every
+M) and times it against the static build at M = n.
 """
 
 from __future__ import annotations
@@ -13,39 +20,42 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np  # noqa: E402
 
-from benchmarks.harness import Report, compare, parser  # noqa: E402
+from benchmarks import roofline  # noqa: E402
+from benchmarks.harness import Report, compare, compare_all, parser  # noqa: E402
+
+SHAPES = "1000x1000x1000,777x1025x513,4096x64x4096,65536x64x64"
+BATCHED = "64x128x128x128"
 
 
-def main() -> None:
-    p = parser(__doc__)
-    p.add_argument("--sizes", default="512,1024,2048")
-    p.add_argument("--layout", choices=["A@B", "A@B.T"], default="A@B")
-    p.add_argument("--no-symbolic", action="store_true", help="skip the symbolic-M cases")
-    args = p.parse_args()
-    import nestor as ns
-    from schedules.templates import matmul_cpu
+def _peers(a, b, out) -> dict:
+    peers = {"numpy (OpenBLAS)": lambda: np.matmul(a, b, out=out)}
+    try:
+        import torch
+    except ImportError:
+        return peers
+    torch.set_num_threads(roofline.threads())
+    ta, tb, to = torch.from_numpy(a), torch.from_numpy(b), torch.from_numpy(out)
+    peers[f"torch {torch.__version__}"] = lambda: torch.matmul(ta, tb, out=to)
+    return peers
 
-    report = Report("matmul_cpu", args.json)
-    rng = np.random.default_rng(0)
-    transpose_b = args.layout == "A@B.T"
-    for n in (int(x) for x in args.sizes.split(",")):
-        s, tensors = matmul_cpu(n, n, n, transpose_b=transpose_b)
-        module = ns.build(s, tensors, target="llvm", name=f"matmul{n}")
-        a = rng.standard_normal((n, n), dtype=np.float32)
-        b = rng.standard_normal((n, n), dtype=np.float32)
-        c = np.empty((n, n), np.float32)
-        module(a, b, c)
-        expected = a @ (b.T if transpose_b else b)
-        if not np.allclose(c, expected, rtol=1e-3, atol=1e-2 * np.sqrt(n)):
-            raise SystemExit(f"matmul {n}: wrong result (max error {np.abs(c - expected).max()})")
-        out = np.empty_like(c)
-        peer = (lambda: np.matmul(a, b.T, out=out)) if transpose_b else (lambda: np.matmul(a, b, out=out))
-        ours, theirs, noise, peer_noise = compare(lambda: module(a, b, c), peer, args.repeat)
-        report.add(f"n={n} {args.layout}", ours, "numpy (OpenBLAS)", theirs,
-                   nestor_gflops=2 * n**3 / ours / 1e9, peer_gflops=2 * n**3 / theirs / 1e9,
-                   noise=max(noise, peer_noise))
-        if not args.no_symbolic:
-            symbolic_case(report, args, module, a, b, c, n, transpose_b)
+
+def _measure(report: Report, case: str, module, a, b, c, b_for_peer, repeat: int) -> None:
+    """Check ``module(a, b, c)`` against numpy, then time it against the peers."""
+    module(a, b, c)
+    expected = a @ b_for_peer
+    k = a.shape[-1]
+    if not np.allclose(c, expected, rtol=1e-3, atol=1e-2 * np.sqrt(k)):
+        raise SystemExit(f"matmul {case}: wrong result (max error {np.abs(c - expected).max()})")
+    out = np.empty_like(c)
+    ours, noise, peers = compare_all(lambda: module(a, b, c), _peers(a, b_for_peer, out), repeat)
+    best = min(peers, key=lambda name: peers[name][0])
+    flops = 2.0 * c.size * k
+    nbytes = 4.0 * (a.size + b.size + c.size)
+    theirs = peers[best][0]
+    report.add(case, ours, best, theirs, nestor_gflops=flops / ours / 1e9, peer_gflops=flops / theirs / 1e9,
+               **{f"{name.split()[0]}_s": seconds for name, (seconds, _) in peers.items()},
+               **roofline.fields(ours, theirs, flops, nbytes),
+               noise=max(noise, *(spread for _, spread in peers.values())))
 
 
 def symbolic_case(report, args, static, a, b, c, n: int, transpose_b: bool) -> None:
@@ -56,12 +66,50 @@ def symbolic_case(report, args, static, a, b, c, n: int, transpose_b: bool) -> N
     s, tensors = matmul_cpu(ns.size_var("M"), n, n, transpose_b=transpose_b)
     module = ns.build(s, tensors, target="llvm", name=f"matmul_m{n}")
     out = np.empty_like(c)
+    static(a, b, c)
     module(a, b, out)
     if not np.allclose(out, c, rtol=1e-4, atol=1e-3):
         raise SystemExit(f"symbolic matmul {n}: result differs from the static kernel")
     ours, theirs, noise, peer_noise = compare(lambda: module(a, b, out), lambda: static(a, b, c), args.repeat)
     report.add(f"n={n} {args.layout} symbolic M", ours, "nestor static M", theirs,
                nestor_gflops=2 * n**3 / ours / 1e9, noise=noise, peer_noise=peer_noise)
+
+
+def main() -> None:
+    p = parser(__doc__)
+    p.add_argument("--sizes", default="512,1024,2048")
+    p.add_argument("--layout", choices=["A@B", "A@B.T"], default="A@B")
+    p.add_argument("--no-symbolic", action="store_true", help="skip the symbolic-M cases")
+    p.add_argument("--shapes", default=SHAPES, help="MxNxK products (A@B), comma-separated; '' for none")
+    p.add_argument("--batched", default=BATCHED, help="BxMxNxK batched products; '' for none")
+    args = p.parse_args()
+    import nestor as ns
+    from schedules.templates import matmul_cpu, matmul_layout
+
+    report = Report("matmul_cpu", args.json)
+    rng = np.random.default_rng(0)
+    transpose_b = args.layout == "A@B.T"
+    for n in (int(x) for x in args.sizes.split(",") if x):
+        s, tensors = matmul_cpu(n, n, n, transpose_b=transpose_b)
+        a, b = (rng.standard_normal((n, n), dtype=np.float32) for _ in range(2))
+        module = ns.build(s, tensors, target="llvm", name=f"matmul{n}")
+        _measure(report, f"n={n} {args.layout}", module, a, b, np.empty((n, n), np.float32),
+                 b.T if transpose_b else b, args.repeat)
+        if not args.no_symbolic:
+            symbolic_case(report, args, module, a, b, np.empty((n, n), np.float32), n, transpose_b)
+    for shape in (x for x in args.shapes.split(",") if x):
+        m, n, k = (int(x) for x in shape.split("x"))
+        s, tensors = matmul_cpu(m, n, k, transpose_b=False)
+        a, b = rng.standard_normal((m, k), dtype=np.float32), rng.standard_normal((k, n), dtype=np.float32)
+        module = ns.build(s, tensors, target="llvm", name="matmul")
+        _measure(report, f"{m}x{n}x{k} A@B", module, a, b, np.empty((m, n), np.float32), b, args.repeat)
+    for shape in (x for x in args.batched.split(",") if x):
+        batch, m, n, k = (int(x) for x in shape.split("x"))
+        s, tensors = matmul_layout((batch, m, k), (batch, k, n), parallel=True)
+        a = rng.standard_normal((batch, m, k), dtype=np.float32)
+        b = rng.standard_normal((batch, k, n), dtype=np.float32)
+        module = ns.build(s, tensors, target="llvm", name="bmm")
+        _measure(report, f"batched {shape}", module, a, b, np.empty((batch, m, n), np.float32), b, args.repeat)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import numpy as np
 from tensorir.access_guards import out_of_bounds, runtime_checks
 from tensorir.errors import ArgumentError, CodegenError
 from tensorir.names import identifier
-from tensorir.stmt import PrimFunc, Store
+from tensorir.stmt import For, ForKind, PrimFunc, Store
 from tensorir.structural import structural_hash
 from tensorir.visitor import walk
 
@@ -52,8 +52,13 @@ def generate_ir(func: PrimFunc, symbol: str) -> str:
     return str(codegen.generate())
 
 
+def explicitly_vectorized(func: PrimFunc) -> bool:
+    """Whether the schedule vectorized a loop of ``func`` itself (LLVM's vectorizers then stay off)."""
+    return any(isinstance(n, For) and n.kind is ForKind.VECTORIZED for n in walk(func.body))
+
+
 def _compile_object(func: PrimFunc, symbol: str) -> bytes:
-    return compile_text(generate_ir(func, symbol), func.name, "object")
+    return compile_text(generate_ir(func, symbol), func.name, "object", explicitly_vectorized(func))
 
 
 def _cache_key(func: PrimFunc) -> bytes:
@@ -110,7 +115,7 @@ class LLVMModule:
     @property
     def asm(self) -> str:
         if self._asm is None:
-            self._asm = compile_text(self.source, self.func.name, "assembly")
+            self._asm = compile_text(self.source, self.func.name, "assembly", explicitly_vectorized(self.func))
         return self._asm
 
     def __call__(self, *arrays) -> None:

@@ -136,15 +136,37 @@ def _chunks(lanes: int, native: int) -> list[tuple[int, int]]:
     return pieces
 
 
-def emit_vectorized(cg, loop: For) -> None:
+#: native vectors per LLVM vector value: instruction selection splits a double-width vector into
+#: two registers with the same instructions, and the IR (and every LLVM pass over it) halves
+WIDE = 2
+
+
+def _vector_plan(cg, loop: For) -> int:
+    """The lanes per vector piece of ``loop``, 0 where it runs as an ordinary loop; memoised per
+    loop node in ``cg`` (an unrolled outer loop emits the same vectorized loop many times)."""
+    plans = cg.__dict__.setdefault("_vector_plans", {})
+    key = id(loop)
+    if key in plans and plans[key][0] is loop:
+        return plans[key][1]
     lanes = loop.extent.value if isinstance(loop.extent, Const) else 0
+    nodes = list(walk(loop.body))
     # a run-time subscript check branches per element: such a body runs lane by lane
-    checked = any(isinstance(n, CheckedIndex) for n in walk(loop.body))
+    checked = any(isinstance(n, CheckedIndex) for n in nodes)
     if not 2 <= lanes <= MAX_LANES or checked or not _stmt_ok(loop.body, loop.var):
+        native = 0
+    else:
+        widest = max((SIZE[n.buffer.dtype] for n in nodes if isinstance(n, (Store, BufferLoad))), default=4)
+        native = max(2, cg.vector_bytes // widest) * WIDE
+    plans[key] = (loop, native)
+    return native
+
+
+def emit_vectorized(cg, loop: For) -> None:
+    native = _vector_plan(cg, loop)
+    if not native:
         cg.loop(loop, lambda: cg.stmt(loop.body))
         return
-    widest = max((SIZE[n.buffer.dtype] for n in walk(loop.body) if isinstance(n, (Store, BufferLoad))), default=4)
-    native = max(2, cg.vector_bytes // widest)
+    lanes = loop.extent.value
     base = cg.as_i64(cg.expr(loop.min))
     for first, width in _chunks(lanes, native):
         chunk_base = base if first == 0 else cg.b.add(base, i64(first))
@@ -153,6 +175,21 @@ def emit_vectorized(cg, loop: For) -> None:
             cg.loop(tail, lambda: cg.stmt(loop.body), start=chunk_base, stop=cg.b.add(chunk_base, i64(1)))
         else:
             _VectorBody(cg, loop, width, chunk_base).emit()
+
+
+@lru_cache(maxsize=256)
+def _splat_operands(element: ir.Type, lanes: int) -> tuple[ir.Constant, ir.Constant]:
+    """The undefined vector and the all-zero shuffle mask of a broadcast, made once: llvmlite
+    formats a constant's text once per object, and these appear in every broadcast."""
+    return (ir.Constant(ir.VectorType(element, lanes), ir.Undefined),
+            ir.Constant(ir.VectorType(ir.IntType(32), lanes), [0] * lanes))
+
+
+@lru_cache(maxsize=1024)
+def _constant_splat(element: ir.Type, lanes: int, value, text: str) -> ir.Constant:
+    """A constant broadcast as a vector constant (no instructions); ``text`` (the value's repr)
+    keeps apart the values that compare equal, 0.0 and -0.0."""
+    return ir.Constant(ir.VectorType(element, lanes), [value] * lanes)
 
 
 def _conjuncts(cond: Expr) -> list[Expr]:
@@ -189,10 +226,11 @@ class _VectorBody:
     def splat(self, value: ir.Value) -> ir.Value:
         if isinstance(value.type, ir.VectorType):
             return value
-        vty = ir.VectorType(value.type, self.lanes)
-        one = self.b.insert_element(ir.Constant(vty, ir.Undefined), value, i64(0))
-        return self.b.shuffle_vector(one, ir.Constant(vty, ir.Undefined), ir.Constant(
-            ir.VectorType(ir.IntType(32), self.lanes), [0] * self.lanes))
+        if isinstance(value, ir.Constant) and not isinstance(value.constant, (list, tuple)):
+            return _constant_splat(value.type, self.lanes, value.constant, repr(value.constant))
+        undef, mask = _splat_operands(value.type, self.lanes)
+        one = self.b.insert_element(undef, value, i64(0))
+        return self.b.shuffle_vector(one, undef, mask)
 
     def at_lane(self, lane: int, emit):
         """``emit()`` with the loop variable fixed to lane ``lane``."""

@@ -16,6 +16,7 @@ import numpy as np
 from tensorir.intmath import ceil_div
 
 from ..templates import conv2d_cpu, matmul_cpu, matmul_dot, matmul_gpu, matmul_layout_2d
+from ..templates.conv_nchwc import conv2d_nchwc
 from ..templates.conv_variants import ConvParams, conv2d_tiled
 from .errors import TuningError
 from .space import Config, ConfigSpace
@@ -262,6 +263,30 @@ CONV2D_CPU = TunableTemplate(
     _conv2d_flops, "conv2d_cpu")
 
 
+# -- CPU conv2d in the blocked NCHW[x]c layout --------------------------------------------
+def _declare_conv2d_nchwc(cfg: ConfigSpace, sizes: tuple, options: dict, dtype: str) -> None:
+    _, in_channels, _, _, out_channels, _ = sizes
+    _, out_w = _conv_out(sizes, options)
+    lanes, registers = host_vectors(dtype)
+    cfg.define_knob("ic_block", sorted({b for b in (4, 8, 16, 32) if b <= in_channels} | {min(16, in_channels)}))
+    cfg.define_knob("oc_block", [b for b in (lanes, 2 * lanes) if b <= max(lanes, out_channels)])
+    cfg.define_knob("tile_x", sorted({t for t in range(4, min(out_w, 28) + 1) if out_w % t == 0}
+                                     | {t for t in (8, 14, 16) if t <= out_w} or {out_w}))
+    cfg.define_knob("unroll_kernel", [False, True])
+    cfg.constrain(lambda c: c["tile_x"] * ceil_div(c["oc_block"], lanes) + ceil_div(c["oc_block"], lanes) + 1
+                  <= registers, f"the tile_x x oc_block accumulator tile fits the {registers} vector registers")
+
+
+def _conv2d_nchwc_kwargs(c: Config) -> dict:
+    return {knob: c[knob] for knob in ("ic_block", "oc_block", "tile_x", "unroll_kernel")}
+
+
+CONV2D_NCHWC = TunableTemplate(
+    "conv2d_nchwc", conv2d_nchwc, ("batch", "in_channels", "height", "width", "out_channels", "kernel"), "llvm",
+    _declare_conv2d_nchwc, _conv2d_nchwc_kwargs, _conv2d_reference,
+    {"stride": 1, "padding": 1, "parallel": True}, _conv2d_flops, "conv2d_nchwc")
+
+
 # -- the frontend's convolutions and their adjoints (register_tiled) ----------------------
 def _tiled_axes(sizes: tuple, options: dict) -> tuple[int, int, int]:
     """(channels of the register tile, its second channel axis or 1, its vector axis) extents."""
@@ -365,7 +390,7 @@ MATMUL_GPU = TunableTemplate(
 
 #: the tunable templates by name
 TEMPLATES: dict[str, TunableTemplate] = {t.name: t for t in (MATMUL_CPU, CONV2D_CPU, MATMUL_GPU, MATMUL_LAYOUT,
-                                                                MATMUL_DOT, CONV2D_TILED)}
+                                                                MATMUL_DOT, CONV2D_TILED, CONV2D_NCHWC)}
 #: operator names for the command line: operator -> target -> template name
 ALIASES = {"matmul": {"llvm": "matmul_cpu", "cuda": "matmul_gpu"}, "conv2d": {"llvm": "conv2d_cpu"}}
 

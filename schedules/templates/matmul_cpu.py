@@ -4,7 +4,10 @@ packed into the tile layout."""
 
 from __future__ import annotations
 
+from numbers import Integral
+
 from tensorir import functions as fn
+from tensorir.errors import DefinitionError
 from tensorir.intmath import ceil_div
 from tensorir.tensor import compute, placeholder, reduce_axis
 
@@ -16,8 +19,13 @@ from .tuned import tunable
          options=("transpose_b", "parallel"))
 def matmul_cpu(m: int, n: int, k: int, *, v1: int = 8, v2: int = 32, v3: int = 4, b1: int = 8,
                b2: int = 32, b3: int | None = 64, transpose_b: bool = True, pack_b: bool = True,
-               pack_a: bool = False, dtype: str = "float32", parallel: bool = True):
+               pack_a: bool = False, dtype: str = "float32", parallel: bool = True, edge: str = "pad"):
     """``C = A @ B.T`` (``transpose_b``, B is ``n x k``) or ``C = A @ B`` (B is ``k x n``).
+
+    ``edge``: where the cache tiles or reduction chunks overhang the matrices, ``"pad"`` (the
+    default, with ``b3`` and ``pack_b``) packs both operands zero-padded and computes a padded
+    product without any guard (:mod:`schedules.templates.matmul_edges`); ``"guard"`` keeps the
+    guards on the partial tiles in the nest below.
 
     Called without any knob, the template uses the tuning database's best config for these sizes
     when there is one (:mod:`schedules.templates.tuned`). The defaults were found by the
@@ -45,6 +53,16 @@ def matmul_cpu(m: int, n: int, k: int, *, v1: int = 8, v2: int = 32, v3: int = 4
     With ``b3=None`` the register tile is an explicit ``C.local`` (``cache_write``) that
     accumulates the whole reduction before one copy to C, as in the seed's first version.
     """
+    if edge not in ("pad", "guard"):
+        raise DefinitionError(f"matmul_cpu: edge must be 'pad' or 'guard', got {edge!r}")
+    constant = all(isinstance(size, Integral) for size in (m, n, k))  # symbolic sizes keep the guards
+    if edge == "pad" and constant and b3 is not None and pack_b and b1 % v1 == 0 and b2 % v2 == 0 and b3 % v3 == 0:
+        from .matmul_edges import balanced_chunk, overhangs, padded_matmul
+
+        b3 = balanced_chunk(k, b3, v3)  # the same b3 where it divides k
+        if overhangs(m, n, k, b1, b2, b3):
+            return padded_matmul(m, n, k, v1=v1, v2=v2, v3=v3, b1=b1, b2=b2, b3=b3, transpose_b=transpose_b,
+                                 dtype=dtype, parallel=parallel, schedule_tiles=_reduction_chunks)
     A = placeholder((m, k), dtype, name="A")
     B = placeholder((n, k) if transpose_b else (k, n), dtype, name="B")
     r = reduce_axis(k, "k")
@@ -56,13 +74,13 @@ def matmul_cpu(m: int, n: int, k: int, *, v1: int = 8, v2: int = 32, v3: int = 4
     a_at = A.__getitem__
     if pack_a:
         # the v1 rows one register tile reads, interleaved: its broadcasts come from one cache line
-        packed_a = compute((ceil_div(m, v1), k, v1), lambda io, kk, ii: fn.if_then_else(
-            io * v1 + ii < m, A[io * v1 + ii, kk], 0.0), name="A.packed")
+        packed_a = compute((ceil_div(m, v1), k, v1), lambda io, kk, ii: _zero_past(
+            io * v1 + ii, m, v1, lambda row: A[row, kk]), name="A.packed")
         a_at = lambda index: packed_a[index[0] // v1, index[1], index[0] % v1]  # noqa: E731
     if pack_b:
         blocks = ceil_div(n, v2)
-        packed = compute((blocks, k, v2), lambda jo, kk, ji: fn.if_then_else(
-            jo * v2 + ji < n, b_at(jo * v2 + ji, kk), 0.0), name="B.packed")
+        packed = compute((blocks, k, v2), lambda jo, kk, ji: _zero_past(
+            jo * v2 + ji, n, v2, lambda col: b_at(col, kk)), name="B.packed")
         C = compute((m, n), lambda i, j: fn.sum(a_at((i, r)) * packed[j // v2, r, j % v2], axis=r), name="C")
     else:
         C = compute((m, n), lambda i, j: fn.sum(a_at((i, r)) * b_at(j, r), axis=r), name="C")
@@ -78,6 +96,14 @@ def matmul_cpu(m: int, n: int, k: int, *, v1: int = 8, v2: int = 32, v3: int = 4
             if parallel:
                 s[copy].parallel(po)
     return s, [A, B, C]
+
+
+def _zero_past(index, extent: int, block: int, read):
+    """``read(index)``, zero past ``extent`` where the blocks overhang it: a guard only where a
+    last partial block exists (an unguarded copy is a plain vector loop, and less code)."""
+    if isinstance(extent, Integral) and extent % block == 0:
+        return read(index)
+    return fn.if_then_else(index < extent, read(index), 0.0)
 
 
 def _reduction_chunks(s, C, v1, v2, v3, b1, b2, b3, parallel: bool) -> None:

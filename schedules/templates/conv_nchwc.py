@@ -1,0 +1,217 @@
+"""Direct 2-D convolution in the blocked ``NCHW[x]c`` layout, as TVM schedules it on x86: the
+input's channels in blocks of ``ic_block`` (innermost), the weights as ``K/ob, C/ib, R, S, ib, ob``,
+the output's channels in blocks of ``oc_block`` (a vector). Layout-transform stages bring NCHW
+data into the blocked layout and back, so the template takes and returns NCHW arrays like
+:func:`schedules.templates.conv2d_cpu`; ``layout="NCHWc"`` instead takes blocked input and
+weights and returns the blocked output, for a model that keeps the blocked layout between
+layers (no transform at all).
+
+On NCHW arrays the transforms are fused by default (``fused_transforms``): the kernel broadcasts
+from a padded NCHW copy of the input and writes each register tile straight to NCHW ``Y``; only
+the weights are blocked in a separate stage. ``fused_transforms=False`` blocks the whole input
+and output in stages of their own, as TVM's layout-transform operators do.
+"""
+
+from __future__ import annotations
+
+from tensorir import functions as fn
+from tensorir.errors import DefinitionError
+from tensorir.intmath import ceil_div
+from tensorir.tensor import compute, placeholder, reduce_axis
+
+from ..schedule import create_schedule
+from .tuned import tunable
+
+LAYOUTS = ("NCHW", "NCHWc")
+
+
+@tunable("conv2d_nchwc", "llvm", 6, knobs=("ic_block", "oc_block", "tile_x", "unroll_kernel"),
+         options=("stride", "padding", "parallel"))
+def conv2d_nchwc(batch: int, in_channels: int, height: int, width: int, out_channels: int, kernel: int = 3, *,
+                 stride: int = 1, padding: int = 1, ic_block: int | None = None, oc_block: int = 16,
+                 tile_x: int | None = None, unroll_kernel: bool = False, layout: str = "NCHW", dtype: str = "float32",
+                 parallel: bool = True, fused_transforms: bool = True):
+    """``Y[n, k, y, x] = sum(X[n, c, y*stride + r - p, x*stride + s - p] * W[k, c, r, s])`` in
+    the blocked layout. The nest (``layout="NCHW"``: the transforms around it)::
+
+        X.blocked[n, C, y, x, c] = X[n, C*ib + c, y - p, x - p] or 0     # padded, blocked
+        W.blocked[K, C, r, s, c, k] = W[K*ob + k, C*ib + c, r, s]
+        parallel for n.K.y in 0..batch*ceil(K/ob)*out_h:
+          for x.outer in 0..ceil(out_w/tile_x):
+            Y.local[tile_x, ob] = 0                                    # registers
+            for C, r, s:                                                # unrolled r, s: unroll_kernel
+              for c in 0..ib:
+                unrolled for x in 0..tile_x:
+                  vectorized for k in 0..ob:
+                    Y.local[x, k] += X.blocked[n, C, .., .., c] * W.blocked[K, C, r, s, c, k]
+            Y.blocked[n, K, y, x.outer*tile_x + .., ..] = Y.local
+        Y[n, k, y, x] = Y.blocked[n, k / ob, y, x, k % ob]
+
+    Channels that do not fill a block are zero-padded in the blocked copies. By default
+    ``ic_block`` is 16 or all input channels when fewer (an RGB input is not padded to 16), and
+    ``tile_x`` the widest of 16..6 columns that divides the output width (14 when none does).
+    """
+    if layout not in LAYOUTS:
+        raise DefinitionError(f"conv2d_nchwc: layout must be 'NCHW' or 'NCHWc', got {layout!r}")
+    for knob, value in (("ic_block", ic_block), ("oc_block", oc_block), ("tile_x", tile_x)):
+        if value is not None and (not isinstance(value, int) or value < 1):
+            raise DefinitionError(f"conv2d_nchwc: {knob} must be a positive integer, got {value!r}")
+    out_h = (height + 2 * padding - kernel) // stride + 1
+    out_w = (width + 2 * padding - kernel) // stride + 1
+    ic_block = ic_block or min(16, in_channels)
+    tile_x = tile_x or default_tile(out_w)
+    cb, kb = ceil_div(in_channels, ic_block), ceil_div(out_channels, oc_block)
+    if layout == "NCHW" and fused_transforms:
+        return _nchw_arrays(batch, in_channels, height, width, out_channels, kernel, stride, padding, ic_block,
+                            oc_block, tile_x, unroll_kernel, dtype, parallel)
+    if layout == "NCHW":
+        X = placeholder((batch, in_channels, height, width), dtype, name="X")
+        W = placeholder((out_channels, in_channels, kernel, kernel), dtype, name="W")
+        xb = _block_input(X, ic_block, padding)
+        wb = _block_weights(W, ic_block, oc_block)
+    else:
+        X = xb = placeholder((batch, cb, height + 2 * padding, width + 2 * padding, ic_block), dtype, name="X")
+        W = wb = placeholder((kb, cb, kernel, kernel, ic_block, oc_block), dtype, name="W")
+    big_c, c = reduce_axis(cb, "C"), reduce_axis(ic_block, "c")
+    r, s = reduce_axis(kernel, "r"), reduce_axis(kernel, "s")
+    yb = compute((batch, kb, out_h, out_w, oc_block), lambda n, bk, y, x, k: fn.sum(
+        xb[n, big_c, y * stride + r, x * stride + s, c] * wb[bk, big_c, r, s, c, k], axis=[big_c, r, s, c]),
+        name="Y.blocked")
+    if layout == "NCHW":
+        out = compute((batch, out_channels, out_h, out_w),
+                      lambda n, k, y, x: yb[n, k // oc_block, y, x, k % oc_block], name="Y")
+    else:
+        out = yb
+    s_ = create_schedule(out)
+    _schedule_blocked(s_, yb, tile_x, unroll_kernel, parallel)
+    if layout == "NCHW":
+        for stage in (xb, wb):
+            axes = stage.op.axis
+            s_[stage].vectorize(axes[-1])
+            if parallel:
+                s_[stage].parallel(s_[stage].fuse(axes[0], axes[1]))
+        n, k, y, x = out.op.axis
+        if parallel:
+            s_[out].parallel(s_[out].fuse(n, k))
+    return s_, [X, W, out]
+
+
+def _nchw_arrays(batch, in_channels, height, width, out_channels, kernel, stride, padding, ic_block, oc_block,
+                 tile_x, unroll_kernel, dtype, parallel):
+    """The blocked kernel on NCHW arrays without whole-tensor transforms: it broadcasts its input
+    from a padded NCHW copy (a contiguous copy; consecutive columns are consecutive there too),
+    and each register tile is written to NCHW ``Y`` straight from registers."""
+    X = placeholder((batch, in_channels, height, width), dtype, name="X")
+    W = placeholder((out_channels, in_channels, kernel, kernel), dtype, name="W")
+    out_h = (height + 2 * padding - kernel) // stride + 1
+    out_w = (width + 2 * padding - kernel) // stride + 1
+    cb, kb = ceil_div(in_channels, ic_block), ceil_div(out_channels, oc_block)
+    padded = _padded_nchw(X, padding)
+    wb = _block_weights(W, ic_block, oc_block)
+
+    def x_at(n, bc, yy, xx, c):
+        if in_channels % ic_block:
+            return fn.if_then_else(bc * ic_block + c < in_channels, padded[n, bc * ic_block + c, yy, xx], 0.0)
+        return padded[n, bc * ic_block + c, yy, xx]
+
+    big_c, c = reduce_axis(cb, "C"), reduce_axis(ic_block, "c")
+    r, s = reduce_axis(kernel, "r"), reduce_axis(kernel, "s")
+    yb = compute((batch, kb, out_h, out_w, oc_block), lambda n, bk, y, x, k: fn.sum(
+        x_at(n, big_c, y * stride + r, x * stride + s, c) * wb[bk, big_c, r, s, c, k], axis=[big_c, r, s, c]),
+        name="Y.blocked")
+    out = compute((batch, out_channels, out_h, out_w),
+                  lambda n, k, y, x: yb[n, k // oc_block, y, x, k % oc_block], name="Y")
+    sch = create_schedule(out)
+    _schedule_fused(sch, padded, wb, yb, out, oc_block, tile_x, unroll_kernel, parallel)
+    return sch, [X, W, out]
+
+
+def _padded_nchw(X, padding: int):
+    batch, channels, height, width = X.shape
+
+    def at(n, c, y, x):
+        inside = (y >= padding) & (y < height + padding) & (x >= padding) & (x < width + padding)
+        return fn.if_then_else(inside, X[n, c, y - padding, x - padding], 0.0)
+
+    return compute((batch, channels, height + 2 * padding, width + 2 * padding), at, name="X.pad")
+
+
+def _schedule_fused(sch, padded, wb, yb, out, oc_block: int, tile_x: int, unroll_kernel: bool, parallel: bool):
+    """``Y.blocked`` as a register tile inside each (n, k block, y, x tile) of ``Y``."""
+    n, k, y, x = out.op.axis
+    ko, ki = sch[out].split(k, factor=oc_block)
+    xo, xi = sch[out].split(x, factor=tile_x)
+    sch[out].reorder(n, ko, y, xo, ki, xi)
+    sch[yb].set_scope("local")
+    sch[yb].compute_at(sch[out], xo)
+    _, _, _, lx, lk = sch[yb].op.axis
+    big_c, r, rs, c = sch[yb].op.reduce_axis
+    sch[yb].reorder(big_c, r, rs, c, lx, lk)
+    if unroll_kernel:
+        sch[yb].unroll(r)
+        sch[yb].unroll(rs)
+    sch[yb].unroll(lx)
+    sch[yb].vectorize(lk)
+    sch[out].unroll(xi)
+    pn, pc, py, px = padded.op.axis
+    _, lanes = sch[padded].split(px, factor=16)
+    sch[padded].vectorize(lanes)
+    sch[wb].vectorize(wb.op.axis[-1])
+    if parallel:
+        sch[padded].parallel(sch[padded].fuse(pn, pc))
+        sch[wb].parallel(sch[wb].fuse(*wb.op.axis[:2]))
+        sch[out].parallel(sch[out].fuse(n, ko, y))
+
+
+def default_tile(out_w: int) -> int:
+    """Output columns per register tile: the widest of 16..6 that divides ``out_w`` (no guarded
+    partial tile), else 14; ``out_w`` itself when narrower than 6."""
+    if out_w < 6:
+        return out_w
+    return next((tile for tile in range(16, 5, -1) if out_w % tile == 0), 14)
+
+
+def _block_input(X, ic_block: int, padding: int):
+    batch, channels, height, width = X.shape
+    cb = ceil_div(channels, ic_block)
+
+    def at(n, bc, y, x, c):
+        inside = (y >= padding) & (y < height + padding) & (x >= padding) & (x < width + padding)
+        if channels % ic_block:
+            inside = inside & (bc * ic_block + c < channels)
+        return fn.if_then_else(inside, X[n, bc * ic_block + c, y - padding, x - padding], 0.0)
+
+    return compute((batch, cb, height + 2 * padding, width + 2 * padding, ic_block), at, name="X.blocked")
+
+
+def _block_weights(W, ic_block: int, oc_block: int):
+    out_channels, in_channels, kernel, _ = W.shape
+    cb, kb = ceil_div(in_channels, ic_block), ceil_div(out_channels, oc_block)
+
+    def at(bk, bc, r, s, c, k):
+        value = W[bk * oc_block + k, bc * ic_block + c, r, s]
+        if in_channels % ic_block or out_channels % oc_block:
+            return fn.if_then_else((bk * oc_block + k < out_channels) & (bc * ic_block + c < in_channels), value, 0.0)
+        return value
+
+    return compute((kb, cb, kernel, kernel, ic_block, oc_block), at, name="W.blocked")
+
+
+def _schedule_blocked(s, yb, tile_x: int, unroll_kernel: bool, parallel: bool) -> None:
+    """Register tiles of ``tile_x`` output columns x one output-channel block."""
+    local = s.cache_write(yb, "local")
+    n, bk, y, x, k = yb.op.axis
+    xo, xi = s[yb].split(x, factor=tile_x)
+    s[yb].reorder(n, bk, y, xo, xi, k)
+    s[local].compute_at(s[yb], xo)
+    _, _, _, lx, lk = s[local].op.axis
+    big_c, r, rs, c = s[local].op.reduce_axis
+    s[local].reorder(big_c, r, rs, c, lx, lk)
+    if unroll_kernel:
+        s[local].unroll(r)
+        s[local].unroll(rs)
+    s[local].unroll(lx)
+    s[local].vectorize(lk)
+    s[yb].vectorize(k)
+    if parallel:
+        s[yb].parallel(s[yb].fuse(n, bk, y))

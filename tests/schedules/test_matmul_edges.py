@@ -1,0 +1,70 @@
+"""The CPU matmul at sizes its tiles do not divide: zero-padded packing, no guard in the kernel."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+import nestor as ns
+from schedules import templates
+from schedules.templates.matmul_edges import balanced_chunk
+from tensorir.errors import DefinitionError
+
+from .helpers import check_numpy, check_roundtrip, nest
+
+
+@pytest.mark.parametrize("m, n, k", [(37, 45, 23), (17, 64, 130), (64, 33, 64), (9, 9, 9)])
+@pytest.mark.parametrize("transpose_b", [True, False])
+def test_padded_product_matches_numpy(m, n, k, transpose_b):
+    s, args = templates.matmul_cpu(m, n, k, v1=4, v2=16, v3=4, b1=8, b2=16, b3=32, transpose_b=transpose_b)
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((m, k), dtype=np.float32)
+    b = rng.standard_normal((n, k) if transpose_b else (k, n), dtype=np.float32)
+    c = np.full((m, n), np.nan, np.float32)
+    ns.build(s, args, target="llvm")(a, b, c)
+    np.testing.assert_allclose(c, a @ (b.T if transpose_b else b), rtol=1e-4, atol=1e-4)
+
+
+def test_padded_nest_has_no_guard_in_the_kernel():
+    s, args = templates.matmul_cpu(37, 45, 23, v1=4, v2=16, v3=4, b1=8, b2=16, b3=32, transpose_b=False)
+    text = nest(s, args)
+    assert "allocate C.padded: float32[40, 48] in global" in text
+    assert "A.packed[io, kk, ii] = if_then_else(io * 4 + ii < 37 and kk < 23, A[io * 4 + ii, kk], 0.0)" in text
+    kernel = text[text.index("C.padded[i.outer"):text.index("parallel for i in")]
+    assert "if " not in kernel and "if_then_else" not in kernel
+    check_numpy(s, args, lambda a, b: a @ b, rtol=1e-4)
+    check_roundtrip(s, args)
+
+
+def test_divisible_sizes_keep_the_unpadded_nest():
+    text = nest(*templates.matmul_cpu(32, 64, 64, v1=4, v2=16, v3=4, b1=8, b2=16, b3=32))
+    assert "C.padded" not in text and "A.packed" not in text
+    assert re.search(r"B.packed\[jo, kk, ji\] = B\[jo \* 16 \+ ji, kk\]", text)
+
+
+def test_guard_edges_on_request():
+    s, args = templates.matmul_cpu(37, 45, 23, v1=4, v2=16, v3=4, b1=8, b2=16, b3=32, edge="guard")
+    assert "C.padded" not in nest(s, args)
+    check_numpy(s, args, lambda a, b: a @ b.T, rtol=1e-4)
+
+
+def test_unknown_edge_strategy():
+    with pytest.raises(DefinitionError, match=re.escape("matmul_cpu: edge must be 'pad' or 'guard', got 'clip'")):
+        templates.matmul_cpu(8, 8, 8, edge="clip")
+
+
+def test_balanced_chunk_wastes_less_padding():
+    assert [balanced_chunk(k, 64, 4) for k in (513, 1000, 64, 65, 23)] == [60, 64, 64, 36, 24]
+
+
+def test_a_reduction_the_chunks_can_divide_needs_no_padding():
+    text = nest(*templates.matmul_cpu(32, 64, 60, v1=4, v2=16, v3=4, b1=8, b2=16, b3=64))
+    assert "C.padded" not in text and "if " not in text
+
+
+def test_numpy_integer_sizes_are_padded_too():
+    sizes = (np.int64(37), np.int64(45), np.int64(23))
+    text = nest(*templates.matmul_cpu(*sizes, v1=4, v2=16, v3=4, b1=8, b2=16, b3=32))
+    assert "allocate C.padded: float32[40, 48] in global" in text
