@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 import nestor as ns
 from tests.catalogue import assert_outputs_match
 from tests.catalogue_symbolic import SYMBOLIC_CATALOGUE, run_at, symbolic_variant
-from tests.schedules.chains import DataChooser, RandomChooser, random_chain
+from tests.schedules.chains import DataChooser, RandomChooser, random_chain, settle
 
 pytestmark = pytest.mark.filterwarnings("ignore::schedules.parallel.InnerParallelWarning")
 
@@ -23,6 +23,7 @@ def check_symbolic_chain(c, steps: int, targets=("interp",)) -> None:
     log = random_chain(c, s, steps)
     text = f"operator {variant.name}:\n" + "\n".join(log)
     print(text)
+    settle(s, variant.args, variant.name)  # producers left waiting for readers: named, then at root
     original = variant.concrete.inputs[0].shape[0]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
