@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from tensorir.conditions import conjunction
 from tensorir.errors import ScheduleError
 from tensorir.expr import BinaryOp, Const, Expr, IterKind, IterVar, Reduce, Select, Var, binary
 from tensorir.visitor import substitute
@@ -63,9 +64,7 @@ def _guarded(body: Expr, guards: list[Expr]) -> Expr:
     nothing elsewhere, as TVM's predicate on the cache does)."""
     if not guards:
         return body
-    cond = guards[0]
-    for guard in guards[1:]:
-        cond = binary(BinaryOp.AND, cond, guard)
+    cond = conjunction(guards)
     if isinstance(body, Reduce):
         where = cond if body.condition is None else binary(BinaryOp.AND, body.condition, cond)
         return replace(body, condition=where)

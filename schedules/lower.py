@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from tensorir.buffer import Buffer
+from tensorir.conditions import conjunction
 from tensorir.errors import LoweringError
 from tensorir.expr import BinaryOp, BufferLoad, Expr, IterVar, Reduce, TensorLoad, binary
 from tensorir.stmt import Allocate, For, IfThenElse, PrimFunc, Stmt, Store, seq
@@ -350,10 +351,7 @@ def _empty_loop(stage: Stage, leaf: IterVar, geo: LoopGeometry) -> For:
 def _guarded(stmt: Stmt, guards: list[Expr]) -> Stmt:
     if not guards:
         return stmt
-    cond = guards[0]
-    for g in guards[1:]:
-        cond = binary(BinaryOp.AND, cond, g)
-    return IfThenElse(cond, stmt)
+    return IfThenElse(conjunction(guards), stmt)
 
 
 def check_args(schedule: Schedule, args: Sequence[Tensor], name: str) -> list[Tensor]:

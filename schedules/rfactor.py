@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from tensorir.conditions import conjunction
 from tensorir.errors import ScheduleError
 from tensorir.expr import BinaryOp, Expr, IterKind, IterVar, Reduce, Select, Var, binary, cast, const
 from tensorir.functions import reduce_identity
@@ -139,9 +140,7 @@ def _factored_op(stage: Stage, leaf: IterVar, position: int) -> ComputeOp:
         return substitute(substitute(e, values), mapping)
 
     guards = [substitute(g, mapping) for g, constrained in geo.guards if constrained & roots]
-    cond: Expr | None = None
-    for g in guards:  # past the end of an imperfect split, the identity
-        cond = g if cond is None else binary(BinaryOp.AND, cond, g)
+    cond = conjunction(guards)  # past the end of an imperfect split, the identity
     sources = tuple(moved(b.source) for b in op.bodies)
     if cond is not None:
         sources = tuple(Select(cond, src, _identity(b, src.dtype), src.dtype) for b, src in zip(op.bodies, sources))

@@ -29,15 +29,16 @@ from tensorir.graph import post_order
 from tensorir.tensor import ComputeOp, Operation, PlaceholderOp, Tensor
 
 from . import attachment, cache
-from .primitives import StagePrimitives
+from .storage import StoragePrimitives
 from .trace import Trace, replay
 
 
-class Stage(StagePrimitives):
+class Stage(StoragePrimitives):
     """The schedule of one operation: its loops, where it is computed, where it is stored.
 
     Its records and their queries are those of :class:`schedules.stage.StageState`; its
-    primitives (``split``, ``compute_at``, ...) those of :class:`schedules.primitives.StagePrimitives`.
+    primitives (``split``, ``compute_at``, ...) those of :class:`schedules.primitives.StagePrimitives`
+    and :class:`schedules.storage.StoragePrimitives`.
     """
 
 

@@ -1,8 +1,12 @@
-"""Storage layout requests of a stage: padded strides from ``storage_align``."""
+"""A stage's GPU storage and launch requests: ``double_buffer``, ``storage_align`` (and the
+padded strides it asks for) and ``launch_bounds``."""
 
 from __future__ import annotations
 
-from tensorir.buffer import row_major_strides
+from tensorir.buffer import Scope, row_major_strides
+
+from .primitives import StagePrimitives, _positive_int
+from .relations import At
 
 
 def aligned_strides(shape: tuple[int, ...], alignments: tuple[tuple[int, int, int], ...]) -> tuple[int, ...]:
@@ -27,3 +31,81 @@ def aligned_strides(shape: tuple[int, ...], alignments: tuple[tuple[int, int, in
         step *= shape[dimension]
     aligned = tuple(reversed(strides))
     return () if aligned == row_major_strides(shape) else aligned
+
+
+class StoragePrimitives(StagePrimitives):
+    """The storage and launch primitives of a stage (the GPU backend reads what they record)."""
+
+    def double_buffer(self) -> None:
+        """Keep two copies of this shared stage: the CUDA backend fills the next one while the
+        block reads the current one, with one barrier per step instead of two.
+
+        The stage must be in shared memory and computed inside a serial loop of its reader
+        (``compute_at``); each iteration of that loop then fills the copy that the next one reads::
+
+            for k.outer in 0..n:            AT[0] = fetch(0); barrier()
+              barrier()                      for k.outer in 0..n:
+              AT = fetch(k.outer)     ->       if k.outer + 1 < n: AT[(k.outer+1)%2] = fetch(k.outer+1)
+              barrier()                        use(AT[k.outer % 2])
+              use(AT)                          barrier()
+        """
+        call = "double_buffer()"
+        self._need_compute(call)
+        if self.scope is not Scope.SHARED:
+            raise self._fail(call, f"{self.name} is in {self.scope.value} memory; only shared tiles are "
+                             "double-buffered", f"call s[{self.name}].set_scope('shared') (or cache_read "
+                             "into 'shared') first")
+        if not isinstance(self.attach, At):
+            raise self._fail(call, f"{self.name} is not computed inside a loop",
+                             f"compute_at(...) {self.name} inside the loop that steps through its tiles first")
+        self.double_buffered = True
+        self._record("double_buffer", {})
+
+    def storage_align(self, axis, factor: int, offset: int) -> None:
+        """Pad the stride of dimension ``axis`` of this stage's buffer to ``k * factor + offset``
+        elements (the smallest such stride at least the unpadded one), as TVM's ``storage_align``.
+
+        A shared tile ``T[32, 32]`` read down its columns by a warp hits one bank 32 times;
+        ``storage_align(T.op.axis[0], 32, 1)`` makes its rows 33 elements apart, and each lane
+        meets another bank.
+
+        Parameters
+        ----------
+        axis
+            One of the stage's data axes (``T.op.axis[d]``, or its name), split or fused or not.
+        factor, offset
+            The stride becomes ``k * factor + offset`` with ``0 <= offset < factor``.
+        """
+        call = f"storage_align({getattr(axis, 'name', axis)}, {factor!r}, {offset!r})"
+        self._need_compute(call)
+        axes = list(self.op.axis)
+        found = [iv for iv in axes if iv is axis or (isinstance(axis, str) and iv.name == axis)]
+        if len(found) != 1:
+            raise self._fail(call, f"{getattr(axis, 'name', axis)!r} is not a data axis of {self.name}",
+                             f"pass one of {[iv.name for iv in axes]} (its dimensions, in order)")
+        if not _positive_int(factor) or isinstance(offset, bool) or not isinstance(offset, int) \
+                or not 0 <= offset < factor:
+            raise self._fail(call, "factor must be a positive integer and offset an integer in 0..factor-1",
+                             "storage_align(axis, 32, 1) pads rows of 32 floats to 33")
+        dimension = axes.index(found[0])
+        self.alignments = tuple(a for a in self.alignments if a[0] != dimension) + ((dimension, factor, offset),)
+        self._record("storage_align", {"axis": found[0].name, "factor": factor, "offset": offset})
+
+    def launch_bounds(self, min_blocks: int) -> None:
+        """Ask the GPU kernel that computes this stage to leave room for ``min_blocks`` resident
+        blocks per SM: ``__launch_bounds__(threads, min_blocks)`` caps its registers per thread at
+        what that many blocks can share, so a large register tile does not drop to one block.
+
+        Parameters
+        ----------
+        min_blocks
+            Blocks per SM, 1 to 32.
+        """
+        call = f"launch_bounds({min_blocks!r})"
+        self._need_compute(call)
+        if not _positive_int(min_blocks) or min_blocks > 32:
+            raise self._fail(call, f"min_blocks must be an integer from 1 to 32 (blocks per SM), got {min_blocks!r}",
+                             "2 keeps two blocks resident: one computes while the other waits on memory")
+        self.min_blocks = min_blocks
+        self._record("launch_bounds", {"min_blocks": min_blocks})
+

@@ -133,3 +133,15 @@ __all__ += [
 __all__ += [
     "add", "all", "any", "div", "floordiv", "floormod", "indexdiv", "indexmod", "multiply", "nearbyint", "subtract",
 ]
+
+#: symbolic extents (tensorir.symbolic), recurrences (tensorir.scan), derived adjoints
+#: (tensorir.gradient)
+from .gradient import gradient  # noqa: E402 - after the names it builds on
+from .scan import scan  # noqa: E402
+from .symbolic import assume, size_var, var  # noqa: E402
+
+__all__ += ["assume", "gradient", "scan", "size_var", "var"]
+
+#: the IR's own nodes, exported for passes and tools but not part of the user's language
+INTERNAL = frozenset({"Buffer", "Expr", "IterVar", "Scope", "Var"})
+

@@ -140,13 +140,16 @@ class CudaModule:
             if param in self._written and not isinstance(array, DeviceArray):
                 array[...] = on_device.numpy()
 
-    def __call__(self, *arrays) -> None:
-        sizes: list[int] = []
-        if self.func.scalars:
-            checked, sizes = Binder(self.func, self._written).bind(arrays)
-            arrays = tuple(checked)
-        else:
+    def _bound(self, arrays) -> tuple[tuple, list[int]]:
+        """The arguments checked, and the size variables' values bound from their shapes."""
+        if not self.func.scalars:
             self._check(arrays)
+            return tuple(arrays), []
+        checked, sizes = Binder(self.func, self._written).bind(arrays)
+        return tuple(checked), sizes
+
+    def __call__(self, *arrays) -> None:
+        arrays, sizes = self._bound(arrays)
         self._load()
         device = self._to_device(arrays)
         self.launch(device, sizes)
@@ -157,12 +160,7 @@ class CudaModule:
     def time(self, *arrays, number: int = 1, repeat: int = 3) -> float:
         """Median seconds per call over ``repeat`` rounds of ``number`` calls, timed with CUDA
         events on device arrays (numpy arguments are copied to the GPU once, outside the timing)."""
-        sizes: list[int] = []
-        if self.func.scalars:
-            checked, sizes = Binder(self.func, self._written).bind(arrays)
-            arrays = tuple(checked)
-        else:
-            self._check(arrays)
+        arrays, sizes = self._bound(arrays)
         drv = driver()
         self._load()
         device = self._to_device(arrays)

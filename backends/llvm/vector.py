@@ -19,6 +19,7 @@ from llvmlite import ir
 
 from tensorir.analysis import free_vars, linear_form, reads_memory
 from tensorir.buffer import Scope
+from tensorir.conditions import conjunction, conjuncts
 from tensorir.dtypes import CLASSIC_TYPES, DType
 from tensorir.expr import (
     BITWISE,
@@ -36,7 +37,6 @@ from tensorir.expr import (
     Unary,
     UnaryOp,
     Var,
-    binary,
 )
 from tensorir.stmt import For, ForKind, IfThenElse, Seq, Stmt, Store
 from tensorir.visitor import walk
@@ -192,17 +192,6 @@ def _constant_splat(element: ir.Type, lanes: int, value, text: str) -> ir.Consta
     return ir.Constant(ir.VectorType(element, lanes), [value] * lanes)
 
 
-def _conjuncts(cond: Expr) -> list[Expr]:
-    if isinstance(cond, Binary) and cond.op is BinaryOp.AND:
-        return _conjuncts(cond.a) + _conjuncts(cond.b)
-    return [cond]
-
-
-def _all(parts: list[Expr]) -> Expr | None:
-    result = None
-    for part in parts:
-        result = part if result is None else binary(BinaryOp.AND, result, part)
-    return result
 
 
 class _VectorBody:
@@ -427,9 +416,9 @@ class _VectorBody:
         return vector
 
     def branch(self, s: IfThenElse, cond: Expr, then_body: Stmt, else_body: Stmt | None) -> None:
-        parts = _conjuncts(cond)
-        uniform = _all([p for p in parts if not _depends(p, self.v)])
-        lane = _all([p for p in parts if _depends(p, self.v)])
+        parts = conjuncts(cond)
+        uniform = conjunction([p for p in parts if not _depends(p, self.v)])
+        lane = conjunction([p for p in parts if _depends(p, self.v)])
         if lane is None:
             c = self.cg.expr(cond)
             if else_body is None:

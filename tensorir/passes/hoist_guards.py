@@ -9,22 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 
-from ..expr import Binary, BinaryOp, Expr, binary
+from ..conditions import conjunction, conjuncts
+from ..expr import BinaryOp, binary
 from ..stmt import Allocate, For, ForKind, IfThenElse, PrimFunc, Seq, Stmt
 from ..visitor import walk
-
-
-def _conjuncts(cond: Expr) -> list[Expr]:
-    if isinstance(cond, Binary) and cond.op is BinaryOp.AND:
-        return _conjuncts(cond.a) + _conjuncts(cond.b)
-    return [cond]
-
-
-def _all(parts: list[Expr]) -> Expr:
-    result = parts[0]
-    for part in parts[1:]:
-        result = binary(BinaryOp.AND, result, part)
-    return result
 
 
 def _hoist(s: Stmt) -> Stmt:
@@ -33,12 +21,12 @@ def _hoist(s: Stmt) -> Stmt:
             inner = _hoist(body)
             if isinstance(inner, IfThenElse) and inner.else_body is None \
                     and s.kind is not ForKind.THREAD_BINDING:
-                parts = _conjuncts(inner.cond)
+                parts = conjuncts(inner.cond)
                 free = [p for p in parts if not any(n is s.var for n in walk(p))]
                 if free:
                     bound = [p for p in parts if any(n is s.var for n in walk(p))]
-                    body_inner = IfThenElse(_all(bound), inner.then_body) if bound else inner.then_body
-                    return IfThenElse(_all(free), dataclasses.replace(s, body=body_inner))
+                    body_inner = IfThenElse(conjunction(bound), inner.then_body) if bound else inner.then_body
+                    return IfThenElse(conjunction(free), dataclasses.replace(s, body=body_inner))
             return s if inner is body else dataclasses.replace(s, body=inner)
         case Seq(stmts=stmts):
             new = tuple(_hoist(x) for x in stmts)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 
 from ..analysis import _rebuild, interval, linear_form
+from ..conditions import conjunction, conjuncts
 from ..expr import Binary, BinaryOp, Const, Expr, Var, binary, const
 from ..stmt import Allocate, For, ForKind, IfThenElse, PrimFunc, Seq, Stmt, seq
 from ..structural import structural_key
@@ -25,11 +26,6 @@ from ..visitor import Substitute, walk
 
 _SPLITTABLE = (ForKind.SERIAL, ForKind.PARALLEL)
 
-
-def _conjuncts(cond: Expr) -> list[Expr]:
-    if isinstance(cond, Binary) and cond.op is BinaryOp.AND:
-        return _conjuncts(cond.a) + _conjuncts(cond.b)
-    return [cond]
 
 
 def _inner_ranges(loop: For) -> dict[Var, tuple[int, int]]:
@@ -89,13 +85,10 @@ class _Drop:
         match s:
             case IfThenElse(cond=cond, then_body=then_body, else_body=None):
                 body = self(then_body)
-                kept = [c for c in _conjuncts(cond) if c not in self.proven]
+                kept = [c for c in conjuncts(cond) if c not in self.proven]
                 if not kept:
                     return body
-                new_cond = kept[0]
-                for c in kept[1:]:
-                    new_cond = binary(BinaryOp.AND, new_cond, c)
-                return IfThenElse(new_cond, body)
+                return IfThenElse(conjunction(kept), body)
             case For(body=body) | Allocate(body=body):
                 return dataclasses.replace(s, body=self(body))
             case Seq(stmts=stmts):
@@ -111,7 +104,7 @@ def _partition(loop: For, positive) -> Stmt | None:
     proven: set[Expr] = set()
     for node in walk(loop.body):
         if isinstance(node, IfThenElse) and node.else_body is None:
-            for part in _conjuncts(node.cond):
+            for part in conjuncts(node.cond):
                 found = _full_until(loop, part, ranges, positive)
                 if found is not None:
                     bounds.append(found)
@@ -143,7 +136,7 @@ def _tighten(loop: For) -> For:
     if not (isinstance(body, IfThenElse) and body.else_body is None and isinstance(loop.min, Const)
             and loop.min.value == 0):
         return loop
-    for part in _conjuncts(body.cond):
+    for part in conjuncts(body.cond):
         if not (isinstance(part, Binary) and part.op is BinaryOp.LT) or any(n is loop.var for n in walk(part.b)):
             continue
         form = linear_form(part.a)

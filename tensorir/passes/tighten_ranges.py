@@ -21,24 +21,12 @@ from __future__ import annotations
 import dataclasses
 
 from ..analysis import interval
+from ..conditions import conjunction, conjuncts
 from ..dependent import is_ranged
 from ..expr import Binary, BinaryOp, Const, Expr, binary, const
 from ..stmt import Allocate, For, ForKind, IfThenElse, PrimFunc, Seq, Stmt
 from ..visitor import walk
 from .simplify import simplify_expr
-
-
-def _conjuncts(cond: Expr) -> list[Expr]:
-    if isinstance(cond, Binary) and cond.op is BinaryOp.AND:
-        return _conjuncts(cond.a) + _conjuncts(cond.b)
-    return [cond]
-
-
-def _all(parts: list[Expr]) -> Expr:
-    result = parts[0]
-    for part in parts[1:]:
-        result = binary(BinaryOp.AND, result, part)
-    return result
 
 
 def _guard(loop: For) -> tuple[list[For], IfThenElse] | None:
@@ -78,7 +66,7 @@ def _tighten(loop: For, ranges: dict) -> For:
     chain, guard = found
     inner = {f.var for f in chain}
     start, end, kept = loop.min, simplify_expr(binary(BinaryOp.ADD, loop.min, loop.extent)), []
-    for part in _conjuncts(guard.cond):
+    for part in conjuncts(guard.cond):
         match _bound(part, loop, inner):
             case ("end", b):
                 end = _clamp(BinaryOp.MIN, b, end, ranges)
@@ -86,9 +74,9 @@ def _tighten(loop: For, ranges: dict) -> For:
                 start = _clamp(BinaryOp.MAX, b, start, ranges)
             case _:
                 kept.append(part)
-    if len(kept) == len(_conjuncts(guard.cond)):
+    if len(kept) == len(conjuncts(guard.cond)):
         return loop
-    body: Stmt = IfThenElse(_all(kept), guard.then_body) if kept else guard.then_body
+    body: Stmt = IfThenElse(conjunction(kept), guard.then_body) if kept else guard.then_body
     for f in reversed(chain):
         body = dataclasses.replace(f, body=body)
     start, end = simplify_expr(start), simplify_expr(end)
