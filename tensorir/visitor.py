@@ -116,6 +116,25 @@ class Mutator:
         return dataclasses.replace(node, **changes) if changes else node
 
 
+def map_statements(node: Stmt, fn) -> Stmt:
+    """``node`` with ``fn`` applied to each statement directly inside it (a loop's body, a
+    sequence's items, a branch); the same object when ``fn`` changes none. For passes that carry
+    a context down the tree (the enclosing loops' ranges) and so cannot use the memoised
+    :class:`Mutator`."""
+    changes = {}
+    for name in _child_fields(type(node)):
+        value = getattr(node, name)
+        if isinstance(value, Stmt):
+            new = fn(value)
+            if new is not value:
+                changes[name] = new
+        elif isinstance(value, tuple) and any(isinstance(v, Stmt) for v in value):
+            items = tuple(fn(v) if isinstance(v, Stmt) else v for v in value)
+            if any(a is not b for a, b in zip(items, value)):
+                changes[name] = items
+    return dataclasses.replace(node, **changes) if changes else node
+
+
 class Substitute(Mutator):
     """Replace variables by expressions."""
 

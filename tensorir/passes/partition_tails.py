@@ -22,7 +22,7 @@ from ..expr import Binary, BinaryOp, Const, Expr, Var, binary, const
 from ..stmt import Allocate, For, ForKind, IfThenElse, PrimFunc, Seq, Stmt, seq
 from ..structural import structural_key
 from ..symbolic import ShapeVar
-from ..visitor import Substitute, walk
+from ..visitor import Substitute, map_statements, walk
 
 _SPLITTABLE = (ForKind.SERIAL, ForKind.PARALLEL)
 
@@ -151,26 +151,13 @@ def _tighten(loop: For) -> For:
 
 
 def _visit(s: Stmt, positive) -> Stmt:
-    match s:
-        case For(body=body):
-            inner = _visit(body, positive)
-            loop = s if inner is body else dataclasses.replace(s, body=inner)
-            if s.kind is ForKind.SERIAL and isinstance(s.extent, Const) and s.extent.value > LONG_LOOP:
-                return _tighten(loop)
-            if s.kind in _SPLITTABLE and not isinstance(s.extent, Const) and isinstance(s.min, Const):
-                return _partition(loop, positive) or loop
-            return loop
-        case Allocate(body=body):
-            inner = _visit(body, positive)
-            return s if inner is body else dataclasses.replace(s, body=inner)
-        case Seq(stmts=stmts):
-            new = tuple(_visit(x, positive) for x in stmts)
-            return s if all(a is b for a, b in zip(new, stmts)) else Seq(new)
-        case IfThenElse(then_body=then_body, else_body=else_body):
-            t = _visit(then_body, positive)
-            e = None if else_body is None else _visit(else_body, positive)
-            return s if t is then_body and e is else_body else dataclasses.replace(s, then_body=t, else_body=e)
-    return s
+    inner = map_statements(s, lambda x: _visit(x, positive))
+    if isinstance(s, For):
+        if s.kind is ForKind.SERIAL and isinstance(s.extent, Const) and s.extent.value > LONG_LOOP:
+            return _tighten(inner)
+        if s.kind in _SPLITTABLE and not isinstance(s.extent, Const) and isinstance(s.min, Const):
+            return _partition(inner, positive) or inner
+    return inner
 
 
 def partition_tails(func: PrimFunc) -> PrimFunc:

@@ -24,8 +24,8 @@ from ..analysis import interval
 from ..conditions import conjunction, conjuncts
 from ..dependent import is_ranged
 from ..expr import Binary, BinaryOp, Const, Expr, binary, const
-from ..stmt import Allocate, For, ForKind, IfThenElse, PrimFunc, Seq, Stmt
-from ..visitor import walk
+from ..stmt import For, ForKind, IfThenElse, PrimFunc, Stmt
+from ..visitor import map_statements, walk
 from .simplify import simplify_expr
 
 
@@ -89,23 +89,10 @@ def _tighten(loop: For, ranges: dict) -> For:
 
 
 def _visit(s: Stmt, ranges: dict) -> Stmt:
-    match s:
-        case For(body=body):
-            if isinstance(s.min, Const) and isinstance(s.extent, Const):
-                ranges = {**ranges, s.var: (s.min.value, s.min.value + s.extent.value - 1)}
-            inner = _visit(body, ranges)
-            return _tighten(s if inner is body else dataclasses.replace(s, body=inner), ranges)
-        case Allocate(body=body):
-            inner = _visit(body, ranges)
-            return s if inner is body else dataclasses.replace(s, body=inner)
-        case Seq(stmts=stmts):
-            new = tuple(_visit(x, ranges) for x in stmts)
-            return s if all(a is b for a, b in zip(new, stmts)) else Seq(new)
-        case IfThenElse(then_body=then_body, else_body=else_body):
-            t = _visit(then_body, ranges)
-            e = None if else_body is None else _visit(else_body, ranges)
-            return s if t is then_body and e is else_body else dataclasses.replace(s, then_body=t, else_body=e)
-    return s
+    if isinstance(s, For) and isinstance(s.min, Const) and isinstance(s.extent, Const):
+        ranges = {**ranges, s.var: (s.min.value, s.min.value + s.extent.value - 1)}
+    inner = map_statements(s, lambda x: _visit(x, ranges))
+    return _tighten(inner, ranges) if isinstance(s, For) else inner
 
 
 def tighten_ranges(func: PrimFunc) -> PrimFunc:
