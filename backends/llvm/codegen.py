@@ -40,6 +40,7 @@ from tensorir.symbolic import to_expr
 from tensorir.visitor import walk
 
 from .arith import Arithmetic
+from .fold import known_condition
 from .types import F32, F64, I1, I8, I32, I64, SIZE, STORAGE, VALUE, VOID, i64  # noqa: F401
 
 #: temporaries up to this size live on the stack; larger ones on the heap
@@ -267,6 +268,9 @@ class Codegen(Arithmetic):
         return self.arith(e.op, a, b, e.a.dtype, e.a, e.b)
 
     def select(self, e: Select, c: Expr, t: Expr, f: Expr):
+        known = known_condition(c, self.state.vars)  # type: ignore[union-attr]
+        if known is not None:
+            return self.expr(t if known else f)
         if not any(isinstance(n, (BufferLoad, CheckedIndex)) for side in (t, f) for n in walk(side)):
             tv, fv = self.widen(self.expr(t), self.expr(f))
             return self.b.select(self.expr(c), tv, fv)

@@ -41,6 +41,7 @@ from tensorir.expr import (
 from tensorir.stmt import For, ForKind, IfThenElse, Seq, Stmt, Store
 from tensorir.visitor import walk
 
+from .fold import known_condition
 from .types import F32, F64, I1, I32, I64, SIZE, STORAGE, VALUE, VOID, i64
 
 MAX_LANES = 64
@@ -267,6 +268,9 @@ class _VectorBody:
             case Cast(value=value, dtype=dtype):
                 return cg.convert(self.splat(self.expr(value)), value.dtype, dtype)
             case Select(cond=c, true_value=t, false_value=f):
+                known = None if _depends(c, self.v) else known_condition(c, cg.state.vars)
+                if known is not None:
+                    return self.expr(t if known else f)
                 cond = self.splat(self.expr(c))
                 if not (reads_memory(t) or reads_memory(f)):
                     tv, fv = self.widen(self.splat(self.expr(t)), self.splat(self.expr(f)))

@@ -1,17 +1,22 @@
-"""Winograd F(2x2, 3x3) convolution for 3x3 stride-1 kernels, written as index expressions: each
-output 2x2 tile from a 4x4 input tile with 16 products per channel instead of 36.
+"""Winograd convolution F(2x2, 3x3) and F(4x4, 3x3) for 3x3 stride-1 kernels, written as index
+expressions plus a schedule: each ``m x m`` output tile from an ``(m+2) x (m+2)`` input tile,
+``(m+2)^2`` products per channel pair instead of ``9 m^2``. The channels are blocked
+(``NCHW[x]c``, as :mod:`schedules.templates.conv_nchwc`), so every transform is vectorized over a
+block of channels; the transforms are one-dimensional passes (:mod:`.winograd_transforms`)
+unrolled over the tile, constant multiples with the zero terms dropped.
 
-The four stages (``B``, ``G``, ``A`` the constant transform matrices of F(2, 3))::
+The stages (``a = m + 2``; ``P`` the padded, blocked input; ``Wb`` the blocked weights)::
 
-    U[e, f, c, k] = sum(G[e, r] * W[k, c, r, q] * G[f, q])                 # weights, once
-    V[e, f, t, c] = sum(B[a, e] * X.pad[n, c, 2*ty + a, 2*tx + b] * B[b, f])  # input tiles
-    M[e, f, t, k] = sum(V[e, f, t, c] * U[e, f, c, k], c)                # 16 matrix products
-    Y[n, k, y, x] = sum(A[e, y % 2] * M[e, f, t(n, y/2, x/2), k] * A[f, x % 2])
+    U[e, f, C, c, k]  = sum_q (sum_r G[e, r] Wb[k/ob, C, r, q, c, k%ob]) G[f, q]    # weights
+    V[e, f, t, C, c]  = sum_b B[b, f] (sum_a B[a, e] P[n, C, m*ty + a, m*tx + b, c])  # input tiles
+    M[e, f, t, k]     = sum_{C, c} V[e, f, t, C, c] * U[e, f, C, c, k]             # a^2 matrix products
+    Y[n, K, y, x, k]  = sum_i A[i, y%m] (sum_j M[i, j, t(n, y/m, x/m), K*ob + k] A[j, x%m])
 
 ``M`` is scheduled as the CPU matmul is: ``rows`` tiles x ``lanes`` output channels in registers
-(broadcast ``V``, vector ``U``), the 16 products in parallel. The constant matrices are
-expressions of their indices (a chain of selects), folded to constants where the loops over them
-are unrolled.
+(broadcast ``V``, vector ``U``). The inner one-dimensional passes are local stages computed per
+tile and channel block. ``layout="NCHW"`` takes NCHW ``X`` and KCRS ``W`` and returns NCHW ``Y``
+(blocking and unblocking stages around the kernel); ``layout="NCHWc"`` takes and returns the
+blocked arrays of :func:`schedules.templates.conv2d_nchwc` (``X`` padded).
 """
 
 from __future__ import annotations
@@ -22,11 +27,11 @@ from tensorir.intmath import ceil_div
 from tensorir.tensor import compute, placeholder, reduce_axis
 
 from ..schedule import create_schedule
+from .winograd_transforms import F2, VARIANTS, row_transform
 
 #: F(2x2, 3x3): Y = A^T [(G g G^T) * (B^T d B)] A
-B_T = ((1, 0, -1, 0), (0, 1, 1, 0), (0, -1, 1, 0), (0, 1, 0, -1))
-G = ((1, 0, 0), (0.5, 0.5, 0.5), (0.5, -0.5, 0.5), (0, 0, 1))
-A_T = ((1, 1, 1, 0), (0, 1, -1, -1))
+B_T, G, A_T = F2.B_T, F2.G, F2.A_T
+LAYOUTS = ("NCHW", "NCHWc")
 
 
 def constant(matrix: tuple, row, col):
@@ -40,68 +45,171 @@ def constant(matrix: tuple, row, col):
 
 
 def transformed(left: tuple, right: tuple, row, col, value):
-    """``(left @ D @ right.T)[row, col]`` for ``D[i, j] = value(i, j)``: for each constant
-    ``(row, col)`` only its nonzero terms, chosen by a chain of selects that folds away where
-    ``row`` and ``col`` are unrolled loops (so no multiplication by a zero is left)."""
-    result = None
-    for i, left_row in enumerate(left):
-        for j, right_row in enumerate(right):
-            terms = [(a * b, p, q) for p, a in enumerate(left_row) for q, b in enumerate(right_row) if a and b]
-            entry = None
-            for weight, p, q in terms:
-                term = value(p, q) if weight == 1 else (-value(p, q) if weight == -1 else value(p, q) * float(weight))
-                entry = term if entry is None else entry + term
-            result = entry if result is None else fn.if_then_else((row == i) & (col == j), entry, result)
-    return result
+    """``(left @ D @ right.T)[row, col]`` for ``D[i, j] = value(i, j)``, as the row transform of
+    the column transforms (each entry only its nonzero terms)."""
+    return row_transform(left, row, lambda i: row_transform(right, col, lambda j: value(i, j)))
 
 
-def conv2d_winograd(batch: int, in_channels: int, height: int, width: int, out_channels: int, *,
-                    padding: int = 1, rows: int = 6, lanes: int = 16, dtype: str = "float32", parallel: bool = True):
-    """NCHW ``X`` and KCRS ``W`` (3x3, stride 1) to NCHW ``Y``; see the module docstring."""
+def _check(tile, rows, lanes, layout, out_h, out_w, height, width, padding):
+    if tile not in VARIANTS:
+        raise DefinitionError(f"conv2d_winograd: tile must be 2 (F(2x2,3x3)) or 4 (F(4x4,3x3)), got {tile!r}")
     for knob, value in (("rows", rows), ("lanes", lanes)):
-        if not isinstance(value, int) or value < 1:
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise DefinitionError(f"conv2d_winograd: {knob} must be a positive integer, got {value!r}")
-    out_h, out_w = height + 2 * padding - 2, width + 2 * padding - 2
+    if layout not in LAYOUTS:
+        raise DefinitionError(f"conv2d_winograd: layout must be 'NCHW' or 'NCHWc', got {layout!r}")
     if out_h < 1 or out_w < 1:
         raise DefinitionError(f"conv2d_winograd: a {height}x{width} input with padding {padding} has no 3x3 "
                               f"output; pad it more")
-    tiles_y, tiles_x = ceil_div(out_h, 2), ceil_div(out_w, 2)
-    tiles = batch * tiles_y * tiles_x
-    X = placeholder((batch, in_channels, height, width), dtype, name="X")
-    W = placeholder((out_channels, in_channels, 3, 3), dtype, name="W")
-    padded = compute((batch, in_channels, 2 * tiles_y + 2, 2 * tiles_x + 2), lambda n, c, y, x: fn.if_then_else(
-        (y >= padding) & (y < height + padding) & (x >= padding) & (x < width + padding),
-        X[n, c, y - padding, x - padding], 0.0), name="X.pad")
-    r, q = reduce_axis(3, "r"), reduce_axis(3, "q")
-    U = compute((4, 4, in_channels, out_channels), lambda e, f, c, k: fn.sum(
-        constant(G, e, r) * W[k, c, r, q] * constant(G, f, q), axis=[r, q]), name="U")
-    def v_at(e, f, t, c):
-        n, ty, tx = t // (tiles_y * tiles_x), t // tiles_x % tiles_y, t % tiles_x
-        return transformed(B_T, B_T, e, f, lambda i, j: padded[n, c, 2 * ty + i, 2 * tx + j])
 
-    V = compute((4, 4, tiles, in_channels), v_at, name="V")
-    c = reduce_axis(in_channels, "c")
-    M = compute((4, 4, tiles, out_channels), lambda e, f, t, k: fn.sum(V[e, f, t, c] * U[e, f, c, k], axis=c),
-                name="M")
-    Y = compute((batch, out_channels, out_h, out_w), lambda n, k, y, x: transformed(
-        A_T, A_T, y % 2, x % 2, lambda i, j: M[i, j, (n * tiles_y + y // 2) * tiles_x + x // 2, k]), name="Y")
+
+def conv2d_winograd(batch: int, in_channels: int, height: int, width: int, out_channels: int, *,
+                    padding: int = 1, tile: int = 2, rows: int = 6, lanes: int = 16, layout: str = "NCHW",
+                    dtype: str = "float32", parallel: bool = True):
+    """A 3x3 stride-1 convolution by Winograd's ``F(tile x tile, 3x3)``; see the module docstring.
+
+    Parameters
+    ----------
+    tile
+        Output tile side: 2 (F(2x2,3x3), 16 products per tile) or 4 (F(4x4,3x3), 36 products per
+        tile; about 10x the rounding error of F(2x2,3x3) in float32).
+    rows, lanes
+        The register tile of the matrix products: ``rows`` tiles x ``lanes`` output channels.
+    layout
+        ``"NCHW"`` arrays, or ``"NCHWc"``: blocked arrays (``X`` of shape
+        ``(batch, C/ib, height + 2*padding, width + 2*padding, ib)``, ``W`` of shape
+        ``(K/16, C/ib, 3, 3, ib, 16)``, ``Y`` of shape ``(batch, K/16, out_h, out_w, 16)``,
+        ``ib = min(16, in_channels)``), as :func:`schedules.templates.conv2d_nchwc` takes them.
+    """
+    out_h, out_w = height + 2 * padding - 2, width + 2 * padding - 2
+    _check(tile, rows, lanes, layout, out_h, out_w, height, width, padding)
+    wino = VARIANTS[tile]
+    ib, ob = min(16, in_channels), 16
+    cb, kb = ceil_div(in_channels, ib), ceil_div(out_channels, ob)
+    tiles_y, tiles_x = ceil_div(out_h, tile), ceil_div(out_w, tile)
+    if layout == "NCHW":
+        X = placeholder((batch, in_channels, height, width), dtype, name="X")
+        W = placeholder((out_channels, in_channels, 3, 3), dtype, name="W")
+        P = _pack_input(X, ib, padding, tiles_y * tile + 2, tiles_x * tile + 2)
+        Wb = _pack_weights(W, ib, ob)
+    else:
+        X = placeholder((batch, cb, height + 2 * padding, width + 2 * padding, ib), dtype, name="X")
+        W = Wb = placeholder((kb, cb, 3, 3, ib, ob), dtype, name="W")
+        P = _grown_input(X, tiles_y * tile + 2, tiles_x * tile + 2)
+    stages = _define(wino, P, Wb, batch, tiles_y, tiles_x, out_h, out_w, kb, ob)
+    Yb = stages["Y.blocked"]
+    Y = Yb if layout == "NCHWc" else compute(
+        (batch, out_channels, out_h, out_w), lambda n, k, y, x: Yb[n, k // ob, y, x, k % ob], name="Y")
     s = create_schedule(Y)
-    _schedule(s, padded, U, V, M, Y, rows, lanes, parallel)
+    _schedule(s, wino, stages, rows, lanes, parallel)
+    if layout == "NCHW":
+        _schedule_layout(s, P, Wb, Y, parallel)
+    elif P is not X:
+        s[P].compute_inline()
     return s, [X, W, Y]
 
 
-def _schedule(s, padded, U, V, M, Y, rows: int, lanes: int, parallel: bool) -> None:
-    s[padded].compute_inline()
-    for axis in U.op.reduce_axis:
-        s[U].unroll(axis)
-    ue, uf, uc, uk = U.op.axis
-    s[U].reorder(uc, uk, ue, uf)
-    s[U].unroll(ue)
-    s[U].unroll(uf)
-    ve, vf, vt, vc = V.op.axis
-    s[V].reorder(vt, vc, ve, vf)
-    s[V].unroll(ve)
-    s[V].unroll(vf)
+def _pack_input(X, ib: int, padding: int, rows: int, cols: int):
+    """``X`` zero-padded to ``rows x cols`` (whole tiles) and blocked ``NCHW[ib]c``."""
+    batch, channels, height, width = X.shape
+
+    def at(n, bc, y, x, c):
+        inside = (y >= padding) & (y < height + padding) & (x >= padding) & (x < width + padding)
+        if channels % ib:
+            inside = inside & (bc * ib + c < channels)
+        return fn.if_then_else(inside, X[n, bc * ib + c, y - padding, x - padding], 0.0)
+
+    return compute((batch, ceil_div(channels, ib), rows, cols, ib), at, name="X.blocked")
+
+
+def _grown_input(X, rows: int, cols: int):
+    """Blocked, padded ``X`` itself when whole tiles fit in it, else with zero rows and columns
+    after it (inlined: a guard on the tiles that reach past it)."""
+    batch, cb, height, width, ib = X.shape
+    if rows <= height and cols <= width:
+        return X
+    return compute((batch, cb, rows, cols, ib), lambda n, bc, y, x, c: fn.if_then_else(
+        (y < height) & (x < width), X[n, bc, y, x, c], 0.0), name="X.grown")
+
+
+def _pack_weights(W, ib: int, ob: int):
+    out_channels, in_channels, _, _ = W.shape
+
+    def at(bk, bc, r, q, c, k):
+        value = W[bk * ob + k, bc * ib + c, r, q]
+        if in_channels % ib or out_channels % ob:
+            return fn.if_then_else((bk * ob + k < out_channels) & (bc * ib + c < in_channels), value, 0.0)
+        return value
+
+    return compute((ceil_div(out_channels, ob), ceil_div(in_channels, ib), 3, 3, ib, ob), at, name="W.blocked")
+
+
+def _define(wino, P, Wb, batch, tiles_y, tiles_x, out_h, out_w, kb, ob) -> dict:
+    """The compute stages by name (``Ug``, ``U``, ``T``, ``V``, ``M``, ``S``, ``Y.blocked``)."""
+    a, m = wino.alpha, wino.m
+    cb, ib = P.shape[1], P.shape[4]
+    tiles = batch * tiles_y * tiles_x
+    Ug = compute((a, 3, cb, ib, kb * ob), lambda e, q, bc, c, k: row_transform(
+        wino.G, e, lambda r: Wb[k // ob, bc, r, q, c, k % ob]), name="Ug")
+    U = compute((a, a, cb, ib, kb * ob), lambda e, f, bc, c, k: row_transform(
+        wino.G, f, lambda q: Ug[e, q, bc, c, k]), name="U")
+
+    def tile_input(e, b, t, bc, c):
+        n, ty, tx = t // (tiles_y * tiles_x), t // tiles_x % tiles_y, t % tiles_x
+        return row_transform(wino.B_T, e, lambda i: P[n, bc, m * ty + i, m * tx + b, c])
+
+    T = compute((a, a, tiles, cb, ib), tile_input, name="T")
+    V = compute((a, a, tiles, cb, ib), lambda e, f, t, bc, c: row_transform(
+        wino.B_T, f, lambda j: T[e, j, t, bc, c]), name="V")
+    big_c, c = reduce_axis(cb, "C"), reduce_axis(ib, "c")
+    M = compute((a, a, tiles, kb * ob), lambda e, f, t, k: fn.sum(
+        V[e, f, t, big_c, c] * U[e, f, big_c, c, k], axis=[big_c, c]), name="M")
+    S = compute((a, m, tiles, kb * ob), lambda i, q, t, k: row_transform(
+        wino.A_T, q, lambda j: M[i, j, t, k]), name="S")
+    Yb = compute((batch, kb, out_h, out_w, ob), lambda n, bk, y, x, k: row_transform(
+        wino.A_T, y % m, lambda i: S[i, x % m, (n * tiles_y + y // m) * tiles_x + x // m, bk * ob + k]),
+        name="Y.blocked")
+    return {"Ug": Ug, "U": U, "T": T, "V": V, "M": M, "S": S, "Y.blocked": Yb}
+
+
+def _schedule(s, wino, stages: dict, rows: int, lanes: int, parallel: bool) -> None:
+    _schedule_weights(s, stages["Ug"], stages["U"], parallel)
+    _schedule_tiles(s, stages["T"], stages["V"], parallel)
+    _schedule_products(s, stages["M"], rows, lanes, parallel)
+    _schedule_output(s, wino, stages["S"], stages["Y.blocked"], parallel)
+
+
+def _schedule_weights(s, Ug, U, parallel: bool) -> None:
+    """Per input channel and block of 16 output channels: ``Ug`` then ``U``, unrolled over the
+    tile, vectorized over the output channels."""
+    e, f, bc, c, k = U.op.axis
+    ko, ki = s[U].split(k, factor=16)
+    s[U].reorder(bc, c, ko, e, f, ki)
+    _unrolled_vector(s, U, (e, f), ki)
+    s[Ug].set_scope("local")
+    s[Ug].compute_at(s[U], ko)
+    ue, uq, _, _, uk = Ug.op.axis
+    _unrolled_vector(s, Ug, (ue, uq), uk)
+    if parallel:
+        s[U].parallel(s[U].fuse(bc, c))
+
+
+def _schedule_tiles(s, T, V, parallel: bool) -> None:
+    """Per tile and channel block: the row pass ``T`` in a local tile, then the column pass
+    ``V``, both vectorized over the block's channels."""
+    e, f, t, bc, c = V.op.axis
+    s[V].reorder(t, bc, e, f, c)
+    _unrolled_vector(s, V, (e, f), c)
+    s[T].set_scope("local")
+    s[T].compute_at(s[V], bc)
+    te, tb, _, _, tc = T.op.axis
+    _unrolled_vector(s, T, (te, tb), tc)
+    if parallel:
+        s[V].parallel(t)
+
+
+def _schedule_products(s, M, rows: int, lanes: int, parallel: bool) -> None:
+    """``rows`` tiles x ``lanes`` output channels accumulated in registers."""
     local = s.cache_write(M, "local")
     me, mf, mt, mk = M.op.axis
     to, ti = s[M].split(mt, factor=rows)
@@ -109,19 +217,43 @@ def _schedule(s, padded, U, V, M, Y, rows: int, lanes: int, parallel: bool) -> N
     s[M].reorder(me, mf, to, ko, ti, ki)
     s[local].compute_at(s[M], ko)
     _, _, lt, lk = s[local].op.axis
-    (lc,) = s[local].op.reduce_axis
-    s[local].reorder(lc, lt, lk)
-    s[local].unroll(lt)
-    s[local].vectorize(lk)
+    big_c, lc = s[local].op.reduce_axis
+    s[local].reorder(big_c, lc, lt, lk)
+    _unrolled_vector(s, local, (lt,), lk)
     s[M].vectorize(ki)
-    n, k, y, x = Y.op.axis
-    yo, yi = s[Y].split(y, factor=2)
-    xo, xi = s[Y].split(x, factor=2)
-    s[Y].reorder(n, k, yo, xo, yi, xi)
-    s[Y].unroll(yi)  # the output's place in its 2x2 tile, so the matrix A folds to constants
-    s[Y].unroll(xi)
     if parallel:
-        s[U].parallel(uc)
-        s[V].parallel(vt)
         s[M].parallel(s[M].fuse(me, mf, to))
+
+
+def _schedule_output(s, wino, S, Yb, parallel: bool) -> None:
+    """Per output tile and block of output channels: the row pass ``S`` in a local tile, then
+    the tile's ``m x m`` outputs, vectorized over the channels."""
+    n, bk, y, x, k = Yb.op.axis
+    yo, yi = s[Yb].split(y, factor=wino.m)
+    xo, xi = s[Yb].split(x, factor=wino.m)
+    s[Yb].reorder(n, bk, yo, xo, yi, xi, k)
+    _unrolled_vector(s, Yb, (yi, xi), k)
+    s[S].set_scope("local")
+    s[S].compute_at(s[Yb], xo)
+    si, sq, _, sk = S.op.axis
+    _unrolled_vector(s, S, (si, sq), sk)
+    if parallel:
+        s[Yb].parallel(s[Yb].fuse(n, bk, yo))
+
+
+def _schedule_layout(s, P, Wb, Y, parallel: bool) -> None:
+    """The blocking of ``X`` and ``W`` and the unblocking of ``Y`` (layout ``NCHW``)."""
+    for stage in (P, Wb):
+        axes = stage.op.axis
+        s[stage].vectorize(axes[-1])
+        if parallel:
+            s[stage].parallel(s[stage].fuse(axes[0], axes[1]))
+    if parallel:
+        n, k, _, _ = Y.op.axis
         s[Y].parallel(s[Y].fuse(n, k))
+
+
+def _unrolled_vector(s, tensor, unrolled, vector) -> None:
+    for axis in unrolled:
+        s[tensor].unroll(axis)
+    s[tensor].vectorize(vector)
