@@ -50,10 +50,10 @@ def transformed(left: tuple, right: tuple, row, col, value):
     return row_transform(left, row, lambda i: row_transform(right, col, lambda j: value(i, j)))
 
 
-def _check(tile, rows, lanes, layout, out_h, out_w, height, width, padding):
+def _check(tile, rows, lanes, group, layout, out_h, out_w, height, width, padding):
     if tile not in VARIANTS:
         raise DefinitionError(f"conv2d_winograd: tile must be 2 (F(2x2,3x3)) or 4 (F(4x4,3x3)), got {tile!r}")
-    for knob, value in (("rows", rows), ("lanes", lanes)):
+    for knob, value in (("rows", rows), ("lanes", lanes), ("group", group or 1)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise DefinitionError(f"conv2d_winograd: {knob} must be a positive integer, got {value!r}")
     if layout not in LAYOUTS:
@@ -64,7 +64,7 @@ def _check(tile, rows, lanes, layout, out_h, out_w, height, width, padding):
 
 
 def conv2d_winograd(batch: int, in_channels: int, height: int, width: int, out_channels: int, *,
-                    padding: int = 1, tile: int = 2, rows: int = 6, lanes: int = 16, layout: str = "NCHW",
+                    padding: int = 1, tile: int = 2, rows: int = 6, lanes: int = 16, group: int | None = None, layout: str = "NCHW",
                     dtype: str = "float32", parallel: bool = True):
     """A 3x3 stride-1 convolution by Winograd's ``F(tile x tile, 3x3)``; see the module docstring.
 
@@ -75,6 +75,9 @@ def conv2d_winograd(batch: int, in_channels: int, height: int, width: int, out_c
         tile; about 10x the rounding error of F(2x2,3x3) in float32).
     rows, lanes
         The register tile of the matrix products: ``rows`` tiles x ``lanes`` output channels.
+    group
+        Rows of tiles transformed, multiplied and transformed back together (the parallel
+        unit); by default :func:`default_group`.
     layout
         ``"NCHW"`` arrays, or ``"NCHWc"``: blocked arrays (``X`` of shape
         ``(batch, C/ib, height + 2*padding, width + 2*padding, ib)``, ``W`` of shape
@@ -82,7 +85,7 @@ def conv2d_winograd(batch: int, in_channels: int, height: int, width: int, out_c
         ``ib = min(16, in_channels)``), as :func:`schedules.templates.conv2d_nchwc` takes them.
     """
     out_h, out_w = height + 2 * padding - 2, width + 2 * padding - 2
-    _check(tile, rows, lanes, layout, out_h, out_w, height, width, padding)
+    _check(tile, rows, lanes, group, layout, out_h, out_w, height, width, padding)
     wino = VARIANTS[tile]
     ib, ob = min(16, in_channels), 16
     cb, kb = ceil_div(in_channels, ib), ceil_div(out_channels, ob)
@@ -101,12 +104,18 @@ def conv2d_winograd(batch: int, in_channels: int, height: int, width: int, out_c
     Y = Yb if layout == "NCHWc" else compute(
         (batch, out_channels, out_h, out_w), lambda n, k, y, x: Yb[n, k // ob, y, x, k % ob], name="Y")
     s = create_schedule(Y)
-    _schedule(s, wino, stages, rows, lanes, parallel)
+    _schedule(s, wino, stages, rows, lanes, group or default_group(tiles_y, tiles_x), parallel)
     if layout == "NCHW":
         _schedule_layout(s, P, Wb, Y, parallel)
     elif P is not X:
         s[P].compute_inline()
     return s, [X, W, Y]
+
+
+def default_group(tiles_y: int, tiles_x: int, least: int = 12) -> int:
+    """Rows of tiles per group: the fewest that divide ``tiles_y`` and hold at least ``least``
+    tiles (enough for the register tiles of the products), else all of them."""
+    return next((g for g in range(1, tiles_y + 1) if tiles_y % g == 0 and g * tiles_x >= least), tiles_y)
 
 
 def _pack_input(X, ib: int, padding: int, rows: int, cols: int):
@@ -172,11 +181,31 @@ def _define(wino, P, Wb, batch, tiles_y, tiles_x, out_h, out_w, kb, ob) -> dict:
     return {"Ug": Ug, "U": U, "T": T, "V": V, "M": M, "S": S, "Y.blocked": Yb}
 
 
-def _schedule(s, wino, stages: dict, rows: int, lanes: int, parallel: bool) -> None:
+def _schedule(s, wino, stages: dict, rows: int, lanes: int, group: int, parallel: bool) -> None:
+    """The weights once; then for each ``group`` rows of tiles (in parallel): their input
+    transforms ``V``, the matrix products ``M`` and the output tiles, so ``V`` and ``M`` stay in
+    cache between the stages."""
     _schedule_weights(s, stages["Ug"], stages["U"], parallel)
-    _schedule_tiles(s, stages["T"], stages["V"], parallel)
-    _schedule_products(s, stages["M"], rows, lanes, parallel)
-    _schedule_output(s, wino, stages["S"], stages["Y.blocked"], parallel)
+    Yb, local = stages["Y.blocked"], s.cache_write(stages["M"], "local")
+    n, bk, y, x, k = Yb.op.axis
+    yo, yi = s[Yb].split(y, factor=wino.m)
+    xo, xi = s[Yb].split(x, factor=wino.m)
+    rows_outer, rows_inner = s[Yb].split(yo, factor=group)
+    s[Yb].reorder(n, rows_outer, rows_inner, bk, xo, yi, xi, k)
+    _unrolled_vector(s, Yb, (yi, xi), k)
+    S = stages["S"]
+    s[S].set_scope("local")
+    s[S].compute_at(s[Yb], xo)
+    si, sq, _, sk = S.op.axis
+    _unrolled_vector(s, S, (si, sq), sk)
+    for stage in (stages["M"], stages["V"]):
+        s[stage].set_scope("local")
+        s[stage].compute_at(s[Yb], rows_outer)
+        if stage is stages["M"]:
+            _schedule_products(s, stage, local, rows, lanes)
+    _schedule_tiles(s, stages["T"], stages["V"])
+    if parallel:
+        s[Yb].parallel(s[Yb].fuse(n, rows_outer))
 
 
 def _schedule_weights(s, Ug, U, parallel: bool) -> None:
@@ -194,7 +223,7 @@ def _schedule_weights(s, Ug, U, parallel: bool) -> None:
         s[U].parallel(s[U].fuse(bc, c))
 
 
-def _schedule_tiles(s, T, V, parallel: bool) -> None:
+def _schedule_tiles(s, T, V) -> None:
     """Per tile and channel block: the row pass ``T`` in a local tile, then the column pass
     ``V``, both vectorized over the block's channels."""
     e, f, t, bc, c = V.op.axis
@@ -204,13 +233,10 @@ def _schedule_tiles(s, T, V, parallel: bool) -> None:
     s[T].compute_at(s[V], bc)
     te, tb, _, _, tc = T.op.axis
     _unrolled_vector(s, T, (te, tb), tc)
-    if parallel:
-        s[V].parallel(t)
 
 
-def _schedule_products(s, M, rows: int, lanes: int, parallel: bool) -> None:
+def _schedule_products(s, M, local, rows: int, lanes: int) -> None:
     """``rows`` tiles x ``lanes`` output channels accumulated in registers."""
-    local = s.cache_write(M, "local")
     me, mf, mt, mk = M.op.axis
     to, ti = s[M].split(mt, factor=rows)
     ko, ki = s[M].split(mk, factor=lanes)
@@ -221,24 +247,6 @@ def _schedule_products(s, M, rows: int, lanes: int, parallel: bool) -> None:
     s[local].reorder(big_c, lc, lt, lk)
     _unrolled_vector(s, local, (lt,), lk)
     s[M].vectorize(ki)
-    if parallel:
-        s[M].parallel(s[M].fuse(me, mf, to))
-
-
-def _schedule_output(s, wino, S, Yb, parallel: bool) -> None:
-    """Per output tile and block of output channels: the row pass ``S`` in a local tile, then
-    the tile's ``m x m`` outputs, vectorized over the channels."""
-    n, bk, y, x, k = Yb.op.axis
-    yo, yi = s[Yb].split(y, factor=wino.m)
-    xo, xi = s[Yb].split(x, factor=wino.m)
-    s[Yb].reorder(n, bk, yo, xo, yi, xi, k)
-    _unrolled_vector(s, Yb, (yi, xi), k)
-    s[S].set_scope("local")
-    s[S].compute_at(s[Yb], xo)
-    si, sq, _, sk = S.op.axis
-    _unrolled_vector(s, S, (si, sq), sk)
-    if parallel:
-        s[Yb].parallel(s[Yb].fuse(n, bk, yo))
 
 
 def _schedule_layout(s, P, Wb, Y, parallel: bool) -> None:
