@@ -25,12 +25,12 @@ from .tuned import tunable
 LAYOUTS = ("NCHW", "NCHWc")
 
 
-@tunable("conv2d_nchwc", "llvm", 6, knobs=("ic_block", "oc_block", "tile_x", "unroll_kernel"),
+@tunable("conv2d_nchwc", "llvm", 6, knobs=("ic_block", "oc_block", "tile_x", "unroll_kernel", "winograd"),
          options=("stride", "padding", "parallel"))
 def conv2d_nchwc(batch: int, in_channels: int, height: int, width: int, out_channels: int, kernel: int = 3, *,
                  stride: int = 1, padding: int = 1, ic_block: int | None = None, oc_block: int = 16,
-                 tile_x: int | None = None, unroll_kernel: bool = False, layout: str = "NCHW", dtype: str = "float32",
-                 parallel: bool = True, fused_transforms: bool = True):
+                 tile_x: int | None = None, unroll_kernel: bool = False, winograd: int = 0, layout: str = "NCHW",
+                 dtype: str = "float32", parallel: bool = True, fused_transforms: bool = True):
     """``Y[n, k, y, x] = sum(X[n, c, y*stride + r - p, x*stride + s - p] * W[k, c, r, s])`` in
     the blocked layout. The nest (``layout="NCHW"``: the transforms around it)::
 
@@ -50,12 +50,20 @@ def conv2d_nchwc(batch: int, in_channels: int, height: int, width: int, out_chan
     Channels that do not fill a block are zero-padded in the blocked copies. By default
     ``ic_block`` is 16 or all input channels when fewer (an RGB input is not padded to 16), and
     ``tile_x`` the widest of 16..6 columns that divides the output width (14 when none does).
+
+    ``winograd=2`` or ``4`` computes a 3x3 stride-1 convolution by Winograd's F(2x2,3x3) or
+    F(4x4,3x3) instead (:func:`schedules.templates.conv_winograd.conv2d_winograd`, same arrays;
+    ``tile_x`` and ``unroll_kernel`` are knobs of the direct method only). The tuning space
+    offers it, so a tuned task uses it where it measured faster.
     """
     if layout not in LAYOUTS:
         raise DefinitionError(f"conv2d_nchwc: layout must be 'NCHW' or 'NCHWc', got {layout!r}")
     for knob, value in (("ic_block", ic_block), ("oc_block", oc_block), ("tile_x", tile_x)):
         if value is not None and (not isinstance(value, int) or value < 1):
             raise DefinitionError(f"conv2d_nchwc: {knob} must be a positive integer, got {value!r}")
+    if winograd:
+        return _winograd(batch, in_channels, height, width, out_channels, kernel, stride, padding, ic_block,
+                         oc_block, winograd, layout, dtype, parallel)
     out_h = (height + 2 * padding - kernel) // stride + 1
     out_w = (width + 2 * padding - kernel) // stride + 1
     ic_block = ic_block or min(16, in_channels)
@@ -94,6 +102,24 @@ def conv2d_nchwc(batch: int, in_channels: int, height: int, width: int, out_chan
         if parallel:
             s_[out].parallel(s_[out].fuse(n, k))
     return s_, [X, W, out]
+
+
+def _winograd(batch, in_channels, height, width, out_channels, kernel, stride, padding, ic_block, oc_block, tile,
+              layout, dtype, parallel):
+    from .conv_winograd import conv2d_winograd
+
+    if tile not in (2, 4):
+        raise DefinitionError(f"conv2d_nchwc: winograd must be 0 (direct), 2 (F(2x2,3x3)) or 4 (F(4x4,3x3)), "
+                              f"got {tile!r}")
+    if kernel != 3 or stride != 1:
+        raise DefinitionError(f"conv2d_nchwc: winograd={tile} needs a 3x3 kernel with stride 1, got kernel "
+                              f"{kernel} and stride {stride}; use winograd=0 (the direct method)")
+    if ic_block not in (None, min(16, in_channels)) or oc_block != 16:
+        raise DefinitionError(f"conv2d_nchwc: winograd={tile} blocks channels by ic_block={min(16, in_channels)} "
+                              f"and oc_block=16, got ic_block={ic_block} and oc_block={oc_block}; leave them "
+                              f"unset")
+    return conv2d_winograd(batch, in_channels, height, width, out_channels, padding=padding, tile=tile,
+                           layout=layout, dtype=dtype, parallel=parallel)
 
 
 def _nchw_arrays(batch, in_channels, height, width, out_channels, kernel, stride, padding, ic_block, oc_block,

@@ -53,7 +53,8 @@ def transformed(left: tuple, right: tuple, row, col, value):
 def _check(tile, rows, lanes, group, layout, out_h, out_w, height, width, padding):
     if tile not in VARIANTS:
         raise DefinitionError(f"conv2d_winograd: tile must be 2 (F(2x2,3x3)) or 4 (F(4x4,3x3)), got {tile!r}")
-    for knob, value in (("rows", rows), ("lanes", lanes), ("group", group or 1)):
+    for knob, value in (("rows", 1 if rows is None else rows), ("lanes", lanes),
+                         ("group", 1 if group is None else group)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise DefinitionError(f"conv2d_winograd: {knob} must be a positive integer, got {value!r}")
     if layout not in LAYOUTS:
@@ -64,8 +65,8 @@ def _check(tile, rows, lanes, group, layout, out_h, out_w, height, width, paddin
 
 
 def conv2d_winograd(batch: int, in_channels: int, height: int, width: int, out_channels: int, *,
-                    padding: int = 1, tile: int = 2, rows: int = 6, lanes: int = 16, group: int | None = None, layout: str = "NCHW",
-                    dtype: str = "float32", parallel: bool = True):
+                    padding: int = 1, tile: int = 2, rows: int | None = None, lanes: int = 16,
+                    group: int | None = None, layout: str = "NCHW", dtype: str = "float32", parallel: bool = True):
     """A 3x3 stride-1 convolution by Winograd's ``F(tile x tile, 3x3)``; see the module docstring.
 
     Parameters
@@ -74,7 +75,8 @@ def conv2d_winograd(batch: int, in_channels: int, height: int, width: int, out_c
         Output tile side: 2 (F(2x2,3x3), 16 products per tile) or 4 (F(4x4,3x3), 36 products per
         tile; about 10x the rounding error of F(2x2,3x3) in float32).
     rows, lanes
-        The register tile of the matrix products: ``rows`` tiles x ``lanes`` output channels.
+        The register tile of the matrix products: ``rows`` tiles (by default
+        :func:`default_rows`) x ``lanes`` output channels.
     group
         Rows of tiles transformed, multiplied and transformed back together (the parallel
         unit); by default :func:`default_group`.
@@ -104,7 +106,8 @@ def conv2d_winograd(batch: int, in_channels: int, height: int, width: int, out_c
     Y = Yb if layout == "NCHWc" else compute(
         (batch, out_channels, out_h, out_w), lambda n, k, y, x: Yb[n, k // ob, y, x, k % ob], name="Y")
     s = create_schedule(Y)
-    _schedule(s, wino, stages, rows, lanes, group or default_group(tiles_y, tiles_x), parallel)
+    group = default_group(tiles_y, tiles_x) if group is None else group
+    _schedule(s, wino, stages, default_rows(group * tiles_x) if rows is None else rows, lanes, group, parallel)
     if layout == "NCHW":
         _schedule_layout(s, P, Wb, Y, parallel)
     elif P is not X:
@@ -116,6 +119,12 @@ def default_group(tiles_y: int, tiles_x: int, least: int = 12) -> int:
     """Rows of tiles per group: the fewest that divide ``tiles_y`` and hold at least ``least``
     tiles (enough for the register tiles of the products), else all of them."""
     return next((g for g in range(1, tiles_y + 1) if tiles_y % g == 0 and g * tiles_x >= least), tiles_y)
+
+
+def default_rows(tiles: int) -> int:
+    """Tiles per register tile of the products: the largest of 8..4 that divides the ``tiles``
+    of a group (no guarded partial tile), else 6."""
+    return next((rows for rows in range(8, 3, -1) if tiles % rows == 0), 6)
 
 
 def _pack_input(X, ib: int, padding: int, rows: int, cols: int):

@@ -113,7 +113,7 @@ def test_search_space_configs_compute_the_reference():
     space = spec.space(sizes)
     options = spec.task_options()
     rng = np.random.default_rng(2)
-    assert {"ic_block", "oc_block", "tile_x", "unroll_kernel"} == set(spec.to_kwargs(space.points()[0]))
+    assert {"ic_block", "oc_block", "tile_x", "unroll_kernel", "winograd"} == set(spec.to_kwargs(space.points()[0]))
     for config in [space.points()[0], space.points()[-1], space.sample(np.random.default_rng(1))]:
         s, args = spec.instantiate(sizes, spec.to_kwargs(config), "float32", options)
         inputs = [rng.uniform(-1, 1, t.shape).astype(np.float32) for t in args[:-1]]
