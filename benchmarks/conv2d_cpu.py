@@ -5,7 +5,12 @@ NCHW template (``conv2d_cpu``, or its tuned config), the blocked ``NCHW16c`` tem
 (``conv2d_nchwc``) on NCHW arrays with its layout transforms timed, and the same on arrays
 already in the blocked layout (as a model in that layout keeps them; the fair match for
 channels-last, whose conversion is not timed either), and for 3x3 stride-1 layers Winograd
-F(2x2, 3x3) (``conv2d_winograd``; its GFLOP/s count the direct convolution's FLOPs).
+(``conv2d_winograd``, the ``winograd`` knob of ``conv2d_nchwc``): F(2x2, 3x3) and F(4x4, 3x3) on
+the blocked arrays, F(4x4, 3x3) on NCHW arrays with its transforms timed; its GFLOP/s count the
+direct convolution's FLOPs. Each side runs enough calls per round to fill ``min_round`` (a
+0.05 s round): a fast kernel is not timed as one cold call because a slow one sits beside it.
+After the cases, a summary gives each case's best Nestor kernel on blocked arrays against the
+faster torch layout.
 
 Cases: the benchmark case (batch 8, 64->64 channels, 56x56, 3x3, pad 1), then with ``--resnet``
 the distinct conv layers of ResNet-18 at 224x224 (7x7 stride 2, 3x3 stride 1 and 2, 1x1
@@ -16,8 +21,10 @@ stride 2). Each row gives the share of the roofline bound for Nestor and the pee
 
 from __future__ import annotations
 
+import json
 import os
 import sys
+import time
 from dataclasses import dataclass
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -133,19 +140,47 @@ def _nestor_kernels(x: np.ndarray, w: np.ndarray, conv: Conv, batch: int) -> dic
     module = ns.build(*conv2d_nchwc(*sizes, **options, layout="NCHWc"), target="llvm", name="conv2d_blocked")
     xb, wb = _blocked(x, w, conv, ib, ob)
     yb = np.empty((batch, conv.out_channels // ob, conv.out_size, conv.out_size, ob), np.float32)
-    kernels["NCHW16c data"] = (lambda: module(xb, wb, yb),
-                               lambda: yb.transpose(0, 1, 4, 2, 3).reshape(shape))
+    kernels["NCHW16c data"] = (lambda: module(xb, wb, yb), lambda: yb.transpose(0, 1, 4, 2, 3).reshape(shape))
     if conv.kernel == 3 and conv.stride == 1:
-        from schedules.templates.conv_winograd import conv2d_winograd
-
-        winograd = ns.build(*conv2d_winograd(batch, conv.in_channels, conv.size, conv.size, conv.out_channels,
-                                             padding=conv.padding), target="llvm", name="conv2d_winograd")
-        yw = np.empty(shape, np.float32)
-        kernels["winograd F(2x2,3x3)"] = (lambda: winograd(x, w, yw), lambda: yw)
+        kernels.update(_winograd_kernels(x, w, xb, wb, conv, batch, shape))
     return kernels
 
 
-def measure(report: Report, conv: Conv, batch: int, repeat: int) -> None:
+def _winograd_kernels(x, w, xb, wb, conv: Conv, batch: int, shape: tuple) -> dict:
+    """F(2x2,3x3) and F(4x4,3x3) on the blocked arrays, F(4x4,3x3) on NCHW arrays."""
+    import nestor as ns
+    from schedules.templates.conv_winograd import conv2d_winograd
+
+    sizes = (batch, conv.in_channels, conv.size, conv.size, conv.out_channels)
+    kernels = {}
+    for tile in (2, 4):
+        module = ns.build(*conv2d_winograd(*sizes, padding=conv.padding, tile=tile, layout="NCHWc"), target="llvm",
+                          name=f"conv2d_winograd{tile}_blocked")
+        yb = np.empty((batch, conv.out_channels // 16, conv.out_size, conv.out_size, 16), np.float32)
+        kernels[f"winograd F({tile}x{tile},3x3) data"] = (
+            lambda module=module, yb=yb: module(xb, wb, yb),
+            lambda yb=yb: yb.transpose(0, 1, 4, 2, 3).reshape(shape))
+    module = ns.build(*conv2d_winograd(*sizes, padding=conv.padding, tile=4), target="llvm", name="conv2d_winograd4")
+    y = np.empty(shape, np.float32)
+    kernels["winograd F(4x4,3x3), transforms timed"] = (lambda: module(x, w, y), lambda: y)
+    return kernels
+
+
+def _repeated(run, min_round: float = 0.05):
+    """``run`` repeated to fill about ``min_round`` seconds, and the count."""
+    run()
+    start = time.perf_counter()
+    run()
+    number = max(1, int(min_round / max(time.perf_counter() - start, 1e-7)))
+
+    def rounds():
+        for _ in range(number):
+            run()
+
+    return rounds, number
+
+
+def measure(report: Report, conv: Conv, batch: int, repeat: int, summary: list) -> None:
     rng = np.random.default_rng(0)
     x = rng.standard_normal((batch, conv.in_channels, conv.size, conv.size), dtype=np.float32)
     w = rng.standard_normal((conv.out_channels, conv.in_channels, conv.kernel, conv.kernel), dtype=np.float32)
@@ -157,14 +192,19 @@ def measure(report: Report, conv: Conv, batch: int, repeat: int) -> None:
         if not np.allclose(result(), expected, rtol=1e-3, atol=1e-3 * np.sqrt(conv.in_channels * conv.kernel**2)):
             raise SystemExit(f"conv2d {conv.name} ({name}): wrong result "
                              f"(max error {np.abs(result() - expected).max()})")
-    first, *others = kernels
-    ours, noise, timed = compare_all(kernels[first][0], {**{n: kernels[n][0] for n in others}, **peers}, repeat)
-    nestor = {first: (ours, noise), **{n: timed.pop(n) for n in others}}
+    sides = {name: _repeated(run) for name, run in [*((n, k[0]) for n, k in kernels.items()), *peers.items()]}
+    first, *others = sides
+    ours, noise, timed = compare_all(sides[first][0], {n: sides[n][0] for n in others}, repeat)
+    timed = {name: (seconds / sides[name][1], spread) for name, (seconds, spread) in timed.items()}
+    nestor = {first: (ours / sides[first][1], noise), **{n: timed.pop(n) for n in kernels if n != first}}
     best = min(timed, key=lambda name: timed[name][0])
     theirs, flops = timed[best][0], conv.flops(batch)
     nbytes = 4.0 * (x.size + w.size + batch * conv.out_channels * conv.out_size**2)
     layouts = {("nhwc_s" if "channels-last" in name else "nchw_s" if "NCHW" in name else "numpy_s"): seconds
                for name, (seconds, _) in timed.items()}
+    blocked = {name: value for name, value in nestor.items() if name.endswith("data")}
+    best_name = min(blocked, key=lambda name: blocked[name][0])
+    summary.append((conv.name, best_name, blocked[best_name][0], best, theirs))
     for name, (seconds, spread) in nestor.items():
         report.add(f"n{batch} {conv.name} [{name}]", seconds, best, theirs, nestor_gflops=flops / seconds / 1e9,
                    peer_gflops=flops / theirs / 1e9, **layouts, **roofline.fields(seconds, theirs, flops, nbytes),
@@ -177,8 +217,22 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=8)
     args = p.parse_args()
     report = Report("conv2d_cpu", args.json)
+    summary: list = []
     for conv in (BENCHMARK, *(RESNET18 if args.resnet else ())):
-        measure(report, conv, args.batch, args.repeat)
+        measure(report, conv, args.batch, args.repeat, summary)
+    _print_summary(summary, args.json)
+
+
+def _print_summary(summary: list, as_json: bool) -> None:
+    """Each case's best Nestor kernel on blocked arrays against the faster torch layout."""
+    for case, kernel, seconds, peer, peer_s in summary:
+        row = {"bench": "conv2d_cpu", "summary": case, "best": kernel, "nestor_s": seconds, "peer": peer,
+               "peer_s": peer_s, "ratio": peer_s / seconds}
+        if as_json:
+            print(json.dumps(row), flush=True)
+        else:
+            print(f"best  {case:<26} {kernel:<28} {seconds * 1e3:8.3f} ms   {peer:<32} {peer_s * 1e3:8.3f} ms   "
+                  f"ratio {peer_s / seconds:5.2f}", flush=True)
 
 
 if __name__ == "__main__":

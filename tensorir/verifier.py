@@ -27,7 +27,7 @@ class _Verifier:
             elif isinstance(node, (TensorLoad, Reduce)):
                 self.fail(f"{node} is a definition-level node left in lowered IR")
             elif isinstance(node, BufferLoad):
-                self.access(node, str(node))
+                self.access(node, node)  # printed only in a failure's message
             elif isinstance(node, Binary) and node.a.dtype is not node.b.dtype:
                 self.fail(f"operands of {node} have types {node.a.dtype} and {node.b.dtype}")
             elif isinstance(node, Binary) and node.op in COMPARISONS and node.dtype is not DType.BOOL:
@@ -35,7 +35,7 @@ class _Verifier:
             elif isinstance(node, Select) and node.cond.dtype is not DType.BOOL:
                 self.fail(f"condition of {node} is not bool")
 
-    def access(self, node: BufferLoad | Store, text: str) -> None:
+    def access(self, node: BufferLoad | Store, text: object) -> None:
         """A known buffer, one index per dimension (in ``logical`` once flattened, with one flat
         offset in ``indices``), integer indices."""
         buffer = node.buffer

@@ -25,40 +25,44 @@ from .tuned import tunable
 LAYOUTS = ("NCHW", "NCHWc")
 
 
-@tunable("conv2d_nchwc", "llvm", 6, knobs=("ic_block", "oc_block", "tile_x", "unroll_kernel", "winograd"),
+@tunable("conv2d_nchwc", "llvm", 6, knobs=("ic_block", "oc_block", "tile_x", "oc_tiles", "unroll_kernel", "winograd"),
          options=("stride", "padding", "parallel"))
 def conv2d_nchwc(batch: int, in_channels: int, height: int, width: int, out_channels: int, kernel: int = 3, *,
                  stride: int = 1, padding: int = 1, ic_block: int | None = None, oc_block: int = 16,
-                 tile_x: int | None = None, unroll_kernel: bool = False, winograd: int = 0, layout: str = "NCHW",
+                 tile_x: int | None = None, oc_tiles: int | None = None, unroll_kernel: bool = False,
+                 winograd: int = 0, layout: str = "NCHW",
                  dtype: str = "float32", parallel: bool = True, fused_transforms: bool = True):
     """``Y[n, k, y, x] = sum(X[n, c, y*stride + r - p, x*stride + s - p] * W[k, c, r, s])`` in
     the blocked layout. The nest (``layout="NCHW"``: the transforms around it)::
 
         X.blocked[n, C, y, x, c] = X[n, C*ib + c, y - p, x - p] or 0     # padded, blocked
         W.blocked[K, C, r, s, c, k] = W[K*ob + k, C*ib + c, r, s]
-        parallel for n.K.y in 0..batch*ceil(K/ob)*out_h:
+        parallel for n.K.outer.y in 0..batch*ceil(K/ob/oc_tiles)*out_h:
           for x.outer in 0..ceil(out_w/tile_x):
-            Y.local[tile_x, ob] = 0                                    # registers
+            Y.local[oc_tiles, tile_x, ob] = 0                          # registers
             for C, r, s:                                                # unrolled r, s: unroll_kernel
               for c in 0..ib:
-                unrolled for x in 0..tile_x:
-                  vectorized for k in 0..ob:
-                    Y.local[x, k] += X.blocked[n, C, .., .., c] * W.blocked[K, C, r, s, c, k]
-            Y.blocked[n, K, y, x.outer*tile_x + .., ..] = Y.local
+                unrolled for K in 0..oc_tiles:
+                  unrolled for x in 0..tile_x:
+                    vectorized for k in 0..ob:
+                      Y.local[K, x, k] += X.blocked[n, C, .., .., c] * W.blocked[.., C, r, s, c, k]
+            Y.blocked[n, .., y, x.outer*tile_x + .., ..] = Y.local
         Y[n, k, y, x] = Y.blocked[n, k / ob, y, x, k % ob]
 
     Channels that do not fill a block are zero-padded in the blocked copies. By default
     ``ic_block`` is 16 or all input channels when fewer (an RGB input is not padded to 16), and
     ``tile_x`` the widest of 16..6 columns that divides the output width (14 when none does).
+    ``oc_tiles`` output-channel blocks share one register tile (each input broadcast feeds that
+    many weight vectors); by default :func:`default_oc_tiles`.
 
     ``winograd=2`` or ``4`` computes a 3x3 stride-1 convolution by Winograd's F(2x2,3x3) or
     F(4x4,3x3) instead (:func:`schedules.templates.conv_winograd.conv2d_winograd`, same arrays;
-    ``tile_x`` and ``unroll_kernel`` are knobs of the direct method only). The tuning space
-    offers it, so a tuned task uses it where it measured faster.
+    ``tile_x``, ``oc_tiles`` and ``unroll_kernel`` are knobs of the direct method only). The
+    tuning space offers it, so a tuned task uses it where it measured faster.
     """
     if layout not in LAYOUTS:
         raise DefinitionError(f"conv2d_nchwc: layout must be 'NCHW' or 'NCHWc', got {layout!r}")
-    for knob, value in (("ic_block", ic_block), ("oc_block", oc_block), ("tile_x", tile_x)):
+    for knob, value in (("ic_block", ic_block), ("oc_block", oc_block), ("tile_x", tile_x), ("oc_tiles", oc_tiles)):
         if value is not None and (not isinstance(value, int) or value < 1):
             raise DefinitionError(f"conv2d_nchwc: {knob} must be a positive integer, got {value!r}")
     if winograd:
@@ -69,9 +73,10 @@ def conv2d_nchwc(batch: int, in_channels: int, height: int, width: int, out_chan
     ic_block = ic_block or min(16, in_channels)
     tile_x = tile_x or default_tile(out_w)
     cb, kb = ceil_div(in_channels, ic_block), ceil_div(out_channels, oc_block)
+    oc_tiles = oc_tiles or default_oc_tiles(tile_x, oc_block, kb)
     if layout == "NCHW" and fused_transforms:
         return _nchw_arrays(batch, in_channels, height, width, out_channels, kernel, stride, padding, ic_block,
-                            oc_block, tile_x, unroll_kernel, dtype, parallel)
+                            oc_block, tile_x, oc_tiles, unroll_kernel, dtype, parallel)
     if layout == "NCHW":
         X = placeholder((batch, in_channels, height, width), dtype, name="X")
         W = placeholder((out_channels, in_channels, kernel, kernel), dtype, name="W")
@@ -91,7 +96,7 @@ def conv2d_nchwc(batch: int, in_channels: int, height: int, width: int, out_chan
     else:
         out = yb
     s_ = create_schedule(out)
-    _schedule_blocked(s_, yb, tile_x, unroll_kernel, parallel)
+    _schedule_blocked(s_, yb, tile_x, oc_tiles, unroll_kernel, parallel)
     if layout == "NCHW":
         for stage in (xb, wb):
             axes = stage.op.axis
@@ -123,7 +128,7 @@ def _winograd(batch, in_channels, height, width, out_channels, kernel, stride, p
 
 
 def _nchw_arrays(batch, in_channels, height, width, out_channels, kernel, stride, padding, ic_block, oc_block,
-                 tile_x, unroll_kernel, dtype, parallel):
+                 tile_x, oc_tiles, unroll_kernel, dtype, parallel):
     """The blocked kernel on NCHW arrays without whole-tensor transforms: it broadcasts its input
     from a padded NCHW copy (a contiguous copy; consecutive columns are consecutive there too),
     and each register tile is written to NCHW ``Y`` straight from registers."""
@@ -148,7 +153,7 @@ def _nchw_arrays(batch, in_channels, height, width, out_channels, kernel, stride
     out = compute((batch, out_channels, out_h, out_w),
                   lambda n, k, y, x: yb[n, k // oc_block, y, x, k % oc_block], name="Y")
     sch = create_schedule(out)
-    _schedule_fused(sch, padded, wb, yb, out, oc_block, tile_x, unroll_kernel, parallel)
+    _schedule_fused(sch, padded, wb, yb, out, oc_block, tile_x, oc_tiles, unroll_kernel, parallel)
     return sch, [X, W, out]
 
 
@@ -162,22 +167,16 @@ def _padded_nchw(X, padding: int):
     return compute((batch, channels, height + 2 * padding, width + 2 * padding), at, name="X.pad")
 
 
-def _schedule_fused(sch, padded, wb, yb, out, oc_block: int, tile_x: int, unroll_kernel: bool, parallel: bool):
-    """``Y.blocked`` as a register tile inside each (n, k block, y, x tile) of ``Y``."""
+def _schedule_fused(sch, padded, wb, yb, out, oc_block: int, tile_x: int, oc_tiles: int, unroll_kernel: bool,
+                    parallel: bool):
+    """``Y.blocked`` as a register tile inside each (n, ``oc_tiles`` k blocks, y, x tile) of ``Y``."""
     n, k, y, x = out.op.axis
-    ko, ki = sch[out].split(k, factor=oc_block)
+    ko, ki = sch[out].split(k, factor=oc_block * oc_tiles)
     xo, xi = sch[out].split(x, factor=tile_x)
     sch[out].reorder(n, ko, y, xo, ki, xi)
     sch[yb].set_scope("local")
     sch[yb].compute_at(sch[out], xo)
-    _, _, _, lx, lk = sch[yb].op.axis
-    big_c, r, rs, c = sch[yb].op.reduce_axis
-    sch[yb].reorder(big_c, r, rs, c, lx, lk)
-    if unroll_kernel:
-        sch[yb].unroll(r)
-        sch[yb].unroll(rs)
-    sch[yb].unroll(lx)
-    sch[yb].vectorize(lk)
+    _register_tile(sch, yb, unroll_kernel)
     sch[out].unroll(xi)
     pn, pc, py, px = padded.op.axis
     _, lanes = sch[padded].split(px, factor=16)
@@ -187,6 +186,13 @@ def _schedule_fused(sch, padded, wb, yb, out, oc_block: int, tile_x: int, unroll
         sch[padded].parallel(sch[padded].fuse(pn, pc))
         sch[wb].parallel(sch[wb].fuse(*wb.op.axis[:2]))
         sch[out].parallel(sch[out].fuse(n, ko, y))
+
+
+def default_oc_tiles(tile_x: int, oc_block: int, blocks: int, lanes: int = 16) -> int:
+    """Output-channel blocks per register tile: two where one block's ``tile_x`` columns make
+    fewer than the 8 independent FMA chains that keep both FMA units busy (rows of 7 outputs,
+    ResNet's last stage) and the blocks pair up, else one."""
+    return 2 if tile_x * ceil_div(oc_block, lanes) < 8 and blocks % 2 == 0 else 1
 
 
 def default_tile(out_w: int) -> int:
@@ -223,21 +229,29 @@ def _block_weights(W, ic_block: int, oc_block: int):
     return compute((kb, cb, kernel, kernel, ic_block, oc_block), at, name="W.blocked")
 
 
-def _schedule_blocked(s, yb, tile_x: int, unroll_kernel: bool, parallel: bool) -> None:
-    """Register tiles of ``tile_x`` output columns x one output-channel block."""
+def _schedule_blocked(s, yb, tile_x: int, oc_tiles: int, unroll_kernel: bool, parallel: bool) -> None:
+    """Register tiles of ``tile_x`` output columns x ``oc_tiles`` output-channel blocks."""
     local = s.cache_write(yb, "local")
     n, bk, y, x, k = yb.op.axis
+    bo, bi = s[yb].split(bk, factor=oc_tiles)
     xo, xi = s[yb].split(x, factor=tile_x)
-    s[yb].reorder(n, bk, y, xo, xi, k)
+    s[yb].reorder(n, bo, y, xo, bi, xi, k)
     s[local].compute_at(s[yb], xo)
-    _, _, _, lx, lk = s[local].op.axis
-    big_c, r, rs, c = s[local].op.reduce_axis
-    s[local].reorder(big_c, r, rs, c, lx, lk)
-    if unroll_kernel:
-        s[local].unroll(r)
-        s[local].unroll(rs)
-    s[local].unroll(lx)
-    s[local].vectorize(lk)
+    _register_tile(s, local, unroll_kernel)
     s[yb].vectorize(k)
     if parallel:
-        s[yb].parallel(s[yb].fuse(n, bk, y))
+        s[yb].parallel(s[yb].fuse(n, bo, y))
+
+
+def _register_tile(s, tile, unroll_kernel: bool) -> None:
+    """The accumulator tile ``[blocks, columns, lanes]``: the reduction outside, each step one
+    broadcast input per column times one weight vector per block."""
+    _, lb, _, lx, lk = s[tile].op.axis
+    big_c, r, rs, c = s[tile].op.reduce_axis
+    s[tile].reorder(big_c, r, rs, c, lb, lx, lk)
+    if unroll_kernel:
+        s[tile].unroll(r)
+        s[tile].unroll(rs)
+    s[tile].unroll(lb)
+    s[tile].unroll(lx)
+    s[tile].vectorize(lk)

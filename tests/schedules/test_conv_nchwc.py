@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import nestor as ns
-from schedules.templates.conv_nchwc import conv2d_nchwc, default_tile
+from schedules.templates.conv_nchwc import conv2d_nchwc, default_oc_tiles, default_tile
 from tensorir.errors import DefinitionError
 
 from .helpers import check_roundtrip, nest
@@ -91,6 +91,41 @@ def test_micro_kernel_is_broadcast_fmas():
     assert len(re.findall(r"vfmadd231ps\t-?\d*\(%\w+(,%\w+,4)?\)\{1to16\}", asm)) >= 14
 
 
+@pytest.mark.parametrize("batch, channels, size, out_channels, kernel, stride, padding, knobs, fused", [
+    (1, 16, 13, 64, 1, 2, 0, {}, True),                        # 1x1 stride 2, 7-wide rows: two blocks a tile
+    (2, 5, 7, 40, 3, 1, 1, {"oc_block": 8, "oc_tiles": 2}, False),  # an odd block count: a partial pair
+    (1, 8, 9, 48, 3, 2, 1, {"oc_tiles": 2}, True),              # stride 2, partial blocks and pairs
+])
+def test_output_channel_blocks_share_a_register_tile(batch, channels, size, out_channels, kernel, stride, padding,
+                                                      knobs, fused):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((batch, channels, size, size), dtype=np.float32)
+    w = rng.standard_normal((out_channels, channels, kernel, kernel), dtype=np.float32)
+    s, args = conv2d_nchwc(batch, channels, size, size, out_channels, kernel, stride=stride, padding=padding,
+                           fused_transforms=fused, **knobs)
+    np.testing.assert_allclose(_run(s, args, x, w), conv_reference(x, w, stride, padding), rtol=1e-4, atol=1e-4)
+
+
+def test_two_block_register_tile_nest():
+    """ResNet's last 1x1 stride-2 layer: 7-wide output rows, so each step feeds one broadcast
+    input to the weight vectors of two output-channel blocks (14 FMA chains)."""
+    s, args = conv2d_nchwc(8, 256, 14, 14, 512, 1, stride=2, padding=0, layout="NCHWc")
+    text = nest(s, args)
+    assert "parallel for n.bk.outer.y.fused in 0..896:" in text
+    assert "allocate Y.blocked.local: float32[1, 2, 1, 7, 16] in local" in text
+    assert re.search(r"for C in 0..16:\n\s+for c in 0..16:\n\s+unrolled for bk in 0..2:\n"
+                     r"\s+unrolled for x in 0..7:\n\s+vectorized for k in 0..16:\n"
+                     r"\s+Y.blocked.local\[0, bk, 0, x, k\] = Y.blocked.local\[0, bk, 0, x, k\] \+ "
+                     r"X\[n.bk.outer.y.fused // 7 // 16, C, n.bk.outer.y.fused % 7 \* 2, x \* 2, c\] \* "
+                     r"W\[n.bk.outer.y.fused // 7 % 16 \* 2 \+ bk, C, 0, 0, c, k\]", text)
+    check_roundtrip(s, args)
+
+
+def test_default_oc_tiles():
+    assert [default_oc_tiles(t, ob, blocks) for t, ob, blocks in
+            ((7, 16, 32), (7, 16, 3), (7, 32, 16), (14, 16, 4), (5, 16, 2))] == [2, 1, 1, 1, 2]
+
+
 def test_default_tile():
     assert [default_tile(w) for w in (56, 28, 14, 7, 112, 5, 17)] == [14, 14, 14, 7, 16, 5, 14]
 
@@ -99,6 +134,7 @@ def test_default_tile():
     ({"layout": "NHWC"}, "conv2d_nchwc: layout must be 'NCHW' or 'NCHWc', got 'NHWC'"),
     ({"ic_block": 0}, "conv2d_nchwc: ic_block must be a positive integer, got 0"),
     ({"tile_x": 2.5}, "conv2d_nchwc: tile_x must be a positive integer, got 2.5"),
+    ({"oc_tiles": 0}, "conv2d_nchwc: oc_tiles must be a positive integer, got 0"),
 ])
 def test_errors(knobs, message):
     with pytest.raises(DefinitionError, match=re.escape(message)):
@@ -113,8 +149,11 @@ def test_search_space_configs_compute_the_reference():
     space = spec.space(sizes)
     options = spec.task_options()
     rng = np.random.default_rng(2)
-    assert {"ic_block", "oc_block", "tile_x", "unroll_kernel", "winograd"} == set(spec.to_kwargs(space.points()[0]))
-    for config in [space.points()[0], space.points()[-1], space.sample(np.random.default_rng(1))]:
+    assert {"ic_block", "oc_block", "tile_x", "oc_tiles", "unroll_kernel", "winograd"} == \
+        set(spec.to_kwargs(space.points()[0]))
+    winograd = [point for point in space.points() if point["winograd"]]
+    assert [point["winograd"] for point in winograd] == [2, 4]
+    for config in [space.points()[0], space.points()[-1], space.sample(np.random.default_rng(1)), winograd[-1]]:
         s, args = spec.instantiate(sizes, spec.to_kwargs(config), "float32", options)
         inputs = [rng.uniform(-1, 1, t.shape).astype(np.float32) for t in args[:-1]]
         out = np.full(args[-1].shape, np.nan, np.float32)
