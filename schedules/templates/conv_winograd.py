@@ -265,8 +265,10 @@ def _schedule_layout(s, P, Wb, Y, parallel: bool) -> None:
         s[stage].vectorize(axes[-1])
         if parallel:
             s[stage].parallel(s[stage].fuse(axes[0], axes[1]))
+    n, k, _, x = Y.op.axis
+    _, lanes = s[Y].split(x, factor=16)  # contiguous stores; the loads step over the channel blocks
+    s[Y].vectorize(lanes)
     if parallel:
-        n, k, _, _ = Y.op.axis
         s[Y].parallel(s[Y].fuse(n, k))
 
 
