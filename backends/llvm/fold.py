@@ -9,6 +9,7 @@ import operator
 
 from llvmlite import ir
 
+from tensorir.dtypes import DType
 from tensorir.expr import Binary, BinaryOp, Const, Expr, Unary, UnaryOp, Var
 
 _INTEGER_OPS = {
@@ -47,5 +48,15 @@ def _known(e: Expr, values: dict) -> int | None:
             if right is None:
                 return None
             result = _INTEGER_OPS[op](left, right)
-            return None if result is None else int(result)
+            if result is None or not _fits(int(result), e.dtype):
+                return None  # left to the generated code, which wraps around as its type does
+            return int(result)
     return None
+
+
+def _fits(value: int, dtype: DType) -> bool:
+    if dtype is DType.BOOL:
+        return value in (0, 1)
+    if dtype.is_unsigned:
+        return 0 <= value < 1 << dtype.bits
+    return -(1 << (dtype.bits - 1)) <= value < 1 << (dtype.bits - 1)
