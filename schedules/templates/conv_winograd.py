@@ -66,7 +66,8 @@ def _check(tile, rows, lanes, group, layout, out_h, out_w, height, width, paddin
 
 def conv2d_winograd(batch: int, in_channels: int, height: int, width: int, out_channels: int, *,
                     padding: int = 1, tile: int = 2, rows: int | None = None, lanes: int = 16,
-                    group: int | None = None, layout: str = "NCHW", dtype: str = "float32", parallel: bool = True):
+                    group: int | None = None, fused: bool | None = None, layout: str = "NCHW",
+                    dtype: str = "float32", parallel: bool = True):
     """A 3x3 stride-1 convolution by Winograd's ``F(tile x tile, 3x3)``; see the module docstring.
 
     Parameters
@@ -80,6 +81,9 @@ def conv2d_winograd(batch: int, in_channels: int, height: int, width: int, out_c
     group
         Rows of tiles transformed, multiplied and transformed back together (the parallel
         unit); by default :func:`default_group`.
+    fused
+        Whether the stages run per group of tile rows (True) or each over all tiles (False); by
+        default :func:`default_fused`.
     layout
         ``"NCHW"`` arrays, or ``"NCHWc"``: blocked arrays (``X`` of shape
         ``(batch, C/ib, height + 2*padding, width + 2*padding, ib)``, ``W`` of shape
@@ -107,7 +111,9 @@ def conv2d_winograd(batch: int, in_channels: int, height: int, width: int, out_c
         (batch, out_channels, out_h, out_w), lambda n, k, y, x: Yb[n, k // ob, y, x, k % ob], name="Y")
     s = create_schedule(Y)
     group = default_group(tiles_y, tiles_x) if group is None else group
-    _schedule(s, wino, stages, default_rows(group * tiles_x) if rows is None else rows, lanes, group, parallel)
+    fused = default_fused(wino, batch * tiles_y * tiles_x, cb * ib) if fused is None else fused
+    rows = (default_rows(group * tiles_x) if fused else 8) if rows is None else rows
+    _schedule(s, wino, stages, rows, lanes, group, fused, parallel)
     if layout == "NCHW":
         _schedule_layout(s, P, Wb, Y, parallel)
     elif P is not X:
@@ -119,6 +125,14 @@ def default_group(tiles_y: int, tiles_x: int, least: int = 12) -> int:
     """Rows of tiles per group: the fewest that divide ``tiles_y`` and hold at least ``least``
     tiles (enough for the register tiles of the products), else all of them."""
     return next((g for g in range(1, tiles_y + 1) if tiles_y % g == 0 and g * tiles_x >= least), tiles_y)
+
+
+def default_fused(wino, tiles: int, channels: int, budget: int = 6 << 20) -> bool:
+    """Run the stages per group of tile rows where the transformed input of all tiles would
+    exceed ``budget`` bytes (large images: it would not stay in cache between the stages); where
+    it fits, each stage over all tiles, so each transformed weight matrix is read once (small
+    images with many channels, where those matrices are the larger operand)."""
+    return wino.alpha**2 * tiles * channels * 4 > budget
 
 
 def default_rows(tiles: int) -> int:
@@ -190,16 +204,17 @@ def _define(wino, P, Wb, batch, tiles_y, tiles_x, out_h, out_w, kb, ob) -> dict:
     return {"Ug": Ug, "U": U, "T": T, "V": V, "M": M, "S": S, "Y.blocked": Yb}
 
 
-def _schedule(s, wino, stages: dict, rows: int, lanes: int, group: int, parallel: bool) -> None:
-    """The weights once; then for each ``group`` rows of tiles (in parallel): their input
-    transforms ``V``, the matrix products ``M`` and the output tiles, so ``V`` and ``M`` stay in
-    cache between the stages."""
+def _schedule(s, wino, stages: dict, rows: int, lanes: int, group: int, fused: bool, parallel: bool) -> None:
+    """The weights once; then, ``fused``, for each ``group`` rows of tiles (in parallel): their
+    input transforms ``V``, the matrix products ``M`` and the output tiles, so ``V`` and ``M``
+    stay in cache between the stages; else each stage over all tiles, the products in parallel
+    over the ``(m+2)^2`` matrices (each transformed weight matrix read once)."""
     _schedule_weights(s, stages["Ug"], stages["U"], parallel)
-    Yb, local = stages["Y.blocked"], s.cache_write(stages["M"], "local")
+    Yb, M, V, local = stages["Y.blocked"], stages["M"], stages["V"], s.cache_write(stages["M"], "local")
     n, bk, y, x, k = Yb.op.axis
     yo, yi = s[Yb].split(y, factor=wino.m)
     xo, xi = s[Yb].split(x, factor=wino.m)
-    rows_outer, rows_inner = s[Yb].split(yo, factor=group)
+    rows_outer, rows_inner = s[Yb].split(yo, factor=group if fused else 1)
     s[Yb].reorder(n, rows_outer, rows_inner, bk, xo, yi, xi, k)
     _unrolled_vector(s, Yb, (yi, xi), k)
     S = stages["S"]
@@ -207,14 +222,19 @@ def _schedule(s, wino, stages: dict, rows: int, lanes: int, group: int, parallel
     s[S].compute_at(s[Yb], xo)
     si, sq, _, sk = S.op.axis
     _unrolled_vector(s, S, (si, sq), sk)
-    for stage in (stages["M"], stages["V"]):
-        s[stage].set_scope("local")
-        s[stage].compute_at(s[Yb], rows_outer)
-        if stage is stages["M"]:
-            _schedule_products(s, stage, local, rows, lanes)
-    _schedule_tiles(s, stages["T"], stages["V"])
+    if fused:
+        s[M].set_scope("local")
+        s[M].compute_at(s[Yb], rows_outer)
+    products = _schedule_products(s, M, local, rows, lanes, weights_outer=not fused)
+    if fused:
+        s[V].set_scope("local")
+        s[V].compute_at(s[Yb], rows_outer)
+    tiles = _schedule_tiles(s, stages["T"], V)
     if parallel:
         s[Yb].parallel(s[Yb].fuse(n, rows_outer))
+        if not fused:
+            s[M].parallel(s[M].fuse(*products))
+            s[V].parallel(tiles)
 
 
 def _schedule_weights(s, Ug, U, parallel: bool) -> None:
@@ -232,7 +252,7 @@ def _schedule_weights(s, Ug, U, parallel: bool) -> None:
         s[U].parallel(s[U].fuse(bc, c))
 
 
-def _schedule_tiles(s, T, V) -> None:
+def _schedule_tiles(s, T, V):
     """Per tile and channel block: the row pass ``T`` in a local tile, then the column pass
     ``V``, both vectorized over the block's channels."""
     e, f, t, bc, c = V.op.axis
@@ -242,20 +262,24 @@ def _schedule_tiles(s, T, V) -> None:
     s[T].compute_at(s[V], bc)
     te, tb, _, _, tc = T.op.axis
     _unrolled_vector(s, T, (te, tb), tc)
+    return t
 
 
-def _schedule_products(s, M, local, rows: int, lanes: int) -> None:
-    """``rows`` tiles x ``lanes`` output channels accumulated in registers."""
+def _schedule_products(s, M, local, rows: int, lanes: int, weights_outer: bool = False) -> tuple:
+    """``rows`` tiles x ``lanes`` output channels accumulated in registers; the loops over the
+    matrices and the blocks of rows (``weights_outer``: of columns) they run in parallel over.
+    With ``weights_outer`` each column panel of ``U`` stays in cache for all the row blocks."""
     me, mf, mt, mk = M.op.axis
     to, ti = s[M].split(mt, factor=rows)
     ko, ki = s[M].split(mk, factor=lanes)
-    s[M].reorder(me, mf, to, ko, ti, ki)
-    s[local].compute_at(s[M], ko)
+    s[M].reorder(me, mf, *((ko, to) if weights_outer else (to, ko)), ti, ki)
+    s[local].compute_at(s[M], to if weights_outer else ko)
     _, _, lt, lk = s[local].op.axis
     big_c, lc = s[local].op.reduce_axis
     s[local].reorder(big_c, lc, lt, lk)
     _unrolled_vector(s, local, (lt,), lk)
     s[M].vectorize(ki)
+    return me, mf, ko if weights_outer else to
 
 
 def _schedule_layout(s, P, Wb, Y, parallel: bool) -> None:

@@ -12,7 +12,16 @@ import pytest
 
 import nestor as ns
 from schedules.templates.conv_nchwc import conv2d_nchwc
-from schedules.templates.conv_winograd import A_T, B_T, G, conv2d_winograd, default_group, default_rows, transformed
+from schedules.templates.conv_winograd import (
+    A_T,
+    B_T,
+    G,
+    conv2d_winograd,
+    default_fused,
+    default_group,
+    default_rows,
+    transformed,
+)
 from schedules.templates.winograd_transforms import F2, F4, row_transform
 from tensorir.errors import DefinitionError
 
@@ -64,14 +73,15 @@ def _winograd_case(batch, channels, size, out_channels, padding, **knobs):
     (2, 5, 7, 20, 1, {}),                        # partial channel blocks, a partial tile
     (1, 8, 9, 32, 0, {"rows": 3, "lanes": 32}),  # padding 0, a partial register tile, batch 1
     pytest.param(1, 16, 8, 16, 1, {}, marks=pytest.mark.slow),  # whole tiles and blocks
-    pytest.param(2, 20, 11, 16, 1, {"group": 1}, marks=pytest.mark.slow),  # odd size, one tile row per group
+    (2, 20, 11, 16, 1, {"group": 1, "fused": True}),  # odd size, stages per tile row, partial tiles
+    pytest.param(2, 20, 11, 16, 1, {"fused": False, "rows": 5}, marks=pytest.mark.slow),  # stages over all tiles
 ])
 def test_f4_matches_numpy(batch, channels, size, out_channels, padding, knobs):
     y, expected = _winograd_case(batch, channels, size, out_channels, padding, tile=4, **knobs)
     np.testing.assert_allclose(y, expected, rtol=0, atol=F4_RELATIVE * np.abs(expected).max())
 
 
-@pytest.mark.parametrize("tile", [2, 4])
+@pytest.mark.parametrize("tile", [pytest.param(2, marks=pytest.mark.slow), 4])
 def test_blocked_arrays_match_numpy(tile):
     """``layout="NCHWc"`` takes conv2d_nchwc's blocked arrays; a size whose tiles reach past the
     padded input reads zeros there."""
@@ -141,7 +151,7 @@ def test_nest_schedules_the_products_as_register_tiles():
 def test_fused_nest_golden():
     """Each group of tile rows: its input transforms (row pass in a local tile), products and
     output tiles in one parallel iteration."""
-    s, args = conv2d_winograd(1, 16, 8, 8, 16, tile=4, rows=2, group=1, layout="NCHWc")
+    s, args = conv2d_winograd(1, 16, 8, 8, 16, tile=4, rows=2, group=1, fused=True, layout="NCHWc")
     text = nest(s, args)
     lines = [line.split(" = ")[0].rstrip() for line in text.splitlines()]
     assert lines[0] == "func f(X: float32[1, 1, 10, 10, 16], W: float32[1, 1, 3, 3, 16, 16], " \
@@ -166,7 +176,18 @@ def test_fused_nest_golden():
     check_roundtrip(s, args)
 
 
+def test_unfused_nest():
+    """Small images: each stage over all tiles, the products' column panels outside the row
+    blocks (each transformed weight panel read once)."""
+    s, args = conv2d_winograd(1, 16, 8, 8, 32, tile=4, rows=2, layout="NCHWc")
+    text = nest(s, args)
+    assert "allocate V: float32[6, 6, 4, 1, 16] in global" in text
+    assert re.search(r"parallel for e.f.k.outer.fused in 0..72:\n\s+for t.outer in 0..2:\n"
+                     r"\s+allocate M.local: float32\[1, 1, 2, 16\] in local", text)
+
+
 def test_defaults():
+    assert default_fused(F4, 8 * 14 * 14, 64) and not default_fused(F4, 8 * 4, 512)  # ResNet's first / last stage
     assert [default_group(ty, tx) for ty, tx in ((14, 14), (7, 7), (4, 4), (2, 2), (28, 28))] == [1, 7, 4, 2, 1]
     assert [default_rows(n) for n in (14, 49, 16, 4, 28, 11)] == [7, 7, 8, 4, 7, 6]
 
