@@ -7,9 +7,10 @@ weights and returns the blocked output, for a model that keeps the blocked layou
 layers (no transform at all).
 
 On NCHW arrays the transforms are fused by default (``fused_transforms``): the kernel broadcasts
-from a padded NCHW copy of the input and writes each register tile straight to NCHW ``Y``; only
-the weights are blocked in a separate stage. ``fused_transforms=False`` blocks the whole input
-and output in stages of their own, as TVM's layout-transform operators do.
+from a padded NCHW copy of the input (from ``X`` itself without padding) and writes each register
+tile straight to NCHW ``Y``; only the weights are blocked in a separate stage.
+``fused_transforms=False`` blocks the whole input and output in stages of their own, as TVM's
+layout-transform operators do.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 from tensorir import functions as fn
 from tensorir.errors import DefinitionError
 from tensorir.intmath import ceil_div
-from tensorir.tensor import compute, placeholder, reduce_axis
+from tensorir.tensor import PlaceholderOp, compute, placeholder, reduce_axis
 
 from ..schedule import create_schedule
 from .tuned import tunable
@@ -137,7 +138,7 @@ def _nchw_arrays(batch, in_channels, height, width, out_channels, kernel, stride
     out_h = (height + 2 * padding - kernel) // stride + 1
     out_w = (width + 2 * padding - kernel) // stride + 1
     cb, kb = ceil_div(in_channels, ic_block), ceil_div(out_channels, oc_block)
-    padded = _padded_nchw(X, padding)
+    padded = _padded_nchw(X, padding) if padding else X  # no copy: a 1x1 stride-2 kernel reads a quarter of X
     wb = _block_weights(W, ic_block, oc_block)
 
     def x_at(n, bc, yy, xx, c):
@@ -178,13 +179,15 @@ def _schedule_fused(sch, padded, wb, yb, out, oc_block: int, tile_x: int, oc_til
     sch[yb].compute_at(sch[out], xo)
     _register_tile(sch, yb, unroll_kernel)
     sch[out].unroll(xi)
-    pn, pc, py, px = padded.op.axis
-    _, lanes = sch[padded].split(px, factor=16)
-    sch[padded].vectorize(lanes)
     sch[wb].vectorize(wb.op.axis[-1])
     if parallel:
-        sch[padded].parallel(sch[padded].fuse(pn, pc))
         sch[wb].parallel(sch[wb].fuse(*wb.op.axis[:2]))
+    if not isinstance(padded.op, PlaceholderOp):  # X.pad; without padding the kernel reads X
+        pn, pc, py, px = padded.op.axis
+        _, lanes = sch[padded].split(px, factor=16)
+        sch[padded].vectorize(lanes)
+        if parallel:
+            sch[padded].parallel(sch[padded].fuse(pn, pc))
         sch[out].parallel(sch[out].fuse(n, ko, y))
 
 

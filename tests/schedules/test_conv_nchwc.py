@@ -52,6 +52,14 @@ def test_nchw_arrays_match_numpy(batch, channels, size, out_channels, kernel, st
     np.testing.assert_allclose(_run(s, args, x, w), conv_reference(x, w, stride, padding), rtol=1e-4, atol=1e-4)
 
 
+def test_unpadded_input_is_read_in_place():
+    """Without padding the fused kernel reads ``X`` itself: no copy of which a 1x1 stride-2
+    layer would read a quarter."""
+    s, args = conv2d_nchwc(1, 8, 7, 7, 16, 1, stride=2, padding=0)
+    assert [stage.op.name for stage in s.stages] == ["X", "W", "W.blocked", "Y.blocked", "Y"]
+    assert "X.pad" not in nest(s, args)
+
+
 def test_fused_transforms_write_each_tile_from_registers():
     s, args = conv2d_nchwc(1, 16, 8, 8, 16, 3, tile_x=8)
     text = nest(s, args)
