@@ -215,3 +215,14 @@ def test_defaults():
 def test_errors(call, message):
     with pytest.raises(DefinitionError, match=re.escape(message)):
         call()
+
+
+def test_interpreter_agrees():
+    """The reference interpreter runs the same nest (its selects chosen per unrolled index)."""
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((1, 3, 6, 6), dtype=np.float32)
+    w = rng.standard_normal((5, 3, 3, 3), dtype=np.float32)
+    s, args = conv2d_winograd(1, 3, 6, 6, 5, tile=4)
+    y = np.full(args[2].shape, np.nan, np.float32)
+    ns.build(s, args, target="interp")(x, w, y)
+    np.testing.assert_allclose(y, conv_reference(x, w, 1, 1), rtol=0, atol=1e-4)
