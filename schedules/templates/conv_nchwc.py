@@ -21,6 +21,7 @@ from tensorir.intmath import ceil_div
 from tensorir.tensor import PlaceholderOp, compute, placeholder, reduce_axis
 
 from ..schedule import create_schedule
+from .conv_winograd import conv2d_winograd
 from .tuned import tunable
 
 LAYOUTS = ("NCHW", "NCHWc")
@@ -112,8 +113,6 @@ def conv2d_nchwc(batch: int, in_channels: int, height: int, width: int, out_chan
 
 def _winograd(batch, in_channels, height, width, out_channels, kernel, stride, padding, ic_block, oc_block, tile,
               layout, dtype, parallel):
-    from .conv_winograd import conv2d_winograd
-
     if tile not in (2, 4):
         raise DefinitionError(f"conv2d_nchwc: winograd must be 0 (direct), 2 (F(2x2,3x3)) or 4 (F(4x4,3x3)), "
                               f"got {tile!r}")
