@@ -17,8 +17,9 @@ update, a checkpoint) realizes it through :func:`realize`:
 * the group runs as ONE kernel (:mod:`frontend.lazy_kernel`), cached by the group's structure;
   a group of one op runs that op's own kernel, as it would have run eagerly.
 
-Assigning a tensor's ``data`` first realizes every pending tensor (they may read the old
-values). :func:`lazy` ``(False)`` and ``fusion.fusion(False)`` give the eager behaviour.
+Assigning a tensor's ``data`` first realizes the pending tensors that read it (they keep the
+old values); changing a stored array in place does not. :func:`lazy` ``(False)`` and
+``fusion.fusion(False)`` give the eager behaviour.
 """
 
 from __future__ import annotations
@@ -30,9 +31,13 @@ from collections.abc import Iterator
 
 #: the most ops one fused kernel evaluates (a larger group realizes its deeper parts first)
 MAX_GROUP = 64
-_state = {"on": True}
-#: every pending tensor, so that assigning storage can realize those that read it
-_pending: weakref.WeakSet = weakref.WeakSet()
+#: True/False within a :func:`lazy` block; None: follow ``fusion.enabled()``
+_state: dict = {"on": None}
+#: weak references to the tensors recorded pending (dead and realized ones pruned now and then),
+#: so that assigning storage can realize those that read it
+_recorded: list[weakref.ref] = []
+_prune_at = [256]
+_RUN: list = []  # lazy_kernel.run_group, bound on first use (it imports the ops)
 _fusion_state: dict | None = None
 
 
@@ -46,23 +51,30 @@ class Pending:
 
 
 def active() -> bool:
-    """Whether elementwise ops are recorded lazily (on unless :func:`lazy` or fusion is off)."""
+    """Whether elementwise ops are recorded lazily: as set by the innermost :func:`lazy` block,
+    else whenever fusion is on (``fusion.fusion(False)`` alone gives the eager behaviour)."""
     global _fusion_state
+    on = _state["on"]
+    if on is not None:
+        return on
     if _fusion_state is None:
         from . import fusion
 
         _fusion_state = fusion._state
-    return _state["on"] and _fusion_state["enabled"]
+    return _fusion_state["enabled"]
 
 
 @contextlib.contextmanager
 def lazy(on: bool) -> Iterator[None]:
     """Within this block elementwise ops are recorded and fused (``True``) or run at once (``False``).
 
-    Pending tensors made before the block are realized on entry, so they keep the meaning they
-    had when they were made.
+    Parameters
+    ----------
+    on
+        Whether ops applied in the block are lazy, whether fusion is on or not (so
+        ``fusion(False)`` with ``lazy(True)`` leaves the graph to the general fuser alone);
+        tensors already pending stay pending.
     """
-    flush()
     previous = _state["on"]
     _state["on"] = bool(on)
     try:
@@ -71,93 +83,108 @@ def lazy(on: bool) -> Iterator[None]:
         _state["on"] = previous
 
 
-def flush() -> None:
-    """Realize every pending tensor (before storage that they may read is replaced)."""
-    while _pending:
-        for tensor in list(_pending):
-            if tensor._lazy is not None:
-                realize(tensor)
-            _pending.discard(tensor)
+def record(tensor) -> None:
+    """Remember the pending ``tensor`` (weakly) for :func:`before_assign`."""
+    _recorded.append(weakref.ref(tensor))
+    if len(_recorded) > _prune_at[0]:
+        _recorded[:] = [r for r in _recorded if (t := r()) is not None and t._lazy is not None]
+        _prune_at[0] = max(256, 2 * len(_recorded))
+
+
+def before_assign(tensor) -> None:
+    """Realize the pending tensors that read ``tensor``, whose storage is about to be replaced
+    (they keep the values they were applied to)."""
+    for ref in list(_recorded):
+        user = ref()
+        if user is not None and user._lazy is not None and any(s is tensor for s in user._lazy.inputs):
+            realize(user)
 
 
 def realize(root) -> None:
     """Compute ``root`` (a pending tensor) and every member of its group still needed elsewhere,
     in one kernel; store each result and drop its pending node."""
-    from .lazy_kernel import run_group
-
-    members, leaves, deferred = _gather(root)
-    for tensor in deferred:  # beyond MAX_GROUP: realized first, then leaves of this group
-        if tensor._lazy is not None:
-            realize(tensor)
-    if deferred:
-        members, leaves, deferred = _gather(root)
-    if len(members) == 1:  # one op: its own kernel (and request) as when run eagerly
-        pending = root._lazy
+    pending = root._lazy
+    for source in pending.inputs:
+        if source._lazy is not None:
+            break
+    else:  # one op on realized inputs: its own kernel (and request), as when run eagerly
         root._data = pending.op.forward(*[t._data for t in pending.inputs], device=root.device)
         root._lazy = None
-        _pending.discard(root)
         return
-    outputs = _outputs(members)
-    arrays = run_group(members, leaves, outputs)
+    del source, pending
+    group = Group(root)
+    while group.deferred:  # beyond MAX_GROUP: the deeper parts first, then leaves of this group
+        for tensor in group.deferred:
+            if tensor._lazy is not None:
+                realize(tensor)
+        del tensor
+        group = Group(root)
+    members = group.members
+    outputs = [n for n in range(len(members) - 1)
+               # references: the ``members`` list, getrefcount's argument, one per use in the group
+               if group.kept[n] or sys.getrefcount(members[n]) - 2 > group.uses[n]]
+    outputs.append(len(members) - 1)
+    if not _RUN:
+        from .lazy_kernel import run_group
+
+        _RUN.append(run_group)
+    arrays = _RUN[0](group, outputs)
     for position, array in zip(outputs, arrays):
         tensor = members[position]
         tensor._data, tensor._lazy = array, None
-        _pending.discard(tensor)
 
 
-def _gather(root) -> tuple[list, list, list]:
-    """``(members, leaves, deferred)``: the pending tensors of ``root``'s group, inputs before
-    users (``root`` last); the realized tensors they read, in order of first use; pending
-    tensors left out because the group is full."""
-    members: list = []
-    leaves: list = []
-    deferred: list = []
-    seen: set[int] = set()
-    stack = [(root, False)]
-    while stack:
-        tensor, expanded = stack.pop()
-        if expanded:
-            members.append(tensor)
-            continue
-        if id(tensor) in seen:
-            continue
-        seen.add(id(tensor))
-        pending = tensor._lazy
-        if pending is None:
-            leaves.append(tensor)
-            continue
-        if len(seen) > MAX_GROUP and tensor is not root:
-            deferred.append(tensor)
-            continue
-        stack.append((tensor, True))
-        stack.extend((t, False) for t in reversed(pending.inputs) if id(t) not in seen)
-    del stack, tensor
-    return members, leaves, deferred
+class Group:
+    """The pending tensors feeding ``root`` through pending inputs, as a canonical structure.
 
+    Attributes
+    ----------
+    members
+        The pending tensors, inputs before users, ``root`` last.
+    leaves
+        The realized tensors they read, in order of first use.
+    nodes
+        Per member ``(op key, operand refs)``: a ref ``n >= 0`` is member ``n``, ``-1 - k`` leaf ``k``.
+    uses, kept
+        Per member: how often the group reads it; whether the autograd graph keeps its value (its
+        own gradient reads it, or a recorded user's gradient reads that operand).
+    deferred
+        Pending tensors left out because the group is full (realize them and gather again).
+    """
 
-def _outputs(members: list) -> list[int]:
-    """Positions in ``members`` of the tensors to store: the root (last) and every member used
-    outside the group or whose value the autograd graph keeps for a gradient."""
-    count = len(members)
-    index = {id(t): n for n, t in enumerate(members)}
-    uses = [0] * count
-    kept = [False] * count
-    for tensor in members:
-        pending = tensor._lazy
+    __slots__ = ("members", "leaves", "nodes", "uses", "kept", "deferred", "_index")
+
+    def __init__(self, root):
+        self.members, self.leaves, self.nodes, self.uses, self.kept, self.deferred = [], [], [], [], [], []
+        self._index: dict[int, int] = {}
+        self._visit(root)
+        del self._index
+
+    def _visit(self, tensor) -> None:
+        index, pending = self._index, tensor._lazy
+        refs = []
+        for source in pending.inputs:
+            ref = index.get(id(source))
+            if ref is None:
+                if source._lazy is None or len(self.members) >= MAX_GROUP:
+                    if source._lazy is not None:
+                        self.deferred.append(source)
+                    ref = index[id(source)] = -1 - len(self.leaves)
+                    self.leaves.append(source)
+                else:
+                    self._visit(source)
+                    ref = index[id(source)]
+            refs.append(ref)
+        del source
         recorded = tensor.op is not None
         saves = pending.op.saves if recorded else ()
-        for position, source in enumerate(pending.inputs):
-            n = index.get(id(source))
-            if n is not None:
-                uses[n] += 1
-                kept[n] = kept[n] or (recorded and (saves is True or position in saves))
-    outputs = []
-    for n in range(count - 1):
-        member = members[n]
-        keeps_output = member.op is not None and member._lazy.op.saves_output
-        del member
-        # references: the ``members`` list, getrefcount's argument, and one per use in the group
-        if kept[n] or keeps_output or sys.getrefcount(members[n]) - 2 > uses[n]:
-            outputs.append(n)
-    outputs.append(count - 1)
-    return outputs
+        for position, ref in enumerate(refs):
+            if ref >= 0:
+                self.uses[ref] += 1
+                if saves is True or position in saves:
+                    self.kept[ref] = True
+        index[id(tensor)] = len(self.members)
+        self.members.append(tensor)
+        self.nodes.append((pending.op.key, tuple(refs)))
+        self.uses.append(0)
+        self.kept.append(recorded and pending.op.saves_output)

@@ -8,8 +8,8 @@ the leaf has extent 1, whatever path leads to it.
 
 The kernel request is the group's canonical form, never names or ids:
 
-* ``params``: the ops' keys in topological order, each with its operands as positions (leaves
-  first, then the ops), and the positions of the outputs;
+* ``params``: the ops' keys in topological order, each with its operands as positions (``n``
+  the n-th op, ``-1 - k`` the k-th leaf), and the positions of the outputs;
 * ``shapes``/``dtypes``: the leaves' canonical shapes and dtypes. As for single elementwise ops
   (:func:`frontend.ops.elementwise._plan`), output axes of extent 1 are dropped and adjacent axes
   that every leaf and output broadcasts alike are merged;
@@ -17,7 +17,8 @@ The kernel request is the group's canonical form, never names or ids:
 
 Two groups of the same structure built at different times, by different models, share one
 compiled kernel; the leading canonical axis is made symbolic (:mod:`frontend.symbatch`), so
-another batch size compiles nothing. Outputs of one shape share one loop nest.
+another batch size compiles nothing. Each output is one loop nest of the kernel; a later output
+reads the earlier ones it depends on instead of computing them again.
 """
 
 from __future__ import annotations
@@ -43,70 +44,65 @@ class FusedElementwise(Op):
         self.key = (self.name, nodes, outputs)
 
     def compute(self, request: KernelRequest, *leaves):
+        """One stage per output, in topological order; an output's expression inlines every op
+        of the group back to the leaves and to the outputs computed before it (read, not
+        recomputed)."""
         nodes, outputs = request.params
-        by_shape: dict[tuple, list[int]] = {}
+        operands = [refs for _, refs in nodes]
+        stored: dict[int, object] = {}  # member -> its output stage, for later outputs to load
         for position, shape in zip(outputs, request.variant):
-            by_shape.setdefault(shape, []).append(position)
-        found = {}
-        for shape, positions in by_shape.items():
-            tensors = compute(shape, self._body(leaves, positions), name="fused")
-            tensors = tensors if isinstance(tensors, list) else [tensors]
-            found.update(zip(positions, tensors))
-        return tuple(found[position] for position in outputs)
+            stored[position] = compute(shape, self._body(leaves, operands, stored, position),
+                                       name=f"fused{position}")
+        return tuple(stored[position] for position in outputs)
 
-    def _body(self, leaves, positions: list[int]):
-        ops, count = self.ops, len(leaves)
-        operands = [refs for _, refs in self.nodes]
+    def _body(self, leaves, operands, stored: dict, root: int):
+        ops = self.ops
+        known = dict(stored)
 
         def body(*idx):
             values: dict[int, object] = {}
 
             def value(ref: int):
-                if ref < count:
-                    leaf = leaves[ref]
-                    return leaf[tuple(0 if isinstance(n, int) and n == 1 else i for i, n in zip(idx, leaf.shape))]
                 found = values.get(ref)
-                if found is None:
-                    node = ref - count
-                    found = values[ref] = ops[node].scalar(*(value(r) for r in operands[node]))
+                if found is not None:
+                    return found
+                source = leaves[-1 - ref] if ref < 0 else known.get(ref)
+                if source is not None:  # a leaf or an earlier output: load, 0 along its broadcast axes
+                    found = source[tuple(0 if isinstance(n, int) and n == 1 else i for i, n in zip(idx, source.shape))]
+                else:
+                    found = ops[ref].scalar(*(value(r) for r in operands[ref]))
+                values[ref] = found
                 return found
 
-            results = tuple(value(count + position) for position in positions)
-            return results if len(results) > 1 else results[0]
+            return value(root)
 
         return body
 
-    def schedule(self, request, s, outputs, config):
-        done = set()
-        for out in outputs:  # outputs of one shape share a stage: schedule it once
-            stage = s[out]
-            if id(stage) not in done:
-                done.add(id(stage))
-                super().schedule(request, s, [out], config)
 
-
-def run_group(members: list, leaves: list, outputs: list[int]) -> list[np.ndarray]:
-    """Run the group ``members`` (pending tensors, inputs first) over the realized ``leaves`` as one
-    kernel; the arrays of the members at ``outputs``, in that order."""
-    count = len(leaves)
-    index = {id(t): n for n, t in enumerate(leaves)}
-    for n, t in enumerate(members):
-        index[id(t)] = count + n
-    nodes = tuple([(t._lazy.op.key, tuple([index[id(s)] for s in t._lazy.inputs])) for t in members])
-    arrays = [t._data for t in leaves]
+def run_group(group, outputs: list[int]) -> list[np.ndarray]:
+    """Run ``group`` (a :class:`frontend.lazy_graph.Group`) as one kernel; the arrays of its
+    members at ``outputs``, in that order."""
+    members = group.members
+    nodes = tuple(group.nodes)
+    arrays = [t._data for t in group.leaves]
+    shapes = tuple([a.shape for a in arrays])
     if not all(a.flags.c_contiguous for a in arrays):  # broadcast views stay broadcast, others compact
         arrays = [a if a.flags.c_contiguous else contiguous(_unbroadcast_view(a)) for a in arrays]
-    shapes = tuple([t._data.shape for t in leaves])
     stored = tuple([a.shape for a in arrays])
-    out_shapes = tuple([members[n]._lazy.shape for n in outputs])
     signature = ("fused", nodes, tuple(outputs), shapes, stored, tuple([a.dtype for a in arrays]))
     memo = dispatch.cache.requests
     plan = memo.get(signature)
     if plan is None:
-        plan = memo[signature] = _request(nodes, tuple(outputs), shapes, stored, out_shapes, arrays)
-    canon_in, request = plan
-    op = FusedElementwise([t._lazy.op for t in members], nodes, tuple(outputs))
-    outs = dispatch.cache.run(op, request, [a.reshape(shape) for a, shape in zip(arrays, canon_in)])
+        out_shapes = tuple([members[n]._lazy.shape for n in outputs])
+        plan = memo[signature] = (*_request(nodes, tuple(outputs), shapes, stored, out_shapes, arrays), out_shapes)
+    canon_in, request, out_shapes = plan
+    kernel = dispatch.cache.kernels.get(request)
+    arrays = [a.reshape(shape) for a, shape in zip(arrays, canon_in)]
+    if kernel is not None:
+        outs = kernel(arrays)
+    else:
+        op = FusedElementwise([t._lazy.op for t in members], nodes, tuple(outputs))
+        outs = dispatch.cache.run(op, request, arrays)
     return [out.reshape(shape) for out, shape in zip(outs, out_shapes)]
 
 

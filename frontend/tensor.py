@@ -21,7 +21,7 @@ import numpy as np
 from tensorir.errors import BackendUnavailable, DefinitionError
 from tensorir.graph import post_order
 
-from .lazy_graph import Pending, _pending, flush, realize
+from .lazy_graph import Pending, _recorded, before_assign, realize, record
 from .lazy_graph import active as _lazy_active
 
 if TYPE_CHECKING:
@@ -143,7 +143,7 @@ class Tensor:
         if op.lazy and device == "cpu" and _lazy_active():
             shape, dtype = op.infer(inputs)
             result._data, result._lazy = None, Pending(op, inputs, shape, dtype)
-            _pending.add(result)
+            record(result)
         else:
             result._data, result._lazy = op.forward(*[t.data for t in inputs], device=device), None
         result.device, result.grad = device, None
@@ -163,8 +163,8 @@ class Tensor:
 
     @data.setter
     def data(self, array: np.ndarray) -> None:
-        if _pending:  # pending tensors may read the storage being replaced: they keep the old values
-            flush()
+        if _recorded:  # pending tensors that read the storage being replaced keep the old values
+            before_assign(self)
         self._data, self._lazy = array, None
 
     @property
@@ -275,10 +275,15 @@ class Tensor:
         return _ops().transpose(self, None)
 
 
-def _ops():
-    from . import ops
+_OPS = []
 
-    return ops
+
+def _ops():
+    if not _OPS:
+        from . import ops
+
+        _OPS.append(ops)
+    return _OPS[0]
 
 
 def topological_order(root: Tensor) -> list[Tensor]:
