@@ -152,21 +152,23 @@ class Group:
         Pending tensors left out because the group is full (realize them and gather again).
     """
 
-    __slots__ = ("members", "leaves", "nodes", "uses", "kept", "deferred", "_index")
+    __slots__ = ("members", "leaves", "nodes", "uses", "kept", "deferred", "_index", "_entered")
 
     def __init__(self, root):
         self.members, self.leaves, self.nodes, self.uses, self.kept, self.deferred = [], [], [], [], [], []
         self._index: dict[int, int] = {}
+        self._entered = 0
         self._visit(root)
         del self._index
 
     def _visit(self, tensor) -> None:
         index, pending = self._index, tensor._lazy
+        self._entered += 1
         refs = []
         for source in pending.inputs:
             ref = index.get(id(source))
             if ref is None:
-                if source._lazy is None or len(self.members) >= MAX_GROUP:
+                if source._lazy is None or self._entered >= MAX_GROUP:
                     if source._lazy is not None:
                         self.deferred.append(source)
                     ref = index[id(source)] = -1 - len(self.leaves)
