@@ -72,6 +72,7 @@ def test_live_intermediates_are_extra_outputs_of_the_same_kernel():
     rng = np.random.default_rng(2)
     x, b = rng.standard_normal((5, 6)), rng.standard_normal(6)
     xt, bt = nf.Tensor(x), nf.Tensor(b)
+    dispatch.cache.kernels.clear()  # (rebuilt from the compiled ones) to find this group's kernel
     dispatch.stats.reset()
     scaled = xt * 3.0 + bt  # kept by a variable: stored by the kernel that computes ``out``
     column = (bt * 2.0).exp()  # broadcast inside the group: an output of another shape
@@ -104,12 +105,12 @@ def test_dropped_intermediates_are_not_stored():
 
 def test_values_kept_for_the_gradient_are_stored_others_not():
     xt = nf.Tensor(np.linspace(-1, 1, 6), requires_grad=True)
-    dispatch.stats.reset()
+    dispatch.cache.kernels.clear()
     added = xt + 1.0   # add's gradient reads no value, tanh's reads its output
     out = (added * 2.0).tanh()
     del added
     out.numpy()
-    (request,) = [r for r in dispatch.cache.kernels if r.op == "fused" and r.params[0][0][0][0] == "add_scalar"]
+    (request,) = [r for r in dispatch.cache.kernels if r.op == "fused"]
     assert len(request.variant) == 1  # tanh's output is the root; the two scalings are not kept
     out.backward(nf.Tensor(np.ones(6)))
     np.testing.assert_allclose(xt.grad.numpy(), 2 * (1 - np.tanh(2 * (np.linspace(-1, 1, 6) + 1)) ** 2),
