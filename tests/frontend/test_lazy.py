@@ -257,3 +257,44 @@ def test_a_short_training_run_still_learns():
     for _ in range(2):
         last = train_epoch(model, loader, optimizer).loss
     assert last < 0.5 * first
+
+
+#: views as leaves: (ours, numpy's), read in place through their strides
+VIEWS = {
+    "column_slice": (lambda a: (a[:, 2:6] * 2.0 + 1.0).tanh(), lambda a: np.tanh(a[:, 2:6] * 2 + 1)),
+    "transpose": (lambda a: (a.T * a.T.exp() - 1.0) * 3.0, lambda a: (a.T * np.exp(a.T) - 1) * 3),
+    "strided_rows_and_columns": (lambda a: (a[1::2, ::3] * 2.0).exp() + a[::2, 1::3],
+                                 lambda a: np.exp(a[1::2, ::3] * 2) + a[::2, 1::3]),
+    "broadcast_slices": (lambda a: (a[:, 0:1] * 2.0 + a[0:1, :]) * a, lambda a: (a[:, 0:1] * 2 + a[0:1, :]) * a),
+}
+
+
+@pytest.mark.parametrize("name", sorted(VIEWS))
+def test_strided_views_are_read_in_place(name):
+    ours, theirs = VIEWS[name]
+    a = np.random.default_rng(8).standard_normal((6, 8))
+    values, recorded, calls = _fused(ours, a)
+    np.testing.assert_allclose(values, theirs(a), rtol=1e-12)
+    assert (recorded, calls) == (0, 1)
+
+
+def test_a_view_with_negative_strides_is_compacted_first():
+    a = np.random.default_rng(8).standard_normal((6, 8))
+    reversed_rows = nf.Tensor.wrap(a[::-1])  # a view over a's memory, read backwards
+    dispatch.stats.reset()
+    np.testing.assert_allclose(((reversed_rows * 2.0).exp() + 1.0).numpy(), np.exp(a[::-1] * 2) + 1, rtol=1e-12)
+    assert dispatch.stats.calls == 2  # the compaction, then the fused chain
+
+
+def test_gradients_through_sliced_gates():
+    def cell(z, c):  # needle's LSTM cell written with slices of the gate pre-activations
+        i, f, g, o = z[:, 0:3].sigmoid(), z[:, 3:6].sigmoid(), z[:, 6:9].tanh(), z[:, 9:12].sigmoid()
+        c = f * c + i * g
+        return o * c.tanh()
+
+    rng = np.random.default_rng(9)
+    z, c = rng.standard_normal((4, 12)), rng.standard_normal((4, 3))
+    dispatch.stats.reset()
+    cell(nf.Tensor(z), nf.Tensor(c)).numpy()
+    assert dispatch.stats.calls == 1
+    gradient_check(cell, z, c)
