@@ -94,7 +94,9 @@ def record(tensor) -> None:
 def before_assign(tensor) -> None:
     """Realize the pending tensors that read ``tensor``, whose storage is about to be replaced
     (they keep the values they were applied to)."""
-    for ref in list(_recorded):
+    live = [ref for ref in _recorded if (user := ref()) is not None and user._lazy is not None]
+    _recorded[:] = live  # pruned as it is scanned: the next scan sees only what is still pending
+    for ref in live:
         user = ref()
         if user is not None and user._lazy is not None and any(s is tensor for s in user._lazy.inputs):
             realize(user)
