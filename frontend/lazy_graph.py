@@ -166,7 +166,7 @@ class Group:
     def _visit(self, tensor) -> None:
         index, pending = self._index, tensor._lazy
         self._entered += 1
-        refs = []
+        refs, source = [], None
         for source in pending.inputs:
             ref = index.get(id(source))
             if ref is None:
