@@ -29,6 +29,8 @@ import sys
 import weakref
 from collections.abc import Iterator
 
+import numpy as np
+
 #: the most ops one fused kernel evaluates (a larger group realizes its deeper parts first)
 MAX_GROUP = 64
 #: True/False within a :func:`lazy` block; None: follow ``fusion.enabled()``
@@ -106,6 +108,9 @@ def realize(root) -> None:
     """Compute ``root`` (a pending tensor) and every member of its group still needed elsewhere,
     in one kernel; store each result and drop its pending node."""
     pending = root._lazy
+    if 0 in pending.shape:  # nothing to compute (the members it reads compute when read)
+        root._data, root._lazy = np.empty(pending.shape, pending.dtype), None
+        return
     for source in pending.inputs:
         if source._lazy is not None:
             break

@@ -240,6 +240,13 @@ def test_a_long_chain_is_split_into_bounded_kernels():
     assert 600 / 64 <= dispatch.stats.calls <= 600 / 64 + 2
 
 
+def test_empty_tensors_need_no_kernel():
+    x, b = nf.Tensor(np.ones((0, 3))), nf.Tensor(np.ones(3))
+    dispatch.stats.reset()
+    y = (x * 2.0 + b).exp()
+    assert y.numpy().shape == (0, 3) and y.dtype == "float64" and dispatch.stats.calls == 0
+
+
 def test_no_grad_chain_records_no_graph():
     xt = nf.Tensor(np.ones(3), requires_grad=True)
     with nf.no_grad():
