@@ -324,6 +324,7 @@ def _backpropagate(root: Tensor, out_grad: Tensor, wanted: set[int] | None = Non
         if not grads:
             continue
         grad = grads[0] if len(grads) == 1 else sum_all(grads)
+        grads = None  # the summed partials are not needed apart (the lazy graph need not store them)
         if wanted is not None and id(node) in wanted:
             found[id(node)] = grad
         if node.op is None:
@@ -333,4 +334,5 @@ def _backpropagate(root: Tensor, out_grad: Tensor, wanted: set[int] | None = Non
         for tensor, partial in zip(node.inputs, node.op.gradient(grad, node)):
             if partial is not None and tensor.requires_grad:
                 partials.setdefault(id(tensor), []).append(partial)
+        tensor = partial = grad = None  # held only where they are needed
     return found
