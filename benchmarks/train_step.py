@@ -9,7 +9,10 @@ spread, the kernels per step of both, where the fused step's time goes (inside k
 rest: Python graph, dispatch, allocation), and the compile time of a first training step
 (every kernel compiled in-process, the on-disk kernel cache off).
 
-    python benchmarks/train_step.py [--json] [--repeat N] [--torch-threads N] [--only mlp|cnn|lstm]
+    python benchmarks/train_step.py [--json] [--repeat N] [--torch-threads N] [--only mlp|cnn|lstm] [--eager]
+
+``--eager`` runs the fused step without the lazy graph (:mod:`frontend.lazy_graph`): every
+elementwise op at once, fused only at the layers' fixed points (the figures before the lazy graph).
 
 Nestor's kernels run on one thread unless a kernel is very large (see schedules/templates/generic_cpu.py,
 NESTOR_PARALLEL_MIN); PyTorch uses its default thread count unless --torch-threads is given.
@@ -167,6 +170,16 @@ def _unfused(step):
     return run
 
 
+def _eager(step):
+    from frontend import lazy
+
+    def run():
+        with lazy(False):
+            return step()
+
+    return run
+
+
 def _interleaved(fns, repeat: int, min_round: float = 0.05) -> list[tuple[float, float]]:
     """``(median seconds per call, relative interquartile spread)`` of each of ``fns``, timed in
     rounds that take turns (each after a pause of SETTLE seconds)."""
@@ -213,6 +226,7 @@ def main() -> None:
     p = parser(__doc__)
     p.add_argument("--torch-threads", type=int, default=0, help="threads for PyTorch (default: its own choice)")
     p.add_argument("--only", choices=sorted(CASES), action="append", help="run only these cases")
+    p.add_argument("--eager", action="store_true", help="fused step without the lazy graph")
     args = p.parse_args()
     import torch
 
@@ -225,6 +239,8 @@ def main() -> None:
         if args.only and kind not in args.only:
             continue
         ours, theirs, compile_s = _step_fns(kind, shape, rng)
+        if args.eager:
+            ours = _eager(ours)
         unfused = _unfused(ours)
         (fused_s, noise), (unfused_s, unfused_noise), (peer_s, peer_noise) = _interleaved(
             [ours, unfused, theirs], args.repeat)

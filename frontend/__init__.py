@@ -19,6 +19,7 @@ array([[2., 4.]], dtype=float32)
 from . import data, init, nn, ops, optim
 from .custom_op import custom_op
 from .fusion_softmax import log_softmax, softmax
+from .lazy_graph import lazy
 from .ops import (
     avg_pool2d,
     broadcast_to,
@@ -48,5 +49,5 @@ __all__ = [
     "init",
     "is_grad_enabled", "log", "logsumexp", "matmul", "max_pool2d", "mean", "nn", "no_grad", "one_hot", "ones",
     "ops", "optim", "relu", "reshape", "sigmoid", "split", "stack", "tanh", "transpose", "zeros",
-    "log_softmax", "softmax",
+    "log_softmax", "softmax", "lazy",
 ]

@@ -8,7 +8,8 @@ request of it gets a :class:`BatchKernel`, which passes its batch extent to the 
 code. Where an op's batch axis is known:
 
 - elementwise ops: the leading axis of the canonical (merged) output, and of each input that is
-  not broadcast along it;
+  not broadcast along it; the same for the fused groups of the lazy graph
+  (:mod:`frontend.lazy_kernel`), whose every output shares that leading axis;
 - reductions: the leading axis of the canonical input (kept or reduced);
 - 2-D matrix products: the rows of ``A`` (``A @ B``, ``A @ B.T``, dot products of rows), and the
   shared contraction axis when ``A`` is stored transposed (the weight gradient ``X.T @ G``);
@@ -55,6 +56,7 @@ def generalize(op, request: KernelRequest) -> tuple[KernelRequest, object, int] 
     """``(symbolic request, op to build it with, batch extent)``, or None when ``request`` stays static."""
     if request.target != "llvm":
         return None
+    from .lazy_kernel import FusedElementwise
     from .ops.averages import MeanBackward
     from .ops.base import CompactOp
     from .ops.elementwise import Elementwise
@@ -62,6 +64,8 @@ def generalize(op, request: KernelRequest) -> tuple[KernelRequest, object, int] 
     from .ops.matmul import DOT, MatMul
     from .ops.reduce import Reduction
 
+    if type(op) is FusedElementwise:
+        return _fused(op, request)
     if isinstance(op, Elementwise):
         return _elementwise(op, request)
     if isinstance(op, Reduction):
@@ -107,6 +111,16 @@ def _elementwise(op, request: KernelRequest):
     batch = out[0]
     shapes = tuple(_batched(s, batch) if len(s) == len(out) else s for s in request.shapes)
     return replace(request, variant=(_batched(out, batch),), shapes=shapes), op, batch
+
+
+def _fused(op, request: KernelRequest):
+    """The root (last output) of a fused group spans every axis: its leading extent is the batch,
+    shared by each leaf and output not broadcast along it."""
+    batch = request.variant[-1][0]
+    if batch <= 1 or request.params[2]:  # strided leaves are read through static strides
+        return None
+    return replace(request, variant=tuple(_batched(s, batch) for s in request.variant),
+                   shapes=tuple(_batched(s, batch) for s in request.shapes)), op, batch
 
 
 def _compact(op, request: KernelRequest):

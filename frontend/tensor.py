@@ -1,7 +1,9 @@
 """The autograd Tensor: host storage, the op that made it, and reverse-mode differentiation.
 
-Evaluation is eager: applying an op runs its compiled kernel at once, and where gradients are
-wanted the result remembers the op and its inputs. ``backward`` walks that graph in reverse
+Applying an op runs its compiled kernel at once, except the elementwise ops on the CPU: they are
+recorded as pending nodes and realized, fused into one kernel per connected group, when their
+storage is first read (:mod:`frontend.lazy_graph`). Where gradients are wanted the result remembers the
+op and its inputs. ``backward`` walks that graph in reverse
 topological order and sums the partial adjoints that reach each node (seed Lec4); gradients
 are themselves built from ops, so a gradient can be differentiated again.
 """
@@ -9,6 +11,7 @@ are themselves built from ops, so a gradient can be differentiated again.
 from __future__ import annotations
 
 import contextlib
+import math
 import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
@@ -17,6 +20,9 @@ import numpy as np
 
 from tensorir.errors import BackendUnavailable, DefinitionError
 from tensorir.graph import post_order
+
+from .lazy_graph import Pending, _recorded, before_assign, realize, record
+from .lazy_graph import active as _lazy_active
 
 if TYPE_CHECKING:
     from .ops.base import Op
@@ -104,10 +110,10 @@ class Tensor:
         Whether ``backward`` computes ``.grad`` for this tensor.
     """
 
-    __slots__ = ("data", "op", "inputs", "requires_grad", "grad", "device", "__weakref__")
+    __slots__ = ("_data", "_lazy", "op", "inputs", "requires_grad", "grad", "device", "__weakref__")
 
     def __init__(self, data, dtype=None, device: str = "cpu", requires_grad: bool = False):
-        self.data = _as_array(data, dtype)
+        self._data, self._lazy = _as_array(data, dtype), None
         self.device = check_device(device)
         self.op: Op | None = None
         self.inputs: tuple[Tensor, ...] = ()
@@ -118,13 +124,14 @@ class Tensor:
     def wrap(cls, array: np.ndarray, device: str = "cpu", requires_grad: bool = False) -> Tensor:
         """A tensor over ``array`` without copying or checking it (for ops and loaders)."""
         tensor = cls.__new__(cls)
-        tensor.data, tensor.device, tensor.op, tensor.inputs = array, device, None, ()
+        tensor._data, tensor._lazy, tensor.device, tensor.op, tensor.inputs = array, None, device, None, ()
         tensor.requires_grad, tensor.grad = requires_grad, None
         return tensor
 
     @classmethod
     def from_op(cls, op: Op, inputs: tuple[Tensor, ...]) -> Tensor:
-        """Run ``op`` on ``inputs`` and, where gradients are wanted, remember how."""
+        """Run ``op`` on ``inputs`` (or, for an elementwise op on the CPU, check them and record
+        it to run later, fused) and, where gradients are wanted, remember how."""
         device = inputs[0].device if inputs else "cpu"
         needs_grad = False
         for other in inputs:
@@ -133,7 +140,13 @@ class Tensor:
                                       "move them to one device first")
             needs_grad = needs_grad or other.requires_grad
         result = cls.__new__(cls)
-        result.data, result.device, result.grad = op.forward(*[t.data for t in inputs], device=device), device, None
+        if op.lazy and device == "cpu" and _lazy_active():
+            shape, dtype = op.infer(inputs)
+            result._data, result._lazy = None, Pending(op, inputs, shape, dtype)
+            record(result)
+        else:
+            result._data, result._lazy = op.forward(*[t.data for t in inputs], device=device), None
+        result.device, result.grad = device, None
         if needs_grad and getattr(_grad_state, "enabled", True):
             result.op, result.inputs, result.requires_grad = op, inputs, True
         else:
@@ -142,21 +155,38 @@ class Tensor:
 
     # -- properties ------------------------------------------------------------------------
     @property
+    def data(self) -> np.ndarray:
+        """The storage (a numpy array); reading it computes a pending tensor first."""
+        if self._lazy is not None:
+            realize(self)
+        return self._data
+
+    @data.setter
+    def data(self, array: np.ndarray) -> None:
+        if _recorded:  # pending tensors that read the storage being replaced keep the old values
+            before_assign(self)
+        self._data, self._lazy = array, None
+
+    @property
     def shape(self) -> tuple[int, ...]:
-        return self.data.shape
+        data = self._data
+        return data.shape if data is not None else self._lazy.shape
 
     @property
     def dtype(self) -> str:
-        dtype = self.data.dtype
+        data = self._data
+        if data is None:
+            return self._lazy.dtype
+        dtype = data.dtype
         return _DTYPE_NAMES.get(dtype) or dtype.name
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return len(self.shape)
 
     @property
     def size(self) -> int:
-        return self.data.size
+        return math.prod(self.shape)
 
     @property
     def is_leaf(self) -> bool:
@@ -245,10 +275,15 @@ class Tensor:
         return _ops().transpose(self, None)
 
 
-def _ops():
-    from . import ops
+_OPS = []
 
-    return ops
+
+def _ops():
+    if not _OPS:
+        from . import ops
+
+        _OPS.append(ops)
+    return _OPS[0]
 
 
 def topological_order(root: Tensor) -> list[Tensor]:
@@ -289,6 +324,7 @@ def _backpropagate(root: Tensor, out_grad: Tensor, wanted: set[int] | None = Non
         if not grads:
             continue
         grad = grads[0] if len(grads) == 1 else sum_all(grads)
+        grads = None  # the summed partials are not needed apart (the lazy graph need not store them)
         if wanted is not None and id(node) in wanted:
             found[id(node)] = grad
         if node.op is None:
@@ -298,4 +334,5 @@ def _backpropagate(root: Tensor, out_grad: Tensor, wanted: set[int] | None = Non
         for tensor, partial in zip(node.inputs, node.op.gradient(grad, node)):
             if partial is not None and tensor.requires_grad:
                 partials.setdefault(id(tensor), []).append(partial)
+        tensor = partial = grad = None  # held only where they are needed
     return found

@@ -33,6 +33,13 @@ class Op:
     ``(name, *parameters)``, set once at construction and never changed."""
 
     name = "op"
+    #: recorded and run later, fused with its neighbours (:mod:`frontend.lazy_graph`); such an op
+    #: has ``infer(inputs) -> (shape, dtype)`` that checks the inputs at the call
+    lazy = False
+    #: the inputs (positions, or True for all) whose values ``gradient`` reads, and whether it
+    #: reads the output's: what the lazy graph stores for the backward pass
+    saves: tuple[int, ...] | bool = True
+    saves_output = True
 
     def __init__(self) -> None:
         self.key: tuple = (self.name,)

@@ -14,6 +14,7 @@ class Dropout(Elementwise):
     else 0; the same mask scales the gradient."""
 
     name = "dropout"
+    saves, saves_output = (1,), False
 
     def __init__(self, p: float):
         self.p = float(p)

@@ -71,8 +71,38 @@ def _unbroadcast_view(array: np.ndarray) -> np.ndarray:
 class Elementwise(Op):
     """``out[idx] = scalar(in0[idx], in1[idx], ...)`` with the inputs broadcast."""
 
+    lazy = True
+
     def scalar(self, *values):
         raise NotImplementedError
+
+    def out_dtype(self, dtype: str) -> str:
+        """The output's dtype for inputs of ``dtype``."""
+        return dtype
+
+    def infer(self, inputs) -> tuple[tuple[int, ...], str]:
+        """``(shape, dtype)`` of the output on ``inputs`` (Tensors), checked as ``forward``
+        checks them: the dtypes agree, the shapes broadcast, the scalar body accepts the dtype."""
+        dtype = inputs[0].dtype
+        for t in inputs:
+            if t.dtype != dtype:
+                raise DefinitionError(f"{self.name}: dtypes {' and '.join(t.dtype for t in inputs)} differ; "
+                                      "convert one with .astype(...)")
+        shapes = tuple([t.shape for t in inputs])
+        memo = dispatch.cache.requests
+        signature = ("infer", self.key, shapes, dtype)
+        found = memo.get(signature)
+        if found is None:
+            self.check_scalar(dtype, len(inputs))
+            found = memo[signature] = (broadcast_shape(self.name, shapes), self.out_dtype(dtype))
+        return found
+
+    def check_scalar(self, dtype: str, count: int) -> None:
+        """Build the scalar body once on loads of ``dtype``: an op the dtype does not allow
+        raises its DefinitionError here, at the call, not when the fused kernel is compiled."""
+        from tensorir.tensor import placeholder
+
+        self.scalar(*(placeholder((1,), dtype, name=f"in{n}")[0] for n in range(count)))
 
     def forward(self, *arrays: np.ndarray, device: str = "cpu") -> np.ndarray:
         shapes = tuple([a.shape for a in arrays])
@@ -130,6 +160,7 @@ def reduce_to_shape(grad: Tensor, shape: tuple[int, ...]) -> Tensor:
 # -- tensor-tensor arithmetic -------------------------------------------------------------------
 class Add(Elementwise):
     name = "add"
+    saves, saves_output = (), False
 
     def scalar(self, a, b): return a + b
 
@@ -138,6 +169,7 @@ class Add(Elementwise):
 
 class Subtract(Elementwise):
     name = "subtract"
+    saves, saves_output = (), False
 
     def scalar(self, a, b): return a - b
 
@@ -146,6 +178,7 @@ class Subtract(Elementwise):
 
 class Multiply(Elementwise):
     name = "multiply"
+    saves, saves_output = (0, 1), False
 
     def scalar(self, a, b): return a * b
 
@@ -156,6 +189,7 @@ class Multiply(Elementwise):
 
 class Divide(Elementwise):
     name = "divide"
+    saves, saves_output = (0, 1), True
 
     def scalar(self, a, b): return a / b
 
@@ -166,6 +200,7 @@ class Divide(Elementwise):
 
 class Power(Elementwise):
     name = "power"
+    saves, saves_output = (0, 1), True
 
     def scalar(self, a, b): return fn.power(a, b)
 
@@ -184,6 +219,9 @@ class ScalarOp(Elementwise):
         self.kind, self.value, self.reverse = kind, value if isinstance(value, int) else float(value), reverse
         self.name = f"{kind}_scalar"
         self.key = (self.name, self.value, reverse)
+        # what the gradient reads: c / x and c ** x read the output, x ** c and c / x the input
+        self.saves = (0,) if (kind == "pow" and not reverse) or (kind == "div" and reverse) else ()
+        self.saves_output = reverse and kind in ("div", "pow")
 
     def scalar(self, x):
         a, b = (self.value, x) if self.reverse else (x, self.value)
@@ -210,6 +248,7 @@ class ScalarOp(Elementwise):
 # -- unary maps ---------------------------------------------------------------------------------
 class Negate(Elementwise):
     name = "negative"
+    saves, saves_output = (), False
 
     def scalar(self, x): return -x
 
@@ -218,6 +257,7 @@ class Negate(Elementwise):
 
 class Exp(Elementwise):
     name = "exp"
+    saves, saves_output = (), True
 
     def scalar(self, x): return fn.exp(x)
 
@@ -226,6 +266,7 @@ class Exp(Elementwise):
 
 class Log(Elementwise):
     name = "log"
+    saves, saves_output = (0,), False
 
     def scalar(self, x): return fn.log(x)
 
@@ -234,6 +275,7 @@ class Log(Elementwise):
 
 class Tanh(Elementwise):
     name = "tanh"
+    saves, saves_output = (), True
 
     def scalar(self, x): return fn.tanh(x)
 
@@ -242,6 +284,7 @@ class Tanh(Elementwise):
 
 class Sigmoid(Elementwise):
     name = "sigmoid"
+    saves, saves_output = (), True
 
     def scalar(self, x): return fn.sigmoid(x)
 
@@ -250,6 +293,7 @@ class Sigmoid(Elementwise):
 
 class ReLU(Elementwise):
     name = "relu"
+    saves, saves_output = (0,), False
 
     def scalar(self, x): return fn.maximum(x, 0.0)
 
@@ -265,7 +309,11 @@ class Cast(Elementwise):
         self.name = "cast"
         self.key = ("cast", dtype)
 
+    saves, saves_output = (), False
+
     def scalar(self, x): return x.astype(self.dtype)
+
+    def out_dtype(self, dtype: str) -> str: return self.dtype
 
     def gradient(self, g, node):
         source = node.inputs[0].dtype
@@ -286,6 +334,7 @@ class ReLUBackward(Elementwise):
     """``g`` where ``x > 0``, else 0."""
 
     name = "relu_backward"
+    saves, saves_output = (1,), False
 
     def scalar(self, g, x): return g * mask(x > 0.0, g.dtype)
 
@@ -296,6 +345,7 @@ class TanhBackward(Elementwise):
     """``g * (1 - y^2)`` with ``y = tanh(x)``."""
 
     name = "tanh_backward"
+    saves, saves_output = (0, 1), False
 
     def scalar(self, g, y): return g * (1.0 - y * y)
 
@@ -308,6 +358,7 @@ class SigmoidBackward(Elementwise):
     """``g * y * (1 - y)`` with ``y = sigmoid(x)``."""
 
     name = "sigmoid_backward"
+    saves, saves_output = (0, 1), False
 
     def scalar(self, g, y): return g * y * (1.0 - y)
 

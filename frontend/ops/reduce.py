@@ -138,6 +138,7 @@ class MaxBackward(Elementwise):
     """``g`` where ``x`` equals the maximum ``m`` of its group, else 0."""
 
     name = "max_backward"
+    saves, saves_output = (1, 2), False
 
     def scalar(self, g, x, m): return g * mask(x == m, g.dtype)
 
@@ -169,6 +170,7 @@ class ExpDiffMultiply(Elementwise):
     """``g * exp(x - y)``: the gradient of logsumexp (``y`` its value), softmax times ``g``."""
 
     name = "exp_diff_multiply"
+    saves, saves_output = (0, 1, 2), False
 
     def scalar(self, g, x, y): return g * fn.exp(x - y)
 

@@ -7,6 +7,7 @@ import pytest
 import frontend as nf
 import nestor as ns
 from frontend import dispatch
+from frontend.lazy_graph import lazy
 
 from .helpers import gradient_check
 
@@ -168,7 +169,8 @@ def test_derived_gradient_equals_hand_written(name, monkeypatch):
     rng = np.random.default_rng(0)
     tensors = [nf.Tensor(rng.standard_normal(s), requires_grad=True) for s in shapes]
     seen = _requests(monkeypatch)
-    y = fn(*tensors)
+    with lazy(False):  # each op runs its own kernel, whose request is compared
+        y = fn(*tensors)
     op = y.op
     assert op.name == name.split(":")[0]
     request = [r for o, r in seen if o is op][-1]

@@ -1,0 +1,199 @@
+"""The lazy graph: elementwise ops record a pending node; the fuser realizes it on first need.
+
+On the CPU, an op whose class sets ``lazy = True`` (the elementwise ops, including the fused
+``bias_<act>`` and ``add_n``, dropout and the elementwise gradients) does not run when applied:
+:meth:`frontend.tensor.Tensor.from_op` checks its inputs at once (shapes broadcast, dtypes
+agree: errors are raised at the call) and returns a tensor holding a :class:`Pending` node (the
+op, its inputs, the output's shape and dtype) instead of storage. Any read of the storage
+(``data``: ``numpy()``, ``item()``, ``repr``, a non-elementwise op's forward, an optimizer
+update, a checkpoint) realizes it through :func:`realize`:
+
+* the *group* is every pending tensor reachable from the requested one through pending inputs
+  (realized tensors are its leaves);
+* its outputs are the requested tensor and each other member still needed elsewhere: referenced
+  from outside the group (a user variable, a pending op outside the group), or kept by the
+  autograd graph where a gradient will read its value (:attr:`Op.saves`). The others are never
+  stored (they stay pending, recomputable, and are freed with the group);
+* the group runs as ONE kernel (:mod:`frontend.lazy_kernel`), cached by the group's structure;
+  a group of one op runs that op's own kernel, as it would have run eagerly.
+
+Assigning a tensor's ``data`` first realizes the pending tensors that read it (they keep the
+old values); changing a stored array in place does not. :func:`lazy` ``(False)`` and
+``fusion.fusion(False)`` give the eager behaviour.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import weakref
+from collections.abc import Iterator
+
+import numpy as np
+
+#: the most ops one fused kernel evaluates (a larger group realizes its deeper parts first)
+MAX_GROUP = 64
+#: True/False within a :func:`lazy` block; None: follow ``fusion.enabled()``
+_state: dict = {"on": None}
+#: weak references to the tensors recorded pending (dead and realized ones pruned now and then),
+#: so that assigning storage can realize those that read it
+_recorded: list[weakref.ref] = []
+_prune_at = [256]
+_RUN: list = []  # lazy_kernel.run_group, bound on first use (it imports the ops)
+_fusion_state: dict | None = None
+
+
+class Pending:
+    """What a lazy tensor will be: ``op`` applied to ``inputs``, of ``shape`` and ``dtype``."""
+
+    __slots__ = ("op", "inputs", "shape", "dtype")
+
+    def __init__(self, op, inputs: tuple, shape: tuple[int, ...], dtype: str):
+        self.op, self.inputs, self.shape, self.dtype = op, inputs, shape, dtype
+
+
+def active() -> bool:
+    """Whether elementwise ops are recorded lazily: as set by the innermost :func:`lazy` block,
+    else whenever fusion is on (``fusion.fusion(False)`` alone gives the eager behaviour)."""
+    global _fusion_state
+    on = _state["on"]
+    if on is not None:
+        return on
+    if _fusion_state is None:
+        from . import fusion
+
+        _fusion_state = fusion._state
+    return _fusion_state["enabled"]
+
+
+@contextlib.contextmanager
+def lazy(on: bool) -> Iterator[None]:
+    """Within this block elementwise ops are recorded and fused (``True``) or run at once (``False``).
+
+    Parameters
+    ----------
+    on
+        Whether ops applied in the block are lazy, whether fusion is on or not (so
+        ``fusion(False)`` with ``lazy(True)`` leaves the graph to the general fuser alone);
+        tensors already pending stay pending.
+    """
+    previous = _state["on"]
+    _state["on"] = bool(on)
+    try:
+        yield
+    finally:
+        _state["on"] = previous
+
+
+def record(tensor) -> None:
+    """Remember the pending ``tensor`` (weakly) for :func:`before_assign`."""
+    _recorded.append(weakref.ref(tensor))
+    if len(_recorded) > _prune_at[0]:
+        _recorded[:] = [r for r in _recorded if (t := r()) is not None and t._lazy is not None]
+        _prune_at[0] = max(256, 2 * len(_recorded))
+
+
+def before_assign(tensor) -> None:
+    """Realize the pending tensors that read ``tensor``, whose storage is about to be replaced
+    (they keep the values they were applied to)."""
+    live = [ref for ref in _recorded if (user := ref()) is not None and user._lazy is not None]
+    _recorded[:] = live  # pruned as it is scanned: the next scan sees only what is still pending
+    for ref in live:
+        user = ref()
+        if user is not None and user._lazy is not None and any(s is tensor for s in user._lazy.inputs):
+            realize(user)
+
+
+def realize(root) -> None:
+    """Compute ``root`` (a pending tensor) and every member of its group still needed elsewhere,
+    in one kernel; store each result and drop its pending node."""
+    pending = root._lazy
+    if 0 in pending.shape:  # nothing to compute (the members it reads compute when read)
+        root._data, root._lazy = np.empty(pending.shape, pending.dtype), None
+        return
+    for source in pending.inputs:
+        if source._lazy is not None:
+            break
+    else:  # one op on realized inputs: its own kernel (and request), as when run eagerly
+        root._data = pending.op.forward(*[t._data for t in pending.inputs], device=root.device)
+        root._lazy = None
+        return
+    del source, pending
+    group = Group(root)
+    while group.deferred:  # beyond MAX_GROUP: the deeper parts first, then leaves of this group
+        for tensor in group.deferred:
+            if tensor._lazy is not None:
+                realize(tensor)
+        del tensor
+        group = Group(root)
+    members = group.members
+    outputs = [n for n in range(len(members) - 1)
+               # references: the ``members`` list, getrefcount's argument, one per use in the group
+               if group.kept[n] or sys.getrefcount(members[n]) - 2 > group.uses[n]]
+    outputs.append(len(members) - 1)
+    if not _RUN:
+        from .lazy_kernel import run_group
+
+        _RUN.append(run_group)
+    arrays = _RUN[0](group, outputs)
+    for position, array in zip(outputs, arrays):
+        tensor = members[position]
+        tensor._data, tensor._lazy = array, None
+
+
+class Group:
+    """The pending tensors feeding ``root`` through pending inputs, as a canonical structure.
+
+    Attributes
+    ----------
+    members
+        The pending tensors, inputs before users, ``root`` last.
+    leaves
+        The realized tensors they read, in order of first use.
+    nodes
+        Per member ``(op key, operand refs)``: a ref ``n >= 0`` is member ``n``, ``-1 - k`` leaf ``k``.
+    uses, kept
+        Per member: how often the group reads it; whether the autograd graph keeps its value (its
+        own gradient reads it, or a recorded user's gradient reads that operand).
+    deferred
+        Pending tensors left out because the group is full (realize them and gather again).
+    """
+
+    __slots__ = ("members", "leaves", "nodes", "uses", "kept", "deferred", "_index", "_entered")
+
+    def __init__(self, root):
+        self.members, self.leaves, self.nodes, self.uses, self.kept, self.deferred = [], [], [], [], [], []
+        self._index: dict[int, int] = {}
+        self._entered = 0
+        self._visit(root)
+        del self._index
+
+    def _visit(self, tensor) -> None:
+        index, pending = self._index, tensor._lazy
+        self._entered += 1
+        refs, source = [], None
+        for source in pending.inputs:
+            ref = index.get(id(source))
+            if ref is None:
+                if source._lazy is None or self._entered >= MAX_GROUP:
+                    if source._lazy is not None:
+                        self.deferred.append(source)
+                    ref = index[id(source)] = -1 - len(self.leaves)
+                    self.leaves.append(source)
+                else:
+                    self._visit(source)
+                    ref = index[id(source)]
+            refs.append(ref)
+        del source
+        recorded = tensor.op is not None
+        saves = pending.op.saves if recorded else ()
+        for position, ref in enumerate(refs):
+            if ref >= 0:
+                self.uses[ref] += 1
+                if saves is True or position in saves:
+                    self.kept[ref] = True
+        index[id(tensor)] = len(self.members)
+        self.members.append(tensor)
+        self.nodes.append((pending.op.key, tuple(refs)))
+        self.uses.append(0)
+        self.kept.append(recorded and pending.op.saves_output)
