@@ -77,13 +77,15 @@ def test_sequential_fuses_bias_and_activation_into_fewer_kernels():
     np.testing.assert_allclose(fused[0], plain[0], rtol=1e-12)
     for mine, theirs in zip(fused[1], plain[1]):
         np.testing.assert_allclose(mine, theirs, rtol=1e-12)
-    # forward: compact, matmul, bias_relu, compact, matmul, add (unfused: add and relu apart);
-    # each compact is the weight copied transposed for the small product
-    assert (fused[2], plain[2]) == (6, 7)
-    # backward: relu_backward and the bias sum become the one bias_relu_backward kernel
-    assert plain[3] - fused[3] == 2
+    # forward: compact, matmul_bias_relu, compact, matmul_bias (unfused: compact, matmul, add,
+    # relu, compact, matmul, add); each compact is the weight copied transposed for the small
+    # product, and each product's kernel adds the bias and applies the activation
+    assert (fused[2], plain[2]) == (4, 7)
+    # backward: relu_backward and the bias sum become the one bias_relu_backward kernel (1 fewer),
+    # on top of the 3 fewer of the forward
+    assert plain[3] - fused[3] == 4
     ops = {request.op for request in dispatch.cache.kernels}
-    assert {"bias_relu", "bias_relu_backward"} <= ops
+    assert {"matmul_bias_relu", "matmul_bias", "bias_relu_backward"} <= ops
 
 
 def test_fused_conv_layer_matches_unfused_and_shares_kernels():
@@ -98,7 +100,7 @@ def test_fused_conv_layer_matches_unfused_and_shares_kernels():
     np.testing.assert_allclose(fused[0], plain[0], rtol=1e-12)
     for mine, theirs in zip(fused[1], plain[1]):
         np.testing.assert_allclose(mine, theirs, rtol=1e-12)
-    assert fused[2] == plain[2] - 1
+    assert (fused[2], plain[2]) == (1, 3)  # conv2d_bias_sigmoid; unfused conv2d, add, sigmoid
     cached = dispatch.cached_kernels()
     again = _step(model(), x)  # the same graph on the same shapes: no new kernel
     assert dispatch.cached_kernels() == cached and again[3] == fused[3]
