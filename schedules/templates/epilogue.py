@@ -141,7 +141,8 @@ def fold(template: tuple, epilogue: Epilogue, tiles: tuple[int, int] | None = No
     s = create_schedule(result)
     if attached:  # the copy's loops become D's, its accumulator attached in them as before
         steps = [_renamed(step, out.op.name) for step in schedule.trace]
-        made = next(n for n, step in enumerate(steps) if source.op.name in step.results) + 1
+        # inlined once the accumulator exists (made by a cache write, or in the graph from the start)
+        made = next((n for n, step in enumerate(steps) if source.op.name in step.results), -1) + 1
         replay(s, steps[:made])
         s[out].compute_inline()  # D reads the accumulator itself
         replay(s, steps[made:])

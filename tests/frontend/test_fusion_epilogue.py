@@ -134,3 +134,17 @@ def test_fallbacks_keep_the_unfused_errors():
         affine(ints, ints, nf.Tensor(np.ones(2, dtype=np.int32)), "relu")
     with pytest.raises(DefinitionError, match=r"conv2d: stride must be a positive int, got 0"):
         conv_affine(nf.Tensor(np.ones((1, 1, 3, 3))), nf.Tensor(np.ones((1, 1, 3, 3))), None, "relu", stride=0)
+
+
+def test_fused_conv_layers_take_a_symbolic_batch():
+    rng = np.random.default_rng(9)
+    model = nn.Sequential(nn.Conv2d(2, 4, 3, rng=rng), nn.Tanh())
+    model(nf.Tensor(rng.standard_normal((8, 2, 6, 6)).astype(np.float32)))
+    compiled = dispatch.stats.compiled
+    images = [rng.standard_normal((batch, 2, 6, 6)).astype(np.float32) for batch in (3, 11)]
+    outs = [model(nf.Tensor(image)).numpy() for image in images]
+    assert dispatch.stats.compiled == compiled
+    assert any(r.op == "conv2d_bias_tanh" and r.shapes[0][0] == 11 for r in dispatch.cache.kernels)
+    with fusion.fusion(False):
+        for image, out in zip(images, outs):
+            np.testing.assert_allclose(out, model(nf.Tensor(image)).numpy(), rtol=1e-5, atol=1e-6)

@@ -189,3 +189,15 @@ def test_reduction_chunks_keep_their_register_tiles():
             "D[i.outer * 8 + i.inner, j.outer * 16 + j.inner.inner] = "
             "max(C[i.inner, j.inner.inner] + bias[j.outer * 16 + j.inner.inner], 0.0)") in text
     assert text.count("parallel for") == 2  # the packing and D's column blocks
+
+
+def test_conv_template_with_its_own_tiles():
+    from schedules.templates import conv2d_cpu
+
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((1, 3, 8, 10), dtype=np.float32)
+    weight = rng.standard_normal((16, 3, 3, 3), dtype=np.float32)
+    bias = rng.standard_normal(16, dtype=np.float32)
+    s, args = fold(conv2d_cpu(1, 3, 8, 10, 16, 3, padding=1), Epilogue("sigmoid", 1, 0.5))
+    want = ACT["sigmoid"](0.5 * _conv(x, weight, 1, 1) + bias[None, :, None, None])
+    np.testing.assert_allclose(_run(s, args, [x, weight, bias]), want, rtol=1e-4, atol=1e-5)
