@@ -130,7 +130,8 @@ def fold(template: tuple, epilogue: Epilogue, tiles: tuple[int, int] | None = No
     Raises
     ------
     ScheduleError
-        When the template accumulates in its output and no ``tiles`` are given.
+        When the template accumulates in its output and no ``tiles`` are given, or the output
+        has fewer than two axes to tile.
     """
     schedule, args = template
     out = args[-1]
@@ -150,6 +151,9 @@ def fold(template: tuple, epilogue: Epilogue, tiles: tuple[int, int] | None = No
     if tiles is None:
         raise ScheduleError(f"fold: the template's output {out.op.name} accumulates in memory, so the epilogue "
                             "needs its cache tile; pass tiles=(rows, columns)")
+    if len(out.shape) < 2:
+        raise ScheduleError(f"fold: the template's output {out.op.name} has {len(out.shape)} axis and accumulates "
+                            "in memory; tiles need its last two axes: cache-write it in the template")
     accumulator = out if source is None else source
     threads = any(step.primitive == "parallel" and step.stage in (out.op.name, accumulator.op.name)
                   for step in schedule.trace)

@@ -201,3 +201,12 @@ def test_conv_template_with_its_own_tiles():
     s, args = fold(conv2d_cpu(1, 3, 8, 10, 16, 3, padding=1), Epilogue("sigmoid", 1, 0.5))
     want = ACT["sigmoid"](0.5 * _conv(x, weight, 1, 1) + bias[None, :, None, None])
     np.testing.assert_allclose(_run(s, args, [x, weight, bias]), want, rtol=1e-4, atol=1e-5)
+
+
+def test_one_axis_accumulating_output_cannot_be_tiled():
+    a = ns.placeholder((4, 8), "float32", name="A")
+    k = ns.reduce_axis(8, "k")
+    row = ns.compute((4,), lambda i: ns.sum(a[i, k], axis=k), name="S")
+    with pytest.raises(ScheduleError, match=re.escape("fold: the template's output S has 1 axis and accumulates in "
+                                                      "memory; tiles need its last two axes")):
+        fold((ns.create_schedule(row), [a, row]), Epilogue("relu"), tiles=(1, 4))
