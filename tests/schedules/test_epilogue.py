@@ -65,9 +65,9 @@ CPU_CONFIGS = [  # (m, n, k, knobs): divisible and edge tiles, padded and guarde
     (32, 64, 64, dict(v1=4, v2=16, v3=4, b1=8, b2=32, b3=32)),
     (37, 45, 23, dict(v1=4, v2=16, v3=4, b1=8, b2=16, b3=32)),
     (37, 45, 23, dict(v1=4, v2=16, v3=4, b1=8, b2=16, b3=32, edge="guard")),
-    (17, 33, 70, dict(v1=8, v2=16, v3=2, b1=16, b2=32, b3=16)),
+    pytest.param(17, 33, 70, dict(v1=8, v2=16, v3=2, b1=16, b2=32, b3=16), marks=pytest.mark.slow),
     (19, 40, 9, dict(v1=2, v2=8, v3=1, b1=4, b2=8, b3=None)),
-    (64, 48, 31, dict(v1=8, v2=16, v3=4, b1=64, b2=48, b3=8, parallel=False)),
+    pytest.param(64, 48, 31, dict(v1=8, v2=16, v3=4, b1=64, b2=48, b3=8, parallel=False), marks=pytest.mark.slow),
 ]
 
 
@@ -83,7 +83,8 @@ def test_matmul_cpu_epilogue_matches_numpy(m, n, k, knobs, transpose_b):
     np.testing.assert_allclose(got, np.tanh(a @ b + bias), rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("activation, bias_axis, scale", [("relu", 1, None), ("sigmoid", 0, 0.5), (None, 1, None),
+@pytest.mark.parametrize("activation, bias_axis, scale", [("relu", 1, None), ("sigmoid", 0, 0.5),
+                                                          pytest.param(None, 1, None, marks=pytest.mark.slow),
                                                           ("tanh", None, -2.0)])
 @pytest.mark.parametrize("a_shape, b_shape, transpose_a, transpose_b", [
     ((23, 19), (23, 37), True, False),      # the frontend's A stored transposed (X.T @ G, wide inputs)
