@@ -88,17 +88,19 @@ def test_second_derivative_through_the_fused_product():
         np.testing.assert_allclose(mine, theirs, rtol=1e-10)
 
 
-@pytest.mark.parametrize("activation, stride, padding", [("relu", 1, 1), ("sigmoid", 2, 0), (None, 1, 1)])
-def test_conv_affine_values_and_gradients(activation, stride, padding):
+@pytest.mark.parametrize("activation, stride, padding, dilation, groups", [
+    ("relu", 1, 1, 1, 1), ("sigmoid", 2, 0, 1, 1), (None, 1, 1, 1, 1), ("tanh", 1, 2, 2, 2)])
+def test_conv_affine_values_and_gradients(activation, stride, padding, dilation, groups):
     rng = np.random.default_rng(6)
-    x, w, b = rng.standard_normal((2, 3, 6, 7)), rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
+    x, w, b = rng.standard_normal((2, 4, 6, 7)), rng.standard_normal((6, 4 // groups, 3, 3)), rng.standard_normal(6)
     tensors = [nf.Tensor(a) for a in (x, w, b)]
-    out, calls = _forward_calls(lambda: conv_affine(*tensors, activation, stride, padding))
+    args = (stride, padding, dilation, groups)
+    out, calls = _forward_calls(lambda: conv_affine(*tensors, activation, *args))
     with fusion.fusion(False):
-        plain = conv_affine(*tensors, activation, stride, padding)
+        plain = conv_affine(*tensors, activation, *args)
     np.testing.assert_allclose(out.numpy(), plain.numpy(), rtol=1e-10, atol=1e-12)
     assert calls == 1
-    gradient_check(lambda x, w, b: conv_affine(x, w, b, activation, stride, padding), x, w, b)
+    gradient_check(lambda x, w, b: conv_affine(x, w, b, activation, *args), x, w, b)
 
 
 def test_plain_linear_and_conv_layers_add_their_bias_in_the_kernel():
