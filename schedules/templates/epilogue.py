@@ -15,7 +15,9 @@ tile, as TVM's x86 dense schedule does:
 
       for i.outer, j.outer, i.inner.outer, j.inner.outer:
         C.local[v1, v2] = 0; for k: C.local += A * B               # registers
-        vectorized for j.inner.inner: D[..] = act(C.local[..] + bias[j])
+        unrolled for i.inner.inner:                                # constant indices: C.local
+          vectorized for j.inner.inner:                            # stays in registers
+            D[..] = act(C.local[..] + bias[j])
 
 * the template accumulates in its output (``C`` of :func:`~schedules.templates.matmul_cpu.matmul_cpu`
   with ``b3`` reduction chunks, the zero-padded ``C.padded`` of
@@ -37,6 +39,8 @@ from tensorir import functions as fn
 from tensorir.dtypes import INDEX
 from tensorir.errors import DefinitionError, ScheduleError
 from tensorir.expr import IterKind, IterVar, TensorLoad, Var
+from tensorir.intmath import as_int
+from tensorir.stmt import ForKind
 from tensorir.tensor import make_compute, placeholder
 
 from ..relations import At
@@ -147,6 +151,7 @@ def fold(template: tuple, epilogue: Epilogue, tiles: tuple[int, int] | None = No
         replay(s, steps[:made])
         s[out].compute_inline()  # D reads the accumulator itself
         replay(s, steps[made:])
+        _unroll_write_back(s[result], next(stage for stage in s.stages if stage.name == source.op.name))
         return s, [*args[:-1], *extras, result]
     if tiles is None:
         raise ScheduleError(f"fold: the template's output {out.op.name} accumulates in memory, so the epilogue "
@@ -165,6 +170,21 @@ def fold(template: tuple, epilogue: Epilogue, tiles: tuple[int, int] | None = No
         s[out].compute_inline()
     _tile_output(s, result, s[accumulator], tiles, vector, threads)
     return s, [*args[:-1], *extras, result]
+
+
+#: the longest serial write-back loop that is unrolled
+UNROLL_MAX = 16
+
+
+def _unroll_write_back(stage, accumulator) -> None:
+    """Unroll ``D``'s short serial loops inside the accumulator's attach point: every read of the
+    register tile then has a constant index, so it stays in registers (a loop over its rows
+    would keep it in memory, and the reduction with it)."""
+    leaves = list(stage.leaves)
+    for axis in leaves[leaves.index(accumulator.attach.axis) + 1:]:
+        extent = as_int(axis.extent)
+        if stage.annotation(axis).kind is ForKind.SERIAL and isinstance(extent, int) and extent <= UNROLL_MAX:
+            stage.unroll(axis)
 
 
 def _copied(op):

@@ -34,7 +34,7 @@ func f(A: float32[8, 8], B: float32[8, 16], bias: float32[16], D: float32[8, 16]
             vectorized for j in 0..8:
               C.local[i, j] = C.local[i, j] + A[k.outer * 4 + k.inner, i.inner.outer * 4 + i] \
 * B[k.outer * 4 + k.inner, j.inner.outer * 8 + j]
-      for i.inner.inner in 0..4:
+      unrolled for i.inner.inner in 0..4:
         vectorized for j.inner.inner in 0..8:
           D[i.inner.outer * 4 + i.inner.inner, j.inner.outer * 8 + j.inner.inner] = \
 max(C.local[i.inner.inner, j.inner.inner] + bias[j.inner.outer * 8 + j.inner.inner], 0.0)
