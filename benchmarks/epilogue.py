@@ -6,7 +6,10 @@ convolutions at batch 64), in the same process, interleaved.
     python benchmarks/epilogue.py [--json] [--repeat N]
 
 "nestor" is the folded kernel, the peer the two kernels; a ratio above 1 means folding is faster.
-Both sides run without recording gradients, on float32, from warm kernel caches.
+Both sides run without recording gradients, on float32, from warm kernel caches. The harness
+pauses before each round (``NESTOR_BENCH_SETTLE``), so a threaded kernel pays its threads'
+wake-up there; on a busy machine compare the kernels themselves on one thread with
+``NESTOR_PARALLEL_MIN=1000000000000``.
 """
 
 from __future__ import annotations
