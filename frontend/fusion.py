@@ -2,11 +2,15 @@
 
 Fusion happens at a well-defined point, where a layer knows what follows it:
 :class:`~frontend.nn.Sequential` hands an affine layer (``Linear``, ``Conv2d``) with a bias the
-activation module that comes next, and the layer calls :func:`bias_activation` instead of an
-``add`` and an activation. The fused ops are:
+activation module that comes next, and the layer calls
+:func:`frontend.fusion_epilogue.affine` (or ``conv_affine``) instead of the product, an ``add``
+and an activation. The fused ops are:
 
+* the product's own kernel with the bias and activation folded in (``matmul_bias_relu``,
+  ``conv2d_bias``, ...; :mod:`frontend.fusion_epilogue`): what ``Linear``/``Conv2d`` with a bias,
+  alone or with the activation after them, run on the CPU;
 * ``bias_<activation>`` (:class:`BiasActivation`): ``act(x + b)`` with ``b`` broadcast, one
-  elementwise kernel instead of two;
+  elementwise kernel instead of two (where the product cannot take the epilogue);
 * ``add_n`` (:class:`AddN`): the sum of several adjoints of one tensor (a weight shared by the
   steps of a recurrent layer gets one per step), one kernel reading each once instead of a chain
   of ``add`` kernels;

@@ -70,6 +70,11 @@ def generalize(op, request: KernelRequest) -> tuple[KernelRequest, object, int] 
         return _elementwise(op, request)
     if isinstance(op, Reduction):
         return _leading(op, request, (0,))
+    from .fusion_epilogue import MatMulEpilogue
+
+    if isinstance(op, MatMulEpilogue):  # a product with its epilogue: the product's batch
+        inputs = op.batched_inputs(request)
+        return None if inputs is None else _leading(op, request, inputs)
     if isinstance(op, MatMul) and all(len(s) == 2 for s in request.shapes):
         transposed_a = request.variant != DOT and request.variant[0]
         return _leading(op, request, (0, 1) if transposed_a else (0,))
@@ -88,7 +93,10 @@ def generalize(op, request: KernelRequest) -> tuple[KernelRequest, object, int] 
 LEADING = {"conv2d": (0,), "conv2d_grad_input": (0,), "conv2d_grad_weight": (0, 1), "max_pool2d": (0,),
            "max_pool2d_backward": (0, 1, 2), "avg_pool2d": (0,), "avg_pool2d_backward": (0,),
            # fused ops (frontend/fusion.py): g and y of canonical shape (batch, channels, inner)
-           **{f"bias_{act}_backward": (0, 1) for act in ("relu", "tanh", "sigmoid")}}
+           **{f"bias_{act}_backward": (0, 1) for act in ("relu", "tanh", "sigmoid")},
+           # convolutions with their epilogue (frontend/fusion_epilogue.py)
+           **{name: (0,) for name in ("conv2d_bias", *(f"conv2d{bias}_{act}" for bias in ("", "_bias")
+                                                      for act in ("relu", "tanh", "sigmoid")))}}
 
 
 def _batched(shape: tuple, batch: int) -> tuple:

@@ -25,18 +25,17 @@ class Conv2d(Module):
         self.bias = Parameter(np.zeros(out_channels, dtype=dtype), device=device) if bias else None
 
     def forward(self, x: Tensor) -> Tensor:
-        y = ops.conv2d(x, self.weight, self.stride, self.padding, self.dilation, self.groups)
         if self.bias is None:
-            return y
-        return ops.add(y, ops.reshape(self.bias, (1, -1, 1, 1)))
+            return ops.conv2d(x, self.weight, self.stride, self.padding, self.dilation, self.groups)
+        return self.affine_activation(x, None)
 
-    def affine_activation(self, x: Tensor, activation: str) -> Tensor:
-        """``activation(conv(x) + b)``, the bias and activation one fused kernel
-        (:func:`frontend.fusion.bias_activation`)."""
-        from ..fusion import bias_activation
+    def affine_activation(self, x: Tensor, activation: str | None) -> Tensor:
+        """``activation(conv(x) + b)``, the convolution, bias and activation one kernel where
+        fusion is on (:func:`frontend.fusion_epilogue.conv_affine`)."""
+        from ..fusion_epilogue import conv_affine
 
-        y = ops.conv2d(x, self.weight, self.stride, self.padding, self.dilation, self.groups)
-        return bias_activation(y, None if self.bias is None else ops.reshape(self.bias, (1, -1, 1, 1)), activation)
+        return conv_affine(x, self.weight, self.bias, activation, self.stride, self.padding, self.dilation,
+                           self.groups)
 
 
 class MaxPool2d(Module):

@@ -22,15 +22,16 @@ class Linear(Module):
         self.bias = Parameter(np.zeros(out_features, dtype=dtype), device=device) if bias else None
 
     def forward(self, x: Tensor) -> Tensor:
-        y = ops.matmul(x, self.weight)
-        return y if self.bias is None else ops.add(y, self.bias)
+        if self.bias is None:
+            return ops.matmul(x, self.weight)
+        return self.affine_activation(x, None)
 
-    def affine_activation(self, x: Tensor, activation: str) -> Tensor:
-        """``activation(x @ W + b)``, the bias and activation one fused kernel
-        (:func:`frontend.fusion.bias_activation`)."""
-        from ..fusion import bias_activation
+    def affine_activation(self, x: Tensor, activation: str | None) -> Tensor:
+        """``activation(x @ W + b)``, the product, bias and activation one kernel where fusion is
+        on (:func:`frontend.fusion_epilogue.affine`)."""
+        from ..fusion_epilogue import affine
 
-        return bias_activation(ops.matmul(x, self.weight), self.bias, activation)
+        return affine(x, self.weight, self.bias, activation)
 
 
 class ReLU(Module):

@@ -152,6 +152,11 @@ def conv2d(x: Tensor, weight: Tensor, stride: int = 1, padding: int = 0, dilatio
     DefinitionError
         When ranks, channel counts or groups do not fit, or the output would be empty.
     """
+    return Conv2d(conv_params(x, weight, stride, padding, dilation, groups))(*promote(x, weight))
+
+
+def conv_params(x: Tensor, weight: Tensor, stride: int, padding: int, dilation: int, groups: int) -> ConvParams:
+    """The parameters of ``conv2d(x, weight, ...)`` once they are checked (see :func:`conv2d`)."""
     if x.ndim != 4 or weight.ndim != 4:
         raise DefinitionError(f"conv2d: input and weight must be 4-D (N, C, H, W) and (K, C/groups, R, S), "
                               f"got shapes {x.shape} and {weight.shape}")
@@ -170,4 +175,4 @@ def conv2d(x: Tensor, weight: Tensor, stride: int = 1, padding: int = 0, dilatio
     if params.out_extent(h, kr) < 1 or params.out_extent(w, ks) < 1:
         raise DefinitionError(f"conv2d: a {kr}x{ks} kernel (dilation {dilation}) does not fit the "
                               f"{h}x{w} input padded by {padding}")
-    return Conv2d(params)(*promote(x, weight))
+    return params

@@ -49,20 +49,26 @@ class MatMul(Op):
     name = "matmul"
 
     def forward(self, a: np.ndarray, b: np.ndarray, device: str = "cpu") -> np.ndarray:
+        return self.product_of(a, b, None, device)
+
+    def product_of(self, a: np.ndarray, b: np.ndarray, bias: np.ndarray | None, device: str) -> np.ndarray:
+        """``a @ b`` in the form the arrays call for; ``bias`` goes to :meth:`launch`."""
         batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2]) if a.ndim > 2 or b.ndim > 2 else ()
         m, n = a.shape[-2], b.shape[-1]
         if batch and b.ndim == 2 and a.flags.c_contiguous:  # a shared right operand: one 2-D product
-            return self._product(a.reshape(-1, a.shape[-1]), b, (), device).reshape(batch + (m, n))
+            return self._product(a.reshape(-1, a.shape[-1]), b, (), bias, device).reshape(batch + (m, n))
         if not batch and n < NARROW and a.flags.c_contiguous:  # few columns: dot products of rows
-            return dispatch.run(self, [a, contiguous(b.T, device)], device, DOT)[0]
+            return self.launch([a, contiguous(b.T, device)], bias, device, DOT, False)
         if not batch and n < NARROW <= m:  # few columns waste vector lanes: C = (B^T A^T)^T
-            return self._product(b.T, a.T, batch, device).T
-        return self._product(a, b, batch, device).reshape(batch + (m, n))
+            return self._product(b.T, a.T, batch, bias, device, flipped=True).T
+        return self._product(a, b, batch, bias, device).reshape(batch + (m, n))
 
-    def _product(self, a: np.ndarray, b: np.ndarray, batch: tuple[int, ...], device: str) -> np.ndarray:
+    def _product(self, a: np.ndarray, b: np.ndarray, batch: tuple[int, ...], bias: np.ndarray | None, device: str,
+                 flipped: bool = False) -> np.ndarray:
         if not batch and not a.flags.c_contiguous and not b.flags.c_contiguous \
                 and a.T.flags.c_contiguous and b.T.flags.c_contiguous:
-            return self._product(b.T, a.T, batch, device).T  # A^T B^T = (B A)^T, both stored plainly
+            # A^T B^T = (B A)^T, both stored plainly
+            return self._product(b.T, a.T, batch, bias, device, not flipped).T
         if not batch and a.flags.c_contiguous and a.shape[0] >= 64 and a.shape[1] >= 256:
             # the register tile reads v1 rows of A at each k: contiguous when A is stored transposed
             a = contiguous(a.T, device).T
@@ -70,7 +76,13 @@ class MatMul(Op):
         b_store, tb = _layout(_batched(b, batch), device)
         if tb and (ta or batch):  # only the template reads a transposed B well (it packs it)
             b_store, tb = contiguous(np.swapaxes(b_store, -1, -2), device), False
-        return dispatch.run(self, [a_store, b_store], device, (ta, tb))[0]
+        return self.launch([a_store, b_store], bias, device, (ta, tb), flipped)
+
+    def launch(self, arrays: list[np.ndarray], bias: np.ndarray | None, device: str, variant: tuple,
+               flipped: bool) -> np.ndarray:
+        """Run the kernel of form ``variant`` on the stored operands; ``flipped``: it computes the
+        transpose of the product asked for (an epilogue's bias then runs along its rows)."""
+        return dispatch.run(self, arrays, device, variant)[0]
 
     def default_config(self, request) -> dict:
         if request.variant == DOT:
@@ -111,13 +123,17 @@ class MatMul(Op):
         return product(a, b, *request.variant)
 
     def gradient(self, g, node):
-        from .elementwise import reduce_to_shape
-        from .shape import swapaxes
+        return product_adjoints(g, *node.inputs[:2])
 
-        a, b = node.inputs
-        da = reduce_to_shape(matmul(g, swapaxes(b, -1, -2)), a.shape) if a.requires_grad else None
-        db = reduce_to_shape(matmul(swapaxes(a, -1, -2), g), b.shape) if b.requires_grad else None
-        return da, db
+
+def product_adjoints(g: Tensor, a: Tensor, b: Tensor) -> tuple[Tensor | None, Tensor | None]:
+    """The adjoints of ``a`` and ``b`` in ``a @ b`` from the adjoint ``g`` of the product."""
+    from .elementwise import reduce_to_shape
+    from .shape import swapaxes
+
+    da = reduce_to_shape(matmul(g, swapaxes(b, -1, -2)), a.shape) if a.requires_grad else None
+    db = reduce_to_shape(matmul(swapaxes(a, -1, -2), g), b.shape) if b.requires_grad else None
+    return da, db
 
 
 def _batched(array: np.ndarray, batch: tuple[int, ...]) -> np.ndarray:

@@ -77,15 +77,15 @@ def test_sequential_fuses_bias_and_activation_into_fewer_kernels():
     np.testing.assert_allclose(fused[0], plain[0], rtol=1e-12)
     for mine, theirs in zip(fused[1], plain[1]):
         np.testing.assert_allclose(mine, theirs, rtol=1e-12)
-    # forward: compact, matmul, bias_relu, compact, matmul (unfused: add and relu apart, and the
-    # last add); each compact is the weight copied transposed for the small product. The last
-    # add waits in the lazy graph and runs in one kernel with the loss's ``out * out``
-    assert (fused[2], plain[2]) == (5, 7)
+    # forward: compact, matmul_bias_relu, compact, matmul_bias (unfused: compact, matmul, add,
+    # relu, compact, matmul, add); each compact is the weight copied transposed for the small
+    # product, and each product's kernel adds the bias and applies the activation
+    assert (fused[2], plain[2]) == (4, 7)
     # backward: relu_backward and the bias sum become the one bias_relu_backward kernel, and the
     # lazy graph fuses the elementwise chains of the loss and its gradient
-    assert (fused[3], plain[3]) == (14, 19)
+    assert (fused[3], plain[3]) == (13, 19)
     ops = {request.op for request in dispatch.cache.kernels}
-    assert {"bias_relu", "bias_relu_backward"} <= ops
+    assert {"matmul_bias_relu", "matmul_bias", "bias_relu_backward"} <= ops
 
 
 def test_fused_conv_layer_matches_unfused_and_shares_kernels():
@@ -100,9 +100,7 @@ def test_fused_conv_layer_matches_unfused_and_shares_kernels():
     np.testing.assert_allclose(fused[0], plain[0], rtol=1e-12)
     for mine, theirs in zip(fused[1], plain[1]):
         np.testing.assert_allclose(mine, theirs, rtol=1e-12)
-    # forward: the convolution; bias_sigmoid waits in the lazy graph (unfused: the add and the
-    # sigmoid run at once)
-    assert (fused[2], plain[2]) == (1, 3)
+    assert (fused[2], plain[2]) == (1, 3)  # conv2d_bias_sigmoid; unfused conv2d, add, sigmoid
     cached = dispatch.cached_kernels()
     again = _step(model(), x)  # the same graph on the same shapes: no new kernel
     assert dispatch.cached_kernels() == cached and again[3] == fused[3]
