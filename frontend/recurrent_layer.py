@@ -1,0 +1,195 @@
+"""A whole recurrent layer as one autograd op: the forward loops over time, the gradient runs
+backward through time.
+
+Stepping a layer through the graph records O(seq) nodes (two matmuls, a cell, the split and
+stack views per step) and pays per-op Python for each of them twice. :class:`LSTMLayer` and
+:class:`RNNLayer` are one node per layer with inputs ``(x, h0, [c0,] W_ih, W_hh[, bias_ih,
+bias_hh])`` (``x`` of ``(seq, batch, input)``) and run kernels directly on arrays:
+
+- forward: the input products of all steps as ONE matmul ``(seq * batch, input) @ W_ih``; per
+  step ``h @ W_hh`` and one fused step kernel (:mod:`frontend.fusion_recurrent`) that adds the
+  biases, applies the gates and keeps the activations for the backward;
+- backward: per step one kernel for the pre-activations' adjoint ``dpre_t`` and one matmul
+  ``dpre_t @ W_hh^T`` carrying the adjoint to the step before; then over all steps at once
+  (``dpre`` stacked over time) ONE matmul each for ``W_ih``'s gradient, ``W_hh``'s and the
+  input's, and one reduction for the biases'.
+
+The output packs what the layer gives: the LSTM's is ``(seq + 1, batch, hidden)``, the ``h`` of
+every step then the last ``c``; the RNN's ``(seq, batch, hidden)``. The recurrence is not one
+:func:`~tensorir.scan.scan` kernel: its step holds a ``(batch, hidden) x (hidden, 4 * hidden)``
+product, which needs the register-tiled matmul template, and a scan's body gets the generic
+loop nest. Under ``create_graph=True`` the gradient is built from the step-wise unfused graph
+(differentiable again) instead.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import dispatch
+from .fusion_lstm import unfused_cell
+from .fusion_recurrent import LSTMStep, LSTMStepBackward, RNNStep, RNNStepBackward
+from .ops import elementwise as ew
+from .ops.base import Op, contiguous
+from .ops.matmul import MatMul
+from .ops.reduce import Sum
+from .ops.shape import getitem, stack
+from .tensor import Tensor, grad, is_grad_enabled
+
+#: the nonlinearities of :class:`RNNLayer`
+RNN_KINDS = frozenset({"tanh", "relu"})
+
+
+def _mm(a: np.ndarray, b: np.ndarray, device: str) -> np.ndarray:
+    """``a @ b`` by the matmul kernels (either operand may be a transposed view), contiguous."""
+    return contiguous(MatMul().forward(a, b, device=device), device)
+
+
+def _flat(array: np.ndarray) -> np.ndarray:
+    """``(seq, batch, ...)`` as ``(seq * batch, n)``."""
+    return array.reshape(array.shape[0] * array.shape[1], -1)
+
+
+class _Layer(Op):
+    """What both layers share: the inputs' layout, the input projection and the gradients that
+    are one matmul over all steps. ``states`` is 2 for the LSTM's ``(h0, c0)``, 1 for the RNN."""
+
+    states = 1
+
+    def __init__(self, bias: bool):
+        self.bias = bias
+        self.key = (self.name, bias)
+        self.saved: tuple = ()
+
+    def unpack(self, arrays) -> tuple[np.ndarray, list[np.ndarray], np.ndarray, np.ndarray, list[np.ndarray]]:
+        """``(x, initial states, W_ih, W_hh, biases)``; zero biases for a layer without."""
+        device = self.device
+        x, *rest = (contiguous(a, device) for a in arrays)
+        initial, (w_ih, w_hh, *biases) = rest[:self.states], rest[self.states:]
+        if not self.bias:
+            biases = [np.zeros(w_ih.shape[1], w_ih.dtype)] * 2
+        return x, initial, w_ih, w_hh, biases
+
+    def forward(self, *arrays: np.ndarray, device: str = "cpu") -> np.ndarray:
+        self.device = device
+        x, initial, w_ih, w_hh, biases = self.unpack(arrays)
+        seq, batch = x.shape[:2]
+        xw = _mm(_flat(x), w_ih, device).reshape(seq, batch, -1)
+        return self.run(x, xw, initial, w_hh, biases)
+
+    def gradient(self, g, node):
+        if is_grad_enabled():  # create_graph: the step-wise graph, differentiable again
+            return tuple(grad(self.stepwise(*node.inputs), list(node.inputs), g, create_graph=True))
+        x, initial, w_ih, w_hh, _ = self.unpack([t.data for t in node.inputs])
+        device, wants = self.device, [t.requires_grad for t in node.inputs]
+        dpre, initial_grads = self.through_time(contiguous(g.data, device), node.data, initial, w_hh,
+                                                wants[1:1 + self.states])
+        flat = _flat(dpre)
+        h_prev = np.concatenate([initial[0][None], node.data[:x.shape[0] - 1]])
+        found = [_mm(flat, w_ih.T, device).reshape(x.shape) if wants[0] else None, *initial_grads,
+                 _mm(_flat(x).T, flat, device) if wants[1 + self.states] else None,
+                 _mm(_flat(h_prev).T, flat, device) if wants[2 + self.states] else None]
+        if self.bias:
+            dbias = Sum((0,), False).forward(flat, device=device) if any(wants[-2:]) else None
+            found += [dbias, dbias]
+        return tuple(Tensor.wrap(a, device) if a is not None and want else None for a, want in zip(found, wants))
+
+
+class LSTMLayer(_Layer):
+    """Inputs ``(x, h0, c0, W_ih, W_hh[, bias_ih, bias_hh])``; output ``(seq + 1, batch, hidden)``:
+    ``h`` at every step, then the last ``c``."""
+
+    name = "lstm_layer"
+    states = 2
+
+    def run(self, x, xw, initial, w_hh, biases) -> np.ndarray:
+        device, step = self.device, LSTMStep()
+        h, c = initial
+        cs, acts, hs = [], [], []
+        for t in range(x.shape[0]):
+            state, act = dispatch.run(step, [xw[t], _mm(h, w_hh, device), *biases, c], device)
+            h, c = state
+            hs.append(h)
+            cs.append(c)
+            acts.append(act)
+        self.saved = (cs, acts)
+        return np.stack([*hs, c])
+
+    def through_time(self, g, out, initial, w_hh, wants):
+        """``dpre`` of every step ``(seq, batch, 4, hidden)`` and the adjoints of ``(h0, c0)``."""
+        device, back = self.device, LSTMStepBackward()
+        cs, acts = self.saved
+        seq, c0 = len(acts), initial[1]
+        g_next, g_c, dpres = np.zeros_like(g[0]), g[seq], [None] * seq
+        for t in reversed(range(seq)):
+            dpres[t], g_c = dispatch.run(back, [g[t], g_next, g_c, acts[t], cs[t - 1] if t else c0], device)
+            if t or wants[0]:
+                g_next = _mm(dpres[t].reshape(len(g_next), -1), w_hh.T, device)
+        return np.stack(dpres), [g_next if wants[0] else None, g_c if wants[1] else None]
+
+    def stepwise(self, x, h0, c0, w_ih, w_hh, *biases) -> Tensor:
+        """The same output from the unfused ops, one step at a time (differentiable again)."""
+        b_ih, b_hh = biases or (_zeros(w_ih),) * 2
+        hs, h, c = [], h0, c0
+        for t in range(x.shape[0]):
+            state = unfused_cell(ew_matmul(getitem(x, t), w_ih), ew_matmul(h, w_hh), b_ih, b_hh, c)
+            h, c = getitem(state, 0), getitem(state, 1)
+            hs.append(h)
+        return stack([*hs, c], 0)
+
+
+class RNNLayer(_Layer):
+    """Inputs ``(x, h0, W_ih, W_hh[, bias_ih, bias_hh])``; output ``h`` at every step ``(seq,
+    batch, hidden)``. ``nonlinearity`` is ``tanh`` or ``relu``."""
+
+    name = "rnn_layer"
+
+    def __init__(self, bias: bool, nonlinearity: str):
+        super().__init__(bias)
+        self.nonlinearity = nonlinearity
+        self.key = (self.name, bias, nonlinearity)
+
+    def run(self, x, xw, initial, w_hh, biases) -> np.ndarray:
+        device, step = self.device, RNNStep(self.nonlinearity)
+        (h,) = initial
+        hs = []
+        for t in range(x.shape[0]):
+            (h,) = dispatch.run(step, [xw[t], _mm(h, w_hh, device), *biases], device)
+            hs.append(h)
+        return np.stack(hs)
+
+    def through_time(self, g, out, initial, w_hh, wants):
+        """``dpre`` of every step ``(seq, batch, hidden)`` and the adjoint of ``h0``."""
+        device, back = self.device, RNNStepBackward(self.nonlinearity)
+        seq = out.shape[0]
+        g_next, dpres = np.zeros_like(g[0]), [None] * seq
+        for t in reversed(range(seq)):
+            (dpres[t],) = dispatch.run(back, [g[t], g_next, out[t]], device)
+            if t or wants[0]:
+                g_next = _mm(dpres[t], w_hh.T, device)
+        return np.stack(dpres), [g_next if wants[0] else None]
+
+    def stepwise(self, x, h0, w_ih, w_hh, *biases) -> Tensor:
+        """The same output from the unfused ops, one step at a time (differentiable again)."""
+        act = ew.tanh if self.nonlinearity == "tanh" else ew.relu
+        hs, h = [], h0
+        for t in range(x.shape[0]):
+            pre = ew.add(ew_matmul(getitem(x, t), w_ih), ew_matmul(h, w_hh))
+            if biases:
+                pre = ew.add(pre, ew.add(*biases))
+            h = act(pre)
+            hs.append(h)
+        return stack(hs, 0)
+
+
+def ew_matmul(a: Tensor, b: Tensor) -> Tensor:
+    """The graph's matmul (imported late: :mod:`frontend.ops.matmul` imports this package's ops)."""
+    from .ops.matmul import matmul
+
+    return matmul(a, b)
+
+
+def _zeros(w_ih: Tensor) -> Tensor:
+    from .ops.creation import zeros
+
+    return zeros((w_ih.shape[1],), dtype=w_ih.dtype, device=w_ih.device)
