@@ -3,17 +3,18 @@
 A layer computes the input products ``x_t @ W_ih`` of every step in one matmul; what is left per
 step is ``h @ W_hh`` and one of these kernels. Forward, the step keeps what its backward needs:
 
-- :class:`LSTMStep`: :class:`~frontend.fusion_lstm.LSTMCellOp`'s state ``(h', c')`` and, as a
-  second output, the gates' activations ``(batch, 4, hidden)``;
+- :class:`LSTMStep`: ``h'`` and ``c'`` (as :class:`~frontend.fusion_lstm.LSTMCellOp`) and the
+  gates' activations ``(batch, 4, hidden)`` and ``tanh(c')``;
 - :class:`RNNStep`: ``h' = act(xw + hw + bias_ih + bias_hh)`` (``tanh`` or ``relu``), which is
   all its backward needs.
 
 Backward through time, one kernel per step turns the adjoints reaching a step into the
 adjoint of its pre-activations (and, for the LSTM, of the state ``c`` before it):
 
-- :class:`LSTMStepBackward`: inputs ``(g_out, g_next, g_c, act, c)``: the adjoint of the step's
-  output ``h'``, the one coming back from the next step through ``W_hh``, the adjoint of ``c'``,
-  the saved activations and the state before the step; outputs ``dpre`` and ``dc``;
+- :class:`LSTMStepBackward`: inputs ``(g_out, g_next, g_c, act, tanh_c, c)``: the adjoint of the
+  step's output ``h'``, the one coming back from the next step through ``W_hh``, the adjoint of
+  ``c'``, the saved activations and ``tanh(c')``, the state before the step; outputs ``dpre``
+  and ``dc``;
 - :class:`RNNStepBackward`: inputs ``(g_out, g_next, h')``; output ``dpre``.
 """
 
@@ -28,35 +29,33 @@ from .ops.base import Op
 
 
 class LSTMStep(Op):
-    """Inputs ``(xw, hw, bias_ih, bias_hh, c)``; outputs ``stack([h', c'])`` (as
-    :class:`~frontend.fusion_lstm.LSTMCellOp`) and the activations ``(batch, 4, hidden)``."""
+    """Inputs ``(xw, hw, bias_ih, bias_hh, c)``; outputs ``h'``, ``c'``, the activations ``(batch,
+    4, hidden)`` and ``tanh(c')``, the last two for the backward (which then evaluates no
+    transcendental function). ``tanh`` is ``2 sigmoid(2x) - 1`` throughout, as for the g gate of
+    :class:`~frontend.fusion_lstm.LSTMCellOp`: the C library's ``tanh`` costs several ``exp``."""
 
     name = "lstm_step"
 
     def compute(self, request, xw, hw, bias_ih, bias_hh, c):
-        batch, hidden = c.shape
+        hidden = c.shape[1]
         act = _activations(xw, hw, bias_ih, bias_hh, hidden)
         cell = _cell(act, c)
-
-        def body(s, b, j):
-            first = ew.mask(s == 0, c.dtype)
-            return first * act[b, 3, j] * fn.tanh(cell[b, j]) + (1.0 - first) * cell[b, j]
-
-        return compute((2, batch, hidden), body, name="state"), act
+        tanh_c = compute(c.shape, lambda b, j: 2.0 * fn.sigmoid(2.0 * cell[b, j]) - 1.0, name="tanh_c")
+        h = compute(c.shape, lambda b, j: act[b, 3, j] * tanh_c[b, j], name="h")
+        return h, cell, act, tanh_c
 
     def schedule(self, request, s, outputs, config):
         _every_stage(s, config)
 
 
 class LSTMStepBackward(Op):
-    """Inputs ``(g_out, g_next, g_c, act, c)``, each ``(batch, hidden)`` but ``act`` ``(batch, 4,
-    hidden)``; outputs the pre-activations' adjoint ``(batch, 4, hidden)`` and ``c``'s."""
+    """Inputs ``(g_out, g_next, g_c, act, tanh_c, c)``, each ``(batch, hidden)`` but ``act``
+    ``(batch, 4, hidden)``; ``tanh_c`` is ``tanh(c')`` and ``c`` the state before the step;
+    outputs the pre-activations' adjoint ``(batch, 4, hidden)`` and ``c``'s."""
 
     name = "lstm_step_backward"
 
-    def compute(self, request, g_out, g_next, g_c, act, c):
-        cell = _cell(act, c)
-        tanh_c = compute(c.shape, lambda b, j: fn.tanh(cell[b, j]), name="tanh_c")
+    def compute(self, request, g_out, g_next, g_c, act, tanh_c, c):
         g_h = compute(c.shape, lambda b, j: g_out[b, j] + g_next[b, j], name="g_h")
         total_c = compute(c.shape, lambda b, j: g_c[b, j] + g_h[b, j] * act[b, 3, j]
                           * (1.0 - tanh_c[b, j] * tanh_c[b, j]), name="total_c")

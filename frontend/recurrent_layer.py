@@ -24,6 +24,9 @@ loop nest. Under ``create_graph=True`` the gradient is built from the step-wise 
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import numpy as np
 
 from . import dispatch
@@ -38,6 +41,23 @@ from .tensor import Tensor, grad, is_grad_enabled
 
 #: the nonlinearities of :class:`RNNLayer`
 RNN_KINDS = frozenset({"tanh", "relu"})
+
+
+@contextlib.contextmanager
+def _static_kernels() -> Iterator[None]:
+    """Within this block the kernel cache builds static kernels (not symbolic-batch ones): the
+    per-step ``(batch, hidden) @ W_hh`` took twice as long with a symbolic row count (its tiles
+    keep their guards), and a layer's shapes repeat every step."""
+    previous = dispatch.cache.symbolic_batch
+    dispatch.cache.symbolic_batch = False
+    try:
+        yield
+    finally:
+        dispatch.cache.symbolic_batch = previous
+
+
+def _run(op: Op, arrays: list[np.ndarray], device: str) -> list[np.ndarray]:
+    return dispatch.run(op, [contiguous(a, device) for a in arrays], device)
 
 
 def _mm(a: np.ndarray, b: np.ndarray, device: str) -> np.ndarray:
@@ -74,12 +94,18 @@ class _Layer(Op):
         self.device = device
         x, initial, w_ih, w_hh, biases = self.unpack(arrays)
         seq, batch = x.shape[:2]
-        xw = _mm(_flat(x), w_ih, device).reshape(seq, batch, -1)
-        return self.run(x, xw, initial, w_hh, biases)
+        with _static_kernels():
+            xw = _mm(_flat(x), w_ih, device).reshape(seq, batch, -1)
+            return self.run(x, xw, initial, w_hh, biases)
 
     def gradient(self, g, node):
         if is_grad_enabled():  # create_graph: the step-wise graph, differentiable again
             return tuple(grad(self.stepwise(*node.inputs), list(node.inputs), g, create_graph=True))
+        with _static_kernels():
+            return self.through_time_gradients(g, node)
+
+    def through_time_gradients(self, g: Tensor, node: Tensor) -> tuple[Tensor | None, ...]:
+        """The adjoints of the inputs: backward through time, then the products over all steps."""
         x, initial, w_ih, w_hh, _ = self.unpack([t.data for t in node.inputs])
         device, wants = self.device, [t.requires_grad for t in node.inputs]
         dpre, initial_grads = self.through_time(contiguous(g.data, device), node.data, initial, w_hh,
@@ -105,24 +131,24 @@ class LSTMLayer(_Layer):
     def run(self, x, xw, initial, w_hh, biases) -> np.ndarray:
         device, step = self.device, LSTMStep()
         h, c = initial
-        cs, acts, hs = [], [], []
+        hs, cs, acts, tanhs = [], [], [], []
         for t in range(x.shape[0]):
-            state, act = dispatch.run(step, [xw[t], _mm(h, w_hh, device), *biases, c], device)
-            h, c = state
+            h, c, act, tanh_c = _run(step, [xw[t], _mm(h, w_hh, device), *biases, c], device)
             hs.append(h)
             cs.append(c)
             acts.append(act)
-        self.saved = (cs, acts)
+            tanhs.append(tanh_c)
+        self.saved = (cs, acts, tanhs)
         return np.stack([*hs, c])
 
     def through_time(self, g, out, initial, w_hh, wants):
         """``dpre`` of every step ``(seq, batch, 4, hidden)`` and the adjoints of ``(h0, c0)``."""
         device, back = self.device, LSTMStepBackward()
-        cs, acts = self.saved
+        cs, acts, tanhs = self.saved
         seq, c0 = len(acts), initial[1]
         g_next, g_c, dpres = np.zeros_like(g[0]), g[seq], [None] * seq
         for t in reversed(range(seq)):
-            dpres[t], g_c = dispatch.run(back, [g[t], g_next, g_c, acts[t], cs[t - 1] if t else c0], device)
+            dpres[t], g_c = _run(back, [g[t], g_next, g_c, acts[t], tanhs[t], cs[t - 1] if t else c0], device)
             if t or wants[0]:
                 g_next = _mm(dpres[t].reshape(len(g_next), -1), w_hh.T, device)
         return np.stack(dpres), [g_next if wants[0] else None, g_c if wants[1] else None]
@@ -154,7 +180,7 @@ class RNNLayer(_Layer):
         (h,) = initial
         hs = []
         for t in range(x.shape[0]):
-            (h,) = dispatch.run(step, [xw[t], _mm(h, w_hh, device), *biases], device)
+            (h,) = _run(step, [xw[t], _mm(h, w_hh, device), *biases], device)
             hs.append(h)
         return np.stack(hs)
 
@@ -164,7 +190,7 @@ class RNNLayer(_Layer):
         seq = out.shape[0]
         g_next, dpres = np.zeros_like(g[0]), [None] * seq
         for t in reversed(range(seq)):
-            (dpres[t],) = dispatch.run(back, [g[t], g_next, out[t]], device)
+            (dpres[t],) = _run(back, [g[t], g_next, out[t]], device)
             if t or wants[0]:
                 g_next = _mm(dpres[t], w_hh.T, device)
         return np.stack(dpres), [g_next if wants[0] else None]
