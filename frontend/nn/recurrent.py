@@ -171,8 +171,8 @@ class _Recurrent(Module):
         hidden)``, zeros when None; ``x`` is ``(seq, batch, input)``."""
         cell = self.cells[0]
         if x.shape[-1] != cell.input_size:
-            raise DefinitionError(f"{type(self).__name__}: input of shape {x.shape} does not fit input_size "
-                                  f"{cell.input_size}; its last axis must be {cell.input_size}")
+            raise DefinitionError(f"{type(cell).__name__}: input of shape {x.shape[1:]} does not fit input_size "
+                                  f"{cell.input_size}; give (batch, {cell.input_size})")
         want = (self.num_layers, x.shape[1], cell.hidden_size)
         if state is None:
             return [init.zeros(*want[1:], dtype=cell.W_ih.dtype, device=x.device)] * self.num_layers
