@@ -19,7 +19,7 @@ from schedules.templates import matmul_cpu, matmul_dot, matmul_layout
 from schedules.templates.generic_cpu import VECTOR, worth_parallel
 from schedules.templates.matmul_variants import product, product_dims
 from tensorir.errors import DefinitionError
-from tensorir.intmath import ceil_div, round_up
+from tensorir.intmath import ceil_div
 
 from .. import dispatch
 from ..tensor import Tensor
@@ -76,11 +76,8 @@ class MatMul(Op):
         if request.variant == DOT:
             return {"vector": VECTOR}
         m, k, n = product_dims(*request.shapes, *request.variant)
-        v2 = 32 if n >= 32 else 16
-        # a cache tile past the matrix pads it: (32, 128) @ (128, 512) in a 64-row tile took 5x as long
-        b1, b2 = min(64, round_up(m, 8)), min(128, round_up(n, v2))
-        return {"v1": 8, "v2": v2, "v3": 4, "b1": b1, "b2": b2, "pack_b": True,
-                "parallel": worth_parallel(m * n * k, ceil_div(m, b1))}
+        return {"v1": 8, "v2": 32 if n >= 32 else 16, "v3": 4, "b1": 64, "b2": 128, "pack_b": True,
+                "parallel": worth_parallel(m * n * k, ceil_div(m, 64))}
 
     def tuning_task(self, request) -> tuple | None:
         shapes, variant = request.shapes, request.variant
