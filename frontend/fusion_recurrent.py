@@ -23,7 +23,7 @@ from __future__ import annotations
 from tensorir import functions as fn
 from tensorir.tensor import compute
 
-from .fusion_lstm import _activations, _cell, _every_stage
+from .fusion_lstm import _activations, _cell, _every_stage, tanh_by_sigmoid
 from .ops import elementwise as ew
 from .ops.base import Op
 
@@ -31,8 +31,8 @@ from .ops.base import Op
 class LSTMStep(Op):
     """Inputs ``(xw, hw, bias_ih, bias_hh, c)``; outputs ``h'``, ``c'``, the activations ``(batch,
     4, hidden)`` and ``tanh(c')``, the last two for the backward (which then evaluates no
-    transcendental function). ``tanh`` is ``2 sigmoid(2x) - 1`` throughout, as for the g gate of
-    :class:`~frontend.fusion_lstm.LSTMCellOp`: the C library's ``tanh`` costs several ``exp``."""
+    transcendental function). ``tanh`` is ``2 sigmoid(2x) - 1`` throughout, as in
+    :class:`~frontend.fusion_lstm.LSTMCellOp`."""
 
     name = "lstm_step"
 
@@ -40,7 +40,7 @@ class LSTMStep(Op):
         hidden = c.shape[1]
         act = _activations(xw, hw, bias_ih, bias_hh, hidden)
         cell = _cell(act, c)
-        tanh_c = compute(c.shape, lambda b, j: 2.0 * fn.sigmoid(2.0 * cell[b, j]) - 1.0, name="tanh_c")
+        tanh_c = compute(c.shape, lambda b, j: tanh_by_sigmoid(cell[b, j]), name="tanh_c")
         h = compute(c.shape, lambda b, j: act[b, 3, j] * tanh_c[b, j], name="h")
         return h, cell, act, tanh_c
 
@@ -85,7 +85,7 @@ class RNNStep(Op):
         self.key = (self.name, nonlinearity)
 
     def compute(self, request, xw, hw, bias_ih, bias_hh):
-        act = fn.tanh if self.nonlinearity == "tanh" else (lambda v: fn.maximum(v, 0.0))
+        act = tanh_by_sigmoid if self.nonlinearity == "tanh" else (lambda v: fn.maximum(v, 0.0))
 
         def body(b, j):
             return act((xw[b, j] + hw[b, j]) + (bias_ih[j] + bias_hh[j]))
