@@ -215,10 +215,11 @@ def test_a_language_model_step_runs_without_numpy_math(monkeypatch, rng):
 
 
 # -- whole-layer ops (frontend/recurrent_layer.py) -------------------------------------------------
-def _model(kind: str, num_layers: int, batch_first: bool, bias: bool, rng):
+def _model(kind: str, num_layers: int, batch_first: bool, bias: bool, rng, hidden: int = 4):
     if kind == "lstm":
-        return nn.LSTM(3, 4, num_layers, bias=bias, dtype="float64", batch_first=batch_first, rng=rng)
-    return nn.RNN(3, 4, num_layers, bias=bias, nonlinearity=kind, dtype="float64", batch_first=batch_first, rng=rng)
+        return nn.LSTM(3, hidden, num_layers, bias=bias, dtype="float64", batch_first=batch_first, rng=rng)
+    return nn.RNN(3, hidden, num_layers, bias=bias, nonlinearity=kind, dtype="float64", batch_first=batch_first,
+                  rng=rng)
 
 
 def _run_both(model, kind, x, state):
@@ -242,20 +243,23 @@ def _run_both(model, kind, x, state):
 
 
 @pytest.mark.parametrize("kind", ["lstm", "tanh", "relu"])
-@pytest.mark.parametrize("num_layers, batch_first, given, bias", [(2, False, True, True), (1, True, False, False)])
-def test_layer_ops_match_the_step_wise_graph(kind, num_layers, batch_first, given, bias, rng):
+@pytest.mark.parametrize("num_layers, batch_first, given, bias, hidden",
+                         [(2, False, True, True, 4), (1, True, False, False, 4), (1, False, True, True, 16)])
+def test_layer_ops_match_the_step_wise_graph(kind, num_layers, batch_first, given, bias, hidden, rng):
     """Values and gradients (input, initial states, every weight) of the one-op-per-layer path
-    equal the step-wise graph's, and the outputs equal numpy's."""
-    model = _model(kind, num_layers, batch_first, bias, rng)
+    equal the step-wise graph's, and the outputs equal numpy's (hidden 16: the step products
+    of the backward read a transposed copy of W_hh; hidden 4: W_hh itself, as dot products)."""
+    model = _model(kind, num_layers, batch_first, bias, rng, hidden)
     x = rng.standard_normal((5, 2, 3))
     states = 2 if kind == "lstm" else 1
-    state = [rng.standard_normal((num_layers, 5 if batch_first else 2, 4)) for _ in range(states)] if given else []
+    state = [rng.standard_normal((num_layers, 5 if batch_first else 2, hidden))
+             for _ in range(states)] if given else []
     layered, stepwise = _run_both(model, kind, x, state)
     assert len(layered) == len(stepwise) == 1 + states + 1 + len(state) + len(model.parameters())
     for got, want in zip(layered, stepwise):
         np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
     seq_first = x.transpose(1, 0, 2) if batch_first else x
-    initial = state or [np.zeros((num_layers, seq_first.shape[1], 4))] * states
+    initial = state or [np.zeros((num_layers, seq_first.shape[1], hidden))] * states
     want = (numpy_lstm(seq_first, *initial, model.lstm_cells) if kind == "lstm"
             else numpy_rnn(seq_first, initial[0], model.rnn_cells, kind))
     out = want[0].transpose(1, 0, 2) if batch_first else want[0]
@@ -278,15 +282,15 @@ def test_layer_ops_gradients_against_finite_differences(kind, rng):
         parameter_check(model, lambda: (model(nf.Tensor(x), nf.Tensor(h0))[1] ** 2).sum())
 
 
-@pytest.mark.parametrize("kind", ["lstm", "tanh"])
-def test_layer_graph_is_one_node_per_layer_and_two_kernels_per_step(kind, rng):
+@pytest.mark.parametrize("kind, hidden", [("lstm", 4), ("tanh", 4), ("lstm", 16)])
+def test_layer_graph_is_one_node_per_layer_and_two_kernels_per_step(kind, hidden, rng):
     """The graph holds the same nodes whatever the sequence length; forward runs the input
     product, then per step h @ W_hh and the step kernel; backward the same two per step."""
     from frontend import dispatch
     from frontend.recurrent_layer import LSTMLayer, RNNLayer
     from frontend.tensor import topological_order
 
-    model = _model(kind, 2, False, True, rng)
+    model = _model(kind, 2, False, True, rng, hidden)
     counts = []
     for seq in (3, 6):
         x = nf.Tensor(rng.standard_normal((seq, 2, 3)), requires_grad=True)
@@ -297,9 +301,10 @@ def test_layer_graph_is_one_node_per_layer_and_two_kernels_per_step(kind, rng):
         dispatch.stats.reset()
         with nf.no_grad():  # as in backward (with grad on, the op differentiates its step-wise graph)
             layers[-1].op.gradient(nf.Tensor(np.ones(layers[-1].shape)), layers[-1])
-        # per step: a kernel and h @ W_hh (none for the first step: h0 needs no gradient); then the
+        # W_hh transposed once (hidden 16; the dot products of hidden 4 read W_hh); per step a
+        # kernel and a product with it (none for the first step: h0 needs no gradient); then the
         # products for the input and the two weights, and the biases' sum
-        assert dispatch.stats.calls == 2 * seq - 1 + 4
+        assert dispatch.stats.calls == (hidden >= 16) + 2 * seq - 1 + 4
     assert counts[0] == counts[1]
 
 
