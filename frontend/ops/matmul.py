@@ -30,6 +30,11 @@ from .promote import promote
 NARROW = 16
 #: the kernel request variant of a narrow product computed as dot products of rows
 DOT = ("dot",)
+#: products start threads from this many multiply-adds (and NESTOR_PARALLEL_MIN's): on 2 cores
+#: the MLP's 128x784x256 products ran no faster on two threads at best (446 vs 462 us; the
+#: weight gradient 994 vs 462 us) and several times slower while the other core was busy, and
+#: the LSTM's 1024x128x512 ones broke even (train step 9.8 vs 9.9 ms at best, 21 vs 12 median)
+PARALLEL_PRODUCT_MIN = 1 << 27
 
 
 def _layout(array: np.ndarray, device: str) -> tuple[np.ndarray, bool]:
@@ -77,7 +82,7 @@ class MatMul(Op):
             return {"vector": VECTOR}
         m, k, n = product_dims(*request.shapes, *request.variant)
         return {"v1": 8, "v2": 32 if n >= 32 else 16, "v3": 4, "b1": 64, "b2": 128, "pack_b": True,
-                "parallel": worth_parallel(m * n * k, ceil_div(m, 64))}
+                "parallel": m * n * k >= PARALLEL_PRODUCT_MIN and worth_parallel(m * n * k, ceil_div(m, 64))}
 
     def tuning_task(self, request) -> tuple | None:
         shapes, variant = request.shapes, request.variant
