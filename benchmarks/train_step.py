@@ -18,7 +18,9 @@ rest: Python graph, dispatch, allocation), and the compile time of a first train
     python benchmarks/train_step.py [--json] [--repeat N] [--torch-threads N] [--only mlp|cnn|lstm]
 
 Nestor's kernels run on one thread unless a kernel is very large (see schedules/templates/generic_cpu.py,
-NESTOR_PARALLEL_MIN); PyTorch uses its default thread count unless --torch-threads is given.
+NESTOR_PARALLEL_MIN); PyTorch uses its default thread count unless --torch-threads is given. Both
+share the process's one OpenMP runtime, so --torch-threads also caps the threads of Nestor's
+parallel kernels (--torch-threads 1 compares one thread with one thread).
 
 The kernels read the tuning database ($NESTOR_TUNING_DB, as `nestor train` does): after
 `nestor tune model mlp --input-shape 1,28,28 --batch-size 128 --hidden 256` (or `cnn ...
