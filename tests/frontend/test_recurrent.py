@@ -333,3 +333,12 @@ def test_layer_state_misuse(rng):
     with pytest.raises(DefinitionError, match=r"RNNCell: input of shape \(2, 5\) does not fit input_size 3; "
                                               r"give \(batch, 3\)"):
         nn.RNN(3, 4)(nf.Tensor(np.zeros((1, 2, 5), np.float32)))
+
+
+@pytest.mark.parametrize("kind", ["lstm", "relu"])
+def test_layer_ops_of_one_step_and_one_sequence(kind, rng):
+    model = _model(kind, 2, False, True, rng)
+    for shape in ((1, 3, 3), (4, 1, 3)):
+        layered, stepwise = _run_both(model, kind, rng.standard_normal(shape), [])
+        for got, want in zip(layered, stepwise):
+            np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
