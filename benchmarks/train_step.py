@@ -3,6 +3,12 @@ a small CNN (two 3x3 convolutions on 28x28 inputs, batch 64) and an LSTM (sequen
 hidden 128, batch 32, loss the mean square of its outputs): the frontend, every operation a
 Nestor-compiled kernel, against PyTorch CPU (torch.nn.LSTM for the LSTM) in the same process.
 
+Each row reports the step time (ratio = PyTorch's / ours; ``x_torch`` = ours / PyTorch's), the
+kernels per step (``kernels_per_step``, ``unfused_kernels``), the first step's compile time
+(``first_step_compile_s``), PyTorch's thread count (``torch_threads``) and the size from which
+Nestor's frontend kernels start threads (``nestor_parallel_min``). The LSTM runs as one autograd
+op per layer (:mod:`frontend.recurrent_layer`) when fused.
+
 Each case is stepped with fusion off (``unfused``: every op its own kernel) and on (``fused``:
 :mod:`frontend.fusion`), interleaved with PyTorch round by round, and reports the medians, the
 spread, the kernels per step of both, where the fused step's time goes (inside kernels, and the
@@ -15,7 +21,9 @@ rest: Python graph, dispatch, allocation), and the compile time of a first train
 elementwise op at once, fused only at the layers' fixed points (the figures before the lazy graph).
 
 Nestor's kernels run on one thread unless a kernel is very large (see schedules/templates/generic_cpu.py,
-NESTOR_PARALLEL_MIN); PyTorch uses its default thread count unless --torch-threads is given.
+NESTOR_PARALLEL_MIN); PyTorch uses its default thread count unless --torch-threads is given. Both
+share the process's one OpenMP runtime, so --torch-threads also caps the threads of Nestor's
+parallel kernels (--torch-threads 1 compares one thread with one thread).
 
 The kernels read the tuning database ($NESTOR_TUNING_DB, as `nestor train` does): after
 `nestor tune model mlp --input-shape 1,28,28 --batch-size 128 --hidden 256` (or `cnn ...
@@ -34,6 +42,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np  # noqa: E402
 
 from benchmarks.harness import SETTLE, Report, _round, _spread, parser  # noqa: E402
+from tensorir import config as settings  # noqa: E402
 
 LR = 0.01
 
@@ -244,7 +253,9 @@ def main() -> None:
         unfused = _unfused(ours)
         (fused_s, noise), (unfused_s, unfused_noise), (peer_s, peer_noise) = _interleaved(
             [ours, unfused, theirs], args.repeat)
-        extra = {"unfused_ms": unfused_s * 1e3, "unfused_ratio": peer_s / unfused_s,
+        extra = {"x_torch": fused_s / peer_s, "torch_threads": torch.get_num_threads(),
+                 "nestor_parallel_min": settings.PARALLEL_MIN(),
+                 "unfused_ms": unfused_s * 1e3, "unfused_ratio": peer_s / unfused_s,
                  "unfused_kernels": _kernels(unfused), **_breakdown(ours),
                  "first_step_compile_s": compile_s["compile_s"],
                  "unfused_first_step_compile_s": compile_s["compile_unfused_s"]}

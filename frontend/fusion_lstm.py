@@ -39,6 +39,12 @@ def _activations(xw, hw, bias_ih, bias_hh, hidden: int):
     return compute((batch, 4, hidden), body, name="act")
 
 
+def tanh_by_sigmoid(value):
+    """``tanh(x) = 2 sigmoid(2x) - 1``: the float32 vector sigmoid is straight-line code, the C
+    library's ``tanh`` a call per lane."""
+    return 2.0 * fn.sigmoid(2.0 * value) - 1.0
+
+
 def _cell(act, c):
     """``c' = f * c + i * g``."""
     return compute(c.shape, lambda b, j: act[b, 1, j] * c[b, j] + act[b, 0, j] * act[b, 2, j], name="cell")
@@ -56,7 +62,7 @@ class LSTMCellOp(Op):
 
         def body(s, b, j):
             first = ew.mask(s == 0, c.dtype)
-            return first * act[b, 3, j] * fn.tanh(cell[b, j]) + (1.0 - first) * cell[b, j]
+            return first * act[b, 3, j] * tanh_by_sigmoid(cell[b, j]) + (1.0 - first) * cell[b, j]
 
         return compute((2, batch, hidden), body, name="state")
 
@@ -85,7 +91,7 @@ class LSTMCellBackward(Op):
         batch, hidden = c.shape
         act = _activations(xw, hw, bias_ih, bias_hh, hidden)
         cell = _cell(act, c)
-        tanh_c = compute(c.shape, lambda b, j: fn.tanh(cell[b, j]), name="tanh_c")
+        tanh_c = compute(c.shape, lambda b, j: tanh_by_sigmoid(cell[b, j]), name="tanh_c")
         g_c = compute(c.shape, lambda b, j: g[1, b, j] + g[0, b, j] * act[b, 3, j]
                       * (1.0 - tanh_c[b, j] * tanh_c[b, j]), name="g_c")  # the adjoint of c'
 

@@ -12,6 +12,7 @@ from tensorir.expr import BITWISE, SHIFTS, BinaryOp, Expr, Func
 
 from .typed import TypedArithmetic
 from .types import F32, F64, VALUE, i64
+from .vector_math import is_f32_vector, vector_sigmoid_f32
 
 _ICMP = {BinaryOp.EQ: "==", BinaryOp.NE: "!=", BinaryOp.LT: "<", BinaryOp.LE: "<=", BinaryOp.GT: ">",
          BinaryOp.GE: ">="}
@@ -115,6 +116,8 @@ class Arithmetic(TypedArithmetic):
             return bld.select(bld.icmp_signed("<", x, ir.Constant(x.type, 0)), bld.neg(x), x)
         if func in _FLOAT_INTRINSIC:
             return bld.call(self.intrinsic(_FLOAT_INTRINSIC[func], x.type), [x])
+        if func is Func.SIGMOID and is_f32_vector(x):  # no expf call per lane
+            return vector_sigmoid_f32(bld, self.intrinsic, x)
         if func is Func.SIGMOID:
             one = splat(x.type, 1.0)
             e = bld.call(self.intrinsic("llvm.exp", x.type), [bld.fneg(x)])

@@ -144,6 +144,43 @@ class _Recurrent(Module):
     def output(self, steps: list[Tensor]) -> Tensor:
         return ops.stack(steps, 1 if self.batch_first else 0)
 
+    @property
+    def cells(self) -> list[_Cell]:
+        """The layers' cells, first layer first."""
+        return getattr(self, "rnn_cells", None) or self.lstm_cells
+
+    def layered(self, x: Tensor, state) -> bool:
+        """Whether the whole-layer ops of :mod:`frontend.recurrent_layer` apply: fusion on, the
+        CPU, a 3-D input and every tensor of one float dtype (else the step-wise graph)."""
+        from ..fusion import enabled
+
+        dtype = self.cells[0].W_ih.dtype
+        states = [] if state is None else list(state) if isinstance(state, tuple) else [state]
+        return (enabled() and x.device == "cpu" and x.ndim == 3 and dtype.startswith("float")
+                and all(t.dtype == dtype and t.device == "cpu" for t in (x, *states)))
+
+    def sequence(self, x: Tensor) -> Tensor:
+        """``x`` as ``(seq, batch, features)`` from the layout of the layer (a view), checked; and
+        back: the transpose is its own inverse."""
+        if self.batch_first:
+            x = ops.transpose(x, (1, 0, 2))
+        return x
+
+    def initial(self, x: Tensor, state: Tensor | None) -> list[Tensor]:
+        """Each layer's initial state ``(batch, hidden)`` from ``state`` ``(num_layers, batch,
+        hidden)``, zeros when None; ``x`` is ``(seq, batch, input)``."""
+        cell = self.cells[0]
+        if x.shape[-1] != cell.input_size:
+            raise DefinitionError(f"{type(cell).__name__}: input of shape {x.shape[1:]} does not fit input_size "
+                                  f"{cell.input_size}; give (batch, {cell.input_size})")
+        want = (self.num_layers, x.shape[1], cell.hidden_size)
+        if state is None:
+            return [init.zeros(*want[1:], dtype=cell.W_ih.dtype, device=x.device)] * self.num_layers
+        if state.shape != want:
+            raise DefinitionError(f"{type(self).__name__}: initial state of shape {state.shape} does not fit; "
+                                  f"give (num_layers, batch, hidden_size) = {want}")
+        return list(ops.split(state, 0))
+
 
 class RNN(_Recurrent):
     """A multi-layer Elman RNN: ``RNN(input_size, hidden_size, num_layers=1, bias=True,
@@ -158,6 +195,8 @@ class RNN(_Recurrent):
                                   dtype, rng) for k in range(num_layers)]
 
     def forward(self, x: Tensor, h0: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        if self.layered(x, h0):
+            return self._layers(x, h0)
         steps = self.steps(x)
         starts = [None] * self.num_layers if h0 is None else list(ops.split(h0, 0))
         finals = []
@@ -169,6 +208,19 @@ class RNN(_Recurrent):
             steps = outputs
             finals.append(h)
         return self.output(steps), ops.stack(finals, 0)
+
+    def _layers(self, x: Tensor, h0: Tensor | None) -> tuple[Tensor, Tensor]:
+        """One :class:`~frontend.recurrent_layer.RNNLayer` op per layer."""
+        from ..recurrent_layer import RNNLayer
+
+        x = self.sequence(x)
+        starts = self.initial(x, h0)
+        finals = []
+        for cell, h in zip(self.rnn_cells, starts):
+            weights = (cell.W_ih, cell.W_hh, *((cell.bias_ih, cell.bias_hh) if cell.bias else ()))
+            x = RNNLayer(cell.bias, cell.nonlinearity)(x, h, *weights)
+            finals.append(ops.getitem(x, x.shape[0] - 1))
+        return self.sequence(x), ops.stack(finals, 0)
 
 
 class LSTM(_Recurrent):
@@ -183,6 +235,8 @@ class LSTM(_Recurrent):
                            for k in range(num_layers)]
 
     def forward(self, x: Tensor, h: tuple[Tensor, Tensor] | None = None):
+        if self.layered(x, h):
+            return self._layers(x, h)
         steps = self.steps(x)
         if h is None:
             starts = [None] * self.num_layers
@@ -199,3 +253,17 @@ class LSTM(_Recurrent):
             finals_c.append(state[1])
         return self.output(steps), (ops.stack(finals_h, 0), ops.stack(finals_c, 0))
 
+    def _layers(self, x: Tensor, h: tuple[Tensor, Tensor] | None):
+        """One :class:`~frontend.recurrent_layer.LSTMLayer` op per layer."""
+        from ..recurrent_layer import LSTMLayer
+
+        x = self.sequence(x)
+        starts = zip(self.initial(x, None if h is None else h[0]), self.initial(x, None if h is None else h[1]))
+        seq, finals_h, finals_c = x.shape[0], [], []
+        for cell, (h0, c0) in zip(self.lstm_cells, starts):
+            weights = (cell.W_ih, cell.W_hh, *((cell.bias_ih, cell.bias_hh) if cell.bias else ()))
+            packed = LSTMLayer(cell.bias)(x, h0, c0, *weights)
+            x = ops.getitem(packed, slice(0, seq))
+            finals_h.append(ops.getitem(packed, seq - 1))
+            finals_c.append(ops.getitem(packed, seq))
+        return self.sequence(x), (ops.stack(finals_h, 0), ops.stack(finals_c, 0))

@@ -30,6 +30,16 @@ from .promote import promote
 NARROW = 16
 #: the kernel request variant of a narrow product computed as dot products of rows
 DOT = ("dot",)
+#: products start threads from this many multiply-adds (and NESTOR_PARALLEL_MIN's): on 2 cores
+#: the MLP's 128x784x256 products ran no faster on two threads at best (446 vs 462 us; the
+#: weight gradient 994 vs 462 us) and several times slower while the other core was busy, and
+#: the LSTM's 1024x128x512 ones broke even (train step 9.8 vs 9.9 ms at best, 21 vs 12 median)
+PARALLEL_PRODUCT_MIN = 1 << 27
+#: up to this long a reduction runs whole in the register tile of the plain template (``b3=None``)
+#: rather than in 64-long chunks, and A is read as stored: the MLP's 128x784 @ 784x256 took 524 us
+#: so against 2966 us in chunks and 869 us (+42 us to transpose A) from a transposed A, the
+#: LSTM's 1024x128 @ 128x512 1209 against 1615 us (best of several, on one thread)
+WHOLE_K_MAX = 1024
 
 
 def _layout(array: np.ndarray, device: str) -> tuple[np.ndarray, bool]:
@@ -69,7 +79,7 @@ class MatMul(Op):
                 and a.T.flags.c_contiguous and b.T.flags.c_contiguous:
             # A^T B^T = (B A)^T, both stored plainly
             return self._product(b.T, a.T, batch, bias, device, not flipped).T
-        if not batch and a.flags.c_contiguous and a.shape[0] >= 64 and a.shape[1] >= 256:
+        if not batch and a.flags.c_contiguous and a.shape[0] >= 64 and a.shape[1] > WHOLE_K_MAX:
             # the register tile reads v1 rows of A at each k: contiguous when A is stored transposed
             a = contiguous(a.T, device).T
         a_store, ta = _layout(_batched(a, batch), device)
@@ -88,8 +98,11 @@ class MatMul(Op):
         if request.variant == DOT:
             return {"vector": VECTOR}
         m, k, n = product_dims(*request.shapes, *request.variant)
-        return {"v1": 8, "v2": 32 if n >= 32 else 16, "v3": 4, "b1": 64, "b2": 128, "pack_b": True,
-                "parallel": worth_parallel(m * n * k, ceil_div(m, 64))}
+        config = {"v1": 8, "v2": 32 if n >= 32 else 16, "v3": 4, "b1": 64, "b2": 128, "pack_b": True,
+                  "parallel": m * n * k >= PARALLEL_PRODUCT_MIN and worth_parallel(m * n * k, ceil_div(m, 64))}
+        if not request.variant[0] and k <= WHOLE_K_MAX:
+            config["b3"] = None  # the register tile accumulates the whole reduction
+        return config
 
     def tuning_task(self, request) -> tuple | None:
         shapes, variant = request.shapes, request.variant

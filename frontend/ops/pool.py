@@ -7,8 +7,10 @@ adjoints gather over those taps, so each input element is written once.
 
 from __future__ import annotations
 
+from schedules.templates.generic_cpu import VECTOR, generic, innermost_vector
 from tensorir import functions as fn
 from tensorir.errors import DefinitionError
+from tensorir.expr import Reduce
 from tensorir.tensor import compute, reduce_axis
 
 from ..tensor import Tensor
@@ -55,6 +57,17 @@ def _window_scatter(g, x, y, size: int):
     return compute(x.shape, body, name="pool_backward")
 
 
+#: rows up to this wide are vectorized whole
+WHOLE_ROW_MAX = 64
+
+
+def row_vector(width: int) -> int:
+    """The vector width for rows of ``width``: the whole row when it is at most
+    :data:`WHOLE_ROW_MAX` wide. The default 16 left a guarded remainder on the CNN's 28-wide rows
+    (max_pool2d's gradient 1725 -> 222 us) and 14-wide rows unvectorized (541 -> 106 us)."""
+    return width if width <= WHOLE_ROW_MAX else VECTOR
+
+
 class Pool2d(Op):
     def __init__(self, kernel: int, stride: int):
         self.size, self.stride = kernel, stride
@@ -62,6 +75,23 @@ class Pool2d(Op):
 
     def out_hw(self, h: int, w: int) -> tuple[int, int]:
         return _out(h, self.size, self.stride), _out(w, self.size, self.stride)
+
+    def default_config(self, request) -> dict:
+        """The innermost (width) axis of the output in one vector where it is narrow."""
+        return {"vector": row_vector(self.out_width(request))}
+
+    def out_width(self, request) -> int:
+        """The extent of the output's last axis (the forward pools the input's)."""
+        return self.out_hw(*request.shapes[0][2:])[1]
+
+    def schedule(self, request, s, outputs, config):
+        """The output's rows in vectors, the window's taps outside them (the generic schedule
+        leaves a reduction's nest scalar: max_pool2d of the CNN 348 -> 128 us, 215 -> 106 us)."""
+        for out in outputs:
+            if isinstance(out.op.body, Reduce):
+                innermost_vector(s, out, config.get("vector", VECTOR))
+            else:
+                generic(s, out, config)
 
 
 class MaxPool2d(Pool2d):
@@ -82,6 +112,9 @@ class MaxPool2dBackward(Pool2d):
     """``dX[h, w] = sum of g over the windows whose maximum is x[h, w]``."""
 
     name = "max_pool2d_backward"
+
+    def out_width(self, request) -> int:
+        return request.shapes[1][3]  # the input's
 
     def compute(self, request, g, x, y):
         if self.size == self.stride:
@@ -116,6 +149,9 @@ class AvgPool2dBackward(Pool2d):
         super().__init__(kernel, stride)
         self.in_hw = tuple(in_hw)
         self.key = (self.name, kernel, stride, self.in_hw)
+
+    def out_width(self, request) -> int:
+        return self.in_hw[1]
 
     def compute(self, request, g):
         n, c = g.shape[:2]

@@ -19,7 +19,7 @@ ACT = {None: lambda z: z, "relu": lambda z: np.maximum(z, 0.0), "tanh": np.tanh,
 
 SHAPES = {  # the form of the product each shape takes (frontend/ops/matmul.py)
     "template": ((20, 24), (24, 40)),       # matmul_cpu, edge tiles padded
-    "transposed_a": ((64, 256), (256, 32)),  # A stored transposed: matmul_layout
+    "transposed_a": ((64, 1040), (1040, 32)),  # A stored transposed (k > WHOLE_K_MAX): matmul_layout
     "dot": ((6, 12), (12, 8)),              # few columns: dot products of rows
     "batched": ((2, 5, 12), (12, 20)),      # a shared weight: one 2-D product
 }

@@ -24,7 +24,8 @@ def numpy_rnn(x, h0, cells, nonlinearity="tanh"):
     for k, cell in enumerate(cells):
         h, outs = h0[k], []
         for step in x:
-            h = act(step @ cell.W_ih.numpy() + cell.bias_ih.numpy() + h @ cell.W_hh.numpy() + cell.bias_hh.numpy())
+            pre = step @ cell.W_ih.numpy() + h @ cell.W_hh.numpy()
+            h = act(pre + cell.bias_ih.numpy() + cell.bias_hh.numpy() if cell.bias else pre)
             outs.append(h)
         x = np.stack(outs)
         finals.append(h)
@@ -211,3 +212,133 @@ def test_a_language_model_step_runs_without_numpy_math(monkeypatch, rng):
     loss = step()
     monkeypatch.undo()
     assert np.isfinite(loss)
+
+
+# -- whole-layer ops (frontend/recurrent_layer.py) -------------------------------------------------
+def _model(kind: str, num_layers: int, batch_first: bool, bias: bool, rng, hidden: int = 4):
+    if kind == "lstm":
+        return nn.LSTM(3, hidden, num_layers, bias=bias, dtype="float64", batch_first=batch_first, rng=rng)
+    return nn.RNN(3, hidden, num_layers, bias=bias, nonlinearity=kind, dtype="float64", batch_first=batch_first,
+                  rng=rng)
+
+
+def _run_both(model, kind, x, state):
+    """Outputs and every gradient of one loss, from the layer ops (fusion on) and step by step (off)."""
+    from frontend import fusion
+
+    results = []
+    for on in (True, False):
+        leaves = [nf.Tensor(x, requires_grad=True)] + [nf.Tensor(s, requires_grad=True) for s in state]
+        for p in model.parameters():
+            p.grad = None
+        with fusion.fusion(on):
+            given = None if not state else (tuple(leaves[1:]) if kind == "lstm" else leaves[1])
+            out, finals = model(leaves[0], given)
+            finals = finals if kind == "lstm" else (finals,)
+            loss = (out * out).sum() + sum((f * f * f).sum() for f in finals)
+            loss.backward()
+        results.append([out.numpy(), *(f.numpy() for f in finals), *(t.grad.numpy() for t in leaves),
+                        *(p.grad.numpy() for p in model.parameters())])
+    return results
+
+
+@pytest.mark.parametrize("kind", ["lstm", "tanh", "relu"])
+@pytest.mark.parametrize("num_layers, batch_first, given, bias, hidden",
+                         [(2, False, True, True, 4), (1, True, False, False, 4), (1, False, True, True, 16)])
+def test_layer_ops_match_the_step_wise_graph(kind, num_layers, batch_first, given, bias, hidden, rng):
+    """Values and gradients (input, initial states, every weight) of the one-op-per-layer path
+    equal the step-wise graph's, and the outputs equal numpy's (hidden 16: the step products
+    of the backward read a transposed copy of W_hh; hidden 4: W_hh itself, as dot products)."""
+    model = _model(kind, num_layers, batch_first, bias, rng, hidden)
+    x = rng.standard_normal((5, 2, 3))
+    states = 2 if kind == "lstm" else 1
+    state = [rng.standard_normal((num_layers, 5 if batch_first else 2, hidden))
+             for _ in range(states)] if given else []
+    layered, stepwise = _run_both(model, kind, x, state)
+    assert len(layered) == len(stepwise) == 1 + states + 1 + len(state) + len(model.parameters())
+    for got, want in zip(layered, stepwise):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+    seq_first = x.transpose(1, 0, 2) if batch_first else x
+    initial = state or [np.zeros((num_layers, seq_first.shape[1], hidden))] * states
+    want = (numpy_lstm(seq_first, *initial, model.lstm_cells) if kind == "lstm"
+            else numpy_rnn(seq_first, initial[0], model.rnn_cells, kind))
+    out = want[0].transpose(1, 0, 2) if batch_first else want[0]
+    np.testing.assert_allclose(layered[0], out, rtol=1e-10)
+    for got, expected in zip(layered[1:1 + states], want[1:]):
+        np.testing.assert_allclose(got, expected, rtol=1e-10)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "relu"])
+def test_layer_ops_gradients_against_finite_differences(kind, rng):
+    model = _model(kind, 2, False, True, rng)
+    x, h0 = rng.standard_normal((4, 3, 3)), rng.standard_normal((2, 3, 4))
+    if kind == "lstm":
+        c0 = rng.standard_normal((2, 3, 4))
+        gradient_check(lambda x, h, c: model(x, (h, c))[1][1] * 1.0, x, h0, c0)
+        gradient_check(lambda x, h, c: model(x, (h, c))[0] * 1.0, x, h0, c0)
+        parameter_check(model, lambda: (model(nf.Tensor(x), (nf.Tensor(h0), nf.Tensor(c0)))[0] ** 2).sum())
+    else:
+        gradient_check(lambda x, h: model(x, h)[0] * 1.0, x, h0)
+        parameter_check(model, lambda: (model(nf.Tensor(x), nf.Tensor(h0))[1] ** 2).sum())
+
+
+@pytest.mark.parametrize("kind, hidden", [("lstm", 4), ("tanh", 4), ("lstm", 16)])
+def test_layer_graph_is_one_node_per_layer_and_two_kernels_per_step(kind, hidden, rng):
+    """The graph holds the same nodes whatever the sequence length; forward runs the input
+    product, then per step h @ W_hh and the step kernel; backward the same two per step."""
+    from frontend import dispatch
+    from frontend.recurrent_layer import LSTMLayer, RNNLayer
+    from frontend.tensor import topological_order
+
+    model = _model(kind, 2, False, True, rng, hidden)
+    counts = []
+    for seq in (3, 6):
+        x = nf.Tensor(rng.standard_normal((seq, 2, 3)), requires_grad=True)
+        loss = (model(x)[0] * 1.0).sum()
+        layers = [n for n in topological_order(loss) if isinstance(n.op, (LSTMLayer, RNNLayer))]
+        assert len(layers) == 2
+        counts.append(len(topological_order(loss)))
+        dispatch.stats.reset()
+        with nf.no_grad():  # as in backward (with grad on, the op differentiates its step-wise graph)
+            layers[-1].op.gradient(nf.Tensor(np.ones(layers[-1].shape)), layers[-1])
+        # W_hh transposed once (hidden 16; the dot products of hidden 4 read W_hh); per step a
+        # kernel and a product with it (none for the first step: h0 needs no gradient); then the
+        # products for the input and the two weights, and the biases' sum
+        assert dispatch.stats.calls == (hidden >= 16) + 2 * seq - 1 + 4
+    assert counts[0] == counts[1]
+
+
+def test_second_derivatives_through_a_layer_use_the_step_wise_graph(rng):
+    """Under create_graph the layer op's gradient is the step-wise graph's, differentiable again:
+    the second derivative equals that of the step-wise graph throughout."""
+    from frontend import fusion
+
+    model = _model("lstm", 1, False, True, rng)
+    x = rng.standard_normal((3, 2, 3))
+    found = []
+    for on in (True, False):
+        xt = nf.Tensor(x, requires_grad=True)
+        with fusion.fusion(on):
+            (first,) = nf.grad((model(xt)[0] ** 2).sum(), [xt], create_graph=True)
+            (second,) = nf.grad((first * first).sum(), [xt])
+        found.append((first.numpy(), second.numpy()))
+    for got, want in zip(*found):
+        np.testing.assert_allclose(got, want, rtol=1e-10)
+
+
+def test_layer_state_misuse(rng):
+    with pytest.raises(DefinitionError, match=r"LSTM: initial state of shape \(1, 2, 4\) does not fit; give "
+                                              r"\(num_layers, batch, hidden_size\) = \(2, 2, 4\)"):
+        nn.LSTM(3, 4, 2)(nf.Tensor(np.zeros((5, 2, 3), np.float32)), (nf.Tensor(np.zeros((1, 2, 4), np.float32)),) * 2)
+    with pytest.raises(DefinitionError, match=r"RNNCell: input of shape \(2, 5\) does not fit input_size 3; "
+                                              r"give \(batch, 3\)"):
+        nn.RNN(3, 4)(nf.Tensor(np.zeros((1, 2, 5), np.float32)))
+
+
+@pytest.mark.parametrize("kind", ["lstm", "relu"])
+def test_layer_ops_of_one_step_and_one_sequence(kind, rng):
+    model = _model(kind, 2, False, True, rng)
+    for shape in ((1, 3, 3), (4, 1, 3)):
+        layered, stepwise = _run_both(model, kind, rng.standard_normal(shape), [])
+        for got, want in zip(layered, stepwise):
+            np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
