@@ -57,9 +57,9 @@ def matmul_cpu(m: int, n: int, k: int, *, v1: int = 8, v2: int = 32, v3: int = 4
         raise DefinitionError(f"matmul_cpu: edge must be 'pad' or 'guard', got {edge!r}")
     constant = all(isinstance(size, Integral) for size in (m, n, k))  # symbolic sizes keep the guards
     if edge == "pad" and constant and b3 is not None and pack_b and b1 % v1 == 0 and b2 % v2 == 0 and b3 % v3 == 0:
-        from .matmul_edges import balanced_chunk, overhangs, padded_matmul
+        from .matmul_edges import overhangs, padded_matmul, reduction_chunk
 
-        b3 = balanced_chunk(k, b3, v3)  # the same b3 where it divides k
+        b3 = reduction_chunk(k, b3, v3)  # the same b3 where it divides k
         if overhangs(m, n, k, b1, b2, b3):
             return padded_matmul(m, n, k, v1=v1, v2=v2, v3=v3, b1=b1, b2=b2, b3=b3, transpose_b=transpose_b,
                                  dtype=dtype, parallel=parallel, schedule_tiles=_reduction_chunks)
