@@ -28,7 +28,8 @@ def test_padded_product_matches_numpy(m, n, k, transpose_b):
 
 
 def test_padded_nest_has_no_guard_in_the_kernel():
-    s, args = templates.matmul_cpu(37, 45, 23, v1=4, v2=16, v3=4, b1=8, b2=16, b3=32, transpose_b=False)
+    s, args = templates.matmul_cpu(37, 45, 23, v1=4, v2=16, v3=4, b1=8, b2=16, b3=32, transpose_b=False,
+                                   parallel=True)
     text = nest(s, args)
     assert "allocate C.padded: float32[40, 48] in global" in text
     assert "A.packed[io, kk, ii] = if_then_else(io * 4 + ii < 37 and kk < 23, A[io * 4 + ii, kk], 0.0)" in text
