@@ -17,14 +17,14 @@ from llvmlite import ir
 
 from tensorir.stmt import Stmt
 
-from .parallel import free_buffers, free_variables
+from .parallel import free_names
 from .types import STORAGE, VOID
 
 
 def emit_noalias(cg, body: Stmt) -> None:
     """Write ``body`` as a call to a new function whose buffer parameters are ``noalias``."""
     state = cg.state
-    variables, buffers = free_variables(body), free_buffers(body)
+    variables, buffers = free_names(body)
     if cg.status is not None:
         buffers.append(cg.status)
     pointers = [state.buffers[b] for b in buffers]

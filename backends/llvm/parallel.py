@@ -13,24 +13,23 @@ from tensorir.visitor import walk
 from .types import I8P, I32, I64, STORAGE, VOID, i64
 
 
-def free_variables(loop: Stmt) -> list[Var]:
-    """The variables ``loop`` reads that it does not bind itself, in order of first use."""
-    bound = {n.var for n in walk(loop) if isinstance(n, For)}
-    seen: dict[Var, None] = {}
+def free_names(loop: Stmt) -> tuple[list[Var], list[Buffer]]:
+    """The variables ``loop`` reads that it does not bind itself and the buffers it reads or
+    writes that it does not allocate itself, each in order of first use (one walk)."""
+    bound, inner = set(), set()
+    variables: dict[Var, None] = {}
+    buffers: dict[Buffer, None] = {}
     for node in walk(loop):
-        if isinstance(node, Var) and node not in bound:
-            seen.setdefault(node, None)
-    return list(seen)
-
-
-def free_buffers(loop: Stmt) -> list[Buffer]:
-    """The buffers ``loop`` reads or writes that it does not allocate itself."""
-    inner = {n.buffer for n in walk(loop) if isinstance(n, Allocate)}
-    seen: dict[Buffer, None] = {}
-    for node in walk(loop):
-        if isinstance(node, (BufferLoad, Store)) and node.buffer not in inner:
-            seen.setdefault(node.buffer, None)
-    return list(seen)
+        match node:
+            case For():
+                bound.add(node.var)
+            case Allocate():
+                inner.add(node.buffer)
+            case Var():
+                variables.setdefault(node, None)
+            case BufferLoad() | Store():
+                buffers.setdefault(node.buffer, None)
+    return [v for v in variables if v not in bound], [b for b in buffers if b not in inner]
 
 
 #: statement executions (vector lanes counted) above which one parallel iteration is taken at a time
@@ -54,7 +53,7 @@ def iteration_work(body: Stmt) -> int:
 
 def emit_parallel(cg, loop: For) -> None:
     """Run ``loop``'s iterations split in chunks over the OpenMP thread team."""
-    variables, buffers = free_variables(loop), free_buffers(loop)
+    variables, buffers = free_names(loop)
     if cg.status is not None:  # the threads' failing subscript checks report there
         buffers.append(cg.status)
     state = cg.state

@@ -63,7 +63,7 @@ def _chunk_grain(source: str) -> str:
 
 def test_heavy_parallel_iterations_are_taken_one_at_a_time():
     heavy = ns.build(*matmul_cpu(64, 64, 64, v1=8, v2=32, v3=4, b1=8, b2=32, b3=64, transpose_b=False,
-                                 pack_b=False), target="llvm")
+                                 pack_b=False, parallel=True), target="llvm")
     assert _chunk_grain(heavy.source) == "1"
     A = ns.placeholder((64, 64), name="A")
     B = ns.compute((64, 64), lambda i, j: A[i, j] * 2.0, name="B")
