@@ -12,11 +12,11 @@ from tensorir.intmath import ceil_div
 from tensorir.tensor import compute, placeholder, reduce_axis
 
 from ..schedule import create_schedule
-from .matmul_threads import parallel_by_size
+from .matmul_threads import by_size
 from .tuned import tunable
 
 
-@parallel_by_size("matmul_cpu", "llvm")
+@by_size("matmul_cpu", "llvm")
 @tunable("matmul_cpu", "llvm", 3, knobs=("v1", "v2", "v3", "b1", "b2", "b3", "pack_b"),
          options=("transpose_b", "parallel"))
 def matmul_cpu(m: int, n: int, k: int, *, v1: int = 8, v2: int = 32, v3: int = 4, b1: int = 8,
@@ -30,8 +30,9 @@ def matmul_cpu(m: int, n: int, k: int, *, v1: int = 8, v2: int = 32, v3: int = 4
     guards on the partial tiles in the nest below.
 
     ``parallel``: threads over the column tiles. Left out, a product of fewer than
-    :data:`~schedules.templates.matmul_threads.SERIAL_FLOPS` operations runs on one thread
-    (:mod:`schedules.templates.matmul_threads`).
+    :data:`~schedules.templates.matmul_threads.SERIAL_FLOPS` operations runs on one thread, and
+    called without knobs (nor a tuned config) the template picks the register tile that pads
+    the sizes least (:mod:`schedules.templates.matmul_threads`).
 
     Called without any knob, the template uses the tuning database's best config for these sizes
     when there is one (:mod:`schedules.templates.tuned`). The defaults were found by the

@@ -61,3 +61,28 @@ def test_one_thread_results(transpose_b):
     c = np.full((m, n), np.nan, np.float32)
     ns.build(s, args, target="llvm")(a, b, c)
     np.testing.assert_allclose(c, a @ (b.T if transpose_b else b), rtol=1e-4, atol=1e-4)
+
+
+def test_register_tile_pads_odd_sizes_least():
+    from schedules.templates.matmul_threads import register_tile
+
+    assert register_tile(777, 1025, 2) == (12, 16)  # 65 tiles of 16 columns: 33 vs 32
+    assert register_tile(1000, 1000, 2) == (8, 32)  # 32 tiles: balanced
+    assert register_tile(1000, 1000, 1) == (6, 48)  # 1008 columns, not 1024
+    assert register_tile(1024, 1024, 2) == (8, 32)
+
+
+def test_a_plain_call_takes_the_least_padding_tile(monkeypatch, tmp_path):
+    monkeypatch.setenv("NESTOR_TUNING_DB", str(tmp_path / "empty.db"))
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    assert "allocate C.padded: float32[780, 1040] in global" in nest(*matmul_cpu(777, 1025, 513))
+    assert "allocate C.padded: float32[784, 1056] in global" in nest(*matmul_cpu(777, 1025, 513, v1=8))
+    m, n, k = 300, 321, 350  # 67 MFLOP: threads and a 12 x 16 tile
+    s, args = matmul_cpu(m, n, k, transpose_b=False)
+    assert "parallel for" in nest(s, args) and "allocate C.padded: float32[300, 336] in global" in nest(s, args)
+    rng = np.random.default_rng(4)
+    a = rng.standard_normal((m, k), dtype=np.float32)
+    b = rng.standard_normal((k, n), dtype=np.float32)
+    c = np.full((m, n), np.nan, np.float32)
+    ns.build(s, args, target="llvm")(a, b, c)
+    np.testing.assert_allclose(c, a @ b, rtol=1e-4, atol=1e-3)
