@@ -7,6 +7,8 @@ Phases: ``schedule`` (the template or the op's compute definition and schedule),
 from the loop nest, as text), ``optimize`` (LLVM parses and optimises it), ``machine_code``
 (instruction selection to an object file), ``load`` (the JIT links the object). ``--cpu`` reads
 the process's CPU time instead of the wall clock (a figure a loaded machine does not inflate).
+Each run gets an empty cache directory whose key already exists (its creation is fsync'ed once
+per directory, which no build but a machine's first pays).
 
     python benchmarks/compile_time.py [--json] [--cpu] [--size 1024] [--repeat 7]
 """
@@ -88,35 +90,49 @@ def end_to_end(make: Callable[[], tuple], name: str) -> tuple[float, float]:
 
 
 def frontend_elementwise(shape: tuple[int, ...]) -> Callable[[], tuple]:
-    """The (schedule, args) the frontend builds for ``a * b + a`` on first use, as a maker."""
+    """The (schedule, args) the frontend builds for ``a * b + a`` on first use, as a maker: the
+    symbolic-batch kernel where the op has one (:mod:`frontend.symbatch`), else the static one."""
     import numpy as np
 
     import frontend
-    from frontend import dispatch
+    from frontend import dispatch, symbatch
+    from schedules.templates.size_hints import _HINTS, size_hints
 
     captured = []
-    compile_kernel = dispatch.cache._compile
+    static_compile, symbolic_compile = dispatch.cache._compile, symbatch._compile
 
-    def capture(op, request):
-        captured.append((op, request))
-        return compile_kernel(op, request)
+    def capture_static(op, request):
+        config = dispatch.cache.schedule_for(request.key, request.shapes, request.dtypes, request.device,
+                                             op.default_config(request), op.tuning_task(request))
+        captured.append((lambda: op.kernel(request, config), {}))
+        return static_compile(op, request)
+
+    def capture_symbolic(cache, builder, symbolic, config, build):
+        captured.append((lambda: builder.kernel(symbolic, config), dict(_HINTS.get() or {})))
+        return symbolic_compile(cache, builder, symbolic, config, build)
 
     dispatch.cache.clear()
-    dispatch.cache._compile = capture
+    dispatch.cache._compile, symbatch._compile = capture_static, capture_symbolic
     try:
         a = frontend.Tensor(np.ones(shape, np.float32))
         b = frontend.Tensor(np.ones(shape, np.float32))
         (a * b + a).numpy()
     finally:
         del dispatch.cache._compile
-    op, request = captured[-1]
+        symbatch._compile = symbolic_compile
+    kernel, hints = captured[-1]
 
     def make():
-        config = dispatch.cache.schedule_for(request.key, request.shapes, request.dtypes, request.device,
-                                             op.default_config(request), op.tuning_task(request))
-        return op.kernel(request, config)
+        with size_hints(hints):
+            return kernel()
 
     return make
+
+
+def _open_cache() -> None:
+    from backends.llvm import cache
+
+    cache._open_cache()
 
 
 def measure(report: Report, case: str, make: Callable[[], tuple], name: str, repeat: int) -> None:
@@ -125,6 +141,7 @@ def measure(report: Report, case: str, make: Callable[[], tuple], name: str, rep
     for _ in range(repeat):
         with tempfile.TemporaryDirectory() as cache:
             os.environ["NESTOR_CACHE_DIR"] = cache
+            _open_cache()  # the directory and its key exist, as for any build but a machine's first
             for phase, seconds in cold_build(make, name).items():
                 phases[phase].append(seconds)
             cold, warm = end_to_end(make, name)

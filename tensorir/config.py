@@ -24,6 +24,9 @@ NESTOR_PARALLEL_MIN        scalar operations below which a frontend kernel      
                            stays on one thread
 NESTOR_TUNE_INJECT_FAULTS  let the test knob ``inject_fault`` crash or hang a      0
                            tuning worker (0/1)
+NESTOR_OMP_SPIN            spins of an idle OpenMP thread before it sleeps         10000
+                           (libgomp's ``GOMP_SPINCOUNT``; ignored where
+                           ``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT`` is set)
 ========================== ======================================================= ==============
 """
 
@@ -166,3 +169,14 @@ def _thread_counts(text: str) -> int:
 OMP_NUM_THREADS = Setting("OMP_NUM_THREADS", _thread_counts, lambda: None,
                           "threads of the OpenMP runtime's parallel loops")
 SETTINGS[OMP_NUM_THREADS.variable] = OMP_NUM_THREADS
+
+
+OMP_SPIN = Setting("NESTOR_OMP_SPIN", _integer(0), lambda: 10000,
+                   "spins of an idle OpenMP thread before it sleeps (libgomp's GOMP_SPINCOUNT)")
+SETTINGS[OMP_SPIN.variable] = OMP_SPIN
+
+
+def omp_wait_chosen() -> bool:
+    """Whether the environment sets libgomp's waiting itself (``OMP_WAIT_POLICY`` or
+    ``GOMP_SPINCOUNT``), which :data:`OMP_SPIN` then leaves alone."""
+    return bool(os.environ.get("OMP_WAIT_POLICY") or os.environ.get("GOMP_SPINCOUNT"))

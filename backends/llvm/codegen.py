@@ -413,8 +413,18 @@ class Codegen(Arithmetic):
         free = self.declare("free", VOID, [I8.as_pointer()])
         raw = self.b.call(aligned_alloc, [i64(64), i64(round_up(nbytes, 64))])
         state.buffers[buffer] = self.b.bitcast(raw, ty.as_pointer())  # type: ignore[union-attr]
-        self.stmt(s.body)
+        self.heap_body(s.body)
         self.b.call(free, [raw])
+
+    def heap_body(self, body: Stmt) -> None:
+        """The scope of a heap temporary; the innermost one of nested temporaries is written
+        with ``noalias`` buffers (see :mod:`backends.llvm.noalias`)."""
+        if isinstance(body, Allocate):
+            self.stmt(body)
+            return
+        from .noalias import emit_noalias
+
+        emit_noalias(self, body)
 
     def dynamic_allocate(self, s: Allocate, ty) -> None:
         """A temporary of symbolic size: heap memory for each run of its scope (64-byte aligned,
@@ -426,7 +436,7 @@ class Codegen(Arithmetic):
         free = self.declare("free", VOID, [I8.as_pointer()])
         raw = self.b.call(aligned_alloc, [i64(64), rounded])
         self.state.buffers[s.buffer] = self.b.bitcast(raw, ty.as_pointer())  # type: ignore[union-attr]
-        self.stmt(s.body)
+        self.heap_body(s.body)
         self.b.call(free, [raw])
 
     def workspace(self, s: Allocate, ty, nbytes: int) -> None:
@@ -460,7 +470,7 @@ class Codegen(Arithmetic):
         raw.add_incoming(kept_memory, kept_block)
         raw.add_incoming(own_memory, own_block)
         self.state.buffers[s.buffer] = bld.bitcast(raw, ty.as_pointer())  # type: ignore[union-attr]
-        self.stmt(s.body)
+        self.heap_body(s.body)
         with self.b.if_else(mine) as (kept, own):
             with kept:
                 self.b.store_atomic(ir.Constant(I32, 0), busy, "release", 4)

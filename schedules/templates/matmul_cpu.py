@@ -12,9 +12,11 @@ from tensorir.intmath import ceil_div
 from tensorir.tensor import compute, placeholder, reduce_axis
 
 from ..schedule import create_schedule
+from .matmul_threads import by_size
 from .tuned import tunable
 
 
+@by_size("matmul_cpu", "llvm")
 @tunable("matmul_cpu", "llvm", 3, knobs=("v1", "v2", "v3", "b1", "b2", "b3", "pack_b"),
          options=("transpose_b", "parallel"))
 def matmul_cpu(m: int, n: int, k: int, *, v1: int = 8, v2: int = 32, v3: int = 4, b1: int = 8,
@@ -26,6 +28,11 @@ def matmul_cpu(m: int, n: int, k: int, *, v1: int = 8, v2: int = 32, v3: int = 4
     default, with ``b3`` and ``pack_b``) packs both operands zero-padded and computes a padded
     product without any guard (:mod:`schedules.templates.matmul_edges`); ``"guard"`` keeps the
     guards on the partial tiles in the nest below.
+
+    ``parallel``: threads over the column tiles. Left out, a product of fewer than
+    :data:`~schedules.templates.matmul_threads.SERIAL_FLOPS` operations runs on one thread, and
+    called without knobs (nor a tuned config) the template picks the register tile that pads
+    the sizes least (:mod:`schedules.templates.matmul_threads`).
 
     Called without any knob, the template uses the tuning database's best config for these sizes
     when there is one (:mod:`schedules.templates.tuned`). The defaults were found by the
@@ -57,9 +64,9 @@ def matmul_cpu(m: int, n: int, k: int, *, v1: int = 8, v2: int = 32, v3: int = 4
         raise DefinitionError(f"matmul_cpu: edge must be 'pad' or 'guard', got {edge!r}")
     constant = all(isinstance(size, Integral) for size in (m, n, k))  # symbolic sizes keep the guards
     if edge == "pad" and constant and b3 is not None and pack_b and b1 % v1 == 0 and b2 % v2 == 0 and b3 % v3 == 0:
-        from .matmul_edges import balanced_chunk, overhangs, padded_matmul
+        from .matmul_edges import overhangs, padded_matmul, reduction_chunk
 
-        b3 = balanced_chunk(k, b3, v3)  # the same b3 where it divides k
+        b3 = reduction_chunk(k, b3, v3)  # the same b3 where it divides k
         if overhangs(m, n, k, b1, b2, b3):
             return padded_matmul(m, n, k, v1=v1, v2=v2, v3=v3, b1=b1, b2=b2, b3=b3, transpose_b=transpose_b,
                                  dtype=dtype, parallel=parallel, schedule_tiles=_reduction_chunks)

@@ -28,7 +28,8 @@ def test_padded_product_matches_numpy(m, n, k, transpose_b):
 
 
 def test_padded_nest_has_no_guard_in_the_kernel():
-    s, args = templates.matmul_cpu(37, 45, 23, v1=4, v2=16, v3=4, b1=8, b2=16, b3=32, transpose_b=False)
+    s, args = templates.matmul_cpu(37, 45, 23, v1=4, v2=16, v3=4, b1=8, b2=16, b3=32, transpose_b=False,
+                                   parallel=True)
     text = nest(s, args)
     assert "allocate C.padded: float32[40, 48] in global" in text
     assert "A.packed[io, kk, ii] = if_then_else(io * 4 + ii < 37 and kk < 23, A[io * 4 + ii, kk], 0.0)" in text
@@ -68,3 +69,17 @@ def test_numpy_integer_sizes_are_padded_too():
     sizes = (np.int64(37), np.int64(45), np.int64(23))
     text = nest(*templates.matmul_cpu(*sizes, v1=4, v2=16, v3=4, b1=8, b2=16, b3=32))
     assert "allocate C.padded: float32[40, 48] in global" in text
+
+
+def test_reduction_chunk_pads_the_least():
+    from schedules.templates.matmul_edges import reduction_chunk
+
+    assert [reduction_chunk(k, 64, 4) for k in (513, 1000, 64, 65, 23, 1024, 130)] == [52, 40, 64, 68, 24, 64, 44]
+
+
+def test_template_chunks_pad_the_reduction_the_least():
+    """k=513: ten chunks of 52 (520), not nine of 60 (540); k=1000 needs no padding at all."""
+    text = nest(*templates.matmul_cpu(16, 32, 513, v1=8, v2=32, v3=4, b1=8, b2=32, b3=64))
+    assert "allocate A.packed: float32[2, 520, 8] in global" in text
+    text = nest(*templates.matmul_cpu(16, 40, 1000, v1=8, v2=32, v3=4, b1=8, b2=32, b3=64))
+    assert "A.packed[io, kk, ii] = A[io * 8 + ii, kk]" in text  # rows and the reduction divide: no guard

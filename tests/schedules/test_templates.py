@@ -20,7 +20,7 @@ def test_matmul_cpu(transpose_b, pack_b):
 
 
 def test_matmul_cpu_register_tile():
-    s, args = templates.matmul_cpu(37, 45, 23, v1=4, v2=8, v3=4, b1=16, b2=16, b3=None)
+    s, args = templates.matmul_cpu(37, 45, 23, v1=4, v2=8, v3=4, b1=16, b2=16, b3=None, parallel=True)
     text = nest(s, args)
     assert "allocate C.local: float32[4, 8] in local" in text
     assert "parallel for i.outer in 0..3:" in text

@@ -119,7 +119,7 @@ def test_unrolled_and_parallel_loops(rng):
 
 
 def test_parallel_loops_start_a_thread_team():
-    s, args = templates.matmul_cpu(64, 64, 64)
+    s, args = templates.matmul_cpu(64, 64, 64, parallel=True)
     module = ns.build(s, args, target="llvm")
     assert "GOMP_parallel" in module.source
 

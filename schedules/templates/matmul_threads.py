@@ -1,0 +1,114 @@
+"""What the CPU matmul template chooses where its caller does not say: threads only for products
+large enough that a thread team pays for itself, and the register tile that pads odd sizes least.
+
+A product of 256^3 takes 0.3 ms on one core of the 2-core AVX-512 host (111 GFLOP/s). A team of
+two halves that on a quiet machine, but each parallel region ends in a barrier that waits for
+the slower thread, and a thread that another process holds off its core (or one asleep after a
+pause between calls) costs milliseconds there: in an interleaved benchmark the threaded kernel
+took 3-12 ms a call (median) where one thread took 0.45 ms. Below :data:`SERIAL_FLOPS` the
+template therefore runs on one thread unless ``parallel=True`` is passed; at 512^3 and above
+(268 MFLOP) the split pays by far.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import os
+from numbers import Integral
+
+from tensorir import config
+from tensorir.intmath import ceil_div, round_up
+
+#: products of fewer floating-point operations (2 m n k) run on one thread by default
+SERIAL_FLOPS = 1 << 26
+
+
+def threads_pay(m, n, k) -> bool:
+    """Whether a product of these sizes should split its tiles over threads: at least
+    :data:`SERIAL_FLOPS` operations, or a symbolic size (its value is not known here)."""
+    if not all(isinstance(size, Integral) for size in (m, n, k)):
+        return True
+    return 2 * int(m) * int(n) * int(k) >= SERIAL_FLOPS
+
+
+#: the register tiles ``(v1, v2)`` a plain call chooses among (cache tiles the same): equally
+#: fast on whole tiles (95-99 GFLOP/s a core), they differ in how they pad odd sizes
+TILES = ((8, 32), (6, 48), (12, 16))
+
+
+def register_tile(m: int, n: int, threads: int) -> tuple[int, int]:
+    """The tile of :data:`TILES` with the least work on the busiest thread (the padded rows
+    times the padded columns of the largest share of column tiles), then the least padded work
+    in all. 777 x 1025 on 2 threads:
+    12 x 16 (65 tiles of 16 columns: 1.5% padding, 33 vs 32 tiles), not 8 x 32 (33 tiles of 32:
+    3% padding, 17 vs 16); 1000 x 1000: 8 x 32 (32 tiles, balanced)."""
+
+    def work(tile):
+        rows, columns = tile
+        tiles = ceil_div(n, columns)
+        return round_up(m, rows) * ceil_div(tiles, threads) * columns, round_up(m, rows) * tiles * columns
+
+    return min(TILES, key=work)  # the busiest thread's share, then the whole; 8 x 32 among equals
+
+
+def by_size(name: str, target: str):
+    """Decorate the tunable matmul template ``name`` (its first three arguments ``m, n, k``;
+    knobs ``v1, v2, b1, b2``; ``parallel``) with the choices a call leaves to it, for static sizes
+    without a config in the tuning database (the tuner measured those: a plain call gets it, and
+    a call with the same knobs the same nest):
+
+    - without ``parallel``, a product below :data:`SERIAL_FLOPS` runs on one thread;
+    - without any knob, a product of at least :data:`SERIAL_FLOPS` gets :func:`register_tile`'s
+      register tile (smaller ones keep the defaults).
+    """
+
+    def wrap(template):
+        signature = inspect.signature(template)
+        size_names = list(signature.parameters)[:3]
+
+        @functools.wraps(template)
+        def call(*args, **kwargs):
+            if "parallel" in kwargs and any(knob in kwargs for knob in template.knobs):
+                return template(*args, **kwargs)  # nothing left to choose
+            try:
+                bound = signature.bind(*args, **kwargs)
+            except TypeError:
+                return template(*args, **kwargs)  # the template reports the bad call itself
+            bound.apply_defaults()
+            given = bound.arguments
+            sizes = tuple(given[size] for size in size_names)
+            knobs = any(knob in kwargs for knob in template.knobs)
+            if not all(isinstance(size, Integral) for size in sizes) or _tuned(name, target, sizes, given):
+                return template(*args, **kwargs)
+            chosen = dict(kwargs)
+            chosen.setdefault("parallel", threads_pay(*sizes))
+            if not knobs and given.get("edge", "pad") == "pad" and threads_pay(*sizes):
+                threads = _threads() if chosen["parallel"] else 1
+                v1, v2 = register_tile(int(sizes[0]), int(sizes[1]), threads)
+                chosen.update(v1=v1, v2=v2, b1=v1, b2=v2)
+            return template(*args, **chosen)
+
+        return call
+
+    return wrap
+
+
+def _tuned(name: str, target: str, sizes: tuple, given: dict) -> bool:
+    """Whether the tuning database has a config for this task, tuned with threads."""
+    from .tuned import tuned_knobs
+
+    options = {"transpose_b": given.get("transpose_b", True), "parallel": True}
+    return tuned_knobs(name, tuple(int(size) for size in sizes), given.get("dtype", "float32"), target,
+                       options) is not None
+
+
+def _threads() -> int:
+    """The threads a parallel loop gets: OMP_NUM_THREADS, else the CPUs this process may use."""
+    threads = config.OMP_NUM_THREADS()
+    if threads is not None:
+        return threads
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover
+        return os.cpu_count() or 1

@@ -1,0 +1,88 @@
+"""The CPU matmul template starts threads by default only for products large enough to pay
+for a thread team; ``parallel=`` and tuned configs decide otherwise."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import nestor as ns
+from schedules.templates import matmul_cpu
+from schedules.templates.matmul_threads import SERIAL_FLOPS, threads_pay
+
+from .helpers import nest
+
+
+def _threads(s, args) -> bool:
+    return "parallel for" in nest(s, args)
+
+
+def test_small_products_run_on_one_thread_by_default(monkeypatch, tmp_path):
+    monkeypatch.setenv("NESTOR_TUNING_DB", str(tmp_path / "empty.db"))
+    assert not _threads(*matmul_cpu(256, 256, 256))
+    assert not _threads(*matmul_cpu(37, 45, 23, v1=4, v2=16, v3=4, b1=8, b2=16, b3=32))  # padded
+    assert _threads(*matmul_cpu(256, 256, 256, parallel=True))
+    assert _threads(*matmul_cpu(512, 512, 512))
+    assert not _threads(*matmul_cpu(512, 512, 512, parallel=False))
+
+
+def test_threshold():
+    assert not threads_pay(256, 256, 256) and threads_pay(512, 512, 512)
+    assert threads_pay(SERIAL_FLOPS // 2, 1, 1) and not threads_pay(SERIAL_FLOPS // 2 - 1, 1, 1)
+    assert threads_pay(ns.size_var("M"), 8, 8)  # unknown: as before
+
+
+def test_symbolic_rows_keep_threads():
+    assert _threads(*matmul_cpu(ns.size_var("M"), 64, 64))
+
+
+def test_a_tuned_small_product_keeps_its_threads(monkeypatch, tmp_path):
+    from schedules.autotune import Database
+
+    from .autotune.test_tuned_templates import _record
+
+    path = tmp_path / "tuning.db"
+    monkeypatch.setenv("NESTOR_TUNING_DB", str(path))
+    tuned = {"v1": 4, "v2": 16, "v3": 2, "b1": 16, "b2": 64, "b3": 32, "pack_b": True}
+    with Database(path) as db:
+        db.add(_record((64, 64, 64), tuned))
+    assert _threads(*matmul_cpu(64, 64, 64))
+    assert _threads(*matmul_cpu(64, 64, 64, **tuned))
+    assert not _threads(*matmul_cpu(64, 64, 96))
+
+
+@pytest.mark.parametrize("transpose_b", [True, False])
+def test_one_thread_results(transpose_b):
+    m, n, k = 96, 80, 72
+    s, args = matmul_cpu(m, n, k, transpose_b=transpose_b)
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((m, k), dtype=np.float32)
+    b = rng.standard_normal((n, k) if transpose_b else (k, n), dtype=np.float32)
+    c = np.full((m, n), np.nan, np.float32)
+    ns.build(s, args, target="llvm")(a, b, c)
+    np.testing.assert_allclose(c, a @ (b.T if transpose_b else b), rtol=1e-4, atol=1e-4)
+
+
+def test_register_tile_pads_odd_sizes_least():
+    from schedules.templates.matmul_threads import register_tile
+
+    assert register_tile(777, 1025, 2) == (12, 16)  # 65 tiles of 16 columns: 33 vs 32
+    assert register_tile(1000, 1000, 2) == (8, 32)  # 32 tiles: balanced
+    assert register_tile(1000, 1000, 1) == (6, 48)  # 1008 columns, not 1024
+    assert register_tile(1024, 1024, 2) == (8, 32)
+
+
+def test_a_plain_call_takes_the_least_padding_tile(monkeypatch, tmp_path):
+    monkeypatch.setenv("NESTOR_TUNING_DB", str(tmp_path / "empty.db"))
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    assert "allocate C.padded: float32[780, 1040] in global" in nest(*matmul_cpu(777, 1025, 513))
+    assert "allocate C.padded: float32[784, 1056] in global" in nest(*matmul_cpu(777, 1025, 513, v1=8))
+    m, n, k = 300, 321, 350  # 67 MFLOP: threads and a 12 x 16 tile
+    s, args = matmul_cpu(m, n, k, transpose_b=False)
+    assert "parallel for" in nest(s, args) and "allocate C.padded: float32[300, 336] in global" in nest(s, args)
+    rng = np.random.default_rng(4)
+    a = rng.standard_normal((m, k), dtype=np.float32)
+    b = rng.standard_normal((k, n), dtype=np.float32)
+    c = np.full((m, n), np.nan, np.float32)
+    ns.build(s, args, target="llvm")(a, b, c)
+    np.testing.assert_allclose(c, a @ b, rtol=1e-4, atol=1e-3)
