@@ -118,6 +118,7 @@ def realize(root) -> None:
         root._data = pending.op.forward(*[t._data for t in pending.inputs], device=root.device)
         root._lazy = None
         return
+    reduces = pending.op.reduces
     del source, pending
     group = Group(root)
     while group.deferred:  # beyond MAX_GROUP: the deeper parts first, then leaves of this group
@@ -133,9 +134,10 @@ def realize(root) -> None:
     outputs.append(len(members) - 1)
     if not _RUN:
         from .lazy_kernel import run_group
+        from .lazy_reduce import run_reduction
 
-        _RUN.append(run_group)
-    arrays = _RUN[0](group, outputs)
+        _RUN.extend((run_group, run_reduction))
+    arrays = _RUN[reduces](group, outputs)
     for position, array in zip(outputs, arrays):
         tensor = members[position]
         tensor._data, tensor._lazy = array, None
@@ -175,7 +177,8 @@ class Group:
         for source in pending.inputs:
             ref = index.get(id(source))
             if ref is None:
-                if source._lazy is None or self._entered >= MAX_GROUP:
+                # a pending reduction is realized first: its group ends at its output
+                if source._lazy is None or self._entered >= MAX_GROUP or source._lazy.op.reduces:
                     if source._lazy is not None:
                         self.deferred.append(source)
                     ref = index[id(source)] = -1 - len(self.leaves)
