@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from schedules.templates.generic_cpu import VECTOR, generic, innermost_vector
+from schedules.templates.generic_cpu import VECTOR, generic, innermost_vector, reduce_in_lanes
 from tensorir import functions as fn
 from tensorir.tensor import compute, reduce_axis
 
@@ -82,9 +82,10 @@ class FusedReduction(Op):
         for out in extras:
             generic(s, out, config)
         total = final.op.inputs[0] if request.params[0][-1][0][0] == "mean" else final
+        vector = config.get("vector", VECTOR)
         if kinds[-1] == "K" and "R" in kinds:
-            innermost_vector(s, total, config.get("vector", VECTOR))
-        else:
+            innermost_vector(s, total, vector)
+        elif not (kinds[-1] == "R" and reduce_in_lanes(s, total, vector)):
             generic(s, total, config)
         if total is not final:
             generic(s, final, {})

@@ -176,3 +176,23 @@ def test_errors_come_at_the_call():
     with pytest.raises(DefinitionError, match=r"mean: the input of shape \(0, 3\) is empty; a reduction "
                                               "needs every dimension positive"):
         empty.mean(0)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32", "int32"])
+def test_a_long_inner_reduction_in_vector_lanes_across_batch_sizes(dtype):
+    # an inner reduced axis of 128: 16 partial results per row in one vector, then summed
+    rng = np.random.default_rng(11)
+    rows = lambda x, w: (x * w - w).max(1) + (x * w).sum(1)  # noqa: E731
+    make = (lambda *s: rng.integers(-9, 9, s)) if dtype == "int32" else (lambda *s: rng.standard_normal(s))
+    _run(rows, make(24, 128), make(128), dtype=dtype)
+    dispatch.stats.reset()
+    for batch in (7, 3):
+        x, w = make(batch, 128), make(128)
+        values, _ = _run(rows, x, w, dtype=dtype)
+        want = (x * w - w).max(1) + (x * w).sum(1)
+        np.testing.assert_allclose(values, want.astype(dtype), rtol=1e-5 if dtype == "float32" else 1e-12)
+    assert dispatch.stats.compiled == 0
+    request = next(r for r in dispatch.cache.kernels if r.op == "fused_reduce" and r.variant[1] == ("K", "R")
+                   and r.variant[0][1] == 128 and r.dtypes[0] == dtype)
+    kernel = dispatch.cache.kernels[request]
+    assert "<16 x" in kernel.module.source  # the partial results are one vector
