@@ -34,7 +34,7 @@ def _cases(rng):
 
         def separate():
             value = chain()
-            value.data  # the group's kernel first: the reduction reads a realized tensor
+            assert value.data is not None  # the group's kernel first: the reduction reads it realized
             return reduce(value).data
 
         return fused, separate
