@@ -17,6 +17,10 @@ update, a checkpoint) realizes it through :func:`realize`:
 * the group runs as ONE kernel (:mod:`frontend.lazy_kernel`), cached by the group's structure;
   a group of one op runs that op's own kernel, as it would have run eagerly.
 
+The reductions ``sum``, ``max`` and ``mean`` are recorded too (``reduces``): a group ends at a
+pending reduction (it is realized first and read as a leaf), and a group whose root is one runs
+as one kernel with the reduction (:mod:`frontend.lazy_reduce`).
+
 Assigning a tensor's ``data`` first realizes the pending tensors that read it (they keep the
 old values); changing a stored array in place does not. :func:`lazy` ``(False)`` and
 ``fusion.fusion(False)`` give the eager behaviour.
