@@ -17,9 +17,10 @@ update, a checkpoint) realizes it through :func:`realize`:
 * the group runs as ONE kernel (:mod:`frontend.lazy_kernel`), cached by the group's structure;
   a group of one op runs that op's own kernel, as it would have run eagerly.
 
-The reductions ``sum``, ``max`` and ``mean`` are recorded too (``reduces``): a group ends at a
-pending reduction (it is realized first and read as a leaf), and a group whose root is one runs
-as one kernel with the reduction (:mod:`frontend.lazy_reduce`).
+The reductions ``sum``, ``max`` and ``mean`` are recorded too (``reduces``); a group whose root
+is one runs as one kernel with the reduction, and an elementwise group takes in the reductions
+over its own shape as stages of its kernel; any other pending reduction ends the group (it is
+realized first and read as a leaf). See :mod:`frontend.lazy_reduce`.
 
 Assigning a tensor's ``data`` first realizes the pending tensors that read it (they keep the
 old values); changing a stored array in place does not. :func:`lazy` ``(False)`` and
@@ -165,14 +166,24 @@ class Group:
         Pending tensors left out because the group is full (realize them and gather again).
     """
 
-    __slots__ = ("members", "leaves", "nodes", "uses", "kept", "deferred", "_index", "_entered")
+    __slots__ = ("members", "leaves", "nodes", "uses", "kept", "deferred", "_index", "_entered", "_space")
 
     def __init__(self, root):
         self.members, self.leaves, self.nodes, self.uses, self.kept, self.deferred = [], [], [], [], [], []
         self._index: dict[int, int] = {}
         self._entered = 0
+        # an elementwise root takes in the reductions over its own shape (a stage of its kernel)
+        self._space = None if root._lazy.op.reduces else root._lazy.shape
         self._visit(root)
         del self._index
+
+    def _inlined(self, source) -> bool:
+        """Whether the pending reduction ``source`` becomes a stage of this group's kernel: the
+        root is elementwise, and ``source`` reduces a tensor of the root's shape to a shape that
+        broadcasts against it axis by axis (``keepdims``, or the leading axes reduced)."""
+        op = source._lazy.op
+        return (self._space is not None and source._lazy.inputs[0].shape == self._space
+                and (op.keepdims or op.axes == tuple(range(len(op.axes)))))
 
     def _visit(self, tensor) -> None:
         index, pending = self._index, tensor._lazy
@@ -181,8 +192,9 @@ class Group:
         for source in pending.inputs:
             ref = index.get(id(source))
             if ref is None:
-                # a pending reduction is realized first: its group ends at its output
-                if source._lazy is None or self._entered >= MAX_GROUP or source._lazy.op.reduces:
+                # a pending reduction that is no stage of this kernel is realized first
+                if source._lazy is None or self._entered >= MAX_GROUP or (
+                        source._lazy.op.reduces and not self._inlined(source)):
                     if source._lazy is not None:
                         self.deferred.append(source)
                     ref = index[id(source)] = -1 - len(self.leaves)

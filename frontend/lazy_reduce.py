@@ -10,9 +10,17 @@ runs its own kernel, as when applied eagerly.
 Members of the group that are still needed elsewhere (referenced from outside the group, or
 kept for a gradient: ``max``'s gradient reads its input) are stored as extra outputs of the same
 kernel, each its own loop nest before the reduction's, which then reads them instead of
-computing them again. A pending reduction feeding further ops is realized first (it is a leaf of
-their group): ``x - x.sum(axis, keepdims=True) / n`` is two kernels, the reduction with its
-producers, then the elementwise group.
+computing them again.
+
+A pending reduction read by elementwise ops of the shape it reduces (with ``keepdims``, or over
+the leading axes, so that its output broadcasts against them axis by axis) becomes a *stage* of
+their group's kernel (:class:`frontend.lazy_kernel.FusedElementwise`): ``x - x.sum(1,
+keepdims=True) / n`` and a whole softmax ``e / e.sum(1, keepdims=True)`` with ``e = (x -
+x.max(1, keepdims=True)).exp()`` are one kernel, one loop nest per reduction, then the
+elementwise one reading them. Any other pending reduction is realized first and read as a
+leaf (``(x * x).sum(1).sum()`` is two kernels), and a group whose root is a reduction realizes
+the reductions inside it first (``(x - x.max(1, keepdims=True)).exp().sum(1)``: the max, then
+the rest).
 
 The kernel request is the group's canonical form: ``params`` the ops' keys in topological order
 with their operand positions (the reduction last) and the positions of the outputs;
@@ -82,13 +90,55 @@ class FusedReduction(Op):
         for out in extras:
             generic(s, out, config)
         total = final.op.inputs[0] if request.params[0][-1][0][0] == "mean" else final
-        vector = config.get("vector", VECTOR)
-        if kinds[-1] == "K" and "R" in kinds:
-            innermost_vector(s, total, vector)
-        elif not (kinds[-1] == "R" and reduce_in_lanes(s, total, vector)):
-            generic(s, total, config)
+        _schedule_reduction(s, total, kinds, config)
         if total is not final:
             generic(s, final, {})
+
+
+def _schedule_reduction(s, total, kinds, config: dict) -> None:
+    """The kept inner axis in vectors (reductions outside it); a reduced inner axis in vector
+    lanes where :func:`~schedules.templates.generic_cpu.reduce_in_lanes` applies."""
+    vector = config.get("vector", VECTOR)
+    if kinds[-1] == "K" and "R" in kinds:
+        innermost_vector(s, total, vector)
+    elif not (kinds[-1] == "R" and reduce_in_lanes(s, total, vector)):
+        generic(s, total, config)
+
+
+def reduction_stage(kind: str, inner, shape: tuple, space: tuple, name: str):
+    """A reduction as a stage of an elementwise group's kernel (:mod:`frontend.lazy_kernel`):
+    ``shape`` is the group's ``space`` with 1 along the reduced axes, ``inner(*index)`` the
+    reduced expression over the space."""
+    raxes = {d: reduce_axis(m, f"{name}_r{d}") for d, (n, m) in enumerate(zip(shape, space))
+             if isinstance(n, int) and n == 1 and not (isinstance(m, int) and m == 1)}
+    reducer = REDUCERS[kind]
+
+    def body(*idx):
+        value = inner(*(raxes[d] if d in raxes else i for d, i in enumerate(idx)))
+        return reducer(value, axis=list(raxes.values())) if raxes else value
+
+    total = compute(tuple(shape), body, name=name)
+    if kind != "mean":
+        return total
+    scale = _reciprocal([space[d] for d in raxes], total.dtype)
+    return compute(total.shape, lambda *i: total[i] * scale, name=f"{name}_mean")
+
+
+def schedule_stages(s, config: dict) -> None:
+    """Each root stage of a group with reduction stages: reductions as above (kinds from their
+    extent-1 axes), the others generic."""
+    from schedules.relations import AtRoot
+    from tensorir.expr import Reduce
+
+    for stage in list(s.stages):
+        if not isinstance(stage.attach, AtRoot) or not hasattr(stage.op, "body"):
+            continue
+        out = stage.op.output
+        if isinstance(stage.op.body, Reduce):
+            kinds = tuple("R" if isinstance(n, int) and n == 1 else "K" for n in out.shape)
+            _schedule_reduction(s, out, kinds, config)
+        else:
+            generic(s, out, config)
 
 
 def _reduce(inner, space, kinds, reducer, name):

@@ -131,7 +131,7 @@ def _elementwise(op, request: KernelRequest):
 def _fused(op, request: KernelRequest):
     """The root (last output) of a fused group spans every axis: its leading extent is the batch,
     shared by each leaf and output not broadcast along it."""
-    batch = request.variant[-1][0]
+    batch = request.variant[len(request.params[1]) - 1][0]  # reduction stages follow the outputs
     if batch <= 1 or request.params[2]:  # strided leaves are read through static strides
         return None
     return replace(request, variant=tuple(_batched(s, batch) for s in request.variant),

@@ -72,7 +72,8 @@ class Reduction(Op):
 
     def __init__(self, axes: tuple[int, ...], keepdims: bool):
         self.axes, self.keepdims = axes, keepdims
-        self.key = (self.name,)
+        # the lazy graph's structure names the axes; the kernel only their canonical kinds
+        self.key = (self.name, axes, keepdims)
 
     def infer(self, inputs) -> tuple[tuple[int, ...], str]:
         """``(shape, dtype)`` of the output on ``inputs`` (one Tensor), checked at the call."""
@@ -98,7 +99,7 @@ class Reduction(Op):
     def plan(self, shape: tuple[int, ...], dtype: str, device: str) -> tuple:
         """``(canonical input shape, kernel request)`` of an input of ``shape``."""
         canonical, kinds = _plan(shape, self.axes)
-        return canonical, KernelRequest(self.key[0], self.key[1:], (kinds,), (canonical,), (dtype,), device)
+        return canonical, KernelRequest(self.name, (), (kinds,), (canonical,), (dtype,), device)
 
     def compute(self, request, x):
         (kinds,) = request.variant

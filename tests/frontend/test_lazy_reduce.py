@@ -110,15 +110,72 @@ def test_max_keeps_its_input_for_the_gradient():
     assert total.inputs[0]._lazy is not None  # not stored: sum's gradient reads only its shape
 
 
-def test_a_reduction_feeding_elementwise_ops_runs_first():
+#: (ours, numpy's) elementwise groups that read reductions of their own shape: one kernel, a
+#: stage per reduction, then the elementwise stage
+TWO_STAGE = {
+    "center_rows": (lambda t: t * 2.0 - (t * 2.0).sum(1, keepdims=True) / 6.0,
+                    lambda x: 2 * x - (2 * x).sum(1, keepdims=True) / 6.0),
+    "softmax": (lambda t: (t - t.max(1, keepdims=True)).exp() / (t - t.max(1, keepdims=True)).exp().sum(1, True),
+                lambda x: np.exp(x - x.max(1, keepdims=True)) / np.exp(x - x.max(1, keepdims=True)).sum(1, None, None,
+                                                                                                      True)),
+    "center_columns_no_keepdims": (lambda t: t - t.mean(0), lambda x: x - x.mean(0)),
+    "normalize": (lambda t: (t - t.mean(-1, keepdims=True)) / ((t - t.mean(-1, keepdims=True)) ** 2
+                                                                 ).mean(-1, keepdims=True) ** 0.5,
+                  lambda x: (x - x.mean(-1, keepdims=True)) / np.sqrt(((x - x.mean(-1, keepdims=True)) ** 2
+                                                                        ).mean(-1, keepdims=True))),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TWO_STAGE))
+def test_elementwise_ops_reading_reductions_of_their_shape_are_one_kernel(name):
+    x = np.random.default_rng(7).standard_normal((5, 6))
+    ours, theirs = TWO_STAGE[name]
+    values, calls = _run(ours, x)
+    np.testing.assert_allclose(values, theirs(x), rtol=1e-12)
+    assert calls == 1
+    with lazy(False):
+        eager, _ = _run(ours, x)
+    np.testing.assert_allclose(eager, values, rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(TWO_STAGE))
+def test_gradients_through_reduction_stages_match_finite_differences(name):
+    x = np.random.default_rng(12).standard_normal((3, 4))
+    gradient_check(TWO_STAGE[name][0], x)
+
+
+def test_a_reduction_of_another_shape_runs_first():
     rng = np.random.default_rng(7)
     x = rng.standard_normal((5, 6))
-    values, calls = _run(lambda t: (t * 2.0) - (t * 2.0).sum(1, keepdims=True) / 6.0, x)
-    np.testing.assert_allclose(values, 2 * x - (2 * x).sum(1, keepdims=True) / 6.0, rtol=1e-12)
-    assert calls == 2
     values, calls = _run(lambda t: (t * t).sum(1).sum(), x)
     np.testing.assert_allclose(values, (x * x).sum(), rtol=1e-12)
     assert calls == 2
+    values, calls = _run(lambda t: (t * 2.0).sum(1) * 3.0, x)  # (5,) from (5, 6): not of the root's shape
+    np.testing.assert_allclose(values, (2 * x).sum(1) * 3.0, rtol=1e-12)
+    assert calls == 2
+    values, calls = _run(lambda t: t - t.sum(1), np.ones((6, 6)))  # the last axis reduced, not broadcast by it
+    np.testing.assert_allclose(values, np.ones((6, 6)) - 6.0, rtol=1e-12)
+    assert calls == 2
+
+
+def test_a_reduction_stage_used_elsewhere_is_an_output_and_kernels_are_shared_across_batches():
+    rng = np.random.default_rng(13)
+    center = lambda t: t - t.max(1, keepdims=True)  # noqa: E731
+    center(nf.Tensor(rng.standard_normal((16, 80)))).numpy()
+    dispatch.stats.reset()
+    for batch in (9, 4):
+        x = rng.standard_normal((batch, 80))
+        t = nf.Tensor(x)
+        top = t.max(1, keepdims=True)
+        out = t - top
+        np.testing.assert_allclose(out.numpy(), x - x.max(1, keepdims=True), rtol=1e-12)
+        assert top._lazy is None  # held by a variable: stored by the same kernel
+        np.testing.assert_array_equal(top.numpy(), x.max(1, keepdims=True))
+    assert dispatch.stats.calls == 2 and dispatch.stats.compiled == 1  # the kernel with the extra output
+    x = rng.integers(-9, 9, (7, 5))
+    values, calls = _run(lambda t: t * 2 - t.max(0), x, dtype="int64")
+    np.testing.assert_array_equal(values, x * 2 - x.max(0))
+    assert calls == 1
 
 
 def test_equal_structures_share_a_kernel_across_batch_sizes_models_and_axes():
