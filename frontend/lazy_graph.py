@@ -137,6 +137,10 @@ def realize(root) -> None:
                # references: the ``members`` list, getrefcount's argument, one per use in the group
                if group.kept[n] or sys.getrefcount(members[n]) - 2 > group.uses[n]]
     outputs.append(len(members) - 1)
+    if not reduces and group.staged:  # reduction stages: what they and later stages both read, once
+        from .lazy_reduce import shared_with_stages
+
+        outputs = shared_with_stages(group, outputs)
     if not _RUN:
         from .lazy_kernel import run_group
         from .lazy_reduce import run_reduction
@@ -164,14 +168,17 @@ class Group:
         own gradient reads it, or a recorded user's gradient reads that operand).
     deferred
         Pending tensors left out because the group is full (realize them and gather again).
+    staged
+        Whether pending reductions are members (stages of the kernel, :mod:`frontend.lazy_reduce`).
     """
 
-    __slots__ = ("members", "leaves", "nodes", "uses", "kept", "deferred", "_index", "_entered", "_space")
+    __slots__ = ("members", "leaves", "nodes", "uses", "kept", "deferred", "staged", "_index", "_entered",
+                 "_space")
 
     def __init__(self, root):
         self.members, self.leaves, self.nodes, self.uses, self.kept, self.deferred = [], [], [], [], [], []
         self._index: dict[int, int] = {}
-        self._entered = 0
+        self._entered, self.staged = 0, False
         # an elementwise root takes in the reductions over its own shape (a stage of its kernel)
         self._space = None if root._lazy.op.reduces else root._lazy.shape
         self._visit(root)
@@ -182,8 +189,10 @@ class Group:
         root is elementwise, and ``source`` reduces a tensor of the root's shape to a shape that
         broadcasts against it axis by axis (``keepdims``, or the leading axes reduced)."""
         op = source._lazy.op
-        return (self._space is not None and source._lazy.inputs[0].shape == self._space
+        fits = (self._space is not None and source._lazy.inputs[0].shape == self._space
                 and (op.keepdims or op.axes == tuple(range(len(op.axes)))))
+        self.staged = self.staged or fits
+        return fits
 
     def _visit(self, tensor) -> None:
         index, pending = self._index, tensor._lazy

@@ -40,6 +40,7 @@ import numpy as np
 
 from schedules.templates.generic_cpu import VECTOR, generic, innermost_vector, reduce_in_lanes
 from tensorir import functions as fn
+from tensorir.expr import ReduceOp
 from tensorir.tensor import compute, reduce_axis
 
 from . import dispatch
@@ -96,12 +97,14 @@ class FusedReduction(Op):
 
 
 def _schedule_reduction(s, total, kinds, config: dict) -> None:
-    """The kept inner axis in vectors (reductions outside it); a reduced inner axis in vector
-    lanes where :func:`~schedules.templates.generic_cpu.reduce_in_lanes` applies."""
+    """The kept inner axis in vectors (reductions outside it); a sum over the inner axis in
+    vector lanes where :func:`~schedules.templates.generic_cpu.reduce_in_lanes` applies (LLVM
+    vectorizes a maximum by itself, and the lanes' buffer made it slower: 47 against 14 us on
+    128x1024; it keeps a sum's order, so a sum stays one scalar chain without them)."""
     vector = config.get("vector", VECTOR)
     if kinds[-1] == "K" and "R" in kinds:
         innermost_vector(s, total, vector)
-    elif not (kinds[-1] == "R" and reduce_in_lanes(s, total, vector)):
+    elif not (kinds[-1] == "R" and total.op.body.op is ReduceOp.SUM and reduce_in_lanes(s, total, vector)):
         generic(s, total, config)
 
 
@@ -217,3 +220,27 @@ def generalize(op, request: KernelRequest):
 
 def replace_request(request: KernelRequest, variant: tuple, shapes: tuple) -> KernelRequest:
     return KernelRequest(request.op, request.params, variant, shapes, request.dtypes, request.device)
+
+
+def shared_with_stages(group, outputs: list[int]) -> list[int]:
+    """``outputs`` and each member that a reduction stage of ``group`` reads (inlined into it)
+    and a member outside that stage reads too: stored once by the kernel instead of computed in
+    both loop nests (a softmax's ``exp``)."""
+    nodes, members = group.nodes, group.members
+    readers: dict[int, list[int]] = {}
+    for reader, (_, refs) in enumerate(nodes):
+        for ref in refs:
+            if ref >= 0:
+                readers.setdefault(ref, []).append(reader)
+    shared = set(outputs)
+    for stage, member in enumerate(members):
+        if not member._lazy.op.reduces:
+            continue
+        inside, pending = {stage}, [nodes[stage][1][0]]
+        while pending:
+            ref = pending.pop()
+            if ref >= 0 and ref not in inside and not members[ref]._lazy.op.reduces:
+                inside.add(ref)
+                pending.extend(nodes[ref][1])
+        shared.update(n for n in inside - {stage} if any(r not in inside for r in readers[n]))
+    return sorted(shared)

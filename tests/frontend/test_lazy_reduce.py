@@ -250,6 +250,23 @@ def test_a_long_inner_reduction_in_vector_lanes_across_batch_sizes(dtype):
         np.testing.assert_allclose(values, want.astype(dtype), rtol=1e-5 if dtype == "float32" else 1e-12)
     assert dispatch.stats.compiled == 0
     request = next(r for r in dispatch.cache.kernels if r.op == "fused_reduce" and r.variant[1] == ("K", "R")
-                   and r.variant[0][1] == 128 and r.dtypes[0] == dtype)
+                   and r.variant[0][1] == 128 and r.dtypes[0] == dtype and r.params[0][-1][0][0] == "sum")
     kernel = dispatch.cache.kernels[request]
-    assert "<16 x" in kernel.module.source  # the partial results are one vector
+    assert "<16 x" in kernel.module.source  # the sum's partial results are one vector
+
+
+def _softmax(t):
+    e = (t - t.max(1, keepdims=True)).exp()
+    return e / e.sum(1, keepdims=True)
+
+
+def test_a_member_read_by_a_stage_and_after_it_is_stored_once():
+    x = np.random.default_rng(14).standard_normal((4, 7))
+    values, calls = _run(_softmax, x)
+    want = np.exp(x - x.max(1, keepdims=True))
+    np.testing.assert_allclose(values, want / want.sum(1, keepdims=True), rtol=1e-12)
+    assert calls == 1
+    (request,) = [r for r in dispatch.cache.kernels if r.op == "fused" and len(r.params[0]) == 5
+                  and r.params[0][0][0][0] == "max" and r.variant[-1] == (4, 1)]
+    # the sum's stage and the division both read the exp (member 2): computed once, stored
+    assert request.params[1] == (2, 4)
