@@ -225,8 +225,16 @@ def replace_request(request: KernelRequest, variant: tuple, shapes: tuple) -> Ke
 def shared_with_stages(group, outputs: list[int]) -> list[int]:
     """``outputs`` and each member that a reduction stage of ``group`` reads (inlined into it)
     and a member outside that stage reads too: stored once by the kernel instead of computed in
-    both loop nests (a softmax's ``exp``)."""
+    both loop nests (a softmax's ``exp``). Memoised by the group's structure."""
     nodes, members = group.nodes, group.members
+    signature = ("staged", tuple(nodes), tuple(outputs))
+    found = dispatch.cache.requests.get(signature)
+    if found is None:
+        found = dispatch.cache.requests[signature] = _shared(nodes, members, outputs)
+    return found
+
+
+def _shared(nodes, members, outputs: list[int]) -> list[int]:
     readers: dict[int, list[int]] = {}
     for reader, (_, refs) in enumerate(nodes):
         for ref in refs:
