@@ -17,6 +17,11 @@ update, a checkpoint) realizes it through :func:`realize`:
 * the group runs as ONE kernel (:mod:`frontend.lazy_kernel`), cached by the group's structure;
   a group of one op runs that op's own kernel, as it would have run eagerly.
 
+The reductions ``sum``, ``max`` and ``mean`` are recorded too (``reduces``); a group whose root
+is one runs as one kernel with the reduction, and an elementwise group takes in the reductions
+over its own shape as stages of its kernel; any other pending reduction ends the group (it is
+realized first and read as a leaf). See :mod:`frontend.lazy_reduce`.
+
 Assigning a tensor's ``data`` first realizes the pending tensors that read it (they keep the
 old values); changing a stored array in place does not. :func:`lazy` ``(False)`` and
 ``fusion.fusion(False)`` give the eager behaviour.
@@ -118,6 +123,7 @@ def realize(root) -> None:
         root._data = pending.op.forward(*[t._data for t in pending.inputs], device=root.device)
         root._lazy = None
         return
+    reduces = pending.op.reduces
     del source, pending
     group = Group(root)
     while group.deferred:  # beyond MAX_GROUP: the deeper parts first, then leaves of this group
@@ -131,11 +137,16 @@ def realize(root) -> None:
                # references: the ``members`` list, getrefcount's argument, one per use in the group
                if group.kept[n] or sys.getrefcount(members[n]) - 2 > group.uses[n]]
     outputs.append(len(members) - 1)
+    if not reduces and group.staged:  # reduction stages: what they and later stages both read, once
+        from .lazy_reduce import shared_with_stages
+
+        outputs = shared_with_stages(group, outputs)
     if not _RUN:
         from .lazy_kernel import run_group
+        from .lazy_reduce import run_reduction
 
-        _RUN.append(run_group)
-    arrays = _RUN[0](group, outputs)
+        _RUN.extend((run_group, run_reduction))
+    arrays = _RUN[reduces](group, outputs)
     for position, array in zip(outputs, arrays):
         tensor = members[position]
         tensor._data, tensor._lazy = array, None
@@ -157,16 +168,31 @@ class Group:
         own gradient reads it, or a recorded user's gradient reads that operand).
     deferred
         Pending tensors left out because the group is full (realize them and gather again).
+    staged
+        Whether pending reductions are members (stages of the kernel, :mod:`frontend.lazy_reduce`).
     """
 
-    __slots__ = ("members", "leaves", "nodes", "uses", "kept", "deferred", "_index", "_entered")
+    __slots__ = ("members", "leaves", "nodes", "uses", "kept", "deferred", "staged", "_index", "_entered",
+                 "_space")
 
     def __init__(self, root):
         self.members, self.leaves, self.nodes, self.uses, self.kept, self.deferred = [], [], [], [], [], []
         self._index: dict[int, int] = {}
-        self._entered = 0
+        self._entered, self.staged = 0, False
+        # an elementwise root takes in the reductions over its own shape (a stage of its kernel)
+        self._space = None if root._lazy.op.reduces else root._lazy.shape
         self._visit(root)
         del self._index
+
+    def _inlined(self, source) -> bool:
+        """Whether the pending reduction ``source`` becomes a stage of this group's kernel: the
+        root is elementwise, and ``source`` reduces a tensor of the root's shape to a shape that
+        broadcasts against it axis by axis (``keepdims``, or the leading axes reduced)."""
+        op = source._lazy.op
+        fits = (self._space is not None and source._lazy.inputs[0].shape == self._space
+                and (op.keepdims or op.axes == tuple(range(len(op.axes)))))
+        self.staged = self.staged or fits
+        return fits
 
     def _visit(self, tensor) -> None:
         index, pending = self._index, tensor._lazy
@@ -175,7 +201,9 @@ class Group:
         for source in pending.inputs:
             ref = index.get(id(source))
             if ref is None:
-                if source._lazy is None or self._entered >= MAX_GROUP:
+                # a pending reduction that is no stage of this kernel is realized first
+                if source._lazy is None or self._entered >= MAX_GROUP or (
+                        source._lazy.op.reduces and not self._inlined(source)):
                     if source._lazy is not None:
                         self.deferred.append(source)
                     ref = index[id(source)] = -1 - len(self.leaves)

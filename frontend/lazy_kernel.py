@@ -49,17 +49,37 @@ class FusedElementwise(Op):
         self.key = (self.name, nodes, outputs)
 
     def compute(self, request: KernelRequest, *leaves):
-        """One stage per output, in topological order; an output's expression inlines every op
-        of the group back to the leaves and to the outputs computed before it (read, not
-        recomputed)."""
+        """One stage per output and per reduction of the group (:mod:`frontend.lazy_reduce`), in
+        topological order; a stage's expression inlines every elementwise op of the group back
+        to the leaves and to the stages computed before it (read, not recomputed)."""
         nodes, outputs, layouts = request.params
         operands = [refs for _, refs in nodes]
         strides = dict(layouts)
-        stored: dict[int, object] = {}  # member -> its output stage, for later outputs to load
-        for position, shape in zip(outputs, request.variant):
-            stored[position] = compute(shape, self._body(leaves, strides, operands, stored, position),
-                                       name=f"fused{position}")
+        reductions = [n for n, op in enumerate(self.ops) if op.reduces]
+        shapes = dict(zip(outputs, request.variant))
+        shapes.update(zip(reductions, request.variant[len(outputs):]))
+        space = request.variant[len(outputs) - 1]
+        stored: dict[int, object] = {}  # member -> its stage, for later stages to load
+        for position in sorted(shapes):
+            if position in reductions:
+                from .lazy_reduce import reduction_stage
+
+                inner = self._body(leaves, strides, operands, stored, operands[position][0])
+                stored[position] = reduction_stage(nodes[position][0][0], inner, shapes[position], space,
+                                                   f"reduce{position}")
+            else:
+                stored[position] = compute(shapes[position],
+                                           self._body(leaves, strides, operands, stored, position),
+                                           name=f"fused{position}")
         return tuple(stored[position] for position in outputs)
+
+    def schedule(self, request, s, outputs, config):
+        """Reduction stages as fused reductions are scheduled, every other stage generic."""
+        if not any(op.reduces for op in self.ops):
+            return super().schedule(request, s, outputs, config)
+        from .lazy_reduce import schedule_stages
+
+        schedule_stages(s, config)
 
     def _body(self, leaves, strides: dict, operands, stored: dict, root: int):
         ops = self.ops
@@ -104,8 +124,10 @@ def run_group(group, outputs: list[int]) -> list[np.ndarray]:
     plan = memo.get(signature)
     if plan is None:
         out_shapes = tuple([members[n]._lazy.shape for n in outputs])
-        plan = memo[signature] = (*_request(nodes, tuple(outputs), shapes, stored, out_shapes, arrays, strides),
-                                  out_shapes)
+        reduced = tuple([t._lazy.inputs[0].shape, t._lazy.op.axes] for t in members if t._lazy.op.reduces)
+        reduced = tuple(tuple(1 if axis in axes else n for axis, n in enumerate(space)) for space, axes in reduced)
+        plan = memo[signature] = (*_request(nodes, tuple(outputs), shapes, stored, out_shapes, arrays, strides,
+                                            reduced), out_shapes)
     canon_in, request, out_shapes = plan
     kernel = dispatch.cache.kernels.get(request)
     arrays = [_flat(a) if strides and strides[k] is not None else a.reshape(shape)
@@ -132,11 +154,14 @@ def _flat(array: np.ndarray) -> np.ndarray:
     return np.lib.stride_tricks.as_strided(array, shape=(span,), strides=(array.itemsize,))
 
 
-def _request(nodes, outputs, shapes, stored, out_shapes, arrays, strides) -> tuple:
-    """``(canonical leaf shapes, kernel request)`` of a group (see the module's docstring)."""
+def _request(nodes, outputs, shapes, stored, out_shapes, arrays, strides, reduced=()) -> tuple:
+    """``(canonical leaf shapes, kernel request)`` of a group (see the module's docstring); the
+    shapes of the reduction stages (``reduced``: the root's, 1 along the reduced axes) follow
+    the outputs' in the variant."""
     root = out_shapes[-1]
     count = len(shapes)
     dtypes = tuple(a.dtype.name for a in arrays)
+    out_shapes = (*out_shapes, *reduced)
     if not any(strides):
         _, canon, _ = _plan("fused", (root, *shapes, *out_shapes), (root, *stored, *out_shapes))
         canon_in, canon_out = canon[1:1 + count], canon[1 + count:]

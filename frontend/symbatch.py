@@ -10,6 +10,8 @@ code. Where an op's batch axis is known:
 - elementwise ops: the leading axis of the canonical (merged) output, and of each input that is
   not broadcast along it; the same for the fused groups of the lazy graph
   (:mod:`frontend.lazy_kernel`), whose every output shares that leading axis;
+- reductions fused with their producers (:mod:`frontend.lazy_reduce`): the leading axis of
+  the space they reduce, kept or reduced;
 - reductions: the leading axis of the canonical input (kept or reduced);
 - 2-D matrix products: the rows of ``A`` (``A @ B``, ``A @ B.T``, dot products of rows), and the
   shared contraction axis when ``A`` is stored transposed (the weight gradient ``X.T @ G``);
@@ -66,6 +68,11 @@ def generalize(op, request: KernelRequest) -> tuple[KernelRequest, object, int] 
 
     if type(op) is FusedElementwise:
         return _fused(op, request)
+    from .lazy_reduce import FusedReduction
+    from .lazy_reduce import generalize as fused_reduction
+
+    if type(op) is FusedReduction:
+        return fused_reduction(op, request)
     if isinstance(op, Elementwise):
         return _elementwise(op, request)
     if isinstance(op, Reduction):
@@ -124,7 +131,7 @@ def _elementwise(op, request: KernelRequest):
 def _fused(op, request: KernelRequest):
     """The root (last output) of a fused group spans every axis: its leading extent is the batch,
     shared by each leaf and output not broadcast along it."""
-    batch = request.variant[-1][0]
+    batch = request.variant[len(request.params[1]) - 1][0]  # reduction stages follow the outputs
     if batch <= 1 or request.params[2]:  # strided leaves are read through static strides
         return None
     return replace(request, variant=tuple(_batched(s, batch) for s in request.variant),

@@ -30,6 +30,11 @@ class Mean(Reduction):
     """``out = sum(x over axes) * (1 / count)``."""
 
     name = "mean"
+    saves, saves_output = (), False  # the gradient reads the input's shape only
+
+    def out_dtype(self, dtype: str) -> str:
+        """Integers average to float32, as the kernel's ``total * (1 / count)`` promotes them."""
+        return "float32" if dtype.startswith(("int", "uint")) else dtype
 
     def compute(self, request, x):
         (kinds,) = request.variant

@@ -36,6 +36,8 @@ class Op:
     #: recorded and run later, fused with its neighbours (:mod:`frontend.lazy_graph`); such an op
     #: has ``infer(inputs) -> (shape, dtype)`` that checks the inputs at the call
     lazy = False
+    #: a reduction of the lazy graph: its group ends at its output (:mod:`frontend.lazy_reduce`)
+    reduces = False
     #: the inputs (positions, or True for all) whose values ``gradient`` reads, and whether it
     #: reads the output's: what the lazy graph stores for the backward pass
     saves: tuple[int, ...] | bool = True

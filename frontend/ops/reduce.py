@@ -66,10 +66,26 @@ class Reduction(Op):
     """An op over the canonical ``[K|R]...`` form of its input; the request's variant holds the kinds."""
 
     reducer = staticmethod(fn.sum)
+    #: recorded in the lazy graph and fused with the elementwise group feeding it
+    #: (:mod:`frontend.lazy_reduce`)
+    lazy = reduces = True
 
     def __init__(self, axes: tuple[int, ...], keepdims: bool):
         self.axes, self.keepdims = axes, keepdims
-        self.key = (self.name,)
+        # the lazy graph's structure names the axes; the kernel only their canonical kinds
+        self.key = (self.name, axes, keepdims)
+
+    def infer(self, inputs) -> tuple[tuple[int, ...], str]:
+        """``(shape, dtype)`` of the output on ``inputs`` (one Tensor), checked at the call."""
+        (x,) = inputs
+        if 0 in x.shape:
+            raise DefinitionError(f"{self.name}: the input of shape {x.shape} is empty; a reduction needs "
+                                  "every dimension positive (slice or pad it to a nonempty shape)")
+        return out_shape(x.shape, self.axes, self.keepdims), self.out_dtype(x.dtype)
+
+    def out_dtype(self, dtype: str) -> str:
+        """The output's dtype for an input of ``dtype``."""
+        return dtype
 
     def forward(self, x: np.ndarray, device: str = "cpu") -> np.ndarray:
         signature = ("reduce", self.key, x.shape, self.axes, x.dtype, device)
@@ -83,7 +99,7 @@ class Reduction(Op):
     def plan(self, shape: tuple[int, ...], dtype: str, device: str) -> tuple:
         """``(canonical input shape, kernel request)`` of an input of ``shape``."""
         canonical, kinds = _plan(shape, self.axes)
-        return canonical, KernelRequest(self.key[0], self.key[1:], (kinds,), (canonical,), (dtype,), device)
+        return canonical, KernelRequest(self.name, (), (kinds,), (canonical,), (dtype,), device)
 
     def compute(self, request, x):
         (kinds,) = request.variant
@@ -114,6 +130,7 @@ def _reduce_compute(x, kinds, reducer, transform, name):
 
 class Sum(Reduction):
     name = "sum"
+    saves, saves_output = (), False  # the gradient reads the input's shape only
 
     def gradient(self, g, node):
         from .shape import broadcast_to, reshape
@@ -151,6 +168,7 @@ class LogSumExp(Reduction):
     """``log(sum(exp(x - m))) + m`` with ``m`` the maximum: stable for large inputs."""
 
     name = "logsumexp"
+    lazy = reduces = False  # its kernel is two reductions already
 
     def compute(self, request, x):
         (kinds,) = request.variant

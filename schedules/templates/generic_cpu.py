@@ -114,3 +114,28 @@ def register_tiled(s, out, channel: int, vector: int, config: dict, second: int 
     work = _size(out.shape) * _size([r.extent for r in out.op.reduce_axis])
     if worth_parallel(work, axes[0].extent):
         s[out].parallel(outer[0])
+
+
+def reduce_in_lanes(s, out, vector: int = VECTOR) -> bool:
+    """Vectorize a reduction over the innermost axis of its data: ``vector`` partial results
+    side by side (``rfactor`` of the reduction's inner part, accumulated as one vector while the
+    outer part runs), summed once per output. Only where the innermost reduction has a static
+    extent that ``vector`` divides, at least 4 vectors long, and it is the only reduction of
+    ``out``; False (nothing changed) otherwise."""
+    stage = s[out]
+    reduce_axes = list(stage.op.reduce_axis)
+    extent = reduce_axes[-1].extent if len(reduce_axes) == 1 else None
+    if not isinstance(extent, int) or extent % vector or extent < 4 * vector:
+        return False
+    axes = list(stage.op.axis)
+    _, inner = stage.split(reduce_axes[-1], factor=vector)
+    lanes = s.rfactor(out, inner, factor_axis=len(axes))
+    partial = s[lanes]
+    paxes = list(partial.op.axis)
+    partial.reorder(*paxes[:-1], *partial.op.reduce_axis, paxes[-1])
+    partial.vectorize(paxes[-1])
+    partial.compute_at(s[out], axes[-1])
+    work = _size(out.shape) * extent
+    if len(axes) > 1 and worth_parallel(work, axes[0].extent):
+        stage.parallel(axes[0])
+    return True
