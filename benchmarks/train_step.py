@@ -125,16 +125,16 @@ def _step_fns(kind, shape, rng):
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        return loss
+        return loss.item()  # read every step, as a training loop that logs it (the lazy graph would skip it)
 
     def theirs():
         peer_optimizer.zero_grad()
         loss = peer_loss(peer(px), py)
         loss.backward()
         peer_optimizer.step()
-        return loss
+        return loss.item()
 
-    first_ours, first_theirs = ours().item(), theirs().item()
+    first_ours, first_theirs = ours(), theirs()
     if not np.isclose(first_ours, first_theirs, rtol=1e-4):
         raise SystemExit(f"{kind}: first losses differ: nestor {first_ours}, torch {first_theirs}")
     return ours, theirs, _first_step(ours)
