@@ -148,7 +148,8 @@ def test_conv_forward_with_bias_and_activation(sizes, stride, padding, tile_c, t
 
 
 def test_accumulating_template_is_tiled_around_its_tile():
-    s, args = fold(matmul_cpu(37, 45, 23, v1=4, v2=16, v3=4, b1=8, b2=16, b3=32), Epilogue("relu", 1), tiles=(8, 16))
+    s, args = fold(matmul_cpu(37, 45, 23, v1=4, v2=16, v3=4, b1=8, b2=16, b3=32, parallel=True), Epilogue("relu", 1),
+                   tiles=(8, 16))
     text = nest(s, args)
     # the padded product's tile is computed in each D tile, and D written from it while it is hot
     assert re.search(r"parallel for j.outer in 0..3:\n +for i.outer in 0..5:\n +allocate C.padded: float32\[8, 16\]",
@@ -180,7 +181,7 @@ def test_bias_axis_outside_the_output():
 
 
 def test_reduction_chunks_keep_their_register_tiles():
-    s, args = fold(matmul_cpu(16, 32, 16, v1=4, v2=8, v3=4, b1=8, b2=16, b3=8, transpose_b=False),
+    s, args = fold(matmul_cpu(16, 32, 16, v1=4, v2=8, v3=4, b1=8, b2=16, b3=8, transpose_b=False, parallel=True),
                    Epilogue("relu", 1), tiles=(8, 16))
     text = nest(s, args)
     assert "parallel for j.outer in 0..2:\n    for i.outer in 0..2:\n      allocate C: float32[8, 16] in global" in text
