@@ -188,6 +188,12 @@ def fold_int(op: BinaryOp, a, b):
     return None
 
 
+def add_i64(builder, a, b):
+    """``a + b`` on 64-bit integers, folded where either is a constant zero or both are constants."""
+    folded = fold_int(BinaryOp.ADD, a, b)
+    return builder.add(a, b) if folded is None else folded
+
+
 def splat(ty, value: float):
     if isinstance(ty, ir.VectorType):
         return ir.Constant(ty, [value] * ty.count)

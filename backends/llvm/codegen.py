@@ -39,7 +39,7 @@ from tensorir.structural import canonical
 from tensorir.symbolic import to_expr
 from tensorir.visitor import walk
 
-from .arith import Arithmetic
+from .arith import Arithmetic, add_i64
 from .fold import known_condition
 from .types import F32, F64, I1, I8, I32, I64, SIZE, STORAGE, VALUE, VOID, i64  # noqa: F401
 
@@ -355,7 +355,7 @@ class Codegen(Arithmetic):
         """A counted loop binding ``s.var``; ``start``/``stop`` override the IR bounds."""
         bld = self.b
         lo = start if start is not None else self.as_i64(self.expr(s.min))
-        hi = stop if stop is not None else bld.add(lo, self.as_i64(self.expr(s.extent)))
+        hi = stop if stop is not None else add_i64(bld, lo, self.as_i64(self.expr(s.extent)))
         pre = bld.block
         header = bld.append_basic_block(f"{_ident(s.var.name)}.header")
         body = bld.append_basic_block(f"{_ident(s.var.name)}.body")

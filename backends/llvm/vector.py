@@ -41,6 +41,7 @@ from tensorir.expr import (
 from tensorir.stmt import For, ForKind, IfThenElse, Seq, Stmt, Store
 from tensorir.visitor import walk
 
+from .arith import add_i64
 from .fold import known_condition
 from .types import F32, F64, I1, I32, I64, SIZE, STORAGE, VALUE, VOID, i64
 
@@ -224,7 +225,7 @@ class _VectorBody:
 
     def at_lane(self, lane: int, emit):
         """``emit()`` with the loop variable fixed to lane ``lane``."""
-        value = self.b.add(self.base, i64(lane))
+        value = add_i64(self.b, self.base, i64(lane))
         state = self.cg.state
         saved = state.vars[self.v]
         state.vars[self.v] = value

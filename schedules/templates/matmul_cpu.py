@@ -12,7 +12,7 @@ from tensorir.intmath import ceil_div
 from tensorir.tensor import compute, placeholder, reduce_axis
 
 from ..schedule import create_schedule
-from .matmul_threads import by_size
+from .matmul_threads import by_size, rows_outermost
 from .tuned import tunable
 
 
@@ -120,13 +120,18 @@ def _reduction_chunks(s, C, v1, v2, v3, b1, b2, b3, parallel: bool) -> None:
     iio, jio, iii, jii = s[C].tile(ii, ji, v1, v2)
     ko, ki = s[C].split(k, factor=b3)
     kio, kii = s[C].split(ki, factor=v3)
-    # column blocks outermost: a thread keeps one packed B panel while it walks down the rows
-    s[C].reorder(jo, io, ko, jio, iio, kio, kii, iii, jii)
+    rows_first = rows_outermost(i.extent, j.extent, k.extent, b1, b2)
+    if rows_first:
+        # few column blocks and a small B: threads share the many row blocks, each row of A read once
+        s[C].reorder(io, jo, ko, jio, iio, kio, kii, iii, jii)
+    else:
+        # column blocks outermost: a thread keeps one packed B panel while it walks down the rows
+        s[C].reorder(jo, io, ko, jio, iio, kio, kii, iii, jii)
     s[C].unroll(kii)
     s[C].unroll(iii)
     s[C].vectorize(jii)
     if parallel:
-        s[C].parallel(jo)
+        s[C].parallel(io if rows_first else jo)
 
 
 def register_cache_tile(s, C, v1, v2, v3, b1, b2, parallel: bool) -> None:

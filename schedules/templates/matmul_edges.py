@@ -48,6 +48,7 @@ def padded_matmul(m: int, n: int, k: int, *, v1: int, v2: int, v3: int, b1: int,
     unpadded template does. The nest::
 
         A.packed[i / v1, k, i % v1] = A[i, k] or 0         # rows to round_up(m, b1), k to round_up(k, b3)
+                                                           # (where either overhangs; else A as stored)
         B.packed[j / v2, k, j % v2] = B[.., ..] or 0        # columns to round_up(n, b2)
         C.padded = A.packed @ B.packed                     # the unguarded tiled kernel
         C[i, j] = C.padded[i, j]                            # the m x n corner
@@ -59,17 +60,23 @@ def padded_matmul(m: int, n: int, k: int, *, v1: int, v2: int, v3: int, b1: int,
     def b_at(j, kk):
         return B[j, kk] if transpose_b else B[kk, j]
 
-    packed_a = compute((mp // v1, kp, v1), lambda io, kk, ii: _zero_past(
-        (io * v1 + ii, kk), (m, k), (mp, kp), lambda row, col: A[row, col]), name="A.packed")
+    if (mp, kp) == (m, k):  # only the columns overhang: A is read as stored
+        packed_a, a_at = None, A.__getitem__
+    else:
+        packed_a = compute((mp // v1, kp, v1), lambda io, kk, ii: _zero_past(
+            (io * v1 + ii, kk), (m, k), (mp, kp), lambda row, col: A[row, col]), name="A.packed")
+        a_at = lambda index: packed_a[index[0] // v1, index[1], index[0] % v1]  # noqa: E731
     packed_b = compute((np_ // v2, kp, v2), lambda jo, kk, ji: _zero_past(
         (jo * v2 + ji, kk), (n, k), (np_, kp), b_at), name="B.packed")
     r = reduce_axis(kp, "k")
     padded = compute((mp, np_), lambda i, j: fn.sum(
-        packed_a[i // v1, r, i % v1] * packed_b[j // v2, r, j % v2], axis=r), name="C.padded")
+        a_at((i, r)) * packed_b[j // v2, r, j % v2], axis=r), name="C.padded")
     C = compute((m, n), lambda i, j: padded[i, j], name="C")
     s = create_schedule(C)
     schedule_tiles(s, padded, v1, v2, v3, b1, b2, b3, parallel)
     for copy in (packed_a, packed_b):
+        if copy is None:
+            continue
         outer, _, inner = copy.op.axis
         s[copy].vectorize(inner)
         if parallel:

@@ -32,6 +32,24 @@ def threads_pay(m, n, k) -> bool:
     return 2 * int(m) * int(n) * int(k) >= SERIAL_FLOPS
 
 
+#: bytes of packed B up to which a product with few column tiles splits its row tiles over the
+#: threads instead (the whole of B then stays in a core's L2 cache while it walks the rows)
+SMALL_B = 256 << 10
+
+
+def rows_outermost(m, n, k, b1: int, b2: int) -> bool:
+    """Whether the cache-tile rows, not the columns, should be the outermost (parallel) loop: a
+    static product with at most four column tiles (fewer than two per thread on a few cores, no
+    room to balance), at least 64 row tiles, and a packed B of at most :data:`SMALL_B` bytes.
+    65536 x 64 x 64 on 2 threads: with the columns outermost each thread takes one of the two
+    column tiles and reads all of A (and one held off its core stalls the other at the end);
+    with the rows, each reads half of A and the counter evens out the work."""
+    if not all(isinstance(size, Integral) for size in (m, n, k)):
+        return False
+    column_tiles, row_tiles = ceil_div(int(n), b2), ceil_div(int(m), b1)
+    return column_tiles <= 4 and row_tiles >= 64 and column_tiles * b2 * int(k) * 4 <= SMALL_B
+
+
 #: the register tiles ``(v1, v2)`` a plain call chooses among (cache tiles the same): equally
 #: fast on whole tiles (95-99 GFLOP/s a core), they differ in how they pad odd sizes
 TILES = ((8, 32), (6, 48), (12, 16))

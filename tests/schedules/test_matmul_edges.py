@@ -82,4 +82,32 @@ def test_template_chunks_pad_the_reduction_the_least():
     text = nest(*templates.matmul_cpu(16, 32, 513, v1=8, v2=32, v3=4, b1=8, b2=32, b3=64))
     assert "allocate A.packed: float32[2, 520, 8] in global" in text
     text = nest(*templates.matmul_cpu(16, 40, 1000, v1=8, v2=32, v3=4, b1=8, b2=32, b3=64))
-    assert "A.packed[io, kk, ii] = A[io * 8 + ii, kk]" in text  # rows and the reduction divide: no guard
+    # rows and the reduction divide (chunks of 40): A is read as stored, only B is padded
+    assert "A.packed" not in text and "for k.outer in 0..25:" in text
+    assert "+ A[i.outer * 8 + i.inner.inner, k.outer * 40 + k.inner.outer * 4 + k.inner.inner] * B.packed[" in text
+
+
+@pytest.mark.parametrize("parallel", [True, False])
+@pytest.mark.parametrize("transpose_b", [True, False])
+def test_only_the_columns_overhang(parallel, transpose_b):
+    """Rows and reduction divide the tiles: the product reads A as stored, B and C are padded."""
+    m, n, k = 96, 70, 120
+    s, args = templates.matmul_cpu(m, n, k, v1=8, v2=32, v3=4, b1=8, b2=32, b3=40, transpose_b=transpose_b,
+                                   parallel=parallel)
+    text = nest(s, args)
+    assert "A.packed" not in text and "allocate C.padded: float32[96, 96] in global" in text
+    assert ("parallel for" in text) == parallel
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal((m, k), dtype=np.float32)
+    b = rng.standard_normal((n, k) if transpose_b else (k, n), dtype=np.float32)
+    c = np.full((m, n), np.nan, np.float32)
+    ns.build(s, args, target="llvm")(a, b, c)
+    np.testing.assert_allclose(c, a @ (b.T if transpose_b else b), rtol=1e-4, atol=1e-4)
+
+
+def test_a_plain_1000_cube_packs_only_b(monkeypatch, tmp_path):
+    monkeypatch.setenv("NESTOR_TUNING_DB", str(tmp_path / "empty.db"))
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    text = nest(*templates.matmul_cpu(1000, 1000, 1000, transpose_b=False))
+    assert "A.packed" not in text and "allocate B.packed: float32[32, 1000, 32] in global" in text
+    assert text.count("parallel for") == 3  # B packed, the product, C copied back

@@ -86,3 +86,40 @@ def test_a_plain_call_takes_the_least_padding_tile(monkeypatch, tmp_path):
     c = np.full((m, n), np.nan, np.float32)
     ns.build(s, args, target="llvm")(a, b, c)
     np.testing.assert_allclose(c, a @ b, rtol=1e-4, atol=1e-3)
+
+
+def test_rows_outermost_only_for_few_column_tiles_of_a_small_b():
+    from schedules.templates.matmul_threads import rows_outermost
+
+    assert rows_outermost(65536, 64, 64, 8, 32)  # 2 column tiles, 16 KiB of B
+    assert not rows_outermost(4096, 64, 4096, 8, 32)  # 1 MiB of B: columns outermost
+    assert not rows_outermost(1000, 1000, 1000, 8, 32)  # 32 column tiles
+    assert not rows_outermost(256, 64, 64, 8, 32)  # 32 row tiles
+    assert not rows_outermost(ns.size_var("M"), 64, 64, 8, 32)
+
+
+def _tall_skinny_nest(s, args) -> list[str]:
+    return [line.strip() for line in nest(s, args).splitlines() if line.strip().startswith(("parallel for", "for"))]
+
+
+def test_a_tall_skinny_product_splits_its_rows_over_the_threads(monkeypatch, tmp_path):
+    monkeypatch.setenv("NESTOR_TUNING_DB", str(tmp_path / "empty.db"))
+    assert _tall_skinny_nest(*matmul_cpu(65536, 64, 64, transpose_b=False)) == [
+        "parallel for jo in 0..2:", "for kk in 0..64:",  # B packed
+        "parallel for i.outer in 0..8192:", "for j.outer in 0..2:", "for k.inner.outer in 0..16:"]
+    padded = _tall_skinny_nest(*matmul_cpu(4099, 70, 33, parallel=True))  # 3 column tiles, padded
+    assert padded[4:6] == ["parallel for i.outer in 0..513:", "for j.outer in 0..3:"]
+
+
+@pytest.mark.parametrize(("m", "n", "k", "transpose_b", "parallel"), [
+    (4096, 64, 64, False, True), (4096, 64, 64, True, False), (4099, 70, 33, True, True),
+    (1031, 96, 200, False, False), (3 * 512, 128, 64, False, True)])
+def test_rows_outermost_results(m, n, k, transpose_b, parallel):
+    s, args = matmul_cpu(m, n, k, transpose_b=transpose_b, parallel=parallel)
+    assert ("parallel for i.outer" in nest(s, args)) == parallel
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal((m, k), dtype=np.float32)
+    b = rng.standard_normal((n, k) if transpose_b else (k, n), dtype=np.float32)
+    c = np.full((m, n), np.nan, np.float32)
+    ns.build(s, args, target="llvm")(a, b, c)
+    np.testing.assert_allclose(c, a @ (b.T if transpose_b else b), rtol=1e-4, atol=1e-3)
