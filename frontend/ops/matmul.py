@@ -30,11 +30,12 @@ from .promote import promote
 NARROW = 16
 #: the kernel request variant of a narrow product computed as dot products of rows
 DOT = ("dot",)
-#: products start threads from this many multiply-adds (and NESTOR_PARALLEL_MIN's): on 2 cores
-#: the MLP's 128x784x256 products ran no faster on two threads at best (446 vs 462 us; the
-#: weight gradient 994 vs 462 us) and several times slower while the other core was busy, and
-#: the LSTM's 1024x128x512 ones broke even (train step 9.8 vs 9.9 ms at best, 21 vs 12 median)
-PARALLEL_PRODUCT_MIN = 1 << 27
+#: products start threads from this many multiply-adds (and NESTOR_PARALLEL_MIN's). On a quiet
+#: 2-core machine the MLP's 128x784x256 products on two threads bring its train step from 1.96 to
+#: 1.54-1.95 ms (PyTorch on two threads: 1.35-1.91 ms); while another process holds the other
+#: core, a thread team waits for it (several times slower), so smaller products stay on one thread
+#: (the LSTM's per-step 32x128x512 ones; its 1024x128x512 input products broke even either way)
+PARALLEL_PRODUCT_MIN = 1 << 24
 #: up to this long a reduction runs whole in the register tile of the plain template (``b3=None``)
 #: rather than in 64-long chunks, and A is read as stored: the MLP's 128x784 @ 784x256 took 524 us
 #: so against 2966 us in chunks and 869 us (+42 us to transpose A) from a transposed A, the
