@@ -33,6 +33,7 @@ import contextlib
 import math
 from collections.abc import Iterator
 
+from schedules.templates.epilogue import activate
 from schedules.templates.generic_cpu import VECTOR, generic, innermost_vector
 from tensorir import functions as fn
 from tensorir.errors import DefinitionError
@@ -65,16 +66,6 @@ def fusion(on: bool) -> Iterator[None]:
         _state["enabled"] = previous
 
 
-def _activate(kind: str, value):
-    match kind:
-        case "relu":
-            return fn.maximum(value, 0.0)
-        case "tanh":
-            return fn.tanh(value)
-        case _:
-            return fn.sigmoid(value)
-
-
 def _slope(kind: str, g, y):
     """``g * act'(x)`` written with the activation's output ``y`` (``y > 0`` iff ``x > 0``)."""
     match kind:
@@ -99,7 +90,7 @@ class BiasActivation(ew.Elementwise):
         self.key = (self.name,)
 
     def scalar(self, x, b):
-        return _activate(self.activation, x + b)
+        return activate(self.activation, x + b)
 
     def gradient(self, g, node):
         x, b = node.inputs

@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import functools
 import inspect
-import os
 from numbers import Integral
 
-from tensorir import config
 from tensorir.intmath import ceil_div, round_up
 
 #: products of fewer floating-point operations (2 m n k) run on one thread by default
@@ -122,11 +120,7 @@ def _tuned(name: str, target: str, sizes: tuple, given: dict) -> bool:
 
 
 def _threads() -> int:
-    """The threads a parallel loop gets: OMP_NUM_THREADS, else the CPUs this process may use."""
-    threads = config.OMP_NUM_THREADS()
-    if threads is not None:
-        return threads
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover
-        return os.cpu_count() or 1
+    """The threads a parallel loop gets (the LLVM backend's count)."""
+    from backends.llvm.target import thread_count
+
+    return thread_count()
