@@ -61,14 +61,20 @@ def _check_reduce_loops(stage: Stage, call: str) -> None:
 
 def _guarded(body: Expr, guards: list[Expr]) -> Expr:
     """``body`` computed only where the loops are inside the extents (a reduction combines
-    nothing elsewhere, as TVM's predicate on the cache does)."""
+    nothing elsewhere, as TVM's predicate on the cache does, and its init= reads nothing there)."""
     if not guards:
         return body
     cond = conjunction(guards)
     if isinstance(body, Reduce):
         where = cond if body.condition is None else binary(BinaryOp.AND, body.condition, cond)
-        return replace(body, condition=where)
-    return Select(cond, body, Const(0.0 if body.dtype.is_float else 0, body.dtype), body.dtype)
+        init = None if body.init is None else _selected(cond, body.init)
+        return replace(body, condition=where, init=init)
+    return _selected(cond, body)
+
+
+def _selected(cond: Expr, value: Expr) -> Expr:
+    """``value`` where ``cond`` holds, else zero (only the chosen side is evaluated)."""
+    return Select(cond, value, Const(0.0 if value.dtype.is_float else 0, value.dtype), value.dtype)
 
 
 def _loop_values(stage: Stage, extents: dict[IterVar, int]) -> dict[IterVar, Expr]:

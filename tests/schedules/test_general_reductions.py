@@ -127,6 +127,20 @@ def test_integer_init_from_a_tensor(rng):
     check(ns.create_schedule(C), [A, B, C], [a, b], [np.minimum(a.min(1), b)])
 
 
+def test_init_of_a_cache_written_after_a_split_reads_nothing_past_the_end(rng):
+    # TVM's relayout: the cache spans the split's 2 x 4 tiles of 6 rows; its init= reads B only
+    # where a row exists (B[6] and B[7] were read for the cache's last two entries)
+    X, B = ns.placeholder((6, 9), name="X"), ns.placeholder((6,), name="B")
+    k = ns.reduce_axis(9, "k")
+    S = ns.compute((6,), lambda i: ns.sum(X[i, k], axis=k, where=X[i, k] > 0, init=B[i]), name="S")
+    s = ns.create_schedule(S)
+    s[S].split(S.op.axis[0], factor=4)
+    s.cache_write(S, "global")
+    assert "S.global[i.outer.c, i.inner.c] = if_then_else(i.outer.c * 4 + i.inner.c < 6, B[" in nest(s, [X, B, S])
+    x, b = random_array(rng, (6, 9)), random_array(rng, (6,))
+    check(s, [X, B, S], [x, b], [b + np.where(x > 0, x, 0).sum(1)])
+
+
 def test_init_read_from_a_stage_inside_the_reduction_loops(rng):
     """The copy of B the init reads is computed inside loop k: the accumulator starts at k == 0."""
     A, B = ns.placeholder((6, 9), name="A"), ns.placeholder((6,), name="B")
