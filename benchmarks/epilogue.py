@@ -21,7 +21,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np  # noqa: E402
 
-from benchmarks.harness import Report, compare, parser  # noqa: E402
+from benchmarks.harness import report_fused_pairs  # noqa: E402
 
 
 def _cases(rng):
@@ -50,15 +50,8 @@ def _cases(rng):
 
 
 def main() -> None:
-    p = parser(__doc__.splitlines()[0])
-    args = p.parse_args()
-    import frontend as nf
-
-    report = Report("epilogue", args.json)
-    with nf.no_grad():
-        for case, (fused, separate) in _cases(np.random.default_rng(0)).items():
-            ours, theirs, spread_ours, spread_theirs = compare(fused, separate, repeat=args.repeat)
-            report.add(case, ours, "matmul/conv + bias_act", theirs, spread=max(spread_ours, spread_theirs))
+    report_fused_pairs("epilogue", __doc__.splitlines()[0], lambda: _cases(np.random.default_rng(0)),
+                       "matmul/conv + bias_act")
 
 
 if __name__ == "__main__":

@@ -95,6 +95,19 @@ class Report:
                   f"{peer_s * 1e3:9.3f} ms   ratio {row['ratio']:5.2f}  {extras}", flush=True)
 
 
+def report_fused_pairs(benchmark: str, description: str, cases: Callable[[], dict], peer: str) -> None:
+    """The main of a benchmark of fused frontend kernels: each case of ``cases()`` is a pair
+    ``(fused, separate)`` of calls, timed interleaved under ``no_grad`` and reported as one row."""
+    args = parser(description).parse_args()
+    import frontend as nf
+
+    report = Report(benchmark, args.json)
+    with nf.no_grad():
+        for case, (fused, separate) in cases().items():
+            ours, theirs, spread_ours, spread_theirs = compare(fused, separate, repeat=args.repeat)
+            report.add(case, ours, peer, theirs, spread=max(spread_ours, spread_theirs))
+
+
 def main_guard(run: Callable[[argparse.Namespace], None], description: str) -> None:
     args = parser(description).parse_args()
     try:
