@@ -13,12 +13,9 @@ what ``noalias`` said as alias scopes, and the code is as if written in place.
 
 from __future__ import annotations
 
-from llvmlite import ir
-
 from tensorir.stmt import Stmt
 
-from .parallel import free_names
-from .types import STORAGE, VOID
+from .parallel import free_names, noalias_function
 
 
 def emit_noalias(cg, body: Stmt) -> None:
@@ -30,17 +27,9 @@ def emit_noalias(cg, body: Stmt) -> None:
     pointers = [state.buffers[b] for b in buffers]
     values = [state.vars[v] for v in variables]
     cg.outlined += 1
-    types = [STORAGE[b.dtype].as_pointer() for b in buffers] + [value.type for value in values]
-    fn = ir.Function(cg.module, ir.FunctionType(VOID, types), name=f"{cg.func.name}.body.{cg.outlined}")
-    fn.linkage = "internal"
-    fn.attributes.add("alwaysinline")
-    for arg in fn.args[:len(buffers)]:
-        arg.add_attribute("noalias")
-    inner = cg.new_function(fn)
+    fn, inner = noalias_function(cg, f"{cg.func.name}.body.{cg.outlined}", buffers, [v.type for v in values])
     inner.in_parallel = state.in_parallel
     inner.loop_depth = state.loop_depth
-    inner.ranges = dict(state.ranges)
-    inner.buffers.update(zip(buffers, fn.args[:len(buffers)]))
     inner.vars.update(zip(variables, fn.args[len(buffers):]))
     cg.run_in(inner, lambda: cg.stmt(body))
     cg.b.call(fn, pointers + values)

@@ -115,17 +115,24 @@ def _write_body(cg, outlined, context_type, loop: For, buffers, variables) -> No
     b.ret_void()
 
 
-def _chunk_function(cg, name: str, loop: For, buffers, variables) -> ir.Function:
-    types = [STORAGE[buf.dtype].as_pointer() for buf in buffers] + [I64] * (len(variables) + 2)
-    fn = ir.Function(cg.module, ir.FunctionType(VOID, types), name=f"{name}.chunk")
+def noalias_function(cg, name: str, buffers, value_types) -> tuple[ir.Function, object]:
+    """An internal, always-inlined function of ``buffers`` (``noalias`` pointers) then values of
+    ``value_types``, and its codegen state (the caller's loop ranges, the buffers bound)."""
+    types = [STORAGE[buf.dtype].as_pointer() for buf in buffers] + list(value_types)
+    fn = ir.Function(cg.module, ir.FunctionType(VOID, types), name=name)
     fn.linkage = "internal"
     fn.attributes.add("alwaysinline")
     for arg in fn.args[:len(buffers)]:
         arg.add_attribute("noalias")
     state = cg.new_function(fn)
-    state.in_parallel = True
     state.ranges = dict(cg.state.ranges)
     state.buffers.update(zip(buffers, fn.args[:len(buffers)]))
+    return fn, state
+
+
+def _chunk_function(cg, name: str, loop: For, buffers, variables) -> ir.Function:
+    fn, state = noalias_function(cg, f"{name}.chunk", buffers, [I64] * (len(variables) + 2))
+    state.in_parallel = True
     state.vars.update(zip(variables, fn.args[len(buffers):-2]))
     first, last = fn.args[-2], fn.args[-1]
     cg.run_in(state, lambda: cg.loop(loop, lambda: cg.stmt(loop.body), start=first, stop=last))
