@@ -129,15 +129,16 @@ def run_group(group, outputs: list[int]) -> list[np.ndarray]:
         plan = memo[signature] = (*_request(nodes, tuple(outputs), shapes, stored, out_shapes, arrays, strides,
                                             reduced), out_shapes)
     canon_in, request, out_shapes = plan
-    kernel = dispatch.cache.kernels.get(request)
     arrays = [_flat(a) if strides and strides[k] is not None else a.reshape(shape)
               for k, (a, shape) in enumerate(zip(arrays, canon_in))]
-    if kernel is not None:
-        outs = kernel(arrays)
-    else:
-        op = FusedElementwise([t._lazy.op for t in members], nodes, tuple(outputs))
-        outs = dispatch.cache.run(op, request, arrays)
+    outs = launch(request, arrays, lambda: FusedElementwise([t._lazy.op for t in members], nodes, tuple(outputs)))
     return [out.reshape(shape) for out, shape in zip(outs, out_shapes)]
+
+
+def launch(request, arrays: list[np.ndarray], make_op) -> list[np.ndarray]:
+    """Run the fused kernel of ``request``; its op (``make_op()``) is built only to compile it."""
+    kernel = dispatch.cache.kernels.get(request)
+    return kernel(arrays) if kernel is not None else dispatch.cache.run(make_op(), request, arrays)
 
 
 def _readable(array: np.ndarray) -> np.ndarray:

@@ -44,7 +44,7 @@ from tensorir.expr import ReduceOp
 from tensorir.tensor import compute, reduce_axis
 
 from . import dispatch
-from .lazy_kernel import FusedElementwise
+from .lazy_kernel import FusedElementwise, launch
 from .ops.averages import _reciprocal
 from .ops.base import Op, contiguous
 from .ops.elementwise import _plan, _unbroadcast_view
@@ -181,12 +181,7 @@ def run_reduction(group, outputs: list[int]) -> list[np.ndarray]:
                                             out_shapes[:-1], arrays), out_shapes)
     canon_in, request, out_shapes = plan
     arrays = [a.reshape(shape) for a, shape in zip(arrays, canon_in)]
-    kernel = dispatch.cache.kernels.get(request)
-    if kernel is not None:
-        outs = kernel(arrays)
-    else:
-        op = FusedReduction([t._lazy.op for t in members], nodes, tuple(outputs))
-        outs = dispatch.cache.run(op, request, arrays)
+    outs = launch(request, arrays, lambda: FusedReduction([t._lazy.op for t in members], nodes, tuple(outputs)))
     return [out.reshape(shape) for out, shape in zip(outs, out_shapes)]
 
 
