@@ -314,9 +314,22 @@ class IterVar(ExprOp):
     def name(self) -> str:
         return self.var.name
 
+    @property
+    def dom(self) -> Range:
+        """TVM's ``iv.dom``: the range ``min .. min + extent`` of the index."""
+        return Range(self.min, self.extent)
+
     def __repr__(self) -> str:
         kind = "reduce_axis" if self.kind is IterKind.REDUCE else "axis"
         return f"{kind}({self.name}, {self.min}..{self.min + self.extent})"
+
+
+@dataclass(frozen=True)
+class Range:
+    """The range ``min .. min + extent`` of an index (TVM's ``Range``, as ``IterVar.dom``)."""
+
+    min: int | Expr
+    extent: int | Expr
 
 
 @dataclass(frozen=True, eq=False, repr=False)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import inspect
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from .dtypes import INDEX, DType, as_dtype
 from .errors import DefinitionError
@@ -19,14 +20,14 @@ from .visitor import _children, walk
 _counter = itertools.count()
 
 
-def _check_shape(shape: object, who: str) -> tuple[int, ...]:
+def _check_shape(shape: object, who: str, integral_floats: bool = False) -> tuple[int, ...]:
     shape = as_int(shape)
     if isinstance(shape, int):
         shape = (shape,)
     if not isinstance(shape, (tuple, list)):  # () is a rank-0 tensor: one element, no indices
         raise DefinitionError(f"{who}: shape must be a tuple of positive ints (or () for a scalar), "
                               f"got {shape!r}")
-    shape = tuple(_symbolic_dim(as_int(dim), who) for dim in shape)
+    shape = tuple(_symbolic_dim(_integral(as_int(dim)) if integral_floats else as_int(dim), who) for dim in shape)
     for dim in shape:
         if isinstance(dim, Expr):
             continue
@@ -35,6 +36,14 @@ def _check_shape(shape: object, who: str) -> tuple[int, ...]:
                 f"{who}: shape {tuple(shape)!r} has the dimension {dim!r}; every dimension must be "
                 "a positive int")
     return tuple(shape)
+
+
+def _integral(dim: object) -> object:
+    """A float dimension with an integral value as that int: TVM's GEMM tutorial computes a
+    tensor of shape ``(N / bn, K, bn)`` (placeholders still take ints only)."""
+    if isinstance(dim, float) and dim.is_integer():
+        return int(dim)
+    return dim
 
 
 def _symbolic_dim(dim: object, who: str) -> object:
@@ -70,6 +79,16 @@ class Operation:
     @property
     def inputs(self) -> tuple[Tensor, ...]:
         return ()
+
+    @property
+    def input_tensors(self) -> list[Tensor]:
+        """The tensors this operation reads (TVM's ``op.input_tensors``)."""
+        return list(self.inputs)
+
+    #: TVM's ``compute(..., tag=, attrs=)``: a label and attributes for whoever schedules the
+    #: operation (templates match on the tag); they do not change what is computed
+    tag: str = ""
+    attrs: Mapping[str, object] = MappingProxyType({})
 
 
 class PlaceholderOp(Operation):
@@ -267,21 +286,48 @@ def _index_names(fcompute: Callable, ndim: int, name: str) -> list[str]:
     return [p.name for p in params]
 
 
-def compute(shape, fcompute=None, name: str | None = None, **kwargs) -> Tensor:
+def compute(shape, fcompute=None, name: str | None = None, tag: str = "", attrs=None, **kwargs) -> Tensor:
     """A tensor whose element at each index is ``fcompute(*index)``.
 
     Also accepts the string form: ``compute("C[i,j] = sum(A[i,k] * B[j,k])", A=A, B=B)``.
+    ``tag`` and ``attrs`` (a dict with string keys) are kept on the operation, as in TVM
+    (``C.op.tag``, ``C.op.attrs``); they do not change what is computed.
     """
-    if isinstance(shape, str):
-        from .parse import compute_from_string
+    if not isinstance(shape, str):
+        return _labelled(_compute(shape, fcompute, name, **kwargs), _labels(tag, attrs, name))
+    from .parse import compute_from_string
 
-        return compute_from_string(shape, name=name, **kwargs)
+    # the string form's tensors go by name, and may be named tag or attrs
+    kwargs |= {key: value for key, value in (("tag", tag), ("attrs", attrs)) if isinstance(value, Tensor)}
+    labels = _labels("" if isinstance(tag, Tensor) else tag, None if isinstance(attrs, Tensor) else attrs, name)
+    return _labelled(compute_from_string(shape, name=name, **kwargs), labels)
+
+
+def _labels(tag: object, attrs: object, name: object) -> tuple[str, Mapping[str, object]]:
+    who = f"compute {name}" if name else "compute"
+    if not isinstance(tag, str):
+        raise DefinitionError(f"{who}: tag={tag!r} must be a string, e.g. tag='elemwise'")
+    if attrs is None:
+        attrs = {}
+    if not isinstance(attrs, Mapping) or not all(isinstance(key, str) for key in attrs):
+        raise DefinitionError(f"{who}: attrs={attrs!r} must be a dict with string keys, "
+                              "e.g. attrs={'layout': 'NCHW'}")
+    return tag, MappingProxyType(dict(attrs))
+
+
+def _labelled(tensor: Tensor, labels: tuple[str, Mapping[str, object]]) -> Tensor:
+    if labels[0] or labels[1]:
+        tensor.op.tag, tensor.op.attrs = labels
+    return tensor
+
+
+def _compute(shape, fcompute, name: str | None, **kwargs) -> Tensor:
     if kwargs:
         raise DefinitionError(
             f"compute: unexpected keyword arguments {sorted(kwargs)}; tensors are passed by name "
             "only with the string form")
     name = name or f"compute{next(_counter)}"
-    shape = _check_shape(shape, f"compute {name}")
+    shape = _check_shape(shape, f"compute {name}", integral_floats=True)
     if not callable(fcompute):
         raise DefinitionError(f"compute {name}: fcompute must be a function of the index variables")
     names = _index_names(fcompute, len(shape), name)

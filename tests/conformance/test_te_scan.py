@@ -1,0 +1,138 @@
+"""TVM's scan tutorial (``te.scan``) and tuple inputs / multiple outputs tutorial as TVM
+programs (through :mod:`te_shim`) on LLVM against numpy; what Nestor refuses of them is
+refused at the call, naming the fix."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from .helpers import close, empty, uniform
+from .te_shim import te, tvm
+
+
+def cumsum():
+    m, n = te.var("m"), te.var("n")
+    X = te.placeholder((m, n), name="X")
+    s_state = te.placeholder((m, n))
+    s_init = te.compute((1, n), lambda _, i: X[0, i])
+    s_update = te.compute((m, n), lambda t, i: s_state[t - 1, i] + X[t, i])
+    s_scan = te.scan(s_init, s_update, s_state, inputs=[X])
+    return X, s_init, s_update, s_scan
+
+
+def test_cumulative_sum(rng):
+    X, _, _, s_scan = cumsum()
+    s = te.create_schedule(s_scan.op)
+    f = tvm.build(s, [X, s_scan], "llvm", name="myscan")
+    for shape in ((1, 3), (6, 5)):
+        x = uniform(rng, shape)
+        out = empty(shape, "float32")
+        f(x, out)
+        close(out, np.cumsum(x.astype(np.float64), axis=0))
+
+
+def test_scan_with_split_update(rng):
+    X, s_init, s_update, s_scan = cumsum()
+    s = te.create_schedule(s_scan.op)
+    xo, xi = s[s_update].split(s_update.op.axis[1], factor=4)
+    s[s_update].vectorize(xi)
+    x = uniform(rng, (5, 11))
+    out = empty((5, 11), "float32")
+    tvm.build(s, [X, s_scan])(x, out)
+    close(out, np.cumsum(x.astype(np.float64), axis=0))
+
+
+def test_scan_of_a_running_maximum(rng):
+    m, n = te.var("m"), te.var("n")
+    X = te.placeholder((m, n), name="X")
+    state = te.placeholder((m, n))
+    init = te.compute((1, n), lambda _, i: X[0, i])
+    update = te.compute((m, n), lambda t, i: te.max(state[t - 1, i], X[t, i]))
+    res = te.scan(init, update, state, inputs=[X], name="scan")
+    s = te.create_schedule(res.op)
+    x = uniform(rng, (7, 3))
+    out = empty((7, 3), "float32")
+    tvm.build(s, [X, res])(x, out)
+    close(out, np.maximum.accumulate(x, axis=0))
+
+
+def test_multi_stage_scan_body(rng):
+    m, n = te.var("m"), te.var("n")
+    X = te.placeholder((m, n), name="X")
+    s_state = te.placeholder((m, n))
+    s_init = te.compute((1, n), lambda _, i: X[0, i])
+    s_update_s1 = te.compute((m, n), lambda t, i: s_state[t - 1, i] * 2, name="s1")
+    s_update_s2 = te.compute((m, n), lambda t, i: s_update_s1[t, i] + X[t, i], name="s2")
+    s_scan = te.scan(s_init, s_update_s2, s_state, inputs=[X])
+    s = te.create_schedule(s_scan.op)
+    s[s_update_s1].compute_at(s[s_update_s2], s_update_s2.op.axis[1])
+    x = uniform(rng, (5, 4))
+    out = empty((5, 4), "float32")
+    tvm.build(s, [X, s_scan])(x, out)
+    want = x.astype(np.float64)
+    for t in range(1, 5):
+        want[t] = want[t - 1] * 2 + x[t]
+    close(out, want)
+
+
+def test_several_states_are_refused_at_the_call():
+    m, n = te.var("m"), te.var("n")
+    X = te.placeholder((m, n), name="X")
+    s1, s2 = te.placeholder((m, n)), te.placeholder((m, n))
+    i1 = te.compute((1, n), lambda _, i: X[0, i])
+    i2 = te.compute((1, n), lambda _, i: te.const(0, "float32"))
+    u1 = te.compute((m, n), lambda t, i: s1[t - 1, i] + X[t, i])
+    u2 = te.compute((m, n), lambda t, i: s2[t - 1, i] + s1[t - 1, i])
+    with pytest.raises(te.DefinitionError, match="scan: init is a list of 2 tensors; a scan over several "
+                       "states is not supported, give one tensor"):
+        te.scan([i1, i2], [u1, u2], [s1, s2], inputs=[X])
+
+
+def test_scan_bound_to_gpu_threads_is_refused_by_the_cuda_build():
+    # TVM launches one kernel per step from a host loop; Nestor's CUDA kernels hold the time loop
+    X, s_init, s_update, s_scan = cumsum()
+    s = te.create_schedule(s_scan.op)
+    block_x, thread_x = te.thread_axis("blockIdx.x"), te.thread_axis("threadIdx.x")
+    for stage in (s_init, s_update):
+        xo, xi = s[stage].split(stage.op.axis[1], factor=256)
+        s[stage].bind(xo, block_x)
+        s[stage].bind(xi, thread_x)
+    with pytest.raises(te.CodegenError, match="loop t is not bound to a GPU index but encloses loop i.outer "
+                       "bound to blockIdx.x; blocks run in no order, so bind t to a blockIdx index as well, or "
+                       "reorder it inside the blockIdx loops"):
+        tvm.build(s, [X, s_scan], "cuda", name="myscan")
+
+
+def test_tuple_inputs_and_multiple_outputs(rng):
+    n, m = te.var("n"), te.var("m")
+    A0 = te.placeholder((m, n), name="A0")
+    A1 = te.placeholder((m, n), name="A1")
+    B0, B1 = te.compute((m, n), lambda i, j: (A0[i, j] + 2, A1[i, j] * 3), name="B")
+    s = te.create_schedule(B0.op)
+    assert str(tvm.lower(s, [A0, A1, B0, B1], simple_mode=True)) == """\
+func main(A0: float32[m, n], A1: float32[m, n], B.v0: float32[m, n], B.v1: float32[m, n]) {
+  for i in 0..m:
+    for j in 0..n:
+      B.v0[i, j] = A0[i, j] + 2.0
+      B.v1[i, j] = A1[i, j] * 3.0
+}"""
+    a0, a1 = uniform(rng, (3, 4)), uniform(rng, (3, 4))
+    b0, b1 = empty((3, 4), "float32"), empty((3, 4), "float32")
+    tvm.build(s, [A0, A1, B0, B1])(a0, a1, b0, b1)
+    close(b0, a0 + 2.0)
+    close(b1, a1 * 3.0)
+
+
+def test_multiple_outputs_attached_into_a_reader(rng):
+    A = te.placeholder((16, 16), name="A")
+    B0, B1 = te.compute((16, 16), lambda i, j: (A[i, j] + 1, A[i, j] * 2), name="B")
+    C = te.compute((16, 16), lambda i, j: B0[i, j] + B1[i, j], name="C")
+    s = te.create_schedule(C.op)
+    s[B0].compute_at(s[C], C.op.axis[0])
+    xo, xi = s[C].split(C.op.axis[1], 4)
+    s[C].vectorize(xi)
+    a = uniform(rng, (16, 16))
+    c = empty((16, 16), "float32")
+    tvm.build(s, [A, C])(a, c)
+    close(c, 3 * a.astype(np.float64) + 1)
