@@ -92,6 +92,12 @@ class Schedule:
                 f"{[t.name for t in self.outputs]} and the tensors they depend on")
         return stage
 
+    def normalize(self) -> Schedule:
+        """TVM's ``Schedule.normalize()``: this schedule itself. TVM rebases loops to start at 0
+        before it lowers (and its ``lower`` calls this); here lowering computes each loop's
+        range itself, so there is nothing to rebase and the lowered function is the same."""
+        return self
+
     def __contains__(self, tensor: Tensor) -> bool:
         return tensor.op in self._by_op
 

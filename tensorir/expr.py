@@ -405,6 +405,8 @@ def as_expr(value: object, like: DType | None = None) -> Expr:
     except ImportError:  # pragma: no cover
         pass
     hint = ""
+    if type(value).__name__ == "TensorSlice":  # A[i] of a tensor of rank 2 or more
+        raise value.error()  # type: ignore[attr-defined]
     if type(value).__name__ == "Tensor":
         hint = f"; index the tensor, e.g. {value.name}[i, j]"  # type: ignore[attr-defined]
     raise DefinitionError(f"cannot use {value!r} of type {type(value).__name__} in an expression{hint}")

@@ -191,16 +191,13 @@ class Tensor:
 
         return call_tensor(self, args)
 
-    def __getitem__(self, indices) -> TensorLoad:
+    def __getitem__(self, indices) -> TensorLoad | TensorSlice:
         if not isinstance(indices, tuple):
             indices = (indices,)
+        if 0 < len(indices) < self.ndim and not any(isinstance(i, slice) for i in indices):
+            return TensorSlice(self, indices)  # TVM's A[i][j]
         if len(indices) != self.ndim:
-            shown = ", ".join(i.name if isinstance(i, IterVar) else str(i) for i in indices)
-            raise DefinitionError(
-                f"access {self.name}[{shown}]: {self.name} has rank "
-                f"{self.ndim} (shape {list(self.shape)}) but {len(indices)} indices were given; "
-                + (f"a rank-0 tensor takes no index: read it as {self.name}() (or {self.name}[] in "
-                   "the string form)" if self.ndim == 0 else "give one index per dimension"))
+            raise self.rank_error(indices)
         exprs = []
         for position, index in enumerate(indices):
             if isinstance(index, slice):
@@ -215,6 +212,15 @@ class Tensor:
             exprs.append(as_index(expr))
         return TensorLoad(self, tuple(exprs), self.dtype)
 
+    def rank_error(self, indices: tuple) -> DefinitionError:
+        """The error for an access with the wrong number of ``indices``."""
+        shown = ", ".join(i.name if isinstance(i, IterVar) else str(i) for i in indices)
+        return DefinitionError(
+            f"access {self.name}[{shown}]: {self.name} has rank "
+            f"{self.ndim} (shape {list(self.shape)}) but {len(indices)} indices were given; "
+            + (f"a rank-0 tensor takes no index: read it as {self.name}() (or {self.name}[] in "
+               "the string form)" if self.ndim == 0 else "give one index per dimension"))
+
     def __iter__(self):
         # Without this, iteration would fall back to __getitem__(0), (1), ... and never stop.
         raise DefinitionError(
@@ -223,6 +229,32 @@ class Tensor:
 
     def __repr__(self) -> str:
         return f"Tensor({self.name}, shape={list(self.shape)}, dtype={self.dtype})"
+
+
+@dataclass(frozen=True, eq=False)
+class TensorSlice:
+    """TVM's ``A[i]`` of a tensor of higher rank, to be indexed further: ``A[i][j]`` is
+    ``A[i, j]``. Used in an expression before every dimension has an index, it raises the
+    access's rank error."""
+
+    tensor: Tensor
+    indices: tuple
+
+    def __getitem__(self, more) -> TensorLoad | TensorSlice:
+        return self.tensor[(*self.indices, *(more if isinstance(more, tuple) else (more,)))]
+
+    def error(self) -> DefinitionError:
+        return self.tensor.rank_error(self.indices)
+
+    def _refuse(self, *_):
+        raise self.error()
+
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __truediv__ = __rtruediv__ = _refuse
+    __floordiv__ = __rfloordiv__ = __mod__ = __rmod__ = __neg__ = __pow__ = __bool__ = _refuse
+    __lt__ = __le__ = __gt__ = __ge__ = _refuse
+
+    def astype(self, *_):
+        raise self.error()
 
 
 def placeholder(shape, dtype="float32", name: str | None = None) -> Tensor:
