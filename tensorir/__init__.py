@@ -91,6 +91,7 @@ from .intrinsics import (  # noqa: A004 - round mirrors numpy's, the others the 
     truncdiv,
     truncmod,
 )
+from .intrinsics2 import atan2, clz, copysign, hypot, ldexp, nextafter
 from .reducers import CommReducer, comm_reducer, max_value, min_value
 from .stmt import PrimFunc
 from .tensor import Tensor, compute, placeholder, reduce_axis
@@ -128,6 +129,8 @@ __all__ += [
     "acos", "acosh", "asin", "asinh", "atan", "atanh", "cbrt", "cos", "cosh", "exp10", "exp2", "expm1",
     "isfinite", "log10", "log1p", "log2", "rsqrt", "sin", "sinh", "tan", "trunc",
 ]
+#: TVM's two-operand math intrinsics and clz (tensorir.intrinsics2)
+__all__ += ["atan2", "clz", "copysign", "hypot", "ldexp", "nextafter"]
 
 #: the rest of TVM's expression vocabulary (tensorir.tvm_names)
 __all__ += [

@@ -108,6 +108,15 @@ class Func(enum.Enum):
     EXP10 = "exp10"
     EXPM1 = "expm1"
     CBRT = "cbrt"
+    # two-operand float functions of the C library (tensorir.intrinsics2), by their C names
+    ATAN2 = "atan2"
+    HYPOT = "hypot"
+    COPYSIGN = "copysign"
+    NEXTAFTER = "nextafter"
+    #: ``x * 2**n`` of a float ``x`` and an integer ``n`` (C's ``ldexp``)
+    LDEXP = "ldexp"
+    #: the number of leading zero bits of a 32- or 64-bit integer (all bits for 0)
+    CLZ = "clz"
 
 
 #: one-operand float functions every backend takes from its C math library (``sinf``/``sin``)
@@ -116,8 +125,10 @@ LIBM_FUNCS = frozenset({
     Func.ACOSH, Func.ATANH, Func.LOG2, Func.LOG10, Func.LOG1P, Func.EXP2, Func.EXP10, Func.EXPM1, Func.CBRT,
 })
 FLOAT_FUNCS = frozenset({Func.EXP, Func.LOG, Func.SQRT, Func.TANH, Func.SIGMOID, Func.ERF}) | LIBM_FUNCS
+#: two-operand float functions every backend takes from its C math library (``atan2f``/``atan2``)
+LIBM2_FUNCS = frozenset({Func.ATAN2, Func.HYPOT, Func.COPYSIGN, Func.NEXTAFTER})
 #: intrinsics of two operands of one type
-BINARY_FUNCS = frozenset({Func.FMOD, Func.TRUNCDIV, Func.TRUNCMOD})
+BINARY_FUNCS = frozenset({Func.FMOD, Func.TRUNCDIV, Func.TRUNCMOD}) | LIBM2_FUNCS
 #: intrinsics that round a float to an integral float (identity on integers, as in TVM)
 ROUNDING_FUNCS = frozenset({Func.FLOOR, Func.CEIL, Func.ROUND, Func.TRUNC})
 

@@ -159,6 +159,10 @@ class PySource(SourcePrinter):
     def call(self, func, args, dtype) -> str:
         if func is Func.POPCOUNT:
             return f"_popcount({self.expr(args[0])}, {args[0].dtype.bits})"
+        if func is Func.CLZ:
+            return f"_clz({self.expr(args[0])}, {args[0].dtype.bits})"
+        if func is Func.NEXTAFTER and dtype is DType.FLOAT32:
+            return f"_nextafter32({self.expr(args[0])}, {self.expr(args[1])})"
         return f"{_FUNCS[func]}({', '.join(self.expr(a) for a in args)})"
 
     def offset(self, access: BufferLoad | Store) -> str:

@@ -7,9 +7,9 @@ import numpy as np
 
 
 def empty(shape, dtype) -> np.ndarray:
-    """An output array that shows any element a kernel forgets: NaN for floats, -7 for ints."""
+    """An output array that shows any element a kernel forgets: NaN for floats, -7 (unsigned: 7)."""
     dtype = np.dtype(str(dtype))
-    fill = np.nan if dtype.kind == "f" else (False if dtype.kind == "b" else -7)
+    fill = np.nan if dtype.kind == "f" else (False if dtype.kind == "b" else (7 if dtype.kind == "u" else -7))
     return np.full(tuple(int(d) for d in shape), fill, dtype)
 
 
