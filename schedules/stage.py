@@ -64,6 +64,11 @@ class StageState:
         return ()
 
     @property
+    def leaf_iter_vars(self) -> tuple[IterVar, ...]:
+        """TVM's name for the loops in their order (``leaves``)."""
+        return tuple(self.leaves)
+
+    @property
     def all_axes(self) -> list[IterVar]:
         axes = list(self.root_axes)
         for rel in self.relations:

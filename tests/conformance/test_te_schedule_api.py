@@ -67,7 +67,9 @@ def test_fuse_split_reorder_on_a_3d_compute(rng):
     i, j, k = B.op.axis
     fused = s[B].fuse(j, k)
     xo, xi = s[B].split(fused, factor=7)
+    assert s[B].leaf_iter_vars == (i, xo, xi)
     s[B].reorder(xo, i, xi)
+    assert s[B].leaf_iter_vars == (xo, i, xi)
     s[B].vectorize(xi)
     a = uniform(rng, (6, 5, 4))
     (b,) = run(s, [A, B], [a])
