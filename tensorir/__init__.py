@@ -94,6 +94,7 @@ from .intrinsics import (  # noqa: A004 - round mirrors numpy's, the others the 
 from .intrinsics2 import atan2, clz, copysign, hypot, ldexp, nextafter
 from .reducers import CommReducer, comm_reducer, max_value, min_value
 from .stmt import PrimFunc
+from .tags import tag_scope
 from .tensor import Tensor, compute, placeholder, reduce_axis
 from .tvm_names import (  # noqa: A004 - TVM's names
     add,
@@ -122,7 +123,7 @@ __all__ += [
     "bitwise_and", "bitwise_not", "bitwise_or", "bitwise_xor", "ceil", "const", "erf", "floor", "fmod",
     "isinf", "isnan", "left_shift", "popcount", "right_shift", "round", "truncdiv", "truncmod",
 ]
-__all__ += ["CommReducer", "comm_reducer", "max_value", "min_value"]
+__all__ += ["CommReducer", "comm_reducer", "max_value", "min_value", "tag_scope"]
 
 #: the C math library's functions (tensorir.intrinsics)
 __all__ += [

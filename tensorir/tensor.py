@@ -22,7 +22,7 @@ _counter = itertools.count()
 
 def _check_shape(shape: object, who: str, integral_floats: bool = False) -> tuple[int, ...]:
     shape = as_int(shape)
-    if isinstance(shape, int):
+    if isinstance(shape, (int, Expr, IterVar)):  # one dimension: TVM's compute(n, ...)
         shape = (shape,)
     if not isinstance(shape, (tuple, list)):  # () is a rank-0 tensor: one element, no indices
         raise DefinitionError(f"{who}: shape must be a tuple of positive ints (or () for a scalar), "
@@ -336,9 +336,12 @@ def compute(shape, fcompute=None, name: str | None = None, tag: str = "", attrs=
 
 
 def _labels(tag: object, attrs: object, name: object) -> tuple[str, Mapping[str, object]]:
+    from .tags import scoped_tag
+
     who = f"compute {name}" if name else "compute"
     if not isinstance(tag, str):
         raise DefinitionError(f"{who}: tag={tag!r} must be a string, e.g. tag='elemwise'")
+    tag = scoped_tag(tag, who)
     if attrs is None:
         attrs = {}
     if not isinstance(attrs, Mapping) or not all(isinstance(key, str) for key in attrs):
