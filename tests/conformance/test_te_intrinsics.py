@@ -101,6 +101,7 @@ def test_clz(dtype, target):
         te.clz(te.placeholder((1,), name="B", dtype="int16")[0])
 
 
+@pytest.mark.slow  # one nvcc call: ~5 s
 def test_cuda_source_of_the_intrinsics_compiles():
     nvcc = find_nvcc()
     if nvcc is None:
