@@ -203,3 +203,18 @@ def test_a_gather_from_a_symbolic_tensor_compiles_for_cuda():
     s[B].bind(xi, te.thread_axis("threadIdx.x"))
     source = tvm.build(s, [A, Idx, B], target="cuda").source
     assert "nestor_checked(" in source and "(long long)(n)" in source
+
+
+def test_a_float_scalar_argument_is_a_rank0_tensor(rng):
+    with pytest.raises(te.DefinitionError, match=r"var alpha: dtype float32 is not an integer type; use 'int32' "
+                       r"\(a float scalar argument is a rank-0 tensor: placeholder\(\(\), 'float32', 'alpha'\), "
+                       r"read as alpha\(\)\)"):
+        te.var("alpha", "float32")
+    n = te.var("n")
+    alpha = te.placeholder((), "float32", "alpha")
+    A = te.placeholder((n,), name="A")
+    B = te.compute((n,), lambda i: A[i] * alpha(), name="B")
+    a = uniform(rng, 6)
+    b = empty((6,), "float32")
+    tvm.build(te.create_schedule(B.op), [A, alpha, B])(a, np.array(2.5, "float32"), b)
+    close(b, 2.5 * a)
