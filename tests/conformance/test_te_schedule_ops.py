@@ -160,3 +160,26 @@ def test_a_stage_with_a_scope_under_thread_loops(scope, rng):
     a = uniform(rng, (m, n, p))
     (c,) = run(s, [A, C], [a], target="interp")
     close(c, a)
+
+
+@pytest.mark.parametrize("target", ["llvm", "interp"])
+def test_storage_align_of_rows_of_symbolic_size(target, rng):
+    from tensorir.stmt import Allocate
+    from tensorir.symbolic import evaluate
+    from tensorir.visitor import walk
+
+    m, n = te.size_var("m"), te.size_var("l")
+    A = te.placeholder((m, n), name="A")
+    A1 = te.compute((m, n), lambda i, j: A[i, j], name="A1")
+    A2 = te.compute((m, n), lambda i, j: A1[i, j] + 3, name="A2")
+    s = te.create_schedule(A2.op)
+    s[A1].storage_align(A1.op.axis[0], 16, 8)
+    (buffer,) = [node.buffer for node in walk(tvm.lower(s, [A, A2]).body) if isinstance(node, Allocate)]
+    f = tvm.build(s, [A, A2], target=target)
+    for rows, cols in ((5, 7), (3, 24), (1, 1), (4, 40)):
+        stride = evaluate(buffer.strides[0], {m: rows, n: cols})
+        assert stride % 16 == 8 and cols <= stride < cols + 16
+        a = uniform(rng, (rows, cols))
+        out = empty((rows, cols), "float32")
+        f(a, out)
+        close(out, a.astype(np.float64) + 3)
