@@ -76,17 +76,88 @@ def test_multi_stage_scan_body(rng):
     close(out, want)
 
 
-def test_several_states_are_refused_at_the_call():
+def two_states():
+    """The scan tutorial's multiple states: a running sum, and a running sum of it."""
     m, n = te.var("m"), te.var("n")
     X = te.placeholder((m, n), name="X")
-    s1, s2 = te.placeholder((m, n)), te.placeholder((m, n))
-    i1 = te.compute((1, n), lambda _, i: X[0, i])
-    i2 = te.compute((1, n), lambda _, i: te.const(0, "float32"))
-    u1 = te.compute((m, n), lambda t, i: s1[t - 1, i] + X[t, i])
-    u2 = te.compute((m, n), lambda t, i: s2[t - 1, i] + s1[t - 1, i])
-    with pytest.raises(te.DefinitionError, match="scan: init is a list of 2 tensors; a scan over several "
-                       "states is not supported, give one tensor"):
+    s_state1, s_state2 = te.placeholder((m, n)), te.placeholder((m, n))
+    s_init1 = te.compute((1, n), lambda _, i: X[0, i])
+    s_init2 = te.compute((1, n), lambda _, i: te.const(0, "float32"))
+    s_update1 = te.compute((m, n), lambda t, i: s_state1[t - 1, i] + X[t, i])
+    s_update2 = te.compute((m, n), lambda t, i: s_state2[t - 1, i] + s_state1[t - 1, i])
+    s_scan1, s_scan2 = te.scan([s_init1, s_init2], [s_update1, s_update2], [s_state1, s_state2], inputs=[X])
+    return X, (s_update1, s_update2), (s_scan1, s_scan2)
+
+
+def two_states_reference(x):
+    first = np.cumsum(x.astype(np.float64), axis=0)
+    second = np.zeros_like(first)
+    for t in range(1, len(x)):
+        second[t] = second[t - 1] + first[t - 1]
+    return first, second
+
+
+@pytest.mark.parametrize("target", ["llvm", "interp"])
+def test_several_states_in_one_loop_over_the_steps(target, rng):
+    X, updates, (s_scan1, s_scan2) = two_states()
+    s = te.create_schedule(s_scan1.op)
+    assert s[s_scan1] is s[s_scan2]
+    assert str(tvm.lower(s, [X, s_scan1, s_scan2], simple_mode=True)).splitlines()[5:11] == [
+        "  for t in 1..1 + (m - 1):", "    for i in 0..n:",
+        "      scan.v0[t, i] = scan.v0[t - 1, i] + X[t, i]", "    for i in 0..n:",
+        "      scan.v1[t, i] = scan.v1[t - 1, i] + scan.v0[t - 1, i]", "}"]
+    f = tvm.build(s, [X, s_scan1, s_scan2], target=target)
+    for shape in ((1, 2), (5, 7)):
+        x = uniform(rng, shape)
+        out1, out2 = empty(shape, "float32"), empty(shape, "float32")
+        f(x, out1, out2)
+        want1, want2 = two_states_reference(x)
+        close(out1, want1)
+        close(out2, want2)
+
+
+def test_several_states_with_inlined_and_bound_step_stages(rng):
+    # TVM's test_scan_inline1, and the updates bound to threads on the interpreter
+    m, n = 6, 32
+    x = te.compute((m, n), lambda i, j: tvm.tir.const(1, "float32"), name="x")
+    state1, state2 = te.placeholder((m, n)), te.placeholder((m, n))
+    init1 = te.compute((1, n), lambda _, i: x[0, i])
+    init2 = te.compute((1, n), lambda _, i: x[0, i])
+    x1 = te.compute((m, n), lambda t, i: state1[t - 1, i] + x[t, i], name="x1")
+    x2 = te.compute((m, n), lambda t, i: state2[t - 1, i] * 0.5 + state1[t - 1, (i + 1) % n], name="x2")
+    update1 = te.compute((m, n), lambda t, i: x1[t, i], "u1")
+    update2 = te.compute((m, n), lambda t, i: x2[t, i], "u2")
+    res1, res2 = tvm.te.scan([init1, init2], [update1, update2], [state1, state2])
+    s = te.create_schedule(res1.op)
+    s[x1].compute_inline()
+    want1, want2 = np.ones((m, n)), np.ones((m, n))
+    for t in range(1, m):
+        want1[t] = want1[t - 1] + 1
+        want2[t] = want2[t - 1] * 0.5 + np.roll(want1[t - 1], -1)
+    for target in ("llvm", "interp"):  # the updates bound to threads on the interpreter
+        if target == "interp":
+            for stage in (update1, update2):
+                s[stage].bind(s[stage].op.axis[1], te.thread_axis("threadIdx.x"))
+        out1, out2 = empty((m, n), "float32"), empty((m, n), "float32")
+        tvm.build(s, [res1, res2], target=target)(out1, out2)
+        close(out1, want1)
+        close(out2, want2)
+
+
+def test_the_states_of_one_scan_share_a_shape():
+    m = te.var("m")
+    X = te.placeholder((m, 4), name="X")
+    s1, s2 = te.placeholder((m, 4), name="s1"), te.placeholder((m, 3), name="s2")
+    i1 = te.compute((1, 4), lambda _, i: X[0, i])
+    i2 = te.compute((1, 3), lambda _, i: X[0, i])
+    u1 = te.compute((m, 4), lambda t, i: s1[t - 1, i] + X[t, i])
+    u2 = te.compute((m, 3), lambda t, i: s2[t - 1, i] + X[t, i])
+    with pytest.raises(te.DefinitionError, match=r"scan: the states s1 and s2 have the shapes \[m, 4\] and "
+                       r"\[m, 3\]; the states of one scan must have one shape"):
         te.scan([i1, i2], [u1, u2], [s1, s2], inputs=[X])
+    with pytest.raises(te.DefinitionError, match="scan: 2 inits, 1 updates and 2 states; give one init and one "
+                       "update per state"):
+        te.scan([i1, i1], [u1], [s1, s2], inputs=[X])
 
 
 def test_scan_bound_to_gpu_threads_is_refused_by_the_cuda_build():
