@@ -1,10 +1,13 @@
-"""TVM's ``tag_scope``: computes defined inside it (or inside a function it decorates) take its
-tag, as a template marks the operations it builds (``@tag_scope(tag="conv2d_nchw")``)."""
+"""Labels of compute operations: TVM's ``compute(..., tag=, attrs=)`` and ``tag_scope``, whose
+computes (defined inside it, or inside a function it decorates) take its tag, as a template
+marks the operations it builds (``@tag_scope(tag="conv2d_nchw")``)."""
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from contextvars import ContextVar
+from types import MappingProxyType
 
 from .errors import DefinitionError
 
@@ -57,4 +60,25 @@ def scoped_tag(tag: str, who: str) -> str:
     return current
 
 
-__all__ = ["scoped_tag", "tag_scope"]
+def labels(tag: object, attrs: object, name: object) -> tuple[str, Mapping[str, object]]:
+    """The checked ``tag=`` and ``attrs=`` of ``compute`` (the scope's tag inside a tag scope)."""
+    who = f"compute {name}" if name else "compute"
+    if not isinstance(tag, str):
+        raise DefinitionError(f"{who}: tag={tag!r} must be a string, e.g. tag='elemwise'")
+    tag = scoped_tag(tag, who)
+    if attrs is None:
+        attrs = {}
+    if not isinstance(attrs, Mapping) or not all(isinstance(key, str) for key in attrs):
+        raise DefinitionError(f"{who}: attrs={attrs!r} must be a dict with string keys, "
+                              "e.g. attrs={'layout': 'NCHW'}")
+    return tag, MappingProxyType(dict(attrs))
+
+
+def labelled(tensor, given: tuple[str, Mapping[str, object]]):
+    """``tensor`` with its operation labelled ``given`` (tag, attrs)."""
+    if given[0] or given[1]:
+        tensor.op.tag, tensor.op.attrs = given
+    return tensor
+
+
+__all__ = ["labelled", "labels", "scoped_tag", "tag_scope"]

@@ -15,6 +15,7 @@ from .intmath import as_int
 from .intrinsics import as_index
 from .isl_bridge import check_definition_bounds
 from .symbolic import ShapeVar
+from .tags import labelled, labels
 from .visitor import _children, walk
 
 _counter = itertools.count()
@@ -326,34 +327,13 @@ def compute(shape, fcompute=None, name: str | None = None, tag: str = "", attrs=
     (``C.op.tag``, ``C.op.attrs``); they do not change what is computed.
     """
     if not isinstance(shape, str):
-        return _labelled(_compute(shape, fcompute, name, **kwargs), _labels(tag, attrs, name))
+        return labelled(_compute(shape, fcompute, name, **kwargs), labels(tag, attrs, name))
     from .parse import compute_from_string
 
     # the string form's tensors go by name, and may be named tag or attrs
     kwargs |= {key: value for key, value in (("tag", tag), ("attrs", attrs)) if isinstance(value, Tensor)}
-    labels = _labels("" if isinstance(tag, Tensor) else tag, None if isinstance(attrs, Tensor) else attrs, name)
-    return _labelled(compute_from_string(shape, name=name, **kwargs), labels)
-
-
-def _labels(tag: object, attrs: object, name: object) -> tuple[str, Mapping[str, object]]:
-    from .tags import scoped_tag
-
-    who = f"compute {name}" if name else "compute"
-    if not isinstance(tag, str):
-        raise DefinitionError(f"{who}: tag={tag!r} must be a string, e.g. tag='elemwise'")
-    tag = scoped_tag(tag, who)
-    if attrs is None:
-        attrs = {}
-    if not isinstance(attrs, Mapping) or not all(isinstance(key, str) for key in attrs):
-        raise DefinitionError(f"{who}: attrs={attrs!r} must be a dict with string keys, "
-                              "e.g. attrs={'layout': 'NCHW'}")
-    return tag, MappingProxyType(dict(attrs))
-
-
-def _labelled(tensor: Tensor, labels: tuple[str, Mapping[str, object]]) -> Tensor:
-    if labels[0] or labels[1]:
-        tensor.op.tag, tensor.op.attrs = labels
-    return tensor
+    given = labels("" if isinstance(tag, Tensor) else tag, None if isinstance(attrs, Tensor) else attrs, name)
+    return labelled(compute_from_string(shape, name=name, **kwargs), given)
 
 
 def _compute(shape, fcompute, name: str | None, **kwargs) -> Tensor:
