@@ -31,9 +31,10 @@ from tensorir.tensor import ComputeOp, Operation, PlaceholderOp, Tensor
 from . import attachment, cache
 from .storage import StoragePrimitives
 from .trace import Trace, replay
+from .tvm_refusals import TVMRefusals
 
 
-class Stage(StoragePrimitives):
+class Stage(StoragePrimitives, TVMRefusals):
     """The schedule of one operation: its loops, where it is computed, where it is stored.
 
     Its records and their queries are those of :class:`schedules.stage.StageState`; its

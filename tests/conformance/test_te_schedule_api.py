@@ -187,3 +187,29 @@ def test_llvm_target_strings_with_cpu_flags(rng):
                        "available targets: llvm, cuda, interp; an llvm target string may carry only -mcpu= "
                        "and -mattr="):
         tvm.build(s, [A, C], "llvm -mtriple=aarch64-linux-gnu")
+
+
+def test_tvm_primitives_nestor_refuses_name_what_to_do_instead():
+    A = te.placeholder((16,), name="A")
+    A1 = te.compute((16,), lambda i: A[i] + 1, name="A1")
+    s = te.create_schedule(A1.op)
+    xo, xi = s[A1].split(A1.op.axis[0], 8)
+    with pytest.raises(te.ScheduleError, match=r"s\[A1\].pragma\(i.outer, 'auto_unroll_max_step'\): pragmas are "
+                       r"not supported; unroll the inner loops with s\[A1\].unroll\(loop\)"):
+        s[A1].pragma(xo, "auto_unroll_max_step", 10)
+    with pytest.raises(te.ScheduleError, match=r"s\[A1\].pragma\(i.outer, 'parallel_launch_point'\): pragmas are "
+                       r"not supported; run a loop on threads with s\[A1\].parallel\(loop\)"):
+        s[A1].pragma(xo, "parallel_launch_point")
+    with pytest.raises(te.ScheduleError, match=r"s\[A1\].tensorize\(i.inner, ...\): tensor intrinsics are not "
+                       "supported"):
+        s[A1].tensorize(xi, None)
+    with pytest.raises(te.ScheduleError, match=r"s\[A1\].prefetch\(A, i.outer, 1\): software prefetch is not "
+                       "supported"):
+        s[A1].prefetch(A, xo, 1)
+    with pytest.raises(te.ScheduleError, match=r"thread_axis\('vthread'\): unknown thread tag"):
+        te.thread_axis("vthread")
+    f = tvm.build(s, [A, A1])  # the refusals left the schedule as it was
+    a = np.arange(16, dtype="float32")
+    out = empty((16,), "float32")
+    f(a, out)
+    close(out, a + 1)
