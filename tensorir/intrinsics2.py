@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from .dtypes import DEFAULT_FLOAT, DType
 from .errors import DefinitionError
-from .expr import Call, Expr, Func, as_expr, cast, promote_pair
+from .expr import BinaryOp, Call, Expr, Func, as_expr, binary, cast, promote_pair
 
 
 def _float_pair(func: Func, x, y) -> Expr:
@@ -51,7 +51,14 @@ def ldexp(x, n) -> Expr:
     if e.dtype.is_float or e.dtype is DType.BOOL:
         raise DefinitionError(f"ldexp({a}, {e}): the exponent has type {e.dtype}; it must be an integer "
                               "(e.g. n.astype('int32'))")
+    if e.dtype.bits >= 32 and e.dtype is not DType.INT32:  # past +-2**16 every float is 0 or inf already
+        e = binary(BinaryOp.MIN, binary(BinaryOp.MAX, e, -_EXPONENT_LIMIT if not e.dtype.is_unsigned else 0),
+                   _EXPONENT_LIMIT)
     return Call(Func.LDEXP, (a, cast(e, DType.INT32) if e.dtype is not DType.INT32 else e), a.dtype)
+
+
+#: exponents of ldexp beyond this give the same result as it (every float type over- or underflows)
+_EXPONENT_LIMIT = 1 << 16
 
 
 def clz(x) -> Expr:

@@ -121,3 +121,15 @@ def test_cuda_source_of_the_intrinsics_compiles():
         done = subprocess.run([nvcc, "-arch=sm_90", "-c", str(path), "-o", str(Path(folder) / "a.o")],
                               capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
+
+
+@pytest.mark.parametrize("target", ["llvm", "interp"])
+def test_ldexp_with_a_wide_exponent(target):
+    X = te.placeholder((4,), name="X")
+    N = te.placeholder((4,), name="N", dtype="int64")
+    L = te.compute((4,), lambda i: te.ldexp(X[i], N[i]), name="L")
+    x = np.array([1.5, 1.5, -2.0, 3.0], "float32")
+    n = np.array([2**33, 3, 0, -2**33], "int64")  # not wrapped to 32 bits
+    out = empty((4,), "float32")
+    tvm.build(te.create_schedule(L.op), [X, N, L], target=target)(x, n, out)
+    close(out, [np.inf, 12.0, -2.0, 0.0])
