@@ -207,3 +207,31 @@ def test_multiple_outputs_attached_into_a_reader(rng):
     c = empty((16, 16), "float32")
     tvm.build(s, [A, C])(a, c)
     close(c, 3 * a.astype(np.float64) + 1)
+
+
+def test_two_states_two_steps_back_with_a_scheduled_step_stage(rng):
+    m, n = 7, 10
+    X = te.placeholder((m, n), name="X")
+    a, b = te.placeholder((m, n), name="a"), te.placeholder((m, n), name="b")
+    init_a = te.compute((2, n), lambda t, i: X[t, i], name="ia")
+    init_b = te.compute((2, n), lambda t, i: X[t, i] * 0, name="ib")
+    update_a = te.compute((m, n), lambda t, i: a[t - 1, i] + a[t - 2, i] * 0.5 + X[t, i], name="ua")
+    mid = te.compute((m, n), lambda t, i: b[t - 2, i] + a[t - 1, i], name="mid")
+    update_b = te.compute((m, n), lambda t, i: mid[t, i] * 0.25, name="ub")
+    ra, rb = te.scan([init_a, init_b], [update_a, update_b], [a, b], inputs=[X])
+    s = te.create_schedule(ra.op)
+    xo, xi = s[update_b].split(update_b.op.axis[1], factor=4)
+    s[update_b].vectorize(xi)
+    s[mid].compute_at(s[update_b], xo)
+    replayed = te.Schedule.from_trace([ra, rb], s.trace.to_json())
+    assert str(tvm.lower(replayed, [X, ra, rb])) == str(tvm.lower(s, [X, ra, rb]))
+    x = uniform(rng, (m, n))
+    want_a, want_b = np.zeros((m, n)), np.zeros((m, n))
+    want_a[:2] = x[:2]
+    for t in range(2, m):
+        want_a[t] = want_a[t - 1] + want_a[t - 2] * 0.5 + x[t]
+        want_b[t] = (want_b[t - 2] + want_a[t - 1]) * 0.25
+    out_a, out_b = empty((m, n), "float32"), empty((m, n), "float32")
+    tvm.build(s, [X, ra, rb])(x, out_a, out_b)
+    close(out_a, want_a)
+    close(out_b, want_b)
