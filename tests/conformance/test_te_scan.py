@@ -235,3 +235,28 @@ def test_two_states_two_steps_back_with_a_scheduled_step_stage(rng):
     tvm.build(s, [X, ra, rb])(x, out_a, out_b)
     close(out_a, want_a)
     close(out_b, want_b)
+
+
+def test_the_lists_of_a_scan_are_checked():
+    m = te.var("m")
+    X = te.placeholder((m, 4), name="X")
+    s1, s2 = te.placeholder((m, 4), name="s1"), te.placeholder((m, 4), name="s2")
+    i1 = te.compute((1, 4), lambda _, i: X[0, i], name="i1")
+    i2 = te.compute((2, 4), lambda t, i: X[0, i], name="i2")
+    u1 = te.compute((m, 4), lambda t, i: s1[t - 1, i] + X[t, i], name="u1")
+    u2 = te.compute((m, 4), lambda t, i: s2[t - 1, i] + X[t, i], name="u2")
+    plain = te.compute((m, 4), lambda t, i: X[t, i] * 2, name="plain")
+    with pytest.raises(te.DefinitionError, match="scan: init is an empty list; give one tensor per state"):
+        te.scan([], [u1], [s1])
+    with pytest.raises(te.DefinitionError, match=r"scan: update must be a tensor \(or a list, one per state\), "
+                       "got int"):
+        te.scan([i1], [1], [s1])
+    with pytest.raises(te.DefinitionError, match="scan: a state placeholder is listed twice; give each state its "
+                       "own placeholder"):
+        te.scan([i1, i1], [u1, u1], [s1, s1])
+    with pytest.raises(te.DefinitionError, match="scan: the inits i1 and i2 give 1 and 2 first steps; give every "
+                       "state as many"):
+        te.scan([i1, i2], [u1, u2], [s1, s2])
+    with pytest.raises(te.DefinitionError, match=r"scan: no update reads a state \(s1, s2\); read them at an "
+                       r"earlier step, e.g. state\[t - 1, ...\]"):
+        te.scan([i1, i1], [plain, plain], [s1, s2])

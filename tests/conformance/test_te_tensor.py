@@ -149,3 +149,9 @@ def test_gradient_without_a_head_is_the_jacobian(rng):
     for i in range(3):
         want[i, i], want[i, i + 1] = a[i + 1], a[i]
     close(jac, want)
+
+
+def test_a_tag_scope_takes_a_string():
+    with pytest.raises(te.DefinitionError, match=r"tag_scope\(tag=3\): the tag must be a string, e.g. "
+                       "tag='elemwise'"):
+        te.tag_scope(tag=3)
