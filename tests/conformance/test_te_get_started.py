@@ -209,3 +209,54 @@ def test_shape_dimensions_may_be_integral_floats(rng):
     with pytest.raises(te.DefinitionError, match=r"compute P: shape \(2.5,\) has the dimension 2.5; every "
                        "dimension must be a positive int"):
         te.compute((2.5,), lambda i: B[0, 0], name="P")
+
+
+def test_parallel_unroll_vectorize_of_an_imperfect_tiling(rng):
+    A = te.placeholder((10, 12), name="A")
+    B = te.compute((10, 12), lambda i, j: A[i, j] * 2.0 + 1.0, name="B")
+    s = te.create_schedule(B.op)
+    io, ii = s[B].split(B.op.axis[0], factor=4)
+    jo, ji = s[B].split(B.op.axis[1], factor=8)
+    s[B].reorder(io, jo, ii, ji)
+    s[B].parallel(io)
+    s[B].unroll(ii)
+    s[B].vectorize(ji)
+    assert str(tvm.lower(s, [A, B], simple_mode=True)) == """\
+func main(A: float32[10, 12], B: float32[10, 12]) {
+  parallel for i.outer in 0..3:
+    for j.outer in 0..2:
+      unrolled for i.inner in 0..4:
+        if i.outer * 4 + i.inner < 10:
+          vectorized for j.inner in 0..8:
+            if j.outer * 8 + j.inner < 12:
+              B[i.outer * 4 + i.inner, j.outer * 8 + j.inner] = A[i.outer * 4 + i.inner, j.outer * 8 + \
+j.inner] * 2.0 + 1.0
+}"""
+    a = uniform(rng, (10, 12))
+    b = empty((10, 12), "float32")
+    tvm.build(s, [A, B])(a, b)
+    close(b, a.astype(np.float64) * 2 + 1)
+
+
+def test_a_vectorized_stage_attached_in_a_row_loop(rng):
+    A = te.placeholder((10, 12), name="A")
+    B = te.compute((10, 12), lambda i, j: A[i, j] * 2.0 + 1.0, name="B")
+    C = te.compute((10, 12), lambda i, j: B[i, j] + A[i, j], name="C")
+    s = te.create_schedule(C.op)
+    s[B].compute_at(s[C], C.op.axis[0])
+    s[B].vectorize(s[B].op.axis[1])
+    assert "allocate B: float32[1, 12] in global\n    vectorized for j in 0..12:" in str(tvm.lower(s, [A, C]))
+    a = uniform(rng, (10, 12))
+    c = empty((10, 12), "float32")
+    tvm.build(s, [A, C])(a, c)
+    close(c, a.astype(np.float64) * 3 + 1)
+
+
+def test_a_gpu_binding_is_refused_by_the_cpu_build():
+    A = te.placeholder((10,), name="A")
+    C = te.compute((10,), lambda i: A[i] + 1.0, name="C")
+    s = te.create_schedule(C.op)
+    s[C].bind(C.op.axis[0], te.thread_axis("blockIdx.x"))
+    with pytest.raises(te.CodegenError, match=r"llvm: loop i is bound to blockIdx.x, which only a GPU has; build "
+                       r"with target='cuda' \(or 'interp' to check it\)"):
+        tvm.build(s, [A, C], "llvm")
