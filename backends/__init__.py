@@ -42,9 +42,11 @@ TARGETS: dict[str, Target] = {t.name: t for t in (
 def target(name: str, options=()) -> Target:
     """The registered target ``name`` after checking that it takes every option named in
     ``options``; a LoweringError lists the available targets or names the refused options."""
-    chosen = TARGETS.get(name) if isinstance(name, str) else None
+    chosen = TARGETS.get(_kind(name)) if isinstance(name, str) else None
     if chosen is None:
-        raise LoweringError(f"build: unknown target {name!r}; available targets: {', '.join(TARGETS)}")
+        flags = ("; an llvm target string may carry only -mcpu= and -mattr= (kernels are compiled for "
+                 "this machine's CPU)") if isinstance(name, str) and name.startswith("llvm ") else ""
+        raise LoweringError(f"build: unknown target {name!r}; available targets: {', '.join(TARGETS)}{flags}")
     unknown = sorted(set(options) - set(chosen.options))
     if unknown:
         takers = [t.name for t in TARGETS.values() if set(unknown) <= set(t.options)]
@@ -52,6 +54,18 @@ def target(name: str, options=()) -> Target:
         raise LoweringError(f"build: options {unknown} {where}, not {chosen.name!r}"
                             + (f" (it takes {list(chosen.options)})" if chosen.options else ""))
     return chosen
+
+
+#: TVM's flags of an ``llvm`` target string that compiling for this machine's CPU satisfies
+HOST_FLAGS = ("-mcpu=", "-mattr=")
+
+
+def _kind(name: str) -> str:
+    """The target named by ``name``, TVM's ``"llvm -mcpu=skylake-avx512"`` included: every
+    ``llvm`` kernel is compiled for the CPU it runs on, with all its features, so ``-mcpu``
+    and ``-mattr`` need nothing more (other flags leave the name unknown)."""
+    kind, *flags = name.split()
+    return kind if kind == "llvm" and flags and all(f.startswith(HOST_FLAGS) for f in flags) else name
 
 
 def build(func: PrimFunc, target_name: str = "llvm", **options):

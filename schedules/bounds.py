@@ -39,6 +39,16 @@ def _relaxed(loop: For, scope: Scope) -> bool:
     return scope is Scope.GLOBAL
 
 
+def storage_scope(stage: Stage, env: list[For]) -> Scope:
+    """Where ``stage``'s buffer lives when computed inside the loops ``env``: the scope it was
+    given, else TVM's default for its attach point: ``local`` inside a threadIdx loop (one
+    thread's data), ``shared`` inside blockIdx loops only (the block's), ``global`` elsewhere."""
+    tags = [loop.thread_tag for loop in env if loop.kind is ForKind.THREAD_BINDING]
+    if stage.scope_given or not tags:
+        return stage.scope
+    return Scope.LOCAL if any(tag.startswith("threadIdx") for tag in tags) else Scope.SHARED
+
+
 def _reads(producer: Stage, stage: Stage, geo: LoopGeometry, body: Expr) -> list[tuple[Expr, ...]]:
     """The indices of ``producer`` that ``stage`` reads in ``body`` (its body with reads resolved
     to their producers' tensors, see :func:`schedules.lower.stage_body`), as expressions of its
@@ -108,7 +118,8 @@ def attached_region(schedule: Schedule, child: Stage, consumer: Stage, geo: Loop
         boxes += _boxes(inner, inner.leaves, inner_geo)
     if deeper:  # a sibling may be listed again there, as the stage that holds a deeper reader
         boxes = list({box.var: box for box in boxes}.values())
-    params = [loop.var for loop in env if not _relaxed(loop, child.scope)]
+    scope = storage_scope(child, env)
+    params = [loop.var for loop in env if not _relaxed(loop, scope)]
     dims = access_box(boxes, params, accesses)
     bases, shape, low, high = [], [], [], []
     for d, extent in enumerate(tensor.shape):

@@ -72,7 +72,7 @@ def _stage_list(schedule: Schedule, call: str, readers) -> list[Stage]:
 
 def _insert_cache_stage(schedule: Schedule, op: ComputeOp, before: Stage, scope: Scope) -> Stage:
     stage = schedule.add_stage(op, schedule.stages.index(before))
-    stage.scope = scope
+    stage.scope, stage.scope_given = scope, True
     return stage
 
 

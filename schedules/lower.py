@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from tensorir.buffer import Buffer
+from tensorir.buffer import Buffer, Scope
 from tensorir.conditions import conjunction
 from tensorir.errors import LoweringError
 from tensorir.expr import BinaryOp, BufferLoad, Expr, IterVar, Reduce, TensorLoad, binary
@@ -24,7 +24,7 @@ from tensorir.tensor import ComputeOp, PlaceholderOp, Tensor
 from tensorir.visitor import Mutator, substitute
 
 from .attachment import attached_in, outside_readers, stranded
-from .bounds import Region, attached_region
+from .bounds import Region, attached_region, storage_scope
 from .geometry import LoopGeometry, derives, loop_geometry
 from .parallel import warn_inner_parallel
 from .reduction import first_point, init_stores, late_init, scratch_buffer, update
@@ -159,6 +159,8 @@ class Lowering:
     #: the buffers of the outputs after the first of stages with several outputs
     more_buffers: dict[tuple[Stage, int], Buffer] = field(default_factory=dict)
     regions: dict[Stage, Region] = field(default_factory=dict)
+    #: the scope of each attached stage's buffer (see :func:`schedules.bounds.storage_scope`)
+    scopes: dict[Stage, Scope] = field(default_factory=dict)
     bodies: dict[Stage, Expr] = field(default_factory=dict)
     names: set[str] = field(default_factory=set)
 
@@ -178,7 +180,8 @@ class Lowering:
 
     def make_buffer(self, stage: Stage, shape: tuple[int, ...], value_index: int = 0) -> Buffer:
         base = stage.name if stage.op.num_outputs == 1 else f"{stage.name}.v{value_index}"
-        buffer = Buffer(self.unique_name(base), shape, stage.op.output_dtype(value_index), stage.scope,
+        scope = self.scopes.get(stage, stage.scope)
+        buffer = Buffer(self.unique_name(base), shape, stage.op.output_dtype(value_index), scope,
                         aligned_strides(shape, stage.alignments), double_buffered=stage.double_buffered,
                         min_blocks=stage.min_blocks)
         if value_index == 0:
@@ -283,6 +286,7 @@ class Lowering:
         children = attached_in(self.schedule, stage, leaf)
         for child, region in self.child_regions(stage, leaf, geo, env, expr):
             self.regions[child] = region
+            self.scopes[child] = storage_scope(child, env)
             self.make_buffers(child, region.shape)
         return children
 

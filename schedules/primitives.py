@@ -304,12 +304,16 @@ class StagePrimitives(StageState):
 
     def bind(self, axis, tag: str) -> None:
         """Bind loop ``axis`` to a GPU index: ``blockIdx.x|y|z`` or ``threadIdx.x|y|z``."""
+        limit = getattr(tag, "extent", None)  # thread_axis((0, extent), tag)
         tag = getattr(tag, "thread_tag", tag)  # a thread_axis(...) handle
         name = getattr(axis, "name", axis)
         call = f"bind({name}, {tag!r})"
         if tag not in THREAD_TAGS:
             raise self._fail(call, f"unknown thread tag {tag!r}", f"use one of {', '.join(THREAD_TAGS)}")
         iv = self._leaf(call, axis)
+        if limit is not None and self.attach == AT_ROOT and isinstance(iv.extent, int) and iv.extent > limit:
+            raise self._fail(call, f"loop {iv.name} has {iv.extent} iterations but the thread axis has the "
+                             f"range (0, {limit})", f"split {iv.name} by {limit} and bind the inner loop")
         for other, note in self.annotations.items():
             if note.thread_tag == tag and other is not iv and other in self.leaves:
                 raise self._fail(call, f"{tag} is already bound to loop {other.name} of this stage",
@@ -426,7 +430,7 @@ class StagePrimitives(StageState):
         if self.is_output and value is not Scope.GLOBAL:
             raise self._fail(call, f"{self.name} is an output, which lives in global memory",
                              "use cache_write to stage it in faster memory")
-        self.scope = value
+        self.scope, self.scope_given = value, True
         self._record("set_scope", {"scope": scope})
 
 

@@ -25,9 +25,9 @@ from tensorir.errors import LoweringError
 from tensorir.expr import BinaryOp, Call, Func, binary, const
 from tensorir.scan import ScanOp
 from tensorir.stmt import Evaluate, For, ForKind, Stmt, seq
-from tensorir.visitor import walk
+from tensorir.visitor import substitute, walk
 
-from .relations import At, AtRoot
+from .relations import At, AtRoot, Inlined
 
 if TYPE_CHECKING:
     from .lower import Lowering
@@ -39,16 +39,21 @@ def _scans(schedule: Schedule) -> list[Stage]:
 
 
 def is_scan_state(schedule: Schedule, stage: Stage) -> bool:
-    """Whether ``stage`` is the state placeholder of a scan (its buffer is the scan's)."""
-    return any(schedule.stage_of(scan.op.state) is stage for scan in _scans(schedule))
+    """Whether ``stage`` is a state placeholder of a scan (its buffer is the scan's)."""
+    return any(schedule.stage_of(state) is stage for scan in _scans(schedule) for state in scan.op.states)
+
+
+def _update_of(scan_op: ScanOp, op) -> int:
+    """The update (its position) whose step computes the body stage ``op``."""
+    return next(n for n, ops in enumerate(scan_op.step_ops) if op in ops)
 
 
 def attach_scan_bodies(schedule: Schedule) -> None:
-    """Compute the stages of each scan's step (those the update reads that read the state) at
-    the update's scan axis: once per step, over that step's region."""
+    """Compute the stages of each scan's step (those an update reads that read a state) at
+    that update's scan axis: once per step, over that step's region."""
     for scan in _scans(schedule):
-        update = schedule.stage_of(scan.op.update)
         for op in scan.op.body_ops:
+            update = schedule.stage_of(scan.op.updates[_update_of(scan.op, op)])
             schedule.stage_of(op.output).attach = At(update, update.leaves[0])
 
 
@@ -65,31 +70,28 @@ def alias_scan_buffers(lowering: Lowering) -> list[Buffer]:
     schedule, made = lowering.schedule, []
     for scan in _scans(schedule):
         op: ScanOp = scan.op  # type: ignore[assignment]
-        if scan not in lowering.buffers:
-            made.append(lowering.make_buffer(scan, op.shape))
-        buffer = lowering.buffers[scan]
-        for role, tensor in (("init", op.init), ("update", op.update), ("state", op.state)):
-            part = schedule.stage_of(tensor)
-            if role != "state":
-                _check_part(scan, part, role)
-            lowering.buffers[part] = buffer
-        update = schedule.stage_of(op.update)
+        made += lowering.make_buffers(scan, op.shape)
+        for n, parts in enumerate(zip(op.inits, op.updates, op.states)):
+            buffer = lowering.buffer_of(scan, n)
+            for role, tensor in zip(("init", "update", "state"), parts):
+                part = schedule.stage_of(tensor)
+                if role != "state":
+                    _check_part(scan, part, role)
+                lowering.buffers[part] = buffer
         for body in op.body_ops:
+            update = schedule.stage_of(op.updates[_update_of(op, body)])
             stage = schedule.stage_of(body.output)
-            if not (isinstance(stage.attach, At) and stage.attach.stage is update):
+            inside = isinstance(stage.attach, At) and stage.attach.stage is update
+            if not (inside or isinstance(stage.attach, Inlined)):
                 raise LoweringError(
                     f"lower: {stage.name} is computed at each step of scan {scan.name} (it reads the "
                     f"state through {update.name}), so it must stay attached inside {update.name}'s "
-                    f"loops; compute_at(s[{update.name}], ...) it there")
+                    f"loops; compute_at(s[{update.name}], ...) it there, or compute_inline it")
     return made
 
 
-def root_nest(lowering: Lowering, stage: Stage) -> Stmt:
-    """The nest of root stage ``stage``; the update of a scan runs its scan axis in order."""
-    scan = next((s for s in _scans(lowering.schedule) if lowering.schedule.stage_of(s.op.update) is stage), None)
-    if scan is None:
-        return lowering.nest(stage, [])
-    op: ScanOp = scan.op  # type: ignore[assignment]
+def _step_nest(lowering: Lowering, scan: Stage, stage: Stage) -> For:
+    """The nest of the update ``stage`` of ``scan``, its scan axis outermost."""
     axis = stage.compute_op.axis[0]
     if not stage.leaves or stage.leaves[0] is not axis or axis in stage.annotations:
         raise LoweringError(
@@ -98,7 +100,24 @@ def root_nest(lowering: Lowering, stage: Stage) -> Stmt:
             f"{[leaf.name for leaf in stage.leaves]}; schedule the other axes")
     nest = lowering.nest(stage, [])
     assert isinstance(nest, For) and nest.var is axis.var
-    body = nest.body
+    return nest
+
+
+def root_nest(lowering: Lowering, stage: Stage) -> Stmt:
+    """The nest of root stage ``stage``; the update of a scan runs its scan axis in order. The
+    updates of a scan over several states share one loop over the steps, made where the last
+    of them (in stage order, after every init and every update's producers) is."""
+    schedule = lowering.schedule
+    scan = next((s for s in _scans(schedule) if any(schedule.stage_of(u) is stage for u in s.op.updates)), None)
+    if scan is None:
+        return lowering.nest(stage, [])
+    op: ScanOp = scan.op  # type: ignore[assignment]
+    updates = [schedule.stage_of(u) for u in op.updates]
+    if stage is not max(updates, key=schedule.stages.index):
+        return seq()
+    nests = [_step_nest(lowering, scan, update) for update in updates]
+    nest = nests[0]
+    body = seq(nest.body, *(substitute(other.body, {other.var: nest.var}) for other in nests[1:]))
     if any(isinstance(n, For) and n.kind is ForKind.THREAD_BINDING for n in walk(body)):
         body = seq(body, Evaluate(Call(Func.BARRIER, (), DType.INT32)))
     from tensorir.symbolic import to_expr

@@ -31,9 +31,10 @@ from tensorir.tensor import ComputeOp, Operation, PlaceholderOp, Tensor
 from . import attachment, cache
 from .storage import StoragePrimitives
 from .trace import Trace, replay
+from .tvm_refusals import TVMRefusals
 
 
-class Stage(StoragePrimitives):
+class Stage(StoragePrimitives, TVMRefusals):
     """The schedule of one operation: its loops, where it is computed, where it is stored.
 
     Its records and their queries are those of :class:`schedules.stage.StageState`; its
@@ -91,6 +92,12 @@ class Schedule:
                 f"s[{name}]: {name} is not computed by this schedule; its outputs are "
                 f"{[t.name for t in self.outputs]} and the tensors they depend on")
         return stage
+
+    def normalize(self) -> Schedule:
+        """TVM's ``Schedule.normalize()``: this schedule itself. TVM rebases loops to start at 0
+        before it lowers (and its ``lower`` calls this); here lowering computes each loop's
+        range itself, so there is nothing to rebase and the lowered function is the same."""
+        return self
 
     def __contains__(self, tensor: Tensor) -> bool:
         return tensor.op in self._by_op

@@ -32,6 +32,9 @@ class StageState:
     relations: list[Relation] = field(default_factory=list)
     annotations: dict[IterVar, Annotation] = field(default_factory=dict)
     scope: Scope = Scope.GLOBAL
+    #: whether ``scope`` was chosen (set_scope, a cache); if not, an attached stage's scope follows
+    #: the GPU indices around it (see :func:`schedules.bounds.storage_scope`)
+    scope_given: bool = False
     attach: Attach = AT_ROOT
     is_output: bool = False
     #: producers this stage reads through a cache instead: producer stage -> cache stage
@@ -59,6 +62,11 @@ class StageState:
         if isinstance(self.op, ComputeOp):
             return self.op.axis + self.op.reduce_axis
         return ()
+
+    @property
+    def leaf_iter_vars(self) -> tuple[IterVar, ...]:
+        """TVM's name for the loops in their order (``leaves``)."""
+        return tuple(self.leaves)
 
     @property
     def all_axes(self) -> list[IterVar]:

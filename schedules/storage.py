@@ -3,7 +3,9 @@ padded strides it asks for) and ``launch_bounds``."""
 
 from __future__ import annotations
 
+from tensorir import symbolic
 from tensorir.buffer import Scope, row_major_strides
+from tensorir.expr import BinaryOp, binary
 
 from .primitives import StagePrimitives, _positive_int
 from .relations import At
@@ -20,17 +22,17 @@ def aligned_strides(shape: tuple[int, ...], alignments: tuple[tuple[int, int, in
     for dimension in reversed(range(len(shape))):
         if dimension in wanted:
             factor, offset = wanted[dimension]
-            if not isinstance(step, int):
-                from tensorir.errors import LoweringError
-
-                raise LoweringError(
-                    f"storage_align of dimension {dimension}: the rows it pads have the symbolic size {step}; "
-                    "align a dimension whose inner dimensions have constant extents, or drop storage_align")
-            step += (offset - step) % factor
+            if isinstance(step, int):
+                step += (offset - step) % factor
+            else:  # rows of symbolic size: padded when the kernel runs
+                step = binary(BinaryOp.ADD, step, binary(BinaryOp.FLOORMOD, binary(BinaryOp.SUB, offset, step),
+                                                         factor))
         strides.append(step)
-        step *= shape[dimension]
+        step = symbolic.mul(step, shape[dimension])
     aligned = tuple(reversed(strides))
-    return () if aligned == row_major_strides(shape) else aligned
+    if all(isinstance(s, int) for s in (*aligned, *shape)) and aligned == row_major_strides(shape):
+        return ()
+    return aligned
 
 
 class StoragePrimitives(StagePrimitives):

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from tensorir.dtypes import INDEX, as_dtype
 from tensorir.errors import LoweringError, ScheduleError
 from tensorir.expr import Binary, BinaryOp, Const, Expr, Unary, UnaryOp, Var, as_expr, binary, const, unary
+from tensorir.intmath import as_int
 from tensorir.visitor import substitute, walk
 
 if TYPE_CHECKING:
@@ -37,19 +38,27 @@ class ThreadAxis:
 
     thread_tag: str
     var: ThreadVar
+    #: the index's range ``0..extent`` where ``thread_axis`` was given one
+    extent: int | None = None
 
     @property
     def name(self) -> str:
         return self.thread_tag
 
 
-def thread_axis(tag: str, name: str | None = None) -> ThreadAxis:
+def thread_axis(dom=None, tag: str = "", name: str | None = None) -> ThreadAxis:
     """The GPU index ``tag`` (``blockIdx.x|y|z``, ``threadIdx.x|y|z``) as a handle for ``bind``.
+
+    TVM's forms: ``thread_axis("threadIdx.x")``, ``thread_axis((0, 32), "threadIdx.x")``,
+    ``thread_axis(tag="threadIdx.x")``.
 
     Parameters
     ----------
+    dom
+        The tag, or the range ``(0, extent)`` (or an extent) of the index: a loop bound to it may
+        not be longer (a shorter one leaves the surplus threads idle).
     tag
-        The index.
+        The index, when ``dom`` is a range.
     name
         Ignored beyond the check that it is a string (TVM names the variable with it).
 
@@ -58,11 +67,24 @@ def thread_axis(tag: str, name: str | None = None) -> ThreadAxis:
     ThreadAxis
         Pass it to ``Stage.bind``; use ``.var`` in ``Stage.set_store_predicate``.
     """
+    if isinstance(dom, str):
+        dom, tag = None, dom if not tag else tag
     if tag not in THREAD_TAGS:
         raise ScheduleError(f"thread_axis({tag!r}): unknown thread tag; use one of {', '.join(THREAD_TAGS)}")
     if name is not None and not isinstance(name, str):
         raise ScheduleError(f"thread_axis({tag!r}, name={name!r}): the name must be a string")
-    return ThreadAxis(tag, ThreadVar(tag, INDEX))
+    return ThreadAxis(tag, ThreadVar(tag, INDEX), _thread_extent(dom, tag))
+
+
+def _thread_extent(dom, tag: str) -> int | None:
+    """The extent of ``dom``: None, an extent, or a range ``(0, extent)`` of constant ints."""
+    if dom is None:
+        return None
+    lo, hi = (as_int(d) for d in dom) if isinstance(dom, (tuple, list)) and len(dom) == 2 else (0, as_int(dom))
+    if not all(isinstance(d, int) and not isinstance(d, bool) for d in (lo, hi)) or lo != 0 or hi < 1:
+        raise ScheduleError(f"thread_axis({dom!r}, {tag!r}): the range must be (0, extent) with a constant "
+                            "positive extent, or leave it out: the bound loop gives the extent")
+    return hi
 
 
 # -- predicates -------------------------------------------------------------------------------

@@ -91,8 +91,10 @@ from .intrinsics import (  # noqa: A004 - round mirrors numpy's, the others the 
     truncdiv,
     truncmod,
 )
+from .intrinsics2 import atan2, clz, copysign, hypot, ldexp, nextafter
 from .reducers import CommReducer, comm_reducer, max_value, min_value
 from .stmt import PrimFunc
+from .tags import tag_scope
 from .tensor import Tensor, compute, placeholder, reduce_axis
 from .tvm_names import (  # noqa: A004 - TVM's names
     add,
@@ -121,13 +123,15 @@ __all__ += [
     "bitwise_and", "bitwise_not", "bitwise_or", "bitwise_xor", "ceil", "const", "erf", "floor", "fmod",
     "isinf", "isnan", "left_shift", "popcount", "right_shift", "round", "truncdiv", "truncmod",
 ]
-__all__ += ["CommReducer", "comm_reducer", "max_value", "min_value"]
+__all__ += ["CommReducer", "comm_reducer", "max_value", "min_value", "tag_scope"]
 
 #: the C math library's functions (tensorir.intrinsics)
 __all__ += [
     "acos", "acosh", "asin", "asinh", "atan", "atanh", "cbrt", "cos", "cosh", "exp10", "exp2", "expm1",
     "isfinite", "log10", "log1p", "log2", "rsqrt", "sin", "sinh", "tan", "trunc",
 ]
+#: TVM's two-operand math intrinsics and clz (tensorir.intrinsics2)
+__all__ += ["atan2", "clz", "copysign", "hypot", "ldexp", "nextafter"]
 
 #: the rest of TVM's expression vocabulary (tensorir.tvm_names)
 __all__ += [

@@ -73,7 +73,9 @@ def guard_accesses(name: str, axis: Sequence[IterVar], body: Expr) -> Expr:
     """``body`` with a :class:`CheckedIndex` around every subscript that neither isl nor interval
     arithmetic bounds, and without the ``assume_in_bounds`` promises (they have been heard)."""
     reduce_axes = body.axes if isinstance(body, Reduce) else ()
-    ranges = {iv.var: (iv.min, iv.min + iv.extent - 1) for iv in (*axis, *reduce_axes)}
+    # interval arithmetic takes constant ranges; a symbolic one bounds nothing here
+    ranges = {iv.var: (iv.min, iv.min + iv.extent - 1) for iv in (*axis, *reduce_axes)
+              if isinstance(iv.min, int) and isinstance(iv.extent, int)}
     if not any(isinstance(n, (TensorLoad, Call)) for n in walk(body)):
         return body
     return _Guard(name, ranges)(body)

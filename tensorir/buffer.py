@@ -50,16 +50,30 @@ class Buffer:
     def size(self) -> int:
         """Elements to allocate: the product of the shape, or the span of the strides where they
         are padded (``storage_align``) and leave gaps between rows."""
-        if not all(isinstance(extent, int) for extent in self.shape):
-            from .symbolic import product
-
-            return product(self.shape)  # type: ignore[return-value]
+        if not all(isinstance(extent, int) for extent in (*self.shape, *self.strides)):
+            return self._symbolic_size()
         n = 1
         for extent in self.shape:
             n *= extent
         if n == 0:
             return 0
         return max(n, 1 + sum((extent - 1) * stride for extent, stride in zip(self.shape, self.strides)))
+
+    def _symbolic_size(self):
+        """The size of a buffer of symbolic shape: the product of the shape, or, with strides of
+        their own (``storage_align`` of rows of symbolic size), the span they reach."""
+        from .expr import BinaryOp, binary
+        from .structural import structural_equal
+        from .symbolic import mul, product, row_major_strides
+
+        if all(a == b if isinstance(a, int) and isinstance(b, int) else
+               not isinstance(a, int) and not isinstance(b, int) and structural_equal(a, b)
+               for a, b in zip(self.strides, row_major_strides(self.shape))):
+            return product(self.shape)
+        span = 1
+        for extent, stride in zip(self.shape, self.strides):
+            span = binary(BinaryOp.ADD, span, mul(binary(BinaryOp.SUB, extent, 1), stride))
+        return binary(BinaryOp.MAX, span, 0)  # an empty dimension leaves nothing to store
 
     def __repr__(self) -> str:
         return f"Buffer({self.name}: {self.dtype}{list(self.shape)}, {self.scope.value})"

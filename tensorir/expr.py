@@ -108,6 +108,15 @@ class Func(enum.Enum):
     EXP10 = "exp10"
     EXPM1 = "expm1"
     CBRT = "cbrt"
+    # two-operand float functions of the C library (tensorir.intrinsics2), by their C names
+    ATAN2 = "atan2"
+    HYPOT = "hypot"
+    COPYSIGN = "copysign"
+    NEXTAFTER = "nextafter"
+    #: ``x * 2**n`` of a float ``x`` and an integer ``n`` (C's ``ldexp``)
+    LDEXP = "ldexp"
+    #: the number of leading zero bits of a 32- or 64-bit integer (all bits for 0)
+    CLZ = "clz"
 
 
 #: one-operand float functions every backend takes from its C math library (``sinf``/``sin``)
@@ -116,8 +125,10 @@ LIBM_FUNCS = frozenset({
     Func.ACOSH, Func.ATANH, Func.LOG2, Func.LOG10, Func.LOG1P, Func.EXP2, Func.EXP10, Func.EXPM1, Func.CBRT,
 })
 FLOAT_FUNCS = frozenset({Func.EXP, Func.LOG, Func.SQRT, Func.TANH, Func.SIGMOID, Func.ERF}) | LIBM_FUNCS
+#: two-operand float functions every backend takes from its C math library (``atan2f``/``atan2``)
+LIBM2_FUNCS = frozenset({Func.ATAN2, Func.HYPOT, Func.COPYSIGN, Func.NEXTAFTER})
 #: intrinsics of two operands of one type
-BINARY_FUNCS = frozenset({Func.FMOD, Func.TRUNCDIV, Func.TRUNCMOD})
+BINARY_FUNCS = frozenset({Func.FMOD, Func.TRUNCDIV, Func.TRUNCMOD}) | LIBM2_FUNCS
 #: intrinsics that round a float to an integral float (identity on integers, as in TVM)
 ROUNDING_FUNCS = frozenset({Func.FLOOR, Func.CEIL, Func.ROUND, Func.TRUNC})
 
@@ -314,9 +325,22 @@ class IterVar(ExprOp):
     def name(self) -> str:
         return self.var.name
 
+    @property
+    def dom(self) -> Range:
+        """TVM's ``iv.dom``: the range ``min .. min + extent`` of the index."""
+        return Range(self.min, self.extent)
+
     def __repr__(self) -> str:
         kind = "reduce_axis" if self.kind is IterKind.REDUCE else "axis"
         return f"{kind}({self.name}, {self.min}..{self.min + self.extent})"
+
+
+@dataclass(frozen=True)
+class Range:
+    """The range ``min .. min + extent`` of an index (TVM's ``Range``, as ``IterVar.dom``)."""
+
+    min: int | Expr
+    extent: int | Expr
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -392,6 +416,8 @@ def as_expr(value: object, like: DType | None = None) -> Expr:
     except ImportError:  # pragma: no cover
         pass
     hint = ""
+    if type(value).__name__ == "TensorSlice":  # A[i] of a tensor of rank 2 or more
+        raise value.error()  # type: ignore[attr-defined]
     if type(value).__name__ == "Tensor":
         hint = f"; index the tensor, e.g. {value.name}[i, j]"  # type: ignore[attr-defined]
     raise DefinitionError(f"cannot use {value!r} of type {type(value).__name__} in an expression{hint}")

@@ -141,8 +141,18 @@ class CommReducer:
     def __repr__(self) -> str:
         return f"comm_reducer({self.name})"
 
-    def __call__(self, expr, axis, where=None, init=None):
+    def combine(self, *values) -> Expr:
+        """``fcombine`` folded over two or more values: TVM's ``reducer(a, b, ...)``."""
+        return _combined(self, values)
+
+    def __call__(self, expr, axis, where=None, init=None, *more):
         who = self.name
+        if not isinstance(axis, (IterVar, list, tuple)):  # TVM's reducer(a, b, ...): a combined with b, ...
+            return self.combine(expr, axis, *(v for v in (where, init) if v is not None), *more)
+        if more:
+            raise DefinitionError(f"{who}(..., axis={getattr(axis, 'name', axis)}): {len(more)} more values after "
+                                  "init; reduce one "
+                                  "value (or one tuple) over the axes")
         is_tuple = isinstance(expr, (tuple, list))
         sources = tuple(_source(who, value, keep_bool=True) for value in (expr if is_tuple else (expr,)))
         if not sources:
@@ -157,6 +167,19 @@ class CommReducer:
                    combiner=combiner, sources=sources if is_tuple else (), value_index=n)
             for n, (source, start) in enumerate(zip(sources, starts)))
         return reductions if is_tuple else reductions[0]
+
+
+def _combined(reducer: CommReducer, values: tuple) -> Expr:
+    """``fcombine`` folded over ``values`` (two or more expressions), left to right."""
+    who = reducer.name
+    exprs = [_source(who, value, keep_bool=True) for value in values]
+    result = exprs[0]
+    for value in exprs[1:]:
+        try:
+            result = as_expr(reducer.fcombine(result, value))
+        except DefinitionError as err:
+            raise DefinitionError(f"{who}({', '.join(map(str, exprs))}): fcombine: {err}") from None
+    return result
 
 
 def comm_reducer(fcombine: Callable, fidentity: Callable, name: str = "reduce") -> CommReducer:

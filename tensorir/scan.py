@@ -105,7 +105,8 @@ def check_no_pending_reads(who: str, tensors: Sequence[Tensor], allowed: Operati
 
 def check_scan_bodies(who: str, ops: Sequence[Operation]) -> None:
     """Refuse a compute among ``ops`` that reads a state at earlier steps outside a scan's body."""
-    inside = {body for op in ops if isinstance(op, ScanOp) for body in (op.update.op, *op.body_ops)}
+    inside = {body for op in ops if isinstance(op, ScanOp)
+              for body in (*(u.op for u in op.updates), *op.body_ops)}
     check_no_pending_reads(who, [op.output for op in ops if op not in inside and isinstance(op, ComputeOp)])
 
 
@@ -124,22 +125,35 @@ def _scan_body(update: Tensor) -> list[ComputeOp]:
 
 class ScanOp(Operation):
     """A tensor computed step by step along its first axis: ``init`` for the first
-    ``init.shape[0]`` steps, then ``update`` reading ``state`` (the steps already computed)."""
+    ``init.shape[0]`` steps, then ``update`` reading ``state`` (the steps already computed).
 
-    def __init__(self, name: str, init: Tensor, update: Tensor, state: Tensor, inputs: tuple[Tensor, ...]):
+    A scan over several states (TVM's lists) has one output per state, computed in one loop over
+    the steps: ``inits[n]``, ``updates[n]`` and ``states[n]`` are the ``n``-th; each update may
+    read every state at earlier steps. ``init``, ``update`` and ``state`` are the first ones.
+    """
+
+    def __init__(self, name: str, inits: tuple[Tensor, ...], updates: tuple[Tensor, ...],
+                 states: tuple[Tensor, ...], inputs: tuple[Tensor, ...]):
         self.name = name
-        self.init, self.update, self.state = init, update, state
+        self.inits, self.updates, self.states = inits, updates, states
+        self.init, self.update, self.state = inits[0], updates[0], states[0]
         self.scan_inputs = inputs
-        self.shape, self.dtype = state.shape, state.dtype
-        self.init_steps = init.shape[0]
-        #: the computes of each step besides the update (they read the state through it)
-        self.body_ops = tuple(_scan_body(update))
-        self._output = Tensor(self)
+        self.shape, self.dtype = self.state.shape, self.state.dtype
+        self.init_steps = self.init.shape[0]
+        #: per update, the computes of its step besides it (they read a state through it)
+        self.step_ops = tuple(tuple(_scan_body(update)) for update in updates)
+        self.body_ops = tuple(dict.fromkeys(op for ops in self.step_ops for op in ops))
+        self.num_outputs = len(states)
+        self._outputs = tuple(Tensor(self, n) for n in range(self.num_outputs))
+        self._output = self._outputs[0]
+
+    def output_dtype(self, value_index: int):
+        return self.states[value_index].dtype
 
     @property
     def inputs(self) -> tuple[Tensor, ...]:
         seen = {}
-        for tensor in (self.init, self.update, *self.scan_inputs):
+        for tensor in (*self.inits, *self.updates, *self.scan_inputs):
             seen.setdefault(tensor, None)
         return tuple(seen)
 
@@ -147,15 +161,33 @@ class ScanOp(Operation):
         return f"scan({self.name}, {list(self.shape)}, {self.dtype})"
 
 
-def _one(value, role: str) -> Tensor:
-    if isinstance(value, (list, tuple)):
-        if len(value) != 1:
-            raise DefinitionError(f"scan: {role} is a list of {len(value)} tensors; a scan over several "
-                                  "states is not supported, give one tensor")
-        value = value[0]
-    if not isinstance(value, Tensor):
-        raise DefinitionError(f"scan: {role} must be a tensor, got {type(value).__name__}")
-    return value
+def _listed(value, role: str) -> tuple[Tensor, ...]:
+    """One tensor, or TVM's list of one per state."""
+    values = tuple(value) if isinstance(value, (list, tuple)) else (value,)
+    if not values:
+        raise DefinitionError(f"scan: {role} is an empty list; give one tensor per state")
+    for tensor in values:
+        if not isinstance(tensor, Tensor):
+            raise DefinitionError(f"scan: {role} must be a tensor (or a list, one per state), got "
+                                  f"{type(tensor).__name__}")
+    return values
+
+
+def _check_lists(inits, updates, states) -> None:
+    if not len(inits) == len(updates) == len(states):
+        raise DefinitionError(f"scan: {len(inits)} inits, {len(updates)} updates and {len(states)} states; "
+                              "give one init and one update per state")
+    if len(set(states)) != len(states):
+        raise DefinitionError("scan: a state placeholder is listed twice; give each state its own placeholder")
+    first = states[0]
+    for init, state in zip(inits, states):
+        if len(state.shape) != len(first.shape) or not all(map(same_extent, state.shape, first.shape)):
+            raise DefinitionError(f"scan: the states {first.name} and {state.name} have the shapes "
+                                  f"{list(first.shape)} and {list(state.shape)}; the states of one scan "
+                                  "must have one shape")
+        if not same_extent(init.shape[0], inits[0].shape[0]):
+            raise DefinitionError(f"scan: the inits {inits[0].name} and {init.name} give {inits[0].shape[0]} "
+                                  f"and {init.shape[0]} first steps; give every state as many")
 
 
 def _check_parts(init: Tensor, update: Tensor, state: Tensor) -> None:
@@ -193,22 +225,23 @@ def _fewer_steps(init_steps, state_steps) -> bool:
     return always(binary(BinaryOp.LE, to_expr(init_steps), to_expr(state_steps)), positive=[state_steps])
 
 
-def _check_state_reads(init: Tensor, update: Tensor, state: Tensor) -> None:
-    """The update and the stages of its body read the state only at earlier steps, and one
+def _check_state_reads(init: Tensor, update: Tensor, state: Tensor, states: tuple[Tensor, ...] = ()) -> None:
+    """The update and the stages of its body read the states only at earlier steps, and one
     another at the same step."""
     body = [update.op, *_scan_body(update)]
+    states = states or (state,)
     reads_state = False
     for op in body:
         t = op.axis[0]
         for read in (n for n in walk(op.body) if isinstance(n, TensorLoad)):
-            if read.tensor is state:
+            if read.tensor in states:
                 reads_state = True
-                _check_step_back(op, read, t, init, state)
+                _check_step_back(op, read, t, init, read.tensor)
             elif read.tensor.op in body and read.indices[0] is not t.var:
                 raise DefinitionError(
                     f"scan: {op.name} reads {read}, another stage of the scan's step, at another "
                     f"step; read it at the same step, {read.tensor.name}[{t.name}, ...]")
-    if not reads_state:
+    if not reads_state and len(states) == 1:
         raise DefinitionError(f"scan: the update {update.name} never reads the state {state.name}; "
                               "read it at an earlier step, e.g. state[t - 1, ...]")
     for op in body[1:]:
@@ -232,8 +265,12 @@ def _check_step_back(op: ComputeOp, read: TensorLoad, t: IterVar, init: Tensor, 
 
 
 def scan(init, update, state_placeholder, inputs: Sequence[Tensor] | None = None,
-         name: str = "scan") -> Tensor:
+         name: str = "scan") -> Tensor | list[Tensor]:
     """A recurrence along the first axis (TVM's ``te.scan``).
+
+    ``init``, ``update`` and ``state_placeholder`` may be lists, one entry per state (TVM's
+    multiple states, e.g. the two states of an RNN): the updates run in one loop over the
+    steps, each reading any state at earlier steps; the states share one shape.
 
     Parameters
     ----------
@@ -252,21 +289,32 @@ def scan(init, update, state_placeholder, inputs: Sequence[Tensor] | None = None
 
     Returns
     -------
-    Tensor
-        The scan, of the state's shape; schedule ``s[update]`` (its inner axes) and ``s[init]``.
+    Tensor or list of Tensor
+        The scan, of the state's shape (one tensor per state for several); schedule
+        ``s[update]`` (its inner axes) and ``s[init]``.
     """
-    init, update = _one(init, "init"), _one(update, "update")
-    state = _one(state_placeholder, "state_placeholder")
+    inits, updates = _listed(init, "init"), _listed(update, "update")
+    states = _listed(state_placeholder, "state_placeholder")
     listed = tuple(inputs or ())
     if not all(isinstance(t, Tensor) for t in listed):
         raise DefinitionError("scan: inputs must be a list of tensors")
-    _check_parts(init, update, state)
-    _check_state_reads(init, update, state)
-    check_no_pending_reads("scan", [init, *listed])
-    for read in _STATE_READS.get(update.op, ()):
-        if read.tensor is not state:
-            raise DefinitionError(
-                f"scan: the step of {update.name} reads {read.tensor.name} at an earlier step ({read}), "
-                f"which is out of bounds at the first steps, but the scan's state is {state.name}; "
-                f"read only the state at earlier steps (else guard the read with if_then_else)")
-    return ScanOp(name, init, update, state, listed).output
+    _check_lists(inits, updates, states)
+    for init, update, state in zip(inits, updates, states):
+        _check_parts(init, update, state)
+        _check_state_reads(init, update, state, states)
+    if not any(n.tensor in states for u in updates for op in (u.op, *_scan_body(u)) for n in walk(op.body)
+               if isinstance(n, TensorLoad)):
+        raise DefinitionError(f"scan: no update reads a state ({', '.join(s.name for s in states)}); read "
+                              "them at an earlier step, e.g. state[t - 1, ...]")
+    check_no_pending_reads("scan", [*inits, *listed])
+    named = (f"state is {states[0].name}; read only the state" if len(states) == 1 else
+             f"states are {', '.join(s.name for s in states)}; read only the states")
+    for update in updates:
+        for read in _STATE_READS.get(update.op, ()):
+            if read.tensor not in states:
+                raise DefinitionError(
+                    f"scan: the step of {update.name} reads {read.tensor.name} at an earlier step ({read}), "
+                    f"which is out of bounds at the first steps, but the scan's {named} at earlier steps "
+                    "(else guard the read with if_then_else)")
+    op = ScanOp(name, inits, updates, states, listed)
+    return op.output if op.num_outputs == 1 else list(op.outputs)

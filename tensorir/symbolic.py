@@ -67,7 +67,9 @@ def _check_name(name: object, who: str) -> str:
 def _int_dtype(dtype: object, name: str, who: str) -> DType:
     found = as_dtype(dtype, f"{who} {name}: dtype")
     if not found.is_int or found.name == "BOOL":
-        raise DefinitionError(f"{who} {name}: dtype {found.value} is not an integer type; use 'int32'")
+        scalar = (f" (a float scalar argument is a rank-0 tensor: placeholder((), {found.value!r}, {name!r}), "
+                  f"read as {name}())") if found.is_float else ""
+        raise DefinitionError(f"{who} {name}: dtype {found.value} is not an integer type; use 'int32'{scalar}")
     return found
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import inspect
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from .dtypes import INDEX, DType, as_dtype
 from .errors import DefinitionError
@@ -14,19 +15,20 @@ from .intmath import as_int
 from .intrinsics import as_index
 from .isl_bridge import check_definition_bounds
 from .symbolic import ShapeVar
+from .tags import labelled, labels
 from .visitor import _children, walk
 
 _counter = itertools.count()
 
 
-def _check_shape(shape: object, who: str) -> tuple[int, ...]:
+def _check_shape(shape: object, who: str, integral_floats: bool = False) -> tuple[int, ...]:
     shape = as_int(shape)
-    if isinstance(shape, int):
+    if isinstance(shape, (int, Expr, IterVar)):  # one dimension: TVM's compute(n, ...)
         shape = (shape,)
     if not isinstance(shape, (tuple, list)):  # () is a rank-0 tensor: one element, no indices
         raise DefinitionError(f"{who}: shape must be a tuple of positive ints (or () for a scalar), "
                               f"got {shape!r}")
-    shape = tuple(_symbolic_dim(as_int(dim), who) for dim in shape)
+    shape = tuple(_symbolic_dim(_integral(as_int(dim)) if integral_floats else as_int(dim), who) for dim in shape)
     for dim in shape:
         if isinstance(dim, Expr):
             continue
@@ -35,6 +37,14 @@ def _check_shape(shape: object, who: str) -> tuple[int, ...]:
                 f"{who}: shape {tuple(shape)!r} has the dimension {dim!r}; every dimension must be "
                 "a positive int")
     return tuple(shape)
+
+
+def _integral(dim: object) -> object:
+    """A float dimension with an integral value as that int: TVM's GEMM tutorial computes a
+    tensor of shape ``(N / bn, K, bn)`` (placeholders still take ints only)."""
+    if isinstance(dim, float) and dim.is_integer():
+        return int(dim)
+    return dim
 
 
 def _symbolic_dim(dim: object, who: str) -> object:
@@ -70,6 +80,16 @@ class Operation:
     @property
     def inputs(self) -> tuple[Tensor, ...]:
         return ()
+
+    @property
+    def input_tensors(self) -> list[Tensor]:
+        """The tensors this operation reads (TVM's ``op.input_tensors``)."""
+        return list(self.inputs)
+
+    #: TVM's ``compute(..., tag=, attrs=)``: a label and attributes for whoever schedules the
+    #: operation (templates match on the tag); they do not change what is computed
+    tag: str = ""
+    attrs: Mapping[str, object] = MappingProxyType({})
 
 
 class PlaceholderOp(Operation):
@@ -172,16 +192,13 @@ class Tensor:
 
         return call_tensor(self, args)
 
-    def __getitem__(self, indices) -> TensorLoad:
+    def __getitem__(self, indices) -> TensorLoad | TensorSlice:
         if not isinstance(indices, tuple):
             indices = (indices,)
+        if 0 < len(indices) < self.ndim and not any(isinstance(i, slice) for i in indices):
+            return TensorSlice(self, indices)  # TVM's A[i][j]
         if len(indices) != self.ndim:
-            shown = ", ".join(i.name if isinstance(i, IterVar) else str(i) for i in indices)
-            raise DefinitionError(
-                f"access {self.name}[{shown}]: {self.name} has rank "
-                f"{self.ndim} (shape {list(self.shape)}) but {len(indices)} indices were given; "
-                + (f"a rank-0 tensor takes no index: read it as {self.name}() (or {self.name}[] in "
-                   "the string form)" if self.ndim == 0 else "give one index per dimension"))
+            raise self.rank_error(indices)
         exprs = []
         for position, index in enumerate(indices):
             if isinstance(index, slice):
@@ -196,6 +213,15 @@ class Tensor:
             exprs.append(as_index(expr))
         return TensorLoad(self, tuple(exprs), self.dtype)
 
+    def rank_error(self, indices: tuple) -> DefinitionError:
+        """The error for an access with the wrong number of ``indices``."""
+        shown = ", ".join(i.name if isinstance(i, IterVar) else str(i) for i in indices)
+        return DefinitionError(
+            f"access {self.name}[{shown}]: {self.name} has rank "
+            f"{self.ndim} (shape {list(self.shape)}) but {len(indices)} indices were given; "
+            + (f"a rank-0 tensor takes no index: read it as {self.name}() (or {self.name}[] in "
+               "the string form)" if self.ndim == 0 else "give one index per dimension"))
+
     def __iter__(self):
         # Without this, iteration would fall back to __getitem__(0), (1), ... and never stop.
         raise DefinitionError(
@@ -204,6 +230,32 @@ class Tensor:
 
     def __repr__(self) -> str:
         return f"Tensor({self.name}, shape={list(self.shape)}, dtype={self.dtype})"
+
+
+@dataclass(frozen=True, eq=False)
+class TensorSlice:
+    """TVM's ``A[i]`` of a tensor of higher rank, to be indexed further: ``A[i][j]`` is
+    ``A[i, j]``. Used in an expression before every dimension has an index, it raises the
+    access's rank error."""
+
+    tensor: Tensor
+    indices: tuple
+
+    def __getitem__(self, more) -> TensorLoad | TensorSlice:
+        return self.tensor[(*self.indices, *(more if isinstance(more, tuple) else (more,)))]
+
+    def error(self) -> DefinitionError:
+        return self.tensor.rank_error(self.indices)
+
+    def _refuse(self, *_):
+        raise self.error()
+
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __truediv__ = __rtruediv__ = _refuse
+    __floordiv__ = __rfloordiv__ = __mod__ = __rmod__ = __neg__ = __pow__ = __bool__ = _refuse
+    __lt__ = __le__ = __gt__ = __ge__ = _refuse
+
+    def astype(self, *_):
+        raise self.error()
 
 
 def placeholder(shape, dtype="float32", name: str | None = None) -> Tensor:
@@ -267,21 +319,30 @@ def _index_names(fcompute: Callable, ndim: int, name: str) -> list[str]:
     return [p.name for p in params]
 
 
-def compute(shape, fcompute=None, name: str | None = None, **kwargs) -> Tensor:
+def compute(shape, fcompute=None, name: str | None = None, tag: str = "", attrs=None, **kwargs) -> Tensor:
     """A tensor whose element at each index is ``fcompute(*index)``.
 
     Also accepts the string form: ``compute("C[i,j] = sum(A[i,k] * B[j,k])", A=A, B=B)``.
+    ``tag`` and ``attrs`` (a dict with string keys) are kept on the operation, as in TVM
+    (``C.op.tag``, ``C.op.attrs``); they do not change what is computed.
     """
-    if isinstance(shape, str):
-        from .parse import compute_from_string
+    if not isinstance(shape, str):
+        return labelled(_compute(shape, fcompute, name, **kwargs), labels(tag, attrs, name))
+    from .parse import compute_from_string
 
-        return compute_from_string(shape, name=name, **kwargs)
+    # the string form's tensors go by name, and may be named tag or attrs
+    kwargs |= {key: value for key, value in (("tag", tag), ("attrs", attrs)) if isinstance(value, Tensor)}
+    given = labels("" if isinstance(tag, Tensor) else tag, None if isinstance(attrs, Tensor) else attrs, name)
+    return labelled(compute_from_string(shape, name=name, **kwargs), given)
+
+
+def _compute(shape, fcompute, name: str | None, **kwargs) -> Tensor:
     if kwargs:
         raise DefinitionError(
             f"compute: unexpected keyword arguments {sorted(kwargs)}; tensors are passed by name "
             "only with the string form")
     name = name or f"compute{next(_counter)}"
-    shape = _check_shape(shape, f"compute {name}")
+    shape = _check_shape(shape, f"compute {name}", integral_floats=True)
     if not callable(fcompute):
         raise DefinitionError(f"compute {name}: fcompute must be a function of the index variables")
     names = _index_names(fcompute, len(shape), name)

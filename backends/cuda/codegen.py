@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from tensorir.access_guards import runtime_checks, site_number
 from tensorir.buffer import Scope
 from tensorir.dtypes import DType
-from tensorir.expr import BufferLoad, Call, CheckedIndex, Const, Func
+from tensorir.expr import BufferLoad, Call, CheckedIndex, Const, Expr, Func
 from tensorir.intmath import round_up
 from tensorir.passes.flatten_buffers import flatten_buffers
 from tensorir.stmt import Allocate, Evaluate, For, ForKind, IfThenElse, PrimFunc, Stmt, Store
@@ -209,7 +209,8 @@ class KernelPrinter(CPrinter):
 
     def checked_index(self, e: CheckedIndex) -> str:
         self.helpers.add("nestor_checked")
-        return (f"nestor_checked({self.expr(e.value)}, {e.extent}LL, {site_number(self.checks, e)}, "
+        extent = f"(long long)({self.expr(e.extent)})" if isinstance(e.extent, Expr) else f"{e.extent}LL"
+        return (f"nestor_checked({self.expr(e.value)}, {extent}, {site_number(self.checks, e)}, "
                 f"{STATUS})")
 
     def stmt(self, s: Stmt, depth: int) -> None:

@@ -10,7 +10,7 @@ import numpy as np
 
 from tensorir.dtypes import DType
 from tensorir.errors import CodegenError
-from tensorir.expr import LIBM_FUNCS, Binary, BinaryOp, Call, Cast, Const, Expr, Func, Select, Var, binary
+from tensorir.expr import LIBM2_FUNCS, LIBM_FUNCS, Binary, BinaryOp, Call, Cast, Const, Expr, Func, Select, Var, binary
 from tensorir.passes.simplify import simplify_expr
 from tensorir.stmt import Allocate, For, ForKind
 
@@ -49,7 +49,7 @@ _BITWISE = {BinaryOp.BIT_AND: "&", BinaryOp.BIT_OR: "|", BinaryOp.XOR: "^"}
 _INT_HELPERS = {Func.TRUNCDIV: "nestor_truncdiv", Func.TRUNCMOD: "nestor_truncmod", Func.FMOD: "nestor_truncmod",
                 Func.POPCOUNT: "nestor_popcount"}
 _NEW_FLOAT_MATH = {Func.FMOD: "fmod", Func.FLOOR: "floor", Func.CEIL: "ceil", Func.ROUND: "rint", Func.ERF: "erf",
-                   Func.TRUNC: "trunc", **{func: func.value for func in LIBM_FUNCS}}
+                   Func.TRUNC: "trunc", Func.LDEXP: "ldexp", **{func: func.value for func in LIBM_FUNCS | LIBM2_FUNCS}}
 
 
 def _has_half_operand(e: Expr) -> bool:
@@ -178,6 +178,9 @@ class CPrinter(SourcePrinter):
             return self.helper_call(_INT_HELPERS[func], *args)
         if func is Func.ABS and dtype.is_unsigned:
             return self.expr(args[0])
+        if func is Func.CLZ:  # CUDA's __clz/__clzll take the signed type of the width
+            return f"__clz{'ll' if dtype.bits == 64 else ''}(({'long long' if dtype.bits == 64 else 'int'})" \
+                   f"{self.expr(args[0])})"
         if func in _NEW_FLOAT_MATH:
             suffix = "f" if dtype is DType.FLOAT32 else ""
             return f"{_NEW_FLOAT_MATH[func]}{suffix}({', '.join(self.expr(a) for a in args)})"

@@ -119,7 +119,8 @@ class PySource(SourcePrinter):
         return f"{name} = {text}"
 
     def checked_index(self, e: CheckedIndex) -> str:
-        return f"_chk({self.expr(e.value)}, {e.extent}, {e.site!r})"
+        extent = self.expr(e.extent) if isinstance(e.extent, Expr) else e.extent  # symbolic: n
+        return f"_chk({self.expr(e.value)}, {extent}, {e.site!r})"
 
     def _expr(self, e: Expr) -> tuple[str, int]:
         text, precedence = super()._expr(e)
@@ -158,6 +159,10 @@ class PySource(SourcePrinter):
     def call(self, func, args, dtype) -> str:
         if func is Func.POPCOUNT:
             return f"_popcount({self.expr(args[0])}, {args[0].dtype.bits})"
+        if func is Func.CLZ:
+            return f"_clz({self.expr(args[0])}, {args[0].dtype.bits})"
+        if func is Func.NEXTAFTER and dtype is DType.FLOAT32:
+            return f"_nextafter32({self.expr(args[0])}, {self.expr(args[1])})"
         return f"{_FUNCS[func]}({', '.join(self.expr(a) for a in args)})"
 
     def offset(self, access: BufferLoad | Store) -> str:
@@ -216,6 +221,12 @@ class PySource(SourcePrinter):
     def loop(self, s: For, depth: int) -> None:
         var, lo, extent, body = s.var, s.min, s.extent, s.body
         if _is_thread_loop(s):
+            if not self.in_threads:  # it encloses a blockIdx loop (as the CUDA backend refuses too)
+                inner = next((n for n in walk(s.body) if isinstance(n, For) and n.kind is ForKind.THREAD_BINDING
+                              and n.thread_tag.startswith("blockIdx")), s)
+                raise CodegenError(f"interp: loop {inner.var.name} bound to {inner.thread_tag} sits inside loop "
+                                   f"{var.name} bound to {s.thread_tag}; blockIdx loops must enclose the "
+                                   "threadIdx loops: reorder them")
             axis = THREAD_AXES[s.thread_tag]
             self.emit(f"{self.name(var)} = _t{axis} + {self.expr(lo)}", depth)
             if isinstance(extent, Const) and extent.value == self.dims[axis]:

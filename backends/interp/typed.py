@@ -16,7 +16,7 @@ import numpy as np
 
 from tensorir.analysis import interval
 from tensorir.dtypes import DType, convert_value
-from tensorir.expr import LIBM_FUNCS, Binary, BinaryOp, Call, Expr, Func, Unary, UnaryOp
+from tensorir.expr import LIBM2_FUNCS, LIBM_FUNCS, Binary, BinaryOp, Call, Expr, Func, Unary, UnaryOp
 
 #: integer operators whose result can leave the operands' type
 _WRAPPING = frozenset({BinaryOp.ADD, BinaryOp.SUB, BinaryOp.MUL, BinaryOp.POW, BinaryOp.SHL})
@@ -143,10 +143,30 @@ def _libm(name: str):
 
 
 NAMESPACE.update({f"_{func.value}": _libm(func.value) for func in LIBM_FUNCS})
+
+
+def _ldexp(x, n):
+    try:
+        return math.ldexp(x, n)
+    except OverflowError:
+        return math.copysign(math.inf, x)
+
+
+def _nextafter32(x, y):
+    """``nextafter`` in float32 (the double one would step by a double's ulp)."""
+    return float(np.nextafter(np.float32(x), np.float32(y)))
+
+
+def _clz(x, bits):
+    return bits - (x & ((1 << bits) - 1)).bit_length()
+
+
+NAMESPACE.update({"_atan2": math.atan2, "_hypot": math.hypot, "_copysign": math.copysign,
+                  "_nextafter": math.nextafter, "_nextafter32": _nextafter32, "_ldexp": _ldexp, "_clz": _clz})
 NAMESPACE["_trunc"] = _integral(math.trunc)
 
 #: calls the interpreter writes as ``name(args)``
 FUNCS = {Func.FMOD: "_fmod", Func.TRUNCDIV: "_truncdiv", Func.TRUNCMOD: "_truncmod",
          Func.FLOOR: "_floor", Func.CEIL: "_ceil", Func.ROUND: "_round", Func.ERF: "_erf",
          Func.ISNAN: "_isnan", Func.ISINF: "_isinf", Func.TRUNC: "_trunc",
-         **{func: f"_{func.value}" for func in LIBM_FUNCS}}
+         **{func: f"_{func.value}" for func in LIBM_FUNCS | LIBM2_FUNCS}, Func.LDEXP: "_ldexp"}

@@ -210,7 +210,8 @@ class Codegen(Arithmetic):
         which the module reads after the call and raises from."""
         raw = self.expr(e.value)
         wide = self.as_i64(raw)
-        bad = self.b.icmp_unsigned(">=", wide, i64(e.extent))
+        extent = self.as_i64(self.expr(e.extent)) if isinstance(e.extent, Expr) else i64(e.extent)
+        bad = self.b.icmp_unsigned(">=", wide, extent)  # a symbolic extent: a size variable's value
         with self.b.if_then(bad, likely=False):
             status = self.state.buffers[self.status]  # type: ignore[union-attr, index]
             first = self.b.cmpxchg(status, i64(0), i64(site_number(self.checks, e)), "monotonic", "monotonic")

@@ -11,10 +11,11 @@ import llvmlite.binding as llvm
 import numpy as np
 
 from tensorir.access_guards import out_of_bounds, runtime_checks
-from tensorir.errors import ArgumentError, CodegenError
+from tensorir.errors import ArgumentError, CodegenError, DefinitionError
 from tensorir.names import identifier
 from tensorir.stmt import For, ForKind, PrimFunc, Store
 from tensorir.structural import structural_hash
+from tensorir.symbolic import evaluate
 from tensorir.visitor import walk
 
 from ..args import ArgumentSpec, check_arrays, data_pointers
@@ -65,6 +66,16 @@ def _cache_key(func: PrimFunc) -> bytes:
     """The IR's structural hash (names of variables and buffers aside: they do not reach the
     object code) with the symbol, this backend's version and the host target."""
     return cache.digest(f"{CODEGEN_VERSION}|{host_target().key}|{_symbol(func.name)}|{structural_hash(func)}")
+
+
+def _value(extent, sizes: dict):
+    """A dimension's extent for an error: its value where it is symbolic and the sizes are known."""
+    if isinstance(extent, int):
+        return extent
+    try:
+        return evaluate(extent, sizes)
+    except (KeyError, DefinitionError):
+        return extent
 
 
 class LLVMModule:
@@ -121,11 +132,11 @@ class LLVMModule:
     def __call__(self, *arrays) -> None:
         if self._binder is not None:
             checked, sizes = self._binder.bind(arrays)
-            self._run([*data_pointers(checked), *sizes])
+            self._run([*data_pointers(checked), *sizes], dict(zip(self._binder.scalars, sizes)))
             return
         self._run(data_pointers(self._spec.check(arrays)))
 
-    def _run(self, pointers) -> None:
+    def _run(self, pointers, sizes: dict | None = None) -> None:
         """Call the kernel; with subscript checks, pass it a status slot and raise what it reports."""
         if not self._checks:
             self._cfunc(*pointers)
@@ -134,7 +145,7 @@ class LLVMModule:
         self._cfunc(*pointers, status.ctypes.data)
         if status[0]:
             check = self._checks[int(status[0]) - 1]
-            raise out_of_bounds(check.site, check.extent, int(status[1]), "llvm")
+            raise out_of_bounds(check.site, _value(check.extent, sizes or {}), int(status[1]), "llvm")
 
     def call_unchecked(self, *addresses: int) -> None:
         """Run the kernel on raw buffer addresses (inputs then outputs) without checking them.

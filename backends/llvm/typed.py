@@ -10,7 +10,7 @@ from llvmlite import ir
 
 from tensorir.dtypes import DType
 from tensorir.errors import CodegenError
-from tensorir.expr import LIBM_FUNCS, BinaryOp, Func
+from tensorir.expr import LIBM2_FUNCS, LIBM_FUNCS, BinaryOp, Func
 
 from .types import F32, F64, I64, VALUE
 
@@ -25,6 +25,11 @@ def _like(value, element):
     if isinstance(value.type, ir.VectorType):
         return ir.VectorType(element, value.type.count)
     return element
+
+
+def _is_half(value) -> bool:
+    ty = value.type.element if isinstance(value.type, ir.VectorType) else value.type
+    return isinstance(ty, ir.HalfType)
 
 
 def _const(ty, value):
@@ -49,7 +54,9 @@ class TypedArithmetic:
         return result if op in _ICMP else self.round_half(result)
 
     def half_call(self, func: Func, args):
-        result = self.call(func, [self.widen_half(x) for x in args], DType.FLOAT32)
+        # ldexp's exponent is an integer: only half operands widen
+        widened = [self.widen_half(x) if _is_half(x) else x for x in args]
+        result = self.call(func, widened, DType.FLOAT32)
         return result if func in (Func.ISNAN, Func.ISINF) else self.round_half(result)
 
     # integers --------------------------------------------------------------------------------
@@ -93,6 +100,13 @@ class TypedArithmetic:
         if func is Func.POPCOUNT:
             (x,) = args
             return bld.call(self.intrinsic("llvm.ctpop", x.type), [x])
+        if func is Func.CLZ:  # llvm.ctlz with zero defined: the bit width
+            (x,) = args
+            vector = isinstance(x.type, ir.VectorType)
+            width = (x.type.element if vector else x.type).width
+            name = f"llvm.ctlz.v{x.type.count}i{width}" if vector else f"llvm.ctlz.i{width}"
+            flag = ir.IntType(1)
+            return bld.call(self.declare(name, x.type, [x.type, flag]), [x, ir.Constant(flag, 0)])
         if func in (Func.TRUNCDIV, Func.TRUNCMOD, Func.FMOD):
             a, b = args
             if dtype.is_unsigned:
@@ -120,7 +134,22 @@ class TypedArithmetic:
             return bld.fcmp_ordered("==", magnitude, _const(x.type, float("inf")))
         if func is Func.ERF or func in LIBM_FUNCS:
             return self.libm_lanes(func.value, args[0])
+        if func in LIBM2_FUNCS or func is Func.LDEXP:
+            return self.libm2_lanes(func.value, *args)
         return None
+
+    def libm2_lanes(self, name: str, x, y):
+        """``name(x, y)`` from the C library (``ldexp``'s ``y`` an i32), lane by lane for a vector."""
+        bld = self.b
+        if isinstance(x.type, ir.VectorType):
+            out = ir.Constant(x.type, ir.Undefined)
+            for lane in range(x.type.count):
+                index = ir.Constant(I64, lane)
+                value = self.libm2_lanes(name, bld.extract_element(x, index), bld.extract_element(y, index))
+                out = bld.insert_element(out, value, index)
+            return out
+        symbol = f"{name}f" if x.type == F32 else name
+        return bld.call(self.declare(symbol, x.type, [x.type, y.type]), [x, y])
 
     def libm_lanes(self, name: str, x):
         """``name(x)`` from the C library, lane by lane for a vector."""

@@ -229,7 +229,8 @@ def test_scan_refusals():
     with pytest.raises(DefinitionError, match=r"scan: the update far reads state\[t - 2, i\], 2 steps "
                        r"back, but the init init gives only 1 first step\(s\); give init 2 steps"):
         ns.scan(init, far, state)
-    with pytest.raises(DefinitionError, match="a scan over several states is not supported"):
+    with pytest.raises(DefinitionError, match="scan: 2 inits, 1 updates and 1 states; give one init and one "
+                       "update per state"):
         ns.scan([init, init], update, state)
     with pytest.raises(DefinitionError, match="scan: inputs must be a list of tensors"):
         ns.scan(init, update, state, inputs=[1])
