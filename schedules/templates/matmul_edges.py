@@ -41,11 +41,13 @@ def reduction_chunk(k: int, b3: int, v3: int) -> int:
 
 
 def padded_matmul(m: int, n: int, k: int, *, v1: int, v2: int, v3: int, b1: int, b2: int, b3: int,
-                  transpose_b: bool, dtype: str, parallel: bool, schedule_tiles, copy_vector: int = 16):
+                  transpose_b: bool, dtype: str, parallel: bool, schedule_tiles, pack_panels,
+                  copy_vector: int = 16):
     """``C = A @ B.T`` / ``A @ B`` through zero-padded packed operands (see the module
     docstring), the reduction in chunks of ``b3`` (:func:`reduction_chunk` chooses them);
     ``schedule_tiles(s, C.padded, v1, v2, v3, b1, b2, b3, parallel)`` schedules the product as the
-    unpadded template does. The nest::
+    unpadded template does and returns its parallel loop over column tiles (or None), where
+    ``pack_panels`` puts the packing of B. The nest::
 
         A.packed[i / v1, k, i % v1] = A[i, k] or 0         # rows to round_up(m, b1), k to round_up(k, b3)
                                                            # (where either overhangs; else A as stored)
@@ -73,14 +75,13 @@ def padded_matmul(m: int, n: int, k: int, *, v1: int, v2: int, v3: int, b1: int,
         a_at((i, r)) * packed_b[j // v2, r, j % v2], axis=r), name="C.padded")
     C = compute((m, n), lambda i, j: padded[i, j], name="C")
     s = create_schedule(C)
-    schedule_tiles(s, padded, v1, v2, v3, b1, b2, b3, parallel)
-    for copy in (packed_a, packed_b):
-        if copy is None:
-            continue
-        outer, _, inner = copy.op.axis
-        s[copy].vectorize(inner)
+    panel_loop = schedule_tiles(s, padded, v1, v2, v3, b1, b2, b3, parallel)
+    pack_panels(s, packed_b, padded, panel_loop, parallel)
+    if packed_a is not None:
+        outer, _, inner = packed_a.op.axis
+        s[packed_a].vectorize(inner)
         if parallel:
-            s[copy].parallel(outer)
+            s[packed_a].parallel(outer)
     i, j = C.op.axis
     _, lanes = s[C].split(j, factor=copy_vector)
     s[C].vectorize(lanes)

@@ -1,13 +1,14 @@
 """What the CPU matmul template chooses where its caller does not say: threads only for products
 large enough that a thread team pays for itself, and the register tile that pads odd sizes least.
 
-A product of 256^3 takes 0.3 ms on one core of the 2-core AVX-512 host (111 GFLOP/s). A team of
-two halves that on a quiet machine, but each parallel region ends in a barrier that waits for
-the slower thread, and a thread that another process holds off its core (or one asleep after a
-pause between calls) costs milliseconds there: in an interleaved benchmark the threaded kernel
-took 3-12 ms a call (median) where one thread took 0.45 ms. Below :data:`SERIAL_FLOPS` the
-template therefore runs on one thread unless ``parallel=True`` is passed; at 512^3 and above
-(268 MFLOP) the split pays by far.
+A product of 256^3 takes 0.3-0.36 ms on one core of the 2-core AVX-512 host (93-110 GFLOP/s);
+OpenBLAS and torch run it on both cores in 0.19-0.22 ms, and so does the template (best rounds
+0.16 ms) now that the packing of B runs in the same parallel region as the product (one barrier
+a call). Under load every two-thread kernel (numpy's and torch's too) waits at its barrier for
+the thread another process holds off its core (3-20 ms a call, median); one thread does not,
+but it cannot match a peer that gets both cores. Below :data:`SERIAL_FLOPS` (192^3: 0.15 vs
+0.19 ms at best, but a fork and join is a larger share of it) the template runs on one thread
+unless ``parallel=True`` is passed.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from numbers import Integral
 
 from tensorir.intmath import ceil_div, round_up
 
-#: products of fewer floating-point operations (2 m n k) run on one thread by default
-SERIAL_FLOPS = 1 << 26
+#: products of fewer floating-point operations (2 m n k) run on one thread by default: 256^3
+#: and up use both cores (as the frontend's products, from 2^24 multiply-adds)
+SERIAL_FLOPS = 1 << 25
 
 
 def threads_pay(m, n, k) -> bool:

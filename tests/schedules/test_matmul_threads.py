@@ -19,15 +19,17 @@ def _threads(s, args) -> bool:
 
 def test_small_products_run_on_one_thread_by_default(monkeypatch, tmp_path):
     monkeypatch.setenv("NESTOR_TUNING_DB", str(tmp_path / "empty.db"))
-    assert not _threads(*matmul_cpu(256, 256, 256))
+    assert not _threads(*matmul_cpu(192, 192, 192))
     assert not _threads(*matmul_cpu(37, 45, 23, v1=4, v2=16, v3=4, b1=8, b2=16, b3=32))  # padded
-    assert _threads(*matmul_cpu(256, 256, 256, parallel=True))
+    assert _threads(*matmul_cpu(192, 192, 192, parallel=True))
+    assert _threads(*matmul_cpu(256, 256, 256))
     assert _threads(*matmul_cpu(512, 512, 512))
     assert not _threads(*matmul_cpu(512, 512, 512, parallel=False))
 
 
 def test_threshold():
-    assert not threads_pay(256, 256, 256) and threads_pay(512, 512, 512)
+    assert not threads_pay(192, 192, 192) and threads_pay(256, 256, 256)
+    assert not threads_pay(255, 256, 256)
     assert threads_pay(SERIAL_FLOPS // 2, 1, 1) and not threads_pay(SERIAL_FLOPS // 2 - 1, 1, 1)
     assert threads_pay(ns.size_var("M"), 8, 8)  # unknown: as before
 
@@ -43,7 +45,7 @@ def test_a_tuned_small_product_keeps_its_threads(monkeypatch, tmp_path):
 
     path = tmp_path / "tuning.db"
     monkeypatch.setenv("NESTOR_TUNING_DB", str(path))
-    tuned = {"v1": 4, "v2": 16, "v3": 2, "b1": 16, "b2": 64, "b3": 32, "pack_b": True}
+    tuned = {"v1": 4, "v2": 16, "v3": 2, "b1": 16, "b2": 32, "b3": 32, "pack_b": True}
     with Database(path) as db:
         db.add(_record((64, 64, 64), tuned))
     assert _threads(*matmul_cpu(64, 64, 64))
@@ -105,7 +107,7 @@ def _tall_skinny_nest(s, args) -> list[str]:
 def test_a_tall_skinny_product_splits_its_rows_over_the_threads(monkeypatch, tmp_path):
     monkeypatch.setenv("NESTOR_TUNING_DB", str(tmp_path / "empty.db"))
     assert _tall_skinny_nest(*matmul_cpu(65536, 64, 64, transpose_b=False)) == [
-        "parallel for jo in 0..2:", "for kk in 0..64:",  # B packed
+        "for jo in 0..2:", "for kk in 0..64:",  # B packed, on one thread (16 KiB)
         "parallel for i.outer in 0..8192:", "for j.outer in 0..2:", "for k.inner.outer in 0..16:"]
     padded = _tall_skinny_nest(*matmul_cpu(4099, 70, 33, parallel=True))  # 3 column tiles, padded
     assert padded[4:6] == ["parallel for i.outer in 0..513:", "for j.outer in 0..3:"]
@@ -118,6 +120,33 @@ def test_rows_outermost_results(m, n, k, transpose_b, parallel):
     s, args = matmul_cpu(m, n, k, transpose_b=transpose_b, parallel=parallel)
     assert ("parallel for i.outer" in nest(s, args)) == parallel
     rng = np.random.default_rng(5)
+    a = rng.standard_normal((m, k), dtype=np.float32)
+    b = rng.standard_normal((n, k) if transpose_b else (k, n), dtype=np.float32)
+    c = np.full((m, n), np.nan, np.float32)
+    ns.build(s, args, target="llvm")(a, b, c)
+    np.testing.assert_allclose(c, a @ (b.T if transpose_b else b), rtol=1e-4, atol=1e-3)
+
+
+def test_threads_pack_their_own_panels_of_b_in_the_products_region(monkeypatch, tmp_path):
+    """One parallel region a call: each column tile's panel of B is packed inside the parallel
+    loop over column tiles, by the thread that computes the tile."""
+    monkeypatch.setenv("NESTOR_TUNING_DB", str(tmp_path / "empty.db"))
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    text = nest(*matmul_cpu(256, 256, 256))
+    assert text.count("parallel for") == 1
+    panel = "parallel for j.outer in 0..8:\n    allocate B.packed: float32[1, 256, 32] in global\n    for kk in 0..256:"
+    assert panel in text
+    serial = nest(*matmul_cpu(256, 256, 256, parallel=False))
+    assert "allocate B.packed: float32[8, 256, 32] in global\n  for jo in 0..8:" in serial
+
+
+@pytest.mark.parametrize(("m", "n", "k", "transpose_b"), [
+    (64, 96, 600, False),  # a 75 KiB panel: heap memory of each thread, not the stack
+    (64, 96, 600, True), (40, 100, 70, True), (33, 70, 513, False)])
+def test_panels_packed_by_each_thread_give_the_product(m, n, k, transpose_b):
+    s, args = matmul_cpu(m, n, k, transpose_b=transpose_b, parallel=True)
+    assert "parallel for j.outer" in nest(s, args)
+    rng = np.random.default_rng(6)
     a = rng.standard_normal((m, k), dtype=np.float32)
     b = rng.standard_normal((n, k) if transpose_b else (k, n), dtype=np.float32)
     c = np.full((m, n), np.nan, np.float32)
