@@ -77,11 +77,15 @@ def test_register_tile_pads_odd_sizes_least():
 def test_a_plain_call_takes_the_least_padding_tile(monkeypatch, tmp_path):
     monkeypatch.setenv("NESTOR_TUNING_DB", str(tmp_path / "empty.db"))
     monkeypatch.setenv("OMP_NUM_THREADS", "2")
-    assert "allocate C.padded: float32[780, 1040] in global" in nest(*matmul_cpu(777, 1025, 513))
-    assert "allocate C.padded: float32[784, 1056] in global" in nest(*matmul_cpu(777, 1025, 513, v1=8))
+    text = nest(*matmul_cpu(777, 1025, 513))  # 780 x 1040 padded
+    assert "allocate A.packed: float32[65, 520, 12]" in text and "parallel for j.outer in 0..65:" in text
+    assert "allocate C.padded: float32[12, 16]" in text
+    text = nest(*matmul_cpu(777, 1025, 513, v1=8))  # 784 x 1056 padded
+    assert "allocate A.packed: float32[98, 520, 8]" in text and "parallel for j.outer in 0..33:" in text
     m, n, k = 300, 321, 350  # 67 MFLOP: threads and a 12 x 16 tile
     s, args = matmul_cpu(m, n, k, transpose_b=False)
-    assert "parallel for" in nest(s, args) and "allocate C.padded: float32[300, 336] in global" in nest(s, args)
+    text = nest(s, args)  # 300 x 336 padded
+    assert "parallel for j.outer in 0..21:" in text and "allocate C.padded: float32[12, 16]" in text
     rng = np.random.default_rng(4)
     a = rng.standard_normal((m, k), dtype=np.float32)
     b = rng.standard_normal((k, n), dtype=np.float32)
@@ -110,7 +114,9 @@ def test_a_tall_skinny_product_splits_its_rows_over_the_threads(monkeypatch, tmp
         "for jo in 0..2:", "for kk in 0..64:",  # B packed, on one thread (16 KiB)
         "parallel for i.outer in 0..8192:", "for j.outer in 0..2:", "for k.inner.outer in 0..16:"]
     padded = _tall_skinny_nest(*matmul_cpu(4099, 70, 33, parallel=True))  # 3 column tiles, padded
-    assert padded[4:6] == ["parallel for i.outer in 0..513:", "for j.outer in 0..3:"]
+    # B packed on one thread; each thread packs the rows of A it computes, in the product's region
+    assert padded[:5] == ["for jo in 0..3:", "for kk in 0..36:", "parallel for i.outer in 0..513:",
+                          "for kk in 0..36:", "for j.outer in 0..3:"]
 
 
 @pytest.mark.parametrize(("m", "n", "k", "transpose_b", "parallel"), [
