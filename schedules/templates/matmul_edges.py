@@ -51,7 +51,8 @@ def padded_matmul(m: int, n: int, k: int, *, v1: int, v2: int, v3: int, b1: int,
     the packing of B (in the parallel loop over column tiles where there is one). The nest::
 
         A.packed[i / v1, k, i % v1] = A[i, k] or 0         # rows to round_up(m, b1), k to round_up(k, b3)
-                                                           # (where either overhangs; else A as stored)
+                                                           # (where k overhangs; else A as stored, its
+                                                           # rows past m clamped to m - 1)
         parallel for j.outer:                              # C's column tiles
           B.packed[1, k, v2] = B[.., ..] or 0               # this tile's panel, zero past n
           for i.outer:                                     # C's row tiles
@@ -65,8 +66,8 @@ def padded_matmul(m: int, n: int, k: int, *, v1: int, v2: int, v3: int, b1: int,
     def b_at(j, kk):
         return B[j, kk] if transpose_b else B[kk, j]
 
-    if (mp, kp) == (m, k):  # only the columns overhang: A is read as stored
-        packed_a, a_at = None, A.__getitem__
+    if kp == k:  # the chunks divide the reduction: A is read as stored
+        packed_a, a_at = None, _rows_of(A, m, mp)
     else:
         packed_a = compute((mp // v1, kp, v1), lambda io, kk, ii: _zero_past(
             (io * v1 + ii, kk), (m, k), (mp, kp), lambda row, col: A[row, col]), name="A.packed")
@@ -90,6 +91,15 @@ def padded_matmul(m: int, n: int, k: int, *, v1: int, v2: int, v3: int, b1: int,
         elif parallel:
             s[packed_a].parallel(outer)
     return s, [A, B, C]
+
+
+def _rows_of(A, m: int, mp: int):
+    """``A[i, k]`` for the padded product's rows ``i < mp``: the rows past ``m`` read row
+    ``m - 1`` again (the clamp is a row index, hoisted out of the reduction), and the padded
+    product's rows they compute are never written back."""
+    if mp == m:
+        return A.__getitem__
+    return lambda index: A[fn.minimum(index[0], m - 1), index[1]]
 
 
 def _write_back(s, C, padded, b1: int, b2: int, vector: int, parallel: bool, rows_first: bool):

@@ -70,6 +70,23 @@ def register_tile(m: int, n: int, threads: int) -> tuple[int, int]:
     return min(TILES, key=work)  # the busiest thread's share, then the whole; 8 x 32 among equals
 
 
+#: the unrolled reduction steps ``v3`` a plain call chooses among, the first that fits
+STEPS = (4, 3, 2)
+
+
+def reduction_steps(k: int, b3: int | None) -> tuple[int, int | None]:
+    """The unrolled step ``v3`` and the reduction chunk ``b3`` (``reduction_chunk``) for a
+    reduction of ``k``: the first step of :data:`STEPS` whose chunks divide ``k``, else 4.
+    k=513 (3^3 x 19): steps of 3 in chunks of 57, so that A is read as stored; steps of 4 pad k
+    to 520, and A is copied zero-padded first (a pass over A and a parallel region more)."""
+    from .matmul_edges import reduction_chunk
+
+    if b3 is None:
+        return STEPS[0], None
+    step = next((step for step in STEPS if k % reduction_chunk(k, b3, step) == 0), STEPS[0])
+    return step, reduction_chunk(k, b3, step)
+
+
 def by_size(name: str, target: str):
     """Decorate the tunable matmul template ``name`` (its first three arguments ``m, n, k``;
     knobs ``v1, v2, b1, b2``; ``parallel``) with the choices a call leaves to it, for static sizes
@@ -78,7 +95,7 @@ def by_size(name: str, target: str):
 
     - without ``parallel``, a product below :data:`SERIAL_FLOPS` runs on one thread;
     - without any knob, a product of at least :data:`SERIAL_FLOPS` gets :func:`register_tile`'s
-      register tile (smaller ones keep the defaults).
+      register tile and :func:`reduction_steps`' unrolled step and chunk (smaller ones keep the defaults).
     """
 
     def wrap(template):
@@ -104,7 +121,8 @@ def by_size(name: str, target: str):
             if not knobs and given.get("edge", "pad") == "pad" and threads_pay(*sizes):
                 threads = _threads() if chosen["parallel"] else 1
                 v1, v2 = register_tile(int(sizes[0]), int(sizes[1]), threads)
-                chosen.update(v1=v1, v2=v2, b1=v1, b2=v2)
+                v3, b3 = reduction_steps(int(sizes[2]), given["b3"])
+                chosen.update(v1=v1, v2=v2, b1=v1, b2=v2, v3=v3, b3=b3)
             return template(*args, **chosen)
 
         return call

@@ -118,3 +118,22 @@ def test_a_plain_1000_cube_packs_only_b(monkeypatch, tmp_path):
     # each column tile's panel of B packed by the thread that computes it, in the product's region
     assert "parallel for j.outer in 0..32:\n    allocate B.packed: float32[1, 1000, 32] in global" in text
     assert text.count("parallel for") == 1  # C's tiles: B's panels, the product, the copy to C
+
+
+@pytest.mark.parametrize("parallel", [True, False])
+@pytest.mark.parametrize("transpose_b", [True, False])
+def test_rows_past_the_matrix_read_its_last_row(parallel, transpose_b):
+    """The chunks divide k and only rows and columns overhang: A is read as stored, the rows
+    of the padded product past m read row m - 1 (in bounds) and are never written to C."""
+    m, n, k = 37, 45, 48
+    s, args = templates.matmul_cpu(m, n, k, v1=4, v2=16, v3=4, b1=8, b2=16, b3=24, transpose_b=transpose_b,
+                                   parallel=parallel)
+    text = nest(s, args)
+    assert "A.packed" not in text and "A[min(i.outer * 8 + i.inner.outer * 4 + i.inner.inner, 36), " in text
+    rng = np.random.default_rng(2)
+    a = rng.standard_normal((m, k), dtype=np.float32)
+    b = rng.standard_normal((n, k) if transpose_b else (k, n), dtype=np.float32)
+    c = np.full((m, n), np.nan, np.float32)
+    ns.build(s, args, target="llvm")(a, b, c)
+    np.testing.assert_allclose(c, a @ (b.T if transpose_b else b), rtol=1e-4, atol=1e-4)
+    check_roundtrip(s, args)

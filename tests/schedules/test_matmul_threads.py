@@ -77,9 +77,10 @@ def test_register_tile_pads_odd_sizes_least():
 def test_a_plain_call_takes_the_least_padding_tile(monkeypatch, tmp_path):
     monkeypatch.setenv("NESTOR_TUNING_DB", str(tmp_path / "empty.db"))
     monkeypatch.setenv("OMP_NUM_THREADS", "2")
-    text = nest(*matmul_cpu(777, 1025, 513))  # 780 x 1040 padded
-    assert "allocate A.packed: float32[65, 520, 12]" in text and "parallel for j.outer in 0..65:" in text
-    assert "allocate C.padded: float32[12, 16]" in text
+    text = nest(*matmul_cpu(777, 1025, 513))  # 780 x 1040 padded; k in 9 chunks of 57, steps of 3
+    assert "A.packed" not in text and "parallel for j.outer in 0..65:" in text
+    assert "allocate C.padded: float32[12, 16]" in text and "for k.outer in 0..9:" in text
+    assert "unrolled for k.inner.inner in 0..3:" in text and "A[min(i.outer * 12 + i.inner.inner, 776), " in text
     text = nest(*matmul_cpu(777, 1025, 513, v1=8))  # 784 x 1056 padded
     assert "allocate A.packed: float32[98, 520, 8]" in text and "parallel for j.outer in 0..33:" in text
     m, n, k = 300, 321, 350  # 67 MFLOP: threads and a 12 x 16 tile
@@ -158,3 +159,31 @@ def test_panels_packed_by_each_thread_give_the_product(m, n, k, transpose_b):
     c = np.full((m, n), np.nan, np.float32)
     ns.build(s, args, target="llvm")(a, b, c)
     np.testing.assert_allclose(c, a @ (b.T if transpose_b else b), rtol=1e-4, atol=1e-3)
+
+
+def test_reduction_steps_divide_the_reduction_where_they_can():
+    from schedules.templates.matmul_threads import reduction_steps
+
+    assert reduction_steps(513, 64) == (3, 57)  # 3^3 x 19: no padding of k, A read as stored
+    assert reduction_steps(1000, 64) == (4, 40)
+    assert reduction_steps(1024, 64) == (4, 64)
+    assert reduction_steps(1026, 64) == (3, 57)  # 2 x 3^3 x 19
+    assert reduction_steps(98, 64) == (2, 98)  # 2 x 7^2
+    assert reduction_steps(1021, 64) == (4, 64)  # prime: padded to 1024 in steps of 4
+    assert reduction_steps(700, None) == (4, None)  # the whole reduction in registers
+
+
+def test_a_plain_call_with_an_odd_reduction_reads_a_as_stored(monkeypatch, tmp_path):
+    monkeypatch.setenv("NESTOR_TUNING_DB", str(tmp_path / "empty.db"))
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    m, n, k = 301, 321, 351  # 3^3 x 13: chunks of 39 in steps of 3; rows padded, read clamped
+    s, args = matmul_cpu(m, n, k, transpose_b=False)
+    text = nest(s, args)
+    assert "A.packed" not in text and "unrolled for k.inner.inner in 0..3:" in text and "A[min(" in text
+    assert text.count("parallel for") == 1
+    rng = np.random.default_rng(7)
+    a = rng.standard_normal((m, k), dtype=np.float32)
+    b = rng.standard_normal((k, n), dtype=np.float32)
+    c = np.full((m, n), np.nan, np.float32)
+    ns.build(s, args, target="llvm")(a, b, c)
+    np.testing.assert_allclose(c, a @ b, rtol=1e-4, atol=1e-3)
