@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
 import sys
 import time
 from dataclasses import dataclass
@@ -37,7 +36,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np  # noqa: E402
 
 from benchmarks import roofline  # noqa: E402
-from benchmarks.harness import Report, _spread, compare_all, parser  # noqa: E402
+from benchmarks.harness import Report, compare_all, compare_all_cpu, parser  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -172,21 +171,9 @@ def _winograd_kernels(x, w, xb, wb, conv: Conv, batch: int, shape: tuple) -> dic
 
 
 def _compare_cpu_time(nestor, peers: dict, repeat: int) -> tuple[float, float, dict]:
-    """:func:`benchmarks.harness.compare_all` on the process's CPU time over the thread count
-    instead of the wall clock (``--cpu-time``, with waiting threads asleep): the work each side
-    does, much less disturbed on a machine shared with other jobs, blind to idle cores and load
-    imbalance."""
-    threads = roofline.threads()
-    sides = {"": nestor, **peers}
-    samples: dict[str, list[float]] = {name: [] for name in sides}
-    for _ in range(repeat):
-        for name, run in sides.items():
-            start = time.process_time()
-            run()
-            samples[name].append((time.process_time() - start) / threads)
-    ours = samples.pop("")
-    return (statistics.median(ours), _spread(ours),
-            {name: (statistics.median(times), _spread(times)) for name, times in samples.items()})
+    """CPU seconds over the thread count (``--cpu-time``): :func:`benchmarks.harness.compare_all_cpu`,
+    one call a round (each side's call already fills one)."""
+    return compare_all_cpu(nestor, peers, repeat, roofline.threads(), min_round=0.0)
 
 
 def _repeated(run, min_round: float = 0.05):

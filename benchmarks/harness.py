@@ -73,6 +73,29 @@ def compare_all(nestor: Callable[[], object], peers: dict[str, Callable[[], obje
             {name: (statistics.median(times), _spread(times)) for name, times in samples.items()})
 
 
+def compare_all_cpu(nestor: Callable[[], object], peers: dict[str, Callable[[], object]], repeat: int = 7,
+                    threads: int = 1, min_round: float = 0.05) -> tuple[float, float, dict[str, tuple]]:
+    """:func:`compare_all` on the process's CPU seconds over ``threads`` instead of the wall
+    clock: the work each side does (waiting OpenMP threads asleep, ``OMP_WAIT_POLICY=passive``),
+    much less disturbed on a machine shared with other jobs, blind to idle cores and to load
+    imbalance between the threads."""
+    sides = {"": nestor, **peers}
+    for fn in sides.values():
+        fn()  # warm-up
+    once = max(max(_round(fn, 1) for fn in sides.values()), 1e-7)
+    number = max(1, int(min_round / once))
+    samples: dict[str, list[float]] = {name: [] for name in sides}
+    for _ in range(repeat):
+        for name, fn in sides.items():
+            start = time.process_time()
+            for _ in range(number):
+                fn()
+            samples[name].append((time.process_time() - start) / number / threads)
+    ours = samples.pop("")
+    return (statistics.median(ours), _spread(ours),
+            {name: (statistics.median(times), _spread(times)) for name, times in samples.items()})
+
+
 def _spread(samples: list[float]) -> float:
     """Relative interquartile spread, a noise figure."""
     q = statistics.quantiles(samples, n=4) if len(samples) >= 2 else [samples[0]] * 3

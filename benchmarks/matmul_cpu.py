@@ -5,10 +5,18 @@ batched ``BxMxNxK`` products (the batched layout template). Each row gives the s
 roofline bound (``benchmarks/roofline.py``) for Nestor and the peer.
 
     python benchmarks/matmul_cpu.py [--json] [--sizes 512,1024,2048] [--layout A@B|A@B.T]
-        [--shapes 1000x1000x1000,...] [--batched 64x128x128x128] [--no-symbolic]
+        [--shapes 1000x1000x1000,...] [--batched 64x128x128x128] [--no-symbolic] [--cpu-time]
 
 Each square size also builds the template once for a symbolic row count M (one kernel for every
 M) and times it against the static build at M = n.
+
+``--cpu-time`` times the process's CPU seconds over the thread count instead of the wall clock
+(waiting OpenMP threads asleep): on a machine shared with other jobs the wall clock of a
+two-thread kernel mostly measures whether both cores were free; CPU seconds measure each
+side's work. On two threads it is a rough figure (OpenBLAS's threads busy-wait after a call and
+that counts; the kernel's accounting of a thread still running lags); on one thread
+(``OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1``: torch and Nestor's templates follow
+``OMP_NUM_THREADS``) it is exact, and the way to compare kernels on a busy machine.
 """
 
 from __future__ import annotations
@@ -21,7 +29,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np  # noqa: E402
 
 from benchmarks import roofline  # noqa: E402
-from benchmarks.harness import Report, compare, compare_all, parser  # noqa: E402
+from benchmarks.harness import Report, compare, compare_all, compare_all_cpu, parser  # noqa: E402
 
 SHAPES = "1000x1000x1000,777x1025x513,4096x64x4096,65536x64x64"
 BATCHED = "64x128x128x128"
@@ -39,7 +47,12 @@ def _peers(a, b, out) -> dict:
     return peers
 
 
-def _measure(report: Report, case: str, module, a, b, c, b_for_peer, repeat: int) -> None:
+#: how the sides are timed: :func:`compare_all` (wall clock), or CPU seconds with ``--cpu-time``
+TIMERS = {False: compare_all, True: lambda nestor, peers, repeat: compare_all_cpu(nestor, peers, repeat,
+                                                                                  roofline.threads())}
+
+
+def _measure(report: Report, case: str, module, a, b, c, b_for_peer, repeat: int, cpu_time: bool = False) -> None:
     """Check ``module(a, b, c)`` against numpy, then time it against the peers."""
     module(a, b, c)
     expected = a @ b_for_peer
@@ -47,7 +60,7 @@ def _measure(report: Report, case: str, module, a, b, c, b_for_peer, repeat: int
     if not np.allclose(c, expected, rtol=1e-3, atol=1e-2 * np.sqrt(k)):
         raise SystemExit(f"matmul {case}: wrong result (max error {np.abs(c - expected).max()})")
     out = np.empty_like(c)
-    ours, noise, peers = compare_all(lambda: module(a, b, c), _peers(a, b_for_peer, out), repeat)
+    ours, noise, peers = TIMERS[cpu_time](lambda: module(a, b, c), _peers(a, b_for_peer, out), repeat)
     best = min(peers, key=lambda name: peers[name][0])
     flops = 2.0 * c.size * k
     nbytes = 4.0 * (a.size + b.size + c.size)
@@ -82,7 +95,11 @@ def main() -> None:
     p.add_argument("--no-symbolic", action="store_true", help="skip the symbolic-M cases")
     p.add_argument("--shapes", default=SHAPES, help="MxNxK products (A@B), comma-separated; '' for none")
     p.add_argument("--batched", default=BATCHED, help="BxMxNxK batched products; '' for none")
+    p.add_argument("--cpu-time", action="store_true",
+                   help="time the process's CPU seconds (OpenMP threads wait asleep) instead of the wall clock")
     args = p.parse_args()
+    if args.cpu_time:
+        os.environ["OMP_WAIT_POLICY"] = "passive"  # read when the OpenMP runtimes start, below
     import nestor as ns
     from schedules.templates import matmul_cpu, matmul_layout
 
@@ -94,7 +111,7 @@ def main() -> None:
         a, b = (rng.standard_normal((n, n), dtype=np.float32) for _ in range(2))
         module = ns.build(s, tensors, target="llvm", name=f"matmul{n}")
         _measure(report, f"n={n} {args.layout}", module, a, b, np.empty((n, n), np.float32),
-                 b.T if transpose_b else b, args.repeat)
+                 b.T if transpose_b else b, args.repeat, args.cpu_time)
         if not args.no_symbolic:
             symbolic_case(report, args, module, a, b, np.empty((n, n), np.float32), n, transpose_b)
     for shape in (x for x in args.shapes.split(",") if x):
@@ -102,14 +119,16 @@ def main() -> None:
         s, tensors = matmul_cpu(m, n, k, transpose_b=False)
         a, b = rng.standard_normal((m, k), dtype=np.float32), rng.standard_normal((k, n), dtype=np.float32)
         module = ns.build(s, tensors, target="llvm", name="matmul")
-        _measure(report, f"{m}x{n}x{k} A@B", module, a, b, np.empty((m, n), np.float32), b, args.repeat)
+        _measure(report, f"{m}x{n}x{k} A@B", module, a, b, np.empty((m, n), np.float32), b, args.repeat,
+                 args.cpu_time)
     for shape in (x for x in args.batched.split(",") if x):
         batch, m, n, k = (int(x) for x in shape.split("x"))
         s, tensors = matmul_layout((batch, m, k), (batch, k, n), parallel=True)
         a = rng.standard_normal((batch, m, k), dtype=np.float32)
         b = rng.standard_normal((batch, k, n), dtype=np.float32)
         module = ns.build(s, tensors, target="llvm", name="bmm")
-        _measure(report, f"batched {shape}", module, a, b, np.empty((batch, m, n), np.float32), b, args.repeat)
+        _measure(report, f"batched {shape}", module, a, b, np.empty((batch, m, n), np.float32), b, args.repeat,
+                 args.cpu_time)
 
 
 if __name__ == "__main__":

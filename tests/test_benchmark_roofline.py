@@ -28,3 +28,20 @@ def test_compare_all_calls_every_side_and_names_each_peer():
     assert set(peers) == {"a", "b"}
     assert ours > 0 and spread >= 0 and all(seconds > 0 for seconds, _ in peers.values())
     assert calls["ours"] == calls["a"] == calls["b"] >= 3
+
+
+def test_compare_all_cpu_counts_cpu_seconds_per_call_over_the_threads():
+    import time
+
+    from benchmarks.harness import compare_all_cpu
+
+    def busy():  # about 2 ms of CPU
+        end = time.process_time() + 0.002
+        while time.process_time() < end:
+            pass
+
+    ours, spread, peers = compare_all_cpu(busy, {"asleep": lambda: time.sleep(0.002)}, repeat=3, threads=2,
+                                          min_round=0.0)
+    assert set(peers) == {"asleep"} and spread >= 0
+    assert 0.001 <= ours < 0.01  # 2 ms of CPU over 2 threads, per call
+    assert peers["asleep"][0] < ours  # a sleeping side uses (almost) no CPU

@@ -164,12 +164,25 @@ def fold(template: tuple, epilogue: Epilogue, tiles: tuple[int, int] | None = No
                   for step in schedule.trace)
     # the copy's loops go (D reads the accumulator), and the threads move to D's tile loop
     dropped = {f"{accumulator.op.name}:parallel"} | ({out.op.name} if source is not None else set())
-    replay(s, [step for step in schedule.trace
-               if step.stage not in dropped and f"{step.stage}:{step.primitive}" not in dropped])
+    panels = _threaded_producers(schedule.trace, accumulator.op.name)
+    replay(s, [step for step in schedule.trace if step not in panels and step.stage not in dropped
+               and f"{step.stage}:{step.primitive}" not in dropped])
     if source is not None:
         s[out].compute_inline()
-    _tile_output(s, result, s[accumulator], tiles, vector, threads)
+    tile_loop = _tile_output(s, result, s[accumulator], tiles, vector, threads)
+    for step in panels:  # packed in D's column tile loop, where the threads now are
+        s[step.stage].compute_at(s[result], tile_loop)
     return s, [*args[:-1], *extras, result]
+
+
+def _threaded_producers(trace, accumulator: str) -> list[Step]:
+    """The ``compute_at`` steps that attach a producer (the packing of B) at the loop the
+    accumulator's threads run over: once the accumulator is computed per tile of ``D``, that
+    loop runs once per tile, so they move to ``D``'s parallel tile loop instead (each panel
+    still packed once, by the thread that uses it)."""
+    threaded = {dict(step.args)["axis"] for step in trace if step.stage == accumulator and step.primitive == "parallel"}
+    return [step for step in trace if step.primitive == "compute_at" and dict(step.args).get("stage") == accumulator
+            and dict(step.args).get("axis") in threaded]
 
 
 #: the longest serial write-back loop that is unrolled
@@ -206,9 +219,10 @@ def _renamed(step: Step, name: str) -> Step:
     return Step(step.primitive, stage, args, step.results)
 
 
-def _tile_output(s, result, accumulator, tiles: tuple[int, int], vector: int, threads: bool) -> None:
+def _tile_output(s, result, accumulator, tiles: tuple[int, int], vector: int, threads: bool):
     """``D`` in ``rows x columns`` tiles over its last two axes, columns outermost (after any
-    leading axes), the accumulator computed in each tile, the tile's rows in vectors."""
+    leading axes), the accumulator computed in each tile, the tile's rows in vectors; returns
+    the loop over column tiles."""
     stage = s[result]
     axes = list(result.op.axis)
     rows, columns = tiles
@@ -220,3 +234,4 @@ def _tile_output(s, result, accumulator, tiles: tuple[int, int], vector: int, th
         stage.vectorize(lanes)
     if threads:
         stage.parallel(axes[0] if len(axes) > 2 else jo)
+    return jo

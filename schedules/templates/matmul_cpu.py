@@ -6,13 +6,15 @@ from __future__ import annotations
 
 from numbers import Integral
 
+import numpy as np
+
 from tensorir import functions as fn
 from tensorir.errors import DefinitionError
 from tensorir.intmath import ceil_div
 from tensorir.tensor import compute, placeholder, reduce_axis
 
 from ..schedule import create_schedule
-from .matmul_threads import by_size, rows_outermost
+from .matmul_threads import SMALL_B, by_size, rows_outermost
 from .tuned import tunable
 
 
@@ -69,7 +71,8 @@ def matmul_cpu(m: int, n: int, k: int, *, v1: int = 8, v2: int = 32, v3: int = 4
         b3 = reduction_chunk(k, b3, v3)  # the same b3 where it divides k
         if overhangs(m, n, k, b1, b2, b3):
             return padded_matmul(m, n, k, v1=v1, v2=v2, v3=v3, b1=b1, b2=b2, b3=b3, transpose_b=transpose_b,
-                                 dtype=dtype, parallel=parallel, schedule_tiles=_reduction_chunks)
+                                 dtype=dtype, parallel=parallel, schedule_tiles=_reduction_chunks,
+                                 pack_panels=pack_panels)
     A = placeholder((m, k), dtype, name="A")
     B = placeholder((n, k) if transpose_b else (k, n), dtype, name="B")
     r = reduce_axis(k, "k")
@@ -92,17 +95,45 @@ def matmul_cpu(m: int, n: int, k: int, *, v1: int = 8, v2: int = 32, v3: int = 4
     else:
         C = compute((m, n), lambda i, j: fn.sum(a_at((i, r)) * b_at(j, r), axis=r), name="C")
     s = create_schedule(C)
+    panel_loop = None
     if b3 is None:
         register_cache_tile(s, C, v1, v2, v3, b1, b2, parallel)
     else:
-        _reduction_chunks(s, C, v1, v2, v3, b1, b2, b3, parallel)
-    for copy in (packed, packed_a):
-        if copy is not None:
-            po, pk, pi = copy.op.axis
-            s[copy].vectorize(pi)
-            if parallel:
-                s[copy].parallel(po)
+        panel_loop = _reduction_chunks(s, C, v1, v2, v3, b1, b2, b3, parallel)
+    if packed is not None:
+        pack_panels(s, packed, C, panel_loop, parallel)
+    if packed_a is not None:
+        po, pk, pi = packed_a.op.axis
+        s[packed_a].vectorize(pi)
+        if parallel:
+            s[packed_a].parallel(po)
     return s, [A, B, C]
+
+
+def pack_panels(s, packed, C, panel_loop, parallel: bool) -> None:
+    """Schedule the packing of B: inside the parallel loop over column tiles ``panel_loop``
+    where there is one (each thread packs the panels of its own column tiles, just before it
+    uses them, in the same parallel region), else as a loop of its own, parallel with
+    ``parallel`` unless B is small (at most :data:`SMALL_B` bytes packed: the copy takes less
+    than starting the threads). One parallel region fewer a call: each region ends in a
+    barrier, which costs ~10 us on a quiet machine and a scheduler slice where another process
+    holds a core."""
+    po, pk, pi = packed.op.axis
+    s[packed].vectorize(pi)
+    if panel_loop is not None:
+        s[packed].compute_at(s[C], panel_loop)
+    elif parallel and not _small(packed):
+        s[packed].parallel(po)
+
+
+def _small(tensor) -> bool:
+    """Whether ``tensor`` has a static size of at most :data:`SMALL_B` bytes."""
+    size = np.dtype(tensor.dtype.value).itemsize
+    for extent in tensor.shape:
+        if not isinstance(extent, Integral):
+            return False
+        size *= int(extent)
+    return size <= SMALL_B
 
 
 def _zero_past(index, extent: int, block: int, read):
@@ -113,7 +144,9 @@ def _zero_past(index, extent: int, block: int, read):
     return fn.if_then_else(index < extent, read(index), 0.0)
 
 
-def _reduction_chunks(s, C, v1, v2, v3, b1, b2, b3, parallel: bool) -> None:
+def _reduction_chunks(s, C, v1, v2, v3, b1, b2, b3, parallel: bool):
+    """Schedule ``C``'s cache tiles and reduction chunks; the parallel loop over column tiles,
+    or None where the threads share rows (or there are no threads)."""
     i, j = C.op.axis
     (k,) = C.op.reduce_axis
     io, jo, ii, ji = s[C].tile(i, j, b1, b2)
@@ -132,6 +165,7 @@ def _reduction_chunks(s, C, v1, v2, v3, b1, b2, b3, parallel: bool) -> None:
     s[C].vectorize(jii)
     if parallel:
         s[C].parallel(io if rows_first else jo)
+    return jo if parallel and not rows_first else None
 
 
 def register_cache_tile(s, C, v1, v2, v3, b1, b2, parallel: bool) -> None:

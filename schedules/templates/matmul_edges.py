@@ -15,6 +15,7 @@ from tensorir.intmath import ceil_div, round_up
 from tensorir.tensor import compute, placeholder, reduce_axis
 
 from ..schedule import create_schedule
+from .matmul_threads import rows_outermost
 
 
 def overhangs(m: int, n: int, k: int, b1: int, b2: int, b3: int) -> bool:
@@ -41,17 +42,22 @@ def reduction_chunk(k: int, b3: int, v3: int) -> int:
 
 
 def padded_matmul(m: int, n: int, k: int, *, v1: int, v2: int, v3: int, b1: int, b2: int, b3: int,
-                  transpose_b: bool, dtype: str, parallel: bool, schedule_tiles, copy_vector: int = 16):
+                  transpose_b: bool, dtype: str, parallel: bool, schedule_tiles, pack_panels,
+                  copy_vector: int = 16):
     """``C = A @ B.T`` / ``A @ B`` through zero-padded packed operands (see the module
     docstring), the reduction in chunks of ``b3`` (:func:`reduction_chunk` chooses them);
-    ``schedule_tiles(s, C.padded, v1, v2, v3, b1, b2, b3, parallel)`` schedules the product as the
-    unpadded template does. The nest::
+    ``schedule_tiles(s, C.padded, v1, v2, v3, b1, b2, b3, False)`` schedules each tile of the
+    product as the unpadded template does, ``pack_panels(s, B.packed, C, loop, parallel)`` puts
+    the packing of B (in the parallel loop over column tiles where there is one). The nest::
 
         A.packed[i / v1, k, i % v1] = A[i, k] or 0         # rows to round_up(m, b1), k to round_up(k, b3)
-                                                           # (where either overhangs; else A as stored)
-        B.packed[j / v2, k, j % v2] = B[.., ..] or 0        # columns to round_up(n, b2)
-        C.padded = A.packed @ B.packed                     # the unguarded tiled kernel
-        C[i, j] = C.padded[i, j]                            # the m x n corner
+                                                           # (where k overhangs; else A as stored, its
+                                                           # rows past m clamped to m - 1)
+        parallel for j.outer:                              # C's column tiles
+          B.packed[1, k, v2] = B[.., ..] or 0               # this tile's panel, zero past n
+          for i.outer:                                     # C's row tiles
+            C.padded[b1, b2] = A.packed @ B.packed         # the unguarded tiled kernel
+            C[tile] = C.padded[..]                         # the part inside m x n, from L1
     """
     mp, np_, kp = round_up(m, b1), round_up(n, b2), round_up(k, b3)
     A = placeholder((m, k), dtype, name="A")
@@ -60,8 +66,8 @@ def padded_matmul(m: int, n: int, k: int, *, v1: int, v2: int, v3: int, b1: int,
     def b_at(j, kk):
         return B[j, kk] if transpose_b else B[kk, j]
 
-    if (mp, kp) == (m, k):  # only the columns overhang: A is read as stored
-        packed_a, a_at = None, A.__getitem__
+    if kp == k:  # the chunks divide the reduction: A is read as stored
+        packed_a, a_at = None, _rows_of(A, m, mp)
     else:
         packed_a = compute((mp // v1, kp, v1), lambda io, kk, ii: _zero_past(
             (io * v1 + ii, kk), (m, k), (mp, kp), lambda row, col: A[row, col]), name="A.packed")
@@ -73,20 +79,46 @@ def padded_matmul(m: int, n: int, k: int, *, v1: int, v2: int, v3: int, b1: int,
         a_at((i, r)) * packed_b[j // v2, r, j % v2], axis=r), name="C.padded")
     C = compute((m, n), lambda i, j: padded[i, j], name="C")
     s = create_schedule(C)
-    schedule_tiles(s, padded, v1, v2, v3, b1, b2, b3, parallel)
-    for copy in (packed_a, packed_b):
-        if copy is None:
-            continue
-        outer, _, inner = copy.op.axis
-        s[copy].vectorize(inner)
-        if parallel:
-            s[copy].parallel(outer)
-    i, j = C.op.axis
-    _, lanes = s[C].split(j, factor=copy_vector)
-    s[C].vectorize(lanes)
-    if parallel:
-        s[C].parallel(i)
+    schedule_tiles(s, padded, v1, v2, v3, b1, b2, b3, False)  # its tile loops: one tile of C each
+    rows_first = rows_outermost(m, n, k, b1, b2)
+    threaded = _write_back(s, C, padded, b1, b2, copy_vector, parallel, rows_first)
+    pack_panels(s, packed_b, C, None if rows_first else threaded, parallel)
+    if packed_a is not None:
+        outer, _, inner = packed_a.op.axis
+        s[packed_a].vectorize(inner)
+        if threaded is not None and rows_first:  # each thread packs the rows it computes
+            s[packed_a].compute_at(s[C], threaded)
+        elif parallel:
+            s[packed_a].parallel(outer)
     return s, [A, B, C]
+
+
+def _rows_of(A, m: int, mp: int):
+    """``A[i, k]`` for the padded product's rows ``i < mp``: the rows past ``m`` read row
+    ``m - 1`` again (the clamp is a row index, hoisted out of the reduction), and the padded
+    product's rows they compute are never written back."""
+    if mp == m:
+        return A.__getitem__
+    return lambda index: A[fn.minimum(index[0], m - 1), index[1]]
+
+
+def _write_back(s, C, padded, b1: int, b2: int, vector: int, parallel: bool, rows_first: bool):
+    """Tile ``C`` as the product (``b1 x b2``, columns outermost unless ``rows_first``), compute
+    each tile of ``C.padded`` in its tile of ``C`` and copy the tile's ``m x n`` part while it
+    is in the L1 cache: the copy needs no parallel region nor pass over memory of its own.
+    Returns the parallel loop (over column tiles, or over row tiles with ``rows_first``), or
+    None without ``parallel``."""
+    i, j = C.op.axis
+    io, jo, ii, ji = s[C].tile(i, j, b1, b2)
+    s[C].reorder(*((io, jo) if rows_first else (jo, io)), ii, ji)
+    s[padded].compute_at(s[C], jo if rows_first else io)
+    if b2 >= vector and b2 % vector == 0:
+        _, lanes = s[C].split(ji, factor=vector)
+        s[C].vectorize(lanes)
+    if not parallel:
+        return None
+    s[C].parallel(io if rows_first else jo)
+    return io if rows_first else jo
 
 
 def _zero_past(index: tuple, extent: tuple, padded: tuple, read):

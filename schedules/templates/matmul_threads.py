@@ -1,13 +1,14 @@
 """What the CPU matmul template chooses where its caller does not say: threads only for products
 large enough that a thread team pays for itself, and the register tile that pads odd sizes least.
 
-A product of 256^3 takes 0.3 ms on one core of the 2-core AVX-512 host (111 GFLOP/s). A team of
-two halves that on a quiet machine, but each parallel region ends in a barrier that waits for
-the slower thread, and a thread that another process holds off its core (or one asleep after a
-pause between calls) costs milliseconds there: in an interleaved benchmark the threaded kernel
-took 3-12 ms a call (median) where one thread took 0.45 ms. Below :data:`SERIAL_FLOPS` the
-template therefore runs on one thread unless ``parallel=True`` is passed; at 512^3 and above
-(268 MFLOP) the split pays by far.
+A product of 256^3 takes 0.3-0.36 ms on one core of the 2-core AVX-512 host (93-110 GFLOP/s);
+OpenBLAS and torch run it on both cores in 0.19-0.22 ms, and so does the template (best rounds
+0.16 ms) now that the packing of B runs in the same parallel region as the product (one barrier
+a call). Under load every two-thread kernel (numpy's and torch's too) waits at its barrier for
+the thread another process holds off its core (3-20 ms a call, median); one thread does not,
+but it cannot match a peer that gets both cores. Below :data:`SERIAL_FLOPS` (192^3: 0.15 vs
+0.19 ms at best, but a fork and join is a larger share of it) the template runs on one thread
+unless ``parallel=True`` is passed.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from numbers import Integral
 
 from tensorir.intmath import ceil_div, round_up
 
-#: products of fewer floating-point operations (2 m n k) run on one thread by default
-SERIAL_FLOPS = 1 << 26
+#: products of fewer floating-point operations (2 m n k) run on one thread by default: 256^3
+#: and up use both cores (as the frontend's products, from 2^24 multiply-adds)
+SERIAL_FLOPS = 1 << 25
 
 
 def threads_pay(m, n, k) -> bool:
@@ -68,6 +70,23 @@ def register_tile(m: int, n: int, threads: int) -> tuple[int, int]:
     return min(TILES, key=work)  # the busiest thread's share, then the whole; 8 x 32 among equals
 
 
+#: the unrolled reduction steps ``v3`` a plain call chooses among, the first that fits
+STEPS = (4, 3, 2)
+
+
+def reduction_steps(k: int, b3: int | None) -> tuple[int, int | None]:
+    """The unrolled step ``v3`` and the reduction chunk ``b3`` (``reduction_chunk``) for a
+    reduction of ``k``: the first step of :data:`STEPS` whose chunks divide ``k``, else 4.
+    k=513 (3^3 x 19): steps of 3 in chunks of 57, so that A is read as stored; steps of 4 pad k
+    to 520, and A is copied zero-padded first (a pass over A and a parallel region more)."""
+    from .matmul_edges import reduction_chunk
+
+    if b3 is None:
+        return STEPS[0], None
+    step = next((step for step in STEPS if k % reduction_chunk(k, b3, step) == 0), STEPS[0])
+    return step, reduction_chunk(k, b3, step)
+
+
 def by_size(name: str, target: str):
     """Decorate the tunable matmul template ``name`` (its first three arguments ``m, n, k``;
     knobs ``v1, v2, b1, b2``; ``parallel``) with the choices a call leaves to it, for static sizes
@@ -76,7 +95,7 @@ def by_size(name: str, target: str):
 
     - without ``parallel``, a product below :data:`SERIAL_FLOPS` runs on one thread;
     - without any knob, a product of at least :data:`SERIAL_FLOPS` gets :func:`register_tile`'s
-      register tile (smaller ones keep the defaults).
+      register tile and :func:`reduction_steps`' unrolled step and chunk (smaller ones keep the defaults).
     """
 
     def wrap(template):
@@ -102,7 +121,8 @@ def by_size(name: str, target: str):
             if not knobs and given.get("edge", "pad") == "pad" and threads_pay(*sizes):
                 threads = _threads() if chosen["parallel"] else 1
                 v1, v2 = register_tile(int(sizes[0]), int(sizes[1]), threads)
-                chosen.update(v1=v1, v2=v2, b1=v1, b2=v2)
+                v3, b3 = reduction_steps(int(sizes[2]), given["b3"])
+                chosen.update(v1=v1, v2=v2, b1=v1, b2=v2, v3=v3, b3=b3)
             return template(*args, **chosen)
 
         return call

@@ -31,10 +31,14 @@ def test_padded_nest_has_no_guard_in_the_kernel():
     s, args = templates.matmul_cpu(37, 45, 23, v1=4, v2=16, v3=4, b1=8, b2=16, b3=32, transpose_b=False,
                                    parallel=True)
     text = nest(s, args)
-    assert "allocate C.padded: float32[40, 48] in global" in text
+    # 48 padded columns, 40 padded rows: each tile of C.padded computed in its tile of C
+    assert "parallel for j.outer in 0..3:" in text
+    assert "    for i.outer in 0..5:\n      allocate C.padded: float32[8, 16]" in text
     assert "A.packed[io, kk, ii] = if_then_else(io * 4 + ii < 37 and kk < 23, A[io * 4 + ii, kk], 0.0)" in text
-    kernel = text[text.index("C.padded[i.outer"):text.index("parallel for i in")]
+    kernel = text[text.index("allocate C.padded"):text.index("for i.inner in 0..8:")]
     assert "if " not in kernel and "if_then_else" not in kernel
+    # the tile's part inside C written back in the same parallel region, guarded there only
+    assert text.count("parallel for") == 2  # A packed, then B's panels, the product and C
     check_numpy(s, args, lambda a, b: a @ b, rtol=1e-4)
     check_roundtrip(s, args)
 
@@ -68,7 +72,7 @@ def test_a_reduction_the_chunks_can_divide_needs_no_padding():
 def test_numpy_integer_sizes_are_padded_too():
     sizes = (np.int64(37), np.int64(45), np.int64(23))
     text = nest(*templates.matmul_cpu(*sizes, v1=4, v2=16, v3=4, b1=8, b2=16, b3=32))
-    assert "allocate C.padded: float32[40, 48] in global" in text
+    assert "for j.outer in 0..3:" in text and "for i.outer in 0..5:\n      allocate C.padded: float32[8, 16]" in text
 
 
 def test_reduction_chunk_pads_the_least():
@@ -95,7 +99,8 @@ def test_only_the_columns_overhang(parallel, transpose_b):
     s, args = templates.matmul_cpu(m, n, k, v1=8, v2=32, v3=4, b1=8, b2=32, b3=40, transpose_b=transpose_b,
                                    parallel=parallel)
     text = nest(s, args)
-    assert "A.packed" not in text and "allocate C.padded: float32[96, 96] in global" in text
+    assert "A.packed" not in text and "for j.outer in 0..3:" in text  # 96 padded columns
+    assert "allocate C.padded: float32[8, 32] in global" in text
     assert ("parallel for" in text) == parallel
     rng = np.random.default_rng(1)
     a = rng.standard_normal((m, k), dtype=np.float32)
@@ -109,5 +114,26 @@ def test_a_plain_1000_cube_packs_only_b(monkeypatch, tmp_path):
     monkeypatch.setenv("NESTOR_TUNING_DB", str(tmp_path / "empty.db"))
     monkeypatch.setenv("OMP_NUM_THREADS", "2")
     text = nest(*templates.matmul_cpu(1000, 1000, 1000, transpose_b=False))
-    assert "A.packed" not in text and "allocate B.packed: float32[32, 1000, 32] in global" in text
-    assert text.count("parallel for") == 3  # B packed, the product, C copied back
+    assert "A.packed" not in text
+    # each column tile's panel of B packed by the thread that computes it, in the product's region
+    assert "parallel for j.outer in 0..32:\n    allocate B.packed: float32[1, 1000, 32] in global" in text
+    assert text.count("parallel for") == 1  # C's tiles: B's panels, the product, the copy to C
+
+
+@pytest.mark.parametrize("parallel", [True, False])
+@pytest.mark.parametrize("transpose_b", [True, False])
+def test_rows_past_the_matrix_read_its_last_row(parallel, transpose_b):
+    """The chunks divide k and only rows and columns overhang: A is read as stored, the rows
+    of the padded product past m read row m - 1 (in bounds) and are never written to C."""
+    m, n, k = 37, 45, 48
+    s, args = templates.matmul_cpu(m, n, k, v1=4, v2=16, v3=4, b1=8, b2=16, b3=24, transpose_b=transpose_b,
+                                   parallel=parallel)
+    text = nest(s, args)
+    assert "A.packed" not in text and "A[min(i.outer * 8 + i.inner.outer * 4 + i.inner.inner, 36), " in text
+    rng = np.random.default_rng(2)
+    a = rng.standard_normal((m, k), dtype=np.float32)
+    b = rng.standard_normal((n, k) if transpose_b else (k, n), dtype=np.float32)
+    c = np.full((m, n), np.nan, np.float32)
+    ns.build(s, args, target="llvm")(a, b, c)
+    np.testing.assert_allclose(c, a @ (b.T if transpose_b else b), rtol=1e-4, atol=1e-4)
+    check_roundtrip(s, args)
