@@ -303,8 +303,8 @@ def test_layer_graph_is_one_node_per_layer_and_two_kernels_per_step(kind, hidden
             layers[-1].op.gradient(nf.Tensor(np.ones(layers[-1].shape)), layers[-1])
         # W_hh transposed once (hidden 16; the dot products of hidden 4 read W_hh); per step a
         # kernel and a product with it (none for the first step: h0 needs no gradient); then the
-        # products for the input and the two weights, and the biases' sum
-        assert dispatch.stats.calls == (hidden >= 16) + 2 * seq - 1 + 4
+        # product for the input, ONE for both weights ([x | h_prev]^T dpre), and the biases' sum
+        assert dispatch.stats.calls == (hidden >= 16) + 2 * seq - 1 + 3
     assert counts[0] == counts[1]
 
 
