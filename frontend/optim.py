@@ -1,9 +1,10 @@
 """Optimizers (seed Lec6/Lec7/Lec9): SGD with momentum (bias-corrected) or Nesterov, and Adam;
 L2 weight decay; a learning-rate schedule hook; gradient clipping by global norm.
 
-Each parameter's update is one compiled kernel over the flattened parameter, its gradient and
-its state, with the hyperparameters passed as a small array (so a changing learning rate does
-not recompile anything)::
+One compiled kernel updates the parameters of one device and dtype (up to
+:data:`UPDATE_GROUP` of them) and their state, each flattened (a gradient that is a transposed
+view read in place), with the hyperparameters passed as a small array (so a changing learning
+rate does not recompile anything)::
 
     momentum:  u = beta * u + (1 - beta) * (g + wd * w);  w = w - lr * u / (1 - beta^t)
     nesterov:  u as above;  w = w - lr * (beta * u + (1 - beta) * (g + wd * w)) / (1 - beta^t)
