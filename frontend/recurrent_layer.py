@@ -32,8 +32,9 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from backends.llvm.target import thread_count
 from schedules.templates.matmul_variants import product_dims
-from tensorir.intmath import round_up
+from tensorir.intmath import ceil_div, round_up
 
 from . import dispatch
 from .fusion_lstm import unfused_cell
@@ -65,6 +66,9 @@ def _static_kernels() -> Iterator[None]:
 #: products with at most this many rows (a step's ``h @ W_hh``) read B unpacked: 49 -> 39 us for
 #: (32, 128) @ (128, 512), 90 -> 65 us for (32, 512) @ (512, 128)
 SMALL_M = 64
+#: a step's product (at most SMALL_M rows) runs its rows on every thread: it is half of the
+#: chain of kernels each step waits for, and PyTorch threads it too
+STEP_THREADS = True
 
 
 class LayerMatMul(MatMul):
@@ -84,6 +88,9 @@ class LayerMatMul(MatMul):
                   "b2": min(config["b2"], round_up(n, config["v2"]))}
         if m <= SMALL_M:  # packing B costs as much as the product: read it in place, one pass over k
             config.update(pack_b=False, b3=None)
+            threads = thread_count() if STEP_THREADS else 1
+            if threads > 1 and m >= 2 * config["v1"]:  # the threads share the rows
+                config.update(b1=round_up(ceil_div(m, threads), config["v1"]), parallel=True)
         return config
 
 
