@@ -41,6 +41,12 @@ PARALLEL_PRODUCT_MIN = 1 << 24
 #: so against 2966 us in chunks and 869 us (+42 us to transpose A) from a transposed A, the
 #: LSTM's 1024x128 @ 128x512 1209 against 1615 us (best of several, on one thread)
 WHOLE_K_MAX = 1024
+#: a whole-k product with at most this many columns reads B as stored (no packed copy per
+#: call): one thread, 128x784x256 (the MLP's forward) 466 vs 496 us, 64/256/512 rows x784x256
+#: 2-8% faster, 2048 rows equal; with 512 columns only up to 512 rows gain (1024x128x512 5%,
+#: 1024x1024x512 9% slower), with 1024 columns packing wins (128x784x1024 6%). Columns only, so
+#: the config does not depend on the batch
+UNPACKED_N_MAX = 256
 
 
 def _layout(array: np.ndarray, device: str) -> tuple[np.ndarray, bool]:
@@ -116,6 +122,8 @@ class MatMul(Op):
                   "parallel": m * n * k >= PARALLEL_PRODUCT_MIN and worth_parallel(m * n * k, ceil_div(m, 64))}
         if not request.variant[0] and k <= WHOLE_K_MAX:
             config["b3"] = None  # the register tile accumulates the whole reduction
+            if n <= UNPACKED_N_MAX:
+                config["pack_b"] = False
         return config
 
     def tuning_task(self, request) -> tuple | None:
