@@ -37,7 +37,7 @@ from schedules.templates.matmul_variants import product_dims
 from tensorir.intmath import ceil_div, round_up
 
 from . import dispatch
-from .fusion_lstm import unfused_cell
+from .fusion_lstm import unfused_state
 from .fusion_recurrent import LSTMStep, LSTMStepBackward, RNNStep, RNNStepBackward
 from .ops import elementwise as ew
 from .ops.base import Op, contiguous
@@ -248,8 +248,7 @@ class LSTMLayer(_Layer):
         b_ih, b_hh = biases or (_zeros(w_ih),) * 2
         hs, h, c = [], h0, c0
         for t in range(x.shape[0]):
-            state = unfused_cell(ew_matmul(getitem(x, t), w_ih), ew_matmul(h, w_hh), b_ih, b_hh, c)
-            h, c = getitem(state, 0), getitem(state, 1)
+            h, c = unfused_state(ew_matmul(getitem(x, t), w_ih), ew_matmul(h, w_hh), b_ih, b_hh, c)
             hs.append(h)
         return stack([*hs, c], 0)
 
