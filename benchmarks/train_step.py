@@ -21,7 +21,9 @@ rest: Python graph, dispatch, allocation), and the compile time of a first train
 elementwise op at once, fused only at the layers' fixed points (the figures before the lazy graph).
 
 Nestor's kernels run on one thread unless a kernel is very large (see schedules/templates/generic_cpu.py,
-NESTOR_PARALLEL_MIN); PyTorch uses its default thread count unless --torch-threads is given. Both
+NESTOR_PARALLEL_MIN; products from 2^24 multiply-adds, frontend/ops/matmul.py), except the LSTM's
+per-step products, whose rows split over the threads (frontend/recurrent_layer.py, STEP_THREADS);
+PyTorch uses its default thread count unless --torch-threads is given. Both
 share the process's one OpenMP runtime, so --torch-threads also caps the threads of Nestor's
 parallel kernels (--torch-threads 1 compares one thread with one thread).
 

@@ -69,8 +69,11 @@ class Kernel:
         self.request, self.task, self.config = request, task, config or {}
         self._call = getattr(module, "call_unchecked", None)
 
-    def __call__(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
-        outs = [np.empty(shape, dtype) for shape, dtype in self.out_specs]
+    def __call__(self, arrays: list[np.ndarray], outs: list[np.ndarray] | None = None) -> list[np.ndarray]:
+        """Run on ``arrays``; into ``outs`` where given (C-contiguous, of the outputs' shapes and
+        dtypes: a slice of a larger array the caller fills step by step), else new arrays."""
+        if outs is None:
+            outs = [np.empty(shape, dtype) for shape, dtype in self.out_specs]
         stats = self.stats
         if self._call is None:  # a backend without raw calls (cuda): the checked path
             self.module(*arrays, *outs)
@@ -120,6 +123,12 @@ class KernelCache:
         if kernel is None:
             kernel = self._kernel(op, request)
         return kernel(arrays)
+
+    def kernel(self, op: Op, request: KernelRequest):
+        """The compiled kernel of ``op`` for ``request`` (built on first use), for a caller that
+        runs it many times on arrays of exactly the request's shapes, dtypes and layout."""
+        kernel = self.kernels.get(request)
+        return kernel if kernel is not None else self._kernel(op, request)
 
     def _kernel(self, op: Op, request: KernelRequest):
         """A symbolic-batch kernel for ``request`` where its op has one, else a static one."""
@@ -180,6 +189,14 @@ stats = cache.stats
 def run(op: Op, arrays: list[np.ndarray], device: str = "cpu", variant: tuple = ()) -> list[np.ndarray]:
     """Run ``op`` (in its form ``variant``) on C-contiguous ``arrays``; compile its kernel on first use."""
     return cache.run(op, op.request(arrays, device, variant), arrays)
+
+
+def bind(op: Op, arrays: list[np.ndarray], device: str = "cpu", variant: tuple = ()):
+    """The kernel :func:`run` would call for ``op`` on ``arrays``, resolved once: a loop that
+    runs it again and again on C-contiguous arrays of the same shapes and dtypes calls it
+    directly (``kernel(arrays) -> outputs``) and derives no request per call. It reads raw
+    addresses: arrays of other shapes or layouts must never be passed to it."""
+    return cache.kernel(op, op.request(arrays, device, variant))
 
 
 def schedule_for(op_key: tuple, shapes: tuple, dtypes: tuple, device: str, defaults: dict,

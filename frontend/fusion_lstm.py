@@ -130,10 +130,16 @@ def _unfused_gradient(g, node):
 
 def unfused_cell(xw, hw, bias_ih, bias_hh, c) -> Tensor:
     """``stack([h', c'])`` from the unfused ops (the reference of :class:`LSTMCellOp`)."""
+    return stack(list(unfused_state(xw, hw, bias_ih, bias_hh, c)), 0)
+
+
+def unfused_state(xw, hw, bias_ih, bias_hh, c) -> tuple[Tensor, Tensor]:
+    """``(h', c')`` from the unfused ops, as two tensors (a step-wise graph that then slices
+    ``stack([h', c'])`` pays a zero-filled adjoint per slice)."""
     pre = ew.add(ew.add(xw, hw), ew.add(bias_ih, bias_hh))
     i, f, g, o = split(reshape(pre, (c.shape[0], 4, c.shape[1])), 1)
     cell = ew.add(ew.multiply(ew.sigmoid(f), c), ew.multiply(ew.sigmoid(i), ew.tanh(g)))
-    return stack([ew.multiply(ew.sigmoid(o), ew.tanh(cell)), cell], 0)
+    return ew.multiply(ew.sigmoid(o), ew.tanh(cell)), cell
 
 
 def lstm_cell(xw: Tensor, hw: Tensor, bias_ih: Tensor, bias_hh: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:

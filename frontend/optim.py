@@ -1,9 +1,10 @@
 """Optimizers (seed Lec6/Lec7/Lec9): SGD with momentum (bias-corrected) or Nesterov, and Adam;
 L2 weight decay; a learning-rate schedule hook; gradient clipping by global norm.
 
-Each parameter's update is one compiled kernel over the flattened parameter, its gradient and
-its state, with the hyperparameters passed as a small array (so a changing learning rate does
-not recompile anything)::
+One compiled kernel updates the parameters of one device and dtype (up to
+:data:`UPDATE_GROUP` of them) and their state, each flattened (a gradient that is a transposed
+view read in place), with the hyperparameters passed as a small array (so a changing learning
+rate does not recompile anything)::
 
     momentum:  u = beta * u + (1 - beta) * (g + wd * w);  w = w - lr * u / (1 - beta^t)
     nesterov:  u as above;  w = w - lr * (beta * u + (1 - beta) * (g + wd * w)) / (1 - beta^t)
@@ -27,37 +28,64 @@ from .nn.module import Parameter
 from .ops.base import Op
 from .tensor import Tensor, no_grad
 
+#: parameters updated by one kernel at most (a kernel's compile time grows with its loops)
+UPDATE_GROUP = 8
+
 
 class UpdateOp(Op):
-    """One optimizer step of one parameter: inputs ``(w, g, *state, hyper)``, outputs ``(*state, w)``."""
+    """One optimizer step of several parameters in ONE kernel: inputs ``(w, g, *state)`` of each
+    parameter, then ``hyper``; outputs ``(*state, w)`` of each. ``request.variant`` says, per
+    parameter, whether its gradient comes transposed (a 2-D gradient computed as the transpose of
+    a product, read in place): then ``w`` and its state are passed 2-D, the gradient as the
+    ``(columns, rows)`` array it is a view of; else all are flat."""
 
     def __init__(self, rule: str, states: int):
         self.rule, self.states = rule, states
         self.name = f"{rule}_update"
         self.key = (self.name,)
 
-    def compute(self, request, w, g, *rest):
-        *state, h = rest
-        n = w.shape
+    def compute(self, request, *inputs):
+        *arrays, h = inputs
+        per, outs = 2 + self.states, []
+        for p, transposed in enumerate(request.variant):
+            w, g, *state = arrays[p * per:(p + 1) * per]
+            read_g = (lambda idx, g=g: g[idx[::-1]]) if transposed else (lambda idx, g=g: g[idx])
+            outs += self._rule(w, read_g, state, h, str(p))
+        return tuple(outs)
 
-        def grad(i):  # the gradient with L2 weight decay, h[1] = wd
-            return g[i] + h[1] * w[i]
+    def _rule(self, w, read_g, state, h, tag: str) -> list:
+        """The outputs ``(*state, w)`` of one parameter (``h`` the hyperparameters)."""
+        shape = w.shape
+
+        def grad(idx):  # the gradient with L2 weight decay, h[1] = wd
+            return read_g(idx) + h[1] * w[idx]
 
         if self.rule == "sgd":
-            return compute(n, lambda i: w[i] - h[0] * grad(i), name="w")
+            return [compute(shape, lambda *i: w[i] - h[0] * grad(i), name=f"w{tag}")]
         if self.rule in ("momentum", "nesterov"):  # h = lr, wd, beta, 1 / (1 - beta^t)
-            u = compute(n, lambda i: h[2] * state[0][i] + (1.0 - h[2]) * grad(i), name="u")
+            u = compute(shape, lambda *i: h[2] * state[0][i] + (1.0 - h[2]) * grad(i), name=f"u{tag}")
             if self.rule == "momentum":
-                return u, compute(n, lambda i: w[i] - h[0] * u[i] * h[3], name="w")
-            return u, compute(n, lambda i: w[i] - h[0] * (h[2] * u[i] + (1.0 - h[2]) * grad(i)) * h[3], name="w")
+                return [u, compute(shape, lambda *i: w[i] - h[0] * u[i] * h[3], name=f"w{tag}")]
+            return [u, compute(shape, lambda *i: w[i] - h[0] * (h[2] * u[i] + (1.0 - h[2]) * grad(i)) * h[3],
+                               name=f"w{tag}")]
         # adam: h = lr, wd, beta1, beta2, eps, 1 / (1 - beta1^t), 1 / (1 - beta2^t)
-        m = compute(n, lambda i: h[2] * state[0][i] + (1.0 - h[2]) * grad(i), name="m")
-        v = compute(n, lambda i: h[3] * state[1][i] + (1.0 - h[3]) * grad(i) * grad(i), name="v")
-        return m, v, compute(n, lambda i: w[i] - h[0] * (m[i] * h[5]) / (fn.sqrt(v[i] * h[6]) + h[4]), name="w")
+        m = compute(shape, lambda *i: h[2] * state[0][i] + (1.0 - h[2]) * grad(i), name=f"m{tag}")
+        v = compute(shape, lambda *i: h[3] * state[1][i] + (1.0 - h[3]) * grad(i) * grad(i), name=f"v{tag}")
+        return [m, v, compute(shape, lambda *i: w[i] - h[0] * (m[i] * h[5]) / (fn.sqrt(v[i] * h[6]) + h[4]),
+                              name=f"w{tag}")]
 
     def schedule(self, request, s, outputs, config):
         for out in outputs:
             flat_vector(s, out)
+
+
+def _gradient_layout(p: Parameter) -> tuple[np.ndarray, bool]:
+    """``(gradient array as the update kernel reads it, transposed)``: a 2-D gradient that is the
+    transpose of a contiguous array is read in place (no copy), any other made contiguous."""
+    grad = p.grad.data
+    if grad.ndim == 2 and not grad.flags.c_contiguous and grad.T.flags.c_contiguous:
+        return grad.T, True
+    return ops.contiguous(grad, p.device).reshape(-1), False
 
 
 class Optimizer:
@@ -105,17 +133,29 @@ class Optimizer:
         if self.clip_norm is not None:
             clip_grad_norm(self.params, self.clip_norm)
         states = {"sgd": 0, "momentum": 1, "nesterov": 1, "adam": 2}[self.rule]
-        op = UpdateOp(self.rule, states)
+        groups: dict[tuple, list[Parameter]] = {}
         for p in self.params:
-            if p.grad is None:
-                continue
-            flat = p.data.reshape(-1)
-            state = self.state.setdefault(id(p), [np.zeros_like(flat) for _ in range(states)])
-            hyper = np.asarray(self.hyper(), dtype=flat.dtype)
-            grad = ops.contiguous(p.grad.data, p.device).reshape(-1)
-            outs = dispatch.run(op, [flat, grad, *state, hyper], p.device)
-            self.state[id(p)] = outs[:-1]
-            p.data = outs[-1].reshape(p.shape)
+            if p.grad is not None:
+                groups.setdefault((p.device, p.dtype, p.grad.dtype), []).append(p)
+        for group in groups.values():
+            for start in range(0, len(group), UPDATE_GROUP):
+                self._update(group[start:start + UPDATE_GROUP], UpdateOp(self.rule, states))
+
+    def _update(self, params: list[Parameter], op: UpdateOp) -> None:
+        """One kernel updates ``params`` (of one device and dtype) and their state."""
+        arrays, layouts = [], []
+        for p in params:
+            grad, transposed = _gradient_layout(p)
+            shape = p.shape if transposed else (p.data.size,)
+            state = self.state.setdefault(id(p), [np.zeros(p.data.size, p.data.dtype) for _ in range(op.states)])
+            arrays += [p.data.reshape(shape), grad, *(s.reshape(shape) for s in state)]
+            layouts.append(transposed)
+        hyper = np.asarray(self.hyper(), dtype=params[0].data.dtype)
+        outs = iter(dispatch.run(op, [*(ops.contiguous(a, params[0].device) for a in arrays), hyper],
+                                 params[0].device, tuple(layouts)))
+        for p in params:
+            self.state[id(p)] = [next(outs).reshape(-1) for _ in range(op.states)]
+            p.data = next(outs).reshape(p.shape)
 
 
 class SGD(Optimizer):

@@ -32,15 +32,16 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from backends.llvm.target import thread_count
 from schedules.templates.matmul_variants import product_dims
-from tensorir.intmath import round_up
+from tensorir.intmath import ceil_div, round_up
 
 from . import dispatch
-from .fusion_lstm import unfused_cell
+from .fusion_lstm import unfused_state
 from .fusion_recurrent import LSTMStep, LSTMStepBackward, RNNStep, RNNStepBackward
 from .ops import elementwise as ew
 from .ops.base import Op, contiguous
-from .ops.matmul import DOT, NARROW, MatMul
+from .ops.matmul import DOT, NARROW, UNPACKED_N_MAX, MatMul, copies_transposed_a
 from .ops.reduce import Sum
 from .ops.shape import getitem, stack
 from .tensor import Tensor, grad, is_grad_enabled
@@ -62,13 +63,15 @@ def _static_kernels() -> Iterator[None]:
         dispatch.cache.symbolic_batch = previous
 
 
-def _run(op: Op, arrays: list[np.ndarray], device: str) -> list[np.ndarray]:
-    return dispatch.run(op, [contiguous(a, device) for a in arrays], device)
-
-
 #: products with at most this many rows (a step's ``h @ W_hh``) read B unpacked: 49 -> 39 us for
 #: (32, 128) @ (128, 512), 90 -> 65 us for (32, 512) @ (512, 128)
 SMALL_M = 64
+#: a whole-k product of at most this many rows (and 512 columns) reads B as stored: both
+#: weights' gradients at once, 256x1024x512, 2551 vs 2743 us (one thread)
+UNPACKED_M_MAX = 512
+#: a step's product (at most SMALL_M rows) runs its rows on every thread: it is half of the
+#: chain of kernels each step waits for, and PyTorch threads it too
+STEP_THREADS = True
 
 
 class LayerMatMul(MatMul):
@@ -86,14 +89,59 @@ class LayerMatMul(MatMul):
         m, _, n = product_dims(*request.shapes, *request.variant)
         config = {**config, "b1": min(config["b1"], round_up(m, config["v1"])),
                   "b2": min(config["b2"], round_up(n, config["v2"]))}
+        if config.get("b3", 0) is None and m <= UNPACKED_M_MAX and n <= 2 * UNPACKED_N_MAX:
+            config["pack_b"] = False  # a layer's static shapes: few row tiles read B as stored
         if m <= SMALL_M:  # packing B costs as much as the product: read it in place, one pass over k
             config.update(pack_b=False, b3=None)
+            threads = thread_count() if STEP_THREADS else 1
+            if threads > 1 and m >= 2 * config["v1"]:  # the threads share the rows
+                config.update(b1=round_up(ceil_div(m, threads), config["v1"]), parallel=True)
         return config
 
 
 def _mm(a: np.ndarray, b: np.ndarray, device: str) -> np.ndarray:
     """``a @ b`` by the matmul kernels (either operand may be a transposed view), contiguous."""
     return contiguous(LayerMatMul().forward(a, b, device=device), device)
+
+
+def _step_product(rows: np.ndarray, b: np.ndarray, device: str):
+    """``rows -> rows @ b`` for the product a layer repeats at every step, on C-contiguous rows
+    of the shape and dtype of ``rows``: its kernel looked up once where the template runs on the
+    arrays as stored (the per-call layout choice and request cost about as much as a 32-row
+    product), else :func:`_mm` each time."""
+    op = LayerMatMul()
+    if not op.plain_form(rows, b):
+        return lambda a: _mm(a, b, device)
+    kernel = dispatch.bind(op, [rows, b], device, (False, False))
+    return lambda a: kernel([a, b])[0]
+
+
+def _step_kernel(op: Op, arrays: list[np.ndarray], device: str):
+    """The kernel of a step op, looked up once for a loop whose every step passes C-contiguous
+    arrays of these shapes and dtypes (checked here on the first step's)."""
+    return dispatch.bind(op, [contiguous(a, device) for a in arrays], device)
+
+
+def _weight_gradients(x: np.ndarray, h_prev: tuple[np.ndarray, np.ndarray], dpre: np.ndarray, wants: list[bool],
+                      device: str) -> list[np.ndarray | None]:
+    """``[x^T dpre, h_prev^T dpre]`` summed over all steps (``dpre`` of ``(seq * batch, gates)``;
+    ``h_prev`` as ``(h0, the h of every step but the last)``), each where wanted: ONE product of
+    the wanted operands side by side, ``[x | h_prev]^T dpre``, so ``dpre`` is read (and packed)
+    once and the threads share the rows of both. The left operand is stored as the product reads
+    it: plain when it copies a transposed A plain, else as ``[x | h_prev]`` read transposed."""
+    if not any(wants):
+        return [None, None]
+    h0, hs = h_prev
+    widths = [x.shape[-1] if wants[0] else 0, h0.shape[-1] if wants[1] else 0]
+    steps, width = dpre.shape[0], sum(widths)
+    plain = copies_transposed_a(width, steps)
+    stored = np.empty((width, steps) if plain else (steps, width), dpre.dtype)
+    side_by_side = stored.T if plain else stored  # (steps, width)
+    side_by_side[:, :widths[0]] = _flat(x)[:, :widths[0]]
+    side_by_side[:len(h0), widths[0]:] = h0[:, :widths[1]]
+    side_by_side[len(h0):, widths[0]:] = hs.reshape(-1, hs.shape[-1])[:, :widths[1]]
+    product = _mm(stored if plain else stored.T, dpre, device)
+    return [product[:widths[0]] if wants[0] else None, product[widths[0]:] if wants[1] else None]
 
 
 def _backward_weight(w_hh: np.ndarray, device: str) -> np.ndarray:
@@ -149,10 +197,9 @@ class _Layer(Op):
         dpre, initial_grads = self.through_time(contiguous(g.data, device), node.data, initial, w_hh,
                                                 wants[1:1 + self.states])
         flat = _flat(dpre)
-        h_prev = np.concatenate([initial[0][None], node.data[:x.shape[0] - 1]])
+        h_prev = (initial[0], node.data[:x.shape[0] - 1])
         found = [_mm(flat, w_ih.T, device).reshape(x.shape) if wants[0] else None, *initial_grads,
-                 _mm(_flat(x).T, flat, device) if wants[1 + self.states] else None,
-                 _mm(_flat(h_prev).T, flat, device) if wants[2 + self.states] else None]
+                 *_weight_gradients(x, h_prev, flat, wants[1 + self.states:3 + self.states], device)]
         if self.bias:
             dbias = Sum((0,), False).forward(flat, device=device) if any(wants[-2:]) else None
             found += [dbias, dbias]
@@ -167,38 +214,41 @@ class LSTMLayer(_Layer):
     states = 2
 
     def run(self, x, xw, initial, w_hh, biases) -> np.ndarray:
-        device, step = self.device, LSTMStep()
-        h, c = initial
-        hs, cs, acts, tanhs = [], [], [], []
-        for t in range(x.shape[0]):
-            h, c, act, tanh_c = _run(step, [xw[t], _mm(h, w_hh, device), *biases, c], device)
-            hs.append(h)
-            cs.append(c)
-            acts.append(act)
-            tanhs.append(tanh_c)
+        device, (h, c) = self.device, initial
+        seq, (batch, hidden) = x.shape[0], h.shape
+        product = _step_product(h, w_hh, device)
+        step = _step_kernel(LSTMStep(), [xw[0], xw[0], *biases, c], device)  # hw: xw's shape
+        # each step writes into its place in what the layer returns and saves for the backward
+        out, cs = np.empty((seq + 1, batch, hidden), h.dtype), np.empty((seq, batch, hidden), h.dtype)
+        acts, tanhs = np.empty((seq, batch, 4, hidden), h.dtype), np.empty((seq, batch, hidden), h.dtype)
+        for t in range(seq):
+            h, c, _, _ = step([xw[t], product(h), *biases, c], [out[t], cs[t], acts[t], tanhs[t]])
+        out[seq] = c
         self.saved = (cs, acts, tanhs)
-        return np.stack([*hs, c])
+        return out
 
     def through_time(self, g, out, initial, w_hh, wants):
         """``dpre`` of every step ``(seq, batch, 4, hidden)`` and the adjoints of ``(h0, c0)``."""
         device, back = self.device, LSTMStepBackward()
         cs, acts, tanhs = self.saved
         seq, c0 = len(acts), initial[1]
-        g_next, g_c, dpres = np.zeros_like(g[0]), g[seq], [None] * seq
-        w_hh_t = _backward_weight(w_hh, device)
+        g_next, g_c, dpres = np.zeros_like(g[0]), g[seq], np.empty_like(acts)
+        rows = dpres.reshape(seq, len(g_next), -1)
+        product = _step_product(rows[0], _backward_weight(w_hh, device), device)
+        step = _step_kernel(back, [g[0], g_next, g_c, acts[0], tanhs[0], c0], device)
         for t in reversed(range(seq)):
-            dpres[t], g_c = _run(back, [g[t], g_next, g_c, acts[t], tanhs[t], cs[t - 1] if t else c0], device)
+            _, g_c = step([g[t], g_next, g_c, acts[t], tanhs[t], cs[t - 1] if t else c0],
+                          [dpres[t], np.empty_like(g_c)])
             if t or wants[0]:
-                g_next = _mm(dpres[t].reshape(len(g_next), -1), w_hh_t, device)
-        return np.stack(dpres), [g_next if wants[0] else None, g_c if wants[1] else None]
+                g_next = product(rows[t])
+        return dpres, [g_next if wants[0] else None, g_c if wants[1] else None]
 
     def stepwise(self, x, h0, c0, w_ih, w_hh, *biases) -> Tensor:
         """The same output from the unfused ops, one step at a time (differentiable again)."""
         b_ih, b_hh = biases or (_zeros(w_ih),) * 2
         hs, h, c = [], h0, c0
         for t in range(x.shape[0]):
-            state = unfused_cell(ew_matmul(getitem(x, t), w_ih), ew_matmul(h, w_hh), b_ih, b_hh, c)
-            h, c = getitem(state, 0), getitem(state, 1)
+            h, c = unfused_state(ew_matmul(getitem(x, t), w_ih), ew_matmul(h, w_hh), b_ih, b_hh, c)
             hs.append(h)
         return stack([*hs, c], 0)
 
@@ -215,25 +265,26 @@ class RNNLayer(_Layer):
         self.key = (self.name, bias, nonlinearity)
 
     def run(self, x, xw, initial, w_hh, biases) -> np.ndarray:
-        device, step = self.device, RNNStep(self.nonlinearity)
-        (h,) = initial
-        hs = []
+        device, (h,) = self.device, initial
+        out = np.empty((x.shape[0], *h.shape), h.dtype)  # each step writes its h in place
+        product = _step_product(h, w_hh, device)
+        step = _step_kernel(RNNStep(self.nonlinearity), [xw[0], xw[0], *biases], device)  # hw: xw's shape
         for t in range(x.shape[0]):
-            (h,) = _run(step, [xw[t], _mm(h, w_hh, device), *biases], device)
-            hs.append(h)
-        return np.stack(hs)
+            (h,) = step([xw[t], product(h), *biases], [out[t]])
+        return out
 
     def through_time(self, g, out, initial, w_hh, wants):
         """``dpre`` of every step ``(seq, batch, hidden)`` and the adjoint of ``h0``."""
         device, back = self.device, RNNStepBackward(self.nonlinearity)
         seq = out.shape[0]
-        g_next, dpres = np.zeros_like(g[0]), [None] * seq
-        w_hh_t = _backward_weight(w_hh, device)
+        g_next, dpres = np.zeros_like(g[0]), np.empty_like(out)
+        product = _step_product(dpres[0], _backward_weight(w_hh, device), device)
+        step = _step_kernel(back, [g[0], g_next, out[0]], device)
         for t in reversed(range(seq)):
-            (dpres[t],) = _run(back, [g[t], g_next, out[t]], device)
+            step([g[t], g_next, out[t]], [dpres[t]])
             if t or wants[0]:
-                g_next = _mm(dpres[t], w_hh_t, device)
-        return np.stack(dpres), [g_next if wants[0] else None]
+                g_next = product(dpres[t])
+        return dpres, [g_next if wants[0] else None]
 
     def stepwise(self, x, h0, w_ih, w_hh, *biases) -> Tensor:
         """The same output from the unfused ops, one step at a time (differentiable again)."""

@@ -169,8 +169,11 @@ class BatchKernel:
         self.out_specs = [(tuple(_at(n, batch) for n in shape), dtype) for shape, dtype in out_specs]
         self._call = getattr(module, "call_sized", module.call_unchecked)
 
-    def __call__(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
-        outs = [np.empty(shape, dtype) for shape, dtype in self.out_specs]
+    def __call__(self, arrays: list[np.ndarray], outs: list[np.ndarray] | None = None) -> list[np.ndarray]:
+        """Run on ``arrays``; into ``outs`` where given (C-contiguous, of the outputs' shapes and
+        dtypes: a slice of a larger array the caller fills step by step), else new arrays."""
+        if outs is None:
+            outs = [np.empty(shape, dtype) for shape, dtype in self.out_specs]
         stats = self.stats
         if stats.timing:
             start = time.perf_counter()

@@ -41,6 +41,12 @@ PARALLEL_PRODUCT_MIN = 1 << 24
 #: so against 2966 us in chunks and 869 us (+42 us to transpose A) from a transposed A, the
 #: LSTM's 1024x128 @ 128x512 1209 against 1615 us (best of several, on one thread)
 WHOLE_K_MAX = 1024
+#: a whole-k product with at most this many columns reads B as stored (no packed copy per
+#: call): one thread, 128x784x256 (the MLP's forward) 466 vs 496 us, 64/256/512 rows x784x256
+#: 2-8% faster, 2048 rows equal; with 512 columns only up to 512 rows gain (1024x128x512 5%,
+#: 1024x1024x512 9% slower), with 1024 columns packing wins (128x784x1024 6%). Columns only, so
+#: the config does not depend on the batch
+UNPACKED_N_MAX = 256
 
 
 def _layout(array: np.ndarray, device: str) -> tuple[np.ndarray, bool]:
@@ -83,8 +89,7 @@ class MatMul(Op):
         if not batch and a.flags.c_contiguous and a.shape[0] >= 64 and a.shape[1] > WHOLE_K_MAX:
             # the register tile reads v1 rows of A at each k: contiguous when A is stored transposed
             a = contiguous(a.T, device).T
-        elif not batch and a.T.flags.c_contiguous and not a.flags.c_contiguous and a.shape[0] >= 64 \
-                and a.shape[1] <= WHOLE_K_MAX:
+        elif not batch and a.T.flags.c_contiguous and not a.flags.c_contiguous and copies_transposed_a(*a.shape):
             # A stored transposed with a short reduction (an MLP's weight gradient X^T dZ): copied
             # plain, the template's whole-k register tile reads it at ~1.3x the transposed-A kernel
             # (784x128 @ 128x256: 0.57-0.66 vs 0.77 ms on one thread, copy included)
@@ -94,6 +99,14 @@ class MatMul(Op):
         if tb and (ta or batch):  # only the template reads a transposed B well (it packs it)
             b_store, tb = contiguous(np.swapaxes(b_store, -1, -2), device), False
         return self.launch([a_store, b_store], bias, device, (ta, tb), flipped)
+
+    def plain_form(self, a: np.ndarray, b: np.ndarray) -> bool:
+        """Whether :meth:`product_of` runs ``a @ b`` (no bias) as the template's form ``(False,
+        False)`` on the two arrays as they are: both 2-D and C-contiguous, enough columns, and
+        no copy of A. A loop repeating such a product binds its kernel once
+        (:func:`frontend.dispatch.bind`)."""
+        return (a.ndim == b.ndim == 2 and a.flags.c_contiguous and b.flags.c_contiguous
+                and b.shape[1] >= NARROW and not (a.shape[0] >= 64 and a.shape[1] > WHOLE_K_MAX))
 
     def launch(self, arrays: list[np.ndarray], bias: np.ndarray | None, device: str, variant: tuple,
                flipped: bool) -> np.ndarray:
@@ -109,6 +122,8 @@ class MatMul(Op):
                   "parallel": m * n * k >= PARALLEL_PRODUCT_MIN and worth_parallel(m * n * k, ceil_div(m, 64))}
         if not request.variant[0] and k <= WHOLE_K_MAX:
             config["b3"] = None  # the register tile accumulates the whole reduction
+            if n <= UNPACKED_N_MAX:
+                config["pack_b"] = False
         return config
 
     def tuning_task(self, request) -> tuple | None:
@@ -144,6 +159,12 @@ class MatMul(Op):
 
     def gradient(self, g, node):
         return product_adjoints(g, *node.inputs[:2])
+
+
+def copies_transposed_a(m: int, k: int) -> bool:
+    """Whether a left operand ``(m, k)`` stored transposed is copied plain for the product: with
+    at least 64 rows and a reduction the register tile keeps whole."""
+    return m >= 64 and k <= WHOLE_K_MAX
 
 
 def product_adjoints(g: Tensor, a: Tensor, b: Tensor) -> tuple[Tensor | None, Tensor | None]:

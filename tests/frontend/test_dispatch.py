@@ -87,3 +87,41 @@ def test_the_tuning_database_supplies_template_configs(tmp_path, monkeypatch, rn
 
     assert config(16) == dict(result.best.kwargs)
     assert config(17) == {}
+
+
+def test_bind_gives_the_kernel_run_calls_and_it_writes_into_given_outputs(rng):
+    """A bound kernel is the cached one (no second compile); with output arrays it fills those
+    (a slice of a larger array) and returns them; without, new arrays. Values as numpy's."""
+    from frontend.recurrent_layer import LayerMatMul
+
+    a, b = (rng.standard_normal(s).astype(np.float32) for s in ((4, 8), (8, 16)))
+    op = LayerMatMul()
+    assert op.plain_form(a, b)
+    (first,) = dispatch.run(op, [a, b], "cpu", (False, False))
+    compiled = dispatch.stats.compiled
+    kernel = dispatch.bind(op, [a, b], "cpu", (False, False))
+    assert dispatch.stats.compiled == compiled
+    assert kernel is dispatch.cache.kernels[op.request([a, b], "cpu", (False, False))]
+    into = np.full((3, 4, 16), 7.0, np.float32)
+    (out,) = kernel([a, b], [into[1]])
+    assert out is into[1] or np.shares_memory(out, into)
+    np.testing.assert_allclose(into[1], a @ b, rtol=1e-5)
+    np.testing.assert_array_equal(into[[0, 2]], 7.0)
+    (fresh,) = kernel([a, b])
+    np.testing.assert_allclose(fresh, first, rtol=0)
+    assert not np.shares_memory(fresh, into)
+
+
+def test_plain_form_says_when_a_product_runs_on_its_operands_as_stored(rng):
+    """Only a C-contiguous 2-D product with enough columns, whose A is not copied, is bound."""
+    from frontend.ops.matmul import NARROW, WHOLE_K_MAX, MatMul
+
+    op = MatMul()
+    a, b = np.zeros((32, 8), np.float32), np.zeros((8, NARROW), np.float32)
+    assert op.plain_form(a, b)
+    assert not op.plain_form(a, np.zeros((8, NARROW - 1), np.float32))  # dot products of rows
+    assert not op.plain_form(np.zeros((8, 32), np.float32).T, b)  # transposed A
+    assert not op.plain_form(a, np.zeros((NARROW, 8), np.float32).T)  # transposed B
+    assert not op.plain_form(np.zeros((2, 32, 8), np.float32), b)  # batched
+    long = np.zeros((64, WHOLE_K_MAX + 1), np.float32)
+    assert not op.plain_form(long, np.zeros((WHOLE_K_MAX + 1, NARROW), np.float32))  # A copied transposed

@@ -104,3 +104,65 @@ def test_zero_grad_and_skipping_parameters_without_gradient():
     np.testing.assert_array_equal(q.numpy(), W0)
     opt.zero_grad()
     assert p.grad is None and q.grad is None
+
+
+# -- several parameters in one update kernel ------------------------------------------------------
+def _numpy_rule(rule, w, g, state, t, lr=0.05, wd=0.01, beta=0.9, b2=0.999, eps=1e-8):
+    """One step of ``rule`` in numpy (the oracle): ``(new w, new state)``."""
+    g = g + wd * w
+    if rule == "sgd":
+        return w - lr * g, []
+    if rule in ("momentum", "nesterov"):
+        u = beta * state[0] + (1 - beta) * g
+        step = u if rule == "momentum" else beta * u + (1 - beta) * g
+        return w - lr * step / (1 - beta ** t), [u]
+    m, v = beta * state[0] + (1 - beta) * g, b2 * state[1] + (1 - b2) * g * g
+    return w - lr * (m / (1 - beta ** t)) / (np.sqrt(v / (1 - b2 ** t)) + eps), [m, v]
+
+
+@pytest.mark.parametrize("rule", ["sgd", "momentum", "nesterov", "adam"])
+def test_parameters_update_in_one_kernel_with_transposed_gradients_read_in_place(rule):
+    """A matrix, a vector, a matrix whose gradient is a transposed view and a scalar: two steps
+    of one kernel each (no copy of the transposed gradient), values equal to the rule's."""
+    from frontend import dispatch
+
+    rng = np.random.default_rng(1)
+    values = [rng.standard_normal(s) for s in ((3, 5), (5,), (4, 6), ())]
+    params = [nn.Parameter(v.copy(), dtype="float64") for v in values]
+    kwargs = {"lr": 0.05, "weight_decay": 0.01}
+    opt = (optim.Adam(params, beta1=0.9, **kwargs) if rule == "adam"
+           else optim.SGD(params, momentum=0.0 if rule == "sgd" else 0.9, nesterov=rule == "nesterov", **kwargs))
+    want, states = [v.copy() for v in values], [[np.zeros_like(v)] * {"sgd": 0, "adam": 2}.get(rule, 1)
+                                                 for v in values]
+    for t in (1, 2):
+        grads = [rng.standard_normal(v.shape) for v in values]
+        for p, g in zip(params, grads):
+            p.grad = nf.Tensor(g)
+        params[2].grad = nf.Tensor(np.ascontiguousarray(grads[2].T)).transpose()
+        assert not params[2].grad.data.flags.c_contiguous
+        dispatch.stats.reset()
+        opt.step()
+        assert dispatch.stats.calls == 1
+        for n, (w, g) in enumerate(zip(want, grads)):
+            want[n], states[n] = _numpy_rule(rule, w, g, states[n], t)
+        for p, w in zip(params, want):
+            assert p.shape == w.shape
+            np.testing.assert_allclose(p.numpy(), w, rtol=1e-12, atol=1e-14)
+
+
+def test_update_kernels_group_by_dtype_and_size():
+    """Parameters of different dtypes update in kernels of their own; more than UPDATE_GROUP
+    parameters in several kernels; each value as plain SGD's."""
+    from frontend import dispatch
+
+    params = [nn.Parameter(W0.copy() * (n + 1), dtype="float64" if n % 2 else "float32")
+              for n in range(2 * optim.UPDATE_GROUP + 2)]
+    opt = optim.SGD(params, lr=0.1)
+    for p in params:
+        p.grad = nf.Tensor(G1.astype(p.dtype))
+    dispatch.stats.reset()
+    opt.step()
+    assert dispatch.stats.calls == 4  # 9 of each dtype: a group of 8 and one of 1
+    for n, p in enumerate(params):
+        assert p.dtype == ("float64" if n % 2 else "float32")
+        np.testing.assert_allclose(p.numpy(), W0 * (n + 1) - 0.1 * G1, rtol=1e-6)

@@ -303,8 +303,8 @@ def test_layer_graph_is_one_node_per_layer_and_two_kernels_per_step(kind, hidden
             layers[-1].op.gradient(nf.Tensor(np.ones(layers[-1].shape)), layers[-1])
         # W_hh transposed once (hidden 16; the dot products of hidden 4 read W_hh); per step a
         # kernel and a product with it (none for the first step: h0 needs no gradient); then the
-        # products for the input and the two weights, and the biases' sum
-        assert dispatch.stats.calls == (hidden >= 16) + 2 * seq - 1 + 4
+        # product for the input, ONE for both weights ([x | h_prev]^T dpre), and the biases' sum
+        assert dispatch.stats.calls == (hidden >= 16) + 2 * seq - 1 + 3
     assert counts[0] == counts[1]
 
 
@@ -342,3 +342,59 @@ def test_layer_ops_of_one_step_and_one_sequence(kind, rng):
         layered, stepwise = _run_both(model, kind, rng.standard_normal(shape), [])
         for got, want in zip(layered, stepwise):
             np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
+def _layer_and_stepwise_gradients(model, x, frozen):
+    """Output and the gradients of x and of every trained parameter, from the layer ops (fusion
+    on) and step by step (off); parameters named in ``frozen`` take no gradient."""
+    from frontend import fusion
+
+    params = [p for name, p in vars(model.lstm_cells[0]).items() if isinstance(p, nn.Parameter)]
+    for p in params:
+        p.requires_grad = all(p is not getattr(model.lstm_cells[0], name) for name in frozen)
+    results = []
+    for on in (True, False):
+        xt = nf.Tensor(x, requires_grad=True)
+        for p in params:
+            p.grad = None
+        with fusion.fusion(on):
+            out, _ = model(xt)
+            ((out * out).sum()).backward()
+        results.append([out.numpy(), xt.grad.numpy(), *(p.grad.numpy() for p in params if p.requires_grad)])
+    assert all(p.grad is None for p in params if not p.requires_grad)
+    return results
+
+
+@pytest.mark.parametrize("frozen", [(), ("W_ih",), ("W_hh",)])
+def test_both_weight_gradients_of_one_product_with_the_operands_copied_plain(frozen, rng):
+    """Input 48 + hidden 32 rows and 3 x 8 steps: ``[x | h_prev]^T`` is stored plain for the one
+    product of both weights' gradients (either alone when the other is frozen); the batch of 32
+    rows splits the step products over the threads. Equal to the step-wise graph's."""
+    model = nn.LSTM(48, 32, dtype="float64", rng=rng)
+    x = rng.standard_normal((3, 32, 48))
+    layered, stepwise = _layer_and_stepwise_gradients(model, x, frozen)
+    assert len(layered) == 6 - len(frozen)
+    for got, want in zip(layered, stepwise):
+        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)
+    want = numpy_lstm(x, np.zeros((1, 32, 32)), np.zeros((1, 32, 32)), model.lstm_cells)
+    np.testing.assert_allclose(layered[0], want[0], rtol=1e-9)
+
+
+def test_step_products_share_their_rows_among_the_threads(monkeypatch):
+    """A step's product of 32 rows runs 16 rows per thread on two threads, 32 on one; a product
+    of 8 rows (one register tile) stays whole."""
+    from frontend import recurrent_layer
+    from frontend.recurrent_layer import LayerMatMul
+
+    op = LayerMatMul()
+
+    def config(rows, threads):
+        monkeypatch.setattr(recurrent_layer, "thread_count", lambda: threads)
+        a, b = np.zeros((rows, 128), np.float32), np.zeros((128, 512), np.float32)
+        found = op.default_config(op.request([a, b], "cpu", (False, False)))
+        return found["b1"], found["parallel"], found["pack_b"]
+
+    assert config(32, 2) == (16, True, False)
+    assert config(32, 1) == (32, False, False)
+    assert config(8, 2) == (8, False, False)
+    assert config(30, 4) == (8, True, False)
