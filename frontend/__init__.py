@@ -18,6 +18,7 @@ array([[2., 4.]], dtype=float32)
 
 from . import data, init, nn, ops, optim
 from .custom_op import custom_op
+from .devices import all_devices, cpu, cpu_numpy, cuda, default_device
 from .fusion_softmax import log_softmax, softmax
 from .lazy_graph import lazy
 from .ops import (
@@ -49,5 +50,5 @@ __all__ = [
     "init",
     "is_grad_enabled", "log", "logsumexp", "matmul", "max_pool2d", "mean", "nn", "no_grad", "one_hot", "ones",
     "ops", "optim", "relu", "reshape", "sigmoid", "split", "stack", "tanh", "transpose", "zeros",
-    "log_softmax", "softmax", "lazy",
+    "log_softmax", "softmax", "lazy", "all_devices", "cpu", "cpu_numpy", "cuda", "default_device",
 ]

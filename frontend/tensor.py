@@ -107,17 +107,18 @@ class Tensor:
     device
         ``"cpu"`` (kernels compiled through LLVM) or ``"cuda"`` (through the CUDA backend).
     requires_grad
-        Whether ``backward`` computes ``.grad`` for this tensor.
+        Whether ``backward`` computes ``.grad`` for this tensor. By default a float tensor does
+        (needle's default) and an integer one does not (class labels, indices).
     """
 
     __slots__ = ("_data", "_lazy", "op", "inputs", "requires_grad", "grad", "device", "__weakref__")
 
-    def __init__(self, data, dtype=None, device: str = "cpu", requires_grad: bool = False):
+    def __init__(self, data, dtype=None, device: str = "cpu", requires_grad: bool | None = None):
         self._data, self._lazy = _as_array(data, dtype), None
         self.device = check_device(device)
         self.op: Op | None = None
         self.inputs: tuple[Tensor, ...] = ()
-        self.requires_grad = bool(requires_grad)
+        self.requires_grad = self._data.dtype.kind == "f" if requires_grad is None else bool(requires_grad)
         self.grad: Tensor | None = None
 
     @classmethod
@@ -163,6 +164,8 @@ class Tensor:
 
     @data.setter
     def data(self, array: np.ndarray) -> None:
+        if isinstance(array, Tensor):  # needle assigns a tensor: its values, cut from its graph
+            array = array.data
         if _recorded:  # pending tensors that read the storage being replaced keep the old values
             before_assign(self)
         self._data, self._lazy = array, None
@@ -258,11 +261,17 @@ class Tensor:
     def __matmul__(self, other): return _ops().matmul(self, other)
     def __getitem__(self, index): return _ops().getitem(self, index)
 
-    def sum(self, axis=None, keepdims: bool = False): return _ops().sum(self, axis, keepdims)
-    def max(self, axis=None, keepdims: bool = False): return _ops().max(self, axis, keepdims)
-    def mean(self, axis=None, keepdims: bool = False): return _ops().mean(self, axis, keepdims)
+    def sum(self, axis=None, keepdims: bool = False, axes=None): return _ops().sum(self, axis, keepdims, axes)
+    def max(self, axis=None, keepdims: bool = False, axes=None): return _ops().max(self, axis, keepdims, axes)
+    def mean(self, axis=None, keepdims: bool = False, axes=None): return _ops().mean(self, axis, keepdims, axes)
     def reshape(self, *shape): return _ops().reshape(self, shape[0] if len(shape) == 1 else shape)
-    def transpose(self, *axes): return _ops().transpose(self, axes[0] if len(axes) == 1 else (axes or None))
+    def matmul(self, other): return _ops().matmul(self, other)
+    def __rmatmul__(self, other): return _ops().matmul(other, self)
+
+    def transpose(self, *axes, **named):
+        """Needle's meaning: no axes swaps the last two, two axes swap those two; a permutation
+        of all the axes permutes them (see :func:`frontend.ops.transpose`)."""
+        return _ops().transpose(self, axes[0] if len(axes) == 1 else (axes or named.pop("axes", None)), **named)
     def broadcast_to(self, shape): return _ops().broadcast_to(self, shape)
     def exp(self): return _ops().exp(self)
     def log(self): return _ops().log(self)
@@ -271,8 +280,24 @@ class Tensor:
     def relu(self): return _ops().relu(self)
 
     @property
-    def T(self) -> Tensor:  # noqa: N802 - numpy's name
-        return _ops().transpose(self, None)
+    def T(self) -> Tensor:  # noqa: N802 - numpy's name: all the axes reversed
+        return _ops().permute(self, tuple(range(self.ndim))[::-1])
+
+    # -- needle's accessors: the storage under needle's names, numpy interoperation ------------
+    #: numpy defers its operators to the Tensor's (``array @ tensor`` is ``Tensor.__rmatmul__``)
+    __array_priority__ = 1000
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        return self.numpy() if dtype is None else self.numpy().astype(dtype)
+
+    @property
+    def cached_data(self) -> np.ndarray:
+        """The storage (needle's name for :attr:`data`'s array)."""
+        return self.data
+
+    def realize_cached_data(self) -> np.ndarray:
+        """The storage, computed first if pending (needle's name)."""
+        return self.data
 
 
 _OPS = []

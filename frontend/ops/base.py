@@ -18,6 +18,7 @@ import numpy as np
 from schedules import create_schedule
 from schedules.templates import generic_cpu
 from schedules.templates.gpu_generic import schedule_gpu
+from tensorir.errors import DefinitionError
 from tensorir.tensor import Tensor as Expression
 from tensorir.tensor import placeholder
 
@@ -49,6 +50,10 @@ class Op:
     def __call__(self, *inputs: Tensor) -> Tensor:
         from ..tensor import Tensor
 
+        for position, value in enumerate(inputs):
+            if not isinstance(value, Tensor):
+                raise DefinitionError(f"{self.name}: input {position} is a {type(value).__name__}, not a Tensor; "
+                                      "wrap it first: Tensor(value)")
         return Tensor.from_op(self, inputs)
 
     # -- forward ---------------------------------------------------------------------------

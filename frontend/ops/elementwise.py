@@ -376,7 +376,7 @@ def _tensor(value, like: Tensor | None = None) -> Tensor:
         return value
     typed = isinstance(value, np.ndarray) and value.dtype.name in ("float32", "float64", "int32", "int64")
     return Tensor(value, dtype=None if typed or like is None else like.dtype,
-                  device=like.device if like is not None else "cpu")
+                  device=like.device if like is not None else "cpu", requires_grad=False)
 
 
 def _is_number(value) -> bool:
