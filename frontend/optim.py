@@ -94,6 +94,10 @@ class Optimizer:
         for p in self.params:
             p.grad = None
 
+    def reset_grad(self) -> None:
+        """needle's name for :meth:`zero_grad`."""
+        self.zero_grad()
+
     def hyper(self) -> list[float]:
         return [self.lr, self.weight_decay]
 
@@ -119,11 +123,12 @@ class Optimizer:
 
 
 class SGD(Optimizer):
-    """Gradient descent; with ``momentum`` the seed's averaged update with bias correction
-    ``1 / (1 - beta^t)`` (``bias_correction=False`` drops it), or Nesterov's look-ahead."""
+    """Gradient descent; with ``momentum`` the seed's averaged update ``u = beta * u + (1 - beta)
+    * g``, ``w = w - lr * u`` as in needle (``bias_correction=True`` divides ``u`` by ``1 -
+    beta^t``, the notes' unbiased form), or Nesterov's look-ahead."""
 
     def __init__(self, params, lr: float = 0.01, momentum: float = 0.0, nesterov: bool = False,
-                 bias_correction: bool = True, **kwargs):
+                 bias_correction: bool = False, **kwargs):
         super().__init__(params, lr, **kwargs)
         self.momentum, self.bias_correction = float(momentum), bias_correction
         self.rule = "nesterov" if nesterov else ("momentum" if momentum else "sgd")
@@ -136,11 +141,11 @@ class SGD(Optimizer):
 
 
 class Adam(Optimizer):
-    """Adam with bias-corrected first and second moments (seed Lec6)."""
+    """Adam with bias-corrected first and second moments (seed Lec6); needle's defaults."""
 
     rule = "adam"
 
-    def __init__(self, params, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
+    def __init__(self, params, lr: float = 0.01, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
                  **kwargs):
         super().__init__(params, lr, **kwargs)
         self.beta1, self.beta2, self.eps = beta1, beta2, eps
@@ -157,7 +162,7 @@ def clip_grad_norm(params: Sequence[Parameter], max_norm: float) -> float:
     with no_grad():
         total = math.sqrt(sum(ops.summation(ops.multiply(p.grad, p.grad)).item() for p in grads))
         if total > max_norm:
-            scale = Tensor(np.array([max_norm / (total + 1e-6)]), dtype=grads[0].dtype)
+            scale = Tensor(np.array([max_norm / (total + 1e-6)]), dtype=grads[0].dtype, requires_grad=False)
             for p in grads:
                 p.grad = ops.multiply(p.grad, scale)
     return total

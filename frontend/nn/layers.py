@@ -10,8 +10,10 @@ from .module import Module, Parameter
 
 
 class Linear(Module):
-    """``y = x @ W + b`` with ``W`` of shape (in_features, out_features), Kaiming-uniform, and
-    ``b`` zero (seed Lec7)."""
+    """``y = x @ W + b`` (seed Lec7), initialised as needle does: ``W`` of shape (in_features,
+    out_features) Kaiming-uniform with fan_in ``in_features``, then ``b`` of shape
+    (1, out_features) Kaiming-uniform with fan_in ``out_features`` (drawn in that order, so a
+    seeded generator gives needle's values). ``b`` may also be given shape (out_features,)."""
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype: str = "float32",
                  device: str = "cpu", rng: np.random.Generator | None = None):
@@ -19,7 +21,10 @@ class Linear(Module):
         self.in_features, self.out_features = in_features, out_features
         self.weight = Parameter.of(init.kaiming_uniform((in_features, out_features), in_features, dtype=dtype,
                                                         device=device, rng=rng))
-        self.bias = Parameter(np.zeros(out_features, dtype=dtype), device=device) if bias else None
+        self.bias = None
+        if bias:
+            values = init.kaiming_uniform((out_features, 1), out_features, dtype=dtype, device=device, rng=rng)
+            self.bias = Parameter(values.data.reshape(1, out_features), device=device)
 
     def forward(self, x: Tensor) -> Tensor:
         if self.bias is None:
@@ -31,7 +36,10 @@ class Linear(Module):
         on (:func:`frontend.fusion_epilogue.affine`)."""
         from ..fusion_epilogue import affine
 
-        return affine(x, self.weight, self.bias, activation)
+        bias = self.bias
+        if bias is not None and bias.shape == (1, self.out_features):
+            bias = ops.reshape(bias, (self.out_features,))
+        return affine(x, self.weight, bias, activation)
 
 
 class ReLU(Module):

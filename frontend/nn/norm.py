@@ -48,12 +48,28 @@ class BatchNorm(Module):
         self._buffers = {"running_mean": np.zeros(dim, dtype=dtype), "running_var": np.ones(dim, dtype=dtype)}
 
     @property
-    def running_mean(self) -> np.ndarray:
-        return self._buffers["running_mean"]
+    def running_mean(self) -> Tensor:
+        """The running mean, a Tensor over the stored buffer (needle's ``running_mean``)."""
+        return Tensor.wrap(self._buffers["running_mean"])
+
+    @running_mean.setter
+    def running_mean(self, value) -> None:
+        self._set_buffer("running_mean", value)
 
     @property
-    def running_var(self) -> np.ndarray:
-        return self._buffers["running_var"]
+    def running_var(self) -> Tensor:
+        """The running (biased) variance, a Tensor over the stored buffer."""
+        return Tensor.wrap(self._buffers["running_var"])
+
+    @running_var.setter
+    def running_var(self, value) -> None:
+        self._set_buffer("running_var", value)
+
+    def _set_buffer(self, key: str, value) -> None:
+        array = np.asarray(value.data if isinstance(value, Tensor) else value, dtype=self._buffers[key].dtype)
+        if array.size != self.dim:
+            raise ValueError(f"{type(self).__name__}.{key}: {array.size} values given for {self.dim} features")
+        self._buffers[key] = np.ascontiguousarray(array.reshape(self.dim))
 
     def forward(self, x: Tensor) -> Tensor:
         axes = (0,) + tuple(range(2, x.ndim))
@@ -66,8 +82,8 @@ class BatchNorm(Module):
             normed, mean, var = _normalize(x, axes, self.eps)
             self._update_running(mean, var)
         else:
-            mean = Tensor.wrap(self.running_mean.reshape(shape), x.device)
-            var = Tensor.wrap(self.running_var.reshape(shape), x.device)
+            mean = Tensor.wrap(self._buffers["running_mean"].reshape(shape), x.device)
+            var = Tensor.wrap(self._buffers["running_var"].reshape(shape), x.device)
             normed = ops.divide(ops.subtract(x, mean), ops.power(ops.add(var, self.eps), 0.5))
         weight, bias = ops.reshape(self.weight, shape), ops.reshape(self.bias, shape)
         return ops.add(ops.multiply(normed, weight), bias)
@@ -79,6 +95,10 @@ class BatchNorm(Module):
                 old = Tensor.wrap(self._buffers[key], batch.device)
                 new = ops.add(ops.multiply(old, 1.0 - m), ops.multiply(ops.reshape(batch, (self.dim,)), m))
                 self._buffers[key] = new.data
+
+
+#: needle's name of the layer normalisation over the last axis of ``(N, features)`` inputs
+LayerNorm1d = LayerNorm
 
 
 class BatchNorm1d(BatchNorm):

@@ -33,7 +33,7 @@ def test_sgd_with_weight_decay():
 
 def test_momentum_with_bias_correction():
     p, beta, lr = _param(), 0.9, 0.1
-    opt = optim.SGD([p], lr=lr, momentum=beta)
+    opt = optim.SGD([p], lr=lr, momentum=beta, bias_correction=True)
     w1 = _step(opt, p, G1)
     u1 = (1 - beta) * G1
     np.testing.assert_allclose(w1, W0 - lr * u1 / (1 - beta), rtol=1e-12)  # the first step is plain SGD
@@ -50,7 +50,7 @@ def test_momentum_without_bias_correction():
 
 def test_nesterov():
     p, beta, lr = _param(), 0.9, 0.1
-    opt = optim.SGD([p], lr=lr, momentum=beta, nesterov=True)
+    opt = optim.SGD([p], lr=lr, momentum=beta, nesterov=True, bias_correction=True)
     w1 = _step(opt, p, G1)
     u1 = (1 - beta) * G1
     np.testing.assert_allclose(w1, W0 - lr * (beta * u1 + (1 - beta) * G1) / (1 - beta), rtol=1e-12)
