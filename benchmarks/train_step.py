@@ -116,7 +116,7 @@ def _step_fns(kind, shape, rng):
         peer = _torch_model(torch, kind, model)
         loss_fn, peer_loss = nn.SoftmaxLoss(), torch.nn.CrossEntropyLoss()
     optimizer = optim.SGD(model.parameters(), lr=LR)
-    tx, ty = nf.Tensor(x), nf.Tensor(y)
+    tx, ty = nf.Tensor(x, requires_grad=False), nf.Tensor(y)  # data: no gradient (as torch's px)
     px, py = torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
     peer_optimizer = torch.optim.SGD(peer.parameters(), lr=LR)
 
