@@ -70,7 +70,8 @@ def _torch_model(torch, kind: str, ours):
     with torch.no_grad():
         for theirs, mine in zip(model.parameters(), ours.parameters()):
             value = mine.numpy()
-            theirs.copy_(torch.from_numpy(value.T.copy() if value.ndim == 2 else value))
+            value = value.T if value.ndim == 2 and theirs.ndim == 2 else value  # a Linear bias is (1, out)
+            theirs.copy_(torch.from_numpy(np.ascontiguousarray(value).reshape(tuple(theirs.shape))))
     return model
 
 
