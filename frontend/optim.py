@@ -14,12 +14,14 @@ not recompile anything)::
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from schedules.templates.generic_cpu import flat_vector
 from tensorir import functions as fn
+from tensorir.errors import DefinitionError
 from tensorir.tensor import compute
 
 from . import dispatch, ops
@@ -82,7 +84,8 @@ class Optimizer:
 
     def __init__(self, params: Sequence[Parameter], lr: float, weight_decay: float = 0.0,
                  lr_schedule: Callable[[int], float] | None = None, clip_norm: float | None = None):
-        self.params = list(params)
+        self.params = _parameters(type(self).__name__, params)
+        _check_hyper(type(self).__name__, lr=lr, weight_decay=weight_decay)
         self.base_lr = self.lr = float(lr)
         self.weight_decay = float(weight_decay)
         self.lr_schedule = lr_schedule
@@ -130,6 +133,7 @@ class SGD(Optimizer):
     def __init__(self, params, lr: float = 0.01, momentum: float = 0.0, nesterov: bool = False,
                  bias_correction: bool = False, **kwargs):
         super().__init__(params, lr, **kwargs)
+        _check_hyper("SGD", momentum=momentum)
         self.momentum, self.bias_correction = float(momentum), bias_correction
         self.rule = "nesterov" if nesterov else ("momentum" if momentum else "sgd")
 
@@ -148,11 +152,43 @@ class Adam(Optimizer):
     def __init__(self, params, lr: float = 0.01, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
                  **kwargs):
         super().__init__(params, lr, **kwargs)
+        _check_hyper("Adam", beta1=beta1, beta2=beta2, eps=eps)
         self.beta1, self.beta2, self.eps = beta1, beta2, eps
 
     def hyper(self) -> list[float]:
         return [self.lr, self.weight_decay, self.beta1, self.beta2, self.eps,
                 1.0 / (1.0 - self.beta1 ** self.t), 1.0 / (1.0 - self.beta2 ** self.t)]
+
+
+def _parameters(name: str, params) -> list[Tensor]:
+    """``params`` as a list of tensors; a module or anything else is refused with the fix."""
+    from .nn.module import Module
+
+    if isinstance(params, Module):
+        raise DefinitionError(f"{name}: give the module's parameters, {name}(model.parameters(), ...), "
+                              "not the module itself")
+    try:
+        params = list(params)
+    except TypeError:
+        raise DefinitionError(f"{name}: params must be a list of parameters (model.parameters()), "
+                              f"got {type(params).__name__}") from None
+    for position, p in enumerate(params):
+        if not isinstance(p, Tensor):
+            raise DefinitionError(f"{name}: params[{position}] is a {type(p).__name__}, not a Parameter; "
+                                  "give model.parameters()")
+    return params
+
+
+#: each hyperparameter lies in ``[0, high)``
+_HIGH = {"lr": math.inf, "weight_decay": math.inf, "momentum": 1.0, "beta1": 1.0, "beta2": 1.0, "eps": math.inf}
+
+
+def _check_hyper(name: str, **values) -> None:
+    for key, value in values.items():
+        high = _HIGH[key]
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 <= value < high:
+            bound = "[0, 1)" if high == 1.0 else ">= 0"
+            raise DefinitionError(f"{name}: {key}={value!r} is outside {bound}; give a number in that range")
 
 
 def clip_grad_norm(params: Sequence[Parameter], max_norm: float) -> float:

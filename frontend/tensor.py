@@ -166,6 +166,9 @@ class Tensor:
     def data(self, array: np.ndarray) -> None:
         if isinstance(array, Tensor):  # needle assigns a tensor: its values, cut from its graph
             array = array.data
+        elif not isinstance(array, np.ndarray):
+            raise DefinitionError(f"Tensor.data: assign a Tensor or a numpy array, got {type(array).__name__}; "
+                                  "wrap the values first: Tensor(values)")
         if _recorded:  # pending tensors that read the storage being replaced keep the old values
             before_assign(self)
         self._data, self._lazy = array, None

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from tensorir.errors import DefinitionError
+
 from .. import fusion_norm, ops
 from ..tensor import Tensor, no_grad
 from .module import Module, Parameter
@@ -28,6 +30,9 @@ class LayerNorm(Module):
         self.bias = Parameter(np.zeros(dim, dtype=dtype), device=device)
 
     def forward(self, x: Tensor) -> Tensor:
+        if x.ndim < 1 or x.shape[-1] != self.dim:
+            raise DefinitionError(f"{type(self).__name__}: input of shape {x.shape} does not end in the layer's "
+                                  f"{self.dim} features; give (..., {self.dim})")
         if fusion_norm.fusable(x, self.weight, self.bias, "row"):  # one kernel (frontend.fusion_norm)
             return fusion_norm.norm("row", x, self.weight, self.bias, self.eps)[0]
         normed, _, _ = _normalize(x, -1, self.eps)
@@ -65,6 +70,14 @@ class BatchNorm(Module):
     def running_var(self, value) -> None:
         self._set_buffer("running_var", value)
 
+    #: the input ranks the layer takes, and how to write them
+    ranks, layout = range(2, 9), "(N, features, ...)"
+
+    def _check(self, x: Tensor) -> None:
+        if x.ndim not in self.ranks or x.shape[1] != self.dim:
+            raise DefinitionError(f"{type(self).__name__}: input of shape {x.shape} does not fit the layer's "
+                                  f"{self.dim} features; give {self.layout.replace('features', str(self.dim))}")
+
     def _set_buffer(self, key: str, value) -> None:
         array = np.asarray(value.data if isinstance(value, Tensor) else value, dtype=self._buffers[key].dtype)
         if array.size != self.dim:
@@ -72,6 +85,7 @@ class BatchNorm(Module):
         self._buffers[key] = np.ascontiguousarray(array.reshape(self.dim))
 
     def forward(self, x: Tensor) -> Tensor:
+        self._check(x)
         axes = (0,) + tuple(range(2, x.ndim))
         shape = (1, self.dim) + (1,) * (x.ndim - 2)
         if self.training and fusion_norm.fusable(x, self.weight, self.bias, "channel"):
@@ -102,8 +116,12 @@ LayerNorm1d = LayerNorm
 
 
 class BatchNorm1d(BatchNorm):
-    """BatchNorm of ``(N, features)`` inputs."""
+    """BatchNorm of ``(N, features)`` inputs (or ``(N, features, length)``)."""
+
+    ranks, layout = (2, 3), "(N, features)"
 
 
 class BatchNorm2d(BatchNorm):
     """BatchNorm of ``(N, channels, H, W)`` inputs, over batch and space per channel."""
+
+    ranks, layout = (4,), "(N, features, H, W)"

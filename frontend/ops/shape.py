@@ -259,11 +259,22 @@ def stack(tensors, axis: int = 0) -> Tensor:
     shapes = {t.shape for t in tensors}
     if len(shapes) > 1:
         raise DefinitionError(f"stack: tensors have different shapes {sorted(shapes)}; stack needs one shape")
-    axis = axis % (tensors[0].ndim + 1)
+    axis = _axis("stack", axis, tensors[0].ndim + 1, f"{len(tensors)} tensors of shape {tensors[0].shape}")
     return Stack(axis, len(tensors))(*tensors)
 
 
 def split(x: Tensor, axis: int = 0) -> tuple[Tensor, ...]:
     """The slices of ``x`` along ``axis`` (the inverse of :func:`stack`), each a view."""
-    axis = axis % max(x.ndim, 1)
+    if x.ndim == 0:
+        raise DefinitionError("split: a 0-d tensor has no axis to split; give a tensor of 1 or more dimensions")
+    axis = _axis("split", axis, x.ndim, f"shape {x.shape}")
     return tuple(getitem(x, (slice(None),) * axis + (k,)) for k in range(x.shape[axis]))
+
+
+def _axis(name: str, axis, ndim: int, what: str) -> int:
+    """``axis`` in ``[-ndim, ndim)`` as a non-negative int; a clear error otherwise (numpy's
+    wrap-around would silently pick another axis)."""
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)) or not -ndim <= axis < ndim:
+        raise DefinitionError(f"{name}: axis {axis!r} is out of range for {what}; give an int from {-ndim} "
+                              f"to {ndim - 1}")
+    return int(axis) % ndim

@@ -209,6 +209,17 @@ def test_parameters_training_flags_and_children():
     (lambda: ndl.nn.Linear(3, 2)(ndl.Tensor(np.ones((2, 4)))), r"matmul: shapes \(2, 4\) and \(3, 2\)"),
     (lambda: ndl.nn.SoftmaxLoss()(ndl.Tensor(np.ones((2, 3))), ndl.Tensor(np.array([0, 3]))), r"label 3"),
     (lambda: ndl.init.kaiming_uniform(0, 3), r"init.kaiming_uniform: fan_in 0"),
+    (lambda: ndl.nn.BatchNorm1d(3)(ndl.Tensor(np.ones((2, 4)))),
+     r"BatchNorm1d: input of shape \(2, 4\) does not fit the layer's 3 features; give \(N, 3\)"),
+    (lambda: ndl.nn.BatchNorm2d(3)(ndl.Tensor(np.ones((2, 3)))), r"BatchNorm2d: .* give \(N, 3, H, W\)"),
+    (lambda: ndl.nn.LayerNorm1d(3)(ndl.Tensor(np.ones((2, 4)))), r"LayerNorm: input of shape \(2, 4\) does not end"),
+    (lambda: ndl.optim.SGD(ndl.nn.Linear(2, 3)), r"SGD: give the module's parameters"),
+    (lambda: ndl.optim.Adam(5), r"Adam: params must be a list of parameters"),
+    (lambda: ndl.optim.SGD([np.ones(3)]), r"SGD: params\[0\] is a ndarray, not a Parameter"),
+    (lambda: ndl.optim.SGD(ndl.nn.Linear(2, 3).parameters(), lr=-0.1), r"SGD: lr=-0.1 is outside >= 0"),
+    (lambda: ndl.optim.SGD(ndl.nn.Linear(2, 3).parameters(), momentum=1.0), r"SGD: momentum=1.0 is outside \[0, 1\)"),
+    (lambda: ndl.optim.Adam(ndl.nn.Linear(2, 3).parameters(), beta1=1.5), r"Adam: beta1=1.5 is outside"),
+    (lambda: setattr(ndl.nn.Linear(2, 3).weight, "data", "abc"), r"Tensor.data: assign a Tensor or a numpy array"),
 ])
 def test_bad_input_is_refused_at_the_call(call, message):
     with pytest.raises((DefinitionError, ValueError), match=message):

@@ -274,6 +274,8 @@ def test_the_values_of_data_are_cut_from_the_graph():
     (lambda: ndl.reshape(ndl.Tensor(np.ones((2, 3))), (4, 2)), r"cannot reshape shape \(2, 3\)"),
     (lambda: ndl.matmul(ndl.Tensor(np.ones((2, 3))), ndl.Tensor(np.ones((4, 2)))), r"matmul: shapes \(2, 3\)"),
     (lambda: ndl.summation(np.ones(3)), r"sum: input 0 is a ndarray, not a Tensor; wrap it first"),
+    (lambda: ndl.split(ndl.Tensor(np.ones((2, 3))), 2), r"split: axis 2 is out of range for shape \(2, 3\)"),
+    (lambda: ndl.stack([ndl.Tensor(np.ones(2))] * 2, 3), r"stack: axis 3 is out of range for 2 tensors of shape"),
     (lambda: ndl.ops.EWiseAdd()(ndl.Tensor(np.ones(2)), ndl.Tensor(np.ones(3))), r"add"),
 ])
 def test_bad_input_is_refused_at_the_call(call, message):
