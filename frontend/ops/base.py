@@ -108,6 +108,11 @@ class Op:
         """The adjoint of each input given the adjoint ``out_grad`` of ``node`` (None: no gradient)."""
         raise NotImplementedError(f"{self.name}: differentiation is not implemented")
 
+    def gradient_as_tuple(self, out_grad: Tensor, node: Tensor) -> tuple[Tensor | None, ...]:
+        """needle's name for :meth:`gradient`: the inputs' adjoints, always a tuple."""
+        partials = self.gradient(out_grad, node)
+        return tuple(partials) if isinstance(partials, (tuple, list)) else (partials,)
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}{self.key[1:]}"
 

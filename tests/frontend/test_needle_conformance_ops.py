@@ -13,9 +13,10 @@ from tensorir.errors import DefinitionError
 from .needle_shim import ndl
 
 
-def gradient_check(f, *args, tol=1e-6, **kwargs):
-    """needle's ``gradient_check(..., backward=True)``: every element of every argument moved by
-    +-eps in its stored array, against ``backward`` of the summed output."""
+def gradient_check(f, *args, tol=1e-6, backward=True, **kwargs):
+    """needle's ``gradient_check``: every element of every argument moved by +-eps in its stored
+    array, against ``backward`` of the summed output, or (``backward=False``) against the op's
+    ``gradient_as_tuple`` with an adjoint of ones."""
     eps = 1e-4
     numerical = [np.zeros(a.shape) for a in args]
     for i, a in enumerate(args):
@@ -26,9 +27,13 @@ def gradient_check(f, *args, tol=1e-6, **kwargs):
             f2 = float(f(*args, **kwargs).numpy().sum())
             a.realize_cached_data().flat[j] += eps
             numerical[i].flat[j] = (f1 - f2) / (2 * eps)
-    out = f(*args, **kwargs).sum()
-    out.backward()
-    computed = [a.grad.numpy() for a in args]
+    if not backward:
+        out = f(*args, **kwargs)
+        computed = [x.numpy() for x in out.op.gradient_as_tuple(ndl.Tensor(np.ones(out.shape)), out)]
+    else:
+        out = f(*args, **kwargs).sum()
+        out.backward()
+        computed = [a.grad.numpy() for a in args]
     error = sum(np.linalg.norm(computed[i] - numerical[i]) for i in range(len(args)))
     assert error < tol, f"gradient error {error}"
     return computed
@@ -199,6 +204,7 @@ def test_conv_on_nhwc_images(stride, padding):
 ])
 def test_gradients_by_needles_check(f, shapes, kwargs):
     gradient_check(f, *[rand(*shape) for shape in shapes], **kwargs)
+    gradient_check(f, *[rand(*shape) for shape in shapes], backward=False, **kwargs)
 
 
 def test_gradients_of_log_power_and_relu_away_from_their_kinks():
