@@ -182,8 +182,12 @@ class LogSumExp(Reduction):
     def compute(self, request, x):
         (kinds,) = request.variant
         top = _reduce_compute(x, kinds, fn.max, lambda value, kept: value, "lse_max")
-        total = _reduce_compute(x, kinds, fn.sum, lambda value, kept: fn.exp(value - top[kept]), "lse_sum")
-        return compute(top.shape, lambda *i: fn.log(total[i]) + top[i], name="logsumexp")
+
+        def shift(kept):  # the maximum where it is finite, else 0: a row of -inf gives -inf, as numpy
+            return fn.if_then_else(fn.equal(top[kept] - top[kept], 0.0), top[kept], 0.0)
+
+        total = _reduce_compute(x, kinds, fn.sum, lambda value, kept: fn.exp(value - shift(kept)), "lse_sum")
+        return compute(top.shape, lambda *i: fn.log(total[i]) + shift(i), name="logsumexp")
 
     def gradient(self, g, node):
         from .shape import reshape

@@ -118,6 +118,24 @@ def test_reductions_take_axes():
                                big.max(1) + np.log(np.exp(big - big.max(1, keepdims=True)).sum(1)), rtol=1e-12)
 
 
+def test_logsumexp_of_infinite_rows_is_numpys():
+    a = np.array([[-np.inf, -np.inf, -np.inf], [1.0, 2.0, -np.inf], [np.inf, 1.0, 2.0], [1e4, 1e4, 0.0]])
+    with np.errstate(divide="ignore", over="ignore"):
+        want = np.log(np.exp(np.minimum(a, 700.0)).sum(1))
+    want[2], want[3] = np.inf, 1e4 + np.log(2.0)
+    for dtype in ("float64", "float32"):
+        got = ndl.logsumexp(ndl.Tensor(a, dtype=dtype), axes=(1,)).numpy()
+        np.testing.assert_allclose(got, want.astype(dtype), rtol=1e-6)
+
+
+def test_numpy_operands_defer_to_the_tensor():
+    x = ndl.Tensor(np.random.randn(3))
+    y = np.float32(2.0) * x + np.ones(3)
+    assert isinstance(y, ndl.Tensor)
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.full(3, 2.0))
+
+
 def test_shape_ops_and_batched_matmul():
     a = np.random.randn(1, 3, 1)
     x = ndl.Tensor(a)
