@@ -107,18 +107,18 @@ class Tensor:
     device
         ``"cpu"`` (kernels compiled through LLVM) or ``"cuda"`` (through the CUDA backend).
     requires_grad
-        Whether ``backward`` computes ``.grad`` for this tensor. By default a float tensor does
-        (needle's default) and an integer one does not (class labels, indices).
+        Whether ``backward`` computes ``.grad`` for this tensor (by default it does, as in needle;
+        the batches of a DataLoader do not).
     """
 
     __slots__ = ("_data", "_lazy", "op", "inputs", "requires_grad", "grad", "device", "__weakref__")
 
-    def __init__(self, data, dtype=None, device: str = "cpu", requires_grad: bool | None = None):
+    def __init__(self, data, dtype=None, device: str = "cpu", requires_grad: bool = True):
         self._data, self._lazy = _as_array(data, dtype), None
         self.device = check_device(device)
         self.op: Op | None = None
         self.inputs: tuple[Tensor, ...] = ()
-        self.requires_grad = self._data.dtype.kind == "f" if requires_grad is None else bool(requires_grad)
+        self.requires_grad = bool(requires_grad)
         self.grad: Tensor | None = None
 
     @classmethod
@@ -227,7 +227,8 @@ class Tensor:
 
     # -- autograd --------------------------------------------------------------------------
     def backward(self, out_grad: Tensor | None = None, create_graph: bool = False) -> None:
-        """Accumulate d(self)/d(leaf) into ``.grad`` of every leaf that requires it.
+        """Set ``.grad`` of every leaf that requires it to d(self)/d(leaf) (as needle does: a
+        second ``backward`` replaces the gradients of the first, it does not add to them).
 
         Parameters
         ----------
@@ -238,7 +239,8 @@ class Tensor:
         """
         if not self.requires_grad:
             raise DefinitionError("backward: this tensor does not require grad; create the leaves with "
-                                  "requires_grad=True (and do not compute under no_grad)")
+                                  "requires_grad=True (and do not compute under no_grad); to differentiate a "
+                                  "gradient, make it with backward(create_graph=True)")
         if out_grad is None:
             from .ops.creation import ones_like
 
@@ -341,9 +343,8 @@ def grad(output: Tensor, inputs, out_grad: Tensor | None = None, create_graph: b
 
 def _backpropagate(root: Tensor, out_grad: Tensor, wanted: set[int] | None = None) -> dict[int, Tensor]:
     """Reverse mode over the graph of ``root``: with ``wanted``, the summed adjoints of those
-    tensors by id; without, leaves accumulate theirs into ``.grad``."""
+    tensors by id; without, leaves get theirs as ``.grad``."""
     from .fusion import sum_all
-    from .ops.elementwise import add
 
     partials: dict[int, list[Tensor]] = {id(root): [out_grad]}
     found: dict[int, Tensor] = {}
@@ -357,7 +358,7 @@ def _backpropagate(root: Tensor, out_grad: Tensor, wanted: set[int] | None = Non
             found[id(node)] = grad
         if node.op is None:
             if wanted is None:
-                node.grad = grad if node.grad is None else add(node.grad, grad)
+                node.grad = grad
             continue
         for tensor, partial in zip(node.inputs, node.op.gradient(grad, node)):
             if partial is not None and tensor.requires_grad:

@@ -253,12 +253,34 @@ def test_backward_takes_out_grad_and_the_gradient_of_a_gradient():
     np.testing.assert_allclose(z.grad.numpy(), np.exp(a), rtol=1e-12)
 
 
+def test_a_second_backward_replaces_the_gradients_as_in_needle():
+    x = ndl.Tensor(np.array([1.0, 2.0]))
+    (x * x).sum().backward()
+    (x * 3.0).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [3.0, 3.0])
+
+
+@pytest.mark.parametrize("dtype", [None, "float32"])
+def test_hw1_gradient_of_gradient_on_integer_and_float_tensors(dtype):
+    x2, x3 = ndl.Tensor([6], dtype=dtype), ndl.Tensor([0], dtype=dtype)
+    y = x2 * x2 + x2 * x3
+    y.backward(create_graph=True)  # needle records every gradient; here it is asked for
+    grad_x2, grad_x3 = x2.grad, x3.grad
+    grad_x2.backward()
+    assert y.numpy() == 36 and grad_x2.numpy() == 12 and grad_x3.numpy() == 6
+    assert x2.grad.numpy() == 2 and x3.grad.numpy() == 1
+    with pytest.raises(DefinitionError, match=r"to differentiate a gradient, make it with backward\(create_graph"):
+        z = ndl.Tensor([6.0])
+        (z * z).backward()
+        z.grad.backward()
+
+
 # -- the Tensor (needle's autograd.Tensor surface) -------------------------------------------------
 def test_tensor_requires_grad_detach_data_and_dtype():
     a = np.random.randn(2, 3).astype(np.float32)
     x = ndl.Tensor(a, device=ndl.cpu())
     assert x.requires_grad and x.device == ndl.cpu() and x.dtype == "float32"
-    assert not ndl.Tensor(np.arange(3)).requires_grad  # integer data (labels) does not
+    assert ndl.Tensor(np.arange(3)).requires_grad  # integers too, as in needle
     assert not ndl.Tensor(a, requires_grad=False).requires_grad
     assert ndl.Tensor(a, dtype="float64").dtype == "float64"
     y = (x * 2).detach()
