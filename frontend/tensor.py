@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import math
 import threading
+import weakref
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -111,7 +112,9 @@ class Tensor:
         the batches of a DataLoader do not).
     """
 
-    __slots__ = ("_data", "_lazy", "op", "inputs", "requires_grad", "grad", "device", "__weakref__")
+    #: ``_origin`` (set on a gradient that ``backward`` made without a graph): where it came from,
+    #: so that it can still be differentiated (:func:`_regrown`)
+    __slots__ = ("_data", "_lazy", "op", "inputs", "requires_grad", "grad", "device", "_origin", "__weakref__")
 
     def __init__(self, data, dtype=None, device: str = "cpu", requires_grad: bool = True):
         self._data, self._lazy = _as_array(data, dtype), None
@@ -235,9 +238,14 @@ class Tensor:
         out_grad
             The adjoint of this tensor; ones when omitted (then self should be a scalar).
         create_graph
-            Record the gradient computation too, so ``.grad`` can be differentiated again.
+            Record the gradient computation too, so ``.grad`` can be differentiated again. Without
+            it a leaf's ``.grad`` can still be differentiated (as in needle) while this tensor
+            lives: its graph is then built again.
         """
         if not self.requires_grad:
+            regrown = _regrown(self)
+            if regrown is not None:
+                return regrown.backward(out_grad, create_graph)
             raise DefinitionError("backward: this tensor does not require grad; create the leaves with "
                                   "requires_grad=True (and do not compute under no_grad); to differentiate a "
                                   "gradient, make it with backward(create_graph=True)")
@@ -341,6 +349,19 @@ def grad(output: Tensor, inputs, out_grad: Tensor | None = None, create_graph: b
     return [found.get(id(t)) for t in inputs]
 
 
+def _regrown(gradient: Tensor) -> Tensor | None:
+    """``gradient`` (a leaf's ``.grad`` that ``backward`` made without a graph) built again with
+    its graph, while the tensor it differentiates lives; None otherwise."""
+    origin = getattr(gradient, "_origin", None)
+    if origin is None:
+        return None
+    root, out_grad, leaf = origin[0](), origin[1], origin[2]()
+    if root is None or leaf is None or not root.requires_grad:
+        return None
+    (regrown,) = grad(root, [leaf], out_grad, create_graph=True)
+    return regrown if regrown is not None and regrown.requires_grad else None
+
+
 def _backpropagate(root: Tensor, out_grad: Tensor, wanted: set[int] | None = None) -> dict[int, Tensor]:
     """Reverse mode over the graph of ``root``: with ``wanted``, the summed adjoints of those
     tensors by id; without, leaves get theirs as ``.grad``."""
@@ -359,6 +380,8 @@ def _backpropagate(root: Tensor, out_grad: Tensor, wanted: set[int] | None = Non
         if node.op is None:
             if wanted is None:
                 node.grad = grad
+                if not is_grad_enabled() and grad is not out_grad:  # differentiable on demand (_regrown)
+                    grad._origin = (weakref.ref(root), out_grad, weakref.ref(node))
             continue
         for tensor, partial in zip(node.inputs, node.op.gradient(grad, node)):
             if partial is not None and tensor.requires_grad:

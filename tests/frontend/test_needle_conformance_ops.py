@@ -261,17 +261,21 @@ def test_a_second_backward_replaces_the_gradients_as_in_needle():
 
 
 @pytest.mark.parametrize("dtype", [None, "float32"])
-def test_hw1_gradient_of_gradient_on_integer_and_float_tensors(dtype):
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_hw1_gradient_of_gradient_on_integer_and_float_tensors(dtype, create_graph):
     x2, x3 = ndl.Tensor([6], dtype=dtype), ndl.Tensor([0], dtype=dtype)
     y = x2 * x2 + x2 * x3
-    y.backward(create_graph=True)  # needle records every gradient; here it is asked for
+    y.backward(create_graph=create_graph)  # without it, the gradient's graph is built when needed
     grad_x2, grad_x3 = x2.grad, x3.grad
     grad_x2.backward()
     assert y.numpy() == 36 and grad_x2.numpy() == 12 and grad_x3.numpy() == 6
     assert x2.grad.numpy() == 2 and x3.grad.numpy() == 1
+
+
+def test_a_gradient_whose_output_is_gone_cannot_be_differentiated():
+    z = ndl.Tensor([6.0])
+    (z * z).backward()  # the product is dropped at once
     with pytest.raises(DefinitionError, match=r"to differentiate a gradient, make it with backward\(create_graph"):
-        z = ndl.Tensor([6.0])
-        (z * z).backward()
         z.grad.backward()
 
 
