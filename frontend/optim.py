@@ -82,7 +82,7 @@ class Optimizer:
 
     rule = "sgd"
 
-    def __init__(self, params: Sequence[Parameter], lr: float, weight_decay: float = 0.0,
+    def __init__(self, params: Sequence[Parameter], lr: float = 0.01, weight_decay: float = 0.0,
                  lr_schedule: Callable[[int], float] | None = None, clip_norm: float | None = None):
         self.params = _parameters(type(self).__name__, params)
         _check_hyper(type(self).__name__, lr=lr, weight_decay=weight_decay)

@@ -102,6 +102,27 @@ def test_needles_defaults():
     assert (adam_default.lr, adam_default.beta1, adam_default.beta2, adam_default.eps) == (0.01, 0.9, 0.999, 1e-8)
 
 
+def test_a_users_optimizer_subclass_with_needles_constructor():
+    class PlainSGD(ndl.optim.Optimizer):
+        def __init__(self, params, lr=0.1):
+            super().__init__(params)
+            self.lr = lr
+
+        def step(self):
+            for p in self.params:
+                p.data = p.data - self.lr * p.grad.data  # needle's idiom: values only, no graph
+
+    w0 = np.random.randn(3)
+    w = ndl.nn.Parameter(w0.copy())
+    opt = PlainSGD([w])
+    (w * w).sum().backward()
+    opt.step()
+    np.testing.assert_allclose(w.numpy(), w0 - 0.1 * 2 * w0, rtol=1e-12)
+    assert w.op is None and w.requires_grad
+    opt.reset_grad()
+    assert w.grad is None
+
+
 # -- data (hw2's test_dataloader_*, test_flip_horizontal, test_random_crop, test_mnist_dataset) ----------
 def test_ndarray_dataset_batches_in_order_and_shuffled_as_needle():
     a, b = np.random.rand(10, 2, 3), np.arange(10)
