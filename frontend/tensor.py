@@ -226,7 +226,13 @@ class Tensor:
         return f"Tensor({np.array2string(self.data, precision=4, threshold=20)}, dtype={self.dtype}{grad})"
 
     def __len__(self) -> int:
+        if not self.shape:
+            raise TypeError("len() of a 0-d tensor: it has no first axis")
         return self.shape[0]
+
+    def __iter__(self) -> Iterator[Tensor]:
+        """The sub-tensors along the first axis (views), as numpy iterates an array."""
+        return (self[k] for k in range(len(self)))
 
     # -- autograd --------------------------------------------------------------------------
     def backward(self, out_grad: Tensor | None = None, create_graph: bool = False) -> None:

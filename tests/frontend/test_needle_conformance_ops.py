@@ -300,6 +300,15 @@ def test_tensor_requires_grad_detach_data_and_dtype():
     assert x.numpy()[0, 0] == a[0, 0]
 
 
+def test_iterating_a_tensor_gives_its_rows():
+    a = np.arange(6.0).reshape(2, 3)
+    rows = list(ndl.Tensor(a))
+    assert len(rows) == 2
+    np.testing.assert_array_equal(rows[1].numpy(), a[1])
+    with pytest.raises(TypeError, match="len\\(\\) of a 0-d tensor"):
+        len(ndl.Tensor(3.0))
+
+
 def test_the_values_of_data_are_cut_from_the_graph():
     w = ndl.Tensor(np.random.randn(3))
     step = ndl.Tensor(np.random.randn(3))
