@@ -96,6 +96,21 @@ def _as_array(value, dtype) -> np.ndarray:
     return np.array(array, dtype=name, order="C")
 
 
+class CachedArray(np.ndarray):
+    """A numpy array (a view of a tensor's storage) with needle's NDArray accessors."""
+
+    def numpy(self) -> np.ndarray:
+        """A plain numpy copy of the values."""
+        return np.array(self)
+
+    def compact(self) -> CachedArray:
+        return self if self.flags.c_contiguous else np.ascontiguousarray(self).view(CachedArray)
+
+    @property
+    def device(self) -> str:
+        return "cpu"
+
+
 class Tensor:
     """An n-dimensional array on a device that records how it was computed.
 
@@ -310,13 +325,14 @@ class Tensor:
         return self.numpy() if dtype is None else self.numpy().astype(dtype)
 
     @property
-    def cached_data(self) -> np.ndarray:
-        """The storage (needle's name for :attr:`data`'s array)."""
-        return self.data
+    def cached_data(self) -> CachedArray:
+        """The storage (needle's name): a view of :attr:`data` that also answers needle's
+        NDArray calls (``.numpy()``), so code of every needle homework reads it."""
+        return self.data.view(CachedArray)
 
-    def realize_cached_data(self) -> np.ndarray:
-        """The storage, computed first if pending (needle's name)."""
-        return self.data
+    def realize_cached_data(self) -> CachedArray:
+        """The storage, computed first if pending (needle's name; see :attr:`cached_data`)."""
+        return self.cached_data
 
 
 _OPS = []

@@ -290,7 +290,9 @@ def test_tensor_requires_grad_detach_data_and_dtype():
     y = (x * 2).detach()
     assert not y.requires_grad and y.op is None
     np.testing.assert_array_equal(y.numpy(), a * 2)
-    assert isinstance(x.cached_data, np.ndarray) and x.realize_cached_data() is x.cached_data
+    assert isinstance(x.cached_data, np.ndarray) and np.shares_memory(x.realize_cached_data(), x.data)
+    np.testing.assert_array_equal(x.cached_data.numpy(), a)  # hw3/hw4 read NDArray.numpy()
+    assert type(x.cached_data.numpy()) is np.ndarray and x.cached_data.compact().device == "cpu"
     z = x + 1
     z.data = ndl.Tensor(np.zeros((2, 3), np.float32))  # needle assigns a tensor's values
     np.testing.assert_array_equal(z.numpy(), np.zeros((2, 3)))
