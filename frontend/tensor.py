@@ -65,7 +65,7 @@ def enable_grad() -> Iterator[None]:
 def check_device(device: str) -> str:
     """``device`` if this machine can run it; BackendUnavailable with the reason otherwise."""
     if device == "cpu":
-        return device
+        return "cpu"  # a plain string, also for needle's Device("cpu")
     if device != "cuda":
         raise DefinitionError(f"Tensor(device={device!r}): unknown device; use one of {', '.join(DEVICES)}")
     try:
@@ -73,7 +73,7 @@ def check_device(device: str) -> str:
     except ImportError as error:  # pragma: no cover - the cuda backend is optional
         raise BackendUnavailable(f"Tensor(device='cuda'): the CUDA backend is not installed ({error})") from None
     driver("Tensor(device='cuda')")
-    return device
+    return "cuda"
 
 
 def _as_array(value, dtype) -> np.ndarray:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tensorir.errors import DefinitionError
+from tensorir.errors import BackendUnavailable, DefinitionError
 
 from .needle_shim import ndl
 
@@ -283,7 +283,9 @@ def test_a_gradient_whose_output_is_gone_cannot_be_differentiated():
 def test_tensor_requires_grad_detach_data_and_dtype():
     a = np.random.randn(2, 3).astype(np.float32)
     x = ndl.Tensor(a, device=ndl.cpu())
-    assert x.requires_grad and x.device == ndl.cpu() and x.dtype == "float32"
+    assert x.requires_grad and x.device == ndl.cpu() and x.dtype == "float32" and type(x.device) is str
+    assert ndl.cpu().enabled() and ndl.cpu() in ndl.all_devices() and repr(ndl.cuda()) == "cuda()"
+    assert ndl.cuda().enabled() == _runs_cuda()
     assert ndl.Tensor(np.arange(3)).requires_grad  # integers too, as in needle
     assert not ndl.Tensor(a, requires_grad=False).requires_grad
     assert ndl.Tensor(a, dtype="float64").dtype == "float64"
@@ -316,6 +318,14 @@ def test_the_values_of_data_are_cut_from_the_graph():
     step = ndl.Tensor(np.random.randn(3))
     w.data = w.data - 0.1 * step.detach()  # needle's optimizer idiom
     assert w.requires_grad and w.op is None and w.grad is None
+
+
+def _runs_cuda() -> bool:
+    try:
+        ndl.Tensor([1.0], device="cuda")
+    except BackendUnavailable:
+        return False
+    return True
 
 
 # -- bad input: an error at the call ----------------------------------------------------------------
