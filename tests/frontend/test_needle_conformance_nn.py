@@ -192,6 +192,47 @@ def test_conv_gradients_reach_the_image_weight_and_bias():
     gradient_check(lambda t, w, b: layer(t), x, layer.weight, layer.bias, tol=1e-5)
 
 
+def lstm_reference(x, h0, c0, weights, layers):
+    """needle's LSTM in numpy: gates i, f, g, o from x @ W_ih + b_ih + h @ W_hh + b_hh."""
+    sigmoid = lambda z: 1 / (1 + np.exp(-z))  # noqa: E731
+    h, c, outs = h0.copy(), c0.copy(), []
+    for step in x:
+        for k in range(layers):
+            w_ih, w_hh, b_ih, b_hh = weights[k]
+            i, f, g, o = np.split(step @ w_ih + b_ih + h[k] @ w_hh + b_hh, 4, axis=1)
+            c[k] = sigmoid(f) * c[k] + sigmoid(i) * np.tanh(g)
+            h[k] = sigmoid(o) * np.tanh(c[k])
+            step = h[k].copy()
+        outs.append(step)
+    return np.stack(outs), h, c
+
+
+def test_lstm_with_weights_replaced_by_tensors_as_hw4_tests_do():
+    seq, batch, size, hidden, layers = 4, 3, 5, 6, 2
+    model = ndl.nn.LSTM(size, hidden, layers, dtype="float64")
+    weights = []
+    for cell in model.lstm_cells:
+        arrays = [np.random.randn(*getattr(cell, name).shape) * 0.3 for name in ("W_ih", "W_hh", "bias_ih", "bias_hh")]
+        for name, array in zip(("W_ih", "W_hh", "bias_ih", "bias_hh"), arrays):
+            setattr(cell, name, ndl.Tensor(array))  # a plain Tensor: it requires grad by default
+        weights.append(arrays)
+    x, h0, c0 = np.random.randn(seq, batch, size), np.random.randn(layers, batch, hidden), np.random.randn(
+        layers, batch, hidden)
+    xt = ndl.Tensor(x)
+    out, (h, c) = model(xt, (ndl.Tensor(h0), ndl.Tensor(c0)))
+    want = lstm_reference(x, h0, c0, weights, layers)
+    for got, expected in zip((out, h, c), want):
+        np.testing.assert_allclose(got.numpy(), expected, rtol=1e-10, atol=1e-12)
+    out.sum().backward()
+    first = model.lstm_cells[0].W_ih
+    assert first.grad.shape == first.shape and xt.grad.shape == x.shape
+    direction, eps = np.random.randn(*first.shape), 1e-6
+    moved = [[w + eps * direction if (k, n) == (0, 0) else w for n, w in enumerate(ws)] for k, ws in enumerate(weights)]
+    back = [[w - eps * direction if (k, n) == (0, 0) else w for n, w in enumerate(ws)] for k, ws in enumerate(weights)]
+    numeric = (lstm_reference(x, h0, c0, moved, layers)[0].sum() - lstm_reference(x, h0, c0, back, layers)[0].sum())
+    np.testing.assert_allclose((first.grad.numpy() * direction).sum(), numeric / (2 * eps), rtol=1e-6)
+
+
 # -- modules' bookkeeping and bad input --------------------------------------------------------------
 def test_parameters_training_flags_and_children():
     model = ndl.nn.Sequential(ndl.nn.Linear(3, 4), ndl.nn.BatchNorm1d(4), ndl.nn.Dropout(0.5))
