@@ -13,7 +13,7 @@ index expression (:func:`tensorir.gradient.gradient`).
 >>> y = (x * x).sum()
 >>> y.backward()
 >>> x.grad.numpy()
-array([[2., 4.]], dtype=float32)
+array([[2., 4.]])
 """
 
 from . import data, init, nn, ops, optim

@@ -88,6 +88,8 @@ def _as_array(value, dtype) -> np.ndarray:
             dtype = array.dtype.name
         elif array.dtype.kind in "iu":
             dtype = "int64" if array.dtype.itemsize > 4 else "int32"
+        elif not from_numpy and array.dtype == np.float64:  # Python numbers, lists: numpy's and needle's float64
+            dtype = "float64"
         else:
             dtype = "float32"
     name = np.dtype(dtype).name
@@ -119,7 +121,9 @@ class Tensor:
     data
         A numpy array, a nested list, a number or another Tensor (copied).
     dtype
-        ``float32`` (the default for floats), ``float64``, ``int32`` or ``int64``.
+        ``float32``, ``float64``, ``int32`` or ``int64``. By default a numpy array keeps its
+        dtype (float16 and booleans become float32) and Python numbers and lists take numpy's
+        (float64, int64), as in needle.
     device
         ``"cpu"`` (kernels compiled through LLVM) or ``"cuda"`` (through the CUDA backend).
     requires_grad

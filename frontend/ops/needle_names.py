@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
+
 from tensorir.errors import DefinitionError
 
 from ..tensor import Tensor
@@ -24,10 +26,14 @@ from .shape import broadcast_to, permute, reshape, split, stack, transpose
 
 
 def _scalar(name: str, scalar) -> float | int:
-    if isinstance(scalar, bool) or not isinstance(scalar, (int, float)) and not hasattr(scalar, "__float__"):
+    """``scalar`` as a Python number: a number, a numpy scalar or a one-element array (needle's
+    tests draw it as ``np.random.randn(1)``)."""
+    if isinstance(scalar, (np.ndarray, np.generic)) and scalar.size == 1 and scalar.dtype.kind in "iuf":
+        return scalar.item() if scalar.ndim == 0 else scalar.reshape(-1)[0].item()
+    if isinstance(scalar, bool) or not isinstance(scalar, (int, float)):
         raise DefinitionError(f"{name}: scalar must be a number, got {type(scalar).__name__} {scalar!r}; "
                               "use the elementwise op for a tensor operand")
-    return scalar if isinstance(scalar, (int, float)) else float(scalar)
+    return scalar
 
 
 def _tensor(name: str, value) -> Tensor:

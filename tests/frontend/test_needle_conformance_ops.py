@@ -63,6 +63,24 @@ def test_scalar_ops_and_their_classes():
     np.testing.assert_allclose(ndl.ops.Negate()(x).numpy(), -a)
 
 
+def test_lists_and_numbers_are_float64_as_in_needle_and_numpy():
+    rows = [[4.0], [4.55]]
+    assert ndl.Tensor(rows).dtype == "float64" and ndl.Tensor(2.5).dtype == "float64"
+    assert ndl.Tensor([1, 2]).dtype == "int64" and ndl.Tensor(np.ones(2, np.float32)).dtype == "float32"
+    np.testing.assert_allclose(ndl.exp(ndl.Tensor(rows)).numpy(), np.exp(np.array(rows)))  # numpy's default rtol
+    left, right = np.random.rand(6, 3, 2).round(2), np.random.rand(6, 2, 3).round(2)
+    np.testing.assert_allclose(ndl.matmul(ndl.Tensor(left.tolist()), ndl.Tensor(right.tolist())).numpy(), left @ right)
+
+
+def test_scalars_may_be_numpy_scalars_or_one_element_arrays():
+    a = np.random.randn(5, 4)
+    scalar = np.random.randn(1)
+    np.testing.assert_allclose(ndl.divide_scalar(ndl.Tensor(a), scalar=scalar).numpy(), a / scalar[0], rtol=1e-12)
+    np.testing.assert_allclose(ndl.power_scalar(ndl.Tensor(a), scalar=np.int64(2)).numpy(), a ** 2, rtol=1e-12)
+    gradient_check(ndl.divide_scalar, ndl.Tensor(a), scalar=scalar, backward=False)
+    gradient_check(ndl.broadcast_to, ndl.Tensor(np.random.randn()), shape=(3, 3, 3), backward=False)
+
+
 def test_elementwise_ops_and_operators():
     a, b = np.random.rand(3, 4) + 0.5, np.random.rand(3, 4) + 0.5
     x, y = ndl.Tensor(a), ndl.Tensor(b)
@@ -337,6 +355,7 @@ def _runs_cuda() -> bool:
     (lambda: ndl.summation(ndl.Tensor(np.ones(2)), 0, axes=0), r"sum: both axis=0 and axes=0 given"),
     (lambda: ndl.logsumexp(ndl.Tensor(np.ones((2, 3))), axes=(3,)), r"logsumexp: axis 3 is out of range"),
     (lambda: ndl.divide_scalar(ndl.Tensor(np.ones(2)), ndl.Tensor(np.ones(2))), r"divide_scalar: scalar must"),
+    (lambda: ndl.mul_scalar(ndl.Tensor(np.ones(2)), np.ones(2)), r"mul_scalar: scalar must be a number, got ndarray"),
     (lambda: ndl.power_scalar(np.ones(2), 2), r"power_scalar: expected a Tensor, got ndarray"),
     (lambda: ndl.conv(ndl.Tensor(np.ones((1, 4, 4, 3))), ndl.Tensor(np.ones((3, 3, 2, 5)))),
      r"conv: the image has 3 channels"),
