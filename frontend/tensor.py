@@ -63,8 +63,9 @@ def enable_grad() -> Iterator[None]:
 
 
 def check_device(device: str) -> str:
-    """``device`` if this machine can run it; BackendUnavailable with the reason otherwise."""
-    if device == "cpu":
+    """``device`` if this machine can run it; BackendUnavailable with the reason otherwise. None
+    (needle's default argument) is the CPU."""
+    if device is None or device == "cpu":
         return "cpu"  # a plain string, also for needle's Device("cpu")
     if device != "cuda":
         raise DefinitionError(f"Tensor(device={device!r}): unknown device; use one of {', '.join(DEVICES)}")

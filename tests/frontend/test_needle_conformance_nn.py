@@ -234,6 +234,13 @@ def test_lstm_with_weights_replaced_by_tensors_as_hw4_tests_do():
 
 
 # -- modules' bookkeeping and bad input --------------------------------------------------------------
+def test_device_none_is_needles_default_device():
+    layers = [ndl.nn.Linear(2, 3, device=None), ndl.nn.LayerNorm1d(3, device=None), ndl.nn.BatchNorm1d(3, device=None),
+              ndl.nn.Conv(2, 3, 3, device=None), ndl.nn.LSTM(2, 3, device=None), ndl.nn.Embedding(4, 2, device=None)]
+    assert {p.device for layer in layers for p in layer.parameters()} == {"cpu"}
+    assert ndl.Tensor([1.0], device=None).device == ndl.cpu() == ndl.init.one_hot(3, [1, 2], device=None).device
+
+
 def test_parameters_training_flags_and_children():
     model = ndl.nn.Sequential(ndl.nn.Linear(3, 4), ndl.nn.BatchNorm1d(4), ndl.nn.Dropout(0.5))
     assert all(isinstance(p, ndl.nn.Parameter) and p.requires_grad for p in model.parameters())
