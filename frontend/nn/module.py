@@ -43,8 +43,8 @@ class Module:
     def forward(self, *args):
         raise NotImplementedError(f"{type(self).__name__} does not define forward")
 
-    def __call__(self, *args):
-        return self.forward(*args)
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
 
     def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
         """Every parameter of this module and its children, with a dotted name, each once."""

@@ -234,6 +234,13 @@ def test_lstm_with_weights_replaced_by_tensors_as_hw4_tests_do():
 
 
 # -- modules' bookkeeping and bad input --------------------------------------------------------------
+def test_modules_take_keyword_arguments():
+    x, h0 = np.random.randn(3, 2, 4), np.random.randn(1, 2, 5)
+    rnn = ndl.nn.RNN(4, 5, dtype="float64")
+    by_name, (by_position, _) = rnn(ndl.Tensor(x), h0=ndl.Tensor(h0)), rnn(ndl.Tensor(x), ndl.Tensor(h0))
+    np.testing.assert_array_equal(by_name[0].numpy(), by_position.numpy())
+
+
 def test_device_none_is_needles_default_device():
     layers = [ndl.nn.Linear(2, 3, device=None), ndl.nn.LayerNorm1d(3, device=None), ndl.nn.BatchNorm1d(3, device=None),
               ndl.nn.Conv(2, 3, 3, device=None), ndl.nn.LSTM(2, 3, device=None), ndl.nn.Embedding(4, 2, device=None)]
