@@ -101,6 +101,11 @@ class Optimizer:
         """needle's name for :meth:`zero_grad`."""
         self.zero_grad()
 
+    def clip_grad_norm(self, max_norm: float = 0.25) -> float:
+        """Scale the gradients to a global L2 norm of at most ``max_norm`` (needle's method;
+        see :func:`clip_grad_norm`); returns the norm before clipping."""
+        return clip_grad_norm(self.params, max_norm)
+
     def hyper(self) -> list[float]:
         return [self.lr, self.weight_decay]
 

@@ -95,6 +95,17 @@ def test_parameters_follow_the_update_rules(optimizer, reference, kwargs):
         np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)
 
 
+def test_clip_grad_norm_scales_to_the_global_norm():
+    p, q = ndl.nn.Parameter(np.array([3.0, 0.0])), ndl.nn.Parameter(np.array([[4.0]]))
+    p.grad, q.grad = ndl.Tensor(np.array([3.0, 0.0])), ndl.Tensor(np.array([[4.0]]))
+    opt = ndl.optim.SGD([p, q], lr=0.1)
+    assert opt.clip_grad_norm(1.0) == pytest.approx(5.0)
+    np.testing.assert_allclose(p.grad.numpy(), [0.6, 0.0], rtol=1e-5)
+    np.testing.assert_allclose(q.grad.numpy(), [[0.8]], rtol=1e-5)
+    assert opt.clip_grad_norm(10.0) == pytest.approx(1.0, rel=1e-5)  # under the bound: unchanged
+    np.testing.assert_allclose(q.grad.numpy(), [[0.8]], rtol=1e-5)
+
+
 def test_needles_defaults():
     p = ndl.nn.Parameter(np.ones(3))
     sgd_default, adam_default = ndl.optim.SGD([p]), ndl.optim.Adam([p])
