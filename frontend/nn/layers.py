@@ -69,6 +69,18 @@ class Flatten(Module):
         return ops.reshape(x, (x.shape[0], -1))
 
 
+class ModuleSequence(list):
+    """needle's ``Sequential.modules``: the layers in order (``seq.modules[0]``); called, it is
+    :meth:`Module.modules`, every module inside (``seq.modules()``)."""
+
+    def __init__(self, owner: Module, layers):
+        super().__init__(layers)
+        self.owner = owner
+
+    def __call__(self):
+        return Module.modules(self.owner)
+
+
 class Sequential(Module):
     """The modules applied one after another. A recurrent layer inside (it returns ``(output,
     state)``) passes its output to the next module; the last module's result is returned whole."""
@@ -76,6 +88,11 @@ class Sequential(Module):
     def __init__(self, *modules: Module):
         super().__init__()
         self.modules_list = list(modules)
+
+    @property
+    def modules(self) -> ModuleSequence:
+        """The layers, indexable as needle's ``modules`` attribute and callable as ``modules()``."""
+        return ModuleSequence(self, self.modules_list)
 
     def forward(self, x: Tensor) -> Tensor:
         from ..fusion import epilogue

@@ -248,6 +248,32 @@ def test_device_none_is_needles_default_device():
     assert ndl.Tensor([1.0], device=None).device == ndl.cpu() == ndl.init.one_hot(3, [1, 2], device=None).device
 
 
+def test_training_flags_reach_modules_in_lists_and_dicts():
+    class Holder(ndl.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.parts = {"first": ndl.nn.Linear(4, 4),
+                          "rest": [ndl.nn.Dropout(0.1), ndl.nn.Sequential(ndl.nn.Linear(4, 4))]}
+
+    model = ndl.nn.Sequential(ndl.nn.BatchNorm1d(4), ndl.nn.Sequential(ndl.nn.LayerNorm1d(4), ndl.nn.Dropout(0.1)),
+                              Holder())
+    inner = [model.modules[0], model.modules[1].modules[1], model.modules[2].parts["first"],
+             model.modules[2].parts["rest"][0], model.modules[2].parts["rest"][1].modules[0]]
+    assert len(model.modules) == 3 and all(m.training for m in inner)
+    model.eval()
+    assert not any(m.training for m in inner) and len(list(model.modules())) == 10
+    model.train()
+    assert all(m.training for m in inner) and len(model.parameters()) == 8
+
+
+def test_in_place_updates_of_data_with_a_tensor():
+    w0 = np.random.randn(3, 2)
+    w = ndl.Tensor(w0.copy())
+    (w * w).sum().backward()
+    w.data -= 0.1 * w.grad  # needle's hw2 idiom
+    np.testing.assert_allclose(w.numpy(), w0 - 0.2 * w0, rtol=1e-12)
+
+
 def test_parameters_training_flags_and_children():
     model = ndl.nn.Sequential(ndl.nn.Linear(3, 4), ndl.nn.BatchNorm1d(4), ndl.nn.Dropout(0.5))
     assert all(isinstance(p, ndl.nn.Parameter) and p.requires_grad for p in model.parameters())
