@@ -127,6 +127,28 @@ def test_dropout_draws_needles_mask_and_is_the_identity_in_evaluation():
     np.testing.assert_array_equal(layer(ndl.Tensor(x)).numpy(), x)
 
 
+def test_a_residual_block_with_layernorm_and_dropout_against_numpy():
+    dim, hidden, p = 6, 4, 0.3
+    first, second = ndl.nn.Linear(dim, hidden), ndl.nn.Linear(hidden, dim)
+    block = ndl.nn.Sequential(ndl.nn.Residual(ndl.nn.Sequential(
+        first, ndl.nn.LayerNorm1d(hidden), ndl.nn.ReLU(), ndl.nn.Dropout(p), second, ndl.nn.LayerNorm1d(dim))),
+        ndl.nn.ReLU())
+    x = np.random.randn(3, dim).astype(np.float32)
+    np.random.seed(7)
+    out = block(ndl.Tensor(x)).numpy()
+    np.random.seed(7)
+    keep = np.random.rand(3, hidden) <= 1 - p
+
+    def norm(z):
+        return (z - z.mean(1, keepdims=True)) / np.sqrt(z.var(1, keepdims=True) + 1e-5)
+
+    z = np.maximum(norm(x @ first.weight.numpy() + first.bias.numpy()), 0) * keep / (1 - p)
+    want = np.maximum(norm(z @ second.weight.numpy() + second.bias.numpy()) + x, 0)
+    np.testing.assert_allclose(out, want, rtol=1e-4, atol=1e-5)
+    assert sum(np.prod(q.shape) for q in block.parameters()) == (dim + 1) * hidden + (hidden + 1) * dim + 2 * (
+        hidden + dim)
+
+
 # -- normalisation (hw2's test_nn_batchnorm_*, layernorm_*) -------------------------------------------
 def test_layernorm1d_forward_and_backward():
     x = np.random.randn(4, 6)
