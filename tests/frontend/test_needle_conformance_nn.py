@@ -11,8 +11,8 @@ import pytest
 
 from tensorir.errors import DefinitionError
 
+from .needle_checks import conv_reference, gradient_check
 from .needle_shim import ndl
-from .test_needle_conformance_ops import conv_reference, gradient_check
 
 
 @pytest.fixture(autouse=True)
