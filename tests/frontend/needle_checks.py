@@ -8,28 +8,34 @@ import numpy as np
 from .needle_shim import ndl
 
 
+def _central_differences(f, args, position, kwargs, eps=1e-4):
+    """d sum(f(args)) / d args[position], one stored element at a time (the storage is moved in
+    place, through the tensor's ``realize_cached_data`` view, and put back)."""
+    storage = args[position].realize_cached_data()
+    slopes = np.zeros(storage.shape)
+    for index in np.ndindex(storage.shape):
+        original = storage[index].copy()
+        values = []
+        for step in (eps, -eps):
+            storage[index] = original + step
+            values.append(float(f(*args, **kwargs).numpy().sum()))
+        storage[index] = original
+        slopes[index] = (values[0] - values[1]) / (2 * eps)
+    return slopes
+
+
 def gradient_check(f, *args, tol=1e-6, backward=True, **kwargs):
-    """needle's ``gradient_check``: every element of every argument moved by +-eps in its stored
-    array, against ``backward`` of the summed output, or (``backward=False``) against the op's
-    ``gradient_as_tuple`` with an adjoint of ones."""
-    eps = 1e-4
-    numerical = [np.zeros(a.shape) for a in args]
-    for i, a in enumerate(args):
-        for j in range(a.realize_cached_data().size):
-            a.realize_cached_data().flat[j] += eps
-            f1 = float(f(*args, **kwargs).numpy().sum())
-            a.realize_cached_data().flat[j] -= 2 * eps
-            f2 = float(f(*args, **kwargs).numpy().sum())
-            a.realize_cached_data().flat[j] += eps
-            numerical[i].flat[j] = (f1 - f2) / (2 * eps)
-    if not backward:
-        out = f(*args, **kwargs)
-        computed = [x.numpy() for x in out.op.gradient_as_tuple(ndl.Tensor(np.ones(out.shape)), out)]
-    else:
-        out = f(*args, **kwargs).sum()
-        out.backward()
+    """The adjoints of ``sum(f(*args))`` against central differences (needle's check): through
+    ``backward``, or (``backward=False``) through the op's ``gradient_as_tuple`` with an adjoint
+    of ones, as needle's two paths do. Returns the computed gradients."""
+    numeric = [_central_differences(f, args, k, kwargs) for k in range(len(args))]
+    out = f(*args, **kwargs)
+    if backward:
+        out.sum().backward()
         computed = [a.grad.numpy() for a in args]
-    error = sum(np.linalg.norm(computed[i] - numerical[i]) for i in range(len(args)))
+    else:
+        computed = [g.numpy() for g in out.op.gradient_as_tuple(ndl.Tensor(np.ones(out.shape)), out)]
+    error = sum(float(np.linalg.norm(c - n)) for c, n in zip(computed, numeric))
     assert error < tol, f"gradient error {error}"
     return computed
 
