@@ -197,7 +197,9 @@ def transpose(x: Tensor, axes=None) -> Tensor:
     axes given (``axes=(0, 1)``); ``axes`` listing every axis of a tensor of 3 or more dimensions
     permutes them as numpy's ``transpose`` does. A view."""
     if axes is None:
-        axes = (x.ndim - 2, x.ndim - 1) if x.ndim >= 2 else ()
+        if x.ndim < 2:  # nothing to swap: the tensor itself, as numpy's transpose of a vector
+            return x
+        axes = (x.ndim - 2, x.ndim - 1)
     axes = tuple(axes)
     if len(axes) != 2 or x.ndim < 2:
         return permute(x, axes)

@@ -91,6 +91,8 @@ def test_transpose_swaps_the_last_two_axes_or_the_two_given():
     # a permutation of every axis keeps numpy's meaning, and .T reverses them all
     np.testing.assert_array_equal(ndl.transpose(x, (3, 1, 0, 2)).numpy(), a.transpose(3, 1, 0, 2))
     np.testing.assert_array_equal(x.T.numpy(), a.T)
+    vector = ndl.Tensor(np.arange(3.0))
+    assert ndl.transpose(vector) is vector and vector.T.shape == (3,)
 
 
 def test_reductions_take_axes():
