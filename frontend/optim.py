@@ -121,6 +121,9 @@ class Optimizer:
         for p in self.params:
             if p.grad is None:
                 continue
+            if p.grad.shape != p.shape:
+                raise DefinitionError(f"{type(self).__name__}.step: a parameter of shape {p.shape} has a gradient of "
+                                      f"shape {p.grad.shape}; give each parameter a gradient of its own shape")
             flat = p.data.reshape(-1)
             state = self.state.setdefault(id(p), [np.zeros_like(flat) for _ in range(states)])
             hyper = np.asarray(self.hyper(), dtype=flat.dtype)

@@ -81,7 +81,11 @@ def _as_array(value, dtype) -> np.ndarray:
     if isinstance(value, Tensor):
         value = value.data
     from_numpy = isinstance(value, (np.ndarray, np.generic))
-    array = np.asarray(value)
+    try:
+        array = np.asarray(value)
+    except ValueError as error:  # nested lists of different lengths
+        raise DefinitionError(f"Tensor: cannot make an array of {str(value)[:60]!r} ({error}); give numbers, "
+                              "a numpy array or nested lists of one shape") from None
     if dtype is None and array.dtype.kind not in "biuf":
         dtype = array.dtype
     elif dtype is None:
@@ -96,7 +100,11 @@ def _as_array(value, dtype) -> np.ndarray:
     name = np.dtype(dtype).name
     if name not in DTYPES:
         raise DefinitionError(f"Tensor: dtype {name} is not supported; use one of {', '.join(DTYPES)}")
-    return np.array(array, dtype=name, order="C")
+    try:
+        return np.array(array, dtype=name, order="C")
+    except (TypeError, ValueError) as error:
+        raise DefinitionError(f"Tensor: cannot make {name} values of {str(value)[:60]!r} ({error}); give numbers, "
+                              "a numpy array or nested lists of one shape") from None
 
 
 class CachedArray(np.ndarray):

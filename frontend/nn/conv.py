@@ -8,7 +8,7 @@ from tensorir.errors import DefinitionError
 
 from .. import init, ops
 from ..tensor import Tensor
-from .module import Module, Parameter
+from .module import Module, Parameter, check_sizes
 
 
 class Conv2d(Module):
@@ -19,6 +19,8 @@ class Conv2d(Module):
                  padding: int | None = None, dilation: int = 1, groups: int = 1, bias: bool = True,
                  dtype: str = "float32", device: str = "cpu", rng: np.random.Generator | None = None):
         super().__init__()
+        check_sizes("Conv2d", in_channels=in_channels, out_channels=out_channels, kernel_size=kernel_size,
+                    groups=groups)
         self.stride, self.dilation, self.groups = stride, dilation, groups
         self.padding = dilation * (kernel_size - 1) // 2 if padding is None else padding
         fan_in = in_channels // groups * kernel_size * kernel_size

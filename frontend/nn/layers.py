@@ -6,7 +6,7 @@ import numpy as np
 
 from .. import init, ops, random
 from ..tensor import Tensor
-from .module import Module, Parameter
+from .module import Module, Parameter, check_sizes
 
 
 class Linear(Module):
@@ -18,6 +18,7 @@ class Linear(Module):
     def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype: str = "float32",
                  device: str = "cpu", rng: np.random.Generator | None = None):
         super().__init__()
+        check_sizes("Linear", in_features=in_features, out_features=out_features)
         self.in_features, self.out_features = in_features, out_features
         self.weight = Parameter.of(init.kaiming_uniform((in_features, out_features), in_features, dtype=dtype,
                                                         device=device, rng=rng))

@@ -7,7 +7,16 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from tensorir.errors import DefinitionError
+
 from ..tensor import Tensor
+
+
+def check_sizes(layer: str, **sizes) -> None:
+    """Refuse a layer size that is not a positive int, naming the layer and the argument."""
+    for name, value in sizes.items():
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise DefinitionError(f"{layer}: {name} must be a positive integer, got {value!r}")
 
 
 class Parameter(Tensor):

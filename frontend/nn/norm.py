@@ -9,7 +9,7 @@ from tensorir.errors import DefinitionError
 
 from .. import fusion_norm, ops
 from ..tensor import Tensor, no_grad
-from .module import Module, Parameter
+from .module import Module, Parameter, check_sizes
 
 
 def _normalize(x: Tensor, axes, eps: float) -> tuple[Tensor, Tensor, Tensor]:
@@ -25,6 +25,7 @@ class LayerNorm(Module):
 
     def __init__(self, dim: int, eps: float = 1e-5, dtype: str = "float32", device: str = "cpu"):
         super().__init__()
+        check_sizes(type(self).__name__, dim=dim)
         self.dim, self.eps = dim, eps
         self.weight = Parameter(np.ones(dim, dtype=dtype), device=device)
         self.bias = Parameter(np.zeros(dim, dtype=dtype), device=device)
@@ -47,6 +48,7 @@ class BatchNorm(Module):
     def __init__(self, dim: int, eps: float = 1e-5, momentum: float = 0.1, dtype: str = "float32",
                  device: str = "cpu"):
         super().__init__()
+        check_sizes(type(self).__name__, dim=dim)
         self.dim, self.eps, self.momentum = dim, eps, momentum
         self.weight = Parameter(np.ones(dim, dtype=dtype), device=device)
         self.bias = Parameter(np.zeros(dim, dtype=dtype), device=device)

@@ -323,6 +323,14 @@ def test_parameters_training_flags_and_children():
     (lambda: ndl.optim.SGD(ndl.nn.Linear(2, 3).parameters(), momentum=1.0), r"SGD: momentum=1.0 is outside \[0, 1\)"),
     (lambda: ndl.optim.Adam(ndl.nn.Linear(2, 3).parameters(), beta1=1.5), r"Adam: beta1=1.5 is outside"),
     (lambda: setattr(ndl.nn.Linear(2, 3).weight, "data", "abc"), r"Tensor.data: assign a Tensor or a numpy array"),
+    (lambda: ndl.nn.Linear(0, 3), r"Linear: in_features must be a positive integer, got 0"),
+    (lambda: ndl.nn.Linear(3, -2), r"Linear: out_features must be a positive integer, got -2"),
+    (lambda: ndl.nn.BatchNorm1d(0), r"BatchNorm1d: dim must be a positive integer, got 0"),
+    (lambda: ndl.nn.LayerNorm1d(2.5), r"LayerNorm: dim must be a positive integer, got 2.5"),
+    (lambda: ndl.nn.Embedding(0, 3), r"Embedding: num_embeddings must be a positive integer, got 0"),
+    (lambda: ndl.nn.Conv2d(0, 2, 3), r"Conv2d: in_channels must be a positive integer, got 0"),
+    (lambda: ndl.Tensor([[1.0, 2.0], [3.0]]), r"Tensor: cannot make an array of .*nested lists of one shape"),
+    (lambda: ndl.Tensor(np.ones(2)) + "abc", r"Tensor: cannot make float64 values of 'abc'"),
 ])
 def test_bad_input_is_refused_at_the_call(call, message):
     with pytest.raises((DefinitionError, ValueError), match=message):

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from frontend.errors import DataError
+from tensorir.errors import DefinitionError
 
 from .needle_shim import ndl
 
@@ -104,6 +105,13 @@ def test_clip_grad_norm_scales_to_the_global_norm():
     np.testing.assert_allclose(q.grad.numpy(), [[0.8]], rtol=1e-5)
     assert opt.clip_grad_norm(10.0) == pytest.approx(1.0, rel=1e-5)  # under the bound: unchanged
     np.testing.assert_allclose(q.grad.numpy(), [[0.8]], rtol=1e-5)
+
+
+def test_a_gradient_of_another_shape_is_refused_at_the_step():
+    p = ndl.nn.Parameter(np.ones(2))
+    p.grad = ndl.Tensor(np.ones(3))
+    with pytest.raises(DefinitionError, match=r"SGD.step: a parameter of shape \(2,\) has a gradient of shape \(3,\)"):
+        ndl.optim.SGD([p]).step()
 
 
 def test_needles_defaults():
