@@ -231,4 +231,7 @@ def mean(x: Tensor, axis=None, keepdims: bool = False, axes=None) -> Tensor:
 
 def logsumexp(x: Tensor, axis=None, keepdims: bool = False, axes=None) -> Tensor:
     """``log(sum(exp(x), axis))`` computed stably (``axes`` is needle's name for ``axis``)."""
+    from .elementwise import as_float
+
+    x = as_float(x)  # an integer tensor: float64, as numpy's
     return LogSumExp(normalize_axes("logsumexp", either_axes("logsumexp", axis, axes), x.ndim), keepdims)(x)

@@ -47,6 +47,23 @@ def test_lists_and_numbers_are_float64_as_in_needle_and_numpy():
     np.testing.assert_allclose(ndl.matmul(ndl.Tensor(left.tolist()), ndl.Tensor(right.tolist())).numpy(), left @ right)
 
 
+def test_integer_tensors_get_numpys_result_dtypes():
+    ints = np.array([[-1, 2], [3, 0]])
+    for f, reference in ((ndl.exp, np.exp), (ndl.log, np.log), (ndl.tanh, np.tanh),
+                         (ndl.sigmoid, lambda a: 1 / (1 + np.exp(-a)))):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            want = reference(ints)
+        got = f(ndl.Tensor(ints))
+        assert got.dtype == "float64" and got.numpy().dtype == np.float64
+        np.testing.assert_allclose(got.numpy(), want, rtol=1e-12)
+    relu = ndl.relu(ndl.Tensor(ints))
+    assert relu.dtype == "int64" and relu.numpy().dtype == np.int64
+    np.testing.assert_array_equal(relu.numpy(), np.maximum(ints, 0))
+    lse = ndl.logsumexp(ndl.Tensor(ints), axes=(1,))
+    np.testing.assert_allclose(lse.numpy(), np.log(np.exp(ints).sum(1)), rtol=1e-12)
+    assert lse.dtype == "float64"
+
+
 def test_scalars_may_be_numpy_scalars_or_one_element_arrays():
     a = np.random.randn(5, 4)
     scalar = np.random.randn(1)
