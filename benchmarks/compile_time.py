@@ -114,8 +114,8 @@ def frontend_elementwise(shape: tuple[int, ...]) -> Callable[[], tuple]:
     dispatch.cache.clear()
     dispatch.cache._compile, symbatch._compile = capture_static, capture_symbolic
     try:
-        a = frontend.Tensor(np.ones(shape, np.float32))
-        b = frontend.Tensor(np.ones(shape, np.float32))
+        a = frontend.Tensor(np.ones(shape, np.float32), requires_grad=False)
+        b = frontend.Tensor(np.ones(shape, np.float32), requires_grad=False)
         (a * b + a).numpy()
     finally:
         del dispatch.cache._compile

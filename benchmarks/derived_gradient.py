@@ -55,11 +55,11 @@ def run(args) -> None:
     report = Report("derived_gradient", args.json)
     rng = np.random.default_rng(0)
     for case, hand, compute_fn, shapes in _cases():
-        x, *rest = [nf.Tensor(rng.standard_normal(s).astype("float32")) for s in shapes]
+        x, *rest = [nf.Tensor(rng.standard_normal(s).astype("float32"), requires_grad=False) for s in shapes]
         x.requires_grad = True
         derived = nf.custom_op(compute_fn, name=case.split()[0])
         y_hand, y_derived = hand(x, *rest), derived(x, *rest)
-        head = nf.Tensor(rng.standard_normal(y_hand.shape).astype("float32"))
+        head = nf.Tensor(rng.standard_normal(y_hand.shape).astype("float32"), requires_grad=False)
         (check_hand,) = nf.grad(y_hand, [x], head)
         (check_derived,) = nf.grad(y_derived, [x], head)
         error = float(np.abs(check_hand.numpy() - check_derived.numpy()).max())

@@ -31,7 +31,7 @@ def _cases(rng):
     from frontend.fusion_epilogue import affine, conv_affine
 
     def tensor(*shape):
-        return nf.Tensor(rng.standard_normal(shape).astype(np.float32))
+        return nf.Tensor(rng.standard_normal(shape).astype(np.float32), requires_grad=False)
 
     def linear(batch, n_in, n_out, act):
         x, w, b = tensor(batch, n_in), tensor(n_in, n_out), tensor(n_out)

@@ -28,7 +28,7 @@ def _cases(rng):
     import frontend as nf
 
     def tensor(*shape):
-        return nf.Tensor(rng.standard_normal(shape).astype(np.float32))
+        return nf.Tensor(rng.standard_normal(shape).astype(np.float32), requires_grad=False)
 
     def pair(chain, reduce):
         def fused():

@@ -72,7 +72,8 @@ def _torch_model(torch, kind: str, ours):
     with torch.no_grad():
         for theirs, mine in zip(model.parameters(), ours.parameters()):
             value = mine.numpy()
-            theirs.copy_(torch.from_numpy(value.T.copy() if value.ndim == 2 else value))
+            value = value.T if value.ndim == 2 and theirs.ndim == 2 else value  # a Linear bias is (1, out)
+            theirs.copy_(torch.from_numpy(np.ascontiguousarray(value).reshape(tuple(theirs.shape))))
     return model
 
 
@@ -118,7 +119,7 @@ def _step_fns(kind, shape, rng):
         peer = _torch_model(torch, kind, model)
         loss_fn, peer_loss = nn.SoftmaxLoss(), torch.nn.CrossEntropyLoss()
     optimizer = optim.SGD(model.parameters(), lr=LR)
-    tx, ty = nf.Tensor(x), nf.Tensor(y)
+    tx, ty = nf.Tensor(x, requires_grad=False), nf.Tensor(y)  # data: no gradient (as torch's px)
     px, py = torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
     peer_optimizer = torch.optim.SGD(peer.parameters(), lr=LR)
 

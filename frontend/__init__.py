@@ -13,33 +13,48 @@ index expression (:func:`tensorir.gradient.gradient`).
 >>> y = (x * x).sum()
 >>> y.backward()
 >>> x.grad.numpy()
-array([[2., 4.]], dtype=float32)
+array([[2., 4.]])
 """
 
 from . import data, init, nn, ops, optim
 from .custom_op import custom_op
+from .devices import all_devices, cpu, cpu_numpy, cuda, default_device
 from .fusion_softmax import log_softmax, softmax
 from .lazy_graph import lazy
-from .ops import (
+from .ops import (  # needle's functional names too: a program's ``ndl.summation`` is ``frontend.summation``
+    add,
+    add_scalar,
     avg_pool2d,
     broadcast_to,
+    conv,
     conv2d,
+    dilate,
+    divide,
+    divide_scalar,
     dropout,
     exp,
+    flip,
     log,
     logsumexp,
     matmul,
     max_pool2d,
     mean,
+    mul_scalar,
+    multiply,
+    negate,
     one_hot,
     ones,
+    power,
+    power_scalar,
     relu,
     reshape,
     sigmoid,
     split,
     stack,
+    summation,
     tanh,
     transpose,
+    undilate,
     zeros,
 )
 from .tensor import Tensor, enable_grad, grad, is_grad_enabled, no_grad
@@ -49,5 +64,7 @@ __all__ = [
     "init",
     "is_grad_enabled", "log", "logsumexp", "matmul", "max_pool2d", "mean", "nn", "no_grad", "one_hot", "ones",
     "ops", "optim", "relu", "reshape", "sigmoid", "split", "stack", "tanh", "transpose", "zeros",
-    "log_softmax", "softmax", "lazy",
+    "log_softmax", "softmax", "lazy", "all_devices", "cpu", "cpu_numpy", "cuda", "default_device",
+    "add", "add_scalar", "conv", "dilate", "divide", "divide_scalar", "flip", "mul_scalar", "multiply", "negate",
+    "power", "power_scalar", "summation", "undilate",
 ]

@@ -15,12 +15,14 @@ rate does not recompile anything)::
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from schedules.templates.generic_cpu import flat_vector
 from tensorir import functions as fn
+from tensorir.errors import DefinitionError
 from tensorir.tensor import compute
 
 from . import dispatch, ops
@@ -108,9 +110,10 @@ class Optimizer:
 
     rule = "sgd"
 
-    def __init__(self, params: Sequence[Parameter], lr: float, weight_decay: float = 0.0,
+    def __init__(self, params: Sequence[Parameter], lr: float = 0.01, weight_decay: float = 0.0,
                  lr_schedule: Callable[[int], float] | None = None, clip_norm: float | None = None):
-        self.params = list(params)
+        self.params = _parameters(type(self).__name__, params)
+        _check_hyper(type(self).__name__, lr=lr, weight_decay=weight_decay)
         self.base_lr = self.lr = float(lr)
         self.weight_decay = float(weight_decay)
         self.lr_schedule = lr_schedule
@@ -121,6 +124,15 @@ class Optimizer:
     def zero_grad(self) -> None:
         for p in self.params:
             p.grad = None
+
+    def reset_grad(self) -> None:
+        """needle's name for :meth:`zero_grad`."""
+        self.zero_grad()
+
+    def clip_grad_norm(self, max_norm: float = 0.25) -> float:
+        """Scale the gradients to a global L2 norm of at most ``max_norm`` (needle's method;
+        see :func:`clip_grad_norm`); returns the norm before clipping."""
+        return clip_grad_norm(self.params, max_norm)
 
     def hyper(self) -> list[float]:
         return [self.lr, self.weight_decay]
@@ -135,8 +147,12 @@ class Optimizer:
         states = {"sgd": 0, "momentum": 1, "nesterov": 1, "adam": 2}[self.rule]
         groups: dict[tuple, list[Parameter]] = {}
         for p in self.params:
-            if p.grad is not None:
-                groups.setdefault((p.device, p.dtype, p.grad.dtype), []).append(p)
+            if p.grad is None:
+                continue
+            if p.grad.shape != p.shape:
+                raise DefinitionError(f"{type(self).__name__}.step: a parameter of shape {p.shape} has a gradient of "
+                                      f"shape {p.grad.shape}; give each parameter a gradient of its own shape")
+            groups.setdefault((p.device, p.dtype, p.grad.dtype), []).append(p)
         for group in groups.values():
             for start in range(0, len(group), UPDATE_GROUP):
                 self._update(group[start:start + UPDATE_GROUP], UpdateOp(self.rule, states))
@@ -159,12 +175,14 @@ class Optimizer:
 
 
 class SGD(Optimizer):
-    """Gradient descent; with ``momentum`` the seed's averaged update with bias correction
-    ``1 / (1 - beta^t)`` (``bias_correction=False`` drops it), or Nesterov's look-ahead."""
+    """Gradient descent; with ``momentum`` the seed's averaged update ``u = beta * u + (1 - beta)
+    * g``, ``w = w - lr * u`` as in needle (``bias_correction=True`` divides ``u`` by ``1 -
+    beta^t``, the notes' unbiased form), or Nesterov's look-ahead."""
 
     def __init__(self, params, lr: float = 0.01, momentum: float = 0.0, nesterov: bool = False,
-                 bias_correction: bool = True, **kwargs):
+                 bias_correction: bool = False, **kwargs):
         super().__init__(params, lr, **kwargs)
+        _check_hyper("SGD", momentum=momentum)
         self.momentum, self.bias_correction = float(momentum), bias_correction
         self.rule = "nesterov" if nesterov else ("momentum" if momentum else "sgd")
 
@@ -176,18 +194,50 @@ class SGD(Optimizer):
 
 
 class Adam(Optimizer):
-    """Adam with bias-corrected first and second moments (seed Lec6)."""
+    """Adam with bias-corrected first and second moments (seed Lec6); needle's defaults."""
 
     rule = "adam"
 
-    def __init__(self, params, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
+    def __init__(self, params, lr: float = 0.01, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
                  **kwargs):
         super().__init__(params, lr, **kwargs)
+        _check_hyper("Adam", beta1=beta1, beta2=beta2, eps=eps)
         self.beta1, self.beta2, self.eps = beta1, beta2, eps
 
     def hyper(self) -> list[float]:
         return [self.lr, self.weight_decay, self.beta1, self.beta2, self.eps,
                 1.0 / (1.0 - self.beta1 ** self.t), 1.0 / (1.0 - self.beta2 ** self.t)]
+
+
+def _parameters(name: str, params) -> list[Tensor]:
+    """``params`` as a list of tensors; a module or anything else is refused with the fix."""
+    from .nn.module import Module
+
+    if isinstance(params, Module):
+        raise DefinitionError(f"{name}: give the module's parameters, {name}(model.parameters(), ...), "
+                              "not the module itself")
+    try:
+        params = list(params)
+    except TypeError:
+        raise DefinitionError(f"{name}: params must be a list of parameters (model.parameters()), "
+                              f"got {type(params).__name__}") from None
+    for position, p in enumerate(params):
+        if not isinstance(p, Tensor):
+            raise DefinitionError(f"{name}: params[{position}] is a {type(p).__name__}, not a Parameter; "
+                                  "give model.parameters()")
+    return params
+
+
+#: each hyperparameter lies in ``[0, high)``
+_HIGH = {"lr": math.inf, "weight_decay": math.inf, "momentum": 1.0, "beta1": 1.0, "beta2": 1.0, "eps": math.inf}
+
+
+def _check_hyper(name: str, **values) -> None:
+    for key, value in values.items():
+        high = _HIGH[key]
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 <= value < high:
+            bound = "[0, 1)" if high == 1.0 else ">= 0"
+            raise DefinitionError(f"{name}: {key}={value!r} is outside {bound}; give a number in that range")
 
 
 def clip_grad_norm(params: Sequence[Parameter], max_norm: float) -> float:
@@ -197,7 +247,7 @@ def clip_grad_norm(params: Sequence[Parameter], max_norm: float) -> float:
     with no_grad():
         total = math.sqrt(sum(ops.summation(ops.multiply(p.grad, p.grad)).item() for p in grads))
         if total > max_norm:
-            scale = Tensor(np.array([max_norm / (total + 1e-6)]), dtype=grads[0].dtype)
+            scale = Tensor(np.array([max_norm / (total + 1e-6)]), dtype=grads[0].dtype, requires_grad=False)
             for p in grads:
                 p.grad = ops.multiply(p.grad, scale)
     return total

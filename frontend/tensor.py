@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import math
 import threading
+import weakref
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -62,9 +63,10 @@ def enable_grad() -> Iterator[None]:
 
 
 def check_device(device: str) -> str:
-    """``device`` if this machine can run it; BackendUnavailable with the reason otherwise."""
-    if device == "cpu":
-        return device
+    """``device`` if this machine can run it; BackendUnavailable with the reason otherwise. None
+    (needle's default argument) is the CPU."""
+    if device is None or device == "cpu":
+        return "cpu"  # a plain string, also for needle's Device("cpu")
     if device != "cuda":
         raise DefinitionError(f"Tensor(device={device!r}): unknown device; use one of {', '.join(DEVICES)}")
     try:
@@ -72,14 +74,18 @@ def check_device(device: str) -> str:
     except ImportError as error:  # pragma: no cover - the cuda backend is optional
         raise BackendUnavailable(f"Tensor(device='cuda'): the CUDA backend is not installed ({error})") from None
     driver("Tensor(device='cuda')")
-    return device
+    return "cuda"
 
 
 def _as_array(value, dtype) -> np.ndarray:
     if isinstance(value, Tensor):
         value = value.data
     from_numpy = isinstance(value, (np.ndarray, np.generic))
-    array = np.asarray(value)
+    try:
+        array = np.asarray(value)
+    except ValueError as error:  # nested lists of different lengths
+        raise DefinitionError(f"Tensor: cannot make an array of {str(value)[:60]!r} ({error}); give numbers, "
+                              "a numpy array or nested lists of one shape") from None
     if dtype is None and array.dtype.kind not in "biuf":
         dtype = array.dtype
     elif dtype is None:
@@ -87,12 +93,33 @@ def _as_array(value, dtype) -> np.ndarray:
             dtype = array.dtype.name
         elif array.dtype.kind in "iu":
             dtype = "int64" if array.dtype.itemsize > 4 else "int32"
+        elif not from_numpy and array.dtype == np.float64:  # Python numbers, lists: numpy's and needle's float64
+            dtype = "float64"
         else:
             dtype = "float32"
     name = np.dtype(dtype).name
     if name not in DTYPES:
         raise DefinitionError(f"Tensor: dtype {name} is not supported; use one of {', '.join(DTYPES)}")
-    return np.array(array, dtype=name, order="C")
+    try:
+        return np.array(array, dtype=name, order="C")
+    except (TypeError, ValueError) as error:
+        raise DefinitionError(f"Tensor: cannot make {name} values of {str(value)[:60]!r} ({error}); give numbers, "
+                              "a numpy array or nested lists of one shape") from None
+
+
+class CachedArray(np.ndarray):
+    """A numpy array (a view of a tensor's storage) with needle's NDArray accessors."""
+
+    def numpy(self) -> np.ndarray:
+        """A plain numpy copy of the values."""
+        return np.array(self)
+
+    def compact(self) -> CachedArray:
+        return self if self.flags.c_contiguous else np.ascontiguousarray(self).view(CachedArray)
+
+    @property
+    def device(self) -> str:
+        return "cpu"
 
 
 class Tensor:
@@ -103,16 +130,21 @@ class Tensor:
     data
         A numpy array, a nested list, a number or another Tensor (copied).
     dtype
-        ``float32`` (the default for floats), ``float64``, ``int32`` or ``int64``.
+        ``float32``, ``float64``, ``int32`` or ``int64``. By default a numpy array keeps its
+        dtype (float16 and booleans become float32) and Python numbers and lists take numpy's
+        (float64, int64), as in needle.
     device
         ``"cpu"`` (kernels compiled through LLVM) or ``"cuda"`` (through the CUDA backend).
     requires_grad
-        Whether ``backward`` computes ``.grad`` for this tensor.
+        Whether ``backward`` computes ``.grad`` for this tensor (by default it does, as in needle;
+        the batches of a DataLoader do not).
     """
 
-    __slots__ = ("_data", "_lazy", "op", "inputs", "requires_grad", "grad", "device", "__weakref__")
+    #: ``_origin`` (set on a gradient that ``backward`` made without a graph): where it came from,
+    #: so that it can still be differentiated (:func:`_regrown`)
+    __slots__ = ("_data", "_lazy", "op", "inputs", "requires_grad", "grad", "device", "_origin", "__weakref__")
 
-    def __init__(self, data, dtype=None, device: str = "cpu", requires_grad: bool = False):
+    def __init__(self, data, dtype=None, device: str = "cpu", requires_grad: bool = True):
         self._data, self._lazy = _as_array(data, dtype), None
         self.device = check_device(device)
         self.op: Op | None = None
@@ -163,6 +195,11 @@ class Tensor:
 
     @data.setter
     def data(self, array: np.ndarray) -> None:
+        if isinstance(array, Tensor):  # needle assigns a tensor: its values, cut from its graph
+            array = array.data
+        elif not isinstance(array, np.ndarray):
+            raise DefinitionError(f"Tensor.data: assign a Tensor or a numpy array, got {type(array).__name__}; "
+                                  "wrap the values first: Tensor(values)")
         if _recorded:  # pending tensors that read the storage being replaced keep the old values
             before_assign(self)
         self._data, self._lazy = array, None
@@ -217,22 +254,35 @@ class Tensor:
         return f"Tensor({np.array2string(self.data, precision=4, threshold=20)}, dtype={self.dtype}{grad})"
 
     def __len__(self) -> int:
+        if not self.shape:
+            raise TypeError("len() of a 0-d tensor: it has no first axis")
         return self.shape[0]
+
+    def __iter__(self) -> Iterator[Tensor]:
+        """The sub-tensors along the first axis (views), as numpy iterates an array."""
+        return (self[k] for k in range(len(self)))
 
     # -- autograd --------------------------------------------------------------------------
     def backward(self, out_grad: Tensor | None = None, create_graph: bool = False) -> None:
-        """Accumulate d(self)/d(leaf) into ``.grad`` of every leaf that requires it.
+        """Set ``.grad`` of every leaf that requires it to d(self)/d(leaf) (as needle does: a
+        second ``backward`` replaces the gradients of the first, it does not add to them).
 
         Parameters
         ----------
         out_grad
             The adjoint of this tensor; ones when omitted (then self should be a scalar).
         create_graph
-            Record the gradient computation too, so ``.grad`` can be differentiated again.
+            Record the gradient computation too, so ``.grad`` can be differentiated again. Without
+            it a leaf's ``.grad`` can still be differentiated (as in needle) while this tensor
+            lives: its graph is then built again.
         """
         if not self.requires_grad:
+            regrown = _regrown(self)
+            if regrown is not None:
+                return regrown.backward(out_grad, create_graph)
             raise DefinitionError("backward: this tensor does not require grad; create the leaves with "
-                                  "requires_grad=True (and do not compute under no_grad)")
+                                  "requires_grad=True (and do not compute under no_grad); to differentiate a "
+                                  "gradient, make it with backward(create_graph=True)")
         if out_grad is None:
             from .ops.creation import ones_like
 
@@ -258,11 +308,17 @@ class Tensor:
     def __matmul__(self, other): return _ops().matmul(self, other)
     def __getitem__(self, index): return _ops().getitem(self, index)
 
-    def sum(self, axis=None, keepdims: bool = False): return _ops().sum(self, axis, keepdims)
-    def max(self, axis=None, keepdims: bool = False): return _ops().max(self, axis, keepdims)
-    def mean(self, axis=None, keepdims: bool = False): return _ops().mean(self, axis, keepdims)
+    def sum(self, axis=None, keepdims: bool = False, axes=None): return _ops().sum(self, axis, keepdims, axes)
+    def max(self, axis=None, keepdims: bool = False, axes=None): return _ops().max(self, axis, keepdims, axes)
+    def mean(self, axis=None, keepdims: bool = False, axes=None): return _ops().mean(self, axis, keepdims, axes)
     def reshape(self, *shape): return _ops().reshape(self, shape[0] if len(shape) == 1 else shape)
-    def transpose(self, *axes): return _ops().transpose(self, axes[0] if len(axes) == 1 else (axes or None))
+    def matmul(self, other): return _ops().matmul(self, other)
+    def __rmatmul__(self, other): return _ops().matmul(other, self)
+
+    def transpose(self, *axes, **named):
+        """Needle's meaning: no axes swaps the last two, two axes swap those two; a permutation
+        of all the axes permutes them (see :func:`frontend.ops.transpose`)."""
+        return _ops().transpose(self, axes[0] if len(axes) == 1 else (axes or named.pop("axes", None)), **named)
     def broadcast_to(self, shape): return _ops().broadcast_to(self, shape)
     def exp(self): return _ops().exp(self)
     def log(self): return _ops().log(self)
@@ -271,8 +327,25 @@ class Tensor:
     def relu(self): return _ops().relu(self)
 
     @property
-    def T(self) -> Tensor:  # noqa: N802 - numpy's name
-        return _ops().transpose(self, None)
+    def T(self) -> Tensor:  # noqa: N802 - numpy's name: all the axes reversed
+        return _ops().permute(self, tuple(range(self.ndim))[::-1])
+
+    # -- needle's accessors: the storage under needle's names, numpy interoperation ------------
+    #: numpy defers its operators to the Tensor's (``array @ tensor`` is ``Tensor.__rmatmul__``)
+    __array_priority__ = 1000
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        return self.numpy() if dtype is None else self.numpy().astype(dtype)
+
+    @property
+    def cached_data(self) -> CachedArray:
+        """The storage (needle's name): a view of :attr:`data` that also answers needle's
+        NDArray calls (``.numpy()``), so code of every needle homework reads it."""
+        return self.data.view(CachedArray)
+
+    def realize_cached_data(self) -> CachedArray:
+        """The storage, computed first if pending (needle's name; see :attr:`cached_data`)."""
+        return self.cached_data
 
 
 _OPS = []
@@ -311,11 +384,23 @@ def grad(output: Tensor, inputs, out_grad: Tensor | None = None, create_graph: b
     return [found.get(id(t)) for t in inputs]
 
 
+def _regrown(gradient: Tensor) -> Tensor | None:
+    """``gradient`` (a leaf's ``.grad`` that ``backward`` made without a graph) built again with
+    its graph, while the tensor it differentiates lives; None otherwise."""
+    origin = getattr(gradient, "_origin", None)
+    if origin is None:
+        return None
+    root, out_grad, leaf = origin[0](), origin[1], origin[2]()
+    if root is None or leaf is None or not root.requires_grad:
+        return None
+    (regrown,) = grad(root, [leaf], out_grad, create_graph=True)
+    return regrown if regrown is not None and regrown.requires_grad else None
+
+
 def _backpropagate(root: Tensor, out_grad: Tensor, wanted: set[int] | None = None) -> dict[int, Tensor]:
     """Reverse mode over the graph of ``root``: with ``wanted``, the summed adjoints of those
-    tensors by id; without, leaves accumulate theirs into ``.grad``."""
+    tensors by id; without, leaves get theirs as ``.grad``."""
     from .fusion import sum_all
-    from .ops.elementwise import add
 
     partials: dict[int, list[Tensor]] = {id(root): [out_grad]}
     found: dict[int, Tensor] = {}
@@ -329,7 +414,9 @@ def _backpropagate(root: Tensor, out_grad: Tensor, wanted: set[int] | None = Non
             found[id(node)] = grad
         if node.op is None:
             if wanted is None:
-                node.grad = grad if node.grad is None else add(node.grad, grad)
+                node.grad = grad
+                if not is_grad_enabled() and grad is not out_grad:  # differentiable on demand (_regrown)
+                    grad._origin = (weakref.ref(root), out_grad, weakref.ref(node))
             continue
         for tensor, partial in zip(node.inputs, node.op.gradient(grad, node)):
             if partial is not None and tensor.requires_grad:

@@ -86,7 +86,8 @@ def make_optimizer(name: str, params, lr: float, weight_decay: float = 0.0, **kw
     if name == "sgd":
         return optim.SGD(params, lr, weight_decay=weight_decay, **kwargs)
     if name in ("momentum", "nesterov"):
-        return optim.SGD(params, lr, momentum=0.9, nesterov=name == "nesterov", weight_decay=weight_decay, **kwargs)
+        return optim.SGD(params, lr, momentum=0.9, nesterov=name == "nesterov", bias_correction=True,
+                         weight_decay=weight_decay, **kwargs)
     if name == "adam":
         return optim.Adam(params, lr, weight_decay=weight_decay, **kwargs)
     raise ValueError(f"unknown optimizer {name!r}; use one of {', '.join(OPTIMIZERS)}")

@@ -47,6 +47,9 @@ class Dataset:
 
     transforms: Sequence[Callable] = ()
 
+    def __init__(self, transforms: Sequence[Callable] | None = None):
+        self.transforms = list(transforms) if transforms else []
+
     def __len__(self) -> int:
         raise NotImplementedError
 
@@ -125,9 +128,14 @@ class DataLoader:
             if isinstance(self.dataset, ArrayDataset):
                 columns = self.dataset.batch(indices)
             else:
-                samples = [self.dataset[int(i)] for i in indices]
+                samples = [_fields(self.dataset[int(i)]) for i in indices]
                 columns = tuple(np.stack(column) for column in zip(*samples))
-            yield tuple(Tensor(np.ascontiguousarray(c), device=self.device) for c in columns)
+            yield tuple(Tensor(np.ascontiguousarray(c), device=self.device, requires_grad=False) for c in columns)
+
+
+def _fields(sample) -> tuple:
+    """A sample as a tuple of its fields (a dataset may return one bare array)."""
+    return tuple(sample) if isinstance(sample, (tuple, list)) else (sample,)
 
 
 class RandomShift:

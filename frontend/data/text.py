@@ -102,4 +102,5 @@ def get_batch(batches: np.ndarray, i: int, bptt: int, device: str = "cpu", dtype
     data = np.ascontiguousarray(batches[i:i + seq_len])
     target = np.ascontiguousarray(batches[i + 1:i + 1 + seq_len]).reshape(-1)
     dtype = dtype or batches.dtype.name
-    return Tensor(data, dtype=dtype, device=device), Tensor(target, dtype=dtype, device=device)
+    return (Tensor(data, dtype=dtype, device=device, requires_grad=False),
+            Tensor(target, dtype=dtype, device=device, requires_grad=False))

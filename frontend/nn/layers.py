@@ -6,20 +6,26 @@ import numpy as np
 
 from .. import init, ops, random
 from ..tensor import Tensor
-from .module import Module, Parameter
+from .module import Module, Parameter, check_sizes
 
 
 class Linear(Module):
-    """``y = x @ W + b`` with ``W`` of shape (in_features, out_features), Kaiming-uniform, and
-    ``b`` zero (seed Lec7)."""
+    """``y = x @ W + b`` (seed Lec7), initialised as needle does: ``W`` of shape (in_features,
+    out_features) Kaiming-uniform with fan_in ``in_features``, then ``b`` of shape
+    (1, out_features) Kaiming-uniform with fan_in ``out_features`` (drawn in that order, so a
+    seeded generator gives needle's values). ``b`` may also be given shape (out_features,)."""
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype: str = "float32",
                  device: str = "cpu", rng: np.random.Generator | None = None):
         super().__init__()
+        check_sizes("Linear", in_features=in_features, out_features=out_features)
         self.in_features, self.out_features = in_features, out_features
         self.weight = Parameter.of(init.kaiming_uniform((in_features, out_features), in_features, dtype=dtype,
                                                         device=device, rng=rng))
-        self.bias = Parameter(np.zeros(out_features, dtype=dtype), device=device) if bias else None
+        self.bias = None
+        if bias:
+            values = init.kaiming_uniform((out_features, 1), out_features, dtype=dtype, device=device, rng=rng)
+            self.bias = Parameter(values.data.reshape(1, out_features), device=device)
 
     def forward(self, x: Tensor) -> Tensor:
         if self.bias is None:
@@ -31,7 +37,10 @@ class Linear(Module):
         on (:func:`frontend.fusion_epilogue.affine`)."""
         from ..fusion_epilogue import affine
 
-        return affine(x, self.weight, self.bias, activation)
+        bias = self.bias
+        if bias is not None and bias.shape == (1, self.out_features):
+            bias = ops.reshape(bias, (self.out_features,))
+        return affine(x, self.weight, bias, activation)
 
 
 class ReLU(Module):
@@ -61,6 +70,18 @@ class Flatten(Module):
         return ops.reshape(x, (x.shape[0], -1))
 
 
+class ModuleSequence(list):
+    """needle's ``Sequential.modules``: the layers in order (``seq.modules[0]``); called, it is
+    :meth:`Module.modules`, every module inside (``seq.modules()``)."""
+
+    def __init__(self, owner: Module, layers):
+        super().__init__(layers)
+        self.owner = owner
+
+    def __call__(self):
+        return Module.modules(self.owner)
+
+
 class Sequential(Module):
     """The modules applied one after another. A recurrent layer inside (it returns ``(output,
     state)``) passes its output to the next module; the last module's result is returned whole."""
@@ -68,6 +89,11 @@ class Sequential(Module):
     def __init__(self, *modules: Module):
         super().__init__()
         self.modules_list = list(modules)
+
+    @property
+    def modules(self) -> ModuleSequence:
+        """The layers, indexable as needle's ``modules`` attribute and callable as ``modules()``."""
+        return ModuleSequence(self, self.modules_list)
 
     def forward(self, x: Tensor) -> Tensor:
         from ..fusion import epilogue

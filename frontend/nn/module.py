@@ -7,7 +7,16 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from tensorir.errors import DefinitionError
+
 from ..tensor import Tensor
+
+
+def check_sizes(layer: str, **sizes) -> None:
+    """Refuse a layer size that is not a positive int, naming the layer and the argument."""
+    for name, value in sizes.items():
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise DefinitionError(f"{layer}: {name} must be a positive integer, got {value!r}")
 
 
 class Parameter(Tensor):
@@ -43,8 +52,8 @@ class Module:
     def forward(self, *args):
         raise NotImplementedError(f"{type(self).__name__} does not define forward")
 
-    def __call__(self, *args):
-        return self.forward(*args)
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
 
     def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
         """Every parameter of this module and its children, with a dotted name, each once."""

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from tensorir.errors import DefinitionError
+
 from .. import fusion_norm, ops
 from ..tensor import Tensor, no_grad
-from .module import Module, Parameter
+from .module import Module, Parameter, check_sizes
 
 
 def _normalize(x: Tensor, axes, eps: float) -> tuple[Tensor, Tensor, Tensor]:
@@ -23,11 +25,15 @@ class LayerNorm(Module):
 
     def __init__(self, dim: int, eps: float = 1e-5, dtype: str = "float32", device: str = "cpu"):
         super().__init__()
+        check_sizes(type(self).__name__, dim=dim)
         self.dim, self.eps = dim, eps
         self.weight = Parameter(np.ones(dim, dtype=dtype), device=device)
         self.bias = Parameter(np.zeros(dim, dtype=dtype), device=device)
 
     def forward(self, x: Tensor) -> Tensor:
+        if x.ndim < 1 or x.shape[-1] != self.dim:
+            raise DefinitionError(f"{type(self).__name__}: input of shape {x.shape} does not end in the layer's "
+                                  f"{self.dim} features; give (..., {self.dim})")
         if fusion_norm.fusable(x, self.weight, self.bias, "row"):  # one kernel (frontend.fusion_norm)
             return fusion_norm.norm("row", x, self.weight, self.bias, self.eps)[0]
         normed, _, _ = _normalize(x, -1, self.eps)
@@ -42,20 +48,46 @@ class BatchNorm(Module):
     def __init__(self, dim: int, eps: float = 1e-5, momentum: float = 0.1, dtype: str = "float32",
                  device: str = "cpu"):
         super().__init__()
+        check_sizes(type(self).__name__, dim=dim)
         self.dim, self.eps, self.momentum = dim, eps, momentum
         self.weight = Parameter(np.ones(dim, dtype=dtype), device=device)
         self.bias = Parameter(np.zeros(dim, dtype=dtype), device=device)
         self._buffers = {"running_mean": np.zeros(dim, dtype=dtype), "running_var": np.ones(dim, dtype=dtype)}
 
     @property
-    def running_mean(self) -> np.ndarray:
-        return self._buffers["running_mean"]
+    def running_mean(self) -> Tensor:
+        """The running mean, a Tensor over the stored buffer (needle's ``running_mean``)."""
+        return Tensor.wrap(self._buffers["running_mean"])
+
+    @running_mean.setter
+    def running_mean(self, value) -> None:
+        self._set_buffer("running_mean", value)
 
     @property
-    def running_var(self) -> np.ndarray:
-        return self._buffers["running_var"]
+    def running_var(self) -> Tensor:
+        """The running (biased) variance, a Tensor over the stored buffer."""
+        return Tensor.wrap(self._buffers["running_var"])
+
+    @running_var.setter
+    def running_var(self, value) -> None:
+        self._set_buffer("running_var", value)
+
+    #: the input ranks the layer takes, and how to write them
+    ranks, layout = range(2, 9), "(N, features, ...)"
+
+    def _check(self, x: Tensor) -> None:
+        if x.ndim not in self.ranks or x.shape[1] != self.dim:
+            raise DefinitionError(f"{type(self).__name__}: input of shape {x.shape} does not fit the layer's "
+                                  f"{self.dim} features; give {self.layout.replace('features', str(self.dim))}")
+
+    def _set_buffer(self, key: str, value) -> None:
+        array = np.asarray(value.data if isinstance(value, Tensor) else value, dtype=self._buffers[key].dtype)
+        if array.size != self.dim:
+            raise ValueError(f"{type(self).__name__}.{key}: {array.size} values given for {self.dim} features")
+        self._buffers[key] = np.ascontiguousarray(array.reshape(self.dim))
 
     def forward(self, x: Tensor) -> Tensor:
+        self._check(x)
         axes = (0,) + tuple(range(2, x.ndim))
         shape = (1, self.dim) + (1,) * (x.ndim - 2)
         if self.training and fusion_norm.fusable(x, self.weight, self.bias, "channel"):
@@ -66,8 +98,8 @@ class BatchNorm(Module):
             normed, mean, var = _normalize(x, axes, self.eps)
             self._update_running(mean, var)
         else:
-            mean = Tensor.wrap(self.running_mean.reshape(shape), x.device)
-            var = Tensor.wrap(self.running_var.reshape(shape), x.device)
+            mean = Tensor.wrap(self._buffers["running_mean"].reshape(shape), x.device)
+            var = Tensor.wrap(self._buffers["running_var"].reshape(shape), x.device)
             normed = ops.divide(ops.subtract(x, mean), ops.power(ops.add(var, self.eps), 0.5))
         weight, bias = ops.reshape(self.weight, shape), ops.reshape(self.bias, shape)
         return ops.add(ops.multiply(normed, weight), bias)
@@ -81,9 +113,17 @@ class BatchNorm(Module):
                 self._buffers[key] = new.data
 
 
+#: needle's name of the layer normalisation over the last axis of ``(N, features)`` inputs
+LayerNorm1d = LayerNorm
+
+
 class BatchNorm1d(BatchNorm):
-    """BatchNorm of ``(N, features)`` inputs."""
+    """BatchNorm of ``(N, features)`` inputs (or ``(N, features, length)``)."""
+
+    ranks, layout = (2, 3), "(N, features)"
 
 
 class BatchNorm2d(BatchNorm):
     """BatchNorm of ``(N, channels, H, W)`` inputs, over batch and space per channel."""
+
+    ranks, layout = (4,), "(N, features, H, W)"

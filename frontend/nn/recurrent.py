@@ -17,7 +17,7 @@ from tensorir.errors import DefinitionError
 from .. import init, ops
 from ..ops.gather import gather_rows
 from ..tensor import Tensor
-from .module import Module, Parameter
+from .module import Module, Parameter, check_sizes
 
 NONLINEARITIES = {"tanh": ops.tanh, "relu": ops.relu}
 
@@ -30,6 +30,7 @@ class Embedding(Module):
     def __init__(self, num_embeddings: int, embedding_dim: int, device: str = "cpu", dtype: str = "float32",
                  rng=None):
         super().__init__()
+        check_sizes("Embedding", num_embeddings=num_embeddings, embedding_dim=embedding_dim)
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
         self.weight = Parameter.of(init.normal((num_embeddings, embedding_dim), 1.0, dtype=dtype, device=device,
                                                rng=rng))

@@ -23,9 +23,45 @@ from .elementwise import (
 from .loss import softmax_cross_entropy
 from .matmul import matmul
 from .movement import dilate, flip, pad, undilate
+
+# needle's names; sorted after .conv, so ``ops.conv`` is needle's function, not the submodule
+from .needle_names import (
+    AddScalar,
+    BroadcastTo,
+    Conv,
+    Dilate,
+    DivScalar,
+    EWiseAdd,
+    EWiseDiv,
+    EWiseMul,
+    EWisePow,
+    Exp,
+    Flip,
+    Log,
+    LogSumExp,
+    MatMul,
+    MulScalar,
+    Negate,
+    PowerScalar,
+    ReLU,
+    Reshape,
+    Sigmoid,
+    Split,
+    Stack,
+    Summation,
+    Tanh,
+    Transpose,
+    UnDilate,
+    add_scalar,
+    conv,
+    divide_scalar,
+    mul_scalar,
+    negate,
+    power_scalar,
+)
 from .pool import avg_pool2d, max_pool2d
 from .reduce import logsumexp, maximum_over, mean, summation
-from .shape import broadcast_to, getitem, reshape, split, stack, swapaxes, transpose
+from .shape import broadcast_to, getitem, permute, reshape, split, stack, swapaxes, transpose
 
 sum = summation  # noqa: A001 - the Tensor method and numpy's name
 max = maximum_over  # noqa: A001
@@ -34,7 +70,13 @@ __all__ = [
     "CompactOp", "Conv2d", "Conv2dGradInput", "Conv2dGradWeight", "ConvParams", "Elementwise", "Op", "add",
     "avg_pool2d", "broadcast_to", "cast", "contiguous", "conv2d", "dilate", "divide", "dropout", "exp", "flip",
     "full", "getitem", "log", "logsumexp", "matmul", "max", "max_pool2d", "maximum_over", "mean", "multiply",
-    "negative", "one_hot", "ones", "ones_like", "pad", "power", "reduce_to_shape", "relu", "reshape", "sigmoid",
+    "negative", "one_hot", "ones", "ones_like", "pad", "permute", "power", "reduce_to_shape", "relu", "reshape",
+    "sigmoid",
     "softmax_cross_entropy", "split", "stack", "subtract", "sum", "summation", "swapaxes", "tanh", "transpose",
     "undilate", "zeros", "zeros_like",
+    # needle's names (frontend.ops.needle_names)
+    "AddScalar", "BroadcastTo", "Conv", "Dilate", "DivScalar", "EWiseAdd", "EWiseDiv", "EWiseMul", "EWisePow", "Exp",
+    "Flip", "Log", "LogSumExp", "MatMul", "MulScalar", "Negate", "PowerScalar", "ReLU", "Reshape", "Sigmoid", "Split",
+    "Stack", "Summation", "Tanh", "Transpose", "UnDilate", "add_scalar", "conv", "divide_scalar", "mul_scalar",
+    "negate", "power_scalar",
 ]

@@ -18,6 +18,7 @@ import numpy as np
 from schedules import create_schedule
 from schedules.templates import generic_cpu
 from schedules.templates.gpu_generic import schedule_gpu
+from tensorir.errors import DefinitionError
 from tensorir.tensor import Tensor as Expression
 from tensorir.tensor import placeholder
 
@@ -47,7 +48,12 @@ class Op:
         self.key: tuple = (self.name,)
 
     def __call__(self, *inputs: Tensor) -> Tensor:
-        return (_TENSOR or _tensor_class()).from_op(self, inputs)
+        tensor = _TENSOR or _tensor_class()
+        for position, value in enumerate(inputs):
+            if not isinstance(value, tensor):
+                raise DefinitionError(f"{self.name}: input {position} is a {type(value).__name__}, not a Tensor; "
+                                      "wrap it first: Tensor(value)")
+        return tensor.from_op(self, inputs)
 
     # -- forward ---------------------------------------------------------------------------
     def forward(self, *arrays: np.ndarray, device: str = "cpu") -> np.ndarray:
@@ -100,6 +106,11 @@ class Op:
     def gradient(self, out_grad: Tensor, node: Tensor) -> tuple[Tensor | None, ...]:
         """The adjoint of each input given the adjoint ``out_grad`` of ``node`` (None: no gradient)."""
         raise NotImplementedError(f"{self.name}: differentiation is not implemented")
+
+    def gradient_as_tuple(self, out_grad: Tensor, node: Tensor) -> tuple[Tensor | None, ...]:
+        """needle's name for :meth:`gradient`: the inputs' adjoints, always a tuple."""
+        partials = self.gradient(out_grad, node)
+        return tuple(partials) if isinstance(partials, (tuple, list)) else (partials,)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}{self.key[1:]}"

@@ -93,16 +93,19 @@ class Elementwise(Op):
         signature = ("infer", self.key, shapes, dtype)
         found = memo.get(signature)
         if found is None:
-            self.check_scalar(dtype, len(inputs))
-            found = memo[signature] = (broadcast_shape(self.name, shapes), self.out_dtype(dtype))
+            body, out = self.check_scalar(dtype, len(inputs)), self.out_dtype(dtype)
+            if str(body.dtype) != out:  # the kernel would store other values than the tensor claims
+                raise DefinitionError(f"{self.name}: on {dtype} inputs the op computes {body.dtype}, not {out}; "
+                                      "cast the inputs to a float dtype first (.astype('float64'))")
+            found = memo[signature] = (broadcast_shape(self.name, shapes), out)
         return found
 
-    def check_scalar(self, dtype: str, count: int) -> None:
+    def check_scalar(self, dtype: str, count: int):
         """Build the scalar body once on loads of ``dtype``: an op the dtype does not allow
         raises its DefinitionError here, at the call, not when the fused kernel is compiled."""
         from tensorir.tensor import placeholder
 
-        self.scalar(*(placeholder((1,), dtype, name=f"in{n}")[0] for n in range(count)))
+        return self.scalar(*(placeholder((1,), dtype, name=f"in{n}")[0] for n in range(count)))
 
     def forward(self, *arrays: np.ndarray, device: str = "cpu") -> np.ndarray:
         shapes = tuple([a.shape for a in arrays])
@@ -295,7 +298,7 @@ class ReLU(Elementwise):
     name = "relu"
     saves, saves_output = (0,), False
 
-    def scalar(self, x): return fn.maximum(x, 0.0)
+    def scalar(self, x): return fn.maximum(x, 0.0 if "float" in str(x.dtype) else 0)  # an int stays an int
 
     def gradient(self, g, node): return (ReLUBackward()(g, node.inputs[0]),)
 
@@ -376,7 +379,7 @@ def _tensor(value, like: Tensor | None = None) -> Tensor:
         return value
     typed = isinstance(value, np.ndarray) and value.dtype.name in ("float32", "float64", "int32", "int64")
     return Tensor(value, dtype=None if typed or like is None else like.dtype,
-                  device=like.device if like is not None else "cpu")
+                  device=like.device if like is not None else "cpu", requires_grad=False)
 
 
 def _is_number(value) -> bool:
@@ -440,20 +443,25 @@ def negative(x: Tensor) -> Tensor:
     return Negate()(x)
 
 
+def as_float(x: Tensor) -> Tensor:
+    """``x``, an integer tensor cast to float64 first (numpy's result dtype for exp, log, ...)."""
+    return x if not isinstance(x, Tensor) or x.dtype.startswith("float") else cast(x, "float64")
+
+
 def exp(x: Tensor) -> Tensor:
-    return Exp()(x)
+    return Exp()(as_float(x))
 
 
 def log(x: Tensor) -> Tensor:
-    return Log()(x)
+    return Log()(as_float(x))
 
 
 def tanh(x: Tensor) -> Tensor:
-    return Tanh()(x)
+    return Tanh()(as_float(x))
 
 
 def sigmoid(x: Tensor) -> Tensor:
-    return Sigmoid()(x)
+    return Sigmoid()(as_float(x))
 
 
 def relu(x: Tensor) -> Tensor:

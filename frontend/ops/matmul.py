@@ -199,6 +199,10 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
         When an operand has fewer than 2 dimensions, the inner extents differ, the batch axes
         do not broadcast. Operands of different dtypes are promoted as numpy does.
     """
+    if not isinstance(a, Tensor) or not isinstance(b, Tensor):  # a numpy array or a list, as in ``array @ t``
+        from .elementwise import _tensor
+
+        a, b = _tensor(a, b if isinstance(b, Tensor) else None), _tensor(b, a if isinstance(a, Tensor) else None)
     if a.ndim < 2 or b.ndim < 2:
         raise DefinitionError(f"matmul: operands need at least 2 dimensions, got shapes {a.shape} and {b.shape}; "
                               "reshape a vector to (1, n) or (n, 1)")

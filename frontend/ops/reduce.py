@@ -40,6 +40,15 @@ def normalize_axes(name: str, axis, ndim: int) -> tuple[int, ...]:
     return tuple(sorted(out))
 
 
+def either_axes(name: str, axis, axes):
+    """``axis`` or needle's ``axes`` keyword, whichever was given (not both)."""
+    if axes is None:
+        return axis
+    if axis is not None:
+        raise DefinitionError(f"{name}: both axis={axis} and axes={axes} given; give one of them")
+    return axes
+
+
 def _plan(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple:
     """``(canonical input shape, kinds ('K'/'R') of its axes)``."""
     groups: list[list] = []
@@ -173,8 +182,12 @@ class LogSumExp(Reduction):
     def compute(self, request, x):
         (kinds,) = request.variant
         top = _reduce_compute(x, kinds, fn.max, lambda value, kept: value, "lse_max")
-        total = _reduce_compute(x, kinds, fn.sum, lambda value, kept: fn.exp(value - top[kept]), "lse_sum")
-        return compute(top.shape, lambda *i: fn.log(total[i]) + top[i], name="logsumexp")
+
+        def shift(kept):  # the maximum where it is finite, else 0: a row of -inf gives -inf, as numpy
+            return fn.if_then_else(fn.equal(top[kept] - top[kept], 0.0), top[kept], 0.0)
+
+        total = _reduce_compute(x, kinds, fn.sum, lambda value, kept: fn.exp(value - shift(kept)), "lse_sum")
+        return compute(top.shape, lambda *i: fn.log(total[i]) + shift(i), name="logsumexp")
 
     def gradient(self, g, node):
         from .shape import reshape
@@ -199,23 +212,26 @@ class ExpDiffMultiply(Elementwise):
 
 
 # -- the functional API -------------------------------------------------------------------------
-def summation(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
-    """The sum over ``axis`` (all axes when None)."""
-    return Sum(normalize_axes("sum", axis, x.ndim), keepdims)(x)
+def summation(x: Tensor, axis=None, keepdims: bool = False, axes=None) -> Tensor:
+    """The sum over ``axis`` (all axes when None; ``axes`` is needle's name for it)."""
+    return Sum(normalize_axes("sum", either_axes("sum", axis, axes), x.ndim), keepdims)(x)
 
 
-def maximum_over(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
+def maximum_over(x: Tensor, axis=None, keepdims: bool = False, axes=None) -> Tensor:
     """The maximum over ``axis`` (all axes when None); the gradient goes to the maximal elements."""
-    return Max(normalize_axes("max", axis, x.ndim), keepdims)(x)
+    return Max(normalize_axes("max", either_axes("max", axis, axes), x.ndim), keepdims)(x)
 
 
-def mean(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
+def mean(x: Tensor, axis=None, keepdims: bool = False, axes=None) -> Tensor:
     """The mean over ``axis`` (all axes when None)."""
     from .averages import Mean
 
-    return Mean(normalize_axes("mean", axis, x.ndim), keepdims)(x)
+    return Mean(normalize_axes("mean", either_axes("mean", axis, axes), x.ndim), keepdims)(x)
 
 
-def logsumexp(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
-    """``log(sum(exp(x), axis))`` computed stably."""
-    return LogSumExp(normalize_axes("logsumexp", axis, x.ndim), keepdims)(x)
+def logsumexp(x: Tensor, axis=None, keepdims: bool = False, axes=None) -> Tensor:
+    """``log(sum(exp(x), axis))`` computed stably (``axes`` is needle's name for ``axis``)."""
+    from .elementwise import as_float
+
+    x = as_float(x)  # an integer tensor: float64, as numpy's
+    return LogSumExp(normalize_axes("logsumexp", either_axes("logsumexp", axis, axes), x.ndim), keepdims)(x)

@@ -58,7 +58,7 @@ class Transpose(ViewOp):
 
     def view(self, x, device): return x.transpose(self.axes)
 
-    def gradient(self, g, node): return (transpose(g, tuple(np.argsort(self.axes).tolist())),)
+    def gradient(self, g, node): return (permute(g, tuple(np.argsort(self.axes).tolist())),)
 
 
 class BroadcastTo(ViewOp):
@@ -193,18 +193,43 @@ def reshape(x: Tensor, shape) -> Tensor:
 
 
 def transpose(x: Tensor, axes=None) -> Tensor:
-    """``x`` with its axes permuted (reversed when None), a view."""
-    axes = tuple(range(x.ndim))[::-1] if axes is None else tuple(int(a) % max(x.ndim, 1) for a in axes)
-    if sorted(axes) != list(range(x.ndim)):
-        raise DefinitionError(f"transpose: axes {axes} are not a permutation of the {x.ndim} axes of {x.shape}")
-    return Transpose(axes)(x)
+    """``x`` with two axes swapped, as in needle: the last two when ``axes`` is None, else the two
+    axes given (``axes=(0, 1)``); ``axes`` listing every axis of a tensor of 3 or more dimensions
+    permutes them as numpy's ``transpose`` does. A view."""
+    if axes is None:
+        if x.ndim < 2:  # nothing to swap: the tensor itself, as numpy's transpose of a vector
+            return x
+        axes = (x.ndim - 2, x.ndim - 1)
+    axes = tuple(axes)
+    if len(axes) != 2 or x.ndim < 2:
+        return permute(x, axes)
+    for a in axes:
+        if not isinstance(a, (int, np.integer)) or not -x.ndim <= a < x.ndim:
+            raise DefinitionError(f"transpose: axis {a} is out of range for shape {x.shape}; give two axes "
+                                  f"from {-x.ndim} to {x.ndim - 1} to swap")
+    first, second = int(axes[0]) % x.ndim, int(axes[1]) % x.ndim
+    if first == second:
+        raise DefinitionError(f"transpose: axes {axes} are not a permutation of the {x.ndim} axes of {x.shape} "
+                              "nor two different axes to swap; give two different axes")
+    return swapaxes(x, first, second)
+
+
+def permute(x: Tensor, axes) -> Tensor:
+    """``x`` with its axes permuted (``axes`` lists every axis once, numpy's ``transpose``), a view."""
+    axes = tuple(axes)
+    if any(not isinstance(a, (int, np.integer)) or not -x.ndim <= a < max(x.ndim, 1) for a in axes) \
+            or sorted(int(a) % max(x.ndim, 1) for a in axes) != list(range(x.ndim)):
+        raise DefinitionError(f"transpose: axes {axes} are not a permutation of the {x.ndim} axes of {x.shape}; "
+                              "list every axis once, or give two axes to swap")
+    axes = tuple(int(a) % max(x.ndim, 1) for a in axes)
+    return x if axes == tuple(range(x.ndim)) else Transpose(axes)(x)
 
 
 def swapaxes(x: Tensor, first: int, second: int) -> Tensor:
     """``x`` with two axes exchanged, a view."""
     axes = list(range(x.ndim))
     axes[first], axes[second] = axes[second], axes[first]
-    return Transpose(tuple(axes))(x)
+    return x if first == second else Transpose(tuple(axes))(x)
 
 
 def broadcast_to(x: Tensor, shape) -> Tensor:
@@ -236,11 +261,22 @@ def stack(tensors, axis: int = 0) -> Tensor:
     shapes = {t.shape for t in tensors}
     if len(shapes) > 1:
         raise DefinitionError(f"stack: tensors have different shapes {sorted(shapes)}; stack needs one shape")
-    axis = axis % (tensors[0].ndim + 1)
+    axis = _axis("stack", axis, tensors[0].ndim + 1, f"{len(tensors)} tensors of shape {tensors[0].shape}")
     return Stack(axis, len(tensors))(*tensors)
 
 
 def split(x: Tensor, axis: int = 0) -> tuple[Tensor, ...]:
     """The slices of ``x`` along ``axis`` (the inverse of :func:`stack`), each a view."""
-    axis = axis % max(x.ndim, 1)
+    if x.ndim == 0:
+        raise DefinitionError("split: a 0-d tensor has no axis to split; give a tensor of 1 or more dimensions")
+    axis = _axis("split", axis, x.ndim, f"shape {x.shape}")
     return tuple(getitem(x, (slice(None),) * axis + (k,)) for k in range(x.shape[axis]))
+
+
+def _axis(name: str, axis, ndim: int, what: str) -> int:
+    """``axis`` in ``[-ndim, ndim)`` as a non-negative int; a clear error otherwise (numpy's
+    wrap-around would silently pick another axis)."""
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)) or not -ndim <= axis < ndim:
+        raise DefinitionError(f"{name}: axis {axis!r} is out of range for {what}; give an int from {-ndim} "
+                              f"to {ndim - 1}")
+    return int(axis) % ndim

@@ -121,7 +121,7 @@ def training_step(kind: str, in_shape: tuple, batch: int, hidden: int, seed: int
 
     rng = np.random.default_rng(seed)
     model = build_model(ModelSpec(kind, tuple(in_shape), hidden=hidden), seed=seed)
-    x = nf.Tensor(rng.random((batch, *in_shape), dtype=np.float32))
+    x = nf.Tensor(rng.random((batch, *in_shape), dtype=np.float32), requires_grad=False)
     y = nf.Tensor(rng.integers(0, 10, batch).astype(np.int32))
     optimizer, loss_fn = optim.SGD(model.parameters(), lr=0.01), nn.SoftmaxLoss()
 

@@ -175,7 +175,7 @@ def test_derived_gradient_equals_hand_written(name, monkeypatch):
     assert op.name == name.split(":")[0]
     request = [r for o, r in seen if o is op][-1]
     head = rng.standard_normal(y.shape)
-    wrt = [n for n, t in enumerate(y.inputs) if t.requires_grad]
+    wrt = [n for n, t in enumerate(y.inputs) if t.requires_grad and t.dtype.startswith("float")]
     hand = nf.grad(y, [y.inputs[n] for n in wrt], nf.Tensor(head))
 
     inputs = [ns.placeholder(s, d, name=f"in{n}") for n, (s, d) in enumerate(zip(request.shapes, request.dtypes))]

@@ -15,7 +15,7 @@ from .helpers import gradient_check
 
 
 def test_gradient_flows_through_a_cast():
-    a = nf.Tensor([1.0, -2.0, 3.0], requires_grad=True)
+    a = nf.Tensor([1.0, -2.0, 3.0], dtype="float32", requires_grad=True)
     b = ops.cast(a, "float64")
     (b * b).sum().backward()
     assert a.grad is not None and a.grad.dtype == "float32"
@@ -28,7 +28,7 @@ def test_astype_is_differentiable():
 
 
 def test_cast_to_the_same_dtype_is_the_tensor_itself():
-    a = nf.Tensor([1.0])
+    a = nf.Tensor([1.0], dtype="float32")
     assert ops.cast(a, "float32") is a
 
 

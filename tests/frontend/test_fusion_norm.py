@@ -95,5 +95,6 @@ def test_misfitting_weights_are_refused():
         norm("row", x, w, w, 1e-5)
     with pytest.raises(DefinitionError, match=r"norm: per='col' is unknown; use one of channel, row"):
         norm("col", x, w, w, 1e-5)
-    with pytest.raises(DefinitionError, match=r"multiply: shapes .* cannot broadcast"):  # the layer's own error
+    with pytest.raises(DefinitionError, match=r"LayerNorm: input of shape \(2, 3\) does not end in the layer's 4 "
+                                              r"features; give \(\.\.\., 4\)"):  # the layer's own error
         nn.LayerNorm(4, dtype="float64")(x)

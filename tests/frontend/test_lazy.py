@@ -71,7 +71,7 @@ def test_float32_and_casts_fuse():
 def test_live_intermediates_are_extra_outputs_of_the_same_kernel():
     rng = np.random.default_rng(2)
     x, b = rng.standard_normal((5, 6)), rng.standard_normal(6)
-    xt, bt = nf.Tensor(x), nf.Tensor(b)
+    xt, bt = nf.Tensor(x, requires_grad=False), nf.Tensor(b, requires_grad=False)
     dispatch.cache.kernels.clear()  # (rebuilt from the compiled ones) to find this group's kernel
     dispatch.stats.reset()
     scaled = xt * 3.0 + bt  # kept by a variable: stored by the kernel that computes ``out``
@@ -88,7 +88,7 @@ def test_live_intermediates_are_extra_outputs_of_the_same_kernel():
 
 def test_dropped_intermediates_are_not_stored():
     rng = np.random.default_rng(3)
-    xt = nf.Tensor(rng.standard_normal((4, 3)))
+    xt = nf.Tensor(rng.standard_normal((4, 3)), requires_grad=False)
     first = xt * 2.0
     second = first + 1.0
     watch = [weakref.ref(first), weakref.ref(second)]

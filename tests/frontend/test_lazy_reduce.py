@@ -26,7 +26,7 @@ CASES = {
 
 
 def _run(fn, *arrays, dtype="float64"):
-    tensors = [nf.Tensor(np.asarray(a, dtype=dtype)) for a in arrays]
+    tensors = [nf.Tensor(np.asarray(a, dtype=dtype), requires_grad=False) for a in arrays]
     dispatch.stats.reset()
     values = fn(*tensors).numpy()
     return values, dispatch.stats.calls
@@ -86,7 +86,7 @@ def test_integer_sum_and_max(dtype):
 def test_a_member_used_elsewhere_is_an_extra_output_of_the_same_kernel():
     rng = np.random.default_rng(5)
     x, b = rng.standard_normal((4, 6)), rng.standard_normal(6)
-    xt, bt = nf.Tensor(x), nf.Tensor(b)
+    xt, bt = nf.Tensor(x, requires_grad=False), nf.Tensor(b, requires_grad=False)
     dispatch.stats.reset()
     shifted = (xt - bt).tanh()  # kept by the user
     total = (shifted * shifted).sum(1)
@@ -161,11 +161,11 @@ def test_a_reduction_of_another_shape_runs_first():
 def test_a_reduction_stage_used_elsewhere_is_an_output_and_kernels_are_shared_across_batches():
     rng = np.random.default_rng(13)
     center = lambda t: t - t.max(1, keepdims=True)  # noqa: E731
-    center(nf.Tensor(rng.standard_normal((16, 80)))).numpy()
+    center(nf.Tensor(rng.standard_normal((16, 80)), requires_grad=False)).numpy()
     dispatch.stats.reset()
     for batch in (9, 4):
         x = rng.standard_normal((batch, 80))
-        t = nf.Tensor(x)
+        t = nf.Tensor(x, requires_grad=False)
         top = t.max(1, keepdims=True)
         out = t - top
         np.testing.assert_allclose(out.numpy(), x - x.max(1, keepdims=True), rtol=1e-12)
@@ -186,7 +186,7 @@ def test_equal_structures_share_a_kernel_across_batch_sizes_models_and_axes():
     dispatch.stats.reset()
     for batch in (9, 5, 3):
         y, t = rng.standard_normal((batch, 10)), rng.standard_normal((batch, 10))
-        tensors = nf.Tensor(y), nf.Tensor(t)
+        tensors = nf.Tensor(y, requires_grad=False), nf.Tensor(t, requires_grad=False)
         np.testing.assert_allclose(loss(*tensors).numpy(), ((y - t) ** 2).mean(), rtol=1e-12)
     assert dispatch.stats.compiled == 0 and dispatch.stats.calls == 3
     # a sum of rows: the batch is kept; a reduction over axis 1 of a (b, 10, 1) tensor is the same kernel

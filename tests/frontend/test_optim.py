@@ -33,7 +33,7 @@ def test_sgd_with_weight_decay():
 
 def test_momentum_with_bias_correction():
     p, beta, lr = _param(), 0.9, 0.1
-    opt = optim.SGD([p], lr=lr, momentum=beta)
+    opt = optim.SGD([p], lr=lr, momentum=beta, bias_correction=True)
     w1 = _step(opt, p, G1)
     u1 = (1 - beta) * G1
     np.testing.assert_allclose(w1, W0 - lr * u1 / (1 - beta), rtol=1e-12)  # the first step is plain SGD
@@ -50,7 +50,7 @@ def test_momentum_without_bias_correction():
 
 def test_nesterov():
     p, beta, lr = _param(), 0.9, 0.1
-    opt = optim.SGD([p], lr=lr, momentum=beta, nesterov=True)
+    opt = optim.SGD([p], lr=lr, momentum=beta, nesterov=True, bias_correction=True)
     w1 = _step(opt, p, G1)
     u1 = (1 - beta) * G1
     np.testing.assert_allclose(w1, W0 - lr * (beta * u1 + (1 - beta) * G1) / (1 - beta), rtol=1e-12)
@@ -131,7 +131,8 @@ def test_parameters_update_in_one_kernel_with_transposed_gradients_read_in_place
     params = [nn.Parameter(v.copy(), dtype="float64") for v in values]
     kwargs = {"lr": 0.05, "weight_decay": 0.01}
     opt = (optim.Adam(params, beta1=0.9, **kwargs) if rule == "adam"
-           else optim.SGD(params, momentum=0.0 if rule == "sgd" else 0.9, nesterov=rule == "nesterov", **kwargs))
+           else optim.SGD(params, momentum=0.0 if rule == "sgd" else 0.9, nesterov=rule == "nesterov",
+                          bias_correction=True, **kwargs))
     want, states = [v.copy() for v in values], [[np.zeros_like(v)] * {"sgd": 0, "adam": 2}.get(rule, 1)
                                                  for v in values]
     for t in (1, 2):

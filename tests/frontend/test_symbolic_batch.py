@@ -40,7 +40,7 @@ def _step(model, loss_fn, rng, batch):
     expected_loss, expected_grads = _numpy_step(x.astype(np.float64), y, *(p.astype(np.float64) for p in params))
     np.testing.assert_allclose(loss.numpy(), expected_loss, rtol=1e-5)
     for p, expected in zip(model.parameters(), expected_grads):
-        np.testing.assert_allclose(p.grad.numpy(), expected, rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(p.grad.numpy(), expected.reshape(p.shape), rtol=1e-4, atol=1e-6)
 
 
 def test_a_training_step_at_a_new_batch_size_compiles_nothing(rng):

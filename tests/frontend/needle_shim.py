@@ -1,0 +1,31 @@
+"""needle's names over the frontend's, for the conformance programs (tests only, no arithmetic).
+
+``ndl`` mimics ``import needle as ndl``: ``ndl.Tensor``, ``ndl.ops``, ``ndl.init``, ``ndl.nn``,
+``ndl.optim``, ``ndl.data``, ``ndl.cpu()``, and needle's ops re-exported at the top level
+(``ndl.summation``, ``ndl.divide_scalar``, ...). Every name is the frontend's object itself: the
+frontend carries needle's names and meanings, this module only gathers them.
+"""
+
+from __future__ import annotations
+
+import types
+
+import frontend
+from frontend import ops
+
+ndl = types.SimpleNamespace(
+    Tensor=frontend.Tensor,
+    ops=ops,
+    init=frontend.init,
+    nn=frontend.nn,
+    optim=frontend.optim,
+    data=frontend.data,
+    cpu=frontend.cpu,
+    cpu_numpy=frontend.cpu_numpy,
+    cuda=frontend.cuda,
+    default_device=frontend.default_device,
+    all_devices=frontend.all_devices,
+    no_grad=frontend.no_grad,
+)
+for _name in ops.__all__:  # needle re-exports its ops at the top level
+    setattr(ndl, _name, getattr(ops, _name))
