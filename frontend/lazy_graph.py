@@ -23,18 +23,27 @@ over its own shape as stages of its kernel; any other pending reduction ends the
 realized first and read as a leaf). See :mod:`frontend.lazy_reduce`.
 
 Assigning a tensor's ``data`` first realizes the pending tensors that read it (they keep the
-old values); changing a stored array in place does not. :func:`lazy` ``(False)`` and
-``fusion.fusion(False)`` give the eager behaviour.
+old values); so does handing its array out for the user to write into
+(:mod:`frontend.lazy_storage`). :func:`lazy` ``(False)`` and ``fusion.fusion(False)`` give the
+eager behaviour.
+
+Which members a kernel stores is decided by reference counts (:mod:`frontend.lazy_liveness`,
+calibrated at import): a member the count misses stays pending and is computed again when
+read, never wrong. An error while realizing names the op and the line that recorded it
+(:mod:`frontend.lazy_errors`); the tensors of the group stay pending, as before the read.
 """
 
 from __future__ import annotations
 
 import contextlib
-import sys
 import weakref
 from collections.abc import Iterator
 
 import numpy as np
+
+from .lazy_errors import reraise
+from .lazy_liveness import needed
+from .lazy_storage import expose, readers_of
 
 #: the most ops one fused kernel evaluates (a larger group realizes its deeper parts first)
 MAX_GROUP = 64
@@ -49,12 +58,13 @@ _fusion_state: dict | None = None
 
 
 class Pending:
-    """What a lazy tensor will be: ``op`` applied to ``inputs``, of ``shape`` and ``dtype``."""
+    """What a lazy tensor will be: ``op`` applied to ``inputs``, of ``shape`` and ``dtype``;
+    ``site`` the user's line that applied it (:func:`frontend.lazy_errors.call_site`)."""
 
-    __slots__ = ("op", "inputs", "shape", "dtype")
+    __slots__ = ("op", "inputs", "shape", "dtype", "site")
 
-    def __init__(self, op, inputs: tuple, shape: tuple[int, ...], dtype: str):
-        self.op, self.inputs, self.shape, self.dtype = op, inputs, shape, dtype
+    def __init__(self, op, inputs: tuple, shape: tuple[int, ...], dtype: str, site: tuple | None = None):
+        self.op, self.inputs, self.shape, self.dtype, self.site = op, inputs, shape, dtype, site
 
 
 def active() -> bool:
@@ -98,6 +108,22 @@ def record(tensor) -> None:
         _prune_at[0] = max(256, 2 * len(_recorded))
 
 
+def hand_out(tensor) -> np.ndarray:
+    """The storage of the realized ``tensor``, for the user: the pending tensors reading its
+    memory are realized first and the memory is remembered as exposed
+    (:mod:`frontend.lazy_storage`), so that writing into it changes no pending value."""
+    array = tensor._data
+    if _recorded:
+        readers = readers_of(array, _recorded)
+        while readers:
+            user = readers.pop()
+            if user._lazy is not None:
+                realize(user)
+            user = None
+    expose(array)
+    return array
+
+
 def before_assign(tensor) -> None:
     """Realize the pending tensors that read ``tensor``, whose storage is about to be replaced
     (they keep the values they were applied to)."""
@@ -120,8 +146,11 @@ def realize(root) -> None:
         if source._lazy is not None:
             break
     else:  # one op on realized inputs: its own kernel (and request), as when run eagerly
-        root._data = pending.op.forward(*[t._data for t in pending.inputs], device=root.device)
-        root._lazy = None
+        try:
+            array = pending.op.forward(*[t._data for t in pending.inputs], device=root.device)
+        except Exception as error:
+            reraise(error, root, [root])
+        root._data, root._lazy = array, None
         return
     reduces = pending.op.reduces
     del source, pending
@@ -133,10 +162,7 @@ def realize(root) -> None:
         del tensor
         group = Group(root)
     members = group.members
-    outputs = [n for n in range(len(members) - 1)
-               # references: the ``members`` list, getrefcount's argument, one per use in the group
-               if group.kept[n] or sys.getrefcount(members[n]) - 2 > group.uses[n]]
-    outputs.append(len(members) - 1)
+    outputs = needed(group, _recorded)
     if not reduces and group.staged:  # reduction stages: what they and later stages both read, once
         from .lazy_reduce import shared_with_stages
 
@@ -146,10 +172,14 @@ def realize(root) -> None:
         from .lazy_reduce import run_reduction
 
         _RUN.extend((run_group, run_reduction))
-    arrays = _RUN[reduces](group, outputs)
-    for position, array in zip(outputs, arrays):
+    try:
+        arrays = _RUN[reduces](group, outputs)
+    except Exception as error:  # every member is still pending, as before the read
+        reraise(error, root, members)
+    for position, array in zip(outputs, arrays):  # storage first: an interrupted member reads as pending
         tensor = members[position]
-        tensor._data, tensor._lazy = array, None
+        tensor._data = array
+        tensor._lazy = None
 
 
 class Group:

@@ -109,13 +109,13 @@ class Optimizer:
         for p in self.params:
             if p.grad is None:
                 continue
-            flat = p.data.reshape(-1)
+            flat = p._storage().reshape(-1)
             state = self.state.setdefault(id(p), [np.zeros_like(flat) for _ in range(states)])
             hyper = np.asarray(self.hyper(), dtype=flat.dtype)
-            grad = ops.contiguous(p.grad.data, p.device).reshape(-1)
+            grad = ops.contiguous(p.grad._storage(), p.device).reshape(-1)
             outs = dispatch.run(op, [flat, grad, *state, hyper], p.device)
             self.state[id(p)] = outs[:-1]
-            p.data = outs[-1].reshape(p.shape)
+            p.assign_storage(outs[-1].reshape(p.shape))
 
 
 class SGD(Optimizer):

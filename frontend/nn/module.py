@@ -20,7 +20,7 @@ class Parameter(Tensor):
 
     @classmethod
     def of(cls, tensor: Tensor) -> Parameter:
-        return cls.wrap(tensor.data, tensor.device, requires_grad=True)
+        return cls.wrap(tensor._storage(), tensor.device, requires_grad=True)
 
 
 def _walk(value, prefix: str) -> Iterator[tuple[str, object]]:
@@ -104,7 +104,7 @@ class Module:
             value = np.asarray(state[name])
             if value.shape != parameter.shape:
                 raise ValueError(f"load_state_dict: {name} has shape {value.shape}, the module wants {parameter.shape}")
-            parameter.data = np.ascontiguousarray(value, dtype=parameter.dtype)
+            parameter.assign_storage(np.array(value, dtype=parameter.dtype, order="C"))
         for module_name, module in self._named_modules():
             for key in getattr(module, "_buffers", {}):
                 full = f"{module_name}{key}"

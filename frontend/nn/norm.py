@@ -78,7 +78,7 @@ class BatchNorm(Module):
             for key, batch in (("running_mean", mean), ("running_var", var)):
                 old = Tensor.wrap(self._buffers[key], batch.device)
                 new = ops.add(ops.multiply(old, 1.0 - m), ops.multiply(ops.reshape(batch, (self.dim,)), m))
-                self._buffers[key] = new.data
+                self._buffers[key] = new._storage()
 
 
 class BatchNorm1d(BatchNorm):
