@@ -158,7 +158,7 @@ def realize(root) -> None:
     while group.deferred:  # beyond MAX_GROUP: the deeper parts first, then leaves of this group
         for tensor in group.deferred:
             if tensor._lazy is not None:
-                realize(tensor)
+                _realize_layers(tensor)
         del tensor
         group = Group(root)
     members = group.members
@@ -180,6 +180,32 @@ def realize(root) -> None:
         tensor = members[position]
         tensor._data = array
         tensor._lazy = None
+
+
+def _realize_layers(tensor) -> None:
+    """Realize ``tensor`` with the pending graph under it, bottom up: first every member whose
+    depth (the longest chain of pending ops down to realized ones) is a multiple of
+    ``MAX_GROUP - 1``, in topological order, so that each group is at most that deep and a graph
+    of any depth (a Python loop of 100000 ops, never read) is realized without deep recursion."""
+    depth: dict[int, int] = {}
+    order, stack = [], [(tensor, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if id(node) in depth:
+            continue
+        sources = [s for s in node._lazy.inputs if s._lazy is not None]
+        if expanded:
+            depth[id(node)] = 1 + max((depth[id(s)] for s in sources), default=0)
+            order.append((weakref.ref(node), depth[id(node)]))  # weakly: the kernels' liveness counts stay right
+        else:
+            stack.append((node, True))
+            stack.extend((s, False) for s in sources if id(s) not in depth)
+    stack = sources = node = None
+    for ref, level in order:
+        node = ref()
+        if node is not None and node._lazy is not None and (node is tensor or level % (MAX_GROUP - 1) == 0):
+            realize(node)
+        node = None
 
 
 class Group:
