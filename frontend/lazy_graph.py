@@ -109,10 +109,14 @@ def record(tensor) -> None:
 
 
 def hand_out(tensor) -> np.ndarray:
-    """The storage of the realized ``tensor``, for the user: the pending tensors reading its
-    memory are realized first and the memory is remembered as exposed
-    (:mod:`frontend.lazy_storage`), so that writing into it changes no pending value."""
-    array = tensor._data
+    """The storage of the realized ``tensor``, for the user (:func:`share`)."""
+    return share(tensor._data)
+
+
+def share(array: np.ndarray) -> np.ndarray:
+    """``array``, about to be handed to the user: the pending tensors reading its memory are
+    realized first and the memory is remembered as exposed (:mod:`frontend.lazy_storage`), so
+    that writing into it changes no pending value."""
     if _recorded:
         readers = readers_of(array, _recorded)
         while readers:

@@ -42,17 +42,19 @@ def root(array: np.ndarray) -> object:
         array = base
 
 
-def expose(array: np.ndarray) -> None:
-    """Remember that the user holds ``array`` (and so may write into its memory at any time)."""
+def expose(array: np.ndarray) -> np.ndarray:
+    """Remember that the user holds ``array`` (and so may write into its memory at any time);
+    ``array``."""
     owner = root(array)
     key = id(owner)
     found = _exposed.get(key, False)
     if found is not False and (found is None or found() is owner):
-        return
+        return array
     try:
         _exposed[key] = weakref.ref(owner, lambda _, key=key: _exposed.pop(key, None))
     except TypeError:  # a root without weak references (bytes): kept as exposed for good
         _exposed[key] = None
+    return array
 
 
 def is_exposed(array: np.ndarray) -> bool:

@@ -109,7 +109,7 @@ class Module:
             for key in getattr(module, "_buffers", {}):
                 full = f"{module_name}{key}"
                 if full in state:
-                    module._buffers[key] = np.ascontiguousarray(state[full], dtype=module._buffers[key].dtype)
+                    module._buffers[key] = np.array(state[full], dtype=module._buffers[key].dtype, order="C")
 
     def _named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
         yield prefix, self

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import fusion_norm, ops
+from ..lazy_graph import share
 from ..tensor import Tensor, no_grad
 from .module import Module, Parameter
 
@@ -49,11 +50,14 @@ class BatchNorm(Module):
 
     @property
     def running_mean(self) -> np.ndarray:
-        return self._buffers["running_mean"]
+        """The running mean (the array itself: pending ops reading it run first, and ops reading
+        it later run at once, so that writing into it changes no pending value)."""
+        return share(self._buffers["running_mean"])
 
     @property
     def running_var(self) -> np.ndarray:
-        return self._buffers["running_var"]
+        """The running variance (the array itself, as :attr:`running_mean`)."""
+        return share(self._buffers["running_var"])
 
     def forward(self, x: Tensor) -> Tensor:
         axes = (0,) + tuple(range(2, x.ndim))
@@ -66,8 +70,8 @@ class BatchNorm(Module):
             normed, mean, var = _normalize(x, axes, self.eps)
             self._update_running(mean, var)
         else:
-            mean = Tensor.wrap(self.running_mean.reshape(shape), x.device)
-            var = Tensor.wrap(self.running_var.reshape(shape), x.device)
+            mean = Tensor.wrap(self._buffers["running_mean"].reshape(shape), x.device)
+            var = Tensor.wrap(self._buffers["running_var"].reshape(shape), x.device)
             normed = ops.divide(ops.subtract(x, mean), ops.power(ops.add(var, self.eps), 0.5))
         weight, bias = ops.reshape(self.weight, shape), ops.reshape(self.bias, shape)
         return ops.add(ops.multiply(normed, weight), bias)

@@ -160,3 +160,23 @@ def test_lazy_and_eager_agree_under_writes():
     np.testing.assert_array_equal(y_lazy, y_eager)
     np.testing.assert_array_equal(z_lazy, z_eager)
     np.testing.assert_array_equal(z_lazy, np.full((2, 3), 2.0))
+
+
+def test_writing_into_a_batch_norms_running_mean_leaves_pending_evaluation_its_values():
+    layer = nn.BatchNorm1d(3, dtype="float64")
+    layer.eval()
+    x = nf.Tensor(np.arange(6.0).reshape(2, 3))
+    y = layer(x)
+    layer.running_mean[:] = 10.0
+    layer.running_var[:] = 4.0
+    np.testing.assert_allclose(y.numpy(), np.arange(6.0).reshape(2, 3) / np.sqrt(1.0 + 1e-5), rtol=1e-12)
+    z = layer(x)  # reads the written buffers
+    np.testing.assert_allclose(z.numpy(), (np.arange(6.0).reshape(2, 3) - 10.0) / np.sqrt(4.0 + 1e-5), rtol=1e-12)
+
+
+def test_loading_buffers_copies_them():
+    layer = nn.BatchNorm1d(3, dtype="float64")
+    state = layer.state_dict()
+    layer.load_state_dict(state)
+    state["running_mean"][:] = 7.0
+    np.testing.assert_array_equal(layer.running_mean, np.zeros(3))
