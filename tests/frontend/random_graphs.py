@@ -24,7 +24,7 @@ import numpy as np
 import frontend as nf
 
 #: shapes of the leaves (a leading batch axis, broadcastable partners are derived from them)
-SHAPES = ((4, 6), (3, 4, 5), (6,), (2, 3, 4))
+SHAPES = ((4, 6), (3, 4, 5), (6,), (2, 3, 4), (2, 32), (5, 6), (3, 16, 2))
 SCALARS = (0.5, 1.5, -2.0, 3.0)
 
 

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import frontend as nf
+from frontend import lazy_liveness
 
 from . import random_graphs
 
@@ -23,6 +24,14 @@ FAST, FAST_SIZE, CHUNKS = 160, 3, 4
 @pytest.mark.parametrize("chunk", range(CHUNKS))
 def test_small_programs_agree(chunk):
     for seed in range(chunk, FAST, CHUNKS):
+        random_graphs.check(seed, FAST_SIZE, smooth=seed % 3 == 0, vocabulary=random_graphs.SMALL)
+
+
+@pytest.mark.parametrize("baseline", [None, 1000], ids=["fallback", "undercounting"])
+def test_small_programs_agree_whatever_the_liveness_counts_say(monkeypatch, baseline):
+    """The liveness decision forced to its fallback (no counts) or to miss every held value."""
+    monkeypatch.setattr(lazy_liveness, "BASELINE", baseline)
+    for seed in range(1, FAST, 8):
         random_graphs.check(seed, FAST_SIZE, smooth=seed % 3 == 0, vocabulary=random_graphs.SMALL)
 
 
