@@ -204,7 +204,7 @@ def _fused_backward(kind: str, g: Tensor, y: Tensor, bias_shape: tuple[int, ...]
     layout = _bias_layout(y.shape, bias_shape)
     if layout is None or g.dtype != y.dtype:
         return None
-    arrays = [contiguous(a.data, y.device).reshape(layout) for a in (g, y)]
+    arrays = [contiguous(a._storage(), y.device).reshape(layout) for a in (g, y)]
     op = BiasActivationBackward(kind)
     dz, db = dispatch.run(op, arrays, y.device)
     return Tensor.wrap(dz.reshape(y.shape), y.device), Tensor.wrap(db.reshape(bias_shape), y.device)

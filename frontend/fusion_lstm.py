@@ -73,7 +73,7 @@ class LSTMCellOp(Op):
         if is_grad_enabled():  # create_graph: the unfused ops, differentiable again
             return _unfused_gradient(g, node)
         xw, hw, bias_ih, bias_hh, c = node.inputs
-        arrays = [contiguous(t.data, c.device) for t in (g, xw, hw, bias_ih, bias_hh, c)]
+        arrays = [contiguous(t._storage(), c.device) for t in (g, xw, hw, bias_ih, bias_hh, c)]
         dpre, dc, dbias = (Tensor.wrap(a, c.device) for a in dispatch.run(LSTMCellBackward(), arrays, c.device))
         dpre, dbias = reshape(dpre, xw.shape), reshape(dbias, bias_ih.shape)
         return tuple(partial if t.requires_grad else None

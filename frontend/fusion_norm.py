@@ -86,7 +86,7 @@ class NormOp(Op):
             x, weight, bias = node.inputs
             out = unfused_norm(self.per, x, weight, bias, self.eps)
             return tuple(grad(out, [x, weight, bias], g, create_graph=True))
-        arrays = [contiguous(t.data, node.device) for t in (g, *node.inputs[:2])]
+        arrays = [contiguous(t._storage(), node.device) for t in (g, *node.inputs[:2])]
         found = dispatch.run(NormBackward(self.per, self.eps), arrays, node.device)
         return tuple(Tensor.wrap(a, node.device) if t.requires_grad else None for a, t in zip(found, node.inputs))
 
@@ -169,7 +169,7 @@ def norm(per: str, x: Tensor, weight: Tensor, bias: Tensor, eps: float) -> tuple
         canonical = (shape[0], shape[1], math.prod(shape[2:]))
     op = NormOp(per, eps)
     inputs = (reshape(x, canonical), weight, bias)
-    y, mean, var = dispatch.run(op, [contiguous(t.data, x.device) for t in inputs], x.device)
+    y, mean, var = dispatch.run(op, [contiguous(t._storage(), x.device) for t in inputs], x.device)
     return reshape(_record(op, inputs, y), shape), Tensor.wrap(mean, x.device), Tensor.wrap(var, x.device)
 
 

@@ -60,7 +60,7 @@ class SoftmaxOp(Op):
         (x,) = node.inputs
         if is_grad_enabled():  # create_graph: the unfused ops, differentiable again
             return tuple(grad(unfused(self.kind, x), [x], g, create_graph=True))
-        arrays = [contiguous(t.data, x.device) for t in (g, node)]
+        arrays = [contiguous(t._storage(), x.device) for t in (g, node)]
         (dx,) = dispatch.run(SoftmaxBackward(self.kind), arrays, x.device)
         return (Tensor.wrap(dx, x.device),)
 

@@ -59,7 +59,7 @@ def run_text_epoch(model: nn.Module, batches: np.ndarray, bptt: int, optimizer: 
             optimizer.step()
         state = _detach(state)
         total += loss.item() * len(y)
-        correct += int((logits.data.argmax(axis=1) == y.data).sum())
+        correct += int((logits._storage().argmax(axis=1) == y._storage()).sum())
         seen += len(y)
         if progress is not None:
             progress(EpochResult(total / seen, correct / seen, len(y), time.perf_counter() - start))

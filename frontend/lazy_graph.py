@@ -23,18 +23,27 @@ over its own shape as stages of its kernel; any other pending reduction ends the
 realized first and read as a leaf). See :mod:`frontend.lazy_reduce`.
 
 Assigning a tensor's ``data`` first realizes the pending tensors that read it (they keep the
-old values); changing a stored array in place does not. :func:`lazy` ``(False)`` and
-``fusion.fusion(False)`` give the eager behaviour.
+old values); so does handing its array out for the user to write into
+(:mod:`frontend.lazy_storage`). :func:`lazy` ``(False)`` and ``fusion.fusion(False)`` give the
+eager behaviour.
+
+Which members a kernel stores is decided by reference counts (:mod:`frontend.lazy_liveness`,
+calibrated at import): a member the count misses stays pending and is computed again when
+read, never wrong. An error while realizing names the op and the line that recorded it
+(:mod:`frontend.lazy_errors`); the tensors of the group stay pending, as before the read.
 """
 
 from __future__ import annotations
 
 import contextlib
-import sys
 import weakref
 from collections.abc import Iterator
 
 import numpy as np
+
+from .lazy_errors import reraise
+from .lazy_liveness import needed
+from .lazy_storage import expose, readers_of
 
 #: the most ops one fused kernel evaluates (a larger group realizes its deeper parts first)
 MAX_GROUP = 64
@@ -49,12 +58,13 @@ _fusion_state: dict | None = None
 
 
 class Pending:
-    """What a lazy tensor will be: ``op`` applied to ``inputs``, of ``shape`` and ``dtype``."""
+    """What a lazy tensor will be: ``op`` applied to ``inputs``, of ``shape`` and ``dtype``;
+    ``site`` the user's line that applied it (:func:`frontend.lazy_errors.call_site`)."""
 
-    __slots__ = ("op", "inputs", "shape", "dtype")
+    __slots__ = ("op", "inputs", "shape", "dtype", "site")
 
-    def __init__(self, op, inputs: tuple, shape: tuple[int, ...], dtype: str):
-        self.op, self.inputs, self.shape, self.dtype = op, inputs, shape, dtype
+    def __init__(self, op, inputs: tuple, shape: tuple[int, ...], dtype: str, site: tuple | None = None):
+        self.op, self.inputs, self.shape, self.dtype, self.site = op, inputs, shape, dtype, site
 
 
 def active() -> bool:
@@ -98,6 +108,26 @@ def record(tensor) -> None:
         _prune_at[0] = max(256, 2 * len(_recorded))
 
 
+def hand_out(tensor) -> np.ndarray:
+    """The storage of the realized ``tensor``, for the user (:func:`share`)."""
+    return share(tensor._data)
+
+
+def share(array: np.ndarray) -> np.ndarray:
+    """``array``, about to be handed to the user: the pending tensors reading its memory are
+    realized first and the memory is remembered as exposed (:mod:`frontend.lazy_storage`), so
+    that writing into it changes no pending value."""
+    if _recorded:
+        readers = readers_of(array, _recorded)
+        while readers:
+            user = readers.pop()
+            if user._lazy is not None:
+                realize(user)
+            user = None
+    expose(array)
+    return array
+
+
 def before_assign(tensor) -> None:
     """Realize the pending tensors that read ``tensor``, whose storage is about to be replaced
     (they keep the values they were applied to)."""
@@ -120,8 +150,11 @@ def realize(root) -> None:
         if source._lazy is not None:
             break
     else:  # one op on realized inputs: its own kernel (and request), as when run eagerly
-        root._data = pending.op.forward(*[t._data for t in pending.inputs], device=root.device)
-        root._lazy = None
+        try:
+            array = pending.op.forward(*[t._data for t in pending.inputs], device=root.device)
+        except Exception as error:
+            reraise(error, root, [root])
+        root._data, root._lazy = array, None
         return
     reduces = pending.op.reduces
     del source, pending
@@ -129,14 +162,11 @@ def realize(root) -> None:
     while group.deferred:  # beyond MAX_GROUP: the deeper parts first, then leaves of this group
         for tensor in group.deferred:
             if tensor._lazy is not None:
-                realize(tensor)
+                _realize_layers(tensor)
         del tensor
         group = Group(root)
     members = group.members
-    outputs = [n for n in range(len(members) - 1)
-               # references: the ``members`` list, getrefcount's argument, one per use in the group
-               if group.kept[n] or sys.getrefcount(members[n]) - 2 > group.uses[n]]
-    outputs.append(len(members) - 1)
+    outputs = needed(group, _recorded)
     if not reduces and group.staged:  # reduction stages: what they and later stages both read, once
         from .lazy_reduce import shared_with_stages
 
@@ -146,10 +176,40 @@ def realize(root) -> None:
         from .lazy_reduce import run_reduction
 
         _RUN.extend((run_group, run_reduction))
-    arrays = _RUN[reduces](group, outputs)
-    for position, array in zip(outputs, arrays):
+    try:
+        arrays = _RUN[reduces](group, outputs)
+    except Exception as error:  # every member is still pending, as before the read
+        reraise(error, root, members)
+    for position, array in zip(outputs, arrays):  # storage first: an interrupted member reads as pending
         tensor = members[position]
-        tensor._data, tensor._lazy = array, None
+        tensor._data = array
+        tensor._lazy = None
+
+
+def _realize_layers(tensor) -> None:
+    """Realize ``tensor`` with the pending graph under it, bottom up: first every member whose
+    depth (the longest chain of pending ops down to realized ones) is a multiple of
+    ``MAX_GROUP - 1``, in topological order, so that each group is at most that deep and a graph
+    of any depth (a Python loop of 100000 ops, never read) is realized without deep recursion."""
+    depth: dict[int, int] = {}
+    order, stack = [], [(tensor, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if id(node) in depth:
+            continue
+        sources = [s for s in node._lazy.inputs if s._lazy is not None]
+        if expanded:
+            depth[id(node)] = 1 + max((depth[id(s)] for s in sources), default=0)
+            order.append((weakref.ref(node), depth[id(node)]))  # weakly: the kernels' liveness counts stay right
+        else:
+            stack.append((node, True))
+            stack.extend((s, False) for s in sources if id(s) not in depth)
+    stack = sources = node = None
+    for ref, level in order:
+        node = ref()
+        if node is not None and node._lazy is not None and (node is tensor or level % (MAX_GROUP - 1) == 0):
+            realize(node)
+        node = None
 
 
 class Group:

@@ -84,7 +84,7 @@ class UpdateOp(Op):
 def _gradient_layout(p: Parameter) -> tuple[np.ndarray, bool]:
     """``(gradient array as the update kernel reads it, transposed)``: a 2-D gradient that is the
     transpose of a contiguous array is read in place (no copy), any other made contiguous."""
-    grad = p.grad.data
+    grad = p.grad._storage()
     if grad.ndim == 2 and not grad.flags.c_contiguous and grad.T.flags.c_contiguous:
         return grad.T, True
     return ops.contiguous(grad, p.device).reshape(-1), False
@@ -162,16 +162,17 @@ class Optimizer:
         arrays, layouts = [], []
         for p in params:
             grad, transposed = _gradient_layout(p)
-            shape = p.shape if transposed else (p.data.size,)
-            state = self.state.setdefault(id(p), [np.zeros(p.data.size, p.data.dtype) for _ in range(op.states)])
-            arrays += [p.data.reshape(shape), grad, *(s.reshape(shape) for s in state)]
+            shape = p.shape if transposed else (p.size,)
+            storage = p._storage()
+            state = self.state.setdefault(id(p), [np.zeros(storage.size, storage.dtype) for _ in range(op.states)])
+            arrays += [storage.reshape(shape), grad, *(s.reshape(shape) for s in state)]
             layouts.append(transposed)
-        hyper = np.asarray(self.hyper(), dtype=params[0].data.dtype)
+        hyper = np.asarray(self.hyper(), dtype=params[0]._storage().dtype)
         outs = iter(dispatch.run(op, [*(ops.contiguous(a, params[0].device) for a in arrays), hyper],
                                  params[0].device, tuple(layouts)))
         for p in params:
             self.state[id(p)] = [next(outs).reshape(-1) for _ in range(op.states)]
-            p.data = next(outs).reshape(p.shape)
+            p.assign_storage(next(outs).reshape(p.shape))
 
 
 class SGD(Optimizer):

@@ -192,12 +192,12 @@ class _Layer(Op):
 
     def through_time_gradients(self, g: Tensor, node: Tensor) -> tuple[Tensor | None, ...]:
         """The adjoints of the inputs: backward through time, then the products over all steps."""
-        x, initial, w_ih, w_hh, _ = self.unpack([t.data for t in node.inputs])
+        x, initial, w_ih, w_hh, _ = self.unpack([t._storage() for t in node.inputs])
         device, wants = self.device, [t.requires_grad for t in node.inputs]
-        dpre, initial_grads = self.through_time(contiguous(g.data, device), node.data, initial, w_hh,
+        dpre, initial_grads = self.through_time(contiguous(g._storage(), device), node._storage(), initial, w_hh,
                                                 wants[1:1 + self.states])
         flat = _flat(dpre)
-        h_prev = (initial[0], node.data[:x.shape[0] - 1])
+        h_prev = (initial[0], node._storage()[:x.shape[0] - 1])
         found = [_mm(flat, w_ih.T, device).reshape(x.shape) if wants[0] else None, *initial_grads,
                  *_weight_gradients(x, h_prev, flat, wants[1 + self.states:3 + self.states], device)]
         if self.bias:

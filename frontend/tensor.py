@@ -22,8 +22,10 @@ import numpy as np
 from tensorir.errors import BackendUnavailable, DefinitionError
 from tensorir.graph import post_order
 
-from .lazy_graph import Pending, _recorded, before_assign, realize, record
+from .lazy_errors import call_site
+from .lazy_graph import Pending, _recorded, before_assign, hand_out, realize, record
 from .lazy_graph import active as _lazy_active
+from .lazy_storage import _exposed, expose, reads_exposed
 
 if TYPE_CHECKING:
     from .ops.base import Op
@@ -79,7 +81,7 @@ def check_device(device: str) -> str:
 
 def _as_array(value, dtype) -> np.ndarray:
     if isinstance(value, Tensor):
-        value = value.data
+        value = value._storage()  # copied below
     from_numpy = isinstance(value, (np.ndarray, np.generic))
     try:
         array = np.asarray(value)
@@ -172,12 +174,13 @@ class Tensor:
                                       "move them to one device first")
             needs_grad = needs_grad or other.requires_grad
         result = cls.__new__(cls)
-        if op.lazy and device == "cpu" and _lazy_active():
+        # an op reading storage the user holds runs now: a write through it must not reach the op
+        if op.lazy and device == "cpu" and _lazy_active() and not (_exposed and reads_exposed(inputs)):
             shape, dtype = op.infer(inputs)
-            result._data, result._lazy = None, Pending(op, inputs, shape, dtype)
+            result._data, result._lazy = None, Pending(op, inputs, shape, dtype, call_site())
             record(result)
         else:
-            result._data, result._lazy = op.forward(*[t.data for t in inputs], device=device), None
+            result._data, result._lazy = op.forward(*[t._storage() for t in inputs], device=device), None
         result.device, result.grad = device, None
         if needs_grad and getattr(_grad_state, "enabled", True):
             result.op, result.inputs, result.requires_grad = op, inputs, True
@@ -188,21 +191,39 @@ class Tensor:
     # -- properties ------------------------------------------------------------------------
     @property
     def data(self) -> np.ndarray:
-        """The storage (a numpy array); reading it computes a pending tensor first."""
+        """The storage (a numpy array, shared, writable unless a broadcast view); reading it
+        computes a pending tensor first. Writing into it in place is safe: the pending ops that
+        read this memory are computed before it is handed out, and ops applied to it later run
+        at once (:mod:`frontend.lazy_storage`); each keeps the values it was applied to."""
         if self._lazy is not None:
             realize(self)
-        return self._data
+        return hand_out(self)
 
     @data.setter
-    def data(self, array: np.ndarray) -> None:
-        if isinstance(array, Tensor):  # needle assigns a tensor: its values, cut from its graph
-            array = array.data
-        elif not isinstance(array, np.ndarray):
-            raise DefinitionError(f"Tensor.data: assign a Tensor or a numpy array, got {type(array).__name__}; "
-                                  "wrap the values first: Tensor(values)")
+    def data(self, value) -> None:
+        """Replace the storage by ``value`` (an array, shared and then held by both; or a
+        Tensor, whose storage is shared); pending ops that read the old storage keep it."""
+        if isinstance(value, Tensor):
+            self.assign_storage(value._storage())
+            return
+        if not isinstance(value, np.ndarray):
+            raise DefinitionError(f"Tensor.data: cannot assign a {type(value).__name__}; assign a Tensor or a numpy "
+                                  "array (Tensor(value) or np.asarray(value) makes one)")
+        self.assign_storage(value)
+        expose(value)
+
+    def assign_storage(self, array: np.ndarray) -> None:
+        """Replace the storage by ``array``, which the caller gives up (a kernel's output: the
+        optimizers' updates); pending ops that read the old storage are computed first."""
         if _recorded:  # pending tensors that read the storage being replaced keep the old values
             before_assign(self)
         self._data, self._lazy = array, None
+
+    def _storage(self) -> np.ndarray:
+        """The storage for the frontend's own reads (realized first; never written, never handed out)."""
+        if self._lazy is not None:
+            realize(self)
+        return self._data
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -230,18 +251,19 @@ class Tensor:
         return self.op is None
 
     def numpy(self) -> np.ndarray:
-        """A copy of the values as a numpy array."""
-        return np.array(self.data)
+        """A copy of the values as a numpy array (writing into it changes nothing here)."""
+        return np.array(self._storage())
 
     def item(self) -> float | int:
         """The value of a one-element tensor as a Python number."""
-        if self.data.size != 1:
+        data = self._storage()
+        if data.size != 1:
             raise DefinitionError(f"item: the tensor has shape {self.shape}; item() needs exactly one element")
-        return self.data.reshape(-1)[0].item()
+        return data.reshape(-1)[0].item()
 
     def detach(self) -> Tensor:
         """The same values, cut from the graph (shares storage)."""
-        return Tensor.wrap(self.data, self.device)
+        return Tensor.wrap(self._storage(), self.device)
 
     def astype(self, dtype) -> Tensor:
         """``self`` converted to ``dtype``; gradients flow back through the conversion."""
@@ -251,7 +273,7 @@ class Tensor:
 
     def __repr__(self) -> str:
         grad = ", requires_grad=True" if self.requires_grad else ""
-        return f"Tensor({np.array2string(self.data, precision=4, threshold=20)}, dtype={self.dtype}{grad})"
+        return f"Tensor({np.array2string(self._storage(), precision=4, threshold=20)}, dtype={self.dtype}{grad})"
 
     def __len__(self) -> int:
         if not self.shape:

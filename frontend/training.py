@@ -106,7 +106,7 @@ class EpochResult:
 
 
 def _correct(logits: Tensor, labels: Tensor) -> int:
-    return int((logits.data.argmax(axis=1) == labels.data).sum())
+    return int((logits._storage().argmax(axis=1) == labels._storage()).sum())
 
 
 def train_epoch(model: nn.Module, loader: data.DataLoader, optimizer: optim.Optimizer,

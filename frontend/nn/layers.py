@@ -25,7 +25,7 @@ class Linear(Module):
         self.bias = None
         if bias:
             values = init.kaiming_uniform((out_features, 1), out_features, dtype=dtype, device=device, rng=rng)
-            self.bias = Parameter(values.data.reshape(1, out_features), device=device)
+            self.bias = Parameter(values._storage().reshape(1, out_features), device=device)
 
     def forward(self, x: Tensor) -> Tensor:
         if self.bias is None:

@@ -29,7 +29,7 @@ class Parameter(Tensor):
 
     @classmethod
     def of(cls, tensor: Tensor) -> Parameter:
-        return cls.wrap(tensor.data, tensor.device, requires_grad=True)
+        return cls.wrap(tensor._storage(), tensor.device, requires_grad=True)
 
 
 def _walk(value, prefix: str) -> Iterator[tuple[str, object]]:
@@ -113,12 +113,12 @@ class Module:
             value = np.asarray(state[name])
             if value.shape != parameter.shape:
                 raise ValueError(f"load_state_dict: {name} has shape {value.shape}, the module wants {parameter.shape}")
-            parameter.data = np.ascontiguousarray(value, dtype=parameter.dtype)
+            parameter.assign_storage(np.array(value, dtype=parameter.dtype, order="C"))
         for module_name, module in self._named_modules():
             for key in getattr(module, "_buffers", {}):
                 full = f"{module_name}{key}"
                 if full in state:
-                    module._buffers[key] = np.ascontiguousarray(state[full], dtype=module._buffers[key].dtype)
+                    module._buffers[key] = np.array(state[full], dtype=module._buffers[key].dtype, order="C")
 
     def _named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
         yield prefix, self

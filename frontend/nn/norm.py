@@ -81,7 +81,7 @@ class BatchNorm(Module):
                                   f"{self.dim} features; give {self.layout.replace('features', str(self.dim))}")
 
     def _set_buffer(self, key: str, value) -> None:
-        array = np.asarray(value.data if isinstance(value, Tensor) else value, dtype=self._buffers[key].dtype)
+        array = np.array(value._storage() if isinstance(value, Tensor) else value, dtype=self._buffers[key].dtype)
         if array.size != self.dim:
             raise ValueError(f"{type(self).__name__}.{key}: {array.size} values given for {self.dim} features")
         self._buffers[key] = np.ascontiguousarray(array.reshape(self.dim))
@@ -110,7 +110,7 @@ class BatchNorm(Module):
             for key, batch in (("running_mean", mean), ("running_var", var)):
                 old = Tensor.wrap(self._buffers[key], batch.device)
                 new = ops.add(ops.multiply(old, 1.0 - m), ops.multiply(ops.reshape(batch, (self.dim,)), m))
-                self._buffers[key] = new.data
+                self._buffers[key] = new._storage()
 
 
 #: needle's name of the layer normalisation over the last axis of ``(N, features)`` inputs

@@ -52,6 +52,8 @@ class Mean(Reduction):
         from .shape import reshape
 
         x = node.inputs[0]
+        if not x.shape:  # the mean of a 0-d tensor is the tensor: its gradient is g (a kernel has no 0-d form)
+            return (reshape(g, ()),)
         return (MeanBackward(self.axes, x.shape)(reshape(g, out_shape(x.shape, self.axes, True))),)
 
 

@@ -84,7 +84,7 @@ class PlaceRows(Op):
 def _numbering(ids: Tensor, rows: int) -> tuple[Tensor, Tensor]:
     """``(slot, where)``: each position's number among the distinct ids (``slot[n]``), and each
     table row's number, -1 where its id does not occur (``where[v]``)."""
-    distinct, slot = np.unique(ids.data.astype(np.int64), return_inverse=True)
+    distinct, slot = np.unique(ids._storage().astype(np.int64), return_inverse=True)
     where = np.full(rows, -1, dtype=np.int64)
     where[distinct] = np.arange(len(distinct), dtype=np.int64)
     return (Tensor.wrap(np.ascontiguousarray(slot.reshape(-1)), ids.device),

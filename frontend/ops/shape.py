@@ -88,7 +88,10 @@ class GetItem(ViewOp):
     def view(self, x, device):
         return x[tuple(i if isinstance(i, int) else slice(*i) for i in self.index)]
 
-    def gradient(self, g, node): return (SliceBackward(self.index, node.inputs[0].shape)(g),)
+    def gradient(self, g, node):
+        if not self.index:  # x[()] of a 0-d x is x: its gradient is g (a kernel has no 0-d form)
+            return (g,)
+        return (SliceBackward(self.index, node.inputs[0].shape)(g),)
 
 
 class SliceBackward(Op):
