@@ -41,6 +41,7 @@ from tensorir.visitor import walk
 
 from .arith import Arithmetic, add_i64
 from .fold import known_condition
+from .map_kernels import mark_arguments
 from .types import F32, F64, I1, I8, I32, I64, SIZE, STORAGE, VALUE, VOID, i64  # noqa: F401
 
 #: temporaries up to this size live on the stack; larger ones on the heap
@@ -96,6 +97,7 @@ class Codegen(Arithmetic):
         for arg, buffer in zip(buffer_args, buffers):
             arg.name = _ident(buffer.name)
             arg.add_attribute("noalias")
+        mark_arguments(self.func, buffers, buffer_args)
         state = self.new_function(fn)
         state.buffers.update(zip(buffers, buffer_args))
         state.vars.update(zip(scalars, fn.args[len(self.func.params):]))

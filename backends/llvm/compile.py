@@ -19,6 +19,7 @@ import llvmlite.binding as llvm
 from tensorir import config
 from tensorir.errors import CodegenError
 
+from . import map_kernels
 from .target import new_target_machine
 
 Output = Literal["object", "assembly"]
@@ -45,7 +46,11 @@ def optimize_vectorized(module: llvm.ModuleRef, level: int, machine: llvm.Target
     the loops that run lane by lane. LLVM's loop unroller stays off too: the schedule chose what
     to unroll, and unrolling the vector loops again by a run-time count quadruples a small
     kernel's code (an elementwise kernel of symbolic length: 8 ms of its 19 ms in LLVM) for no
-    measured speed (matmul 1024 106 vs 106 GFLOP/s a core, a + b at 4K-1M elements the same)."""
+    measured speed (matmul 1024 106 vs 106 GFLOP/s a core, a + b at 4K-1M elements the same).
+    A map kernel (:mod:`.map_kernels`) gets a few clean-up passes instead of the pipeline."""
+    if map_kernels.is_map(module):
+        map_kernels.optimize_map(module, level, machine)
+        return
     _run_pipeline(module, level, machine, slp=False)
 
 
