@@ -67,6 +67,9 @@ class FunctionState:
     shared: dict = field(default_factory=dict)
     #: loops around the statement being written
     loop_depth: int = 0
+    #: element and vector pointers already computed: (block, buffer or pointer, offset or type)
+    #: -> pointer; a load and the store to the same place (a register tile's update) share one
+    pointers: dict = field(default_factory=dict)
 
 
 class Codegen(Arithmetic):
@@ -229,7 +232,11 @@ class Codegen(Arithmetic):
         base = self.state.buffers.get(buffer)  # type: ignore[union-attr]
         if base is None:
             raise CodegenError(f"llvm: buffer {buffer.name} is used outside its allocation")
-        return self.b.gep(base, [offset], inbounds=True)
+        key = (id(self.b.block), buffer, offset.get_reference())
+        found = self.state.pointers.get(key)  # type: ignore[union-attr]
+        if found is None:
+            found = self.state.pointers[key] = self.b.gep(base, [offset], inbounds=True)  # type: ignore[union-attr]
+        return found
 
     def load(self, buffer: Buffer, offset: ir.Value) -> ir.Value:
         value = self.b.load(self.pointer(buffer, offset), align=SIZE[buffer.dtype])
