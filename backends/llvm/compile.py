@@ -83,6 +83,20 @@ def compile_text(text: str, name: str, output: Output = "object", vectorized: bo
                        f"at O0; raise NESTOR_COMPILE_TIMEOUT or split the kernel into smaller ones")
 
 
+#: target machines no compilation is using, by code generator level. A machine keeps what it
+#: derived for the host CPU on first use (its subtarget), so a compile that reuses one saves a
+#: third of a millisecond; one an abandoned attempt still holds is back when that attempt ends
+_free_machines: dict[int, list[llvm.TargetMachine]] = {}
+
+
+def _take_machine(level: int) -> llvm.TargetMachine:
+    free = _free_machines.setdefault(level, [])
+    try:
+        return free.pop()  # list.pop and list.append are atomic: no two attempts get one machine
+    except IndexError:
+        return new_target_machine(level)
+
+
 @dataclass
 class _Attempt:
     """One compilation at one level, in a daemon thread that is left to finish if abandoned."""
@@ -116,9 +130,10 @@ class _Attempt:
             except RuntimeError as error:
                 self._outcome["invalid"] = error
                 return
-            machine = new_target_machine(self.codegen_level)
+            machine = _take_machine(self.codegen_level)
             (optimize_vectorized if self.vectorized else optimize)(module, self.level, machine)
             emit = machine.emit_object if self.output == "object" else machine.emit_assembly
             self._outcome["result"] = emit(module)
+            _free_machines[self.codegen_level].append(machine)  # only a machine that finished
         except BaseException as error:  # handed to the waiting caller
             self._outcome["error"] = error
