@@ -13,6 +13,8 @@ reads it once and a value of 100000 crashes the first parallel kernel.
 variable                   meaning                                                 default
 ========================== ======================================================= ==============
 NESTOR_PRINT_IR            print the IR after each lowering pass (0/1)             0
+NESTOR_VERIFY_EACH_PASS    verify the IR after every lowering pass, not only       0
+                           after the last (0/1; a debugging aid, on in the tests)
 NESTOR_CACHE_DIR           directory of compiled kernels, or ``off``               XDG cache dir
 NESTOR_LLVM_OPT            LLVM optimisation level, 0 to 3                         2
 NESTOR_COMPILE_TIMEOUT     seconds one LLVM optimisation + codegen may take        60
@@ -121,6 +123,8 @@ def _xdg(variable: str, fallback: tuple[str, ...], *parts: str) -> Path:
 
 
 PRINT_IR = Setting("NESTOR_PRINT_IR", _flag, lambda: False, "print the IR after each lowering pass")
+VERIFY_EACH_PASS = Setting("NESTOR_VERIFY_EACH_PASS", _flag, lambda: False,
+                           "verify the IR after every lowering pass, not only after the last")
 CACHE_DIR = Setting("NESTOR_CACHE_DIR", _path_or_off, lambda: _xdg("XDG_CACHE_HOME", (".cache",), "nestor", "kernels"),
                     "the directory of compiled kernels, or 'off'")
 LLVM_OPT = Setting("NESTOR_LLVM_OPT", _integer(0, 3), lambda: 2, "the LLVM optimisation level")
@@ -180,3 +184,6 @@ def omp_wait_chosen() -> bool:
     """Whether the environment sets libgomp's waiting itself (``OMP_WAIT_POLICY`` or
     ``GOMP_SPINCOUNT``), which :data:`OMP_SPIN` then leaves alone."""
     return bool(os.environ.get("OMP_WAIT_POLICY") or os.environ.get("GOMP_SPINCOUNT"))
+
+
+SETTINGS[VERIFY_EACH_PASS.variable] = VERIFY_EACH_PASS

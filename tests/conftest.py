@@ -20,3 +20,9 @@ def _no_user_tuning_database(monkeypatch, tmp_path_factory):
 
     if "NESTOR_TUNING_DB" not in os.environ:
         monkeypatch.setenv("NESTOR_TUNING_DB", str(tmp_path_factory.getbasetemp() / "no-tuning.db"))
+
+
+# the verifier checks the IR after every lowering pass in the tests (builds check it once, at the end)
+import os as _os  # noqa: E402
+
+_os.environ.setdefault("NESTOR_VERIFY_EACH_PASS", "1")

@@ -41,6 +41,7 @@ from tensorir.visitor import walk
 
 from .arith import Arithmetic, add_i64
 from .fold import known_condition
+from .map_kernels import mark_arguments
 from .types import F32, F64, I1, I8, I32, I64, SIZE, STORAGE, VALUE, VOID, i64  # noqa: F401
 
 #: temporaries up to this size live on the stack; larger ones on the heap
@@ -66,6 +67,9 @@ class FunctionState:
     shared: dict = field(default_factory=dict)
     #: loops around the statement being written
     loop_depth: int = 0
+    #: element and vector pointers already computed: (block, buffer or pointer, offset or type)
+    #: -> pointer; a load and the store to the same place (a register tile's update) share one
+    pointers: dict = field(default_factory=dict)
 
 
 class Codegen(Arithmetic):
@@ -96,6 +100,7 @@ class Codegen(Arithmetic):
         for arg, buffer in zip(buffer_args, buffers):
             arg.name = _ident(buffer.name)
             arg.add_attribute("noalias")
+        mark_arguments(self.func, buffers, buffer_args)
         state = self.new_function(fn)
         state.buffers.update(zip(buffers, buffer_args))
         state.vars.update(zip(scalars, fn.args[len(self.func.params):]))
@@ -228,7 +233,11 @@ class Codegen(Arithmetic):
         base = self.state.buffers.get(buffer)  # type: ignore[union-attr]
         if base is None:
             raise CodegenError(f"llvm: buffer {buffer.name} is used outside its allocation")
-        return self.b.gep(base, [offset], inbounds=True)
+        key = (id(self.b.block), buffer, offset.get_reference())
+        found = self.state.pointers.get(key)  # type: ignore[union-attr]
+        if found is None:
+            found = self.state.pointers[key] = self.b.gep(base, [offset], inbounds=True)  # type: ignore[union-attr]
+        return found
 
     def load(self, buffer: Buffer, offset: ir.Value) -> ir.Value:
         value = self.b.load(self.pointer(buffer, offset), align=SIZE[buffer.dtype])

@@ -19,6 +19,7 @@ import llvmlite.binding as llvm
 from tensorir import config
 from tensorir.errors import CodegenError
 
+from . import map_kernels
 from .target import new_target_machine
 
 Output = Literal["object", "assembly"]
@@ -45,7 +46,11 @@ def optimize_vectorized(module: llvm.ModuleRef, level: int, machine: llvm.Target
     the loops that run lane by lane. LLVM's loop unroller stays off too: the schedule chose what
     to unroll, and unrolling the vector loops again by a run-time count quadruples a small
     kernel's code (an elementwise kernel of symbolic length: 8 ms of its 19 ms in LLVM) for no
-    measured speed (matmul 1024 106 vs 106 GFLOP/s a core, a + b at 4K-1M elements the same)."""
+    measured speed (matmul 1024 106 vs 106 GFLOP/s a core, a + b at 4K-1M elements the same).
+    A map kernel (:mod:`.map_kernels`) gets a few clean-up passes instead of the pipeline."""
+    if map_kernels.is_map(module):
+        map_kernels.optimize_map(module, level, machine)
+        return
     _run_pipeline(module, level, machine, slp=False)
 
 
@@ -76,6 +81,20 @@ def compile_text(text: str, name: str, output: Output = "object", vectorized: bo
                           f"NESTOR_COMPILE_TIMEOUT to wait longer", CompileTimeoutWarning, stacklevel=4)
     raise CodegenError(f"llvm: kernel {name!r} did not compile within NESTOR_COMPILE_TIMEOUT={limit:g} s even "
                        f"at O0; raise NESTOR_COMPILE_TIMEOUT or split the kernel into smaller ones")
+
+
+#: target machines no compilation is using, by code generator level. A machine keeps what it
+#: derived for the host CPU on first use (its subtarget), so a compile that reuses one saves a
+#: third of a millisecond; one an abandoned attempt still holds is back when that attempt ends
+_free_machines: dict[int, list[llvm.TargetMachine]] = {}
+
+
+def _take_machine(level: int) -> llvm.TargetMachine:
+    free = _free_machines.setdefault(level, [])
+    try:
+        return free.pop()  # list.pop and list.append are atomic: no two attempts get one machine
+    except IndexError:
+        return new_target_machine(level)
 
 
 @dataclass
@@ -111,9 +130,10 @@ class _Attempt:
             except RuntimeError as error:
                 self._outcome["invalid"] = error
                 return
-            machine = new_target_machine(self.codegen_level)
+            machine = _take_machine(self.codegen_level)
             (optimize_vectorized if self.vectorized else optimize)(module, self.level, machine)
             emit = machine.emit_object if self.output == "object" else machine.emit_assembly
             self._outcome["result"] = emit(module)
+            _free_machines[self.codegen_level].append(machine)  # only a machine that finished
         except BaseException as error:  # handed to the waiting caller
             self._outcome["error"] = error

@@ -304,7 +304,12 @@ class _VectorBody:
         buffer = access.buffer
         offset = self.cg.offset(access)  # the loop variable is bound to lane 0
         pointer = self.cg.pointer(buffer, offset)
-        return self.b.bitcast(pointer, ir.VectorType(STORAGE[buffer.dtype], self.lanes).as_pointer())
+        known = self.cg.state.pointers  # type: ignore[union-attr]
+        key = (id(self.b.block), pointer, self.lanes)
+        found = known.get(key)
+        if found is None:
+            found = known[key] = self.b.bitcast(pointer, ir.VectorType(STORAGE[buffer.dtype], self.lanes).as_pointer())
+        return found
 
     def masked(self, name: str, ret, args):
         vty = ret if ret is not None and ret != VOID else args[0].type
