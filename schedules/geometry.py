@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from tensorir.expr import BinaryOp, Expr, IterVar, binary
 from tensorir.symbolic import Extent, divides, mul, to_expr
 
-from .relations import Fuse, Split
+from .relations import Fuse, Singleton, Split
 
 if TYPE_CHECKING:
     from .bounds import Region
@@ -60,6 +60,8 @@ def _extents(stage: Stage, region: Region | None) -> dict[IterVar, Extent]:
                 extents[rel.outer], extents[rel.inner] = rel.extents(extents[rel.parent])
             case Fuse():
                 extents[rel.fused] = mul(extents[rel.outer], extents[rel.inner])
+            case Singleton():
+                extents[rel.fused] = 1
     return extents
 
 

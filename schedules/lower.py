@@ -71,6 +71,15 @@ def stage_bodies(schedule: Schedule, stage: Stage, bodies: dict) -> tuple[Expr, 
     return bodies[stage]
 
 
+def _mixed_loops(stage: Stage, inner, reduce_roots) -> bool:
+    """Whether a loop from the first reduction loop in runs over a data axis too (a data loop
+    fused with a reduction loop): no copy of the data loops can then start the accumulators
+    before the reduction, so each starts at the first point of its reduction domain."""
+    data_roots = stage.compute_op.axis
+    return any(any(derives(stage, r, leaf) for r in data_roots) and any(derives(stage, r, leaf) for r in reduce_roots)
+               for leaf in inner)
+
+
 def _reads_of(bodies: tuple[Expr, ...]) -> Expr | tuple[Expr, ...]:
     """What region inference walks for the reads of a stage: its body, or all its bodies."""
     return bodies[0] if len(bodies) == 1 else bodies
@@ -239,7 +248,7 @@ class Lowering:
                      if any(derives(stage, r, leaf) for r in reduce_roots))
         outer, inner = stage.leaves[:first], stage.leaves[first:]
         spatial_inner = [leaf for leaf in inner if not any(derives(stage, r, leaf) for r in reduce_roots)]
-        late = late_init(stage, parts.bodies, stage.leaves[first:])
+        late = late_init(stage, parts.bodies, stage.leaves[first:]) or _mixed_loops(stage, inner, reduce_roots)
         convert, body = parts.to_buffers.visit, _reads_of(parts.bodies)
 
         def init(_env):

@@ -16,7 +16,7 @@ from tensorir.tensor import ComputeOp, Tensor
 
 from .attachment import attached_in, consumers, feeds, runs_inside, stranded_producer
 from .parallel import nested_message, nested_parallel
-from .relations import AT_ROOT, INLINED, Annotation, At, Attach, Fuse, Inlined, Split
+from .relations import AT_ROOT, INLINED, Annotation, At, Attach, Fuse, Inlined, Singleton, Split
 from .stage import StageState
 from .trace import Step
 
@@ -220,31 +220,43 @@ class StagePrimitives(StageState):
 
             for i.j.fused in 0..n*m:   # i = fused // m, j = fused % m
               body
+
+        As in TVM, ``fuse(i)`` returns ``i`` itself, and ``fuse()`` adds a new outermost loop
+        of extent 1 (named ``fused``) that a stage without loops can be split, bound or
+        computed at. A reduction loop fused with data loops makes a reduction loop.
         """
         names = [getattr(a, "name", a) for a in axes]
         call = f"fuse({', '.join(map(str, names))})"
-        if len(axes) < 2:
-            raise self._fail(call, "fuse needs at least two loops",
-                             f"pass adjacent loops, outermost first, from {self._leaf_names()}")
+        if not axes:
+            return self._fuse_nothing(call)
         ivs = [self._leaf(call, a) for a in axes]
         positions = [self.leaves.index(iv) for iv in ivs]
         if positions != list(range(positions[0], positions[0] + len(ivs))):
             raise self._fail(call, f"the loops {names} are not adjacent and in this order (loop order "
                              f"is {self._leaf_names()})", "reorder them next to each other first")
-        if len({iv.kind for iv in ivs}) > 1:
-            raise self._fail(call, "cannot fuse a reduction loop with a data-parallel loop",
-                             "fuse reduction loops with reduction loops only")
         for iv in ivs:
             self._check_unannotated(call, iv)
             self._check_nothing_attached(call, iv, ivs[-1])
         fused = ivs[0]
         for inner in ivs[1:]:
-            new = IterVar(Var(_fused_name(fused, inner)), 0, symbolic.mul(fused.extent, inner.extent), fused.kind)
+            kind = IterKind.REDUCE if IterKind.REDUCE in (fused.kind, inner.kind) else fused.kind
+            new = IterVar(Var(_fused_name(fused, inner)), 0, symbolic.mul(fused.extent, inner.extent), kind)
             self.relations.append(Fuse(fused, inner, new))
             fused = new
         self._follow(ivs[-1], fused)
         self.leaves[positions[0]:positions[-1] + 1] = [fused]
         self._record("fuse", {"axes": tuple(iv.name for iv in ivs)}, (fused,))
+        return fused
+
+    def _fuse_nothing(self, call: str) -> IterVar:
+        """TVM's fuse of no loops: a new outermost loop of extent 1."""
+        self._need_compute(call)
+        taken = {iv.name for iv in self.all_axes}
+        name = next(n for n in ("fused", *(f"fused.{k}" for k in range(1, len(taken) + 2))) if n not in taken)
+        fused = IterVar(Var(name), 0, 1, IterKind.DATA_PAR)
+        self.relations.append(Singleton(fused))
+        self.leaves.insert(0, fused)
+        self._record("fuse", {"axes": ()}, (fused,))
         return fused
 
     # -- loop kinds ------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """The records a schedule keeps about its stages: loop relations, loop annotations, attachment.
 
 A stage's loops are the leaves of its relations over loop variables: ``Split`` makes two loops
-of one, ``Fuse`` one of two. An ``Annotation`` gives a loop its kind (serial, parallel,
+of one, ``Fuse`` one of two, ``Singleton`` one of none. An ``Annotation`` gives a loop its kind (serial, parallel,
 vectorized, unrolled, bound to a GPU index). An ``Attach`` says where a stage is computed:
 ``AtRoot`` (its own loop nest, the default), ``Inlined`` (substituted into its readers) or
 ``At(stage, axis)`` (inside loop ``axis`` of the consumer ``stage``). All are frozen: a
@@ -60,7 +60,15 @@ class Fuse:
     fused: IterVar
 
 
-Relation = Split | Fuse
+@dataclass(frozen=True, eq=False)
+class Singleton:
+    """``fused`` is a new outermost loop of extent 1 that no axis derives from (TVM's fuse of
+    no loops): it gives a stage without loops, or before its first loop, one to name."""
+
+    fused: IterVar
+
+
+Relation = Split | Fuse | Singleton
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,203 @@
+"""TVM's fuse of no loops (a new outermost loop of extent 1), of one loop (that loop), and of a
+reduction loop with data loops (a reduction loop; TVM's test_reduction_and_dummy_fuse_split),
+and split(nparts=) of a loop of symbolic extent; through :mod:`te_shim`, on the interpreter, on
+LLVM and as CUDA C on the host CPU, against numpy, with golden nests where the loops are the point."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from schedules.trace import replay
+from tests.backends.cuda import host_emulation
+
+from .helpers import close, empty, uniform
+from .te_shim import te, tvm
+
+CPU_TARGETS = ("interp", "llvm")
+
+
+def run(s, args, arrays, target):
+    outs = [empty(t.shape if not arrays else _shape(t, arrays, args), t.dtype) for t in args[len(arrays):]]
+    tvm.build(s, args, target=target)(*arrays, *outs)
+    return outs
+
+
+def _shape(tensor, arrays, args):
+    """The output's shape once the symbolic sizes are those of the input arrays."""
+    sizes = {}
+    for t, a in zip(args, arrays):
+        for d, extent in enumerate(t.shape):
+            if not isinstance(extent, int):
+                sizes[extent] = a.shape[d]
+    return tuple(sizes.get(extent, extent) for extent in tensor.shape)
+
+
+def lowered(s, args) -> str:
+    return str(tvm.lower(s, args, simple_mode=True))
+
+
+# TVM's test_reduction_and_dummy_fuse_split ------------------------------------------------------
+def scalar_sum():
+    n = 10
+    X = te.placeholder((n,), dtype="int32", name="X")
+    k = te.reduce_axis((0, n), "k")
+    Y = te.compute((), lambda: te.sum(X[k], k), name="Y")
+    s = te.create_schedule([Y.op])
+    ax = s[Y.op].fuse(*Y.op.axis)
+    s[Y.op].split(ax, nparts=20)
+    return s, Y, X
+
+
+def row_sums_fused():
+    n = 10
+    X = te.placeholder((n,), dtype="int32", name="X")
+    k = te.reduce_axis((0, n), "k")
+    Y = te.compute((n,), lambda i: te.sum(X[k], k), name="Y")
+    s = te.create_schedule([Y.op])
+    s[Y.op].fuse(*(list(Y.op.axis) + list(Y.op.reduce_axis)))
+    return s, Y, X
+
+
+@pytest.mark.parametrize("target", CPU_TARGETS)
+def test_a_dummy_fuse_of_a_scalar_reduction_then_split(target):
+    s, Y, X = scalar_sum()
+    y = np.array(-7, "int32")
+    tvm.build(s, [Y, X], target=target)(y, np.ones(10, "int32"))
+    assert y == 10
+
+
+def test_a_dummy_fuse_adds_one_outermost_loop_of_extent_1():
+    s, Y, X = scalar_sum()
+    outer, inner = s[Y].leaf_iter_vars[:2]
+    assert [(iv.name, iv.extent) for iv in s[Y].leaf_iter_vars] == [("fused.outer", 1), ("fused.inner", 1),
+                                                                      ("k", 10)]
+    assert str(s.trace) == ("fused = s[Y].fuse()\n"
+                            "fused_outer, fused_inner = s[Y].split(fused, nparts=20)")
+    again = te.create_schedule([Y.op])
+    replay(again, s.trace.to_json())
+    assert lowered(again, [Y, X]) == lowered(s, [Y, X])
+
+
+@pytest.mark.parametrize("target", CPU_TARGETS)
+def test_a_data_loop_fused_with_a_reduction_loop(target):
+    s, Y, X = row_sums_fused()
+    x = np.arange(10, dtype="int32")
+    (y,) = run(s, [X, Y], [x], target)
+    close(y, np.full(10, x.sum()))
+
+
+def test_a_data_loop_fused_with_a_reduction_loop_starts_each_sum_at_its_first_point():
+    s, Y, X = row_sums_fused()
+    assert lowered(s, [Y, X]) == """\
+func main(Y: int32[10], X: int32[10]) {
+  for i.k.fused in 0..100:
+    if i.k.fused % 10 == 0:
+      Y[i.k.fused // 10] = 0
+    Y[i.k.fused // 10] = Y[i.k.fused // 10] + X[i.k.fused % 10]
+}"""
+
+
+def matrix_rows(rng):
+    A = te.placeholder((6, 7), name="A")
+    B = te.compute((6, 7), lambda i, j: A[i, j] * 2, name="B")
+    k = te.reduce_axis((0, 7), "k")
+    R = te.compute((6,), lambda i: te.sum(B[i, k], axis=k), name="R")
+    return A, B, R, k, uniform(rng, (6, 7))
+
+
+@pytest.mark.parametrize("target", CPU_TARGETS)
+def test_a_mixed_fused_loop_split_with_a_producer_inside(target, rng):
+    A, B, R, k, a = matrix_rows(rng)
+    s = te.create_schedule(R.op)
+    fused = s[R].fuse(R.op.axis[0], k)
+    outer, inner = s[R].split(fused, factor=5)
+    s[B].compute_at(s[R], inner)
+    (r,) = run(s, [A, R], [a], target)
+    close(r, 2 * a.astype(np.float64).sum(axis=1))
+
+
+def test_a_mixed_fused_loop_is_a_reduction_loop(rng):
+    A, B, R, k, _ = matrix_rows(rng)
+    s = te.create_schedule(R.op)
+    fused = s[R].fuse(R.op.axis[0], k)
+    with pytest.raises(te.ScheduleError, match=r"^s\[R\]\.parallel\(i\.k\.fused\): i\.k\.fused is a reduction loop; "
+                       "running its iterations at the same time would race on the accumulator; mark a "
+                       "data-parallel loop instead$"):
+        s[R].parallel(fused)
+    with pytest.raises(te.ScheduleError, match=r"^s\.cache_write\(R, 'local'\): reduce loop k of R is already split "
+                       "or fused, but the reduction moves to the cache stage; call cache_write first and split k "
+                       "on the cache stage$"):
+        s.cache_write(R, "local")
+
+
+# fuse of one loop, fuse of none on a stage with loops -------------------------------------------
+def test_fuse_of_one_loop_returns_it(rng):
+    A, B, R, k, a = matrix_rows(rng)
+    s = te.create_schedule(R.op)
+    i, j = B.op.axis
+    assert s[B].fuse(j) is j
+    assert s[B].leaf_iter_vars == (i, j)
+
+
+@pytest.mark.parametrize("target", CPU_TARGETS)
+def test_fuse_of_no_loops_goes_outside_every_loop(target, rng):
+    A, B, R, k, a = matrix_rows(rng)
+    s = te.create_schedule(R.op)
+    dummy = s[B].fuse()
+    again = s[B].fuse()
+    assert [iv.name for iv in s[B].leaf_iter_vars] == ["fused.1", "fused", "i", "j"]
+    assert (dummy.extent, again.extent) == (1, 1)
+    s[R].reorder(k)
+    (r,) = run(s, [A, R], [a], target)
+    close(r, 2 * a.astype(np.float64).sum(axis=1))
+
+
+def test_a_cache_of_a_stage_with_a_dummy_loop(rng):
+    A, B, R, k, a = matrix_rows(rng)
+    s = te.create_schedule(R.op)
+    s[R].fuse()
+    s.cache_write(R, "local")
+    assert lowered(s, [A, R]) == """\
+func main(A: float32[6, 7], R: float32[6]) {
+  allocate B: float32[6, 7] in global
+  allocate R.local: float32[1, 6] in local
+  for i in 0..6:
+    for j in 0..7:
+      B[i, j] = A[i, j] * 2.0
+  for i.c in 0..6:
+    R.local[0, i.c] = 0.0
+    for k in 0..7:
+      R.local[0, i.c] = R.local[0, i.c] + B[i.c, k]
+  for i in 0..6:
+    R[i] = R.local[0, i]
+}"""
+    for target in CPU_TARGETS:
+        (r,) = run(s, [A, R], [a], target)
+        close(r, 2 * a.astype(np.float64).sum(axis=1))
+
+
+# on a GPU: a rank-0 output bound to one block through its dummy loop ----------------------------
+def gpu_scalar_sum():
+    A = te.placeholder((37,), name="A")
+    k = te.reduce_axis((0, 37), "k")
+    S = te.compute((), lambda: te.sum(A[k], axis=k), name="S")
+    s = te.create_schedule(S.op)
+    s[S].bind(s[S].fuse(), te.thread_axis("blockIdx.x"))
+    return s, [A, S]
+
+
+def test_a_dummy_loop_bound_to_a_block_on_cuda(rng):
+    s, args = gpu_scalar_sum()
+    a = uniform(rng, (37,))
+    out = empty((), "float32")
+    tvm.build(s, args, target="interp")(a, out)
+    close(out, a.astype(np.float64).sum(), rtol=1e-5)
+    module = tvm.build(s, args, target="cuda")
+    assert "const int fused = blockIdx.x;" in module.source
+    if not host_emulation.available():
+        pytest.skip("g++ is not installed")
+    (host,) = host_emulation.compile_host([module])
+    out = empty((), "float32")
+    host(a, out)
+    close(out, a.astype(np.float64).sum(), rtol=1e-5)
