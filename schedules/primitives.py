@@ -15,6 +15,7 @@ from tensorir.stmt import ForKind
 from tensorir.tensor import ComputeOp, Tensor
 
 from .attachment import attached_in, consumers, feeds, runs_inside, stranded_producer
+from .geometry import derives
 from .parallel import nested_message, nested_parallel
 from .relations import AT_ROOT, INLINED, Annotation, At, Attach, Fuse, Inlined, Singleton, Split
 from .stage import StageState
@@ -237,6 +238,8 @@ class StagePrimitives(StageState):
         for iv in ivs:
             self._check_unannotated(call, iv)
             self._check_nothing_attached(call, iv, ivs[-1])
+        if len({iv.kind for iv in ivs}) > 1:
+            self._check_no_thread_reduction(call)
         fused = ivs[0]
         for inner in ivs[1:]:
             kind = IterKind.REDUCE if IterKind.REDUCE in (fused.kind, inner.kind) else fused.kind
@@ -247,6 +250,13 @@ class StagePrimitives(StageState):
         self.leaves[positions[0]:positions[-1] + 1] = [fused]
         self._record("fuse", {"axes": tuple(iv.name for iv in ivs)}, (fused,))
         return fused
+
+    def _check_no_thread_reduction(self, call: str) -> None:
+        bound = [iv.name for iv, note in self.annotations.items() if iv.kind is IterKind.REDUCE and note.thread_tag]
+        if bound:
+            raise self._fail(call, f"the reduction loop {bound[0]} is bound to a thread index (a cross-thread "
+                             "reduction), and a data loop fused with a reduction loop would be part of it",
+                             "fuse reduction loops with reduction loops only in this stage")
 
     def _fuse_nothing(self, call: str) -> IterVar:
         """TVM's fuse of no loops: a new outermost loop of extent 1."""
@@ -287,11 +297,23 @@ class StagePrimitives(StageState):
                              "would race on the accumulator",
                              "bind it to 'threadIdx.x' for a cross-thread reduction, or mark a "
                              "data-parallel loop instead")
+        mixed = self._mixed_loop()
+        if mixed is not None:
+            raise self._fail(call, f"loop {mixed.name} runs over data axes fused with reduction axes, and a "
+                             "cross-thread reduction combines the threads' values of one output element",
+                             "fuse the data loops with the reduction loops only where no reduction loop is "
+                             "bound to a thread, or bind a data loop instead")
         bound = [other.name for other, note in self.annotations.items()
                  if other.kind is IterKind.REDUCE and note.thread_tag and other is not iv]
         if bound:
             raise self._fail(call, f"the reduction loop {bound[0]} is already bound to a thread index",
                              "bind one reduction loop per stage (fuse them first)")
+
+    def _mixed_loop(self) -> IterVar | None:
+        """A loop of this stage made by fusing data loops with reduction loops, if any."""
+        data = self.compute_op.axis
+        return next((leaf for leaf in self.leaves
+                     if leaf.kind is IterKind.REDUCE and any(derives(self, root, leaf) for root in data)), None)
 
     def _restore_annotation(self, iv: IterVar, note: Annotation | None) -> None:
         if note is None:

@@ -201,3 +201,27 @@ def test_a_dummy_loop_bound_to_a_block_on_cuda(rng):
     out = empty((), "float32")
     host(a, out)
     close(out, a.astype(np.float64).sum(), rtol=1e-5)
+
+
+def test_a_mixed_fused_loop_is_no_cross_thread_reduction(rng):
+    A, B, R, k, _ = matrix_rows(rng)
+    s = te.create_schedule(R.op)
+    _, inner = s[R].split(s[R].fuse(R.op.axis[0], k), factor=16)
+    with pytest.raises(te.ScheduleError, match=r"^s\[R\]\.bind\(i\.k\.fused\.inner, 'threadIdx\.x'\): loop "
+                       r"i\.k\.fused\.outer runs over data axes fused with reduction axes, and a cross-thread "
+                       "reduction combines the threads' values of one output element; fuse the data loops with "
+                       "the reduction loops only where no reduction loop is bound to a thread, or bind a data "
+                       "loop instead$"):
+        s[R].bind(inner, te.thread_axis("threadIdx.x"))
+
+
+def test_no_data_loop_joins_a_cross_thread_reduction(rng):
+    A = te.placeholder((6, 4, 8), name="A")
+    k1, k2 = te.reduce_axis((0, 4), "k1"), te.reduce_axis((0, 8), "k2")
+    R = te.compute((6,), lambda i: te.sum(A[i, k1, k2], axis=[k1, k2]), name="R")
+    s = te.create_schedule(R.op)
+    s[R].bind(k2, te.thread_axis("threadIdx.x"))
+    with pytest.raises(te.ScheduleError, match=r"^s\[R\]\.fuse\(i, k1\): the reduction loop k2 is bound to a thread "
+                       r"index \(a cross-thread reduction\), and a data loop fused with a reduction loop would be "
+                       "part of it; fuse reduction loops with reduction loops only in this stage$"):
+        s[R].fuse(R.op.axis[0], k1)
