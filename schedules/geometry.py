@@ -67,10 +67,12 @@ def _extents(stage: Stage, region: Region | None) -> dict[IterVar, Extent]:
 
 def _guarded(split: Split, extents: dict[IterVar, Extent]) -> bool:
     """Whether ``split``'s loops run past its parent's extent (nparts of 5 over 12 do, though 3
-    divides 12); a symbolic extent (split by a factor) where the factor may not divide it."""
+    divides 12); a symbolic extent where the factor (or nparts) may not divide it."""
     parent = extents[split.parent]
     if isinstance(parent, int):
         return extents[split.outer] * extents[split.inner] > parent
+    if split.nparts is not None:  # nparts * ceil(n / nparts) is n exactly where nparts divides n
+        return not divides(split.nparts, parent)
     return not divides(extents[split.inner], parent)
 
 

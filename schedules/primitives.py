@@ -128,7 +128,9 @@ class StagePrimitives(StageState):
                 if i.outer * f + i.inner < n:   # only where f does not divide n
                   body
 
-        Give exactly one of ``factor`` (the inner extent) or ``nparts`` (the outer extent).
+        Give exactly one of ``factor`` (the inner extent) or ``nparts`` (the outer extent). As
+        in TVM, ``nparts`` of a loop of symbolic extent ``n`` makes ``nparts`` outer iterations of
+        ``ceil(n / nparts)`` inner ones, guarded where ``nparts`` may not divide ``n``.
         """
         name = getattr(axis, "name", axis)
         factor, nparts = as_int(factor), as_int(nparts)  # numpy integers too
@@ -141,9 +143,6 @@ class StagePrimitives(StageState):
         given = factor if factor is not None else nparts
         label = "factor" if factor is not None else "nparts"
         self._check_splittable(call, iv, label, given)
-        if nparts is not None and not isinstance(iv.extent, int):
-            raise self._fail(call, f"the extent of {iv.name} is the symbolic {iv.extent}, so nparts "
-                             "would make a symbolic inner loop", "split it with factor= instead")
         outer, inner = self._split(iv, factor, nparts)
         self._record("split", {"axis": iv.name, "factor": factor, "nparts": nparts}, (outer, inner))
         return outer, inner
@@ -152,10 +151,11 @@ class StagePrimitives(StageState):
         if not _positive_int(factor):
             raise self._fail(call, f"{label} must be a positive integer, got {factor!r}",
                              f"pass a whole number of iterations, e.g. {label}=4")
-        if label != "nparts" and not isinstance(iv.extent, int) and factor > symbolic.MAX_SYMBOLIC_FACTOR:
-            raise self._fail(call, f"the extent of {iv.name} is the symbolic {iv.extent}, and the inner loop "
+        if not isinstance(iv.extent, int) and factor > symbolic.MAX_SYMBOLIC_FACTOR:
+            loop, what = ("outer", "nparts") if label == "nparts" else ("inner", "a factor")
+            raise self._fail(call, f"the extent of {iv.name} is the symbolic {iv.extent}, and the {loop} loop "
                              f"would run (guarded) all {factor} iterations whatever the size",
-                             f"use a factor of at most {symbolic.MAX_SYMBOLIC_FACTOR}")
+                             f"use {what} of at most {symbolic.MAX_SYMBOLIC_FACTOR}")
         self._check_unannotated(call, iv)
 
     def _split(self, iv: IterVar, factor: int | None, nparts: int | None = None) -> tuple[IterVar, IterVar]:

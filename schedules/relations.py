@@ -38,9 +38,14 @@ class Split:
     factor: int | None
     nparts: int | None = None
 
-    def extents(self, parent: Extent) -> tuple[Extent, int]:
+    def extents(self, parent: Extent) -> tuple[Extent, Extent]:
         """``(outer, inner)`` extents for a parent loop of extent ``parent``. A factor (or
-        nparts) beyond the extent gives a loop of the extent and a loop of 1, never a guard."""
+        nparts) beyond a constant extent gives a loop of the extent and a loop of 1, never a guard;
+        nparts of a symbolic extent keeps its nparts outer iterations."""
+        if not isinstance(parent, int) and self.nparts is not None:
+            # TVM's meaning: nparts parts of ceil(n / nparts) each, guarded where nparts does not divide n
+            parts = min(self.nparts, symbolic.INT32_MAX)
+            return parts, symbolic.ceil_div(parent, parts)
         if not isinstance(parent, int):  # symbolic (split by a factor): the guard covers the sizes it exceeds
             inner = min(self.factor, symbolic.INT32_MAX)
             return symbolic.ceil_div(parent, inner), inner

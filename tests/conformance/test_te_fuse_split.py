@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from backends.cuda.nvcc import compile_cuda, find_nvcc
 from schedules.trace import replay
 from tests.backends.cuda import host_emulation
 
@@ -94,8 +95,32 @@ func main(Y: int32[10], X: int32[10]) {
   for i.k.fused in 0..100:
     if i.k.fused % 10 == 0:
       Y[i.k.fused // 10] = 0
+  for i.k.fused in 0..100:
     Y[i.k.fused // 10] = Y[i.k.fused // 10] + X[i.k.fused % 10]
 }"""
+
+
+@pytest.mark.parametrize("target", CPU_TARGETS)
+def test_a_mixed_fused_loop_split_and_reordered_starts_every_row_before_its_updates(target, rng):
+    """After the reorder the nest reaches a row's points out of order, so the maxima start in a
+    nest of their own (a loop over the reduction axis only stays at its first iteration there)."""
+    X = te.placeholder((7, 9), dtype="int32", name="X")
+    k1, k2 = te.reduce_axis((0, 9), "k1"), te.reduce_axis((0, 2), "k2")
+    Y = te.compute((7,), lambda i: te.max(X[i, k1] * (k2 + 1), axis=[k1, k2]), name="Y")
+    s = te.create_schedule(Y.op)
+    s[Y].reorder(k2, k1, Y.op.axis[0])
+    outer, inner = s[Y].split(s[Y].fuse(k1, Y.op.axis[0]), factor=8)
+    s[Y].reorder(inner, outer)
+    assert lowered(s, [X, Y]).splitlines()[1:6] == [
+        "  for k1.i.fused.inner in 0..8:",
+        "    for k1.i.fused.outer in 0..8:",
+        "      if k1.i.fused.outer * 8 + k1.i.fused.inner < 63 and (k1.i.fused.outer * 8 + k1.i.fused.inner) "
+        "// 7 == 0:",
+        "        Y[(k1.i.fused.outer * 8 + k1.i.fused.inner) % 7] = -2147483648",
+        "  for k2 in 0..2:"]
+    x = uniform(rng, (7, 9), "int32")
+    (y,) = run(s, [X, Y], [x], target)
+    close(y, np.maximum(x, 2 * x).max(axis=1))
 
 
 def matrix_rows(rng):
@@ -225,3 +250,104 @@ def test_no_data_loop_joins_a_cross_thread_reduction(rng):
                        r"index \(a cross-thread reduction\), and a data loop fused with a reduction loop would be "
                        "part of it; fuse reduction loops with reduction loops only in this stage$"):
         s[R].fuse(R.op.axis[0], k1)
+
+
+# split(nparts=) of a loop of symbolic extent -----------------------------------------------------
+def symbolic_double(n):
+    A = te.placeholder((n,), name="A")
+    B = te.compute((n,), lambda i: A[i] * 2, name="B")
+    return A, B, te.create_schedule(B.op)
+
+
+@pytest.mark.parametrize("target", CPU_TARGETS)
+def test_nparts_of_a_symbolic_loop(target):
+    A, B, s = symbolic_double(te.var("n"))
+    outer, inner = s[B].split(B.op.axis[0], nparts=4)
+    f = tvm.build(s, [A, B], target=target)
+    for size in (1, 3, 4, 8, 13):  # fewer elements than parts, divisible, and not
+        a = np.arange(size, dtype="float32")
+        b = empty((size,), "float32")
+        f(a, b)
+        close(b, 2 * a)
+
+
+def test_nparts_of_a_symbolic_loop_keeps_its_parts_and_guards_the_last():
+    A, B, s = symbolic_double(te.var("n"))
+    s[B].split(B.op.axis[0], nparts=4)
+    assert lowered(s, [A, B]) == """\
+func main(A: float32[n], B: float32[n]) {
+  for i.outer in 0..4:
+    for i.inner in 0..(n - 1) // 4 + 1:
+      if i.outer * ((n - 1) // 4 + 1) + i.inner < n:
+        B[i.outer * ((n - 1) // 4 + 1) + i.inner] = A[i.outer * ((n - 1) // 4 + 1) + i.inner] * 2.0
+}"""
+
+
+def test_nparts_that_divides_a_symbolic_extent_needs_no_guard():
+    A, B, s = symbolic_double(te.size_var("n", divisor=4))
+    s[B].split(B.op.axis[0], nparts=4)
+    assert lowered(s, [A, B]) == """\
+func main(A: float32[n], B: float32[n]) {
+  for i.outer in 0..4:
+    for i.inner in 0..(n - 1) // 4 + 1:
+      B[i.outer * ((n - 1) // 4 + 1) + i.inner] = A[i.outer * ((n - 1) // 4 + 1) + i.inner] * 2.0
+}"""
+    a = np.arange(12, dtype="float32")
+    (b,) = run(s, [A, B], [a], "llvm")
+    close(b, 2 * a)
+
+
+@pytest.mark.parametrize("target", CPU_TARGETS)
+def test_nparts_of_symbolic_data_and_reduction_loops_with_a_producer_inside(target, rng):
+    n, m = te.var("n"), te.var("m")
+    A = te.placeholder((n, m), name="A")
+    B = te.compute((n, m), lambda i, j: A[i, j] + 1, name="B")
+    k = te.reduce_axis((0, m), "k")
+    R = te.compute((n,), lambda i: te.sum(B[i, k], axis=k), name="R")
+    s = te.create_schedule(R.op)
+    s[R].split(k, nparts=3)
+    _, inner = s[R].split(R.op.axis[0], nparts=2)
+    s[B].compute_at(s[R], inner)
+    f = tvm.build(s, [A, R], target=target)
+    for shape in ((1, 1), (5, 7), (6, 9)):
+        a = uniform(rng, shape)
+        r = empty(shape[:1], "float32")
+        f(a, r)
+        close(r, (a.astype(np.float64) + 1).sum(axis=1))
+
+
+def gpu_nparts():
+    A, B, s = symbolic_double(te.var("n"))
+    outer, inner = s[B].split(B.op.axis[0], nparts=4)
+    _, thread = s[B].split(inner, factor=32)
+    s[B].bind(outer, te.thread_axis("blockIdx.x"))
+    s[B].bind(thread, te.thread_axis("threadIdx.x"))
+    return s, [A, B]
+
+
+def test_nparts_of_a_symbolic_loop_bound_to_blocks():
+    s, args = gpu_nparts()
+    for size in (5, 128, 301):
+        a = np.arange(size, dtype="float32")
+        out = empty((size,), "float32")
+        tvm.build(s, args, target="interp")(a, out)
+        close(out, 2 * a)
+    source = tvm.build(s, args, target="cuda").source
+    assert "// k_main: grid (4, 1, 1), block (32, 1, 1)" in source
+    assert "k_main(const float* __restrict__ A, float* __restrict__ B, int n)" in source
+
+
+@pytest.mark.slow
+def test_nparts_of_a_symbolic_loop_compiles_with_nvcc():
+    if find_nvcc() is None:
+        pytest.skip("nvcc is not installed")
+    s, args = gpu_nparts()
+    compile_cuda(tvm.build(s, args, target="cuda").source, output="obj")
+
+
+def test_nparts_of_a_symbolic_loop_is_at_most_65536():
+    A, B, s = symbolic_double(te.var("n"))
+    with pytest.raises(te.ScheduleError, match=r"^s\[B\]\.split\(i, nparts=65537\): the extent of i is the symbolic "
+                       r"n, and the outer loop would run \(guarded\) all 65537 iterations whatever the size; use "
+                       "nparts of at most 65536$"):
+        s[B].split(B.op.axis[0], nparts=65537)
