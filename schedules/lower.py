@@ -18,6 +18,7 @@ from tensorir.buffer import Buffer, Scope
 from tensorir.conditions import conjunction
 from tensorir.errors import LoweringError
 from tensorir.expr import BinaryOp, BufferLoad, Expr, IterVar, Reduce, TensorLoad, binary, const
+from tensorir.scalar_param import ScalarParamOp
 from tensorir.stmt import Allocate, For, IfThenElse, PrimFunc, Stmt, Store, seq
 from tensorir.symbolic import to_expr
 from tensorir.tensor import ComputeOp, PlaceholderOp, Tensor
@@ -192,7 +193,7 @@ class Lowering:
         scope = self.scopes.get(stage, stage.scope)
         buffer = Buffer(self.unique_name(base), shape, stage.op.output_dtype(value_index), scope,
                         aligned_strides(shape, stage.alignments), double_buffered=stage.double_buffered,
-                        min_blocks=stage.min_blocks)
+                        min_blocks=stage.min_blocks, by_value=isinstance(stage.op, ScalarParamOp))
         if value_index == 0:
             self.buffers[stage] = buffer
         else:

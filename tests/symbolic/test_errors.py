@@ -13,9 +13,15 @@ def test_var_name_must_be_an_identifier():
         ns.var("2n")
 
 
-def test_var_dtype_must_be_an_integer():
-    with pytest.raises(ns.DefinitionError, match="var n: dtype float32 is not an integer type; use 'int32'"):
-        ns.var("n", dtype="float32")
+def test_var_dtype_must_be_an_integer_or_a_float():
+    with pytest.raises(ns.DefinitionError, match="^var n: dtype bool is not an integer type; use 'int32'$"):
+        ns.var("n", dtype="bool")
+
+
+def test_size_var_dtype_must_be_an_integer():
+    with pytest.raises(ns.DefinitionError, match=r"^size_var n: dtype float32 is not an integer type; use 'int32' "
+                       r"\(a float scalar parameter is var\('n', 'float32'\), a size is an integer\)$"):
+        ns.size_var("n", dtype="float32")
 
 
 def test_size_var_divisor_must_be_positive():
