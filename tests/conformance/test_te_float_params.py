@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from backends.cuda.nvcc import compile_cuda, find_nvcc
 from tests.backends.cuda import host_emulation
 
 from .helpers import close, empty, uniform
@@ -123,3 +124,11 @@ def test_a_float_parameter_on_cuda(rng):
     out = empty((300,), "float32")
     host(a, np.array(-1.25, "float32"), out)  # the module itself converts a number (on a GPU)
     close(out, -1.25 * a)
+
+
+@pytest.mark.slow
+def test_the_cuda_source_of_a_float_parameter_compiles_with_nvcc():
+    if find_nvcc() is None:
+        pytest.skip("nvcc is not installed")
+    s, args = gpu_scale()
+    compile_cuda(tvm.build(s, args, target="cuda").source, output="obj")
