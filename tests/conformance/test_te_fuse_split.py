@@ -316,6 +316,33 @@ def test_nparts_of_symbolic_data_and_reduction_loops_with_a_producer_inside(targ
         close(r, (a.astype(np.float64) + 1).sum(axis=1))
 
 
+def test_a_producer_inside_nparts_of_a_symbolic_loop_computes_one_row():
+    """The row's index is a product of the fixed outer loop and ceil(n / 2): isl bounds the
+    region with that product as one unknown, so the producer computes one row, guarded."""
+    n, m = te.var("n"), te.var("m")
+    A = te.placeholder((n, m), name="A")
+    B = te.compute((n, m), lambda i, j: A[i, j] + 1, name="B")
+    k = te.reduce_axis((0, m), "k")
+    R = te.compute((n,), lambda i: te.sum(B[i, k], axis=k), name="R")
+    s = te.create_schedule(R.op)
+    _, inner = s[R].split(R.op.axis[0], nparts=2)
+    s[B].compute_at(s[R], inner)
+    assert lowered(s, [A, R]) == """\
+func main(A: float32[n, m], R: float32[n]) {
+  for i.outer in 0..2:
+    for i.inner in 0..(n - 1) // 2 + 1:
+      allocate B: float32[1, m] in global
+      if i.outer * ((n - 1) // 2 + 1) + i.inner < n:
+        for j in 0..m:
+          B[0, j] = A[i.outer * ((n - 1) // 2 + 1) + i.inner, j] + 1.0
+      if i.outer * ((n - 1) // 2 + 1) + i.inner < n:
+        R[i.outer * ((n - 1) // 2 + 1) + i.inner] = 0.0
+      if i.outer * ((n - 1) // 2 + 1) + i.inner < n:
+        for k in 0..m:
+          R[i.outer * ((n - 1) // 2 + 1) + i.inner] = R[i.outer * ((n - 1) // 2 + 1) + i.inner] + B[0, k]
+}"""
+
+
 def gpu_nparts():
     A, B, s = symbolic_double(te.var("n"))
     outer, inner = s[B].split(B.op.axis[0], nparts=4)
