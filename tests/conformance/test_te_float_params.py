@@ -118,6 +118,8 @@ def test_a_float_parameter_on_cuda(rng):
     close(out, -1.25 * a)
     module = tvm.build(s, args, target="cuda")
     assert "const float* __restrict__ alpha" in module.source
+    checked, _ = module._bound((a, -1.25, out))  # what a launch copies to the GPU
+    assert checked[1].shape == () and checked[1].dtype == np.float32 and checked[1] == -1.25
     if not host_emulation.available():
         pytest.skip("g++ is not installed")
     (host,) = host_emulation.compile_host([module])
