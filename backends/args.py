@@ -21,6 +21,7 @@ def check_arrays(name: str, params: Sequence[Buffer], arrays: Sequence[object],
     for position, (param, array) in enumerate(zip(params, arrays)):
         where = f"{name}: argument {position} ({param.name})"
         want = f"{param.dtype.value}{list(param.shape)}"
+        array = by_value(where, param, array)
         _check_scalar(where, param, array)
         if not isinstance(array, np.ndarray):
             raise ArgumentError(f"{where} must be a numpy array {want}, got {type(array).__name__}")
@@ -42,6 +43,26 @@ def check_arrays(name: str, params: Sequence[Buffer], arrays: Sequence[object],
                 "array, e.g. a .copy() of it")
         checked.append(array)
     return checked
+
+
+def by_value(where: str, param: Buffer, value: object) -> object:
+    """A float scalar parameter passed as a number: the 0-d array of its type holding it."""
+    if not param.by_value or isinstance(value, np.ndarray):
+        return value
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ArgumentError(f"{where} is the float scalar parameter {param.name}; pass a number, e.g. 0.5, "
+                            f"got {type(value).__name__} {value!r}")
+    return np.array(value, dtype=param.dtype.numpy)
+
+
+def passed_by_value(func, arrays: Sequence[object]) -> tuple[object, ...]:
+    """``arrays`` with each number passed for a float scalar parameter of ``func`` made its 0-d
+    array (for a backend that moves the arguments before checking them)."""
+    params = func.params
+    if len(arrays) != len(params) or not any(p.by_value for p in params):
+        return tuple(arrays)
+    return tuple(by_value(f"{func.name}: argument {n} ({p.name})", p, a)
+                 for n, (p, a) in enumerate(zip(params, arrays)))
 
 
 def _check_scalar(where: str, param: Buffer, value: object) -> None:

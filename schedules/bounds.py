@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from tensorir.buffer import Scope
@@ -13,6 +13,7 @@ from tensorir.stmt import For, ForKind
 from tensorir.symbolic import ShapeVar
 from tensorir.visitor import substitute, walk
 
+from .opaque_products import name_products
 from .relations import At
 
 if TYPE_CHECKING:
@@ -120,7 +121,10 @@ def attached_region(schedule: Schedule, child: Stage, consumer: Stage, geo: Loop
         boxes = list({box.var: box for box in boxes}.values())
     scope = storage_scope(child, env)
     params = [loop.var for loop in env if not _relaxed(loop, scope)]
-    dims = access_box(boxes, params, accesses)
+    lowest = {loop.var: loop.min.value for loop in env if isinstance(loop.min, Const) and loop.var in params}
+    accesses, products = name_products(accesses, lowest, [loop.extent for loop in env])
+    dims = [None if dim is None else replace(dim, base=substitute(dim.base, products))
+            for dim in access_box(boxes, params, accesses)]
     bases, shape, low, high = [], [], [], []
     for d, extent in enumerate(tensor.shape):
         dim = dims[d] if d < len(dims) else None

@@ -20,7 +20,7 @@ from tensorir.expr import BinaryOp, Const, Expr, IterKind, IterVar, Reduce, Sele
 from tensorir.visitor import substitute
 
 from .geometry import loop_geometry
-from .relations import Fuse, Split
+from .relations import Fuse, Singleton, Split
 
 if TYPE_CHECKING:
     from .schedule import Stage
@@ -48,15 +48,23 @@ def relayout(stage: Stage, call: str) -> tuple[tuple[IterVar, ...], tuple[Expr, 
 
 
 def _check_reduce_loops(stage: Stage, call: str) -> None:
-    touched = [rel for rel in stage.relations
-               if (rel.parent if isinstance(rel, Split) else rel.outer).kind is IterKind.REDUCE]
+    touched = [loop for loop in map(_reduce_loop_of, stage.relations) if loop is not None]
     if touched:
-        rel = touched[0]
-        loop = rel.parent if isinstance(rel, Split) else rel.outer
+        loop = touched[0]
         raise ScheduleError(
             f"s.{call}: reduce loop {loop.name} of {stage.name} is already split or fused, but the "
             f"reduction moves to the cache stage; call cache_write first and split {loop.name} "
             "on the cache stage")
+
+
+def _reduce_loop_of(rel) -> IterVar | None:
+    """The reduce loop that ``rel`` splits or fuses (a data loop fused with one included)."""
+    match rel:
+        case Split(parent=parent) if parent.kind is IterKind.REDUCE:
+            return parent
+        case Fuse(outer=outer, inner=inner):
+            return next((iv for iv in (outer, inner) if iv.kind is IterKind.REDUCE), None)
+    return None
 
 
 def _guarded(body: Expr, guards: list[Expr]) -> Expr:
@@ -88,4 +96,6 @@ def _loop_values(stage: Stage, extents: dict[IterVar, int]) -> dict[IterVar, Exp
             case Fuse(outer=outer, inner=inner, fused=fused) if outer in values:
                 values[fused] = binary(BinaryOp.ADD, binary(BinaryOp.MUL, values[outer], extents[inner]),
                                        values[inner])
+            case Singleton(fused=fused):
+                values[fused] = Const(0, fused.var.dtype)
     return values

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from tensorir.expr import BinaryOp, Expr, IterVar, binary
 from tensorir.symbolic import Extent, divides, mul, to_expr
 
-from .relations import Fuse, Split
+from .relations import Fuse, Singleton, Split
 
 if TYPE_CHECKING:
     from .bounds import Region
@@ -60,15 +60,19 @@ def _extents(stage: Stage, region: Region | None) -> dict[IterVar, Extent]:
                 extents[rel.outer], extents[rel.inner] = rel.extents(extents[rel.parent])
             case Fuse():
                 extents[rel.fused] = mul(extents[rel.outer], extents[rel.inner])
+            case Singleton():
+                extents[rel.fused] = 1
     return extents
 
 
 def _guarded(split: Split, extents: dict[IterVar, Extent]) -> bool:
     """Whether ``split``'s loops run past its parent's extent (nparts of 5 over 12 do, though 3
-    divides 12); a symbolic extent (split by a factor) where the factor may not divide it."""
+    divides 12); a symbolic extent where the factor (or nparts) may not divide it."""
     parent = extents[split.parent]
     if isinstance(parent, int):
         return extents[split.outer] * extents[split.inner] > parent
+    if split.nparts is not None:  # nparts * ceil(n / nparts) is n exactly where nparts divides n
+        return not divides(split.nparts, parent)
     return not divides(extents[split.inner], parent)
 
 

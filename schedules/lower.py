@@ -17,7 +17,8 @@ from typing import Protocol
 from tensorir.buffer import Buffer, Scope
 from tensorir.conditions import conjunction
 from tensorir.errors import LoweringError
-from tensorir.expr import BinaryOp, BufferLoad, Expr, IterVar, Reduce, TensorLoad, binary
+from tensorir.expr import BinaryOp, BufferLoad, Expr, IterVar, Reduce, TensorLoad, binary, const
+from tensorir.scalar_param import ScalarParamOp
 from tensorir.stmt import Allocate, For, IfThenElse, PrimFunc, Stmt, Store, seq
 from tensorir.symbolic import to_expr
 from tensorir.tensor import ComputeOp, PlaceholderOp, Tensor
@@ -69,6 +70,15 @@ def stage_bodies(schedule: Schedule, stage: Stage, bodies: dict) -> tuple[Expr, 
         inline = _Inline(schedule, stage, bodies)
         bodies[stage] = tuple(inline.visit(body) for body in stage.compute_op.bodies)
     return bodies[stage]
+
+
+def _mixed_loops(stage: Stage, inner, reduce_roots) -> bool:
+    """Whether a loop from the first reduction loop in runs over a data axis too (a data loop
+    fused with a reduction loop): no copy of the data loops alone can then start the
+    accumulators, and after a reorder the nest need not reach an output's first point first."""
+    data_roots = stage.compute_op.axis
+    return any(any(derives(stage, r, leaf) for r in data_roots) and any(derives(stage, r, leaf) for r in reduce_roots)
+               for leaf in inner)
 
 
 def _reads_of(bodies: tuple[Expr, ...]) -> Expr | tuple[Expr, ...]:
@@ -183,7 +193,7 @@ class Lowering:
         scope = self.scopes.get(stage, stage.scope)
         buffer = Buffer(self.unique_name(base), shape, stage.op.output_dtype(value_index), scope,
                         aligned_strides(shape, stage.alignments), double_buffered=stage.double_buffered,
-                        min_blocks=stage.min_blocks)
+                        min_blocks=stage.min_blocks, by_value=isinstance(stage.op, ScalarParamOp))
         if value_index == 0:
             self.buffers[stage] = buffer
         else:
@@ -240,6 +250,7 @@ class Lowering:
         outer, inner = stage.leaves[:first], stage.leaves[first:]
         spatial_inner = [leaf for leaf in inner if not any(derives(stage, r, leaf) for r in reduce_roots)]
         late = late_init(stage, parts.bodies, stage.leaves[first:])
+        mixed = not late and _mixed_loops(stage, inner, reduce_roots)
         convert, body = parts.to_buffers.visit, _reads_of(parts.bodies)
 
         def init(_env):
@@ -256,10 +267,30 @@ class Lowering:
             def guarded_init(_env):
                 return _guarded(init(_env), geo.guards_without(reduce_roots))
 
-            before = None if late else self.loops(LoopRun(stage, tuple(spatial_inner), geo, guarded_init, body), None)
+            if mixed:
+                before = self._first_points_init(stage, inner, geo, reduce_roots, init, body)
+            elif late:
+                before = None
+            else:
+                before = self.loops(LoopRun(stage, tuple(spatial_inner), geo, guarded_init, body), None)
             return seq(before, self.loops(LoopRun(stage, tuple(inner), geo, accumulate, body), env2))
 
         return self.loops(LoopRun(stage, tuple(outer), geo, init_then_update, body), env)
+
+    def _first_points_init(self, stage: Stage, inner, geo: LoopGeometry, reduce_roots, init, body) -> Stmt:
+        """The initialisation where a loop runs over data and reduction axes at once (fused):
+        the loops over data axes, each output starting where its reduction domain does (a loop
+        over reduction axes only is at its first iteration there), before any update."""
+        data_roots = stage.compute_op.axis
+        over_data = tuple(leaf for leaf in inner if any(derives(stage, r, leaf) for r in data_roots))
+        firsts = {leaf.var: const(leaf.min) for leaf in inner if leaf not in over_data}
+        mixed_roots = [r for r in reduce_roots if any(derives(stage, r, leaf) for leaf in over_data)]
+
+        def first_points(_env):
+            stmt = _guarded(IfThenElse(first_point(geo, mixed_roots), init(None)), geo.all_guards())
+            return substitute(stmt, firsts)
+
+        return self.loops(LoopRun(stage, over_data, geo, first_points, body), None)
 
     def loops(self, run: LoopRun, env: list[For] | None) -> Stmt:
         """The loops of ``run`` inside ``env`` (None: attach nothing); attached stages go inside

@@ -15,8 +15,9 @@ from tensorir.stmt import ForKind
 from tensorir.tensor import ComputeOp, Tensor
 
 from .attachment import attached_in, consumers, feeds, runs_inside, stranded_producer
+from .geometry import derives
 from .parallel import nested_message, nested_parallel
-from .relations import AT_ROOT, INLINED, Annotation, At, Attach, Fuse, Inlined, Split
+from .relations import AT_ROOT, INLINED, Annotation, At, Attach, Fuse, Inlined, Singleton, Split
 from .stage import StageState
 from .trace import Step
 
@@ -127,7 +128,9 @@ class StagePrimitives(StageState):
                 if i.outer * f + i.inner < n:   # only where f does not divide n
                   body
 
-        Give exactly one of ``factor`` (the inner extent) or ``nparts`` (the outer extent).
+        Give exactly one of ``factor`` (the inner extent) or ``nparts`` (the outer extent). As
+        in TVM, ``nparts`` of a loop of symbolic extent ``n`` makes ``nparts`` outer iterations of
+        ``ceil(n / nparts)`` inner ones, guarded where ``nparts`` may not divide ``n``.
         """
         name = getattr(axis, "name", axis)
         factor, nparts = as_int(factor), as_int(nparts)  # numpy integers too
@@ -140,9 +143,6 @@ class StagePrimitives(StageState):
         given = factor if factor is not None else nparts
         label = "factor" if factor is not None else "nparts"
         self._check_splittable(call, iv, label, given)
-        if nparts is not None and not isinstance(iv.extent, int):
-            raise self._fail(call, f"the extent of {iv.name} is the symbolic {iv.extent}, so nparts "
-                             "would make a symbolic inner loop", "split it with factor= instead")
         outer, inner = self._split(iv, factor, nparts)
         self._record("split", {"axis": iv.name, "factor": factor, "nparts": nparts}, (outer, inner))
         return outer, inner
@@ -151,10 +151,11 @@ class StagePrimitives(StageState):
         if not _positive_int(factor):
             raise self._fail(call, f"{label} must be a positive integer, got {factor!r}",
                              f"pass a whole number of iterations, e.g. {label}=4")
-        if label != "nparts" and not isinstance(iv.extent, int) and factor > symbolic.MAX_SYMBOLIC_FACTOR:
-            raise self._fail(call, f"the extent of {iv.name} is the symbolic {iv.extent}, and the inner loop "
+        if not isinstance(iv.extent, int) and factor > symbolic.MAX_SYMBOLIC_FACTOR:
+            loop, what = ("outer", "nparts") if label == "nparts" else ("inner", "a factor")
+            raise self._fail(call, f"the extent of {iv.name} is the symbolic {iv.extent}, and the {loop} loop "
                              f"would run (guarded) all {factor} iterations whatever the size",
-                             f"use a factor of at most {symbolic.MAX_SYMBOLIC_FACTOR}")
+                             f"use {what} of at most {symbolic.MAX_SYMBOLIC_FACTOR}")
         self._check_unannotated(call, iv)
 
     def _split(self, iv: IterVar, factor: int | None, nparts: int | None = None) -> tuple[IterVar, IterVar]:
@@ -220,31 +221,52 @@ class StagePrimitives(StageState):
 
             for i.j.fused in 0..n*m:   # i = fused // m, j = fused % m
               body
+
+        As in TVM, ``fuse(i)`` returns ``i`` itself, and ``fuse()`` adds a new outermost loop
+        of extent 1 (named ``fused``) that a stage without loops can be split, bound or
+        computed at. A reduction loop fused with data loops makes a reduction loop.
         """
         names = [getattr(a, "name", a) for a in axes]
         call = f"fuse({', '.join(map(str, names))})"
-        if len(axes) < 2:
-            raise self._fail(call, "fuse needs at least two loops",
-                             f"pass adjacent loops, outermost first, from {self._leaf_names()}")
+        if not axes:
+            return self._fuse_nothing(call)
         ivs = [self._leaf(call, a) for a in axes]
         positions = [self.leaves.index(iv) for iv in ivs]
         if positions != list(range(positions[0], positions[0] + len(ivs))):
             raise self._fail(call, f"the loops {names} are not adjacent and in this order (loop order "
                              f"is {self._leaf_names()})", "reorder them next to each other first")
-        if len({iv.kind for iv in ivs}) > 1:
-            raise self._fail(call, "cannot fuse a reduction loop with a data-parallel loop",
-                             "fuse reduction loops with reduction loops only")
         for iv in ivs:
             self._check_unannotated(call, iv)
             self._check_nothing_attached(call, iv, ivs[-1])
+        if len({iv.kind for iv in ivs}) > 1:
+            self._check_no_thread_reduction(call)
         fused = ivs[0]
         for inner in ivs[1:]:
-            new = IterVar(Var(_fused_name(fused, inner)), 0, symbolic.mul(fused.extent, inner.extent), fused.kind)
+            kind = IterKind.REDUCE if IterKind.REDUCE in (fused.kind, inner.kind) else fused.kind
+            new = IterVar(Var(_fused_name(fused, inner)), 0, symbolic.mul(fused.extent, inner.extent), kind)
             self.relations.append(Fuse(fused, inner, new))
             fused = new
         self._follow(ivs[-1], fused)
         self.leaves[positions[0]:positions[-1] + 1] = [fused]
         self._record("fuse", {"axes": tuple(iv.name for iv in ivs)}, (fused,))
+        return fused
+
+    def _check_no_thread_reduction(self, call: str) -> None:
+        bound = [iv.name for iv, note in self.annotations.items() if iv.kind is IterKind.REDUCE and note.thread_tag]
+        if bound:
+            raise self._fail(call, f"the reduction loop {bound[0]} is bound to a thread index (a cross-thread "
+                             "reduction), and a data loop fused with a reduction loop would be part of it",
+                             "fuse reduction loops with reduction loops only in this stage")
+
+    def _fuse_nothing(self, call: str) -> IterVar:
+        """TVM's fuse of no loops: a new outermost loop of extent 1."""
+        self._need_compute(call)
+        taken = {iv.name for iv in self.all_axes}
+        name = next(n for n in ("fused", *(f"fused.{k}" for k in range(1, len(taken) + 2))) if n not in taken)
+        fused = IterVar(Var(name), 0, 1, IterKind.DATA_PAR)
+        self.relations.append(Singleton(fused))
+        self.leaves.insert(0, fused)
+        self._record("fuse", {"axes": ()}, (fused,))
         return fused
 
     # -- loop kinds ------------------------------------------------------------------------
@@ -275,11 +297,23 @@ class StagePrimitives(StageState):
                              "would race on the accumulator",
                              "bind it to 'threadIdx.x' for a cross-thread reduction, or mark a "
                              "data-parallel loop instead")
+        mixed = self._mixed_loop()
+        if mixed is not None:
+            raise self._fail(call, f"loop {mixed.name} runs over data axes fused with reduction axes, and a "
+                             "cross-thread reduction combines the threads' values of one output element",
+                             "fuse the data loops with the reduction loops only where no reduction loop is "
+                             "bound to a thread, or bind a data loop instead")
         bound = [other.name for other, note in self.annotations.items()
                  if other.kind is IterKind.REDUCE and note.thread_tag and other is not iv]
         if bound:
             raise self._fail(call, f"the reduction loop {bound[0]} is already bound to a thread index",
                              "bind one reduction loop per stage (fuse them first)")
+
+    def _mixed_loop(self) -> IterVar | None:
+        """A loop of this stage made by fusing data loops with reduction loops, if any."""
+        data = self.compute_op.axis
+        return next((leaf for leaf in self.leaves
+                     if leaf.kind is IterKind.REDUCE and any(derives(self, root, leaf) for root in data)), None)
 
     def _restore_annotation(self, iv: IterVar, note: Annotation | None) -> None:
         if note is None:

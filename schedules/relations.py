@@ -1,7 +1,7 @@
 """The records a schedule keeps about its stages: loop relations, loop annotations, attachment.
 
 A stage's loops are the leaves of its relations over loop variables: ``Split`` makes two loops
-of one, ``Fuse`` one of two. An ``Annotation`` gives a loop its kind (serial, parallel,
+of one, ``Fuse`` one of two, ``Singleton`` one of none. An ``Annotation`` gives a loop its kind (serial, parallel,
 vectorized, unrolled, bound to a GPU index). An ``Attach`` says where a stage is computed:
 ``AtRoot`` (its own loop nest, the default), ``Inlined`` (substituted into its readers) or
 ``At(stage, axis)`` (inside loop ``axis`` of the consumer ``stage``). All are frozen: a
@@ -38,9 +38,14 @@ class Split:
     factor: int | None
     nparts: int | None = None
 
-    def extents(self, parent: Extent) -> tuple[Extent, int]:
+    def extents(self, parent: Extent) -> tuple[Extent, Extent]:
         """``(outer, inner)`` extents for a parent loop of extent ``parent``. A factor (or
-        nparts) beyond the extent gives a loop of the extent and a loop of 1, never a guard."""
+        nparts) beyond a constant extent gives a loop of the extent and a loop of 1, never a guard;
+        nparts of a symbolic extent keeps its nparts outer iterations."""
+        if not isinstance(parent, int) and self.nparts is not None:
+            # TVM's meaning: nparts parts of ceil(n / nparts) each, guarded where nparts does not divide n
+            parts = min(self.nparts, symbolic.INT32_MAX)
+            return parts, symbolic.ceil_div(parent, parts)
         if not isinstance(parent, int):  # symbolic (split by a factor): the guard covers the sizes it exceeds
             inner = min(self.factor, symbolic.INT32_MAX)
             return symbolic.ceil_div(parent, inner), inner
@@ -60,7 +65,15 @@ class Fuse:
     fused: IterVar
 
 
-Relation = Split | Fuse
+@dataclass(frozen=True, eq=False)
+class Singleton:
+    """``fused`` is a new outermost loop of extent 1 that no axis derives from (TVM's fuse of
+    no loops): it gives a stage without loops, or before its first loop, one to name."""
+
+    fused: IterVar
+
+
+Relation = Split | Fuse | Singleton
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from tensorir.buffer import Buffer
 from tensorir.errors import LoweringError
 from tensorir.expr import Var
+from tensorir.scalar_param import scalar_param_tensor
 from tensorir.stmt import ForKind, Stmt
 from tensorir.symbolic import ShapeVar, shape_vars
 from tensorir.visitor import walk
@@ -18,6 +19,7 @@ def split_scalar_args(args: object, name: str) -> tuple[object, list[ShapeVar]]:
     """``args`` without its size variables, and those variables in order."""
     if not isinstance(args, (list, tuple)):
         return args, []
+    args = [scalar_param_tensor(a) or a for a in args]  # a float var: the rank-0 input it reads
     scalars = [a for a in args if isinstance(a, ShapeVar)]
     loose = [a for a in args if isinstance(a, Var) and not isinstance(a, ShapeVar)]
     if loose:

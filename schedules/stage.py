@@ -72,7 +72,7 @@ class StageState:
     def all_axes(self) -> list[IterVar]:
         axes = list(self.root_axes)
         for rel in self.relations:
-            axes += [rel.outer, rel.inner] if isinstance(rel, Split) else [rel.fused]
+            axes += [rel.outer, rel.inner] if isinstance(rel, Split) else [rel.fused]  # Fuse, Singleton
         return axes
 
     def producer_of(self, tensor: Tensor) -> Stage:

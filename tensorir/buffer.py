@@ -41,6 +41,8 @@ class Buffer:
     #: for the output of a GPU stage: the resident blocks per SM its kernel asks registers for
     #: (``__launch_bounds__(threads, min_blocks)``, ``Stage.launch_bounds``); 0: no request
     min_blocks: int = 0
+    #: a float scalar parameter (a float ``var``): a call may pass it as a Python number
+    by_value: bool = False
 
     def __post_init__(self) -> None:
         if not self.strides:

@@ -40,8 +40,18 @@ Extent = int | Expr
 
 
 def var(name: str = "n", dtype="int32") -> ShapeVar:
-    """A symbolic integer (TVM's ``te.var``): any value the caller of a built kernel passes."""
-    return ShapeVar(_check_name(name, "var"), _int_dtype(dtype, name, "var"))
+    """A symbolic integer (TVM's ``te.var``): any value the caller of a built kernel passes.
+
+    With a float ``dtype`` it is a float scalar parameter (see :mod:`tensorir.scalar_param`):
+    a value of a compute body, passed to the kernel as a Python number where it is listed among
+    the build's arguments."""
+    name = _check_name(name, "var")
+    found = as_dtype(dtype, f"var {name}: dtype")
+    if found.is_float:
+        from .scalar_param import float_var
+
+        return float_var(name, found)  # type: ignore[return-value]
+    return ShapeVar(name, _int_dtype(dtype, name, "var"))
 
 
 def size_var(name: str = "n", dtype="int32", divisor: int = 1) -> ShapeVar:
@@ -67,8 +77,8 @@ def _check_name(name: object, who: str) -> str:
 def _int_dtype(dtype: object, name: str, who: str) -> DType:
     found = as_dtype(dtype, f"{who} {name}: dtype")
     if not found.is_int or found.name == "BOOL":
-        scalar = (f" (a float scalar argument is a rank-0 tensor: placeholder((), {found.value!r}, {name!r}), "
-                  f"read as {name}())") if found.is_float else ""
+        scalar = (f" (a float scalar parameter is var({name!r}, {found.value!r}), a size is an integer)"
+                  if found.is_float else "")
         raise DefinitionError(f"{who} {name}: dtype {found.value} is not an integer type; use 'int32'{scalar}")
     return found
 

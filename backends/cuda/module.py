@@ -14,7 +14,7 @@ from tensorir.stmt import PrimFunc, Store
 from tensorir.symbolic import evaluate
 from tensorir.visitor import walk
 
-from ..args import check_arrays
+from ..args import check_arrays, passed_by_value
 from ..bind import Binder
 from .codegen import STATUS, CudaSource, generate
 from .kernels import Limits
@@ -142,6 +142,7 @@ class CudaModule:
 
     def _bound(self, arrays) -> tuple[tuple, list[int]]:
         """The arguments checked, and the size variables' values bound from their shapes."""
+        arrays = passed_by_value(self.func, arrays)
         if not self.func.scalars:
             self._check(arrays)
             return tuple(arrays), []

@@ -97,9 +97,6 @@ def test_refusals_tvm_shares():
     i, j, m = B.op.axis
     with pytest.raises(te.ScheduleError, match=r"s\[B\].fuse\(i, m\): the loops \['i', 'm'\] are not adjacent"):
         s[B].fuse(i, m)
-    with pytest.raises(te.ScheduleError, match=r"s\[R\].fuse\(i, k\): cannot fuse a reduction loop with a "
-                       "data-parallel loop"):
-        s[R].fuse(R.op.axis[0], k)
     with pytest.raises(te.ScheduleError, match=r"s\[R\].compute_inline\(\): R is a reduction; its value needs "
                        "a loop"):
         s[R].compute_inline()

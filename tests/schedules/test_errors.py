@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 import nestor as ns
+from tensorir.expr import IterKind
 
 from .errors_common import rejects
 
@@ -169,17 +170,19 @@ def test_fuse_of_adjacent_loops_in_the_wrong_order(chain):
             "s[B].fuse(j, i)", "are not adjacent and in this order", "reorder them")
 
 
-def test_fuse_of_one_loop(chain):
+def test_fuse_of_one_loop_returns_it(chain):
     A, B, C, R, s = chain
-    rejects(s, lambda: s[B].fuse(B.op.axis[0]),
-            "s[B].fuse(i)", "fuse needs at least two loops", "pass adjacent loops, outermost first")
+    i = B.op.axis[0]
+    assert s[B].fuse(i) is i
+    assert s[B].leaf_iter_vars == B.op.axis
 
 
-def test_fuse_of_a_reduction_loop_with_a_data_loop(chain):
+def test_fuse_of_a_reduction_loop_with_a_data_loop_makes_a_reduction_loop(chain):
     A, B, C, R, s = chain
-    rejects(s, lambda: s[R].fuse(R.op.axis[0], R.op.reduce_axis[0]),
-            "s[R].fuse(i, k)", "cannot fuse a reduction loop with a data-parallel loop",
-            "fuse reduction loops with reduction loops only")
+    fused = s[R].fuse(R.op.axis[0], R.op.reduce_axis[0])
+    assert fused.kind is IterKind.REDUCE
+    rejects(s, lambda: s[R].parallel(fused),
+            "s[R].parallel(i.k.fused)", "i.k.fused is a reduction loop", "mark a data-parallel loop instead")
 
 
 # loop kinds ------------------------------------------------------------------------------------

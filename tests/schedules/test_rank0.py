@@ -173,11 +173,14 @@ def test_nothing_is_computed_at_a_stage_without_loops():
         "inline it")
 
 
-def test_a_stage_without_loops_has_nothing_to_fuse():
-    _, P, C, _ = scaled()
-    s = ns.create_schedule(C)
-    with pytest.raises(ns.ScheduleError, match=r"s\[C\]\.fuse\(\): fuse needs at least two loops"):
-        s[C].fuse()
+def test_fuse_of_no_loops_gives_a_stage_without_loops_one_loop_of_extent_1():
+    """TVM's fuse(): a new outermost loop of extent 1, which a producer can be computed at."""
+    A, S, B = total_and_normalize()
+    s = ns.create_schedule(B)
+    fused = s[S].fuse()
+    assert (fused.name, fused.extent, s[S].leaf_iter_vars) == ("fused", 1, (fused, S.op.reduce_axis[0]))
+    (a,) = inputs_for([A], 1)
+    check(s, [A, B], [a], normalize_reference(a))
 
 
 def test_a_scalar_reduction_loop_is_not_parallel():

@@ -13,9 +13,15 @@ def test_var_name_must_be_an_identifier():
         ns.var("2n")
 
 
-def test_var_dtype_must_be_an_integer():
-    with pytest.raises(ns.DefinitionError, match="var n: dtype float32 is not an integer type; use 'int32'"):
-        ns.var("n", dtype="float32")
+def test_var_dtype_must_be_an_integer_or_a_float():
+    with pytest.raises(ns.DefinitionError, match="^var n: dtype bool is not an integer type; use 'int32'$"):
+        ns.var("n", dtype="bool")
+
+
+def test_size_var_dtype_must_be_an_integer():
+    with pytest.raises(ns.DefinitionError, match=r"^size_var n: dtype float32 is not an integer type; use 'int32' "
+                       r"\(a float scalar parameter is var\('n', 'float32'\), a size is an integer\)$"):
+        ns.size_var("n", dtype="float32")
 
 
 def test_size_var_divisor_must_be_positive():
@@ -57,14 +63,17 @@ def test_symbolic_lower_bound_of_a_reduce_axis():
         ns.reduce_axis((n, n + 4), name="k")
 
 
-def test_split_by_nparts_of_a_symbolic_loop():
+def test_split_by_nparts_of_a_symbolic_loop_makes_a_symbolic_inner_loop():
     n = ns.var("n")
     A = ns.placeholder((n,), name="A")
     B = ns.compute((n,), lambda i: A[i] + 1, name="B")
     s = ns.create_schedule(B)
-    with pytest.raises(ns.ScheduleError, match=r"the extent of i is the symbolic n, so nparts would make a "
-                       r"symbolic inner loop.*split it with factor= instead"):
-        s[B].split(B.op.axis[0], nparts=4)
+    outer, inner = s[B].split(B.op.axis[0], nparts=4)
+    assert outer.extent == 4 and str(inner.extent) == "(n - 1) // 4 + 1"
+    with pytest.raises(ns.LoweringError, match=r"loop i\.inner of stage B is vectorized but its extent \(n - 1\) "
+                       r"// 4 \+ 1 is symbolic; split it by a constant factor and vectorize the inner loop"):
+        s[B].vectorize(inner)
+        ns.lower(s, [A, B])
 
 
 def _scaled():
