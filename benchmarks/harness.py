@@ -58,19 +58,12 @@ def compare_all(nestor: Callable[[], object], peers: dict[str, Callable[[], obje
     """:func:`compare` with several peers, all interleaved in each round: Nestor's median and
     spread, and each peer's ``(median, spread)`` by name."""
     settle = SETTLE if settle is None else settle
-    sides = {"": nestor, **peers}
-    for fn in sides.values():
-        fn()  # warm-up
-    once = max(max(_round(fn, 1) for fn in sides.values()), 1e-7)
-    number = max(1, int(min_round / once))
-    samples: dict[str, list[float]] = {name: [] for name in sides}
-    for _ in range(repeat):
-        for name, fn in sides.items():
-            time.sleep(settle)
-            samples[name].append(_round(fn, number))
-    ours = samples.pop("")
-    return (statistics.median(ours), _spread(ours),
-            {name: (statistics.median(times), _spread(times)) for name, times in samples.items()})
+
+    def wall(fn, number: int) -> float:
+        time.sleep(settle)
+        return _round(fn, number)
+
+    return _interleaved(nestor, peers, repeat, min_round, wall)
 
 
 def compare_all_cpu(nestor: Callable[[], object], peers: dict[str, Callable[[], object]], repeat: int = 7,
@@ -79,6 +72,20 @@ def compare_all_cpu(nestor: Callable[[], object], peers: dict[str, Callable[[], 
     clock: the work each side does (waiting OpenMP threads asleep, ``OMP_WAIT_POLICY=passive``),
     much less disturbed on a machine shared with other jobs, blind to idle cores and to load
     imbalance between the threads."""
+    def cpu(fn, number: int) -> float:
+        start = time.process_time()
+        for _ in range(number):
+            fn()
+        return (time.process_time() - start) / number / threads
+
+    return _interleaved(nestor, peers, repeat, min_round, cpu)
+
+
+def _interleaved(nestor, peers: dict, repeat: int, min_round: float,
+                 timed: Callable[[Callable[[], object], int], float]) -> tuple[float, float, dict[str, tuple]]:
+    """Each side warmed up, then ``repeat`` rounds of all sides in turn, each round ``timed(fn,
+    number)`` seconds a call over enough calls to fill ``min_round``: Nestor's median and
+    spread, and each peer's ``(median, spread)`` by name."""
     sides = {"": nestor, **peers}
     for fn in sides.values():
         fn()  # warm-up
@@ -87,10 +94,7 @@ def compare_all_cpu(nestor: Callable[[], object], peers: dict[str, Callable[[], 
     samples: dict[str, list[float]] = {name: [] for name in sides}
     for _ in range(repeat):
         for name, fn in sides.items():
-            start = time.process_time()
-            for _ in range(number):
-                fn()
-            samples[name].append((time.process_time() - start) / number / threads)
+            samples[name].append(timed(fn, number))
     ours = samples.pop("")
     return (statistics.median(ours), _spread(ours),
             {name: (statistics.median(times), _spread(times)) for name, times in samples.items()})
