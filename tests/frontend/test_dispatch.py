@@ -125,3 +125,17 @@ def test_plain_form_says_when_a_product_runs_on_its_operands_as_stored(rng):
     assert not op.plain_form(np.zeros((2, 32, 8), np.float32), b)  # batched
     long = np.zeros((64, WHOLE_K_MAX + 1), np.float32)
     assert not op.plain_form(long, np.zeros((WHOLE_K_MAX + 1, NARROW), np.float32))  # A copied transposed
+
+
+def test_whole_k_products_read_b_as_stored_only_when_it_is_not_transposed():
+    """A whole-k product of at most UNPACKED_N_MAX columns reads a plain B as stored; a
+    transposed B (dZ @ W2^T) stays packed: read as stored its columns would be gathers."""
+    from frontend.ops.matmul import MatMul
+
+    op = MatMul()
+    dz, w2 = np.zeros((128, 10), np.float32), np.zeros((256, 10), np.float32)
+    x, w1 = np.zeros((128, 784), np.float32), np.zeros((784, 256), np.float32)
+    transposed = op.default_config(op.request([dz, w2], "cpu", (False, True)))
+    plain = op.default_config(op.request([x, w1], "cpu", (False, False)))
+    assert (transposed["b3"], transposed["pack_b"]) == (None, True)
+    assert (plain["b3"], plain["pack_b"]) == (None, False)
