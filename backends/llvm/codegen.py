@@ -67,8 +67,10 @@ class FunctionState:
     shared: dict = field(default_factory=dict)
     #: loops around the statement being written
     loop_depth: int = 0
-    #: element and vector pointers already computed: (block, buffer or pointer, offset or type)
-    #: -> pointer; a load and the store to the same place (a register tile's update) share one
+    #: element and vector pointers already computed: (block, storage or pointer, offset or type)
+    #: -> pointer; a load and the store to the same place (a register tile's update) share one.
+    #: Keyed by the storage's value, not the Buffer: a buffer allocated inside an unrolled loop
+    #: has one storage per copy of the body
     pointers: dict = field(default_factory=dict)
 
 
@@ -233,7 +235,7 @@ class Codegen(Arithmetic):
         base = self.state.buffers.get(buffer)  # type: ignore[union-attr]
         if base is None:
             raise CodegenError(f"llvm: buffer {buffer.name} is used outside its allocation")
-        key = (id(self.b.block), buffer, offset.get_reference())
+        key = (id(self.b.block), base, offset.get_reference())  # the storage itself: each allocation its own
         found = self.state.pointers.get(key)  # type: ignore[union-attr]
         if found is None:
             found = self.state.pointers[key] = self.b.gep(base, [offset], inbounds=True)  # type: ignore[union-attr]

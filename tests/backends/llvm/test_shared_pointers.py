@@ -56,3 +56,26 @@ def test_a_register_tile_update_reads_and_writes_through_one_pointer(rng):
     out = np.full(32, np.nan, np.float32)
     module(a, out)
     np.testing.assert_allclose(out, a.sum(axis=0), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("scope", ["global", "local"])
+def test_a_buffer_allocated_in_an_unrolled_loop_has_its_own_addresses_in_each_copy(scope, rng):
+    """``R`` is allocated inside the unrolled row loop: each copy of the body has its own storage,
+    so an address computed in one copy must not serve the next, although the end of one copy and
+    the start of the next are one block (every row but the first initialised the previous row's
+    R before; found by the long random LLVM schedules)."""
+    A = ns.placeholder((5, 16), name="A")
+    k = ns.reduce_axis((0, 16), name="k")
+    R = ns.compute((5,), lambda i: ns.sum(A[i, k] * 3.0, axis=k), name="R")
+    Y = ns.compute((5, 8), lambda i, j: R[i] + A[i, 15 - 2 * j], name="Y")
+    s = ns.create_schedule(Y)
+    s[R].compute_at(s[Y], Y.op.axis[0])
+    s[R].set_scope(scope)
+    s[Y].unroll(Y.op.axis[0])
+    s[Y].unroll(Y.op.axis[1])  # one copy's last reads of R and the next copy's R[0] = 0 share a block
+    module = ns.build(s, [A, Y], target="llvm", name=f"unrolled_alloc_{scope}")
+    a = rng.standard_normal((5, 16), dtype=np.float32)
+    y = np.full((5, 8), np.nan, np.float32)
+    module(a, y)
+    want = (a * 3.0).sum(1, keepdims=True) + a[:, 15::-2]
+    np.testing.assert_allclose(y, want, rtol=1e-5, atol=1e-5)
