@@ -166,9 +166,12 @@ class Tensor:
     def from_op(cls, op: Op, inputs: tuple[Tensor, ...]) -> Tensor:
         """Run ``op`` on ``inputs`` (or, for an elementwise op on the CPU, check them and record
         it to run later, fused) and, where gradients are wanted, remember how."""
-        device = inputs[0].device if inputs else "cpu"
+        device = getattr(inputs[0], "device", None) if inputs else "cpu"
         needs_grad = False
-        for other in inputs:
+        for position, other in enumerate(inputs):
+            if not isinstance(other, Tensor):
+                raise DefinitionError(f"{op.name}: input {position} is a {type(other).__name__}, not a Tensor; "
+                                      "wrap it first: Tensor(value)")
             if other.device != device:
                 raise DefinitionError(f"{op.name}: inputs are on devices {device} and {other.device}; "
                                       "move them to one device first")

@@ -18,7 +18,6 @@ import numpy as np
 from schedules import create_schedule
 from schedules.templates import generic_cpu
 from schedules.templates.gpu_generic import schedule_gpu
-from tensorir.errors import DefinitionError
 from tensorir.tensor import Tensor as Expression
 from tensorir.tensor import placeholder
 
@@ -48,12 +47,7 @@ class Op:
         self.key: tuple = (self.name,)
 
     def __call__(self, *inputs: Tensor) -> Tensor:
-        tensor = _TENSOR or _tensor_class()
-        for position, value in enumerate(inputs):
-            if not isinstance(value, tensor):
-                raise DefinitionError(f"{self.name}: input {position} is a {type(value).__name__}, not a Tensor; "
-                                      "wrap it first: Tensor(value)")
-        return tensor.from_op(self, inputs)
+        return (_TENSOR or _tensor_class()).from_op(self, inputs)  # which checks the inputs are Tensors
 
     # -- forward ---------------------------------------------------------------------------
     def forward(self, *arrays: np.ndarray, device: str = "cpu") -> np.ndarray:
