@@ -35,6 +35,7 @@ from .scan_lowering import alias_scan_buffers, is_scan_state, root_nest
 from .schedule import Schedule, Stage
 from .storage import aligned_strides
 from .thread_axis import add_predicate_guard
+from .vthread import lowered_kind
 
 
 class _Inline(Mutator):
@@ -380,7 +381,8 @@ def _empty_loop(stage: Stage, leaf: IterVar, geo: LoopGeometry) -> For:
     note = stage.annotation(leaf)
     lo = leaf.min if leaf in stage.compute_op.reduce_axis else 0
     return For(leaf.var, to_expr(lo), to_expr(geo.extents[leaf]),
-               symbolic_kind(stage, leaf, note.kind, geo.extents[leaf]), seq(), note.thread_tag)
+               symbolic_kind(stage, leaf, lowered_kind(note.kind, note.thread_tag), geo.extents[leaf]), seq(),
+               note.thread_tag)
 
 
 def _guarded(stmt: Stmt, guards: list[Expr]) -> Stmt:

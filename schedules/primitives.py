@@ -20,6 +20,7 @@ from .parallel import nested_message, nested_parallel
 from .relations import AT_ROOT, INLINED, Annotation, At, Attach, Fuse, Inlined, Singleton, Split
 from .stage import StageState
 from .trace import Step
+from .vthread import VTHREAD_TAGS, is_vthread
 
 if TYPE_CHECKING:
     pass
@@ -337,19 +338,21 @@ class StagePrimitives(StageState):
         self._mark("parallel", axis, ForKind.PARALLEL)
 
     def bind(self, axis, tag: str) -> None:
-        """Bind loop ``axis`` to a GPU index: ``blockIdx.x|y|z`` or ``threadIdx.x|y|z``."""
+        """Bind loop ``axis`` to a GPU index: ``blockIdx.x|y|z``, ``threadIdx.x|y|z`` or ``vthread``
+        (several loops of a stage may be bound to virtual threads; each runs serially)."""
         limit = getattr(tag, "extent", None)  # thread_axis((0, extent), tag)
         tag = getattr(tag, "thread_tag", tag)  # a thread_axis(...) handle
         name = getattr(axis, "name", axis)
         call = f"bind({name}, {tag!r})"
-        if tag not in THREAD_TAGS:
-            raise self._fail(call, f"unknown thread tag {tag!r}", f"use one of {', '.join(THREAD_TAGS)}")
+        if tag not in THREAD_TAGS and not is_vthread(tag):
+            raise self._fail(call, f"unknown thread tag {tag!r}",
+                             f"use one of {', '.join(THREAD_TAGS + VTHREAD_TAGS)}")
         iv = self._leaf(call, axis)
         if limit is not None and self.attach == AT_ROOT and isinstance(iv.extent, int) and iv.extent > limit:
             raise self._fail(call, f"loop {iv.name} has {iv.extent} iterations but the thread axis has the "
                              f"range (0, {limit})", f"split {iv.name} by {limit} and bind the inner loop")
         for other, note in self.annotations.items():
-            if note.thread_tag == tag and other is not iv and other in self.leaves:
+            if note.thread_tag == tag and other is not iv and other in self.leaves and not is_vthread(tag):
                 raise self._fail(call, f"{tag} is already bound to loop {other.name} of this stage",
                                  "bind each thread index once per stage (split or fuse loops instead)")
         self._mark("bind", iv, ForKind.THREAD_BINDING, tag)
@@ -401,12 +404,13 @@ class StagePrimitives(StageState):
         to move there later: not an output, and read by ``place.stage`` (so it can be inlined
         or attached inside that loop; lowering refuses it if it is still outside then)."""
         found = consumers(self.schedule, self)
-        if not any(runs_inside(c, place) for c in found):
+        outside = [c for c in found if not runs_inside(c, place)]
+        movable = all(not c.is_output and feeds(self.schedule, c, place.stage) for c in outside)
+        if len(outside) == len(found) and not movable:  # TVM's order: readers may be attached after
             readers = [c.name for c in found]
             raise self._fail(call, f"stage {place.stage.name} does not read {self.name} (its readers: "
                              f"{readers})", "attach a stage inside a loop of a stage that reads it, or "
                              "inside the loop where all its readers are computed")
-        outside = [c for c in found if not runs_inside(c, place)]
         stuck = [c.name for c in outside if c.is_output or not feeds(self.schedule, c, place.stage)]
         if stuck:
             raise self._fail(call, f"{self.name} is also read by {stuck}, which run outside that loop "

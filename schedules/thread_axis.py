@@ -18,6 +18,8 @@ from tensorir.expr import Binary, BinaryOp, Const, Expr, Unary, UnaryOp, Var, as
 from tensorir.intmath import as_int
 from tensorir.visitor import substitute, walk
 
+from .vthread import VTHREAD_TAGS, is_vthread
+
 if TYPE_CHECKING:
     from .stage import StageState
 
@@ -47,10 +49,12 @@ class ThreadAxis:
 
 
 def thread_axis(dom=None, tag: str = "", name: str | None = None) -> ThreadAxis:
-    """The GPU index ``tag`` (``blockIdx.x|y|z``, ``threadIdx.x|y|z``) as a handle for ``bind``.
+    """The GPU index ``tag`` (``blockIdx.x|y|z``, ``threadIdx.x|y|z``, or a virtual thread
+    ``vthread``) as a handle for ``bind``.
 
     TVM's forms: ``thread_axis("threadIdx.x")``, ``thread_axis((0, 32), "threadIdx.x")``,
-    ``thread_axis(tag="threadIdx.x")``.
+    ``thread_axis(tag="threadIdx.x")``, ``thread_axis((0, 2), "vthread", name="vx")``. A loop
+    bound to a ``vthread`` runs serially inside each real thread (see :mod:`schedules.vthread`).
 
     Parameters
     ----------
@@ -69,8 +73,9 @@ def thread_axis(dom=None, tag: str = "", name: str | None = None) -> ThreadAxis:
     """
     if isinstance(dom, str):
         dom, tag = None, dom if not tag else tag
-    if tag not in THREAD_TAGS:
-        raise ScheduleError(f"thread_axis({tag!r}): unknown thread tag; use one of {', '.join(THREAD_TAGS)}")
+    if tag not in THREAD_TAGS and not is_vthread(tag):
+        raise ScheduleError(f"thread_axis({tag!r}): unknown thread tag; use one of "
+                            f"{', '.join(THREAD_TAGS + VTHREAD_TAGS)}")
     if name is not None and not isinstance(name, str):
         raise ScheduleError(f"thread_axis({tag!r}, name={name!r}): the name must be a string")
     return ThreadAxis(tag, ThreadVar(tag, INDEX), _thread_extent(dom, tag))

@@ -183,7 +183,7 @@ class _Printer:
         match node:
             case For(var=var, kind=kind, body=body, thread_tag=tag):
                 prefix = "" if kind in (ForKind.SERIAL, ForKind.THREAD_BINDING) else f"{kind.value} "
-                suffix = f" [{tag}]" if kind is ForKind.THREAD_BINDING else ""
+                suffix = f" [{tag}]" if kind is ForKind.THREAD_BINDING or tag else ""
                 out.append(f"{pad}{prefix}for {self.expr(var)} in {self.range(node)}{suffix}:")
                 self.lines(body, depth + 1, out)
             case Store(buffer=buffer, value=value):

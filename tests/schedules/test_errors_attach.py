@@ -5,7 +5,9 @@ rejected call leaves the schedule as it was."""
 from __future__ import annotations
 
 import json
+import re
 
+import numpy as np
 import pytest
 
 import nestor as ns
@@ -16,10 +18,29 @@ from .errors_common import pattern, rejects
 
 # compute_at ------------------------------------------------------------------------------------
 def test_compute_at_into_a_stage_that_does_not_read_it(chain):
-    A, B, C, R, s = chain
+    A, B, C, R, _ = chain
+    D = ns.compute((8, 6), lambda i, j: B[i, j] * 3.0, name="D")  # an output reading B
+    s = ns.create_schedule([R, D])
     rejects(s, lambda: s[B].compute_at(s[R], R.op.axis[0]),
-            "s[B].compute_at(s[R], i)", "stage R does not read B (its readers: ['C'])",
+            "s[B].compute_at(s[R], i)", "stage R does not read B (its readers: ['C', 'D'])",
             "attach a stage inside a loop of a stage that reads it, or inside the loop where all its readers")
+
+
+def test_compute_at_before_its_reader_is_attached_is_taken_and_lowering_checks_it(chain):
+    """TVM's order (its GPU conv tutorial attaches a shared cache before the local cache that
+    reads it): the call is taken while every reader can still move inside the loop, and
+    lowering refuses the schedule if one is still outside then."""
+    A, B, C, R, s = chain
+    s[B].compute_at(s[R], R.op.axis[0])
+    with pytest.raises(ns.LoweringError, match=re.escape(
+            "lower main: B is computed inside loop i of R (compute_at), but ['C'] still read it outside "
+            "that loop; compute_inline them, or compute_at them at that loop or inside it, or compute_root B")):
+        ns.lower(s, [A, R])
+    s[C].compute_at(s[R], R.op.axis[0])
+    a = np.arange(48, dtype="float32").reshape(8, 6)
+    out = np.full(8, np.nan, "float32")
+    ns.build(s, [A, R], target="interp")(a, out)
+    np.testing.assert_allclose(out, ((a + 1.0) * 2.0).sum(axis=1))
 
 
 def test_compute_at_an_axis_outside_that_stage(chain):
