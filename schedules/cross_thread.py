@@ -18,7 +18,8 @@ register, the threads of the block combine their registers with one
 The thread loop is hoisted to the outermost reduction position (the order of a commutative
 reduction does not change its value); stages attached at any reduction loop stay inside it.
 Every thread must reach the combining step, so guards apply to the accumulation and the final
-write only.
+write only. A user-defined reducer (``ns.comm_reducer``, argmax over a tuple too) or a stage of
+several outputs takes the same nest with one register per value: see :mod:`.cross_thread_custom`.
 """
 
 from __future__ import annotations
@@ -32,8 +33,9 @@ from tensorir.functions import reduce_identity
 from tensorir.stmt import Allocate, For, Stmt, Store, seq
 from tensorir.thread_reduce import ThreadAllReduce
 
+from .cross_thread_custom import custom_cross_thread_nest, is_custom
 from .geometry import loop_geometry
-from .lower import LoopRun, _guarded, _ToBuffers, stage_body
+from .lower import LoopRun, _guarded, _ToBuffers, stage_bodies, stage_body
 from .thread_axis import predicate_guard
 
 _COMBINE = {ReduceOp.SUM: BinaryOp.ADD, ReduceOp.MAX: BinaryOp.MAX, ReduceOp.MIN: BinaryOp.MIN}
@@ -68,11 +70,6 @@ def cross_thread_nest(lowering: Lowering, stage: Stage, env: list[For]) -> Stmt:
     thread = thread_bound_reduction(stage)
     body = stage_body(lowering.schedule, stage, lowering.bodies)
     assert isinstance(body, Reduce) and thread is not None
-    if body.op not in _COMBINE or stage.op.num_outputs > 1:
-        raise LoweringError(
-            f"lower: stage {stage.name} reduces across threads (loop {thread.name} is bound to threadIdx.x) "
-            f"with a user-defined reducer; cross-thread reductions combine sum, max and min: bind a data-parallel "
-            f"loop instead, or rfactor the reduction and reduce its partial results in one thread")
     first = next(p for p, leaf in enumerate(stage.leaves) if leaf.kind is IterKind.REDUCE)
     outer, inner = stage.leaves[:first], stage.leaves[first:]
     spatial = [leaf.name for leaf in inner if leaf.kind is not IterKind.REDUCE]
@@ -81,6 +78,8 @@ def cross_thread_nest(lowering: Lowering, stage: Stage, env: list[For]) -> Stmt:
             f"lower: stage {stage.name} reduces across threads (loop {thread.name} is bound to "
             f"threadIdx.x) but its data-parallel loops {spatial} run inside its reduction loops; "
             f"reorder them outside the reduction loops")
+    if is_custom(stage, stage_bodies(lowering.schedule, stage, lowering.bodies)):
+        return custom_cross_thread_nest(lowering, stage, env, thread, outer, inner)
     geo = loop_geometry(stage, lowering.regions.get(stage))
     # a store predicate guards the final write only: every thread accumulates its share
     predicate = predicate_guard(stage)

@@ -29,7 +29,7 @@ from .expr import (
     Var,
 )
 from .stmt import Allocate, Evaluate, For, ForKind, IfThenElse, PrimFunc, Seq, Stmt, Store
-from .thread_reduce import ThreadAllReduce
+from .thread_reduce import ThreadAllReduce, ThreadCombine
 
 _PRECEDENCE = {
     BinaryOp.OR: 1, BinaryOp.AND: 2,
@@ -152,6 +152,9 @@ class _Printer:
             case Reduce(axes=axes):
                 names = ", ".join(iv.name for iv in axes)
                 return f"{_reducer_name(node)}({self._reduced(node)}, axis=[{names}]{self._reduce_options(node)})"
+            case ThreadCombine(values=values, index=index, threads=threads, combiner=combiner):
+                tupled = ", ".join(self.expr(v) for v in values)
+                return f"thread_allreduce_{combiner.name}(({tupled}), threadIdx.x < {threads})[{index}]"
             case ThreadAllReduce(op=op, value=value, threads=threads):
                 return f"thread_allreduce_{op.value}({self.expr(value)}, threadIdx.x < {threads})"
         raise TypeError(f"cannot print {type(node).__name__}")

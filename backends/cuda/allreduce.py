@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING
 
 from tensorir.errors import CodegenError
 from tensorir.stmt import Store
-from tensorir.thread_reduce import ThreadAllReduce
+from tensorir.thread_reduce import ThreadAllReduce, ThreadCombine
+
+from .cstyle import C_TYPES
 
 if TYPE_CHECKING:
     from .codegen import KernelPrinter
@@ -64,6 +66,9 @@ def _supported(threads: int, block: int) -> bool:
 def emit_allreduce(printer: KernelPrinter, s: Store, depth: int) -> None:
     """``buffer[offset] = nestor_allreduce(value, ...)`` for the Store ``s`` of a ThreadAllReduce."""
     node: ThreadAllReduce = s.value  # type: ignore[assignment]
+    if isinstance(node, ThreadCombine):  # no warp shuffles: any group size
+        emit_combine(printer, s, node, depth)
+        return
     kernel = printer.kernel
     block = kernel.block[0] * kernel.block[1] * kernel.block[2]
     if not _supported(node.threads, block):
@@ -81,4 +86,57 @@ def emit_allreduce(printer: KernelPrinter, s: Store, depth: int) -> None:
     bound = printer.temporaries((node.value, *s.indices), depth)
     printer.emit(f"{printer.name(s.buffer)}[{printer.offset(s)}] = nestor_allreduce({printer.expr(node.value)}, "
                  f"{node.threads}, {thread}, {block}, {op}());", depth)
+    printer.release(bound)
+
+
+def _linear_thread(printer: KernelPrinter) -> str:
+    bx, by, _ = printer.kernel.block
+    if printer.kernel.block[1] > 1 or printer.kernel.block[2] > 1:
+        return f"(int)(threadIdx.x + {bx} * (threadIdx.y + {by} * threadIdx.z))"
+    return "(int)threadIdx.x"
+
+
+def emit_combine(printer: KernelPrinter, s: Store, node: ThreadCombine, depth: int) -> None:
+    """``buffer[offset] =`` element ``node.index`` of the user reducer folded over the group's
+    tuples: every thread leaves its tuple in shared arrays (one per element), and after a
+    barrier each thread folds its group's tuples in thread order, so all get the same result."""
+    kernel, combiner = printer.kernel, node.combiner
+    block = kernel.block[0] * kernel.block[1] * kernel.block[2]
+    if block % node.threads:
+        raise CodegenError(
+            f"cuda kernel {kernel.name}: a cross-thread reduction over {node.threads} threads in blocks of "
+            f"{kernel.block} threads; bind the reduction loop to all of threadIdx.x's extent")
+    bound = printer.temporaries((*node.values, *s.indices), depth)
+    types = [C_TYPES[v.dtype] for v in node.values]
+    arrays = [printer.fresh(f"{combiner.name}_{k}") for k in range(len(types))]
+    me, first, step = printer.fresh("thread"), printer.fresh("first"), printer.fresh("t")
+    accs = [printer.fresh(f"acc{k}") for k in range(len(types))]
+    news = [printer.fresh(f"new{k}") for k in range(len(types))]
+    olds = [printer.fresh(f"next{k}") for k in range(len(types))]
+    emit = printer.emit
+    emit(f"{{  // the threads' tuples combined with comm_reducer {combiner.name}", depth)
+    inner = depth + 1
+    for ctype, array in zip(types, arrays):
+        emit(f"__shared__ {ctype} {array}[{block}];", inner)
+    emit(f"const int {me} = {_linear_thread(printer)};", inner)
+    emit("__syncthreads();  // an earlier combination's threads may still read the arrays", inner)
+    for array, value in zip(arrays, node.values):
+        emit(f"{array}[{me}] = {printer.expr(value)};", inner)
+    emit("__syncthreads();", inner)
+    emit(f"const int {first} = {me} / {node.threads} * {node.threads};", inner)
+    for ctype, acc, array in zip(types, accs, arrays):
+        emit(f"{ctype} {acc} = {array}[{first}];", inner)
+    emit(f"for (int {step} = 1; {step} < {node.threads}; ++{step}) {{", inner)
+    for ctype, new, array in zip(types, news, arrays):
+        emit(f"const {ctype} {new} = {array}[{first} + {step}];", inner + 1)
+    printer.overrides.update(zip((*combiner.lhs, *combiner.rhs), (*accs, *news)))
+    for ctype, old, result in zip(types, olds, combiner.results):
+        emit(f"const {ctype} {old} = {printer.expr(result)};", inner + 1)
+    for var in (*combiner.lhs, *combiner.rhs):
+        del printer.overrides[var]
+    for acc, old in zip(accs, olds):
+        emit(f"{acc} = {old};", inner + 1)
+    emit("}", inner)
+    emit(f"{printer.name(s.buffer)}[{printer.offset(s)}] = {accs[node.index]};", inner)
+    emit("}", depth)
     printer.release(bound)

@@ -20,7 +20,7 @@ from tensorir.errors import CodegenError
 from tensorir.expr import Binary, BinaryOp, BufferLoad, Call, Cast, CheckedIndex, Const, Expr, Func, Select
 from tensorir.passes.flatten_buffers import flatten_buffers
 from tensorir.stmt import Allocate, Evaluate, For, ForKind, IfThenElse, PrimFunc, Seq, Stmt, Store
-from tensorir.thread_reduce import ThreadAllReduce
+from tensorir.thread_reduce import ThreadAllReduce, ThreadCombine
 from tensorir.visitor import walk
 
 from ..source import ADD, AND, ATOM, COND, MUL, NOT, OR, REL, UNARY, SourcePrinter
@@ -285,12 +285,35 @@ class PySource(SourcePrinter):
         node: ThreadAllReduce = s.value  # type: ignore[assignment]
         if not self.in_threads:
             raise CodegenError(self.cannot(f"{node} outside the threads of a block"))
+        if isinstance(node, ThreadCombine):
+            self.thread_combine(s, node, depth)
+            return
         exchange = self.exchanges[node]
         bound = self.temporaries((node.value, *s.indices), depth)
         self.emit(f"{exchange}[(_t0, _t1, _t2)] = {self.expr(node.value)}", depth)
         self.emit("yield", depth)
         self.emit(f"{self.name(s.buffer)}[{self.offset(s)}] = _allreduce({node.op.value!r}, {exchange}, "
                   f"_t1, _t2, {node.threads})", depth)
+        self.emit("yield", depth)
+        self.release(bound)
+
+    def thread_combine(self, s: Store, node: ThreadCombine, depth: int) -> None:
+        """As :meth:`thread_allreduce`, with the tuple of values and the user's reducer as a
+        local function of the accumulated and the new tuple."""
+        exchange, combiner = self.exchanges[node], node.combiner
+        combine = self.fresh("_combine")
+        params = [self.fresh(v.name) for v in (*combiner.lhs, *combiner.rhs)]
+        self.overrides.update(zip((*combiner.lhs, *combiner.rhs), params))
+        results = ", ".join(self.expr(result) for result in combiner.results)
+        for var in (*combiner.lhs, *combiner.rhs):
+            del self.overrides[var]
+        self.emit(f"def {combine}({', '.join(params)}):", depth)
+        self.emit(f"return ({results},)", depth + 1)
+        bound = self.temporaries((*node.values, *s.indices), depth)
+        self.emit(f"{exchange}[(_t0, _t1, _t2)] = ({', '.join(self.expr(v) for v in node.values)},)", depth)
+        self.emit("yield", depth)
+        self.emit(f"{self.name(s.buffer)}[{self.offset(s)}] = _allreduce_with({combine}, {exchange}, "
+                  f"_t1, _t2, {node.threads})[{node.index}]", depth)
         self.emit("yield", depth)
         self.release(bound)
 

@@ -173,9 +173,24 @@ def _allreduce(op, exchange, t1, t2, threads):
     return functools.reduce(combine, values)
 
 
+def _allreduce_with(combine, exchange, t1, t2, threads):
+    """The tuples that threads ``0..threads`` of group (t1, t2) left in ``exchange``, folded in
+    thread order with ``combine(*accumulated, *value)`` (a user-defined reducer)."""
+    total = None
+    for t0 in range(threads):
+        if (t0, t1, t2) not in exchange:
+            raise BarrierDivergence(
+                f"interp: thread {t0} of a block never reached the cross-thread reduction over "
+                f"{threads} threads; every thread must reach it")
+        value = exchange[(t0, t1, t2)]
+        total = value if total is None else combine(*total, *value)
+    return total
+
+
 NAMESPACE = {
     "_inf": _inf, "_nan": _nan, "_div": _div, "_max": _max, "_min": _min, "_pow": _pow,
     "_exp": _exp, "_log": _log, "_sqrt": _sqrt, "_tanh": _tanh, "_sigmoid": _sigmoid,
     "_int": _int, "_run_block": _run_block, "_allreduce": _allreduce, "_ck": _ck, "_chk": _chk,
+    "_allreduce_with": _allreduce_with,
     "_floordiv": _floordiv, "_floormod": _floormod, **TYPED_NAMESPACE,
 }

@@ -139,8 +139,13 @@ def test_where_and_init_join_a_cross_thread_reduction():
     check_numpy(s, [A, C, B], lambda a, c: c + np.where(a > 0.5, a, 0).sum(axis=1))
 
 
-def test_user_reducer_across_threads_is_refused():
+def test_user_reducer_across_threads_combines_the_threads_values():
+    """TVM's allreduce with any commutative reducer (refused before; the programs of
+    tests/conformance/test_te_allreduce.py run it on the CUDA host emulation as well)."""
     product = ns.comm_reducer(lambda x, y: x * y, lambda t: ns.const(1, t), name="product")
     s, A, B = _bound(reducer=product)
-    with pytest.raises(LoweringError, match="user-defined reducer; cross-thread reductions combine sum, max and min"):
-        ns.lower(s, [A, B])
+    assert "B.red[0] = thread_allreduce_product((B.acc[0]), threadIdx.x < 64)[0]" in nest(s, [A, B])
+    a = np.random.default_rng(3).uniform(0.9, 1.1, size=(3, 100)).astype("float32")
+    out = np.full(3, np.nan, "float32")
+    ns.build(s, [A, B], target="interp")(a, out)
+    np.testing.assert_allclose(out, a.astype(np.float64).prod(axis=1), rtol=1e-5)
