@@ -4,12 +4,15 @@ Types: ``bool``; signed ``int8``, ``int16``, ``int32``, ``int64``; unsigned ``ui
 ``uint16``, ``uint32``, ``uint64``; ``float16``, ``float32``, ``float64`` -- each the numpy type
 of the same name in memory.
 
-Promotion of two typed operands (tensor elements, axes, casts) is numpy's ``np.result_type``
-with one exception that TVM shares: an integer (or bool) beside a float takes the float's type
-(``int32 + float32`` is ``float32``; numpy would widen to ``float64``, which would make every
-``A[i] * i`` a float64 compute). So ``int8 + int16`` is ``int16``, ``uint8 + int8`` is
-``int16``, ``uint32 + int32`` is ``int64``, ``uint64 + int64`` is ``float64`` (numpy's rule: no
-integer type holds both), ``float16 + float32`` is ``float32``, ``int32 + float16`` is
+Promotion of two typed operands (tensor elements, axes, casts) is TVM's ``BinaryOpMatchTypes``,
+which is numpy's ``np.result_type`` but for two exceptions: an integer (or bool) beside a float
+takes the float's type (``int32 + float32`` is ``float32``; numpy would widen to ``float64``,
+which would make every ``A[i] * i`` a float64 compute), and a signed integer beside an unsigned
+one takes the wider type, of equal widths the unsigned one (``uint32 + int32`` and
+``uint32 + int8`` are ``uint32``, ``uint8 + int8`` is ``uint8``, ``uint8 + int16`` is ``int16``,
+``uint64 + int64`` is ``uint64``; numpy widens to ``int64``, ``int16`` or ``float64``): the
+signed operand is converted, wrapping modulo ``2**bits`` as ``astype`` does. So
+``int8 + int16`` is ``int16``, ``float16 + float32`` is ``float32``, ``int32 + float16`` is
 ``float16``. Arithmetic on two bools (``+``, ``-``, ``*``, ``//``, ``%``, shifts) computes in
 ``int32``.
 
@@ -163,6 +166,10 @@ def promote(a: DType, b: DType) -> DType:
         return a
     if a.is_float != b.is_float:
         return a if a.is_float else b
+    if a.is_int and b.is_int and a.is_unsigned != b.is_unsigned:  # TVM's BinaryOpMatchTypes
+        if a.bits != b.bits:
+            return a if a.bits > b.bits else b
+        return a if a.is_unsigned else b
     return DType(np.result_type(a.numpy, b.numpy).name)
 
 

@@ -1,4 +1,5 @@
-"""The types beyond int32/int64/float32/float64: promotion (numpy's, with weak Python scalars),
+"""The types beyond int32/int64/float32/float64: promotion (numpy's, but TVM's for signed beside
+unsigned integers; weak Python scalars),
 every arithmetic operator on every type, the intrinsics with their edge values and the
 conversion matrix, each on the interpreter and LLVM against numpy. One kernel per type (or per
 pair) computes many outputs, so the suite stays small."""
@@ -60,6 +61,9 @@ def test_promotion_of_two_tensors(a, b):
         assert dtype == "int32"  # arithmetic on bools computes in int32
     elif (a in FLOATS) != (b in FLOATS):
         assert dtype == (a if a in FLOATS else b)  # the float wins, as in TVM
+    elif a in INTS and b in INTS and a.startswith("u") != b.startswith("u"):
+        # TVM's BinaryOpMatchTypes: the wider type, and of equal widths the unsigned one
+        assert dtype == max((a, b), key=lambda t: (np.dtype(t).itemsize, t.startswith("u")))
     else:
         assert dtype == np.result_type(a, b).name
 
