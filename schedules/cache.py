@@ -1,21 +1,24 @@
 """cache_read and cache_write: stages that copy a tensor into (or out of) faster memory.
 
 The work of ``Schedule.cache_read`` and ``Schedule.cache_write``. A cache stage is an ordinary
-stage. ``cache_read`` redirects the chosen readers from the source
-stage to the cache (``Stage.read_redirect``, stage to stage); ``cache_write`` gives the cached
-stage a new operation through ``Schedule.replace_op``, so that the stage keeps its identity
-(see :mod:`schedules.schedule`)."""
+stage. ``cache_read`` gives each chosen reader an operation that reads the cache's tensor
+instead of the source's (TVM's dataflow rewrite: ``s[B].op.input_tensors`` lists the cache,
+while ``B.op``, the user's definition, is unchanged; a reader that is not a compute is
+redirected instead, ``Stage.read_redirect``, stage to stage); ``cache_write`` gives the cached
+stage a new operation. Both go through ``Schedule.replace_op``, so that the stage keeps its
+identity (see :mod:`schedules.schedule`)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from tensorir.buffer import Scope
 from tensorir.errors import ScheduleError
-from tensorir.expr import IterKind, IterVar, Var
+from tensorir.expr import IterKind, IterVar, TensorLoad, Var
 from tensorir.tensor import ComputeOp, PlaceholderOp, Tensor
-from tensorir.visitor import substitute
+from tensorir.visitor import Mutator, substitute
 
 from . import attachment, cache_relayout
 from .attachment import attached_in
@@ -106,6 +109,7 @@ def cache_read(schedule: Schedule, tensor, scope: str, readers: Sequence) -> Ten
     saved = [(stage, dict(stage.read_redirect)) for stage in stages]
     known = attachment.waiting(schedule)
     cache = _insert_cache_stage(schedule, op, first, value)
+    ops = [(stage, stage.op) for stage in stages]
     for stage in stages:
         _redirect(stage, source, cache)
     stranded = attachment.stranded(schedule, known=known)
@@ -113,6 +117,8 @@ def cache_read(schedule: Schedule, tensor, scope: str, readers: Sequence) -> Ten
         schedule.remove_stage(cache)
         for stage, redirect in saved:
             stage.read_redirect = redirect
+        for stage, former in ops:
+            stage.op = former
         producer, place = stranded
         raise ScheduleError(
             f"s.{call}: the copy would read {producer.name} (through {source.name}) at root, but "
@@ -135,7 +141,7 @@ def cache_write(schedule: Schedule, tensor, scope: str) -> Tensor | list[Tensor]
         raise ScheduleError(f"s.{call}: {tensor.name} is a placeholder, which nothing computes; "
                             f"use cache_read to copy an input")
     # a tensor that is no longer its stage's own was already cache-written
-    if stage.op is not tensor.op or stage.annotations or not isinstance(stage.attach, AtRoot):
+    if definition(stage.op) is not definition(tensor.op) or stage.annotations or not isinstance(stage.attach, AtRoot):
         raise ScheduleError(
             f"s.{call}: stage {stage.name} is already scheduled (marked, attached or cached); "
             "call cache_write before the other primitives on it (split and reorder may come "
@@ -183,7 +189,40 @@ def _written_tensor(schedule: Schedule, tensor, scope: str) -> Tensor:
 
 
 def _redirect(reader: Stage, source: Stage, cache: Stage) -> None:
-    """Make ``reader`` read ``cache`` wherever it reads ``source`` now."""
+    """Make ``reader`` read ``cache`` wherever it reads ``source`` now: a compute reader gets the
+    operation that reads the cache's tensors (TVM's meaning: ``s[B].op.input_tensors`` lists
+    the cache; the user's ``B.op`` stays the definition), others a redirection."""
+    if isinstance(reader.op, ComputeOp) and not reader.read_redirect:
+        reads = {tensor: cache.op.outputs[tensor.value_index] for tensor in reader.op.inputs
+                 if reader.producer_of(tensor) is source}
+        _read_through(reader, reads)
+        return
     for tensor in reader.op.inputs:
         if reader.producer_of(tensor) is source:
             reader.read_redirect[reader.schedule.stage_of(tensor)] = cache
+
+
+def _read_through(reader: Stage, reads: dict[Tensor, Tensor]) -> None:
+    """Give ``reader`` an operation whose loads of the tensors in ``reads`` load their caches;
+    its axes (the user's loop handles) and reduction axes stay the same objects."""
+    op = reader.op
+
+    class Swap(Mutator):
+        def rewrite(self, node):
+            if isinstance(node, TensorLoad) and node.tensor in reads:
+                return replace(node, tensor=reads[node.tensor], indices=tuple(self.visit(i) for i in node.indices))
+            return None
+
+    swap = Swap()
+    bodies = tuple(swap.visit(body) for body in op.bodies)
+    new = ComputeOp(op.name, op.axis, bodies if len(bodies) > 1 else bodies[0])
+    for extra in ("tag", "attrs"):
+        if hasattr(op, extra):
+            setattr(new, extra, getattr(op, extra))
+    new.read_through_of = definition(op)  # type: ignore[attr-defined]
+    reader.schedule.replace_op(reader, new)
+
+
+def definition(op):
+    """The operation that ``op`` reads through caches for (``op`` itself if none)."""
+    return getattr(op, "read_through_of", op)

@@ -3,13 +3,14 @@ TVM's tutorial "How to optimize convolution on GPU" (padded input inlined, share
 caches, a local output cache, blockIdx.z/y/x, two vthread axes, threadIdx.y/x) and the vthread
 schedule of TVM's GPU GEMM recipe (transposed A, double-buffered shared tiles), at reduced
 sizes; a vthread loop on a CPU target; the printed nest. Each runs on the interpreter (CUDA's
-semantics) and as CUDA C on the host CPU, against numpy."""
+semantics) and as CUDA C on the host CPU, against numpy; the CUDA source compiles with nvcc."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from backends.cuda.nvcc import compile_cuda, find_nvcc
 from tests.backends.cuda import host_emulation
 
 from .helpers import close, empty, uniform
@@ -162,13 +163,25 @@ def test_interpreter_runs_the_tutorials_vthread_schedules(name, rng):
 
 
 @pytest.fixture(scope="module")
-def host_modules():
-    if not host_emulation.available():
-        pytest.skip("g++ is not installed")
+def cuda_modules():
     built = {}
     for name, program in PROGRAMS.items():
         s, args, reference = program()
         built[name] = (tvm.build(s, args, target="cuda", name=name), args, reference)
+    return built
+
+
+def test_the_cuda_sources_compile_with_nvcc(cuda_modules):
+    if find_nvcc() is None:
+        pytest.skip("nvcc is not installed")
+    compile_cuda("\n".join(module.source for module, _, _ in cuda_modules.values()))
+
+
+@pytest.fixture(scope="module")
+def host_modules(cuda_modules):
+    if not host_emulation.available():
+        pytest.skip("g++ is not installed")
+    built = cuda_modules
     hosts = host_emulation.compile_host([module for module, _, _ in built.values()])
     return {name: (host, args, reference) for (name, (_, args, reference)), host in zip(built.items(), hosts)}
 
