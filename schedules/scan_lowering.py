@@ -10,8 +10,9 @@ after the init's steps::
 
 Where the update's loops are bound to threads, a barrier ends each step, so that the next step
 reads what every thread of the block wrote (global memory included, which the barrier pass
-orders only between stages). Bound to blocks, the update would need one kernel launch per step,
-which the CUDA backend refuses (a serial loop around blockIdx loops).
+orders only between stages). Bound to blocks, each step is a kernel launch, as in TVM: the steps
+are root nests of their own, in order, each with the step a constant (a constant number of
+steps, at most :data:`MAX_STEP_KERNELS`).
 """
 
 from __future__ import annotations
@@ -118,6 +119,9 @@ def root_nest(lowering: Lowering, stage: Stage) -> Stmt:
     nests = [_step_nest(lowering, scan, update) for update in updates]
     nest = nests[0]
     body = seq(nest.body, *(substitute(other.body, {other.var: nest.var}) for other in nests[1:]))
+    if any(isinstance(n, For) and n.kind is ForKind.THREAD_BINDING and n.thread_tag.startswith("blockIdx")
+           for n in walk(body)):
+        return _step_kernels(scan, op, nest.var, body)
     if any(isinstance(n, For) and n.kind is ForKind.THREAD_BINDING for n in walk(body)):
         body = seq(body, Evaluate(Call(Func.BARRIER, (), DType.INT32)))
     from tensorir.symbolic import to_expr
@@ -125,3 +129,26 @@ def root_nest(lowering: Lowering, stage: Stage) -> Stmt:
     steps = op.shape[0] - op.init_steps if isinstance(op.shape[0], int) else binary(
         BinaryOp.SUB, to_expr(op.shape[0]), op.init_steps)
     return dataclasses.replace(nest, min=const(op.init_steps), extent=to_expr(steps), body=body)
+
+
+#: the most steps of a scan bound to blockIdx (one kernel each)
+MAX_STEP_KERNELS = 1024
+
+
+def _step_kernels(scan: Stage, op: ScanOp, var, body: Stmt) -> Stmt:
+    """The steps of a scan whose update is bound to blockIdx, one root nest (so one kernel
+    launch) per step in order, the step a constant in each: TVM launches a kernel per step from
+    a host loop, and the end of a kernel is what orders one step's blocks before the next's."""
+    steps = op.shape[0] - op.init_steps if isinstance(op.shape[0], int) else None
+    if steps is None:
+        raise LoweringError(
+            f"lower: the update of scan {scan.name} is bound to blockIdx, so each step is a kernel "
+            f"launch, but its number of steps ({op.shape[0]} - {op.init_steps}) is symbolic; give the "
+            "scan axis a constant extent, or bind the update to threadIdx only (one block then runs "
+            "the steps in order)")
+    if steps > MAX_STEP_KERNELS:
+        raise LoweringError(
+            f"lower: the update of scan {scan.name} is bound to blockIdx, so each of its {steps} steps "
+            f"is a kernel launch, over the limit of {MAX_STEP_KERNELS}; bind the update to threadIdx "
+            "only (one block then runs the steps in order)")
+    return seq(*(substitute(body, {var: const(t)}) for t in range(op.init_steps, op.init_steps + steps)))

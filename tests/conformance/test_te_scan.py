@@ -1,18 +1,21 @@
 """TVM's scan tutorial (``te.scan``) and tuple inputs / multiple outputs tutorial as TVM
-programs (through :mod:`te_shim`) on LLVM against numpy; what Nestor refuses of them is
-refused at the call, naming the fix."""
+programs (through :mod:`te_shim`) on LLVM against numpy, a scan bound to GPU blocks (a kernel
+per step) on the interpreter and the CUDA source run on the host; what Nestor refuses of them
+is refused at the call, naming the fix."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from tests.backends.cuda import host_emulation
+
 from .helpers import close, empty, uniform
 from .te_shim import te, tvm
 
 
-def cumsum():
-    m, n = te.var("m"), te.var("n")
+def cumsum(m=None, n=None):
+    m, n = m or te.var("m"), n or te.var("n")
     X = te.placeholder((m, n), name="X")
     s_state = te.placeholder((m, n))
     s_init = te.compute((1, n), lambda _, i: X[0, i])
@@ -76,9 +79,9 @@ def test_multi_stage_scan_body(rng):
     close(out, want)
 
 
-def two_states():
+def two_states(m=None, n=None):
     """The scan tutorial's multiple states: a running sum, and a running sum of it."""
-    m, n = te.var("m"), te.var("n")
+    m, n = m or te.var("m"), n or te.var("n")
     X = te.placeholder((m, n), name="X")
     s_state1, s_state2 = te.placeholder((m, n)), te.placeholder((m, n))
     s_init1 = te.compute((1, n), lambda _, i: X[0, i])
@@ -160,18 +163,68 @@ def test_the_states_of_one_scan_share_a_shape():
         te.scan([i1, i1], [u1], [s1, s2], inputs=[X])
 
 
-def test_scan_bound_to_gpu_threads_is_refused_by_the_cuda_build():
-    # TVM launches one kernel per step from a host loop; Nestor's CUDA kernels hold the time loop
-    X, s_init, s_update, s_scan = cumsum()
-    s = te.create_schedule(s_scan.op)
+def _bind_to_blocks(s, stages, factor=4):
     block_x, thread_x = te.thread_axis("blockIdx.x"), te.thread_axis("threadIdx.x")
-    for stage in (s_init, s_update):
-        xo, xi = s[stage].split(stage.op.axis[1], factor=256)
+    for stage in stages:
+        xo, xi = s[stage].split(stage.op.axis[1], factor=factor)
         s[stage].bind(xo, block_x)
         s[stage].bind(xi, thread_x)
-    with pytest.raises(te.CodegenError, match="loop t is not bound to a GPU index but encloses loop i.outer "
-                       "bound to blockIdx.x; blocks run in no order, so bind t to a blockIdx index as well, or "
-                       "reorder it inside the blockIdx loops"):
+
+
+def _run_on_gpu_backends(s, args, inputs, wants):
+    """The interpreter (CUDA's semantics) and the CUDA source on the host, against ``wants``."""
+    runs = [tvm.build(s, args, "interp")]
+    if host_emulation.available():
+        runs += host_emulation.compile_host([tvm.build(s, args, "cuda", name="myscan")])
+    for run in runs:
+        outs = [empty(w.shape, "float32") for w in wants]
+        run(*inputs, *outs)
+        for out, want in zip(outs, wants):
+            close(out, want)
+
+
+def test_scan_bound_to_gpu_blocks_launches_a_kernel_per_step(rng):
+    """TVM launches one kernel per step from a host loop; here each step is a nest of its own,
+    the step a constant, so one kernel each, launched in order."""
+    X, s_init, s_update, s_scan = cumsum(3, 6)
+    s = te.create_schedule(s_scan.op)
+    _bind_to_blocks(s, (s_init, s_update))
+    assert str(tvm.lower(s, [X, s_scan])) == """\
+func main(X: float32[3, 6], scan: float32[3, 6]) {
+  for i.outer in 0..2 [blockIdx.x]:
+    for i.inner in 0..4 [threadIdx.x]:
+      if i.outer * 4 + i.inner < 6:
+        scan[0, i.outer * 4 + i.inner] = X[0, i.outer * 4 + i.inner]
+  for i.outer in 0..2 [blockIdx.x]:
+    for i.inner in 0..4 [threadIdx.x]:
+      if i.outer * 4 + i.inner < 6:
+        scan[1, i.outer * 4 + i.inner] = scan[0, i.outer * 4 + i.inner] + X[1, i.outer * 4 + i.inner]
+  for i.outer in 0..2 [blockIdx.x]:
+    for i.inner in 0..4 [threadIdx.x]:
+      if i.outer * 4 + i.inner < 6:
+        scan[2, i.outer * 4 + i.inner] = scan[1, i.outer * 4 + i.inner] + X[2, i.outer * 4 + i.inner]
+}"""
+    assert len(tvm.build(s, [X, s_scan], "cuda", name="myscan").kernels) == 3  # the init and two steps
+    x = uniform(rng, (3, 6))
+    _run_on_gpu_backends(s, [X, s_scan], [x], [np.cumsum(x.astype(np.float64), axis=0)])
+
+
+def test_several_states_bound_to_gpu_blocks(rng):
+    X, updates, (s_scan1, s_scan2) = two_states(5, 9)
+    s = te.create_schedule(s_scan1.op)
+    inits = [s_scan1.op.inits[0], s_scan1.op.inits[1]]
+    _bind_to_blocks(s, (*inits, *updates))
+    x = uniform(rng, (5, 9))
+    _run_on_gpu_backends(s, [X, s_scan1, s_scan2], [x], list(two_states_reference(x)))
+
+
+def test_scan_bound_to_gpu_blocks_needs_a_constant_number_of_steps():
+    X, s_init, s_update, s_scan = cumsum()
+    s = te.create_schedule(s_scan.op)
+    _bind_to_blocks(s, (s_init, s_update), factor=256)
+    with pytest.raises(te.LoweringError, match=r"lower: the update of scan scan is bound to blockIdx, so each step "
+                       r"is a kernel launch, but its number of steps \(m - 1\) is symbolic; give the scan axis a "
+                       "constant extent, or bind the update to threadIdx only"):
         tvm.build(s, [X, s_scan], "cuda", name="myscan")
 
 
