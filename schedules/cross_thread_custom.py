@@ -101,13 +101,7 @@ def custom_cross_thread_nest(lowering: Lowering, stage: Stage, env: list[For], t
 
     def per_thread(env2):
         starts = [Store(acc, _ZERO, starting_value(_no_init(body), convert)) for acc, body in zip(accs, bodies)]
-        combines, writes = [], []
-        for group in _groups(bodies):
-            for n, value in zip(group, _combined(bodies, group, accs, threads)):
-                combines.append(Store(reds[n], _ZERO, value))
-            totals = [BufferLoad(reds[n], _ZERO, reds[n].dtype) for n in group]
-            for n, total in zip(group, _with_init(bodies, group, totals, convert)):
-                writes.append(Store(outs[n], index, total))
+        combines, writes = _combine_and_write(bodies, (accs, reds, outs), index, convert, threads)
         guards = [binary(BinaryOp.EQ, thread.var, first_thread)] + geo.guards_without(reduce_roots) \
             + ([predicate] if predicate is not None else [])
         return seq(*starts, lowering.loops(LoopRun(stage, others, geo, accumulate, reads), env2), *combines,
@@ -120,6 +114,20 @@ def custom_cross_thread_nest(lowering: Lowering, stage: Stage, env: list[For], t
         return body
 
     return lowering.loops(LoopRun(stage, tuple(outer), geo, reduction, reads), env)
+
+
+def _combine_and_write(bodies, buffers, index, convert, threads: int) -> tuple[list[Stmt], list[Stmt]]:
+    """The threads' combination of each group's accumulators into its registers, and the
+    stores of the outputs from those registers (with the init= values joined)."""
+    accs, reds, outs = buffers
+    combines, writes = [], []
+    for group in _groups(bodies):
+        for n, value in zip(group, _combined(bodies, group, accs, threads)):
+            combines.append(Store(reds[n], _ZERO, value))
+        totals = [BufferLoad(reds[n], _ZERO, reds[n].dtype) for n in group]
+        for n, total in zip(group, _with_init(bodies, group, totals, convert)):
+            writes.append(Store(outs[n], index, total))
+    return combines, writes
 
 
 def _no_init(body: Reduce) -> Reduce:

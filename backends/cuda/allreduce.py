@@ -100,7 +100,7 @@ def emit_combine(printer: KernelPrinter, s: Store, node: ThreadCombine, depth: i
     """``buffer[offset] =`` element ``node.index`` of the user reducer folded over the group's
     tuples: every thread leaves its tuple in shared arrays (one per element), and after a
     barrier each thread folds its group's tuples in thread order, so all get the same result."""
-    kernel, combiner = printer.kernel, node.combiner
+    kernel = printer.kernel
     block = kernel.block[0] * kernel.block[1] * kernel.block[2]
     if block % node.threads:
         raise CodegenError(
@@ -108,14 +108,11 @@ def emit_combine(printer: KernelPrinter, s: Store, node: ThreadCombine, depth: i
             f"{kernel.block} threads; bind the reduction loop to all of threadIdx.x's extent")
     bound = printer.temporaries((*node.values, *s.indices), depth)
     types = [C_TYPES[v.dtype] for v in node.values]
-    arrays = [printer.fresh(f"{combiner.name}_{k}") for k in range(len(types))]
-    me, first, step = printer.fresh("thread"), printer.fresh("first"), printer.fresh("t")
+    arrays = [printer.fresh(f"{node.combiner.name}_{k}") for k in range(len(types))]
+    me, first = printer.fresh("thread"), printer.fresh("first")
     accs = [printer.fresh(f"acc{k}") for k in range(len(types))]
-    news = [printer.fresh(f"new{k}") for k in range(len(types))]
-    olds = [printer.fresh(f"next{k}") for k in range(len(types))]
-    emit = printer.emit
-    emit(f"{{  // the threads' tuples combined with comm_reducer {combiner.name}", depth)
-    inner = depth + 1
+    emit, inner = printer.emit, depth + 1
+    emit(f"{{  // the threads' tuples combined with comm_reducer {node.combiner.name}", depth)
     for ctype, array in zip(types, arrays):
         emit(f"__shared__ {ctype} {array}[{block}];", inner)
     emit(f"const int {me} = {_linear_thread(printer)};", inner)
@@ -126,17 +123,26 @@ def emit_combine(printer: KernelPrinter, s: Store, node: ThreadCombine, depth: i
     emit(f"const int {first} = {me} / {node.threads} * {node.threads};", inner)
     for ctype, acc, array in zip(types, accs, arrays):
         emit(f"{ctype} {acc} = {array}[{first}];", inner)
-    emit(f"for (int {step} = 1; {step} < {node.threads}; ++{step}) {{", inner)
-    for ctype, new, array in zip(types, news, arrays):
-        emit(f"const {ctype} {new} = {array}[{first} + {step}];", inner + 1)
-    printer.overrides.update(zip((*combiner.lhs, *combiner.rhs), (*accs, *news)))
-    for ctype, old, result in zip(types, olds, combiner.results):
-        emit(f"const {ctype} {old} = {printer.expr(result)};", inner + 1)
-    for var in (*combiner.lhs, *combiner.rhs):
-        del printer.overrides[var]
-    for acc, old in zip(accs, olds):
-        emit(f"{acc} = {old};", inner + 1)
-    emit("}", inner)
+    _emit_fold(printer, node, types, arrays, accs, first, inner)
     emit(f"{printer.name(s.buffer)}[{printer.offset(s)}] = {accs[node.index]};", inner)
     emit("}", depth)
     printer.release(bound)
+
+
+def _emit_fold(printer: KernelPrinter, node: ThreadCombine, types, arrays, accs, first: str, depth: int) -> None:
+    """The loop that combines the accumulators ``accs`` with the tuples of threads 1.. of the group."""
+    combiner, emit = node.combiner, printer.emit
+    step = printer.fresh("t")
+    news = [printer.fresh(f"new{k}") for k in range(len(types))]
+    nexts = [printer.fresh(f"next{k}") for k in range(len(types))]
+    emit(f"for (int {step} = 1; {step} < {node.threads}; ++{step}) {{", depth)
+    for ctype, new, array in zip(types, news, arrays):
+        emit(f"const {ctype} {new} = {array}[{first} + {step}];", depth + 1)
+    printer.overrides.update(zip((*combiner.lhs, *combiner.rhs), (*accs, *news)))
+    for ctype, following, result in zip(types, nexts, combiner.results):
+        emit(f"const {ctype} {following} = {printer.expr(result)};", depth + 1)
+    for var in (*combiner.lhs, *combiner.rhs):
+        del printer.overrides[var]
+    for acc, following in zip(accs, nexts):
+        emit(f"{acc} = {following};", depth + 1)
+    emit("}", depth)
