@@ -12,6 +12,7 @@ import pytest
 
 from backends.cuda.nvcc import compile_cuda, find_nvcc
 from tests.backends.cuda import host_emulation
+from tests.schedules.helpers import check_roundtrip
 
 from .helpers import close, empty, uniform
 from .te_shim import te, tvm
@@ -247,3 +248,9 @@ def test_a_reduction_loop_bound_to_a_vthread_is_refused():
                        r"vthread its iterations would race on the accumulator; bind it to 'threadIdx.x' for a "
                        "cross-thread reduction"):
         s[B].bind(k, te.thread_axis("vthread"))
+
+
+@pytest.mark.parametrize("name", PROGRAMS)
+def test_the_vthread_schedules_replay_from_their_traces(name):
+    s, args, _ = PROGRAMS[name]()
+    check_roundtrip(s, args)  # vthread binds, caches and TVM's attach order, through JSON
