@@ -10,6 +10,12 @@ roofline bound (``benchmarks/roofline.py``) for Nestor and the peer.
 Each square size also builds the template once for a symbolic row count M (one kernel for every
 M) and times it against the static build at M = n.
 
+Each side's round starts after a pause (other libraries' spinning threads go quiet) and one
+untimed call (the side's own thread team wakes there); calls under 20 ms get three times the
+``--repeat`` rounds. Each row gives both sides' spreads (``nestor_spread``, ``peer_spread``) and
+the quartiles of the round-by-round ratio (``ratio_q1``, ``ratio_q3``): a median ratio below 1.0
+with ``ratio_q3`` above it is noise, one with ``ratio_q3`` below 1.0 a real loss.
+
 ``--cpu-time`` times the process's CPU seconds over the thread count instead of the wall clock
 (waiting OpenMP threads asleep): on a machine shared with other jobs the wall clock of a
 two-thread kernel mostly measures whether both cores were free; CPU seconds measure each
@@ -29,7 +35,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np  # noqa: E402
 
 from benchmarks import roofline  # noqa: E402
-from benchmarks.harness import Report, compare, compare_all, compare_all_cpu, parser  # noqa: E402
+from benchmarks.harness import Report, compare, parser, rounds_all, rounds_all_cpu  # noqa: E402
 
 SHAPES = "1000x1000x1000,777x1025x513,4096x64x4096,65536x64x64"
 BATCHED = "64x128x128x128"
@@ -47,28 +53,36 @@ def _peers(a, b, out) -> dict:
     return peers
 
 
-#: how the sides are timed: :func:`compare_all` (wall clock), or CPU seconds with ``--cpu-time``
-TIMERS = {False: compare_all, True: lambda nestor, peers, repeat: compare_all_cpu(nestor, peers, repeat,
-                                                                                  roofline.threads())}
+#: how the sides are timed: :func:`rounds_all` (wall clock), or CPU seconds with ``--cpu-time``
+TIMERS = {False: rounds_all, True: lambda nestor, peers, repeat: rounds_all_cpu(nestor, peers, repeat,
+                                                                                roofline.threads())}
 
 
 def _measure(report: Report, case: str, module, a, b, c, b_for_peer, repeat: int, cpu_time: bool = False) -> None:
-    """Check ``module(a, b, c)`` against numpy, then time it against the peers."""
+    """Check ``module(a, b, c)`` against numpy, then time it against the peers.
+
+    Besides each side's median: ``nestor_spread`` and ``peer_spread``, each side's relative
+    interquartile spread over the rounds, and ``ratio_q1``/``ratio_q3``, the quartiles of the
+    ratio taken round by round (both sides measured within the same second): a ratio below 1.0
+    whose quartiles straddle 1.0 is noise; one with ``ratio_q3 < 1`` is a real loss."""
     module(a, b, c)
     expected = a @ b_for_peer
     k = a.shape[-1]
     if not np.allclose(c, expected, rtol=1e-3, atol=1e-2 * np.sqrt(k)):
         raise SystemExit(f"matmul {case}: wrong result (max error {np.abs(c - expected).max()})")
     out = np.empty_like(c)
-    ours, noise, peers = TIMERS[cpu_time](lambda: module(a, b, c), _peers(a, b_for_peer, out), repeat)
+    rounds = TIMERS[cpu_time](lambda: module(a, b, c), _peers(a, b_for_peer, out), repeat)
+    ours, spread, peers = rounds.summary()
     best = min(peers, key=lambda name: peers[name][0])
     flops = 2.0 * c.size * k
     nbytes = 4.0 * (a.size + b.size + c.size)
     theirs = peers[best][0]
+    q1, _, q3 = rounds.ratio_quartiles(best)
     report.add(case, ours, best, theirs, nestor_gflops=flops / ours / 1e9, peer_gflops=flops / theirs / 1e9,
                **{f"{name.split()[0]}_s": seconds for name, (seconds, _) in peers.items()},
                **roofline.fields(ours, theirs, flops, nbytes),
-               noise=max(noise, *(spread for _, spread in peers.values())))
+               noise=max(spread, *(s for _, s in peers.values())), nestor_spread=spread,
+               peer_spread=peers[best][1], ratio_q1=q1, ratio_q3=q3, rounds=len(rounds.samples[""]))
 
 
 def symbolic_case(report, args, static, a, b, c, n: int, transpose_b: bool) -> None:
