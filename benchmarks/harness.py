@@ -31,6 +31,15 @@ def _round(fn: Callable[[], object], number: int) -> float:
     return (time.perf_counter() - start) / number
 
 
+def _wake(fn: Callable[[], object], number: int) -> None:
+    """Untimed calls before a timed round of ``number`` calls: a fifth as many, at least one.
+    The pause before a round puts each side's thread team to sleep; under load the first call
+    or two after it waited milliseconds for a woken thread to get a core (256^3 on 2 threads,
+    load 3: 6.9 and 5.8 ms, then 0.2 ms a call), a quarter of a 50 ms round."""
+    for _ in range(max(1, number // 5)):
+        fn()
+
+
 #: seconds of quiet before each timed round: a threaded library keeps its worker threads spinning
 #: for a while after a call (OpenBLAS about 0.1 s, libgomp less), and they would take the cores
 #: from the round that follows
@@ -49,7 +58,7 @@ def compare(nestor: Callable[[], object], peer: Callable[[], object], repeat: in
     for _ in range(repeat):
         for fn, samples in ((nestor, ours), (peer, theirs)):
             time.sleep(settle)
-            fn()  # untimed: wakes the thread team the pause put to sleep
+            _wake(fn, number)
             samples.append(_round(fn, number))
     return statistics.median(ours), statistics.median(theirs), _spread(ours), _spread(theirs)
 
@@ -73,12 +82,12 @@ def compare_all_cpu(nestor: Callable[[], object], peers: dict[str, Callable[[], 
 def rounds_all(nestor: Callable[[], object], peers: dict[str, Callable[[], object]], repeat: int = 7,
                min_round: float = 0.05, settle: float | None = None) -> Rounds:
     """The wall-clock rounds of :func:`compare_all`: each round of a side starts after ``settle``
-    seconds of quiet and one untimed call (see :func:`_interleaved`)."""
+    seconds of quiet and untimed calls (:func:`_wake`)."""
     settle = SETTLE if settle is None else settle
 
     def wall(fn, number: int) -> float:
         time.sleep(settle)
-        fn()  # the team the pause put to sleep wakes here, not in the timed calls
+        _wake(fn, number)
         return _round(fn, number)
 
     return _interleaved(nestor, peers, repeat, min_round, wall)
@@ -88,7 +97,7 @@ def rounds_all_cpu(nestor: Callable[[], object], peers: dict[str, Callable[[], o
                    threads: int = 1, min_round: float = 0.05) -> Rounds:
     """The CPU-time rounds of :func:`compare_all_cpu`."""
     def cpu(fn, number: int) -> float:
-        fn()
+        _wake(fn, number)
         start = time.process_time()
         for _ in range(number):
             fn()

@@ -11,8 +11,8 @@ roofline bound (``benchmarks/roofline.py``) for Nestor and the peer.
 Each square size also builds the template once for a symbolic row count M (one kernel for every
 M) and times it against the static build at M = n.
 
-Each side's round starts after a pause (other libraries' spinning threads go quiet) and one
-untimed call (the side's own thread team wakes there); calls under 20 ms get three times the
+Each side's round starts after a pause (other libraries' spinning threads go quiet) and a
+fifth of its calls untimed (the side's own thread team wakes there); calls under 20 ms get three times the
 ``--repeat`` rounds. Each row gives both sides' spreads (``nestor_spread``, ``peer_spread``) and
 the quartiles of the round-by-round ratio (``ratio_q1``, ``ratio_q3``): a median ratio below 1.0
 with ``ratio_q3`` above it is noise, one with ``ratio_q3`` below 1.0 a real loss.
