@@ -150,14 +150,14 @@ class Rounds:
 def _interleaved(nestor, peers: dict, repeat: int, min_round: float,
                  timed: Callable[[Callable[[], object], int], float]) -> Rounds:
     """Each side warmed up, then ``repeat`` rounds of all sides in turn (:data:`SHORT_ROUNDS`
-    times as many where the slowest side's call is under :data:`SHORT_CALL` seconds), each
+    times as many where the fastest side's call is under :data:`SHORT_CALL` seconds), each
     round ``timed(fn, number)`` seconds a call over enough calls to fill ``min_round``."""
     sides = {"": nestor, **peers}
     for fn in sides.values():
         fn()  # warm-up
-    once = max(max(min(_round(fn, 1) for _ in range(3)) for fn in sides.values()), 1e-7)  # a stall in one call
-    number = max(1, int(min_round / once))
-    rounds = repeat * SHORT_ROUNDS if once < SHORT_CALL else repeat
+    calls = [max(min(_round(fn, 1) for _ in range(3)), 1e-7) for fn in sides.values()]  # a stall in one call
+    number = max(1, int(min_round / max(calls)))
+    rounds = repeat * SHORT_ROUNDS if min(calls) < SHORT_CALL else repeat  # the fastest side, as it is least disturbed
     samples: dict[str, list[float]] = {name: [] for name in sides}
     for _ in range(rounds):
         for name, fn in sides.items():
