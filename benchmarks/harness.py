@@ -10,7 +10,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 # numpy's OpenBLAS picks its kernels itself when these are unset
 for _name in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
@@ -96,12 +96,13 @@ def rounds_all(nestor: Callable[[], object], peers: dict[str, Callable[[], objec
 def rounds_all_cpu(nestor: Callable[[], object], peers: dict[str, Callable[[], object]], repeat: int = 7,
                    threads: int = 1, min_round: float = 0.05) -> Rounds:
     """The CPU-time rounds of :func:`compare_all_cpu`."""
-    def cpu(fn, number: int) -> float:
+    def cpu(fn, number: int) -> tuple[float, float]:
         _wake(fn, number)
-        start = time.process_time()
+        start, wall = time.process_time(), time.perf_counter()
         for _ in range(number):
             fn()
-        return (time.process_time() - start) / number / threads
+        seconds, wall = (time.process_time() - start) / number / threads, (time.perf_counter() - wall) / number
+        return seconds, seconds / wall if wall > 0 else 1.0
 
     return _interleaved(nestor, peers, repeat, min_round, cpu)
 
@@ -118,6 +119,14 @@ class Rounds:
     """Seconds per call of each side in each interleaved round, Nestor's under ``""``."""
 
     samples: dict[str, list[float]]
+    #: CPU-time rounds only: each side's CPU seconds over the threads times the wall seconds, per
+    #: round; below 1.0 its threads sat idle (waiting for each other, or held off a core) for
+    #: that share of the round (a library whose threads busy-wait, as OpenBLAS's, stays near 1.0)
+    busy: dict[str, list[float]] = field(default_factory=dict)
+
+    def busy_share(self, side: str = "") -> float | None:
+        """The median of :attr:`busy` for ``side``, None for wall-clock rounds."""
+        return statistics.median(self.busy[side]) if self.busy.get(side) else None
 
     def median(self, side: str = "") -> float:
         return statistics.median(self.samples[side])
@@ -148,7 +157,7 @@ class Rounds:
 
 
 def _interleaved(nestor, peers: dict, repeat: int, min_round: float,
-                 timed: Callable[[Callable[[], object], int], float]) -> Rounds:
+                 timed: Callable[[Callable[[], object], int], float | tuple[float, float]]) -> Rounds:
     """Each side warmed up, then ``repeat`` rounds of all sides in turn (:data:`SHORT_ROUNDS`
     times as many where the fastest side's call is under :data:`SHORT_CALL` seconds), each
     round ``timed(fn, number)`` seconds a call over enough calls to fill ``min_round``."""
@@ -159,10 +168,15 @@ def _interleaved(nestor, peers: dict, repeat: int, min_round: float,
     number = max(1, int(min_round / max(calls)))
     rounds = repeat * SHORT_ROUNDS if min(calls) < SHORT_CALL else repeat  # the fastest side, as it is least disturbed
     samples: dict[str, list[float]] = {name: [] for name in sides}
+    busy: dict[str, list[float]] = {name: [] for name in sides}
     for _ in range(rounds):
         for name, fn in sides.items():
-            samples[name].append(timed(fn, number))
-    return Rounds(samples)
+            result = timed(fn, number)
+            seconds, share = result if isinstance(result, tuple) else (result, None)
+            samples[name].append(seconds)
+            if share is not None:
+                busy[name].append(share)
+    return Rounds(samples, {name: shares for name, shares in busy.items() if shares})
 
 
 def _spread(samples: list[float]) -> float:

@@ -18,7 +18,9 @@ the quartiles of the round-by-round ratio (``ratio_q1``, ``ratio_q3``): a median
 with ``ratio_q3`` above it is noise, one with ``ratio_q3`` below 1.0 a real loss.
 
 ``--cpu-time`` times the process's CPU seconds over the thread count instead of the wall clock
-(waiting OpenMP threads asleep): on a machine shared with other jobs the wall clock of a
+(waiting OpenMP threads asleep), and gives ``nestor_busy``: those CPU seconds over the wall
+seconds of the same rounds, the share of the time Nestor's threads worked rather than waited
+(for each other or for a core another process held): on a machine shared with other jobs the wall clock of a
 two-thread kernel mostly measures whether both cores were free; CPU seconds measure each
 side's work. On two threads it is a rough figure (OpenBLAS's threads busy-wait after a call and
 that counts; the kernel's accounting of a thread still running lags); on one thread
@@ -89,6 +91,8 @@ def _measure(report: Report, case: str, module, a, b, c, b_for_peer, args, seria
     theirs = times[best][0]
     q1, _, q3 = rounds.ratio_quartiles(best)
     extra = {} if serial is None else {"serial_s": times[SERIAL][0], "speedup": times[SERIAL][0] / ours}
+    if rounds.busy:
+        extra.update(nestor_busy=rounds.busy_share(), peer_busy=rounds.busy_share(best))
     report.add(case, ours, best, theirs, nestor_gflops=flops / ours / 1e9, peer_gflops=flops / theirs / 1e9,
                **{f"{name.split()[0]}_s": seconds for name, (seconds, _) in times.items() if name != SERIAL},
                **roofline.fields(ours, theirs, flops, nbytes),

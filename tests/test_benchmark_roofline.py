@@ -83,3 +83,20 @@ def test_long_calls_keep_the_rounds_asked_for():
     assert len(rounds.samples[""]) == len(rounds.samples["long"]) == 2
     # the fastest side decides: a peer under SHORT_CALL makes the calls short
     assert len(rounds_all_cpu(long_call, {"quick": lambda: None}, repeat=2, min_round=0.0).samples[""]) > 2
+
+
+def test_cpu_rounds_give_the_share_of_the_wall_time_spent_working():
+    import time
+
+    from benchmarks.harness import rounds_all, rounds_all_cpu
+
+    def busy():
+        end = time.process_time() + 0.002
+        while time.process_time() < end:
+            pass
+
+    rounds = rounds_all_cpu(busy, {"asleep": lambda: time.sleep(0.002)}, repeat=3, threads=1, min_round=0.0)
+    assert 0.5 < rounds.busy_share() <= 1.05  # one thread, all of it working
+    assert rounds.busy_share("asleep") < 0.2  # waiting, not working
+    assert rounds_all(busy, {"asleep": lambda: time.sleep(0.002)}, repeat=1, min_round=0.0,
+                      settle=0.0).busy_share() is None  # wall-clock rounds do not know
