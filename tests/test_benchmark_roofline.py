@@ -95,8 +95,10 @@ def test_cpu_rounds_give_the_share_of_the_wall_time_spent_working():
         while time.process_time() < end:
             pass
 
+    # (how much of the wall time the busy loop gets depends on the machine's load: only bounds)
     rounds = rounds_all_cpu(busy, {"asleep": lambda: time.sleep(0.002)}, repeat=3, threads=1, min_round=0.0)
-    assert 0.5 < rounds.busy_share() <= 1.05  # one thread, all of it working
-    assert rounds.busy_share("asleep") < 0.2  # waiting, not working
+    assert rounds.busy_share("asleep") < min(0.2, rounds.busy_share()) <= rounds.busy_share() <= 1.05
+    two = rounds_all_cpu(busy, {}, repeat=1, threads=2, min_round=0.0)
+    assert 0 < two.busy_share() <= 0.55  # one thread of two at work
     assert rounds_all(busy, {"asleep": lambda: time.sleep(0.002)}, repeat=1, min_round=0.0,
                       settle=0.0).busy_share() is None  # wall-clock rounds do not know
