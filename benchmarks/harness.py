@@ -10,6 +10,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 # numpy's OpenBLAS picks its kernels itself when these are unset
 for _name in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
@@ -30,6 +31,15 @@ def _round(fn: Callable[[], object], number: int) -> float:
     return (time.perf_counter() - start) / number
 
 
+def _wake(fn: Callable[[], object], number: int) -> None:
+    """Untimed calls before a timed round of ``number`` calls: a fifth as many, at least one.
+    The pause before a round puts each side's thread team to sleep; under load the first call
+    or two after it waited milliseconds for a woken thread to get a core (256^3 on 2 threads,
+    load 3: 6.9 and 5.8 ms, then 0.2 ms a call), a quarter of a 50 ms round."""
+    for _ in range(max(1, number // 5)):
+        fn()
+
+
 #: seconds of quiet before each timed round: a threaded library keeps its worker threads spinning
 #: for a while after a call (OpenBLAS about 0.1 s, libgomp less), and they would take the cores
 #: from the round that follows
@@ -46,24 +56,18 @@ def compare(nestor: Callable[[], object], peer: Callable[[], object], repeat: in
     number = max(1, int(min_round / once))
     ours, theirs = [], []
     for _ in range(repeat):
-        time.sleep(settle)
-        ours.append(_round(nestor, number))
-        time.sleep(settle)
-        theirs.append(_round(peer, number))
+        for fn, samples in ((nestor, ours), (peer, theirs)):
+            time.sleep(settle)
+            _wake(fn, number)
+            samples.append(_round(fn, number))
     return statistics.median(ours), statistics.median(theirs), _spread(ours), _spread(theirs)
 
 
 def compare_all(nestor: Callable[[], object], peers: dict[str, Callable[[], object]], repeat: int = 7,
                 min_round: float = 0.05, settle: float | None = None) -> tuple[float, float, dict[str, tuple]]:
     """:func:`compare` with several peers, all interleaved in each round: Nestor's median and
-    spread, and each peer's ``(median, spread)`` by name."""
-    settle = SETTLE if settle is None else settle
-
-    def wall(fn, number: int) -> float:
-        time.sleep(settle)
-        return _round(fn, number)
-
-    return _interleaved(nestor, peers, repeat, min_round, wall)
+    spread, and each peer's ``(median, spread)`` by name (:func:`rounds_all` gives the rounds)."""
+    return rounds_all(nestor, peers, repeat, min_round, settle).summary()
 
 
 def compare_all_cpu(nestor: Callable[[], object], peers: dict[str, Callable[[], object]], repeat: int = 7,
@@ -71,33 +75,108 @@ def compare_all_cpu(nestor: Callable[[], object], peers: dict[str, Callable[[], 
     """:func:`compare_all` on the process's CPU seconds over ``threads`` instead of the wall
     clock: the work each side does (waiting OpenMP threads asleep, ``OMP_WAIT_POLICY=passive``),
     much less disturbed on a machine shared with other jobs, blind to idle cores and to load
-    imbalance between the threads."""
-    def cpu(fn, number: int) -> float:
-        start = time.process_time()
+    imbalance between the threads (:func:`rounds_all_cpu` gives the rounds)."""
+    return rounds_all_cpu(nestor, peers, repeat, threads, min_round).summary()
+
+
+def rounds_all(nestor: Callable[[], object], peers: dict[str, Callable[[], object]], repeat: int = 7,
+               min_round: float = 0.05, settle: float | None = None) -> Rounds:
+    """The wall-clock rounds of :func:`compare_all`: each round of a side starts after ``settle``
+    seconds of quiet and untimed calls (:func:`_wake`)."""
+    settle = SETTLE if settle is None else settle
+
+    def wall(fn, number: int) -> float:
+        time.sleep(settle)
+        _wake(fn, number)
+        return _round(fn, number)
+
+    return _interleaved(nestor, peers, repeat, min_round, wall)
+
+
+def rounds_all_cpu(nestor: Callable[[], object], peers: dict[str, Callable[[], object]], repeat: int = 7,
+                   threads: int = 1, min_round: float = 0.05) -> Rounds:
+    """The CPU-time rounds of :func:`compare_all_cpu`."""
+    def cpu(fn, number: int) -> tuple[float, float]:
+        _wake(fn, number)
+        start, wall = time.process_time(), time.perf_counter()
         for _ in range(number):
             fn()
-        return (time.process_time() - start) / number / threads
+        seconds, wall = (time.process_time() - start) / number / threads, (time.perf_counter() - wall) / number
+        return seconds, seconds / wall if wall > 0 else 1.0
 
     return _interleaved(nestor, peers, repeat, min_round, cpu)
 
 
+#: calls shorter than this get :data:`SHORT_ROUNDS` times the rounds asked for: a stall of a few
+#: milliseconds (another process on a core, a thread woken late) is a large share of such a
+#: round, and only more rounds let the median step over the disturbed ones
+SHORT_CALL = 0.02
+SHORT_ROUNDS = 3
+
+
+@dataclass(frozen=True)
+class Rounds:
+    """Seconds per call of each side in each interleaved round, Nestor's under ``""``."""
+
+    samples: dict[str, list[float]]
+    #: CPU-time rounds only: each side's CPU seconds over the threads times the wall seconds, per
+    #: round; below 1.0 its threads sat idle (waiting for each other, or held off a core) for
+    #: that share of the round (a library whose threads busy-wait, as OpenBLAS's, stays near 1.0)
+    busy: dict[str, list[float]] = field(default_factory=dict)
+
+    def busy_share(self, side: str = "") -> float | None:
+        """The median of :attr:`busy` for ``side``, None for wall-clock rounds."""
+        return statistics.median(self.busy[side]) if self.busy.get(side) else None
+
+    def median(self, side: str = "") -> float:
+        return statistics.median(self.samples[side])
+
+    def spread(self, side: str = "") -> float:
+        """The relative interquartile spread of one side's rounds (:func:`_spread`)."""
+        return _spread(self.samples[side])
+
+    def peers(self) -> list[str]:
+        return [name for name in self.samples if name]
+
+    def summary(self) -> tuple[float, float, dict[str, tuple]]:
+        """Nestor's median and spread, and each peer's ``(median, spread)`` by name."""
+        return self.median(), self.spread(), {name: (self.median(name), self.spread(name)) for name in self.peers()}
+
+    def paired_ratios(self, peer: str) -> list[float]:
+        """``peer``'s time over Nestor's in each round: both measured within the same seconds, so
+        a stall that hits the whole machine cancels out."""
+        return [theirs / ours for ours, theirs in zip(self.samples[""], self.samples[peer])]
+
+    def ratio_quartiles(self, peer: str) -> tuple[float, float, float]:
+        """The first quartile, median and third quartile of :meth:`paired_ratios`."""
+        ratios = self.paired_ratios(peer)
+        if len(ratios) < 2:
+            return ratios[0], ratios[0], ratios[0]
+        q1, q2, q3 = statistics.quantiles(ratios, n=4)
+        return q1, q2, q3
+
+
 def _interleaved(nestor, peers: dict, repeat: int, min_round: float,
-                 timed: Callable[[Callable[[], object], int], float]) -> tuple[float, float, dict[str, tuple]]:
-    """Each side warmed up, then ``repeat`` rounds of all sides in turn, each round ``timed(fn,
-    number)`` seconds a call over enough calls to fill ``min_round``: Nestor's median and
-    spread, and each peer's ``(median, spread)`` by name."""
+                 timed: Callable[[Callable[[], object], int], float | tuple[float, float]]) -> Rounds:
+    """Each side warmed up, then ``repeat`` rounds of all sides in turn (:data:`SHORT_ROUNDS`
+    times as many where the fastest side's call is under :data:`SHORT_CALL` seconds), each
+    round ``timed(fn, number)`` seconds a call over enough calls to fill ``min_round``."""
     sides = {"": nestor, **peers}
     for fn in sides.values():
         fn()  # warm-up
-    once = max(max(_round(fn, 1) for fn in sides.values()), 1e-7)
-    number = max(1, int(min_round / once))
+    calls = [max(min(_round(fn, 1) for _ in range(3)), 1e-7) for fn in sides.values()]  # a stall in one call
+    number = max(1, int(min_round / max(calls)))
+    rounds = repeat * SHORT_ROUNDS if min(calls) < SHORT_CALL else repeat  # the fastest side, as it is least disturbed
     samples: dict[str, list[float]] = {name: [] for name in sides}
-    for _ in range(repeat):
+    busy: dict[str, list[float]] = {name: [] for name in sides}
+    for _ in range(rounds):
         for name, fn in sides.items():
-            samples[name].append(timed(fn, number))
-    ours = samples.pop("")
-    return (statistics.median(ours), _spread(ours),
-            {name: (statistics.median(times), _spread(times)) for name, times in samples.items()})
+            result = timed(fn, number)
+            seconds, share = result if isinstance(result, tuple) else (result, None)
+            samples[name].append(seconds)
+            if share is not None:
+                busy[name].append(share)
+    return Rounds(samples, {name: shares for name, shares in busy.items() if shares})
 
 
 def _spread(samples: list[float]) -> float:

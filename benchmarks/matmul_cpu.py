@@ -6,12 +6,21 @@ roofline bound (``benchmarks/roofline.py``) for Nestor and the peer.
 
     python benchmarks/matmul_cpu.py [--json] [--sizes 512,1024,2048] [--layout A@B|A@B.T]
         [--shapes 1000x1000x1000,...] [--batched 64x128x128x128] [--no-symbolic] [--cpu-time]
+        [--serial]
 
 Each square size also builds the template once for a symbolic row count M (one kernel for every
 M) and times it against the static build at M = n.
 
+Each side's round starts after a pause (other libraries' spinning threads go quiet) and a
+fifth of its calls untimed (the side's own thread team wakes there); calls under 20 ms get three times the
+``--repeat`` rounds. Each row gives both sides' spreads (``nestor_spread``, ``peer_spread``) and
+the quartiles of the round-by-round ratio (``ratio_q1``, ``ratio_q3``): a median ratio below 1.0
+with ``ratio_q3`` above it is noise, one with ``ratio_q3`` below 1.0 a real loss.
+
 ``--cpu-time`` times the process's CPU seconds over the thread count instead of the wall clock
-(waiting OpenMP threads asleep): on a machine shared with other jobs the wall clock of a
+(waiting OpenMP threads asleep), and gives ``nestor_busy``: those CPU seconds over the wall
+seconds of the same rounds, the share of the time Nestor's threads worked rather than waited
+(for each other or for a core another process held): on a machine shared with other jobs the wall clock of a
 two-thread kernel mostly measures whether both cores were free; CPU seconds measure each
 side's work. On two threads it is a rough figure (OpenBLAS's threads busy-wait after a call and
 that counts; the kernel's accounting of a thread still running lags); on one thread
@@ -29,7 +38,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np  # noqa: E402
 
 from benchmarks import roofline  # noqa: E402
-from benchmarks.harness import Report, compare, compare_all, compare_all_cpu, parser  # noqa: E402
+from benchmarks.harness import Report, compare, parser, rounds_all, rounds_all_cpu  # noqa: E402
 
 SHAPES = "1000x1000x1000,777x1025x513,4096x64x4096,65536x64x64"
 BATCHED = "64x128x128x128"
@@ -47,28 +56,52 @@ def _peers(a, b, out) -> dict:
     return peers
 
 
-#: how the sides are timed: :func:`compare_all` (wall clock), or CPU seconds with ``--cpu-time``
-TIMERS = {False: compare_all, True: lambda nestor, peers, repeat: compare_all_cpu(nestor, peers, repeat,
-                                                                                  roofline.threads())}
+#: how the sides are timed: :func:`rounds_all` (wall clock), or CPU seconds with ``--cpu-time``
+TIMERS = {False: rounds_all, True: lambda nestor, peers, repeat: rounds_all_cpu(nestor, peers, repeat,
+                                                                                roofline.threads())}
 
 
-def _measure(report: Report, case: str, module, a, b, c, b_for_peer, repeat: int, cpu_time: bool = False) -> None:
-    """Check ``module(a, b, c)`` against numpy, then time it against the peers."""
-    module(a, b, c)
+def _measure(report: Report, case: str, module, a, b, c, b_for_peer, args, serial=None) -> None:
+    """Check ``module(a, b, c)`` against numpy, then time it against the peers.
+
+    Besides each side's median: ``nestor_spread`` and ``peer_spread``, each side's relative
+    interquartile spread over the rounds, and ``ratio_q1``/``ratio_q3``, the quartiles of the
+    ratio taken round by round (both sides measured within the same second): a ratio below 1.0
+    whose quartiles straddle 1.0 is noise; one with ``ratio_q3 < 1`` is a real loss. With
+    ``serial`` (the same product built for one thread, ``--serial``), ``serial_s`` and
+    ``speedup``: what the second thread bought in the same rounds (near 2 where both cores were
+    free; near 1 or below where another process held one)."""
     expected = a @ b_for_peer
     k = a.shape[-1]
-    if not np.allclose(c, expected, rtol=1e-3, atol=1e-2 * np.sqrt(k)):
-        raise SystemExit(f"matmul {case}: wrong result (max error {np.abs(c - expected).max()})")
+    sides = {"": module} if serial is None else {"": module, SERIAL: serial}
+    for name, kernel in sides.items():
+        kernel(a, b, c)
+        if not np.allclose(c, expected, rtol=1e-3, atol=1e-2 * np.sqrt(k)):
+            raise SystemExit(f"matmul {case}{name and ' ' + name}: wrong result (max error "
+                             f"{np.abs(c - expected).max()})")
     out = np.empty_like(c)
-    ours, noise, peers = TIMERS[cpu_time](lambda: module(a, b, c), _peers(a, b_for_peer, out), repeat)
-    best = min(peers, key=lambda name: peers[name][0])
+    peers = _peers(a, b_for_peer, out)
+    if serial is not None:
+        peers[SERIAL] = lambda: serial(a, b, c)
+    rounds = TIMERS[args.cpu_time](lambda: module(a, b, c), peers, args.repeat)
+    ours, spread, times = rounds.summary()
+    best = min((name for name in times if name != SERIAL), key=lambda name: times[name][0])
     flops = 2.0 * c.size * k
     nbytes = 4.0 * (a.size + b.size + c.size)
-    theirs = peers[best][0]
+    theirs = times[best][0]
+    q1, _, q3 = rounds.ratio_quartiles(best)
+    extra = {} if serial is None else {"serial_s": times[SERIAL][0], "speedup": times[SERIAL][0] / ours}
+    if rounds.busy:
+        extra.update(nestor_busy=rounds.busy_share(), peer_busy=rounds.busy_share(best))
     report.add(case, ours, best, theirs, nestor_gflops=flops / ours / 1e9, peer_gflops=flops / theirs / 1e9,
-               **{f"{name.split()[0]}_s": seconds for name, (seconds, _) in peers.items()},
+               **{f"{name.split()[0]}_s": seconds for name, (seconds, _) in times.items() if name != SERIAL},
                **roofline.fields(ours, theirs, flops, nbytes),
-               noise=max(noise, *(spread for _, spread in peers.values())))
+               noise=max(spread, *(s for name, (_, s) in times.items() if name != SERIAL)), nestor_spread=spread,
+               peer_spread=times[best][1], ratio_q1=q1, ratio_q3=q3, rounds=len(rounds.samples[""]), **extra)
+
+
+#: the name of the one-thread build among the timed sides (``--serial``)
+SERIAL = "nestor 1 thread"
 
 
 def symbolic_case(report, args, static, a, b, c, n: int, transpose_b: bool) -> None:
@@ -88,6 +121,16 @@ def symbolic_case(report, args, static, a, b, c, n: int, transpose_b: bool) -> N
                nestor_gflops=2 * n**3 / ours / 1e9, noise=noise, peer_noise=peer_noise)
 
 
+def _serial(args, template):
+    """With ``--serial``, the product ``template()`` schedules for one thread, built."""
+    if not args.serial:
+        return None
+    import nestor as ns
+
+    s, tensors = template()
+    return ns.build(s, tensors, target="llvm", name="matmul_serial")
+
+
 def main() -> None:
     p = parser(__doc__)
     p.add_argument("--sizes", default="512,1024,2048")
@@ -97,6 +140,8 @@ def main() -> None:
     p.add_argument("--batched", default=BATCHED, help="BxMxNxK batched products; '' for none")
     p.add_argument("--cpu-time", action="store_true",
                    help="time the process's CPU seconds (OpenMP threads wait asleep) instead of the wall clock")
+    p.add_argument("--serial", action="store_true",
+                   help="also time each product built for one thread (serial_s, speedup)")
     args = p.parse_args()
     if args.cpu_time:
         os.environ["OMP_WAIT_POLICY"] = "passive"  # read when the OpenMP runtimes start, below
@@ -110,8 +155,9 @@ def main() -> None:
         s, tensors = matmul_cpu(n, n, n, transpose_b=transpose_b)
         a, b = (rng.standard_normal((n, n), dtype=np.float32) for _ in range(2))
         module = ns.build(s, tensors, target="llvm", name=f"matmul{n}")
+        serial = _serial(args, lambda: matmul_cpu(n, n, n, transpose_b=transpose_b, parallel=False))
         _measure(report, f"n={n} {args.layout}", module, a, b, np.empty((n, n), np.float32),
-                 b.T if transpose_b else b, args.repeat, args.cpu_time)
+                 b.T if transpose_b else b, args, serial)
         if not args.no_symbolic:
             symbolic_case(report, args, module, a, b, np.empty((n, n), np.float32), n, transpose_b)
     for shape in (x for x in args.shapes.split(",") if x):
@@ -119,16 +165,16 @@ def main() -> None:
         s, tensors = matmul_cpu(m, n, k, transpose_b=False)
         a, b = rng.standard_normal((m, k), dtype=np.float32), rng.standard_normal((k, n), dtype=np.float32)
         module = ns.build(s, tensors, target="llvm", name="matmul")
-        _measure(report, f"{m}x{n}x{k} A@B", module, a, b, np.empty((m, n), np.float32), b, args.repeat,
-                 args.cpu_time)
+        serial = _serial(args, lambda: matmul_cpu(m, n, k, transpose_b=False, parallel=False))
+        _measure(report, f"{m}x{n}x{k} A@B", module, a, b, np.empty((m, n), np.float32), b, args, serial)
     for shape in (x for x in args.batched.split(",") if x):
         batch, m, n, k = (int(x) for x in shape.split("x"))
         s, tensors = matmul_layout((batch, m, k), (batch, k, n), parallel=True)
         a = rng.standard_normal((batch, m, k), dtype=np.float32)
         b = rng.standard_normal((batch, k, n), dtype=np.float32)
         module = ns.build(s, tensors, target="llvm", name="bmm")
-        _measure(report, f"batched {shape}", module, a, b, np.empty((batch, m, n), np.float32), b, args.repeat,
-                 args.cpu_time)
+        serial = _serial(args, lambda: matmul_layout((batch, m, k), (batch, k, n), parallel=False))
+        _measure(report, f"batched {shape}", module, a, b, np.empty((batch, m, n), np.float32), b, args, serial)
 
 
 if __name__ == "__main__":

@@ -45,3 +45,60 @@ def test_compare_all_cpu_counts_cpu_seconds_per_call_over_the_threads():
     assert set(peers) == {"asleep"} and spread >= 0
     assert 0.001 <= ours < 0.01  # 2 ms of CPU over 2 threads, per call
     assert peers["asleep"][0] < ours  # a sleeping side uses (almost) no CPU
+
+
+def test_rounds_pair_each_round_and_repeat_short_calls():
+    from benchmarks.harness import SHORT_ROUNDS, Rounds, rounds_all
+
+    calls = {"ours": 0, "peer": 0}
+
+    def side(name):
+        def run():
+            calls[name] += 1
+        return run
+
+    rounds = rounds_all(side("ours"), {"peer": side("peer")}, repeat=3, min_round=0.0, settle=0.0)
+    assert len(rounds.samples[""]) == len(rounds.samples["peer"]) == 3 * SHORT_ROUNDS  # a short call
+    # each round: one untimed call after the pause, then the timed one; before them a warm-up
+    # and three single calls that size the rounds
+    assert calls["ours"] == calls["peer"] == 2 * 3 * SHORT_ROUNDS + 4
+    fixed = Rounds({"": [1.0, 2.0, 4.0, 1.0, 1.0], "p": [2.0, 2.0, 2.0, 1.0, 0.5]})
+    assert fixed.paired_ratios("p") == [2.0, 1.0, 0.5, 1.0, 0.5]
+    q1, median, q3 = fixed.ratio_quartiles("p")
+    assert median == 1.0 and q1 == 0.5 and q3 == 1.5
+    assert fixed.summary() == (1.0, fixed.spread(), {"p": (2.0, fixed.spread("p"))})
+
+
+def test_long_calls_keep_the_rounds_asked_for():
+    import time
+
+    from benchmarks.harness import SHORT_CALL, rounds_all_cpu
+
+    def long_call():
+        end = time.perf_counter() + SHORT_CALL * 1.2
+        while time.perf_counter() < end:
+            pass
+
+    rounds = rounds_all_cpu(long_call, {"long": long_call}, repeat=2, min_round=0.0)
+    assert len(rounds.samples[""]) == len(rounds.samples["long"]) == 2
+    # the fastest side decides: a peer under SHORT_CALL makes the calls short
+    assert len(rounds_all_cpu(long_call, {"quick": lambda: None}, repeat=2, min_round=0.0).samples[""]) > 2
+
+
+def test_cpu_rounds_give_the_share_of_the_wall_time_spent_working():
+    import time
+
+    from benchmarks.harness import rounds_all, rounds_all_cpu
+
+    def busy():
+        end = time.process_time() + 0.002
+        while time.process_time() < end:
+            pass
+
+    # (how much of the wall time the busy loop gets depends on the machine's load: only bounds)
+    rounds = rounds_all_cpu(busy, {"asleep": lambda: time.sleep(0.002)}, repeat=3, threads=1, min_round=0.0)
+    assert rounds.busy_share("asleep") < min(0.2, rounds.busy_share()) <= rounds.busy_share() <= 1.05
+    two = rounds_all_cpu(busy, {}, repeat=1, threads=2, min_round=0.0)
+    assert 0 < two.busy_share() <= 0.55  # one thread of two at work
+    assert rounds_all(busy, {"asleep": lambda: time.sleep(0.002)}, repeat=1, min_round=0.0,
+                      settle=0.0).busy_share() is None  # wall-clock rounds do not know

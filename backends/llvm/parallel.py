@@ -35,6 +35,13 @@ def free_names(loop: Stmt) -> tuple[list[Var], list[Buffer]]:
 #: statement executions (vector lanes counted) above which one parallel iteration is taken at a time
 HEAVY_ITERATION = 1 << 16
 
+#: the chunks per thread a parallel loop of light iterations is cut into: the last chunk a
+#: thread takes is what the other may be left waiting for, where another process holds the
+#: first off its core. 65536 x 64 x 64 on 2 threads: 4 a thread made each chunk an eighth of
+#: the product; 16 cost nothing measurable (CPU time 5.43 vs 5.39-5.54 ms on one thread, 5.55
+#: vs 5.55-5.63 on two, interleaved)
+CHUNKS_PER_THREAD = 16
+
 
 def iteration_work(body: Stmt) -> int:
     """Statement executions of one run of ``body`` (vector lanes counted), over its loops of
@@ -91,13 +98,13 @@ def _write_body(cg, outlined, context_type, loop: For, buffers, variables) -> No
     start, extent = loaded[-2], loaded[-1]
     counter = b.gep(context, [ir.Constant(I32, 0), ir.Constant(I32, count + 2)])
     team = b.sext(b.call(cg.declare("omp_get_num_threads", I32, []), []), I64)
-    # about four chunks per thread: few trips to the counter, yet room to even out; one
-    # iteration at a time where each is heavy (a trip to the counter is then free, and 33 tiles
-    # on 2 threads end 17 to 16, not 20 to 13)
+    # CHUNKS_PER_THREAD chunks per thread; one iteration at a time where each is heavy (a trip
+    # to the counter is then free, and 33 tiles on 2 threads end 17 to 16, not 20 to 13)
     if iteration_work(loop.body) >= HEAVY_ITERATION:
         grain = i64(1)
     else:
-        grain = b.sdiv(b.add(extent, b.sub(b.mul(team, i64(4)), i64(1))), b.mul(team, i64(4)))
+        shares = b.mul(team, i64(CHUNKS_PER_THREAD))
+        grain = b.sdiv(b.add(extent, b.sub(shares, i64(1))), shares)
     limit = b.add(start, extent)
     take = b.append_basic_block("take")
     run = b.append_basic_block("run")
