@@ -193,19 +193,18 @@ class Tensor:
 
     # -- properties ------------------------------------------------------------------------
     @property
-    def data(self) -> np.ndarray:
-        """The storage (a numpy array, shared, writable unless a broadcast view); reading it
-        computes a pending tensor first. Writing into it in place is safe: the pending ops that
-        read this memory are computed before it is handed out, and ops applied to it later run
-        at once (:mod:`frontend.lazy_storage`); each keeps the values it was applied to."""
-        if self._lazy is not None:
-            realize(self)
-        return hand_out(self)
+    def data(self) -> Tensor:
+        """needle's ``data``: :meth:`detach` -- the values (computed first if pending) over the
+        same storage, requiring no grad. ``t.data[...] = v`` writes into that storage and
+        ``np.asarray(t.data)`` is the stored array itself; both are safe for pending ops
+        (:mod:`frontend.tensor_data`)."""
+        return _data_module().detached(self)
 
     @data.setter
     def data(self, value) -> None:
-        """Replace the storage by ``value`` (an array, shared and then held by both; or a
-        Tensor, whose storage is shared); pending ops that read the old storage keep it."""
+        """Replace the storage by ``value``'s (a Tensor, whose storage is then shared, as in
+        needle; or a numpy array, shared and then held by both); pending ops that read the old
+        storage keep it."""
         if isinstance(value, Tensor):
             self.assign_storage(value._storage())
             return
@@ -214,6 +213,11 @@ class Tensor:
                                   "array (Tensor(value) or np.asarray(value) makes one)")
         self.assign_storage(value)
         expose(value)
+
+    def __setitem__(self, index, value) -> None:
+        """Write ``value`` into the storage at ``index`` (a tensor that requires no grad, such as
+        ``t.data``); the pending ops that read it keep the values they were applied to."""
+        _data_module().write(self, index, value)
 
     def assign_storage(self, array: np.ndarray) -> None:
         """Replace the storage by ``array``, which the caller gives up (a kernel's output: the
@@ -250,8 +254,10 @@ class Tensor:
         return math.prod(self.shape)
 
     @property
-    def is_leaf(self) -> bool:
-        return self.op is None
+    def is_leaf(self):
+        """Whether no op made this tensor: a truth value, also callable as needle's ``is_leaf()``."""
+        flags = _data_module().LEAF_FLAGS
+        return flags[self.op is None]
 
     def numpy(self) -> np.ndarray:
         """A copy of the values as a numpy array (writing into it changes nothing here)."""
@@ -265,8 +271,8 @@ class Tensor:
         return data.reshape(-1)[0].item()
 
     def detach(self) -> Tensor:
-        """The same values, cut from the graph (shares storage)."""
-        return Tensor.wrap(self._storage(), self.device)
+        """The same values, cut from the graph (shares storage; see :attr:`data`)."""
+        return _data_module().detached(self)
 
     def astype(self, dtype) -> Tensor:
         """``self`` converted to ``dtype``; gradients flow back through the conversion."""
@@ -321,7 +327,12 @@ class Tensor:
     # -- operators (defined in frontend.ops, attached here) ----------------------------------
     def __add__(self, other): return _ops().add(self, other)
     def __radd__(self, other): return _ops().add(other, self)
-    def __sub__(self, other): return _ops().subtract(self, other)
+    def __sub__(self, other):
+        """As needle's: ``a - b`` of two tensors is ``a + (-b)`` (two nodes of the graph, as
+        ``find_topo_sort`` lists them; one fused kernel), of a tensor and a number one op."""
+        if isinstance(other, Tensor):
+            return _ops().add(self, _ops().negative(other))
+        return _ops().subtract(self, other)
     def __rsub__(self, other): return _ops().subtract(other, self)
     def __mul__(self, other): return _ops().multiply(self, other)
     def __rmul__(self, other): return _ops().multiply(other, self)
@@ -366,7 +377,14 @@ class Tensor:
     def cached_data(self) -> CachedArray:
         """The storage (needle's name): a view of :attr:`data` that also answers needle's
         NDArray calls (``.numpy()``), so code of every needle homework reads it."""
-        return self.data.view(CachedArray)
+        if self._lazy is not None:
+            realize(self)
+        return hand_out(self).view(CachedArray)
+
+    @cached_data.setter
+    def cached_data(self, value) -> None:
+        """needle's way to set the storage: as assigning :attr:`data`."""
+        self.data = value
 
     def realize_cached_data(self) -> CachedArray:
         """The storage, computed first if pending (needle's name; see :attr:`cached_data`)."""
@@ -374,6 +392,15 @@ class Tensor:
 
 
 _OPS = []
+_DATA = []
+
+
+def _data_module():
+    if not _DATA:
+        from . import tensor_data
+
+        _DATA.append(tensor_data)
+    return _DATA[0]
 
 
 def _ops():
