@@ -327,12 +327,7 @@ class Tensor:
     # -- operators (defined in frontend.ops, attached here) ----------------------------------
     def __add__(self, other): return _ops().add(self, other)
     def __radd__(self, other): return _ops().add(other, self)
-    def __sub__(self, other):
-        """As needle's: ``a - b`` of two tensors is ``a + (-b)`` (two nodes of the graph, as
-        ``find_topo_sort`` lists them; one fused kernel), of a tensor and a number one op."""
-        if isinstance(other, Tensor):
-            return _ops().add(self, _ops().negative(other))
-        return _ops().subtract(self, other)
+    def __sub__(self, other): return _ops().subtract(self, other)
     def __rsub__(self, other): return _ops().subtract(other, self)
     def __mul__(self, other): return _ops().multiply(self, other)
     def __rmul__(self, other): return _ops().multiply(other, self)
@@ -449,14 +444,20 @@ def _regrown(gradient: Tensor) -> Tensor | None:
     return regrown if regrown is not None and regrown.requires_grad else None
 
 
-def _backpropagate(root: Tensor, out_grad: Tensor, wanted: set[int] | None = None) -> dict[int, Tensor]:
+def _backpropagate(root: Tensor, out_grad: Tensor, wanted: set[int] | None = None,
+                   every_node: bool = False) -> dict[int, Tensor]:
     """Reverse mode over the graph of ``root``: with ``wanted``, the summed adjoints of those
-    tensors by id; without, leaves get theirs as ``.grad``."""
+    tensors by id; without, leaves get theirs as ``.grad``, and so do ``root`` and the
+    intermediates the user still refers to (every node with ``every_node``, as needle's
+    ``compute_gradient_of_variables``; :mod:`frontend.node_grads`)."""
     from .fusion import sum_all
+    from .node_grads import shown
 
     partials: dict[int, list[Tensor]] = {id(root): [out_grad]}
     found: dict[int, Tensor] = {}
-    for node in reversed(topological_order(root)):
+    order = topological_order(root)
+    visible = shown(order, root, every_node) if wanted is None else set()
+    for node in reversed(order):
         grads = partials.pop(id(node), None)
         if not grads:
             continue
@@ -464,11 +465,11 @@ def _backpropagate(root: Tensor, out_grad: Tensor, wanted: set[int] | None = Non
         grads = None  # the summed partials are not needed apart (the lazy graph need not store them)
         if wanted is not None and id(node) in wanted:
             found[id(node)] = grad
+        if wanted is None and (node.op is None or visible is None or id(node) in visible):
+            node.grad = grad
+            if not is_grad_enabled() and grad is not out_grad:  # differentiable on demand (_regrown)
+                grad._origin = (weakref.ref(root), out_grad, weakref.ref(node))
         if node.op is None:
-            if wanted is None:
-                node.grad = grad
-                if not is_grad_enabled() and grad is not out_grad:  # differentiable on demand (_regrown)
-                    grad._origin = (weakref.ref(root), out_grad, weakref.ref(node))
             continue
         for tensor, partial in zip(node.inputs, node.op.gradient(grad, node)):
             if partial is not None and tensor.requires_grad:
