@@ -1,5 +1,6 @@
-"""needle's ``autograd`` module under its names: ``find_topo_sort``, ``compute_gradient_of_variables``,
-``sum_node_list``, ``TensorOp`` (a user's op: ``compute`` on arrays, ``gradient`` from ops), ``Value``.
+"""needle's ``autograd`` module under its names: ``find_topo_sort``,
+``compute_gradient_of_variables``, ``sum_node_list``, ``TENSOR_COUNTER``, ``TensorOp`` (a user's
+op: ``compute`` on arrays, ``gradient`` from ops), ``Value``.
 
 The graph is the frontend's own (:class:`frontend.tensor.Tensor`'s ``op`` and ``inputs``); these
 functions walk it as needle's do, so a program that reads the nodes in order (hw1's
@@ -8,6 +9,7 @@ functions walk it as needle's do, so a program that reads the nodes in order (hw
 
 from __future__ import annotations
 
+import gc
 from functools import reduce
 
 import numpy as np
@@ -24,6 +26,14 @@ from .tensor import DTYPES, CachedArray, Tensor, _backpropagate, no_grad
 Value = Tensor
 #: the array type a ``TensorOp.compute`` receives (numpy arrays, with NDArray's ``numpy()``)
 NDArray = CachedArray
+
+
+def __getattr__(name: str):
+    """``TENSOR_COUNTER``: how many tensors are alive now (needle counts them as they are made
+    and freed; hw2's memory checks read it), counted when read."""
+    if name == "TENSOR_COUNTER":
+        return sum(1 for value in gc.get_objects() if isinstance(value, Tensor))
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def find_topo_sort(node_list: list[Tensor]) -> list[Tensor]:

@@ -163,6 +163,18 @@ class Tensor:
         return tensor
 
     @classmethod
+    def make_const(cls, data, requires_grad: bool = False) -> Tensor:
+        """needle's leaf over ``data``: a Tensor's storage (shared) or an array's values."""
+        if isinstance(data, Tensor):
+            return cls.wrap(data._storage(), data.device, requires_grad=bool(requires_grad))
+        return cls(data, requires_grad=requires_grad)
+
+    @classmethod
+    def make_from_op(cls, op: Op, inputs) -> Tensor:
+        """needle's name for :meth:`from_op`: ``op`` applied to ``inputs`` (a list or tuple)."""
+        return cls.from_op(op, tuple(inputs))
+
+    @classmethod
     def from_op(cls, op: Op, inputs: tuple[Tensor, ...]) -> Tensor:
         """Run ``op`` on ``inputs`` (or, for an elementwise op on the CPU, check them and record
         it to run later, fused) and, where gradients are wanted, remember how."""
@@ -283,6 +295,10 @@ class Tensor:
     def __repr__(self) -> str:
         grad = ", requires_grad=True" if self.requires_grad else ""
         return f"Tensor({np.array2string(self._storage(), precision=4, threshold=20)}, dtype={self.dtype}{grad})"
+
+    def __str__(self) -> str:
+        """The values as numpy prints them (needle's ``str``)."""
+        return str(self._storage())
 
     def __len__(self) -> int:
         if not self.shape:
