@@ -325,3 +325,41 @@ def test_the_mean_of_an_integer_tensor_is_float64_as_numpys(dtype, axes):
     np.testing.assert_array_equal(total.numpy(), a.sum(axis=axes))
     lse = ndl.logsumexp(x * 0 + 1, axes=axes)
     assert lse.dtype == "float64"
+
+
+class _UsersAdam(ndl.optim.Optimizer):
+    """hw2's Adam as students write it: moments of ``.data`` tensors in dicts keyed by parameter."""
+
+    def __init__(self, params, lr=0.01, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
+        super().__init__(params)
+        self.lr, self.beta1, self.beta2, self.eps, self.weight_decay = lr, beta1, beta2, eps, weight_decay
+        self.t, self.m, self.v = 0, {}, {}
+
+    def step(self):
+        self.t += 1
+        for p in self.params:
+            if p.grad is None:
+                continue
+            grad = ndl.Tensor(p.grad, dtype="float32").data + self.weight_decay * p.data
+            self.m[p] = self.beta1 * self.m.get(p, 0) + (1 - self.beta1) * grad
+            self.v[p] = self.beta2 * self.v.get(p, 0) + (1 - self.beta2) * grad ** 2
+            m_hat = self.m[p] / (1 - self.beta1 ** self.t)
+            v_hat = self.v[p] / (1 - self.beta2 ** self.t)
+            p.data = p.data - self.lr * m_hat / (v_hat ** 0.5 + self.eps)
+
+
+def test_an_optimizer_written_over_data_matches_the_built_in_one():
+    results = []
+    for optimizer in (_UsersAdam, ndl.optim.Adam):
+        np.random.seed(0)
+        model = ndl.nn.Sequential(ndl.nn.Linear(6, 8), ndl.nn.ReLU(), ndl.nn.Linear(8, 3))
+        opt = optimizer(model.parameters(), lr=0.01, weight_decay=0.01)
+        x, y = ndl.Tensor(np.random.randn(16, 6), dtype="float32"), ndl.Tensor(np.random.randint(0, 3, 16))
+        for _ in range(4):
+            opt.reset_grad()
+            ndl.nn.SoftmaxLoss()(model(x), y).backward()
+            opt.step()
+        assert all(p.dtype == "float32" and p.requires_grad and p.op is None for p in model.parameters())
+        results.append([p.numpy() for p in model.parameters()])
+    for ours, theirs in zip(*results):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
