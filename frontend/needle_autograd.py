@@ -44,6 +44,9 @@ def find_topo_sort(node_list: list[Tensor]) -> list[Tensor]:
     kernel, also where nothing is fused), which is listed as needle's two: the node ``-b``
     (computed when listed, a tensor whose op negates ``b``) before ``a - b``.
     """
+    if isinstance(node_list, Tensor) or not isinstance(node_list, (list, tuple)):
+        raise DefinitionError(f"find_topo_sort: node_list is a {type(node_list).__name__}; pass a list of tensors: "
+                              "find_topo_sort([y])")
     nodes = list(node_list)
     for position, node in enumerate(nodes):
         if not isinstance(node, Tensor):

@@ -363,3 +363,39 @@ def test_an_optimizer_written_over_data_matches_the_built_in_one():
         results.append([p.numpy() for p in model.parameters()])
     for ours, theirs in zip(*results):
         np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+
+
+# -- more bad input of needle programs: an error at the call ----------------------------------------
+@pytest.mark.parametrize(("call", "message"), [
+    (lambda: ndl.nn.LSTM(4, 5)(ndl.Tensor(np.ones((2, 3, 4)), dtype="float32"), ndl.Tensor(np.ones((1, 3, 5)))),
+     r"LSTM: the state must be a pair \(h0, c0\) of \(num_layers, batch, hidden_size\) tensors, got a Tensor"),
+    (lambda: ndl.nn.LSTM(4, 5, 2)(ndl.Tensor(np.ones((2, 3, 4)), dtype="float32"),
+                                  (ndl.Tensor(np.ones((1, 3, 5))), ndl.Tensor(np.ones((1, 3, 5))))),
+     r"LSTM: initial state \(1, 3, 5\) does not fit; give \(h0, c0\) each \(num_layers, batch, hidden_size\) = "
+     r"\(2, 3, 5\), or None for zeros"),
+    (lambda: ndl.nn.RNN(4, 5)(ndl.Tensor(np.ones((2, 3, 4)), dtype="float32"), ndl.Tensor(np.ones((1, 2, 5)))),
+     r"RNN: initial state \(1, 2, 5\) does not fit; give h0 \(num_layers, batch, hidden_size\) = \(1, 3, 5\)"),
+    (lambda: ndl.nn.RNN(4, 5)(ndl.Tensor(np.ones((2, 3, 4)), dtype="float32"), [np.ones((1, 3, 5))]),
+     r"RNN: initial state list does not fit"),
+    (lambda: ndl.autograd.find_topo_sort(ndl.Tensor(np.ones(2))),
+     r"find_topo_sort: node_list is a Tensor; pass a list of tensors: find_topo_sort\(\[y\]\)"),
+    (lambda: ndl.optim.SGD(ndl.nn.Linear(2, 2).parameters()).clip_grad_norm(-1),
+     r"clip_grad_norm: max_norm must be a positive number, got -1"),
+    (lambda: ndl.nn.BatchNorm1d(3, momentum=2.0), r"BatchNorm1d: momentum must be a number in \[0.0, 1.0\], got 2.0"),
+    (lambda: ndl.nn.BatchNorm2d(3, eps=0), r"BatchNorm2d: eps must be a number above 0.0, got 0"),
+    (lambda: ndl.nn.LayerNorm1d(3, eps=-1.0), r"LayerNorm: eps must be a number above 0.0, got -1.0"),
+    (lambda: ndl.data.get_batch(np.ones((5, 2)), 0, 0),
+     r"get_batch: bptt must be a positive int \(the sequence length\), got 0"),
+])
+def test_more_bad_input_is_refused_at_the_call(call, message):
+    from frontend.errors import DataError
+
+    with pytest.raises((DefinitionError, DataError), match=message):
+        call()
+
+
+def test_clipping_without_gradients_is_a_no_op():
+    layer = ndl.nn.Linear(2, 2)
+    before = layer.weight.numpy()
+    assert ndl.optim.SGD(layer.parameters()).clip_grad_norm(0.25) == 0.0
+    np.testing.assert_array_equal(layer.weight.numpy(), before)
