@@ -371,12 +371,12 @@ def test_an_optimizer_written_over_data_matches_the_built_in_one():
      r"LSTM: the state must be a pair \(h0, c0\) of \(num_layers, batch, hidden_size\) tensors, got a Tensor"),
     (lambda: ndl.nn.LSTM(4, 5, 2)(ndl.Tensor(np.ones((2, 3, 4)), dtype="float32"),
                                   (ndl.Tensor(np.ones((1, 3, 5))), ndl.Tensor(np.ones((1, 3, 5))))),
-     r"LSTM: initial state \(1, 3, 5\) does not fit; give \(h0, c0\) each \(num_layers, batch, hidden_size\) = "
-     r"\(2, 3, 5\), or None for zeros"),
+     r"LSTM: initial state of shape \(1, 3, 5\) does not fit; give \(num_layers, batch, hidden_size\) = "
+     r"\(2, 3, 5\) tensors, or None for zeros"),
     (lambda: ndl.nn.RNN(4, 5)(ndl.Tensor(np.ones((2, 3, 4)), dtype="float32"), ndl.Tensor(np.ones((1, 2, 5)))),
-     r"RNN: initial state \(1, 2, 5\) does not fit; give h0 \(num_layers, batch, hidden_size\) = \(1, 3, 5\)"),
+     r"RNN: initial state of shape \(1, 2, 5\) does not fit; give \(num_layers, batch, hidden_size\) = \(1, 3, 5\)"),
     (lambda: ndl.nn.RNN(4, 5)(ndl.Tensor(np.ones((2, 3, 4)), dtype="float32"), [np.ones((1, 3, 5))]),
-     r"RNN: initial state list does not fit"),
+     r"RNN: initial state \(a list\) does not fit"),
     (lambda: ndl.autograd.find_topo_sort(ndl.Tensor(np.ones(2))),
      r"find_topo_sort: node_list is a Tensor; pass a list of tensors: find_topo_sort\(\[y\]\)"),
     (lambda: ndl.optim.SGD(ndl.nn.Linear(2, 2).parameters()).clip_grad_norm(-1),
