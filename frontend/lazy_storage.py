@@ -2,12 +2,11 @@
 
 A pending op (:mod:`frontend.lazy_graph`) reads its realized inputs' storage when it is realized,
 not when it was applied. The frontend's own code never writes into a stored array, but a user
-may, through the array that ``np.asarray(t.data)`` or ``t.cached_data`` hands out
-(``np.copyto(np.asarray(t.data), x)``) or through the array given to the ``data`` setter
-(``t.data[...] = x`` itself realizes the readers first: :mod:`frontend.tensor_data`). Two rules
-keep the eager values (those computed when the op was applied):
+may, through the array that :attr:`frontend.tensor.Tensor.data` hands out (``t.data[:] = x``,
+``np.copyto(t.data, x)``, ``t.data -= lr * g``) or through the array given to the ``data``
+setter. Two rules keep the eager values (those computed when the op was applied):
 
-* **handing out realizes the readers**: before the array is handed out, every pending
+* **handing out realizes the readers**: before ``t.data`` returns its array, every pending
   tensor that reads that storage (``t`` itself, or any view sharing its memory: a slice, a
   transpose, a detached copy, a parameter made from it) is realized, so a write that follows
   cannot reach it;

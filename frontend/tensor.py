@@ -166,7 +166,7 @@ class Tensor:
     def make_const(cls, data, requires_grad: bool = False) -> Tensor:
         """needle's leaf over ``data``: a Tensor's storage (shared) or an array's values."""
         if isinstance(data, Tensor):
-            return cls.wrap(data._storage(), data.device, requires_grad=bool(requires_grad))
+            return _data_module().detached(data, requires_grad)
         return cls(data, requires_grad=requires_grad)
 
     @classmethod
@@ -206,7 +206,7 @@ class Tensor:
     # -- properties ------------------------------------------------------------------------
     @property
     def data(self) -> Tensor:
-        """needle's ``data``: :meth:`detach` -- the values (computed first if pending) over the
+        """needle's ``data`` (its ``detach()``): the values (computed first if pending) over the
         same storage, requiring no grad. ``t.data[...] = v`` writes into that storage and
         ``np.asarray(t.data)`` is the stored array itself; both are safe for pending ops
         (:mod:`frontend.tensor_data`)."""
@@ -214,9 +214,8 @@ class Tensor:
 
     @data.setter
     def data(self, value) -> None:
-        """Replace the storage by ``value``'s (a Tensor, whose storage is then shared, as in
-        needle; or a numpy array, shared and then held by both); pending ops that read the old
-        storage keep it."""
+        """Replace the storage by ``value`` (an array, shared and then held by both; or a
+        Tensor, whose storage is shared); pending ops that read the old storage keep it."""
         if isinstance(value, Tensor):
             self.assign_storage(value._storage())
             return
@@ -283,8 +282,8 @@ class Tensor:
         return data.reshape(-1)[0].item()
 
     def detach(self) -> Tensor:
-        """The same values, cut from the graph (shares storage; see :attr:`data`)."""
-        return _data_module().detached(self)
+        """The same values, cut from the graph (shares storage)."""
+        return Tensor.wrap(self._storage(), self.device)
 
     def astype(self, dtype) -> Tensor:
         """``self`` converted to ``dtype``; gradients flow back through the conversion."""

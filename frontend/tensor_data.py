@@ -31,7 +31,7 @@ from .tensor import Tensor
 
 
 class Detached(Tensor):
-    """``t.data`` and ``t.detach()``: ``t``'s values over ``t``'s storage, cut from the graph.
+    """``t.data``: ``t``'s values over ``t``'s storage, cut from the graph (needle's ``detach()``).
 
     A Tensor in every other respect; ``np.asarray`` of it is the shared storage (writable), where
     ``np.asarray`` of another tensor is a copy of its values.
@@ -46,9 +46,13 @@ class Detached(Tensor):
         return array if dtype is None else array.astype(dtype, copy=False)
 
 
-def detached(tensor: Tensor) -> Detached:
-    """``tensor``'s values over its storage (computed first if pending), requiring no grad."""
-    return Detached.wrap(tensor._storage(), tensor.device)
+def detached(tensor: Tensor, requires_grad: bool = False) -> Detached:
+    """``tensor``'s values over its storage (computed first if pending), a leaf; the storage is
+    not handed out by this (only ``np.asarray`` of the result hands it out)."""
+    result = Detached.__new__(Detached)
+    result._data, result._lazy, result.device = tensor._storage(), None, tensor.device
+    result.op, result.inputs, result.requires_grad, result.grad = None, (), bool(requires_grad), None
+    return result
 
 
 def write(tensor: Tensor, index, value) -> None:
