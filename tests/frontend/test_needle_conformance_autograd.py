@@ -32,6 +32,17 @@ def test_data_is_a_detached_tensor_over_the_same_storage():
     assert not x.detach().requires_grad
 
 
+def test_numpy_reads_data_as_the_storage_and_copies_when_asked():
+    x = ndl.Tensor(np.arange(4.0))
+    shared, copied = np.asarray(x.data), np.array(x.data)
+    shared[0], copied[1] = 10.0, 20.0
+    np.testing.assert_array_equal(x.numpy(), [10.0, 1.0, 2.0, 3.0])
+    converted = np.asarray(x.data, dtype=np.float32)
+    assert converted.dtype == np.float32 and not np.shares_memory(converted, shared)
+    np.testing.assert_array_equal(np.asarray(x), x.numpy())
+    assert not np.shares_memory(np.asarray(x), shared)  # a tensor itself reads as a copy
+
+
 def test_the_optimizer_idiom_on_data_and_grad_data():
     w0 = np.random.randn(4, 3)
     w = ndl.Tensor(w0)
