@@ -163,6 +163,18 @@ class Tensor:
         return tensor
 
     @classmethod
+    def make_const(cls, data, requires_grad: bool = False) -> Tensor:
+        """needle's leaf over ``data``: a Tensor's storage (shared) or an array's values."""
+        if isinstance(data, Tensor):
+            return _data_module().detached(data, requires_grad)
+        return cls(data, requires_grad=requires_grad)
+
+    @classmethod
+    def make_from_op(cls, op: Op, inputs) -> Tensor:
+        """needle's name for :meth:`from_op`: ``op`` applied to ``inputs`` (a list or tuple)."""
+        return cls.from_op(op, tuple(inputs))
+
+    @classmethod
     def from_op(cls, op: Op, inputs: tuple[Tensor, ...]) -> Tensor:
         """Run ``op`` on ``inputs`` (or, for an elementwise op on the CPU, check them and record
         it to run later, fused) and, where gradients are wanted, remember how."""
@@ -193,14 +205,12 @@ class Tensor:
 
     # -- properties ------------------------------------------------------------------------
     @property
-    def data(self) -> np.ndarray:
-        """The storage (a numpy array, shared, writable unless a broadcast view); reading it
-        computes a pending tensor first. Writing into it in place is safe: the pending ops that
-        read this memory are computed before it is handed out, and ops applied to it later run
-        at once (:mod:`frontend.lazy_storage`); each keeps the values it was applied to."""
-        if self._lazy is not None:
-            realize(self)
-        return hand_out(self)
+    def data(self) -> Tensor:
+        """needle's ``data`` (its ``detach()``): the values (computed first if pending) over the
+        same storage, requiring no grad. ``t.data[...] = v`` writes into that storage and
+        ``np.asarray(t.data)`` is the stored array itself; both are safe for pending ops
+        (:mod:`frontend.tensor_data`)."""
+        return _data_module().detached(self)
 
     @data.setter
     def data(self, value) -> None:
@@ -214,6 +224,11 @@ class Tensor:
                                   "array (Tensor(value) or np.asarray(value) makes one)")
         self.assign_storage(value)
         expose(value)
+
+    def __setitem__(self, index, value) -> None:
+        """Write ``value`` into the storage at ``index`` (a tensor that requires no grad, such as
+        ``t.data``); the pending ops that read it keep the values they were applied to."""
+        _data_module().write(self, index, value)
 
     def assign_storage(self, array: np.ndarray) -> None:
         """Replace the storage by ``array``, which the caller gives up (a kernel's output: the
@@ -250,8 +265,10 @@ class Tensor:
         return math.prod(self.shape)
 
     @property
-    def is_leaf(self) -> bool:
-        return self.op is None
+    def is_leaf(self):
+        """Whether no op made this tensor: a truth value, also callable as needle's ``is_leaf()``."""
+        flags = _data_module().LEAF_FLAGS
+        return flags[self.op is None]
 
     def numpy(self) -> np.ndarray:
         """A copy of the values as a numpy array (writing into it changes nothing here)."""
@@ -277,6 +294,10 @@ class Tensor:
     def __repr__(self) -> str:
         grad = ", requires_grad=True" if self.requires_grad else ""
         return f"Tensor({np.array2string(self._storage(), precision=4, threshold=20)}, dtype={self.dtype}{grad})"
+
+    def __str__(self) -> str:
+        """The values as numpy prints them (needle's ``str``)."""
+        return str(self._storage())
 
     def __len__(self) -> int:
         if not self.shape:
@@ -366,7 +387,14 @@ class Tensor:
     def cached_data(self) -> CachedArray:
         """The storage (needle's name): a view of :attr:`data` that also answers needle's
         NDArray calls (``.numpy()``), so code of every needle homework reads it."""
-        return self.data.view(CachedArray)
+        if self._lazy is not None:
+            realize(self)
+        return hand_out(self).view(CachedArray)
+
+    @cached_data.setter
+    def cached_data(self, value) -> None:
+        """needle's way to set the storage: as assigning :attr:`data`."""
+        self.data = value
 
     def realize_cached_data(self) -> CachedArray:
         """The storage, computed first if pending (needle's name; see :attr:`cached_data`)."""
@@ -374,6 +402,15 @@ class Tensor:
 
 
 _OPS = []
+_DATA = []
+
+
+def _data_module():
+    if not _DATA:
+        from . import tensor_data
+
+        _DATA.append(tensor_data)
+    return _DATA[0]
 
 
 def _ops():
@@ -422,14 +459,20 @@ def _regrown(gradient: Tensor) -> Tensor | None:
     return regrown if regrown is not None and regrown.requires_grad else None
 
 
-def _backpropagate(root: Tensor, out_grad: Tensor, wanted: set[int] | None = None) -> dict[int, Tensor]:
+def _backpropagate(root: Tensor, out_grad: Tensor, wanted: set[int] | None = None,
+                   every_node: bool = False) -> dict[int, Tensor]:
     """Reverse mode over the graph of ``root``: with ``wanted``, the summed adjoints of those
-    tensors by id; without, leaves get theirs as ``.grad``."""
+    tensors by id; without, leaves get theirs as ``.grad``, and so do ``root`` and the
+    intermediates the user still refers to (every node with ``every_node``, as needle's
+    ``compute_gradient_of_variables``; :mod:`frontend.node_grads`)."""
     from .fusion import sum_all
+    from .node_grads import shown
 
     partials: dict[int, list[Tensor]] = {id(root): [out_grad]}
     found: dict[int, Tensor] = {}
-    for node in reversed(topological_order(root)):
+    order = topological_order(root)
+    visible = shown(order, root, every_node) if wanted is None else set()
+    for node in reversed(order):
         grads = partials.pop(id(node), None)
         if not grads:
             continue
@@ -437,11 +480,11 @@ def _backpropagate(root: Tensor, out_grad: Tensor, wanted: set[int] | None = Non
         grads = None  # the summed partials are not needed apart (the lazy graph need not store them)
         if wanted is not None and id(node) in wanted:
             found[id(node)] = grad
+        if wanted is None and (node.op is None or visible is None or id(node) in visible):
+            node.grad = grad
+            if not is_grad_enabled() and grad is not out_grad:  # differentiable on demand (_regrown)
+                grad._origin = (weakref.ref(root), out_grad, weakref.ref(node))
         if node.op is None:
-            if wanted is None:
-                node.grad = grad
-                if not is_grad_enabled() and grad is not out_grad:  # differentiable on demand (_regrown)
-                    grad._origin = (weakref.ref(root), out_grad, weakref.ref(node))
             continue
         for tensor, partial in zip(node.inputs, node.op.gradient(grad, node)):
             if partial is not None and tensor.requires_grad:

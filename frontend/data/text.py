@@ -95,6 +95,8 @@ def batchify(data, batch_size: int, device: str = "cpu", dtype: str = "int64") -
 def get_batch(batches: np.ndarray, i: int, bptt: int, device: str = "cpu", dtype=None) -> tuple[Tensor, Tensor]:
     """``(data (seq_len, batch), target (seq_len * batch,))`` from row ``i`` of ``batchify``'s
     output: ``seq_len = min(bptt, rows - 1 - i)`` rows, and the rows one later as targets."""
+    if isinstance(bptt, bool) or not isinstance(bptt, (int, np.integer)) or bptt < 1:
+        raise DataError(f"get_batch: bptt must be a positive int (the sequence length), got {bptt!r}")
     seq_len = min(bptt, len(batches) - 1 - i)
     if seq_len < 1 or i < 0:
         raise DataError(f"get_batch: row {i} leaves no (input, next word) pair in {len(batches)} rows; "

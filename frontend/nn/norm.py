@@ -20,12 +20,22 @@ def _normalize(x: Tensor, axes, eps: float) -> tuple[Tensor, Tensor, Tensor]:
     return ops.divide(centered, ops.power(ops.add(var, eps), 0.5)), mean, var
 
 
+def _check_fraction(layer: str, name: str, value, low: float, high: float | None, closed: bool = False) -> None:
+    """Refuse ``value`` unless it is a number above ``low`` (or from ``low`` with ``closed``) and
+    at most ``high``, naming the layer and the argument."""
+    number = isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(value, bool)
+    if not number or not (value >= low if closed else value > low) or (high is not None and value > high):
+        bound = f"in [{low}, {high}]" if high is not None else f"above {low}"
+        raise DefinitionError(f"{layer}: {name} must be a number {bound}, got {value!r}")
+
+
 class LayerNorm(Module):
     """``w * (x - E[x]) / sqrt(Var[x] + eps) + b`` over the last axis of ``x``."""
 
     def __init__(self, dim: int, eps: float = 1e-5, dtype: str = "float32", device: str = "cpu"):
         super().__init__()
         check_sizes(type(self).__name__, dim=dim)
+        _check_fraction(type(self).__name__, "eps", eps, 0.0, None)
         self.dim, self.eps = dim, eps
         self.weight = Parameter(np.ones(dim, dtype=dtype), device=device)
         self.bias = Parameter(np.zeros(dim, dtype=dtype), device=device)
@@ -49,6 +59,8 @@ class BatchNorm(Module):
                  device: str = "cpu"):
         super().__init__()
         check_sizes(type(self).__name__, dim=dim)
+        _check_fraction(type(self).__name__, "eps", eps, 0.0, None)
+        _check_fraction(type(self).__name__, "momentum", momentum, 0.0, 1.0, closed=True)
         self.dim, self.eps, self.momentum = dim, eps, momentum
         self.weight = Parameter(np.ones(dim, dtype=dtype), device=device)
         self.bias = Parameter(np.zeros(dim, dtype=dtype), device=device)

@@ -160,6 +160,18 @@ class _Recurrent(Module):
         return (enabled() and x.device == "cpu" and x.ndim == 3 and dtype.startswith("float")
                 and all(t.dtype == dtype and t.device == "cpu" for t in (x, *states)))
 
+    def check_states(self, x: Tensor, states: tuple, what: str) -> None:
+        """Refuse initial states that are not Tensors of ``(num_layers, batch, hidden_size)`` for
+        the input ``x`` (checked at the call, before either path reads them)."""
+        if not isinstance(x, Tensor) or x.ndim != 3:
+            return  # the input's own check names it
+        want = (self.num_layers, x.shape[0 if self.batch_first else 1], self.cells[0].hidden_size)
+        for state in states:
+            if not isinstance(state, Tensor) or state.shape != want:
+                got = f"of shape {state.shape}" if isinstance(state, Tensor) else f"(a {type(state).__name__})"
+                raise DefinitionError(f"{type(self).__name__}: initial state {got} does not fit; give {what} = "
+                                      f"{want} tensors, or None for zeros")
+
     def sequence(self, x: Tensor) -> Tensor:
         """``x`` as ``(seq, batch, features)`` from the layout of the layer (a view), checked; and
         back: the transpose is its own inverse."""
@@ -196,6 +208,7 @@ class RNN(_Recurrent):
                                   dtype, rng) for k in range(num_layers)]
 
     def forward(self, x: Tensor, h0: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        self.check_states(x, () if h0 is None else (h0,), "(num_layers, batch, hidden_size)")
         if self.layered(x, h0):
             return self._layers(x, h0)
         steps = self.steps(x)
@@ -236,6 +249,10 @@ class LSTM(_Recurrent):
                            for k in range(num_layers)]
 
     def forward(self, x: Tensor, h: tuple[Tensor, Tensor] | None = None):
+        if h is not None and (not isinstance(h, (tuple, list)) or len(h) != 2):
+            raise DefinitionError(f"LSTM: the state must be a pair (h0, c0) of (num_layers, batch, hidden_size) "
+                                  f"tensors, got a {type(h).__name__}; pass (h0, c0) or None")
+        self.check_states(x, () if h is None else tuple(h), "(num_layers, batch, hidden_size)")
         if self.layered(x, h):
             return self._layers(x, h)
         steps = self.steps(x)

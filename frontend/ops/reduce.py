@@ -223,9 +223,11 @@ def maximum_over(x: Tensor, axis=None, keepdims: bool = False, axes=None) -> Ten
 
 
 def mean(x: Tensor, axis=None, keepdims: bool = False, axes=None) -> Tensor:
-    """The mean over ``axis`` (all axes when None)."""
+    """The mean over ``axis`` (all axes when None); an integer tensor's is float64, as numpy's."""
     from .averages import Mean
+    from .elementwise import as_float
 
+    x = as_float(x)
     return Mean(normalize_axes("mean", either_axes("mean", axis, axes), x.ndim), keepdims)(x)
 
 

@@ -1,7 +1,7 @@
 """needle's names over the frontend's, for the conformance programs (tests only, no arithmetic).
 
 ``ndl`` mimics ``import needle as ndl``: ``ndl.Tensor``, ``ndl.ops``, ``ndl.init``, ``ndl.nn``,
-``ndl.optim``, ``ndl.data``, ``ndl.cpu()``, and needle's ops re-exported at the top level
+``ndl.optim``, ``ndl.data``, ``ndl.autograd``, ``ndl.cpu()``, and needle's ops re-exported at the top level
 (``ndl.summation``, ``ndl.divide_scalar``, ...). Every name is the frontend's object itself: the
 frontend carries needle's names and meanings, this module only gathers them.
 """
@@ -11,10 +11,12 @@ from __future__ import annotations
 import types
 
 import frontend
+import frontend.needle_autograd
 from frontend import ops
 
 ndl = types.SimpleNamespace(
     Tensor=frontend.Tensor,
+    autograd=frontend.needle_autograd,
     ops=ops,
     init=frontend.init,
     nn=frontend.nn,

@@ -17,12 +17,29 @@ def _tensor(shape=(2, 3), start=0.0):
     return nf.Tensor(np.arange(start, start + np.prod(shape), dtype=np.float64).reshape(shape))
 
 
+def _augmented(x):
+    values = x.data  # needle's idiom: a Tensor over the storage, replaced by the difference
+    values -= 1.0
+    x.data = values
+
+
+def _array_augmented(x):
+    values = np.asarray(x.data)  # the stored array itself, written in place
+    values -= 1.0
+
+
+def _ufunc_out(x):
+    values = np.asarray(x.data)
+    np.multiply(values, 0.0, out=values)
+
+
 #: ways to write new values into the storage of ``x`` in place
 WRITES = {
     "slice_assign": lambda x: x.data.__setitem__(slice(None), 7.0),
-    "copyto": lambda x: np.copyto(x.data, np.full(x.shape, 7.0)),
-    "augmented": lambda x: setattr(x, "data", x.data.__isub__(1.0)),
-    "ufunc_out": lambda x: np.multiply(x.data, 0.0, out=x.data),
+    "copyto": lambda x: np.copyto(np.asarray(x.data), np.full(x.shape, 7.0)),
+    "augmented": _augmented,
+    "array_augmented": _array_augmented,
+    "ufunc_out": _ufunc_out,
 }
 #: pending readers of ``x`` (directly, through a view, a detached alias, a reduction) and numpy's value
 READERS = {
@@ -47,20 +64,29 @@ def test_a_write_after_an_op_leaves_the_op_its_values(write, reader):
     np.testing.assert_allclose(y.numpy(), theirs(before), rtol=1e-12)
 
 
+#: what the user may hold of ``x`` and write through later: needle's ``data`` (a Tensor over the
+#: storage, written by item assignment) or the stored array itself
+HOLDS = {"data": lambda x: x.data, "array": lambda x: np.asarray(x.data), "cached_data": lambda x: x.cached_data}
+
+
+@pytest.mark.parametrize("hold", sorted(HOLDS))
 @pytest.mark.parametrize("reader", sorted(READERS))
-def test_a_write_through_an_array_held_earlier_leaves_later_ops_their_values(reader):
+def test_a_write_through_an_array_held_earlier_leaves_later_ops_their_values(reader, hold):
     ours, theirs = READERS[reader]
     x = _tensor()
-    held = x.data  # handed out: the user may write through it at any time
-    before = held.copy()
+    held = HOLDS[hold](x)  # the user may write through it at any time
+    before = x.numpy()
     y = ours(x)
     held[...] = -5.0
+    np.testing.assert_array_equal(x.numpy(), np.full((2, 3), -5.0))
     np.testing.assert_allclose(y.numpy(), theirs(before), rtol=1e-12)
 
 
 def test_ops_on_handed_out_storage_run_at_the_call_and_others_stay_fused():
     x, w = _tensor(), _tensor(start=1.0)
-    x.data  # noqa: B018 - handing the storage out is the point
+    x.data  # noqa: B018 - needle's data is a Tensor: nothing is handed out yet
+    assert not is_exposed(x._data)
+    np.asarray(x.data)  # the array itself: handed out
     assert is_exposed(x._data) and not is_exposed(w._data)
     dispatch.stats.reset()
     y = x * 2.0

@@ -63,7 +63,7 @@ def parameter_check(model, loss_fn, eps=1e-6, rtol=1e-5, seed=0):
     loss_fn().backward()
     for name, p in model.named_parameters():
         direction = rng.standard_normal(p.shape)
-        base = p.data.copy()
+        base = p.numpy()
         values = []
         for sign in (1.0, -1.0):
             p.data = base + sign * eps * direction
