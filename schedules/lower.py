@@ -405,7 +405,7 @@ def check_args(schedule: Schedule, args: Sequence[Tensor], name: str) -> list[Te
                 f"lower {name}: {arg.name} is listed twice in the arguments "
                 f"{[a.name for a in args]}; list each tensor once")
     # an output of a compute with several outputs is given when that very output is
-    given = [(schedule.stage_of(a), a.value_index) for a in args]
+    given = [(schedule.stage_of(a), a.value_index) for a in args if a in schedule]
     needed = [(s, 0, s.op.output.name) for s in schedule.stages
               if isinstance(s.op, PlaceholderOp) and schedule.readers(s) and not is_scan_state(schedule, s)]
     needed += [(schedule.stage_of(t), t.value_index, t.name) for t in schedule.outputs]
@@ -421,6 +421,8 @@ def check_args(schedule: Schedule, args: Sequence[Tensor], name: str) -> list[Te
 def _check_arg(schedule: Schedule, arg: object, name: str) -> None:
     if not isinstance(arg, Tensor):
         raise LoweringError(f"lower {name}: argument {arg!r} is not a tensor")
+    if arg not in schedule and isinstance(arg.op, PlaceholderOp):
+        return  # an input the outputs do not read: a parameter the kernel ignores, as in TVM
     if arg not in schedule:
         raise LoweringError(
             f"lower {name}: argument {arg.name} is not used by this schedule's outputs "
@@ -452,13 +454,20 @@ def _check_waiting(schedule: Schedule, name: str) -> None:
         f"{producer.name}")
 
 
+def _unread_input(lowering: Lowering, tensor: Tensor) -> Buffer:
+    """The parameter of a placeholder listed among the arguments that no stage reads (TVM's
+    ``check_grad`` passes every input to a gradient that may not depend on all of them)."""
+    return Buffer(lowering.unique_name(tensor.name), tensor.shape, tensor.dtype)
+
+
 def lower_schedule(schedule: Schedule, args: Sequence[Tensor], name: str = "main") -> PrimFunc:
     """The loop-nest function of ``schedule`` with ``args`` (inputs then outputs) as parameters."""
     args, scalars = split_scalar_args(args, name)
     args = check_args(schedule, args, name)
     _check_waiting(schedule, name)
     lowering = Lowering(schedule, args, name)
-    params = [lowering.make_buffer(schedule.stage_of(a), a.shape, a.value_index) for a in args]
+    params = [lowering.make_buffer(schedule.stage_of(a), a.shape, a.value_index) if a in schedule
+              else _unread_input(lowering, a) for a in args]
     for stage in schedule.stages:
         if isinstance(stage.op, PlaceholderOp) and stage not in lowering.buffers:
             lowering.make_buffer(stage, stage.op.shape)

@@ -20,13 +20,14 @@ from functools import reduce as fold
 from ..dtypes import DType
 from ..errors import DefinitionError
 from ..expr import Const, Expr, IterKind, IterVar, Reduce, ReduceOp, TensorLoad, Var, const
-from ..functions import if_then_else, reduce_identity
+from ..functions import if_then_else
 from ..functions import sum as reduce_sum
 from ..passes.simplify import simplify_expr
 from ..structural import identity_key
 from ..tensor import ComputeOp, Tensor, make_compute
 from ..visitor import substitute, walk
 from .isl_inverse import Domain, Preimage, invert
+from .reductions import summand
 
 
 def gradient(output: Tensor, inputs: Sequence[Tensor], head: Tensor | None = None, *,
@@ -198,7 +199,7 @@ def _stage_adjoint(op: ComputeOp, head: Tensor, operand: Tensor, name: str, pref
 
     who = f"{op.name} with respect to {operand.name}"
     body = op.body
-    source = _summand(op, body) if isinstance(body, Reduce) else body
+    source = summand(op, body, operand) if isinstance(body, Reduce) else body
     translation = to_sympy(source, who)
     out_index = tuple(iv.var for iv in op.axis)
     domains = [Domain(iv.var, iv.min, iv.extent) for iv in (*op.axis, *op.reduce_axis)]
@@ -232,22 +233,6 @@ def _constant(head: Tensor) -> Expr | None:
     if isinstance(head.op, ComputeOp) and isinstance(head.op.body, Const) and head.dtype.is_float:
         return head.op.body
     return None
-
-
-def _summand(op: ComputeOp, body: Reduce) -> Expr:
-    """The reduced expression, zero where the reduction's ``where`` predicate (if any) fails."""
-    if body.op not in (ReduceOp.SUM, ReduceOp.MAX, ReduceOp.MIN):
-        raise DefinitionError(
-            f"gradient of {op.name}: the reducer {body.op.value} has no derived gradient; gradients are derived "
-            "for sum, max and min reductions")
-    if body.init is not None:
-        raise DefinitionError(
-            f"gradient of {op.name}: the reduction starts from init={body.init}, which has no derived "
-            "gradient; reduce without init= and add the initial value in a compute of its own")
-    where = body.condition
-    if where is None:
-        return body.source
-    return if_then_else(where, body.source, reduce_identity(body.op, body.dtype))
 
 
 def _is_one(expr: Expr) -> bool:
