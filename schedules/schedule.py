@@ -42,6 +42,9 @@ class Stage(StoragePrimitives, TVMRefusals):
     and :class:`schedules.storage.StoragePrimitives`.
     """
 
+    #: the ``create_group`` group this stage is a member of (TVM's ``s[T].group``), if any
+    group = None
+
 
 class Schedule:
     """The stages of every operation that the outputs depend on, producers first."""
@@ -181,6 +184,13 @@ class Schedule:
         from .rfactor import rfactor
 
         return rfactor(self, tensor, axis, factor_axis)
+
+    def create_group(self, outputs, inputs=None, include_inputs: bool = False):
+        """The stages between ``inputs`` and ``outputs`` as one group (TVM's ``create_group``):
+        ``g.compute_at(s[T], loop)`` moves them all inside ``loop``. See :mod:`schedules.groups`."""
+        from .groups import create_group
+
+        return create_group(self, outputs, inputs, include_inputs)
 
     @classmethod
     def from_trace(cls, outputs: Tensor | Sequence[Tensor], trace) -> Schedule:
