@@ -1,11 +1,33 @@
-"""TVM's ``te.schedule`` namespace, for programs that ask the bounds of a schedule:
-``ns.schedule.InferBound(s)`` (:func:`schedules.infer_bound.infer_bound`) maps every axis and
-loop to its ``Range`` (``.min``, ``.extent``; a constant has ``.value``)."""
+"""TVM's ``te.schedule`` namespace, for programs that ask the bounds of a schedule or inline by
+kind:
+
+- ``InferBound(s)`` (:func:`schedules.infer_bound.infer_bound`) maps every axis and loop to its
+  ``Range`` (``.min``, ``.extent``; a constant has ``.value``);
+- ``ScheduleOps(s, bounds)``: the loop nest of ``s`` (the body ``ns.lower`` prints), over every
+  input the outputs read and the outputs;
+- ``AutoInlineElemWise(s)``, ``AutoInlineBroadcast(s)``, ``AutoInlineInjective(s)``
+  (:mod:`schedules.auto_inline`).
+"""
 
 from __future__ import annotations
 
+from schedules import lower
+from schedules.auto_inline import auto_inline_broadcast, auto_inline_elementwise, auto_inline_injective
 from schedules.infer_bound import Range, infer_bound
+from tensorir.stmt import Stmt
+from tensorir.tensor import PlaceholderOp
 
 InferBound = infer_bound
+AutoInlineElemWise = auto_inline_elementwise
+AutoInlineBroadcast = auto_inline_broadcast
+AutoInlineInjective = auto_inline_injective
 
-__all__ = ["InferBound", "Range"]
+
+def ScheduleOps(schedule, bounds=None) -> Stmt:  # noqa: N802 - TVM's name
+    """The loop nest of ``schedule`` (``bounds``, from ``InferBound``, is accepted and not needed:
+    the lowering infers the same regions)."""
+    args = [s.op.output for s in schedule.stages if isinstance(s.op, PlaceholderOp) and schedule.readers(s)]
+    return lower(schedule, [*args, *schedule.outputs], "schedule_ops").body
+
+
+__all__ = ["AutoInlineBroadcast", "AutoInlineElemWise", "AutoInlineInjective", "InferBound", "Range", "ScheduleOps"]

@@ -192,7 +192,8 @@ class Lowering:
         base = stage.name if stage.op.num_outputs == 1 else f"{stage.name}.v{value_index}"
         scope = self.scopes.get(stage, stage.scope)
         buffer = Buffer(self.unique_name(base), shape, stage.op.output_dtype(value_index), scope,
-                        aligned_strides(shape, stage.alignments), double_buffered=stage.double_buffered,
+                        aligned_strides(shape, stage.alignments),
+                        double_buffered=stage.double_buffered and scope is Scope.SHARED and stage in self.regions,
                         min_blocks=stage.min_blocks, by_value=isinstance(stage.op, ScalarParamOp))
         if value_index == 0:
             self.buffers[stage] = buffer

@@ -45,6 +45,13 @@ class Stage(StoragePrimitives, TVMRefusals):
     #: the ``create_group`` group this stage is a member of (TVM's ``s[T].group``), if any
     group = None
 
+    @property
+    def attach_type(self) -> int:
+        """TVM's ``AttachType`` number: 1 at root, 2 inlined, 4 inside a loop."""
+        from .auto_inline import attach_type
+
+        return attach_type(self)
+
 
 class Schedule:
     """The stages of every operation that the outputs depend on, producers first."""
