@@ -6,7 +6,9 @@ kind:
 - ``ScheduleOps(s, bounds)``: the loop nest of ``s`` (the body ``ns.lower`` prints), over every
   input the outputs read and the outputs;
 - ``AutoInlineElemWise(s)``, ``AutoInlineBroadcast(s)``, ``AutoInlineInjective(s)``
-  (:mod:`schedules.auto_inline`).
+  (:mod:`schedules.auto_inline`);
+- the relation classes ``Split``, ``Fuse``, ``Singleton`` (``s[T].relations``) and ``IterVar``'s
+  type numbers (``s[T].iter_var_attrs[loop].iter_type == IterVar.Unrolled``).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from __future__ import annotations
 from schedules import lower
 from schedules.auto_inline import auto_inline_broadcast, auto_inline_elementwise, auto_inline_injective
 from schedules.infer_bound import Range, infer_bound
+from schedules.relations import Fuse, Singleton, Split
+from schedules.tvm_introspection import IterVarType as IterVar
 from tensorir.stmt import Stmt
 from tensorir.tensor import PlaceholderOp
 
@@ -30,4 +34,5 @@ def ScheduleOps(schedule, bounds=None) -> Stmt:  # noqa: N802 - TVM's name
     return lower(schedule, [*args, *schedule.outputs], "schedule_ops").body
 
 
-__all__ = ["AutoInlineBroadcast", "AutoInlineElemWise", "AutoInlineInjective", "InferBound", "Range", "ScheduleOps"]
+__all__ = ["AutoInlineBroadcast", "AutoInlineElemWise", "AutoInlineInjective", "Fuse", "InferBound", "IterVar", "Range",
+           "ScheduleOps", "Singleton", "Split"]

@@ -52,6 +52,19 @@ class Stage(StoragePrimitives, TVMRefusals):
 
         return attach_type(self)
 
+    @property
+    def iter_var_attrs(self) -> dict:
+        """TVM's marks of the loops (``iter_var_attrs[loop].iter_type``): see
+        :mod:`schedules.tvm_introspection`."""
+        from .tvm_introspection import iter_var_attrs
+
+        return iter_var_attrs(self)
+
+    @property
+    def all_iter_vars(self) -> list:
+        """TVM's name for every axis the stage has had: root axes and those splits and fuses made."""
+        return self.all_axes
+
 
 class Schedule:
     """The stages of every operation that the outputs depend on, producers first."""

@@ -336,3 +336,46 @@ def test_hybrid_script_is_refused_with_what_to_write_instead():
         @te.hybrid.script
         def outer_product(a, b):
             return a
+
+
+def test_relations_and_loop_marks_as_tvm_names_them():
+    m, n = te.size_var("m"), te.size_var("n")
+    A = te.placeholder((m, n), name="A")
+    T = te.compute((m, n), lambda i, j: A[i, j], name="T")
+    s = te.create_schedule(T.op)
+    xo, yo, xi, yi = s[T].tile(T.op.axis[0], T.op.axis[1], x_factor=10, y_factor=5)
+    fused = s[T].fuse(xo, yo)
+    assert any(isinstance(r, tvm.te.schedule.Fuse) for r in s[T].relations)
+    assert sum(isinstance(r, tvm.te.schedule.Split) for r in s[T].relations) == 2
+    assert tuple(s[T].leaf_iter_vars) == (fused, xi, yi)
+    assert len(s[T].all_iter_vars) == 7  # i, j, their four halves, the fused loop
+    s[T].vectorize(yi)
+    s[T].unroll(xi)
+    attrs = s[T].iter_var_attrs
+    assert attrs[xi].iter_type == tvm.te.schedule.IterVar.Unrolled
+    assert attrs[yi].iter_type == tvm.te.schedule.IterVar.Vectorized
+    assert fused not in attrs
+    with pytest.raises(te.ScheduleError, match=r"s\[T\]\.reorder\(j.inner, i.inner, j.inner\): j.inner is listed more "
+                       r"than once; list each loop once"):
+        s[T].reorder(yi, xi, yi)
+
+    S = te.compute((), lambda: A[0, 0] + 1, name="S")
+    s = te.create_schedule(S.op)
+    fused = s[S].fuse()
+    assert any(isinstance(r, tvm.te.schedule.Singleton) for r in s[S].relations)
+    assert tuple(s[S].leaf_iter_vars) == (fused,)
+
+
+def test_rfactor_of_one_of_two_reduction_axes():
+    n = te.size_var("n")
+    k1, k2 = te.reduce_axis((0, n), name="k1"), te.reduce_axis((0, n), name="k2")
+    A = te.placeholder((n, n, n), name="A")
+    B = te.compute((n,), lambda i: te.sum(A[i, k1, k2], axis=[k1, k2]), name="B")
+    s = te.create_schedule(B.op)
+    BF = s.rfactor(B, k1)
+    assert tuple(BF.shape) == (n, n)
+    assert len(s[B].all_iter_vars) == 2 and s[B].op.reduce_axis[0].dom.extent == n
+    a = uniform(np.random.default_rng(14), (3, 3, 3))
+    out = empty((3,), "float32")
+    tvm.build(s, [A, B])(a, out)
+    close(out, a.astype(np.float64).sum(axis=(1, 2)), rtol=1e-5)
