@@ -31,7 +31,7 @@ from .parallel import warn_inner_parallel
 from .reduction import first_point, init_stores, late_init, scratch_buffer, update
 from .relations import At, AtRoot, Inlined
 from .scalars import function_scalars, split_scalar_args, symbolic_kind
-from .scan_lowering import alias_scan_buffers, is_scan_state, root_nest
+from .scan_lowering import alias_scan_buffers, check_shared_steps, is_scan_state, root_nest
 from .schedule import Schedule, Stage
 from .storage import aligned_strides
 from .thread_axis import add_predicate_guard
@@ -465,6 +465,7 @@ def lower_schedule(schedule: Schedule, args: Sequence[Tensor], name: str = "main
     """The loop-nest function of ``schedule`` with ``args`` (inputs then outputs) as parameters."""
     args, scalars = split_scalar_args(args, name)
     args = check_args(schedule, args, name)
+    check_shared_steps(schedule, name)
     _check_waiting(schedule, name)
     lowering = Lowering(schedule, args, name)
     params = [lowering.make_buffer(schedule.stage_of(a), a.shape, a.value_index) if a in schedule

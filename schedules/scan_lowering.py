@@ -57,6 +57,23 @@ def attach_scan_bodies(schedule: Schedule) -> None:
             schedule.stage_of(op.output).attach = At(update, update.leaves[0])
 
 
+def check_shared_steps(schedule: Schedule, name: str) -> None:
+    """Refuse a stage of the steps of two updates of one scan (TVM's LSTM: the cell state that
+    both the new hidden state and the new cell state read), which is computed inside the first
+    update's step only; inlined, each update computes it itself."""
+    for scan in _scans(schedule):
+        op: ScanOp = scan.op  # type: ignore[assignment]
+        for body in op.body_ops:
+            owners = [u for u, ops in zip(op.updates, op.step_ops) if body in ops]
+            stage = schedule.stage_of(body.output)
+            if len(owners) > 1 and not isinstance(stage.attach, Inlined):
+                raise LoweringError(
+                    f"lower {name}: {stage.name} is a stage of the steps of {owners[0].name} and {owners[1].name}, "
+                    f"two updates of scan {scan.name}; a stage computed at each step serves one update: "
+                    f"compute_inline {stage.name} (and the stages it reads that are also shared), or compute it "
+                    "once per update from stages of its own")
+
+
 def _check_part(scan: Stage, part: Stage, role: str) -> None:
     if not isinstance(part.attach, AtRoot):
         raise LoweringError(

@@ -25,6 +25,7 @@ from __future__ import annotations
 import weakref
 from collections.abc import Sequence
 
+from .dtypes import INDEX
 from .errors import DefinitionError
 from .expr import Binary, BinaryOp, Const, Expr, IterVar, TensorLoad, binary
 from .symbolic import same_extent
@@ -48,9 +49,23 @@ def _is_state_read(node: object, axis: tuple[IterVar, ...], dtype) -> bool:
         return False
     tensor = node.tensor
     # a state has a step axis and at least one more: a 1-D read A[i - 1] stays an error at once
-    return len(axis) >= 2 and len(tensor.shape) == len(axis) and tensor.dtype is dtype \
-        and _step_back(node.indices[0], axis[0]) is not None \
-        and all(map(same_extent, tensor.shape, (iv.extent for iv in axis)))
+    if not (len(axis) >= 2 and len(tensor.shape) >= 2 and _step_back(node.indices[0], axis[0]) is not None):
+        return False
+    if len(tensor.shape) == len(axis) and tensor.dtype is dtype \
+            and all(map(same_extent, tensor.shape, (iv.extent for iv in axis))):
+        return True
+    return _earlier_step_input(tensor, axis[0], _step_back(node.indices[0], axis[0]))
+
+
+def _earlier_step_input(tensor: Tensor, step: IterVar, back: int) -> bool:
+    """Whether ``tensor`` has the steps of ``step`` along its first axis, or all but the first
+    ``back`` of them (TVM's LSTM reads its input ``X[t - 1]``, of one step less than the state,
+    and the state under a gate axis, ``h[t - 1, i, k]`` in a compute over ``(t, gate, i, j)``):
+    read at ``t - back``, it is in bounds at every step the scan evaluates."""
+    first = tensor.shape[0]
+    if isinstance(first, int) and isinstance(step.extent, int):
+        return first in (step.extent, step.extent - back)
+    return same_extent(first, step.extent)
 
 
 def state_reads(axis: Sequence[IterVar], body: Expr) -> tuple[Expr, list[TensorLoad]]:
@@ -68,7 +83,9 @@ def state_reads(axis: Sequence[IterVar], body: Expr) -> tuple[Expr, list[TensorL
         def rewrite(self, node):
             if id(node) in targets:
                 rest = tuple(self.visit(i) for i in node.indices[1:])
-                return TensorLoad(node.tensor, (axis[0].var, *rest), node.dtype)
+                # a tensor one step shorter (an input read at t - 1) is in bounds at its row 0 at t = 1
+                step = axis[0].var if same_extent(node.tensor.shape[0], axis[0].extent) else Const(0, INDEX)
+                return TensorLoad(node.tensor, (step, *rest), node.dtype)
             return None
 
     return _AtStep().visit(body), reads
@@ -264,6 +281,23 @@ def _check_step_back(op: ComputeOp, read: TensorLoad, t: IterVar, init: Tensor, 
             f"{init.name} gives only {init.shape[0]} first step(s); give init {back} steps")
 
 
+def _input_at_an_earlier_step(read: TensorLoad, states: tuple[Tensor, ...], init: Tensor) -> bool:
+    """A read of an input of the scan (listed in ``inputs=``) at ``t - c`` with ``c`` within the
+    init's steps (TVM's LSTM reads ``X[t - 1]``): the scan evaluates only the steps where it is
+    in bounds."""
+    if read.tensor in states or not isinstance(read.tensor.op, PlaceholderOp):
+        return False
+    back = _step_back_any(read.indices[0])
+    return back is not None and isinstance(init.shape[0], int) and back <= init.shape[0]
+
+
+def _step_back_any(index: Expr) -> int | None:
+    match index:
+        case Binary(op=BinaryOp.SUB, b=Const(value=int() as c)) if c > 0:
+            return c
+    return None
+
+
 def scan(init, update, state_placeholder, inputs: Sequence[Tensor] | None = None,
          name: str = "scan") -> Tensor | list[Tensor]:
     """A recurrence along the first axis (TVM's ``te.scan``).
@@ -309,12 +343,15 @@ def scan(init, update, state_placeholder, inputs: Sequence[Tensor] | None = None
     check_no_pending_reads("scan", [*inits, *listed])
     named = (f"state is {states[0].name}; read only the state" if len(states) == 1 else
              f"states are {', '.join(s.name for s in states)}; read only the states")
-    for update in updates:
+    for init, update in zip(inits, updates):
         for read in _STATE_READS.get(update.op, ()):
+            if read.tensor in listed and _input_at_an_earlier_step(read, states, init):
+                continue
             if read.tensor not in states:
                 raise DefinitionError(
                     f"scan: the step of {update.name} reads {read.tensor.name} at an earlier step ({read}), "
                     f"which is out of bounds at the first steps, but the scan's {named} at earlier steps "
-                    "(else guard the read with if_then_else)")
+                    f"(else guard the read with if_then_else, or list {read.tensor.name} in the scan's inputs= "
+                    "if it is an input read one step behind)")
     op = ScanOp(name, inits, updates, states, listed)
     return op.output if op.num_outputs == 1 else list(op.outputs)

@@ -379,3 +379,66 @@ def test_rfactor_of_one_of_two_reduction_axes():
     out = empty((3,), "float32")
     tvm.build(s, [A, B])(a, out)
     close(out, a.astype(np.float64).sum(axis=(1, 2)), rtol=1e-5)
+
+
+def _gated_cell(steps, batch, nin, hid, gates):
+    """TVM's LSTM test's pattern: the input read one step behind, products over a gate axis."""
+    X = te.placeholder((steps - 1, batch, nin), name="X")
+    W, U = te.placeholder((gates, hid, nin), name="W"), te.placeholder((gates, hid, hid), name="U")
+    h = te.placeholder((steps, batch, hid), name="h")
+    k, r = te.reduce_axis((0, nin), name="k"), te.reduce_axis((0, hid), name="r")
+    xw = te.compute((steps, gates, batch, hid), lambda t, g, i, j: te.sum(X[t - 1, i, k] * W[g, j, k], axis=k),
+                    name="xw")
+    hu = te.compute((steps, gates, batch, hid), lambda t, g, i, j: te.sum(h[t - 1, i, r] * U[g, j, r], axis=r),
+                    name="hu")
+    return X, W, U, h, xw, hu
+
+
+def test_a_gated_recurrent_cell_reading_its_input_one_step_behind():
+    steps, batch, nin, hid = 6, 2, 5, 4
+    X, W, U, h, xw, hu = _gated_cell(steps, batch, nin, hid, 2)
+    init = te.compute((1, batch, hid), lambda *i: 0.0, name="init")
+    gate = te.compute((steps, 2, batch, hid), lambda *i: xw(*i) + hu(*i), name="gate")
+    update = te.compute((steps, batch, hid), lambda t, i, j: te.sigmoid(gate[t, 0, i, j]) * te.tanh(gate[t, 1, i, j]),
+                        name="update")
+    H = te.scan(init, update, h, inputs=[X], name="rnn")
+    s = te.create_schedule(H.op)
+    s[gate].compute_inline()
+    rng = np.random.default_rng(15)
+    x, w, u = uniform(rng, X.shape), uniform(rng, W.shape), uniform(rng, U.shape)
+    out = empty((steps, batch, hid), "float32")
+    tvm.build(s, [X, W, U, H])(x, w, u, out)
+    want = np.zeros((steps, batch, hid))
+    for t in range(1, steps):
+        a = np.einsum("ik,gjk->gij", x[t - 1], w) + np.einsum("ir,gjr->gij", want[t - 1], u)
+        want[t] = np.tanh(a[1]) / (1 + np.exp(-a[0]))
+    close(out, want, rtol=1e-5, atol=1e-6)
+
+
+def test_an_input_read_one_step_behind_must_be_listed_among_the_scan_inputs():
+    X, W, U, h, xw, hu = _gated_cell(4, 1, 3, 2, 1)
+    init = te.compute((1, 1, 2), lambda *i: 0.0, name="init")
+    update = te.compute((4, 1, 2), lambda t, i, j: xw[t, 0, i, j] + hu[t, 0, i, j], name="update")
+    with pytest.raises(te.DefinitionError, match=r"scan: the step of update reads X at an earlier step "
+                       r"\(X\[t - 1, i, k\]\).*or list X in the scan's inputs= if it is an input read one step "
+                       r"behind\)"):
+        te.scan(init, update, h)
+
+
+def test_an_lstm_stage_shared_by_both_updates_is_refused_with_what_to_do():
+    steps, batch, nin, hid = 4, 1, 3, 2
+    X, W, U, h, xw, hu = _gated_cell(steps, batch, nin, hid, 4)
+    c = te.placeholder((steps, batch, hid), name="c")
+    zeros = [te.compute((1, batch, hid), lambda *i: 0.0, name=f"init_{n}") for n in "hc"]
+    shape = (steps, batch, hid)
+    next_c = te.compute(shape, lambda t, i, j: te.sigmoid(xw[t, 2, i, j] + hu[t, 2, i, j]) * c[t - 1, i, j]
+                        + te.sigmoid(xw[t, 0, i, j] + hu[t, 0, i, j]) * te.tanh(xw[t, 1, i, j] + hu[t, 1, i, j]),
+                        name="next_c")
+    next_h = te.compute(shape, lambda t, i, j: te.sigmoid(xw[t, 3, i, j] + hu[t, 3, i, j]) * te.tanh(next_c[t, i, j]),
+                        name="next_h")
+    update_c = te.compute(shape, lambda *i: next_c(*i), name="update_c")
+    scan_h, scan_c = te.scan(zeros, [next_h, update_c], [h, c], inputs=[X], name="lstm")
+    s = te.create_schedule(scan_h.op)
+    with pytest.raises(te.LoweringError, match=r"lower main: next_c is a stage of the steps of next_h and update_c, "
+                       r"two updates of scan lstm; a stage computed at each step serves one update"):
+        tvm.lower(s, [X, W, U, scan_h, scan_c])
