@@ -308,6 +308,17 @@ def test_a_compute_with_several_outputs():
     close(out, a.astype(np.float64).sum(axis=1), rtol=1e-5)
 
 
+def test_operation_classes_as_tvm_names_them():
+    m, n = te.size_var("m"), te.size_var("n")
+    x, state = te.placeholder((m, n), name="x"), te.placeholder((m, n), name="state")
+    init = te.compute((1, n), lambda _, i: x[0, i], name="init")
+    update = te.compute((m, n), lambda t, i: state[t - 1, i] + x[t, i], name="update")
+    res = te.scan(init, update, state)
+    assert isinstance(x.op, te.PlaceholderOp) and isinstance(init.op, te.ComputeOp)
+    assert isinstance(res.op, te.ScanOp) and res.value_index == 0
+    assert res.op.output(0) == res and {res.op.output(0): 1}[res] == 1
+
+
 def test_a_rank_zero_compute():
     A = te.placeholder((5,), name="A")
     k = te.reduce_axis((0, 5), name="k")
