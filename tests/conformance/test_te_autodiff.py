@@ -283,6 +283,20 @@ def test_gradients_of_several_outputs_are_summed_by_the_caller():
     np.testing.assert_allclose(got, 2 * a + np.cos(a))
 
 
+def test_gradients_through_a_compute_with_several_outputs():
+    A = _f64((5,), "A")
+    B0, B1 = te.compute((5,), lambda i: (A[i] * 2.0, A[i] * A[i]), name="B")
+    C = te.compute((5,), lambda i: B0[i] + te.sin(B1[i]), name="C")
+    ones = te.compute((5,), lambda i: te.const(1.0, "float64"), name="ones")
+    a = np.linspace(-1, 1, 5)
+    for out, want in [(C, 2 + np.cos(a * a) * 2 * a), (B1, 2 * a), (B0, np.full(5, 2.0))]:
+        (dA,) = te.gradient(out, [A], ones)
+        got = empty((5,), "float64")
+        tvm.build(te.create_schedule(dA.op), [A, dA])(a, got)
+        np.testing.assert_allclose(got, want)
+    check_grad(C, A, data_range=(-2, 2))
+
+
 def test_the_gradient_of_a_gradient():
     A = _f64((5,), "A")
     B = te.compute((5,), lambda i: A[i] * A[i] * A[i] + te.exp(A[i]), name="B")
