@@ -92,6 +92,9 @@ def infer_bound(schedule) -> dict[IterVar, Range]:
     regions = _regions(schedule)
     bounds: dict[IterVar, Range] = {}
     for stage in schedule.stages:
+        steps = getattr(stage.op, "scan_axis", None)  # a scan: the steps its updates compute
+        if steps is not None:
+            bounds[steps] = Range(_bound(steps.min), _bound(steps.extent))
         if not isinstance(stage.op, ComputeOp):
             continue
         region = regions.get(stage)

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 
 from .dtypes import INDEX
 from .errors import DefinitionError
-from .expr import Binary, BinaryOp, Const, Expr, IterVar, TensorLoad, binary
+from .expr import Binary, BinaryOp, Const, Expr, IterKind, IterVar, TensorLoad, Var, binary
 from .symbolic import same_extent
 from .tensor import ComputeOp, Operation, PlaceholderOp, Tensor
 from .visitor import walk
@@ -140,6 +140,12 @@ def _scan_body(update: Tensor) -> list[ComputeOp]:
     return found
 
 
+def _steps_after(steps, first: int):
+    from .symbolic import fold
+
+    return steps - first if isinstance(steps, int) else fold(binary(BinaryOp.SUB, steps, first))
+
+
 class ScanOp(Operation):
     """A tensor computed step by step along its first axis: ``init`` for the first
     ``init.shape[0]`` steps, then ``update`` reading ``state`` (the steps already computed).
@@ -163,6 +169,9 @@ class ScanOp(Operation):
         self.num_outputs = len(states)
         self._outputs = tuple(Tensor(self, n) for n in range(self.num_outputs))
         self._output = self._outputs[0]
+        #: TVM's ``scan_axis``: the steps the updates compute, after the init's
+        self.scan_axis = IterVar(Var(f"{name}.idx"), self.init_steps, _steps_after(self.shape[0], self.init_steps),
+                                 IterKind.DATA_PAR)
 
     def output_dtype(self, value_index: int):
         return self.states[value_index].dtype

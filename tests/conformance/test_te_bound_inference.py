@@ -287,3 +287,23 @@ def test_a_symbolic_bound_has_no_constant_value():
     with pytest.raises(AttributeError, match=r"the bound m is symbolic and has no constant \.value; compare it "
                        r"with == or read \.expr"):
         _ = bounds[B.op.axis[0]].extent.value
+
+
+def test_a_cache_inside_a_scan_step_and_the_scan_axis():
+    m, n = te.var("m"), te.var("n")
+    X = te.compute((m, n), lambda i, j: (i * 10 + j).astype("float32"), name="x")
+    state = te.placeholder((m, n), name="state")
+    init = te.compute((1, n), lambda _, i: X[0, i], name="init")
+    update = te.compute((m, n), lambda t, i: state[t - 1, i] + X[t, i], name="update")
+    res = te.scan(init, update, state, name="cumsum")
+    s = te.create_schedule(res.op)
+    XX = s.cache_read(X, "local", update)
+    xo, xi = s[update].split(update.op.axis[1], factor=4)
+    s[XX].compute_at(s[update], xo)
+    bounds = _bounds(s.normalize())
+    assert bounds[XX.op.axis[1]].extent.value == 4 and bounds[XX.op.axis[0]].extent.value == 1
+    assert bounds[res.op.scan_axis].min.value == 1 and bounds[res.op.scan_axis].extent == m - 1
+    assert str(tvm.te.schedule.ScheduleOps(s, bounds)).startswith("allocate x: float32[m, n] in global")
+    out = empty((4, 6), "float32")
+    tvm.build(s, [res])(out)
+    close(out, np.cumsum(np.arange(4)[:, None] * 10.0 + np.arange(6), axis=0))
