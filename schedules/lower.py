@@ -31,7 +31,7 @@ from .parallel import warn_inner_parallel
 from .reduction import first_point, init_stores, late_init, scratch_buffer, update
 from .relations import At, AtRoot, Inlined
 from .scalars import function_scalars, split_scalar_args, symbolic_kind
-from .scan_lowering import alias_scan_buffers, check_shared_steps, is_scan_state, root_nest
+from .scan_lowering import alias_scan_buffers, is_scan_state, root_nest, shared_steps
 from .schedule import Schedule, Stage
 from .storage import aligned_strides
 from .thread_axis import add_predicate_guard
@@ -440,10 +440,11 @@ def _check_arg(schedule: Schedule, arg: object, name: str) -> None:
         "inputs, outputs and root stages")
 
 
-def _check_waiting(schedule: Schedule, name: str) -> None:
+def _check_waiting(schedule: Schedule, name: str, shared: frozenset = frozenset()) -> None:
     """A producer attached before its other readers were moved inside its loop (an order TVM
-    accepts) must not still have readers outside it."""
-    found = stranded(schedule)
+    accepts) must not still have readers outside it (``shared``: stages of a scan's steps that
+    the later updates read in the same step loop)."""
+    found = stranded(schedule, known=shared)
     if found is None:
         return
     producer, place = found
@@ -465,8 +466,7 @@ def lower_schedule(schedule: Schedule, args: Sequence[Tensor], name: str = "main
     """The loop-nest function of ``schedule`` with ``args`` (inputs then outputs) as parameters."""
     args, scalars = split_scalar_args(args, name)
     args = check_args(schedule, args, name)
-    check_shared_steps(schedule, name)
-    _check_waiting(schedule, name)
+    _check_waiting(schedule, name, shared_steps(schedule, name))
     lowering = Lowering(schedule, args, name)
     params = [lowering.make_buffer(schedule.stage_of(a), a.shape, a.value_index) if a in schedule
               else _unread_input(lowering, a) for a in args]

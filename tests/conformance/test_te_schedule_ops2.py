@@ -436,20 +436,36 @@ def test_an_input_read_one_step_behind_must_be_listed_among_the_scan_inputs():
         te.scan(init, update, h)
 
 
-def test_an_lstm_stage_shared_by_both_updates_is_refused_with_what_to_do():
-    steps, batch, nin, hid = 4, 1, 3, 2
+def test_an_lstm_cell_whose_cell_state_both_updates_read():
+    steps, batch, nin, hid = 5, 2, 3, 4
     X, W, U, h, xw, hu = _gated_cell(steps, batch, nin, hid, 4)
     c = te.placeholder((steps, batch, hid), name="c")
     zeros = [te.compute((1, batch, hid), lambda *i: 0.0, name=f"init_{n}") for n in "hc"]
+    gates = te.compute(xw.shape, lambda *i: xw(*i) + hu(*i), name="gates")
     shape = (steps, batch, hid)
-    next_c = te.compute(shape, lambda t, i, j: te.sigmoid(xw[t, 2, i, j] + hu[t, 2, i, j]) * c[t - 1, i, j]
-                        + te.sigmoid(xw[t, 0, i, j] + hu[t, 0, i, j]) * te.tanh(xw[t, 1, i, j] + hu[t, 1, i, j]),
-                        name="next_c")
-    next_h = te.compute(shape, lambda t, i, j: te.sigmoid(xw[t, 3, i, j] + hu[t, 3, i, j]) * te.tanh(next_c[t, i, j]),
-                        name="next_h")
+    in_gate = te.compute(shape, lambda t, i, j: te.sigmoid(gates[t, 0, i, j]), name="in_gate")
+    in_transform = te.compute(shape, lambda t, i, j: te.tanh(gates[t, 1, i, j]), name="in_transform")
+    forget_gate = te.compute(shape, lambda t, i, j: te.sigmoid(gates[t, 2, i, j]), name="forget_gate")
+    out_gate = te.compute(shape, lambda t, i, j: te.sigmoid(gates[t, 3, i, j]), name="out_gate")
+    next_c = te.compute(shape, lambda t, i, j: forget_gate[t, i, j] * c[t - 1, i, j]
+                        + in_gate[t, i, j] * in_transform[t, i, j], name="next_c")
+    next_h = te.compute(shape, lambda t, i, j: out_gate[t, i, j] * te.tanh(next_c[t, i, j]), name="next_h")
     update_c = te.compute(shape, lambda *i: next_c(*i), name="update_c")
-    scan_h, scan_c = te.scan(zeros, [next_h, update_c], [h, c], inputs=[X], name="lstm")
+    update_h = te.compute(shape, lambda *i: next_h(*i), name="update_h")
+    scan_h, scan_c = te.scan(zeros, [update_h, update_c], [h, c], inputs=[X], name="lstm")
     s = te.create_schedule(scan_h.op)
-    with pytest.raises(te.LoweringError, match=r"lower main: next_c is a stage of the steps of next_h and update_c, "
-                       r"two updates of scan lstm; a stage computed at each step serves one update"):
-        tvm.lower(s, [X, W, U, scan_h, scan_c])
+    for stage in (gates, in_gate, in_transform, forget_gate, out_gate):
+        s[stage].compute_inline()
+    rng = np.random.default_rng(16)
+    x = uniform(rng, X.shape)
+    w, u = uniform(rng, W.shape, low=-0.5, high=0.5), uniform(rng, U.shape, low=-0.5, high=0.5)
+    got_h, got_c = empty(shape, "float32"), empty(shape, "float32")
+    tvm.build(s, [X, W, U, scan_h, scan_c])(x, w, u, got_h, got_c)
+    want_h, want_c = np.zeros(shape), np.zeros(shape)
+    for t in range(1, steps):
+        a = np.einsum("ik,gjk->gij", x[t - 1], w) + np.einsum("ir,gjr->gij", want_h[t - 1], u)
+        sig = 1 / (1 + np.exp(-a))
+        want_c[t] = sig[2] * want_c[t - 1] + sig[0] * np.tanh(a[1])
+        want_h[t] = sig[3] * np.tanh(want_c[t])
+    close(got_h, want_h, rtol=1e-5, atol=1e-6)
+    close(got_c, want_c, rtol=1e-5, atol=1e-6)
