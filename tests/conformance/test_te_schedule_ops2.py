@@ -469,3 +469,15 @@ def test_an_lstm_cell_whose_cell_state_both_updates_read():
         want_h[t] = sig[3] * np.tanh(want_c[t])
     close(got_h, want_h, rtol=1e-5, atol=1e-6)
     close(got_c, want_c, rtol=1e-5, atol=1e-6)
+
+
+def test_the_lowered_module_indexed_by_function_name():
+    A = te.placeholder((4,), name="A")
+    B = te.compute((4,), lambda i: A[i] + 1.0, name="B")
+    s = te.create_schedule(B.op)
+    mod = tvm.lower(s, [A, B], name="addone")
+    assert mod["main"] is mod and mod["addone"] is mod
+    assert str(mod["main"].body).startswith("for i in 0..4:")
+    with pytest.raises(te.LoweringError, match=r"lowered module: no function 'other'; it holds only 'addone' "
+                       r"\(also reached as 'main'\)"):
+        mod["other"]
