@@ -481,3 +481,44 @@ def test_the_lowered_module_indexed_by_function_name():
     with pytest.raises(te.LoweringError, match=r"lowered module: no function 'other'; it holds only 'addone' "
                        r"\(also reached as 'main'\)"):
         mod["other"]
+
+
+def test_caches_of_a_tuple_compute_around_an_inlined_stage():
+    shape = (10, 64)
+    A, B = te.placeholder(shape, name="A"), te.placeholder(shape, name="B")
+    C = te.compute(shape, lambda *index: A(*index) + B(*index), name="C")
+    F, E = te.compute(shape, lambda *index: (C(*index), C(*index) * B(*index)), name="F")
+    s = te.create_schedule([F.op, E.op])
+    s.cache_read(A, "local", [C])
+    s.cache_read(B, "local", [C, E])
+    s.cache_write(C, "local")
+    s.cache_write([F, E], "local")
+    s[C].compute_inline()
+    assert str(tvm.te.schedule.ScheduleOps(s.normalize(), tvm.te.schedule.InferBound(s)))
+    rng = np.random.default_rng(17)
+    a, b = uniform(rng, shape), uniform(rng, shape)
+    f, e = empty(shape, "float32"), empty(shape, "float32")
+    tvm.build(s, [A, B, F, E])(a, b, f, e)
+    wide = a.astype(np.float64) + b
+    close(f, wide)
+    close(e, wide * b)
+
+
+@pytest.mark.parametrize("tag,scope", [("threadIdx.x", "local"), ("blockIdx.y", "shared")])
+def test_a_stage_bound_to_the_thread_of_its_reader_needs_no_guard(tag, scope):
+    A = te.placeholder((1, 3, 2), name="A")
+    B = te.compute((1, 3, 2), lambda i, j, k: A[i, j, k], name="B")
+    C = te.compute((1, 3, 2), lambda i, j, k: B[i, j, k], name="C")
+    s = te.create_schedule(C.op)
+    s[B].compute_at(s[C], s[C].op.axis[0])
+    s[B].set_scope(scope)
+    _, inner = s[B].split(s[B].op.axis[1], 3)
+    thread = te.thread_axis(tag)
+    s[C].bind(s[C].op.axis[0], te.thread_axis("blockIdx.x"))
+    s[C].bind(s[C].op.axis[1], thread)
+    s[B].bind(inner, thread)
+    assert "if " not in str(tvm.lower(s, [A, C])["main"].body)
+    a = uniform(np.random.default_rng(18), (1, 3, 2))
+    out = empty((1, 3, 2), "float32")
+    tvm.build(s, [A, C], "interp")(a, out)
+    close(out, a)
