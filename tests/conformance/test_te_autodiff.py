@@ -165,6 +165,16 @@ def test_a_user_product_reducer(A0):
     check_grad(B, A0, data_range=(-1, 1))
 
 
+def test_user_reducers_over_a_shifted_axis_with_a_condition():
+    A = _f64((4, 8), "A")
+    prod = te.comm_reducer(lambda x, y: x * y, lambda t: tvm.tir.const(1, t), name="prod")
+    k = te.reduce_axis((2, 7), name="k")
+    check_grad(te.compute((4,), lambda i: prod(A[i, k] + 0.5, axis=k, where=k != 4), name="P"), A, data_range=(-1, 1))
+    logsumexp = te.comm_reducer(lambda x, y: te.log(te.exp(x) + te.exp(y)), lambda t: te.min_value(t), name="lse")
+    r = te.reduce_axis((1, 6), name="r")
+    check_grad(te.compute((4,), lambda i: logsumexp(A[i, r] * A[i, r], axis=r), name="L"), A, data_range=(-1, 1))
+
+
 def test_a_reduction_with_init(A0):
     k = te.reduce_axis((0, 10), name="k")
     check_grad(te.compute((10,), lambda i: te.sum(A0[i, k] * A0[k, i], axis=k, init=0.0), name="B"), A0)
