@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from tensorir.errors import ArgumentError
 from tensorir.symbolic import ShapeVar
 from tensorir.tensor import Tensor
@@ -63,6 +65,9 @@ class Reordered:
                                 f"build's argument list, got {len(values)}")
         for position, name, tensor, dim in order.bound:
             value, shape = values[position], getattr(values[tensor], "shape", None)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise ArgumentError(f"{self._module.func.name}: the size variable {name} must be passed as an int, "
+                                    f"got {type(value).__name__} {value!r}")
             if shape is not None and len(shape) > dim and value != shape[dim]:
                 raise ArgumentError(
                     f"{self._module.func.name}: the size variable {name} is passed as {value!r} but argument "

@@ -13,25 +13,41 @@ kind:
 
 from __future__ import annotations
 
-from schedules import lower
+from schedules import Schedule, lower
 from schedules.auto_inline import auto_inline_broadcast, auto_inline_elementwise, auto_inline_injective
 from schedules.infer_bound import Range, infer_bound
 from schedules.relations import Fuse, Singleton, Split
 from schedules.tvm_introspection import IterVarType as IterVar
+from tensorir.errors import ScheduleError
 from tensorir.stmt import Stmt
 from tensorir.tensor import PlaceholderOp
 
-InferBound = infer_bound
-AutoInlineElemWise = auto_inline_elementwise
-AutoInlineBroadcast = auto_inline_broadcast
-AutoInlineInjective = auto_inline_injective
+
+def _checked(name: str, function):
+    """``function`` of a schedule, refusing anything else at the call."""
+    def call(schedule, *args):
+        if not isinstance(schedule, Schedule):
+            raise ScheduleError(f"te.schedule.{name}: expected a schedule (ns.create_schedule(...)), got "
+                                f"{type(schedule).__name__} {schedule!r}")
+        return function(schedule, *args)
+    call.__name__, call.__doc__ = name, function.__doc__
+    return call
 
 
-def ScheduleOps(schedule, bounds=None) -> Stmt:  # noqa: N802 - TVM's name
+InferBound = _checked("InferBound", infer_bound)
+AutoInlineElemWise = _checked("AutoInlineElemWise", auto_inline_elementwise)
+AutoInlineBroadcast = _checked("AutoInlineBroadcast", auto_inline_broadcast)
+AutoInlineInjective = _checked("AutoInlineInjective", auto_inline_injective)
+
+
+def _schedule_ops(schedule, bounds=None) -> Stmt:
     """The loop nest of ``schedule`` (``bounds``, from ``InferBound``, is accepted and not needed:
     the lowering infers the same regions)."""
     args = [s.op.output for s in schedule.stages if isinstance(s.op, PlaceholderOp) and schedule.readers(s)]
     return lower(schedule, [*args, *schedule.outputs], "schedule_ops").body
+
+
+ScheduleOps = _checked("ScheduleOps", _schedule_ops)
 
 
 __all__ = ["AutoInlineBroadcast", "AutoInlineElemWise", "AutoInlineInjective", "Fuse", "InferBound", "IterVar", "Range",

@@ -307,3 +307,12 @@ def test_a_cache_inside_a_scan_step_and_the_scan_axis():
     out = empty((4, 6), "float32")
     tvm.build(s, [res])(out)
     close(out, np.cumsum(np.arange(4)[:, None] * 10.0 + np.arange(6), axis=0))
+
+
+@pytest.mark.parametrize("name", ["InferBound", "ScheduleOps", "AutoInlineElemWise", "AutoInlineBroadcast",
+                                  "AutoInlineInjective"])
+def test_the_schedule_namespace_refuses_what_is_not_a_schedule(name):
+    A = te.placeholder((3,), name="A")
+    with pytest.raises(te.ScheduleError, match=rf"te.schedule.{name}: expected a schedule "
+                       r"\(ns.create_schedule\(...\)\), got Tensor Tensor\(A, shape=\[3\], dtype=float32\)"):
+        getattr(tvm.te.schedule, name)(A)

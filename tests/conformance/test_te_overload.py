@@ -132,3 +132,15 @@ def test_an_unread_input_is_an_ignored_argument():
     c = empty((4,), "float32")
     foo(np.arange(4, dtype=np.float32), np.zeros(4, np.float32), c)
     close(c, np.arange(4) + 1.0)
+
+
+def test_a_size_variable_that_a_shape_binds_must_still_be_an_int():
+    n = te.size_var("n")
+    A = te.placeholder((n,), name="A")
+    B = A - 1.0
+    foo = tvm.build(te.create_schedule(B.op), [A, B, n])
+    with pytest.raises(ns.ArgumentError, match=r"main: the size variable n must be passed as an int, got str 'x'"):
+        foo(np.ones(3, np.float32), np.zeros(3, np.float32), "x")
+    with pytest.raises(ns.ArgumentError, match=r"main: expected 3 arguments in the order of the build's argument "
+                       r"list, got 2"):
+        foo(np.ones(3, np.float32), np.zeros(3, np.float32))

@@ -522,3 +522,21 @@ def test_a_stage_bound_to_the_thread_of_its_reader_needs_no_guard(tag, scope):
     out = empty((1, 3, 2), "float32")
     tvm.build(s, [A, C], "interp")(a, out)
     close(out, a)
+
+
+def test_group_errors_name_the_tensor_and_the_fix():
+    A = te.placeholder((3,), name="A")
+    B = te.compute((3,), lambda i: A[i] + 1, name="B")
+    C = te.compute((3,), lambda i: B[i] * 2, name="C")
+    s = te.create_schedule(C.op)
+    other = te.placeholder((3,), name="other")
+    with pytest.raises(te.ScheduleError, match=r"create_group: other is not a tensor of this schedule; pass tensors "
+                       r"the schedule's outputs are computed from"):
+        s.create_group(outputs=other)
+    with pytest.raises(te.ScheduleError, match=r"create_group: no compute stage lies between the inputs and the "
+                       r"outputs; pass outputs computed from the inputs"):
+        s.create_group(outputs=A)
+    g = s.create_group(outputs=B, inputs=A)
+    with pytest.raises(te.ScheduleError, match=r"group\(B\).compute_at\(s\[B\], ...\): B is a member of the group; "
+                       r"attach the group inside a loop of a stage that reads it"):
+        g.compute_at(s[B], B.op.axis[0])
