@@ -18,10 +18,16 @@ from backends.cuda.runtime import device_array
 from schedules import Schedule, Stage, autotune, create_schedule
 from schedules.thread_axis import thread_axis
 from tensorir import *  # noqa: F403 - the tensor language, listed once in tensorir.__all__
+from tensorir import tensor  # TVM's te.tensor.Tensor
+from tensorir.expr import Expr as PrimExpr  # TVM's tir.PrimExpr, for isinstance checks
+from tensorir.scan import ScanOp
+from tensorir.tensor import ComputeOp, PlaceholderOp
 
+from . import te_schedule as schedule  # TVM's te.schedule.InferBound
 from .api import build, lower
 
 __version__ = "0.1.0"
 
 __all__ = [name for name in _language.__all__ if name not in _language.INTERNAL]
 __all__ += ["Schedule", "Stage", "autotune", "build", "create_schedule", "device_array", "lower", "thread_axis"]
+__all__ += ["ComputeOp", "PlaceholderOp", "PrimExpr", "ScanOp", "schedule", "tensor"]

@@ -14,6 +14,8 @@ from tensorir.errors import LoweringError
 from tensorir.stmt import PrimFunc
 from tensorir.tensor import Tensor
 
+from .arguments import Reordered, plan
+
 TARGETS = tuple(backends.TARGETS)
 
 
@@ -32,7 +34,9 @@ def build(schedule: Schedule | PrimFunc, args: Sequence[Tensor] | None = None,
         if args is None:
             raise LoweringError("build: pass the argument tensors, e.g. build(s, [A, B, C])")
         func = lower(schedule, args, name)
-    return backends.build(func, target, **options)
+    module = backends.build(func, target, **options)
+    order = None if isinstance(schedule, PrimFunc) else plan(args)
+    return module if order is None else Reordered(module, order)
 
 
 __all__ = ["TARGETS", "build", "lower"]

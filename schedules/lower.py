@@ -31,7 +31,7 @@ from .parallel import warn_inner_parallel
 from .reduction import first_point, init_stores, late_init, scratch_buffer, update
 from .relations import At, AtRoot, Inlined
 from .scalars import function_scalars, split_scalar_args, symbolic_kind
-from .scan_lowering import alias_scan_buffers, is_scan_state, root_nest
+from .scan_lowering import alias_scan_buffers, is_scan_state, root_nest, shared_steps
 from .schedule import Schedule, Stage
 from .storage import aligned_strides
 from .thread_axis import add_predicate_guard
@@ -193,7 +193,8 @@ class Lowering:
         base = stage.name if stage.op.num_outputs == 1 else f"{stage.name}.v{value_index}"
         scope = self.scopes.get(stage, stage.scope)
         buffer = Buffer(self.unique_name(base), shape, stage.op.output_dtype(value_index), scope,
-                        aligned_strides(shape, stage.alignments), double_buffered=stage.double_buffered,
+                        aligned_strides(shape, stage.alignments),
+                        double_buffered=stage.double_buffered and scope is Scope.SHARED and stage in self.regions,
                         min_blocks=stage.min_blocks, by_value=isinstance(stage.op, ScalarParamOp))
         if value_index == 0:
             self.buffers[stage] = buffer
@@ -407,7 +408,7 @@ def check_args(schedule: Schedule, args: Sequence[Tensor], name: str) -> list[Te
                 f"lower {name}: {arg.name} is listed twice in the arguments "
                 f"{[a.name for a in args]}; list each tensor once")
     # an output of a compute with several outputs is given when that very output is
-    given = [(schedule.stage_of(a), a.value_index) for a in args]
+    given = [(schedule.stage_of(a), a.value_index) for a in args if a in schedule]
     needed = [(s, 0, s.op.output.name) for s in schedule.stages
               if isinstance(s.op, PlaceholderOp) and schedule.readers(s) and not is_scan_state(schedule, s)]
     needed += [(schedule.stage_of(t), t.value_index, t.name) for t in schedule.outputs]
@@ -423,6 +424,8 @@ def check_args(schedule: Schedule, args: Sequence[Tensor], name: str) -> list[Te
 def _check_arg(schedule: Schedule, arg: object, name: str) -> None:
     if not isinstance(arg, Tensor):
         raise LoweringError(f"lower {name}: argument {arg!r} is not a tensor")
+    if arg not in schedule and isinstance(arg.op, PlaceholderOp):
+        return  # an input the outputs do not read: a parameter the kernel ignores, as in TVM
     if arg not in schedule:
         raise LoweringError(
             f"lower {name}: argument {arg.name} is not used by this schedule's outputs "
@@ -439,10 +442,11 @@ def _check_arg(schedule: Schedule, arg: object, name: str) -> None:
         "inputs, outputs and root stages")
 
 
-def _check_waiting(schedule: Schedule, name: str) -> None:
+def _check_waiting(schedule: Schedule, name: str, shared: frozenset = frozenset()) -> None:
     """A producer attached before its other readers were moved inside its loop (an order TVM
-    accepts) must not still have readers outside it."""
-    found = stranded(schedule)
+    accepts) must not still have readers outside it (``shared``: stages of a scan's steps that
+    the later updates read in the same step loop)."""
+    found = stranded(schedule, known=shared)
     if found is None:
         return
     producer, place = found
@@ -454,13 +458,20 @@ def _check_waiting(schedule: Schedule, name: str) -> None:
         f"{producer.name}")
 
 
+def _unread_input(lowering: Lowering, tensor: Tensor) -> Buffer:
+    """The parameter of a placeholder listed among the arguments that no stage reads (TVM's
+    ``check_grad`` passes every input to a gradient that may not depend on all of them)."""
+    return Buffer(lowering.unique_name(tensor.name), tensor.shape, tensor.dtype)
+
+
 def lower_schedule(schedule: Schedule, args: Sequence[Tensor], name: str = "main") -> PrimFunc:
     """The loop-nest function of ``schedule`` with ``args`` (inputs then outputs) as parameters."""
     args, scalars = split_scalar_args(args, name)
     args = check_args(schedule, args, name)
-    _check_waiting(schedule, name)
+    _check_waiting(schedule, name, shared_steps(schedule, name))
     lowering = Lowering(schedule, args, name)
-    params = [lowering.make_buffer(schedule.stage_of(a), a.shape, a.value_index) for a in args]
+    params = [lowering.make_buffer(schedule.stage_of(a), a.shape, a.value_index) if a in schedule
+              else _unread_input(lowering, a) for a in args]
     for stage in schedule.stages:
         if isinstance(stage.op, PlaceholderOp) and stage not in lowering.buffers:
             lowering.make_buffer(stage, stage.op.shape)

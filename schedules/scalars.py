@@ -33,7 +33,10 @@ def function_scalars(params: Sequence[Buffer], explicit: Sequence[ShapeVar], bod
                      name: str) -> tuple[ShapeVar, ...]:
     """The size variables of the function in the order its callers bind them."""
     found = shape_vars([p.shape for p in params])
+    bare = {id(extent) for p in params for extent in p.shape if isinstance(extent, ShapeVar)}
     for v in explicit:
+        if id(v) in bare:
+            continue  # TVM lists a shape's variables too; ns.build checks the value passed against the shape
         if v in found:
             raise LoweringError(
                 f"lower {name}: the size variable {v.name} is passed explicitly but is also a "

@@ -25,7 +25,8 @@ from tensorir.dtypes import DType
 from tensorir.errors import LoweringError
 from tensorir.expr import BinaryOp, Call, Func, binary, const
 from tensorir.scan import ScanOp
-from tensorir.stmt import Evaluate, For, ForKind, Stmt, seq
+from tensorir.stmt import Allocate, Evaluate, For, ForKind, Seq, Stmt, seq
+from tensorir.symbolic import same_extent
 from tensorir.visitor import substitute, walk
 
 from .relations import At, AtRoot, Inlined
@@ -56,6 +57,27 @@ def attach_scan_bodies(schedule: Schedule) -> None:
         for op in scan.op.body_ops:
             update = schedule.stage_of(scan.op.updates[_update_of(scan.op, op)])
             schedule.stage_of(op.output).attach = At(update, update.leaves[0])
+
+
+def shared_steps(schedule: Schedule, name: str) -> frozenset:
+    """The stages of the steps of two or more updates of one scan (TVM's LSTM: the cell state
+    that both the new hidden state and the new cell state read). Each is computed inside the
+    first update's step, and the step loop that all the updates share keeps its buffer for
+    the later ones (see :func:`root_nest`); a reader outside the scan's updates and stages is
+    refused, as for any stage attached inside a loop."""
+    from .attachment import outside_readers
+
+    shared = []
+    for scan in _scans(schedule):
+        op: ScanOp = scan.op  # type: ignore[assignment]
+        members = {schedule.stage_of(t) for t in op.updates} | {schedule.stage_of(b.output) for b in op.body_ops}
+        for body in op.body_ops:
+            stage = schedule.stage_of(body.output)
+            owners = [u for u, ops in zip(op.updates, op.step_ops) if body in ops]
+            if len(owners) > 1 and isinstance(stage.attach, At) \
+                    and set(outside_readers(schedule, stage, stage.attach)) <= members:
+                shared.append(stage)
+    return frozenset(shared)
 
 
 def _check_part(scan: Stage, part: Stage, role: str) -> None:
@@ -104,6 +126,38 @@ def _step_nest(lowering: Lowering, scan: Stage, stage: Stage) -> For:
     return nest
 
 
+def _shared_buffers_around(lowering: Lowering, scan: Stage, body: Stmt) -> Stmt:
+    """``body`` (the updates' steps in order) with the buffers of the stages that several
+    updates read allocated around all of it, not inside the first update's step only."""
+    schedule, op = lowering.schedule, scan.op
+    shared = [s for s in shared_steps(schedule, "") if s.op in op.body_ops]
+    if not shared:
+        return body
+    for stage in shared:
+        region = lowering.regions[stage]
+        if any(not same_extent(size, full) for size, full in zip(region.shape[1:], stage.op.shape[1:])):
+            raise LoweringError(
+                f"lower: {stage.name} is read by several updates of scan {scan.name} at each step, but is "
+                f"computed over only part of a step ({list(region.shape)} of {list(stage.op.shape)}); leave "
+                f"its loops whole, or compute_inline it")
+    buffers = {lowering.buffer_of(s, n) for s in shared for n in range(s.op.num_outputs)}
+    body = _without_allocations(body, buffers)
+    for buffer in sorted(buffers, key=lambda b: b.name, reverse=True):
+        body = Allocate(buffer, body)
+    return body
+
+
+def _without_allocations(stmt: Stmt, buffers: set) -> Stmt:
+    match stmt:
+        case Allocate(buffer=buffer, body=inner) if buffer in buffers:
+            return _without_allocations(inner, buffers)
+        case Allocate(body=inner):
+            return dataclasses.replace(stmt, body=_without_allocations(inner, buffers))
+        case Seq():
+            return dataclasses.replace(stmt, stmts=tuple(_without_allocations(s, buffers) for s in stmt.stmts))
+    return stmt
+
+
 def root_nest(lowering: Lowering, stage: Stage) -> Stmt:
     """The nest of root stage ``stage``; the update of a scan runs its scan axis in order. The
     updates of a scan over several states share one loop over the steps, made where the last
@@ -119,6 +173,7 @@ def root_nest(lowering: Lowering, stage: Stage) -> Stmt:
     nests = [_step_nest(lowering, scan, update) for update in updates]
     nest = nests[0]
     body = seq(nest.body, *(substitute(other.body, {other.var: nest.var}) for other in nests[1:]))
+    body = _shared_buffers_around(lowering, scan, body)
     if any(isinstance(n, For) and n.kind is ForKind.THREAD_BINDING and n.thread_tag.startswith("blockIdx")
            for n in walk(body)):
         return _step_kernels(scan, op, nest.var, body)

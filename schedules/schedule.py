@@ -42,6 +42,29 @@ class Stage(StoragePrimitives, TVMRefusals):
     and :class:`schedules.storage.StoragePrimitives`.
     """
 
+    #: the ``create_group`` group this stage is a member of (TVM's ``s[T].group``), if any
+    group = None
+
+    @property
+    def attach_type(self) -> int:
+        """TVM's ``AttachType`` number: 1 at root, 2 inlined, 4 inside a loop."""
+        from .auto_inline import attach_type
+
+        return attach_type(self)
+
+    @property
+    def iter_var_attrs(self) -> dict:
+        """TVM's marks of the loops (``iter_var_attrs[loop].iter_type``): see
+        :mod:`schedules.tvm_introspection`."""
+        from .tvm_introspection import iter_var_attrs
+
+        return iter_var_attrs(self)
+
+    @property
+    def all_iter_vars(self) -> list:
+        """TVM's name for every axis the stage has had: root axes and those splits and fuses made."""
+        return self.all_axes
+
 
 class Schedule:
     """The stages of every operation that the outputs depend on, producers first."""
@@ -181,6 +204,13 @@ class Schedule:
         from .rfactor import rfactor
 
         return rfactor(self, tensor, axis, factor_axis)
+
+    def create_group(self, outputs, inputs=None, include_inputs: bool = False):
+        """The stages between ``inputs`` and ``outputs`` as one group (TVM's ``create_group``):
+        ``g.compute_at(s[T], loop)`` moves them all inside ``loop``. See :mod:`schedules.groups`."""
+        from .groups import create_group
+
+        return create_group(self, outputs, inputs, include_inputs)
 
     @classmethod
     def from_trace(cls, outputs: Tensor | Sequence[Tensor], trace) -> Schedule:

@@ -4,11 +4,10 @@ padded strides it asks for) and ``launch_bounds``."""
 from __future__ import annotations
 
 from tensorir import symbolic
-from tensorir.buffer import Scope, row_major_strides
+from tensorir.buffer import row_major_strides
 from tensorir.expr import BinaryOp, binary
 
 from .primitives import StagePrimitives, _positive_int
-from .relations import At
 
 
 def aligned_strides(shape: tuple[int, ...], alignments: tuple[tuple[int, int, int], ...]) -> tuple[int, ...]:
@@ -42,24 +41,21 @@ class StoragePrimitives(StagePrimitives):
         """Keep two copies of this shared stage: the CUDA backend fills the next one while the
         block reads the current one, with one barrier per step instead of two.
 
-        The stage must be in shared memory and computed inside a serial loop of its reader
-        (``compute_at``); each iteration of that loop then fills the copy that the next one reads::
+        It takes effect where, when lowered, the stage is in shared memory and computed inside a
+        serial loop of its reader (``compute_at``); each iteration of that loop then fills the
+        copy that the next one reads::
 
             for k.outer in 0..n:            AT[0] = fetch(0); barrier()
               barrier()                      for k.outer in 0..n:
               AT = fetch(k.outer)     ->       if k.outer + 1 < n: AT[(k.outer+1)%2] = fetch(k.outer+1)
               barrier()                        use(AT[k.outer % 2])
               use(AT)                          barrier()
+
+        As in TVM it may be called before ``set_scope``/``compute_at``, and on any stage: elsewhere
+        (global or local memory, at root) the stage keeps one copy and computes the same values.
         """
         call = "double_buffer()"
         self._need_compute(call)
-        if self.scope is not Scope.SHARED:
-            raise self._fail(call, f"{self.name} is in {self.scope.value} memory; only shared tiles are "
-                             "double-buffered", f"call s[{self.name}].set_scope('shared') (or cache_read "
-                             "into 'shared') first")
-        if not isinstance(self.attach, At):
-            raise self._fail(call, f"{self.name} is not computed inside a loop",
-                             f"compute_at(...) {self.name} inside the loop that steps through its tiles first")
         self.double_buffered = True
         self._record("double_buffer", {})
 

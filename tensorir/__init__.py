@@ -97,6 +97,7 @@ from .stmt import PrimFunc
 from .tags import tag_scope
 from .tensor import Tensor, compute, placeholder, reduce_axis
 from .tvm_names import (  # noqa: A004 - TVM's names
+    Select,
     add,
     all,
     any,
@@ -135,7 +136,8 @@ __all__ += ["atan2", "clz", "copysign", "hypot", "ldexp", "nextafter"]
 
 #: the rest of TVM's expression vocabulary (tensorir.tvm_names)
 __all__ += [
-    "add", "all", "any", "div", "floordiv", "floormod", "indexdiv", "indexmod", "multiply", "nearbyint", "subtract",
+    "Select", "add", "all", "any", "div", "floordiv", "floormod", "indexdiv", "indexmod", "multiply", "nearbyint",
+    "subtract",
 ]
 
 #: symbolic extents (tensorir.symbolic), recurrences (tensorir.scan), derived adjoints
@@ -145,6 +147,11 @@ from .scan import scan  # noqa: E402
 from .symbolic import assume, size_var, var  # noqa: E402
 
 __all__ += ["assume", "gradient", "scan", "size_var", "var"]
+
+#: TVM's non-expression operations, refused with what to write instead (tensorir.tvm_refused)
+from .tvm_refused import extern, hybrid  # noqa: E402
+
+__all__ += ["extern", "hybrid"]
 
 #: the IR's own nodes, exported for passes and tools but not part of the user's language
 INTERNAL = frozenset({"Buffer", "Expr", "IterVar", "Scope", "Var"})

@@ -452,6 +452,11 @@ def cast(value: Expr, dtype: DType) -> Expr:
 
 def binary(op: BinaryOp, a: object, b: object) -> Expr:
     """``a op b`` with both operands cast to their promoted type."""
+    if type(a).__name__ == "Tensor" or type(b).__name__ == "Tensor":
+        from .overload import is_tensor, tensor_binary
+
+        if is_tensor(a) or is_tensor(b):  # an element with a whole tensor (TVM's ``B[0, 0] + A``)
+            return tensor_binary(op, a, b)
     ea, eb = _operands(a, b)
     if op in LOGICAL:
         return Binary(op, _as_bool(ea, op), _as_bool(eb, op), DType.BOOL)

@@ -25,8 +25,9 @@ from __future__ import annotations
 import weakref
 from collections.abc import Sequence
 
+from .dtypes import INDEX
 from .errors import DefinitionError
-from .expr import Binary, BinaryOp, Const, Expr, IterVar, TensorLoad, binary
+from .expr import Binary, BinaryOp, Const, Expr, IterKind, IterVar, TensorLoad, Var, binary
 from .symbolic import same_extent
 from .tensor import ComputeOp, Operation, PlaceholderOp, Tensor
 from .visitor import walk
@@ -48,9 +49,23 @@ def _is_state_read(node: object, axis: tuple[IterVar, ...], dtype) -> bool:
         return False
     tensor = node.tensor
     # a state has a step axis and at least one more: a 1-D read A[i - 1] stays an error at once
-    return len(axis) >= 2 and len(tensor.shape) == len(axis) and tensor.dtype is dtype \
-        and _step_back(node.indices[0], axis[0]) is not None \
-        and all(map(same_extent, tensor.shape, (iv.extent for iv in axis)))
+    if not (len(axis) >= 2 and len(tensor.shape) >= 2 and _step_back(node.indices[0], axis[0]) is not None):
+        return False
+    if len(tensor.shape) == len(axis) and tensor.dtype is dtype \
+            and all(map(same_extent, tensor.shape, (iv.extent for iv in axis))):
+        return True
+    return _earlier_step_input(tensor, axis[0], _step_back(node.indices[0], axis[0]))
+
+
+def _earlier_step_input(tensor: Tensor, step: IterVar, back: int) -> bool:
+    """Whether ``tensor`` has the steps of ``step`` along its first axis, or all but the first
+    ``back`` of them (TVM's LSTM reads its input ``X[t - 1]``, of one step less than the state,
+    and the state under a gate axis, ``h[t - 1, i, k]`` in a compute over ``(t, gate, i, j)``):
+    read at ``t - back``, it is in bounds at every step the scan evaluates."""
+    first = tensor.shape[0]
+    if isinstance(first, int) and isinstance(step.extent, int):
+        return first in (step.extent, step.extent - back)
+    return same_extent(first, step.extent)
 
 
 def state_reads(axis: Sequence[IterVar], body: Expr) -> tuple[Expr, list[TensorLoad]]:
@@ -68,7 +83,9 @@ def state_reads(axis: Sequence[IterVar], body: Expr) -> tuple[Expr, list[TensorL
         def rewrite(self, node):
             if id(node) in targets:
                 rest = tuple(self.visit(i) for i in node.indices[1:])
-                return TensorLoad(node.tensor, (axis[0].var, *rest), node.dtype)
+                # a tensor one step shorter (an input read at t - 1) is in bounds at its row 0 at t = 1
+                step = axis[0].var if same_extent(node.tensor.shape[0], axis[0].extent) else Const(0, INDEX)
+                return TensorLoad(node.tensor, (step, *rest), node.dtype)
             return None
 
     return _AtStep().visit(body), reads
@@ -123,6 +140,12 @@ def _scan_body(update: Tensor) -> list[ComputeOp]:
     return found
 
 
+def _steps_after(steps, first: int):
+    from .symbolic import fold
+
+    return steps - first if isinstance(steps, int) else fold(binary(BinaryOp.SUB, steps, first))
+
+
 class ScanOp(Operation):
     """A tensor computed step by step along its first axis: ``init`` for the first
     ``init.shape[0]`` steps, then ``update`` reading ``state`` (the steps already computed).
@@ -146,6 +169,9 @@ class ScanOp(Operation):
         self.num_outputs = len(states)
         self._outputs = tuple(Tensor(self, n) for n in range(self.num_outputs))
         self._output = self._outputs[0]
+        #: TVM's ``scan_axis``: the steps the updates compute, after the init's
+        self.scan_axis = IterVar(Var(f"{name}.idx"), self.init_steps, _steps_after(self.shape[0], self.init_steps),
+                                 IterKind.DATA_PAR)
 
     def output_dtype(self, value_index: int):
         return self.states[value_index].dtype
@@ -264,6 +290,23 @@ def _check_step_back(op: ComputeOp, read: TensorLoad, t: IterVar, init: Tensor, 
             f"{init.name} gives only {init.shape[0]} first step(s); give init {back} steps")
 
 
+def _input_at_an_earlier_step(read: TensorLoad, states: tuple[Tensor, ...], init: Tensor) -> bool:
+    """A read of an input of the scan (listed in ``inputs=``) at ``t - c`` with ``c`` within the
+    init's steps (TVM's LSTM reads ``X[t - 1]``): the scan evaluates only the steps where it is
+    in bounds."""
+    if read.tensor in states or not isinstance(read.tensor.op, PlaceholderOp):
+        return False
+    back = _step_back_any(read.indices[0])
+    return back is not None and isinstance(init.shape[0], int) and back <= init.shape[0]
+
+
+def _step_back_any(index: Expr) -> int | None:
+    match index:
+        case Binary(op=BinaryOp.SUB, b=Const(value=int() as c)) if c > 0:
+            return c
+    return None
+
+
 def scan(init, update, state_placeholder, inputs: Sequence[Tensor] | None = None,
          name: str = "scan") -> Tensor | list[Tensor]:
     """A recurrence along the first axis (TVM's ``te.scan``).
@@ -309,12 +352,15 @@ def scan(init, update, state_placeholder, inputs: Sequence[Tensor] | None = None
     check_no_pending_reads("scan", [*inits, *listed])
     named = (f"state is {states[0].name}; read only the state" if len(states) == 1 else
              f"states are {', '.join(s.name for s in states)}; read only the states")
-    for update in updates:
+    for init, update in zip(inits, updates):
         for read in _STATE_READS.get(update.op, ()):
+            if read.tensor in listed and _input_at_an_earlier_step(read, states, init):
+                continue
             if read.tensor not in states:
                 raise DefinitionError(
                     f"scan: the step of {update.name} reads {read.tensor.name} at an earlier step ({read}), "
                     f"which is out of bounds at the first steps, but the scan's {named} at earlier steps "
-                    "(else guard the read with if_then_else)")
+                    f"(else guard the read with if_then_else, or list {read.tensor.name} in the scan's inputs= "
+                    "if it is an input read one step behind)")
     op = ScanOp(name, inits, updates, states, listed)
     return op.output if op.num_outputs == 1 else list(op.outputs)

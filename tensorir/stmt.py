@@ -97,6 +97,15 @@ class PrimFunc:
 
         return func_str(self)
 
+    def __getitem__(self, name: str) -> PrimFunc:
+        """TVM's ``tvm.lower(...)["main"]``: ``lower`` makes one function, and this is it."""
+        if name in ("main", self.name):
+            return self
+        from .errors import LoweringError
+
+        also = "" if self.name == "main" else " (also reached as 'main')"
+        raise LoweringError(f"lowered module: no function {name!r}; it holds only {self.name!r}{also}")
+
 
 def seq(*stmts: Stmt | None) -> Stmt:
     """A statement running ``stmts`` in order, flattening nested sequences and dropping None."""

@@ -231,6 +231,34 @@ class Tensor:
     def __repr__(self) -> str:
         return f"Tensor({self.name}, shape={list(self.shape)}, dtype={self.dtype})"
 
+    # TVM's tensor arithmetic (tensorir/overload.py): elementwise with a scalar, broadcast with a tensor
+    def __add__(self, other): return _overload("ADD", self, other)
+    def __radd__(self, other): return _overload("ADD", other, self)
+    def __sub__(self, other): return _overload("SUB", self, other)
+    def __rsub__(self, other): return _overload("SUB", other, self)
+    def __mul__(self, other): return _overload("MUL", self, other)
+    def __rmul__(self, other): return _overload("MUL", other, self)
+    def __truediv__(self, other): return _overload("DIV", self, other)
+    def __rtruediv__(self, other): return _overload("DIV", other, self)
+    def __floordiv__(self, other): return _overload("FLOORDIV", self, other)
+    def __rfloordiv__(self, other): return _overload("FLOORDIV", other, self)
+    def __mod__(self, other): return _overload("FLOORMOD", self, other)
+    def __rmod__(self, other): return _overload("FLOORMOD", other, self)
+    def __pow__(self, other): return _overload("POW", self, other)
+    def __rpow__(self, other): return _overload("POW", other, self)
+    def __lt__(self, other): return _overload("LT", self, other)
+    def __le__(self, other): return _overload("LE", self, other)
+    def __gt__(self, other): return _overload("GT", self, other)
+    def __ge__(self, other): return _overload("GE", self, other)
+    def __neg__(self): return _overload("SUB", 0, self)
+
+
+def _overload(op: str, lhs: object, rhs: object) -> Tensor:
+    from .expr import BinaryOp
+    from .overload import tensor_binary
+
+    return tensor_binary(BinaryOp[op], lhs, rhs)
+
 
 @dataclass(frozen=True, eq=False)
 class TensorSlice:

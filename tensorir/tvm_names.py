@@ -72,5 +72,13 @@ def multiply(a, b) -> Expr:
     return as_expr(a) * b
 
 
-__all__ = ["add", "all", "any", "div", "floordiv", "floormod", "indexdiv", "indexmod", "multiply", "nearbyint",
-           "subtract"]
+def Select(condition, true_value, false_value) -> Expr:  # noqa: N802 - TVM's name (tir.Select)
+    """``true_value`` where ``condition`` holds, else ``false_value`` (TVM's ``tir.Select``; the
+    same values as ``if_then_else``)."""
+    from .functions import if_then_else
+
+    return if_then_else(condition, true_value, false_value)
+
+
+__all__ = ["Select", "add", "all", "any", "div", "floordiv", "floormod", "indexdiv", "indexmod", "multiply",
+           "nearbyint", "subtract"]

@@ -20,13 +20,14 @@ from functools import reduce as fold
 from ..dtypes import DType
 from ..errors import DefinitionError
 from ..expr import Const, Expr, IterKind, IterVar, Reduce, ReduceOp, TensorLoad, Var, const
-from ..functions import if_then_else, reduce_identity
+from ..functions import if_then_else
 from ..functions import sum as reduce_sum
 from ..passes.simplify import simplify_expr
 from ..structural import identity_key
 from ..tensor import ComputeOp, Tensor, make_compute
 from ..visitor import substitute, walk
 from .isl_inverse import Domain, Preimage, invert
+from .reductions import summand
 
 
 def gradient(output: Tensor, inputs: Sequence[Tensor], head: Tensor | None = None, *,
@@ -74,25 +75,35 @@ def gradient(output: Tensor, inputs: Sequence[Tensor], head: Tensor | None = Non
     if output_value is not None and (not isinstance(output_value, Tensor) or output_value.shape != output.shape):
         raise DefinitionError(f"gradient of {output.name}: output_value must be a tensor of the output's shape "
                               f"{list(output.shape)}, got {output_value!r}")
-    values = {output.op: output if output_value is None else output_value}
+    values = {_key(output): output if output_value is None else output_value}
     head = _identity(output) if head is None else head
     prefix = head.shape[:len(head.shape) - output.ndim]
     stages = _stages(output)
     needed = _needed(stages, {t.op for t in inputs})
     readers = _readers(stages, needed)
-    adjoints: dict = {output.op: head}
+    adjoints: dict = {_key(output): head}
     contributions: dict = {}
     for op in reversed(stages):
-        if op is not output.op:
-            adjoints[op] = _accumulate(op.output, contributions.pop(op, []))
-        if isinstance(op, ComputeOp) and op in needed:
+        for result in op.outputs:  # each output of a compute with several has an adjoint of its own
+            if _key(result) != _key(output):
+                adjoints[_key(result)] = _accumulate(result, contributions.pop(_key(result), []))
+        if not (isinstance(op, ComputeOp) and op in needed):
+            continue
+        for result in op.outputs:
+            if adjoints.get(_key(result)) is None:
+                continue
             for operand in op.inputs:
                 if operand.op in needed:
-                    name = f"d{operand.name}" if readers[operand.op] == 1 else f"d{operand.name}.{op.name}"
-                    contributions.setdefault(operand.op, []).append(
-                        _stage_adjoint(op, adjoints[op], operand, name, prefix, values.get(op, op.output)))
-    return [adjoints[t.op] if adjoints.get(t.op) is not None else
+                    name = f"d{operand.name}" if readers[operand.op] == 1 else f"d{operand.name}.{result.name}"
+                    contributions.setdefault(_key(operand), []).append(_stage_adjoint(
+                        op, result, adjoints[_key(result)], operand, name, prefix, values.get(_key(result), result)))
+    return [adjoints[_key(t)] if adjoints.get(_key(t)) is not None else
             _filled((*prefix, *t.shape), t.dtype, 0.0, f"d{t.name}") for t in inputs]
+
+
+def _key(tensor: Tensor) -> tuple:
+    """One output of an operation (a compute may have several)."""
+    return tensor.op, tensor.value_index
 
 
 def _check_arguments(output, inputs, head) -> list[Tensor]:
@@ -190,15 +201,16 @@ def _accumulate(tensor: Tensor, parts: list[Tensor]) -> Tensor | None:
     return make_compute(f"d{tensor.name}", axis, body)
 
 
-def _stage_adjoint(op: ComputeOp, head: Tensor, operand: Tensor, name: str, prefix: tuple[int, ...],
-                   computed: Tensor) -> Tensor:
-    """``d sum(head * op) / d operand`` for one stage ``op`` that reads ``operand`` (with the
-    head's ``prefix`` axes kept in front); ``computed`` holds the values of ``op``."""
+def _stage_adjoint(op: ComputeOp, result: Tensor, head: Tensor, operand: Tensor, name: str,
+                   prefix: tuple[int, ...], computed: Tensor) -> Tensor:
+    """``d sum(head * result) / d operand`` for one output ``result`` of stage ``op`` that reads
+    ``operand`` (with the head's ``prefix`` axes kept in front); ``computed`` holds the values of
+    ``result``."""
     from .sympy_bridge import derivative, to_sympy  # sympy loads on the first derivative, not with nestor
 
-    who = f"{op.name} with respect to {operand.name}"
-    body = op.body
-    source = _summand(op, body) if isinstance(body, Reduce) else body
+    who = f"{result.name} with respect to {operand.name}"
+    body = op.bodies[result.value_index]
+    source = summand(op, body, operand) if isinstance(body, Reduce) else body
     translation = to_sympy(source, who)
     out_index = tuple(iv.var for iv in op.axis)
     domains = [Domain(iv.var, iv.min, iv.extent) for iv in (*op.axis, *op.reduce_axis)]
@@ -229,25 +241,10 @@ def _stage_adjoint(op: ComputeOp, head: Tensor, operand: Tensor, name: str, pref
 
 def _constant(head: Tensor) -> Expr | None:
     """The value of a head that is one constant everywhere (``ones``), read without a load."""
-    if isinstance(head.op, ComputeOp) and isinstance(head.op.body, Const) and head.dtype.is_float:
-        return head.op.body
+    body = head.op.bodies[head.value_index] if isinstance(head.op, ComputeOp) else None
+    if isinstance(body, Const) and head.dtype.is_float:
+        return body
     return None
-
-
-def _summand(op: ComputeOp, body: Reduce) -> Expr:
-    """The reduced expression, zero where the reduction's ``where`` predicate (if any) fails."""
-    if body.op not in (ReduceOp.SUM, ReduceOp.MAX, ReduceOp.MIN):
-        raise DefinitionError(
-            f"gradient of {op.name}: the reducer {body.op.value} has no derived gradient; gradients are derived "
-            "for sum, max and min reductions")
-    if body.init is not None:
-        raise DefinitionError(
-            f"gradient of {op.name}: the reduction starts from init={body.init}, which has no derived "
-            "gradient; reduce without init= and add the initial value in a compute of its own")
-    where = body.condition
-    if where is None:
-        return body.source
-    return if_then_else(where, body.source, reduce_identity(body.op, body.dtype))
 
 
 def _is_one(expr: Expr) -> bool:
@@ -264,7 +261,7 @@ def _loads_of(source: Expr, operand: Tensor) -> list[TensorLoad]:
     """The distinct loads of ``operand`` in ``source`` (one per distinct subscript)."""
     found: dict = {}
     for node in walk(source):
-        if isinstance(node, TensorLoad) and node.tensor.op is operand.op:
+        if isinstance(node, TensorLoad) and _key(node.tensor) == _key(operand):
             found.setdefault(identity_key(node), node)
     return list(found.values())
 

@@ -213,10 +213,12 @@ def _as_dtype(expr: Expr, dtype: DType) -> Expr:
 
 def _nestor_function(expr: sympy.Basic):
     """The Nestor function of the sympy function ``expr`` (sin, cos, ...), where this tree has one."""
-    from .. import functions
+    from .. import functions, intrinsics
 
     name = next((n for n, f in _SYMPY_FUNCTIONS.items() if f is type(expr)), None)
-    return getattr(functions, name, None) if name and len(expr.args) == 1 else None
+    if not name or len(expr.args) != 1:
+        return None
+    return getattr(functions, name, None) or getattr(intrinsics, name, None)  # cos, sinh, ... are intrinsics
 
 
 class _FromSympy:

@@ -90,11 +90,17 @@ def test_a_variable_in_no_shape_must_be_an_argument():
         ns.lower(s, [A, B])
 
 
-def test_a_variable_of_a_shape_is_not_an_argument():
+def test_a_variable_of_a_shape_may_also_be_an_argument_as_in_tvm():
+    import numpy as np
+
     n, c, A, B, s = _scaled()
-    with pytest.raises(ns.LoweringError, match=r"the size variable n is passed explicitly but is also a "
-                       r"dimension of an argument tensor"):
-        ns.lower(s, [A, B, c, n])
+    f = ns.build(s, [A, B, c, n], target="interp")
+    a, b = np.arange(5, dtype=np.float32), np.zeros(5, np.float32)
+    f(a, b, 3, 5)
+    np.testing.assert_allclose(b, 3 * a)
+    with pytest.raises(ns.ArgumentError, match=r"main: the size variable n is passed as 4 but argument 0 has 5 "
+                       r"in dimension 0; pass the arrays' own extents"):
+        f(a, b, 3, 4)
 
 
 @pytest.mark.parametrize("target", ["interp", "llvm"])

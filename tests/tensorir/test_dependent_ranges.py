@@ -106,14 +106,29 @@ def test_gradient_of_a_triangular_sum_keeps_the_range():
     np.testing.assert_allclose(got, 2 * a * np.cumsum(h[::-1])[::-1], rtol=1e-5)
 
 
-def test_gradient_of_a_reduction_with_init_is_refused():
+def test_gradient_of_a_reduction_with_init_reading_the_input_is_refused():
     A, B = ns.placeholder((4, 5), name="A"), ns.placeholder((4,), name="B")
     k = ns.reduce_axis(5, "k")
     C = ns.compute((4,), lambda i: ns.sum(A[i, k], axis=k, init=B[i]), name="C")
     with pytest.raises(DefinitionError, match=_pattern(
-            "gradient of C: the reduction starts from init=B[i], which has no derived gradient; reduce "
-            "without init= and add the initial value in a compute of its own")):
-        ns.gradient(C, [A])
+            "gradient of C with respect to B: the reduction starts from init=B[i], which reads B; an init "
+            "that reads what the gradient is taken through has no derived gradient: reduce without init= "
+            "and add the initial value in a compute of its own")):
+        ns.gradient(C, [A, B])
+
+
+def test_gradient_through_a_reduction_with_init_of_another_tensor():
+    import numpy as np
+
+    A, B, H = ns.placeholder((4, 5), name="A"), ns.placeholder((4,), name="B"), ns.placeholder((4,), name="H")
+    k = ns.reduce_axis(5, "k")
+    C = ns.compute((4,), lambda i: ns.sum(A[i, k] * A[i, k], axis=k, init=B[i]), name="C")
+    (dA,) = ns.gradient(C, [A], H)
+    rng = np.random.default_rng(0)
+    a, h = rng.random((4, 5), dtype=np.float32), rng.random(4, dtype=np.float32)
+    got = np.full((4, 5), np.nan, np.float32)
+    ns.build(ns.create_schedule(dA), [A, H, dA], target="interp")(a, h, got)
+    np.testing.assert_allclose(got, 2 * a * h[:, None], rtol=1e-5)
 
 
 def test_gradient_of_a_where_reduction_counts_only_its_points():

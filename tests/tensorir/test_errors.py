@@ -310,7 +310,7 @@ def test_lower_with_a_tensor_listed_twice(scheduled):
 
 def test_lower_with_a_foreign_tensor(scheduled):
     A, C, s = scheduled
-    D = ns.placeholder((3,), name="D")
+    D = ns.compute((3,), lambda i: A[i, 0] * 2.0, name="D")  # a placeholder is an unread parameter, as in TVM
     with pytest.raises(LoweringError, match=_pattern(
             "lower f", "argument D is not used by this schedule's outputs ['C']", "remove it")):
         ns.lower(s, [A, D, C], name="f")
