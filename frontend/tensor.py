@@ -100,9 +100,15 @@ def _as_array(value, dtype) -> np.ndarray:
             dtype = "float64"
         else:
             dtype = "float32"
-    name = np.dtype(dtype).name
+    try:
+        name = np.dtype(dtype).name
+    except TypeError:
+        name = str(dtype)
     if name not in DTYPES:
         raise DefinitionError(f"Tensor: dtype {name} is not supported; use one of {', '.join(DTYPES)}")
+    if array.dtype.kind not in "biuf":  # numpy would parse strings, drop imaginary parts, make None NaN
+        raise DefinitionError(f"Tensor: cannot make {name} values of {str(value)[:60]!r} (a {type(value).__name__}, "
+                              "not numbers); give numbers, a numpy array or nested lists of one shape")
     try:
         return np.array(array, dtype=name, order="C")
     except (TypeError, ValueError) as error:

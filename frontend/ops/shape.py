@@ -131,8 +131,8 @@ def normalize_index(index, shape: tuple[int, ...]) -> tuple:
     items = list(index) if isinstance(index, tuple) else [index]
     if sum(item is Ellipsis for item in items) > 1:
         raise DefinitionError("getitem: an index can hold one Ellipsis (...) at most")
-    if Ellipsis in items:
-        at = items.index(Ellipsis)
+    at = next((n for n, item in enumerate(items) if item is Ellipsis), None)  # `in` would compare arrays
+    if at is not None:
         items[at:at + 1] = [slice(None)] * (len(shape) - len(items) + 1)
     if len(items) > len(shape):
         raise DefinitionError(f"getitem: {len(items)} indices for a tensor of shape {shape}")
