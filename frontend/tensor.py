@@ -282,6 +282,9 @@ class Tensor:
         if not isinstance(value, np.ndarray):
             raise DefinitionError(f"Tensor.data: cannot assign a {type(value).__name__}; assign a Tensor or a numpy "
                                   "array (Tensor(value) or np.asarray(value) makes one)")
+        if value.dtype not in _DTYPE_NAMES:  # an int8 parameter would get no gradient, silently
+            raise DefinitionError(f"Tensor.data: cannot assign an array of dtype {value.dtype}; use one of "
+                                  f"{', '.join(DTYPES)}, e.g. value.astype('{self.dtype}')")
         self.assign_storage(value)
         expose(value)
 

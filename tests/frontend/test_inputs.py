@@ -60,6 +60,17 @@ def test_bad_arguments_are_refused_at_the_call(make, message):
     assert message in str(caught.value)
 
 
+@pytest.mark.parametrize("dtype", [np.int8, np.float16, bool, np.complex64])
+def test_assigning_data_of_an_unsupported_dtype_is_refused(dtype):
+    """An int8 parameter got no gradient and its optimizer left it alone, silently."""
+    weight = nf.Tensor(np.ones((2, 2), np.float32))
+    with pytest.raises(DefinitionError) as caught:
+        weight.data = np.zeros((2, 2), dtype)
+    assert (f"Tensor.data: cannot assign an array of dtype {np.dtype(dtype)}; use one of float32, float64, int32, "
+            "int64, e.g. value.astype('float32')") in str(caught.value)
+    np.testing.assert_array_equal(weight.numpy(), 1.0)
+
+
 def test_a_dataloader_takes_a_numpy_integer_batch_size():
     batches = list(data.DataLoader(data.NDArrayDataset(np.arange(6.0).reshape(3, 2)), batch_size=np.int64(2)))
     assert [b[0].shape for b in batches] == [(2, 2), (1, 2)]
