@@ -51,6 +51,8 @@ def test_an_unknown_dtype_is_refused(dtype):
     (lambda: init.zeros(2**40, 2**40), f"init: shape (1099511627776, 1099511627776) has {2**80} elements, more "
                                        "than a tensor can hold"),
     (lambda: nn.Linear(2**31, 2**31), "elements, more than a tensor can hold"),
+    (lambda: nf.Tensor(np.ones((3, 4))).broadcast_to((2**62, 3, 4)),
+     f"broadcast_to: shape ({2**62}, 3, 4) has {2**62 * 12} elements, more than a tensor can hold"),
     (lambda: optim.clip_grad_norm([], float("nan")), "clip_grad_norm: max_norm must be a non-negative number, got nan"),
     (lambda: optim.clip_grad_norm([], -1.0), "got -1.0"),
 ])
