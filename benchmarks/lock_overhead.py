@@ -1,7 +1,8 @@
 """What the frontend's thread safety costs a training step: the steps of ``train_step.py`` (MLP
 784-256-10 b128 by default) run with the locks (the lazy graph's realize lock,
 :data:`frontend.lazy_graph._lock`, and the kernel cache's, ``dispatch.cache._lock``) and with
-both replaced by a lock that does nothing, round by round in one process.
+both replaced by a lock that does nothing, round by round in one process (the order of the two
+alternating from round to round).
 
 Each row gives the median step time of both (``nestor_s``: with the locks; ``peer_s``: without;
 ``ratio`` = without / with, 1.0 when the locks cost nothing), the spread of each and the kernels
@@ -24,8 +25,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np  # noqa: E402
 
-from benchmarks.harness import Report, parser  # noqa: E402
-from benchmarks.train_step import CASES, _interleaved, _kernels, _step_fns  # noqa: E402
+from benchmarks.harness import SETTLE, Report, _round, _spread, parser  # noqa: E402
+from benchmarks.train_step import CASES, _kernels, _step_fns  # noqa: E402
 
 
 class _NoLock:
@@ -102,6 +103,23 @@ def _without_locks(step):
     return run
 
 
+def _alternating(first, second, repeat: int, min_round: float = 0.05) -> list[tuple[float, float]]:
+    """``(median seconds per call, spread)`` of both, timed in rounds whose order alternates
+    (first-second, then second-first), so neither always runs right after the pause."""
+    import statistics
+    import time
+
+    first(), second()
+    number = max(1, int(min_round / max(_round(first, 1), _round(second, 1), 1e-7)))
+    samples: list[list[float]] = [[], []]
+    for round_number in range(repeat):
+        order = [(first, 0), (second, 1)] if round_number % 2 == 0 else [(second, 1), (first, 0)]
+        for fn, slot in order:
+            time.sleep(SETTLE)
+            samples[slot].append(_round(fn, number))
+    return [(statistics.median(times), _spread(times)) for times in samples]
+
+
 def main(argv: list[str] | None = None) -> None:
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--only", choices=sorted(CASES), action="append", help="run only these cases")
@@ -113,7 +131,7 @@ def main(argv: list[str] | None = None) -> None:
         unlocked = _without_locks(locked)
         kernels = _kernels(locked), _kernels(unlocked)
         acquisitions, acquire_s = _acquisitions(locked), _acquire_seconds()
-        (with_s, with_spread), (without_s, without_spread) = _interleaved([locked, unlocked], args.repeat)
+        (with_s, with_spread), (without_s, without_spread) = _alternating(locked, unlocked, args.repeat)
         report.add(label, with_s, "no locks", without_s, spread=with_spread, peer_spread=without_spread,
                    kernels_per_step=kernels[0], kernels_per_step_unlocked=kernels[1],
                    acquisitions_per_step=acquisitions, acquire_ns=acquire_s * 1e9,
