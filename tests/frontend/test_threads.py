@@ -83,6 +83,23 @@ def test_threads_training_their_own_models_match_a_single_threaded_run(first):
             np.testing.assert_array_equal(got, want)
 
 
+def test_threads_evaluating_one_shared_model_on_their_own_inputs_match_a_single_threaded_run():
+    """Graphs that share leaves (the parameters) but nothing pending: inference from several threads."""
+    rng = np.random.default_rng(5)
+    model = nn.Sequential(nn.Linear(10, 16, rng=rng), nn.Tanh(), nn.Linear(16, 3, rng=rng))
+    inputs = [rng.standard_normal((7, 10)).astype(np.float32) for _ in range(4)]
+
+    def evaluate(k: int) -> np.ndarray:
+        with nf.no_grad():
+            out = model(nf.Tensor(inputs[k], requires_grad=False))
+            return ((out * 2.0).exp() / (out * 2.0).exp().sum(1, keepdims=True)).numpy()
+
+    alone = [evaluate(k) for k in range(4)]
+    for _ in range(5):
+        for got, want in zip(_in_threads(evaluate, 4), alone):
+            np.testing.assert_array_equal(got, want)
+
+
 def test_threads_reading_one_pending_graph_compute_it_once_and_agree():
     rng = np.random.default_rng(1)
     a_values, b_values = rng.standard_normal((2, 33, 17))
