@@ -22,6 +22,18 @@ def test_a_demo_size_beyond_the_limit_is_a_usage_error(capsys):
     assert line == "nestor demo: error: argument --k: 99999999999 is out of range: give an integer from 1 to 4096"
 
 
+@pytest.mark.parametrize("argv", [["tune", "matmul", "--shape", "8,8,8", "--trials", "1"], ["tune", "show"],
+                                  ["tune"]])
+def test_a_plot_whose_folder_cannot_be_made_is_refused_before_tuning(argv, tmp_path, capsys):
+    (tmp_path / "file").write_text("not a folder")
+    target = tmp_path / "file" / "plot.png"
+    assert main([*argv, "--db", str(tmp_path / "t.db"), "--plot", str(target)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"nestor: error: --plot {target}: cannot make the folder {target.parent} (")
+    assert err.endswith("); give another path")
+    assert not (tmp_path / "t.db").exists() or argv == ["tune", "show"]  # nothing was tuned
+
+
 def test_a_checkpoint_in_a_missing_folder_is_refused_before_training(tmp_path, capsys):
     target = tmp_path / "missing" / "model.npz"
     line = _usage_error(["train", "mlp", "--checkpoint", str(target), "--epochs", "1"], capsys)
