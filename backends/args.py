@@ -25,6 +25,7 @@ def check_arrays(name: str, params: Sequence[Buffer], arrays: Sequence[object],
         _check_scalar(where, param, array)
         if not isinstance(array, np.ndarray):
             raise ArgumentError(f"{where} must be a numpy array {want}, got {type(array).__name__}")
+        array = _plain(where, array)
         if array.dtype != param.dtype.numpy:
             raise ArgumentError(
                 f"{where} must have dtype {param.dtype.value}, got {array.dtype}; "
@@ -43,6 +44,17 @@ def check_arrays(name: str, params: Sequence[Buffer], arrays: Sequence[object],
                 "array, e.g. a .copy() of it")
         checked.append(array)
     return checked
+
+
+def _plain(where: str, array: np.ndarray) -> np.ndarray:
+    """``array`` as a plain ndarray over the same memory: a subclass's own arithmetic (``np.matrix``'s
+    ``*`` is a product) must not reach the kernel, and a masked array's mask would be ignored."""
+    if type(array) is np.ndarray:
+        return array
+    if isinstance(array, np.ma.MaskedArray):
+        raise ArgumentError(f"{where} is a masked array; a kernel reads every element and would ignore its "
+                            "mask: pass array.filled(value) (or array.data to read the masked elements too)")
+    return array.view(np.ndarray)
 
 
 def by_value(where: str, param: Buffer, value: object) -> object:

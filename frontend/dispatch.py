@@ -7,10 +7,18 @@ it; every later call is a dictionary hit followed by one call into machine code.
 :data:`cache`, owns the compiled kernels, the registered configs, the memoised requests of the
 ops' forwards (broadcast and reduction plans) and the counters; the module functions are thin
 calls on it.
+
+Threads: the cache may be filled from several threads. A lookup is a plain dictionary read;
+building a kernel holds the cache's re-entrant lock and looks again first, so a request two
+threads miss at once is compiled once, and the registered configs, the symbolic-batch builds
+and the counters of compilation change under that lock only. (The counters of calls and kernel
+seconds are bumped without it: a count may miss a call made at the same instant by another
+thread, never a kernel's result.)
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -116,6 +124,7 @@ class KernelCache:
         self.stats = KernelStats()
         self.symbolic: dict[tuple, object] = {}
         self.symbolic_batch = True
+        self._lock = threading.RLock()
 
     def run(self, op: Op, request: KernelRequest, arrays: list[np.ndarray]) -> list[np.ndarray]:
         """Run ``op``'s kernel for ``request`` on C-contiguous ``arrays``; compile it on first use."""
@@ -131,9 +140,14 @@ class KernelCache:
         return kernel if kernel is not None else self._kernel(op, request)
 
     def _kernel(self, op: Op, request: KernelRequest):
-        """A symbolic-batch kernel for ``request`` where its op has one, else a static one."""
-        found = symbatch.batch_kernel(self, op, request, _build) if self.symbolic_batch else None
-        return found if found is not None else self._compile(op, request)
+        """A symbolic-batch kernel for ``request`` where its op has one, else a static one
+        (built once: under the lock, where another thread may have built it meanwhile)."""
+        with self._lock:
+            kernel = self.kernels.get(request)
+            if kernel is not None:
+                return kernel
+            found = symbatch.batch_kernel(self, op, request, _build) if self.symbolic_batch else None
+            return found if found is not None else self._compile(op, request)
 
     def schedule_for(self, op_key: tuple, shapes: tuple, dtypes: tuple, device: str, defaults: dict,
                      task: tuple | None = None) -> dict:
@@ -146,13 +160,15 @@ class KernelCache:
 
     def register_config(self, op_key: tuple, shapes: tuple, dtypes: tuple, device: str, config: dict) -> None:
         """See :func:`register_config`."""
-        self.configs[(op_key, tuple(shapes), tuple(dtypes), device)] = dict(config)
+        with self._lock:
+            self.configs[(op_key, tuple(shapes), tuple(dtypes), device)] = dict(config)
 
     def clear(self) -> None:
         """Forget every compiled kernel and memoised request (registered configs are kept)."""
-        self.kernels.clear()
-        self.requests.clear()
-        self.symbolic.clear()
+        with self._lock:
+            self.kernels.clear()
+            self.requests.clear()
+            self.symbolic.clear()
 
     def _compile(self, op: Op, request: KernelRequest) -> Kernel:
         start = time.perf_counter()
@@ -220,7 +236,8 @@ def register_config(op_key: tuple, shapes: tuple, dtypes: tuple, device: str, co
 
 def clear_configs() -> None:
     """Forget every config registered with :func:`register_config`."""
-    cache.configs.clear()
+    with cache._lock:
+        cache.configs.clear()
 
 
 def cached_kernels() -> int:

@@ -207,7 +207,7 @@ def _fused_backward(kind: str, g: Tensor, y: Tensor, bias_shape: tuple[int, ...]
     arrays = [contiguous(a._storage(), y.device).reshape(layout) for a in (g, y)]
     op = BiasActivationBackward(kind)
     dz, db = dispatch.run(op, arrays, y.device)
-    return Tensor.wrap(dz.reshape(y.shape), y.device), Tensor.wrap(db.reshape(bias_shape), y.device)
+    return Tensor._wrap(dz.reshape(y.shape), y.device), Tensor._wrap(db.reshape(bias_shape), y.device)
 
 
 def bias_activation(x: Tensor, bias: Tensor | None, activation: str | None) -> Tensor:

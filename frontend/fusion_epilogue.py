@@ -133,7 +133,7 @@ def epilogue_adjoints(activation: str | None, g: Tensor, y: Tensor, bias: Tensor
         found = _fused_backward(activation, g, y, view)
         if found is not None:
             dz, db = found
-            return dz, Tensor.wrap(db._storage().reshape(bias.shape), db.device) if wants_bias else None
+            return dz, Tensor._wrap(db._storage().reshape(bias.shape), db.device) if wants_bias else None
         dz = _UNFUSED[activation][1]()(g, y)
     else:
         dz = _UNFUSED[activation][1]()(g, y)

@@ -74,7 +74,7 @@ class LSTMCellOp(Op):
             return _unfused_gradient(g, node)
         xw, hw, bias_ih, bias_hh, c = node.inputs
         arrays = [contiguous(t._storage(), c.device) for t in (g, xw, hw, bias_ih, bias_hh, c)]
-        dpre, dc, dbias = (Tensor.wrap(a, c.device) for a in dispatch.run(LSTMCellBackward(), arrays, c.device))
+        dpre, dc, dbias = (Tensor._wrap(a, c.device) for a in dispatch.run(LSTMCellBackward(), arrays, c.device))
         dpre, dbias = reshape(dpre, xw.shape), reshape(dbias, bias_ih.shape)
         return tuple(partial if t.requires_grad else None
                      for partial, t in zip((dpre, dpre, dbias, dbias, dc), node.inputs))

@@ -88,7 +88,7 @@ class NormOp(Op):
             return tuple(grad(out, [x, weight, bias], g, create_graph=True))
         arrays = [contiguous(t._storage(), node.device) for t in (g, *node.inputs[:2])]
         found = dispatch.run(NormBackward(self.per, self.eps), arrays, node.device)
-        return tuple(Tensor.wrap(a, node.device) if t.requires_grad else None for a, t in zip(found, node.inputs))
+        return tuple(Tensor._wrap(a, node.device) if t.requires_grad else None for a, t in zip(found, node.inputs))
 
 
 class NormBackward(Op):
@@ -170,13 +170,13 @@ def norm(per: str, x: Tensor, weight: Tensor, bias: Tensor, eps: float) -> tuple
     op = NormOp(per, eps)
     inputs = (reshape(x, canonical), weight, bias)
     y, mean, var = dispatch.run(op, [contiguous(t._storage(), x.device) for t in inputs], x.device)
-    return reshape(_record(op, inputs, y), shape), Tensor.wrap(mean, x.device), Tensor.wrap(var, x.device)
+    return reshape(_record(op, inputs, y), shape), Tensor._wrap(mean, x.device), Tensor._wrap(var, x.device)
 
 
 def _record(op: Op, inputs: tuple[Tensor, ...], array) -> Tensor:
     """A tensor over ``array``, the output of ``op`` already run on ``inputs``, in the graph
     where gradients are wanted (as :meth:`Tensor.from_op` records it)."""
-    result = Tensor.wrap(array, inputs[0].device)
+    result = Tensor._wrap(array, inputs[0].device)
     if is_grad_enabled() and any(t.requires_grad for t in inputs):
         result.op, result.inputs, result.requires_grad = op, inputs, True
     return result

@@ -62,7 +62,7 @@ class SoftmaxOp(Op):
             return tuple(grad(unfused(self.kind, x), [x], g, create_graph=True))
         arrays = [contiguous(t._storage(), x.device) for t in (g, node)]
         (dx,) = dispatch.run(SoftmaxBackward(self.kind), arrays, x.device)
-        return (Tensor.wrap(dx, x.device),)
+        return (Tensor._wrap(dx, x.device),)
 
 
 class SoftmaxBackward(Op):

@@ -14,6 +14,7 @@ import math
 import numpy as np
 
 from tensorir.errors import DefinitionError
+from tensorir.tensor import MAX_ELEMENTS
 
 from . import random
 from .tensor import Tensor
@@ -44,7 +45,11 @@ def _shape(shape) -> tuple[int, ...]:
         shape = tuple(shape[0])
     if not all(isinstance(n, (int, np.integer)) and n >= 0 for n in shape):
         raise DefinitionError(f"init: shape {shape} must hold non-negative ints")
-    return tuple(int(n) for n in shape)
+    shape = tuple(int(n) for n in shape)
+    if math.prod(shape) > MAX_ELEMENTS:
+        raise DefinitionError(f"init: shape {shape} has {math.prod(shape)} elements, more than a tensor can hold "
+                              f"({MAX_ELEMENTS}); use smaller sizes")
+    return shape
 
 
 def _tensor(values: np.ndarray, dtype: str, device: str, requires_grad: bool) -> Tensor:

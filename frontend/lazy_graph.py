@@ -31,11 +31,18 @@ Which members a kernel stores is decided by reference counts (:mod:`frontend.laz
 calibrated at import): a member the count misses stays pending and is computed again when
 read, never wrong. An error while realizing names the op and the line that recorded it
 (:mod:`frontend.lazy_errors`); the tensors of the group stay pending, as before the read.
+
+Threads: one re-entrant lock, :data:`_lock`, is held while a group is gathered and run, while
+storage is handed out and while the recorded list is pruned, so two threads realizing one graph
+(or two graphs sharing tensors) compute each group once and see its stored results, and a
+tensor recorded by one thread while another prunes is never lost. Recording itself appends
+without the lock (``list.append`` is atomic); pruning replaces only the prefix it scanned.
 """
 
 from __future__ import annotations
 
 import contextlib
+import threading
 import weakref
 from collections.abc import Iterator
 
@@ -54,6 +61,8 @@ _state: dict = {"on": None}
 _recorded: list[weakref.ref] = []
 _prune_at = [256]
 _RUN: list = []  # lazy_kernel.run_group, bound on first use (it imports the ops)
+#: held while a group is realized, storage handed out or the recorded list pruned (see the docstring)
+_lock = threading.RLock()
 _fusion_state: dict | None = None
 
 
@@ -104,8 +113,17 @@ def record(tensor) -> None:
     """Remember the pending ``tensor`` (weakly) for :func:`before_assign`."""
     _recorded.append(weakref.ref(tensor))
     if len(_recorded) > _prune_at[0]:
-        _recorded[:] = [r for r in _recorded if (t := r()) is not None and t._lazy is not None]
-        _prune_at[0] = max(256, 2 * len(_recorded))
+        with _lock:
+            _keep_pending(len(_recorded))
+            _prune_at[0] = max(256, 2 * len(_recorded))
+
+
+def _keep_pending(count: int) -> list[weakref.ref]:
+    """Drop the dead and realized tensors among the first ``count`` recorded (those appended by
+    other threads meanwhile stay); the references kept. Called with :data:`_lock` held."""
+    live = [r for r in _recorded[:count] if (t := r()) is not None and t._lazy is not None]
+    _recorded[:count] = live  # one slice assignment: atomic under the GIL
+    return live
 
 
 def hand_out(tensor) -> np.ndarray:
@@ -117,6 +135,11 @@ def share(array: np.ndarray) -> np.ndarray:
     """``array``, about to be handed to the user: the pending tensors reading its memory are
     realized first and the memory is remembered as exposed (:mod:`frontend.lazy_storage`), so
     that writing into it changes no pending value."""
+    with _lock:
+        return _share(array)
+
+
+def _share(array: np.ndarray) -> np.ndarray:
     if _recorded:
         readers = readers_of(array, _recorded)
         while readers:
@@ -131,8 +154,12 @@ def share(array: np.ndarray) -> np.ndarray:
 def before_assign(tensor) -> None:
     """Realize the pending tensors that read ``tensor``, whose storage is about to be replaced
     (they keep the values they were applied to)."""
-    live = [ref for ref in _recorded if (user := ref()) is not None and user._lazy is not None]
-    _recorded[:] = live  # pruned as it is scanned: the next scan sees only what is still pending
+    with _lock:
+        _realize_readers(tensor)
+
+
+def _realize_readers(tensor) -> None:
+    live = _keep_pending(len(_recorded))  # pruned as it is scanned: the next scan sees only what is still pending
     for ref in live:
         user = ref()
         if user is not None and user._lazy is not None and any(s is tensor for s in user._lazy.inputs):
@@ -141,7 +168,14 @@ def before_assign(tensor) -> None:
 
 def realize(root) -> None:
     """Compute ``root`` (a pending tensor) and every member of its group still needed elsewhere,
-    in one kernel; store each result and drop its pending node."""
+    in one kernel; store each result and drop its pending node. Nothing to do where another
+    thread realized it meanwhile."""
+    with _lock:
+        if root._lazy is not None:
+            _realize(root)
+
+
+def _realize(root) -> None:
     pending = root._lazy
     if 0 in pending.shape:  # nothing to compute (the members it reads compute when read)
         root._data, root._lazy = np.empty(pending.shape, pending.dtype), None

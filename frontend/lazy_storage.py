@@ -3,8 +3,10 @@
 A pending op (:mod:`frontend.lazy_graph`) reads its realized inputs' storage when it is realized,
 not when it was applied. The frontend's own code never writes into a stored array, but a user
 may, through the array that :attr:`frontend.tensor.Tensor.data` hands out (``t.data[:] = x``,
-``np.copyto(t.data, x)``, ``t.data -= lr * g``) or through the array given to the ``data``
-setter. Two rules keep the eager values (those computed when the op was applied):
+``np.copyto(t.data, x)``, ``t.data -= lr * g``), through the array given to the ``data``
+setter, or through an array it wrapped without a copy (:meth:`~frontend.tensor.Tensor.wrap`:
+counted as handed out at the call). Two rules keep the eager values (those computed when the op
+was applied):
 
 * **handing out realizes the readers**: before ``t.data`` returns its array, every pending
   tensor that reads that storage (``t`` itself, or any view sharing its memory: a slice, a

@@ -244,6 +244,9 @@ def _check_hyper(name: str, **values) -> None:
 def clip_grad_norm(params: Sequence[Parameter], max_norm: float) -> float:
     """Scale the gradients so that their global L2 norm is at most ``max_norm``; returns the norm
     before clipping. The squared norms are reductions in compiled kernels."""
+    if isinstance(max_norm, bool) or not isinstance(max_norm, (int, float, np.integer, np.floating)) \
+            or not max_norm >= 0:
+        raise DefinitionError(f"clip_grad_norm: max_norm must be a non-negative number, got {max_norm!r}")
     grads = [p for p in params if p.grad is not None]
     with no_grad():
         total = math.sqrt(sum(ops.summation(ops.multiply(p.grad, p.grad)).item() for p in grads))

@@ -203,7 +203,7 @@ class _Layer(Op):
         if self.bias:
             dbias = Sum((0,), False).forward(flat, device=device) if any(wants[-2:]) else None
             found += [dbias, dbias]
-        return tuple(Tensor.wrap(a, device) if a is not None and want else None for a, want in zip(found, wants))
+        return tuple(Tensor._wrap(a, device) if a is not None and want else None for a, want in zip(found, wants))
 
 
 class LSTMLayer(_Layer):

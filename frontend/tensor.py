@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import math
 import threading
+import warnings
 import weakref
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
@@ -99,14 +100,49 @@ def _as_array(value, dtype) -> np.ndarray:
             dtype = "float64"
         else:
             dtype = "float32"
-    name = np.dtype(dtype).name
+    try:
+        name = np.dtype(dtype).name
+    except TypeError:
+        name = str(dtype)
     if name not in DTYPES:
         raise DefinitionError(f"Tensor: dtype {name} is not supported; use one of {', '.join(DTYPES)}")
+    if array.dtype.kind not in "biuf":  # numpy would parse strings, drop imaginary parts, make None NaN
+        raise DefinitionError(f"Tensor: cannot make {name} values of {str(value)[:60]!r} (a {type(value).__name__}, "
+                              "not numbers); give numbers, a numpy array or nested lists of one shape")
     try:
         return np.array(array, dtype=name, order="C")
     except (TypeError, ValueError) as error:
         raise DefinitionError(f"Tensor: cannot make {name} values of {str(value)[:60]!r} ({error}); give numbers, "
                               "a numpy array or nested lists of one shape") from None
+
+
+def _forward_now(op: Op, inputs: tuple[Tensor, ...], device: str) -> np.ndarray:
+    """``op``'s forward run at once (see :func:`_forward_empty` for empty inputs)."""
+    arrays = [t._storage() for t in inputs]
+    for position, array in enumerate(arrays):
+        if 0 in array.shape:
+            return _forward_empty(op, inputs, arrays, position, device)
+    return op.forward(*arrays, device=device)
+
+
+def _forward_empty(op: Op, inputs: tuple[Tensor, ...], arrays: list[np.ndarray], empty: int,
+                   device: str) -> np.ndarray:
+    """An elementwise op on an empty input (a dimension 0) gives its empty result, as when
+    realized later; any other op runs where it can (views, movement) and otherwise says which
+    input was empty at the call, not which internal placeholder or tuning task."""
+    if op.lazy and not op.reduces:
+        shape, dtype = op.infer(inputs)
+        return np.empty(shape, dtype)
+    from schedules.autotune import TuningWarning
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", TuningWarning)  # no task of empty sizes: the error below says why
+            return op.forward(*arrays, device=device)
+    except DefinitionError as error:
+        raise DefinitionError(f"{op.name}: input {empty} of shape {arrays[empty].shape} is empty and {op.name} "
+                              f"needs every dimension positive ({error}); slice or pad it to a nonempty shape, "
+                              "or skip the op where a dimension is 0") from None
 
 
 class CachedArray(np.ndarray):
@@ -156,7 +192,41 @@ class Tensor:
 
     @classmethod
     def wrap(cls, array: np.ndarray, device: str = "cpu", requires_grad: bool = False) -> Tensor:
-        """A tensor over ``array`` without copying or checking it (for ops and loaders)."""
+        """A tensor over ``array`` without copying it; the caller keeps ``array``.
+
+        The caller may go on writing into ``array``, so its memory counts as handed out
+        (:mod:`frontend.lazy_storage`): an op applied to the tensor runs at the call and keeps
+        the values it was applied to, as ``Tensor(array)`` (a copy) would, with no copy made.
+
+        Parameters
+        ----------
+        array
+            A numpy array of dtype ``float32``, ``float64``, ``int32`` or ``int64``, of any
+            layout (strided and Fortran-ordered views are read in place or compacted by the op).
+        device
+            ``"cpu"`` or ``"cuda"``.
+        requires_grad
+            Whether ``backward`` computes ``.grad`` for this tensor.
+
+        Raises
+        ------
+        DefinitionError
+            ``array`` is not a numpy array, or not of one of the dtypes above.
+        """
+        if not isinstance(array, np.ndarray):
+            raise DefinitionError(f"Tensor.wrap: expected a numpy array, got {type(array).__name__}; "
+                                  "Tensor(value) makes a tensor of numbers, lists or other arrays (a copy)")
+        if array.dtype not in _DTYPE_NAMES:
+            raise DefinitionError(f"Tensor.wrap: dtype {array.dtype} is not supported; use one of "
+                                  f"{', '.join(DTYPES)}, e.g. Tensor(array, dtype='float32') (a converted copy)")
+        tensor = cls._wrap(array, check_device(device), bool(requires_grad))
+        expose(array)
+        return tensor
+
+    @classmethod
+    def _wrap(cls, array: np.ndarray, device: str = "cpu", requires_grad: bool = False) -> Tensor:
+        """A tensor over ``array`` without copying or checking it, for the frontend's own arrays
+        (kernel outputs, its buffers): storage that nobody outside writes into."""
         tensor = cls.__new__(cls)
         tensor._data, tensor._lazy, tensor.device, tensor.op, tensor.inputs = array, None, device, None, ()
         tensor.requires_grad, tensor.grad = requires_grad, None
@@ -195,7 +265,7 @@ class Tensor:
             result._data, result._lazy = None, Pending(op, inputs, shape, dtype, call_site())
             record(result)
         else:
-            result._data, result._lazy = op.forward(*[t._storage() for t in inputs], device=device), None
+            result._data, result._lazy = _forward_now(op, inputs, device), None
         result.device, result.grad = device, None
         if needs_grad and getattr(_grad_state, "enabled", True):
             result.op, result.inputs, result.requires_grad = op, inputs, True
@@ -222,6 +292,9 @@ class Tensor:
         if not isinstance(value, np.ndarray):
             raise DefinitionError(f"Tensor.data: cannot assign a {type(value).__name__}; assign a Tensor or a numpy "
                                   "array (Tensor(value) or np.asarray(value) makes one)")
+        if value.dtype not in _DTYPE_NAMES:  # an int8 parameter would get no gradient, silently
+            raise DefinitionError(f"Tensor.data: cannot assign an array of dtype {value.dtype}; use one of "
+                                  f"{', '.join(DTYPES)}, e.g. value.astype('{self.dtype}')")
         self.assign_storage(value)
         expose(value)
 
@@ -283,7 +356,7 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """The same values, cut from the graph (shares storage)."""
-        return Tensor.wrap(self._storage(), self.device)
+        return Tensor._wrap(self._storage(), self.device)
 
     def astype(self, dtype) -> Tensor:
         """``self`` converted to ``dtype``; gradients flow back through the conversion."""

@@ -27,7 +27,10 @@ def lower(schedule: Schedule, args: Sequence[Tensor], name: str = "main", binds=
     each pass. ``simple_mode`` is accepted for TVM's signature (the printed function is always
     the simple loop nest); ``binds`` (TVM's buffer declarations) is not supported.
     """
-    if binds:
+    if not isinstance(name, str) or not name.strip():
+        raise LoweringError(f"lower: name={name!r:.40} is not a kernel name; pass a non-empty string, e.g. "
+                            "name='matmul'")
+    if binds is not None and (not isinstance(binds, (dict, list, tuple)) or len(binds)):
         raise LoweringError("lower: binds= (buffer declarations) is not supported; buffers are "
                             "dense and row-major, derived from the tensors' shapes")
     if not isinstance(schedule, Schedule):

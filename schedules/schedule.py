@@ -22,7 +22,7 @@ its current tensor.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from tensorir.errors import ScheduleError
 from tensorir.graph import post_order
@@ -70,7 +70,7 @@ class Schedule:
     """The stages of every operation that the outputs depend on, producers first."""
 
     def __init__(self, outputs: Sequence[Tensor]):
-        self.outputs = tuple(outputs)
+        self.outputs = _output_tensors("Schedule", outputs)
         self.stages: list[Stage] = []
         self._by_op: dict[Operation, Stage] = {}
         self.trace = Trace()
@@ -229,6 +229,10 @@ def create_schedule(outputs: Tensor | Sequence[Tensor]) -> Schedule:
     list of them), every stage at root."""
     if isinstance(outputs, (Tensor, Operation)):
         outputs = [outputs]
+    elif isinstance(outputs, (str, bytes)) or not isinstance(outputs, Iterable):
+        raise ScheduleError(f"create_schedule: expected a tensor, an operation or a list of them, got "
+                            f"{type(outputs).__name__} {outputs!r:.60}; pass the tensors to compute, e.g. "
+                            "create_schedule(C) or create_schedule([C, D])")
     # an operation (TVM's ``create_schedule(C.op)``) stands for all its outputs
     outputs = [t for item in outputs for t in (item.outputs if isinstance(item, Operation) else [item])]
     outputs = [t for n, t in enumerate(outputs) if not any(t is other for other in outputs[:n])]
@@ -245,3 +249,16 @@ def create_schedule(outputs: Tensor | Sequence[Tensor]) -> Schedule:
 
     check_scan_bodies("create_schedule", _post_order([t.op for t in outputs]))
     return Schedule(outputs)
+
+
+def _output_tensors(who: str, outputs) -> tuple[Tensor, ...]:
+    """``outputs`` as a tuple of tensors, or a ScheduleError naming what is not one."""
+    if isinstance(outputs, (str, bytes)) or not isinstance(outputs, Iterable):
+        raise ScheduleError(f"{who}: expected a list of output tensors, got {type(outputs).__name__} "
+                            f"{outputs!r:.60}; e.g. {who}([C])")
+    outputs = tuple(outputs)
+    for item in outputs:
+        if not isinstance(item, Tensor):
+            raise ScheduleError(f"{who}: {item!r:.60} is not a tensor; pass the tensors to compute, e.g. "
+                                f"{who}([C])")
+    return outputs

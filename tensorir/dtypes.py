@@ -151,7 +151,7 @@ def as_dtype(value: object, what: str = "dtype") -> DType:
         return value
     try:
         name = np.dtype(value).name if not isinstance(value, str) else value
-    except TypeError:
+    except (TypeError, ValueError):  # numpy refuses some objects with a ValueError (a Tensor)
         name = repr(value)
     try:
         return DType(name)

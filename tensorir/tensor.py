@@ -36,7 +36,24 @@ def _check_shape(shape: object, who: str, integral_floats: bool = False) -> tupl
             raise DefinitionError(
                 f"{who}: shape {tuple(shape)!r} has the dimension {dim!r}; every dimension must be "
                 "a positive int")
+    _check_size(shape, who)
     return tuple(shape)
+
+
+#: the most elements a buffer may have: its byte offsets (8-byte elements at most) are 64-bit
+MAX_ELEMENTS = (2**63 - 1) // 8
+
+
+def _check_size(shape: tuple, who: str) -> None:
+    """The static dimensions of ``shape`` must hold at most :data:`MAX_ELEMENTS` elements."""
+    elements = 1
+    for dim in shape:
+        if isinstance(dim, int):
+            elements *= dim
+    if elements > MAX_ELEMENTS:
+        raise DefinitionError(f"{who}: shape {tuple(shape)!r} has {elements} elements, more than the "
+                              f"{MAX_ELEMENTS} (2**60 - 1) a buffer can address with 64-bit byte offsets; use "
+                              "smaller dimensions")
 
 
 def _integral(dim: object) -> object:

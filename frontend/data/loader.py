@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 
+from tensorir.errors import DefinitionError
 from tensorir.intmath import ceil_div
 
 from .. import random
@@ -107,8 +108,9 @@ class DataLoader:
     def __init__(self, dataset: Dataset, batch_size: int = 1, shuffle: bool = False, drop_last: bool = False,
                  seed: int | None = None, device: str = "cpu",
                  rng: np.random.Generator | np.random.RandomState | None = None):
-        if batch_size < 1:
-            raise ValueError(f"DataLoader: batch_size must be positive, got {batch_size}")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise DefinitionError(f"DataLoader: batch_size must be a positive int, got {batch_size!r}")
+        batch_size = int(batch_size)
         self.dataset, self.batch_size, self.shuffle, self.drop_last = dataset, batch_size, shuffle, drop_last
         self.rng = random.check("DataLoader", rng) if rng is not None else (
             np.random.default_rng(seed) if seed is not None else None)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from tensorir.errors import DefinitionError
+
 from .. import init, ops, random
 from ..tensor import Tensor
 from .module import Module, Parameter, check_sizes
@@ -131,8 +133,9 @@ class Dropout(Module):
 
     def __init__(self, p: float = 0.5, rng: np.random.Generator | np.random.RandomState | None = None):
         super().__init__()
-        if not 0 <= p < 1:
-            raise ValueError(f"Dropout: p must be in [0, 1), got {p}")
+        if isinstance(p, bool) or not isinstance(p, (int, float, np.integer, np.floating)) or not 0 <= p < 1:
+            raise DefinitionError(f"Dropout: p must be a number in [0, 1) (the probability of zeroing an element), "
+                                  f"got {p!r}")
         self.p = p
         self.rng = random.check("Dropout", rng)
 

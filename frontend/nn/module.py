@@ -29,7 +29,7 @@ class Parameter(Tensor):
 
     @classmethod
     def of(cls, tensor: Tensor) -> Parameter:
-        return cls.wrap(tensor._storage(), tensor.device, requires_grad=True)
+        return cls._wrap(tensor._storage(), tensor.device, requires_grad=True)
 
 
 def _walk(value, prefix: str) -> Iterator[tuple[str, object]]:

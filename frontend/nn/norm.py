@@ -69,7 +69,7 @@ class BatchNorm(Module):
     @property
     def running_mean(self) -> Tensor:
         """The running mean, a Tensor over the stored buffer (needle's ``running_mean``)."""
-        return Tensor.wrap(self._buffers["running_mean"])
+        return Tensor._wrap(self._buffers["running_mean"])
 
     @running_mean.setter
     def running_mean(self, value) -> None:
@@ -78,7 +78,7 @@ class BatchNorm(Module):
     @property
     def running_var(self) -> Tensor:
         """The running (biased) variance, a Tensor over the stored buffer."""
-        return Tensor.wrap(self._buffers["running_var"])
+        return Tensor._wrap(self._buffers["running_var"])
 
     @running_var.setter
     def running_var(self, value) -> None:
@@ -110,8 +110,8 @@ class BatchNorm(Module):
             normed, mean, var = _normalize(x, axes, self.eps)
             self._update_running(mean, var)
         else:
-            mean = Tensor.wrap(self._buffers["running_mean"].reshape(shape), x.device)
-            var = Tensor.wrap(self._buffers["running_var"].reshape(shape), x.device)
+            mean = Tensor._wrap(self._buffers["running_mean"].reshape(shape), x.device)
+            var = Tensor._wrap(self._buffers["running_var"].reshape(shape), x.device)
             normed = ops.divide(ops.subtract(x, mean), ops.power(ops.add(var, self.eps), 0.5))
         weight, bias = ops.reshape(self.weight, shape), ops.reshape(self.bias, shape)
         return ops.add(ops.multiply(normed, weight), bias)
@@ -120,7 +120,7 @@ class BatchNorm(Module):
         m = self.momentum
         with no_grad():
             for key, batch in (("running_mean", mean), ("running_var", var)):
-                old = Tensor.wrap(self._buffers[key], batch.device)
+                old = Tensor._wrap(self._buffers[key], batch.device)
                 new = ops.add(ops.multiply(old, 1.0 - m), ops.multiply(ops.reshape(batch, (self.dim,)), m))
                 self._buffers[key] = new._storage()
 

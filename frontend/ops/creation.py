@@ -25,11 +25,11 @@ def ones(shape, dtype: str = "float32", device: str = "cpu", requires_grad: bool
 
 
 def ones_like(t: Tensor) -> Tensor:
-    return Tensor.wrap(np.ones(t.shape, dtype=t.dtype), t.device)
+    return Tensor._wrap(np.ones(t.shape, dtype=t.dtype), t.device)
 
 
 def zeros_like(t: Tensor) -> Tensor:
-    return Tensor.wrap(np.zeros(t.shape, dtype=t.dtype), t.device)
+    return Tensor._wrap(np.zeros(t.shape, dtype=t.dtype), t.device)
 
 
 class OneHot(Op):

@@ -34,5 +34,5 @@ def dropout(x: Tensor, p: float, rng: np.random.Generator | np.random.RandomStat
     if p == 0:
         return x
     noise = random.random(random.check("dropout", rng), x.shape)
-    noise = Tensor.wrap(np.ascontiguousarray(noise, dtype=x.dtype), x.device)
+    noise = Tensor._wrap(np.ascontiguousarray(noise, dtype=x.dtype), x.device)
     return Dropout(p)(x, noise)

@@ -87,8 +87,8 @@ def _numbering(ids: Tensor, rows: int) -> tuple[Tensor, Tensor]:
     distinct, slot = np.unique(ids._storage().astype(np.int64), return_inverse=True)
     where = np.full(rows, -1, dtype=np.int64)
     where[distinct] = np.arange(len(distinct), dtype=np.int64)
-    return (Tensor.wrap(np.ascontiguousarray(slot.reshape(-1)), ids.device),
-            Tensor.wrap(where, ids.device))
+    return (Tensor._wrap(np.ascontiguousarray(slot.reshape(-1)), ids.device),
+            Tensor._wrap(where, ids.device))
 
 
 def gather_rows(table: Tensor, ids: Tensor) -> Tensor:

@@ -29,6 +29,8 @@ def normalize_axes(name: str, axis, ndim: int) -> tuple[int, ...]:
     if axis is None:
         return tuple(range(ndim))
     axis = as_int(axis)
+    if not isinstance(axis, (int, tuple, list)):
+        raise DefinitionError(f"{name}: axis {axis!r} is not an axis; give an int or a tuple of ints")
     axes = (axis,) if isinstance(axis, int) else tuple(axis)
     out = []
     for a in axes:

@@ -15,7 +15,7 @@ import numpy as np
 from tensorir import functions as fn
 from tensorir.errors import DefinitionError
 from tensorir.intmath import as_int
-from tensorir.tensor import compute
+from tensorir.tensor import MAX_ELEMENTS, compute
 
 from ..tensor import Tensor
 from .base import Op, contiguous
@@ -131,8 +131,8 @@ def normalize_index(index, shape: tuple[int, ...]) -> tuple:
     items = list(index) if isinstance(index, tuple) else [index]
     if sum(item is Ellipsis for item in items) > 1:
         raise DefinitionError("getitem: an index can hold one Ellipsis (...) at most")
-    if Ellipsis in items:
-        at = items.index(Ellipsis)
+    at = next((n for n, item in enumerate(items) if item is Ellipsis), None)  # `in` would compare arrays
+    if at is not None:
         items[at:at + 1] = [slice(None)] * (len(shape) - len(items) + 1)
     if len(items) > len(shape):
         raise DefinitionError(f"getitem: {len(items)} indices for a tensor of shape {shape}")
@@ -241,6 +241,9 @@ def broadcast_to(x: Tensor, shape) -> Tensor:
     lead = len(shape) - x.ndim
     if lead < 0 or any(n not in (1, m) for n, m in zip(x.shape, shape[lead:])):
         raise DefinitionError(f"broadcast_to: cannot broadcast shape {x.shape} to {shape}")
+    if math.prod(shape) > MAX_ELEMENTS:
+        raise DefinitionError(f"broadcast_to: shape {shape} has {math.prod(shape)} elements, more than a tensor can "
+                              f"hold ({MAX_ELEMENTS}); use smaller sizes")
     return x if shape == x.shape else BroadcastTo(shape)(x)
 
 

@@ -7,7 +7,10 @@ import time
 
 import numpy as np
 
-from .arguments import positive_int
+from .arguments import integer
+
+#: the largest size of a demo matmul (it runs in the reference interpreter)
+MAX_SIZE = 4096
 
 
 def demo(args: argparse.Namespace) -> int:
@@ -45,6 +48,6 @@ def demo(args: argparse.Namespace) -> int:
 def register(subparsers) -> None:
     p_demo = subparsers.add_parser("demo", help="define a matmul, print its loop nest, run it, check it (default)")
     for dim, default in (("m", 64), ("n", 48), ("k", 32)):
-        p_demo.add_argument(f"--{dim}", type=positive_int, default=default,
+        p_demo.add_argument(f"--{dim}", type=integer(1, MAX_SIZE), default=default,
                             help=f"matmul size {dim} (default {default})")
     p_demo.set_defaults(func=demo)

@@ -5,8 +5,10 @@ runs a kernel Nestor compiled, report test accuracy (perplexity for the lstm), s
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
+from pathlib import Path
 
 from .arguments import finite_non_negative_float, finite_positive_float, integer, non_negative_int, positive_int
 
@@ -66,6 +68,22 @@ def _complete(args: argparse.Namespace) -> None:
     if args.dataset in DATA_SOURCES and not args.data_dir:
         args.parser.error(f"--dataset {args.dataset} needs --data-dir, the folder holding {DATA_SOURCES[args.dataset]}")
     check_device(args.device)
+    _check_checkpoint(args)
+
+
+def _check_checkpoint(args: argparse.Namespace) -> None:
+    """A ``--checkpoint`` that cannot be written is refused before training, not after it."""
+    if not args.checkpoint:
+        return
+    path = Path(args.checkpoint)
+    path = path if path.suffix == ".npz" else path.with_name(path.name + ".npz")
+    where = f"--checkpoint {args.checkpoint}"
+    if path.is_dir():
+        args.parser.error(f"{where}: {path} is a folder; give a file name, e.g. {path / 'model.npz'}")
+    if not path.parent.is_dir():
+        args.parser.error(f"{where}: the folder {path.parent} does not exist; create it or give another path")
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        args.parser.error(f"{where}: the folder {path.parent} is not writable; give another path")
 
 
 def train(args: argparse.Namespace) -> int:

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from pathlib import Path
 
 from .arguments import duration, finite_positive_float, non_negative_int, positive_int, shape
 from .tune_model import add_arguments as add_model_arguments
@@ -105,10 +107,29 @@ def _summary(result, database) -> str:
             f"{tuple(result.sizes)}) or ns.autotune.lookup_config(...) for the keyword arguments")
 
 
+def _check_plot(args: argparse.Namespace) -> None:
+    """A ``--plot`` file that cannot be written is refused before tuning, not after it."""
+    from schedules.autotune import TuningError
+
+    if not args.plot:
+        return
+    path, where = Path(args.plot), f"--plot {args.plot}"
+    if path.is_dir():
+        raise TuningError(f"{where}: {path} is a folder; give a file name, e.g. {path / 'tuning.png'}")
+    try:  # the plot would make its folder after tuning: make it now, or say why it cannot be
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise TuningError(f"{where}: cannot make the folder {path.parent} ({error.strerror}); give another "
+                          "path") from None
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise TuningError(f"{where}: the folder {path.parent} is not writable; give another path")
+
+
 def tune_command(args: argparse.Namespace) -> int:
     from schedules import autotune
     from schedules.autotune.plot import plot_records
 
+    _check_plot(args)
     if args.op == "show":
         from .tune_show import show_command
 

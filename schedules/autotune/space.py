@@ -89,8 +89,18 @@ class Knob:
         return [float(self.choices.index(value))]
 
 
-def _is_power2(value: int) -> bool:
-    return value > 0 and value & (value - 1) == 0
+def _divisors(extent: int) -> list[int]:
+    """The divisors of ``extent`` in ascending order, by trial division up to its square root
+    (a loop over every number up to a large extent would not end)."""
+    small, large = [], []
+    d = 1
+    while d * d <= extent:
+        if extent % d == 0:
+            small.append(d)
+            if d * d != extent:
+                large.append(extent // d)
+        d += 1
+    return small + large[::-1]
 
 
 def split_choices(extent: int, num_outputs: int, policy: str = "factors",
@@ -108,9 +118,9 @@ def split_choices(extent: int, num_outputs: int, policy: str = "factors",
                           "of outputs must be positive integers")
     limit = extent if max_factor is None else min(extent, max_factor)
     if policy == "factors":
-        allowed = [d for d in range(1, limit + 1) if extent % d == 0]
+        allowed = [d for d in _divisors(extent) if d <= limit]
     elif policy == "power2":
-        allowed = [d for d in range(1, limit + 1) if _is_power2(d)]
+        allowed = [1 << n for n in range(limit.bit_length())]
     else:
         allowed = list(range(1, limit + 1))
     found: list[tuple[int, ...]] = []
