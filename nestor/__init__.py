@@ -19,12 +19,10 @@ from schedules import Schedule, Stage, autotune, create_schedule
 from schedules.thread_axis import thread_axis
 from tensorir import *  # noqa: F403 - the tensor language, listed once in tensorir.__all__
 from tensorir import tensor  # TVM's te.tensor.Tensor
-from tensorir.expr import Expr as PrimExpr  # TVM's tir.PrimExpr, for isinstance checks
-from tensorir.scan import ScanOp
-from tensorir.tensor import ComputeOp, PlaceholderOp
 
 from . import te_schedule as schedule  # TVM's te.schedule.InferBound
 from .api import build, lower
+from .kinds import ComputeOp, PlaceholderOp, PrimExpr, ScanOp  # TVM's class names, for isinstance checks
 
 __version__ = "0.1.0"
 

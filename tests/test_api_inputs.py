@@ -246,3 +246,22 @@ def test_integer_division_by_zero_in_data_gives_numpys_result_and_no_crash(targe
             quotient = quotient.astype(np.int64).astype(np.int32)
             want = quotient if name == "truncdiv" else np.fmod(p, q)
     np.testing.assert_array_equal(out, want)
+
+
+@pytest.mark.parametrize(("kind", "made_by"), [
+    ("ComputeOp", "compute"), ("PlaceholderOp", "placeholder"), ("ScanOp", "scan"),
+    ("PrimExpr", "arithmetic on variables, constants and tensor elements"),
+])
+def test_tvm_class_names_match_instances_and_refuse_construction(kind, made_by):
+    """``te.ComputeOp`` & co. are for isinstance checks (TVM's programs use them so): they match
+    Nestor's objects, and calling one names the function that makes such an object."""
+    A = ns.placeholder((4,), name="A")
+    B = ns.compute((4,), lambda i: A[i] + 1, name="B")
+    instances = {"ComputeOp": B.op, "PlaceholderOp": A.op, "PrimExpr": A[0] + 1}
+    cls = getattr(ns, kind)
+    if kind in instances:
+        assert isinstance(instances[kind], cls)
+    assert not isinstance(3, cls)
+    with pytest.raises(DefinitionError, match=rf"{kind}\(\.\.\.\): this name is for isinstance checks; make one "
+                       rf"with {made_by}"):
+        cls(None)
