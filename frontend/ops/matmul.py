@@ -30,6 +30,8 @@ from .promote import promote
 NARROW = 16
 #: the kernel request variant of a narrow product computed as dot products of rows
 DOT = ("dot",)
+#: narrow products of at least this many columns run on the template (:func:`narrow_on_template`)
+DOT_MAX = 4
 #: products start threads from this many multiply-adds (and NESTOR_PARALLEL_MIN's). On a quiet
 #: 2-core machine the MLP's 128x784x256 products on two threads bring its train step from 1.96 to
 #: 1.54-1.95 ms (PyTorch on two threads: 1.35-1.91 ms); while another process holds the other
@@ -76,8 +78,10 @@ class MatMul(Op):
         m, n = a.shape[-2], b.shape[-1]
         if batch and b.ndim == 2 and a.flags.c_contiguous:  # a shared right operand: one 2-D product
             return self._product(a.reshape(-1, a.shape[-1]), b, (), bias, device).reshape(batch + (m, n))
-        if not batch and n < NARROW and a.flags.c_contiguous:  # few columns: dot products of rows
-            return self.launch([a, contiguous(b.T, device)], bias, device, DOT, False)
+        if not batch and n < NARROW and a.flags.c_contiguous:
+            if narrow_on_template(a.shape[-1], n) and b.flags.c_contiguous:  # vectors along the padded row
+                return self._product(a, b, batch, bias, device)
+            return self.launch([a, contiguous(b.T, device)], bias, device, DOT, False)  # dot products of rows
         if not batch and n < NARROW <= m:  # few columns waste vector lanes: C = (B^T A^T)^T
             return self._product(b.T, a.T, batch, bias, device, flipped=True).T
         return self._product(a, b, batch, bias, device).reshape(batch + (m, n))
@@ -167,6 +171,16 @@ def copies_transposed_a(m: int, k: int) -> bool:
     """Whether a left operand ``(m, k)`` stored transposed is copied plain for the product: with
     at least 64 rows and a reduction the register tile keeps whole."""
     return m >= 64 and k <= WHOLE_K_MAX
+
+
+def narrow_on_template(k: int, n: int) -> bool:
+    """Whether a product with ``n < NARROW`` columns and a plain A runs on the template (its
+    vectors along the row of C, padded to 16 lanes) rather than as dot products of rows: from
+    :data:`DOT_MAX` columns on, with a reduction the register tile keeps whole. One thread:
+    128x256 @ 256x10 (the MLP's second layer) 14 vs 32 us, 32x128x10 3.6 vs 7.2, 128x256x4 8.7
+    vs 15; a column or two stay dot products (128x256x1 5 vs 17 us), and so does a long
+    reduction (64x1568x15 145 vs 169 us)"""
+    return DOT_MAX <= n and k <= WHOLE_K_MAX
 
 
 def product_adjoints(g: Tensor, a: Tensor, b: Tensor) -> tuple[Tensor | None, Tensor | None]:

@@ -1,0 +1,65 @@
+"""Which form a narrow product takes (frontend/ops/matmul.py): the template with its vectors
+padded from DOT_MAX columns on, dot products of rows below that and for long reductions; values
+against numpy, the epilogue's bias and activation, gradients against finite differences."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import frontend as nf
+from frontend import dispatch
+from frontend.fusion_epilogue import affine
+from frontend.ops.matmul import DOT, DOT_MAX, NARROW, WHOLE_K_MAX, MatMul, narrow_on_template
+
+from .helpers import gradient_check
+
+
+def _variants(before: int) -> set:
+    return {r.variant for r in list(dispatch.cache.kernels)[before:] if r.op.startswith("matmul")}
+
+
+@pytest.mark.parametrize("n", [1, DOT_MAX - 1, DOT_MAX, 10, NARROW - 1])
+def test_narrow_products_match_numpy_in_either_form(n):
+    rng = np.random.default_rng(n)
+    a, b = rng.standard_normal((37, 29)).astype(np.float32), rng.standard_normal((29, n)).astype(np.float32)
+    before = len(dispatch.cache.kernels)
+    out = MatMul()(nf.Tensor(a), nf.Tensor(b))
+    np.testing.assert_allclose(out.numpy(), a.astype(np.float64) @ b, rtol=1e-4, atol=1e-4)
+    assert _variants(before) == ({(False, False)} if n >= DOT_MAX else {DOT})
+
+
+def test_narrow_on_template_keeps_dot_products_for_few_columns_and_long_reductions():
+    assert narrow_on_template(256, 10) and narrow_on_template(WHOLE_K_MAX, DOT_MAX)
+    assert not narrow_on_template(256, DOT_MAX - 1)
+    assert not narrow_on_template(WHOLE_K_MAX + 1, 10)
+    rng = np.random.default_rng(3)
+    a, b = rng.standard_normal((8, WHOLE_K_MAX + 8)), rng.standard_normal((WHOLE_K_MAX + 8, 10))
+    before = len(dispatch.cache.kernels)
+    np.testing.assert_allclose(MatMul()(nf.Tensor(a), nf.Tensor(b)).numpy(), a @ b, rtol=1e-10)
+    assert _variants(before) == {DOT}
+
+
+def test_a_transposed_narrow_right_operand_is_not_read_as_stored():
+    """Only a C-contiguous B goes to the template as is; W^T (a view) stays a dot product."""
+    rng = np.random.default_rng(4)
+    a, w = rng.standard_normal((16, 24)), rng.standard_normal((10, 24))
+    before = len(dispatch.cache.kernels)
+    out = MatMul()(nf.Tensor(a), nf.Tensor(w).transpose())
+    np.testing.assert_allclose(out.numpy(), a @ w.T, rtol=1e-10)
+    assert _variants(before) == {DOT}
+
+
+@pytest.mark.parametrize("activation", [None, "relu", "tanh"])
+def test_a_narrow_affine_layer_folds_its_epilogue_and_differentiates(activation):
+    """The MLP's last layer: 256 -> 10 with its bias (and an activation) in the template's kernel."""
+    rng = np.random.default_rng(5)
+    x, w, b = rng.standard_normal((12, 20)), rng.standard_normal((20, 10)), rng.standard_normal(10)
+    act = {None: lambda z: z, "relu": lambda z: np.maximum(z, 0.0), "tanh": np.tanh}[activation]
+    before = len(dispatch.cache.kernels)
+    dispatch.stats.reset()
+    out = affine(nf.Tensor(x), nf.Tensor(w), nf.Tensor(b), activation)
+    np.testing.assert_allclose(out.numpy(), act(x @ w + b), rtol=1e-10, atol=1e-12)
+    assert dispatch.stats.calls == 1  # no copy of the weight, no separate bias kernel
+    assert _variants(before) == {(False, False, False)}
+    gradient_check(lambda x, w, b: affine(x, w, b, activation), x, w, b)
