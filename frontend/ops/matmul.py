@@ -22,7 +22,7 @@ from tensorir.errors import DefinitionError
 from tensorir.intmath import ceil_div
 
 from .. import dispatch
-from ..tensor import Tensor
+from ..tensor import Tensor, is_grad_enabled
 from .base import Op, contiguous
 from .promote import promote
 
@@ -185,11 +185,24 @@ def narrow_on_template(k: int, n: int) -> bool:
 
 def product_adjoints(g: Tensor, a: Tensor, b: Tensor) -> tuple[Tensor | None, Tensor | None]:
     """The adjoints of ``a`` and ``b`` in ``a @ b`` from the adjoint ``g`` of the product."""
+    if (g.ndim == a.ndim == b.ndim == 2 and g.dtype == a.dtype == b.dtype and g.device == a.device == b.device
+            and not is_grad_enabled()):
+        return _unrecorded_adjoints(g, a, b)
     from .elementwise import reduce_to_shape
     from .shape import swapaxes
 
     da = reduce_to_shape(matmul(g, swapaxes(b, -1, -2)), a.shape) if a.requires_grad else None
     db = reduce_to_shape(matmul(swapaxes(a, -1, -2), g), b.shape) if b.requires_grad else None
+    return da, db
+
+
+def _unrecorded_adjoints(g: Tensor, a: Tensor, b: Tensor) -> tuple[Tensor | None, Tensor | None]:
+    """:func:`product_adjoints` of 2-D operands of one dtype where no graph is recorded (a plain
+    ``backward()``): the same two products on the stored operands, transposed as views, without
+    a transpose op and a tensor per operand (the MLP's backward runs three such products)."""
+    op, device, grad = MatMul(), g.device, g._storage()
+    da = Tensor.wrap(op.product_of(grad, b._storage().T, None, device), device) if a.requires_grad else None
+    db = Tensor.wrap(op.product_of(a._storage().T, grad, None, device), device) if b.requires_grad else None
     return da, db
 
 

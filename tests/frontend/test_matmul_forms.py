@@ -63,3 +63,41 @@ def test_a_narrow_affine_layer_folds_its_epilogue_and_differentiates(activation)
     assert dispatch.stats.calls == 1  # no copy of the weight, no separate bias kernel
     assert _variants(before) == {(False, False, False)}
     gradient_check(lambda x, w, b: affine(x, w, b, activation), x, w, b)
+
+
+@pytest.mark.parametrize("transposed", [False, True])
+def test_plain_backward_of_a_product_matches_numpy_and_records_nothing(transposed):
+    """A plain backward() runs the two adjoint products on the stored operands (no transpose op,
+    no graph); the operand stored transposed gets its gradient in its own shape."""
+    rng = np.random.default_rng(6)
+    a_store, b, g = rng.standard_normal((9, 7)), rng.standard_normal((9, 11)), rng.standard_normal((7, 11))
+    a = nf.Tensor(a_store)
+    left = a.transpose() if transposed else nf.Tensor(a_store.T.copy())
+    right = nf.Tensor(b)
+    (left @ right).backward(nf.Tensor(g))
+    source, expected = (a, b @ g.T) if transposed else (left, g @ b.T)
+    np.testing.assert_allclose(source.grad.numpy(), expected, rtol=1e-12)
+    np.testing.assert_allclose(right.grad.numpy(), a_store @ g, rtol=1e-12)
+    assert right.grad.op is None and not right.grad.requires_grad
+
+
+def test_a_product_gradient_made_with_create_graph_differentiates_again():
+    """create_graph=True keeps the recorded adjoint products: d/dx sum(dL/dw) for L = sum((x w)^2),
+    i.e. of sum(2 x^T x w), against central differences."""
+    rng = np.random.default_rng(7)
+    xs, ws = rng.standard_normal((5, 6)), rng.standard_normal((6, 4))
+    x, w = nf.Tensor(xs), nf.Tensor(ws)
+    ((x @ w) * (x @ w)).sum().backward(create_graph=True)
+    assert w.grad.requires_grad
+    np.testing.assert_allclose(w.grad.numpy(), 2 * xs.T @ (xs @ ws), rtol=1e-12)
+    w.grad.sum().backward()
+
+    def f(xv):
+        return float((2 * xv.T @ (xv @ ws)).sum())
+
+    eps, numeric = 1e-6, np.zeros_like(xs)
+    for idx in np.ndindex(xs.shape):
+        step = np.zeros_like(xs)
+        step[idx] = eps
+        numeric[idx] = (f(xs + step) - f(xs - step)) / (2 * eps)
+    np.testing.assert_allclose(x.grad.numpy(), numeric, rtol=1e-6, atol=1e-6)
