@@ -101,3 +101,27 @@ def test_a_product_gradient_made_with_create_graph_differentiates_again():
         step[idx] = eps
         numeric[idx] = (f(xs + step) - f(xs - step)) / (2 * eps)
     np.testing.assert_allclose(x.grad.numpy(), numeric, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_a_needle_shaped_bias_runs_in_the_product_kernel_and_keeps_its_shape(fused):
+    """nn.Linear's (1, out) bias goes to the fused product as is (no reshape op either way); its
+    gradient has the bias's shape; fusion off gives the same values through the unfused ops."""
+    from frontend import fusion, nn
+
+    rng = np.random.default_rng(8)
+    layer = nn.Linear(9, 6, dtype="float64", rng=rng)
+    x = rng.standard_normal((5, 9))
+    w, b = layer.weight.numpy(), layer.bias.numpy()
+    assert b.shape == (1, 6)
+    with fusion.fusion(fused):
+        dispatch.stats.reset()
+        out = nn.Sequential(layer, nn.Tanh())(nf.Tensor(x))
+        calls = dispatch.stats.calls
+        out.sum().backward()
+    np.testing.assert_allclose(out.numpy(), np.tanh(x @ w + b), rtol=1e-12)
+    assert layer.bias.grad.shape == (1, 6)
+    np.testing.assert_allclose(layer.bias.grad.numpy(), (1 - np.tanh(x @ w + b) ** 2).sum(axis=0, keepdims=True),
+                               rtol=1e-12)
+    assert calls == (1 if fused else 3)  # matmul_bias_tanh; else matmul, add, tanh
+    gradient_check(lambda x, w, b: affine(x, w, b, "relu"), x, w, b)
