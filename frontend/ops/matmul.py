@@ -32,6 +32,13 @@ NARROW = 16
 DOT = ("dot",)
 #: narrow products of at least this many columns run on the template (:func:`narrow_on_template`)
 DOT_MAX = 4
+#: a whole-k product with a reduction shorter than NARROW, or narrow with one up to this long,
+#: does not unroll its reduction loop (``v3 = 1``): compiled with a symbolic batch on one thread,
+#: 128x256 @ 256x10 + bias (the MLP's second layer) 198 -> 92 ms for 14.3 vs 14.2 us a call,
+#: the MLP's dZ @ W2^T (128x10 @ 10x256) 236 -> 94 ms for 13.6 vs 13.7 us, 32x128x10 197 -> 88 ms
+#: (4.9 us either way), 1000x64x8 116 -> 67 ms (13.3 vs 13.8 us); at 64x1024x15 unrolling pays
+#: (42 vs 57 us), so longer reductions keep ``v3 = 4``
+ROLLED_K_MAX = 256
 #: products start threads from this many multiply-adds (and NESTOR_PARALLEL_MIN's). On a quiet
 #: 2-core machine the MLP's 128x784x256 products on two threads bring its train step from 1.96 to
 #: 1.54-1.95 ms (PyTorch on two threads: 1.35-1.91 ms); while another process holds the other
@@ -128,6 +135,8 @@ class MatMul(Op):
                   "parallel": m * n * k >= PARALLEL_PRODUCT_MIN and worth_parallel(m * n * k, ceil_div(m, 64))}
         if not request.variant[0] and k <= WHOLE_K_MAX:
             config["b3"] = None  # the register tile accumulates the whole reduction
+            if k < NARROW or (n < NARROW and k <= ROLLED_K_MAX):
+                config["v3"] = 1  # the reduction loop not unrolled: half the compile time, as fast
             if n <= UNPACKED_N_MAX and not request.variant[1]:
                 config["pack_b"] = False
         return config

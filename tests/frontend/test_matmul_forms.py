@@ -125,3 +125,24 @@ def test_a_needle_shaped_bias_runs_in_the_product_kernel_and_keeps_its_shape(fus
                                rtol=1e-12)
     assert calls == (1 if fused else 3)  # matmul_bias_tanh; else matmul, add, tanh
     gradient_check(lambda x, w, b: affine(x, w, b, "relu"), x, w, b)
+
+
+def test_short_and_narrow_reductions_are_not_unrolled():
+    """v3 = 1 (half the compile time, as fast) for a reduction shorter than NARROW and for a
+    narrow product up to ROLLED_K_MAX long; other whole-k products keep the unrolled default."""
+    from frontend.ops.matmul import ROLLED_K_MAX
+
+    op = MatMul()
+
+    def unroll(a_shape, b_shape, variant=(False, False)):
+        arrays = [np.zeros(a_shape, np.float32), np.zeros(b_shape, np.float32)]
+        return op.default_config(op.request(arrays, "cpu", variant))["v3"]
+
+    assert unroll((128, 256), (256, 10)) == 1  # the MLP's second layer
+    assert unroll((128, 10), (256, 10), (False, True)) == 1  # its dZ @ W2^T
+    assert unroll((128, ROLLED_K_MAX + 8), (ROLLED_K_MAX + 8, 10)) == 4
+    assert unroll((128, 784), (784, 256)) == 4  # the first layer
+    rng = np.random.default_rng(9)
+    for a_shape, b_shape in (((33, 7), (7, 40)), ((21, 100), (100, 9))):
+        a, b = rng.standard_normal(a_shape), rng.standard_normal(b_shape)
+        np.testing.assert_allclose(MatMul()(nf.Tensor(a), nf.Tensor(b)).numpy(), a @ b, rtol=1e-10)
