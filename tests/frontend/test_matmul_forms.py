@@ -146,3 +146,20 @@ def test_short_and_narrow_reductions_are_not_unrolled():
     for a_shape, b_shape in (((33, 7), (7, 40)), ((21, 100), (100, 9))):
         a, b = rng.standard_normal(a_shape), rng.standard_normal(b_shape)
         np.testing.assert_allclose(MatMul()(nf.Tensor(a), nf.Tensor(b)).numpy(), a @ b, rtol=1e-10)
+
+
+def test_a_narrow_layer_serves_every_batch_from_one_symbolic_kernel():
+    """The narrow template's kernel takes a symbolic batch like the others: other batch sizes
+    (odd ones too) compile nothing and match numpy, rows past the batch never written."""
+    from frontend import nn
+
+    rng = np.random.default_rng(10)
+    layer = nn.Linear(24, 10, rng=rng)
+    w, b = layer.weight.numpy().astype(np.float64), layer.bias.numpy().astype(np.float64)
+    layer(nf.Tensor(rng.standard_normal((32, 24)).astype(np.float32)))
+    compiled = dispatch.stats.compiled
+    for batch in (13, 70, 5, 1):  # a batch of one may build a kernel of its own (as every op's)
+        if batch == 1:
+            assert dispatch.stats.compiled == compiled
+        x = rng.standard_normal((batch, 24)).astype(np.float32)
+        np.testing.assert_allclose(layer(nf.Tensor(x)).numpy(), x @ w + b, rtol=1e-4, atol=1e-5)
