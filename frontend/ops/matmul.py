@@ -151,6 +151,8 @@ class MatMul(Op):
         if len(shapes[0]) != 2 or len(shapes[1]) != 2:
             return None  # batches: a template variant without a tuning space
         m, k, n = product_dims(*shapes, *variant)
+        if n < NARROW and not variant[0]:
+            return None  # a narrow product on the template (narrow_on_template): its space wants 16 columns
         parallel = self.default_config(request)["parallel"]
         if variant[0]:
             return "matmul_layout", (m, n, k), {"transpose_a": True, "transpose_b": variant[1], "parallel": parallel}
