@@ -53,7 +53,7 @@ class MatMulEpilogue(MatMul):
         self.key = (self.name,)
 
     def forward(self, a: np.ndarray, b: np.ndarray, *bias: np.ndarray, device: str = "cpu") -> np.ndarray:
-        return self.product_of(a, b, contiguous(bias[0], device) if bias else None, device)
+        return self.product_of(a, b, contiguous(bias[0], device).reshape(-1) if bias else None, device)
 
     def launch(self, arrays, bias, device, variant, flipped):
         # the variant ends with whether the kernel computes the transpose (its bias along rows)
@@ -146,15 +146,22 @@ def _fusable(*tensors: Tensor) -> bool:
     return enabled() and all(t.device == "cpu" and t.dtype.startswith("float") for t in tensors)
 
 
+def _bias_shapes(weight: Tensor) -> tuple[tuple[int, ...], ...]:
+    """The bias shapes the fused product takes: ``(out,)`` and needle's ``(1, out)`` (its
+    gradient keeps that shape; the kernel reads either as ``(out,)``, so no reshape op runs)."""
+    return (weight.shape[1],), (1, weight.shape[1])
+
+
 def affine(x: Tensor, weight: Tensor, bias: Tensor | None, activation: str | None) -> Tensor:
-    """``activation(x @ weight + bias)`` (a 2-D ``weight``, ``bias`` and ``activation`` optional):
-    one kernel where fusion is on and the tensors are float on the CPU, else the unfused ops."""
+    """``activation(x @ weight + bias)`` (a 2-D ``weight``, ``bias`` and ``activation`` optional;
+    ``bias`` of shape ``(out,)`` or ``(1, out)``): one kernel where fusion is on and the tensors
+    are float on the CPU, else the unfused ops."""
     from . import ops
     from .fusion import bias_activation
 
     tensors = [x, weight, *([] if bias is None else [bias])]
     if (bias is None and activation is None) or not _fusable(*tensors) or weight.ndim != 2 or x.ndim < 2 \
-            or x.shape[-1] != weight.shape[0] or (bias is not None and bias.shape != (weight.shape[1],)):
+            or x.shape[-1] != weight.shape[0] or (bias is not None and bias.shape not in _bias_shapes(weight)):
         return bias_activation(ops.matmul(x, weight), bias, activation)
     return MatMulEpilogue(activation, bias is not None)(*promote(*tensors))
 

@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from tensorir.errors import BackendUnavailable, DefinitionError
-from tensorir.graph import post_order
 
 from .lazy_errors import call_site
 from .lazy_graph import Pending, _recorded, before_assign, hand_out, realize, record
@@ -495,8 +494,24 @@ def _ops():
 
 
 def topological_order(root: Tensor) -> list[Tensor]:
-    """The nodes that ``root`` depends on and that require grad, inputs before their users."""
-    return post_order([root], lambda node: [t for t in node.inputs if t.requires_grad])
+    """The nodes that ``root`` depends on and that require grad, inputs before their users: the
+    post-order of :func:`tensorir.graph.post_order` (each node after its inputs, first inputs
+    first; iterative, so deep graphs do not hit the recursion limit), walked without building a
+    list of children per node (it runs once per ``backward``)."""
+    order: list[Tensor] = []
+    seen = {id(root)}
+    stack = [(root, iter(root.inputs))]
+    while stack:
+        node, inputs = stack[-1]
+        for tensor in inputs:
+            if tensor.requires_grad and id(tensor) not in seen:
+                seen.add(id(tensor))
+                stack.append((tensor, iter(tensor.inputs)))
+                break
+        else:
+            stack.pop()
+            order.append(node)
+    return order
 
 
 def grad(output: Tensor, inputs, out_grad: Tensor | None = None, create_graph: bool = False) -> list[Tensor | None]:

@@ -22,7 +22,7 @@ from tensorir.errors import DefinitionError
 from tensorir.intmath import ceil_div
 
 from .. import dispatch
-from ..tensor import Tensor
+from ..tensor import Tensor, is_grad_enabled
 from .base import Op, contiguous
 from .promote import promote
 
@@ -30,6 +30,15 @@ from .promote import promote
 NARROW = 16
 #: the kernel request variant of a narrow product computed as dot products of rows
 DOT = ("dot",)
+#: narrow products of at least this many columns run on the template (:func:`narrow_on_template`)
+DOT_MAX = 4
+#: a whole-k product with a reduction shorter than NARROW, or narrow with one up to this long,
+#: does not unroll its reduction loop (``v3 = 1``): compiled with a symbolic batch on one thread,
+#: 128x256 @ 256x10 + bias (the MLP's second layer) 198 -> 92 ms for 14.3 vs 14.2 us a call,
+#: the MLP's dZ @ W2^T (128x10 @ 10x256) 236 -> 94 ms for 13.6 vs 13.7 us, 32x128x10 197 -> 88 ms
+#: (4.9 us either way), 1000x64x8 116 -> 67 ms (13.3 vs 13.8 us); at 64x1024x15 unrolling pays
+#: (42 vs 57 us), so longer reductions keep ``v3 = 4``
+ROLLED_K_MAX = 256
 #: products start threads from this many multiply-adds (and NESTOR_PARALLEL_MIN's). On a quiet
 #: 2-core machine the MLP's 128x784x256 products on two threads bring its train step from 1.96 to
 #: 1.54-1.95 ms (PyTorch on two threads: 1.35-1.91 ms); while another process holds the other
@@ -76,8 +85,10 @@ class MatMul(Op):
         m, n = a.shape[-2], b.shape[-1]
         if batch and b.ndim == 2 and a.flags.c_contiguous:  # a shared right operand: one 2-D product
             return self._product(a.reshape(-1, a.shape[-1]), b, (), bias, device).reshape(batch + (m, n))
-        if not batch and n < NARROW and a.flags.c_contiguous:  # few columns: dot products of rows
-            return self.launch([a, contiguous(b.T, device)], bias, device, DOT, False)
+        if not batch and n < NARROW and a.flags.c_contiguous:
+            if narrow_on_template(a.shape[-1], n) and b.flags.c_contiguous:  # vectors along the padded row
+                return self._product(a, b, batch, bias, device)
+            return self.launch([a, contiguous(b.T, device)], bias, device, DOT, False)  # dot products of rows
         if not batch and n < NARROW <= m:  # few columns waste vector lanes: C = (B^T A^T)^T
             return self._product(b.T, a.T, batch, bias, device, flipped=True).T
         return self._product(a, b, batch, bias, device).reshape(batch + (m, n))
@@ -124,6 +135,8 @@ class MatMul(Op):
                   "parallel": m * n * k >= PARALLEL_PRODUCT_MIN and worth_parallel(m * n * k, ceil_div(m, 64))}
         if not request.variant[0] and k <= WHOLE_K_MAX:
             config["b3"] = None  # the register tile accumulates the whole reduction
+            if k < NARROW or (n < NARROW and k <= ROLLED_K_MAX):
+                config["v3"] = 1  # the reduction loop not unrolled: half the compile time, as fast
             if n <= UNPACKED_N_MAX and not request.variant[1]:
                 config["pack_b"] = False
         return config
@@ -138,6 +151,8 @@ class MatMul(Op):
         if len(shapes[0]) != 2 or len(shapes[1]) != 2:
             return None  # batches: a template variant without a tuning space
         m, k, n = product_dims(*shapes, *variant)
+        if n < NARROW and not variant[0]:
+            return None  # a narrow product on the template (narrow_on_template): its space wants 16 columns
         parallel = self.default_config(request)["parallel"]
         if variant[0]:
             return "matmul_layout", (m, n, k), {"transpose_a": True, "transpose_b": variant[1], "parallel": parallel}
@@ -169,13 +184,36 @@ def copies_transposed_a(m: int, k: int) -> bool:
     return m >= 64 and k <= WHOLE_K_MAX
 
 
+def narrow_on_template(k: int, n: int) -> bool:
+    """Whether a product with ``n < NARROW`` columns and a plain A runs on the template (its
+    vectors along the row of C, padded to 16 lanes) rather than as dot products of rows: from
+    :data:`DOT_MAX` columns on, with a reduction the register tile keeps whole. One thread:
+    128x256 @ 256x10 (the MLP's second layer) 14 vs 32 us, 32x128x10 3.6 vs 7.2, 128x256x4 8.7
+    vs 15; a column or two stay dot products (128x256x1 5 vs 17 us), and so does a long
+    reduction (64x1568x15 145 vs 169 us)"""
+    return DOT_MAX <= n and k <= WHOLE_K_MAX
+
+
 def product_adjoints(g: Tensor, a: Tensor, b: Tensor) -> tuple[Tensor | None, Tensor | None]:
     """The adjoints of ``a`` and ``b`` in ``a @ b`` from the adjoint ``g`` of the product."""
+    if (g.ndim == a.ndim == b.ndim == 2 and g.dtype == a.dtype == b.dtype and g.device == a.device == b.device
+            and not is_grad_enabled()):
+        return _unrecorded_adjoints(g, a, b)
     from .elementwise import reduce_to_shape
     from .shape import swapaxes
 
     da = reduce_to_shape(matmul(g, swapaxes(b, -1, -2)), a.shape) if a.requires_grad else None
     db = reduce_to_shape(matmul(swapaxes(a, -1, -2), g), b.shape) if b.requires_grad else None
+    return da, db
+
+
+def _unrecorded_adjoints(g: Tensor, a: Tensor, b: Tensor) -> tuple[Tensor | None, Tensor | None]:
+    """:func:`product_adjoints` of 2-D operands of one dtype where no graph is recorded (a plain
+    ``backward()``): the same two products on the stored operands, transposed as views, without
+    a transpose op and a tensor per operand (the MLP's backward runs three such products)."""
+    op, device, grad = MatMul(), g.device, g._storage()
+    da = Tensor.wrap(op.product_of(grad, b._storage().T, None, device), device) if a.requires_grad else None
+    db = Tensor.wrap(op.product_of(a._storage().T, grad, None, device), device) if b.requires_grad else None
     return da, db
 
 

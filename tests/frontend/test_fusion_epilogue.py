@@ -20,7 +20,8 @@ ACT = {None: lambda z: z, "relu": lambda z: np.maximum(z, 0.0), "tanh": np.tanh,
 SHAPES = {  # the form of the product each shape takes (frontend/ops/matmul.py)
     "template": ((20, 24), (24, 40)),       # matmul_cpu, edge tiles padded
     "transposed_a": ((64, 1040), (1040, 32)),  # A stored transposed (k > WHOLE_K_MAX): matmul_layout
-    "dot": ((6, 12), (12, 8)),              # few columns: dot products of rows
+    "dot": ((6, 12), (12, 3)),              # under DOT_MAX columns: dot products of rows
+    "narrow": ((6, 12), (12, 8)),           # few columns: the template, its vectors padded
     "batched": ((2, 5, 12), (12, 20)),      # a shared weight: one 2-D product
 }
 
@@ -32,7 +33,8 @@ def _forward_calls(fn):
 
 
 @pytest.mark.parametrize("form, activation", [("template", "relu"), ("template", None), ("transposed_a", "tanh"),
-                                              ("dot", "sigmoid"), ("batched", None), ("batched", "relu")])
+                                              ("dot", "sigmoid"), ("narrow", "relu"), ("batched", None),
+                                              ("batched", "relu")])
 def test_affine_matches_numpy_and_unfused(form, activation):
     x_shape, w_shape = SHAPES[form]
     rng = np.random.default_rng(1)

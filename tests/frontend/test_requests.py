@@ -61,10 +61,11 @@ def test_one_matmul_op_object_on_plain_transposed_and_dot_forms_interleaved(rng)
     op = MatMul()
     plain = (_tensor(rng, 37, 23), _tensor(rng, 23, 45))
     transposed_a = (_tensor(rng, 23, 37).transpose(), _tensor(rng, 23, 45))
-    dot = (_tensor(rng, 70, 30), _tensor(rng, 30, 5))
+    dot = (_tensor(rng, 70, 30), _tensor(rng, 30, 3))
+    narrow = (_tensor(rng, 70, 30), _tensor(rng, 30, 5))
     before = len(dispatch.cache.kernels)
     for _ in range(2):
-        for a, b in (plain, transposed_a, dot):
+        for a, b in (plain, transposed_a, dot, narrow):
             out = op(a, b)
             np.testing.assert_allclose(out.numpy(), a.numpy() @ b.numpy(), rtol=1e-4, atol=1e-4)
     variants = {request.variant for request in list(dispatch.cache.kernels)[before:] if request.op == "matmul"}
