@@ -212,8 +212,8 @@ def _unrecorded_adjoints(g: Tensor, a: Tensor, b: Tensor) -> tuple[Tensor | None
     ``backward()``): the same two products on the stored operands, transposed as views, without
     a transpose op and a tensor per operand (the MLP's backward runs three such products)."""
     op, device, grad = MatMul(), g.device, g._storage()
-    da = Tensor.wrap(op.product_of(grad, b._storage().T, None, device), device) if a.requires_grad else None
-    db = Tensor.wrap(op.product_of(a._storage().T, grad, None, device), device) if b.requires_grad else None
+    da = Tensor._wrap(op.product_of(grad, b._storage().T, None, device), device) if a.requires_grad else None
+    db = Tensor._wrap(op.product_of(a._storage().T, grad, None, device), device) if b.requires_grad else None
     return da, db
 
 
