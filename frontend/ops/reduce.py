@@ -212,9 +212,19 @@ class ExpDiffMultiply(Elementwise):
 
 
 # -- the functional API -------------------------------------------------------------------------
+#: numpy's result dtype of a sum (and needle's, whose sum is numpy's): a narrower integer widens to int64
+SUM_DTYPES = {"int32": "int64"}
+
+
 def summation(x: Tensor, axis=None, keepdims: bool = False, axes=None) -> Tensor:
-    """The sum over ``axis`` (all axes when None; ``axes`` is needle's name for it)."""
-    return Sum(normalize_axes("sum", either_axes("sum", axis, axes), x.ndim), keepdims)(x)
+    """The sum over ``axis`` (all axes when None; ``axes`` is needle's name for it, and ``()`` sums
+    over no axis). An int32 tensor's sum is int64, as numpy's (and needle's)."""
+    axes = normalize_axes("sum", either_axes("sum", axis, axes), x.ndim)
+    if isinstance(x, Tensor) and x.dtype in SUM_DTYPES:
+        from .elementwise import cast
+
+        x = cast(x, SUM_DTYPES[x.dtype])
+    return Sum(axes, keepdims)(x)
 
 
 def maximum_over(x: Tensor, axis=None, keepdims: bool = False, axes=None) -> Tensor:
