@@ -290,3 +290,16 @@ def test_dropout_masks_are_needles_randb_draws():
     np.testing.assert_array_equal(mask, (np.random.rand(5, 7) <= 0.55).astype(np.float32))
     layer.eval()
     np.testing.assert_array_equal(layer(ndl.Tensor(a)).numpy(), a)
+
+
+def test_dropout_masks_match_needles_float64_draw_at_the_threshold():
+    # seed 25 draws one sample of 1e6 within float32 rounding of 1 - 0.45: compared in float32 it
+    # would be kept where needle (float64) drops it
+    p, n = 0.45, 1_000_000
+    np.random.seed(25)
+    drawn = np.random.rand(n)
+    assert ((drawn.astype(np.float32) <= np.float32(1 - p)) != (drawn <= 1 - p)).sum() == 1
+    np.random.seed(25)
+    got = ndl.nn.Dropout(p)(ndl.Tensor(np.ones(n, dtype=np.float32))).numpy()
+    np.testing.assert_array_equal(got != 0, drawn <= 1 - p)
+    np.testing.assert_allclose(got[got != 0], 1 / (1 - p), rtol=1e-6)
