@@ -355,6 +355,7 @@ class Tensor:
 
     def sum(self, axis=None, keepdims: bool = False, axes=None): return _ops().sum(self, axis, keepdims, axes)
     def max(self, axis=None, keepdims: bool = False, axes=None): return _ops().max(self, axis, keepdims, axes)
+    def min(self, axis=None, keepdims: bool = False, axes=None): return _ops().min(self, axis, keepdims, axes)
     def mean(self, axis=None, keepdims: bool = False, axes=None): return _ops().mean(self, axis, keepdims, axes)
     def reshape(self, *shape): return _ops().reshape(self, shape[0] if len(shape) == 1 else shape)
     def matmul(self, other): return _ops().matmul(self, other)

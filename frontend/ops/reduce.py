@@ -232,6 +232,12 @@ def maximum_over(x: Tensor, axis=None, keepdims: bool = False, axes=None) -> Ten
     return Max(normalize_axes("max", either_axes("max", axis, axes), x.ndim), keepdims)(x)
 
 
+def minimum_over(x: Tensor, axis=None, keepdims: bool = False, axes=None) -> Tensor:
+    """The minimum over ``axis`` (all axes when None), of ``x``'s dtype: ``-max(-x)``, so the
+    gradient goes to the minimal elements."""
+    return negative(maximum_over(negative(x), axis, keepdims, axes))
+
+
 def mean(x: Tensor, axis=None, keepdims: bool = False, axes=None) -> Tensor:
     """The mean over ``axis`` (all axes when None); an integer tensor's is float64, as numpy's."""
     from .averages import Mean

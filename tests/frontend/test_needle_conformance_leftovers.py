@@ -303,3 +303,17 @@ def test_dropout_masks_match_needles_float64_draw_at_the_threshold():
     got = ndl.nn.Dropout(p)(ndl.Tensor(np.ones(n, dtype=np.float32))).numpy()
     np.testing.assert_array_equal(got != 0, drawn <= 1 - p)
     np.testing.assert_allclose(got[got != 0], 1 / (1 - p), rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", ["int32", "int64", "float32", "float64"])
+@pytest.mark.parametrize("axes", [None, 1, (0,), (-1, 0)])
+def test_min_keeps_the_dtype_and_its_gradient_goes_to_the_minimum(dtype, axes):
+    a = _ints(dtype)
+    got = ndl.Tensor(a, requires_grad=False).min(axes)
+    want = np.min(a, axis=axes)
+    assert got.dtype == want.dtype.name and got.shape == want.shape
+    np.testing.assert_array_equal(got.numpy(), want)
+    np.testing.assert_array_equal(ndl.ops.min(ndl.Tensor(a), axes=axes, keepdims=True).numpy(),
+                                  np.min(a, axis=axes, keepdims=True))
+    if dtype == "float64":
+        gradient_check(lambda t: t.min(axes), ndl.Tensor(np.random.randn(3, 4)))
