@@ -317,3 +317,19 @@ def test_min_keeps_the_dtype_and_its_gradient_goes_to_the_minimum(dtype, axes):
                                   np.min(a, axis=axes, keepdims=True))
     if dtype == "float64":
         gradient_check(lambda t: t.min(axes), ndl.Tensor(np.random.randn(3, 4)))
+
+
+def test_dropout_of_zero_draws_its_mask_as_needle_so_later_draws_agree():
+    a = np.random.randn(3, 4).astype(np.float32)
+    np.random.seed(2)
+    out = ndl.nn.Dropout(0.0)(ndl.Tensor(a))
+    after = ndl.init.rand(5).numpy()
+    np.testing.assert_array_equal(out.numpy(), a)
+    np.random.seed(2)
+    np.random.rand(3, 4)  # needle's randb(3, 4, p=1)
+    np.testing.assert_array_equal(after, np.random.rand(5).astype(np.float32))
+    np.random.seed(2)
+    layer = ndl.nn.Dropout(0.0)
+    layer.eval()
+    layer(ndl.Tensor(a))  # in evaluation nothing is drawn
+    np.testing.assert_array_equal(ndl.init.rand(5).numpy(), np.random.RandomState(2).rand(5).astype(np.float32))
