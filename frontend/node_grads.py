@@ -66,4 +66,8 @@ def checked_out_grad(name: str, tensor: Tensor, out_grad) -> Tensor:
     if tuple(out_grad.shape) != tensor.shape:
         raise DefinitionError(f"{name}: out_grad has shape {out_grad.shape} but the tensor has {tensor.shape}; "
                               "give an adjoint of the tensor's shape")
+    if tensor.dtype.startswith("float") and not out_grad.dtype.startswith("float"):
+        from .ops.elementwise import cast
+
+        return cast(out_grad, tensor.dtype)  # integer adjoints of a float tensor (ones as ints)
     return out_grad

@@ -333,3 +333,19 @@ def test_dropout_of_zero_draws_its_mask_as_needle_so_later_draws_agree():
     layer.eval()
     layer(ndl.Tensor(a))  # in evaluation nothing is drawn
     np.testing.assert_array_equal(ndl.init.rand(5).numpy(), np.random.RandomState(2).rand(5).astype(np.float32))
+
+
+def test_an_int32_leaf_gets_its_gradient_through_the_widened_sum():
+    x = ndl.Tensor(np.arange(6, dtype=np.int32).reshape(2, 3))
+    total = ndl.summation(x * 3, axes=(1,))
+    assert total.dtype == "int64" and total.requires_grad
+    total.backward()
+    assert x.grad.dtype == "int32"  # the gradient has the leaf's dtype
+    np.testing.assert_array_equal(x.grad.numpy(), np.full((2, 3), 3))
+
+
+def test_an_integer_out_grad_of_a_float_tensor_is_taken_as_floats():
+    x = ndl.Tensor(np.ones((2, 2), dtype=np.float32))
+    (x * 2).backward(ndl.Tensor(np.full((2, 2), 3, dtype=np.int64)))
+    assert x.grad.dtype == "float32"
+    np.testing.assert_array_equal(x.grad.numpy(), np.full((2, 2), 6.0))
