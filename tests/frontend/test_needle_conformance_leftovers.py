@@ -261,6 +261,8 @@ def test_module_training_flags_recurse_into_lists_and_dicts():
     assert not net.training and not any(m.training for m in modules)
     net.train()
     assert net.training and all(m.training for m in modules)
+    seq = ndl.nn.Sequential(ndl.nn.ReLU(), ndl.nn.Sequential(ndl.nn.Tanh()))
+    assert [type(m).__name__ for m in seq._children()] == ["ReLU", "Sequential", "Tanh"]
 
 
 def test_parameters_in_needles_order_each_once():
