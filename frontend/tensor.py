@@ -328,6 +328,10 @@ class Tensor:
             regrown = _regrown(self)
             if regrown is not None:
                 return regrown.backward(out_grad, create_graph)
+            origin = getattr(self, "_origin", None)
+            if origin is not None and (origin[0]() is None or origin[2]() is None):  # its output is gone
+                raise DefinitionError("backward: this gradient's graph is gone with the output it came from; "
+                                      "to differentiate a gradient, make it with backward(create_graph=True)")
         from .node_grads import checked_out_grad
 
         out_grad = checked_out_grad("backward", self, out_grad)

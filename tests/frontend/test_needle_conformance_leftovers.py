@@ -351,3 +351,13 @@ def test_an_integer_out_grad_of_a_float_tensor_is_taken_as_floats():
     (x * 2).backward(ndl.Tensor(np.full((2, 2), 3, dtype=np.int64)))
     assert x.grad.dtype == "float32"
     np.testing.assert_array_equal(x.grad.numpy(), np.full((2, 2), 6.0))
+
+
+def test_a_constant_gradient_is_a_one_node_graph_too():
+    x = ndl.Tensor(np.ones(3))
+    total = (x * 2).sum()
+    total.backward()
+    gradient = x.grad  # 2 everywhere, made from the constant adjoint: it depends on nothing
+    gradient.backward()
+    np.testing.assert_array_equal(gradient.grad.numpy(), np.ones(3))
+    np.testing.assert_array_equal(x.grad.numpy(), np.full(3, 2.0))
