@@ -129,11 +129,16 @@ def ones_like(tensor: Tensor, *, device: str | None = None, requires_grad: bool 
 
 
 def one_hot(n: int, i, device: str = "cpu", dtype: str = "float32", requires_grad: bool = False) -> Tensor:
-    """Rows of ``n`` zeros with a one at each label of ``i`` (a compiled one-hot kernel)."""
+    """Rows of ``n`` zeros with a one at each label of ``i`` (a compiled one-hot kernel): the
+    shape is ``i.shape + (n,)``, as needle's ``np.eye(n)[i]``."""
     from .ops import one_hot as one_hot_op
+    from .ops import reshape
 
-    labels = i if isinstance(i, Tensor) else Tensor(np.asarray(i).reshape(-1).astype(np.int64), device=device)
-    out = one_hot_op(labels, n, dtype)
+    labels = i if isinstance(i, Tensor) else Tensor(np.asarray(i).astype(np.int64), device=device)
+    flat = labels if labels.ndim == 1 else reshape(labels, (labels.size,))
+    out = one_hot_op(flat, n, dtype)
+    if labels.ndim != 1:
+        out = reshape(out, (*labels.shape, n))
     out.requires_grad = requires_grad
     return out
 
@@ -156,18 +161,32 @@ def _xavier_args(name: str, args: tuple, shape, gain: float):
             raise DefinitionError(f"init.{name}: give (fan_in, fan_out) or (shape, fan_in, fan_out)")
         return tuple(args[0]), int(args[1]), int(args[2]), args[3] if len(args) > 3 else gain
     found_shape, fan_in, fan_out, rest = _fans(name, args, shape)
+    if rest and (rest[0] is None or isinstance(rest[0], (tuple, list))):  # (fan_in, fan_out, shape, gain)
+        found_shape = tuple(rest[0]) if rest[0] is not None else found_shape
+        rest = rest[1:]
     return found_shape, fan_in, fan_out, rest[0] if rest else gain
+
+
+def _needle_defaults(args: tuple, kwargs: dict) -> dict:
+    """needle's initialisers draw through ``rand``/``randn``, whose tensors require no grad (a
+    module wraps them in a Parameter); the frontend's ``(shape, fan_in)`` form keeps its own."""
+    if not (args and isinstance(args[0], (tuple, list))):
+        kwargs.setdefault("requires_grad", False)
+    return kwargs
 
 
 def xavier_uniform(*args, gain: float = 1.0, shape=None, **kwargs) -> Tensor:
     """``U(-a, a)`` with ``a = gain * sqrt(6 / (fan_in + fan_out))``: ``xavier_uniform(fan_in,
-    fan_out, gain=1.0)`` as in needle, or ``xavier_uniform(shape, fan_in, fan_out)``."""
+    fan_out, gain=1.0)`` or ``(fan_in, fan_out, shape=None, gain=1.0)`` as in needle (no grad
+    unless ``requires_grad=True``), or ``xavier_uniform(shape, fan_in, fan_out)``."""
+    kwargs = _needle_defaults(args, kwargs)
     shape, fan_in, fan_out, gain = _xavier_args("xavier_uniform", args, shape, gain)
     return uniform(shape, gain * math.sqrt(6.0 / (fan_in + fan_out)), **kwargs)
 
 
 def xavier_normal(*args, gain: float = 1.0, shape=None, **kwargs) -> Tensor:
     """``N(0, std^2)`` with ``std = gain * sqrt(2 / (fan_in + fan_out))``."""
+    kwargs = _needle_defaults(args, kwargs)
     shape, fan_in, fan_out, gain = _xavier_args("xavier_normal", args, shape, gain)
     return normal(shape, gain * math.sqrt(2.0 / (fan_in + fan_out)), **kwargs)
 
@@ -188,11 +207,13 @@ def kaiming_uniform(*args, shape=None, nonlinearity: str = "relu", **kwargs) -> 
     """``U(-b, b)`` with ``b = gain * sqrt(3 / fan_in)`` (``gain = sqrt(2)`` for ReLU):
     ``kaiming_uniform(fan_in, fan_out, shape=None, nonlinearity="relu")`` as in needle (the shape
     ``(fan_in, fan_out)`` unless given), or ``kaiming_uniform(shape, fan_in)``."""
+    kwargs = _needle_defaults(args, kwargs)
     shape, fan_in, nonlinearity = _kaiming_args("kaiming_uniform", args, shape, nonlinearity)
     return uniform(shape, _gain(nonlinearity) * math.sqrt(3.0 / fan_in), **kwargs)
 
 
 def kaiming_normal(*args, shape=None, nonlinearity: str = "relu", **kwargs) -> Tensor:
     """``N(0, std^2)`` with ``std = gain / sqrt(fan_in)``: ``Var = 2 / fan_in`` for ReLU."""
+    kwargs = _needle_defaults(args, kwargs)
     shape, fan_in, nonlinearity = _kaiming_args("kaiming_normal", args, shape, nonlinearity)
     return normal(shape, _gain(nonlinearity) / math.sqrt(fan_in), **kwargs)

@@ -86,9 +86,9 @@ def compute_gradient_of_variables(output_tensor: Tensor, out_grad: Tensor) -> No
     if tuple(out_grad.shape) != tuple(output_tensor.shape):
         raise DefinitionError(f"compute_gradient_of_variables: out_grad has shape {out_grad.shape} but the output "
                               f"has {output_tensor.shape}; give an adjoint of the output's shape")
-    if not output_tensor.requires_grad:
-        raise DefinitionError("compute_gradient_of_variables: the output does not require grad; make its leaves "
-                              "with requires_grad=True")
+    if not output_tensor.requires_grad:  # a constant: the graph is this node alone, as in needle
+        output_tensor.grad = out_grad
+        return
     with no_grad():
         _backpropagate(output_tensor, out_grad, every_node=True)
 

@@ -19,7 +19,12 @@ gradient too: never a missing ``.grad`` where the user holds the node.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .lazy_liveness import BASELINE, _references
+
+if TYPE_CHECKING:
+    from .tensor import Tensor
 
 
 def shown(order: list, root, every_node: bool = False) -> set[int] | None:
@@ -44,3 +49,25 @@ def _uses(order: list) -> dict[int, int]:
             key = id(source)
             uses[key] = uses.get(key, 0) + 1
     return uses
+
+
+def checked_out_grad(name: str, tensor: Tensor, out_grad) -> Tensor:
+    """``out_grad`` checked to be a Tensor of ``tensor``'s shape; ones of that shape when None."""
+    from tensorir.errors import DefinitionError
+
+    from .ops.creation import ones_like
+    from .tensor import Tensor  # noqa: F811 - the class itself, at run time
+
+    if out_grad is None:
+        return ones_like(tensor)
+    if not isinstance(out_grad, Tensor):
+        raise DefinitionError(f"{name}: out_grad is a {type(out_grad).__name__}, not a Tensor; wrap it: "
+                              f"Tensor(out_grad, requires_grad=False)")
+    if tuple(out_grad.shape) != tensor.shape:
+        raise DefinitionError(f"{name}: out_grad has shape {out_grad.shape} but the tensor has {tensor.shape}; "
+                              "give an adjoint of the tensor's shape")
+    if tensor.dtype.startswith("float") and not out_grad.dtype.startswith("float"):
+        from .ops.elementwise import cast
+
+        return cast(out_grad, tensor.dtype)  # integer adjoints of a float tensor (ones as ints)
+    return out_grad

@@ -388,7 +388,9 @@ class Tensor:
         Parameters
         ----------
         out_grad
-            The adjoint of this tensor; ones when omitted (then self should be a scalar).
+            The adjoint of this tensor, a Tensor of its shape; ones when omitted. On a tensor that
+            requires no grad (a constant, or an op on constants) the graph is that tensor alone,
+            as in needle: it gets ``out_grad`` as its ``.grad`` and nothing else changes.
         create_graph
             Record the gradient computation too, so ``.grad`` can be differentiated again. Without
             it a leaf's ``.grad`` can still be differentiated (as in needle) while this tensor
@@ -398,15 +400,16 @@ class Tensor:
             regrown = _regrown(self)
             if regrown is not None:
                 return regrown.backward(out_grad, create_graph)
-            raise DefinitionError("backward: this tensor does not require grad; create the leaves with "
-                                  "requires_grad=True (and do not compute under no_grad); to differentiate a "
-                                  "gradient, make it with backward(create_graph=True)")
-        if out_grad is None:
-            from .ops.creation import ones_like
+            origin = getattr(self, "_origin", None)
+            if origin is not None and (origin[0]() is None or origin[2]() is None):  # its output is gone
+                raise DefinitionError("backward: this gradient's graph is gone with the output it came from; "
+                                      "to differentiate a gradient, make it with backward(create_graph=True)")
+        from .node_grads import checked_out_grad
 
-            out_grad = ones_like(self)
-        elif tuple(out_grad.shape) != self.shape:
-            raise DefinitionError(f"backward: out_grad has shape {out_grad.shape} but the tensor has {self.shape}")
+        out_grad = checked_out_grad("backward", self, out_grad)
+        if not self.requires_grad:  # needle: the graph is this node alone, whose adjoint is out_grad
+            self.grad = out_grad
+            return None
         context = enable_grad() if create_graph else no_grad()
         with context:
             _backpropagate(self, out_grad)
@@ -428,6 +431,7 @@ class Tensor:
 
     def sum(self, axis=None, keepdims: bool = False, axes=None): return _ops().sum(self, axis, keepdims, axes)
     def max(self, axis=None, keepdims: bool = False, axes=None): return _ops().max(self, axis, keepdims, axes)
+    def min(self, axis=None, keepdims: bool = False, axes=None): return _ops().min(self, axis, keepdims, axes)
     def mean(self, axis=None, keepdims: bool = False, axes=None): return _ops().mean(self, axis, keepdims, axes)
     def reshape(self, *shape): return _ops().reshape(self, shape[0] if len(shape) == 1 else shape)
     def matmul(self, other): return _ops().matmul(self, other)
@@ -525,10 +529,9 @@ def grad(output: Tensor, inputs, out_grad: Tensor | None = None, create_graph: b
     inputs
         Tensors that ``output`` depends on; None for those it does not reach.
     """
-    if out_grad is None:
-        from .ops.creation import ones_like
+    from .node_grads import checked_out_grad
 
-        out_grad = ones_like(output)
+    out_grad = checked_out_grad("grad", output, out_grad)
     with enable_grad() if create_graph else no_grad():
         found = _backpropagate(output, out_grad, {id(t) for t in inputs})
     return [found.get(id(t)) for t in inputs]

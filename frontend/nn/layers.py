@@ -137,7 +137,12 @@ class Dropout(Module):
         self.rng = random.check("Dropout", rng)
 
     def forward(self, x: Tensor) -> Tensor:
-        return ops.dropout(x, self.p, self.rng) if self.training and self.p > 0 else x
+        if not self.training:
+            return x
+        if self.p == 0:  # needle draws the mask even then: the draws after it stay needle's
+            random.random(self.rng, x.shape)
+            return x
+        return ops.dropout(x, self.p, self.rng)
 
 
 class SoftmaxLoss(Module):

@@ -79,6 +79,10 @@ class Module:
         for child in self.children():
             yield from child.modules()
 
+    def _children(self) -> list[Module]:
+        """needle's name: every module inside this one at any depth, in the order ``eval`` visits them."""
+        return list(self.modules())[1:]
+
     def train(self, mode: bool = True) -> Module:
         for module in self.modules():
             module.training = mode

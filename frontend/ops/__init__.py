@@ -60,16 +60,18 @@ from .needle_names import (
     power_scalar,
 )
 from .pool import avg_pool2d, max_pool2d
-from .reduce import logsumexp, maximum_over, mean, summation
+from .reduce import logsumexp, maximum_over, mean, minimum_over, summation
 from .shape import broadcast_to, getitem, permute, reshape, split, stack, swapaxes, transpose
 
 sum = summation  # noqa: A001 - the Tensor method and numpy's name
 max = maximum_over  # noqa: A001
+min = minimum_over  # noqa: A001
 
 __all__ = [
     "CompactOp", "Conv2d", "Conv2dGradInput", "Conv2dGradWeight", "ConvParams", "Elementwise", "Op", "add",
     "avg_pool2d", "broadcast_to", "cast", "contiguous", "conv2d", "dilate", "divide", "dropout", "exp", "flip",
-    "full", "getitem", "log", "logsumexp", "matmul", "max", "max_pool2d", "maximum_over", "mean", "multiply",
+    "full", "getitem", "log", "logsumexp", "matmul", "max", "max_pool2d", "maximum_over", "mean", "min", "minimum_over",
+    "multiply",
     "negative", "one_hot", "ones", "ones_like", "pad", "permute", "power", "reduce_to_shape", "relu", "reshape",
     "sigmoid",
     "softmax_cross_entropy", "split", "stack", "subtract", "sum", "summation", "swapaxes", "tanh", "transpose",

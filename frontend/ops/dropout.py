@@ -10,8 +10,9 @@ from .elementwise import Elementwise, mask
 
 
 class Dropout(Elementwise):
-    """``x / (1 - p)`` where the uniform sample ``u <= 1 - p`` (needle's mask, ``randb(p=1-p)``),
-    else 0; the same mask scales the gradient."""
+    """``x / (1 - p)`` where the element is kept, else 0; the second input is 1 where it is
+    dropped (needle's mask ``randb(p=1-p)`` inverted, drawn on the host in float64 as needle's,
+    so a seeded program gets needle's exact mask); the same mask scales the gradient."""
 
     name = "dropout"
     saves, saves_output = (1,), False
@@ -20,8 +21,8 @@ class Dropout(Elementwise):
         self.p = float(p)
         self.key = (self.name, self.p)
 
-    def scalar(self, x, u):
-        return x * mask(u <= 1.0 - self.p, x.dtype) * (1.0 / (1.0 - self.p))
+    def scalar(self, x, dropped):
+        return x * mask(dropped < 0.5, x.dtype) * (1.0 / (1.0 - self.p))
 
     def gradient(self, g, node):
         return Dropout(self.p)(g, node.inputs[1]), None
@@ -33,6 +34,7 @@ def dropout(x: Tensor, p: float, rng: np.random.Generator | np.random.RandomStat
     global generator)."""
     if p == 0:
         return x
-    noise = random.random(random.check("dropout", rng), x.shape)
-    noise = Tensor._wrap(np.ascontiguousarray(noise, dtype=x.dtype), x.device)
-    return Dropout(p)(x, noise)
+    # needle's draw: a uniform float64 sample per element, kept where it is <= 1 - p
+    dropped = random.random(random.check("dropout", rng), x.shape) > 1.0 - p
+    dropped = Tensor._wrap(np.ascontiguousarray(dropped, dtype=x.dtype), x.device)
+    return Dropout(p)(x, dropped)

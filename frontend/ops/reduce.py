@@ -21,7 +21,7 @@ from .. import dispatch
 from ..request import KernelRequest
 from ..tensor import Tensor
 from .base import Op, contiguous
-from .elementwise import Elementwise, mask, multiply, negative
+from .elementwise import Cast, Elementwise, mask, multiply, negative
 
 
 def normalize_axes(name: str, axis, ndim: int) -> tuple[int, ...]:
@@ -214,14 +214,42 @@ class ExpDiffMultiply(Elementwise):
 
 
 # -- the functional API -------------------------------------------------------------------------
+#: numpy's result dtype of a sum (and needle's, whose sum is numpy's): a narrower integer widens to int64
+SUM_DTYPES = {"int32": "int64"}
+
+
+class Widen(Cast):
+    """The cast of an integer tensor to the dtype its sum has: the adjoint is cast back, so an
+    integer leaf that requires grad gets its (integer) gradient, as in needle."""
+
+    def __init__(self, dtype: str):
+        super().__init__(dtype)
+        self.key = ("cast", dtype, "widen")
+
+    def gradient(self, g, node):
+        from .elementwise import cast
+
+        return (cast(g, node.inputs[0].dtype),)
+
+
 def summation(x: Tensor, axis=None, keepdims: bool = False, axes=None) -> Tensor:
-    """The sum over ``axis`` (all axes when None; ``axes`` is needle's name for it)."""
-    return Sum(normalize_axes("sum", either_axes("sum", axis, axes), x.ndim), keepdims)(x)
+    """The sum over ``axis`` (all axes when None; ``axes`` is needle's name for it, and ``()`` sums
+    over no axis). An int32 tensor's sum is int64, as numpy's (and needle's)."""
+    axes = normalize_axes("sum", either_axes("sum", axis, axes), x.ndim)
+    if isinstance(x, Tensor) and x.dtype in SUM_DTYPES:
+        x = Widen(SUM_DTYPES[x.dtype])(x)
+    return Sum(axes, keepdims)(x)
 
 
 def maximum_over(x: Tensor, axis=None, keepdims: bool = False, axes=None) -> Tensor:
     """The maximum over ``axis`` (all axes when None); the gradient goes to the maximal elements."""
     return Max(normalize_axes("max", either_axes("max", axis, axes), x.ndim), keepdims)(x)
+
+
+def minimum_over(x: Tensor, axis=None, keepdims: bool = False, axes=None) -> Tensor:
+    """The minimum over ``axis`` (all axes when None), of ``x``'s dtype: ``-max(-x)``, so the
+    gradient goes to the minimal elements."""
+    return negative(maximum_over(negative(x), axis, keepdims, axes))
 
 
 def mean(x: Tensor, axis=None, keepdims: bool = False, axes=None) -> Tensor:

@@ -236,15 +236,27 @@ def swapaxes(x: Tensor, first: int, second: int) -> Tensor:
 
 
 def broadcast_to(x: Tensor, shape) -> Tensor:
-    """``x`` repeated along new or extent-1 axes to ``shape``: a view with stride 0 there."""
+    """``x`` repeated along new or extent-1 axes to ``shape``: a view with stride 0 there. An
+    extent -1 keeps ``x``'s extent on that axis (as torch's ``expand``)."""
     shape = tuple(int(n) for n in shape)
     lead = len(shape) - x.ndim
+    if -1 in shape:
+        shape = _kept_extents(x.shape, shape, lead)
     if lead < 0 or any(n not in (1, m) for n, m in zip(x.shape, shape[lead:])):
         raise DefinitionError(f"broadcast_to: cannot broadcast shape {x.shape} to {shape}")
     if math.prod(shape) > MAX_ELEMENTS:
         raise DefinitionError(f"broadcast_to: shape {shape} has {math.prod(shape)} elements, more than a tensor can "
                               f"hold ({MAX_ELEMENTS}); use smaller sizes")
     return x if shape == x.shape else BroadcastTo(shape)(x)
+
+
+def _kept_extents(have: tuple[int, ...], shape: tuple[int, ...], lead: int) -> tuple[int, ...]:
+    """``shape`` with each -1 replaced by the extent of the input's axis it aligns with."""
+    for k, n in enumerate(shape):
+        if n == -1 and k < lead:
+            raise DefinitionError(f"broadcast_to: extent -1 at axis {k} of {shape} is a new axis of the input of "
+                                  f"shape {have}, which has no extent to keep there; give the extent")
+    return tuple(have[k - lead] if n == -1 else n for k, n in enumerate(shape))
 
 
 def getitem(x: Tensor, index) -> Tensor:

@@ -103,9 +103,22 @@ def test_pool_needs_4d():
         ops.avg_pool2d(t(3, 3))
 
 
-def test_backward_without_requires_grad():
-    with raises("backward: this tensor does not require grad"):
-        nf.Tensor(np.ones(2), requires_grad=False).sum().backward()
+def test_backward_without_requires_grad_is_needles_one_node_graph():
+    # needle's meaning: an op on constants is a constant, whose graph is itself: it gets the adjoint
+    x = nf.Tensor(np.ones(2), requires_grad=False)
+    total = x.sum()
+    total.backward()
+    assert x.grad is None and total.grad.numpy() == 1.0
+
+
+def test_backward_out_grad_must_be_a_tensor_of_the_shape():
+    y = nf.Tensor(np.ones((2, 2))) * 2
+    with raises(r"backward: out_grad is a ndarray, not a Tensor; wrap it: Tensor\(out_grad"):
+        y.backward(np.ones((2, 2)))
+    with raises(r"backward: out_grad has shape \(3, 2\) but the tensor has \(2, 2\); give an adjoint"):
+        y.backward(nf.Tensor(np.ones((3, 2))))
+    with raises(r"grad: out_grad is a list, not a Tensor"):
+        nf.grad(y, [y], [[1.0, 1.0], [1.0, 1.0]])
 
 
 def test_item_of_many_elements():

@@ -204,9 +204,6 @@ def test_compute_gradient_of_variables_sets_every_nodes_gradient():
      r"find_topo_sort: node_list\[0\] is a ndarray, not a Tensor; pass a list of tensors"),
     (lambda: ndl.autograd.compute_gradient_of_variables(ndl.Tensor(np.ones(2)) * 2, ndl.Tensor(np.ones(3))),
      r"compute_gradient_of_variables: out_grad has shape \(3,\) but the output has \(2,\)"),
-    (lambda: ndl.autograd.compute_gradient_of_variables(ndl.Tensor(np.ones(2), requires_grad=False),
-                                                        ndl.Tensor(np.ones(2))),
-     r"compute_gradient_of_variables: the output does not require grad"),
     (lambda: ndl.autograd.compute_gradient_of_variables(np.ones(2), ndl.Tensor(np.ones(2))),
      r"compute_gradient_of_variables: got ndarray and Tensor; give the output tensor and its adjoint as Tensors"),
     (lambda: ndl.autograd.sum_node_list([]), r"sum_node_list: the list is empty"),
@@ -332,7 +329,7 @@ def test_the_mean_of_an_integer_tensor_is_float64_as_numpys(dtype, axes):
     assert got.dtype == "float64" and got.numpy().dtype == want.dtype == np.float64
     np.testing.assert_allclose(got.numpy(), want, rtol=1e-14)
     total = ndl.summation(x, axes=axes)
-    assert total.dtype == dtype  # an integer sum stays integer (numpy widens int32 to int64: left as is)
+    assert total.dtype == "int64" == total.numpy().dtype == a.sum(axis=axes).dtype  # numpy widens int32
     np.testing.assert_array_equal(total.numpy(), a.sum(axis=axes))
     lse = ndl.logsumexp(x * 0 + 1, axes=axes)
     assert lse.dtype == "float64"
