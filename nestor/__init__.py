@@ -23,11 +23,14 @@ from tensorir.expr import Expr as PrimExpr  # TVM's tir.PrimExpr, for isinstance
 from tensorir.scan import ScanOp
 from tensorir.tensor import ComputeOp, PlaceholderOp
 
+from . import runtime  # TVM's tvm.runtime: load_module, devices
 from . import te_schedule as schedule  # TVM's te.schedule.InferBound
 from .api import build, lower
+from .runtime import cpu, cuda, device, load_module
 
 __version__ = "0.1.0"
 
 __all__ = [name for name in _language.__all__ if name not in _language.INTERNAL]
 __all__ += ["Schedule", "Stage", "autotune", "build", "create_schedule", "device_array", "lower", "thread_axis"]
 __all__ += ["ComputeOp", "PlaceholderOp", "PrimExpr", "ScanOp", "schedule", "tensor"]
+__all__ += ["cpu", "cuda", "device", "load_module", "runtime"]
