@@ -17,6 +17,7 @@ import hashlib
 import json
 from pathlib import Path
 
+import llvmlite.binding as llvm
 import numpy as np
 
 from tensorir.access_guards import out_of_bounds
@@ -105,6 +106,11 @@ def _object(where: str, header: dict, ir: str) -> bytes:
     key = cache.digest(f"loaded|{host_target().key}|{header['vectorized']}|{hashlib.sha256(ir.encode()).hexdigest()}")
     obj = cache.load(key)
     if obj is None:
+        try:
+            llvm.parse_assembly(ir).verify()
+        except RuntimeError as error:
+            raise ArgumentError(f"{where} holds IR that does not parse ({' '.join(str(error).split())}); export "
+                                "the kernel again") from None
         try:
             obj = compile_text(ir, header["entry"], "object", bool(header["vectorized"]))
         except CodegenError as error:
