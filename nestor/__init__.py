@@ -20,6 +20,7 @@ from schedules.thread_axis import thread_axis
 from tensorir import *  # noqa: F403 - the tensor language, listed once in tensorir.__all__
 from tensorir import tensor  # TVM's te.tensor.Tensor
 from tensorir.expr import Expr as PrimExpr  # TVM's tir.PrimExpr, for isinstance checks
+from tensorir.expr import Reduce  # TVM's tir.Reduce, for isinstance checks of op.body[0]
 from tensorir.scan import ScanOp
 from tensorir.tensor import ComputeOp, PlaceholderOp
 
@@ -33,4 +34,4 @@ __version__ = "0.1.0"
 __all__ = [name for name in _language.__all__ if name not in _language.INTERNAL]
 __all__ += ["Schedule", "Stage", "autotune", "build", "create_schedule", "device_array", "lower", "thread_axis"]
 __all__ += ["ComputeOp", "PlaceholderOp", "PrimExpr", "ScanOp", "schedule", "tensor"]
-__all__ += ["cpu", "cuda", "device", "load_module", "runtime"]
+__all__ += ["Reduce", "cpu", "cuda", "device", "load_module", "runtime"]

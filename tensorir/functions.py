@@ -55,7 +55,14 @@ def abs(x) -> Expr:  # noqa: A001 - the public name mirrors numpy's
 
 
 def power(x, y) -> Expr:
-    return binary(BinaryOp.POW, x, y)
+    """``x`` to the power ``y`` (TVM's ``te.power``): in a float type, as TVM's, which refuses two
+    integer operands (``x ** y`` still takes them: an integer power, exact)."""
+    result = binary(BinaryOp.POW, x, y)
+    if not result.dtype.is_float:
+        raise DefinitionError(f"power({as_expr(x)}, {as_expr(y)}): power applies to floats only, and both operands "
+                              f"are {result.dtype}; make one a float, e.g. power(x.astype('float32'), y), or write "
+                              "x ** y for an integer power")
+    return result
 
 
 def maximum(x, y) -> Expr:
