@@ -161,6 +161,20 @@ def test_export_library_and_load_module_compute_the_same(rng, tmp_path):
     close(c, a + b)
 
 
+def test_a_parallel_vectorized_kernel_with_a_float_parameter_round_trips(rng, tmp_path):
+    A = te.placeholder((64, 32), name="A")
+    alpha = te.var("alpha", "float32")
+    B = te.compute((64, 32), lambda i, j: A[i, j] * alpha, name="B")
+    s = te.create_schedule(B.op)
+    s[B].parallel(B.op.axis[0])
+    s[B].vectorize(s[B].split(B.op.axis[1], 16)[1])
+    tvm.build(s, [A, alpha, B]).export_library(tmp_path / "scale.so")
+    g = tvm.runtime.load_module(tmp_path / "scale.so")
+    a, b = uniform(rng, (64, 32)), empty((64, 32), "float32")
+    g(a, 2.5, b)
+    close(b, a * 2.5)
+
+
 def test_a_loaded_kernel_keeps_its_subscript_checks(tmp_path):
     A = te.placeholder((5,), name="A")
     Idx = te.placeholder((3,), name="Idx", dtype="int32")
