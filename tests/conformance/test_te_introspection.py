@@ -91,3 +91,18 @@ def test_an_output_left_out_of_the_arguments_is_computed_into_a_temporary():
     a = np.arange(5, dtype="float32")
     tvm.build(te.create_schedule(C.op), [A, B])(a, b)
     close(b, a + 1)
+
+
+def test_the_lowered_module_prints_as_tvms_does(capsys):
+    A = te.placeholder((8,), name="A")
+    B = te.compute((8,), lambda i: A[i] + 1.0, name="B")
+    s = te.create_schedule(B.op)
+    s[B].vectorize(B.op.axis[0])
+    mod = tvm.lower(s, [A, B], simple_mode=True)
+    golden = """func main(A: float32[8], B: float32[8]) {
+  vectorized for i in 0..8:
+    B[i] = A[i] + 1.0
+}"""
+    assert str(mod) == mod.script() == mod.astext() == golden
+    mod.show()
+    assert capsys.readouterr().out == golden + "\n"
