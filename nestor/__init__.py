@@ -21,6 +21,7 @@ from tensorir import *  # noqa: F403 - the tensor language, listed once in tenso
 from tensorir import tensor  # TVM's te.tensor.Tensor
 from tensorir.expr import Expr as PrimExpr  # TVM's tir.PrimExpr, for isinstance checks
 from tensorir.expr import Reduce  # TVM's tir.Reduce, for isinstance checks of op.body[0]
+from tensorir.functions import te_power as power  # noqa: F401 - TVM's te.power (listed in __all__): refuses two ints
 from tensorir.scan import ScanOp
 from tensorir.tensor import ComputeOp, PlaceholderOp
 

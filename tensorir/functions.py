@@ -55,9 +55,14 @@ def abs(x) -> Expr:  # noqa: A001 - the public name mirrors numpy's
 
 
 def power(x, y) -> Expr:
-    """``x`` to the power ``y`` (TVM's ``te.power``): in a float type, as TVM's, which refuses two
-    integer operands (``x ** y`` still takes them: an integer power, exact)."""
-    result = binary(BinaryOp.POW, x, y)
+    return binary(BinaryOp.POW, x, y)
+
+
+def te_power(x, y) -> Expr:
+    """``x`` to the power ``y`` as TVM's ``te.power`` (the public ``nestor.power``): in a float
+    type; two integer operands are refused as TVM refuses them (``x ** y`` still takes them: an
+    exact integer power, as the frontend's integer tensors use)."""
+    result = power(x, y)
     if not result.dtype.is_float:
         raise DefinitionError(f"power({as_expr(x)}, {as_expr(y)}): power applies to floats only, and both operands "
                               f"are {result.dtype}; make one a float, e.g. power(x.astype('float32'), y), or write "
