@@ -19,13 +19,18 @@ from schedules import Schedule, Stage, autotune, create_schedule
 from schedules.thread_axis import thread_axis
 from tensorir import *  # noqa: F403 - the tensor language, listed once in tensorir.__all__
 from tensorir import tensor  # TVM's te.tensor.Tensor
+from tensorir.expr import Reduce  # TVM's tir.Reduce, for isinstance checks of op.body[0]
+from tensorir.functions import te_power as power  # noqa: F401 - TVM's te.power (listed in __all__): refuses two ints
 
+from . import runtime  # TVM's tvm.runtime: load_module, devices
 from . import te_schedule as schedule  # TVM's te.schedule.InferBound
 from .api import build, lower
 from .kinds import ComputeOp, PlaceholderOp, PrimExpr, ScanOp  # TVM's class names, for isinstance checks
+from .runtime import cpu, cuda, device, load_module
 
 __version__ = "0.1.0"
 
 __all__ = [name for name in _language.__all__ if name not in _language.INTERNAL]
 __all__ += ["Schedule", "Stage", "autotune", "build", "create_schedule", "device_array", "lower", "thread_axis"]
 __all__ += ["ComputeOp", "PlaceholderOp", "PrimExpr", "ScanOp", "schedule", "tensor"]
+__all__ += ["Reduce", "cpu", "cuda", "device", "load_module", "runtime"]

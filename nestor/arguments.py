@@ -81,5 +81,17 @@ class Reordered:
         """The module's ``time`` with the arguments in the build's order."""
         return self._module.time(*self._arguments(values), **options)
 
+    def time_evaluator(self, func_name: str, dev=None, number: int = 10, repeat: int = 1,
+                       min_repeat_ms: float = 0, **options):
+        """The module's ``time_evaluator``, its evaluator taking the arguments in the build's order."""
+        from backends.runtime_module import time_evaluator
+
+        return time_evaluator(self, (self._module.entry_name,), func_name, dev, number, repeat, min_repeat_ms,
+                              **options)
+
+    def get_function(self, name: str):
+        self._module.get_function(name)
+        return self
+
     def __getattr__(self, name: str):
         return getattr(self._module, name)

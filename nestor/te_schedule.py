@@ -44,7 +44,7 @@ def _schedule_ops(schedule, bounds=None) -> Stmt:
     """The loop nest of ``schedule`` (``bounds``, from ``InferBound``, is accepted and not needed:
     the lowering infers the same regions)."""
     args = [s.op.output for s in schedule.stages if isinstance(s.op, PlaceholderOp) and schedule.readers(s)]
-    return lower(schedule, [*args, *schedule.outputs], "schedule_ops").body
+    return lower(schedule, [*args, *schedule.output_tensors], "schedule_ops").body
 
 
 ScheduleOps = _checked("ScheduleOps", _schedule_ops)

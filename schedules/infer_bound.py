@@ -73,7 +73,7 @@ def _bound(value) -> Constant | Symbolic:
 def _regions(schedule) -> dict:
     """Lower ``schedule``'s nest (without passes) and keep the region of every attached stage."""
     args = [s.op.output for s in schedule.stages if isinstance(s.op, PlaceholderOp) and schedule.readers(s)]
-    args += list(schedule.outputs)
+    args += list(schedule.output_tensors)
     lowering = Lowering(schedule, args, "infer_bound")
     for a in args:
         lowering.make_buffer(schedule.stage_of(a), a.shape, a.value_index)

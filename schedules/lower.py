@@ -394,7 +394,8 @@ def _guarded(stmt: Stmt, guards: list[Expr]) -> Stmt:
 
 def check_args(schedule: Schedule, args: Sequence[Tensor], name: str) -> list[Tensor]:
     """``args`` as a list, once each argument is known to be a stored tensor of the schedule and
-    every input and output is among them."""
+    every input is among them. An output left out is computed into a temporary buffer of the
+    function, as TVM does (its ``test_schedule_scan`` lowers a scan with only the state listed)."""
     if not isinstance(args, (list, tuple)):
         raise LoweringError(
             f"lower {name}: the arguments must be a list of tensors, inputs then outputs "
@@ -411,12 +412,10 @@ def check_args(schedule: Schedule, args: Sequence[Tensor], name: str) -> list[Te
     given = [(schedule.stage_of(a), a.value_index) for a in args if a in schedule]
     needed = [(s, 0, s.op.output.name) for s in schedule.stages
               if isinstance(s.op, PlaceholderOp) and schedule.readers(s) and not is_scan_state(schedule, s)]
-    needed += [(schedule.stage_of(t), t.value_index, t.name) for t in schedule.outputs]
     for stage, value_index, tensor_name in needed:
         if (stage, value_index) not in given:
-            role = "an input (placeholder)" if isinstance(stage.op, PlaceholderOp) else "an output"
             raise LoweringError(
-                f"lower {name}: {tensor_name} is {role} of the schedule but not in the arguments "
+                f"lower {name}: {tensor_name} is an input (placeholder) of the schedule but not in the arguments "
                 f"{[a.name for a in args]}; add it")
     return args
 
@@ -429,7 +428,7 @@ def _check_arg(schedule: Schedule, arg: object, name: str) -> None:
     if arg not in schedule:
         raise LoweringError(
             f"lower {name}: argument {arg.name} is not used by this schedule's outputs "
-            f"{[t.name for t in schedule.outputs]}; remove it from the argument list")
+            f"{[t.name for t in schedule.output_tensors]}; remove it from the argument list")
     match schedule.stage_of(arg).attach:
         case AtRoot():
             return

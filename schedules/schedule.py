@@ -70,13 +70,14 @@ class Schedule:
     """The stages of every operation that the outputs depend on, producers first."""
 
     def __init__(self, outputs: Sequence[Tensor]):
-        self.outputs = _output_tensors("Schedule", outputs)
+        #: the output tensors (every output of a compute with several)
+        self.output_tensors = _output_tensors("Schedule", outputs)
         self.stages: list[Stage] = []
         self._by_op: dict[Operation, Stage] = {}
         self.trace = Trace()
-        for op in _post_order([t.op for t in self.outputs]):
+        for op in _post_order([t.op for t in self.output_tensors]):
             stage = self.add_stage(op, len(self.stages))
-            stage.is_output = any(t.op is op for t in self.outputs)
+            stage.is_output = any(t.op is op for t in self.output_tensors)
         from .scan_lowering import attach_scan_bodies
 
         attach_scan_bodies(self)
@@ -100,6 +101,12 @@ class Schedule:
         for op in [op for op, owner in self._by_op.items() if owner is stage]:
             del self._by_op[op]
 
+    @property
+    def outputs(self) -> tuple[Operation, ...]:
+        """The output operations, as TVM gives them (``s.outputs[0].output(0)`` is a tensor);
+        ``output_tensors`` lists the tensors."""
+        return tuple(dict.fromkeys(t.op for t in self.output_tensors))
+
     def __getitem__(self, tensor: Tensor | Operation | str) -> Stage:
         if isinstance(tensor, str):
             for stage in self.stages:
@@ -113,7 +120,7 @@ class Schedule:
             name = getattr(op, "name", repr(tensor))
             raise ScheduleError(
                 f"s[{name}]: {name} is not computed by this schedule; its outputs are "
-                f"{[t.name for t in self.outputs]} and the tensors they depend on")
+                f"{[t.name for t in self.output_tensors]} and the tensors they depend on")
         return stage
 
     def normalize(self) -> Schedule:

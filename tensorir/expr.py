@@ -213,6 +213,16 @@ class Expr(ExprOp):
 
     __repr__ = __str__
 
+    def __getitem__(self, n):
+        """TVM's ``op.body[n]`` on a compute's body (see :mod:`tensorir.op_body`); any other
+        expression is not subscriptable."""
+        from .op_body import body_item
+
+        return body_item(self, n)
+
+    #: not iterable, despite ``__getitem__`` (which only a compute's body answers)
+    __iter__ = None
+
 
 def _node(cls):
     return dataclass(frozen=True, eq=False, repr=False)(cls)

@@ -58,6 +58,18 @@ def power(x, y) -> Expr:
     return binary(BinaryOp.POW, x, y)
 
 
+def te_power(x, y) -> Expr:
+    """``x`` to the power ``y`` as TVM's ``te.power`` (the public ``nestor.power``): in a float
+    type; two integer operands are refused as TVM refuses them (``x ** y`` still takes them: an
+    exact integer power, as the frontend's integer tensors use)."""
+    result = power(x, y)
+    if not result.dtype.is_float:
+        raise DefinitionError(f"power({as_expr(x)}, {as_expr(y)}): power applies to floats only, and both operands "
+                              f"are {result.dtype}; make one a float, e.g. power(x.astype('float32'), y), or write "
+                              "x ** y for an integer power")
+    return result
+
+
 def maximum(x, y) -> Expr:
     return binary(BinaryOp.MAX, x, y)
 

@@ -106,6 +106,16 @@ class PrimFunc:
         also = "" if self.name == "main" else " (also reached as 'main')"
         raise LoweringError(f"lowered module: no function {name!r}; it holds only {self.name!r}{also}")
 
+    def script(self, **_options) -> str:
+        """TVM's ``mod.script()`` / ``astext()``: the printed loop nest (printing options aside)."""
+        return str(self)
+
+    astext = script
+
+    def show(self, **_options) -> None:
+        """TVM's ``mod.show()``: print the loop nest."""
+        print(self)
+
 
 def seq(*stmts: Stmt | None) -> Stmt:
     """A statement running ``stmts`` in order, flattening nested sequences and dropping None."""

@@ -14,6 +14,7 @@ from .expr import Expr, IterKind, IterVar, Reduce, TensorLoad, Var, as_expr
 from .intmath import as_int
 from .intrinsics import as_index
 from .isl_bridge import check_definition_bounds
+from .op_body import register as register_body
 from .symbolic import ShapeVar
 from .tags import labelled, labels
 from .visitor import _children, walk
@@ -138,6 +139,7 @@ class ComputeOp(Operation):
         self._inputs = _collect_inputs(self.bodies)
         self._outputs = tuple(Tensor(self, n) for n in range(self.num_outputs))
         self._output = self._outputs[0]
+        register_body(self)  # TVM's op.body[0]
 
     def output_dtype(self, value_index: int) -> DType:
         return self.bodies[value_index].dtype

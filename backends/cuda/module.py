@@ -16,13 +16,14 @@ from tensorir.visitor import walk
 
 from ..args import check_arrays, passed_by_value
 from ..bind import Binder
+from ..runtime_module import RuntimeModule, SourceModule
 from .codegen import STATUS, CudaSource, generate
 from .kernels import Limits
 from .nvcc import compile_cuda
 from .runtime import CudaLaunchError, DeviceArray, device_arch, driver, is_sticky, load_kernels
 
 
-class CudaModule:
+class CudaModule(RuntimeModule):
     """Call with numpy arrays (copied to the GPU and back) or device arrays (no copies), inputs
     then outputs; outputs are written in place.
 
@@ -39,6 +40,13 @@ class CudaModule:
     """
 
     target = "cuda"
+    SOURCE_FORMATS = {"cu": "source", "cuda": "source"}
+    SAVE_SUFFIXES = {"cu": "cu"}
+
+    @property
+    def imported_modules(self) -> list:
+        """TVM's device module of a GPU build: ``imported_modules[0].get_source()`` is the CUDA C."""
+        return [SourceModule(self.source, "cuda")]
 
     def __init__(self, func: PrimFunc, generated: CudaSource):
         self.func = func

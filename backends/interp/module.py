@@ -12,6 +12,7 @@ from tensorir.visitor import walk
 
 from ..args import check_arrays
 from ..bind import Binder
+from ..runtime_module import RuntimeModule
 from .pysource import python_source
 from .runtime import NAMESPACE
 
@@ -20,10 +21,12 @@ def written_buffers(func: PrimFunc) -> set[Buffer]:
     return {node.buffer for node in walk(func.body) if isinstance(node, Store)}
 
 
-class InterpModule:
+class InterpModule(RuntimeModule):
     """Call with numpy arrays (inputs then outputs); outputs are written in place."""
 
     target = "interp"
+    SOURCE_FORMATS = {"py": "python", "tir": "source"}
+    SAVE_SUFFIXES = {"py": "py", "tir": "tir"}
 
     def __init__(self, func: PrimFunc):
         self.func = func

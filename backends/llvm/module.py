@@ -20,6 +20,7 @@ from tensorir.visitor import walk
 
 from ..args import ArgumentSpec, check_arrays, data_pointers
 from ..bind import Binder
+from ..runtime_module import RuntimeModule
 from . import cache
 from .codegen import Codegen
 from .compile import compile_text
@@ -78,14 +79,18 @@ def _value(extent, sizes: dict):
         return extent
 
 
-class LLVMModule:
+class LLVMModule(RuntimeModule):
     """Call with numpy arrays (inputs then outputs); outputs are written in place.
 
     Attributes: ``source`` (LLVM IR), ``asm`` (assembly), ``compile_time`` (seconds spent
-    compiling, ~0 on a cache hit), ``cache_hit`` (``"memory"``, ``"disk"`` or ``None``).
+    compiling, ~0 on a cache hit), ``cache_hit`` (``"memory"``, ``"disk"`` or ``None``); TVM's
+    runtime-module methods (:class:`~backends.runtime_module.RuntimeModule`), and
+    ``export_library(path)``, which ``backends.llvm.export.load_module`` reads back.
     """
 
     target = "llvm"
+    SOURCE_FORMATS = {"ll": "source", "asm": "asm", "s": "asm"}
+    SAVE_SUFFIXES = {"ll": "ll", "s": "asm"}
 
     def __init__(self, func: PrimFunc):
         self.func = func
@@ -128,6 +133,24 @@ class LLVMModule:
         if self._asm is None:
             self._asm = compile_text(self.source, self.func.name, "assembly", explicitly_vectorized(self.func))
         return self._asm
+
+    @property
+    def written(self) -> set:
+        return self._written
+
+    @property
+    def checks(self) -> tuple:
+        return self._checks
+
+    @property
+    def vectorized(self) -> bool:
+        return explicitly_vectorized(self.func)
+
+    def export_library(self, path, *args, **kwargs) -> None:
+        """Write this kernel to ``path`` (see :mod:`backends.llvm.export`) for ``load_module``."""
+        from .export import export
+
+        export(self, path)
 
     def __call__(self, *arrays) -> None:
         if self._binder is not None:

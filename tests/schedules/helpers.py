@@ -36,7 +36,7 @@ def check_numpy(s: ns.Schedule, args: Sequence[Tensor], reference: Callable[...,
                 seed: int = 0, rtol: float = 1e-5) -> None:
     """Run ``s`` on random inputs and compare with ``reference(*inputs)`` (one array or a tuple)."""
     rng = np.random.default_rng(seed)
-    n_out = len(s.outputs)
+    n_out = len(s.output_tensors)
     inputs = [random_array(rng, t.shape, t.dtype.value) for t in args[:len(args) - n_out]]
     want = reference(*[a.astype(np.float64) if a.dtype.kind == "f" else a for a in inputs])
     want = list(want) if isinstance(want, tuple) else [want]
@@ -46,6 +46,6 @@ def check_numpy(s: ns.Schedule, args: Sequence[Tensor], reference: Callable[...,
 
 def check_roundtrip(s: ns.Schedule, args: Sequence[Tensor]) -> None:
     """The trace of ``s``, through JSON and replayed on a fresh schedule, lowers to the same text."""
-    replayed = ns.Schedule.from_trace(list(s.outputs), s.trace.to_json())
+    replayed = ns.Schedule.from_trace(list(s.output_tensors), s.trace.to_json())
     assert str(replayed.trace) == str(s.trace)
     assert nest(replayed, args) == nest(s, args)

@@ -115,7 +115,7 @@ def math_mix() -> Operator:
     Y = ns.compute((n,), lambda i: x[i] // 0.75 + x[i] % 0.5 + ns.sigmoid(x[i] * 4.0)
                    + ns.maximum(x[i], 0.1) + ns.minimum(x[i], -0.1) + ns.power(x[i] * x[i], 1.5)
                    + ns.abs(x[i]) + ns.log(ns.abs(x[i]) + 1.0), name="Y")
-    Z = ns.compute((n,), lambda i: k[i] // -3 + k[i] % -3 + k[i] // 2 + ns.power(k[i], 3)
+    Z = ns.compute((n,), lambda i: k[i] // -3 + k[i] % -3 + k[i] // 2 + k[i] ** 3
                    + ns.abs(k[i]) + ns.maximum(k[i], 1) + (x[i] * 10.0).astype("int64"), name="Z")
     W = ns.compute((n,), lambda i: d[i] // 0.3 + d[i] % 0.3 + ns.sigmoid(d[i]) + ns.tanh(d[i])
                    + ns.sqrt(d[i] * d[i]), name="W")

@@ -1,0 +1,168 @@
+"""``export_library`` and ``load_module``: an LLVM kernel in a file, and back as a callable.
+
+The file is text: the line ``NESTOR-LLVM-MODULE 1``, one line of JSON (the entry's name and
+symbol, each parameter's name, dtype, shape and whether the kernel writes it, the subscript
+checks, the host the IR was generated for), then the kernel's LLVM IR. ``load_module`` checks
+the header, compiles the IR for this CPU (or takes the object from the kernel cache, keyed by
+the IR's hash) and returns a module that checks its arrays as the built one does.
+
+Loading a file runs the code in it, as TVM's ``load_module`` of a shared library does: load only
+files you exported. Kernels with size variables are not exported (their argument binding needs
+the shape expressions); build them with static shapes to export.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import llvmlite.binding as llvm
+import numpy as np
+
+from tensorir.access_guards import out_of_bounds
+from tensorir.buffer import Buffer
+from tensorir.dtypes import DType
+from tensorir.errors import ArgumentError, CodegenError
+
+from ..args import ArgumentSpec, data_pointers
+from ..runtime_module import RuntimeModule
+from . import cache
+from .compile import compile_text
+from .target import host_target
+
+MAGIC = "NESTOR-LLVM-MODULE 1"
+#: the largest file ``load_module`` reads
+MAX_FILE = 64 << 20
+
+
+def export(module, path) -> None:
+    """Write the LLVM module ``module`` (an ``LLVMModule``) to ``path`` (see the module doc)."""
+    func = module.func
+    if func.scalars:
+        names = ", ".join(v.name for v in func.scalars)
+        raise CodegenError(f"export_library: {func.name} has size variables ({names}); only kernels of static "
+                           "shapes are exported: build it with integer shapes")
+    header = {
+        "entry": func.name, "symbol": module.symbol, "host": host_target().key,
+        "vectorized": module.vectorized,
+        "params": [{"name": p.name, "dtype": p.dtype.value, "shape": list(p.shape), "written": p in module.written,
+                    "by_value": p.by_value} for p in func.params],
+        "checks": [[c.site, c.extent] for c in module.checks],
+    }
+    try:
+        Path(path).write_text(f"{MAGIC}\n{json.dumps(header)}\n{module.source}")
+    except OSError as error:
+        raise ArgumentError(f"export_library: cannot write {str(path)!r}: {error.strerror}") from None
+
+
+def load_module(path) -> LoadedModule:
+    """The kernel exported to ``path`` by ``export_library``, callable as the built module was.
+
+    Raises
+    ------
+    ArgumentError
+        Where ``path`` is missing, unreadable, not an exported kernel, or exported on another host.
+    """
+    where = f"load_module: {str(path)!r}"
+    try:
+        with open(path, "rb") as file:
+            data = file.read(MAX_FILE + 1)
+    except OSError as error:
+        raise ArgumentError(f"{where} cannot be read ({error.strerror}); pass the path given to "
+                            "f.export_library(path)") from None
+    try:
+        magic, line, ir = data.decode().split("\n", 2)
+    except (UnicodeDecodeError, ValueError):
+        magic = line = ir = ""
+    if magic != MAGIC or len(data) > MAX_FILE:
+        raise ArgumentError(f"{where} is not a kernel exported by Nestor's export_library (it starts with "
+                            f"{data[:24]!r}); export one with f.export_library(path) of an llvm build")
+    return LoadedModule(_header(where, line), ir, where)
+
+
+def _header(where: str, line: str) -> dict:
+    try:
+        header = json.loads(line)
+        params = [Buffer(str(p["name"]), tuple(int(d) for d in p["shape"]), DType(p["dtype"]),
+                          by_value=bool(p["by_value"])) for p in header["params"]]
+        header["written"] = {b for b, p in zip(params, header["params"]) if p["written"]}
+        header["params"] = params
+        header["checks"] = [(str(site), int(extent)) for site, extent in header["checks"]]
+        for field in ("entry", "symbol", "host"):
+            if not isinstance(header[field], str):
+                raise TypeError(field)
+    except (ValueError, KeyError, TypeError) as error:
+        raise ArgumentError(f"{where} has a corrupt header ({type(error).__name__}: {error}); export the "
+                            "kernel again") from None
+    if header["host"] != host_target().key:
+        raise ArgumentError(f"{where} was compiled for another host ({header['host'].split('|')[1]}); this "
+                            f"machine is {host_target().cpu}: export the kernel again on this machine")
+    return header
+
+
+def _object(where: str, header: dict, ir: str) -> bytes:
+    """The IR's object code, from the kernel cache or compiled now (and cached)."""
+    key = cache.digest(f"loaded|{host_target().key}|{header['vectorized']}|{hashlib.sha256(ir.encode()).hexdigest()}")
+    obj = cache.load(key)
+    if obj is None:
+        try:
+            llvm.parse_assembly(ir).verify()
+        except RuntimeError as error:
+            raise ArgumentError(f"{where} holds IR that does not parse ({' '.join(str(error).split())}); export "
+                                "the kernel again") from None
+        try:
+            obj = compile_text(ir, header["entry"], "object", bool(header["vectorized"]))
+        except CodegenError as error:
+            raise ArgumentError(f"{where} holds IR that does not compile ({error}); export the kernel again") \
+                from None
+        cache.store(key, obj)
+    return obj
+
+
+class LoadedModule(RuntimeModule):
+    """A kernel read back by :func:`load_module`: call with numpy arrays (inputs then outputs)."""
+
+    target = "llvm"
+    SOURCE_FORMATS = {"ll": "source", "asm": "asm"}
+    SAVE_SUFFIXES = {"ll": "ll", "s": "asm"}
+
+    def __init__(self, header: dict, ir: str, where: str):
+        from .module import _load
+
+        self.name, self.symbol, self.source = header["entry"], header["symbol"], ir
+        self.params, self._checks, self._vectorized = header["params"], header["checks"], header["vectorized"]
+        self._spec = ArgumentSpec(self.name, self.params, header["written"])
+        obj = _object(where, header, ir)
+        try:
+            self._engine, self._cfunc = _load(obj, self.symbol, len(self.params) + bool(self._checks))
+        except (CodegenError, RuntimeError) as error:
+            raise ArgumentError(f"{where} does not define its kernel ({error}); export the kernel again") from None
+
+    @property
+    def entry_name(self) -> str:
+        return self.name
+
+    @property
+    def asm(self) -> str:
+        return compile_text(self.source, self.name, "assembly", bool(self._vectorized))
+
+    def __call__(self, *arrays) -> None:
+        pointers = data_pointers(self._spec.check(arrays))
+        if not self._checks:
+            self._cfunc(*pointers)
+            return
+        status = np.zeros(2, dtype=np.int64)
+        self._cfunc(*pointers, status.ctypes.data)
+        if status[0]:
+            site, extent = self._checks[int(status[0]) - 1]
+            raise out_of_bounds(site, extent, int(status[1]), "llvm")
+
+    def export_library(self, path, *args, **kwargs) -> None:
+        raise CodegenError("export_library: a loaded module is its file already; copy the file instead")
+
+    def __repr__(self) -> str:
+        return f"LoadedModule({self.name})"
+
+
+__all__ = ["LoadedModule", "export", "load_module"]
