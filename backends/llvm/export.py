@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import llvmlite.binding as llvm
@@ -65,6 +66,9 @@ def load_module(path) -> LoadedModule:
         Where ``path`` is missing, unreadable, not an exported kernel, or exported on another host.
     """
     where = f"load_module: {str(path)!r}"
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        raise ArgumentError(f"load_module: the path must be a string or a path, not a {type(path).__name__}; pass "
+                            "the path given to f.export_library(path)")
     try:
         with open(path, "rb") as file:
             data = file.read(MAX_FILE + 1)
