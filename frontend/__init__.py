@@ -17,6 +17,7 @@ array([[2., 4.]])
 """
 
 from . import data, init, nn, ops, optim
+from .autograd import enable_grad, grad, is_grad_enabled, no_grad
 from .custom_op import custom_op
 from .devices import all_devices, cpu, cpu_numpy, cuda, default_device
 from .fusion_softmax import log_softmax, softmax
@@ -57,7 +58,7 @@ from .ops import (  # needle's functional names too: a program's ``ndl.summation
     undilate,
     zeros,
 )
-from .tensor import Tensor, enable_grad, grad, is_grad_enabled, no_grad
+from .tensor import Tensor
 
 __all__ = [
     "Tensor", "avg_pool2d", "broadcast_to", "conv2d", "custom_op", "data", "dropout", "enable_grad", "exp", "grad",

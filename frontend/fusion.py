@@ -40,10 +40,11 @@ from tensorir.errors import DefinitionError
 from tensorir.tensor import compute, reduce_axis
 
 from . import dispatch
+from .autograd import is_grad_enabled
 from .ops import elementwise as ew
 from .ops.base import Op, contiguous
 from .ops.promote import promote
-from .tensor import Tensor, is_grad_enabled
+from .tensor import Tensor
 
 #: the activations an affine layer can fuse as its epilogue
 ACTIVATIONS = frozenset({"relu", "tanh", "sigmoid"})

@@ -25,13 +25,14 @@ import numpy as np
 from schedules.templates.epilogue import Epilogue, fold
 
 from . import dispatch
+from .autograd import is_grad_enabled
 from .ops import elementwise as ew
 from .ops.base import contiguous
 from .ops.conv import Conv2d, Conv2dGradInput, Conv2dGradWeight, conv_params
 from .ops.matmul import DOT, MatMul, product_adjoints
 from .ops.promote import promote
 from .ops.shape import reshape
-from .tensor import Tensor, is_grad_enabled
+from .tensor import Tensor
 
 
 def _name(base: str, bias: bool, activation: str | None) -> str:

@@ -19,10 +19,11 @@ from tensorir.errors import DefinitionError
 from tensorir.tensor import compute, reduce_axis
 
 from . import dispatch
+from .autograd import grad, is_grad_enabled
 from .ops import elementwise as ew
 from .ops.base import Op, contiguous
 from .ops.shape import getitem, reshape, split, stack
-from .tensor import Tensor, grad, is_grad_enabled
+from .tensor import Tensor
 
 
 def _activations(xw, hw, bias_ih, bias_hh, hidden: int):

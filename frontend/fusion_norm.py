@@ -20,10 +20,11 @@ from tensorir.errors import DefinitionError
 from tensorir.tensor import compute, reduce_axis
 
 from . import dispatch
+from .autograd import grad, is_grad_enabled
 from .fusion import enabled
 from .ops.base import Op, contiguous
 from .ops.shape import reshape
-from .tensor import Tensor, grad, is_grad_enabled
+from .tensor import Tensor
 
 #: what the statistics are taken per: ``"row"`` (LayerNorm) or ``"channel"`` (BatchNorm)
 PER = frozenset({"row", "channel"})

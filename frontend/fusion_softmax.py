@@ -19,9 +19,10 @@ from tensorir.errors import DefinitionError
 from tensorir.tensor import compute, reduce_axis
 
 from . import dispatch
+from .autograd import grad, is_grad_enabled
 from .ops.base import Op, contiguous
 from .ops.shape import reshape
-from .tensor import Tensor, grad, is_grad_enabled
+from .tensor import Tensor
 
 KINDS = frozenset({"softmax", "log_softmax"})
 

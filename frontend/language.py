@@ -11,8 +11,8 @@ from collections.abc import Callable
 import numpy as np
 
 from . import data, nn, optim
+from .autograd import no_grad
 from .errors import DataError
-from .tensor import no_grad
 from .training import EpochResult
 
 

@@ -17,10 +17,11 @@ import numpy as np
 from tensorir.errors import DefinitionError
 from tensorir.graph import post_order
 
+from .autograd import _backpropagate, no_grad
 from .ops import add, negative
 from .ops.base import Op
 from .ops.elementwise import Subtract
-from .tensor import DTYPES, CachedArray, Tensor, _backpropagate, no_grad
+from .tensor import DTYPES, CachedArray, Tensor
 
 #: needle's base of Tensor (the graph's node); here the Tensor itself
 Value = Tensor

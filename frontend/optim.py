@@ -26,9 +26,10 @@ from tensorir.errors import DefinitionError
 from tensorir.tensor import compute
 
 from . import dispatch, ops
+from .autograd import no_grad
 from .nn.module import Parameter
 from .ops.base import Op
-from .tensor import Tensor, no_grad
+from .tensor import Tensor
 
 #: parameters updated by one kernel at most (a kernel's compile time grows with its loops)
 UPDATE_GROUP = 8

@@ -37,6 +37,7 @@ from schedules.templates.matmul_variants import product_dims
 from tensorir.intmath import ceil_div, round_up
 
 from . import dispatch
+from .autograd import grad, is_grad_enabled
 from .fusion_lstm import unfused_state
 from .fusion_recurrent import LSTMStep, LSTMStepBackward, RNNStep, RNNStepBackward
 from .ops import elementwise as ew
@@ -44,7 +45,7 @@ from .ops.base import Op, contiguous
 from .ops.matmul import DOT, NARROW, UNPACKED_N_MAX, MatMul, copies_transposed_a
 from .ops.reduce import Sum
 from .ops.shape import getitem, stack
-from .tensor import Tensor, grad, is_grad_enabled
+from .tensor import Tensor
 
 #: the nonlinearities of :class:`RNNLayer`
 RNN_KINDS = frozenset({"tanh", "relu"})

@@ -14,8 +14,9 @@ import numpy as np
 from tensorir.atomic import atomic_write
 
 from . import checkpoint, data, models, nn, optim
+from .autograd import no_grad
 from .errors import DataError
-from .tensor import Tensor, no_grad
+from .tensor import Tensor
 
 DATASETS = ("digits", "mnist", "fashion-mnist", "cifar10", "text")
 #: what each dataset holds and where to get it, for a missing --data-dir

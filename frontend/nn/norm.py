@@ -8,7 +8,8 @@ import numpy as np
 from tensorir.errors import DefinitionError
 
 from .. import fusion_norm, ops
-from ..tensor import Tensor, no_grad
+from ..autograd import no_grad
+from ..tensor import Tensor
 from .module import Module, Parameter, check_sizes
 
 

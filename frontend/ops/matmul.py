@@ -22,7 +22,8 @@ from tensorir.errors import DefinitionError
 from tensorir.intmath import ceil_div
 
 from .. import dispatch
-from ..tensor import Tensor, is_grad_enabled
+from ..autograd import is_grad_enabled
+from ..tensor import Tensor
 from .base import Op, contiguous
 from .promote import promote
 

@@ -1,4 +1,4 @@
-"""The backward pass's order (frontend.tensor.topological_order): the post-order of
+"""The backward pass's order (frontend.autograd.topological_order): the post-order of
 tensorir.graph.post_order over the inputs that require grad, on random graphs, and no recursion
 limit on deep ones."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 import frontend as nf
-from frontend.tensor import topological_order
+from frontend.autograd import topological_order
 from tensorir.graph import post_order
 
 

@@ -287,8 +287,8 @@ def test_layer_graph_is_one_node_per_layer_and_two_kernels_per_step(kind, hidden
     """The graph holds the same nodes whatever the sequence length; forward runs the input
     product, then per step h @ W_hh and the step kernel; backward the same two per step."""
     from frontend import dispatch
+    from frontend.autograd import topological_order
     from frontend.recurrent_layer import LSTMLayer, RNNLayer
-    from frontend.tensor import topological_order
 
     model = _model(kind, 2, False, True, rng, hidden)
     counts = []
