@@ -34,8 +34,9 @@ def matmul_cpu(m: int, n: int, k: int, *, v1: int = 8, v2: int = 32, v3: int = 4
 
     ``edge``: where the cache tiles or reduction chunks overhang the matrices, ``"pad"`` (the
     default, with ``b3`` and ``pack_b``) packs both operands zero-padded and computes a padded
-    product without any guard (:mod:`schedules.templates.matmul_edges`); ``"guard"`` keeps the
-    guards on the partial tiles in the nest below.
+    product without any guard (:mod:`schedules.templates.matmul_edges`), its cache tiles and
+    reduction chunks resized (to multiples of the register tile) to pad the sizes least;
+    ``"guard"`` keeps the guards on the partial tiles in the nest below.
 
     ``parallel``: threads over the column tiles. Left out, a product of fewer than
     :data:`~schedules.templates.matmul_threads.SERIAL_FLOPS` operations runs on one thread, and
@@ -72,9 +73,10 @@ def matmul_cpu(m: int, n: int, k: int, *, v1: int = 8, v2: int = 32, v3: int = 4
         raise DefinitionError(f"matmul_cpu: edge must be 'pad' or 'guard', got {edge!r}")
     constant = all(isinstance(size, Integral) for size in (m, n, k))  # symbolic sizes keep the guards
     if edge == "pad" and constant and b3 is not None and pack_b and b1 % v1 == 0 and b2 % v2 == 0 and b3 % v3 == 0:
-        from .matmul_edges import overhangs, padded_matmul, reduction_chunk
+        from .matmul_edges import cache_tile, overhangs, padded_matmul, reduction_chunk
 
         b3 = reduction_chunk(k, b3, v3)  # the same b3 where it divides k
+        b1, b2 = cache_tile(m, b1, v1), cache_tile(n, b2, v2)  # the same tiles where they divide m, n
         if overhangs(m, n, k, b1, b2, b3):
             return padded_matmul(m, n, k, v1=v1, v2=v2, v3=v3, b1=b1, b2=b2, b3=b3, transpose_b=transpose_b,
                                  dtype=dtype, parallel=parallel, schedule_tiles=_reduction_chunks,
