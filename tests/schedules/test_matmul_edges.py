@@ -170,3 +170,25 @@ def test_odd_sizes_with_explicit_cache_tiles_match_numpy_exactly(m, n, k):
     c = np.full((m, n), np.nan, np.float32)
     ns.build(s, args, target="llvm")(a, b, c)
     np.testing.assert_array_equal(c, a @ b.T)
+
+
+@pytest.mark.parametrize("transpose_a", [False, True])
+def test_whole_reduction_tiles_lose_their_guards_where_a_tile_divides(transpose_a):
+    """b3=None (the frontend's form) at 784 rows in 64-row tiles: 14 tiles of 56, no guard, two
+    threads get 7 whole tiles each (13 tiles guarded before)."""
+    s, args = templates.matmul_cpu(784, 256, 128, v1=8, v2=32, v3=4, b1=64, b2=128, b3=None, pack_b=False,
+                                   transpose_b=False, transpose_a=transpose_a, parallel=True)
+    text = nest(s, args)
+    assert "parallel for i.outer in 0..14:" in text and "if " not in text
+    rng = np.random.default_rng(2)
+    a, b = (rng.integers(-4, 5, shape).astype(np.float32) for shape in ((784, 128), (128, 256)))
+    c = np.full((784, 256), np.nan, np.float32)
+    ns.build(s, args, target="llvm")(np.ascontiguousarray(a.T) if transpose_a else a, b, c)
+    np.testing.assert_array_equal(c, a @ b)
+
+
+def test_whole_reduction_tiles_are_kept_where_no_tile_divides():
+    # 776 = 8 x 97: no multiple of 8 between 32 and 128 divides it, so the 64-row tiles and their guard stay
+    text = nest(*templates.matmul_cpu(776, 256, 128, v1=8, v2=32, v3=4, b1=64, b2=128, b3=None, pack_b=False,
+                                      transpose_b=False, parallel=True))
+    assert "parallel for i.outer in 0..13:" in text and "< 776" in text
