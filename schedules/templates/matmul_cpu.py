@@ -73,8 +73,8 @@ def matmul_cpu(m: int, n: int, k: int, *, v1: int = 8, v2: int = 32, v3: int = 4
     if edge not in ("pad", "guard"):
         raise DefinitionError(f"matmul_cpu: edge must be 'pad' or 'guard', got {edge!r}")
     constant = all(isinstance(size, Integral) for size in (m, n, k))  # symbolic sizes keep the guards
-    if edge == "pad" and constant and b1 % v1 == 0 and b2 % v2 == 0:
-        b1, b2 = _edge_tiles(m, n, v1, v2, b1, b2, exact=b3 is None or not pack_b)
+    if edge == "pad" and b1 % v1 == 0 and b2 % v2 == 0:  # each static size of m and n
+        b1, b2 = _edge_tiles(m, n, v1, v2, b1, b2, exact=not constant or b3 is None or not pack_b)
     if edge == "pad" and constant and b3 is not None and pack_b and b1 % v1 == 0 and b2 % v2 == 0 and b3 % v3 == 0:
         from .matmul_edges import overhangs, padded_matmul, reduction_chunk
 
@@ -124,16 +124,19 @@ def matmul_cpu(m: int, n: int, k: int, *, v1: int = 8, v2: int = 32, v3: int = 4
 def _edge_tiles(m: int, n: int, v1: int, v2: int, b1: int, b2: int, exact: bool) -> tuple[int, int]:
     """The cache tiles ``(b1, b2)`` resized to the multiples of the register tile that pad
     ``m`` and ``n`` the least (:func:`~schedules.templates.matmul_edges.cache_tile`; the same
-    tiles where they divide). The padded product computes whole tiles. With ``exact`` (the
-    guarded nest: the whole-reduction tile, ``b3=None``, or B unpacked) an axis is resized only
+    tiles where they divide; a symbolic size keeps its tile). The padded product computes whole
+    tiles. With ``exact`` (the guarded nest: the whole-reduction tile, ``b3=None``, B unpacked or
+    a symbolic size: the frontend's ``X^T @ dZ`` over a symbolic batch) an axis is resized only
     where the new tile divides it, which takes the guards off that axis and gives the threads
     whole tiles: 784 x 256 x 128 in 64-row tiles on two threads (13 tiles, 7 and
     6, each guarded) took 1208-1229 us, in 14 tiles of 56 980-997 us, as 768 rows (962-989 us;
     wall time, interleaved rounds, a shared machine)."""
     from .matmul_edges import cache_tile
 
-    def resized(extent: int, tile: int, step: int) -> int:
-        length = cache_tile(extent, tile, step)
+    def resized(extent, tile: int, step: int) -> int:
+        if not isinstance(extent, Integral):
+            return tile
+        length = cache_tile(int(extent), tile, step)
         return tile if exact and extent % length else length
 
     return resized(m, b1, v1), resized(n, b2, v2)

@@ -192,3 +192,17 @@ def test_whole_reduction_tiles_are_kept_where_no_tile_divides():
     text = nest(*templates.matmul_cpu(776, 256, 128, v1=8, v2=32, v3=4, b1=64, b2=128, b3=None, pack_b=False,
                                       transpose_b=False, parallel=True))
     assert "parallel for i.outer in 0..13:" in text and "< 776" in text
+
+
+def test_static_rows_lose_their_guard_beside_a_symbolic_reduction():
+    """The frontend's weight gradient X^T @ dZ over a symbolic batch: k symbolic, 784 rows static."""
+    k = ns.var("k")
+    s, args = templates.matmul_cpu(784, 256, k, v1=8, v2=32, v3=4, b1=64, b2=128, b3=None, pack_b=False,
+                                   transpose_b=False, transpose_a=True, parallel=False)
+    text = nest(s, args)
+    assert "for i.outer in 0..14:" in text and "< 784" not in text
+    rng = np.random.default_rng(3)
+    a_t, b = (rng.integers(-4, 5, shape).astype(np.float32) for shape in ((129, 784), (129, 256)))
+    c = np.full((784, 256), np.nan, np.float32)
+    ns.build(s, args, target="llvm")(a_t, b, c)
+    np.testing.assert_array_equal(c, a_t.T @ b)
