@@ -137,3 +137,72 @@ def test_rows_past_the_matrix_read_its_last_row(parallel, transpose_b):
     ns.build(s, args, target="llvm")(a, b, c)
     np.testing.assert_allclose(c, a @ (b.T if transpose_b else b), rtol=1e-4, atol=1e-4)
     check_roundtrip(s, args)
+
+
+def test_cache_tile_pads_the_least():
+    from schedules.templates.matmul_edges import cache_tile
+
+    # 784 rows: tiles of 56 (none padded), not 64 (832); 257 columns in 32-wide registers: 96 (288), not 128 (384)
+    assert [cache_tile(784, 64, 8), cache_tile(257, 128, 32), cache_tile(768, 64, 8), cache_tile(37, 64, 8)] \
+        == [56, 96, 64, 40]
+
+
+def test_overhanging_cache_tiles_shrink_to_the_register_tile():
+    """784x256x128 in 64-row cache tiles: 14 tiles of 56 rows, so the padded product computes no
+    row past 784 (a last 64-row tile computed 48 rows of padding); 257 columns in 3 tiles of 96."""
+    s, args = templates.matmul_cpu(784, 257, 128, v1=8, v2=32, v3=4, b1=64, b2=128, b3=64, transpose_b=False,
+                                   parallel=False)
+    text = nest(s, args)
+    assert "for j.outer in 0..3:" in text and "for i.outer in 0..14:" in text
+    assert "allocate C.padded: float32[56, 96]" in text
+    rng = np.random.default_rng(0)
+    a, b = (rng.integers(-4, 5, shape).astype(np.float32) for shape in ((784, 128), (128, 257)))
+    c = np.full((784, 257), np.nan, np.float32)
+    ns.build(s, args, target="llvm")(a, b, c)
+    np.testing.assert_array_equal(c, a @ b)
+
+
+@pytest.mark.parametrize("m, n, k", [(65, 63, 67), (127, 129, 61), (97, 31, 129)])
+def test_odd_sizes_with_explicit_cache_tiles_match_numpy_exactly(m, n, k):
+    s, args = templates.matmul_cpu(m, n, k, v1=8, v2=16, v3=4, b1=32, b2=64, b3=32, transpose_b=True)
+    rng = np.random.default_rng(1)
+    a, b = (rng.integers(-4, 5, shape).astype(np.float32) for shape in ((m, k), (n, k)))
+    c = np.full((m, n), np.nan, np.float32)
+    ns.build(s, args, target="llvm")(a, b, c)
+    np.testing.assert_array_equal(c, a @ b.T)
+
+
+@pytest.mark.parametrize("transpose_a", [False, True])
+def test_whole_reduction_tiles_lose_their_guards_where_a_tile_divides(transpose_a):
+    """b3=None (the frontend's form) at 784 rows in 64-row tiles: 14 tiles of 56, no guard, two
+    threads get 7 whole tiles each (13 tiles guarded before)."""
+    s, args = templates.matmul_cpu(784, 256, 128, v1=8, v2=32, v3=4, b1=64, b2=128, b3=None, pack_b=False,
+                                   transpose_b=False, transpose_a=transpose_a, parallel=True)
+    text = nest(s, args)
+    assert "parallel for i.outer in 0..14:" in text and "if " not in text
+    rng = np.random.default_rng(2)
+    a, b = (rng.integers(-4, 5, shape).astype(np.float32) for shape in ((784, 128), (128, 256)))
+    c = np.full((784, 256), np.nan, np.float32)
+    ns.build(s, args, target="llvm")(np.ascontiguousarray(a.T) if transpose_a else a, b, c)
+    np.testing.assert_array_equal(c, a @ b)
+
+
+def test_whole_reduction_tiles_are_kept_where_no_tile_divides():
+    # 776 = 8 x 97: no multiple of 8 between 32 and 128 divides it, so the 64-row tiles and their guard stay
+    text = nest(*templates.matmul_cpu(776, 256, 128, v1=8, v2=32, v3=4, b1=64, b2=128, b3=None, pack_b=False,
+                                      transpose_b=False, parallel=True))
+    assert "parallel for i.outer in 0..13:" in text and "< 776" in text
+
+
+def test_static_rows_lose_their_guard_beside_a_symbolic_reduction():
+    """The frontend's weight gradient X^T @ dZ over a symbolic batch: k symbolic, 784 rows static."""
+    k = ns.var("k")
+    s, args = templates.matmul_cpu(784, 256, k, v1=8, v2=32, v3=4, b1=64, b2=128, b3=None, pack_b=False,
+                                   transpose_b=False, transpose_a=True, parallel=False)
+    text = nest(s, args)
+    assert "for i.outer in 0..14:" in text and "< 784" not in text
+    rng = np.random.default_rng(3)
+    a_t, b = (rng.integers(-4, 5, shape).astype(np.float32) for shape in ((129, 784), (129, 256)))
+    c = np.full((784, 256), np.nan, np.float32)
+    ns.build(s, args, target="llvm")(a_t, b, c)
+    np.testing.assert_array_equal(c, a_t.T @ b)
