@@ -100,3 +100,22 @@ def test_errors():
     empty = r"softmax_cross_entropy_mean: input 0 of shape \(0, 3\) is empty.*slice or pad it"
     with pytest.raises(DefinitionError, match=empty):
         ops.softmax_cross_entropy_mean(nf.Tensor(np.zeros((0, 3), np.float32)), nf.Tensor(np.zeros(0, np.int32)))
+
+
+def test_linear_bias_gradient_is_one_sum(monkeypatch):
+    """A Linear with no activation under SoftmaxLoss: the (1, out) bias gradient is the column
+    sum of the loss's adjoint, one ``sum`` op with its dimensions kept (no reshape op after it)."""
+    from frontend.tensor import Tensor
+
+    rng = np.random.default_rng(8)
+    layer = nn.Linear(5, 4, rng=rng, dtype="float64")
+    x, y = rng.standard_normal((6, 5)), rng.integers(0, 4, 6)
+    loss = nn.SoftmaxLoss()(layer(nf.Tensor(x, requires_grad=False)), nf.Tensor(y.astype(np.int32)))
+    names, from_op = [], Tensor.from_op.__func__
+    monkeypatch.setattr(Tensor, "from_op", classmethod(lambda cls, op, inputs: names.append(op.name)
+                                                       or from_op(cls, op, inputs)))
+    loss.backward()
+    dz = _numpy(x @ layer.weight.numpy() + layer.bias.numpy(), y)[1]
+    assert layer.bias.grad.shape == (1, 4) and "reshape" not in names and names.count("sum") == 1
+    np.testing.assert_allclose(layer.bias.grad.numpy(), dz.sum(0, keepdims=True), rtol=1e-12)
+    np.testing.assert_allclose(layer.weight.grad.numpy(), x.T @ dz, rtol=1e-12)
