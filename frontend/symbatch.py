@@ -15,7 +15,8 @@ code. Where an op's batch axis is known:
 - reductions: the leading axis of the canonical input (kept or reduced);
 - 2-D matrix products: the rows of ``A`` (``A @ B``, ``A @ B.T``, dot products of rows), and the
   shared contraction axis when ``A`` is stored transposed (the weight gradient ``X.T @ G``);
-- softmax cross entropy and its gradient: the rows of every operand;
+- softmax cross entropy and its gradient: the rows of every operand (of the logits and labels for
+  the mean's form);
 - convolutions, their two adjoints and pooling (:data:`LEADING`): the images of the batch (for
   the weight gradient, the batch is reduced over);
 - compaction of a view that broadcasts along its leading axis (a loss gradient spread over the
@@ -87,6 +88,8 @@ def generalize(op, request: KernelRequest) -> tuple[KernelRequest, object, int] 
         return _leading(op, request, (0, 1) if transposed_a else (0,))
     if type(op) in (SoftmaxCrossEntropy, SoftmaxCrossEntropyBackward):
         return _leading(op, request, tuple(range(len(request.shapes))))
+    if request.op in MEAN_LOSS:  # the fused mean: the 0-d adjoint has no batch
+        return _leading(op, request, MEAN_LOSS[request.op])
     if request.op in LEADING:
         return _leading(op, request, LEADING[request.op])
     if type(op) is CompactOp:
@@ -95,6 +98,9 @@ def generalize(op, request: KernelRequest) -> tuple[KernelRequest, object, int] 
         return _mean_backward(op, request)
     return None
 
+
+#: the mean softmax cross entropy (:mod:`frontend.ops.loss`): its batched inputs, the logits and labels
+MEAN_LOSS = {"softmax_cross_entropy_mean": (0, 1), "softmax_cross_entropy_mean_backward": (1, 2)}
 
 #: ops (by name) whose listed inputs are NCHW-like with the batch first
 LEADING = {"conv2d": (0,), "conv2d_grad_input": (0,), "conv2d_grad_weight": (0, 1), "max_pool2d": (0,),

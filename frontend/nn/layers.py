@@ -155,4 +155,4 @@ class SoftmaxLoss(Module):
 
             raise DefinitionError(f"softmax_loss: logits {logits.shape} and labels {labels.shape} do not fit; "
                                   "want (N, K) and (N,)")
-        return ops.mean(ops.softmax_cross_entropy(logits, labels))
+        return ops.softmax_cross_entropy_mean(logits, labels)  # one kernel each way

@@ -20,7 +20,7 @@ from .elementwise import (
     subtract,
     tanh,
 )
-from .loss import softmax_cross_entropy
+from .loss import softmax_cross_entropy, softmax_cross_entropy_mean
 from .matmul import matmul
 from .movement import dilate, flip, pad, undilate
 
@@ -74,7 +74,8 @@ __all__ = [
     "multiply",
     "negative", "one_hot", "ones", "ones_like", "pad", "permute", "power", "reduce_to_shape", "relu", "reshape",
     "sigmoid",
-    "softmax_cross_entropy", "split", "stack", "subtract", "sum", "summation", "swapaxes", "tanh", "transpose",
+    "softmax_cross_entropy", "softmax_cross_entropy_mean", "split", "stack", "subtract", "sum", "summation",
+    "swapaxes", "tanh", "transpose",
     "undilate", "zeros", "zeros_like",
     # needle's names (frontend.ops.needle_names)
     "AddScalar", "BroadcastTo", "Conv", "Dilate", "DivScalar", "EWiseAdd", "EWiseDiv", "EWiseMul", "EWisePow", "Exp",

@@ -157,6 +157,9 @@ def reduce_to_shape(grad: Tensor, shape: tuple[int, ...]) -> Tensor:
     from .reduce import summation
     from .shape import reshape
 
+    if axes and not lead and grad._lazy is None:  # computed, and only axes of extent 1 in ``shape`` summed:
+        # kept, the sum has the shape and no reshape op runs (a pending grad's sum fuses with it as is)
+        return summation(grad, axes, keepdims=True)
     return reshape(summation(grad, axes, keepdims=False), shape) if axes else reshape(grad, shape)
 
 

@@ -1,5 +1,11 @@
 """Softmax cross entropy as one op: per-row losses ``logsumexp(z_i) - z_i[y_i]`` from logits and
-int labels, and its gradient ``g_i * (softmax(z_i) - onehot(y_i))``, each one kernel."""
+int labels, and its gradient ``g_i * (softmax(z_i) - onehot(y_i))``, each one kernel.
+
+:func:`softmax_cross_entropy_mean` (``nn.SoftmaxLoss``) takes the mean over the rows inside the
+same kernels: one kernel forward (the 0-d loss) and one backward (``g / N * (softmax -
+onehot)``), where a per-row loss followed by ``mean`` runs four. The count ``N`` is the kernel's
+own row extent, so a symbolic-batch kernel serves every batch size.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,8 @@ from tensorir import functions as fn
 from tensorir.tensor import compute, reduce_axis
 
 from ..data.loader import check_labels
-from ..tensor import Tensor
+from ..tensor import Tensor, grad, is_grad_enabled
+from .averages import _reciprocal
 from .base import Op
 
 
@@ -67,7 +74,54 @@ class SoftmaxCrossEntropyBackward(Op):
         return dg, dz, None
 
 
+class SoftmaxCrossEntropyMean(Op):
+    """``loss = mean_i(logsumexp(z[i]) - z[i, labels[i]])``, a 0-d output (the kernel's is ``(1,)``)."""
+
+    name = "softmax_cross_entropy_mean"
+    saves, saves_output = True, False
+
+    def forward(self, z, labels, device: str = "cpu"):
+        return super().forward(z, labels, device=device).reshape(())
+
+    def compute(self, request, z, labels):
+        rows = SoftmaxCrossEntropy().compute(request, z, labels)
+        i = reduce_axis(z.shape[0], "i")
+        scale = _reciprocal([z.shape[0]], z.dtype)
+        total = compute((1,), lambda _: fn.sum(rows[i], axis=i), name="loss_sum")
+        return compute((1,), lambda o: total[o] * scale, name="loss_mean")
+
+    def gradient(self, g, node):
+        z, labels = node.inputs
+        if is_grad_enabled():  # create_graph: the per-row op and mean, differentiable again
+            from .reduce import mean
+
+            return grad(mean(SoftmaxCrossEntropy()(z, labels)), [z], g, create_graph=True)[0], None
+        return SoftmaxCrossEntropyMeanBackward()(g, z, labels), None
+
+
+class SoftmaxCrossEntropyMeanBackward(Op):
+    """``dz[i, j] = g / N * (softmax(z)[i, j] - (j == labels[i]))``, ``g`` 0-d."""
+
+    name = "softmax_cross_entropy_mean_backward"
+
+    def forward(self, g, z, labels, device: str = "cpu"):
+        return super().forward(g.reshape(1), z, labels, device=device)
+
+    def compute(self, request, g, z, labels):
+        top, total = _row_logsumexp(z)
+        scale = _reciprocal([z.shape[0]], z.dtype)
+        return compute(z.shape, lambda i, j: g[0] * scale * (fn.exp(z[i, j] - top[i]) / total[i]
+                                                             - _is(labels, i, j, z.dtype)), name="dz")
+
+
 def softmax_cross_entropy(logits: Tensor, labels: Tensor) -> Tensor:
     """Per-row cross entropy of ``logits`` (N, K) against int ``labels`` (N,), each in ``[0, K)``."""
     check_labels("softmax_cross_entropy", labels.numpy(), logits.shape[-1])
     return SoftmaxCrossEntropy()(logits, labels)
+
+
+def softmax_cross_entropy_mean(logits: Tensor, labels: Tensor) -> Tensor:
+    """The mean over the rows of :func:`softmax_cross_entropy` (needle's ``SoftmaxLoss``), 0-d;
+    one kernel forward and one backward."""
+    check_labels("softmax_cross_entropy", labels.numpy(), logits.shape[-1])
+    return SoftmaxCrossEntropyMean()(logits, labels)

@@ -13,6 +13,8 @@ the defaults.
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 
 from schedules.templates import matmul_cpu, matmul_dot, matmul_layout
@@ -59,6 +61,15 @@ WHOLE_K_MAX = 1024
 #: columns are gathers (the MLP's dZ @ W2^T, 128x10x256: 14.9 vs 11.1 us, and 1.35 s to compile
 #: with a symbolic batch, a third of the first step)
 UNPACKED_N_MAX = 256
+#: whether the template reads a left operand stored transposed (``matmul_cpu(transpose_a=True)``):
+#: then the weight gradient ``X^T @ dZ`` of a short reduction runs on it from the stored ``X``,
+#: with no transposed copy first (the MLP's 784x128 @ 128x256: one kernel instead of a 45 us copy
+#: and the product); without it, A is copied plain (:func:`copies_transposed_a`)
+TEMPLATE_TRANSPOSED_A = "transpose_a" in inspect.signature(matmul_cpu).parameters
+#: its knobs there: 8x32 cache tiles and 64-long reduction chunks, A^T's rows read in place. One
+#: thread, 784x128 @ 128x256: 456-475 us against 470-486 with the whole reduction in 64x128 tiles
+#: (730 us in a parallel schedule) and 527-567 us for the copy of A and the plain product
+TRANSPOSED_A_CONFIG = {"v1": 8, "v2": 32, "v3": 4, "b1": 8, "b2": 32, "b3": 64, "pack_b": True, "transpose_a": True}
 
 
 def _layout(array: np.ndarray, device: str) -> tuple[np.ndarray, bool]:
@@ -103,10 +114,12 @@ class MatMul(Op):
         if not batch and a.flags.c_contiguous and a.shape[0] >= 64 and a.shape[1] > WHOLE_K_MAX:
             # the register tile reads v1 rows of A at each k: contiguous when A is stored transposed
             a = contiguous(a.T, device).T
-        elif not batch and a.T.flags.c_contiguous and not a.flags.c_contiguous and copies_transposed_a(*a.shape):
+        elif not batch and a.T.flags.c_contiguous and not a.flags.c_contiguous and copies_transposed_a(*a.shape) \
+                and not (TEMPLATE_TRANSPOSED_A and device == "cpu" and b.flags.c_contiguous):
             # A stored transposed with a short reduction (an MLP's weight gradient X^T dZ): copied
             # plain, the template's whole-k register tile reads it at ~1.3x the transposed-A kernel
-            # (784x128 @ 128x256: 0.57-0.66 vs 0.77 ms on one thread, copy included)
+            # (784x128 @ 128x256: 0.57-0.66 vs 0.77 ms on one thread, copy included), unless the
+            # template reads A transposed itself (TEMPLATE_TRANSPOSED_A: 0.48 ms, no copy)
             a = contiguous(a, device)
         a_store, ta = _layout(_batched(a, batch), device)
         b_store, tb = _layout(_batched(b, batch), device)
@@ -134,6 +147,8 @@ class MatMul(Op):
         m, k, n = product_dims(*request.shapes, *request.variant)
         config = {"v1": 8, "v2": 32 if n >= 32 else 16, "v3": 4, "b1": 64, "b2": 128, "pack_b": True,
                   "parallel": m * n * k >= PARALLEL_PRODUCT_MIN and worth_parallel(m * n * k, ceil_div(m, 64))}
+        if _transposed_a_on_template(request):  # the config, part of the kernel's key, says which template
+            return {**config, **TRANSPOSED_A_CONFIG}
         if not request.variant[0] and k <= WHOLE_K_MAX:
             config["b3"] = None  # the register tile accumulates the whole reduction
             if k < NARROW or (n < NARROW and k <= ROLLED_K_MAX):
@@ -155,6 +170,9 @@ class MatMul(Op):
         if n < NARROW and not variant[0]:
             return None  # a narrow product on the template (narrow_on_template): its space wants 16 columns
         parallel = self.default_config(request)["parallel"]
+        if _transposed_a_on_template(request):  # tuned as the plain product it was (A copied plain):
+            # the template's space has no transposed-A option; its knobs mean the same there
+            return "matmul_cpu", (m, n, k), {"transpose_b": False, "parallel": parallel}
         if variant[0]:
             return "matmul_layout", (m, n, k), {"transpose_a": True, "transpose_b": variant[1], "parallel": parallel}
         return "matmul_cpu", (m, n, k), {"transpose_b": variant[1], "parallel": parallel}
@@ -168,6 +186,9 @@ class MatMul(Op):
         if target == "llvm" and len(shapes[0]) == 2 and len(shapes[1]) == 2 and not ta:
             m, k, n = product_dims(*shapes, ta, tb)
             return matmul_cpu(m, n, k, transpose_b=tb, dtype=dtype, **config)
+        if config.get("transpose_a"):  # A^T @ B from A's storage (_transposed_a_on_template)
+            m, k, n = product_dims(*shapes, ta, tb)
+            return matmul_cpu(m, n, k, transpose_b=False, dtype=dtype, **config)
         knobs = {knob: config[knob] for knob in ("v1", "v2", "v3", "b1", "b2")}
         return matmul_layout(shapes[0], shapes[1], transpose_a=ta, transpose_b=tb, dtype=dtype, target=target,
                              parallel=bool(config.get("parallel")), **knobs)
@@ -177,6 +198,19 @@ class MatMul(Op):
 
     def gradient(self, g, node):
         return product_adjoints(g, *node.inputs[:2])
+
+
+def _transposed_a_on_template(request) -> bool:
+    """Whether the product of ``request`` is ``A^T @ B`` (a plain B) that the template computes
+    from the transposed storage of A (:data:`TEMPLATE_TRANSPOSED_A`): 2-D, on the CPU (llvm), a
+    reduction it keeps whole and at least 64 rows, as :func:`copies_transposed_a` would copy (for
+    a request with a symbolic batch, the concrete request's config says: ``transpose_a``)."""
+    shapes, variant = request.shapes, request.variant
+    if not TEMPLATE_TRANSPOSED_A or variant != (True, False) or request.target != "llvm" \
+            or len(shapes[0]) != 2 or len(shapes[1]) != 2:
+        return False
+    k, m = shapes[0]
+    return isinstance(k, int) and isinstance(m, int) and copies_transposed_a(m, k)
 
 
 def copies_transposed_a(m: int, k: int) -> bool:

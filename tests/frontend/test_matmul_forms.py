@@ -10,7 +10,7 @@ import pytest
 import frontend as nf
 from frontend import dispatch
 from frontend.fusion_epilogue import affine
-from frontend.ops.matmul import DOT, DOT_MAX, NARROW, WHOLE_K_MAX, MatMul, narrow_on_template
+from frontend.ops.matmul import DOT, DOT_MAX, NARROW, TEMPLATE_TRANSPOSED_A, WHOLE_K_MAX, MatMul, narrow_on_template
 
 from .helpers import gradient_check
 
@@ -163,3 +163,27 @@ def test_a_narrow_layer_serves_every_batch_from_one_symbolic_kernel():
             assert dispatch.stats.compiled == compiled
         x = rng.standard_normal((batch, 24)).astype(np.float32)
         np.testing.assert_allclose(layer(nf.Tensor(x)).numpy(), x @ w + b, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.skipif(not TEMPLATE_TRANSPOSED_A, reason="the matmul_cpu template has no transpose_a form here")
+def test_weight_gradient_reads_x_transposed_on_the_template():
+    """``X^T @ dZ`` (an MLP's weight gradient) runs on the template from X's storage: no copy
+    kernel, one request of form (True, False) whose config says ``transpose_a``, the values those
+    of numpy at several batch sizes (one symbolic kernel), and the plain backward agrees."""
+    rng = np.random.default_rng(11)
+    op, before = MatMul(), len(dispatch.cache.kernels)
+    compiled = None
+    for rows in (96, 96, 70, 131):
+        x, g = rng.standard_normal((rows, 100)).astype(np.float32), rng.standard_normal((rows, 48)).astype(np.float32)
+        dispatch.stats.reset()
+        out = op.product_of(x.T, g, None, "cpu")
+        assert dispatch.stats.calls == 1
+        np.testing.assert_allclose(out, x.T.astype(np.float64) @ g, rtol=1e-4, atol=1e-4)
+        compiled = dispatch.stats.compiled if compiled is None else compiled + dispatch.stats.compiled
+    assert compiled == 1
+    kernels = [k for r, k in list(dispatch.cache.kernels.items())[before:] if r.op == "matmul"]
+    assert {k.request.variant for k in kernels} == {(True, False)} and all(k.config["transpose_a"] for k in kernels)
+    xt = nf.Tensor(x, requires_grad=False)
+    w = nf.Tensor(rng.standard_normal((100, 48)), requires_grad=True, dtype="float32")
+    (xt @ w).backward(nf.Tensor(g))
+    np.testing.assert_allclose(w.grad.numpy(), x.T.astype(np.float64) @ g, rtol=1e-4, atol=1e-4)
