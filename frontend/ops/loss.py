@@ -12,8 +12,9 @@ from __future__ import annotations
 from tensorir import functions as fn
 from tensorir.tensor import compute, reduce_axis
 
+from ..autograd import grad, is_grad_enabled
 from ..data.loader import check_labels
-from ..tensor import Tensor, grad, is_grad_enabled
+from ..tensor import Tensor
 from .averages import _reciprocal
 from .base import Op
 
