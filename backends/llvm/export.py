@@ -19,7 +19,6 @@ import os
 from pathlib import Path
 
 import llvmlite.binding as llvm
-import numpy as np
 
 from tensorir.access_guards import out_of_bounds
 from tensorir.buffer import Buffer
@@ -30,6 +29,7 @@ from ..args import ArgumentSpec, data_pointers
 from ..runtime_module import RuntimeModule
 from . import cache
 from .compile import compile_text
+from .module import run_checked
 from .target import host_target
 
 MAGIC = "NESTOR-LLVM-MODULE 1"
@@ -156,11 +156,10 @@ class LoadedModule(RuntimeModule):
         if not self._checks:
             self._cfunc(*pointers)
             return
-        status = np.zeros(2, dtype=np.int64)
-        self._cfunc(*pointers, status.ctypes.data)
-        if status[0]:
-            site, extent = self._checks[int(status[0]) - 1]
-            raise out_of_bounds(site, extent, int(status[1]), "llvm")
+        failed = run_checked(self._cfunc, pointers)
+        if failed is not None:
+            site, extent = self._checks[failed[0]]
+            raise out_of_bounds(site, extent, failed[1], "llvm")
 
     def export_library(self, path, *args, **kwargs) -> None:
         raise CodegenError("export_library: a loaded module is its file already; copy the file instead")

@@ -164,11 +164,10 @@ class LLVMModule(RuntimeModule):
         if not self._checks:
             self._cfunc(*pointers)
             return
-        status = np.zeros(2, dtype=np.int64)
-        self._cfunc(*pointers, status.ctypes.data)
-        if status[0]:
-            check = self._checks[int(status[0]) - 1]
-            raise out_of_bounds(check.site, _value(check.extent, sizes or {}), int(status[1]), "llvm")
+        failed = run_checked(self._cfunc, pointers)
+        if failed is not None:
+            check = self._checks[failed[0]]
+            raise out_of_bounds(check.site, _value(check.extent, sizes or {}), failed[1], "llvm")
 
     def call_unchecked(self, *addresses: int) -> None:
         """Run the kernel on raw buffer addresses (inputs then outputs) without checking them.
@@ -226,4 +225,9 @@ def build(func: PrimFunc) -> LLVMModule:
     return LLVMModule(func)
 
 
-
+def run_checked(cfunc, pointers) -> tuple[int, int] | None:
+    """Call a kernel compiled with run-time subscript checks (its last argument a status slot):
+    None where every subscript was in range, else (the failed check's number, its value)."""
+    status = np.zeros(2, dtype=np.int64)
+    cfunc(*pointers, status.ctypes.data)
+    return (int(status[0]) - 1, int(status[1])) if status[0] else None

@@ -28,3 +28,18 @@ def close(got: np.ndarray, want, rtol: float = 1e-5, atol: float = 1e-6) -> None
         np.testing.assert_allclose(got, want, rtol=rtol, atol=atol)
     else:
         np.testing.assert_array_equal(got, want.astype(got.dtype))
+
+
+def inputs_for(args, rng: np.random.Generator) -> list[np.ndarray]:
+    """Uniform inputs for every argument but the last (the output) of a built program."""
+    return [uniform(rng, t.shape, str(t.dtype)) for t in args[:-1]]
+
+
+def check_on_interpreter(build, program, rng: np.random.Generator) -> None:
+    """Build ``program()`` (schedule, arguments, numpy reference) for the interpreter through
+    ``build`` (TVM's ``tvm.build``), run it on uniform inputs and compare with the reference."""
+    s, args, reference = program()
+    ins = inputs_for(args, rng)
+    out = empty(args[-1].shape, args[-1].dtype)
+    build(s, args, target="interp")(*ins, out)
+    close(out, reference(*[x.astype(np.float64) for x in ins]), rtol=1e-4, atol=1e-5)

@@ -11,7 +11,7 @@ import pytest
 
 from tests.backends.cuda import host_emulation
 
-from .helpers import close, empty, uniform
+from .helpers import check_on_interpreter, close, empty, inputs_for
 from .te_shim import te, tvm
 
 
@@ -96,17 +96,9 @@ PROGRAMS = {"vector_add": vector_add, "shared_matmul": shared_matmul, "cross_thr
             "rfactor_tutorial": rfactor_tutorial, "block_staged": block_staged}
 
 
-def inputs_for(args, rng):
-    return [uniform(rng, t.shape, str(t.dtype)) for t in args[:-1]]
-
-
 @pytest.mark.parametrize("name", PROGRAMS)
 def test_interpreter_runs_cudas_semantics(name, rng):
-    s, args, reference = PROGRAMS[name]()
-    ins = inputs_for(args, rng)
-    out = empty(args[-1].shape, args[-1].dtype)
-    tvm.build(s, args, target="interp")(*ins, out)
-    close(out, reference(*[x.astype(np.float64) for x in ins]), rtol=1e-4, atol=1e-5)
+    check_on_interpreter(tvm.build, PROGRAMS[name], rng)
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from backends.cuda.nvcc import compile_cuda, find_nvcc
 from tests.backends.cuda import host_emulation
 from tests.schedules.helpers import check_roundtrip
 
-from .helpers import close, empty, uniform
+from .helpers import check_on_interpreter, close, empty, inputs_for, uniform
 from .te_shim import te, tvm
 
 
@@ -150,17 +150,9 @@ def gemm_recipe(n=64, k_len=32):
 PROGRAMS = {"opt_conv": opt_conv, "gemm_recipe": gemm_recipe}
 
 
-def inputs_for(args, rng):
-    return [uniform(rng, t.shape, str(t.dtype)) for t in args[:-1]]
-
-
 @pytest.mark.parametrize("name", PROGRAMS)
 def test_interpreter_runs_the_tutorials_vthread_schedules(name, rng):
-    s, args, reference = PROGRAMS[name]()
-    ins = inputs_for(args, rng)
-    out = empty(args[-1].shape, args[-1].dtype)
-    tvm.build(s, args, target="interp")(*ins, out)
-    close(out, reference(*[x.astype(np.float64) for x in ins]), rtol=1e-4, atol=1e-5)
+    check_on_interpreter(tvm.build, PROGRAMS[name], rng)
 
 
 @pytest.fixture(scope="module")
