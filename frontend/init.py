@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from tensorir.errors import DefinitionError
-from tensorir.tensor import MAX_ELEMENTS
+from tensorir.shapes import check_tensor_size
 
 from . import random
 from .tensor import Tensor
@@ -46,9 +46,7 @@ def _shape(shape) -> tuple[int, ...]:
     if not all(isinstance(n, (int, np.integer)) and n >= 0 for n in shape):
         raise DefinitionError(f"init: shape {shape} must hold non-negative ints")
     shape = tuple(int(n) for n in shape)
-    if math.prod(shape) > MAX_ELEMENTS:
-        raise DefinitionError(f"init: shape {shape} has {math.prod(shape)} elements, more than a tensor can hold "
-                              f"({MAX_ELEMENTS}); use smaller sizes")
+    check_tensor_size(shape, "init")
     return shape
 
 

@@ -15,7 +15,8 @@ import numpy as np
 from tensorir import functions as fn
 from tensorir.errors import DefinitionError
 from tensorir.intmath import as_int
-from tensorir.tensor import MAX_ELEMENTS, compute
+from tensorir.shapes import check_tensor_size
+from tensorir.tensor import compute
 
 from ..tensor import Tensor
 from .base import Op, contiguous
@@ -244,9 +245,7 @@ def broadcast_to(x: Tensor, shape) -> Tensor:
         shape = _kept_extents(x.shape, shape, lead)
     if lead < 0 or any(n not in (1, m) for n, m in zip(x.shape, shape[lead:])):
         raise DefinitionError(f"broadcast_to: cannot broadcast shape {x.shape} to {shape}")
-    if math.prod(shape) > MAX_ELEMENTS:
-        raise DefinitionError(f"broadcast_to: shape {shape} has {math.prod(shape)} elements, more than a tensor can "
-                              f"hold ({MAX_ELEMENTS}); use smaller sizes")
+    check_tensor_size(shape, "broadcast_to")
     return x if shape == x.shape else BroadcastTo(shape)(x)
 
 
