@@ -16,7 +16,7 @@ index expression (:func:`tensorir.gradient.gradient`).
 array([[2., 4.]])
 """
 
-from . import data, init, nn, ops, optim
+from . import backend_ndarray, data, init, nn, ops, optim
 from .autograd import enable_grad, grad, is_grad_enabled, no_grad
 from .custom_op import custom_op
 from .devices import all_devices, cpu, cpu_numpy, cuda, default_device
@@ -59,6 +59,7 @@ from .ops import (  # needle's functional names too: a program's ``ndl.summation
     zeros,
 )
 from .tensor import Tensor
+from .tensor_tuple import TensorTuple, make_tuple, tuple_get_item
 
 __all__ = [
     "Tensor", "avg_pool2d", "broadcast_to", "conv2d", "custom_op", "data", "dropout", "enable_grad", "exp", "grad",
@@ -68,4 +69,5 @@ __all__ = [
     "log_softmax", "softmax", "lazy", "all_devices", "cpu", "cpu_numpy", "cuda", "default_device",
     "add", "add_scalar", "conv", "dilate", "divide", "divide_scalar", "flip", "mul_scalar", "multiply", "negate",
     "power", "power_scalar", "summation", "undilate",
+    "TensorTuple", "backend_ndarray", "make_tuple", "tuple_get_item",
 ]

@@ -283,11 +283,14 @@ def stack(tensors, axis: int = 0) -> Tensor:
 
 
 def split(x: Tensor, axis: int = 0) -> tuple[Tensor, ...]:
-    """The slices of ``x`` along ``axis`` (the inverse of :func:`stack`), each a view."""
+    """The slices of ``x`` along ``axis`` (the inverse of :func:`stack`), each a view, as needle's
+    :class:`~frontend.tensor_tuple.TensorTuple` (a tuple)."""
+    from ..tensor_tuple import TensorTuple
+
     if x.ndim == 0:
         raise DefinitionError("split: a 0-d tensor has no axis to split; give a tensor of 1 or more dimensions")
     axis = _axis("split", axis, x.ndim, f"shape {x.shape}")
-    return tuple(getitem(x, (slice(None),) * axis + (k,)) for k in range(x.shape[axis]))
+    return TensorTuple(getitem(x, (slice(None),) * axis + (k,)) for k in range(x.shape[axis]))
 
 
 def _axis(name: str, axis, ndim: int, what: str) -> int:

@@ -1,7 +1,8 @@
 """needle's names over the frontend's, for the conformance programs (tests only, no arithmetic).
 
 ``ndl`` mimics ``import needle as ndl``: ``ndl.Tensor``, ``ndl.ops``, ``ndl.init``, ``ndl.nn``,
-``ndl.optim``, ``ndl.data``, ``ndl.autograd``, ``ndl.cpu()``, and needle's ops re-exported at the top level
+``ndl.optim``, ``ndl.data``, ``ndl.autograd``, ``ndl.cpu()``,
+``ndl.backend_ndarray``, ``ndl.TensorTuple``, and needle's ops re-exported at the top level
 (``ndl.summation``, ``ndl.divide_scalar``, ...). Every name is the frontend's object itself: the
 frontend carries needle's names and meanings, this module only gathers them.
 """
@@ -28,6 +29,10 @@ ndl = types.SimpleNamespace(
     default_device=frontend.default_device,
     all_devices=frontend.all_devices,
     no_grad=frontend.no_grad,
+    TensorTuple=frontend.TensorTuple,
+    make_tuple=frontend.make_tuple,
+    tuple_get_item=frontend.tuple_get_item,
+    backend_ndarray=frontend.backend_ndarray,
 )
 for _name in ops.__all__:  # needle re-exports its ops at the top level
     setattr(ndl, _name, getattr(ops, _name))
