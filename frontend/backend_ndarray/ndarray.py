@@ -96,7 +96,7 @@ class NDArray:
     def __init__(self, other, device=None):
         if isinstance(other, NDArray):
             device = other.device if device is None else device
-            values = other.compact()._flat_view()
+            values = other.compact()._flat_view().reshape(other.shape)
         else:
             values = _values(other)
         self._init(NDArray.make(values.shape, device=device))
@@ -232,7 +232,8 @@ class NDArray:
         return self.as_strided(new_shape, strides)
 
     def process_slice(self, sl: slice, dim: int) -> slice:
-        """``sl`` with its start, stop and step made explicit for axis ``dim`` (numpy's rules)."""
+        """``sl`` with its start, stop and step made explicit for axis ``dim`` (numpy's rules; a
+        reversed slice through the first element has stop -1)."""
         start, stop, step = sl.indices(self._shape[dim])
         return slice(start, stop, step)
 
@@ -301,7 +302,7 @@ def _index(array: NDArray, idxs) -> tuple[list[int], tuple[int, ...], tuple[int,
                                   "index with ints and slices (a view), or use numpy() for other indexing")
         if index.step == 0:
             raise DefinitionError(f"NDArray[...]: slice {index} on axis {dim} has step 0; give a non-zero step")
-        start, stop, step = array.process_slice(index, dim).indices(n)
+        start, stop, step = index.indices(n)  # (process_slice's stop of -1 would read as n - 1 here)
         starts.append(start if len(range(start, stop, step)) else 0)
         shape.append(len(range(start, stop, step)))
         strides.append(stride * step)
