@@ -147,8 +147,9 @@ def dilate(x: Tensor, axes, dilation: int) -> Tensor:
     """``dilation`` zeros inserted after every element along ``axes``: extent ``n`` becomes
     ``n * (dilation + 1)`` (needle's ``dilate``)."""
     axes, dilation = _axes("dilate", axes, x.ndim), _dilation("dilate", dilation)
-    if not axes or dilation == 0:
+    if not axes:
         return x
+    # dilation 0 is still an op node (a copy), as needle's: its tests differentiate ``out.op``
     shape = tuple(n * (dilation + 1) if a in axes else n for a, n in enumerate(x.shape))
     return Dilate(axes, dilation, shape)(x)
 
@@ -157,7 +158,7 @@ def undilate(x: Tensor, axes, dilation: int) -> Tensor:
     """Every ``(dilation + 1)``-th element along ``axes``, starting at the first: the inverse of
     :func:`dilate`."""
     axes, dilation = _axes("undilate", axes, x.ndim), _dilation("undilate", dilation)
-    return Undilate(axes, dilation)(x) if axes and dilation else x
+    return Undilate(axes, dilation)(x) if axes else x
 
 
 def pad(x: Tensor, widths, value: float = 0.0) -> Tensor:
