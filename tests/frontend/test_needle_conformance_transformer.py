@@ -98,8 +98,7 @@ def test_attention_with_more_keys_than_queries_and_its_mask():
     assert mask.shape == (1, 1, 3, 5) and mask[0, 0, 0, 3] == -np.finfo(np.float32).max and mask[0, 0, 0, 2] == 0
 
 
-@pytest.mark.parametrize("causal", [False, True])
-@pytest.mark.parametrize("dropout", [0.0, 0.1])
+@pytest.mark.parametrize(("causal", "dropout"), [(False, 0.0), (True, 0.1)])
 def test_attention_layer(causal, dropout):
     np.random.seed(19943)
     q, k, v = (np.random.randn(2, 5, 6).astype(np.float32) for _ in range(3))
@@ -121,8 +120,7 @@ def test_attention_layer_with_its_own_feature_sizes_and_self_attention():
     np.testing.assert_allclose(got, attention_layer(self_layer, q, q, q, Draws(0.0)), atol=1e-5)
 
 
-@pytest.mark.parametrize("causal", [False, True])
-@pytest.mark.parametrize("dropout", [0.0, 0.1])
+@pytest.mark.parametrize(("causal", "dropout"), [(True, 0.0), (False, 0.1)])
 def test_transformer_layer(causal, dropout):
     np.random.seed(19943)
     x = np.random.randn(2, 5, 6).astype(np.float32)
@@ -133,8 +131,7 @@ def test_transformer_layer(causal, dropout):
     np.testing.assert_allclose(got, transformer_layer(layer, x, Draws(dropout)), atol=1e-5, rtol=1e-5)
 
 
-@pytest.mark.parametrize("batch_first", [True, False])
-@pytest.mark.parametrize("dropout", [0.0, 0.1])
+@pytest.mark.parametrize(("batch_first", "dropout"), [(True, 0.1), (False, 0.0)])
 def test_transformer_model(batch_first, dropout):
     np.random.seed(19943)
     x = np.random.randn(3, 4, 6).astype(np.float32)
@@ -202,3 +199,38 @@ def test_attention_layer_trains_its_parameters():
 def test_bad_input_is_refused_at_the_call(call, message):
     with pytest.raises(DefinitionError, match=message):
         call()
+
+
+class TransformerLanguageModel(nn.Module):
+    """hw4_extra's LanguageModel with ``seq_model='transformer'``: embedding, Transformer, linear."""
+
+    def __init__(self, embedding_size, output_size, hidden_size, num_layers, seq_len):
+        super().__init__()
+        self.embedding = nn.Embedding(output_size, embedding_size)
+        self.seq_model = nn.Transformer(embedding_size, hidden_size, num_layers, num_head=2, dim_head=4,
+                                        sequence_len=seq_len)
+        self.linear = nn.Linear(embedding_size, output_size)
+
+    def forward(self, x, h=None):
+        seq_len, batch = x.shape
+        out, h = self.seq_model(self.embedding(x), h)
+        return self.linear(out.reshape((seq_len * batch, out.shape[2]))), h
+
+
+@pytest.mark.slow
+def test_a_transformer_language_model_learns_a_sequence():
+    ids = np.random.randint(0, 7, size=(6, 3)).astype(np.float32)
+    targets = ndl.Tensor(np.roll(ids, -1, axis=0).reshape(-1))
+    model = TransformerLanguageModel(8, 7, 16, 1, seq_len=6)
+    opt = ndl.optim.Adam(model.parameters(), lr=0.01)
+    losses = []
+    for _ in range(8):
+        opt.reset_grad()
+        logits, state = model(ndl.Tensor(ids))
+        loss = nn.SoftmaxLoss()(logits, targets)
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.numpy()))
+    assert logits.shape == (18, 7) and state.shape == (6, 3, 8)
+    assert all(p.grad is not None for p in model.parameters())
+    assert losses[-1] < losses[0]
