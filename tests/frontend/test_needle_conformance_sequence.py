@@ -151,3 +151,28 @@ def test_lstm(seq_length, num_layers, bias, init_hidden):
     output.sum().backward()
     numeric = central_difference(lambda: float(run()[0].numpy().sum()), model.lstm_cells[0].W_ih)
     np.testing.assert_allclose(model.lstm_cells[0].W_ih.grad.detach().numpy(), numeric, atol=1e-6)
+
+
+@pytest.mark.parametrize("seq_model", ["rnn", "lstm"])
+@pytest.mark.parametrize("init_hidden", [True, False])
+def test_language_model_implementation(seq_model, init_hidden):
+    from .test_needle_conformance_apps import LanguageModel
+
+    seq_length, num_layers, batch_size, hidden_size, output_size = 3, 2, 2, 4, 11
+    x = np.random.randint(0, output_size, (seq_length, batch_size)).astype(np.float32)
+    h0 = ndl.Tensor(np.random.randn(num_layers, batch_size, hidden_size).astype(np.float32), device=ndl.cpu())
+    c0 = ndl.Tensor(np.random.randn(num_layers, batch_size, hidden_size).astype(np.float32), device=ndl.cpu())
+    model = LanguageModel(5, output_size, hidden_size, num_layers, seq_model, device=ndl.cpu())
+    state = ((h0, c0) if seq_model == "lstm" else h0) if init_hidden else None
+    output, h = model(ndl.Tensor(x, device=ndl.cpu()), state)
+    if seq_model == "lstm":
+        assert isinstance(h, tuple) and h[1].shape == (num_layers, batch_size, hidden_size)
+        h = h[0]
+    assert h.shape == (num_layers, batch_size, hidden_size)
+    assert output.shape == (batch_size * seq_length, output_size)
+    output.backward()  # a non-scalar output: needle's adjoint of ones
+    for parameter in model.parameters():
+        assert parameter.grad is not None and parameter.grad.shape == parameter.shape
+    embedding_grad = model.embedding.weight.grad.numpy()
+    unused = sorted(set(range(output_size)) - set(x.astype(int).ravel().tolist()))
+    assert not embedding_grad[unused].any()  # only the rows the ids picked get a gradient
