@@ -31,7 +31,8 @@ def as_tensor(array: NDArray) -> Tensor:
 def from_tensor(tensor: Tensor, device, *sources: NDArray) -> NDArray:
     """An NDArray over ``tensor``'s values: its buffer when that is contiguous and none of
     ``sources``' buffers, else a copy."""
-    values = np.ascontiguousarray(tensor._storage(), dtype=np.float32)
+    stored = tensor._storage()
+    values = np.ascontiguousarray(stored, dtype=np.float32).reshape(stored.shape)  # 0-d stays 0-d
     if any(np.may_share_memory(values, s._handle.array) for s in sources):
         values = values.copy()
     return NDArray.make(values.shape, device=device, handle=Handle(values.reshape(-1)))

@@ -20,6 +20,7 @@ import math
 import numpy as np
 
 from tensorir.errors import DefinitionError
+from tensorir.shapes import check_tensor_size
 
 from ..devices import Device
 from ..tensor import check_device
@@ -108,12 +109,20 @@ class NDArray:
 
     @staticmethod
     def make(shape, strides=None, device=None, handle: Handle | None = None, offset: int = 0) -> NDArray:
-        """An NDArray of ``shape`` with the given ``strides`` over ``handle`` (a new buffer when None)."""
-        shape = tuple(int(n) for n in shape)
+        """An NDArray of ``shape`` with the given ``strides`` over ``handle`` (a new buffer when None).
+
+        Raises
+        ------
+        DefinitionError
+            When the shape is not one, is too large, or the view would reach outside ``handle``.
+        """
+        shape = _ints("NDArray.make", "shape", shape, 0)
+        check_tensor_size(shape, "NDArray.make")
         array = NDArray.__new__(NDArray)
         array._shape, array._offset, array._device = shape, int(offset), _as_device(device)
-        array._strides = compact_strides(shape) if strides is None else tuple(int(s) for s in strides)
+        array._strides = compact_strides(shape) if strides is None else _ints("NDArray.make", "strides", strides, None)
         array._handle = Handle(np.empty(math.prod(shape), dtype=np.float32)) if handle is None else handle
+        _check_inside(array)
         return array
 
     # -- what the array is ------------------------------------------------------------------------
@@ -192,11 +201,8 @@ class NDArray:
         return out
 
     def as_strided(self, shape, strides) -> NDArray:
-        """A view of the same buffer with ``shape`` and ``strides`` (in elements)."""
-        shape, strides = tuple(shape), tuple(strides)
-        if len(shape) != len(strides):
-            raise DefinitionError(f"NDArray.as_strided: shape {shape} and strides {strides} differ in length; give "
-                                  "one stride per axis")
+        """A view of the same buffer with ``shape`` and ``strides`` (in elements); refused where it
+        would reach outside the buffer."""
         return NDArray.make(shape, strides, self.device, self._handle, self._offset)
 
     @property
@@ -222,7 +228,7 @@ class NDArray:
 
     def broadcast_to(self, new_shape) -> NDArray:
         """A view repeating axes of extent 1 (stride 0) to ``new_shape``; new leading axes as numpy adds them."""
-        new_shape = tuple(int(n) for n in new_shape)
+        new_shape = _ints("NDArray.broadcast_to", "shape", new_shape, 0)
         lead = len(new_shape) - self.ndim
         if lead < 0 or any(n != m and n != 1 for n, m in zip(self._shape, new_shape[lead:])):
             raise DefinitionError(f"NDArray.broadcast_to: {self._shape} cannot be broadcast to {new_shape}; only "
@@ -258,6 +264,31 @@ class NDArray:
             target[...] = _scalar("__setitem__", other)
 
     __hash__ = None  # compared elementwise (``==`` gives an array), so not hashable, as numpy's
+
+
+def _ints(method: str, what: str, values, low: int | None) -> tuple[int, ...]:
+    """``values`` as a tuple of ints (each at least ``low`` unless None), or an error naming ``method``."""
+    values = tuple(values) if isinstance(values, (tuple, list)) else (values,)
+    if any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) or (low is not None and v < low)
+           for v in values):
+        kind = "ints" if low is None else f"ints of at least {low}"
+        raise DefinitionError(f"{method}: {what} {values} is not a tuple of {kind}; give e.g. (2, 3)")
+    return tuple(int(v) for v in values)
+
+
+def _check_inside(array: NDArray) -> None:
+    """A view must read only its buffer: its first and last reachable elements lie inside it."""
+    if len(array._strides) != len(array._shape):
+        raise DefinitionError(f"NDArray.as_strided: shape {array._shape} and strides {array._strides} differ in "
+                              "length; give one stride per axis")
+    if not math.prod(array._shape):
+        return
+    low = array._offset + sum((n - 1) * s for n, s in zip(array._shape, array._strides) if s < 0)
+    high = array._offset + sum((n - 1) * s for n, s in zip(array._shape, array._strides) if s > 0)
+    if low < 0 or high >= array._handle.size:
+        raise DefinitionError(f"NDArray.as_strided: shape {array._shape} with strides {array._strides} at offset "
+                              f"{array._offset} reaches elements {low}..{high} of a buffer of "
+                              f"{array._handle.size}; keep the view inside the buffer")
 
 
 def _scalar(method: str, value) -> float:

@@ -173,6 +173,14 @@ def test_getitem_is_a_view_with_numpys_strides(fn):
     assert same_buffer(array, view)
 
 
+def test_zero_dimensional_and_empty_arrays():
+    scalar = nd.array(3.0)
+    assert scalar.shape == () and (scalar + 1.0).shape == () and float((scalar * 2.0).numpy()) == 6.0
+    assert scalar.sum().shape == (1,)
+    empty = nd.array(np.ones((0, 3)))
+    assert (empty + 1.0).shape == (0, 3) and empty.compact().numpy().shape == (0, 3)
+
+
 def test_integer_indices_keep_their_axis_as_needles_do():
     values = np.arange(16.0).reshape(4, 4)
     array = nd.array(values)
@@ -233,6 +241,13 @@ def test_arrays_from_strided_views_pad_flip_and_tensors():
     (lambda: nd.array(["a"]), r"NDArray: cannot make float32 values of .* \(a list\); give numbers"),
     (lambda: nd.array([1.0], dtype="float64"), r"array: dtype 'float64'; needle's NDArray stores float32 only"),
     (lambda: nd.array([1.0], device="tpu"), r"unknown device"),
+    (lambda: nd.array(np.ones(4)).as_strided((10,), (1,)),
+     r"NDArray.as_strided: shape \(10,\) with strides \(1,\) at offset 0 reaches elements 0..9 of a buffer of 4; "
+     r"keep the view inside the buffer"),
+    (lambda: nd.array(np.ones(4)).as_strided((2, 2), (1,)), r"shape \(2, 2\) and strides \(1,\) differ in length"),
+    (lambda: nd.array(np.ones(4)).broadcast_to((2, "4")),
+     r"NDArray.broadcast_to: shape \(2, '4'\) is not a tuple of ints of at least 0"),
+    (lambda: nd.empty((2 ** 40, 2 ** 30)), r"NDArray.make: shape \(1099511627776, 1073741824\) has .* elements, more"),
 ])
 def test_bad_input_is_refused_at_the_call(call, message):
     with pytest.raises(DefinitionError, match=message):
