@@ -4,8 +4,8 @@
 ``ops`` module runs on the frontend unchanged.
 
 Each name only forwards to the frontend's op of the same meaning (no arithmetic here); ``conv``
-moves needle's NHWC image and ``(K, K, C_in, C_out)`` weight to the frontend's NCHW/OIHW layouts
-with views, so its gradients flow back through them.
+is one node (:class:`~frontend.ops.needle_conv.NeedleConv`) that runs the frontend's NCHW
+convolution kernel on views of needle's NHWC image and ``(K, K, C_in, C_out)`` weight.
 """
 
 from __future__ import annotations
@@ -18,9 +18,11 @@ from tensorir.errors import DefinitionError
 
 from ..tensor import Tensor
 from . import elementwise as ew
-from .conv import conv2d
+from .conv import conv_params
 from .matmul import matmul
 from .movement import dilate, flip, undilate
+from .needle_conv import NeedleConv
+from .promote import promote
 from .reduce import logsumexp, summation
 from .shape import broadcast_to, permute, reshape, split, stack, transpose
 
@@ -78,8 +80,8 @@ def conv(a: Tensor, b: Tensor, stride: int = 1, padding: int = 0) -> Tensor:
     if a.shape[3] != b.shape[2]:
         raise DefinitionError(f"conv: the image has {a.shape[3]} channels (last axis of {a.shape}) but the weight "
                               f"{b.shape} expects {b.shape[2]} (its third axis)")
-    out = conv2d(permute(a, (0, 3, 1, 2)), permute(b, (3, 2, 0, 1)), stride, padding)
-    return permute(out, (0, 2, 3, 1))
+    params = conv_params(permute(a, (0, 3, 1, 2)), permute(b, (3, 2, 0, 1)), stride, padding, 1, 1)
+    return NeedleConv(params)(*promote(a, b))  # one node, as needle's: out.op differentiates both
 
 
 def _op(function: Callable, *names: str) -> Callable:

@@ -198,6 +198,15 @@ def test_op_conv(z_shape, w_shape, stride, padding):
     assert np.linalg.norm(w.grad.numpy() - dw) < 1e-2 * max(1.0, np.abs(dw).max() * 1e-3)
 
 
+@pytest.mark.parametrize(("stride", "padding"), [(1, 0), (2, 1)])
+def test_conv_is_one_node_whose_op_gives_both_gradients(stride, padding):
+    z, w = tensor(1, 5, 5, 2), tensor(3, 3, 2, 3)
+    out = ndl.conv(z, w, stride=stride, padding=padding)
+    assert out.inputs == (z, w)  # needle's one Conv node
+    dz, dw = needle_backward_check(ndl.conv, z, w, stride=stride, padding=padding)
+    assert dz.shape == z.shape and dw.shape == w.shape
+
+
 # -- test_nd_backend: tensors made of backend_ndarray arrays -------------------------------------------
 def nd_tensor(values):
     return ndl.Tensor(nd.array(values), device=ndl.cpu())
