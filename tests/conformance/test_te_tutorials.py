@@ -2,9 +2,11 @@
 sizes: "intrinsics and math functions" (``call_pure_extern`` of C's ``__expf``/``exp``, ``te.exp``
 on GPU threads with a symbolic length, ``call_intrin``; custom lowering rules and new intrinsics
 refused at the call), the matmul of autotvm's "simple template" tutorial with its split knobs
-enumerated by hand, and "tensorize" up to the intrinsic declaration, which is refused with what to
-write instead. Values against numpy on the interpreter (CUDA's semantics), LLVM and the CUDA source
-run on the host; the CUDA source compiles with nvcc."""
+enumerated by hand, "tensorize" up to the intrinsic declaration, which is refused with what to
+write instead, and "how to optimize convolution using TensorCores" with its whole schedule (float16
+NHWCnc data, float32 sums, shared and register caches, threadIdx.y/z warps) but register caches in
+place of the wmma fragments, which are refused. Values against numpy on the interpreter (CUDA's
+semantics), LLVM and the CUDA source run on the host; the CUDA source compiles with nvcc."""
 
 from __future__ import annotations
 
@@ -78,8 +80,11 @@ def test_expf_of_a_double_rounds_its_argument_to_float():
 
 @pytest.fixture(scope="module")
 def cuda_modules():
-    return {name: tvm.build(*gpu_unary(fcompute, dtype), "cuda", name=name)
-            for name, (fcompute, dtype, _) in MATH_PROGRAMS.items()}
+    built = {name: tvm.build(*gpu_unary(fcompute, dtype), "cuda", name=name)
+             for name, (fcompute, dtype, _) in MATH_PROGRAMS.items()}
+    s, args = conv_tensorcore()
+    built["conv_tensorcore"] = tvm.build(s, args, "cuda", name="conv_tensorcore")
+    return built
 
 
 def test_the_cuda_source_calls_the_math_library(cuda_modules):
@@ -208,3 +213,101 @@ def test_tensorize_is_refused_where_the_intrinsic_is_declared_and_the_loops_stil
     cc = empty((N, M), "float32")
     tvm.build(s, [A, B, C], "llvm")(aa, bb, cc)
     close(cc, aa.astype(np.float64) @ bb.T, rtol=1e-5, atol=1e-5)
+
+
+# "how to optimize convolution using TensorCores", with register caches for the fragments ------
+def conv_tensorcore(fragment_scopes=("local", "local", "local")):
+    batch, height, width, in_channels, out_channels, block_size, pad = 16, 4, 4, 8, 16, 4, 1
+    data_shape = (batch // block_size, height, width, in_channels // block_size, block_size, block_size)
+    kernel_shape = (3, 3, in_channels // block_size, out_channels // block_size, block_size, block_size)
+    output_shape = (batch // block_size, height, width, out_channels // block_size, block_size, block_size)
+    kh, kw = te.reduce_axis((0, 3), name="kh"), te.reduce_axis((0, 3), name="kw")
+    ic = te.reduce_axis((0, in_channels // block_size), name="ic")
+    ii = te.reduce_axis((0, block_size), name="ii")
+    A = te.placeholder(data_shape, name="A", dtype="float16")
+    W = te.placeholder(kernel_shape, name="W", dtype="float16")
+    Apad = te.compute(
+        (batch // block_size, height + 2 * pad, width + 2 * pad, in_channels // block_size, block_size, block_size),
+        lambda n, h, w, i, nn, ii: tvm.tir.if_then_else(
+            tvm.tir.all(h >= pad, h - pad < height, w >= pad, w - pad < width),
+            A[n, h - pad, w - pad, i, nn, ii], tvm.tir.const(0.0, "float16")), name="Apad")
+    Conv = te.compute(output_shape, lambda n, h, w, o, nn, oo: te.sum(
+        Apad[n, h + kh, w + kw, ic, nn, ii].astype("float32") * W[kh, kw, ic, o, ii, oo].astype("float32"),
+        axis=[ic, kh, kw, ii]), name="Conv")
+    s = te.create_schedule(Conv.op)
+    s[Apad].compute_inline()
+    AS, WS = s.cache_read(Apad, "shared", [Conv]), s.cache_read(W, "shared", [Conv])
+    AF, WF = s.cache_read(AS, fragment_scopes[0], [Conv]), s.cache_read(WS, fragment_scopes[1], [Conv])
+    ConvF = s.cache_write(Conv, fragment_scopes[2])
+    block_row_warps, block_col_warps, warp_row_tiles, warp_col_tiles, warp_size, chunk = 2, 2, 1, 2, 8, 2
+    thread_x, thread_y, thread_z = (te.thread_axis(f"threadIdx.{a}") for a in "xyz")
+
+    nc, hc, wc, oc, nnc, ooc = Conv.op.axis
+    block_k = s[Conv].fuse(hc, wc)
+    s[Conv].bind(block_k, te.thread_axis("blockIdx.z"))
+    nc, nci = s[Conv].split(nc, factor=warp_row_tiles)
+    block_i, nc = s[Conv].split(nc, factor=block_row_warps)
+    oc, oci = s[Conv].split(oc, factor=warp_col_tiles)
+    block_j, oc = s[Conv].split(oc, factor=block_col_warps)
+    s[Conv].reorder(block_k, block_i, block_j, nc, oc, nci, oci, nnc, ooc)
+    s[Conv].bind(block_i, te.thread_axis("blockIdx.x"))
+    s[Conv].bind(block_j, te.thread_axis("blockIdx.y"))
+    s[Conv].bind(nc, thread_y)
+    s[Conv].bind(oc, thread_z)
+
+    s[ConvF].compute_at(s[Conv], oc)
+    n, h, w, o, nnf, oof = ConvF.op.axis
+    ko, ki = s[ConvF].split(ic, factor=chunk)
+    s[ConvF].reorder(ko, kh, ki, kw, n, o, nnf, oof, ii)
+    s[AF].compute_at(s[ConvF], kw)
+    s[WF].compute_at(s[ConvF], kw)
+
+    s[AS].compute_at(s[ConvF], kh)
+    n, h, w, i, nn, ii = AS.op.axis
+    tx, xo = s[AS].split(n, nparts=block_row_warps)
+    ty, yo = s[AS].split(xo, nparts=block_col_warps)
+    to, ti = s[AS].split(s[AS].fuse(nn, ii), factor=warp_size)
+    s[AS].bind(tx, thread_y)
+    s[AS].bind(ty, thread_z)
+    s[AS].bind(ti, thread_x)
+
+    s[WS].compute_at(s[ConvF], kh)
+    kh, kw, ic, o, ii, oo = WS.op.axis
+    tx, xo = s[WS].split(o, nparts=block_row_warps)
+    ty, yo = s[WS].split(xo, nparts=block_col_warps)
+    to, ti = s[WS].split(s[WS].fuse(ii, oo), nparts=warp_size)
+    s[WS].bind(tx, thread_y)
+    s[WS].bind(ty, thread_z)
+    s[WS].bind(to, thread_x)
+    s[WS].vectorize(ti)
+    return s, [A, W, Conv]
+
+
+def conv_nhwcnc_reference(a, w):
+    padded = np.pad(a.astype(np.float64), ((0, 0), (1, 1), (1, 1), (0, 0), (0, 0), (0, 0)))
+    height, width = a.shape[1:3]
+    out = 0.0
+    for kh, kw in itertools.product(range(3), range(3)):
+        window = padded[:, kh:kh + height, kw:kw + width]
+        out = out + np.einsum("nhwiab,iobc->nhwoac", window, w[kh, kw].astype(np.float64))
+    return out
+
+
+def test_the_tensorcore_schedule_runs_as_cuda_source_on_the_host(cuda_modules, rng):
+    if not host_emulation.available():
+        pytest.skip("g++ is not installed")
+    module = cuda_modules["conv_tensorcore"]
+    assert "__half" in module.source and "threadIdx.z" in module.source
+    (host,) = host_emulation.compile_host([module])
+    _, (A, W, Conv) = conv_tensorcore()
+    a = rng.uniform(size=tuple(int(d) for d in A.shape)).astype("float16")
+    w = rng.uniform(size=tuple(int(d) for d in W.shape)).astype("float16")
+    out = empty(Conv.shape, Conv.dtype)
+    host(a, w, out)
+    close(out, conv_nhwcnc_reference(a, w), rtol=1e-5, atol=1e-5)
+
+
+def test_wmma_fragment_scopes_are_refused_with_the_scopes_nestor_has():
+    with pytest.raises(te.ScheduleError, match=r"s.cache_read\(Apad.shared, 'wmma.matrix_a', \['Conv'\]\): unknown "
+                       "scope 'wmma.matrix_a'; use 'global', 'shared' or 'local'"):
+        conv_tensorcore(("wmma.matrix_a", "wmma.matrix_b", "wmma.accumulator"))

@@ -131,6 +131,16 @@ MATH_CONSTANTS = """#pragma once
 """
 
 
+#: the host's half type for kernels that store float16 (g++ 12's _Float16 converts with
+#: round-to-nearest-even, as __float2half_rn does)
+CUDA_FP16 = r"""
+#pragma once
+typedef _Float16 __half;
+static inline float __half2float(__half value) { return (float)value; }
+static inline __half __float2half_rn(float value) { return (__half)value; }
+"""
+
+
 def available() -> bool:
     return shutil.which("g++") is not None
 
@@ -226,6 +236,8 @@ def compile_host(modules: list[CudaModule], folder: str | None = None) -> list[H
     folder = folder or tempfile.mkdtemp(prefix="nestor_host_cuda_")
     with open(os.path.join(folder, "math_constants.h"), "w") as handle:
         handle.write(MATH_CONSTANTS)
+    with open(os.path.join(folder, "cuda_fp16.h"), "w") as handle:
+        handle.write(CUDA_FP16)
     # shared memory: one static array serves every block (blocks run one at a time)
     source = PRELUDE + "\n".join(poisoned_shared(m.source) + "\n" + _launcher(m) for m in modules)
     path = os.path.join(folder, "kernels.cpp")
