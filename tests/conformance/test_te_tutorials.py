@@ -309,5 +309,6 @@ def test_the_tensorcore_schedule_runs_as_cuda_source_on_the_host(cuda_modules, r
 
 def test_wmma_fragment_scopes_are_refused_with_the_scopes_nestor_has():
     with pytest.raises(te.ScheduleError, match=r"s.cache_read\(Apad.shared, 'wmma.matrix_a', \['Conv'\]\): unknown "
-                       "scope 'wmma.matrix_a'; use 'global', 'shared' or 'local'"):
+                       "scope 'wmma.matrix_a'; use 'global', 'shared' or 'local'; TensorCore fragments "
+                       r"\(wmma.\*\) are not supported: 'local' keeps the tile in registers"):
         conv_tensorcore(("wmma.matrix_a", "wmma.matrix_b", "wmma.accumulator"))
