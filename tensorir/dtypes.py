@@ -27,8 +27,8 @@ value in the promoted type: it is never rounded to ``float32`` first. Bitwise op
 shifts keep the other operand's type (TVM's bit operators take an ``int`` as a constant of that
 type). A ``float`` beside an integer operand, or alone, is ``float32`` (numpy's default is
 float64: Nestor keeps float32, TVM's). Where Nestor builds its own kernels on numpy's meaning
-(the frontend), it makes typed constants itself (``ns.const(1, x.dtype)``); :func:`weak_literal_type`
-is numpy 2's NEP 50 typing that :func:`tensorir.expr.as_expr` keeps for an explicit ``like``.
+(the frontend), it makes constants of the operand's type itself: :func:`of_python_constant` is
+numpy 2's NEP 50 typing, which :func:`tensorir.expr.as_expr` keeps for an explicit ``like``.
 True division ``/`` of two integer operands gives ``float32``; ``//`` and
 ``%`` on integers floor (Python semantics). Comparisons and logical operators give ``bool``;
 an unsigned comparison compares unsigned values (``uint32(2**31) > 0``).
@@ -216,11 +216,8 @@ def literal_type(value: object, other: DType) -> DType:
 
     raise DefinitionError(
         f"the Python int {value} beside an operand of type {other} fits no type a literal takes "
-        f"(int32, int64; uint64 beside uint64); make it a constant of a type it fits "
-        f"(ns.const(value, 'uint64')) or compute it at run time")
-
-
-weak_literal_type = of_python_constant
+        f"(int32, int64; uint64 beside uint64); keep it within the int64 range, or make it a float "
+        f"constant (ns.const({float(value)!r}, 'float64'))")
 
 
 def wrap_int(value: int, dtype: DType) -> int:
