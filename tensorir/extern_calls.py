@@ -94,8 +94,23 @@ def call_extern(dtype, func_name: str, *args) -> Expr:
 
 
 def call_intrin(dtype, op_name: str, *args) -> Expr:
-    """TVM's ``tir.call_intrin``: one of TVM's math intrinsics by its name (``"tir.exp"``), of
-    result type ``dtype``; an intrinsic Nestor does not have is refused (a DefinitionError)."""
+    """TVM's ``tir.call_intrin``: one of TVM's math intrinsics by its name.
+
+    Parameters
+    ----------
+    dtype : str
+        The type of the result (Nestor's intrinsic's result is converted to it).
+    op_name : str
+        ``"tir."`` and the intrinsic's name: ``"tir.exp"``, ``"tir.log"``, ``"tir.sigmoid"``, ...
+    *args
+        The intrinsic's arguments.
+
+    Returns
+    -------
+    Expr
+        Nestor's intrinsic; a name Nestor does not have is refused (a DefinitionError), since new
+        intrinsics cannot be registered.
+    """
     what = f"call_intrin({str(dtype)!r}, {op_name!r}, ...)"
     name = op_name[4:] if isinstance(op_name, str) and op_name.startswith("tir.") else None
     found = _TIR_ONLY.get(name) or (_C_MATH.get(name) if name is not None else None)
