@@ -33,7 +33,9 @@ def _scope(call: str, scope: str) -> Scope:
     try:
         return Scope(scope)
     except ValueError:
-        raise ScheduleError(f"s.{call}: unknown scope {scope!r}; use 'global', 'shared' or 'local'") from None
+        hint = ("; TensorCore fragments (wmma.*) are not supported: 'local' keeps the tile in registers"
+                if isinstance(scope, str) and scope.startswith("wmma.") else "")
+        raise ScheduleError(f"s.{call}: unknown scope {scope!r}; use 'global', 'shared' or 'local'{hint}") from None
 
 
 def _tensor(schedule: Schedule, call: str, tensor) -> Tensor:

@@ -10,9 +10,11 @@ after the init's steps::
 
 Where the update's loops are bound to threads, a barrier ends each step, so that the next step
 reads what every thread of the block wrote (global memory included, which the barrier pass
-orders only between stages). Bound to blocks, each step is a kernel launch, as in TVM: the steps
-are root nests of their own, in order, each with the step a constant (a constant number of
-steps, at most :data:`MAX_STEP_KERNELS`).
+orders only between stages). Bound to blocks, each step is a kernel launch, as in TVM: up to
+:data:`MAX_STEP_KERNELS` steps of a constant number are root nests of their own, in order, each
+with the step a constant; otherwise (a symbolic number of steps, or more) the steps are a serial
+loop tagged :data:`~tensorir.stmt.HOST_LOOP` around the step's nests, which the CUDA backend
+runs on the host, launching the step's kernels in turn with the step as an argument.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from tensorir.dtypes import DType
 from tensorir.errors import LoweringError
 from tensorir.expr import BinaryOp, Call, Func, binary, const
 from tensorir.scan import ScanOp
-from tensorir.stmt import Allocate, Evaluate, For, ForKind, Seq, Stmt, seq
+from tensorir.stmt import HOST_LOOP, Allocate, Evaluate, For, ForKind, Seq, Stmt, seq
 from tensorir.symbolic import same_extent
 from tensorir.visitor import substitute, walk
 
@@ -174,36 +176,30 @@ def root_nest(lowering: Lowering, stage: Stage) -> Stmt:
     nest = nests[0]
     body = seq(nest.body, *(substitute(other.body, {other.var: nest.var}) for other in nests[1:]))
     body = _shared_buffers_around(lowering, scan, body)
-    if any(isinstance(n, For) and n.kind is ForKind.THREAD_BINDING and n.thread_tag.startswith("blockIdx")
-           for n in walk(body)):
-        return _step_kernels(scan, op, nest.var, body)
-    if any(isinstance(n, For) and n.kind is ForKind.THREAD_BINDING for n in walk(body)):
-        body = seq(body, Evaluate(Call(Func.BARRIER, (), DType.INT32)))
     from tensorir.symbolic import to_expr
 
     steps = op.shape[0] - op.init_steps if isinstance(op.shape[0], int) else binary(
         BinaryOp.SUB, to_expr(op.shape[0]), op.init_steps)
+    if any(isinstance(n, For) and n.kind is ForKind.THREAD_BINDING and n.thread_tag.startswith("blockIdx")
+           for n in walk(body)):
+        if isinstance(steps, int) and steps <= MAX_STEP_KERNELS:
+            return _step_kernels(op, nest.var, body)
+        # a loop on the host around the step's kernels, each launched once per step (TVM's form)
+        return dataclasses.replace(nest, min=const(op.init_steps), extent=to_expr(steps), body=body,
+                                   thread_tag=HOST_LOOP)
+    if any(isinstance(n, For) and n.kind is ForKind.THREAD_BINDING for n in walk(body)):
+        body = seq(body, Evaluate(Call(Func.BARRIER, (), DType.INT32)))
     return dataclasses.replace(nest, min=const(op.init_steps), extent=to_expr(steps), body=body)
 
 
-#: the most steps of a scan bound to blockIdx (one kernel each)
+#: the most steps of a scan bound to blockIdx unrolled into kernels of their own; past it (or
+#: with a symbolic number of steps) the steps are a loop on the host that launches the kernels
 MAX_STEP_KERNELS = 1024
 
 
-def _step_kernels(scan: Stage, op: ScanOp, var, body: Stmt) -> Stmt:
+def _step_kernels(op: ScanOp, var, body: Stmt) -> Stmt:
     """The steps of a scan whose update is bound to blockIdx, one root nest (so one kernel
     launch) per step in order, the step a constant in each: TVM launches a kernel per step from
     a host loop, and the end of a kernel is what orders one step's blocks before the next's."""
-    steps = op.shape[0] - op.init_steps if isinstance(op.shape[0], int) else None
-    if steps is None:
-        raise LoweringError(
-            f"lower: the update of scan {scan.name} is bound to blockIdx, so each step is a kernel "
-            f"launch, but its number of steps ({op.shape[0]} - {op.init_steps}) is symbolic; give the "
-            "scan axis a constant extent, or bind the update to threadIdx only (one block then runs "
-            "the steps in order)")
-    if steps > MAX_STEP_KERNELS:
-        raise LoweringError(
-            f"lower: the update of scan {scan.name} is bound to blockIdx, so each of its {steps} steps "
-            f"is a kernel launch, over the limit of {MAX_STEP_KERNELS}; bind the update to threadIdx "
-            "only (one block then runs the steps in order)")
+    steps = op.shape[0] - op.init_steps
     return seq(*(substitute(body, {var: const(t)}) for t in range(op.init_steps, op.init_steps + steps)))

@@ -153,6 +153,19 @@ from .tvm_refused import extern, hybrid  # noqa: E402
 
 __all__ += ["extern", "hybrid"]
 
+#: TVM's calls by name: C math functions and TVM's intrinsics, the rest refused (tensorir.extern_calls)
+from .extern_calls import (  # noqa: E402
+    call_extern,
+    call_intrin,
+    call_pure_extern,
+    decl_tensor_intrin,
+    register_intrin_lowering,
+    register_op_attr,
+)
+
+__all__ += ["call_extern", "call_intrin", "call_pure_extern", "decl_tensor_intrin", "register_intrin_lowering",
+            "register_op_attr"]
+
 #: the IR's own nodes, exported for passes and tools but not part of the user's language
 INTERNAL = frozenset({"Buffer", "Expr", "IterVar", "Scope", "Var"})
 

@@ -16,13 +16,20 @@ signed operand is converted, wrapping modulo ``2**bits`` as ``astype`` does. So
 ``float16``. Arithmetic on two bools (``+``, ``-``, ``*``, ``//``, ``%``, shifts) computes in
 ``int32``.
 
-Python numbers are "weak" (numpy 2's NEP 50): a Python ``int`` takes the type of the other
-operand (``x_int8 + 1`` stays ``int8``, ``x_float16 * 2`` stays ``float16``) and is refused with
-a :class:`~tensorir.errors.DefinitionError` when it does not fit that integer type
-(``x_uint8 + (-1)``, ``x_int8 + 300``: numpy raises too); beside a ``bool``, or alone, it is
-``int32`` (``int64`` past 32 bits). A Python ``float`` takes the other operand's type when that
-is a float type, else the default float ``float32`` (numpy's default is float64: Nestor keeps
-float32, TVM's). True division ``/`` of two integer operands gives ``float32``; ``//`` and
+A Python number beside an expression in an arithmetic operator, a comparison, ``max``/``min``,
+``if_then_else`` or a two-operand intrinsic is typed as TVM types it (its FFI makes a Python
+``int`` an ``int32`` constant, ``int64`` past 32 bits, and a ``float`` a ``float32`` one; then
+``BinaryOpMatchTypes`` promotes as above): ``x_int8 + 1`` and ``x_uint8 + 1`` are ``int32``,
+``x_float16 * 2.0`` is ``float32``, ``x_float16 * 2`` stays ``float16``, ``x_uint32 + 1`` stays
+``uint32``, ``x_int32 + 2**40`` is ``int64``, ``x_float64 * 0.1`` is ``float64`` with the
+literal's exact value (see :func:`literal_type`). The constant always holds the literal's own
+value in the promoted type: it is never rounded to ``float32`` first. Bitwise operators and
+shifts keep the other operand's type (TVM's bit operators take an ``int`` as a constant of that
+type). A ``float`` beside an integer operand, or alone, is ``float32`` (numpy's default is
+float64: Nestor keeps float32, TVM's). Where Nestor builds its own kernels on numpy's meaning
+(the frontend), it makes constants of the operand's type itself: :func:`of_python_constant` is
+numpy 2's NEP 50 typing, which :func:`tensorir.expr.as_expr` keeps for an explicit ``like``.
+True division ``/`` of two integer operands gives ``float32``; ``//`` and
 ``%`` on integers floor (Python semantics). Comparisons and logical operators give ``bool``;
 an unsigned comparison compares unsigned values (``uint32(2**31) > 0``).
 
@@ -192,6 +199,25 @@ def of_python_constant(value: object, other: DType | None) -> DType:
     if other is not None and other.is_float:
         return other
     return DEFAULT_FLOAT
+
+
+def literal_type(value: object, other: DType) -> DType:
+    """The type of ``value op other`` for a Python number ``value`` beside an operand of type
+    ``other``, as TVM types it: the literal is ``int32`` (``int64`` past 32 bits) or ``float32``
+    (a ``bool`` is ``bool``), then promoted with ``other`` by :func:`promote`. An int that does not
+    fit ``int64`` is taken as ``uint64`` beside ``uint64`` and refused otherwise."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return promote(other, of_python_constant(value, None))
+    if -(2**63) <= value < 2**63:
+        return promote(other, of_python_constant(value, None))
+    if other is DType.UINT64 and 0 <= value < 2**64:
+        return other
+    from .errors import DefinitionError
+
+    raise DefinitionError(
+        f"the Python int {value} beside an operand of type {other} fits no type a literal takes "
+        f"(int32, int64; uint64 beside uint64); keep it within the int64 range, or make it a float "
+        f"constant (ns.const({float(value)!r}, 'float64'))")
 
 
 def wrap_int(value: int, dtype: DType) -> int:

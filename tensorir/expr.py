@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Union
 
-from .dtypes import INDEX, DType, convert_value, of_python_constant, promote
+from .dtypes import INDEX, DType, convert_value, literal_type, of_python_constant, promote
 from .errors import DefinitionError
 from .op_kinds import (  # noqa: F401 - the operation kinds, imported from here by the rest of the project
     BINARY_FUNCS,
@@ -323,21 +323,40 @@ def as_expr(value: object, like: DType | None = None) -> Expr:
     raise DefinitionError(f"cannot use {value!r} of type {type(value).__name__} in an expression{hint}")
 
 
-def _operands(a: object, b: object) -> tuple[Expr, Expr]:
+def _literal(value: object, other: Expr, weak: bool) -> Expr:
+    """``value`` beside ``other``: a Python number typed as TVM types it (or, ``weak``, with
+    ``other``'s type as numpy's NEP 50 does); anything else as :func:`as_expr` makes it."""
+    if weak or isinstance(value, (Expr, IterVar)):
+        return as_expr(value, other.dtype)
+    try:
+        import numpy as np
+
+        if isinstance(value, np.generic) and value.shape == ():
+            value = value.item()
+    except ImportError:  # pragma: no cover
+        pass
+    if isinstance(value, (bool, int, float)):
+        return const(value, literal_type(value, other.dtype))
+    return as_expr(value, other.dtype)
+
+
+def _operands(a: object, b: object, weak: bool = False) -> tuple[Expr, Expr]:
     a_is = isinstance(a, (Expr, IterVar))
     b_is = isinstance(b, (Expr, IterVar))
     if a_is and not b_is:
         ea = as_expr(a)
-        return ea, as_expr(b, ea.dtype)
+        return ea, _literal(b, ea, weak)
     if b_is and not a_is:
         eb = as_expr(b)
-        return as_expr(a, eb.dtype), eb
+        return _literal(a, eb, weak), eb
     return as_expr(a), as_expr(b)
 
 
-def promote_pair(a: object, b: object) -> tuple[Expr, Expr]:
-    """``a`` and ``b`` as expressions cast to their promoted type."""
-    ea, eb = _operands(a, b)
+def promote_pair(a: object, b: object, weak: bool = False) -> tuple[Expr, Expr]:
+    """``a`` and ``b`` as expressions cast to their promoted type; a Python number beside an
+    expression is typed as TVM types it, or with ``weak`` takes the expression's type (what
+    TVM's bit operators do)."""
+    ea, eb = _operands(a, b, weak)
     dtype = promote(ea.dtype, eb.dtype)
     return cast(ea, dtype), cast(eb, dtype)
 

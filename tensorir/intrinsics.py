@@ -47,8 +47,9 @@ _INTEGER = {BinaryOp.AND: BinaryOp.BIT_AND, BinaryOp.OR: BinaryOp.BIT_OR, Binary
 
 def bitwise(op: BinaryOp, a: object, b: object) -> Expr:
     """``a & b``, ``a | b``, ``a ^ b``, ``a << b``, ``a >> b``: logical on two bools, bitwise on
-    integers (a bool beside an integer promotes to it)."""
-    ea, eb = promote_pair(a, b)
+    integers (a bool beside an integer promotes to it). A Python int keeps the other operand's
+    type, as TVM's bit operators do."""
+    ea, eb = promote_pair(a, b, weak=True)
     if ea.dtype.is_float:
         if op in LOGICAL:  # the message that `&`/`|` of non-bools always gave
             binary(op, ea, eb)

@@ -17,6 +17,11 @@ class ForKind(enum.Enum):
     THREAD_BINDING = "thread_binding"
 
 
+#: the ``thread_tag`` of a serial loop that runs on the host around GPU kernels, launching them
+#: once per iteration (the steps of a scan bound to blockIdx)
+HOST_LOOP = "host"
+
+
 class Stmt:
     """Base of statement nodes (frozen dataclasses, identity equality)."""
 

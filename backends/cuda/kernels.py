@@ -36,7 +36,7 @@ from tensorir.buffer import Buffer, Scope
 from tensorir.errors import CodegenError
 from tensorir.expr import BufferLoad, Call, Const, Func, Var
 from tensorir.names import identifier
-from tensorir.stmt import Allocate, Evaluate, For, ForKind, IfThenElse, PrimFunc, Seq, Stmt, Store
+from tensorir.stmt import HOST_LOOP, Allocate, Evaluate, For, ForKind, IfThenElse, PrimFunc, Seq, Stmt, Store
 from tensorir.symbolic import ShapeVar
 from tensorir.thread_reduce import is_thread_allreduce
 from tensorir.visitor import walk
@@ -68,8 +68,12 @@ class KernelNest:
     block: tuple[int, int, int]
     shared: tuple[Buffer, ...]
     root_locals: tuple[Buffer, ...] = ()
-    #: the function's size variables, passed to every kernel as ints after its buffers
+    #: the function's size variables, passed to every kernel as ints after its buffers (and the
+    #: variable of its host loop, last)
     scalars: tuple[Var, ...] = ()
+    #: the loop on the host that launches this kernel once per iteration (a scan's steps), if any;
+    #: consecutive kernels of one host loop launch in turn at each iteration
+    host_loop: For | None = None
 
     @property
     def shared_bytes(self) -> int:
@@ -101,16 +105,21 @@ def _used_buffers(s: Stmt) -> tuple[set[Buffer], set[Buffer]]:
     return used, written
 
 
-def _root_items(s: Stmt, allocations: list[Buffer], items: list[Stmt]) -> None:
+def _root_items(s: Stmt, allocations: list[Buffer], items: list[Stmt], hosts: list[For | None] | None = None,
+                host: For | None = None) -> None:
     match s:
         case Allocate(buffer=buffer, body=body):
             allocations.append(buffer)
-            _root_items(body, allocations, items)
+            _root_items(body, allocations, items, hosts, host)
         case Seq(stmts=stmts):
             for item in stmts:
-                _root_items(item, allocations, items)
+                _root_items(item, allocations, items, hosts, host)
+        case For(thread_tag=tag, body=body) if tag == HOST_LOOP and host is None:
+            _root_items(body, allocations, items, hosts, s)
         case _:
             items.append(s)
+            if hosts is not None:
+                hosts.append(host)
 
 
 def _sanitize(name: str) -> str:
@@ -140,8 +149,10 @@ def split_kernels(func: PrimFunc, limits: Limits | None = None) -> tuple[list[Ke
     limits = limits or Limits()
     allocations: list[Buffer] = []
     items: list[Stmt] = []
-    _root_items(func.body, allocations, items)
-    items = [item for item in items if not (isinstance(item, Seq) and not item.stmts)]
+    hosts: list[For | None] = []
+    _root_items(func.body, allocations, items, hosts)
+    kept = [n for n, item in enumerate(items) if not (isinstance(item, Seq) and not item.stmts)]
+    items, hosts = [items[n] for n in kept], [hosts[n] for n in kept]
     temporaries = [b for b in allocations if b.scope is Scope.GLOBAL]
     _check_symbolic_sizes(func, [n.buffer for n in walk(func.body) if isinstance(n, Allocate)])
     names = _kernel_names(func, items)
@@ -149,7 +160,7 @@ def split_kernels(func: PrimFunc, limits: Limits | None = None) -> tuple[list[Ke
     _check_root_scoped(func, allocations, names, usage)
     kernels = []
     order = list(func.params) + temporaries
-    for name, item, (used, written) in zip(names, items, usage):
+    for name, item, host, (used, written) in zip(names, items, hosts, usage):
         checker = _Checker(name, limits)
         grid, block, shared = checker.run(item)
         root_scoped = [b for b in allocations if b.scope is not Scope.GLOBAL and b in used]
@@ -157,7 +168,8 @@ def split_kernels(func: PrimFunc, limits: Limits | None = None) -> tuple[list[Ke
         checker.check_shared(shared)
         kernels.append(KernelNest(
             name, item, tuple(b for b in order if b in used), frozenset(written), grid, block,
-            tuple(shared), tuple(b for b in root_scoped if b.scope is Scope.LOCAL), func.scalars))
+            tuple(shared), tuple(b for b in root_scoped if b.scope is Scope.LOCAL),
+            func.scalars + ((host.var,) if host is not None else ()), host))
     return kernels, temporaries
 
 

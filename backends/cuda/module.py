@@ -66,8 +66,8 @@ class CudaModule(RuntimeModule):
             driver()
             cubin = compile_cuda(self.source, device_arch(), "cubin")
             functions = load_kernels(cubin, [launch.kernel for launch in self.launches])
-            for function, launch in zip(functions, self.launches):
-                scalars = len(self.func.scalars)
+            for function, launch, kernel in zip(functions, self.launches, self.kernels):
+                scalars = len(kernel.scalars)
                 buffers = len(launch.args) - scalars - (STATUS in launch.args)
                 function.prepare("P" * buffers + "i" * scalars + "P" * (STATUS in launch.args))
                 if launch.dynamic_shared_bytes:
@@ -108,17 +108,26 @@ class CudaModule(RuntimeModule):
         memory = dict(zip(self.func.params, arrays)) | self._temporaries
         if self._status is not None:
             self._status.copy_from(np.zeros(2, dtype=np.int64))
-        for function, kernel, shape in zip(functions, self.kernels, self.launches):
-            status = (self._status.ptr,) if STATUS in shape.args else ()  # type: ignore[union-attr]
-            values = dict(zip(self.func.scalars, sizes))
-            grid = tuple(evaluate(extent, values) for extent in kernel.grid)
-            if not all(grid):
-                continue  # a symbolic grid of no blocks: nothing to do
-            try:
-                function.prepared_call(grid, kernel.block, *(memory[b].ptr for b in kernel.params),
-                                       *sizes, *status, shared_size=shape.dynamic_shared_bytes)
-            except Exception as error:  # noqa: BLE001 - pycuda raises its own driver error types
-                raise launch_error(shape, error) from None
+        values = dict(zip(self.func.scalars, sizes))
+        for group in host_loop_groups(self.kernels):
+            host = self.kernels[group[0]].host_loop
+            steps = [{}] if host is None else host_loop_steps(host, values)
+            for step in steps:
+                for position in group:
+                    self._launch_one(functions[position], position, memory, values | step)
+
+    def _launch_one(self, function, position: int, memory: dict, values: dict) -> None:
+        kernel, shape = self.kernels[position], self.launches[position]
+        status = (self._status.ptr,) if STATUS in shape.args else ()  # type: ignore[union-attr]
+        grid = tuple(evaluate(extent, values) for extent in kernel.grid)
+        if not all(grid):
+            return  # a symbolic grid of no blocks: nothing to do
+        try:
+            function.prepared_call(grid, kernel.block, *(memory[b].ptr for b in kernel.params),
+                                   *(values[v] for v in kernel.scalars), *status,
+                                   shared_size=shape.dynamic_shared_bytes)
+        except Exception as error:  # noqa: BLE001 - pycuda raises its own driver error types
+            raise launch_error(shape, error) from None
 
     def synchronize(self) -> None:
         """Wait for the launched kernels; a fault while they ran raises CudaLaunchError."""
@@ -189,6 +198,23 @@ class CudaModule(RuntimeModule):
 
     def __repr__(self) -> str:
         return f"CudaModule({self.func.name}, {len(self.launches)} kernels)"
+
+
+def host_loop_groups(kernels) -> list[list[int]]:
+    """The kernels' positions in launch order, consecutive kernels of one host loop together."""
+    groups: list[list[int]] = []
+    for position, kernel in enumerate(kernels):
+        if groups and kernel.host_loop is not None and kernels[groups[-1][0]].host_loop is kernel.host_loop:
+            groups[-1].append(position)
+        else:
+            groups.append([position])
+    return groups
+
+
+def host_loop_steps(loop, values: dict) -> list[dict]:
+    """The values of a host loop's variable, in order, for the function's sizes ``values``."""
+    start = evaluate(loop.min, values)
+    return [{loop.var: step} for step in range(start, start + max(0, evaluate(loop.extent, values)))]
 
 
 def launch_error(launch, error: BaseException) -> CudaLaunchError:

@@ -16,6 +16,7 @@ import numpy as np
 
 from tensorir import functions as fn
 from tensorir.errors import DefinitionError
+from tensorir.expr import as_expr
 from tensorir.tensor import compute
 
 from .. import dispatch
@@ -230,7 +231,9 @@ class ScalarOp(Elementwise):
         self.saves_output = reverse and kind in ("div", "pow")
 
     def scalar(self, x):
-        a, b = (self.value, x) if self.reverse else (x, self.value)
+        # the constant takes x's type (numpy's weak scalars), not a Python literal's TVM typing
+        c = as_expr(self.value, x.dtype)
+        a, b = (c, x) if self.reverse else (x, c)
         if self.kind == "pow":
             return x * x if not self.reverse and self.value == 2.0 else fn.power(a, b)
         return {"add": lambda: a + b, "sub": lambda: a - b, "mul": lambda: a * b, "div": lambda: a / b}[self.kind]()

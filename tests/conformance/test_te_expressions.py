@@ -29,13 +29,14 @@ def test_binary_dtype_rules():
     F32 = te.placeholder((4,), name="F32")
     F64 = te.placeholder((4,), name="F64", dtype="float64")
     cases = {
-        "int32": [lambda i: A8[i] + A32[i], lambda i: A32[i] * 2, lambda i: i + A32[i]],
-        "int64": [lambda i: A32[i] - A64[i], lambda i: te.const(2**40) + A32[i]],
-        "int8": [lambda i: A8[i] * 2, lambda i: A8[i] + te.const(1, "int8")],
+        # a Python int is TVM's int32 literal, a float its float32 one, then promoted
+        "int32": [lambda i: A8[i] + A32[i], lambda i: A32[i] * 2, lambda i: i + A32[i], lambda i: A8[i] * 2],
+        "int64": [lambda i: A32[i] - A64[i], lambda i: te.const(2**40) + A32[i], lambda i: A32[i] + 2**40],
+        "int8": [lambda i: A8[i] + te.const(1, "int8"), lambda i: A8[i] & 1],
         "float32": [lambda i: A32[i] + F32[i], lambda i: A32[i] + 1.5, lambda i: F16[i] * F32[i],
-                    lambda i: A8[i].astype("float32") / 3, lambda i: i * F32[i]],
-        "float64": [lambda i: F32[i] + F64[i]],
-        "float16": [lambda i: F16[i] * 2.0, lambda i: F16[i] + F16[i]],
+                    lambda i: A8[i].astype("float32") / 3, lambda i: i * F32[i], lambda i: F16[i] * 2.0],
+        "float64": [lambda i: F32[i] + F64[i], lambda i: F64[i] * 0.5],
+        "float16": [lambda i: F16[i] * 2, lambda i: F16[i] + F16[i], lambda i: F16[i] * te.const(2.0, "float16")],
         "bool": [lambda i: F32[i] > 0, lambda i: te.all(A32[i] > 0, F32[i] < 1)],
     }
     for dtype, bodies in cases.items():
@@ -59,13 +60,16 @@ def test_mixed_dtypes_compute_in_the_promoted_type(rng):
     A8 = te.placeholder((8,), name="A8", dtype="int8")
     F16 = te.placeholder((8,), name="F16", dtype="float16")
     F32 = te.placeholder((8,), name="F32")
-    C = te.compute((8,), lambda i: A8[i] * 100, name="C")  # wraps in int8, as TVM and numpy do
+    C = te.compute((8,), lambda i: A8[i] * te.const(100, "int8"), name="C")  # wraps in int8, as TVM and numpy do
     D = te.compute((8,), lambda i: F16[i] * F32[i] + A8[i], name="D")
     E = te.compute((8,), lambda i: (F32[i] * 1000).astype("int32") // 7, name="E")
     a8 = np.array([-128, -3, 0, 1, 2, 50, 100, 127], "int8")
     f16, f32 = uniform(rng, 8, "float16"), uniform(rng, 8)
-    c, d, e = run([C, D, E], [A8, F16, F32], [a8, f16, f32])
+    W = te.compute((8,), lambda i: A8[i] * 100, name="W")  # TVM's int32 literal: int32, no wrap
+    c, d, e, w = run([C, D, E, W], [A8, F16, F32], [a8, f16, f32])
     close(c, (a8 * np.int8(100)).astype("int8"))
+    assert w.dtype == np.int32
+    close(w, a8.astype(np.int32) * 100)
     close(d, f16.astype(np.float32) * f32 + a8)
     close(e, (f32 * 1000).astype("int32") // 7)
 

@@ -1,13 +1,17 @@
 """TVM's scan tutorial (``te.scan``) and tuple inputs / multiple outputs tutorial as TVM
 programs (through :mod:`te_shim`) on LLVM against numpy, a scan bound to GPU blocks (a kernel
-per step) on the interpreter and the CUDA source run on the host; what Nestor refuses of them
-is refused at the call, naming the fix."""
+per step, or over a symbolic or large number of steps a loop on the host launching the kernels)
+on the interpreter and the CUDA source run on the host; what Nestor refuses of them is refused
+at the call, naming the fix."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from backends.cuda.module import host_loop_groups
+from backends.cuda.nvcc import compile_cuda, find_nvcc
+from schedules.scan_lowering import MAX_STEP_KERNELS
 from tests.backends.cuda import host_emulation
 
 from .helpers import close, empty, uniform
@@ -218,14 +222,48 @@ def test_several_states_bound_to_gpu_blocks(rng):
     _run_on_gpu_backends(s, [X, s_scan1, s_scan2], [x], list(two_states_reference(x)))
 
 
-def test_scan_bound_to_gpu_blocks_needs_a_constant_number_of_steps():
+def test_the_scan_tutorials_gpu_schedule_over_a_symbolic_number_of_steps_loops_on_the_host(rng):
+    """TVM's tutorial as written: m symbolic, so the steps are a loop on the host that launches
+    the update's kernel once per step, the step passed to it."""
     X, s_init, s_update, s_scan = cumsum()
     s = te.create_schedule(s_scan.op)
     _bind_to_blocks(s, (s_init, s_update), factor=256)
-    with pytest.raises(te.LoweringError, match=r"lower: the update of scan scan is bound to blockIdx, so each step "
-                       r"is a kernel launch, but its number of steps \(m - 1\) is symbolic; give the scan axis a "
-                       "constant extent, or bind the update to threadIdx only"):
-        tvm.build(s, [X, s_scan], "cuda", name="myscan")
+    lowered = str(tvm.lower(s, [X, s_scan], simple_mode=True)).splitlines()
+    assert lowered[5:7] == ["  for t in 1..1 + (m - 1) [host]:",
+                            "    for i.outer in 0..(n - 1) // 256 + 1 [blockIdx.x]:"]
+    f = tvm.build(s, [X, s_scan], "interp", name="myscan")
+    for shape in ((1, 3), (2, 300), (9, 5)):
+        x = uniform(rng, shape)
+        out = empty(shape, "float32")
+        f(x, out)
+        close(out, np.cumsum(x.astype(np.float64), axis=0))
+    cuda = tvm.build(s, [X, s_scan], "cuda", name="myscan")
+    update = cuda.kernels[1]
+    assert update.host_loop is not None and [v.name for v in update.scalars] == ["m", "n", "t"]
+    assert "int m, int n, int t)" in cuda.source
+
+
+def test_host_loop_kernels_compile_with_nvcc():
+    if find_nvcc() is None:
+        pytest.skip("nvcc is not installed")
+    X, updates, (s_scan1, s_scan2) = two_states()
+    s = te.create_schedule(s_scan1.op)
+    _bind_to_blocks(s, (*s_scan1.op.inits, *updates))
+    compile_cuda(tvm.build(s, [X, s_scan1, s_scan2], "cuda", name="two_states").source)
+
+
+def test_steps_past_the_kernel_limit_loop_on_the_host_in_order(rng):
+    """Past MAX_STEP_KERNELS static steps the host loop launches both states' kernels at each
+    step in turn (the CUDA source on the host runs the module's own launch order)."""
+    m = MAX_STEP_KERNELS + 6
+    X, updates, (s_scan1, s_scan2) = two_states(m, 5)
+    s = te.create_schedule(s_scan1.op)
+    _bind_to_blocks(s, (*s_scan1.op.inits, *updates))
+    module = tvm.build(s, [X, s_scan1, s_scan2], "cuda", name="long_scan")
+    assert [k.host_loop is not None for k in module.kernels] == [False, False, True, True]
+    assert host_loop_groups(module.kernels) == [[0], [1], [2, 3]]
+    x = rng.integers(-3, 4, size=(m, 5)).astype("float32")  # sums stay exact in float32
+    _run_on_gpu_backends(s, [X, s_scan1, s_scan2], [x], list(two_states_reference(x)))
 
 
 def test_tuple_inputs_and_multiple_outputs(rng):

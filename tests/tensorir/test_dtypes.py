@@ -68,19 +68,75 @@ def test_promotion_of_two_tensors(a, b):
         assert dtype == np.result_type(a, b).name
 
 
+# TVM types a Python number through its FFI (an int is an int32 constant, int64 past 32 bits; a
+# float is float32) and BinaryOpMatchTypes then promotes: src/tir/op/op.cc, include/tvm/ir/expr.h
+_TVM_LITERAL_TYPES = {  # operand type: (type of x + 1, type of x * 1.5)
+    "int8": ("int32", "float32"), "int16": ("int32", "float32"), "int32": ("int32", "float32"),
+    "int64": ("int64", "float32"), "uint8": ("int32", "float32"), "uint16": ("int32", "float32"),
+    "uint32": ("uint32", "float32"), "uint64": ("uint64", "float32"),
+    "float16": ("float16", "float32"), "float32": ("float32", "float32"), "float64": ("float64", "float64"),
+}
+
+
 @pytest.mark.parametrize("dtype", INTS + FLOATS)
-def test_python_scalars_are_weak(dtype):
+def test_python_literals_are_typed_as_tvm_types_them(dtype):
     A = ns.placeholder((2,), dtype, name="A")
-    assert (A[0] + 1).dtype == dtype and (2 * A[0]).dtype == dtype
-    assert (A[0] * 1.5).dtype == (dtype if dtype in FLOATS else "float32")
+    plus_int, times_float = _TVM_LITERAL_TYPES[dtype]
+    assert (A[0] + 1).dtype == plus_int and (2 * A[0]).dtype == plus_int
+    assert (A[0] * 1.5).dtype == times_float and (1.5 - A[0]).dtype == times_float
     assert (A[0] < 1).dtype == "bool"
+    assert ns.if_then_else(A[0] > 0, A[0], 0).dtype == plus_int
 
 
-@pytest.mark.parametrize("dtype, value", [("int8", 300), ("uint8", -1), ("uint64", 2**64), ("int16", -40000)])
-def test_python_int_that_does_not_fit_is_refused(dtype, value):
+@pytest.mark.parametrize("target", TARGETS)
+def test_literals_compute_in_tvms_types(target):
+    a8 = np.array([127, -128, 100, -3] * 4, np.int8)
+    u8 = np.array([255, 0, 200, 7] * 4, np.uint8)
+    h = np.array([65504.0, 1.0 / 3.0, -2.5, 1e-4] * 4, np.float16)
+    d = np.array([1.0, 3.0, -7.0, 1e300] * 4, np.float64)
+    out = _run([lambda x, u, y, z: x + 1, lambda x, u, y, z: u * 2 - 1, lambda x, u, y, z: y * 2.0,
+                lambda x, u, y, z: z * 0.1, lambda x, u, y, z: x * ns.const(2, "int8")],
+               ["int8", "uint8", "float16", "float64"], [a8, u8, h, d], target)
+    np.testing.assert_array_equal(out[0], a8.astype(np.int32) + 1)  # int32: 127 + 1 is 128, no wrap
+    np.testing.assert_array_equal(out[1], u8.astype(np.int32) * 2 - 1)  # int32: 0 * 2 - 1 is -1
+    np.testing.assert_array_equal(out[2], h.astype(np.float32) * np.float32(2))  # float32: 2 * 65504 is finite
+    np.testing.assert_array_equal(out[3], d * 0.1)  # the double 0.1, not float32's
+    np.testing.assert_array_equal(out[4], a8 * np.int8(2))  # a typed constant keeps int8 (wraps)
+    assert [o.dtype for o in out] == [np.int32, np.int32, np.float32, np.float64, np.int8]
+
+
+@pytest.mark.parametrize("dtype", [d for d in INTS if d != "uint64"])
+def test_bitwise_operators_keep_the_operand_type_beside_a_python_int(dtype):
+    A = ns.placeholder((2,), dtype, name="A")  # TVM's bit operators make the int a constant of A's type
+    for expr in (A[0] & 6, 6 | A[0], A[0] ^ 3, A[0] << 1, A[0] >> 1):
+        assert expr.dtype == dtype
+
+
+def test_a_literal_keeps_its_exact_value_in_the_promoted_type():
+    D = ns.placeholder((2,), "float64", name="D")
+    assert (D[0] * 0.1).b.value == 0.1  # never rounded to float32 on the way (0.10000000149...)
+    A = ns.placeholder((2,), "int32", name="A")
+    assert (A[0] + 2**40).dtype == "int64" and (A[0] + 2**40).b.value == 2**40
+
+
+@pytest.mark.parametrize("dtype, value, want", [("int8", 300, "int32"), ("uint8", -1, "int32"),
+                                                ("int16", -40000, "int32"), ("int8", -(2**40), "int64")])
+def test_a_python_int_past_the_operand_type_widens_as_in_tvm(dtype, value, want):
     A = ns.placeholder((2,), dtype, name="A")
-    with pytest.raises(ns.DefinitionError, match=f"the Python int {value} does not fit {dtype}"):
+    assert (A[0] + value).dtype == want
+
+
+@pytest.mark.parametrize("dtype, value", [("uint64", 2**64), ("int8", 2**63), ("int64", -(2**63) - 1)])
+def test_a_python_int_no_literal_type_holds_is_refused(dtype, value):
+    A = ns.placeholder((2,), dtype, name="A")
+    with pytest.raises(ns.DefinitionError, match=f"the Python int {value} beside an operand of type {dtype} fits no"):
         A[0] + value
+
+
+def test_a_python_int_that_does_not_fit_the_type_of_a_bitwise_operand_is_refused():
+    A = ns.placeholder((2,), "uint8", name="A")
+    with pytest.raises(ns.DefinitionError, match="the Python int 300 does not fit uint8"):
+        A[0] & 300
 
 
 def test_const_takes_a_dtype():
@@ -233,7 +289,8 @@ def test_out_of_range_conversions_are_defined():
 def test_float16_chain_rounds_every_operation_like_numpy(target):
     rng = np.random.default_rng(6)
     a, b, c = (rng.standard_normal(N).astype(np.float16) * 30 for _ in range(3))
-    (out,) = _run([lambda x, y, z: (x * y + z) / (y - 0.1) - ns.sqrt(ns.abs(x))],
+    tenth = ns.const(0.1, "float16")  # a bare 0.1 is TVM's float32 literal: the chain would be float32
+    (out,) = _run([lambda x, y, z: (x * y + z) / (y - tenth) - ns.sqrt(ns.abs(x))],
                   ["float16"] * 3, [a, b, c], target)
     expected = (a * b + c) / (b - np.float16(0.1)) - np.sqrt(np.abs(a))
     np.testing.assert_array_equal(out, expected)
@@ -296,7 +353,9 @@ def test_errors_name_the_operand_and_the_fix():
 @pytest.mark.parametrize("dtype", ["int8", "uint16", "uint64", "float16"])
 def test_vectorized_loops_of_new_types_run_lane_by_lane(dtype):
     A = ns.placeholder((64,), dtype, name="A")
-    C = ns.compute((64,), lambda i: (A[i] * 3 + A[63 - i]) // 2 if dtype != "float16" else A[i] * 3 + 1, name="C")
+    three, two = ns.const(3, dtype), ns.const(2, dtype)  # bare ints would widen int8/uint16 to int32
+    C = ns.compute((64,), lambda i: (A[i] * three + A[63 - i]) // two if dtype != "float16" else A[i] * 3 + 1,
+                   name="C")
     s = ns.create_schedule(C)
     outer, inner = s[C].split(C.op.axis[0], factor=16)
     s[C].vectorize(inner)
@@ -351,20 +410,22 @@ def test_max_and_min_reductions_start_from_the_types_extremes(dtype, target):
 @pytest.mark.parametrize("target", TARGETS)
 def test_narrow_integer_power_wraps(target):
     a = np.array([10, 3, -2, 7] * 4, dtype=np.int8)
-    (out,) = _run([lambda x: x ** 3], ["int8"], [a], target)
+    (out,) = _run([lambda x: x ** ns.const(3, "int8")], ["int8"], [a], target)
     np.testing.assert_array_equal(out, a ** 3)
 
 
 def test_string_form_knows_the_intrinsics_and_bitwise_operators():
     A = ns.placeholder((N,), "int16", name="A")
     F = ns.placeholder((N,), "float32", name="F")
-    C = ns.compute("C[i] = truncdiv(A[i], 3) + popcount(A[i]) + (A[i] & 6)", A=A)
+    C = ns.compute("C[i] = truncdiv(A[i], 3) + popcount(A[i]) + (A[i] & 6)", A=A)  # int32: TVM's literal 3
     R = ns.compute("R[i] = round(F[i]) + fmod(F[i], 2.0)", F=F)
     a, f = _samples("int16", 13), _samples("float32", 14)
-    c, r = np.zeros(N, np.int16), np.zeros(N, np.float32)
+    c, r = np.zeros(N, np.int32), np.zeros(N, np.float32)
+    assert C.dtype == "int32"
     module = _build([C, R], [A, F], "llvm")
     module(a, f, c, r)
     with np.errstate(all="ignore"):
-        expected = _trunc_div(a, np.full(N, 3, np.int16)) + _popcount(a) + (a & 6)
-        np.testing.assert_array_equal(c, expected.astype(np.int16))
+        expected = (_trunc_div(a, np.full(N, 3, np.int16)).astype(np.int32) + _popcount(a).astype(np.int32)
+                    + (a & 6).astype(np.int32))
+        np.testing.assert_array_equal(c, expected)
         np.testing.assert_array_equal(r, np.round(f) + np.fmod(f, np.float32(2)))

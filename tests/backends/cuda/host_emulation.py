@@ -21,6 +21,7 @@ import numpy as np
 from backends.cuda import CudaModule
 from backends.cuda.codegen import has_checks
 from backends.cuda.cstyle import C_TYPES
+from backends.cuda.module import host_loop_groups, host_loop_steps
 from tensorir.access_guards import out_of_bounds, runtime_checks
 from tensorir.expr import Call, Func
 from tensorir.stmt import Evaluate
@@ -131,6 +132,16 @@ MATH_CONSTANTS = """#pragma once
 """
 
 
+#: the host's half type for kernels that store float16 (g++ 12's _Float16 converts with
+#: round-to-nearest-even, as __float2half_rn does)
+CUDA_FP16 = r"""
+#pragma once
+typedef _Float16 __half;
+static inline float __half2float(__half value) { return (float)value; }
+static inline __half __float2half_rn(float value) { return (__half)value; }
+"""
+
+
 def available() -> bool:
     return shutil.which("g++") is not None
 
@@ -138,8 +149,11 @@ def available() -> bool:
 def _launcher(module: CudaModule) -> str:
     lines = []
     for kernel in module.kernels:
-        types = [_ctype(b) for b in kernel.params] + (["long long"] if has_checks(kernel) else [])
-        casts = ", ".join(f"({ctype}*)args[{n}]" for n, ctype in enumerate(types))
+        # buffers, then the ints (a host loop's step: the emulation runs static sizes), then the status
+        casts = [f"({_ctype(b)}*)args[{n}]" for n, b in enumerate(kernel.params)]
+        casts += [f"*(int*)args[{len(casts) + n}]" for n in range(len(kernel.scalars))]
+        casts += [f"(long long*)args[{len(casts)}]"] if has_checks(kernel) else []
+        casts = ", ".join(casts)
         concurrent = int(_has_barrier(kernel.body))
         grid, block = ", ".join(map(str, kernel.grid)), ", ".join(map(str, kernel.block))
         lines.append(
@@ -211,14 +225,23 @@ class HostModule:
             memory[buffer] = np.full(buffer.shape, np.nan if buffer.dtype.is_float else -7,
                                      buffer.dtype.numpy)
         status = np.zeros(2, dtype=np.int64)
-        for kernel in self.module.kernels:
-            addresses = [memory[b].ctypes.data for b in kernel.params]
-            addresses += [status.ctypes.data] if has_checks(kernel) else []
-            pointers = (ctypes.c_void_p * len(addresses))(*addresses)
-            getattr(self.library, f"nestor_launch_{kernel.name}")(pointers)
+        kernels = self.module.kernels
+        for group in host_loop_groups(kernels):  # the module's own launch order (host loops too)
+            host = kernels[group[0]].host_loop
+            for step in ([{}] if host is None else host_loop_steps(host, {})):
+                for kernel in (kernels[position] for position in group):
+                    self._launch(kernel, memory, step, status)
         if status[0]:
             check = runtime_checks(self.module.func)[int(status[0]) - 1]
             raise out_of_bounds(check.site, check.extent, int(status[1]), "cuda")
+
+    def _launch(self, kernel, memory: dict, step: dict, status: np.ndarray) -> None:
+        ints = [ctypes.c_int(step[v]) for v in kernel.scalars]  # kept alive through the call
+        addresses = [memory[b].ctypes.data for b in kernel.params] + [ctypes.addressof(i) for i in ints]
+        addresses += [status.ctypes.data] if has_checks(kernel) else []
+        pointers = (ctypes.c_void_p * len(addresses))(*addresses)
+        getattr(self.library, f"nestor_launch_{kernel.name}")(pointers)
+
 
 
 def compile_host(modules: list[CudaModule], folder: str | None = None) -> list[HostModule]:
@@ -226,6 +249,8 @@ def compile_host(modules: list[CudaModule], folder: str | None = None) -> list[H
     folder = folder or tempfile.mkdtemp(prefix="nestor_host_cuda_")
     with open(os.path.join(folder, "math_constants.h"), "w") as handle:
         handle.write(MATH_CONSTANTS)
+    with open(os.path.join(folder, "cuda_fp16.h"), "w") as handle:
+        handle.write(CUDA_FP16)
     # shared memory: one static array serves every block (blocks run one at a time)
     source = PRELUDE + "\n".join(poisoned_shared(m.source) + "\n" + _launcher(m) for m in modules)
     path = os.path.join(folder, "kernels.cpp")
