@@ -29,12 +29,13 @@ from tensorir.graph import post_order
 from tensorir.tensor import ComputeOp, Operation, PlaceholderOp, Tensor
 
 from . import attachment, cache
+from .pragma import PragmaPrimitive
 from .storage import StoragePrimitives
 from .trace import Trace, replay
 from .tvm_refusals import TVMRefusals
 
 
-class Stage(StoragePrimitives, TVMRefusals):
+class Stage(StoragePrimitives, PragmaPrimitive, TVMRefusals):
     """The schedule of one operation: its loops, where it is computed, where it is stored.
 
     Its records and their queries are those of :class:`schedules.stage.StageState`; its

@@ -288,6 +288,11 @@ class Reduce(Expr):
         """The value of every element the reducer combines (one for sum/max/min)."""
         return self.sources or (self.source,)
 
+    @property
+    def axis(self) -> tuple[IterVar, ...]:
+        """TVM's name for the reduction axes (``C.op.body[0].axis``)."""
+        return self.axes
+
 
 ExprLike = Union[Expr, IterVar, int, float, bool]
 
