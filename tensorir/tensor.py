@@ -418,8 +418,10 @@ def _check_axis_names(name: str, axis: tuple[IterVar, ...], body: Expr) -> None:
     for iv in axis + tuple(reduce_axes):
         kind = "reduce axis" if iv in reduce_axes else "output axis"
         if iv.name in seen:
+            which = (f"two {kind.replace('axis', 'axes')}" if seen[iv.name] == kind
+                     else f"the {seen[iv.name]} and the {kind}")
             raise DefinitionError(
-                f"compute {name}: the {seen[iv.name]} and the {kind} are both named {iv.name!r}; "
+                f"compute {name}: {which} are both named {iv.name!r}; "
                 f"give them different names, e.g. reduce_axis(..., name='{iv.name}2')")
         seen[iv.name] = kind
 
