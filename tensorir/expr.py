@@ -227,8 +227,11 @@ class IterVar(ExprOp):
 
     @property
     def dom(self) -> Range:
-        """TVM's ``iv.dom``: the range ``min .. min + extent`` of the index."""
-        return Range(self.min, self.extent)
+        """TVM's ``iv.dom``: the range ``min .. min + extent`` of the index (a constant bound
+        has TVM's ``.value``)."""
+        from .shapes import as_dims
+
+        return Range(*as_dims((self.min, self.extent)))
 
     def __repr__(self) -> str:
         kind = "reduce_axis" if self.kind is IterKind.REDUCE else "axis"

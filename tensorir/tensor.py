@@ -15,7 +15,7 @@ from .intmath import as_int
 from .intrinsics import as_index
 from .isl_bridge import check_definition_bounds
 from .op_body import register as register_body
-from .shapes import _check_shape
+from .shapes import _check_shape, as_dims
 from .symbolic import ShapeVar
 from .tags import labelled, labels
 from .visitor import _children, walk
@@ -126,7 +126,8 @@ class Tensor:
 
     @property
     def shape(self) -> tuple[int, ...]:
-        return self.op.shape
+        """The dimensions; a constant one is an int with TVM's ``.value`` (:class:`~tensorir.shapes.IntDim`)."""
+        return as_dims(self.op.shape)
 
     @property
     def dtype(self) -> DType:

@@ -2,9 +2,10 @@
 declarations of test_te_schedule.py) as programs through :mod:`te_shim`, beyond those of
 test_te_tensor.py here: a stencil over a symbolic input of ``n + 2``, a tuple reducer with a
 condition, a tuple compute of which only one output is read, ``input_tensors``, ``Reduce.axis``,
-compute attributes, and what Nestor refuses that TVM takes or refuses (nested tag scopes as a
-ValueError, tensor intrinsics, two reduction axes of one name, an access that may leave its
-tensor), each at the definition with the fix. Values against numpy on LLVM."""
+compute attributes, constant dimensions and bounds with TVM's ``.value``, and what Nestor refuses
+that TVM takes or refuses (nested tag scopes as a ValueError, tensor intrinsics, two reduction
+axes of one name, an access that may leave its tensor), each at the definition with the fix.
+Values against numpy on LLVM."""
 
 import numpy as np
 import pytest
@@ -75,6 +76,22 @@ def test_input_tensors_lists_each_input_once():
     x = te.placeholder((1,), name="x")
     y = te.compute(x.shape, lambda i: x[i] + x[i], name="y")
     assert tuple(y.op.input_tensors) == (x,)
+
+
+def test_constant_dimensions_and_bounds_have_tvms_value():
+    n = te.size_var("n")
+    A = te.placeholder((3, n, 4), name="A")
+    k = te.reduce_axis((1, 4), name="k")
+    B = te.compute((3, n), lambda i, j: te.sum(A[i, j, k], axis=k), name="B")
+    assert (A.shape[0].value, A.shape[2].value) == (3, 4)
+    assert A.shape[1] is n
+    assert (k.dom.min.value, k.dom.extent.value) == (1, 3)
+    assert B.op.axis[1].dom.extent is n
+    assert repr(A.shape) == "(3, n, 4)" and str(B.shape[0]) == "3"
+    assert type(A.shape[0] * 2) is int and A.shape[0] * 2 == 6
+    assert np.empty(B.shape[:1]).shape == (3,)
+    with pytest.raises(AttributeError):
+        n.value  # noqa: B018 - a size variable has no constant value, as in TVM
 
 
 def test_compute_attributes_and_tags():
