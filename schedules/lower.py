@@ -174,10 +174,13 @@ class Lowering:
     scopes: dict[Stage, Scope] = field(default_factory=dict)
     bodies: dict[Stage, Expr] = field(default_factory=dict)
     names: set[str] = field(default_factory=set)
+    #: attached stages listed among the arguments: they store into their parameter, at the
+    #: elements' own indices, as TVM binds such a stage to the caller's buffer
+    stored_in_params: set[Stage] = field(default_factory=set)
 
     def shift(self, stage: Stage, indices: tuple[Expr, ...]) -> tuple[Expr, ...]:
         region = self.regions.get(stage)
-        if region is None:
+        if region is None or stage in self.stored_in_params:
             return indices
         return tuple(binary(BinaryOp.SUB, i, b) for i, b in zip(indices, region.bases))
 
@@ -373,7 +376,8 @@ class Lowering:
         body = seq(*(self.nest(child, env) for child in children), inner)
         for child in reversed(children):
             for n in reversed(range(child.op.num_outputs)):
-                body = Allocate(self.buffer_of(child, n), body)
+                if child not in self.stored_in_params:
+                    body = Allocate(self.buffer_of(child, n), body)
         return body
 
 
@@ -429,16 +433,10 @@ def _check_arg(schedule: Schedule, arg: object, name: str) -> None:
         raise LoweringError(
             f"lower {name}: argument {arg.name} is not used by this schedule's outputs "
             f"{[t.name for t in schedule.output_tensors]}; remove it from the argument list")
-    match schedule.stage_of(arg).attach:
-        case AtRoot():
-            return
-        case Inlined():
-            how = "inlined"
-        case At():
-            how = "attached with compute_at"
-    raise LoweringError(
-        f"lower {name}: argument {arg.name} is {how} and so never stored whole; pass only "
-        "inputs, outputs and root stages")
+    if isinstance(schedule.stage_of(arg).attach, Inlined):
+        raise LoweringError(
+            f"lower {name}: argument {arg.name} is inlined and so never stored whole; pass only "
+            "inputs, outputs and root stages (or stages attached with compute_at)")
 
 
 def _check_waiting(schedule: Schedule, name: str, shared: frozenset = frozenset()) -> None:
@@ -471,6 +469,8 @@ def lower_schedule(schedule: Schedule, args: Sequence[Tensor], name: str = "main
     lowering = Lowering(schedule, args, name)
     params = [lowering.make_buffer(schedule.stage_of(a), a.shape, a.value_index) if a in schedule
               else _unread_input(lowering, a) for a in args]
+    lowering.stored_in_params = {schedule.stage_of(a) for a in args
+                                 if a in schedule and isinstance(schedule.stage_of(a).attach, At)}
     for stage in schedule.stages:
         if isinstance(stage.op, PlaceholderOp) and stage not in lowering.buffers:
             lowering.make_buffer(stage, stage.op.shape)

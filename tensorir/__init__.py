@@ -149,9 +149,9 @@ from .symbolic import assume, size_var, var  # noqa: E402
 __all__ += ["assume", "gradient", "scan", "size_var", "var"]
 
 #: TVM's non-expression operations, refused with what to write instead (tensorir.tvm_refused)
-from .tvm_refused import decl_tensor_intrin, extern, hybrid  # noqa: E402
+from .tvm_refused import extern, hybrid  # noqa: E402
 
-__all__ += ["decl_tensor_intrin", "extern", "hybrid"]
+__all__ += ["extern", "hybrid"]
 
 #: the IR's own nodes, exported for passes and tools but not part of the user's language
 INTERNAL = frozenset({"Buffer", "Expr", "IterVar", "Scope", "Var"})

@@ -1,7 +1,6 @@
 """TVM's ways of writing an operation other than an index expression, refused at the call with
-what to write instead: ``te.extern`` (a body of packed calls or IR-builder statements),
-``te.hybrid.script`` (a Python function parsed into loops) and ``te.decl_tensor_intrin`` (a
-compute replaced by a hand-written call, for ``s[T].tensorize``)."""
+what to write instead: ``te.extern`` (a body of packed calls or IR-builder statements) and
+``te.hybrid.script`` (a Python function parsed into loops)."""
 
 from __future__ import annotations
 
@@ -16,17 +15,6 @@ def extern(shape, inputs, fcompute, name: str = "extern", dtype=None, **kwargs):
         "ir_builder statements) are not supported, since Nestor derives loops, bounds and gradients from "
         "index expressions; write the operation with ns.compute (and ns.sum/ns.max/ns.comm_reducer for "
         "reductions), or call the external code on the numpy arrays between two kernels")
-
-
-def decl_tensor_intrin(op, fcompute, name: str = "tensor_intrin", binds=None, scalar_params=None,
-                       default_buffer_params=None):
-    """TVM's tensor intrinsic declaration: refused; keep the compute and mark its loops instead."""
-    shown = getattr(op, "name", op)
-    raise DefinitionError(
-        f"decl_tensor_intrin({shown}, ...): tensor intrinsics (a compute replaced by a hand-written call "
-        "that tensorize puts in the loop nest) are not supported; keep the compute as the kernel's body "
-        "and let the backend generate the inner loops: split them to the intrinsic's size and mark them "
-        "with s[T].vectorize(loop) or s[T].unroll(loop)")
 
 
 class _Hybrid:
@@ -46,4 +34,4 @@ class _Hybrid:
 
 hybrid = _Hybrid()
 
-__all__ = ["decl_tensor_intrin", "extern", "hybrid"]
+__all__ = ["extern", "hybrid"]

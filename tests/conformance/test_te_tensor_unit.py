@@ -3,7 +3,7 @@ declarations of test_te_schedule.py) as programs through :mod:`te_shim`, beyond 
 test_te_tensor.py here: a stencil over a symbolic input of ``n + 2``, a tuple reducer with a
 condition, a tuple compute of which only one output is read, ``input_tensors``, ``Reduce.axis``,
 compute attributes, constant dimensions and bounds with TVM's ``.value``, and what Nestor refuses
-that TVM takes or refuses (nested tag scopes as a ValueError, tensor intrinsics, two reduction
+that TVM takes or refuses (nested tag scopes as a ValueError, tensorize, two reduction
 axes of one name, an access that may leave its tensor), each at the definition with the fix.
 Values against numpy on LLVM."""
 
@@ -123,17 +123,14 @@ def test_nested_tag_scopes_are_refused_as_a_value_error():
     assert te.compute((1,), lambda i: data[0, i], name="after").op.tag == ""  # the failed scope was left
 
 
-def test_tensor_intrinsics_are_refused_with_what_to_do_instead():
+def test_tensorize_is_refused_with_what_to_do_instead():
     x = te.placeholder((16,), name="x")
     y = te.placeholder((16,), name="y")
     z = te.compute(x.shape, lambda i: x[i] + y[i], name="z")
-    with pytest.raises(te.DefinitionError, match=r"decl_tensor_intrin\(z, \.\.\.\): tensor intrinsics .* are not "
-                       r"supported; .* mark them with s\[T\]\.vectorize\(loop\) or s\[T\]\.unroll\(loop\)"):
-        te.decl_tensor_intrin(z.op, lambda ins, outs: None, default_buffer_params={"offset_factor": 16})
     s = te.create_schedule(z.op)
     _, xi = s[z].split(z.op.axis[0], factor=4)
     with pytest.raises(te.ScheduleError, match=r"s\[z\]\.tensorize\(i\.inner, \.\.\.\): tensor intrinsics are not "
-                       "supported"):
+                       r"supported; vectorize the inner loop with s\[z\]\.vectorize\(loop\) instead"):
         s[z].tensorize(xi, None)
 
 
