@@ -233,6 +233,16 @@ class IterVar(ExprOp):
 
         return Range(*as_dims((self.min, self.extent)))
 
+    @property
+    def iter_type(self) -> int:
+        """TVM's ``IterVar.iter_type`` number: 0 a data-parallel axis, 2 a reduction axis."""
+        return 2 if self.kind is IterKind.REDUCE else 0
+
+    @property
+    def thread_tag(self) -> str:
+        """TVM's ``IterVar.thread_tag``: empty for an axis (``thread_axis`` handles carry theirs)."""
+        return ""
+
     def __repr__(self) -> str:
         kind = "reduce_axis" if self.kind is IterKind.REDUCE else "axis"
         return f"{kind}({self.name}, {self.min}..{self.min + self.extent})"

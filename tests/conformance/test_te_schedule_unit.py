@@ -312,3 +312,26 @@ def test_rfactor_then_thread_bound_final_reduction():
     out = empty((37,), "float32")
     tvm.build(s, [A, B], target="interp")(a, out)
     close(out, a.astype(np.float64).sum(axis=1), rtol=1e-4, atol=1e-5)
+
+
+def test_stage_and_axis_views_as_tvm_names_them():
+    A = te.placeholder((4, 5), name="A")
+    k = te.reduce_axis((0, 5), name="k")
+    B = te.compute((4,), lambda i: te.sum(A[i, k], axis=k), name="B")
+    C = te.compute((4,), lambda i: B[i] * 2, name="C")
+    s = te.create_schedule(C.op)
+    CC = s.cache_write(C, "local")
+    assert s[C].origin_op is C.op and s[C].op is not C.op  # the stage copies from the cache now
+    assert s[CC].origin_op is CC.op
+    s[B].compute_at(s[CC], CC.op.axis[0])
+    assert s[B].attach_stage is s[CC] and s[B].attach_ivar is CC.op.axis[0]
+    assert s[C].attach_stage is None and s[C].attach_ivar is None
+    assert s.stage_map[B.op] is s[B] and s.stage_map[A.op] is s[A] and s.stage_map[C.op] is s[C]
+    assert isinstance(s[B], te.schedule.Stage)
+    assert (k.iter_type, B.op.axis[0].iter_type, B.op.axis[0].thread_tag) == (2, 0, "")
+    tx = te.thread_axis((0, 4), "threadIdx.x")
+    assert (tx.iter_type, tx.thread_tag, tx.dom.extent) == (te.schedule.IterVar.ThreadIndex, "threadIdx.x", 4)
+    out = empty((4,), "float32")
+    a = uniform(np.random.default_rng(8), (4, 5))
+    tvm.build(s, [A, C])(a, out)
+    close(out, 2 * a.astype(np.float64).sum(axis=1), rtol=1e-5, atol=1e-5)
