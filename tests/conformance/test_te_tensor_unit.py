@@ -151,3 +151,24 @@ def test_an_access_that_may_leave_its_tensor_is_refused_at_the_definition():
     with pytest.raises(te.DefinitionError, match=r"compute B: the access A\[i, j\] may go out of bounds: its index "
                        r"0, i, is 1 at i=1 when .*; guard it with if_then_else\(\.\.\.\) or shrink the ranges"):
         te.compute((m, n // x), lambda i, j: A[i, j], name="B")
+
+
+def test_constants_are_intimm_and_floatimm():
+    x = tvm.te.const(1, "int32")
+    assert x.dtype == "int32" and isinstance(x, tvm.tir.IntImm) and not isinstance(x, tvm.tir.FloatImm)
+    assert isinstance(te.const(3, "uint8"), tvm.tir.IntImm) and isinstance(te.const(True, "bool"), tvm.tir.IntImm)
+    assert isinstance(te.const(1.5, "float16"), tvm.tir.FloatImm)
+    A = te.placeholder((3, te.var("n")), name="A")
+    assert isinstance(A.shape[0], tvm.tir.IntImm) and not isinstance(A.shape[1], tvm.tir.IntImm)
+    assert not isinstance(3, tvm.tir.IntImm)  # a Python int is not a TVM constant
+    c = tvm.tir.IntImm("int64", 7)
+    assert (c.value, c.dtype) == (7, "int64")
+    assert tvm.tir.FloatImm("float32", 0.5).value == 0.5
+    with pytest.raises(te.DefinitionError, match=r"FloatImm\('int32', 3\): int32 is not a type of FloatImm; use "
+                       r"FloatImm\('float32', 1.0\)"):
+        tvm.tir.FloatImm("int32", 3)
+    B = te.compute((3,), lambda i: A[i, 0] * tvm.tir.FloatImm("float32", 2.0) + tvm.tir.IntImm("int32", 1), name="B")
+    a = uniform(np.random.default_rng(3), (3, 2))
+    out = empty((3,), "float32")
+    tvm.build(te.create_schedule(B.op), [A, B])(a, out)
+    close(out, 2 * a[:, 0] + 1)
