@@ -192,11 +192,12 @@ class Lowering:
         self.names.add(name)
         return name
 
-    def make_buffer(self, stage: Stage, shape: tuple[int, ...], value_index: int = 0) -> Buffer:
+    def make_buffer(self, stage: Stage, shape: tuple[int, ...], value_index: int = 0, param: bool = False) -> Buffer:
+        """``stage``'s buffer (``param``: a parameter, the caller's dense array in global memory)."""
         base = stage.name if stage.op.num_outputs == 1 else f"{stage.name}.v{value_index}"
-        scope = self.scopes.get(stage, stage.scope)
+        scope = Scope.GLOBAL if param else self.scopes.get(stage, stage.scope)
         buffer = Buffer(self.unique_name(base), shape, stage.op.output_dtype(value_index), scope,
-                        aligned_strides(shape, stage.alignments),
+                        () if param else aligned_strides(shape, stage.alignments),
                         double_buffered=stage.double_buffered and scope is Scope.SHARED and stage in self.regions,
                         min_blocks=stage.min_blocks, by_value=isinstance(stage.op, ScalarParamOp))
         if value_index == 0:
@@ -455,6 +456,12 @@ def _check_waiting(schedule: Schedule, name: str, shared: frozenset = frozenset(
         f"{producer.name}")
 
 
+def _param(lowering: Lowering, stage: Stage, tensor: Tensor) -> Buffer:
+    """The parameter of ``tensor``: the caller's array, dense and in global memory whatever
+    ``storage_align``, ``double_buffer`` or a scope asked of its stage's own allocations."""
+    return lowering.make_buffer(stage, tensor.shape, tensor.value_index, param=True)
+
+
 def _unread_input(lowering: Lowering, tensor: Tensor) -> Buffer:
     """The parameter of a placeholder listed among the arguments that no stage reads (TVM's
     ``check_grad`` passes every input to a gradient that may not depend on all of them)."""
@@ -467,8 +474,8 @@ def lower_schedule(schedule: Schedule, args: Sequence[Tensor], name: str = "main
     args = check_args(schedule, args, name)
     _check_waiting(schedule, name, shared_steps(schedule, name))
     lowering = Lowering(schedule, args, name)
-    params = [lowering.make_buffer(schedule.stage_of(a), a.shape, a.value_index) if a in schedule
-              else _unread_input(lowering, a) for a in args]
+    params = [_param(lowering, schedule.stage_of(a), a) if a in schedule else _unread_input(lowering, a)
+              for a in args]
     lowering.stored_in_params = {schedule.stage_of(a) for a in args
                                  if a in schedule and isinstance(schedule.stage_of(a).attach, At)}
     for stage in schedule.stages:

@@ -1,7 +1,8 @@
 """A stage attached with compute_at and listed among lower's arguments (TVM binds it to the
 caller's array): each computed element is stored into the argument at its own index, with no
 local buffer; the elements no reader needs stay as the caller left them. Golden nests and values
-on LLVM and the interpreter, in parallel loops and on the CUDA host emulation."""
+on LLVM and the interpreter, in parallel loops and on the CUDA host emulation; and every
+argument is the caller's dense array, whatever its stage aligns or double-buffers."""
 
 from __future__ import annotations
 
@@ -89,3 +90,58 @@ def test_an_inlined_argument_is_still_refused():
     with pytest.raises(ns.LoweringError, match=r"lower f: argument P is inlined and so never stored whole; pass "
                        r"only inputs, outputs and root stages \(or stages attached with compute_at\)"):
         ns.lower(s, [X, P, Q], name="f")
+
+
+@pytest.mark.parametrize("attached", [False, True])
+def test_an_argument_is_dense_whatever_its_stage_aligns_or_double_buffers(attached):
+    """storage_align and double_buffer shape a stage's own allocation; listed as an argument,
+    the stage writes the caller's dense array (a padded parameter would write past its end)."""
+    X = ns.placeholder((8, 16), name="X")
+    P = ns.compute((8, 16), lambda i, j: X[i, j] * 2, name="P")
+    Q = ns.compute((8, 16), lambda i, j: P[i, j] + 1, name="Q")
+    s = ns.create_schedule(Q)
+    if attached:
+        s[P].compute_at(s[Q], Q.op.axis[0])
+    s[P].storage_align(P.op.axis[0], 8, 1)
+    s[P].double_buffer()
+    func = ns.lower(s, [X, P, Q])
+    assert [b.strides for b in func.params] == [(16, 1)] * 3
+    x = np.random.default_rng(3).uniform(-1, 1, (8, 16)).astype(np.float32)
+    p = np.full((8, 16), -1.0, np.float32)
+    q = np.full((8, 16), np.nan, np.float32)
+    ns.build(s, [X, P, Q])(x, p, q)
+    np.testing.assert_array_equal(p, 2 * x)
+    np.testing.assert_allclose(q, 2 * x + 1, rtol=1e-6)
+
+
+def test_a_shared_attached_argument_keeps_its_barrier():
+    X = ns.placeholder((8, 16), name="X")
+    P = ns.compute((8, 16), lambda i, j: X[i, j] * 2, name="P")
+    Q = ns.compute((8, 14), lambda i, j: P[i, j] + P[i, j + 2], name="Q")
+    s = ns.create_schedule(Q)
+    s[P].set_scope("shared")
+    s[Q].bind(Q.op.axis[0], ns.thread_axis("blockIdx.x"))
+    s[Q].bind(Q.op.axis[1], ns.thread_axis("threadIdx.x"))
+    s[P].compute_at(s[Q], Q.op.axis[0])
+    s[P].bind(P.op.axis[1], ns.thread_axis("threadIdx.x"))
+    assert nest(s, [X, P, Q]) == """\
+func f(X: float32[8, 16], P: float32[8, 16], Q: float32[8, 14]) {
+  for i in 0..8 [blockIdx.x]:
+    for j in 0..16 [threadIdx.x]:
+      P[i, j] = X[i, j] * 2.0
+    barrier()
+    for j in 0..14 [threadIdx.x]:
+      Q[i, j] = P[i, j] + P[i, j + 2]
+}"""
+    module = ns.build(s, [X, P, Q], target="cuda")
+    assert "float* __restrict__ P" in module.source and "__syncthreads();" in module.source
+    runs = [ns.build(s, [X, P, Q], target="interp")]
+    if host_emulation.available():
+        runs += host_emulation.compile_host([module])
+    x = np.random.default_rng(4).uniform(-1, 1, (8, 16)).astype(np.float32)
+    for run in runs:
+        p = np.full((8, 16), -1.0, np.float32)
+        q = np.full((8, 14), np.nan, np.float32)
+        run(x, p, q)
+        np.testing.assert_array_equal(p, 2 * x)
+        np.testing.assert_allclose(q, 2 * x[:, :14] + 2 * x[:, 2:], rtol=1e-6)
