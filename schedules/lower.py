@@ -24,6 +24,7 @@ from tensorir.symbolic import to_expr
 from tensorir.tensor import ComputeOp, PlaceholderOp, Tensor
 from tensorir.visitor import Mutator, substitute
 
+from .attached_args import attached_params, param_buffer
 from .attachment import attached_in, outside_readers, stranded
 from .bounds import Region, attached_region, storage_scope
 from .geometry import LoopGeometry, derives, loop_geometry
@@ -456,12 +457,6 @@ def _check_waiting(schedule: Schedule, name: str, shared: frozenset = frozenset(
         f"{producer.name}")
 
 
-def _param(lowering: Lowering, stage: Stage, tensor: Tensor) -> Buffer:
-    """The parameter of ``tensor``: the caller's array, dense and in global memory whatever
-    ``storage_align``, ``double_buffer`` or a scope asked of its stage's own allocations."""
-    return lowering.make_buffer(stage, tensor.shape, tensor.value_index, param=True)
-
-
 def _unread_input(lowering: Lowering, tensor: Tensor) -> Buffer:
     """The parameter of a placeholder listed among the arguments that no stage reads (TVM's
     ``check_grad`` passes every input to a gradient that may not depend on all of them)."""
@@ -474,10 +469,9 @@ def lower_schedule(schedule: Schedule, args: Sequence[Tensor], name: str = "main
     args = check_args(schedule, args, name)
     _check_waiting(schedule, name, shared_steps(schedule, name))
     lowering = Lowering(schedule, args, name)
-    params = [_param(lowering, schedule.stage_of(a), a) if a in schedule else _unread_input(lowering, a)
+    params = [param_buffer(lowering, schedule.stage_of(a), a) if a in schedule else _unread_input(lowering, a)
               for a in args]
-    lowering.stored_in_params = {schedule.stage_of(a) for a in args
-                                 if a in schedule and isinstance(schedule.stage_of(a).attach, At)}
+    lowering.stored_in_params = attached_params(schedule, args, name)
     for stage in schedule.stages:
         if isinstance(stage.op, PlaceholderOp) and stage not in lowering.buffers:
             lowering.make_buffer(stage, stage.op.shape)

@@ -145,3 +145,21 @@ func f(X: float32[8, 16], P: float32[8, 16], Q: float32[8, 14]) {
         run(x, p, q)
         np.testing.assert_array_equal(p, 2 * x)
         np.testing.assert_allclose(q, 2 * x[:, :14] + 2 * x[:, 2:], rtol=1e-6)
+
+
+def test_an_attached_tuple_compute_lists_all_its_outputs_or_none():
+    X = ns.placeholder((6, 8), name="X")
+    B0, B1 = ns.compute((6, 8), lambda i, j: (X[i, j] + 1, X[i, j] * 3), name="B")
+    C = ns.compute((6, 8), lambda i, j: B0[i, j] - B1[i, j], name="C")
+    s = ns.create_schedule(C)
+    s[B0].compute_at(s[C], C.op.axis[0])
+    with pytest.raises(ns.LoweringError, match=r"lower f: B is attached with compute_at and some of its outputs "
+                       r"\['B.v0', 'B.v1'\] are arguments but not all; list every one of them, or none"):
+        ns.lower(s, [X, B0, C], name="f")
+    x = np.random.default_rng(5).uniform(-1, 1, (6, 8)).astype(np.float32)
+    b0, b1 = np.full((6, 8), np.nan, np.float32), np.full((6, 8), np.nan, np.float32)
+    c = np.full((6, 8), np.nan, np.float32)
+    ns.build(s, [X, B0, B1, C])(x, b0, b1, c)
+    np.testing.assert_allclose(b0, x + 1, rtol=1e-6)
+    np.testing.assert_allclose(b1, 3 * x, rtol=1e-6)
+    np.testing.assert_allclose(c, x + 1 - 3 * x, rtol=1e-5, atol=1e-6)
