@@ -25,7 +25,8 @@ from tensorir.functions import te_power as power  # noqa: F401 - TVM's te.power 
 from . import runtime  # TVM's tvm.runtime: load_module, devices
 from . import te_schedule as schedule  # TVM's te.schedule.InferBound
 from .api import build, lower
-from .kinds import ComputeOp, PlaceholderOp, PrimExpr, ScanOp  # TVM's class names, for isinstance checks
+from .kinds import ComputeOp, FloatImm, IntImm, PlaceholderOp, PrimExpr, ScanOp  # TVM's class names (isinstance)
+from .prim_func import create_prim_func
 from .runtime import cpu, cuda, device, load_module
 
 __version__ = "0.1.0"
@@ -34,3 +35,4 @@ __all__ = [name for name in _language.__all__ if name not in _language.INTERNAL]
 __all__ += ["Schedule", "Stage", "autotune", "build", "create_schedule", "device_array", "lower", "thread_axis"]
 __all__ += ["ComputeOp", "PlaceholderOp", "PrimExpr", "ScanOp", "schedule", "tensor"]
 __all__ += ["Reduce", "cpu", "cuda", "device", "load_module", "runtime"]
+__all__ += ["FloatImm", "IntImm", "create_prim_func"]

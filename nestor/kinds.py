@@ -4,6 +4,8 @@ one says how to make such an object instead of building an IR node from raw argu
 
 from __future__ import annotations
 
+import numbers
+
 from tensorir.errors import DefinitionError
 from tensorir.expr import Expr
 from tensorir.scan import ScanOp as _ScanOp
@@ -34,3 +36,41 @@ ComputeOp = _kind("ComputeOp", _ComputeOp, "compute(shape, fcompute, name)")
 PlaceholderOp = _kind("PlaceholderOp", _PlaceholderOp, "placeholder(shape, dtype, name)")
 ScanOp = _kind("ScanOp", _ScanOp, "scan(init, update, state_placeholder)")
 PrimExpr = _kind("PrimExpr", Expr, "arithmetic on variables, constants and tensor elements (const(1), var('n') + 1)")
+
+
+class _ConstKind(_Kind):
+    """A constant of one family of types (TVM's ``IntImm``: ints, unsigned ints and bools;
+    ``FloatImm``: floats): a ``Const`` of such a dtype (a constant dimension of a shape is an
+    ``IntImm`` too). Calling one makes the constant: ``IntImm("int32", 3)`` is ``const(3, "int32")``."""
+
+    def __instancecheck__(cls, obj) -> bool:
+        from tensorir.expr import Const
+        from tensorir.shapes import IntDim
+
+        if cls._family == "int" and isinstance(obj, IntDim):
+            return True
+        return isinstance(obj, Const) and obj.dtype.value.startswith(cls._prefixes)
+
+    def __subclasscheck__(cls, sub) -> bool:
+        return False
+
+    def __call__(cls, dtype, value, span=None):
+        from tensorir.dtypes import as_dtype
+        from tensorir.expr import const
+
+        dt = as_dtype(dtype)
+        if not isinstance(value, numbers.Real):  # numpy scalars too
+            raise DefinitionError(f"{cls.__name__}({dtype!r}, {value!r:.40}): the value must be a Python number; "
+                                  f"use {cls._maker}")
+        if not dt.value.startswith(cls._prefixes):
+            raise DefinitionError(f"{cls.__name__}({dtype!r}, {value!r}): {dt.value} is not a type of "
+                                  f"{cls.__name__}; use {cls._maker}")
+        return const(value, dt)
+
+
+IntImm = _ConstKind("IntImm", (), {"_target": Expr, "_family": "int", "_prefixes": ("int", "uint", "bool"),
+                                   "_maker": "IntImm('int32', 1) or const(1, 'int32')",
+                                   "__doc__": "The kind of int and bool constants; IntImm(dtype, value) makes one."})
+FloatImm = _ConstKind("FloatImm", (), {"_target": Expr, "_family": "float", "_prefixes": ("float", "bfloat"),
+                                       "_maker": "FloatImm('float32', 1.0) or const(1.0, 'float32')",
+                                       "__doc__": "The kind of float constants; FloatImm(dtype, value) makes one."})

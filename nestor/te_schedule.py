@@ -13,7 +13,7 @@ kind:
 
 from __future__ import annotations
 
-from schedules import Schedule, lower
+from schedules import Schedule, Stage, lower
 from schedules.auto_inline import auto_inline_broadcast, auto_inline_elementwise, auto_inline_injective
 from schedules.infer_bound import Range, infer_bound
 from schedules.relations import Fuse, Singleton, Split
@@ -51,4 +51,4 @@ ScheduleOps = _checked("ScheduleOps", _schedule_ops)
 
 
 __all__ = ["AutoInlineBroadcast", "AutoInlineElemWise", "AutoInlineInjective", "Fuse", "InferBound", "IterVar", "Range",
-           "ScheduleOps", "Singleton", "Split"]
+           "Schedule", "ScheduleOps", "Singleton", "Split", "Stage"]

@@ -24,6 +24,7 @@ from tensorir.symbolic import to_expr
 from tensorir.tensor import ComputeOp, PlaceholderOp, Tensor
 from tensorir.visitor import Mutator, substitute
 
+from .attached_args import attached_params, param_buffer
 from .attachment import attached_in, outside_readers, stranded
 from .bounds import Region, attached_region, storage_scope
 from .geometry import LoopGeometry, derives, loop_geometry
@@ -174,10 +175,13 @@ class Lowering:
     scopes: dict[Stage, Scope] = field(default_factory=dict)
     bodies: dict[Stage, Expr] = field(default_factory=dict)
     names: set[str] = field(default_factory=set)
+    #: attached stages listed among the arguments: they store into their parameter, at the
+    #: elements' own indices, as TVM binds such a stage to the caller's buffer
+    stored_in_params: set[Stage] = field(default_factory=set)
 
     def shift(self, stage: Stage, indices: tuple[Expr, ...]) -> tuple[Expr, ...]:
         region = self.regions.get(stage)
-        if region is None:
+        if region is None or stage in self.stored_in_params:
             return indices
         return tuple(binary(BinaryOp.SUB, i, b) for i, b in zip(indices, region.bases))
 
@@ -189,11 +193,12 @@ class Lowering:
         self.names.add(name)
         return name
 
-    def make_buffer(self, stage: Stage, shape: tuple[int, ...], value_index: int = 0) -> Buffer:
+    def make_buffer(self, stage: Stage, shape: tuple[int, ...], value_index: int = 0, param: bool = False) -> Buffer:
+        """``stage``'s buffer (``param``: a parameter, the caller's dense array in global memory)."""
         base = stage.name if stage.op.num_outputs == 1 else f"{stage.name}.v{value_index}"
-        scope = self.scopes.get(stage, stage.scope)
+        scope = Scope.GLOBAL if param else self.scopes.get(stage, stage.scope)
         buffer = Buffer(self.unique_name(base), shape, stage.op.output_dtype(value_index), scope,
-                        aligned_strides(shape, stage.alignments),
+                        () if param else aligned_strides(shape, stage.alignments),
                         double_buffered=stage.double_buffered and scope is Scope.SHARED and stage in self.regions,
                         min_blocks=stage.min_blocks, by_value=isinstance(stage.op, ScalarParamOp))
         if value_index == 0:
@@ -373,7 +378,8 @@ class Lowering:
         body = seq(*(self.nest(child, env) for child in children), inner)
         for child in reversed(children):
             for n in reversed(range(child.op.num_outputs)):
-                body = Allocate(self.buffer_of(child, n), body)
+                if child not in self.stored_in_params:
+                    body = Allocate(self.buffer_of(child, n), body)
         return body
 
 
@@ -429,16 +435,10 @@ def _check_arg(schedule: Schedule, arg: object, name: str) -> None:
         raise LoweringError(
             f"lower {name}: argument {arg.name} is not used by this schedule's outputs "
             f"{[t.name for t in schedule.output_tensors]}; remove it from the argument list")
-    match schedule.stage_of(arg).attach:
-        case AtRoot():
-            return
-        case Inlined():
-            how = "inlined"
-        case At():
-            how = "attached with compute_at"
-    raise LoweringError(
-        f"lower {name}: argument {arg.name} is {how} and so never stored whole; pass only "
-        "inputs, outputs and root stages")
+    if isinstance(schedule.stage_of(arg).attach, Inlined):
+        raise LoweringError(
+            f"lower {name}: argument {arg.name} is inlined and so never stored whole; pass only "
+            "inputs, outputs and root stages (or stages attached with compute_at)")
 
 
 def _check_waiting(schedule: Schedule, name: str, shared: frozenset = frozenset()) -> None:
@@ -469,8 +469,9 @@ def lower_schedule(schedule: Schedule, args: Sequence[Tensor], name: str = "main
     args = check_args(schedule, args, name)
     _check_waiting(schedule, name, shared_steps(schedule, name))
     lowering = Lowering(schedule, args, name)
-    params = [lowering.make_buffer(schedule.stage_of(a), a.shape, a.value_index) if a in schedule
-              else _unread_input(lowering, a) for a in args]
+    params = [param_buffer(lowering, schedule.stage_of(a), a) if a in schedule else _unread_input(lowering, a)
+              for a in args]
+    lowering.stored_in_params = attached_params(schedule, args, name)
     for stage in schedule.stages:
         if isinstance(stage.op, PlaceholderOp) and stage not in lowering.buffers:
             lowering.make_buffer(stage, stage.op.shape)

@@ -119,7 +119,7 @@ class StagePrimitives(StageState):
             stage.attach = At(self, new)
 
     # -- loop structure --------------------------------------------------------------------
-    def split(self, axis, factor: int | None = None, nparts: int | None = None):
+    def split(self, axis, factor: int | None = None, nparts: int | None = None, disable_predication: bool = False):
         """Split loop ``axis`` into ``outer`` and ``inner`` (``axis = outer * factor + inner``).
 
         Before: ``for i in 0..n: body``.  After ``split(i, factor=f)``::
@@ -132,8 +132,15 @@ class StagePrimitives(StageState):
         Give exactly one of ``factor`` (the inner extent) or ``nparts`` (the outer extent). As
         in TVM, ``nparts`` of a loop of symbolic extent ``n`` makes ``nparts`` outer iterations of
         ``ceil(n / nparts)`` inner ones, guarded where ``nparts`` may not divide ``n``.
+
+        ``disable_predication=True`` (TVM's promise that the guard is not needed) is accepted and
+        changes nothing: the guard is left out wherever the bounds prove it unneeded, and kept
+        where the split overruns, so the kernel never writes or reads past a buffer.
         """
         name = getattr(axis, "name", axis)
+        if not isinstance(disable_predication, bool):
+            raise ScheduleError(f"s[{self.name}].split({name}, disable_predication={disable_predication!r}): "
+                                "expected True or False")
         factor, nparts = as_int(factor), as_int(nparts)  # numpy integers too
         call = f"split({name}, factor={factor})" if nparts is None else f"split({name}, nparts={nparts})"
         iv = self._leaf(call, axis)

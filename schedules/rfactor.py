@@ -11,7 +11,9 @@ are B's with ``k.inner`` inserted at ``factor_axis``, reducing over the other re
 Where a split of the reduction axis is imperfect, the partial sums take the reducer's identity
 past the end. ``B.rf`` is an ordinary stage: its factored axis is data-parallel, so it can be
 parallelized, vectorized or bound to threads. B keeps its stage (and its data axes: the handles
-``B.op.axis`` still name its loops); ``s[B].op.reduce_axis`` is the new reduction axis.
+``B.op.axis`` still name its loops); ``s[B].op.reduce_axis`` is the new reduction axis. As in
+TVM, B's loops restart from its axes: splits and fuses of its data axes made before rfactor
+are dropped (schedule them again on ``s[B]``), and ``B.rf`` takes the data axes unsplit.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from tensorir.expr import BinaryOp, Expr, IterKind, IterVar, Reduce, Select, Var
 from tensorir.functions import reduce_identity
 from tensorir.intmath import as_int
 from tensorir.tensor import ComputeOp
-from tensorir.visitor import substitute
+from tensorir.visitor import substitute, walk
 
 from .attachment import attached_in
 from .geometry import loop_geometry
@@ -45,11 +47,14 @@ def _check_stage(stage: Stage, call: str) -> None:
         raise _fail(call, f"{stage.name} is not a reduction", "rfactor factors the reduction of a "
                     "compute whose body is a reduction (ns.sum/max/min or a comm_reducer)")
     data = set(op.axis)
-    touched = [iv.name for iv in op.axis if iv not in stage.leaves or iv in stage.annotations]
-    if touched:
-        raise _fail(call, f"the data axes {touched} of {stage.name} are already split, fused or "
-                    "marked", "call rfactor before scheduling the data axes (only the reduction "
-                    "axes may be split first)")
+    mixed = _mixed_leaves(stage)
+    if mixed:
+        raise _fail(call, f"the loops {mixed} of {stage.name} fuse data axes with reduction axes",
+                    "call rfactor before fusing them (the reduction axes alone may be split or fused first)")
+    marked = [iv.name for iv in stage.leaves if iv.kind is not IterKind.REDUCE and iv in stage.annotations]
+    if marked:
+        raise _fail(call, f"the data loops {marked} of {stage.name} are already marked",
+                    "call rfactor before marking the data loops")
     if not isinstance(stage.attach, AtRoot) or attached_in(stage.schedule, stage):
         raise _fail(call, f"{stage.name} is attached, or stages are computed inside its loops",
                     "call rfactor before compute_at")
@@ -57,6 +62,19 @@ def _check_stage(stage: Stage, call: str) -> None:
     if marked:
         raise _fail(call, f"the reduction loops {marked} of {stage.name} are already marked",
                     "mark the loops of the stages rfactor returns instead")
+
+
+def _mixed_leaves(stage: Stage) -> list[str]:
+    """The loops of ``stage`` whose value feeds both a data axis and a reduction axis."""
+    geo = loop_geometry(stage)
+    op = stage.compute_op
+    feeds: dict = {}
+    for root in (*op.axis, *op.reduce_axis):
+        used = {v for v in walk(geo.values[root]) if isinstance(v, Var)}
+        for leaf in stage.leaves:
+            if leaf.var in used:
+                feeds.setdefault(leaf, set()).add(root.kind)
+    return [leaf.name for leaf, kinds in feeds.items() if len(kinds) > 1]
 
 
 def _factor_leaf(stage: Stage, call: str, axis) -> IterVar:
@@ -125,11 +143,13 @@ def _factored_op(stage: Stage, leaf: IterVar, position: int) -> ComputeOp:
     geo = loop_geometry(stage)
     roots = set(op.reduce_axis)
     leaves = [iv for iv in stage.leaves if iv.kind is IterKind.REDUCE and iv is not leaf]
+    # TVM's order: the reduction axes rfactor leaves whole first (in their order), then the loops
+    # split from the factored one; each keeps its variable (``BF.op.body[0].axis[1].var == ko.var``)
+    leaves = [iv for iv in op.reduce_axis if iv in leaves] + [iv for iv in leaves if iv not in roots]
     data = [IterVar(Var(iv.name), 0, iv.extent, IterKind.DATA_PAR) for iv in op.axis]
     factor = IterVar(Var(leaf.name), 0, geo.extents[leaf], IterKind.DATA_PAR)
     data.insert(position, factor)
-    reduce = [IterVar(Var(iv.name), iv.min if iv in roots else 0, geo.extents[iv], IterKind.REDUCE)
-              for iv in leaves]
+    reduce = [iv if iv in roots else IterVar(iv.var, 0, geo.extents[iv], IterKind.REDUCE) for iv in leaves]
     mapping: dict = {old.var: new.var for old, new in zip(op.axis, data[:position] + data[position + 1:])}
     mapping |= {old.var: new.var for old, new in zip(leaves, reduce)}
     # a root reduction axis kept as the factored loop runs 0..extent in B.rf but min..min+extent in B

@@ -25,16 +25,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from tensorir.errors import ScheduleError
+from tensorir.expr import IterVar
 from tensorir.graph import post_order
 from tensorir.tensor import ComputeOp, Operation, PlaceholderOp, Tensor
 
 from . import attachment, cache
+from .env_threads import EnvThreadsPrimitive
+from .pragma import PragmaPrimitive
 from .storage import StoragePrimitives
 from .trace import Trace, replay
 from .tvm_refusals import TVMRefusals
 
 
-class Stage(StoragePrimitives, TVMRefusals):
+class Stage(StoragePrimitives, PragmaPrimitive, EnvThreadsPrimitive, TVMRefusals):
     """The schedule of one operation: its loops, where it is computed, where it is stored.
 
     Its records and their queries are those of :class:`schedules.stage.StageState`; its
@@ -64,6 +67,22 @@ class Stage(StoragePrimitives, TVMRefusals):
     def all_iter_vars(self) -> list:
         """TVM's name for every axis the stage has had: root axes and those splits and fuses made."""
         return self.all_axes
+
+    @property
+    def origin_op(self) -> Operation:
+        """TVM's ``origin_op``: the operation the stage was made for (``op`` is the current one,
+        after cache_write or rfactor gave the stage another)."""
+        return next(op for op, owner in self.schedule._by_op.items() if owner is self)
+
+    @property
+    def attach_stage(self) -> Stage | None:
+        """TVM's ``attach_stage``: the stage inside whose loop this one is computed (compute_at)."""
+        return getattr(self.attach, "stage", None)
+
+    @property
+    def attach_ivar(self) -> IterVar | None:
+        """TVM's ``attach_ivar``: the loop of ``attach_stage`` this stage is computed in."""
+        return getattr(self.attach, "axis", None)
 
 
 class Schedule:
@@ -100,6 +119,11 @@ class Schedule:
         self.stages.remove(stage)
         for op in [op for op, owner in self._by_op.items() if owner is stage]:
             del self._by_op[op]
+
+    @property
+    def stage_map(self) -> dict[Operation, Stage]:
+        """TVM's ``stage_map``: each operation (and each one a stage had before) to its stage."""
+        return dict(self._by_op)
 
     @property
     def outputs(self) -> tuple[Operation, ...]:

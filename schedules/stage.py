@@ -48,6 +48,10 @@ class StageState:
     #: (dimension, factor, offset) of ``storage_align``: that dimension's stride is padded to
     #: ``k * factor + offset``
     alignments: tuple[tuple[int, int, int], ...] = ()
+    #: TVM's pragma hints of the loops (``s[T].pragma``): loop -> ((key, value), ...)
+    pragmas: dict[IterVar, tuple] = field(default_factory=dict)
+    #: the GPU indices a scan's steps share (TVM's ``env_threads``, a hint)
+    environment_threads: tuple = ()
 
     @property
     def compute_op(self) -> ComputeOp:

@@ -47,6 +47,16 @@ class ThreadAxis:
     def name(self) -> str:
         return self.thread_tag
 
+    #: TVM's ``IterVar.iter_type`` of a thread axis (``IterVar.ThreadIndex``)
+    iter_type = 1
+
+    @property
+    def dom(self):
+        """TVM's ``dom`` of the index: ``0..extent`` where one was given, else None."""
+        from tensorir.expr import Range
+
+        return None if self.extent is None else Range(0, self.extent)
+
 
 def thread_axis(dom=None, tag: str = "", name: str | None = None) -> ThreadAxis:
     """The GPU index ``tag`` (``blockIdx.x|y|z``, ``threadIdx.x|y|z``, or a virtual thread

@@ -1,9 +1,10 @@
 """TVM's views of a stage's loops: ``s[T].iter_var_attrs[loop].iter_type`` (compared with
-``te.schedule.IterVar.Unrolled``, ``.Vectorized``, ...) and ``s[T].all_iter_vars``."""
+``te.schedule.IterVar.Unrolled``, ``.Vectorized``, ...; a loop with pragma hints lists them in
+``.pragma_keys``/``.pragma_values``) and ``s[T].all_iter_vars``."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from tensorir.stmt import ForKind
 
@@ -32,9 +33,16 @@ class IterVarAttr:
 
     iter_type: int
     thread_tag: str = ""
+    #: the keys and values of the loop's pragma hints (``s[T].pragma``), in the order given
+    pragma_keys: tuple = ()
+    pragma_values: tuple = ()
 
 
 def iter_var_attrs(stage) -> dict:
-    """The loops of ``stage`` that a primitive marked (unroll, vectorize, parallel, bind)."""
-    return {axis: IterVarAttr(_TYPES[note.kind], note.thread_tag) for axis, note in stage.annotations.items()
-            if note.kind in _TYPES}
+    """The loops of ``stage`` that a primitive marked (unroll, vectorize, parallel, bind, pragma)."""
+    marked = {axis: IterVarAttr(_TYPES[note.kind], note.thread_tag) for axis, note in stage.annotations.items()
+              if note.kind in _TYPES}
+    for axis, hints in stage.pragmas.items():
+        attr = marked.get(axis, IterVarAttr(IterVarType.DataPar))
+        marked[axis] = replace(attr, pragma_keys=tuple(k for k, _ in hints), pragma_values=tuple(v for _, v in hints))
+    return marked

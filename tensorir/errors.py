@@ -41,3 +41,7 @@ class OutOfBoundsError(NestorError, IndexError):
     Raised after the call by every backend; the check that found it kept the kernel from
     touching memory outside the tensor.
     """
+
+
+class TagScopeError(DefinitionError, ValueError):
+    """A ``tag_scope`` opened inside another (a ValueError too, as TVM raises)."""

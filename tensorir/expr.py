@@ -227,8 +227,21 @@ class IterVar(ExprOp):
 
     @property
     def dom(self) -> Range:
-        """TVM's ``iv.dom``: the range ``min .. min + extent`` of the index."""
-        return Range(self.min, self.extent)
+        """TVM's ``iv.dom``: the range ``min .. min + extent`` of the index (a constant bound
+        has TVM's ``.value``)."""
+        from .shapes import as_dims
+
+        return Range(*as_dims((self.min, self.extent)))
+
+    @property
+    def iter_type(self) -> int:
+        """TVM's ``IterVar.iter_type`` number: 0 a data-parallel axis, 2 a reduction axis."""
+        return 2 if self.kind is IterKind.REDUCE else 0
+
+    @property
+    def thread_tag(self) -> str:
+        """TVM's ``IterVar.thread_tag``: empty for an axis (``thread_axis`` handles carry theirs)."""
+        return ""
 
     def __repr__(self) -> str:
         kind = "reduce_axis" if self.kind is IterKind.REDUCE else "axis"
@@ -287,6 +300,11 @@ class Reduce(Expr):
     def all_sources(self) -> tuple[Expr, ...]:
         """The value of every element the reducer combines (one for sum/max/min)."""
         return self.sources or (self.source,)
+
+    @property
+    def axis(self) -> tuple[IterVar, ...]:
+        """TVM's name for the reduction axes (``C.op.body[0].axis``)."""
+        return self.axes
 
 
 ExprLike = Union[Expr, IterVar, int, float, bool]

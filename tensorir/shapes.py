@@ -9,6 +9,28 @@ from .expr import Expr, IterVar
 from .intmath import as_int
 
 
+class IntDim(int):
+    """A constant dimension as a tensor's ``shape`` hands it out: an int that also has TVM's
+    ``IntImm.value`` (``A.shape[0].value``). Arithmetic on it gives plain ints."""
+
+    __slots__ = ()
+
+    @property
+    def value(self) -> int:
+        return int(self)
+
+    def __repr__(self) -> str:
+        return int.__repr__(self)
+
+    def __reduce__(self):
+        return (IntDim, (int(self),))
+
+
+def as_dims(shape: tuple) -> tuple:
+    """``shape`` with each constant dimension an :class:`IntDim` (symbolic ones as they are)."""
+    return tuple(IntDim(d) if type(d) is int else d for d in shape)
+
+
 def _check_shape(shape: object, who: str, integral_floats: bool = False) -> tuple[int, ...]:
     shape = as_int(shape)
     if isinstance(shape, (int, Expr, IterVar)):  # one dimension: TVM's compute(n, ...)

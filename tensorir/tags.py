@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from contextvars import ContextVar
 from types import MappingProxyType
 
-from .errors import DefinitionError
+from .errors import DefinitionError, TagScopeError
 
 _CURRENT: ContextVar[str | None] = ContextVar("nestor_tag_scope", default=None)
 
@@ -32,8 +32,8 @@ class tag_scope:  # noqa: N801 - TVM's name, used as a function and a decorator
 
     def __enter__(self) -> tag_scope:
         if _CURRENT.get() is not None:
-            raise DefinitionError(f"tag_scope({self.tag!r}): already inside tag_scope({_CURRENT.get()!r}); "
-                                  "tag scopes do not nest, close the outer one first")
+            raise TagScopeError(f"tag_scope({self.tag!r}): already inside tag_scope({_CURRENT.get()!r}); "
+                                "tag scopes do not nest, close the outer one first")
         self._token = _CURRENT.set(self.tag)
         return self
 

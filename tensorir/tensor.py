@@ -15,7 +15,7 @@ from .intmath import as_int
 from .intrinsics import as_index
 from .isl_bridge import check_definition_bounds
 from .op_body import register as register_body
-from .shapes import _check_shape
+from .shapes import _check_shape, as_dims
 from .symbolic import ShapeVar
 from .tags import labelled, labels
 from .visitor import _children, walk
@@ -126,7 +126,8 @@ class Tensor:
 
     @property
     def shape(self) -> tuple[int, ...]:
-        return self.op.shape
+        """The dimensions; a constant one is an int with TVM's ``.value`` (:class:`~tensorir.shapes.IntDim`)."""
+        return as_dims(self.op.shape)
 
     @property
     def dtype(self) -> DType:
@@ -418,8 +419,10 @@ def _check_axis_names(name: str, axis: tuple[IterVar, ...], body: Expr) -> None:
     for iv in axis + tuple(reduce_axes):
         kind = "reduce axis" if iv in reduce_axes else "output axis"
         if iv.name in seen:
+            which = (f"two {kind.replace('axis', 'axes')}" if seen[iv.name] == kind
+                     else f"the {seen[iv.name]} and the {kind}")
             raise DefinitionError(
-                f"compute {name}: the {seen[iv.name]} and the {kind} are both named {iv.name!r}; "
+                f"compute {name}: {which} are both named {iv.name!r}; "
                 f"give them different names, e.g. reduce_axis(..., name='{iv.name}2')")
         seen[iv.name] = kind
 

@@ -205,7 +205,7 @@ def test_shape_dimensions_may_be_integral_floats(rng):
     N, bn = 64, 16
     B = te.placeholder((N, N), name="B")
     packed = te.compute((N / bn, N, bn), lambda x, k, y: B[k, x * bn + y], name="packedB")
-    assert packed.shape == (4, 64, 16) and all(type(d) is int for d in packed.shape)
+    assert packed.shape == (4, 64, 16) and all(isinstance(d, int) and d.value == d for d in packed.shape)
     with pytest.raises(te.DefinitionError, match=r"compute P: shape \(2.5,\) has the dimension 2.5; every "
                        "dimension must be a positive int"):
         te.compute((2.5,), lambda i: B[0, 0], name="P")

@@ -213,6 +213,26 @@ func main(X: float32[3, 6], scan: float32[3, 6]) {
     _run_on_gpu_backends(s, [X, s_scan], [x], [np.cumsum(x.astype(np.float64), axis=0)])
 
 
+def test_env_threads_of_a_scan_computes_the_same_values(rng):
+    """TVM's persistent-kernel hint (its LSTM recipe): the steps share the GPU indices; Nestor
+    keeps one kernel per step and computes the same values."""
+    X, s_init, s_update, s_scan = cumsum(4, 10)
+    s = te.create_schedule(s_scan.op)
+    block_x, thread_x = te.thread_axis("blockIdx.x"), te.thread_axis("threadIdx.x")
+    s[s_scan.op].env_threads([block_x, thread_x])
+    assert [t.thread_tag for t in s[s_scan].environment_threads] == ["blockIdx.x", "threadIdx.x"]
+    _bind_to_blocks(s, (s_init, s_update))
+    x = uniform(rng, (4, 10))
+    _run_on_gpu_backends(s, [X, s_scan], [x], [np.cumsum(x.astype(np.float64), axis=0)])
+    with pytest.raises(te.ScheduleError, match=r"s\[X\]\.env_threads\(\['blockIdx.x'\]\): X is not a scan; "
+                       "env_threads is for the stage of a te.scan"):
+        s[X].env_threads([block_x])
+    with pytest.raises(te.ScheduleError, match=r"env_threads\(\['vthread'\]\): 'vthread' is not a GPU index"):
+        s[s_scan].env_threads([te.thread_axis("vthread")])
+    with pytest.raises(te.ScheduleError, match="a GPU index is listed twice; list each once"):
+        s[s_scan].env_threads([block_x, block_x])
+
+
 def test_several_states_bound_to_gpu_blocks(rng):
     X, updates, (s_scan1, s_scan2) = two_states(5, 9)
     s = te.create_schedule(s_scan1.op)

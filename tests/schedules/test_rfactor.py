@@ -101,6 +101,34 @@ def test_rfactor_then_the_final_stage_is_scheduled():
     check_roundtrip(s, [A, B])
 
 
+def test_rfactor_after_splitting_the_data_axis_restarts_the_final_stage():
+    """As in TVM, splits of the data axes made before rfactor are dropped: the final stage's
+    loops are its axes again, and the partial results take the data axes whole."""
+    A, k, B = _row_sum(6, 40)
+    s = ns.create_schedule(B)
+    s[B].split(B.op.axis[0], factor=4)
+    ko, ki = s[B].split(k, factor=8)
+    BF = s.rfactor(B, ki, factor_axis=1)
+    assert BF.shape == (6, 8)
+    assert [iv.name for iv in s[B].leaf_iter_vars] == ["i", "k.inner"]
+    assert [iv.name for iv in s[BF].leaf_iter_vars] == ["i", "k.inner", "k.outer"]
+    assert BF.op.body.axis[0].var is ko.var
+    check_numpy(s, [A, B], lambda a: a.sum(axis=1))
+    check_roundtrip(s, [A, B])
+
+
+def test_rfactor_lists_the_whole_reduction_axes_before_the_split_ones():
+    A = ns.placeholder((5, 6, 7), name="A")
+    k1, k2 = ns.reduce_axis((0, 6), name="k1"), ns.reduce_axis((0, 7), name="k2")
+    B = ns.compute((5,), lambda i: ns.sum(A[i, k1, k2], axis=[k1, k2]), name="B")
+    s = ns.create_schedule(B)
+    ko, ki = s[B].split(k1, factor=4)
+    BF = s.rfactor(B, ki)
+    assert [iv.name for iv in BF.op.body.axis] == ["k2", "k1.outer"]
+    assert BF.op.body.axis[0] is k2
+    check_numpy(s, [A, B], lambda a: a.sum(axis=(1, 2)))
+
+
 # refusals ---------------------------------------------------------------------------------------
 def test_rfactor_refusals():
     A, k, B = _row_sum()
@@ -118,9 +146,14 @@ def test_rfactor_refusals():
     rejects(s, lambda: s.rfactor(B, k), "the reduction loops ['k'] of B are already marked",
             "mark the loops of the stages rfactor returns")
     s = ns.create_schedule(E)
-    s[B].split(B.op.axis[0], factor=2)
-    rejects(s, lambda: s.rfactor(B, k), "the data axes ['i'] of B are already split, fused or marked",
-            "call rfactor before scheduling the data axes")
+    _, ii = s[B].split(B.op.axis[0], factor=2)
+    s[B].vectorize(ii)
+    rejects(s, lambda: s.rfactor(B, k), "the data loops ['i.inner'] of B are already marked",
+            "call rfactor before marking the data loops")
+    s = ns.create_schedule(E)
+    s[B].fuse(B.op.axis[0], k)
+    rejects(s, lambda: s.rfactor(B, "i.k.fused"), "the loops ['i.k.fused'] of B fuse data axes with reduction axes",
+            "call rfactor before fusing them")
     s = ns.create_schedule(E)
     s[B].compute_at(s[E], E.op.axis[0])
     rejects(s, lambda: s.rfactor(B, k), "B is attached", "call rfactor before compute_at")
