@@ -1,8 +1,9 @@
 """needle's device functions: ``cpu()``, ``cuda()``, ``default_device()``, ``all_devices()``.
 
 A device is named by its string here (``Tensor(..., device="cpu")``); these return a
-:class:`Device`, a string with needle's ``enabled()``, so ``Tensor(x, device=cpu())``,
-``t.device == cpu()`` and ``cuda().enabled()`` (to skip GPU tests) read as in needle.
+:class:`Device`, a string with needle's ``enabled()`` and text (``str(cpu())`` is ``"cpu()"``),
+so ``Tensor(x, device=cpu())``, ``t.device == cpu()`` and ``cuda().enabled()`` (to skip GPU
+tests) read as in needle.
 """
 
 from __future__ import annotations
@@ -20,13 +21,22 @@ class Device(str):
         from .tensor import check_device
 
         try:
-            check_device(str(self))
+            check_device(self.name)
         except (NestorError, ImportError, OSError):
             return False
         return True
 
+    @property
+    def name(self) -> str:
+        """The plain device name (``"cpu"``, ``"cuda"``)."""
+        return str.__str__(self)
+
     def __repr__(self) -> str:
-        return f"{str(self)}()"
+        return f"{self.name}()"
+
+    def __str__(self) -> str:
+        """needle's text for a device (``str(cpu()) == "cpu()"``); :attr:`name` is the plain name."""
+        return repr(self)
 
 
 def cpu() -> Device:

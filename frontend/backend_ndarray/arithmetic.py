@@ -25,7 +25,7 @@ METHODS = ("__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__", 
 def as_tensor(array: NDArray) -> Tensor:
     """A tensor over ``array``'s compacted values (no copy when it is compact)."""
     values = array.compact()._flat_view().reshape(array.shape)
-    return Tensor.wrap(values, device=str(array.device))
+    return Tensor.wrap(values, device=array.device.name)
 
 
 def from_tensor(tensor: Tensor, device, *sources: NDArray) -> NDArray:

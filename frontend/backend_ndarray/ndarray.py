@@ -55,7 +55,7 @@ def compact_strides(shape: tuple[int, ...]) -> tuple[int, ...]:
 
 
 def _as_device(device) -> Device:
-    return Device(check_device(None if device is None else str(device)))
+    return Device(check_device(device))
 
 
 def _values(other) -> np.ndarray:
@@ -197,7 +197,7 @@ class NDArray:
 
         out = NDArray.make(self._shape, device=self.device)
         if self.size:
-            out._handle.array[:] = contiguous(self._view(), str(self.device)).reshape(-1)
+            out._handle.array[:] = contiguous(self._view(), self.device.name).reshape(-1)
         return out
 
     def as_strided(self, shape, strides) -> NDArray:

@@ -284,6 +284,7 @@ def test_tensor_requires_grad_detach_data_and_dtype():
     x = ndl.Tensor(a, device=ndl.cpu())
     assert x.requires_grad and x.device == ndl.cpu() and x.dtype == "float32" and type(x.device) is str
     assert ndl.cpu().enabled() and ndl.cpu() in ndl.all_devices() and repr(ndl.cuda()) == "cuda()"
+    assert str(ndl.cpu()) == "cpu()" and ndl.cpu().name == "cpu" and ndl.cpu() == "cpu"  # needle's text
     assert ndl.cuda().enabled() == _runs_cuda()
     assert ndl.Tensor(np.arange(3)).requires_grad  # integers too, as in needle
     assert not ndl.Tensor(a, requires_grad=False).requires_grad
