@@ -6,8 +6,10 @@ NCHW template (``conv2d_cpu``, or its tuned config), the blocked ``NCHW16c`` tem
 already in the blocked layout (as a model in that layout keeps them; the fair match for
 channels-last, whose conversion is not timed either), and for 3x3 stride-1 layers Winograd
 (``conv2d_winograd``, the ``winograd`` knob of ``conv2d_nchwc``): F(2x2, 3x3) and F(4x4, 3x3) on
-the blocked arrays, F(4x4, 3x3) on NCHW arrays with its transforms timed; its GFLOP/s count the
-direct convolution's FLOPs. Each side runs enough calls per round to fill ``min_round`` (a
+the blocked arrays, the same with the weights transformed once beforehand (``U data``: a
+model's weights are constants, so a model transforms them when it is loaded, as TVM's
+``conv2d_winograd_without_weight_transform``), F(4x4, 3x3) on NCHW arrays with its transforms
+timed; its GFLOP/s count the direct convolution's FLOPs. Each side runs enough calls per round to fill ``min_round`` (a
 0.05 s round): a fast kernel is not timed as one cold call because a slow one sits beside it.
 After the cases, a summary gives each case's best Nestor kernel on blocked arrays against the
 faster torch layout.
@@ -164,9 +166,33 @@ def _winograd_kernels(x, w, xb, wb, conv: Conv, batch: int, shape: tuple) -> dic
         kernels[f"winograd F({tile}x{tile},3x3) data"] = (
             lambda module=module, yb=yb: module(xb, wb, yb),
             lambda yb=yb: yb.transpose(0, 1, 4, 2, 3).reshape(shape))
+    kernels.update(_transformed_kernels(xb, wb, conv, batch, shape))
     module = ns.build(*conv2d_winograd(*sizes, padding=conv.padding, tile=4), target="llvm", name="conv2d_winograd4")
     y = np.empty(shape, np.float32)
     kernels["winograd F(4x4,3x3), transforms timed"] = (lambda: module(x, w, y), lambda: y)
+    return kernels
+
+
+def _transformed_kernels(xb, wb, conv: Conv, batch: int, shape: tuple) -> dict:
+    """Winograd on blocked arrays with the weights transformed once beforehand (``U data``: a
+    model's weights are constants, transformed when it is loaded, as TVM does at compile time)."""
+    import nestor as ns
+    from schedules.templates.conv_winograd import conv2d_winograd
+    from schedules.templates.winograd_weights import conv2d_winograd_weights, weight_shape
+
+    sizes = (batch, conv.in_channels, conv.size, conv.size, conv.out_channels)
+    kernels = {}
+    for tile in (2, 4):
+        prepare = ns.build(*conv2d_winograd_weights(conv.in_channels, conv.out_channels, tile=tile, layout="NCHWc"),
+                           target="llvm", name=f"winograd{tile}_weights")
+        u = np.empty(weight_shape(conv.in_channels, conv.out_channels, tile), np.float32)
+        prepare(wb, u)
+        module = ns.build(*conv2d_winograd(*sizes, padding=conv.padding, tile=tile, layout="NCHWc",
+                                           weights="transformed"), target="llvm", name=f"conv2d_winograd{tile}_u")
+        yb = np.empty((batch, conv.out_channels // 16, conv.out_size, conv.out_size, 16), np.float32)
+        kernels[f"winograd F({tile}x{tile},3x3) U data"] = (
+            lambda module=module, yb=yb, u=u: module(xb, u, yb),
+            lambda yb=yb: yb.transpose(0, 1, 4, 2, 3).reshape(shape))
     return kernels
 
 

@@ -28,6 +28,7 @@ from tensorir.tensor import compute, placeholder, reduce_axis
 
 from ..schedule import create_schedule
 from .winograd_transforms import F2, VARIANTS, row_transform
+from .winograd_weights import WEIGHTS, pack_weights, schedule_weights, transform_weights, weight_shape
 
 #: F(2x2, 3x3): Y = A^T [(G g G^T) * (B^T d B)] A
 B_T, G, A_T = F2.B_T, F2.G, F2.A_T
@@ -50,7 +51,10 @@ def transformed(left: tuple, right: tuple, row, col, value):
     return row_transform(left, row, lambda i: row_transform(right, col, lambda j: value(i, j)))
 
 
-def _check(tile, rows, lanes, group, layout, out_h, out_w, height, width, padding):
+def _check(tile, rows, lanes, group, layout, out_h, out_w, height, width, padding, weights="raw"):
+    if weights not in WEIGHTS:
+        raise DefinitionError(f"conv2d_winograd: weights must be 'raw' (KCRS or blocked 3x3 weights) or "
+                              f"'transformed' (conv2d_winograd_weights' output), got {weights!r}")
     if tile not in VARIANTS:
         raise DefinitionError(f"conv2d_winograd: tile must be 2 (F(2x2,3x3)) or 4 (F(4x4,3x3)), got {tile!r}")
     for knob, value in (("rows", 1 if rows is None else rows), ("lanes", lanes),
@@ -67,7 +71,7 @@ def _check(tile, rows, lanes, group, layout, out_h, out_w, height, width, paddin
 def conv2d_winograd(batch: int, in_channels: int, height: int, width: int, out_channels: int, *,
                     padding: int = 1, tile: int = 2, rows: int | None = None, lanes: int = 16,
                     group: int | None = None, fused: bool | None = None, layout: str = "NCHW",
-                    dtype: str = "float32", parallel: bool = True):
+                    weights: str = "raw", dtype: str = "float32", parallel: bool = True):
     """A 3x3 stride-1 convolution by Winograd's ``F(tile x tile, 3x3)``; see the module docstring.
 
     Parameters
@@ -89,22 +93,19 @@ def conv2d_winograd(batch: int, in_channels: int, height: int, width: int, out_c
         ``(batch, C/ib, height + 2*padding, width + 2*padding, ib)``, ``W`` of shape
         ``(K/16, C/ib, 3, 3, ib, 16)``, ``Y`` of shape ``(batch, K/16, out_h, out_w, 16)``,
         ``ib = min(16, in_channels)``), as :func:`schedules.templates.conv2d_nchwc` takes them.
+    weights
+        ``"raw"``: ``W`` holds the 3x3 weights (KCRS or blocked, as ``layout``), transformed on
+        every call; ``"transformed"``: ``W`` holds them transformed once by
+        :func:`schedules.templates.winograd_weights.conv2d_winograd_weights` (shape
+        :func:`schedules.templates.winograd_weights.weight_shape`), so a call does no weight work.
     """
     out_h, out_w = height + 2 * padding - 2, width + 2 * padding - 2
-    _check(tile, rows, lanes, group, layout, out_h, out_w, height, width, padding)
+    _check(tile, rows, lanes, group, layout, out_h, out_w, height, width, padding, weights)
     wino = VARIANTS[tile]
     ib, ob = min(16, in_channels), 16
     cb, kb = ceil_div(in_channels, ib), ceil_div(out_channels, ob)
     tiles_y, tiles_x = ceil_div(out_h, tile), ceil_div(out_w, tile)
-    if layout == "NCHW":
-        X = placeholder((batch, in_channels, height, width), dtype, name="X")
-        W = placeholder((out_channels, in_channels, 3, 3), dtype, name="W")
-        P = _pack_input(X, ib, padding, tiles_y * tile + 2, tiles_x * tile + 2)
-        Wb = _pack_weights(W, ib, ob)
-    else:
-        X = placeholder((batch, cb, height + 2 * padding, width + 2 * padding, ib), dtype, name="X")
-        W = Wb = placeholder((kb, cb, 3, 3, ib, ob), dtype, name="W")
-        P = _grown_input(X, tiles_y * tile + 2, tiles_x * tile + 2)
+    X, W, P, Wb = _operands(batch, in_channels, height, width, out_channels, padding, tile, layout, weights, dtype)
     stages = _define(wino, P, Wb, batch, tiles_y, tiles_x, out_h, out_w, kb, ob)
     Yb = stages["Y.blocked"]
     Y = Yb if layout == "NCHWc" else compute(
@@ -115,10 +116,31 @@ def conv2d_winograd(batch: int, in_channels: int, height: int, width: int, out_c
     rows = (default_rows(group * tiles_x) if fused else 8) if rows is None else rows
     _schedule(s, wino, stages, rows, lanes, group, fused, parallel)
     if layout == "NCHW":
-        _schedule_layout(s, P, Wb, Y, parallel)
+        _schedule_layout(s, P, Wb if Wb is not W else None, Y, parallel)
     elif P is not X:
         s[P].compute_inline()
     return s, [X, W, Y]
+
+
+def _operands(batch, in_channels, height, width, out_channels, padding, tile, layout, weights, dtype):
+    """The arguments ``X`` and ``W``, the padded blocked input ``P`` whole tiles read, and the
+    blocked weights (``W`` itself when blocked or transformed)."""
+    ib, ob = min(16, in_channels), 16
+    cb, kb = ceil_div(in_channels, ib), ceil_div(out_channels, ob)
+    rows = ceil_div(height + 2 * padding - 2, tile) * tile + 2
+    cols = ceil_div(width + 2 * padding - 2, tile) * tile + 2
+    if weights == "transformed":
+        W = Wb = placeholder(weight_shape(in_channels, out_channels, tile), dtype, name="W")
+    elif layout == "NCHW":
+        W = placeholder((out_channels, in_channels, 3, 3), dtype, name="W")
+        Wb = pack_weights(W, ib, ob)
+    else:
+        W = Wb = placeholder((kb, cb, 3, 3, ib, ob), dtype, name="W")
+    if layout == "NCHW":
+        X = placeholder((batch, in_channels, height, width), dtype, name="X")
+        return X, W, _pack_input(X, ib, padding, rows, cols), Wb
+    X = placeholder((batch, cb, height + 2 * padding, width + 2 * padding, ib), dtype, name="X")
+    return X, W, _grown_input(X, rows, cols), Wb
 
 
 def default_group(tiles_y: int, tiles_x: int, least: int = 12) -> int:
@@ -164,27 +186,12 @@ def _grown_input(X, rows: int, cols: int):
         (y < height) & (x < width), X[n, bc, y, x, c], 0.0), name="X.grown")
 
 
-def _pack_weights(W, ib: int, ob: int):
-    out_channels, in_channels, _, _ = W.shape
-
-    def at(bk, bc, r, q, c, k):
-        value = W[bk * ob + k, bc * ib + c, r, q]
-        if in_channels % ib or out_channels % ob:
-            return fn.if_then_else((bk * ob + k < out_channels) & (bc * ib + c < in_channels), value, 0.0)
-        return value
-
-    return compute((ceil_div(out_channels, ob), ceil_div(in_channels, ib), 3, 3, ib, ob), at, name="W.blocked")
-
-
 def _define(wino, P, Wb, batch, tiles_y, tiles_x, out_h, out_w, kb, ob) -> dict:
     """The compute stages by name (``Ug``, ``U``, ``T``, ``V``, ``M``, ``S``, ``Y.blocked``)."""
     a, m = wino.alpha, wino.m
     cb, ib = P.shape[1], P.shape[4]
     tiles = batch * tiles_y * tiles_x
-    Ug = compute((a, 3, cb, ib, kb * ob), lambda e, q, bc, c, k: row_transform(
-        wino.G, e, lambda r: Wb[k // ob, bc, r, q, c, k % ob]), name="Ug")
-    U = compute((a, a, cb, ib, kb * ob), lambda e, f, bc, c, k: row_transform(
-        wino.G, f, lambda q: Ug[e, q, bc, c, k]), name="U")
+    Ug, U = (None, Wb) if len(Wb.shape) == 5 else transform_weights(wino, Wb)  # 5 axes: U given
 
     def tile_input(e, b, t, bc, c):
         n, ty, tx = t // (tiles_y * tiles_x), t // tiles_x % tiles_y, t % tiles_x
@@ -209,7 +216,8 @@ def _schedule(s, wino, stages: dict, rows: int, lanes: int, group: int, fused: b
     input transforms ``V``, the matrix products ``M`` and the output tiles, so ``V`` and ``M``
     stay in cache between the stages; else each stage over all tiles, the products in parallel
     over the ``(m+2)^2`` matrices (each transformed weight matrix read once)."""
-    _schedule_weights(s, stages["Ug"], stages["U"], parallel)
+    if stages["Ug"] is not None:
+        schedule_weights(s, stages["Ug"], stages["U"], parallel)
     Yb, M, V, local = stages["Y.blocked"], stages["M"], stages["V"], s.cache_write(stages["M"], "local")
     n, bk, y, x, k = Yb.op.axis
     yo, yi = s[Yb].split(y, factor=wino.m)
@@ -235,21 +243,6 @@ def _schedule(s, wino, stages: dict, rows: int, lanes: int, group: int, fused: b
         if not fused:
             s[M].parallel(s[M].fuse(*products))
             s[V].parallel(tiles)
-
-
-def _schedule_weights(s, Ug, U, parallel: bool) -> None:
-    """Per input channel and block of 16 output channels: ``Ug`` then ``U``, unrolled over the
-    tile, vectorized over the output channels."""
-    e, f, bc, c, k = U.op.axis
-    ko, ki = s[U].split(k, factor=16)
-    s[U].reorder(bc, c, ko, e, f, ki)
-    _unrolled_vector(s, U, (e, f), ki)
-    s[Ug].set_scope("local")
-    s[Ug].compute_at(s[U], ko)
-    ue, uq, _, _, uk = Ug.op.axis
-    _unrolled_vector(s, Ug, (ue, uq), uk)
-    if parallel:
-        s[U].parallel(s[U].fuse(bc, c))
 
 
 def _schedule_tiles(s, T, V):
@@ -284,7 +277,7 @@ def _schedule_products(s, M, local, rows: int, lanes: int, weights_outer: bool =
 
 def _schedule_layout(s, P, Wb, Y, parallel: bool) -> None:
     """The blocking of ``X`` and ``W`` and the unblocking of ``Y`` (layout ``NCHW``)."""
-    for stage in (P, Wb):
+    for stage in (P, Wb) if Wb is not None else (P,):
         axes = stage.op.axis
         s[stage].vectorize(axes[-1])
         if parallel:
