@@ -9,7 +9,9 @@ channels-last, whose conversion is not timed either), and for 3x3 stride-1 layer
 the blocked arrays, the same with the weights transformed once beforehand (``U data``: a
 model's weights are constants, so a model transforms them when it is loaded, as TVM's
 ``conv2d_winograd_without_weight_transform``), F(4x4, 3x3) on NCHW arrays with its transforms
-timed; its GFLOP/s count the direct convolution's FLOPs. Each side runs enough calls per round to fill ``min_round`` (a
+timed; for 3x3 stride-2 layers Winograd over the input's four phases (the ``winograd_s2`` knob):
+F(4x4, 2x2) with raw blocked weights, F(4x4, 2x2) and F(7x7, 2x2) with ``U data``. Winograd's
+GFLOP/s count the direct convolution's FLOPs. Each side runs enough calls per round to fill ``min_round`` (a
 0.05 s round): a fast kernel is not timed as one cold call because a slow one sits beside it.
 After the cases, a summary gives each case's best Nestor kernel on blocked arrays against the
 faster torch layout.
@@ -149,6 +151,24 @@ def _nestor_kernels(x: np.ndarray, w: np.ndarray, conv: Conv, batch: int) -> dic
     kernels["NCHW16c data"] = (lambda: module(xb, wb, yb), lambda: yb.transpose(0, 1, 4, 2, 3).reshape(shape))
     if conv.kernel == 3 and conv.stride == 1:
         kernels.update(_winograd_kernels(x, w, xb, wb, conv, batch, shape))
+    if conv.kernel == 3 and conv.stride == 2:
+        kernels.update(_phase_kernels(xb, wb, conv, batch, shape))
+    return kernels
+
+
+def _phase_kernels(xb, wb, conv: Conv, batch: int, shape: tuple) -> dict:
+    """Stride-2 Winograd over the input's phases on the blocked arrays: F(4x4,2x2) with the raw
+    weights, F(4x4,2x2) and F(7x7,2x2) with the weights transformed beforehand."""
+    import nestor as ns
+    from schedules.templates.conv_winograd import conv2d_winograd
+
+    sizes = (batch, conv.in_channels, conv.size, conv.size, conv.out_channels)
+    module = ns.build(*conv2d_winograd(*sizes, padding=conv.padding, tile=4, stride=2, layout="NCHWc"),
+                      target="llvm", name="conv2d_winograd_s2")
+    yb = np.empty((batch, conv.out_channels // 16, conv.out_size, conv.out_size, 16), np.float32)
+    kernels = {"winograd F(4x4,2x2) s2 data": (lambda: module(xb, wb, yb),
+                                                lambda: yb.transpose(0, 1, 4, 2, 3).reshape(shape))}
+    kernels.update(_transformed_kernels(xb, wb, conv, batch, shape, stride=2, tiles=(4, 7)))
     return kernels
 
 
@@ -173,7 +193,7 @@ def _winograd_kernels(x, w, xb, wb, conv: Conv, batch: int, shape: tuple) -> dic
     return kernels
 
 
-def _transformed_kernels(xb, wb, conv: Conv, batch: int, shape: tuple) -> dict:
+def _transformed_kernels(xb, wb, conv: Conv, batch: int, shape: tuple, stride: int = 1, tiles=(2, 4)) -> dict:
     """Winograd on blocked arrays with the weights transformed once beforehand (``U data``: a
     model's weights are constants, transformed when it is loaded, as TVM does at compile time)."""
     import nestor as ns
@@ -182,15 +202,16 @@ def _transformed_kernels(xb, wb, conv: Conv, batch: int, shape: tuple) -> dict:
 
     sizes = (batch, conv.in_channels, conv.size, conv.size, conv.out_channels)
     kernels = {}
-    for tile in (2, 4):
-        prepare = ns.build(*conv2d_winograd_weights(conv.in_channels, conv.out_channels, tile=tile, layout="NCHWc"),
-                           target="llvm", name=f"winograd{tile}_weights")
-        u = np.empty(weight_shape(conv.in_channels, conv.out_channels, tile), np.float32)
+    for tile in tiles:
+        prepare = ns.build(*conv2d_winograd_weights(conv.in_channels, conv.out_channels, tile=tile, stride=stride,
+                                                    layout="NCHWc"), target="llvm", name=f"winograd{tile}_weights")
+        u = np.empty(weight_shape(conv.in_channels, conv.out_channels, tile, stride), np.float32)
         prepare(wb, u)
-        module = ns.build(*conv2d_winograd(*sizes, padding=conv.padding, tile=tile, layout="NCHWc",
+        module = ns.build(*conv2d_winograd(*sizes, padding=conv.padding, tile=tile, stride=stride, layout="NCHWc",
                                            weights="transformed"), target="llvm", name=f"conv2d_winograd{tile}_u")
         yb = np.empty((batch, conv.out_channels // 16, conv.out_size, conv.out_size, 16), np.float32)
-        kernels[f"winograd F({tile}x{tile},3x3) U data"] = (
+        name = f"winograd F({tile}x{tile},3x3) U data" if stride == 1 else f"winograd F({tile}x{tile},2x2) s2 U data"
+        kernels[name] = (
             lambda module=module, yb=yb, u=u: module(xb, u, yb),
             lambda yb=yb: yb.transpose(0, 1, 4, 2, 3).reshape(shape))
     return kernels

@@ -27,8 +27,17 @@ from tensorir.intmath import ceil_div
 from tensorir.tensor import compute, placeholder, reduce_axis
 
 from ..schedule import create_schedule
-from .winograd_transforms import F2, VARIANTS, row_transform
-from .winograd_weights import WEIGHTS, pack_weights, schedule_weights, transform_weights, weight_shape
+from .winograd_phases import phase_input, phase_weights
+from .winograd_transforms import F2, row_transform
+from .winograd_weights import (
+    WEIGHTS,
+    pack_weights,
+    schedule_weights,
+    tile_choices,
+    transform_weights,
+    variant,
+    weight_shape,
+)
 
 #: F(2x2, 3x3): Y = A^T [(G g G^T) * (B^T d B)] A
 B_T, G, A_T = F2.B_T, F2.G, F2.A_T
@@ -51,12 +60,15 @@ def transformed(left: tuple, right: tuple, row, col, value):
     return row_transform(left, row, lambda i: row_transform(right, col, lambda j: value(i, j)))
 
 
-def _check(tile, rows, lanes, group, layout, out_h, out_w, height, width, padding, weights="raw"):
+def _check(tile, rows, lanes, group, layout, out_h, out_w, height, width, padding, weights="raw", stride=1):
     if weights not in WEIGHTS:
         raise DefinitionError(f"conv2d_winograd: weights must be 'raw' (KCRS or blocked 3x3 weights) or "
                               f"'transformed' (conv2d_winograd_weights' output), got {weights!r}")
-    if tile not in VARIANTS:
+    if variant(tile, stride) is None and stride == 1:
         raise DefinitionError(f"conv2d_winograd: tile must be 2 (F(2x2,3x3)) or 4 (F(4x4,3x3)), got {tile!r}")
+    if variant(tile, stride) is None:
+        raise DefinitionError(f"conv2d_winograd: {tile_choices(stride, 'conv2d_winograd')}, got tile {tile!r} "
+                              f"with stride {stride!r}")
     for knob, value in (("rows", 1 if rows is None else rows), ("lanes", lanes),
                          ("group", 1 if group is None else group)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -71,7 +83,7 @@ def _check(tile, rows, lanes, group, layout, out_h, out_w, height, width, paddin
 def conv2d_winograd(batch: int, in_channels: int, height: int, width: int, out_channels: int, *,
                     padding: int = 1, tile: int = 2, rows: int | None = None, lanes: int = 16,
                     group: int | None = None, fused: bool | None = None, layout: str = "NCHW",
-                    weights: str = "raw", dtype: str = "float32", parallel: bool = True):
+                    weights: str = "raw", stride: int = 1, dtype: str = "float32", parallel: bool = True):
     """A 3x3 stride-1 convolution by Winograd's ``F(tile x tile, 3x3)``; see the module docstring.
 
     Parameters
@@ -99,38 +111,49 @@ def conv2d_winograd(batch: int, in_channels: int, height: int, width: int, out_c
         :func:`schedules.templates.winograd_weights.conv2d_winograd_weights` (shape
         :func:`schedules.templates.winograd_weights.weight_shape`), so a call does no weight work.
     """
-    out_h, out_w = height + 2 * padding - 2, width + 2 * padding - 2
-    _check(tile, rows, lanes, group, layout, out_h, out_w, height, width, padding, weights)
-    wino = VARIANTS[tile]
-    ib, ob = min(16, in_channels), 16
-    cb, kb = ceil_div(in_channels, ib), ceil_div(out_channels, ob)
+    out_h, out_w = (height + 2 * padding - 3) // stride + 1, (width + 2 * padding - 3) // stride + 1
+    _check(tile, rows, lanes, group, layout, out_h, out_w, height, width, padding, weights, stride)
+    wino = variant(tile, stride)
+    ob, kb = 16, ceil_div(out_channels, 16)
     tiles_y, tiles_x = ceil_div(out_h, tile), ceil_div(out_w, tile)
-    X, W, P, Wb = _operands(batch, in_channels, height, width, out_channels, padding, tile, layout, weights, dtype)
-    stages = _define(wino, P, Wb, batch, tiles_y, tiles_x, out_h, out_w, kb, ob)
+    X, W, P, Wb = _operands(batch, in_channels, height, width, out_channels, padding, tile, layout, weights, dtype,
+                            stride)
+    views = _phases(P, Wb, tiles_y * tile + 1, tiles_x * tile + 1, weights) if stride == 2 else (P, Wb)
+    stages = _define(wino, *views, batch, tiles_y, tiles_x, out_h, out_w, kb, ob)
+    channels = views[0].shape[1] * views[0].shape[4]
     Yb = stages["Y.blocked"]
     Y = Yb if layout == "NCHWc" else compute(
         (batch, out_channels, out_h, out_w), lambda n, k, y, x: Yb[n, k // ob, y, x, k % ob], name="Y")
     s = create_schedule(Y)
     group = default_group(tiles_y, tiles_x) if group is None else group
-    fused = default_fused(wino, batch * tiles_y * tiles_x, cb * ib) if fused is None else fused
+    fused = default_fused(wino, batch * tiles_y * tiles_x, channels) if fused is None else fused
     rows = (default_rows(group * tiles_x) if fused else 8) if rows is None else rows
     _schedule(s, wino, stages, rows, lanes, group, fused, parallel)
     if layout == "NCHW":
         _schedule_layout(s, P, Wb if Wb is not W else None, Y, parallel)
     elif P is not X:
         s[P].compute_inline()
+    for view, base in zip(views, (P, Wb)):
+        if view is not base:
+            s[view].compute_inline()
     return s, [X, W, Y]
 
 
-def _operands(batch, in_channels, height, width, out_channels, padding, tile, layout, weights, dtype):
+def _phases(P, Wb, rows: int, cols: int, weights: str) -> tuple:
+    """The stride-2 convolution's phase input and (raw) phase weights
+    (:mod:`.winograd_phases`)."""
+    return phase_input(P, rows, cols), Wb if weights == "transformed" else phase_weights(Wb)
+
+
+def _operands(batch, in_channels, height, width, out_channels, padding, tile, layout, weights, dtype, stride=1):
     """The arguments ``X`` and ``W``, the padded blocked input ``P`` whole tiles read, and the
     blocked weights (``W`` itself when blocked or transformed)."""
     ib, ob = min(16, in_channels), 16
     cb, kb = ceil_div(in_channels, ib), ceil_div(out_channels, ob)
-    rows = ceil_div(height + 2 * padding - 2, tile) * tile + 2
-    cols = ceil_div(width + 2 * padding - 2, tile) * tile + 2
+    rows, cols = ((ceil_div((extent + 2 * padding - 3) // stride + 1, tile) * tile + 1) * stride + 2 - stride
+                  for extent in (height, width))
     if weights == "transformed":
-        W = Wb = placeholder(weight_shape(in_channels, out_channels, tile), dtype, name="W")
+        W = Wb = placeholder(weight_shape(in_channels, out_channels, tile, stride), dtype, name="W")
     elif layout == "NCHW":
         W = placeholder((out_channels, in_channels, 3, 3), dtype, name="W")
         Wb = pack_weights(W, ib, ob)

@@ -20,17 +20,25 @@ from tensorir.intmath import ceil_div
 from tensorir.tensor import compute, placeholder
 
 from ..schedule import create_schedule
-from .winograd_transforms import VARIANTS, row_transform
+from .winograd_phases import phase_weights
+from .winograd_transforms import STRIDE2_VARIANTS, VARIANTS, row_transform
 
 #: the forms of the weights conv2d_winograd takes
 WEIGHTS = ("raw", "transformed")
 LAYOUTS = ("NCHW", "NCHWc")
 
 
-def weight_shape(in_channels: int, out_channels: int, tile: int) -> tuple:
-    """The shape of the transformed weights ``U`` of ``F(tile x tile, 3x3)``."""
-    alpha, ib = VARIANTS[tile].alpha, min(16, in_channels)
-    return (alpha, alpha, ceil_div(in_channels, ib), ib, ceil_div(out_channels, 16) * 16)
+def variant(tile: int, stride: int = 1):
+    """The Winograd algorithm of a 3x3 convolution's ``tile`` and ``stride`` (F(tile, 3) for
+    stride 1, F(tile, 2) over the phases for stride 2), or None."""
+    return {1: VARIANTS, 2: STRIDE2_VARIANTS}.get(stride, {}).get(tile)
+
+
+def weight_shape(in_channels: int, out_channels: int, tile: int, stride: int = 1) -> tuple:
+    """The shape of the transformed weights ``U`` of a 3x3 convolution by ``F(tile x tile, .)``
+    (for stride 2 four phase channels per input channel)."""
+    alpha, ib = variant(tile, stride).alpha, min(16, in_channels)
+    return (alpha, alpha, stride * stride * ceil_div(in_channels, ib), ib, ceil_div(out_channels, 16) * 16)
 
 
 def pack_weights(W, ib: int, ob: int):
@@ -50,7 +58,7 @@ def transform_weights(wino, Wb):
     """``Ug`` (the row pass) and ``U`` (the column pass) of the blocked weights ``Wb``."""
     kb, cb, _, _, ib, ob = Wb.shape
     a = wino.alpha
-    Ug = compute((a, 3, cb, ib, kb * ob), lambda e, q, bc, c, k: row_transform(
+    Ug = compute((a, wino.r, cb, ib, kb * ob), lambda e, q, bc, c, k: row_transform(
         wino.G, e, lambda r: Wb[k // ob, bc, r, q, c, k % ob]), name="Ug")
     U = compute((a, a, cb, ib, kb * ob), lambda e, f, bc, c, k: row_transform(
         wino.G, f, lambda q: Ug[e, q, bc, c, k]), name="U")
@@ -76,8 +84,8 @@ def schedule_weights(s, Ug, U, parallel: bool) -> None:
         s[U].parallel(s[U].fuse(bc, c))
 
 
-def conv2d_winograd_weights(in_channels: int, out_channels: int, *, tile: int = 2, layout: str = "NCHW",
-                            dtype: str = "float32", parallel: bool = True):
+def conv2d_winograd_weights(in_channels: int, out_channels: int, *, tile: int = 2, stride: int = 1,
+                            layout: str = "NCHW", dtype: str = "float32", parallel: bool = True):
     """The kernel ``[W, U]`` that transforms 3x3 weights once for
     ``conv2d_winograd(..., tile=tile, weights="transformed")``.
 
@@ -85,8 +93,9 @@ def conv2d_winograd_weights(in_channels: int, out_channels: int, *, tile: int = 
     ----------
     in_channels, out_channels
         The convolution's channels.
-    tile
-        2 (F(2x2,3x3)) or 4 (F(4x4,3x3)), as the convolution's.
+    tile, stride
+        As the convolution's: stride 1 with tile 2 (F(2x2,3x3)) or 4 (F(4x4,3x3)), stride 2 with
+        tile 4 (F(4x4,2x2)) or 7 (F(7x7,2x2)) over the phases.
     layout
         ``"NCHW"``: ``W`` of shape ``(out_channels, in_channels, 3, 3)``; ``"NCHWc"``: the blocked
         weights of :func:`schedules.templates.conv2d_nchwc` (``(K/16, C/ib, 3, 3, ib, 16)``).
@@ -96,9 +105,9 @@ def conv2d_winograd_weights(in_channels: int, out_channels: int, *, tile: int = 
     tuple
         The schedule and ``[W, U]``, ``U`` of shape :func:`weight_shape`.
     """
-    if tile not in VARIANTS:
-        raise DefinitionError(f"conv2d_winograd_weights: tile must be 2 (F(2x2,3x3)) or 4 (F(4x4,3x3)), "
-                              f"got {tile!r}")
+    if variant(tile, stride) is None:
+        raise DefinitionError(f"conv2d_winograd_weights: {tile_choices(stride, 'conv2d_winograd_weights')}, "
+                              f"got tile {tile!r} with stride {stride!r}")
     if layout not in LAYOUTS:
         raise DefinitionError(f"conv2d_winograd_weights: layout must be 'NCHW' or 'NCHWc', got {layout!r}")
     for name, value in (("in_channels", in_channels), ("out_channels", out_channels)):
@@ -110,9 +119,20 @@ def conv2d_winograd_weights(in_channels: int, out_channels: int, *, tile: int = 
         Wb = pack_weights(W, ib, ob)
     else:
         W = Wb = placeholder((ceil_div(out_channels, ob), ceil_div(in_channels, ib), 3, 3, ib, ob), dtype, name="W")
-    Ug, U = transform_weights(VARIANTS[tile], Wb)
+    phases = phase_weights(Wb) if stride == 2 else Wb
+    Ug, U = transform_weights(variant(tile, stride), phases)
     s = create_schedule(U)
     schedule_weights(s, Ug, U, parallel)
-    if Wb is not W:
-        s[Wb].compute_inline()
+    for stage in (Wb, phases) if phases is not Wb else (Wb,):
+        if stage is not W:
+            s[stage].compute_inline()
     return s, [W, U]
+
+
+def tile_choices(stride, name: str) -> str:
+    """What ``name`` accepts as tile for ``stride``, for an error message."""
+    if stride == 2:
+        return "a stride-2 tile must be 4 (F(4x4,2x2)) or 7 (F(7x7,2x2))"
+    if stride == 1:
+        return "tile must be 2 (F(2x2,3x3)) or 4 (F(4x4,3x3))"
+    return "stride must be 1 or 2"

@@ -84,7 +84,11 @@ def test_transformed_nest_has_no_weight_stages():
      "conv2d_winograd: weights must be 'raw' (KCRS or blocked 3x3 weights) or 'transformed' "
      "(conv2d_winograd_weights' output), got 'blocked'"),
     (lambda: conv2d_winograd_weights(4, 8, tile=6),
-     "conv2d_winograd_weights: tile must be 2 (F(2x2,3x3)) or 4 (F(4x4,3x3)), got 6"),
+     "conv2d_winograd_weights: tile must be 2 (F(2x2,3x3)) or 4 (F(4x4,3x3)), got tile 6 with stride 1"),
+    (lambda: conv2d_winograd_weights(4, 8, tile=2, stride=2),
+     "conv2d_winograd_weights: a stride-2 tile must be 4 (F(4x4,2x2)) or 7 (F(7x7,2x2)), got tile 2 with stride 2"),
+    (lambda: conv2d_winograd_weights(4, 8, stride=3),
+     "conv2d_winograd_weights: stride must be 1 or 2, got tile 2 with stride 3"),
     (lambda: conv2d_winograd_weights(4, 8, layout="KCRS"),
      "conv2d_winograd_weights: layout must be 'NCHW' or 'NCHWc', got 'KCRS'"),
     (lambda: conv2d_winograd_weights(0, 8),
