@@ -126,7 +126,7 @@ def conv2d_winograd(batch: int, in_channels: int, height: int, width: int, out_c
         (batch, out_channels, out_h, out_w), lambda n, k, y, x: Yb[n, k // ob, y, x, k % ob], name="Y")
     s = create_schedule(Y)
     group = default_group(tiles_y, tiles_x) if group is None else group
-    fused = default_fused(wino, batch * tiles_y * tiles_x, channels) if fused is None else fused
+    fused = default_fused(wino, batch * tiles_y * tiles_x, channels, out_channels=kb * ob) if fused is None else fused
     rows = (default_rows(group * tiles_x) if fused else 8) if rows is None else rows
     _schedule(s, wino, stages, rows, lanes, group, fused, parallel)
     if layout == "NCHW":
@@ -172,12 +172,17 @@ def default_group(tiles_y: int, tiles_x: int, least: int = 12) -> int:
     return next((g for g in range(1, tiles_y + 1) if tiles_y % g == 0 and g * tiles_x >= least), tiles_y)
 
 
-def default_fused(wino, tiles: int, channels: int, budget: int = 6 << 20) -> bool:
+def default_fused(wino, tiles: int, channels: int, budget: int = 6 << 20, out_channels: int = 0,
+                  weights_budget: int = 4 << 20) -> bool:
     """Run the stages per group of tile rows where the transformed input of all tiles would
     exceed ``budget`` bytes (large images: it would not stay in cache between the stages); where
     it fits, each stage over all tiles, so each transformed weight matrix is read once (small
-    images with many channels, where those matrices are the larger operand)."""
-    return wino.alpha**2 * tiles * channels * 4 > budget
+    images with many channels, where those matrices are the larger operand). Nor per group
+    where the transformed weights (``out_channels`` given) exceed ``weights_budget`` bytes: each
+    group would read them again from memory (ResNet-18's 128 -> 256 stride-2 layer by phases:
+    13 MiB of them for each of 8 groups)."""
+    weights = wino.alpha**2 * channels * out_channels * 4
+    return wino.alpha**2 * tiles * channels * 4 > budget and weights <= weights_budget
 
 
 def default_rows(tiles: int) -> int:

@@ -12,8 +12,8 @@ import pytest
 
 import nestor as ns
 from schedules.templates.conv_nchwc import conv2d_nchwc
-from schedules.templates.conv_winograd import conv2d_winograd
-from schedules.templates.winograd_transforms import F4_2, F7_2, STRIDE2_VARIANTS
+from schedules.templates.conv_winograd import conv2d_winograd, default_fused
+from schedules.templates.winograd_transforms import F2, F4, F4_2, F7_2, STRIDE2_VARIANTS
 from schedules.templates.winograd_weights import conv2d_winograd_weights, weight_shape
 from tensorir.errors import DefinitionError
 
@@ -121,6 +121,18 @@ def test_search_space_offers_phases_for_stride_2():
     ns.build(s, args, target="llvm")(*inputs, out)
     np.testing.assert_allclose(out, spec.reference(inputs, sizes, spec.task_options(options))[0], rtol=1e-4,
                                atol=1e-4)
+
+
+def test_stages_run_over_all_tiles_where_the_weights_outgrow_the_cache():
+    """Per group of tile rows each group reads the transformed weights again: not where they
+    exceed 4 MiB (ResNet-18's 128 -> 256 stride-2 layer, 13 MiB by F(4x4,2x2)); the stride-1
+    ResNet layers keep their choice."""
+    assert default_fused(F4_2, 8 * 7 * 7, 256, out_channels=128)  # 64 -> 128: 3.2 MiB of weights
+    assert default_fused(F4_2, 8 * 4 * 4, 512) and not default_fused(F4_2, 8 * 4 * 4, 512, out_channels=256)
+    assert [default_fused(F4, tiles, c, out_channels=c) for tiles, c in ((8 * 14 * 14, 64), (8 * 7 * 7, 128),
+                                                                         (8 * 4 * 4, 256), (8 * 2 * 2, 512))] == \
+        [True, True, False, False]
+    assert default_fused(F2, 8 * 7 * 7, 256, out_channels=256)  # exactly 4 MiB
 
 
 def test_variants():
