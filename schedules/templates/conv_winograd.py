@@ -216,27 +216,46 @@ def _grown_input(X, rows: int, cols: int):
 
 def _define(wino, P, Wb, batch, tiles_y, tiles_x, out_h, out_w, kb, ob) -> dict:
     """The compute stages by name (``Ug``, ``U``, ``T``, ``V``, ``M``, ``S``, ``Y.blocked``)."""
+    Ug, U = (None, Wb) if len(Wb.shape) == 5 else transform_weights(wino, Wb)  # 5 axes: U given
+    T, V = input_tiles(wino, P, batch, tiles_y, tiles_x)
+    M = products(V, U)
+    S, Yb = output_tiles(wino, M, batch, tiles_y, tiles_x, out_h, out_w, kb, ob)
+    return {"Ug": Ug, "U": U, "T": T, "V": V, "M": M, "S": S, "Y.blocked": Yb}
+
+
+def input_tiles(wino, P, batch: int, tiles_y: int, tiles_x: int) -> tuple:
+    """``T`` (the row pass) and ``V`` (the column pass) of the input tiles of the padded blocked
+    input ``P``, ``V[e, f, tile, C, c]``."""
     a, m = wino.alpha, wino.m
     cb, ib = P.shape[1], P.shape[4]
-    tiles = batch * tiles_y * tiles_x
-    Ug, U = (None, Wb) if len(Wb.shape) == 5 else transform_weights(wino, Wb)  # 5 axes: U given
 
     def tile_input(e, b, t, bc, c):
         n, ty, tx = t // (tiles_y * tiles_x), t // tiles_x % tiles_y, t % tiles_x
         return row_transform(wino.B_T, e, lambda i: P[n, bc, m * ty + i, m * tx + b, c])
 
-    T = compute((a, a, tiles, cb, ib), tile_input, name="T")
-    V = compute((a, a, tiles, cb, ib), lambda e, f, t, bc, c: row_transform(
+    T = compute((a, a, batch * tiles_y * tiles_x, cb, ib), tile_input, name="T")
+    V = compute((a, a, batch * tiles_y * tiles_x, cb, ib), lambda e, f, t, bc, c: row_transform(
         wino.B_T, f, lambda j: T[e, j, t, bc, c]), name="V")
+    return T, V
+
+
+def products(V, U):
+    """The ``alpha^2`` matrix products ``M[e, f] = V[e, f] @ U[e, f]`` over the input channels."""
+    a, _, tiles, cb, ib = V.shape
     big_c, c = reduce_axis(cb, "C"), reduce_axis(ib, "c")
-    M = compute((a, a, tiles, kb * ob), lambda e, f, t, k: fn.sum(
+    return compute((a, a, tiles, U.shape[4]), lambda e, f, t, k: fn.sum(
         V[e, f, t, big_c, c] * U[e, f, big_c, c, k], axis=[big_c, c]), name="M")
-    S = compute((a, m, tiles, kb * ob), lambda i, q, t, k: row_transform(
+
+
+def output_tiles(wino, M, batch: int, tiles_y: int, tiles_x: int, out_h: int, out_w: int, kb: int, ob: int):
+    """``S`` (the row pass) and the blocked output ``Y.blocked`` (the column pass) of ``M``."""
+    a, m = wino.alpha, wino.m
+    S = compute((a, m, batch * tiles_y * tiles_x, kb * ob), lambda i, q, t, k: row_transform(
         wino.A_T, q, lambda j: M[i, j, t, k]), name="S")
     Yb = compute((batch, kb, out_h, out_w, ob), lambda n, bk, y, x, k: row_transform(
         wino.A_T, y % m, lambda i: S[i, x % m, (n * tiles_y + y // m) * tiles_x + x // m, bk * ob + k]),
         name="Y.blocked")
-    return {"Ug": Ug, "U": U, "T": T, "V": V, "M": M, "S": S, "Y.blocked": Yb}
+    return S, Yb
 
 
 def _schedule(s, wino, stages: dict, rows: int, lanes: int, group: int, fused: bool, parallel: bool) -> None:
@@ -247,25 +266,15 @@ def _schedule(s, wino, stages: dict, rows: int, lanes: int, group: int, fused: b
     if stages["Ug"] is not None:
         schedule_weights(s, stages["Ug"], stages["U"], parallel)
     Yb, M, V, local = stages["Y.blocked"], stages["M"], stages["V"], s.cache_write(stages["M"], "local")
-    n, bk, y, x, k = Yb.op.axis
-    yo, yi = s[Yb].split(y, factor=wino.m)
-    xo, xi = s[Yb].split(x, factor=wino.m)
-    rows_outer, rows_inner = s[Yb].split(yo, factor=group if fused else 1)
-    s[Yb].reorder(n, rows_outer, rows_inner, bk, xo, yi, xi, k)
-    _unrolled_vector(s, Yb, (yi, xi), k)
-    S = stages["S"]
-    s[S].set_scope("local")
-    s[S].compute_at(s[Yb], xo)
-    si, sq, _, sk = S.op.axis
-    _unrolled_vector(s, S, (si, sq), sk)
+    n, rows_outer = schedule_output(s, wino, stages["S"], Yb, group if fused else 1)
     if fused:
         s[M].set_scope("local")
         s[M].compute_at(s[Yb], rows_outer)
-    products = _schedule_products(s, M, local, rows, lanes, weights_outer=not fused)
+    products = schedule_products(s, M, local, rows, lanes, weights_outer=not fused)
     if fused:
         s[V].set_scope("local")
         s[V].compute_at(s[Yb], rows_outer)
-    tiles = _schedule_tiles(s, stages["T"], V)
+    tiles = schedule_tiles(s, stages["T"], V)
     if parallel:
         s[Yb].parallel(s[Yb].fuse(n, rows_outer))
         if not fused:
@@ -273,7 +282,24 @@ def _schedule(s, wino, stages: dict, rows: int, lanes: int, group: int, fused: b
             s[V].parallel(tiles)
 
 
-def _schedule_tiles(s, T, V):
+def schedule_output(s, wino, S, Yb, group: int) -> tuple:
+    """Per ``group`` rows of output tiles, per tile: ``S`` in a local tile, then ``Y.blocked``,
+    both unrolled over the tile and vectorized over the output channels; the batch and the
+    groups of rows (the parallel loops)."""
+    n, bk, y, x, k = Yb.op.axis
+    yo, yi = s[Yb].split(y, factor=wino.m)
+    xo, xi = s[Yb].split(x, factor=wino.m)
+    rows_outer, rows_inner = s[Yb].split(yo, factor=group)
+    s[Yb].reorder(n, rows_outer, rows_inner, bk, xo, yi, xi, k)
+    _unrolled_vector(s, Yb, (yi, xi), k)
+    s[S].set_scope("local")
+    s[S].compute_at(s[Yb], xo)
+    si, sq, _, sk = S.op.axis
+    _unrolled_vector(s, S, (si, sq), sk)
+    return n, rows_outer
+
+
+def schedule_tiles(s, T, V):
     """Per tile and channel block: the row pass ``T`` in a local tile, then the column pass
     ``V``, both vectorized over the block's channels."""
     e, f, t, bc, c = V.op.axis
@@ -286,7 +312,7 @@ def _schedule_tiles(s, T, V):
     return t
 
 
-def _schedule_products(s, M, local, rows: int, lanes: int, weights_outer: bool = False) -> tuple:
+def schedule_products(s, M, local, rows: int, lanes: int, weights_outer: bool = False) -> tuple:
     """``rows`` tiles x ``lanes`` output channels accumulated in registers; the loops over the
     matrices and the blocks of rows (``weights_outer``: of columns) they run in parallel over.
     With ``weights_outer`` each column panel of ``U`` stays in cache for all the row blocks."""
