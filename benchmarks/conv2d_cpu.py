@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import sys
 import time
 from dataclasses import dataclass
@@ -41,7 +42,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np  # noqa: E402
 
 from benchmarks import roofline  # noqa: E402
-from benchmarks.harness import Report, compare_all, compare_all_cpu, parser  # noqa: E402
+from benchmarks.harness import Report, _spread, parser, rounds_all, rounds_all_cpu  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -218,10 +219,28 @@ def _transformed_kernels(xb, wb, conv: Conv, batch: int, shape: tuple, stride: i
     return kernels
 
 
-def _compare_cpu_time(nestor, peers: dict, repeat: int) -> tuple[float, float, dict]:
-    """CPU seconds over the thread count (``--cpu-time``): :func:`benchmarks.harness.compare_all_cpu`,
-    one call a round (each side's call already fills one)."""
-    return compare_all_cpu(nestor, peers, repeat, roofline.threads(), min_round=0.0)
+def _timed_rounds(sides: dict, repeat: int, cpu_time: bool) -> dict[str, list[float]]:
+    """Seconds per call of each side (``(rounds, calls per round)``) in each interleaved round:
+    :func:`benchmarks.harness.rounds_all`, or with ``cpu_time`` CPU seconds over the thread count
+    (:func:`benchmarks.harness.rounds_all_cpu`, one call a round: each side's call already fills
+    one)."""
+    first, *others = sides
+    if cpu_time:
+        rounds = rounds_all_cpu(sides[first][0], {n: sides[n][0] for n in others}, repeat, roofline.threads(),
+                                min_round=0.0)
+    else:
+        rounds = rounds_all(sides[first][0], {n: sides[n][0] for n in others}, repeat)
+    return {name: [s / sides[name][1] for s in rounds.samples["" if name == first else name]] for name in sides}
+
+
+def _ratio_quartiles(ours: list[float], theirs: list[float]) -> tuple[float, float]:
+    """The first and third quartiles of the round-by-round ratio ``theirs / ours`` (both sides
+    timed within the same seconds of each round)."""
+    ratios = [b / a for a, b in zip(ours, theirs)]
+    if len(ratios) < 2:
+        return ratios[0], ratios[0]
+    q1, _, q3 = statistics.quantiles(ratios, n=4)
+    return q1, q3
 
 
 def _repeated(run, min_round: float = 0.05):
@@ -251,11 +270,9 @@ def measure(report: Report, conv: Conv, batch: int, repeat: int, summary: list, 
             raise SystemExit(f"conv2d {conv.name} ({name}): wrong result "
                              f"(max error {np.abs(result() - expected).max()})")
     sides = {name: _repeated(run) for name, run in [*((n, k[0]) for n, k in kernels.items()), *peers.items()]}
-    first, *others = sides
-    compare = _compare_cpu_time if cpu_time else compare_all
-    ours, noise, timed = compare(sides[first][0], {n: sides[n][0] for n in others}, repeat)
-    timed = {name: (seconds / sides[name][1], spread) for name, (seconds, spread) in timed.items()}
-    nestor = {first: (ours / sides[first][1], noise), **{n: timed.pop(n) for n in kernels if n != first}}
+    samples = _timed_rounds(sides, repeat, cpu_time)
+    timed = {name: (statistics.median(values), _spread(values)) for name, values in samples.items()}
+    nestor = {n: timed.pop(n) for n in kernels}
     best = min(timed, key=lambda name: timed[name][0])
     theirs, flops = timed[best][0], conv.flops(batch)
     nbytes = 4.0 * (x.size + w.size + batch * conv.out_channels * conv.out_size**2)
@@ -263,11 +280,13 @@ def measure(report: Report, conv: Conv, batch: int, repeat: int, summary: list, 
                for name, (seconds, _) in timed.items()}
     blocked = {name: value for name, value in nestor.items() if name.endswith("data")}
     best_name = min(blocked, key=lambda name: blocked[name][0])
-    summary.append((conv.name, best_name, blocked[best_name][0], best, theirs))
+    summary.append((conv.name, best_name, blocked[best_name][0], best, theirs,
+                    _ratio_quartiles(samples[best_name], samples[best])))
     raw = {name: value for name, value in blocked.items() if not name.endswith("U data")}
     if len(raw) < len(blocked):  # also the best whose weights are not transformed beforehand
         raw_name = min(raw, key=lambda name: raw[name][0])
-        summary.append((f"{conv.name} raw W", raw_name, raw[raw_name][0], best, theirs))
+        summary.append((f"{conv.name} raw W", raw_name, raw[raw_name][0], best, theirs,
+                        _ratio_quartiles(samples[raw_name], samples[best])))
     for name, (seconds, spread) in nestor.items():
         report.add(f"n{batch} {conv.name} [{name}]", seconds, best, theirs, nestor_gflops=flops / seconds / 1e9,
                    peer_gflops=flops / theirs / 1e9, **layouts, **roofline.fields(seconds, theirs, flops, nbytes),
@@ -291,15 +310,16 @@ def main() -> None:
 
 
 def _print_summary(summary: list, as_json: bool) -> None:
-    """Each case's best Nestor kernel on blocked arrays against the faster torch layout."""
-    for case, kernel, seconds, peer, peer_s in summary:
+    """Each case's best Nestor kernel on blocked arrays against the faster torch layout, with the
+    quartiles of the round-by-round ratio."""
+    for case, kernel, seconds, peer, peer_s, (q1, q3) in summary:
         row = {"bench": "conv2d_cpu", "summary": case, "best": kernel, "nestor_s": seconds, "peer": peer,
-               "peer_s": peer_s, "ratio": peer_s / seconds}
+               "peer_s": peer_s, "ratio": peer_s / seconds, "ratio_q1": q1, "ratio_q3": q3}
         if as_json:
             print(json.dumps(row), flush=True)
         else:
             print(f"best  {case:<32} {kernel:<32} {seconds * 1e3:8.3f} ms   {peer:<32} {peer_s * 1e3:8.3f} ms   "
-                  f"ratio {peer_s / seconds:5.2f}", flush=True)
+                  f"ratio {peer_s / seconds:5.2f}  (round ratios q1 {q1:5.2f}, q3 {q3:5.2f})", flush=True)
 
 
 if __name__ == "__main__":
