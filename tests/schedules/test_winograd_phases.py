@@ -65,7 +65,7 @@ def _case(batch, channels, size, out_channels, padding, tile, layout="NCHW", wei
 
 @pytest.mark.parametrize("batch, channels, size, out_channels, padding, tile, layout, weights", [
     (1, 4, 9, 16, 1, 4, "NCHW", "raw"),            # output 5: a partial tile
-    (2, 5, 11, 20, 1, 7, "NCHW", "raw"),           # partial channel blocks, batch 2
+    pytest.param(2, 5, 11, 20, 1, 7, "NCHW", "raw", marks=pytest.mark.slow),  # partial channel blocks, batch 2
     (1, 20, 8, 16, 0, 4, "NCHW", "raw"),           # padding 0, two input blocks
     (1, 8, 15, 16, 1, 7, "NCHW", "transformed"),   # output 8: a tile of 7 and a partial one
     (2, 32, 14, 16, 1, 7, "NCHWc", "raw"),         # blocked arrays, output 7: one whole tile

@@ -35,7 +35,7 @@ def _blocked_weights(w):
 
 
 @pytest.mark.parametrize("tile, wino", [(2, F2), (4, F4)], ids=["F2", "F4"])
-@pytest.mark.parametrize("layout", ["NCHW", "NCHWc"])
+@pytest.mark.parametrize("layout", [pytest.param("NCHW", marks=pytest.mark.slow), "NCHWc"])
 def test_weights_are_g_w_gt(tile, wino, layout):
     """``U[e, f, C, c, k] = (G w[k, C*ib + c] G^T)[e, f]``, zero for padded channels."""
     w = np.random.default_rng(5).standard_normal((20, 5, 3, 3), dtype=np.float32)
@@ -49,7 +49,7 @@ def test_weights_are_g_w_gt(tile, wino, layout):
 
 @pytest.mark.parametrize("batch, channels, size, out_channels, tile, layout", [
     (2, 5, 7, 20, 2, "NCHW"),     # partial channel blocks, a partial tile
-    (1, 20, 9, 16, 4, "NCHW"),    # two input blocks, the last partial
+    pytest.param(1, 20, 9, 16, 4, "NCHW", marks=pytest.mark.slow),  # two input blocks, the last partial
     (2, 32, 7, 16, 4, "NCHWc"),   # blocked arrays, tiles past the padded input
 ])
 def test_transformed_weights_match_numpy(batch, channels, size, out_channels, tile, layout):
