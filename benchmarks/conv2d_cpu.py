@@ -6,11 +6,16 @@ NCHW template (``conv2d_cpu``, or its tuned config), the blocked ``NCHW16c`` tem
 already in the blocked layout (as a model in that layout keeps them; the fair match for
 channels-last, whose conversion is not timed either), and for 3x3 stride-1 layers Winograd
 (``conv2d_winograd``, the ``winograd`` knob of ``conv2d_nchwc``): F(2x2, 3x3) and F(4x4, 3x3) on
-the blocked arrays, F(4x4, 3x3) on NCHW arrays with its transforms timed; its GFLOP/s count the
-direct convolution's FLOPs. Each side runs enough calls per round to fill ``min_round`` (a
+the blocked arrays, the same with the weights transformed once beforehand (``U data``: a
+model's weights are constants, so a model transforms them when it is loaded, as TVM's
+``conv2d_winograd_without_weight_transform``), F(4x4, 3x3) on NCHW arrays with its transforms
+timed; for 3x3 stride-2 layers Winograd over the input's four phases (the ``winograd_s2`` knob):
+F(4x4, 2x2) with raw blocked weights, F(4x4, 2x2) and F(7x7, 2x2) with ``U data``. Winograd's
+GFLOP/s count the direct convolution's FLOPs. Each side runs enough calls per round to fill ``min_round`` (a
 0.05 s round): a fast kernel is not timed as one cold call because a slow one sits beside it.
 After the cases, a summary gives each case's best Nestor kernel on blocked arrays against the
-faster torch layout.
+faster torch layout (and, where a ``U data`` row exists, the best without weights transformed
+beforehand: ``raw W``).
 
 Cases: the benchmark case (batch 8, 64->64 channels, 56x56, 3x3, pad 1), then with ``--resnet``
 the distinct conv layers of ResNet-18 at 224x224 (7x7 stride 2, 3x3 stride 1 and 2, 1x1
@@ -27,6 +32,7 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import sys
 import time
 from dataclasses import dataclass
@@ -36,7 +42,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np  # noqa: E402
 
 from benchmarks import roofline  # noqa: E402
-from benchmarks.harness import Report, compare_all, compare_all_cpu, parser  # noqa: E402
+from benchmarks.harness import Report, _spread, parser, rounds_all, rounds_all_cpu  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -147,6 +153,24 @@ def _nestor_kernels(x: np.ndarray, w: np.ndarray, conv: Conv, batch: int) -> dic
     kernels["NCHW16c data"] = (lambda: module(xb, wb, yb), lambda: yb.transpose(0, 1, 4, 2, 3).reshape(shape))
     if conv.kernel == 3 and conv.stride == 1:
         kernels.update(_winograd_kernels(x, w, xb, wb, conv, batch, shape))
+    if conv.kernel == 3 and conv.stride == 2:
+        kernels.update(_phase_kernels(xb, wb, conv, batch, shape))
+    return kernels
+
+
+def _phase_kernels(xb, wb, conv: Conv, batch: int, shape: tuple) -> dict:
+    """Stride-2 Winograd over the input's phases on the blocked arrays: F(4x4,2x2) with the raw
+    weights, F(4x4,2x2) and F(7x7,2x2) with the weights transformed beforehand."""
+    import nestor as ns
+    from schedules.templates.conv_winograd import conv2d_winograd
+
+    sizes = (batch, conv.in_channels, conv.size, conv.size, conv.out_channels)
+    module = ns.build(*conv2d_winograd(*sizes, padding=conv.padding, tile=4, stride=2, layout="NCHWc"),
+                      target="llvm", name="conv2d_winograd_s2")
+    yb = np.empty((batch, conv.out_channels // 16, conv.out_size, conv.out_size, 16), np.float32)
+    kernels = {"winograd F(4x4,2x2) s2 data": (lambda: module(xb, wb, yb),
+                                                lambda: yb.transpose(0, 1, 4, 2, 3).reshape(shape))}
+    kernels.update(_transformed_kernels(xb, wb, conv, batch, shape, stride=2, tiles=(4, 7)))
     return kernels
 
 
@@ -164,16 +188,59 @@ def _winograd_kernels(x, w, xb, wb, conv: Conv, batch: int, shape: tuple) -> dic
         kernels[f"winograd F({tile}x{tile},3x3) data"] = (
             lambda module=module, yb=yb: module(xb, wb, yb),
             lambda yb=yb: yb.transpose(0, 1, 4, 2, 3).reshape(shape))
+    kernels.update(_transformed_kernels(xb, wb, conv, batch, shape))
     module = ns.build(*conv2d_winograd(*sizes, padding=conv.padding, tile=4), target="llvm", name="conv2d_winograd4")
     y = np.empty(shape, np.float32)
     kernels["winograd F(4x4,3x3), transforms timed"] = (lambda: module(x, w, y), lambda: y)
     return kernels
 
 
-def _compare_cpu_time(nestor, peers: dict, repeat: int) -> tuple[float, float, dict]:
-    """CPU seconds over the thread count (``--cpu-time``): :func:`benchmarks.harness.compare_all_cpu`,
-    one call a round (each side's call already fills one)."""
-    return compare_all_cpu(nestor, peers, repeat, roofline.threads(), min_round=0.0)
+def _transformed_kernels(xb, wb, conv: Conv, batch: int, shape: tuple, stride: int = 1, tiles=(2, 4)) -> dict:
+    """Winograd on blocked arrays with the weights transformed once beforehand (``U data``: a
+    model's weights are constants, transformed when it is loaded, as TVM does at compile time)."""
+    import nestor as ns
+    from schedules.templates.conv_winograd import conv2d_winograd
+    from schedules.templates.winograd_weights import conv2d_winograd_weights, weight_shape
+
+    sizes = (batch, conv.in_channels, conv.size, conv.size, conv.out_channels)
+    kernels = {}
+    for tile in tiles:
+        prepare = ns.build(*conv2d_winograd_weights(conv.in_channels, conv.out_channels, tile=tile, stride=stride,
+                                                    layout="NCHWc"), target="llvm", name=f"winograd{tile}_weights")
+        u = np.empty(weight_shape(conv.in_channels, conv.out_channels, tile, stride), np.float32)
+        prepare(wb, u)
+        module = ns.build(*conv2d_winograd(*sizes, padding=conv.padding, tile=tile, stride=stride, layout="NCHWc",
+                                           weights="transformed"), target="llvm", name=f"conv2d_winograd{tile}_u")
+        yb = np.empty((batch, conv.out_channels // 16, conv.out_size, conv.out_size, 16), np.float32)
+        name = f"winograd F({tile}x{tile},3x3) U data" if stride == 1 else f"winograd F({tile}x{tile},2x2) s2 U data"
+        kernels[name] = (
+            lambda module=module, yb=yb, u=u: module(xb, u, yb),
+            lambda yb=yb: yb.transpose(0, 1, 4, 2, 3).reshape(shape))
+    return kernels
+
+
+def _timed_rounds(sides: dict, repeat: int, cpu_time: bool) -> dict[str, list[float]]:
+    """Seconds per call of each side (``(rounds, calls per round)``) in each interleaved round:
+    :func:`benchmarks.harness.rounds_all`, or with ``cpu_time`` CPU seconds over the thread count
+    (:func:`benchmarks.harness.rounds_all_cpu`, one call a round: each side's call already fills
+    one)."""
+    first, *others = sides
+    if cpu_time:
+        rounds = rounds_all_cpu(sides[first][0], {n: sides[n][0] for n in others}, repeat, roofline.threads(),
+                                min_round=0.0)
+    else:
+        rounds = rounds_all(sides[first][0], {n: sides[n][0] for n in others}, repeat)
+    return {name: [s / sides[name][1] for s in rounds.samples["" if name == first else name]] for name in sides}
+
+
+def _ratio_quartiles(ours: list[float], theirs: list[float]) -> tuple[float, float]:
+    """The first and third quartiles of the round-by-round ratio ``theirs / ours`` (both sides
+    timed within the same seconds of each round)."""
+    ratios = [b / a for a, b in zip(ours, theirs)]
+    if len(ratios) < 2:
+        return ratios[0], ratios[0]
+    q1, _, q3 = statistics.quantiles(ratios, n=4)
+    return q1, q3
 
 
 def _repeated(run, min_round: float = 0.05):
@@ -203,11 +270,9 @@ def measure(report: Report, conv: Conv, batch: int, repeat: int, summary: list, 
             raise SystemExit(f"conv2d {conv.name} ({name}): wrong result "
                              f"(max error {np.abs(result() - expected).max()})")
     sides = {name: _repeated(run) for name, run in [*((n, k[0]) for n, k in kernels.items()), *peers.items()]}
-    first, *others = sides
-    compare = _compare_cpu_time if cpu_time else compare_all
-    ours, noise, timed = compare(sides[first][0], {n: sides[n][0] for n in others}, repeat)
-    timed = {name: (seconds / sides[name][1], spread) for name, (seconds, spread) in timed.items()}
-    nestor = {first: (ours / sides[first][1], noise), **{n: timed.pop(n) for n in kernels if n != first}}
+    samples = _timed_rounds(sides, repeat, cpu_time)
+    timed = {name: (statistics.median(values), _spread(values)) for name, values in samples.items()}
+    nestor = {n: timed.pop(n) for n in kernels}
     best = min(timed, key=lambda name: timed[name][0])
     theirs, flops = timed[best][0], conv.flops(batch)
     nbytes = 4.0 * (x.size + w.size + batch * conv.out_channels * conv.out_size**2)
@@ -215,7 +280,13 @@ def measure(report: Report, conv: Conv, batch: int, repeat: int, summary: list, 
                for name, (seconds, _) in timed.items()}
     blocked = {name: value for name, value in nestor.items() if name.endswith("data")}
     best_name = min(blocked, key=lambda name: blocked[name][0])
-    summary.append((conv.name, best_name, blocked[best_name][0], best, theirs))
+    summary.append((conv.name, best_name, blocked[best_name][0], best, theirs,
+                    _ratio_quartiles(samples[best_name], samples[best])))
+    raw = {name: value for name, value in blocked.items() if not name.endswith("U data")}
+    if len(raw) < len(blocked):  # also the best whose weights are not transformed beforehand
+        raw_name = min(raw, key=lambda name: raw[name][0])
+        summary.append((f"{conv.name} raw W", raw_name, raw[raw_name][0], best, theirs,
+                        _ratio_quartiles(samples[raw_name], samples[best])))
     for name, (seconds, spread) in nestor.items():
         report.add(f"n{batch} {conv.name} [{name}]", seconds, best, theirs, nestor_gflops=flops / seconds / 1e9,
                    peer_gflops=flops / theirs / 1e9, **layouts, **roofline.fields(seconds, theirs, flops, nbytes),
@@ -239,15 +310,16 @@ def main() -> None:
 
 
 def _print_summary(summary: list, as_json: bool) -> None:
-    """Each case's best Nestor kernel on blocked arrays against the faster torch layout."""
-    for case, kernel, seconds, peer, peer_s in summary:
+    """Each case's best Nestor kernel on blocked arrays against the faster torch layout, with the
+    quartiles of the round-by-round ratio."""
+    for case, kernel, seconds, peer, peer_s, (q1, q3) in summary:
         row = {"bench": "conv2d_cpu", "summary": case, "best": kernel, "nestor_s": seconds, "peer": peer,
-               "peer_s": peer_s, "ratio": peer_s / seconds}
+               "peer_s": peer_s, "ratio": peer_s / seconds, "ratio_q1": q1, "ratio_q3": q3}
         if as_json:
             print(json.dumps(row), flush=True)
         else:
-            print(f"best  {case:<26} {kernel:<28} {seconds * 1e3:8.3f} ms   {peer:<32} {peer_s * 1e3:8.3f} ms   "
-                  f"ratio {peer_s / seconds:5.2f}", flush=True)
+            print(f"best  {case:<32} {kernel:<32} {seconds * 1e3:8.3f} ms   {peer:<32} {peer_s * 1e3:8.3f} ms   "
+                  f"ratio {peer_s / seconds:5.2f}  (round ratios q1 {q1:5.2f}, q3 {q3:5.2f})", flush=True)
 
 
 if __name__ == "__main__":

@@ -276,17 +276,19 @@ def _declare_conv2d_nchwc(cfg: ConfigSpace, sizes: tuple, options: dict, dtype: 
     cfg.define_knob("unroll_kernel", [False, True])
     winograd = sizes[5] == 3 and options["stride"] == 1
     cfg.define_knob("winograd", [0, 2, 4] if winograd else [0])
+    cfg.define_knob("winograd_s2", [0, 4, 7] if sizes[5] == 3 and options["stride"] == 2 else [0])
     cfg.constrain(lambda c: (c["tile_x"] + 1) * c["oc_tiles"] * ceil_div(c["oc_block"], lanes) + 1 <= registers,
                   f"the tile_x x oc_tiles x oc_block accumulator tile fits the {registers} vector registers")
     first_tile = cfg.knobs["tile_x"].choices[0]
-    cfg.constrain(lambda c: not c["winograd"] or (
+    cfg.constrain(lambda c: not (c["winograd"] or c["winograd_s2"]) or (
         c["ic_block"] == min(16, in_channels) and c["oc_block"] == 16 and not c["unroll_kernel"]
         and c["tile_x"] == first_tile and c["oc_tiles"] == 1),
         "Winograd blocks channels by 16 and has no tile_x, oc_tiles or unroll_kernel")
 
 
 def _conv2d_nchwc_kwargs(c: Config) -> dict:
-    return {knob: c[knob] for knob in ("ic_block", "oc_block", "tile_x", "oc_tiles", "unroll_kernel", "winograd")}
+    return {knob: c[knob] for knob in ("ic_block", "oc_block", "tile_x", "oc_tiles", "unroll_kernel", "winograd",
+                                       "winograd_s2")}
 
 
 CONV2D_NCHWC = TunableTemplate(

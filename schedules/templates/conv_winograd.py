@@ -27,7 +27,17 @@ from tensorir.intmath import ceil_div
 from tensorir.tensor import compute, placeholder, reduce_axis
 
 from ..schedule import create_schedule
-from .winograd_transforms import F2, VARIANTS, row_transform
+from .winograd_phases import phase_input, phase_weights
+from .winograd_transforms import F2, row_transform
+from .winograd_weights import (
+    WEIGHTS,
+    pack_weights,
+    schedule_weights,
+    tile_choices,
+    transform_weights,
+    variant,
+    weight_shape,
+)
 
 #: F(2x2, 3x3): Y = A^T [(G g G^T) * (B^T d B)] A
 B_T, G, A_T = F2.B_T, F2.G, F2.A_T
@@ -50,9 +60,15 @@ def transformed(left: tuple, right: tuple, row, col, value):
     return row_transform(left, row, lambda i: row_transform(right, col, lambda j: value(i, j)))
 
 
-def _check(tile, rows, lanes, group, layout, out_h, out_w, height, width, padding):
-    if tile not in VARIANTS:
+def _check(tile, rows, lanes, group, layout, out_h, out_w, height, width, padding, weights="raw", stride=1):
+    if weights not in WEIGHTS:
+        raise DefinitionError(f"conv2d_winograd: weights must be 'raw' (KCRS or blocked 3x3 weights) or "
+                              f"'transformed' (conv2d_winograd_weights' output), got {weights!r}")
+    if variant(tile, stride) is None and stride == 1:
         raise DefinitionError(f"conv2d_winograd: tile must be 2 (F(2x2,3x3)) or 4 (F(4x4,3x3)), got {tile!r}")
+    if variant(tile, stride) is None:
+        raise DefinitionError(f"conv2d_winograd: {tile_choices(stride, 'conv2d_winograd')}, got tile {tile!r} "
+                              f"with stride {stride!r}")
     for knob, value in (("rows", 1 if rows is None else rows), ("lanes", lanes),
                          ("group", 1 if group is None else group)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -67,7 +83,7 @@ def _check(tile, rows, lanes, group, layout, out_h, out_w, height, width, paddin
 def conv2d_winograd(batch: int, in_channels: int, height: int, width: int, out_channels: int, *,
                     padding: int = 1, tile: int = 2, rows: int | None = None, lanes: int = 16,
                     group: int | None = None, fused: bool | None = None, layout: str = "NCHW",
-                    dtype: str = "float32", parallel: bool = True):
+                    weights: str = "raw", stride: int = 1, dtype: str = "float32", parallel: bool = True):
     """A 3x3 stride-1 convolution by Winograd's ``F(tile x tile, 3x3)``; see the module docstring.
 
     Parameters
@@ -89,36 +105,65 @@ def conv2d_winograd(batch: int, in_channels: int, height: int, width: int, out_c
         ``(batch, C/ib, height + 2*padding, width + 2*padding, ib)``, ``W`` of shape
         ``(K/16, C/ib, 3, 3, ib, 16)``, ``Y`` of shape ``(batch, K/16, out_h, out_w, 16)``,
         ``ib = min(16, in_channels)``), as :func:`schedules.templates.conv2d_nchwc` takes them.
+    weights
+        ``"raw"``: ``W`` holds the 3x3 weights (KCRS or blocked, as ``layout``), transformed on
+        every call; ``"transformed"``: ``W`` holds them transformed once by
+        :func:`schedules.templates.winograd_weights.conv2d_winograd_weights` (shape
+        :func:`schedules.templates.winograd_weights.weight_shape`), so a call does no weight work.
     """
-    out_h, out_w = height + 2 * padding - 2, width + 2 * padding - 2
-    _check(tile, rows, lanes, group, layout, out_h, out_w, height, width, padding)
-    wino = VARIANTS[tile]
-    ib, ob = min(16, in_channels), 16
-    cb, kb = ceil_div(in_channels, ib), ceil_div(out_channels, ob)
+    out_h, out_w = (height + 2 * padding - 3) // stride + 1, (width + 2 * padding - 3) // stride + 1
+    _check(tile, rows, lanes, group, layout, out_h, out_w, height, width, padding, weights, stride)
+    wino = variant(tile, stride)
+    ob, kb = 16, ceil_div(out_channels, 16)
     tiles_y, tiles_x = ceil_div(out_h, tile), ceil_div(out_w, tile)
-    if layout == "NCHW":
-        X = placeholder((batch, in_channels, height, width), dtype, name="X")
-        W = placeholder((out_channels, in_channels, 3, 3), dtype, name="W")
-        P = _pack_input(X, ib, padding, tiles_y * tile + 2, tiles_x * tile + 2)
-        Wb = _pack_weights(W, ib, ob)
-    else:
-        X = placeholder((batch, cb, height + 2 * padding, width + 2 * padding, ib), dtype, name="X")
-        W = Wb = placeholder((kb, cb, 3, 3, ib, ob), dtype, name="W")
-        P = _grown_input(X, tiles_y * tile + 2, tiles_x * tile + 2)
-    stages = _define(wino, P, Wb, batch, tiles_y, tiles_x, out_h, out_w, kb, ob)
+    X, W, P, Wb = _operands(batch, in_channels, height, width, out_channels, padding, tile, layout, weights, dtype,
+                            stride)
+    views = _phases(P, Wb, tiles_y * tile + 1, tiles_x * tile + 1, weights) if stride == 2 else (P, Wb)
+    stages = _define(wino, *views, batch, tiles_y, tiles_x, out_h, out_w, kb, ob)
+    channels = views[0].shape[1] * views[0].shape[4]
     Yb = stages["Y.blocked"]
     Y = Yb if layout == "NCHWc" else compute(
         (batch, out_channels, out_h, out_w), lambda n, k, y, x: Yb[n, k // ob, y, x, k % ob], name="Y")
     s = create_schedule(Y)
     group = default_group(tiles_y, tiles_x) if group is None else group
-    fused = default_fused(wino, batch * tiles_y * tiles_x, cb * ib) if fused is None else fused
+    fused = default_fused(wino, batch * tiles_y * tiles_x, channels, out_channels=kb * ob) if fused is None else fused
     rows = (default_rows(group * tiles_x) if fused else 8) if rows is None else rows
     _schedule(s, wino, stages, rows, lanes, group, fused, parallel)
     if layout == "NCHW":
-        _schedule_layout(s, P, Wb, Y, parallel)
+        _schedule_layout(s, P, Wb if Wb is not W else None, Y, parallel)
     elif P is not X:
         s[P].compute_inline()
+    for view, base in zip(views, (P, Wb)):
+        if view is not base:
+            s[view].compute_inline()
     return s, [X, W, Y]
+
+
+def _phases(P, Wb, rows: int, cols: int, weights: str) -> tuple:
+    """The stride-2 convolution's phase input and (raw) phase weights
+    (:mod:`.winograd_phases`)."""
+    return phase_input(P, rows, cols), Wb if weights == "transformed" else phase_weights(Wb)
+
+
+def _operands(batch, in_channels, height, width, out_channels, padding, tile, layout, weights, dtype, stride=1):
+    """The arguments ``X`` and ``W``, the padded blocked input ``P`` whole tiles read, and the
+    blocked weights (``W`` itself when blocked or transformed)."""
+    ib, ob = min(16, in_channels), 16
+    cb, kb = ceil_div(in_channels, ib), ceil_div(out_channels, ob)
+    rows, cols = ((ceil_div((extent + 2 * padding - 3) // stride + 1, tile) * tile + 1) * stride + 2 - stride
+                  for extent in (height, width))
+    if weights == "transformed":
+        W = Wb = placeholder(weight_shape(in_channels, out_channels, tile, stride), dtype, name="W")
+    elif layout == "NCHW":
+        W = placeholder((out_channels, in_channels, 3, 3), dtype, name="W")
+        Wb = pack_weights(W, ib, ob)
+    else:
+        W = Wb = placeholder((kb, cb, 3, 3, ib, ob), dtype, name="W")
+    if layout == "NCHW":
+        X = placeholder((batch, in_channels, height, width), dtype, name="X")
+        return X, W, _pack_input(X, ib, padding, rows, cols), Wb
+    X = placeholder((batch, cb, height + 2 * padding, width + 2 * padding, ib), dtype, name="X")
+    return X, W, _grown_input(X, rows, cols), Wb
 
 
 def default_group(tiles_y: int, tiles_x: int, least: int = 12) -> int:
@@ -127,12 +172,17 @@ def default_group(tiles_y: int, tiles_x: int, least: int = 12) -> int:
     return next((g for g in range(1, tiles_y + 1) if tiles_y % g == 0 and g * tiles_x >= least), tiles_y)
 
 
-def default_fused(wino, tiles: int, channels: int, budget: int = 6 << 20) -> bool:
+def default_fused(wino, tiles: int, channels: int, budget: int = 6 << 20, out_channels: int = 0,
+                  weights_budget: int = 4 << 20) -> bool:
     """Run the stages per group of tile rows where the transformed input of all tiles would
     exceed ``budget`` bytes (large images: it would not stay in cache between the stages); where
     it fits, each stage over all tiles, so each transformed weight matrix is read once (small
-    images with many channels, where those matrices are the larger operand)."""
-    return wino.alpha**2 * tiles * channels * 4 > budget
+    images with many channels, where those matrices are the larger operand). Nor per group
+    where the transformed weights (``out_channels`` given) exceed ``weights_budget`` bytes: each
+    group would read them again from memory (ResNet-18's 128 -> 256 stride-2 layer by phases:
+    13 MiB of them for each of 8 groups)."""
+    weights = wino.alpha**2 * channels * out_channels * 4
+    return wino.alpha**2 * tiles * channels * 4 > budget and weights <= weights_budget
 
 
 def default_rows(tiles: int) -> int:
@@ -164,44 +214,48 @@ def _grown_input(X, rows: int, cols: int):
         (y < height) & (x < width), X[n, bc, y, x, c], 0.0), name="X.grown")
 
 
-def _pack_weights(W, ib: int, ob: int):
-    out_channels, in_channels, _, _ = W.shape
-
-    def at(bk, bc, r, q, c, k):
-        value = W[bk * ob + k, bc * ib + c, r, q]
-        if in_channels % ib or out_channels % ob:
-            return fn.if_then_else((bk * ob + k < out_channels) & (bc * ib + c < in_channels), value, 0.0)
-        return value
-
-    return compute((ceil_div(out_channels, ob), ceil_div(in_channels, ib), 3, 3, ib, ob), at, name="W.blocked")
-
-
 def _define(wino, P, Wb, batch, tiles_y, tiles_x, out_h, out_w, kb, ob) -> dict:
     """The compute stages by name (``Ug``, ``U``, ``T``, ``V``, ``M``, ``S``, ``Y.blocked``)."""
+    Ug, U = (None, Wb) if len(Wb.shape) == 5 else transform_weights(wino, Wb)  # 5 axes: U given
+    T, V = input_tiles(wino, P, batch, tiles_y, tiles_x)
+    M = products(V, U)
+    S, Yb = output_tiles(wino, M, batch, tiles_y, tiles_x, out_h, out_w, kb, ob)
+    return {"Ug": Ug, "U": U, "T": T, "V": V, "M": M, "S": S, "Y.blocked": Yb}
+
+
+def input_tiles(wino, P, batch: int, tiles_y: int, tiles_x: int) -> tuple:
+    """``T`` (the row pass) and ``V`` (the column pass) of the input tiles of the padded blocked
+    input ``P``, ``V[e, f, tile, C, c]``."""
     a, m = wino.alpha, wino.m
     cb, ib = P.shape[1], P.shape[4]
-    tiles = batch * tiles_y * tiles_x
-    Ug = compute((a, 3, cb, ib, kb * ob), lambda e, q, bc, c, k: row_transform(
-        wino.G, e, lambda r: Wb[k // ob, bc, r, q, c, k % ob]), name="Ug")
-    U = compute((a, a, cb, ib, kb * ob), lambda e, f, bc, c, k: row_transform(
-        wino.G, f, lambda q: Ug[e, q, bc, c, k]), name="U")
 
     def tile_input(e, b, t, bc, c):
         n, ty, tx = t // (tiles_y * tiles_x), t // tiles_x % tiles_y, t % tiles_x
         return row_transform(wino.B_T, e, lambda i: P[n, bc, m * ty + i, m * tx + b, c])
 
-    T = compute((a, a, tiles, cb, ib), tile_input, name="T")
-    V = compute((a, a, tiles, cb, ib), lambda e, f, t, bc, c: row_transform(
+    T = compute((a, a, batch * tiles_y * tiles_x, cb, ib), tile_input, name="T")
+    V = compute((a, a, batch * tiles_y * tiles_x, cb, ib), lambda e, f, t, bc, c: row_transform(
         wino.B_T, f, lambda j: T[e, j, t, bc, c]), name="V")
+    return T, V
+
+
+def products(V, U):
+    """The ``alpha^2`` matrix products ``M[e, f] = V[e, f] @ U[e, f]`` over the input channels."""
+    a, _, tiles, cb, ib = V.shape
     big_c, c = reduce_axis(cb, "C"), reduce_axis(ib, "c")
-    M = compute((a, a, tiles, kb * ob), lambda e, f, t, k: fn.sum(
+    return compute((a, a, tiles, U.shape[4]), lambda e, f, t, k: fn.sum(
         V[e, f, t, big_c, c] * U[e, f, big_c, c, k], axis=[big_c, c]), name="M")
-    S = compute((a, m, tiles, kb * ob), lambda i, q, t, k: row_transform(
+
+
+def output_tiles(wino, M, batch: int, tiles_y: int, tiles_x: int, out_h: int, out_w: int, kb: int, ob: int):
+    """``S`` (the row pass) and the blocked output ``Y.blocked`` (the column pass) of ``M``."""
+    a, m = wino.alpha, wino.m
+    S = compute((a, m, batch * tiles_y * tiles_x, kb * ob), lambda i, q, t, k: row_transform(
         wino.A_T, q, lambda j: M[i, j, t, k]), name="S")
     Yb = compute((batch, kb, out_h, out_w, ob), lambda n, bk, y, x, k: row_transform(
         wino.A_T, y % m, lambda i: S[i, x % m, (n * tiles_y + y // m) * tiles_x + x // m, bk * ob + k]),
         name="Y.blocked")
-    return {"Ug": Ug, "U": U, "T": T, "V": V, "M": M, "S": S, "Y.blocked": Yb}
+    return S, Yb
 
 
 def _schedule(s, wino, stages: dict, rows: int, lanes: int, group: int, fused: bool, parallel: bool) -> None:
@@ -209,27 +263,18 @@ def _schedule(s, wino, stages: dict, rows: int, lanes: int, group: int, fused: b
     input transforms ``V``, the matrix products ``M`` and the output tiles, so ``V`` and ``M``
     stay in cache between the stages; else each stage over all tiles, the products in parallel
     over the ``(m+2)^2`` matrices (each transformed weight matrix read once)."""
-    _schedule_weights(s, stages["Ug"], stages["U"], parallel)
+    if stages["Ug"] is not None:
+        schedule_weights(s, stages["Ug"], stages["U"], parallel)
     Yb, M, V, local = stages["Y.blocked"], stages["M"], stages["V"], s.cache_write(stages["M"], "local")
-    n, bk, y, x, k = Yb.op.axis
-    yo, yi = s[Yb].split(y, factor=wino.m)
-    xo, xi = s[Yb].split(x, factor=wino.m)
-    rows_outer, rows_inner = s[Yb].split(yo, factor=group if fused else 1)
-    s[Yb].reorder(n, rows_outer, rows_inner, bk, xo, yi, xi, k)
-    _unrolled_vector(s, Yb, (yi, xi), k)
-    S = stages["S"]
-    s[S].set_scope("local")
-    s[S].compute_at(s[Yb], xo)
-    si, sq, _, sk = S.op.axis
-    _unrolled_vector(s, S, (si, sq), sk)
+    n, rows_outer = schedule_output(s, wino, stages["S"], Yb, group if fused else 1)
     if fused:
         s[M].set_scope("local")
         s[M].compute_at(s[Yb], rows_outer)
-    products = _schedule_products(s, M, local, rows, lanes, weights_outer=not fused)
+    products = schedule_products(s, M, local, rows, lanes, weights_outer=not fused)
     if fused:
         s[V].set_scope("local")
         s[V].compute_at(s[Yb], rows_outer)
-    tiles = _schedule_tiles(s, stages["T"], V)
+    tiles = schedule_tiles(s, stages["T"], V)
     if parallel:
         s[Yb].parallel(s[Yb].fuse(n, rows_outer))
         if not fused:
@@ -237,22 +282,24 @@ def _schedule(s, wino, stages: dict, rows: int, lanes: int, group: int, fused: b
             s[V].parallel(tiles)
 
 
-def _schedule_weights(s, Ug, U, parallel: bool) -> None:
-    """Per input channel and block of 16 output channels: ``Ug`` then ``U``, unrolled over the
-    tile, vectorized over the output channels."""
-    e, f, bc, c, k = U.op.axis
-    ko, ki = s[U].split(k, factor=16)
-    s[U].reorder(bc, c, ko, e, f, ki)
-    _unrolled_vector(s, U, (e, f), ki)
-    s[Ug].set_scope("local")
-    s[Ug].compute_at(s[U], ko)
-    ue, uq, _, _, uk = Ug.op.axis
-    _unrolled_vector(s, Ug, (ue, uq), uk)
-    if parallel:
-        s[U].parallel(s[U].fuse(bc, c))
+def schedule_output(s, wino, S, Yb, group: int) -> tuple:
+    """Per ``group`` rows of output tiles, per tile: ``S`` in a local tile, then ``Y.blocked``,
+    both unrolled over the tile and vectorized over the output channels; the batch and the
+    groups of rows (the parallel loops)."""
+    n, bk, y, x, k = Yb.op.axis
+    yo, yi = s[Yb].split(y, factor=wino.m)
+    xo, xi = s[Yb].split(x, factor=wino.m)
+    rows_outer, rows_inner = s[Yb].split(yo, factor=group)
+    s[Yb].reorder(n, rows_outer, rows_inner, bk, xo, yi, xi, k)
+    _unrolled_vector(s, Yb, (yi, xi), k)
+    s[S].set_scope("local")
+    s[S].compute_at(s[Yb], xo)
+    si, sq, _, sk = S.op.axis
+    _unrolled_vector(s, S, (si, sq), sk)
+    return n, rows_outer
 
 
-def _schedule_tiles(s, T, V):
+def schedule_tiles(s, T, V):
     """Per tile and channel block: the row pass ``T`` in a local tile, then the column pass
     ``V``, both vectorized over the block's channels."""
     e, f, t, bc, c = V.op.axis
@@ -265,7 +312,7 @@ def _schedule_tiles(s, T, V):
     return t
 
 
-def _schedule_products(s, M, local, rows: int, lanes: int, weights_outer: bool = False) -> tuple:
+def schedule_products(s, M, local, rows: int, lanes: int, weights_outer: bool = False) -> tuple:
     """``rows`` tiles x ``lanes`` output channels accumulated in registers; the loops over the
     matrices and the blocks of rows (``weights_outer``: of columns) they run in parallel over.
     With ``weights_outer`` each column panel of ``U`` stays in cache for all the row blocks."""
@@ -284,7 +331,7 @@ def _schedule_products(s, M, local, rows: int, lanes: int, weights_outer: bool =
 
 def _schedule_layout(s, P, Wb, Y, parallel: bool) -> None:
     """The blocking of ``X`` and ``W`` and the unblocking of ``Y`` (layout ``NCHW``)."""
-    for stage in (P, Wb):
+    for stage in (P, Wb) if Wb is not None else (P,):
         axes = stage.op.axis
         s[stage].vectorize(axes[-1])
         if parallel:

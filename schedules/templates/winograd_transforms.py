@@ -1,4 +1,5 @@
-"""The constant matrices of Winograd's minimal filtering algorithms F(2, 3) and F(4, 3), and the
+"""The constant matrices of Winograd's minimal filtering algorithms F(2, 3) and F(4, 3) (and
+F(4, 2), F(7, 2) for the 2x2 phase filters of a stride-2 3x3 convolution), and the
 one-dimensional transforms over them as index expressions.
 
 ``Y = A^T [(G g G^T) * (B^T d B)] A`` for a 3x3 filter ``g`` and an ``(m+2)x(m+2)`` input tile
@@ -18,14 +19,14 @@ from tensorir import functions as fn
 
 @dataclass(frozen=True)
 class Winograd:
-    """``F(m x m, 3x3)``: ``m`` outputs per tile side from ``m + 2`` inputs.
+    """``F(m x m, r x r)``: ``m`` outputs per tile side from ``m + r - 1`` inputs.
 
     Attributes
     ----------
     m
         Output tile side.
     B_T, G, A_T
-        The input (``(m+2) x (m+2)``), filter (``(m+2) x 3``) and output (``m x (m+2)``)
+        The input (``alpha x alpha``), filter (``alpha x r``) and output (``m x alpha``)
         transform matrices.
     """
 
@@ -35,9 +36,14 @@ class Winograd:
     A_T: tuple
 
     @property
+    def r(self) -> int:
+        """Filter side (3; 2 for the phases of a stride-2 3x3 filter)."""
+        return len(self.G[0])
+
+    @property
     def alpha(self) -> int:
-        """Input tile side ``m + 2``."""
-        return self.m + 2
+        """Input tile side ``m + r - 1``."""
+        return self.m + self.r - 1
 
 
 #: F(2x2, 3x3) (Lavin and Gray, interpolation points 0, 1, -1)
@@ -59,6 +65,34 @@ F4 = Winograd(
 )
 
 VARIANTS = {2: F2, 4: F4}
+
+#: F(4x4, 2x2) (Toom-Cook, points 0, 1, -1, -2 and infinity; float32 error about 2e-6 of a
+#: tile's largest output): the 2x2 phase filters of a stride-2 3x3 convolution
+F4_2 = Winograd(
+    4,
+    B_T=((-2, -1, 2, 1, 0), (0, 2, 3, 1, 0), (0, -2, 1, 1, 0), (0, -1, 0, 1, 0), (0, -2, -1, 2, 1)),
+    G=((-1 / 2, 0), (1 / 6, 1 / 6), (1 / 2, -1 / 2), (-1 / 6, 1 / 3), (0, 1)),
+    A_T=((1, 1, 1, 1, 0), (0, 1, -1, -2, 0), (0, 1, 1, 4, 0), (0, 1, -1, -8, 1)),
+)
+
+#: F(7x7, 2x2) (points 0, +-1, +-2, +-1/2 and infinity; float32 error about 1e-5 of a tile's
+#: largest output, as F(4x4,3x3)): 49 outputs per 64 products, so 7, 14 and 28 wide outputs
+#: (ResNet-18's stride-2 layers) take whole tiles
+F7_2 = Winograd(
+    7,
+    B_T=((-1, 0, 21 / 4, 0, -21 / 4, 0, 1, 0), (0, 1, 1, -17 / 4, -17 / 4, 1, 1, 0),
+         (0, -1, 1, 17 / 4, -17 / 4, -1, 1, 0), (0, 1 / 2, 1 / 4, -5 / 2, -5 / 4, 2, 1, 0),
+         (0, -1 / 2, 1 / 4, 5 / 2, -5 / 4, -2, 1, 0), (0, 2, 4, -5 / 2, -5, 1 / 2, 1, 0),
+         (0, -2, 4, 5 / 2, -5, -1 / 2, 1, 0), (0, -1, 0, 21 / 4, 0, -21 / 4, 0, 1)),
+    G=((-1, 0), (-2 / 9, -2 / 9), (-2 / 9, 2 / 9), (1 / 90, 1 / 45), (1 / 90, -1 / 45), (32 / 45, 16 / 45),
+       (32 / 45, -16 / 45), (0, 1)),
+    A_T=((1, 1, 1, 1, 1, 1, 1, 0), (0, 1, -1, 2, -2, 1 / 2, -1 / 2, 0), (0, 1, 1, 4, 4, 1 / 4, 1 / 4, 0),
+         (0, 1, -1, 8, -8, 1 / 8, -1 / 8, 0), (0, 1, 1, 16, 16, 1 / 16, 1 / 16, 0),
+         (0, 1, -1, 32, -32, 1 / 32, -1 / 32, 0), (0, 1, 1, 64, 64, 1 / 64, 1 / 64, 1)),
+)
+
+#: the variants for stride-2 3x3 filters, by output tile side
+STRIDE2_VARIANTS = {4: F4_2, 7: F7_2}
 
 
 def _terms(line: tuple, value):

@@ -157,7 +157,7 @@ def test_search_space_configs_compute_the_reference():
     space = spec.space(sizes)
     options = spec.task_options()
     rng = np.random.default_rng(2)
-    assert {"ic_block", "oc_block", "tile_x", "oc_tiles", "unroll_kernel", "winograd"} == \
+    assert {"ic_block", "oc_block", "tile_x", "oc_tiles", "unroll_kernel", "winograd", "winograd_s2"} == \
         set(spec.to_kwargs(space.points()[0]))
     winograd = [point for point in space.points() if point["winograd"]]
     assert [point["winograd"] for point in winograd] == [2, 4]
