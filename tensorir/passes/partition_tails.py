@@ -102,15 +102,20 @@ def _partition(loop: For, positive) -> Stmt | None:
     ranges = _inner_ranges(loop)
     bounds: list[Expr] = []
     proven: set[Expr] = set()
+    everywhere: set[Expr] = set()  # guards that hold at every iteration: dropped in the tail too
     for node in walk(loop.body):
         if isinstance(node, IfThenElse) and node.else_body is None:
             for part in conjuncts(node.cond):
                 found = _full_until(loop, part, ranges, positive)
-                if found is not None:
+                if found is not None and _always(binary(BinaryOp.GE, found, loop.extent), positive):
+                    everywhere.add(part)
+                elif found is not None:
                     bounds.append(found)
                     proven.add(part)
     if not bounds:
-        return None
+        return dataclasses.replace(loop, body=_Drop(everywhere)(loop.body)) if everywhere else None
+    if everywhere:
+        loop = dataclasses.replace(loop, body=_Drop(everywhere)(loop.body))
     unique = {structural_key(b): b for b in bounds}  # one split point per distinct bound
     bounds = list(unique.values())
     split = bounds[0]
