@@ -72,10 +72,10 @@ def matmul_cpu(m: int, n: int, k: int, *, v1: int = 8, v2: int = 32, v3: int = 4
     """
     if edge not in ("pad", "guard"):
         raise DefinitionError(f"matmul_cpu: edge must be 'pad' or 'guard', got {edge!r}")
-    constant = all(isinstance(size, Integral) for size in (m, n, k))  # symbolic sizes keep the guards
+    pads = edge == "pad" and b3 is not None and pack_b and b1 % v1 == 0 and b2 % v2 == 0 and b3 % v3 == 0
     if edge == "pad" and b1 % v1 == 0 and b2 % v2 == 0:  # each static size of m and n
-        b1, b2 = _edge_tiles(m, n, v1, v2, b1, b2, exact=not constant or b3 is None or not pack_b)
-    if edge == "pad" and constant and b3 is not None and pack_b and b1 % v1 == 0 and b2 % v2 == 0 and b3 % v3 == 0:
+        b1, b2 = _edge_tiles(m, n, v1, v2, b1, b2, exact=not pads)
+    if pads:  # symbolic sizes too: a guard in the register tile costs 2-7x (module docstring of matmul_edges)
         from .matmul_edges import overhangs, padded_matmul, reduction_chunk
 
         b3 = reduction_chunk(k, b3, v3)  # the same b3 where it divides k

@@ -10,7 +10,11 @@ every size (1000^3, 777x1025x513, ...). Padding with zeros adds ``0 * 0`` terms:
 
 from __future__ import annotations
 
+from numbers import Integral
+
 from tensorir import functions as fn
+from tensorir import symbolic
+from tensorir.access_guards import assume_in_bounds
 from tensorir.intmath import ceil_div, round_up
 from tensorir.tensor import compute, placeholder, reduce_axis
 
@@ -18,9 +22,21 @@ from ..schedule import create_schedule
 from .matmul_threads import rows_outermost
 
 
-def overhangs(m: int, n: int, k: int, b1: int, b2: int, b3: int) -> bool:
-    """Whether a cache tile or reduction chunk would overhang the matrices."""
-    return bool(m % b1 or n % b2 or k % b3)
+def overhangs(m, n, k, b1: int, b2: int, b3: int) -> bool:
+    """Whether a cache tile or reduction chunk would overhang the matrices (a symbolic size: at
+    some value it allows, a multiple of its ``size_var`` divisor or an ``ns.assume`` aside)."""
+    return not all(symbolic.divides(tile, extent) for extent, tile in ((m, b1), (n, b2), (k, b3)))
+
+
+def padded_extent(extent, tile: int):
+    """``extent`` rounded up to a multiple of ``tile``: an int for an int; ``extent`` itself
+    where ``tile`` divides every value it allows; else the expression ``ceil(extent / tile) *
+    tile``, whose tiles the nest covers exactly."""
+    if isinstance(extent, Integral):
+        return round_up(int(extent), tile)
+    if symbolic.divides(tile, extent):
+        return extent
+    return symbolic.mul(symbolic.ceil_div(extent, tile), tile)
 
 
 def balanced_chunk(k: int, b3: int, v3: int) -> int:
@@ -35,6 +51,8 @@ def reduction_chunk(k: int, b3: int, v3: int) -> int:
     ``2 * b3`` whose chunks pad ``k`` the least, the one nearest ``b3`` among those (``b3`` itself
     where it divides ``k``). k=513, b3=64: 52 (ten chunks, 520: 1.4% padding; :func:`balanced_chunk`
     pads to 540, 5.3%); k=1000: 40 (no padding at all; 1024 with 64)."""
+    if not isinstance(k, Integral):
+        return b3  # a symbolic reduction: its chunks cannot be fitted to a length not yet known
     if k <= b3:
         return round_up(k, v3)
     lengths = range(max(v3, round_up(b3 // 2, v3)), 2 * b3 + 1, v3)
@@ -69,7 +87,7 @@ def padded_matmul(m: int, n: int, k: int, *, v1: int, v2: int, v3: int, b1: int,
             C.padded[b1, b2] = A.packed @ B.packed         # the unguarded tiled kernel
             C[tile] = C.padded[..]                         # the part inside m x n, from L1
     """
-    mp, np_, kp = round_up(m, b1), round_up(n, b2), round_up(k, b3)
+    mp, np_, kp = padded_extent(m, b1), padded_extent(n, b2), padded_extent(k, b3)
     A = placeholder((k, m) if transpose_a else (m, k), dtype, name="A")
     read_a = (lambda row, col: A[col, row]) if transpose_a else (lambda row, col: A[row, col])
     B = placeholder((n, k) if transpose_b else (k, n), dtype, name="B")
@@ -77,7 +95,7 @@ def padded_matmul(m: int, n: int, k: int, *, v1: int, v2: int, v3: int, b1: int,
     def b_at(j, kk):
         return B[j, kk] if transpose_b else B[kk, j]
 
-    if kp == k:  # the chunks divide the reduction: A is read as stored
+    if _same(kp, k):  # the chunks divide the reduction: A is read as stored
         packed_a, a_at = None, _rows_of(read_a, m, mp)
     else:
         packed_a = compute((mp // v1, kp, v1), lambda io, kk, ii: _zero_past(
@@ -104,13 +122,25 @@ def padded_matmul(m: int, n: int, k: int, *, v1: int, v2: int, v3: int, b1: int,
     return s, [A, B, C]
 
 
+def _same(padded_extent, extent) -> bool:
+    """Whether :func:`padded_extent` left ``extent`` as it is (an int equal to it, or the expression itself)."""
+    if isinstance(padded_extent, Integral) and isinstance(extent, Integral):
+        return int(padded_extent) == int(extent)
+    return padded_extent is extent
+
+
 def _rows_of(read_a, m: int, mp: int):
     """``A[i, k]`` (``read_a(i, k)``) for the padded product's rows ``i < mp``: the rows past
     ``m`` read row ``m - 1`` again (the clamp is a row index, hoisted out of the reduction), and
-    the padded product's rows they compute are never written back."""
-    if mp == m:
+    the padded product's rows they compute are never written back. A symbolic ``m``: the clamp
+    is in bounds wherever a row is computed (``m >= 1`` there: with ``m = 0`` no tile is), which
+    interval arithmetic cannot see, and a run-time check in the register tile would keep it off
+    vectors (about 25x slower), so the template promises it (``assume_in_bounds``)."""
+    if _same(mp, m):
         return lambda index: read_a(*index)
-    return lambda index: read_a(fn.minimum(index[0], m - 1), index[1])
+    if isinstance(m, Integral):
+        return lambda index: read_a(fn.minimum(index[0], m - 1), index[1])
+    return lambda index: read_a(assume_in_bounds(fn.minimum(index[0], m - 1)), index[1])
 
 
 def _write_back(s, C, padded, b1: int, b2: int, vector: int, parallel: bool, rows_first: bool):
@@ -137,7 +167,7 @@ def _zero_past(index: tuple, extent: tuple, padded: tuple, read):
     whose ``padded`` extent is the real one."""
     inside = None
     for value, limit, padded_limit in zip(index, extent, padded):
-        if limit < padded_limit:
+        if not _same(padded_limit, limit):
             term = value < limit
             inside = term if inside is None else inside & term
     return read(*index) if inside is None else fn.if_then_else(inside, read(*index), 0.0)
