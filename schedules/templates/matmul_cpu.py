@@ -191,8 +191,12 @@ def _reduction_chunks(s, C, v1, v2, v3, b1, b2, b3, parallel: bool):
     (k,) = C.op.reduce_axis
     io, jo, ii, ji = s[C].tile(i, j, b1, b2)
     iio, jio, iii, jii = s[C].tile(ii, ji, v1, v2)
-    ko, ki = s[C].split(k, factor=b3)
-    kio, kii = s[C].split(ki, factor=v3)
+    if isinstance(k.extent, Integral) or b3 % v3:
+        ko, ki = s[C].split(k, factor=b3)
+        kio, kii = s[C].split(ki, factor=v3)
+    else:  # a symbolic reduction, padded to whole steps: a last partial chunk is guarded by step, not by k
+        steps, kii = s[C].split(k, factor=v3)
+        ko, kio = s[C].split(steps, factor=b3 // v3)
     rows_first = rows_outermost(i.extent, j.extent, k.extent, b1, b2)
     if rows_first:
         # few column blocks and a small B: threads share the many row blocks, each row of A read once

@@ -87,7 +87,7 @@ def padded_matmul(m: int, n: int, k: int, *, v1: int, v2: int, v3: int, b1: int,
             C.padded[b1, b2] = A.packed @ B.packed         # the unguarded tiled kernel
             C[tile] = C.padded[..]                         # the part inside m x n, from L1
     """
-    mp, np_, kp = padded_extent(m, b1), padded_extent(n, b2), padded_extent(k, b3)
+    mp, np_, kp = padded_extent(m, b1), padded_extent(n, b2), padded_extent(k, b3 if isinstance(k, Integral) else v3)
     A = placeholder((k, m) if transpose_a else (m, k), dtype, name="A")
     read_a = (lambda row, col: A[col, row]) if transpose_a else (lambda row, col: A[row, col])
     B = placeholder((n, k) if transpose_b else (k, n), dtype, name="B")
