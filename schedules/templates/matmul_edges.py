@@ -6,6 +6,10 @@ inside the unrolled reduction. Here both operands are packed into zero-padded bl
 extents the tiles divide, the product is computed into a padded ``C.padded`` with no guard at
 all, and its ``m x n`` corner is copied to C: two cheap copies buy the full-speed kernel at
 every size (1000^3, 777x1025x513, ...). Padding with zeros adds ``0 * 0`` terms: exact.
+
+Symbolic sizes are padded the same way (:func:`padded_extent`: ``ceil(M / b1) * b1``), so a
+kernel built once for every M keeps the unguarded register tile: built for a symbolic M at
+1000^3 the guarded nest ran at 0.15 of the static build (``j < 1000`` in its vector loop).
 """
 
 from __future__ import annotations
