@@ -114,7 +114,9 @@ def by_size(name: str, target: str):
             given = bound.arguments
             sizes = tuple(given[size] for size in size_names)
             knobs = any(knob in kwargs for knob in template.knobs)
-            if not all(isinstance(size, Integral) for size in sizes) or _tuned(name, target, sizes, given):
+            if not all(isinstance(size, Integral) for size in sizes):
+                return template(*args, **{**kwargs, **_static_parts(sizes, given, knobs)})
+            if _tuned(name, target, sizes, given):
                 return template(*args, **kwargs)
             chosen = dict(kwargs)
             chosen.setdefault("parallel", threads_pay(*sizes))
@@ -128,6 +130,30 @@ def by_size(name: str, target: str):
         return call
 
     return wrap
+
+
+#: the row count the register tile is chosen for where the rows are symbolic: every tile of
+#: :data:`TILES` divides it, so the choice goes by the columns alone
+_ANY_ROWS = 48
+
+
+def _static_parts(sizes: tuple, given: dict, knobs: bool) -> dict:
+    """The choices a plain call with some sizes symbolic gets for its static ones (none where
+    knobs are given, or the guarded nest asked for): the unrolled step and reduction chunk of
+    a static ``k`` (:func:`reduction_steps`: 513 in steps of 3, chunks of 57, A read as stored
+    rather than copied padded) and the register tile that pads a static ``n`` least
+    (:func:`register_tile`: 1025 columns in 12 x 16 tiles, 1.5% padding, not 8 x 32's 3%)."""
+    m, n, k = sizes
+    if knobs or given.get("edge", "pad") != "pad" or given["b3"] is None:
+        return {}
+    chosen = {}
+    if isinstance(k, Integral):
+        chosen["v3"], chosen["b3"] = reduction_steps(int(k), given["b3"])
+    if isinstance(n, Integral):
+        rows = int(m) if isinstance(m, Integral) else _ANY_ROWS
+        v1, v2 = register_tile(rows, int(n), _threads() if given.get("parallel") is not False else 1)
+        chosen.update(v1=v1, v2=v2, b1=v1, b2=v2)
+    return chosen
 
 
 def _tuned(name: str, target: str, sizes: tuple, given: dict) -> bool:
