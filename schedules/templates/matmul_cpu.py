@@ -200,25 +200,40 @@ def _reduction_chunks(s, C, v1, v2, v3, b1, b2, b3, parallel: bool):
     (k,) = C.op.reduce_axis
     io, jo, ii, ji = s[C].tile(i, j, b1, b2)
     iio, jio, iii, jii = s[C].tile(ii, ji, v1, v2)
-    if isinstance(k.extent, Integral) or b3 % v3:
-        ko, ki = s[C].split(k, factor=b3)
-        kio, kii = s[C].split(ki, factor=v3)
-    else:  # a symbolic reduction, padded to whole steps: a last partial chunk is guarded by step, not by k
-        steps, kii = s[C].split(k, factor=v3)
-        ko, kio = s[C].split(steps, factor=b3 // v3)
+    chunks = _chunked(s, C, k, v1, v2, v3, b1, b2, b3)
     rows_first = rows_outermost(i.extent, j.extent, k.extent, b1, b2)
     if rows_first:
         # few column blocks and a small B: threads share the many row blocks, each row of A read once
-        s[C].reorder(io, jo, ko, jio, iio, kio, kii, iii, jii)
+        s[C].reorder(io, jo, *chunks[:-2], jio, iio, *chunks[-2:], iii, jii)
     else:
         # column blocks outermost: a thread keeps one packed B panel while it walks down the rows
-        s[C].reorder(jo, io, ko, jio, iio, kio, kii, iii, jii)
+        s[C].reorder(jo, io, *chunks[:-2], jio, iio, *chunks[-2:], iii, jii)
+    kii = chunks[-1]
     s[C].unroll(kii)
     s[C].unroll(iii)
     s[C].vectorize(jii)
     if parallel:
         s[C].parallel(io if rows_first else jo)
     return jo if parallel and not rows_first else None
+
+
+def _chunked(s, C, k, v1, v2, v3, b1, b2, b3) -> tuple:
+    """Split the reduction ``k`` of ``C``: ``(k.outer, k.inner.outer, k.inner.inner)``, chunks
+    of ``b3`` in steps of ``v3``. A symbolic ``k`` whose cache tile is the register tile is
+    not chunked (a chunk holds no panel of B for other register tiles to reuse): ``(steps,
+    k.inner)``, its last partial step the tail the lowering peels off, so the reduction needs no
+    padding and A is read as stored (:func:`~schedules.templates.matmul_edges.whole_steps`); one
+    in larger tiles is padded to whole steps, its chunks split from the steps so that the last
+    partial chunk is a shorter loop, not a guard."""
+    from .matmul_edges import whole_steps
+
+    if whole_steps(k.extent, v1, v2, b1, b2):
+        return s[C].split(k, factor=v3)
+    if isinstance(k.extent, Integral) or b3 % v3:
+        ko, ki = s[C].split(k, factor=b3)
+        return (ko, *s[C].split(ki, factor=v3))
+    steps, kii = s[C].split(k, factor=v3)
+    return (*s[C].split(steps, factor=b3 // v3), kii)
 
 
 def register_cache_tile(s, C, v1, v2, v3, b1, b2, parallel: bool) -> None:

@@ -43,6 +43,14 @@ def padded_extent(extent, tile: int):
     return symbolic.mul(symbolic.ceil_div(extent, tile), tile)
 
 
+def whole_steps(k, v1: int, v2: int, b1: int, b2: int) -> bool:
+    """Whether the reduction runs in steps over ``k`` exactly, unpadded and unchunked: a
+    symbolic ``k`` in cache tiles that are the register tile (the last partial step is a loop
+    tail of its own; padding k would copy A, a pass over it: 4096x64x1024 with K symbolic ran
+    at 0.64 of the static build so, on one thread)."""
+    return not isinstance(k, Integral) and b1 == v1 and b2 == v2
+
+
 def balanced_chunk(k: int, b3: int, v3: int) -> int:
     """A reduction chunk near ``b3`` (a multiple of ``v3``) that wastes less padding: as many
     chunks as ``b3`` needs, each as short as they allow (k=513, b3=64: 60, padding to 540, not 576)."""
@@ -91,7 +99,8 @@ def padded_matmul(m: int, n: int, k: int, *, v1: int, v2: int, v3: int, b1: int,
             C.padded[b1, b2] = A.packed @ B.packed         # the unguarded tiled kernel
             C[tile] = C.padded[..]                         # the part inside m x n, from L1
     """
-    mp, np_, kp = padded_extent(m, b1), padded_extent(n, b2), padded_extent(k, b3 if isinstance(k, Integral) else v3)
+    kp = k if whole_steps(k, v1, v2, b1, b2) else padded_extent(k, b3 if isinstance(k, Integral) else v3)
+    mp, np_ = padded_extent(m, b1), padded_extent(n, b2)
     A = placeholder((k, m) if transpose_a else (m, k), dtype, name="A")
     read_a = (lambda row, col: A[col, row]) if transpose_a else (lambda row, col: A[row, col])
     B = placeholder((n, k) if transpose_b else (k, n), dtype, name="B")

@@ -85,19 +85,23 @@ def test_symbolic_rows_on_one_thread_and_on_a_transposed_a():
         np.testing.assert_array_equal(c, want.astype(np.float32))
 
 
-def _guarded_updates(stmt, guarded: bool = False) -> list[bool]:
-    """For each store to ``C.padded`` that adds to it (the register tile's update), whether an
-    ``if`` encloses it."""
+def _guarded_updates(stmt, guarded: bool = False, tail: bool = False) -> list[tuple[bool, bool]]:
+    """For each store that adds to ``C.padded`` (the register tile's update): whether an ``if``
+    encloses it, and whether it is in the tail of a symbolic reduction (a loop over steps that
+    starts past 0: its last partial step, at most one iteration)."""
     match stmt:
-        case For(body=body) | Allocate(body=body):
-            return _guarded_updates(body, guarded)
+        case For(body=body):
+            in_tail = tail or (stmt.var.name.startswith("k.") and "K" in str(stmt.min))
+            return _guarded_updates(body, guarded, in_tail)
+        case Allocate(body=body):
+            return _guarded_updates(body, guarded, tail)
         case Seq(stmts=stmts):
-            return [flag for item in stmts for flag in _guarded_updates(item, guarded)]
+            return [flag for item in stmts for flag in _guarded_updates(item, guarded, tail)]
         case IfThenElse(then_body=then_body, else_body=else_body):
-            found = _guarded_updates(then_body, True)
-            return found + (_guarded_updates(else_body, True) if else_body is not None else [])
+            found = _guarded_updates(then_body, True, tail)
+            return found + (_guarded_updates(else_body, True, tail) if else_body is not None else [])
         case Store(buffer=buffer) if buffer.name == "C.padded" and "C.padded" in str(stmt.value):
-            return [guarded]
+            return [(guarded, tail)]
     return []
 
 
@@ -121,14 +125,28 @@ def test_no_guard_around_the_register_tile(form):
     s, args = templates.matmul_cpu(*_sizes(form, 1000, 1000, 1000), transpose_b=False)
     func = ns.lower(s, args)
     updates = _guarded_updates(func.body)
-    assert updates and not any(updates)
+    assert any(not guarded for guarded, _ in updates)
+    assert all(tail for guarded, tail in updates if guarded)  # only the last partial step of a symbolic k
     assert "checked(" not in str(func)  # a run-time subscript check would keep the tile off vectors
     assert _vector_loops(func.body) >= 4
 
 
-def test_last_partial_chunk_of_a_symbolic_reduction_is_a_shorter_loop():
+def test_a_symbolic_reduction_reads_a_as_stored_in_whole_steps_then_its_last_partial_step():
     text = str(ns.lower(*templates.matmul_cpu(64, 64, ns.size_var("K"), transpose_b=False)))
+    assert "A.packed" not in text and "B.packed: float32[1, K, 32]" in text
+    assert "      for k.outer in 0..K // 4:\n        unrolled for k.inner in 0..4:\n" in text
+    assert ("      for k.outer in K // 4..(K - 1) // 4 + 1:\n        unrolled for k.inner in 0..4:\n"
+            "          if k.outer * 4 + k.inner < K:\n") in text
+
+
+def test_last_partial_chunk_of_a_symbolic_reduction_in_larger_tiles_is_a_shorter_loop():
+    s, args = templates.matmul_cpu(64, 64, ns.size_var("K"), v1=8, v2=32, v3=4, b1=16, b2=32, b3=64,
+                                   transpose_b=False)
+    text = str(ns.lower(s, args))
     assert "for k.outer.inner in 0..min(16, max((K - 1) // 4 + 1 - k.outer.outer * 16, 0)):" in text
+    module = ns.build(s, args, target="llvm")
+    for k in (1, 3, 64, 65, 130):
+        _check(module, 64, 64, k, False)
 
 
 def test_a_declared_divisor_drops_the_padding_of_that_size():
