@@ -43,10 +43,12 @@ def matmul_cpu(m: int, n: int, k: int, *, v1: int = 8, v2: int = 32, v3: int = 4
     dimension): ``edge="pad"`` pads them too, so the register tile carries no guard at any
     run-time size. A symbolic ``m`` or ``n`` pads to whole cache tiles (the last row tile reads
     row ``m - 1`` again, its extra rows never written back; the last column tile reads zeros of
-    the packed B); a symbolic ``k`` pads to whole ``v3`` steps (A copied zero-padded) and its
-    last chunk is a shorter loop. A ``size_var`` whose ``divisor`` the tile divides is not
-    padded; a run-time size the build cannot take (zero, not a multiple of the declared divisor,
-    operands that disagree) is refused at the call with an ``ArgumentError``.
+    the packed B); a symbolic ``k`` runs exactly, in whole ``v3`` steps and then its last
+    partial step, A read as stored (in cache tiles larger than the register tile: padded to
+    whole steps, A copied zero-padded, its last chunk a shorter loop). A ``size_var`` whose
+    ``divisor`` the tile divides is not padded; a run-time size the build cannot take (zero,
+    not a multiple of the declared divisor, operands that disagree) is refused at the call
+    with an ``ArgumentError``.
 
     ``parallel``: threads over the column tiles. Left out, a product of fewer than
     :data:`~schedules.templates.matmul_threads.SERIAL_FLOPS` operations runs on one thread, and

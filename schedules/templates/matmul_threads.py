@@ -132,28 +132,18 @@ def by_size(name: str, target: str):
     return wrap
 
 
-#: the row count the register tile is chosen for where the rows are symbolic: every tile of
-#: :data:`TILES` divides it, so the choice goes by the columns alone
-_ANY_ROWS = 48
-
-
 def _static_parts(sizes: tuple, given: dict, knobs: bool) -> dict:
     """The choices a plain call with some sizes symbolic gets for its static ones (none where
     knobs are given, or the guarded nest asked for): the unrolled step and reduction chunk of
     a static ``k`` (:func:`reduction_steps`: 513 in steps of 3, chunks of 57, A read as stored
-    rather than copied padded) and the register tile that pads a static ``n`` least
-    (:func:`register_tile`: 1025 columns in 12 x 16 tiles, 1.5% padding, not 8 x 32's 3%)."""
+    rather than copied padded). The register tile stays 8 x 32: with the rows or the columns
+    unknown, the tile that pads a static size least may pad the other more (12 x 16 for 1000
+    columns computes 12 rows for M = 1, and ran 1000^3 with M symbolic at 0.92 of 8 x 32)."""
     m, n, k = sizes
-    if knobs or given.get("edge", "pad") != "pad" or given["b3"] is None:
+    if knobs or given.get("edge", "pad") != "pad" or given["b3"] is None or not isinstance(k, Integral):
         return {}
-    chosen = {}
-    if isinstance(k, Integral):
-        chosen["v3"], chosen["b3"] = reduction_steps(int(k), given["b3"])
-    if isinstance(n, Integral):
-        rows = int(m) if isinstance(m, Integral) else _ANY_ROWS
-        v1, v2 = register_tile(rows, int(n), _threads() if given.get("parallel") is not False else 1)
-        chosen.update(v1=v1, v2=v2, b1=v1, b2=v2)
-    return chosen
+    v3, b3 = reduction_steps(int(k), given["b3"])
+    return {"v3": v3, "b3": b3}
 
 
 def _tuned(name: str, target: str, sizes: tuple, given: dict) -> bool:

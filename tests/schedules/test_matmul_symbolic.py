@@ -190,8 +190,7 @@ def test_static_sizes_beside_a_symbolic_one_get_the_plain_call_choices():
 
     given = {"b3": 64, "edge": "pad", "parallel": True}
     chosen = _static_parts((ns.size_var("M"), 1025, 513), given, knobs=False)
-    assert (chosen["v3"], chosen["b3"]) == (3, 57)  # steps of 3 in chunks of 57 divide 513: A read as stored
-    assert chosen["b1"] == chosen["v1"] and chosen["b2"] == chosen["v2"] == (16 if chosen["v1"] == 12 else 32)
+    assert chosen == {"v3": 3, "b3": 57}  # steps of 3 in chunks of 57 divide 513: A read as stored
     assert _static_parts((ns.size_var("M"), 1025, 513), given, knobs=True) == {}
     assert _static_parts((ns.size_var("M"), ns.size_var("N"), ns.size_var("K")), given, knobs=False) == {}
     module = ns.build(*templates.matmul_cpu(ns.size_var("M"), 1025, 513, transpose_b=False), target="llvm")
