@@ -41,9 +41,9 @@ def matmul_cpu(m: int, n: int, k: int, *, v1: int = 8, v2: int = 32, v3: int = 4
 
     Sizes may be symbolic (``ns.size_var``: one kernel for every size, as the frontend's batch
     dimension): ``edge="pad"`` pads them too, so the register tile carries no guard at any
-    run-time size. A symbolic ``m`` or ``n`` pads to whole cache tiles (the last row tile reads
-    row ``m - 1`` again, its extra rows never written back; the last column tile reads zeros of
-    the packed B); a symbolic ``k`` runs exactly, in whole ``v3`` steps and then its last
+    run-time size. A symbolic ``n`` pads to whole cache tiles (the last column tile reads zeros
+    of the packed B); a symbolic ``m`` runs whole row tiles, then its last partial one with
+    each row guarded outside the vector loop; a symbolic ``k`` runs exactly, in whole ``v3`` steps and then its last
     partial step, A read as stored (in cache tiles larger than the register tile: padded to
     whole steps, A copied zero-padded, its last chunk a shorter loop). A ``size_var`` whose
     ``divisor`` the tile divides is not padded; a run-time size the build cannot take (zero,

@@ -87,11 +87,12 @@ def test_symbolic_rows_on_one_thread_and_on_a_transposed_a():
 
 def _guarded_updates(stmt, guarded: bool = False, tail: bool = False) -> list[tuple[bool, bool]]:
     """For each store that adds to ``C.padded`` (the register tile's update): whether an ``if``
-    encloses it, and whether it is in the tail of a symbolic reduction (a loop over steps that
-    starts past 0: its last partial step, at most one iteration)."""
+    encloses it, and whether it is in a tail the lowering peeled off a symbolic loop (a loop
+    that starts at a symbolic bound: the last partial step of a symbolic k, the last partial
+    row tile of a symbolic M; at most one iteration each)."""
     match stmt:
         case For(body=body):
-            in_tail = tail or (stmt.var.name.startswith("k.") and "K" in str(stmt.min))
+            in_tail = tail or (stmt.var.name in ("k.outer", "i.outer") and any(v in str(stmt.min) for v in "MK"))
             return _guarded_updates(body, guarded, in_tail)
         case Allocate(body=body):
             return _guarded_updates(body, guarded, tail)
@@ -126,7 +127,7 @@ def test_no_guard_around_the_register_tile(form):
     func = ns.lower(s, args)
     updates = _guarded_updates(func.body)
     assert any(not guarded for guarded, _ in updates)
-    assert all(tail for guarded, tail in updates if guarded)  # only the last partial step of a symbolic k
+    assert all(tail for guarded, tail in updates if guarded)  # only in the tails of symbolic M and k
     assert "checked(" not in str(func)  # a run-time subscript check would keep the tile off vectors
     assert _vector_loops(func.body) >= 4
 
