@@ -201,7 +201,7 @@ def test_static_sizes_beside_a_symbolic_one_get_the_plain_call_choices():
 
 @pytest.mark.parametrize("form", ["M", "MNK"])
 def test_the_interpreter_runs_the_symbolic_nest_exactly(form):
-    """The interpreter is the executable semantics: the padded nest, the rows past M read again
+    """The interpreter is the executable semantics: the padded nest, the guarded last row tile
     and the last partial step included, must mean the product there too."""
     module = ns.build(*templates.matmul_cpu(*_sizes(form, 9, 20, 20), transpose_b=False), target="interp")
     for m, n, k in ((3, 20, 20), (9, 20, 20)) if form == "M" else ((9, 33, 5), (1, 1, 1)):
