@@ -20,6 +20,7 @@ from tensorir.stmt import PrimFunc
 from tensorir.symbolic import ShapeVar, assumptions, evaluate, shape_vars
 
 from .args import check_arrays
+from .bind_fast import FastBinding
 
 #: symbolic buffers are addressed with 32-bit offsets
 _INT32_MAX = 2**31 - 1
@@ -34,9 +35,13 @@ class Binder:
         in_shapes = set(shape_vars([p.shape for p in func.params]))
         self.explicit = [v for v in self.scalars if v not in in_shapes]
         self.conditions = assumptions(self.scalars)
+        self._fast = FastBinding.of(func, written, self.explicit, self.conditions)
 
     def bind(self, args: Sequence[object]) -> tuple[list[np.ndarray], list[int]]:
         """The checked arrays and the value of every size variable, in ``func.scalars`` order."""
+        fast = self._fast.bind(args) if self._fast is not None else None
+        if fast is not None:
+            return fast
         arrays, given = self._split(args)
         checked = check_arrays(self.name, self.params, arrays, self.written, symbolic=True)
         values = dict(zip(self.explicit, given))

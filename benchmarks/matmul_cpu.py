@@ -5,11 +5,13 @@ batched ``BxMxNxK`` products (the batched layout template). Each row gives the s
 roofline bound (``benchmarks/roofline.py``) for Nestor and the peer.
 
     python benchmarks/matmul_cpu.py [--json] [--sizes 512,1024,2048] [--layout A@B|A@B.T]
-        [--shapes 1000x1000x1000,...] [--batched 64x128x128x128] [--no-symbolic] [--cpu-time]
+        [--shapes 1000x1000x1000,...] [--batched 64x128x128x128] [--symbolic M,N,K,MNK] [--no-symbolic] [--cpu-time]
         [--serial]
 
-Each square size also builds the template once for a symbolic row count M (one kernel for every
-M) and times it against the static build at M = n.
+Each product (square sizes and ``--shapes``) also builds the template once for each form of
+``--symbolic`` (``M``: a symbolic row count, one kernel for every M, as the frontend's batch;
+``N``, ``K``; ``MNK``: every size) and times it against the static build at the same sizes,
+interleaved, with the round-by-round ratio's quartiles.
 
 Each side's round starts after a pause (other libraries' spinning threads go quiet) and a
 fifth of its calls untimed (the side's own thread team wakes there); calls under 20 ms get three times the
@@ -38,7 +40,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np  # noqa: E402
 
 from benchmarks import roofline  # noqa: E402
-from benchmarks.harness import Report, compare, parser, rounds_all, rounds_all_cpu  # noqa: E402
+from benchmarks.harness import Report, parser, rounds_all, rounds_all_cpu  # noqa: E402
 
 SHAPES = "1000x1000x1000,777x1025x513,4096x64x4096,65536x64x64"
 BATCHED = "64x128x128x128"
@@ -104,21 +106,43 @@ def _measure(report: Report, case: str, module, a, b, c, b_for_peer, args, seria
 SERIAL = "nestor 1 thread"
 
 
-def symbolic_case(report, args, static, a, b, c, n: int, transpose_b: bool) -> None:
-    """The template built once for a symbolic M, run at M = n, against the static build (peer)."""
+#: the sizes a symbolic build leaves to run time (``--symbolic``): rows, columns, reduction, all
+SYMBOLIC = "M,N,K,MNK"
+
+
+def symbolic_case(report, args, static, a, b, c, case: str, form: str, transpose_b: bool) -> None:
+    """The template built once with the sizes ``form`` names (``"M"``, ``"MNK"``, ...) symbolic,
+    run at the sizes of ``a @ b``, against the static build ``static`` of those sizes (the
+    peer), interleaved; the ratio's quartiles as :func:`_measure`'s."""
     import nestor as ns
     from schedules.templates import matmul_cpu
 
-    s, tensors = matmul_cpu(ns.size_var("M"), n, n, transpose_b=transpose_b)
-    module = ns.build(s, tensors, target="llvm", name=f"matmul_m{n}")
+    m, k = a.shape
+    n = c.shape[1]
+    sizes = [ns.size_var(name) if name in form else size for name, size in zip("MNK", (m, n, k))]
+    s, tensors = matmul_cpu(*sizes, transpose_b=transpose_b)
+    module = ns.build(s, tensors, target="llvm", name=f"matmul_{form.lower()}")
     out = np.empty_like(c)
     static(a, b, c)
     module(a, b, out)
     if not np.allclose(out, c, rtol=1e-4, atol=1e-3):
-        raise SystemExit(f"symbolic matmul {n}: result differs from the static kernel")
-    ours, theirs, noise, peer_noise = compare(lambda: module(a, b, out), lambda: static(a, b, c), args.repeat)
-    report.add(f"n={n} {args.layout} symbolic M", ours, "nestor static M", theirs,
-               nestor_gflops=2 * n**3 / ours / 1e9, noise=noise, peer_noise=peer_noise)
+        raise SystemExit(f"symbolic matmul {case} ({form}): result differs from the static kernel")
+    rounds = TIMERS[args.cpu_time](lambda: module(a, b, out), {"nestor static": lambda: static(a, b, c)},
+                                   args.repeat)
+    ours, spread, times = rounds.summary()
+    theirs, peer_spread = times["nestor static"]
+    q1, _, q3 = rounds.ratio_quartiles("nestor static")
+    report.add(f"{case} symbolic {form}", ours, f"nestor static {form}", theirs,
+               nestor_gflops=2.0 * m * n * k / ours / 1e9, noise=max(spread, peer_spread), nestor_spread=spread,
+               peer_spread=peer_spread, ratio_q1=q1, ratio_q3=q3, rounds=len(rounds.samples[""]))
+
+
+def _symbolic(report, args, static, a, b, c, case: str, transpose_b: bool) -> None:
+    """The symbolic rows of one product: one per form of ``--symbolic``."""
+    if args.no_symbolic:
+        return
+    for form in (x for x in args.symbolic.split(",") if x):
+        symbolic_case(report, args, static, a, b, c, case, form, transpose_b)
 
 
 def _serial(args, template):
@@ -135,7 +159,9 @@ def main() -> None:
     p = parser(__doc__)
     p.add_argument("--sizes", default="512,1024,2048")
     p.add_argument("--layout", choices=["A@B", "A@B.T"], default="A@B")
-    p.add_argument("--no-symbolic", action="store_true", help="skip the symbolic-M cases")
+    p.add_argument("--no-symbolic", action="store_true", help="skip the symbolic cases")
+    p.add_argument("--symbolic", default=SYMBOLIC,
+                   help="the symbolic builds timed against each static one: sizes left to run time, e.g. M,NK")
     p.add_argument("--shapes", default=SHAPES, help="MxNxK products (A@B), comma-separated; '' for none")
     p.add_argument("--batched", default=BATCHED, help="BxMxNxK batched products; '' for none")
     p.add_argument("--cpu-time", action="store_true",
@@ -158,8 +184,7 @@ def main() -> None:
         serial = _serial(args, lambda: matmul_cpu(n, n, n, transpose_b=transpose_b, parallel=False))
         _measure(report, f"n={n} {args.layout}", module, a, b, np.empty((n, n), np.float32),
                  b.T if transpose_b else b, args, serial)
-        if not args.no_symbolic:
-            symbolic_case(report, args, module, a, b, np.empty((n, n), np.float32), n, transpose_b)
+        _symbolic(report, args, module, a, b, np.empty((n, n), np.float32), f"n={n} {args.layout}", transpose_b)
     for shape in (x for x in args.shapes.split(",") if x):
         m, n, k = (int(x) for x in shape.split("x"))
         s, tensors = matmul_cpu(m, n, k, transpose_b=False)
@@ -167,6 +192,7 @@ def main() -> None:
         module = ns.build(s, tensors, target="llvm", name="matmul")
         serial = _serial(args, lambda: matmul_cpu(m, n, k, transpose_b=False, parallel=False))
         _measure(report, f"{m}x{n}x{k} A@B", module, a, b, np.empty((m, n), np.float32), b, args, serial)
+        _symbolic(report, args, module, a, b, np.empty((m, n), np.float32), f"{m}x{n}x{k} A@B", False)
     for shape in (x for x in args.batched.split(",") if x):
         batch, m, n, k = (int(x) for x in shape.split("x"))
         s, tensors = matmul_layout((batch, m, k), (batch, k, n), parallel=True)

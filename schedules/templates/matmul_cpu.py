@@ -39,6 +39,17 @@ def matmul_cpu(m: int, n: int, k: int, *, v1: int = 8, v2: int = 32, v3: int = 4
     ``b3=None`` the cache tiles are resized likewise, the guards kept where the register tile
     does not divide); ``"guard"`` keeps the guards on the partial tiles in the nest below.
 
+    Sizes may be symbolic (``ns.size_var``: one kernel for every size, as the frontend's batch
+    dimension): ``edge="pad"`` pads them too, so the register tile carries no guard at any
+    run-time size. A symbolic ``n`` pads to whole cache tiles (the last column tile reads zeros
+    of the packed B); a symbolic ``m`` runs whole row tiles, then its last partial one with
+    each row guarded outside the vector loop; a symbolic ``k`` runs exactly, in whole ``v3`` steps and then its last
+    partial step, A read as stored (in cache tiles larger than the register tile: padded to
+    whole steps, A copied zero-padded, its last chunk a shorter loop). A ``size_var`` whose
+    ``divisor`` the tile divides is not padded; a run-time size the build cannot take (zero,
+    not a multiple of the declared divisor, operands that disagree) is refused at the call
+    with an ``ArgumentError``.
+
     ``parallel``: threads over the column tiles. Left out, a product of fewer than
     :data:`~schedules.templates.matmul_threads.SERIAL_FLOPS` operations runs on one thread, and
     called without knobs (nor a tuned config) the template picks the register tile that pads
@@ -72,10 +83,10 @@ def matmul_cpu(m: int, n: int, k: int, *, v1: int = 8, v2: int = 32, v3: int = 4
     """
     if edge not in ("pad", "guard"):
         raise DefinitionError(f"matmul_cpu: edge must be 'pad' or 'guard', got {edge!r}")
-    constant = all(isinstance(size, Integral) for size in (m, n, k))  # symbolic sizes keep the guards
+    pads = edge == "pad" and b3 is not None and pack_b and b1 % v1 == 0 and b2 % v2 == 0 and b3 % v3 == 0
     if edge == "pad" and b1 % v1 == 0 and b2 % v2 == 0:  # each static size of m and n
-        b1, b2 = _edge_tiles(m, n, v1, v2, b1, b2, exact=not constant or b3 is None or not pack_b)
-    if edge == "pad" and constant and b3 is not None and pack_b and b1 % v1 == 0 and b2 % v2 == 0 and b3 % v3 == 0:
+        b1, b2 = _edge_tiles(m, n, v1, v2, b1, b2, exact=not pads)
+    if pads:  # symbolic sizes too: a guard in the register tile costs 2-7x (module docstring of matmul_edges)
         from .matmul_edges import overhangs, padded_matmul, reduction_chunk
 
         b3 = reduction_chunk(k, b3, v3)  # the same b3 where it divides k
@@ -191,21 +202,40 @@ def _reduction_chunks(s, C, v1, v2, v3, b1, b2, b3, parallel: bool):
     (k,) = C.op.reduce_axis
     io, jo, ii, ji = s[C].tile(i, j, b1, b2)
     iio, jio, iii, jii = s[C].tile(ii, ji, v1, v2)
-    ko, ki = s[C].split(k, factor=b3)
-    kio, kii = s[C].split(ki, factor=v3)
+    chunks = _chunked(s, C, k, v1, v2, v3, b1, b2, b3)
     rows_first = rows_outermost(i.extent, j.extent, k.extent, b1, b2)
     if rows_first:
         # few column blocks and a small B: threads share the many row blocks, each row of A read once
-        s[C].reorder(io, jo, ko, jio, iio, kio, kii, iii, jii)
+        s[C].reorder(io, jo, *chunks[:-2], jio, iio, *chunks[-2:], iii, jii)
     else:
         # column blocks outermost: a thread keeps one packed B panel while it walks down the rows
-        s[C].reorder(jo, io, ko, jio, iio, kio, kii, iii, jii)
+        s[C].reorder(jo, io, *chunks[:-2], jio, iio, *chunks[-2:], iii, jii)
+    kii = chunks[-1]
     s[C].unroll(kii)
     s[C].unroll(iii)
     s[C].vectorize(jii)
     if parallel:
         s[C].parallel(io if rows_first else jo)
     return jo if parallel and not rows_first else None
+
+
+def _chunked(s, C, k, v1, v2, v3, b1, b2, b3) -> tuple:
+    """Split the reduction ``k`` of ``C``: ``(k.outer, k.inner.outer, k.inner.inner)``, chunks
+    of ``b3`` in steps of ``v3``. A symbolic ``k`` whose cache tile is the register tile is
+    not chunked (a chunk holds no panel of B for other register tiles to reuse): ``(steps,
+    k.inner)``, its last partial step the tail the lowering peels off, so the reduction needs no
+    padding and A is read as stored (:func:`~schedules.templates.matmul_edges.whole_steps`); one
+    in larger tiles is padded to whole steps, its chunks split from the steps so that the last
+    partial chunk is a shorter loop, not a guard."""
+    from .matmul_edges import whole_steps
+
+    if whole_steps(k.extent, v1, v2, b1, b2):
+        return s[C].split(k, factor=v3)
+    if isinstance(k.extent, Integral) or b3 % v3:
+        ko, ki = s[C].split(k, factor=b3)
+        return (ko, *s[C].split(ki, factor=v3))
+    steps, kii = s[C].split(k, factor=v3)
+    return (*s[C].split(steps, factor=b3 // v3), kii)
 
 
 def register_cache_tile(s, C, v1, v2, v3, b1, b2, parallel: bool) -> None:

@@ -114,7 +114,9 @@ def by_size(name: str, target: str):
             given = bound.arguments
             sizes = tuple(given[size] for size in size_names)
             knobs = any(knob in kwargs for knob in template.knobs)
-            if not all(isinstance(size, Integral) for size in sizes) or _tuned(name, target, sizes, given):
+            if not all(isinstance(size, Integral) for size in sizes):
+                return template(*args, **{**kwargs, **_static_parts(sizes, given, knobs)})
+            if _tuned(name, target, sizes, given):
                 return template(*args, **kwargs)
             chosen = dict(kwargs)
             chosen.setdefault("parallel", threads_pay(*sizes))
@@ -128,6 +130,20 @@ def by_size(name: str, target: str):
         return call
 
     return wrap
+
+
+def _static_parts(sizes: tuple, given: dict, knobs: bool) -> dict:
+    """The choices a plain call with some sizes symbolic gets for its static ones (none where
+    knobs are given, or the guarded nest asked for): the unrolled step and reduction chunk of
+    a static ``k`` (:func:`reduction_steps`: 513 in steps of 3, chunks of 57, A read as stored
+    rather than copied padded). The register tile stays 8 x 32: with the rows or the columns
+    unknown, the tile that pads a static size least may pad the other more (12 x 16 for 1000
+    columns computes 12 rows for M = 1, and ran 1000^3 with M symbolic at 0.92 of 8 x 32)."""
+    m, n, k = sizes
+    if knobs or given.get("edge", "pad") != "pad" or given["b3"] is None or not isinstance(k, Integral):
+        return {}
+    v3, b3 = reduction_steps(int(k), given["b3"])
+    return {"v3": v3, "b3": b3}
 
 
 def _tuned(name: str, target: str, sizes: tuple, given: dict) -> bool:

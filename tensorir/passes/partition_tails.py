@@ -23,6 +23,7 @@ from ..stmt import Allocate, For, ForKind, IfThenElse, PrimFunc, Seq, Stmt, seq
 from ..structural import structural_key
 from ..symbolic import ShapeVar
 from ..visitor import Substitute, map_statements, walk
+from .hoist_guards import _hoist
 
 _SPLITTABLE = (ForKind.SERIAL, ForKind.PARALLEL)
 
@@ -102,15 +103,20 @@ def _partition(loop: For, positive) -> Stmt | None:
     ranges = _inner_ranges(loop)
     bounds: list[Expr] = []
     proven: set[Expr] = set()
+    everywhere: set[Expr] = set()  # guards that hold at every iteration: dropped in the tail too
     for node in walk(loop.body):
         if isinstance(node, IfThenElse) and node.else_body is None:
             for part in conjuncts(node.cond):
                 found = _full_until(loop, part, ranges, positive)
-                if found is not None:
+                if found is not None and _always(binary(BinaryOp.GE, found, loop.extent), positive):
+                    everywhere.add(part)
+                elif found is not None:
                     bounds.append(found)
                     proven.add(part)
     if not bounds:
-        return None
+        return dataclasses.replace(loop, body=_Drop(everywhere)(loop.body)) if everywhere else None
+    if everywhere:
+        loop = dataclasses.replace(loop, body=_Drop(everywhere)(loop.body))
     unique = {structural_key(b): b for b in bounds}  # one split point per distinct bound
     bounds = list(unique.values())
     split = bounds[0]
@@ -120,7 +126,7 @@ def _partition(loop: For, positive) -> Stmt | None:
         return dataclasses.replace(loop, body=_Drop(proven)(loop.body))
     main = dataclasses.replace(loop, extent=split, body=_Drop(proven)(loop.body))
     tail_var = Var(loop.var.name, loop.var.dtype)
-    tail_body = Substitute({loop.var: tail_var})(loop.body)
+    tail_body = _tighten_all(_hoist(Substitute({loop.var: tail_var})(loop.body)))
     tail = For(tail_var, split, binary(BinaryOp.SUB, loop.extent, split), loop.kind, tail_body, loop.thread_tag)
     return seq(main, tail)
 
@@ -148,6 +154,23 @@ def _tighten(loop: For) -> For:
         extent = binary(BinaryOp.MIN, loop.extent, live)
         return dataclasses.replace(loop, extent=extent, body=_Drop({part})(body))
     return loop
+
+
+def _tighten_all(s: Stmt) -> Stmt:
+    """``s`` with every serial loop whose body is one guard on it, around unrolled or vector
+    code, tightened (:func:`_tighten`), however short (``s`` with its guards hoisted first): in
+    a tail, a guard under a short loop (the last partial chunk of a symbolic reduction: ``for
+    k.inner in 0..16: if k.outer * 16 + k.inner < K4``) is the loop's end."""
+    inner = map_statements(s, _tighten_all)
+    if isinstance(inner, For) and inner.kind is ForKind.SERIAL and _unrolled_or_vector(inner.body):
+        return _tighten(inner)
+    return inner
+
+
+def _unrolled_or_vector(s: Stmt) -> bool:
+    """Whether ``s`` holds an unrolled or vectorized loop: a guard around such a body is worth
+    tightening away (around scalar code it costs little, and the nest stays as it printed)."""
+    return any(isinstance(n, For) and n.kind in (ForKind.UNROLLED, ForKind.VECTORIZED) for n in walk(s))
 
 
 def _visit(s: Stmt, positive) -> Stmt:
