@@ -66,7 +66,9 @@ def _compile_object(func: PrimFunc, symbol: str) -> bytes:
 def _cache_key(func: PrimFunc) -> bytes:
     """The IR's structural hash (names of variables and buffers aside: they do not reach the
     object code) with the symbol, this backend's version and the host target."""
-    return cache.digest(f"{CODEGEN_VERSION}|{host_target().key}|{_symbol(func.name)}|{structural_hash(func)}")
+    host = host_target()
+    runtime = "pool" if host.pool else "openmp" if host.openmp else "serial"  # what parallel loops call
+    return cache.digest(f"{CODEGEN_VERSION}|{host.key}|{runtime}|{_symbol(func.name)}|{structural_hash(func)}")
 
 
 def _value(extent, sizes: dict):

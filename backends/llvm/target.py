@@ -34,9 +34,7 @@ class HostTarget:
     @property
     def key(self) -> str:
         """What compiled code depends on, for cache keys."""
-        runtime = "|pool" if self.pool else ""
-        return (f"{self.triple}|{self.cpu}|{self.features}|llvmlite {llvmlite.__version__}|{llvm.llvm_version_info}"
-                f"{runtime}")
+        return f"{self.triple}|{self.cpu}|{self.features}|llvmlite {llvmlite.__version__}|{llvm.llvm_version_info}"
 
 
 @functools.cache
