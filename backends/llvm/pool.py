@@ -28,6 +28,7 @@ import llvmlite.binding as llvm
 from tensorir import config
 
 from . import pool_ir
+from .compile import compile_text
 from .target import host_target, new_target_machine, thread_count
 
 #: the futex system call's number and the spin-wait hint, by machine
@@ -65,9 +66,10 @@ def install() -> None:
         if _runtime:
             return
         machine = _MACHINES[platform.machine().lower()]
-        module = llvm.parse_assembly(str(pool_ir.build(host_target().triple, *machine)))
-        module.verify()
-        engine = llvm.create_mcjit_compiler(module, new_target_machine(2))
+        # compiled as a kernel is (an LLVM context of its own), then linked as one
+        obj = compile_text(str(pool_ir.build(host_target().triple, *machine)), "nestor_pool", "object")
+        engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), new_target_machine(0))
+        engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
         engine.finalize_object()
         addresses = {name: engine.get_function_address(name) for name in
                      (pool_ir.RUN, pool_ir.THREADS, pool_ir.SPAWN, pool_ir.RESET, pool_ir.SET_SPIN)}

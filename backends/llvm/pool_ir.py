@@ -31,6 +31,8 @@ FUTEX_WAIT_PRIVATE, FUTEX_WAKE_PRIVATE = 128, 129
 JOIN_SPIN = 4096
 
 TASK = ir.FunctionType(VOID, [I8P])
+#: the workers' thread name (``/proc/<pid>/task/<tid>/comm``)
+THREAD_NAME = "nestor-pool"
 
 #: the runtime's entry points a kernel calls, and those :mod:`.pool` calls through ctypes
 RUN, THREADS = "nestor_pool_run", "nestor_pool_threads"
@@ -224,18 +226,28 @@ def _spawn(pool: _Pool, worker: ir.Function) -> None:
     module = pool.module
     create = ir.Function(module, ir.FunctionType(I32, [I64.as_pointer(), I8P, worker.type, I8P]), "pthread_create")
     detach = ir.Function(module, ir.FunctionType(I32, [I64]), "pthread_detach")
+    name_thread = ir.Function(module, ir.FunctionType(I32, [I64, I8P]), "pthread_setname_np")
     fn, b = pool.function(SPAWN, I32, [])
     handle = b.alloca(I64)
     error = b.call(create, [handle, ir.Constant(I8P, None), worker, ir.Constant(I8P, None)])
     started, done = fn.append_basic_block("started"), fn.append_basic_block("done")
     b.cbranch(b.icmp_unsigned("==", error, c32(0)), started, done)
     b.position_at_end(started)
+    b.call(name_thread, [b.load(handle), b.bitcast(_text(module, "name", THREAD_NAME), I8P)])  # for top -H, ps -L
     b.call(detach, [b.load(handle)])
     b.atomic_rmw("add", pool.team, c32(1), "seq_cst")
     b.atomic_rmw("add", pool.workers, c32(1), "seq_cst")
     b.branch(done)
     b.position_at_end(done)
     b.ret(error)
+
+
+def _text(module: ir.Module, name: str, text: str) -> ir.GlobalVariable:
+    data = bytearray(text.encode() + b"\0")
+    var = ir.GlobalVariable(module, ir.ArrayType(ir.IntType(8), len(data)), f"nestor_pool.{name}")
+    var.linkage, var.global_constant = "internal", True
+    var.initializer = ir.Constant(var.type.pointee, data)
+    return var
 
 
 def _small_entries(pool: _Pool) -> None:

@@ -203,6 +203,10 @@ s = ns.create_schedule(B)
 s[B].parallel(B.op.axis[0])
 a = np.arange(3000, dtype=np.float32).reshape(1000, 3)
 expected = a * 2 + np.arange(1000, dtype=np.float32)[:, None]
+def workers():
+    from backends.llvm.pool_ir import THREAD_NAME
+    names = [open(f"/proc/self/task/{t}/comm").read().strip() for t in os.listdir("/proc/self/task")]
+    return names.count(THREAD_NAME)
 def exact(module):
     b = np.full_like(a, np.nan)
     module(a, b)
@@ -221,18 +225,16 @@ print(json.dumps({"pool": host_target().pool, "gomp": "GOMP_parallel" in module.
 
 def test_one_thread_starts_no_worker(tmp_path):
     result = _run(_KERNEL + """
-before = len(os.listdir("/proc/self/task"))
 ok = exact(ns.build(s, [A, B], target="llvm"))
-print(json.dumps({"threads": pool.threads(), "started": len(os.listdir("/proc/self/task")) - before, "exact": ok}))
+print(json.dumps({"threads": pool.threads(), "started": workers(), "exact": ok}))
 """, OMP_NUM_THREADS="1", NESTOR_CACHE_DIR=str(tmp_path))
     assert result == {"threads": 1, "started": 0, "exact": True}
 
 
 def test_three_threads_start_two_workers(tmp_path):
     result = _run(_KERNEL + """
-before = len(os.listdir("/proc/self/task"))
 ok = all(exact(ns.build(s, [A, B], target="llvm")) for _ in range(50))
-print(json.dumps({"threads": pool.threads(), "started": len(os.listdir("/proc/self/task")) - before, "exact": ok}))
+print(json.dumps({"threads": pool.threads(), "started": workers(), "exact": ok}))
 """, OMP_NUM_THREADS="3", NESTOR_CACHE_DIR=str(tmp_path))
     assert result == {"threads": 3, "started": 2, "exact": True}
 
@@ -243,7 +245,7 @@ module = ns.build(s, [A, B], target="llvm")
 assert exact(module)
 pid = os.fork()
 if pid == 0:
-    ok = all(exact(module) for _ in range(200)) and pool.threads() == 2
+    ok = all(exact(module) for _ in range(200)) and pool.threads() == 2 and workers() == 1
     os._exit(0 if ok else 3)
 _, status = os.waitpid(pid, 0)
 print(json.dumps({"child": os.waitstatus_to_exitcode(status), "parent": exact(module)}))
