@@ -29,6 +29,10 @@ NESTOR_TUNE_INJECT_FAULTS  let the test knob ``inject_fault`` crash or hang a   
 NESTOR_OMP_SPIN            spins of an idle OpenMP thread before it sleeps         10000
                            (libgomp's ``GOMP_SPINCOUNT``; ignored where
                            ``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT`` is set)
+NESTOR_THREAD_POOL         run new kernels' parallel loops on Nestor's own thread  1
+                           pool (1) or on libgomp's team (0); the pool runs on
+                           Linux x86-64/AArch64, elsewhere libgomp is used
+NESTOR_POOL_SPIN           spins of an idle pool thread before it sleeps           10000
 ========================== ======================================================= ==============
 """
 
@@ -187,3 +191,11 @@ def omp_wait_chosen() -> bool:
 
 
 SETTINGS[VERIFY_EACH_PASS.variable] = VERIFY_EACH_PASS
+
+
+THREAD_POOL = Setting("NESTOR_THREAD_POOL", _flag, lambda: True,
+                      "whether new kernels run parallel loops on Nestor's thread pool (1) or libgomp's (0)")
+POOL_SPIN = Setting("NESTOR_POOL_SPIN", _integer(0), lambda: 10000,
+                    "spins of an idle thread of Nestor's pool before it sleeps")
+SETTINGS[THREAD_POOL.variable] = THREAD_POOL
+SETTINGS[POOL_SPIN.variable] = POOL_SPIN

@@ -1,5 +1,6 @@
-"""Parallel loops on OS threads through libgomp: the loop body is outlined into a function that
-each thread runs over its own contiguous chunk of iterations (``GOMP_parallel``)."""
+"""Parallel loops on OS threads: the loop body is outlined into a function that each thread runs,
+taking chunks of iterations from a shared counter, on Nestor's thread pool (``nestor_pool_run``,
+:mod:`.pool`) or on libgomp's team (``GOMP_parallel``) where the pool is off."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from tensorir.expr import BufferLoad, Const, Var
 from tensorir.stmt import Allocate, For, IfThenElse, Seq, Stmt, Store
 from tensorir.visitor import walk
 
+from . import pool_ir
+from .target import host_target
 from .types import I8P, I32, I64, STORAGE, VOID, i64
 
 
@@ -79,8 +82,12 @@ def emit_parallel(cg, loop: For) -> None:
     values = [state.buffers[b] for b in buffers] + [cg.as_i64(state.vars[v]) for v in variables]
     for position, value in enumerate(values + [start, extent, start]):
         cg.b.store(value, cg.b.gep(context, [ir.Constant(I32, 0), ir.Constant(I32, position)]))
-    gomp = cg.declare("GOMP_parallel", VOID, [ir.FunctionType(VOID, [I8P]).as_pointer(), I8P, I32, I32])
     _write_body(cg, outlined, context_type, loop, buffers, variables)
+    task = ir.FunctionType(VOID, [I8P]).as_pointer()
+    if host_target().pool:
+        cg.b.call(cg.declare(pool_ir.RUN, VOID, [task, I8P]), [outlined, cg.b.bitcast(context, I8P)])
+        return
+    gomp = cg.declare("GOMP_parallel", VOID, [task, I8P, I32, I32])
     cg.b.call(gomp, [outlined, cg.b.bitcast(context, I8P), ir.Constant(I32, 0), ir.Constant(I32, 0)])
 
 
@@ -97,7 +104,8 @@ def _write_body(cg, outlined, context_type, loop: For, buffers, variables) -> No
     loaded = [b.load(b.gep(context, [ir.Constant(I32, 0), ir.Constant(I32, k)])) for k in range(count + 2)]
     start, extent = loaded[-2], loaded[-1]
     counter = b.gep(context, [ir.Constant(I32, 0), ir.Constant(I32, count + 2)])
-    team = b.sext(b.call(cg.declare("omp_get_num_threads", I32, []), []), I64)
+    team_size = pool_ir.THREADS if host_target().pool else "omp_get_num_threads"
+    team = b.sext(b.call(cg.declare(team_size, I32, []), []), I64)
     # CHUNKS_PER_THREAD chunks per thread; one iteration at a time where each is heavy (a trip
     # to the counter is then free, and 33 tiles on 2 threads end 17 to 16, not 20 to 13)
     if iteration_work(loop.body) >= HEAVY_ITERATION:

@@ -23,6 +23,13 @@ class HostTarget:
     vector_bytes: int
     #: whether libgomp was found, so parallel loops run on OS threads
     openmp: bool
+    #: whether parallel loops run on Nestor's thread pool (:mod:`.pool`) instead of libgomp
+    pool: bool = False
+
+    @property
+    def threaded(self) -> bool:
+        """Whether parallel loops run on OS threads (the pool's or libgomp's)."""
+        return self.openmp or self.pool
 
     @property
     def key(self) -> str:
@@ -36,7 +43,10 @@ def host_target() -> HostTarget:
     llvm.initialize_native_asmprinter()
     features = llvm.get_host_cpu_features().flatten()
     width = 64 if "+avx512f" in features else (32 if "+avx" in features else 16)
-    return HostTarget(llvm.get_process_triple(), llvm.get_host_cpu_name(), features, width, _load_openmp())
+    from . import pool  # it builds on this module
+
+    return HostTarget(llvm.get_process_triple(), llvm.get_host_cpu_name(), features, width, _load_openmp(),
+                      not config.NO_OPENMP() and pool.chosen())
 
 
 def _load_openmp() -> bool:
