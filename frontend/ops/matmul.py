@@ -153,8 +153,8 @@ class MatMul(Op):
             config["b3"] = None  # the register tile accumulates the whole reduction
             if k < NARROW or (n < NARROW and k <= ROLLED_K_MAX):
                 config["v3"] = 1  # the reduction loop not unrolled: half the compile time, as fast
-            if n <= UNPACKED_N_MAX and not request.variant[1]:
-                config["pack_b"] = False
+            if n <= UNPACKED_N_MAX and not request.variant[1] and (n < 32 or n % 32 == 0):
+                config["pack_b"] = False  # elsewhere packed, its strips zero-padded: no guard in the tile
         return config
 
     def tuning_task(self, request) -> tuple | None:
