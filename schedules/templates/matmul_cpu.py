@@ -80,6 +80,9 @@ def matmul_cpu(m: int, n: int, k: int, *, v1: int = 8, v2: int = 32, v3: int = 4
 
     With ``b3=None`` the register tile is an explicit ``C.local`` (``cache_write``) that
     accumulates the whole reduction before one copy to C, as in the seed's first version.
+    Where ``v2`` does not divide the columns and B is packed (zero-padded to whole strips), that
+    tile is a stage over the padded columns, computed unguarded, and only its copy to C checks
+    them (:mod:`schedules.templates.matmul_whole`).
     """
     if edge not in ("pad", "guard"):
         raise DefinitionError(f"matmul_cpu: edge must be 'pad' or 'guard', got {edge!r}")
