@@ -57,7 +57,11 @@ WHOLE_K_MAX = 1024
 #: call): one thread, 128x784x256 (the MLP's forward) 466 vs 496 us, 64/256/512 rows x784x256
 #: 2-8% faster, 2048 rows equal; with 512 columns only up to 512 rows gain (1024x128x512 5%,
 #: 1024x1024x512 9% slower), with 1024 columns packing wins (128x784x1024 6%). Columns only, so
-#: the config does not depend on the batch. A transposed B stays packed: read as stored its
+#: the config does not depend on the batch. Off a multiple of 32 columns B unpacked keeps the
+#: guard ``j < n`` in the register tile, yet packing it (zero-padded, no guard) does not pay at
+#: these widths: one thread, M symbolic, x784x100: 1 row 37 -> 45 us, 7 rows 52 -> 58, 128 rows
+#: 238 either way; 33 columns 0-5% faster; B read as stored with its padding columns masked
+#: (``if_then_else``) 7x784x100 52 -> 74 us. A transposed B stays packed: read as stored its
 #: columns are gathers (the MLP's dZ @ W2^T, 128x10x256: 14.9 vs 11.1 us, and 1.35 s to compile
 #: with a symbolic batch, a third of the first step)
 UNPACKED_N_MAX = 256

@@ -80,6 +80,9 @@ def matmul_cpu(m: int, n: int, k: int, *, v1: int = 8, v2: int = 32, v3: int = 4
 
     With ``b3=None`` the register tile is an explicit ``C.local`` (``cache_write``) that
     accumulates the whole reduction before one copy to C, as in the seed's first version.
+    Where ``v2`` does not divide the columns and B is packed (zero-padded to whole strips), that
+    tile is a stage over the padded columns, computed unguarded, and only its copy to C checks
+    them (:mod:`schedules.templates.matmul_whole`).
     """
     if edge not in ("pad", "guard"):
         raise DefinitionError(f"matmul_cpu: edge must be 'pad' or 'guard', got {edge!r}")
@@ -94,6 +97,13 @@ def matmul_cpu(m: int, n: int, k: int, *, v1: int = 8, v2: int = 32, v3: int = 4
             return padded_matmul(m, n, k, v1=v1, v2=v2, v3=v3, b1=b1, b2=b2, b3=b3, transpose_b=transpose_b,
                                  dtype=dtype, parallel=parallel, schedule_tiles=_reduction_chunks,
                                  pack_panels=pack_panels, transpose_a=transpose_a)
+    if edge == "pad" and b3 is None and pack_b:  # columns off the register tile: a padded one
+        from .matmul_whole import pads_columns, whole_k_padded
+
+        if pads_columns(n, v2, b1, v1, b2):
+            return whole_k_padded(m, n, k, v1=v1, v2=v2, v3=v3, b1=b1, b2=b2, transpose_b=transpose_b,
+                                  dtype=dtype, parallel=parallel, transpose_a=transpose_a,
+                                  stored_a=stored_a, pack_panels=pack_panels)
     A = placeholder((k, m) if transpose_a else (m, k), dtype, name="A")
     B = placeholder((n, k) if transpose_b else (k, n), dtype, name="B")
     r = reduce_axis(k, "k")

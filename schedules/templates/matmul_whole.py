@@ -1,0 +1,89 @@
+"""The whole-reduction CPU matmul (``matmul_cpu(b3=None)``, the frontend's form) at column
+counts its register tile does not divide: a register tile of zero-padded columns.
+
+The plain ``b3=None`` nest accumulates each ``v1 x v2`` tile of C in an explicit ``C.local``
+(``cache_write``), whose bounds follow C's: where ``v2`` does not divide the columns, every
+tile's reduction carried the guard ``j < n`` inside its vector loop (128x784 @ 784x1000 through
+the frontend on one thread: 0.87 of numpy, against 1.01 at 1024 columns). Here B is packed into
+whole zero-padded ``v2``-wide strips, and the register tile is a stage of its own over the
+padded columns, ``C.local[i, j]`` for ``j < round_up(n, b2)``: each tile computes its whole
+``v2`` columns (the padding adds ``0 * B`` terms only to columns never written back) and only
+the copy to C, once per tile, is guarded. The rows are as in the plain nest (a symbolic M: whole
+row tiles, then the last partial one, its rows guarded outside the vector loop)::
+
+    B.packed[j / v2, k, j % v2] = B[k, j] or 0              # whole v2-wide strips, zero past n
+    parallel for i.outer in 0..ceil(m/b1):                   # cache tile rows
+      for j.outer in 0..ceil(n/b2):                          # cache tile columns
+        for i.inner.outer, j.inner.outer:                    # register tiles
+          C.local[v1, v2] = 0
+          for k.outer in 0..k/v3:
+            unrolled for k.inner, i: vectorized for j:        # no guard
+              C.local[i, j] += A[i, k] * B.packed[.., k, j]
+          for i: vectorized for j: if j < n: C[..] = C.local[i, j]
+"""
+
+from __future__ import annotations
+
+from numbers import Integral
+
+from tensorir import functions as fn
+from tensorir import symbolic
+from tensorir.tensor import compute, placeholder, reduce_axis
+
+from ..schedule import create_schedule
+
+
+def pads_columns(n, v2: int, b1: int, v1: int, b2: int) -> bool:
+    """Whether the whole-reduction nest takes this module's padded register tile: the register
+    tile ``v2`` does not divide every column count ``n`` allows, and the cache tiles are whole
+    register tiles."""
+    return not symbolic.divides(v2, n) and b1 % v1 == 0 and b2 % v2 == 0
+
+
+def whole_k_padded(m, n, k, *, v1: int, v2: int, v3: int, b1: int, b2: int, transpose_b: bool,
+                   dtype: str, parallel: bool, transpose_a: bool, stored_a, pack_panels):
+    """``C = A @ B.T`` / ``A @ B`` with the whole reduction in a register tile of zero-padded
+    columns (the module docstring); ``stored_a(A, transpose_a)`` reads the left operand and
+    ``pack_panels(s, B.packed, C, None, parallel)`` schedules the packing of B (both from
+    :mod:`schedules.templates.matmul_cpu`). Returns ``(schedule, [A, B, C])``."""
+    from .matmul_edges import cache_tile, padded_extent
+
+    if isinstance(n, Integral):
+        b2 = cache_tile(int(n), b2, v2)  # the multiple of v2 that pads n least (1000: 128, 300: 160)
+    columns = padded_extent(n, b2)  # whole cache tiles: every register tile lies in C.local
+    A = placeholder((k, m) if transpose_a else (m, k), dtype, name="A")
+    B = placeholder((n, k) if transpose_b else (k, n), dtype, name="B")
+    a_at = stored_a(A, transpose_a)
+
+    def b_at(j, kk):
+        return B[j, kk] if transpose_b else B[kk, j]
+
+    packed = compute((symbolic.ceil_div(columns, v2), k, v2), lambda jo, kk, ji: fn.if_then_else(
+        jo * v2 + ji < n, b_at(jo * v2 + ji, kk), 0.0), name="B.packed")
+    r = reduce_axis(k, "k")
+    tile = compute((m, columns), lambda i, j: fn.sum(a_at((i, r)) * packed[j // v2, r, j % v2], axis=r),
+                   name="C.local")
+    C = compute((m, n), lambda i, j: tile[i, j], name="C")
+    s = create_schedule(C)
+    _schedule(s, C, tile, v1, v2, v3, b1, b2, parallel)
+    pack_panels(s, packed, C, None, parallel)
+    return s, [A, B, C]
+
+
+def _schedule(s, C, tile, v1: int, v2: int, v3: int, b1: int, b2: int, parallel: bool) -> None:
+    """C in ``b1 x b2`` cache tiles of ``v1 x v2`` register tiles, each computed in ``C.local``
+    (local scope, the reduction ``v3`` steps unrolled at a time) and copied to C vectorized."""
+    i, j = C.op.axis
+    io, jo, ii, ji = s[C].tile(i, j, b1, b2)
+    _, jio, iii, jii = s[C].tile(ii, ji, v1, v2)
+    s[tile].set_scope("local")
+    s[tile].compute_at(s[C], jio)
+    li, lj = s[tile].op.axis
+    ko, ki = s[tile].split(s[tile].op.reduce_axis[0], factor=v3)
+    s[tile].reorder(ko, ki, li, lj)
+    s[tile].unroll(ki)
+    s[tile].unroll(li)
+    s[tile].vectorize(lj)
+    s[C].vectorize(jii)
+    if parallel:
+        s[C].parallel(io)
