@@ -257,7 +257,13 @@ def register_cache_tile(s, C, v1, v2, v3, b1, b2, parallel: bool) -> None:
     The ``b3=None`` form of :func:`matmul_cpu`, and the layout variants of
     :mod:`schedules.templates.matmul_variants` (transposed A, batches).
     """
-    local = s.cache_write(C, "local")
+    tile_with_local(s, C, s.cache_write(C, "local"), v1, v2, v3, b1, b2, parallel)
+
+
+def tile_with_local(s, C, local, v1, v2, v3, b1, b2, parallel: bool) -> None:
+    """``C`` in ``b1 x b2`` cache tiles of ``v1 x v2`` register tiles, each computed in the stage
+    ``local`` (attached at the tile, ``v3`` reduction steps unrolled at a time, its columns one
+    vector) and copied to C vectorized; threads over the batch axis, else the cache-tile rows."""
     axes = list(C.op.axis)
     io, jo, ii, ji = s[C].tile(axes[-2], axes[-1], b1, b2)
     iio, jio, iii, jii = s[C].tile(ii, ji, v1, v2)

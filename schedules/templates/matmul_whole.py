@@ -73,17 +73,7 @@ def whole_k_padded(m, n, k, *, v1: int, v2: int, v3: int, b1: int, b2: int, tran
 def _schedule(s, C, tile, v1: int, v2: int, v3: int, b1: int, b2: int, parallel: bool) -> None:
     """C in ``b1 x b2`` cache tiles of ``v1 x v2`` register tiles, each computed in ``C.local``
     (local scope, the reduction ``v3`` steps unrolled at a time) and copied to C vectorized."""
-    i, j = C.op.axis
-    io, jo, ii, ji = s[C].tile(i, j, b1, b2)
-    _, jio, iii, jii = s[C].tile(ii, ji, v1, v2)
+    from .matmul_cpu import tile_with_local
+
     s[tile].set_scope("local")
-    s[tile].compute_at(s[C], jio)
-    li, lj = s[tile].op.axis
-    ko, ki = s[tile].split(s[tile].op.reduce_axis[0], factor=v3)
-    s[tile].reorder(ko, ki, li, lj)
-    s[tile].unroll(ki)
-    s[tile].unroll(li)
-    s[tile].vectorize(lj)
-    s[C].vectorize(jii)
-    if parallel:
-        s[C].parallel(io)
+    tile_with_local(s, C, tile, v1, v2, v3, b1, b2, parallel)

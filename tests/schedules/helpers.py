@@ -49,3 +49,11 @@ def check_roundtrip(s: ns.Schedule, args: Sequence[Tensor]) -> None:
     replayed = ns.Schedule.from_trace(list(s.output_tensors), s.trace.to_json())
     assert str(replayed.trace) == str(s.trace)
     assert nest(replayed, args) == nest(s, args)
+
+
+def vector_loops(stmt) -> int:
+    """How many vectorized loops a lowered nest holds (anywhere: under guards, allocations)."""
+    from tensorir.stmt import For, ForKind
+    from tensorir.visitor import walk
+
+    return sum(isinstance(node, For) and node.kind is ForKind.VECTORIZED for node in walk(stmt))

@@ -10,7 +10,9 @@ import pytest
 import nestor as ns
 from schedules import templates
 from tensorir.errors import ArgumentError
-from tensorir.stmt import Allocate, For, ForKind, IfThenElse, Seq, Store
+from tensorir.stmt import Allocate, For, IfThenElse, Seq, Store
+
+from .helpers import vector_loops
 
 #: run-time sizes: 1, below the 8x32 register tile, off it, a tile and one more, and large
 SIZES = (1, 5, 8, 31, 33, 256, 257)
@@ -106,17 +108,6 @@ def _guarded_updates(stmt, guarded: bool = False, tail: bool = False) -> list[tu
     return []
 
 
-def _vector_loops(stmt) -> int:
-    match stmt:
-        case For(body=body):
-            return (stmt.kind is ForKind.VECTORIZED) + _vector_loops(body)
-        case Allocate(body=body):
-            return _vector_loops(body)
-        case Seq(stmts=stmts):
-            return sum(_vector_loops(item) for item in stmts)
-        case IfThenElse(then_body=then_body, else_body=else_body):
-            return _vector_loops(then_body) + (_vector_loops(else_body) if else_body is not None else 0)
-    return 0
 
 
 @pytest.mark.parametrize("form", ["M", "N", "K", "MNK"])
@@ -129,7 +120,7 @@ def test_no_guard_around_the_register_tile(form):
     assert any(not guarded for guarded, _ in updates)
     assert all(tail for guarded, tail in updates if guarded)  # only in the tails of symbolic M and k
     assert "checked(" not in str(func)  # a run-time subscript check would keep the tile off vectors
-    assert _vector_loops(func.body) >= 4
+    assert vector_loops(func.body) >= 4
 
 
 def test_a_symbolic_reduction_reads_a_as_stored_in_whole_steps_then_its_last_partial_step():

@@ -9,7 +9,9 @@ import pytest
 
 import nestor as ns
 from schedules import templates
-from tensorir.stmt import Allocate, For, ForKind, IfThenElse, Seq, Store
+from tensorir.stmt import Allocate, For, IfThenElse, Seq, Store
+
+from .helpers import vector_loops
 
 #: the frontend's knobs for a whole-k product of more than 256 columns (MatMul.default_config)
 WHOLE = {"v1": 8, "v2": 32, "v3": 4, "b1": 64, "b2": 128, "b3": None, "pack_b": True}
@@ -68,17 +70,6 @@ def _stores(stmt, conditions: tuple = ()) -> list[tuple[str, str, tuple]]:
     return []
 
 
-def _vector_loops(stmt) -> int:
-    match stmt:
-        case For(body=body):
-            return (stmt.kind is ForKind.VECTORIZED) + _vector_loops(body)
-        case Allocate(body=body):
-            return _vector_loops(body)
-        case Seq(stmts=stmts):
-            return sum(_vector_loops(item) for item in stmts)
-        case IfThenElse(then_body=then_body, else_body=else_body):
-            return _vector_loops(then_body) + (_vector_loops(else_body) if else_body is not None else 0)
-    return 0
 
 
 @pytest.mark.parametrize("n", [1000, 300, ns.size_var("N")])
@@ -95,7 +86,7 @@ def test_no_column_guard_in_the_register_tile(n):
     guarded = [any(cond.endswith(f"< {n}") for cond in conds) for conds in written]
     # the copy to C checks the columns (a symbolic N's whole column tiles peeled off unguarded)
     assert any(guarded) and (all(guarded) or not isinstance(n, int))
-    assert "B.packed" in str(func) and _vector_loops(func.body) >= 4
+    assert "B.packed" in str(func) and vector_loops(func.body) >= 4
 
 
 def test_columns_on_the_register_tile_or_an_unpacked_b_keep_the_plain_nest():
