@@ -10,6 +10,8 @@ parameters in the order needle's reference creates them, so a seeded program dra
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from tensorir.errors import DefinitionError
@@ -69,7 +71,7 @@ class MultiHeadAttention(Module):
     def forward(self, q: Tensor, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
         _check_heads(q, k, v)
         queries, keys, dim = q.shape[2], k.shape[2], q.shape[3]
-        logits = ops.matmul(q, ops.transpose(k)) / float(np.sqrt(dim))
+        logits = ops.matmul(q, ops.transpose(k)) / math.sqrt(dim)  # a Python constant
         if self.causal:
             mask = causal_mask(queries, keys, dtype=logits.dtype, device=q.device)
             logits = logits + ops.broadcast_to(mask, logits.shape)
