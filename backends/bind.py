@@ -20,10 +20,8 @@ from tensorir.stmt import PrimFunc
 from tensorir.symbolic import ShapeVar, assumptions, evaluate, shape_vars
 
 from .args import check_arrays
+from .bind_fast import INT32_MAX as _INT32_MAX
 from .bind_fast import FastBinding
-
-#: symbolic buffers are addressed with 32-bit offsets
-_INT32_MAX = 2**31 - 1
 
 
 class Binder:

@@ -20,8 +20,8 @@ from tensorir.buffer import Buffer
 from tensorir.stmt import PrimFunc
 from tensorir.symbolic import ShapeVar
 
-#: symbolic buffers are addressed with 32-bit offsets (as :mod:`backends.bind`)
-_INT32_MAX = 2**31 - 1
+#: symbolic buffers are addressed with 32-bit offsets (here and in :mod:`backends.bind`)
+INT32_MAX = 2**31 - 1
 
 
 class FastBinding:
@@ -60,7 +60,7 @@ class FastBinding:
         for array, (dtype, dims, bound, writes) in zip(args, self.expected):
             if type(array) is not np.ndarray or array.dtype != dtype or array.ndim != len(dims) \
                     or not array.flags.c_contiguous or (writes and not array.flags.writeable) \
-                    or array.size > _INT32_MAX:
+                    or array.size > INT32_MAX:
                 return None
             for size, dim, is_var in zip(array.shape, dims, bound):
                 if not is_var:
@@ -71,6 +71,6 @@ class FastBinding:
                 elif values[dim] != size:
                     return None
         for value, divisor in zip(values, self.divisors):
-            if value is None or not 1 <= value <= _INT32_MAX or value % divisor:
+            if value is None or not 1 <= value <= INT32_MAX or value % divisor:
                 return None
         return list(args), values  # type: ignore[return-value]
