@@ -331,6 +331,16 @@ class Cast(Elementwise):
         return (g if g.dtype == source else cast(g, source),)
 
 
+class PromotionCast(Cast):
+    """The cast of numpy's promotion of an operand (:func:`promoted`): an integer input that
+    requires grad (needle's default, so an ``int64`` image fed to ``nn.Conv``) gets the adjoint in
+    the float dtype, as needle gives it; an explicit :func:`cast` gives it none."""
+
+    def gradient(self, g, node):
+        integer = not node.inputs[0].dtype.startswith("float")
+        return (g if node.inputs[0].requires_grad else None,) if integer else super().gradient(g, node)
+
+
 # -- fused gradients (each one kernel, each differentiable again) ------------------------------
 def mask(condition, dtype):
     """1 where ``condition`` holds, else 0, in ``dtype``: a multiply by it vectorizes, where a
@@ -399,11 +409,16 @@ def _scalar_operand(kind: str, x: Tensor, value, reverse: bool = False) -> tuple
     if x.dtype.startswith("float"):
         return x, float(value)
     if isinstance(value, float) or kind == "div":
-        return cast(x, "float64"), float(value)
+        return promoted(x, "float64"), float(value)
     if kind == "pow" and value < 0 and not reverse:
         raise DefinitionError(f"power: {x.dtype} tensor to the negative power {value}; integers to negative "
                               "integer powers are not allowed (as in numpy): cast the tensor to a float dtype first")
     return x, int(value)
+
+
+def promoted(x: Tensor, dtype: str) -> Tensor:
+    """``x`` converted to ``dtype`` by numpy's promotion rules (:class:`PromotionCast`)."""
+    return x if dtype == x.dtype else PromotionCast(dtype)(x)
 
 
 def _binary(op_class, kind: str, a, b) -> Tensor:
@@ -416,7 +431,7 @@ def _binary(op_class, kind: str, a, b) -> Tensor:
     a = _tensor(a, b if isinstance(b, Tensor) else None)
     a, b = promote(a, _tensor(b, a))
     if kind == "div" and not a.dtype.startswith("float"):  # true division, as in numpy
-        a, b = cast(a, "float64"), cast(b, "float64")
+        a, b = promoted(a, "float64"), promoted(b, "float64")
     return op_class()(a, b)
 
 
@@ -451,7 +466,7 @@ def negative(x: Tensor) -> Tensor:
 
 def as_float(x: Tensor) -> Tensor:
     """``x``, an integer tensor cast to float64 first (numpy's result dtype for exp, log, ...)."""
-    return x if not isinstance(x, Tensor) or x.dtype.startswith("float") else cast(x, "float64")
+    return x if not isinstance(x, Tensor) or x.dtype.startswith("float") else promoted(x, "float64")
 
 
 def exp(x: Tensor) -> Tensor:

@@ -1,6 +1,7 @@
 """Type promotion of an op's operands, as numpy does it (``float32 x float64 -> float64``,
 ``int32 x float32 -> float64``): the narrower operands pass through a :class:`Cast` in the graph,
-so their gradients come back cast to their own dtype."""
+so their gradients come back cast to their own dtype (an integer operand that requires grad gets the
+float adjoint, as in needle: :class:`~frontend.ops.elementwise.PromotionCast`)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ def promote(*tensors: Tensor) -> tuple[Tensor, ...]:
     first = tensors[0].dtype
     if all(t.dtype == first for t in tensors):
         return tensors
-    from .elementwise import cast
+    from .elementwise import promoted
 
     common = common_dtype(*tensors)
-    return tuple(t if t.dtype == common else cast(t, common) for t in tensors)
+    return tuple(promoted(t, common) for t in tensors)
