@@ -143,10 +143,23 @@ def _dilation(name: str, dilation) -> int:
     return dilation
 
 
+def _dilation_axes(name: str, axes, ndim: int) -> tuple[int, ...]:
+    """``axes`` checked and normalised, without the non-negative axes past the rank: needle's
+    ``Dilate``/``UnDilate`` pass over those (its conv gradient names axes ``(1, 2)`` whatever the
+    rank), so the tensor is left as it is along them."""
+    axes = (axes,) if isinstance(axes, int) else tuple(axes)
+    return _axes(name, tuple(a for a in axes if not (isinstance(a, int) and not isinstance(a, bool)
+                                                     and a >= ndim)), ndim)
+
+
 def dilate(x: Tensor, axes, dilation: int) -> Tensor:
     """``dilation`` zeros inserted after every element along ``axes``: extent ``n`` becomes
-    ``n * (dilation + 1)`` (needle's ``dilate``)."""
-    axes, dilation = _axes("dilate", axes, x.ndim), _dilation("dilate", dilation)
+    ``n * (dilation + 1)`` (needle's ``dilate``). An axis at or past the rank is passed over, as
+    needle's op does; a negative axis past the rank is refused."""
+    given = axes
+    axes, dilation = _dilation_axes("dilate", axes, x.ndim), _dilation("dilate", dilation)
+    if not axes and given not in ((), []) and x.ndim:  # every axis passed over: needle's copy, a node
+        axes, dilation = (0,), 0
     if not axes:
         return x
     # dilation 0 is still an op node (a copy), as needle's: its tests differentiate ``out.op``
@@ -156,8 +169,11 @@ def dilate(x: Tensor, axes, dilation: int) -> Tensor:
 
 def undilate(x: Tensor, axes, dilation: int) -> Tensor:
     """Every ``(dilation + 1)``-th element along ``axes``, starting at the first: the inverse of
-    :func:`dilate`."""
-    axes, dilation = _axes("undilate", axes, x.ndim), _dilation("undilate", dilation)
+    :func:`dilate`; an axis at or past the rank is passed over, as in :func:`dilate`."""
+    given = axes
+    axes, dilation = _dilation_axes("undilate", axes, x.ndim), _dilation("undilate", dilation)
+    if not axes and given not in ((), []) and x.ndim:  # every axis passed over: needle's copy, a node
+        axes, dilation = (0,), 0
     return Undilate(axes, dilation)(x) if axes else x
 
 
