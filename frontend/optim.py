@@ -122,6 +122,12 @@ class Optimizer:
         self.t = 0
         self.state: dict[int, list[np.ndarray]] = {}
 
+    def _state_tensors(self, index: int) -> dict[Tensor, Tensor]:
+        """State ``index`` of each parameter stepped so far, keyed by the parameter as needle's
+        ``u``/``m``/``v`` dicts are: a copy of the values, in the parameter's shape."""
+        return {p: Tensor(self.state[id(p)][index].reshape(p.shape), requires_grad=False)
+                for p in self.params if id(p) in self.state}
+
     def zero_grad(self) -> None:
         for p in self.params:
             p.grad = None
@@ -188,6 +194,12 @@ class SGD(Optimizer):
         self.momentum, self.bias_correction = float(momentum), bias_correction
         self.rule = "nesterov" if nesterov else ("momentum" if momentum else "sgd")
 
+    @property
+    def u(self) -> dict[Tensor, Tensor]:
+        """needle's momentum dict: ``u[p]`` after the steps so far (empty without momentum, where
+        no average is kept)."""
+        return self._state_tensors(0) if self.rule != "sgd" else {}
+
     def hyper(self) -> list[float]:
         if self.rule == "sgd":
             return [self.lr, self.weight_decay]
@@ -205,6 +217,16 @@ class Adam(Optimizer):
         super().__init__(params, lr, **kwargs)
         _check_hyper("Adam", beta1=beta1, beta2=beta2, eps=eps)
         self.beta1, self.beta2, self.eps = beta1, beta2, eps
+
+    @property
+    def m(self) -> dict[Tensor, Tensor]:
+        """needle's first-moment dict: ``m[p]`` after the steps so far (not bias-corrected)."""
+        return self._state_tensors(0)
+
+    @property
+    def v(self) -> dict[Tensor, Tensor]:
+        """needle's second-moment dict: ``v[p]`` after the steps so far (not bias-corrected)."""
+        return self._state_tensors(1)
 
     def hyper(self) -> list[float]:
         return [self.lr, self.weight_decay, self.beta1, self.beta2, self.eps,
