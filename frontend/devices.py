@@ -8,7 +8,7 @@ tests) read as in needle.
 
 from __future__ import annotations
 
-from tensorir.errors import NestorError
+from tensorir.errors import DefinitionError, NestorError
 
 
 class Device(str):
@@ -34,9 +34,54 @@ class Device(str):
     def __repr__(self) -> str:
         return f"{self.name}()"
 
+    # -- needle's BackendDevice constructors: NDArrays on this device --------------------------
+    def randn(self, *shape, dtype: str = "float32"):
+        """An NDArray of standard normal values drawn from numpy's global generator (as needle's)."""
+        from . import init
+
+        return self._ndarray(init.randn(*shape, dtype=_float32("randn", dtype)))
+
+    def rand(self, *shape, dtype: str = "float32"):
+        """An NDArray of uniform values in ``[0, 1)`` drawn from numpy's global generator."""
+        from . import init
+
+        return self._ndarray(init.rand(*shape, dtype=_float32("rand", dtype)))
+
+    def one_hot(self, n: int, i, dtype: str = "float32"):
+        """An NDArray of rows of ``n`` zeros with a one at each label of ``i`` (needle's
+        ``np.eye(n)[i]``, computed by the one-hot kernel)."""
+        from . import init
+
+        return self._ndarray(init.one_hot(n, i, dtype=_float32("one_hot", dtype)))
+
+    def empty(self, shape, dtype: str = "float32"):
+        """An NDArray of ``shape`` whose values are not set."""
+        from . import backend_ndarray
+
+        return backend_ndarray.empty(shape, dtype=dtype, device=self)
+
+    def full(self, shape, fill_value, dtype: str = "float32"):
+        """An NDArray of ``shape`` with every value ``fill_value``."""
+        from . import backend_ndarray
+
+        return backend_ndarray.full(shape, fill_value, dtype=dtype, device=self)
+
+    def _ndarray(self, tensor):
+        from .backend_ndarray import NDArray
+
+        return NDArray(tensor, device=self)
+
     def __str__(self) -> str:
         """needle's text for a device (``str(cpu()) == "cpu()"``); :attr:`name` is the plain name."""
         return repr(self)
+
+
+def _float32(method: str, dtype) -> str:
+    """``dtype`` if it is float32 (the only dtype of needle's NDArray); an error naming the fix."""
+    if dtype not in (None, "float32"):
+        raise DefinitionError(f"Device.{method}: dtype {dtype!r}; needle's NDArray stores float32 only, give "
+                          "dtype='float32' (or use ndl.init for a Tensor of another dtype)")
+    return "float32"
 
 
 def cpu() -> Device:

@@ -22,9 +22,12 @@ from .ops import add, negative
 from .ops.base import Op
 from .ops.elementwise import Subtract
 from .tensor import DTYPES, CachedArray, Tensor
+from .tensor_tuple import TensorTuple  # noqa: F401 - needle's ``autograd.TensorTuple``
 
 #: needle's base of Tensor (the graph's node); here the Tensor itself
 Value = Tensor
+#: needle's switch for deferred evaluation; the frontend decides that itself (fused lazy kernels)
+LAZY_MODE = False
 #: the array type a ``TensorOp.compute`` receives (numpy arrays, with NDArray's ``numpy()``)
 NDArray = CachedArray
 

@@ -84,7 +84,10 @@ def summation(a: NDArray, axis=None, keepdims: bool = False) -> NDArray:
     return a.sum(axis=axis, keepdims=keepdims)
 
 
+sum = summation  # noqa: A001 - needle's module-level name (``nd.sum(a, axis=1)``)
+
+
 __all__ = [
     "BackendDevice", "NDArray", "all_devices", "array", "broadcast_to", "compact_strides", "cpu", "cpu_numpy", "cuda",
-    "default_device", "empty", "exp", "flip", "full", "log", "maximum", "reshape", "summation", "tanh",
+    "default_device", "empty", "exp", "flip", "full", "log", "maximum", "reshape", "sum", "summation", "tanh",
 ]

@@ -24,7 +24,15 @@ def _axes(name: str, layout: str, image: np.ndarray) -> tuple[int, int]:
     return (0, 1) if layout == "HWC" else (1, 2)
 
 
-class RandomFlipHorizontal:
+class Transform:
+    """needle's base of a data transform: ``__call__(x)`` returns the transformed example."""
+
+    def __call__(self, x):
+        raise NotImplementedError(f"{type(self).__name__}: define __call__(self, x) returning the transformed "
+                                  "example")
+
+
+class RandomFlipHorizontal(Transform):
     """Mirror the image left to right with probability ``p``."""
 
     def __init__(self, p: float = 0.5, rng=None, layout: str = "HWC"):
@@ -39,7 +47,7 @@ class RandomFlipHorizontal:
         return image
 
 
-class RandomCrop:
+class RandomCrop(Transform):
     """Shift the image by up to ``padding`` pixels along each spatial axis, filling with zeros
     (zero-pad by ``padding``, then crop the original size at a random offset)."""
 

@@ -37,8 +37,11 @@ from .needle_names import (
     EWisePow,
     Exp,
     Flip,
+    FusedAddScalars,
     Log,
+    LogSoftmax,
     LogSumExp,
+    MakeTensorTuple,
     MatMul,
     MulScalar,
     Negate,
@@ -51,13 +54,18 @@ from .needle_names import (
     Summation,
     Tanh,
     Transpose,
+    TupleGetItem,
     UnDilate,
     add_scalar,
     conv,
     divide_scalar,
+    fused_add_scalars,
+    logsoftmax,
+    make_tuple,
     mul_scalar,
     negate,
     power_scalar,
+    tuple_get_item,
 )
 from .pool import avg_pool2d, max_pool2d
 from .reduce import logsumexp, maximum_over, mean, minimum_over, summation
@@ -81,5 +89,6 @@ __all__ = [
     "AddScalar", "BroadcastTo", "Conv", "Dilate", "DivScalar", "EWiseAdd", "EWiseDiv", "EWiseMul", "EWisePow", "Exp",
     "Flip", "Log", "LogSumExp", "MatMul", "MulScalar", "Negate", "PowerScalar", "ReLU", "Reshape", "Sigmoid", "Split",
     "Stack", "Summation", "Tanh", "Transpose", "UnDilate", "add_scalar", "conv", "divide_scalar", "mul_scalar",
-    "negate", "power_scalar",
+    "negate", "power_scalar", "FusedAddScalars", "LogSoftmax", "MakeTensorTuple", "TupleGetItem",
+    "fused_add_scalars", "logsoftmax", "make_tuple", "tuple_get_item",
 ]

@@ -84,6 +84,38 @@ def conv(a: Tensor, b: Tensor, stride: int = 1, padding: int = 0) -> Tensor:
     return NeedleConv(params)(*promote(a, b))  # one node, as needle's: out.op differentiates both
 
 
+def logsoftmax(a: Tensor) -> Tensor:
+    """``a - logsumexp(a)`` over the last axis (needle's ``LogSoftmax`` of ``(batch, classes)``
+    logits), one kernel, differentiable."""
+    from ..fusion_softmax import log_softmax
+
+    a = _tensor("logsoftmax", a)
+    if a.ndim < 1:
+        raise DefinitionError(f"logsoftmax: the tensor of shape {a.shape} has no axis to normalise over; give "
+                              "(batch, classes) logits")
+    return log_softmax(a, axis=-1)
+
+
+def make_tuple(*tensors: Tensor):
+    """needle's ``ops.make_tuple``: the tensors as one TensorTuple."""
+    from ..tensor_tuple import make_tuple as make
+
+    return make(*tensors)
+
+
+def tuple_get_item(value, index: int) -> Tensor:
+    """needle's ``ops.tuple_get_item``: part ``index`` of a TensorTuple."""
+    from ..tensor_tuple import tuple_get_item as get
+
+    return get(value, index)
+
+
+def fused_add_scalars(a: Tensor, c0, c1):
+    """needle's ``ops.fused_add_scalars``: the TensorTuple ``(a + c0, a + c1)``; the gradient of
+    ``a`` is the sum of both parts' adjoints."""
+    return make_tuple(add_scalar(a, c0), add_scalar(a, c1))
+
+
 def _op(function: Callable, *names: str) -> Callable:
     """A needle op class: constructed with the op's attributes, called with the tensors."""
     def make(*attributes, **named):
@@ -122,7 +154,12 @@ Flip = _op(flip, "axes")
 Dilate = _op(dilate, "axes", "dilation")
 UnDilate = _op(undilate, "axes", "dilation")
 Conv = _op(conv, "stride", "padding")
+LogSoftmax = _op(logsoftmax)
+MakeTensorTuple = _op(make_tuple)
+TupleGetItem = _op(tuple_get_item, "index")
+FusedAddScalars = _op(fused_add_scalars, "c0", "c1")
 
 NEEDLE_OPS = ("AddScalar", "BroadcastTo", "Conv", "Dilate", "DivScalar", "EWiseAdd", "EWiseDiv", "EWiseMul",
               "EWisePow", "Exp", "Flip", "Log", "LogSumExp", "MatMul", "MulScalar", "Negate", "PowerScalar", "ReLU",
-              "Reshape", "Sigmoid", "Split", "Stack", "Summation", "Tanh", "Transpose", "UnDilate")
+              "Reshape", "Sigmoid", "Split", "Stack", "Summation", "Tanh", "Transpose", "UnDilate", "LogSoftmax",
+              "MakeTensorTuple", "TupleGetItem", "FusedAddScalars")

@@ -3,7 +3,8 @@
 ``ndl`` mimics ``import needle as ndl``: ``ndl.Tensor``, ``ndl.ops``, ``ndl.init``, ``ndl.nn``,
 ``ndl.optim``, ``ndl.data``, ``ndl.autograd``, ``ndl.cpu()``,
 ``ndl.backend_ndarray``, ``ndl.TensorTuple``, and needle's ops re-exported at the top level
-(``ndl.summation``, ``ndl.divide_scalar``, ...). Every name is the frontend's object itself: the
+(``ndl.summation``, ``ndl.divide_scalar``, ...), then init's ``ones``/``zeros``/``ones_like``/
+``zeros_like`` as needle's ``__init__`` imports them last. Every name is the frontend's object itself: the
 frontend carries needle's names and meanings, this module only gathers them.
 """
 
@@ -36,3 +37,5 @@ ndl = types.SimpleNamespace(
 )
 for _name in ops.__all__:  # needle re-exports its ops at the top level
     setattr(ndl, _name, getattr(ops, _name))
+for _name in ("ones", "zeros", "ones_like", "zeros_like"):  # then init's: ``ndl.ones(2, 3)`` is init.ones
+    setattr(ndl, _name, getattr(frontend.init, _name))
