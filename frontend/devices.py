@@ -66,6 +66,18 @@ class Device(str):
 
         return backend_ndarray.full(shape, fill_value, dtype=dtype, device=self)
 
+    def __getattr__(self, name: str):
+        """needle's backend functions on buffers (``device.ewise_add(a._handle, b._handle,
+        out._handle)``, ``device.matmul_tiled``, ``device.__tile_size__``): see
+        :mod:`frontend.backend_ndarray.device_functions`."""
+        from .backend_ndarray import device_functions as functions
+
+        if name in functions.NAMES:
+            return getattr(functions, name)
+        if name in functions.CONSTANTS:
+            return self.name if name == "__device_name__" else functions.CONSTANTS[name]
+        raise AttributeError(f"{type(self).__name__} {self!s} has no attribute {name!r}")
+
     def _ndarray(self, tensor):
         from .backend_ndarray import NDArray
 

@@ -273,3 +273,89 @@ def test_reflected_operators_and_split_class(function, reference):
     a = np.random.default_rng(7).uniform(0.5, 2.0, (2, 3))
     np.testing.assert_allclose(function(ndl.Tensor(a)).numpy(), reference(a), rtol=1e-12)
     gradient_check(function, ndl.Tensor(a))
+
+
+# -- 9. hw3's backend device functions on buffers ------------------------------------------------
+@pytest.mark.parametrize("m,n,p", [(1, 1, 1), (2, 2, 3), (1, 2, 1), (3, 3, 3)])
+def test_matmul_tiled_as_hw3_calls_it(m, n, p):
+    nd, device = ndl.backend_ndarray, ndl.backend_ndarray.cpu()
+    assert hasattr(device, "matmul_tiled")
+    t = device.__tile_size__
+    rng = np.random.default_rng(m * 100 + n * 10 + p)
+    a = nd.array(rng.standard_normal((m, n, t, t)), device=device)
+    b = nd.array(rng.standard_normal((n, p, t, t)), device=device)
+    c = nd.NDArray.make((m, p, t, t), device=device)
+    device.matmul_tiled(a._handle, b._handle, c._handle, m * t, n * t, p * t)
+    lhs = a.numpy().transpose(0, 2, 1, 3).reshape(m * t, n * t) @ b.numpy().transpose(0, 2, 1, 3).reshape(n * t, p * t)
+    np.testing.assert_allclose(c.numpy().transpose(0, 2, 1, 3).reshape(m * t, p * t), lhs, atol=1e-5, rtol=1e-5)
+
+
+def test_device_elementwise_scalar_and_reduce_functions():
+    nd, device = ndl.backend_ndarray, ndl.cpu()
+    x = np.arange(1.0, 7.0, dtype=np.float32).reshape(2, 3)
+    y = np.full((2, 3), 2.0, np.float32)
+    a, b, out = nd.array(x), nd.array(y), nd.NDArray.make((2, 3))
+    for name, want in [("ewise_add", x + y), ("ewise_mul", x * y), ("ewise_div", x / y),
+                       ("ewise_maximum", np.maximum(x, y)), ("ewise_eq", x == y), ("ewise_ge", x >= y)]:
+        getattr(device, name)(a._handle, b._handle, out._handle)
+        np.testing.assert_allclose(out.numpy(), want, rtol=1e-6, err_msg=name)
+    for name, want in [("scalar_add", x + 2), ("scalar_mul", x * 2), ("scalar_div", x / 2), ("scalar_power", x ** 2),
+                       ("scalar_maximum", np.maximum(x, 2)), ("scalar_eq", x == 2), ("scalar_ge", x >= 2)]:
+        getattr(device, name)(a._handle, 2.0, out._handle)
+        np.testing.assert_allclose(out.numpy(), want, rtol=1e-6, err_msg=name)
+    for name, want in [("ewise_log", np.log(x)), ("ewise_exp", np.exp(x)), ("ewise_tanh", np.tanh(x))]:
+        getattr(device, name)(a._handle, out._handle)
+        np.testing.assert_allclose(out.numpy(), want, rtol=1e-6, err_msg=name)
+    rows = nd.NDArray.make((2,))
+    device.reduce_sum(a._handle, rows._handle, 3)
+    np.testing.assert_allclose(rows.numpy(), x.sum(1), rtol=1e-6)
+    device.reduce_max(a._handle, rows._handle, 3)
+    np.testing.assert_array_equal(rows.numpy(), x.max(1))
+    product = nd.NDArray.make((2, 2))
+    device.matmul(a._handle, b._handle, product._handle, 2, 3, 2)
+    np.testing.assert_allclose(product.numpy(), x @ y.reshape(3, 2), rtol=1e-6)
+
+
+def test_device_compact_setitem_fill_and_numpy_copies():
+    nd, device = ndl.backend_ndarray, ndl.cpu()
+    x = np.arange(12.0, dtype=np.float32)
+    a, out = nd.array(x), nd.NDArray.make((3, 2))
+    device.compact(a._handle, out._handle, (3, 2), (1, 4), 1)  # a transposed, strided view
+    np.testing.assert_array_equal(out.numpy(), np.lib.stride_tricks.as_strided(x[1:], (3, 2), (4, 16)))
+    target = nd.array(np.zeros(12, np.float32))
+    device.ewise_setitem(out._handle, target._handle, (3, 2), (2, 6), 0)
+    want = np.zeros(12, np.float32)
+    np.lib.stride_tricks.as_strided(want, (3, 2), (8, 24), writeable=True)[...] = out.numpy()
+    np.testing.assert_array_equal(target.numpy(), want)
+    device.scalar_setitem(2, 9.0, target._handle, (2,), (5,), 1)
+    want[[1, 6]] = 9.0
+    np.testing.assert_array_equal(target.numpy(), want)
+    device.fill(target._handle, -1.0)
+    np.testing.assert_array_equal(target.numpy(), np.full(12, -1.0))
+    buffer = device.Array(4)
+    device.from_numpy(np.array([[1, 2], [3, 4]]), buffer)
+    np.testing.assert_array_equal(device.to_numpy(buffer, (2, 2), (1, 2), 0), [[1, 3], [2, 4]])
+    assert device.__device_name__ == "cpu" and device._datatype is np.float32 and device._datetype_size == 4
+
+
+def test_device_function_refusals():
+    nd, device = ndl.backend_ndarray, ndl.cpu()
+    a = nd.array(np.ones((2, 4), np.float32))
+    with pytest.raises(DefinitionError, match=r"matmul_tiled: sizes \(4, 4, 4\) must be multiples of the tile size "
+                                              r"8; pad the matrices or use matmul"):
+        device.matmul_tiled(a._handle, a._handle, a._handle, 4, 4, 4)
+    with pytest.raises(DefinitionError, match=r"ewise_add: a buffer of 8 elements is used as 16; give a buffer of at "
+                                              r"least that many"):
+        device.ewise_add(a._handle, a._handle, nd.NDArray.make((16,))._handle)
+    with pytest.raises(DefinitionError, match=r"ewise_add: expected a buffer \(an NDArray's \._handle\), got NDArray"):
+        device.ewise_add(a, a, a)
+    with pytest.raises(DefinitionError, match=r"reduce_sum: reduce_size 0; give the positive number of elements"):
+        device.reduce_sum(a._handle, a._handle, 0)
+    with pytest.raises(DefinitionError, match=r"matmul: sizes \(2, 0, 2\); give positive ints m, n, p"):
+        device.matmul(a._handle, a._handle, a._handle, 2, 0, 2)
+    with pytest.raises(DefinitionError, match=r"scalar_setitem: size 3 but the view \(2,\) has 2 elements"):
+        device.scalar_setitem(3, 1.0, a._handle, (2,), (1,), 0)
+    with pytest.raises(DefinitionError, match=r"Array: size -1 is not a number of elements"):
+        device.Array(-1)
+    with pytest.raises(AttributeError, match=r"Device cpu\(\) has no attribute 'ewise_sin'"):
+        device.ewise_sin  # noqa: B018 - the attribute lookup is what is tested
