@@ -187,9 +187,9 @@ class SGD(Optimizer):
     * g``, ``w = w - lr * u`` as in needle (``bias_correction=True`` divides ``u`` by ``1 -
     beta^t``, the notes' unbiased form), or Nesterov's look-ahead."""
 
-    def __init__(self, params, lr: float = 0.01, momentum: float = 0.0, nesterov: bool = False,
-                 bias_correction: bool = False, **kwargs):
-        super().__init__(params, lr, **kwargs)
+    def __init__(self, params, lr: float = 0.01, momentum: float = 0.0, weight_decay: float = 0.0,
+                 nesterov: bool = False, bias_correction: bool = False, **kwargs):  # needle's order first
+        super().__init__(params, lr, weight_decay, **kwargs)
         _check_hyper("SGD", momentum=momentum)
         self.momentum, self.bias_correction = float(momentum), bias_correction
         self.rule = "nesterov" if nesterov else ("momentum" if momentum else "sgd")
@@ -213,8 +213,8 @@ class Adam(Optimizer):
     rule = "adam"
 
     def __init__(self, params, lr: float = 0.01, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
-                 **kwargs):
-        super().__init__(params, lr, **kwargs)
+                 weight_decay: float = 0.0, **kwargs):  # needle's order
+        super().__init__(params, lr, weight_decay, **kwargs)
         _check_hyper("Adam", beta1=beta1, beta2=beta2, eps=eps)
         self.beta1, self.beta2, self.eps = beta1, beta2, eps
 

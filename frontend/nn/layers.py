@@ -17,8 +17,8 @@ class Linear(Module):
     (1, out_features) Kaiming-uniform with fan_in ``out_features`` (drawn in that order, so a
     seeded generator gives needle's values). ``b`` may also be given shape (out_features,)."""
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype: str = "float32",
-                 device: str = "cpu", rng: np.random.Generator | None = None):
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, device: str = "cpu",
+                 dtype: str = "float32", rng: np.random.Generator | None = None):  # needle's order
         super().__init__()
         check_sizes("Linear", in_features=in_features, out_features=out_features)
         self.in_features, self.out_features = in_features, out_features

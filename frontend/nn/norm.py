@@ -33,7 +33,7 @@ def _check_fraction(layer: str, name: str, value, low: float, high: float | None
 class LayerNorm(Module):
     """``w * (x - E[x]) / sqrt(Var[x] + eps) + b`` over the last axis of ``x``."""
 
-    def __init__(self, dim: int, eps: float = 1e-5, dtype: str = "float32", device: str = "cpu"):
+    def __init__(self, dim: int, eps: float = 1e-5, device: str = "cpu", dtype: str = "float32"):  # needle's order
         super().__init__()
         check_sizes(type(self).__name__, dim=dim)
         _check_fraction(type(self).__name__, "eps", eps, 0.0, None)
@@ -56,8 +56,8 @@ class BatchNorm(Module):
     ``running = (1 - momentum) * running + momentum * batch`` of the mean and the (biased)
     variance, which evaluation uses instead of the batch's."""
 
-    def __init__(self, dim: int, eps: float = 1e-5, momentum: float = 0.1, dtype: str = "float32",
-                 device: str = "cpu"):
+    def __init__(self, dim: int, eps: float = 1e-5, momentum: float = 0.1, device: str = "cpu",
+                 dtype: str = "float32"):  # needle's order
         super().__init__()
         check_sizes(type(self).__name__, dim=dim)
         _check_fraction(type(self).__name__, "eps", eps, 0.0, None)

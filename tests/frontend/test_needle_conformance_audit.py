@@ -359,3 +359,37 @@ def test_device_function_refusals():
         device.Array(-1)
     with pytest.raises(AttributeError, match=r"Device cpu\(\) has no attribute 'ewise_sin'"):
         device.ewise_sin  # noqa: B018 - the attribute lookup is what is tested
+
+
+# -- 10. constructors called positionally in needle's order --------------------------------------
+def test_modules_take_device_then_dtype_positionally():
+    device = ndl.cpu()
+    linear = ndl.nn.Linear(3, 4, True, device, "float64")
+    assert [p.shape for p in linear.parameters()] == [(3, 4), (1, 4)]
+    assert all(p.dtype == "float64" and p.device == device for p in linear.parameters())
+    batch = ndl.nn.BatchNorm1d(3, 1e-3, 0.2, device, "float64")
+    assert (batch.eps, batch.momentum, batch.weight.dtype) == (1e-3, 0.2, "float64")
+    layer = ndl.nn.LayerNorm1d(3, 1e-3, device, "float64")
+    assert (layer.eps, layer.bias.dtype) == (1e-3, "float64")
+    x = np.random.default_rng(8).standard_normal((4, 3))
+    mean, var = x.mean(1, keepdims=True), x.var(1, keepdims=True)
+    np.testing.assert_allclose(layer(ndl.Tensor(x)).numpy(), (x - mean) / np.sqrt(var + 1e-3), rtol=1e-10)
+
+
+@pytest.mark.parametrize("optimizer,positional,named", [
+    (ndl.optim.SGD, (0.1, 0.9, 0.05), {"lr": 0.1, "momentum": 0.9, "weight_decay": 0.05}),
+    (ndl.optim.Adam, (0.01, 0.8, 0.9, 1e-6, 0.05), {"lr": 0.01, "beta1": 0.8, "beta2": 0.9, "eps": 1e-6,
+                                                     "weight_decay": 0.05}),
+])
+def test_optimizers_take_needles_positional_order(optimizer, positional, named):
+    rng = np.random.default_rng(9)
+    w0, c = rng.standard_normal((2, 2)).astype(np.float32), rng.standard_normal((2, 2)).astype(np.float32)
+    by_position = ndl.nn.Parameter(w0)
+    opt = optimizer([by_position], *positional)
+    assert opt.weight_decay == 0.05
+    for _ in range(2):
+        opt.reset_grad()
+        (by_position * ndl.Tensor(c)).sum().backward()
+        opt.step()
+    by_name, _ = _stepped(optimizer, w0, c, 2, **named)
+    np.testing.assert_array_equal(by_position.numpy(), by_name.numpy())
