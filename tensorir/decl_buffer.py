@@ -41,7 +41,7 @@ def as_shape(shape, who: str) -> tuple:
         if isinstance(extent, bool) or not isinstance(extent, (int, Expr)) and not hasattr(extent, "value"):
             raise DefinitionError(f"{who}: shape {list(shape)} holds {extent!r}; each extent is an int or an "
                                   "integer expression (ns.var)")
-        extent = int(extent) if isinstance(extent, int) else getattr(extent, "value", extent)
+        extent = int(extent) if isinstance(extent, int) else extent if isinstance(extent, Expr) else extent.value
         if isinstance(extent, int) and extent < 0:
             raise DefinitionError(f"{who}: shape {list(shape)} has a negative extent; use sizes >= 0")
         if isinstance(extent, Expr) and not extent.dtype.is_int:
@@ -141,7 +141,7 @@ def _span(shape: tuple, strides: tuple, elem_offset) -> int | Expr:
         total = 1
         for extent, stride in zip(shape, strides):
             total = binary(BinaryOp.ADD, total, binary(BinaryOp.MUL, binary(BinaryOp.SUB, extent, 1), stride))
-    if elem_offset not in (None, 0):
+    if isinstance(elem_offset, Expr) or isinstance(elem_offset, int) and elem_offset:
         total = binary(BinaryOp.ADD, total, elem_offset)
     return total.value if isinstance(total, Const) and isinstance(total.value, int) else total
 
@@ -187,8 +187,7 @@ def decl_buffer(shape, dtype="float32", name: str = "buffer", data=None, strides
     if strides is not None and len(strides) != len(dims):
         raise DefinitionError(f"{who}: {len(strides)} strides {list(strides)} for shape {list(dims)}; give one "
                               "stride per dimension")
-    stride_exprs = () if strides is None else tuple(
-        s if isinstance(s, int) else as_expr(getattr(s, "value", s), INDEX) for s in strides)
+    stride_exprs = () if strides is None else as_shape(tuple(strides), f"{who} strides")
     if elem_offset is not None and not isinstance(elem_offset, (int, Var)):
         raise DefinitionError(f"{who}: elem_offset={elem_offset!r} must be 0 or a variable (ns.var)")
     return DeclBuffer(dims, as_dtype(dtype), identifier(name), stride_exprs, elem_offset, scope_of(scope, who))

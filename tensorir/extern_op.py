@@ -19,7 +19,7 @@ from .buffer import Buffer, row_major_strides
 from .decl_buffer import DeclBuffer, as_shape, decl_buffer
 from .dtypes import as_dtype
 from .errors import DefinitionError
-from .expr import BufferLoad, Expr, Var
+from .expr import BufferLoad, Expr, Var, as_expr
 from .stmt import Allocate, Evaluate, Stmt, Store
 from .symbolic import ShapeVar
 from .tensor import Operation, Tensor
@@ -104,14 +104,14 @@ def _bind(declared: DeclBuffer, shape: tuple, dtype, who: str, role: str) -> dic
     values: dict = {}
     for dim, (stride, dense) in enumerate(zip(declared.strides, row_major_strides(shape))):
         if isinstance(stride, ShapeVar) or type(stride) is Var:
-            values[stride] = dense
+            values[stride] = as_expr(dense, stride.dtype)
         elif isinstance(stride, int) and isinstance(dense, int) and stride != dense:
             raise DefinitionError(
                 f"{who}: {role} buffer {declared.name} declares stride {stride} in dimension {dim}, but the tensor "
                 f"is dense row-major (stride {dense}); declare strides=None, variables (ns.var), or the dense ones")
     if isinstance(declared.elem_offset, Var):
-        values[declared.elem_offset] = 0
-    elif declared.elem_offset not in (None, 0):
+        values[declared.elem_offset] = as_expr(0, declared.elem_offset.dtype)
+    elif isinstance(declared.elem_offset, int) and declared.elem_offset:
         raise DefinitionError(f"{who}: {role} buffer {declared.name} has elem_offset={declared.elem_offset}; a "
                               "tensor starts at its first element, so use 0 or a variable")
     return values
