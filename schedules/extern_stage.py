@@ -32,9 +32,9 @@ def is_extern(stage: Stage) -> bool:
 
 def refuse_schedule(stage: Stage, primitive: str = "") -> ScheduleError:
     """The error of a schedule primitive on an extern stage."""
-    what = f"{primitive}: " if primitive else ""
+    what = f".{primitive}" if primitive else ""
     return ScheduleError(
-        f"s[{stage.name}]: {what}{stage.name} is an extern operation (te.extern); its loops are the statements "
+        f"s[{stage.name}]{what}: {stage.name} is an extern operation (te.extern); its loops are the statements "
         "its IR builder made, which schedule primitives do not change; schedule the compute stages around it, "
         "or write the loops you want in its fcompute (ib.for_range(..., kind='parallel'), thread_extent)")
 
