@@ -76,10 +76,10 @@ class DeclBuffer:
             raise DefinitionError(f"buffer {self.name}: {len(indices)} indices {list(map(str, indices))} for a "
                                   f"buffer of rank {len(self.shape)}; give one index per dimension")
         strides = self.strides or row_major_strides(self.shape)
-        total: Expr = as_expr(self.elem_offset if self.elem_offset is not None else 0, INDEX)
-        for index, stride in zip(indices, strides):
-            total = binary(BinaryOp.ADD, total, binary(BinaryOp.MUL, index, stride))
-        return total
+        terms = [] if self.elem_offset is None or isinstance(self.elem_offset, int) and not self.elem_offset \
+            else [as_expr(self.elem_offset, INDEX)]
+        terms += [scaled(index, stride) for index, stride in zip(indices, strides) if not _is_const(index, 0)]
+        return sum_of(terms)
 
     def vload(self, begin, dtype=None) -> Expr:
         """The element at ``begin`` (one index per dimension); ``dtype`` must be the buffer's."""
@@ -102,6 +102,29 @@ class DeclBuffer:
 
     def __repr__(self) -> str:
         return f"decl_buffer({self.name}: {self.dtype}{list(self.shape)})"
+
+
+def _is_const(value, number: int) -> bool:
+    return isinstance(value, int) and value == number or isinstance(value, Const) and value.value == number
+
+
+def scaled(index: Expr, stride) -> Expr:
+    """``index * stride``, written as the one where the other is 1."""
+    if _is_const(stride, 1):
+        return index
+    if _is_const(index, 1):
+        return as_expr(stride, INDEX)
+    return binary(BinaryOp.MUL, index, stride)
+
+
+def sum_of(terms: list[Expr]) -> Expr:
+    """The sum of ``terms`` left to right (0 for none)."""
+    if not terms:
+        return as_expr(0, INDEX)
+    total = terms[0]
+    for term in terms[1:]:
+        total = binary(BinaryOp.ADD, total, term)
+    return total
 
 
 def _index_tuple(indices) -> tuple[Expr, ...]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .buffer import Buffer, Scope
-from .decl_buffer import DeclBuffer, as_shape, scope_of, stored_value
+from .decl_buffer import DeclBuffer, as_shape, scaled, scope_of, stored_value, sum_of
 from .dtypes import INDEX, DType, as_dtype
 from .errors import DefinitionError
 from .expr import BinaryOp, BufferLoad, Const, Expr, Var, as_expr, binary, const
@@ -59,13 +59,7 @@ class BufferVar:
                 rank = "no shape" if self._shape is None else f"rank {len(self._shape)}"
                 raise DefinitionError(f"buffer {self.name}[{', '.join(map(str, index))}]: {len(index)} indices "
                                       f"for a pointer of {rank}; give one index per dimension, or one flat index")
-            flat: Expr = const(0, INDEX)
-            size: object = 1
-            for extent, i in zip(reversed(self._shape), reversed(index)):
-                flat = binary(BinaryOp.ADD, flat, binary(BinaryOp.MUL, _index(i, self.name), size))
-                size = binary(BinaryOp.MUL, size, extent) if not (isinstance(size, int) and isinstance(extent, int)) \
-                    else size * extent
-            return flat
+            return _row_major(tuple(_index(i, self.name) for i in index), self._shape)
         return _index(index, self.name)
 
     def __getitem__(self, index) -> Expr:
@@ -80,6 +74,17 @@ class BufferVar:
 
     def __repr__(self) -> str:
         return f"BufferVar({self.name}: {self.dtype})"
+
+
+def _row_major(index: tuple[Expr, ...], shape: tuple) -> Expr:
+    """The flat offset of ``index`` in a row-major array of ``shape`` (TVM's linear index)."""
+    terms: list[Expr] = []
+    size: object = 1
+    for extent, i in zip(reversed(shape), reversed(index)):
+        terms.insert(0, scaled(i, size))
+        both_int = isinstance(size, int) and isinstance(extent, int)
+        size = size * extent if both_int else binary(BinaryOp.MUL, size, extent)
+    return sum_of(terms)
 
 
 def _index(index, name: str) -> Expr:
