@@ -15,11 +15,13 @@ from typing import TYPE_CHECKING
 from tensorir.access_guards import bounds
 from tensorir.buffer import Buffer
 from tensorir.dtypes import INDEX
-from tensorir.errors import ScheduleError
+from tensorir.errors import LoweringError, ScheduleError
 from tensorir.expr import BinaryOp, BufferLoad, CheckedIndex, Const, Expr, binary, cast
 from tensorir.extern_op import ExternOp
 from tensorir.stmt import Allocate, Evaluate, For, IfThenElse, Seq, Stmt, Store
 from tensorir.visitor import Mutator
+
+from .relations import At, AtRoot, Inlined
 
 if TYPE_CHECKING:
     from .lower import Lowering
@@ -49,10 +51,24 @@ def extern_nest(lowering: Lowering, stage: Stage) -> Stmt:
     binding: dict[Buffer, Buffer] = {}
     for declared, tensor in zip(op.input_placeholders, op.inputs):
         producer = stage.producer_of(tensor)
+        if not isinstance(producer.attach, AtRoot) and producer not in lowering.stored_in_params:
+            raise LoweringError(
+                f"lower: extern {stage.name} reads {producer.name} whole, as a buffer, but {producer.name} is "
+                f"{_placement(producer.attach)}, so no whole buffer of it exists; leave {producer.name} at root "
+                f"(drop its compute_inline/compute_at, or s[{producer.name}].compute_root())")
         binding[declared.placeholder] = lowering.buffer_of(producer, tensor.value_index)
     for n, declared in enumerate(op.output_placeholders):
         binding[declared.placeholder] = lowering.buffer_of(stage, n)
     return _Bind(op.name, binding).stmt(op.body, {})
+
+
+def _placement(attach) -> str:
+    match attach:
+        case Inlined():
+            return "inlined (compute_inline)"
+        case At(stage=consumer, axis=axis):
+            return f"computed inside loop {axis.name} of {consumer.name} (compute_at)"
+    return "not at root"
 
 
 class _Bind:

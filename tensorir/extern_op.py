@@ -22,6 +22,7 @@ from .errors import DefinitionError
 from .expr import BufferLoad, Expr, Var, as_expr
 from .stmt import Allocate, Evaluate, Stmt, Store
 from .symbolic import ShapeVar
+from .tags import scoped_tag
 from .tensor import Operation, Tensor
 from .visitor import substitute, walk
 
@@ -181,6 +182,9 @@ def extern(shape, inputs, fcompute, name: str = "extern", dtype=None, in_buffers
     if not isinstance(body, Stmt):
         raise DefinitionError(f"{who}: fcompute returned {type(body).__name__}; return the statement of the "
                               "body (ib.get()) or an expression")
+    if not isinstance(tag, str) or attrs is not None and not isinstance(attrs, Mapping):
+        raise DefinitionError(f"{who}: tag={tag!r} must be a string and attrs={attrs!r} a dict (or None)")
+    tag = scoped_tag(tag, who)  # inside a tag_scope, the scope's (as TVM's extern)
     op = ExternOp(name, tag, attrs, tuple(inputs), tuple(ins), tuple(outs), substitute(body, bound))
     _check_body(op.body, op, who)
     return op.output if op.num_outputs == 1 else list(op.outputs)

@@ -153,7 +153,50 @@ def two_outputs(n=20):
     return te.create_schedule(total.op), [A, total], lambda a: -a + (a > 0).sum()
 
 
-PROGRAMS = {"add_one": add_one, "prefix_sum": prefix_sum, "odd_even_sort": odd_even_sort,
+def extern_chain(n=24):
+    """An extern reading another extern's output (a shift, then a running maximum)."""
+    A = te.placeholder((n,), name="A")
+
+    def shift(ins, outs):
+        ib = tvm.tir.ir_builder.create()
+        x, y = ib.buffer_ptr(ins[0]), ib.buffer_ptr(outs[0])
+        with ib.for_range(0, n, name="i") as i:
+            y[i] = x[(i + 1) % n]
+        return ib.get()
+
+    def running_max(ins, outs):
+        ib = tvm.tir.ir_builder.create()
+        x, y = ib.buffer_ptr(ins[0]), ib.buffer_ptr(outs[0])
+        best = ib.allocate("float32", 1, name="best", scope="local")
+        best[0] = x[0]
+        with ib.for_range(0, n, name="i") as i:
+            best[0] = te.max(best[0], x[i])
+            y[i] = best[0]
+        return ib.get()
+
+    B = te.extern((n,), [A], shift, name="B")
+    C = te.extern((n,), [B], running_max, name="C")
+    return te.create_schedule(C.op), [A, C], lambda a: np.maximum.accumulate(np.roll(a, -1))
+
+
+def symbolic_length():
+    """Sizes from an ns.var: the extern loops over the bound length."""
+    n = te.var("n")
+    A = te.placeholder((n,), name="A")
+
+    def ir(ins, outs):
+        ib = tvm.tir.ir_builder.create()
+        x, y = ib.buffer_ptr(ins[0]), ib.buffer_ptr(outs[0])
+        with ib.for_range(0, n, name="i") as i:
+            y[i] = x[n - 1 - i] * 2.0
+        return ib.get()
+
+    B = te.extern((n,), [A], ir, name="B")
+    return te.create_schedule(B.op), [A, B], lambda a: a[::-1] * 2
+
+
+PROGRAMS = {"extern_chain": extern_chain, "symbolic_length": symbolic_length,
+            "add_one": add_one, "prefix_sum": prefix_sum, "odd_even_sort": odd_even_sort,
             "if_else_and_compute_around": if_else_and_compute_around, "scratch_reverse": scratch_reverse,
             "strided_2d": strided_2d, "two_outputs": two_outputs}
 
@@ -163,8 +206,9 @@ PROGRAMS = {"add_one": add_one, "prefix_sum": prefix_sum, "odd_even_sort": odd_e
 def test_extern_programs_match_numpy(name, target, rng):
     s, args, reference = PROGRAMS[name]()
     f = tvm.build(s, args, target=target)
-    ins = [uniform(rng, t.shape, str(t.dtype)) for t in args[:-1]]
-    out = empty(args[-1].shape, args[-1].dtype)
+    shapes = [tuple(d if isinstance(d, int) else 29 for d in t.shape) for t in args]  # a var's size: 29
+    ins = [uniform(rng, shape, str(t.dtype)) for shape, t in zip(shapes, args[:-1])]
+    out = empty(shapes[-1], args[-1].dtype)
     f(*ins, out)
     close(out, reference(*[x.astype(np.float64) for x in ins]), rtol=1e-5, atol=1e-5)
 
@@ -193,6 +237,38 @@ def test_extern_op_keeps_tvms_attributes():
     assert B.op.tag == "copy" and dict(B.op.attrs) == {"k": 1}
     assert B.op.input_tensors == [A] and B.op.num_outputs == 1
     assert [b.name for b in B.op.input_placeholders] == ["A"] and B.op.output_placeholders[0].name == "B"
+
+
+def test_an_extern_inside_a_tag_scope_takes_its_tag():
+    A = te.placeholder((4,), name="A")
+    with te.tag_scope("sort_cpu"):
+        B = te.extern((4,), [A], lambda ins, outs: add_body(ins, outs, 4), name="B")
+    assert B.op.tag == "sort_cpu"
+
+
+def _reads_of_b_by_an_extern():
+    A = te.placeholder((8,), name="A")
+    B = te.compute((8,), lambda i: A[i] * 2.0, name="B")
+    C = te.extern((8,), [B], lambda ins, outs: add_body(ins, outs, 8), name="C")
+    D = te.compute((8,), lambda i: B[i] + C[i], name="D")
+    return A, B, D, te.create_schedule(D.op)
+
+
+def test_a_producer_an_extern_reads_cannot_be_inlined():
+    A, B, D, s = _reads_of_b_by_an_extern()
+    s[B].compute_inline()
+    with pytest.raises(te.LoweringError, match=r"lower: extern C reads B whole, as a buffer, but B is inlined "
+                       r"\(compute_inline\), so no whole buffer of it exists; leave B at root \(drop its "
+                       r"compute_inline/compute_at, or s\[B\].compute_root\(\)\)"):
+        tvm.lower(s, [A, D])
+
+
+def test_a_producer_an_extern_reads_cannot_move_into_another_stages_loop():
+    A, B, D, s = _reads_of_b_by_an_extern()
+    s[B].compute_at(s[D], D.op.axis[0])
+    with pytest.raises(te.LoweringError, match=r"B is computed inside loop i of D \(compute_at\), but \['C'\] "
+                       r"still read it outside that loop.*or compute_root B"):
+        tvm.lower(s, [A, D])
 
 
 def add_body(ins, outs, n):
