@@ -18,7 +18,7 @@ from tensorir.dtypes import INDEX
 from tensorir.errors import LoweringError, ScheduleError
 from tensorir.expr import BinaryOp, BufferLoad, CheckedIndex, Const, Expr, binary, cast
 from tensorir.extern_op import ExternOp
-from tensorir.stmt import Allocate, Evaluate, For, IfThenElse, Seq, Stmt, Store
+from tensorir.stmt import Allocate, Evaluate, For, IfThenElse, Seq, Stmt, Store, While
 from tensorir.visitor import Mutator
 
 from .relations import At, AtRoot, Inlined
@@ -97,6 +97,8 @@ class _Bind:
                 return Allocate(buffer, self.stmt(body, ranges))
             case Evaluate(value=value):
                 return Evaluate(self.expr(value, ranges))
+            case While(cond=cond, body=body):
+                return While(self.expr(cond, ranges), self.stmt(body, ranges))
         raise AssertionError(f"extern {self.name}: unexpected statement {type(s).__name__}")
 
     def expr(self, e: Expr, ranges: dict) -> Expr:

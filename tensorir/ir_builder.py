@@ -18,7 +18,7 @@ from .decl_buffer import DeclBuffer, as_shape, scaled, scope_of, stored_value, s
 from .dtypes import INDEX, DType, as_dtype
 from .errors import DefinitionError
 from .expr import BinaryOp, BufferLoad, Const, Expr, Var, as_expr, binary, const
-from .stmt import Allocate, Evaluate, For, ForKind, IfThenElse, Seq, Stmt, Store, seq
+from .stmt import Allocate, Evaluate, For, ForKind, IfThenElse, Seq, Stmt, Store, While, seq
 from .visitor import substitute
 
 #: ``for_range``'s kinds, TVM's names
@@ -184,11 +184,16 @@ class IRBuilder:
         self._open()
         return WithScope(None, lambda: self.emit(self._close()))
 
-    def while_loop(self, condition):
-        raise DefinitionError(
-            f"ir_builder.while_loop({condition}): Nestor's loop-nest IR has no while loop (every loop has a "
-            "bound); write ib.for_range(0, bound) with the body inside ib.if_scope(condition), where bound is "
-            "the most iterations the loop can take")
+    def while_loop(self, condition) -> WithScope:
+        """Statements run again while ``condition`` holds, tested before each run (the body
+        must change what it reads, e.g. a counter in a local buffer, or the loop never ends)."""
+        cond = _condition(condition, "while_loop")
+        self._open()
+
+        def close():
+            self.emit(While(cond, self._close()))
+
+        return WithScope(None, close)
 
     # -- values and buffers -----------------------------------------------------------------------
     def let(self, var_name: str, value) -> Expr:

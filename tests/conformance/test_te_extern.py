@@ -298,6 +298,77 @@ def gpu_add(n=1000, threads=128):
     return te.create_schedule(B.op), [A, B], lambda a: a * 2 + 1
 
 
+def searchsorted(m=11, n=16, gpu=False):
+    """topi's searchsorted: per value, a binary search of the sorted row with ib.while_loop (one
+    GPU thread per value, or a parallel loop on the CPU)."""
+    S = te.placeholder((n,), name="S")
+    V = te.placeholder((m,), name="V")
+
+    def ir(ins, outs):
+        ib = tvm.tir.ir_builder.create()
+        sorted_row, values, out = ib.buffer_ptr(ins[0]), ib.buffer_ptr(ins[1]), ib.buffer_ptr(outs[0])
+
+        def search(v):
+            lo = ib.allocate("int32", (1,), name="lo", scope="local")
+            hi = ib.allocate("int32", (1,), name="hi", scope="local")
+            lo[0], hi[0] = 0, n
+            with ib.while_loop(lo[0] < hi[0]):
+                mid = (lo[0] + hi[0]) >> 1
+                with ib.if_scope(sorted_row[mid] < values[v]):
+                    lo[0] = mid + 1
+                with ib.else_scope():
+                    hi[0] = mid
+            out[v] = lo[0]
+
+        if gpu:
+            tx = te.thread_axis("threadIdx.x")
+            ib.scope_attr(tx, "thread_extent", 32)
+            with ib.if_scope(tx < m):
+                search(tx)
+        else:
+            with ib.for_range(0, m, name="v", kind="parallel") as v:
+                with ib.new_scope():
+                    search(v)
+        return ib.get()
+
+    B = te.extern((m,), [S, V], ir, dtype="int32", name="searchsorted")
+    return te.create_schedule(B.op), [S, V, B]
+
+
+def _search_data(rng, m=11, n=16):
+    row = np.sort(rng.integers(-8, 9, size=n)).astype("float32")
+    values = rng.integers(-10, 11, size=m).astype("float32")
+    return row, values, np.searchsorted(row, values, side="left")
+
+
+@pytest.mark.parametrize("target", CPU)
+def test_a_while_loop_binary_search_matches_numpy(target, rng):
+    s, args = searchsorted()
+    row, values, want = _search_data(rng)
+    out = empty((11,), "int32")
+    tvm.build(s, args, target=target)(row, values, out)
+    close(out, want)
+
+
+def test_the_while_loop_prints_and_its_cuda_source_runs_on_the_host(rng):
+    s, args = searchsorted(gpu=True)
+    assert "    while lo[0] < hi[0]:\n" in str(tvm.lower(s, args))
+    row, values, want = _search_data(rng)
+    out = empty((11,), "int32")
+    tvm.build(s, args, target="interp")(row, values, out)
+    close(out, want)
+    module = tvm.build(s, args, target="cuda", name="searchsorted")
+    assert "while (true) {" in module.source
+    if find_nvcc() is not None:
+        compile_cuda(module.source)
+    if not host_emulation.available():
+        pytest.skip("g++ is not installed")
+    (host,) = host_emulation.compile_host([module])
+    out = empty((11,), "int32")
+    host(row, values, out)
+    close(out, want)
+
+
 def test_gpu_extern_runs_on_the_interpreter(rng):
     s, args, reference = gpu_add(300, 64)
     a = uniform(rng, (300,))
