@@ -369,6 +369,58 @@ def test_the_while_loop_prints_and_its_cuda_source_runs_on_the_host(rng):
     close(out, want)
 
 
+def block_reverse(sync: bool, n=256, threads=64):
+    """Each block reverses its tile through shared memory; the barrier between the write and the
+    read is the body's own (tvm_storage_sync) or the one Nestor's barrier pass places."""
+    A = te.placeholder((n,), name="A")
+
+    def ir(ins, outs):
+        ib = tvm.tir.ir_builder.create()
+        bx, tx = te.thread_axis("blockIdx.x"), te.thread_axis("threadIdx.x")
+        ib.scope_attr(bx, "thread_extent", n // threads)
+        ib.scope_attr(tx, "thread_extent", threads)
+        x, y = ib.buffer_ptr(ins[0]), ib.buffer_ptr(outs[0])
+        tile = ib.allocate("float32", threads, name="tile", scope="shared")
+        tile[tx] = x[bx * threads + tx]
+        if sync:
+            ib.emit(tvm.tir.call_intrin("int32", "tir.tvm_storage_sync", "shared"))
+        y[bx * threads + tx] = tile[threads - 1 - tx]
+        return ib.get()
+
+    B = te.extern((n,), [A], ir, name="reverse")
+    return te.create_schedule(B.op), [A, B], lambda a: a.reshape(-1, threads)[:, ::-1].ravel()
+
+
+@pytest.mark.parametrize("sync", [True, False], ids=["own_barrier", "placed_barrier"])
+def test_shared_memory_through_a_barrier_on_the_interpreter_and_the_host(sync, rng):
+    s, args, reference = block_reverse(sync)
+    assert str(tvm.lower(s, args)).count("barrier()") == 1
+    a = uniform(rng, (256,))
+    out = empty((256,), "float32")
+    tvm.build(s, args, target="interp")(a, out)
+    close(out, reference(a))
+    module = tvm.build(s, args, target="cuda", name=f"reverse_{int(sync)}")
+    assert module.source.count("__syncthreads();") == 1
+    if find_nvcc() is not None:
+        compile_cuda(module.source)
+    if not host_emulation.available():
+        pytest.skip("g++ is not installed")
+    (host,) = host_emulation.compile_host([module])
+    out = empty((256,), "float32")
+    host(a, out)
+    close(out, reference(a))
+
+
+def test_a_gpu_body_on_llvm_and_an_unknown_sync_are_refused():
+    s, args, _ = block_reverse(True)
+    with pytest.raises(te.CodegenError, match=r"llvm: loop blockIdx.x is bound to blockIdx.x, which only a GPU has; "
+                       r"build with target='cuda'"):
+        tvm.build(s, args, target="llvm")
+    with pytest.raises(te.DefinitionError, match=r"only the block-wide barrier is supported, "
+                       r"tvm_storage_sync\('shared'\), got \['global'\]"):
+        tvm.tir.call_intrin("int32", "tir.tvm_storage_sync", "global")
+
+
 def test_gpu_extern_runs_on_the_interpreter(rng):
     s, args, reference = gpu_add(300, 64)
     a = uniform(rng, (300,))
