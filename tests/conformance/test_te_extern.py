@@ -60,6 +60,7 @@ def test_extern_op_keeps_tvms_attributes():
     A = te.placeholder((4,), name="A")
     B = te.extern((4,), [A], lambda ins, outs: add_body(ins, outs, 4), name="B", tag="copy", attrs={"k": 1})
     assert B.op.tag == "copy" and dict(B.op.attrs) == {"k": 1}
+    assert isinstance(B.op, te.ExternOp) and not isinstance(A.op, te.ExternOp)
     assert B.op.input_tensors == [A] and B.op.num_outputs == 1
     assert [b.name for b in B.op.input_placeholders] == ["A"] and B.op.output_placeholders[0].name == "B"
 
