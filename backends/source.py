@@ -29,7 +29,7 @@ from tensorir.expr import (
     Var,
 )
 from tensorir.names import identifier
-from tensorir.stmt import Allocate, Evaluate, For, IfThenElse, Seq, Stmt, Store
+from tensorir.stmt import Allocate, Evaluate, For, IfThenElse, Seq, Stmt, Store, While
 from tensorir.visitor import _children, walk
 
 #: precedence levels (higher binds tighter); a language maps its operators onto them
@@ -208,6 +208,8 @@ class SourcePrinter:
                     self.stmt(item, depth)
             case IfThenElse():
                 self.branch(s, depth)
+            case While():
+                self.while_loop(s, depth)
             case Evaluate(value=value):
                 bound = self.temporaries((value,), depth)
                 self.emit(f"{self.expr(value)}{self.terminator}", depth)
@@ -228,6 +230,23 @@ class SourcePrinter:
 
     #: the line between a guard's branches, and the line that closes a block (none in Python)
     else_line, block_end = "} else {", "}"
+    #: the head of a loop left only by ``break``
+    forever = "while (true) {"
+
+    def loop_exit(self, cond: str) -> str:
+        """The line leaving the innermost loop where ``cond`` does not hold."""
+        return f"if (!({cond})) break;"
+
+    def while_loop(self, s: While, depth: int) -> None:
+        """``while``: the condition (and the temporaries it needs) evaluated at the top of each
+        iteration, inside a loop left by ``break``."""
+        self.emit(self.forever, depth)
+        bound = self.temporaries((s.cond,), depth + 1)
+        self.emit(self.loop_exit(self.expr(s.cond)), depth + 1)
+        self.release(bound)
+        self.stmt(s.body, depth + 1)
+        if self.block_end:
+            self.emit(self.block_end, depth)
 
     def if_header(self, cond: str) -> str:
         return f"if ({cond}) {{"

@@ -25,7 +25,7 @@ from tensorir.functions import te_power as power  # noqa: F401 - TVM's te.power 
 from . import runtime  # TVM's tvm.runtime: load_module, devices
 from . import te_schedule as schedule  # TVM's te.schedule.InferBound
 from .api import build, lower
-from .kinds import ComputeOp, FloatImm, IntImm, PlaceholderOp, PrimExpr, ScanOp  # TVM's class names (isinstance)
+from .kinds import ComputeOp, ExternOp, FloatImm, IntImm, PlaceholderOp, PrimExpr, ScanOp  # TVM's class names
 from .prim_func import create_prim_func
 from .runtime import cpu, cuda, device, load_module
 
@@ -36,3 +36,4 @@ __all__ += ["Schedule", "Stage", "autotune", "build", "create_schedule", "device
 __all__ += ["ComputeOp", "PlaceholderOp", "PrimExpr", "ScanOp", "schedule", "tensor"]
 __all__ += ["Reduce", "cpu", "cuda", "device", "load_module", "runtime"]
 __all__ += ["FloatImm", "IntImm", "create_prim_func"]
+__all__ += ["ExternOp"]

@@ -1,5 +1,5 @@
 """TVM's class names for ``isinstance`` checks (``te.ComputeOp``, ``te.PlaceholderOp``,
-``te.ScanOp``, ``tir.PrimExpr``): each is a kind that matches Nestor's own class, and calling
+``te.ScanOp``, ``te.ExternOp``, ``tir.PrimExpr``): each is a kind that matches Nestor's own class, and calling
 one says how to make such an object instead of building an IR node from raw arguments."""
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ import numbers
 
 from tensorir.errors import DefinitionError
 from tensorir.expr import Expr
+from tensorir.extern_op import ExternOp as _ExternOp
 from tensorir.scan import ScanOp as _ScanOp
 from tensorir.tensor import ComputeOp as _ComputeOp
 from tensorir.tensor import PlaceholderOp as _PlaceholderOp
@@ -35,6 +36,7 @@ def _kind(name: str, target: type, maker: str) -> type:
 ComputeOp = _kind("ComputeOp", _ComputeOp, "compute(shape, fcompute, name)")
 PlaceholderOp = _kind("PlaceholderOp", _PlaceholderOp, "placeholder(shape, dtype, name)")
 ScanOp = _kind("ScanOp", _ScanOp, "scan(init, update, state_placeholder)")
+ExternOp = _kind("ExternOp", _ExternOp, "extern(shape, inputs, fcompute, name)")
 PrimExpr = _kind("PrimExpr", Expr, "arithmetic on variables, constants and tensor elements (const(1), var('n') + 1)")
 
 

@@ -27,6 +27,7 @@ from tensorir.visitor import Mutator, substitute
 from .attached_args import attached_params, param_buffer
 from .attachment import attached_in, outside_readers, stranded
 from .bounds import Region, attached_region, storage_scope
+from .extern_stage import extern_nest, is_extern
 from .geometry import LoopGeometry, derives, loop_geometry
 from .parallel import warn_inner_parallel
 from .reduction import first_point, init_stores, late_init, scratch_buffer, update
@@ -209,8 +210,8 @@ class Lowering:
 
     def make_buffers(self, stage: Stage, shape: tuple[int, ...]) -> list[Buffer]:
         """The buffers of every output of ``stage`` that has none yet."""
-        return [self.make_buffer(stage, shape, n) for n in range(stage.op.num_outputs)
-                if not self.has_buffer(stage, n)]
+        return [self.make_buffer(stage, stage.op.output_shape(n) if is_extern(stage) else shape, n)
+                for n in range(stage.op.num_outputs) if not self.has_buffer(stage, n)]
 
     def has_buffer(self, stage: Stage, value_index: int = 0) -> bool:
         return stage in self.buffers if value_index == 0 else (stage, value_index) in self.more_buffers
@@ -224,6 +225,8 @@ class Lowering:
     # -- nests -----------------------------------------------------------------------------
     def nest(self, stage: Stage, env: list[For]) -> Stmt:
         """The loop nest computing ``stage`` (over its region, when attached)."""
+        if is_extern(stage):
+            return extern_nest(self, stage)
         op = stage.compute_op
         geo = loop_geometry(stage, self.regions.get(stage))
         add_predicate_guard(stage, geo)
@@ -477,7 +480,7 @@ def lower_schedule(schedule: Schedule, args: Sequence[Tensor], name: str = "main
             lowering.make_buffer(stage, stage.op.shape)
     scans = alias_scan_buffers(lowering)
     roots = [stage for stage in schedule.stages
-             if isinstance(stage.op, ComputeOp) and isinstance(stage.attach, AtRoot)]
+             if (isinstance(stage.op, ComputeOp) or is_extern(stage)) and isinstance(stage.attach, AtRoot)]
     temporaries = scans + [buffer for stage in roots for buffer in lowering.make_buffers(stage, stage.op.shape)]
     body = seq(*(root_nest(lowering, stage) for stage in roots))
     for buffer in reversed(temporaries):

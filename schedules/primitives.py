@@ -45,6 +45,13 @@ class StagePrimitives(StageState):
         if isinstance(self.op, ScanOp):
             raise self._fail(call, f"{self.name} is a scan; its loops are those of its init and update",
                              f"schedule s[{self.op.update.name}] and s[{self.op.init.name}]")
+        if type(self.op).__name__ == "ExternOp":
+            from .extern_stage import refuse_schedule
+
+            if call == "compute_root()":
+                return  # an extern stage is at root already (TVM accepts it)
+
+            raise refuse_schedule(self, call)
         if not isinstance(self.op, ComputeOp):
             raise self._fail(call, f"{self.name} is a placeholder (an input); it has no loops",
                              "schedule the compute stages that read it")

@@ -58,6 +58,10 @@ class StageState:
         """The compute definition of this stage; a placeholder stage has none."""
         if isinstance(self.op, ComputeOp):
             return self.op
+        if type(self.op).__name__ == "ExternOp":
+            from .extern_stage import refuse_schedule
+
+            raise refuse_schedule(self)
         raise ScheduleError(f"s[{self.name}]: {self.name} is a placeholder (an input); it has no "
                             "loops and no computation; schedule the compute stages that read it")
 

@@ -34,8 +34,32 @@ class ThreadVar(Var):
         return binary(BinaryOp.EQ, self, other)
 
 
+class _IndexArithmetic:
+    """Arithmetic and comparisons of a GPU index stand for its variable's (TVM's IterVar in an
+    IR-builder body: ``bx * 64 + tx``); equality stays identity, as handles are compared."""
+
+    def _v(self):
+        return self.var  # type: ignore[attr-defined]
+
+    def __add__(self, o): return self._v() + o
+    def __radd__(self, o): return o + self._v()
+    def __sub__(self, o): return self._v() - o
+    def __rsub__(self, o): return o - self._v()
+    def __mul__(self, o): return self._v() * o
+    def __rmul__(self, o): return o * self._v()
+    def __floordiv__(self, o): return self._v() // o
+    def __rfloordiv__(self, o): return o // self._v()
+    def __mod__(self, o): return self._v() % o
+    def __rmod__(self, o): return o % self._v()
+    def __lt__(self, o): return self._v() < o
+    def __le__(self, o): return self._v() <= o
+    def __gt__(self, o): return self._v() > o
+    def __ge__(self, o): return self._v() >= o
+    def __neg__(self): return -self._v()
+
+
 @dataclass(frozen=True, eq=False)
-class ThreadAxis:
+class ThreadAxis(_IndexArithmetic):
     """A GPU index to bind loops to, with its variable for predicates."""
 
     thread_tag: str

@@ -148,10 +148,14 @@ from .symbolic import assume, size_var, var  # noqa: E402
 
 __all__ += ["assume", "gradient", "scan", "size_var", "var"]
 
-#: TVM's non-expression operations, refused with what to write instead (tensorir.tvm_refused)
-from .tvm_refused import extern, hybrid  # noqa: E402
+#: TVM's hybrid scripts, refused with what to write instead (tensorir.tvm_refused); its extern
+#: operations over IR-builder bodies and declared buffers (tensorir.extern_op)
+from . import ir_builder  # noqa: E402 - TVM's tir.ir_builder (ir_builder.create())
+from .decl_buffer import decl_buffer  # noqa: E402
+from .extern_op import call_packed, extern  # noqa: E402
+from .tvm_refused import hybrid  # noqa: E402
 
-__all__ += ["extern", "hybrid"]
+__all__ += ["call_packed", "decl_buffer", "extern", "hybrid", "ir_builder"]
 
 #: TVM's calls by name: C math functions and TVM's intrinsics, the rest refused (tensorir.extern_calls)
 from .extern_calls import (  # noqa: E402

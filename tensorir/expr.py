@@ -326,6 +326,8 @@ def as_expr(value: object, like: DType | None = None) -> Expr:
         return value.var
     if isinstance(value, (bool, int, float)):
         return const(value, of_python_constant(value, like))
+    if isinstance(getattr(value, "thread_tag", None), str) and isinstance(getattr(value, "var", None), Var):
+        return value.var  # a GPU index (te.thread_axis) in an IR-builder body, as TVM's IterVar is
     try:
         import numpy as np
 

@@ -113,12 +113,25 @@ def call_intrin(dtype, op_name: str, *args) -> Expr:
     """
     what = f"call_intrin({str(dtype)!r}, {op_name!r}, ...)"
     name = op_name[4:] if isinstance(op_name, str) and op_name.startswith("tir.") else None
+    if name == "tvm_storage_sync":  # an IR-builder body's barrier of a thread block (__syncthreads)
+        return _storage_sync(what, args)
     found = _TIR_ONLY.get(name) or (_C_MATH.get(name) if name is not None else None)
     if found is None:
         raise DefinitionError(
             f"{what}: not one of Nestor's intrinsics (tir.{', tir.'.join(sorted({*_C_MATH, *_TIR_ONLY}))}), and "
             "new intrinsics cannot be registered; write the function as an expression of these in ns.compute")
     return _apply(what, dtype, *found, None, args)
+
+
+def _storage_sync(what: str, args: tuple) -> Expr:
+    """TVM's ``tvm_storage_sync("shared")``: the block-wide barrier (Nestor's barrier pass also
+    places one wherever threads exchange data through memory)."""
+    if tuple(args) != ("shared",):
+        raise DefinitionError(f"{what}: only the block-wide barrier is supported, tvm_storage_sync('shared'), got "
+                              f"{list(args)}")
+    from .expr import Call, Func
+
+    return Call(Func.BARRIER, (), DType.INT32)
 
 
 def register_intrin_lowering(op_name, target=None, f=None, level=10):

@@ -28,7 +28,7 @@ from .expr import (
     UnaryOp,
     Var,
 )
-from .stmt import Allocate, Evaluate, For, ForKind, IfThenElse, PrimFunc, Seq, Stmt, Store
+from .stmt import Allocate, Evaluate, For, ForKind, IfThenElse, PrimFunc, Seq, Stmt, Store, While
 from .thread_reduce import ThreadAllReduce, ThreadCombine
 
 _PRECEDENCE = {
@@ -78,7 +78,7 @@ def _line_expressions(node: Stmt) -> tuple[Expr, ...]:
     match node:
         case For(min=lo, extent=extent):
             return lo, extent
-        case IfThenElse(cond=cond):
+        case IfThenElse(cond=cond) | While(cond=cond):
             return (cond,)
         case Store(value=value):
             return (value, *_shown_indices(node))
@@ -206,6 +206,9 @@ class _Printer:
                     self.lines(else_body, depth + 1, out)
             case Evaluate(value=value):
                 out.append(f"{pad}{self.expr(value)}")
+            case While(cond=cond, body=body):
+                out.append(f"{pad}while {self.expr(cond)}:")
+                self.lines(body, depth + 1, out)
             case _:
                 raise TypeError(f"cannot print {type(node).__name__}")
 
@@ -248,7 +251,7 @@ def _display_names(body: Stmt) -> dict[Var, str]:
             case Seq(stmts=stmts):
                 for item in stmts:
                     visit(item, in_scope)
-            case Allocate(body=inner):
+            case Allocate(body=inner) | While(body=inner):
                 visit(inner, in_scope)
             case IfThenElse(then_body=then_body, else_body=else_body):
                 visit(then_body, in_scope)

@@ -80,6 +80,15 @@ class IfThenElse(Stmt):
 
 
 @_node
+class While(Stmt):
+    """``while cond: body``, the condition tested before each iteration (TVM's While, which
+    ``ir_builder.while_loop`` makes); the only loop without a bound."""
+
+    cond: Expr
+    body: Stmt
+
+
+@_node
 class Evaluate(Stmt):
     """Evaluate an expression for its effect (a barrier call)."""
 

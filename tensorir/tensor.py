@@ -44,6 +44,10 @@ class Operation:
     def output_dtype(self, value_index: int) -> DType:
         return self.dtype
 
+    def output_shape(self, value_index: int) -> tuple[int, ...]:
+        """The shape of output ``value_index`` (an extern's outputs may differ)."""
+        return self.shape
+
     @property
     def inputs(self) -> tuple[Tensor, ...]:
         return ()
@@ -127,7 +131,7 @@ class Tensor:
     @property
     def shape(self) -> tuple[int, ...]:
         """The dimensions; a constant one is an int with TVM's ``.value`` (:class:`~tensorir.shapes.IntDim`)."""
-        return as_dims(self.op.shape)
+        return as_dims(self.op.output_shape(self.value_index))
 
     @property
     def dtype(self) -> DType:

@@ -1,20 +1,9 @@
-"""TVM's ways of writing an operation other than an index expression, refused at the call with
-what to write instead: ``te.extern`` (a body of packed calls or IR-builder statements) and
-``te.hybrid.script`` (a Python function parsed into loops)."""
+"""TVM's hybrid scripts (``te.hybrid.script``: a Python function parsed into loops), refused at
+the call with what to write instead; ``te.extern`` is :mod:`tensorir.extern_op`."""
 
 from __future__ import annotations
 
 from .errors import DefinitionError
-
-
-def extern(shape, inputs, fcompute, name: str = "extern", dtype=None, **kwargs):
-    """TVM's external operation: refused; write it as a ``compute`` (see the module doc)."""
-    shown = [getattr(t, "name", t) for t in inputs] if isinstance(inputs, (list, tuple)) else inputs
-    raise DefinitionError(
-        f"extern({name!r}, inputs={shown}): external operations (a body of packed function calls or "
-        "ir_builder statements) are not supported, since Nestor derives loops, bounds and gradients from "
-        "index expressions; write the operation with ns.compute (and ns.sum/ns.max/ns.comm_reducer for "
-        "reductions), or call the external code on the numpy arrays between two kernels")
 
 
 class _Hybrid:
@@ -34,4 +23,4 @@ class _Hybrid:
 
 hybrid = _Hybrid()
 
-__all__ = ["extern", "hybrid"]
+__all__ = ["hybrid"]

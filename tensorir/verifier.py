@@ -6,7 +6,7 @@ from .buffer import Buffer
 from .dtypes import DType
 from .errors import LoweringError
 from .expr import COMPARISONS, Binary, BufferLoad, Expr, Reduce, Select, TensorLoad, Var
-from .stmt import Allocate, Evaluate, For, IfThenElse, PrimFunc, Seq, Stmt, Store
+from .stmt import Allocate, Evaluate, For, IfThenElse, PrimFunc, Seq, Stmt, Store, While
 from .visitor import walk
 
 
@@ -85,6 +85,11 @@ class _Verifier:
                     self.stmt(else_body)
             case Evaluate(value=value):
                 self.expr(value)
+            case While(cond=cond, body=body):
+                self.expr(cond)
+                if cond.dtype is not DType.BOOL:
+                    self.fail(f"while condition {cond} is not bool")
+                self.stmt(body)
             case _:
                 self.fail(f"unknown statement {type(s).__name__}")
 

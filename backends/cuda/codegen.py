@@ -27,7 +27,7 @@ from tensorir.dtypes import DType
 from tensorir.expr import BufferLoad, Call, CheckedIndex, Const, Expr, Func
 from tensorir.intmath import round_up
 from tensorir.passes.flatten_buffers import flatten_buffers
-from tensorir.stmt import Allocate, Evaluate, For, ForKind, IfThenElse, PrimFunc, Stmt, Store
+from tensorir.stmt import Allocate, Evaluate, For, ForKind, IfThenElse, PrimFunc, Stmt, Store, While
 from tensorir.thread_reduce import ThreadAllReduce
 from tensorir.visitor import walk
 
@@ -219,7 +219,7 @@ class KernelPrinter(CPrinter):
                 self.emit("__syncthreads();", depth)
             case Store(value=ThreadAllReduce()):
                 emit_allreduce(self, s, depth)
-            case IfThenElse():
+            case IfThenElse() | While():  # a block of its own
                 self.scopes.append(set())
                 super().stmt(s, depth)
                 self.scopes.pop()

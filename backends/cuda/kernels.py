@@ -36,7 +36,7 @@ from tensorir.buffer import Buffer, Scope
 from tensorir.errors import CodegenError
 from tensorir.expr import BufferLoad, Call, Const, Func, Var
 from tensorir.names import identifier
-from tensorir.stmt import HOST_LOOP, Allocate, Evaluate, For, ForKind, IfThenElse, PrimFunc, Seq, Stmt, Store
+from tensorir.stmt import HOST_LOOP, Allocate, Evaluate, For, ForKind, IfThenElse, PrimFunc, Seq, Stmt, Store, While
 from tensorir.symbolic import ShapeVar
 from tensorir.thread_reduce import is_thread_allreduce
 from tensorir.visitor import walk
@@ -307,6 +307,9 @@ class _Checker:
             case Seq(stmts=stmts):
                 for item in stmts:
                     self.visit(item, ctx)
+            case While(cond=cond, body=body):
+                self.no_divergent_barrier(s, (cond,), ctx)
+                self.visit(body, ctx)
 
     def parallel_error(self, s: For) -> CodegenError:
         return self.fail(f"loop {s.var.name} is marked parallel, which means CPU threads and has no "
@@ -350,7 +353,7 @@ class _Checker:
         used = next((n for e in exprs for n in walk(e) if isinstance(n, Var) and n in ctx.thread_vars),
                     None)
         if used is not None:
-            what = (f"the condition {exprs[0]}" if isinstance(s, IfThenElse)
+            what = (f"the condition {exprs[0]}" if isinstance(s, (IfThenElse, While))
                     else f"the range of loop {s.var.name}")
             raise self.fail(f"{what} depends on the thread loop {used.name} and encloses "
                             "a barrier (__syncthreads()) that some threads of the block would skip; "

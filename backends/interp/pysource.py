@@ -77,6 +77,10 @@ class PySource(SourcePrinter):
     RESERVED = frozenset(keyword.kwlist) | frozenset(NAMESPACE) | {"range", "abs", "float", "bool"}
     NOT_ = ("not ", NOT)
     else_line, block_end = "else:", ""
+    forever = "while True:"
+
+    def loop_exit(self, cond: str) -> str:
+        return f"if not ({cond}): break"
 
     def __init__(self, func: PrimFunc):
         super().__init__()

@@ -33,7 +33,7 @@ from tensorir.expr import (
 )
 from tensorir.names import identifier
 from tensorir.passes.flatten_buffers import flatten_buffers
-from tensorir.stmt import Allocate, Evaluate, For, ForKind, IfThenElse, PrimFunc, Seq, Stmt, Store
+from tensorir.stmt import Allocate, Evaluate, For, ForKind, IfThenElse, PrimFunc, Seq, Stmt, Store, While
 from tensorir.structural import canonical
 from tensorir.visitor import walk
 
@@ -340,6 +340,8 @@ class Codegen(Allocations, Arithmetic):
                 self.branch(cond, then_body, else_body)
             case Allocate():
                 self.allocate(s)
+            case While(cond=cond, body=body):
+                self.while_loop(cond, body)
             case Evaluate(value=Call(func=Func.BARRIER)):
                 raise CodegenError("llvm: barrier() synchronises GPU threads; build with target='cuda'")
             case Evaluate(value=value):
@@ -358,6 +360,18 @@ class Codegen(Allocations, Arithmetic):
                 self.stmt(then_body)
             with otherwise:
                 self.stmt(else_body)
+
+    def while_loop(self, cond: Expr, body: Stmt) -> None:
+        """The condition tested in a header block before each run of the body."""
+        bld = self.b
+        header, inner, done = (bld.append_basic_block(f"while.{part}") for part in ("header", "body", "done"))
+        bld.branch(header)
+        bld.position_at_end(header)
+        bld.cbranch(self.expr(cond), inner, done)
+        bld.position_at_end(inner)
+        self.stmt(body)
+        bld.branch(header)
+        bld.position_at_end(done)
 
     def loop(self, s: For, emit_body, start: ir.Value | None = None, stop: ir.Value | None = None) -> None:
         """A counted loop binding ``s.var``; ``start``/``stop`` override the IR bounds."""

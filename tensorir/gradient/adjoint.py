@@ -20,6 +20,7 @@ from functools import reduce as fold
 from ..dtypes import DType
 from ..errors import DefinitionError
 from ..expr import Const, Expr, IterKind, IterVar, Reduce, ReduceOp, TensorLoad, Var, const
+from ..extern_op import refuse_gradient
 from ..functions import if_then_else
 from ..functions import sum as reduce_sum
 from ..passes.simplify import simplify_expr
@@ -80,6 +81,7 @@ def gradient(output: Tensor, inputs: Sequence[Tensor], head: Tensor | None = Non
     prefix = head.shape[:len(head.shape) - output.ndim]
     stages = _stages(output)
     needed = _needed(stages, {t.op for t in inputs})
+    refuse_gradient(needed - {t.op for t in inputs}, output.name)  # an extern body has no derivative here
     readers = _readers(stages, needed)
     adjoints: dict = {_key(output): head}
     contributions: dict = {}

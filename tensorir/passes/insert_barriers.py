@@ -53,6 +53,8 @@ def _seq(s: Seq, block_level: bool, repeating: bool) -> Stmt:
     pending_reads, pending_writes = (set(_accesses(s, scopes)[0]) if repeating else set()), set()
     out: list[Stmt] = []
     for item in items:
+        if isinstance(item, Evaluate) and isinstance(item.value, Call) and item.value.func is Func.BARRIER:
+            pending_reads, pending_writes = set(), set()  # the body's own barrier (tvm_storage_sync)
         reads, writes = _accesses(item, scopes)
         if (reads & pending_writes) or (writes & pending_reads):
             out.append(barrier())
