@@ -40,9 +40,7 @@ from .functions import (
     exp,
     if_then_else,
     log,
-    max,
     maximum,
-    min,
     minimum,
     not_equal,
     power,
@@ -95,6 +93,7 @@ from .intrinsics2 import atan2, clz, copysign, hypot, ldexp, nextafter
 from .reducers import CommReducer, comm_reducer, max_value, min_value
 from .stmt import PrimFunc
 from .tags import tag_scope
+from .te_reducers import max, min  # TVM's te.max/te.min: floats start from the finite extremes
 from .tensor import Tensor, compute, placeholder, reduce_axis
 from .tvm_names import (  # noqa: A004 - TVM's names
     Select,
