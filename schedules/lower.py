@@ -35,6 +35,7 @@ from .scalars import function_scalars, split_scalar_args, symbolic_kind
 from .scan_lowering import alias_scan_buffers, is_scan_state, root_nest, shared_steps
 from .schedule import Schedule, Stage
 from .storage import aligned_strides
+from .symbolic_split import requirements
 from .thread_axis import add_predicate_guard
 from .vthread import lowered_kind
 
@@ -482,6 +483,7 @@ def lower_schedule(schedule: Schedule, args: Sequence[Tensor], name: str = "main
     body = seq(*(root_nest(lowering, stage) for stage in roots))
     for buffer in reversed(temporaries):
         body = Allocate(buffer, body)
-    func = PrimFunc(name, tuple(params), body, function_scalars(params, scalars, body, name))
+    bound = function_scalars(params, scalars, body, name)
+    func = PrimFunc(name, tuple(params), body, bound, requirements(schedule, bound))
     warn_inner_parallel(func, schedule)
     return func

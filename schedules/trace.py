@@ -103,6 +103,8 @@ def _python_value(key: str, value: Any) -> str:
         return f"[{', '.join(f's[{identifier(v)}]' for v in value)}]"
     if key == "tensor":
         return identifier(value)
+    if isinstance(value, dict) and set(value) == {"size_var"}:  # a split by a size variable
+        return value["size_var"]
     return repr(value)
 
 
