@@ -29,6 +29,7 @@ from .attachment import attached_in, outside_readers, stranded
 from .bounds import Region, attached_region, storage_scope
 from .geometry import LoopGeometry, derives, loop_geometry
 from .parallel import warn_inner_parallel
+from .prefetch import insert_prefetches, read_from
 from .reduction import first_point, init_stores, late_init, scratch_buffer, update
 from .relations import At, AtRoot, Inlined
 from .scalars import function_scalars, split_scalar_args, symbolic_kind
@@ -481,6 +482,7 @@ def lower_schedule(schedule: Schedule, args: Sequence[Tensor], name: str = "main
              if isinstance(stage.op, ComputeOp) and isinstance(stage.attach, AtRoot)]
     temporaries = scans + [buffer for stage in roots for buffer in lowering.make_buffers(stage, stage.op.shape)]
     body = seq(*(root_nest(lowering, stage) for stage in roots))
+    body = insert_prefetches(body, schedule.stages, lambda stage, t: lowering.buffers.get(read_from(stage, t)))
     for buffer in reversed(temporaries):
         body = Allocate(buffer, body)
     bound = function_scalars(params, scalars, body, name)

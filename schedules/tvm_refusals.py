@@ -1,5 +1,5 @@
-"""TVM's stage primitives that Nestor does not take (``tensorize``, ``prefetch``),
-refused at the call with what to do instead, rather than an AttributeError."""
+"""TVM's stage primitives that Nestor does not take (``tensorize``), refused at the call with
+what to do instead, rather than an AttributeError."""
 
 from __future__ import annotations
 
@@ -16,9 +16,3 @@ class TVMRefusals:
         loop = getattr(var, "name", var)
         raise ScheduleError(f"s[{self.name}].tensorize({loop}, ...): tensor intrinsics are not supported; "
                             f"vectorize the inner loop with s[{self.name}].vectorize(loop) instead")
-
-    def prefetch(self, tensor, var, offset) -> None:
-        """TVM's software prefetch is not supported: refused."""
-        loop = getattr(var, "name", var)
-        raise ScheduleError(f"s[{self.name}].prefetch({getattr(tensor, 'name', tensor)}, {loop}, {offset}): software "
-                            "prefetch is not supported; leave it out (the values are the same)")
