@@ -152,6 +152,11 @@ from .tvm_refused import extern, hybrid  # noqa: E402
 
 __all__ += ["extern", "hybrid"]
 
+#: more of TVM's tir vocabulary (tensorir.tvm_names2)
+from .tvm_names2 import Cast, SizeVar, ceildiv, infinity, likely  # noqa: E402
+
+__all__ += ["Cast", "SizeVar", "ceildiv", "infinity", "likely"]
+
 #: TVM's calls by name: C math functions and TVM's intrinsics, the rest refused (tensorir.extern_calls)
 from .extern_calls import (  # noqa: E402
     call_extern,
