@@ -33,6 +33,9 @@ class Binder:
         in_shapes = set(shape_vars([p.shape for p in func.params]))
         self.explicit = [v for v in self.scalars if v not in in_shapes]
         self.conditions = assumptions(self.scalars)
+        self.requires = getattr(func, "requires", ())
+        if self.requires:  # the general binder checks them (the fast one takes calls with none)
+            self.conditions = [*self.conditions, *(cond for cond, _ in self.requires)]
         self._fast = FastBinding.of(func, written, self.explicit, self.conditions)
 
     def bind(self, args: Sequence[object]) -> tuple[list[np.ndarray], list[int]]:
@@ -144,6 +147,12 @@ class Binder:
                 raise ArgumentError(
                     f"{self.name}: the size_var {v.name} is {value}, not a multiple of its "
                     f"declared divisor {v.divisor}; pass a size that {v.divisor} divides")
+        for cond, origin in self.requires:
+            if not evaluate(cond, values):
+                given = ", ".join(f"{v.name}={values[v]}" for v in shape_vars([cond]))
+                raise ArgumentError(
+                    f"{self.name}: {origin} needs {cond}, but {given}; a split runs no iteration (or "
+                    "divides by zero) otherwise, so pass a positive value")
         for cond in self.conditions:
             if not evaluate(cond, values):
                 raise ArgumentError(

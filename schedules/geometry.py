@@ -10,6 +10,7 @@ from tensorir.expr import BinaryOp, Expr, IterVar, binary
 from tensorir.symbolic import Extent, divides, mul, to_expr
 
 from .relations import Fuse, Singleton, Split
+from .symbolic_split import is_symbolic
 
 if TYPE_CHECKING:
     from .bounds import Region
@@ -69,6 +70,8 @@ def _guarded(split: Split, extents: dict[IterVar, Extent]) -> bool:
     """Whether ``split``'s loops run past its parent's extent (nparts of 5 over 12 do, though 3
     divides 12); a symbolic extent where the factor (or nparts) may not divide it."""
     parent = extents[split.parent]
+    if is_symbolic(split):  # the amount is bound at run time: the tail guard is kept, exact
+        return True
     if isinstance(parent, int):
         return extents[split.outer] * extents[split.inner] > parent
     if split.nparts is not None:  # nparts * ceil(n / nparts) is n exactly where nparts divides n

@@ -30,12 +30,14 @@ from .bounds import Region, attached_region, storage_scope
 from .extern_stage import extern_nest, is_extern
 from .geometry import LoopGeometry, derives, loop_geometry
 from .parallel import warn_inner_parallel
+from .prefetch import insert_prefetches, read_from
 from .reduction import first_point, init_stores, late_init, scratch_buffer, update
 from .relations import At, AtRoot, Inlined
 from .scalars import function_scalars, split_scalar_args, symbolic_kind
 from .scan_lowering import alias_scan_buffers, is_scan_state, root_nest, shared_steps
 from .schedule import Schedule, Stage
 from .storage import aligned_strides
+from .symbolic_split import requirements
 from .thread_axis import add_predicate_guard
 from .vthread import lowered_kind
 
@@ -483,8 +485,10 @@ def lower_schedule(schedule: Schedule, args: Sequence[Tensor], name: str = "main
              if (isinstance(stage.op, ComputeOp) or is_extern(stage)) and isinstance(stage.attach, AtRoot)]
     temporaries = scans + [buffer for stage in roots for buffer in lowering.make_buffers(stage, stage.op.shape)]
     body = seq(*(root_nest(lowering, stage) for stage in roots))
+    body = insert_prefetches(body, schedule.stages, lambda stage, t: lowering.buffers.get(read_from(stage, t)))
     for buffer in reversed(temporaries):
         body = Allocate(buffer, body)
-    func = PrimFunc(name, tuple(params), body, function_scalars(params, scalars, body, name))
+    bound = function_scalars(params, scalars, body, name)
+    func = PrimFunc(name, tuple(params), body, bound, requirements(schedule, bound))
     warn_inner_parallel(func, schedule)
     return func

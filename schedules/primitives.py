@@ -19,6 +19,7 @@ from .geometry import derives
 from .parallel import nested_message, nested_parallel
 from .relations import AT_ROOT, INLINED, Annotation, At, Attach, Fuse, Inlined, Singleton, Split
 from .stage import StageState
+from .symbolic_split import replayed_amount, symbolic_amount, trace_value
 from .trace import Step
 from .vthread import VTHREAD_TAGS, is_vthread
 
@@ -148,7 +149,8 @@ class StagePrimitives(StageState):
         if not isinstance(disable_predication, bool):
             raise ScheduleError(f"s[{self.name}].split({name}, disable_predication={disable_predication!r}): "
                                 "expected True or False")
-        factor, nparts = as_int(factor), as_int(nparts)  # numpy integers too
+        factor = as_int(replayed_amount(self.schedule, factor))  # numpy integers too
+        nparts = as_int(replayed_amount(self.schedule, nparts))
         call = f"split({name}, factor={factor})" if nparts is None else f"split({name}, nparts={nparts})"
         iv = self._leaf(call, axis)
         if (factor is None) == (nparts is None):
@@ -159,13 +161,18 @@ class StagePrimitives(StageState):
         label = "factor" if factor is not None else "nparts"
         self._check_splittable(call, iv, label, given)
         outer, inner = self._split(iv, factor, nparts)
-        self._record("split", {"axis": iv.name, "factor": factor, "nparts": nparts}, (outer, inner))
+        self._record("split", {"axis": iv.name, "factor": trace_value(factor), "nparts": trace_value(nparts)},
+                     (outer, inner))
         return outer, inner
 
     def _check_splittable(self, call: str, iv: IterVar, label: str, factor: object) -> None:
+        if symbolic_amount(factor) is not None:  # bound at run time, required positive there
+            self._check_unannotated(call, iv)
+            return
         if not _positive_int(factor):
             raise self._fail(call, f"{label} must be a positive integer, got {factor!r}",
-                             f"pass a whole number of iterations, e.g. {label}=4")
+                             f"pass a whole number of iterations, e.g. {label}=4, or a size variable "
+                             f"({label}=ns.var('f')) bound when the kernel is called")
         if not isinstance(iv.extent, int) and factor > symbolic.MAX_SYMBOLIC_FACTOR:
             loop, what = ("outer", "nparts") if label == "nparts" else ("inner", "a factor")
             raise self._fail(call, f"the extent of {iv.name} is the symbolic {iv.extent}, and the {loop} loop "

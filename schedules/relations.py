@@ -16,10 +16,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from tensorir import symbolic
-from tensorir.expr import IterVar
+from tensorir.expr import Expr, IterVar
 from tensorir.intmath import ceil_div
 from tensorir.stmt import ForKind
 from tensorir.symbolic import Extent
+
+from .symbolic_split import symbolic_extents
 
 if TYPE_CHECKING:
     from .schedule import Stage
@@ -35,13 +37,15 @@ class Split:
     parent: IterVar
     outer: IterVar
     inner: IterVar
-    factor: int | None
-    nparts: int | None = None
+    factor: int | Expr | None
+    nparts: int | Expr | None = None
 
     def extents(self, parent: Extent) -> tuple[Extent, Extent]:
         """``(outer, inner)`` extents for a parent loop of extent ``parent``. A factor (or
         nparts) beyond a constant extent gives a loop of the extent and a loop of 1, never a guard;
         nparts of a symbolic extent keeps its nparts outer iterations."""
+        if isinstance(self.factor, Expr) or isinstance(self.nparts, Expr):  # bound at run time
+            return symbolic_extents(self, parent)
         if not isinstance(parent, int) and self.nparts is not None:
             # TVM's meaning: nparts parts of ceil(n / nparts) each, guarded where nparts does not divide n
             parts = min(self.nparts, symbolic.INT32_MAX)

@@ -32,12 +32,13 @@ from tensorir.tensor import ComputeOp, Operation, PlaceholderOp, Tensor
 from . import attachment, cache
 from .env_threads import EnvThreadsPrimitive
 from .pragma import PragmaPrimitive
+from .prefetch import PrefetchPrimitive
 from .storage import StoragePrimitives
 from .trace import Trace, replay
 from .tvm_refusals import TVMRefusals
 
 
-class Stage(StoragePrimitives, PragmaPrimitive, EnvThreadsPrimitive, TVMRefusals):
+class Stage(StoragePrimitives, PragmaPrimitive, PrefetchPrimitive, EnvThreadsPrimitive, TVMRefusals):
     """The schedule of one operation: its loops, where it is computed, where it is stored.
 
     Its records and their queries are those of :class:`schedules.stage.StageState`; its

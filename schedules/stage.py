@@ -52,6 +52,8 @@ class StageState:
     pragmas: dict[IterVar, tuple] = field(default_factory=dict)
     #: the GPU indices a scan's steps share (TVM's ``env_threads``, a hint)
     environment_threads: tuple = ()
+    #: TVM's prefetch requests (``s[T].prefetch``), :class:`schedules.prefetch.Prefetch` records
+    prefetches: tuple = ()
 
     @property
     def compute_op(self) -> ComputeOp:

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from .schedule import Schedule
 
 #: Step arguments that name loop axes of the step's stage (printed as variables, not strings).
-AXIS_ARGS = frozenset({"axis", "axes", "x", "y", "outer", "inner"})
+AXIS_ARGS = frozenset({"axis", "axes", "x", "y", "outer", "inner", "var"})
 #: Step arguments printed as keywords.
 KEYWORD_ARGS = frozenset({"factor", "nparts", "x_factor", "y_factor", "factor_axis"})
 #: Step arguments that name stages or tensors.
@@ -103,6 +103,8 @@ def _python_value(key: str, value: Any) -> str:
         return f"[{', '.join(f's[{identifier(v)}]' for v in value)}]"
     if key == "tensor":
         return identifier(value)
+    if isinstance(value, dict) and set(value) == {"size_var"}:  # a split by a size variable
+        return value["size_var"]
     return repr(value)
 
 
@@ -128,6 +130,8 @@ STAGE_PRIMITIVES = frozenset({"split", "tile", "reorder", "fuse", "unroll", "vec
 SCHEDULE_PRIMITIVES = frozenset({"cache_read", "cache_write", "rfactor"})
 #: storage primitives of GPU stages
 STAGE_PRIMITIVES |= frozenset({"double_buffer", "launch_bounds", "storage_align"})
+#: a hint on a loop
+STAGE_PRIMITIVES |= frozenset({"prefetch"})
 
 
 def replay(schedule: Schedule, trace: Trace | str) -> None:

@@ -1,5 +1,5 @@
-"""TVM's stage primitives that Nestor does not take (``tensorize``, ``prefetch``),
-refused at the call with what to do instead, rather than an AttributeError."""
+"""TVM's stage primitives that Nestor does not take (``tensorize``, ``transform_layout``), refused at
+the call with what to do instead, rather than an AttributeError."""
 
 from __future__ import annotations
 
@@ -17,8 +17,9 @@ class TVMRefusals:
         raise ScheduleError(f"s[{self.name}].tensorize({loop}, ...): tensor intrinsics are not supported; "
                             f"vectorize the inner loop with s[{self.name}].vectorize(loop) instead")
 
-    def prefetch(self, tensor, var, offset) -> None:
-        """TVM's software prefetch is not supported: refused."""
-        loop = getattr(var, "name", var)
-        raise ScheduleError(f"s[{self.name}].prefetch({getattr(tensor, 'name', tensor)}, {loop}, {offset}): software "
-                            "prefetch is not supported; leave it out (the values are the same)")
+    def transform_layout(self, mapping_function, *_args, **_kwargs):
+        """TVM's layout transformation of a stage's buffer is not supported: refused."""
+        raise ScheduleError(
+            f"s[{self.name}].transform_layout(...): storing a stage in a transformed layout is not "
+            f"supported; define the relaid tensor with ns.compute (e.g. T = ns.compute((m, n), lambda j, i: "
+            f"{self.name}[i, j])) and schedule that stage instead")

@@ -40,9 +40,7 @@ from .functions import (
     exp,
     if_then_else,
     log,
-    max,
     maximum,
-    min,
     minimum,
     not_equal,
     power,
@@ -95,6 +93,7 @@ from .intrinsics2 import atan2, clz, copysign, hypot, ldexp, nextafter
 from .reducers import CommReducer, comm_reducer, max_value, min_value
 from .stmt import PrimFunc
 from .tags import tag_scope
+from .te_reducers import max, min  # TVM's te.max/te.min: floats start from the finite extremes
 from .tensor import Tensor, compute, placeholder, reduce_axis
 from .tvm_names import (  # noqa: A004 - TVM's names
     Select,
@@ -156,6 +155,11 @@ from .extern_op import call_packed, extern  # noqa: E402
 from .tvm_refused import hybrid  # noqa: E402
 
 __all__ += ["call_packed", "decl_buffer", "extern", "hybrid", "ir_builder"]
+
+#: more of TVM's tir vocabulary (tensorir.tvm_names2)
+from .tvm_names2 import Cast, SizeVar, ceildiv, infinity, likely  # noqa: E402
+
+__all__ += ["Cast", "SizeVar", "ceildiv", "infinity", "likely"]
 
 #: TVM's calls by name: C math functions and TVM's intrinsics, the rest refused (tensorir.extern_calls)
 from .extern_calls import (  # noqa: E402

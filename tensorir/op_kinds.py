@@ -105,6 +105,9 @@ class Func(enum.Enum):
     LDEXP = "ldexp"
     #: the number of leading zero bits of a 32- or 64-bit integer (all bits for 0)
     CLZ = "clz"
+    #: a hint that the element loaded by its one argument (a ``BufferLoad``) will be read soon
+    #: (``s[C].prefetch``); no value, and no effect on what a kernel computes
+    PREFETCH = "prefetch"
 
 
 #: one-operand float functions every backend takes from its C math library (``sinf``/``sin``)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import functions, intrinsics
+from . import functions, intrinsics, te_reducers
 from .dtypes import INDEX
 from .errors import DefinitionError
 from .expr import Expr, IterKind, IterVar, Var, as_expr
@@ -40,7 +40,7 @@ _FUNCTIONS = {"exp": (functions.exp, 1), "log": (functions.log, 1), "sqrt": (fun
 _FUNCTIONS.update({name: (getattr(intrinsics, name), 2 if name in ("fmod", "truncdiv", "truncmod") else 1)
                    for name in ("fmod", "truncdiv", "truncmod", "popcount", "floor", "ceil", "round", "erf",
                                 "isnan", "isinf", "isfinite", "rsqrt", "trunc", *intrinsics.LIBM)})
-_REDUCERS = {"sum": functions.sum, "max": functions.max, "min": functions.min}
+_REDUCERS = {"sum": functions.sum, "max": te_reducers.max, "min": te_reducers.min}
 #: the keyword arguments of a reducer in the string form, as ns.sum takes them
 _REDUCER_KEYWORDS = frozenset({"where", "init"})
 

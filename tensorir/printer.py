@@ -178,7 +178,21 @@ class _Printer:
             return f"0..{self.expr(node.extent)}"
         if isinstance(node.extent, Binary) and node.extent.op is BinaryOp.SUB and node.extent.b is lo:
             return f"{self.expr(lo)}..{self.expr(node.extent.a)}"  # a loop over hi - lo, from lo
+        folded = self._folded_end(lo, node.extent)
+        if folded is not None:
+            return f"{lo.value}..{folded}"
         return f"{self.expr(lo)}..{self.expr(lo + node.extent)}"
+
+    def _folded_end(self, lo, extent) -> str | None:
+        """``lo + extent`` with constant ``lo`` and ``extent = e -/+ c`` as ``e + (lo -/+ c)``
+        (a scan's ``1..m`` rather than ``1..1 + (m - 1)``); None for other forms."""
+        if not (isinstance(lo, Const) and isinstance(extent, Binary) and isinstance(extent.b, Const)):
+            return None
+        if extent.op not in (BinaryOp.SUB, BinaryOp.ADD) or not extent.b.dtype.is_int:
+            return None
+        offset = lo.value + (extent.b.value if extent.op is BinaryOp.ADD else -extent.b.value)
+        end = self.expr(extent.a)
+        return end if offset == 0 else f"{end} {'+' if offset > 0 else '-'} {abs(offset)}"
 
     def lines(self, node: Stmt, depth: int, out: list[str]) -> None:
         pad = "  " * depth

@@ -15,7 +15,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .dependent import with_ranges
-from .dtypes import DType, as_dtype
+from .dtypes import DType, as_dtype, literal_type
 from .errors import DefinitionError
 from .expr import Combiner, Const, Expr, IterKind, IterVar, Reduce, ReduceOp, TensorLoad, Var, as_expr, cast
 from .expr import const as _const
@@ -90,6 +90,7 @@ def inits_of(who: str, init, dtypes: tuple[DType, ...], axes: tuple[IterVar, ...
 
 
 def _init_value(who: str, value, dtype: DType, axes: tuple[IterVar, ...]) -> Expr:
+    _check_literal_init(who, value, dtype)
     try:
         expr = as_expr(value, dtype)
     except DefinitionError as err:
@@ -105,6 +106,21 @@ def _init_value(who: str, value, dtype: DType, axes: tuple[IterVar, ...]) -> Exp
                 f"{who}(..., init={expr}): the initial value uses the reduce axis {node.name}; it "
                 "may use only the compute's own indices (e.g. init=B[i])")
     return expr
+
+
+def _check_literal_init(who: str, value, dtype: DType) -> None:
+    """A Python number as ``init=`` takes the type TVM gives a literal beside a value of the
+    reduction's type (``literal_type``: an int is int32, a float float32, then promoted); TVM
+    stores the init into the reduction's buffer unconverted, so that type must be the
+    reduction's own."""
+    if not isinstance(value, (bool, int, float)):
+        return
+    typed = literal_type(value, dtype)
+    if typed is not dtype:
+        raise DefinitionError(
+            f"{who}(..., init={value!r}): the Python literal is {typed} as TVM types it beside a "
+            f"value of type {dtype}, but the reduction has type {dtype}; give the start value in that type, "
+            f"init=ns.const({value!r}, '{dtype}')")
 
 
 def _source(who: str, value, keep_bool: bool = False) -> Expr:

@@ -105,6 +105,9 @@ class PrimFunc:
     #: the size variables the function takes after its buffers, bound by the caller
     #: (see :mod:`tensorir.symbolic`); empty for a function of static shapes
     scalars: tuple[Var, ...] = ()
+    #: conditions on the size variables a call must meet before any loop runs, each with the
+    #: schedule step that needs it (a split by a symbolic factor: ``f > 0``)
+    requires: tuple[tuple[Expr, str], ...] = ()
 
     def __str__(self) -> str:
         from .printer import func_str

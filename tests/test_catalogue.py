@@ -65,7 +65,7 @@ func softmax(X: float32[5, 13], Y: float32[5, 13]) {
   allocate rowmax: float32[5] in global
   allocate expsum: float32[5] in global
   for i in 0..5:
-    rowmax[i] = -inf
+    rowmax[i] = -3.4028235e+38
     for k in 0..13:
       rowmax[i] = max(rowmax[i], X[i, k])
   for i in 0..5:

@@ -217,6 +217,8 @@ class KernelPrinter(CPrinter):
         match s:
             case Evaluate(value=Call(func=Func.BARRIER)):
                 self.emit("__syncthreads();", depth)
+            case Evaluate(value=Call(func=Func.PREFETCH)):
+                pass  # the GPU's caches are not steered from a kernel here: the hint is dropped
             case Store(value=ThreadAllReduce()):
                 emit_allreduce(self, s, depth)
             case IfThenElse() | While():  # a block of its own

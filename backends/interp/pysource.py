@@ -217,6 +217,8 @@ class PySource(SourcePrinter):
                 self.emit("pass", depth)
             case Evaluate(value=Call(func=Func.BARRIER)):
                 self.emit("yield" if self.in_threads else "pass", depth)
+            case Evaluate(value=Call(func=Func.PREFETCH)):
+                self.emit("pass", depth)  # a hint to the memory system: nothing to compute
             case Store(value=ThreadAllReduce()):
                 self.thread_allreduce(s, depth)
             case _:

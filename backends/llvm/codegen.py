@@ -237,6 +237,13 @@ class Codegen(Allocations, Arithmetic):
             found = self.state.pointers[key] = self.b.gep(base, [offset], inbounds=True)  # type: ignore[union-attr]
         return found
 
+    def prefetch(self, load: BufferLoad) -> None:
+        """``llvm.prefetch`` of the element ``load`` reads: a read, kept in all cache levels
+        (locality 3), of data (cache type 1)."""
+        address = self.b.bitcast(self.pointer(load.buffer, self.offset(load)), I8.as_pointer())
+        hint = self.declare("llvm.prefetch.p0", VOID, [I8.as_pointer(), I32, I32, I32])
+        self.b.call(hint, [address, ir.Constant(I32, 0), ir.Constant(I32, 3), ir.Constant(I32, 1)])
+
     def load(self, buffer: Buffer, offset: ir.Value) -> ir.Value:
         value = self.b.load(self.pointer(buffer, offset), align=SIZE[buffer.dtype])
         return self.b.trunc(value, I1) if buffer.dtype is DType.BOOL else value
@@ -344,6 +351,8 @@ class Codegen(Allocations, Arithmetic):
                 self.while_loop(cond, body)
             case Evaluate(value=Call(func=Func.BARRIER)):
                 raise CodegenError("llvm: barrier() synchronises GPU threads; build with target='cuda'")
+            case Evaluate(value=Call(func=Func.PREFETCH, args=(BufferLoad() as load,))):
+                self.prefetch(load)
             case Evaluate(value=value):
                 self.expr(value)
             case _:

@@ -80,7 +80,7 @@ def test_an_output_left_out_of_the_arguments_is_computed_into_a_temporary():
       x[i, j] = 1.0
   for i in 0..n:
     scan[0, i] = x[0, i]
-  for t in 1..1 + (m - 1):
+  for t in 1..m:
     for i in 0..n:
       scan[t, i] = scan[t - 1, i] + x[t, i]
 }"""

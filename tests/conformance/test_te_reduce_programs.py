@@ -30,9 +30,10 @@ def test_a_row_reduction_where_an_inlined_stage_says(reducer, np_reducer):
     f(x, out)
     want = np_reducer(x.astype(np.float64), axis=1)
     close(out[2:], want[2:], rtol=1e-5)
-    # rows 0 and 1 combine nothing: the reducer's identity (TVM's test masks them out; Nestor's
-    # identity of a float max/min is -inf/+inf, where TVM starts from the finite min/max value)
-    np.testing.assert_array_equal(out[:2], {te.sum: 0.0, te.min: np.inf, te.max: -np.inf}[reducer])
+    # rows 0 and 1 combine nothing: the reducer's start value (TVM's test masks them out); te.max
+    # starts from min_value(float32), te.min from max_value(float32), the finite extremes
+    lowest, highest = np.finfo(np.float32).min, np.finfo(np.float32).max
+    np.testing.assert_array_equal(out[:2], {te.sum: 0.0, te.min: highest, te.max: lowest}[reducer])
 
 
 @pytest.mark.parametrize("factor_axis", [0, 1])

@@ -110,7 +110,7 @@ def test_several_states_in_one_loop_over_the_steps(target, rng):
     s = te.create_schedule(s_scan1.op)
     assert s[s_scan1] is s[s_scan2]
     assert str(tvm.lower(s, [X, s_scan1, s_scan2], simple_mode=True)).splitlines()[5:11] == [
-        "  for t in 1..1 + (m - 1):", "    for i in 0..n:",
+        "  for t in 1..m:", "    for i in 0..n:",
         "      scan.v0[t, i] = scan.v0[t - 1, i] + X[t, i]", "    for i in 0..n:",
         "      scan.v1[t, i] = scan.v1[t - 1, i] + scan.v0[t - 1, i]", "}"]
     f = tvm.build(s, [X, s_scan1, s_scan2], target=target)
@@ -249,7 +249,7 @@ def test_the_scan_tutorials_gpu_schedule_over_a_symbolic_number_of_steps_loops_o
     s = te.create_schedule(s_scan.op)
     _bind_to_blocks(s, (s_init, s_update), factor=256)
     lowered = str(tvm.lower(s, [X, s_scan], simple_mode=True)).splitlines()
-    assert lowered[5:7] == ["  for t in 1..1 + (m - 1) [host]:",
+    assert lowered[5:7] == ["  for t in 1..m [host]:",
                             "    for i.outer in 0..(n - 1) // 256 + 1 [blockIdx.x]:"]
     f = tvm.build(s, [X, s_scan], "interp", name="myscan")
     for shape in ((1, 3), (2, 300), (9, 5)):

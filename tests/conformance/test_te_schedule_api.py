@@ -198,9 +198,13 @@ def test_tvm_primitives_nestor_refuses_name_what_to_do_instead():
     with pytest.raises(te.ScheduleError, match=r"s\[A1\].tensorize\(i.inner, ...\): tensor intrinsics are not "
                        "supported"):
         s[A1].tensorize(xi, None)
-    with pytest.raises(te.ScheduleError, match=r"s\[A1\].prefetch\(A, i.outer, 1\): software prefetch is not "
-                       "supported"):
-        s[A1].prefetch(A, xo, 1)
+    s[A1].prefetch(A, xo, 1)  # a real prefetch now (tests/conformance/test_te_prefetch.py); values unchanged
+    with pytest.raises(te.ScheduleError) as info:
+        s[A1].transform_layout(lambda i: [i // 4, i % 4])
+    assert str(info.value) == (
+        "s[A1].transform_layout(...): storing a stage in a transformed layout is not supported; define the "
+        "relaid tensor with ns.compute (e.g. T = ns.compute((m, n), lambda j, i: A1[i, j])) and schedule that "
+        "stage instead")
     with pytest.raises(te.ScheduleError, match=r"thread_axis\('vthreads'\): unknown thread tag; use one of "
                        r"blockIdx.x, .*threadIdx.z, vthread, cthread"):
         te.thread_axis("vthreads")  # vthread itself is taken (tests/conformance/test_te_vthread.py)

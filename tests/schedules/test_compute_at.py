@@ -121,7 +121,7 @@ def test_reduction_producer_per_row():
 func f(X: float32[5, 13], Y: float32[5, 13]) {
   for i in 0..5:
     allocate M: float32[1] in global
-    M[0] = -inf
+    M[0] = -3.4028235e+38
     for k in 0..13:
       M[0] = max(M[0], X[i, k])
     for j in 0..13:
