@@ -38,7 +38,7 @@ import numpy as np
 from backends.args import data_pointers
 from tensorir import config
 
-from .lazy_storage import is_exposed, root
+from .lazy_storage import _exposed, root
 
 
 @dataclass
@@ -78,7 +78,8 @@ class PackedWeights:
             return None
         owner = root(array)
         key = id(owner)
-        if is_exposed(array):
+        exposed = _exposed.get(key, False)
+        if exposed is None or (exposed is not False and exposed() is owner):  # lazy_storage.is_exposed
             self._drop(key)
             return None
         view = (data_pointers((array,))[0], array.shape, array.strides, array.dtype.str, layout)
