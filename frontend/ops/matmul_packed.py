@@ -121,7 +121,13 @@ def prepacked(op, a: np.ndarray, b: np.ndarray, transposed: bool, device: str):
 
 
 def _pack(array: np.ndarray, layout: tuple, device: str) -> np.ndarray:
-    return dispatch.run(PackRightOperand(), [array], device, layout)[0]
+    packed = dispatch.run(PackRightOperand(), [array], device, layout)[0]
+    if packed.dtype != array.dtype:  # the product reads it by address, as B's dtype
+        from tensorir.errors import LoweringError
+
+        raise LoweringError(f"matmul_pack_b: B of dtype {array.dtype} was packed as {packed.dtype}; the packing "
+                            "kernel must keep B's dtype")
+    return packed
 
 
 def check_packed(request: KernelRequest, config: dict) -> None:

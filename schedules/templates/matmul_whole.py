@@ -28,6 +28,7 @@ from numbers import Integral
 
 from tensorir import functions as fn
 from tensorir import symbolic
+from tensorir.expr import const
 from tensorir.tensor import compute, placeholder, reduce_axis
 
 from ..schedule import create_schedule
@@ -86,8 +87,9 @@ def packed_b(B, n, k, v2: int, columns, transpose_b: bool):
     def b_at(j, kk):
         return B[j, kk] if transpose_b else B[kk, j]
 
+    zero = const(0, B.dtype)  # of B's type: a float 0.0 made an integer product's C float
     return compute((symbolic.ceil_div(columns, v2), k, v2), lambda jo, kk, ji: fn.if_then_else(
-        jo * v2 + ji < n, b_at(jo * v2 + ji, kk), 0.0), name="B.packed")
+        jo * v2 + ji < n, b_at(jo * v2 + ji, kk), zero), name="B.packed")
 
 
 def _schedule(s, C, tile, v1: int, v2: int, v3: int, b1: int, b2: int, parallel: bool) -> None:

@@ -182,3 +182,18 @@ def test_a_bad_budget_is_reported_with_its_variable(monkeypatch, rng):
     with pytest.raises(ConfigurationError, match=r"NESTOR_PACKED_WEIGHTS_MB='lots': .*MiB of matrix-product right "
                                                   r"operands .*unset NESTOR_PACKED_WEIGHTS_MB for the default"):
         (nf.Tensor(_ints(rng, (1, 16))) @ b).numpy()
+
+
+@pytest.mark.parametrize("dtype", ["int32", "int64"])
+def test_integer_products_keep_their_dtype_packed_or_kept(dtype, rng):
+    """B packed zero-padded (300 columns, or stored transposed) was padded with a float 0.0, which
+    made an integer product's result float32; its kept copy must be of B's dtype too."""
+    a = rng.integers(-3, 4, (2, 20)).astype(dtype)
+    for b, transposed in ((rng.integers(-3, 4, (20, 300)).astype(dtype), False),
+                          (rng.integers(-3, 4, (100, 20)).astype(dtype), True)):
+        weight = nf.Tensor(b, requires_grad=False)
+        for _ in range(3):
+            got = (nf.Tensor(a) @ (weight.T if transposed else weight)).numpy()
+            assert got.dtype == np.dtype(dtype)
+            np.testing.assert_array_equal(got, a @ (b.T if transposed else b))
+    assert cache.stats.hits >= 2

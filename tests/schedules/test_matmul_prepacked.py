@@ -85,3 +85,12 @@ def test_symbolic_columns_cannot_be_packed_once():
     with pytest.raises(DefinitionError, match=r"matmul_prepacked: B's sizes must be integers to pack it once, "
                                               r"got n=N, k=16"):
         pack_b(ns.size_var("N"), 16, v2=32, b2=128, transpose_b=False)
+
+
+def test_an_integer_b_is_packed_in_its_own_dtype():
+    s, (b, packed) = pack_b(40, 8, v2=32, b2=128, transpose_b=False, dtype="int32")
+    assert packed.dtype == b.dtype
+    values = np.arange(320, dtype=np.int32).reshape(8, 40)
+    out = np.zeros(packed_shape(40, 8, v2=32, b2=128), np.int32)
+    ns.build(s, [b, packed], target="llvm")(values, out)
+    np.testing.assert_array_equal(out.transpose(1, 0, 2).reshape(8, -1)[:, :40], values)
