@@ -95,6 +95,8 @@ class MatMul(Op):
     name = "matmul"
     #: whether a stored right operand seen unchanged is packed once (:mod:`frontend.packed_weights`)
     packs_weights = True
+    #: whether a whole-k product's cache tiles are one register tile's rows (see default_config)
+    register_row_tiles = True
 
     def forward(self, a: np.ndarray, b: np.ndarray, device: str = "cpu") -> np.ndarray:
         return self.product_of(a, b, None, device)
@@ -172,7 +174,8 @@ class MatMul(Op):
             return {**config, **TRANSPOSED_A_CONFIG}
         if not request.variant[0] and k <= WHOLE_K_MAX:
             config["b3"] = None  # the register tile accumulates the whole reduction
-            config["b1"] = config["v1"]  # the rows' last cache tile computes only its own register tiles
+            if self.register_row_tiles:
+                config["b1"] = config["v1"]  # the rows' last cache tile computes only its own register tiles
             if k < NARROW or (n < NARROW and k <= ROLLED_K_MAX):
                 config["v3"] = 1  # the reduction loop not unrolled: half the compile time, as fast
             if n <= UNPACKED_N_MAX and not request.variant[1]:
