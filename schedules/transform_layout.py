@@ -109,8 +109,8 @@ def _box(stage: Stage, call: str) -> tuple[tuple[Var, ...], tuple[int, ...]]:
         variables = tuple(Var(f"i{d}") for d in range(len(op.shape)))
         return variables, _extents(op.shape, stage, call)
     if not isinstance(op, ComputeOp):
-        raise ScheduleError(f"{call}: {stage.name} is a {type(op).__name__}, whose layout its own code "
-                            "decides; transform the layout of a compute or a placeholder")
+        raise ScheduleError(f"{call}: {stage.name} is computed by a {type(op).__name__}, whose code decides "
+                            "its layout; transform the layout of a compute or a placeholder")
     moved = bool(stage.relations) or list(stage.leaves) != list(stage.root_axes) or stage.annotations
     if moved or not isinstance(stage.attach, AtRoot) or attached_in(stage.schedule, stage):
         raise ScheduleError(f"{call}: {stage.name} is already scheduled (its loops split, reordered or "

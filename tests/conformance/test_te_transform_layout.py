@@ -11,6 +11,9 @@ import pytest
 
 import nestor as ns
 
+from tests.backends.cuda import host_emulation
+
+from .extern_programs import add_body
 from .helpers import close, empty, uniform
 from .te_shim import te, tvm
 
@@ -123,6 +126,67 @@ def test_later_primitives_on_the_returned_axes(rng, target):
     close(c, a.astype(np.float64) ** 2 + 1)
 
 
+@pytest.mark.parametrize("target", TARGETS)
+def test_cache_read_of_a_transformed_input_is_in_its_layout(rng, target):
+    A = te.placeholder((16,), name="A")
+    B = te.compute((16,), lambda i: A[i] + 1, name="B")
+    s = te.create_schedule(B.op)
+    s[A].transform_layout(lambda i: [i % 4, i // 4])
+    AA = s.cache_read(A, "local", [B])
+    assert tuple(AA.shape) == (4, 4)
+    a = uniform(rng, (16,))
+    (b,) = run(s, [A, B], [np.ascontiguousarray(a.reshape(4, 4).T)], [(16,)], target)
+    close(b, a.astype(np.float64) + 1)
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_transformed_twice_inlined_and_multi_output(rng, target):
+    A = te.placeholder((16,), name="A")
+    B = te.compute((16,), lambda i: A[i] + 1, name="B")
+    C = te.compute((16,), lambda i: B[15 - i] * 2, name="C")
+    s = te.create_schedule(C.op)
+    s[B].transform_layout(lambda i: [i // 4, i % 4])
+    s[B].transform_layout(lambda p, q: [q, p])
+    s[C].transform_layout(lambda i: [i % 8, i // 8])
+    a = uniform(rng, (16,))
+    b, c = run(s, [A, B, C], [a], [(4, 4), (8, 2)], target)
+    close(b, (a.astype(np.float64) + 1).reshape(4, 4).T)
+    close(c, (2 * (a.astype(np.float64)[::-1] + 1)).reshape(2, 8).T)
+    s[B].compute_inline()
+    (c,) = run(s, [A, C], [a], [(8, 2)], target)
+    close(c, (2 * (a.astype(np.float64)[::-1] + 1)).reshape(2, 8).T)
+    X = te.compute((4, 6), lambda i, j: (A[i] + j, A[i + 4] * j), name="X")
+    s = te.create_schedule(X[0].op)
+    s[X[0]].transform_layout(lambda i, j: [j, i])
+    x0, x1 = run(s, [A, X[0], X[1]], [a], [(6, 4), (6, 4)], target)
+    j = np.arange(6)[:, None]
+    close(x0, a[None, :4].astype(np.float64) + j)
+    close(x1, a[None, 4:8].astype(np.float64) * j)
+
+
+def gpu_program():
+    A = te.placeholder((64, 32), name="A")
+    B = te.compute((64, 32), lambda i, j: A[i, j] * 2 + 1, name="B")
+    s = te.create_schedule(B.op)
+    j, i = s[B].transform_layout(lambda i, j: [j, i])
+    s[B].bind(j, te.thread_axis("blockIdx.x"))
+    s[B].bind(i, te.thread_axis("threadIdx.x"))
+    return s, [A, B], lambda a: (2 * a + 1).T
+
+
+def test_bound_transformed_loops_on_a_gpu(rng):
+    s, args, reference = gpu_program()
+    a = uniform(rng, (64, 32))
+    (b,) = run(s, args, [a], [(32, 64)], "interp")
+    close(b, reference(a.astype(np.float64)))
+    if not host_emulation.available():
+        pytest.skip("g++ is not installed")
+    (host,) = host_emulation.compile_host([tvm.build(s, args, target="cuda")])
+    b = empty((32, 64), "float32")
+    host(a, b)
+    close(b, reference(a.astype(np.float64)))
+
+
 def test_lowered_loop_nest_of_a_split_layout():
     A = te.placeholder((16,), name="A")
     B = te.compute((16,), lambda i: A[i] + 1, name="B")
@@ -232,6 +296,22 @@ def test_refused_calls_name_the_fix():
     assert str(info.value) == (
         "s[C].transform_layout(...): C has the symbolic shape ('n',); a layout transformation needs a constant "
         "shape")
+
+
+def test_a_reader_that_is_not_a_compute_is_refused():
+    A = te.placeholder((4,), name="A")
+    B = te.extern((4,), [A], lambda ins, outs: add_body(ins, outs, 4), name="B")
+    s = te.create_schedule(B.op)
+    with pytest.raises(te.ScheduleError) as info:
+        s[A].transform_layout(lambda i: [i % 2, i // 2])
+    assert str(info.value) == (
+        "s[A].transform_layout(...): B reads A but is not a plain compute, so its reads cannot be remapped; "
+        "transform the layout of a tensor that only computes read")
+    with pytest.raises(te.ScheduleError) as info:
+        s[B].transform_layout(lambda i: [i % 2, i // 2])
+    assert str(info.value) == (
+        "s[B].transform_layout(...): B is computed by a ExternOp, whose code decides its layout; transform the "
+        "layout of a compute or a placeholder")
 
 
 def test_malformed_trace_layout_is_refused():
