@@ -24,6 +24,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from tensorir.errors import ScheduleError
+from tensorir.intmath import as_int
 from tensorir.expr import Binary, BinaryOp, Cast, Const, Expr, IterKind, IterVar, TensorLoad, Var, as_expr, binary
 from tensorir.isl_layout import LayoutRefused, invert_layout
 from tensorir.tensor import ComputeOp, PlaceholderOp
@@ -120,6 +121,7 @@ def _box(stage: Stage, call: str) -> tuple[tuple[Var, ...], tuple[int, ...]]:
 
 
 def _extents(shape, stage: Stage, call: str) -> tuple[int, ...]:
+    shape = tuple(as_int(n) for n in shape)
     if not all(isinstance(n, int) for n in shape):
         raise ScheduleError(f"{call}: {stage.name} has the symbolic shape {tuple(map(str, shape))}; a layout "
                             "transformation needs a constant shape")
@@ -150,7 +152,8 @@ def _index(item, position: int, stage: Stage, call: str) -> Expr:
     if item is AXIS_SEPARATOR:
         raise ScheduleError(f"{call}: AXIS_SEPARATOR (several physical dimensions) is not supported: Nestor's "
                             f"buffers are flat; leave it out of the mapping of {stage.name}")
-    expr = as_expr(item) if isinstance(item, int) and not isinstance(item, bool) else item
+    item = as_int(item)
+    expr = as_expr(item) if isinstance(item, int) else item
     if not isinstance(expr, Expr) or not expr.dtype.is_int:
         raise ScheduleError(f"{call}: new index {position} is {item!r:.60}, not an integer index expression "
                             "of the axes; return a list of index expressions")

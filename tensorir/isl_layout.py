@@ -88,7 +88,7 @@ def _readable(value: isl.PwAff, target: IndexSpace, shape: tuple[int, ...], exte
     """The inverse index as a person writes it (``p``, ``p // c``, ``p % n``, ``p // c % n``) where
     one such form equals isl's over the whole new box; None if none does."""
     for var, size in zip(target.variables, shape):
-        for c in (c for c in range(1, size + 1) if size % c == 0):
+        for c in _divisors(size):
             candidate: Expr = var if c == 1 else binary(BinaryOp.FLOORDIV, var, c)
             if size // c != extent:
                 candidate = binary(BinaryOp.FLOORMOD, candidate, extent)
@@ -96,6 +96,11 @@ def _readable(value: isl.PwAff, target: IndexSpace, shape: tuple[int, ...], exte
             if aff is not None and isl.PwAff.from_aff(aff).intersect_domain(target.box).is_equal(value):
                 return candidate
     return None
+
+
+def _divisors(n: int) -> list[int]:
+    small = [d for d in range(1, int(n ** 0.5) + 1) if n % d == 0]
+    return sorted(set(small + [n // d for d in small]))
 
 
 def _pw_expr(value: isl.PwAff, new_vars: Sequence[Var]) -> Expr:

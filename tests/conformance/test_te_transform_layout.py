@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 import nestor as ns
-
 from tests.backends.cuda import host_emulation
 
 from .extern_programs import add_body
