@@ -24,8 +24,8 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from tensorir.errors import ScheduleError
-from tensorir.intmath import as_int
 from tensorir.expr import Binary, BinaryOp, Cast, Const, Expr, IterKind, IterVar, TensorLoad, Var, as_expr, binary
+from tensorir.intmath import as_int
 from tensorir.isl_layout import LayoutRefused, invert_layout
 from tensorir.tensor import ComputeOp, PlaceholderOp
 from tensorir.visitor import Mutator, substitute
