@@ -13,8 +13,8 @@ expressions of the axes (sums, constant multiples, ``//`` and ``%`` by positive 
 map the tensor's box one-to-one onto a box starting at 0; :mod:`tensorir.isl_layout` checks
 that and inverts it. The work is a rewrite of the operations (``Schedule.replace_op``): the
 stage gets a compute over the new axes, each reader a compute whose loads are mapped, so
-lowering needs nothing new. ``te.AXIS_SEPARATOR`` (several physical dimensions) is refused:
-Nestor's buffers are flat.
+lowering needs nothing new. The new loops are named ``axis0``, ``axis1``, ... as in TVM.
+``te.AXIS_SEPARATOR`` (several physical dimensions) is refused: Nestor's buffers are flat.
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ def transform_layout(stage: Stage, mapping_function, layout) -> list[IterVar]:
         indices = _mapped(mapping_function, variables, stage, call)
     else:
         indices = tuple(decode(item, variables, call) for item in layout)
-    new_vars = tuple(Var(f"ax{d}") for d in range(len(indices)))
+    new_vars = tuple(Var(f"axis{d}") for d in range(len(indices)))
     try:
         found = invert_layout(list(zip(variables, extents)), indices, new_vars)
     except LayoutRefused as why:

@@ -196,9 +196,9 @@ def test_lowered_loop_nest_of_a_split_layout():
     s[B].vectorize(inner)
     assert str(tvm.lower(s, [A, C])) == """func main(A: float32[16], C: float32[16]) {
   allocate B: float32[4, 4] in global
-  parallel for ax0 in 0..4:
-    vectorized for ax1 in 0..4:
-      B[ax0, ax1] = A[ax0 * 4 + ax1] + 1.0
+  parallel for axis0 in 0..4:
+    vectorized for axis1 in 0..4:
+      B[axis0, axis1] = A[axis0 * 4 + axis1] + 1.0
   for i in 0..16:
     C[i] = B[i // 4, i % 4] * 3.0
 }"""
@@ -209,7 +209,7 @@ def test_flattened_inverse_is_written_readably():
     B = te.compute(A.shape, lambda i, j, k: A[i, j, k], name="B")
     s = te.create_schedule(B.op)
     s[B].transform_layout(lambda i, j, k: [i * 240 + j * 40 + k])
-    assert "A[ax0 // 240, ax0 // 40 % 6, ax0 % 40]" in str(tvm.lower(s, [A, B]))
+    assert "A[axis0 // 240, axis0 // 40 % 6, axis0 % 40]" in str(tvm.lower(s, [A, B]))
 
 
 def test_trace_round_trip(rng):
@@ -221,7 +221,7 @@ def test_trace_round_trip(rng):
     jo, i, ji = s[B].transform_layout(lambda i, j: [j // 4, i, j % 4])
     s[B].reorder(i, jo, ji)
     s[B].split(ji, 2)
-    assert "ax0, ax1, ax2 = s[B].transform_layout(layout=" in str(s.trace)
+    assert "axis0, axis1, axis2 = s[B].transform_layout(layout=" in str(s.trace)
     replayed = ns.Schedule.from_trace([C], s.trace.to_json())
     assert str(tvm.lower(replayed, [A, C])) == str(tvm.lower(s, [A, C]))
     a = uniform(rng, (8, 12))
