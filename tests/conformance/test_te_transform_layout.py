@@ -186,6 +186,26 @@ def test_bound_transformed_loops_on_a_gpu(rng):
     close(b, reference(a.astype(np.float64)))
 
 
+@pytest.mark.parametrize(("after", "extents"), [
+    (None, [4, 6, 10, 4]), ("reorder", [4, 10, 6, 4]), ("split", [4, 6, 10, 2, 2]), ("fuse", [24, 10, 4])])
+def test_loop_order_after_the_transform(rng, after, extents):
+    # TVM's TestTransformedSchedules (factor_last_by_4, then reorder / split / fuse the new loops)
+    A = te.placeholder((4, 6, 40), name="A")
+    B = te.compute(A.shape, lambda i, j, k: A[i, j, k] * 2, name="B")
+    s = te.create_schedule(B.op)
+    axes = s[B].transform_layout(lambda *indices, n: [*indices, n // 4, n % 4])
+    if after == "reorder":
+        s[B].reorder(*axes[::-1])
+    elif after == "split":
+        s[B].split(axes[-1], nparts=2)
+    elif after == "fuse":
+        s[B].fuse(*axes[:2])
+    assert [int(iv.dom.extent) for iv in s[B].leaf_iter_vars] == extents
+    a = uniform(rng, (4, 6, 40))
+    (b,) = run(s, [A, B], [a], [(4, 6, 10, 4)], "interp")
+    close(b, (2 * a.astype(np.float64)).reshape(4, 6, 10, 4))
+
+
 def test_lowered_loop_nest_of_a_split_layout():
     A = te.placeholder((16,), name="A")
     B = te.compute((16,), lambda i: A[i] + 1, name="B")
