@@ -24,7 +24,21 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from tensorir.errors import ScheduleError
-from tensorir.expr import Binary, BinaryOp, Cast, Const, Expr, IterKind, IterVar, TensorLoad, Var, as_expr, binary
+from tensorir.expr import (
+    Binary,
+    BinaryOp,
+    Cast,
+    Const,
+    Expr,
+    IterKind,
+    IterVar,
+    TensorLoad,
+    Unary,
+    UnaryOp,
+    Var,
+    as_expr,
+    binary,
+)
 from tensorir.intmath import as_int
 from tensorir.isl_layout import LayoutRefused, invert_layout
 from tensorir.tensor import ComputeOp, PlaceholderOp
@@ -215,6 +229,9 @@ def encode(index: Expr, variables: tuple[Var, ...]):
             return ["axis", variables.index(index)]
         case Cast(value=value) if value.dtype.is_int:
             return encode(value, variables)
+        case Unary(op=UnaryOp.NEG, a=a):
+            inner = encode(a, variables)
+            return None if inner is None else ["-", 0, inner]
         case Binary(op=op, a=a, b=b) if op in _OPS:
             parts = [encode(a, variables), encode(b, variables)]
             return None if None in parts else [_OPS[op], *parts]

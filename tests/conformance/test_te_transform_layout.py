@@ -238,7 +238,7 @@ def test_trace_round_trip(rng):
     C = te.compute((8, 12), lambda i, j: B[i, j] * B[i, j], name="C")
     s = te.create_schedule(C.op)
     s[A].transform_layout(lambda i, j: [j, i])
-    jo, i, ji = s[B].transform_layout(lambda i, j: [j // 4, i, j % 4])
+    jo, i, ji = s[B].transform_layout(lambda i, j: [j // 4, -i + 7, j % 4])
     s[B].reorder(i, jo, ji)
     s[B].split(ji, 2)
     assert "axis0, axis1, axis2 = s[B].transform_layout(layout=" in str(s.trace)
