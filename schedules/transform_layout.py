@@ -147,7 +147,10 @@ def _mapped(function, variables: tuple[Var, ...], stage: Stage, call: str) -> tu
     if not callable(function):
         raise ScheduleError(f"{call}: the mapping {function!r:.60} is not a function; pass a function of the "
                             f"{len(variables)} axes returning the new indices, e.g. lambda i, j: [j, i]")
-    params = inspect.signature(function).parameters.values()
+    try:
+        params = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):  # no signature to read (a builtin): it takes every axis
+        params = [inspect.Parameter("indices", inspect.Parameter.VAR_POSITIONAL)]
     positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     keywords = [p for p in params if p.kind is p.KEYWORD_ONLY]
     rest = any(p.kind is p.VAR_POSITIONAL for p in params)
