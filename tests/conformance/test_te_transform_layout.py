@@ -125,6 +125,19 @@ def test_later_primitives_on_the_returned_axes(rng, target):
     close(c, a.astype(np.float64) ** 2 + 1)
 
 
+def test_a_producer_attached_in_a_returned_loop_computes_its_exact_region(rng):
+    A = te.placeholder((16,), name="A")
+    P = te.compute((16,), lambda i: A[i] * 2, name="P")
+    B = te.compute((16,), lambda i: P[i] + 1, name="B")
+    s = te.create_schedule(B.op)
+    outer, _ = s[B].transform_layout(lambda i: [i // 4, i % 4])
+    s[P].compute_at(s[B], outer)
+    assert "allocate P: float32[4] in global" in str(tvm.lower(s, [A, B]))
+    a = uniform(rng, (16,))
+    (b,) = run(s, [A, B], [a], [(4, 4)], "llvm")
+    close(b, (2 * a.astype(np.float64) + 1).reshape(4, 4))
+
+
 @pytest.mark.parametrize("target", TARGETS)
 def test_cache_read_of_a_transformed_input_is_in_its_layout(rng, target):
     A = te.placeholder((16,), name="A")
