@@ -95,8 +95,9 @@ def threads() -> int:
 
 
 def set_yield(period: int) -> None:
-    """Make the pool's spinning threads yield their core every ``period``-th look (a power of
-    two; 0: never, they only pause), :data:`~.pool_ir.YIELD_EVERY` by default; installs the pool.
+    """Make the pool's spinning threads yield their core every ``period``-th look where the
+    thread they wait for last ran on the same CPU (a power of two; 0: never, they only pause),
+    :data:`~.pool_ir.YIELD_EVERY` by default; installs the pool.
 
     Raises
     ------
