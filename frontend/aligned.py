@@ -24,9 +24,14 @@ inputs' offsets, so every process makes the same one for the same layout of inpu
 
 from __future__ import annotations
 
+import ctypes
 from collections.abc import Sequence
+from functools import lru_cache
+from math import prod
 
 import numpy as np
+
+from backends import args
 
 #: the alignment of every output: one cache line, one AVX-512 vector
 ALIGN = 64
@@ -44,6 +49,11 @@ BEHIND = 1024
 def page_offset(inputs: Sequence[int]) -> int:
     """The page offset (a multiple of :data:`ALIGN`, below :data:`PAGE`) for an output read
     alongside inputs at page offsets ``inputs``: none of them 1 to :data:`AHEAD` bytes behind it."""
+    return _page_offset(tuple(inputs))
+
+
+@lru_cache(maxsize=4096)
+def _page_offset(inputs: tuple[int, ...]) -> int:
     start = (inputs[0] - BEHIND) // ALIGN * ALIGN % PAGE if inputs else 0
     for step in range(PAGE // ALIGN):
         offset = (start - step * ALIGN) % PAGE
@@ -56,20 +66,37 @@ def empty(shape: tuple[int, ...], dtype, inputs: Sequence[np.ndarray] = ()) -> n
     """An uninitialised C-contiguous array of ``shape`` and ``dtype`` starting on a 64-byte
     boundary; from :data:`LARGE` bytes at the page offset :func:`page_offset` gives for the large
     arrays among ``inputs`` (the arrays the kernel writing it reads)."""
-    dtype = np.dtype(dtype)
-    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    if nbytes == 0:
-        return np.empty(shape, dtype)
-    if nbytes < LARGE:
-        raw = np.empty(nbytes + ALIGN, np.uint8)
-        start = -raw.ctypes.data % ALIGN
-    else:
-        offsets = [a.ctypes.data % PAGE for a in inputs if a.nbytes >= LARGE]
-        raw = np.empty(nbytes + PAGE, np.uint8)
-        start = (page_offset(offsets) - raw.ctypes.data) % PAGE
-    return raw[start:start + nbytes].view(dtype).reshape(shape)
+    return _placed(shape, np.dtype(dtype), _offsets(inputs))
 
 
 def outputs(specs: Sequence[tuple[tuple[int, ...], np.dtype]], inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
     """:func:`empty` of each ``(shape, dtype)`` of ``specs``, placed against ``inputs``."""
-    return [empty(shape, dtype, inputs) for shape, dtype in specs]
+    offsets = _offsets(inputs)
+    return [_placed(shape, np.dtype(dtype), offsets) for shape, dtype in specs]
+
+
+def _offsets(inputs: Sequence[np.ndarray]) -> tuple[int, ...]:
+    return tuple(_address(a) % PAGE for a in inputs if a.nbytes >= LARGE)
+
+
+def _read_address(array: np.ndarray) -> int:
+    return _READ(id(array) + args._DATA_OFFSET).value
+
+
+#: an array's data address: read from the object's header where :mod:`backends.args` found where
+#: it lies (a fraction of ``.ctypes.data``'s cost, which is paid per output)
+_READ = ctypes.c_void_p.from_address
+_address = _read_address if args._DATA_OFFSET is not None else (lambda array: array.ctypes.data)
+
+
+def _placed(shape: tuple[int, ...], dtype: np.dtype, offsets: tuple[int, ...]) -> np.ndarray:
+    nbytes = prod(shape) * dtype.itemsize
+    if nbytes == 0:
+        return np.empty(shape, dtype)
+    if nbytes < LARGE:
+        raw = np.empty(nbytes + ALIGN, np.uint8)
+        start = -_address(raw) % ALIGN
+    else:
+        raw = np.empty(nbytes + PAGE, np.uint8)
+        start = (_page_offset(offsets) - _address(raw)) % PAGE
+    return np.ndarray(shape, dtype, raw, start)
