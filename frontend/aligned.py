@@ -12,8 +12,12 @@ process's allocation history left. Two effects follow:
   0.98-1.04x (noise).
 * **Per-process luck.** Which offsets a step's arrays get depends on everything the process
   allocated before, which differs from process to process (string hashing is seeded per
-  process, so dict and set sizes and the order of frees differ), so the same step loop could
-  run at a different speed in each process.
+  process), so a kernel could meet the bad case in one process and not in the next.
+
+What this does not do: it does not explain or remove the train step's per-process bimodality
+(MLP about 1.3 or 1.65 ms). The whole MLP step, timed in one process with outputs placed here
+against plain ``np.empty`` (interleaved rounds, main-thread CPU time), differed by 2% (IQR
+-8% to +3%), within the noise; the SGD update is about 5% of the step.
 
 :func:`empty` allocates an output 64-byte aligned (whole cache lines, full AVX-512 vectors) and,
 from :data:`LARGE` bytes, at a page offset :func:`page_offset` picks from the inputs' offsets:
