@@ -18,7 +18,7 @@ import subprocess
 import sys
 
 #: the fields of a child's row that are one process's timing, gathered per process by :func:`combine`
-TIMED = ("nestor_s", "peer_s", "x_torch")
+TIMED = ("nestor_s", "peer_s", "x_torch", "timed_step_ms", "main_cpu_ms")
 
 
 def child_command(script: str, argv: list[str]) -> list[str]:

@@ -224,20 +224,23 @@ def _kernels(step, steps: int = 3) -> int:
 
 def _breakdown(step, steps: int = 20) -> dict:
     """Per step, over ``steps`` steps with every kernel call timed: seconds inside kernels, the
-    rest (Python: graph, dispatch, allocation), the kernel count and the heaviest ops."""
+    rest (Python: graph, dispatch, allocation), the kernel count, the heaviest ops and the main
+    thread's CPU time (``main_cpu_ms``; well below ``timed_step_ms``: the step waited, for a
+    core or for another thread, e.g. a parallel product's worker)."""
     from frontend import dispatch
 
     dispatch.stats.reset()
     dispatch.stats.timing = True
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.thread_time()
     for _ in range(steps):
         step()
-    total = (time.perf_counter() - start) / steps
+    total, cpu = (time.perf_counter() - start) / steps, (time.thread_time() - cpu) / steps
     dispatch.stats.timing = False
     kernel = dispatch.stats.kernel_s / steps
     top = sorted(dispatch.stats.per_op.items(), key=lambda item: -item[1])[:4]
     return {"kernel_ms": kernel * 1e3, "python_ms": max(total - kernel, 0.0) * 1e3,
             "kernels_per_step": dispatch.stats.calls // steps, "timed_step_ms": total * 1e3,
+            "main_cpu_ms": cpu * 1e3,
             "top_ops": ", ".join(f"{name} {t / steps * 1e3:.2f}ms" for name, t in top)}
 
 

@@ -33,6 +33,14 @@ def test_combine_gives_the_median_and_range_of_the_processes():
     assert row["bench"] == "train_step" and row["case"] == "mlp" and row["peer"] == "torch 2.13.0"
 
 
+def test_combine_gathers_the_step_breakdown_per_process_where_every_row_has_it():
+    rows = [_row("m", 1.0, 1.0, timed_step_ms=1.2, main_cpu_ms=0.9), _row("m", 2.0, 1.0, timed_step_ms=2.1,
+                                                                         main_cpu_ms=1.0)]
+    row = processes.combine(rows)
+    assert row["per_process_main_cpu_ms"] == [0.9, 1.0] and row["timed_step_ms_max"] == 2.1
+    assert "per_process_main_cpu_ms" not in processes.combine([_row("m", 1.0, 1.0), rows[0]])
+
+
 def test_combine_of_an_even_count_takes_the_mean_of_the_middle_two_and_the_lower_process_fields():
     row = processes.combine([_row("c", 2.0, 1.0, k=1), _row("c", 4.0, 1.0, k=2)])
     assert row["nestor_s"] == 3.0 and row["k"] == 1
