@@ -16,6 +16,13 @@ rest: Python graph, dispatch, allocation), and the compile time of a first train
 (every kernel compiled in-process, the on-disk kernel cache off).
 
     python benchmarks/train_step.py [--json] [--repeat N] [--torch-threads N] [--only mlp|cnn|lstm] [--eager]
+                                    [--processes N]
+
+``--processes N`` runs the benchmark in N fresh processes, one after another, and reports per case
+the median of the per-process medians (``nestor_s``, ``peer_s``, ``x_torch``), every process's
+figures (``per_process_nestor_s``, ...) and their minimum and maximum (``nestor_s_min``, ...): one
+process's figure says little about the next, which have landed at about 1.3 or 1.65 ms for the MLP
+(:mod:`benchmarks.processes`).
 
 ``--eager`` runs the fused step without the lazy graph (:mod:`frontend.lazy_graph`): every
 elementwise op at once, fused only at the layers' fixed points (the figures before the lazy graph).
@@ -217,20 +224,23 @@ def _kernels(step, steps: int = 3) -> int:
 
 def _breakdown(step, steps: int = 20) -> dict:
     """Per step, over ``steps`` steps with every kernel call timed: seconds inside kernels, the
-    rest (Python: graph, dispatch, allocation), the kernel count and the heaviest ops."""
+    rest (Python: graph, dispatch, allocation), the kernel count, the heaviest ops and the main
+    thread's CPU time (``main_cpu_ms``; well below ``timed_step_ms``: the step waited, for a
+    core or for another thread, e.g. a parallel product's worker)."""
     from frontend import dispatch
 
     dispatch.stats.reset()
     dispatch.stats.timing = True
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.thread_time()
     for _ in range(steps):
         step()
-    total = (time.perf_counter() - start) / steps
+    total, cpu = (time.perf_counter() - start) / steps, (time.thread_time() - cpu) / steps
     dispatch.stats.timing = False
     kernel = dispatch.stats.kernel_s / steps
     top = sorted(dispatch.stats.per_op.items(), key=lambda item: -item[1])[:4]
     return {"kernel_ms": kernel * 1e3, "python_ms": max(total - kernel, 0.0) * 1e3,
             "kernels_per_step": dispatch.stats.calls // steps, "timed_step_ms": total * 1e3,
+            "main_cpu_ms": cpu * 1e3,
             "top_ops": ", ".join(f"{name} {t / steps * 1e3:.2f}ms" for name, t in top)}
 
 
@@ -239,7 +249,13 @@ def main() -> None:
     p.add_argument("--torch-threads", type=int, default=0, help="threads for PyTorch (default: its own choice)")
     p.add_argument("--only", choices=sorted(CASES), action="append", help="run only these cases")
     p.add_argument("--eager", action="store_true", help="fused step without the lazy graph")
+    p.add_argument("--processes", type=int, default=1,
+                   help="run in N fresh processes and report the median and range across them")
     args = p.parse_args()
+    if args.processes < 1:
+        p.error(f"--processes {args.processes}: give at least 1 (the number of fresh processes to run)")
+    if args.processes > 1:
+        return _across_processes(args)
     import torch
 
     if args.torch_threads:
@@ -264,6 +280,18 @@ def main() -> None:
                  "unfused_first_step_compile_s": compile_s["compile_unfused_s"]}
         report.add(case, fused_s, f"torch {torch.__version__}", peer_s,
                    noise=max(noise, unfused_noise, peer_noise), **extra)
+
+
+def _across_processes(args) -> None:
+    """Each case's row from ``args.processes`` fresh processes of this benchmark."""
+    from benchmarks import processes
+
+    runs = processes.run_processes(processes.child_command(os.path.abspath(__file__), sys.argv[1:]), args.processes)
+    report = Report("train_step", args.json)
+    for case, rows in processes.by_case(runs).items():
+        row = processes.combine(rows)
+        extra = {k: v for k, v in row.items() if k not in ("bench", "case", "nestor_s", "peer", "peer_s", "ratio")}
+        report.add(case, row["nestor_s"], row["peer"], row["peer_s"], **extra)
 
 
 if __name__ == "__main__":

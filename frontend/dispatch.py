@@ -32,7 +32,7 @@ from schedules import lower
 from schedules.templates.tuned import tuned_knobs
 from tensorir.errors import BackendUnavailable
 
-from . import symbatch
+from . import aligned, symbatch
 from .request import KernelRequest
 
 if TYPE_CHECKING:
@@ -81,7 +81,7 @@ class Kernel:
         """Run on ``arrays``; into ``outs`` where given (C-contiguous, of the outputs' shapes and
         dtypes: a slice of a larger array the caller fills step by step), else new arrays."""
         if outs is None:
-            outs = [np.empty(shape, dtype) for shape, dtype in self.out_specs]
+            outs = aligned.outputs(self.out_specs, arrays)  # 64-byte aligned, placed against the inputs
         stats = self.stats
         if self._call is None:  # a backend without raw calls (cuda): the checked path
             self.module(*arrays, *outs)

@@ -49,6 +49,7 @@ from tensorir import config as settings
 from tensorir.errors import NestorError
 from tensorir.symbolic import evaluate, size_var
 
+from . import aligned
 from .request import KernelRequest
 
 #: the size variable of every symbolic batch axis
@@ -180,7 +181,7 @@ class BatchKernel:
         """Run on ``arrays``; into ``outs`` where given (C-contiguous, of the outputs' shapes and
         dtypes: a slice of a larger array the caller fills step by step), else new arrays."""
         if outs is None:
-            outs = [np.empty(shape, dtype) for shape, dtype in self.out_specs]
+            outs = aligned.outputs(self.out_specs, arrays)  # 64-byte aligned, placed against the inputs
         stats = self.stats
         if stats.timing:
             start = time.perf_counter()
