@@ -34,11 +34,13 @@ from .env_threads import EnvThreadsPrimitive
 from .pragma import PragmaPrimitive
 from .prefetch import PrefetchPrimitive
 from .storage import StoragePrimitives
+from .tensorize import TensorizePrimitive
 from .trace import Trace, replay
 from .tvm_refusals import TVMRefusals
 
 
-class Stage(StoragePrimitives, PragmaPrimitive, PrefetchPrimitive, EnvThreadsPrimitive, TVMRefusals):
+class Stage(StoragePrimitives, PragmaPrimitive, PrefetchPrimitive, EnvThreadsPrimitive, TensorizePrimitive,
+            TVMRefusals):
     """The schedule of one operation: its loops, where it is computed, where it is stored.
 
     Its records and their queries are those of :class:`schedules.stage.StageState`; its
