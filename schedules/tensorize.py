@@ -78,8 +78,19 @@ class TensorizePrimitive:
         tensorized = Tensorized(leaf, tensor_intrin)
         match_tile(stage, tensorized, loop_geometry(stage, None), stage.compute_op.body,
                    lambda reason, hint: stage._fail(call, reason, hint))
+        if stage.compute_op.reduce_axis and tensor_intrin.update is None and _outer_reduce(stage, leaf):
+            raise stage._fail(call, f"reduction loops {[v.name for v in _outer_reduce(stage, leaf)]} lie outside "
+                              f"{leaf.name}, so the tile is computed in pieces, but {tensor_intrin.name!r} has no "
+                              "update", "return (body, reset, update) from fcompute, or tensorize a loop outside "
+                              "the reduction loops")
         stage.tensorized = tensorized  # type: ignore[attr-defined]
         stage._record("tensorize", {"var": leaf.name, "intrin": tensor_intrin.name})
+
+
+def _outer_reduce(stage: Stage, leaf: IterVar) -> list[IterVar]:
+    """The loops outside ``leaf`` that run over reduction axes."""
+    roots = stage.compute_op.reduce_axis
+    return [v for v in stage.leaves[:stage.leaves.index(leaf)] if any(derives(stage, r, v) for r in roots)]
 
 
 def _under(stage: Stage, leaf: IterVar) -> list[IterVar]:
@@ -149,10 +160,13 @@ def match_tile(stage: Stage, t: Tensorized, geo, body: Expr, fail) -> Match:
     for root, (leaf, _) in tile.items():
         value = geo.values[root]
         if leaf is not None:
-            starts[root.var] = substitute(value, {leaf.var: const(_leaf_min(stage, leaf), leaf.var.dtype)})
-            offset = binary(BinaryOp.SUB, pairs[root].var, pairs[root].min) if root in pairs else const(0)
-            in_tile[root.var] = substitute(value, {leaf.var: binary(BinaryOp.ADD, const(_leaf_min(stage, leaf)),
-                                                                     offset)})
+            low = _leaf_min(stage, leaf)
+            starts[root.var] = substitute(value, {leaf.var: const(low, leaf.var.dtype)})
+            axis = pairs.get(root)
+            offset = const(0) if axis is None else axis.var if axis.min == 0 else \
+                binary(BinaryOp.SUB, axis.var, axis.min)
+            in_tile[root.var] = substitute(value, {leaf.var: offset if low == 0 else
+                                                   binary(BinaryOp.ADD, const(low), offset)})
         else:
             starts[root.var] = in_tile[root.var] = value
     matcher = _Matcher(intrin, pairs, fail)
@@ -170,7 +184,10 @@ class _Matcher:
 
     def __init__(self, intrin: TensorIntrin, pairs: dict, fail):
         self.intrin, self.pairs, self.fail = intrin, pairs, fail
-        self.axis_vars = frozenset(iv.var for iv in (*intrin.op.axis, *intrin.op.reduce_axis))
+        axes = (*intrin.op.axis, *intrin.op.reduce_axis)
+        self.axis_vars = frozenset(iv.var for iv in axes)
+        #: an axis of one iteration is always at its start
+        self.unit = {iv.var: const(iv.min, iv.var.dtype) for iv in axes if iv.extent == 1}
         self.reads: dict = {}
 
     def mismatch(self, a, b) -> ScheduleError:
@@ -233,7 +250,7 @@ class _Matcher:
     def fixed(self, index: Expr, other: Expr | None, a, b) -> Expr:
         """``index - other``, which must not vary over the tile (the tile's start)."""
         diff = index if other is None else binary(BinaryOp.SUB, index, other)
-        form = linear_form(diff)
+        form = linear_form(substitute(diff, self.unit))
         if form is None or any(coef and free_vars(term) & self.axis_vars for term, coef in form[0].items()):
             raise self.fail(f"index mismatch: the stage reads {a} where the intrinsic reads {b}, at places that "
                             "differ by more than an offset", "declare the intrinsic with the stage's indices")
@@ -273,9 +290,7 @@ def tensorized_at(lowering: Lowering, run: LoopRun, position: int, env) -> Stmt 
 def _placed(stage: Stage, t: Tensorized, run: LoopRun, env, fail) -> Stmt:
     """Which of the intrinsic's statements stands here (see the module doc)."""
     intrin = t.intrin
-    reduce_roots = set(stage.compute_op.reduce_axis)
-    position = stage.leaves.index(t.leaf)
-    outer_reduce = [leaf for leaf in stage.leaves[:position] if any(derives(stage, r, leaf) for r in reduce_roots)]
+    outer_reduce = _outer_reduce(stage, t.leaf)
     if not outer_reduce:
         if intrin.body is None:
             raise fail("the intrinsic has no body, only an update", "return the body from fcompute, or tensorize "

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .analysis import free_vars
 from .decl_buffer import DeclBuffer, decl_buffer
 from .dtypes import INDEX
 from .errors import DefinitionError
@@ -102,14 +103,27 @@ def _statement(value, role: str, who: str) -> Stmt | None:
                           "(ib.get()), or (body, reset, update) for a reduction")
 
 
-def _check_accesses(stmt: Stmt | None, known: set, who: str) -> None:
+def _check_accesses(stmt: Stmt | None, declared: list[DeclBuffer], who: str) -> None:
+    """Every access is to a declared or allocated buffer, and one to a declared buffer whose
+    element offset is a variable counts from that offset (where the tile lies in its tensor)."""
     if stmt is None:
         return
-    known = known | {n.buffer for n in walk(stmt) if isinstance(n, Allocate)}
+    offsets = {d.placeholder: d for d in declared}
+    known = set(offsets) | {n.buffer for n in walk(stmt) if isinstance(n, Allocate)}
     for node in walk(stmt):
-        if isinstance(node, (BufferLoad, Store)) and node.buffer not in known:
+        if not isinstance(node, (BufferLoad, Store)):
+            continue
+        if node.buffer not in known:
             raise DefinitionError(f"{who}: the body accesses buffer {node.buffer.name}, which is neither one of "
                                   "the intrinsic's ins/outs nor allocated in its body")
+        buffer = offsets.get(node.buffer)
+        if buffer is not None and isinstance(buffer.elem_offset, Var) and \
+                buffer.elem_offset not in free_vars(node.indices[0]):
+            raise DefinitionError(
+                f"{who}: the body accesses {buffer.name}[{node.indices[0]}] counting from the data pointer "
+                f"(ib.buffer_ptr), not from where the tile starts ({buffer.elem_offset}); access it with "
+                f"{buffer.name}.vload/vstore([...]) or {buffer.name}[i, j], which add the element offset and "
+                "strides, or add the buffer's elem_offset to the index yourself")
 
 
 def decl_tensor_intrin(op, fcompute, name: str = "tensor_intrin", binds=None, scalar_params=None,
@@ -165,9 +179,8 @@ def decl_tensor_intrin(op, fcompute, name: str = "tensor_intrin", binds=None, sc
     if body is None and update is None:
         raise DefinitionError(f"{who}: fcompute returned no body and no update; return the statement that "
                               "computes the tile")
-    known = {d.placeholder for d in declared}
     for stmt in (body, reset, update):
-        _check_accesses(stmt, known, who)
+        _check_accesses(stmt, declared, who)
     return TensorIntrin(name, op, tuple(op.inputs), tuple(declared[:-1]), declared[-1], body, reset, update)
 
 
