@@ -2,7 +2,8 @@
 sizes: "intrinsics and math functions" (``call_pure_extern`` of C's ``__expf``/``exp``, ``te.exp``
 on GPU threads with a symbolic length, ``call_intrin``; custom lowering rules and new intrinsics
 refused at the call), the matmul of autotvm's "simple template" tutorial with its split knobs
-enumerated by hand, "tensorize" with the GEMV intrinsic written with the IR builder, and "how to optimize convolution using TensorCores" with its whole schedule (float16
+enumerated by hand, "tensorize" with the GEMV intrinsic written with the IR builder, and "how to
+optimize convolution using TensorCores" with its whole schedule (float16
 NHWCnc data, float32 sums, shared and register caches, threadIdx.y/z warps) but register caches in
 place of the wmma fragments, which are refused. Values against numpy on the interpreter (CUDA's
 semantics), LLVM and the CUDA source run on the host; the CUDA source compiles with nvcc."""
