@@ -267,13 +267,17 @@ def tensorized_at(lowering: Lowering, run: LoopRun, position: int, env) -> Stmt 
     where they lie under the stage's tensorized loop; None elsewhere."""
     stage = run.stage
     t: Tensorized | None = getattr(stage, "tensorized", None)
-    if t is None or t.leaf not in stage.leaves:
-        return None
-    if stage.leaves.index(run.leaves[position]) < stage.leaves.index(t.leaf):
+    if t is None:
         return None
 
     def fail(reason: str, hint: str) -> LoweringError:
         return LoweringError(f"lower: s[{stage.name}].tensorize({t.leaf.name}, {t.intrin.name!r}): {reason}; {hint}")
+
+    if t.leaf not in stage.leaves:
+        raise fail(f"loop {t.leaf.name} was split or fused after it was tensorized, so it is no longer a loop",
+                   "tensorize one of the loops it became")
+    if stage.leaves.index(run.leaves[position]) < stage.leaves.index(t.leaf):
+        return None
 
     for leaf in _under(stage, t.leaf):
         if attached_in(lowering.schedule, stage, leaf):

@@ -302,6 +302,16 @@ def test_a_later_schedule_change_that_breaks_the_match_is_refused_at_lowering():
         tvm.lower(s, [Z.op.input_tensors[0], Z.op.input_tensors[1], Z])
 
 
+def test_splitting_the_tensorized_loop_afterwards_is_refused_at_lowering():
+    s, Z, jo, ji = _vadd_schedule()
+    s[Z].tensorize(ji, intrin_vadd(16))
+    s[Z].split(ji, factor=4)
+    with pytest.raises(te.LoweringError, match=r"^lower: s\[Z\]\.tensorize\(j\.inner, 'vadd'\): loop j\.inner was "
+                       "split or fused after it was tensorized, so it is no longer a loop; tensorize one of the "
+                       "loops it became$"):
+        tvm.lower(s, [Z.op.input_tensors[0], Z.op.input_tensors[1], Z])
+
+
 def test_a_stage_computed_inside_the_tensorized_loop_is_refused_at_lowering():
     X = te.placeholder((2, 64), name="X")
     Y = te.placeholder((2, 64), name="Y")
