@@ -2,7 +2,8 @@
 tests/python/unittest/test_te_schedule_tensorize.py) as TVM programs through :mod:`te_shim`,
 with intrinsic bodies written with the IR builder: the GEMV intrinsic over a matmul split 16 x L,
 the reduction form ``(body, reset, update)`` with the reduction split so that the update runs
-once per slice (and without a reset: the body at the first slice), a vector add of 16 over a
+once per slice (and without a reset: the body at the first slice), a 4 x 8 x 16 GEMM tile under a
+parallel loop (every tensor's row stride bound), a vector add of 16 over a
 two-dimensional stage, and a refusal for each kind of mismatch (expression, extent, dtype,
 index) and each misuse, with its message. Values against numpy on the interpreter and LLVM;
 lowered loop nests against golden text."""
@@ -152,6 +153,43 @@ def test_the_tile_moves_with_every_outer_loop_of_both_operands(rng):
     zo, zi = s[C].split(z, factor=8)
     s[C].reorder(xo, zo, yo, xi, yi, zi)
     s[C].tensorize(yi, intrin_gemv_pieces(8, 8))
+    _check_matmul(s, A, B, C, rng)
+
+
+def intrin_gemm(tm, tn, tl):
+    """A two-dimensional tile of C += A * B^T (TVM's test_tensorize_matmul), in pieces."""
+    a = te.placeholder((tm, tl), name="a")
+    b = te.placeholder((tn, tl), name="b")
+    k = te.reduce_axis((0, tl), name="k")
+    c = te.compute((tm, tn), lambda i, j: te.sum(a[i, k] * b[j, k], axis=k), name="c")
+
+    def statements(ins, outs, reset, update):
+        aa, bb = ins
+        cc = outs[0]
+        ib = tvm.tir.ir_builder.create()
+        with ib.for_range(0, tm, name="x") as x, ib.for_range(0, tn, name="y") as y:
+            if reset:
+                ib.emit(cc.vstore([x, y], te.const(0, "float32")))
+            if update:
+                with ib.for_range(0, tl, name="z") as z:
+                    ib.emit(cc.vstore([x, y], cc[x, y] + aa[x, z] * bb[y, z]))
+        return ib.get()
+
+    return te.decl_tensor_intrin(c.op, lambda ins, outs: tuple(statements(ins, outs, r, u) for r, u in
+                                                               ((True, True), (True, False), (False, True))),
+                                 name="gemm")
+
+
+def test_a_two_dimensional_tile_binds_the_row_strides_of_every_tensor(rng):
+    A, B, C = matmul(n=16, m=32, el=64)
+    s = te.create_schedule(C.op)
+    xo, yo, xi, yi = s[C].tile(C.op.axis[0], C.op.axis[1], 4, 8)
+    ko, ki = s[C].split(C.op.reduce_axis[0], factor=16)
+    s[C].reorder(xo, yo, ko, xi, yi, ki)
+    s[C].parallel(xo)
+    s[C].tensorize(xi, intrin_gemm(4, 8, 16))
+    assert s.trace.steps[-1].to_dict() == {"primitive": "tensorize", "stage": "C",
+                                           "args": {"var": "i.inner", "intrin": "gemm"}, "results": []}
     _check_matmul(s, A, B, C, rng)
 
 
