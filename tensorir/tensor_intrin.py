@@ -40,6 +40,11 @@ class TensorIntrin:
     update: Stmt | None
 
     @property
+    def buffers(self) -> tuple[DeclBuffer, ...]:
+        """TVM's ``intrin.buffers``: the declared buffers, inputs then the output."""
+        return (*self.in_buffers, self.out_buffer)
+
+    @property
     def is_reduction(self) -> bool:
         return isinstance(self.op.body, Reduce)
 

@@ -92,7 +92,9 @@ def test_gemv_intrinsic_replaces_the_loops_under_the_split_axis(rng):
     (z,) = C.op.reduce_axis
     yo, yi = s[C].split(y, factor=16)
     s[C].reorder(x, yo, yi, z)
-    s[C].tensorize(yi, intrin_gemv(16, L))
+    gemv = intrin_gemv(16, L)
+    assert (gemv.name, gemv.op.name, [b.name for b in gemv.buffers]) == ("gemv", "c", ["A", "B", "C"])
+    s[C].tensorize(yi, gemv)
     _golden(tvm.lower(s, [A, B, C]), """
         func main(A: float32[4, 64], B: float32[32, 64], C: float32[4, 32]) {
           for i in 0..4:
