@@ -30,6 +30,7 @@ from .ops import elementwise as ew
 from .ops.base import contiguous
 from .ops.conv import Conv2d, Conv2dGradInput, Conv2dGradWeight, conv_params
 from .ops.matmul import DOT, MatMul, product_adjoints
+from .ops.matmul_packed import is_packed
 from .ops.promote import promote
 from .ops.shape import reshape
 from .tensor import Tensor
@@ -81,7 +82,7 @@ class MatMulEpilogue(MatMul):
     def batched_inputs(self, request) -> tuple[int, ...] | None:
         """The inputs whose axis 0 is a symbolic batch (as the plain product's), or None."""
         shapes, variant = request.shapes, request.variant
-        if variant[-1] or len(shapes[0]) != 2 or len(shapes[1]) != 2:
+        if variant[-1] or len(shapes[0]) != 2 or (len(shapes[1]) != 2 and not is_packed(variant[:-1])):
             return None  # a transposed kernel: the batch runs along the bias
         return (0, 1) if variant[:-1] != DOT and variant[0] else (0,)
 

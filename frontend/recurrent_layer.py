@@ -82,6 +82,10 @@ class LayerMatMul(MatMul):
     batch (a symbolic-batch kernel serves every batch size with the config of the first)."""
 
     name = "layer_matmul"
+    #: its operands are the layer's own arrays, some filled step by step: packed as they come
+    packs_weights = False
+    #: static shapes: its cache tiles fit the product (below), no symbolic batch's tail tile
+    register_row_tiles = False
 
     def default_config(self, request) -> dict:
         config = super().default_config(request)

@@ -65,6 +65,7 @@ def generalize(op, request: KernelRequest) -> tuple[KernelRequest, object, int] 
     from .ops.elementwise import Elementwise
     from .ops.loss import SoftmaxCrossEntropy, SoftmaxCrossEntropyBackward
     from .ops.matmul import DOT, MatMul
+    from .ops.matmul_packed import is_packed
     from .ops.reduce import Reduction
 
     if type(op) is FusedElementwise:
@@ -83,7 +84,7 @@ def generalize(op, request: KernelRequest) -> tuple[KernelRequest, object, int] 
     if isinstance(op, MatMulEpilogue):  # a product with its epilogue: the product's batch
         inputs = op.batched_inputs(request)
         return None if inputs is None else _leading(op, request, inputs)
-    if isinstance(op, MatMul) and all(len(s) == 2 for s in request.shapes):
+    if isinstance(op, MatMul) and (all(len(s) == 2 for s in request.shapes) or is_packed(request.variant)):
         transposed_a = request.variant != DOT and request.variant[0]
         return _leading(op, request, (0, 1) if transposed_a else (0,))
     if type(op) in (SoftmaxCrossEntropy, SoftmaxCrossEntropyBackward):

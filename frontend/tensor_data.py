@@ -78,6 +78,9 @@ def write(tensor: Tensor, index, value) -> None:
             if reader._lazy is not None:
                 realize(reader)
         reader = None
+    from .packed_weights import written
+
+    written(array)  # packed copies of this memory would be stale
     try:
         array[index] = value
     except (IndexError, ValueError, TypeError) as error:

@@ -17,6 +17,7 @@ import tensorir as _language
 from backends.cuda.runtime import device_array
 from schedules import Schedule, Stage, autotune, create_schedule
 from schedules.thread_axis import thread_axis
+from schedules.transform_layout import AXIS_SEPARATOR
 from tensorir import *  # noqa: F403 - the tensor language, listed once in tensorir.__all__
 from tensorir import tensor  # TVM's te.tensor.Tensor
 from tensorir.expr import Reduce  # TVM's tir.Reduce, for isinstance checks of op.body[0]
@@ -33,6 +34,7 @@ __version__ = "0.1.0"
 
 __all__ = [name for name in _language.__all__ if name not in _language.INTERNAL]
 __all__ += ["Schedule", "Stage", "autotune", "build", "create_schedule", "device_array", "lower", "thread_axis"]
+__all__ += ["AXIS_SEPARATOR"]
 __all__ += ["ComputeOp", "PlaceholderOp", "PrimExpr", "ScanOp", "schedule", "tensor"]
 __all__ += ["Reduce", "cpu", "cuda", "device", "load_module", "runtime"]
 __all__ += ["FloatImm", "IntImm", "create_prim_func"]

@@ -20,8 +20,10 @@ if TYPE_CHECKING:
 
 def param_buffer(lowering: Lowering, stage: Stage, tensor: Tensor) -> Buffer:
     """The parameter of ``tensor``: the caller's array, dense and in global memory whatever
-    ``storage_align``, ``double_buffer`` or a scope asked of its stage's own allocations."""
-    return lowering.make_buffer(stage, tensor.shape, tensor.value_index, param=True)
+    ``storage_align``, ``double_buffer`` or a scope asked of its stage's own allocations; in the
+    stage's current layout (``transform_layout`` gives it a new shape)."""
+    current = tensor if stage.op is tensor.op else stage.op.outputs[tensor.value_index]
+    return lowering.make_buffer(stage, current.shape, tensor.value_index, param=True)
 
 
 def attached_params(schedule: Schedule, args: list[Tensor], name: str) -> set[Stage]:

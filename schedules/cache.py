@@ -101,8 +101,9 @@ def cache_read(schedule: Schedule, tensor, scope: str, readers: Sequence) -> Ten
                 f"s.{call}: {source.name} is computed inside loop {loop.name} of "
                 f"{consumer.name}, where its readers would no longer read it; call "
                 f"cache_read before compute_at, or compute_root {source.name} first")
+    # the stage's current shape: a transform_layout may have given it another than the tensor's
     axes = tuple(IterVar(Var(f"ax{d}"), 0, extent, IterKind.DATA_PAR)
-                 for d, extent in enumerate(tensor.shape))
+                 for d, extent in enumerate(source.op.outputs[tensor.value_index].shape))
     # the readers' reads of a stage all go to the cache: one with several outputs copies them all
     copies = tuple(out[tuple(a.var for a in axes)] for out in source.op.outputs)
     name = f"{tensor.name}.{scope}" if len(copies) == 1 else f"{source.name}.{scope}"

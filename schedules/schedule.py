@@ -36,11 +36,12 @@ from .prefetch import PrefetchPrimitive
 from .storage import StoragePrimitives
 from .tensorize import TensorizePrimitive
 from .trace import Trace, replay
+from .transform_layout import TransformLayoutPrimitive
 from .tvm_refusals import TVMRefusals
 
 
-class Stage(StoragePrimitives, PragmaPrimitive, PrefetchPrimitive, EnvThreadsPrimitive, TensorizePrimitive,
-            TVMRefusals):
+class Stage(StoragePrimitives, PragmaPrimitive, PrefetchPrimitive, EnvThreadsPrimitive, TransformLayoutPrimitive,
+            TensorizePrimitive, TVMRefusals):
     """The schedule of one operation: its loops, where it is computed, where it is stored.
 
     Its records and their queries are those of :class:`schedules.stage.StageState`; its

@@ -132,6 +132,9 @@ SCHEDULE_PRIMITIVES = frozenset({"cache_read", "cache_write", "rfactor"})
 STAGE_PRIMITIVES |= frozenset({"double_buffer", "launch_bounds", "storage_align"})
 #: a hint on a loop
 STAGE_PRIMITIVES |= frozenset({"prefetch"})
+#: a stage stored in another layout (its mapping recorded as ``layout``)
+STAGE_PRIMITIVES |= frozenset({"transform_layout"})
+KEYWORD_ARGS |= frozenset({"layout"})
 
 
 def replay(schedule: Schedule, trace: Trace | str) -> None:

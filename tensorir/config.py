@@ -199,3 +199,9 @@ POOL_SPIN = Setting("NESTOR_POOL_SPIN", _integer(0), lambda: 10000,
                     "spins of an idle thread of Nestor's pool before it sleeps")
 SETTINGS[THREAD_POOL.variable] = THREAD_POOL
 SETTINGS[POOL_SPIN.variable] = POOL_SPIN
+
+
+PACKED_WEIGHTS_MB = Setting("NESTOR_PACKED_WEIGHTS_MB", _integer(0), lambda: 256,
+                            "MiB of matrix-product right operands the frontend keeps packed between calls "
+                            "(0: pack on every call)")
+SETTINGS[PACKED_WEIGHTS_MB.variable] = PACKED_WEIGHTS_MB

@@ -97,6 +97,14 @@ def if_then_else(cond, true_value, false_value) -> Expr:
     return Select(c, t, f, t.dtype)
 
 
+def value_or_zero(cond, value) -> Expr:
+    """``value`` where ``cond`` holds, else a zero of ``value``'s own type: the padding of a
+    template's zero-padded copy (a literal ``0.0`` would make an integer copy float32, as TVM
+    types literals)."""
+    v = as_expr(value)
+    return if_then_else(cond, v, Const(0, v.dtype) if not v.dtype.is_float else Const(0.0, v.dtype))
+
+
 def _reduce(op: ReduceOp, source, axis, where=None, init=None) -> Reduce:
     from .reducers import builtin_reduce
 

@@ -19,3 +19,11 @@ def test_a_row_times_both_builds_and_numpy():
     fields = matmul_columns.row(7, 40, 16, False, 1, np.random.default_rng(0)).split()
     assert fields[0] == "7x" and fields[1] == "40x"  # then the times and the two ratios
     assert len(fields) == 9
+
+
+def test_frontend_rows_time_the_kept_copy_the_per_call_packing_and_numpy():
+    rng = np.random.default_rng(0)
+    for linear in (False, True):
+        fields = matmul_columns.frontend_row(2, 300, 16, linear, 1, rng).split()
+        assert fields[0] == ("linear" if linear else "matmul") and fields[1:4] == ["2x", "16x", "300"]
+        assert len(fields) == 11  # three medians, then two ratios with their quartiles

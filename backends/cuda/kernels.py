@@ -322,7 +322,9 @@ class _Checker:
             raise self.fail(f"loop {s.var.name} (extent {extent}) is not bound to a GPU index and no "
                             "bound loop encloses it, so it would run serially on a single GPU thread; "
                             f"bind it: split it and bind the parts to 'blockIdx.x' and 'threadIdx.x' "
-                            "(schedules.templates.gpu_generic.schedule_gpu(s) does this for every stage)")
+                            "(schedules.templates.gpu_generic.schedule_gpu(s) does this for every "
+                            "stage; in a te.extern body, open the loop inside ib.scope_attr("
+                            "te.thread_axis('threadIdx.x'), 'thread_extent', n) instead)")
         self.no_divergent_barrier(s, (s.min, s.extent), ctx)
         self.visit(s.body, ctx.enter(s))
 

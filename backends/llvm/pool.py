@@ -26,6 +26,7 @@ import threading
 import llvmlite.binding as llvm
 
 from tensorir import config
+from tensorir.errors import ConfigurationError
 
 from . import pool_ir
 from .compile import compile_text
@@ -72,7 +73,8 @@ def install() -> None:
         engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
         engine.finalize_object()
         addresses = {name: engine.get_function_address(name) for name in
-                     (pool_ir.RUN, pool_ir.THREADS, pool_ir.SPAWN, pool_ir.RESET, pool_ir.SET_SPIN)}
+                     (pool_ir.RUN, pool_ir.THREADS, pool_ir.SPAWN, pool_ir.RESET, pool_ir.SET_SPIN,
+                      pool_ir.SET_YIELD)}
         engine.detach()  # never freed: the workers run this code until the process ends
         for name in (pool_ir.RUN, pool_ir.THREADS):
             llvm.add_symbol(name, addresses[name])
@@ -80,6 +82,7 @@ def install() -> None:
         _runtime["reset"] = ctypes.CFUNCTYPE(None)(addresses[pool_ir.RESET])
         _runtime["spin"] = ctypes.CFUNCTYPE(None, ctypes.c_int)(addresses[pool_ir.SET_SPIN])
         _runtime["threads"] = ctypes.CFUNCTYPE(ctypes.c_int)(addresses[pool_ir.THREADS])
+        _runtime["yield"] = ctypes.CFUNCTYPE(None, ctypes.c_uint32)(addresses[pool_ir.SET_YIELD])
         _runtime["engine"] = engine
         _start()
         os.register_at_fork(after_in_child=_after_fork)
@@ -89,6 +92,24 @@ def threads() -> int:
     """The threads a parallel loop is split for now: the workers started and the caller (1
     before :func:`install`)."""
     return int(_runtime["threads"]()) if _runtime else 1
+
+
+def set_yield(period: int) -> None:
+    """Make the pool's spinning threads yield their core every ``period``-th look where the
+    thread they wait for last ran on the same CPU (a power of two; 0: never, they only pause),
+    :data:`~.pool_ir.YIELD_EVERY` by default; installs the pool.
+
+    Raises
+    ------
+    ConfigurationError
+        ``period`` is not 0 nor a power of two.
+    """
+    if isinstance(period, bool) or not isinstance(period, int) or period < 0 or period & (period - 1) \
+            or period > 1 << 31:
+        raise ConfigurationError(f"thread pool set_yield(period={period!r}): the period must be 0 (never "
+                                 f"yield) or a power of two up to 2**31, e.g. {pool_ir.YIELD_EVERY}")
+    install()
+    _runtime["yield"](period - 1 if period else pool_ir.NEVER)
 
 
 def _start() -> None:

@@ -169,7 +169,7 @@ def _nchw_arrays(batch, in_channels, height, width, out_channels, kernel, stride
 
     def x_at(n, bc, yy, xx, c):
         if in_channels % ic_block:
-            return fn.if_then_else(bc * ic_block + c < in_channels, padded[n, bc * ic_block + c, yy, xx], 0.0)
+            return fn.value_or_zero(bc * ic_block + c < in_channels, padded[n, bc * ic_block + c, yy, xx])
         return padded[n, bc * ic_block + c, yy, xx]
 
     big_c, c = reduce_axis(cb, "C"), reduce_axis(ic_block, "c")
@@ -189,7 +189,7 @@ def _padded_nchw(X, padding: int):
 
     def at(n, c, y, x):
         inside = (y >= padding) & (y < height + padding) & (x >= padding) & (x < width + padding)
-        return fn.if_then_else(inside, X[n, c, y - padding, x - padding], 0.0)
+        return fn.value_or_zero(inside, X[n, c, y - padding, x - padding])
 
     return compute((batch, channels, height + 2 * padding, width + 2 * padding), at, name="X.pad")
 
@@ -240,7 +240,7 @@ def _block_input(X, ic_block: int, padding: int):
         inside = (y >= padding) & (y < height + padding) & (x >= padding) & (x < width + padding)
         if channels % ic_block:
             inside = inside & (bc * ic_block + c < channels)
-        return fn.if_then_else(inside, X[n, bc * ic_block + c, y - padding, x - padding], 0.0)
+        return fn.value_or_zero(inside, X[n, bc * ic_block + c, y - padding, x - padding])
 
     return compute((batch, cb, height + 2 * padding, width + 2 * padding, ic_block), at, name="X.blocked")
 
@@ -252,7 +252,7 @@ def _block_weights(W, ic_block: int, oc_block: int):
     def at(bk, bc, r, s, c, k):
         value = W[bk * oc_block + k, bc * ic_block + c, r, s]
         if in_channels % ic_block or out_channels % oc_block:
-            return fn.if_then_else((bk * oc_block + k < out_channels) & (bc * ic_block + c < in_channels), value, 0.0)
+            return fn.value_or_zero((bk * oc_block + k < out_channels) & (bc * ic_block + c < in_channels), value)
         return value
 
     return compute((kb, cb, kernel, kernel, ic_block, oc_block), at, name="W.blocked")

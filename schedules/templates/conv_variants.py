@@ -93,7 +93,7 @@ def conv_grad_input(dy, w, p: ConvParams, in_hw: tuple[int, int]):
         inside = ((ty >= 0) & (ty < oh * p.stride) & (ty % p.stride == 0)
                   & (tx >= 0) & (tx < ow * p.stride) & (tx % p.stride == 0))
         value = dy[b, out_channel(i), ty // p.stride, tx // p.stride] * w[out_channel(i), in_channel(i), r, s]
-        return fn.sum(fn.if_then_else(inside, value, 0.0), axis=[kk, r, s])
+        return fn.sum(fn.value_or_zero(inside, value), axis=[kk, r, s])
 
     return compute((n, k // kg * cg, h, wd), body, name="dX")
 

@@ -199,7 +199,7 @@ def _pack_input(X, ib: int, padding: int, rows: int, cols: int):
         inside = (y >= padding) & (y < height + padding) & (x >= padding) & (x < width + padding)
         if channels % ib:
             inside = inside & (bc * ib + c < channels)
-        return fn.if_then_else(inside, X[n, bc * ib + c, y - padding, x - padding], 0.0)
+        return fn.value_or_zero(inside, X[n, bc * ib + c, y - padding, x - padding])
 
     return compute((batch, ceil_div(channels, ib), rows, cols, ib), at, name="X.blocked")
 

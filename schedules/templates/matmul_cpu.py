@@ -202,7 +202,7 @@ def _zero_past(index, extent: int, block: int, read):
     last partial block exists (an unguarded copy is a plain vector loop, and less code)."""
     if isinstance(extent, Integral) and extent % block == 0:
         return read(index)
-    return fn.if_then_else(index < extent, read(index), 0.0)
+    return fn.value_or_zero(index < extent, read(index))
 
 
 def _reduction_chunks(s, C, v1, v2, v3, b1, b2, b3, parallel: bool):

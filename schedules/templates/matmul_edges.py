@@ -190,4 +190,4 @@ def _zero_past(index: tuple, extent: tuple, padded: tuple, read):
         if not _same(padded_limit, limit):
             term = value < limit
             inside = term if inside is None else inside & term
-    return read(*index) if inside is None else fn.if_then_else(inside, read(*index), 0.0)
+    return read(*index) if inside is None else fn.value_or_zero(inside, read(*index))

@@ -28,6 +28,7 @@ from numbers import Integral
 
 from tensorir import functions as fn
 from tensorir import symbolic
+from tensorir.expr import const
 from tensorir.tensor import compute, placeholder, reduce_axis
 
 from ..schedule import create_schedule
@@ -41,33 +42,54 @@ def pads_columns(n, v2: int, b1: int, v1: int, b2: int) -> bool:
 
 
 def whole_k_padded(m, n, k, *, v1: int, v2: int, v3: int, b1: int, b2: int, transpose_b: bool,
-                   dtype: str, parallel: bool, transpose_a: bool, stored_a, pack_panels):
+                   dtype: str, parallel: bool, transpose_a: bool, stored_a, pack_panels, given_packed: bool = False):
     """``C = A @ B.T`` / ``A @ B`` with the whole reduction in a register tile of zero-padded
     columns (the module docstring); ``stored_a(A, transpose_a)`` reads the left operand and
     ``pack_panels(s, B.packed, C, None, parallel)`` schedules the packing of B (both from
-    :mod:`schedules.templates.matmul_cpu`). Returns ``(schedule, [A, B, C])``."""
-    from .matmul_edges import cache_tile, padded_extent
-
-    if isinstance(n, Integral):
-        b2 = cache_tile(int(n), b2, v2)  # the multiple of v2 that pads n least (1000: 128, 300: 160)
-    columns = padded_extent(n, b2)  # whole cache tiles: every register tile lies in C.local
+    :mod:`schedules.templates.matmul_cpu`). Returns ``(schedule, [A, B, C])``; with
+    ``given_packed`` the second argument is ``B.packed`` itself (:func:`packed_b`'s layout),
+    packed once by the caller, and the kernel does not pack."""
+    b2, columns = padded_columns(n, v2, b2)
     A = placeholder((k, m) if transpose_a else (m, k), dtype, name="A")
-    B = placeholder((n, k) if transpose_b else (k, n), dtype, name="B")
     a_at = stored_a(A, transpose_a)
-
-    def b_at(j, kk):
-        return B[j, kk] if transpose_b else B[kk, j]
-
-    packed = compute((symbolic.ceil_div(columns, v2), k, v2), lambda jo, kk, ji: fn.if_then_else(
-        jo * v2 + ji < n, b_at(jo * v2 + ji, kk), 0.0), name="B.packed")
+    if given_packed:  # B packed once by its caller (schedules.templates.matmul_prepacked)
+        packed = placeholder((symbolic.ceil_div(columns, v2), k, v2), dtype, name="B.packed")
+    else:
+        B = placeholder((n, k) if transpose_b else (k, n), dtype, name="B")
+        packed = packed_b(B, n, k, v2, columns, transpose_b)
     r = reduce_axis(k, "k")
     tile = compute((m, columns), lambda i, j: fn.sum(a_at((i, r)) * packed[j // v2, r, j % v2], axis=r),
                    name="C.local")
     C = compute((m, n), lambda i, j: tile[i, j], name="C")
     s = create_schedule(C)
     _schedule(s, C, tile, v1, v2, v3, b1, b2, parallel)
+    if given_packed:
+        return s, [A, packed, C]
     pack_panels(s, packed, C, None, parallel)
     return s, [A, B, C]
+
+
+def padded_columns(n, v2: int, b2: int):
+    """``(b2, columns)``: the cache tile of columns the padded nest uses (for a static ``n``
+    the multiple of ``v2`` that pads it least: 1000 -> 128, 300 -> 160) and the columns it
+    computes, whole cache tiles, so that every register tile lies in ``C.local``."""
+    from .matmul_edges import cache_tile, padded_extent
+
+    if isinstance(n, Integral):
+        b2 = cache_tile(int(n), b2, v2)
+    return b2, padded_extent(n, b2)
+
+
+def packed_b(B, n, k, v2: int, columns, transpose_b: bool):
+    """``B.packed[j / v2, k, j % v2] = B[k, j]`` (``B[j, k]`` where ``transpose_b``) for the
+    ``columns`` the nest computes, zero past ``n``: whole ``v2``-wide strips."""
+
+    def b_at(j, kk):
+        return B[j, kk] if transpose_b else B[kk, j]
+
+    zero = const(0, B.dtype)  # of B's type: a float 0.0 made an integer product's C float
+    return compute((symbolic.ceil_div(columns, v2), k, v2), lambda jo, kk, ji: fn.if_then_else(
+        jo * v2 + ji < n, b_at(jo * v2 + ji, kk), zero), name="B.packed")
 
 
 def _schedule(s, C, tile, v1: int, v2: int, v3: int, b1: int, b2: int, parallel: bool) -> None:

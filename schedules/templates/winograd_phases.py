@@ -36,6 +36,6 @@ def phase_weights(Wb):
 
     def at(bk, q, r, s, c, k):
         row, col = 2 * r + q // cb // 2, 2 * s + q // cb % 2
-        return fn.if_then_else((row < 3) & (col < 3), Wb[bk, q % cb, row, col, c, k], 0.0)
+        return fn.value_or_zero((row < 3) & (col < 3), Wb[bk, q % cb, row, col, c, k])
 
     return compute((kb, 4 * cb, 2, 2, ib, ob), at, name="W.phases")

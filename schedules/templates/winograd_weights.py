@@ -48,7 +48,7 @@ def pack_weights(W, ib: int, ob: int):
     def at(bk, bc, r, q, c, k):
         value = W[bk * ob + k, bc * ib + c, r, q]
         if in_channels % ib or out_channels % ob:
-            return fn.if_then_else((bk * ob + k < out_channels) & (bc * ib + c < in_channels), value, 0.0)
+            return fn.value_or_zero((bk * ob + k < out_channels) & (bc * ib + c < in_channels), value)
         return value
 
     return compute((ceil_div(out_channels, ob), ceil_div(in_channels, ib), 3, 3, ib, ob), at, name="W.blocked")

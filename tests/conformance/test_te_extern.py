@@ -151,3 +151,11 @@ def test_gpu_extern_cuda_source_binds_the_kernel_and_runs_on_the_host(rng):
     out = empty((1000,), "float32")
     host(a, out)
     close(out, reference(a.astype(np.float64)))
+
+
+def test_a_cpu_extern_body_built_for_cuda_names_the_thread_extent():
+    s, args, _ = PROGRAMS["add_one"]()
+    with pytest.raises(te.CodegenError, match=r"is not bound to a GPU index and no bound loop encloses it.*"
+                       r"in a te.extern body, open the loop inside ib.scope_attr\(te.thread_axis"
+                       r"\('threadIdx.x'\), 'thread_extent', n\) instead"):
+        tvm.build(s, args, target="cuda")

@@ -199,12 +199,7 @@ def test_tvm_primitives_nestor_refuses_name_what_to_do_instead():
                        "intrinsic"):
         s[A1].tensorize(xi, None)  # a real primitive now (tests/conformance/test_te_tensorize.py)
     s[A1].prefetch(A, xo, 1)  # a real prefetch now (tests/conformance/test_te_prefetch.py); values unchanged
-    with pytest.raises(te.ScheduleError) as info:
-        s[A1].transform_layout(lambda i: [i // 4, i % 4])
-    assert str(info.value) == (
-        "s[A1].transform_layout(...): storing a stage in a transformed layout is not supported; define the "
-        "relaid tensor with ns.compute (e.g. T = ns.compute((m, n), lambda j, i: A1[i, j])) and schedule that "
-        "stage instead")
+    # transform_layout is taken now (tests/conformance/test_te_transform_layout.py)
     with pytest.raises(te.ScheduleError, match=r"thread_axis\('vthreads'\): unknown thread tag; use one of "
                        r"blockIdx.x, .*threadIdx.z, vthread, cthread"):
         te.thread_axis("vthreads")  # vthread itself is taken (tests/conformance/test_te_vthread.py)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -323,3 +324,57 @@ def test_a_worker_joins_a_job_spinning_or_woken_from_sleep(pause):
         time.sleep(pause)
         run(keep, None)
         assert joined.is_set()
+
+
+@pytest.mark.parametrize("period", [1, 0, pool_ir.YIELD_EVERY])
+def test_spins_that_yield_at_every_look_or_never_stay_exact(period):
+    """The spinning threads yield their core every ``period``-th look (1: at every look, 0:
+    never): back-to-back calls, calls after a pause (workers asleep), and a product, all exact."""
+    import time
+
+    from schedules.templates import matmul_cpu
+
+    s, args = matmul_cpu(256, 256, 256, transpose_b=False, parallel=True)
+    product = ns.build(s, args, target="llvm")
+    rng = np.random.default_rng(period)
+    a, b = (rng.standard_normal((256, 256), dtype=np.float32) for _ in range(2))
+    expected, c = a @ b, np.empty((256, 256), np.float32)
+    module = _rows(1000)
+    pool.set_yield(period)
+    try:
+        for call in range(600):
+            _check(module, 1000, seed=call % 7)
+            if call % 100 == 0:
+                time.sleep(0.01)
+            if call % 20 == 0:
+                c.fill(np.nan)
+                product(a, b, c)
+                np.testing.assert_allclose(c, expected, rtol=1e-4, atol=1e-4)
+    finally:
+        pool.set_yield(pool_ir.YIELD_EVERY)
+
+
+def test_caller_and_worker_sharing_one_core_stay_exact(tmp_path):
+    """The process held to one CPU (as where another process holds the other core): the worker
+    spins on the caller's core and yields it; four Python threads call at once; all exact."""
+    result = _run(_KERNEL + """
+import threading
+os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+module = ns.build(s, [A, B], target="llvm")
+results = []
+def calls():
+    results.append(all(exact(module) for _ in range(300)))
+threads = [threading.Thread(target=calls) for _ in range(4)]
+[t.start() for t in threads]
+[t.join(120) for t in threads]
+print(json.dumps({"threads": pool.threads(), "exact": results == [True] * 4, "alone": exact(module)}))
+""", OMP_NUM_THREADS="2", NESTOR_CACHE_DIR=str(tmp_path))
+    assert result == {"threads": 2, "exact": True, "alone": True}
+
+
+@pytest.mark.parametrize("period", [3, -1, 1.5, True, 1 << 32])
+def test_a_bad_yield_period_is_refused(period):
+    with pytest.raises(ConfigurationError, match=re.escape(
+            f"thread pool set_yield(period={period!r}): the period must be 0 (never yield) or a power of two "
+            f"up to 2**31, e.g. {pool_ir.YIELD_EVERY}")):
+        pool.set_yield(period)
