@@ -38,6 +38,7 @@ from .scan_lowering import alias_scan_buffers, is_scan_state, root_nest, shared_
 from .schedule import Schedule, Stage
 from .storage import aligned_strides
 from .symbolic_split import requirements
+from .tensorize import tensorized_at
 from .thread_axis import add_predicate_guard
 from .vthread import lowered_kind
 
@@ -312,6 +313,9 @@ class Lowering:
     def _loop_level(self, run: LoopRun, position: int, env: list[For] | None) -> Stmt:
         if position == len(run.leaves):
             return run.body(env)
+        tensorized = tensorized_at(self, run, position, env)
+        if tensorized is not None:
+            return tensorized
         stage, leaf = run.stage, run.leaves[position]
         loop = _empty_loop(stage, leaf, run.geo)
         if env is None:

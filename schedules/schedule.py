@@ -34,13 +34,14 @@ from .env_threads import EnvThreadsPrimitive
 from .pragma import PragmaPrimitive
 from .prefetch import PrefetchPrimitive
 from .storage import StoragePrimitives
+from .tensorize import TensorizePrimitive
 from .trace import Trace, replay
 from .transform_layout import TransformLayoutPrimitive
 from .tvm_refusals import TVMRefusals
 
 
 class Stage(StoragePrimitives, PragmaPrimitive, PrefetchPrimitive, EnvThreadsPrimitive, TransformLayoutPrimitive,
-            TVMRefusals):
+            TensorizePrimitive, TVMRefusals):
     """The schedule of one operation: its loops, where it is computed, where it is stored.
 
     Its records and their queries are those of :class:`schedules.stage.StageState`; its

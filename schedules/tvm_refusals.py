@@ -1,5 +1,5 @@
-"""TVM's stage primitives that Nestor does not take (``tensorize``, ``transform_layout``), refused at
-the call with what to do instead, rather than an AttributeError."""
+"""TVM's stage primitives that Nestor does not take, refused at the call with what to do instead,
+rather than an AttributeError (``tensorize`` is now :mod:`schedules.tensorize`)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,6 @@ class TVMRefusals:
     """Mixed into ``Stage``: the refused primitives, each naming the call and a way forward."""
 
     name: str
-
-    def tensorize(self, var, tensor_intrin) -> None:
-        """TVM's tensor intrinsics are not supported: refused."""
-        loop = getattr(var, "name", var)
-        raise ScheduleError(f"s[{self.name}].tensorize({loop}, ...): tensor intrinsics are not supported; "
-                            f"vectorize the inner loop with s[{self.name}].vectorize(loop) instead")
 
     def transform_layout(self, mapping_function, *_args, **_kwargs):
         """TVM's layout transformation of a stage's buffer is not supported: refused."""

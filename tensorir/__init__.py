@@ -166,13 +166,16 @@ from .extern_calls import (  # noqa: E402
     call_extern,
     call_intrin,
     call_pure_extern,
-    decl_tensor_intrin,
     register_intrin_lowering,
     register_op_attr,
 )
 
-__all__ += ["call_extern", "call_intrin", "call_pure_extern", "decl_tensor_intrin", "register_intrin_lowering",
-            "register_op_attr"]
+__all__ += ["call_extern", "call_intrin", "call_pure_extern", "register_intrin_lowering", "register_op_attr"]
+
+#: TVM's tensor intrinsics, for Stage.tensorize (tensorir.tensor_intrin)
+from .tensor_intrin import TensorIntrin, decl_tensor_intrin  # noqa: E402
+
+__all__ += ["TensorIntrin", "decl_tensor_intrin"]
 
 #: the IR's own nodes, exported for passes and tools but not part of the user's language
 INTERNAL = frozenset({"Buffer", "Expr", "IterVar", "Scope", "Var"})

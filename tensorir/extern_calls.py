@@ -4,7 +4,7 @@ TVM's intrinsics (``"tir.exp"``) are Nestor's intrinsic of that function, comput
 function's C parameter type and converted to the requested type (what C does with the arguments and
 the result). Nestor links no external code: any other name is refused at the call with what to
 write instead, and so are ``register_intrin_lowering``/``register_op_attr`` (Nestor chooses each
-target's math function itself) and ``decl_tensor_intrin`` (tensor intrinsics)."""
+target's math function itself); tensor intrinsics are declared in :mod:`tensorir.tensor_intrin`."""
 
 from __future__ import annotations
 
@@ -149,15 +149,5 @@ def register_op_attr(op_name, attr_key, value=None, level=10):
         "function as an expression of Nestor's intrinsics (ns.log, ns.exp, ...) in ns.compute")
 
 
-def decl_tensor_intrin(op, fcompute=None, name: str = "tensor_intrin", binds=None, **kwargs):
-    """TVM's tensor intrinsic declaration (for ``tensorize``): refused with what to write instead."""
-    shown = getattr(op, "name", type(op).__name__)
-    raise DefinitionError(
-        f"decl_tensor_intrin({shown}): tensor intrinsics (a loop nest replaced by a call into hand-written "
-        "code) are not supported, since Nestor generates and checks every loop itself; keep the "
-        "computation as ns.compute and schedule the loops the intrinsic would cover with split, reorder, "
-        "unroll and vectorize (LLVM turns a vectorized inner loop into vector instructions)")
-
-
-__all__ = ["call_extern", "call_intrin", "call_pure_extern", "decl_tensor_intrin", "register_intrin_lowering",
+__all__ = ["call_extern", "call_intrin", "call_pure_extern", "register_intrin_lowering",
            "register_op_attr"]

@@ -3,9 +3,9 @@ declarations of test_te_schedule.py) as programs through :mod:`te_shim`, beyond 
 test_te_tensor.py here: a stencil over a symbolic input of ``n + 2``, a tuple reducer with a
 condition, a tuple compute of which only one output is read, ``input_tensors``, ``Reduce.axis``,
 compute attributes, constant dimensions and bounds with TVM's ``.value``, and what Nestor refuses
-that TVM takes or refuses (nested tag scopes as a ValueError, tensorize, two reduction
-axes of one name, an access that may leave its tensor), each at the definition with the fix.
-Values against numpy on LLVM."""
+that TVM takes or refuses (nested tag scopes as a ValueError, two reduction axes of one name, an
+access that may leave its tensor), each at the definition with the fix; tensorize with a vector
+add intrinsic (more in test_te_tensorize.py). Values against numpy on LLVM."""
 
 import numpy as np
 import pytest
@@ -123,15 +123,30 @@ def test_nested_tag_scopes_are_refused_as_a_value_error():
     assert te.compute((1,), lambda i: data[0, i], name="after").op.tag == ""  # the failed scope was left
 
 
-def test_tensorize_is_refused_with_what_to_do_instead():
+def test_tensorize_with_a_vector_add_intrinsic_and_something_not_an_intrinsic_refused():
     x = te.placeholder((16,), name="x")
     y = te.placeholder((16,), name="y")
     z = te.compute(x.shape, lambda i: x[i] + y[i], name="z")
     s = te.create_schedule(z.op)
     _, xi = s[z].split(z.op.axis[0], factor=4)
-    with pytest.raises(te.ScheduleError, match=r"s\[z\]\.tensorize\(i\.inner, \.\.\.\): tensor intrinsics are not "
-                       r"supported; vectorize the inner loop with s\[z\]\.vectorize\(loop\) instead"):
+    with pytest.raises(te.ScheduleError, match=r"^s\[z\]\.tensorize\(i\.inner, None\): None is not a tensor "
+                       r"intrinsic; declare one with ns\.decl_tensor_intrin\(op, fcompute\)$"):
         s[z].tensorize(xi, None)
+    a = te.placeholder((4,), name="a")
+    b = te.placeholder((4,), name="b")
+    c = te.compute((4,), lambda i: a[i] + b[i], name="c")
+
+    def vadd(ins, outs):
+        ib = tvm.tir.ir_builder.create()
+        with ib.for_range(0, 4, name="v") as v:
+            ib.emit(outs[0].vstore([v], ins[0].vload([v]) + ins[1].vload([v])))
+        return ib.get()
+
+    s[z].tensorize(xi, te.decl_tensor_intrin(c.op, vadd, name="vadd4"))
+    xx, yy = np.arange(16, dtype="float32"), np.linspace(0, 1, 16, dtype="float32")
+    zz = empty((16,), "float32")
+    tvm.build(s, [x, y, z], "llvm")(xx, yy, zz)
+    close(zz, xx + yy)
 
 
 def test_two_reduction_axes_of_one_name_are_refused():

@@ -2,8 +2,8 @@
 sizes: "intrinsics and math functions" (``call_pure_extern`` of C's ``__expf``/``exp``, ``te.exp``
 on GPU threads with a symbolic length, ``call_intrin``; custom lowering rules and new intrinsics
 refused at the call), the matmul of autotvm's "simple template" tutorial with its split knobs
-enumerated by hand, "tensorize" up to the intrinsic declaration, which is refused with what to
-write instead, and "how to optimize convolution using TensorCores" with its whole schedule (float16
+enumerated by hand, "tensorize" with the GEMV intrinsic written with the IR builder, and "how to
+optimize convolution using TensorCores" with its whole schedule (float16
 NHWCnc data, float32 sums, shared and register caches, threadIdx.y/z warps) but register caches in
 place of the wmma fragments, which are refused. Values against numpy on the interpreter (CUDA's
 semantics), LLVM and the CUDA source run on the host; the CUDA source compiles with nvcc."""
@@ -186,8 +186,8 @@ func main(A: float32[16, 8], B: float32[8, 16], C: float32[16, 16]) {
 }""".replace("UPDATE", update)
 
 
-# "use tensorize to leverage hardware intrinsics", up to the intrinsic --------------------------
-def test_tensorize_is_refused_where_the_intrinsic_is_declared_and_the_loops_still_compute(rng):
+# "use tensorize to leverage hardware intrinsics", the GEMV written with the IR builder ---------
+def test_tensorize_replaces_the_inner_loops_with_the_gemv_intrinsic(rng):
     N, M, L, factor = 12, 32, 8, 16
     A = te.placeholder((N, L), name="A")
     B = te.placeholder((M, L), name="B")
@@ -203,12 +203,22 @@ def test_tensorize_is_refused_where_the_intrinsic_is_declared_and_the_loops_stil
     b = te.placeholder((factor, L), name="b")
     kk = te.reduce_axis((0, L), name="k")
     c = te.compute((factor,), lambda i: te.sum(a[kk] * b[i, kk], axis=kk), name="c")
-    with pytest.raises(te.DefinitionError, match=r"decl_tensor_intrin\(c\): tensor intrinsics .* are not "
-                       "supported, .*; keep the computation as ns.compute and schedule the loops"):
-        te.decl_tensor_intrin(c.op, lambda ins, outs: None, binds={})
-    with pytest.raises(te.ScheduleError, match=r"tensorize"):
-        s[C].tensorize(yi, None)
-    s[C].vectorize(yi)  # what the refusal says to write instead
+    Ab = tvm.tir.decl_buffer(a.shape, a.dtype, name="A", offset_factor=1, strides=[1])
+    Bb = tvm.tir.decl_buffer(b.shape, b.dtype, name="B", offset_factor=1, strides=[te.var("s1"), 1])
+    Cb = tvm.tir.decl_buffer(c.shape, c.dtype, name="C", offset_factor=1, strides=[1])
+
+    def intrin_func(ins, outs):
+        ib = tvm.tir.ir_builder.create()
+        aa, bb = ins
+        cc = outs[0]
+        with ib.for_range(0, factor, name="m") as m:
+            ib.emit(cc.vstore([m], te.const(0, "float32")))
+            with ib.for_range(0, L, name="l") as q:
+                ib.emit(cc.vstore([m], cc.vload([m]) + aa.vload([q]) * bb.vload([m, q])))
+        return ib.get()
+
+    gemv = te.decl_tensor_intrin(c.op, intrin_func, binds={a: Ab, b: Bb, c: Cb})
+    s[C].tensorize(yi, gemv)
     aa, bb = uniform(rng, (N, L)), uniform(rng, (M, L))
     cc = empty((N, M), "float32")
     tvm.build(s, [A, B, C], "llvm")(aa, bb, cc)
