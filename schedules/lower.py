@@ -38,7 +38,7 @@ from .scan_lowering import alias_scan_buffers, is_scan_state, root_nest, shared_
 from .schedule import Schedule, Stage
 from .storage import aligned_strides
 from .symbolic_split import requirements
-from .tensorize import tensorized_at
+from .tensorize import not_tensorized, tensorized_at
 from .thread_axis import add_predicate_guard
 from .vthread import lowered_kind
 
@@ -243,6 +243,7 @@ class Lowering:
             from .cross_thread import cross_thread_nest, thread_bound_reduction
 
             if thread_bound_reduction(stage) is not None:
+                not_tensorized(stage)
                 return cross_thread_nest(self, stage, env)
         if not isinstance(bodies[0], Reduce):
             def store(_env):

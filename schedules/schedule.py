@@ -37,11 +37,10 @@ from .storage import StoragePrimitives
 from .tensorize import TensorizePrimitive
 from .trace import Trace, replay
 from .transform_layout import TransformLayoutPrimitive
-from .tvm_refusals import TVMRefusals
 
 
 class Stage(StoragePrimitives, PragmaPrimitive, PrefetchPrimitive, EnvThreadsPrimitive, TransformLayoutPrimitive,
-            TensorizePrimitive, TVMRefusals):
+            TensorizePrimitive):
     """The schedule of one operation: its loops, where it is computed, where it is stored.
 
     Its records and their queries are those of :class:`schedules.stage.StageState`; its

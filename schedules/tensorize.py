@@ -262,6 +262,16 @@ class _Matcher:
 
 
 # -- lowering ---------------------------------------------------------------------------------
+def not_tensorized(stage) -> None:
+    """Refuse a tensorized stage whose reduction is bound across GPU threads: the cross-thread
+    nest has no loops an intrinsic could replace."""
+    if getattr(stage, "tensorized", None) is not None:
+        raise LoweringError(
+            f"s[{stage.name}].tensorize: the stage's reduction is bound across GPU threads (a "
+            "cross-thread reduction), which an intrinsic's loops cannot replace; tensorize a stage "
+            "whose reduction runs within one thread, or drop the thread binding of its reduction axis")
+
+
 def tensorized_at(lowering: Lowering, run: LoopRun, position: int, env) -> Stmt | None:
     """The intrinsic's statement in place of the loops of ``run`` from ``position`` inward,
     where they lie under the stage's tensorized loop; None elsewhere."""
@@ -376,4 +386,4 @@ def _bind(lowering: Lowering, stage: Stage, intrin: TensorIntrin, match: Match, 
     return _Bind(intrin.name, binding).stmt(substitute(stmt, values), ranges)
 
 
-__all__ = ["Match", "TensorizePrimitive", "Tensorized", "match_tile", "tensorized_at"]
+__all__ = ["Match", "TensorizePrimitive", "Tensorized", "match_tile", "not_tensorized", "tensorized_at"]

@@ -425,3 +425,19 @@ def test_tensorize_refuses_something_that_is_not_an_intrinsic():
         s[Z].tensorize(ji, "x")
     with pytest.raises(te.ScheduleError, match=r"stage Z has no loop named 'w'"):
         s[Z].tensorize("w", intrin_vadd(16))
+
+
+def test_a_reduction_bound_across_gpu_threads_is_not_silently_left_untensorized():
+    A, B, C = matmul()
+    s = te.create_schedule(C.op)
+    x, y = C.op.axis
+    (z,) = C.op.reduce_axis
+    yo, yi = s[C].split(y, factor=16)
+    zo, zi = s[C].split(z, factor=16)
+    s[C].reorder(x, yo, zo, yi, zi)
+    s[C].tensorize(yi, intrin_gemv_pieces(16, 16))
+    s[C].bind(x, te.thread_axis("blockIdx.x"))
+    s[C].bind(zo, te.thread_axis("threadIdx.x"))
+    with pytest.raises(te.LoweringError, match=r"s\[C\]\.tensorize: the stage's reduction is bound across GPU "
+                       r"threads \(a cross-thread reduction\), which an intrinsic's loops cannot replace"):
+        tvm.lower(s, [A, B, C])
