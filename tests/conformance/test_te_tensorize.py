@@ -73,6 +73,18 @@ def intrin_gemv_pieces(m, el, with_reset=True):
     return te.decl_tensor_intrin(c.op, fcompute, name="gemv_pieces")
 
 
+def split_both(C, factor=16):
+    """``C``'s schedule with its columns and its reduction split by ``factor``, in the order
+    ``x, y.outer, k.outer, y.inner, k.inner``; the loops in that order."""
+    s = te.create_schedule(C.op)
+    x, y = C.op.axis
+    (z,) = C.op.reduce_axis
+    yo, yi = s[C].split(y, factor=factor)
+    zo, zi = s[C].split(z, factor=factor)
+    s[C].reorder(x, yo, zo, yi, zi)
+    return s, (x, yo, zo, yi, zi)
+
+
 def _golden(func, text: str) -> None:
     assert str(func).strip() == textwrap.dedent(text).strip()
 
@@ -109,12 +121,7 @@ def test_gemv_intrinsic_replaces_the_loops_under_the_split_axis(rng):
 
 def test_reduction_split_puts_the_reset_before_and_the_update_in_each_slice(rng):
     A, B, C = matmul()
-    s = te.create_schedule(C.op)
-    x, y = C.op.axis
-    (z,) = C.op.reduce_axis
-    yo, yi = s[C].split(y, factor=16)
-    zo, zi = s[C].split(z, factor=16)
-    s[C].reorder(x, yo, zo, yi, zi)
+    s, (x, yo, zo, yi, zi) = split_both(C)
     s[C].tensorize(yi, intrin_gemv_pieces(16, 16))
     _golden(tvm.lower(s, [A, B, C]), """
         func main(A: float32[4, 64], B: float32[32, 64], C: float32[4, 32]) {
@@ -132,12 +139,7 @@ def test_reduction_split_puts_the_reset_before_and_the_update_in_each_slice(rng)
 
 def test_without_a_reset_the_body_computes_the_first_slice(rng):
     A, B, C = matmul()
-    s = te.create_schedule(C.op)
-    x, y = C.op.axis
-    (z,) = C.op.reduce_axis
-    yo, yi = s[C].split(y, factor=16)
-    zo, zi = s[C].split(z, factor=16)
-    s[C].reorder(x, yo, zo, yi, zi)
+    s, (x, yo, zo, yi, zi) = split_both(C)
     s[C].tensorize(yi, intrin_gemv_pieces(16, 16, with_reset=False))
     assert "if k.outer == 0:" in str(tvm.lower(s, [A, B, C]))
     _check_matmul(s, A, B, C, rng)
@@ -321,12 +323,7 @@ def test_a_tile_that_does_not_divide_the_axis_is_refused():
 
 def test_a_body_only_intrinsic_inside_a_split_reduction_is_refused():
     A, B, C = matmul()
-    s = te.create_schedule(C.op)
-    x, y = C.op.axis
-    (z,) = C.op.reduce_axis
-    yo, yi = s[C].split(y, factor=16)
-    zo, zi = s[C].split(z, factor=16)
-    s[C].reorder(x, yo, zo, yi, zi)
+    s, (x, yo, zo, yi, zi) = split_both(C)
     with pytest.raises(te.ScheduleError, match=r"^s\[C\]\.tensorize\(j\.inner, 'gemv'\): reduction loops "
                        r"\['k\.outer'\] lie outside j\.inner, so the tile is computed in pieces, but 'gemv' has no "
                        r"update; return \(body, reset, update\) from fcompute"):
@@ -429,12 +426,7 @@ def test_tensorize_refuses_something_that_is_not_an_intrinsic():
 
 def test_a_reduction_bound_across_gpu_threads_is_not_silently_left_untensorized():
     A, B, C = matmul()
-    s = te.create_schedule(C.op)
-    x, y = C.op.axis
-    (z,) = C.op.reduce_axis
-    yo, yi = s[C].split(y, factor=16)
-    zo, zi = s[C].split(z, factor=16)
-    s[C].reorder(x, yo, zo, yi, zi)
+    s, (x, yo, zo, yi, zi) = split_both(C)
     s[C].tensorize(yi, intrin_gemv_pieces(16, 16))
     s[C].bind(x, te.thread_axis("blockIdx.x"))
     s[C].bind(zo, te.thread_axis("threadIdx.x"))
