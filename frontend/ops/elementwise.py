@@ -21,7 +21,7 @@ from tensorir.tensor import compute
 
 from .. import dispatch
 from ..request import KernelRequest
-from ..tensor import Tensor
+from ..tensor import DTYPES, Tensor
 from .base import Op, contiguous
 from .promote import promote
 
@@ -348,7 +348,6 @@ def mask(condition, dtype):
     return condition.astype(dtype.value)
 
 
-
 class ReLUBackward(Elementwise):
     """``g`` where ``x > 0``, else 0."""
 
@@ -491,8 +490,6 @@ def relu(x: Tensor) -> Tensor:
 
 def cast(x: Tensor, dtype: str) -> Tensor:
     """``x`` converted to ``dtype``; gradients flow back through it, cast to ``x``'s dtype."""
-    from ..tensor import DTYPES
-
     try:
         dtype = np.dtype(dtype).name
     except TypeError:
