@@ -25,6 +25,7 @@ import numpy as np
 
 from tensorir.errors import DefinitionError
 
+from . import packed_weights
 from .lazy_graph import _recorded, realize, share
 from .lazy_storage import readers_of
 from .tensor import Tensor
@@ -78,9 +79,7 @@ def write(tensor: Tensor, index, value) -> None:
             if reader._lazy is not None:
                 realize(reader)
         reader = None
-    from .packed_weights import written
-
-    written(array)  # packed copies of this memory would be stale
+    packed_weights.written(array)  # packed copies of this memory would be stale
     try:
         array[index] = value
     except (IndexError, ValueError, TypeError) as error:
