@@ -16,8 +16,9 @@ from dataclasses import dataclass
 
 import islpy as isl
 
-from .expr import BinaryOp, Expr, Var, binary, const
+from .expr import BinaryOp, Expr, Var, binary
 from .isl_bridge import IndexSpace, _box_set
+from .isl_regions import aff_expr
 
 
 @dataclass(frozen=True)
@@ -107,31 +108,7 @@ def _pw_expr(value: isl.PwAff, new_vars: Sequence[Var]) -> Expr:
     pieces = value.get_pieces()
     if len(pieces) != 1:
         raise LayoutRefused("the inverse mapping is piecewise; use a mapping whose inverse is one formula")
-    return _aff_expr(pieces[0][1], new_vars)
-
-
-def _aff_expr(aff: isl.Aff, new_vars: Sequence[Var]) -> Expr:
-    """An isl affine function of the new variables (its input dimensions) as an expression."""
-    dt = isl.dim_type
-    total: Expr = const(_int(aff.get_constant_val()))
-    for n, var in enumerate(new_vars):
-        total = _plus(total, _int(aff.get_coefficient_val(dt.in_, n)), var)
-    for j in range(aff.dim(dt.div)):
-        c = _int(aff.get_coefficient_val(dt.div, j))
-        if c:
-            div = aff.get_div(j)
-            den = _int(div.get_denominator_val())
-            total = _plus(total, c, binary(BinaryOp.FLOORDIV, _aff_expr(div.scale_val(isl.Val(den)), new_vars), den))
-    return total
-
-
-def _plus(total: Expr, c: int, term: Expr) -> Expr:
-    if not c:
-        return total
-    return binary(BinaryOp.ADD, total, term if c == 1 else binary(BinaryOp.MUL, c, term))
-
-
-def _int(value: isl.Val) -> int:
-    if not value.is_int():
+    expr = aff_expr(pieces[0][1], new_vars, isl.dim_type.in_)
+    if expr is None:
         raise LayoutRefused("the inverse mapping has a fractional coefficient")
-    return int(value.to_python())
+    return expr

@@ -43,14 +43,16 @@ def _val(v: isl.Val) -> int | None:
     return int(v.to_python())
 
 
-def _aff_expr(aff: isl.Aff, params: list[Var]) -> Expr | None:
-    """An isl affine expression of the parameters as an Expr (integer coefficients, floor divs)."""
+def aff_expr(aff: isl.Aff, params: Sequence[Var], dim=isl.dim_type.param) -> Expr | None:
+    """An isl affine expression of ``params`` (its ``dim`` dimensions: parameters, or the input
+    dimensions of a map's pieces) as an Expr with integer coefficients and floor divisions; None
+    where a coefficient is fractional."""
     dt = isl.dim_type
     total: Expr = const(_val(aff.get_constant_val()) or 0)
     if not aff.get_constant_val().is_int():
         return None
     for i, var in enumerate(params):
-        c = _val(aff.get_coefficient_val(dt.param, i))
+        c = _val(aff.get_coefficient_val(dim, i))
         if c is None:
             return None
         if c:
@@ -63,7 +65,7 @@ def _aff_expr(aff: isl.Aff, params: list[Var]) -> Expr | None:
             continue
         div = aff.get_div(j)
         den = _val(div.get_denominator_val())
-        numerator = _aff_expr(div.scale_val(isl.Val(den)), params) if den else None
+        numerator = aff_expr(div.scale_val(isl.Val(den)), params, dim) if den else None
         if numerator is None:
             return None
         term = binary(BinaryOp.FLOORDIV, numerator, den)
@@ -154,7 +156,7 @@ def _dim_region(image: isl.Set, params: list[Var], candidates, space: IndexSpace
         return None
     base = _readable_base(low, candidates, space, len(params))
     if base is None:
-        base = _aff_expr(pieces[0][1], params)
+        base = aff_expr(pieces[0][1], params)
     if base is None:
         return None
     # with size variables the box may reach arbitrarily far: its top is unknown (None)
