@@ -34,7 +34,6 @@ import json
 import os
 import statistics
 import sys
-import time
 from dataclasses import dataclass
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -42,7 +41,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np  # noqa: E402
 
 from benchmarks import roofline  # noqa: E402
-from benchmarks.harness import Report, _spread, parser, rounds_all, rounds_all_cpu  # noqa: E402
+from benchmarks.harness import Report, _spread, parser, rounds_all, rounds_all_cpu, steady_call  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -244,11 +243,9 @@ def _ratio_quartiles(ours: list[float], theirs: list[float]) -> tuple[float, flo
 
 
 def _repeated(run, min_round: float = 0.05):
-    """``run`` repeated to fill about ``min_round`` seconds, and the count."""
-    run()
-    start = time.perf_counter()
-    run()
-    number = max(1, int(min_round / max(time.perf_counter() - start, 1e-7)))
+    """``run`` repeated to fill about ``min_round`` seconds, and the count (sized from its steady
+    call time, :func:`benchmarks.harness.steady_call`)."""
+    number = max(1, int(min_round / steady_call(run)))
 
     def rounds():
         for _ in range(number):

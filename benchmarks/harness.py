@@ -40,6 +40,34 @@ def _wake(fn: Callable[[], object], number: int) -> None:
         fn()
 
 
+#: seconds each side is called before its call time is taken (:func:`steady_call`)
+WARM_UP = 0.25
+#: single calls whose median is a side's call time (:func:`steady_call`)
+PROBE_CALLS = 5
+
+
+def steady_call(fn: Callable[[], object]) -> float:
+    """Seconds of one call of ``fn`` once it runs steadily: called for :data:`WARM_UP` seconds
+    (at least three times) first, then the median of :data:`PROBE_CALLS` single calls.
+
+    A library's first calls can be far slower than its later ones: PyTorch 2.13's first six
+    256^3 products took 12-16 ms each, then 0.2 ms. Rounds sized from such a call held three
+    calls (not 160), and each round after its pause timed the thread teams' wake-up, not the
+    product: Nestor's worker, asleep after the pause, joined none of them (0.31 ms a call, the
+    one-thread time, against 0.16 ms in rounds of 160 calls)."""
+    start, done = time.perf_counter(), 0
+    while done < 3 or time.perf_counter() - start < WARM_UP:
+        fn()
+        done += 1
+    return max(statistics.median(_round(fn, 1) for _ in range(PROBE_CALLS)), 1e-7)
+
+
+def calls_per_round(sides, min_round: float) -> int:
+    """Calls per timed round: enough for the slowest of ``sides`` to fill ``min_round`` seconds,
+    each side's call timed as it runs steadily (:func:`steady_call`)."""
+    return max(1, int(min_round / max(steady_call(fn) for fn in sides)))
+
+
 #: seconds of quiet before each timed round: a threaded library keeps its worker threads spinning
 #: for a while after a call (OpenBLAS about 0.1 s, libgomp less), and they would take the cores
 #: from the round that follows
@@ -51,9 +79,7 @@ def compare(nestor: Callable[[], object], peer: Callable[[], object], repeat: in
     """Median seconds per call of ``nestor`` and ``peer`` (rounds interleaved, each after a
     pause of ``settle`` seconds) and their spreads."""
     settle = SETTLE if settle is None else settle
-    nestor(), peer()  # warm-up: first-touch memory, lazy initialisation
-    once = max(_round(nestor, 1), _round(peer, 1), 1e-7)
-    number = max(1, int(min_round / once))
+    number = calls_per_round((nestor, peer), min_round)
     ours, theirs = [], []
     for _ in range(repeat):
         for fn, samples in ((nestor, ours), (peer, theirs)):
@@ -162,9 +188,7 @@ def _interleaved(nestor, peers: dict, repeat: int, min_round: float,
     times as many where the fastest side's call is under :data:`SHORT_CALL` seconds), each
     round ``timed(fn, number)`` seconds a call over enough calls to fill ``min_round``."""
     sides = {"": nestor, **peers}
-    for fn in sides.values():
-        fn()  # warm-up
-    calls = [max(min(_round(fn, 1) for _ in range(3)), 1e-7) for fn in sides.values()]  # a stall in one call
+    calls = [steady_call(fn) for fn in sides.values()]
     number = max(1, int(min_round / max(calls)))
     rounds = repeat * SHORT_ROUNDS if min(calls) < SHORT_CALL else repeat  # the fastest side, as it is least disturbed
     samples: dict[str, list[float]] = {name: [] for name in sides}

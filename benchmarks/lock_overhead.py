@@ -25,7 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np  # noqa: E402
 
-from benchmarks.harness import SETTLE, Report, _round, _spread, parser  # noqa: E402
+from benchmarks.harness import SETTLE, Report, _round, _spread, calls_per_round, parser  # noqa: E402
 from benchmarks.train_step import CASES, _kernels, _step_fns  # noqa: E402
 
 
@@ -109,8 +109,7 @@ def _alternating(first, second, repeat: int, min_round: float = 0.05) -> list[tu
     import statistics
     import time
 
-    first(), second()
-    number = max(1, int(min_round / max(_round(first, 1), _round(second, 1), 1e-7)))
+    number = calls_per_round((first, second), min_round)
     samples: list[list[float]] = [[], []]
     for round_number in range(repeat):
         order = [(first, 0), (second, 1)] if round_number % 2 == 0 else [(second, 1), (first, 0)]

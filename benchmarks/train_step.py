@@ -50,7 +50,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np  # noqa: E402
 
-from benchmarks.harness import SETTLE, Report, _round, _spread, parser  # noqa: E402
+from benchmarks.harness import SETTLE, Report, _round, _spread, _wake, calls_per_round, parser  # noqa: E402
 from tensorir import config as settings  # noqa: E402
 
 LR = 0.01
@@ -201,14 +201,15 @@ def _eager(step):
 
 def _interleaved(fns, repeat: int, min_round: float = 0.05) -> list[tuple[float, float]]:
     """``(median seconds per call, relative interquartile spread)`` of each of ``fns``, timed in
-    rounds that take turns (each after a pause of SETTLE seconds)."""
-    for fn in fns:
-        fn()
-    number = max(1, int(min_round / max(max(_round(fn, 1) for fn in fns), 1e-7)))
+    rounds that take turns, each after a pause of SETTLE seconds and untimed calls that wake the
+    side's threads (:func:`benchmarks.harness._wake`), sized from each side's steady call time
+    (:func:`benchmarks.harness.calls_per_round`)."""
+    number = calls_per_round(fns, min_round)
     samples = [[] for _ in fns]
     for _ in range(repeat):
         for fn, times in zip(fns, samples):
             time.sleep(SETTLE)
+            _wake(fn, number)
             times.append(_round(fn, number))
     return [(statistics.median(times), _spread(times)) for times in samples]
 

@@ -16,6 +16,7 @@ from schedules.templates import matmul_cpu as template
 @pytest.fixture
 def quick(monkeypatch):
     monkeypatch.setattr(harness, "SETTLE", 0.0)
+    monkeypatch.setattr(harness, "WARM_UP", 0.01)
     monkeypatch.setattr(roofline, "fields", lambda *args: {"roofline": 0.5, "peer_roofline": 0.5})
 
 

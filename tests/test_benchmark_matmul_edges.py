@@ -8,6 +8,11 @@ import pytest
 from benchmarks import harness, matmul_edges
 
 
+@pytest.fixture(autouse=True)
+def _quick(monkeypatch):
+    monkeypatch.setattr(harness, "WARM_UP", 0.01)
+
+
 def test_variants_are_the_neighbours_a_prime_and_an_odd_size():
     assert matmul_edges.variants(784) == {"-1": 783, "+1": 785, "prime": 773, "+5": 789}
     assert matmul_edges.variants(128) == {"-1": 127, "+1": 129, "prime": 113, "+5": 133}

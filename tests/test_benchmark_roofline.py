@@ -15,7 +15,10 @@ def test_bound_is_the_slower_of_compute_and_memory():
     assert host.fraction(4.0, 200e9, 1e9) == pytest.approx(0.5)
 
 
-def test_compare_all_calls_every_side_and_names_each_peer():
+def test_compare_all_calls_every_side_and_names_each_peer(monkeypatch):
+    from benchmarks import harness
+
+    monkeypatch.setattr(harness, "WARM_UP", 0.0)  # each side warmed by the same three calls
     calls = {"ours": 0, "a": 0, "b": 0}
 
     def side(name):
@@ -47,8 +50,11 @@ def test_compare_all_cpu_counts_cpu_seconds_per_call_over_the_threads():
     assert peers["asleep"][0] < ours  # a sleeping side uses (almost) no CPU
 
 
-def test_rounds_pair_each_round_and_repeat_short_calls():
-    from benchmarks.harness import SHORT_ROUNDS, Rounds, rounds_all
+def test_rounds_pair_each_round_and_repeat_short_calls(monkeypatch):
+    from benchmarks import harness
+    from benchmarks.harness import PROBE_CALLS, SHORT_ROUNDS, Rounds, rounds_all
+
+    monkeypatch.setattr(harness, "WARM_UP", 0.0)  # the warm-up is then its three calls
 
     calls = {"ours": 0, "peer": 0}
 
@@ -60,8 +66,8 @@ def test_rounds_pair_each_round_and_repeat_short_calls():
     rounds = rounds_all(side("ours"), {"peer": side("peer")}, repeat=3, min_round=0.0, settle=0.0)
     assert len(rounds.samples[""]) == len(rounds.samples["peer"]) == 3 * SHORT_ROUNDS  # a short call
     # each round: one untimed call after the pause, then the timed one; before them a warm-up
-    # and three single calls that size the rounds
-    assert calls["ours"] == calls["peer"] == 2 * 3 * SHORT_ROUNDS + 4
+    # of three calls and the single calls that size the rounds
+    assert calls["ours"] == calls["peer"] == 2 * 3 * SHORT_ROUNDS + 3 + PROBE_CALLS
     fixed = Rounds({"": [1.0, 2.0, 4.0, 1.0, 1.0], "p": [2.0, 2.0, 2.0, 1.0, 0.5]})
     assert fixed.paired_ratios("p") == [2.0, 1.0, 0.5, 1.0, 0.5]
     q1, median, q3 = fixed.ratio_quartiles("p")
@@ -102,3 +108,34 @@ def test_cpu_rounds_give_the_share_of_the_wall_time_spent_working():
     assert 0 < two.busy_share() <= 0.55  # one thread of two at work
     assert rounds_all(busy, {"asleep": lambda: time.sleep(0.002)}, repeat=1, min_round=0.0,
                       settle=0.0).busy_share() is None  # wall-clock rounds do not know
+
+
+class _Clock:
+    """A fake ``time.perf_counter``: each call of a side advances it by that call's duration."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_rounds_are_sized_from_the_steady_call_not_the_first_slow_ones(monkeypatch):
+    """A side whose first six calls take 16 ms and later ones 0.2 ms (PyTorch's first 256^3
+    products): the rounds hold 0.05 s of its steady calls, not three calls."""
+    from benchmarks import harness
+
+    clock = _Clock()
+    monkeypatch.setattr(harness.time, "perf_counter", clock)
+    made = {"slow start": 0}
+
+    def slow_start():
+        made["slow start"] += 1
+        clock.now += 0.016 if made["slow start"] <= 6 else 0.0002
+
+    def steady():
+        clock.now += 0.0001
+
+    assert harness.steady_call(steady) == pytest.approx(0.0001)
+    assert harness.calls_per_round((steady, slow_start), 0.05) == pytest.approx(250, abs=1)
+    assert made["slow start"] > 6 + harness.PROBE_CALLS  # warmed past its slow calls first
