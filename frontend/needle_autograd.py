@@ -1,6 +1,7 @@
 """needle's ``autograd`` module under its names: ``find_topo_sort``,
 ``compute_gradient_of_variables``, ``sum_node_list``, ``TENSOR_COUNTER``, ``TensorOp`` (a user's
-op: ``compute`` on arrays, ``gradient`` from ops), ``Value``.
+op: ``compute`` on arrays, ``gradient`` from ops), ``TensorTupleOp`` (the same with several outputs),
+``Value``.
 
 The graph is the frontend's own (:class:`frontend.tensor.Tensor`'s ``op`` and ``inputs``); these
 functions walk it as needle's do, so a program that reads the nodes in order (hw1's
@@ -23,6 +24,7 @@ from .ops.base import Op
 from .ops.elementwise import Subtract
 from .tensor import DTYPES, CachedArray, Tensor
 from .tensor_tuple import TensorTuple  # noqa: F401 - needle's ``autograd.TensorTuple``
+from .tensor_tuple_op import TensorTupleOp  # noqa: F401 - needle's base of a program's op with several outputs
 
 #: needle's base of Tensor (the graph's node); here the Tensor itself
 Value = Tensor
@@ -78,7 +80,7 @@ def sum_node_list(node_list: list[Tensor]) -> Tensor:
     """The sum of the tensors of ``node_list`` (needle's helper of reverse mode)."""
     if not node_list:
         raise DefinitionError("sum_node_list: the list is empty; give at least one tensor")
-    return reduce(add, node_list)
+    return reduce(lambda a, b: a + b if isinstance(a, TensorTuple) else add(a, b), node_list)
 
 
 def compute_gradient_of_variables(output_tensor: Tensor, out_grad: Tensor) -> None:

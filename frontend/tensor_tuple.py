@@ -34,6 +34,15 @@ class TensorTuple(tuple):
         """The parts cut from the graph."""
         return TensorTuple(t.detach() for t in self)
 
+    def __add__(self, other):
+        """needle's sum of two TensorTuples: part by part (a plain tuple concatenates as Python's)."""
+        if not isinstance(other, TensorTuple):
+            return tuple.__add__(self, other)
+        if len(other) != len(self):
+            raise DefinitionError(f"TensorTuple + TensorTuple: {len(self)} parts and {len(other)} parts; add "
+                                  "TensorTuples of equally many parts")
+        return TensorTuple(a + b for a, b in zip(self, other))
+
     def __repr__(self) -> str:
         return f"needle.TensorTuple{tuple(self)!r}"
 
