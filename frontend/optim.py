@@ -192,13 +192,24 @@ class SGD(Optimizer):
         super().__init__(params, lr, weight_decay, **kwargs)
         _check_hyper("SGD", momentum=momentum)
         self.momentum, self.bias_correction = float(momentum), bias_correction
-        self.rule = "nesterov" if nesterov else ("momentum" if momentum else "sgd")
+        # needle keeps u[p] = g + wd * w also at momentum 0: with weight decay the averaged update
+        # at beta = 0 computes it alongside w; without, it is the gradient itself (held, not copied)
+        self.rule = "nesterov" if nesterov else ("momentum" if momentum or weight_decay else "sgd")
+        self._gradients: dict[int, Tensor] = {}
 
     @property
     def u(self) -> dict[Tensor, Tensor]:
-        """needle's momentum dict: ``u[p]`` after the steps so far (empty without momentum, where
-        no average is kept)."""
-        return self._state_tensors(0) if self.rule != "sgd" else {}
+        """needle's momentum dict: ``u[p]`` after the steps so far; at momentum 0 the last step's
+        ``g + wd * w``, as needle's update ``u = beta * u + (1 - beta) * (g + wd * w)`` leaves it."""
+        if self.rule != "sgd":
+            return self._state_tensors(0)
+        return {p: Tensor(self._gradients[id(p)].numpy().copy(), requires_grad=False)
+                for p in self.params if id(p) in self._gradients}
+
+    def step(self) -> None:
+        super().step()
+        if self.rule == "sgd":
+            self._gradients.update((id(p), p.grad) for p in self.params if p.grad is not None)
 
     def hyper(self) -> list[float]:
         if self.rule == "sgd":

@@ -135,9 +135,21 @@ def test_sgd_momentum_dict_u_follows_needles_recurrence():
     assert (opt.lr, opt.momentum, opt.weight_decay) == (lr, beta, wd)
 
 
-def test_sgd_without_momentum_keeps_no_average():
-    _, opt = _stepped(ndl.optim.SGD, np.ones((2,), np.float32), np.ones((2,), np.float32), 1, lr=0.1)
-    assert opt.u == {}
+@pytest.mark.parametrize("wd", [0.0, 0.01])
+def test_sgd_without_momentum_keeps_the_last_update_as_needle(wd):
+    # needle's SGD at momentum 0: u[p] = 0 * u[p] + 1 * (g + wd * w), the last step's update
+    rng = np.random.default_rng(4)
+    w0, c = rng.standard_normal((2, 3)).astype(np.float32), rng.standard_normal((2, 3)).astype(np.float32)
+    _, fresh = _stepped(ndl.optim.SGD, w0, c, 0, lr=0.1, weight_decay=wd)
+    assert fresh.u == {}
+    w, opt = _stepped(ndl.optim.SGD, w0, c, 2, lr=0.1, weight_decay=wd)
+    ref_w = w0.astype(np.float64)
+    for _ in range(2):
+        ref_u = c + wd * ref_w
+        ref_w = ref_w - 0.1 * ref_u
+    assert list(opt.u) == [w] and opt.u[w].shape == w.shape
+    np.testing.assert_allclose(opt.u[w].numpy(), ref_u, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(w.numpy(), ref_w, rtol=1e-5, atol=1e-6)
 
 
 def test_adam_dicts_m_v_and_t_follow_needles_recurrence():
