@@ -156,6 +156,10 @@ class Optimizer:
         for p in self.params:
             if p.grad is None:
                 continue
+            if not isinstance(p.grad, Tensor):
+                raise DefinitionError(f"{type(self).__name__}.step: a parameter of shape {p.shape} has a gradient "
+                                      f"of type {type(p.grad).__name__}, not a Tensor; assign p.grad = "
+                                      "Tensor(values) (or let backward() set it)")
             if p.grad.shape != p.shape:
                 raise DefinitionError(f"{type(self).__name__}.step: a parameter of shape {p.shape} has a gradient of "
                                       f"shape {p.grad.shape}; give each parameter a gradient of its own shape")

@@ -23,6 +23,8 @@ def check_labels(what: str, labels: np.ndarray, classes: int) -> None:
     an out-of-range label would silently read or match nothing. Integer labels and float labels
     holding whole numbers (needle's tensors are float32) are both accepted."""
     labels = np.asarray(labels)
+    if isinstance(classes, bool) or not isinstance(classes, (int, np.integer)) or classes < 1:
+        raise DataError(f"{what}: the number of classes must be a positive int, got {classes!r}")
     if labels.dtype.kind not in "iuf":
         raise DataError(f"{what}: labels must be class numbers from 0 to {classes - 1}, not {labels.dtype}; "
                         f"convert them with .astype(np.int32)")
@@ -39,8 +41,9 @@ def check_labels(what: str, labels: np.ndarray, classes: int) -> None:
         bad = low if low < 0 else high
         position = int(np.flatnonzero(labels.reshape(-1) == bad)[0])
         bad = int(bad)
+        fix = "class numbers start at 0" if bad < 0 else f"or give the model {int(high) + 1} classes"
         raise DataError(f"{what}: label {bad} (at position {position}) is outside the {classes} classes "
-                        f"0..{classes - 1}; fix the labels or give the model {max(int(high) + 1, classes)} classes")
+                        f"0..{classes - 1}; fix the labels ({fix})")
 
 
 class Dataset:

@@ -60,6 +60,10 @@ class Corpus:
     """
 
     def __init__(self, base_dir: str | os.PathLike, max_lines: int | None = None):
+        if max_lines is not None and (isinstance(max_lines, bool) or not isinstance(max_lines, (int, np.integer))
+                                      or max_lines < 0):
+            raise DataError(f"text corpus: max_lines must be None (every line) or a non-negative int, got "
+                            f"{max_lines!r}")
         directory = Path(base_dir).expanduser()
         if not directory.is_dir():
             raise DataError(f"text corpus: {directory} is not a folder; {HOW_TO_GET}")

@@ -8,7 +8,7 @@ from tensorir.errors import DefinitionError
 
 from .. import init, ops
 from ..tensor import Tensor
-from .module import Module, Parameter, check_sizes
+from .module import Module, Parameter, check_input, check_sizes
 
 
 class Conv2d(Module):
@@ -30,6 +30,7 @@ class Conv2d(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         if self.bias is None:
+            check_input("Conv2d", x)
             return ops.conv2d(x, self.weight, self.stride, self.padding, self.dilation, self.groups)
         return self.affine_activation(x, None)
 
@@ -38,6 +39,7 @@ class Conv2d(Module):
         fusion is on (:func:`frontend.fusion_epilogue.conv_affine`)."""
         from ..fusion_epilogue import conv_affine
 
+        check_input("Conv2d", x)
         return conv_affine(x, self.weight, self.bias, activation, self.stride, self.padding, self.dilation,
                            self.groups)
 
@@ -90,6 +92,7 @@ class Conv(Module):
     def forward(self, x: Tensor) -> Tensor:
         from ..fusion_epilogue import conv_affine
 
+        check_input("Conv", x)
         if x.ndim != 4 or x.shape[1] != self.in_channels:
             raise DefinitionError(f"Conv: input of shape {x.shape} should be (N, {self.in_channels}, H, W)")
         weight = ops.permute(self.weight, (3, 2, 0, 1))  # (K, K, C_in, C_out) -> (C_out, C_in, K, K)

@@ -8,7 +8,7 @@ from tensorir.errors import DefinitionError
 
 from .. import init, ops, random
 from ..tensor import Tensor
-from .module import Module, Parameter, check_sizes
+from .module import Module, Parameter, check_input, check_sizes
 
 
 class Linear(Module):
@@ -31,6 +31,7 @@ class Linear(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         if self.bias is None:
+            check_input("Linear", x)
             return ops.matmul(x, self.weight)
         return self.affine_activation(x, None)
 
@@ -39,6 +40,7 @@ class Linear(Module):
         on (:func:`frontend.fusion_epilogue.affine`)."""
         from ..fusion_epilogue import affine
 
+        check_input("Linear", x)
         return affine(x, self.weight, self.bias, activation)  # a (1, out) bias as is: no reshape op
 
 
@@ -87,6 +89,10 @@ class Sequential(Module):
 
     def __init__(self, *modules: Module):
         super().__init__()
+        for position, module in enumerate(modules):
+            if not callable(module):
+                raise DefinitionError(f"Sequential: module {position} ({module!r}) is not a Module; "
+                                      "give layers such as nn.Linear(4, 2), nn.ReLU()")
         self.modules_list = list(modules)
 
     @property
@@ -150,6 +156,7 @@ class SoftmaxLoss(Module):
     ``mean(logsumexp(z) - z[y])`` (seed Lec2/Lec4)."""
 
     def forward(self, logits: Tensor, labels: Tensor) -> Tensor:
+        check_input("SoftmaxLoss", logits, "logits")
         if logits.ndim != 2 or labels.ndim != 1 or labels.shape[0] != logits.shape[0]:
             from tensorir.errors import DefinitionError
 

@@ -19,6 +19,17 @@ def check_sizes(layer: str, **sizes) -> None:
             raise DefinitionError(f"{layer}: {name} must be a positive integer, got {value!r}")
 
 
+def check_input(layer: str, x, what: str = "input") -> None:
+    """Refuse a layer input that is not a Tensor, or that holds no elements (a batch of 0 samples:
+    the kernels need every dimension positive), naming the layer, the value and the fix."""
+    if not isinstance(x, Tensor):
+        raise DefinitionError(f"{layer}: the {what} is of type {type(x).__name__}, not a Tensor; wrap it first: "
+                              "Tensor(value)")
+    if 0 in x.shape:
+        raise DefinitionError(f"{layer}: the {what} has shape {x.shape}, which holds no elements; layers need "
+                              "every dimension positive: skip empty batches")
+
+
 class Parameter(Tensor):
     """A tensor that a module trains: a leaf that requires grad."""
 

@@ -10,7 +10,7 @@ from tensorir.errors import DefinitionError
 from .. import fusion_norm, ops
 from ..autograd import no_grad
 from ..tensor import Tensor
-from .module import Module, Parameter, check_sizes
+from .module import Module, Parameter, check_input, check_sizes
 
 
 def _normalize(x: Tensor, axes, eps: float) -> tuple[Tensor, Tensor, Tensor]:
@@ -42,6 +42,7 @@ class LayerNorm(Module):
         self.bias = Parameter(np.zeros(dim, dtype=dtype), device=device)
 
     def forward(self, x: Tensor) -> Tensor:
+        check_input(type(self).__name__, x)
         if x.ndim < 1 or x.shape[-1] != self.dim:
             raise DefinitionError(f"{type(self).__name__}: input of shape {x.shape} does not end in the layer's "
                                   f"{self.dim} features; give (..., {self.dim})")
@@ -89,6 +90,7 @@ class BatchNorm(Module):
     ranks, layout = range(2, 9), "(N, features, ...)"
 
     def _check(self, x: Tensor) -> None:
+        check_input(type(self).__name__, x)
         if x.ndim not in self.ranks or x.shape[1] != self.dim:
             raise DefinitionError(f"{type(self).__name__}: input of shape {x.shape} does not fit the layer's "
                                   f"{self.dim} features; give {self.layout.replace('features', str(self.dim))}")

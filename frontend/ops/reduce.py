@@ -29,12 +29,14 @@ def normalize_axes(name: str, axis, ndim: int) -> tuple[int, ...]:
     if axis is None:
         return tuple(range(ndim))
     axis = as_int(axis)
-    if not isinstance(axis, (int, tuple, list)):
+    if isinstance(axis, bool) or not isinstance(axis, (int, tuple, list)):
         raise DefinitionError(f"{name}: axis {axis!r} is not an axis; give an int or a tuple of ints")
     axes = (axis,) if isinstance(axis, int) else tuple(axis)
     out = []
     for a in axes:
-        if not isinstance(a, (int, np.integer)) or not -ndim <= a < max(ndim, 1):
+        if isinstance(a, bool) or not isinstance(a, (int, np.integer)):
+            raise DefinitionError(f"{name}: axis {a!r} is not an axis; give an int or a tuple of ints")
+        if not -ndim <= a < max(ndim, 1):
             raise DefinitionError(f"{name}: axis {a} is out of range for a tensor of {ndim} dimensions")
         out.append(int(a) % max(ndim, 1))
     if len(set(out)) != len(out):
