@@ -107,6 +107,8 @@ def randb(*shape, p: float = 0.5, device: str = "cpu", dtype: str = "float32", r
 def constant(*shape, c: float = 1.0, device: str = "cpu", dtype: str = "float32",
              requires_grad: bool = False) -> Tensor:
     """Every value ``c``."""
+    if isinstance(c, bool) or not isinstance(c, (int, float, np.integer, np.floating)):
+        raise DefinitionError(f"init.constant: c must be a number, got {type(c).__name__} {c!r}")
     return _tensor(np.full(_shape(shape), c, dtype=np.float64), dtype, device, requires_grad)
 
 

@@ -52,7 +52,14 @@ class Dataset:
     transforms: Sequence[Callable] = ()
 
     def __init__(self, transforms: Sequence[Callable] | None = None):
+        if transforms is not None and (not hasattr(transforms, "__iter__") or callable(transforms)):
+            raise DataError(f"{type(self).__name__}: transforms must be a list of callables, got "
+                            f"{type(transforms).__name__} {transforms!r}; e.g. transforms=[RandomFlipHorizontal()]")
         self.transforms = list(transforms) if transforms else []
+        for position, transform in enumerate(self.transforms):
+            if not callable(transform):
+                raise DataError(f"{type(self).__name__}: transforms[{position}] is a {type(transform).__name__}, not "
+                                "a callable; give functions of an image")
 
     def __len__(self) -> int:
         raise NotImplementedError

@@ -68,6 +68,9 @@ class Flatten(Module):
     """``(N, ...)`` to ``(N, product of the rest)``, a view."""
 
     def forward(self, x: Tensor) -> Tensor:
+        check_input("Flatten", x)
+        if x.ndim == 0:
+            raise DefinitionError("Flatten: a 0-d tensor has no batch axis to keep; give (N, ...)")
         return ops.reshape(x, (x.shape[0], -1))
 
 

@@ -145,7 +145,11 @@ def normalize_index(index, shape: tuple[int, ...]) -> tuple:
                 raise DefinitionError(f"getitem: index {item} is out of range for axis {axis} of extent {extent}")
             out.append(int(item) % extent)
         elif isinstance(item, slice):
-            start, stop, step = item.indices(extent)
+            try:
+                start, stop, step = item.indices(extent)
+            except (TypeError, ValueError) as error:  # a step of 0, bounds that are not ints
+                raise DefinitionError(f"getitem: slice {item} of axis {axis} is not valid ({error}); give int "
+                                      "bounds (or None) and a nonzero step") from None
             if step <= 0 or len(range(start, stop, step)) == 0:
                 raise DefinitionError(f"getitem: slice {item} of axis {axis} (extent {extent}) must select at "
                                       "least one element with a positive step")
@@ -182,10 +186,20 @@ class Stack(Op):
 
 
 # -- the functional API -------------------------------------------------------------------------
+def _shape_argument(name: str, shape) -> tuple:
+    """A shape argument as a tuple (an int alone is one extent; numpy ints become ints); anything
+    that is not a sequence is refused, naming the op."""
+    shape = as_int(shape)
+    if isinstance(shape, int):
+        return (shape,)
+    if isinstance(shape, (str, bytes)) or not hasattr(shape, "__iter__"):
+        raise DefinitionError(f"{name}: shape {shape!r} is not a shape; give a tuple of ints, e.g. (2, 3)")
+    return tuple(as_int(n) for n in shape)
+
+
 def reshape(x: Tensor, shape) -> Tensor:
     """``x`` with a new shape of the same size (one extent may be -1); a view where strides allow."""
-    shape = as_int(shape)
-    shape = (shape,) if isinstance(shape, int) else tuple(as_int(n) for n in shape)
+    shape = _shape_argument("reshape", shape)
     if any(not isinstance(n, int) or n < -1 or n == 0 for n in shape):
         raise DefinitionError(f"reshape: shape {shape} must hold positive integers (one of them may be -1)")
     known = math.prod(n for n in shape if n != -1)
@@ -239,7 +253,9 @@ def swapaxes(x: Tensor, first: int, second: int) -> Tensor:
 def broadcast_to(x: Tensor, shape) -> Tensor:
     """``x`` repeated along new or extent-1 axes to ``shape``: a view with stride 0 there. An
     extent -1 keeps ``x``'s extent on that axis (as torch's ``expand``)."""
-    shape = tuple(int(n) for n in shape)
+    shape = _shape_argument("broadcast_to", shape)
+    if any(not isinstance(n, int) or n < -1 for n in shape):
+        raise DefinitionError(f"broadcast_to: shape {shape} must hold non-negative ints (or -1 to keep an extent)")
     lead = len(shape) - x.ndim
     if -1 in shape:
         shape = _kept_extents(x.shape, shape, lead)
@@ -272,6 +288,8 @@ def getitem(x: Tensor, index) -> Tensor:
 
 def stack(tensors, axis: int = 0) -> Tensor:
     """The tensors (all of one shape) stacked along a new axis ``axis``."""
+    if isinstance(tensors, (str, bytes)) or not hasattr(tensors, "__iter__"):
+        raise DefinitionError(f"stack: give a list of tensors, not a {type(tensors).__name__}: stack([a, b], axis)")
     tensors = list(tensors)
     if not tensors:
         raise DefinitionError("stack: give at least one tensor")

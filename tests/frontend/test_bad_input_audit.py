@@ -116,6 +116,27 @@ CASES = {
                       "getitem: index 1.5 is not supported; use integers, slices and ..."),
     "getitem too many indices": (lambda tmp: T(5)[1, 2], DefinitionError,
                                  "getitem: 2 indices for a tensor of shape (5,)"),
+    "getitem step 0": (lambda tmp: T(3)[::0], DefinitionError,
+                       "getitem: slice slice(None, None, 0) of axis 0 is not valid (slice step cannot be zero); give "
+                       "int bounds (or None) and a nonzero step"),
+    "getitem slice of str": (lambda tmp: T(3)["a":], DefinitionError,
+                             "getitem: slice slice('a', None, None) of axis 0 is not valid (slice indices must be "
+                             "integers or None or have an __index__ method); give int bounds (or None) and a nonzero "
+                             "step"),
+    "reshape to None": (lambda tmp: ops.reshape(T(2, 3), None), DefinitionError,
+                        "reshape: shape None is not a shape; give a tuple of ints, e.g. (2, 3)"),
+    "reshape to floats": (lambda tmp: ops.reshape(T(2, 3), (2, 3.5)), DefinitionError,
+                          "reshape: shape (2, 3.5) must hold positive integers (one of them may be -1)"),
+    "broadcast_to a str": (lambda tmp: ops.broadcast_to(T(1), "ab"), DefinitionError,
+                           "broadcast_to: shape 'ab' is not a shape; give a tuple of ints, e.g. (2, 3)"),
+    "broadcast_to floats": (lambda tmp: ops.broadcast_to(T(1), (2.5,)), DefinitionError,
+                            "broadcast_to: shape (2.5,) must hold non-negative ints (or -1 to keep an extent)"),
+    "stack of a number": (lambda tmp: ops.stack(5, 0), DefinitionError,
+                          "stack: give a list of tensors, not a int: stack([a, b], axis)"),
+    "Flatten of a 0-d tensor": (lambda tmp: nn.Flatten()(ndl.Tensor(np.float32(1))), DefinitionError,
+                                "Flatten: a 0-d tensor has no batch axis to keep; give (N, ...)"),
+    "init.constant of a str": (lambda tmp: ndl.init.constant(2, c="a"), DefinitionError,
+                               "init.constant: c must be a number, got str 'a'"),
     "getitem of a 0-d tensor": (lambda tmp: ndl.Tensor(np.float32(3))[0], DefinitionError,
                                 "getitem: 1 indices for a tensor of shape ()"),
     "stack different shapes": (lambda tmp: ops.stack([T(2), T(3)], 0), DefinitionError,
@@ -233,6 +254,9 @@ CASES = {
                                  DefinitionError, "DataLoader: batch_size must be a positive int, got -1"),
     "NDArrayDataset lengths": (lambda tmp: data.NDArrayDataset(np.ones((4, 2)), np.ones(3)), DataError,
                                "NDArrayDataset: the arrays must share their first extent, got shapes [(4, 2), (3,)]"),
+    "transforms not a list": (lambda tmp: data.MNISTDataset("a", "b", transforms=5), DataError,
+                              "MNISTDataset: transforms must be a list of callables, got int 5; e.g. "
+                              "transforms=[RandomFlipHorizontal()]"),
     "MNIST missing": (lambda tmp: data.MNISTDataset(str(tmp / "no.gz"), str(tmp / "no2.gz")), DataError,
                       "read_idx: cannot read {tmp}/no.gz ([Errno 2] No such file or directory: '{tmp}/no.gz'); give an "
                       "IDX file, plain or gzipped"),
