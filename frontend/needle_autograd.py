@@ -24,7 +24,7 @@ from .ops.base import Op
 from .ops.elementwise import Subtract
 from .tensor import DTYPES, CachedArray, Tensor
 from .tensor_tuple import TensorTuple  # noqa: F401 - needle's ``autograd.TensorTuple``
-from .tensor_tuple_op import TensorTupleOp  # noqa: F401 - needle's base of a program's op with several outputs
+from .tensor_tuple_op import TensorTupleOp, apply_grouped, read_only  # noqa: F401 - needle's TensorTupleOp
 
 #: needle's base of Tensor (the graph's node); here the Tensor itself
 Value = Tensor
@@ -124,13 +124,13 @@ class TensorOp(Op):
     def compute(self, *arrays):
         raise NotImplementedError(f"{self.name}: define compute(self, *arrays) returning the output array")
 
+    def __call__(self, *inputs):
+        if any(isinstance(x, TensorTuple) for x in inputs):  # compute gets the tuple of their arrays
+            return apply_grouped(self, inputs)
+        return super().__call__(*inputs)
+
     def forward(self, *arrays: np.ndarray, device: str = "cpu") -> np.ndarray:
-        views = []
-        for array in arrays:
-            view = array.view(CachedArray)
-            view.flags.writeable = False  # compute must not write into the inputs' storage
-            views.append(view)
-        out = self.compute(*views)
+        out = self.compute(*read_only(arrays))  # compute must not write into the inputs' storage
         if isinstance(out, Tensor):
             raise DefinitionError(f"{self.name}.compute returned a Tensor; compute works on arrays (use numpy "
                                   "there) and gradient on tensors")

@@ -3,7 +3,8 @@
 A subclass defines ``compute(*arrays)`` returning a tuple of arrays and ``gradient(out_grad,
 node)`` where ``out_grad`` is the TensorTuple of the parts' adjoints and ``node`` the op's
 TensorTuple (``node.inputs``, ``node.op``); ``MyOp()(a, b)`` returns a TensorTuple, as in needle's
-``autograd.py``.
+``autograd.py``. An input may itself be a TensorTuple (for a ``TensorOp`` too): ``compute`` gets
+the tuple of its arrays and ``gradient`` returns a TensorTuple (or None) as its adjoint.
 
 In the graph the op is one node holding its parts packed end to end (one flat array); each part
 is a slice of it in its own shape. A backward pass through any parts therefore reaches the packed
@@ -63,8 +64,8 @@ class TensorTupleOp(Op):
         raise NotImplementedError(f"{self.name}: define compute(self, *arrays) returning a tuple of arrays")
 
     def __call__(self, *inputs: Tensor) -> OpTensorTuple:
-        node = _Packed(self)
-        packed = node(*inputs)
+        node = _Packed(self, _grouping(inputs))
+        packed = node(*_flat(inputs))
         parts = [_part(packed, start, shape, packed.dtype) for start, shape in _layout(node.shapes)]
         op, node_inputs = (self, inputs) if packed.requires_grad else (None, ())
         return OpTensorTuple(parts, op, node_inputs)
@@ -78,18 +79,13 @@ class _Packed(Op):
 
     saves_output = True
 
-    def __init__(self, user: TensorTupleOp):
-        self.user, self.name = user, user.name
+    def __init__(self, user: TensorTupleOp, grouping: tuple[int | None, ...]):
+        self.user, self.name, self.grouping = user, user.name, grouping
         self.key = (self.name, id(user))
         self.shapes: tuple[tuple[int, ...], ...] = ()
 
     def forward(self, *arrays: np.ndarray, device: str = "cpu") -> np.ndarray:
-        views = []
-        for array in arrays:
-            view = array.view(CachedArray)
-            view.flags.writeable = False  # compute must not write into the inputs' storage
-            views.append(view)
-        parts = _checked_parts(self.name, self.user.compute(*views))
+        parts = _checked_parts(self.name, self.user.compute(*_regroup(read_only(arrays), self.grouping)))
         self.shapes = tuple(part.shape for part in parts)
         if not parts:
             return np.zeros(0, np.float32)
@@ -99,13 +95,92 @@ class _Packed(Op):
         shapes = self.shapes
         adjoints = OpTensorTuple(_part(out_grad, start, shape, out_grad.dtype) for start, shape in _layout(shapes))
         value = OpTensorTuple((_part(node, start, shape, node.dtype) for start, shape in _layout(shapes)),
-                              self.user, node.inputs)
-        partials = self.user.gradient(adjoints, value)
-        partials = tuple(partials) if isinstance(partials, (tuple, list)) else (partials,)
-        if len(partials) != len(node.inputs):
-            raise DefinitionError(f"{self.name}.gradient returned {len(partials)} adjoints for {len(node.inputs)} "
-                                  "inputs; return one per input (None where an input has none)")
-        return partials
+                              self.user, _regrouped_inputs(node.inputs, self.grouping))
+        return _flat_partials(self.name, self.user.gradient(adjoints, value), self.grouping)
+
+
+class _Grouped(Op):
+    """The graph node of a TensorOp applied to TensorTuples: the graph's inputs are their parts;
+    ``compute`` and ``gradient`` see them grouped again."""
+
+    def __init__(self, user: Op, grouping: tuple[int | None, ...]):
+        self.user, self.name, self.grouping = user, user.name, grouping
+        self.key = (self.name, id(user))
+
+    def forward(self, *arrays: np.ndarray, device: str = "cpu") -> np.ndarray:
+        return self.user.forward(*_regroup(arrays, self.grouping), device=device)
+
+    def gradient(self, out_grad: Tensor, node: Tensor) -> tuple[Tensor | None, ...]:
+        view = Tensor.__new__(type(node))  # the node as the program reads it: inputs grouped
+        for slot in ("_data", "_lazy", "op", "requires_grad", "grad", "device", "_origin"):
+            if hasattr(node, slot):
+                setattr(view, slot, getattr(node, slot))
+        view.op, view.inputs = self.user, _regrouped_inputs(node.inputs, self.grouping)
+        return _flat_partials(self.name, self.user.gradient(out_grad, view), self.grouping)
+
+
+def apply_grouped(user: Op, inputs: tuple) -> Tensor:
+    """``user`` (a TensorOp) applied to ``inputs`` of which some are TensorTuples."""
+    return _Grouped(user, _grouping(inputs))(*_flat(inputs))
+
+
+def read_only(arrays) -> list[np.ndarray]:
+    """Read-only views of ``arrays`` (tuples of arrays viewed part by part): a program's compute
+    must not write into the inputs' storage."""
+    views = []
+    for array in arrays:
+        if isinstance(array, tuple):
+            views.append(tuple(read_only(array)))
+            continue
+        view = array.view(CachedArray)
+        view.flags.writeable = False
+        views.append(view)
+    return views
+
+
+def _grouping(inputs: tuple) -> tuple[int | None, ...]:
+    """Per input: the number of parts of a TensorTuple, None for a Tensor."""
+    return tuple(len(x) if isinstance(x, TensorTuple) else None for x in inputs)
+
+
+def _flat(inputs: tuple) -> list:
+    return [t for x in inputs for t in (x if isinstance(x, TensorTuple) else (x,))]
+
+
+def _regroup(items, grouping: tuple[int | None, ...]) -> list:
+    """``items`` (one per graph input) grouped again as the program's inputs were."""
+    out, items = [], iter(items)
+    for parts in grouping:
+        out.append(next(items) if parts is None else tuple(next(items) for _ in range(parts)))
+    return out
+
+
+def _regrouped_inputs(inputs: tuple, grouping: tuple[int | None, ...]) -> tuple:
+    return tuple(TensorTuple(x) if isinstance(x, tuple) else x for x in _regroup(inputs, grouping))
+
+
+def _flat_partials(name: str, partials, grouping: tuple[int | None, ...]) -> tuple:
+    """A program's adjoints (one per input: a TensorTuple or None for a TensorTuple input) as one
+    per graph input."""
+    partials = tuple(partials) if isinstance(partials, (tuple, list)) else (partials,)
+    total = sum(1 if parts is None else parts for parts in grouping)
+    if len(partials) != len(grouping):
+        if len(partials) == total:  # already part by part (one TensorTuple input, its adjoint unpacked)
+            return partials
+        raise DefinitionError(f"{name}.gradient returned {len(partials)} adjoints for {len(grouping)} inputs; "
+                              "return one per input (None where an input has none)")
+    flat = []
+    for parts, partial in zip(grouping, partials):
+        if parts is None or (parts == 1 and isinstance(partial, Tensor)):
+            flat.append(partial)
+        elif partial is None:
+            flat.extend([None] * parts)
+        elif isinstance(partial, (tuple, list)) and len(partial) == parts:
+            flat.extend(partial)
+        else:
+            raise DefinitionError(f"{name}.gradient returned {partial!r} as the adjoint of a TensorTuple of {parts} "
+                                  "parts; return a TensorTuple of as many parts (make_tuple(...)) or None")
+    return tuple(flat)
 
 
 def _checked_parts(name: str, out) -> list[np.ndarray]:

@@ -128,3 +128,61 @@ def test_a_gradient_with_too_few_adjoints_is_refused():
     with pytest.raises(DefinitionError, match=r"WrongGradientCount.gradient returned 1 adjoints for 2 inputs; "
                                               r"return one per input \(None where an input has none\)"):
         t[0].sum().backward()
+
+
+# -- TensorTuples as inputs: needle's Stack takes make_tuple(*tensors) --------------------------------
+class StackTuple(ndl.autograd.TensorOp):
+    """needle's Stack as a program writes it: one TensorTuple input, the adjoint a TensorTuple."""
+
+    def __init__(self, axis):
+        self.axis = axis
+
+    def compute(self, parts):
+        assert isinstance(parts, tuple)
+        return np.stack(parts, axis=self.axis)
+
+    def gradient(self, out_grad, node):
+        assert isinstance(node.inputs[0], ndl.TensorTuple)
+        return ndl.ops.split(out_grad, self.axis)
+
+
+class ScaleParts(ndl.autograd.TensorTupleOp):
+    """A TensorTuple and a Tensor in, a TensorTuple out: each part times ``c``."""
+
+    def compute(self, parts, c):
+        return tuple(part * c for part in parts)
+
+    def gradient(self, out_grad, node):
+        parts, c = node.inputs
+        return (ndl.make_tuple(*[g * c for g in out_grad]),
+                sum((g * p).sum() for g, p in zip(out_grad, parts)).reshape((1,)))
+
+
+def test_a_tensor_op_takes_a_tensor_tuple_and_returns_its_adjoint_as_one():
+    a, b = np.random.randn(2, 3), np.random.randn(2, 3)
+    out = StackTuple(1)(ndl.make_tuple(ndl.Tensor(a), ndl.Tensor(b)))
+    np.testing.assert_allclose(out.numpy(), np.stack([a, b], axis=1), rtol=1e-14)
+    assert isinstance(out.inputs[0], ndl.Tensor)  # the graph holds the parts
+    gradient_check(lambda x, y: StackTuple(1)(ndl.make_tuple(x, y)) * ndl.Tensor(np.arange(12.0).reshape(2, 2, 3)),
+                   ndl.Tensor(a), ndl.Tensor(b))
+
+
+def test_a_tuple_op_takes_a_tensor_tuple_and_a_tensor():
+    a, b, c = np.random.randn(3), np.random.randn(2), np.random.randn(1)
+    scaled = ScaleParts()(ndl.make_tuple(ndl.Tensor(a), ndl.Tensor(b)), ndl.Tensor(c))
+    np.testing.assert_allclose(scaled[1].numpy(), b * c, rtol=1e-14)
+    assert isinstance(scaled.inputs[0], ndl.TensorTuple) and len(scaled.inputs[0]) == 2
+    gradient_check(lambda x, y, z: (lambda t: t[0].sum() * 2.0 + (t[1] * t[1]).sum())(
+        ScaleParts()(ndl.make_tuple(x, y), z)), ndl.Tensor(a), ndl.Tensor(b), ndl.Tensor(c))
+
+
+class BadTupleAdjoint(StackTuple):
+    def gradient(self, out_grad, node):
+        return (out_grad, out_grad, out_grad)
+
+
+def test_an_adjoint_of_the_wrong_arity_for_a_tuple_input_is_refused():
+    out = BadTupleAdjoint(0)(ndl.make_tuple(ndl.Tensor(np.ones(2)), ndl.Tensor(np.ones(2))))
+    with pytest.raises(DefinitionError, match=r"BadTupleAdjoint.gradient returned 3 adjoints for 1 inputs; return "
+                                              r"one per input \(None where an input has none\)"):
+        out.sum().backward()
