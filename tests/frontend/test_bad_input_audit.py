@@ -179,6 +179,9 @@ CASES = {
     "int to a negative power": (lambda tmp: ops.power_scalar(ndl.Tensor(np.array([1, 2])), -1), DefinitionError,
                                 "power: int64 tensor to the negative power -1; integers to negative integer powers "
                                 "are not allowed (as in numpy): cast the tensor to a float dtype first"),
+    "Dropout of ints": (lambda tmp: nn.Dropout(0.5)(ndl.Tensor(np.array([1, 2]))), DefinitionError,
+                        "dropout: on int64 inputs the op computes float32, not int64; cast the inputs to a float dtype "
+                        "first (.astype('float64'))"),
     "labels not whole": (lambda tmp: nn.SoftmaxLoss()(T(4, 5), T(4)), DataError,
                          "softmax_cross_entropy: label -1.5 (at position 0) is not a class number from 0 to 4; labels "
                          "must be whole numbers"),
