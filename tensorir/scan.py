@@ -338,7 +338,7 @@ def scan(init, update, state_placeholder, inputs: Sequence[Tensor] | None = None
     """
     inits, updates = _listed(init, "init"), _listed(update, "update")
     states = _listed(state_placeholder, "state_placeholder")
-    listed = tuple(inputs or ())
+    listed = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs or ())  # TVM takes one tensor too
     if not all(isinstance(t, Tensor) for t in listed):
         raise DefinitionError("scan: inputs must be a list of tensors")
     _check_lists(inits, updates, states)
