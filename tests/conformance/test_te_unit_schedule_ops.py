@@ -139,3 +139,6 @@ def test_programs_tvm_takes_that_are_refused_at_the_call():
         s[B].set_scope("warp")
     with pytest.raises(te.ScheduleError, match=r"create_schedule: give at least one output tensor"):
         te.create_schedule([])
+    with pytest.raises(te.ScheduleError, match=r"s\[B\].env_threads\(\['i'\]\): B is not a scan; env_threads is "
+                       r"for the stage of a te.scan"):  # the loop is named (it used to show as '')
+        s[B].env_threads([B.op.axis[0]])
