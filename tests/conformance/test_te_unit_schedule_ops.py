@@ -115,7 +115,7 @@ def test_programs_tvm_takes_that_are_refused_at_the_call():
     m, n = te.var("m"), te.var("n")
     state = te.placeholder((m, n), name="state")
     with pytest.raises(te.DefinitionError, match=(  # TVM's test_scan_inline2: column 2 of a state of n columns
-            r"compute x2: the access state\[t, 2\] may go out of bounds: its index 1, 2, is 2 at every point "
+            r"compute x2: the access state\[t - 1, 2\] may go out of bounds: its index 1, 2, is 2 at every point "
             r"when m=1, n=1, but dimension 1 of state \(shape \[m, n\]\) has the range 0..n; guard it with "
             r"if_then_else\(\.\.\.\) or shrink the ranges")):
         te.compute((m, n), lambda t, i: state[t - 1, 2] + 1, name="x2")
