@@ -347,9 +347,9 @@ def out_of_bounds_message(who: str, load: TensorLoad, violation: Violation,
                       if isinstance(var, ShapeVar))
     if sizes:
         where = f"{where or 'every point'} when {sizes}"
-    return (f"{who}: the access {load if shown is None else shown} may go out of bounds: its index {dim}, {subscript}, is "
-            f"{violation.value} at {where or 'every point'}, but dimension {dim} of {tensor.name} "
-            f"(shape {list(tensor.shape)}) has the range 0..{tensor.shape[dim]}; {fix}")
+    return (f"{who}: the access {load if shown is None else shown} may go out of bounds: its index "
+            f"{dim}, {subscript}, is {violation.value} at {where or 'every point'}, but dimension {dim} of "
+            f"{tensor.name} (shape {list(tensor.shape)}) has the range 0..{tensor.shape[dim]}; {fix}")
 
 
 @dataclass(frozen=True)
