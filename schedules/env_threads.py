@@ -31,7 +31,7 @@ class EnvThreadsPrimitive:
             A ``thread_axis(...)`` handle or a list of them, e.g. ``[block_x, thread_y, thread_x]``.
         """
         listed = list(threads) if isinstance(threads, (list, tuple)) else [threads]
-        shown = [getattr(t, "thread_tag", t) for t in listed]
+        shown = [getattr(t, "thread_tag", None) or getattr(t, "name", t) for t in listed]  # a loop has no tag
         call = f"s[{self.name}].env_threads({shown})"
         if not isinstance(self.op, ScanOp):
             raise ScheduleError(f"{call}: {self.name} is not a scan; env_threads is for the stage of a te.scan "

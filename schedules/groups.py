@@ -5,23 +5,46 @@ A group is a handle, not a stage of its own: ``g.compute_at(s[T], loop)`` attach
 that is not already computed inside another member (readers first, so each producer finds its
 readers inside the loop), ``g.compute_root()`` and ``g.compute_inline()`` apply to each member.
 Each member records its own steps, so a trace replays a group's schedule without it.
+
+Groups nest as TVM's do: a group's ``group`` is the group that encloses it (a group made later
+around its members, or the body of the scan it lies in), ``s[T].group`` the innermost group of a
+stage, and a stage in a group may be attached only inside a stage of that group (or of a group
+nested in it): the group itself is what moves out.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextvars import ContextVar
 
 from tensorir.errors import ScheduleError
 from tensorir.tensor import ComputeOp, PlaceholderOp, Tensor
 
 from .relations import At, Inlined
 
+#: the group whose ``compute_at`` is moving its members (they may then leave the group)
+_MOVING: ContextVar = ContextVar("moving_group", default=None)
+
 
 class Group:
     """The stages of a ``create_group`` call, producers first (see the module doc)."""
 
-    def __init__(self, schedule, members: Sequence):
+    def __init__(self, schedule, members: Sequence, parent: Group | None = None):
         self.schedule, self.members = schedule, tuple(members)
+        #: the enclosing group (TVM's ``g.group``), None at the top
+        self.group = parent
+        self._attach_stage = None
+
+    @property
+    def attach_stage(self):
+        """The stage inside whose loop the group is computed (a scan's body: the scan), or None."""
+        return self._attach_stage
+
+    @property
+    def num_child_stages(self) -> int:
+        """How many stages and groups this group holds directly (TVM's ``num_child_stages``)."""
+        direct = [s for s in self.members if s.group is self]
+        return len(direct) + sum(1 for g in self.schedule.groups if g.group is self)
 
     @property
     def name(self) -> str:
@@ -40,9 +63,14 @@ class Group:
             raise ScheduleError(
                 f"{self.name}.compute_at(s[{parent.name}], ...): {parent.name} is a member of the group; "
                 "attach the group inside a loop of a stage that reads it")
-        for member in self._roots():
-            if not isinstance(member.attach, Inlined):
-                member.compute_at(parent, axis)
+        token = _MOVING.set(self)
+        try:
+            for member in self._roots():
+                if not isinstance(member.attach, Inlined):
+                    member.compute_at(parent, axis)
+        finally:
+            _MOVING.reset(token)
+        self._attach_stage = parent
 
     def compute_root(self) -> None:
         """Compute every member in its own loop nest at root."""
@@ -83,11 +111,55 @@ def create_group(schedule, outputs, inputs=None, include_inputs: bool = False) -
     if not members:
         raise ScheduleError("create_group: no compute stage lies between the inputs and the outputs; "
                             "pass outputs computed from the inputs")
-    group = Group(schedule, members)
-    for member in members:
-        if member.group is None:  # a member of a group made earlier stays in that (inner) group
+    return _enclose(schedule, members)
+
+
+def _chain(group: Group | None) -> list:
+    """``group`` and the groups enclosing it, innermost first, ending with None (the top)."""
+    found = []
+    while group is not None:
+        found.append(group)
+        group = group.group
+    return [*found, None]
+
+
+def _enclose(schedule, members: list) -> Group:
+    """A new group of ``members`` inside the innermost group enclosing them all: a member in
+    that group moves into the new one; a member of a group nested in it stays there, and the
+    outermost such group moves into the new one (TVM's ``create_group``)."""
+    chains = [_chain(m.group) for m in members]
+    parent = next(g for g in chains[0] if all(g in chain for chain in chains))
+    group = Group(schedule, members, parent)
+    for member, chain in zip(members, chains):
+        if member.group is parent:
             member.group = group  # TVM's s[T].group
+        else:
+            chain[chain.index(parent) - 1].group = group
+    schedule._groups.append(group)
     return group
+
+
+def group_scan_bodies(schedule) -> None:
+    """Each scan's updates and the stages of its steps as one group attached at the scan
+    (TVM's scan group: ``s[update].group``)."""
+    from tensorir.scan import ScanOp
+
+    for stage in list(schedule.stages):
+        op = stage.op
+        if isinstance(op, ScanOp):
+            ops = {*(t.op for t in op.updates), *op.body_ops}
+            members = [s for s in schedule.stages if s.op in ops]
+            _enclose(schedule, members)._attach_stage = stage
+
+
+def check_group_attach(stage, parent, fail, call: str) -> None:
+    """Refuse attaching ``stage`` of a group inside ``parent`` outside that group."""
+    group = stage.group
+    if group is None or group in _chain(parent.group) or _MOVING.get() is not None:
+        return
+    raise fail(call, f"{stage.name} is a member of {group.name} and {parent.name} is not",
+               f"attach {stage.name} inside a stage of its group, or attach the whole group "
+               f"({group.name}.compute_at(...))")
 
 
 def _tensors(value, what: str) -> list[Tensor]:

@@ -16,6 +16,7 @@ from tensorir.tensor import ComputeOp, Tensor
 
 from .attachment import attached_in, consumers, feeds, runs_inside, stranded_producer
 from .geometry import derives
+from .groups import check_group_attach
 from .parallel import nested_message, nested_parallel
 from .relations import AT_ROOT, INLINED, Annotation, At, Attach, Fuse, Inlined, Singleton, Split
 from .stage import StageState
@@ -404,6 +405,7 @@ class StagePrimitives(StageState):
         if not hasattr(parent, "leaves") or parent.schedule is not self.schedule:
             raise self._fail(call, f"{parent!r} is not a stage of this schedule",
                              "pass s[T] (or the tensor T) of a stage that reads this one")
+        check_group_attach(self, parent, self._fail, call)
         if isinstance(parent.attach, Inlined):
             raise self._fail(call, f"stage {parent.name} is inlined and has no loops",
                              f"attach at a loop of a stage that reads {parent.name}, or compute_root it first")

@@ -89,6 +89,18 @@ def _check_part(scan: Stage, part: Stage, role: str) -> None:
             f"computes its {role} into its own buffer, so leave {part.name} at root")
 
 
+def _attached_within(stage: Stage, update: Stage) -> bool:
+    """Whether ``stage`` is attached at a loop of ``update``, directly or through stages attached
+    inside it (a stage of the step computed inside another one, TVM's scan group)."""
+    seen = set()
+    while isinstance(stage.attach, At) and id(stage) not in seen:
+        seen.add(id(stage))
+        stage = stage.attach.stage
+        if stage is update:
+            return True
+    return False
+
+
 def alias_scan_buffers(lowering: Lowering) -> list[Buffer]:
     """Give each scan's init, update and state the scan's buffer; the buffers of scans that are
     not arguments, which the function allocates."""
@@ -106,7 +118,7 @@ def alias_scan_buffers(lowering: Lowering) -> list[Buffer]:
         for body in op.body_ops:
             update = schedule.stage_of(op.updates[_update_of(op, body)])
             stage = schedule.stage_of(body.output)
-            inside = isinstance(stage.attach, At) and stage.attach.stage is update
+            inside = _attached_within(stage, update)
             if not (inside or isinstance(stage.attach, Inlined)):
                 raise LoweringError(
                     f"lower: {stage.name} is computed at each step of scan {scan.name} (it reads the "

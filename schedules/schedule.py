@@ -97,12 +97,21 @@ class Schedule:
         self.stages: list[Stage] = []
         self._by_op: dict[Operation, Stage] = {}
         self.trace = Trace()
+        self._groups: list = []
         for op in _post_order([t.op for t in self.output_tensors]):
             stage = self.add_stage(op, len(self.stages))
             stage.is_output = any(t.op is op for t in self.output_tensors)
+        from .groups import group_scan_bodies
         from .scan_lowering import attach_scan_bodies
 
         attach_scan_bodies(self)
+        group_scan_bodies(self)
+
+    @property
+    def groups(self) -> tuple:
+        """TVM's ``s.groups``: every group of this schedule (each scan's body, then those of
+        ``create_group``), oldest first."""
+        return tuple(self._groups)
 
     def add_stage(self, op: Operation, position: int) -> Stage:
         name, n = op.name, 1

@@ -285,8 +285,9 @@ def _domain(space: IndexSpace, guards: tuple, cache: dict) -> isl.Set:
     return cache[guards]
 
 
-def check_definition_bounds(name: str, axis: Sequence[IterVar], body: Expr) -> None:
-    """Prove that every access of the compute ``name[axis] = body`` stays in bounds.
+def check_definition_bounds(name: str, axis: Sequence[IterVar], body: Expr, written: dict | None = None) -> None:
+    """Prove that every access of the compute ``name[axis] = body`` stays in bounds
+    (``written``: the reads as the user wrote them, by the id of the read checked in their place).
 
     Each tensor load is checked over the box of the output and reduce axes, narrowed by the
     affine conditions of the ``if_then_else`` branches around it. Subscripts with no affine
@@ -310,7 +311,8 @@ def check_definition_bounds(name: str, axis: Sequence[IterVar], body: Expr) -> N
         violation = find_out_of_bounds(space, _domain(space, guards, domains), load.indices,
                                        load.tensor.shape)
         if violation is not None:
-            raise DefinitionError(out_of_bounds_message(f"compute {name}", load, violation))
+            shown = (written or {}).get(id(load), (load, load))[1]
+            raise DefinitionError(out_of_bounds_message(f"compute {name}", load, violation, shown=shown))
 
 
 def _end(iv: IterVar) -> int | Expr:
@@ -331,8 +333,9 @@ def check_access_bounds(op: ComputeOp) -> None:
 
 
 def out_of_bounds_message(who: str, load: TensorLoad, violation: Violation,
-                          fix: str = "guard it with if_then_else(...) or shrink the ranges") -> str:
-    """The error text for ``load`` leaving its tensor at ``violation``."""
+                          fix: str = "guard it with if_then_else(...) or shrink the ranges",
+                          shown: TensorLoad | None = None) -> str:
+    """The error text for ``load`` leaving its tensor at ``violation`` (named as ``shown``)."""
     tensor, dim = load.tensor, violation.dim
     subscript = load.indices[dim]
     used = {node for node in walk(subscript) if isinstance(node, Var)}
@@ -344,9 +347,9 @@ def out_of_bounds_message(who: str, load: TensorLoad, violation: Violation,
                       if isinstance(var, ShapeVar))
     if sizes:
         where = f"{where or 'every point'} when {sizes}"
-    return (f"{who}: the access {load} may go out of bounds: its index {dim}, {subscript}, is "
-            f"{violation.value} at {where or 'every point'}, but dimension {dim} of {tensor.name} "
-            f"(shape {list(tensor.shape)}) has the range 0..{tensor.shape[dim]}; {fix}")
+    return (f"{who}: the access {load if shown is None else shown} may go out of bounds: its index "
+            f"{dim}, {subscript}, is {violation.value} at {where or 'every point'}, but dimension {dim} of "
+            f"{tensor.name} (shape {list(tensor.shape)}) has the range 0..{tensor.shape[dim]}; {fix}")
 
 
 @dataclass(frozen=True)

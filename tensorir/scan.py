@@ -68,13 +68,15 @@ def _earlier_step_input(tensor: Tensor, step: IterVar, back: int) -> bool:
     return same_extent(first, step.extent)
 
 
-def state_reads(axis: Sequence[IterVar], body: Expr) -> tuple[Expr, list[TensorLoad]]:
+def state_reads(axis: Sequence[IterVar], body: Expr, written: dict | None = None) -> tuple[Expr, list[TensorLoad]]:
     """``body`` for the bounds check (each scan state read ``P[t - c, ...]`` checked as
-    ``P[t, ...]``, its other indices as written) and those reads."""
+    ``P[t, ...]``, its other indices as written) and those reads; ``written``, when given, maps
+    the id of each checked read to the read as written (for error messages)."""
     axis = tuple(axis)
     reads = [n for n in walk(body) if _is_state_read(n, axis, body.dtype)]
     if not reads:
         return body, []
+    written = {} if written is None else written
     from .visitor import Mutator
 
     targets = {id(n) for n in reads}
@@ -85,7 +87,9 @@ def state_reads(axis: Sequence[IterVar], body: Expr) -> tuple[Expr, list[TensorL
                 rest = tuple(self.visit(i) for i in node.indices[1:])
                 # a tensor one step shorter (an input read at t - 1) is in bounds at its row 0 at t = 1
                 step = axis[0].var if same_extent(node.tensor.shape[0], axis[0].extent) else Const(0, INDEX)
-                return TensorLoad(node.tensor, (step, *rest), node.dtype)
+                checked = TensorLoad(node.tensor, (step, *rest), node.dtype)
+                written[id(checked)] = (checked, node)  # the pair keeps the checked read alive
+                return checked
             return None
 
     return _AtStep().visit(body), reads
@@ -338,7 +342,7 @@ def scan(init, update, state_placeholder, inputs: Sequence[Tensor] | None = None
     """
     inits, updates = _listed(init, "init"), _listed(update, "update")
     states = _listed(state_placeholder, "state_placeholder")
-    listed = tuple(inputs or ())
+    listed = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs or ())  # TVM takes one tensor too
     if not all(isinstance(t, Tensor) for t in listed):
         raise DefinitionError("scan: inputs must be a list of tensors")
     _check_lists(inits, updates, states)

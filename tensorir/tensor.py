@@ -407,9 +407,10 @@ def make_compute(name: str, axis: Sequence[IterVar], body: Expr | tuple[Expr, ..
         _check_depth(name, one)
         _check_reductions(name, one, tuple(axis))
         _check_axis_names(name, tuple(axis), one)
-        checked, one_reads = state_reads(axis, one)  # a scan's update reads its state at earlier steps
+        written: dict = {}
+        checked, one_reads = state_reads(axis, one, written)  # a scan's update reads its state at earlier steps
         reads += one_reads
-        check_definition_bounds(name, tuple(axis), checked)
+        check_definition_bounds(name, tuple(axis), checked, written)
     guarded = tuple(guard_accesses(name, tuple(axis), one) for one in bodies)
     op = ComputeOp(name, tuple(axis), guarded if len(guarded) > 1 else guarded[0])
     record_state_reads(op, reads)

@@ -108,7 +108,7 @@ class TypedArithmetic:
             flag = ir.IntType(1)
             return bld.call(self.declare(name, x.type, [x.type, flag]), [x, ir.Constant(flag, 0)])
         if func in (Func.TRUNCDIV, Func.TRUNCMOD, Func.FMOD):
-            a, b = args
+            a, b = self.widen(*args)  # an index (i64 in loops) beside an int32 operand
             if dtype.is_unsigned:
                 op = BinaryOp.FLOORDIV if func is Func.TRUNCDIV else BinaryOp.FLOORMOD
                 return self.unsigned_arith(op, a, b)
