@@ -9,6 +9,11 @@ lowering to where the tile lies in the stage's tensors. ``fcompute`` returns the
 statement), or for a reduction ``(body, reset, update)``: the body computes the tile from
 scratch, the reset starts its accumulators and the update adds one more slice of the
 reduction to them; any of the three may be None.
+
+While ``fcompute`` runs, ``ib.buffer_ptr(buf)`` of a declared buffer addresses the tile (its
+element offset and strides; a flat index is unravelled over the shape) and
+``buf.access_ptr(mask)`` is the memory from where the tile starts, as in TVM's tensorize how-to
+(:mod:`tensorir.tile_pointer`).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from .errors import DefinitionError
 from .expr import BufferLoad, Expr, Reduce, Var
 from .stmt import Allocate, Evaluate, Stmt, Store
 from .tensor import ComputeOp, PlaceholderOp, Tensor
+from .tile_pointer import declaring
 from .visitor import walk
 
 
@@ -175,7 +181,8 @@ def decl_tensor_intrin(op, fcompute, name: str = "tensor_intrin", binds=None, sc
                                   f"input or the output of {op.name}; bind only its tensors")
     declared = [_movable(binds[t], t, who) if t in binds else _default_buffer(t, default_buffer_params or {}, who)
                 for t in tensors]
-    result = fcompute(declared[:-1], declared[-1:])
+    with declaring(declared):  # ib.buffer_ptr / access_ptr of these address the tile
+        result = fcompute(declared[:-1], declared[-1:])
     parts = result if isinstance(result, tuple) else (result, None, None)
     if len(parts) != 3:
         raise DefinitionError(f"{who}: fcompute returned {len(parts)} statements; return one, or (body, reset, "
