@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from .analysis import free_vars
 from .decl_buffer import DeclBuffer, decl_buffer
 from .dtypes import INDEX
-from .errors import DefinitionError
+from .errors import DefinitionError, ScheduleError
 from .expr import BufferLoad, Expr, Reduce, Var
 from .stmt import Allocate, Evaluate, Stmt, Store
 from .tensor import ComputeOp, PlaceholderOp, Tensor
@@ -193,7 +193,25 @@ def decl_tensor_intrin(op, fcompute, name: str = "tensor_intrin", binds=None, sc
                               "computes the tile")
     for stmt in (body, reset, update):
         _check_accesses(stmt, declared, who)
-    return TensorIntrin(name, op, tuple(op.inputs), tuple(declared[:-1]), declared[-1], body, reset, update)
+    intrin = TensorIntrin(name, op, tuple(op.inputs), tuple(declared[:-1]), declared[-1], body, reset, update)
+    _DECLARED[name] = intrin
+    return intrin
 
 
-__all__ = ["TensorIntrin", "decl_tensor_intrin"]
+#: the intrinsic most recently declared under each name, for trace replay (TVM's tir keeps
+#: ``TensorIntrin.register``/``get`` by name; te's intrinsics have only their names)
+_DECLARED: dict[str, TensorIntrin] = {}
+
+
+def declared_intrin(name: str, who: str) -> TensorIntrin:
+    """The intrinsic most recently declared as ``name`` in this process (for a replayed
+    ``tensorize`` step, whose trace records only the name)."""
+    if not isinstance(name, str) or name not in _DECLARED:
+        known = sorted(_DECLARED) or "none yet"
+        raise ScheduleError(f"{who}: no tensor intrinsic named {name!r} is declared in this process (declared: "
+                              f"{known}); declare it with ns.decl_tensor_intrin(..., name={name!r}) before "
+                              "replaying the trace")
+    return _DECLARED[name]
+
+
+__all__ = ["TensorIntrin", "decl_tensor_intrin", "declared_intrin"]
