@@ -11,6 +11,7 @@ ufuncs round each operation.
 from __future__ import annotations
 
 import math
+import struct
 
 import numpy as np
 
@@ -117,7 +118,13 @@ def _isinf(x):
     return x in (math.inf, -math.inf)
 
 
+def _reinterpret(x, source: str, target: str):
+    """The bits of ``x`` (a value of numpy type code ``source``) read as type code ``target``."""
+    return struct.unpack(target, struct.pack(source, x))[0]
+
+
 NAMESPACE = {
+    "_reinterpret": _reinterpret,
     **{converter(d): _convert(d) for d in DType},
     "_f32": _f32, "_shl": _shl, "_shr": _shr, "_truncdiv": _truncdiv, "_truncmod": _truncmod, "_fmod": _fmod,
     "_popcount": _popcount, "_ufloordiv": _ufloordiv, "_ufloormod": _ufloormod,
