@@ -118,9 +118,14 @@ def _isinf(x):
     return x in (math.inf, -math.inf)
 
 
+#: struct's standard-size codes of the types reinterpret takes (tensorir.reinterpret)
+_STRUCT = {"int8": "b", "uint8": "B", "int16": "h", "uint16": "H", "int32": "i", "uint32": "I", "int64": "q",
+           "uint64": "Q", "float32": "f", "float64": "d"}
+
+
 def _reinterpret(x, source: str, target: str):
-    """The bits of ``x`` (a value of numpy type code ``source``) read as type code ``target``."""
-    return struct.unpack(target, struct.pack(source, x))[0]
+    """The bits of ``x`` (a value of type ``source``) read as type ``target``."""
+    return struct.unpack("=" + _STRUCT[target], struct.pack("=" + _STRUCT[source], x))[0]
 
 
 NAMESPACE = {
