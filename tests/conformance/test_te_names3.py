@@ -15,6 +15,18 @@ from tests.backends.cuda import host_emulation
 
 from .te_shim import te, tvm
 
+#: CUDA's bit-counting intrinsics, which the host C++ lacks, by their documented results
+_DEVICE_FUNCTIONS = r"""
+static inline int __popcll(unsigned long long x) { return __builtin_popcountll(x); }
+static inline int __clz(int x) { return x ? __builtin_clz((unsigned)x) : 32; }
+static inline int __clzll(long long x) { return x ? __builtin_clzll((unsigned long long)x) : 64; }
+"""
+
+
+@pytest.fixture(autouse=True)
+def _device_functions(monkeypatch):
+    monkeypatch.setattr(host_emulation, "PRELUDE", host_emulation.PRELUDE + _DEVICE_FUNCTIONS)
+
 
 def gpu_schedule(outs):
     s = te.create_schedule([out.op for out in outs])

@@ -53,10 +53,6 @@ static inline unsigned long long atomicCAS(unsigned long long* at, unsigned long
   return expected;
 }
 struct __attribute__((aligned(16))) float4 { float x, y, z, w; };
-// CUDA's bit-counting intrinsics, by their documented results (__clz of 0 is 32)
-static inline int __popcll(unsigned long long x) { return __builtin_popcountll(x); }
-static inline int __clz(int x) { return x ? __builtin_clz((unsigned)x) : 32; }
-static inline int __clzll(long long x) { return x ? __builtin_clzll((unsigned long long)x) : 64; }
 // warp shuffles: every thread of the block calls them together (the cross-thread reductions
 // do), so the values pass through one array between two block barriers
 static nestor_dim nestor_block_dim;
