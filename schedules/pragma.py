@@ -10,20 +10,9 @@ primitives that do what TVM's common pragmas ask are ``unroll`` (``auto_unroll_m
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from tensorir.errors import ScheduleError
 from tensorir.expr import Expr
-
-
-@dataclass(frozen=True)
-class StringImm:
-    """A pragma key as TVM hands it back (``pragma_keys[0].value == "pragma1"``)."""
-
-    value: str
-
-    def __str__(self) -> str:
-        return self.value
+from tensorir.tvm_names3 import StringImm  # TVM's tir.StringImm; pragma keys come back as one
 
 
 class PragmaPrimitive:
@@ -50,7 +39,7 @@ class PragmaPrimitive:
         if not isinstance(pragma_type, str) or not pragma_type:
             raise ScheduleError(f"s[{self.name}].{call}: the pragma key must be a non-empty string, e.g. "
                                 "'unroll' or 'auto_unroll_max_step'")
-        if pragma_value is not None and not isinstance(pragma_value, (int, float, str, Expr)):
+        if pragma_value is not None and not isinstance(pragma_value, (int, float, str, Expr, StringImm)):
             raise ScheduleError(f"s[{self.name}].{call}: the pragma value {pragma_value!r} is a "
                                 f"{type(pragma_value).__name__}; give a number, a string or an expression")
         match pragma_type:

@@ -33,6 +33,7 @@ from . import attachment, cache
 from .env_threads import EnvThreadsPrimitive
 from .pragma import PragmaPrimitive
 from .prefetch import PrefetchPrimitive
+from .rolling_buffer import RollingBufferPrimitive
 from .storage import StoragePrimitives
 from .tensorize import TensorizePrimitive
 from .trace import Trace, replay
@@ -40,7 +41,7 @@ from .transform_layout import TransformLayoutPrimitive
 
 
 class Stage(StoragePrimitives, PragmaPrimitive, PrefetchPrimitive, EnvThreadsPrimitive, TransformLayoutPrimitive,
-            TensorizePrimitive):
+            TensorizePrimitive, RollingBufferPrimitive):
     """The schedule of one operation: its loops, where it is computed, where it is stored.
 
     Its records and their queries are those of :class:`schedules.stage.StageState`; its

@@ -25,7 +25,7 @@ from tensorir.buffer import row_major_strides
 from tensorir.errors import LoweringError, ScheduleError
 from tensorir.expr import BinaryOp, BufferLoad, Const, Expr, IterVar, Reduce, TensorLoad, Var, binary, const
 from tensorir.stmt import For, IfThenElse, Stmt, seq
-from tensorir.tensor_intrin import TensorIntrin
+from tensorir.tensor_intrin import TensorIntrin, declared_intrin
 from tensorir.visitor import substitute
 
 from .attachment import attached_in
@@ -59,15 +59,24 @@ class TensorizePrimitive:
 
     tensorized: Tensorized | None = None
 
-    def tensorize(self, var, tensor_intrin) -> None:
+    def tensorize(self, var, tensor_intrin=None, *, intrin: str | None = None) -> None:
         """Replace loop ``var`` and the loops inside it by ``tensor_intrin``'s statements.
 
         Before: ``for j.inner in 0..16: for k in 0..64: C[i, j] += A[i, k] * B[j, k]``.
         After ``tensorize(j.inner, gemv)`` (gemv declared over a 16 x 64 tile)::
 
             <gemv's statements, A, B and C bound at (i, j.outer * 16)>
+
+        ``intrin="gemv"`` (what a trace records) names instead the intrinsic most recently
+        declared under that name in this process; the match with the tile is checked the same way.
         """
         stage: Stage = self  # type: ignore[assignment]
+        if intrin is not None:
+            who = f"s[{stage.name}].tensorize({getattr(var, 'name', var)}, intrin={intrin!r})"
+            if tensor_intrin is not None:
+                raise stage._fail(f"tensorize({getattr(var, 'name', var)}, intrin={intrin!r})", "both an "
+                                  "intrinsic and intrin= are given", "pass one of them")
+            tensor_intrin = declared_intrin(intrin, who)
         call = f"tensorize({getattr(var, 'name', var)}, {getattr(tensor_intrin, 'name', tensor_intrin)!r})"
         leaf = stage._leaf(call, var)
         if not isinstance(tensor_intrin, TensorIntrin):

@@ -135,6 +135,10 @@ STAGE_PRIMITIVES |= frozenset({"prefetch"})
 #: a stage stored in another layout (its mapping recorded as ``layout``)
 STAGE_PRIMITIVES |= frozenset({"transform_layout"})
 KEYWORD_ARGS |= frozenset({"layout"})
+#: a loop replaced by a tensor intrinsic, named as declared (``tensorize(var, intrin=name)``: the
+#: intrinsic most recently declared under that name, its match with the tile checked again)
+STAGE_PRIMITIVES |= frozenset({"tensorize"})
+KEYWORD_ARGS |= frozenset({"intrin"})
 
 
 def replay(schedule: Schedule, trace: Trace | str) -> None:

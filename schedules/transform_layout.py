@@ -15,6 +15,13 @@ that and inverts it. The work is a rewrite of the operations (``Schedule.replace
 stage gets a compute over the new axes, each reader a compute whose loads are mapped, so
 lowering needs nothing new. The new loops are named ``axis0``, ``axis1``, ... as in TVM.
 ``te.AXIS_SEPARATOR`` (several physical dimensions) is refused: Nestor's buffers are flat.
+
+Earlier primitives follow TVM's rule (``Stage::transform_layout`` in
+src/te/schedule/schedule_lang.cc): every data axis must still be a loop (not split or fused) and
+the data loops adjacent (reordered among themselves is fine; the new loops take their place);
+reduction loops may have been split, fused, reordered or marked, the stage attached elsewhere,
+and stages attached at its reduction loops. Where TVM would silently drop a mark or an attachment
+at a replaced data loop, Nestor refuses at the call.
 """
 
 from __future__ import annotations
@@ -46,7 +53,6 @@ from tensorir.visitor import Mutator, substitute
 
 from .attachment import attached_in
 from .cache import definition
-from .relations import AtRoot
 from .trace import Step
 
 if TYPE_CHECKING:
@@ -105,12 +111,13 @@ def transform_layout(stage: Stage, mapping_function, layout) -> list[IterVar]:
     readers = stage.schedule.readers(stage)
     for reader in readers:
         _check_reader(reader, stage, call)
+    old_axes = stage.op.axis if isinstance(stage.op, ComputeOp) else ()
     new_op = _relaid(stage, variables, axes, found.inverse)
     for reader in readers:
         _read_relaid(reader, stage, variables, indices, new_op)
     stage.schedule.replace_op(stage, new_op)
     if isinstance(new_op, ComputeOp):
-        stage.leaves = list(axes) + list(new_op.reduce_axis)
+        stage.leaves = _new_leaves(stage.leaves, old_axes, axes)
     encoded = tuple(encode(index, variables) for index in indices)
     stage.schedule.trace.record(Step("transform_layout", stage.name, (
         ("layout", None if None in encoded else encoded),), tuple(v.name for v in new_vars)))
@@ -118,7 +125,7 @@ def transform_layout(stage: Stage, mapping_function, layout) -> list[IterVar]:
 
 
 def _box(stage: Stage, call: str) -> tuple[tuple[Var, ...], tuple[int, ...]]:
-    """The variables of the tensor's axes and their extents; the stage must be unscheduled."""
+    """The variables of the tensor's axes and their extents; TVM's rule on earlier primitives holds."""
     op = stage.op
     if isinstance(op, PlaceholderOp):
         variables = tuple(Var(f"i{d}") for d in range(len(op.shape)))
@@ -126,12 +133,41 @@ def _box(stage: Stage, call: str) -> tuple[tuple[Var, ...], tuple[int, ...]]:
     if not isinstance(op, ComputeOp):
         raise ScheduleError(f"{call}: {stage.name} is computed by a {type(op).__name__}, whose code decides "
                             "its layout; transform the layout of a compute or a placeholder")
-    moved = bool(stage.relations) or list(stage.leaves) != list(stage.root_axes) or stage.annotations
-    if moved or not isinstance(stage.attach, AtRoot) or attached_in(stage.schedule, stage):
-        raise ScheduleError(f"{call}: {stage.name} is already scheduled (its loops split, reordered or "
-                            "marked, or it is attached or has stages attached in it); call transform_layout "
-                            "first and schedule the loops it returns")
+    _check_earlier_primitives(stage, op.axis, call)
     return tuple(a.var for a in op.axis), _extents(op.shape, stage, call)
+
+
+def _check_earlier_primitives(stage: Stage, data: tuple[IterVar, ...], call: str) -> None:
+    """TVM's rule (src/te/schedule/schedule_lang.cc, ``Stage::transform_layout``): every data axis is
+    still a loop, and they are adjacent loops; reduction loops may be split, fused or reordered.
+    Nestor also refuses what TVM would silently drop: marks and stages attached at a data axis."""
+    fix = "call transform_layout first and schedule the loops it returns"
+    moved = [a.name for a in data if a not in stage.leaves]
+    if moved:
+        raise ScheduleError(f"{call}: axis {moved[0]} of {stage.name} was already split or fused, so it is no "
+                            f"longer a loop to transform (TVM refuses this too); {fix}")
+    places = sorted(stage.leaves.index(a) for a in data)
+    between = [leaf.name for leaf in stage.leaves[places[0]:places[-1] + 1] if leaf not in data] if places else []
+    if between:
+        raise ScheduleError(f"{call}: loops {between} were reordered between the axes of {stage.name} (TVM "
+                            f"transforms only adjacent data loops); reorder them outside the axes or {fix}")
+    marked = [a.name for a in data if a in stage.annotations or a in stage.pragmas
+              or any(p.loop is a for p in stage.prefetches)]
+    if marked:
+        raise ScheduleError(f"{call}: loop {marked[0]} of {stage.name} is marked (parallel, vectorize, unroll, "
+                            f"bind, pragma, prefetch or tensorize) and transform_layout replaces it; {fix}")
+    inside = [t.name for t in attached_in(stage.schedule, stage) if t.attach.axis in data]
+    if inside:
+        raise ScheduleError(f"{call}: {inside[0]} is computed at a data loop of {stage.name}, which "
+                            f"transform_layout replaces; {fix}, then compute_at {inside[0]} at one of them")
+
+
+def _new_leaves(leaves: list[IterVar], old: tuple[IterVar, ...], new: tuple[IterVar, ...]) -> list[IterVar]:
+    """TVM's replacement: the new loops stand where the (adjacent) data loops stood."""
+    if not old:
+        return list(new) + leaves
+    first = min(leaves.index(a) for a in old)
+    return leaves[:first] + list(new) + leaves[first + len(old):]
 
 
 def _extents(shape, stage: Stage, call: str) -> tuple[int, ...]:

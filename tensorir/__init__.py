@@ -161,6 +161,11 @@ from .tvm_names2 import Cast, SizeVar, ceildiv, infinity, likely  # noqa: E402
 
 __all__ += ["Cast", "SizeVar", "ceildiv", "infinity", "likely"]
 
+#: a third set of TVM's tir names (tensorir.tvm_names3)
+from .tvm_names3 import StringImm, q_multiply_shift, reinterpret, shift_left, shift_right  # noqa: E402
+
+__all__ += ["StringImm", "q_multiply_shift", "reinterpret", "shift_left", "shift_right"]
+
 #: TVM's calls by name: C math functions and TVM's intrinsics, the rest refused (tensorir.extern_calls)
 from .extern_calls import (  # noqa: E402
     call_extern,

@@ -95,10 +95,12 @@ class DeclBuffer:
     def __getitem__(self, indices) -> Expr:
         return self.vload(indices)
 
-    def access_ptr(self, *args, **kwargs):
-        raise DefinitionError(f"buffer {self.name}.access_ptr: raw pointers are only for packed or external "
-                              "calls, which Nestor cannot make; read and write the elements with "
-                              "ib.buffer_ptr(buf)[i] or buf.vload/vstore")
+    def access_ptr(self, access_mask, ptr_type: str = "handle", content_lanes: int = 1, offset=0, extent=None):
+        """TVM's ``access_ptr``: the memory from the element offset (plus ``offset``), for
+        ``ib.buffer_ptr(ptr)[k]`` (see :mod:`tensorir.tile_pointer`)."""
+        from .tile_pointer import access_ptr
+
+        return access_ptr(self, access_mask, ptr_type, content_lanes, offset, extent)
 
     def __repr__(self) -> str:
         return f"decl_buffer({self.name}: {self.dtype}{list(self.shape)})"

@@ -233,6 +233,11 @@ class IRBuilder:
         with one index per dimension, row-major over its shape (or ``shape``)."""
         if isinstance(buf, BufferVar):
             return buf
+        from .tile_pointer import pointer_to  # a tensor intrinsic's tile, or an access_ptr
+
+        pointer = pointer_to(self, buf, shape)
+        if pointer is not None:
+            return pointer
         if not isinstance(buf, DeclBuffer):
             raise DefinitionError(f"ir_builder.buffer_ptr({buf!r}): expected a buffer (one of extern's ins or "
                                   "outs, or ns.decl_buffer(...))")

@@ -108,6 +108,9 @@ class Func(enum.Enum):
     #: a hint that the element loaded by its one argument (a ``BufferLoad``) will be read soon
     #: (``s[C].prefetch``); no value, and no effect on what a kernel computes
     PREFETCH = "prefetch"
+    #: the bits of its one argument read as the call's type, of the same width (TVM's
+    #: ``tir.reinterpret``; tensorir.reinterpret)
+    REINTERPRET = "reinterpret"
 
 
 #: one-operand float functions every backend takes from its C math library (``sinf``/``sin``)

@@ -137,6 +137,8 @@ class _Printer:
                 return f"not {self.wrap(a, _precedence(a) < 3)}"
             case Unary(op=UnaryOp.BIT_NOT, a=a):
                 return f"~{self.wrap(a, _precedence(a) < 7)}"
+            case Call(func=func, args=(a,), dtype=dtype) if func.value == "reinterpret":  # its type shown
+                return f"reinterpret('{dtype.value}', {self.expr(a)})"
             case Call(func=func, args=args):
                 return f"{func.value}({', '.join(self.expr(a) for a in args)})"
             case Cast(value=value, dtype=dtype):

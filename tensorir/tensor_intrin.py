@@ -9,6 +9,11 @@ lowering to where the tile lies in the stage's tensors. ``fcompute`` returns the
 statement), or for a reduction ``(body, reset, update)``: the body computes the tile from
 scratch, the reset starts its accumulators and the update adds one more slice of the
 reduction to them; any of the three may be None.
+
+While ``fcompute`` runs, ``ib.buffer_ptr(buf)`` of a declared buffer addresses the tile (its
+element offset and strides; a flat index is unravelled over the shape) and
+``buf.access_ptr(mask)`` is the memory from where the tile starts, as in TVM's tensorize how-to
+(:mod:`tensorir.tile_pointer`).
 """
 
 from __future__ import annotations
@@ -18,10 +23,11 @@ from dataclasses import dataclass
 from .analysis import free_vars
 from .decl_buffer import DeclBuffer, decl_buffer
 from .dtypes import INDEX
-from .errors import DefinitionError
+from .errors import DefinitionError, ScheduleError
 from .expr import BufferLoad, Expr, Reduce, Var
 from .stmt import Allocate, Evaluate, Stmt, Store
 from .tensor import ComputeOp, PlaceholderOp, Tensor
+from .tile_pointer import declaring
 from .visitor import walk
 
 
@@ -175,7 +181,8 @@ def decl_tensor_intrin(op, fcompute, name: str = "tensor_intrin", binds=None, sc
                                   f"input or the output of {op.name}; bind only its tensors")
     declared = [_movable(binds[t], t, who) if t in binds else _default_buffer(t, default_buffer_params or {}, who)
                 for t in tensors]
-    result = fcompute(declared[:-1], declared[-1:])
+    with declaring(declared):  # ib.buffer_ptr / access_ptr of these address the tile
+        result = fcompute(declared[:-1], declared[-1:])
     parts = result if isinstance(result, tuple) else (result, None, None)
     if len(parts) != 3:
         raise DefinitionError(f"{who}: fcompute returned {len(parts)} statements; return one, or (body, reset, "
@@ -186,7 +193,25 @@ def decl_tensor_intrin(op, fcompute, name: str = "tensor_intrin", binds=None, sc
                               "computes the tile")
     for stmt in (body, reset, update):
         _check_accesses(stmt, declared, who)
-    return TensorIntrin(name, op, tuple(op.inputs), tuple(declared[:-1]), declared[-1], body, reset, update)
+    intrin = TensorIntrin(name, op, tuple(op.inputs), tuple(declared[:-1]), declared[-1], body, reset, update)
+    _DECLARED[name] = intrin
+    return intrin
 
 
-__all__ = ["TensorIntrin", "decl_tensor_intrin"]
+#: the intrinsic most recently declared under each name, for trace replay (TVM's tir keeps
+#: ``TensorIntrin.register``/``get`` by name; te's intrinsics have only their names)
+_DECLARED: dict[str, TensorIntrin] = {}
+
+
+def declared_intrin(name: str, who: str) -> TensorIntrin:
+    """The intrinsic most recently declared as ``name`` in this process (for a replayed
+    ``tensorize`` step, whose trace records only the name)."""
+    if not isinstance(name, str) or name not in _DECLARED:
+        known = sorted(_DECLARED) or "none yet"
+        raise ScheduleError(f"{who}: no tensor intrinsic named {name!r} is declared in this process (declared: "
+                              f"{known}); declare it with ns.decl_tensor_intrin(..., name={name!r}) before "
+                              "replaying the trace")
+    return _DECLARED[name]
+
+
+__all__ = ["TensorIntrin", "decl_tensor_intrin", "declared_intrin"]

@@ -173,6 +173,9 @@ class CPrinter(SourcePrinter):
         return f"{helper}({', '.join(texts)})"
 
     def call(self, func: Func, args, dtype: DType) -> str:
+        if func is Func.REINTERPRET:  # the same bits read as the call's type
+            self.helpers.add("nestor_reinterpret")
+            return f"nestor_reinterpret<{C_TYPES[dtype]}>({self.expr(args[0])})"
         dtype = args[0].dtype if args else dtype
         if func in _INT_HELPERS and dtype.is_int:
             return self.helper_call(_INT_HELPERS[func], *args)

@@ -61,6 +61,12 @@ template <typename T> __device__ __forceinline__ T nestor_f2i(double x) {
   if (sizeof(T) == 8 && (T)-1 > (T)0 && x >= 0) return (T)__double2ull_rz(x);  // uint64
   return (T)__double2ll_rz(x);
 }""",
+    "nestor_reinterpret": """\
+template <typename To, typename From> __device__ __forceinline__ To nestor_reinterpret(From x) {
+  To y;
+  memcpy(&y, &x, sizeof(To));
+  return y;
+}""",
     "nestor_popcount": """\
 template <typename T> __device__ __forceinline__ T nestor_popcount(T x) {
   unsigned long long bits = (unsigned long long)x;

@@ -161,6 +161,8 @@ class PySource(SourcePrinter):
                 f"else {self._wrap(e.false_value, COND)}"), COND
 
     def call(self, func, args, dtype) -> str:
+        if func is Func.REINTERPRET:
+            return f"_reinterpret({self.expr(args[0])}, {args[0].dtype.value!r}, {dtype.value!r})"
         if func is Func.POPCOUNT:
             return f"_popcount({self.expr(args[0])}, {args[0].dtype.bits})"
         if func is Func.CLZ:

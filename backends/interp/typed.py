@@ -11,6 +11,7 @@ ufuncs round each operation.
 from __future__ import annotations
 
 import math
+import struct
 
 import numpy as np
 
@@ -117,7 +118,18 @@ def _isinf(x):
     return x in (math.inf, -math.inf)
 
 
+#: struct's standard-size codes of the types reinterpret takes (tensorir.reinterpret)
+_STRUCT = {"int8": "b", "uint8": "B", "int16": "h", "uint16": "H", "int32": "i", "uint32": "I", "int64": "q",
+           "uint64": "Q", "float32": "f", "float64": "d"}
+
+
+def _reinterpret(x, source: str, target: str):
+    """The bits of ``x`` (a value of type ``source``) read as type ``target``."""
+    return struct.unpack("=" + _STRUCT[target], struct.pack("=" + _STRUCT[source], x))[0]
+
+
 NAMESPACE = {
+    "_reinterpret": _reinterpret,
     **{converter(d): _convert(d) for d in DType},
     "_f32": _f32, "_shl": _shl, "_shr": _shr, "_truncdiv": _truncdiv, "_truncmod": _truncmod, "_fmod": _fmod,
     "_popcount": _popcount, "_ufloordiv": _ufloordiv, "_ufloormod": _ufloormod,

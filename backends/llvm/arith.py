@@ -104,6 +104,11 @@ class Arithmetic(TypedArithmetic):
     def floor(self, x):
         return self.b.call(self.intrinsic("llvm.floor", x.type), [x])
 
+    def reinterpret(self, x, dtype: DType):
+        """TVM's reinterpret: the same bits in a register of ``dtype`` (tensorir.reinterpret)."""
+        target = VALUE[dtype]
+        return self.b.bitcast(x, ir.VectorType(target, x.type.count) if isinstance(x.type, ir.VectorType) else target)
+
     def call(self, func: Func, args, dtype: DType):
         bld = self.b
         if dtype is DType.FLOAT16:

@@ -195,6 +195,8 @@ class Codegen(Allocations, Arithmetic):
                 return self.b.fneg(value) if a.dtype.is_float else self.b.neg(value)
             case Unary(op=UnaryOp.NOT | UnaryOp.BIT_NOT, a=a):
                 return self.b.not_(self.expr(a))
+            case Call(func=Func.REINTERPRET, args=(x,)):
+                return self.reinterpret(self.expr(x), e.dtype)
             case Call():
                 return self.call(e.func, [self.expr(x) for x in e.args], e.args[0].dtype if e.args else e.dtype)
             case Cast(value=value, dtype=dtype):

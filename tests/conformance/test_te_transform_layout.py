@@ -317,8 +317,8 @@ def test_refused_calls_name_the_fix():
     with pytest.raises(te.ScheduleError) as info:
         s[B].transform_layout(lambda i, j: [j, i])
     assert str(info.value) == (
-        "s[B].transform_layout(...): B is already scheduled (its loops split, reordered or marked, or it is "
-        "attached or has stages attached in it); call transform_layout first and schedule the loops it returns")
+        "s[B].transform_layout(...): axis i0 of B was already split or fused, so it is no longer a loop to "
+        "transform (TVM refuses this too); call transform_layout first and schedule the loops it returns")
     n = te.var("n")
     A = te.placeholder((n,), name="A")
     C = te.compute((n,), lambda i: A[i] * 2, name="C")
