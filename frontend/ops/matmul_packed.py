@@ -116,6 +116,7 @@ def prepacked(op, a: np.ndarray, b: np.ndarray, transposed: bool, device: str):
     found = plan(op, op.request([a, b], device, (False, transposed)))
     if found is None:
         return None
+    dispatch.decline_replay()  # whether B's packed copy is used depends on its memory, not its signature
     packed = packed_cache.lookup(b, found.layout, lambda array: _pack(array, found.layout, device))
     return None if packed is None else ([a, packed], found.variant)
 

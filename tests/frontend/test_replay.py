@@ -1,0 +1,148 @@
+"""Replayed forwards (frontend.replay): a signature seen before runs its kernel directly, and a
+change of shape, dtype, strides, contiguity, requires_grad or mode between calls never reuses a
+stale kernel; values are checked against numpy on every call."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import frontend as nf
+from frontend import dispatch, replay
+from frontend.lazy_graph import lazy
+from frontend.ops.elementwise import Add, Multiply
+from frontend.ops.matmul import MatMul
+from frontend.ops.reduce import Sum
+from tensorir.errors import DefinitionError
+
+
+def _entry(op, *arrays):
+    return dispatch.cache.replays.get(replay.signature(op, list(arrays), "cpu"))
+
+
+@pytest.mark.parametrize("mode", [False, True])
+def test_a_second_call_replays_the_one_kernel_of_the_first(rng, mode):
+    a, b = rng.standard_normal((5, 7)).astype(np.float32), rng.standard_normal((7, 20)).astype(np.float32)
+    x, w = nf.Tensor(a, requires_grad=False), nf.Tensor(b, requires_grad=False)
+    with lazy(mode):
+        for _ in range(3):
+            np.testing.assert_allclose((x @ w).numpy(), a @ b, rtol=1e-5, atol=1e-5)
+            np.testing.assert_allclose((x + x).numpy(), a + a, rtol=1e-6)
+            np.testing.assert_allclose(x.sum(axis=1).numpy(), a.sum(axis=1), rtol=1e-5)
+    learnt = _entry(MatMul(), a, b)
+    assert isinstance(learnt, replay.Replay) and learnt.inputs == (0, 1)
+    assert learnt.outs[0] == ((5, 20), np.dtype(np.float32))
+    assert _entry(Sum((1,), False), a).outs[0][0] == (5,)  # the result's shape, not the kernel's canonical one
+    calls = dispatch.stats.calls
+    (x @ w).numpy()
+    assert dispatch.stats.calls == calls + 1  # still counted as a kernel call
+
+
+def test_every_change_of_signature_between_calls_gets_its_own_kernel(rng):
+    """Shapes, dtypes, strides, contiguity, requires_grad and eager/lazy alternate; every result
+    is compared with numpy's."""
+    base = rng.standard_normal((6, 8))
+    variants = [
+        base.astype(np.float32),
+        base.astype(np.float64),
+        base[:, :7].astype(np.float32),                       # another shape
+        np.asfortranarray(base.astype(np.float32)),           # another layout, same shape
+        base.astype(np.float32)[::2],                          # strided rows
+        base.astype(np.float32).T,                             # transposed
+        base.astype(np.int32),
+        base.astype(np.float32)[:1],                           # one row
+    ]
+    weights = {np.dtype(np.float32): rng.standard_normal((8, 24)).astype(np.float32)}
+    weights[np.dtype(np.float64)] = weights[np.dtype(np.float32)].astype(np.float64)
+    for round_ in range(2):
+        for position, array in enumerate(variants):
+            for mode in (False, True):
+                with lazy(mode):
+                    x = nf.Tensor.wrap(array, requires_grad=bool((position + round_) % 2))
+                    y = nf.Tensor(array.copy(), requires_grad=bool(position % 2))
+                    np.testing.assert_allclose((x + y).numpy(), array + array, rtol=1e-6)
+                    np.testing.assert_allclose(nf.relu(y).numpy(), np.maximum(array, 0), rtol=1e-6)
+                    np.testing.assert_allclose(y.sum(axis=0).numpy(), array.sum(axis=0), rtol=1e-5, atol=1e-6)
+                    w = weights.get(array.dtype)
+                    if w is not None and array.shape[1] == 8:
+                        np.testing.assert_allclose((y @ nf.Tensor(w)).numpy(), array @ w, rtol=1e-4, atol=1e-5)
+
+
+def test_the_gradient_through_replayed_forwards_matches_numpy(rng):
+    a, b = rng.standard_normal((4, 6)), rng.standard_normal((6, 18))
+    for _ in range(3):
+        x, w = nf.Tensor(a), nf.Tensor(b)
+        loss = nf.relu(x @ w).sum()
+        loss.backward()
+        mask = (a @ b > 0).astype(np.float64)
+        np.testing.assert_allclose(x.grad.numpy(), mask @ b.T, rtol=1e-10)
+        np.testing.assert_allclose(w.grad.numpy(), a.T @ mask, rtol=1e-10)
+
+
+@pytest.mark.parametrize("mode", [False, True])
+def test_an_operand_passed_twice_teaches_nothing_about_two_operands(rng, mode):
+    """``x * x`` first: a replay that read input 0 twice would compute ``x * x`` for ``x * y``."""
+    a, b = rng.standard_normal((6, 8)), rng.standard_normal((6, 8))
+    x, y = nf.Tensor(a), nf.Tensor(b)
+    with lazy(mode):
+        for _ in range(2):
+            np.testing.assert_allclose((x * x).numpy(), a * a)
+            np.testing.assert_allclose((x * y).numpy(), a * b)
+            np.testing.assert_allclose((y * x[:]).numpy(), b * a)  # a view of x's memory
+            np.testing.assert_allclose((x.reshape((8, 6)).reshape((6, 8)) - x).numpy(), 0 * a)
+    assert _entry(Multiply(), a, b).inputs == (0, 1)
+
+
+def test_bad_input_still_raises_the_same_error_after_replays(rng):
+    a = rng.standard_normal((3, 4)).astype(np.float32)
+    x = nf.Tensor(a)
+    for _ in range(3):
+        x @ nf.Tensor(rng.standard_normal((4, 5)).astype(np.float32))
+        x + x
+    with pytest.raises(DefinitionError, match=r"matmul: shapes \(3, 4\) and \(3, 5\) do not align: 4 != 3"):
+        x @ nf.Tensor(rng.standard_normal((3, 5)).astype(np.float32))
+    with pytest.raises(DefinitionError, match=r"add: shapes .* do not broadcast|cannot broadcast"):
+        x + nf.Tensor(rng.standard_normal((2, 4)).astype(np.float32))
+
+
+def test_a_compacting_forward_is_remembered_as_not_replayable(rng):
+    a, b = (rng.standard_normal((6, 10)).astype(np.float32) for _ in range(2))
+    for _ in range(2):
+        out = Add()(nf.Tensor.wrap(a[:, ::2]), nf.Tensor.wrap(b[:, 1::2]))
+        np.testing.assert_allclose(out.numpy(), a[:, ::2] + b[:, 1::2], rtol=1e-6)
+    assert _entry(Add(), a[:, ::2], b[:, 1::2]) is False  # three kernels (two compactions, the sum)
+
+
+def test_a_product_over_a_kept_packed_weight_is_never_replayed(rng):
+    a = rng.standard_normal((2, 300)).astype(np.float32)
+    b = rng.standard_normal((300, 300)).astype(np.float32)  # 360 KB, packed columns: a copy kept
+    x, w = nf.Tensor(a, requires_grad=False), nf.Tensor(b, requires_grad=False)
+    with lazy(False):
+        for _ in range(4):
+            np.testing.assert_allclose((x @ w).numpy(), a @ b, rtol=1e-4, atol=1e-4)
+    assert _entry(MatMul(), a, b) is False
+    assert nf.packed_weights.cache.stats.hits >= 1  # the kept copy is used, as without replays
+
+
+def test_clearing_the_kernel_cache_forgets_the_replays(rng):
+    a = rng.standard_normal((3, 3)).astype(np.float32)
+    x = nf.Tensor(a)
+    with lazy(False):
+        nf.exp(x), nf.exp(x)
+    assert dispatch.cache.replays
+    dispatch.clear()
+    assert not dispatch.cache.replays
+    np.testing.assert_allclose(nf.exp(x).numpy(), np.exp(a), rtol=1e-6)
+
+
+def test_learn_refuses_what_it_cannot_replay(rng):
+    a = rng.standard_normal((4, 4)).astype(np.float32)
+    other = a.copy()
+    kernel = object()
+    assert replay.learn([a], other, [(kernel, [a], [other])]) is not None
+    assert replay.learn([a], other, []) is None                                   # no kernel ran
+    assert replay.learn([a], other, [(kernel, [a], [other])] * 2) is None          # two kernels
+    assert replay.learn([a], other, [(kernel, [a.copy()], [other])]) is None       # an array of its own
+    assert replay.learn([a], other.T, [(kernel, [a], [other])]) is None            # a transposed result
+    assert replay.learn([a], other[:2], [(kernel, [a], [other])]) is None          # part of the output
+    assert replay.learn([a], other, [(kernel, [a.reshape(16)], [other])]).inputs == (0,)
