@@ -242,6 +242,23 @@ def decline_replay() -> None:
         calls.extend([None, None])  # two calls more: never learnt as one
 
 
+class PackedStep:
+    """A note in a recording: the product looked up the kept packed copy of its operand ``b``
+    in ``layout`` and found ``packed`` (None: it read ``b`` itself); see :mod:`frontend.replay`."""
+
+    __slots__ = ("b", "packed", "layout")
+
+    def __init__(self, b: np.ndarray, packed: np.ndarray | None, layout: tuple):
+        self.b, self.packed, self.layout = b, packed, layout
+
+
+def note_packed(b: np.ndarray, packed: np.ndarray | None, layout: tuple) -> None:
+    """Note in the thread's recording that a product looked up ``b``'s kept packed copy."""
+    calls = getattr(_recorder, "calls", None) if _RECORDERS[0] else None
+    if calls is not None:
+        calls.append(PackedStep(b, packed, layout))
+
+
 def _note(kernel, arrays: list[np.ndarray], outs: list[np.ndarray]) -> None:
     calls = getattr(_recorder, "calls", None)
     if calls is not None:

@@ -73,20 +73,40 @@ def forward(op, arrays: list[np.ndarray], device: str) -> np.ndarray:
     key = signature(op, arrays, device)
     found = table.get(key)
     if found is not None:
-        return found.run(arrays) if found is not _NO else op.forward(*arrays, device=device)
-    with dispatch.recording() as calls:
-        result = op.forward(*arrays, device=device)
+        if type(found) is Replay:
+            return found.run(arrays)
+        if found is _NO:
+            return op.forward(*arrays, device=device)
+        result, copy = found.run(arrays)
+        if result is not None:
+            return result
+        with found.looked_up(arrays, copy):  # the half of a product over a kept copy not seen yet
+            return _learnt(op, arrays, device, found)
     if len(set(data_pointers(arrays))) < len(arrays):
-        return result  # ``x * x``: which input the kernel read is ambiguous; learn from another call
+        return op.forward(*arrays, device=device)  # ``x * x``: which input a kernel read is ambiguous
     if len(table) >= MAX_ENTRIES:
         table.clear()
-    table[key] = learn(arrays, result, calls) or _NO
+    return _learnt(op, arrays, device, None)
+
+
+def _learnt(op, arrays: list[np.ndarray], device: str, partial: PackedReplay | None) -> np.ndarray:
+    """The forward run once with its kernel calls recorded, and what it did remembered."""
+    with dispatch.recording() as calls:
+        result = op.forward(*arrays, device=device)
+    learnt = learn(arrays, result, calls)
+    if partial is not None:
+        partial.merge(learnt)
+    else:
+        dispatch.cache.replays[signature(op, arrays, device)] = learnt or _NO
     return result
 
 
-def learn(arrays: list[np.ndarray], result: np.ndarray, calls: list) -> Replay | None:
-    """The :class:`Replay` of a forward that made the kernel ``calls`` on ``arrays`` and returned
-    ``result``, or None where it did anything else."""
+def learn(arrays: list[np.ndarray], result: np.ndarray, calls: list) -> Replay | PackedReplay | None:
+    """What a forward that made the kernel ``calls`` on ``arrays`` and returned ``result`` did, or
+    None where it did anything else (see the module docstring)."""
+    steps = [n for n, call in enumerate(calls) if type(call) is dispatch.PackedStep]
+    if steps:  # a product that looked up a kept packed copy: what follows the lookup is the product
+        return _learn_packed(arrays, result, calls[steps[-1]:]) if len(steps) == 1 else None
     if len(calls) != 1 or not isinstance(result, np.ndarray):
         return None
     kernel, kernel_arrays, outs = calls[0]
@@ -95,6 +115,60 @@ def learn(arrays: list[np.ndarray], result: np.ndarray, calls: list) -> Replay |
         return None
     specs = ((result.shape, outs[0].dtype), *[(out.shape, out.dtype) for out in outs[1:]])
     return Replay(kernel, positions, specs)
+
+
+def _learn_packed(arrays: list[np.ndarray], result: np.ndarray, calls: list) -> PackedReplay | None:
+    step, *rest = calls
+    position = next((n for n, array in enumerate(arrays) if array is step.b), None)
+    if position is None or len(rest) != 1:
+        return None
+    # the kept copy, where it was read, is one input more: the last
+    product = learn(arrays if step.packed is None else [*arrays, step.packed], result, rest)
+    if product is None:
+        return None
+    return PackedReplay(position, step.layout, product if step.packed is None else None,
+                        product if step.packed is not None else None)
+
+
+def _kept_copy(b: np.ndarray, layout: tuple, device: str) -> np.ndarray | None:
+    from .ops.matmul_packed import kept_copy  # the ops import the frontend's core, this among it
+
+    _KEPT[0] = kept_copy
+    return kept_copy(b, layout, device)
+
+
+_KEPT = [_kept_copy]
+
+
+class PackedReplay:
+    """A product whose right operand (the input at ``position``) may have a packed copy kept by
+    the frontend (:mod:`frontend.packed_weights`): each call looks it up, as the forward does, and
+    replays ``packed`` (over the copy, passed as one input more) or ``plain`` (over the operand);
+    a half not learnt yet runs the forward once, which teaches it."""
+
+    __slots__ = ("position", "layout", "plain", "packed")
+
+    def __init__(self, position: int, layout: tuple, plain: Replay | None, packed: Replay | None):
+        self.position, self.layout, self.plain, self.packed = position, layout, plain, packed
+
+    def run(self, arrays: list[np.ndarray]) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """``(product, kept copy found)``; the product None where the half it needs is not learnt."""
+        copy = _KEPT[0](arrays[self.position], self.layout, "cpu")
+        if copy is None:
+            return (None if self.plain is None else self.plain.run(arrays)), None
+        return (None if self.packed is None else self.packed.run([*arrays, copy])), copy
+
+    def looked_up(self, arrays: list[np.ndarray], copy: np.ndarray | None):
+        """A block in which the forward's own lookup answers ``copy``, what :meth:`run` found."""
+        from .ops.matmul_packed import looked_up
+
+        return looked_up(arrays[self.position], self.layout, copy)
+
+    def merge(self, learnt) -> None:
+        """Take the half that a forward run after :meth:`run` taught (if it is of this product)."""
+        if isinstance(learnt, PackedReplay) and learnt.position == self.position and learnt.layout == self.layout:
+            self.plain = self.plain or learnt.plain
+            self.packed = self.packed or learnt.packed
 
 
 def _origin(array: np.ndarray, arrays: list[np.ndarray]) -> int | None:

@@ -113,15 +113,42 @@ def test_a_compacting_forward_is_remembered_as_not_replayable(rng):
     assert _entry(Add(), a[:, ::2], b[:, 1::2]) is False  # three kernels (two compactions, the sum)
 
 
-def test_a_product_over_a_kept_packed_weight_is_never_replayed(rng):
+def test_a_product_over_a_kept_packed_weight_looks_it_up_on_every_call(rng):
+    """Replayed, ``x @ W`` still reads W's kept copy only while W is unchanged: written through
+    the frontend, or handed out and written by the user, W is read afresh."""
     a = rng.standard_normal((2, 300)).astype(np.float32)
     b = rng.standard_normal((300, 300)).astype(np.float32)  # 360 KB, packed columns: a copy kept
     x, w = nf.Tensor(a, requires_grad=False), nf.Tensor(b, requires_grad=False)
+    stats = nf.packed_weights.cache.stats
     with lazy(False):
         for _ in range(4):
             np.testing.assert_allclose((x @ w).numpy(), a @ b, rtol=1e-4, atol=1e-4)
-    assert _entry(MatMul(), a, b) is False
-    assert nf.packed_weights.cache.stats.hits >= 1  # the kept copy is used, as without replays
+        learnt = _entry(MatMul(), a, w._storage())
+        assert isinstance(learnt, replay.PackedReplay) and learnt.plain and learnt.packed
+        hits = stats.hits
+        np.testing.assert_allclose((x @ w).numpy(), a @ b, rtol=1e-4, atol=1e-4)
+        assert stats.hits == hits + 1
+        w[0:1] = np.zeros((1, 300), np.float32)  # written through the frontend: the copy is dropped
+        b[0] = 0
+        for _ in range(3):
+            np.testing.assert_allclose((x @ w).numpy(), a @ b, rtol=1e-4, atol=1e-4)
+        held = np.asarray(w.data)  # handed out: never kept again
+        held[1] = 1.0
+        b[1] = 1.0
+        for _ in range(3):
+            np.testing.assert_allclose((x @ w).numpy(), a @ b, rtol=1e-4, atol=1e-4)
+            held[2] += 1.0
+            b[2] += 1.0
+
+
+def test_a_product_replayed_without_kept_copies_reads_the_operand(rng, monkeypatch):
+    a = rng.standard_normal((3, 300)).astype(np.float32)
+    b = rng.standard_normal((300, 300)).astype(np.float32)
+    x, w = nf.Tensor(a, requires_grad=False), nf.Tensor(b, requires_grad=False)
+    for budget in ("0", "256", "0"):
+        monkeypatch.setenv("NESTOR_PACKED_WEIGHTS_MB", budget)
+        for _ in range(3):
+            np.testing.assert_allclose((x @ w).numpy(), a @ b, rtol=1e-4, atol=1e-4)
 
 
 def test_clearing_the_kernel_cache_forgets_the_replays(rng):
