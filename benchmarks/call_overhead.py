@@ -5,9 +5,10 @@
 
 Each op runs on small float32 operands (8 x 64 by 64 x 33, 8 x 33; the kernel itself takes well
 under a microsecond to a few), once eager (``lazy(False)``: the kernel runs at the call) and once
-lazy (recorded, then realized by reading the result's storage: one fused group of one op). What
-is timed is the call and the read of its result, in CPU microseconds a call over ``--calls`` calls
-(median of 5 blocks); numpy's same expression is timed beside it. With ``--processes N`` each
+lazy (recorded, then realized by reading the result's storage: one fused group of one op), the
+mode entered once around the timed calls. What is timed is the call and the read of its result,
+in CPU microseconds a call over ``--calls`` calls (median of 3 rounds of 3 blocks, interleaved
+with numpy's same expression, timed beside it). With ``--processes N`` each
 figure is the median over N fresh processes with the interquartile range beside it.
 
 ``--profile OP`` (e.g. ``matmul/eager``) prints a cProfile of 10^4 calls of that case instead,
@@ -33,7 +34,8 @@ ROWS, K, COLUMNS = 8, 64, 33
 
 
 def cases() -> dict:
-    """``name -> (ours, numpy)``: each a no-argument call returning the result's array."""
+    """``name -> (ours, numpy, lazy)``: two no-argument calls returning the result's array, and
+    whether ours runs in lazy mode (entered once around the timed calls, not per call)."""
     import frontend as nf
     from frontend.lazy_graph import lazy
 
@@ -52,21 +54,26 @@ def cases() -> dict:
     found = {}
     for mode in ("eager", "lazy"):
         for name, (ours, peer) in exprs.items():
-            found[f"{name}/{mode}"] = (_in_mode(lazy, mode == "lazy", ours), peer)
-    for ours, peer in found.values():  # compiled and checked once
-        np.testing.assert_allclose(ours(), peer(), rtol=1e-5, atol=1e-5)
+            found[f"{name}/{mode}"] = (_read(ours), peer, mode == "lazy")
+    for ours, peer, on in found.values():  # compiled and checked once
+        with lazy(on):
+            np.testing.assert_allclose(ours(), peer(), rtol=1e-5, atol=1e-5)
     return found
 
 
-def _in_mode(lazy, on: bool, expression):
-    def call():
-        with lazy(on):
-            return expression()._storage()
-    return call
+def _read(expression):
+    return lambda: expression()._storage()  # a lazy result realized: the whole cost of the call
 
 
-def per_call_us(fn, calls: int, blocks: int = 5) -> float:
-    """Median over ``blocks`` blocks of ``calls`` calls: microseconds a call."""
+def per_call_us(fn, calls: int, blocks: int = 5, on: bool = False) -> float:
+    """Median over ``blocks`` blocks of ``calls`` calls (lazy mode ``on``): microseconds a call."""
+    from frontend.lazy_graph import lazy
+
+    with lazy(on):
+        return _per_call_us(fn, calls, blocks)
+
+
+def _per_call_us(fn, calls: int, blocks: int) -> float:
     for _ in range(min(calls, 1000)):
         fn()
     times = []
@@ -81,10 +88,10 @@ def per_call_us(fn, calls: int, blocks: int = 5) -> float:
 def one_process(calls: int) -> dict:
     """``case -> {"ours_us", "numpy_us"}`` in this process, the sides interleaved block by block."""
     rows = {}
-    for name, (ours, peer) in cases().items():
+    for name, (ours, peer, on) in cases().items():
         ours_t, peer_t = [], []
         for _ in range(3):
-            ours_t.append(per_call_us(ours, calls // 3, 3))
+            ours_t.append(per_call_us(ours, calls // 3, 3, on))
             peer_t.append(per_call_us(peer, calls // 3, 3))
         rows[name] = {"ours_us": statistics.median(ours_t), "numpy_us": statistics.median(peer_t)}
     return rows
@@ -112,14 +119,17 @@ def profile(name: str, calls: int) -> None:
     import cProfile
     import pstats
 
-    fn = cases()[name][0]
-    for _ in range(1000):
-        fn()
-    profiler = cProfile.Profile()
-    profiler.enable()
-    for _ in range(calls):
-        fn()
-    profiler.disable()
+    from frontend.lazy_graph import lazy
+
+    fn, _, on = cases()[name]
+    with lazy(on):
+        for _ in range(1000):
+            fn()
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for _ in range(calls):
+            fn()
+        profiler.disable()
     pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
 
 

@@ -93,6 +93,26 @@ def outputs(specs: Sequence[tuple[tuple[int, ...], np.dtype]], inputs: Sequence[
     return made
 
 
+def outputs_at(specs: Sequence[tuple[tuple[int, ...], np.dtype, int]],
+               inputs: Sequence[np.ndarray]) -> tuple[list[np.ndarray], list[int]]:
+    """:func:`outputs` of ``specs`` given as ``(shape, dtype, nbytes)`` (dtypes as numpy's), and
+    the address of each output's first element."""
+    made, addresses, offsets = [], [], None
+    for shape, dtype, nbytes in specs:
+        if 0 < nbytes < LARGE:
+            raw = _EMPTY(nbytes + ALIGN, _BYTE)
+            address = _address(raw)
+            start = -address % ALIGN
+            made.append(_NDARRAY(shape, dtype, raw, start))
+            addresses.append(address + start)
+            continue
+        if offsets is None:
+            offsets = _offsets(inputs)
+        made.append(_placed(shape, dtype, offsets))
+        addresses.append(_address(made[-1]))
+    return made, addresses
+
+
 def _offsets(inputs: Sequence[np.ndarray]) -> tuple[int, ...]:
     return tuple(_address(a) % PAGE for a in inputs if a.nbytes >= LARGE)
 

@@ -88,16 +88,38 @@ class Kernel:
         if self._call is None:  # a backend without raw calls (cuda): the checked path
             self.module(*arrays, *outs)
         elif stats.timing:
-            start = time.perf_counter()
-            self._call(*data_pointers([*arrays, *outs]))
-            elapsed = time.perf_counter() - start
-            stats.kernel_s += elapsed
-            stats.per_op[self.name] = stats.per_op.get(self.name, 0.0) + elapsed
-            stats.per_kernel[self.request] = stats.per_kernel.get(self.request, 0.0) + elapsed
+            _timed(self, self._call, data_pointers([*arrays, *outs]))
         else:
             self._call(*data_pointers([*arrays, *outs]))
         stats.calls += 1
         return outs
+
+    def at(self, addresses: list[int]) -> None:
+        """Run on the raw addresses of its arrays (inputs, then outputs), counted (and timed) as a
+        call; for a caller that made the outputs and knows every address (:mod:`frontend.replay`).
+        Only for a backend with raw calls (``raw``)."""
+        stats = self.stats
+        if stats.timing:
+            _timed(self, self._call, addresses)
+        else:
+            self._call(*addresses)
+        stats.calls += 1
+
+    @property
+    def raw(self) -> bool:
+        """Whether :meth:`at` may be called (the CPU's kernels)."""
+        return self._call is not None
+
+
+def _timed(kernel, call, arguments) -> None:
+    """``call(*arguments)``, its seconds added to the counters of ``kernel``."""
+    stats = kernel.stats
+    start = time.perf_counter()
+    call(*arguments)
+    elapsed = time.perf_counter() - start
+    stats.kernel_s += elapsed
+    stats.per_op[kernel.name] = stats.per_op.get(kernel.name, 0.0) + elapsed
+    stats.per_kernel[kernel.request] = stats.per_kernel.get(kernel.request, 0.0) + elapsed
 
 
 class KernelCache:

@@ -6,10 +6,9 @@ on small tensors that Python costs several times the kernel. Where the forward's
 function of that signature alone, the first call teaches :func:`forward` what the forward did:
 
 * the op opts in (``replays = True``: the elementwise ops, the reductions, the matrix product);
-* the forward ran exactly one kernel through :meth:`frontend.dispatch.KernelCache.run`, nothing
-  that declined replay (:func:`frontend.dispatch.decline_replay`: a product over a packed copy of
-  its weight, which depends on the weight's memory, not its signature; a kernel taken out of the
-  cache to be called directly);
+* the forward ran exactly one kernel through :meth:`frontend.dispatch.KernelCache.run`, and
+  nothing that declined replay (:func:`frontend.dispatch.decline_replay`: a kernel taken out of
+  the cache to be called directly);
 * each of the kernel's arrays was one of the inputs, as it is or reshaped (same memory, both
   C-contiguous), and the result was the kernel's first output, as it is or reshaped. Inputs
   sharing memory (``x * x``) teach nothing: which one the kernel read cannot be told, and a later
@@ -17,10 +16,15 @@ function of that signature alone, the first call teaches :func:`forward` what th
 
 Then :class:`Replay` holds the kernel and those reshapes, keyed on ``(op type, op.key, device,
 (shape, strides, dtype) of each input)``, and a later call with that key runs the kernel
-directly: no plan, no request, no layout logic. A signature that did anything else is remembered
-as not replayable and runs the forward every time. Checks of bad input happen before the forward
-(the op functions, :meth:`frontend.tensor.Tensor.from_op`, ``infer``) and are not skipped; a bad
-input that only the forward would refuse never builds a replay (its first call raised).
+directly: no plan, no request, no layout logic. A product whose weight may have a packed copy
+kept (:mod:`frontend.packed_weights`) depends on the weight's memory too: its
+:class:`PackedReplay` looks the copy up on every call, as the forward does (the same checks of
+writes and handed-out memory), and replays the product over the copy or over the weight. A
+signature that did anything else is remembered as not replayable and runs the forward every
+time. Checks of bad input happen before the forward (the op functions,
+:meth:`frontend.tensor.Tensor.from_op`, ``infer``) and are not skipped; a bad input that only the
+forward would refuse never builds a replay (its first call raised), and what a kernel checks
+while it runs (subscripts computed from data) it still checks.
 
 The table lives on the kernel cache (:attr:`~frontend.dispatch.KernelCache.replays`) and is
 forgotten with its kernels (``dispatch.clear()``); it holds at most :data:`MAX_ENTRIES`.
@@ -46,17 +50,17 @@ _NO = False
 class Replay:
     """What a forward did: ``kernel`` on the inputs at ``inputs`` (positions; each as it is or
     reshaped, which the kernel, reading addresses, does not see), into new outputs of ``outs``
-    (``(shape, dtype)``, the first in the shape of the forward's result), returning the first."""
+    (``(shape, dtype, bytes)``, the first in the shape of the forward's result), returning the first."""
 
     kernel: object
     inputs: tuple[int, ...]
-    outs: tuple[tuple[tuple[int, ...], np.dtype], ...]
+    outs: tuple[tuple[tuple[int, ...], np.dtype, int], ...]
 
     def run(self, arrays: list[np.ndarray]) -> np.ndarray:
         """The forward's result on ``arrays`` (of the signature this replay was learnt on)."""
         inputs = [arrays[j] for j in self.inputs]
-        outs = aligned.outputs(self.outs, inputs)
-        self.kernel(inputs, outs)
+        outs, addresses = aligned.outputs_at(self.outs, inputs)
+        self.kernel.at([*data_pointers(inputs), *addresses])
         return outs[0]
 
 
@@ -110,10 +114,12 @@ def learn(arrays: list[np.ndarray], result: np.ndarray, calls: list) -> Replay |
     if len(calls) != 1 or not isinstance(result, np.ndarray):
         return None
     kernel, kernel_arrays, outs = calls[0]
+    if not getattr(kernel, "raw", False):
+        return None
     positions = tuple(_origin(array, arrays) for array in kernel_arrays)
     if None in positions or _view_of(result, outs[0]) is False or not result.flags.c_contiguous:
         return None
-    specs = ((result.shape, outs[0].dtype), *[(out.shape, out.dtype) for out in outs[1:]])
+    specs = tuple((out.shape, out.dtype, out.nbytes) for out in [result, *outs[1:]])
     return Replay(kernel, positions, specs)
 
 

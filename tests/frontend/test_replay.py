@@ -31,7 +31,7 @@ def test_a_second_call_replays_the_one_kernel_of_the_first(rng, mode):
             np.testing.assert_allclose(x.sum(axis=1).numpy(), a.sum(axis=1), rtol=1e-5)
     learnt = _entry(MatMul(), a, b)
     assert isinstance(learnt, replay.Replay) and learnt.inputs == (0, 1)
-    assert learnt.outs[0] == ((5, 20), np.dtype(np.float32))
+    assert learnt.outs[0] == ((5, 20), np.dtype(np.float32), 5 * 20 * 4)
     assert _entry(Sum((1,), False), a).outs[0][0] == (5,)  # the result's shape, not the kernel's canonical one
     calls = dispatch.stats.calls
     (x @ w).numpy()
@@ -165,7 +165,8 @@ def test_clearing_the_kernel_cache_forgets_the_replays(rng):
 def test_learn_refuses_what_it_cannot_replay(rng):
     a = rng.standard_normal((4, 4)).astype(np.float32)
     other = a.copy()
-    kernel = object()
+    kernel = dispatch.Kernel(None, [], "k", dispatch.stats)
+    kernel._call = print  # raw: never called here
     assert replay.learn([a], other, [(kernel, [a], [other])]) is not None
     assert replay.learn([a], other, []) is None                                   # no kernel ran
     assert replay.learn([a], other, [(kernel, [a], [other])] * 2) is None          # two kernels
@@ -173,3 +174,4 @@ def test_learn_refuses_what_it_cannot_replay(rng):
     assert replay.learn([a], other.T, [(kernel, [a], [other])]) is None            # a transposed result
     assert replay.learn([a], other[:2], [(kernel, [a], [other])]) is None          # part of the output
     assert replay.learn([a], other, [(kernel, [a.reshape(16)], [other])]).inputs == (0,)
+    assert replay.learn([a], other, [(dispatch.Kernel(None, [], "k", dispatch.stats), [a], [other])]) is None
