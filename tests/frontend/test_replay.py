@@ -175,3 +175,20 @@ def test_learn_refuses_what_it_cannot_replay(rng):
     assert replay.learn([a], other[:2], [(kernel, [a], [other])]) is None          # part of the output
     assert replay.learn([a], other, [(kernel, [a.reshape(16)], [other])]).inputs == (0,)
     assert replay.learn([a], other, [(dispatch.Kernel(None, [], "k", dispatch.stats), [a], [other])]) is None
+
+
+def test_only_cpu_forwards_are_replayed(rng):
+    """A CUDA kernel checks its arrays' shapes, which a replay's unseen reshapes would fail: the
+    forward runs every time, and nothing is learnt for the device."""
+    ran = []
+
+    class Probe(Add):
+        def forward(self, *arrays, device="cpu"):
+            ran.append(device)
+            return arrays[0]
+
+    a, b = rng.standard_normal((2, 3)), rng.standard_normal((2, 3))
+    for _ in range(3):
+        assert replay.forward(Probe(), [a, b], "cuda") is a
+    assert ran == ["cuda"] * 3
+    assert not [key for key in dispatch.cache.replays if key[2] == "cuda"]
