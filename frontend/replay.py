@@ -15,7 +15,7 @@ function of that signature alone, the first call teaches :func:`forward` what th
   ``x * y`` of the same signature must read both.
 
 Then :class:`Replay` holds the kernel and those reshapes, keyed on ``(op type, op.key, device,
-(shape, strides, dtype) of each input)``, and a later call with that key runs the kernel
+(type, shape, strides, dtype) of each input)``, and a later call with that key runs the kernel
 directly: no plan, no request, no layout logic. A product whose weight may have a packed copy
 kept (:mod:`frontend.packed_weights`) depends on the weight's memory too: its
 :class:`PackedReplay` looks the copy up on every call, as the forward does (the same checks of
@@ -65,8 +65,10 @@ class Replay:
 
 
 def signature(op, arrays: list[np.ndarray], device: str) -> tuple:
-    """The key of a replay: everything the forwards that opt in decide on."""
-    return (type(op), op.key, device, *[(a.shape, a.strides, a.dtype) for a in arrays])
+    """The key of a replay: everything the forwards that opt in decide on. The arrays' types
+    too: a numpy scalar (``np.float64(2.0)``) has a 0-d array's shape and strides, but no data
+    address where an array has one (the forward copies it into an array first)."""
+    return (type(op), op.key, device, *[(type(a), a.shape, a.strides, a.dtype) for a in arrays])
 
 
 def forward(op, arrays: list[np.ndarray], device: str) -> np.ndarray:

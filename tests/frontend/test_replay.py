@@ -192,3 +192,16 @@ def test_only_cpu_forwards_are_replayed(rng):
         assert replay.forward(Probe(), [a, b], "cuda") is a
     assert ran == ["cuda"] * 3
     assert not [key for key in dispatch.cache.replays if key[2] == "cuda"]
+
+
+def test_a_numpy_scalar_never_takes_the_replay_of_a_0d_array():
+    """Both have shape () and strides (); a scalar has no data address to hand a kernel."""
+    for _ in range(3):
+        assert replay.forward(Add(), [np.array(1.5), np.array(2.0)], "cpu") == 3.5
+    for _ in range(3):
+        assert replay.forward(Add(), [np.float64(1.5), np.float64(4.0)], "cpu") == 5.5
+        assert replay.forward(Add(), [np.array(1.5), np.float64(4.0)], "cpu") == 5.5
+    x = nf.Tensor._wrap(np.float64(3.0))
+    for _ in range(3):
+        np.testing.assert_allclose((x + x).numpy(), 6.0)
+        np.testing.assert_allclose((x * nf.Tensor(np.array(2.0))).numpy(), 6.0)
