@@ -74,9 +74,43 @@ def empty(shape: tuple[int, ...], dtype, inputs: Sequence[np.ndarray] = ()) -> n
 
 
 def outputs(specs: Sequence[tuple[tuple[int, ...], np.dtype]], inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
-    """:func:`empty` of each ``(shape, dtype)`` of ``specs``, placed against ``inputs``."""
-    offsets = _offsets(inputs)
-    return [_placed(shape, np.dtype(dtype), offsets) for shape, dtype in specs]
+    """:func:`empty` of each ``(shape, dtype)`` of ``specs``, placed against ``inputs``.
+
+    This runs once per kernel call: a small output (the common case of small tensors) is made
+    inline, and the inputs' page offsets are read only when a large output needs them."""
+    made, offsets = [], None
+    for shape, dtype in specs:
+        if not isinstance(dtype, np.dtype):
+            dtype = np.dtype(dtype)
+        nbytes = prod(shape) * dtype.itemsize
+        if 0 < nbytes < LARGE:
+            raw = _EMPTY(nbytes + ALIGN, _BYTE)
+            made.append(_NDARRAY(shape, dtype, raw, -_address(raw) % ALIGN))
+            continue
+        if offsets is None:
+            offsets = _offsets(inputs)
+        made.append(_placed(shape, dtype, offsets))
+    return made
+
+
+def outputs_at(specs: Sequence[tuple[tuple[int, ...], np.dtype, int]],
+               inputs: Sequence[np.ndarray]) -> tuple[list[np.ndarray], list[int]]:
+    """:func:`outputs` of ``specs`` given as ``(shape, dtype, nbytes)`` (dtypes as numpy's), and
+    the address of each output's first element."""
+    made, addresses, offsets = [], [], None
+    for shape, dtype, nbytes in specs:
+        if 0 < nbytes < LARGE:
+            raw = _EMPTY(nbytes + ALIGN, _BYTE)
+            address = _address(raw)
+            start = -address % ALIGN
+            made.append(_NDARRAY(shape, dtype, raw, start))
+            addresses.append(address + start)
+            continue
+        if offsets is None:
+            offsets = _offsets(inputs)
+        made.append(_placed(shape, dtype, offsets))
+        addresses.append(_address(made[-1]))
+    return made, addresses
 
 
 def _offsets(inputs: Sequence[np.ndarray]) -> tuple[int, ...]:
@@ -91,6 +125,9 @@ def _read_address(array: np.ndarray) -> int:
 #: it lies (a fraction of ``.ctypes.data``'s cost, which is paid per output)
 _READ = ctypes.c_void_p.from_address
 _address = _read_address if args._DATA_OFFSET is not None else (lambda array: array.ctypes.data)
+
+
+_EMPTY, _NDARRAY, _BYTE = np.empty, np.ndarray, np.dtype(np.uint8)
 
 
 def _placed(shape: tuple[int, ...], dtype: np.dtype, offsets: tuple[int, ...]) -> np.ndarray:

@@ -18,8 +18,10 @@ thread, never a kernel's result.)
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -86,16 +88,38 @@ class Kernel:
         if self._call is None:  # a backend without raw calls (cuda): the checked path
             self.module(*arrays, *outs)
         elif stats.timing:
-            start = time.perf_counter()
-            self._call(*data_pointers([*arrays, *outs]))
-            elapsed = time.perf_counter() - start
-            stats.kernel_s += elapsed
-            stats.per_op[self.name] = stats.per_op.get(self.name, 0.0) + elapsed
-            stats.per_kernel[self.request] = stats.per_kernel.get(self.request, 0.0) + elapsed
+            _timed(self, self._call, data_pointers([*arrays, *outs]))
         else:
             self._call(*data_pointers([*arrays, *outs]))
         stats.calls += 1
         return outs
+
+    def at(self, addresses: list[int]) -> None:
+        """Run on the raw addresses of its arrays (inputs, then outputs), counted (and timed) as a
+        call; for a caller that made the outputs and knows every address (:mod:`frontend.replay`).
+        Only for a backend with raw calls (``raw``)."""
+        stats = self.stats
+        if stats.timing:
+            _timed(self, self._call, addresses)
+        else:
+            self._call(*addresses)
+        stats.calls += 1
+
+    @property
+    def raw(self) -> bool:
+        """Whether :meth:`at` may be called (the CPU's kernels)."""
+        return self._call is not None
+
+
+def _timed(kernel, call, arguments) -> None:
+    """``call(*arguments)``, its seconds added to the counters of ``kernel``."""
+    stats = kernel.stats
+    start = time.perf_counter()
+    call(*arguments)
+    elapsed = time.perf_counter() - start
+    stats.kernel_s += elapsed
+    stats.per_op[kernel.name] = stats.per_op.get(kernel.name, 0.0) + elapsed
+    stats.per_kernel[kernel.request] = stats.per_kernel.get(kernel.request, 0.0) + elapsed
 
 
 class KernelCache:
@@ -115,6 +139,9 @@ class KernelCache:
     symbolic
         Compiled symbolic-batch kernels by ``(symbolic request, config)`` (None: it stays static);
         see :mod:`frontend.symbatch`. ``symbolic_batch = False`` builds every kernel static.
+    replays
+        What ops' forwards did on a signature, to do it again without their Python
+        (:mod:`frontend.replay`); forgotten with the kernels.
     """
 
     def __init__(self) -> None:
@@ -124,6 +151,7 @@ class KernelCache:
         self.stats = KernelStats()
         self.symbolic: dict[tuple, object] = {}
         self.symbolic_batch = True
+        self.replays: dict[tuple, object] = {}
         self._lock = threading.RLock()
 
     def run(self, op: Op, request: KernelRequest, arrays: list[np.ndarray]) -> list[np.ndarray]:
@@ -131,11 +159,17 @@ class KernelCache:
         kernel = self.kernels.get(request)
         if kernel is None:
             kernel = self._kernel(op, request)
+        if _RECORDERS[0]:
+            outs = kernel(arrays)
+            _note(kernel, arrays, outs)
+            return outs
         return kernel(arrays)
 
     def kernel(self, op: Op, request: KernelRequest):
         """The compiled kernel of ``op`` for ``request`` (built on first use), for a caller that
         runs it many times on arrays of exactly the request's shapes, dtypes and layout."""
+        if _RECORDERS[0]:
+            decline_replay()  # called by the caller, out of the recorder's sight
         kernel = self.kernels.get(request)
         return kernel if kernel is not None else self._kernel(op, request)
 
@@ -169,6 +203,7 @@ class KernelCache:
             self.kernels.clear()
             self.requests.clear()
             self.symbolic.clear()
+            self.replays.clear()
 
     def _compile(self, op: Op, request: KernelRequest) -> Kernel:
         start = time.perf_counter()
@@ -194,6 +229,62 @@ def _build(func, target: str):
             raise BackendUnavailable(f"device 'cuda': the CUDA backend is not available ({error})") from None
         driver("frontend tensors on device 'cuda'")
     return backends.build(func, target)
+
+
+#: how many threads are recording their kernel calls (:func:`recording`); 0 costs one check a call
+_RECORDERS = [0]
+_recorder = threading.local()
+
+
+@contextlib.contextmanager
+def recording() -> Iterator[list]:
+    """Within this block the thread's calls of :meth:`KernelCache.run` are noted, as ``(kernel,
+    arrays, outputs)``, in the list yielded; :func:`decline_replay` adds two empty entries (for
+    :mod:`frontend.replay`, which learns from exactly one call)."""
+    calls: list = []
+    outer = getattr(_recorder, "calls", None)
+    _recorder.calls = calls
+    with cache._lock:
+        _RECORDERS[0] += 1
+    try:
+        yield calls
+    finally:
+        with cache._lock:
+            _RECORDERS[0] -= 1
+        _recorder.calls = outer
+        if outer is not None:  # a forward recorded within a recorded forward: the outer one did it too
+            outer.extend(calls)
+
+
+def decline_replay() -> None:
+    """Mark the forward being recorded in this thread as not replayable: it chose what to run from
+    more than its inputs' signature (a packed weight's memory), or called a kernel directly."""
+    calls = getattr(_recorder, "calls", None)
+    if calls is not None:
+        calls.extend([None, None])  # two calls more: never learnt as one
+
+
+class PackedStep:
+    """A note in a recording: the product looked up the kept packed copy of its operand ``b``
+    in ``layout`` and found ``packed`` (None: it read ``b`` itself); see :mod:`frontend.replay`."""
+
+    __slots__ = ("b", "packed", "layout")
+
+    def __init__(self, b: np.ndarray, packed: np.ndarray | None, layout: tuple):
+        self.b, self.packed, self.layout = b, packed, layout
+
+
+def note_packed(b: np.ndarray, packed: np.ndarray | None, layout: tuple) -> None:
+    """Note in the thread's recording that a product looked up ``b``'s kept packed copy."""
+    calls = getattr(_recorder, "calls", None) if _RECORDERS[0] else None
+    if calls is not None:
+        calls.append(PackedStep(b, packed, layout))
+
+
+def _note(kernel, arrays: list[np.ndarray], outs: list[np.ndarray]) -> None:
+    calls = getattr(_recorder, "calls", None)
+    if calls is not None:
+        calls.append((kernel, arrays, outs))
 
 
 #: the frontend's one kernel cache

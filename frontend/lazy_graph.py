@@ -51,6 +51,7 @@ import numpy as np
 from .lazy_errors import reraise
 from .lazy_liveness import needed
 from .lazy_storage import expose, readers_of
+from .replay import forward as replayed
 
 #: the most ops one fused kernel evaluates (a larger group realizes its deeper parts first)
 MAX_GROUP = 64
@@ -185,7 +186,7 @@ def _realize(root) -> None:
             break
     else:  # one op on realized inputs: its own kernel (and request), as when run eagerly
         try:
-            array = pending.op.forward(*[t._data for t in pending.inputs], device=root.device)
+            array = replayed(pending.op, [t._data for t in pending.inputs], root.device)
         except Exception as error:
             reraise(error, root, [root])
         root._data, root._lazy = array, None

@@ -184,16 +184,28 @@ class BatchKernel:
             outs = aligned.outputs(self.out_specs, arrays)  # 64-byte aligned, placed against the inputs
         stats = self.stats
         if stats.timing:
-            start = time.perf_counter()
-            self._call(*data_pointers([*arrays, *outs]), self.batch)
-            elapsed = time.perf_counter() - start
-            stats.kernel_s += elapsed
-            stats.per_op[self.name] = stats.per_op.get(self.name, 0.0) + elapsed
-            stats.per_kernel[self.request] = stats.per_kernel.get(self.request, 0.0) + elapsed
+            from .dispatch import _timed
+
+            _timed(self, self._call, [*data_pointers([*arrays, *outs]), self.batch])
         else:
             self._call(*data_pointers([*arrays, *outs]), self.batch)
         stats.calls += 1
         return outs
+
+    def at(self, addresses: list[int]) -> None:
+        """Run on the raw addresses of its arrays, then its batch extent (see
+        :meth:`frontend.dispatch.Kernel.at`)."""
+        stats = self.stats
+        if stats.timing:
+            from .dispatch import _timed
+
+            _timed(self, self._call, [*addresses, self.batch])
+        else:
+            self._call(*addresses, self.batch)
+        stats.calls += 1
+
+    #: :meth:`at` may be called (a symbolic-batch kernel is a CPU kernel)
+    raw = True
 
 
 def _at(extent, batch: int) -> int:

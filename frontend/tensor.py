@@ -22,6 +22,7 @@ from .lazy_errors import call_site
 from .lazy_graph import Pending, _recorded, before_assign, hand_out, realize, record
 from .lazy_graph import active as _lazy_active
 from .lazy_storage import _exposed, expose, reads_exposed
+from .replay import forward as replayed
 
 if TYPE_CHECKING:
     from .ops.base import Op
@@ -89,7 +90,7 @@ def _forward_now(op: Op, inputs: tuple[Tensor, ...], device: str) -> np.ndarray:
     for position, array in enumerate(arrays):
         if 0 in array.shape:
             return _forward_empty(op, inputs, arrays, position, device)
-    return op.forward(*arrays, device=device)
+    return replayed(op, arrays, device)
 
 
 def _forward_empty(op: Op, inputs: tuple[Tensor, ...], arrays: list[np.ndarray], empty: int,

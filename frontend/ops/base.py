@@ -42,6 +42,9 @@ class Op:
     #: reads the output's: what the lazy graph stores for the backward pass
     saves: tuple[int, ...] | bool = True
     saves_output = True
+    #: ``forward``'s choices depend only on the inputs' shapes, strides, dtypes and device and on
+    #: ``key``: applied again to such arrays, the op replays its one kernel (:mod:`frontend.replay`)
+    replays = False
 
     def __init__(self) -> None:
         self.key: tuple = (self.name,)

@@ -72,7 +72,7 @@ def _unbroadcast_view(array: np.ndarray) -> np.ndarray:
 class Elementwise(Op):
     """``out[idx] = scalar(in0[idx], in1[idx], ...)`` with the inputs broadcast."""
 
-    lazy = True
+    lazy = replays = True
 
     def scalar(self, *values):
         raise NotImplementedError
@@ -421,6 +421,10 @@ def promoted(x: Tensor, dtype: str) -> Tensor:
 
 
 def _binary(op_class, kind: str, a, b) -> Tensor:
+    if isinstance(a, Tensor) and isinstance(b, Tensor):  # the common case first: nothing to convert
+        dtype = a.dtype
+        if dtype == b.dtype and (kind != "div" or dtype.startswith("float")):
+            return op_class()(a, b)
     if _is_number(b) and isinstance(a, Tensor):
         a, b = _scalar_operand(kind, a, b)
         return ScalarOp(kind, b)(a)

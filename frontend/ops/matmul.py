@@ -93,6 +93,7 @@ class MatMul(Op):
     """``C[b, i, j] = sum(A[b, i, k] * B[b, k, j], k)``; batch axes broadcast like numpy's."""
 
     name = "matmul"
+    replays = True  # except over a packed B, which declines (prepacked)
     #: whether a stored right operand seen unchanged is packed once (:mod:`frontend.packed_weights`)
     packs_weights = True
     #: whether a whole-k product's cache tiles are one register tile's rows (see default_config)
@@ -308,15 +309,16 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
         from .elementwise import _tensor
 
         a, b = _tensor(a, b if isinstance(b, Tensor) else None), _tensor(b, a if isinstance(a, Tensor) else None)
-    if a.ndim < 2 or b.ndim < 2:
-        raise DefinitionError(f"matmul: operands need at least 2 dimensions, got shapes {a.shape} and {b.shape}; "
+    shape_a, shape_b = a.shape, b.shape  # each a property: read once
+    if len(shape_a) < 2 or len(shape_b) < 2:
+        raise DefinitionError(f"matmul: operands need at least 2 dimensions, got shapes {shape_a} and {shape_b}; "
                               "reshape a vector to (1, n) or (n, 1)")
-    if a.shape[-1] != b.shape[-2]:
-        raise DefinitionError(f"matmul: shapes {a.shape} and {b.shape} do not align: "
-                              f"{a.shape[-1]} != {b.shape[-2]}")
-    if a.ndim > 2 and b.ndim > 2:
+    if shape_a[-1] != shape_b[-2]:
+        raise DefinitionError(f"matmul: shapes {shape_a} and {shape_b} do not align: "
+                              f"{shape_a[-1]} != {shape_b[-2]}")
+    if len(shape_a) > 2 and len(shape_b) > 2:
         try:
-            np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+            np.broadcast_shapes(shape_a[:-2], shape_b[:-2])
         except ValueError:
-            raise DefinitionError(f"matmul: batch shapes of {a.shape} and {b.shape} cannot broadcast") from None
+            raise DefinitionError(f"matmul: batch shapes of {shape_a} and {shape_b} cannot broadcast") from None
     return MatMul()(*promote(a, b))

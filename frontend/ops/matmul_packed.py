@@ -11,6 +11,9 @@ packed for, and the packing kernel is :class:`PackRightOperand`.
 
 from __future__ import annotations
 
+import contextlib
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -116,8 +119,35 @@ def prepacked(op, a: np.ndarray, b: np.ndarray, transposed: bool, device: str):
     found = plan(op, op.request([a, b], device, (False, transposed)))
     if found is None:
         return None
-    packed = packed_cache.lookup(b, found.layout, lambda array: _pack(array, found.layout, device))
+    packed = kept_copy(b, found.layout, device)
+    # whether B's kept copy is read depends on B's memory, not its signature: a replay looks it up
+    dispatch.note_packed(b, packed, found.layout)
     return None if packed is None else ([a, packed], found.variant)
+
+
+def kept_copy(b: np.ndarray, layout: tuple, device: str) -> np.ndarray | None:
+    """The packed copy of ``b`` in ``layout`` kept by the frontend, or None (see :func:`prepacked`).
+    Within :func:`looked_up` for ``b``, the answer given there (one lookup a call: the second
+    sighting of ``b`` is what packs it)."""
+    ahead = getattr(_AHEAD, "found", None)
+    if ahead is not None and ahead[0] is b and ahead[1] == layout:
+        _AHEAD.found = None
+        return ahead[2]
+    return packed_cache.lookup(b, layout, lambda array: _pack(array, layout, device))
+
+
+_AHEAD = threading.local()
+
+
+@contextlib.contextmanager
+def looked_up(b: np.ndarray, layout: tuple, packed: np.ndarray | None) -> Iterator[None]:
+    """Within this block the next :func:`kept_copy` of ``b`` in ``layout`` in this thread answers
+    ``packed`` (what a replay's own lookup found) without looking again."""
+    _AHEAD.found = (b, layout, packed)
+    try:
+        yield
+    finally:
+        _AHEAD.found = None
 
 
 def _pack(array: np.ndarray, layout: tuple, device: str) -> np.ndarray:

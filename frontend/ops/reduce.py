@@ -81,7 +81,7 @@ class Reduction(Op):
     reducer = staticmethod(fn.sum)
     #: recorded in the lazy graph and fused with the elementwise group feeding it
     #: (:mod:`frontend.lazy_reduce`)
-    lazy = reduces = True
+    lazy = reduces = replays = True
 
     def __init__(self, axes: tuple[int, ...], keepdims: bool):
         self.axes, self.keepdims = axes, keepdims
