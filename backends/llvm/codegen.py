@@ -442,6 +442,16 @@ def _fbits(ty) -> int:
     return 32 if ty == F32 else 64
 
 
+#: LLVM cuts local names at 1024 characters when it reads IR back (two long names that agree
+#: there would clash), so longer ones keep a prefix and a hash of the whole name
+_MAX_LOCAL_NAME = 200
+
+
 def _ident(name: str) -> str:
-    return identifier(name, keep=".", prefix="")
+    text = identifier(name, keep=".", prefix="")
+    if len(text) <= _MAX_LOCAL_NAME:
+        return text
+    import hashlib
+
+    return f"{text[:_MAX_LOCAL_NAME - 17]}.{hashlib.sha256(text.encode()).hexdigest()[:16]}"
 
