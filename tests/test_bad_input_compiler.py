@@ -160,7 +160,8 @@ BAD_CALLS = {
 }
 
 
-@pytest.mark.parametrize("case", sorted(BAD_CALLS))
+@pytest.mark.parametrize("case", [pytest.param(c, marks=pytest.mark.slow) if c == "torch_tensor" else c
+                                  for c in sorted(BAD_CALLS)])  # importing torch takes seconds
 def test_a_bad_call_names_the_argument_and_the_fix_and_writes_nothing(kernels, case):
     target, built = kernels
     make, message = BAD_CALLS[case]
@@ -271,7 +272,7 @@ def test_a_kernel_called_from_several_threads_at_once(kernels):
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork")
-@pytest.mark.parametrize("pool", ["1", "0"])
+@pytest.mark.parametrize("pool", [pytest.param("1", marks=pytest.mark.slow), "0"])  # the pool's own tests fork too
 def test_a_parallel_kernel_called_before_and_after_fork(pool):
     """In a child forked after a parallel kernel ran (so after the thread pool or libgomp's
     team started), the kernel still runs and gives numpy's result; with libgomp the child's
