@@ -29,15 +29,21 @@ class AliasGuard:
         self.name, self.params = name, list(params)
         self.written = tuple(n for n, p in enumerate(self.params) if p in written)
         self.count = len(self.params)
+        #: per written argument: its position and the positions of all the others
+        self._pairs = tuple((w, tuple(n for n in range(self.count) if n != w)) for w in self.written)
+        #: the byte size of each argument where every shape is static (checked before this runs)
+        self._bytes = [_static_bytes(p) for p in self.params]
+        if None in self._bytes:
+            self._bytes = None
 
     def overlaps(self, arrays: Sequence[np.ndarray], pointers: Sequence[int]) -> bool:
         """Whether any written argument shares a byte with another argument."""
-        if self.count < 2 or not self.written:
-            return False
-        for w in self.written:
-            start, end = pointers[w], pointers[w] + arrays[w].nbytes
-            for n in range(self.count):
-                if n != w and pointers[n] < end and start < pointers[n] + arrays[n].nbytes:
+        sizes = self._bytes or [a.nbytes for a in arrays]
+        for w, others in self._pairs:
+            start = pointers[w]
+            end = start + sizes[w]
+            for n in others:
+                if pointers[n] < end and start < pointers[n] + sizes[n]:
                     return True
         return False
 
@@ -57,6 +63,15 @@ class AliasGuard:
                         "write lands last is unspecified, so pass separate arrays (e.g. a .copy() of one)")
                 arrays[n] = arrays[n].copy()
         return arrays
+
+
+def _static_bytes(param: Buffer) -> int | None:
+    size = param.dtype.numpy.itemsize
+    for extent in param.shape:
+        if not isinstance(extent, int):
+            return None
+        size *= extent
+    return size
 
 
 def separated(name: str, params: Sequence[Buffer], arrays: Sequence[np.ndarray],
