@@ -362,3 +362,71 @@ def test_symbolic_shapes_too_large_for_the_index_arithmetic_are_refused(target):
         kernel(big, big[:, :])
     assert str(caught.value) == ("main: X has 2500000000 elements with m=50000; a kernel of symbolic shape addresses "
                                  "at most 2147483647, so split the work")
+
+
+# -- kernels exported to a file and loaded back -----------------------------------------------------------
+
+def _exported(tmp_path) -> str:
+    X = ns.placeholder((64,), name="X")
+    Y = ns.compute((64,), lambda i: X[63 - i] + 1, name="Y")
+    path = str(tmp_path / "kernel.ll")
+    ns.build(ns.create_schedule(Y), [X, Y]).export_library(path)
+    return path
+
+
+def _plant(tmp_path, kind: str) -> str:
+    path = tmp_path / kind
+    text = open(_exported(tmp_path)).read()
+    match kind:
+        case "fifo":
+            os.mkfifo(path)
+        case "folder":
+            path.mkdir()
+        case "random":
+            path.write_bytes(bytes(range(256)))
+        case "cut_in_header":
+            path.write_text(text[:40])
+        case "corrupt_header":
+            path.write_text(text.split("\n")[0] + '\n{"entry": 1}\n')
+    return str(path)
+
+
+#: a bad file given to ns.load_module -> its whole error message (after the quoted path)
+LOADS = {
+    "missing": "cannot be read (No such file or directory); pass the path given to f.export_library(path)",
+    "fifo": "is not a regular file; pass the path given to f.export_library(path)",
+    "folder": "is not a regular file; pass the path given to f.export_library(path)",
+    "random": "is not a kernel exported by Nestor's export_library (it starts with b'\\x00\\x01\\x02",
+    "cut_in_header": "is cut short (its header line does not end); export the kernel again",
+    "corrupt_header": "has a corrupt header (KeyError: 'params'); export the kernel again",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(LOADS))
+def test_load_module_refuses_a_bad_file_without_blocking(kind, tmp_path):
+    """A FIFO with no writer would block a plain read forever: the load runs in a thread that must
+    finish."""
+    if kind == "fifo" and not hasattr(os, "mkfifo"):
+        pytest.skip("FIFOs")
+    path = _plant(tmp_path, kind)
+    outcome = []
+
+    def load() -> None:
+        try:
+            ns.load_module(path)
+        except ArgumentError as error:
+            outcome.append(str(error))
+
+    thread = threading.Thread(target=load, daemon=True)
+    thread.start()
+    thread.join(timeout=60)
+    assert not thread.is_alive(), "load_module blocked"
+    assert outcome and outcome[0].startswith(f"load_module: {path!r} {LOADS[kind]}"), outcome
+
+
+def test_a_loaded_kernel_copies_an_input_that_is_also_its_output(tmp_path):
+    kernel = ns.load_module(_exported(tmp_path))
+    x = np.arange(64, dtype=np.float32)
+    want = x[::-1] + 1
+    kernel(x, x)
+    np.testing.assert_array_equal(x, want)
