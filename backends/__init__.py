@@ -14,6 +14,7 @@ structural hash (``tensorir.structural``), never on printed text.
 from __future__ import annotations
 
 import importlib
+import numbers
 from dataclasses import dataclass
 
 from tensorir.errors import LoweringError
@@ -52,8 +53,33 @@ def target(name: str, options=()) -> Target:
         takers = [t.name for t in TARGETS.values() if set(unknown) <= set(t.options)]
         where = f"apply to target {takers[0]!r} only" if takers else "are not build options of any target"
         raise LoweringError(f"build: options {unknown} {where}, not {chosen.name!r}"
-                            + (f" (it takes {list(chosen.options)})" if chosen.options else ""))
+                            + (f" (it takes {list(chosen.options)})" if chosen.options else "")
+                            + _did_you_mean(unknown, chosen.options))
+    _check_option_values(chosen, options)
     return chosen
+
+
+def _did_you_mean(unknown: list[str], known: tuple[str, ...]) -> str:
+    """``; did you mean ...?`` for the misspelled options that are close to a known one."""
+    import difflib
+
+    close = [f"{match[0]!r} (not {name!r})" for name in unknown
+             if (match := difflib.get_close_matches(name, known, n=1, cutoff=0.6))]
+    return f"; did you mean {', '.join(close)}?" if close else ""
+
+
+def _check_option_values(chosen: Target, options) -> None:
+    """Every build option of a target is a count (threads, bytes): a positive int."""
+    if not isinstance(options, dict):
+        return
+    for name, value in options.items():
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+            raise LoweringError(f"build: option {name}={value!r:.60} of target {chosen.name!r} must be a positive "
+                                f"int, e.g. {name}={_EXAMPLES.get(name, 1)}")
+
+
+#: an example value of each build option, for errors
+_EXAMPLES = {"shared_memory_bytes": 48 * 1024, "max_threads": 1024}
 
 
 #: TVM's flags of an ``llvm`` target string that compiling for this machine's CPU satisfies
@@ -64,7 +90,7 @@ def _kind(name: str) -> str:
     """The target named by ``name``, TVM's ``"llvm -mcpu=skylake-avx512"`` included: every
     ``llvm`` kernel is compiled for the CPU it runs on, with all its features, so ``-mcpu``
     and ``-mattr`` need nothing more (other flags leave the name unknown)."""
-    kind, *flags = name.split()
+    kind, *flags = name.split() or [name]
     return kind if kind == "llvm" and flags and all(f.startswith(HOST_FLAGS) for f in flags) else name
 
 

@@ -24,7 +24,8 @@ def check_arrays(name: str, params: Sequence[Buffer], arrays: Sequence[object],
         array = by_value(where, param, array)
         _check_scalar(where, param, array)
         if not isinstance(array, np.ndarray):
-            raise ArgumentError(f"{where} must be a numpy array {want}, got {type(array).__name__}")
+            raise ArgumentError(f"{where} must be a numpy array {want}, got {type(array).__name__}"
+                                f"{_conversion(array, param.dtype.value)}")
         array = _plain(where, array)
         if array.dtype != param.dtype.numpy:
             raise ArgumentError(
@@ -44,6 +45,18 @@ def check_arrays(name: str, params: Sequence[Buffer], arrays: Sequence[object],
                 "array, e.g. a .copy() of it")
         checked.append(array)
     return checked
+
+
+def _conversion(value: object, dtype: str) -> str:
+    """How to make ``value`` the array a kernel takes (kernels never convert: a silent copy of an
+    output would drop what the kernel writes)."""
+    if hasattr(value, "detach") and hasattr(value, "numpy"):  # a torch tensor
+        return "; pass its numpy view, tensor.detach().cpu().numpy() (outputs: a CPU tensor's view is written in place)"
+    if hasattr(value, "numpy"):
+        return "; pass its numpy array, value.numpy()"
+    if isinstance(value, (list, tuple, int, float, complex, bool, np.generic)):
+        return f"; convert it with np.asarray(value, dtype=np.{dtype}) (an output must be an array to be written)"
+    return ""
 
 
 def _plain(where: str, array: np.ndarray) -> np.ndarray:

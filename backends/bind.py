@@ -138,7 +138,8 @@ class Binder:
         for v in self.scalars:
             value = values[v]
             if not -_INT32_MAX - 1 <= value <= _INT32_MAX:
-                raise ArgumentError(f"{self.name}: the size variable {v.name}={value} does not fit int32")
+                raise ArgumentError(f"{self.name}: the size variable {v.name}={value} does not fit int32 (the kernel's "
+                                    f"index arithmetic); pass a value from {-_INT32_MAX - 1} to {_INT32_MAX}")
             if isinstance(v, ShapeVar) and v.lower is not None and value < v.lower:
                 raise ArgumentError(
                     f"{self.name}: the size_var {v.name} is {value}, but a size_var is at least "

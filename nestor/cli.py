@@ -27,6 +27,9 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         config.check_all()  # a bad NESTOR_* or OMP_NUM_THREADS value is reported before any work
+        unknown = config.unknown_variables_message()
+        if unknown is not None:  # a misspelt knob would be ignored without a word
+            print(f"nestor: warning: {unknown}", file=sys.stderr)
         return args.func(args)
     except NestorError as error:
         _report(error)

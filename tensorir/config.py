@@ -205,3 +205,30 @@ PACKED_WEIGHTS_MB = Setting("NESTOR_PACKED_WEIGHTS_MB", _integer(0), lambda: 256
                             "MiB of matrix-product right operands the frontend keeps packed between calls "
                             "(0: pack on every call)")
 SETTINGS[PACKED_WEIGHTS_MB.variable] = PACKED_WEIGHTS_MB
+
+
+#: prefixes of variables that are read elsewhere on purpose (the benchmarks' own knobs)
+_OTHER_PREFIXES = ("NESTOR_BENCH_",)
+
+
+def unknown_variables() -> list[tuple[str, str | None]]:
+    """Each ``NESTOR_*`` variable of the environment that is no knob (a misspelling is silently
+    ignored otherwise), with the knob it is closest to (or None)."""
+    import difflib
+
+    known = [name for name in SETTINGS if name.startswith("NESTOR_")]
+    found = []
+    for name in sorted(os.environ):
+        if name.startswith("NESTOR_") and name not in SETTINGS and not name.startswith(_OTHER_PREFIXES):
+            close = difflib.get_close_matches(name, known, n=1, cutoff=0.75)
+            found.append((name, close[0] if close else None))
+    return found
+
+
+def unknown_variables_message() -> str | None:
+    """One line naming the unknown ``NESTOR_*`` variables and the likely knob of each, or None."""
+    found = unknown_variables()
+    if not found:
+        return None
+    named = "; ".join(f"{name} (did you mean {close}?)" if close else name for name, close in found)
+    return f"ignoring unknown environment variables: {named}; tensorir/config.py lists the knobs"

@@ -19,6 +19,7 @@ from .shapes import _check_shape, as_dims
 from .symbolic import ShapeVar
 from .tags import labelled, labels
 from .visitor import _children, walk
+from .zero_divisors import check_zero_divisors
 
 _counter = itertools.count()
 
@@ -407,6 +408,7 @@ def make_compute(name: str, axis: Sequence[IterVar], body: Expr | tuple[Expr, ..
         _check_depth(name, one)
         _check_reductions(name, one, tuple(axis))
         _check_axis_names(name, tuple(axis), one)
+        check_zero_divisors(name, one)
         written: dict = {}
         checked, one_reads = state_reads(axis, one, written)  # a scan's update reads its state at earlier steps
         reads += one_reads

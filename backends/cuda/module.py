@@ -14,6 +14,7 @@ from tensorir.stmt import PrimFunc, Store
 from tensorir.symbolic import evaluate
 from tensorir.visitor import walk
 
+from ..aliasing import separated
 from ..args import check_arrays, passed_by_value
 from ..bind import Binder
 from ..runtime_module import RuntimeModule, SourceModule
@@ -162,8 +163,12 @@ class CudaModule(RuntimeModule):
         arrays = passed_by_value(self.func, arrays)
         if not self.func.scalars:
             self._check(arrays)
-            return tuple(arrays), []
-        checked, sizes = Binder(self.func, self._written).bind(arrays)
+            checked, sizes = arrays, []
+        else:
+            checked, sizes = Binder(self.func, self._written).bind(arrays)
+        if not any(isinstance(a, DeviceArray) for a in checked):
+            # numpy inputs are copied to the device apart; two numpy outputs in one memory are refused
+            separated(self.func.name, self.func.params, checked, self._written)
         return tuple(checked), sizes
 
     def __call__(self, *arrays) -> None:

@@ -10,6 +10,7 @@ from tensorir.buffer import Buffer
 from tensorir.stmt import PrimFunc, Store
 from tensorir.visitor import walk
 
+from ..aliasing import separated
 from ..args import check_arrays
 from ..bind import Binder
 from ..runtime_module import RuntimeModule
@@ -43,6 +44,7 @@ class InterpModule(RuntimeModule):
             arrays, sizes = Binder(self.func, self._written).bind(arrays)
         else:
             arrays = check_arrays(self.func.name, self.func.params, arrays, self._written)
+        separated(self.func.name, self.func.params, arrays, self._written)  # refuses two overlapping outputs
         flats = [a.ravel().tolist() for a in arrays]
         self._kernel(*flats, *sizes)
         for param, array, flat in zip(self.func.params, arrays, flats):

@@ -23,6 +23,7 @@ from tensorir.stmt import Allocate, Evaluate, For, ForKind, IfThenElse, PrimFunc
 from tensorir.thread_reduce import ThreadAllReduce, ThreadCombine
 from tensorir.visitor import walk
 
+from ..loop_guard import guard_bound
 from ..source import ADD, AND, ATOM, COND, MUL, NOT, OR, REL, UNARY, SourcePrinter
 from .runtime import NAMESPACE, THREAD_AXES
 from .typed import FUNCS, converter, needs_fit
@@ -244,7 +245,11 @@ class PySource(SourcePrinter):
                 self.stmt(body, depth + 1)
             return
         start = self.expr(lo)
-        self.emit(f"for {self.name(var)} in range({start}, {start} + {self.expr(extent)}):", depth)
+        end = f"{start} + {self.expr(extent)}"
+        bound = None if isinstance(extent, Const) else guard_bound(s)
+        if bound is not None:  # stop where the guard of an imperfect split fails for good
+            end = f"min({end}, {self.expr(bound[0])} - ({self.expr(bound[1])}))"
+        self.emit(f"for {self.name(var)} in range({start}, {end}):", depth)
         saved = self.in_block_loop
         self.in_block_loop = saved or s.kind is ForKind.THREAD_BINDING
         self.stmt(body, depth + 1)
@@ -348,3 +353,4 @@ def _strip_block_allocations(s: Stmt) -> Stmt:
 def python_source(func: PrimFunc) -> str:
     """The Python text of ``func`` as a function ``kernel`` over flat lists."""
     return PySource(flatten_buffers(func)).source()
+

@@ -37,6 +37,7 @@ from tensorir.stmt import Allocate, Evaluate, For, ForKind, IfThenElse, PrimFunc
 from tensorir.structural import canonical
 from tensorir.visitor import walk
 
+from ..loop_guard import guard_bound
 from .allocation import Allocations
 from .arith import Arithmetic, add_i64
 from .fold import known_condition
@@ -389,6 +390,8 @@ class Codegen(Allocations, Arithmetic):
         bld = self.b
         lo = start if start is not None else self.as_i64(self.expr(s.min))
         hi = stop if stop is not None else add_i64(bld, lo, self.as_i64(self.expr(s.extent)))
+        if stop is None and not isinstance(s.extent, Const):
+            hi = self._guard_stop(s, hi)
         pre = bld.block
         header = bld.append_basic_block(f"{_ident(s.var.name)}.header")
         body = bld.append_basic_block(f"{_ident(s.var.name)}.body")
@@ -404,6 +407,16 @@ class Codegen(Allocations, Arithmetic):
         var.add_incoming(bld.add(var, i64(1)), latch)
         bld.branch(header)
         bld.position_at_end(done)
+
+    def _guard_stop(self, s: For, hi: ir.Value) -> ir.Value:
+        """``hi``, or where the guard of an imperfect split by a run-time factor fails for good
+        if that comes first (:mod:`backends.loop_guard`)."""
+        found = guard_bound(s)
+        if found is None:
+            return hi
+        bld = self.b
+        end = bld.sub(self.as_i64(self.expr(found[0])), self.as_i64(self.expr(found[1])))
+        return bld.select(bld.icmp_signed("<", end, hi), end, hi)
 
     def _bind(self, s: For, value: ir.Value, emit) -> None:
         state = self.state
@@ -444,6 +457,16 @@ def _fbits(ty) -> int:
     return 32 if ty == F32 else 64
 
 
+#: LLVM cuts local names at 1024 characters when it reads IR back (two long names that agree
+#: there would clash), so longer ones keep a prefix and a hash of the whole name
+_MAX_LOCAL_NAME = 200
+
+
 def _ident(name: str) -> str:
-    return identifier(name, keep=".", prefix="")
+    text = identifier(name, keep=".", prefix="")
+    if len(text) <= _MAX_LOCAL_NAME:
+        return text
+    import hashlib
+
+    return f"{text[:_MAX_LOCAL_NAME - 17]}.{hashlib.sha256(text.encode()).hexdigest()[:16]}"
 

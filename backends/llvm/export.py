@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 from pathlib import Path
 
 import llvmlite.binding as llvm
@@ -25,6 +26,7 @@ from tensorir.buffer import Buffer
 from tensorir.dtypes import DType
 from tensorir.errors import ArgumentError, CodegenError
 
+from ..aliasing import AliasGuard
 from ..args import ArgumentSpec, data_pointers
 from ..runtime_module import RuntimeModule
 from . import cache
@@ -69,20 +71,40 @@ def load_module(path) -> LoadedModule:
     if not isinstance(path, (str, bytes, os.PathLike)):
         raise ArgumentError(f"load_module: the path must be a string or a path, not a {type(path).__name__}; pass "
                             "the path given to f.export_library(path)")
-    try:
-        with open(path, "rb") as file:
-            data = file.read(MAX_FILE + 1)
-    except OSError as error:
-        raise ArgumentError(f"{where} cannot be read ({error.strerror}); pass the path given to "
-                            "f.export_library(path)") from None
+    data = _read(where, path)
     try:
         magic, line, ir = data.decode().split("\n", 2)
     except (UnicodeDecodeError, ValueError):
         magic = line = ir = ""
+    if magic != MAGIC and data.startswith(MAGIC.encode() + b"\n") and len(data) <= MAX_FILE:
+        raise ArgumentError(f"{where} is cut short (its header line does not end); export the kernel again")
     if magic != MAGIC or len(data) > MAX_FILE:
         raise ArgumentError(f"{where} is not a kernel exported by Nestor's export_library (it starts with "
                             f"{data[:24]!r}); export one with f.export_library(path) of an llvm build")
     return LoadedModule(_header(where, line), ir, where)
+
+
+def _read(where: str, path) -> bytes:
+    """The file's first MAX_FILE + 1 bytes; a FIFO or device (whose reader could wait forever)
+    or a folder is refused by name."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as error:
+        raise ArgumentError(f"{where} cannot be read ({error.strerror}); pass the path given to "
+                            "f.export_library(path)") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ArgumentError(f"{where} is not a regular file; pass the path given to f.export_library(path)")
+        chunks, size = [], 0
+        while size <= MAX_FILE and (chunk := os.read(fd, min(1 << 20, MAX_FILE + 1 - size))):
+            chunks.append(chunk)
+            size += len(chunk)
+        return b"".join(chunks)
+    except OSError as error:
+        raise ArgumentError(f"{where} cannot be read ({error.strerror}); pass the path given to "
+                            "f.export_library(path)") from None
+    finally:
+        os.close(fd)
 
 
 def _header(where: str, line: str) -> dict:
@@ -137,6 +159,7 @@ class LoadedModule(RuntimeModule):
         self.name, self.symbol, self.source = header["entry"], header["symbol"], ir
         self.params, self._checks, self._vectorized = header["params"], header["checks"], header["vectorized"]
         self._spec = ArgumentSpec(self.name, self.params, header["written"])
+        self._alias = AliasGuard(self.name, self.params, header["written"])
         obj = _object(where, header, ir)
         try:
             self._engine, self._cfunc = _load(obj, self.symbol, len(self.params) + bool(self._checks))
@@ -152,7 +175,11 @@ class LoadedModule(RuntimeModule):
         return compile_text(self.source, self.name, "assembly", bool(self._vectorized))
 
     def __call__(self, *arrays) -> None:
-        pointers = data_pointers(self._spec.check(arrays))
+        checked = self._spec.check(arrays)
+        pointers = data_pointers(checked)
+        if self._alias.overlaps(checked, pointers):  # ``checked`` keeps the copies alive through the call
+            checked = self._alias.separate(checked)
+            pointers = data_pointers(checked)
         if not self._checks:
             self._cfunc(*pointers)
             return

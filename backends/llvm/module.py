@@ -18,6 +18,7 @@ from tensorir.structural import structural_hash
 from tensorir.symbolic import evaluate
 from tensorir.visitor import walk
 
+from ..aliasing import AliasGuard
 from ..args import ArgumentSpec, check_arrays, data_pointers
 from ..bind import Binder
 from ..runtime_module import RuntimeModule
@@ -102,6 +103,7 @@ class LLVMModule(RuntimeModule):
         self._checks = runtime_checks(func)
         self._spec = ArgumentSpec(func.name, func.params, self._written)
         self._binder = Binder(func, self._written) if func.scalars else None
+        self._alias = AliasGuard(func.name, func.params, self._written)
         start = time.perf_counter()
         key = _cache_key(func)
         with _lock:
@@ -157,9 +159,20 @@ class LLVMModule(RuntimeModule):
     def __call__(self, *arrays) -> None:
         if self._binder is not None:
             checked, sizes = self._binder.bind(arrays)
-            self._run([*data_pointers(checked), *sizes], dict(zip(self._binder.scalars, sizes)))
+            checked, pointers = self._addresses(checked)
+            self._run([*pointers, *sizes], dict(zip(self._binder.scalars, sizes)))
             return
-        self._run(data_pointers(self._spec.check(arrays)))
+        checked, pointers = self._addresses(self._spec.check(arrays))
+        self._run(pointers)  # ``checked`` holds any copies alive through the call
+
+    def _addresses(self, checked):
+        """``(arrays, their addresses)``, any input that shares memory with an output copied
+        first (:mod:`backends.aliasing`); the caller keeps the arrays alive while the kernel runs."""
+        pointers = data_pointers(checked)
+        if self._alias.overlaps(checked, pointers):
+            checked = self._alias.separate(checked)
+            pointers = data_pointers(checked)
+        return checked, pointers
 
     def _run(self, pointers, sizes: dict | None = None) -> None:
         """Call the kernel; with subscript checks, pass it a status slot and raise what it reports."""
@@ -195,7 +208,8 @@ class LLVMModule(RuntimeModule):
             checked, sizes = self._binder.bind(arrays)
         else:
             checked, sizes = check_arrays(self.func.name, self.func.params, arrays, self._written), []
-        pointers = [a.ctypes.data for a in checked] + sizes
+        checked, pointers = self._addresses(checked)  # ``checked`` holds any copies alive while timing
+        pointers = pointers + sizes
         self._run(pointers)
         call = functools.partial(self._run, pointers) if self._checks else functools.partial(self._cfunc, *pointers)
         rounds = []

@@ -60,10 +60,31 @@ def _load_openmp() -> bool:
                 continue
             try:
                 llvm.load_library_permanently(name)
-                return True
             except RuntimeError:
                 continue
+            _serial_after_fork(name)
+            return True
     return False
+
+
+def _serial_after_fork(library: str) -> None:
+    """Make a child forked while libgomp's team may have threads run parallel loops on one
+    thread: the team's threads do not survive ``fork``, and the child's first parallel loop would
+    wait for them forever. Any other thread in the parent (libgomp's are not named) counts."""
+    omp_set_num_threads = ctypes.CDLL(library).omp_set_num_threads
+    threaded = [False]
+
+    def before() -> None:
+        try:
+            threaded[0] = len(os.listdir("/proc/self/task")) > 1
+        except OSError:  # no procfs: assume the worst
+            threaded[0] = True
+
+    def after_in_child() -> None:
+        if threaded[0]:
+            omp_set_num_threads(1)
+
+    os.register_at_fork(before=before, after_in_child=after_in_child)
 
 
 @contextlib.contextmanager

@@ -73,8 +73,10 @@ def _parse_options(pairs: list[str]) -> dict:
     options = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
-        if not sep:
-            raise argparse.ArgumentTypeError(f"--option {pair!r}: write NAME=VALUE, e.g. transpose_b=false")
+        if not sep or not name.strip():
+            from schedules.autotune import TuningError
+
+            raise TuningError(f"--option {pair!r}: write NAME=VALUE, e.g. --option transpose_b=false")
         try:
             options[name] = json.loads(value.lower() if value.lower() in ("true", "false") else value)
         except json.JSONDecodeError:
@@ -132,6 +134,10 @@ def tune_command(args: argparse.Namespace) -> int:
     _check_plot(args)
     if args.op == "show":
         from .tune_show import show_command
+
+        if args.model is not None:
+            raise autotune.TuningError(f"nestor tune show: unexpected argument {args.model!r}; it shows every "
+                                       "task of the database (choose it with --db PATH)")
 
         return show_command(args)
     if args.op == "model":
