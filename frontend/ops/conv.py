@@ -21,7 +21,7 @@ tuned tiles reach it.
 from __future__ import annotations
 
 from schedules import create_schedule
-from schedules.templates import conv2d_cpu
+from schedules.templates import conv2d_cpu, conv2d_nchwc
 from schedules.templates.conv_variants import ConvParams, conv_forward, conv_grad_input, conv_grad_weight
 from schedules.templates.generic_cpu import register_tiled, worth_parallel
 from tensorir.errors import DefinitionError
@@ -29,6 +29,7 @@ from tensorir.tensor import placeholder
 
 from ..tensor import Tensor
 from .base import Op
+from .conv_routes import ConvMethod, FlipWeights, SpreadGrad, forward_method, grad_input_plan, method_knobs
 from .promote import promote
 
 
@@ -52,12 +53,20 @@ class Conv2d(Op):
         if request.target == "llvm" and p.groups == 1 and p.dilation == 1 and kr == ks and config.get("template"):
             return conv2d_cpu(n, c, h, w, k, kr, stride=p.stride, padding=p.padding, dtype=request.dtypes[0],
                               parallel=config["parallel"])
+        method = ConvMethod(config.get("method", "tiled"))
+        if method is not ConvMethod.TILED and request.dtypes[0] == request.dtypes[1]:
+            return conv2d_nchwc(n, c, h, w, k, kr, stride=p.stride, padding=p.padding, dtype=request.dtypes[0],
+                                parallel=config["parallel"], **method_knobs(method))
         return super().kernel(request, config)
 
     def default_config(self, request) -> dict:
+        """The tiled kernel's knobs and the ``method`` of :func:`.conv_routes.forward_method`
+        (a registered or tuned config may name another)."""
         (n, c, h, w), (k, cg, kr, ks) = request.shapes
         work = n * k * h * w * cg * kr * ks
-        return {"template": False, "tile_c": 8, "tile_v": 16, "parallel": worth_parallel(work, n)}
+        method = forward_method(request.shapes[0], request.shapes[1], self.params, request.dtypes[0], request.target)
+        return {"template": False, "tile_c": 8, "tile_v": 16, "parallel": worth_parallel(work, n),
+                "method": method.value}
 
     def tuning_task(self, request) -> tuple | None:
         (n, c, h, w), (k, _, kr, ks) = request.shapes
@@ -86,6 +95,20 @@ class Conv2dGradInput(Op):
 
     def default_config(self, request) -> dict:
         return {"tile_c": 8, "tile_v": 16}
+
+    def forward(self, dy, w, device: str = "cpu"):
+        """``dX``: as a forward convolution of ``dY`` with the flipped weights where
+        :func:`.conv_routes.grad_input_plan` routes it (one kernel of its own otherwise)."""
+        p, (kr, _) = self.params, w.shape[2:]
+        plan = None if device != "cpu" or dy.dtype != w.dtype else grad_input_plan(
+            dy.shape, w.shape, p, self.in_hw, dy.dtype.name, "llvm")
+        if plan is None:
+            return super().forward(dy, w, device=device)
+        flipped = FlipWeights().forward(w, device=device)
+        if plan == "pad":
+            return Conv2d(ConvParams(1, kr - 1 - p.padding)).forward(dy, flipped, device=device)
+        spread = SpreadGrad(p.stride, p.padding, kr, self.in_hw).forward(dy, device=device)
+        return Conv2d(ConvParams(1, 0)).forward(spread, flipped, device=device)
 
     def tuning_task(self, request) -> tuple | None:
         (n, k, _, _), (_, c, kr, ks) = request.shapes
