@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from schedules import create_schedule
 from schedules.templates import conv2d_cpu, conv2d_nchwc
+from schedules.templates.conv_grad_weight import conv2d_grad_weight
 from schedules.templates.conv_variants import ConvParams, conv_forward, conv_grad_input, conv_grad_weight
 from schedules.templates.generic_cpu import register_tiled, worth_parallel
 from tensorir.errors import DefinitionError
@@ -29,7 +30,15 @@ from tensorir.tensor import placeholder
 
 from ..tensor import Tensor
 from .base import Op
-from .conv_routes import ConvMethod, FlipWeights, SpreadGrad, forward_method, grad_input_plan, method_knobs
+from .conv_routes import (
+    ConvMethod,
+    FlipWeights,
+    SpreadGrad,
+    forward_method,
+    grad_input_plan,
+    grad_weight_method,
+    method_knobs,
+)
 from .promote import promote
 
 
@@ -136,9 +145,18 @@ class Conv2dGradWeight(Op):
         self.key = (self.name, params, self.kernel_hw)
 
     def default_config(self, request) -> dict:
-        return {"tile_c": 8, "tile_v": 16}
+        """The tiled kernel's knobs and the ``method`` of :func:`.conv_routes.grad_weight_method`."""
+        method = grad_weight_method(request.shapes[0], self.kernel_hw, self.params, request.dtypes, request.target)
+        (_, c, _, _), (n, k, oh, ow) = request.shapes
+        work = n * k * oh * ow * c * self.kernel_hw[0] * self.kernel_hw[1]
+        return {"tile_c": 8, "tile_v": 16, "method": method.value, "parallel": worth_parallel(work, 2)}
 
     def kernel(self, request, config):
+        if ConvMethod(config.get("method", "tiled")) is ConvMethod.BLOCKED:
+            (n, c, h, w), k = request.shapes[0], request.shapes[1][1]
+            p = self.params
+            return conv2d_grad_weight(n, c, h, w, k, self.kernel_hw[0], stride=p.stride, padding=p.padding,
+                                      dtype=request.dtypes[0], parallel=config["parallel"])
         x = placeholder(request.shapes[0], request.dtypes[0], name="X")
         dy = placeholder(request.shapes[1], request.dtypes[1], name="dY")
         dw = conv_grad_weight(x, dy, self.params, self.kernel_hw)

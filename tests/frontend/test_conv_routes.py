@@ -11,7 +11,7 @@ import pytest
 
 import frontend as nf
 from frontend import ops
-from frontend.ops.conv_routes import ConvMethod, forward_method, grad_input_plan
+from frontend.ops.conv_routes import ConvMethod, forward_method, grad_input_plan, grad_weight_method
 from schedules.templates.conv_variants import ConvParams
 
 from .test_ops import _conv_reference
@@ -40,6 +40,16 @@ def test_other_convolutions_keep_the_tiled_kernel(params, dtype, target):
     shape = (2, 32, 9, 9)
     assert forward_method(shape, (32, 32 // params.groups, 3, 3), params, dtype, target) is M.TILED
     assert grad_input_plan((2, 32, 9, 9), (32, 32 // params.groups, 3, 3), params, (9, 9), dtype, target) is None
+    assert grad_weight_method(shape, (3, 3), params, (dtype, dtype), target) is M.TILED
+
+
+def test_weight_gradients_run_on_the_vector_kernel():
+    """Every float32 CPU dW of one group, no dilation and a square kernel (the CNN step's first
+    layer included), but not a mixed-dtype or rectangular one."""
+    for shape, kernel in (((64, 1, 28, 28), (3, 3)), ((8, 3, 224, 224), (7, 7)), ((1, 17, 9, 9), (1, 1))):
+        assert grad_weight_method(shape, kernel, ConvParams(2, 1), ("float32", "float32"), "llvm") is M.BLOCKED
+    assert grad_weight_method((1, 4, 9, 9), (3, 1), ConvParams(), ("float32", "float32"), "llvm") is M.TILED
+    assert grad_weight_method((1, 4, 9, 9), (3, 3), ConvParams(), ("float32", "float64"), "llvm") is M.TILED
 
 
 def _directional(fn, arrays, k, direction, adjoint, eps=1e-3):
