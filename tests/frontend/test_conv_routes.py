@@ -28,6 +28,7 @@ M = ConvMethod
     ((8, 64, 56, 56), (128, 64, 1, 1), 2, 0, M.BLOCKED),
     ((8, 512, 7, 7), (512, 512, 3, 3), 1, 1, M.WINOGRAD4),
     ((8, 8, 7, 7), (16, 8, 3, 3), 1, 1, M.BLOCKED),           # too few channels for Winograd's blocks
+    ((64, 16, 30, 30), (1, 16, 3, 3), 1, 0, M.TILED),         # the CNN step's first dX: one output channel
 ])
 def test_forward_method(x_shape, w_shape, stride, padding, method):
     assert forward_method(x_shape, w_shape, ConvParams(stride, padding), "float32", "llvm") is method
@@ -67,9 +68,9 @@ ROUTED = [
     ((2, 16, 10, 9), (16, 16, 3, 3), 1, 1, M.WINOGRAD2, M.WINOGRAD2),    # 3x3 s1, rectangular
     ((1, 64, 8, 8), (20, 64, 3, 3), 1, 1, M.WINOGRAD4, M.WINOGRAD2),     # F(4x4,3x3), 20 output channels
     ((1, 20, 9, 9), (24, 20, 3, 3), 2, 1, M.BLOCKED, M.WINOGRAD2),       # 3x3 s2, batch 1
-    ((2, 3, 15, 15), (17, 3, 7, 7), 2, 3, M.BLOCKED, M.BLOCKED),         # 7x7 s2, 3 input channels
+    ((2, 3, 15, 15), (17, 3, 7, 7), 2, 3, M.BLOCKED, M.TILED),           # 7x7 s2, 3 input channels
     ((1, 33, 9, 9), (40, 33, 1, 1), 2, 0, M.BLOCKED, M.BLOCKED),         # 1x1 s2
-    ((2, 5, 12, 12), (6, 5, 3, 3), 1, 0, M.BLOCKED, M.BLOCKED),          # unpadded, few channels
+    ((2, 5, 12, 12), (8, 5, 3, 3), 1, 0, M.BLOCKED, M.TILED),            # unpadded; dX has 5 output channels
     ((2, 8, 11, 11), (16, 8, 3, 3), 2, 3, M.BLOCKED, M.BLOCKED),         # padding above the kernel's reach
     ((1, 30, 7, 7), (18, 30, 3, 3), 1, 4, M.WINOGRAD2, M.WINOGRAD2),     # stride 1, padding above the reach
 ]
