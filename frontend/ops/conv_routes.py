@@ -7,8 +7,9 @@ no dilation and a square kernel (everything else keeps the register-tiled kernel
 
 - ``TILED``: the register-tiled NCHW kernel, kept where the reduction per output
   (``C * R * S``) is below :data:`BLOCKED_MIN_REDUCTION`: the CNN step's first layer
-  (1 -> 16 channels, 3x3: 9 products per output) ran 0.23 ms there against 0.49 ms blocked;
-  and below :data:`BLOCKED_MIN_OUT_CHANNELS` output channels;
+  (1 -> 16 channels, 3x3: 9 products per output) ran 0.23 ms there against 0.49 ms blocked
+  (strided convolutions never stay: the tiled kernel gathers their inputs, 14-20x the blocked
+  kernel's time on ResNet-18); and below :data:`BLOCKED_MIN_OUT_CHANNELS` output channels;
 - ``WINOGRAD2`` / ``WINOGRAD4``: Winograd F(2x2,3x3) / F(4x4,3x3) on NCHW arrays
   (:func:`schedules.templates.conv_winograd.conv2d_winograd`) for 3x3 stride-1 layers with at
   least 16 input and output channels; F(4x4,3x3) from :data:`WINOGRAD4_MIN_CHANNELS` input
@@ -62,7 +63,8 @@ def forward_method(x_shape: tuple, w_shape: tuple, params, dtype: str, target: s
     _, c, _, _ = x_shape
     k, cg, kr, ks = w_shape
     if (target != "llvm" or dtype not in ROUTED_DTYPES or params.groups != 1 or params.dilation != 1
-            or kr != ks or c * kr * ks < BLOCKED_MIN_REDUCTION or k < BLOCKED_MIN_OUT_CHANNELS):
+            or kr != ks or k < BLOCKED_MIN_OUT_CHANNELS
+            or (params.stride == 1 and c * kr * ks < BLOCKED_MIN_REDUCTION)):
         return ConvMethod.TILED
     if kr == 3 and params.stride == 1 and c >= 16 and k >= 16:
         return ConvMethod.WINOGRAD4 if c >= WINOGRAD4_MIN_CHANNELS else ConvMethod.WINOGRAD2

@@ -29,6 +29,8 @@ M = ConvMethod
     ((8, 512, 7, 7), (512, 512, 3, 3), 1, 1, M.WINOGRAD4),
     ((8, 8, 7, 7), (16, 8, 3, 3), 1, 1, M.BLOCKED),           # too few channels for Winograd's blocks
     ((64, 16, 30, 30), (1, 16, 3, 3), 1, 0, M.TILED),         # the CNN step's first dX: one output channel
+    ((8, 17, 30, 30), (32, 17, 1, 1), 1, 0, M.TILED),         # 17 products per output, stride 1
+    ((8, 17, 30, 30), (32, 17, 1, 1), 2, 0, M.BLOCKED),       # the same at stride 2
 ])
 def test_forward_method(x_shape, w_shape, stride, padding, method):
     assert forward_method(x_shape, w_shape, ConvParams(stride, padding), "float32", "llvm") is method
@@ -70,6 +72,7 @@ ROUTED = [
     ((1, 20, 9, 9), (24, 20, 3, 3), 2, 1, M.BLOCKED, M.WINOGRAD2),       # 3x3 s2, batch 1
     ((2, 3, 15, 15), (17, 3, 7, 7), 2, 3, M.BLOCKED, M.TILED),           # 7x7 s2, 3 input channels
     ((1, 33, 9, 9), (40, 33, 1, 1), 2, 0, M.BLOCKED, M.BLOCKED),         # 1x1 s2
+    ((1, 12, 9, 9), (16, 12, 1, 1), 2, 0, M.BLOCKED, M.TILED),           # 1x1 s2, 12 products per output
     ((2, 5, 12, 12), (8, 5, 3, 3), 1, 0, M.BLOCKED, M.TILED),            # unpadded; dX has 5 output channels
     ((2, 8, 11, 11), (16, 8, 3, 3), 2, 3, M.BLOCKED, M.BLOCKED),         # padding above the kernel's reach
     ((1, 30, 7, 7), (18, 30, 3, 3), 1, 4, M.WINOGRAD2, M.WINOGRAD2),     # stride 1, padding above the reach
