@@ -16,6 +16,13 @@ columns vectorized) while the reduction runs over channels and taps, as the CPU 
 tunable template that builds the same kernels (:mod:`schedules.templates.conv_variants`), so
 each op names its tuning task (``conv2d_tiled``, one group, square kernels, no dilation) and
 tuned tiles reach it.
+
+Float32 CPU convolutions of one group, no dilation and a square kernel run on faster kernels
+where :mod:`.conv_routes` measured them faster: the forward on Winograd or the blocked
+``NCHW16c`` kernel, ``dX`` as a forward convolution of ``dY`` with the flipped weights (so on
+the same kernels), ``dW`` with the output channels in vectors
+(:func:`schedules.templates.conv_grad_weight.conv2d_grad_weight`). Tuned ``conv2d_tiled`` tiles
+apply where the tiled kernels still run.
 """
 
 from __future__ import annotations
