@@ -120,16 +120,20 @@ def test_routed_input_gradient_equals_the_tiled_kernel(rng):
 
 
 def test_needle_conv_trains_on_the_routed_kernels(rng):
-    """nn.Conv (NHWC views of the NCHW kernels) on a routed shape: the image's gradient by the
+    """nn.Conv with a bias (one fused conv + bias kernel, the bias folded into the routed
+    kernel's NCHW output) on a routed shape: its output and the image's gradient against the
     float64 tiled path."""
     from frontend import nn
 
-    conv = nn.Conv(16, 16, 3, stride=1, bias=False, device=None, dtype="float32")
+    conv = nn.Conv(16, 16, 3, stride=1, bias=True, device=None, dtype="float32")
+    assert forward_method((2, 16, 8, 8), (16, 16, 3, 3), ConvParams(1, 1), "float32", "llvm") is M.WINOGRAD2
     image = rng.standard_normal((2, 16, 8, 8)).astype(np.float32)
     x = nf.Tensor(image, requires_grad=True)
-    conv(x).sum().backward()
+    y = conv(x)
+    (y * y).sum().backward()
     x64 = nf.Tensor(image.astype(np.float64), requires_grad=True)
-    w64 = nf.Tensor(conv.weight.numpy().astype(np.float64))
-    nn_weight = ops.permute(w64, (3, 2, 0, 1))
-    ops.conv2d(x64, nn_weight, 1, 1).sum().backward()
-    np.testing.assert_allclose(x.grad.numpy(), x64.grad.numpy(), rtol=0, atol=1e-4)
+    w64 = ops.permute(nf.Tensor(conv.weight.numpy().astype(np.float64)), (3, 2, 0, 1))
+    y64 = ops.conv2d(x64, w64, 1, 1) + ops.reshape(nf.Tensor(conv.bias.numpy().astype(np.float64)), (1, 16, 1, 1))
+    (y64 * y64).sum().backward()
+    np.testing.assert_allclose(y.numpy(), y64.numpy(), rtol=0, atol=1e-4)
+    np.testing.assert_allclose(x.grad.numpy(), x64.grad.numpy(), rtol=0, atol=1e-3)
