@@ -26,7 +26,9 @@ the weights flipped and transposed (:class:`FlipWeights`): with padding ``R - 1 
 when ``p < R`` and the stride is 1, otherwise over ``dY`` spread out by the stride and padded
 (:class:`SpreadGrad`, zeros between the rows and columns). Either runs through the forward's
 rule above, so it gets Winograd or the blocked kernel: at ResNet-18's 3x3 stride-2 layers the
-tiled ``dX`` kernel took 1.5 s against torch's 13 ms.
+tiled ``dX`` kernel took 1.5 s against torch's 13 ms. A strided ``dX`` of any dtype takes the
+spread form even where the forward rule keeps the tiled kernel (a stride-1 convolution, which
+that kernel runs well); a stride-1 ``dX`` whose convolution would stay tiled keeps its own kernel.
 """
 
 from __future__ import annotations
@@ -94,13 +96,15 @@ def grad_input_plan(dy_shape: tuple, w_shape: tuple, params, in_hw: tuple, dtype
     (``dY`` padded by ``R - 1 - p`` inside the convolution) or ``"spread"`` (over
     :class:`SpreadGrad`'s output)."""
     k, c, kr, ks = w_shape
-    if target != "llvm" or dtype not in ROUTED_DTYPES or params.groups != 1 or params.dilation != 1 or kr != ks:
+    if target != "llvm" or params.groups != 1 or params.dilation != 1 or kr != ks:
         return None
+    if params.stride > 1:  # the tiled dX kernel tests every tap for a whole dY element: 30-100x torch
+        return "spread"
     n, _, h, w = (dy_shape[0], c, *in_hw)
     x_shape = (n, k, h + kr - 1, w + ks - 1)  # what the stride-1 convolution reads, padded
     if forward_method(x_shape, (c, k, kr, ks), type(params)(), dtype, target) is ConvMethod.TILED:
         return None
-    return "pad" if params.stride == 1 and params.padding <= kr - 1 else "spread"
+    return "pad" if params.padding <= kr - 1 else "spread"
 
 
 class FlipWeights(Op):

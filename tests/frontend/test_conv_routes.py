@@ -46,6 +46,14 @@ def test_other_convolutions_keep_the_tiled_kernel(params, dtype, target):
     assert grad_weight_method(shape, (3, 3), params, (dtype, dtype), target) is M.TILED
 
 
+@pytest.mark.parametrize("dtype, w_shape", [("float64", (32, 32, 3, 3)), ("float32", (3, 64, 7, 7))])
+def test_a_strided_input_gradient_is_always_a_convolution_of_spread_dy(dtype, w_shape):
+    """Even where that convolution stays on the tiled kernel (float64; 3 output channels)."""
+    params = ConvParams(2, 1)
+    assert grad_input_plan((2, 32, 5, 5), w_shape, params, (9, 9), dtype, "llvm") == "spread"
+    assert grad_input_plan((2, 32, 5, 5), w_shape, ConvParams(2, 1, 2), (9, 9), dtype, "llvm") is None
+
+
 def test_weight_gradients_run_on_the_vector_kernel():
     """Every float32 CPU dW of one group, no dilation and a square kernel (the CNN step's first
     layer included), but not a mixed-dtype or rectangular one."""
