@@ -123,8 +123,10 @@ class Conv2dGradInput(Op):
         flipped = FlipWeights().forward(w, device=device)
         if plan == "pad":
             return Conv2d(ConvParams(1, kr - 1 - p.padding)).forward(dy, flipped, device=device)
-        spread = SpreadGrad(p.stride, p.padding, kr, self.in_hw).forward(dy, device=device)
-        return Conv2d(ConvParams(1, 0)).forward(spread, flipped, device=device)
+        spread = SpreadGrad(p.stride, p.padding, kr, self.in_hw)
+        if plan == "scatter":
+            return spread.forward(Conv2d(ConvParams(1, 0)).forward(dy, flipped, device=device), device=device)
+        return Conv2d(ConvParams(1, 0)).forward(spread.forward(dy, device=device), flipped, device=device)
 
     def tuning_task(self, request) -> tuple | None:
         (n, k, _, _), (_, c, kr, ks) = request.shapes

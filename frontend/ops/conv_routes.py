@@ -93,11 +93,14 @@ def grad_weight_method(x_shape: tuple, kernel: tuple, params, dtypes: tuple, tar
 
 def grad_input_plan(dy_shape: tuple, w_shape: tuple, params, in_hw: tuple, dtype: str, target: str):
     """How ``dX`` runs as a forward convolution: ``None`` (the tiled ``dX`` kernel), ``"pad"``
-    (``dY`` padded by ``R - 1 - p`` inside the convolution) or ``"spread"`` (over
-    :class:`SpreadGrad`'s output)."""
+    (``dY`` padded by ``R - 1 - p`` inside the convolution), ``"spread"`` (over
+    :class:`SpreadGrad`'s output) or, for a strided 1x1 kernel, ``"scatter"`` (the 1x1
+    convolution of ``dY`` itself, then spread: ``dX[h] = (W^T dY)[(h + p) / st]``)."""
     k, c, kr, ks = w_shape
     if target != "llvm" or params.groups != 1 or params.dilation != 1 or kr != ks:
         return None
+    if params.stride > 1 and kr == 1:  # the product at dY's pixels, spread out: a quarter of "spread"'s work
+        return "scatter"
     if params.stride > 1:  # the tiled dX kernel tests every tap for a whole dY element: 30-100x torch
         return "spread"
     n, _, h, w = (dy_shape[0], c, *in_hw)

@@ -14,6 +14,7 @@ from frontend import ops
 from frontend.ops.conv_routes import ConvMethod, forward_method, grad_input_plan, grad_weight_method
 from schedules.templates.conv_variants import ConvParams
 
+from .helpers import gradient_check
 from .test_ops import _conv_reference
 
 M = ConvMethod
@@ -52,6 +53,15 @@ def test_a_strided_input_gradient_is_always_a_convolution_of_spread_dy(dtype, w_
     params = ConvParams(2, 1)
     assert grad_input_plan((2, 32, 5, 5), w_shape, params, (9, 9), dtype, "llvm") == "spread"
     assert grad_input_plan((2, 32, 5, 5), w_shape, ConvParams(2, 1, 2), (9, 9), dtype, "llvm") is None
+
+
+@pytest.mark.parametrize("padding", [0, 1])
+def test_a_strided_1x1_input_gradient_is_the_product_spread_out(padding, rng):
+    """``"scatter"``: dX of a 1x1 stride-2 convolution (padded or not) against central differences."""
+    params = ConvParams(2, padding)
+    assert grad_input_plan((1, 24, 5, 5), (24, 20, 1, 1), params, (9, 9), "float64", "llvm") == "scatter"
+    x, w = rng.standard_normal((1, 20, 9, 9)), rng.standard_normal((24, 20, 1, 1))
+    gradient_check(lambda a, b: ops.conv2d(a, b, 2, padding), x, w, check=(0,))
 
 
 def test_weight_gradients_run_on_the_vector_kernel():
