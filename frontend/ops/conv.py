@@ -41,6 +41,7 @@ from .conv_routes import (
     ConvMethod,
     FlipWeights,
     SpreadGrad,
+    config_method,
     forward_method,
     grad_input_plan,
     grad_weight_method,
@@ -69,7 +70,7 @@ class Conv2d(Op):
         if request.target == "llvm" and p.groups == 1 and p.dilation == 1 and kr == ks and config.get("template"):
             return conv2d_cpu(n, c, h, w, k, kr, stride=p.stride, padding=p.padding, dtype=request.dtypes[0],
                               parallel=config["parallel"])
-        method = ConvMethod(config.get("method", "tiled"))
+        method = config_method(config, self.name)
         if method is not ConvMethod.TILED and request.dtypes[0] == request.dtypes[1]:
             return conv2d_nchwc(n, c, h, w, k, kr, stride=p.stride, padding=p.padding, dtype=request.dtypes[0],
                                 parallel=config["parallel"], **method_knobs(method))
@@ -161,7 +162,7 @@ class Conv2dGradWeight(Op):
         return {"tile_c": 8, "tile_v": 16, "method": method.value, "parallel": worth_parallel(work, 2)}
 
     def kernel(self, request, config):
-        if ConvMethod(config.get("method", "tiled")) is ConvMethod.BLOCKED:
+        if config_method(config, self.name) is ConvMethod.BLOCKED:
             (n, c, h, w), k = request.shapes[0], request.shapes[1][1]
             p = self.params
             return conv2d_grad_weight(n, c, h, w, k, self.kernel_hw[0], stride=p.stride, padding=p.padding,

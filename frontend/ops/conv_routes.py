@@ -36,6 +36,7 @@ from __future__ import annotations
 from enum import Enum
 
 from tensorir import functions as fn
+from tensorir.errors import ScheduleError
 from tensorir.tensor import compute
 
 from .base import Op
@@ -71,6 +72,23 @@ def forward_method(x_shape: tuple, w_shape: tuple, params, dtype: str, target: s
     if kr == 3 and params.stride == 1 and c >= 16 and k >= 16:
         return ConvMethod.WINOGRAD4 if c >= WINOGRAD4_MIN_CHANNELS else ConvMethod.WINOGRAD2
     return ConvMethod.BLOCKED
+
+
+def config_method(config: dict, op: str) -> ConvMethod:
+    """The ``method`` a kernel config names (``"tiled"`` when it names none).
+
+    Raises
+    ------
+    ScheduleError
+        When a registered config names no method of :class:`ConvMethod`.
+    """
+    value = config.get("method", "tiled")
+    try:
+        return ConvMethod(value)
+    except ValueError:
+        choices = ", ".join(repr(m.value) for m in ConvMethod)
+        raise ScheduleError(f"{op}: the config's method {value!r} is not one of {choices}; register one of "
+                            f"them (or leave it out for the rule's choice)") from None
 
 
 def method_knobs(method: ConvMethod) -> dict:

@@ -155,3 +155,29 @@ def test_needle_conv_trains_on_the_routed_kernels(rng):
     (y64 * y64).sum().backward()
     np.testing.assert_allclose(y.numpy(), y64.numpy(), rtol=0, atol=1e-4)
     np.testing.assert_allclose(x.grad.numpy(), x64.grad.numpy(), rtol=0, atol=1e-3)
+
+
+def test_a_registered_config_chooses_the_kernel_and_a_bad_method_is_refused(rng):
+    from frontend import dispatch
+    from frontend.ops.conv import Conv2d
+    from tensorir.errors import ScheduleError
+
+    x = rng.standard_normal((1, 16, 6, 6)).astype(np.float32)
+    w = rng.standard_normal((16, 16, 3, 3)).astype(np.float32)
+    params = ConvParams(1, 1)
+    key, shapes, dtypes = ("conv2d", params), (x.shape, w.shape), ("float32", "float32")
+    try:
+        dispatch.register_config(key, shapes, dtypes, "cpu", {"method": "blocked"})
+        y = Conv2d(params).forward(x, w)
+        kernel = next(k for r, k in dispatch.cache.kernels.items() if r.op == "conv2d" and r.shapes == shapes)
+        assert kernel.config["method"] == "blocked"
+        np.testing.assert_allclose(y, _conv_reference(x.astype(np.float64), w.astype(np.float64), 1, 1, 1, 1),
+                                   rtol=0, atol=1e-4)
+        dispatch.clear()
+        dispatch.register_config(key, shapes, dtypes, "cpu", {"method": "fft"})
+        with pytest.raises(ScheduleError, match=r"conv2d: the config's method 'fft' is not one of 'tiled', "
+                                                r"'blocked', 'winograd2', 'winograd4'; register one of them"):
+            Conv2d(params).forward(x, w)
+    finally:
+        dispatch.cache.configs.pop((key, shapes, dtypes, "cpu"), None)
+        dispatch.clear()
