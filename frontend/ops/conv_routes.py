@@ -26,7 +26,7 @@ the weights flipped and transposed (:class:`FlipWeights`): with padding ``R - 1 
 when ``p < R`` and the stride is 1, otherwise over ``dY`` spread out by the stride and padded
 (:class:`SpreadGrad`, zeros between the rows and columns). Either runs through the forward's
 rule above, so it gets Winograd or the blocked kernel: at ResNet-18's 3x3 stride-2 layers the
-tiled ``dX`` kernel took 1.5 s against torch's 13 ms. A strided ``dX`` of any dtype takes the
+tiled ``dX`` kernel took 1.5 s against torch's 13 ms. A strided float32 ``dX`` takes the
 spread form even where the forward rule keeps the tiled kernel (a stride-1 convolution, which
 that kernel runs well); a stride-1 ``dX`` whose convolution would stay tiled keeps its own kernel.
 """
@@ -115,7 +115,7 @@ def grad_input_plan(dy_shape: tuple, w_shape: tuple, params, in_hw: tuple, dtype
     :class:`SpreadGrad`'s output) or, for a strided 1x1 kernel, ``"scatter"`` (the 1x1
     convolution of ``dY`` itself, then spread: ``dX[h] = (W^T dY)[(h + p) / st]``)."""
     k, c, kr, ks = w_shape
-    if target != "llvm" or params.groups != 1 or params.dilation != 1 or kr != ks:
+    if target != "llvm" or dtype not in ROUTED_DTYPES or params.groups != 1 or params.dilation != 1 or kr != ks:
         return None
     if params.stride > 1 and kr == 1:  # the product at dY's pixels, spread out: a quarter of "spread"'s work
         return "scatter"
