@@ -22,7 +22,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from schedules.templates.epilogue import Epilogue, fold
+from schedules.templates.epilogue import Epilogue, fold, fold_copy
 
 from . import dispatch
 from .autograd import is_grad_enabled
@@ -112,7 +112,11 @@ class Conv2dEpilogue(Conv2d):
         return super().tuning_task(self.plain(request))
 
     def kernel(self, request, config):
-        return fold(super().kernel(self.plain(request), config), Epilogue(self.activation, 1 if self.bias else None))
+        template = super().kernel(self.plain(request), config)
+        epilogue = Epilogue(self.activation, 1 if self.bias else None)
+        if config.get("method", "tiled") != "tiled" and not config.get("template"):  # the blocked kernels
+            return fold_copy(template, epilogue)
+        return fold(template, epilogue)
 
     def gradient(self, g, node):
         x, w, *bias = node.inputs

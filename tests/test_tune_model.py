@@ -32,9 +32,11 @@ def test_the_tasks_of_an_mlp_step_cover_forward_and_backward():
 def test_the_tasks_of_a_cnn_step_include_the_convolutions_and_their_adjoints():
     tasks, _ = extract_tasks(training_step("cnn", (1, 8, 8), 4, 128), steps=1)
     convs = {(t.sizes, t.options["which"]) for t in tasks if t.template == "conv2d_tiled"}
-    # conv 1 -> 16 channels on 8x8, pool, conv 16 -> 32 on 4x4; the input needs no gradient
+    # conv 1 -> 16 channels on 8x8, pool, conv 16 -> 32 on 4x4; the input needs no gradient; the
+    # second conv's float32 dX runs as the forward convolution 32 -> 16 of dY with flipped weights
+    # (frontend/ops/conv_routes.py)
     assert convs == {((4, 1, 8, 8, 16, 3), "forward"), ((4, 1, 8, 8, 16, 3), "grad_weight"),
-                     ((4, 16, 4, 4, 32, 3), "forward"), ((4, 16, 4, 4, 32, 3), "grad_input"),
+                     ((4, 16, 4, 4, 32, 3), "forward"), ((4, 32, 4, 4, 16, 3), "forward"),
                      ((4, 16, 4, 4, 32, 3), "grad_weight")}
 
 

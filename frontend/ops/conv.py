@@ -16,12 +16,20 @@ columns vectorized) while the reduction runs over channels and taps, as the CPU 
 tunable template that builds the same kernels (:mod:`schedules.templates.conv_variants`), so
 each op names its tuning task (``conv2d_tiled``, one group, square kernels, no dilation) and
 tuned tiles reach it.
+
+Float32 CPU convolutions of one group, no dilation and a square kernel run on faster kernels
+where :mod:`.conv_routes` measured them faster: the forward on Winograd or the blocked
+``NCHW16c`` kernel, ``dX`` as a forward convolution of ``dY`` with the flipped weights (so on
+the same kernels), ``dW`` with the output channels in vectors
+(:func:`schedules.templates.conv_grad_weight.conv2d_grad_weight`). Tuned ``conv2d_tiled`` tiles
+apply where the tiled kernels still run.
 """
 
 from __future__ import annotations
 
 from schedules import create_schedule
-from schedules.templates import conv2d_cpu
+from schedules.templates import conv2d_cpu, conv2d_nchwc
+from schedules.templates.conv_grad_weight import conv2d_grad_weight
 from schedules.templates.conv_variants import ConvParams, conv_forward, conv_grad_input, conv_grad_weight
 from schedules.templates.generic_cpu import register_tiled, worth_parallel
 from tensorir.errors import DefinitionError
@@ -29,6 +37,16 @@ from tensorir.tensor import placeholder
 
 from ..tensor import Tensor
 from .base import Op
+from .conv_routes import (
+    ConvMethod,
+    FlipWeights,
+    SpreadGrad,
+    config_method,
+    forward_method,
+    grad_input_plan,
+    grad_weight_method,
+    method_knobs,
+)
 from .promote import promote
 
 
@@ -52,12 +70,20 @@ class Conv2d(Op):
         if request.target == "llvm" and p.groups == 1 and p.dilation == 1 and kr == ks and config.get("template"):
             return conv2d_cpu(n, c, h, w, k, kr, stride=p.stride, padding=p.padding, dtype=request.dtypes[0],
                               parallel=config["parallel"])
+        method = config_method(config, self.name)
+        if method is not ConvMethod.TILED and request.dtypes[0] == request.dtypes[1]:
+            return conv2d_nchwc(n, c, h, w, k, kr, stride=p.stride, padding=p.padding, dtype=request.dtypes[0],
+                                parallel=config["parallel"], **method_knobs(method))
         return super().kernel(request, config)
 
     def default_config(self, request) -> dict:
+        """The tiled kernel's knobs and the ``method`` of :func:`.conv_routes.forward_method`
+        (a registered or tuned config may name another)."""
         (n, c, h, w), (k, cg, kr, ks) = request.shapes
         work = n * k * h * w * cg * kr * ks
-        return {"template": False, "tile_c": 8, "tile_v": 16, "parallel": worth_parallel(work, n)}
+        method = forward_method(request.shapes[0], request.shapes[1], self.params, request.dtypes[0], request.target)
+        return {"template": False, "tile_c": 8, "tile_v": 16, "parallel": worth_parallel(work, n),
+                "method": method.value}
 
     def tuning_task(self, request) -> tuple | None:
         (n, c, h, w), (k, _, kr, ks) = request.shapes
@@ -87,6 +113,22 @@ class Conv2dGradInput(Op):
     def default_config(self, request) -> dict:
         return {"tile_c": 8, "tile_v": 16}
 
+    def forward(self, dy, w, device: str = "cpu"):
+        """``dX``: as a forward convolution of ``dY`` with the flipped weights where
+        :func:`.conv_routes.grad_input_plan` routes it (one kernel of its own otherwise)."""
+        p, (kr, _) = self.params, w.shape[2:]
+        plan = None if device != "cpu" or dy.dtype != w.dtype else grad_input_plan(
+            dy.shape, w.shape, p, self.in_hw, dy.dtype.name, "llvm")
+        if plan is None:
+            return super().forward(dy, w, device=device)
+        flipped = FlipWeights().forward(w, device=device)
+        if plan == "pad":
+            return Conv2d(ConvParams(1, kr - 1 - p.padding)).forward(dy, flipped, device=device)
+        spread = SpreadGrad(p.stride, p.padding, kr, self.in_hw)
+        if plan == "scatter":
+            return spread.forward(Conv2d(ConvParams(1, 0)).forward(dy, flipped, device=device), device=device)
+        return Conv2d(ConvParams(1, 0)).forward(spread.forward(dy, device=device), flipped, device=device)
+
     def tuning_task(self, request) -> tuple | None:
         (n, k, _, _), (_, c, kr, ks) = request.shapes
         return _tuning_task(request, self.params, (n, c, *self.in_hw, k, kr), "grad_input") if kr == ks else None
@@ -113,9 +155,18 @@ class Conv2dGradWeight(Op):
         self.key = (self.name, params, self.kernel_hw)
 
     def default_config(self, request) -> dict:
-        return {"tile_c": 8, "tile_v": 16}
+        """The tiled kernel's knobs and the ``method`` of :func:`.conv_routes.grad_weight_method`."""
+        method = grad_weight_method(request.shapes[0], self.kernel_hw, self.params, request.dtypes, request.target)
+        (_, c, _, _), (n, k, oh, ow) = request.shapes
+        work = n * k * oh * ow * c * self.kernel_hw[0] * self.kernel_hw[1]
+        return {"tile_c": 8, "tile_v": 16, "method": method.value, "parallel": worth_parallel(work, 2)}
 
     def kernel(self, request, config):
+        if config_method(config, self.name) is ConvMethod.BLOCKED:
+            (n, c, h, w), k = request.shapes[0], request.shapes[1][1]
+            p = self.params
+            return conv2d_grad_weight(n, c, h, w, k, self.kernel_hw[0], stride=p.stride, padding=p.padding,
+                                      dtype=request.dtypes[0], parallel=config["parallel"])
         x = placeholder(request.shapes[0], request.dtypes[0], name="X")
         dy = placeholder(request.shapes[1], request.dtypes[1], name="dY")
         dw = conv_grad_weight(x, dy, self.params, self.kernel_hw)

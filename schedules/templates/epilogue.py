@@ -235,3 +235,18 @@ def _tile_output(s, result, accumulator, tiles: tuple[int, int], vector: int, th
     if threads:
         stage.parallel(axes[0] if len(axes) > 2 else jo)
     return jo
+
+
+def fold_copy(template: tuple, epilogue: Epilogue) -> tuple:
+    """The template's kernel with ``epilogue`` folded into its output ``Y`` where ``Y`` is a
+    gather from another stage (the NCHW output of a blocked convolution, read from its
+    ``NCHW16c`` result): ``D`` takes ``Y``'s loops and schedule, ``Y`` inlined into it. Returns
+    ``(schedule, [*inputs, *extras, D])``."""
+    schedule, args = template
+    out = args[-1]
+    extras = epilogue.inputs(out)
+    result = epilogue.output(out, extras)
+    s = create_schedule(result)
+    replay(s, [_renamed(step, out.op.name) for step in schedule.trace])
+    s[out].compute_inline()
+    return s, [*args[:-1], *extras, result]
