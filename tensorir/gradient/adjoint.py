@@ -160,10 +160,12 @@ def _stages(output: Tensor) -> list:
 
 
 def _needed(stages: list, wanted: set) -> set:
-    """The stages on a path from a wanted tensor to the output."""
+    """The stages on a path from a wanted tensor to the output. A stage with integer results only
+    (an index computed from the data) passes no gradient: it is piecewise constant."""
     needed: set = set()
     for op in stages:
-        if op in wanted or any(t.op in needed for t in op.inputs):
+        carries = any(t.dtype.is_float for t in op.outputs) and any(t.op in needed for t in op.inputs)
+        if op in wanted or carries:
             needed.add(op)
     return needed
 

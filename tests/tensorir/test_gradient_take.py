@@ -167,3 +167,38 @@ def test_the_jacobian_of_a_take():
     got = np.zeros((3, 4), "float32")
     _built(jacobian, [index, jacobian], "interp")(np.array([3, 0, 3], "int32"), got)
     np.testing.assert_array_equal(got, np.eye(4, dtype="float32")[[3, 0, 3]])
+
+
+def test_an_index_computed_from_the_data_passes_no_gradient():
+    b = ns.placeholder((4,), "float64", name="B")
+    index = ns.compute((4,), lambda i: b[i].astype("int32") % 4, name="I")
+    out = ns.compute((4,), lambda i: ns.if_then_else(b[i].astype("int32") > 1, b[index[i]] * b[i], 0.0), name="O")
+    head = ns.placeholder((4,), "float64", name="H")
+    (db,) = ns.gradient(out, [b], head)
+    bv, hv = np.array([1.5, 3.25, 2.75, 0.5]), np.arange(1.0, 5.0)
+    got = np.zeros(4)
+    _built(db, [b, head, db], "llvm")(bv, hv, got)
+    iv, read = bv.astype(int) % 4, bv.astype(int) > 1
+    want = np.where(read, hv * bv[iv], 0.0)
+    np.add.at(want, iv[read], (hv * bv)[read])
+    np.testing.assert_allclose(got, want)
+    forward = _built(out, [b, out], "llvm")
+    np.testing.assert_allclose(got, _central(forward, [bv], 0, hv, (4,)), atol=1e-6)
+
+
+def test_a_max_over_a_take_sends_the_gradient_to_the_winner():
+    v, w = ns.placeholder((6,), "float64", name="V"), ns.placeholder((3, 4), "float64", name="W")
+    index = ns.placeholder((4,), "int32", name="I")
+    k = ns.reduce_axis(4, "k")
+    out = ns.compute((3,), lambda i: ns.max(v[index[k]] * w[i, k], axis=k), name="M")
+    head = ns.placeholder((3,), "float64", name="H")
+    (dv,) = ns.gradient(out, [v], head)
+    rng = np.random.default_rng(0)
+    vv, wv, hv, iv = rng.standard_normal(6), rng.standard_normal((3, 4)), rng.standard_normal(3), np.array(
+        [1, 4, 1, 2], "int32")
+    got = np.zeros(6)
+    _built(dv, [v, w, index, head, dv], "interp")(vv, wv, iv, hv, got)
+    winner = (vv[iv][None, :] * wv).argmax(axis=1)
+    want = np.zeros(6)
+    np.add.at(want, iv[winner], hv * wv[np.arange(3), winner])
+    np.testing.assert_allclose(got, want)
