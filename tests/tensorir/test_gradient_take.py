@@ -202,3 +202,23 @@ def test_a_max_over_a_take_sends_the_gradient_to_the_winner():
     want = np.zeros(6)
     np.add.at(want, iv[winner], hv * wv[np.arange(3), winner])
     np.testing.assert_allclose(got, want)
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_tvms_take_of_a_flattened_matrix_with_clipped_indices(target):
+    # TVM's autodiff test: R = topi.take(X, topi.abs(I)), X of shape (4, 5), 100 indices, mode "clip"
+    x, index = ns.placeholder((4, 5), "float64", name="X"), ns.placeholder((100,), "int32", name="I")
+
+    def flat(i):
+        return ns.min(ns.abs(index[i]), 19)  # clipped: abs leaves no negative index
+
+    out = ns.compute((100,), lambda i: x[flat(i) // 5, flat(i) % 5], name="R")
+    head = ns.placeholder((100,), "float64", name="H")
+    (dx,) = ns.gradient(out, [x], head)
+    rng = np.random.default_rng(9)
+    iv, hv = rng.integers(-30, 30, 100).astype("int32"), rng.standard_normal(100)
+    got = np.zeros((4, 5))
+    _built(dx, [index, head, dx], target)(iv, hv, got)
+    want = np.zeros(20)
+    np.add.at(want, np.minimum(np.abs(iv), 19), hv)
+    np.testing.assert_allclose(got, want.reshape(4, 5))
