@@ -8,7 +8,9 @@ known, each input ``U`` read as ``U[f(i, k)]`` receives
     dU[x] += sum over the (i, k) with f(i, k) = x of dT[i] * d body / d U[f(i, k)]
 
 The scalar derivative comes from sympy (:mod:`.sympy_bridge`); the sum is a gather, enumerated
-from ``x`` by inverting ``f`` with isl (:mod:`.isl_inverse`). A max or min reduction passes the
+from ``x`` by inverting ``f`` with isl (:mod:`.isl_inverse`). A subscript with no affine form
+(``U[I[i]]``, ``U[i * i]``) is not inverted: the sum runs over its indices and keeps the points
+where it equals ``x`` (:mod:`.opaque`, TVM's Jacobian). A max or min reduction passes the
 adjoint to every element equal to the result (the indicator ``body == T[i]``), as TVM does.
 """
 
@@ -27,7 +29,8 @@ from ..passes.simplify import simplify_expr
 from ..structural import identity_key
 from ..tensor import ComputeOp, Tensor, make_compute
 from ..visitor import substitute, walk
-from .isl_inverse import Domain, Preimage, invert
+from .isl_inverse import Domain, Preimage, invert, opaque_subscripts
+from .opaque import matched
 from .reductions import summand
 
 
@@ -61,8 +64,12 @@ def gradient(output: Tensor, inputs: Sequence[Tensor], head: Tensor | None = Non
     Raises
     ------
     DefinitionError
-        For a non-float output or input, a head of the wrong shape, a body that cannot be
-        differentiated, or a subscript that is not affine in the indices.
+        For a non-float output or input, a head of the wrong shape, or a body that cannot be
+        differentiated. A subscript that is not affine in the indices (one read from an index
+        tensor, as TVM's ``take``) is differentiated as TVM does: its adjoint sums the reads whose
+        subscript equals each element, at a cost of the input's size times the reads' count (the
+        affine subscripts of the same read are still solved); an index the forward refuses at run
+        time is refused by the adjoint too.
 
     Examples
     --------
@@ -153,10 +160,12 @@ def _stages(output: Tensor) -> list:
 
 
 def _needed(stages: list, wanted: set) -> set:
-    """The stages on a path from a wanted tensor to the output."""
+    """The stages on a path from a wanted tensor to the output. A stage with integer results only
+    (an index computed from the data) passes no gradient: it is piecewise constant."""
     needed: set = set()
     for op in stages:
-        if op in wanted or any(t.op in needed for t in op.inputs):
+        carries = any(t.dtype.is_float for t in op.outputs) and any(t.op in needed for t in op.inputs)
+        if op in wanted or carries:
             needed.add(op)
     return needed
 
@@ -233,8 +242,9 @@ def _stage_adjoint(op: ComputeOp, result: Tensor, head: Tensor, operand: Tensor,
         if isinstance(local, Const) and local.value == 0:
             continue  # read only where it cannot change the value (a condition, an integer cast)
         value = local if _is_one(upstream) else upstream if _is_one(local) else upstream * local
+        value = matched(_typed(value, operand.dtype), load, source, targets, opaque_subscripts(domains, load.indices))
         preimage = invert(f"{op.name} reading {operand.name}", domains, load.indices, operand.shape, targets)
-        gathers.append(_gather(preimage, _typed(value, operand.dtype), axis))
+        gathers.append(_gather(preimage, value, axis))
     if len(gathers) == 1 and gathers[0][1]:
         return make_compute(name, axis, reduce_sum(*gathers[0]))
     terms = [_reduced(expr, free, axis, f"{name}.part{n}") for n, (expr, free) in enumerate(gathers)]

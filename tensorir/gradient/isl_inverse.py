@@ -8,6 +8,8 @@ adjoint, and isl solves the equations ``f(v) = x`` for all others as quasi-affin
 ``x`` and the free variables (a floor division where a stride divides). The guard keeps exactly
 the points that are solutions: the solved variables inside their ranges and ``f(v) = x`` (which
 holds only where the divisions are exact); the parts of it isl proves always true are dropped.
+A subscript with no affine form (it reads a tensor, multiplies indices) solves nothing: its
+variables stay free and the caller tests the equality itself (:mod:`.opaque`).
 
 The free variables are the fewest (and, among those, the ones with the smallest ranges) for which
 the rest is a function of ``x`` and them: for a strided, padded convolution ``dX`` sums over the
@@ -103,20 +105,27 @@ def _binary_text(op: BinaryOp, a: str | None, b: str | None, right: Expr) -> str
     return None
 
 
+def is_affine(index: Expr, names: dict[Var, str]) -> bool:
+    """Whether ``index`` is quasi-affine in the variables ``names`` (isl can solve it)."""
+    return isl_text(unwrap(index), names) is not None
+
+
+def opaque_subscripts(domains: Sequence[Domain], indices: Sequence[Expr]) -> list[int]:
+    """The positions of the subscripts with no affine form in the variables of ``domains``."""
+    names = {d.var: f"v{n}" for n, d in enumerate(domains)}
+    return [position for position, index in enumerate(indices) if not is_affine(index, names)]
+
+
 def invert(who: str, domains: Sequence[Domain], indices: Sequence[Expr], shape: Sequence[int],
            targets: Sequence[Var]) -> Preimage:
     """The preimage of the access ``indices`` over ``domains`` at the element ``targets`` of a tensor
-    of ``shape``; ``who`` names the access in errors."""
+    of ``shape``, from its affine subscripts only (see :func:`opaque_subscripts`); ``who`` names the
+    access in errors."""
     names = {d.var: f"v{n}" for n, d in enumerate(domains)} | {x: f"x{n}" for n, x in enumerate(targets)}
     texts = [isl_text(unwrap(index), names) for index in indices]
-    for position, (index, text) in enumerate(zip(indices, texts)):
-        if text is None:
-            raise DefinitionError(
-                f"gradient of {who}: subscript {position} ({unwrap(index)}) is not an affine function of the "
-                "indices (sums, products by constants, floor division and modulo by positive constants, min, "
-                "max); "
-                "the adjoint needs it to find which output elements read each input element")
-    used = {node for text_index in indices for node in walk(unwrap(text_index)) if isinstance(node, Var)}
+    # a subscript with no affine form solves nothing: the caller tests it for equality instead
+    used = {node for index, text in zip(indices, texts) if text is not None
+            for node in walk(unwrap(index)) if isinstance(node, Var)}
     constraints = _constraints(domains, texts, shape, names, targets)
     for free in _choices(domains, used, who):
         solved = [d for d in domains if d not in free]
@@ -132,7 +141,7 @@ def invert(who: str, domains: Sequence[Domain], indices: Sequence[Expr], shape: 
 def _constraints(domains, texts, shape, names, targets) -> list[str]:
     cons = [f"{d.lo} <= {names[d.var]} < {d.lo + d.extent}" for d in domains]
     cons += [f"0 <= {names[x]} < {extent}" for x, extent in zip(targets, shape)]
-    cons += [f"{names[x]} = {text}" for x, text in zip(targets, texts)]
+    cons += [f"{names[x]} = {text}" for x, text in zip(targets, texts) if text is not None]
     return cons
 
 
@@ -213,7 +222,8 @@ def _pieces(relation, targets, free, solved, indices, shape, names, offsets, bou
         mapping = dict(exprs) | bound
         conditions = [c for d, e in [*zip(solved, (e for _, e in exprs)), *narrowed] for c in
                       ((e, BinaryOp.GE, d.lo), (e, BinaryOp.LT, d.lo + d.extent))]
-        conditions += [(substitute(unwrap(index), mapping), BinaryOp.EQ, x) for index, x in zip(indices, targets)]
+        conditions += [(substitute(unwrap(index), mapping), BinaryOp.EQ, x) for index, x in zip(indices, targets)
+                       if is_affine(index, names)]
         needed = [binary(op, lhs, rhs) for lhs, op, rhs in conditions if not space.always(lhs, op, rhs)]
         guard = fold(lambda a, b: binary(BinaryOp.AND, a, b), needed) if needed else None
         pieces.append(Piece(exprs + tuple((v, e) for v, e in bound.items() if e is not v), guard))

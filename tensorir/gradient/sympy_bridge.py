@@ -90,8 +90,11 @@ class _ToSympy:
         key = identity_key(expr)
         found = self.symbol_of.get(key)
         if found is None:
-            real = expr.dtype.is_float
-            found = sympy.Symbol(f"a{len(self.atoms)}", real=real, integer=not real and expr.dtype is not DType.BOOL)
+            if expr.dtype is DType.BOOL:
+                assumptions = {"real": False, "integer": False}
+            else:  # an integer is real: sympy refuses integer=True with real=False
+                assumptions = {"real": True} if expr.dtype.is_float else {"integer": True}
+            found = sympy.Symbol(f"a{len(self.atoms)}", **assumptions)
             self.atoms[found] = expr
             self.symbol_of[key] = found
         return found
