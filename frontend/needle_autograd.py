@@ -38,7 +38,9 @@ def __getattr__(name: str):
     """``TENSOR_COUNTER``: how many tensors are alive now (needle counts them as they are made
     and freed; hw2's memory checks read it), counted when read."""
     if name == "TENSOR_COUNTER":
-        return sum(1 for value in gc.get_objects() if isinstance(value, Tensor))
+        # by the object's type, not isinstance: that reads ``__class__``, which some objects of
+        # other libraries answer with a deprecation warning (torch.distributed.reduce_op)
+        return sum(1 for value in gc.get_objects() if issubclass(type(value), Tensor))
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

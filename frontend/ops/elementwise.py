@@ -348,44 +348,6 @@ def mask(condition, dtype):
     return condition.astype(dtype.value)
 
 
-class ReLUBackward(Elementwise):
-    """``g`` where ``x > 0``, else 0."""
-
-    name = "relu_backward"
-    saves, saves_output = (1,), False
-
-    def scalar(self, g, x): return g * mask(x > 0.0, g.dtype)
-
-    def gradient(self, gg, node): return (ReLUBackward()(gg, node.inputs[1]), None)
-
-
-class TanhBackward(Elementwise):
-    """``g * (1 - y^2)`` with ``y = tanh(x)``."""
-
-    name = "tanh_backward"
-    saves, saves_output = (0, 1), False
-
-    def scalar(self, g, y): return g * (1.0 - y * y)
-
-    def gradient(self, gg, node):
-        g, y = node.inputs
-        return TanhBackward()(gg, y), ScalarOp("mul", -2.0)(multiply(multiply(gg, g), y))
-
-
-class SigmoidBackward(Elementwise):
-    """``g * y * (1 - y)`` with ``y = sigmoid(x)``."""
-
-    name = "sigmoid_backward"
-    saves, saves_output = (0, 1), False
-
-    def scalar(self, g, y): return g * y * (1.0 - y)
-
-    def gradient(self, gg, node):
-        g, y = node.inputs
-        return SigmoidBackward()(gg, y), multiply(multiply(gg, g), ScalarOp("sub", 1.0, reverse=True)(
-            ScalarOp("mul", 2.0)(y)))
-
-
 # -- the functional API -------------------------------------------------------------------------
 def _tensor(value, like: Tensor | None = None) -> Tensor:
     """``value`` as a Tensor: a numpy array keeps its dtype (and is promoted with the other
@@ -501,3 +463,7 @@ def cast(x: Tensor, dtype: str) -> Tensor:
     if dtype not in DTYPES:
         raise DefinitionError(f"cast: dtype {dtype} is not supported; use one of {', '.join(DTYPES)}")
     return x if dtype == x.dtype else Cast(dtype)(x)
+
+
+# the fused activation gradients subclass Elementwise and use multiply/ScalarOp, all defined above
+from .activation_grads import ReLUBackward, SigmoidBackward, TanhBackward  # noqa: E402
