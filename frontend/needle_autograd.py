@@ -20,11 +20,11 @@ from tensorir.graph import post_order
 
 from .autograd import _backpropagate, no_grad
 from .ops import add, negative
-from .ops.base import Op
+from .ops.base import Op  # noqa: F401 - needle's ``autograd.Op``
 from .ops.elementwise import Subtract
 from .tensor import DTYPES, CachedArray, Tensor
 from .tensor_tuple import TensorTuple  # noqa: F401 - needle's ``autograd.TensorTuple``
-from .tensor_tuple_op import TensorTupleOp, apply_grouped, read_only  # noqa: F401 - needle's TensorTupleOp
+from .tensor_tuple_op import ProgramOp, TensorTupleOp, apply_grouped, read_only  # noqa: F401 - needle's TensorTupleOp
 
 #: needle's base of Tensor (the graph's node); here the Tensor itself
 Value = Tensor
@@ -101,27 +101,10 @@ def compute_gradient_of_variables(output_tensor: Tensor, out_grad: Tensor) -> No
         _backpropagate(output_tensor, out_grad, every_node=True)
 
 
-class TensorOp(Op):
+class TensorOp(ProgramOp):
     """needle's base of an op that a program defines: ``compute(*arrays)`` returns the output
     array (numpy, from read-only views of the inputs' storage), ``gradient(out_grad, node)`` the
     inputs' adjoints built from tensor ops; ``MyOp()(a, b)`` applies it."""
-
-    def __init_subclass__(cls, **kwargs):
-        """A program's ``gradient`` may return one tensor for one input, as needle allows: the
-        graph reads a tuple, as through needle's ``gradient_as_tuple``."""
-        super().__init_subclass__(**kwargs)
-        own = cls.__dict__.get("gradient")
-        if own is not None:
-            def gradient(self, out_grad, node, _own=own):
-                partials = _own(self, out_grad, node)
-                return tuple(partials) if isinstance(partials, (tuple, list)) else (partials,)
-
-            gradient.__doc__ = own.__doc__
-            cls.gradient = gradient
-
-    @property
-    def name(self) -> str:
-        return type(self).__name__
 
     def compute(self, *arrays):
         raise NotImplementedError(f"{self.name}: define compute(self, *arrays) returning the output array")

@@ -38,14 +38,12 @@ class OpTensorTuple(TensorTuple):
         return tuple(part.realize_cached_data() for part in self)
 
 
-class TensorTupleOp(Op):
-    """needle's base of an op with several outputs that a program defines: ``compute(*arrays)``
-    returns a tuple of arrays (numpy, from read-only views of the inputs' storage), ``gradient(
-    out_grad, node)`` the inputs' adjoints built from tensor ops given the TensorTuple of the
-    parts' adjoints; ``MyOp()(a, b)`` returns a TensorTuple."""
+class ProgramOp(Op):
+    """The base of needle's ops that a program defines (``TensorOp``, :class:`TensorTupleOp`):
+    named by their class, and a ``gradient`` may return one tensor for one input, as needle
+    allows (the graph reads a tuple, as through needle's ``gradient_as_tuple``)."""
 
     def __init_subclass__(cls, **kwargs):
-        """A ``gradient`` may return one tensor for one input, as needle allows."""
         super().__init_subclass__(**kwargs)
         own = cls.__dict__.get("gradient")
         if own is not None:
@@ -59,6 +57,13 @@ class TensorTupleOp(Op):
     @property
     def name(self) -> str:
         return type(self).__name__
+
+
+class TensorTupleOp(ProgramOp):
+    """needle's base of an op with several outputs that a program defines: ``compute(*arrays)``
+    returns a tuple of arrays (numpy, from read-only views of the inputs' storage), ``gradient(
+    out_grad, node)`` the inputs' adjoints built from tensor ops given the TensorTuple of the
+    parts' adjoints; ``MyOp()(a, b)`` returns a TensorTuple."""
 
     def compute(self, *arrays):
         raise NotImplementedError(f"{self.name}: define compute(self, *arrays) returning a tuple of arrays")
