@@ -24,9 +24,10 @@ from __future__ import annotations
 from tensorir import functions as fn
 from tensorir.errors import DefinitionError
 from tensorir.intmath import ceil_div
-from tensorir.tensor import PlaceholderOp, compute, placeholder, reduce_axis
+from tensorir.tensor import compute, placeholder, reduce_axis
 
 from ..schedule import create_schedule
+from .conv_nchwc import schedule_padded
 
 #: output channels per vector
 LANES = 16
@@ -117,9 +118,4 @@ def _schedule(s, padded, dyb, local, dw, tile_c: int, whole_kernel: bool, parall
     if parallel:
         s[dw].parallel(s[dw].fuse(ko, co))
         s[dyb].parallel(s[dyb].fuse(bn, bk))
-    if not isinstance(padded.op, PlaceholderOp):  # X.pad; without padding the kernel reads X
-        pn, pc, _, px = padded.op.axis
-        _, lanes = s[padded].split(px, factor=16)
-        s[padded].vectorize(lanes)
-        if parallel:
-            s[padded].parallel(s[padded].fuse(pn, pc))
+    schedule_padded(s, padded, parallel)

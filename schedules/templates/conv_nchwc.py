@@ -208,12 +208,8 @@ def _schedule_fused(sch, padded, wb, yb, out, oc_block: int, tile_x: int, oc_til
     sch[wb].vectorize(wb.op.axis[-1])
     if parallel:
         sch[wb].parallel(sch[wb].fuse(*wb.op.axis[:2]))
-    if not isinstance(padded.op, PlaceholderOp):  # X.pad; without padding the kernel reads X
-        pn, pc, py, px = padded.op.axis
-        _, lanes = sch[padded].split(px, factor=16)
-        sch[padded].vectorize(lanes)
-        if parallel:
-            sch[padded].parallel(sch[padded].fuse(pn, pc))
+    schedule_padded(sch, padded, parallel)
+    if parallel:
         sch[out].parallel(sch[out].fuse(n, ko, y))
 
 
@@ -284,3 +280,15 @@ def _register_tile(s, tile, unroll_kernel: bool) -> None:
     s[tile].unroll(lb)
     s[tile].unroll(lx)
     s[tile].vectorize(lk)
+
+
+def schedule_padded(sch, padded, parallel: bool) -> None:
+    """The zero-padded copy of a 4-D input (``X.pad``): 16-lane rows, images and channels over
+    the threads; nothing where ``padded`` is the input itself (no padding: the kernel reads X)."""
+    if isinstance(padded.op, PlaceholderOp):
+        return
+    pn, pc, _, px = padded.op.axis
+    _, lanes = sch[padded].split(px, factor=16)
+    sch[padded].vectorize(lanes)
+    if parallel:
+        sch[padded].parallel(sch[padded].fuse(pn, pc))

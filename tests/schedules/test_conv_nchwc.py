@@ -167,3 +167,14 @@ def test_search_space_configs_compute_the_reference():
         out = np.full(args[-1].shape, np.nan, np.float32)
         ns.build(s, args, target="llvm")(*inputs, out)
         np.testing.assert_allclose(out, spec.reference(inputs, sizes, options)[0], rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("kernel, stride, padding", [(3, 1, 1), (1, 2, 0)])
+def test_the_nchw_form_runs_its_output_loop_on_threads_exactly_when_asked(kernel, stride, padding):
+    """With padding (a padded copy) and without it (1x1 stride 2 reads X), ``parallel`` decides
+    whether the output's outer loop is parallel: a one-thread build has no parallel loop."""
+    for parallel in (True, False):
+        s, args = conv2d_nchwc(1, 16, 8, 8, 16, kernel, stride=stride, padding=padding, parallel=parallel)
+        text = nest(s, args)
+        assert ("parallel for n.k.outer.y.fused" in text) == parallel, text
+        assert text.count("parallel for") == (2 if parallel and padding else int(parallel))  # and X.pad's
