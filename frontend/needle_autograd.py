@@ -22,9 +22,9 @@ from .autograd import _backpropagate, no_grad
 from .ops import add, negative
 from .ops.base import Op  # noqa: F401 - needle's ``autograd.Op``
 from .ops.elementwise import Subtract
-from .tensor import DTYPES, CachedArray, Tensor
+from .tensor import CachedArray, Tensor
 from .tensor_tuple import TensorTuple  # noqa: F401 - needle's ``autograd.TensorTuple``
-from .tensor_tuple_op import ProgramOp, TensorTupleOp, apply_grouped, read_only  # noqa: F401 - needle's TensorTupleOp
+from .tensor_tuple_op import ProgramOp, TensorTupleOp, apply_grouped, checked_array, read_only  # noqa: F401 - needle's TensorTupleOp
 
 #: needle's base of Tensor (the graph's node); here the Tensor itself
 Value = Tensor
@@ -115,14 +115,7 @@ class TensorOp(ProgramOp):
         return super().__call__(*inputs)
 
     def forward(self, *arrays: np.ndarray, device: str = "cpu") -> np.ndarray:
-        out = self.compute(*read_only(arrays))  # compute must not write into the inputs' storage
-        if isinstance(out, Tensor):
-            raise DefinitionError(f"{self.name}.compute returned a Tensor; compute works on arrays (use numpy "
-                                  "there) and gradient on tensors")
-        out = np.asarray(out)
-        if out.dtype.name not in DTYPES:
-            raise DefinitionError(f"{self.name}.compute returned {out.dtype} values; return an array of one of "
-                                  f"{', '.join(DTYPES)} (astype)")
+        out = checked_array(self.name, self.compute(*read_only(arrays)))  # compute must not write into its inputs
         return np.array(out, order="C") if not out.flags.writeable or not out.flags.c_contiguous else out
 
     def __repr__(self) -> str:

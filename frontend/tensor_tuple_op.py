@@ -188,22 +188,26 @@ def _flat_partials(name: str, partials, grouping: tuple[int | None, ...]) -> tup
     return tuple(flat)
 
 
+def checked_array(name: str, value, where: str = "") -> np.ndarray:
+    """What a program op's ``compute`` returned (``where``: which output, for the message) as an
+    array of a frontend dtype; a Tensor or another dtype is refused."""
+    if isinstance(value, Tensor):
+        raise DefinitionError(f"{name}.compute returned a Tensor{where}; compute works on arrays (use numpy there) "
+                              "and gradient on tensors")
+    array = np.asarray(value)
+    if array.dtype.name not in DTYPES:
+        raise DefinitionError(f"{name}.compute returned {array.dtype} values{where}; return "
+                              f"{'arrays' if where else 'an array'} of one of {', '.join(DTYPES)} (astype)")
+    return array
+
+
 def _checked_parts(name: str, out) -> list[np.ndarray]:
     """The arrays ``compute`` returned, checked: a tuple or list of arrays of one numeric dtype."""
     if isinstance(out, (Tensor, np.ndarray)) or not isinstance(out, (tuple, list)):
         what = "one array" if isinstance(out, np.ndarray) else f"a {type(out).__name__}"
         raise DefinitionError(f"{name}.compute returned {what}; a TensorTupleOp's compute returns "
                               "a tuple of arrays, one per output (use TensorOp for one output)")
-    parts = []
-    for position, part in enumerate(out):
-        if isinstance(part, Tensor):
-            raise DefinitionError(f"{name}.compute returned a Tensor as output {position}; compute works on arrays "
-                                  "(use numpy there) and gradient on tensors")
-        part = np.asarray(part)
-        if part.dtype.name not in DTYPES:
-            raise DefinitionError(f"{name}.compute returned {part.dtype} values as output {position}; return "
-                                  f"arrays of one of {', '.join(DTYPES)} (astype)")
-        parts.append(part)
+    parts = [checked_array(name, part, f" as output {position}") for position, part in enumerate(out)]
     dtypes = sorted({part.dtype.name for part in parts})
     if len(dtypes) > 1:
         raise DefinitionError(f"{name}.compute returned outputs of dtypes {', '.join(dtypes)}; the outputs of one "
