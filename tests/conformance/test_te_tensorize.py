@@ -160,12 +160,17 @@ def test_the_tile_moves_with_every_outer_loop_of_both_operands(rng):
     _check_matmul(s, A, B, C, rng)
 
 
-def intrin_gemm(tm, tn, tl):
-    """A two-dimensional tile of C += A * B^T (TVM's test_tensorize_matmul), in pieces."""
+def gemm_tile(tm, tn, tl):
+    """The compute of a tile of C = A * B^T: ``(a, b, c)``."""
     a = te.placeholder((tm, tl), name="a")
     b = te.placeholder((tn, tl), name="b")
     k = te.reduce_axis((0, tl), name="k")
-    c = te.compute((tm, tn), lambda i, j: te.sum(a[i, k] * b[j, k], axis=k), name="c")
+    return a, b, te.compute((tm, tn), lambda i, j: te.sum(a[i, k] * b[j, k], axis=k), name="c")
+
+
+def intrin_gemm(tm, tn, tl):
+    """A two-dimensional tile of C += A * B^T (TVM's test_tensorize_matmul), in pieces."""
+    a, b, c = gemm_tile(tm, tn, tl)
 
     def statements(ins, outs, reset, update):
         aa, bb = ins
@@ -184,14 +189,20 @@ def intrin_gemm(tm, tn, tl):
                                  name="gemm")
 
 
-def test_a_two_dimensional_tile_binds_the_row_strides_of_every_tensor(rng):
+def gemm_schedule(intrin):
+    """A 16x32x64 product in 4x8 tiles over a 16-long reduction chunk, ``intrin`` at the tile."""
     A, B, C = matmul(n=16, m=32, el=64)
     s = te.create_schedule(C.op)
     xo, yo, xi, yi = s[C].tile(C.op.axis[0], C.op.axis[1], 4, 8)
     ko, ki = s[C].split(C.op.reduce_axis[0], factor=16)
     s[C].reorder(xo, yo, ko, xi, yi, ki)
     s[C].parallel(xo)
-    s[C].tensorize(xi, intrin_gemm(4, 8, 16))
+    s[C].tensorize(xi, intrin)
+    return s, (A, B, C)
+
+
+def test_a_two_dimensional_tile_binds_the_row_strides_of_every_tensor(rng):
+    s, (A, B, C) = gemm_schedule(intrin_gemm(4, 8, 16))
     assert s.trace.steps[-1].to_dict() == {"primitive": "tensorize", "stage": "C",
                                            "args": {"var": "i.inner", "intrin": "gemm"}, "results": []}
     _check_matmul(s, A, B, C, rng)

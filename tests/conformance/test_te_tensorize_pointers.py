@@ -13,7 +13,7 @@ import pytest
 
 from .helpers import close, empty, uniform
 from .te_shim import te, tvm
-from .test_te_tensorize import L, _check_matmul, gemv_compute, matmul
+from .test_te_tensorize import L, _check_matmul, gemm_tile, gemv_compute, matmul
 
 
 def gemv_through_pointers(m, el, flat: bool):
@@ -55,10 +55,7 @@ def test_buffer_ptr_addresses_the_tile_of_a_gemv(flat, rng):
 
 def gemm_through_pointers(tm, tn, tl):
     """A 2-D tile of C += A * B^T in pieces, every access through ``ib.buffer_ptr`` (flat for C)."""
-    a = te.placeholder((tm, tl), name="a")
-    b = te.placeholder((tn, tl), name="b")
-    k = te.reduce_axis((0, tl), name="k")
-    c = te.compute((tm, tn), lambda i, j: te.sum(a[i, k] * b[j, k], axis=k), name="c")
+    a, b, c = gemm_tile(tm, tn, tl)
 
     def statements(ins, outs, reset, update):
         ib = tvm.tir.ir_builder.create()

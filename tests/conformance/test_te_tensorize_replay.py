@@ -10,18 +10,7 @@ import pytest
 import nestor as ns
 
 from .te_shim import te, tvm
-from .test_te_tensorize import _check_matmul, intrin_gemm, intrin_gemv_pieces, matmul, split_both
-
-
-def gemm_schedule(intrin):
-    A, B, C = matmul(n=16, m=32, el=64)
-    s = te.create_schedule(C.op)
-    xo, yo, xi, yi = s[C].tile(C.op.axis[0], C.op.axis[1], 4, 8)
-    ko, ki = s[C].split(C.op.reduce_axis[0], factor=16)
-    s[C].reorder(xo, yo, ko, xi, yi, ki)
-    s[C].parallel(xo)
-    s[C].tensorize(xi, intrin)
-    return s, (A, B, C)
+from .test_te_tensorize import _check_matmul, gemm_schedule, intrin_gemm, intrin_gemv_pieces, matmul, split_both
 
 
 def test_a_tensorized_schedule_replays_from_json(rng):
